@@ -1,0 +1,42 @@
+"""attribution: multi-touch attribution for B2B marketing.
+
+Exact where others simulate, vectorised where others loop, and B2B-aware. The public API is
+re-exported here; everything in ``attribution._*`` modules is private.
+"""
+
+from ._attribute import AttributionResult, attribute, attribute_paths
+from ._errors import (
+    AttributionError,
+    ColumnNotFoundError,
+    ConfigError,
+    DuplicateKeyError,
+    InputError,
+    ModelNotFoundError,
+    ModelParameterError,
+    NullValueError,
+    SchemaError,
+)
+from ._registry import ModelSpec, Param, available_models, get_model
+from ._rules import RoleWeights
+from ._version import __version__
+
+__all__ = [
+    "AttributionError",
+    "AttributionResult",
+    "ColumnNotFoundError",
+    "ConfigError",
+    "DuplicateKeyError",
+    "InputError",
+    "ModelNotFoundError",
+    "ModelParameterError",
+    "ModelSpec",
+    "NullValueError",
+    "Param",
+    "RoleWeights",
+    "SchemaError",
+    "__version__",
+    "attribute",
+    "attribute_paths",
+    "available_models",
+    "get_model",
+]

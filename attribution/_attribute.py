@@ -1,0 +1,551 @@
+"""One-shot API: :func:`attribute` (touch logs) and :func:`attribute_paths` (path tables)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ._errors import InputError, ModelParameterError
+from ._io import TableLike, atomic_directory, write_json_atomic
+from ._journeys import Journeys, Level, build_journeys, parse_duration
+from ._registry import ModelRun, resolve_all
+from ._rules import credit_expr
+from ._taxonomy import derive_channels, load_rules
+from ._validate import (
+    CONTACTS,
+    EVENTS,
+    PATHS,
+    ROW,
+    STAGES,
+    TOUCHES,
+    Table,
+    deduplicate_touches,
+    load,
+    split_events,
+)
+from ._version import __version__
+
+ModelRequest = str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
+Progress = Callable[[str], None]
+
+CHANNEL_CREDIT_SCHEMA = {
+    "model": pl.String,
+    "channel": pl.String,
+    "conversions": pl.Float64,
+    "value": pl.Float64,
+    "share": pl.Float64,
+}
+TOUCH_CREDIT_SCHEMA = {
+    "conversion_id": pl.String,
+    "touch_id": pl.String,
+    "contact_id": pl.String,
+    "account_id": pl.String,
+    "channel": pl.String,
+    "timestamp": pl.Datetime("us", "UTC"),
+    "model": pl.String,
+    "credit": pl.Float64,
+    "value": pl.Float64,
+}
+PATH_TABLE_SCHEMA = {
+    "path": pl.List(pl.String),
+    "conversions": pl.Float64,
+    "nulls": pl.Float64,
+    "value": pl.Float64,
+}
+DEFAULT_LOOKBACK = {"contact": "90d", "account": "180d"}
+
+
+@dataclass
+class AttributionResult:
+    """What :func:`attribute` and :func:`attribute_paths` return.
+
+    Attributes
+    ----------
+    channel_credit : pl.DataFrame
+        ``model``, ``channel``, ``conversions``, ``value``, ``share`` (share of the model's
+        attributed conversions).
+    touch_credit : pl.DataFrame
+        ``conversion_id``, ``touch_id``, ``contact_id``, ``account_id``, ``channel``,
+        ``timestamp``, ``model``, ``credit``, ``value`` (credit x conversion value). Empty for
+        path tables.
+    manifest : dict
+        Run id, inputs, parameters, models, timings and reconciliation counts.
+    conversions : pl.DataFrame
+        One row per conversion, with ``n_touches`` (0 = unattributed) and milestone times.
+    paths : pl.DataFrame
+        The path table (``path`` as a list of channels, ``conversions``, ``nulls``, ``value``)
+        that the data-driven models are fitted on.
+    extras : dict of str to pl.DataFrame
+        Model extras (e.g. removal effects), written to the run directory as Parquet.
+    """
+
+    channel_credit: pl.DataFrame
+    touch_credit: pl.DataFrame
+    manifest: dict[str, Any]
+    conversions: pl.DataFrame = field(default_factory=pl.DataFrame)
+    paths: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PATH_TABLE_SCHEMA))
+    extras: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def write(self, runs_dir: str | Path, *, run_id: str | None = None) -> Path:
+        """Write the run directory ``runs_dir/<run_id>`` atomically and return its path.
+
+        Files: ``manifest.json``, ``channel_credit.parquet``, ``touch_credit.parquet``,
+        ``conversions.parquet``, ``paths.parquet`` and one Parquet file per extra.
+        """
+        run_id = run_id or self.manifest["run_id"]
+        final = Path(runs_dir) / run_id
+        with atomic_directory(final) as tmp:
+            self.channel_credit.write_parquet(tmp / "channel_credit.parquet")
+            self.touch_credit.write_parquet(tmp / "touch_credit.parquet")
+            if self.conversions.width:
+                self.conversions.write_parquet(tmp / "conversions.parquet")
+            self.paths.with_columns(pl.col("path").list.join(" > ")).write_parquet(
+                tmp / "paths.parquet"
+            )
+            for name, frame in self.extras.items():
+                frame.write_parquet(tmp / f"{name}.parquet")
+            manifest = dict(self.manifest, run_id=run_id,
+                            files=sorted(p.name for p in tmp.iterdir()) + ["manifest.json"])
+            write_json_atomic(tmp / "manifest.json", manifest)
+        return final
+
+
+class _Timer:
+    def __init__(self, progress: Progress | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+        self._started = time.perf_counter()
+        self._stage: str | None = None
+
+    def stage(self, name: str) -> None:
+        now = time.perf_counter()
+        if self._stage is not None:
+            self.timings[self._stage] = round(now - self._started, 4)
+        self._stage, self._started = name, now
+        if self.progress is not None:
+            self.progress(name)
+
+    def done(self) -> dict[str, float]:
+        self.stage("done")
+        self.timings.pop("done", None)
+        return self.timings
+
+
+def _stage_renames(stage_names: Mapping[str, str | Sequence[str]] | None) -> dict[str, str]:
+    """Config ``{ours: theirs or [theirs...]}`` -> ``{theirs: ours}``."""
+    out: dict[str, str] = {}
+    for ours, theirs in (stage_names or {}).items():
+        for name in [theirs] if isinstance(theirs, str) else theirs:
+            out[name] = ours
+    return out
+
+
+def attribute(
+    touches: TableLike,
+    stages: TableLike | None = None,
+    *,
+    models: Iterable[ModelRequest],
+    level: Level = "contact",
+    conversion_stage: str = "closed_won",
+    lookback: str | int | float | timedelta | None = None,
+    contacts: TableLike | None = None,
+    milestones: Mapping[str, Sequence[str]] | None = None,
+    stage_names: Mapping[str, str | Sequence[str]] | None = None,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+    channel_rules: str | Path | None = None,
+    progress: Progress | None = None,
+) -> AttributionResult:
+    """Credit conversions to touches and channels under each requested model.
+
+    Parameters
+    ----------
+    touches
+        Touch log (Parquet / CSV / NDJSON path, Polars DataFrame or LazyFrame, Arrow table).
+        With ``stages=None`` it may be the unified event log (``event_type`` = ``touch`` /
+        ``stage``).
+    stages
+        CRM lifecycle events (``timestamp``, ``stage``, ``contact_id`` / ``account_id``,
+        optional ``opportunity_id``, ``value``).
+    models
+        Registry names or ``(name, params)`` pairs, e.g.
+        ``["linear", ("time_decay", {"half_life": "1d"})]``. See :func:`available_models`.
+    level
+        ``"contact"`` or ``"account"`` (journeys of all the account's contacts).
+    conversion_stage
+        The stage that counts as a conversion (after ``stage_names`` mapping).
+    lookback
+        Journey window, e.g. ``"90d"``. Default 90 days (contact), 180 days (account).
+    contacts
+        Contacts table (``contact_id``, ``account_id``, ``role``): maps contacts to accounts.
+    milestones
+        Milestone role -> stage names; default lead = lead/mql, opportunity, closed_won.
+    stage_names
+        Our stage name -> the name(s) used in the data, e.g. ``{"closed_won": "Closed Won"}``.
+    columns
+        Per table, our column name -> the data's, e.g. ``{"touches": {"timestamp": "ts"}}``.
+    channel_rules
+        Rules file used to derive ``channel`` from UTM columns when it is absent.
+    progress
+        Called with the name of each pipeline stage as it starts.
+
+    Examples
+    --------
+    >>> import polars as pl, attribution
+    >>> touches = pl.DataFrame({"contact_id": ["c1", "c1"], "channel": ["linkedin", "email"],
+    ...     "timestamp": ["2025-01-01", "2025-01-05"]})
+    >>> stages = pl.DataFrame({"contact_id": ["c1"], "stage": ["closed_won"],
+    ...     "timestamp": ["2025-01-10"], "value": [1000.0]})
+    >>> res = attribution.attribute(touches, stages, models=["linear"])
+    >>> res.channel_credit.sort("channel").get_column("conversions").to_list()
+    [0.5, 0.5]
+    """
+    timer = _Timer(progress)
+    runs = resolve_all(models)
+    window = parse_duration(lookback if lookback is not None else DEFAULT_LOOKBACK[level])
+    if level not in ("contact", "account"):
+        raise InputError(f"level must be 'contact' or 'account'; got {level!r}")
+    columns = columns or {}
+
+    timer.stage("load")
+    if stages is None:
+        events = load(touches, EVENTS, columns=columns.get("events") or columns.get("touches"))
+        touch_frame, stage_frame = split_events(events.frame, events.source)
+        touch_table = Table(touch_frame, events.source, events.rows_in)
+        stage_table = Table(stage_frame, events.source, events.rows_in)
+        inputs = {"events": events.source.describe(events.rows_in)}
+    else:
+        touch_table = load(touches, TOUCHES, columns=columns.get("touches"))
+        stage_table = load(stages, STAGES, columns=columns.get("stages"))
+        inputs = {
+            "touches": touch_table.source.describe(touch_table.rows_in),
+            "stages": stage_table.source.describe(stage_table.rows_in),
+        }
+    contact_frame = None
+    if contacts is not None:
+        contact_table = load(contacts, CONTACTS, columns=columns.get("contacts"))
+        contact_frame = contact_table.frame
+        inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
+
+    timer.stage("validate")
+    touch_frame, duplicates = deduplicate_touches(touch_table.frame, touch_table.source)
+    other_channel = 0
+    if "channel" not in touch_frame.columns:
+        touch_frame, other_channel = derive_channels(touch_frame, load_rules(channel_rules))
+    elif touch_frame.get_column("channel").null_count():
+        raise InputError(
+            f"{touch_frame.get_column('channel').null_count()} touches have no channel",
+            table="touches",
+            source=touch_table.source.name,
+            column="channel",
+            rows=touch_frame.filter(pl.col("channel").is_null()).get_column(ROW).head(5).to_list(),
+            hint="fill the channel, or drop the column to derive channels from utm_source / "
+            "utm_medium",
+        )
+    stage_frame = stage_table.frame
+    renames = _stage_renames(stage_names)
+    if renames:
+        stage_frame = stage_frame.with_columns(pl.col("stage").replace(renames))
+
+    timer.stage("journeys")
+    journeys = build_journeys(
+        touch_frame,
+        stage_frame,
+        level=level,
+        conversion_stage=conversion_stage,
+        lookback=window,
+        milestones=milestones,
+        contacts=contact_frame,
+    )
+    counts = dict(journeys.counts)
+    counts["touches_in"] = int(counts["touches_in"]) + duplicates
+    dropped = dict(counts["touches_dropped"])  # type: ignore[arg-type]
+    if duplicates:
+        dropped["exact_duplicate"] = duplicates
+    counts["touches_dropped"] = dropped
+    counts["touches_channel_other"] = other_channel
+
+    timer.stage("paths")
+    paths = path_table(journeys)
+
+    touch_parts: list[pl.DataFrame] = []
+    channel_parts: list[pl.DataFrame] = []
+    extras: dict[str, pl.DataFrame] = {}
+    notes: list[str] = []
+    for run in runs:
+        timer.stage(f"model:{run.label}")
+        if run.spec.family == "rule":
+            credited = journeys.touches.with_columns(credit_expr(run.build()))
+        else:
+            estimator = run.build().fit(paths)
+            credited = estimator.allocate(journeys.touches)
+            channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
+            extras.update(_estimator_extras(run.label, estimator))
+            notes.extend(f"{run.label}: {n}" for n in getattr(estimator, "notes_", []))
+        touch_credit = credited.select(
+            "conversion_id",
+            "touch_id",
+            "contact_id",
+            "account_id",
+            "channel",
+            "timestamp",
+            pl.lit(run.label).alias("model"),
+            "credit",
+            (pl.col("credit") * pl.col("conversion_value")).alias("value"),
+        )
+        touch_parts.append(touch_credit)
+        if run.spec.family == "rule":
+            channel_parts.append(channel_credit_from_touches(touch_credit))
+
+    timer.stage("collect")
+    touch_credit_all = _concat(touch_parts, TOUCH_CREDIT_SCHEMA)
+    channel_credit = _concat(channel_parts, CHANNEL_CREDIT_SCHEMA)
+    manifest = _manifest(
+        runs,
+        inputs=inputs,
+        parameters={
+            "level": level,
+            "conversion_stage": conversion_stage,
+            "lookback": str(window),
+            "lookback_seconds": window.total_seconds(),
+            "milestones": {k: list(v) for k, v in (milestones or {}).items()} or "default",
+            "stage_names": dict(stage_names or {}),
+        },
+        counts=counts,
+        timings=timer.done(),
+        notes=notes,
+    )
+    manifest["totals"] = {
+        "conversions_value": float(journeys.conversions.get_column("value").sum() or 0.0),
+        "attributed_value": float(
+            journeys.conversions.filter(pl.col("n_touches") > 0).get_column("value").sum() or 0.0
+        ),
+    }
+    return AttributionResult(
+        channel_credit, touch_credit_all, manifest, journeys.conversions, paths, extras
+    )
+
+
+def channel_credit_from_touches(touch_credit: pl.DataFrame) -> pl.DataFrame:
+    """Sum per-touch credit by model and channel; ``share`` is within the model."""
+    return (
+        touch_credit.group_by("model", "channel")
+        .agg(pl.col("credit").sum().alias("conversions"), pl.col("value").sum())
+        .with_columns((pl.col("conversions") / pl.col("conversions").sum().over("model"))
+                      .fill_nan(0.0).alias("share"))
+        .sort("model", "conversions", "channel", descending=[False, True, False])
+        .select(list(CHANNEL_CREDIT_SCHEMA))
+    )
+
+
+def _channel_credit_from_estimator(label: str, estimator: Any) -> pl.DataFrame:
+    credit = estimator.channel_credit_
+    total = float(credit.get_column("conversions").sum() or 0.0)
+    return credit.select(
+        pl.lit(label).alias("model"),
+        pl.col("channel").cast(pl.String),
+        pl.col("conversions").cast(pl.Float64),
+        pl.col("value").cast(pl.Float64),
+        (pl.col("conversions") / total if total > 0 else pl.lit(0.0)).alias("share"),
+    ).sort("conversions", "channel", descending=[True, False])
+
+
+def _estimator_extras(label: str, estimator: Any) -> dict[str, pl.DataFrame]:
+    out: dict[str, pl.DataFrame] = {}
+    for attr in ("removal_effects_", "transition_matrix_", "shapley_values_"):
+        frame = getattr(estimator, attr, None)
+        if isinstance(frame, pl.DataFrame):
+            safe = "".join(ch if ch.isalnum() or ch in "_-=" else "_" for ch in label)
+            out[f"{safe}_{attr.rstrip('_')}"] = frame
+    return out
+
+
+def _concat(parts: list[pl.DataFrame], schema: Mapping[str, Any]) -> pl.DataFrame:
+    parts = [p for p in parts if p.height]
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([p.cast(dict(schema)) for p in parts], how="vertical")
+
+
+def path_table(journeys: Journeys) -> pl.DataFrame:
+    """Aggregate converting and non-converting journeys into a path table."""
+    converting = (
+        journeys.touches.group_by("conversion_id", maintain_order=True)
+        .agg(pl.col("channel").alias("path"), pl.col("conversion_value").first().alias("value"))
+        .select("path", pl.lit(1.0).alias("conversions"), pl.lit(0.0).alias("nulls"), "value")
+    )
+    nulls = (
+        journeys.null_touches.group_by("path_id", maintain_order=True)
+        .agg(pl.col("channel").alias("path"))
+        .select("path", pl.lit(0.0).alias("conversions"), pl.lit(1.0).alias("nulls"),
+                pl.lit(0.0).alias("value"))
+    )
+    both = pl.concat([converting, nulls]).cast(PATH_TABLE_SCHEMA)  # type: ignore[arg-type]
+    return (
+        both.group_by("path")
+        .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
+        .sort(["conversions", "nulls"], descending=True)
+        .select(list(PATH_TABLE_SCHEMA))
+    )
+
+
+def attribute_paths(
+    paths: TableLike,
+    *,
+    models: Iterable[ModelRequest],
+    sep: str = " > ",
+    columns: Mapping[str, str] | None = None,
+) -> AttributionResult:
+    """Credit channels from a pre-aggregated path table (``path``, ``conversions``, optional
+    ``nulls`` and ``value``), for every model that needs no timestamps or milestones.
+
+    Examples
+    --------
+    >>> import polars as pl, attribution
+    >>> paths = pl.DataFrame({"path": ["a > b", "b"], "conversions": [2, 1]})
+    >>> res = attribution.attribute_paths(paths, models=["first_touch"])
+    >>> dict(res.channel_credit.select("channel", "conversions").iter_rows())
+    {'a': 2.0, 'b': 1.0}
+    """
+    timer = _Timer(None)
+    runs = resolve_all(models)
+    for run in runs:
+        if run.needs_timestamps or run.needs_milestones:
+            what = "timestamps" if run.needs_timestamps else "lead/opportunity milestones"
+            raise ModelParameterError(
+                f"model '{run.label}' needs {what}, which a path table does not have; use "
+                "attribute() with the touch log instead"
+            )
+    timer.stage("load")
+    table = load(paths, PATHS, columns=columns)
+    frame = table.frame
+    for col in ("nulls", "value"):
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit(0.0).alias(col))
+    frame = frame.with_columns(pl.col("nulls", "value").fill_null(0.0))
+    negative = (pl.col("conversions") < 0) | (pl.col("nulls") < 0)
+    if frame.select(negative.any()).item():
+        raise InputError(
+            "conversions and nulls must be non-negative",
+            table="paths",
+            source=table.source.name,
+            column="conversions",
+            rows=frame.filter(negative).get_column(ROW).head(5).to_list(),
+        )
+    split = frame.with_columns(
+        pl.col("path").str.split(sep).list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element() != "")).alias("path")
+    )
+    empty = pl.col("path").list.len() == 0
+    if split.select(empty.any()).item():
+        raise InputError(
+            "empty path",
+            table="paths",
+            source=table.source.name,
+            column="path",
+            rows=split.filter(empty).get_column(ROW).head(5).to_list(),
+            hint=f"paths are channels joined by {sep!r}",
+        )
+    path_frame = split.select(list(PATH_TABLE_SCHEMA)).cast(PATH_TABLE_SCHEMA)  # type: ignore[arg-type]
+
+    # each converting row becomes one pseudo-journey, weighted by its conversions
+    journeys = (
+        split.filter(pl.col("conversions") > 0)
+        .select(pl.col(ROW).cast(pl.String).alias("conversion_id"), "path", "conversions", "value")
+        .explode("path")
+        .rename({"path": "channel"})
+        .with_columns(
+            pl.int_range(pl.len()).over("conversion_id").alias("position"),
+            pl.len().over("conversion_id").alias("n_touches"),
+        )
+        .with_columns(
+            (pl.col("position") == 0).alias("is_first"),
+            (pl.col("position") == pl.col("n_touches") - 1).alias("is_last"),
+        )
+    )
+    channel_parts = []
+    extras: dict[str, pl.DataFrame] = {}
+    notes: list[str] = []
+    for run in runs:
+        timer.stage(f"model:{run.label}")
+        if run.spec.family == "rule":
+            credited = journeys.with_columns(credit_expr(run.build()))
+            channel_parts.append(
+                channel_credit_from_touches(
+                    credited.select(
+                        pl.lit(run.label).alias("model"),
+                        "channel",
+                        (pl.col("credit") * pl.col("conversions")).alias("credit"),
+                        (pl.col("credit") * pl.col("value")).alias("value"),
+                    )
+                )
+            )
+        else:
+            estimator = run.build().fit(path_frame)
+            channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
+            extras.update(_estimator_extras(run.label, estimator))
+            notes.extend(f"{run.label}: {n}" for n in getattr(estimator, "notes_", []))
+    total_conv = float(frame.get_column("conversions").sum() or 0.0)
+    manifest = _manifest(
+        runs,
+        inputs={"paths": table.source.describe(table.rows_in)},
+        parameters={"sep": sep},
+        counts={
+            "paths": frame.height,
+            "conversions": total_conv,
+            "nulls": float(frame.get_column("nulls").sum() or 0.0),
+            "value": float(frame.get_column("value").sum() or 0.0),
+        },
+        timings=timer.done(),
+        notes=notes,
+    )
+    return AttributionResult(
+        _concat(channel_parts, CHANNEL_CREDIT_SCHEMA),
+        pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
+        manifest,
+        paths=path_frame,
+        extras=extras,
+    )
+
+
+def _manifest(
+    runs: list[ModelRun],
+    *,
+    inputs: dict[str, Any],
+    parameters: dict[str, Any],
+    counts: dict[str, Any],
+    timings: dict[str, float],
+    notes: list[str],
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "run_id": now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8],
+        "created_at": now.isoformat(),
+        "package": {"name": "attribution-engine", "version": __version__},
+        "inputs": inputs,
+        "parameters": parameters,
+        "models": [
+            {"label": r.label, "name": r.spec.name, "family": r.spec.family,
+             "params": {k: _jsonable(v) for k, v in r.params.items()}}
+            for r in runs
+        ],
+        "reconciliation": counts,
+        "timings_seconds": timings,
+        "notes": notes,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds()}s"
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+

@@ -1,0 +1,97 @@
+"""Run configuration files (TOML): inputs, column and stage-name mappings, run options.
+
+Example (every key optional except an input)::
+
+    [inputs]                       # paths are relative to this file
+    touches = "touches.parquet"    # or: events = "events.ndjson" (unified log)
+    stages = "stages.parquet"
+    contacts = "contacts.parquet"
+
+    [run]
+    models = ["linear", "w_shaped", "time_decay:half_life=3d"]
+    level = "contact"              # or "account"
+    conversion_stage = "closed_won"
+    lookback = "90d"
+    out = "runs"
+
+    [columns.touches]              # ours = "theirs"
+    timestamp = "event_time"
+    contact_id = "lead_id"
+
+    [stage_names]                  # ours = "theirs" or ["theirs", ...]
+    closed_won = ["Closed Won", "Won"]
+
+    [milestones]                   # milestone role = stages marking it
+    lead = ["lead", "mql"]
+
+    [taxonomy]
+    rules = "channel_rules.toml"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError, did_you_mean
+from ._validate import SPECS
+
+_SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy"}
+_INPUTS = {"touches", "stages", "contacts", "events", "spend", "surveys", "paths"}
+_RUN = {"models", "level", "conversion_stage", "lookback", "out"}
+
+
+@dataclass
+class RunConfig:
+    """A parsed config file; paths are absolute."""
+
+    inputs: dict[str, Path] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    stage_names: dict[str, str | list[str]] = field(default_factory=dict)
+    milestones: dict[str, list[str]] = field(default_factory=dict)
+    channel_rules: Path | None = None
+    path: Path | None = None
+
+
+def _unknown(keys: set[str], valid: set[str], where: str, path: Path) -> None:
+    for key in sorted(keys - valid):
+        raise ConfigError(
+            f"config '{path}': unknown key '{key}' in {where}; {did_you_mean(key, sorted(valid))}"
+        )
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and check a TOML run configuration."""
+    path = Path(path).resolve()
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config '{path}': {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from exc
+    _unknown(set(data), _SECTIONS, "the top level", path)
+    base = path.parent
+    inputs = data.get("inputs", {})
+    _unknown(set(inputs), _INPUTS, "[inputs]", path)
+    run = data.get("run", {})
+    _unknown(set(run), _RUN, "[run]", path)
+    columns = data.get("columns", {})
+    _unknown(set(columns), set(SPECS), "[columns]", path)
+    for table, mapping in columns.items():
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ConfigError(f"config '{path}': [columns.{table}] maps our name = \"theirs\"")
+    if "out" in run:
+        run["out"] = str((base / run["out"]).resolve())
+    rules = data.get("taxonomy", {}).get("rules")
+    return RunConfig(
+        inputs={k: (base / v).resolve() for k, v in inputs.items()},
+        run=run,
+        columns=columns,
+        stage_names=data.get("stage_names", {}),
+        milestones=data.get("milestones", {}),
+        channel_rules=(base / rules).resolve() if rules else None,
+        path=path,
+    )

@@ -1,0 +1,124 @@
+"""Reading inputs (files or in-memory frames) and writing outputs atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from ._errors import InputError
+
+#: Anything the library accepts as a table.
+TableLike = pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str]
+
+_FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "ndjson",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A table as read: the lazy frame and where it came from."""
+
+    frame: pl.LazyFrame
+    name: str  # file path or "<memory>"
+    path: Path | None = None
+
+    def describe(self, rows: int) -> dict[str, Any]:
+        """Manifest entry: path, rows and a content hash."""
+        return {"source": self.name, "rows": rows, "sha256": _file_hash(self.path) if self.path else None}
+
+
+def read_source(data: TableLike, *, table: str) -> Source:
+    """Open ``data`` lazily, whatever it is: a path (Parquet, CSV, TSV, NDJSON) or a frame."""
+    if isinstance(data, pl.LazyFrame):
+        return Source(data, "<memory>")
+    if isinstance(data, pl.DataFrame):
+        return Source(data.lazy(), "<memory>")
+    if isinstance(data, pa.Table):
+        frame = pl.from_arrow(data)
+        assert isinstance(frame, pl.DataFrame)
+        return Source(frame.lazy(), "<memory>")
+    if isinstance(data, str | os.PathLike):
+        path = Path(data)
+        if not path.exists():
+            raise InputError("file not found", table=table, source=str(path))
+        fmt = _FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise InputError(
+                f"cannot tell the format from the extension '{path.suffix}'",
+                table=table,
+                source=str(path),
+                hint="use one of " + ", ".join(sorted(_FORMATS)),
+            )
+        try:
+            if fmt == "parquet":
+                frame = pl.scan_parquet(path)
+            elif fmt in ("csv", "tsv"):
+                # Everything as text: types are checked and converted by the validator, which
+                # can then name the offending rows instead of failing inside the CSV reader.
+                frame = pl.scan_csv(
+                    path, separator="\t" if fmt == "tsv" else ",", infer_schema=False
+                )
+            else:
+                frame = pl.scan_ndjson(path)
+            frame.collect_schema()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(f"cannot read {fmt}: {exc}", table=table, source=str(path)) from exc
+        return Source(frame, str(path), path)
+    raise InputError(
+        f"expected a file path, a Polars DataFrame/LazyFrame or an Arrow table, "
+        f"got {type(data).__name__}",
+        table=table,
+    )
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``final``; rename it into place on success.
+
+    A reader never sees a half-written directory: either the old state or the complete new one.
+    On error the temporary directory is removed.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            raise FileExistsError(f"{final} already exists")
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON via a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,351 @@
+"""Journeys: touches assigned to conversions, with milestones, null paths and reconciliation.
+
+Definitions follow ``shared/design/models.md`` (Journeys) exactly:
+
+* a **conversion** is a stage event of the chosen stage at time ``T`` for an entity (a contact
+  or an account); its id is ``"<entity>#<k>"``, ``k`` counting the entity's conversions in time
+  order from 1 (ties: ``opportunity_id``, then input order);
+* a touch joins the **earliest** conversion of its entity at or after it, if it lies within the
+  lookback (``T - lookback <= t <= T``, both ends included), so no touch is credited twice;
+  when several conversions share the same ``T`` the touches go to the first of them and the
+  others are reported as unattributed;
+* unassigned touches form one **non-converting path** per entity: those within one lookback
+  before the entity's last unassigned touch; the rest are dropped as ``outside_lookback``;
+* **milestones**: for each conversion, the milestone time of ``lead`` / ``opportunity`` /
+  ``closed_won`` is the first event of that milestone's stages after the entity's previous
+  conversion (so a second deal does not reuse the first deal's lead event). The milestone
+  *touch* is the last journey touch at or before that time; none when the milestone is missing
+  or precedes the journey.
+
+Everything is vectorised: sorts, as-of joins and window expressions; no per-journey Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+import polars as pl
+
+from ._errors import ColumnNotFoundError, InputError
+from ._validate import ROW, UTC_DATETIME
+
+Level = Literal["contact", "account"]
+
+#: Milestone role -> the stage names whose first event marks it.
+DEFAULT_MILESTONES: dict[str, tuple[str, ...]] = {
+    "lead": ("lead", "mql"),
+    "opportunity": ("opportunity",),
+    "closed_won": ("closed_won",),
+}
+ROLE_FLAGS = ("is_first", "is_last", "is_lead", "is_opportunity", "is_closed_won")
+ENTITY = "_entity"
+
+#: Columns of the journey touch table handed to the models.
+JOURNEY_COLUMNS = (
+    "conversion_id",
+    "touch_id",
+    "contact_id",
+    "account_id",
+    "channel",
+    "timestamp",
+    "position",
+    "n_touches",
+    "conversion_timestamp",
+    "conversion_value",
+    *ROLE_FLAGS,
+)
+
+
+@dataclass
+class Journeys:
+    """The output of :func:`build_journeys`.
+
+    Attributes
+    ----------
+    touches
+        One row per touch in a converting journey, sorted by ``conversion_id`` and
+        ``position`` (0-based time order), with the role flags of models.md.
+    conversions
+        One row per conversion: ``conversion_id``, entity, ``timestamp``, ``value``,
+        ``opportunity_id``, ``n_touches`` (0 = unattributed) and milestone times.
+    null_touches
+        Touches of the non-converting paths: ``path_id``, ``channel``, ``timestamp``,
+        ``position``.
+    counts
+        Reconciliation counts (see :func:`build_journeys`).
+    """
+
+    touches: pl.DataFrame
+    conversions: pl.DataFrame
+    null_touches: pl.DataFrame
+    counts: dict[str, int | dict[str, int]] = field(default_factory=dict)
+    level: Level = "contact"
+
+
+def parse_duration(value: str | int | float | timedelta, *, name: str = "lookback") -> timedelta:
+    """``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``, seconds, or a ``timedelta``."""
+    if isinstance(value, timedelta):
+        result = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        result = timedelta(seconds=float(value))
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+        unit = text[-1:] if text[-1:] in units else ""
+        number = text[: -1] if unit else text
+        try:
+            result = timedelta(seconds=float(number) * units.get(unit, 1))
+        except ValueError:
+            raise InputError(
+                f"'{name}' must be a duration like '90d', '12h', '30m', '2w' or seconds; "
+                f"got {value!r}"
+            ) from None
+    else:
+        raise InputError(f"'{name}' must be a duration like '90d'; got {value!r}")
+    if result <= timedelta(0):
+        raise InputError(f"'{name}' must be positive; got {value!r}")
+    return result
+
+
+def _entity_key(level: Level) -> str:
+    return "contact_id" if level == "contact" else "account_id"
+
+
+def _attach_accounts(
+    frame: pl.DataFrame, contacts: pl.DataFrame | None, table: str
+) -> pl.DataFrame:
+    """Fill ``account_id`` from the contacts table where the row has a contact but no account."""
+    if contacts is None or "contact_id" not in frame.columns:
+        return frame
+    mapping = contacts.select("contact_id", pl.col("account_id").alias("_acct")).unique(
+        "contact_id", keep="first"
+    )
+    joined = frame.join(mapping, on="contact_id", how="left")
+    if "account_id" in frame.columns:
+        joined = joined.with_columns(pl.coalesce("account_id", "_acct").alias("account_id"))
+    else:
+        joined = joined.rename({"_acct": "account_id"})
+    return joined.drop("_acct", strict=False)
+
+
+def build_journeys(
+    touches: pl.DataFrame,
+    stages: pl.DataFrame,
+    *,
+    level: Level = "contact",
+    conversion_stage: str = "closed_won",
+    lookback: timedelta = timedelta(days=90),
+    milestones: Mapping[str, Sequence[str]] | None = None,
+    contacts: pl.DataFrame | None = None,
+) -> Journeys:
+    """Assign touches to conversions and build milestone flags and null paths.
+
+    ``touches`` and ``stages`` are validated tables (canonical names, UTC timestamps, ``_row``).
+
+    Reconciliation counts returned in ``Journeys.counts``:
+    ``touches_in`` = ``touches_in_journeys`` + ``touches_in_null_paths`` + sum of
+    ``touches_dropped`` (by reason: ``outside_lookback``, ``missing_<entity key>``);
+    ``conversions`` = ``conversions_attributed`` + ``conversions_unattributed``.
+    """
+    key = _entity_key(level)
+    milestones = dict(DEFAULT_MILESTONES if milestones is None else milestones)
+    if level == "account":
+        touches = _attach_accounts(touches, contacts, "touches")
+        stages = _attach_accounts(stages, contacts, "stages")
+    for name, frame in (("touches", touches), ("stages", stages)):
+        if key not in frame.columns:
+            raise ColumnNotFoundError(
+                f"level='{level}' needs '{key}' on every {name} row",
+                table=name,
+                column=key,
+                hint="use level='account' for account-keyed data, or pass a contacts table "
+                "mapping contact_id to account_id"
+                if level == "account" or key == "contact_id"
+                else None,
+            )
+    for col in ("touch_id", "contact_id", "account_id"):
+        if col not in touches.columns:
+            touches = touches.with_columns(pl.lit(None, pl.String).alias(col))
+    if touches.get_column("touch_id").null_count():
+        # touches without an id get their source row number, so every output row is traceable
+        touches = touches.with_columns(
+            pl.coalesce("touch_id", pl.lit("row-") + pl.col(ROW).cast(pl.String)).alias("touch_id")
+        )
+    touches_in = touches.height
+    missing = touches.get_column(key).is_null()
+    dropped: dict[str, int] = {}
+    if missing.any():
+        dropped[f"missing_{key}"] = int(missing.sum())
+        touches = touches.filter(~missing)
+    touches = touches.with_columns(pl.col(key).alias(ENTITY)).sort(
+        [ENTITY, "timestamp", "touch_id", ROW]
+    )
+
+    conv = _conversions(stages, key, conversion_stage)
+    conv = _milestone_times(conv, stages, key, milestones)
+
+    # earliest conversion at or after each touch; conversions sharing a time: the first one
+    targets = (
+        conv.filter(pl.col("_first_at_time"))
+        .select(ENTITY, pl.col("timestamp").alias("_T"), "conversion_id")
+        .sort("_T")
+    )
+    assigned = (
+        touches.sort("timestamp")
+        .join_asof(
+            targets,
+            left_on="timestamp",
+            right_on="_T",
+            by=ENTITY,
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .with_columns(
+            (pl.col("conversion_id").is_not_null() & (pl.col("timestamp") >= pl.col("_T") - lookback))
+            .alias("_in_journey")
+        )
+        .sort([ENTITY, "timestamp", "touch_id", ROW])
+    )
+    journey = assigned.filter(pl.col("_in_journey")).drop("_T", "_in_journey")
+    journey = _with_roles(journey, conv)
+
+    unassigned = assigned.filter(~pl.col("_in_journey"))
+    null_window = pl.col("timestamp") >= pl.col("timestamp").max().over(ENTITY) - lookback
+    null_touches = (
+        unassigned.filter(null_window)
+        .select(
+            (pl.col(ENTITY) + pl.lit("#null")).alias("path_id"),
+            "touch_id",
+            "contact_id",
+            "account_id",
+            "channel",
+            "timestamp",
+        )
+        .with_columns(pl.int_range(pl.len()).over("path_id").alias("position"))
+    )
+    outside = unassigned.height - null_touches.height
+    if outside:
+        dropped["outside_lookback"] = outside
+
+    per_conv = journey.group_by("conversion_id").agg(pl.len().alias("n_touches"))
+    conversions = (
+        conv.join(per_conv, on="conversion_id", how="left")
+        .with_columns(pl.col("n_touches").fill_null(0).cast(pl.Int64))
+        .drop("_first_at_time")
+        .rename({ENTITY: key} if key not in conv.columns else {})
+        .drop(ENTITY, strict=False)
+        .sort("conversion_id")
+    )
+    attributed = int((conversions.get_column("n_touches") > 0).sum())
+    counts: dict[str, int | dict[str, int]] = {
+        "touches_in": touches_in,
+        "touches_in_journeys": journey.height,
+        "touches_in_null_paths": null_touches.height,
+        "touches_dropped": dropped,
+        "conversions": conversions.height,
+        "conversions_attributed": attributed,
+        "conversions_unattributed": conversions.height - attributed,
+        "conversions_without_value": int(conv.get_column("_value_missing").sum()),
+        "null_paths": null_touches.get_column("path_id").n_unique() if null_touches.height else 0,
+    }
+    assert touches_in == journey.height + null_touches.height + sum(dropped.values())
+    return Journeys(
+        journey.select(JOURNEY_COLUMNS),
+        conversions.drop("_value_missing"),
+        null_touches,
+        counts,
+        level,
+    )
+
+
+def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.DataFrame:
+    if "opportunity_id" not in stages.columns:
+        stages = stages.with_columns(pl.lit(None, pl.String).alias("opportunity_id"))
+    if "value" not in stages.columns:
+        stages = stages.with_columns(pl.lit(None, pl.Float64).alias("value"))
+    conv = (
+        stages.filter((pl.col("stage") == conversion_stage) & pl.col(key).is_not_null())
+        .unique(subset=[key, "timestamp", "opportunity_id", "value"], keep="first")
+        .with_columns(pl.col(key).alias(ENTITY))
+        .sort([ENTITY, "timestamp", "opportunity_id", ROW], nulls_last=True)
+        .with_columns(
+            (pl.col(ENTITY) + pl.lit("#") + (pl.int_range(pl.len()).over(ENTITY) + 1).cast(pl.String))
+            .alias("conversion_id"),
+            pl.col("value").is_null().alias("_value_missing"),
+            pl.col("value").fill_null(0.0),
+            (pl.col("timestamp") != pl.col("timestamp").shift(1).over(ENTITY))
+            .fill_null(True)
+            .alias("_first_at_time"),
+            pl.col("timestamp").shift(1).over(ENTITY).alias("_previous"),
+        )
+    )
+    keep = [ENTITY, "conversion_id", "timestamp", "value", "opportunity_id", "_value_missing",
+            "_first_at_time", "_previous"]
+    return conv.select(keep)
+
+
+def _milestone_times(
+    conv: pl.DataFrame,
+    stages: pl.DataFrame,
+    key: str,
+    milestones: Mapping[str, Sequence[str]],
+) -> pl.DataFrame:
+    """Per conversion, the first event of each milestone after the previous conversion."""
+    start = pl.datetime(1, 1, 1, time_zone="UTC").cast(UTC_DATETIME)
+    conv = conv.with_columns(
+        pl.coalesce(pl.col("_previous") + timedelta(microseconds=1), start).alias("_after")
+    ).sort("_after")
+    for role in ("lead", "opportunity", "closed_won"):
+        names = list(milestones.get(role, ()))
+        events = (
+            stages.filter(pl.col("stage").is_in(names) & pl.col(key).is_not_null())
+            .select(pl.col(key).alias(ENTITY), pl.col("timestamp").alias(f"{role}_at"))
+            .sort(f"{role}_at")
+        )
+        conv = conv.join_asof(
+            events,
+            left_on="_after",
+            right_on=f"{role}_at",
+            by=ENTITY,
+            strategy="forward",
+            check_sortedness=False,
+            coalesce=False,
+        )
+    return conv.drop("_after", "_previous")
+
+
+def _with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:
+    """Position, size and the role flags of each journey touch."""
+    by = "conversion_id"
+    journey = journey.join(
+        conv.select(
+            "conversion_id",
+            pl.col("timestamp").alias("conversion_timestamp"),
+            pl.col("value").alias("conversion_value"),
+            "lead_at",
+            "opportunity_at",
+            "closed_won_at",
+        ),
+        on="conversion_id",
+        how="left",
+    ).sort([by, "timestamp", "touch_id", ROW])
+    pos = pl.int_range(pl.len()).over(by)
+    journey = journey.with_columns(pos.alias("position"), pl.len().over(by).alias("n_touches"))
+    position = pl.col("position")
+
+    def milestone_flag(role: str) -> pl.Expr:
+        last_before = (
+            pl.when(pl.col("timestamp") <= pl.col(f"{role}_at")).then(position).max().over(by)
+        )
+        return (position == last_before).fill_null(False).alias(f"is_{role}")
+
+    return journey.with_columns(
+        (position == 0).alias("is_first"),
+        (position == pl.col("n_touches") - 1).alias("is_last"),
+        milestone_flag("lead"),
+        milestone_flag("opportunity"),
+        milestone_flag("closed_won"),
+    )

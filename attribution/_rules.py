@@ -1,0 +1,115 @@
+"""Rule-based models as data: role weights applied by one vectorised function.
+
+The mechanism (models.md, "Rule-based models: one mechanism"):
+
+1. a touch's weight is the sum of the weights of the roles it holds;
+2. ``others`` is split equally among the touches holding none of the model's roles (a role
+   with weight 0 does not count as held);
+3. a role held by no touch is dropped, ``others`` is dropped when every touch holds a role,
+   and the remaining weights are renormalised to 1.
+
+On top, a touch's weight may be multiplied by a time-decay factor ``2 ** (-(T - t) / h)``
+and a per-channel multiplier; the journey is then renormalised. The decay is computed
+relative to the journey's latest touch (``2 ** (-(t_last - t) / h)``), which is identical
+after normalisation and cannot underflow to all-zero for long lookbacks and short
+half-lives. If every weight in a journey is 0 (e.g. a custom model whose only roles are
+missing, or channel multipliers of 0 on every channel in the journey) the journey's credit
+goes to its last touch, so credit still sums to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import polars as pl
+
+ROLES = ("first", "last", "lead", "opportunity", "closed_won", "last_non_direct")
+MILESTONE_ROLES = frozenset({"lead", "opportunity", "closed_won"})
+
+
+@dataclass(frozen=True)
+class RoleWeights:
+    """Weights of the roles a touch can hold, plus optional decay and channel multipliers."""
+
+    first: float = 0.0
+    last: float = 0.0
+    lead: float = 0.0
+    opportunity: float = 0.0
+    closed_won: float = 0.0
+    last_non_direct: float = 0.0
+    others: float = 0.0
+    half_life: timedelta | None = None
+    channel_multipliers: Mapping[str, float] = field(default_factory=dict)
+    direct_channels: tuple[str, ...] = ("direct",)
+
+    def role_weights(self) -> dict[str, float]:
+        return {r: getattr(self, r) for r in ROLES if getattr(self, r) > 0}
+
+    @property
+    def needs_milestones(self) -> bool:
+        return bool(MILESTONE_ROLES & set(self.role_weights()))
+
+    @property
+    def needs_timestamps(self) -> bool:
+        return self.half_life is not None
+
+
+def _role_flag(role: str, weights: RoleWeights, by: str) -> pl.Expr:
+    if role != "last_non_direct":
+        return pl.col(f"is_{role}")
+    position = pl.col("position")
+    non_direct = ~pl.col("channel").is_in(list(weights.direct_channels))
+    last_nd = pl.when(non_direct).then(position).max().over(by)
+    # all touches direct: the last touch
+    return position == pl.coalesce(last_nd, pl.col("n_touches") - 1)
+
+
+def credit_expr(weights: RoleWeights, *, by: str = "conversion_id") -> pl.Expr:
+    """Credit of each touch (sums to 1 per ``by`` group) for a journey table.
+
+    Needs ``position``, ``n_touches``, ``channel``, the ``is_<role>`` flags of the roles the
+    model uses and, for time decay, ``timestamp``.
+    """
+    roles = weights.role_weights()
+    role_part: pl.Expr = pl.lit(0.0)
+    held: pl.Expr = pl.lit(False)
+    for role, w in roles.items():
+        flag = _role_flag(role, weights, by)
+        role_part = role_part + flag.cast(pl.Float64) * w
+        held = held | flag
+    raw = role_part
+    if weights.others > 0:
+        n_others = (~held).sum().over(by)
+        raw = raw + pl.when(~held).then(weights.others / n_others).otherwise(0.0)
+    if weights.half_life is not None:
+        h = weights.half_life.total_seconds() * 1e6
+        age = (pl.col("timestamp").max().over(by) - pl.col("timestamp")).dt.total_microseconds()
+        raw = raw * (2.0 ** (-age.cast(pl.Float64) / h))
+    if weights.channel_multipliers:
+        mult = (
+            pl.col("channel")
+            .replace_strict(dict(weights.channel_multipliers), default=1.0, return_dtype=pl.Float64)
+        )
+        raw = raw * mult
+    total = raw.sum().over(by)
+    is_last = (pl.col("position") == pl.col("n_touches") - 1).cast(pl.Float64)
+    return pl.when(total > 0).then(raw / total).otherwise(is_last).alias("credit")
+
+
+#: The built-in rule-based models (models.md table).
+BUILTIN: dict[str, RoleWeights] = {
+    "first_touch": RoleWeights(first=1.0),
+    "last_touch": RoleWeights(last=1.0),
+    "last_non_direct": RoleWeights(last_non_direct=1.0),
+    "linear": RoleWeights(others=1.0),
+    "position_based": RoleWeights(first=0.4, last=0.4, others=0.2),
+    "u_shaped": RoleWeights(first=0.4, lead=0.4, others=0.2),
+    "w_shaped": RoleWeights(first=0.3, lead=0.3, opportunity=0.3, others=0.1),
+    "full_path": RoleWeights(first=0.225, lead=0.225, opportunity=0.225, closed_won=0.225,
+                             others=0.1),
+    "j_shaped": RoleWeights(first=0.2, last=0.6, others=0.2),
+    "inverse_j": RoleWeights(first=0.6, last=0.2, others=0.2),
+    "time_decay": RoleWeights(others=1.0, half_life=timedelta(days=7)),
+}

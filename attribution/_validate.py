@@ -1,0 +1,376 @@
+"""Input contract: table specs, column mapping, type normalisation and row-level checks.
+
+Schemas are checked once, here, at the entry point. Every table comes out with canonical
+column names and types, timestamps as ``Datetime("us", "UTC")`` and a ``_row`` column holding
+the 0-based row number in the source, so later errors and drops can point at input rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ._errors import (
+    ColumnNotFoundError,
+    DuplicateKeyError,
+    NullValueError,
+    SchemaError,
+    did_you_mean,
+)
+from ._io import Source, TableLike, read_source
+
+ROW = "_row"
+UTC_DATETIME = pl.Datetime("us", "UTC")
+_MAX_ROWS_SHOWN = 5
+
+STRING, FLOAT, TIMESTAMP, DATE, INT = "string", "float", "timestamp", "date", "int"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """The contract of one input table (product.md, input contract)."""
+
+    name: str
+    columns: Mapping[str, str]  # canonical column -> kind
+    required: tuple[str, ...] = ()
+    one_of: tuple[tuple[str, ...], ...] = ()  # each group: at least one column present
+    not_null: tuple[str, ...] = ()
+    hints: Mapping[str, str] = field(default_factory=dict)
+
+
+TOUCHES = TableSpec(
+    "touches",
+    {
+        "touch_id": STRING,
+        "timestamp": TIMESTAMP,
+        "channel": STRING,
+        "contact_id": STRING,
+        "account_id": STRING,
+        "campaign": STRING,
+        "touch_type": STRING,
+        "cost": FLOAT,
+        "utm_source": STRING,
+        "utm_medium": STRING,
+    },
+    required=("timestamp",),
+    one_of=(("contact_id", "account_id"), ("channel", "utm_source", "utm_medium")),
+    not_null=("timestamp",),
+    hints={"channel": "give a 'channel' column, or 'utm_source' / 'utm_medium' to derive it"},
+)
+STAGES = TableSpec(
+    "stages",
+    {
+        "timestamp": TIMESTAMP,
+        "stage": STRING,
+        "contact_id": STRING,
+        "account_id": STRING,
+        "opportunity_id": STRING,
+        "value": FLOAT,
+    },
+    required=("timestamp", "stage"),
+    one_of=(("contact_id", "account_id"),),
+    not_null=("timestamp", "stage"),
+)
+CONTACTS = TableSpec(
+    "contacts",
+    {"contact_id": STRING, "account_id": STRING, "role": STRING},
+    required=("contact_id", "account_id"),
+    not_null=("contact_id",),
+)
+SPEND = TableSpec(
+    "spend",
+    {"channel": STRING, "date": DATE, "month": DATE, "amount": FLOAT, "campaign": STRING},
+    required=("channel", "amount"),
+    one_of=(("date", "month"),),
+    not_null=("channel", "amount"),
+)
+SURVEYS = TableSpec(
+    "surveys",
+    {
+        "response": STRING,
+        "channel": STRING,
+        "contact_id": STRING,
+        "account_id": STRING,
+        "opportunity_id": STRING,
+        "timestamp": TIMESTAMP,
+    },
+    one_of=(("response", "channel"), ("contact_id", "account_id", "opportunity_id")),
+)
+PATHS = TableSpec(
+    "paths",
+    {"path": STRING, "conversions": FLOAT, "nulls": FLOAT, "value": FLOAT},
+    required=("path", "conversions"),
+    not_null=("path", "conversions"),
+)
+#: The unified single log: touch rows and stage rows told apart by ``event_type``.
+EVENTS = TableSpec(
+    "events",
+    {**TOUCHES.columns, **STAGES.columns, "event_type": STRING},
+    required=("timestamp", "event_type"),
+    one_of=(("contact_id", "account_id"),),
+    not_null=("timestamp", "event_type"),
+)
+SPECS = {s.name: s for s in (TOUCHES, STAGES, CONTACTS, SPEND, SURVEYS, PATHS, EVENTS)}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A validated table: canonical columns, normalised types, ``_row`` = source row number."""
+
+    frame: pl.DataFrame
+    source: Source
+    rows_in: int
+
+
+def load(
+    data: TableLike,
+    spec: TableSpec,
+    *,
+    columns: Mapping[str, str] | None = None,
+) -> Table:
+    """Read ``data`` and check it against ``spec``.
+
+    Parameters
+    ----------
+    columns
+        Map of canonical column name -> the user's column name (from the config file).
+    """
+    source = read_source(data, table=spec.name)
+    lazy = source.frame
+    available = list(lazy.collect_schema().names())
+    renames: dict[str, str] = {}
+    for ours, theirs in (columns or {}).items():
+        if ours not in spec.columns:
+            raise ColumnNotFoundError(
+                f"the config maps unknown column '{ours}'",
+                table=spec.name,
+                source=source.name,
+                column=ours,
+                hint=did_you_mean(ours, list(spec.columns)),
+            )
+        if theirs not in available:
+            raise ColumnNotFoundError(
+                f"the config maps '{ours}' to '{theirs}', which is not in the data",
+                table=spec.name,
+                source=source.name,
+                column=theirs,
+                hint=did_you_mean(theirs, available),
+            )
+        if theirs != ours:
+            renames[theirs] = ours
+    if renames:
+        # a user column that already has a canonical name and is not mapped makes way
+        clash = [c for c in renames.values() if c in available and c not in renames]
+        lazy = lazy.drop(clash).rename(renames)
+        available = list(lazy.collect_schema().names())
+    _check_columns(spec, available, source)
+    keep = [c for c in spec.columns if c in available]
+    frame = lazy.select(keep).with_row_index(ROW).collect()
+    frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = _normalise_types(frame, spec, source)
+    _check_not_null(frame, spec, source)
+    return Table(frame, source, frame.height)
+
+
+def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) -> None:
+    for col in spec.required:
+        if col not in available:
+            raise ColumnNotFoundError(
+                "required column is missing",
+                table=spec.name,
+                source=source.name,
+                column=col,
+                hint=spec.hints.get(col) or did_you_mean(col, available),
+            )
+    for group in spec.one_of:
+        if not any(c in available for c in group):
+            names = " or ".join(f"'{c}'" for c in group)
+            close = [did_you_mean(c, available) for c in group]
+            raise ColumnNotFoundError(
+                f"needs at least one of {names}; found {', '.join(available) or 'no columns'}",
+                table=spec.name,
+                source=source.name,
+                column=group[0],
+                hint=spec.hints.get(group[0]) or "; ".join(close),
+            )
+
+
+def _rows_where(frame: pl.DataFrame, predicate: pl.Expr) -> list[int]:
+    return frame.filter(predicate).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list()
+
+
+def parse_timestamp(expr: pl.Expr) -> pl.Expr:
+    """ISO 8601 text -> UTC datetime. Aware values are converted, naive ones taken as UTC."""
+    text = expr.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
+    return pl.coalesce(
+        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC"),
+        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
+        text.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_zone="UTC"),
+        text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.replace_time_zone("UTC"),
+        text.str.to_datetime("%Y-%m-%d", strict=False).dt.replace_time_zone("UTC"),
+    ).dt.cast_time_unit("us")
+
+
+def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl.DataFrame:
+    exprs: list[pl.Expr] = []
+    checks: list[tuple[str, str]] = []  # (column, expected kind) to verify after conversion
+    for col, kind in spec.columns.items():
+        if col not in frame.columns:
+            continue
+        dtype = frame.schema[col]
+        c = pl.col(col)
+        if kind == STRING:
+            if dtype == pl.String:
+                continue
+            if dtype.is_numeric() or dtype in (pl.Boolean, pl.Categorical, pl.Null) or isinstance(
+                dtype, pl.Enum
+            ):
+                exprs.append(c.cast(pl.String))
+            else:
+                raise SchemaError(
+                    f"expected text, found {dtype}",
+                    table=spec.name,
+                    source=source.name,
+                    column=col,
+                )
+        elif kind == FLOAT:
+            if dtype == pl.Float64:
+                continue
+            if dtype == pl.String:
+                exprs.append(c.str.strip_chars().cast(pl.Float64, strict=False))
+                checks.append((col, kind))
+            elif dtype.is_numeric() or dtype in (pl.Null, pl.Boolean):
+                exprs.append(c.cast(pl.Float64))
+            else:
+                raise SchemaError(
+                    f"expected a number, found {dtype}",
+                    table=spec.name,
+                    source=source.name,
+                    column=col,
+                )
+        elif kind == TIMESTAMP:
+            if isinstance(dtype, pl.Datetime):
+                if dtype.time_zone is None:
+                    exprs.append(c.dt.replace_time_zone("UTC").dt.cast_time_unit("us"))
+                else:
+                    exprs.append(c.dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+            elif dtype == pl.Date:
+                exprs.append(c.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
+            elif dtype == pl.String:
+                exprs.append(parse_timestamp(c))
+                checks.append((col, kind))
+            elif dtype == pl.Null:
+                exprs.append(c.cast(UTC_DATETIME))
+            else:
+                raise SchemaError(
+                    f"expected an ISO 8601 timestamp, found {dtype}",
+                    table=spec.name,
+                    source=source.name,
+                    column=col,
+                    hint="timestamps are text like 2025-03-01T09:30:00Z or a datetime column",
+                )
+        elif kind == DATE:
+            if dtype == pl.Date:
+                continue
+            if isinstance(dtype, pl.Datetime):
+                exprs.append(c.dt.date())
+            elif dtype == pl.String:
+                exprs.append(parse_timestamp(c).dt.date())
+                checks.append((col, kind))
+            else:
+                raise SchemaError(
+                    f"expected a date, found {dtype}",
+                    table=spec.name,
+                    source=source.name,
+                    column=col,
+                )
+    if not exprs:
+        return frame
+    converted = frame.with_columns(exprs)
+    for col, kind in checks:
+        bad = frame.get_column(col).is_not_null() & converted.get_column(col).is_null()
+        if bad.any():
+            rows = converted.filter(bad).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list()
+            example = frame.filter(bad).get_column(col).head(1).item()
+            raise SchemaError(
+                f"{bad.sum()} value(s) cannot be read as {kind}, e.g. {example!r}",
+                table=spec.name,
+                source=source.name,
+                column=col,
+                rows=rows,
+                hint="timestamps must be ISO 8601 (2025-03-01, 2025-03-01T09:30:00, "
+                "2025-03-01T09:30:00+02:00)"
+                if kind in (TIMESTAMP, DATE)
+                else "numbers must use '.' as the decimal point and no thousands separator",
+            )
+    return converted
+
+
+def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> None:
+    for col in spec.not_null:
+        if col in frame.columns and frame.get_column(col).null_count():
+            raise NullValueError(
+                f"{frame.get_column(col).null_count()} empty value(s) in a required column",
+                table=spec.name,
+                source=source.name,
+                column=col,
+                rows=_rows_where(frame, pl.col(col).is_null()),
+            )
+
+
+def deduplicate_touches(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, int]:
+    """Drop exact duplicate touches (every column equal); return the frame and the count.
+
+    Rows that share a ``touch_id`` but differ elsewhere are an error: we cannot tell which
+    one is right.
+    """
+    content = [c for c in frame.columns if c != ROW]
+    deduped = frame.unique(subset=content, keep="first", maintain_order=True)
+    removed = frame.height - deduped.height
+    if "touch_id" in deduped.columns:
+        dup = deduped.get_column("touch_id").is_duplicated() & deduped.get_column(
+            "touch_id"
+        ).is_not_null()
+        if dup.any():
+            raise DuplicateKeyError(
+                f"{dup.sum()} rows share a touch_id but differ in other columns",
+                table="touches",
+                source=source.name,
+                column="touch_id",
+                rows=deduped.filter(dup).sort(ROW).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list(),
+                hint="touch_id must identify one touch; exact duplicate rows are removed for you",
+            )
+    return deduped, removed
+
+
+def split_events(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split a unified event log into touches and stage events by ``event_type``.
+
+    ``event_type`` is ``touch`` for touches and ``stage`` for lifecycle events.
+    """
+    kind = pl.col("event_type").str.to_lowercase().str.strip_chars()
+    bad = ~kind.is_in(["touch", "stage"])
+    if frame.select(bad.any()).item():
+        values = frame.filter(bad).get_column("event_type").unique().head(5).to_list()
+        raise SchemaError(
+            f"event_type must be 'touch' or 'stage', found {values}",
+            table="events",
+            source=source.name,
+            column="event_type",
+            rows=_rows_where(frame, bad),
+        )
+    touch_cols = [c for c in frame.columns if c in TOUCHES.columns or c == ROW]
+    stage_cols = [c for c in frame.columns if c in STAGES.columns or c == ROW]
+    touches = frame.filter(kind == "touch").select(touch_cols)
+    stages = frame.filter(kind == "stage").select(stage_cols)
+    if "stage" in stages.columns and stages.get_column("stage").null_count():
+        raise NullValueError(
+            "stage rows need a stage name",
+            table="events",
+            source=source.name,
+            column="stage",
+            rows=_rows_where(stages, pl.col("stage").is_null()),
+        )
+    return touches, stages

@@ -1,0 +1,255 @@
+"""The ``attribution`` command line: run, paths, demo, synth, models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ._attribute import AttributionResult, attribute, attribute_paths
+from ._config import load_config
+from ._errors import AttributionError
+from ._registry import available_models, resolve_all
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Multi-touch attribution for B2B marketing.",
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+
+ModelOpt = Annotated[
+    list[str] | None,
+    typer.Option("--model", "-m", help="Model, e.g. linear or time_decay:half_life=3d "
+                 "(repeat for several; default: every registered model that fits the input)"),
+]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that receives run folders")]
+
+
+def _default_models(*, paths_only: bool = False) -> list[str]:
+    out = []
+    for name in available_models():
+        run = resolve_all([name])[0]
+        if paths_only and (run.needs_timestamps or run.needs_milestones):
+            continue
+        if name == "custom":  # needs weights from the user to mean anything
+            continue
+        out.append(name)
+    return out
+
+
+def _with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResult:
+    with Progress(
+        TextColumn("[bold]{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("starting", total=5 + total_models)
+
+        def step(name: str) -> None:
+            progress.update(task, description=name, advance=1)
+            if not err.is_terminal:  # logs and CI: one line per stage instead of a bar
+                err.print(f"[{name}]", highlight=False)
+
+        result = fn(progress=step, **kwargs)
+        progress.update(task, description="done", completed=5 + total_models)
+    return result
+
+
+def print_summary(result: AttributionResult, *, top: int = 12) -> None:
+    """Channel x model table of credited conversions (share in brackets)."""
+    cc = result.channel_credit
+    if cc.height == 0:
+        console.print("[yellow]No attributed conversions.[/yellow]")
+        return
+    models = list(dict.fromkeys(cc.get_column("model").to_list()))
+    order = (
+        cc.group_by("channel").agg(pl.col("share").mean()).sort("share", descending=True)
+        .get_column("channel").head(top).to_list()
+    )
+    table = Table(title="Credited conversions by channel (share of the model's total)")
+    table.add_column("channel", style="bold")
+    for m in models:
+        table.add_column(m, justify="right")
+    lookup = {(r["model"], r["channel"]): r for r in cc.iter_rows(named=True)}
+    for ch in order:
+        cells = []
+        for m in models:
+            row = lookup.get((m, ch))
+            cells.append(f"{row['conversions']:.1f} ({row['share']:.0%})" if row else "-")
+        table.add_row(ch, *cells)
+    console.print(table)
+    rec = result.manifest.get("reconciliation", {})
+    if "touches_in" in rec:
+        console.print(
+            f"touches in {rec['touches_in']:,} = in journeys {rec['touches_in_journeys']:,} + "
+            f"in null paths {rec['touches_in_null_paths']:,} + dropped "
+            f"{sum(rec['touches_dropped'].values()):,} {rec['touches_dropped'] or ''}"
+        )
+        console.print(
+            f"conversions {rec['conversions']:,}: attributed {rec['conversions_attributed']:,}, "
+            f"without touches {rec['conversions_unattributed']:,}"
+        )
+
+
+def _fail(exc: Exception) -> NoReturn:
+    err.print(f"[bold red]error:[/bold red] {exc}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML run config")] = None,
+    touches: Annotated[Path | None, typer.Option(help="Touch log file")] = None,
+    stages: Annotated[Path | None, typer.Option(help="CRM stage events file")] = None,
+    contacts: Annotated[Path | None, typer.Option(help="Contacts file (contact -> account)")] = None,
+    events: Annotated[Path | None, typer.Option(help="Unified event log (touches + stages)")] = None,
+    model: ModelOpt = None,
+    level: Annotated[str | None, typer.Option(help="contact or account")] = None,
+    conversion_stage: Annotated[str | None, typer.Option(help="Stage counted as conversion")] = None,
+    lookback: Annotated[str | None, typer.Option(help="Journey window, e.g. 90d")] = None,
+    channel_rules: Annotated[Path | None, typer.Option(help="Channel taxonomy rules")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
+) -> None:
+    """Run a batch attribution job from files or a config file; writes a run directory."""
+    try:
+        cfg = load_config(config) if config else None
+        inputs = dict(cfg.inputs) if cfg else {}
+        for key, value in (("touches", touches), ("stages", stages), ("contacts", contacts),
+                           ("events", events)):
+            if value is not None:
+                inputs[key] = value
+        opts = dict(cfg.run) if cfg else {}
+        models = model or opts.get("models") or _default_models()
+        if "events" in inputs:
+            main_input, stage_input = inputs["events"], None
+        elif "touches" in inputs and "stages" in inputs:
+            main_input, stage_input = inputs["touches"], inputs["stages"]
+        else:
+            raise typer.BadParameter("give --touches and --stages, --events, or --config")
+        result = _with_progress(
+            len(models),
+            attribute,
+            touches=main_input,
+            stages=stage_input,
+            contacts=inputs.get("contacts"),
+            models=models,
+            level=level or opts.get("level", "contact"),
+            conversion_stage=conversion_stage or opts.get("conversion_stage", "closed_won"),
+            lookback=lookback or opts.get("lookback"),
+            columns=cfg.columns if cfg else None,
+            stage_names=cfg.stage_names if cfg else None,
+            milestones=(cfg.milestones or None) if cfg else None,
+            channel_rules=channel_rules or (cfg.channel_rules if cfg else None),
+        )
+    except AttributionError as exc:
+        _fail(exc)
+    runs_dir = out or Path(opts.get("out", "runs"))
+    path = result.write(runs_dir)
+    print_summary(result)
+    console.print(f"run written to [bold]{path}[/bold]")
+
+
+@app.command()
+def paths(
+    file: Annotated[Path, typer.Argument(help="Path table: path, conversions[, nulls, value]")],
+    model: ModelOpt = None,
+    sep: Annotated[str, typer.Option(help="Separator between channels in a path")] = " > ",
+    out: OutOpt = Path("runs"),
+) -> None:
+    """Attribute a pre-aggregated path table (as other tools take)."""
+    try:
+        result = attribute_paths(file, models=model or _default_models(paths_only=True), sep=sep)
+    except AttributionError as exc:
+        _fail(exc)
+    path = result.write(out)
+    print_summary(result)
+    console.print(f"run written to [bold]{path}[/bold]")
+
+
+@app.command()
+def demo(
+    data: Annotated[Path, typer.Option(help="Sample data directory")] = SAMPLE_DATA,
+    out: OutOpt = Path("runs"),
+) -> None:
+    """Run the sample data through every model, write the run and print a summary."""
+    if not (data / "touches.parquet").exists():
+        _fail(FileNotFoundError(
+            f"no sample data in {data}; generate it with "
+            f"`attribution synth --touches 80000 --out {data}`"
+        ))
+    models = _default_models()
+    try:
+        result = _with_progress(
+            len(models),
+            attribute,
+            touches=data / "touches.parquet",
+            stages=data / "stages.parquet",
+            contacts=data / "contacts.parquet" if (data / "contacts.parquet").exists() else None,
+            models=models,
+        )
+    except AttributionError as exc:
+        _fail(exc)
+    path = result.write(out)
+    print_summary(result)
+    console.print(f"run written to [bold]{path}[/bold]")
+
+
+@app.command()
+def synth(
+    touches: Annotated[int, typer.Option("--touches", "-n", help="Number of touches", min=1)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")],
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+    conversion_rate: Annotated[float, typer.Option(help="Share of journeys closing won")] = 0.04,
+    shuffle: Annotated[bool, typer.Option(help="Shuffle touch rows, as exports are")] = True,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Generate a seeded synthetic B2B dataset of any size."""
+    from ._synth import write_synthetic
+
+    files = write_synthetic(
+        out, touches, seed=seed, shuffle=shuffle, fmt=fmt,  # type: ignore[arg-type]
+        conversion_rate=conversion_rate,
+    )
+    for name, path in files.items():
+        console.print(f"{name:<10} {path}")
+
+
+@app.command("models")
+def models_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """List every registered model with its parameters."""
+    specs = [s.describe() for s in available_models().values()]
+    if as_json:
+        sys.stdout.write(json.dumps(specs, indent=2, default=str) + "\n")
+        return
+    table = Table(title="Registered models")
+    for col in ("name", "family", "summary", "parameters (default)"):
+        table.add_column(col)
+    for s in specs:
+        params = ", ".join(f"{p['name']}={p['default']}" for p in s["params"]) or "-"
+        table.add_row(s["name"], s["family"], s["summary"], params)
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
