@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -10,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import polars as pl
 
-from ._errors import InputError, ModelParameterError
+from ._errors import AttributionError, InputError, ModelParameterError
 from ._io import TableLike, atomic_directory, write_json_atomic
 from ._journeys import Journeys, Level, build_journeys, parse_duration
 from ._registry import ModelRun, resolve_all
@@ -84,6 +86,8 @@ class AttributionResult:
         that the data-driven models are fitted on.
     extras : dict of str to pl.DataFrame
         Model extras (e.g. removal effects), written to the run directory as Parquet.
+    graphs : dict of str to networkx.DiGraph
+        Fitted transition graphs (Markov), written as GraphML and node-link JSON.
     """
 
     channel_credit: pl.DataFrame
@@ -92,6 +96,7 @@ class AttributionResult:
     conversions: pl.DataFrame = field(default_factory=pl.DataFrame)
     paths: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PATH_TABLE_SCHEMA))
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
+    graphs: dict[str, Any] = field(default_factory=dict)
 
     def write(self, runs_dir: str | Path, *, run_id: str | None = None) -> Path:
         """Write the run directory ``runs_dir/<run_id>`` atomically and return its path.
@@ -111,6 +116,11 @@ class AttributionResult:
             )
             for name, frame in self.extras.items():
                 frame.write_parquet(tmp / f"{name}.parquet")
+            for name, graph in self.graphs.items():
+                nx.write_graphml(graph, tmp / f"{name}.graphml")
+                (tmp / f"{name}.json").write_text(
+                    json.dumps(nx.node_link_data(graph, edges="links"), default=str)
+                )
             manifest = dict(self.manifest, run_id=run_id,
                             files=sorted(p.name for p in tmp.iterdir()) + ["manifest.json"])
             write_json_atomic(tmp / "manifest.json", manifest)
@@ -277,16 +287,18 @@ def attribute(
     touch_parts: list[pl.DataFrame] = []
     channel_parts: list[pl.DataFrame] = []
     extras: dict[str, pl.DataFrame] = {}
+    graphs: dict[str, Any] = {}
     notes: list[str] = []
     for run in runs:
         timer.stage(f"model:{run.label}")
         if run.spec.family == "rule":
             credited = journeys.touches.with_columns(credit_expr(run.build()))
         else:
-            estimator = run.build().fit(paths)
+            estimator = _fit(run, paths)
             credited = estimator.allocate(journeys.touches)
             channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
             extras.update(_estimator_extras(run.label, estimator))
+            graphs.update(_estimator_graphs(run.label, estimator))
             notes.extend(f"{run.label}: {n}" for n in getattr(estimator, "notes_", []))
         touch_credit = credited.select(
             "conversion_id",
@@ -328,7 +340,7 @@ def attribute(
         ),
     }
     return AttributionResult(
-        channel_credit, touch_credit_all, manifest, journeys.conversions, paths, extras
+        channel_credit, touch_credit_all, manifest, journeys.conversions, paths, extras, graphs
     )
 
 
@@ -356,13 +368,32 @@ def _channel_credit_from_estimator(label: str, estimator: Any) -> pl.DataFrame:
     ).sort("conversions", "channel", descending=[True, False])
 
 
+def _fit(run: ModelRun, paths: pl.DataFrame) -> Any:
+    """Fit a data-driven model; its own ValueErrors become the library's error type."""
+    try:
+        return run.build().fit(paths)
+    except AttributionError:
+        raise
+    except ValueError as exc:
+        raise ModelParameterError(f"{run.label}: {exc}") from exc
+
+
+def _estimator_graphs(label: str, estimator: Any) -> dict[str, Any]:
+    if not hasattr(estimator, "to_networkx"):
+        return {}
+    return {f"{_safe(label)}_transition_graph": estimator.to_networkx()}
+
+
+def _safe(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-=" else "_" for ch in label)
+
+
 def _estimator_extras(label: str, estimator: Any) -> dict[str, pl.DataFrame]:
     out: dict[str, pl.DataFrame] = {}
     for attr in ("removal_effects_", "transition_matrix_", "shapley_values_"):
         frame = getattr(estimator, attr, None)
         if isinstance(frame, pl.DataFrame):
-            safe = "".join(ch if ch.isalnum() or ch in "_-=" else "_" for ch in label)
-            out[f"{safe}_{attr.rstrip('_')}"] = frame
+            out[f"{_safe(label)}_{attr.rstrip('_')}"] = frame
     return out
 
 
@@ -471,6 +502,7 @@ def attribute_paths(
     )
     channel_parts = []
     extras: dict[str, pl.DataFrame] = {}
+    graphs: dict[str, Any] = {}
     notes: list[str] = []
     for run in runs:
         timer.stage(f"model:{run.label}")
@@ -487,9 +519,10 @@ def attribute_paths(
                 )
             )
         else:
-            estimator = run.build().fit(path_frame)
+            estimator = _fit(run, path_frame)
             channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
             extras.update(_estimator_extras(run.label, estimator))
+            graphs.update(_estimator_graphs(run.label, estimator))
             notes.extend(f"{run.label}: {n}" for n in getattr(estimator, "notes_", []))
     total_conv = float(frame.get_column("conversions").sum() or 0.0)
     manifest = _manifest(
@@ -511,6 +544,7 @@ def attribute_paths(
         manifest,
         paths=path_frame,
         extras=extras,
+        graphs=graphs,
     )
 
 

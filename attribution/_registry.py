@@ -346,3 +346,56 @@ register(ModelSpec(
     _custom,
 ))
 
+
+
+# --- the data-driven models -------------------------------------------------------------------
+
+def _markov(p: dict[str, Any]) -> Any:
+    from ._markov import MarkovModel
+
+    return MarkovModel(order=p["order"], collapse_repeats=p["collapse_repeats"],
+                       use_nulls=p["use_nulls"])
+
+
+def _shapley(p: dict[str, Any]) -> Any:
+    from ._shapley import ShapleyModel
+
+    return ShapleyModel(value=p["value"], max_channels=p["max_channels"])
+
+
+def _counterfactual(p: dict[str, Any]) -> Any:
+    from ._counterfactual import CounterfactualModel
+
+    return CounterfactualModel(transform=p["transform"])
+
+
+register(ModelSpec(
+    "markov", "data",
+    "Markov chain of order k, solved exactly; credit by removal effect.",
+    (
+        Param("order", "int", 1, "states are the last k channels", low=1, high=4),
+        Param("collapse_repeats", "bool", True, "collapse consecutive repeats of a channel"),
+        Param("use_nulls", "bool", True, "use non-converting paths (else: visit probability)"),
+    ),
+    _markov,
+))
+register(ModelSpec(
+    "shapley", "data",
+    "Exact Shapley values over observed channel coalitions.",
+    (
+        Param("value", "choice", "rate", "p(S): conversion rate or conversion count",
+              choices=("rate", "count")),
+        Param("max_channels", "int", 20, "refuse above this many distinct channels",
+              low=1, high=64),
+    ),
+    _shapley,
+))
+register(ModelSpec(
+    "counterfactual", "data",
+    "Fractribution: each touch's counterfactual lift in its path's conversion rate.",
+    (
+        Param("transform", "choice", "unique", "path transform before counting",
+              choices=("unique", "exposure", "first", "frequency")),
+    ),
+    _counterfactual,
+))

@@ -1,0 +1,233 @@
+"""Shared plumbing of the data-driven models: path-table checks and per-touch allocation.
+
+Two things live here because the Markov, Shapley and counterfactual models all need them:
+
+- :func:`validate_paths` checks a pre-aggregated path table (``path``, ``conversions``,
+  ``nulls``, ``value``) once and returns it in canonical dtypes;
+- :func:`allocate_by_channel_weights` splits each conversion's credit over its touches
+  from per-channel weights (Markov removal effects, Shapley values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import numpy as np
+import polars as pl
+
+__all__ = ["allocate_by_channel_weights", "validate_paths"]
+
+PATH_COLUMNS: Final = ("path", "conversions", "nulls", "value")
+_MAX_ROWS_SHOWN: Final = 5
+
+
+def _rows(mask: pl.Series) -> str:
+    """Name the first offending row indices of a boolean mask, for error messages."""
+    idx = mask.arg_true().head(_MAX_ROWS_SHOWN).to_list()
+    more = " ..." if mask.sum() > _MAX_ROWS_SHOWN else ""
+    return f"{idx}{more}"
+
+
+def validate_paths(
+    paths: pl.DataFrame | pl.LazyFrame, *, model: str
+) -> tuple[pl.DataFrame, list[str]]:
+    """Check a path table and return it with canonical dtypes, plus notes.
+
+    Parameters
+    ----------
+    paths
+        Columns ``path`` (``list[str]``, channels in time order) and ``conversions``;
+        optional ``nulls`` (non-converting journeys) and ``value`` (total conversion
+        value), both 0 when absent. Rows may repeat a path.
+    model
+        Class name used in error messages.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        ``path: list[str]``, ``conversions, nulls, value: f64``, without rows whose path is
+        empty (a conversion with no touch cannot be credited: such rows are dropped and
+        counted in the notes).
+
+    Raises
+    ------
+    TypeError
+        ``paths`` is not a Polars frame.
+    ValueError
+        A column is missing or has the wrong type, holds nulls (a null ``value`` is taken
+        as 0 and noted), negative or non-finite numbers, or ``value`` is positive where
+        ``conversions`` is 0.
+    """
+    if isinstance(paths, pl.LazyFrame):
+        paths = paths.collect()
+    if not isinstance(paths, pl.DataFrame):
+        raise TypeError(
+            f"{model}.fit expects a polars DataFrame or LazyFrame of paths. "
+            f"Got {type(paths).__name__} instead."
+        )
+    missing = [c for c in ("path", "conversions") if c not in paths.columns]
+    if missing:
+        raise ValueError(
+            f"The path table given to {model}.fit lacks the column(s) {missing}. "
+            f"Available columns: {paths.columns}. Required: 'path' (list[str]) and "
+            "'conversions'; optional: 'nulls', 'value'."
+        )
+    dtype = paths.schema["path"]
+    if not (isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Categorical)) and not (
+        isinstance(dtype, pl.List) and isinstance(dtype.inner, (pl.Enum, pl.Null))
+    ):
+        raise ValueError(
+            f"The 'path' column given to {model}.fit must be list[str] (channels in time "
+            f"order). Got {dtype} instead. A string path such as 'a > b' can be split "
+            "with pl.col('path').str.split(' > ')."
+        )
+    exprs: list[pl.Expr] = [pl.col("path").cast(pl.List(pl.String))]
+    for name in ("conversions", "nulls", "value"):
+        if name in paths.columns:
+            if not paths.schema[name].is_numeric():
+                raise ValueError(
+                    f"The '{name}' column given to {model}.fit must be numeric. "
+                    f"Got {paths.schema[name]} instead."
+                )
+            exprs.append(pl.col(name).cast(pl.Float64))
+        else:
+            exprs.append(pl.lit(0.0, dtype=pl.Float64).alias(name))
+    out = paths.select(exprs)
+
+    if out["path"].null_count():
+        raise ValueError(
+            f"The 'path' column given to {model}.fit holds nulls at rows "
+            f"{_rows(out['path'].is_null())}."
+        )
+    null_channel = out["path"].list.len() != out["path"].list.drop_nulls().list.len()
+    if null_channel.any():
+        raise ValueError(
+            f"The 'path' column given to {model}.fit has null channels in rows "
+            f"{_rows(null_channel)}; map missing channels to a named channel first."
+        )
+    notes: list[str] = []
+    missing_value = out["value"].null_count()
+    if missing_value:
+        # Deal amounts are optional upstream: a conversion without one carries no value.
+        notes.append(f"{missing_value} path row(s) with a null 'value' were given value 0.")
+        out = out.with_columns(pl.col("value").fill_null(0.0))
+    for name in ("conversions", "nulls", "value"):
+        col = out[name]
+        if col.null_count():
+            raise ValueError(
+                f"The '{name}' column given to {model}.fit holds nulls at rows "
+                f"{_rows(col.is_null())}."
+            )
+        bad = ~col.is_finite() | (col < 0)
+        if bad.any():
+            raise ValueError(
+                f"The '{name}' column given to {model}.fit must hold finite, non-negative "
+                f"numbers; rows {_rows(bad)} do not."
+            )
+    orphan_value = (out["value"] > 0) & (out["conversions"] == 0)
+    if orphan_value.any():
+        raise ValueError(
+            f"The path table given to {model}.fit has a positive 'value' with zero "
+            f"'conversions' at rows {_rows(orphan_value)}; value belongs to conversions."
+        )
+
+    empty = out["path"].list.len() == 0
+    if empty.any():
+        dropped = out.filter(empty)
+        notes.append(
+            f"{dropped.height} path row(s) with no touch were dropped "
+            f"({dropped['conversions'].sum():g} conversions, {dropped['nulls'].sum():g} "
+            "nulls): a conversion without touches is unattributed, never credited."
+        )
+        out = out.filter(~empty)
+    return out, notes
+
+
+def _check_weights(weights: Mapping[str, float]) -> tuple[list[str], list[float]]:
+    keys = [str(k) for k in weights]
+    values = [float(v) for v in weights.values()]
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size and not (np.isfinite(arr).all() and (arr >= 0).all()):
+        bad = [k for k, v in zip(keys, values, strict=True) if not (np.isfinite(v) and v >= 0)]
+        raise ValueError(
+            f"Channel weights must be finite and non-negative. Got invalid weights for {bad}."
+        )
+    return keys, values
+
+
+def allocate_by_channel_weights(
+    touches: pl.LazyFrame | pl.DataFrame, weights: Mapping[str, float]
+) -> pl.DataFrame:
+    """Split each conversion's credit (1) over its touches from per-channel weights.
+
+    A conversion's credit goes to its distinct channels in proportion to their weights,
+    then equally over that channel's touches. Channels absent from ``weights`` weigh 0.
+    When every channel of a conversion weighs 0 (unknown channels only, or a model whose
+    weights are all zero), the credit is split equally over its distinct channels, then
+    over their touches, so every conversion's credit still sums to 1.
+
+    Parameters
+    ----------
+    touches
+        One row per touch with ``conversion_id`` and ``channel``; ``position`` and any
+        other columns are carried through unchanged.
+    weights
+        Channel -> non-negative weight, e.g. ``MarkovModel().fit(paths).channel_weights_``.
+
+    Returns
+    -------
+    DataFrame
+        The input rows, in input order, plus ``credit`` (f64).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"conversion_id": [1, 1, 1], "position": [0, 1, 2],
+    ...                   "channel": ["a", "b", "a"]})
+    >>> allocate_by_channel_weights(t, {"a": 1.0, "b": 3.0})["credit"].to_list()
+    [0.125, 0.75, 0.125]
+    """
+    if isinstance(touches, pl.DataFrame):
+        touches = touches.lazy()
+    if not isinstance(touches, pl.LazyFrame):
+        raise TypeError(
+            "allocate expects a polars DataFrame or LazyFrame of touches. "
+            f"Got {type(touches).__name__} instead."
+        )
+    names = touches.collect_schema().names()
+    missing = [c for c in ("conversion_id", "channel") if c not in names]
+    if missing:
+        raise ValueError(
+            f"The touch table given to allocate lacks the column(s) {missing}. "
+            f"Available columns: {names}."
+        )
+    if "credit" in names:
+        raise ValueError(
+            "The touch table given to allocate already has a 'credit' column; "
+            "drop or rename it first."
+        )
+    keys, values = _check_weights(weights)
+    channel = pl.col("channel").cast(pl.String)
+    by_channel = ["conversion_id", "channel"]
+    # Each touch of channel c in conversion k carries w_c / n_touches(k, c), so summing
+    # over a conversion's rows gives the sum of weights over its distinct channels.
+    out = (
+        touches.with_columns(
+            channel.replace_strict(keys, values, default=0.0, return_dtype=pl.Float64).alias("__w"),
+            pl.len().over(by_channel).cast(pl.Float64).alias("__n_touches"),
+            channel.n_unique().over("conversion_id").cast(pl.Float64).alias("__n_channels"),
+        )
+        .with_columns(
+            (pl.col("__w") / pl.col("__n_touches")).sum().over("conversion_id").alias("__total")
+        )
+        .with_columns(
+            pl.when(pl.col("__total") > 0)
+            .then(pl.col("__w") / pl.col("__total"))
+            .otherwise(1.0 / pl.col("__n_channels"))
+            .truediv(pl.col("__n_touches"))
+            .alias("credit")
+        )
+        .drop("__w", "__n_touches", "__n_channels", "__total")
+    )
+    return out.collect()

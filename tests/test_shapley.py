@@ -1,0 +1,201 @@
+"""Tests of attribution._shapley."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from attribution._shapley import ShapleyModel
+
+WORKED = pl.DataFrame(
+    {
+        "path": [["a", "b"], ["b"], ["a"], ["c", "a", "b"]],
+        "conversions": [2.0, 1.0, 0.0, 1.0],
+        "nulls": [1.0, 2.0, 2.0, 0.0],
+        "value": [200.0, 50.0, 0.0, 100.0],
+    }
+)
+
+
+def _paths(rows: list[tuple[list[str], float, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "path": [r[0] for r in rows],
+            "conversions": [float(r[1]) for r in rows],
+            "nulls": [float(r[2]) for r in rows],
+        },
+        schema={"path": pl.List(pl.String), "conversions": pl.Float64, "nulls": pl.Float64},
+    )
+
+
+def test_worked_example_matches_models_md() -> None:
+    model = ShapleyModel().fit(WORKED)
+    phi = dict(model.shapley_values_.iter_rows())
+    assert phi == pytest.approx({"a": 2 / 3, "b": 1.0, "c": 1 / 3}, abs=1e-12)
+    credit = model.channel_credit_
+    assert credit["channel"].to_list() == ["a", "b", "c"]
+    assert credit["conversions"].to_list() == pytest.approx([4 / 3, 2.0, 2 / 3], abs=1e-12)
+    # Value is shared with the same Shapley shares: 350 * phi / sum(phi).
+    assert credit["value"].to_list() == pytest.approx([350 / 3, 175.0, 350 / 6], abs=1e-9)
+    worth = dict(model.coalitions_.select(pl.col("channels").list.join(","), "worth").iter_rows())
+    assert worth == pytest.approx({"a,b": 2 / 3, "b": 1 / 3, "a": 0.0, "a,b,c": 1.0})
+    assert model.coalitions_["mask"].to_list() == [1, 2, 3, 7]
+    assert model.channel_weights_ == pytest.approx(phi)
+
+
+def test_count_worth() -> None:
+    # counts {a,b} 2, {b} 1, {a} 0, {a,b,c} 1 -> phi a 1 + 1/3, b 1 + 1 + 1/3, c 1/3.
+    model = ShapleyModel(value="count").fit(WORKED)
+    phi = dict(model.shapley_values_.iter_rows())
+    assert phi == pytest.approx({"a": 4 / 3, "b": 7 / 3, "c": 1 / 3}, abs=1e-12)
+    assert model.channel_credit_["conversions"].sum() == pytest.approx(4.0)
+
+
+def _brute_force(rows: list[tuple[list[str], float, float]], value: str) -> dict[str, float]:
+    """Classical Shapley formula over every coalition of v(S) = sum of p(T), T within S."""
+    totals: dict[frozenset[str], list[float]] = {}
+    for path, conv, nulls in rows:
+        if not path or conv + nulls == 0:
+            continue
+        key = frozenset(path)
+        acc = totals.setdefault(key, [0.0, 0.0])
+        acc[0] += conv
+        acc[1] += nulls
+    worth = {s: (c / (c + n) if value == "rate" else c) for s, (c, n) in totals.items()}
+    players = sorted({c for s in worth for c in s})
+    n = len(players)
+
+    def v(coalition: frozenset[str]) -> float:
+        return sum(p for s, p in worth.items() if s <= coalition)
+
+    phi = {}
+    for i in players:
+        others = [p for p in players if p != i]
+        total = 0.0
+        for size in range(n):
+            weight = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
+            for subset in itertools.combinations(others, size):
+                s = frozenset(subset)
+                total += weight * (v(s | {i}) - v(s))
+        phi[i] = total
+    return phi
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.lists(st.sampled_from("abcde"), min_size=1, max_size=6),
+            st.integers(0, 4).map(float),
+            st.integers(0, 4).map(float),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    value=st.sampled_from(["rate", "count"]),
+)
+def test_fast_formula_equals_brute_force(
+    rows: list[tuple[list[str], float, float]], value: str
+) -> None:
+    model = ShapleyModel(value=value).fit(_paths(rows))  # type: ignore[arg-type]
+    expected = _brute_force(rows, value)
+    phi = dict(model.shapley_values_.iter_rows())
+    assert set(phi) == {c for path, c_, n_ in rows if c_ + n_ > 0 for c in path}
+    for channel, p in expected.items():
+        assert phi[channel] == pytest.approx(p, abs=1e-9)
+    # Efficiency: the values add up to v(all channels) = sum of every coalition's worth.
+    assert sum(phi.values()) == pytest.approx(model.coalitions_["worth"].sum(), abs=1e-9)
+    credit = model.channel_credit_["conversions"]
+    assert (credit >= 0).all()
+    if sum(phi.values()) > 0:
+        assert credit.sum() == pytest.approx(model.total_conversions_, abs=1e-9)
+    else:
+        assert credit.sum() == 0.0
+
+
+def test_max_channels() -> None:
+    channels = [f"ch{i:02d}" for i in range(21)]
+    paths = _paths([([c], 1, 1) for c in channels])
+    with pytest.raises(
+        ValueError,
+        match=re.escape("ShapleyModel(max_channels=20) refuses paths with 21 distinct channels"),
+    ):
+        ShapleyModel().fit(paths)
+    model = ShapleyModel(max_channels=21).fit(paths)
+    assert model.shapley_values_["phi"].to_list() == pytest.approx([0.5] * 21)
+
+
+def test_sixty_four_channels_use_the_top_bit() -> None:
+    channels = [f"ch{i:02d}" for i in range(64)]
+    paths = _paths([(channels, 1, 0), ([channels[-1]], 1, 1)])
+    model = ShapleyModel(max_channels=64).fit(paths)
+    assert model.coalitions_["mask"].to_list() == sorted([2**63, 2**64 - 1])
+    phi = dict(model.shapley_values_.iter_rows())
+    assert phi["ch63"] == pytest.approx(1 / 64 + 0.5)
+    assert phi["ch00"] == pytest.approx(1 / 64)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"value": "share"},
+            "The 'value' parameter of ShapleyModel must be a str among "
+            "{'rate', 'count'}. Got 'share' instead.",
+        ),
+        (
+            {"max_channels": 0},
+            "The 'max_channels' parameter of ShapleyModel must be an int in "
+            "[1, 64]. Got 0 instead.",
+        ),
+        ({"max_channels": 65}, "Got 65 instead."),
+        ({"max_channels": 2.5}, "Got 2.5 instead."),
+    ],
+)
+def test_parameter_errors(params: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ShapleyModel(**params).fit(WORKED)  # type: ignore[arg-type]
+
+
+def test_empty_input_and_nothing_converting() -> None:
+    empty = ShapleyModel().fit(WORKED.head(0))
+    assert empty.shapley_values_.height == 0
+    assert empty.channel_weights_ == {}
+    nothing = ShapleyModel().fit(_paths([(["a"], 0, 2), (["a", "b"], 0, 1)]))
+    assert nothing.channel_credit_["conversions"].to_list() == [0.0, 0.0]
+    assert any("all Shapley values are 0" in note for note in nothing.notes_)
+    touches = pl.DataFrame({"conversion_id": [1, 1], "position": [0, 1], "channel": ["a", "b"]})
+    assert nothing.allocate(touches)["credit"].to_list() == [0.5, 0.5]
+
+
+def test_row_order_lazy_and_duplicates() -> None:
+    base = ShapleyModel().fit(WORKED)
+    for other in (
+        WORKED.sample(fraction=1.0, shuffle=True, seed=1),
+        WORKED.lazy(),
+        pl.concat([WORKED, WORKED]),
+    ):
+        assert_frame_equal(ShapleyModel().fit(other).shapley_values_, base.shapley_values_)
+
+
+def test_allocate() -> None:
+    model = ShapleyModel().fit(WORKED)
+    touches = pl.DataFrame(
+        {"conversion_id": [1, 1, 1], "position": [0, 1, 2], "channel": ["c", "b", "b"]}
+    )
+    credit = model.allocate(touches)["credit"].to_numpy()
+    assert credit == pytest.approx([0.25, 0.375, 0.375])  # c 1/3 vs b 1 -> 1/4, 3/4
+    assert np.isclose(credit.sum(), 1.0)
+
+
+def test_not_fitted() -> None:
+    with pytest.raises(ValueError, match="This ShapleyModel instance is not fitted yet"):
+        ShapleyModel().allocate(pl.DataFrame({"conversion_id": [1], "channel": ["a"]}))
