@@ -37,30 +37,30 @@ from ._version import __version__
 ModelRequest = str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
 Progress = Callable[[str], None]
 
-CHANNEL_CREDIT_SCHEMA = {
-    "model": pl.String,
-    "channel": pl.String,
-    "conversions": pl.Float64,
-    "value": pl.Float64,
-    "share": pl.Float64,
-}
-TOUCH_CREDIT_SCHEMA = {
-    "conversion_id": pl.String,
-    "touch_id": pl.String,
-    "contact_id": pl.String,
-    "account_id": pl.String,
-    "channel": pl.String,
+CHANNEL_CREDIT_SCHEMA = pl.Schema({
+    "model": pl.String(),
+    "channel": pl.String(),
+    "conversions": pl.Float64(),
+    "value": pl.Float64(),
+    "share": pl.Float64(),
+})
+TOUCH_CREDIT_SCHEMA = pl.Schema({
+    "conversion_id": pl.String(),
+    "touch_id": pl.String(),
+    "contact_id": pl.String(),
+    "account_id": pl.String(),
+    "channel": pl.String(),
     "timestamp": pl.Datetime("us", "UTC"),
-    "model": pl.String,
-    "credit": pl.Float64,
-    "value": pl.Float64,
-}
-PATH_TABLE_SCHEMA = {
-    "path": pl.List(pl.String),
-    "conversions": pl.Float64,
-    "nulls": pl.Float64,
-    "value": pl.Float64,
-}
+    "model": pl.String(),
+    "credit": pl.Float64(),
+    "value": pl.Float64(),
+})
+PATH_TABLE_SCHEMA = pl.Schema({
+    "path": pl.List(pl.String()),
+    "conversions": pl.Float64(),
+    "nulls": pl.Float64(),
+    "value": pl.Float64(),
+})
 DEFAULT_LOOKBACK = {"contact": "90d", "account": "180d"}
 
 
@@ -218,9 +218,9 @@ def attribute(
     """
     timer = _Timer(progress)
     runs = resolve_all(models)
-    window = parse_duration(lookback if lookback is not None else DEFAULT_LOOKBACK[level])
-    if level not in ("contact", "account"):
+    if level not in DEFAULT_LOOKBACK:
         raise InputError(f"level must be 'contact' or 'account'; got {level!r}")
+    window = parse_duration(lookback if lookback is not None else DEFAULT_LOOKBACK[level])
     columns = columns or {}
 
     timer.stage("load")
@@ -274,7 +274,9 @@ def attribute(
         contacts=contact_frame,
     )
     counts = dict(journeys.counts)
-    counts["touches_in"] = int(counts["touches_in"]) + duplicates
+    touches_in = counts["touches_in"]
+    assert isinstance(touches_in, int)
+    counts["touches_in"] = touches_in + duplicates
     dropped = dict(counts["touches_dropped"])  # type: ignore[arg-type]
     if duplicates:
         dropped["exact_duplicate"] = duplicates
@@ -359,6 +361,8 @@ def channel_credit_from_touches(touch_credit: pl.DataFrame) -> pl.DataFrame:
 def _channel_credit_from_estimator(label: str, estimator: Any) -> pl.DataFrame:
     credit = estimator.channel_credit_
     total = float(credit.get_column("conversions").sum() or 0.0)
+    if total <= 0:  # nothing converted: no credit to report, as for the rule-based models
+        return pl.DataFrame(schema=CHANNEL_CREDIT_SCHEMA)
     return credit.select(
         pl.lit(label).alias("model"),
         pl.col("channel").cast(pl.String),
@@ -397,11 +401,11 @@ def _estimator_extras(label: str, estimator: Any) -> dict[str, pl.DataFrame]:
     return out
 
 
-def _concat(parts: list[pl.DataFrame], schema: Mapping[str, Any]) -> pl.DataFrame:
+def _concat(parts: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
     parts = [p for p in parts if p.height]
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat([p.cast(dict(schema)) for p in parts], how="vertical")
+    return pl.concat([p.cast(schema) for p in parts], how="vertical")
 
 
 def path_table(journeys: Journeys) -> pl.DataFrame:
@@ -417,7 +421,7 @@ def path_table(journeys: Journeys) -> pl.DataFrame:
         .select("path", pl.lit(0.0).alias("conversions"), pl.lit(1.0).alias("nulls"),
                 pl.lit(0.0).alias("value"))
     )
-    both = pl.concat([converting, nulls]).cast(PATH_TABLE_SCHEMA)  # type: ignore[arg-type]
+    both = pl.concat([converting, nulls]).cast(PATH_TABLE_SCHEMA)
     return (
         both.group_by("path")
         .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
@@ -483,7 +487,7 @@ def attribute_paths(
             rows=split.filter(empty).get_column(ROW).head(5).to_list(),
             hint=f"paths are channels joined by {sep!r}",
         )
-    path_frame = split.select(list(PATH_TABLE_SCHEMA)).cast(PATH_TABLE_SCHEMA)  # type: ignore[arg-type]
+    path_frame = split.select(list(PATH_TABLE_SCHEMA)).cast(PATH_TABLE_SCHEMA)
 
     # each converting row becomes one pseudo-journey, weighted by its conversions
     journeys = (

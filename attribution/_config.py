@@ -41,6 +41,7 @@ from ._validate import SPECS
 _SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy"}
 _INPUTS = {"touches", "stages", "contacts", "events", "spend", "surveys", "paths"}
 _RUN = {"models", "level", "conversion_stage", "lookback", "out"}
+_MILESTONES = {"lead", "opportunity", "closed_won"}
 
 
 @dataclass
@@ -63,6 +64,13 @@ def _unknown(keys: set[str], valid: set[str], where: str, path: Path) -> None:
         )
 
 
+def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"config '{path}': [{name}] must be a table, got {value!r}")
+    return value
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read and check a TOML run configuration."""
     path = Path(path).resolve()
@@ -74,24 +82,32 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from exc
     _unknown(set(data), _SECTIONS, "the top level", path)
     base = path.parent
-    inputs = data.get("inputs", {})
+    inputs = _section(data, "inputs", path)
     _unknown(set(inputs), _INPUTS, "[inputs]", path)
-    run = data.get("run", {})
+    for key, value in inputs.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"config '{path}': [inputs] {key} must be a path, got {value!r}")
+    run = _section(data, "run", path)
     _unknown(set(run), _RUN, "[run]", path)
-    columns = data.get("columns", {})
+    columns = _section(data, "columns", path)
     _unknown(set(columns), set(SPECS), "[columns]", path)
     for table, mapping in columns.items():
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise ConfigError(f"config '{path}': [columns.{table}] maps our name = \"theirs\"")
+        _unknown(set(mapping), set(SPECS[table].columns), f"[columns.{table}]", path)
+    milestones = _section(data, "milestones", path)
+    _unknown(set(milestones), _MILESTONES, "[milestones]", path)
+    taxonomy = _section(data, "taxonomy", path)
+    _unknown(set(taxonomy), {"rules"}, "[taxonomy]", path)
     if "out" in run:
         run["out"] = str((base / run["out"]).resolve())
-    rules = data.get("taxonomy", {}).get("rules")
+    rules = taxonomy.get("rules")
     return RunConfig(
         inputs={k: (base / v).resolve() for k, v in inputs.items()},
         run=run,
         columns=columns,
-        stage_names=data.get("stage_names", {}),
-        milestones=data.get("milestones", {}),
+        stage_names=_section(data, "stage_names", path),
+        milestones=milestones,
         channel_rules=(base / rules).resolve() if rules else None,
         path=path,
     )

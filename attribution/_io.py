@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import polars as pl
 import pyarrow as pa
@@ -19,7 +19,7 @@ import pyarrow as pa
 from ._errors import InputError
 
 #: Anything the library accepts as a table.
-TableLike = pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str]
+TableLike: TypeAlias = pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str]
 
 _FORMATS = {
     ".parquet": "parquet",
@@ -52,9 +52,9 @@ def read_source(data: TableLike, *, table: str) -> Source:
     if isinstance(data, pl.DataFrame):
         return Source(data.lazy(), "<memory>")
     if isinstance(data, pa.Table):
-        frame = pl.from_arrow(data)
-        assert isinstance(frame, pl.DataFrame)
-        return Source(frame.lazy(), "<memory>")
+        table_frame = pl.from_arrow(data)
+        assert isinstance(table_frame, pl.DataFrame)
+        return Source(table_frame.lazy(), "<memory>")
     if isinstance(data, str | os.PathLike):
         path = Path(data)
         if not path.exists():
@@ -67,6 +67,7 @@ def read_source(data: TableLike, *, table: str) -> Source:
                 source=str(path),
                 hint="use one of " + ", ".join(sorted(_FORMATS)),
             )
+        frame: pl.LazyFrame
         try:
             if fmt == "parquet":
                 frame = pl.scan_parquet(path)

@@ -4,7 +4,7 @@ Definitions follow ``shared/design/models.md`` (Journeys) exactly:
 
 * a **conversion** is a stage event of the chosen stage at time ``T`` for an entity (a contact
   or an account); its id is ``"<entity>#<k>"``, ``k`` counting the entity's conversions in time
-  order from 1 (ties: ``opportunity_id``, then input order);
+  order from 1 (ties: ``opportunity_id``, then ``value``; identical events count once);
 * a touch joins the **earliest** conversion of its entity at or after it, if it lies within the
   lookback (``T - lookback <= t <= T``, both ends included), so no touch is credited twice;
   when several conversions share the same ``T`` the touches go to the first of them and the
@@ -14,8 +14,8 @@ Definitions follow ``shared/design/models.md`` (Journeys) exactly:
 * **milestones**: for each conversion, the milestone time of ``lead`` / ``opportunity`` /
   ``closed_won`` is the first event of that milestone's stages after the entity's previous
   conversion (so a second deal does not reuse the first deal's lead event). The milestone
-  *touch* is the last journey touch at or before that time; none when the milestone is missing
-  or precedes the journey.
+  *touch* is the last journey touch at or before that time; none when the milestone is missing,
+  precedes the journey or is first reached after the conversion.
 
 Everything is vectorised: sorts, as-of joins and window expressions; no per-journey Python.
 """
@@ -89,16 +89,14 @@ def parse_duration(value: str | int | float | timedelta, *, name: str = "lookbac
     """``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``, seconds, or a ``timedelta``."""
     if isinstance(value, timedelta):
         result = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = timedelta(seconds=float(value))
-    elif isinstance(value, str):
-        text = value.strip().lower()
+    elif isinstance(value, int | float | str) and not isinstance(value, bool):
+        text = str(value).strip().lower()
         units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
         unit = text[-1:] if text[-1:] in units else ""
         number = text[: -1] if unit else text
         try:
             result = timedelta(seconds=float(number) * units.get(unit, 1))
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number; nan, inf or beyond timedelta
             raise InputError(
                 f"'{name}' must be a duration like '90d', '12h', '30m', '2w' or seconds; "
                 f"got {value!r}"
@@ -151,7 +149,8 @@ def build_journeys(
     ``conversions`` = ``conversions_attributed`` + ``conversions_unattributed``.
     """
     key = _entity_key(level)
-    milestones = dict(DEFAULT_MILESTONES if milestones is None else milestones)
+    # a mapping given for one role (say lead = sql) keeps the defaults of the others
+    milestones = {**DEFAULT_MILESTONES, **(milestones or {})}
     if level == "account":
         touches = _attach_accounts(touches, contacts, "touches")
         stages = _attach_accounts(stages, contacts, "stages")
@@ -270,7 +269,8 @@ def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.Da
         stages.filter((pl.col("stage") == conversion_stage) & pl.col(key).is_not_null())
         .unique(subset=[key, "timestamp", "opportunity_id", "value"], keep="first")
         .with_columns(pl.col(key).alias(ENTITY))
-        .sort([ENTITY, "timestamp", "opportunity_id", ROW], nulls_last=True)
+        # ties in time by opportunity, then value: the order of the input rows must not decide
+        .sort([ENTITY, "timestamp", "opportunity_id", "value", ROW], nulls_last=True)
         .with_columns(
             (pl.col(ENTITY) + pl.lit("#") + (pl.int_range(pl.len()).over(ENTITY) + 1).cast(pl.String))
             .alias("conversion_id"),
@@ -299,7 +299,8 @@ def _milestone_times(
         pl.coalesce(pl.col("_previous") + timedelta(microseconds=1), start).alias("_after")
     ).sort("_after")
     for role in ("lead", "opportunity", "closed_won"):
-        names = list(milestones.get(role, ()))
+        names = milestones.get(role, ())
+        names = [names] if isinstance(names, str) else list(names)
         events = (
             stages.filter(pl.col("stage").is_in(names) & pl.col(key).is_not_null())
             .select(pl.col(key).alias(ENTITY), pl.col("timestamp").alias(f"{role}_at"))
@@ -314,7 +315,13 @@ def _milestone_times(
             check_sortedness=False,
             coalesce=False,
         )
-    return conv.drop("_after", "_previous")
+    # a milestone first reached after T (e.g. closed_won after an opportunity conversion) is
+    # not reached by this conversion; otherwise its journey's last touch would take the role
+    reached = [
+        pl.when(pl.col(f"{role}_at") <= pl.col("timestamp")).then(pl.col(f"{role}_at"))
+        for role in ("lead", "opportunity", "closed_won")
+    ]
+    return conv.with_columns(reached).drop("_after", "_previous")
 
 
 def _with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:

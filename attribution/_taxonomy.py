@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
+from typing import Any
 from importlib import resources
 from pathlib import Path
 
@@ -37,18 +37,29 @@ def load_rules(path: str | Path | None = None) -> list[ChannelRule]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read channel rules '{path}': {exc}") from exc
     rules = []
-    for i, raw in enumerate(data.get("rule", [])):
+    raw_rules = data.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise ConfigError(f"channel rules '{path}': rules are [[rule]] tables")
+    for i, raw in enumerate(raw_rules):
+        if not isinstance(raw, dict):
+            raise ConfigError(f"channel rules '{path}', rule {i + 1}: not a [[rule]] table")
         unknown = set(raw) - {"channel", "source", "medium"}
         if "channel" not in raw or unknown or not ({"source", "medium"} & set(raw)):
             raise ConfigError(
                 f"channel rules '{path}', rule {i + 1}: needs 'channel' and at least one of "
                 f"'source' / 'medium' (unknown keys: {sorted(unknown) or 'none'})"
             )
+        for key, value in raw.items():
+            if not isinstance(value, str):
+                raise ConfigError(
+                    f"channel rules '{path}', rule {i + 1}: '{key}' must be text, got {value!r}"
+                )
         for key in ("source", "medium"):
             if key in raw:
+                # compiled by the engine that runs it: Rust regex syntax, not Python's
                 try:
-                    re.compile(raw[key])
-                except re.error as exc:
+                    pl.select(pl.lit("").str.contains(f"(?i){raw[key]}"))
+                except pl.exceptions.PolarsError as exc:
                     raise ConfigError(
                         f"channel rules '{path}', rule {i + 1}: bad {key} pattern: {exc}"
                     ) from exc
@@ -66,8 +77,7 @@ def channel_expr(rules: list[ChannelRule], columns: set[str]) -> pl.Expr:
             return pl.col(name).fill_null("").str.strip_chars()
         return pl.lit("")
 
-    expr: pl.Expr | None = None
-    chain = None
+    chain: Any = None
     for rule in rules:
         cond = pl.lit(True)
         if rule.source is not None:

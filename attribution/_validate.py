@@ -109,8 +109,9 @@ EVENTS = TableSpec(
     "events",
     {**TOUCHES.columns, **STAGES.columns, "event_type": STRING},
     required=("timestamp", "event_type"),
-    one_of=(("contact_id", "account_id"),),
+    one_of=TOUCHES.one_of,  # the touch rows need a channel, as in the touches table
     not_null=("timestamp", "event_type"),
+    hints=TOUCHES.hints,
 )
 SPECS = {s.name: s for s in (TOUCHES, STAGES, CONTACTS, SPEND, SURVEYS, PATHS, EVENTS)}
 

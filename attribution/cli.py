@@ -63,42 +63,49 @@ def _with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResu
         def step(name: str) -> None:
             progress.update(task, description=name, advance=1)
             if not err.is_terminal:  # logs and CI: one line per stage instead of a bar
-                err.print(f"[{name}]", highlight=False)
+                err.print(f"[{name}]", highlight=False, markup=False)
 
         result = fn(progress=step, **kwargs)
         progress.update(task, description="done", completed=5 + total_models)
     return result
 
 
-def print_summary(result: AttributionResult, *, top: int = 12) -> None:
-    """Channel x model table of credited conversions (share in brackets)."""
+def print_summary(result: AttributionResult, *, top: int = 3) -> None:
+    """Per model: the top channels and their share; then the spread of each channel's share
+    across models (where the models disagree). The full table is in channel_credit.parquet."""
     cc = result.channel_credit
     if cc.height == 0:
         console.print("[yellow]No attributed conversions.[/yellow]")
         return
-    models = list(dict.fromkeys(cc.get_column("model").to_list()))
-    order = (
-        cc.group_by("channel").agg(pl.col("share").mean()).sort("share", descending=True)
-        .get_column("channel").head(top).to_list()
+    by_model = Table(title="Top channels by model (share of credited conversions)")
+    by_model.add_column("model", style="bold", no_wrap=True)
+    by_model.add_column("conversions", justify="right")
+    by_model.add_column("top channels")
+    for model in dict.fromkeys(cc.get_column("model").to_list()):
+        rows = cc.filter(pl.col("model") == model).sort("share", descending=True)
+        best = " · ".join(f"{r['channel']} {r['share']:.0%}" for r in rows.head(top).iter_rows(
+            named=True))
+        by_model.add_row(model, f"{rows.get_column('conversions').sum():,.1f}", best)
+    console.print(by_model)
+    spread = (
+        cc.group_by("channel")
+        .agg(pl.col("share").min().alias("lo"), pl.col("share").median().alias("mid"),
+             pl.col("share").max().alias("hi"))
+        .sort("mid", descending=True)
     )
-    table = Table(title="Credited conversions by channel (share of the model's total)")
-    table.add_column("channel", style="bold")
-    for m in models:
-        table.add_column(m, justify="right")
-    lookup = {(r["model"], r["channel"]): r for r in cc.iter_rows(named=True)}
-    for ch in order:
-        cells = []
-        for m in models:
-            row = lookup.get((m, ch))
-            cells.append(f"{row['conversions']:.1f} ({row['share']:.0%})" if row else "-")
-        table.add_row(ch, *cells)
-    console.print(table)
+    by_channel = Table(title="Channel share across models")
+    for col in ("channel", "min", "median", "max"):
+        by_channel.add_column(col, justify="left" if col == "channel" else "right")
+    for r in spread.iter_rows(named=True):
+        by_channel.add_row(r["channel"], f"{r['lo']:.1%}", f"{r['mid']:.1%}", f"{r['hi']:.1%}")
+    console.print(by_channel)
     rec = result.manifest.get("reconciliation", {})
     if "touches_in" in rec:
+        dropped = rec["touches_dropped"]
         console.print(
             f"touches in {rec['touches_in']:,} = in journeys {rec['touches_in_journeys']:,} + "
             f"in null paths {rec['touches_in_null_paths']:,} + dropped "
-            f"{sum(rec['touches_dropped'].values()):,} {rec['touches_dropped'] or ''}"
+            f"{sum(dropped.values()):,}" + (f" {dropped}" if dropped else "")
         )
         console.print(
             f"conversions {rec['conversions']:,}: attributed {rec['conversions_attributed']:,}, "

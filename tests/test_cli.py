@@ -1,0 +1,122 @@
+"""The command line end to end, as a user runs it: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+CLI = [sys.executable, "-m", "attribution.cli"]
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS="200")
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def only_run(runs: Path) -> Path:
+    (run_dir,) = [p for p in runs.iterdir() if not p.name.startswith(".")]
+    return run_dir
+
+
+def test_demo_writes_a_complete_run(tmp_path: Path) -> None:
+    proc = run_cli("demo", "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Top channels by model" in proc.stdout
+    assert "[journeys]" in proc.stderr  # one line per stage when not on a terminal
+    run_dir = only_run(tmp_path / "runs")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    rec = manifest["reconciliation"]
+    assert rec["touches_in"] == (
+        rec["touches_in_journeys"]
+        + rec["touches_in_null_paths"]
+        + sum(rec["touches_dropped"].values())
+    )
+    assert rec["touches_in"] == pl.read_parquet(SAMPLE / "touches.parquet").height
+    channel = pl.read_parquet(run_dir / "channel_credit.parquet")
+    touch = pl.read_parquet(run_dir / "touch_credit.parquet")
+    assert set(channel.columns) == {"model", "channel", "conversions", "value", "share"}
+    per_model = channel.group_by("model").agg(pl.col("conversions").sum())
+    for total in per_model.get_column("conversions"):
+        assert total == pytest.approx(rec["conversions_attributed"], rel=1e-9)
+    sums = touch.group_by("model", "conversion_id").agg(pl.col("credit").sum())
+    assert (sums.get_column("credit") - 1).abs().max() < 1e-9
+    assert touch.get_column("credit").min() >= 0
+    # no half-written directories left behind
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
+
+
+def test_run_from_config_with_column_mapping(tmp_path: Path) -> None:
+    touches = pl.read_parquet(SAMPLE / "touches.parquet").rename({"timestamp": "event_time"})
+    touches.write_csv(tmp_path / "my_touches.csv")
+    pl.read_parquet(SAMPLE / "stages.parquet").write_ndjson(tmp_path / "my_stages.ndjson")
+    (tmp_path / "run.toml").write_text(
+        """
+[inputs]
+touches = "my_touches.csv"
+stages = "my_stages.ndjson"
+
+[run]
+models = ["linear", "time_decay:half_life=3d"]
+out = "out"
+
+[columns.touches]
+timestamp = "event_time"
+"""
+    )
+    proc = run_cli("run", "--config", "run.toml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run(tmp_path / "out")
+    channel = pl.read_parquet(run_dir / "channel_credit.parquet")
+    assert set(channel.get_column("model")) == {"linear", "time_decay(half_life=3d)"}
+
+
+def test_run_reports_bad_input_clearly(tmp_path: Path) -> None:
+    pl.DataFrame({"contact_id": ["c1"], "chanel": ["x"], "timestamp": ["2025-01-01"]}).write_csv(
+        tmp_path / "t.csv"
+    )
+    pl.DataFrame(
+        {"contact_id": ["c1"], "stage": ["closed_won"], "timestamp": ["2025-01-02"]}
+    ).write_csv(tmp_path / "s.csv")
+    proc = run_cli("run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "t.csv" in proc.stderr and "channel" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_paths_command(tmp_path: Path) -> None:
+    (tmp_path / "paths.csv").write_text("path,conversions,nulls\na > b,2,1\nb,1,2\na,0,2\n")
+    proc = run_cli("paths", "paths.csv", "-m", "first_touch", "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    channel = pl.read_parquet(only_run(tmp_path / "out") / "channel_credit.parquet")
+    assert dict(channel.select("channel", "conversions").iter_rows()) == {"a": 2.0, "b": 1.0}
+
+
+def test_synth_is_seeded(tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        proc = run_cli("synth", "--touches", "3000", "--seed", "3", "--out", name, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    one = pl.read_parquet(tmp_path / "one" / "touches.parquet")
+    two = pl.read_parquet(tmp_path / "two" / "touches.parquet")
+    assert one.height > 0
+    assert one.equals(two)
+
+
+def test_models_json_lists_the_registry() -> None:
+    import attribution
+
+    proc = run_cli("models", "--json", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    names = [m["name"] for m in json.loads(proc.stdout)]
+    assert names == list(attribution.available_models())
