@@ -197,7 +197,7 @@ def demo(
     if not (data / "touches.parquet").exists():
         _fail(FileNotFoundError(
             f"no sample data in {data}; generate it with "
-            f"`attribution synth --touches 80000 --out {data}`"
+            f"`attribution synth --touches 90000 --no-shuffle --out {data}`"
         ))
     models = _default_models()
     try:
