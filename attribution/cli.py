@@ -99,6 +99,13 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
     for r in spread.iter_rows(named=True):
         by_channel.add_row(r["channel"], f"{r['lo']:.1%}", f"{r['mid']:.1%}", f"{r['hi']:.1%}")
     console.print(by_channel)
+    if "markov_order_selection" in result.extras:
+        order_table = Table(title="Markov order selection (held-out ROC AUC)")
+        for col in ("order", "auc", "n_states"):
+            order_table.add_column(col, justify="right")
+        for r in result.extras["markov_order_selection"].iter_rows(named=True):
+            order_table.add_row(str(r["order"]), f"{r['auc']:.4f}", f"{r['n_states']:,}")
+        console.print(order_table)
     rec = result.manifest.get("reconciliation", {})
     if "touches_in" in rec:
         dropped = rec["touches_dropped"]
@@ -130,6 +137,8 @@ def run(
     conversion_stage: Annotated[str | None, typer.Option(help="Stage counted as conversion")] = None,
     lookback: Annotated[str | None, typer.Option(help="Journey window, e.g. 90d")] = None,
     channel_rules: Annotated[Path | None, typer.Option(help="Channel taxonomy rules")] = None,
+    select_order: Annotated[bool, typer.Option(
+        "--select-order", help="Compare Markov orders 1-4 by held-out ROC AUC")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
 ) -> None:
     """Run a batch attribution job from files or a config file; writes a run directory."""
@@ -162,6 +171,7 @@ def run(
             stage_names=cfg.stage_names if cfg else None,
             milestones=(cfg.milestones or None) if cfg else None,
             channel_rules=channel_rules or (cfg.channel_rules if cfg else None),
+            select_markov_order=select_order,
         )
     except AttributionError as exc:
         _fail(exc)
@@ -208,6 +218,7 @@ def demo(
             stages=data / "stages.parquet",
             contacts=data / "contacts.parquet" if (data / "contacts.parquet").exists() else None,
             models=models,
+            select_markov_order=True,
         )
     except AttributionError as exc:
         _fail(exc)
