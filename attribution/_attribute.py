@@ -16,7 +16,7 @@ import polars as pl
 
 from ._errors import AttributionError, InputError, ModelParameterError
 from ._io import TableLike, atomic_directory, write_json_atomic
-from ._journeys import Journeys, Level, build_journeys, parse_duration
+from ._journeys import DEFAULT_MILESTONES, Journeys, Level, build_journeys, parse_duration
 from ._registry import ModelRun, resolve_all
 from ._rules import credit_expr
 from ._taxonomy import derive_channels, load_rules
@@ -37,30 +37,36 @@ from ._version import __version__
 ModelRequest = str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
 Progress = Callable[[str], None]
 
-CHANNEL_CREDIT_SCHEMA = pl.Schema({
-    "model": pl.String(),
-    "channel": pl.String(),
-    "conversions": pl.Float64(),
-    "value": pl.Float64(),
-    "share": pl.Float64(),
-})
-TOUCH_CREDIT_SCHEMA = pl.Schema({
-    "conversion_id": pl.String(),
-    "touch_id": pl.String(),
-    "contact_id": pl.String(),
-    "account_id": pl.String(),
-    "channel": pl.String(),
-    "timestamp": pl.Datetime("us", "UTC"),
-    "model": pl.String(),
-    "credit": pl.Float64(),
-    "value": pl.Float64(),
-})
-PATH_TABLE_SCHEMA = pl.Schema({
-    "path": pl.List(pl.String()),
-    "conversions": pl.Float64(),
-    "nulls": pl.Float64(),
-    "value": pl.Float64(),
-})
+CHANNEL_CREDIT_SCHEMA = pl.Schema(
+    {
+        "model": pl.String(),
+        "channel": pl.String(),
+        "conversions": pl.Float64(),
+        "value": pl.Float64(),
+        "share": pl.Float64(),
+    }
+)
+TOUCH_CREDIT_SCHEMA = pl.Schema(
+    {
+        "conversion_id": pl.String(),
+        "touch_id": pl.String(),
+        "contact_id": pl.String(),
+        "account_id": pl.String(),
+        "channel": pl.String(),
+        "timestamp": pl.Datetime("us", "UTC"),
+        "model": pl.String(),
+        "credit": pl.Float64(),
+        "value": pl.Float64(),
+    }
+)
+PATH_TABLE_SCHEMA = pl.Schema(
+    {
+        "path": pl.List(pl.String()),
+        "conversions": pl.Float64(),
+        "nulls": pl.Float64(),
+        "value": pl.Float64(),
+    }
+)
 DEFAULT_LOOKBACK = {"contact": "90d", "account": "180d"}
 
 
@@ -121,8 +127,11 @@ class AttributionResult:
                 (tmp / f"{name}.json").write_text(
                     json.dumps(nx.node_link_data(graph, edges="links"), default=str)
                 )
-            manifest = dict(self.manifest, run_id=run_id,
-                            files=sorted(p.name for p in tmp.iterdir()) + ["manifest.json"])
+            manifest = dict(
+                self.manifest,
+                run_id=run_id,
+                files=sorted(p.name for p in tmp.iterdir()) + ["manifest.json"],
+            )
             write_json_atomic(tmp / "manifest.json", manifest)
         return final
 
@@ -339,7 +348,10 @@ def attribute(
             "conversion_stage": conversion_stage,
             "lookback": str(window),
             "lookback_seconds": window.total_seconds(),
-            "milestones": {k: list(v) for k, v in (milestones or {}).items()} or "default",
+            "milestones": {
+                k: [v] if isinstance(v, str) else list(v)
+                for k, v in {**DEFAULT_MILESTONES, **(milestones or {})}.items()
+            },
             "stage_names": dict(stage_names or {}),
         },
         counts=counts,
@@ -362,8 +374,11 @@ def channel_credit_from_touches(touch_credit: pl.DataFrame) -> pl.DataFrame:
     return (
         touch_credit.group_by("model", "channel")
         .agg(pl.col("credit").sum().alias("conversions"), pl.col("value").sum())
-        .with_columns((pl.col("conversions") / pl.col("conversions").sum().over("model"))
-                      .fill_nan(0.0).alias("share"))
+        .with_columns(
+            (pl.col("conversions") / pl.col("conversions").sum().over("model"))
+            .fill_nan(0.0)
+            .alias("share")
+        )
         .sort("model", "conversions", "channel", descending=[False, True, False])
         .select(list(CHANNEL_CREDIT_SCHEMA))
     )
@@ -386,12 +401,16 @@ def _channel_credit_from_estimator(label: str, estimator: Any) -> pl.DataFrame:
 def _order_selection(journeys: Journeys) -> tuple[pl.DataFrame, int]:
     from ._markov import select_order
 
-    per_journey = pl.concat([
-        journeys.touches.group_by("conversion_id").agg(pl.col("channel").alias("path"))
-        .select("path", pl.lit(True).alias("converted")),
-        journeys.null_touches.group_by("path_id").agg(pl.col("channel").alias("path"))
-        .select("path", pl.lit(False).alias("converted")),
-    ])
+    per_journey = pl.concat(
+        [
+            journeys.touches.group_by("conversion_id")
+            .agg(pl.col("channel").alias("path"))
+            .select("path", pl.lit(True).alias("converted")),
+            journeys.null_touches.group_by("path_id")
+            .agg(pl.col("channel").alias("path"))
+            .select("path", pl.lit(False).alias("converted")),
+        ]
+    )
     try:
         return select_order(per_journey, seed=0)
     except ValueError as exc:
@@ -444,8 +463,12 @@ def path_table(journeys: Journeys) -> pl.DataFrame:
     nulls = (
         journeys.null_touches.group_by("path_id", maintain_order=True)
         .agg(pl.col("channel").alias("path"))
-        .select("path", pl.lit(0.0).alias("conversions"), pl.lit(1.0).alias("nulls"),
-                pl.lit(0.0).alias("value"))
+        .select(
+            "path",
+            pl.lit(0.0).alias("conversions"),
+            pl.lit(1.0).alias("nulls"),
+            pl.lit(0.0).alias("value"),
+        )
     )
     both = pl.concat([converting, nulls]).cast(PATH_TABLE_SCHEMA)
     return (
@@ -500,8 +523,11 @@ def attribute_paths(
             rows=frame.filter(negative).get_column(ROW).head(5).to_list(),
         )
     split = frame.with_columns(
-        pl.col("path").str.split(sep).list.eval(pl.element().str.strip_chars())
-        .list.eval(pl.element().filter(pl.element() != "")).alias("path")
+        pl.col("path")
+        .str.split(sep)
+        .list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .alias("path")
     )
     empty = pl.col("path").list.len() == 0
     if split.select(empty.any()).item():
@@ -595,8 +621,12 @@ def _manifest(
         "inputs": inputs,
         "parameters": parameters,
         "models": [
-            {"label": r.label, "name": r.spec.name, "family": r.spec.family,
-             "params": {k: _jsonable(v) for k, v in r.params.items()}}
+            {
+                "label": r.label,
+                "name": r.spec.name,
+                "family": r.spec.family,
+                "params": {k: _jsonable(v) for k, v in r.params.items()},
+            }
             for r in runs
         ],
         "reconciliation": counts,
@@ -611,5 +641,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
-
-

@@ -97,16 +97,29 @@ def load_config(path: str | Path) -> RunConfig:
         _unknown(set(mapping), set(SPECS[table].columns), f"[columns.{table}]", path)
     milestones = _section(data, "milestones", path)
     _unknown(set(milestones), _MILESTONES, "[milestones]", path)
+    stage_names = _section(data, "stage_names", path)
+    for where, mapping in (("[stage_names]", stage_names), ("[milestones]", milestones)):
+        for key, value in mapping.items():
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ConfigError(
+                    f"config '{path}': {where} {key} must be a stage name or a list of them, "
+                    f"got {value!r}"
+                )
     taxonomy = _section(data, "taxonomy", path)
     _unknown(set(taxonomy), {"rules"}, "[taxonomy]", path)
-    if "out" in run:
-        run["out"] = str((base / run["out"]).resolve())
     rules = taxonomy.get("rules")
+    if rules is not None and not isinstance(rules, str):
+        raise ConfigError(f"config '{path}': [taxonomy] rules must be a path, got {rules!r}")
+    if "out" in run:
+        if not isinstance(run["out"], str):
+            raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
+        run["out"] = str((base / run["out"]).resolve())
     return RunConfig(
         inputs={k: (base / v).resolve() for k, v in inputs.items()},
         run=run,
         columns=columns,
-        stage_names=_section(data, "stage_names", path),
+        stage_names=stage_names,
         milestones=milestones,
         channel_rules=(base / rules).resolve() if rules else None,
         path=path,

@@ -42,7 +42,8 @@ class Source:
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash."""
-        return {"source": self.name, "rows": rows, "sha256": _file_hash(self.path) if self.path else None}
+        digest = _file_hash(self.path) if self.path else None
+        return {"source": self.name, "rows": rows, "sha256": digest}
 
 
 def read_source(data: TableLike, *, table: str) -> Source:

@@ -29,7 +29,7 @@ from typing import Literal
 
 import polars as pl
 
-from ._errors import ColumnNotFoundError, InputError
+from ._errors import ColumnNotFoundError, DuplicateKeyError, InputError
 from ._validate import ROW, UTC_DATETIME
 
 Level = Literal["contact", "account"]
@@ -93,7 +93,7 @@ def parse_duration(value: str | int | float | timedelta, *, name: str = "lookbac
         text = str(value).strip().lower()
         units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
         unit = text[-1:] if text[-1:] in units else ""
-        number = text[: -1] if unit else text
+        number = text[:-1] if unit else text
         try:
             result = timedelta(seconds=float(number) * units.get(unit, 1))
         except (ValueError, OverflowError):  # not a number; nan, inf or beyond timedelta
@@ -118,9 +118,18 @@ def _attach_accounts(
     """Fill ``account_id`` from the contacts table where the row has a contact but no account."""
     if contacts is None or "contact_id" not in frame.columns:
         return frame
-    mapping = contacts.select("contact_id", pl.col("account_id").alias("_acct")).unique(
-        "contact_id", keep="first"
-    )
+    known = contacts.filter(pl.col("account_id").is_not_null())
+    # picking one of several accounts would depend on the row order of the contacts table
+    conflict = pl.col("account_id").n_unique().over("contact_id") > 1
+    if known.select(conflict.any()).item():
+        raise DuplicateKeyError(
+            "contacts belong to several accounts",
+            table="contacts",
+            column="contact_id",
+            rows=known.filter(conflict).sort(ROW).get_column(ROW).head(5).to_list(),
+            hint="give each contact_id one account_id",
+        )
+    mapping = known.select("contact_id", pl.col("account_id").alias("_acct")).unique("contact_id")
     joined = frame.join(mapping, on="contact_id", how="left")
     if "account_id" in frame.columns:
         joined = joined.with_columns(pl.coalesce("account_id", "_acct").alias("account_id"))
@@ -203,8 +212,10 @@ def build_journeys(
             check_sortedness=False,
         )
         .with_columns(
-            (pl.col("conversion_id").is_not_null() & (pl.col("timestamp") >= pl.col("_T") - lookback))
-            .alias("_in_journey")
+            (
+                pl.col("conversion_id").is_not_null()
+                & (pl.col("timestamp") >= pl.col("_T") - lookback)
+            ).alias("_in_journey")
         )
         .sort([ENTITY, "timestamp", "touch_id", ROW])
     )
@@ -272,8 +283,11 @@ def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.Da
         # ties in time by opportunity, then value: the order of the input rows must not decide
         .sort([ENTITY, "timestamp", "opportunity_id", "value", ROW], nulls_last=True)
         .with_columns(
-            (pl.col(ENTITY) + pl.lit("#") + (pl.int_range(pl.len()).over(ENTITY) + 1).cast(pl.String))
-            .alias("conversion_id"),
+            (
+                pl.col(ENTITY)
+                + pl.lit("#")
+                + (pl.int_range(pl.len()).over(ENTITY) + 1).cast(pl.String)
+            ).alias("conversion_id"),
             pl.col("value").is_null().alias("_value_missing"),
             pl.col("value").fill_null(0.0),
             (pl.col("timestamp") != pl.col("timestamp").shift(1).over(ENTITY))
@@ -282,8 +296,16 @@ def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.Da
             pl.col("timestamp").shift(1).over(ENTITY).alias("_previous"),
         )
     )
-    keep = [ENTITY, "conversion_id", "timestamp", "value", "opportunity_id", "_value_missing",
-            "_first_at_time", "_previous"]
+    keep = [
+        ENTITY,
+        "conversion_id",
+        "timestamp",
+        "value",
+        "opportunity_id",
+        "_value_missing",
+        "_first_at_time",
+        "_previous",
+    ]
     return conv.select(keep)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._errors import ModelNotFoundError, ModelParameterError, did_you_mean
+from ._errors import InputError, ModelNotFoundError, ModelParameterError, did_you_mean
 from ._journeys import parse_duration
 from ._rules import BUILTIN, RoleWeights
 
@@ -33,8 +33,12 @@ class Param:
     optional: bool = False  # None allowed
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "default": self.default,
-                               "doc": self.doc}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "default": self.default,
+            "doc": self.doc,
+        }
         if self.choices:
             out["choices"] = list(self.choices)
         if self.low is not None or self.high is not None:
@@ -116,6 +120,7 @@ def get_model(name: str) -> ModelSpec:
 
 # --- parameters -------------------------------------------------------------------------------
 
+
 def _coerce(spec: ModelSpec, param: Param, value: Any) -> Any:
     where = f"The '{param.name}' parameter of {spec.name}"
     if value is None:
@@ -165,12 +170,13 @@ def _coerce(spec: ModelSpec, param: Param, value: Any) -> Any:
             raise TypeError
     except ModelParameterError:
         raise
+    except InputError as exc:  # parse_duration's own message says what is wrong
+        raise ModelParameterError(f"{where}: {exc}") from exc
     except (TypeError, ValueError, AttributeError) as exc:
         raise ModelParameterError(
             f"{where} must be of kind {param.kind}. Got {value!r} instead."
         ) from exc
-    except Exception as exc:  # parse_duration's InputError
-        raise ModelParameterError(f"{where}: {exc}") from exc
+
     if param.kind in ("float", "int"):
         lo, hi = param.low, param.high
         if (lo is not None and out < lo) or (hi is not None and out > hi):
@@ -185,7 +191,12 @@ def resolve(model: str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]) -> M
     """Turn a model request into a validated :class:`ModelRun`."""
     if isinstance(model, str):
         name, params = parse_model_string(model)
-    elif isinstance(model, tuple) and len(model) == 2:
+    elif (
+        isinstance(model, tuple)
+        and len(model) == 2
+        and isinstance(model[0], str)
+        and (model[1] is None or isinstance(model[1], Mapping))
+    ):
         name, params = model[0], dict(model[1] or {})
     elif isinstance(model, Mapping) and "name" in model:
         name, params = model["name"], dict(model.get("params") or {})
@@ -221,7 +232,12 @@ def _show(value: Any) -> str:
 
 def resolve_all(models: Iterable[Any]) -> list[ModelRun]:
     """Resolve a list of model requests; labels must be unique."""
-    if isinstance(models, str | tuple):
+    if isinstance(models, str) or (
+        isinstance(models, tuple)
+        and len(models) == 2
+        and isinstance(models[0], str)
+        and (models[1] is None or isinstance(models[1], Mapping))
+    ):
         models = [models]
     runs = [resolve(m) for m in models]
     if not runs:
@@ -251,6 +267,7 @@ def parse_model_string(text: str) -> tuple[str, dict[str, str]]:
 
 # --- the built-in rule-based models -----------------------------------------------------------
 
+
 def _fixed(weights: RoleWeights) -> Callable[[dict[str, Any]], RoleWeights]:
     return lambda _params: weights
 
@@ -265,8 +282,10 @@ def _position_based(p: dict[str, Any]) -> RoleWeights:
 
 
 def _custom(p: dict[str, Any]) -> RoleWeights:
-    weights = {k: p[k] for k in ("first", "last", "lead", "opportunity", "closed_won",
-                                 "last_non_direct", "others")}
+    weights = {
+        k: p[k]
+        for k in ("first", "last", "lead", "opportunity", "closed_won", "last_non_direct", "others")
+    }
     if sum(weights.values()) <= 0:
         raise ModelParameterError(
             "custom needs at least one positive role weight (first, last, lead, opportunity, "
@@ -281,8 +300,9 @@ def _custom(p: dict[str, Any]) -> RoleWeights:
 
 
 _WEIGHT = dict(kind="float", low=0.0, high=None)
-_DIRECT = Param("direct_channels", "channels", ("direct",),
-                "channels treated as direct (last_non_direct role)")
+_DIRECT = Param(
+    "direct_channels", "channels", ("direct",), "channels treated as direct (last_non_direct role)"
+)
 
 _SUMMARIES = {
     "first_touch": "All credit to the first touch of the journey.",
@@ -293,7 +313,7 @@ _SUMMARIES = {
     "u_shaped": "B2B U: 40% first touch, 40% lead-creation touch, 20% over the others.",
     "w_shaped": "30% first, 30% lead creation, 30% opportunity creation, 10% over the others.",
     "full_path": "Z-shaped: 22.5% each to first, lead, opportunity and closed-won touches, 10% "
-                 "over the others.",
+    "over the others.",
     "j_shaped": "20% first, 60% last, 20% over the others.",
     "inverse_j": "60% first, 20% last, 20% over the others.",
     "time_decay": "Weight 2^(-(T - t) / half_life), normalised per journey.",
@@ -301,60 +321,96 @@ _SUMMARIES = {
 
 for _name, _weights in BUILTIN.items():
     if _name == "position_based":
-        register(ModelSpec(
-            _name, "rule", _SUMMARIES[_name],
-            (Param("first", default=0.4, doc="weight of the first touch", **_WEIGHT),  # type: ignore[arg-type]
-             Param("last", default=0.4, doc="weight of the last touch", **_WEIGHT)),  # type: ignore[arg-type]
-            _position_based,
-        ))
+        register(
+            ModelSpec(
+                _name,
+                "rule",
+                _SUMMARIES[_name],
+                (
+                    Param("first", default=0.4, doc="weight of the first touch", **_WEIGHT),  # type: ignore[arg-type]
+                    Param("last", default=0.4, doc="weight of the last touch", **_WEIGHT),
+                ),  # type: ignore[arg-type]
+                _position_based,
+            )
+        )
     elif _name == "last_non_direct":
-        register(ModelSpec(
-            _name, "rule", _SUMMARIES[_name], (_DIRECT,),
-            lambda p: RoleWeights(last_non_direct=1.0, direct_channels=p["direct_channels"]),
-        ))
+        register(
+            ModelSpec(
+                _name,
+                "rule",
+                _SUMMARIES[_name],
+                (_DIRECT,),
+                lambda p: RoleWeights(last_non_direct=1.0, direct_channels=p["direct_channels"]),
+            )
+        )
     elif _name == "time_decay":
-        register(ModelSpec(
-            _name, "rule", _SUMMARIES[_name],
-            (Param("half_life", "duration", "7d", "time for a touch's weight to halve"),),
-            lambda p: RoleWeights(others=1.0, half_life=p["half_life"]),
-            needs_timestamps=True,
-        ))
+        register(
+            ModelSpec(
+                _name,
+                "rule",
+                _SUMMARIES[_name],
+                (Param("half_life", "duration", "7d", "time for a touch's weight to halve"),),
+                lambda p: RoleWeights(others=1.0, half_life=p["half_life"]),
+                needs_timestamps=True,
+            )
+        )
     else:
-        register(ModelSpec(
-            _name, "rule", _SUMMARIES[_name], (), _fixed(_weights),
-            needs_milestones=_weights.needs_milestones,
-        ))
+        register(
+            ModelSpec(
+                _name,
+                "rule",
+                _SUMMARIES[_name],
+                (),
+                _fixed(_weights),
+                needs_milestones=_weights.needs_milestones,
+            )
+        )
 
-register(ModelSpec(
-    "custom", "rule",
-    "Your own role weights, optionally times time decay and per-channel multipliers.",
-    (
-        Param("first", default=0.0, doc="weight of the first touch", **_WEIGHT),  # type: ignore[arg-type]
-        Param("last", default=0.0, doc="weight of the last touch", **_WEIGHT),  # type: ignore[arg-type]
-        Param("lead", default=0.0, doc="weight of the lead-creation touch", **_WEIGHT),  # type: ignore[arg-type]
-        Param("opportunity", default=0.0, doc="weight of the opportunity-creation touch",
-              **_WEIGHT),  # type: ignore[arg-type]
-        Param("closed_won", default=0.0, doc="weight of the closed-won touch", **_WEIGHT),  # type: ignore[arg-type]
-        Param("last_non_direct", default=0.0, doc="weight of the last non-direct touch",
-              **_WEIGHT),  # type: ignore[arg-type]
-        Param("others", default=1.0, doc="weight split over touches holding no role", **_WEIGHT),  # type: ignore[arg-type]
-        Param("half_life", "duration", None, "optional time-decay half-life", optional=True),
-        Param("channel_multipliers", "multipliers", {},
-              "per-channel multipliers, e.g. {'direct': 0.5}"),
-        _DIRECT,
-    ),
-    _custom,
-))
-
+register(
+    ModelSpec(
+        "custom",
+        "rule",
+        "Your own role weights, optionally times time decay and per-channel multipliers.",
+        (
+            Param("first", default=0.0, doc="weight of the first touch", **_WEIGHT),  # type: ignore[arg-type]
+            Param("last", default=0.0, doc="weight of the last touch", **_WEIGHT),  # type: ignore[arg-type]
+            Param("lead", default=0.0, doc="weight of the lead-creation touch", **_WEIGHT),  # type: ignore[arg-type]
+            Param(
+                "opportunity",
+                default=0.0,
+                doc="weight of the opportunity-creation touch",
+                **_WEIGHT,
+            ),  # type: ignore[arg-type]
+            Param("closed_won", default=0.0, doc="weight of the closed-won touch", **_WEIGHT),  # type: ignore[arg-type]
+            Param(
+                "last_non_direct", default=0.0, doc="weight of the last non-direct touch", **_WEIGHT
+            ),  # type: ignore[arg-type]
+            Param(
+                "others", default=1.0, doc="weight split over touches holding no role", **_WEIGHT
+            ),  # type: ignore[arg-type]
+            Param("half_life", "duration", None, "optional time-decay half-life", optional=True),
+            Param(
+                "channel_multipliers",
+                "multipliers",
+                {},
+                "per-channel multipliers, e.g. {'direct': 0.5}",
+            ),
+            _DIRECT,
+        ),
+        _custom,
+    )
+)
 
 
 # --- the data-driven models -------------------------------------------------------------------
 
+
 def _markov(p: dict[str, Any]) -> Any:
     from ._markov import MarkovModel
 
-    return MarkovModel(order=p["order"], collapse_repeats=p["collapse_repeats"],
-                       use_nulls=p["use_nulls"])
+    return MarkovModel(
+        order=p["order"], collapse_repeats=p["collapse_repeats"], use_nulls=p["use_nulls"]
+    )
 
 
 def _shapley(p: dict[str, Any]) -> Any:
@@ -369,33 +425,58 @@ def _counterfactual(p: dict[str, Any]) -> Any:
     return CounterfactualModel(transform=p["transform"])
 
 
-register(ModelSpec(
-    "markov", "data",
-    "Markov chain of order k, solved exactly; credit by removal effect.",
-    (
-        Param("order", "int", 1, "states are the last k channels", low=1, high=4),
-        Param("collapse_repeats", "bool", True, "collapse consecutive repeats of a channel"),
-        Param("use_nulls", "bool", True, "use non-converting paths (else: visit probability)"),
-    ),
-    _markov,
-))
-register(ModelSpec(
-    "shapley", "data",
-    "Exact Shapley values over observed channel coalitions.",
-    (
-        Param("value", "choice", "rate", "p(S): conversion rate or conversion count",
-              choices=("rate", "count")),
-        Param("max_channels", "int", 20, "refuse above this many distinct channels",
-              low=1, high=64),
-    ),
-    _shapley,
-))
-register(ModelSpec(
-    "counterfactual", "data",
-    "Fractribution: each touch's counterfactual lift in its path's conversion rate.",
-    (
-        Param("transform", "choice", "unique", "path transform before counting",
-              choices=("unique", "exposure", "first", "frequency")),
-    ),
-    _counterfactual,
-))
+register(
+    ModelSpec(
+        "markov",
+        "data",
+        "Markov chain of order k, solved exactly; credit by removal effect.",
+        (
+            Param("order", "int", 1, "states are the last k channels", low=1, high=4),
+            Param("collapse_repeats", "bool", True, "collapse consecutive repeats of a channel"),
+            Param("use_nulls", "bool", True, "use non-converting paths (else: visit probability)"),
+        ),
+        _markov,
+    )
+)
+register(
+    ModelSpec(
+        "shapley",
+        "data",
+        "Exact Shapley values over observed channel coalitions.",
+        (
+            Param(
+                "value",
+                "choice",
+                "rate",
+                "p(S): conversion rate or conversion count",
+                choices=("rate", "count"),
+            ),
+            Param(
+                "max_channels",
+                "int",
+                20,
+                "refuse above this many distinct channels",
+                low=1,
+                high=64,
+            ),
+        ),
+        _shapley,
+    )
+)
+register(
+    ModelSpec(
+        "counterfactual",
+        "data",
+        "Fractribution: each touch's counterfactual lift in its path's conversion rate.",
+        (
+            Param(
+                "transform",
+                "choice",
+                "unique",
+                "path transform before counting",
+                choices=("unique", "exposure", "first", "frequency"),
+            ),
+        ),
+        _counterfactual,
+    )
+)

@@ -88,9 +88,8 @@ def credit_expr(weights: RoleWeights, *, by: str = "conversion_id") -> pl.Expr:
         age = (pl.col("timestamp").max().over(by) - pl.col("timestamp")).dt.total_microseconds()
         raw = raw * (2.0 ** (-age.cast(pl.Float64) / h))
     if weights.channel_multipliers:
-        mult = (
-            pl.col("channel")
-            .replace_strict(dict(weights.channel_multipliers), default=1.0, return_dtype=pl.Float64)
+        mult = pl.col("channel").replace_strict(
+            dict(weights.channel_multipliers), default=1.0, return_dtype=pl.Float64
         )
         raw = raw * mult
     total = raw.sum().over(by)
@@ -107,8 +106,9 @@ BUILTIN: dict[str, RoleWeights] = {
     "position_based": RoleWeights(first=0.4, last=0.4, others=0.2),
     "u_shaped": RoleWeights(first=0.4, lead=0.4, others=0.2),
     "w_shaped": RoleWeights(first=0.3, lead=0.3, opportunity=0.3, others=0.1),
-    "full_path": RoleWeights(first=0.225, lead=0.225, opportunity=0.225, closed_won=0.225,
-                             others=0.1),
+    "full_path": RoleWeights(
+        first=0.225, lead=0.225, opportunity=0.225, closed_won=0.225, others=0.1
+    ),
     "j_shaped": RoleWeights(first=0.2, last=0.6, others=0.2),
     "inverse_j": RoleWeights(first=0.6, last=0.2, others=0.2),
     "time_decay": RoleWeights(others=1.0, half_life=timedelta(days=7)),

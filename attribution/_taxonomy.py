@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from typing import Any
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -84,9 +84,11 @@ def channel_expr(rules: list[ChannelRule], columns: set[str]) -> pl.Expr:
             cond = cond & field("utm_source").str.contains(f"(?i){rule.source}")
         if rule.medium is not None:
             cond = cond & field("utm_medium").str.contains(f"(?i){rule.medium}")
-        chain = pl.when(cond).then(pl.lit(rule.channel)) if chain is None else chain.when(
-            cond
-        ).then(pl.lit(rule.channel))
+        chain = (
+            pl.when(cond).then(pl.lit(rule.channel))
+            if chain is None
+            else chain.when(cond).then(pl.lit(rule.channel))
+        )
     expr = chain.otherwise(pl.lit(OTHER)) if chain is not None else pl.lit(OTHER)
     return expr.alias("channel")
 

@@ -225,8 +225,10 @@ def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl
         if kind == STRING:
             if dtype == pl.String:
                 continue
-            if dtype.is_numeric() or dtype in (pl.Boolean, pl.Categorical, pl.Null) or isinstance(
-                dtype, pl.Enum
+            if (
+                dtype.is_numeric()
+                or dtype in (pl.Boolean, pl.Categorical, pl.Null)
+                or isinstance(dtype, pl.Enum)
             ):
                 exprs.append(c.cast(pl.String))
             else:
@@ -331,9 +333,10 @@ def deduplicate_touches(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFra
     deduped = frame.unique(subset=content, keep="first", maintain_order=True)
     removed = frame.height - deduped.height
     if "touch_id" in deduped.columns:
-        dup = deduped.get_column("touch_id").is_duplicated() & deduped.get_column(
-            "touch_id"
-        ).is_not_null()
+        dup = (
+            deduped.get_column("touch_id").is_duplicated()
+            & deduped.get_column("touch_id").is_not_null()
+        )
         if dup.any():
             raise DuplicateKeyError(
                 f"{dup.sum()} rows share a touch_id but differ in other columns",

@@ -31,8 +31,12 @@ SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
 ModelOpt = Annotated[
     list[str] | None,
-    typer.Option("--model", "-m", help="Model, e.g. linear or time_decay:half_life=3d "
-                 "(repeat for several; default: every registered model that fits the input)"),
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model, e.g. linear or time_decay:half_life=3d "
+        "(repeat for several; default: every registered model that fits the input)",
+    ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that receives run folders")]
 
@@ -83,14 +87,18 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
     by_model.add_column("top channels")
     for model in dict.fromkeys(cc.get_column("model").to_list()):
         rows = cc.filter(pl.col("model") == model).sort("share", descending=True)
-        best = " · ".join(f"{r['channel']} {r['share']:.0%}" for r in rows.head(top).iter_rows(
-            named=True))
+        best = " · ".join(
+            f"{r['channel']} {r['share']:.0%}" for r in rows.head(top).iter_rows(named=True)
+        )
         by_model.add_row(model, f"{rows.get_column('conversions').sum():,.1f}", best)
     console.print(by_model)
     spread = (
         cc.group_by("channel")
-        .agg(pl.col("share").min().alias("lo"), pl.col("share").median().alias("mid"),
-             pl.col("share").max().alias("hi"))
+        .agg(
+            pl.col("share").min().alias("lo"),
+            pl.col("share").median().alias("mid"),
+            pl.col("share").max().alias("hi"),
+        )
         .sort("mid", descending=True)
     )
     by_channel = Table(title="Channel share across models")
@@ -130,23 +138,34 @@ def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML run config")] = None,
     touches: Annotated[Path | None, typer.Option(help="Touch log file")] = None,
     stages: Annotated[Path | None, typer.Option(help="CRM stage events file")] = None,
-    contacts: Annotated[Path | None, typer.Option(help="Contacts file (contact -> account)")] = None,
-    events: Annotated[Path | None, typer.Option(help="Unified event log (touches + stages)")] = None,
+    contacts: Annotated[
+        Path | None, typer.Option(help="Contacts file (contact -> account)")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="Unified event log (touches + stages)")
+    ] = None,
     model: ModelOpt = None,
     level: Annotated[str | None, typer.Option(help="contact or account")] = None,
-    conversion_stage: Annotated[str | None, typer.Option(help="Stage counted as conversion")] = None,
+    conversion_stage: Annotated[
+        str | None, typer.Option(help="Stage counted as conversion")
+    ] = None,
     lookback: Annotated[str | None, typer.Option(help="Journey window, e.g. 90d")] = None,
     channel_rules: Annotated[Path | None, typer.Option(help="Channel taxonomy rules")] = None,
-    select_order: Annotated[bool, typer.Option(
-        "--select-order", help="Compare Markov orders 1-4 by held-out ROC AUC")] = False,
+    select_order: Annotated[
+        bool, typer.Option("--select-order", help="Compare Markov orders 1-4 by held-out ROC AUC")
+    ] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
 ) -> None:
     """Run a batch attribution job from files or a config file; writes a run directory."""
     try:
         cfg = load_config(config) if config else None
         inputs = dict(cfg.inputs) if cfg else {}
-        for key, value in (("touches", touches), ("stages", stages), ("contacts", contacts),
-                           ("events", events)):
+        for key, value in (
+            ("touches", touches),
+            ("stages", stages),
+            ("contacts", contacts),
+            ("events", events),
+        ):
             if value is not None:
                 inputs[key] = value
         opts = dict(cfg.run) if cfg else {}
@@ -205,10 +224,12 @@ def demo(
 ) -> None:
     """Run the sample data through every model, write the run and print a summary."""
     if not (data / "touches.parquet").exists():
-        _fail(FileNotFoundError(
-            f"no sample data in {data}; generate it with "
-            f"`attribution synth --touches 90000 --no-shuffle --out {data}`"
-        ))
+        _fail(
+            FileNotFoundError(
+                f"no sample data in {data}; generate it with "
+                f"`attribution synth --touches 90000 --no-shuffle --out {data}`"
+            )
+        )
     models = _default_models()
     try:
         result = _with_progress(
@@ -240,7 +261,11 @@ def synth(
     from ._synth import write_synthetic
 
     files = write_synthetic(
-        out, touches, seed=seed, shuffle=shuffle, fmt=fmt,  # type: ignore[arg-type]
+        out,
+        touches,
+        seed=seed,
+        shuffle=shuffle,
+        fmt=fmt,  # type: ignore[arg-type]
         conversion_rate=conversion_rate,
     )
     for name, path in files.items():

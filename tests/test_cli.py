@@ -91,7 +91,8 @@ def test_run_reports_bad_input_clearly(tmp_path: Path) -> None:
     ).write_csv(tmp_path / "s.csv")
     proc = run_cli("run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear", cwd=tmp_path)
     assert proc.returncode == 2
-    assert "t.csv" in proc.stderr and "channel" in proc.stderr
+    assert "t.csv" in proc.stderr
+    assert "channel" in proc.stderr
     assert not (tmp_path / "runs").exists()
 
 

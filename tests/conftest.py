@@ -1,0 +1,108 @@
+"""Shared fixtures: tiny frames built in code, timestamps given as days after a fixed origin.
+
+Rows are tuples so a test reads like the table it describes::
+
+    touches = make_touches([("t1", "c1", "linkedin", 0), ("t2", "c1", "email", 10)])
+    stages = make_stages([("c1", "closed_won", 12, 1000.0)])
+
+A day may be a number (days after :data:`ORIGIN`) or a ``datetime`` (used as is), so window
+edges can be placed to the microsecond.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+
+import attribution
+
+ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
+
+Day = float | datetime
+TouchRow = tuple[str, str, str, Day]  # touch_id, contact_id, channel, day
+StageRow = tuple[str, str, Day, float | None]  # contact_id, stage, day, value
+
+TOUCH_SCHEMA = {
+    "touch_id": pl.String,
+    "contact_id": pl.String,
+    "channel": pl.String,
+    "timestamp": pl.Datetime("us", "UTC"),
+}
+STAGE_SCHEMA = {
+    "contact_id": pl.String,
+    "stage": pl.String,
+    "timestamp": pl.Datetime("us", "UTC"),
+    "value": pl.Float64,
+}
+
+
+def at(day: Day) -> datetime:
+    """``day`` days after the origin (a ``datetime`` is returned unchanged)."""
+    return day if isinstance(day, datetime) else ORIGIN + timedelta(days=day)
+
+
+def touches_frame(rows: Sequence[TouchRow]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(tid, cid, ch, at(d)) for tid, cid, ch, d in rows], schema=TOUCH_SCHEMA, orient="row"
+    )
+
+
+def stages_frame(rows: Sequence[StageRow]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(cid, stage, at(d), v) for cid, stage, d, v in rows], schema=STAGE_SCHEMA, orient="row"
+    )
+
+
+@pytest.fixture(scope="session")
+def day() -> Callable[[Day], datetime]:
+    return at
+
+
+@pytest.fixture(scope="session")
+def make_touches() -> Callable[[Sequence[TouchRow]], pl.DataFrame]:
+    return touches_frame
+
+
+@pytest.fixture(scope="session")
+def make_stages() -> Callable[[Sequence[StageRow]], pl.DataFrame]:
+    return stages_frame
+
+
+@pytest.fixture
+def worked() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """models.md worked example: touches on days 0..40, lead day 12, opportunity day 31,
+    closed won day 40 (LC = t2, OC = t4, CW = t5)."""
+    touches = touches_frame(
+        [
+            ("t1", "c1", "linkedin", 0),
+            ("t2", "c1", "google_ads", 10),
+            ("t3", "c1", "email", 20),
+            ("t4", "c1", "webinar", 30),
+            ("t5", "c1", "events", 40),
+        ]
+    )
+    stages = stages_frame(
+        [
+            ("c1", "lead", 12, None),
+            ("c1", "opportunity", 31, None),
+            ("c1", "closed_won", 40, 1000.0),
+        ]
+    )
+    return touches, stages
+
+
+@pytest.fixture
+def credits() -> Callable[..., dict[str, float]]:
+    """Run one model and return ``{touch_id: credit}`` (a single conversion expected)."""
+
+    def run(touches: Any, stages: Any, model: Any, **kwargs: Any) -> dict[str, float]:
+        result = attribution.attribute(touches, stages, models=[model], **kwargs)
+        tc = result.touch_credit
+        assert tc.get_column("conversion_id").n_unique() <= 1
+        return dict(tc.select("touch_id", "credit").iter_rows())
+
+    return run

@@ -1,0 +1,254 @@
+"""The contract every registered model honours (style.md, 7), run over the whole registry.
+
+Written generically: a model registered later (Markov, Shapley, counterfactual...) is picked up
+and held to the same contract by calling ``attribute(..., models=[name])``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import attribution
+
+MODELS = list(attribution.available_models())
+RULE_MODELS = [n for n, s in attribution.available_models().items() if s.family == "rule"]
+PATH_MODELS = [
+    n
+    for n, s in attribution.available_models().items()
+    if not (s.needs_timestamps or s.needs_milestones)
+]
+CHANNELS = ["linkedin", "google_ads", "email", "webinar", "direct", "g2_capterra"]
+TOL = 1e-9
+
+
+def _dataset(make_touches, make_stages, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Twelve contacts: one or two deals, deals without touches, contacts that never convert,
+    touches outside every window, milestones present or not; distinct timestamps."""
+    rng = random.Random(seed)
+    touches, stages = [], []
+    n = 0
+    for c in range(12):
+        contact = f"c{c:02d}"
+        days = sorted(rng.sample(range(0, 400), rng.randint(0 if c == 3 else 1, 9)))
+        for d in days:
+            n += 1
+            touches.append((f"t{n:03d}", contact, rng.choice(CHANNELS), d + c / 100))
+        if c % 4 == 3:
+            continue  # never converts (c03 has no touches either)
+        if c % 3 == 0:
+            stages.append((contact, "lead", 150 + c, None))
+        if c % 2 == 0:
+            stages.append((contact, "opportunity", 200 + c, None))
+        stages.append((contact, "closed_won", 240 + c, float(100 * (c + 1))))
+        if c % 5 == 0:
+            stages.append((contact, "mql", 300 + c, None))
+            stages.append((contact, "closed_won", 380 + c, 50.0))
+    stages.append(("c99", "closed_won", 100, 70.0))  # a deal without any touch
+    return make_touches(touches), make_stages(stages)
+
+
+@pytest.fixture(scope="module")
+def data(make_touches, make_stages) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return _dataset(make_touches, make_stages)
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(frame.columns)
+
+
+def _run(touches, stages, model: str, **kwargs) -> attribution.AttributionResult:
+    return attribution.attribute(touches, stages, models=[model], **kwargs)
+
+
+def test_dataset_exercises_the_edge_cases(data) -> None:
+    result = _run(*data, "linear")
+    rec = result.manifest["reconciliation"]
+    assert rec["conversions_attributed"] >= 6
+    assert rec["conversions_unattributed"] >= 1
+    assert rec["touches_in_null_paths"] > 0
+    assert rec["touches_dropped"].get("outside_lookback", 0) > 0
+    sizes = result.conversions.get_column("n_touches")
+    assert sizes.max() > 2
+    assert result.conversions.get_column("lead_at").null_count() > 0
+    assert result.conversions.get_column("lead_at").is_not_null().any()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_credit_sums_to_one_and_is_never_negative(model, data) -> None:
+    result = _run(*data, model)
+    tc = result.touch_credit
+    assert tc.height > 0
+    assert tc.get_column("credit").min() >= 0
+    assert tc.get_column("credit").is_finite().all()
+    sums = tc.group_by("conversion_id").agg(pl.col("credit").sum())
+    assert (sums.get_column("credit") - 1).abs().max() <= TOL
+    attributed = result.conversions.filter(pl.col("n_touches") > 0)
+    assert sorted(sums.get_column("conversion_id")) == sorted(attributed["conversion_id"])
+    # a touch is credited at most once
+    assert tc.get_column("touch_id").is_unique().all()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_channel_totals(model, data) -> None:
+    result = _run(*data, model)
+    rec = result.manifest["reconciliation"]
+    cc = result.channel_credit
+    assert set(cc.get_column("model")) == {model}
+    assert cc.get_column("channel").is_unique().all()
+    assert cc.get_column("conversions").sum() == pytest.approx(
+        rec["conversions_attributed"], abs=TOL
+    )
+    assert cc.get_column("share").sum() == pytest.approx(1.0, abs=TOL)
+    assert cc.get_column("conversions").min() >= -TOL
+    if attribution.get_model(model).family == "rule":
+        total = result.manifest["totals"]["attributed_value"]
+        assert total > 0
+        assert cc.get_column("value").sum() == pytest.approx(total, rel=1e-12)
+        assert result.touch_credit.get_column("value").sum() == pytest.approx(total, rel=1e-12)
+        by_channel = (
+            result.touch_credit.group_by("channel")
+            .agg(pl.col("credit").sum().alias("conversions"))
+            .sort("channel")
+        )
+        assert_frame_equal(
+            cc.select("channel", "conversions").sort("channel"), by_channel, abs_tol=TOL
+        )
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_invariant_to_input_row_order(model, data) -> None:
+    touches, stages = data
+    base = _run(touches, stages, model)
+    for seed in (1, 2):
+        shuffled = _run(
+            touches.sample(fraction=1.0, shuffle=True, seed=seed),
+            stages.sample(fraction=1.0, shuffle=True, seed=seed),
+            model,
+        )
+        assert_frame_equal(_sorted(shuffled.touch_credit), _sorted(base.touch_credit), abs_tol=TOL)
+        assert_frame_equal(
+            _sorted(shuffled.channel_credit), _sorted(base.channel_credit), abs_tol=TOL
+        )
+        assert_frame_equal(_sorted(shuffled.conversions), _sorted(base.conversions))
+        assert shuffled.manifest["reconciliation"] == base.manifest["reconciliation"]
+
+
+def _as(kind: str, frame: pl.DataFrame, path: Path):
+    if kind == "dataframe":
+        return frame
+    if kind == "lazyframe":
+        return frame.lazy()
+    if kind == "arrow":
+        return frame.to_arrow()
+    if kind == "parquet":
+        frame.write_parquet(path.with_suffix(".parquet"))
+        return path.with_suffix(".parquet")
+    if kind == "csv":
+        frame.write_csv(path.with_suffix(".csv"))
+        return str(path.with_suffix(".csv"))
+    if kind == "ndjson":
+        frame.write_ndjson(path.with_suffix(".ndjson"))
+        return path.with_suffix(".ndjson")
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_eager_equals_lazy_equals_files(model, data, tmp_path) -> None:
+    touches, stages = data
+    base = _run(touches, stages, model)
+    for kind in ("lazyframe", "arrow", "parquet", "csv", "ndjson"):
+        other = _run(
+            _as(kind, touches, tmp_path / "touches"),
+            _as(kind, stages, tmp_path / "stages"),
+            model,
+        )
+        assert_frame_equal(other.touch_credit, base.touch_credit, abs_tol=TOL)
+        assert_frame_equal(other.channel_credit, base.channel_credit, abs_tol=TOL)
+        assert_frame_equal(other.conversions, base.conversions)
+        assert other.manifest["reconciliation"] == base.manifest["reconciliation"], kind
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_empty_touches_give_empty_outputs(model, data) -> None:
+    touches, stages = data
+    result = _run(touches.clear(), stages, model)
+    assert result.touch_credit.height == 0
+    assert result.channel_credit.height == 0
+    assert result.touch_credit.columns[:3] == ["conversion_id", "touch_id", "contact_id"]
+    assert result.channel_credit.columns == ["model", "channel", "conversions", "value", "share"]
+    rec = result.manifest["reconciliation"]
+    assert rec["touches_in"] == 0
+    assert rec["conversions_attributed"] == 0
+    assert rec["conversions_unattributed"] == rec["conversions"] > 0
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_empty_touches_and_stages(model, data) -> None:
+    touches, stages = data
+    result = _run(touches.clear(), stages.clear(), model)
+    assert (result.touch_credit.height, result.channel_credit.height) == (0, 0)
+    assert result.manifest["reconciliation"]["conversions"] == 0
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_no_conversions_at_all(model, data) -> None:
+    touches, stages = data
+    result = _run(touches, stages.filter(pl.col("stage") != "closed_won"), model)
+    assert (result.touch_credit.height, result.channel_credit.height) == (0, 0)
+    rec = result.manifest["reconciliation"]
+    assert rec["touches_in_null_paths"] + sum(rec["touches_dropped"].values()) == touches.height
+
+
+def _path_table(result: attribution.AttributionResult) -> pl.DataFrame:
+    return result.paths.with_columns(pl.col("path").list.join(" > "))
+
+
+@pytest.mark.parametrize("model", PATH_MODELS)
+def test_attribute_paths(model, data) -> None:
+    result = _run(*data, model)
+    paths = _path_table(result)
+    from_paths = attribution.attribute_paths(paths, models=[model])
+    cc = from_paths.channel_credit
+    assert cc.get_column("conversions").sum() == pytest.approx(
+        paths.get_column("conversions").sum(), abs=TOL
+    )
+    assert cc.get_column("conversions").min() >= -TOL
+    assert from_paths.touch_credit.height == 0
+    # the same journeys, aggregated first: the same channel credit
+    assert_frame_equal(
+        cc.select("channel", "conversions").sort("channel"),
+        result.channel_credit.select("channel", "conversions").sort("channel"),
+        abs_tol=1e-9,
+    )
+    if attribution.get_model(model).family == "rule":
+        assert cc.get_column("value").sum() == pytest.approx(
+            paths.get_column("value").sum(), rel=1e-12
+        )
+        assert_frame_equal(_sorted(cc), _sorted(result.channel_credit), abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("model", [n for n in MODELS if n not in PATH_MODELS])
+def test_attribute_paths_refuses_models_needing_timestamps_or_milestones(model) -> None:
+    paths = pl.DataFrame({"path": ["a > b"], "conversions": [1]})
+    with pytest.raises(attribution.ModelParameterError, match="attribute()"):
+        attribution.attribute_paths(paths, models=[model])
+
+
+def test_result_write_is_complete_and_atomic(data, tmp_path) -> None:
+    result = attribution.attribute(*data, models=RULE_MODELS[:3])
+    run = result.write(tmp_path / "runs", run_id="r1")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["run_id"] == "r1"
+    assert manifest["reconciliation"] == result.manifest["reconciliation"]
+    assert set(manifest["files"]) == {p.name for p in run.iterdir()}
+    assert_frame_equal(pl.read_parquet(run / "touch_credit.parquet"), result.touch_credit)
+    assert_frame_equal(pl.read_parquet(run / "channel_credit.parquet"), result.channel_credit)
+    with pytest.raises(FileExistsError):
+        result.write(tmp_path / "runs", run_id="r1")
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["r1"]  # no temp left over

@@ -1,0 +1,461 @@
+"""Journeys (attribution._journeys): windows, conversion assignment, null paths, milestones,
+account level and the reconciliation of every input touch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import attribution
+from attribution._journeys import parse_duration
+
+LOOKBACK = timedelta(days=90)
+US = timedelta(microseconds=1)
+
+
+def _run(touches, stages, models=("linear",), **kwargs):
+    return attribution.attribute(touches, stages, models=list(models), **kwargs)
+
+
+def _reconciles(rec: dict) -> bool:
+    dropped = sum(rec["touches_dropped"].values())
+    return (
+        rec["touches_in"] == (rec["touches_in_journeys"] + rec["touches_in_null_paths"] + dropped)
+        and rec["conversions"] == rec["conversions_attributed"] + rec["conversions_unattributed"]
+    )
+
+
+def _assignment(result) -> dict[str, str]:
+    """touch_id -> conversion_id under the (single) model run."""
+    return dict(result.touch_credit.select("touch_id", "conversion_id").iter_rows())
+
+
+# --------------------------------------------------------------------------- window edges
+def test_window_edges(make_touches, make_stages, day) -> None:
+    T = day(100)
+    touches = make_touches(
+        [
+            ("t_edge", "c1", "a", T - LOOKBACK),  # exactly T - lookback: in
+            ("t_early", "c1", "b", T - LOOKBACK - US),  # 1 us earlier: out
+            ("t_at_T", "c1", "c", T),  # exactly T: in
+            ("t_after", "c1", "d", T + US),  # after the conversion: null path
+        ]
+    )
+    stages = make_stages([("c1", "closed_won", T, 10.0)])
+    result = _run(touches, stages)
+    assert _assignment(result) == {"t_edge": "c1#1", "t_at_T": "c1#1"}
+    rec = result.manifest["reconciliation"]
+    # the null path is the unassigned touches within one lookback before the last of them
+    # (t_after): t_early lies 90 days + 2 us before it, so it is dropped, not lost
+    assert rec["touches_in_journeys"] == 2
+    assert rec["touches_in_null_paths"] == 1
+    assert rec["touches_dropped"] == {"outside_lookback": 1}
+    assert rec["touches_in"] == 4
+    assert _reconciles(rec)
+
+
+def test_touch_just_outside_the_window_joins_the_null_path(make_touches, make_stages, day) -> None:
+    T = day(100)
+    touches = make_touches(
+        [("t_edge", "c1", "a", T - LOOKBACK), ("t_early", "c1", "b", T - LOOKBACK - US)]
+    )
+    stages = make_stages([("c1", "closed_won", T, 10.0)])
+    result = _run(touches, stages)
+    assert _assignment(result) == {"t_edge": "c1#1"}
+    rec = result.manifest["reconciliation"]
+    assert (rec["touches_in_null_paths"], rec["touches_dropped"]) == (1, {})
+    assert result.paths.sort("conversions").to_dicts() == [
+        {"path": ["b"], "conversions": 0.0, "nulls": 1.0, "value": 0.0},
+        {"path": ["a"], "conversions": 1.0, "nulls": 0.0, "value": 10.0},
+    ]
+
+
+def test_lookback_parameter_moves_the_window(make_touches, make_stages) -> None:
+    touches = make_touches([("t1", "c1", "a", 0), ("t2", "c1", "b", 25)])
+    stages = make_stages([("c1", "closed_won", 30, 1.0)])
+    assert set(_assignment(_run(touches, stages))) == {"t1", "t2"}
+    short = _run(touches, stages, lookback="10d")
+    assert set(_assignment(short)) == {"t2"}
+    assert short.manifest["parameters"]["lookback_seconds"] == 10 * 86400
+    assert short.manifest["reconciliation"]["touches_in_null_paths"] == 1
+
+
+def test_touches_after_the_conversion_form_a_null_path(make_touches, make_stages) -> None:
+    touches = make_touches(
+        [("t1", "c1", "a", 0), ("t2", "c1", "b", 20), ("t3", "c1", "c", 21), ("t4", "c2", "a", 5)]
+    )
+    stages = make_stages([("c1", "closed_won", 10, 1.0)])
+    result = _run(touches, stages)
+    assert _assignment(result) == {"t1": "c1#1"}
+    rec = result.manifest["reconciliation"]
+    assert rec["touches_in_null_paths"] == 3
+    assert rec["null_paths"] == 2  # one per entity: c1 (t2, t3) and c2 (t4)
+    nulls = result.paths.filter(pl.col("nulls") > 0).sort("path")
+    assert nulls.get_column("path").to_list() == [["a"], ["b", "c"]]
+
+
+def test_null_path_is_one_lookback_before_the_last_unassigned_touch(
+    make_touches, make_stages
+) -> None:
+    touches = make_touches(
+        [
+            ("t1", "c1", "a", 0),
+            ("t2", "c1", "b", 50),
+            ("t3", "c1", "c", 100),
+            ("t4", "c1", "d", 150),
+            ("t5", "c1", "e", 60),
+        ]
+    )
+    stages = make_stages([("c1", "lead", 10, None)])  # nothing converts
+    result = _run(touches, stages)
+    rec = result.manifest["reconciliation"]
+    assert rec["touches_in_null_paths"] == 3  # days 60, 100, 150: within 90 days of day 150
+    assert rec["touches_dropped"] == {"outside_lookback": 2}
+    assert result.paths.to_dicts() == [
+        {"path": ["e", "c", "d"], "conversions": 0.0, "nulls": 1.0, "value": 0.0}
+    ]
+
+
+def test_touches_of_other_entities_stay_out(make_touches, make_stages) -> None:
+    touches = make_touches([("t1", "c1", "a", 0), ("t2", "c2", "b", 1)])
+    stages = make_stages([("c1", "closed_won", 2, 1.0), ("c2", "closed_won", 2, 1.0)])
+    assert _assignment(_run(touches, stages)) == {"t1": "c1#1", "t2": "c2#1"}
+
+
+def test_ties_in_time_are_broken_by_touch_id(make_touches, make_stages) -> None:
+    touches = make_touches([("t2", "c1", "b", 1), ("t1", "c1", "a", 1), ("t3", "c1", "c", 1)])
+    stages = make_stages([("c1", "closed_won", 2, 1.0)])
+    result = _run(touches, stages, models=["first_touch"])
+    assert result.touch_credit.get_column("touch_id").to_list() == ["t1", "t2", "t3"]
+    assert result.touch_credit.get_column("credit").to_list() == [1.0, 0.0, 0.0]
+
+
+# --------------------------------------------------------------------------- conversions
+def test_two_conversions_each_touch_credited_once(make_touches, make_stages) -> None:
+    touches = make_touches(
+        [("t1", "c1", "a", 10), ("t2", "c1", "b", 20), ("t3", "c1", "c", 40), ("t4", "c1", "d", 50)]
+    )
+    stages = make_stages([("c1", "closed_won", 30, 100.0), ("c1", "closed_won", 60, 200.0)])
+    result = _run(touches, stages)
+    assert _assignment(result) == {"t1": "c1#1", "t2": "c1#1", "t3": "c1#2", "t4": "c1#2"}
+    assert result.touch_credit.height == 4
+    assert result.touch_credit.get_column("value").to_list() == [50.0, 50.0, 100.0, 100.0]
+    conv = result.conversions.select("conversion_id", "value", "n_touches")
+    expected = pl.DataFrame(
+        {"conversion_id": ["c1#1", "c1#2"], "value": [100.0, 200.0], "n_touches": [2, 2]}
+    )
+    assert_frame_equal(conv, expected)
+
+
+def test_touch_at_the_first_conversion_goes_to_it(make_touches, make_stages) -> None:
+    touches = make_touches([("t1", "c1", "a", 30), ("t2", "c1", "b", 30.5)])
+    stages = make_stages([("c1", "closed_won", 30, 1.0), ("c1", "closed_won", 60, 1.0)])
+    assert _assignment(_run(touches, stages)) == {"t1": "c1#1", "t2": "c1#2"}
+
+
+def test_two_conversions_at_the_same_time(make_touches, make_stages) -> None:
+    touches = make_touches([("t1", "c1", "a", 1), ("t2", "c1", "b", 2)])
+    stages = make_stages(
+        [("c1", "closed_won", 5, 100.0), ("c1", "closed_won", 5, 300.0)]
+    ).with_columns(opportunity_id=pl.Series(["o1", "o2"]))
+    result = _run(touches, stages)
+    assert _assignment(result) == {"t1": "c1#1", "t2": "c1#1"}
+    conv = result.conversions.select("conversion_id", "opportunity_id", "n_touches")
+    assert conv.rows() == [("c1#1", "o1", 2), ("c1#2", "o2", 0)]
+    rec = result.manifest["reconciliation"]
+    assert (rec["conversions"], rec["conversions_attributed"], rec["conversions_unattributed"]) == (
+        2,
+        1,
+        1,
+    )
+    assert result.manifest["totals"] == {"conversions_value": 400.0, "attributed_value": 100.0}
+
+
+def test_conversion_without_touches_is_unattributed(make_touches, make_stages) -> None:
+    touches = make_touches([("t1", "c1", "a", 1)])
+    stages = make_stages([("c1", "closed_won", 2, 10.0), ("c2", "closed_won", 2, 99.0)])
+    result = _run(touches, stages, models=["linear", "w_shaped"])
+    assert set(result.touch_credit.get_column("conversion_id")) == {"c1#1"}
+    rec = result.manifest["reconciliation"]
+    assert (rec["conversions_attributed"], rec["conversions_unattributed"]) == (1, 1)
+    unattributed = result.conversions.filter(pl.col("n_touches") == 0)
+    assert unattributed.get_column("conversion_id").to_list() == ["c2#1"]
+    totals = result.channel_credit.group_by("model").agg(pl.col("conversions", "value").sum())
+    assert sorted(totals.rows()) == [("linear", 1.0, 10.0), ("w_shaped", 1.0, 10.0)]
+
+
+def test_conversion_stage_is_chosen_per_run(make_touches, make_stages) -> None:
+    touches = make_touches([("t1", "c1", "a", 1), ("t2", "c1", "b", 3)])
+    stages = make_stages([("c1", "mql", 2, None), ("c1", "closed_won", 4, 5.0)])
+    result = _run(touches, stages, conversion_stage="mql")
+    assert _assignment(result) == {"t1": "c1#1"}
+    assert result.manifest["reconciliation"]["touches_in_null_paths"] == 1
+    assert result.manifest["reconciliation"]["conversions_without_value"] == 1
+
+
+# --------------------------------------------------------------------------- reconciliation
+def test_exact_duplicates_are_removed_and_counted(make_touches, make_stages) -> None:
+    touches = make_touches(
+        [("t1", "c1", "a", 1), ("t1", "c1", "a", 1), ("t1", "c1", "a", 1), ("t2", "c1", "b", 2)]
+    )
+    stages = make_stages([("c1", "closed_won", 3, 1.0)])
+    result = _run(touches, stages)
+    rec = result.manifest["reconciliation"]
+    assert rec["touches_in"] == 4
+    assert rec["touches_dropped"] == {"exact_duplicate": 2}
+    assert rec["touches_in_journeys"] == 2
+    assert _reconciles(rec)
+    assert result.touch_credit.get_column("credit").to_list() == [0.5, 0.5]
+
+
+def test_every_touch_is_accounted_for(make_touches, make_stages, day) -> None:
+    touches = make_touches(
+        [
+            ("t1", "c1", "a", 0),  # outside c1#1's window and > lookback before t5: dropped
+            ("t2", "c1", "b", 100),  # c1#1
+            ("t3", "c1", "c", 150),  # c1#1
+            ("t4", "c1", "c", 150),  # exact duplicate of nothing (different id): c1#1
+            ("t5", "c1", "d", 200),  # after the last conversion: null path
+            ("t6", "c2", "a", 10),  # no conversion: null path
+            ("t6", "c2", "a", 10),  # exact duplicate
+        ]
+    ).vstack(
+        pl.DataFrame(
+            {"touch_id": ["t7"], "contact_id": [None], "channel": ["a"], "timestamp": [day(5)]},
+            schema=make_touches([]).schema,
+        )
+    )  # no contact: dropped as missing_contact_id
+    stages = make_stages([("c1", "closed_won", 160, 1.0)])
+    rec = _run(touches, stages).manifest["reconciliation"]
+    assert rec["touches_in"] == 8
+    assert rec["touches_in_journeys"] == 3
+    assert rec["touches_in_null_paths"] == 2
+    assert rec["touches_dropped"] == {
+        "missing_contact_id": 1,
+        "outside_lookback": 1,
+        "exact_duplicate": 1,
+    }
+    assert rec["null_paths"] == 2
+    assert _reconciles(rec)
+
+
+# --------------------------------------------------------------------------- milestones
+def test_second_deal_does_not_reuse_the_first_deals_lead(make_touches, make_stages) -> None:
+    touches = make_touches(
+        [("t1", "c1", "a", 1), ("t2", "c1", "b", 5), ("t3", "c1", "c", 12), ("t4", "c1", "d", 20)]
+    )
+    stages = make_stages(
+        [
+            ("c1", "lead", 0, None),
+            ("c1", "closed_won", 10, 1.0),
+            ("c1", "mql", 15, None),  # second cycle's lead: LC = t3
+            ("c1", "closed_won", 30, 1.0),
+        ]
+    )
+    result = _run(touches, stages, models=["u_shaped"])
+    conv = result.conversions.sort("conversion_id")
+    assert conv.get_column("lead_at").to_list() == [
+        stages.get_column("timestamp")[0],
+        stages.get_column("timestamp")[2],
+    ]
+    got = dict(result.touch_credit.select("touch_id", "credit").iter_rows())
+    # deal 1: the lead precedes t1, so no touch holds the lead role: first 0.4, others 0.2
+    # deal 2: t3 is first and LC (0.8), t4 others (0.2)
+    assert got == pytest.approx({"t1": 2 / 3, "t2": 1 / 3, "t3": 0.8, "t4": 0.2}, abs=1e-12)
+
+
+def test_second_deal_without_its_own_lead_has_none(make_touches, make_stages) -> None:
+    touches = make_touches([("t1", "c1", "a", 1), ("t2", "c1", "b", 12), ("t3", "c1", "c", 20)])
+    stages = make_stages(
+        [
+            ("c1", "lead", 2, None),
+            ("c1", "closed_won", 10, 1.0),
+            ("c1", "closed_won", 30, 1.0),
+        ]
+    )
+    result = _run(touches, stages, models=["u_shaped"])
+    conv = result.conversions.sort("conversion_id")
+    assert conv.get_column("lead_at").null_count() == 1
+    assert conv.get_column("lead_at")[1] is None
+    got = dict(result.touch_credit.select("touch_id", "credit").iter_rows())
+    assert got == pytest.approx({"t1": 1.0, "t2": 2 / 3, "t3": 1 / 3}, abs=1e-12)
+
+
+def test_custom_milestone_stages(make_touches, make_stages) -> None:
+    touches = make_touches([("t1", "c1", "a", 1), ("t2", "c1", "b", 3), ("t3", "c1", "c", 5)])
+    stages = make_stages([("c1", "sql", 4, None), ("c1", "closed_won", 6, 1.0)])
+    default = _run(touches, stages, models=["u_shaped"])
+    assert default.touch_credit.get_column("credit").to_list() == pytest.approx(
+        [0.4 / 0.6, 0.1 / 0.6, 0.1 / 0.6]
+    )
+    custom = _run(touches, stages, models=["u_shaped"], milestones={"lead": ["sql"]})
+    assert custom.touch_credit.get_column("credit").to_list() == pytest.approx([0.4, 0.4, 0.2])
+
+
+def test_milestones_for_one_role_keep_the_other_defaults(worked) -> None:
+    touches, stages = worked
+    # lead marked by `sql` (absent here): no LC; opportunity keeps its default stage (OC = t4)
+    for lead in (["sql"], "sql"):
+        result = _run(touches, stages, models=["w_shaped"], milestones={"lead": lead})
+        assert result.touch_credit.get_column("credit").to_list() == pytest.approx(
+            [0.3 / 0.7, 0.1 / 3 / 0.7, 0.1 / 3 / 0.7, 0.3 / 0.7, 0.1 / 3 / 0.7], abs=1e-12
+        )
+    # a role mapped to no stage is never reached
+    result = _run(touches, stages, models=["w_shaped"], milestones={"opportunity": []})
+    assert result.touch_credit.get_column("credit").to_list() == pytest.approx(
+        [0.3 / 0.7, 0.3 / 0.7, 0.1 / 3 / 0.7, 0.1 / 3 / 0.7, 0.1 / 3 / 0.7], abs=1e-12
+    )
+
+
+# --------------------------------------------------------------------------- account level
+@pytest.fixture
+def accounts(make_touches, make_stages):
+    touches = make_touches(
+        [
+            ("t1", "c1", "linkedin", 1),
+            ("t2", "c2", "email", 2),
+            ("t3", "c1", "webinar", 3),
+            ("t4", "c3", "direct", 2),  # c3 has no account
+            ("t5", "c4", "direct", 2),  # c4 is not in the contacts table
+            ("t6", "c5", "events", 2),  # account B, which does not convert
+        ]
+    )
+    stages = make_stages([("c2", "closed_won", 4, 900.0)])  # a contact event -> account A
+    contacts = pl.DataFrame(
+        {
+            "contact_id": ["c1", "c2", "c3", "c5"],
+            "account_id": ["A", "A", None, "B"],
+            "role": ["champion", "decision_maker", None, None],
+        }
+    )
+    return touches, stages, contacts
+
+
+def test_account_level_journeys(accounts) -> None:
+    touches, stages, contacts = accounts
+    result = _run(touches, stages, level="account", contacts=contacts)
+    tc = result.touch_credit.select(
+        "conversion_id", "touch_id", "contact_id", "account_id", "credit"
+    )
+    expected = pl.DataFrame(
+        {
+            "conversion_id": ["A#1"] * 3,
+            "touch_id": ["t1", "t2", "t3"],
+            "contact_id": ["c1", "c2", "c1"],
+            "account_id": ["A", "A", "A"],
+            "credit": [1 / 3] * 3,
+        }
+    )
+    assert_frame_equal(tc, expected)
+    rec = result.manifest["reconciliation"]
+    assert rec["touches_dropped"] == {"missing_account_id": 2}
+    assert rec["touches_in_null_paths"] == 1  # t6, account B
+    assert _reconciles(rec)
+    assert result.manifest["parameters"]["lookback_seconds"] == 180 * 86400
+    assert result.conversions.get_column("account_id").to_list() == ["A"]
+
+
+def test_account_level_from_files(accounts, tmp_path) -> None:
+    touches, stages, contacts = accounts
+    base = _run(touches, stages, level="account", contacts=contacts)
+    touches.write_parquet(tmp_path / "touches.parquet")
+    stages.write_ndjson(tmp_path / "stages.ndjson")
+    contacts.write_csv(tmp_path / "contacts.csv")
+    files = _run(
+        tmp_path / "touches.parquet",
+        tmp_path / "stages.ndjson",
+        level="account",
+        contacts=tmp_path / "contacts.csv",
+    )
+    assert_frame_equal(files.touch_credit, base.touch_credit)
+    assert files.manifest["reconciliation"] == base.manifest["reconciliation"]
+    assert files.manifest["inputs"]["contacts"]["rows"] == 4
+
+
+def test_account_level_without_accounts_is_an_error(accounts) -> None:
+    touches, stages, _ = accounts
+    with pytest.raises(attribution.ColumnNotFoundError, match="account_id"):
+        _run(touches, stages, level="account")
+
+
+def test_account_level_contact_rows_without_account_do_not_hide_one(accounts) -> None:
+    touches, stages, contacts = accounts
+    # c3 listed twice: once without an account, once with B; row order must not matter
+    extra = pl.DataFrame(
+        {"contact_id": ["c3"], "account_id": ["B"], "role": [None]}, schema=contacts.schema
+    )
+    for table in (pl.concat([contacts, extra]), pl.concat([extra, contacts])):
+        result = _run(touches, stages, level="account", contacts=table)
+        rec = result.manifest["reconciliation"]
+        assert rec["touches_dropped"] == {"missing_account_id": 1}  # only c4's touch
+        assert rec["touches_in_null_paths"] == 2  # t4 (c3) and t6 (c5), account B
+
+
+def test_account_level_contact_in_two_accounts_is_an_error(accounts) -> None:
+    touches, stages, contacts = accounts
+    extra = pl.DataFrame(
+        {"contact_id": ["c1"], "account_id": ["B"], "role": [None]}, schema=contacts.schema
+    )
+    with pytest.raises(attribution.DuplicateKeyError, match="several accounts") as info:
+        _run(touches, stages, level="account", contacts=pl.concat([contacts, extra]))
+    assert (info.value.table, info.value.rows) == ("contacts", [0, 4])
+
+
+def test_contact_level_ignores_accounts(accounts) -> None:
+    touches, stages, contacts = accounts
+    result = _run(touches, stages, contacts=contacts)
+    assert _assignment(result) == {"t2": "c2#1"}
+
+
+# --------------------------------------------------------------------------- lookback parsing
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90d", timedelta(days=90)),
+        ("12h", timedelta(hours=12)),
+        ("30m", timedelta(minutes=30)),
+        ("2w", timedelta(weeks=2)),
+        ("45s", timedelta(seconds=45)),
+        (" 1.5D ", timedelta(hours=36)),
+        ("3600", timedelta(hours=1)),
+        (86400, timedelta(days=1)),
+        (0.5, timedelta(milliseconds=500)),
+        (timedelta(days=3), timedelta(days=3)),
+    ],
+)
+def test_parse_duration(text, expected) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "d",
+        "abc",
+        "90 days",
+        "0d",
+        "-1d",
+        "nan",
+        "inf",
+        "1e30d",
+        0,
+        -5.0,
+        float("inf"),
+        float("nan"),
+        True,
+        None,
+        [90],
+    ],
+)
+def test_parse_duration_rejects(bad) -> None:
+    with pytest.raises(attribution.InputError, match="lookback"):
+        parse_duration(bad)
+
+
+def test_bad_lookback_through_attribute(worked) -> None:
+    with pytest.raises(attribution.InputError, match="90d"):
+        attribution.attribute(*worked, models=["linear"], lookback="ninety days")
