@@ -299,7 +299,10 @@ def _custom(p: dict[str, Any]) -> RoleWeights:
     )
 
 
-_WEIGHT = dict(kind="float", low=0.0, high=None)
+def _weight(name: str, default: float, doc: str) -> Param:
+    return Param(name, "float", default, doc, low=0.0)
+
+
 _DIRECT = Param(
     "direct_channels", "channels", ("direct",), "channels treated as direct (last_non_direct role)"
 )
@@ -327,9 +330,9 @@ for _name, _weights in BUILTIN.items():
                 "rule",
                 _SUMMARIES[_name],
                 (
-                    Param("first", default=0.4, doc="weight of the first touch", **_WEIGHT),  # type: ignore[arg-type]
-                    Param("last", default=0.4, doc="weight of the last touch", **_WEIGHT),
-                ),  # type: ignore[arg-type]
+                    _weight("first", 0.4, "weight of the first touch"),
+                    _weight("last", 0.4, "weight of the last touch"),
+                ),
                 _position_based,
             )
         )
@@ -372,22 +375,13 @@ register(
         "rule",
         "Your own role weights, optionally times time decay and per-channel multipliers.",
         (
-            Param("first", default=0.0, doc="weight of the first touch", **_WEIGHT),  # type: ignore[arg-type]
-            Param("last", default=0.0, doc="weight of the last touch", **_WEIGHT),  # type: ignore[arg-type]
-            Param("lead", default=0.0, doc="weight of the lead-creation touch", **_WEIGHT),  # type: ignore[arg-type]
-            Param(
-                "opportunity",
-                default=0.0,
-                doc="weight of the opportunity-creation touch",
-                **_WEIGHT,
-            ),  # type: ignore[arg-type]
-            Param("closed_won", default=0.0, doc="weight of the closed-won touch", **_WEIGHT),  # type: ignore[arg-type]
-            Param(
-                "last_non_direct", default=0.0, doc="weight of the last non-direct touch", **_WEIGHT
-            ),  # type: ignore[arg-type]
-            Param(
-                "others", default=1.0, doc="weight split over touches holding no role", **_WEIGHT
-            ),  # type: ignore[arg-type]
+            _weight("first", 0.0, "weight of the first touch"),
+            _weight("last", 0.0, "weight of the last touch"),
+            _weight("lead", 0.0, "weight of the lead-creation touch"),
+            _weight("opportunity", 0.0, "weight of the opportunity-creation touch"),
+            _weight("closed_won", 0.0, "weight of the closed-won touch"),
+            _weight("last_non_direct", 0.0, "weight of the last non-direct touch"),
+            _weight("others", 1.0, "weight split over touches holding no role"),
             Param("half_life", "duration", None, "optional time-decay half-life", optional=True),
             Param(
                 "channel_multipliers",
