@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check attribution service tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 clean:
