@@ -403,10 +403,10 @@ def _order_selection(journeys: Journeys) -> tuple[pl.DataFrame, int]:
 
     per_journey = pl.concat(
         [
-            journeys.touches.group_by("conversion_id")
+            journeys.touches.group_by("conversion_id", maintain_order=True)
             .agg(pl.col("channel").alias("path"))
             .select("path", pl.lit(True).alias("converted")),
-            journeys.null_touches.group_by("path_id")
+            journeys.null_touches.group_by("path_id", maintain_order=True)
             .agg(pl.col("channel").alias("path"))
             .select("path", pl.lit(False).alias("converted")),
         ]

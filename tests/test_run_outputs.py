@@ -1,0 +1,67 @@
+"""Run outputs of the data-driven models: extras, transition graph files, order selection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import polars as pl
+import pytest
+
+import attribution
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def sample_result() -> attribution.AttributionResult:
+    return attribution.attribute(
+        SAMPLE / "touches.parquet",
+        SAMPLE / "stages.parquet",
+        models=["markov", "shapley", "linear"],
+        select_markov_order=True,
+    )
+
+
+def test_order_selection_is_seeded_and_complete(sample_result) -> None:
+    table = sample_result.extras["markov_order_selection"]
+    assert table.get_column("order").to_list() == [1, 2, 3, 4]
+    assert table.get_column("auc").is_between(0, 1).all()
+    again = attribution.attribute(
+        SAMPLE / "touches.parquet",
+        SAMPLE / "stages.parquet",
+        models=["linear"],
+        select_markov_order=True,
+    )
+    assert again.extras["markov_order_selection"].equals(table)
+    assert any("suggested order" in n for n in sample_result.manifest["notes"])
+
+
+def test_run_directory_holds_graph_and_extras(sample_result, tmp_path: Path) -> None:
+    run_dir = sample_result.write(tmp_path)
+    files = {p.name for p in run_dir.iterdir()}
+    assert {
+        "markov_removal_effects.parquet",
+        "markov_transition_matrix.parquet",
+        "markov_transition_graph.graphml",
+        "markov_transition_graph.json",
+        "shapley_shapley_values.parquet",
+        "markov_order_selection.parquet",
+    } <= files
+    graph = nx.read_graphml(run_dir / "markov_transition_graph.graphml")
+    for node in graph.nodes:
+        out = [d["probability"] for _, _, d in graph.out_edges(node, data=True)]
+        if out:  # every non-absorbing state's exits sum to 1
+            assert sum(out) == pytest.approx(1.0, abs=1e-9)
+    data = json.loads((run_dir / "markov_transition_graph.json").read_text())
+    assert len(data["nodes"]) == graph.number_of_nodes()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert set(manifest["files"]) == files
+
+
+def test_markov_channel_credit_sums_to_conversions(sample_result) -> None:
+    rec = sample_result.manifest["reconciliation"]
+    for model in ("markov", "shapley"):
+        total = sample_result.channel_credit.filter(pl.col("model") == model)["conversions"].sum()
+        assert total == pytest.approx(rec["conversions_attributed"], rel=1e-9)
