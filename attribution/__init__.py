@@ -5,6 +5,7 @@ re-exported here; everything in ``attribution._*`` modules is private.
 """
 
 from ._attribute import AttributionResult, attribute, attribute_paths
+from ._benchmark_sra import SurveyBenchmark, compare_surveys, score_against_truth
 from ._errors import (
     AttributionError,
     ColumnNotFoundError,
@@ -18,6 +19,7 @@ from ._errors import (
 )
 from ._registry import ModelSpec, Param, available_models, get_model
 from ._rules import RoleWeights
+from ._surveys import SurveyClassifier
 from ._version import __version__
 
 __all__ = [
@@ -34,9 +36,13 @@ __all__ = [
     "Param",
     "RoleWeights",
     "SchemaError",
+    "SurveyBenchmark",
+    "SurveyClassifier",
     "__version__",
     "attribute",
     "attribute_paths",
     "available_models",
+    "compare_surveys",
     "get_model",
+    "score_against_truth",
 ]

@@ -18,6 +18,7 @@ explicit "don't remember"), so the coverage (share coded, share ``other``) is al
 from __future__ import annotations
 
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from ._errors import ConfigError, InputError, ModelParameterError
 from ._io import TableLike
@@ -123,7 +125,8 @@ def load_survey_rules(path: str | Path | None = None) -> SurveyRules:
         unknown = set(raw) - {"channel", "pattern"}
         if unknown or not {"channel", "pattern"} <= set(raw):
             raise ConfigError(
-                f"{where}: needs 'channel' and 'pattern' (unknown keys: {sorted(unknown) or 'none'})"
+                f"{where}: needs 'channel' and 'pattern' "
+                f"(unknown keys: {sorted(unknown) or 'none'})"
             )
         for key in ("channel", "pattern"):
             if not isinstance(raw[key], str) or not raw[key].strip():
@@ -168,9 +171,7 @@ def rule_number_expr(rules: SurveyRules, text: pl.Expr) -> pl.Expr:
     chain: Any = None
     for i, rule in enumerate(rules.rules, start=1):
         cond = text.str.contains(f"(?i){rule.pattern}")
-        chain = pl.when(cond).then(pl.lit(i)) if chain is None else chain.when(cond).then(
-            pl.lit(i)
-        )
+        chain = pl.when(cond).then(pl.lit(i)) if chain is None else chain.when(cond).then(pl.lit(i))
     return chain.otherwise(pl.lit(None, dtype=pl.Int32)).cast(pl.Int32)
 
 
@@ -213,7 +214,8 @@ class SurveyClassifier:
     C
         Inverse regularisation strength of the logistic regression.
     cv
-        Folds of the stratified cross-validation (lowered to the smallest class size).
+        Folds of the seeded stratified cross-validation (at most the largest channel's count).
+        A channel with fewer answers than folds is absent from some test folds.
     seed
         Seeds the fold shuffling, so the reported accuracy is reproducible.
     min_proba
@@ -267,12 +269,16 @@ class SurveyClassifier:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import FeatureUnion, Pipeline
 
-        features = FeatureUnion([
-            ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
-                                      sublinear_tf=True)),
-        ])
-        model = LogisticRegression(C=float(self.C), max_iter=2000)
+        features = FeatureUnion(
+            [
+                ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True)),
+                (
+                    "chars",
+                    TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+                ),
+            ]
+        )
+        model = LogisticRegression(C=float(self.C), solver="newton-cg", max_iter=1000)
         return Pipeline([("tfidf", features), ("logreg", model)])
 
     def fit(self, labelled: TableLike) -> SurveyClassifier:
@@ -312,10 +318,16 @@ class SurveyClassifier:
             )
         texts = frame.get_column("_text").to_list()
         labels = frame.get_column("channel").to_numpy()
-        n_splits = int(min(self.cv, int(counts.get_column("count").min())))  # type: ignore[arg-type]
+        n_splits = min(self.cv, int(counts.get_column("count").max()))  # type: ignore[arg-type]
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.seed)
-        scores = cross_val_score(self._pipeline(), texts, labels, cv=folds, scoring="accuracy")
-        self.pipeline_ = self._pipeline().fit(texts, labels)
+        # Tiny problems: BLAS threads cost far more than they save (seconds instead of ms).
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            # a channel with fewer answers than folds is simply absent from some test folds
+            warnings.filterwarnings(
+                "ignore", message="The least populated class", category=UserWarning
+            )
+            scores = cross_val_score(self._pipeline(), texts, labels, cv=folds, scoring="accuracy")
+            self.pipeline_ = self._pipeline().fit(texts, labels)
         self.classes_ = [str(c) for c in self.pipeline_.classes_]
         self.cv_scores_ = [float(s) for s in scores]
         self.cv_accuracy_ = float(np.mean(scores))
@@ -329,8 +341,9 @@ class SurveyClassifier:
                 "This SurveyClassifier is not fitted yet; call fit(labelled) first."
             )
 
-    def predict_proba(self, texts: Sequence[str | None] | pl.Series) -> tuple[list[str | None],
-                                                                             np.ndarray]:
+    def predict_proba(
+        self, texts: Sequence[str | None] | pl.Series
+    ) -> tuple[list[str | None], np.ndarray]:
         """Predicted channel and its probability for each text (``None`` for blank text)."""
         self._check_fitted()
         series = pl.Series("t", list(texts), dtype=pl.String)
@@ -339,7 +352,8 @@ class SurveyClassifier:
         out = np.full(len(series), None, dtype=object)
         proba = np.zeros(len(series))
         if keep.any():
-            p = self.pipeline_.predict_proba(norm.filter(pl.Series(keep)).to_list())
+            with threadpool_limits(limits=1):
+                p = self.pipeline_.predict_proba(norm.filter(pl.Series(keep)).to_list())
             best = p.argmax(axis=1)
             proba[keep] = p[np.arange(len(best)), best]
             out[keep] = np.asarray(self.classes_, dtype=object)[best]
@@ -449,13 +463,19 @@ def code_answers(
     pick_text = normalise_answer(pl.col("pick_list"))
     frame = frame.with_columns(
         normalise_answer(pl.col("response")).fill_null("").alias("answer"),
-        pl.when(pick.is_in(known)).then(pick)
+        pl.when(pick.is_in(known))
+        .then(pick)
         .when(pick_text.fill_null("") != "")
         .then(_rule_channel(rule_set, rule_number_expr(rule_set, pick_text)))
         .alias("_pick"),
     )
     if mode == "rules_first":
-        frame = frame.with_columns(rule_number_expr(rule_set, pl.col("answer")).alias("rule"))
+        # blank answers are not coded by rules: they are counted as blank
+        frame = frame.with_columns(
+            pl.when(pl.col("answer") != "")
+            .then(rule_number_expr(rule_set, pl.col("answer")))
+            .alias("rule")
+        )
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.Int32).alias("rule"))
     frame = frame.with_columns(_rule_channel(rule_set, pl.col("rule")).alias("_text_rule"))
@@ -471,25 +491,34 @@ def code_answers(
         )
         clf_channel = pl.col("_clf")
     text_channel = pl.coalesce(pl.col("_text_rule"), clf_channel)
-    text_by = pl.when(pl.col("_text_rule").is_not_null()).then(pl.lit("rule")).otherwise(
-        pl.lit("classifier")
+    text_by = (
+        pl.when(pl.col("_text_rule").is_not_null())
+        .then(pl.lit("rule"))
+        .otherwise(pl.lit("classifier"))
     )
     specific_pick = pl.col("_pick").is_not_null() & (pl.col("_pick") != OTHER)
     use_text = text_channel.is_not_null() & ((text_channel != OTHER) | pl.col("_pick").is_null())
     frame = frame.with_columns(
-        pl.when(specific_pick).then(pl.col("_pick"))
-        .when(use_text).then(text_channel)
-        .otherwise(pl.lit(OTHER)).alias("channel"),
-        pl.when(specific_pick).then(pl.lit("pick_list"))
-        .when(use_text).then(text_by)
-        .when(pl.col("_pick") == OTHER).then(pl.lit("pick_list"))
-        .when(pl.col("answer") == "").then(pl.lit("blank"))
-        .otherwise(pl.lit("unmatched")).alias("coded_by"),
-    ).with_columns(
-        pl.when(pl.col("coded_by") == "rule").then(pl.col("rule")).alias("rule")
-    )
-    keys = [c for c in ("contact_id", "account_id", "opportunity_id", "timestamp")
-            if c in frame.columns]
+        pl.when(specific_pick)
+        .then(pl.col("_pick"))
+        .when(use_text)
+        .then(text_channel)
+        .otherwise(pl.lit(OTHER))
+        .alias("channel"),
+        pl.when(specific_pick)
+        .then(pl.lit("pick_list"))
+        .when(use_text)
+        .then(text_by)
+        .when(pl.col("_pick") == OTHER)
+        .then(pl.lit("pick_list"))
+        .when(pl.col("answer") == "")
+        .then(pl.lit("blank"))
+        .otherwise(pl.lit("unmatched"))
+        .alias("coded_by"),
+    ).with_columns(pl.when(pl.col("coded_by") == "rule").then(pl.col("rule")).alias("rule"))
+    keys = [
+        c for c in ("contact_id", "account_id", "opportunity_id", "timestamp") if c in frame.columns
+    ]
     coded = frame.select(
         ROW, *keys, "response", "pick_list", "answer", "channel", "coded_by", "rule"
     ).sort(ROW)
@@ -508,11 +537,14 @@ def coverage(
     stats = coded.select(
         is_other.sum().alias("other"),
         (is_other & pl.col("coded_by").is_in(["rule", "pick_list", "classifier"]))
-        .sum().alias("dont_know"),
+        .sum()
+        .alias("dont_know"),
         (pl.col("coded_by") == "blank").sum().alias("blank"),
         (pl.col("coded_by") == "unmatched").sum().alias("unmatched"),
-        *[((pl.col("coded_by") == s) & ~is_other).sum().alias(s)
-          for s in ("pick_list", "rule", "classifier")],
+        *[
+            ((pl.col("coded_by") == s) & ~is_other).sum().alias(s)
+            for s in ("pick_list", "rule", "classifier")
+        ],
     ).row(0, named=True)
     other = int(stats["other"])
     share = (lambda k: round(k / n, 4)) if n else (lambda k: 0.0)

@@ -39,6 +39,16 @@ ModelOpt = Annotated[
     ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that receives run folders")]
+SurveysOpt = Annotated[
+    Path | None, typer.Option("--surveys", help="Survey answers: adds the survey benchmark")
+]
+TruthOpt = Annotated[
+    Path | None, typer.Option("--truth", help="truth.json of synthetic data: score models")
+]
+LabelsOpt = Annotated[
+    Path | None,
+    typer.Option("--survey-labels", help="Labelled answers (response, channel) for a classifier"),
+]
 
 
 def _default_models(*, paths_only: bool = False) -> list[str]:
@@ -154,9 +164,15 @@ def run(
     select_order: Annotated[
         bool, typer.Option("--select-order", help="Compare Markov orders 1-4 by held-out ROC AUC")
     ] = False,
+    surveys: SurveysOpt = None,
+    truth: TruthOpt = None,
+    survey_labels: LabelsOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
 ) -> None:
-    """Run a batch attribution job from files or a config file; writes a run directory."""
+    """Run a batch attribution job from files or a config file; writes a run directory.
+
+    With --surveys, the self-reported survey benchmark is computed and written into the run.
+    """
     try:
         cfg = load_config(config) if config else None
         inputs = dict(cfg.inputs) if cfg else {}
@@ -165,6 +181,7 @@ def run(
             ("stages", stages),
             ("contacts", contacts),
             ("events", events),
+            ("surveys", surveys),
         ):
             if value is not None:
                 inputs[key] = value
@@ -194,9 +211,57 @@ def run(
         )
     except AttributionError as exc:
         _fail(exc)
-    runs_dir = out or Path(opts.get("out", "runs"))
-    path = result.write(runs_dir)
+    _finish(
+        result,
+        out or Path(opts.get("out", "runs")),
+        surveys=inputs.get("surveys"),
+        truth=truth,
+        survey_labels=survey_labels,
+    )
+
+
+@app.command("surveys")
+def surveys_cmd(
+    surveys: Annotated[Path, typer.Option(help="Survey answers file")],
+    touches: Annotated[Path, typer.Option(help="Touch log file")],
+    stages: Annotated[Path, typer.Option(help="CRM stage events file")],
+    model: ModelOpt = None,
+    truth: TruthOpt = None,
+    survey_labels: LabelsOpt = None,
+    out: OutOpt = Path("runs"),
+) -> None:
+    """Benchmark models against self-reported surveys ("How did you hear about us?")."""
+    models = model or _default_models()
+    try:
+        result = _with_progress(
+            len(models), attribute, touches=touches, stages=stages, models=models
+        )
+    except AttributionError as exc:
+        _fail(exc)
+    _finish(result, out, surveys=surveys, truth=truth, survey_labels=survey_labels)
+
+
+def _finish(
+    result: AttributionResult,
+    out: Path,
+    *,
+    surveys: Path | None = None,
+    truth: Path | None = None,
+    survey_labels: Path | None = None,
+) -> None:
+    """Survey benchmark (when surveys are given), write the run atomically, print summaries."""
+    bench = None
+    if surveys is not None:
+        from ._benchmark_sra import compare_surveys
+
+        try:
+            bench = compare_surveys(result, surveys, truth=truth, classifier=survey_labels)
+        except AttributionError as exc:
+            _fail(exc)
+    path = result.write(out, also=[bench] if bench is not None else ())
     print_summary(result)
+    if bench is not None:
+        console.print(bench.summary(), highlight=False, markup=False)
     console.print(f"run written to [bold]{path}[/bold]")
 
 
@@ -212,9 +277,7 @@ def paths(
         result = attribute_paths(file, models=model or _default_models(paths_only=True), sep=sep)
     except AttributionError as exc:
         _fail(exc)
-    path = result.write(out)
-    print_summary(result)
-    console.print(f"run written to [bold]{path}[/bold]")
+    _finish(result, out)
 
 
 @app.command()
@@ -243,9 +306,17 @@ def demo(
         )
     except AttributionError as exc:
         _fail(exc)
-    path = result.write(out)
-    print_summary(result)
-    console.print(f"run written to [bold]{path}[/bold]")
+
+    def optional(name: str) -> Path | None:
+        return data / name if (data / name).exists() else None
+
+    _finish(
+        result,
+        out,
+        surveys=optional("surveys.parquet"),
+        truth=optional("truth.json"),
+        survey_labels=optional("survey_labels.csv"),
+    )
 
 
 @app.command()

@@ -53,6 +53,11 @@ def test_demo_writes_a_complete_run(tmp_path: Path) -> None:
     sums = touch.group_by("model", "conversion_id").agg(pl.col("credit").sum())
     assert (sums.get_column("credit") - 1).abs().max() < 1e-9
     assert touch.get_column("credit").min() >= 0
+    # the demo includes the survey benchmark, scored against the known truth too
+    assert "Leaderboard by top-1 agreement" in proc.stdout
+    bench = pl.read_parquet(run_dir / "survey_benchmark.parquet")
+    assert set(bench.get_column("model")) == set(channel.get_column("model"))
+    assert "survey_benchmark.parquet" in manifest["files"]
     # no half-written directories left behind
     assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
 

@@ -1,0 +1,325 @@
+"""Survey coding (attribution._surveys): rules file, pick-list precedence, classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from attribution import ConfigError, InputError, ModelParameterError
+from attribution._surveys import (
+    SurveyClassifier,
+    code_answers,
+    default_survey_rules_path,
+    labels_from_surveys,
+    load_survey_rules,
+    normalise_answer,
+)
+from attribution._synth import _SURVEY_TEXT
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+# free text -> channel under the shipped rules (typos, casing and stray punctuation included)
+CASES = [
+    ("Google", "search"),
+    ("googled TMS software", "search"),
+    ("found you on googel", "search"),
+    ("BING.", "search"),
+    ("searched online", "search"),
+    ("Google ads", "google_ads"),
+    ("saw a sponsored result", "google_ads"),
+    ("Saw an ad on LinkedIn", "linkedin"),
+    ("linkdin", "linkedin"),
+    ("saw your posts on linked in", "linkedin"),
+    ("LinkedIn group", "community"),
+    ("Reddit r/logistics", "community"),
+    ("a Slack community for supply chain folks", "community"),
+    ("online forum", "community"),
+    ("a colleague at my last company", "word_of_mouth"),
+    ("friend recommended.", "word_of_mouth"),
+    ("WOM", "word_of_mouth"),
+    ("my boss told me", "word_of_mouth"),
+    ("our ERP partner recommended you", "partner_referral"),
+    ("referred by our 3PL", "partner_referral"),
+    ("NetSuite consultant told us about you", "partner_referral"),
+    ("my freight broker recommended you", "freight_broker"),
+    ("recommended by our carrier rep", "freight_broker"),
+    ("G2 crowd", "g2_capterra"),
+    ("Capterra listing", "g2_capterra"),
+    ("TrustRadius", "g2_capterra"),
+    ("read reviews on g2", "g2_capterra"),
+    ("met you at the Manifest conference", "events"),
+    ("MODEX booth", "events"),
+    ("trade show", "events"),
+    ("heard you on the FreightWaves podcast", "podcast"),
+    ("podcst", "podcast"),
+    ("ChatGPT suggested you", "ai_assistant"),
+    ("AI search (Perplexity)", "ai_assistant"),
+    ("asked Claude", "ai_assistant"),
+    ("Gemini", "ai_assistant"),
+    ("got a box in the mail", "direct_mail"),
+    ("you sent us cookies lol", "direct_mail"),
+    ("FreightWaves article", "industry_publications"),
+    ("read about you in Supply Chain Dive", "industry_publications"),
+    ("attended a webinar", "webinar"),
+    ("your newsletter", "email"),
+    ("e-mail newsletter", "email"),
+    ("YouTube video", "youtube"),
+    ("just went to your website", "direct"),
+    ("already knew the brand", "direct"),
+    ("don't remember", "other"),
+    ("Dont remember", "other"),
+    ("N/A", "other"),
+    ("-", "other"),
+    ("idk", "other"),
+]
+
+
+def _surveys(responses, picks=None) -> pl.DataFrame:
+    n = len(responses)
+    data = {"contact_id": [f"c{i}" for i in range(n)], "response": responses}
+    if picks is not None:
+        data["channel"] = picks
+    return pl.DataFrame(data, schema_overrides={"response": pl.String, "channel": pl.String})
+
+
+def test_shipped_rules_code_common_answers():
+    coded = code_answers(_surveys([c[0] for c in CASES])).frame
+    got = dict(zip([c[0] for c in CASES], coded.get_column("channel").to_list(), strict=True))
+    assert got == dict(CASES)
+
+
+def test_rules_code_every_phrase_the_generator_knows():
+    """Every phrase of the synthetic generator is coded to its channel, compared after the
+    search roll-up (the generator itself uses "Google search" for both google_ads and
+    organic_search); its ChatGPT / Perplexity phrases, which it files under 'other', are
+    ai_assistant."""
+    roll = {"google_ads": "search", "organic_search": "search"}
+    phrases = [(t, ch) for ch, texts in _SURVEY_TEXT.items() for t in texts]
+    coded = code_answers(_surveys([p for p, _ in phrases])).frame.get_column("channel")
+    expected = [
+        "ai_assistant"
+        if ("chatgpt" in p.lower() or "perplexity" in p.lower())
+        else roll.get(ch, ch)
+        for p, ch in phrases
+    ]
+    got = [roll.get(c, c) for c in coded.to_list()]
+    mismatches = [(p, e, g) for (p, _), e, g in zip(phrases, expected, got, strict=True) if e != g]
+    assert mismatches == []
+
+
+def test_unmatched_and_blank_answers_are_other_and_counted():
+    coded = code_answers(_surveys(["asdf qwerty", None, "   ", "LinkedIn", "not sure"]))
+    frame = coded.frame
+    assert frame.get_column("channel").to_list() == ["other", "other", "other", "linkedin", "other"]
+    assert frame.get_column("coded_by").to_list() == ["unmatched", "blank", "blank", "rule", "rule"]
+    cov = coded.coverage
+    assert (cov["answers"], cov["coded"], cov["other"]) == (5, 1, 4)
+    assert cov["coded_share"] == 0.2
+    assert cov["other_share"] == 0.8
+    assert cov["other_reasons"] == {"dont_know": 1, "blank": 2, "unmatched": 1}
+
+
+def test_pick_list_takes_precedence_over_free_text():
+    coded = code_answers(
+        _surveys(
+            ["LinkedIn", "ChatGPT suggested you", "asdf", None, "LinkedIn", "podcast"],
+            ["g2_capterra", "other", "other", "events", None, "Search engine (Google, Bing)"],
+        )
+    ).frame
+    assert coded.get_column("channel").to_list() == [
+        "g2_capterra",  # pick-list wins
+        "ai_assistant",  # 'other' on the pick-list does not hide a named channel in the text
+        "other",
+        "events",  # pick-list only
+        "linkedin",  # text only
+        "search",  # an unknown pick-list label is coded with the rules
+    ]
+    assert coded.get_column("coded_by").to_list() == [
+        "pick_list",
+        "rule",
+        "pick_list",
+        "pick_list",
+        "rule",
+        "pick_list",
+    ]
+
+
+def test_rule_number_points_at_the_matching_rule():
+    rules = load_survey_rules()
+    coded = code_answers(_surveys(["podcast", "asdf"]), rules=rules).frame
+    number = coded.get_column("rule").to_list()
+    assert rules.rules[number[0] - 1].channel == "podcast"
+    assert number[1] is None
+
+
+def test_normalise_answer():
+    out = (
+        pl.select(
+            normalise_answer(
+                pl.lit(
+                    pl.Series(["  Don\u2019t   Remember.. ", "AI search (Perplexity)", "-", None])
+                )
+            )
+        )
+        .to_series()
+        .to_list()
+    )
+    assert out == ["don't remember", "ai search (perplexity)", "", None]
+
+
+def test_custom_rules_file_and_groups(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        '[groups]\npaid = ["linkedin", "google_ads"]\n\n'
+        '[[rule]]\nchannel = "linkedin"\npattern = "lnkd|linkedin"\n\n'
+        '[[rule]]\nchannel = "podcast"\npattern = "pod"\n'
+    )
+    rules = load_survey_rules(path)
+    assert rules.compare_map() == {"linkedin": "paid", "google_ads": "paid"}
+    coded = code_answers(_surveys(["LNKD", "a pod", "google"]), rules=rules).frame
+    assert coded.get_column("channel").to_list() == ["linkedin", "podcast", "other"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[rule]]\nchannel = "x"\n', "needs 'channel' and 'pattern'"),
+        ('[[rule]]\nchannel = "x"\npattern = "("\n', "bad pattern"),
+        ('[[rule]]\nchannel = "x"\npattern = "a"\nsource = "b"\n', "unknown keys: ['source']"),
+        ('[groups]\ng = "a"\n[[rule]]\nchannel = "x"\npattern = "a"\n', "must be a list"),
+        (
+            '[groups]\ng = ["a"]\nh = ["a"]\n[[rule]]\nchannel = "x"\npattern = "a"\n',
+            "is in groups",
+        ),
+        ("[groups]\n", "holds no [[rule]]"),
+        ("[[rule]\n", "cannot read"),
+    ],
+)
+def test_bad_rules_files_are_config_errors(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        load_survey_rules(path)
+
+
+def test_default_rules_path_is_shipped():
+    assert default_survey_rules_path().name == "survey_rules.toml"
+    assert load_survey_rules().groups == {"search": ("google_ads", "organic_search")}
+
+
+def test_classifier_only_mode_needs_a_classifier():
+    with pytest.raises(ConfigError, match="classifier_only"):
+        code_answers(_surveys(["x"]), mode="classifier_only")
+    with pytest.raises(ConfigError, match="mode must be"):
+        code_answers(_surveys(["x"]), mode="both")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------- classifier
+
+LABELLED = pl.DataFrame(
+    {
+        "response": [
+            "saw a linkedin ad",
+            "linkedin post",
+            "linkdin",
+            "LinkedIn sponsored content",
+            "heard a podcast",
+            "podcst",
+            "a supply chain podcast",
+            "podcast ad",
+            "my colleague",
+            "a friend told me",
+            "coworker recommended",
+            "word of mouth",
+        ],
+        "channel": ["linkedin"] * 4 + ["podcast"] * 4 + ["word_of_mouth"] * 4,
+    }
+)
+
+
+def test_classifier_trains_and_reports_seeded_cv_accuracy():
+    clf = SurveyClassifier(cv=4, seed=3).fit(LABELLED)
+    assert clf.n_splits_ == 4
+    assert clf.n_labelled_ == 12
+    assert len(clf.cv_scores_) == 4
+    assert 0.0 <= clf.cv_accuracy_ <= 1.0
+    assert clf.cv_accuracy_ == pytest.approx(sum(clf.cv_scores_) / 4)
+    again = SurveyClassifier(cv=4, seed=3).fit(LABELLED)
+    assert again.cv_scores_ == clf.cv_scores_
+    assert clf.classes_ == ["linkedin", "podcast", "word_of_mouth"]
+    assert clf.predict(["linkedin!", "some podcast", None]) == ["linkedin", "podcast", None]
+    out = clf.transform(_surveys(["LINKEDIN ad", ""]))
+    assert out.get_column("classifier_channel").to_list() == ["linkedin", None]
+    assert out.get_column("classifier_proba").to_list()[1] == 0.0
+
+
+def test_classifier_min_proba_leaves_unsure_answers_uncoded():
+    clf = SurveyClassifier(cv=2, min_proba=1.0).fit(LABELLED)
+    assert clf.predict(["linkedin"]) == [None]
+
+
+def test_rules_first_sends_only_unmatched_answers_to_the_classifier():
+    clf = SurveyClassifier(cv=2).fit(LABELLED)
+    answers = _surveys(["don't remember", "a peer said so", "LinkedIn group", "linkdn sponsored"])
+    rules_first = code_answers(answers, classifier=clf).frame
+    assert rules_first.get_column("coded_by").to_list() == ["rule", "rule", "rule", "classifier"]
+    assert rules_first.get_column("channel").to_list() == [
+        "other",
+        "word_of_mouth",
+        "community",
+        "linkedin",
+    ]
+    only = code_answers(answers, classifier=clf, mode="classifier_only")
+    assert set(only.frame.get_column("coded_by")) == {"classifier"}
+    # the classifier knows no 'community' or 'other': it must pick one of its classes
+    assert only.frame.item(2, "channel") in clf.classes_
+    assert only.coverage["mode"] == "classifier_only"
+    assert only.coverage["classifier"]["n_splits"] == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"cv": 1}, "The 'cv' parameter of SurveyClassifier must be an int in [2, 20]. Got 1"),
+        ({"C": 0}, "The 'C' parameter of SurveyClassifier must be a float"),
+        ({"min_proba": 2.0}, "The 'min_proba' parameter"),
+        ({"seed": -1}, "The 'seed' parameter"),
+    ],
+)
+def test_classifier_parameters_are_checked_at_fit(params, message):
+    with pytest.raises(ModelParameterError, match=message.replace("[", r"\[")):
+        SurveyClassifier(**params).fit(LABELLED)
+
+
+def test_classifier_rejects_single_example_channels_and_unfitted_use():
+    bad = pl.concat([LABELLED, pl.DataFrame({"response": ["tiktok"], "channel": ["social"]})])
+    with pytest.raises(InputError, match=r"single labelled answer: \['social'\]"):
+        SurveyClassifier().fit(bad)
+    with pytest.raises(ModelParameterError, match="not fitted"):
+        SurveyClassifier().predict(["x"])
+
+
+def test_sample_labels_are_the_sample_surveys_pick_list_pairs():
+    """survey_labels.csv is reproducible: the sample's (text, pick-list) pairs, deduplicated
+    on the normalised text, with the generator's two AI-assistant phrases (which it files
+    under 'other') labelled ai_assistant."""
+    ai = [
+        t.lower()
+        for t in _SURVEY_TEXT["other"]
+        if "chatgpt" in t.lower() or "perplexity" in t.lower()
+    ]
+    expected = labels_from_surveys(SAMPLE / "surveys.parquet").with_columns(
+        pl.when((pl.col("channel") == "other") & normalise_answer(pl.col("response")).is_in(ai))
+        .then(pl.lit("ai_assistant"))
+        .otherwise(pl.col("channel"))
+        .alias("channel")
+    )
+    shipped = pl.read_csv(SAMPLE / "survey_labels.csv", infer_schema=False)
+    assert_frame_equal(shipped, expected)
+    assert shipped.height > 80
+    clf = SurveyClassifier().fit(SAMPLE / "survey_labels.csv")
+    assert clf.n_splits_ == 5
+    assert 0.5 < clf.cv_accuracy_ <= 1.0
