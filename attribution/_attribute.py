@@ -104,11 +104,14 @@ class AttributionResult:
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
     graphs: dict[str, Any] = field(default_factory=dict)
 
-    def write(self, runs_dir: str | Path, *, run_id: str | None = None) -> Path:
+    def write(
+        self, runs_dir: str | Path, *, run_id: str | None = None, also: Sequence[Any] = ()
+    ) -> Path:
         """Write the run directory ``runs_dir/<run_id>`` atomically and return its path.
 
         Files: ``manifest.json``, ``channel_credit.parquet``, ``touch_credit.parquet``,
-        ``conversions.parquet``, ``paths.parquet`` and one Parquet file per extra.
+        ``conversions.parquet``, ``paths.parquet``, one Parquet file per extra, and whatever
+        the objects in ``also`` write (each has ``.write(directory)``, e.g. a survey benchmark).
         """
         run_id = run_id or self.manifest["run_id"]
         final = Path(runs_dir) / run_id
@@ -122,6 +125,8 @@ class AttributionResult:
             )
             for name, frame in self.extras.items():
                 frame.write_parquet(tmp / f"{name}.parquet")
+            for extra in also:  # e.g. a SurveyBenchmark: anything with .write(directory)
+                extra.write(tmp)
             for name, graph in self.graphs.items():
                 nx.write_graphml(graph, tmp / f"{name}.graphml")
                 (tmp / f"{name}.json").write_text(
