@@ -23,11 +23,13 @@ removed, as Fractribution does.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import polars as pl
 
 from attribution._allocation import validate_paths
+
+from ._estimator import PathModel
 
 __all__ = ["CounterfactualModel"]
 
@@ -67,7 +69,7 @@ def _transform(frame: pl.LazyFrame, group: str, transform: str) -> pl.LazyFrame:
     return frame
 
 
-class CounterfactualModel:
+class CounterfactualModel(PathModel):
     """Counterfactual path attribution (Fractribution).
 
     Parameters
@@ -106,32 +108,11 @@ class CounterfactualModel:
     [0.6, 0.4]
     """
 
+    _constraints = _PARAMETER_CONSTRAINTS
+    _fitted_attribute = "path_credit_"
+
     def __init__(self, *, transform: Transform = "unique") -> None:
         self.transform = transform
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of the model, as given to ``__init__``."""
-        return {name: getattr(self, name) for name in _PARAMETER_CONSTRAINTS}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
-    def _validate_params(self) -> None:
-        for name, (is_valid, description) in _PARAMETER_CONSTRAINTS.items():
-            value = getattr(self, name)
-            if not is_valid(value):
-                raise ValueError(
-                    f"The '{name}' parameter of {type(self).__name__} must be "
-                    f"{description}. Got {value!r} instead."
-                )
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "path_credit_"):
-            raise ValueError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "a path table before using this estimator."
-            )
 
     @property
     def _key(self) -> list[str]:

@@ -29,6 +29,8 @@ from scipy.sparse.linalg import gmres, splu
 
 from attribution._allocation import allocate_by_channel_weights, validate_paths
 
+from ._estimator import PathModel
+
 if TYPE_CHECKING:
     import networkx as nx
 
@@ -216,7 +218,7 @@ class _AbsorptionSolver:
         return out
 
 
-class MarkovModel:
+class MarkovModel(PathModel):
     """Markov-chain attribution with exact removal effects.
 
     Parameters
@@ -279,36 +281,14 @@ class MarkovModel:
     [1.371429, 2.4, 0.228571]
     """
 
+    _constraints = _PARAMETER_CONSTRAINTS
+
     def __init__(
         self, *, order: int = 1, collapse_repeats: bool = True, use_nulls: bool = True
     ) -> None:
         self.order = order
         self.collapse_repeats = collapse_repeats
         self.use_nulls = use_nulls
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of the model, as given to ``__init__``."""
-        return {name: getattr(self, name) for name in _PARAMETER_CONSTRAINTS}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
-    def _validate_params(self) -> None:
-        for name, (is_valid, description) in _PARAMETER_CONSTRAINTS.items():
-            value = getattr(self, name)
-            if not is_valid(value):
-                raise ValueError(
-                    f"The '{name}' parameter of {type(self).__name__} must be "
-                    f"{description}. Got {value!r} instead."
-                )
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "channel_weights_"):
-            raise ValueError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "a path table before using this estimator."
-            )
 
     # ------------------------------------------------------------------ fit
     def fit(self, paths: pl.DataFrame | pl.LazyFrame) -> MarkovModel:

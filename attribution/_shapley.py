@@ -20,6 +20,8 @@ import polars as pl
 
 from attribution._allocation import allocate_by_channel_weights, validate_paths
 
+from ._estimator import PathModel
+
 __all__ = ["ShapleyModel"]
 
 _MASK_BITS: Final = 64
@@ -38,7 +40,7 @@ _PARAMETER_CONSTRAINTS: Final = {
 }
 
 
-class ShapleyModel:
+class ShapleyModel(PathModel):
     """Exact Shapley attribution over the channel sets of journeys.
 
     Parameters
@@ -80,33 +82,11 @@ class ShapleyModel:
     [0.6667, 1.0, 0.3333]
     """
 
+    _constraints = _PARAMETER_CONSTRAINTS
+
     def __init__(self, *, value: Literal["rate", "count"] = "rate", max_channels: int = 20) -> None:
         self.value = value
         self.max_channels = max_channels
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of the model, as given to ``__init__``."""
-        return {name: getattr(self, name) for name in _PARAMETER_CONSTRAINTS}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
-    def _validate_params(self) -> None:
-        for name, (is_valid, description) in _PARAMETER_CONSTRAINTS.items():
-            value = getattr(self, name)
-            if not is_valid(value):
-                raise ValueError(
-                    f"The '{name}' parameter of {type(self).__name__} must be "
-                    f"{description}. Got {value!r} instead."
-                )
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "channel_weights_"):
-            raise ValueError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "a path table before using this estimator."
-            )
 
     def fit(self, paths: pl.DataFrame | pl.LazyFrame) -> ShapleyModel:
         """Compute Shapley values and channel credit from a path table.
