@@ -19,6 +19,7 @@ from ._errors import (
 )
 from ._registry import ModelSpec, Param, available_models, get_model
 from ._rules import RoleWeights
+from ._scoring import JourneyScorer, JourneyScores, read_run_paths, score_journeys
 from ._surveys import SurveyClassifier
 from ._version import __version__
 
@@ -29,6 +30,8 @@ __all__ = [
     "ConfigError",
     "DuplicateKeyError",
     "InputError",
+    "JourneyScorer",
+    "JourneyScores",
     "ModelNotFoundError",
     "ModelParameterError",
     "ModelSpec",
@@ -44,5 +47,7 @@ __all__ = [
     "available_models",
     "compare_surveys",
     "get_model",
+    "read_run_paths",
     "score_against_truth",
+    "score_journeys",
 ]

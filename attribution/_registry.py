@@ -7,6 +7,7 @@ A model is requested as a name (``"linear"``), a ``(name, params)`` pair
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -132,6 +133,10 @@ def _coerce(spec: ModelSpec, param: Param, value: Any) -> Any:
             if isinstance(value, bool):
                 raise TypeError
             out: Any = float(value)
+            if not math.isfinite(out):
+                raise ModelParameterError(
+                    f"{where} must be a finite number. Got {value!r} instead."
+                )
         elif param.kind == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise TypeError

@@ -343,6 +343,26 @@ def synth(
         console.print(f"{name:<10} {path}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Start without API keys (local development only)")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Start the HTTP API (settings from ATTRIBUTION_* variables); docs at /docs."""
+    from pydantic import ValidationError
+
+    from service import serve as run_service
+
+    try:
+        run_service(host, port, allow_insecure=True if insecure else None, log_level=log_level)
+    except (AttributionError, ValidationError) as exc:  # no keys without --insecure, bad env
+        _fail(exc)
+
+
 @app.command("models")
 def models_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,

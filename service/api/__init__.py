@@ -1,0 +1,1 @@
+"""The HTTP layer: request / response schemas, dependencies and thin routes."""

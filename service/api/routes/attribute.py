@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
+
+from attribution._scoring import JourneyScorer, JourneyScores
+
+from ...core.errors import ServiceError
+from ..deps import BatcherDep, ScorersDep, SettingsDep
+from ..schemas import AttributeRequest, AttributeResponse, errors
+
+router = APIRouter(tags=["scoring"])
+
+
+def _render(models: list[str], run_id: str | None) -> Callable[[JourneyScores], bytes]:
+    prefix = f'{{"models":{json.dumps(models)},"run_id":{json.dumps(run_id)},'
+
+    def render(scores: JourneyScores) -> bytes:
+        # the frames serialise themselves: no per-row Python objects on the way out
+        return (
+            f'{prefix}"unattributed":{json.dumps(scores.unattributed)},'
+            f'"touch_credit":{scores.touch_credit.write_json()},'
+            f'"channel_credit":{scores.channel_credit.write_json()}}}'
+        ).encode()
+
+    return render
+
+
+@router.post("/attribute", response_model=AttributeResponse,
+             responses=errors(400, 401, 404, 409, 413, 422))
+async def attribute(body: AttributeRequest, settings: SettingsDep, scorers: ScorersDep,
+                    batcher: BatcherDep) -> Response:
+    """Per-touch and per-channel credit for each journey under each model.
+
+    Send exactly the touches to credit (at or before the conversion): each journey's touches
+    go to its own conversion. Data-driven models use a fitted model from a stored run
+    (``run_id``, default the latest finished run); ``run_id`` in the response says which.
+    """
+    if len(body.journeys) > settings.max_journeys:
+        raise ServiceError(
+            422, "limit_exceeded",
+            f"{len(body.journeys):,} journeys sent; the limit is {settings.max_journeys:,} per "
+            "request (ATTRIBUTION_MAX_JOURNEYS)", field="journeys")
+    for j, journey in enumerate(body.journeys):
+        if len(journey["touches"]) > settings.max_touches_per_journey:
+            raise ServiceError(
+                422, "limit_exceeded",
+                f"journeys[{j}] has {len(journey['touches']):,} touches; the limit is "
+                f"{settings.max_touches_per_journey:,} per journey "
+                "(ATTRIBUTION_MAX_TOUCHES_PER_JOURNEY)", field=f"journeys[{j}].touches")
+    models = list(body.models)
+    found: tuple[JourneyScorer, str | None] | None = scorers.cached(models, body.run_id)
+    if found is None:
+        # resolving models, finding the latest run and fitting touch the disk: not on the loop
+        found = await run_in_threadpool(scorers.get, models, body.run_id)
+    scorer, run_id = found
+    content = await batcher.score(scorer, body.journeys, _render(scorer.labels, run_id))
+    return Response(content, media_type="application/json")

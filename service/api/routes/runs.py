@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from fastapi import APIRouter
+
+import attribution
+from attribution._journeys import parse_duration
+from attribution._registry import resolve_all
+
+from ...core.errors import ServiceError
+from ...core.runs import RunJob
+from ..deps import RunsDep, SettingsDep
+from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+def _data_file(data_dir: Path, name: str, field: str) -> Path:
+    """A file under the data directory; anything else is a 400 naming the field."""
+    relative = Path(name)
+    if relative.is_absolute() or name.startswith(("~", "\\")) or "\x00" in name:
+        raise ServiceError(400, "bad_path", f"'{name}' must be a path relative to the data "
+                           "directory", field=field)
+    root = data_dir.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ServiceError(400, "bad_path", f"'{name}' resolves outside the data directory",
+                           field=field)
+    if not path.is_file():
+        raise ServiceError(400, "bad_path", f"'{name}' is not a file in the data directory",
+                           field=field)
+    return path
+
+
+def _default_models() -> list[str]:
+    # every registered model; custom needs the user's weights to mean anything
+    return [name for name in attribution.available_models() if name != "custom"]
+
+
+@router.post("", status_code=202, response_model=RunStatus,
+             responses=errors(400, 401, 413, 422))
+def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[str, Any]:
+    """Start a batch run over files in the data directory; poll GET /v1/runs/{run_id}."""
+    files = {name: _data_file(settings.data_dir, value, name)
+             for name in ("touches", "stages", "contacts", "events")
+             if (value := getattr(body, name)) is not None}
+    models: list[Any] = list(body.models) if body.models else _default_models()
+    resolve_all(models)  # unknown models and bad parameters: 422 now, not a failed run
+    if body.lookback is not None:
+        try:
+            parse_duration(body.lookback)
+        except attribution.InputError as exc:
+            raise ServiceError(422, "input", str(exc), field="lookback") from exc
+    kwargs: dict[str, Any] = {
+        "touches": files.get("events", files.get("touches")),
+        "stages": None if "events" in files else files["stages"],
+        "contacts": files.get("contacts"),
+        "models": models,
+        "level": body.level,
+        "conversion_stage": body.conversion_stage,
+        "lookback": body.lookback,
+    }
+    request = body.model_dump(exclude_none=True) | {"models": models}
+    return runs.submit(RunJob(kwargs, request, n_models=len(models)))
+
+
+@router.get("/{run_id}", response_model=RunStatus, responses=errors(401, 404))
+def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
+    """Status and progress; the manifest when succeeded, the error when failed."""
+    status = runs.get(run_id)
+    if status is None:
+        raise ServiceError(404, "not_found", f"no run '{run_id}'", field="run_id")
+    return status
+
+
+@router.get("/{run_id}/channel-credit", response_model=ChannelCreditResponse,
+            responses=errors(401, 404, 409))
+def channel_credit(run_id: str, runs: RunsDep, model: str | None = None) -> dict[str, Any]:
+    """Channel credit rows of a finished run, for one model (``?model=``) or all."""
+    run_dir = runs.run_dir(run_id)
+    if run_dir is None:
+        status = runs.get(run_id)
+        if status is None:
+            raise ServiceError(404, "not_found", f"no run '{run_id}'", field="run_id")
+        raise ServiceError(409, "conflict", f"run '{run_id}' is {status['status']}; channel "
+                           "credit is there once it has succeeded", field="run_id")
+    frame = pl.read_parquet(run_dir / "channel_credit.parquet")
+    if model is not None:
+        labels = frame.get_column("model").unique(maintain_order=True).to_list()
+        if model not in labels:
+            raise ServiceError(404, "not_found", f"model '{model}' is not in run '{run_id}'; "
+                               f"its models: {', '.join(labels) or 'none'}", field="model")
+        frame = frame.filter(pl.col("model") == model)
+    return {"run_id": run_id, "model": model, "rows": frame.to_dicts()}

@@ -1,0 +1,228 @@
+"""Request and response bodies (pydantic), as shown in the OpenAPI docs at ``/docs``.
+
+Journeys are ``TypedDict``s so that a validated body is already the plain data that
+:func:`attribution._scoring.score_journeys` takes, with no model-to-dict copy per touch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
+from typing_extensions import TypedDict
+
+
+def _iso_text(value: Any) -> Any:
+    # JSON has no datetime type: a timestamp is ISO 8601 text, never a number of seconds
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 timestamp string, e.g. 2025-01-31T09:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Stage = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+Amount = Annotated[float, Strict(), Field(ge=0, le=1e15, allow_inf_nan=False)]
+RunIdField = Annotated[str, Field(min_length=1, max_length=128,
+                                  pattern=r"^[A-Za-z0-9][A-Za-z0-9_=.-]*$")]
+FilePath = Annotated[str, Field(min_length=1, max_length=1024,
+                                description="relative to the data directory")]
+
+
+class Conversion(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    id: Annotated[Id, Field(description="your id (e.g. the opportunity id); echoed back")]
+    timestamp: Annotated[Timestamp, Field(description="ISO 8601; naive = UTC")]
+    value: NotRequired[Annotated[Amount | None, Field(description="deal amount")]]
+    stage: NotRequired[Annotated[Stage, Field(description="default closed_won")]]
+
+
+class Touch(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    touch_id: NotRequired[Annotated[Id | None, Field(description="default touches[<index>]")]]
+    timestamp: Timestamp
+    channel: Name
+    contact_id: NotRequired[Id | None]
+    role: NotRequired[Annotated[Name | None, Field(description="buying-committee role")]]
+
+
+class Milestones(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    lead: NotRequired[Timestamp | None]
+    opportunity: NotRequired[Timestamp | None]
+
+
+class Journey(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    conversion: Conversion
+    touches: Annotated[list[Touch], Field(description="exactly the touches to credit, "
+                                                      "at or before the conversion")]
+    milestones: NotRequired[Milestones | None]
+
+
+class ModelWithParams(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    name: Name
+    params: NotRequired[dict[str, Any]]
+
+
+ModelRequest = Annotated[
+    Name | ModelWithParams,
+    Field(description="a registry name ('linear', 'time_decay:half_life=3d') or "
+                      "{'name': ..., 'params': {...}}; see GET /v1/models"),
+]
+
+
+class AttributeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "models": ["linear", {"name": "time_decay", "params": {"half_life": "14d"}}],
+        "journeys": [{
+            "conversion": {"id": "opp-42", "timestamp": "2025-03-01T12:00:00Z",
+                           "value": 48000, "stage": "closed_won"},
+            "touches": [
+                {"touch_id": "t1", "timestamp": "2025-01-05T09:00:00Z", "channel": "linkedin",
+                 "contact_id": "c1"},
+                {"touch_id": "t2", "timestamp": "2025-02-10T15:30:00Z", "channel": "webinar",
+                 "contact_id": "c2"},
+            ],
+            "milestones": {"lead": "2025-01-06T00:00:00Z"},
+        }],
+    }]})
+
+    models: Annotated[list[ModelRequest], Field(min_length=1, max_length=32)]
+    journeys: Annotated[list[Journey], Field(min_length=1)]
+    run_id: RunIdField | None = Field(
+        None, description="run whose paths fit data-driven models; default the latest finished")
+
+
+class TouchCreditRow(BaseModel):
+    conversion_id: str
+    touch_id: str
+    contact_id: str | None
+    account_id: str | None
+    channel: str
+    timestamp: datetime
+    model: str
+    credit: float
+    value: float
+
+
+class ChannelCreditRow(BaseModel):
+    model: str
+    channel: str
+    conversions: float
+    value: float
+    share: float
+
+
+class AttributeResponse(BaseModel):
+    models: list[str] = Field(description="model labels, as in the rows' model column")
+    run_id: str | None = Field(description="run the data-driven models were fitted on")
+    unattributed: list[str] = Field(description="conversion ids sent without touches")
+    touch_credit: list[TouchCreditRow]
+    channel_credit: list[ChannelCreditRow]
+
+
+class ParamInfo(BaseModel):
+    name: str
+    kind: str
+    default: Any
+    doc: str
+    choices: list[str] | None = None
+    range: list[float | None] | None = None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    family: Literal["rule", "data"]
+    summary: str
+    needs_timestamps: bool
+    needs_milestones: bool
+    params: list[ParamInfo]
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "touches": "touches.parquet", "stages": "stages.parquet",
+        "contacts": "contacts.parquet", "models": ["linear", "w_shaped", "markov"],
+    }]})
+
+    touches: FilePath | None = None
+    stages: FilePath | None = None
+    contacts: FilePath | None = None
+    events: FilePath | None = Field(None, description="unified log instead of touches + stages")
+    models: Annotated[list[ModelRequest] | None, Field(
+        None, min_length=1, max_length=32,
+        description="default: every registered model except custom")]
+    level: Literal["contact", "account"] = "contact"
+    conversion_stage: Stage = "closed_won"
+    lookback: Annotated[str | None, Field(None, max_length=32, description="e.g. 90d")]
+
+    @model_validator(mode="after")
+    def _inputs(self) -> RunRequest:
+        if self.events is None and (self.touches is None or self.stages is None):
+            raise ValueError("give 'touches' and 'stages', or 'events'")
+        if self.events is not None and (self.touches is not None or self.stages is not None):
+            raise ValueError("give either 'events' or 'touches' and 'stages', not both")
+        return self
+
+
+class Progress(BaseModel):
+    stage: str
+    completed: int | None = None
+    total: int | None = None
+    fraction: float
+
+
+class RunError(BaseModel):
+    type: str
+    message: str
+    field: str | None = None
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    progress: Progress | None = None
+    request: dict[str, Any] | None = None
+    manifest: dict[str, Any] | None = Field(None, description="when succeeded")
+    error: RunError | None = Field(None, description="when failed")
+
+
+class ChannelCreditResponse(BaseModel):
+    run_id: str
+    model: str | None
+    rows: list[ChannelCreditRow]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the error statuses a route can return."""
+    return {code: {"model": ErrorResponse} for code in codes}

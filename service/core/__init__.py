@@ -1,0 +1,1 @@
+"""Settings, errors, limits and the run store: what the routes lean on."""

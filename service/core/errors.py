@@ -1,0 +1,144 @@
+"""Every error response, in one place: ``{"error": {"type", "message", "field"?}}``.
+
+The library's exception classes map to status codes and types here; so do request
+validation errors (with the field path, e.g. ``journeys[0].touches[2].timestamp``), the
+service's own errors and anything unexpected (500, logged, no internals leaked)::
+
+    attribution.ModelNotFoundError   -> 422 model_not_found   (message lists the valid names)
+    attribution.ModelParameterError  -> 422 model_parameter
+    attribution.InputError and kids  -> 422 input / column_not_found / schema / null_value /
+                                            duplicate_key     (field = column or field path)
+    attribution.ConfigError          -> 422 config
+    RequestValidationError           -> 422 validation        (field = first error's path)
+    ServiceError(status, type, ...)  -> its own status        (401, 400, 404, 409, 413, 422)
+    HTTPException                    -> its status            (e.g. 404 for unknown routes)
+    anything else                    -> 500 internal
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+import attribution
+from attribution import AttributionError
+
+log = logging.getLogger("attribution.service")
+
+_LIBRARY_STATUS: list[tuple[type[AttributionError], str]] = [
+    (attribution.ModelNotFoundError, "model_not_found"),
+    (attribution.ModelParameterError, "model_parameter"),
+    (attribution.ColumnNotFoundError, "column_not_found"),
+    (attribution.SchemaError, "schema"),
+    (attribution.NullValueError, "null_value"),
+    (attribution.DuplicateKeyError, "duplicate_key"),
+    (attribution.InputError, "input"),
+    (attribution.ConfigError, "config"),
+    (AttributionError, "attribution"),
+]
+_HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+               422: "validation", 500: "internal"}
+
+
+class ServiceError(Exception):
+    """An error the service raises on purpose, with its status, type and field."""
+
+    def __init__(self, status: int, type: str, message: str, *, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type
+        self.message = message
+        self.field = field
+        self.headers = headers
+
+
+def error_body(type: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": type, "message": message}
+    if field is not None:
+        error["field"] = field
+    return {"error": error}
+
+
+def describe_library_error(exc: AttributionError) -> tuple[str, str, str | None]:
+    """(type, message, field) of a library error; also used for failed runs' status."""
+    kind = next(t for cls, t in _LIBRARY_STATUS if isinstance(exc, cls))
+    message = str(exc)
+    if isinstance(exc, attribution.ModelNotFoundError) and "available:" not in message:
+        message += "; available: " + ", ".join(attribution.available_models())
+    field = getattr(exc, "column", None)
+    return kind, message, field
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """``("body", "journeys", 0, "touches", 2, "timestamp")`` ->
+    ``journeys[0].touches[2].timestamp``."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
+            out += ("." if out else "") + str(part)
+        else:  # a union member's tag, e.g. "function-after[...]": not part of the data path
+            continue
+    return out or "body"
+
+
+def _response(status: int, type: str, message: str, field: str | None = None,
+              headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(type, message, field), status_code=status, headers=headers)
+
+
+async def _library(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AttributionError)
+    kind, message, field = describe_library_error(exc)
+    return _response(422, kind, message, field)
+
+
+async def _service(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return _response(exc.status, exc.type, exc.message, exc.field, exc.headers)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if not errors:
+        return _response(422, "validation", "invalid request")
+    first = errors[0]
+    field = field_path(first.get("loc", ()))
+    message = f"{field}: {first.get('msg', 'invalid value')}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+    return _response(422, "validation", message, field)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    kind = _HTTP_TYPES.get(exc.status_code, "error")
+    headers = dict(exc.headers) if exc.headers else None
+    return _response(exc.status_code, kind, str(exc.detail), None, headers)
+
+
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _response(500, "internal", "internal server error; the service log has the details")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AttributionError, _library)
+    app.add_exception_handler(ServiceError, _service)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _internal)

@@ -1,0 +1,79 @@
+"""Request body size limit (413), enforced before the body is parsed.
+
+A declared ``Content-Length`` above the limit is refused without reading the body; a body
+sent without one (chunked) is counted as it streams and refused once it passes the limit.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_body
+
+#: Bodies declared up to this size are read and dropped before the 413; larger ones are not.
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+def too_large_message(limit: int) -> str:
+    return (f"request body is larger than the limit of {limit:,} bytes "
+            "(ATTRIBUTION_MAX_BODY_BYTES); send fewer journeys per request")
+
+
+class BodySizeLimit:
+    """Pure ASGI middleware: 413 for request bodies above ``max_bytes``."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await _send_error(send, 400, "bad_request", "Content-Length is not a number")
+                return
+            if length > self.max_bytes:
+                if length <= DRAIN_LIMIT:
+                    # read and drop the body first: a server that answers and closes while
+                    # the client is still sending makes the client see a reset, not the 413
+                    await _drain(receive)
+                await _send_error(send, 413, "payload_too_large",
+                                  too_large_message(self.max_bytes))
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI re-raises HTTPException from body reading: the 413 handler answers
+                    raise HTTPException(413, too_large_message(self.max_bytes))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
+async def _send_error(send: Send, status: int, type: str, message: str) -> None:
+    body = json.dumps(error_body(type, message)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,128 @@
+"""Builds the FastAPI app (:func:`create_app`) and runs it with uvicorn (:func:`serve`).
+
+``attribution serve`` calls :func:`serve`; to run it under your own uvicorn command::
+
+    uvicorn --factory service.main:create_app --host 127.0.0.1 --port 8000
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+import attribution
+
+from .api.main import api_router
+from .core.batching import ScoringBatcher
+from .core.config import Settings
+from .core.errors import install_error_handlers
+from .core.limits import BodySizeLimit
+from .core.runs import RunStore
+from .core.scoring import ScorerCache
+
+log = logging.getLogger("attribution.service")
+
+DESCRIPTION = """\
+Multi-touch attribution over HTTP: score journeys sent by the CRM, start batch runs over
+files in the data directory and read their results. Every `/v1` route needs
+`Authorization: Bearer <key>`. Errors are `{"error": {"type", "message", "field"}}`.
+"""
+
+
+def check_security(settings: Settings) -> None:
+    """Refuse to run without API keys unless the insecure flag says so, explicitly."""
+    if not settings.api_keys and not settings.allow_insecure:
+        raise attribution.ConfigError(
+            "no API keys configured: set ATTRIBUTION_API_KEYS=key1,key2 (comma-separated), "
+            "or, for local development only, ATTRIBUTION_ALLOW_INSECURE=true "
+            "(attribution serve --insecure)"
+        )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service, configured by ``settings`` (default: from ``ATTRIBUTION_*`` variables).
+
+    Raises
+    ------
+    attribution.ConfigError
+        No API keys and no insecure flag.
+    """
+    settings = settings if settings is not None else Settings()
+    check_security(settings)
+    runs = RunStore(settings.runs_dir, workers=settings.run_workers)
+
+    batcher = ScoringBatcher()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runs.shutdown()
+        batcher.close()
+
+    app = FastAPI(
+        title="attribution",
+        version=attribution.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runs = runs
+    app.state.scorers = ScorerCache(runs, size=settings.scorer_cache_size)
+    app.state.batcher = batcher
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(api_router)
+    return app
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    settings: Settings | None = None,
+    allow_insecure: bool | None = None,
+    log_level: str = "info",
+    **uvicorn_options: Any,
+) -> None:
+    """Start the service with uvicorn (one worker) and block until it stops.
+
+    Parameters
+    ----------
+    host, port
+        Where to listen; the default is loopback only.
+    settings
+        Default: read from ``ATTRIBUTION_*`` environment variables.
+    allow_insecure
+        Overrides ``ATTRIBUTION_ALLOW_INSECURE`` (``attribution serve --insecure``).
+    uvicorn_options
+        Passed on to :func:`uvicorn.run` (e.g. ``access_log=False``).
+
+    Raises
+    ------
+    attribution.ConfigError
+        No API keys and no insecure flag: the service does not start.
+    """
+    import uvicorn
+
+    settings = settings if settings is not None else Settings()
+    if allow_insecure is not None:
+        settings = settings.model_copy(update={"allow_insecure": allow_insecure})
+    app = create_app(settings)
+    if not settings.api_keys:
+        log.warning("starting WITHOUT API keys (insecure local-development mode)%s",
+                    "" if _is_loopback(host) else f"; and listening on {host}, not loopback")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options)

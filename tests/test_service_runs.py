@@ -1,0 +1,212 @@
+"""service/: batch runs over sample_data/: status, results, failures, restarts, concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+import attribution
+from service import Settings, create_app
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+AUTH = {"Authorization": "Bearer k"}
+RUN = {"touches": "touches.parquet", "stages": "stages.parquet"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("data")
+    for name in ("touches", "stages", "contacts"):
+        shutil.copy(SAMPLE / f"{name}.parquet", data)
+    (data / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    return data
+
+
+@pytest.fixture
+def settings(tmp_path: Path, data_dir: Path) -> Settings:
+    return Settings(api_keys=("k",), data_dir=data_dir, runs_dir=tmp_path / "runs")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def wait(client: TestClient, run_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get(f"/v1/runs/{run_id}", headers=AUTH)
+        assert response.status_code == 200
+        status: dict[str, Any] = response.json()
+        if status["status"] in ("succeeded", "failed"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+def start(client: TestClient, **extra: Any) -> str:
+    response = client.post("/v1/runs", headers=AUTH, json=RUN | extra)
+    assert response.status_code == 202, response.text
+    status = response.json()
+    assert status["status"] == "queued"
+    assert status["progress"]["fraction"] == 0.0
+    run_id: str = status["run_id"]
+    return run_id
+
+
+def test_run_on_sample_data_and_read_channel_credit(client: TestClient,
+                                                    settings: Settings) -> None:
+    run_id = start(client, models=["linear", "markov"], contacts="contacts.parquet")
+    status = wait(client, run_id)
+    assert status["status"] == "succeeded", status
+    assert status["error"] is None
+    assert status["progress"]["fraction"] == 1.0
+    assert status["manifest"]["run_id"] == run_id
+    assert [m["label"] for m in status["manifest"]["models"]] == ["linear", "markov"]
+    assert status["request"]["models"] == ["linear", "markov"]
+
+    response = client.get(f"/v1/runs/{run_id}/channel-credit", headers=AUTH,
+                          params={"model": "markov"})
+    assert response.status_code == 200
+    out = response.json()
+    assert out["run_id"] == run_id
+    assert out["model"] == "markov"
+    stored = pl.read_parquet(settings.runs_dir / run_id / "channel_credit.parquet")
+    assert out["rows"] == stored.filter(model="markov").to_dicts()
+    everything = client.get(f"/v1/runs/{run_id}/channel-credit", headers=AUTH).json()
+    assert {r["model"] for r in everything["rows"]} == {"linear", "markov"}
+
+    missing = client.get(f"/v1/runs/{run_id}/channel-credit", headers=AUTH,
+                         params={"model": "shapley"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == (
+        f"model 'shapley' is not in run '{run_id}'; its models: linear, markov")
+
+
+def test_scoring_uses_the_latest_run_and_says_which(client: TestClient) -> None:
+    journey = {"conversion": {"id": "o", "timestamp": "2025-06-01", "value": 10},
+               "touches": [{"timestamp": "2025-05-01", "channel": "linkedin"},
+                           {"timestamp": "2025-05-02", "channel": "email"}]}
+    first = start(client, models=["linear"])
+    wait(client, first)
+    second = start(client, models=["first_touch"])
+    wait(client, second)
+    response = client.post("/v1/attribute", headers=AUTH,
+                           json={"models": ["markov", "linear"], "journeys": [journey]})
+    assert response.status_code == 200, response.text
+    assert response.json()["run_id"] == second
+    pinned = client.post("/v1/attribute", headers=AUTH, json={
+        "models": ["shapley"], "journeys": [journey], "run_id": first}).json()
+    assert pinned["run_id"] == first
+    credit = [r["credit"] for r in pinned["touch_credit"]]
+    assert sum(credit) == pytest.approx(1.0)
+
+
+def test_concurrent_runs_do_not_corrupt_each_other(client: TestClient,
+                                                   settings: Settings) -> None:
+    wanted = {start(client, models=models): models
+              for models in (["linear"], ["first_touch", "last_touch"], ["w_shaped"],
+                             ["counterfactual"])}
+    for run_id, models in wanted.items():
+        status = wait(client, run_id)
+        assert status["status"] == "succeeded", status
+        assert [m["label"] for m in status["manifest"]["models"]] == models
+        stored = pl.read_parquet(settings.runs_dir / run_id / "channel_credit.parquet")
+        assert sorted(stored.get_column("model").unique()) == sorted(models)
+    expected = attribution.attribute(settings.data_dir / "touches.parquet",
+                                     settings.data_dir / "stages.parquet",
+                                     models=["w_shaped"]).channel_credit
+    w_run = next(r for r, m in wanted.items() if m == ["w_shaped"])
+    stored = pl.read_parquet(settings.runs_dir / w_run / "channel_credit.parquet")
+    assert stored.sort("channel").get_column("conversions").to_list() == pytest.approx(
+        expected.sort("channel").get_column("conversions").to_list())
+    leftovers = [p.name for p in settings.runs_dir.iterdir()
+                 if p.name.endswith(".tmp") or (p.name.startswith(".") and p.name != ".status")]
+    assert leftovers == []
+
+
+def test_a_bad_input_file_fails_the_run_with_its_error(client: TestClient,
+                                                       settings: Settings) -> None:
+    run_id = start(client, touches="broken.parquet", models=["linear"])
+    status = wait(client, run_id)
+    assert status["status"] == "failed"
+    assert status["error"]["type"] == "input"
+    assert "broken.parquet" in status["error"]["message"]
+    assert status["manifest"] is None
+    assert not (settings.runs_dir / run_id).exists()
+    conflict = client.get(f"/v1/runs/{run_id}/channel-credit", headers=AUTH)
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["message"] == (
+        f"run '{run_id}' is failed; channel credit is there once it has succeeded")
+
+
+def test_a_crash_while_writing_leaves_no_half_written_run(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    # the last file the library writes: everything else is already in the temporary dir
+    monkeypatch.setattr(attribution._attribute, "write_json_atomic", explode)
+    run_id = start(client, models=["linear"])
+    status = wait(client, run_id)
+    assert status["status"] == "failed"
+    assert status["error"] == {"type": "internal", "message": "OSError: disk full",
+                               "field": None}
+    assert sorted(p.name for p in settings.runs_dir.iterdir()) == [".status"]
+
+
+def test_status_survives_a_restart(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as first:
+        run_id = start(first, models=["linear"])
+        before = wait(first, run_id)
+    assert before["status"] == "succeeded"
+    with TestClient(create_app(settings)) as second:  # a new app instance: only the disk
+        after = second.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+        assert after == before
+        rows = second.get(f"/v1/runs/{run_id}/channel-credit", headers=AUTH).json()["rows"]
+        assert {r["model"] for r in rows} == {"linear"}
+
+
+def test_a_run_whose_process_died_reads_back_as_interrupted(settings: Settings) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    status_dir = settings.runs_dir / ".status"
+    status_dir.mkdir(parents=True)
+    with TestClient(create_app(settings)) as client:
+        owner = {"host": os.uname().nodename, "pid": pid}
+        for name, state in (("20250101T000000Z-deadbeef", "running"),
+                            ("20250101T000000Z-feedface", "queued")):
+            (status_dir / f"{name}.json").write_text(json.dumps({
+                "run_id": name, "status": state, "owner": owner,
+                "progress": {"stage": "journeys", "fraction": 0.3}}))
+            status = client.get(f"/v1/runs/{name}", headers=AUTH).json()
+            assert status["status"] == "failed"
+            assert status["error"]["type"] == "interrupted"
+            assert json.loads((status_dir / f"{name}.json").read_text())["status"] == "failed"
+
+
+def test_a_run_finished_before_its_status_was_written_counts_as_succeeded(
+    settings: Settings,
+) -> None:
+    # `attribution run` output, or a crash between the atomic rename and the status update
+    result = attribution.attribute(settings.data_dir / "touches.parquet",
+                                   settings.data_dir / "stages.parquet", models=["linear"])
+    result.write(settings.runs_dir, run_id="from-the-cli")
+    with TestClient(create_app(settings)) as client:
+        status = client.get("/v1/runs/from-the-cli", headers=AUTH).json()
+        assert status["status"] == "succeeded"
+        assert status["manifest"]["run_id"] == "from-the-cli"

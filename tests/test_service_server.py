@@ -1,0 +1,95 @@
+"""service/: a real uvicorn server on a loopback port, settings from the environment, serve()."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+import attribution
+from service import Settings, create_app, serve
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """uvicorn serving the app from a thread, on a free 127.0.0.1 port; yields its URL."""
+    app = create_app(Settings(api_keys=("live-key",), data_dir=tmp_path,
+                              runs_dir=tmp_path / "runs"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_real_server_over_http(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=10) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/v1/models").status_code == 401
+        auth = {"Authorization": "Bearer live-key"}
+        journey = {"conversion": {"id": "opp-9", "timestamp": "2025-02-01T00:00:00Z",
+                                  "value": 500},
+                   "touches": [{"touch_id": "a", "timestamp": "2025-01-01T00:00:00Z",
+                                "channel": "linkedin"},
+                               {"touch_id": "b", "timestamp": "2025-01-15T00:00:00Z",
+                                "channel": "email"}]}
+        response = http.post("/v1/attribute", headers=auth,
+                             json={"models": ["first_touch", "linear"], "journeys": [journey]})
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        rows = response.json()["touch_credit"]
+        assert [(r["model"], r["touch_id"], r["credit"]) for r in rows] == [
+            ("first_touch", "a", 1.0), ("first_touch", "b", 0.0),
+            ("linear", "a", 0.5), ("linear", "b", 0.5)]
+        too_big = http.post("/v1/attribute", headers=auth | {"content-type": "application/json"},
+                            content=b"[" + b" " * 2_000_000 + b"]")
+        assert too_big.status_code == 413
+        assert too_big.json()["error"]["type"] == "payload_too_large"
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.setenv("ATTRIBUTION_API_KEYS", " k1 , k2,,")
+    monkeypatch.setenv("ATTRIBUTION_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("ATTRIBUTION_MAX_JOURNEYS", "7")
+    monkeypatch.setenv("ATTRIBUTION_ALLOW_INSECURE", "true")
+    settings = Settings()
+    assert settings.api_keys == ("k1", "k2")
+    assert settings.data_dir == tmp_path / "d"
+    assert settings.max_journeys == 7
+    assert settings.allow_insecure is True
+    assert "k1" not in repr(settings)
+
+
+def test_no_keys_refuses_to_start(tmp_path: Path) -> None:
+    settings = Settings(api_keys=(), runs_dir=tmp_path / "runs")
+    with pytest.raises(attribution.ConfigError, match="ATTRIBUTION_API_KEYS"):
+        create_app(settings)
+    with pytest.raises(attribution.ConfigError, match="--insecure"):
+        serve("127.0.0.1", 0, settings=settings)
+
+
+def test_insecure_flag_allows_no_keys(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    app = create_app(Settings(api_keys=(), allow_insecure=True, runs_dir=tmp_path / "runs"))
+    with TestClient(app) as client:
+        assert client.get("/v1/models").status_code == 200
