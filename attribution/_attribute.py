@@ -14,11 +14,29 @@ from typing import Any
 import networkx as nx
 import polars as pl
 
+from ._accounts import (
+    ACCOUNT_CREDIT_SCHEMA,
+    ACCOUNTS_SCHEMA,
+    COLD_Z,
+    DEFAULT_REQUIRED_ROLES,
+    ENGAGEMENT_HALF_LIFE,
+    HOT_Z,
+    PIPELINE_SCHEMA,
+    account_outputs,
+    check_required_roles,
+)
 from ._errors import AttributionError, InputError, ModelParameterError
 from ._io import TableLike, atomic_directory, write_json_atomic
-from ._journeys import DEFAULT_MILESTONES, Journeys, Level, build_journeys, parse_duration
+from ._journeys import (
+    DEFAULT_MILESTONES,
+    ContactScope,
+    Journeys,
+    Level,
+    build_journeys,
+    parse_duration,
+)
 from ._registry import ModelRun, resolve_all
-from ._rules import credit_expr
+from ._rules import check_role_multipliers, credit_expr, role_multiplier_expr
 from ._taxonomy import derive_channels, load_rules
 from ._validate import (
     CONTACTS,
@@ -94,6 +112,16 @@ class AttributionResult:
         Model extras (e.g. removal effects), written to the run directory as Parquet.
     graphs : dict of str to networkx.DiGraph
         Fitted transition graphs (Markov), written as GraphML and node-link JSON.
+    accounts : pl.DataFrame
+        Account level only (else empty): one row per account with contacts engaged,
+        buying-committee coverage, engagement score and hot / warm / cold tier, and its
+        conversions. See :mod:`attribution._accounts` for every column.
+    account_credit : pl.DataFrame
+        Account level only: per account, conversion (opportunity) and model, credit and value
+        by ``dimension`` (``channel``, ``contact``, ``role``) and ``key``, in long form.
+    pipeline : pl.DataFrame
+        Account level only: sourced vs influenced deals, pipeline and revenue by channel
+        (``measure`` = ``sourced`` sums to 100%; ``influenced`` does not, and says so).
     """
 
     channel_credit: pl.DataFrame
@@ -103,6 +131,9 @@ class AttributionResult:
     paths: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PATH_TABLE_SCHEMA))
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
     graphs: dict[str, Any] = field(default_factory=dict)
+    accounts: pl.DataFrame = field(default_factory=pl.DataFrame)
+    account_credit: pl.DataFrame = field(default_factory=pl.DataFrame)
+    pipeline: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def write(
         self, runs_dir: str | Path, *, run_id: str | None = None, also: Sequence[Any] = ()
@@ -110,8 +141,10 @@ class AttributionResult:
         """Write the run directory ``runs_dir/<run_id>`` atomically and return its path.
 
         Files: ``manifest.json``, ``channel_credit.parquet``, ``touch_credit.parquet``,
-        ``conversions.parquet``, ``paths.parquet``, one Parquet file per extra, and whatever
-        the objects in ``also`` write (each has ``.write(directory)``, e.g. a survey benchmark).
+        ``conversions.parquet``, ``paths.parquet``, one Parquet file per extra, at account
+        level ``accounts.parquet``, ``account_credit.parquet`` and ``pipeline.parquet``, and
+        whatever the objects in ``also`` write (each has ``.write(directory)``, e.g. a survey
+        benchmark).
         """
         run_id = run_id or self.manifest["run_id"]
         final = Path(runs_dir) / run_id
@@ -123,6 +156,13 @@ class AttributionResult:
             self.paths.with_columns(pl.col("path").list.join(" > ")).write_parquet(
                 tmp / "paths.parquet"
             )
+            for name, frame in (
+                ("accounts", self.accounts),
+                ("account_credit", self.account_credit),
+                ("pipeline", self.pipeline),
+            ):
+                if frame.width:
+                    frame.write_parquet(tmp / f"{name}.parquet")
             for name, frame in self.extras.items():
                 frame.write_parquet(tmp / f"{name}.parquet")
             for extra in also:  # e.g. a SurveyBenchmark: anything with .write(directory)
@@ -185,6 +225,9 @@ def attribute(
     columns: Mapping[str, Mapping[str, str]] | None = None,
     channel_rules: str | Path | None = None,
     select_markov_order: bool = False,
+    contact_scope: ContactScope = "account",
+    role_multipliers: Mapping[str, float] | None = None,
+    required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES,
     progress: Progress | None = None,
 ) -> AttributionResult:
     """Credit conversions to touches and channels under each requested model.
@@ -221,6 +264,24 @@ def attribute(
         Also compare Markov orders 1-4 by held-out ROC AUC of predicting conversion (seeded
         70/30 split of journeys); the table is ``extras["markov_order_selection"]`` and the
         suggested order is in the manifest.
+    contact_scope
+        Account level: whose touches make an account's journey. ``"account"`` (default) every
+        contact of the account; ``"opportunity_roles"`` only contacts on the conversion's
+        opportunity (contacts on any stage event with its ``opportunity_id``);
+        ``"primary"`` only the contact on the conversion's own stage event. A conversion with
+        no such contact falls back to account scope (counted as
+        ``conversions_scope_fallback``); touches left out are counted as
+        ``touches_dropped.outside_contact_scope``.
+    role_multipliers
+        Account level: buying-committee weighting, role -> multiplier (e.g.
+        ``attribution.DEFAULT_ROLE_MULTIPLIERS``: decision_maker 2, champion 1.5, user 0.5).
+        Each touch's rule-based weight is multiplied by its contact's role multiplier (role
+        from ``contacts``; missing or unlisted roles take ``"unknown"``, default 1) and the
+        journey renormalised. The data-driven models (Markov, Shapley, counterfactual) credit
+        channels from path statistics and do not use it (noted in the manifest).
+    required_roles
+        Account level: the roles a deal's buying committee needs; coverage ("3 of 4") in
+        ``accounts`` and ``conversions`` is counted against them.
     progress
         Called with the name of each pipeline stage as it starts.
 
@@ -239,6 +300,13 @@ def attribute(
     runs = resolve_all(models)
     if level not in DEFAULT_LOOKBACK:
         raise InputError(f"level must be 'contact' or 'account'; got {level!r}")
+    if level != "account" and role_multipliers is not None:
+        raise InputError(
+            "role_multipliers need level='account' (a contact's journey has one contact, so "
+            "they would change nothing)"
+        )
+    multipliers = check_role_multipliers(role_multipliers) if role_multipliers else None
+    required = check_required_roles(required_roles)
     window = parse_duration(lookback if lookback is not None else DEFAULT_LOOKBACK[level])
     columns = columns or {}
 
@@ -291,7 +359,11 @@ def attribute(
         lookback=window,
         milestones=milestones,
         contacts=contact_frame,
+        contact_scope=contact_scope,
     )
+    journey_touches = journeys.touches
+    if multipliers is not None:
+        journey_touches = journey_touches.with_columns(role_multiplier_expr(multipliers))
     counts = dict(journeys.counts)
     touches_in = counts["touches_in"]
     assert isinstance(touches_in, int)
@@ -313,8 +385,14 @@ def attribute(
     for run in runs:
         timer.stage(f"model:{run.label}")
         if run.spec.family == "rule":
-            credited = journeys.touches.with_columns(credit_expr(run.build()))
+            multiplier = "role_multiplier" if multipliers is not None else None
+            credited = journey_touches.with_columns(credit_expr(run.build(), multiplier=multiplier))
         else:
+            if multipliers is not None:
+                notes.append(
+                    f"{run.label}: role_multipliers not applied (data-driven models credit "
+                    "channels from path statistics, not per-touch weights)"
+                )
             estimator = _fit(run, paths)
             credited = estimator.allocate(journeys.touches)
             channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
@@ -345,6 +423,42 @@ def attribute(
     timer.stage("collect")
     touch_credit_all = _concat(touch_parts, TOUCH_CREDIT_SCHEMA)
     channel_credit = _concat(channel_parts, CHANNEL_CREDIT_SCHEMA)
+    conversions = journeys.conversions
+    accounts = pl.DataFrame()
+    account_credit = pl.DataFrame()
+    pipeline = pl.DataFrame()
+    account_parameters: dict[str, Any] = {}
+    if level == "account":
+        timer.stage("accounts")
+        outputs = account_outputs(
+            touches=touch_frame,
+            stages=stage_frame,
+            contacts=contact_frame,
+            journey_touches=journeys.touches,
+            conversions=journeys.conversions,
+            touch_credit=touch_credit_all,
+            milestones={**DEFAULT_MILESTONES, **(milestones or {})},
+            conversion_stage=conversion_stage,
+            required_roles=required,
+        )
+        conversions = conversions.join(
+            outputs.deals, on="conversion_id", how="left", maintain_order="left"
+        )
+        accounts = outputs.accounts.cast(ACCOUNTS_SCHEMA)
+        account_credit = outputs.account_credit.cast(ACCOUNT_CREDIT_SCHEMA)
+        pipeline = outputs.pipeline.cast(PIPELINE_SCHEMA)
+        reference = outputs.reference_time
+        account_parameters = {
+            "contact_scope": contact_scope,
+            "role_multipliers": multipliers,
+            "required_roles": list(required),
+            "engagement": {
+                "reference_time": reference.isoformat() if reference is not None else None,
+                "half_life_days": ENGAGEMENT_HALF_LIFE.total_seconds() / 86400,
+                "tiers": f"hot: z >= {HOT_Z}; cold: z <= {COLD_Z} or score 0; warm otherwise "
+                "(z of log1p(90-day score) within the run)",
+            },
+        }
     manifest = _manifest(
         runs,
         inputs=inputs,
@@ -358,6 +472,7 @@ def attribute(
                 for k, v in {**DEFAULT_MILESTONES, **(milestones or {})}.items()
             },
             "stage_names": dict(stage_names or {}),
+            **account_parameters,
         },
         counts=counts,
         timings=timer.done(),
@@ -370,7 +485,16 @@ def attribute(
         ),
     }
     return AttributionResult(
-        channel_credit, touch_credit_all, manifest, journeys.conversions, paths, extras, graphs
+        channel_credit,
+        touch_credit_all,
+        manifest,
+        conversions,
+        paths,
+        extras,
+        graphs,
+        accounts=accounts,
+        account_credit=account_credit,
+        pipeline=pipeline,
     )
 
 

@@ -11,6 +11,16 @@ Definitions follow ``shared/design/models.md`` (Journeys) exactly:
   others are reported as unattributed;
 * unassigned touches form one **non-converting path** per entity: those within one lookback
   before the entity's last unassigned touch; the rest are dropped as ``outside_lookback``;
+* **contact scope** (account level): ``account`` (default) takes every contact's touches;
+  ``opportunity_roles`` only the touches of contacts *on the conversion's opportunity* -- the
+  contacts that appear on any stage event carrying that ``opportunity_id`` (the data has no
+  separate opportunity-contact-role table); ``primary`` only the touches of the contact(s) on
+  the conversion's own stage event. A conversion whose scope is empty (no ``opportunity_id``,
+  no contact on its opportunity or on its event, e.g. account-keyed stage events) falls back
+  to account scope and is counted (``conversions_scope_fallback``). Under a narrowed scope a
+  touch joins the earliest conversion at or after it *whose scope holds its contact*; a touch
+  that would have joined a journey at account scope but joins none is dropped as
+  ``outside_contact_scope`` (not a null path: its account did convert);
 * **milestones**: for each conversion, the milestone time of ``lead`` / ``opportunity`` /
   ``closed_won`` is the first event of that milestone's stages after the entity's previous
   conversion (so a second deal does not reuse the first deal's lead event). The milestone
@@ -33,6 +43,9 @@ from ._errors import ColumnNotFoundError, DuplicateKeyError, InputError
 from ._validate import ROW, UTC_DATETIME
 
 Level = Literal["contact", "account"]
+ContactScope = Literal["account", "opportunity_roles", "primary"]
+CONTACT_SCOPES: tuple[str, ...] = ("account", "opportunity_roles", "primary")
+UNKNOWN_ROLE = "unknown"
 
 #: Milestone role -> the stage names whose first event marks it.
 DEFAULT_MILESTONES: dict[str, tuple[str, ...]] = {
@@ -67,7 +80,8 @@ class Journeys:
     ----------
     touches
         One row per touch in a converting journey, sorted by ``conversion_id`` and
-        ``position`` (0-based time order), with the role flags of models.md.
+        ``position`` (0-based time order), with the role flags of models.md; at account level
+        also the contact's buying-committee ``role`` (``"unknown"`` when not known).
     conversions
         One row per conversion: ``conversion_id``, entity, ``timestamp``, ``value``,
         ``opportunity_id``, ``n_touches`` (0 = unattributed) and milestone times.
@@ -106,6 +120,44 @@ def parse_duration(value: str | int | float | timedelta, *, name: str = "lookbac
     if result <= timedelta(0):
         raise InputError(f"'{name}' must be positive; got {value!r}")
     return result
+
+
+def normalise_role(expr: pl.Expr) -> pl.Expr:
+    """``" Decision Maker"`` -> ``"decision_maker"``; null or blank -> ``"unknown"``."""
+    text = (
+        expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+    )
+    return pl.when(text.is_null() | (text == "")).then(pl.lit(UNKNOWN_ROLE)).otherwise(text)
+
+
+def contact_roles(contacts: pl.DataFrame | None) -> pl.DataFrame:
+    """One row per contact with a known role: ``contact_id``, ``role`` (normalised).
+
+    A contact listed twice with the same role (or once without one) is fine; two different
+    roles for one contact are an error, as two accounts are.
+    """
+    empty = pl.DataFrame(schema={"contact_id": pl.String, "role": pl.String})
+    if contacts is None or "role" not in contacts.columns:
+        return empty
+    # normalise each distinct role text once, not once per contact
+    distinct = contacts.select(pl.col("role").drop_nulls().unique())
+    names = dict(distinct.with_columns(normalise_role(pl.col("role")).alias("n")).iter_rows())
+    rows = contacts.select(
+        "contact_id",
+        pl.col("role").replace_strict(names, default=UNKNOWN_ROLE, return_dtype=pl.String),
+        pl.col(ROW) if ROW in contacts.columns else pl.int_range(pl.len()).alias(ROW),
+    ).filter(pl.col("contact_id").is_not_null() & (pl.col("role") != UNKNOWN_ROLE))
+    per_contact = rows.unique(["contact_id", "role"])
+    if per_contact.height > per_contact.get_column("contact_id").n_unique():
+        conflict = pl.col("role").n_unique().over("contact_id") > 1
+        raise DuplicateKeyError(
+            "contacts have several roles",
+            table="contacts",
+            column="role",
+            rows=rows.filter(conflict).sort(ROW).get_column(ROW).head(5).to_list(),
+            hint="give each contact_id one role (blank and 'unknown' count as none)",
+        )
+    return per_contact.select("contact_id", "role")
 
 
 def _entity_key(level: Level) -> str:
@@ -147,16 +199,29 @@ def build_journeys(
     lookback: timedelta = timedelta(days=90),
     milestones: Mapping[str, Sequence[str]] | None = None,
     contacts: pl.DataFrame | None = None,
+    contact_scope: ContactScope = "account",
 ) -> Journeys:
     """Assign touches to conversions and build milestone flags and null paths.
 
     ``touches`` and ``stages`` are validated tables (canonical names, UTC timestamps, ``_row``).
+    ``contact_scope`` narrows account-level journeys (see the module docstring).
 
     Reconciliation counts returned in ``Journeys.counts``:
     ``touches_in`` = ``touches_in_journeys`` + ``touches_in_null_paths`` + sum of
-    ``touches_dropped`` (by reason: ``outside_lookback``, ``missing_<entity key>``);
-    ``conversions`` = ``conversions_attributed`` + ``conversions_unattributed``.
+    ``touches_dropped`` (by reason: ``outside_lookback``, ``missing_<entity key>``,
+    ``outside_contact_scope``); ``conversions`` = ``conversions_attributed`` +
+    ``conversions_unattributed``; with a narrowed scope also ``conversions_scope_fallback``.
     """
+    if contact_scope not in CONTACT_SCOPES:
+        raise InputError(
+            f"contact_scope must be one of {', '.join(map(repr, CONTACT_SCOPES))}; "
+            f"got {contact_scope!r}"
+        )
+    if contact_scope != "account" and level != "account":
+        raise InputError(
+            f"contact_scope={contact_scope!r} needs level='account' (a contact's journey has "
+            "one contact)"
+        )
     key = _entity_key(level)
     # a mapping given for one role (say lead = sql) keeps the defaults of the others
     milestones = {**DEFAULT_MILESTONES, **(milestones or {})}
@@ -192,37 +257,28 @@ def build_journeys(
         [ENTITY, "timestamp", "touch_id", ROW]
     )
 
+    for col, dtype in (("opportunity_id", pl.String), ("value", pl.Float64)):
+        if col not in stages.columns:
+            stages = stages.with_columns(pl.lit(None, dtype).alias(col))
     conv = _conversions(stages, key, conversion_stage)
     conv = _milestone_times(conv, stages, key, milestones)
 
-    # earliest conversion at or after each touch; conversions sharing a time: the first one
-    targets = (
-        conv.filter(pl.col("_first_at_time"))
-        .select(ENTITY, pl.col("timestamp").alias("_T"), "conversion_id")
-        .sort("_T")
-    )
-    assigned = (
-        touches.sort("timestamp")
-        .join_asof(
-            targets,
-            left_on="timestamp",
-            right_on="_T",
-            by=ENTITY,
-            strategy="forward",
-            check_sortedness=False,
+    scope = None
+    if contact_scope != "account":
+        scope = _scope_contacts(conv, stages, key, contact_scope, conversion_stage)
+    assigned = _assign(touches, conv, scope, lookback).sort([ENTITY, "timestamp", "touch_id", ROW])
+    journey = assigned.filter(pl.col("_in_journey"))
+    if level == "account":
+        roles = contact_roles(contacts)
+        journey = journey.join(roles, on="contact_id", how="left").with_columns(
+            pl.col("role").fill_null(UNKNOWN_ROLE)
         )
-        .with_columns(
-            (
-                pl.col("conversion_id").is_not_null()
-                & (pl.col("timestamp") >= pl.col("_T") - lookback)
-            ).alias("_in_journey")
-        )
-        .sort([ENTITY, "timestamp", "touch_id", ROW])
-    )
-    journey = assigned.filter(pl.col("_in_journey")).drop("_T", "_in_journey")
-    journey = _with_roles(journey, conv)
+    journey = _with_roles(journey.drop("_T", "_in_journey", "_outside_scope"), conv)
 
-    unassigned = assigned.filter(~pl.col("_in_journey"))
+    out_of_scope = int(assigned.get_column("_outside_scope").sum())
+    if out_of_scope:
+        dropped["outside_contact_scope"] = out_of_scope
+    unassigned = assigned.filter(~pl.col("_in_journey") & ~pl.col("_outside_scope"))
     null_window = pl.col("timestamp") >= pl.col("timestamp").max().over(ENTITY) - lookback
     null_touches = (
         unassigned.filter(null_window)
@@ -261,10 +317,15 @@ def build_journeys(
         "conversions_without_value": int(conv.get_column("_value_missing").sum()),
         "null_paths": null_touches.get_column("path_id").n_unique() if null_touches.height else 0,
     }
+    if scope is not None:
+        fallback = ~pl.col("conversion_id").is_in(scope.get_column("conversion_id").implode())
+        conversions = conversions.with_columns(fallback.alias("scope_fallback"))
+        counts["conversions_scope_fallback"] = int(conversions.get_column("scope_fallback").sum())
     assert touches_in == journey.height + null_touches.height + sum(dropped.values())
+    columns = [*JOURNEY_COLUMNS, "role"] if level == "account" else list(JOURNEY_COLUMNS)
     return Journeys(
-        journey.select(JOURNEY_COLUMNS),
-        conversions.drop("_value_missing"),
+        journey.select(columns),
+        conversions.drop("_value_missing", "_value_raw", "_k"),
         null_touches,
         counts,
         level,
@@ -272,10 +333,6 @@ def build_journeys(
 
 
 def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.DataFrame:
-    if "opportunity_id" not in stages.columns:
-        stages = stages.with_columns(pl.lit(None, pl.String).alias("opportunity_id"))
-    if "value" not in stages.columns:
-        stages = stages.with_columns(pl.lit(None, pl.Float64).alias("value"))
     conv = (
         stages.filter((pl.col("stage") == conversion_stage) & pl.col(key).is_not_null())
         .unique(subset=[key, "timestamp", "opportunity_id", "value"], keep="first")
@@ -288,7 +345,9 @@ def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.Da
                 + pl.lit("#")
                 + (pl.int_range(pl.len()).over(ENTITY) + 1).cast(pl.String)
             ).alias("conversion_id"),
+            (pl.int_range(pl.len()).over(ENTITY) + 1).alias("_k"),
             pl.col("value").is_null().alias("_value_missing"),
+            pl.col("value").alias("_value_raw"),
             pl.col("value").fill_null(0.0),
             (pl.col("timestamp") != pl.col("timestamp").shift(1).over(ENTITY))
             .fill_null(True)
@@ -302,11 +361,137 @@ def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.Da
         "timestamp",
         "value",
         "opportunity_id",
+        "_k",
         "_value_missing",
+        "_value_raw",
         "_first_at_time",
         "_previous",
     ]
     return conv.select(keep)
+
+
+def _scope_contacts(
+    conv: pl.DataFrame,
+    stages: pl.DataFrame,
+    key: str,
+    scope: ContactScope,
+    conversion_stage: str,
+) -> pl.DataFrame:
+    """``conversion_id``, ``contact_id``: the contacts in each conversion's scope.
+
+    Conversions absent from the result have an empty scope and fall back to account scope.
+    """
+    empty = pl.DataFrame(schema={"conversion_id": pl.String, "contact_id": pl.String})
+    if "contact_id" not in stages.columns:
+        return empty
+    with_contact = stages.filter(pl.col("contact_id").is_not_null())
+    if scope == "opportunity_roles":
+        on_opportunity = (
+            with_contact.filter(pl.col("opportunity_id").is_not_null())
+            .select("opportunity_id", "contact_id")
+            .unique()
+        )
+        pairs = conv.filter(pl.col("opportunity_id").is_not_null()).join(
+            on_opportunity, on="opportunity_id", how="inner"
+        )
+    else:  # primary: the contact(s) on the event(s) that were deduplicated into the conversion
+        events = with_contact.filter(
+            (pl.col("stage") == conversion_stage) & pl.col(key).is_not_null()
+        ).select(
+            pl.col(key).alias(ENTITY),
+            "timestamp",
+            "opportunity_id",
+            pl.col("value").alias("_value_raw"),
+            "contact_id",
+        )
+        pairs = conv.join(
+            events,
+            on=[ENTITY, "timestamp", "opportunity_id", "_value_raw"],
+            how="inner",
+            nulls_equal=True,
+        )
+    return pairs.select("conversion_id", "contact_id").unique().sort("conversion_id", "contact_id")
+
+
+def _assign(
+    touches: pl.DataFrame,
+    conv: pl.DataFrame,
+    scope: pl.DataFrame | None,
+    lookback: timedelta,
+) -> pl.DataFrame:
+    """Each touch's conversion (``conversion_id``, ``_T``) and the flags ``_in_journey`` and
+    ``_outside_scope`` (in an account-scope window, but in no journey under the scope)."""
+    # earliest conversion at or after each touch; conversions sharing a time: the first one
+    targets = (
+        conv.filter(pl.col("_first_at_time"))
+        .select(ENTITY, pl.col("timestamp").alias("_T"), "conversion_id")
+        .sort("_T")
+    )
+    assigned = touches.sort("timestamp").join_asof(
+        targets,
+        left_on="timestamp",
+        right_on="_T",
+        by=ENTITY,
+        strategy="forward",
+        check_sortedness=False,
+    )
+    in_window = pl.col("conversion_id").is_not_null() & (
+        pl.col("timestamp") >= pl.col("_T") - lookback
+    )
+    if scope is None:
+        return assigned.with_columns(
+            in_window.alias("_in_journey"), pl.lit(False).alias("_outside_scope")
+        )
+    assigned = assigned.with_columns(in_window.alias("_in_account_window")).drop(
+        "conversion_id", "_T"
+    )
+    first_k = pl.col("_k") == pl.col("_k").min()
+    fallback = (
+        conv.join(scope.select("conversion_id").unique(), on="conversion_id", how="anti")
+        .filter(first_k.over(ENTITY, "timestamp"))
+        .select(ENTITY, pl.col("timestamp").alias("_fb_T"), "conversion_id", "_k")
+        .rename({"conversion_id": "_fb_conv", "_k": "_fb_k"})
+        .sort("_fb_T")
+    )
+    scoped = (
+        conv.join(scope, on="conversion_id", how="inner")
+        .filter(first_k.over(ENTITY, "contact_id", "timestamp"))
+        .select(ENTITY, "contact_id", pl.col("timestamp").alias("_sc_T"), "conversion_id", "_k")
+        .rename({"conversion_id": "_sc_conv", "_k": "_sc_k"})
+        .sort("_sc_T")
+    )
+    both = assigned.join_asof(
+        fallback,
+        left_on="timestamp",
+        right_on="_fb_T",
+        by=ENTITY,
+        strategy="forward",
+        check_sortedness=False,
+    ).join_asof(
+        scoped,
+        left_on="timestamp",
+        right_on="_sc_T",
+        by=[ENTITY, "contact_id"],
+        strategy="forward",
+        check_sortedness=False,
+    )
+    # the earlier of the two candidates; at the same time, the conversion counted first
+    sc_first = pl.col("_sc_T").is_not_null() & (
+        pl.col("_fb_T").is_null()
+        | (pl.col("_sc_T") < pl.col("_fb_T"))
+        | ((pl.col("_sc_T") == pl.col("_fb_T")) & (pl.col("_sc_k") < pl.col("_fb_k")))
+    )
+    return (
+        both.with_columns(
+            pl.when(sc_first).then("_sc_conv").otherwise("_fb_conv").alias("conversion_id"),
+            pl.when(sc_first).then("_sc_T").otherwise("_fb_T").alias("_T"),
+        )
+        .with_columns(in_window.alias("_in_journey"))
+        .with_columns(
+            (pl.col("_in_account_window") & ~pl.col("_in_journey")).alias("_outside_scope")
+        )
+        .drop("_fb_T", "_fb_conv", "_fb_k", "_sc_T", "_sc_conv", "_sc_k", "_in_account_window")
+    )
 
 
 def _milestone_times(

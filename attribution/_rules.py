@@ -15,18 +15,37 @@ after normalisation and cannot underflow to all-zero for long lookbacks and shor
 half-lives. If every weight in a journey is 0 (e.g. a custom model whose only roles are
 missing, or channel multipliers of 0 on every channel in the journey) the journey's credit
 goes to its last touch, so credit still sums to 1.
+
+Buying-committee weighting (models.md, account level) is one more multiplier, per touch from
+its contact's role: :func:`role_multiplier_expr` builds the column and :func:`credit_expr`
+takes its name (``multiplier=``). It multiplies the model's weights before the
+renormalisation, so a model that puts all its weight on one touch (``first_touch``,
+``last_touch``...) is unchanged by it, while ``linear`` becomes proportional to the multipliers.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import polars as pl
 
+from ._errors import InputError
+
 ROLES = ("first", "last", "lead", "opportunity", "closed_won", "last_non_direct")
 MILESTONE_ROLES = frozenset({"lead", "opportunity", "closed_won"})
+
+#: Buying-committee role multipliers (models.md); a role not listed takes ``unknown``.
+DEFAULT_ROLE_MULTIPLIERS: Mapping[str, float] = {
+    "decision_maker": 2.0,
+    "champion": 1.5,
+    "finance": 1.0,
+    "influencer": 1.0,
+    "user": 0.5,
+    "unknown": 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -66,11 +85,50 @@ def _role_flag(role: str, weights: RoleWeights, by: str) -> pl.Expr:
     return position == pl.coalesce(last_nd, pl.col("n_touches") - 1)
 
 
-def credit_expr(weights: RoleWeights, *, by: str = "conversion_id") -> pl.Expr:
+def check_role_multipliers(multipliers: Mapping[str, float]) -> dict[str, float]:
+    """Validate role multipliers; keys are normalised as roles are (``"Decision Maker"`` ->
+    ``"decision_maker"``)."""
+    if not isinstance(multipliers, Mapping):
+        raise InputError(
+            f"role_multipliers must map role -> multiplier; got {type(multipliers).__name__}"
+        )
+    out: dict[str, float] = {}
+    for role, value in multipliers.items():
+        name = "_".join(str(role).strip().lower().replace("-", " ").split()) or "unknown"
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number) or number < 0:
+            raise InputError(
+                f"role_multipliers['{role}'] must be a finite number >= 0; got {value!r}"
+            )
+        out[name] = number
+    return out
+
+
+def role_multiplier_expr(multipliers: Mapping[str, float], *, role: str = "role") -> pl.Expr:
+    """Each touch's multiplier from its (normalised) ``role`` column; roles not in
+    ``multipliers`` take ``multipliers["unknown"]``, default 1.0."""
+    table = check_role_multipliers(multipliers)
+    default = table.get("unknown", 1.0)
+    return (
+        pl.col(role)
+        .replace_strict(table, default=default, return_dtype=pl.Float64)
+        .fill_null(default)
+        .alias("role_multiplier")
+    )
+
+
+def credit_expr(
+    weights: RoleWeights, *, by: str = "conversion_id", multiplier: str | None = None
+) -> pl.Expr:
     """Credit of each touch (sums to 1 per ``by`` group) for a journey table.
 
     Needs ``position``, ``n_touches``, ``channel``, the ``is_<role>`` flags of the roles the
-    model uses and, for time decay, ``timestamp``.
+    model uses and, for time decay, ``timestamp``. ``multiplier`` names an optional column of
+    non-negative per-touch multipliers (buying-committee role weights) applied with the channel
+    multipliers, before the renormalisation.
     """
     roles = weights.role_weights()
     role_part: pl.Expr = pl.lit(0.0)
@@ -92,6 +150,8 @@ def credit_expr(weights: RoleWeights, *, by: str = "conversion_id") -> pl.Expr:
             dict(weights.channel_multipliers), default=1.0, return_dtype=pl.Float64
         )
         raw = raw * mult
+    if multiplier is not None:
+        raw = raw * pl.col(multiplier)
     total = raw.sum().over(by)
     is_last = (pl.col("position") == pl.col("n_touches") - 1).cast(pl.Float64)
     return pl.when(total > 0).then(raw / total).otherwise(is_last).alias("credit")

@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._rules import BUILTIN, RoleWeights, credit_expr
+from attribution._rules import BUILTIN, RoleWeights, credit_expr, role_multiplier_expr
 
 TOUCH_IDS = ["t1", "t2", "t3", "t4", "t5"]
 THIRD = 1 / 3
@@ -299,3 +299,27 @@ def test_credit_expr_groups_are_independent() -> None:
     sums = dict(out.group_by("conversion_id").agg(pl.col("credit").sum()).iter_rows())
     assert sums == pytest.approx({"x": 1.0, "y": 1.0}, abs=1e-12)
     assert out.get_column("credit").to_list() == pytest.approx([0.5, 0.5, 0.25, 0.25, 0.25, 0.25])
+
+
+def test_credit_expr_multiplier_column_renormalises() -> None:
+    frame = _journey({}, ["a", "b", "c"]).with_columns(pl.Series("m", [2.0, 1.0, 0.5]))
+    linear = frame.select(credit_expr(BUILTIN["linear"], multiplier="m"))
+    assert linear.get_column("credit").to_list() == pytest.approx([2 / 3.5, 1 / 3.5, 0.5 / 3.5])
+    # position_based: (0.4 * 2, 0.2 * 1, 0.4 * 0.5) renormalised
+    pb = frame.select(credit_expr(BUILTIN["position_based"], multiplier="m"))
+    assert pb.get_column("credit").to_list() == pytest.approx([0.8 / 1.2, 0.2 / 1.2, 0.2 / 1.2])
+    # a model with one weighted touch is unchanged; all-zero multipliers: the last touch
+    first = frame.select(credit_expr(BUILTIN["first_touch"], multiplier="m"))
+    assert first.get_column("credit").to_list() == [1.0, 0.0, 0.0]
+    zero = frame.with_columns(pl.lit(0.0).alias("m")).select(
+        credit_expr(BUILTIN["linear"], multiplier="m")
+    )
+    assert zero.get_column("credit").to_list() == [0.0, 0.0, 1.0]
+
+
+def test_role_multiplier_expr_normalises_and_defaults() -> None:
+    roles = pl.DataFrame({"role": ["decision_maker", "champion", "intern", None]})
+    out = roles.select(role_multiplier_expr({"Decision Maker": 2, "champion": 1.5, "unknown": 0.7}))
+    assert out.get_column("role_multiplier").to_list() == [2.0, 1.5, 0.7, 0.7]
+    plain = roles.select(role_multiplier_expr({"champion": 3}))
+    assert plain.get_column("role_multiplier").to_list() == [1.0, 3.0, 1.0, 1.0]
