@@ -4,6 +4,7 @@ Exact where others simulate, vectorised where others loop, and B2B-aware. The pu
 re-exported here; everything in ``attribution._*`` modules is private.
 """
 
+from ._accounts import DEFAULT_REQUIRED_ROLES
 from ._attribute import AttributionResult, attribute, attribute_paths
 from ._benchmark_sra import SurveyBenchmark, compare_surveys, score_against_truth
 from ._errors import (
@@ -18,7 +19,7 @@ from ._errors import (
     SchemaError,
 )
 from ._registry import ModelSpec, Param, available_models, get_model
-from ._rules import RoleWeights
+from ._rules import DEFAULT_ROLE_MULTIPLIERS, RoleWeights
 from ._scoring import JourneyScorer, JourneyScores, read_run_paths, score_journeys
 from ._surveys import SurveyClassifier
 from ._version import __version__
@@ -28,6 +29,8 @@ __all__ = [
     "AttributionResult",
     "ColumnNotFoundError",
     "ConfigError",
+    "DEFAULT_REQUIRED_ROLES",
+    "DEFAULT_ROLE_MULTIPLIERS",
     "DuplicateKeyError",
     "InputError",
     "JourneyScorer",

@@ -40,7 +40,16 @@ from ._validate import SPECS
 
 _SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy"}
 _INPUTS = {"touches", "stages", "contacts", "events", "spend", "surveys", "paths"}
-_RUN = {"models", "level", "conversion_stage", "lookback", "out"}
+_RUN = {
+    "models",
+    "level",
+    "conversion_stage",
+    "lookback",
+    "out",
+    "contact_scope",
+    "role_multipliers",
+    "required_roles",
+}
 _MILESTONES = {"lead", "opportunity", "closed_won"}
 
 

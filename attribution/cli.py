@@ -13,10 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ._accounts import DEFAULT_REQUIRED_ROLES
 from ._attribute import AttributionResult, attribute, attribute_paths
 from ._config import load_config
-from ._errors import AttributionError
+from ._errors import AttributionError, ConfigError
 from ._registry import available_models, resolve_all
+from ._rules import DEFAULT_ROLE_MULTIPLIERS
 
 app = typer.Typer(
     add_completion=False,
@@ -72,7 +74,7 @@ def _with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResu
         console=err,
         disable=not err.is_terminal,
     ) as progress:
-        task = progress.add_task("starting", total=5 + total_models)
+        task = progress.add_task("starting", total=6 + total_models)
 
         def step(name: str) -> None:
             progress.update(task, description=name, advance=1)
@@ -80,7 +82,7 @@ def _with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResu
                 err.print(f"[{name}]", highlight=False, markup=False)
 
         result = fn(progress=step, **kwargs)
-        progress.update(task, description="done", completed=5 + total_models)
+        progress.update(task, description="done", completed=6 + total_models)
     return result
 
 
@@ -124,6 +126,8 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         for r in result.extras["markov_order_selection"].iter_rows(named=True):
             order_table.add_row(str(r["order"]), f"{r['auc']:.4f}", f"{r['n_states']:,}")
         console.print(order_table)
+    if result.accounts.width:
+        _print_accounts(result)
     rec = result.manifest.get("reconciliation", {})
     if "touches_in" in rec:
         dropped = rec["touches_dropped"]
@@ -136,6 +140,50 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
             f"conversions {rec['conversions']:,}: attributed {rec['conversions_attributed']:,}, "
             f"without touches {rec['conversions_unattributed']:,}"
         )
+
+
+def _print_accounts(result: AttributionResult) -> None:
+    accounts = result.accounts
+    tiers = accounts.group_by("tier").len().sort("tier").rows()
+    console.print(
+        f"accounts: {accounts.height:,} (tiers " + " · ".join(f"{t} {n:,}" for t, n in tiers) + ")"
+    )
+    cols: list[str] = [
+        c
+        for c in ("account_id", "coverage", "engagement_score", "tier", "conversions")
+        if c in accounts.columns
+    ]
+    top = Table(title="Most engaged accounts")
+    for name in cols:
+        top.add_column(
+            name, justify="left" if name in ("account_id", "coverage", "tier") else "right"
+        )
+    sort_col = "engagement_score" if "engagement_score" in cols else cols[0]
+    for r in accounts.sort(sort_col, descending=True).head(10).iter_rows(named=True):
+        top.add_row(*(f"{r[k]:,.1f}" if isinstance(r[k], float) else str(r[k]) for k in cols))
+    console.print(top)
+    pipe = result.pipeline
+    if pipe.height:
+        table = Table(title="Sourced vs influenced pipeline (influenced does NOT sum to 100%)")
+        pipe_cols: list[str] = [
+            c
+            for c in ("measure", "channel", "deals", "pipeline", "pipeline_share")
+            if c in pipe.columns
+        ]
+        for name in pipe_cols:
+            table.add_column(name, justify="left" if name in ("measure", "channel") else "right")
+        for r in pipe.iter_rows(named=True):
+            cells = []
+            for name in pipe_cols:
+                v = r[name]
+                if name == "pipeline_share":
+                    cells.append(f"{v:.1%}")
+                elif isinstance(v, float):
+                    cells.append(f"{v:,.0f}")
+                else:
+                    cells.append(str(v))
+            table.add_row(*cells)
+        console.print(table)
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -164,6 +212,19 @@ def run(
     select_order: Annotated[
         bool, typer.Option("--select-order", help="Compare Markov orders 1-4 by held-out ROC AUC")
     ] = False,
+    contact_scope: Annotated[
+        str | None, typer.Option(help="Account level: account, opportunity_roles or primary")
+    ] = None,
+    role_multipliers: Annotated[
+        str | None,
+        typer.Option(
+            help="Account level: role=multiplier|... or 'default' "
+            "(decision_maker 2, champion 1.5, user 0.5)"
+        ),
+    ] = None,
+    required_roles: Annotated[
+        str | None, typer.Option(help="Account level: roles a deal needs, '|'-separated")
+    ] = None,
     surveys: SurveysOpt = None,
     truth: TruthOpt = None,
     survey_labels: LabelsOpt = None,
@@ -208,6 +269,11 @@ def run(
             milestones=(cfg.milestones or None) if cfg else None,
             channel_rules=channel_rules or (cfg.channel_rules if cfg else None),
             select_markov_order=select_order,
+            contact_scope=contact_scope or opts.get("contact_scope", "account"),
+            role_multipliers=_multipliers(role_multipliers) or opts.get("role_multipliers"),
+            required_roles=required_roles.split("|")
+            if required_roles
+            else opts.get("required_roles", DEFAULT_REQUIRED_ROLES),
         )
     except AttributionError as exc:
         _fail(exc)
@@ -239,6 +305,18 @@ def surveys_cmd(
     except AttributionError as exc:
         _fail(exc)
     _finish(result, out, surveys=surveys, truth=truth, survey_labels=survey_labels)
+
+
+def _multipliers(text: str | None) -> dict[str, float] | None:
+    """``"default"`` or ``"decision_maker=2|user=0.5"`` -> a role multiplier map."""
+    if not text:
+        return None
+    if text == "default":
+        return dict(DEFAULT_ROLE_MULTIPLIERS)
+    try:
+        return {k: float(v) for k, v in (i.split("=", 1) for i in text.split("|") if i)}
+    except ValueError:
+        _fail(ConfigError(f"--role-multipliers takes role=number|...; got {text!r}"))
 
 
 def _finish(
@@ -317,6 +395,24 @@ def demo(
         truth=optional("truth.json"),
         survey_labels=optional("survey_labels.csv"),
     )
+    if optional("contacts.parquet") is None:
+        return
+    console.rule("Account level: buying committees, engagement, sourced vs influenced")
+    account_models = [m for m in models if m in ("linear", "w_shaped", "markov")]
+    try:
+        accounts = _with_progress(
+            len(account_models),
+            attribute,
+            touches=data / "touches.parquet",
+            stages=data / "stages.parquet",
+            contacts=data / "contacts.parquet",
+            models=account_models,
+            level="account",
+            role_multipliers=DEFAULT_ROLE_MULTIPLIERS,
+        )
+    except AttributionError as exc:
+        _fail(exc)
+    _finish(accounts, out)
 
 
 @app.command()

@@ -26,7 +26,12 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def only_run(runs: Path) -> Path:
-    (run_dir,) = [p for p in runs.iterdir() if not p.name.startswith(".")]
+    """The contact-level run (the demo also writes an account-level one)."""
+    (run_dir,) = [
+        p
+        for p in runs.iterdir()
+        if not p.name.startswith(".") and not (p / "accounts.parquet").exists()
+    ]
     return run_dir
 
 
@@ -58,6 +63,12 @@ def test_demo_writes_a_complete_run(tmp_path: Path) -> None:
     bench = pl.read_parquet(run_dir / "survey_benchmark.parquet")
     assert set(bench.get_column("model")) == set(channel.get_column("model"))
     assert "survey_benchmark.parquet" in manifest["files"]
+    # ...and a second, account-level run: accounts, account credit, sourced vs influenced
+    assert "Sourced vs influenced pipeline" in proc.stdout
+    account_runs = [p for p in (tmp_path / "runs").iterdir() if (p / "accounts.parquet").exists()]
+    assert len(account_runs) == 1
+    pipeline = pl.read_parquet(account_runs[0] / "pipeline.parquet")
+    assert set(pipeline.get_column("measure")) == {"sourced", "influenced"}
     # no half-written directories left behind
     assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
 
