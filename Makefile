@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint env clean
+.PHONY: demo test lint env clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Benchmarks (not part of the tests): peers live in their own venv, benchmarks/.venv-bench
+bench:
+	$(PYTHON) benchmarks/run.py --sizes 1m,10m --repeats 3
+
+bench-quick:
+	$(PYTHON) benchmarks/run.py --quick
 
 clean:
 	rm -rf $(VENV) runs
