@@ -398,7 +398,7 @@ def attribute(
             channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
             extras.update(_estimator_extras(run.label, estimator))
             graphs.update(_estimator_graphs(run.label, estimator))
-            notes.extend(f"{run.label}: {n}" for n in getattr(estimator, "notes_", []))
+            notes.extend(_estimator_notes(run.label, estimator))
         touch_credit = credited.select(
             "conversion_id",
             "touch_id",
@@ -556,6 +556,13 @@ def _fit(run: ModelRun, paths: pl.DataFrame) -> Any:
         raise ModelParameterError(f"{run.label}: {exc}") from exc
 
 
+def _estimator_notes(label: str, estimator: Any) -> list[str]:
+    notes = [f"{label}: {n}" for n in getattr(estimator, "notes_", [])]
+    if getattr(estimator, "solver_", None):  # which exact solver the Markov chain used
+        notes.append(f"{label}: solved with {estimator.solver_}")
+    return notes
+
+
 def _estimator_graphs(label: str, estimator: Any) -> dict[str, Any]:
     if not hasattr(estimator, "to_networkx"):
         return {}
@@ -708,7 +715,7 @@ def attribute_paths(
             channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
             extras.update(_estimator_extras(run.label, estimator))
             graphs.update(_estimator_graphs(run.label, estimator))
-            notes.extend(f"{run.label}: {n}" for n in getattr(estimator, "notes_", []))
+            notes.extend(_estimator_notes(run.label, estimator))
     total_conv = float(frame.get_column("conversions").sum() or 0.0)
     manifest = _manifest(
         runs,
