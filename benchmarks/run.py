@@ -2,6 +2,7 @@
 
     python benchmarks/run.py --sizes 1m,10m --repeats 3
     python benchmarks/run.py --quick            # CI smoke run: 50k touches, 1 repeat
+    python benchmarks/run.py --snapshot HEAD ...  # the committed library, not the work tree
 
 Protocol (shared/design/performance.md): every figure is measured in the same run, each case
 as its own subprocess (peak RSS from ``os.wait4``), median of ``--repeats`` runs, repeats
@@ -246,6 +247,21 @@ def w_ca_heuristics(ctx: dict[str, Any]) -> dict[str, Any]:
     return {"timed_s": timed, "rss_after_imports_mb": rss0, "paths": len(df)}
 
 
+def w_paths_model(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Ours on the same path table channelattribution gets (attribute_paths, strings parsed)."""
+    import polars as pl
+
+    import attribution
+
+    frame = pl.read_parquet(ctx["data"] / "paths.parquet")
+    rss0 = _rss_now_mb()
+    t0 = time.perf_counter()
+    res = attribution.attribute_paths(frame, models=ctx["model"].split(","))
+    timed = time.perf_counter() - t0
+    return {"timed_s": timed, "rss_after_imports_mb": rss0, "paths": frame.height,
+            "stages_s": res.manifest["timings_seconds"]}
+
+
 def _ca_markov(df: Any, nsim_start: float = 1e5) -> Any:
     import ChannelAttribution as ca
 
@@ -300,6 +316,23 @@ def w_ca_accuracy(ctx: dict[str, Any]) -> dict[str, Any]:
                 (pl.col("value") - pl.col("v_theirs")).abs().max()).item(),
             "total_value": joined.get_column("value").sum(),
         }
+    # exact reference for linear: rational arithmetic (fractions) over the converting paths
+    from collections import Counter, defaultdict
+    from fractions import Fraction
+
+    exact: dict[str, Fraction] = defaultdict(Fraction)
+    for path, conv in df.loc[df["conversions"] > 0, ["path", "conversions"]].itertuples(
+            index=False):
+        chs = path.split(">")
+        for ch, k in Counter(chs).items():
+            exact[ch] += Fraction(conv) * k / len(chs)
+    ours_lin = dict(cc.filter(pl.col("model") == "linear").select("channel", "conversions")
+                    .iter_rows())
+    theirs_lin = dict(theirs_h.select("channel_name", "linear_touch_conversions").iter_rows())
+    out["heuristics"]["linear"]["ours_max_abs_error_vs_exact"] = float(
+        max(abs(Fraction(ours_lin.get(c, 0.0)) - v) for c, v in exact.items()))
+    out["heuristics"]["linear"]["theirs_max_abs_error_vs_exact"] = float(
+        max(abs(Fraction(theirs_lin.get(c, 0.0)) - v) for c, v in exact.items()))
     result = pl.from_pandas(theirs_m["result"]).select(
         pl.col("channel_name").alias("channel"),
         pl.col("total_conversions").alias("c_theirs"),
@@ -491,6 +524,7 @@ WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "ca_heuristics": w_ca_heuristics,
     "ca_markov": w_ca_markov,
     "ca_accuracy": w_ca_accuracy,
+    "paths_model": w_paths_model,
     "prep_mam": w_prep_mam,
     "mam": w_mam,
     "pandas_vectorised": w_pandas_vectorised,
@@ -541,6 +575,11 @@ def build_cases(n_touches: int, args: argparse.Namespace) -> list[Case]:
              "first/last/linear on the engine's path table"),
         Case("channelattribution: markov order 1 (given paths)", "ca_markov",
              "simulated removal effects, nsim_start=1e5, seed 0"),
+        Case("ours given paths: first/last/linear (attribute_paths)", "paths_model",
+             "the same path table as channelattribution, path strings parsed",
+             model="first_touch,last_touch,linear"),
+        Case("ours given paths: markov order 1 (attribute_paths)", "paths_model",
+             "the same path table as channelattribution, exact solve", model="markov"),
         Case("mam: build journeys + markov (from touch log)", "mam",
              "MAM(format_type='session') + run_markov()"),
     ]
@@ -673,6 +712,7 @@ def pandas_accuracy(engine_run_dir: Path, credit: list[dict[str, Any]]) -> float
 def run_size(n_touches: int, repeats: int, args: argparse.Namespace,
              machine: dict[str, Any]) -> dict[str, Any]:
     label = size_label(n_touches)
+    machine = dict(machine, loadavg_start=os.getloadavg())
     data = ensure_data(n_touches)
     scratch = RUNS / label
     logs = scratch / "logs"
@@ -684,6 +724,7 @@ def run_size(n_touches: int, repeats: int, args: argparse.Namespace,
     skip: set[str] = set()
     engine_run_dir: Path | None = None
     started = time.perf_counter()
+    started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     for rep in range(repeats):
         for case in cases:
             if case.name in skip:
@@ -731,6 +772,7 @@ def run_size(n_touches: int, repeats: int, args: argparse.Namespace,
                     r.pop("credit", None)
     result = {
         "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
+        "started_at": started_at,
         "size": label,
         "n_touches": n_touches,
         "repeats": repeats,
@@ -801,6 +843,8 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
         lines += [
             f"## {res['n_touches']:,} touches ({res['size']}), median of {res['repeats']}",
             "",
+            f"`{res.get('command', '')}`, started {res.get('started_at', '?')}",
+            "",
             "| case | median s | runs (s) | s per M touches | peak RSS GB | x floor | "
             "x CA markov |",
             "|---|---:|---|---:|---:|---:|---:|",
@@ -848,6 +892,11 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
                 f"{mk['max_abs_diff_removal_effect_nsim_1e6']:.2e}) | "
                 f"{mk['max_abs_diff_value_relative']:.2e} of total value |",
             ]
+            lin = ca["heuristics"]["linear"]
+            if "ours_max_abs_error_vs_exact" in lin:
+                lines += ["", "Linear against an exact rational-arithmetic reference: ours off by "
+                          f"{lin['ours_max_abs_error_vs_exact']:.1e}, channelattribution by "
+                          f"{lin['theirs_max_abs_error_vs_exact']:.1e} (max over channels)."]
         elif ca:
             lines += ["", f"channelattribution accuracy check failed: {ca.get('error', '?')}"]
         for key in ("pandas_vectorised", "pandas_naive"):
