@@ -156,6 +156,32 @@ def _check_weights(weights: Mapping[str, float]) -> tuple[list[str], list[float]
     return keys, values
 
 
+def check_touch_table(
+    touches: pl.DataFrame | pl.LazyFrame, required: tuple[str, ...]
+) -> pl.LazyFrame:
+    """The input check every ``allocate`` shares: a frame with ``required``, no ``credit``."""
+    if isinstance(touches, pl.DataFrame):
+        touches = touches.lazy()
+    if not isinstance(touches, pl.LazyFrame):
+        raise TypeError(
+            "allocate expects a polars DataFrame or LazyFrame of touches. "
+            f"Got {type(touches).__name__} instead."
+        )
+    names = touches.collect_schema().names()
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise ValueError(
+            f"The touch table given to allocate lacks the column(s) {missing}. "
+            f"Available columns: {names}."
+        )
+    if "credit" in names:
+        raise ValueError(
+            "The touch table given to allocate already has a 'credit' column; "
+            "drop or rename it first."
+        )
+    return touches
+
+
 def allocate_by_channel_weights(
     touches: pl.LazyFrame | pl.DataFrame, weights: Mapping[str, float]
 ) -> pl.DataFrame:
@@ -188,25 +214,7 @@ def allocate_by_channel_weights(
     >>> allocate_by_channel_weights(t, {"a": 1.0, "b": 3.0})["credit"].to_list()
     [0.125, 0.75, 0.125]
     """
-    if isinstance(touches, pl.DataFrame):
-        touches = touches.lazy()
-    if not isinstance(touches, pl.LazyFrame):
-        raise TypeError(
-            "allocate expects a polars DataFrame or LazyFrame of touches. "
-            f"Got {type(touches).__name__} instead."
-        )
-    names = touches.collect_schema().names()
-    missing = [c for c in ("conversion_id", "channel") if c not in names]
-    if missing:
-        raise ValueError(
-            f"The touch table given to allocate lacks the column(s) {missing}. "
-            f"Available columns: {names}."
-        )
-    if "credit" in names:
-        raise ValueError(
-            "The touch table given to allocate already has a 'credit' column; "
-            "drop or rename it first."
-        )
+    touches = check_touch_table(touches, ("conversion_id", "channel"))
     keys, values = _check_weights(weights)
     channel = pl.col("channel").cast(pl.String)
     by_channel = ["conversion_id", "channel"]

@@ -27,8 +27,7 @@ from typing import Final, Literal
 
 import polars as pl
 
-from attribution._allocation import validate_paths
-
+from ._allocation import check_touch_table, validate_paths
 from ._estimator import PathModel
 
 __all__ = ["CounterfactualModel"]
@@ -275,25 +274,7 @@ class CounterfactualModel(PathModel):
             The input rows, in input order, plus ``credit`` (f64).
         """
         self._check_fitted()
-        if isinstance(touches, pl.DataFrame):
-            touches = touches.lazy()
-        if not isinstance(touches, pl.LazyFrame):
-            raise TypeError(
-                "allocate expects a polars DataFrame or LazyFrame of touches. "
-                f"Got {type(touches).__name__} instead."
-            )
-        names = touches.collect_schema().names()
-        missing = [c for c in ("conversion_id", "position", "channel") if c not in names]
-        if missing:
-            raise ValueError(
-                f"The touch table given to allocate lacks the column(s) {missing}. "
-                f"Available columns: {names}."
-            )
-        if "credit" in names:
-            raise ValueError(
-                "The touch table given to allocate already has a 'credit' column; "
-                "drop or rename it first."
-            )
+        touches = check_touch_table(touches, ("conversion_id", "position", "channel"))
         key = self._key
         work = (
             touches.with_row_index("__row")
