@@ -18,7 +18,7 @@ from ._errors import (
     NullValueError,
     SchemaError,
 )
-from ._registry import ModelSpec, Param, available_models, get_model
+from ._registry import ModelSpec, Param, available_models, default_models, get_model
 from ._rules import DEFAULT_ROLE_MULTIPLIERS, RoleWeights
 from ._scoring import JourneyScorer, JourneyScores, read_run_paths, score_journeys
 from ._surveys import SurveyClassifier
@@ -49,6 +49,7 @@ __all__ = [
     "attribute_paths",
     "available_models",
     "compare_surveys",
+    "default_models",
     "get_model",
     "read_run_paths",
     "score_against_truth",

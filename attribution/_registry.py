@@ -58,6 +58,9 @@ class ModelSpec:
     build: Callable[[dict[str, Any]], Any]
     needs_timestamps: bool = False
     needs_milestones: bool = False
+    #: run by default (CLI without --model, demo, service runs without models); False for
+    #: models that mean nothing without the user's own parameters, like ``custom``
+    in_defaults: bool = True
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -108,6 +111,20 @@ def register(spec: ModelSpec) -> ModelSpec:
 def available_models() -> dict[str, ModelSpec]:
     """Every registered model, by name, in registration order."""
     return dict(_REGISTRY)
+
+
+def default_models(*, paths_only: bool = False) -> list[str]:
+    """The models run when none are named; ``paths_only``: those a path table can feed
+    (no timestamps or milestones needed)."""
+    out = []
+    for name, spec in _REGISTRY.items():
+        if not spec.in_defaults:
+            continue
+        run = resolve(name)
+        if paths_only and (run.needs_timestamps or run.needs_milestones):
+            continue
+        out.append(name)
+    return out
 
 
 def get_model(name: str) -> ModelSpec:
@@ -397,6 +414,7 @@ register(
             _DIRECT,
         ),
         _custom,
+        in_defaults=False,  # needs the user's weights to mean anything
     )
 )
 

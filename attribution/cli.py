@@ -17,7 +17,7 @@ from ._accounts import DEFAULT_REQUIRED_ROLES
 from ._attribute import AttributionResult, attribute, attribute_paths
 from ._config import load_config
 from ._errors import AttributionError, ConfigError
-from ._registry import available_models, resolve_all
+from ._registry import available_models, default_models
 from ._rules import DEFAULT_ROLE_MULTIPLIERS
 
 app = typer.Typer(
@@ -51,18 +51,6 @@ LabelsOpt = Annotated[
     Path | None,
     typer.Option("--survey-labels", help="Labelled answers (response, channel) for a classifier"),
 ]
-
-
-def _default_models(*, paths_only: bool = False) -> list[str]:
-    out = []
-    for name in available_models():
-        run = resolve_all([name])[0]
-        if paths_only and (run.needs_timestamps or run.needs_milestones):
-            continue
-        if name == "custom":  # needs weights from the user to mean anything
-            continue
-        out.append(name)
-    return out
 
 
 def _with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResult:
@@ -247,7 +235,7 @@ def run(
             if value is not None:
                 inputs[key] = value
         opts = dict(cfg.run) if cfg else {}
-        models = model or opts.get("models") or _default_models()
+        models = model or opts.get("models") or default_models()
         if "events" in inputs:
             main_input, stage_input = inputs["events"], None
         elif "touches" in inputs and "stages" in inputs:
@@ -297,7 +285,7 @@ def surveys_cmd(
     out: OutOpt = Path("runs"),
 ) -> None:
     """Benchmark models against self-reported surveys ("How did you hear about us?")."""
-    models = model or _default_models()
+    models = model or default_models()
     try:
         result = _with_progress(
             len(models), attribute, touches=touches, stages=stages, models=models
@@ -352,7 +340,7 @@ def paths(
 ) -> None:
     """Attribute a pre-aggregated path table (as other tools take)."""
     try:
-        result = attribute_paths(file, models=model or _default_models(paths_only=True), sep=sep)
+        result = attribute_paths(file, models=model or default_models(paths_only=True), sep=sep)
     except AttributionError as exc:
         _fail(exc)
     _finish(result, out)
@@ -371,7 +359,7 @@ def demo(
                 f"`attribution synth --touches 90000 --no-shuffle --out {data}`"
             )
         )
-    models = _default_models()
+    models = default_models()
     try:
         result = _with_progress(
             len(models),

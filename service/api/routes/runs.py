@@ -35,11 +35,6 @@ def _data_file(data_dir: Path, name: str, field: str) -> Path:
     return path
 
 
-def _default_models() -> list[str]:
-    # every registered model; custom needs the user's weights to mean anything
-    return [name for name in attribution.available_models() if name != "custom"]
-
-
 @router.post("", status_code=202, response_model=RunStatus,
              responses=errors(400, 401, 413, 422))
 def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[str, Any]:
@@ -47,7 +42,7 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
     files = {name: _data_file(settings.data_dir, value, name)
              for name in ("touches", "stages", "contacts", "events")
              if (value := getattr(body, name)) is not None}
-    models: list[Any] = list(body.models) if body.models else _default_models()
+    models: list[Any] = list(body.models) if body.models else attribution.default_models()
     resolve_all(models)  # unknown models and bad parameters: 422 now, not a failed run
     if body.lookback is not None:
         try:
