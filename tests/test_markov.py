@@ -507,3 +507,20 @@ def test_orders_enumerated_once() -> None:
         model = MarkovModel(order=order, collapse_repeats=collapse).fit(WORKED)
         starts = model.transition_counts_.filter(pl.col("from") == "start")["count"].sum()
         assert starts == pytest.approx(WORKED["conversions"].sum() + WORKED["nulls"].sum())
+
+
+@pytest.mark.parametrize("value", [5e-324, 1e-310])
+def test_gmres_path_handles_subnormal_values(value: float) -> None:
+    # Found by hypothesis in a fresh clone: with subnormal values GMRES returned x = 0 and
+    # the relative certificate, scaled by that 0, accepted it (value removal effects 0).
+    rows = [(["a", "b"], 1.0, 1.0, value), (["b"], 1.0, 0.0, value)]
+    saved = _markov._DIRECT_MAX_STATES
+    _markov._DIRECT_MAX_STATES = 0  # force the GMRES path
+    try:
+        model = MarkovModel(order=1).fit(_paths(rows))
+    finally:
+        _markov._DIRECT_MAX_STATES = saved
+    ref = _dense_reference(rows, 1, True, True)
+    rev = dict(model.removal_effects_.select("channel", "value_removal_effect").iter_rows())
+    for c, expected in ref["rev"].items():  # type: ignore[attr-defined]
+        assert rev[c] == pytest.approx(expected, abs=1e-9)
