@@ -156,6 +156,23 @@ def _check_weights(weights: Mapping[str, float]) -> tuple[list[str], list[float]
     return keys, values
 
 
+# Weights below this share of the largest weight count as 0. Credit only depends on
+# ratios of weights, and without the cut a subnormal weight (say 5e-324) divided by a
+# touch count or by a per-conversion total can flush to 0 in vectorised kernels and
+# turn a credit into 0/0 = NaN. A channel 1e-200 times weaker than the strongest
+# one carries no credit that a float could show anyway.
+_NEGLIGIBLE_RELATIVE_WEIGHT = 1e-200
+
+
+def _relative_weights(keys: list[str], values: list[float]) -> tuple[list[str], list[float]]:
+    """Weights divided by the largest one, with negligible ones set to exactly 0."""
+    top = max(values, default=0.0)
+    if top <= 0.0:
+        return keys, [0.0] * len(values)
+    scaled = [v / top for v in values]
+    return keys, [v if v >= _NEGLIGIBLE_RELATIVE_WEIGHT else 0.0 for v in scaled]
+
+
 def check_touch_table(
     touches: pl.DataFrame | pl.LazyFrame, required: tuple[str, ...]
 ) -> pl.LazyFrame:
@@ -188,7 +205,9 @@ def allocate_by_channel_weights(
     """Split each conversion's credit (1) over its touches from per-channel weights.
 
     A conversion's credit goes to its distinct channels in proportion to their weights,
-    then equally over that channel's touches. Channels absent from ``weights`` weigh 0.
+    then equally over that channel's touches. Channels absent from ``weights`` weigh 0,
+    and so does a weight below 1e-200 times the largest (it could not show in a float
+    credit, and subnormal weights would otherwise risk 0/0).
     When every channel of a conversion weighs 0 (unknown channels only, or a model whose
     weights are all zero), the credit is split equally over its distinct channels, then
     over their touches, so every conversion's credit still sums to 1.
@@ -215,7 +234,7 @@ def allocate_by_channel_weights(
     [0.125, 0.75, 0.125]
     """
     touches = check_touch_table(touches, ("conversion_id", "channel"))
-    keys, values = _check_weights(weights)
+    keys, values = _relative_weights(*_check_weights(weights))
     channel = pl.col("channel").cast(pl.String)
     by_channel = ["conversion_id", "channel"]
     # Each touch of channel c in conversion k carries w_c / n_touches(k, c), so summing

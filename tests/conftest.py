@@ -15,10 +15,20 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import os
+
 import polars as pl
 import pytest
+from hypothesis import settings
 
 import attribution
+
+# Hypothesis profiles. Locally every run draws new examples (that is how the subnormal
+# weight bug was found); CI runs a fixed, derandomized set so a merge is not decided by
+# the draw of the day, and `HYPOTHESIS_PROFILE=thorough make test` digs deeper.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
 

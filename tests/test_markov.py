@@ -471,6 +471,22 @@ def test_allocate_errors() -> None:
         allocate_by_channel_weights(touches.with_columns(credit=pl.lit(1.0)), {"a": 1.0})
 
 
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        # A subnormal weight alone: all its credit, and no 0/0 for the zero-weight touches.
+        ({"a": 0.0, "b": 0.0, "c": 5e-324}, [0.0, 0.0, 1.0]),
+        # Beside a normal weight, a subnormal one is negligible.
+        ({"a": 1.0, "c": 5e-324}, [0.5, 0.5, 0.0]),
+        ({"a": 2e-300, "c": 1e-300}, [1 / 3, 1 / 3, 1 / 3]),
+    ],
+)
+def test_allocate_tiny_weights(weights: dict[str, float], expected: list[float]) -> None:
+    touches = pl.DataFrame({"conversion_id": [0, 0, 0], "channel": ["a", "a", "c"]})
+    credit = allocate_by_channel_weights(touches, weights)["credit"].to_list()
+    assert credit == pytest.approx(expected, abs=1e-15)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     journeys=st.lists(
