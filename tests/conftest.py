@@ -11,11 +11,10 @@ edges can be placed to the microsecond.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import os
 
 import polars as pl
 import pytest
