@@ -36,7 +36,7 @@ from ._journeys import (
     parse_duration,
 )
 from ._registry import ModelRun, resolve_all
-from ._rules import check_role_multipliers, credit_expr, role_multiplier_expr
+from ._rules import check_role_multipliers, role_multiplier_expr, with_credit
 from ._taxonomy import derive_channels, load_rules
 from ._validate import (
     CONTACTS,
@@ -382,11 +382,18 @@ def attribute(
     extras: dict[str, pl.DataFrame] = {}
     graphs: dict[str, Any] = {}
     notes: list[str] = []
-    for run in runs:
+    rules = {_rule_column(i): r.build() for i, r in enumerate(runs) if r.spec.family == "rule"}
+    if rules:
+        # every rule-based model in one pass: Polars computes the columns in parallel
+        timer.stage("models:rule-based")
+        multiplier = "role_multiplier" if multipliers is not None else None
+        rule_credit = with_credit(journey_touches, rules, multiplier=multiplier)
+    for i, run in enumerate(runs):
         timer.stage(f"model:{run.label}")
         if run.spec.family == "rule":
-            multiplier = "role_multiplier" if multipliers is not None else None
-            credited = journey_touches.with_columns(credit_expr(run.build(), multiplier=multiplier))
+            credited = rule_credit.rename({_rule_column(i): "credit"}).drop(
+                [c for c in rules if c != _rule_column(i)]
+            )
         else:
             if multipliers is not None:
                 notes.append(
@@ -498,6 +505,10 @@ def attribute(
     )
 
 
+def _rule_column(i: int) -> str:
+    return f"\x00credit:{i}"
+
+
 def channel_credit_from_touches(touch_credit: pl.DataFrame) -> pl.DataFrame:
     """Sum per-touch credit by model and channel; ``share`` is within the model."""
     return (
@@ -536,7 +547,7 @@ def _order_selection(journeys: Journeys) -> tuple[pl.DataFrame, int]:
             .agg(pl.col("channel").alias("path"))
             .select("path", pl.lit(True).alias("converted")),
             journeys.null_touches.group_by("path_id", maintain_order=True)
-            .agg(pl.col("channel").alias("path"))
+            .agg(pl.col("channel").cast(pl.String).alias("path"))
             .select("path", pl.lit(False).alias("converted")),
         ]
     )
@@ -596,13 +607,17 @@ def path_table(journeys: Journeys) -> pl.DataFrame:
         .agg(pl.col("channel").alias("path"), pl.col("conversion_value").first().alias("value"))
         .select("path", pl.lit(1.0).alias("conversions"), pl.lit(0.0).alias("nulls"), "value")
     )
+    # Null paths are most of a log: count each distinct path on the channel codes, then
+    # turn only the distinct paths into strings.
     nulls = (
         journeys.null_touches.group_by("path_id", maintain_order=True)
         .agg(pl.col("channel").alias("path"))
+        .group_by("path")
+        .agg(pl.len().cast(pl.Float64).alias("nulls"))
         .select(
-            "path",
+            pl.col("path").cast(pl.List(pl.String)),
             pl.lit(0.0).alias("conversions"),
-            pl.lit(1.0).alias("nulls"),
+            "nulls",
             pl.lit(0.0).alias("value"),
         )
     )
@@ -699,7 +714,7 @@ def attribute_paths(
     for run in runs:
         timer.stage(f"model:{run.label}")
         if run.spec.family == "rule":
-            credited = journeys.with_columns(credit_expr(run.build()))
+            credited = with_credit(journeys, {"credit": run.build()})
             channel_parts.append(
                 channel_credit_from_touches(
                     credited.select(

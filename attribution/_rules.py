@@ -17,7 +17,7 @@ missing, or channel multipliers of 0 on every channel in the journey) the journe
 goes to its last touch, so credit still sums to 1.
 
 Buying-committee weighting (models.md, account level) is one more multiplier, per touch from
-its contact's role: :func:`role_multiplier_expr` builds the column and :func:`credit_expr`
+its contact's role: :func:`role_multiplier_expr` builds the column and :func:`with_credit`
 takes its name (``multiplier=``). It multiplies the model's weights before the
 renormalisation, so a model that puts all its weight on one touch (``first_touch``,
 ``last_touch``...) is unchanged by it, while ``linear`` becomes proportional to the multipliers.
@@ -29,6 +29,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 import polars as pl
 
@@ -75,14 +76,11 @@ class RoleWeights:
         return self.half_life is not None
 
 
-def _role_flag(role: str, weights: RoleWeights, by: str) -> pl.Expr:
+def _role_flag(role: str, last_non_direct: pl.Expr) -> pl.Expr:
     if role != "last_non_direct":
         return pl.col(f"is_{role}")
-    position = pl.col("position")
-    non_direct = ~pl.col("channel").is_in(list(weights.direct_channels))
-    last_nd = pl.when(non_direct).then(position).max().over(by)
     # all touches direct: the last touch
-    return position == pl.coalesce(last_nd, pl.col("n_touches") - 1)
+    return pl.col("position") == pl.coalesce(last_non_direct, pl.col("n_touches") - 1)
 
 
 def check_role_multipliers(multipliers: Mapping[str, float]) -> dict[str, float]:
@@ -120,30 +118,54 @@ def role_multiplier_expr(multipliers: Mapping[str, float], *, role: str = "role"
     )
 
 
-def credit_expr(
-    weights: RoleWeights, *, by: str = "conversion_id", multiplier: str | None = None
-) -> pl.Expr:
-    """Credit of each touch (sums to 1 per ``by`` group) for a journey table.
+def credit_stages(
+    weights: RoleWeights,
+    *,
+    by: str = "conversion_id",
+    multiplier: str | None = None,
+    name: str = "credit",
+) -> list[list[pl.Expr]]:
+    """The expressions that compute a model's credit, in stages.
+
+    Each stage is a list of columns that only read the columns of earlier stages, so no
+    window expression nests inside another: Polars evaluates a nested window group by group
+    (0.16 s instead of 0.02 s for one model on 700k journey touches). Helper columns are
+    named ``_<name>:...``; the last stage is the single column ``name``. Apply them with
+    :func:`with_credit`.
 
     Needs ``position``, ``n_touches``, ``channel``, the ``is_<role>`` flags of the roles the
     model uses and, for time decay, ``timestamp``. ``multiplier`` names an optional column of
     non-negative per-touch multipliers (buying-committee role weights) applied with the channel
     multipliers, before the renormalisation.
     """
+    tmp = f"_{name}:"
     roles = weights.role_weights()
-    role_part: pl.Expr = pl.lit(0.0)
-    held: pl.Expr = pl.lit(False)
-    for role, w in roles.items():
-        flag = _role_flag(role, weights, by)
-        role_part = role_part + flag.cast(pl.Float64) * w
-        held = held | flag
-    raw = role_part
+    first: list[pl.Expr] = []
+    if "last_non_direct" in roles:
+        non_direct = ~pl.col("channel").is_in(list(weights.direct_channels))
+        first.append(pl.when(non_direct).then(pl.col("position")).max().over(by).alias(tmp + "lnd"))
+    if weights.half_life is not None:
+        first.append(pl.col("timestamp").max().over(by).alias(tmp + "t_last"))
+
+    role_part: pl.Expr | None = None
+    held: pl.Expr | None = None
+    for role in roles:
+        flag = _role_flag(role, pl.col(tmp + "lnd"))
+        term = flag.cast(pl.Float64) * roles[role]
+        role_part = term if role_part is None else role_part + term
+        held = flag if held is None else held | flag
+    second: list[pl.Expr] = []
+    raw = role_part if role_part is not None else pl.col("position").cast(pl.Float64) * 0.0
     if weights.others > 0:
-        n_others = (~held).sum().over(by)
-        raw = raw + pl.when(~held).then(weights.others / n_others).otherwise(0.0)
+        if held is None:  # every touch is an "other"
+            raw = raw + weights.others / pl.col("n_touches").cast(pl.Float64)
+        else:
+            second.append((~held).sum().over(by).alias(tmp + "n_others"))
+            n_others = pl.col(tmp + "n_others")
+            raw = raw + pl.when(~held).then(weights.others / n_others).otherwise(0.0)
     if weights.half_life is not None:
         h = weights.half_life.total_seconds() * 1e6
-        age = (pl.col("timestamp").max().over(by) - pl.col("timestamp")).dt.total_microseconds()
+        age = (pl.col(tmp + "t_last") - pl.col("timestamp")).dt.total_microseconds()
         raw = raw * (2.0 ** (-age.cast(pl.Float64) / h))
     if weights.channel_multipliers:
         mult = pl.col("channel").replace_strict(
@@ -152,9 +174,48 @@ def credit_expr(
         raw = raw * mult
     if multiplier is not None:
         raw = raw * pl.col(multiplier)
+    third = [raw.alias(tmp + "raw")]
+    raw = pl.col(tmp + "raw")
     total = raw.sum().over(by)
     is_last = (pl.col("position") == pl.col("n_touches") - 1).cast(pl.Float64)
-    return pl.when(total > 0).then(raw / total).otherwise(is_last).alias("credit")
+    credit = pl.when(total > 0).then(raw / total).otherwise(is_last).alias(name)
+    return [stage for stage in (first, second, third) if stage] + [[credit]]
+
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
+
+def with_credit(
+    frame: FrameT,
+    models: Mapping[str, RoleWeights],
+    *,
+    by: str = "conversion_id",
+    multiplier: str | None = None,
+) -> FrameT:
+    """``frame`` plus one credit column per model (column name -> weights).
+
+    All models are computed together, stage by stage (:func:`credit_stages`), so Polars
+    evaluates them in parallel; helper columns are dropped.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"conversion_id": ["k"] * 3, "position": [0, 1, 2],
+    ...     "n_touches": [3] * 3, "channel": ["a", "b", "c"],
+    ...     "is_first": [True, False, False], "is_last": [False, False, True]})
+    >>> with_credit(t, {"credit": BUILTIN["position_based"]})["credit"].to_list()
+    [0.4, 0.2, 0.4]
+    """
+    staged = [credit_stages(w, by=by, multiplier=multiplier, name=n) for n, w in models.items()]
+    depth = max((len(s) for s in staged), default=0)
+    # pad at the front so that every model's credit column lands in the last pass
+    empty: list[list[pl.Expr]] = [[]]
+    padded = [empty * (depth - len(s)) + s for s in staged]
+    for level in range(depth):
+        frame = frame.with_columns([e for s in padded for e in s[level]])
+    helpers = tuple(f"_{n}:" for n in models)
+    names = frame.collect_schema().names()
+    return frame.drop([c for c in names if c.startswith(helpers)])
 
 
 #: The built-in rule-based models (models.md table).

@@ -63,7 +63,7 @@ from ._attribute import (
 from ._errors import InputError, ModelParameterError
 from ._journeys import DEFAULT_MILESTONES, JOURNEY_COLUMNS, _with_roles, build_journeys
 from ._registry import ModelRun, resolve_all
-from ._rules import credit_expr
+from ._rules import with_credit
 from ._validate import (
     ROW,
     STAGES,
@@ -203,7 +203,7 @@ class JourneyScorer:
         }
         rules = [r for r in runs if r.spec.family == "rule"]
         self._rule_labels = [r.label for r in rules]
-        self._rule_exprs = [credit_expr(r.build()).alias(_CREDIT_PREFIX + r.label) for r in rules]
+        self._rule_weights = {_CREDIT_PREFIX + r.label: r.build() for r in rules}
         return self
 
     @property
@@ -314,10 +314,11 @@ class JourneyScorer:
         journey = _with_roles(touches, conversions).select(JOURNEY_COLUMNS)
         keep = ["conversion_id", "touch_id", "contact_id", "account_id", "channel", "timestamp"]
         parts: list[pl.DataFrame] = []
-        if self._rule_exprs:
-            names = [_CREDIT_PREFIX + label for label in self._rule_labels]
+        if self._rule_weights:
+            names = list(self._rule_weights)
             parts.append(
-                journey.select(*keep, "conversion_value", *self._rule_exprs)
+                with_credit(journey, self._rule_weights)
+                .select(*keep, "conversion_value", *names)
                 .unpivot(on=names, index=[*keep, "conversion_value"], variable_name="model",
                          value_name="credit")
                 .select(*keep, pl.col("model").str.strip_prefix(_CREDIT_PREFIX), "credit",

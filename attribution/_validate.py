@@ -323,6 +323,19 @@ def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> Non
             )
 
 
+def _repeated(hashes: pl.Series) -> pl.Series | None:
+    """Mask of values that occur more than once, or None when all are distinct.
+
+    A sort and a look at neighbours (0.13 s for 10M u64) instead of ``is_duplicated``
+    (0.94 s): logs rarely have repeats, so the mask is usually never built.
+    """
+    ordered = hashes.sort()
+    repeats = ordered.filter(ordered == ordered.shift(1))
+    if repeats.is_empty():
+        return None
+    return hashes.is_in(repeats.unique().implode())
+
+
 def deduplicate_touches(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, int]:
     """Drop exact duplicate touches (every column equal); return the frame and the count.
 
@@ -330,31 +343,38 @@ def deduplicate_touches(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFra
     one is right.
     """
     content = [c for c in frame.columns if c != ROW]
-    # unique() over every column took 4.6 s at 10M touches; a row hash (1.0 s) finds the
-    # candidate duplicates and only those are compared exactly, so a collision drops nothing.
-    candidates = frame.select(content).hash_rows(seed=0).is_duplicated()
-    if candidates.any():
+    # Only rows that may be duplicates are compared exactly. With a touch_id, an exact
+    # duplicate shares its touch_id, so rows whose touch_id hash is unique are done (hashing
+    # one column and a u64 is_duplicated: ~0.3 s at 10M touches, where is_duplicated on the
+    # strings took 2.3 s and a row hash over every column 1.0 s). A collision only adds
+    # suspects, which the exact comparison then clears.
+    has_id = "touch_id" in frame.columns
+    if has_id:
+        hashes = frame.get_column("touch_id").hash(0)
+    else:
+        hashes = frame.select(content).hash_rows(seed=0)
+    candidates = _repeated(hashes)
+    deduped, removed = frame, 0
+    if candidates is not None:
         suspects = frame.filter(candidates)
         kept = suspects.unique(subset=content, keep="first", maintain_order=True)
-        dropped = suspects.join(kept.select(ROW), on=ROW, how="anti").get_column(ROW)
-        deduped = frame.filter(~pl.col(ROW).is_in(dropped.implode()))
-    else:
-        deduped = frame
-    removed = frame.height - deduped.height
-    if "touch_id" in deduped.columns:
-        dup = (
-            deduped.get_column("touch_id").is_duplicated()
-            & deduped.get_column("touch_id").is_not_null()
-        )
-        if dup.any():
-            raise DuplicateKeyError(
-                f"{dup.sum()} rows share a touch_id but differ in other columns",
-                table="touches",
-                source=source.name,
-                column="touch_id",
-                rows=deduped.filter(dup).sort(ROW).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list(),
-                hint="touch_id must identify one touch; exact duplicate rows are removed for you",
-            )
+        removed = suspects.height - kept.height
+        if removed:
+            dropped = suspects.join(kept.select(ROW), on=ROW, how="anti").get_column(ROW)
+            deduped = frame.filter(~pl.col(ROW).is_in(dropped.implode()))
+        if has_id:
+            ids = kept.get_column("touch_id")
+            dup = ids.is_duplicated() & ids.is_not_null()
+            if dup.any():
+                raise DuplicateKeyError(
+                    f"{dup.sum()} rows share a touch_id but differ in other columns",
+                    table="touches",
+                    source=source.name,
+                    column="touch_id",
+                    rows=kept.filter(dup).sort(ROW).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list(),
+                    hint="touch_id must identify one touch; exact duplicate rows are removed "
+                    "for you",
+                )
     return deduped, removed
 
 

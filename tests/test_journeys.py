@@ -10,7 +10,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
+from attribution import _journeys as journeys_module
 from attribution._journeys import parse_duration
+from attribution._synth import synthesize
 
 LOOKBACK = timedelta(days=90)
 US = timedelta(microseconds=1)
@@ -459,3 +461,22 @@ def test_parse_duration_rejects(bad) -> None:
 def test_bad_lookback_through_attribute(worked) -> None:
     with pytest.raises(attribution.InputError, match="90d"):
         attribution.attribute(*worked, models=["linear"], lookback="ninety days")
+
+
+@pytest.mark.parametrize(
+    ("level", "scope"), [("contact", "account"), ("account", "account"), ("account", "primary")]
+)
+@pytest.mark.parametrize("colliding", [lambda keys: keys.hash() % 3, lambda keys: keys.hash() * 0])
+def test_entity_hash_collisions_change_nothing(monkeypatch, level, scope, colliding) -> None:
+    """Entities are keyed by a hash; when two keys share one, exact ids take over."""
+    data = synthesize(3000, seed=3, conversion_rate=0.2)
+    kwargs = dict(models=["linear", "markov"], level=level, contacts=data.contacts)
+    if level == "account":
+        kwargs["contact_scope"] = scope
+    expected = attribution.attribute(data.touches, data.stages, **kwargs)
+    monkeypatch.setattr(journeys_module, "_hash_ids", colliding)
+    got = attribution.attribute(data.touches, data.stages, **kwargs)
+    assert_frame_equal(got.touch_credit, expected.touch_credit)
+    assert_frame_equal(got.paths, expected.paths, check_row_order=False)
+    assert got.manifest["reconciliation"] == expected.manifest["reconciliation"]
+    assert expected.manifest["reconciliation"]["touches_in_null_paths"] > 0

@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._rules import BUILTIN, RoleWeights, credit_expr, role_multiplier_expr
+from attribution._rules import BUILTIN, RoleWeights, role_multiplier_expr, with_credit
 
 TOUCH_IDS = ["t1", "t2", "t3", "t4", "t5"]
 THIRD = 1 / 3
@@ -262,7 +262,7 @@ def test_repeated_channel_touches_each_count(make_touches, make_stages) -> None:
     assert got == pytest.approx({"a": 2 / 3, "b": 1 / 3}, abs=1e-12)
 
 
-# --------------------------------------------------------------------------- credit_expr
+# --------------------------------------------------------------------------- with_credit
 def _journey(flags: dict[str, list[bool]], channels: list[str]) -> pl.DataFrame:
     n = len(channels)
     base = {
@@ -279,40 +279,40 @@ def _journey(flags: dict[str, list[bool]], channels: list[str]) -> pl.DataFrame:
     return pl.DataFrame({**base, **flags})
 
 
-def test_credit_expr_a_touch_holding_two_roles_gets_both() -> None:
+def test_with_credit_a_touch_holding_two_roles_gets_both() -> None:
     frame = _journey({"is_lead": [True, False, False]}, ["a", "b", "c"])
-    out = frame.select(credit_expr(RoleWeights(first=0.3, lead=0.3, others=0.4)))
+    out = with_credit(frame, {"credit": RoleWeights(first=0.3, lead=0.3, others=0.4)})
     assert out.get_column("credit").to_list() == pytest.approx([0.6, 0.2, 0.2], abs=1e-12)
 
 
-def test_credit_expr_all_roles_missing_goes_to_last_touch() -> None:
+def test_with_credit_all_roles_missing_goes_to_last_touch() -> None:
     frame = _journey({}, ["a", "b", "c"])
-    out = frame.select(credit_expr(RoleWeights(lead=1.0)))
+    out = with_credit(frame, {"credit": RoleWeights(lead=1.0)})
     assert out.get_column("credit").to_list() == [0.0, 0.0, 1.0]
 
 
-def test_credit_expr_groups_are_independent() -> None:
+def test_with_credit_groups_are_independent() -> None:
     one = _journey({}, ["a", "b"])
     two = _journey({}, ["a", "b", "c", "d"]).with_columns(pl.lit("y").alias("conversion_id"))
     both = pl.concat([one, two])
-    out = both.select("conversion_id", credit_expr(BUILTIN["linear"]))
+    out = with_credit(both, {"credit": BUILTIN["linear"]})
     sums = dict(out.group_by("conversion_id").agg(pl.col("credit").sum()).iter_rows())
     assert sums == pytest.approx({"x": 1.0, "y": 1.0}, abs=1e-12)
     assert out.get_column("credit").to_list() == pytest.approx([0.5, 0.5, 0.25, 0.25, 0.25, 0.25])
 
 
-def test_credit_expr_multiplier_column_renormalises() -> None:
+def test_with_credit_multiplier_column_renormalises() -> None:
     frame = _journey({}, ["a", "b", "c"]).with_columns(pl.Series("m", [2.0, 1.0, 0.5]))
-    linear = frame.select(credit_expr(BUILTIN["linear"], multiplier="m"))
+    linear = with_credit(frame, {"credit": BUILTIN["linear"]}, multiplier="m")
     assert linear.get_column("credit").to_list() == pytest.approx([2 / 3.5, 1 / 3.5, 0.5 / 3.5])
     # position_based: (0.4 * 2, 0.2 * 1, 0.4 * 0.5) renormalised
-    pb = frame.select(credit_expr(BUILTIN["position_based"], multiplier="m"))
+    pb = with_credit(frame, {"credit": BUILTIN["position_based"]}, multiplier="m")
     assert pb.get_column("credit").to_list() == pytest.approx([0.8 / 1.2, 0.2 / 1.2, 0.2 / 1.2])
     # a model with one weighted touch is unchanged; all-zero multipliers: the last touch
-    first = frame.select(credit_expr(BUILTIN["first_touch"], multiplier="m"))
+    first = with_credit(frame, {"credit": BUILTIN["first_touch"]}, multiplier="m")
     assert first.get_column("credit").to_list() == [1.0, 0.0, 0.0]
-    zero = frame.with_columns(pl.lit(0.0).alias("m")).select(
-        credit_expr(BUILTIN["linear"], multiplier="m")
+    zero = with_credit(
+        frame.with_columns(pl.lit(0.0).alias("m")), {"credit": BUILTIN["linear"]}, multiplier="m"
     )
     assert zero.get_column("credit").to_list() == [0.0, 0.0, 1.0]
 
@@ -323,3 +323,21 @@ def test_role_multiplier_expr_normalises_and_defaults() -> None:
     assert out.get_column("role_multiplier").to_list() == [2.0, 1.5, 0.7, 0.7]
     plain = roles.select(role_multiplier_expr({"champion": 3}))
     assert plain.get_column("role_multiplier").to_list() == [1.0, 3.0, 1.0, 1.0]
+
+
+def test_with_credit_many_models_at_once_equal_one_at_a_time() -> None:
+    frame = pl.concat(
+        [
+            _journey({"is_lead": [False, True, False, False]}, ["direct", "a", "direct", "b"]),
+            _journey({}, ["direct", "direct"]).with_columns(pl.lit("y").alias("conversion_id")),
+        ]
+    ).with_columns(
+        (pl.datetime(2025, 1, 1, time_zone="UTC") + pl.duration(days=pl.col("position") * 3)).alias(
+            "timestamp"
+        )
+    )
+    together = with_credit(frame, dict(BUILTIN))
+    assert together.columns == [*frame.columns, *BUILTIN]  # helper columns dropped
+    for name, weights in BUILTIN.items():
+        alone = with_credit(frame, {"credit": weights})["credit"]
+        assert together[name].to_list() == alone.to_list(), name

@@ -459,3 +459,34 @@ def test_model_labels_show_changed_parameters(worked) -> None:
         "time_decay(half_life=1d)",
         "time_decay(half_life=2d)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("touch_id", "removed"),
+    [
+        (None, 1),  # no touch_id column: whole rows are compared
+        (["t1", "t2", "t1", "t3"], 1),  # repeated id, identical rows
+        ([None, "t2", None, "t3"], 1),  # null ids, identical rows
+    ],
+)
+def test_exact_duplicates_found_with_and_without_ids(touch_id, removed) -> None:
+    touches = _touches()
+    touches = touches.with_columns(
+        [pl.col(c).gather([0, 1, 0, 3]) for c in touches.columns if c != "touch_id"]
+    )
+    if touch_id is None:
+        touches = touches.drop("touch_id")
+    else:
+        touches = touches.with_columns(pl.Series("touch_id", touch_id, dtype=pl.String))
+    rec = _run(touches).manifest["reconciliation"]
+    assert rec["touches_dropped"].get("exact_duplicate") == removed
+
+
+def test_touch_id_conflict_is_found_beside_exact_duplicates() -> None:
+    touches = _touches(touch_id=["t1", "t1", "t1", "t3"])
+    touches = touches.with_columns(
+        [pl.col(c).gather([0, 0, 2, 3]) for c in touches.columns if c != "touch_id"]
+    )
+    with pytest.raises(attribution.DuplicateKeyError) as info:
+        _run(touches)
+    assert info.value.rows == [0, 2]
