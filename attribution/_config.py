@@ -26,6 +26,16 @@ Example (every key optional except an input)::
 
     [taxonomy]
     rules = "channel_rules.toml"
+
+    [economics]                    # unit economics (needs [inputs] spend); all optional
+    allocation = "customers"       # non-media costs reach channels by customers or spend
+    gross_margin = 0.75
+    annual_churn = 0.15
+    guardrail_limit = 0.30         # loaded CAC / lifetime gross profit per customer
+    [economics.costs]              # non-media costs for the same period as the spend
+    sales_compensation = 350000
+    tooling = 40000
+    onboarding = 60000
 """
 
 from __future__ import annotations
@@ -38,8 +48,20 @@ from typing import Any
 from ._errors import ConfigError, did_you_mean
 from ._validate import SPECS
 
-_SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy"}
-_INPUTS = {"touches", "stages", "contacts", "events", "spend", "surveys", "paths"}
+_SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy", "economics"}
+_INPUTS = {"touches", "stages", "contacts", "events", "spend", "surveys", "paths", "plan"}
+#: [economics] keys -> the keyword of :func:`attribution._economics.unit_economics`
+_ECONOMICS_NUMBERS = {
+    "gross_margin",
+    "annual_churn",
+    "arpa",
+    "ltv",
+    "value_period_months",
+    "guardrail_limit",
+    "ltv_to_cac_target",
+    "payback_target_months",
+}
+_ECONOMICS = _ECONOMICS_NUMBERS | {"costs", "allocation"}
 _RUN = {
     "models",
     "level",
@@ -63,6 +85,7 @@ class RunConfig:
     stage_names: dict[str, str | list[str]] = field(default_factory=dict)
     milestones: dict[str, list[str]] = field(default_factory=dict)
     channel_rules: Path | None = None
+    economics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
 
@@ -120,6 +143,7 @@ def load_config(path: str | Path) -> RunConfig:
     rules = taxonomy.get("rules")
     if rules is not None and not isinstance(rules, str):
         raise ConfigError(f"config '{path}': [taxonomy] rules must be a path, got {rules!r}")
+    economics = _economics(_section(data, "economics", path), path)
     if "out" in run:
         if not isinstance(run["out"], str):
             raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
@@ -131,5 +155,32 @@ def load_config(path: str | Path) -> RunConfig:
         stage_names=stage_names,
         milestones=milestones,
         channel_rules=(base / rules).resolve() if rules else None,
+        economics=economics,
         path=path,
     )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _economics(section: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Check [economics]: keyword arguments for ``unit_economics`` (ranges are checked there)."""
+    _unknown(set(section), _ECONOMICS, "[economics]", path)
+    for key in _ECONOMICS_NUMBERS & set(section):
+        if not _number(section[key]):
+            raise ConfigError(
+                f"config '{path}': [economics] {key} must be a number, got {section[key]!r}"
+            )
+    allocation = section.get("allocation", "customers")
+    if allocation not in ("customers", "spend"):
+        raise ConfigError(
+            f"config '{path}': [economics] allocation must be 'customers' or 'spend'; "
+            f"{did_you_mean(str(allocation), ['customers', 'spend'])}"
+        )
+    costs = section.get("costs", {})
+    if not isinstance(costs, dict) or not all(_number(v) and v >= 0 for v in costs.values()):
+        raise ConfigError(
+            f"config '{path}': [economics.costs] maps a cost name = amount >= 0, got {costs!r}"
+        )
+    return dict(section)

@@ -1,4 +1,4 @@
-"""The ``attribution`` command line: run, paths, demo, synth, models."""
+"""The ``attribution`` command line: run, plan, paths, demo, synth, models."""
 
 from __future__ import annotations
 
@@ -47,6 +47,16 @@ SurveysOpt = Annotated[
 TruthOpt = Annotated[
     Path | None, typer.Option("--truth", help="truth.json of synthetic data: score models")
 ]
+SpendOpt = Annotated[
+    Path | None,
+    typer.Option(help="Spend table (channel, month, amount): adds unit economics and funnel"),
+]
+PlanOpt = Annotated[
+    Path | None, typer.Option("--plan", help="Plan TOML (budget by channel, targets): plan check")
+]
+#: Non-media costs the demo assumes (the sample data has none); printed and written with the
+#: economics so every loaded-CAC figure can be traced to them.
+DEMO_COSTS = {"sales_compensation": 400_000.0, "tooling": 50_000.0, "onboarding": 60_000.0}
 LabelsOpt = Annotated[
     Path | None,
     typer.Option("--survey-labels", help="Labelled answers (response, channel) for a classifier"),
@@ -216,11 +226,15 @@ def run(
     surveys: SurveysOpt = None,
     truth: TruthOpt = None,
     survey_labels: LabelsOpt = None,
+    spend: SpendOpt = None,
+    plan: PlanOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
 ) -> None:
     """Run a batch attribution job from files or a config file; writes a run directory.
 
     With --surveys, the self-reported survey benchmark is computed and written into the run.
+    With --spend (or [inputs] spend), unit economics (CAC, LTV, guardrail; [economics] of the
+    config) and the funnel are too, and with --plan (or [inputs] plan) the plan check.
     """
     try:
         cfg = load_config(config) if config else None
@@ -231,6 +245,8 @@ def run(
             ("contacts", contacts),
             ("events", events),
             ("surveys", surveys),
+            ("spend", spend),
+            ("plan", plan),
         ):
             if value is not None:
                 inputs[key] = value
@@ -263,6 +279,16 @@ def run(
             if required_roles
             else opts.get("required_roles", DEFAULT_REQUIRED_ROLES),
         )
+        extras = _economics_extras(
+            result,
+            spend=inputs.get("spend"),
+            stages=stage_input,
+            touches=main_input if stage_input is not None else None,
+            plan=inputs.get("plan"),
+            economics=cfg.economics if cfg else {},
+            columns=cfg.columns if cfg else None,
+            stage_names=cfg.stage_names if cfg else None,
+        )
     except AttributionError as exc:
         _fail(exc)
     _finish(
@@ -271,7 +297,55 @@ def run(
         surveys=inputs.get("surveys"),
         truth=truth,
         survey_labels=survey_labels,
+        extras=extras,
     )
+
+
+def _economics_extras(
+    result: AttributionResult,
+    *,
+    spend: Path | None,
+    stages: Path | None,
+    touches: Path | None,
+    plan: Path | None = None,
+    economics: dict[str, Any] | None = None,
+    columns: dict[str, dict[str, str]] | None = None,
+    stage_names: dict[str, Any] | None = None,
+    plan_model: str | None = None,
+) -> list[Any]:
+    """Unit economics (needs spend), the funnel (needs a stages table) and the plan check."""
+    from ._economics import unit_economics
+    from ._funnel import funnel
+    from ._plan import check_plan
+
+    extras: list[Any] = []
+    if spend is None:  # economics and the funnel come with spend (a plan needs it too)
+        if plan is not None:
+            raise ConfigError("the plan check needs a spend table (--spend or [inputs] spend)")
+        return extras
+    flow = None
+    if stages is not None:
+        flow = funnel(stages, touches, spend, columns=columns, stage_names=stage_names)
+    extras.append(
+        unit_economics(result, spend, columns=(columns or {}).get("spend"), **(economics or {}))
+    )
+    if flow is not None:
+        extras.append(flow)
+    if plan is not None:
+        if flow is None:
+            raise ConfigError("the plan check needs a stages table (--stages), not only --events")
+        extras.append(
+            check_plan(
+                plan,
+                result,
+                spend,
+                flow,
+                model=plan_model,
+                columns=columns,
+                stage_names=stage_names,
+            )
+        )
+    return extras
 
 
 @app.command("surveys")
@@ -314,8 +388,11 @@ def _finish(
     surveys: Path | None = None,
     truth: Path | None = None,
     survey_labels: Path | None = None,
+    extras: list[Any] | tuple[Any, ...] = (),
 ) -> None:
-    """Survey benchmark (when surveys are given), write the run atomically, print summaries."""
+    """Survey benchmark (when surveys are given), write the run atomically with ``extras``
+    (economics, funnel, plan check: anything with ``.write`` and ``.summary``), print
+    summaries."""
     bench = None
     if surveys is not None:
         from ._benchmark_sra import compare_surveys
@@ -324,10 +401,70 @@ def _finish(
             bench = compare_surveys(result, surveys, truth=truth, classifier=survey_labels)
         except AttributionError as exc:
             _fail(exc)
-    path = result.write(out, also=[bench] if bench is not None else ())
+    also = [*([bench] if bench is not None else []), *extras]
+    path = result.write(out, also=also)
     print_summary(result)
     if bench is not None:
         console.print(bench.summary(), highlight=False, markup=False)
+    for extra in extras:
+        console.print(extra.summary(), highlight=False, markup=False)
+    console.print(f"run written to [bold]{path}[/bold]")
+
+
+@app.command("plan")
+def plan_cmd(
+    plan: Annotated[Path, typer.Argument(help="Plan TOML: [budget] by channel, [targets]")],
+    touches: Annotated[Path, typer.Option(help="Touch log file")],
+    stages: Annotated[Path, typer.Option(help="CRM stage events file")],
+    spend: Annotated[Path, typer.Option(help="Spend table (channel, month, amount)")],
+    contacts: Annotated[
+        Path | None, typer.Option(help="Contacts file (contact -> account)")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model measuring CAC (default: the plan's, or linear)"),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config: columns, [economics]")
+    ] = None,
+    out: OutOpt = Path("runs"),
+) -> None:
+    """Check a plan: can this budget buy the target customers at the target CAC?
+
+    Projects the budget with the measured CAC per channel and the funnel's stage rates,
+    flags assumptions far from the data and shows the reallocation that would narrow the gap.
+    """
+    from ._plan import read_plan
+
+    try:
+        cfg = load_config(config) if config else None
+        chosen = model or read_plan(plan).model or "linear"
+        result = _with_progress(
+            1,
+            attribute,
+            touches=touches,
+            stages=stages,
+            contacts=contacts,
+            models=[chosen],
+            columns=cfg.columns if cfg else None,
+            stage_names=cfg.stage_names if cfg else None,
+        )
+        extras = _economics_extras(
+            result,
+            spend=spend,
+            stages=stages,
+            touches=touches,
+            plan=plan,
+            economics=cfg.economics if cfg else {},
+            columns=cfg.columns if cfg else None,
+            stage_names=cfg.stage_names if cfg else None,
+            plan_model=chosen,
+        )
+    except AttributionError as exc:
+        _fail(exc)
+    path = result.write(out, also=extras)
+    for extra in extras:
+        console.print(extra.summary(), highlight=False, markup=False)
     console.print(f"run written to [bold]{path}[/bold]")
 
 
@@ -376,12 +513,33 @@ def demo(
     def optional(name: str) -> Path | None:
         return data / name if (data / name).exists() else None
 
+    spend = optional("spend.parquet")
+    try:
+        extras = _economics_extras(
+            result,
+            spend=spend,
+            stages=data / "stages.parquet",
+            touches=data / "touches.parquet",
+            plan=optional("plan.toml") if spend is not None else None,
+            economics={"costs": DEMO_COSTS},
+        )
+    except AttributionError as exc:
+        _fail(exc)
+    if spend is not None:
+        console.print(
+            "Demo assumption: non-media costs "
+            + ", ".join(f"{k} ${v:,.0f}" for k, v in DEMO_COSTS.items())
+            + " for the year (the sample data has none; give yours in [economics.costs]).",
+            highlight=False,
+            markup=False,
+        )
     _finish(
         result,
         out,
         surveys=optional("surveys.parquet"),
         truth=optional("truth.json"),
         survey_labels=optional("survey_labels.csv"),
+        extras=extras,
     )
     if optional("contacts.parquet") is None:
         return

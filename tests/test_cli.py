@@ -137,3 +137,103 @@ def test_models_json_lists_the_registry() -> None:
     assert proc.returncode == 0, proc.stderr
     names = [m["name"] for m in json.loads(proc.stdout)]
     assert names == list(attribution.available_models())
+
+
+def test_plan_command_checks_the_example_plan(tmp_path: Path) -> None:
+    proc = run_cli(
+        "plan",
+        str(SAMPLE / "plan.toml"),
+        "--touches",
+        str(SAMPLE / "touches.parquet"),
+        "--stages",
+        str(SAMPLE / "stages.parquet"),
+        "--spend",
+        str(SAMPLE / "spend.parquet"),
+        "--out",
+        "out",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Verdict: At measured CACs the $750,000 budget buys about" in proc.stdout
+    assert "No reallocation meets the $150 CAC target" in proc.stdout
+    run_dir = only_run(tmp_path / "out")
+    plan = pl.read_parquet(run_dir / "plan.parquet")
+    assert plan.get_column("channel").to_list()[-1] == "(total)"
+    flags = pl.read_parquet(run_dir / "plan_flags.parquet").filter(pl.col("flagged"))
+    assert {"cac", "mql_to_customer"} <= set(flags.get_column("assumption"))
+    assert set(pl.read_parquet(run_dir / "channel_credit.parquet")["model"]) == {"linear"}
+    meta = json.loads((run_dir / "plan.json").read_text())
+    assert meta["model"] == "linear"
+    assert meta["targets"]["customers"] == 5000
+
+
+def test_plan_command_reports_a_bad_plan(tmp_path: Path) -> None:
+    (tmp_path / "plan.toml").write_text("[budjet]\nlinkedin = 1000\n")
+    proc = run_cli(
+        "plan",
+        "plan.toml",
+        "--touches",
+        str(SAMPLE / "touches.parquet"),
+        "--stages",
+        str(SAMPLE / "stages.parquet"),
+        "--spend",
+        str(SAMPLE / "spend.parquet"),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "plan.toml" in proc.stderr
+    assert "did you mean 'budget'" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_with_spend_and_economics_config(tmp_path: Path) -> None:
+    (tmp_path / "run.toml").write_text(
+        f"""
+[inputs]
+touches = "{SAMPLE / "touches.parquet"}"
+stages = "{SAMPLE / "stages.parquet"}"
+spend = "{SAMPLE / "spend.parquet"}"
+
+[run]
+models = ["linear"]
+out = "out"
+
+[economics]
+gross_margin = 0.8
+[economics.costs]
+sales_compensation = 58200
+"""
+    )
+    proc = run_cli("run", "--config", "run.toml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run(tmp_path / "out")
+    econ = pl.read_parquet(run_dir / "economics.parquet")
+    # 58,200 of non-media costs over 582 credited customers: 100 more per customer
+    diff = econ.filter(pl.col("customers") > 0).select(pl.col("loaded_cac") - pl.col("cac"))
+    assert diff.to_series().to_list() == pytest.approx([100.0] * diff.height)
+    meta = json.loads((run_dir / "economics.json").read_text())
+    assert meta["parameters"]["gross_margin"] == {"value": 0.8, "source": "given"}
+    assert (run_dir / "funnel.parquet").exists()
+    assert "Unit economics under linear" in proc.stdout
+
+
+def test_demo_writes_economics_funnel_and_plan(tmp_path: Path) -> None:
+    proc = run_cli("demo", "--out", "runs", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for text in ("Unit economics under linear", "Guardrail breaches under linear",
+                 "Weakest stage: opportunity -> closed_won", "Plan check", "Verdict:"):  # fmt: skip
+        assert text in proc.stdout
+    run_dir = only_run(tmp_path / "runs")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for name in ("economics.parquet", "economics.json", "funnel.parquet", "funnel_weekly.parquet",
+                 "funnel.json", "plan.parquet", "plan_flags.parquet", "plan.json"):  # fmt: skip
+        assert name in manifest["files"]
+    econ = pl.read_parquet(run_dir / "economics.parquet")
+    assert set(econ.get_column("model")) == set(
+        pl.read_parquet(run_dir / "channel_credit.parquet").get_column("model")
+    )
+    assert json.loads((run_dir / "economics.json").read_text())["parameters"]["costs"] == {
+        "sales_compensation": 400_000.0,
+        "tooling": 50_000.0,
+        "onboarding": 60_000.0,
+    }
