@@ -20,6 +20,7 @@ from ._errors import (
     SchemaError,
 )
 from ._funnel import Funnel, funnel
+from ._partitioned import attribute_partitioned, run_partitioned
 from ._plan import Plan, PlanCheck, check_plan, read_plan
 from ._registry import ModelSpec, Param, available_models, default_models, get_model
 from ._rules import DEFAULT_ROLE_MULTIPLIERS, RoleWeights
@@ -53,6 +54,7 @@ __all__ = [
     "UnitEconomics",
     "__version__",
     "attribute",
+    "attribute_partitioned",
     "attribute_paths",
     "available_models",
     "check_plan",
@@ -62,6 +64,7 @@ __all__ = [
     "get_model",
     "read_plan",
     "read_run_paths",
+    "run_partitioned",
     "score_against_truth",
     "score_journeys",
     "unit_economics",

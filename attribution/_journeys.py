@@ -91,8 +91,7 @@ class Journeys:
         ``opportunity_id``, ``n_touches`` (0 = unattributed) and milestone times.
     null_touches
         Touches of the non-converting paths, in path and time order: ``path_id`` (an
-        integer per path), ``channel`` (an ``Enum`` of the log's channels), ``timestamp``,
-        ``position``.
+        integer per path), ``channel`` (an ``Enum`` of the log's channels), ``position``.
     counts
         Reconciliation counts (see :func:`build_journeys`).
     """
@@ -381,7 +380,9 @@ def _collides(
 ) -> bool:
     """True if some id stands for two different keys (touches or conversions)."""
     ids = work.get_column(ENTITY_ID)
-    sorted_keys = keys.gather(work.get_column("_idx"))
+    # one chunk first: fetching by index from a many-chunk column (one chunk per Parquet row
+    # group) was 7x slower (0.79 s vs 0.11 s for 10M keys)
+    sorted_keys = keys.rechunk().gather(work.get_column("_idx"))
     run_start = ids != ids.shift(1)
     # within a run of one id the key must not change
     if ((~run_start.fill_null(True)) & (sorted_keys != sorted_keys.shift(1))).any():
@@ -425,9 +426,10 @@ def _null_paths(assigned: pl.DataFrame, touches: pl.DataFrame, lookback: timedel
         (row - pl.when(run_start).then(row).forward_fill()).cast(pl.Int64).alias("position"),
     )
     channel = touches.get_column("channel")
-    channels = pl.Enum(channel.unique().drop_nulls().sort())
-    fetched = touches.select(channel.cast(channels), "timestamp").gather(kept.get_column("_idx"))
-    return pl.concat([kept.select("path_id"), fetched, kept.select("position")], how="horizontal")
+    codes = channel.cast(pl.Enum(channel.unique().drop_nulls().sort())).rechunk()
+    return kept.select(
+        "path_id", codes.gather(kept.get_column("_idx")).alias("channel"), "position"
+    )
 
 
 def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.DataFrame:

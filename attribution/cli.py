@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -228,6 +229,14 @@ def run(
     survey_labels: LabelsOpt = None,
     spend: SpendOpt = None,
     plan: PlanOpt = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Bounded memory: split the log by a hash of the journey key into N partitions "
+            "processed in turn (same results; aim for 1-1.5M touches per partition)",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
 ) -> None:
     """Run a batch attribution job from files or a config file; writes a run directory.
@@ -258,9 +267,14 @@ def run(
             main_input, stage_input = inputs["touches"], inputs["stages"]
         else:
             raise typer.BadParameter("give --touches and --stages, --events, or --config")
+        engine: Any = attribute
+        if partitions:
+            from ._partitioned import attribute_partitioned
+
+            engine = functools.partial(attribute_partitioned, partitions=partitions)
         result = _with_progress(
             len(models),
-            attribute,
+            engine,
             touches=main_input,
             stages=stage_input,
             contacts=inputs.get("contacts"),
@@ -409,6 +423,7 @@ def _finish(
     for extra in extras:
         console.print(extra.summary(), highlight=False, markup=False)
     console.print(f"run written to [bold]{path}[/bold]")
+    console.print(f"report: [bold]{path / 'report.html'}[/bold]")
 
 
 @app.command("plan")
@@ -466,6 +481,7 @@ def plan_cmd(
     for extra in extras:
         console.print(extra.summary(), highlight=False, markup=False)
     console.print(f"run written to [bold]{path}[/bold]")
+    console.print(f"report: [bold]{path / 'report.html'}[/bold]")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -237,3 +238,21 @@ def test_demo_writes_economics_funnel_and_plan(tmp_path: Path) -> None:
         "tooling": 50_000.0,
         "onboarding": 60_000.0,
     }
+
+
+def test_run_with_partitions_gives_the_in_memory_answer(tmp_path: Path) -> None:
+    common = ["run", "--touches", str(SAMPLE / "touches.parquet"), "--stages",
+              str(SAMPLE / "stages.parquet"), "--model", "linear", "--model", "markov"]  # fmt: skip
+    whole = run_cli(*common, "--out", str(tmp_path / "whole"), cwd=tmp_path)
+    split = run_cli(*common, "--partitions", "3", "--out", str(tmp_path / "split"), cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    assert split.returncode == 0, split.stderr
+    frames = [
+        pl.read_parquet(next((tmp_path / d).glob("*/channel_credit.parquet"))).sort(
+            "model", "channel"
+        )
+        for d in ("whole", "split")
+    ]
+    assert frames[0].height > 0
+    assert_frame_equal(frames[0], frames[1], rel_tol=1e-12)
+    assert (next((tmp_path / "split").glob("*/report.html"))).stat().st_size > 0

@@ -1,0 +1,250 @@
+"""Tests of attribution._partitioned: the bounded-memory path equals the in-memory one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import attribution
+from attribution._partitioned import attribute_partitioned, run_partitioned
+from attribution._registry import available_models
+from attribution._synth import synthesize
+
+TOL = 1e-12
+
+
+def every_model() -> list[Any]:
+    """Every registered model; ``custom`` with weights, and a second-order Markov chain."""
+    models: list[Any] = [name for name in available_models() if name != "custom"]
+    models.append(
+        (
+            "custom",
+            {
+                "first": 0.3,
+                "lead": 0.2,
+                "others": 0.5,
+                "half_life": "5d",
+                "channel_multipliers": {"direct": 0.5},
+            },
+        )
+    )
+    models.append(("markov", {"order": 2}))
+    return models
+
+
+@pytest.fixture(scope="module")
+def synth() -> Any:
+    return synthesize(3000, seed=3)
+
+
+def assert_same(
+    a: attribution.AttributionResult, b: attribution.AttributionResult, *, level: str
+) -> None:
+    by = ["model", "channel"]
+    assert_frame_equal(a.channel_credit.sort(by), b.channel_credit.sort(by), rel_tol=TOL)
+    by = ["model", "conversion_id", "touch_id"]
+    assert_frame_equal(a.touch_credit.sort(by), b.touch_credit.sort(by), rel_tol=TOL)
+    assert a.manifest["reconciliation"] == b.manifest["reconciliation"]
+    assert a.manifest["totals"] == pytest.approx(b.manifest["totals"], rel=TOL)
+    assert_frame_equal(a.conversions, b.conversions, rel_tol=TOL)
+    assert_frame_equal(a.paths.sort("path"), b.paths.sort("path"), rel_tol=TOL)
+    assert a.extras.keys() == b.extras.keys()
+    for name in a.extras:
+        assert_frame_equal(a.extras[name], b.extras[name], rel_tol=TOL)
+    assert a.graphs.keys() == b.graphs.keys()
+    if level == "account":
+        assert a.accounts.height > 0
+        assert_frame_equal(a.accounts, b.accounts, rel_tol=TOL)
+        assert_frame_equal(a.account_credit, b.account_credit, rel_tol=TOL)
+        assert_frame_equal(a.pipeline, b.pipeline, rel_tol=TOL)
+
+
+@pytest.mark.parametrize("level", ["contact", "account"])
+def test_every_model_equals_in_memory(synth: Any, level: str) -> None:
+    kwargs: dict[str, Any] = {"models": every_model(), "level": level, "contacts": synth.contacts}
+    expected = attribution.attribute(synth.touches, synth.stages, **kwargs)
+    assert expected.touch_credit.height > 0
+    for partitions in (1, 3, 7):
+        got = attribute_partitioned(synth.touches, synth.stages, partitions=partitions, **kwargs)
+        assert_same(expected, got, level=level)
+        assert got.manifest["parameters"]["partitions"] == partitions
+
+
+def test_account_options_equal_in_memory(synth: Any) -> None:
+    kwargs: dict[str, Any] = {
+        "models": ["linear", "w_shaped", "markov", "shapley"],
+        "level": "account",
+        "contacts": synth.contacts,
+        "contact_scope": "opportunity_roles",
+        "role_multipliers": attribution.DEFAULT_ROLE_MULTIPLIERS,
+        "lookback": "120d",
+    }
+    expected = attribution.attribute(synth.touches, synth.stages, **kwargs)
+    got = attribute_partitioned(synth.touches, synth.stages, partitions=4, **kwargs)
+    assert_same(expected, got, level="account")
+    assert expected.manifest["notes"] == got.manifest["notes"][1:]
+
+
+class Note:
+    """A run-directory extra: anything with ``.write(directory)``."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name, self.text = name, text
+
+    def write(self, directory: Path) -> None:
+        (directory / self.name).write_text(self.text)
+
+
+def test_parquet_inputs_and_streamed_run_directory(synth: Any, tmp_path: Path) -> None:
+    synth.touches.write_parquet(tmp_path / "touches.parquet")
+    synth.stages.write_parquet(tmp_path / "stages.parquet")
+    models = ["first_touch", "time_decay", "markov", "counterfactual"]
+    expected = attribution.attribute(
+        tmp_path / "touches.parquet", tmp_path / "stages.parquet", models=models
+    )
+    out = run_partitioned(
+        tmp_path / "touches.parquet",
+        tmp_path / "stages.parquet",
+        runs_dir=tmp_path / "runs",
+        run_id="r1",
+        models=models,
+        partitions=5,
+        workdir=tmp_path / "work",
+        also=[Note("also.txt", "given")],
+        extras_for=lambda result: [Note("extra.txt", str(result.channel_credit.height))],
+    )
+    assert out == tmp_path / "runs" / "r1"
+    assert (out / "also.txt").read_text() == "given"
+    assert (out / "extra.txt").read_text() == str(expected.channel_credit.height)
+    (out / "also.txt").unlink()
+    (out / "extra.txt").unlink()
+    assert list((tmp_path / "work").iterdir()) == []  # the work files are gone
+    in_memory = expected.write(tmp_path / "runs", run_id="r0")
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in in_memory.iterdir())
+    by = ["model", "conversion_id", "touch_id"]
+    assert_frame_equal(
+        pl.read_parquet(in_memory / "touch_credit.parquet").sort(by),
+        pl.read_parquet(out / "touch_credit.parquet").sort(by),
+        rel_tol=TOL,
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["reconciliation"] == expected.manifest["reconciliation"]
+    assert manifest["inputs"]["touches"] == expected.manifest["inputs"]["touches"]
+
+
+def test_hand_made_ties_duplicates_and_missing_ids(
+    make_touches: Callable[[Sequence[Any]], pl.DataFrame],
+    make_stages: Callable[[Sequence[Any]], pl.DataFrame],
+) -> None:
+    touches = make_touches(
+        [
+            ("t1", "c1", "linkedin", 0),
+            ("t1", "c1", "linkedin", 0),  # exact duplicate: dropped and counted
+            ("t2", "c1", "email", 5),
+            ("t3", "c2", "email", 1),
+            ("t4", "c2", "direct", 1),  # a tie in time
+            ("t5", "c3", "webinar", 2),
+            ("t6", "c4", "events", 3),
+        ]
+    ).with_columns(
+        # touches without an id are named after their (global) source row
+        pl.when(~pl.col("touch_id").is_in(["t4", "t6"])).then(pl.col("touch_id"))
+    )
+    stages = make_stages(
+        [
+            ("c1", "closed_won", 10, 500.0),
+            ("c2", "lead", 0, None),
+            ("c2", "closed_won", 4, 200.0),
+            ("c2", "closed_won", 4, 300.0),  # same time: unattributed, ordered by value
+            ("c5", "closed_won", 4, None),  # no touches at all
+        ]
+    )
+    expected = attribution.attribute(touches, stages, models=every_model())
+    assert expected.manifest["reconciliation"]["touches_dropped"] == {"exact_duplicate": 1}
+    assert "row-4" in expected.touch_credit.get_column("touch_id").to_list()
+    for partitions in (1, 2, 3, 7):
+        got = attribute_partitioned(touches, stages, models=every_model(), partitions=partitions)
+        assert_same(expected, got, level="contact")
+
+
+def test_unified_event_log(
+    make_touches: Callable[[Sequence[Any]], pl.DataFrame],
+    make_stages: Callable[[Sequence[Any]], pl.DataFrame],
+) -> None:
+    touches = make_touches(
+        [("t1", "c1", "linkedin", 0), ("t2", "c1", "email", 5), ("t3", "c2", "email", 1)]
+    )
+    stages = make_stages([("c1", "closed_won", 10, 500.0), ("c2", "closed_won", 3, 100.0)])
+    events = pl.concat(
+        [
+            touches.with_columns(pl.lit("touch").alias("event_type")),
+            stages.with_columns(pl.lit("stage").alias("event_type")),
+        ],
+        how="diagonal",
+    )
+    expected = attribution.attribute(events, models=["linear", "markov"])
+    got = attribute_partitioned(events, models=["linear", "markov"], partitions=3)
+    assert_same(expected, got, level="contact")
+    assert got.manifest["inputs"]["events"]["rows"] == 5
+
+
+def test_touch_id_shared_across_partitions_is_an_error(
+    make_touches: Callable[[Sequence[Any]], pl.DataFrame],
+    make_stages: Callable[[Sequence[Any]], pl.DataFrame],
+) -> None:
+    # the same touch_id on many contacts: they land in different partitions
+    touches = make_touches([("dup", f"c{i}", "email", i) for i in range(8)])
+    stages = make_stages([("c0", "closed_won", 10, 1.0)])
+    with pytest.raises(attribution.DuplicateKeyError, match="share a touch_id") as in_memory:
+        attribution.attribute(touches, stages, models=["linear"])
+    with pytest.raises(attribution.DuplicateKeyError, match="share a touch_id") as partitioned:
+        attribute_partitioned(touches, stages, models=["linear"], partitions=4)
+    assert partitioned.value.rows == in_memory.value.rows == [0, 1, 2, 3, 4]
+
+
+def test_errors_name_global_rows(make_stages: Callable[[Sequence[Any]], pl.DataFrame]) -> None:
+    touches = pl.DataFrame(
+        {
+            "contact_id": [f"c{i}" for i in range(6)],
+            "channel": ["email"] * 6,
+            "timestamp": ["2025-01-01"] * 5 + ["not a time"],
+        }
+    )
+    stages = make_stages([("c0", "closed_won", 10, 1.0)])
+    with pytest.raises(attribution.SchemaError) as in_memory:
+        attribution.attribute(touches, stages, models=["linear"])
+    with pytest.raises(attribution.SchemaError) as partitioned:
+        attribute_partitioned(touches, stages, models=["linear"], partitions=3)
+    assert partitioned.value.rows == in_memory.value.rows == [5]
+
+
+def test_refusals(synth: Any) -> None:
+    with pytest.raises(attribution.ModelParameterError, match="not an additive"):
+        attribute_partitioned(
+            synth.touches, synth.stages, models=["markov"], partitions=2, select_markov_order=True
+        )
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(attribution.InputError, match="partitions must be a positive"):
+            attribute_partitioned(synth.touches, synth.stages, models=["linear"], partitions=bad)
+    with pytest.raises(attribution.ColumnNotFoundError, match="timestamp"):
+        attribute_partitioned(
+            synth.touches.drop("timestamp"), synth.stages, models=["linear"], partitions=2
+        )
+
+
+def test_empty_partitions_and_no_conversions(
+    make_touches: Callable[[Sequence[Any]], pl.DataFrame],
+    make_stages: Callable[[Sequence[Any]], pl.DataFrame],
+) -> None:
+    touches = make_touches([("t1", "c1", "email", 0)])
+    stages = make_stages([("c1", "lead", 1, None)])
+    expected = attribution.attribute(touches, stages, models=every_model())
+    got = attribute_partitioned(touches, stages, models=every_model(), partitions=16)
+    assert got.channel_credit.height == got.touch_credit.height == 0
+    assert_same(expected, got, level="contact")

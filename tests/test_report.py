@@ -1,0 +1,299 @@
+"""The HTML report: sections from whatever files a run holds, self-contained, escaped.
+
+Economics, plan and funnel files are hand-made frames in the documented schemas, so these
+tests pin the report's reading of them, not the numbers of the modules that write them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import attribution
+from attribution._report import REPORT_FILE, Report, render_report, write_report
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+CHANNELS = ["linkedin", "google_ads", "partner_referral", "g2_capterra", "direct_mail"]
+ALL_SECTIONS = ("credit", "economics", "plan", "funnel", "surveys", "markov")
+
+
+def write_business_files(run_dir: Path, *, models: tuple[str, ...] = ("linear", "markov")) -> None:
+    """Economics, plan check and funnel files in the documented schemas, with known flags:
+    direct_mail breaches the guardrail, the MQL-to-customer assumption is flagged and
+    mql -> sql is the weakest stage."""
+    n = len(CHANNELS)
+    spend = [270_000.0, 180_000.0, 125_000.0, 100_000.0, 50_000.0]
+    customers = [95.0, 70.0, 45.0, 35.0, 2.0]
+    rows = []
+    for model in models:
+        for channel, s, c in zip(CHANNELS, spend, customers, strict=True):
+            cac = s / c
+            gp = 12_000.0
+            rows.append(
+                {
+                    "model": model, "channel": channel, "spend": s, "customers": c,
+                    "revenue": c * 16_000.0, "cac": cac, "loaded_cac": cac * 1.2,
+                    "ltv": gp, "ltv_to_cac": gp / (cac * 1.2),
+                    "payback_months": cac * 1.2 / 1_000.0, "gross_profit_per_customer": gp,
+                    "guardrail_share": cac * 1.2 / gp, "guardrail_limit": 0.3,
+                    "breach": cac * 1.2 / gp > 0.3,
+                }
+            )  # fmt: skip
+    pl.DataFrame(rows).write_parquet(run_dir / "economics.parquet")
+    (run_dir / "economics.json").write_text(
+        json.dumps(
+            {
+                "parameters": {"gross_margin": 0.75, "guardrail_limit": 0.3},
+                "notes": {"cac": "spend / credited customers"},
+            }
+        )  # fmt: skip
+    )
+    budget = [270_000.0, 180_000.0, 125_000.0, 100_000.0, 75_000.0]
+    plan = pl.DataFrame(
+        {
+            "channel": [*CHANNELS, "(total)"],
+            "budget": [*budget, sum(budget)],
+            "measured_cac": [3000.0, 2500.0, 3100.0, 2900.0, 25_000.0, 2900.0],
+            "projected_customers": [90.0, 72.0, 40.0, 34.0, 3.0, 239.0],
+            "gap": [-10.0] * n + [-4761.0],
+            "cap": [540_000.0, 360_000.0, 200_000.0, 150_000.0, 100_000.0, 1_350_000.0],
+            "reallocated_budget": [270_000.0, 360_000.0, 60_000.0, 60_000.0, 0.0, 750_000.0],
+            "reallocated_customers": [90.0, 144.0, 19.0, 20.0, 0.0, 273.0],
+        }
+    )
+    plan.write_parquet(run_dir / "plan.parquet")
+    pl.DataFrame(
+        {
+            "assumption": ["mql_to_customer", "cac"],
+            "plan_value": [0.33, 150.0],
+            "data_value": [0.03, 2900.0],
+            "ratio": [11.0, 0.05],
+            "flagged": [True, False],
+            "note": ["the plan assumes 33%, the data shows 3%", "close enough"],
+        }
+    ).write_parquet(run_dir / "plan_flags.parquet")
+    (run_dir / "plan.json").write_text(
+        json.dumps(
+            {
+                "targets": {"customers": 5000, "cac": 150},
+                "model": "linear",
+                "verdict": "The budget buys about 239 customers, not 5,000.",
+            }
+        )  # fmt: skip
+    )
+    steps = [("lead", "mql", 1000, 500), ("mql", "sql", 500, 100), ("sql", "opportunity", 100, 60),
+             ("opportunity", "closed_won", 60, 20)]  # fmt: skip
+    funnel_rows = [
+        {"dimension": dim, "group": group, "from_stage": a, "to_stage": b,
+         "entered": n_in, "advanced": n_out, "rate": n_out / n_in,
+         "median_days_in_stage": 3.0 * (i + 1)}
+        for dim, group in (("all", "all"), ("channel", "linkedin"), ("channel", "email"),
+                           ("cohort", "2025-01"), ("cohort", "2025-02"))
+        for i, (a, b, n_in, n_out) in enumerate(steps)
+    ]  # fmt: skip
+    pl.DataFrame(funnel_rows).write_parquet(run_dir / "funnel.parquet")
+    weeks = pl.date_range(pl.date(2025, 1, 6), pl.date(2025, 3, 24), "1w", eager=True)
+    weekly = pl.DataFrame(
+        {
+            "week": list(weeks) * 2,
+            "metric": ["mqls"] * len(weeks) + ["cost_per_lead"] * len(weeks),
+            "value": [float(50 + i % 3) for i in range(len(weeks))] + [40.0] * len(weeks),
+            "baseline": [51.0] * len(weeks) * 2,
+            "robust_z": [0.1] * (2 * len(weeks) - 1) + [5.0],
+            "alert": [False] * (2 * len(weeks) - 1) + [True],
+        }
+    )
+    weekly.write_parquet(run_dir / "funnel_weekly.parquet")
+    (run_dir / "funnel.json").write_text(
+        json.dumps(
+            {
+                "weakest_stage": {
+                    "from_stage": "mql",
+                    "to_stage": "sql",
+                    "rate": 0.2,
+                    "judged_against": "the data's own step rates",
+                },
+                "pipeline_velocity": {"velocity_per_day": 1234.5, "win_rate": 0.4},
+                "alert_rule": "|robust z| > 3.5 over the previous 12 weeks",
+            }
+        )  # fmt: skip
+    )
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A contact-level run of the sample data with a survey benchmark and business files."""
+    result = attribution.attribute(
+        SAMPLE / "touches.parquet",
+        SAMPLE / "stages.parquet",
+        contacts=SAMPLE / "contacts.parquet",
+        models=["first_touch", "linear", "markov"],
+    )
+    bench = attribution.compare_surveys(result, SAMPLE / "surveys.parquet", bootstrap=50)
+    run = result.write(tmp_path_factory.mktemp("runs"), also=[bench])
+    write_business_files(run)
+    write_report(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def account_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    result = attribution.attribute(
+        SAMPLE / "touches.parquet",
+        SAMPLE / "stages.parquet",
+        contacts=SAMPLE / "contacts.parquet",
+        models=["linear", "w_shaped"],
+        level="account",
+    )
+    return result.write(tmp_path_factory.mktemp("account_runs"))
+
+
+def section_ids(page: str) -> set[str]:
+    return set(re.findall(r'<section id="([^"]+)"', page))
+
+
+def test_full_run_has_every_section(full_run: Path) -> None:
+    page = (full_run / REPORT_FILE).read_text()
+    assert section_ids(page) >= set(ALL_SECTIONS)
+    manifest = json.loads((full_run / "manifest.json").read_text())
+    assert manifest["run_id"] in page
+    # the header reconciles the counts of the manifest
+    rec = manifest["reconciliation"]
+    assert f"Touches in {rec['touches_in']:,}" in page
+    assert f"in converting journeys {rec['touches_in_journeys']:,}" in page
+    for model in ("first_touch", "linear", "markov"):
+        assert f"&quot;{model}&quot;" not in page  # names are never double-escaped
+        assert model in page
+
+
+def test_page_is_self_contained(full_run: Path) -> None:
+    page = (full_run / REPORT_FILE).read_text()
+    # plotly.js itself holds URL strings (links it can draw); the page around it holds none
+    start = page.index("<script>/**\n* plotly.js v")
+    end = page.index("</script>", start)
+    page = page[:start] + page[end:]
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
+    assert not re.search(r"<link\b", page, re.IGNORECASE)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    assert not re.search(r"@import", page)
+    # plotly.js inlined exactly once, every chart drawn by the shared helper
+    assert (full_run / REPORT_FILE).read_text().count("* plotly.js v") == 1
+    charts = page.count('data-chart="plotly"')
+    assert charts >= 10
+    assert page.count('attributionPlot("chart-') == charts
+    size = (full_run / REPORT_FILE).stat().st_size
+    assert size < 6_000_000, f"report is {size:,} bytes"
+
+
+def test_business_sections_show_their_findings(full_run: Path) -> None:
+    page = (full_run / REPORT_FILE).read_text()
+    findings = page[page.index("Key findings") : page.index("</ul>", page.index("Key findings"))]
+    assert "<b>1 of 5</b> channels breach the CAC guardrail under linear: direct_mail" in findings
+    assert "The budget buys about 239 customers, not 5,000" in findings
+    assert "<b>1</b> plan assumption(s) are far from what the data shows: mql_to_customer" in (
+        findings
+    )
+    assert "the weakest stage is <b>mql → sql</b> (20.0% advance)" in findings
+    assert "<b>1</b> weekly alert(s)" in findings
+    # the flagged assumption's row is marked, with plan and data figures side by side
+    flagged_row = re.search(r'<tr class="bad">(.*?)</tr>', page[page.index('id="plan"') :])
+    assert flagged_row is not None
+    assert "mql_to_customer" in flagged_row.group(1)
+    assert "0.33" in flagged_row.group(1)
+    assert "0.03" in flagged_row.group(1)
+    assert '<tr class="total">' in page  # the plan's total row is set apart
+
+
+def test_sections_only_when_their_files_exist(full_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("manifest.json", "channel_credit.parquet", "paths.parquet"):
+        (run / name).write_bytes((full_run / name).read_bytes())
+    page = (write_report(run)).read_text()
+    assert section_ids(page) == {"credit"}
+    assert "Key findings" in page
+
+
+def test_account_level_section(account_run: Path) -> None:
+    page = write_report(account_run).read_text()
+    assert "accounts" in section_ids(page)
+    assert "does NOT sum to 100%" in page
+    assert "Most engaged accounts" in page
+
+
+def test_missing_columns_leave_a_note_instead_of_failing(tmp_path: Path) -> None:
+    pl.DataFrame({"model": ["linear"], "channel": ["linkedin"], "spend": [1.0]}).write_parquet(
+        tmp_path / "economics.parquet"
+    )
+    pl.DataFrame({"dimension": ["all"], "from_stage": ["lead"]}).write_parquet(
+        tmp_path / "funnel.parquet"
+    )
+    pl.DataFrame({"week": [1], "metric": ["mqls"]}).write_parquet(
+        tmp_path / "funnel_weekly.parquet"
+    )
+    pl.DataFrame({"channel": ["linkedin"], "budget": [1.0]}).write_parquet(
+        tmp_path / "plan.parquet"
+    )
+    pl.DataFrame({"model": ["linear"], "share": [1.0]}).write_parquet(
+        tmp_path / "channel_credit.parquet"
+    )
+    page = render_report(tmp_path, manifest={})
+    assert section_ids(page) == {"credit", "economics", "plan", "funnel"}
+    assert "The CAC chart not drawn: column(s) loaded_cac, cac missing" in page
+    assert "The funnel not drawn: column(s) to_stage, rate missing" in page
+    assert "The weekly series not drawn: column(s) value missing" in page
+    assert "The budget chart not drawn: column(s) reallocated_budget missing" in page
+    assert "Channel credit not drawn: column(s) channel missing" in page
+    assert "No manifest" in page
+
+
+def test_funnel_without_named_weakest_stage_uses_the_lowest_rate(tmp_path: Path) -> None:
+    write_business_files(tmp_path)
+    (tmp_path / "funnel.json").unlink()
+    page = render_report(tmp_path, manifest={})
+    assert "Weakest stage: <b>mql → sql</b>" in page
+    assert "funnel.json names no weakest stage" in page
+
+
+def test_strings_from_data_are_escaped(tmp_path: Path) -> None:
+    evil = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
+    pl.DataFrame(
+        {"model": ["linear", "linear"], "channel": [evil, "email"], "conversions": [1.0, 1.0],
+         "value": [1.0, 1.0], "share": [0.5, 0.5]}
+    ).write_parquet(tmp_path / "channel_credit.parquet")  # fmt: skip
+    (tmp_path / "plan.json").write_text(json.dumps({"verdict": evil}))
+    page = render_report(tmp_path, manifest={"run_id": evil, "notes": [evil]})
+    assert evil not in page
+    assert "<img" not in page
+    assert page.count("</script>") == page.count("<script>")
+    assert html_escaped(evil) in page  # shown as text in the page
+
+
+def html_escaped(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def test_report_object_writes_inside_the_run_directory(tmp_path: Path) -> None:
+    result = attribution.attribute(
+        SAMPLE / "touches.parquet", SAMPLE / "stages.parquet", models=["linear"]
+    )
+    run = result.write(tmp_path, also=[Report(manifest=result.manifest)])
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert REPORT_FILE in manifest["files"]
+    page = (run / REPORT_FILE).read_text()
+    assert result.manifest["run_id"] in page
+    assert section_ids(page) == {"credit"}
+
+
+def test_empty_directory(tmp_path: Path) -> None:
+    path = write_report(tmp_path)
+    assert path == tmp_path / REPORT_FILE
+    page = path.read_text()
+    assert "no result files to show" in page
+    assert not list(tmp_path.glob(".*.tmp"))

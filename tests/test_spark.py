@@ -1,0 +1,160 @@
+"""Tests of attribution.spark on a real local Spark session: equal to the single machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import attribution
+from attribution._registry import available_models
+from attribution._synth import synthesize
+
+
+def _java_missing() -> str | None:
+    java = shutil.which("java")
+    if java is None and os.environ.get("JAVA_HOME"):
+        candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+        java = str(candidate) if candidate.exists() else None
+    if java is None:
+        return "no Java runtime (run .ci/install-java.sh)"
+    try:
+        subprocess.run([java, "-version"], capture_output=True, check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"java -version fails: {exc}"
+    return None
+
+
+try:
+    import pyspark  # noqa: F401
+except ImportError:
+    pytest.skip("pyspark is not installed (pip install '.[spark]')", allow_module_level=True)
+if (_why := _java_missing()) is not None:
+    pytest.skip(_why, allow_module_level=True)
+
+from pyspark.sql import SparkSession  # noqa: E402
+
+from attribution.spark import _to_polars, _to_spark, attribute_spark, main  # noqa: E402
+
+TOL = 1e-12
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("attribution-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def synth() -> Any:
+    return synthesize(3000, seed=3)
+
+
+def every_model() -> list[Any]:
+    models: list[Any] = [name for name in available_models() if name != "custom"]
+    models.append(("custom", {"first": 0.3, "lead": 0.2, "others": 0.5, "half_life": "5d"}))
+    models.append(("markov", {"order": 2}))
+    return models
+
+
+@pytest.mark.parametrize("level", ["contact", "account"])
+def test_every_model_equals_single_machine(spark: SparkSession, synth: Any, level: str) -> None:
+    models = every_model()
+    expected = attribution.attribute(
+        synth.touches, synth.stages, models=models, level=level, contacts=synth.contacts
+    )
+    result = attribute_spark(
+        _to_spark(spark, synth.touches),
+        _to_spark(spark, synth.stages),
+        models=models,
+        level=level,
+        contacts=synth.contacts,
+        partitions=3,
+    )
+    by = ["model", "channel"]
+    assert_frame_equal(
+        expected.channel_credit.sort(by), _to_polars(result.channel_credit).sort(by), rel_tol=TOL
+    )
+    by = ["model", "conversion_id", "touch_id"]
+    touch_credit = _to_polars(result.touch_credit)
+    assert touch_credit.height == expected.touch_credit.height > 0
+    assert_frame_equal(expected.touch_credit.sort(by), touch_credit.sort(by), rel_tol=TOL)
+    assert result.manifest["reconciliation"] == expected.manifest["reconciliation"]
+    # integer path counts are bit-identical; values to float rounding
+    assert_frame_equal(expected.paths.sort("path"), result.paths.sort("path"), rel_tol=TOL)
+    for name, frame in expected.extras.items():
+        assert_frame_equal(frame, result.extras[name], rel_tol=TOL)
+
+
+def test_job_reads_and_writes_parquet(spark: SparkSession, synth: Any, tmp_path: Path) -> None:
+    synth.touches.write_parquet(tmp_path / "touches.parquet")
+    synth.stages.write_parquet(tmp_path / "stages.parquet")
+    out = tmp_path / "run"
+    code = main(
+        [
+            "--touches",
+            str(tmp_path / "touches.parquet"),
+            "--stages",
+            str(tmp_path / "stages.parquet"),
+            "--out",
+            str(out),
+            "--model",
+            "linear",
+            "--model",
+            "markov:order=2",
+            "--partitions",
+            "2",
+        ]
+    )
+    assert code == 0
+    expected = attribution.attribute(
+        synth.touches, synth.stages, models=["linear", ("markov", {"order": 2})]
+    )
+    channel = pl.read_parquet(out / "channel_credit.parquet" / "*.parquet")
+    by = ["model", "channel"]
+    assert_frame_equal(expected.channel_credit.sort(by), channel.sort(by), rel_tol=TOL)
+    touches = pl.read_parquet(out / "touch_credit.parquet" / "*.parquet")
+    assert touches.height == expected.touch_credit.height
+    paths = pl.read_parquet(out / "paths.parquet" / "*.parquet")
+    assert paths.get_column("conversions").sum() == expected.paths.get_column("conversions").sum()
+    lines = "".join(p.read_text() for p in (out / "manifest.json").glob("part-*"))
+    manifest = json.loads(lines)
+    assert manifest["reconciliation"] == expected.manifest["reconciliation"]
+
+
+def test_touch_id_on_two_journey_keys_is_an_error(spark: SparkSession) -> None:
+    touches = pl.DataFrame(
+        {
+            "touch_id": ["dup", "dup", "t3"],
+            "contact_id": ["c1", "c2", "c3"],
+            "channel": ["email"] * 3,
+            "timestamp": ["2025-01-01T00:00:00"] * 3,
+        }
+    ).with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC"))
+    stages = pl.DataFrame(
+        {"contact_id": ["c1"], "stage": ["closed_won"], "timestamp": touches["timestamp"][:1]}
+    )
+    with pytest.raises(attribution.DuplicateKeyError, match="dup"):
+        attribute_spark(
+            _to_spark(spark, touches), _to_spark(spark, stages), models=["linear"], partitions=2
+        )
