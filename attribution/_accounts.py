@@ -72,6 +72,8 @@ __all__ = [
     "AccountOutputs",
     "account_outputs",
     "check_required_roles",
+    "engagement_z_expr",
+    "tier_expr",
 ]
 
 #: The roles a deal's buying committee needs (coverage is counted against them).
@@ -92,6 +94,26 @@ ENGAGEMENT_HALF_LIFE: Final = timedelta(days=30)
 ENGAGEMENT_WINDOWS_DAYS: Final = (30, 60, 90)
 HOT_Z: Final = 1.0
 COLD_Z: Final = -0.5
+
+
+def engagement_z_expr() -> pl.Expr:
+    """z of log1p(engagement score) over the accounts of the frame (0 when all are equal)."""
+    x = pl.col("engagement_score").log1p()
+    std = x.std(ddof=0)
+    return pl.when(std > 0).then((x - x.mean()) / std).otherwise(0.0)
+
+
+def tier_expr() -> pl.Expr:
+    """hot: z >= HOT_Z; cold: z <= COLD_Z or score 0; warm otherwise (needs engagement_z)."""
+    return (
+        pl.when((pl.col("engagement_score") <= 0) | (pl.col("engagement_z") <= COLD_Z))
+        .then(pl.lit("cold"))
+        .when(pl.col("engagement_z") >= HOT_Z)
+        .then(pl.lit("hot"))
+        .otherwise(pl.lit("warm"))
+    )
+
+
 NO_TOUCH: Final = "(no touches)"
 
 ACCOUNTS_SCHEMA: Final = pl.Schema(
@@ -558,16 +580,6 @@ def _accounts(
         )
     )
     empty_list = pl.lit([], dtype=pl.List(pl.String))
-    x = pl.col("engagement_score").log1p()
-    std = x.std(ddof=0)
-    z = pl.when(std > 0).then((x - x.mean()) / std).otherwise(0.0)
-    tier = (
-        pl.when((pl.col("engagement_score") <= 0) | (pl.col("engagement_z") <= COLD_Z))
-        .then(pl.lit("cold"))
-        .when(pl.col("engagement_z") >= HOT_Z)
-        .then(pl.lit("hot"))
-        .otherwise(pl.lit("warm"))
-    )
     missing = pl.concat_list(
         [pl.when(~pl.col("roles_engaged").list.contains(r)).then(pl.lit(r)) for r in required]
     ).list.drop_nulls()
@@ -589,10 +601,10 @@ def _accounts(
             missing.alias("missing_roles"),
         )
         .with_columns(
-            z.alias("engagement_z"),
+            engagement_z_expr().alias("engagement_z"),
             _coverage(pl.col("required_roles_covered"), required).alias("coverage"),
         )
-        .with_columns(tier.alias("tier"))
+        .with_columns(tier_expr().alias("tier"))
         .sort(["engagement_score", "account_id"], descending=[True, False])
         .select(list(ACCOUNTS_SCHEMA))
         .cast(ACCOUNTS_SCHEMA)

@@ -42,12 +42,12 @@ import polars as pl
 from ._accounts import (
     ACCOUNT_CREDIT_SCHEMA,
     ACCOUNTS_SCHEMA,
-    COLD_Z,
     DEFAULT_REQUIRED_ROLES,
-    HOT_Z,
     PIPELINE_SCHEMA,
     _pipeline,
     check_required_roles,
+    engagement_z_expr,
+    tier_expr,
 )
 from ._accounts import account_outputs as _account_outputs
 from ._attribute import (
@@ -412,19 +412,9 @@ def _merge_paths(partials: list[pl.DataFrame]) -> pl.DataFrame:
 def _retier(accounts: pl.DataFrame) -> pl.DataFrame:
     """Engagement z-score and tier over every account of the run (as ``_accounts`` does
     within one frame), then the run's account order."""
-    x = pl.col("engagement_score").log1p()
-    std = x.std(ddof=0)
-    z = pl.when(std > 0).then((x - x.mean()) / std).otherwise(0.0)
-    tier = (
-        pl.when((pl.col("engagement_score") <= 0) | (pl.col("engagement_z") <= COLD_Z))
-        .then(pl.lit("cold"))
-        .when(pl.col("engagement_z") >= HOT_Z)
-        .then(pl.lit("hot"))
-        .otherwise(pl.lit("warm"))
-    )
     return (
-        accounts.with_columns(z.alias("engagement_z"))
-        .with_columns(tier.alias("tier"))
+        accounts.with_columns(engagement_z_expr().alias("engagement_z"))
+        .with_columns(tier_expr().alias("tier"))
         .sort(["engagement_score", "account_id"], descending=[True, False])
         .select(list(ACCOUNTS_SCHEMA))
         .cast(ACCOUNTS_SCHEMA)
