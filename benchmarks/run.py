@@ -964,6 +964,11 @@ def main() -> None:
     md_file = RUNS / "quick" / "quick.md" if args.quick else RESULTS / "latest.md"
     md_file.write_text(md)
     print(md)
+    if args.quick:  # a smoke run fails when any case failed (the naive pandas one may time out)
+        failed = [name for res in results for name, case in res["cases"].items()
+                  if "error" in case or (case.get("n_ok", 0) == 0 and "timed_out_at_s" not in case)]
+        if failed:
+            sys.exit(f"benchmark smoke run: cases failed: {failed}")
 
 
 if __name__ == "__main__":
