@@ -1412,6 +1412,18 @@ def _account_section(ctx: _Context) -> _Section | None:
 # the page
 
 
+def _duration(seconds: Any) -> str | None:
+    """``7776000`` -> ``"90 days"``; ``43200`` -> ``"12 hours"``; None when not a number."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+        return None
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0 or unit == "second":
+            n = seconds / size
+            text = f"{n:g}"
+            return f"{text} {unit}{'' if n == 1 else 's'}"
+    return None  # pragma: no cover
+
+
 def _as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -1428,7 +1440,7 @@ def _header(ctx: _Context) -> tuple[str, str]:
         ("created", m.get("created_at")),
         ("level", params.get("level")),
         ("conversion", params.get("conversion_stage")),
-        ("lookback", params.get("lookback")),
+        ("lookback", _duration(params.get("lookback_seconds")) or params.get("lookback")),
         ("package", (m.get("package") or {}).get("version") if isinstance(m.get("package"),
                                                                           dict) else None),
     ]  # fmt: skip

@@ -297,3 +297,14 @@ def test_empty_directory(tmp_path: Path) -> None:
     page = path.read_text()
     assert "no result files to show" in page
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(7776000.0, "90 days"), (86400, "1 day"), (43200, "12 hours"), (90, "90 seconds"),
+     (None, None), (True, None), (0, None)],
+)  # fmt: skip
+def test_lookback_is_shown_in_words(seconds, text) -> None:
+    from attribution._report import _duration
+
+    assert _duration(seconds) == text
