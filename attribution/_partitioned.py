@@ -421,6 +421,13 @@ def _retier(accounts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def check_partitions(partitions: object) -> int:
+    """The partition count, or an InputError when it is not a positive integer."""
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        raise InputError(f"partitions must be a positive integer; got {partitions!r}")
+    return partitions
+
+
 def _write(frame: pl.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(path)
@@ -462,8 +469,7 @@ def _run(
     """The partitioned run: the result without ``touch_credit``, and the Parquet files that
     hold it (model by model, in the order of ``models``)."""
     timer = _Timer(progress)
-    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
-        raise InputError(f"partitions must be a positive integer; got {partitions!r}")
+    check_partitions(partitions)
     if select_markov_order:
         raise ModelParameterError(
             "select_markov_order is not available in partitioned mode: its held-out split of "

@@ -75,6 +75,7 @@ from ._partitioned import (
     _Options,
     build_part,
     channel_sums,
+    check_partitions,
     load_with_rows,
     make_options,
     merge_channel_sums,
@@ -106,10 +107,6 @@ TOUCH_CREDIT_ARROW = pa.schema(
         ("value", pa.float64()),
     ]
 )
-TOUCH_CREDIT_DDL = (
-    "conversion_id string, touch_id string, contact_id string, account_id string, "
-    "channel string, timestamp timestamp, model string, credit double, value double"
-)
 #: Pass 1 output: one row per partial (``kind`` = ``path``, ``channel`` or ``counts``).
 PARTIALS_ARROW = pa.schema(
     [
@@ -122,10 +119,6 @@ PARTIALS_ARROW = pa.schema(
         ("channel", pa.string()),
         ("payload", pa.string()),
     ]
-)
-PARTIALS_DDL = (
-    "kind string, path array<string>, conversions double, nulls double, value double, "
-    "model string, channel string, payload string"
 )
 
 
@@ -406,6 +399,7 @@ def attribute_spark(
     the single machine's (their order is not).
     """
     from pyspark import StorageLevel
+    from pyspark.sql.pandas.types import from_arrow_schema  # one schema, not a DDL twin
 
     spark = touches.sparkSession
     zone = spark.conf.get("spark.sql.session.timeZone")
@@ -427,9 +421,7 @@ def attribute_spark(
         role_multipliers=role_multipliers,
         required_roles=required_roles,
     )
-    n = partitions or 2 * spark.sparkContext.defaultParallelism
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InputError(f"partitions must be a positive integer; got {partitions!r}")
+    n = check_partitions(partitions or 2 * spark.sparkContext.defaultParallelism)
     contact_frame = None
     if contacts is not None:
         raw = contacts if isinstance(contacts, pl.DataFrame) else _to_polars(contacts)
@@ -446,7 +438,8 @@ def attribute_spark(
 
     # pass 1: additive partials, reduced by Spark
     partials = events.mapInArrow(
-        partial(_pass1, models=requests, options=options, contacts=contacts_b), PARTIALS_DDL
+        partial(_pass1, models=requests, options=options, contacts=contacts_b),
+        from_arrow_schema(PARTIALS_ARROW),
     ).persist()
     try:
         paths, sums, counts = _reduce(partials)
@@ -483,7 +476,7 @@ def attribute_spark(
             contacts=contacts_b,
             estimators=estimators_b,
         ),
-        TOUCH_CREDIT_DDL,
+        from_arrow_schema(TOUCH_CREDIT_ARROW),
     )
     parameters = run_parameters(
         level=level,
