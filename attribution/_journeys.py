@@ -351,28 +351,28 @@ def _entity_order(
     ids are recomputed exactly, so the result never depends on the hash.
     Returns the work table and ``conv`` with ``ENTITY_ID``.
     """
-    order = [ENTITY_ID, "timestamp", "touch_id", ROW]
-    keys = touches.get_column(key)
-    conv_keys = conv.get_column(ENTITY)
-    for ids_of in (_hash_ids, None):
-        if ids_of is None:  # a collision: exact ids
-            every = pl.concat([keys, conv_keys.rename(key)])
-            touch_ids, conv_ids = _dense_ids(keys, every), _dense_ids(conv_keys, every)
-        else:
-            touch_ids, conv_ids = ids_of(keys), ids_of(conv_keys)
-        extra = ["contact_id"] if with_contact else []
-        work = (
+    extra = ["contact_id"] if with_contact else []
+
+    def in_order(touch_ids: pl.Series) -> pl.DataFrame:
+        return (
             touches.select("timestamp", "touch_id", ROW, *extra)
             .with_columns(
                 pl.int_range(pl.len(), dtype=pl.get_index_type()).alias("_idx"),
                 touch_ids.alias(ENTITY_ID),
             )
-            .sort(order)
+            .sort([ENTITY_ID, "timestamp", "touch_id", ROW])
             .drop("touch_id", ROW)
         )
-        if ids_of is None or not _collides(work, keys, conv_ids, conv_keys):
-            return work, conv.with_columns(conv_ids.alias(ENTITY_ID))
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    keys = touches.get_column(key)
+    conv_keys = conv.get_column(ENTITY)
+    conv_ids = _hash_ids(conv_keys)
+    work = in_order(_hash_ids(keys))
+    if _collides(work, keys, conv_ids, conv_keys):  # exact ids instead
+        every = pl.concat([keys, conv_keys.rename(key)])
+        conv_ids = _dense_ids(conv_keys, every)
+        work = in_order(_dense_ids(keys, every))
+    return work, conv.with_columns(conv_ids.alias(ENTITY_ID))
 
 
 def _collides(
