@@ -128,6 +128,10 @@ def bootstrap_means(
     Each resample draws multinomial counts over the ``n`` conversions (resampling with
     replacement) and takes ``counts @ scores / n``, in blocks of resamples so memory stays
     under about ``block`` weights whatever ``n``. Returns ``resamples x models``.
+
+    The product is an ``einsum``, not ``@``: a BLAS matrix product may sum in a different
+    order for a different number of rows (seen: the last bit changed with ``block``), and the
+    result must not depend on how the resamples are blocked.
     """
     n = scores.shape[0]
     rng = np.random.default_rng(seed)
@@ -140,7 +144,7 @@ def bootstrap_means(
     for start in range(0, resamples, step):
         size = min(step, resamples - start)
         counts = rng.multinomial(n, pvals, size=size)
-        out[start : start + size] = counts @ scores / n
+        out[start : start + size] = np.einsum("rn,nm->rm", counts, scores) / n
     return out
 
 
