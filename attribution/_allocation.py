@@ -11,12 +11,13 @@ Two things live here because the Markov, Shapley and counterfactual models all n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
 import polars as pl
 
-__all__ = ["allocate_by_channel_weights", "validate_paths"]
+__all__ = ["PathSequences", "allocate_by_channel_weights", "validate_paths"]
 
 PATH_COLUMNS: Final = ("path", "conversions", "nulls", "value")
 _MAX_ROWS_SHOWN: Final = 5
@@ -106,31 +107,7 @@ def validate_paths(
             f"The 'path' column given to {model}.fit has null channels in rows "
             f"{_rows(null_channel)}; map missing channels to a named channel first."
         )
-    notes: list[str] = []
-    missing_value = out["value"].null_count()
-    if missing_value:
-        # Deal amounts are optional upstream: a conversion without one carries no value.
-        notes.append(f"{missing_value} path row(s) with a null 'value' were given value 0.")
-        out = out.with_columns(pl.col("value").fill_null(0.0))
-    for name in ("conversions", "nulls", "value"):
-        col = out[name]
-        if col.null_count():
-            raise ValueError(
-                f"The '{name}' column given to {model}.fit holds nulls at rows "
-                f"{_rows(col.is_null())}."
-            )
-        bad = ~col.is_finite() | (col < 0)
-        if bad.any():
-            raise ValueError(
-                f"The '{name}' column given to {model}.fit must hold finite, non-negative "
-                f"numbers; rows {_rows(bad)} do not."
-            )
-    orphan_value = (out["value"] > 0) & (out["conversions"] == 0)
-    if orphan_value.any():
-        raise ValueError(
-            f"The path table given to {model}.fit has a positive 'value' with zero "
-            f"'conversions' at rows {_rows(orphan_value)}; value belongs to conversions."
-        )
+    out, notes = check_path_numbers(out, model=model)
 
     empty = out["path"].list.len() == 0
     if empty.any():
@@ -142,6 +119,110 @@ def validate_paths(
         )
         out = out.filter(~empty)
     return out, notes
+
+
+def check_path_numbers(
+    out: pl.DataFrame, *, model: str, where: str | None = None
+) -> tuple[pl.DataFrame, list[str]]:
+    """The numeric checks of :func:`validate_paths` on ``conversions``, ``nulls``, ``value``
+    (f64 columns, one row per path); a null ``value`` becomes 0, with a note. ``where``
+    names the table in messages (default: the one given to ``model.fit``)."""
+    where = where or f"given to {model}.fit"
+    notes: list[str] = []
+    missing_value = out["value"].null_count()
+    if missing_value:
+        # Deal amounts are optional upstream: a conversion without one carries no value.
+        notes.append(f"{missing_value} path row(s) with a null 'value' were given value 0.")
+        out = out.with_columns(pl.col("value").fill_null(0.0))
+    for name in ("conversions", "nulls", "value"):
+        col = out[name]
+        if col.null_count():
+            raise ValueError(
+                f"The '{name}' column {where} holds nulls at rows "
+                f"{_rows(col.is_null())}."
+            )
+        bad = ~col.is_finite() | (col < 0)
+        if bad.any():
+            raise ValueError(
+                f"The '{name}' column {where} must hold finite, non-negative "
+                f"numbers; rows {_rows(bad)} do not."
+            )
+    orphan_value = (out["value"] > 0) & (out["conversions"] == 0)
+    if orphan_value.any():
+        raise ValueError(
+            f"The path table {where} has a positive 'value' with zero "
+            f"'conversions' at rows {_rows(orphan_value)}; value belongs to conversions."
+        )
+    return out, notes
+
+
+@dataclass(frozen=True)
+class PathSequences:
+    """Journeys as integer codes: what the Markov and Shapley models fit on.
+
+    A path table and the engine's journeys both become this, so the models share one fit
+    whichever they are given (:meth:`from_table`, or :func:`attribution._attribute.
+    journey_sequences` straight from the journeys, without building path lists and
+    strings: 0.5 s of the 10M-touch run).
+
+    Attributes
+    ----------
+    touches
+        ``pid`` (u32, the path; each path's rows contiguous and in time order) and ``ch``
+        (u32, the index of the channel in ``channels``), one row per touch.
+    paths
+        One row per ``pid`` (row ``i`` is path ``i``): ``conversions``, ``nulls``, ``value``
+        (f64). Identical paths may appear several times: every statistic the models take
+        is a sum over paths.
+    channels
+        Channel names, sorted; each is used by some touch.
+    notes
+        Caveats from the checks (dropped empty paths, null values taken as 0).
+    """
+
+    touches: pl.DataFrame
+    paths: pl.DataFrame
+    channels: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_table(cls, paths: pl.DataFrame | pl.LazyFrame, *, model: str) -> PathSequences:
+        """Check a path table (:func:`validate_paths`) and encode it."""
+        table, notes = validate_paths(paths, model=model)
+        channels = table.select(pl.col("path").explode().unique().sort()).to_series().to_list()
+        touches = (
+            table.select(pl.col("path").cast(pl.List(pl.Enum(channels))))
+            .with_row_index("pid")
+            .explode("path")
+            .select("pid", pl.col("path").to_physical().cast(pl.UInt32).alias("ch"))
+        )
+        return cls(touches, table.select("conversions", "nulls", "value"), channels, notes)
+
+    @classmethod
+    def from_codes(
+        cls,
+        touches: pl.DataFrame,
+        paths: pl.DataFrame,
+        categories: list[str],
+        *,
+        where: str,
+    ) -> PathSequences:
+        """From ``pid`` / ``ch`` codes into ``categories`` (sorted), keeping only the
+        categories some touch uses, and per-path numbers (checked as in a path table;
+        ``where`` names them in errors)."""
+        used = touches.select(pl.col("ch").unique().sort()).to_series()
+        channels = [categories[i] for i in used.to_list()]
+        if len(channels) < len(categories):  # renumber densely, keeping the sorted order
+            lookup = pl.Series(
+                "ch", [0] * len(categories), dtype=pl.UInt32
+            ).scatter(used, pl.int_range(used.len(), dtype=pl.UInt32, eager=True))
+            touches = touches.with_columns(lookup.gather(touches.get_column("ch")).alias("ch"))
+        checked, notes = check_path_numbers(
+            paths.select(pl.col("conversions", "nulls", "value").cast(pl.Float64)),
+            model="",
+            where=where,
+        )
+        return cls(touches, checked, channels, notes)
 
 
 def _check_weights(weights: Mapping[str, float]) -> tuple[list[str], list[float]]:

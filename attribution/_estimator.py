@@ -18,6 +18,8 @@ class PathModel:
     _constraints: ClassVar[Mapping[str, tuple[Callable[[Any], bool], str]]] = {}
     #: the attribute whose presence means the model is fitted
     _fitted_attribute: ClassVar[str] = "channel_weights_"
+    #: ``fit`` also takes :class:`attribution._allocation.PathSequences` (coded journeys)
+    fits_sequences: ClassVar[bool] = False
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Parameters of the model, as given to ``__init__``."""

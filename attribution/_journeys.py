@@ -168,6 +168,21 @@ def _entity_key(level: Level) -> str:
     return "contact_id" if level == "contact" else "account_id"
 
 
+def run_start(expr: pl.Expr) -> pl.Expr:
+    """True where a run of equal values starts, for rows sorted by ``expr``."""
+    return (expr != expr.shift(1)).fill_null(True)
+
+
+def position_in_run(start: pl.Expr) -> pl.Expr:
+    """0-based position of each row in its run (``start`` from :func:`run_start`).
+
+    On rows sorted by a key this is ``int_range(len()).over(key)`` without hashing the key:
+    windows over strings cost 0.1 s for 67k conversions, runs a few ms.
+    """
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    return row - pl.when(start).then(row).forward_fill()
+
+
 def _attach_accounts(
     frame: pl.DataFrame, contacts: pl.DataFrame | None, table: str
 ) -> pl.DataFrame:
@@ -351,18 +366,13 @@ def _entity_order(
     ids are recomputed exactly, so the result never depends on the hash.
     Returns the work table and ``conv`` with ``ENTITY_ID``.
     """
-    extra = ["contact_id"] if with_contact else []
 
-    def in_order(touch_ids: pl.Series) -> pl.DataFrame:
-        return (
-            touches.select("timestamp", "touch_id", ROW, *extra)
-            .with_columns(
-                pl.int_range(pl.len(), dtype=pl.get_index_type()).alias("_idx"),
-                touch_ids.alias(ENTITY_ID),
-            )
-            .sort([ENTITY_ID, "timestamp", "touch_id", ROW])
-            .drop("touch_id", ROW)
-        )
+    def in_order(ids: pl.Series) -> pl.DataFrame:
+        work = entity_time_order(ids, touches.get_column("timestamp"), touches, ("touch_id", ROW))
+        if with_contact:
+            contact = touches.get_column("contact_id").rechunk().gather(work.get_column("_idx"))
+            work = work.with_columns(contact)
+        return work.rename({"id": ENTITY_ID, "time": "timestamp"})
 
     keys = touches.get_column(key)
     conv_keys = conv.get_column(ENTITY)
@@ -373,6 +383,75 @@ def _entity_order(
         conv_ids = _dense_ids(conv_keys, every)
         work = in_order(_dense_ids(keys, every))
     return work, conv.with_columns(conv_ids.alias(ENTITY_ID))
+
+
+def entity_time_order(
+    ids: pl.Series, times: pl.Series, frame: pl.DataFrame, tiebreak: Sequence[str]
+) -> pl.DataFrame:
+    """Rows in (``ids``, ``times``, then the ``tiebreak`` columns of ``frame``) order.
+
+    Returns ``_idx`` (the row), ``id`` (u64) and ``time`` (``times``): the same order as
+    ``frame.sort([ids, times, *tiebreak])``, in 1.0 s instead of 1.5 s for 10M rows in a new
+    process (a multi-column sort goes through row encoding, while one u64 key sorts
+    directly). The key holds the top 32 bits of the id over the time quantised to 32 bits
+    (``(t - t_min) >> shift``). That order is exact except in *blocks* of rows sharing the
+    top 32 id bits where two ids meet (a 32-bit collision: ~300 pairs among 1.7M entities)
+    or two rows share a key (equal quantised times): only those blocks are sorted again on
+    the full columns, in place (a block keeps its positions, since the top bits order the
+    blocks). When over a quarter of the rows need that (times given as dates, say), the whole
+    table is sorted on the full columns instead. Ids are u64 (a hash, or exact dense ids
+    after a collision).
+
+    Polars expressions rather than NumPy: on the 2-core VMs here, fresh NumPy temporaries
+    of 80 MB (transparent huge pages on ``madvise``) made the same steps twice as slow.
+    """
+    u64 = pl.UInt64
+    out = pl.DataFrame({"id": ids.cast(u64), "time": times})
+    if out.height == 0:
+        return out.select(pl.int_range(0, dtype=pl.get_index_type()).alias("_idx"), "id", "time")
+    t_min = times.min()
+    span = int((times.max() - t_min) / timedelta(microseconds=1))  # type: ignore[operator]
+    time_div = 2 ** max(0, span.bit_length() - 32)
+    id_div = 2 ** max(0, int(out.get_column("id").max()).bit_length() - 32)  # type: ignore[arg-type]
+    t_rel = (pl.col("time") - pl.lit(t_min)).dt.total_microseconds().cast(u64)
+    block = pl.col("id") // pl.lit(id_div, u64)
+    key = block * pl.lit(2**32, u64) + t_rel // pl.lit(time_div, u64)
+    ordered = (
+        out.with_row_index("_idx")
+        .with_columns(key.alias("_key"))
+        .sort("_key")
+        .with_columns((pl.col("_key") // pl.lit(2**32, u64)).alias("_block"))
+    )
+    same_block = pl.col("_block") == pl.col("_block").shift(1)
+    # a block needs the exact sort when an id changes inside it or two rows share a key
+    unsettled = same_block & (
+        (pl.col("id") != pl.col("id").shift(1)) | (pl.col("_key") == pl.col("_key").shift(1))
+    )
+    redo = ordered.filter(unsettled.fill_null(False)).get_column("_block").unique()
+    ordered = ordered.select("_idx", "id", "time", "_block")
+    if redo.len():
+        positions = ordered.select(
+            pl.arg_where(pl.col("_block").is_in(redo.implode())).alias("pos")
+        ).get_column("pos")
+        if positions.len() > ordered.height // 4:  # coarse times (dates only): sort it all
+            return (
+                frame.select(*tiebreak)
+                .with_columns(out.get_columns())
+                .with_row_index("_idx")
+                .sort(["id", "time", *tiebreak])
+                .select("_idx", "id", "time")
+            )
+        part = ordered.gather(positions)
+        resorted = (
+            part.with_columns(frame.select(*tiebreak).gather(part.get_column("_idx")))
+            .sort(["id", "time", *tiebreak])
+            .select(ordered.columns)
+        )
+        ordered = ordered.with_columns(
+            ordered.get_column(name).scatter(positions, resorted.get_column(name))
+            for name in ("_idx", "id", "time")
+        )
+    return ordered.select("_idx", "id", "time")
 
 
 def _collides(
@@ -418,12 +497,8 @@ def _null_paths(assigned: pl.DataFrame, touches: pl.DataFrame, lookback: timedel
     run_end = (ids != ids.shift(-1)).fill_null(True)
     last_time = pl.when(run_end).then(pl.col("timestamp")).backward_fill()
     kept = unassigned.filter(pl.col("timestamp") >= last_time - lookback)
-    row = pl.int_range(pl.len(), dtype=pl.get_index_type())
-    run_start = (ids != ids.shift(1)).fill_null(True)
     kept = kept.select(
-        "_idx",
-        ids.rle_id().alias("path_id"),
-        (row - pl.when(run_start).then(row).forward_fill()).cast(pl.Int64).alias("position"),
+        "_idx", ids.rle_id().alias("path_id"), position_in_run(run_start(ids)).alias("position")
     )
     channel = touches.get_column("channel")
     codes = channel.cast(pl.Enum(channel.unique().drop_nulls().sort())).rechunk()
@@ -439,20 +514,18 @@ def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.Da
         .with_columns(pl.col(key).alias(ENTITY))
         # ties in time by opportunity, then value: the order of the input rows must not decide
         .sort([ENTITY, "timestamp", "opportunity_id", "value", ROW], nulls_last=True)
+        # rows are in entity order: runs instead of windows over the entity strings (8x faster)
+        .with_columns(run_start(pl.col(ENTITY)).alias("_new"))
+        .with_columns((position_in_run(pl.col("_new")) + 1).alias("_k"))
         .with_columns(
-            (
-                pl.col(ENTITY)
-                + pl.lit("#")
-                + (pl.int_range(pl.len()).over(ENTITY) + 1).cast(pl.String)
-            ).alias("conversion_id"),
-            (pl.int_range(pl.len()).over(ENTITY) + 1).alias("_k"),
+            (pl.col(ENTITY) + pl.lit("#") + pl.col("_k").cast(pl.String)).alias("conversion_id"),
             pl.col("value").is_null().alias("_value_missing"),
             pl.col("value").alias("_value_raw"),
             pl.col("value").fill_null(0.0),
-            (pl.col("timestamp") != pl.col("timestamp").shift(1).over(ENTITY))
-            .fill_null(True)
-            .alias("_first_at_time"),
-            pl.col("timestamp").shift(1).over(ENTITY).alias("_previous"),
+            (pl.col("_new") | (pl.col("timestamp") != pl.col("timestamp").shift(1))).alias(
+                "_first_at_time"
+            ),
+            pl.when(~pl.col("_new")).then(pl.col("timestamp").shift(1)).alias("_previous"),
         )
     )
     keep = [
@@ -607,11 +680,20 @@ def _milestone_times(
     conv = conv.with_columns(
         pl.coalesce(pl.col("_previous") + timedelta(microseconds=1), start).alias("_after")
     ).sort("_after")
-    for role in ("lead", "opportunity", "closed_won"):
-        names = milestones.get(role, ())
-        names = [names] if isinstance(names, str) else list(names)
+    wanted = {
+        role: [names] if isinstance(names, str) else list(names)
+        for role in ("lead", "opportunity", "closed_won")
+        for names in [milestones.get(role, ())]
+    }
+    # only the converting entities' milestone events matter: filtering first makes the as-of
+    # joins 3x faster (334k of 2.9M stage events at 10M touches)
+    stages = stages.filter(
+        pl.col("stage").is_in([n for names in wanted.values() for n in names])
+        & pl.col(key).is_in(conv.get_column(ENTITY).unique().implode())
+    )
+    for role, names in wanted.items():
         events = (
-            stages.filter(pl.col("stage").is_in(names) & pl.col(key).is_not_null())
+            stages.filter(pl.col("stage").is_in(names))
             .select(pl.col(key).alias(ENTITY), pl.col("timestamp").alias(f"{role}_at"))
             .sort(f"{role}_at")
         )

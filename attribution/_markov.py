@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import gmres, splu
 
-from attribution._allocation import allocate_by_channel_weights, validate_paths
+from attribution._allocation import PathSequences, allocate_by_channel_weights, validate_paths
 
 from ._estimator import PathModel
 
@@ -94,18 +94,19 @@ def _collapse_and_flag(exploded: pl.DataFrame, collapse: bool) -> pl.DataFrame:
     )
 
 
-def _state_codes(exploded: pl.DataFrame, order: int, base: int) -> pl.Series:
-    """Encode the tuple of the last (up to) ``order`` channels of each row as an int64.
+def _state_code(order: int, base: int) -> pl.Expr:
+    """The tuple of the last (up to) ``order`` channels of each row as an int64.
 
     Lag ``j`` (0 = current channel) is digit ``j`` in base ``base``, holding ``channel + 1``
     (0 means "before the path started"), so shorter early-path tuples get distinct codes.
+    Rows hold ``pid`` and ``ch`` with each path's rows contiguous and in order.
     """
     code = pl.col("ch").cast(pl.Int64) + 1
     for j in range(1, order):
         same_path = pl.col("pid").shift(j) == pl.col("pid")
         lag = pl.when(same_path).then(pl.col("ch").shift(j).cast(pl.Int64) + 1).otherwise(0)
         code = code + lag * (base**j)
-    return exploded.select(code.alias("state"))["state"]
+    return code
 
 
 def _decode(codes: np.ndarray, order: int, base: int) -> np.ndarray:
@@ -152,6 +153,67 @@ def _reachable(adjacency: sp.csr_matrix, sources: np.ndarray) -> np.ndarray:
     seen = np.zeros(n + 1, dtype=bool)
     seen[order] = True
     return seen[:n]
+
+
+def _edges(
+    touches: pl.DataFrame, numbers: pl.DataFrame, order: int, base: int, collapse: bool
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Transition counts and per-state exits, from coded paths.
+
+    ``touches`` holds ``pid``, ``ch`` (paths contiguous, in order) and ``numbers`` one row
+    per path: ``weight`` (conversions + nulls), ``conversions``, ``nulls``, ``value``.
+    Returns ``edges`` (``from``, ``to``, ``count`` > 0, state codes with the special codes of
+    start / conversion / null) and ``ends`` (``state``, ``conv``, ``value``: the conversions
+    and value of the paths ending in each state), all in Polars: at 10M touches NumPy
+    temporaries of this size cost more than the work itself on the VMs here.
+    """
+    if (numbers.get_column("weight") <= 0).any():  # paths of no weight make no state
+        touches = touches.filter(
+            numbers.get_column("weight").gather(touches.get_column("pid")) > 0
+        )
+    rows = _collapse_and_flag(touches, collapse)
+    rows = rows.select(
+        "pid", "first", "last", _state_code(order, base).alias("state")
+    ).with_columns(pl.col("state").shift(-1).alias("next"))
+    inner = rows.filter(~pl.col("last"))
+    firsts = rows.filter(pl.col("first"))
+    lasts = rows.filter(pl.col("last"))
+
+    def per_path(frame: pl.DataFrame, column: str) -> pl.Series:
+        return numbers.get_column(column).gather(frame.get_column("pid")).alias("count")
+
+    i64 = pl.Int64
+    parts = [
+        inner.select(pl.col("state").alias("from"), pl.col("next").alias("to")).with_columns(
+            per_path(inner, "weight")
+        ),
+        firsts.select(pl.lit(_START, i64).alias("from"), pl.col("state").alias("to")).with_columns(
+            per_path(firsts, "weight")
+        ),
+        lasts.select(pl.col("state").alias("from"), pl.lit(_CONV, i64).alias("to")).with_columns(
+            per_path(lasts, "conversions")
+        ),
+        lasts.select(pl.col("state").alias("from"), pl.lit(_NULL, i64).alias("to")).with_columns(
+            per_path(lasts, "nulls")
+        ),
+    ]
+    edges = (
+        pl.concat(parts)
+        .group_by("from", "to")
+        .agg(pl.col("count").sum())
+        .filter(pl.col("count") > 0)
+        .sort("from", "to")
+    )
+    ends = (
+        lasts.select(
+            "state",
+            per_path(lasts, "conversions").alias("conv"),
+            per_path(lasts, "value").alias("value"),
+        )
+        .group_by("state")
+        .agg(pl.col("conv").sum(), pl.col("value").sum())
+    )
+    return edges, ends
 
 
 class _AbsorptionSolver:
@@ -287,6 +349,7 @@ class MarkovModel(PathModel):
     """
 
     _constraints = _PARAMETER_CONSTRAINTS
+    fits_sequences = True
 
     def __init__(
         self, *, order: int = 1, collapse_repeats: bool = True, use_nulls: bool = True
@@ -296,14 +359,15 @@ class MarkovModel(PathModel):
         self.use_nulls = use_nulls
 
     # ------------------------------------------------------------------ fit
-    def fit(self, paths: pl.DataFrame | pl.LazyFrame) -> MarkovModel:
+    def fit(self, paths: pl.DataFrame | pl.LazyFrame | PathSequences) -> MarkovModel:
         """Build the chain from a path table and compute removal effects and credit.
 
         Parameters
         ----------
         paths
             ``path`` (list[str]), ``conversions``; optional ``nulls`` and ``value``.
-            Rows may repeat a path.
+            Rows may repeat a path. Or the same as :class:`PathSequences` (what the engine
+            passes, straight from its journeys).
 
         Returns
         -------
@@ -312,13 +376,12 @@ class MarkovModel(PathModel):
         """
         self._validate_params()
         order = int(self.order)
-        table, notes = validate_paths(paths, model=type(self).__name__)
-        channels = (
-            table.select(pl.col("path").explode().unique().sort())["path"].to_list()
-            if table.height
-            else []
-        )
-        _check_channel_names(channels, order, type(self).__name__)
+        name = type(self).__name__
+        if not isinstance(paths, PathSequences):
+            paths = PathSequences.from_table(paths, model=name)
+        notes = list(paths.notes)
+        channels = paths.channels
+        _check_channel_names(channels, order, name)
         base = len(channels) + 1
         if base**order >= _MAX_CODE:
             raise ValueError(
@@ -326,78 +389,27 @@ class MarkovModel(PathModel):
                 "channels; lower 'order' or group rare channels."
             )
 
-        nulls_expr = pl.col("nulls") if self.use_nulls else pl.lit(0.0)
-        table = table.with_columns(nulls_expr.alias("nulls")).filter(
-            pl.col("conversions") + pl.col("nulls") > 0
-        )
+        numbers = paths.paths.select(
+            "conversions", (pl.col("nulls") if self.use_nulls else pl.lit(0.0)).alias("nulls"),
+            "value",
+        ).with_columns((pl.col("conversions") + pl.col("nulls")).alias("weight"))
+        weighted = numbers.filter(pl.col("weight") > 0)
         if not self.use_nulls:
             notes.append(f"use_nulls=False: {NO_NULLS_NOTE}.")
-        elif table.height and table["nulls"].sum() == 0:
+        elif weighted.height and weighted["nulls"].sum() == 0:
             notes.append(f"the path table has no null paths: {NO_NULLS_NOTE}.")
 
         self.channels_ = channels
-        self.total_conversions_ = float(table["conversions"].sum())
-        self.total_value_ = float(table["value"].sum())
+        self.total_conversions_ = float(weighted["conversions"].sum())
+        self.total_value_ = float(weighted["value"].sum())
         self._base = base
-        if table.height == 0:
+        if weighted.height == 0:
             notes.append("no path with a positive weight: the chain is empty.")
             self._fit_empty(channels)
             self.notes_ = notes
             return self
 
-        conv = table["conversions"].to_numpy()
-        nulls = table["nulls"].to_numpy()
-        value = table["value"].to_numpy()
-        weight = conv + nulls
-
-        exploded = (
-            table.select(pl.col("path").alias("channel"))
-            .with_row_index("pid")
-            .explode("channel")
-            .select(
-                "pid",
-                pl.col("channel").cast(pl.Enum(channels)).to_physical().cast(pl.Int64).alias("ch"),
-            )
-        )
-        exploded = _collapse_and_flag(exploded, self.collapse_repeats)
-        code = _state_codes(exploded, order, base).to_numpy()
-        pid = exploded["pid"].to_numpy().astype(np.int64)
-        first = exploded["first"].to_numpy()
-        last = exploded["last"].to_numpy()
-
-        inner = ~last[:-1]
-        start_pid = pid[first]
-        end_pid = pid[last]
-        edges = pl.DataFrame(
-            {
-                "from": np.concatenate(
-                    [np.full(start_pid.size, _START), code[:-1][inner], code[last], code[last]]
-                ),
-                "to": np.concatenate(
-                    [
-                        code[first],
-                        code[1:][inner],
-                        np.full(end_pid.size, _CONV),
-                        np.full(end_pid.size, _NULL),
-                    ]
-                ),
-                "count": np.concatenate(
-                    [weight[start_pid], weight[pid[:-1][inner]], conv[end_pid], nulls[end_pid]]
-                ),
-            }
-        )
-        edges = (
-            edges.group_by("from", "to")
-            .agg(pl.col("count").sum())
-            .filter(pl.col("count") > 0)
-            .sort("from", "to")
-        )
-        # Mean conversion value of the journeys ending in each state.
-        ends = (
-            pl.DataFrame({"state": code[last], "conv": conv[end_pid], "value": value[end_pid]})
-            .group_by("state")
-            .agg(pl.col("conv").sum(), pl.col("value").sum())
-        )
+        edges, ends = _edges(paths.touches, numbers, order, base, self.collapse_repeats)
         self._solve(edges, ends, channels, order, base)
         if not any(self.channel_weights_.values()):
             notes.append(

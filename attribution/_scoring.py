@@ -376,7 +376,7 @@ class JourneyScorer:
             parts.append(attribute(log, stages, models=rule_requests, **options).touch_credit)
         if self.estimators_:
             touch_table = load(log, TOUCHES)
-            deduped, _ = deduplicate_touches(touch_table.frame, touch_table.source)
+            deduped, _ = deduplicate_touches(touch_table)
             journeys = build_journeys(deduped, load(stages, STAGES).frame,
                                       level="account", conversion_stage=_CONVERSION_STAGE,
                                       lookback=lookback)

@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import polars as pl
 
-from attribution._allocation import allocate_by_channel_weights, validate_paths
+from attribution._allocation import PathSequences, allocate_by_channel_weights
 
 from ._estimator import PathModel
 
@@ -83,18 +83,20 @@ class ShapleyModel(PathModel):
     """
 
     _constraints = _PARAMETER_CONSTRAINTS
+    fits_sequences = True
 
     def __init__(self, *, value: Literal["rate", "count"] = "rate", max_channels: int = 20) -> None:
         self.value = value
         self.max_channels = max_channels
 
-    def fit(self, paths: pl.DataFrame | pl.LazyFrame) -> ShapleyModel:
+    def fit(self, paths: pl.DataFrame | pl.LazyFrame | PathSequences) -> ShapleyModel:
         """Compute Shapley values and channel credit from a path table.
 
         Parameters
         ----------
         paths
-            ``path`` (list[str]), ``conversions``; optional ``nulls`` and ``value``.
+            ``path`` (list[str]), ``conversions``; optional ``nulls`` and ``value``. Or the
+            same as :class:`PathSequences` (what the engine passes, from its journeys).
 
         Returns
         -------
@@ -102,13 +104,17 @@ class ShapleyModel(PathModel):
             ``self``, fitted.
         """
         self._validate_params()
-        table, notes = validate_paths(paths, model=type(self).__name__)
-        table = table.filter(pl.col("conversions") + pl.col("nulls") > 0)
-        channels = (
-            table.select(pl.col("path").explode().unique().sort())["path"].to_list()
-            if table.height
-            else []
-        )
+        if not isinstance(paths, PathSequences):
+            paths = PathSequences.from_table(paths, model=type(self).__name__)
+        notes = list(paths.notes)
+        numbers = paths.paths.with_row_index("pid")
+        touches = paths.touches
+        weighted = (pl.col("conversions") + pl.col("nulls")) > 0
+        if not numbers.select(weighted.all()).item():  # journeys of no weight take no part
+            numbers = numbers.filter(weighted)
+            touches = touches.join(numbers.select("pid"), on="pid", how="semi")
+        used = touches.select(pl.col("ch").unique().sort()).to_series()
+        channels = [paths.channels[i] for i in used.to_list()]
         if len(channels) > self.max_channels:
             raise ValueError(
                 f"ShapleyModel(max_channels={self.max_channels}) refuses paths with "
@@ -116,29 +122,19 @@ class ShapleyModel(PathModel):
                 f"{_MASK_BITS}) or group rare channels into one."
             )
         self.channels_ = channels
-        self.total_conversions_ = float(table["conversions"].sum())
-        self.total_value_ = float(table["value"].sum())
-
-        # Distinct bits summed per path equal their bitwise OR.
-        exploded = (
-            table.select(pl.col("path").list.unique().alias("channel"))
-            .with_row_index("pid")
-            .explode("channel")
+        self.total_conversions_ = float(numbers["conversions"].sum())
+        self.total_value_ = float(numbers["value"].sum())
+        # bit i of a mask is channel i of channels_ (the used codes, renumbered in order)
+        bits = pl.Series([0] * len(paths.channels), dtype=pl.UInt64).scatter(
+            used, pl.Series([1 << i for i in range(used.len())], dtype=pl.UInt64)
         )
-        bit = exploded["channel"].cast(pl.Enum(channels)).to_physical().to_numpy()
         per_path = (
-            exploded.select("pid")
-            .with_columns(
-                pl.Series(
-                    "bit", np.left_shift(np.uint64(1), bit.astype(np.uint64)), dtype=pl.UInt64
-                )
-            )
+            touches.select("pid", bits.gather(touches.get_column("ch")).alias("bit"))
             .group_by("pid")
-            .agg(pl.col("bit").sum().alias("mask"))
+            .agg(pl.col("bit").bitwise_or().alias("mask"))
         )
         coalitions = (
-            table.with_row_index("pid")
-            .join(per_path, on="pid", how="left")
+            numbers.join(per_path, on="pid", how="inner")
             .group_by("mask")
             .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
             .sort("mask")

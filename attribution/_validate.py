@@ -7,7 +7,7 @@ the 0-based row number in the source, so later errors and drops can point at inp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -118,11 +118,35 @@ SPECS = {s.name: s for s in (TOUCHES, STAGES, CONTACTS, SPEND, SURVEYS, PATHS, E
 
 @dataclass(frozen=True)
 class Table:
-    """A validated table: canonical columns, normalised types, ``_row`` = source row number."""
+    """A validated table: canonical columns, normalised types, ``_row`` = source row number.
+
+    ``unloaded`` names the source's canonical columns that were type-checked but not read
+    (see ``keep`` in :func:`load`); :meth:`full_rows` reads them for a few rows.
+    """
 
     frame: pl.DataFrame
     source: Source
     rows_in: int
+    unloaded: tuple[str, ...] = ()
+    renamed: pl.LazyFrame | None = None  # the source with canonical names, for full_rows
+    spec: TableSpec | None = None
+
+    def full_rows(self, rows: pl.Series) -> pl.DataFrame:
+        """Every canonical column (loaded or not) of the source rows ``rows`` (``_row``
+        values), normalised like ``frame``, in ``_row`` order."""
+        picked = self.frame.filter(pl.col(ROW).is_in(rows.implode())).sort(ROW)
+        if not self.unloaded or self.renamed is None or self.spec is None:
+            return picked
+        extra = (
+            self.renamed.select(self.unloaded)
+            .with_row_index(ROW)
+            .filter(pl.col(ROW).is_in(rows.cast(pl.get_index_type()).implode()))
+            .collect()
+            .with_columns(pl.col(ROW).cast(pl.Int64))
+        )
+        spec = TableSpec(self.spec.name, {c: self.spec.columns[c] for c in self.unloaded})
+        extra = _normalise_types(extra, spec, self.source)
+        return picked.join(extra, on=ROW, how="left", maintain_order="left")
 
 
 def load(
@@ -130,6 +154,7 @@ def load(
     spec: TableSpec,
     *,
     columns: Mapping[str, str] | None = None,
+    keep: Callable[[Sequence[str]], Collection[str]] | None = None,
 ) -> Table:
     """Read ``data`` and check it against ``spec``.
 
@@ -137,6 +162,12 @@ def load(
     ----------
     columns
         Map of canonical column name -> the user's column name (from the config file).
+    keep
+        Given the canonical columns present, the ones to read (default: all). The others are
+        checked by type only, which for a typed source (Parquet, Arrow, a frame) is the whole
+        check; a text column that would need parsing (a CSV ``cost``) is always read, so a bad
+        value is still reported. Reading 5 of the 10 columns of a 10M-touch Parquet log takes
+        0.34 s instead of 0.59 s, and the collect, types and checks shrink with it.
     """
     source = read_source(data, table=spec.name)
     lazy = source.frame
@@ -167,12 +198,17 @@ def load(
         lazy = lazy.drop(clash).rename(renames)
         available = list(lazy.collect_schema().names())
     _check_columns(spec, available, source)
-    keep = [c for c in spec.columns if c in available]
-    frame = lazy.select(keep).with_row_index(ROW).collect()
+    present = [c for c in spec.columns if c in available]
+    schema = lazy.collect_schema()
+    parsed = {col for col, _ in _conversions(schema, spec, source)[1]}  # raises on bad types
+    wanted = set(present if keep is None else keep(present)) | parsed | set(spec.not_null)
+    loaded = [c for c in present if c in wanted]
+    unloaded = tuple(c for c in present if c not in wanted)
+    frame = lazy.select(loaded).with_row_index(ROW).collect()
     frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
     frame = _normalise_types(frame, spec, source)
     _check_not_null(frame, spec, source)
-    return Table(frame, source, frame.height)
+    return Table(frame, source, frame.height, unloaded, lazy if unloaded else None, spec)
 
 
 def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) -> None:
@@ -214,13 +250,18 @@ def parse_timestamp(expr: pl.Expr) -> pl.Expr:
     ).dt.cast_time_unit("us")
 
 
-def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl.DataFrame:
+def _conversions(
+    schema: pl.Schema, spec: TableSpec, source: Source
+) -> tuple[list[pl.Expr], list[tuple[str, str]]]:
+    """The expressions that bring ``schema``'s columns to ``spec``'s types, and the parsed
+    (column, kind) pairs whose values must be checked after conversion. Raises
+    :class:`SchemaError` for a type that cannot be converted."""
     exprs: list[pl.Expr] = []
     checks: list[tuple[str, str]] = []  # (column, expected kind) to verify after conversion
     for col, kind in spec.columns.items():
-        if col not in frame.columns:
+        if col not in schema:
             continue
-        dtype = frame.schema[col]
+        dtype = schema[col]
         c = pl.col(col)
         if kind == STRING:
             if dtype == pl.String:
@@ -255,6 +296,8 @@ def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl
                 )
         elif kind == TIMESTAMP:
             if isinstance(dtype, pl.Datetime):
+                if dtype == UTC_DATETIME:
+                    continue
                 if dtype.time_zone is None:
                     exprs.append(c.dt.replace_time_zone("UTC").dt.cast_time_unit("us"))
                 else:
@@ -289,6 +332,11 @@ def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl
                     source=source.name,
                     column=col,
                 )
+    return exprs, checks
+
+
+def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl.DataFrame:
+    exprs, checks = _conversions(frame.schema, spec, source)
     if not exprs:
         return frame
     converted = frame.with_columns(exprs)
@@ -336,27 +384,30 @@ def _repeated(hashes: pl.Series) -> pl.Series | None:
     return hashes.is_in(repeats.unique().implode())
 
 
-def deduplicate_touches(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, int]:
+def deduplicate_touches(table: Table) -> tuple[pl.DataFrame, int]:
     """Drop exact duplicate touches (every column equal); return the frame and the count.
 
     Rows that share a ``touch_id`` but differ elsewhere are an error: we cannot tell which
-    one is right.
+    one is right. Every column of the source counts, including those :func:`load` did not
+    read (``table.unloaded``): they are read for the suspect rows only.
     """
-    content = [c for c in frame.columns if c != ROW]
+    frame, source = table.frame, table.source
     # Only rows that may be duplicates are compared exactly. With a touch_id, an exact
     # duplicate shares its touch_id, so rows whose touch_id hash is unique are done (hashing
     # one column and a u64 is_duplicated: ~0.3 s at 10M touches, where is_duplicated on the
-    # strings took 2.3 s and a row hash over every column 1.0 s). A collision only adds
-    # suspects, which the exact comparison then clears.
+    # strings took 2.3 s and a row hash over every column 1.0 s). Without one, rows equal in
+    # every column are equal in the loaded ones. A collision only adds suspects, which the
+    # exact comparison then clears.
     has_id = "touch_id" in frame.columns
     if has_id:
         hashes = frame.get_column("touch_id").hash(0)
     else:
-        hashes = frame.select(content).hash_rows(seed=0)
+        hashes = frame.select(pl.exclude(ROW)).hash_rows(seed=0)
     candidates = _repeated(hashes)
     deduped, removed = frame, 0
     if candidates is not None:
-        suspects = frame.filter(candidates)
+        suspects = table.full_rows(frame.filter(candidates).get_column(ROW))
+        content = [c for c in suspects.columns if c != ROW]
         kept = suspects.unique(subset=content, keep="first", maintain_order=True)
         removed = suspects.height - kept.height
         if removed:

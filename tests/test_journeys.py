@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
@@ -480,3 +482,65 @@ def test_entity_hash_collisions_change_nothing(monkeypatch, level, scope, collid
     assert_frame_equal(got.paths, expected.paths, check_row_order=False)
     assert got.manifest["reconciliation"] == expected.manifest["reconciliation"]
     assert expected.manifest["reconciliation"]["touches_in_null_paths"] > 0
+
+
+# ----------------------------------------------------------------- the (entity, time) sort
+@st.composite
+def _sort_inputs(draw):
+    n = draw(st.integers(0, 60))
+    # ids sharing their top 32 bits (a block) or not; times with ties and quantisation ties
+    tops = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    lows = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    wide = draw(st.booleans())  # ids spanning 64 bits (hashes) or small (dense ids)
+    ids = [(t << 40 | low) if wide else t * 3 + low for t, low in zip(tops, lows, strict=True)]
+    span = draw(st.sampled_from([10, 2**31, 2**40, 2**50]))
+    times = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
+    touch = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
+    return ids, [t * span // 4 for t in times], touch
+
+
+@settings(max_examples=200)
+@given(_sort_inputs())
+def test_entity_time_order_is_the_full_sort(data) -> None:
+    ids, micros, touch = data
+    frame = pl.DataFrame(
+        {
+            "id": pl.Series(ids, dtype=pl.UInt64),
+            "timestamp": pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+            "touch_id": touch,
+        }
+    ).with_row_index("_row")
+    got = journeys_module.entity_time_order(
+        frame.get_column("id"), frame.get_column("timestamp"), frame, ("touch_id", "_row")
+    )
+    expected = frame.sort(["id", "timestamp", "touch_id", "_row"])
+    assert got.get_column("_idx").to_list() == expected.get_column("_row").to_list()
+    assert got.get_column("id").to_list() == expected.get_column("id").to_list()
+    assert got.get_column("time").to_list() == expected.get_column("timestamp").to_list()
+
+
+def test_entity_time_order_resorts_only_unsettled_blocks(monkeypatch) -> None:
+    """Many settled entities, one 32-bit block shared by two ids and one tie: the partial
+    re-sort path (not the whole-table fallback) gives the full sort."""
+    ids = [(k << 32) for k in range(40) for _ in range(3)] + [(99 << 32) | 1, (99 << 32) | 2] * 2
+    micros = [k * 1000 + j for k in range(40) for j in range(3)] + [5, 5, 1, 9]
+    touch = [f"t{i}" for i in range(len(ids))]
+    touch[-4], touch[-2] = "z", "a"  # id ...|1 at time 5 and 1: tie broken by touch_id
+    frame = pl.DataFrame(
+        {
+            "id": pl.Series(ids, dtype=pl.UInt64),
+            "timestamp": pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+            "touch_id": touch,
+        }
+    ).with_row_index("_row")
+    sorts = []
+    original = pl.DataFrame.sort
+    monkeypatch.setattr(pl.DataFrame, "sort", lambda self, *a, **k: sorts.append(self.height)
+                        or original(self, *a, **k))
+    got = journeys_module.entity_time_order(
+        frame.get_column("id"), frame.get_column("timestamp"), frame, ("touch_id", "_row")
+    )
+    monkeypatch.undo()
+    expected = frame.sort(["id", "timestamp", "touch_id", "_row"])
+    assert got.get_column("_idx").to_list() == expected.get_column("_row").to_list()
+    assert sorts[-1] == 4  # only the shared block was sorted again

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+import attribution
 from attribution import _markov
 from attribution._allocation import allocate_by_channel_weights
 from attribution._markov import NO_NULLS_NOTE, MarkovModel, select_order
@@ -540,3 +541,67 @@ def test_gmres_path_handles_subnormal_values(value: float) -> None:
     rev = dict(model.removal_effects_.select("channel", "value_removal_effect").iter_rows())
     for c, expected in ref["rev"].items():  # type: ignore[attr-defined]
         assert rev[c] == pytest.approx(expected, abs=1e-9)
+
+
+# ------------------------------------------------ fitting on coded journeys (PathSequences)
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@pytest.mark.parametrize("collapse", [True, False])
+def test_journey_sequences_fit_equals_the_path_table_fit(order, collapse) -> None:
+    """attribute() fits Markov on the coded journeys; the same chain as on its path table."""
+    from attribution._synth import synthesize
+
+    data = synthesize(4000, seed=11, conversion_rate=0.1)
+    request = ("markov", {"order": order, "collapse_repeats": collapse})
+    res = attribution.attribute(data.touches, data.stages, models=[request])
+    from_table = MarkovModel(order=order, collapse_repeats=collapse).fit(res.paths)
+    label = res.channel_credit.get_column("model").unique().item()
+    extras = {k.removeprefix(_safe_label(label) + "_"): v for k, v in res.extras.items()}
+    assert_frame_equal(
+        extras["transition_matrix"].sort("from", "to"),
+        from_table.transition_matrix_.sort("from", "to"),
+        rel_tol=1e-12,
+    )
+    assert_frame_equal(extras["removal_effects"], from_table.removal_effects_, rel_tol=1e-12)
+    ours = res.channel_credit.select("channel", "conversions", "value").sort("channel")
+    assert_frame_equal(
+        ours,
+        from_table.channel_credit_.filter(pl.col("conversions") > 0).sort("channel"),
+        rel_tol=1e-12,
+    )
+
+
+def _safe_label(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-=" else "_" for ch in label)
+
+
+def test_journey_sequences_keep_only_channels_in_paths() -> None:
+    """A channel seen only outside every window is no state of the chain."""
+    touches = pl.DataFrame(
+        {
+            "contact_id": ["c1", "c1", "c1", "c1"],
+            "channel": ["old", "a", "b", "b"],
+            "timestamp": ["2024-01-01", "2025-01-01", "2025-01-02", "2025-03-01"],
+        }
+    )
+    stages = pl.DataFrame(
+        {"contact_id": ["c1"], "stage": ["closed_won"], "timestamp": ["2025-01-05"]}
+    )
+    res = attribution.attribute(touches, stages, models=["markov", "shapley"], lookback="30d")
+    assert res.manifest["reconciliation"]["touches_dropped"] == {"outside_lookback": 1}
+    effects = next(v for k, v in res.extras.items() if k.endswith("removal_effects"))
+    assert effects.get_column("channel").to_list() == ["a", "b"]
+    values = next(v for k, v in res.extras.items() if k.endswith("shapley_values"))
+    assert values.get_column("channel").to_list() == ["a", "b"]
+
+
+def test_negative_deal_value_is_an_error_for_markov() -> None:
+    touches = pl.DataFrame(
+        {"contact_id": ["c1", "c2"], "channel": ["a", "b"],
+         "timestamp": ["2025-01-01", "2025-01-02"]}
+    )
+    stages = pl.DataFrame(
+        {"contact_id": ["c1"], "stage": ["closed_won"], "timestamp": ["2025-01-05"],
+         "value": [-5.0]}
+    )
+    with pytest.raises(attribution.ModelParameterError, match="stage 'value'"):
+        attribution.attribute(touches, stages, models=["markov"])

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+import attribution
 from attribution._shapley import ShapleyModel
 
 WORKED = pl.DataFrame(
@@ -199,3 +200,16 @@ def test_allocate() -> None:
 def test_not_fitted() -> None:
     with pytest.raises(ValueError, match="This ShapleyModel instance is not fitted yet"):
         ShapleyModel().allocate(pl.DataFrame({"conversion_id": [1], "channel": ["a"]}))
+
+
+@pytest.mark.parametrize("value", ["rate", "count"])
+def test_journey_sequences_fit_equals_the_path_table_fit(value) -> None:
+    """attribute() fits Shapley on the coded journeys; the same values as on its path table."""
+    from attribution._synth import synthesize
+
+    data = synthesize(4000, seed=12, conversion_rate=0.1)
+    res = attribution.attribute(data.touches, data.stages, models=[("shapley", {"value": value})])
+    from_table = ShapleyModel(value=value).fit(res.paths)
+    got = next(v for k, v in res.extras.items() if k.endswith("shapley_values"))
+    assert_frame_equal(got, from_table.shapley_values_, rel_tol=1e-12)
+    assert got.height > 3

@@ -490,3 +490,62 @@ def test_touch_id_conflict_is_found_beside_exact_duplicates() -> None:
     with pytest.raises(attribution.DuplicateKeyError) as info:
         _run(touches)
     assert info.value.rows == [0, 2]
+
+
+# ------------------------------------------------ columns the run does not read (load's keep)
+@pytest.mark.parametrize("fmt", ["parquet", "frame"])
+@pytest.mark.parametrize("with_id", [True, False])
+def test_duplicates_compare_columns_the_run_does_not_read(tmp_path: Path, fmt, with_id) -> None:
+    """campaign and cost are not read for the run, yet two rows that differ only there are
+    not duplicates (a conflict when they share a touch_id), and rows equal there are."""
+    touches = _touches(touch_id=["t1", "t2", "t1", "t3"]).with_columns(
+        pl.col(c).gather([0, 1, 0, 3]) for c in ("contact_id", "channel", "timestamp")
+    )
+    touches = touches.with_columns(
+        pl.Series("campaign", ["spring", "x", "spring", "y"]),
+        pl.Series("cost", [1.5, 2.0, 1.5, 3.0]),
+    )
+    differ = touches.with_columns(pl.Series("cost", [1.5, 2.0, 9.5, 3.0]))
+    if not with_id:
+        touches, differ = touches.drop("touch_id"), differ.drop("touch_id")
+
+    def given(frame: pl.DataFrame, name: str):
+        if fmt == "frame":
+            return frame
+        path = tmp_path / f"{name}.parquet"
+        frame.write_parquet(path)
+        return path
+
+    rec = _run(given(touches, "same")).manifest["reconciliation"]
+    assert rec["touches_dropped"].get("exact_duplicate") == 1
+    assert rec["touches_in"] == 4
+    if with_id:
+        with pytest.raises(attribution.DuplicateKeyError) as info:
+            _run(given(differ, "differ"))
+        assert info.value.rows == [0, 2]
+    else:
+        rec = _run(given(differ, "differ")).manifest["reconciliation"]
+        assert "exact_duplicate" not in rec["touches_dropped"]
+        assert rec["touches_in_journeys"] == 4
+
+
+def test_bad_value_in_a_column_the_run_does_not_use_is_still_reported(tmp_path: Path) -> None:
+    path = tmp_path / "touches.csv"
+    _touches(cost=["1.5", "2", "two", "3"]).write_csv(path)
+    with pytest.raises(attribution.SchemaError) as info:
+        _run(path)
+    assert (info.value.column, info.value.rows) == ("cost", [2])
+
+
+def test_load_keep_reads_only_the_kept_columns(tmp_path: Path) -> None:
+    from attribution._validate import TOUCHES, load
+
+    path = tmp_path / "touches.parquet"
+    _touches(campaign=["a", "b", "c", "d"], cost=[1.0, 2.0, 3.0, 4.0]).write_parquet(path)
+    table = load(path, TOUCHES, keep=lambda present: {"timestamp", "channel", "contact_id"})
+    assert set(table.frame.columns) == {"_row", "timestamp", "channel", "contact_id"}
+    assert set(table.unloaded) == {"touch_id", "campaign", "cost"}
+    full = table.full_rows(pl.Series([3, 1]))
+    assert full.get_column("_row").to_list() == [1, 3]
+    assert full.get_column("cost").to_list() == [2.0, 4.0]
+    assert full.get_column("campaign").to_list() == ["b", "d"]
