@@ -112,7 +112,7 @@ class ShapleyModel(PathModel):
         weighted = (pl.col("conversions") + pl.col("nulls")) > 0
         if not numbers.select(weighted.all()).item():  # journeys of no weight take no part
             numbers = numbers.filter(weighted)
-            touches = touches.join(numbers.select("pid"), on="pid", how="semi")
+            touches = touches.filter(pl.col("pid").is_in(numbers.get_column("pid").implode()))
         used = touches.select(pl.col("ch").unique().sort()).to_series()
         channels = [paths.channels[i] for i in used.to_list()]
         if len(channels) > self.max_channels:
@@ -128,10 +128,20 @@ class ShapleyModel(PathModel):
         bits = pl.Series([0] * len(paths.channels), dtype=pl.UInt64).scatter(
             used, pl.Series([1 << i for i in range(used.len())], dtype=pl.UInt64)
         )
-        per_path = (
-            touches.select("pid", bits.gather(touches.get_column("ch")).alias("bit"))
-            .group_by("pid")
-            .agg(pl.col("bit").bitwise_or().alias("mask"))
+        # Each path's rows are contiguous: its mask is an OR over a run (reduceat), 0.05 s at
+        # 10M touches where a group_by on 2.4M paths took 0.7 s.
+        starts = touches.select(
+            pl.arg_where((pl.col("pid") != pl.col("pid").shift(1)).fill_null(True))
+        ).to_series()
+        bit_per_touch = bits.gather(touches.get_column("ch")).to_numpy()
+        per_path = pl.DataFrame(
+            {
+                "pid": touches.get_column("pid").gather(starts),
+                "mask": np.bitwise_or.reduceat(bit_per_touch, starts.to_numpy())
+                if starts.len()
+                else np.zeros(0, dtype=np.uint64),
+            },
+            schema={"pid": touches.schema["pid"], "mask": pl.UInt64},
         )
         coalitions = (
             numbers.join(per_path, on="pid", how="inner")
