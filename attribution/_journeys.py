@@ -92,7 +92,7 @@ class Journeys:
         ``opportunity_id``, ``n_touches`` (0 = unattributed) and milestone times.
     null_touches
         Touches of the non-converting paths, in path and time order: ``path_id`` (an
-        integer per path), ``channel`` (an ``Enum`` of the log's channels), ``position``.
+        integer per path) and ``channel`` (an ``Enum`` of the log's channels).
     counts
         Reconciliation counts (see :func:`build_journeys`).
     """
@@ -509,18 +509,12 @@ def _null_paths(assigned: pl.DataFrame, touches: pl.DataFrame, lookback: timedel
         .filter(~pl.col("_in_journey") & ~pl.col("_outside_scope"))
         .select("_idx", ENTITY_ID, "timestamp")
         .filter(pl.col("timestamp") >= last_time - lookback)
-        .select(
-            "_idx",
-            ids.rle_id().alias("path_id"),
-            position_in_run(run_start(ids)).alias("position"),
-        )
+        .select("_idx", ids.rle_id().alias("path_id"))
         .collect()
     )
     channel = touches.get_column("channel")
     codes = channel.cast(pl.Enum(channel.unique().drop_nulls().sort())).rechunk()
-    return kept.select(
-        "path_id", codes.gather(kept.get_column("_idx")).alias("channel"), "position"
-    )
+    return kept.select("path_id", codes.gather(kept.get_column("_idx")).alias("channel"))
 
 
 def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.DataFrame:
@@ -732,9 +726,14 @@ def _milestone_times(
 
 
 def _with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:
-    """Position, size and the role flags of each journey touch."""
+    """Position, size and the role flags of each journey touch.
+
+    Rows come out sorted by (``conversion_id``, time, ``touch_id``, row): the conversions'
+    rank in ``conversion_id`` order keys :func:`entity_time_order`, and the flags are read
+    from runs (no window over the id strings).
+    """
     by = "conversion_id"
-    journey = journey.join(
+    targets = (
         conv.select(
             "conversion_id",
             pl.col("timestamp").alias("conversion_timestamp"),
@@ -742,23 +741,32 @@ def _with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:
             "lead_at",
             "opportunity_at",
             "closed_won_at",
-        ),
-        on="conversion_id",
-        how="left",
-    ).sort([by, "timestamp", "touch_id", ROW])
-    pos = pl.int_range(pl.len()).over(by)
-    journey = journey.with_columns(pos.alias("position"), pl.len().over(by).alias("n_touches"))
+        )
+        .sort(by)
+        .with_row_index("_rank")
+    )
+    journey = journey.join(targets, on=by, how="left")
+    order = entity_time_order(
+        journey.get_column("_rank"), journey.get_column("timestamp"), journey, ("touch_id", ROW)
+    )
+    journey = journey.drop("_rank").gather(order.get_column("_idx"))
+    start = run_start(pl.col(by))
+    end = (pl.col(by) != pl.col(by).shift(-1)).fill_null(True)
+    journey = journey.with_columns(position_in_run(start).alias("position"))
     position = pl.col("position")
+    journey = journey.with_columns(
+        pl.when(end).then(position + 1).backward_fill().cast(pl.UInt32).alias("n_touches")
+    )
 
     def milestone_flag(role: str) -> pl.Expr:
-        last_before = (
-            pl.when(pl.col("timestamp") <= pl.col(f"{role}_at")).then(position).max().over(by)
-        )
-        return (position == last_before).fill_null(False).alias(f"is_{role}")
+        # times rise within a journey, so "at or before the milestone" holds for a prefix:
+        # the milestone touch is the last row of that prefix
+        before = (pl.col("timestamp") <= pl.col(f"{role}_at")).fill_null(False)
+        return (before & (end | ~before.shift(-1).fill_null(False))).alias(f"is_{role}")
 
     return journey.with_columns(
         (position == 0).alias("is_first"),
-        (position == pl.col("n_touches") - 1).alias("is_last"),
+        end.alias("is_last"),
         milestone_flag("lead"),
         milestone_flag("opportunity"),
         milestone_flag("closed_won"),
