@@ -168,8 +168,9 @@ class PathSequences:
     Attributes
     ----------
     touches
-        ``pid`` (u32, the path; each path's rows contiguous and in time order) and ``ch``
-        (u32, the index of the channel in ``channels``), one row per touch.
+        ``pid`` (u32, the path: 0 to n - 1, rows in ``pid`` order, each path's rows in time
+        order, every path with at least one row) and ``ch`` (u32, the index of the channel
+        in ``channels``), one row per touch.
     paths
         One row per ``pid`` (row ``i`` is path ``i``): ``conversions``, ``nulls``, ``value``
         (f64). Identical paths may appear several times: every statistic the models take

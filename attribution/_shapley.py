@@ -113,7 +113,8 @@ class ShapleyModel(PathModel):
         if not numbers.select(weighted.all()).item():  # journeys of no weight take no part
             numbers = numbers.filter(weighted)
             touches = touches.filter(pl.col("pid").is_in(numbers.get_column("pid").implode()))
-        used = touches.select(pl.col("ch").unique().sort()).to_series()
+        counts = np.bincount(touches.get_column("ch").to_numpy(), minlength=len(paths.channels))
+        used = pl.Series(np.flatnonzero(counts), dtype=pl.UInt32)
         channels = [paths.channels[i] for i in used.to_list()]
         if len(channels) > self.max_channels:
             raise ValueError(
@@ -143,9 +144,12 @@ class ShapleyModel(PathModel):
             },
             schema={"pid": touches.schema["pid"], "mask": pl.UInt64},
         )
+        if per_path.height == numbers.height:  # every path, in order: no join needed
+            with_masks = numbers.with_columns(per_path.get_column("mask"))
+        else:
+            with_masks = numbers.join(per_path, on="pid", how="inner")
         coalitions = (
-            numbers.join(per_path, on="pid", how="inner")
-            .group_by("mask")
+            with_masks.group_by("mask")
             .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
             .sort("mask")
         )
