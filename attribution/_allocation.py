@@ -101,8 +101,9 @@ def validate_paths(
             f"The 'path' column given to {model}.fit holds nulls at rows "
             f"{_rows(out['path'].is_null())}."
         )
-    null_channel = out["path"].list.len() != out["path"].list.drop_nulls().list.len()
-    if null_channel.any():
+    # the flattened channels know their null count: no per-row pass unless there are some
+    if out["path"].explode(empty_as_null=False, keep_nulls=False).null_count():
+        null_channel = out["path"].list.len() != out["path"].list.drop_nulls().list.len()
         raise ValueError(
             f"The 'path' column given to {model}.fit has null channels in rows "
             f"{_rows(null_channel)}; map missing channels to a named channel first."
