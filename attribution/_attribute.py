@@ -37,10 +37,10 @@ from ._journeys import (
     Level,
     build_journeys,
     parse_duration,
-    run_start,
 )
 from ._registry import ModelRun, resolve_all
 from ._rules import check_role_multipliers, role_multiplier_expr, with_credit
+from ._runs import run_start
 from ._taxonomy import derive_channels, load_rules
 from ._validate import (
     CONTACTS,

@@ -40,6 +40,7 @@ from typing import Literal
 import polars as pl
 
 from ._errors import ColumnNotFoundError, DuplicateKeyError, InputError
+from ._runs import position_in_run, run_end, run_start
 from ._validate import ROW, UTC_DATETIME
 
 Level = Literal["contact", "account"]
@@ -167,21 +168,6 @@ def contact_roles(contacts: pl.DataFrame | None) -> pl.DataFrame:
 
 def _entity_key(level: Level) -> str:
     return "contact_id" if level == "contact" else "account_id"
-
-
-def run_start(expr: pl.Expr) -> pl.Expr:
-    """True where a run of equal values starts, for rows sorted by ``expr``."""
-    return (expr != expr.shift(1)).fill_null(True)
-
-
-def position_in_run(start: pl.Expr) -> pl.Expr:
-    """0-based position of each row in its run (``start`` from :func:`run_start`).
-
-    On rows sorted by a key this is ``int_range(len()).over(key)`` without hashing the key:
-    windows over strings cost 0.1 s for 67k conversions, runs a few ms.
-    """
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
-    return row - pl.when(start).then(row).forward_fill()
 
 
 def _attach_accounts(
@@ -477,13 +463,13 @@ def _collides(
     order, and ``conv_check`` per conversion) under one id."""
     ids = work.get_column(ENTITY_ID)
     sorted_check = check.rechunk().gather(work.get_column("_idx"))
-    run_start = (ids != ids.shift(1)).fill_null(True)
+    starts = (ids != ids.shift(1)).fill_null(True)
     # within a run of one id the check hash must not change
-    if ((~run_start) & (sorted_check != sorted_check.shift(1))).any():
+    if ((~starts) & (sorted_check != sorted_check.shift(1))).any():
         return True
     pairs = pl.concat(
         [
-            pl.DataFrame({"id": ids.filter(run_start), "k": sorted_check.filter(run_start)}),
+            pl.DataFrame({"id": ids.filter(starts), "k": sorted_check.filter(starts)}),
             pl.DataFrame({"id": conv_ids, "k": conv_check}).unique(),
         ]
     ).unique()
@@ -502,8 +488,7 @@ def _null_paths(assigned: pl.DataFrame, touches: pl.DataFrame, lookback: timedel
     # run is read at its end and carried back, with no hash grouping. One lazy query, so the
     # 9M-row intermediate frames are not all materialised.
     ids = pl.col(ENTITY_ID)
-    run_end = (ids != ids.shift(-1)).fill_null(True)
-    last_time = pl.when(run_end).then(pl.col("timestamp")).backward_fill()
+    last_time = pl.when(run_end(ids)).then(pl.col("timestamp")).backward_fill()
     kept = (
         assigned.lazy()
         .filter(~pl.col("_in_journey") & ~pl.col("_outside_scope"))
@@ -755,7 +740,7 @@ def _with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:
         journey.drop("_rank").gather(order.get_column("_idx")).with_columns(pl.col(by).set_sorted())
     )
     start = run_start(pl.col(by))
-    end = (pl.col(by) != pl.col(by).shift(-1)).fill_null(True)
+    end = run_end(pl.col(by))
     journey = journey.with_columns(position_in_run(start).alias("position"))
     position = pl.col("position")
     journey = journey.with_columns(

@@ -30,6 +30,7 @@ from scipy.sparse.linalg import gmres, splu
 from attribution._allocation import PathSequences, allocate_by_channel_weights, validate_paths
 
 from ._estimator import PathModel
+from ._runs import run_end, run_start
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -84,13 +85,11 @@ def _collapse_and_flag(exploded: pl.DataFrame, collapse: bool) -> pl.DataFrame:
     ``exploded`` holds ``pid`` and ``ch`` with each path's rows contiguous and in order,
     so row shifts compared on ``pid`` stand in for windows over paths.
     """
-    new_path = pl.col("pid") != pl.col("pid").shift(1)
     if collapse:
-        keep = new_path.fill_null(True) | (pl.col("ch") != pl.col("ch").shift(1))
+        keep = run_start(pl.col("pid")) | (pl.col("ch") != pl.col("ch").shift(1))
         exploded = exploded.filter(keep)
     return exploded.with_columns(
-        (pl.col("pid") != pl.col("pid").shift(1)).fill_null(True).alias("first"),
-        (pl.col("pid") != pl.col("pid").shift(-1)).fill_null(True).alias("last"),
+        run_start(pl.col("pid")).alias("first"), run_end(pl.col("pid")).alias("last")
     )
 
 

@@ -210,3 +210,23 @@ def test_a_run_finished_before_its_status_was_written_counts_as_succeeded(
         status = client.get("/v1/runs/from-the-cli", headers=AUTH).json()
         assert status["status"] == "succeeded"
         assert status["manifest"]["run_id"] == "from-the-cli"
+
+
+def test_a_status_read_before_the_last_update_is_the_final_status(settings: Settings) -> None:
+    """Between the run directory landing and the worker's last status update, a read already
+    says 'succeeded': it must say exactly what the final status file says (this race made
+    the restart test flaky)."""
+    with TestClient(create_app(settings)) as client:
+        run_id = start(client, models=["linear"])
+        final = wait(client, run_id)
+        while final.get("finished_at") is None:  # the worker's own update, not the early view
+            final = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+        path = settings.runs_dir / ".status" / f"{run_id}.json"
+        written = json.loads(path.read_text())
+        steps = written["progress"]["total"]
+        path.write_text(json.dumps(written | {
+            "status": "running", "finished_at": None,
+            "progress": {"stage": "write", "completed": steps - 1, "total": steps,
+                         "fraction": round((steps - 1) / steps, 4)}}))
+        early = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+    assert early == final

@@ -51,6 +51,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _finished_at(run_dir: Path) -> str:
+    """When a run finished: its manifest's write time. The status file and a status read
+    from the manifest alone (before the worker's last update lands) then agree."""
+    return datetime.fromtimestamp((run_dir / "manifest.json").stat().st_mtime, UTC).isoformat()
+
+
+def _done(progress: dict[str, Any] | None) -> dict[str, Any]:
+    total = (progress or {}).get("total")
+    return {**(progress or {}), "stage": "done", "completed": total, "total": total,
+            "fraction": 1.0}
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write via a uniquely named temporary file and ``os.replace`` (safe across threads)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,9 +151,9 @@ class RunStore:
             manifest = json.loads((done / "manifest.json").read_text())
             status = status or {"run_id": run_id, "created_at": manifest.get("created_at")}
             if status.get("status") != "succeeded":
-                status.update(status="succeeded", error=None)
-            status["progress"] = {**(status.get("progress") or {}), "stage": "done",
-                                  "fraction": 1.0}
+                # the worker's last update has not landed yet: say what it will say
+                status.update(status="succeeded", error=None, finished_at=_finished_at(done),
+                              progress=_done(status.get("progress")))
             status["manifest"] = manifest
             return status
         if status is None:
@@ -208,9 +220,9 @@ class RunStore:
                 error = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
             self._update(run_id, status="failed", finished_at=_now(), error=error)
             return
-        self._update(run_id, status="succeeded", finished_at=_now(),
-                     progress={"stage": "done", "completed": steps, "total": steps,
-                               "fraction": 1.0})
+        status = json.loads(self.status_path(run_id).read_text())
+        self._update(run_id, status="succeeded", finished_at=_finished_at(self.runs_dir / run_id),
+                     progress=_done(status.get("progress")))
 
     def wait(self, run_id: str, timeout: float | None = None) -> None:
         """Block until a run started by this store finishes (tests, scripts)."""
