@@ -187,6 +187,26 @@ class PathSequences:
     channels: list[str]
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # the layout the models rely on (cheap: a few passes over integer columns)
+        pid, ch = self.touches.get_column("pid"), self.touches.get_column("ch")
+        n = self.paths.height
+        if pid.len():
+            steps = pid.diff().drop_nulls()
+            ok = (
+                pid[0] == 0
+                and pid[-1] == n - 1
+                and bool(((steps == 0) | (steps == 1)).all())
+                and int(ch.max()) < len(self.channels)  # type: ignore[arg-type]
+            )
+        else:
+            ok = n == 0
+        if not ok:
+            raise ValueError(
+                "PathSequences needs pid 0..n-1 in order, each path with a row, and channel "
+                f"codes below {len(self.channels)}; got {pid.len()} rows for {n} paths."
+            )
+
     @classmethod
     def from_table(cls, paths: pl.DataFrame | pl.LazyFrame, *, model: str) -> PathSequences:
         """Check a path table (:func:`validate_paths`) and encode it."""

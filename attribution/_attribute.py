@@ -9,9 +9,8 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import polars as pl
@@ -132,8 +131,8 @@ class AttributionResult:
     touch_credit: pl.DataFrame
     manifest: dict[str, Any]
     conversions: pl.DataFrame = field(default_factory=pl.DataFrame)
-    # the path table, or a function building it on first use of ``paths`` (see there)
-    path_source: pl.DataFrame | Callable[[], pl.DataFrame] = field(
+    # the path table; may be given as a function that builds it (see _get_paths below)
+    paths: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema=PATH_TABLE_SCHEMA), repr=False
     )
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
@@ -142,13 +141,10 @@ class AttributionResult:
     account_credit: pl.DataFrame = field(default_factory=pl.DataFrame)
     pipeline: pl.DataFrame = field(default_factory=pl.DataFrame)
 
-    @property
-    def paths(self) -> pl.DataFrame:
-        """The path table (see the class docstring). :func:`attribute` builds it on first use
-        (0.5 s at 10M touches), since the data-driven models fit on coded journeys."""
-        if callable(self.path_source):
-            self.path_source = self.path_source()
-        return self.path_source
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_paths"] = self.paths  # a pending builder does not pickle: build it first
+        return state
 
     def write(
         self,
@@ -205,6 +201,25 @@ class AttributionResult:
                 write_report(tmp, manifest=manifest)
             write_json_atomic(tmp / "manifest.json", manifest)
         return final
+
+
+def _get_paths(self: AttributionResult) -> pl.DataFrame:
+    """The path table (see the class docstring). :func:`attribute` gives a function and the
+    table is built on first use (0.5 s at 10M touches; the data-driven models fit on coded
+    journeys), which keeps the journeys in memory until then."""
+    value = self.__dict__["_paths"]
+    if callable(value):
+        value = self.__dict__["_paths"] = value()
+    return cast(pl.DataFrame, value)
+
+
+def _set_paths(self: AttributionResult, value: pl.DataFrame | Callable[[], pl.DataFrame]) -> None:
+    self.__dict__["_paths"] = value
+
+
+# After the dataclass is made, so that ``__init__`` and ``dataclasses.replace`` keep the
+# ``paths`` keyword and pass through the setter.
+AttributionResult.paths = property(_get_paths, _set_paths)  # type: ignore[assignment,method-assign]
 
 
 class _Timer:
@@ -338,16 +353,25 @@ def attribute(
 
     timer.stage("load")
     if stages is None:
-        events = load(touches, EVENTS, columns=columns.get("events") or columns.get("touches"))
+        events = load(
+            touches,
+            EVENTS,
+            columns=columns.get("events") or columns.get("touches"),
+            prehash=True,
+        )
         touch_frame, stage_frame = split_events(events.frame, events.source)
         touch_table = Table(touch_frame, events.source, events.rows_in)
         stage_table = Table(stage_frame, events.source, events.rows_in)
         inputs = {"events": events.source.describe(events.rows_in)}
     else:
         touch_table = load(
-            touches, TOUCHES, columns=columns.get("touches"), keep=run_touch_columns(level)
+            touches,
+            TOUCHES,
+            columns=columns.get("touches"),
+            keep=run_touch_columns(level),
+            prehash=True,
         )
-        stage_table = load(stages, STAGES, columns=columns.get("stages"))
+        stage_table = load(stages, STAGES, columns=columns.get("stages"), prehash=True)
         inputs = {
             "touches": touch_table.source.describe(touch_table.rows_in),
             "stages": stage_table.source.describe(stage_table.rows_in),
@@ -379,8 +403,8 @@ def attribute(
     counts = reconciliation(journeys.counts, duplicates, other_channel)
 
     # built on first use: the Markov and Shapley models fit on the coded journeys instead
-    paths = functools.cache(partial(path_table, journeys))
-    sequences = functools.cache(partial(journey_sequences, journeys))
+    paths = functools.cache(functools.partial(path_table, journeys))
+    sequences = functools.cache(functools.partial(journey_sequences, journeys))
 
     touch_parts: list[pl.DataFrame] = []
     channel_parts: list[pl.DataFrame] = []
@@ -473,7 +497,7 @@ def attribute(
         touch_credit_all,
         manifest,
         conversions,
-        paths,
+        cast(pl.DataFrame, paths),  # a builder: the paths property calls it on first use
         extras,
         graphs,
         accounts=accounts,
@@ -762,30 +786,37 @@ def journey_sequences(journeys: Journeys) -> PathSequences:
     strings (it takes ~0.1 s at 10M touches where :func:`path_table` takes 0.5 s)."""
     codes = journeys.null_touches.schema["channel"]
     assert isinstance(codes, pl.Enum)
-    u32 = pl.UInt32
+    index = pl.get_index_type()
     converting = journeys.touches.select(
-        pl.col("conversion_id").rle_id().cast(u32).alias("pid"),
-        pl.col("channel").cast(codes).to_physical().cast(u32).alias("ch"),
-        run_start(pl.col("conversion_id")).alias("_first"),
-        "conversion_value",
+        pl.col("conversion_id").rle_id().cast(index).alias("pid"),
+        pl.col("channel").cast(codes).to_physical().cast(pl.UInt32).alias("ch"),
     )
-    n_conv = converting.filter(pl.col("_first")).height
-    per_conversion = converting.filter(pl.col("_first")).select(
+    firsts = journeys.touches.filter(run_start(pl.col("conversion_id")))
+    bad = ~pl.col("conversion_value").is_finite() | (pl.col("conversion_value") < 0)
+    if firsts.select(bad.any()).item():
+        shown = firsts.filter(bad).get_column("conversion_id").head(5).to_list()
+        raise ValueError(
+            f"conversions {shown} have a negative or non-finite stage 'value' (deal amount); "
+            "the data-driven models need finite amounts >= 0"
+        )
+    n_conv = firsts.height
+    per_conversion = firsts.select(
         pl.lit(1.0).alias("conversions"),
         pl.lit(0.0).alias("nulls"),
         pl.col("conversion_value").alias("value"),
     )
     null_rows = journeys.null_touches.select(
-        (pl.col("path_id").cast(u32) + n_conv).alias("pid"),
-        pl.col("channel").to_physical().cast(u32).alias("ch"),
+        (pl.col("path_id").cast(index) + n_conv).alias("pid"),
+        pl.col("channel").to_physical().cast(pl.UInt32).alias("ch"),
     )
-    n_null = int(journeys.null_touches.get_column("path_id").n_unique())
+    path_ids = journeys.null_touches.get_column("path_id")  # 0..n-1, in order (rle ids)
+    n_null = int(path_ids.max()) + 1 if path_ids.len() else 0  # type: ignore[arg-type]
     per_null = pl.DataFrame(
         {"conversions": [0.0] * n_null, "nulls": [1.0] * n_null, "value": [0.0] * n_null},
         schema=dict.fromkeys(("conversions", "nulls", "value"), pl.Float64),
     )
     return PathSequences.from_codes(
-        pl.concat([converting.select("pid", "ch"), null_rows]),
+        pl.concat([converting, null_rows]),
         pl.concat([per_conversion, per_null]),
         codes.categories.to_list(),
         where="of the conversions (their stage 'value')",
@@ -911,7 +942,7 @@ def attribute_paths(
         _concat(channel_parts, CHANNEL_CREDIT_SCHEMA),
         pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
         manifest,
-        path_source=path_frame,
+        paths=path_frame,
         extras=extras,
         graphs=graphs,
     )

@@ -7,8 +7,8 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,19 +33,48 @@ _FORMATS = {
 }
 
 
-#: One background thread hashes input files while Polars reads them (hashlib releases the
-#: GIL): the sha256 of a 226 MB touch log costs 0.15 s, mostly hidden behind the read.
-_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attribution-sha256")
+class _BackgroundHash:
+    """The sha256 of a file, computed on a daemon thread while Polars reads the file (hashlib
+    releases the GIL): 0.15 s for a 226 MB touch log, mostly hidden behind the read. One
+    thread per file, started only for files whose hash a run will report. In a forked child
+    (where the thread does not run) it is computed again, synchronously."""
+
+    def __init__(self, path: Path) -> None:
+        self._path, self._pid = path, os.getpid()
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="attribution-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = _file_hash(self._path)
+        except BaseException as exc:  # re-raised by result(), in the caller's thread
+            self._error = exc
+
+    def result(self) -> str:
+        if os.getpid() != self._pid:
+            return _file_hash(self._path)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 @dataclass(frozen=True)
 class Source:
-    """A table as read: the lazy frame and where it came from."""
+    """A table as read: the lazy frame and where it came from.
+
+    ``repeatable`` says that collecting ``frame`` twice gives the same rows in the same order
+    (a file or an eager frame; not a user's LazyFrame, whose plan may not fix an order).
+    """
 
     frame: pl.LazyFrame
     name: str  # file path or "<memory>"
     path: Path | None = None
-    digest: Future[str] | None = field(default=None, compare=False, repr=False)
+    digest: _BackgroundHash | None = field(default=None, compare=False, repr=False)
+    repeatable: bool = True
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash."""
@@ -56,10 +85,13 @@ class Source:
         return {"source": self.name, "rows": rows, "sha256": digest}
 
 
-def read_source(data: TableLike, *, table: str) -> Source:
-    """Open ``data`` lazily, whatever it is: a path (Parquet, CSV, TSV, NDJSON) or a frame."""
+def read_source(data: TableLike, *, table: str, prehash: bool = False) -> Source:
+    """Open ``data`` lazily, whatever it is: a path (Parquet, CSV, TSV, NDJSON) or a frame.
+
+    ``prehash`` starts a file's content hash (for :meth:`Source.describe`) in the background.
+    """
     if isinstance(data, pl.LazyFrame):
-        return Source(data, "<memory>")
+        return Source(data, "<memory>", repeatable=False)
     if isinstance(data, pl.DataFrame):
         return Source(data.lazy(), "<memory>")
     if isinstance(data, pa.Table):
@@ -93,7 +125,7 @@ def read_source(data: TableLike, *, table: str) -> Source:
             frame.collect_schema()
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError(f"cannot read {fmt}: {exc}", table=table, source=str(path)) from exc
-        return Source(frame, str(path), path, _HASHER.submit(_file_hash, path))
+        return Source(frame, str(path), path, _BackgroundHash(path) if prehash else None)
     raise InputError(
         f"expected a file path, a Polars DataFrame/LazyFrame or an Arrow table, "
         f"got {type(data).__name__}",

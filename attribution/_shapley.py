@@ -145,7 +145,8 @@ class ShapleyModel(PathModel):
             },
             schema={"pid": touches.schema["pid"], "mask": pl.UInt64},
         )
-        if per_path.height == numbers.height:  # every path, in order: no join needed
+        if per_path.get_column("pid").equals(numbers.get_column("pid"), check_dtypes=False):
+            # every path, in the same order: no join needed
             with_masks = numbers.with_columns(per_path.get_column("mask"))
         else:
             with_masks = numbers.join(per_path, on="pid", how="inner")

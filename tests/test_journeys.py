@@ -544,3 +544,19 @@ def test_entity_time_order_resorts_only_unsettled_blocks(monkeypatch) -> None:
     expected = frame.sort(["id", "timestamp", "touch_id", "_row"])
     assert got.get_column("_idx").to_list() == expected.get_column("_row").to_list()
     assert sorts[-1] == 4  # only the shared block was sorted again
+
+
+def test_entity_time_order_takes_times_python_cannot_hold() -> None:
+    """Years before 1 and after 9999 are valid Polars datetimes; the sort works on integers."""
+    micros = [-70_000_000_000_000_000, 300_000_000_000_000_000, 0, -70_000_000_000_000_000]
+    frame = pl.DataFrame(
+        {
+            "id": pl.Series([5, 5, 5, 1], dtype=pl.UInt64),
+            "timestamp": pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+            "touch_id": ["a", "b", "c", "d"],
+        }
+    ).with_row_index("_row")
+    got = journeys_module.entity_time_order(
+        frame.get_column("id"), frame.get_column("timestamp"), frame, ("touch_id", "_row")
+    )
+    assert got.get_column("_idx").to_list() == [3, 0, 2, 1]

@@ -230,3 +230,28 @@ def test_a_status_read_before_the_last_update_is_the_final_status(settings: Sett
                          "fraction": round((steps - 1) / steps, 4)}}))
         early = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
     assert early == final
+
+
+@pytest.mark.parametrize(("models", "level"), [(["linear", "markov"], "contact"),
+                                               (["markov"], "account")])
+def test_progress_counts_every_stage_once(settings: Settings, monkeypatch, models, level) -> None:
+    """The step count matches the stages the library reports: progress reaches its total at
+    'write', never beyond."""
+    from service.core.runs import RunStore
+
+    seen: list[dict[str, Any]] = []
+    original = RunStore._update
+
+    def record(self, key, /, **changes):
+        if "progress" in changes:
+            seen.append(changes["progress"])
+        return original(self, key, **changes)
+
+    monkeypatch.setattr(RunStore, "_update", record)
+    with TestClient(create_app(settings)) as client:
+        extra = {"contacts": "contacts.parquet"} if level == "account" else {}
+        run_id = start(client, models=models, level=level, **extra)
+        assert wait(client, run_id)["status"] == "succeeded"
+    write = next(p for p in seen if p["stage"] == "write")
+    assert write["completed"] == write["total"]
+    assert max(p["completed"] for p in seen) == write["total"]

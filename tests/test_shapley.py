@@ -213,3 +213,16 @@ def test_journey_sequences_fit_equals_the_path_table_fit(value) -> None:
     got = next(v for k, v in res.extras.items() if k.endswith("shapley_values"))
     assert_frame_equal(got, from_table.shapley_values_, rel_tol=1e-12)
     assert got.height > 3
+
+
+def test_path_sequences_refuse_rows_out_of_path_order() -> None:
+    from attribution._allocation import PathSequences
+
+    numbers = pl.DataFrame({"conversions": [1.0, 0.0], "nulls": [0.0, 1.0], "value": [0.0, 0.0]})
+    touches = pl.DataFrame(
+        {"pid": pl.Series([1, 0], dtype=pl.UInt32), "ch": pl.Series([0, 1], dtype=pl.UInt32)}
+    )
+    with pytest.raises(ValueError, match="pid 0..n-1 in order"):
+        PathSequences(touches, numbers, ["a", "b"])
+    with pytest.raises(ValueError, match="codes below 1"):
+        PathSequences(touches.sort("pid"), numbers, ["a"])

@@ -82,7 +82,7 @@ class RunJob:
 
     kwargs: dict[str, Any]
     request: dict[str, Any]  # as sent, for the status file
-    n_models: int
+    steps: int  # progress stages: those attribute() reports after 'load', and 'write'
 
 
 @dataclass
@@ -184,8 +184,7 @@ class RunStore:
 
     def submit(self, job: RunJob) -> dict[str, Any]:
         run_id = new_run_id()
-        # load, validate, journeys, paths, one per model, collect, summary, write
-        steps = 7 + job.n_models
+        steps = job.steps
         status = self._update(
             run_id, run_id=run_id, status="queued", created_at=_now(), started_at=None,
             finished_at=None, request=job.request, owner=self._owner, error=None,

@@ -43,7 +43,7 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
              for name in ("touches", "stages", "contacts", "events")
              if (value := getattr(body, name)) is not None}
     models: list[Any] = list(body.models) if body.models else attribution.default_models()
-    resolve_all(models)  # unknown models and bad parameters: 422 now, not a failed run
+    resolved = resolve_all(models)  # unknown models and bad parameters: 422 now, not a failed run
     if body.lookback is not None:
         try:
             parse_duration(body.lookback)
@@ -59,7 +59,12 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
         "lookback": body.lookback,
     }
     request = body.model_dump(exclude_none=True) | {"models": models}
-    return runs.submit(RunJob(kwargs, request, n_models=len(models)))
+    # the stages attribute() reports after 'load': validate, journeys, one per model, the
+    # rule-based models' shared pass, collect, accounts at account level, then the summary;
+    # and the service's own 'write'
+    rule_pass = any(r.spec.family == "rule" for r in resolved)
+    steps = 5 + len(models) + rule_pass + (body.level == "account")
+    return runs.submit(RunJob(kwargs, request, steps=steps))
 
 
 @router.get("/{run_id}", response_model=RunStatus, responses=errors(401, 404))
