@@ -167,7 +167,11 @@ class AttributionResult:
         final = Path(runs_dir) / run_id
         with atomic_directory(final) as tmp:
             self.channel_credit.write_parquet(tmp / "channel_credit.parquet")
-            self.touch_credit.write_parquet(tmp / "touch_credit.parquet")
+            # the largest file (8.9M rows at 10M touches, 13 models): zstd level 1 writes it
+            # in 1.14 s instead of 1.30 s (level 3) for a file 3% larger
+            self.touch_credit.write_parquet(
+                tmp / "touch_credit.parquet", compression="zstd", compression_level=1
+            )
             if self.conversions.width:
                 self.conversions.write_parquet(tmp / "conversions.parquet")
             self.paths.with_columns(pl.col("path").list.join(" > ")).write_parquet(
