@@ -109,8 +109,10 @@ class AttributionResult:
     conversions : pl.DataFrame
         One row per conversion, with ``n_touches`` (0 = unattributed) and milestone times.
     paths : pl.DataFrame
-        The path table (``path`` as a list of channels, ``conversions``, ``nulls``, ``value``)
-        that the data-driven models are fitted on.
+        The path table (``path`` as a list of channels, ``conversions``, ``nulls``, ``value``):
+        the journeys the data-driven models are fitted on, identical paths summed. From
+        :func:`attribute` it is built on first access (the models fit on the same journeys,
+        coded as integers); until then the result holds the journeys.
     extras : dict of str to pl.DataFrame
         Model extras (e.g. removal effects), written to the run directory as Parquet.
     graphs : dict of str to networkx.DiGraph
