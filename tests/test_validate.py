@@ -549,3 +549,20 @@ def test_load_keep_reads_only_the_kept_columns(tmp_path: Path) -> None:
     assert full.get_column("_row").to_list() == [1, 3]
     assert full.get_column("cost").to_list() == [2.0, 4.0]
     assert full.get_column("campaign").to_list() == ["b", "d"]
+
+
+def test_duplicate_suspects_read_mapped_columns_from_a_csv(tmp_path: Path) -> None:
+    """The unread columns of duplicate suspects come from the source under the config's
+    names: two rows differing only in a mapped, unread column share a touch_id -> error."""
+    path = tmp_path / "touches.csv"
+    touches = _touches(touch_id=["t1", "t2", "t1", "t3"]).with_columns(
+        pl.col(c).gather([0, 1, 0, 3]) for c in ("contact_id", "channel", "timestamp")
+    )
+    touches.with_columns(pl.Series("promo", ["spring", "x", "fall", "y"])).write_csv(path)
+    columns = {"touches": {"campaign": "promo"}}  # text: type-checked, not read
+    with pytest.raises(attribution.DuplicateKeyError) as info:
+        _run(path, columns=columns)
+    assert info.value.rows == [0, 2]
+    touches.with_columns(pl.Series("promo", ["spring", "x", "spring", "y"])).write_csv(path)
+    rec = _run(path, columns=columns).manifest["reconciliation"]
+    assert rec["touches_dropped"]["exact_duplicate"] == 1
