@@ -108,7 +108,7 @@ def validate_paths(
             f"The 'path' column given to {model}.fit has null channels in rows "
             f"{_rows(null_channel)}; map missing channels to a named channel first."
         )
-    out, notes = check_path_numbers(out, model=model)
+    out, notes = check_path_numbers(out, where=f"given to {model}.fit")
 
     empty = out["path"].list.len() == 0
     if empty.any():
@@ -122,13 +122,10 @@ def validate_paths(
     return out, notes
 
 
-def check_path_numbers(
-    out: pl.DataFrame, *, model: str, where: str | None = None
-) -> tuple[pl.DataFrame, list[str]]:
+def check_path_numbers(out: pl.DataFrame, *, where: str) -> tuple[pl.DataFrame, list[str]]:
     """The numeric checks of :func:`validate_paths` on ``conversions``, ``nulls``, ``value``
     (f64 columns, one row per path); a null ``value`` becomes 0, with a note. ``where``
-    names the table in messages (default: the one given to ``model.fit``)."""
-    where = where or f"given to {model}.fit"
+    names the table in messages ("given to MarkovModel.fit")."""
     notes: list[str] = []
     missing_value = out["value"].null_count()
     if missing_value:
@@ -207,6 +204,10 @@ class PathSequences:
                 f"codes below {len(self.channels)}; got {pid.len()} rows for {n} paths."
             )
 
+    def touches_of(self, keep: pl.Series) -> pl.DataFrame:
+        """The touches of the paths where ``keep`` (one bool per path) holds, in order."""
+        return self.touches.filter(keep.gather(self.touches.get_column("pid")))
+
     @classmethod
     def from_table(cls, paths: pl.DataFrame | pl.LazyFrame, *, model: str) -> PathSequences:
         """Check a path table (:func:`validate_paths`) and encode it."""
@@ -240,9 +241,7 @@ class PathSequences:
             ).scatter(used, pl.int_range(used.len(), dtype=pl.UInt32, eager=True))
             touches = touches.with_columns(lookup.gather(touches.get_column("ch")).alias("ch"))
         checked, notes = check_path_numbers(
-            paths.select(pl.col("conversions", "nulls", "value").cast(pl.Float64)),
-            model="",
-            where=where,
+            paths.select(pl.col("conversions", "nulls", "value").cast(pl.Float64)), where=where
         )
         return cls(touches, checked, channels, notes)
 

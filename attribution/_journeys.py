@@ -467,7 +467,7 @@ def _collides(
     order, and ``conv_check`` per conversion) under one id."""
     ids = work.get_column(ENTITY_ID)
     sorted_check = check.rechunk().gather(work.get_column("_idx"))
-    starts = (ids != ids.shift(1)).fill_null(True)
+    starts = work.select(run_start(pl.col(ENTITY_ID))).to_series()
     # within a run of one id the check hash must not change
     if ((~starts) & (sorted_check != sorted_check.shift(1))).any():
         return True

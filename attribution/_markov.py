@@ -159,17 +159,14 @@ def _edges(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Transition counts and per-state exits, from coded paths.
 
-    ``touches`` holds ``pid``, ``ch`` (paths contiguous, in order) and ``numbers`` one row
-    per path: ``weight`` (conversions + nulls), ``conversions``, ``nulls``, ``value``.
+    ``touches`` holds ``pid``, ``ch`` (paths contiguous, in order; only paths of positive
+    weight, which alone make states) and ``numbers`` one row per path: ``weight``
+    (conversions + nulls), ``conversions``, ``nulls``, ``value``.
     Returns ``edges`` (``from``, ``to``, ``count`` > 0, state codes with the special codes of
     start / conversion / null) and ``ends`` (``state``, ``conv``, ``value``: the conversions
     and value of the paths ending in each state), all in Polars: at 10M touches NumPy
     temporaries of this size cost more than the work itself on the VMs here.
     """
-    if (numbers.get_column("weight") <= 0).any():  # paths of no weight make no state
-        touches = touches.filter(
-            numbers.get_column("weight").gather(touches.get_column("pid")) > 0
-        )
     rows = _collapse_and_flag(touches, collapse)
     rows = rows.select(
         "pid", "first", "last", _state_code(order, base).alias("state")
@@ -408,7 +405,9 @@ class MarkovModel(PathModel):
             self.notes_ = notes
             return self
 
-        edges, ends = _edges(paths.touches, numbers, order, base, self.collapse_repeats)
+        positive = numbers.get_column("weight") > 0
+        touches = paths.touches if positive.all() else paths.touches_of(positive)
+        edges, ends = _edges(touches, numbers, order, base, self.collapse_repeats)
         self._solve(edges, ends, channels, order, base)
         if not any(self.channel_weights_.values()):
             notes.append(

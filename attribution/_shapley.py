@@ -110,10 +110,10 @@ class ShapleyModel(PathModel):
         notes = list(paths.notes)
         numbers = paths.paths.with_row_index("pid")
         touches = paths.touches
-        weighted = (pl.col("conversions") + pl.col("nulls")) > 0
-        if not numbers.select(weighted.all()).item():  # journeys of no weight take no part
+        weighted = numbers.select((pl.col("conversions") + pl.col("nulls")) > 0).to_series()
+        if not weighted.all():  # journeys of no weight take no part
             numbers = numbers.filter(weighted)
-            touches = touches.filter(pl.col("pid").is_in(numbers.get_column("pid").implode()))
+            touches = paths.touches_of(weighted)
         counts = np.bincount(touches.get_column("ch").to_numpy(), minlength=len(paths.channels))
         used = pl.Series(np.flatnonzero(counts), dtype=pl.UInt32)
         channels = [paths.channels[i] for i in used.to_list()]
@@ -132,9 +132,7 @@ class ShapleyModel(PathModel):
         )
         # Each path's rows are contiguous: its mask is an OR over a run (reduceat), 0.05 s at
         # 10M touches where a group_by on 2.4M paths took 0.7 s.
-        starts = touches.select(
-            pl.arg_where(run_start(pl.col("pid")))
-        ).to_series()
+        starts = touches.select(pl.arg_where(run_start(pl.col("pid")))).to_series()
         bit_per_touch = bits.gather(touches.get_column("ch")).to_numpy()
         per_path = pl.DataFrame(
             {

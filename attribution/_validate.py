@@ -203,10 +203,10 @@ def load(
         # a user column that already has a canonical name and is not mapped makes way
         clash = [c for c in renames.values() if c in available and c not in renames]
         lazy = lazy.drop(clash).rename(renames)
-        available = list(lazy.collect_schema().names())
+    schema = lazy.collect_schema()
+    available = list(schema.names())
     _check_columns(spec, available, source)
     present = [c for c in spec.columns if c in available]
-    schema = lazy.collect_schema()
     parsed = {col for col, _ in _conversions(schema, spec, source)[1]}  # raises on bad types
     wanted = set(present if keep is None else keep(present)) | parsed | set(spec.not_null)
     loaded = [c for c in present if c in wanted]
