@@ -393,53 +393,60 @@ def entity_time_order(
     """Rows in (``ids``, ``times``, then the ``tiebreak`` columns of ``frame``) order.
 
     Returns ``_idx`` (the row), ``id`` (u64) and ``time`` (``times``): the same order as
-    ``frame.sort([ids, times, *tiebreak])``, in 1.0 s instead of 1.5 s for 10M rows in a new
-    process (a multi-column sort goes through row encoding, while one u64 key sorts
-    directly). The key holds the top 32 bits of the id over the time quantised to 32 bits
-    (``(t - t_min) >> shift``). That order is exact except in *blocks* of rows sharing the
-    top 32 id bits where two ids meet (a 32-bit collision: ~300 pairs among 1.7M entities)
-    or two rows share a key (equal quantised times): only those blocks are sorted again on
-    the full columns, in place (a block keeps its positions, since the top bits order the
-    blocks). When over a quarter of the rows need that (times given as dates, say), the whole
-    table is sorted on the full columns instead. Ids are u64 (a hash, exact dense ids after a
-    collision, or a rank); neither ids nor times may be null.
+    ``frame.sort([ids, times, *tiebreak])``, in 0.7 s instead of 1.5 s for 10M rows in a new
+    process. A multi-column sort goes through row encoding and a frame sort gathers every
+    column, while sorting the values of one u128 column is fast (0.2 s) and carries the row
+    with it: the key is the id (high 64 bits) over the time quantised to ``64 - b`` bits and
+    the row number (``b`` bits, enough for the rows). That order is exact except where two
+    rows of one id share a quantised time (equal times, or times closer than the quantum):
+    only those ids' rows are sorted again on the full columns, in place (an id's rows keep
+    their positions, since the id leads the key). When over a quarter of the rows need that
+    (times given as dates, say), the whole table is sorted on the full columns instead. Ids
+    are u64 (a hash, exact dense ids after a collision, or a rank); neither ids nor times
+    may be null.
 
     Polars expressions rather than NumPy: on the 2-core VMs here, fresh NumPy temporaries
     of 80 MB (transparent huge pages on ``madvise``) made the same steps twice as slow.
     """
-    u64 = pl.UInt64
+    u64, u128 = pl.UInt64, pl.UInt128
     assert not ids.null_count(), "ids must not be null"
     assert not times.null_count(), "times must not be null"
     out = pl.DataFrame({"id": ids.cast(u64), "time": times})
-    if out.height == 0:
+    n = out.height
+    if n == 0:
         return out.select(pl.int_range(0, dtype=pl.get_index_type()).alias("_idx"), "id", "time")
     # integers of the time's unit, not datetimes: exact, and any year Polars can hold
     physical = times.to_physical()
     t_min = int(physical.min())  # type: ignore[arg-type]
     span = int(physical.max()) - t_min  # type: ignore[arg-type]
-    time_div = 2 ** max(0, span.bit_length() - 32)
-    id_div = 2 ** max(0, int(out.get_column("id").max()).bit_length() - 32)  # type: ignore[arg-type]
+    row_bits = max(1, (n - 1).bit_length())
+    time_div = 2 ** max(0, span.bit_length() - (64 - row_bits))
     t_rel = (pl.col("time").to_physical() - t_min).cast(u64)
-    block = pl.col("id") // pl.lit(id_div, u64)
-    key = block * pl.lit(2**32, u64) + t_rel // pl.lit(time_div, u64)
+    low = (t_rel // pl.lit(time_div, u64)) * pl.lit(2**row_bits, u64) + pl.int_range(n, dtype=u64)
+    key = (pl.col("id").cast(u128) * pl.lit(2**64, u128) + low.cast(u128)).alias("_key")
+    low_bits = pl.col("_key").cast(u64, wrap_numerical=True)
     ordered = (
-        out.with_row_index("_idx")
-        .with_columns(key.alias("_key"))
+        out.lazy()
+        .select(key)
         .sort("_key")
-        .with_columns((pl.col("_key") // pl.lit(2**32, u64)).alias("_block"))
+        .select(
+            (low_bits & pl.lit(2**row_bits - 1, u64)).cast(pl.get_index_type()).alias("_idx"),
+            (pl.col("_key") // pl.lit(2**64, u128)).cast(u64).alias("id"),
+            (low_bits // pl.lit(2**row_bits, u64)).alias("_quantum"),
+        )
+        .collect()
     )
-    same_block = pl.col("_block") == pl.col("_block").shift(1)
-    # a block needs the exact sort when an id changes inside it or two rows share a key
-    unsettled = same_block & (
-        (pl.col("id") != pl.col("id").shift(1)) | (pl.col("_key") == pl.col("_key").shift(1))
-    )
-    redo = ordered.filter(unsettled.fill_null(False)).get_column("_block").unique()
-    ordered = ordered.select("_idx", "id", "time", "_block")
+    ordered = ordered.with_columns(times.rechunk().gather(ordered.get_column("_idx")).alias("time"))
+    # an id needs the exact sort when two of its rows share a quantised time
+    same_id = pl.col("id") == pl.col("id").shift(1)
+    tie = same_id & (pl.col("_quantum") == pl.col("_quantum").shift(1))
+    redo = ordered.filter(tie.fill_null(False)).get_column("id").unique()
+    ordered = ordered.select("_idx", "id", "time")
     if redo.len():
         positions = ordered.select(
-            pl.arg_where(pl.col("_block").is_in(redo.implode())).alias("pos")
+            pl.arg_where(pl.col("id").is_in(redo.implode())).alias("pos")
         ).get_column("pos")
-        if positions.len() > ordered.height // 4:  # coarse times (dates only): sort it all
+        if positions.len() > n // 4:  # coarse times (dates only): sort it all
             return (
                 frame.select(*tiebreak)
                 .with_columns(out.get_columns())
@@ -457,7 +464,7 @@ def entity_time_order(
             ordered.get_column(name).scatter(positions, resorted.get_column(name))
             for name in ("_idx", "id", "time")
         )
-    return ordered.select("_idx", "id", "time")
+    return ordered
 
 
 def _collides(

@@ -488,12 +488,12 @@ def test_entity_hash_collisions_change_nothing(monkeypatch, level, scope, collid
 @st.composite
 def _sort_inputs(draw):
     n = draw(st.integers(0, 60))
-    # ids sharing their top 32 bits (a block) or not; times with ties and quantisation ties
+    # ids close together or spread over 64 bits; times with ties and quantisation ties
     tops = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
     lows = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
     wide = draw(st.booleans())  # ids spanning 64 bits (hashes) or small (dense ids)
     ids = [(t << 40 | low) if wide else t * 3 + low for t, low in zip(tops, lows, strict=True)]
-    span = draw(st.sampled_from([10, 2**31, 2**40, 2**50]))
+    span = draw(st.sampled_from([10, 2**31, 2**40, 2**50, 2**62]))  # 2**62: quantised
     times = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
     touch = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
     return ids, [t * span // 4 for t in times], touch
@@ -516,16 +516,19 @@ def test_entity_time_order_is_the_full_sort(data) -> None:
     expected = frame.sort(["id", "timestamp", "touch_id", "_row"])
     assert got.get_column("_idx").to_list() == expected.get_column("_row").to_list()
     assert got.get_column("id").to_list() == expected.get_column("id").to_list()
-    assert got.get_column("time").to_list() == expected.get_column("timestamp").to_list()
+    times = got.get_column("time").to_physical().to_list()
+    assert times == expected.get_column("timestamp").to_physical().to_list()
 
 
-def test_entity_time_order_resorts_only_unsettled_blocks(monkeypatch) -> None:
-    """Many settled entities, one 32-bit block shared by two ids and one tie: the partial
-    re-sort path (not the whole-table fallback) gives the full sort."""
-    ids = [(k << 32) for k in range(40) for _ in range(3)] + [(99 << 32) | 1, (99 << 32) | 2] * 2
-    micros = [k * 1000 + j for k in range(40) for j in range(3)] + [5, 5, 1, 9]
+def test_entity_time_order_resorts_only_unsettled_ids(monkeypatch) -> None:
+    """Many settled entities, one id with a tie in time and one with two times closer than
+    the time quantum: the partial re-sort path (not the whole-table fallback) gives the full
+    sort, and sorts only those two ids' rows."""
+    ids = [k for k in range(40) for _ in range(3)] + [99, 99, 98, 98]
+    micros = [k * 2**40 + j * 2**30 for k in range(40) for j in range(3)]
+    micros += [5, 5, 2**61 - 61, 2**61 - 63]
     touch = [f"t{i}" for i in range(len(ids))]
-    touch[-4], touch[-2] = "z", "a"  # id ...|1 at time 5 and 1: tie broken by touch_id
+    touch[-4], touch[-3] = "z", "a"  # id 99 at time 5 twice: tie broken by touch_id
     frame = pl.DataFrame(
         {
             "id": pl.Series(ids, dtype=pl.UInt64),
@@ -543,7 +546,9 @@ def test_entity_time_order_resorts_only_unsettled_blocks(monkeypatch) -> None:
     monkeypatch.undo()
     expected = frame.sort(["id", "timestamp", "touch_id", "_row"])
     assert got.get_column("_idx").to_list() == expected.get_column("_row").to_list()
-    assert sorts[-1] == 4  # only the shared block was sorted again
+    times = got.get_column("time").to_physical().to_list()
+    assert times == expected.get_column("timestamp").to_physical().to_list()
+    assert sorts == [4]  # only the two unsettled ids were sorted again
 
 
 def test_entity_time_order_takes_times_python_cannot_hold() -> None:
