@@ -185,23 +185,24 @@ class PathSequences:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # the layout the models rely on (cheap: a few passes over integer columns)
-        pid, ch = self.touches.get_column("pid"), self.touches.get_column("ch")
+        # the layout the models rely on, in one parallel pass over the integer columns
         n = self.paths.height
-        if pid.len():
-            steps = pid.diff().drop_nulls()
-            ok = (
-                pid[0] == 0
-                and pid[-1] == n - 1
-                and bool(((steps == 0) | (steps == 1)).all())
-                and int(ch.max()) < len(self.channels)  # type: ignore[arg-type]
-            )
+        pid = pl.col("pid")
+        first, last, steps_ok, top, rows = self.touches.select(
+            pid.first().alias("first"),
+            pid.last().alias("last"),
+            pid.diff().is_between(0, 1).all().alias("steps"),
+            pl.col("ch").max(),
+            pl.len(),
+        ).row(0)
+        if rows:
+            ok = first == 0 and last == n - 1 and steps_ok and top < len(self.channels)
         else:
             ok = n == 0
         if not ok:
             raise ValueError(
                 "PathSequences needs pid 0..n-1 in order, each path with a row, and channel "
-                f"codes below {len(self.channels)}; got {pid.len()} rows for {n} paths."
+                f"codes below {len(self.channels)}; got {rows} rows for {n} paths."
             )
 
     def touches_of(self, keep: pl.Series) -> pl.DataFrame:

@@ -817,9 +817,10 @@ def journey_sequences(journeys: Journeys) -> PathSequences:
     )
     path_ids = journeys.null_touches.get_column("path_id")  # 0..n-1, in order (rle ids)
     n_null = int(path_ids.max()) + 1 if path_ids.len() else 0  # type: ignore[arg-type]
-    per_null = pl.DataFrame(
-        {"conversions": [0.0] * n_null, "nulls": [1.0] * n_null, "value": [0.0] * n_null},
-        schema=dict.fromkeys(("conversions", "nulls", "value"), pl.Float64),
+    per_null = pl.select(
+        pl.repeat(0.0, n_null, dtype=pl.Float64).alias("conversions"),
+        pl.repeat(1.0, n_null, dtype=pl.Float64).alias("nulls"),
+        pl.repeat(0.0, n_null, dtype=pl.Float64).alias("value"),
     )
     return PathSequences.from_codes(
         pl.concat([converting, null_rows]),

