@@ -368,7 +368,7 @@ def attribute(
         touch_frame, stage_frame = split_events(events.frame, events.source)
         touch_table = Table(touch_frame, events.source, events.rows_in)
         stage_table = Table(stage_frame, events.source, events.rows_in)
-        inputs = {"events": events.source.describe(events.rows_in)}
+        sources = {"events": (events.source, events.rows_in)}
     else:
         touch_table = load(
             touches,
@@ -378,15 +378,15 @@ def attribute(
             prehash=True,
         )
         stage_table = load(stages, STAGES, columns=columns.get("stages"), prehash=True)
-        inputs = {
-            "touches": touch_table.source.describe(touch_table.rows_in),
-            "stages": stage_table.source.describe(stage_table.rows_in),
+        sources = {
+            "touches": (touch_table.source, touch_table.rows_in),
+            "stages": (stage_table.source, stage_table.rows_in),
         }
     contact_frame = None
     if contacts is not None:
         contact_table = load(contacts, CONTACTS, columns=columns.get("contacts"))
         contact_frame = contact_table.frame
-        inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
+        sources["contacts"] = (contact_table.source, contact_table.rows_in)
 
     timer.stage("validate")
     touch_frame, duplicates, other_channel = prepare_touches(touch_table, channel_rules)
@@ -484,7 +484,8 @@ def attribute(
         )
     manifest = _manifest(
         runs,
-        inputs=inputs,
+        # described last: the input files' hashes run in the background until here
+        inputs={name: source.describe(rows) for name, (source, rows) in sources.items()},
         parameters=run_parameters(
             level=level,
             conversion_stage=conversion_stage,
