@@ -484,6 +484,30 @@ def test_entity_hash_collisions_change_nothing(monkeypatch, level, scope, collid
     assert expected.manifest["reconciliation"]["touches_in_null_paths"] > 0
 
 
+@pytest.mark.parametrize(
+    ("touch_checks", "conv_ids", "conv_checks", "collides"),
+    [
+        ([1, 1, 2, 3], [5, 9], [2, 8], False),  # conversions agree with the touches, or are new
+        ([1, 7, 2, 3], [5], [2], True),  # id 3 stands for two keys among the touches
+        ([1, 1, 2, 3], [5], [4], True),  # a conversion's key differs from its id's touches
+        ([1, 1, 2, 3], [9, 9], [8, 6], True),  # two conversion keys share an id
+        ([1, 1, 2, 3], [0, 99], [4, 4], False),  # ids before and after every touch id
+    ],
+)
+def test_collision_check(touch_checks, conv_ids, conv_checks, collides) -> None:
+    u64 = pl.UInt64
+    work = pl.DataFrame(
+        {
+            journeys_module.ENTITY_ID: pl.Series([3, 3, 5, 7], dtype=u64),
+            "_check": pl.Series(touch_checks, dtype=u64),
+        }
+    )
+    got = journeys_module._collides(
+        work, pl.Series(conv_ids, dtype=u64), pl.Series(conv_checks, dtype=u64)
+    )
+    assert got is collides
+
+
 # ----------------------------------------------------------------- the (entity, time) sort
 @st.composite
 def _sort_inputs(draw):
