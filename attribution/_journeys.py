@@ -270,7 +270,8 @@ def build_journeys(
     scope = None
     if contact_scope != "account":
         scope = _scope_contacts(conv, stages, key, contact_scope, conversion_stage)
-    work, conv = _entity_order(touches, conv, key, with_contact=scope is not None)
+    carry = [_channel_codes(touches)]
+    work, conv = _entity_order(touches, conv, key, carry, with_contact=scope is not None)
     assigned = _assign(work, conv, scope, lookback)
     # The big table never carries payload: journey rows (a small share) fetch theirs by index.
     # A mask keeps them in input order: 0.05 s, where a gather from the many chunks of a
@@ -296,7 +297,7 @@ def build_journeys(
     out_of_scope = int(assigned.get_column("_outside_scope").sum())
     if out_of_scope:
         dropped["outside_contact_scope"] = out_of_scope
-    null_touches = _null_paths(assigned, touches, lookback)
+    null_touches = _null_paths(assigned, lookback)
     outside = assigned.height - journey.height - out_of_scope - null_touches.height
     if outside:
         dropped["outside_lookback"] = outside
@@ -356,14 +357,20 @@ def _dense_ids(keys: pl.Series, every_key: pl.Series) -> pl.Series:
 
 
 def _entity_order(
-    touches: pl.DataFrame, conv: pl.DataFrame, key: str, *, with_contact: bool
+    touches: pl.DataFrame,
+    conv: pl.DataFrame,
+    key: str,
+    carry: Sequence[pl.Series],
+    *,
+    with_contact: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The slim work table: one row per touch in (entity, time, touch_id, row) order.
 
-    Columns: ``_idx`` (row of ``touches``), ``ENTITY_ID``, ``timestamp`` (and ``contact_id``
-    for a narrowed scope). Entities are keyed by a 64-bit hash of the key, checked for
-    collisions (two keys, one id) among the touches and conversions with a second, independent
-    64-bit hash of the key (another seed); on a collision the ids are recomputed exactly. So
+    Columns: ``_idx`` (row of ``touches``), ``ENTITY_ID``, ``timestamp``, the ``carry``
+    series (one value per touch, put in the same order) and ``contact_id`` for a narrowed
+    scope. Entities are keyed by a 64-bit hash of the key, checked for collisions (two keys,
+    one id) among the touches and conversions with a second, independent 64-bit hash of the
+    key (another seed); on a collision the ids are recomputed exactly. So
     two entities are merged only if their keys agree on both hashes: odds of about
     ``n**2 / 2**129`` for ``n`` entities (1e-27 for 1.7M). Comparing the key strings instead
     was exact but cost 0.65 s at 10M touches (gathering 10M strings); the check hash, computed
@@ -372,11 +379,11 @@ def _entity_order(
     """
 
     def in_order(ids: pl.Series, check: pl.Series) -> pl.DataFrame:
-        carry = [check.alias("_check")]
+        payload = [check.alias("_check"), *carry]
         if with_contact:
-            carry.append(touches.get_column("contact_id"))
+            payload.append(touches.get_column("contact_id"))
         work = entity_time_order(
-            ids, touches.get_column("timestamp"), touches, ("touch_id", ROW), carry
+            ids, touches.get_column("timestamp"), touches, ("touch_id", ROW), payload
         )
         return work.rename({"id": ENTITY_ID, "time": "timestamp"})
 
@@ -499,34 +506,40 @@ def _collides(work: pl.DataFrame, conv_ids: pl.Series, conv_check: pl.Series) ->
     return bool((same_id & (checks.gather(at) != conv.get_column("k"))).any())
 
 
-def _null_paths(assigned: pl.DataFrame, touches: pl.DataFrame, lookback: timedelta) -> pl.DataFrame:
+def _channel_codes(touches: pl.DataFrame) -> pl.Series:
+    """The touches' channels as an ``Enum`` of the log's channels (sorted), named ``_ch``.
+
+    Most touches of a log sit in null paths, whose channels the engine keeps as codes:
+    fetching 9M channel strings took 0.7 s at 10M touches. On the streaming engine the string
+    hashing runs on every core: 0.15 s instead of 0.26 s.
+    """
+    channel = touches.lazy().select("channel")
+    names = channel.select(pl.col("channel").unique()).collect(engine="streaming")
+    enum = pl.Enum(names.get_column("channel").drop_nulls().sort())
+    codes = channel.select(pl.col("channel").cast(enum)).collect(engine="streaming")
+    return codes.get_column("channel").alias("_ch")
+
+
+def _null_paths(assigned: pl.DataFrame, lookback: timedelta) -> pl.DataFrame:
     """One non-converting path per entity: its unassigned touches within one lookback before
     the last of them.
 
-    ``path_id`` is an integer per path (entities in hash order) and ``channel`` an ``Enum`` of
-    the touches' channels: most touches of a log sit in null paths, and fetching 9M channel
-    strings took 0.7 s at 10M touches where fetching their codes takes 0.04 s.
+    ``path_id`` is an integer per path (entities in hash order) and ``channel`` the ``Enum``
+    codes of :func:`_channel_codes`, carried through the entity sort in ``_ch``.
     """
     # Rows are in (entity, time) order, so per-entity windows are runs: the last time of a
     # run is read at its end and carried back, with no hash grouping. One lazy query, so the
     # 9M-row intermediate frames are not all materialised.
     ids = pl.col(ENTITY_ID)
     last_time = pl.when(run_end(ids)).then(pl.col("timestamp")).backward_fill()
-    kept = (
+    return (
         assigned.lazy()
         .filter(~pl.col("_in_journey") & ~pl.col("_outside_scope"))
-        .select("_idx", ENTITY_ID, "timestamp")
+        .select(ENTITY_ID, "timestamp", "_ch")
         .filter(pl.col("timestamp") >= last_time - lookback)
-        .select("_idx", ids.rle_id().alias("path_id").set_sorted())
+        .select(ids.rle_id().alias("path_id").set_sorted(), pl.col("_ch").alias("channel"))
         .collect()
     )
-    # the streaming engine spreads the string hashing over the cores: 0.15 s, not 0.26 s
-    channel = touches.lazy().select("channel")
-    names = channel.select(pl.col("channel").unique()).collect(engine="streaming")
-    enum = pl.Enum(names.get_column("channel").drop_nulls().sort())
-    codes = channel.select(pl.col("channel").cast(enum)).collect(engine="streaming")
-    picked = codes.get_column("channel").rechunk().gather(kept.get_column("_idx"))
-    return kept.select("path_id", picked)
 
 
 def _conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.DataFrame:

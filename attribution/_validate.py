@@ -381,14 +381,16 @@ def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> Non
 def _repeated(hashes: pl.Series) -> pl.Series | None:
     """Mask of values that occur more than once, or None when all are distinct.
 
-    A sort and a look at neighbours (0.13 s for 10M u64) instead of ``is_duplicated``
-    (0.94 s): logs rarely have repeats, so the mask is usually never built.
+    A sort and a look at neighbours in one lazy query (0.17 s for 10M u64 in a new process,
+    0.21 s eagerly) instead of ``is_duplicated`` (0.94 s): logs rarely have repeats, so the
+    sort is usually all, and the mask is built only when there are some.
     """
-    ordered = hashes.sort()
-    repeats = ordered.filter(ordered == ordered.shift(1))
-    if repeats.is_empty():
+    h = pl.col("h")
+    ordered = hashes.to_frame("h").lazy().select(h.sort())
+    if not ordered.select((h == h.shift(1)).any()).collect().item():
         return None
-    return hashes.is_in(repeats.unique().implode())
+    repeats = ordered.filter(h == h.shift(1)).unique().collect().get_column("h")
+    return hashes.is_in(repeats.implode())
 
 
 def deduplicate_touches(table: Table) -> tuple[pl.DataFrame, int]:
