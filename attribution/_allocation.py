@@ -336,21 +336,27 @@ def allocate_by_channel_weights(
     >>> allocate_by_channel_weights(t, {"a": 1.0, "b": 3.0})["credit"].to_list()
     [0.125, 0.75, 0.125]
     """
-    touches = check_touch_table(touches, ("conversion_id", "channel"))
+    checked = check_touch_table(touches, ("conversion_id", "channel"))
+    frame = touches if isinstance(touches, pl.DataFrame) else checked.collect()
     keys, values = _relative_weights(*_check_weights(weights))
     channel = pl.col("channel").cast(pl.String)
-    by_channel = ["conversion_id", "channel"]
+    conversion = pl.col("conversion_id")
+    # Windows over an integer per conversion instead of the ids: when each conversion's rows
+    # are contiguous (as the engine's journeys are), its run number, checked in one pass
+    # (0.12 s instead of 0.19 s for 686k journey touches).
+    contiguous = frame.select(conversion.rle_id().max() + 1 == conversion.n_unique()).item()
+    key = conversion.rle_id() if contiguous else conversion
     # Each touch of channel c in conversion k carries w_c / n_touches(k, c), so summing
     # over a conversion's rows gives the sum of weights over its distinct channels.
     out = (
-        touches.with_columns(
-            channel.replace_strict(keys, values, default=0.0, return_dtype=pl.Float64).alias("__w"),
-            pl.len().over(by_channel).cast(pl.Float64).alias("__n_touches"),
-            channel.n_unique().over("conversion_id").cast(pl.Float64).alias("__n_channels"),
-        )
+        frame.lazy()
+        .with_columns(key.alias("__k"))
         .with_columns(
-            (pl.col("__w") / pl.col("__n_touches")).sum().over("conversion_id").alias("__total")
+            channel.replace_strict(keys, values, default=0.0, return_dtype=pl.Float64).alias("__w"),
+            pl.len().over("__k", "channel").cast(pl.Float64).alias("__n_touches"),
+            channel.n_unique().over("__k").cast(pl.Float64).alias("__n_channels"),
         )
+        .with_columns((pl.col("__w") / pl.col("__n_touches")).sum().over("__k").alias("__total"))
         .with_columns(
             pl.when(pl.col("__total") > 0)
             .then(pl.col("__w") / pl.col("__total"))
@@ -358,6 +364,6 @@ def allocate_by_channel_weights(
             .truediv(pl.col("__n_touches"))
             .alias("credit")
         )
-        .drop("__w", "__n_touches", "__n_channels", "__total")
+        .drop("__k", "__w", "__n_touches", "__n_channels", "__total")
     )
     return out.collect()

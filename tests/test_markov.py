@@ -456,6 +456,25 @@ def test_allocate_hand_computed() -> None:
     assert out["credit"].to_list() == pytest.approx([0.125, 0.5, 0.125, 0.25, 1.0, 0.5, 0.5])
 
 
+def test_allocate_same_credit_whether_conversions_are_contiguous_or_interleaved() -> None:
+    """Contiguous conversions are windowed by run number, interleaved ones by id: the same."""
+    touches = pl.DataFrame(
+        {
+            "conversion_id": ["k", "k", "k", "m", "m", "z"],
+            "channel": ["a", "b", "a", "b", "c", "a"],
+            "touch_id": [f"t{i}" for i in range(6)],
+        }
+    )
+    weights = {"a": 1.0, "b": 3.0}
+    contiguous = allocate_by_channel_weights(touches, weights)
+    interleaved = touches.sample(fraction=1.0, shuffle=True, seed=1)
+    assert interleaved.get_column("conversion_id").rle_id().max() + 1 > 3  # really interleaved
+    for frame in (interleaved, interleaved.lazy()):
+        got = allocate_by_channel_weights(frame, weights)
+        assert_frame_equal(got.sort("touch_id"), contiguous.sort("touch_id"))
+    assert contiguous["credit"].to_list() == pytest.approx([1 / 8, 3 / 4, 1 / 8, 1.0, 0.0, 1.0])
+
+
 def test_allocate_zero_weights_split_equally_over_channels_then_touches() -> None:
     touches = pl.DataFrame({"conversion_id": [1, 1, 1], "channel": ["a", "a", "b"]})
     out = allocate_by_channel_weights(touches, {"a": 0.0, "b": 0.0})
