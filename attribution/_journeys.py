@@ -459,7 +459,11 @@ def entity_time_order(
     # an id needs the exact sort when two of its rows share a quantised time
     same_id = pl.col("id") == pl.col("id").shift(1)
     tie = same_id & (pl.col("_quantum") == pl.col("_quantum").shift(1))
-    redo = ordered.filter(tie.fill_null(False)).get_column("id").unique()
+    # lazy queries here and below: an eager one materialises its 10M-row temporaries, which
+    # on the VMs here costs more than the work (a lazy query runs in cache-sized morsels)
+    redo = (
+        ordered.lazy().filter(tie.fill_null(False)).select(pl.col("id").unique()).collect()
+    ).get_column("id")
     ordered = ordered.select(columns)
     if redo.len():
         positions = ordered.select(
@@ -489,16 +493,18 @@ def entity_time_order(
 def _collides(work: pl.DataFrame, conv_ids: pl.Series, conv_check: pl.Series) -> bool:
     """True if some id stands for two keys: two check hashes (``_check`` per touch in
     ``work``, in id order, and ``conv_check`` per conversion) under one id."""
-    starts = work.select(run_start(pl.col(ENTITY_ID))).to_series()
-    check = work.get_column("_check")
+    check = pl.col("_check")
+    starts = run_start(pl.col(ENTITY_ID))
     # within a run of one id the check hash must not change
-    if ((~starts) & (check != check.shift(1))).any():
+    changes = work.lazy().select(((~starts) & (check != check.shift(1))).any()).collect().item()
+    if changes:
         return True
     conv = pl.DataFrame({"id": conv_ids, "k": conv_check}).unique()
     if conv.get_column("id").n_unique() < conv.height:
         return True
     # a conversion's id among the touches' (one run each, sorted) must carry the same check
-    ids, checks = work.get_column(ENTITY_ID).filter(starts), check.filter(starts)
+    firsts = work.lazy().filter(starts).select(ENTITY_ID, "_check").collect()
+    ids, checks = firsts.get_column(ENTITY_ID), firsts.get_column("_check")
     if ids.is_empty():
         return False
     at = ids.search_sorted(conv.get_column("id")).clip(0, ids.len() - 1)
