@@ -211,8 +211,9 @@ def load(
     wanted = set(present if keep is None else keep(present)) | parsed | set(spec.not_null)
     loaded = [c for c in present if c in wanted]
     unloaded = tuple(c for c in present if c not in wanted)
-    frame = lazy.select(loaded).with_row_index(ROW).collect()
-    frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = (
+        lazy.select(loaded).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64)).collect()
+    )
     frame = _normalise_types(frame, spec, source)
     _check_not_null(frame, spec, source)
     return Table(frame, source, frame.height, unloaded, lazy if unloaded else None, spec)
