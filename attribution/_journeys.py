@@ -285,7 +285,7 @@ def build_journeys(
     journey = (
         touches.select("touch_id", "contact_id", "account_id", "channel", "timestamp", ROW)
         .filter(mask)
-        .with_columns(conv.get_column("conversion_id").gather(in_journey.get_column("_conv_row")))
+        .with_columns(in_journey.get_column("_conv_row"))
     )
     if level == "account":
         roles = contact_roles(contacts)
@@ -764,26 +764,26 @@ def _milestone_times(
 
 
 def _with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:
-    """Position, size and the role flags of each journey touch.
+    """The conversion's columns, position, size and the role flags of each journey touch
+    (``_conv_row``: its conversion's row in ``conv``).
 
     Rows come out sorted by (``conversion_id``, time, ``touch_id``, row): the conversions'
     rank in ``conversion_id`` order keys :func:`entity_time_order`, and the flags are read
     from runs (no window over the id strings).
     """
     by = "conversion_id"
-    targets = (
-        conv.select(
-            "conversion_id",
-            pl.col("timestamp").alias("conversion_timestamp"),
-            pl.col("value").alias("conversion_value"),
-            "lead_at",
-            "opportunity_at",
-            "closed_won_at",
-        )
-        .sort(by)
-        .with_row_index("_rank")
+    targets = conv.select(
+        "conversion_id",
+        pl.col("timestamp").alias("conversion_timestamp"),
+        pl.col("value").alias("conversion_value"),
+        "lead_at",
+        "opportunity_at",
+        "closed_won_at",
+        (pl.col(by).rank("ordinal") - 1).alias("_rank"),
     )
-    journey = journey.join(targets, on=by, how="left")
+    # fetched by row number, not joined on the id strings
+    rows = journey.get_column("_conv_row")
+    journey = journey.drop("_conv_row").with_columns(targets.gather(rows).get_columns())
     order = entity_time_order(
         journey.get_column("_rank"), journey.get_column("timestamp"), journey, ("touch_id", ROW)
     )
