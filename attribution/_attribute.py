@@ -377,7 +377,10 @@ def attribute(
             keep=run_touch_columns(level),
             prehash=True,
         )
-        stage_table = load(stages, STAGES, columns=columns.get("stages"), prehash=True)
+        stage_table = load(
+            stages, STAGES, columns=columns.get("stages"), keep=run_stage_columns(level),
+            prehash=True,
+        )
         sources = {
             "touches": (touch_table.source, touch_table.rows_in),
             "stages": (stage_table.source, stage_table.rows_in),
@@ -530,6 +533,16 @@ def run_touch_columns(level: Level) -> Callable[[Sequence[str]], set[str]]:
         if "channel" not in present:
             wanted |= {"utm_source", "utm_medium"}
         return wanted
+
+    return keep
+
+
+def run_stage_columns(level: Level) -> Callable[[Sequence[str]], set[str]]:
+    """Which stage columns a run reads (``keep`` of :func:`load`): all but ``account_id`` at
+    contact level, where journeys and conversions are keyed by contact."""
+
+    def keep(present: Sequence[str]) -> set[str]:
+        return {c for c in present if level == "account" or c != "account_id"}
 
     return keep
 

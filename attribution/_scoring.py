@@ -311,6 +311,8 @@ class JourneyScorer:
 
     def _fast(self, touches: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
         # eager on purpose: on request-sized frames the lazy optimiser costs more than it saves
+        rows = conversions.select("conversion_id").with_row_index("_conv_row")
+        touches = touches.join(rows, on="conversion_id", how="left").drop("conversion_id")
         journey = _with_roles(touches, conversions).select(JOURNEY_COLUMNS)
         keep = ["conversion_id", "touch_id", "contact_id", "account_id", "channel", "timestamp"]
         parts: list[pl.DataFrame] = []
