@@ -348,16 +348,20 @@ def allocate_by_channel_weights(
     contiguous = frame.select(conversion.rle_id().max() + 1 == conversion.n_unique()).item()
     key = conversion.rle_id() if contiguous else conversion
     # Each touch of channel c in conversion k carries w_c / n_touches(k, c), so summing
-    # over a conversion's rows gives the sum of weights over its distinct channels.
+    # over a conversion's rows gives the sum of weights over its distinct channels, and
+    # summing 1 / n_touches(k, c) counts them (rounded: exact, and cheaper than n_unique).
+    n_touches = pl.col("__n_touches")
     out = (
         frame.lazy()
         .with_columns(key.alias("__k"))
         .with_columns(
             channel.replace_strict(keys, values, default=0.0, return_dtype=pl.Float64).alias("__w"),
             pl.len().over("__k", "channel").cast(pl.Float64).alias("__n_touches"),
-            channel.n_unique().over("__k").cast(pl.Float64).alias("__n_channels"),
         )
-        .with_columns((pl.col("__w") / pl.col("__n_touches")).sum().over("__k").alias("__total"))
+        .with_columns(
+            (pl.col("__w") / n_touches).sum().over("__k").alias("__total"),
+            (1.0 / n_touches).sum().over("__k").round().alias("__n_channels"),
+        )
         .with_columns(
             pl.when(pl.col("__total") > 0)
             .then(pl.col("__w") / pl.col("__total"))
