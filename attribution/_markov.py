@@ -203,8 +203,8 @@ def _edges(
         .group_by("state")
         .agg(pl.col("conv").sum(), pl.col("value").sum())
     )
-    edges, ends = pl.collect_all([edges, ends])
-    return edges, ends
+    edge_counts, exits = pl.collect_all([edges, ends])
+    return edge_counts, exits
 
 
 class _AbsorptionSolver:
