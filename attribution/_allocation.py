@@ -350,25 +350,29 @@ def allocate_by_channel_weights(
     # Each touch of channel c in conversion k carries w_c / n_touches(k, c), so summing
     # over a conversion's rows gives the sum of weights over its distinct channels, and
     # summing 1 / n_touches(k, c) counts them (rounded: exact, and cheaper than n_unique).
-    n_touches = pl.col("__n_touches")
+    # Temporary columns get a prefix no input column starts with, so none is overwritten.
+    tmp = "__alloc"
+    while any(c.startswith(tmp) for c in frame.columns):
+        tmp += "_"
+    k, w, n, total, n_channels = (f"{tmp}_{s}" for s in ("k", "w", "n", "total", "n_channels"))
     out = (
         frame.lazy()
-        .with_columns(key.alias("__k"))
+        .with_columns(key.alias(k))
         .with_columns(
-            channel.replace_strict(keys, values, default=0.0, return_dtype=pl.Float64).alias("__w"),
-            pl.len().over("__k", "channel").cast(pl.Float64).alias("__n_touches"),
+            channel.replace_strict(keys, values, default=0.0, return_dtype=pl.Float64).alias(w),
+            pl.len().over(k, "channel").cast(pl.Float64).alias(n),
         )
         .with_columns(
-            (pl.col("__w") / n_touches).sum().over("__k").alias("__total"),
-            (1.0 / n_touches).sum().over("__k").round().alias("__n_channels"),
+            (pl.col(w) / pl.col(n)).sum().over(k).alias(total),
+            (1.0 / pl.col(n)).sum().over(k).round().alias(n_channels),
         )
         .with_columns(
-            pl.when(pl.col("__total") > 0)
-            .then(pl.col("__w") / pl.col("__total"))
-            .otherwise(1.0 / pl.col("__n_channels"))
-            .truediv(pl.col("__n_touches"))
+            pl.when(pl.col(total) > 0)
+            .then(pl.col(w) / pl.col(total))
+            .otherwise(1.0 / pl.col(n_channels))
+            .truediv(pl.col(n))
             .alias("credit")
         )
-        .drop("__k", "__w", "__n_touches", "__n_channels", "__total")
+        .drop(k, w, n, total, n_channels)
     )
     return out.collect()

@@ -272,6 +272,8 @@ def build_journeys(
         scope = _scope_contacts(conv, stages, key, contact_scope, conversion_stage)
     carry = [_channel_codes(touches)]
     work, conv = _entity_order(touches, conv, key, carry, with_contact=scope is not None)
+    # ``_conv_row`` (from here on) numbers the rows of this ``conv``: keep its order unchanged
+    # until ``_with_roles`` has fetched the conversions' columns by it
     assigned = _assign(work, conv, scope, lookback)
     # The big table never carries payload: journey rows (a small share) fetch theirs by index.
     # A mask keeps them in input order: 0.05 s, where a gather from the many chunks of a

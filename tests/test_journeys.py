@@ -492,13 +492,15 @@ def test_entity_hash_collisions_change_nothing(monkeypatch, level, scope, collid
         ([1, 1, 2, 3], [5], [4], True),  # a conversion's key differs from its id's touches
         ([1, 1, 2, 3], [9, 9], [8, 6], True),  # two conversion keys share an id
         ([1, 1, 2, 3], [0, 99], [4, 4], False),  # ids before and after every touch id
+        ([1, 1, 2, 3], [2**64 - 1], [9], True),  # the top of the range (unsigned order)
+        ([1, 1, 2, 3], [2**63 + 1], [2], False),
     ],
 )
 def test_collision_check(touch_checks, conv_ids, conv_checks, collides) -> None:
     u64 = pl.UInt64
     work = pl.DataFrame(
         {
-            journeys_module.ENTITY_ID: pl.Series([3, 3, 5, 7], dtype=u64),
+            journeys_module.ENTITY_ID: pl.Series([3, 3, 5, 2**64 - 1], dtype=u64),
             "_check": pl.Series(touch_checks, dtype=u64),
         }
     )
@@ -515,8 +517,12 @@ def _sort_inputs(draw):
     # ids close together or spread over 64 bits; times with ties and quantisation ties
     tops = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
     lows = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
-    wide = draw(st.booleans())  # ids spanning 64 bits (hashes) or small (dense ids)
-    ids = [(t << 40 | low) if wide else t * 3 + low for t, low in zip(tops, lows, strict=True)]
+    wide = draw(st.booleans())  # ids up to 2**64 - 1 (hashes) or small (dense ids)
+    # wide: the top of the u64 range too (the sort key must order them unsigned)
+    ids = [
+        ((2**64 - 1 - (t << 61)) - low) if wide else t * 3 + low
+        for t, low in zip(tops, lows, strict=True)
+    ]
     span = draw(st.sampled_from([10, 2**31, 2**40, 2**50, 2**62]))  # 2**62: quantised
     times = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
     touch = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))

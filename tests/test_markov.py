@@ -473,6 +473,25 @@ def test_allocate_same_credit_whether_conversions_are_contiguous_or_interleaved(
         got = allocate_by_channel_weights(frame, weights)
         assert_frame_equal(got.sort("touch_id"), contiguous.sort("touch_id"))
     assert contiguous["credit"].to_list() == pytest.approx([1 / 8, 3 / 4, 1 / 8, 1.0, 0.0, 1.0])
+    # all weights 0: equal split over distinct channels (counted from the group sizes)
+    zero = {"a": 0.0, "b": 0.0}
+    got = allocate_by_channel_weights(interleaved, zero).sort("touch_id")["credit"].to_list()
+    assert got == pytest.approx([1 / 4, 1 / 2, 1 / 4, 1 / 2, 1 / 2, 1.0])
+
+
+def test_allocate_keeps_user_columns_named_like_its_temporaries() -> None:
+    touches = pl.DataFrame(
+        {
+            "conversion_id": [1, 1],
+            "channel": ["a", "b"],
+            "__k": ["mine", "too"],
+            "__alloc_w": [7, 8],
+        }
+    )
+    out = allocate_by_channel_weights(touches, {"a": 1.0, "b": 1.0})
+    assert out.columns == [*touches.columns, "credit"]
+    assert_frame_equal(out.drop("credit"), touches)
+    assert out["credit"].to_list() == [0.5, 0.5]
 
 
 def test_allocate_zero_weights_split_equally_over_channels_then_touches() -> None:

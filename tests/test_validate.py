@@ -211,6 +211,36 @@ def test_manifest_records_file_inputs(tmp_path: Path) -> None:
     assert inputs["stages"] == {"source": "<memory>", "rows": 1, "sha256": None}
 
 
+@pytest.mark.parametrize("published_blocks", [None, 0, 3])
+def test_background_file_hash_is_the_files_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, published_blocks: int | None
+) -> None:
+    """Whether the background thread finished the hash, or published only some blocks (it
+    is starved beside a busy run), the caller's result is the file's sha256: it goes on from
+    the last published block itself."""
+    import hashlib
+
+    from attribution import _io
+
+    monkeypatch.setattr(_io, "_BLOCK", 1000)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(bytes(range(256)) * 37)  # 9,472 bytes: 10 blocks
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    class Starved(_io._BackgroundHash):
+        def _run(self) -> None:  # publishes some blocks, then stalls for good
+            head = path.read_bytes()[: (published_blocks or 0) * 1000]
+            with self._lock:
+                self._done = (len(head), hashlib.sha256(head))
+
+    job = _io._BackgroundHash(path) if published_blocks is None else Starved(path)
+    job._thread.join()
+    if published_blocks is None:
+        assert job._value == expected  # the thread's own hash
+    assert job.result() == expected
+    assert job.result() == expected  # cached
+
+
 def test_bad_level() -> None:
     with pytest.raises(attribution.InputError, match="level"):
         _run(_touches(), level="acct")
