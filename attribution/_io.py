@@ -90,12 +90,7 @@ class _BackgroundHash:
             value, (offset, digest) = self._value, self._done
         if value is not None:
             return value
-        digest = digest.copy()
-        with self._path.open("rb") as handle:
-            handle.seek(offset)
-            for block in iter(lambda: handle.read(_BLOCK), b""):
-                digest.update(block)
-        value = str(digest.hexdigest())
+        value = _file_hash(self._path, offset, digest.copy())
         with self._lock:
             self._value = value
         return value
@@ -172,12 +167,14 @@ def read_source(data: TableLike, *, table: str, prehash: bool = False) -> Source
     )
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
+def _file_hash(path: Path, offset: int = 0, digest: Any = None) -> str:
+    """The file's sha256; or, given the ``digest`` of its first ``offset`` bytes, the rest."""
+    digest = hashlib.sha256() if digest is None else digest
     with path.open("rb") as handle:
+        handle.seek(offset)
         for block in iter(lambda: handle.read(_BLOCK), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 @contextmanager

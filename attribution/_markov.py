@@ -384,7 +384,8 @@ class MarkovModel(PathModel):
             "conversions", (pl.col("nulls") if self.use_nulls else pl.lit(0.0)).alias("nulls"),
             "value",
         ).with_columns((pl.col("conversions") + pl.col("nulls")).alias("weight"))
-        weighted = numbers.filter(pl.col("weight") > 0)
+        positive = numbers.get_column("weight") > 0
+        weighted = numbers.filter(positive)
         if not self.use_nulls:
             notes.append(f"use_nulls=False: {NO_NULLS_NOTE}.")
         elif weighted.height and weighted["nulls"].sum() == 0:
@@ -400,7 +401,6 @@ class MarkovModel(PathModel):
             self.notes_ = notes
             return self
 
-        positive = numbers.get_column("weight") > 0
         touches = paths.touches if positive.all() else paths.touches_of(positive)
         edges, ends = _edges(touches, numbers, order, base, self.collapse_repeats)
         self._solve(edges, ends, channels, order, base)

@@ -143,11 +143,9 @@ class ShapleyModel(PathModel):
             },
             schema={"pid": touches.schema["pid"], "mask": pl.UInt64},
         )
-        if per_path.get_column("pid").equals(numbers.get_column("pid"), check_dtypes=False):
-            # every path, in the same order: no join needed
-            with_masks = numbers.with_columns(per_path.get_column("mask"))
-        else:
-            with_masks = numbers.join(per_path, on="pid", how="inner")
+        # every kept path has a row (PathSequences' layout), so the runs are its paths in order
+        assert per_path.get_column("pid").equals(numbers.get_column("pid"), check_dtypes=False)
+        with_masks = numbers.with_columns(per_path.get_column("mask"))
         coalitions = (
             with_masks.group_by("mask")
             .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
