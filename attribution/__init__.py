@@ -4,11 +4,15 @@ Exact where others simulate, vectorised where others loop, and B2B-aware. The pu
 re-exported here; everything in ``attribution._*`` modules is private.
 """
 
-from ._accounts import DEFAULT_REQUIRED_ROLES
-from ._attribute import AttributionResult, attribute, attribute_paths
-from ._benchmark_sra import SurveyBenchmark, compare_surveys, score_against_truth
-from ._economics import UnitEconomics, unit_economics
-from ._errors import (
+from attribution._version import __version__
+from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
+from attribution.b2b._economics import UnitEconomics, unit_economics
+from attribution.b2b._funnel import Funnel, funnel
+from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+from attribution.engine._memory import AttributionResult, attribute, attribute_paths
+from attribution.engine._partitioned import attribute_partitioned, run_partitioned
+from attribution.engine._scoring import JourneyScorer, JourneyScores, read_run_paths, score_journeys
+from attribution.exceptions import (
     AttributionError,
     ColumnNotFoundError,
     ConfigError,
@@ -19,14 +23,16 @@ from ._errors import (
     NullValueError,
     SchemaError,
 )
-from ._funnel import Funnel, funnel
-from ._partitioned import attribute_partitioned, run_partitioned
-from ._plan import Plan, PlanCheck, check_plan, read_plan
-from ._registry import ModelSpec, Param, available_models, default_models, get_model
-from ._rules import DEFAULT_ROLE_MULTIPLIERS, RoleWeights
-from ._scoring import JourneyScorer, JourneyScores, read_run_paths, score_journeys
-from ._surveys import SurveyClassifier
-from ._version import __version__
+from attribution.models._registry import (
+    ModelSpec,
+    Param,
+    available_models,
+    default_models,
+    get_model,
+)
+from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS, RoleWeights
+from attribution.surveys._benchmark import SurveyBenchmark, compare_surveys, score_against_truth
+from attribution.surveys._classifier import SurveyClassifier
 
 __all__ = [
     "AttributionError",

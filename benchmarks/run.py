@@ -174,7 +174,7 @@ def _import_models() -> None:
     case's timed region starts after its imports, as channelattribution's (1.7 s) and mam's
     are outside theirs."""
     from attribution import available_models
-    from attribution._registry import resolve_all
+    from attribution.models._registry import resolve_all
 
     for run in resolve_all([n for n, s in available_models().items() if s.family != "rule"]):
         run.build()

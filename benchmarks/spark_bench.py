@@ -7,7 +7,7 @@ Needs the ``spark`` extra (``pip install -e '.[spark]'``) and Java 17+. Data com
 ``benchmarks/data/<size>/`` (made with ``attribution synth`` when missing, seeded as
 ``benchmarks/run.py`` makes it). Each case runs once, in its own process: ``memory`` is
 ``attribution.attribute`` then ``AttributionResult.write``; ``partitioned`` is
-``attribution._partitioned.run_partitioned``; ``spark`` is ``attribution.spark.attribute_spark``
+``attribution.run_partitioned``; ``spark`` is ``attribution.spark.attribute_spark``
 on ``local[2]`` then ``SparkAttribution.write`` (Parquet directories). Peak RSS is of the
 whole process tree (the Spark case's JVM and Python workers included), sampled every 0.1 s
 from /proc, and ``ru_maxrss`` of the case's own process. Results are checked against the
@@ -65,7 +65,7 @@ def worker(case: str, data: Path, out: Path, models: list[str], args: argparse.N
     if case == "memory":
         attribution.attribute(touches, stages, models=models).write(out, run_id="run")
     elif case == "partitioned":
-        from attribution._partitioned import run_partitioned
+        from attribution.engine._partitioned import run_partitioned
 
         run_partitioned(
             touches,

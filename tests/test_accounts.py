@@ -27,7 +27,7 @@ from conftest import at
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._rules import DEFAULT_ROLE_MULTIPLIERS
+from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS
 
 TOL = 1e-12
 RULES = ["linear", "position_based", "w_shaped", "time_decay", "first_touch", "last_touch"]

@@ -58,7 +58,7 @@ ERRORS = [
 @pytest.mark.parametrize("error", ERRORS)
 def test_one_error_family(error: type[Exception]) -> None:
     assert issubclass(error, attribution.AttributionError)
-    assert error.__module__ == "attribution._errors"
+    assert error.__module__ == "attribution.exceptions"
 
 
 def test_input_errors_carry_context() -> None:

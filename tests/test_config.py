@@ -1,4 +1,4 @@
-"""Run configuration files (attribution._config)."""
+"""Run configuration files (attribution.inputs._config)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._config import RunConfig, load_config
+from attribution.inputs._config import RunConfig, load_config
 
 FULL = """
 [inputs]

@@ -1,4 +1,4 @@
-"""Tests of attribution._counterfactual."""
+"""Tests of attribution.models._counterfactual."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from attribution._counterfactual import CounterfactualModel
+from attribution.models._counterfactual import CounterfactualModel
 
 
 def _paths(rows: list[tuple[list[str], float, float, float]]) -> pl.DataFrame:

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 import attribution
-from attribution._attribute import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
-from attribution._config import load_config
+from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.inputs._config import load_config
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import attribution
-from attribution._funnel import _alerts
+from attribution.b2b._funnel import _alerts
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 MONDAY = datetime(2025, 1, 6, 12, tzinfo=UTC)

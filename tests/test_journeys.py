@@ -1,5 +1,5 @@
-"""Journeys (attribution._journeys): windows, conversion assignment, null paths, milestones,
-account level and the reconciliation of every input touch."""
+"""Journeys (attribution.journeys._journeys): windows, conversion assignment, null paths,
+milestones, account level and the reconciliation of every input touch."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution import _journeys as journeys_module
-from attribution._journeys import parse_duration
-from attribution._synth import synthesize
+from attribution.journeys import _journeys as journeys_module
+from attribution.datasets._synth import synthesize
+from attribution.journeys._journeys import parse_duration
 
 LOOKBACK = timedelta(days=90)
 US = timedelta(microseconds=1)

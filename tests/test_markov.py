@@ -1,4 +1,4 @@
-"""Tests of attribution._markov (and of the shared per-touch allocation it uses)."""
+"""Tests of attribution.models._markov (and of the shared per-touch allocation it uses)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution import _markov
-from attribution._allocation import allocate_by_channel_weights
-from attribution._markov import NO_NULLS_NOTE, MarkovModel, select_order
+from attribution.models import _markov
+from attribution.models._allocation import allocate_by_channel_weights
+from attribution.models._markov import NO_NULLS_NOTE, MarkovModel, select_order
 
 WORKED = pl.DataFrame(
     {
@@ -586,7 +586,7 @@ def test_gmres_path_handles_subnormal_values(value: float) -> None:
 @pytest.mark.parametrize("collapse", [True, False])
 def test_journey_sequences_fit_equals_the_path_table_fit(order, collapse) -> None:
     """attribute() fits Markov on the coded journeys; the same chain as on its path table."""
-    from attribution._synth import synthesize
+    from attribution.datasets._synth import synthesize
 
     data = synthesize(4000, seed=11, conversion_rate=0.1)
     request = ("markov", {"order": order, "collapse_repeats": collapse})

@@ -1,4 +1,4 @@
-"""Tests of attribution._partitioned: the bounded-memory path equals the in-memory one."""
+"""Tests of attribution.engine._partitioned: the bounded-memory path equals the in-memory one."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._partitioned import attribute_partitioned, run_partitioned
-from attribution._registry import available_models
-from attribution._synth import synthesize
+from attribution.datasets._synth import synthesize
+from attribution.engine._partitioned import attribute_partitioned, run_partitioned
+from attribution.models._registry import available_models
 
 TOL = 1e-12
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import attribution
-from attribution._attribute import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

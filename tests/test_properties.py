@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._registry import resolve
-from attribution._rules import RoleWeights
+from attribution.models._registry import resolve
+from attribution.models._rules import RoleWeights
 
 CONTACTS = ["c1", "c2", "c3"]
 CHANNELS = ["direct", "email", "linkedin", "webinar"]

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 import attribution
-from attribution._report import REPORT_FILE, Report, render_report, write_report
+from attribution.report._page import REPORT_FILE, Report, render_report, write_report
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 CHANNELS = ["linkedin", "google_ads", "partner_referral", "g2_capterra", "direct_mail"]
@@ -305,6 +305,6 @@ def test_empty_directory(tmp_path: Path) -> None:
      (None, None), (True, None), (0, None)],
 )  # fmt: skip
 def test_lookback_is_shown_in_words(seconds, text) -> None:
-    from attribution._report import _duration
+    from attribution.report._page import _duration
 
     assert _duration(seconds) == text

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import attribution
-from attribution._report import REPORT_FILE, write_report
+from attribution.report._page import REPORT_FILE, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

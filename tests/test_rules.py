@@ -1,5 +1,5 @@
-"""Rule-based models (attribution._rules): the worked examples of models.md, computed by hand,
-and the role-weight edge cases, all run through :func:`attribution.attribute`."""
+"""Rule-based models (attribution.models._rules): the worked examples of models.md, computed
+by hand, and the role-weight edge cases, all run through :func:`attribution.attribute`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._rules import BUILTIN, RoleWeights, role_multiplier_expr, with_credit
+from attribution.models._rules import BUILTIN, RoleWeights, role_multiplier_expr, with_credit
 
 TOUCH_IDS = ["t1", "t2", "t3", "t4", "t5"]
 THIRD = 1 / 3

@@ -133,7 +133,7 @@ def test_attribute_scores_each_journey(client: TestClient) -> None:
 
 
 def test_attribute_matches_the_library(client: TestClient) -> None:
-    from attribution._scoring import score_journeys
+    from attribution.engine._scoring import score_journeys
 
     sent = body(n_journeys=2, models=RULES)
     out = client.post("/v1/attribute", headers=AUTH, json=sent).json()

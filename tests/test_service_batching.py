@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import attribution
-from attribution._scoring import JourneyScorer, JourneyScores
+from attribution.engine._scoring import JourneyScorer, JourneyScores
 from service.core.batching import ScoringBatcher
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

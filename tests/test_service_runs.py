@@ -159,7 +159,7 @@ def test_a_crash_while_writing_leaves_no_half_written_run(
         raise OSError("disk full")
 
     # the last file the library writes: everything else is already in the temporary dir
-    monkeypatch.setattr(attribution._attribute, "write_json_atomic", explode)
+    monkeypatch.setattr(attribution.engine._memory, "write_json_atomic", explode)
     run_id = start(client, models=["linear"])
     status = wait(client, run_id)
     assert status["status"] == "failed"

@@ -1,4 +1,5 @@
-"""attribution._scoring: journeys as plain data -> touch and channel credit (the API's core)."""
+"""attribution.engine._scoring: journeys as plain data -> touch and channel credit (the
+API's core)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._attribute import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
-from attribution._scoring import JourneyScorer, needs_paths, read_run_paths, score_journeys
+from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.engine._scoring import JourneyScorer, needs_paths, read_run_paths, score_journeys
 
 ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
 RULES = [name for name, spec in attribution.available_models().items() if spec.family == "rule"]

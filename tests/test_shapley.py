@@ -1,4 +1,4 @@
-"""Tests of attribution._shapley."""
+"""Tests of attribution.models._shapley."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._shapley import ShapleyModel
+from attribution.models._shapley import ShapleyModel
 
 WORKED = pl.DataFrame(
     {
@@ -205,7 +205,7 @@ def test_not_fitted() -> None:
 @pytest.mark.parametrize("value", ["rate", "count"])
 def test_journey_sequences_fit_equals_the_path_table_fit(value) -> None:
     """attribute() fits Shapley on the coded journeys; the same values as on its path table."""
-    from attribution._synth import synthesize
+    from attribution.datasets._synth import synthesize
 
     data = synthesize(4000, seed=12, conversion_rate=0.1)
     res = attribution.attribute(data.touches, data.stages, models=[("shapley", {"value": value})])
@@ -216,7 +216,7 @@ def test_journey_sequences_fit_equals_the_path_table_fit(value) -> None:
 
 
 def test_path_sequences_refuse_rows_out_of_path_order() -> None:
-    from attribution._allocation import PathSequences
+    from attribution.models._allocation import PathSequences
 
     numbers = pl.DataFrame({"conversions": [1.0, 0.0], "nulls": [0.0, 1.0], "value": [0.0, 0.0]})
     touches = pl.DataFrame(

@@ -16,8 +16,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution._registry import available_models
-from attribution._synth import synthesize
+from attribution.datasets._synth import synthesize
+from attribution.models._registry import available_models
 
 
 def _java_missing() -> str | None:

@@ -1,4 +1,4 @@
-"""Self-reported attribution benchmark (attribution._benchmark_sra): hand-computed metrics on
+"""Self-reported attribution benchmark (attribution.surveys._benchmark): hand-computed metrics on
 tiny cases, joins and counts, the seeded bootstrap, the hybrid, truth scoring, and the sample
 data end to end."""
 
@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 import attribution
 from attribution import InputError, ModelParameterError
-from attribution._benchmark_sra import (
+from attribution.surveys._benchmark import (
     METRICS,
     bootstrap_means,
     compare_surveys,
@@ -25,7 +25,7 @@ from attribution._benchmark_sra import (
     spearman,
     total_variation,
 )
-from attribution._surveys import SurveyClassifier
+from attribution.surveys._classifier import SurveyClassifier
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

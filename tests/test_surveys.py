@@ -1,4 +1,4 @@
-"""Survey coding (attribution._surveys): rules file, pick-list precedence, classifier."""
+"""Survey coding (attribution.surveys._classifier): rules file, pick-list precedence, classifier."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from attribution import ConfigError, InputError, ModelParameterError
-from attribution._surveys import (
+from attribution.datasets._synth import _SURVEY_TEXT
+from attribution.surveys._classifier import (
     SurveyClassifier,
     code_answers,
     default_survey_rules_path,
@@ -17,7 +18,6 @@ from attribution._surveys import (
     load_survey_rules,
     normalise_answer,
 )
-from attribution._synth import _SURVEY_TEXT
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

@@ -1,4 +1,4 @@
-"""Tests of the seeded synthetic-data generator (attribution._synth)."""
+"""Tests of the seeded synthetic-data generator (attribution.datasets._synth)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from attribution._synth import (
+from attribution.datasets._synth import (
     DARK_CHANNELS,
     STAGES,
     TRACKED_CHANNELS,

@@ -1,4 +1,5 @@
-"""Channel taxonomy (attribution._taxonomy): channels derived from utm_source / utm_medium."""
+"""Channel taxonomy (attribution.inputs._taxonomy): channels derived from utm_source /
+utm_medium."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import polars as pl
 import pytest
 
 import attribution
-from attribution._taxonomy import default_rules_path, derive_channels, load_rules
+from attribution.inputs._taxonomy import default_rules_path, derive_channels, load_rules
 
 CASES = [
     ("linkedin", "paid_social", "linkedin"),

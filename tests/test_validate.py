@@ -1,6 +1,6 @@
-"""Input contract (attribution._validate, attribution._io): clear errors that name the table, the
-source, the column and the rows; column and stage-name mappings; the unified event log; UTC
-timestamps; model request errors."""
+"""Input contract (attribution.inputs._schema, attribution.inputs._sources): clear errors
+that name the table, the source, the column and the rows; column and stage-name mappings;
+the unified event log; UTC timestamps; model request errors."""
 
 from __future__ import annotations
 
@@ -220,7 +220,7 @@ def test_background_file_hash_is_the_files_sha256(
     the last published block itself."""
     import hashlib
 
-    from attribution import _io
+    from attribution.inputs import _sources as _io
 
     monkeypatch.setattr(_io, "_BLOCK", 1000)
     path = tmp_path / "blob.bin"
@@ -568,7 +568,7 @@ def test_bad_value_in_a_column_the_run_does_not_use_is_still_reported(tmp_path: 
 
 
 def test_load_keep_reads_only_the_kept_columns(tmp_path: Path) -> None:
-    from attribution._validate import TOUCHES, load
+    from attribution.inputs._schema import TOUCHES, load
 
     path = tmp_path / "touches.parquet"
     _touches(campaign=["a", "b", "c", "d"], cost=[1.0, 2.0, 3.0, 4.0]).write_parquet(path)

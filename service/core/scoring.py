@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from attribution._scoring import JourneyScorer, needs_paths, read_run_paths
+from attribution.engine._scoring import JourneyScorer, needs_paths, read_run_paths
 
 from .errors import ServiceError
 from .runs import RunStore

@@ -7,8 +7,8 @@ import polars as pl
 from fastapi import APIRouter
 
 import attribution
-from attribution._journeys import parse_duration
-from attribution._registry import resolve_all
+from attribution.journeys._journeys import parse_duration
+from attribution.models._registry import resolve_all
 
 from ...core.errors import ServiceError
 from ...core.runs import RunJob

@@ -1,0 +1,5 @@
+"""``python -m attribution.cli``."""
+
+from attribution.cli._app import main
+
+main()

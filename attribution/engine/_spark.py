@@ -1,0 +1,598 @@
+"""Scale-out on Apache Spark: the library's own journeys and models inside ``mapInArrow``.
+
+Needs the ``spark`` extra (``pip install 'attribution-engine[spark]'``); importing
+:mod:`attribution` does not import PySpark. The mechanism is that of
+:func:`attribution.engine._partitioned.attribute_partitioned`:
+
+1. touches and stage events are unioned into the unified event log (``event_type``) and
+   repartitioned by the journey key (``contact_id``, or ``account_id`` filled from the contacts
+   table at account level), so every journey lives in one Spark partition; each row keeps a
+   row id (``monotonically_increasing_id``) for the tie-breaks of the journeys;
+2. **pass 1** (``mapInArrow``): each task concatenates its Arrow batches (journeys cross batch
+   boundaries), turns them into Polars with ``pl.from_arrow`` and runs the library's
+   validation and journey building; it emits additive partials only: path-table rows
+   (``path``, ``conversions``, ``nulls``, ``value``), per-channel sums of the rule-based credit
+   and the reconciliation counts. Spark reduces them with ``groupBy().sum()``; the integer
+   counts are exact. The float ``value`` per path is reduced as a sorted list and summed on
+   the driver in Polars, in one fixed order, so it does not depend on the shuffle;
+3. the driver fits each data-driven model once on the merged path table with the library's
+   estimator (bit-identical to the single-machine fit on the integer counts);
+4. **pass 2** (``mapInArrow``): each task rebuilds its journeys and writes the touch credit
+   of every model, the data-driven ones allocated by the fitted estimators shipped from the
+   driver. Nothing per touch is collected on the driver.
+
+Journeys are built twice (once per pass): persisting the journey touches of a large log
+costs more than rebuilding them. Account-level extras (``accounts``, ``pipeline``,
+``account_credit``) and Markov order selection are not computed here.
+
+Run as a job::
+
+    spark-submit --conf spark.sql.session.timeZone=UTC -m attribution.spark \\
+        --touches s3a://bucket/touches --stages s3a://bucket/stages --out s3a://bucket/run \\
+        --model linear --model markov --partitions 400
+
+or ``python -m attribution.spark ...`` with a local master.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
+from attribution.engine._memory import (
+    CHANNEL_CREDIT_SCHEMA,
+    PATH_TABLE_SCHEMA,
+    TOUCH_CREDIT_SCHEMA,
+    ModelRequest,
+    _channel_credit_from_estimator,
+    _concat,
+    _estimator_extras,
+    _estimator_notes,
+    _fit,
+    _manifest,
+    path_table,
+    run_parameters,
+    touch_credit_columns,
+)
+from attribution.engine._partitioned import (
+    GLOBAL_ROW,
+    _merge_counts,
+    _Options,
+    build_part,
+    channel_sums,
+    check_partitions,
+    load_with_rows,
+    make_options,
+    merge_channel_sums,
+    rule_credit,
+)
+from attribution.exceptions import DuplicateKeyError, InputError
+from attribution.inputs._schema import CONTACTS, EVENTS, load
+from attribution.inputs._sources import Source
+from attribution.journeys._journeys import ContactScope, Level, _attach_accounts
+from attribution.models._registry import resolve_all
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["SparkAttribution", "attribute_spark", "main"]
+
+KEY = "__key"
+_SOURCE = Source(pl.LazyFrame(), "<spark>")
+
+#: Arrow schema of the touch credit that pass 2 hands back to Spark (``string``, not
+#: Polars' ``large_string``; timestamps in UTC, as the session time zone must be).
+TOUCH_CREDIT_ARROW = pa.schema(
+    [
+        ("conversion_id", pa.string()),
+        ("touch_id", pa.string()),
+        ("contact_id", pa.string()),
+        ("account_id", pa.string()),
+        ("channel", pa.string()),
+        ("timestamp", pa.timestamp("us", tz="UTC")),
+        ("model", pa.string()),
+        ("credit", pa.float64()),
+        ("value", pa.float64()),
+    ]
+)
+#: Pass 1 output: one row per partial (``kind`` = ``path``, ``channel`` or ``counts``).
+PARTIALS_ARROW = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("path", pa.list_(pa.string())),
+        ("conversions", pa.float64()),
+        ("nulls", pa.float64()),
+        ("value", pa.float64()),
+        ("model", pa.string()),
+        ("channel", pa.string()),
+        ("payload", pa.string()),
+    ]
+)
+
+
+@dataclass
+class SparkAttribution:
+    """What :func:`attribute_spark` returns.
+
+    Attributes
+    ----------
+    channel_credit : pyspark.sql.DataFrame
+        ``model``, ``channel``, ``conversions``, ``value``, ``share`` (small; built on the
+        driver), as :attr:`attribution.AttributionResult.channel_credit`.
+    touch_credit : pyspark.sql.DataFrame
+        The touch credit of every model (computed when written or collected).
+    paths : pl.DataFrame
+        The merged path table the data-driven models were fitted on.
+    manifest : dict
+        Parameters, models, reconciliation counts and notes.
+    extras : dict of str to pl.DataFrame
+        Model extras (removal effects, transition matrix, Shapley values).
+    """
+
+    channel_credit: DataFrame
+    touch_credit: DataFrame
+    paths: pl.DataFrame
+    manifest: dict[str, Any]
+    extras: dict[str, pl.DataFrame] = field(default_factory=dict)
+    cached: list[DataFrame] = field(default_factory=list, repr=False)
+
+    def unpersist(self) -> None:
+        """Free the partitioned input that Spark keeps for ``touch_credit`` (done by
+        :meth:`write`; ``touch_credit`` can still be computed afterwards, from the inputs)."""
+        for frame in self.cached:
+            frame.unpersist()
+        self.cached = []
+
+    def write(self, out: str) -> None:
+        """Write ``out/channel_credit.parquet``, ``out/touch_credit.parquet``,
+        ``out/paths.parquet`` (Spark Parquet directories) and ``out/manifest.json`` (a text
+        directory with one JSON line). ``out`` may be any URI Spark can write."""
+        spark = self.channel_credit.sparkSession
+        base = out.rstrip("/")
+        self.channel_credit.coalesce(1).write.mode("overwrite").parquet(
+            f"{base}/channel_credit.parquet"
+        )
+        self.touch_credit.write.mode("overwrite").parquet(f"{base}/touch_credit.parquet")
+        paths = self.paths.with_columns(pl.col("path").list.join(" > "))
+        _to_spark(spark, paths).coalesce(1).write.mode("overwrite").parquet(f"{base}/paths.parquet")
+        text = json.dumps(self.manifest, default=str)
+        spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("overwrite").text(
+            f"{base}/manifest.json"
+        )
+        self.unpersist()
+
+
+# --- the tasks (they run on the executors: they must live in the installed package) ---------
+
+
+def _frame_of(batches: Iterable[pa.RecordBatch]) -> pl.DataFrame | None:
+    """A whole Spark partition as one Polars frame (journeys cross batch boundaries)."""
+    table = pa.Table.from_batches(list(batches))
+    if table.num_rows == 0:
+        return None
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.drop(KEY)
+
+
+def _part(frame: pl.DataFrame, contacts: pl.DataFrame | None, options: _Options) -> Any:
+    events = load_with_rows(frame, EVENTS, None, _SOURCE)
+    return build_part(events, None, contacts, options)
+
+
+def _batches(frame: pl.DataFrame, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    yield from frame.to_arrow().cast(schema).to_batches()
+
+
+def _pass1(
+    batches: Iterable[pa.RecordBatch],
+    *,
+    models: list[Any],
+    options: _Options,
+    contacts: Any,
+) -> Iterator[pa.RecordBatch]:
+    frame = _frame_of(batches)
+    if frame is None:
+        return
+    runs = resolve_all(models)
+    part = _part(frame, contacts.value if contacts is not None else None, options)
+    paths = path_table(part.journeys).select(
+        pl.lit("path").alias("kind"), pl.all(), *_nulls("model", "channel", "payload")
+    )
+    credit = rule_credit(part.journeys.touches, runs, options)
+    sums = _concat([channel_sums(c) for c in credit.values()], _sums_schema())
+    channels = sums.select(
+        pl.lit("channel").alias("kind"),
+        pl.lit(None, pl.List(pl.String)).alias("path"),
+        pl.col("credit").alias("conversions"),
+        pl.lit(None, pl.Float64).alias("nulls"),
+        "value",
+        "model",
+        "channel",
+        pl.lit(None, pl.String).alias("payload"),
+    )
+    counts = pl.DataFrame({"kind": ["counts"], "payload": [json.dumps(part.counts)]}).select(
+        "kind",
+        pl.lit(None, pl.List(pl.String)).alias("path"),
+        *(pl.lit(None, pl.Float64).alias(c) for c in ("conversions", "nulls", "value")),
+        *_nulls("model", "channel"),
+        "payload",
+    )
+    out = pl.concat([paths, channels, counts], how="vertical_relaxed")
+    yield from _batches(out, PARTIALS_ARROW)
+
+
+def _pass2(
+    batches: Iterable[pa.RecordBatch],
+    *,
+    models: list[Any],
+    options: _Options,
+    contacts: Any,
+    estimators: Any,
+) -> Iterator[pa.RecordBatch]:
+    frame = _frame_of(batches)
+    if frame is None:
+        return
+    runs = resolve_all(models)
+    fitted = estimators.value
+    part = _part(frame, contacts.value if contacts is not None else None, options)
+    credit = rule_credit(part.journeys.touches, runs, options)
+    for i, run in enumerate(runs):
+        if i in credit:
+            one = credit.pop(i)
+        else:
+            one = touch_credit_columns(fitted[i].allocate(part.journeys.touches), run.label)
+        if one.height:
+            yield from _batches(one.cast(TOUCH_CREDIT_SCHEMA), TOUCH_CREDIT_ARROW)
+
+
+def _nulls(*names: str) -> list[pl.Expr]:
+    return [pl.lit(None, pl.String).alias(n) for n in names]
+
+
+def _sums_schema() -> pl.Schema:
+    return pl.Schema(
+        {
+            "model": pl.String(),
+            "channel": pl.String(),
+            "credit": pl.Float64(),
+            "value": pl.Float64(),
+        }
+    )
+
+
+# --- the driver -----------------------------------------------------------------------------
+
+
+def _to_spark(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:
+    table = frame.to_arrow()
+    schema = pa.schema(
+        [
+            pa.field(f.name, pa.string())
+            if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)
+            else f
+            for f in table.schema
+        ]
+    )
+    return spark.createDataFrame(table.cast(schema))
+
+
+def _to_polars(frame: DataFrame) -> pl.DataFrame:
+    out = pl.from_arrow(frame.toArrow())
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+def _events(
+    touches: DataFrame,
+    stages: DataFrame,
+    *,
+    level: Level,
+    contacts: pl.DataFrame | None,
+    partitions: int,
+) -> DataFrame:
+    """The unified event log, keyed by journey and repartitioned by that key."""
+    from pyspark.sql import functions as F
+
+    spark = touches.sparkSession
+    parts = []
+    for frame, kind in ((touches, "touch"), (stages, "stage")):
+        parts.append(
+            frame.withColumn("event_type", F.lit(kind)).withColumn(
+                GLOBAL_ROW, F.monotonically_increasing_id()
+            )
+        )
+    events = parts[0].unionByName(parts[1], allowMissingColumns=True)
+    names = events.columns
+
+    def text(name: str) -> Any:
+        return F.col(name).cast("string") if name in names else F.lit(None).cast("string")
+
+    if level == "contact":
+        key = text("contact_id")
+    else:
+        key = text("account_id")
+        if contacts is not None and "contact_id" in names:
+            mapping = _to_spark(
+                spark,
+                contacts.filter(pl.col("account_id").is_not_null())
+                .select(
+                    pl.col("contact_id").alias("__contact"), pl.col("account_id").alias("__acct")
+                )
+                .unique("__contact"),
+            )
+            events = events.withColumn("__contact", text("contact_id")).join(
+                F.broadcast(mapping), on="__contact", how="left"
+            )
+            key = F.coalesce(key, F.col("__acct"))
+    events = events.withColumn(KEY, key).drop("__contact", "__acct")
+    return events.repartition(partitions, KEY)
+
+
+def _check_touch_ids(events: DataFrame) -> None:
+    """A touch_id on rows with different journey keys (so in different partitions)."""
+    from pyspark.sql import functions as F
+
+    if "touch_id" not in events.columns:
+        return
+    touches = events.filter((F.col("event_type") == "touch") & F.col("touch_id").isNotNull())
+    key = F.coalesce(F.col(KEY), F.lit("\x00null"))
+    shared = (
+        touches.groupBy(F.col("touch_id").cast("string").alias("touch_id"))
+        .agg(F.countDistinct(key).alias("keys"))
+        .filter(F.col("keys") > 1)
+        .orderBy("touch_id")
+        .limit(5)
+        .collect()
+    )
+    if shared:
+        raise DuplicateKeyError(
+            f"touch_ids {[r['touch_id'] for r in shared]} are shared by rows that differ in "
+            "their journey key",
+            table="touches",
+            source="<spark>",
+            column="touch_id",
+            hint="touch_id must identify one touch; exact duplicate rows are removed for you",
+        )
+
+
+def attribute_spark(
+    touches: DataFrame,
+    stages: DataFrame,
+    *,
+    models: Iterable[ModelRequest],
+    partitions: int | None = None,
+    level: Level = "contact",
+    conversion_stage: str = "closed_won",
+    lookback: str | int | float | timedelta | None = None,
+    contacts: DataFrame | pl.DataFrame | None = None,
+    milestones: Mapping[str, Sequence[str]] | None = None,
+    stage_names: Mapping[str, str | Sequence[str]] | None = None,
+    channel_rules: str | Path | None = None,
+    contact_scope: ContactScope = "account",
+    role_multipliers: Mapping[str, float] | None = None,
+    required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES,
+) -> SparkAttribution:
+    """:func:`attribution.attribute` on Spark DataFrames, journeys partitioned by key.
+
+    ``touches`` and ``stages`` have the canonical columns of the input contract (rename in
+    Spark first); the options are those of :func:`attribution.attribute`. ``partitions``
+    (default: twice the default parallelism) sets how many tasks share the journeys: each
+    task holds its partition in memory, so at 100M touches use a few hundred. ``contacts``
+    (a Spark or Polars frame) is collected on the driver and broadcast: it maps contacts to
+    accounts and roles. The session time zone must be UTC.
+
+    Channel credit equals the single-machine run: the data-driven models are fitted on the
+    same merged path table; rule-based sums agree to float rounding. Touch credit rows are
+    the single machine's (their order is not).
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql.pandas.types import from_arrow_schema  # one schema, not a DDL twin
+
+    spark = touches.sparkSession
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    if zone not in ("UTC", "Etc/UTC", "GMT", "Z", "+00:00"):
+        raise InputError(
+            f"the Spark session time zone must be UTC, got {zone!r}",
+            hint="set spark.sql.session.timeZone=UTC",
+        )
+    requests = list(models)  # shipped to the tasks as given: plain, picklable values
+    runs = resolve_all(requests)
+    options = make_options(
+        level=level,
+        conversion_stage=conversion_stage,
+        lookback=lookback,
+        milestones=milestones,
+        stage_names=stage_names,
+        channel_rules=channel_rules,
+        contact_scope=contact_scope,
+        role_multipliers=role_multipliers,
+        required_roles=required_roles,
+    )
+    n = check_partitions(partitions or 2 * spark.sparkContext.defaultParallelism)
+    contact_frame = None
+    if contacts is not None:
+        raw = contacts if isinstance(contacts, pl.DataFrame) else _to_polars(contacts)
+        contact_frame = load(raw, CONTACTS).frame
+        if level == "account":  # a contact of two accounts is an error, as in memory
+            _attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contact_frame, "")
+    # read and shuffled once, read by three jobs (the touch_id check and both passes)
+    events = _events(touches, stages, level=level, contacts=contact_frame, partitions=n).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    _check_touch_ids(events)
+    sc = spark.sparkContext
+    contacts_b = sc.broadcast(contact_frame) if contact_frame is not None else None
+
+    # pass 1: additive partials, reduced by Spark
+    partials = events.mapInArrow(
+        partial(_pass1, models=requests, options=options, contacts=contacts_b),
+        from_arrow_schema(PARTIALS_ARROW),
+    ).persist()
+    try:
+        paths, sums, counts = _reduce(partials)
+    finally:
+        partials.unpersist()
+
+    channel_parts: list[pl.DataFrame] = []
+    extras: dict[str, pl.DataFrame] = {}
+    notes = [f"spark run: {n} partitions by the journey key"]
+    fitted: dict[int, Any] = {}
+    for i, run in enumerate(runs):
+        if run.spec.family == "rule":
+            channel_parts.append(merge_channel_sums([sums.filter(pl.col("model") == run.label)]))
+            continue
+        if options.multipliers is not None:
+            notes.append(
+                f"{run.label}: role_multipliers not applied (data-driven models credit "
+                "channels from path statistics, not per-touch weights)"
+            )
+        estimator = _fit(run, paths)
+        fitted[i] = estimator
+        channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
+        extras.update(_estimator_extras(run.label, estimator))
+        notes.extend(_estimator_notes(run.label, estimator))
+    channel_credit = _concat(channel_parts, CHANNEL_CREDIT_SCHEMA)
+
+    # pass 2: touch credit, written by Spark
+    estimators_b = sc.broadcast(fitted)
+    touch_credit = events.mapInArrow(
+        partial(
+            _pass2,
+            models=requests,
+            options=options,
+            contacts=contacts_b,
+            estimators=estimators_b,
+        ),
+        from_arrow_schema(TOUCH_CREDIT_ARROW),
+    )
+    parameters = run_parameters(
+        level=level,
+        conversion_stage=conversion_stage,
+        window=options.window,
+        milestones=milestones,
+        stage_names=stage_names,
+        account_parameters={"contact_scope": contact_scope} if level == "account" else {},
+    )
+    parameters["partitions"] = n
+    manifest = _manifest(
+        runs,
+        inputs={"touches": "<spark>", "stages": "<spark>"},
+        parameters=parameters,
+        counts=counts,
+        timings={},
+        notes=notes,
+    )
+    return SparkAttribution(
+        _to_spark(spark, channel_credit)
+        if channel_credit.height
+        else spark.createDataFrame([], _ddl(CHANNEL_CREDIT_SCHEMA)),
+        touch_credit,
+        paths,
+        manifest,
+        extras,
+        cached=[events],
+    )
+
+
+def _ddl(schema: pl.Schema) -> str:
+    kinds = {pl.String(): "string", pl.Float64(): "double"}
+    return ", ".join(f"{name} {kinds[dtype]}" for name, dtype in schema.items())
+
+
+def _reduce(partials: DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Spark sums the partials; the float ``value`` per path comes back as a sorted list and
+    is summed here in that order, so the result does not depend on the shuffle."""
+    from pyspark.sql import functions as F
+
+    paths = _to_polars(
+        partials.filter(F.col("kind") == "path")
+        .groupBy("path")
+        .agg(
+            F.sum("conversions").alias("conversions"),
+            F.sum("nulls").alias("nulls"),
+            F.sort_array(F.collect_list("value")).alias("values"),
+        )
+    )
+    paths = (
+        paths.select("path", "conversions", "nulls", pl.col("values").list.sum().alias("value"))
+        .cast(PATH_TABLE_SCHEMA)
+        .sort(["conversions", "nulls", "path"], descending=[True, True, False])
+    )
+    sums = _to_polars(
+        partials.filter(F.col("kind") == "channel")
+        .groupBy("model", "channel")
+        .agg(F.sum("conversions").alias("credit"), F.sum("value").alias("value"))
+    ).cast(_sums_schema())
+    counts = _merge_counts(
+        json.loads(r["payload"])
+        for r in partials.filter(F.col("kind") == "counts").select("payload").collect()
+    )
+    return paths, sums, counts
+
+
+# --- the job --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m attribution.spark --touches URI --stages URI --out URI --model NAME ...``"""
+    parser = argparse.ArgumentParser(
+        prog="python -m attribution.spark",
+        description="Attribution on Spark: Parquet touches and stages in, run files out.",
+    )
+    parser.add_argument("--touches", required=True, help="Parquet path or URI of the touches")
+    parser.add_argument("--stages", required=True, help="Parquet path or URI of the stages")
+    parser.add_argument("--contacts", help="Parquet path or URI of the contacts")
+    parser.add_argument("--out", required=True, help="output directory or URI")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="registry name, or name:key=value,... (repeat; default: the default models)",
+    )
+    parser.add_argument("--level", choices=["contact", "account"], default="contact")
+    parser.add_argument("--conversion-stage", default="closed_won")
+    parser.add_argument("--lookback", default=None)
+    parser.add_argument("--partitions", type=int, default=None)
+    parser.add_argument("--master", default=None, help="Spark master (spark-submit sets it)")
+    args = parser.parse_args(argv)
+
+    from pyspark.sql import SparkSession
+
+    from attribution.models._registry import default_models, parse_model_string
+
+    # executors must run this interpreter (a job entry point, like the CLI, may read it)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("attribution").config(
+        "spark.sql.session.timeZone", "UTC"
+    )
+    if args.master:
+        builder = builder.master(args.master)
+    spark = builder.getOrCreate()
+    models: list[Any] = [parse_model_string(m) for m in args.model] or list(default_models())
+    result = attribute_spark(
+        spark.read.parquet(args.touches),
+        spark.read.parquet(args.stages),
+        models=models,
+        partitions=args.partitions,
+        level=args.level,
+        conversion_stage=args.conversion_stage,
+        lookback=args.lookback,
+        contacts=spark.read.parquet(args.contacts) if args.contacts else None,
+    )
+    result.write(args.out)
+    print(json.dumps(result.manifest["reconciliation"], default=str))
+    return 0
+

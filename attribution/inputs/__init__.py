@@ -1,0 +1,1 @@
+"""Inputs: sources, schema checks, run config files, channel taxonomy."""

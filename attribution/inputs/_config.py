@@ -1,0 +1,186 @@
+"""Run configuration files (TOML): inputs, column and stage-name mappings, run options.
+
+Example (every key optional except an input)::
+
+    [inputs]                       # paths are relative to this file
+    touches = "touches.parquet"    # or: events = "events.ndjson" (unified log)
+    stages = "stages.parquet"
+    contacts = "contacts.parquet"
+
+    [run]
+    models = ["linear", "w_shaped", "time_decay:half_life=3d"]
+    level = "contact"              # or "account"
+    conversion_stage = "closed_won"
+    lookback = "90d"
+    out = "runs"
+
+    [columns.touches]              # ours = "theirs"
+    timestamp = "event_time"
+    contact_id = "lead_id"
+
+    [stage_names]                  # ours = "theirs" or ["theirs", ...]
+    closed_won = ["Closed Won", "Won"]
+
+    [milestones]                   # milestone role = stages marking it
+    lead = ["lead", "mql"]
+
+    [taxonomy]
+    rules = "channel_rules.toml"
+
+    [economics]                    # unit economics (needs [inputs] spend); all optional
+    allocation = "customers"       # non-media costs reach channels by customers or spend
+    gross_margin = 0.75
+    annual_churn = 0.15
+    guardrail_limit = 0.30         # loaded CAC / lifetime gross profit per customer
+    [economics.costs]              # non-media costs for the same period as the spend
+    sales_compensation = 350000
+    tooling = 40000
+    onboarding = 60000
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from attribution.exceptions import ConfigError, did_you_mean
+from attribution.inputs._schema import SPECS
+
+_SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy", "economics"}
+_INPUTS = {"touches", "stages", "contacts", "events", "spend", "surveys", "paths", "plan"}
+#: [economics] keys -> the keyword of :func:`attribution.b2b._economics.unit_economics`
+_ECONOMICS_NUMBERS = {
+    "gross_margin",
+    "annual_churn",
+    "arpa",
+    "ltv",
+    "value_period_months",
+    "guardrail_limit",
+    "ltv_to_cac_target",
+    "payback_target_months",
+}
+_ECONOMICS = _ECONOMICS_NUMBERS | {"costs", "allocation"}
+_RUN = {
+    "models",
+    "level",
+    "conversion_stage",
+    "lookback",
+    "out",
+    "contact_scope",
+    "role_multipliers",
+    "required_roles",
+}
+_MILESTONES = {"lead", "opportunity", "closed_won"}
+
+
+@dataclass
+class RunConfig:
+    """A parsed config file; paths are absolute."""
+
+    inputs: dict[str, Path] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    stage_names: dict[str, str | list[str]] = field(default_factory=dict)
+    milestones: dict[str, list[str]] = field(default_factory=dict)
+    channel_rules: Path | None = None
+    economics: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _unknown(keys: set[str], valid: set[str], where: str, path: Path) -> None:
+    for key in sorted(keys - valid):
+        raise ConfigError(
+            f"config '{path}': unknown key '{key}' in {where}; {did_you_mean(key, sorted(valid))}"
+        )
+
+
+def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"config '{path}': [{name}] must be a table, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and check a TOML run configuration."""
+    path = Path(path).resolve()
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config '{path}': {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from exc
+    _unknown(set(data), _SECTIONS, "the top level", path)
+    base = path.parent
+    inputs = _section(data, "inputs", path)
+    _unknown(set(inputs), _INPUTS, "[inputs]", path)
+    for key, value in inputs.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"config '{path}': [inputs] {key} must be a path, got {value!r}")
+    run = _section(data, "run", path)
+    _unknown(set(run), _RUN, "[run]", path)
+    columns = _section(data, "columns", path)
+    _unknown(set(columns), set(SPECS), "[columns]", path)
+    for table, mapping in columns.items():
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ConfigError(f"config '{path}': [columns.{table}] maps our name = \"theirs\"")
+        _unknown(set(mapping), set(SPECS[table].columns), f"[columns.{table}]", path)
+    milestones = _section(data, "milestones", path)
+    _unknown(set(milestones), _MILESTONES, "[milestones]", path)
+    stage_names = _section(data, "stage_names", path)
+    for where, mapping in (("[stage_names]", stage_names), ("[milestones]", milestones)):
+        for key, value in mapping.items():
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ConfigError(
+                    f"config '{path}': {where} {key} must be a stage name or a list of them, "
+                    f"got {value!r}"
+                )
+    taxonomy = _section(data, "taxonomy", path)
+    _unknown(set(taxonomy), {"rules"}, "[taxonomy]", path)
+    rules = taxonomy.get("rules")
+    if rules is not None and not isinstance(rules, str):
+        raise ConfigError(f"config '{path}': [taxonomy] rules must be a path, got {rules!r}")
+    economics = _economics(_section(data, "economics", path), path)
+    if "out" in run:
+        if not isinstance(run["out"], str):
+            raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
+        run["out"] = str((base / run["out"]).resolve())
+    return RunConfig(
+        inputs={k: (base / v).resolve() for k, v in inputs.items()},
+        run=run,
+        columns=columns,
+        stage_names=stage_names,
+        milestones=milestones,
+        channel_rules=(base / rules).resolve() if rules else None,
+        economics=economics,
+        path=path,
+    )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _economics(section: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Check [economics]: keyword arguments for ``unit_economics`` (ranges are checked there)."""
+    _unknown(set(section), _ECONOMICS, "[economics]", path)
+    for key in _ECONOMICS_NUMBERS & set(section):
+        if not _number(section[key]):
+            raise ConfigError(
+                f"config '{path}': [economics] {key} must be a number, got {section[key]!r}"
+            )
+    allocation = section.get("allocation", "customers")
+    if allocation not in ("customers", "spend"):
+        raise ConfigError(
+            f"config '{path}': [economics] allocation must be 'customers' or 'spend'; "
+            f"{did_you_mean(str(allocation), ['customers', 'spend'])}"
+        )
+    costs = section.get("costs", {})
+    if not isinstance(costs, dict) or not all(_number(v) and v >= 0 for v in costs.values()):
+        raise ConfigError(
+            f"config '{path}': [economics.costs] maps a cost name = amount >= 0, got {costs!r}"
+        )
+    return dict(section)

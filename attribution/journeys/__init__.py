@@ -1,0 +1,1 @@
+"""Journeys: contact and account journeys, lookback windows, milestones."""

@@ -1,0 +1,320 @@
+"""Counterfactual path attribution (the Fractribution method), vectorised.
+
+For a converting path, ``p(path) = conversions / (conversions + nulls)`` over identical
+transformed paths. Position ``j`` contributes ``max(0, p(path) - p(path without j))``,
+where an unobserved shorter path has ``p = 0``; contributions are normalised within the
+path, and a path whose contributions are all 0 gives its last position 1.
+
+Path transforms (``D A B B C D C C`` as the example):
+
+- ``unique``: none (``D A B B C D C C``);
+- ``exposure``: collapse consecutive repeats (``D A B C D C``);
+- ``first``: first occurrence of each channel (``D A B C``);
+- ``frequency``: first occurrence with counts (``D(2) A(1) B(2) C(3)``); the path key is
+  the channel sequence together with the counts.
+
+"Without position j" is the transformed path with element ``j`` removed, i.e. the journey
+without every touch the transform merged into that position, transformed again. Only
+``exposure`` is affected by the re-transform: removing ``B`` from ``A B A`` leaves
+``A A``, which collapses to ``A`` (Fractribution looks up ``A A``, which never exists, and
+so gives ``B`` the full ``p(path)``). Under ``frequency`` the whole ``C(3)`` entry is
+removed, as Fractribution does.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import polars as pl
+
+from attribution.models._allocation import check_touch_table, validate_paths
+from attribution.models._estimator import PathModel
+
+__all__ = ["CounterfactualModel"]
+
+Transform = Literal["unique", "exposure", "first", "frequency"]
+_TRANSFORMS: Final = ("unique", "exposure", "first", "frequency")
+
+_PARAMETER_CONSTRAINTS: Final = {
+    "transform": (
+        lambda v: v in _TRANSFORMS,
+        "a str among {'unique', 'exposure', 'first', 'frequency'}",
+    ),
+}
+
+
+def _transform(frame: pl.LazyFrame, group: str, transform: str) -> pl.LazyFrame:
+    """Map each touch to its transformed position.
+
+    ``frame`` holds ``group`` and ``channel`` with each group's rows contiguous and in
+    time order. Adds ``tpos`` (the transformed position a touch belongs to), ``keep``
+    (the touch that represents that position) and, for ``frequency``, ``count``.
+    """
+    idx = pl.int_range(pl.len()).over(group)
+    if transform == "unique":
+        keep = pl.lit(True)
+    elif transform == "exposure":
+        keep = (idx == 0) | (pl.col("channel") != pl.col("channel").shift(1)).fill_null(True)
+    else:
+        keep = pl.col("channel").is_first_distinct().over(group)
+    frame = frame.with_columns(keep.alias("keep")).with_columns(
+        (pl.col("keep").cast(pl.Int64).cum_sum().over(group) - 1).alias("tpos")
+    )
+    if transform in ("first", "frequency"):
+        # Later repeats belong to the position of the channel's first occurrence.
+        frame = frame.with_columns(pl.col("tpos").first().over(group, "channel"))
+    if transform == "frequency":
+        frame = frame.with_columns(pl.len().over(group, "channel").alias("count"))
+    return frame
+
+
+class CounterfactualModel(PathModel):
+    """Counterfactual path attribution (Fractribution).
+
+    Parameters
+    ----------
+    transform : {"unique", "exposure", "first", "frequency"}, default "unique"
+        Path transform applied before paths are compared (see the module docstring).
+
+    Attributes
+    ----------
+    channels_ : list of str
+    path_probabilities_ : DataFrame
+        One row per transformed path: ``path`` (list[str]), ``counts`` (list[u32],
+        ``frequency`` only), ``conversions``, ``nulls``, ``value``, ``probability``.
+    path_credit_ : DataFrame
+        One row per position of each converting transformed path: ``path``, (``counts``),
+        ``position``, ``channel``, ``conversions``, ``probability``,
+        ``counterfactual_probability``, ``contribution`` and ``credit`` (the normalised
+        share of the path's credit; sums to 1 per path).
+    channel_credit_ : DataFrame
+        ``channel``, ``conversions``, ``value``: each path's conversions and value split
+        by the credits of its positions.
+    total_conversions_, total_value_ : float
+    notes_ : list of str
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> paths = pl.DataFrame({
+    ...     "path": [["a", "b"], ["b"], ["a"]],
+    ...     "conversions": [4.0, 1.0, 2.0],
+    ...     "nulls": [1.0, 4.0, 3.0],
+    ... })
+    >>> model = CounterfactualModel().fit(paths)
+    >>> two = model.path_credit_.filter(pl.col("path").list.len() == 2)
+    >>> two["credit"].round(6).to_list()  # a: 0.8 - 0.2, b: 0.8 - 0.4, normalised
+    [0.6, 0.4]
+    """
+
+    _constraints = _PARAMETER_CONSTRAINTS
+    _fitted_attribute = "path_credit_"
+
+    def __init__(self, *, transform: Transform = "unique") -> None:
+        self.transform = transform
+
+    @property
+    def _key(self) -> list[str]:
+        return ["path", "counts"] if self.transform == "frequency" else ["path"]
+
+    def _keys_by_group(self, touches: pl.LazyFrame, group: str) -> pl.LazyFrame:
+        """Transformed path key (``path`` and, for frequency, ``counts``) per group."""
+        aggs = [pl.col("channel").alias("path")]
+        if self.transform == "frequency":
+            aggs.append(pl.col("count").alias("counts"))
+        return touches.filter("keep").group_by(group, maintain_order=True).agg(aggs)
+
+    def fit(self, paths: pl.DataFrame | pl.LazyFrame) -> CounterfactualModel:
+        """Compute per-path position credits and channel credit from a path table.
+
+        Parameters
+        ----------
+        paths
+            ``path`` (list[str]), ``conversions``; optional ``nulls`` and ``value``.
+
+        Returns
+        -------
+        CounterfactualModel
+            ``self``, fitted.
+        """
+        self._validate_params()
+        table, notes = validate_paths(paths, model=type(self).__name__)
+        table = table.filter(pl.col("conversions") + pl.col("nulls") > 0).with_row_index("g")
+        self.channels_ = (
+            table.select(pl.col("path").explode().unique().sort())["path"].to_list()
+            if table.height
+            else []
+        )
+        self.total_conversions_ = float(table["conversions"].sum())
+        self.total_value_ = float(table["value"].sum())
+        key = self._key
+
+        touches = _transform(
+            table.lazy().select("g", pl.col("path").alias("channel")).explode("channel"),
+            "g",
+            self.transform,
+        )
+        probabilities = (
+            self._keys_by_group(touches, "g")
+            .join(table.lazy().drop("path"), on="g")
+            .group_by(key)
+            .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
+            .with_columns(
+                (pl.col("conversions") / (pl.col("conversions") + pl.col("nulls"))).alias(
+                    "probability"
+                )
+            )
+            .sort(pl.col("path").list.join("\x1f"), *key[1:])
+            .collect()
+        )
+        self.path_probabilities_ = probabilities
+
+        positions = (
+            probabilities.lazy()
+            .filter(pl.col("conversions") > 0)
+            .with_row_index("kid")
+            .with_columns(pl.col("path").list.len().alias("length"))
+            .with_columns(pl.int_ranges(0, pl.col("length")).alias("position"))
+            .explode("position")
+        )
+        j = pl.col("position")
+        # Exposure: dropping a position whose neighbours share a channel merges them.
+        skip = pl.lit(1)
+        if self.transform == "exposure":
+            merges = pl.col("path").list.get(j - 1, null_on_oob=True) == pl.col("path").list.get(
+                j + 1, null_on_oob=True
+            )
+            skip = pl.when((j > 0) & merges.fill_null(False)).then(2).otherwise(1)
+        counterfactual = positions.with_columns(
+            pl.col("path").list.get(j).alias("channel"),
+            *[
+                pl.concat_list(pl.col(c).list.slice(0, j), pl.col(c).list.slice(j + skip)).alias(
+                    f"cf_{c}"
+                )
+                for c in key
+            ],
+        )
+        lookup = probabilities.lazy().select(
+            *[pl.col(c).alias(f"cf_{c}") for c in key],
+            pl.col("probability").alias("counterfactual_probability"),
+        )
+        credit = (
+            counterfactual.join(
+                lookup, on=[f"cf_{c}" for c in key], how="left", maintain_order="left"
+            )
+            .with_columns(pl.col("counterfactual_probability").fill_null(0.0))
+            .with_columns(
+                (pl.col("probability") - pl.col("counterfactual_probability"))
+                .clip(lower_bound=0.0)
+                .alias("contribution")
+            )
+            .with_columns(pl.col("contribution").sum().over("kid").alias("__total"))
+            .with_columns(
+                pl.when(pl.col("__total") > 0)
+                .then(pl.col("contribution") / pl.col("__total"))
+                .otherwise((j == pl.col("length") - 1).cast(pl.Float64))
+                .alias("credit")
+            )
+            .sort("kid", "position")
+            .select(
+                *key,
+                "position",
+                "channel",
+                "conversions",
+                "value",
+                "probability",
+                "counterfactual_probability",
+                "contribution",
+                "credit",
+            )
+            .collect()
+        )
+        self.path_credit_ = credit.drop("value")
+        zero_paths = int(
+            credit.group_by(key)
+            .agg(pl.col("contribution").sum())
+            .filter(pl.col("contribution") == 0)
+            .height
+        )
+        if zero_paths:
+            notes.append(
+                f"{zero_paths} converting path(s) had no positive contribution; their last "
+                "position took all the credit."
+            )
+
+        universe = pl.DataFrame({"channel": self.channels_}, schema={"channel": pl.String})
+        by_channel = credit.group_by("channel").agg(
+            (pl.col("credit") * pl.col("conversions")).sum().alias("conversions"),
+            (pl.col("credit") * pl.col("value")).sum().alias("value"),
+        )
+        self.channel_credit_ = universe.join(
+            by_channel, on="channel", how="left", maintain_order="left"
+        ).with_columns(pl.col("conversions", "value").fill_null(0.0).cast(pl.Float64))
+        self.notes_ = notes
+        return self
+
+    def allocate(self, touches: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+        """Per-touch credit from the fitted position credits.
+
+        Each conversion's touches are transformed like the fitted paths; a transformed
+        position's credit is shared equally by the touches merged into it (the run of
+        repeats for ``exposure``, every touch of the channel for ``first`` and
+        ``frequency``). A conversion whose transformed path was never seen converting
+        has ``p(path) = 0``, so every contribution is 0 and its last position takes 1.
+
+        Parameters
+        ----------
+        touches
+            ``conversion_id``, ``position`` (time order within the conversion),
+            ``channel``; other columns are carried through.
+
+        Returns
+        -------
+        DataFrame
+            The input rows, in input order, plus ``credit`` (f64).
+        """
+        self._check_fitted()
+        touches = check_touch_table(touches, ("conversion_id", "position", "channel"))
+        key = self._key
+        work = (
+            touches.with_row_index("__row")
+            .with_columns(pl.col("channel").cast(pl.String).alias("__channel"))
+            .sort("conversion_id", "position", "__row")
+        )
+        work = _transform(
+            work.select("__row", "conversion_id", pl.col("__channel").alias("channel")),
+            "conversion_id",
+            self.transform,
+        )
+        shares = self.path_credit_.lazy().select(
+            *key, pl.col("position").alias("tpos"), pl.col("credit").alias("__share")
+        )
+        per_position = (
+            self._keys_by_group(work, "conversion_id")
+            .join(shares, on=key, how="inner")
+            .select("conversion_id", "tpos", "__share")
+        )
+        credited = (
+            work.join(per_position, on=["conversion_id", "tpos"], how="left")
+            .with_columns(
+                pl.col("__share").is_not_null().any().over("conversion_id").alias("__seen"),
+                pl.len().over("conversion_id", "tpos").alias("__members"),
+            )
+            .with_columns(
+                pl.when(pl.col("__seen"))
+                .then(pl.col("__share").fill_null(0.0))
+                .otherwise(
+                    (pl.col("tpos") == pl.col("tpos").max().over("conversion_id")).cast(pl.Float64)
+                )
+                .truediv(pl.col("__members"))
+                .alias("credit")
+            )
+            .select("__row", "credit")
+        )
+        return (
+            touches.with_row_index("__row")
+            .join(credited, on="__row", how="left")
+            .sort("__row")
+            .drop("__row")
+            .collect()
+        )

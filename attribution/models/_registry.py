@@ -1,0 +1,499 @@
+"""The model registry: one table of every model, read by the API, the CLI, the docs and the service.
+
+A model is requested as a name (``"linear"``), a ``(name, params)`` pair
+(``("time_decay", {"half_life": "1d"})``) or, on the command line, a string
+``"time_decay:half_life=1d"`` (``;``-separated for several parameters, lists with ``|``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from attribution.exceptions import InputError, ModelNotFoundError, ModelParameterError, did_you_mean
+from attribution.journeys._journeys import parse_duration
+from attribution.models._rules import BUILTIN, RoleWeights
+
+Family = Literal["rule", "data"]
+ParamKind = Literal["float", "int", "bool", "duration", "channels", "multipliers", "choice"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One model parameter: name, kind, default, allowed range and a line of documentation."""
+
+    name: str
+    kind: ParamKind
+    default: Any
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False  # None allowed
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "default": self.default,
+            "doc": self.doc,
+        }
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.low is not None or self.high is not None:
+            out["range"] = [self.low, self.high]
+        return out
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model."""
+
+    name: str
+    family: Family
+    summary: str
+    params: tuple[Param, ...]
+    build: Callable[[dict[str, Any]], Any]
+    needs_timestamps: bool = False
+    needs_milestones: bool = False
+    #: run by default (CLI without --model, demo, service runs without models); False for
+    #: models that mean nothing without the user's own parameters, like ``custom``
+    in_defaults: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "summary": self.summary,
+            "needs_timestamps": self.needs_timestamps,
+            "needs_milestones": self.needs_milestones,
+            "params": [p.describe() for p in self.params],
+        }
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """A model with validated parameters, ready to apply; ``label`` names it in outputs."""
+
+    spec: ModelSpec
+    params: dict[str, Any]
+    label: str
+
+    def build(self) -> Any:
+        return self.spec.build(self.params)
+
+    @property
+    def needs_timestamps(self) -> bool:
+        return self.spec.needs_timestamps or (
+            self.spec.family == "rule" and self.build().needs_timestamps
+        )
+
+    @property
+    def needs_milestones(self) -> bool:
+        return self.spec.needs_milestones or (
+            self.spec.family == "rule" and self.build().needs_milestones
+        )
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model to the registry (names are unique)."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model '{spec.name}' is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def available_models() -> dict[str, ModelSpec]:
+    """Every registered model, by name, in registration order."""
+    return dict(_REGISTRY)
+
+
+def default_models(*, paths_only: bool = False) -> list[str]:
+    """The models run when none are named; ``paths_only``: those a path table can feed
+    (no timestamps or milestones needed)."""
+    out = []
+    for name, spec in _REGISTRY.items():
+        if not spec.in_defaults:
+            continue
+        run = resolve(name)
+        if paths_only and (run.needs_timestamps or run.needs_milestones):
+            continue
+        out.append(name)
+    return out
+
+
+def get_model(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelNotFoundError(
+            f"unknown model '{name}'; {did_you_mean(name, list(_REGISTRY))}"
+        ) from None
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+
+def _coerce(spec: ModelSpec, param: Param, value: Any) -> Any:
+    where = f"The '{param.name}' parameter of {spec.name}"
+    if value is None:
+        if param.optional:
+            return None
+        raise ModelParameterError(f"{where} cannot be empty.")
+    try:
+        if param.kind == "float":
+            if isinstance(value, bool):
+                raise TypeError
+            out: Any = float(value)
+            if not math.isfinite(out):
+                raise ModelParameterError(
+                    f"{where} must be a finite number. Got {value!r} instead."
+                )
+        elif param.kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            out = int(value)
+        elif param.kind == "bool":
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise TypeError
+                out = value.lower() in ("true", "1", "yes")
+            elif isinstance(value, bool):
+                out = value
+            else:
+                raise TypeError
+        elif param.kind == "duration":
+            out = parse_duration(value, name=param.name)
+        elif param.kind == "channels":
+            if isinstance(value, str):
+                value = [v for v in value.split("|") if v]
+            out = tuple(str(v) for v in value)
+        elif param.kind == "multipliers":
+            if isinstance(value, str):  # "linkedin=2|direct=0.5"
+                value = dict(item.split("=", 1) for item in value.split("|") if item)
+            if not isinstance(value, Mapping):
+                raise TypeError
+            out = {str(k): float(v) for k, v in value.items()}
+            if any(v < 0 for v in out.values()):
+                raise ModelParameterError(f"{where} must hold non-negative multipliers.")
+        elif param.kind == "choice":
+            out = str(value)
+            if out not in param.choices:
+                raise ModelParameterError(
+                    f"{where} must be one of {', '.join(map(repr, param.choices))}. "
+                    f"Got {value!r} instead."
+                )
+        else:  # pragma: no cover - kinds are a closed set
+            raise TypeError
+    except ModelParameterError:
+        raise
+    except InputError as exc:  # parse_duration's own message says what is wrong
+        raise ModelParameterError(f"{where}: {exc}") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ModelParameterError(
+            f"{where} must be of kind {param.kind}. Got {value!r} instead."
+        ) from exc
+
+    if param.kind in ("float", "int"):
+        lo, hi = param.low, param.high
+        if (lo is not None and out < lo) or (hi is not None and out > hi):
+            raise ModelParameterError(
+                f"{where} must be a {param.kind} in [{lo}, {hi if hi is not None else 'inf'}]. "
+                f"Got {value!r} instead."
+            )
+    return out
+
+
+def resolve(model: str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]) -> ModelRun:
+    """Turn a model request into a validated :class:`ModelRun`."""
+    if isinstance(model, str):
+        name, params = parse_model_string(model)
+    elif (
+        isinstance(model, tuple)
+        and len(model) == 2
+        and isinstance(model[0], str)
+        and (model[1] is None or isinstance(model[1], Mapping))
+    ):
+        name, params = model[0], dict(model[1] or {})
+    elif isinstance(model, Mapping) and "name" in model:
+        name, params = model["name"], dict(model.get("params") or {})
+    else:
+        raise ModelParameterError(
+            f"a model is a name, a (name, params) pair or {{'name', 'params'}}; got {model!r}"
+        )
+    spec = get_model(name)
+    known = {p.name: p for p in spec.params}
+    for key in params:
+        if key not in known:
+            valid = ", ".join(known) or "none"
+            raise ModelParameterError(
+                f"{spec.name} has no parameter '{key}'; its parameters: {valid}"
+            )
+    values = {p.name: _coerce(spec, p, params.get(p.name, p.default)) for p in spec.params}
+    changed = {k: v for k, v in params.items() if k in known}
+    label = spec.name
+    if changed:
+        label += "(" + ",".join(f"{k}={_show(v)}" for k, v in sorted(changed.items())) + ")"
+    run = ModelRun(spec, values, label)
+    run.build()  # cross-parameter checks fail here, early
+    return run
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "|".join(map(str, value))
+    if isinstance(value, Mapping):
+        return "|".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def resolve_all(models: Iterable[Any]) -> list[ModelRun]:
+    """Resolve a list of model requests; labels must be unique."""
+    if isinstance(models, str) or (
+        isinstance(models, tuple)
+        and len(models) == 2
+        and isinstance(models[0], str)
+        and (models[1] is None or isinstance(models[1], Mapping))
+    ):
+        models = [models]
+    runs = [resolve(m) for m in models]
+    if not runs:
+        raise ModelParameterError(
+            "no models requested; available: " + ", ".join(available_models())
+        )
+    labels = [r.label for r in runs]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ModelParameterError(f"model(s) requested twice: {', '.join(dup)}")
+    return runs
+
+
+def parse_model_string(text: str) -> tuple[str, dict[str, str]]:
+    """``"markov:order=2;collapse_repeats=false"`` -> ``("markov", {...})``."""
+    name, _, rest = text.strip().partition(":")
+    params: dict[str, str] = {}
+    for item in filter(None, (s.strip() for s in rest.split(";"))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ModelParameterError(
+                f"model parameters are written key=value; got '{item}' in '{text}'"
+            )
+        params[key.strip()] = value.strip()
+    return name.strip(), params
+
+
+# --- the built-in rule-based models -----------------------------------------------------------
+
+
+def _fixed(weights: RoleWeights) -> Callable[[dict[str, Any]], RoleWeights]:
+    return lambda _params: weights
+
+
+def _position_based(p: dict[str, Any]) -> RoleWeights:
+    if p["first"] + p["last"] > 1:
+        raise ModelParameterError(
+            "The 'first' and 'last' parameters of position_based must sum to at most 1. "
+            f"Got {p['first']} + {p['last']} instead."
+        )
+    return RoleWeights(first=p["first"], last=p["last"], others=1 - p["first"] - p["last"])
+
+
+def _custom(p: dict[str, Any]) -> RoleWeights:
+    weights = {
+        k: p[k]
+        for k in ("first", "last", "lead", "opportunity", "closed_won", "last_non_direct", "others")
+    }
+    if sum(weights.values()) <= 0:
+        raise ModelParameterError(
+            "custom needs at least one positive role weight (first, last, lead, opportunity, "
+            "closed_won, last_non_direct, others). Got all zero instead."
+        )
+    return RoleWeights(
+        **weights,
+        half_life=p["half_life"],
+        channel_multipliers=p["channel_multipliers"],
+        direct_channels=p["direct_channels"],
+    )
+
+
+def _weight(name: str, default: float, doc: str) -> Param:
+    return Param(name, "float", default, doc, low=0.0)
+
+
+_DIRECT = Param(
+    "direct_channels", "channels", ("direct",), "channels treated as direct (last_non_direct role)"
+)
+
+_SUMMARIES = {
+    "first_touch": "All credit to the first touch of the journey.",
+    "last_touch": "All credit to the last touch before the conversion.",
+    "last_non_direct": "All credit to the last touch not on a direct channel (all direct: last).",
+    "linear": "Equal credit to every touch (repeats count).",
+    "position_based": "GA-style U: 40% first, 40% last, 20% split over the middle.",
+    "u_shaped": "B2B U: 40% first touch, 40% lead-creation touch, 20% over the others.",
+    "w_shaped": "30% first, 30% lead creation, 30% opportunity creation, 10% over the others.",
+    "full_path": "Z-shaped: 22.5% each to first, lead, opportunity and closed-won touches, 10% "
+    "over the others.",
+    "j_shaped": "20% first, 60% last, 20% over the others.",
+    "inverse_j": "60% first, 20% last, 20% over the others.",
+    "time_decay": "Weight 2^(-(T - t) / half_life), normalised per journey.",
+}
+
+for _name, _weights in BUILTIN.items():
+    if _name == "position_based":
+        register(
+            ModelSpec(
+                _name,
+                "rule",
+                _SUMMARIES[_name],
+                (
+                    _weight("first", 0.4, "weight of the first touch"),
+                    _weight("last", 0.4, "weight of the last touch"),
+                ),
+                _position_based,
+            )
+        )
+    elif _name == "last_non_direct":
+        register(
+            ModelSpec(
+                _name,
+                "rule",
+                _SUMMARIES[_name],
+                (_DIRECT,),
+                lambda p: RoleWeights(last_non_direct=1.0, direct_channels=p["direct_channels"]),
+            )
+        )
+    elif _name == "time_decay":
+        register(
+            ModelSpec(
+                _name,
+                "rule",
+                _SUMMARIES[_name],
+                (Param("half_life", "duration", "7d", "time for a touch's weight to halve"),),
+                lambda p: RoleWeights(others=1.0, half_life=p["half_life"]),
+                needs_timestamps=True,
+            )
+        )
+    else:
+        register(
+            ModelSpec(
+                _name,
+                "rule",
+                _SUMMARIES[_name],
+                (),
+                _fixed(_weights),
+                needs_milestones=_weights.needs_milestones,
+            )
+        )
+
+register(
+    ModelSpec(
+        "custom",
+        "rule",
+        "Your own role weights, optionally times time decay and per-channel multipliers.",
+        (
+            _weight("first", 0.0, "weight of the first touch"),
+            _weight("last", 0.0, "weight of the last touch"),
+            _weight("lead", 0.0, "weight of the lead-creation touch"),
+            _weight("opportunity", 0.0, "weight of the opportunity-creation touch"),
+            _weight("closed_won", 0.0, "weight of the closed-won touch"),
+            _weight("last_non_direct", 0.0, "weight of the last non-direct touch"),
+            _weight("others", 1.0, "weight split over touches holding no role"),
+            Param("half_life", "duration", None, "optional time-decay half-life", optional=True),
+            Param(
+                "channel_multipliers",
+                "multipliers",
+                {},
+                "per-channel multipliers, e.g. {'direct': 0.5}",
+            ),
+            _DIRECT,
+        ),
+        _custom,
+        in_defaults=False,  # needs the user's weights to mean anything
+    )
+)
+
+
+# --- the data-driven models -------------------------------------------------------------------
+
+
+def _markov(p: dict[str, Any]) -> Any:
+    from attribution.models._markov import MarkovModel
+
+    return MarkovModel(
+        order=p["order"], collapse_repeats=p["collapse_repeats"], use_nulls=p["use_nulls"]
+    )
+
+
+def _shapley(p: dict[str, Any]) -> Any:
+    from attribution.models._shapley import ShapleyModel
+
+    return ShapleyModel(value=p["value"], max_channels=p["max_channels"])
+
+
+def _counterfactual(p: dict[str, Any]) -> Any:
+    from attribution.models._counterfactual import CounterfactualModel
+
+    return CounterfactualModel(transform=p["transform"])
+
+
+register(
+    ModelSpec(
+        "markov",
+        "data",
+        "Markov chain of order k, solved exactly; credit by removal effect.",
+        (
+            Param("order", "int", 1, "states are the last k channels", low=1, high=4),
+            Param("collapse_repeats", "bool", True, "collapse consecutive repeats of a channel"),
+            Param("use_nulls", "bool", True, "use non-converting paths (else: visit probability)"),
+        ),
+        _markov,
+    )
+)
+register(
+    ModelSpec(
+        "shapley",
+        "data",
+        "Exact Shapley values over observed channel coalitions.",
+        (
+            Param(
+                "value",
+                "choice",
+                "rate",
+                "p(S): conversion rate or conversion count",
+                choices=("rate", "count"),
+            ),
+            Param(
+                "max_channels",
+                "int",
+                20,
+                "refuse above this many distinct channels",
+                low=1,
+                high=64,
+            ),
+        ),
+        _shapley,
+    )
+)
+register(
+    ModelSpec(
+        "counterfactual",
+        "data",
+        "Fractribution: each touch's counterfactual lift in its path's conversion rate.",
+        (
+            Param(
+                "transform",
+                "choice",
+                "unique",
+                "path transform before counting",
+                choices=("unique", "exposure", "first", "frequency"),
+            ),
+        ),
+        _counterfactual,
+    )
+)

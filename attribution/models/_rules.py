@@ -1,0 +1,236 @@
+"""Rule-based models as data: role weights applied by one vectorised function.
+
+The mechanism (models.md, "Rule-based models: one mechanism"):
+
+1. a touch's weight is the sum of the weights of the roles it holds;
+2. ``others`` is split equally among the touches holding none of the model's roles (a role
+   with weight 0 does not count as held);
+3. a role held by no touch is dropped, ``others`` is dropped when every touch holds a role,
+   and the remaining weights are renormalised to 1.
+
+On top, a touch's weight may be multiplied by a time-decay factor ``2 ** (-(T - t) / h)``
+and a per-channel multiplier; the journey is then renormalised. The decay is computed
+relative to the journey's latest touch (``2 ** (-(t_last - t) / h)``), which is identical
+after normalisation and cannot underflow to all-zero for long lookbacks and short
+half-lives. If every weight in a journey is 0 (e.g. a custom model whose only roles are
+missing, or channel multipliers of 0 on every channel in the journey) the journey's credit
+goes to its last touch, so credit still sums to 1.
+
+Buying-committee weighting (models.md, account level) is one more multiplier, per touch from
+its contact's role: :func:`role_multiplier_expr` builds the column and :func:`with_credit`
+takes its name (``multiplier=``). It multiplies the model's weights before the
+renormalisation, so a model that puts all its weight on one touch (``first_touch``,
+``last_touch``...) is unchanged by it, while ``linear`` becomes proportional to the multipliers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TypeVar
+
+import polars as pl
+
+from attribution.exceptions import InputError
+
+ROLES = ("first", "last", "lead", "opportunity", "closed_won", "last_non_direct")
+MILESTONE_ROLES = frozenset({"lead", "opportunity", "closed_won"})
+
+#: Buying-committee role multipliers (models.md); a role not listed takes ``unknown``.
+DEFAULT_ROLE_MULTIPLIERS: Mapping[str, float] = {
+    "decision_maker": 2.0,
+    "champion": 1.5,
+    "finance": 1.0,
+    "influencer": 1.0,
+    "user": 0.5,
+    "unknown": 1.0,
+}
+
+
+@dataclass(frozen=True)
+class RoleWeights:
+    """Weights of the roles a touch can hold, plus optional decay and channel multipliers."""
+
+    first: float = 0.0
+    last: float = 0.0
+    lead: float = 0.0
+    opportunity: float = 0.0
+    closed_won: float = 0.0
+    last_non_direct: float = 0.0
+    others: float = 0.0
+    half_life: timedelta | None = None
+    channel_multipliers: Mapping[str, float] = field(default_factory=dict)
+    direct_channels: tuple[str, ...] = ("direct",)
+
+    def role_weights(self) -> dict[str, float]:
+        return {r: getattr(self, r) for r in ROLES if getattr(self, r) > 0}
+
+    @property
+    def needs_milestones(self) -> bool:
+        return bool(MILESTONE_ROLES & set(self.role_weights()))
+
+    @property
+    def needs_timestamps(self) -> bool:
+        return self.half_life is not None
+
+
+def _role_flag(role: str, last_non_direct: pl.Expr) -> pl.Expr:
+    if role != "last_non_direct":
+        return pl.col(f"is_{role}")
+    # all touches direct: the last touch
+    return pl.col("position") == pl.coalesce(last_non_direct, pl.col("n_touches") - 1)
+
+
+def check_role_multipliers(multipliers: Mapping[str, float]) -> dict[str, float]:
+    """Validate role multipliers; keys are normalised as roles are (``"Decision Maker"`` ->
+    ``"decision_maker"``)."""
+    if not isinstance(multipliers, Mapping):
+        raise InputError(
+            f"role_multipliers must map role -> multiplier; got {type(multipliers).__name__}"
+        )
+    out: dict[str, float] = {}
+    for role, value in multipliers.items():
+        name = "_".join(str(role).strip().lower().replace("-", " ").split()) or "unknown"
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number) or number < 0:
+            raise InputError(
+                f"role_multipliers['{role}'] must be a finite number >= 0; got {value!r}"
+            )
+        out[name] = number
+    return out
+
+
+def role_multiplier_expr(multipliers: Mapping[str, float], *, role: str = "role") -> pl.Expr:
+    """Each touch's multiplier from its (normalised) ``role`` column; roles not in
+    ``multipliers`` take ``multipliers["unknown"]``, default 1.0."""
+    table = check_role_multipliers(multipliers)
+    default = table.get("unknown", 1.0)
+    return (
+        pl.col(role)
+        .replace_strict(table, default=default, return_dtype=pl.Float64)
+        .fill_null(default)
+        .alias("role_multiplier")
+    )
+
+
+def credit_stages(
+    weights: RoleWeights,
+    *,
+    by: str = "conversion_id",
+    multiplier: str | None = None,
+    name: str = "credit",
+) -> list[list[pl.Expr]]:
+    """The expressions that compute a model's credit, in stages.
+
+    Each stage is a list of columns that only read the columns of earlier stages, so no
+    window expression nests inside another: Polars evaluates a nested window group by group
+    (0.16 s instead of 0.02 s for one model on 700k journey touches). Helper columns are
+    named ``_<name>:...``; the last stage is the single column ``name``. Apply them with
+    :func:`with_credit`.
+
+    Needs ``position``, ``n_touches``, ``channel``, the ``is_<role>`` flags of the roles the
+    model uses and, for time decay, ``timestamp``. ``multiplier`` names an optional column of
+    non-negative per-touch multipliers (buying-committee role weights) applied with the channel
+    multipliers, before the renormalisation.
+    """
+    tmp = f"_{name}:"
+    roles = weights.role_weights()
+    first: list[pl.Expr] = []
+    if "last_non_direct" in roles:
+        non_direct = ~pl.col("channel").is_in(list(weights.direct_channels))
+        first.append(pl.when(non_direct).then(pl.col("position")).max().over(by).alias(tmp + "lnd"))
+    if weights.half_life is not None:
+        first.append(pl.col("timestamp").max().over(by).alias(tmp + "t_last"))
+
+    role_part: pl.Expr | None = None
+    held: pl.Expr | None = None
+    for role in roles:
+        flag = _role_flag(role, pl.col(tmp + "lnd"))
+        term = flag.cast(pl.Float64) * roles[role]
+        role_part = term if role_part is None else role_part + term
+        held = flag if held is None else held | flag
+    second: list[pl.Expr] = []
+    raw = role_part if role_part is not None else pl.col("position").cast(pl.Float64) * 0.0
+    if weights.others > 0:
+        if held is None:  # every touch is an "other"
+            raw = raw + weights.others / pl.col("n_touches").cast(pl.Float64)
+        else:
+            second.append((~held).sum().over(by).alias(tmp + "n_others"))
+            n_others = pl.col(tmp + "n_others")
+            raw = raw + pl.when(~held).then(weights.others / n_others).otherwise(0.0)
+    if weights.half_life is not None:
+        h = weights.half_life.total_seconds() * 1e6
+        age = (pl.col(tmp + "t_last") - pl.col("timestamp")).dt.total_microseconds()
+        raw = raw * (2.0 ** (-age.cast(pl.Float64) / h))
+    if weights.channel_multipliers:
+        mult = pl.col("channel").replace_strict(
+            dict(weights.channel_multipliers), default=1.0, return_dtype=pl.Float64
+        )
+        raw = raw * mult
+    if multiplier is not None:
+        raw = raw * pl.col(multiplier)
+    third = [raw.alias(tmp + "raw")]
+    raw = pl.col(tmp + "raw")
+    total = raw.sum().over(by)
+    is_last = (pl.col("position") == pl.col("n_touches") - 1).cast(pl.Float64)
+    credit = pl.when(total > 0).then(raw / total).otherwise(is_last).alias(name)
+    return [stage for stage in (first, second, third) if stage] + [[credit]]
+
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
+
+def with_credit(
+    frame: FrameT,
+    models: Mapping[str, RoleWeights],
+    *,
+    by: str = "conversion_id",
+    multiplier: str | None = None,
+) -> FrameT:
+    """``frame`` plus one credit column per model (column name -> weights).
+
+    All models are computed together, stage by stage (:func:`credit_stages`), so Polars
+    evaluates them in parallel; helper columns are dropped.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"conversion_id": ["k"] * 3, "position": [0, 1, 2],
+    ...     "n_touches": [3] * 3, "channel": ["a", "b", "c"],
+    ...     "is_first": [True, False, False], "is_last": [False, False, True]})
+    >>> with_credit(t, {"credit": BUILTIN["position_based"]})["credit"].to_list()
+    [0.4, 0.2, 0.4]
+    """
+    staged = [credit_stages(w, by=by, multiplier=multiplier, name=n) for n, w in models.items()]
+    depth = max((len(s) for s in staged), default=0)
+    # pad at the front so that every model's credit column lands in the last pass
+    empty: list[list[pl.Expr]] = [[]]
+    padded = [empty * (depth - len(s)) + s for s in staged]
+    for level in range(depth):
+        frame = frame.with_columns([e for s in padded for e in s[level]])
+    helpers = tuple(f"_{n}:" for n in models)
+    names = frame.collect_schema().names()
+    return frame.drop([c for c in names if c.startswith(helpers)])
+
+
+#: The built-in rule-based models (models.md table).
+BUILTIN: dict[str, RoleWeights] = {
+    "first_touch": RoleWeights(first=1.0),
+    "last_touch": RoleWeights(last=1.0),
+    "last_non_direct": RoleWeights(last_non_direct=1.0),
+    "linear": RoleWeights(others=1.0),
+    "position_based": RoleWeights(first=0.4, last=0.4, others=0.2),
+    "u_shaped": RoleWeights(first=0.4, lead=0.4, others=0.2),
+    "w_shaped": RoleWeights(first=0.3, lead=0.3, opportunity=0.3, others=0.1),
+    "full_path": RoleWeights(
+        first=0.225, lead=0.225, opportunity=0.225, closed_won=0.225, others=0.1
+    ),
+    "j_shaped": RoleWeights(first=0.2, last=0.6, others=0.2),
+    "inverse_j": RoleWeights(first=0.6, last=0.2, others=0.2),
+    "time_decay": RoleWeights(others=1.0, half_life=timedelta(days=7)),
+}

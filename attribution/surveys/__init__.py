@@ -1,0 +1,1 @@
+"""Self-reported surveys: coding free text into channels, benchmarking models against them."""
