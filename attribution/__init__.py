@@ -1,7 +1,8 @@
 """attribution: multi-touch attribution for B2B marketing.
 
 Exact where others simulate, vectorised where others loop, and B2B-aware. The public API is
-re-exported here; everything in ``attribution._*`` modules is private.
+re-exported here; the rooms (``attribution.models``, ``.inputs``, ``.journeys``, ``.engine``,
+``.b2b``, ``.surveys``, ``.report``, ``.datasets``, ``.cli``) hold private ``_*`` modules.
 """
 
 from attribution._version import __version__
@@ -9,6 +10,7 @@ from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+from attribution.engine._files import RunFiles
 from attribution.engine._memory import AttributionResult, attribute, attribute_paths
 from attribution.engine._partitioned import attribute_partitioned, run_partitioned
 from attribution.engine._scoring import JourneyScorer, JourneyScores, read_run_paths, score_journeys
@@ -20,6 +22,7 @@ from attribution.exceptions import (
     InputError,
     ModelNotFoundError,
     ModelParameterError,
+    NotFittedError,
     NullValueError,
     SchemaError,
 )
@@ -49,11 +52,13 @@ __all__ = [
     "ModelNotFoundError",
     "ModelParameterError",
     "ModelSpec",
+    "NotFittedError",
     "NullValueError",
     "Param",
     "Plan",
     "PlanCheck",
     "RoleWeights",
+    "RunFiles",
     "SchemaError",
     "SurveyBenchmark",
     "SurveyClassifier",

@@ -11,7 +11,8 @@ Every error the library raises on purpose derives from :class:`AttributionError`
     │   └── DuplicateKeyError      one key, several different rows
     ├── ConfigError                a config file or option is wrong
     ├── ModelNotFoundError         a model name is not in the registry
-    └── ModelParameterError        a model parameter is unknown or out of range
+    ├── ModelParameterError        a model parameter is unknown or out of range
+    └── NotFittedError             a learned model used before ``fit``
 
 Input errors carry the table, the source (file path or ``<memory>``), the column and, where it
 applies, the first offending rows, and say the likely cause.
@@ -30,6 +31,7 @@ __all__ = [
     "InputError",
     "ModelNotFoundError",
     "ModelParameterError",
+    "NotFittedError",
     "NullValueError",
     "SchemaError",
 ]
@@ -113,6 +115,11 @@ class ModelNotFoundError(AttributionError, KeyError):
 
 class ModelParameterError(AttributionError, ValueError):
     """A model parameter that is unknown, of the wrong type or out of range."""
+
+
+class NotFittedError(AttributionError, ValueError):
+    """A learned model (Markov, Shapley, counterfactual, survey classifier, journey scorer)
+    used before ``fit``. A ``ValueError`` as scikit-learn's is."""
 
 
 def did_you_mean(name: str, candidates: Sequence[str]) -> str:

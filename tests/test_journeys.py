@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
-from attribution.journeys import _journeys as journeys_module
 from attribution.datasets._synth import synthesize
+from attribution.journeys import _journeys as journeys_module
 from attribution.journeys._journeys import parse_duration
 
 LOOKBACK = timedelta(days=90)

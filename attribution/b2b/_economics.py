@@ -40,10 +40,11 @@ from typing import Any, Literal
 import polars as pl
 
 from attribution.b2b._funnel import _jsonable
+from attribution.engine._files import write_json_atomic
 from attribution.engine._memory import AttributionResult
 from attribution.exceptions import InputError, ModelNotFoundError, ModelParameterError
 from attribution.inputs._schema import ROW, SPEND, load
-from attribution.inputs._sources import TableLike, write_json_atomic
+from attribution.inputs._sources import TableLike
 
 Allocation = Literal["customers", "spend"]
 

@@ -46,9 +46,10 @@ from typing import Any
 
 import polars as pl
 
+from attribution.engine._files import write_json_atomic
 from attribution.exceptions import InputError, ModelParameterError
 from attribution.inputs._schema import ROW, SPEND, STAGES, TOUCHES, load
-from attribution.inputs._sources import TableLike, write_json_atomic
+from attribution.inputs._sources import TableLike
 from attribution.inputs._taxonomy import derive_channels, load_rules
 
 DEFAULT_STEPS: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "closed_won")

@@ -45,10 +45,11 @@ import polars as pl
 
 from attribution.b2b._economics import unit_economics
 from attribution.b2b._funnel import Funnel, _jsonable, funnel
+from attribution.engine._files import write_json_atomic
 from attribution.engine._memory import AttributionResult
 from attribution.exceptions import ConfigError, ModelNotFoundError, did_you_mean
 from attribution.inputs._schema import SPEND, load
-from attribution.inputs._sources import TableLike, write_json_atomic
+from attribution.inputs._sources import TableLike
 
 TOTAL = "(total)"
 _SECTIONS = {"plan", "budget", "targets", "caps", "floors", "assumptions"}

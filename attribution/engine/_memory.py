@@ -28,6 +28,7 @@ from attribution.b2b._accounts import (
     account_outputs,
     check_required_roles,
 )
+from attribution.engine._files import atomic_directory, write_json_atomic
 from attribution.exceptions import AttributionError, InputError, ModelParameterError
 from attribution.inputs._schema import (
     CONTACTS,
@@ -41,7 +42,7 @@ from attribution.inputs._schema import (
     load,
     split_events,
 )
-from attribution.inputs._sources import TableLike, atomic_directory, write_json_atomic
+from attribution.inputs._sources import TableLike
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.journeys._journeys import (
     DEFAULT_MILESTONES,

@@ -1,16 +1,11 @@
-"""Reading inputs (files or in-memory frames) and writing outputs atomically."""
+"""Reading inputs: files or in-memory frames, with their content hashes."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -175,30 +170,3 @@ def _file_hash(path: Path, offset: int = 0, digest: Any = None) -> str:
         for block in iter(lambda: handle.read(_BLOCK), b""):
             digest.update(block)
     return str(digest.hexdigest())
-
-
-@contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
-    """Yield a temporary directory beside ``final``; rename it into place on success.
-
-    A reader never sees a half-written directory: either the old state or the complete new one.
-    On error the temporary directory is removed.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
-        yield tmp
-        if final.exists():
-            raise FileExistsError(f"{final} already exists")
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON via a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, path)

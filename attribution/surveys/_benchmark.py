@@ -46,10 +46,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from attribution.engine._files import write_json_atomic
 from attribution.engine._memory import AttributionResult
 from attribution.exceptions import ConfigError, InputError, ModelParameterError
 from attribution.inputs._schema import ROW
-from attribution.inputs._sources import TableLike, write_json_atomic
+from attribution.inputs._sources import TableLike
 from attribution.surveys._classifier import (
     OTHER,
     CodingMode,

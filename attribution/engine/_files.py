@@ -1,0 +1,110 @@
+"""The run directory: its file names (read by the writer, the report and the service) and
+the atomic writes that keep a half-written file or directory from ever being visible."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+__all__ = ["RunFiles", "atomic_directory", "write_json_atomic", "write_parquet_atomic"]
+
+
+class RunFiles:
+    """File names of a run directory, one constant each.
+
+    Examples
+    --------
+    >>> from attribution import RunFiles
+    >>> RunFiles.MANIFEST, RunFiles.CHANNEL_CREDIT
+    ('manifest.json', 'channel_credit.parquet')
+    >>> RunFiles.extra("markov", RunFiles.REMOVAL_EFFECTS)
+    'markov_removal_effects.parquet'
+    """
+
+    MANIFEST: Final = "manifest.json"
+    CHANNEL_CREDIT: Final = "channel_credit.parquet"
+    TOUCH_CREDIT: Final = "touch_credit.parquet"
+    CONVERSIONS: Final = "conversions.parquet"
+    PATHS: Final = "paths.parquet"
+    ACCOUNTS: Final = "accounts.parquet"
+    ACCOUNT_CREDIT: Final = "account_credit.parquet"
+    PIPELINE: Final = "pipeline.parquet"
+    REPORT: Final = "report.html"
+    MARKOV_ORDER_SELECTION: Final = "markov_order_selection.parquet"
+    ECONOMICS: Final = "economics.parquet"
+    ECONOMICS_JSON: Final = "economics.json"
+    FUNNEL: Final = "funnel.parquet"
+    FUNNEL_WEEKLY: Final = "funnel_weekly.parquet"
+    FUNNEL_VELOCITY: Final = "funnel_velocity.parquet"
+    FUNNEL_JSON: Final = "funnel.json"
+    PLAN: Final = "plan.parquet"
+    PLAN_FLAGS: Final = "plan_flags.parquet"
+    PLAN_JSON: Final = "plan.json"
+    SURVEY_BENCHMARK: Final = "survey_benchmark.parquet"
+    SURVEY_BENCHMARK_JSON: Final = "survey_benchmark.json"
+    SURVEY_LEADERBOARD: Final = "survey_leaderboard.parquet"
+    SURVEY_SHARES: Final = "survey_shares.parquet"
+    SURVEY_CODED: Final = "survey_coded.parquet"
+    SURVEY_DARK_FUNNEL: Final = "survey_dark_funnel.parquet"
+    SURVEY_HYBRID: Final = "survey_hybrid.parquet"
+    SURVEY_TRUTH: Final = "survey_truth.parquet"
+    SURVEY_SUMMARY: Final = "survey_summary.txt"
+    #: suffixes of a data-driven model's extras, after its file-safe label (see :meth:`extra`)
+    REMOVAL_EFFECTS: Final = "removal_effects"
+    TRANSITION_MATRIX: Final = "transition_matrix"
+    SHAPLEY_VALUES: Final = "shapley_values"
+    TRANSITION_GRAPH: Final = "transition_graph"
+
+    @staticmethod
+    def safe_label(label: str) -> str:
+        """A model label as it appears in file names (``markov(order=2)`` ->
+        ``markov_order=2_``)."""
+        return "".join(ch if ch.isalnum() or ch in "_-=" else "_" for ch in label)
+
+    @classmethod
+    def extra(cls, label: str, kind: str, suffix: str = ".parquet") -> str:
+        """The file of a model's extra ``kind`` (e.g. :attr:`REMOVAL_EFFECTS`)."""
+        return f"{cls.safe_label(label)}_{kind}{suffix}"
+
+
+@contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``final``; rename it into place on success.
+
+    A reader never sees a half-written directory: either the old state or the complete new one.
+    On error the temporary directory is removed.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            raise FileExistsError(f"{final} already exists")
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON via a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def write_parquet_atomic(path: Path, frame: pl.DataFrame) -> None:
+    """Write Parquet via a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.write_parquet(tmp)
+    os.replace(tmp, path)
