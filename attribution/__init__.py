@@ -10,9 +10,16 @@ from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
-from attribution.engine._files import RunFiles
-from attribution.engine._memory import AttributionResult, attribute, attribute_paths
+from attribution.engine._files import RunFiles, write_json_atomic
+from attribution.engine._manifest import new_run_id
+from attribution.engine._memory import attribute, attribute_paths
 from attribution.engine._partitioned import attribute_partitioned, run_partitioned
+from attribution.engine._result import (
+    CHANNEL_CREDIT_SCHEMA,
+    PATH_TABLE_SCHEMA,
+    TOUCH_CREDIT_SCHEMA,
+    AttributionResult,
+)
 from attribution.engine._scoring import JourneyScorer, JourneyScores, read_run_paths, score_journeys
 from attribution.exceptions import (
     AttributionError,
@@ -34,12 +41,14 @@ from attribution.models._registry import (
     get_model,
 )
 from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS, RoleWeights
+from attribution.options import RunOptions
 from attribution.surveys._benchmark import SurveyBenchmark, compare_surveys, score_against_truth
 from attribution.surveys._classifier import SurveyClassifier
 
 __all__ = [
     "AttributionError",
     "AttributionResult",
+    "CHANNEL_CREDIT_SCHEMA",
     "ColumnNotFoundError",
     "ConfigError",
     "DEFAULT_REQUIRED_ROLES",
@@ -54,14 +63,17 @@ __all__ = [
     "ModelSpec",
     "NotFittedError",
     "NullValueError",
+    "PATH_TABLE_SCHEMA",
     "Param",
     "Plan",
     "PlanCheck",
     "RoleWeights",
     "RunFiles",
+    "RunOptions",
     "SchemaError",
     "SurveyBenchmark",
     "SurveyClassifier",
+    "TOUCH_CREDIT_SCHEMA",
     "UnitEconomics",
     "__version__",
     "attribute",
@@ -73,10 +85,12 @@ __all__ = [
     "default_models",
     "funnel",
     "get_model",
+    "new_run_id",
     "read_plan",
     "read_run_paths",
     "run_partitioned",
     "score_against_truth",
     "score_journeys",
     "unit_economics",
+    "write_json_atomic",
 ]

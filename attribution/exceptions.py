@@ -11,8 +11,8 @@ Every error the library raises on purpose derives from :class:`AttributionError`
     │   └── DuplicateKeyError      one key, several different rows
     ├── ConfigError                a config file or option is wrong
     ├── ModelNotFoundError         a model name is not in the registry
-    ├── ModelParameterError        a model parameter is unknown or out of range
-    └── NotFittedError             a learned model used before ``fit``
+    └── ModelParameterError        a model parameter is unknown or out of range
+        └── NotFittedError         a learned model used before ``fit``
 
 Input errors carry the table, the source (file path or ``<memory>``), the column and, where it
 applies, the first offending rows, and say the likely cause.
@@ -51,7 +51,11 @@ class InputError(AttributionError, ValueError):
         the column.
     rows : list of int
         0-based row numbers in the source (first few only).
+    option : str or None
+        The run option at fault (``lookback``, ``level``...), when the input is an option.
     """
+
+    option: str | None = None
 
     def __init__(
         self,
@@ -117,9 +121,9 @@ class ModelParameterError(AttributionError, ValueError):
     """A model parameter that is unknown, of the wrong type or out of range."""
 
 
-class NotFittedError(AttributionError, ValueError):
+class NotFittedError(ModelParameterError):
     """A learned model (Markov, Shapley, counterfactual, survey classifier, journey scorer)
-    used before ``fit``. A ``ValueError`` as scikit-learn's is."""
+    used before ``fit``; a ``ValueError``, as scikit-learn's is."""
 
 
 def did_you_mean(name: str, candidates: Sequence[str]) -> str:

@@ -174,7 +174,7 @@ def check_response(port: int, request: bytes, models: list[str], touches: int) -
 def profile_scoring(body: dict[str, Any], repeat: int) -> None:
     """Profile the library's scoring path alone (what one request costs the worker)."""
     sys.path.insert(0, str(ROOT))
-    from attribution.engine._scoring import JourneyScorer
+    from attribution import JourneyScorer
     from service.api.schemas import AttributeRequest
 
     parsed = AttributeRequest.model_validate_json(json.dumps(body))

@@ -65,7 +65,7 @@ def worker(case: str, data: Path, out: Path, models: list[str], args: argparse.N
     if case == "memory":
         attribution.attribute(touches, stages, models=models).write(out, run_id="run")
     elif case == "partitioned":
-        from attribution.engine._partitioned import run_partitioned
+        from attribution import run_partitioned
 
         run_partitioned(
             touches,

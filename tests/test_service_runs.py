@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import attribution
+import attribution.engine._result
 from service import Settings, create_app
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -159,7 +160,7 @@ def test_a_crash_while_writing_leaves_no_half_written_run(
         raise OSError("disk full")
 
     # the last file the library writes: everything else is already in the temporary dir
-    monkeypatch.setattr(attribution.engine._memory, "write_json_atomic", explode)
+    monkeypatch.setattr(attribution.engine._result, "write_json_atomic", explode)
     run_id = start(client, models=["linear"])
     status = wait(client, run_id)
     assert status["status"] == "failed"

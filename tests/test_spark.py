@@ -43,7 +43,8 @@ if (_why := _java_missing()) is not None:
 
 from pyspark.sql import SparkSession  # noqa: E402
 
-from attribution.spark import _to_polars, _to_spark, attribute_spark, main  # noqa: E402
+from attribution.engine._spark import _to_polars, _to_spark  # noqa: E402
+from attribution.spark import attribute_spark, main  # noqa: E402
 
 TOL = 1e-12
 

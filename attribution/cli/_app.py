@@ -15,7 +15,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
-from attribution.engine._memory import AttributionResult, attribute, attribute_paths
+from attribution.engine._memory import attribute, attribute_paths
+from attribution.engine._result import AttributionResult
 from attribution.exceptions import AttributionError, ConfigError
 from attribution.inputs._config import load_config
 from attribution.models._registry import available_models, default_models

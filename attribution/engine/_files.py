@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -95,16 +95,36 @@ def atomic_directory(final: Path) -> Iterator[Path]:
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON via a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    """Write JSON via a uniquely named temporary file beside ``path`` and ``os.replace``: a
+    reader sees the old file or the new one, never half of one, even with several writers.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> from attribution import write_json_atomic
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "status.json"
+    >>> write_json_atomic(target, {"status": "running"})
+    >>> json.loads(target.read_text())
+    {'status': 'running'}
+    """
+    text = json.dumps(payload, indent=2, default=str) + "\n"
+    _replace_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def write_parquet_atomic(path: Path, frame: pl.DataFrame) -> None:
-    """Write Parquet via a temporary file and ``os.replace``."""
+    """Write Parquet via a uniquely named temporary file beside ``path`` and ``os.replace``."""
+    _replace_atomic(path, frame.write_parquet)
+
+
+def _replace_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -24,6 +24,8 @@
    relative to every account of the run, are recomputed on the merged table.
 
 Markov order selection (a held-out split of journeys) is not additive and is refused here.
+The stages are the engine's own (:mod:`attribution.engine._stages`); this module only splits
+the inputs and merges the partials (:mod:`attribution.engine._merge`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,79 +43,41 @@ import polars as pl
 
 from attribution.b2b._accounts import (
     ACCOUNT_CREDIT_SCHEMA,
-    ACCOUNTS_SCHEMA,
-    DEFAULT_REQUIRED_ROLES,
     PIPELINE_SCHEMA,
     _pipeline,
-    check_required_roles,
-    engagement_z_expr,
-    tier_expr,
+    account_outputs,
 )
-from attribution.b2b._accounts import account_outputs as _account_outputs
-from attribution.engine._memory import (
-    CHANNEL_CREDIT_SCHEMA,
-    DEFAULT_LOOKBACK,
-    PATH_TABLE_SCHEMA,
-    TOUCH_CREDIT_SCHEMA,
-    AttributionResult,
-    ModelRequest,
-    Progress,
-    _account_parameters,
-    _channel_credit_from_estimator,
-    _concat,
-    _estimator_extras,
-    _estimator_graphs,
-    _estimator_notes,
-    _fit,
-    _manifest,
-    _Timer,
-    channel_credit_from_touches,
+from attribution.engine._files import RunFiles
+from attribution.engine._manifest import (
+    Timer,
+    account_parameters,
     conversion_totals,
-    path_table,
-    prepare_touches,
-    reconciliation,
-    rename_stages,
+    make_manifest,
     run_parameters,
-    touch_credit_columns,
 )
-from attribution.exceptions import DuplicateKeyError, InputError, ModelParameterError
-from attribution.inputs._schema import (
-    CONTACTS,
-    EVENTS,
-    ROW,
-    STAGES,
-    TOUCHES,
-    Table,
-    TableSpec,
-    load,
-    split_events,
+from attribution.engine._merge import (
+    GLOBAL_ROW,
+    bucket_expr,
+    channel_sums,
+    check_partitions,
+    contact_accounts,
+    load_with_rows,
+    merge_channel_sums,
+    merge_counts,
+    merge_paths,
+    retier,
 )
-from attribution.inputs._sources import Source, TableLike, read_source
-from attribution.journeys._journeys import (
-    DEFAULT_MILESTONES,
-    ContactScope,
-    Journeys,
-    Level,
-    _attach_accounts,
-    build_journeys,
-    parse_duration,
-)
-from attribution.models._registry import ModelRun, resolve_all
-from attribution.models._rules import check_role_multipliers, role_multiplier_expr, with_credit
+from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA, AttributionResult
+from attribution.engine._stages import Part, build_part, concat, fit_models, path_table, rule_credit
+from attribution.exceptions import DuplicateKeyError, ModelParameterError
+from attribution.inputs._schema import CONTACTS, EVENTS, STAGES, TOUCHES, Table, TableSpec, load
+from attribution.inputs._sources import Source, read_source
+from attribution.options import RunOptions
+from attribution.typing import Level, Progress, TableLike
 
 __all__ = ["attribute_partitioned", "bucket_expr", "run_partitioned"]
 
 BUCKET = "__bucket"
-GLOBAL_ROW = "__global_row"
-_HASH_SEED = 0
-_SUMS_SCHEMA = pl.Schema(
-    {"model": pl.String(), "channel": pl.String(), "credit": pl.Float64(), "value": pl.Float64()}
-)
-
-
-def bucket_expr(key: pl.Expr, partitions: int) -> pl.Expr:
-    """The partition of a journey key (text): ``hash(key) % partitions`` (null keys too)."""
-    return (key.cast(pl.String).hash(seed=_HASH_SEED) % partitions).cast(pl.UInt32)
 
 
 # --- the split ------------------------------------------------------------------------------
@@ -145,17 +109,6 @@ class _Split:
         files = sorted((self.directory / f"{BUCKET}={part}").glob("*.parquet"))
         frame = pl.read_parquet(files) if files else self.empty
         return load_with_rows(frame, self.spec, self.columns, self.source)
-
-
-def _with_global_rows(exc: InputError, rows: pl.Series, source: str) -> InputError:
-    return type(exc)(
-        exc.message,
-        table=exc.table,
-        source=source,
-        column=exc.column,
-        rows=[int(rows[r]) for r in exc.rows],
-        hint=exc.hint,
-    )
 
 
 def _split(
@@ -240,105 +193,8 @@ def _check_touch_ids_across(split: _Split, partitions: int, directory: Path) -> 
         )
 
 
+
 # --- the run --------------------------------------------------------------------------------
-
-
-@dataclass
-class _Options:
-    level: Level
-    conversion_stage: str
-    window: timedelta
-    milestones: Mapping[str, Sequence[str]] | None
-    stage_names: Mapping[str, str | Sequence[str]] | None
-    channel_rules: str | Path | None
-    contact_scope: ContactScope
-    multipliers: dict[str, float] | None
-    required: tuple[str, ...]
-
-
-def make_options(
-    *,
-    level: Level,
-    conversion_stage: str,
-    lookback: str | int | float | timedelta | None,
-    milestones: Mapping[str, Sequence[str]] | None,
-    stage_names: Mapping[str, str | Sequence[str]] | None,
-    channel_rules: str | Path | None,
-    contact_scope: ContactScope,
-    role_multipliers: Mapping[str, float] | None,
-    required_roles: Sequence[str],
-) -> _Options:
-    """Check the run options once (as :func:`attribution.attribute` does)."""
-    if level not in DEFAULT_LOOKBACK:
-        raise InputError(f"level must be 'contact' or 'account'; got {level!r}")
-    if level != "account" and role_multipliers is not None:
-        raise InputError(
-            "role_multipliers need level='account' (a contact's journey has one contact, so "
-            "they would change nothing)"
-        )
-    return _Options(
-        level=level,
-        conversion_stage=conversion_stage,
-        window=parse_duration(lookback if lookback is not None else DEFAULT_LOOKBACK[level]),
-        milestones=milestones,
-        stage_names=stage_names,
-        channel_rules=channel_rules,
-        contact_scope=contact_scope,
-        multipliers=check_role_multipliers(role_multipliers) if role_multipliers else None,
-        required=check_required_roles(required_roles),
-    )
-
-
-@dataclass
-class _Part:
-    touches: pl.DataFrame
-    stages: pl.DataFrame
-    journeys: Journeys
-    counts: dict[str, Any]
-    rows_in: tuple[int, int]
-
-
-def load_with_rows(
-    frame: pl.DataFrame, spec: TableSpec, columns: Mapping[str, str] | None, source: Source
-) -> Table:
-    """``frame`` (raw columns plus :data:`GLOBAL_ROW`) through the library's validator, with
-    the global row numbers as ``_row``, so ties, ``row-N`` ids and errors are the run's."""
-    frame = frame.sort(GLOBAL_ROW, maintain_order=True)  # source order: duplicates keep the first
-    rows = frame.get_column(GLOBAL_ROW).cast(pl.Int64)
-    try:
-        table = load(frame.drop(GLOBAL_ROW), spec, columns=columns)
-    except InputError as exc:
-        raise _with_global_rows(exc, rows, source.name) from None
-    assert table.frame.height == rows.len()  # the validator drops no row
-    return Table(table.frame.with_columns(rows.alias(ROW)), source, table.rows_in)
-
-
-def build_part(
-    touch_table: Table, stage_table: Table | None, contacts: pl.DataFrame | None, o: _Options
-) -> _Part:
-    """One partition's journeys, by the library's own functions; ``stage_table=None``: the
-    touch table is the unified event log."""
-    if stage_table is None:
-        touch_frame, stage_frame = split_events(touch_table.frame, touch_table.source)
-        rows_in = (touch_table.rows_in, 0)
-        touch_table = Table(touch_frame, touch_table.source, touch_table.rows_in)
-        stage_table = Table(stage_frame, touch_table.source, touch_table.rows_in)
-    else:
-        rows_in = (touch_table.rows_in, stage_table.rows_in)
-    touch_frame, duplicates, other_channel = prepare_touches(touch_table, o.channel_rules)
-    stage_frame = rename_stages(stage_table.frame, o.stage_names)
-    journeys = build_journeys(
-        touch_frame,
-        stage_frame,
-        level=o.level,
-        conversion_stage=o.conversion_stage,
-        lookback=o.window,
-        milestones=o.milestones,
-        contacts=contacts,
-        contact_scope=o.contact_scope,
-    )
-    counts = reconciliation(journeys.counts, duplicates, other_channel)
-    return _Part(touch_frame, stage_frame, journeys, counts, rows_in)
 
 
 class _Partitions:
@@ -347,95 +203,13 @@ class _Partitions:
         touches: _Split,
         stages: _Split | None,
         contacts: pl.DataFrame | None,
-        options: _Options,
+        options: RunOptions,
     ) -> None:
         self.touches, self.stages, self.contacts, self.options = touches, stages, contacts, options
 
-    def part(self, p: int) -> _Part:
+    def part(self, p: int) -> Part:
         stage_table = None if self.stages is None else self.stages.load(p)
         return build_part(self.touches.load(p), stage_table, self.contacts, self.options)
-
-
-def rule_credit(
-    journey_touches: pl.DataFrame, runs: Sequence[ModelRun], o: _Options
-) -> dict[int, pl.DataFrame]:
-    """Touch credit of every rule-based model (index in ``runs`` -> credit), in one pass."""
-    if o.multipliers is not None:
-        journey_touches = journey_touches.with_columns(role_multiplier_expr(o.multipliers))
-    multiplier = "role_multiplier" if o.multipliers is not None else None
-    rules = {f"__credit{i}": r.build() for i, r in enumerate(runs) if r.spec.family == "rule"}
-    if not rules:
-        return {}
-    credited = with_credit(journey_touches, rules, multiplier=multiplier)
-    out = {}
-    for i, run in enumerate(runs):
-        if run.spec.family == "rule":
-            one = credited.rename({f"__credit{i}": "credit"}).drop(
-                [c for c in rules if c != f"__credit{i}"]
-            )
-            out[i] = touch_credit_columns(one, run.label).cast(TOUCH_CREDIT_SCHEMA)
-    return out
-
-
-def channel_sums(credit: pl.DataFrame) -> pl.DataFrame:
-    """Per model and channel, the sums of ``credit`` and ``value``: an additive partial."""
-    return credit.group_by("model", "channel").agg(pl.col("credit").sum(), pl.col("value").sum())
-
-
-def merge_channel_sums(sums: list[pl.DataFrame]) -> pl.DataFrame:
-    """Channel credit of a rule-based model from its partials (as ``attribute`` reports it)."""
-    merged = _concat(sums, _SUMS_SCHEMA)
-    return channel_credit_from_touches(merged) if merged.height else merged
-
-
-def _merge_counts(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for counts in parts:
-        for key, value in counts.items():
-            if isinstance(value, Mapping):
-                merged = out.setdefault(key, {})
-                for reason, n in value.items():
-                    merged[reason] = merged.get(reason, 0) + n
-            else:
-                out[key] = out.get(key, 0) + value
-    return out
-
-
-def _merge_paths(partials: list[pl.DataFrame]) -> pl.DataFrame:
-    """Sum path-table partials by path. Rows are sorted by path (then partition) first, so the
-    float ``value`` sums are made in one deterministic order."""
-    if not partials:
-        return pl.DataFrame(schema=PATH_TABLE_SCHEMA)
-    both = pl.concat(
-        [p.with_columns(pl.lit(i, pl.UInt32).alias("__p")) for i, p in enumerate(partials)]
-    )
-    return (
-        both.sort("path", "__p")
-        .group_by("path", maintain_order=True)
-        .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
-        .sort(["conversions", "nulls"], descending=True, maintain_order=True)
-        .select(list(PATH_TABLE_SCHEMA))
-        .cast(PATH_TABLE_SCHEMA)
-    )
-
-
-def _retier(accounts: pl.DataFrame) -> pl.DataFrame:
-    """Engagement z-score and tier over every account of the run (as ``_accounts`` does
-    within one frame), then the run's account order."""
-    return (
-        accounts.with_columns(engagement_z_expr().alias("engagement_z"))
-        .with_columns(tier_expr().alias("tier"))
-        .sort(["engagement_score", "account_id"], descending=[True, False])
-        .select(list(ACCOUNTS_SCHEMA))
-        .cast(ACCOUNTS_SCHEMA)
-    )
-
-
-def check_partitions(partitions: object) -> int:
-    """The partition count, or an InputError when it is not a positive integer."""
-    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
-        raise InputError(f"partitions must be a positive integer; got {partitions!r}")
-    return partitions
 
 
 def _write(frame: pl.DataFrame, path: Path) -> Path:
@@ -458,71 +232,39 @@ def _workspace(workdir: str | Path | None) -> Iterator[Path]:
 def _run(
     touches: TableLike,
     stages: TableLike | None,
-    *,
-    models: Iterable[ModelRequest],
-    partitions: int,
-    level: Level,
-    conversion_stage: str,
-    lookback: str | int | float | timedelta | None,
     contacts: TableLike | None,
-    milestones: Mapping[str, Sequence[str]] | None,
-    stage_names: Mapping[str, str | Sequence[str]] | None,
-    columns: Mapping[str, Mapping[str, str]] | None,
-    channel_rules: str | Path | None,
-    select_markov_order: bool,
-    contact_scope: ContactScope,
-    role_multipliers: Mapping[str, float] | None,
-    required_roles: Sequence[str],
+    options: RunOptions,
+    *,
+    partitions: int,
     progress: Progress | None,
     work: Path,
 ) -> tuple[AttributionResult, list[Path]]:
     """The partitioned run: the result without ``touch_credit``, and the Parquet files that
-    hold it (model by model, in the order of ``models``)."""
-    timer = _Timer(progress)
+    hold it (model by model, in the order of the run's models)."""
+    timer = Timer(progress)
     check_partitions(partitions)
-    if select_markov_order:
+    if options.select_markov_order:
         raise ModelParameterError(
             "select_markov_order is not available in partitioned mode: its held-out split of "
             "journeys is not an additive partial result; run attribute() on a sample for it"
         )
-    runs = resolve_all(models)
-    options = make_options(
-        level=level,
-        conversion_stage=conversion_stage,
-        lookback=lookback,
-        milestones=milestones,
-        stage_names=stage_names,
-        channel_rules=channel_rules,
-        contact_scope=contact_scope,
-        role_multipliers=role_multipliers,
-        required_roles=required_roles,
-    )
-    columns = columns or {}
+    runs = options.runs
+    level = options.level
 
     timer.stage("split")
     inputs: dict[str, Any] = {}
     contact_frame = None
-    contact_map = None
     if contacts is not None:
-        contact_table = load(contacts, CONTACTS, columns=columns.get("contacts"))
+        contact_table = load(contacts, CONTACTS, columns=options.table_columns("contacts"))
         contact_frame = contact_table.frame
         inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
-        if level == "account":
-            # a contact of two accounts is an error (raised here, before any partition)
-            _attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contact_frame, "")
-            contact_map = (
-                contact_frame.filter(pl.col("account_id").is_not_null())
-                .select(
-                    pl.col("contact_id").alias("__contact"), pl.col("account_id").alias("__account")
-                )
-                .unique("__contact")
-            )
+    contact_map = contact_accounts(contact_frame, options)
 
-    def split(data: TableLike, spec: TableSpec, cols: Mapping[str, str] | None) -> _Split:
+    def split(data: TableLike, spec: TableSpec) -> _Split:
         return _split(
             data,
             spec,
-            cols,
+            options.table_columns(spec.name),
             level=level,
             contact_map=contact_map,
             partitions=partitions,
@@ -531,10 +273,10 @@ def _run(
 
     stage_split = None
     if stages is None:
-        touch_split = split(touches, EVENTS, columns.get("events") or columns.get("touches"))
+        touch_split = split(touches, EVENTS)
     else:
-        touch_split = split(touches, TOUCHES, columns.get("touches"))
-        stage_split = split(stages, STAGES, columns.get("stages"))
+        touch_split = split(touches, TOUCHES)
+        stage_split = split(stages, STAGES)
     _check_touch_ids_across(touch_split, partitions, work / "touch_ids")
     shutil.rmtree(work / "touch_ids", ignore_errors=True)
     parts = _Partitions(touch_split, stage_split, contact_frame, options)
@@ -561,42 +303,23 @@ def _run(
                 latest.append(stamps.get_column("timestamp").max())  # type: ignore[arg-type]
         if data_driven or level == "account":
             _write(journeys.touches, work / "journeys" / f"{p:05d}.parquet")
-        for i, credit in rule_credit(journeys.touches, runs, options).items():
+        for i, credit in rule_credit(journeys.touches, options).items():
             files[i].append(_write(credit, work / "credit" / f"{i:03d}" / f"{p:05d}.parquet"))
             sums[i].append(channel_sums(credit))
         del part, journeys
 
     timer.stage("paths")
-    paths = _merge_paths(path_partials)
+    paths = merge_paths(path_partials)
     del path_partials
 
-    channel_parts: list[pl.DataFrame] = []
-    extras: dict[str, pl.DataFrame] = {}
-    graphs: dict[str, Any] = {}
-    notes: list[str] = [f"partitioned run: {partitions} partition(s) by hash of the journey key"]
-    estimators: dict[int, Any] = {}
-    for i, run in enumerate(runs):
-        if run.spec.family == "rule":
-            channel_parts.append(merge_channel_sums(sums[i]))
-            continue
-        timer.stage(f"model:{run.label}")
-        if options.multipliers is not None:
-            notes.append(
-                f"{run.label}: role_multipliers not applied (data-driven models credit "
-                "channels from path statistics, not per-touch weights)"
-            )
-        estimator = _fit(run, paths)
-        estimators[i] = estimator
-        channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
-        extras.update(_estimator_extras(run.label, estimator))
-        graphs.update(_estimator_graphs(run.label, estimator))
-        notes.extend(_estimator_notes(run.label, estimator))
-
+    fitted = fit_models(options, paths, timer=timer)
+    notes = [f"partitioned run: {partitions} partition(s) by hash of the journey key"]
+    notes += fitted.notes
     conversions = pl.concat(conversion_parts).sort("conversion_id")
     del conversion_parts
     reference = max(latest) if latest else None
     accounts = account_credit = pipeline = pl.DataFrame()
-    account_parameters: dict[str, Any] = {}
+    account: dict[str, Any] = {}
     if data_driven or level == "account":
         timer.stage(
             "partitions: data-driven allocation" + (" and accounts" if level == "account" else "")
@@ -606,10 +329,7 @@ def _run(
         deal_parts: list[pl.DataFrame] = []
         for p in range(partitions):
             journey_touches = pl.read_parquet(work / "journeys" / f"{p:05d}.parquet")
-            for i, estimator in estimators.items():
-                credit = touch_credit_columns(
-                    estimator.allocate(journey_touches), runs[i].label
-                ).cast(TOUCH_CREDIT_SCHEMA)
+            for i, credit in fitted.allocate(journey_touches).items():
                 files[i].append(_write(credit, work / "credit" / f"{i:03d}" / f"{p:05d}.parquet"))
             if level == "account":
                 part = parts.part(p)
@@ -618,15 +338,15 @@ def _run(
                     if runs
                     else pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA)
                 )
-                outputs = _account_outputs(
+                outputs = account_outputs(
                     touches=part.touches,
                     stages=part.stages,
                     contacts=contact_frame,
                     journey_touches=journey_touches,
                     conversions=part.journeys.conversions,
                     touch_credit=touch_credit,
-                    milestones={**DEFAULT_MILESTONES, **(milestones or {})},
-                    conversion_stage=conversion_stage,
+                    milestones=options.all_milestones,
+                    conversion_stage=options.conversion_stage,
                     required_roles=options.required,
                     reference_time=reference,
                 )
@@ -639,7 +359,7 @@ def _run(
         if level == "account":
             timer.stage("accounts")
             deals = pl.concat(deal_parts)
-            accounts = _retier(pl.concat(account_parts))
+            accounts = retier(pl.concat(account_parts))
             account_credit = (
                 pl.concat(credit_parts)
                 .sort("conversion_id", maintain_order=True)
@@ -651,12 +371,17 @@ def _run(
             conversions = conversions.join(
                 deals, on="conversion_id", how="left", maintain_order="left"
             )
-            account_parameters = _account_parameters(
-                contact_scope, options.multipliers, options.required, reference
-            )
+            account = account_parameters(options, reference)
 
     timer.stage("collect")
-    channel_credit = _concat(channel_parts, CHANNEL_CREDIT_SCHEMA)
+    channel_credit = concat(
+        [
+            merge_channel_sums(sums[i]) if i not in fitted.channel_credit
+            else fitted.channel_credit[i]
+            for i in range(len(runs))
+        ],
+        CHANNEL_CREDIT_SCHEMA,
+    )
     if stage_split is None:
         inputs = {"events": touch_split.source.describe(rows_in[0]), **inputs}
     else:
@@ -665,20 +390,13 @@ def _run(
             "stages": stage_split.source.describe(rows_in[1]),
             **inputs,
         }
-    parameters = run_parameters(
-        level=level,
-        conversion_stage=conversion_stage,
-        window=options.window,
-        milestones=milestones,
-        stage_names=stage_names,
-        account_parameters=account_parameters,
-    )
+    parameters = run_parameters(options, account)
     parameters["partitions"] = partitions
-    manifest = _manifest(
+    manifest = make_manifest(
         runs,
         inputs=inputs,
         parameters=parameters,
-        counts=_merge_counts(counts),
+        counts=merge_counts(counts),
         timings=timer.done(),
         notes=notes,
     )
@@ -689,8 +407,8 @@ def _run(
         manifest,
         conversions,
         paths,
-        extras,
-        graphs,
+        fitted.extras,
+        fitted.graphs,
         accounts=accounts,
         account_credit=account_credit,
         pipeline=pipeline,
@@ -706,7 +424,7 @@ class _StreamedTouchCredit:
         self.files = files
 
     def write(self, directory: Path) -> None:
-        target = directory / "touch_credit.parquet"
+        target = directory / RunFiles.TOUCH_CREDIT
         if self.files:
             pl.scan_parquet(self.files, hive_partitioning=False).sink_parquet(target)
         else:
@@ -716,9 +434,7 @@ class _StreamedTouchCredit:
 _RUN_DOC = """
     Parameters
     ----------
-    touches, stages, models, level, conversion_stage, lookback, contacts, milestones,
-    stage_names, columns, channel_rules, contact_scope, role_multipliers, required_roles,
-    progress
+    touches, stages, contacts, options, progress, **keywords
         As for :func:`attribution.attribute` (``select_markov_order`` is refused: order
         selection is not additive).
     partitions
@@ -736,22 +452,12 @@ def attribute_partitioned(
     touches: TableLike,
     stages: TableLike | None = None,
     *,
-    models: Iterable[ModelRequest],
     partitions: int,
-    level: Level = "contact",
-    conversion_stage: str = "closed_won",
-    lookback: str | int | float | timedelta | None = None,
     contacts: TableLike | None = None,
-    milestones: Mapping[str, Sequence[str]] | None = None,
-    stage_names: Mapping[str, str | Sequence[str]] | None = None,
-    columns: Mapping[str, Mapping[str, str]] | None = None,
-    channel_rules: str | Path | None = None,
-    select_markov_order: bool = False,
-    contact_scope: ContactScope = "account",
-    role_multipliers: Mapping[str, float] | None = None,
-    required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES,
+    options: RunOptions | None = None,
     progress: Progress | None = None,
     workdir: str | Path | None = None,
+    **keywords: Any,
 ) -> AttributionResult:
     """:func:`attribution.attribute`, one partition of journeys at a time.
 
@@ -761,25 +467,10 @@ def attribute_partitioned(
     and reconciliation counts. The touch credit is collected in memory at the end: when it is
     too big for that, use :func:`run_partitioned`, which streams it into the run directory.
     """
+    options = RunOptions.of(options, **keywords)
     with _workspace(workdir) as work:
         result, files = _run(
-            touches,
-            stages,
-            models=models,
-            partitions=partitions,
-            level=level,
-            conversion_stage=conversion_stage,
-            lookback=lookback,
-            contacts=contacts,
-            milestones=milestones,
-            stage_names=stage_names,
-            columns=columns,
-            channel_rules=channel_rules,
-            select_markov_order=select_markov_order,
-            contact_scope=contact_scope,
-            role_multipliers=role_multipliers,
-            required_roles=required_roles,
-            progress=progress,
+            touches, stages, contacts, options, partitions=partitions, progress=progress,
             work=work,
         )
         if files:
@@ -792,25 +483,15 @@ def run_partitioned(
     stages: TableLike | None = None,
     *,
     runs_dir: str | Path,
-    models: Iterable[ModelRequest],
     partitions: int,
     run_id: str | None = None,
-    level: Level = "contact",
-    conversion_stage: str = "closed_won",
-    lookback: str | int | float | timedelta | None = None,
     contacts: TableLike | None = None,
-    milestones: Mapping[str, Sequence[str]] | None = None,
-    stage_names: Mapping[str, str | Sequence[str]] | None = None,
-    columns: Mapping[str, Mapping[str, str]] | None = None,
-    channel_rules: str | Path | None = None,
-    select_markov_order: bool = False,
-    contact_scope: ContactScope = "account",
-    role_multipliers: Mapping[str, float] | None = None,
-    required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES,
+    options: RunOptions | None = None,
     progress: Progress | None = None,
     workdir: str | Path | None = None,
     also: Sequence[Any] = (),
     extras_for: Callable[[AttributionResult], Iterable[Any]] | None = None,
+    **keywords: Any,
 ) -> Path:
     """Run :func:`attribute_partitioned` and write the run directory ``runs_dir/<run_id>``
     (the files of :meth:`AttributionResult.write`), streaming ``touch_credit.parquet`` from
@@ -820,25 +501,10 @@ def run_partitioned(
     e.g. a survey benchmark); ``extras_for(result)`` may return more, computed from the
     result before it is written (its ``touch_credit`` is empty: the credit is on disk).
     """
+    options = RunOptions.of(options, **keywords)
     with _workspace(workdir) as work:
         result, files = _run(
-            touches,
-            stages,
-            models=models,
-            partitions=partitions,
-            level=level,
-            conversion_stage=conversion_stage,
-            lookback=lookback,
-            contacts=contacts,
-            milestones=milestones,
-            stage_names=stage_names,
-            columns=columns,
-            channel_rules=channel_rules,
-            select_markov_order=select_markov_order,
-            contact_scope=contact_scope,
-            role_multipliers=role_multipliers,
-            required_roles=required_roles,
-            progress=progress,
+            touches, stages, contacts, options, partitions=partitions, progress=progress,
             work=work,
         )
         more = list(extras_for(result)) if extras_for is not None else []

@@ -51,16 +51,11 @@ from typing import Any, Literal
 
 import polars as pl
 
-from attribution.engine._memory import (
-    CHANNEL_CREDIT_SCHEMA,
-    PATH_TABLE_SCHEMA,
-    TOUCH_CREDIT_SCHEMA,
-    ModelRequest,
-    _fit,
-    attribute,
-    channel_credit_from_touches,
-)
-from attribution.exceptions import InputError, ModelParameterError
+from attribution.engine._files import RunFiles
+from attribution.engine._memory import attribute
+from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.engine._stages import channel_credit_from_touches, fit_models, touch_credit_columns
+from attribution.exceptions import InputError, ModelParameterError, NotFittedError
 from attribution.inputs._schema import (
     ROW,
     STAGES,
@@ -76,8 +71,10 @@ from attribution.journeys._journeys import (
     _with_roles,
     build_journeys,
 )
-from attribution.models._registry import ModelRun, resolve_all
+from attribution.models._registry import ModelRun
 from attribution.models._rules import with_credit
+from attribution.options import RunOptions
+from attribution.typing import ModelLike
 
 __all__ = ["JourneyScorer", "JourneyScores", "needs_paths", "read_run_paths", "score_journeys"]
 
@@ -117,7 +114,7 @@ class JourneyScores:
     unattributed: list[str]
 
 
-def needs_paths(models: Iterable[ModelRequest]) -> bool:
+def needs_paths(models: Iterable[ModelLike]) -> bool:
     """Whether any requested model is data-driven (and so must be fitted on a path table).
 
     Raises
@@ -125,7 +122,7 @@ def needs_paths(models: Iterable[ModelRequest]) -> bool:
     ModelNotFoundError, ModelParameterError
         An unknown model or a bad parameter.
     """
-    return any(run.spec.family == "data" for run in resolve_all(models))
+    return bool(RunOptions(models=list(models)).data_driven)
 
 
 def read_run_paths(run_dir: str | Path) -> pl.DataFrame:
@@ -138,7 +135,7 @@ def read_run_paths(run_dir: str | Path) -> pl.DataFrame:
     InputError
         The run has no readable ``paths.parquet``.
     """
-    file = Path(run_dir) / "paths.parquet"
+    file = Path(run_dir) / RunFiles.PATHS
     try:
         frame = pl.read_parquet(file)
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -166,7 +163,7 @@ class JourneyScorer:
 
     Examples
     --------
-    >>> from attribution.engine._scoring import JourneyScorer
+    >>> from attribution import JourneyScorer
     >>> journey = {"conversion": {"id": "opp-1", "timestamp": "2025-02-01", "value": 100.0},
     ...            "touches": [{"timestamp": "2025-01-01", "channel": "linkedin"},
     ...                        {"timestamp": "2025-01-20", "channel": "email"}]}
@@ -175,7 +172,7 @@ class JourneyScorer:
     [('touches[0]', 0.5), ('touches[1]', 0.5)]
     """
 
-    def __init__(self, *, models: Iterable[ModelRequest]) -> None:
+    def __init__(self, *, models: Iterable[ModelLike]) -> None:
         self.models = list(models) if not isinstance(models, str | tuple) else [models]
 
     def fit(self, paths: pl.DataFrame | None = None) -> JourneyScorer:
@@ -192,7 +189,8 @@ class JourneyScorer:
         ModelNotFoundError, ModelParameterError
             An unknown model or a bad parameter; a data-driven model without ``paths``.
         """
-        runs = resolve_all(self.models)
+        options = RunOptions(models=self.models)
+        runs = options.runs
         data = [r for r in runs if r.spec.family == "data"]
         if data and paths is None:
             raise ModelParameterError(
@@ -202,10 +200,11 @@ class JourneyScorer:
                 "stored run), or request rule-based models only"
             )
         self.runs_: list[ModelRun] = runs
-        self.requests_: list[ModelRequest] = list(self.models)
-        self.estimators_: dict[str, Any] = {
-            r.label: _fit(r, paths) for r in data if paths is not None
-        }
+        self.requests_: list[ModelLike] = list(self.models)
+        fitted = fit_models(options, paths) if data and paths is not None else None
+        self.estimators_: dict[str, Any] = (
+            {runs[i].label: est for i, est in fitted.estimators.items()} if fitted else {}
+        )
         rules = [r for r in runs if r.spec.family == "rule"]
         self._rule_labels = [r.label for r in rules]
         self._rule_weights = {_CREDIT_PREFIX + r.label: r.build() for r in rules}
@@ -218,7 +217,7 @@ class JourneyScorer:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "runs_"):
-            raise ModelParameterError(
+            raise NotFittedError(
                 "This JourneyScorer instance is not fitted yet. Call 'fit' before 'score'."
             )
 
@@ -332,12 +331,7 @@ class JourneyScorer:
                         (pl.col("credit") * pl.col("conversion_value")).alias("value"))
             )
         for label, estimator in self.estimators_.items():
-            parts.append(
-                estimator.allocate(journey).select(
-                    *keep, pl.lit(label).alias("model"), "credit",
-                    (pl.col("credit") * pl.col("conversion_value")).alias("value"),
-                )
-            )
+            parts.append(touch_credit_columns(estimator.allocate(journey), label))
         touch_credit = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
         if self._rule_labels + list(self.estimators_) != self.labels:  # interleaved families
             touch_credit = touch_credit.sort(self._order(), maintain_order=True)
@@ -389,11 +383,7 @@ class JourneyScorer:
                                       lookback=lookback)
             for label, estimator in self.estimators_.items():
                 allocated = estimator.allocate(journeys.touches)
-                parts.append(allocated.select(
-                    "conversion_id", "touch_id", "contact_id", "account_id", "channel",
-                    "timestamp", pl.lit(label).alias("model"), "credit",
-                    (pl.col("credit") * pl.col("conversion_value")).alias("value"),
-                ))
+                parts.append(touch_credit_columns(allocated, label))
         touch_credit = (
             pl.concat([p.cast(TOUCH_CREDIT_SCHEMA) for p in parts])
             .with_columns(
@@ -416,7 +406,7 @@ class JourneyScorer:
 def score_journeys(
     journeys: Sequence[JourneyLike],
     *,
-    models: Iterable[ModelRequest],
+    models: Iterable[ModelLike],
     paths: pl.DataFrame | None = None,
     engine: Engine = "fast",
 ) -> JourneyScores:
@@ -440,7 +430,7 @@ def score_journeys(
 
     Examples
     --------
-    >>> from attribution.engine._scoring import score_journeys
+    >>> from attribution import score_journeys
     >>> journey = {"conversion": {"id": "opp-1", "timestamp": "2025-02-01", "value": 100.0},
     ...            "touches": [{"timestamp": "2025-01-01", "channel": "linkedin"},
     ...                        {"timestamp": "2025-01-20", "channel": "email"}]}

@@ -40,49 +40,48 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
 
-from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
-from attribution.engine._memory import (
-    CHANNEL_CREDIT_SCHEMA,
-    PATH_TABLE_SCHEMA,
-    TOUCH_CREDIT_SCHEMA,
-    ModelRequest,
-    _channel_credit_from_estimator,
-    _concat,
-    _estimator_extras,
-    _estimator_notes,
-    _fit,
-    _manifest,
-    path_table,
-    run_parameters,
-    touch_credit_columns,
-)
-from attribution.engine._partitioned import (
+from attribution.engine._manifest import make_manifest, run_parameters
+from attribution.engine._merge import (
     GLOBAL_ROW,
-    _merge_counts,
-    _Options,
-    build_part,
     channel_sums,
     check_partitions,
+    contact_accounts,
     load_with_rows,
-    make_options,
     merge_channel_sums,
+    merge_counts,
+)
+from attribution.engine._result import (
+    CHANNEL_CREDIT_SCHEMA,
+    PATH_TABLE_SCHEMA,
+    SUMS_SCHEMA,
+)
+from attribution.engine._stages import (
+    Fitted,
+    Part,
+    build_part,
+    concat,
+    fit_models,
+    path_table,
     rule_credit,
 )
-from attribution.exceptions import DuplicateKeyError, InputError
+from attribution.exceptions import (
+    AttributionError,
+    DuplicateKeyError,
+    InputError,
+    ModelParameterError,
+)
 from attribution.inputs._schema import CONTACTS, EVENTS, load
 from attribution.inputs._sources import Source
-from attribution.journeys._journeys import ContactScope, Level, _attach_accounts
-from attribution.models._registry import resolve_all
+from attribution.options import RunOptions
+from attribution.typing import Level
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -187,7 +186,7 @@ def _frame_of(batches: Iterable[pa.RecordBatch]) -> pl.DataFrame | None:
     return frame.drop(KEY)
 
 
-def _part(frame: pl.DataFrame, contacts: pl.DataFrame | None, options: _Options) -> Any:
+def _part(frame: pl.DataFrame, contacts: pl.DataFrame | None, options: RunOptions) -> Part:
     events = load_with_rows(frame, EVENTS, None, _SOURCE)
     return build_part(events, None, contacts, options)
 
@@ -199,20 +198,18 @@ def _batches(frame: pl.DataFrame, schema: pa.Schema) -> Iterator[pa.RecordBatch]
 def _pass1(
     batches: Iterable[pa.RecordBatch],
     *,
-    models: list[Any],
-    options: _Options,
+    options: RunOptions,
     contacts: Any,
 ) -> Iterator[pa.RecordBatch]:
     frame = _frame_of(batches)
     if frame is None:
         return
-    runs = resolve_all(models)
     part = _part(frame, contacts.value if contacts is not None else None, options)
     paths = path_table(part.journeys).select(
         pl.lit("path").alias("kind"), pl.all(), *_nulls("model", "channel", "payload")
     )
-    credit = rule_credit(part.journeys.touches, runs, options)
-    sums = _concat([channel_sums(c) for c in credit.values()], _sums_schema())
+    credit = rule_credit(part.journeys.touches, options)
+    sums = concat([channel_sums(c) for c in credit.values()], SUMS_SCHEMA)
     channels = sums.select(
         pl.lit("channel").alias("kind"),
         pl.lit(None, pl.List(pl.String)).alias("path"),
@@ -237,40 +234,25 @@ def _pass1(
 def _pass2(
     batches: Iterable[pa.RecordBatch],
     *,
-    models: list[Any],
-    options: _Options,
+    options: RunOptions,
     contacts: Any,
     estimators: Any,
 ) -> Iterator[pa.RecordBatch]:
     frame = _frame_of(batches)
     if frame is None:
         return
-    runs = resolve_all(models)
-    fitted = estimators.value
     part = _part(frame, contacts.value if contacts is not None else None, options)
-    credit = rule_credit(part.journeys.touches, runs, options)
-    for i, run in enumerate(runs):
-        if i in credit:
-            one = credit.pop(i)
-        else:
-            one = touch_credit_columns(fitted[i].allocate(part.journeys.touches), run.label)
+    credit = rule_credit(part.journeys.touches, options)
+    fitted = Fitted(options.runs, estimators=estimators.value)
+    credit.update(fitted.allocate(part.journeys.touches))
+    for i in range(len(options.models or ())):
+        one = credit.pop(i)
         if one.height:
-            yield from _batches(one.cast(TOUCH_CREDIT_SCHEMA), TOUCH_CREDIT_ARROW)
+            yield from _batches(one, TOUCH_CREDIT_ARROW)
 
 
 def _nulls(*names: str) -> list[pl.Expr]:
     return [pl.lit(None, pl.String).alias(n) for n in names]
-
-
-def _sums_schema() -> pl.Schema:
-    return pl.Schema(
-        {
-            "model": pl.String(),
-            "channel": pl.String(),
-            "credit": pl.Float64(),
-            "value": pl.Float64(),
-        }
-    )
 
 
 # --- the driver -----------------------------------------------------------------------------
@@ -300,7 +282,7 @@ def _events(
     stages: DataFrame,
     *,
     level: Level,
-    contacts: pl.DataFrame | None,
+    contact_map: pl.DataFrame | None,
     partitions: int,
 ) -> DataFrame:
     """The unified event log, keyed by journey and repartitioned by that key."""
@@ -324,20 +306,12 @@ def _events(
         key = text("contact_id")
     else:
         key = text("account_id")
-        if contacts is not None and "contact_id" in names:
-            mapping = _to_spark(
-                spark,
-                contacts.filter(pl.col("account_id").is_not_null())
-                .select(
-                    pl.col("contact_id").alias("__contact"), pl.col("account_id").alias("__acct")
-                )
-                .unique("__contact"),
-            )
+        if contact_map is not None and "contact_id" in names:
             events = events.withColumn("__contact", text("contact_id")).join(
-                F.broadcast(mapping), on="__contact", how="left"
+                F.broadcast(_to_spark(spark, contact_map)), on="__contact", how="left"
             )
-            key = F.coalesce(key, F.col("__acct"))
-    events = events.withColumn(KEY, key).drop("__contact", "__acct")
+            key = F.coalesce(key, F.col("__account"))
+    events = events.withColumn(KEY, key).drop("__contact", "__account")
     return events.repartition(partitions, KEY)
 
 
@@ -372,27 +346,20 @@ def attribute_spark(
     touches: DataFrame,
     stages: DataFrame,
     *,
-    models: Iterable[ModelRequest],
     partitions: int | None = None,
-    level: Level = "contact",
-    conversion_stage: str = "closed_won",
-    lookback: str | int | float | timedelta | None = None,
     contacts: DataFrame | pl.DataFrame | None = None,
-    milestones: Mapping[str, Sequence[str]] | None = None,
-    stage_names: Mapping[str, str | Sequence[str]] | None = None,
-    channel_rules: str | Path | None = None,
-    contact_scope: ContactScope = "account",
-    role_multipliers: Mapping[str, float] | None = None,
-    required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES,
+    options: RunOptions | None = None,
+    **keywords: Any,
 ) -> SparkAttribution:
     """:func:`attribution.attribute` on Spark DataFrames, journeys partitioned by key.
 
     ``touches`` and ``stages`` have the canonical columns of the input contract (rename in
-    Spark first); the options are those of :func:`attribution.attribute`. ``partitions``
-    (default: twice the default parallelism) sets how many tasks share the journeys: each
-    task holds its partition in memory, so at 100M touches use a few hundred. ``contacts``
-    (a Spark or Polars frame) is collected on the driver and broadcast: it maps contacts to
-    accounts and roles. The session time zone must be UTC.
+    Spark first: ``columns`` is refused); the options (``options`` and ``**keywords``) are
+    those of :func:`attribution.attribute`, but for ``select_markov_order``, which is not
+    additive. ``partitions`` (default: twice the default parallelism) sets how many tasks
+    share the journeys: each task holds its partition in memory, so at 100M touches use a
+    few hundred. ``contacts`` (a Spark or Polars frame) is collected on the driver and
+    broadcast: it maps contacts to accounts and roles. The session time zone must be UTC.
 
     Channel credit equals the single-machine run: the data-driven models are fitted on the
     same merged path table; rule-based sums agree to float rounding. Touch credit rows are
@@ -408,37 +375,35 @@ def attribute_spark(
             f"the Spark session time zone must be UTC, got {zone!r}",
             hint="set spark.sql.session.timeZone=UTC",
         )
-    requests = list(models)  # shipped to the tasks as given: plain, picklable values
-    runs = resolve_all(requests)
-    options = make_options(
-        level=level,
-        conversion_stage=conversion_stage,
-        lookback=lookback,
-        milestones=milestones,
-        stage_names=stage_names,
-        channel_rules=channel_rules,
-        contact_scope=contact_scope,
-        role_multipliers=role_multipliers,
-        required_roles=required_roles,
-    )
+    options = RunOptions.of(options, **keywords)
+    if options.columns:
+        raise InputError(
+            "columns mappings are not applied on Spark; rename the columns in Spark first "
+            "(withColumnRenamed) to the canonical names"
+        )
+    if options.select_markov_order:
+        raise ModelParameterError(
+            "select_markov_order is not available on Spark: its held-out split of journeys "
+            "is not an additive partial result; run attribute() on a sample for it"
+        )
+    runs = options.runs
     n = check_partitions(partitions or 2 * spark.sparkContext.defaultParallelism)
     contact_frame = None
     if contacts is not None:
         raw = contacts if isinstance(contacts, pl.DataFrame) else _to_polars(contacts)
         contact_frame = load(raw, CONTACTS).frame
-        if level == "account":  # a contact of two accounts is an error, as in memory
-            _attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contact_frame, "")
+    contact_map = contact_accounts(contact_frame, options)
     # read and shuffled once, read by three jobs (the touch_id check and both passes)
-    events = _events(touches, stages, level=level, contacts=contact_frame, partitions=n).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    events = _events(
+        touches, stages, level=options.level, contact_map=contact_map, partitions=n
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     _check_touch_ids(events)
     sc = spark.sparkContext
     contacts_b = sc.broadcast(contact_frame) if contact_frame is not None else None
 
     # pass 1: additive partials, reduced by Spark
     partials = events.mapInArrow(
-        partial(_pass1, models=requests, options=options, contacts=contacts_b),
+        partial(_pass1, options=options, contacts=contacts_b),
         from_arrow_schema(PARTIALS_ARROW),
     ).persist()
     try:
@@ -446,48 +411,27 @@ def attribute_spark(
     finally:
         partials.unpersist()
 
-    channel_parts: list[pl.DataFrame] = []
-    extras: dict[str, pl.DataFrame] = {}
-    notes = [f"spark run: {n} partitions by the journey key"]
-    fitted: dict[int, Any] = {}
-    for i, run in enumerate(runs):
-        if run.spec.family == "rule":
-            channel_parts.append(merge_channel_sums([sums.filter(pl.col("model") == run.label)]))
-            continue
-        if options.multipliers is not None:
-            notes.append(
-                f"{run.label}: role_multipliers not applied (data-driven models credit "
-                "channels from path statistics, not per-touch weights)"
-            )
-        estimator = _fit(run, paths)
-        fitted[i] = estimator
-        channel_parts.append(_channel_credit_from_estimator(run.label, estimator))
-        extras.update(_estimator_extras(run.label, estimator))
-        notes.extend(_estimator_notes(run.label, estimator))
-    channel_credit = _concat(channel_parts, CHANNEL_CREDIT_SCHEMA)
+    fitted = fit_models(options, paths)
+    notes = [f"spark run: {n} partitions by the journey key", *fitted.notes]
+    channel_credit = concat(
+        [
+            fitted.channel_credit[i] if i in fitted.channel_credit
+            else merge_channel_sums([sums.filter(pl.col("model") == run.label)])
+            for i, run in enumerate(runs)
+        ],
+        CHANNEL_CREDIT_SCHEMA,
+    )
 
     # pass 2: touch credit, written by Spark
-    estimators_b = sc.broadcast(fitted)
+    estimators_b = sc.broadcast(fitted.estimators)
     touch_credit = events.mapInArrow(
-        partial(
-            _pass2,
-            models=requests,
-            options=options,
-            contacts=contacts_b,
-            estimators=estimators_b,
-        ),
+        partial(_pass2, options=options, contacts=contacts_b, estimators=estimators_b),
         from_arrow_schema(TOUCH_CREDIT_ARROW),
     )
-    parameters = run_parameters(
-        level=level,
-        conversion_stage=conversion_stage,
-        window=options.window,
-        milestones=milestones,
-        stage_names=stage_names,
-        account_parameters={"contact_scope": contact_scope} if level == "account" else {},
-    )
+    account = {"contact_scope": options.contact_scope} if options.level == "account" else {}
+    parameters = run_parameters(options, account)
     parameters["partitions"] = n
-    manifest = _manifest(
+    manifest = make_manifest(
         runs,
         inputs={"touches": "<spark>", "stages": "<spark>"},
         parameters=parameters,
@@ -502,7 +446,7 @@ def attribute_spark(
         touch_credit,
         paths,
         manifest,
-        extras,
+        fitted.extras,
         cached=[events],
     )
 
@@ -535,8 +479,8 @@ def _reduce(partials: DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, 
         partials.filter(F.col("kind") == "channel")
         .groupBy("model", "channel")
         .agg(F.sum("conversions").alias("credit"), F.sum("value").alias("value"))
-    ).cast(_sums_schema())
-    counts = _merge_counts(
+    ).cast(SUMS_SCHEMA)
+    counts = merge_counts(
         json.loads(r["payload"])
         for r in partials.filter(F.col("kind") == "counts").select("payload").collect()
     )
@@ -569,9 +513,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--master", default=None, help="Spark master (spark-submit sets it)")
     args = parser.parse_args(argv)
 
-    from pyspark.sql import SparkSession
+    from attribution.models._registry import parse_model_string
 
-    from attribution.models._registry import default_models, parse_model_string
+    try:  # the options are checked before Spark starts
+        options = RunOptions(
+            models=[parse_model_string(m) for m in args.model] or None,
+            level=args.level,
+            conversion_stage=args.conversion_stage,
+            lookback=args.lookback,
+        )
+    except AttributionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from pyspark.sql import SparkSession
 
     # executors must run this interpreter (a job entry point, like the CLI, may read it)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -581,15 +536,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.master:
         builder = builder.master(args.master)
     spark = builder.getOrCreate()
-    models: list[Any] = [parse_model_string(m) for m in args.model] or list(default_models())
     result = attribute_spark(
         spark.read.parquet(args.touches),
         spark.read.parquet(args.stages),
-        models=models,
+        options=options,
         partitions=args.partitions,
-        level=args.level,
-        conversion_stage=args.conversion_stage,
-        lookback=args.lookback,
         contacts=spark.read.parquet(args.contacts) if args.contacts else None,
     )
     result.write(args.out)

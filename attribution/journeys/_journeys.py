@@ -35,16 +35,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import polars as pl
 
 from attribution._runs import position_in_run, run_end, run_start
 from attribution.exceptions import ColumnNotFoundError, DuplicateKeyError, InputError
+from attribution.inputs._durations import parse_duration  # noqa: F401  (re-exported)
 from attribution.inputs._schema import ROW, UTC_DATETIME
+from attribution.typing import ContactScope, Level
 
-Level = Literal["contact", "account"]
-ContactScope = Literal["account", "opportunity_roles", "primary"]
 CONTACT_SCOPES: tuple[str, ...] = ("account", "opportunity_roles", "primary")
 UNKNOWN_ROLE = "unknown"
 
@@ -104,29 +104,6 @@ class Journeys:
     null_touches: pl.DataFrame
     counts: dict[str, int | dict[str, int]] = field(default_factory=dict)
     level: Level = "contact"
-
-
-def parse_duration(value: str | int | float | timedelta, *, name: str = "lookback") -> timedelta:
-    """``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``, seconds, or a ``timedelta``."""
-    if isinstance(value, timedelta):
-        result = value
-    elif isinstance(value, int | float | str) and not isinstance(value, bool):
-        text = str(value).strip().lower()
-        units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-        unit = text[-1:] if text[-1:] in units else ""
-        number = text[:-1] if unit else text
-        try:
-            result = timedelta(seconds=float(number) * units.get(unit, 1))
-        except (ValueError, OverflowError):  # not a number; nan, inf or beyond timedelta
-            raise InputError(
-                f"'{name}' must be a duration like '90d', '12h', '30m', '2w' or seconds; "
-                f"got {value!r}"
-            ) from None
-    else:
-        raise InputError(f"'{name}' must be a duration like '90d'; got {value!r}")
-    if result <= timedelta(0):
-        raise InputError(f"'{name}' must be positive; got {value!r}")
-    return result
 
 
 def normalise_role(expr: pl.Expr) -> pl.Expr:

@@ -1,7 +1,7 @@
 """Request and response bodies (pydantic), as shown in the OpenAPI docs at ``/docs``.
 
 Journeys are ``TypedDict``s so that a validated body is already the plain data that
-:func:`attribution.engine._scoring.score_journeys` takes, with no model-to-dict copy per touch.
+:func:`attribution.score_journeys` takes, with no model-to-dict copy per touch.
 """
 
 from __future__ import annotations

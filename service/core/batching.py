@@ -2,7 +2,7 @@
 
 A scoring request costs nearly nothing but Polars per-query overhead (a few ms), whatever
 its size, so scoring the requests that arrive while a batch is running as one batch
-(:meth:`attribution.engine._scoring.JourneyScorer.score_many`) multiplies throughput under load,
+(:meth:`attribution.JourneyScorer.score_many`) multiplies throughput under load,
 without adding latency when there is none: a lone request is scored at once. A batch that
 fails (one bad request) is re-scored request by request, so each gets its own result or
 error. The thread also serialises the responses, off the event loop.
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from attribution.engine._scoring import JourneyScorer, JourneyScores
+from attribution import JourneyScorer, JourneyScores
 
 log = logging.getLogger("attribution.service")
 

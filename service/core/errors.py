@@ -74,7 +74,7 @@ def describe_library_error(exc: AttributionError) -> tuple[str, str, str | None]
     message = str(exc)
     if isinstance(exc, attribution.ModelNotFoundError) and "available:" not in message:
         message += "; available: " + ", ".join(attribution.available_models())
-    field = getattr(exc, "column", None)
+    field = getattr(exc, "column", None) or getattr(exc, "option", None)
     return kind, message, field
 
 

@@ -20,9 +20,7 @@ import logging
 import os
 import re
 import socket
-import tempfile
 import threading
-import uuid
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import attribution
-from attribution import AttributionError
+from attribution import AttributionError, new_run_id, write_json_atomic
 
 from .errors import describe_library_error
 
@@ -39,12 +37,6 @@ log = logging.getLogger("attribution.service")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_=.-]{0,127}$")
 STATUS_DIR = ".status"
 TERMINAL = ("succeeded", "failed")
-
-
-def new_run_id() -> str:
-    """Sortable by start time, like the library's own run ids."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
 def _now() -> str:
@@ -63,26 +55,21 @@ def _done(progress: dict[str, Any] | None) -> dict[str, Any]:
             "fraction": 1.0}
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write via a uniquely named temporary file and ``os.replace`` (safe across threads)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class RunJob:
-    """What to run: the keyword arguments of :func:`attribution.attribute`."""
+    """What to run: the inputs and options of :func:`attribution.attribute`."""
 
-    kwargs: dict[str, Any]
+    touches: Path
+    stages: Path | None
+    contacts: Path | None
+    options: attribution.RunOptions
     request: dict[str, Any]  # as sent, for the status file
-    steps: int  # progress stages: those attribute() reports after 'load', and 'write'
+
+    @property
+    def steps(self) -> int:
+        """Progress steps: the stages attribute() reports after 'load', its closing 'done'
+        (shown as 'summary') and the service's own 'write'."""
+        return len(self.options.progress_stages) + 1
 
 
 @dataclass
@@ -207,7 +194,8 @@ class RunStore:
 
         self._update(run_id, status="running", started_at=_now())
         try:
-            result = attribution.attribute(progress=progress, **job.kwargs)
+            result = attribution.attribute(job.touches, job.stages, contacts=job.contacts,
+                                           options=job.options, progress=progress)
             progress("write")
             result.write(self.runs_dir, run_id=run_id)
         except Exception as exc:  # a crash must end as "failed" with its error, whatever it is

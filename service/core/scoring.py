@@ -8,7 +8,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from attribution.engine._scoring import JourneyScorer, needs_paths, read_run_paths
+import attribution
+from attribution import JourneyScorer, RunOptions, read_run_paths
 
 from .errors import ServiceError
 from .runs import RunStore
@@ -37,7 +38,7 @@ class ScorerCache:
         key = json.dumps(models, sort_keys=True, default=str)
         needs_run = self._needs_run.get(key)
         if needs_run is None:
-            needs_run = needs_paths(models)  # resolves the models: unknown / bad -> 422
+            needs_run = bool(RunOptions(models=models).data_driven)  # unknown / bad -> 422
             with self._lock:
                 if len(self._needs_run) < 4096:
                     self._needs_run[key] = needs_run
@@ -46,11 +47,11 @@ class ScorerCache:
         elif run_id is None:
             run_id = self.runs.latest_succeeded()
             if run_id is None:
+                data = [n for n, m in attribution.available_models().items() if m.family == "data"]
                 raise ServiceError(
                     422, "model_parameter",
-                    "data-driven models (markov, shapley, counterfactual) are fitted on a "
-                    "finished run, and there is none yet: start one with POST /v1/runs",
-                    field="models")
+                    f"data-driven models ({', '.join(data)}) are fitted on a finished run, and "
+                    "there is none yet: start one with POST /v1/runs", field="models")
         with self._lock:
             scorer = self._scorers.get((key, run_id))
             if scorer is not None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from attribution.engine._scoring import JourneyScorer, JourneyScores
+from attribution import JourneyScorer, JourneyScores
 
 from ...core.errors import ServiceError
 from ..deps import BatcherDep, ScorersDep, SettingsDep

@@ -7,8 +7,6 @@ import polars as pl
 from fastapi import APIRouter
 
 import attribution
-from attribution.journeys._journeys import parse_duration
-from attribution.models._registry import resolve_all
 
 from ...core.errors import ServiceError
 from ...core.runs import RunJob
@@ -42,29 +40,22 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
     files = {name: _data_file(settings.data_dir, value, name)
              for name in ("touches", "stages", "contacts", "events")
              if (value := getattr(body, name)) is not None}
-    models: list[Any] = list(body.models) if body.models else attribution.default_models()
-    resolved = resolve_all(models)  # unknown models and bad parameters: 422 now, not a failed run
-    if body.lookback is not None:
-        try:
-            parse_duration(body.lookback)
-        except attribution.InputError as exc:
-            raise ServiceError(422, "input", str(exc), field="lookback") from exc
-    kwargs: dict[str, Any] = {
-        "touches": files.get("events", files.get("touches")),
-        "stages": None if "events" in files else files["stages"],
-        "contacts": files.get("contacts"),
-        "models": models,
-        "level": body.level,
-        "conversion_stage": body.conversion_stage,
-        "lookback": body.lookback,
-    }
-    request = body.model_dump(exclude_none=True) | {"models": models}
-    # the stages attribute() reports after 'load': validate, journeys, one per model, the
-    # rule-based models' shared pass, collect, accounts at account level, then the summary;
-    # and the service's own 'write'
-    rule_pass = any(r.spec.family == "rule" for r in resolved)
-    steps = 5 + len(models) + rule_pass + (body.level == "account")
-    return runs.submit(RunJob(kwargs, request, steps=steps))
+    # the run's options, checked now: unknown models, bad parameters or a bad lookback are
+    # a 422 naming the field, not a failed run
+    options = attribution.RunOptions(
+        models=list(body.models) if body.models else None,
+        level=body.level,
+        conversion_stage=body.conversion_stage,
+        lookback=body.lookback,
+    )
+    request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
+    return runs.submit(RunJob(
+        touches=files["events"] if "events" in files else files["touches"],
+        stages=None if "events" in files else files["stages"],
+        contacts=files.get("contacts"),
+        options=options,
+        request=request,
+    ))
 
 
 @router.get("/{run_id}", response_model=RunStatus, responses=errors(401, 404))

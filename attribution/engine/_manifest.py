@@ -1,0 +1,151 @@
+"""The manifest of a run: run id, inputs, parameters, models, timings, reconciliation, notes.
+
+One assembly for every executor; an executor adds what is its own (``partitions``) to the
+parameters and a note saying how it split the data.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from attribution._version import __version__
+from attribution.b2b._accounts import COLD_Z, ENGAGEMENT_HALF_LIFE, HOT_Z
+from attribution.models._registry import ModelRun
+from attribution.options import RunOptions
+from attribution.typing import Progress
+
+__all__ = [
+    "Timer",
+    "account_parameters",
+    "conversion_totals",
+    "make_manifest",
+    "new_run_id",
+    "run_parameters",
+]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id sortable by start time (``now``, default the current time):
+    ``20250131T120000Z-1a2b3c4d``.
+
+    Examples
+    --------
+    >>> from attribution import new_run_id
+    >>> len(new_run_id()), new_run_id()[8]
+    (25, 'T')
+    """
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+class Timer:
+    """Seconds per stage, for the manifest; tells ``progress`` each stage as it starts."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+        self._started = time.perf_counter()
+        self._stage: str | None = None
+
+    def stage(self, name: str) -> None:
+        now = time.perf_counter()
+        if self._stage is not None:
+            self.timings[self._stage] = round(now - self._started, 4)
+        self._stage, self._started = name, now
+        if self.progress is not None:
+            self.progress(name)
+
+    def done(self) -> dict[str, float]:
+        self.stage("done")
+        self.timings.pop("done", None)
+        return self.timings
+
+
+def account_parameters(options: RunOptions, reference: datetime | None) -> dict[str, Any]:
+    """The account-level part of the manifest's ``parameters``."""
+    return {
+        "contact_scope": options.contact_scope,
+        "role_multipliers": options.multipliers,
+        "required_roles": list(options.required),
+        "engagement": {
+            "reference_time": reference.isoformat() if reference is not None else None,
+            "half_life_days": ENGAGEMENT_HALF_LIFE.total_seconds() / 86400,
+            "tiers": f"hot: z >= {HOT_Z}; cold: z <= {COLD_Z} or score 0; warm otherwise "
+            "(z of log1p(90-day score) within the run)",
+        },
+    }
+
+
+def run_parameters(
+    options: RunOptions, account: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The manifest's ``parameters`` of a touch-log run (``account``: its account part)."""
+    window = options.window
+    return {
+        "level": options.level,
+        "conversion_stage": options.conversion_stage,
+        "lookback": str(window),
+        "lookback_seconds": window.total_seconds(),
+        "milestones": {
+            k: [v] if isinstance(v, str) else list(v) for k, v in options.all_milestones.items()
+        },
+        "stage_names": dict(options.stage_names or {}),
+        **(account or {}),
+    }
+
+
+def conversion_totals(conversions: pl.DataFrame) -> dict[str, float]:
+    """The manifest's ``totals``: value of every conversion and of the attributed ones."""
+    return {
+        "conversions_value": float(conversions.get_column("value").sum() or 0.0),
+        "attributed_value": float(
+            conversions.filter(pl.col("n_touches") > 0).get_column("value").sum() or 0.0
+        ),
+    }
+
+
+def make_manifest(
+    runs: Sequence[ModelRun],
+    *,
+    inputs: dict[str, Any],
+    parameters: dict[str, Any],
+    counts: dict[str, Any],
+    timings: dict[str, float],
+    notes: list[str],
+) -> dict[str, Any]:
+    """The manifest of a run (its ``run_id`` new; :meth:`AttributionResult.write` may name
+    the run otherwise)."""
+    now = datetime.now(UTC)
+    return {
+        "run_id": new_run_id(now),
+        "created_at": now.isoformat(),
+        "package": {"name": "attribution-engine", "version": __version__},
+        "inputs": inputs,
+        "parameters": parameters,
+        "models": [
+            {
+                "label": r.label,
+                "name": r.spec.name,
+                "family": r.spec.family,
+                "params": {k: _jsonable(v) for k, v in r.params.items()},
+            }
+            for r in runs
+        ],
+        "reconciliation": counts,
+        "timings_seconds": timings,
+        "notes": notes,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds()}s"
+    if isinstance(value, tuple):
+        return list(value)
+    return value

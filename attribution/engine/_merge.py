@@ -1,0 +1,147 @@
+"""How the executors that split a run (partitioned, Spark) split it and merge its partials.
+
+Journeys are split by a hash of their key, every row keeping its global row number, so ties,
+``row-N`` touch ids and error messages are those of the in-memory run. The partials that
+come back are additive: path-table rows, reconciliation counts and per-channel sums of the
+rule-based credit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import polars as pl
+
+from attribution.b2b._accounts import ACCOUNTS_SCHEMA, engagement_z_expr, tier_expr
+from attribution.engine._result import PATH_TABLE_SCHEMA, SUMS_SCHEMA
+from attribution.engine._stages import channel_credit_from_touches, concat
+from attribution.exceptions import InputError
+from attribution.inputs._schema import ROW, Table, TableSpec, load
+from attribution.inputs._sources import Source
+from attribution.journeys._journeys import _attach_accounts
+from attribution.options import RunOptions
+
+__all__ = [
+    "GLOBAL_ROW",
+    "bucket_expr",
+    "channel_sums",
+    "check_partitions",
+    "contact_accounts",
+    "load_with_rows",
+    "merge_channel_sums",
+    "merge_counts",
+    "merge_paths",
+    "retier",
+]
+
+#: Each input row's number in its source, carried through the split.
+GLOBAL_ROW = "__global_row"
+_HASH_SEED = 0
+
+
+def bucket_expr(key: pl.Expr, partitions: int) -> pl.Expr:
+    """The partition of a journey key (text): ``hash(key) % partitions`` (null keys too)."""
+    return (key.cast(pl.String).hash(seed=_HASH_SEED) % partitions).cast(pl.UInt32)
+
+
+def check_partitions(partitions: object) -> int:
+    """The partition count, or an InputError when it is not a positive integer."""
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        raise InputError(f"partitions must be a positive integer; got {partitions!r}")
+    return partitions
+
+
+def contact_accounts(contacts: pl.DataFrame | None, options: RunOptions) -> pl.DataFrame | None:
+    """At account level, each contact's account (``__contact``, ``__account``): the split
+    keys rows that carry only a contact by it, as the journeys do. A contact of two accounts
+    is an error, raised here, before any pass over the data."""
+    if contacts is None or options.level != "account":
+        return None
+    _attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contacts, "")
+    return (
+        contacts.filter(pl.col("account_id").is_not_null())
+        .select(pl.col("contact_id").alias("__contact"), pl.col("account_id").alias("__account"))
+        .unique("__contact")
+    )
+
+
+def load_with_rows(
+    frame: pl.DataFrame, spec: TableSpec, columns: Mapping[str, str] | None, source: Source
+) -> Table:
+    """``frame`` (raw columns plus :data:`GLOBAL_ROW`) through the library's validator, with
+    the global row numbers as ``_row``, so ties, ``row-N`` ids and errors are the run's."""
+    frame = frame.sort(GLOBAL_ROW, maintain_order=True)  # source order: duplicates keep the first
+    rows = frame.get_column(GLOBAL_ROW).cast(pl.Int64)
+    try:
+        table = load(frame.drop(GLOBAL_ROW), spec, columns=columns)
+    except InputError as exc:
+        raise _with_global_rows(exc, rows, source.name) from None
+    assert table.frame.height == rows.len()  # the validator drops no row
+    return Table(table.frame.with_columns(rows.alias(ROW)), source, table.rows_in)
+
+
+def _with_global_rows(exc: InputError, rows: pl.Series, source: str) -> InputError:
+    return type(exc)(
+        exc.message,
+        table=exc.table,
+        source=source,
+        column=exc.column,
+        rows=[int(rows[r]) for r in exc.rows],
+        hint=exc.hint,
+    )
+
+
+def channel_sums(credit: pl.DataFrame) -> pl.DataFrame:
+    """Per model and channel, the sums of ``credit`` and ``value``: an additive partial."""
+    return credit.group_by("model", "channel").agg(pl.col("credit").sum(), pl.col("value").sum())
+
+
+def merge_channel_sums(sums: list[pl.DataFrame]) -> pl.DataFrame:
+    """Channel credit of a rule-based model from its partials (as ``attribute`` reports it)."""
+    merged = concat(sums, SUMS_SCHEMA)
+    return channel_credit_from_touches(merged) if merged.height else merged
+
+
+def merge_counts(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Reconciliation counts summed over the partials (reasons summed within their maps)."""
+    out: dict[str, Any] = {}
+    for counts in parts:
+        for key, value in counts.items():
+            if isinstance(value, Mapping):
+                merged = out.setdefault(key, {})
+                for reason, n in value.items():
+                    merged[reason] = merged.get(reason, 0) + n
+            else:
+                out[key] = out.get(key, 0) + value
+    return out
+
+
+def merge_paths(partials: list[pl.DataFrame]) -> pl.DataFrame:
+    """Sum path-table partials by path. Rows are sorted by path (then partition) first, so the
+    float ``value`` sums are made in one deterministic order."""
+    if not partials:
+        return pl.DataFrame(schema=PATH_TABLE_SCHEMA)
+    both = pl.concat(
+        [p.with_columns(pl.lit(i, pl.UInt32).alias("__p")) for i, p in enumerate(partials)]
+    )
+    return (
+        both.sort("path", "__p")
+        .group_by("path", maintain_order=True)
+        .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
+        .sort(["conversions", "nulls"], descending=True, maintain_order=True)
+        .select(list(PATH_TABLE_SCHEMA))
+        .cast(PATH_TABLE_SCHEMA)
+    )
+
+
+def retier(accounts: pl.DataFrame) -> pl.DataFrame:
+    """Engagement z-score and tier over every account of the run (as ``b2b`` does within one
+    frame), then the run's account order."""
+    return (
+        accounts.with_columns(engagement_z_expr().alias("engagement_z"))
+        .with_columns(tier_expr().alias("tier"))
+        .sort(["engagement_score", "account_id"], descending=[True, False])
+        .select(list(ACCOUNTS_SCHEMA))
+        .cast(ACCOUNTS_SCHEMA)
+    )

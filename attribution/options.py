@@ -1,0 +1,289 @@
+"""One description of a run: :class:`RunOptions`.
+
+Every executor (in memory, partitioned, Spark, HTTP scoring) takes a ``RunOptions``; the
+public functions build one from their keyword arguments, the CLI from its flags, the config
+loader from a TOML file and the service from a request. The options are validated once, when
+the object is made, with errors that name the option. Adding an option means one field here
+and the stage that reads it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES, check_required_roles
+from attribution.exceptions import InputError, did_you_mean
+from attribution.inputs._durations import parse_duration
+from attribution.journeys._journeys import CONTACT_SCOPES, DEFAULT_MILESTONES
+from attribution.models._registry import ModelRun, default_models, resolve_all
+from attribution.models._rules import check_role_multipliers
+from attribution.typing import ContactScope, Duration, Level, ModelLike
+
+__all__ = ["DEFAULT_LOOKBACK", "RunOptions"]
+
+#: Journey window when none is given, by level.
+DEFAULT_LOOKBACK: Mapping[str, str] = {"contact": "90d", "account": "180d"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """Everything that describes an attribution run, validated once.
+
+    Parameters
+    ----------
+    models
+        Registry names or ``(name, params)`` pairs, e.g.
+        ``["linear", ("time_decay", {"half_life": "1d"})]``; default (``None``): every model
+        of :func:`attribution.default_models`. See :func:`attribution.available_models`.
+    level
+        ``"contact"`` or ``"account"`` (journeys of all the account's contacts).
+    conversion_stage
+        The stage that counts as a conversion (after ``stage_names`` mapping).
+    lookback
+        Journey window, e.g. ``"90d"`` (a bare number is seconds). Default 90 days (contact),
+        180 days (account); see :attr:`window`.
+    milestones
+        Milestone role -> stage names; default lead = lead/mql, opportunity, closed_won.
+    stage_names
+        Our stage name -> the name(s) used in the data, e.g. ``{"closed_won": "Closed Won"}``.
+    columns
+        Per table, our column name -> the data's, e.g. ``{"touches": {"timestamp": "ts"}}``.
+    channel_rules
+        Rules file used to derive ``channel`` from UTM columns when it is absent.
+    select_markov_order
+        Also compare Markov orders 1-4 by held-out ROC AUC of predicting conversion (seeded
+        70/30 split of journeys); not additive, so in-memory runs only.
+    contact_scope
+        Account level: whose touches make an account's journey. ``"account"`` (default) every
+        contact of the account; ``"opportunity_roles"`` only contacts on the conversion's
+        opportunity (contacts on any stage event with its ``opportunity_id``); ``"primary"``
+        only the contact on the conversion's own stage event. A conversion with no such
+        contact falls back to account scope (counted as ``conversions_scope_fallback``);
+        touches left out are counted as ``touches_dropped.outside_contact_scope``.
+    role_multipliers
+        Account level: buying-committee weighting, role -> multiplier (e.g.
+        ``attribution.DEFAULT_ROLE_MULTIPLIERS``: decision_maker 2, champion 1.5, user 0.5).
+        Each touch's rule-based weight is multiplied by its contact's role multiplier (role
+        from ``contacts``; missing or unlisted roles take ``"unknown"``, default 1) and the
+        journey renormalised. The data-driven models (Markov, Shapley, counterfactual) credit
+        channels from path statistics and do not use it (noted in the manifest).
+    required_roles
+        Account level: the roles a deal's buying committee needs; coverage ("3 of 4") in
+        ``accounts`` and ``conversions`` is counted against them.
+
+    Raises
+    ------
+    ModelNotFoundError, ModelParameterError
+        An unknown model or a bad model parameter.
+    InputError
+        An option out of its range, named in the message.
+
+    Examples
+    --------
+    >>> from attribution import RunOptions
+    >>> options = RunOptions(models=["linear", "markov:order=2"], lookback="30d")
+    >>> [run.label for run in options.runs], options.window.days
+    (['linear', 'markov(order=2)'], 30)
+    >>> RunOptions(level="account").window.days  # the account-level default window
+    180
+    >>> RunOptions(level="acount")
+    Traceback (most recent call last):
+    ...
+    attribution.exceptions.InputError: level must be 'contact' or 'account'; got 'acount'
+    """
+
+    models: Sequence[ModelLike] | None = None
+    level: Level = "contact"
+    conversion_stage: str = "closed_won"
+    lookback: Duration | None = None
+    milestones: Mapping[str, str | Sequence[str]] | None = None
+    stage_names: Mapping[str, str | Sequence[str]] | None = None
+    columns: Mapping[str, Mapping[str, str]] | None = None
+    channel_rules: str | Path | None = None
+    select_markov_order: bool = False
+    contact_scope: ContactScope = "account"
+    role_multipliers: Mapping[str, float] | None = None
+    required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES
+    _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the order of the checks is that of the error a caller sees first
+        models = self.models
+        if isinstance(models, str) or (
+            isinstance(models, tuple)
+            and len(models) == 2
+            and isinstance(models[0], str)
+            and (models[1] is None or isinstance(models[1], Mapping))
+        ):
+            models = [cast(ModelLike, models)]  # one model given bare
+        requests = tuple(default_models() if models is None else models)
+        object.__setattr__(self, "models", requests)
+        runs = resolve_all(requests)
+        with _option("level"):
+            if self.level not in DEFAULT_LOOKBACK:
+                raise InputError(f"level must be 'contact' or 'account'; got {self.level!r}")
+        with _option("role_multipliers"):
+            if self.level != "account" and self.role_multipliers is not None:
+                raise InputError(
+                    "role_multipliers need level='account' (a contact's journey has one "
+                    "contact, so they would change nothing)"
+                )
+        with _option("contact_scope"):
+            if self.contact_scope not in CONTACT_SCOPES:
+                raise InputError(
+                    f"contact_scope must be one of {', '.join(map(repr, CONTACT_SCOPES))}; "
+                    f"got {self.contact_scope!r}"
+                )
+        for name in ("milestones", "stage_names", "columns", "role_multipliers"):
+            value = getattr(self, name)
+            with _option(name):
+                if value is not None and not isinstance(value, Mapping):
+                    raise InputError(f"{name} must be a mapping; got {type(value).__name__}")
+            if value is not None:  # a private copy: the options cannot change under a run
+                object.__setattr__(self, name, copy.deepcopy(dict(value)))
+        with _option("role_multipliers"):
+            multipliers = (
+                check_role_multipliers(self.role_multipliers) if self.role_multipliers else None
+            )
+        with _option("required_roles"):
+            required = check_required_roles(self.required_roles)
+        with _option("lookback"):
+            window = parse_duration(
+                self.lookback if self.lookback is not None else DEFAULT_LOOKBACK[self.level]
+            )
+        with _option("conversion_stage"):
+            if not isinstance(self.conversion_stage, str) or not self.conversion_stage:
+                raise InputError(
+                    f"conversion_stage must be a stage name; got {self.conversion_stage!r}"
+                )
+        object.__setattr__(self, "required_roles", tuple(self.required_roles))
+        self._checked.update(runs=runs, window=window, multipliers=multipliers, required=required)
+
+    # --- what the stages read ---------------------------------------------------------------
+
+    @property
+    def runs(self) -> list[ModelRun]:
+        """The resolved models, in the order requested (labels are unique)."""
+        if "runs" not in self._checked:  # unpickled: resolved models do not travel
+            self._checked["runs"] = resolve_all(self.models or ())
+        return list(self._checked["runs"])
+
+    @property
+    def data_driven(self) -> list[str]:
+        """Labels of the data-driven models (registry family ``"data"``): those fitted on a
+        path table."""
+        return [run.label for run in self.runs if run.spec.family == "data"]
+
+    @property
+    def window(self) -> timedelta:
+        """The journey window: ``lookback``, or the level's default."""
+        window: timedelta = self._checked["window"]
+        return window
+
+    @property
+    def multipliers(self) -> dict[str, float] | None:
+        """``role_multipliers`` checked and with normalised role names, or None."""
+        if "multipliers" not in self._checked:
+            self._checked["multipliers"] = (
+                check_role_multipliers(self.role_multipliers) if self.role_multipliers else None
+            )
+        value = self._checked["multipliers"]
+        return dict(value) if value is not None else None
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """``required_roles`` normalised (as contact roles are) and de-duplicated."""
+        if "required" not in self._checked:
+            self._checked["required"] = check_required_roles(self.required_roles)
+        return tuple(self._checked["required"])
+
+    @property
+    def all_milestones(self) -> dict[str, str | Sequence[str]]:
+        """The milestone roles with their stage names: the defaults updated by ``milestones``."""
+        return {**DEFAULT_MILESTONES, **(self.milestones or {})}
+
+    @property
+    def progress_stages(self) -> tuple[str, ...]:
+        """The stages :func:`attribution.attribute` reports to its ``progress`` callback, in
+        order (the executor calls it once more with ``"done"`` when it returns)."""
+        runs = self.runs
+        stages = ["load", "validate", "journeys"]
+        if any(run.spec.family == "rule" for run in runs):
+            stages.append("models:rule-based")
+        stages += [f"model:{run.label}" for run in runs if run.spec.family == "data"]
+        if self.select_markov_order:
+            stages.append("markov order selection")
+        stages.append("collect")
+        if self.level == "account":
+            stages.append("accounts")
+        return tuple(stages)
+
+    def table_columns(self, table: str) -> dict[str, str] | None:
+        """The column mapping of one input table (``events`` falls back to ``touches``)."""
+        columns = self.columns or {}
+        if table == "events":
+            return dict(columns.get("events") or columns.get("touches") or {}) or None
+        found = columns.get(table)
+        return dict(found) if found is not None else None
+
+    # --- making options ---------------------------------------------------------------------
+
+    def replace(self, **changes: Any) -> RunOptions:
+        """A copy with ``changes`` applied, validated again."""
+        _check_names(changes)
+        values = {f.name: getattr(self, f.name) for f in _FIELDS}
+        return RunOptions(**{**values, **changes})
+
+    @classmethod
+    def of(cls, options: RunOptions | None = None, /, **keywords: Any) -> RunOptions:
+        """``options`` updated by ``keywords``, or new options from ``keywords`` alone: how
+        every public function turns its arguments into one :class:`RunOptions`."""
+        _check_names(keywords)
+        if options is None:
+            return cls(**keywords)
+        if not isinstance(options, RunOptions):
+            raise InputError(f"options must be a RunOptions; got {type(options).__name__}")
+        return options.replace(**keywords) if keywords else options
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """The option names, in the order of the class's fields."""
+        return tuple(f.name for f in _FIELDS)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # resolved models hold the registry's build functions: they are resolved again where
+        # the options are unpickled (Spark tasks), from the plain requests
+        state = {f.name: getattr(self, f.name) for f in _FIELDS}
+        checked = {k: v for k, v in self._checked.items() if k != "runs"}
+        return {**state, "_checked": checked}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
+
+_FIELDS = tuple(f for f in dataclasses.fields(RunOptions) if f.init)
+
+
+@contextmanager
+def _option(name: str) -> Iterator[None]:
+    """Name the option at fault on the InputError its check raises (``exc.option``)."""
+    try:
+        yield
+    except InputError as exc:
+        exc.option = name
+        raise
+
+
+def _check_names(keywords: Iterable[str]) -> None:
+    valid = [f.name for f in _FIELDS]
+    for name in keywords:
+        if name not in valid:
+            raise TypeError(f"unknown run option '{name}'; {did_you_mean(name, valid)}")

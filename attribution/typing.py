@@ -1,0 +1,36 @@
+"""Type aliases of the public API, in one place.
+
+Examples
+--------
+>>> from attribution.typing import Level
+>>> import typing
+>>> typing.get_args(Level)
+('contact', 'account')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any, Literal, TypeAlias
+
+import polars as pl
+import pyarrow as pa
+
+__all__ = ["ContactScope", "Duration", "Level", "ModelLike", "Progress", "TableLike"]
+
+#: Whose journeys: a contact's own touches, or every contact of an account.
+Level: TypeAlias = Literal["contact", "account"]
+#: Account level: whose touches make an account's journey (see ``RunOptions.contact_scope``).
+ContactScope: TypeAlias = Literal["account", "opportunity_roles", "primary"]
+#: A model request: a registry name (``"markov:order=2"``), a ``(name, params)`` pair or a
+#: ``{"name": ..., "params": {...}}`` mapping.
+ModelLike: TypeAlias = str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
+#: Anything the library reads as a table: a Polars frame, an Arrow table or a file path
+#: (Parquet, CSV, TSV, NDJSON).
+TableLike: TypeAlias = pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str]
+#: A duration: ``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``, seconds or a timedelta.
+Duration: TypeAlias = str | int | float | timedelta
+#: Called with the name of each pipeline stage as it starts.
+Progress: TypeAlias = Callable[[str], None]

@@ -1,0 +1,102 @@
+"""RunOptions: one validated description of a run, read by every executor."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+import attribution
+from attribution import RunOptions
+
+TOUCHES = pl.DataFrame({"contact_id": ["c1", "c1", "c2"], "channel": ["linkedin", "email", "ads"],
+                        "timestamp": ["2025-01-01", "2025-01-05", "2025-01-02"]})
+STAGES = pl.DataFrame({"contact_id": ["c1"], "stage": ["closed_won"],
+                       "timestamp": ["2025-01-10"], "value": [1000.0]})
+
+
+def test_defaults_are_the_registry_defaults_and_the_level_window() -> None:
+    options = RunOptions()
+    assert list(options.models or ()) == attribution.default_models()
+    assert options.window == timedelta(days=90)
+    assert RunOptions(level="account").window == timedelta(days=180)
+
+
+@pytest.mark.parametrize(("kwargs", "option"), [
+    ({"lookback": "ninety days"}, "lookback"),
+    ({"level": "acount"}, "level"),
+    ({"contact_scope": "everyone", "level": "account"}, "contact_scope"),
+    ({"role_multipliers": {"champion": 2}}, "role_multipliers"),
+    ({"level": "account", "role_multipliers": {"champion": -1}}, "role_multipliers"),
+    ({"required_roles": []}, "required_roles"),
+    ({"conversion_stage": ""}, "conversion_stage"),
+])
+def test_a_bad_option_is_an_input_error_naming_it(kwargs: dict, option: str) -> None:
+    with pytest.raises(attribution.InputError) as info:
+        RunOptions(**kwargs)
+    assert info.value.option == option
+
+
+def test_unknown_models_and_options_are_refused() -> None:
+    with pytest.raises(attribution.ModelNotFoundError, match="did you mean 'linear'"):
+        RunOptions(models=["lineer"])
+    with pytest.raises(TypeError, match="did you mean 'lookback'"):
+        RunOptions.of(look_back="9d")
+
+
+def test_keywords_update_given_options_and_are_checked_again() -> None:
+    base = RunOptions(models=["linear"], lookback="30d")
+    assert RunOptions.of(base) is base
+    changed = RunOptions.of(base, level="account")
+    assert (changed.level, changed.window, list(changed.models or ())) == (
+        "account", timedelta(days=30), ["linear"])
+    with pytest.raises(attribution.InputError):
+        RunOptions.of(base, lookback=-1)
+
+
+def test_options_pickle_with_their_checked_values() -> None:
+    options = RunOptions(models=["linear", "markov:order=2"], level="account",
+                         role_multipliers={"Decision Maker": 2})
+    back = pickle.loads(pickle.dumps(options))
+    assert [r.label for r in back.runs] == ["linear", "markov(order=2)"]
+    assert back.multipliers == {"decision_maker": 2.0}
+    assert back.window == options.window
+
+
+def test_the_options_are_a_private_copy() -> None:
+    names = {"closed_won": ["Won"]}
+    options = RunOptions(stage_names=names)
+    names["closed_won"].append("Closed Won")
+    assert options.stage_names == {"closed_won": ["Won"]}
+
+
+@pytest.mark.parametrize(("models", "level", "select"), [
+    (["linear", "markov", "w_shaped"], "contact", False),
+    (["markov"], "account", False),
+    (["linear"], "contact", True),
+])
+def test_progress_stages_are_the_stages_attribute_reports(models, level, select) -> None:
+    seen: list[str] = []
+    extra = {"contacts": pl.DataFrame({"contact_id": ["c1", "c2"], "account_id": ["a", "b"]})}
+    options = RunOptions(models=models, level=level, select_markov_order=select)
+    if select:  # order selection needs converting and non-converting journeys: more data
+        touches = pl.concat([TOUCHES.with_columns(pl.col("contact_id") + str(i))
+                             for i in range(20)])
+        stages = pl.concat([STAGES.with_columns(pl.col("contact_id") + str(i))
+                            for i in range(20)])
+    else:
+        touches, stages = TOUCHES, STAGES
+    contacts = extra["contacts"] if level == "account" else None
+    attribution.attribute(touches, stages, contacts=contacts, options=options,
+                          progress=seen.append)
+    assert seen == [*options.progress_stages, "done"]
+
+
+def test_attribute_takes_options_or_keywords_alike() -> None:
+    by_keywords = attribution.attribute(TOUCHES, STAGES, models=["linear"], lookback="30d")
+    by_options = attribution.attribute(TOUCHES, STAGES,
+                                       options=RunOptions(models=["linear"], lookback="30d"))
+    assert by_keywords.touch_credit.equals(by_options.touch_credit)
+    assert by_keywords.manifest["parameters"] == by_options.manifest["parameters"]
