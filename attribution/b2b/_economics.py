@@ -30,21 +30,21 @@ Methods (also written to ``economics.json``; see ``b2b.md``, "Unit economics"):
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from attribution.b2b._funnel import _jsonable
-from attribution.engine._files import write_json_atomic
-from attribution.engine._memory import AttributionResult
-from attribution.exceptions import InputError, ModelNotFoundError, ModelParameterError
-from attribution.inputs._schema import ROW, SPEND, load
+from attribution.b2b._shared import is_number, jsonable, money, num, rows_error
+from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
+from attribution.exceptions import ModelNotFoundError, ModelParameterError
+from attribution.inputs._schema import SPEND, load
 from attribution.inputs._sources import TableLike
+
+if TYPE_CHECKING:  # only annotations: the engine imports the b2b room, not the other way
+    from attribution import AttributionResult
 
 Allocation = Literal["customers", "spend"]
 
@@ -102,13 +102,10 @@ class UnitEconomics:
     def write(self, directory: str | Path) -> Path:
         """Write ``economics.parquet`` and ``economics.json`` into ``directory``."""
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".economics.parquet.tmp"
-        self.table.write_parquet(tmp)
-        os.replace(tmp, out / "economics.parquet")
+        write_parquet_atomic(out / RunFiles.ECONOMICS, self.table)
         write_json_atomic(
-            out / "economics.json",
-            _jsonable(
+            out / RunFiles.ECONOMICS_JSON,
+            jsonable(
                 {
                     "parameters": self.parameters,
                     "notes": self.notes,
@@ -146,17 +143,17 @@ class UnitEconomics:
             if r["status"] == "unpaid":
                 flag = "unpaid"
             lines.append(
-                f"  {r['channel']:<22} {_money(r['spend']):>10} {r['customers']:>9.1f} "
-                f"{_money(r['cac']):>9} {_money(r['loaded_cac']):>9} "
-                f"{_num(r['ltv_to_cac'], '.1f'):>8} {_num(r['payback_months'], '.1f'):>8} "
-                f"{_num(r['guardrail_share'], '.1%'):>9} {flag}"
+                f"  {r['channel']:<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
+                f"{money(r['cac']):>9} {money(r['loaded_cac']):>9} "
+                f"{num(r['ltv_to_cac'], '.1f'):>8} {num(r['payback_months'], '.1f'):>8} "
+                f"{num(r['guardrail_share'], '.1%'):>9} {flag}"
             )
         b = self.blended.filter(pl.col("model") == model)
         if b.height:
             r = b.row(0, named=True)
             lines.append(
-                f"  {'(blended)':<22} {_money(r['spend']):>10} {r['customers']:>9.1f} "
-                f"{_money(r['cac']):>9} {_money(r['loaded_cac']):>9}"
+                f"  {'(blended)':<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
+                f"{money(r['cac']):>9} {money(r['loaded_cac']):>9}"
             )
         breaches = self.table.filter(pl.col("breach") & (pl.col("model") == model))
         lines.append(
@@ -250,12 +247,11 @@ def unit_economics(
     frame = table.frame
     negative = frame.filter(pl.col("amount") < 0)
     if negative.height:
-        raise InputError(
+        raise rows_error(
             f"{negative.height} negative amount(s)",
-            table="spend",
-            source=table.source.name,
+            table,
+            negative,
             column="amount",
-            rows=negative.get_column(ROW).head(5).to_list(),
             hint="spend is money paid out; record refunds as lower positive amounts",
         )
     date_col = "month" if "month" in frame.columns else "date"
@@ -444,23 +440,20 @@ def _check(
             f"The '{name}' parameter of unit_economics must be {rule}. Got {got!r} instead."
         )
 
-    def number(x: Any) -> bool:
-        return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
     if allocation not in ("customers", "spend"):
         raise bad("allocation", "'customers' or 'spend'", allocation)
     for key, value in costs.items():
-        if not number(value) or value < 0:
+        if not is_number(value) or value < 0:
             raise bad("costs", f"a map of name -> amount >= 0 ('{key}')", value)
     optional: list[tuple[str, float | None]] = [
         ("gross_margin", gross_margin),
         ("annual_churn", annual_churn),
     ]
     for name, fraction in optional:
-        if fraction is not None and not (number(fraction) and 0 < fraction <= 1):
+        if fraction is not None and not (is_number(fraction) and 0 < fraction <= 1):
             raise bad(name, "a fraction in (0, 1]", fraction)
     for name, amount in (("arpa", arpa), ("ltv", ltv)):
-        if amount is not None and not (number(amount) and amount > 0):
+        if amount is not None and not (is_number(amount) and amount > 0):
             raise bad(name, "a number > 0 or None", amount)
     for name, value in (
         ("value_period_months", value_period_months),
@@ -468,13 +461,5 @@ def _check(
         ("ltv_to_cac_target", ltv_to_cac_target),
         ("payback_target_months", payback_target_months),
     ):
-        if not (number(value) and value > 0):
+        if not (is_number(value) and value > 0):
             raise bad(name, "a number > 0", value)
-
-
-def _money(x: float | None) -> str:
-    return "-" if x is None else f"${x:,.0f}"
-
-
-def _num(x: float | None, fmt: str) -> str:
-    return "-" if x is None else format(x, fmt)

@@ -36,51 +36,42 @@ Methods (also written to ``funnel.json``):
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from attribution.engine._files import write_json_atomic
+from attribution.b2b._funnel_stages import (
+    FUNNEL_SCHEMA,
+    entities,
+    stage_rates,
+    step_rows,
+    weakest_step,
+)
+from attribution.b2b._funnel_velocity import pipeline_velocity
+from attribution.b2b._funnel_weekly import WEEKLY_SCHEMA, weekly_series
+from attribution.b2b._funnel_weekly import alerts as _alerts
+from attribution.b2b._shared import jsonable, pct, rows_error
+from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError, ModelParameterError
 from attribution.inputs._schema import ROW, SPEND, STAGES, TOUCHES, load
 from attribution.inputs._sources import TableLike
 from attribution.inputs._taxonomy import derive_channels, load_rules
 
+__all__ = [
+    "DEFAULT_STEPS",
+    "FUNNEL_SCHEMA",
+    "NO_TOUCH",
+    "WEEKLY_SCHEMA",
+    "Funnel",
+    "_alerts",  # tests reach the alert rule directly by this name
+    "funnel",
+]
+
 DEFAULT_STEPS: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "closed_won")
 NO_TOUCH = "(no touch)"
-_DAY_US = 86_400_000_000.0
-_MAD_SCALE = 0.6745
-_MEANAD_SCALE = 1.253314
-
-FUNNEL_SCHEMA = pl.Schema(
-    {
-        "dimension": pl.String(),
-        "group": pl.String(),
-        "from_stage": pl.String(),
-        "to_stage": pl.String(),
-        "entered": pl.Int64(),
-        "advanced": pl.Int64(),
-        "rate": pl.Float64(),
-        "median_days_in_stage": pl.Float64(),
-        "p75_days_in_stage": pl.Float64(),
-    }
-)
-WEEKLY_SCHEMA = pl.Schema(
-    {
-        "week": pl.Date(),
-        "metric": pl.String(),
-        "value": pl.Float64(),
-        "baseline": pl.Float64(),
-        "robust_z": pl.Float64(),
-        "alert": pl.Boolean(),
-    }
-)
 
 
 @dataclass
@@ -122,19 +113,13 @@ class Funnel:
         """Write ``funnel.parquet``, ``funnel_weekly.parquet``, ``funnel_velocity.parquet``
         and ``funnel.json`` into ``directory`` (created if needed); return it."""
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, frame in (
-            ("funnel", self.table),
-            ("funnel_weekly", self.weekly),
-            ("funnel_velocity", self.velocity),
-        ):
-            tmp = out / f".{name}.parquet.tmp"
-            frame.write_parquet(tmp)
-            os.replace(tmp, out / f"{name}.parquet")
+        write_parquet_atomic(out / RunFiles.FUNNEL, self.table)
+        write_parquet_atomic(out / RunFiles.FUNNEL_WEEKLY, self.weekly)
+        write_parquet_atomic(out / RunFiles.FUNNEL_VELOCITY, self.velocity)
         overall_velocity = self.velocity.filter(pl.col("dimension") == "all").to_dicts()
         write_json_atomic(
-            out / "funnel.json",
-            _jsonable(
+            out / RunFiles.FUNNEL_JSON,
+            jsonable(
                 {
                     "weakest_stage": self.weakest,
                     "pipeline_velocity": overall_velocity[0] if overall_velocity else None,
@@ -158,13 +143,13 @@ class Funnel:
             days = r["median_days_in_stage"]
             lines.append(
                 f"  {r['from_stage']:>12} -> {r['to_stage']:<12} {r['advanced']:>6,} / "
-                f"{r['entered']:<6,} {_pct(r['rate']):>6}   "
+                f"{r['entered']:<6,} {pct(r['rate']):>6}   "
                 + (f"{days:.1f} days" if days is not None else "-")
             )
         w = self.weakest
         if w:
             lines.append(
-                f"Weakest stage: {w['from_stage']} -> {w['to_stage']} at {_pct(w['rate'])} "
+                f"Weakest stage: {w['from_stage']} -> {w['to_stage']} at {pct(w['rate'])} "
                 f"(judged against {w['judged_against']})."
             )
         overall = self.velocity.filter(pl.col("dimension") == "all")
@@ -173,7 +158,7 @@ class Funnel:
             if v["velocity_per_day"] is not None:
                 lines.append(
                     f"Pipeline velocity: {v['opportunities']:,.0f} open opportunities x "
-                    f"{_pct(v['win_rate'])} win rate x ${v['average_deal']:,.0f} average deal / "
+                    f"{pct(v['win_rate'])} win rate x ${v['average_deal']:,.0f} average deal / "
                     f"{v['cycle_days']:.1f} cycle days = ${v['velocity_per_day']:,.0f} per day."
                 )
         alerts = self.weekly.filter(pl.col("alert"))
@@ -262,64 +247,33 @@ def funnel(
     known = [*steps, lost_stage]
     unknown = frame.filter(~pl.col("stage").is_in(known))
     if frame.height and unknown.height == frame.height:
-        raise InputError(
-            f"no stage matches the funnel steps {known}; found "
-            f"{unknown.get_column('stage').unique().sort().head(8).to_list()}",
-            table="stages",
-            source=table.source.name,
+        found = unknown.get_column("stage").unique().sort().head(8).to_list()
+        raise rows_error(
+            f"no stage matches the funnel steps {known}; found {found}",
+            table,
+            unknown,
             column="stage",
-            rows=unknown.get_column(ROW).head(5).to_list(),
             hint="map your stage names in [stage_names] of the config (ours = 'theirs')",
         )
-    wide = _entities(frame, key, steps, lost_stage)
+    wide = entities(frame, key, steps, lost_stage)
     channel_of = _sourced_channels(touches, key, columns.get("touches"))
     if channel_of is not None:
         wide = wide.join(channel_of, on=key, how="left").with_columns(
             pl.col("channel").fill_null(NO_TOUCH)
         )
-    long = _step_rows(wide, steps)
-    groups: list[tuple[str, pl.Expr]] = [
-        ("all", pl.lit("all")),
-        ("cohort", pl.col("cohort")),
-    ]
-    if channel_of is not None:
-        groups.insert(1, ("channel", pl.col("channel")))
-    parts = [
-        long.with_columns(pl.lit(dim).alias("dimension"), expr.cast(pl.String).alias("group"))
-        .group_by("dimension", "group", "step", "from_stage", "to_stage")
-        .agg(
-            pl.col("entered").sum().cast(pl.Int64),
-            pl.col("advanced").sum().cast(pl.Int64),
-            pl.col("days").median().alias("median_days_in_stage"),
-            pl.col("days").quantile(0.75, "linear").alias("p75_days_in_stage"),
-        )
-        for dim, expr in groups
-    ]
-    rates = (
-        pl.concat(parts)
-        .with_columns(
-            pl.when(pl.col("entered") > 0)
-            .then(pl.col("advanced") / pl.col("entered"))
-            .otherwise(None)
-            .alias("rate")
-        )
-        .sort(
-            pl.col("dimension").replace_strict({"all": 0, "channel": 1, "cohort": 2}),
-            "group",
-            "step",
-        )
-        .select(*FUNNEL_SCHEMA.names())
-    )
-    rates, weakest = _weakest(rates, steps, benchmarks)
+    rates = stage_rates(step_rows(wide, steps), by_channel=channel_of is not None)
+    rates, weakest = weakest_step(rates, steps, benchmarks)
     span: tuple[Any, Any] = (
         frame.get_column("timestamp").min(),
         frame.get_column("timestamp").max(),
     )
-    velocity = _velocity(wide, steps, span[1], has_channel=channel_of is not None)
+    velocity = pipeline_velocity(wide, steps, span[1], has_channel=channel_of is not None)
     spend_frame = None
     if spend is not None:
         spend_frame = load(spend, SPEND, columns=columns.get("spend")).frame
-    weekly = _weekly(wide, steps, span, spend_frame, trailing_weeks, threshold, rate_window_days)
+    weekly = weekly_series(
+        wide, steps, span, spend_frame, trailing_weeks, threshold, rate_window_days
+    )
     rule = (
         f"a week alerts when |robust z| > {threshold}, z = 0.6745 x (value - median) / MAD over "
         f"the previous {trailing_weeks} weeks (Iglewicz-Hoaglin modified z-score); when MAD = 0, "
@@ -394,29 +348,6 @@ def _check_params(steps: list[str], trailing: int, threshold: float, window: int
         )
 
 
-def _entities(frame: pl.DataFrame, key: str, steps: list[str], lost: str) -> pl.DataFrame:
-    """One row per entity: first time at each step, depth reached, cohort, won value."""
-    depth = {s: i for i, s in enumerate(steps)} | {lost: len(steps) - 2}
-    value = pl.col("value") if "value" in frame.columns else pl.lit(None, pl.Float64)
-    return (
-        frame.with_columns(pl.col("stage").replace_strict(depth, default=-1).alias("_depth"))
-        .group_by(key)
-        .agg(
-            *[
-                pl.col("timestamp").filter(pl.col("stage") == s).min().alias(f"{s}_at")
-                for s in steps
-            ],
-            pl.col("_depth").max().alias("depth"),
-            (pl.col("stage") == lost).any().alias("lost"),
-            value.filter(pl.col("stage") == steps[-1]).max().alias("won_value"),
-            pl.col("timestamp").min().alias("_first_at"),
-            pl.col("timestamp").filter(pl.col("stage") == lost).min().alias("_lost_at"),
-        )
-        .with_columns(pl.col("_first_at").dt.strftime("%Y-%m").alias("cohort"))
-        .sort(key)
-    )
-
-
 def _sourced_channels(
     touches: TableLike | None, key: str, columns: Mapping[str, str] | None
 ) -> pl.DataFrame | None:
@@ -437,297 +368,3 @@ def _sourced_channels(
         .agg(pl.col("channel").sort_by("timestamp", ROW).first())
         .with_columns(pl.col("channel").fill_null(NO_TOUCH))
     )
-
-
-def _step_rows(wide: pl.DataFrame, steps: list[str]) -> pl.DataFrame:
-    """Long form: one row per entity and step it entered, with advanced and days in stage."""
-    extra = [c for c in ("channel", "cohort") if c in wide.columns]
-    parts = []
-    for i, (a, b) in enumerate(zip(steps, steps[1:], strict=False)):
-        advanced = pl.col("depth") >= i + 1
-        parts.append(
-            wide.filter(pl.col("depth") >= i).select(
-                *extra,
-                pl.lit(i).alias("step"),
-                pl.lit(a).alias("from_stage"),
-                pl.lit(b).alias("to_stage"),
-                pl.lit(1).alias("entered"),
-                advanced.cast(pl.Int64).alias("advanced"),
-                pl.when(advanced)
-                .then(_days(pl.col(f"{b}_at") - pl.col(f"{a}_at")))
-                .otherwise(None)
-                .alias("days"),
-            )
-        )
-    return pl.concat(parts)
-
-
-def _days(delta: pl.Expr) -> pl.Expr:
-    return delta.dt.total_microseconds().cast(pl.Float64) / _DAY_US
-
-
-def _weakest(
-    rates: pl.DataFrame, steps: list[str], benchmarks: Mapping[str, float] | None
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    names = {f"{a}->{b}": a for a, b in zip(steps, steps[1:], strict=False)}
-    bench: dict[str, float] = {}
-    for k, v in (benchmarks or {}).items():
-        step = names.get(k, k)
-        if step not in steps[:-1]:
-            raise ModelParameterError(
-                f"The 'benchmarks' parameter of funnel has an unknown step {k!r}; use one of "
-                f"{list(names)}."
-            )
-        if not 0 < float(v) <= 1:
-            raise ModelParameterError(
-                f"The 'benchmarks' parameter of funnel must hold rates in (0, 1]. Got {k}={v!r}."
-            )
-        bench[step] = float(v)
-    is_all = pl.col("dimension") == "all"
-    rates = rates.with_columns(
-        pl.when(is_all)
-        .then(pl.col("from_stage").replace_strict(bench, default=None, return_dtype=pl.Float64))
-        .alias("benchmark")
-    ).with_columns((pl.col("rate") / pl.col("benchmark") - 1).alias("gap_to_benchmark"))
-    overall = rates.filter(is_all & pl.col("rate").is_not_null())
-    if overall.height == 0:
-        return rates, {}
-    if bench:
-        judged = overall.filter(pl.col("benchmark").is_not_null()).sort(
-            "gap_to_benchmark", maintain_order=True
-        )
-        against = "the given benchmarks (lowest rate / benchmark): " + ", ".join(
-            f"{k}->{steps[steps.index(k) + 1]} {v:.0%}" for k, v in bench.items()
-        )
-    else:
-        judged = overall.sort("rate", maintain_order=True)
-        against = (
-            "the data's own step rates, no benchmark given: the step with the lowest "
-            "conversion rate, where the largest share of those entering is lost"
-        )
-    if judged.height == 0:
-        return rates, {}
-    row = judged.row(0, named=True)
-    return rates, {
-        "from_stage": row["from_stage"],
-        "to_stage": row["to_stage"],
-        "rate": row["rate"],
-        "entered": row["entered"],
-        "advanced": row["advanced"],
-        "benchmark": row["benchmark"],
-        "gap_to_benchmark": row["gap_to_benchmark"],
-        "judged_against": against,
-    }
-
-
-def _velocity(
-    wide: pl.DataFrame, steps: list[str], end: datetime | None, *, has_channel: bool
-) -> pl.DataFrame:
-    opp, won = steps[-2], steps[-1]
-    opp_i = len(steps) - 2
-    is_opp = pl.col("depth") >= opp_i
-    is_won = pl.col("depth") >= opp_i + 1
-    opp_at = pl.col(f"{opp}_at")
-    # days each opportunity was open within the span: to its close, or to the data's end
-    closed_at = pl.coalesce(pl.col(f"{won}_at"), pl.col("_lost_at"), pl.lit(end))
-    open_days = _days(closed_at - opp_at).clip(lower_bound=0.0).filter(opp_at.is_not_null())
-    aggs = [
-        is_opp.sum().cast(pl.Int64).alias("opportunities_total"),
-        (open_days.sum() / pl.col("_span_days").first()).alias("opportunities"),
-        is_won.sum().cast(pl.Int64).alias("won"),
-        (pl.col("lost") & ~is_won).sum().cast(pl.Int64).alias("lost"),
-        pl.col("won_value").filter(is_won).mean().alias("average_deal"),
-        _days(pl.col(f"{won}_at") - opp_at).filter(is_won).mean().alias("cycle_days"),
-    ]
-    frame = wide.with_columns(_days(pl.lit(end) - pl.col("_first_at").min()).alias("_span_days"))
-    parts = [frame.group_by(pl.lit("all").alias("group")).agg(aggs)]
-    if has_channel:
-        parts.append(frame.group_by(pl.col("channel").alias("group")).agg(aggs))
-    out = pl.concat(
-        [
-            p.with_columns(pl.lit(d).alias("dimension"))
-            for p, d in zip(parts, ["all", "channel"], strict=False)
-        ]
-    )
-    closed = pl.col("won") + pl.col("lost")
-    return (
-        out.with_columns(
-            pl.when(closed > 0).then(pl.col("won") / closed).alias("win_rate"),
-        )
-        .with_columns(
-            pl.when(pl.col("cycle_days") > 0)
-            .then(
-                pl.col("opportunities")
-                * pl.col("win_rate")
-                * pl.col("average_deal")
-                / pl.col("cycle_days")
-            )
-            .alias("velocity_per_day")
-        )
-        .select(
-            "dimension",
-            "group",
-            "opportunities",
-            "opportunities_total",
-            "won",
-            "lost",
-            "win_rate",
-            "average_deal",
-            "cycle_days",
-            "velocity_per_day",
-        )
-        .sort(pl.col("dimension") != "all", "group")
-    )
-
-
-def _weekly(
-    wide: pl.DataFrame,
-    steps: list[str],
-    span: tuple[Any, Any],
-    spend: pl.DataFrame | None,
-    trailing: int,
-    threshold: float,
-    window_days: int,
-) -> pl.DataFrame:
-    start, end = span
-    if start is None or wide.height == 0:
-        return pl.DataFrame(schema=WEEKLY_SCHEMA)
-    first_week, last_week = _full_weeks(start, end)
-    if last_week < first_week:
-        return pl.DataFrame(schema=WEEKLY_SCHEMA)
-    weeks = pl.date_range(first_week, last_week, "1w", eager=True).alias("week")
-    series: list[pl.DataFrame] = []
-    for metric, stage in (("leads", steps[0]), ("mqls", steps[1])):
-        counts = (
-            wide.filter(pl.col(f"{stage}_at").is_not_null())
-            .group_by(_week_of(f"{stage}_at").alias("week"))
-            .agg(pl.len().cast(pl.Float64).alias("value"))
-        )
-        series.append(
-            weeks.to_frame()
-            .join(counts, on="week", how="left")
-            .select("week", pl.lit(metric).alias("metric"), pl.col("value").fill_null(0.0))
-        )
-    window = timedelta(days=window_days)
-    for a, b in zip(steps, steps[1:], strict=False):
-        rate = (
-            wide.filter(pl.col(f"{a}_at").is_not_null())
-            .group_by(_week_of(f"{a}_at").alias("week"))
-            .agg(
-                (
-                    pl.col(f"{b}_at").is_not_null()
-                    & (pl.col(f"{b}_at") - pl.col(f"{a}_at") <= window)
-                )
-                .mean()
-                .alias("value")
-            )
-        )
-        complete = weeks.filter(weeks + timedelta(days=7) + window <= end.date())
-        series.append(
-            complete.to_frame()
-            .join(rate, on="week", how="left")
-            .select("week", pl.lit(f"{a}_to_{b}_{window_days}d").alias("metric"), "value")
-        )
-    if spend is not None:
-        series.append(_cost_per_lead(spend, series[0], weeks))
-    values = pl.concat(series).sort("metric", "week")
-    return _alerts(values, trailing, threshold)
-
-
-def _full_weeks(start: datetime, end: datetime) -> tuple[date, date]:
-    """First and last Monday of the weeks that lie wholly inside ``[start, end]``."""
-    day = start.date()
-    at_midnight = start == datetime.combine(day, time(0), tzinfo=start.tzinfo)
-    first = day if at_midnight and day.weekday() == 0 else day + timedelta(7 - day.weekday())
-    last_day = (end - timedelta(days=7)).date()
-    return first, last_day - timedelta(days=last_day.weekday())
-
-
-def _week_of(column: str) -> pl.Expr:
-    return pl.col(column).dt.date().dt.truncate("1w")
-
-
-def _cost_per_lead(spend: pl.DataFrame, leads: pl.DataFrame, weeks: pl.Series) -> pl.DataFrame:
-    date_col = "date" if "date" in spend.columns else "month"
-    if date_col == "month":
-        # monthly amounts spread evenly over the days of the month
-        days = spend.select(
-            pl.date_ranges(
-                pl.col("month").dt.month_start(), pl.col("month").dt.month_end(), "1d"
-            ).alias("day"),
-            (pl.col("amount") / pl.col("month").dt.days_in_month()).alias("amount"),
-        ).explode("day")
-    else:
-        days = spend.select(pl.col("date").alias("day"), "amount")
-    weekly = days.group_by(pl.col("day").dt.truncate("1w").alias("week")).agg(
-        pl.col("amount").sum().alias("spend")
-    )
-    return (
-        weeks.to_frame()
-        .join(weekly, on="week", how="left")
-        .join(leads.select("week", pl.col("value").alias("leads")), on="week", how="left")
-        .select(
-            "week",
-            pl.lit("cost_per_lead").alias("metric"),
-            pl.when(pl.col("leads") > 0)
-            .then(pl.col("spend").fill_null(0.0) / pl.col("leads"))
-            .alias("value"),
-        )
-    )
-
-
-def _alerts(values: pl.DataFrame, trailing: int, threshold: float) -> pl.DataFrame:
-    """Robust z of each week against the ``trailing`` weeks before it (see module notes)."""
-    indexed = values.with_columns(pl.int_range(pl.len()).over("metric").alias("_i"))
-    hist = pl.col("value").drop_nulls()
-    baseline = indexed.rolling(
-        index_column="_i", period=f"{trailing}i", offset=f"-{trailing + 1}i", group_by="metric"
-    ).agg(
-        hist.median().alias("baseline"),
-        (hist - hist.median()).abs().median().alias("_mad"),
-        (hist - hist.median()).abs().mean().alias("_meanad"),
-        hist.len().alias("_n"),
-    )
-    diff = pl.col("value") - pl.col("baseline")
-    z = (
-        pl.when(pl.col("_n") < trailing)
-        .then(None)
-        .when(pl.col("_mad") > 0)
-        .then(_MAD_SCALE * diff / pl.col("_mad"))
-        .when(pl.col("_meanad") > 0)
-        .then(diff / (_MEANAD_SCALE * pl.col("_meanad")))
-        .when(diff == 0)
-        .then(0.0)
-        .otherwise(diff.sign() * math.inf)
-    )
-    return (
-        indexed.join(baseline, on=["metric", "_i"], how="left")
-        .with_columns(
-            pl.when(pl.col("_n") >= trailing).then(pl.col("baseline")).alias("baseline"),
-            z.alias("robust_z"),
-        )
-        .with_columns(
-            (pl.col("value").is_not_null() & (pl.col("robust_z").abs() > threshold))
-            .fill_null(False)
-            .alias("alert")
-        )
-        .select(*WEEKLY_SCHEMA.names())
-        .sort("metric", "week")
-    )
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
-
-
-def _jsonable(value: Any) -> Any:
-    """Floats that JSON cannot hold (inf, nan) become null; dates become text."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value

@@ -1,0 +1,74 @@
+"""Pipeline velocity: open opportunities x win rate x average deal / cycle days, overall and
+by sourced channel, from the funnel's entity table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from attribution.b2b._funnel_stages import days
+
+__all__ = ["pipeline_velocity"]
+
+
+def pipeline_velocity(
+    wide: pl.DataFrame, steps: list[str], end: datetime | None, *, has_channel: bool
+) -> pl.DataFrame:
+    """Pipeline velocity overall and, with ``has_channel``, by sourced channel, up to the
+    data's ``end`` (the rule is in :mod:`attribution.b2b._funnel`)."""
+    opp, won = steps[-2], steps[-1]
+    opp_i = len(steps) - 2
+    is_opp = pl.col("depth") >= opp_i
+    is_won = pl.col("depth") >= opp_i + 1
+    opp_at = pl.col(f"{opp}_at")
+    # days each opportunity was open within the span: to its close, or to the data's end
+    closed_at = pl.coalesce(pl.col(f"{won}_at"), pl.col("_lost_at"), pl.lit(end))
+    open_days = days(closed_at - opp_at).clip(lower_bound=0.0).filter(opp_at.is_not_null())
+    aggs = [
+        is_opp.sum().cast(pl.Int64).alias("opportunities_total"),
+        (open_days.sum() / pl.col("_span_days").first()).alias("opportunities"),
+        is_won.sum().cast(pl.Int64).alias("won"),
+        (pl.col("lost") & ~is_won).sum().cast(pl.Int64).alias("lost"),
+        pl.col("won_value").filter(is_won).mean().alias("average_deal"),
+        days(pl.col(f"{won}_at") - opp_at).filter(is_won).mean().alias("cycle_days"),
+    ]
+    frame = wide.with_columns(days(pl.lit(end) - pl.col("_first_at").min()).alias("_span_days"))
+    parts = [frame.group_by(pl.lit("all").alias("group")).agg(aggs)]
+    if has_channel:
+        parts.append(frame.group_by(pl.col("channel").alias("group")).agg(aggs))
+    out = pl.concat(
+        [
+            p.with_columns(pl.lit(d).alias("dimension"))
+            for p, d in zip(parts, ["all", "channel"], strict=False)
+        ]
+    )
+    closed = pl.col("won") + pl.col("lost")
+    return (
+        out.with_columns(
+            pl.when(closed > 0).then(pl.col("won") / closed).alias("win_rate"),
+        )
+        .with_columns(
+            pl.when(pl.col("cycle_days") > 0)
+            .then(
+                pl.col("opportunities")
+                * pl.col("win_rate")
+                * pl.col("average_deal")
+                / pl.col("cycle_days")
+            )
+            .alias("velocity_per_day")
+        )
+        .select(
+            "dimension",
+            "group",
+            "opportunities",
+            "opportunities_total",
+            "won",
+            "lost",
+            "win_rate",
+            "average_deal",
+            "cycle_days",
+            "velocity_per_day",
+        )
+        .sort(pl.col("dimension") != "all", "group")
+    )

@@ -1,0 +1,143 @@
+"""The plan file: a TOML file or mapping with a budget by channel, targets, caps, floors and
+assumptions, read into a checked :class:`Plan` (what the plan check reads)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from attribution.b2b._shared import is_number
+from attribution.exceptions import ConfigError, did_you_mean
+
+__all__ = ["Plan", "read_plan"]
+
+_SECTIONS = {"plan", "budget", "targets", "caps", "floors", "assumptions"}
+_PLAN_KEYS = {"name", "model", "period_months", "flag_factor", "cap_multiple"}
+_TARGETS = {"customers", "cac", "mqls"}
+
+
+@dataclass
+class Plan:
+    """A marketing plan: budget by channel (the data's channel names), targets, limits.
+
+    Attributes
+    ----------
+    budget : dict of str to float
+        Budget per channel for the plan's period.
+    targets : dict
+        Any of ``customers``, ``cac``, ``mqls``.
+    caps, floors : dict of str to float
+        The most and least each channel may get when reallocating.
+    assumptions : dict
+        Rates the plan assumes (``mql_to_customer``, ``<from>_to_<to>`` for each funnel
+        step), and ``cac`` per channel; each is checked against the data.
+    """
+
+    budget: dict[str, float]
+    targets: dict[str, float] = field(default_factory=dict)
+    caps: dict[str, float] = field(default_factory=dict)
+    floors: dict[str, float] = field(default_factory=dict)
+    assumptions: dict[str, Any] = field(default_factory=dict)
+    name: str = "plan"
+    model: str | None = None
+    period_months: float = 12.0
+    flag_factor: float = 2.0
+    cap_multiple: float = 2.0
+    source: str = "<memory>"
+
+
+def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
+    """Read a plan from a TOML file or a mapping of the same shape, and check it.
+
+    Examples
+    --------
+    >>> p = read_plan({"budget": {"linkedin": 1000}, "targets": {"customers": 10, "cac": 100}})
+    >>> p.budget, p.targets["cac"]
+    ({'linkedin': 1000.0}, 100.0)
+    """
+    if isinstance(plan, Plan):
+        return plan
+    if isinstance(plan, Mapping):
+        data, where = dict(plan), "<memory>"
+    else:
+        path = Path(plan)
+        where = str(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read plan '{path}': {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"plan '{path}' is not valid TOML: {exc}") from exc
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"plan '{where}': {message}")
+
+    for key in data:
+        if key not in _SECTIONS:
+            raise fail(f"unknown section [{key}]; {did_you_mean(key, sorted(_SECTIONS))}")
+
+    def amounts(section: str, *, positive: bool = False) -> dict[str, float]:
+        value = data.get(section, {})
+        if not isinstance(value, Mapping):
+            raise fail(f"[{section}] must be a table of channel = amount")
+        out = {}
+        for k, v in value.items():
+            if not is_number(v) or v < 0 or (positive and v == 0):
+                rule = "> 0" if positive else ">= 0"
+                raise fail(f"[{section}] {k} must be a number {rule}, got {v!r}")
+            out[str(k)] = float(v)
+        return out
+
+    budget = amounts("budget")
+    if not budget or sum(budget.values()) <= 0:
+        raise fail("[budget] needs at least one channel with an amount > 0")
+    targets = amounts("targets", positive=True)
+    for k in targets:
+        if k not in _TARGETS:
+            raise fail(f"unknown target '{k}'; {did_you_mean(k, sorted(_TARGETS))}")
+    head = data.get("plan", {})
+    if not isinstance(head, Mapping):
+        raise fail("[plan] must be a table")
+    for k in head:
+        if k not in _PLAN_KEYS:
+            raise fail(f"unknown key '{k}' in [plan]; {did_you_mean(k, sorted(_PLAN_KEYS))}")
+    for k in ("period_months", "flag_factor", "cap_multiple"):
+        if k in head and not (is_number(head[k]) and head[k] > 0):
+            raise fail(f"[plan] {k} must be a number > 0, got {head[k]!r}")
+    if "flag_factor" in head and head["flag_factor"] <= 1:
+        raise fail(f"[plan] flag_factor must be > 1 (a ratio), got {head['flag_factor']!r}")
+    assumptions = data.get("assumptions", {})
+    if not isinstance(assumptions, Mapping):
+        raise fail("[assumptions] must be a table")
+    for k, v in assumptions.items():
+        if k == "cac":
+            if not isinstance(v, Mapping) or not all(is_number(x) and x > 0 for x in v.values()):
+                raise fail("[assumptions.cac] must map channel = CAC > 0")
+        elif not (is_number(v) and 0 < v <= 1):
+            raise fail(f"[assumptions] {k} must be a rate in (0, 1], got {v!r}")
+    floors, caps = amounts("floors"), amounts("caps")
+    for ch, low in floors.items():
+        if ch in caps and caps[ch] < low:
+            raise fail(f"channel '{ch}': floor {low:,.0f} is above its cap {caps[ch]:,.0f}")
+    if sum(floors.values()) > sum(budget.values()):
+        raise fail("the floors add up to more than the budget")
+    model = head.get("model")
+    if model is not None and not isinstance(model, str):
+        raise fail(f"[plan] model must be a model name, got {model!r}")
+    return Plan(
+        budget=budget,
+        targets=targets,
+        caps=caps,
+        floors=floors,
+        assumptions=dict(assumptions),
+        name=str(head.get("name", "plan")),
+        model=model,
+        period_months=float(head.get("period_months", 12.0)),
+        flag_factor=float(head.get("flag_factor", 2.0)),
+        cap_multiple=float(head.get("cap_multiple", 2.0)),
+        source=where,
+    )

@@ -1,0 +1,182 @@
+"""The plan's flags: each assumption of the plan (targets, implied rates, budgets, the
+``[assumptions]``) against what the data measures, flagged when they are more than the plan's
+``flag_factor`` apart either way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from attribution.b2b._plan_file import Plan
+from attribution.exceptions import ConfigError, did_you_mean
+
+__all__ = ["FLAG_SCHEMA", "plan_flags"]
+
+_PHRASES = {
+    "optimistic": "more optimistic than the data",
+    "conservative": "more conservative than the data",
+    "extrapolated": "beyond the spend the CAC was measured at",
+    "contracted": "below the spend the CAC was measured at",
+}
+
+FLAG_SCHEMA = pl.Schema(
+    {
+        "assumption": pl.String(),
+        "channel": pl.String(),
+        "plan_value": pl.Float64(),
+        "data_value": pl.Float64(),
+        "ratio": pl.Float64(),
+        "flagged": pl.Boolean(),
+        "direction": pl.String(),
+        "note": pl.String(),
+    }
+)
+
+
+def plan_flags(
+    p: Plan,
+    frame: pl.DataFrame,
+    rates: dict[str, Any],
+    *,
+    blended_cac: float | None,
+    projected_total: float,
+    cost_per_mql: float | None,
+    scale: float | None,
+) -> pl.DataFrame:
+    rows: list[dict[str, Any]] = []
+    factor = p.flag_factor
+
+    def add(
+        name: str,
+        plan_value: float | None,
+        data_value: float | None,
+        *,
+        higher_is_optimistic: bool,
+        what: str,
+        fmt: str,
+        channel: str | None = None,
+        note: str | None = None,
+        words: tuple[str, str] = ("optimistic", "conservative"),
+    ) -> None:
+        if plan_value is None:
+            return
+        ratio: float | None = None
+        if data_value is None or data_value == 0:
+            flagged, direction = True, "no data"
+            note = note or (
+                f"{what}: the plan has {_show(plan_value, fmt)}; the data has nothing to "
+                "measure it against"
+            )
+        else:
+            ratio = plan_value / data_value
+            optimistic = ratio > 1 if higher_is_optimistic else ratio < 1
+            flagged = ratio > factor or ratio < 1 / factor
+            direction = words[0] if optimistic else words[1]
+            far = max(ratio, 1 / ratio)
+            note = (
+                f"{what}: the plan assumes {_show(plan_value, fmt)}, the data shows "
+                f"{_show(data_value, fmt)} ({far:.1f}x, {_PHRASES[direction]})"
+            )
+        rows.append(
+            dict(
+                assumption=name,
+                channel=channel,
+                plan_value=plan_value,
+                data_value=data_value,
+                ratio=ratio,
+                flagged=flagged,
+                direction=direction,
+                note=note,
+            )
+        )
+
+    t = p.targets
+    add(
+        "cac",
+        t.get("cac"),
+        blended_cac,
+        higher_is_optimistic=False,
+        what="CAC of the plan's channels",
+        fmt="money",
+    )
+    add(
+        "customers",
+        t.get("customers"),
+        projected_total,
+        higher_is_optimistic=True,
+        what="customers from this budget (data: budget / measured CAC)",
+        fmt="count",
+    )
+    if t.get("customers") and t.get("mqls"):
+        add(
+            "mql_to_customer",
+            t["customers"] / t["mqls"],
+            rates.get("mql_to_customer"),
+            higher_is_optimistic=True,
+            what="MQL-to-customer rate (plan: target customers / target MQLs)",
+            fmt="rate",
+        )
+    if t.get("mqls"):
+        add(
+            "cost_per_mql",
+            sum(p.budget.values()) / t["mqls"],
+            cost_per_mql,
+            higher_is_optimistic=False,
+            what="cost per MQL (plan: budget / target MQLs; data: all spend / MQLs)",
+            fmt="money",
+        )
+    for key, value in p.assumptions.items():
+        if key == "cac":
+            for ch, v in value.items():
+                row = frame.filter(pl.col("channel") == ch)
+                data = row.item(0, "measured_cac") if row.height else None
+                add(
+                    "cac",
+                    float(v),
+                    data,
+                    higher_is_optimistic=False,
+                    what=f"CAC of {ch}",
+                    fmt="money",
+                    channel=ch,
+                )
+            continue
+        known = sorted(k for k in rates if k not in ("mqls", "customers"))
+        if key not in rates:
+            raise ConfigError(
+                f"plan '{p.source}': unknown assumption '{key}'; {did_you_mean(key, known)}"
+            )
+        add(key, float(value), rates[key], higher_is_optimistic=True, what=key, fmt="rate")
+    for r in frame.iter_rows(named=True):
+        if r["budget"] > 0 and r["measured_cac"] is None:
+            add(
+                "channel_cac",
+                r["budget"],
+                None,
+                higher_is_optimistic=True,
+                what=f"budget for {r['channel']}",
+                fmt="money",
+                channel=r["channel"],
+                note=f"{r['channel']}: the data has no spend with credited customers for this "
+                "channel, so its budget buys no projected customers (check the name is the "
+                "data's channel name)",
+            )
+        elif r["budget"] > 0 and scale is not None:
+            add(
+                "budget",
+                r["budget"],
+                r["measured_spend"] * scale,
+                higher_is_optimistic=True,
+                what=f"budget for {r['channel']} vs its spend in the data "
+                f"(scaled to {p.period_months:g} months)",
+                fmt="money",
+                channel=r["channel"],
+                words=("extrapolated", "contracted"),
+            )
+    return pl.DataFrame(rows, schema=FLAG_SCHEMA) if rows else pl.DataFrame(schema=FLAG_SCHEMA)
+
+
+def _show(x: float, kind: str) -> str:
+    if kind == "money":
+        return f"${x:,.0f}"
+    return f"{x:.1%}" if kind == "rate" else f"{x:,.0f}"

@@ -1,0 +1,105 @@
+"""The plan's reallocation: channels filled cheapest measured CAC first from their floors to
+their caps, and the budget cut along the same order when only that meets the CAC target (the
+rules are in :mod:`attribution.b2b._plan`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+__all__ = ["reallocate"]
+
+
+def reallocate(
+    frame: pl.DataFrame,
+    budget: float,
+    target_cac: float | None,
+    target_customers: float | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Cheapest measured CAC first from floors to caps; cut when only that meets the CAC."""
+    cac = frame.get_column("measured_cac").fill_null(np.inf).to_numpy()
+    floor = frame.get_column("floor").to_numpy().astype(float)
+    cap = frame.get_column("cap").to_numpy().astype(float)
+    order = np.argsort(cac, kind="stable")
+    order = order[np.isfinite(cac[order])]
+    room = np.zeros_like(floor)
+    room[order] = np.maximum(cap[order] - floor[order], 0.0)
+    # the fill path: floors, then each channel's room in order
+    seg_cac = cac[order]
+    seg_len = room[order]
+    base_spend = float(floor.sum())
+    base_customers = float(np.where(np.isfinite(cac), floor / cac, 0.0).sum())
+    full = _fill(order, floor, seg_len, budget - base_spend)
+    unallocated = budget - float(full.sum())
+    customers_full = _customers(full, cac)
+    best = customers_full and float(full.sum()) / customers_full
+    out: dict[str, Any] = {
+        "mode": "same_budget",
+        "cac_target_met": None,
+        "budget": float(full.sum()),
+        "customers": customers_full,
+        "cac": best,
+        "unallocated_budget": unallocated,
+        "cheapest_channel": frame.get_column("channel")[int(order[0])] if order.size else None,
+        "cheapest_cac": float(seg_cac[0]) if order.size else None,
+    }
+    alloc = full
+    if target_cac is not None:
+        out["cac_target_met"] = bool(best and best <= target_cac * (1 + 1e-9))
+        if not out["cac_target_met"]:
+            floors_ok = base_customers > 0 and base_spend / base_customers <= target_cac
+            if order.size and seg_cac[0] <= target_cac and (base_spend == 0 or floors_ok):
+                spend_s, cust_s = base_spend, base_customers
+                takes = np.zeros_like(seg_len)
+                for i, (k, length) in enumerate(zip(seg_cac, seg_len, strict=True)):
+                    if k <= target_cac:
+                        take = length
+                    else:  # blended (S + x) / (C + x / k) reaches the target at this x
+                        take = min(length, (target_cac * cust_s - spend_s) / (1 - target_cac / k))
+                    take = max(take, 0.0)
+                    takes[i] = take
+                    spend_s, cust_s = spend_s + take, cust_s + take / k
+                    if take < length:
+                        break
+                alloc = floor.copy()
+                alloc[order] += takes
+                alloc = np.minimum(alloc, floor + room)
+                total = float(alloc.sum())
+                if total > budget:  # cheap channels alone could take more than the budget
+                    alloc = full
+                out.update(
+                    mode="cut_budget" if total < budget - 1e-6 else "same_budget",
+                    cac_target_met=True,
+                    budget=float(alloc.sum()),
+                    customers=_customers(alloc, cac),
+                    cac=float(alloc.sum()) / _customers(alloc, cac),
+                )
+            else:
+                out["mode"] = "impossible"
+                out["cac_reduction_needed"] = (1 - target_cac / best) if best else None
+    # what it would take to reach the customers target at measured CACs, within the caps
+    if target_customers is not None:
+        spend_s, cust_s = base_spend, base_customers
+        needed: float | None = None
+        for k, length in zip(seg_cac, seg_len, strict=True):
+            if cust_s + length / k >= target_customers:
+                needed = spend_s + (target_customers - cust_s) * k
+                break
+            spend_s, cust_s = spend_s + length, cust_s + length / k
+        out["budget_for_target_customers"] = needed
+        out["max_customers_within_caps"] = float(cust_s) if needed is None else None
+        out["max_spend_within_caps"] = float(spend_s) if needed is None else None
+    return alloc, out
+
+
+def _fill(order: np.ndarray, floor: np.ndarray, room: np.ndarray, budget: float) -> np.ndarray:
+    taken = np.clip(budget - np.concatenate(([0.0], np.cumsum(room)[:-1])), 0.0, room)
+    alloc = floor.copy()
+    alloc[order] += taken
+    return alloc
+
+
+def _customers(alloc: np.ndarray, cac: np.ndarray) -> float:
+    return float(np.where(np.isfinite(cac), alloc / cac, 0.0).sum())

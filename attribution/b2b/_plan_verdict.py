@@ -1,0 +1,92 @@
+"""The plan check's verdict: what the budget buys at measured CACs, whether a reallocation
+meets the CAC target, what the customers target would take, and what to grow or cut."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from attribution.b2b._plan_file import Plan
+
+__all__ = ["verdict"]
+
+
+def verdict(
+    p: Plan,
+    outcome: dict[str, Any],
+    projected: float,
+    budget: float,
+    blended: float | None,
+    frame: pl.DataFrame,
+    flags: pl.DataFrame,
+    mql_to_customer: float | None,
+) -> str:
+    t = p.targets
+    parts = []
+    cac_now = budget / projected if projected > 0 else None
+    head = f"At measured CACs the ${budget:,.0f} budget buys about {projected:,.0f} customers"
+    head += f" at ${cac_now:,.0f} each" if cac_now else ""
+    if t.get("customers"):
+        head += f", against a target of {t['customers']:,.0f}"
+        if t.get("cac"):
+            head += f" at ${t['cac']:,.0f}"
+    parts.append(head + ".")
+    if t.get("mqls") and mql_to_customer:
+        parts.append(
+            f"It would take about {projected / mql_to_customer:,.0f} MQLs at the data's "
+            f"MQL-to-customer rate of {mql_to_customer:.1%} (target {t['mqls']:,.0f})."
+        )
+    mode = outcome["mode"]
+    if t.get("cac"):
+        if outcome["cac_target_met"] and mode == "same_budget":
+            parts.append(
+                f"Reallocating cheapest-CAC first within the caps meets the ${t['cac']:,.0f} CAC "
+                f"target: {outcome['customers']:,.0f} customers at ${outcome['cac']:,.0f}."
+            )
+        elif mode == "cut_budget":
+            parts.append(
+                f"The ${t['cac']:,.0f} CAC target is met only by cutting the budget to "
+                f"${outcome['budget']:,.0f} on the cheapest channels: "
+                f"{outcome['customers']:,.0f} customers at ${outcome['cac']:,.0f}."
+            )
+        else:
+            need = outcome.get("cac_reduction_needed")
+            parts.append(
+                f"No reallocation meets the ${t['cac']:,.0f} CAC target: the cheapest channel, "
+                f"{outcome['cheapest_channel']}, costs ${outcome['cheapest_cac']:,.0f} per "
+                f"customer; the best allocation within the caps buys "
+                f"{outcome['customers']:,.0f} customers at ${outcome['cac']:,.0f}"
+                + (f", so CAC would have to fall by {need:.0%}." if need else ".")
+            )
+    if t.get("customers"):
+        need_budget = outcome.get("budget_for_target_customers")
+        if need_budget is not None:
+            parts.append(
+                f"Buying {t['customers']:,.0f} customers at measured CACs would take about "
+                f"${need_budget:,.0f} within the caps."
+            )
+        elif outcome.get("max_customers_within_caps") is not None:
+            parts.append(
+                f"{t['customers']:,.0f} customers are out of reach within the caps at measured "
+                f"CACs (at most {outcome['max_customers_within_caps']:,.0f} for "
+                f"${outcome['max_spend_within_caps']:,.0f})."
+            )
+    grow = frame.filter(pl.col("action") == "grow").get_column("channel").to_list()
+    cut = frame.filter(pl.col("action").is_in(["cut", "drop"])).get_column("channel").to_list()
+    if grow or cut:
+        parts.append(
+            "To narrow the gap: "
+            + "; ".join(
+                x
+                for x in (
+                    f"grow {', '.join(grow)}" if grow else "",
+                    f"cut {', '.join(cut)}" if cut else "",
+                )
+                if x
+            )
+            + "."
+        )
+    n = int(flags.get_column("flagged").sum()) if flags.height else 0
+    parts.append(f"{n} assumption(s) are far from the data (plan_flags.parquet).")
+    return " ".join(parts)
