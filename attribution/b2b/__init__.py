@@ -1,1 +1,54 @@
-"""B2B: accounts and buying committees, unit economics, the funnel, the plan check."""
+"""B2B: accounts and buying committees, unit economics, the funnel, the plan check.
+
+Accounts (``_accounts``: the account outputs of an account-level run, built from
+``_engagement``, ``_committee``, ``_account_table``, ``_account_credit`` and ``_deals``); unit
+economics (``_economics``); the funnel (``_funnel``, with ``_funnel_stages``,
+``_funnel_weekly`` and ``_funnel_velocity``); the plan check (``_plan``, with
+``_plan_file``, ``_plan_flags``, ``_plan_reallocation`` and ``_plan_verdict``); helpers the
+modules share (``_shared``).
+"""
+
+# The account names first: the engine imports them, and the modules below import from the
+# engine package, so a partly imported room must already hold them.
+from attribution.b2b._accounts import (
+    ACCOUNT_CREDIT_SCHEMA,
+    ACCOUNTS_SCHEMA,
+    COLD_Z,
+    DEFAULT_REQUIRED_ROLES,
+    ENGAGEMENT_HALF_LIFE,
+    HOT_Z,
+    PIPELINE_SCHEMA,
+    AccountOutputs,
+    account_outputs,
+    check_required_roles,
+    engagement_z_expr,
+    pipeline_table,
+    tier_expr,
+)
+from attribution.b2b._economics import UnitEconomics, unit_economics
+from attribution.b2b._funnel import Funnel, funnel
+from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+
+__all__ = [
+    "ACCOUNTS_SCHEMA",
+    "ACCOUNT_CREDIT_SCHEMA",
+    "COLD_Z",
+    "DEFAULT_REQUIRED_ROLES",
+    "ENGAGEMENT_HALF_LIFE",
+    "HOT_Z",
+    "PIPELINE_SCHEMA",
+    "AccountOutputs",
+    "Funnel",
+    "Plan",
+    "PlanCheck",
+    "UnitEconomics",
+    "account_outputs",
+    "check_plan",
+    "check_required_roles",
+    "engagement_z_expr",
+    "funnel",
+    "pipeline_table",
+    "read_plan",
+    "tier_expr",
+    "unit_economics",
+]

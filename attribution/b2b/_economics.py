@@ -216,7 +216,7 @@ def unit_economics(
     Examples
     --------
     >>> import polars as pl, attribution
-    >>> from attribution.b2b._economics import unit_economics
+    >>> from attribution import unit_economics
     >>> touches = pl.DataFrame({"contact_id": ["c1", "c2"], "channel": ["linkedin"] * 2,
     ...     "timestamp": ["2025-01-01", "2025-01-02"]})
     >>> stages = pl.DataFrame({"contact_id": ["c1", "c2"], "stage": ["closed_won"] * 2,

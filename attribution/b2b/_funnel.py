@@ -222,7 +222,7 @@ def funnel(
     Examples
     --------
     >>> import polars as pl
-    >>> from attribution.b2b._funnel import funnel
+    >>> from attribution import funnel
     >>> stages = pl.DataFrame({"contact_id": ["a", "a", "b"], "stage": ["lead", "mql", "lead"],
     ...     "timestamp": ["2025-01-01", "2025-01-03", "2025-01-02"]})
     >>> f = funnel(stages)

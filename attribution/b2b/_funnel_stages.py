@@ -13,8 +13,6 @@ from attribution.exceptions import ModelParameterError
 
 __all__ = ["FUNNEL_SCHEMA", "days", "entities", "stage_rates", "step_rows", "weakest_step"]
 
-_DAY_US = 86_400_000_000.0
-
 FUNNEL_SCHEMA = pl.Schema(
     {
         "dimension": pl.String(),
@@ -28,6 +26,9 @@ FUNNEL_SCHEMA = pl.Schema(
         "p75_days_in_stage": pl.Float64(),
     }
 )
+
+
+_DAY_US = 86_400_000_000.0
 
 
 def days(delta: pl.Expr) -> pl.Expr:

@@ -166,7 +166,7 @@ def check_plan(
     Examples
     --------
     >>> import polars as pl, attribution
-    >>> from attribution.b2b._plan import check_plan
+    >>> from attribution import check_plan
     >>> touches = pl.DataFrame({"contact_id": ["c1", "c2", "c3"],
     ...     "channel": ["a", "b", "b"], "timestamp": ["2025-01-01"] * 3})
     >>> stages = pl.DataFrame({"contact_id": ["c1", "c2", "c3"],

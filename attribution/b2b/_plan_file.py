@@ -55,6 +55,7 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
 
     Examples
     --------
+    >>> from attribution import read_plan
     >>> p = read_plan({"budget": {"linkedin": 1000}, "targets": {"customers": 10, "cac": 100}})
     >>> p.budget, p.targets["cac"]
     ({'linkedin': 1000.0}, 100.0)

@@ -1,0 +1,179 @@
+"""Deals (the run's conversions): buying-committee coverage, sourced and influencing
+channels, pipeline and revenue per deal, and the sourced vs influenced pipeline by channel
+(the rules are in :mod:`attribution.b2b._accounts`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import polars as pl
+
+from attribution.b2b._committee import coverage_text, roles_covered
+from attribution.journeys._journeys import UNKNOWN_ROLE
+
+__all__ = ["NOTES", "NO_TOUCH", "PIPELINE_SCHEMA", "deal_table", "pipeline_table"]
+
+NO_TOUCH: Final = "(no touches)"
+
+PIPELINE_SCHEMA: Final = pl.Schema(
+    {
+        "measure": pl.String(),
+        "channel": pl.String(),
+        "deals": pl.UInt32(),
+        "pipeline": pl.Float64(),
+        "revenue": pl.Float64(),
+        "deal_share": pl.Float64(),
+        "pipeline_share": pl.Float64(),
+        "revenue_share": pl.Float64(),
+        "sums_to_total": pl.Boolean(),
+        "note": pl.String(),
+    }
+)
+NOTES: Final = {
+    "sourced": "channel of the deal's first journey touch; one channel per deal, sums to 100%",
+    "influenced": "every channel touching before the opportunity was created, each with the "
+    "full deal value; does NOT sum to 100%",
+}
+
+
+def deal_table(
+    journey_touches: pl.DataFrame,
+    conversions: pl.DataFrame,
+    stages: pl.DataFrame,
+    milestones: Mapping[str, Sequence[str]],
+    conversion_stage: str,
+    required: tuple[str, ...],
+) -> pl.DataFrame:
+    """Per conversion: committee coverage, sourced / influencing channels, pipeline, revenue."""
+    for col, dtype in (("opportunity_id", pl.String), ("value", pl.Float64)):
+        if col not in stages.columns:
+            stages = stages.with_columns(pl.lit(None, dtype).alias(col))
+    role = pl.col("role") if "role" in journey_touches.columns else pl.lit(UNKNOWN_ROLE)
+
+    def stage_names(role_name: str) -> list[str]:
+        names = milestones.get(role_name, ())
+        return [names] if isinstance(names, str) else list(names)
+
+    def by_opportunity(role_name: str, prefix: str) -> pl.DataFrame:
+        return (
+            stages.filter(
+                pl.col("stage").is_in(stage_names(role_name))
+                & pl.col("opportunity_id").is_not_null()
+            )
+            .group_by("opportunity_id")
+            .agg(
+                pl.col("timestamp").min().alias(f"{prefix}_at"),
+                pl.col("value").sort_by("timestamp", "value").drop_nulls().first().alias(prefix),
+            )
+        )
+
+    # the deal's own opportunity event when the data links it (two deals of one account must
+    # not share a creation time), else the account's opportunity milestone, else T
+    own = pl.col("_opp_at")
+    created = pl.coalesce(
+        pl.when(own <= pl.col("timestamp")).then(own), "opportunity_at", "timestamp"
+    ).alias("opportunity_created_at")
+    deals = (
+        conversions.select(
+            "conversion_id", "opportunity_id", "timestamp", "value", "opportunity_at"
+        )
+        .join(by_opportunity("opportunity", "_opp"), on="opportunity_id", how="left")
+        .join(by_opportunity("closed_won", "_won"), on="opportunity_id", how="left")
+        .with_columns(created)
+    )
+    per_deal = (
+        journey_touches.join(
+            deals.select("conversion_id", "opportunity_created_at"), on="conversion_id", how="left"
+        )
+        .group_by("conversion_id")
+        .agg(
+            pl.col("contact_id").drop_nulls().n_unique().alias("contacts_in_journey"),
+            role.filter(role != UNKNOWN_ROLE).unique().sort().alias("roles_in_journey"),
+            pl.col("channel").sort_by("position").first().alias("sourced_channel"),
+            pl.col("channel")
+            .filter(pl.col("timestamp") <= pl.col("opportunity_created_at"))
+            .unique()
+            .sort()
+            .alias("influencing_channels"),
+        )
+    )
+    converts_on_won = conversion_stage in stage_names("closed_won")
+    empty_list = pl.lit([], dtype=pl.List(pl.String))
+    return (
+        deals.join(per_deal, on="conversion_id", how="left")
+        .with_columns(
+            pl.col("contacts_in_journey").fill_null(0).cast(pl.UInt32),
+            pl.col("roles_in_journey").fill_null(empty_list),
+            pl.col("influencing_channels").fill_null(empty_list),
+        )
+        .with_columns(
+            roles_covered(pl.col("roles_in_journey"), required).alias("required_roles_covered")
+        )
+        .select(
+            "conversion_id",
+            "contacts_in_journey",
+            "roles_in_journey",
+            "required_roles_covered",
+            coverage_text(pl.col("required_roles_covered"), required).alias("coverage"),
+            "sourced_channel",
+            "opportunity_created_at",
+            "influencing_channels",
+            pl.coalesce("_opp", "value").alias("pipeline_value"),
+            (pl.col("value") if converts_on_won else pl.col("_won").fill_null(0.0)).alias(
+                "revenue"
+            ),
+        )
+        .sort("conversion_id")
+    )
+
+
+def pipeline_table(deals: pl.DataFrame) -> pl.DataFrame:
+    """Sourced and influenced deals, pipeline and revenue by channel (one row per measure x
+    channel)."""
+    totals = deals.select(
+        pl.len().alias("n"), pl.col("pipeline_value").sum().alias("p"), pl.col("revenue").sum()
+    ).row(0)
+    n, p, r = (float(x or 0) for x in totals)
+
+    def share(col: str, total: float) -> pl.Expr:
+        return pl.col(col) / total if total > 0 else pl.lit(0.0)
+
+    sourced = deals.select(
+        pl.lit("sourced").alias("measure"),
+        pl.col("sourced_channel").fill_null(NO_TOUCH).alias("channel"),
+        "pipeline_value",
+        "revenue",
+    )
+    influenced = (
+        deals.select(
+            pl.lit("influenced").alias("measure"),
+            pl.col("influencing_channels").alias("channel"),
+            "pipeline_value",
+            "revenue",
+        )
+        .explode("channel")
+        .filter(pl.col("channel").is_not_null())
+    )
+    return (
+        pl.concat([sourced, influenced])
+        .group_by("measure", "channel")
+        .agg(
+            pl.len().alias("deals"),
+            pl.col("pipeline_value").sum().alias("pipeline"),
+            pl.col("revenue").sum(),
+        )
+        .with_columns(
+            share("deals", n).alias("deal_share"),
+            share("pipeline", p).alias("pipeline_share"),
+            share("revenue", r).alias("revenue_share"),
+            (pl.col("measure") == "sourced").alias("sums_to_total"),
+            pl.col("measure").replace_strict(NOTES, return_dtype=pl.String).alias("note"),
+        )
+        .sort(
+            [pl.col("measure") == "influenced", "pipeline", "deals", "channel"],
+            descending=[False, True, True, False],
+        )
+        .select(list(PIPELINE_SCHEMA))
+        .cast(PIPELINE_SCHEMA)
+    )
