@@ -57,8 +57,8 @@ from attribution.b2b._shared import jsonable, pct, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError, ModelParameterError
 from attribution.inputs._schema import ROW, SPEND, STAGES, TOUCHES, load
-from attribution.inputs._sources import TableLike
 from attribution.inputs._taxonomy import derive_channels, load_rules
+from attribution.typing import TableLike
 
 __all__ = [
     "DEFAULT_STEPS",

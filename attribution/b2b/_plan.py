@@ -50,7 +50,7 @@ from attribution.b2b._shared import jsonable, money, num
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ModelNotFoundError
 from attribution.inputs._schema import SPEND, load
-from attribution.inputs._sources import TableLike
+from attribution.typing import TableLike
 
 if TYPE_CHECKING:  # only annotations: the engine imports the b2b room, not the other way
     from attribution import AttributionResult
