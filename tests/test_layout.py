@@ -36,7 +36,8 @@ def test_faces_import_only_public_names(folder: str) -> None:
     found = [
         f"{path.relative_to(ROOT)}:{line}: {module}"
         for path in sorted((ROOT / folder).rglob("*.py"))
-        if ".venv" not in path.parts
+        # the project's own files: not virtual environments or other hidden folders
+        if not any(part.startswith(".") for part in path.relative_to(ROOT).parts)
         for line, module, names in _imports(path)
         if _private(module, names)
     ]
