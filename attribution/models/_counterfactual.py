@@ -23,7 +23,7 @@ removed, as Fractribution does.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Literal
 
 import polars as pl
 
@@ -33,14 +33,6 @@ from attribution.models._estimator import PathModel
 __all__ = ["CounterfactualModel"]
 
 Transform = Literal["unique", "exposure", "first", "frequency"]
-_TRANSFORMS: Final = ("unique", "exposure", "first", "frequency")
-
-_PARAMETER_CONSTRAINTS: Final = {
-    "transform": (
-        lambda v: v in _TRANSFORMS,
-        "a str among {'unique', 'exposure', 'first', 'frequency'}",
-    ),
-}
 
 
 def _transform(frame: pl.LazyFrame, group: str, transform: str) -> pl.LazyFrame:
@@ -91,11 +83,17 @@ class CounterfactualModel(PathModel):
         ``channel``, ``conversions``, ``value``: each path's conversions and value split
         by the credits of its positions.
     total_conversions_, total_value_ : float
+        Totals of the paths of positive weight.
     notes_ : list of str
+        Caveats of this fit (dropped rows, paths with no positive contribution).
+
+    Reading a fitted attribute before :meth:`fit` raises
+    :class:`~attribution.exceptions.NotFittedError`.
 
     Examples
     --------
     >>> import polars as pl
+    >>> from attribution.models import CounterfactualModel
     >>> paths = pl.DataFrame({
     ...     "path": [["a", "b"], ["b"], ["a"]],
     ...     "conversions": [4.0, 1.0, 2.0],
@@ -107,8 +105,7 @@ class CounterfactualModel(PathModel):
     [0.6, 0.4]
     """
 
-    _constraints = _PARAMETER_CONSTRAINTS
-    _fitted_attribute = "path_credit_"
+    registry_name = "counterfactual"
 
     def __init__(self, *, transform: Transform = "unique") -> None:
         self.transform = transform

@@ -7,13 +7,16 @@ A model is requested as a name (``"linear"``), a ``(name, params)`` pair
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from attribution.exceptions import InputError, ModelNotFoundError, ModelParameterError, did_you_mean
-from attribution.journeys._journeys import parse_duration
+from attribution.inputs._durations import parse_duration
 from attribution.models._rules import BUILTIN, RoleWeights
 
 Family = Literal["rule", "data"]
@@ -45,6 +48,66 @@ class Param:
         if self.low is not None or self.high is not None:
             out["range"] = [self.low, self.high]
         return out
+
+    def constraint(self) -> str:
+        """What a valid value is, as the error messages say it (``"an int in [1, 4]"``)."""
+        if self.kind == "choice":
+            return "a str among {" + ", ".join(map(repr, self.choices)) + "}"
+        article = "an" if self.kind == "int" else "a"
+        if self.kind in ("int", "float") and (self.low is not None or self.high is not None):
+            low = "-inf" if self.low is None else self.low
+            high = "inf" if self.high is None else self.high
+            return f"{article} {self.kind} in [{low}, {high}]"
+        return f"{article} {self.kind}"
+
+    def check(self, value: Any, *, owner: str, given: Any = None) -> Any:
+        """Return ``value`` if it is valid as it stands, else raise
+        :class:`~attribution.exceptions.ModelParameterError` in scikit-learn's words.
+
+        The one check of a parameter's type, range and choices: a model class calls it in
+        ``fit`` on what its ``__init__`` stored (no conversion: ``order=1.0`` is refused),
+        and :func:`resolve` on the value it parsed from a request. ``owner`` names the model
+        in the message (``MarkovModel``, ``markov``); ``given``, the value as a request wrote
+        it (``"0"``), is what the message shows when there is one.
+
+        Examples
+        --------
+        >>> from attribution import get_model
+        >>> order = get_model("markov").params[0]
+        >>> order.check(2, owner="MarkovModel")
+        2
+        >>> order.check(0, owner="MarkovModel")
+        Traceback (most recent call last):
+        ...
+        attribution.exceptions.ModelParameterError: The 'order' parameter of MarkovModel must \
+be an int in [1, 4]. Got 0 instead.
+        """
+        if value is None and self.optional:
+            return None
+        if self.kind == "int":
+            valid = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+        elif self.kind == "float":
+            valid = (
+                isinstance(value, int | float | np.integer | np.floating)
+                and not isinstance(value, bool | np.bool_)
+                and math.isfinite(value)
+            )
+        elif self.kind == "bool":
+            valid = isinstance(value, bool)
+        elif self.kind == "choice":
+            valid = isinstance(value, str) and value in self.choices
+        else:  # durations, channel lists and multipliers have no range: their parse checks them
+            return _parse(owner, self, value)
+        if valid and self.kind in ("int", "float"):
+            valid = (self.low is None or value >= self.low) and (
+                self.high is None or value <= self.high
+            )
+        if not valid:
+            raise ModelParameterError(
+                f"The '{self.name}' parameter of {owner} must be {self.constraint()}. "
+                f"Got {value if given is None else given!r} instead."
+            )
+        return value
 
 
 @dataclass(frozen=True)
@@ -140,11 +203,18 @@ def get_model(name: str) -> ModelSpec:
 
 
 def _coerce(spec: ModelSpec, param: Param, value: Any) -> Any:
-    where = f"The '{param.name}' parameter of {spec.name}"
+    """A request's value (a string from the command line, JSON from the service) parsed to
+    the parameter's kind, then held to :meth:`Param.check`."""
+    if value is None and not param.optional:
+        raise ModelParameterError(f"The '{param.name}' parameter of {spec.name} cannot be empty.")
     if value is None:
-        if param.optional:
-            return None
-        raise ModelParameterError(f"{where} cannot be empty.")
+        return None
+    return param.check(_parse(spec.name, param, value), owner=spec.name, given=value)
+
+
+def _parse(owner: str, param: Param, value: Any) -> Any:
+    """``value`` converted to the Python type of ``param.kind`` (no range or choice check)."""
+    where = f"The '{param.name}' parameter of {owner}"
     try:
         if param.kind == "float":
             if isinstance(value, bool):
@@ -183,11 +253,6 @@ def _coerce(spec: ModelSpec, param: Param, value: Any) -> Any:
                 raise ModelParameterError(f"{where} must hold non-negative multipliers.")
         elif param.kind == "choice":
             out = str(value)
-            if out not in param.choices:
-                raise ModelParameterError(
-                    f"{where} must be one of {', '.join(map(repr, param.choices))}. "
-                    f"Got {value!r} instead."
-                )
         else:  # pragma: no cover - kinds are a closed set
             raise TypeError
     except ModelParameterError:
@@ -198,14 +263,6 @@ def _coerce(spec: ModelSpec, param: Param, value: Any) -> Any:
         raise ModelParameterError(
             f"{where} must be of kind {param.kind}. Got {value!r} instead."
         ) from exc
-
-    if param.kind in ("float", "int"):
-        lo, hi = param.low, param.high
-        if (lo is not None and out < lo) or (hi is not None and out > hi):
-            raise ModelParameterError(
-                f"{where} must be a {param.kind} in [{lo}, {hi if hi is not None else 'inf'}]. "
-                f"Got {value!r} instead."
-            )
     return out
 
 
@@ -420,26 +477,19 @@ register(
 
 
 # --- the data-driven models -------------------------------------------------------------------
+# Each is a class of :class:`attribution.models._estimator.PathModel` whose ``registry_name`` is
+# its entry here: ``fit`` checks the parameters against these ``Param``s, nothing else.
 
 
-def _markov(p: dict[str, Any]) -> Any:
-    from attribution.models._markov import MarkovModel
+def _learned(module: str, name: str) -> Callable[[dict[str, Any]], Any]:
+    """Build the model class ``name`` of ``module`` from the validated parameters (its
+    keyword arguments are the entry's parameter names). Imported on first use, so
+    ``import attribution`` does not load SciPy."""
 
-    return MarkovModel(
-        order=p["order"], collapse_repeats=p["collapse_repeats"], use_nulls=p["use_nulls"]
-    )
+    def build(params: dict[str, Any]) -> Any:
+        return getattr(importlib.import_module(module), name)(**params)
 
-
-def _shapley(p: dict[str, Any]) -> Any:
-    from attribution.models._shapley import ShapleyModel
-
-    return ShapleyModel(value=p["value"], max_channels=p["max_channels"])
-
-
-def _counterfactual(p: dict[str, Any]) -> Any:
-    from attribution.models._counterfactual import CounterfactualModel
-
-    return CounterfactualModel(transform=p["transform"])
+    return build
 
 
 register(
@@ -452,7 +502,7 @@ register(
             Param("collapse_repeats", "bool", True, "collapse consecutive repeats of a channel"),
             Param("use_nulls", "bool", True, "use non-converting paths (else: visit probability)"),
         ),
-        _markov,
+        _learned("attribution.models._markov", "MarkovModel"),
     )
 )
 register(
@@ -477,7 +527,7 @@ register(
                 high=64,
             ),
         ),
-        _shapley,
+        _learned("attribution.models._shapley", "ShapleyModel"),
     )
 )
 register(
@@ -494,6 +544,6 @@ register(
                 choices=("unique", "exposure", "first", "frequency"),
             ),
         ),
-        _counterfactual,
+        _learned("attribution.models._counterfactual", "CounterfactualModel"),
     )
 )

@@ -13,34 +13,22 @@ computed in one vectorised pass over the observed coalitions (no enumeration of 
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 import polars as pl
 
 from attribution._runs import run_start
-from attribution.models._allocation import PathSequences, allocate_by_channel_weights
-from attribution.models._estimator import PathModel
+from attribution.models._allocation import PathSequences
+from attribution.models._estimator import ChannelWeightModel
 
 __all__ = ["ShapleyModel"]
 
+#: the width of the coalition bit-masks, the registry's upper bound of ``max_channels``
 _MASK_BITS: Final = 64
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-_PARAMETER_CONSTRAINTS: Final = {
-    "value": (lambda v: v in ("rate", "count"), "a str among {'rate', 'count'}"),
-    "max_channels": (
-        lambda v: _is_int(v) and 1 <= v <= _MASK_BITS,
-        f"an int in [1, {_MASK_BITS}]",
-    ),
-}
-
-
-class ShapleyModel(PathModel):
+class ShapleyModel(ChannelWeightModel):
     """Exact Shapley attribution over the channel sets of journeys.
 
     Parameters
@@ -68,44 +56,35 @@ class ShapleyModel(PathModel):
     channel_weights_ : dict of str to float
         Channel -> ``phi``, used by :meth:`allocate`.
     total_conversions_, total_value_ : float
+        Totals of the journeys of positive weight.
     notes_ : list of str
+        Caveats of this fit (dropped rows, all-zero Shapley values).
+
+    Reading a fitted attribute before :meth:`fit` raises
+    :class:`~attribution.exceptions.NotFittedError`; :meth:`extra_tables` holds
+    ``shapley_values``.
 
     Examples
     --------
     >>> import polars as pl
-    >>> paths = pl.DataFrame({
-    ...     "path": [["a", "b"], ["b"], ["a"], ["c", "a", "b"]],
-    ...     "conversions": [2.0, 1.0, 0.0, 1.0],
-    ...     "nulls": [1.0, 2.0, 2.0, 0.0],
-    ... })
-    >>> ShapleyModel().fit(paths).shapley_values_["phi"].round(4).to_list()
-    [0.6667, 1.0, 0.3333]
+    >>> from attribution.models import ShapleyModel
+    >>> paths = {"path": [["a"], ["a", "b"], ["b"]], "conversions": [1, 3, 0], "nulls": [1, 1, 2]}
+    >>> model = ShapleyModel().fit(pl.DataFrame(paths))
+    >>> dict(model.shapley_values_.iter_rows())  # a: 1/2 + (3/4)/2, b: (3/4)/2 + 0
+    {'a': 0.875, 'b': 0.375}
+    >>> list(model.extra_tables())
+    ['shapley_values']
     """
 
-    _constraints = _PARAMETER_CONSTRAINTS
-    fits_sequences = True
+    registry_name = "shapley"
+    extra_table_attributes = ("shapley_values_",)
 
     def __init__(self, *, value: Literal["rate", "count"] = "rate", max_channels: int = 20) -> None:
         self.value = value
         self.max_channels = max_channels
 
-    def fit(self, paths: pl.DataFrame | pl.LazyFrame | PathSequences) -> ShapleyModel:
-        """Compute Shapley values and channel credit from a path table.
-
-        Parameters
-        ----------
-        paths
-            ``path`` (list[str]), ``conversions``; optional ``nulls`` and ``value``. Or the
-            same as :class:`PathSequences` (what the engine passes, from its journeys).
-
-        Returns
-        -------
-        ShapleyModel
-            ``self``, fitted.
-        """
-        self._validate_params()
-        if not isinstance(paths, PathSequences):
-            paths = PathSequences.from_table(paths, model=type(self).__name__)
+    def _fit_sequences(self, paths: PathSequences) -> None:
+        """Shapley values and channel credit from the coalitions of coded paths."""
         notes = list(paths.notes)
         numbers = paths.paths.with_row_index("pid")
         touches = paths.touches
@@ -179,32 +158,13 @@ class ShapleyModel(PathModel):
         self.shapley_values_ = pl.DataFrame(
             {"channel": channel, "phi": phi}, schema={"channel": pl.String, "phi": pl.Float64}
         )
-        total_phi = phi.sum()
-        share = phi / total_phi if total_phi > 0 else np.zeros_like(phi)
-        if channels and total_phi <= 0:
+        if channels and phi.sum() <= 0:
             notes.append(
                 "all Shapley values are 0 (nothing converts): channel credit is 0 and "
                 "allocate splits each journey equally over its distinct channels."
             )
-        self.channel_credit_ = pl.DataFrame(
-            {
-                "channel": channel,
-                "conversions": self.total_conversions_ * share,
-                "value": self.total_value_ * share,
-            },
-            schema={"channel": pl.String, "conversions": pl.Float64, "value": pl.Float64},
-        )
-        self.channel_weights_ = dict(zip(channels, phi.tolist(), strict=True))
+        self._set_channel_credit(channels, phi, phi)
         self.notes_ = notes
-        return self
-
-    def allocate(self, touches: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-        """Per-touch credit: each conversion split over its channels by Shapley value.
-
-        See :func:`attribution.models._allocation.allocate_by_channel_weights`.
-        """
-        self._check_fitted()
-        return allocate_by_channel_weights(touches, self.channel_weights_)
 
 
 def _member_lists(member: np.ndarray, names: np.ndarray) -> pl.Series:
