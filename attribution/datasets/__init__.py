@@ -1,1 +1,29 @@
-"""The seeded synthetic B2B world (sample data and benchmark data of any size)."""
+"""The seeded synthetic B2B world (sample data and benchmark data of any size).
+
+:func:`synthesize` builds one in memory, :func:`write_synthetic` streams one to files; both
+give the same rows for the same seed. The modules: the world's parameters (``_world``),
+accounts and contacts (``_accounts``), touches (``_touches``), the funnel and deals
+(``_deals``), survey answers (``_answers``), one block's draw (``_block``), the calibration
+(``_calibration``), the ground truth (``_truth``), the tables (``_frames``, ``_spend``), the
+files (``_write``) and the entry points (``_synth``).
+"""
+
+from attribution.datasets._synth import (
+    DARK_CHANNELS,
+    GENERATOR_VERSION,
+    STAGES,
+    TRACKED_CHANNELS,
+    SyntheticData,
+    synthesize,
+    write_synthetic,
+)
+
+__all__ = [
+    "DARK_CHANNELS",
+    "GENERATOR_VERSION",
+    "STAGES",
+    "TRACKED_CHANNELS",
+    "SyntheticData",
+    "synthesize",
+    "write_synthetic",
+]

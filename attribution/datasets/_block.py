@@ -1,0 +1,196 @@
+"""One block of the synthetic world, drawn from its own random stream.
+
+A block is a fixed number of touches (``BLOCK_TOUCHES``; the last block of a world holds the
+rest) with its accounts, contacts, stage events and survey answers; it is drawn from
+``(seed, TAG_BLOCK, block index)`` alone, and its identifiers are numbered from fixed block
+offsets, so the rows do not depend on how blocks are grouped into chunks. The draws run in one
+fixed order on one generator (accounts, contacts, journeys, funnel, touch attributes,
+answers): reordering them would change every row after the first moved draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from attribution.datasets._accounts import Accounts, Contacts, draw_accounts, draw_contacts
+from attribution.datasets._answers import draw_answers
+from attribution.datasets._deals import draw_funnel, stage_rows
+from attribution.datasets._touches import Journeys, draw_journeys, draw_touch_attributes
+from attribution.datasets._truth import block_stats
+from attribution.datasets._world import (
+    BLOCK_ACCOUNTS,
+    BLOCK_CONTACTS,
+    BLOCK_TOUCHES,
+    CHANNEL_LIFT,
+    CONTACTS_PER_ACCOUNT,
+    DARK_LIFT,
+    INTENT_COEF,
+    ORPHAN_SHARE,
+    ROLE_EFFECT,
+    STAGES,
+    TAG_BLOCK,
+    TOUCHES_PER_CONTACT,
+    TRACKED_CHANNELS,
+    US_PER_DAY,
+)
+
+if TYPE_CHECKING:
+    from attribution.datasets._calibration import Params
+
+_OPPORTUNITY = STAGES.index("opportunity")
+#: The window length of the calibration draws (which have no parameters).
+_CALIBRATION_DAYS = 365.0
+
+
+@dataclass(frozen=True)
+class Block:
+    """Numeric arrays of one block (global ids are integers, strings come later)."""
+
+    # accounts
+    acc_id: np.ndarray
+    acc_industry: np.ndarray
+    acc_metro: np.ndarray
+    acc_employees: np.ndarray
+    acc_segment: np.ndarray
+    acc_name: np.ndarray  # (n, 3)
+    # contacts
+    con_id: np.ndarray
+    con_acc: np.ndarray  # global account number, -1 for none
+    con_role: np.ndarray
+    con_title: np.ndarray
+    # touches (contact then time order)
+    t_id: np.ndarray
+    t_contact: np.ndarray
+    t_account: np.ndarray
+    t_us: np.ndarray
+    t_channel: np.ndarray
+    t_campaign: np.ndarray
+    t_type: np.ndarray
+    t_cost: np.ndarray
+    # stages
+    s_contact: np.ndarray
+    s_account: np.ndarray
+    s_opp: np.ndarray  # -1 for none
+    s_stage: np.ndarray
+    s_us: np.ndarray
+    s_value: np.ndarray  # nan for none
+    # surveys
+    q_contact: np.ndarray
+    q_account: np.ndarray
+    q_opp: np.ndarray
+    q_us: np.ndarray
+    q_text: np.ndarray
+    q_case: np.ndarray
+    q_pick: np.ndarray  # category index, -1 for null
+    # truth accumulators (additive over blocks)
+    stats: dict[str, Any]
+
+
+def block_sizes(n_touches: int) -> list[int]:
+    """Touches of each block of a world of ``n_touches``."""
+    full, rest = divmod(n_touches, BLOCK_TOUCHES)
+    return [BLOCK_TOUCHES] * full + ([rest] if rest else [])
+
+
+def block_shape(n_touches: int) -> tuple[int, int, int]:
+    """(accounts, contacts, orphan contacts) of a block with ``n_touches`` touches."""
+    contacts = max(1, min(n_touches, round(n_touches / TOUCHES_PER_CONTACT)))
+    orphans = round(contacts * ORPHAN_SHARE)
+    if contacts - orphans < 1:
+        orphans = 0
+    accounts = max(1, min(round(contacts / CONTACTS_PER_ACCOUNT), contacts - orphans))
+    return accounts, contacts, orphans
+
+
+def draw_exposures(
+    rng: np.random.Generator, nt: int, days: float = _CALIBRATION_DAYS
+) -> tuple[Accounts, Contacts, Journeys, np.ndarray]:
+    """The first draws of a block: its accounts, contacts, their touches, and the contacts'
+    conversion logits ``eta`` (all but the stage intercept). The calibration stops here."""
+    na, nc, n_orphan = block_shape(nt)
+    accounts = draw_accounts(rng, na)
+    contacts = draw_contacts(rng, accounts, nc, n_orphan)
+    journeys = draw_journeys(rng, contacts, nt, days)
+    eta = (
+        ROLE_EFFECT[contacts.role]
+        + INTENT_COEF * contacts.intent
+        + journeys.exposed @ CHANNEL_LIFT
+        + contacts.dark @ DARK_LIFT
+    )
+    return accounts, contacts, journeys, eta
+
+
+def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) -> Block:
+    """Draw block number ``index`` (``nt`` touches) from ``rng``."""
+    na, nc, n_orphan = block_shape(nt)
+    accounts, contacts, journeys, eta = draw_exposures(rng, nt, float(params.days))
+    funnel = draw_funnel(rng, params.thresholds, eta, journeys, contacts.segment)
+    touch = draw_touch_attributes(
+        rng, journeys.channel, funnel.k_lead, funnel.level >= 1, params.type_cost
+    )
+    answers = draw_answers(rng, funnel.won, funnel.level == 4, journeys.exposed, contacts.dark)
+    stages = stage_rows(funnel)
+
+    # Global ids from fixed block offsets: independent of chunking, dense, unique.
+    acc_off = index * BLOCK_ACCOUNTS
+    con_acc = np.where(contacts.has_account, contacts.account + acc_off + 1, -1)
+    con_id = np.arange(nc) + index * BLOCK_CONTACTS + 1
+    q = answers.contact
+
+    def us(days: np.ndarray) -> np.ndarray:
+        return params.start_us + np.round(days * US_PER_DAY).astype(np.int64)
+
+    return Block(
+        acc_id=np.arange(na) + acc_off + 1,
+        acc_industry=accounts.industry,
+        acc_metro=accounts.metro,
+        acc_employees=accounts.employees,
+        acc_segment=accounts.segment,
+        acc_name=accounts.name,
+        con_id=con_id,
+        con_acc=con_acc,
+        con_role=contacts.role,
+        con_title=contacts.title,
+        t_id=np.arange(nt) + index * BLOCK_TOUCHES + 1,
+        t_contact=con_id[journeys.tc],
+        t_account=con_acc[journeys.tc],
+        t_us=params.start_us + journeys.t_us_rel,
+        t_channel=journeys.channel,
+        t_campaign=touch.campaign,
+        t_type=touch.touch_type,
+        t_cost=touch.cost,
+        s_contact=con_id[stages.contact],
+        s_account=con_acc[stages.contact],
+        s_opp=np.where(stages.stage >= _OPPORTUNITY, con_id[stages.contact], -1),
+        s_stage=stages.stage,
+        s_us=us(stages.day),
+        s_value=stages.value,
+        q_contact=con_id[q],
+        q_account=con_acc[q],
+        q_opp=con_id[q],
+        q_us=us(funnel.t_survey[q]),
+        q_text=answers.text,
+        q_case=answers.case,
+        q_pick=answers.pick,
+        stats=block_stats(
+            thresholds=params.thresholds,
+            eta=eta,
+            exposed=journeys.exposed,
+            dark=contacts.dark,
+            reached=funnel.reached(),
+            shape=(na, nc, n_orphan, nt),
+            touches_by_channel=np.bincount(journeys.channel, minlength=len(TRACKED_CHANNELS)),
+            surveys=int(q.size),
+        ),
+    )
+
+
+def draw_blocks(params: Params, first: int, count: int, sizes: list[int]) -> list[Block]:
+    """Blocks ``first`` to ``first + count - 1`` of the world of ``params``."""
+    return [
+        draw_block(np.random.default_rng([params.seed, TAG_BLOCK, i]), i, sizes[i], params)
+        for i in range(first, first + count)
+    ]

@@ -1,0 +1,190 @@
+"""The ground truth of the synthetic world: what each channel really adds.
+
+For each channel, the expected closed_won conversions lost if it were removed (every contact's
+exposure to it set to 0, all else fixed), summed over the contacts. :func:`block_stats` sums one
+block; :class:`Truth` adds the blocks in block order (so totals do not depend on chunking) and
+writes the ``truth.json`` mapping.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from attribution.datasets._world import (
+    BLOCK_TOUCHES,
+    CHANNEL_LIFT,
+    DARK_CHANNELS,
+    DARK_LIFT,
+    DARK_RATE,
+    GENERATOR_VERSION,
+    INTENT_COEF,
+    ROLE_EFFECT,
+    ROLES,
+    STAGES,
+    TRACKED_CHANNELS,
+    sigmoid,
+    stage_targets,
+)
+
+if TYPE_CHECKING:
+    from attribution.datasets._block import Block
+    from attribution.datasets._calibration import Params
+
+
+def block_stats(
+    *,
+    thresholds: np.ndarray,
+    eta: np.ndarray,
+    exposed: np.ndarray,
+    dark: np.ndarray,
+    reached: list[np.ndarray],
+    shape: tuple[int, int, int, int],
+    touches_by_channel: np.ndarray,
+    surveys: int,
+) -> dict[str, Any]:
+    """The truth accumulators of one block (additive over blocks).
+
+    ``eta`` are the contacts' conversion logits without the closed_won intercept
+    (``thresholds[4]``); ``exposed`` / ``dark`` their (contact, channel) exposures; ``reached``
+    one mask per stage; ``shape`` (accounts, contacts, orphan contacts, touches).
+    """
+    na, nc, n_orphan, nt = shape
+    b = thresholds
+    p = sigmoid(b[4] + eta)
+    lift_t = exposed * CHANNEL_LIFT
+    lift_d = dark * DARK_LIFT
+    loss_t = (p[:, None] - sigmoid(b[4] + eta[:, None] - lift_t)).sum(axis=0)
+    loss_d = (p[:, None] - sigmoid(b[4] + eta[:, None] - lift_d)).sum(axis=0)
+    return {
+        "accounts": na,
+        "contacts": nc,
+        "orphan_contacts": n_orphan,
+        "touches": nt,
+        "expected_won": float(p.sum()),
+        "expected_won_without_tracked": float(sigmoid(b[4] + eta - lift_t.sum(axis=1)).sum()),
+        "expected_won_without_dark": float(sigmoid(b[4] + eta - lift_d.sum(axis=1)).sum()),
+        "expected_won_without_marketing": float(
+            sigmoid(b[4] + eta - lift_t.sum(axis=1) - lift_d.sum(axis=1)).sum()
+        ),
+        "loss_tracked": loss_t,
+        "loss_dark": loss_d,
+        "exposed_tracked": exposed.sum(axis=0),
+        "exposed_dark": dark.sum(axis=0),
+        "touches_by_channel": touches_by_channel,
+        "stage_counts": np.array([m.sum() for m in reached]),
+        "surveys": surveys,
+    }
+
+
+class Truth:
+    """Adds block statistics in block order, so totals do not depend on chunking."""
+
+    def __init__(self, params: Params, n_blocks: int) -> None:
+        self.params = params
+        self.n_blocks = n_blocks
+        self.sums: dict[str, Any] = {}
+
+    def add(self, blocks: list[Block]) -> None:
+        for b in blocks:
+            for key, value in b.stats.items():
+                self.sums[key] = self.sums[key] + value if key in self.sums else value
+
+    def result(self, spend: pl.DataFrame, realised_won: int) -> dict[str, Any]:
+        s, p = self.sums, self.params
+        loss_t = np.asarray(s["loss_tracked"], dtype=float)
+        loss_d = np.asarray(s["loss_dark"], dtype=float)
+        all_loss = loss_t.sum() + loss_d.sum()
+        spend_by = dict(spend.group_by("channel").agg(pl.col("amount").sum()).iter_rows())
+        channels = {}
+        for i, ch in enumerate(TRACKED_CHANNELS):
+            channels[ch] = {
+                "lift": float(CHANNEL_LIFT[i]),
+                "incremental_share": float(loss_t[i] / loss_t.sum()),
+                "share_incl_dark": float(loss_t[i] / all_loss),
+                "expected_conversions_lost_if_removed": float(loss_t[i]),
+                "exposed_contacts": int(s["exposed_tracked"][i]),
+                "touches": int(s["touches_by_channel"][i]),
+                "spend": round(float(spend_by.get(ch, 0.0)), 2),
+            }
+        dark = {}
+        for i, ch in enumerate(DARK_CHANNELS):
+            dark[ch] = {
+                "lift": float(DARK_LIFT[i]),
+                "exposure_rate": float(DARK_RATE[i]),
+                "share_incl_dark": float(loss_d[i] / all_loss),
+                "expected_conversions_lost_if_removed": float(loss_d[i]),
+                "exposed_contacts": int(s["exposed_dark"][i]),
+            }
+        counts = np.asarray(s["stage_counts"])
+        return {
+            "generator": "attribution.datasets._synth",
+            "generator_version": GENERATOR_VERSION,
+            "parameters": {
+                "n_touches": p.n_touches,
+                "seed": p.seed,
+                "start": p.start.isoformat(),
+                "days": p.days,
+                "conversion_rate": p.conversion_rate,
+                "block_touches": BLOCK_TOUCHES,
+                "blocks": self.n_blocks,
+            },
+            "conversion": "closed_won, per contact",
+            "model": (
+                "logit P(closed_won) = b_won + role_effect[role] + intent_coef * intent "
+                "+ sum over tracked channels c of lift_c * exposed_c "
+                "+ sum over dark channels d of lift_d * exposed_d; exposed_c = 1 when the "
+                "contact has at least one touch of channel c. Intent also raises the share "
+                "of organic_search and direct touches, so those channels correlate with "
+                "conversion far more than they cause it."
+            ),
+            "method": (
+                "For each channel, the expected closed_won conversions lost if the channel "
+                "were removed (every contact's exposure to it set to 0, all else fixed) are "
+                "summed over the generated contacts: L_c = sum_i P_i - P_i(without c). "
+                "incremental_share = L_c / sum of L over the tracked channels, so it sums to "
+                "1 over tracked channels; share_incl_dark = L_c / sum of L over tracked and "
+                "dark channels, and dark_funnel.dark_share is the dark channels' part of that."
+            ),
+            "calibration": {
+                "intercepts": dict(zip(STAGES[:5], [float(x) for x in p.thresholds], strict=True)),
+                "target_stage_rates": dict(
+                    zip(
+                        STAGES[:5],
+                        [float(x) for x in stage_targets(p.conversion_rate)],
+                        strict=True,
+                    )
+                ),
+                "intent_coef": INTENT_COEF,
+                "role_effect": dict(zip(ROLES, ROLE_EFFECT.tolist(), strict=True)),
+            },
+            "incremental_share": {ch: v["incremental_share"] for ch, v in channels.items()},
+            "channels": channels,
+            "dark_funnel": {
+                "dark_share": float(loss_d.sum() / all_loss),
+                "channels": dark,
+                "note": (
+                    "Dark channels are never tracked as touches; they appear only in survey "
+                    "answers. incremental_share covers tracked channels only."
+                ),
+            },
+            "expected": {
+                "closed_won": float(s["expected_won"]),
+                "closed_won_without_tracked_marketing": float(s["expected_won_without_tracked"]),
+                "closed_won_without_dark_funnel": float(s["expected_won_without_dark"]),
+                "closed_won_without_any_marketing": float(s["expected_won_without_marketing"]),
+            },
+            "counts": {
+                "accounts": int(s["accounts"]),
+                "contacts": int(s["contacts"]),
+                "contacts_without_account": int(s["orphan_contacts"]),
+                "touches": int(s["touches"]),
+                "stages": dict(zip(STAGES, [int(x) for x in counts], strict=True)),
+                "closed_won": realised_won,
+                "conversion_rate": realised_won / int(s["contacts"]),
+                "surveys": int(s["surveys"]),
+                "spend_total": round(float(spend["amount"].sum()), 2),
+            },
+        }
