@@ -1,9 +1,18 @@
 """Attribution models: the registry, rule-based weights, Markov, Shapley, counterfactual and
 the allocation of their credit over touches.
 
-The learned models are fit/transform classes on :class:`attribution.models._estimator.
-PathModel`; they are importable from here (loaded on first use, so that importing the package
-does not import SciPy):
+- ``_registry``: every model by name, with its ``Param`` table (the only place a parameter's
+  kind, range and choices are written) and the parsing of model requests;
+- ``_rules``: rule-based models as role weights, applied by one vectorised function;
+- ``_estimator``: the contract of the learned models (``PathModel``: parameters checked
+  against the registry in ``fit``, ``NotFittedError``, what the engine reads);
+- ``_markov`` (model and exact solve), ``_markov_chain`` (states and transition counts),
+  ``_markov_order`` (``select_order``), ``_shapley``, ``_counterfactual``;
+- ``_allocation``: path-table checks, coded journeys (``PathSequences``) and per-touch
+  allocation by channel weights.
+
+The learned models are importable from here (loaded on first use, so that importing the
+package does not import SciPy):
 
 >>> from attribution.models import MarkovModel
 >>> MarkovModel(order=2)
