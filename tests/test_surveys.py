@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from attribution import ConfigError, InputError, ModelParameterError
+from attribution import ConfigError, InputError, ModelParameterError, NotFittedError
 from attribution.datasets._synth import _SURVEY_TEXT
 from attribution.surveys._classifier import (
     SurveyClassifier,
@@ -300,6 +300,38 @@ def test_classifier_rejects_single_example_channels_and_unfitted_use():
         SurveyClassifier().fit(bad)
     with pytest.raises(ModelParameterError, match="not fitted"):
         SurveyClassifier().predict(["x"])
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda clf: clf.predict(["linkedin"]),
+        lambda clf: clf.predict_proba(["linkedin"]),
+        lambda clf: clf.transform(pl.DataFrame({"response": ["linkedin"]})),
+        lambda clf: clf.describe(),
+        lambda clf: code_answers(pl.DataFrame({"response": ["x"]}), classifier=clf),
+    ],
+    ids=["predict", "predict_proba", "transform", "describe", "code_answers"],
+)
+def test_classifier_used_before_fit_raises_not_fitted(use):
+    clf = SurveyClassifier()
+    with pytest.raises(NotFittedError, match="not fitted yet; call fit") as caught:
+        use(clf)
+    # one family: a NotFittedError is a ModelParameterError and a ValueError
+    assert isinstance(caught.value, ModelParameterError)
+    assert isinstance(caught.value, ValueError)
+    assert "pipeline_" not in vars(clf)
+
+
+def test_classifier_fitted_attributes_end_in_underscore():
+    clf = SurveyClassifier(cv=2)
+    assert not [k for k in vars(clf) if k.endswith("_")]
+    clf.fit(LABELLED)
+    fitted = {k for k in vars(clf) if k.endswith("_")}
+    assert fitted == {
+        "pipeline_", "classes_", "cv_scores_", "cv_accuracy_", "n_splits_", "n_labelled_",
+    }  # fmt: skip
+    assert clf.predict(["linkedin ad"]) == ["linkedin"]
 
 
 def test_sample_labels_are_the_sample_surveys_pick_list_pairs():

@@ -39,24 +39,16 @@ from attribution.datasets._calibration import make_params
 from attribution.datasets._frames import assemble
 from attribution.datasets._spend import spend_table
 from attribution.datasets._truth import Truth
-from attribution.datasets._world import (
-    DARK_CHANNELS,
-    GENERATOR_VERSION,
-    STAGES,
-    TABLES,
-    TRACKED_CHANNELS,
-)
-from attribution.datasets._write import write_synthetic
+from attribution.datasets._world import DARK_CHANNELS as DARK_CHANNELS
+from attribution.datasets._world import GENERATOR_VERSION as GENERATOR_VERSION
+from attribution.datasets._world import STAGES as STAGES
+from attribution.datasets._world import TABLES
+from attribution.datasets._world import TRACKED_CHANNELS as TRACKED_CHANNELS
+from attribution.datasets._write import write_synthetic as write_synthetic
 
-__all__ = [
-    "DARK_CHANNELS",
-    "GENERATOR_VERSION",
-    "STAGES",
-    "TRACKED_CHANNELS",
-    "SyntheticData",
-    "synthesize",
-    "write_synthetic",
-]
+# The constants and write_synthetic are re-exported (``as`` imports) for the callers that
+# import them from here; the package, attribution.datasets, lists the room's public names.
+__all__ = ["SyntheticData", "synthesize"]
 
 #: The phrases buyers use for each survey category (the survey tests read them from here).
 _SURVEY_TEXT = SURVEY_TEXT

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from attribution.exceptions import ConfigError, InputError, ModelParameterError
+from attribution.exceptions import ConfigError, InputError, ModelParameterError, NotFittedError
 from attribution.inputs._schema import ROW, STRING, SURVEYS, TableSpec, load
 from attribution.inputs._sources import TableLike
 
@@ -99,6 +99,7 @@ def load_survey_rules(path: str | Path | None = None) -> SurveyRules:
 
     Examples
     --------
+    >>> from attribution.surveys import load_survey_rules
     >>> rules = load_survey_rules()
     >>> rules.groups["search"]
     ('google_ads', 'organic_search')
@@ -172,7 +173,8 @@ def rule_number_expr(rules: SurveyRules, text: pl.Expr) -> pl.Expr:
     for i, rule in enumerate(rules.rules, start=1):
         cond = text.str.contains(f"(?i){rule.pattern}")
         chain = pl.when(cond).then(pl.lit(i)) if chain is None else chain.when(cond).then(pl.lit(i))
-    return chain.otherwise(pl.lit(None, dtype=pl.Int32)).cast(pl.Int32)
+    number: pl.Expr = chain.otherwise(pl.lit(None, dtype=pl.Int32)).cast(pl.Int32)
+    return number
 
 
 def _rule_channel(rules: SurveyRules, number: pl.Expr) -> pl.Expr:
@@ -227,10 +229,16 @@ class SurveyClassifier:
     cv_accuracy_ : float
         Mean accuracy over the folds. ``cv_scores_`` holds each fold's.
     n_labelled_, n_splits_ : int
+    pipeline_ : sklearn.pipeline.Pipeline
+        The fitted TF-IDF + logistic regression.
+
+    Set by :meth:`fit`; :meth:`predict`, :meth:`predict_proba`, :meth:`transform` and
+    :meth:`describe` raise :class:`~attribution.exceptions.NotFittedError` before it.
 
     Examples
     --------
     >>> import polars as pl
+    >>> from attribution import SurveyClassifier
     >>> labels = pl.DataFrame({"response": ["linkedin ad", "saw you on linkedin",
     ...     "linkdin", "a podcast", "podcst", "heard you on a podcast"],
     ...     "channel": ["linkedin"] * 3 + ["podcast"] * 3})
@@ -251,6 +259,14 @@ class SurveyClassifier:
         self.cv = cv
         self.seed = seed
         self.min_proba = min_proba
+
+    # fitted attributes, set by fit
+    pipeline_: Any
+    classes_: list[str]
+    cv_scores_: list[float]
+    cv_accuracy_: float
+    n_splits_: int
+    n_labelled_: int
 
     def _validate_params(self) -> None:
         for name, rule in _CONSTRAINTS.items():
@@ -336,8 +352,9 @@ class SurveyClassifier:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "pipeline_"):
-            raise ModelParameterError(
+        # vars, not hasattr: a subclass's properties must not count as fitted state
+        if "pipeline_" not in vars(self):
+            raise NotFittedError(
                 "This SurveyClassifier is not fitted yet; call fit(labelled) first."
             )
 
@@ -366,6 +383,7 @@ class SurveyClassifier:
 
     def transform(self, surveys: pl.DataFrame) -> pl.DataFrame:
         """Add ``classifier_channel`` and ``classifier_proba`` for the ``response`` column."""
+        self._check_fitted()
         channels, proba = self.predict_proba(surveys.get_column("response"))
         return surveys.with_columns(
             pl.Series("classifier_channel", channels, dtype=pl.String),
@@ -438,6 +456,7 @@ def code_answers(
     Examples
     --------
     >>> import polars as pl
+    >>> from attribution.surveys import code_answers
     >>> s = pl.DataFrame({"contact_id": ["c1", "c2", "c3"],
     ...                   "response": ["Heard you on a podcst", "no idea", "asdf"]})
     >>> code_answers(s).frame.get_column("channel").to_list()
@@ -571,6 +590,7 @@ def labels_from_surveys(surveys: TableLike) -> pl.DataFrame:
     Examples
     --------
     >>> import polars as pl
+    >>> from attribution.surveys import labels_from_surveys
     >>> s = pl.DataFrame({"contact_id": ["a", "b", "c"], "response": ["G2", "g2.", None],
     ...                   "channel": ["g2_capterra", "g2_capterra", "podcast"]})
     >>> labels_from_surveys(s).rows()

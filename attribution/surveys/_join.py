@@ -1,0 +1,122 @@
+"""Joining coded survey answers to the conversions they are about, and counting the joins.
+
+The key is the most specific one both sides carry (``opportunity_id``, else ``contact_id``,
+else ``account_id``); see :func:`join_answers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from attribution.inputs._schema import ROW
+from attribution.surveys._classifier import OTHER
+
+__all__ = ["JOIN_KEYS", "join_answers", "join_counts"]
+
+JOIN_KEYS: tuple[str, ...] = ("opportunity_id", "contact_id", "account_id")
+
+
+def join_answers(coded: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
+    """Add ``conversion_id`` and ``joined_on`` to each answer.
+
+    The key is the most specific one that both the answer row (non-null) and the conversions
+    carry: ``opportunity_id``, else ``contact_id``, else ``account_id``; there is no fallback to
+    a broader key when the specific one finds nothing (an answer about a lost opportunity
+    must not land on another, won one). When a key matches several conversions (an account
+    with two deals), the answer goes to the first conversion at or after it, else the last
+    one before it (the answer is asked before the deal closes). Answers without a match keep
+    a null ``conversion_id``.
+    """
+    keys = [k for k in JOIN_KEYS if k in coded.columns and k in conversions.columns]
+    key_expr: Any = None
+    for k in keys:
+        cond = pl.col(k).is_not_null()
+        key_expr = (
+            pl.when(cond).then(pl.lit(k))
+            if key_expr is None
+            else key_expr.when(cond).then(pl.lit(k))
+        )
+    base = coded.with_columns(
+        (
+            key_expr.otherwise(pl.lit(None, dtype=pl.String))
+            if key_expr is not None
+            else pl.lit(None, dtype=pl.String)
+        ).alias("joined_on")
+    )
+    conv_time = "timestamp" if "timestamp" in conversions.columns else None
+    candidates = []
+    for k in keys:
+        conv = conversions.select(
+            pl.col(k).cast(pl.String),
+            "conversion_id",
+            (
+                pl.col(conv_time) if conv_time else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+            ).alias("_conv_ts"),
+        ).filter(pl.col(k).is_not_null())
+        candidates.append(
+            base.filter(pl.col("joined_on") == k)
+            .select(ROW, k, *(["timestamp"] if "timestamp" in base.columns else []))
+            .join(conv, on=k, how="inner")
+            .select(
+                ROW,
+                "conversion_id",
+                "_conv_ts",
+                *(["timestamp"] if "timestamp" in base.columns else []),
+            )
+        )
+    if candidates:
+        cand = pl.concat(candidates, how="diagonal_relaxed")
+        if "timestamp" in cand.columns:
+            after = (pl.col("_conv_ts") >= pl.col("timestamp")).fill_null(True)
+            gap = (pl.col("_conv_ts") - pl.col("timestamp")).abs().fill_null(pl.duration(days=0))
+        else:
+            after, gap = pl.lit(True), pl.lit(0)
+        chosen = (
+            cand.with_columns(after.alias("_after"), gap.alias("_gap"))
+            .sort(
+                [ROW, "_after", "_gap", "_conv_ts", "conversion_id"],
+                descending=[False, True, False, False, False],
+                nulls_last=True,
+            )
+            .unique(subset=ROW, keep="first", maintain_order=True)
+            .select(ROW, "conversion_id")
+        )
+    else:
+        chosen = pl.DataFrame(schema={ROW: pl.Int64, "conversion_id": pl.String})
+    return base.join(chosen, on=ROW, how="left")
+
+
+def join_counts(
+    coded: pl.DataFrame, joined: pl.DataFrame, conversions: pl.DataFrame, compared: pl.DataFrame
+) -> dict[str, Any]:
+    answered = joined.get_column("conversion_id").unique()
+    n_conv = conversions.height
+    with_answer = int(conversions.get_column("conversion_id").is_in(answered.implode()).sum())
+    per_conv = joined.group_by("conversion_id").agg(
+        pl.len().alias("k"),
+        (pl.col("compare_channel") == OTHER).all().alias("all_other"),
+        (~pl.col("tracked") & (pl.col("compare_channel") != OTHER)).any().alias("any_dark"),
+        pl.col("n_touches").first(),
+    )
+    by_key = coded.filter(pl.col("conversion_id").is_not_null()).group_by("joined_on").len()
+    joined_on = dict.fromkeys(JOIN_KEYS, 0) | dict(by_key.iter_rows())
+    no_key = int(coded.get_column("joined_on").is_null().sum())
+    return {
+        "answers": coded.height,
+        "answers_joined": joined.height,
+        "answers_without_conversion": coded.height - joined.height,
+        "answers_without_key": no_key,
+        "joined_on": {k: int(v) for k, v in joined_on.items() if k is not None},
+        "conversions": n_conv,
+        "conversions_with_answer": with_answer,
+        "conversions_without_answer": n_conv - with_answer,
+        "conversions_with_several_answers": int((per_conv.get_column("k") > 1).sum()),
+        "conversions_answer_other_only": int(per_conv.get_column("all_other").sum()),
+        "conversions_answer_dark": int(per_conv.get_column("any_dark").sum()),
+        "conversions_unattributed_with_answer": int(
+            (per_conv.get_column("n_touches").fill_null(0) == 0).sum()
+        ),
+        "conversions_compared": compared.get_column("conversion_id").n_unique(),
+    }

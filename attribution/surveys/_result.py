@@ -1,0 +1,213 @@
+"""What :func:`attribution.compare_surveys` returns: the tables, their tidy long form, the
+files of a run directory and a short readable summary."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
+
+__all__ = ["METRICS", "SurveyBenchmark"]
+
+#: Metrics of the tidy long table, in order.
+METRICS: tuple[str, ...] = (
+    "top1_agreement",
+    "mean_credit_reported",
+    "p_best",
+    "tvd",
+    "jsd",
+    "spearman",
+    "truth_mae",
+    "truth_max_error",
+    "truth_spearman",
+)
+
+
+@dataclass
+class SurveyBenchmark:
+    """What :func:`compare_surveys` returns.
+
+    Attributes
+    ----------
+    coded : pl.DataFrame
+        One row per answer: keys, ``response``, ``pick_list``, ``channel`` (coded),
+        ``coded_by``, ``rule``, ``compare_channel`` (after the groups), ``tracked``,
+        ``conversion_id`` (null when the answer has no conversion) and ``joined_on``.
+    shares : pl.DataFrame
+        Channel shares side by side: ``channel``, ``tracked``, ``answers``, ``sra_share``
+        (compared conversions, tracked channels), ``sra_share_incl_dark`` (every joined answer
+        not ``other``), then one column per model (its share on the compared conversions).
+    metrics : pl.DataFrame
+        One row per model: ``conversions``, ``top1_agreement``, ``mean_credit_reported``,
+        ``tvd``, ``jsd``, ``spearman`` and, with a truth, ``truth_mae``, ``truth_max_error``,
+        ``truth_spearman``.
+    leaderboard : pl.DataFrame
+        Models ranked by top-1 agreement with bootstrap CIs: ``rank``, ``model``,
+        ``agreement``, ``agreement_low``, ``agreement_high``, ``p_best``, ``mean_credit``,
+        ``mean_credit_low``, ``mean_credit_high``, then the distances and truth scores.
+    dark_funnel : pl.DataFrame
+        Per reported channel: ``tracked``, ``answers``, ``without_touch``,
+        ``dark_funnel_rate``; the last row, ``(all)``, pools every channel.
+    hybrid : pl.DataFrame
+        Per model and channel: ``dark``, ``model_credit``, ``hybrid_credit``, ``model_share``,
+        ``hybrid_share``.
+    coverage, counts, parameters : dict
+        Coding coverage, join counts (answers joined / without a conversion, conversions
+        without an answer...) and the parameters used.
+    truth : pl.DataFrame or None
+        :func:`score_against_truth`, when a truth was given.
+    """
+
+    coded: pl.DataFrame
+    shares: pl.DataFrame
+    metrics: pl.DataFrame
+    leaderboard: pl.DataFrame
+    dark_funnel: pl.DataFrame
+    hybrid: pl.DataFrame
+    coverage: dict[str, Any]
+    counts: dict[str, Any]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    truth: pl.DataFrame | None = None
+
+    def to_long(self) -> pl.DataFrame:
+        """The metrics and leaderboard in tidy long form (``survey_benchmark.parquet``).
+
+        One row per model and metric: ``model``, ``rank`` (leaderboard rank), ``metric``,
+        ``value``, ``ci_low``, ``ci_high`` (bootstrap CI, null where none) and
+        ``conversions`` (compared conversions). Metrics: see :data:`METRICS`.
+        """
+        board = self.leaderboard
+        ci = {"top1_agreement": "agreement", "mean_credit_reported": "mean_credit"}
+        parts = []
+        for metric in METRICS:
+            source = ci.get(metric, metric)
+            if source not in board.columns:
+                continue
+            low, high = (f"{source}_low", f"{source}_high") if metric in ci else (None, None)
+            parts.append(
+                board.select(
+                    "model",
+                    "rank",
+                    pl.lit(metric).alias("metric"),
+                    pl.col(source).cast(pl.Float64).alias("value"),
+                    (pl.col(low) if low else pl.lit(None)).cast(pl.Float64).alias("ci_low"),
+                    (pl.col(high) if high else pl.lit(None)).cast(pl.Float64).alias("ci_high"),
+                    pl.col("conversions").cast(pl.Int64),
+                )
+            )
+        return pl.concat(parts).sort("rank", "model", maintain_order=True)
+
+    def write(self, directory: str | Path) -> Path:
+        """Write the benchmark files into ``directory`` (created if needed); return it.
+
+        ``survey_benchmark.parquet`` (:meth:`to_long`), ``survey_leaderboard.parquet``,
+        ``survey_shares.parquet``, ``survey_coded.parquet``, ``survey_dark_funnel.parquet``,
+        ``survey_hybrid.parquet``, ``survey_truth.parquet`` (with a truth),
+        ``survey_benchmark.json`` (coverage, counts, parameters) and ``survey_summary.txt``.
+        Each file is written to a temporary name and renamed into place.
+        """
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        frames = {
+            RunFiles.SURVEY_BENCHMARK: self.to_long(),
+            RunFiles.SURVEY_LEADERBOARD: self.leaderboard,
+            RunFiles.SURVEY_SHARES: self.shares,
+            RunFiles.SURVEY_CODED: self.coded,
+            RunFiles.SURVEY_DARK_FUNNEL: self.dark_funnel,
+            RunFiles.SURVEY_HYBRID: self.hybrid,
+        }
+        if self.truth is not None:
+            frames[RunFiles.SURVEY_TRUTH] = self.truth
+        for name, frame in frames.items():
+            write_parquet_atomic(out / name, frame)
+        write_json_atomic(
+            out / RunFiles.SURVEY_BENCHMARK_JSON,
+            {
+                "coverage": self.coverage,
+                "counts": self.counts,
+                "parameters": self.parameters,
+            },
+        )
+        # engine._files has no atomic text writer (yet): the same temporary-name-and-rename
+        summary = out / RunFiles.SURVEY_SUMMARY
+        tmp = summary.with_name(f".{summary.name}.tmp")
+        tmp.write_text(self.summary() + "\n")
+        os.replace(tmp, summary)
+        return out
+
+    def summary(self) -> str:
+        """A short readable report: coverage, joins, dark funnel and the leaderboard."""
+        cov, cnt = self.coverage, self.counts
+        reasons = cov["other_reasons"]
+        lines = [
+            f"Survey answers: {cov['answers']}; coded to a channel {cov['coded']} "
+            f"({_pct(cov['coded_share'])}), other {cov['other']} ({_pct(cov['other_share'])}: "
+            f"{reasons['dont_know']} don't know, {reasons['blank']} blank, "
+            f"{reasons['unmatched']} unmatched).",
+        ]
+        clf = cov.get("classifier")
+        if clf:
+            lines.append(
+                f"Classifier ({cov['mode']}): {clf['n_splits']}-fold CV accuracy "
+                f"{clf['cv_accuracy']:.3f} on {clf['n_labelled']} labelled answers."
+            )
+        joined = ", ".join(f"{v} by {k}" for k, v in cnt["joined_on"].items() if v)
+        lines.append(
+            f"Joined {cnt['answers_joined']} answers to conversions ({joined or 'none'}); "
+            f"{cnt['answers_without_conversion']} answers have no conversion (kept, not "
+            f"compared); {cnt['conversions_without_answer']} of {cnt['conversions']} "
+            "conversions have no answer."
+        )
+        groups = self.parameters.get("groups") or {}
+        rolled = "; ".join(f"{g} = {' + '.join(m)}" for g, m in groups.items())
+        lines.append(
+            f"Compared {cnt['conversions_compared']} conversions whose answer names a tracked "
+            f"channel" + (f" ({rolled})." if rolled else ".")
+        )
+        total = self.dark_funnel.filter(pl.col("channel") == "(all)")
+        if total.height:
+            dark = self.dark_funnel.filter(~pl.col("tracked") & (pl.col("channel") != "(all)"))
+            named = ", ".join(f"{c} {a}" for c, a in dark.select("channel", "answers").rows())
+            lines.append(
+                f"Dark funnel: {_pct(total.item(0, 'dark_funnel_rate'))} of joined answers name "
+                f"a channel with no touch in the journey; untracked channels named: "
+                f"{named or 'none'}."
+            )
+        resamples = self.parameters.get("bootstrap", 0)
+        lines.append(
+            f"Leaderboard by top-1 agreement (95% bootstrap CI, {resamples} resamples, seed "
+            f"{self.parameters.get('seed')}):"
+        )
+        has_truth = "truth_mae" in self.leaderboard.columns
+        header = (
+            f"  {'#':>2} {'model':<24} {'agree':>6} {'95% CI':>15} {'p_best':>6} "
+            f"{'credit':>6} {'TVD':>5} {'JSD':>5} {'rho':>5}"
+        )
+        lines.append(header + (f" {'truthMAE':>8} {'truth_rho':>9}" if has_truth else ""))
+        for row in self.leaderboard.iter_rows(named=True):
+            line = (
+                f"  {row['rank']:>2} {row['model'][:24]:<24} {_num(row['agreement'])} "
+                f"[{_num(row['agreement_low'])}, {_num(row['agreement_high'])}] "
+                f"{_num(row['p_best'])} {_num(row['mean_credit'])} {_num(row['tvd'], 5, 2)} "
+                f"{_num(row['jsd'], 5, 2)} {_num(row['spearman'], 5, 2)}"
+            )
+            if has_truth:
+                line += f" {_num(row['truth_mae'], 8, 3)} {_num(row['truth_spearman'], 9, 2)}"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None, width: int = 6, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return f"{'-':>{width}}"
+    return f"{x:>{width}.{digits}f}"
