@@ -1,10 +1,11 @@
 """Self-reported surveys: coding free text into channels, benchmarking models against them.
 
-Coding "How did you hear about us?" answers (``_classifier``: the pick-list, the rules file and
-the :class:`SurveyClassifier`); the benchmark (``_benchmark``: :func:`compare_surveys`), built
-from joining answers to conversions (``_join``), distances and the bootstrap (``_metrics``),
-per-conversion scores and the leaderboard (``_scores``), the dark funnel and the hybrid
-(``_dark_funnel``), truth scoring (``_truth``) and the result with its files (``_result``).
+Coding "How did you hear about us?" answers (``_coding``: the pick-list first, then the rules
+file of ``_rules`` and/or the :class:`SurveyClassifier` of ``_classifier``); the benchmark
+(``_benchmark``: :func:`compare_surveys`), built from joining answers to conversions
+(``_join``), distances and the bootstrap (``_metrics``), per-conversion scores and the
+leaderboard (``_scores``), the dark funnel and the hybrid (``_dark_funnel``), truth scoring
+(``_truth``) and the result with its files (``_result``).
 """
 
 from attribution.surveys._benchmark import (
@@ -19,14 +20,12 @@ from attribution.surveys._benchmark import (
     spearman,
     total_variation,
 )
-from attribution.surveys._classifier import (
-    CodedAnswers,
-    SurveyClassifier,
+from attribution.surveys._classifier import SurveyClassifier
+from attribution.surveys._coding import CodedAnswers, code_answers, labels_from_surveys
+from attribution.surveys._rules import (
     SurveyRule,
     SurveyRules,
-    code_answers,
     default_survey_rules_path,
-    labels_from_surveys,
     load_survey_rules,
     normalise_answer,
 )

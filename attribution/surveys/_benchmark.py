@@ -1,6 +1,6 @@
 """Self-reported attribution (SRA) benchmark: models against "How did you hear about us?".
 
-:func:`compare_surveys` codes the answers (:mod:`attribution.surveys._classifier`), joins
+:func:`compare_surveys` codes the answers (:mod:`attribution.surveys._coding`), joins
 each to its conversion and scores every model of an :class:`AttributionResult` against them;
 :func:`score_against_truth` scores the models against known incremental shares (``truth.json``
 of the synthetic data), the second yardstick.
@@ -50,18 +50,13 @@ import polars as pl
 from attribution.engine._result import AttributionResult
 from attribution.exceptions import InputError, ModelParameterError
 from attribution.inputs._sources import TableLike
-from attribution.surveys._classifier import (
-    OTHER,
-    CodingMode,
-    SurveyClassifier,
-    SurveyRules,
-    code_answers,
-    load_survey_rules,
-)
+from attribution.surveys._classifier import SurveyClassifier
+from attribution.surveys._coding import CodingMode, code_answers
 from attribution.surveys._dark_funnel import dark_funnel_table, hybrid_table
 from attribution.surveys._join import JOIN_KEYS, join_answers, join_counts
 from attribution.surveys._metrics import bootstrap_means, jensen_shannon, spearman, total_variation
 from attribution.surveys._result import METRICS, SurveyBenchmark
+from attribution.surveys._rules import OTHER, SurveyRules, load_survey_rules
 from attribution.surveys._scores import (
     compare_shares,
     conversion_credit,

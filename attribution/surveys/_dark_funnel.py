@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from attribution.surveys._classifier import OTHER
+from attribution.surveys._rules import OTHER
 
 __all__ = ["dark_funnel_table", "hybrid_table"]
 

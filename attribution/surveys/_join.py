@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from attribution.inputs._schema import ROW
-from attribution.surveys._classifier import OTHER
+from attribution.surveys._rules import OTHER
 
 __all__ = ["JOIN_KEYS", "join_answers", "join_counts"]
 

@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 
 from attribution.engine._result import AttributionResult
-from attribution.surveys._classifier import OTHER
 from attribution.surveys._metrics import bootstrap_means, jensen_shannon, spearman, total_variation
+from attribution.surveys._rules import OTHER
 
 __all__ = [
     "TIE",
