@@ -15,8 +15,9 @@ from polars.testing import assert_frame_equal
 
 import attribution
 from attribution import InputError, ModelParameterError
-from attribution.surveys._benchmark import (
+from attribution.surveys import (
     METRICS,
+    SurveyClassifier,
     bootstrap_means,
     compare_surveys,
     jensen_shannon,
@@ -25,7 +26,6 @@ from attribution.surveys._benchmark import (
     spearman,
     total_variation,
 )
-from attribution.surveys._classifier import SurveyClassifier
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

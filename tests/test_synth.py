@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from attribution.datasets._synth import (
+from attribution.datasets import (
     DARK_CHANNELS,
     STAGES,
     TRACKED_CHANNELS,
