@@ -308,3 +308,26 @@ def test_lookback_is_shown_in_words(seconds, text) -> None:
     from attribution.report._page import _duration
 
     assert _duration(seconds) == text
+
+
+def test_the_room_exports_the_page_and_loads_plotly_only_on_use() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, attribution, attribution.report as report\n"
+        "assert 'plotly' not in sys.modules, 'plotly imported with attribution.report'\n"
+        "from attribution.report import REPORT_FILE, Report, render_report, write_report\n"
+        "assert 'plotly' in sys.modules\n"
+        "from attribution.report import _page\n"
+        "assert (REPORT_FILE, Report, render_report, write_report) == (\n"
+        "    _page.REPORT_FILE, _page.Report, _page.render_report, _page.write_report)\n"
+        "try:\n"
+        "    report.nothing_here\n"
+        "except AttributeError as exc:\n"
+        "    assert 'nothing_here' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('no AttributeError')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,370 @@
+"""The sections on money: unit economics (CAC against the guardrail) and the plan check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from attribution.engine._files import RunFiles
+from attribution.report._charts import BLUE, GREY, ORANGE, RED, col, model_order
+from attribution.report._context import Context, Section
+from attribution.report._format import (
+    Formatter,
+    details,
+    e,
+    fmt_auto,
+    fmt_num,
+    fmt_pct,
+    is_missing,
+    json_block,
+    kpis,
+    missing_note,
+    note,
+    select,
+    skip_note,
+    table,
+)
+
+ECONOMICS_COLUMNS = (
+    "channel", "status", "spend", "customers", "revenue", "cac", "loaded_cac", "ltv",
+    "ltv_to_cac", "payback_months", "gross_profit_per_customer", "guardrail_share",
+    "guardrail_limit", "breach",
+)  # fmt: skip
+PLAN_COLUMNS = (
+    "channel", "budget", "measured_cac", "projected_customers", "target_customers", "gap",
+    "floor", "cap", "reallocated_budget", "reallocated_customers", "change", "action",
+)  # fmt: skip
+TOTAL_LABELS = frozenset({"total", "all", "(total)", "__total__", "sum"})
+
+
+def _pick_model(models: Sequence[str], *hints: Any) -> str:
+    for hint in hints:
+        if isinstance(hint, str) and hint in models:
+            return hint
+    for model in ("markov", "shapley", "linear", "w_shaped"):
+        if model in models:
+            return model
+    return models[0]
+
+
+def economics_section(ctx: Context) -> Section | None:
+    econ = ctx.frame(RunFiles.ECONOMICS)
+    meta = ctx.json(RunFiles.ECONOMICS_JSON)
+    if econ is None and meta is None:
+        return None
+    parts: list[str] = []
+    if econ is None:
+        parts.append(note(f"{RunFiles.ECONOMICS} is missing: only the parameters are shown."))
+    elif gap := missing_note("The CAC chart", econ, ("model", "channel")):
+        parts.append(gap)
+    elif econ.height == 0:
+        parts.append(note("The economics table is empty (no spend or no customers)."))
+    else:
+        parts.extend(_economics_body(ctx, econ, meta or {}))
+    if meta:
+        parts.append(details("Parameters, method notes and blended CAC", json_block(meta)))
+    return Section(
+        "economics",
+        "CAC against the guardrail",
+        "\n".join(parts),
+        "Fully loaded CAC by channel against the guardrail (CAC as a share of gross profit "
+        "per customer); channels over the line are in red.",
+    )
+
+
+def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> list[str]:
+    parts: list[str] = []
+    models = model_order(ctx, col(econ, "model"))
+    plan = ctx.json(RunFiles.PLAN_JSON) or {}
+    chosen = _pick_model(models, meta.get("model"), meta.get("primary_model"), plan.get("model"))
+    currency = str(meta.get("currency", "") or "")
+    cac_col = "loaded_cac" if "loaded_cac" in econ.columns else "cac"
+    if cac_col not in econ.columns:
+        parts.append(skip_note("The CAC chart", ["loaded_cac", "cac"], econ))
+    else:
+        parts.append(_cac_chart(ctx, econ, models, chosen, cac_col, currency))
+    rows = econ.filter(pl.col("model") == chosen)
+    if "breach" in econ.columns:
+        breached = col(rows.filter(pl.col("breach").fill_null(False)), "channel")
+        total = rows.height
+        if breached:
+            ctx.findings.append(
+                f"<b>{len(breached)} of {total}</b> channels breach the CAC guardrail "
+                f"under {e(chosen)}: {e(', '.join(map(str, breached)))}."
+            )
+        else:
+            ctx.findings.append(
+                f"All {total} channels are inside the CAC guardrail under {e(chosen)}."
+            )
+    if "ltv_to_cac" in econ.columns:
+        weak = rows.filter(pl.col("ltv_to_cac") < 3)
+        if weak.height:
+            listed = ", ".join(
+                f"{c} ({fmt_num(v, 1)})"
+                for c, v in zip(col(weak, "channel"), col(weak, "ltv_to_cac"), strict=True)
+            )
+            parts.append(note(f"LTV/CAC below the target of 3 under {chosen}: {listed}."))
+    money = dict.fromkeys(
+        ("spend", "revenue", "cac", "loaded_cac", "ltv", "gross_profit_per_customer"),
+        lambda v: (currency + fmt_num(v)) if not is_missing(v) else "–",
+    )
+    formats: dict[str, Formatter] = {
+        **money,
+        "customers": lambda v: fmt_num(v, 1),
+        "ltv_to_cac": lambda v: fmt_num(v, 1),
+        "payback_months": lambda v: fmt_num(v, 1),
+        "guardrail_share": fmt_pct,
+        "guardrail_limit": fmt_pct,
+    }
+
+    def breach_class(row: dict[str, Any]) -> str:
+        return "bad" if row.get("breach") else ""
+
+    parts.append(f"<h3>Unit economics under {e(chosen)}</h3>")
+    parts.append(table(select(rows, ECONOMICS_COLUMNS), formats=formats, row_class=breach_class))
+    if len(models) > 1:
+        parts.append(
+            details(
+                "Table: unit economics under every model",
+                table(econ, formats=formats, row_class=breach_class, max_rows=500),
+            )
+        )
+    return parts
+
+
+def _guardrail_line(rows: pl.DataFrame, cac: list[Any]) -> list[Any]:
+    """The most CAC each channel can cost at the guardrail share of its gross profit."""
+    limit = col(rows, "guardrail_limit")
+    if "gross_profit_per_customer" in rows.columns:
+        gp = col(rows, "gross_profit_per_customer")
+        return [
+            None if is_missing(lim) or is_missing(g) else lim * g
+            for lim, g in zip(limit, gp, strict=True)
+        ]
+    share = col(rows, "guardrail_share")
+    return [
+        None if is_missing(c) or is_missing(lim) or not s else c * lim / s
+        for c, lim, s in zip(cac, limit, share, strict=True)
+    ]
+
+
+def _cac_chart(
+    ctx: Context,
+    econ: pl.DataFrame,
+    models: Sequence[str],
+    chosen: str,
+    cac_col: str,
+    currency: str,
+) -> str:
+    fig = go.Figure()
+    buttons = []
+    has_line = "guardrail_limit" in econ.columns and (
+        "gross_profit_per_customer" in econ.columns or "guardrail_share" in econ.columns
+    )
+    traces_per_model = 2 if has_line else 1
+    highest = ceiling = 0.0
+    unpaid = econ.filter(pl.col("status") == "unpaid") if "status" in econ.columns else None
+    paid = econ.filter(pl.col("status") != "unpaid") if unpaid is not None else econ
+    for model in models:
+        rows = paid.filter(pl.col("model") == model).sort(cac_col, descending=True, nulls_last=True)
+        channels = col(rows, "channel")
+        cac = col(rows, cac_col)
+        breach = col(rows, "breach") if "breach" in rows.columns else [False] * rows.height
+        share = col(rows, "guardrail_share") if "guardrail_share" in rows.columns else None
+        fig.add_bar(
+            name=f"{'loaded ' if cac_col == 'loaded_cac' else ''}CAC",
+            x=channels,
+            y=cac,
+            text=[fmt_pct(v) + " of GP" for v in share] if share else None,
+            textposition="outside",
+            marker_color=[RED if b else BLUE for b in breach],
+            visible=model == chosen,
+            customdata=[["over the guardrail" if b else "inside"] for b in breach],
+            hovertemplate=f"%{{x}}<br>CAC {e(currency)}%{{y:,.0f}}<br>%{{customdata[0]}}"
+            "<extra></extra>",
+        )
+        highest = max(highest, *(v for v in cac if not is_missing(v)), 0.0)
+        if has_line:
+            line = _guardrail_line(rows, cac)
+            fig.add_scatter(
+                name="guardrail",
+                x=channels,
+                y=line,
+                mode="markers",
+                marker={"symbol": "line-ew", "size": 36, "line": {"width": 3, "color": ORANGE}},
+                visible=model == chosen,
+                hovertemplate=f"%{{x}}<br>guardrail {e(currency)}%{{y:,.0f}}<extra></extra>",
+            )
+            ceiling = max(ceiling, *(v for v in line if v is not None and not is_missing(v)), 0.0)
+        buttons.append(
+            {
+                "label": model,
+                "method": "update",
+                "args": [
+                    {"visible": [m == model for m in models for _ in range(traces_per_model)]},
+                    {"title": {"text": f"CAC by channel: {model}"}},
+                ],
+            }
+        )
+    fig.update_layout(
+        title={"text": f"CAC by channel: {chosen}"},
+        yaxis={"title": f"fully loaded CAC {currency}".strip(), "tickformat": ",.0f"},
+        legend={"orientation": "h", "y": -0.25},
+        bargap=0.35,
+    )
+    log_axis = highest > 0 and ceiling > 8 * highest
+    if log_axis:  # the guardrail far above every bar: a linear axis would flatten the bars
+        fig.update_yaxes(type="log", tickformat=",.0f")
+    if len(models) > 1:
+        fig.update_layout(
+            updatemenus=[
+                {
+                    "buttons": buttons,
+                    "active": list(models).index(chosen),
+                    "x": 1.0,
+                    "xanchor": "right",
+                    "y": 1.18,
+                    "yanchor": "top",
+                }
+            ]
+        )
+    caption = (
+        "Bars: fully loaded CAC per channel (red = over the guardrail). Orange ticks: the "
+        "guardrail, the most CAC the channel can cost at the guardrail share of gross profit "
+        "per customer. Labels: CAC as a share of gross profit per customer (GP)."
+        if has_line
+        else "Bars: CAC per channel. The guardrail line is missing: the file has no "
+        "guardrail_limit with gross_profit_per_customer or guardrail_share."
+    )
+    if log_axis:
+        caption += " Log scale: the guardrail is far above every channel's CAC."
+    if unpaid is not None and unpaid.height:
+        names = sorted({str(c) for c in col(unpaid, "channel")})
+        caption += f" Channels without spend are left out: {', '.join(names)}."
+    if len(models) > 1:
+        caption += " Pick another model with the menu."
+    return ctx.chart(fig, caption=e(caption), height=460)
+
+
+def _is_total(label: Any) -> bool:
+    return label is None or str(label).strip().lower() in TOTAL_LABELS
+
+
+def _total_expr() -> pl.Expr:
+    label = pl.col("channel").cast(pl.String).str.strip_chars().str.to_lowercase()
+    return label.is_null() | label.is_in(list(TOTAL_LABELS))
+
+
+def plan_section(ctx: Context) -> Section | None:
+    plan, flags = ctx.frames(RunFiles.PLAN, RunFiles.PLAN_FLAGS)
+    meta = ctx.json(RunFiles.PLAN_JSON)
+    if plan is None and flags is None and meta is None:
+        return None
+    parts = _plan_verdict(ctx, meta) if meta else []
+    if plan is not None:
+        parts.extend(_plan_budget(ctx, plan))
+    if flags is not None:
+        parts.extend(_plan_flags(ctx, flags))
+    if meta:
+        parts.append(details("Plan, measured rates, projection and method",
+                             json_block(meta, skip=("verdict",))))  # fmt: skip
+    return Section(
+        "plan",
+        "Plan check",
+        "\n".join(parts),
+        "Can the example budget reach its target at the CAC and conversion rates measured "
+        "here, and which assumptions of the plan does the data contradict?",
+    )
+
+
+def _plan_verdict(ctx: Context, meta: dict[str, Any]) -> list[str]:
+    """plan.json's verdict (its first sentence is a finding) and its targets."""
+    parts: list[str] = []
+    verdict = meta.get("verdict")
+    if verdict:
+        parts.append(f'<div class="callout"><b>Verdict.</b> {e(verdict)}</div>')
+        first = str(verdict).split(". ")[0].rstrip(".")
+        ctx.findings.append(f"Plan check: {e(first)}.")
+    targets = meta.get("targets")
+    if isinstance(targets, dict) and targets:
+        parts.append(kpis((f"target {k}", fmt_auto(v)) for k, v in targets.items()))
+    return parts
+
+
+def _plan_budget(ctx: Context, plan: pl.DataFrame) -> list[str]:
+    parts: list[str] = []
+    channels = plan.filter(~_total_expr()) if "channel" in plan.columns else plan
+    if gap := missing_note("The budget chart", plan, ("channel", "budget", "reallocated_budget")):
+        parts.append(gap)
+    elif channels.height:
+        fig = make_subplots(
+            rows=1,
+            cols=2,
+            subplot_titles=("Budget", "Customers"),
+            horizontal_spacing=0.12,
+        )
+        names = col(channels, "channel")
+        fig.add_bar(name="plan", x=names, y=col(channels, "budget"),
+                    marker_color=GREY, legendgroup="plan", row=1, col=1)  # fmt: skip
+        fig.add_bar(name="reallocated", x=names, y=col(channels, "reallocated_budget"),
+                    marker_color=BLUE, legendgroup="re", row=1, col=1)  # fmt: skip
+        if {"projected_customers", "reallocated_customers"} <= set(channels.columns):
+            fig.add_bar(name="plan", x=names, y=col(channels, "projected_customers"),
+                        marker_color=GREY, legendgroup="plan", showlegend=False,
+                        row=1, col=2)  # fmt: skip
+            fig.add_bar(name="reallocated", x=names,
+                        y=col(channels, "reallocated_customers"), marker_color=BLUE,
+                        legendgroup="re", showlegend=False, row=1, col=2)  # fmt: skip
+        fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.3})
+        fig.update_yaxes(tickformat=",.0f")
+        parts.append(
+            ctx.chart(
+                fig,
+                caption="The plan's budget by channel and what it buys at the measured "
+                "CAC, against the budget reallocated toward the channels that buy "
+                "customers cheapest (within each channel's cap).",
+                height=440,
+            )
+        )
+    money: dict[str, Formatter] = dict.fromkeys(
+        ("budget", "measured_cac", "cap", "reallocated_budget"), fmt_num
+    )
+    counts: dict[str, Formatter] = dict.fromkeys(
+        ("projected_customers", "gap", "reallocated_customers"), lambda v: fmt_num(v, 1)
+    )
+    parts.append(
+        table(
+            select(plan, PLAN_COLUMNS),
+            formats={**money, **counts},
+            row_class=lambda r: "total" if _is_total(r.get("channel")) else "",
+        )
+    )
+    return parts
+
+
+def _plan_flags(ctx: Context, flags: pl.DataFrame) -> list[str]:
+    parts = ["<h3>Assumptions against the data</h3>"]
+    if "flagged" in flags.columns:
+        n = int(flags.get_column("flagged").fill_null(False).sum())
+        if n:
+            named = (
+                col(flags.filter(pl.col("flagged")), "assumption")
+                if "assumption" in flags.columns
+                else []
+            )
+            ctx.findings.append(
+                f"<b>{n}</b> plan assumption(s) are far from what the data shows: "
+                + e(", ".join(map(str, named)))
+            )
+        flags = flags.sort(pl.col("flagged").fill_null(False), descending=True,
+                           maintain_order=True)  # fmt: skip
+    else:
+        parts.append(note(f"{RunFiles.PLAN_FLAGS} has no 'flagged' column: nothing marked."))
+    ratio: dict[str, Formatter] = {"ratio": lambda v: fmt_num(v, 2) + "×"
+                                   if not is_missing(v) else "–"}  # fmt: skip
+    parts.append(table(flags, formats=ratio, row_class=lambda r: "bad" if r.get("flagged") else ""))
+    return parts

@@ -1,0 +1,220 @@
+"""The funnel section: stage rates and volumes, the weakest stage, rates by channel and
+cohort, and the weekly leading indicators with their alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from attribution.engine._files import RunFiles
+from attribution.report._charts import BLUE, GREY, RED, col, share_heatmap
+from attribution.report._context import Context, Section
+from attribution.report._format import (
+    details,
+    e,
+    fmt_num,
+    fmt_pct,
+    json_block,
+    kpis,
+    missing_note,
+    note,
+    table,
+)
+
+WEAKEST_KEYS = ("weakest_stage", "weakest")  # where funnel.json may name the weakest stage
+
+
+def funnel_section(ctx: Context) -> Section | None:
+    funnel, weekly = ctx.frames(RunFiles.FUNNEL, RunFiles.FUNNEL_WEEKLY)
+    meta = ctx.json(RunFiles.FUNNEL_JSON)
+    if funnel is None and weekly is None and meta is None:
+        return None
+    parts: list[str] = []
+    if funnel is not None:
+        need = ("dimension", "from_stage", "to_stage", "rate")
+        if gap := missing_note("The funnel", funnel, need):
+            parts.append(gap)
+        else:
+            parts.extend(_funnel_charts(ctx, funnel, meta))
+    if weekly is not None:
+        parts.append("<h3>Weekly leading indicators</h3>")
+        if gap := missing_note("The weekly series", weekly, ("week", "metric", "value")):
+            parts.append(gap)
+        elif weekly.height:
+            parts.append(_weekly_chart(ctx, weekly))
+    if meta:
+        velocity = meta.get("pipeline_velocity")
+        if isinstance(velocity, dict) and velocity.get("velocity_per_day") is not None:
+            figures = [
+                ("pipeline velocity per day", fmt_num(velocity.get("velocity_per_day"))),
+                ("open opportunities (avg)", fmt_num(velocity.get("opportunities"))),
+                ("win rate", fmt_pct(velocity.get("win_rate"))),
+                ("average deal", fmt_num(velocity.get("average_deal"))),
+                ("cycle days", fmt_num(velocity.get("cycle_days"), 1)),
+            ]
+            parts.insert(0, kpis(figures))
+        rest = {k: v for k, v in meta.items() if k not in WEAKEST_KEYS}
+        if rest:
+            parts.append(details("Pipeline velocity, alerts, alert rule and method",
+                                 json_block(rest)))  # fmt: skip
+    return Section(
+        "funnel",
+        "Funnel",
+        "\n".join(parts),
+        "Stage conversion rates, where the funnel is weakest, and the weekly series that "
+        "warn early when a stage breaks from its trailing range.",
+    )
+
+
+def _weakest(meta: Mapping[str, Any] | None, rows: pl.DataFrame) -> tuple[str, str] | None:
+    """The (from_stage, to_stage) that funnel.json names weakest, else ``None``."""
+    value = (meta or {}).get(WEAKEST_KEYS[0], (meta or {}).get(WEAKEST_KEYS[1]))
+    pairs = list(zip(col(rows, "from_stage"), col(rows, "to_stage"), strict=True))
+    if isinstance(value, dict):
+        frm = value.get("from_stage", value.get("from", value.get("stage")))
+        to = value.get("to_stage", value.get("to"))
+        for a, b in pairs:
+            if a == frm and (to is None or b == to):
+                return a, b
+    elif isinstance(value, str):
+        for a, b in pairs:
+            if value in (a, f"{a} -> {b}", f"{a}->{b}", f"{a} → {b}", f"{a}_to_{b}"):
+                return a, b
+        for a, b in pairs:
+            if value == b:
+                return a, b
+    return None
+
+
+def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] | None) -> list[str]:
+    parts: list[str] = []
+    overall = funnel.filter(pl.col("dimension") == "all")
+    if overall.height == 0:
+        parts.append(note(f"{RunFiles.FUNNEL} has no dimension = 'all' rows: no overall funnel."))
+        return parts
+    weakest = _weakest(meta, overall)
+    named = (meta or {}).get("weakest_stage")
+    label = f"as named in {RunFiles.FUNNEL_JSON}"
+    if isinstance(named, dict):
+        label = str(named.get("judged_against") or label)
+    if weakest is None:
+        low = overall.sort("rate", nulls_last=True).row(0, named=True)
+        weakest = (low["from_stage"], low["to_stage"])
+        label = f"the lowest rate ({RunFiles.FUNNEL_JSON} names no weakest stage)"
+    pairs = list(zip(col(overall, "from_stage"), col(overall, "to_stage"), strict=True))
+    steps = [f"{a} → {b}" for a, b in pairs]
+    is_weak = [pair == weakest for pair in pairs]
+    weak_row = overall.filter(
+        (pl.col("from_stage") == weakest[0]) & (pl.col("to_stage") == weakest[1])
+    ).row(0, named=True)
+    ctx.findings.append(
+        f"Funnel: the weakest stage is <b>{e(weakest[0])} → {e(weakest[1])}</b> "
+        f"({e(fmt_pct(weak_row['rate']))} advance)."
+    )
+    parts.append(
+        f'<div class="callout">Weakest stage: <b>{e(weakest[0])} → {e(weakest[1])}</b>, '
+        f"{e(fmt_pct(weak_row['rate']))} of those entering advance.<br>"
+        f'<span class="muted">Judged against {e(label)}.</span></div>'
+    )
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Stage volumes", "Stage conversion rate"),
+        horizontal_spacing=0.14, specs=[[{"type": "funnel"}, {"type": "xy"}]],
+    )  # fmt: skip
+    if {"entered", "advanced"} <= set(overall.columns):
+        stages = [*col(overall, "from_stage"), col(overall, "to_stage")[-1]]
+        volumes = [*col(overall, "entered"), col(overall, "advanced")[-1]]
+        fig.add_trace(
+            go.Funnel(y=stages, x=volumes, marker={"color": BLUE}, textinfo="value",
+                      name="volume", showlegend=False),
+            row=1, col=1,
+        )  # fmt: skip
+    fig.add_bar(
+        x=steps,
+        y=col(overall, "rate"),
+        marker_color=[RED if w else BLUE for w in is_weak],
+        text=[fmt_pct(v) for v in col(overall, "rate")],
+        textposition="outside",
+        name="rate",
+        showlegend=False,
+        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+        row=1,
+        col=2,
+    )
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", row=1, col=2)
+    parts.append(ctx.chart(fig, caption="Red: the weakest stage.", height=420))
+    if "median_days_in_stage" in overall.columns:
+        days = go.Figure(
+            go.Bar(x=steps, y=col(overall, "median_days_in_stage"), marker_color=GREY,
+                   hovertemplate="%{x}: %{y:.1f} days<extra></extra>")
+        )  # fmt: skip
+        days.update_layout(yaxis={"title": "median days in stage"})
+        parts.append(ctx.chart(days, caption="Median days from entering a stage to "
+                                             "advancing.", height=320))  # fmt: skip
+    for dim, title in (("channel", "by channel"), ("cohort", "by cohort")):
+        rows = funnel.filter(pl.col("dimension") == dim)
+        if rows.height == 0 or "group" not in rows.columns:
+            continue
+        parts.append(_rates_by_group(ctx, rows, steps, title))
+    parts.append(details("Table: funnel", table(funnel, formats={"rate": fmt_pct},
+                                                max_rows=500)))  # fmt: skip
+    return parts
+
+
+def _rates_by_group(ctx: Context, rows: pl.DataFrame, steps: list[str], title: str) -> str:
+    """Each group's stage conversion rates as a heatmap, the steps in funnel order."""
+    rows = rows.with_columns(
+        (pl.col("from_stage") + pl.lit(" → ") + pl.col("to_stage")).alias("_step")
+    )
+    groups = sorted({str(g) for g in col(rows, "group")})
+    rate = {(str(r["group"]), r["_step"]): r["rate"] for r in rows.iter_rows(named=True)}
+    cols = [s for s in steps if s in set(col(rows, "_step"))]
+    z = [[rate.get((g, s)) for s in cols] for g in groups]
+    heat = share_heatmap(
+        z, cols, groups, colorscale="RdYlGn", colorbar={"tickformat": ".0%"},
+        hovertemplate="%{y}: %{x} %{z:.1%}<extra></extra>",
+    )  # fmt: skip
+    heat.update_yaxes(type="category")
+    return ctx.chart(heat, caption=f"Stage conversion rate {title}.",
+                     height=max(280, 80 + 26 * len(groups)))  # fmt: skip
+
+
+def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
+    metrics = list(dict.fromkeys(col(weekly, "metric")))
+    fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, subplot_titles=metrics,
+                        vertical_spacing=min(0.08, 0.3 / max(1, len(metrics))))  # fmt: skip
+    alerts_total = 0
+    for i, metric in enumerate(metrics, start=1):
+        rows = weekly.filter(pl.col("metric") == metric).sort("week")
+        weeks = [str(w) for w in col(rows, "week")]
+        first = i == 1
+        fig.add_scatter(x=weeks, y=col(rows, "value"), mode="lines+markers", name="value",
+                        line={"color": BLUE}, marker={"size": 4}, legendgroup="value",
+                        showlegend=first, row=i, col=1)  # fmt: skip
+        if "baseline" in rows.columns:
+            fig.add_scatter(x=weeks, y=col(rows, "baseline"), mode="lines",
+                            name="trailing baseline", line={"color": GREY, "dash": "dash"},
+                            legendgroup="baseline", showlegend=first, row=i, col=1)  # fmt: skip
+        if "alert" in rows.columns:
+            hit = rows.filter(pl.col("alert").fill_null(False))
+            alerts_total += hit.height
+            z = col(hit, "robust_z") if "robust_z" in hit.columns else [None] * hit.height
+            fig.add_scatter(
+                x=[str(w) for w in col(hit, "week")], y=col(hit, "value"), mode="markers",
+                name="alert", marker={"color": RED, "size": 11, "symbol": "x"},
+                customdata=[[v] for v in z], legendgroup="alert", showlegend=first,
+                hovertemplate="%{x}: %{y:,.3g}<br>robust z %{customdata[0]:.1f}<extra></extra>",
+                row=i, col=1,
+            )  # fmt: skip
+    fig.update_layout(legend={"orientation": "h", "y": 1.06, "yanchor": "bottom"})
+    if alerts_total:
+        ctx.findings.append(f"<b>{alerts_total}</b> weekly alert(s) in the funnel series.")
+    return ctx.chart(
+        fig,
+        caption="Each metric against its trailing baseline; red crosses are alerts (the value "
+        "broke from its trailing range).",
+        height=max(320, 170 * len(metrics)),
+    )
