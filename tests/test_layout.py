@@ -50,8 +50,11 @@ def test_the_private_import_check_can_fail(tmp_path: Path) -> None:
     assert [m for _, m, n in _imports(probe) if _private(m, n)] == ["attribution.engine._memory"]
 
 
-def test_cli_imports_the_service_only_inside_serve() -> None:
-    tree = ast.parse((ROOT / "attribution" / "cli" / "_app.py").read_text())
+@pytest.mark.parametrize(
+    "module", sorted(p.name for p in (ROOT / "attribution" / "cli").glob("*.py"))
+)
+def test_cli_imports_the_service_only_inside_serve(module: str) -> None:
+    tree = ast.parse((ROOT / "attribution" / "cli" / module).read_text())
     top = [
         node.module
         for node in tree.body

@@ -1,5 +1,56 @@
-"""The ``attribution`` command line."""
+"""The ``attribution`` command line (Typer).
 
-from attribution.cli._app import app, main
+One module a command (or a small family of them), all registering on the one Typer ``app``
+of :mod:`attribution.cli._app`, which also holds what commands share: the option types
+(``ModelOpt``, ``OutOpt``, ...), ``fail`` (the one-line error and exit code 2),
+``with_progress``, ``economics_extras`` and ``finish`` (write a run, print its summaries).
+:mod:`attribution.cli._output` holds the consoles and the run summary.
 
-__all__ = ["app", "main"]
+Adding a command ``attribution NAME``:
+
+1. write ``attribution/cli/_NAME.py``::
+
+       from attribution.cli._app import app, fail
+
+       @app.command("NAME")
+       def name_cmd(...) -> None:
+           \"\"\"One line for ``attribution --help``.\"\"\"
+           try:
+               ...
+           except AttributionError as exc:
+               fail(exc)
+
+   (a command group, e.g. ``attribution import hubspot``, is a ``typer.Typer()`` added with
+   ``app.add_typer(group, name="import")``);
+2. add ``"_NAME"`` to ``COMMANDS`` below (its order is that of ``attribution --help``).
+
+Import heavy or optional dependencies inside the command, not at the top of its module: every
+command module is imported whenever the command line starts (``serve`` imports the service
+only when it runs).
+"""
+
+import importlib
+
+from attribution.cli._app import app
+
+#: The command modules, in the order of ``attribution --help``; importing one registers its
+#: commands on ``app``.
+COMMANDS = (
+    "_run",  # run
+    "_surveys",  # surveys
+    "_plan",  # plan
+    "_paths",  # paths
+    "_demo",  # demo, synth
+    "_serve",  # serve
+    "_models",  # models
+)
+for _module in COMMANDS:
+    importlib.import_module(f"{__name__}.{_module}")
+
+
+def main() -> None:
+    """The ``attribution`` console script."""
+    app()
+
+
+__all__ = ["COMMANDS", "app", "main"]

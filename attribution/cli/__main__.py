@@ -1,5 +1,5 @@
 """``python -m attribution.cli``."""
 
-from attribution.cli._app import main
+from attribution.cli import main
 
 main()

@@ -1,0 +1,124 @@
+"""``attribution demo`` (the sample data through every model) and ``attribution synth`` (a
+seeded synthetic dataset of any size)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from attribution.cli._app import (
+    OutOpt,
+    app,
+    console,
+    economics_extras,
+    fail,
+    finish,
+    with_progress,
+)
+from attribution.engine._memory import attribute
+from attribution.engine._result import AttributionResult
+from attribution.exceptions import AttributionError
+from attribution.models._registry import default_models
+from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS
+
+SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
+#: Non-media costs the demo assumes (the sample data has none); printed and written with the
+#: economics so every loaded-CAC figure can be traced to them.
+DEMO_COSTS = {"sales_compensation": 400_000.0, "tooling": 50_000.0, "onboarding": 60_000.0}
+
+
+@app.command()
+def demo(
+    data: Annotated[Path, typer.Option(help="Sample data directory")] = SAMPLE_DATA,
+    out: OutOpt = Path("runs"),
+) -> None:
+    """Run the sample data through every model, write the run and print a summary."""
+    if not (data / "touches.parquet").exists():
+        fail(
+            FileNotFoundError(
+                f"no sample data in {data}; generate it with "
+                f"`attribution synth --touches 90000 --no-shuffle --out {data}`"
+            )
+        )
+
+    def optional(name: str) -> Path | None:
+        return data / name if (data / name).exists() else None
+
+    def sample(models: list[str], **options: Any) -> AttributionResult:
+        """The sample data attributed by ``models`` (a failure is the one-line error)."""
+        try:
+            return with_progress(
+                len(models),
+                attribute,
+                touches=data / "touches.parquet",
+                stages=data / "stages.parquet",
+                contacts=optional("contacts.parquet"),
+                models=models,
+                **options,
+            )
+        except AttributionError as exc:
+            fail(exc)
+
+    models = default_models()
+    result = sample(models, select_markov_order=True)
+
+    spend = optional("spend.parquet")
+    try:
+        extras = economics_extras(
+            result,
+            spend=spend,
+            stages=data / "stages.parquet",
+            touches=data / "touches.parquet",
+            plan=optional("plan.toml") if spend is not None else None,
+            economics={"costs": DEMO_COSTS},
+        )
+    except AttributionError as exc:
+        fail(exc)
+    if spend is not None:
+        console.print(
+            "Demo assumption: non-media costs "
+            + ", ".join(f"{k} ${v:,.0f}" for k, v in DEMO_COSTS.items())
+            + " for the year (the sample data has none; give yours in [economics.costs]).",
+            highlight=False,
+            markup=False,
+        )
+    finish(
+        result,
+        out,
+        surveys=optional("surveys.parquet"),
+        truth=optional("truth.json"),
+        survey_labels=optional("survey_labels.csv"),
+        extras=extras,
+    )
+    if optional("contacts.parquet") is None:
+        return
+    console.rule("Account level: buying committees, engagement, sourced vs influenced")
+    account_models = [m for m in models if m in ("linear", "w_shaped", "markov")]
+    accounts = sample(account_models, level="account", role_multipliers=DEFAULT_ROLE_MULTIPLIERS)
+    finish(accounts, out)
+
+
+@app.command()
+def synth(
+    touches: Annotated[int, typer.Option("--touches", "-n", help="Number of touches", min=1)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")],
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+    conversion_rate: Annotated[float, typer.Option(help="Share of journeys closing won")] = 0.04,
+    shuffle: Annotated[bool, typer.Option(help="Shuffle touch rows, as exports are")] = True,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Generate a seeded synthetic B2B dataset of any size."""
+    from attribution.datasets._synth import write_synthetic
+
+    files = write_synthetic(
+        out,
+        touches,
+        seed=seed,
+        shuffle=shuffle,
+        fmt=fmt,  # type: ignore[arg-type]
+        conversion_rate=conversion_rate,
+    )
+    for name, path in files.items():
+        console.print(f"{name:<10} {path}")

@@ -1,0 +1,113 @@
+"""What the command line prints: the consoles (results on stdout, progress and errors on
+stderr) and the summary of a run's credit."""
+
+from __future__ import annotations
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from attribution.engine._result import AttributionResult
+
+console = Console()
+err = Console(stderr=True)
+
+
+def print_summary(result: AttributionResult, *, top: int = 3) -> None:
+    """Per model: the top channels and their share; then the spread of each channel's share
+    across models (where the models disagree). The full table is in channel_credit.parquet."""
+    cc = result.channel_credit
+    if cc.height == 0:
+        console.print("[yellow]No attributed conversions.[/yellow]")
+        return
+    by_model = Table(title="Top channels by model (share of credited conversions)")
+    by_model.add_column("model", style="bold", no_wrap=True)
+    by_model.add_column("conversions", justify="right")
+    by_model.add_column("top channels")
+    for model in dict.fromkeys(cc.get_column("model").to_list()):
+        rows = cc.filter(pl.col("model") == model).sort("share", descending=True)
+        best = " · ".join(
+            f"{r['channel']} {r['share']:.0%}" for r in rows.head(top).iter_rows(named=True)
+        )
+        by_model.add_row(model, f"{rows.get_column('conversions').sum():,.1f}", best)
+    console.print(by_model)
+    spread = (
+        cc.group_by("channel")
+        .agg(
+            pl.col("share").min().alias("lo"),
+            pl.col("share").median().alias("mid"),
+            pl.col("share").max().alias("hi"),
+        )
+        .sort("mid", descending=True)
+    )
+    by_channel = Table(title="Channel share across models")
+    for col in ("channel", "min", "median", "max"):
+        by_channel.add_column(col, justify="left" if col == "channel" else "right")
+    for r in spread.iter_rows(named=True):
+        by_channel.add_row(r["channel"], f"{r['lo']:.1%}", f"{r['mid']:.1%}", f"{r['hi']:.1%}")
+    console.print(by_channel)
+    if "markov_order_selection" in result.extras:
+        order_table = Table(title="Markov order selection (held-out ROC AUC)")
+        for col in ("order", "auc", "n_states"):
+            order_table.add_column(col, justify="right")
+        for r in result.extras["markov_order_selection"].iter_rows(named=True):
+            order_table.add_row(str(r["order"]), f"{r['auc']:.4f}", f"{r['n_states']:,}")
+        console.print(order_table)
+    if result.accounts.width:
+        _print_accounts(result)
+    rec = result.manifest.get("reconciliation", {})
+    if "touches_in" in rec:
+        dropped = rec["touches_dropped"]
+        console.print(
+            f"touches in {rec['touches_in']:,} = in journeys {rec['touches_in_journeys']:,} + "
+            f"in null paths {rec['touches_in_null_paths']:,} + dropped "
+            f"{sum(dropped.values()):,}" + (f" {dropped}" if dropped else "")
+        )
+        console.print(
+            f"conversions {rec['conversions']:,}: attributed {rec['conversions_attributed']:,}, "
+            f"without touches {rec['conversions_unattributed']:,}"
+        )
+
+
+def _print_accounts(result: AttributionResult) -> None:
+    accounts = result.accounts
+    tiers = accounts.group_by("tier").len().sort("tier").rows()
+    console.print(
+        f"accounts: {accounts.height:,} (tiers " + " · ".join(f"{t} {n:,}" for t, n in tiers) + ")"
+    )
+    cols: list[str] = [
+        c
+        for c in ("account_id", "coverage", "engagement_score", "tier", "conversions")
+        if c in accounts.columns
+    ]
+    top = Table(title="Most engaged accounts")
+    for name in cols:
+        top.add_column(
+            name, justify="left" if name in ("account_id", "coverage", "tier") else "right"
+        )
+    sort_col = "engagement_score" if "engagement_score" in cols else cols[0]
+    for r in accounts.sort(sort_col, descending=True).head(10).iter_rows(named=True):
+        top.add_row(*(f"{r[k]:,.1f}" if isinstance(r[k], float) else str(r[k]) for k in cols))
+    console.print(top)
+    pipe = result.pipeline
+    if pipe.height:
+        table = Table(title="Sourced vs influenced pipeline (influenced does NOT sum to 100%)")
+        pipe_cols: list[str] = [
+            c
+            for c in ("measure", "channel", "deals", "pipeline", "pipeline_share")
+            if c in pipe.columns
+        ]
+        for name in pipe_cols:
+            table.add_column(name, justify="left" if name in ("measure", "channel") else "right")
+        for r in pipe.iter_rows(named=True):
+            cells = []
+            for name in pipe_cols:
+                v = r[name]
+                if name == "pipeline_share":
+                    cells.append(f"{v:.1%}")
+                elif isinstance(v, float):
+                    cells.append(f"{v:,.0f}")
+                else:
+                    cells.append(str(v))
+            table.add_row(*cells)
+        console.print(table)

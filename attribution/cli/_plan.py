@@ -1,0 +1,67 @@
+"""``attribution plan``: check a plan's budget and targets against the measured CAC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from attribution.cli._app import OutOpt, app, economics_extras, fail, finish, with_progress
+from attribution.engine._memory import attribute
+from attribution.exceptions import AttributionError
+from attribution.inputs._config import load_config
+
+
+@app.command("plan")
+def plan_cmd(
+    plan: Annotated[Path, typer.Argument(help="Plan TOML: [budget] by channel, [targets]")],
+    touches: Annotated[Path, typer.Option(help="Touch log file")],
+    stages: Annotated[Path, typer.Option(help="CRM stage events file")],
+    spend: Annotated[Path, typer.Option(help="Spend table (channel, month, amount)")],
+    contacts: Annotated[
+        Path | None, typer.Option(help="Contacts file (contact -> account)")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model measuring CAC (default: the plan's, or linear)"),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config: columns, [economics]")
+    ] = None,
+    out: OutOpt = Path("runs"),
+) -> None:
+    """Check a plan: can this budget buy the target customers at the target CAC?
+
+    Projects the budget with the measured CAC per channel and the funnel's stage rates,
+    flags assumptions far from the data and shows the reallocation that would narrow the gap.
+    """
+    from attribution.b2b._plan import read_plan
+
+    try:
+        cfg = load_config(config) if config else None
+        chosen = model or read_plan(plan).model or "linear"
+        result = with_progress(
+            1,
+            attribute,
+            touches=touches,
+            stages=stages,
+            contacts=contacts,
+            models=[chosen],
+            columns=cfg.columns if cfg else None,
+            stage_names=cfg.stage_names if cfg else None,
+        )
+        extras = economics_extras(
+            result,
+            spend=spend,
+            stages=stages,
+            touches=touches,
+            plan=plan,
+            economics=cfg.economics if cfg else {},
+            columns=cfg.columns if cfg else None,
+            stage_names=cfg.stage_names if cfg else None,
+            plan_model=chosen,
+        )
+    except AttributionError as exc:
+        fail(exc)
+    finish(result, out, extras=extras, summary=False)

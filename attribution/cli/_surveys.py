@@ -1,0 +1,43 @@
+"""``attribution surveys``: benchmark models against self-reported survey answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from attribution.cli._app import (
+    LabelsOpt,
+    ModelOpt,
+    OutOpt,
+    TruthOpt,
+    app,
+    fail,
+    finish,
+    with_progress,
+)
+from attribution.engine._memory import attribute
+from attribution.exceptions import AttributionError
+from attribution.models._registry import default_models
+
+
+@app.command("surveys")
+def surveys_cmd(
+    surveys: Annotated[Path, typer.Option(help="Survey answers file")],
+    touches: Annotated[Path, typer.Option(help="Touch log file")],
+    stages: Annotated[Path, typer.Option(help="CRM stage events file")],
+    model: ModelOpt = None,
+    truth: TruthOpt = None,
+    survey_labels: LabelsOpt = None,
+    out: OutOpt = Path("runs"),
+) -> None:
+    """Benchmark models against self-reported surveys ("How did you hear about us?")."""
+    models = model or default_models()
+    try:
+        result = with_progress(
+            len(models), attribute, touches=touches, stages=stages, models=models
+        )
+    except AttributionError as exc:
+        fail(exc)
+    finish(result, out, surveys=surveys, truth=truth, survey_labels=survey_labels)
