@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -37,6 +37,25 @@ class Settings(BaseSettings):
     run_workers: int = Field(default=2, ge=1, description="batch runs executed at once")
     scorer_cache_size: int = Field(default=64, ge=1,
                                    description="model sets kept resolved / fitted")
+    max_queued_runs: int = Field(default=4, ge=0,
+                                 description="batch runs waiting for a worker; more get 429")
+    run_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600,
+                                         description="how often a running run renews its lease")
+    run_lease_seconds: float = Field(default=30.0, gt=0, le=86400,
+                                     description="a run whose lease is this old is interrupted")
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=86400,
+                                          description="on SIGTERM, running runs get this long")
+    runs_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0,
+                                     description="/readyz is 503 below this free space")
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeats(self) -> Settings:
+        if self.run_lease_seconds < 2 * self.run_heartbeat_seconds:
+            raise ValueError(
+                f"ATTRIBUTION_RUN_LEASE_SECONDS ({self.run_lease_seconds:g}) must be at least "
+                f"twice ATTRIBUTION_RUN_HEARTBEAT_SECONDS ({self.run_heartbeat_seconds:g}), so "
+                "that one late heartbeat does not interrupt a live run")
+        return self
 
     @field_validator("api_keys", mode="before")
     @classmethod
