@@ -35,7 +35,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-API_KEY = "load-test-key"
+API_KEY = "load-test-key-0123456789"
 CHANNELS = ["linkedin", "google_ads", "email", "webinar", "organic_search", "direct", "g2",
             "events", "partner_referral", "direct_mail"]
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 import attribution
 
 from .api.main import api_router
+from .core.auth import ApiKeyAuth, check_keys
 from .core.batching import ScoringBatcher
 from .core.config import Settings
 from .core.errors import install_error_handlers
@@ -35,7 +36,9 @@ files in the data directory and read their results. Every `/v1` route needs
 
 
 def check_security(settings: Settings) -> None:
-    """Refuse to run without API keys unless the insecure flag says so, explicitly."""
+    """Refuse to run without API keys unless the insecure flag says so, explicitly; refuse
+    keys that are short or not printable ASCII."""
+    check_keys(settings.api_keys)
     if not settings.api_keys and not settings.allow_insecure:
         raise attribution.ConfigError(
             "no API keys configured: set ATTRIBUTION_API_KEYS=key1,key2 (comma-separated), "
@@ -50,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Raises
     ------
     attribution.ConfigError
-        No API keys and no insecure flag.
+        No API keys and no insecure flag; a key shorter than 16 characters or not
+        printable ASCII.
     """
     settings = settings if settings is not None else Settings()
     check_security(settings)
@@ -69,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=attribution.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # the Swagger UI loads its scripts from a public CDN: off unless ATTRIBUTION_DOCS
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.runs = runs
@@ -76,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.batcher = batcher
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # added last, so outermost: the key is checked before the body is read or routed
+    app.add_middleware(ApiKeyAuth, keys=settings.api_keys)
     app.include_router(api_router)
     return app
 

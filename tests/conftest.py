@@ -12,7 +12,7 @@ edges can be placed to the microsecond.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,3 +115,40 @@ def credits() -> Callable[..., dict[str, float]]:
         return dict(tc.select("touch_id", "credit").iter_rows())
 
     return run
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[[Any], str]]:
+    """Serve ASGI apps with a real uvicorn on free 127.0.0.1 ports, each from a thread;
+    ``start_server(app)`` returns the URL. Every server stops at the end of the test."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    stops: list[Callable[[], None]] = []
+
+    def start(app: Any) -> str:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not srv.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+
+        def stop() -> None:
+            srv.should_exit = True
+            thread.join(10)
+            sock.close()
+
+        stops.append(stop)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for stop in stops:
+        stop()

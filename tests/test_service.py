@@ -13,13 +13,14 @@ from fastapi.testclient import TestClient
 import attribution
 from service import Settings, create_app
 
-KEY = "test-key"
+KEY = "test-key-0123456789"
+OTHER_KEY = "other-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 RULES = [name for name, spec in attribution.available_models().items() if spec.family == "rule"]
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"api_keys": (KEY, "other-key"), "data_dir": tmp_path / "data",
+    values: dict[str, Any] = {"api_keys": (KEY, OTHER_KEY), "data_dir": tmp_path / "data",
                               "runs_dir": tmp_path / "runs", "max_journeys": 3,
                               "max_touches_per_journey": 5, "max_body_bytes": 20_000}
     return Settings(**(values | overrides))
@@ -85,7 +86,7 @@ def test_v1_needs_a_valid_key(client: TestClient, headers: dict[str, str], messa
 
 
 def test_every_configured_key_works(client: TestClient) -> None:
-    for key in (KEY, "other-key"):
+    for key in (KEY, OTHER_KEY):
         assert client.get("/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code \
             == 200
 
@@ -300,7 +301,8 @@ def test_missing_file_is_400(client: TestClient) -> None:
 @pytest.mark.parametrize(("sent", "status", "type_", "field"), [
     ({"touches": "touches.csv"}, 422, "validation", "body"),
     ({"events": "touches.csv", "touches": "touches.csv"}, 422, "validation", "body"),
-    ({"events": "touches.csv", "models": ["nope"]}, 422, "model_not_found", None),
+    ({"events": "touches.csv", "models": ["linear", "nope"]}, 422, "model_not_found",
+     "models[1]"),
     ({"events": "touches.csv", "lookback": "forever"}, 422, "input", "lookback"),
     ({"events": "touches.csv", "level": "planet"}, 422, "validation", "level"),
 ])
@@ -321,9 +323,10 @@ def test_unknown_run_is_404(client: TestClient, path: str) -> None:
     assert error(response)["type"] == "not_found"
 
 
-def test_openapi_docs_are_served(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 200
-    schema = client.get("/openapi.json").json()
+def test_openapi_docs_are_served(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path, docs=True))) as client:
+        assert client.get("/docs").status_code == 200
+        schema = client.get("/openapi.json").json()
     assert set(schema["paths"]) == {"/healthz", "/v1/models", "/v1/attribute", "/v1/runs",
                                     "/v1/runs/{run_id}", "/v1/runs/{run_id}/channel-credit"}
     assert "HTTPBearer" in schema["components"]["securitySchemes"]

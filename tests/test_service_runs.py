@@ -21,7 +21,7 @@ import attribution.engine._result
 from service import Settings, create_app
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-AUTH = {"Authorization": "Bearer k"}
+AUTH = {"Authorization": "Bearer k-0123456789abcdef"}
 RUN = {"touches": "touches.parquet", "stages": "stages.parquet"}
 
 
@@ -36,7 +36,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, data_dir: Path) -> Settings:
-    return Settings(api_keys=("k",), data_dir=data_dir, runs_dir=tmp_path / "runs")
+    return Settings(api_keys=("k-0123456789abcdef",), data_dir=data_dir,
+                    runs_dir=tmp_path / "runs")
 
 
 @pytest.fixture

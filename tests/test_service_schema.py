@@ -24,7 +24,7 @@ def _app() -> tuple[FastAPI, tempfile.TemporaryDirectory[str]]:
     data = Path(tmp.name) / "data"
     data.mkdir()
     shutil.copy(SAMPLE / "contacts.parquet", data)  # a real file, so some paths resolve
-    app = create_app(Settings(api_keys=("fuzz-key",), data_dir=data,
+    app = create_app(Settings(api_keys=("fuzz-key-0123456789",), data_dir=data,
                               runs_dir=Path(tmp.name) / "runs", max_journeys=5,
                               max_touches_per_journey=20, max_body_bytes=64_000))
     return app, tmp
@@ -51,5 +51,5 @@ def test_api_conforms_and_never_fails(case: schemathesis.Case) -> None:
     # Every default check but "schema-valid data must be accepted": the schema cannot say
     # that conversion ids are unique, that touches precede their conversion or which model
     # names exist, and such requests are rightly 422.
-    case.call_and_validate(headers={"Authorization": "Bearer fuzz-key"},
+    case.call_and_validate(headers={"Authorization": "Bearer fuzz-key-0123456789"},
                            excluded_checks=[positive_data_acceptance])

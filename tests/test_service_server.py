@@ -2,49 +2,29 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 import attribution
 from service import Settings, create_app, serve
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """uvicorn serving the app from a thread, on a free 127.0.0.1 port; yields its URL."""
-    app = create_app(Settings(api_keys=("live-key",), data_dir=tmp_path,
-                              runs_dir=tmp_path / "runs"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-        sock.close()
+def server(tmp_path: Path, start_server: Callable[[Any], str]) -> str:
+    """uvicorn serving the app from a thread, on a free 127.0.0.1 port: its URL."""
+    return start_server(create_app(Settings(api_keys=("live-key-0123456789",), data_dir=tmp_path,
+                                            runs_dir=tmp_path / "runs")))
 
 
 def test_real_server_over_http(server: str) -> None:
     with httpx.Client(base_url=server, timeout=10) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
         assert http.get("/v1/models").status_code == 401
-        auth = {"Authorization": "Bearer live-key"}
+        auth = {"Authorization": "Bearer live-key-0123456789"}
         journey = {"conversion": {"id": "opp-9", "timestamp": "2025-02-01T00:00:00Z",
                                   "value": 500},
                    "touches": [{"touch_id": "a", "timestamp": "2025-01-01T00:00:00Z",

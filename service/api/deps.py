@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +9,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..core.batching import ScoringBatcher
 from ..core.config import Settings
-from ..core.errors import ServiceError
 from ..core.runs import RunStore
 from ..core.scoring import ScorerCache
 
@@ -44,29 +42,11 @@ ScorersDep = Annotated[ScorerCache, Depends(get_scorers)]
 BatcherDep = Annotated[ScoringBatcher, Depends(get_batcher)]
 
 
-async def require_api_key(
-    settings: SettingsDep,
+async def api_key_scheme(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """401 unless the request carries ``Authorization: Bearer <one of the keys>``.
-
-    With no keys configured (only possible with the explicit insecure flag) all pass.
-    """
-    if not settings.api_keys:
-        return
-    sent = credentials.credentials.encode() if credentials else b""
-    # compare against every key, so the time taken does not tell which one nearly matched
-    matched = False
-    for key in settings.api_keys:
-        matched |= secrets.compare_digest(sent, key.encode())
-    if not matched:
-        raise ServiceError(
-            401, "unauthorized",
-            "missing or invalid API key: send the header 'Authorization: Bearer <key>' with "
-            "one of the keys in ATTRIBUTION_API_KEYS" if credentials is None else
-            "invalid API key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    """Declares the bearer scheme in the OpenAPI schema. The key itself is checked earlier,
+    by :class:`service.core.auth.ApiKeyAuth`, before the body is read or the route matched."""
 
 
-Authenticated = Depends(require_api_key)
+Authenticated = Depends(api_key_scheme)

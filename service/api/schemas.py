@@ -6,24 +6,33 @@ Journeys are ``TypedDict``s so that a validated body is already the plain data t
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 from typing_extensions import TypedDict
 
+from ..core.errors import CLEAN_TEXT
+
+_ISO_HINT = "must be an ISO 8601 timestamp string, e.g. 2025-01-31T09:00:00Z"
+_SECONDS = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
 
 def _iso_text(value: Any) -> Any:
-    # JSON has no datetime type: a timestamp is ISO 8601 text, never a number of seconds
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 timestamp string, e.g. 2025-01-31T09:00:00Z")
+    # JSON has no datetime type: a timestamp is ISO 8601 text, never a number of seconds,
+    # not even one sent as text ("1700000000", which pydantic would read as Unix time)
+    if not isinstance(value, str | datetime) or (
+            isinstance(value, str) and _SECONDS.fullmatch(value)):
+        raise ValueError(f"{_ISO_HINT}; a number of seconds is not accepted")
     return value
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
-Id = Annotated[str, Field(min_length=1, max_length=256)]
-Name = Annotated[str, Field(min_length=1, max_length=128)]
-Stage = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+# ids and names: no control character (NUL, tab, newline, ...), not blank
+Id = Annotated[str, Field(min_length=1, max_length=256, pattern=CLEAN_TEXT)]
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=CLEAN_TEXT)]
+Stage = Annotated[str, Field(min_length=1, max_length=64, pattern=CLEAN_TEXT)]
 Amount = Annotated[float, Strict(), Field(ge=0, le=1e15, allow_inf_nan=False)]
 RunIdField = Annotated[str, Field(min_length=1, max_length=128,
                                   pattern=r"^[A-Za-z0-9][A-Za-z0-9_=.-]*$")]

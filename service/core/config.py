@@ -32,6 +32,11 @@ class Settings(BaseSettings):
                                 description="larger request bodies get 413")
     max_journeys: int = Field(default=100, ge=1, description="journeys per scoring request")
     max_touches_per_journey: int = Field(default=1_000, ge=1, description="touches per journey")
+    max_credit_rows: int = Field(
+        default=50_000, ge=1,
+        description="touches x models per scoring request (rows of touch credit answered)")
+    docs: bool = Field(default=False, description="serve the Swagger UI at /docs (it loads "
+                                                  "its scripts from a public CDN)")
     allow_insecure: bool = Field(default=False,
                                  description="start without API keys (local dev only)")
     run_workers: int = Field(default=2, ge=1, description="batch runs executed at once")

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,6 +44,13 @@ _LIBRARY_STATUS: list[tuple[type[AttributionError], str]] = [
     (attribution.ConfigError, "config"),
     (AttributionError, "attribution"),
 ]
+#: Pattern of ids, channels and names (Rust regex, as pydantic runs it): no control character
+#: (C0, DEL, C1: NUL, tab, newline, ...) and at least one character that is not whitespace.
+CLEAN_TEXT = (r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")
+_PATTERN_MESSAGES = {
+    CLEAN_TEXT: "must not be blank and must not contain control characters "
+                "(NUL, tab, newline, ...)",
+}
 _HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                422: "validation", 500: "internal"}
@@ -117,11 +125,49 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     if not errors:
         return _response(422, "validation", "invalid request")
     first = errors[0]
+    if first.get("type") == "json_invalid":
+        return _response(422, "validation", _json_message(first, exc.body), "body")
     field = field_path(first.get("loc", ()))
-    message = f"{field}: {first.get('msg', 'invalid value')}"
+    pattern = (first.get("ctx") or {}).get("pattern")
+    text = _PATTERN_MESSAGES.get(pattern) if isinstance(pattern, str) else None
+    message = f"{field}: {text or first.get('msg', 'invalid value')}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
     return _response(422, "validation", message, field)
+
+
+def _json_message(error: Any, document: Any) -> str:
+    """``the body is not valid JSON: Expecting value at line 1, column 37``."""
+    loc = list(error.get("loc", ()))
+    position = loc[-1] if loc and isinstance(loc[-1], int) else None
+    reason = (error.get("ctx") or {}).get("error") or "invalid JSON"
+    message = f"the body is not valid JSON: {reason}"
+    if position is None:
+        return message
+    if not isinstance(document, str):
+        return f"{message} at character {position + 1}"
+    head = document[:position]
+    line = head.count("\n") + 1
+    column = position - (head.rfind("\n") + 1) + 1
+    return f"{message} at line {line}, column {column}"
+
+
+@contextmanager
+def model_errors(models: Sequence[Any] | None) -> Iterator[None]:
+    """Library model errors raised inside, as 422s whose ``field`` is the model's place in
+    the request (``models[2]``), or ``models`` when no single model is at fault."""
+    try:
+        yield
+    except (attribution.ModelNotFoundError, attribution.ModelParameterError) as exc:
+        kind, message, _ = describe_library_error(exc)
+        field = "models"
+        for i, model in enumerate(models or ()):
+            try:
+                attribution.RunOptions(models=[model])
+            except (attribution.ModelNotFoundError, attribution.ModelParameterError):
+                field = f"models[{i}]"
+                break
+        raise ServiceError(422, kind, message, field=field) from exc
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from attribution import JourneyScorer, JourneyScores
 
-from ...core.errors import ServiceError
+from ...core.errors import ServiceError, model_errors
 from ..deps import BatcherDep, ScorersDep, SettingsDep
 from ..schemas import AttributeRequest, AttributeResponse, errors
 
@@ -52,10 +52,20 @@ async def attribute(body: AttributeRequest, settings: SettingsDep, scorers: Scor
                 f"{settings.max_touches_per_journey:,} per journey "
                 "(ATTRIBUTION_MAX_TOUCHES_PER_JOURNEY)", field=f"journeys[{j}].touches")
     models = list(body.models)
+    touches = sum(len(journey["touches"]) for journey in body.journeys)
+    if touches * len(models) > settings.max_credit_rows:
+        raise ServiceError(
+            422, "limit_exceeded",
+            f"{touches:,} touches x {len(models)} models = {touches * len(models):,} rows of "
+            f"touch credit; the limit is {settings.max_credit_rows:,} per request "
+            "(ATTRIBUTION_MAX_CREDIT_ROWS): send fewer journeys or models per request",
+            field="journeys")
     found: tuple[JourneyScorer, str | None] | None = scorers.cached(models, body.run_id)
     if found is None:
         # resolving models, finding the latest run and fitting touch the disk: not on the loop
-        found = await run_in_threadpool(scorers.get, models, body.run_id)
+        with model_errors(models):
+            found = await run_in_threadpool(scorers.get, models, body.run_id)
     scorer, run_id = found
-    content = await batcher.score(scorer, body.journeys, _render(scorer.labels, run_id))
+    with model_errors(models):  # parameters that give non-finite credit
+        content = await batcher.score(scorer, body.journeys, _render(scorer.labels, run_id))
     return Response(content, media_type="application/json")

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 import attribution
 
-from ...core.errors import ServiceError
+from ...core.errors import ServiceError, model_errors
 from ...core.runs import RunJob
 from ..deps import RunsDep, SettingsDep
 from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors
@@ -42,12 +42,13 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
              if (value := getattr(body, name)) is not None}
     # the run's options, checked now: unknown models, bad parameters or a bad lookback are
     # a 422 naming the field, not a failed run
-    options = attribution.RunOptions(
-        models=list(body.models) if body.models else None,
-        level=body.level,
-        conversion_stage=body.conversion_stage,
-        lookback=body.lookback,
-    )
+    with model_errors(body.models):
+        options = attribution.RunOptions(
+            models=list(body.models) if body.models else None,
+            level=body.level,
+            conversion_stage=body.conversion_stage,
+            lookback=body.lookback,
+        )
     request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
     return runs.submit(RunJob(
         touches=files["events"] if "events" in files else files["touches"],
