@@ -26,6 +26,7 @@ from attribution.inputs._schema import ROW, Table, deduplicate_touches, split_ev
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.journeys._journeys import Journeys, build_journeys
 from attribution.models._allocation import PathSequences
+from attribution.models._estimator import PathModel
 from attribution.models._registry import ModelRun
 from attribution.models._rules import role_multiplier_expr, with_credit
 from attribution.options import RunOptions
@@ -379,7 +380,7 @@ class Fitted:
     ``touch_credit`` holds the allocations made while fitting (``allocate_on``)."""
 
     runs: list[ModelRun]
-    estimators: dict[int, Any] = field(default_factory=dict)
+    estimators: dict[int, PathModel] = field(default_factory=dict)
     channel_credit: dict[int, pl.DataFrame] = field(default_factory=dict)
     touch_credit: dict[int, pl.DataFrame] = field(default_factory=dict)
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
@@ -426,12 +427,12 @@ def fit_models(
     return fitted
 
 
-def _allocate(run: ModelRun, estimator: Any, journey_touches: pl.DataFrame) -> pl.DataFrame:
+def _allocate(run: ModelRun, estimator: PathModel, journey_touches: pl.DataFrame) -> pl.DataFrame:
     credited = estimator.allocate(journey_touches)
     return touch_credit_columns(credited, run.label).cast(TOUCH_CREDIT_SCHEMA)
 
 
-def _channel_credit_from_estimator(label: str, estimator: Any) -> pl.DataFrame:
+def _channel_credit_from_estimator(label: str, estimator: PathModel) -> pl.DataFrame:
     credit = estimator.channel_credit_
     total = float(credit.get_column("conversions").sum() or 0.0)
     if total <= 0:  # nothing converted: no credit to report, as for the rule-based models
@@ -449,13 +450,15 @@ def _fit(
     run: ModelRun,
     paths: pl.DataFrame | Callable[[], pl.DataFrame],
     sequences: Callable[[], PathSequences] | None = None,
-) -> Any:
+) -> PathModel:
     """Fit a data-driven model on the path table, or on coded journeys (``sequences``) when
     the model takes them (``fits_sequences``); its own ValueErrors become the library's
     error type. ``paths`` may be a function building the table."""
     try:
         estimator = run.build()
-        if sequences is not None and getattr(estimator, "fits_sequences", False):
+        if not isinstance(estimator, PathModel):
+            raise TypeError(f"{run.label}: a data-driven model builds a PathModel")
+        if sequences is not None and estimator.fits_sequences:
             return estimator.fit(sequences())
         return estimator.fit(paths() if callable(paths) else paths)
     except AttributionError:
@@ -464,23 +467,19 @@ def _fit(
         raise ModelParameterError(f"{run.label}: {exc}") from exc
 
 
-def _estimator_notes(label: str, estimator: Any) -> list[str]:
-    notes = [f"{label}: {n}" for n in getattr(estimator, "notes_", [])]
-    if getattr(estimator, "solver_", None):  # which exact solver the Markov chain used
-        notes.append(f"{label}: solved with {estimator.solver_}")
-    return notes
+def _estimator_notes(label: str, estimator: PathModel) -> list[str]:
+    return [f"{label}: {n}" for n in estimator.fit_notes()]
 
 
-def _estimator_graphs(label: str, estimator: Any) -> dict[str, Any]:
-    if not hasattr(estimator, "to_networkx"):
+def _estimator_graphs(label: str, estimator: PathModel) -> dict[str, Any]:
+    graph = estimator.graph()
+    if graph is None:
         return {}
-    return {f"{RunFiles.safe_label(label)}_transition_graph": estimator.to_networkx()}
+    return {f"{RunFiles.safe_label(label)}_{estimator.graph_kind}": graph}
 
 
-def _estimator_extras(label: str, estimator: Any) -> dict[str, pl.DataFrame]:
-    out: dict[str, pl.DataFrame] = {}
-    for attr in ("removal_effects_", "transition_matrix_", "shapley_values_"):
-        frame = getattr(estimator, attr, None)
-        if isinstance(frame, pl.DataFrame):
-            out[f"{RunFiles.safe_label(label)}_{attr.rstrip('_')}"] = frame
-    return out
+def _estimator_extras(label: str, estimator: PathModel) -> dict[str, pl.DataFrame]:
+    return {
+        f"{RunFiles.safe_label(label)}_{name}": frame
+        for name, frame in estimator.extra_tables().items()
+    }

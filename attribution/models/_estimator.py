@@ -6,14 +6,17 @@ them against the model's registry entry (:meth:`_validate_params`, the ``Param``
 trailing-underscore attributes and returns ``self``; a fitted attribute read before ``fit``, or
 a method that needs one, raises :class:`~attribution.exceptions.NotFittedError`.
 
-What the engine needs from a fitted model beyond its credit is declared here too, so a new
-model is one module and one registry entry:
+What the engine needs from a model is declared here, so a new model is one module (a
+subclass of :class:`PathModel`) and one registry entry:
+
+- :meth:`fit` and :meth:`allocate` (per-touch credit), ``channel_credit_``;
 
 - :attr:`fits_sequences`: ``fit`` also takes :class:`~attribution.models._allocation.
   PathSequences` (the engine's coded journeys) instead of a path table;
 - :meth:`extra_tables`: the fitted tables written beside the credit (named by
   :attr:`extra_table_attributes`);
-- :meth:`graph`: the fitted model as a ``networkx.DiGraph``, or ``None``;
+- :meth:`graph`: the fitted model as a ``networkx.DiGraph``, or ``None`` (written as
+  ``<label>_<graph_kind>``);
 - :meth:`fit_notes`: the caveats of the fit, for the run's notes.
 """
 
@@ -46,8 +49,23 @@ class PathModel:
     fits_sequences: ClassVar[bool] = False
     #: fitted DataFrame attributes that :meth:`extra_tables` returns, in this order
     extra_table_attributes: ClassVar[tuple[str, ...]] = ()
+    #: what :meth:`graph` is, as the run's file names say it (``<label>_<graph_kind>.graphml``)
+    graph_kind: ClassVar[str] = "graph"
 
+    channel_credit_: pl.DataFrame
     notes_: list[str]
+
+    def fit(self, paths: Any) -> Self:
+        """Check the parameters, learn the fitted attributes (``channel_credit_``: ``channel``,
+        ``conversions``, ``value``; ``notes_`` last) and return ``self``. ``paths``: a path
+        table, or :class:`~attribution.models._allocation.PathSequences` when
+        :attr:`fits_sequences`."""
+        raise NotImplementedError
+
+    def allocate(self, touches: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+        """The journey ``touches`` (``conversion_id``, ``position``, ``channel``, ...) with a
+        ``credit`` column: each conversion's credit split over its touches, summing to 1."""
+        raise NotImplementedError
 
     @classmethod
     def _params(cls) -> tuple[Param, ...]:

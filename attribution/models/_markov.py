@@ -202,6 +202,7 @@ class MarkovModel(ChannelWeightModel):
 
     registry_name = "markov"
     extra_table_attributes = ("removal_effects_", "transition_matrix_")
+    graph_kind = "transition_graph"
 
     def __init__(
         self, *, order: int = 1, collapse_repeats: bool = True, use_nulls: bool = True
