@@ -20,6 +20,10 @@ from attribution.inputs._durations import parse_duration
 from attribution.models._rules import BUILTIN, RoleWeights
 
 Family = Literal["rule", "data"]
+#: How much room the report gives a model: ``headline`` models are the candidates for the
+#: figures shown under one model (CAC, data-driven first) and, with ``shown`` ones, are
+#: drawn first in crowded charts; ``legend`` models sit in the legend, one click away.
+Prominence = Literal["headline", "shown", "legend"]
 ParamKind = Literal["float", "int", "bool", "duration", "channels", "multipliers", "choice"]
 
 
@@ -124,6 +128,8 @@ class ModelSpec:
     #: run by default (CLI without --model, demo, service runs without models); False for
     #: models that mean nothing without the user's own parameters, like ``custom``
     in_defaults: bool = True
+    #: how much room the report gives the model (see :data:`Prominence`)
+    prominence: Prominence = "legend"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -382,6 +388,14 @@ def _weight(name: str, default: float, doc: str) -> Param:
     return Param(name, "float", default, doc, low=0.0)
 
 
+#: the rule-based models the report shows first (see :data:`Prominence`)
+_PROMINENCE: dict[str, Prominence] = {
+    "first_touch": "shown",
+    "last_touch": "shown",
+    "linear": "headline",
+    "w_shaped": "headline",
+}
+
 _DIRECT = Param(
     "direct_channels", "channels", ("direct",), "channels treated as direct (last_non_direct role)"
 )
@@ -445,6 +459,7 @@ for _name, _weights in BUILTIN.items():
                 (),
                 _fixed(_weights),
                 needs_milestones=_weights.needs_milestones,
+                prominence=_PROMINENCE.get(_name, "legend"),
             )
         )
 
@@ -503,6 +518,7 @@ register(
             Param("use_nulls", "bool", True, "use non-converting paths (else: visit probability)"),
         ),
         _learned("attribution.models._markov", "MarkovModel"),
+        prominence="headline",
     )
 )
 register(
@@ -528,6 +544,7 @@ register(
             ),
         ),
         _learned("attribution.models._shapley", "ShapleyModel"),
+        prominence="headline",
     )
 )
 register(

@@ -9,6 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
+from attribution.models._registry import available_models
 from attribution.report._context import Context
 from attribution.report._format import fmt_pct
 
@@ -18,9 +19,13 @@ PALETTE = (
     "#3b6ea8", "#e08a1e", "#2e8b57", "#c8372d", "#7b5ea7", "#8c6d31", "#d36fa8", "#5f6b77",
     "#a5b82f", "#1fa1b5", "#f2b134", "#6a8fd0", "#b35806", "#4daf4a", "#984ea3", "#999999",
 )  # fmt: skip
-# Models shown at first in the crowded charts; the others sit in the legend, one click away.
-PREFERRED_MODELS = ("first_touch", "last_touch", "linear", "w_shaped", "markov", "shapley")
 DEFAULT_VISIBLE = 5
+
+
+def preferred_models() -> list[str]:
+    """The models shown at first in the crowded charts: the registry's ``headline`` and
+    ``shown`` models, in its order; the others sit in the legend, one click away."""
+    return [name for name, spec in available_models().items() if spec.prominence != "legend"]
 
 
 def color(i: int) -> str:
@@ -43,7 +48,7 @@ def visible_models(models: Sequence[str], keep: Sequence[str] = ()) -> set[str]:
     if len(models) <= DEFAULT_VISIBLE:
         return set(models)
     chosen = [m for m in keep if m in models]
-    chosen += [m for m in PREFERRED_MODELS if m in models and m not in chosen]
+    chosen += [m for m in preferred_models() if m in models and m not in chosen]
     chosen += [m for m in models if m not in chosen]
     return set(chosen[:DEFAULT_VISIBLE])
 

@@ -1,5 +1,6 @@
 """The sections on credit: channel credit by model, and what the data-driven models learned
-(the Markov transition graph and matrix, removal effects, Shapley values)."""
+(the Markov transition graph and matrix, removal effects, Shapley values, and as tables the
+fitted tables of any other model: ``PathModel.extra_tables``)."""
 
 from __future__ import annotations
 
@@ -336,3 +337,40 @@ def _shapley_chart(ctx: Context, label: str, frame: pl.DataFrame) -> list[str]:
     fig = ranked_bars(frame, "phi", yaxis={"title": "Shapley value (phi)"})
     caption = e(f"{label}: each channel's Shapley value.")
     return [ctx.chart(fig, caption=caption, height=320)]
+
+
+#: the extra tables the sections above draw; any other model table is listed as a table
+DRAWN_KINDS = frozenset(
+    {RunFiles.REMOVAL_EFFECTS, RunFiles.TRANSITION_MATRIX, RunFiles.SHAPLEY_VALUES}
+)
+
+
+def model_tables_section(ctx: Context) -> Section | None:
+    """The fitted tables (``<label>_<kind>.parquet``) of the run's models that no section
+    draws: a new model's extra tables reach the page without a section of their own."""
+    labels = sorted(
+        (
+            RunFiles.safe_label(str(m.get("label")))
+            for m in ctx.manifest.get("models", [])
+            if isinstance(m, dict) and m.get("label")
+        ),
+        key=len,
+        reverse=True,  # the longest label first: ``markov_order=2_`` before ``markov``
+    )
+    parts: list[str] = []
+    for path in sorted(ctx.run_dir.glob("*.parquet")):
+        label = next((x for x in labels if path.name.startswith(f"{x}_")), None)
+        kind = path.name.removesuffix(".parquet").removeprefix(f"{label}_")
+        if label is None or kind in DRAWN_KINDS or path.name.endswith(ORDER_SELECTION_SUFFIX):
+            continue
+        frame = ctx.frame(path.name)
+        if frame is not None:
+            parts.append(details(f"Table: {label}: {kind.replace('_', ' ')}", table(frame)))
+    if not parts:
+        return None
+    return Section(
+        "model-tables",
+        "What the other models learned",
+        "\n".join(parts),
+        "The fitted tables of the models that have no chart of their own.",
+    )

@@ -10,6 +10,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from attribution.engine._files import RunFiles
+from attribution.models._registry import available_models
 from attribution.report._charts import BLUE, GREY, ORANGE, RED, col, model_order
 from attribution.report._context import Context, Section
 from attribution.report._format import (
@@ -41,11 +42,23 @@ PLAN_COLUMNS = (
 TOTAL_LABELS = frozenset({"total", "all", "(total)", "__total__", "sum"})
 
 
+def headline_models() -> list[str]:
+    """The models whose figures the page shows when the run names none: the registry's
+    ``headline`` models, data-driven first, each family in registry order."""
+    specs = available_models().items()
+    return [
+        name
+        for family in ("data", "rule")
+        for name, spec in specs
+        if spec.family == family and spec.prominence == "headline"
+    ]
+
+
 def _pick_model(models: Sequence[str], *hints: Any) -> str:
     for hint in hints:
         if isinstance(hint, str) and hint in models:
             return hint
-    for model in ("markov", "shapley", "linear", "w_shaped"):
+    for model in headline_models():
         if model in models:
             return model
     return models[0]

@@ -32,7 +32,12 @@ from attribution.engine._files import RunFiles
 from attribution.report._accounts import account_section
 from attribution.report._charts import PALETTE
 from attribution.report._context import Context, Section, read_json, script_json
-from attribution.report._credit import channel_credit_section, markov_section, shapley_section
+from attribution.report._credit import (
+    channel_credit_section,
+    markov_section,
+    model_tables_section,
+    shapley_section,
+)
 from attribution.report._economics import economics_section, plan_section
 from attribution.report._format import details, e, fmt_num, kpis, kv_table, note, table
 from attribution.report._format import duration as _duration
@@ -52,6 +57,7 @@ SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
     survey_section,
     markov_section,
     shapley_section,
+    model_tables_section,
 )
 
 
