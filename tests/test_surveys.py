@@ -294,6 +294,26 @@ def test_classifier_parameters_are_checked_at_fit(params, message):
         SurveyClassifier(**params).fit(LABELLED)
 
 
+def test_classifier_parameters_are_params_checked_by_param_check():
+    import inspect
+
+    from attribution.surveys._classifier import PARAMS
+
+    signature = inspect.signature(SurveyClassifier)
+    assert {p.name: p.default for p in PARAMS} == {
+        n: p.default for n, p in signature.parameters.items()
+    }
+    for param in PARAMS:
+        bad = (param.high or 0) + 1
+        message = (
+            f"The '{param.name}' parameter of SurveyClassifier must be {param.constraint()}. "
+            f"Got {bad!r} instead."
+        )
+        with pytest.raises(ModelParameterError) as caught:
+            SurveyClassifier(**{param.name: bad}).fit(LABELLED)
+        assert str(caught.value) == message
+
+
 def test_classifier_rejects_single_example_channels_and_unfitted_use():
     bad = pl.concat([LABELLED, pl.DataFrame({"response": ["tiktok"], "channel": ["social"]})])
     with pytest.raises(InputError, match=r"single labelled answer: \['social'\]"):

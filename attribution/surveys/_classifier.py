@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from attribution.exceptions import InputError, ModelParameterError, NotFittedError
+from attribution.exceptions import InputError, NotFittedError
 from attribution.inputs._schema import STRING, TableSpec, load
 from attribution.inputs._sources import TableLike
+from attribution.models._registry import Param
 from attribution.surveys._coding import MODES as MODES
 from attribution.surveys._coding import CodedAnswers as CodedAnswers
 from attribution.surveys._coding import CodedBy as CodedBy
@@ -45,20 +45,14 @@ LABELS = TableSpec(
 )
 
 
-@dataclass(frozen=True)
-class _Constraint:
-    kind: type
-    low: float
-    high: float
-    text: str
-
-
-_CONSTRAINTS: dict[str, _Constraint] = {
-    "C": _Constraint(float, 1e-6, 1e6, "a float in [1e-06, 1e+06]"),
-    "cv": _Constraint(int, 2, 20, "an int in [2, 20]"),
-    "seed": _Constraint(int, 0, 2**32 - 1, "an int in [0, 2**32 - 1]"),
-    "min_proba": _Constraint(float, 0.0, 1.0, "a float in [0, 1]"),
-}
+#: The classifier's parameters: the registry's ``Param``, so that they are checked by the
+#: one mechanism every model's parameters go through (:meth:`Param.check`).
+PARAMS = (
+    Param("C", "float", 10.0, "inverse regularisation strength", low=1e-6, high=1e6),
+    Param("cv", "int", 5, "folds of the seeded stratified cross-validation", low=2, high=20),
+    Param("seed", "int", 0, "seeds the fold shuffling", low=0, high=2**32 - 1),
+    Param("min_proba", "float", 0.0, "leave answers below this probability uncoded", 0.0, 1.0),
+)
 
 
 class SurveyClassifier:
@@ -127,16 +121,8 @@ class SurveyClassifier:
     n_labelled_: int
 
     def _validate_params(self) -> None:
-        for name, rule in _CONSTRAINTS.items():
-            value = getattr(self, name)
-            kinds = (int, float) if rule.kind is float else (int,)
-            ok = isinstance(value, kinds) and not isinstance(value, bool)
-            ok = ok and rule.low <= value <= rule.high
-            if not ok:
-                raise ModelParameterError(
-                    f"The '{name}' parameter of SurveyClassifier must be {rule.text}. "
-                    f"Got {value!r} instead."
-                )
+        for param in PARAMS:
+            param.check(getattr(self, param.name), owner=type(self).__name__)
 
     def _pipeline(self) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
