@@ -3,7 +3,19 @@
 Exact where others simulate, vectorised where others loop, and B2B-aware. The public API is
 re-exported here; the rooms (``attribution.models``, ``.inputs``, ``.journeys``, ``.engine``,
 ``.b2b``, ``.surveys``, ``.report``, ``.datasets``, ``.cli``) hold private ``_*`` modules.
+
+The learned path models load on first use, so that ``import attribution`` does not import
+SciPy:
+
+>>> from attribution import MarkovModel
+>>> MarkovModel().fit_notes()
+Traceback (most recent call last):
+...
+attribution.exceptions.NotFittedError: This MarkovModel instance is not fitted yet. Call \
+'fit' with a path table before using this estimator.
 """
+
+from typing import TYPE_CHECKING
 
 from attribution._version import __version__
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
@@ -45,12 +57,28 @@ from attribution.options import RunOptions
 from attribution.surveys._benchmark import SurveyBenchmark, compare_surveys, score_against_truth
 from attribution.surveys._classifier import SurveyClassifier
 
+if TYPE_CHECKING:
+    from attribution.models import CounterfactualModel, MarkovModel, ShapleyModel
+
+#: the public names that load on first use (see :mod:`attribution.models`)
+_LAZY = frozenset({"CounterfactualModel", "MarkovModel", "ShapleyModel"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from attribution import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'attribution' has no attribute '{name}'")
+
+
 __all__ = [
     "AttributionError",
     "AttributionResult",
     "CHANNEL_CREDIT_SCHEMA",
     "ColumnNotFoundError",
     "ConfigError",
+    "CounterfactualModel",
     "DEFAULT_REQUIRED_ROLES",
     "DEFAULT_ROLE_MULTIPLIERS",
     "DuplicateKeyError",
@@ -58,6 +86,7 @@ __all__ = [
     "InputError",
     "JourneyScorer",
     "JourneyScores",
+    "MarkovModel",
     "ModelNotFoundError",
     "ModelParameterError",
     "ModelSpec",
@@ -71,6 +100,7 @@ __all__ = [
     "RunFiles",
     "RunOptions",
     "SchemaError",
+    "ShapleyModel",
     "SurveyBenchmark",
     "SurveyClassifier",
     "TOUCH_CREDIT_SCHEMA",

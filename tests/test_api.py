@@ -38,6 +38,26 @@ def test_public_callables_and_classes_are_exported() -> None:
     assert public <= set(attribution.__all__)
 
 
+def test_learned_models_are_public_and_load_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    from attribution.models import CounterfactualModel, MarkovModel, ShapleyModel
+
+    for cls in (CounterfactualModel, MarkovModel, ShapleyModel):
+        assert cls.__name__ in attribution.__all__
+        assert getattr(attribution, cls.__name__) is cls
+        with pytest.raises(attribution.NotFittedError):
+            _ = cls().channel_credit_  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchModel'"):
+        _ = attribution.NoSuchModel  # type: ignore[attr-defined]
+    code = (
+        "import sys, attribution; assert 'scipy' not in sys.modules; "
+        "attribution.MarkovModel; assert 'scipy' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_version() -> None:
     assert isinstance(attribution.__version__, str)
     assert attribution.__version__[0].isdigit()
