@@ -19,6 +19,10 @@ without every touch the transform merged into that position, transformed again. 
 ``A A``, which collapses to ``A`` (Fractribution looks up ``A A``, which never exists, and
 so gives ``B`` the full ``p(path)``). Under ``frequency`` the whole ``C(3)`` entry is
 removed, as Fractribution does.
+
+Memory and time are linear in the paths' total length: the probability of a path without
+position ``j`` is looked up by a fingerprint of that shorter path computed from prefix and
+suffix sums (:mod:`attribution.models._path_deletion`), never by building the shorter path.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import polars as pl
 
 from attribution.models._allocation import check_touch_table, validate_paths
 from attribution.models._estimator import PathModel
+from attribution.models._path_deletion import deletion_probabilities
 
 __all__ = ["CounterfactualModel"]
 
@@ -75,10 +80,11 @@ class CounterfactualModel(PathModel):
         One row per transformed path: ``path`` (list[str]), ``counts`` (list[u32],
         ``frequency`` only), ``conversions``, ``nulls``, ``value``, ``probability``.
     path_credit_ : DataFrame
-        One row per position of each converting transformed path: ``path``, (``counts``),
-        ``position``, ``channel``, ``conversions``, ``probability``,
-        ``counterfactual_probability``, ``contribution`` and ``credit`` (the normalised
-        share of the path's credit; sums to 1 per path).
+        One row per position of each converting transformed path: ``path_id`` (the path's
+        row in ``path_probabilities_``; the path itself is not repeated per position, which
+        would cost the square of its length), ``position``, ``channel``, ``conversions``,
+        ``probability``, ``counterfactual_probability``, ``contribution`` and ``credit``
+        (the normalised share of the path's credit; sums to 1 per path).
     channel_credit_ : DataFrame
         ``channel``, ``conversions``, ``value``: each path's conversions and value split
         by the credits of its positions.
@@ -100,7 +106,9 @@ class CounterfactualModel(PathModel):
     ...     "nulls": [1.0, 4.0, 3.0],
     ... })
     >>> model = CounterfactualModel().fit(paths)
-    >>> two = model.path_credit_.filter(pl.col("path").list.len() == 2)
+    >>> model.path_probabilities_["path"].to_list()
+    [['a'], ['a', 'b'], ['b']]
+    >>> two = model.path_credit_.filter(pl.col("path_id") == 1)
     >>> two["credit"].round(6).to_list()  # a: 0.8 - 0.2, b: 0.8 - 0.4, normalised
     [0.6, 0.4]
     """
@@ -166,39 +174,31 @@ class CounterfactualModel(PathModel):
         )
         self.path_probabilities_ = probabilities
 
+        # one row per position of each converting path; the probability of the path without
+        # that position comes from fingerprints (linear in the path's length), not from a
+        # list per position (the square of it)
+        converting = probabilities.with_row_index("path_id").filter(pl.col("conversions") > 0)
         positions = (
-            probabilities.lazy()
-            .filter(pl.col("conversions") > 0)
+            converting.lazy()
             .with_row_index("kid")
-            .with_columns(pl.col("path").list.len().alias("length"))
-            .with_columns(pl.int_ranges(0, pl.col("length")).alias("position"))
-            .explode("position")
+            .select(
+                "kid",
+                "path_id",
+                pl.col("path").alias("channel"),
+                pl.col("path").list.len().alias("length"),
+                "conversions",
+                "value",
+                "probability",
+            )
+            .explode("channel")
+            .with_columns(pl.int_range(pl.len()).over("kid").alias("position"))
+        )
+        lookup = deletion_probabilities(
+            probabilities, key, merge_neighbours=self.transform == "exposure"
         )
         j = pl.col("position")
-        # Exposure: dropping a position whose neighbours share a channel merges them.
-        skip = pl.lit(1)
-        if self.transform == "exposure":
-            merges = pl.col("path").list.get(j - 1, null_on_oob=True) == pl.col("path").list.get(
-                j + 1, null_on_oob=True
-            )
-            skip = pl.when((j > 0) & merges.fill_null(False)).then(2).otherwise(1)
-        counterfactual = positions.with_columns(
-            pl.col("path").list.get(j).alias("channel"),
-            *[
-                pl.concat_list(pl.col(c).list.slice(0, j), pl.col(c).list.slice(j + skip)).alias(
-                    f"cf_{c}"
-                )
-                for c in key
-            ],
-        )
-        lookup = probabilities.lazy().select(
-            *[pl.col(c).alias(f"cf_{c}") for c in key],
-            pl.col("probability").alias("counterfactual_probability"),
-        )
         credit = (
-            counterfactual.join(
-                lookup, on=[f"cf_{c}" for c in key], how="left", maintain_order="left"
-            )
+            positions.join(lookup.lazy(), on=["kid", "position"], how="left", maintain_order="left")
             .with_columns(pl.col("counterfactual_probability").fill_null(0.0))
             .with_columns(
                 (pl.col("probability") - pl.col("counterfactual_probability"))
@@ -214,8 +214,8 @@ class CounterfactualModel(PathModel):
             )
             .sort("kid", "position")
             .select(
-                *key,
-                "position",
+                pl.col("path_id").cast(pl.UInt32),
+                pl.col("position").cast(pl.Int64),
                 "channel",
                 "conversions",
                 "value",
@@ -228,7 +228,7 @@ class CounterfactualModel(PathModel):
         )
         self.path_credit_ = credit.drop("value")
         zero_paths = int(
-            credit.group_by(key)
+            credit.group_by("path_id")
             .agg(pl.col("contribution").sum())
             .filter(pl.col("contribution") == 0)
             .height
@@ -283,12 +283,14 @@ class CounterfactualModel(PathModel):
             "conversion_id",
             self.transform,
         )
+        ids = self.path_probabilities_.lazy().select(*key).with_row_index("path_id")
         shares = self.path_credit_.lazy().select(
-            *key, pl.col("position").alias("tpos"), pl.col("credit").alias("__share")
+            "path_id", pl.col("position").alias("tpos"), pl.col("credit").alias("__share")
         )
         per_position = (
             self._keys_by_group(work, "conversion_id")
-            .join(shares, on=key, how="inner")
+            .join(ids, on=key, how="inner")
+            .join(shares, on="path_id", how="inner")
             .select("conversion_id", "tpos", "__share")
         )
         credited = (
