@@ -171,8 +171,6 @@ class RunOptions:
     @property
     def runs(self) -> list[ModelRun]:
         """The resolved models, in the order requested (labels are unique)."""
-        if "runs" not in self._checked:  # unpickled: resolved models do not travel
-            self._checked["runs"] = resolve_all(self.models or ())
         return list(self._checked["runs"])
 
     @property
@@ -258,11 +256,9 @@ class RunOptions:
         return tuple(f.name for f in _FIELDS)
 
     def __getstate__(self) -> dict[str, Any]:
-        # resolved models hold the registry's build functions: they are resolved again where
-        # the options are unpickled (Spark tasks), from the plain requests
-        state = {f.name: getattr(self, f.name) for f in _FIELDS}
-        checked = {k: v for k, v in self._checked.items() if k != "runs"}
-        return {**state, "_checked": checked}
+        # the resolved models travel as they are (a ModelSpec pickles by its name): the
+        # process that unpickles the options (a Spark task) does not resolve them again
+        return {**{f.name: getattr(self, f.name) for f in _FIELDS}, "_checked": self._checked}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for key, value in state.items():

@@ -13,8 +13,8 @@ from polars.testing import assert_frame_equal
 
 import attribution
 from attribution.datasets._synth import synthesize
+from attribution.inputs._durations import parse_duration
 from attribution.journeys import _journeys as journeys_module
-from attribution.journeys._journeys import parse_duration
 
 LOOKBACK = timedelta(days=90)
 US = timedelta(microseconds=1)

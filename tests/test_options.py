@@ -65,6 +65,37 @@ def test_options_pickle_with_their_checked_values() -> None:
     assert back.window == options.window
 
 
+def test_unpickled_options_do_not_resolve_their_models_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import attribution.models._registry as registry
+    import attribution.options
+
+    options = RunOptions(models=["linear", "markov:order=2", ("time_decay", {"half_life": "3d"})])
+    data = pickle.dumps(options)
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("models resolved again")
+
+    for name in ("resolve", "resolve_all", "_coerce", "_parse"):
+        monkeypatch.setattr(registry, name, refuse)
+    monkeypatch.setattr(attribution.options, "resolve_all", refuse)
+    back = pickle.loads(data)
+    assert back.runs == options.runs
+    assert [r.spec for r in back.runs] == [r.spec for r in options.runs]
+    assert back.runs[1].params == {"order": 2, "collapse_repeats": True, "use_nulls": True}
+    assert back.runs[2].params["half_life"] == timedelta(days=3)
+
+
+def test_a_model_spec_pickles_as_its_name() -> None:
+    spec = attribution.get_model("time_decay")
+    data = pickle.dumps(spec)
+    assert pickle.loads(data) is spec
+    assert b"time_decay" in data
+    assert b"lambda" not in data
+    assert len(data) < 200
+
+
 def test_the_options_are_a_private_copy() -> None:
     names = {"closed_won": ["Won"]}
     options = RunOptions(stage_names=names)

@@ -41,7 +41,6 @@ import polars as pl
 
 from attribution._runs import position_in_run, run_end, run_start
 from attribution.exceptions import ColumnNotFoundError, DuplicateKeyError, InputError
-from attribution.inputs._durations import parse_duration  # noqa: F401  (re-exported)
 from attribution.inputs._schema import ROW, UTC_DATETIME
 from attribution.typing import ContactScope, Level
 

@@ -131,6 +131,11 @@ class ModelSpec:
     #: how much room the report gives the model (see :data:`Prominence`)
     prominence: Prominence = "legend"
 
+    def __reduce__(self) -> tuple[Callable[[str], ModelSpec], tuple[str]]:
+        # By name: a spec holds its build function (often a lambda), and the process that
+        # unpickles it (a Spark task) has the same registry.
+        return get_model, (self.name,)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -144,7 +149,10 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ModelRun:
-    """A model with validated parameters, ready to apply; ``label`` names it in outputs."""
+    """A model with validated parameters, ready to apply; ``label`` names it in outputs.
+
+    It pickles as its spec's name, its parameters and its label: unpickling does not parse
+    or check the request again."""
 
     spec: ModelSpec
     params: dict[str, Any]
