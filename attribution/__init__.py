@@ -32,7 +32,8 @@ from attribution.engine._result import (
     TOUCH_CREDIT_SCHEMA,
     AttributionResult,
 )
-from attribution.engine._scoring import JourneyScorer, JourneyScores, read_run_paths, score_journeys
+from attribution.engine._run_paths import read_run_paths
+from attribution.engine._scoring import JourneyScorer, JourneyScores, score_journeys
 from attribution.exceptions import (
     AttributionError,
     ColumnNotFoundError,

@@ -1,4 +1,4 @@
-"""Journeys (attribution.journeys._journeys): windows, conversion assignment, null paths,
+"""Journeys (attribution.journeys): windows, conversion assignment, null paths,
 milestones, account level and the reconciliation of every input touch."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 import attribution
 from attribution.datasets._synth import synthesize
 from attribution.inputs._durations import parse_duration
-from attribution.journeys import _journeys as journeys_module
+from attribution.journeys import _order as order_module
 
 LOOKBACK = timedelta(days=90)
 US = timedelta(microseconds=1)
@@ -476,7 +476,7 @@ def test_entity_hash_collisions_change_nothing(monkeypatch, level, scope, collid
     if level == "account":
         kwargs["contact_scope"] = scope
     expected = attribution.attribute(data.touches, data.stages, **kwargs)
-    monkeypatch.setattr(journeys_module, "_hash_ids", colliding)
+    monkeypatch.setattr(order_module, "_hash_ids", colliding)
     got = attribution.attribute(data.touches, data.stages, **kwargs)
     assert_frame_equal(got.touch_credit, expected.touch_credit)
     assert_frame_equal(got.paths, expected.paths, check_row_order=False)
@@ -500,11 +500,11 @@ def test_collision_check(touch_checks, conv_ids, conv_checks, collides) -> None:
     u64 = pl.UInt64
     work = pl.DataFrame(
         {
-            journeys_module.ENTITY_ID: pl.Series([3, 3, 5, 2**64 - 1], dtype=u64),
+            order_module.ENTITY_ID: pl.Series([3, 3, 5, 2**64 - 1], dtype=u64),
             "_check": pl.Series(touch_checks, dtype=u64),
         }
     )
-    got = journeys_module._collides(
+    got = order_module._collides(
         work, pl.Series(conv_ids, dtype=u64), pl.Series(conv_checks, dtype=u64)
     )
     assert got is collides
@@ -540,7 +540,7 @@ def test_entity_time_order_is_the_full_sort(data) -> None:
             "touch_id": touch,
         }
     ).with_row_index("_row")
-    got = journeys_module.entity_time_order(
+    got = order_module.entity_time_order(
         frame.get_column("id"), frame.get_column("timestamp"), frame, ("touch_id", "_row")
     )
     expected = frame.sort(["id", "timestamp", "touch_id", "_row"])
@@ -570,7 +570,7 @@ def test_entity_time_order_resorts_only_unsettled_ids(monkeypatch) -> None:
     original = pl.DataFrame.sort
     monkeypatch.setattr(pl.DataFrame, "sort", lambda self, *a, **k: sorts.append(self.height)
                         or original(self, *a, **k))
-    got = journeys_module.entity_time_order(
+    got = order_module.entity_time_order(
         frame.get_column("id"), frame.get_column("timestamp"), frame, ("touch_id", "_row")
     )
     monkeypatch.undo()
@@ -591,7 +591,7 @@ def test_entity_time_order_takes_times_python_cannot_hold() -> None:
             "touch_id": ["a", "b", "c", "d"],
         }
     ).with_row_index("_row")
-    got = journeys_module.entity_time_order(
+    got = order_module.entity_time_order(
         frame.get_column("id"), frame.get_column("timestamp"), frame, ("touch_id", "_row")
     )
     assert got.get_column("_idx").to_list() == [3, 0, 2, 1]

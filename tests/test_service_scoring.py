@@ -15,7 +15,8 @@ from polars.testing import assert_frame_equal
 
 import attribution
 from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
-from attribution.engine._scoring import JourneyScorer, needs_paths, read_run_paths, score_journeys
+from attribution.engine._run_paths import read_run_paths
+from attribution.engine._scoring import JourneyScorer, needs_paths, score_journeys
 
 ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
 RULES = [name for name, spec in attribution.available_models().items() if spec.family == "rule"]

@@ -7,7 +7,7 @@ from typing import Final
 
 import polars as pl
 
-from attribution.journeys._journeys import UNKNOWN_ROLE
+from attribution.journeys._contacts import UNKNOWN_ROLE
 
 __all__ = ["ACCOUNT_CREDIT_SCHEMA", "account_credit"]
 

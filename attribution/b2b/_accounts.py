@@ -72,7 +72,7 @@ from attribution.b2b._engagement import (
     engagement_z_expr,
     tier_expr,
 )
-from attribution.journeys._journeys import _attach_accounts, contact_roles
+from attribution.journeys._contacts import attach_accounts, contact_roles
 
 #: the former name of :func:`pipeline_table` (the partitioned executor imports it)
 _pipeline = pipeline_table
@@ -131,7 +131,7 @@ def account_outputs(
     """
     required = check_required_roles(required_roles)
     roles = contact_roles(contacts)
-    stages = _attach_accounts(stages, contacts, "stages")
+    stages = attach_accounts(stages, contacts, "stages")
     if reference_time is None:
         latest = pl.concat([f.select("timestamp") for f in (touches, stages)]).get_column(
             "timestamp"

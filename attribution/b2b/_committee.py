@@ -10,7 +10,7 @@ from typing import Final
 import polars as pl
 
 from attribution.exceptions import InputError
-from attribution.journeys._journeys import UNKNOWN_ROLE, normalise_role
+from attribution.journeys._contacts import UNKNOWN_ROLE, normalise_role
 
 __all__ = [
     "DEFAULT_REQUIRED_ROLES",

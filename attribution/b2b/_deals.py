@@ -10,7 +10,7 @@ from typing import Final
 import polars as pl
 
 from attribution.b2b._committee import coverage_text, roles_covered
-from attribution.journeys._journeys import UNKNOWN_ROLE
+from attribution.journeys._contacts import UNKNOWN_ROLE
 
 __all__ = ["NOTES", "NO_TOUCH", "PIPELINE_SCHEMA", "deal_table", "pipeline_table"]
 

@@ -19,7 +19,7 @@ from attribution.engine._stages import channel_credit_from_touches, concat
 from attribution.exceptions import InputError
 from attribution.inputs._schema import ROW, Table, TableSpec, load
 from attribution.inputs._sources import Source
-from attribution.journeys._journeys import _attach_accounts
+from attribution.journeys._contacts import attach_accounts
 from attribution.options import RunOptions
 
 __all__ = [
@@ -58,7 +58,7 @@ def contact_accounts(contacts: pl.DataFrame | None, options: RunOptions) -> pl.D
     is an error, raised here, before any pass over the data."""
     if contacts is None or options.level != "account":
         return None
-    _attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contacts, "")
+    attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contacts, "")
     return (
         contacts.filter(pl.col("account_id").is_not_null())
         .select(pl.col("contact_id").alias("__contact"), pl.col("account_id").alias("__account"))

@@ -37,56 +37,40 @@ touch credit bit for bit, channel sums up to floating-point summation order):
   then shares those queries between several requests.
 
 Data-driven models (registry family ``"data"``: Markov, Shapley, counterfactual) learn from
-many journeys, so they are fitted once on a stored run's path table (:func:`read_run_paths`)
-and then allocate each request's journeys.
+many journeys, so they are fitted once on a stored run's path table
+(:func:`~attribution.engine._run_paths.read_run_paths`) and then allocate each request's
+journeys.
+
+The request is read into frames by :mod:`attribution.engine._journey_request`; the reference
+engine is :mod:`attribution.engine._reference`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import polars as pl
 
-from attribution.engine._files import RunFiles
-from attribution.engine._memory import attribute
-from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.engine._journey_request import SEP, JourneyLike, frames, unattributed
+from attribution.engine._reference import reference_touch_credit
+from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.engine._stages import channel_credit_from_touches, fit_models, touch_credit_columns
-from attribution.exceptions import InputError, ModelParameterError, NotFittedError
-from attribution.inputs._schema import (
-    ROW,
-    STAGES,
-    TOUCHES,
-    UTC_DATETIME,
-    deduplicate_touches,
-    load,
-    parse_timestamp,
-)
-from attribution.journeys._journeys import (
-    DEFAULT_MILESTONES,
-    JOURNEY_COLUMNS,
-    _with_roles,
-    build_journeys,
-)
+from attribution.exceptions import ModelParameterError, NotFittedError
+from attribution.journeys._conversions import with_roles
+from attribution.journeys._journeys import JOURNEY_COLUMNS
+from attribution.models._estimator import PathModel
 from attribution.models._registry import ModelRun
 from attribution.models._rules import with_credit
 from attribution.options import RunOptions
 from attribution.typing import ModelLike
 
-__all__ = ["JourneyScorer", "JourneyScores", "needs_paths", "read_run_paths", "score_journeys"]
+__all__ = ["JourneyScorer", "JourneyScores", "needs_paths", "score_journeys"]
 
 Engine = Literal["fast", "reference"]
-JourneyLike = Mapping[str, Any]
 
-#: Stage name of the synthetic conversion events of the reference engine (never a CRM stage).
-_CONVERSION_STAGE = "\x00conversion"
-#: Separates the journey from the touch id in the reference engine's internal touch ids.
-_SEP = "\x1f"
 _CREDIT_PREFIX = "\x00credit:"
-_MILESTONES = ("lead", "opportunity")
 
 
 @dataclass(frozen=True)
@@ -123,31 +107,6 @@ def needs_paths(models: Iterable[ModelLike]) -> bool:
         An unknown model or a bad parameter.
     """
     return bool(RunOptions(models=list(models)).data_driven)
-
-
-def read_run_paths(run_dir: str | Path) -> pl.DataFrame:
-    """The path table of a stored run (``<run_dir>/paths.parquet``), ready to fit on.
-
-    The run directory stores ``path`` as ``"a > b"`` text; it is split into ``list[str]``.
-
-    Raises
-    ------
-    InputError
-        The run has no readable ``paths.parquet``.
-    """
-    file = Path(run_dir) / RunFiles.PATHS
-    try:
-        frame = pl.read_parquet(file)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise InputError(f"cannot read the run's path table: {exc}", table="paths",
-                         source=str(file)) from exc
-    missing = [c for c in PATH_TABLE_SCHEMA if c not in frame.columns]
-    if missing:
-        raise InputError(f"the run's path table lacks {missing}", table="paths", source=str(file))
-    return frame.select(
-        pl.col("path").cast(pl.String).str.split(" > "),
-        *(pl.col(c).cast(pl.Float64) for c in ("conversions", "nulls", "value")),
-    )
 
 
 class JourneyScorer:
@@ -202,7 +161,7 @@ class JourneyScorer:
         self.runs_: list[ModelRun] = runs
         self.requests_: list[ModelLike] = list(self.models)
         fitted = fit_models(options, paths) if data and paths is not None else None
-        self.estimators_: dict[str, Any] = (
+        self.estimators_: dict[str, PathModel] = (
             {runs[i].label: est for i, est in fitted.estimators.items()} if fitted else {}
         )
         rules = [r for r in runs if r.spec.family == "rule"]
@@ -233,7 +192,7 @@ class JourneyScorer:
             A model whose parameters make credit non-finite (e.g. infinite weights).
         """
         self._check_fitted()
-        touches, conversions = _frames(journeys)
+        touches, conversions = frames(journeys)
         if engine == "fast":
             touch_credit = self._fast(touches, conversions)
             channel_credit = self._channel_credit(touch_credit)
@@ -242,7 +201,7 @@ class JourneyScorer:
         else:
             raise ValueError(f"engine must be 'fast' or 'reference'; got {engine!r}")
         self._check_credit(touch_credit)
-        return JourneyScores(touch_credit, channel_credit, self.labels, _unattributed(journeys))
+        return JourneyScores(touch_credit, channel_credit, self.labels, unattributed(journeys))
 
     def score_many(self, requests: Sequence[Sequence[JourneyLike]]) -> list[JourneyScores]:
         """Score several requests at once: the same result as :meth:`score` on each.
@@ -263,10 +222,10 @@ class JourneyScorer:
             return [self.score(requests[0])]
         tags = [r for r, journeys in enumerate(requests) for _ in journeys]
         flat = [journey for journeys in requests for journey in journeys]
-        touches, conversions = _frames(flat, tags=tags)
+        touches, conversions = frames(flat, tags=tags)
         tagged = self._fast(touches, conversions)
         self._check_credit(tagged)
-        parts = pl.col("conversion_id").str.splitn(_SEP, 2)
+        parts = pl.col("conversion_id").str.splitn(SEP, 2)
         tagged = tagged.with_columns(
             parts.struct.field("field_0").cast(pl.Int64).alias("_request"),
             parts.struct.field("field_1").alias("conversion_id"),
@@ -274,8 +233,8 @@ class JourneyScorer:
         # channel credit per (request, model): the library's function, with the request
         # folded into the model label and unfolded after
         folded = channel_credit_from_touches(tagged.with_columns(
-            (pl.col("_request").cast(pl.String) + _SEP + pl.col("model")).alias("model")))
-        label = pl.col("model").str.splitn(_SEP, 2)
+            (pl.col("_request").cast(pl.String) + SEP + pl.col("model")).alias("model")))
+        label = pl.col("model").str.splitn(SEP, 2)
         channel = folded.with_columns(
             label.struct.field("field_0").cast(pl.Int64).alias("_request"),
             label.struct.field("field_1").alias("model"),
@@ -286,7 +245,7 @@ class JourneyScorer:
         empty_cc = pl.DataFrame(schema=CHANNEL_CREDIT_SCHEMA)
         return [
             JourneyScores(touch_by.get((r,), empty_tc), channel_by.get((r,), empty_cc),
-                          self.labels, _unattributed(journeys))
+                          self.labels, unattributed(journeys))
             for r, journeys in enumerate(requests)
         ]
 
@@ -317,7 +276,7 @@ class JourneyScorer:
         # eager on purpose: on request-sized frames the lazy optimiser costs more than it saves
         rows = conversions.select("conversion_id").with_row_index("_conv_row")
         touches = touches.join(rows, on="conversion_id", how="left").drop("conversion_id")
-        journey = _with_roles(touches, conversions).select(JOURNEY_COLUMNS)
+        journey = with_roles(touches, conversions).select(JOURNEY_COLUMNS)
         keep = ["conversion_id", "touch_id", "contact_id", "account_id", "channel", "timestamp"]
         parts: list[pl.DataFrame] = []
         if self._rule_weights:
@@ -340,61 +299,13 @@ class JourneyScorer:
     def _reference(
         self, touches: pl.DataFrame, conversions: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        # a touch log keyed by journey (as account) with prefixed touch ids, so that the same
-        # touch_id sent in two journeys stays two touches; and the CRM stage events
-        log = touches.select(
-            (pl.col("conversion_id") + _SEP + pl.col("touch_id")).alias("touch_id"),
-            "contact_id",
-            pl.col("conversion_id").alias("account_id"),
-            "channel",
-            "timestamp",
-        )
-        events = [
-            conversions.select(pl.col("conversion_id").alias("account_id"),
-                               pl.lit(_CONVERSION_STAGE).alias("stage"), "timestamp", "value"),
-            conversions.select(pl.col("conversion_id").alias("account_id"), "stage", "timestamp",
-                               pl.lit(None, pl.Float64).alias("value")),
-        ]
-        events += [
-            conversions.filter(pl.col(f"{m}_sent").is_not_null()).select(
-                pl.col("conversion_id").alias("account_id"), pl.lit(m).alias("stage"),
-                pl.col(f"{m}_sent").alias("timestamp"), pl.lit(None, pl.Float64).alias("value"))
-            for m in _MILESTONES
-        ]
-        stages = pl.concat(events)
-        span = touches.join(conversions.select("conversion_id", pl.col("timestamp").alias("_T")),
-                            on="conversion_id").select((pl.col("_T") - pl.col("timestamp")).max())
-        widest = span.item() if touches.height else None
-        lookback = max(widest or timedelta(0), timedelta(0)) + timedelta(seconds=1)
-        options: dict[str, Any] = {"level": "account", "conversion_stage": _CONVERSION_STAGE,
-                                   "lookback": lookback}
         rule_requests = [
             req for req, run in zip(self.requests_, self.runs_, strict=True)
             if run.spec.family == "rule"
         ]
-        parts: list[pl.DataFrame] = []
-        if rule_requests:
-            parts.append(attribute(log, stages, models=rule_requests, **options).touch_credit)
-        if self.estimators_:
-            touch_table = load(log, TOUCHES)
-            deduped, _ = deduplicate_touches(touch_table)
-            journeys = build_journeys(deduped, load(stages, STAGES).frame,
-                                      level="account", conversion_stage=_CONVERSION_STAGE,
-                                      lookback=lookback)
-            for label, estimator in self.estimators_.items():
-                allocated = estimator.allocate(journeys.touches)
-                parts.append(touch_credit_columns(allocated, label))
-        touch_credit = (
-            pl.concat([p.cast(TOUCH_CREDIT_SCHEMA) for p in parts])
-            .with_columns(
-                pl.col("conversion_id").str.strip_suffix("#1"),
-                pl.lit(None, pl.String).alias("account_id"),
-            )
-            .with_columns(  # strip the "<conversion_id><_SEP>" prefix
-                pl.col("touch_id").str.slice(pl.col("conversion_id").str.len_chars() + 1)
-            )
-            .sort(self._order(), "conversion_id", "timestamp", "touch_id", maintain_order=True)
-        )
+        touch_credit = reference_touch_credit(
+            touches, conversions, rule_requests, self.estimators_
+        ).sort(self._order(), "conversion_id", "timestamp", "touch_id", maintain_order=True)
         # summed over all models at once, as the fast engine does: per model, group-by sums
         # can differ from it in the last bit
         channel_credit = channel_credit_from_touches(touch_credit).sort(
@@ -431,199 +342,12 @@ def score_journeys(
     Examples
     --------
     >>> from attribution import score_journeys
-    >>> journey = {"conversion": {"id": "opp-1", "timestamp": "2025-02-01", "value": 100.0},
-    ...            "touches": [{"timestamp": "2025-01-01", "channel": "linkedin"},
-    ...                        {"timestamp": "2025-01-20", "channel": "email"}]}
-    >>> res = score_journeys([journey], models=["first_touch"])
+    >>> touches = [{"timestamp": f"2025-01-{day:02d}", "channel": channel}
+    ...            for day, channel in [(1, "linkedin"), (20, "email")]]
+    >>> conversion = {"id": "opp-1", "timestamp": "2025-02-01", "value": 100.0}
+    >>> res = score_journeys([{"conversion": conversion, "touches": touches}],
+    ...                      models=["first_touch"])
     >>> res.channel_credit.select("channel", "conversions", "value").rows()
     [('linkedin', 1.0, 100.0), ('email', 0.0, 0.0)]
     """
     return JourneyScorer(models=models).fit(paths).score(journeys, engine=engine)
-
-
-# --- turning the request into frames ---------------------------------------------------------
-
-def _fail(path: str, message: str) -> InputError:
-    return InputError(message, table="journeys", column=path)
-
-
-def _get(obj: Any, key: str, path: str, *, required: bool = True) -> Any:
-    if not isinstance(obj, Mapping):
-        raise _fail(path, f"must be an object; got {type(obj).__name__}")
-    value = obj.get(key)
-    if value is None and required:
-        raise _fail(f"{path}.{key}", "is required")
-    return value
-
-
-def _text(value: Any, path: str, *, required: bool = True) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise _fail(path, f"must be a non-empty string; got {value!r}")
-    return value
-
-
-def _number(value: Any, path: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(path, f"must be a number; got {value!r}")
-    out = float(value)
-    if not (0 <= out < float("inf")):
-        raise _fail(path, f"must be a finite, non-negative number; got {value!r}")
-    return out
-
-
-class _Times:
-    """Collects timestamps (datetime or ISO text) with their field paths; parses in bulk."""
-
-    def __init__(self) -> None:
-        self.moments: list[datetime | None] = []
-        self.texts: list[str | None] = []
-        self.paths: list[str] = []
-
-    def add(self, value: Any, path: str, *, required: bool = True) -> None:
-        if value is None and not required:
-            moment, text = None, None
-        elif isinstance(value, datetime):
-            moment, text = value, None
-        elif isinstance(value, date):
-            moment, text = datetime(value.year, value.month, value.day), None
-        elif isinstance(value, str):
-            moment, text = None, value
-        else:
-            raise _fail(path, f"must be an ISO 8601 timestamp; got {value!r}")
-        self.moments.append(moment)
-        self.texts.append(text)
-        self.paths.append(path)
-
-    def series(self, name: str) -> pl.Series:
-        # naive datetimes are taken as UTC; aware ones are converted (by Polars)
-        moments = pl.Series(name, self.moments, dtype=UTC_DATETIME)
-        if not any(t is not None for t in self.texts):
-            return moments
-        texts = pl.Series(name, self.texts, dtype=pl.String)
-        parsed = pl.select(pl.coalesce(pl.lit(moments), parse_timestamp(pl.lit(texts)))
-                           .alias(name)).to_series()
-        failed = parsed.is_null() & texts.is_not_null()
-        if failed.any():
-            i = int(failed.arg_true()[0])
-            raise _fail(self.paths[i], f"must be an ISO 8601 timestamp; got {self.texts[i]!r}")
-        return parsed
-
-
-def _unattributed(journeys: Sequence[JourneyLike]) -> list[str]:
-    return [str(j["conversion"]["id"]) for j in journeys if not j.get("touches")]
-
-
-def _frames(
-    journeys: Sequence[JourneyLike], *, tags: Sequence[int] | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Touches (one row per touch sent) and conversions (one row per journey), checked.
-
-    Reading the nested request is one pass over its items; everything after is columnar.
-    With ``tags`` (one per journey), conversion ids become ``<tag><_SEP><id>``.
-    """
-    if isinstance(journeys, Mapping) or not isinstance(journeys, Sequence):
-        raise _fail("journeys", "must be a list of journeys")
-    conv_ids: list[str] = []
-    values: list[float | None] = []
-    stages: list[str] = []
-    conv_times, milestone_times = _Times(), {m: _Times() for m in _MILESTONES}
-    t_conv: list[int] = []
-    t_ids: list[str] = []
-    t_contacts: list[str | None] = []
-    t_channels: list[str] = []
-    t_times = _Times()
-    seen_conv: set[str] = set()
-    for j, journey in enumerate(journeys):
-        where = f"journeys[{j}]"
-        conversion = _get(journey, "conversion", where)
-        cid = _text(_get(conversion, "id", f"{where}.conversion"), f"{where}.conversion.id")
-        assert cid is not None
-        if tags is not None:
-            cid = f"{tags[j]}{_SEP}{cid}"
-        if cid in seen_conv:
-            raise _fail(f"{where}.conversion.id",
-                        f"conversion id {cid!r} is sent twice; each journey needs its own id")
-        seen_conv.add(cid)
-        conv_ids.append(cid)
-        conv_times.add(_get(conversion, "timestamp", f"{where}.conversion"),
-                       f"{where}.conversion.timestamp")
-        values.append(_number(conversion.get("value"), f"{where}.conversion.value"))
-        stage = _text(conversion.get("stage"), f"{where}.conversion.stage", required=False)
-        if stage == _CONVERSION_STAGE:
-            raise _fail(f"{where}.conversion.stage", f"{stage!r} is not a stage name")
-        stages.append(stage or "closed_won")
-        milestones = journey.get("milestones") or {}
-        if not isinstance(milestones, Mapping):
-            raise _fail(f"{where}.milestones", "must be an object")
-        unknown = sorted(set(milestones) - set(_MILESTONES))
-        if unknown:
-            raise _fail(f"{where}.milestones.{unknown[0]}",
-                        f"is not a milestone; milestones are {', '.join(_MILESTONES)}")
-        for m in _MILESTONES:
-            milestone_times[m].add(milestones.get(m), f"{where}.milestones.{m}", required=False)
-        touches = journey.get("touches")
-        if touches is None:
-            touches = []
-        if isinstance(touches, Mapping) or not isinstance(touches, Sequence):
-            raise _fail(f"{where}.touches", "must be a list of touches")
-        seen_touch: set[str] = set()
-        for k, touch in enumerate(touches):
-            tw = f"{where}.touches[{k}]"
-            tid = _text(_get(touch, "touch_id", tw, required=False), f"{tw}.touch_id",
-                        required=False)
-            tid = tid if tid is not None else f"touches[{k}]"
-            if tid in seen_touch:
-                raise _fail(f"{tw}.touch_id", f"touch_id {tid!r} is sent twice in this journey")
-            seen_touch.add(tid)
-            t_conv.append(j)
-            t_ids.append(tid)
-            t_contacts.append(_text(touch.get("contact_id"), f"{tw}.contact_id", required=False))
-            channel = _text(_get(touch, "channel", tw), f"{tw}.channel")
-            assert channel is not None
-            t_channels.append(channel)
-            t_times.add(_get(touch, "timestamp", tw), f"{tw}.timestamp")
-
-    conversions = pl.DataFrame({
-        "conversion_id": pl.Series(conv_ids, dtype=pl.String),
-        "timestamp": conv_times.series("timestamp"),
-        "value": pl.Series(values, dtype=pl.Float64),
-        "stage": pl.Series(stages, dtype=pl.String),
-        **{f"{m}_sent": milestone_times[m].series(f"{m}_sent") for m in _MILESTONES},
-    })
-    index = pl.Series(t_conv, dtype=pl.UInt32)
-    times = t_times.series("timestamp")
-    late = times > conversions.get_column("timestamp").gather(index)
-    if late.any():
-        i = int(late.arg_true()[0])
-        raise _fail(f"{t_times.paths[i]}",
-                    "touch is after its conversion; send only the touches to credit, which "
-                    "happen at or before the conversion")
-    touches = pl.DataFrame({
-        "conversion_id": conversions.get_column("conversion_id").gather(index),
-        "touch_id": pl.Series(t_ids, dtype=pl.String),
-        "contact_id": pl.Series(t_contacts, dtype=pl.String),
-        "account_id": pl.Series([None] * len(t_ids), dtype=pl.String),
-        "channel": pl.Series(t_channels, dtype=pl.String),
-        "timestamp": times,
-        ROW: pl.Series(range(len(t_ids)), dtype=pl.Int64),
-    })
-    return touches, _with_milestones(conversions)
-
-
-def _with_milestones(conversions: pl.DataFrame) -> pl.DataFrame:
-    """Milestone times as the journey builder defines them, for one conversion per entity:
-    the first event of the milestone's stages (the conversion event is one of its own stage),
-    kept only when reached by the conversion (at or before it)."""
-    reached = []
-    for role, names in DEFAULT_MILESTONES.items():
-        own = pl.when(pl.col("stage").is_in(list(names))).then(pl.col("timestamp"))
-        sent = [pl.col(f"{role}_sent")] if role in _MILESTONES else []
-        first = pl.min_horizontal(*sent, own)
-        reached.append(
-            pl.when(first <= pl.col("timestamp")).then(first).otherwise(None).alias(f"{role}_at")
-        )
-    return conversions.with_columns(pl.col("value").fill_null(0.0), *reached)

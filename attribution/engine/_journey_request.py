@@ -1,0 +1,216 @@
+"""The scoring request as frames: the journeys sent as plain Python data (the HTTP API's
+body), checked field by field, turned into a touch table and a conversion table with the
+milestone times the journey builder would give them (see :mod:`attribution.engine._scoring`).
+
+Reading the nested request is one pass over its items; everything after is columnar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from attribution.exceptions import InputError
+from attribution.inputs._schema import ROW, UTC_DATETIME, parse_timestamp
+from attribution.journeys._conversions import DEFAULT_MILESTONES
+
+__all__ = ["CONVERSION_STAGE", "MILESTONES", "SEP", "JourneyLike", "frames", "unattributed"]
+
+JourneyLike = Mapping[str, Any]
+
+#: Stage name of the synthetic conversion events of the reference engine (never a CRM stage).
+CONVERSION_STAGE = "\x00conversion"
+#: Separates the journey from the touch id in the reference engine's internal touch ids, and
+#: the request from the conversion id in a batch of requests.
+SEP = "\x1f"
+#: The milestones a journey may send.
+MILESTONES = ("lead", "opportunity")
+
+
+def _fail(path: str, message: str) -> InputError:
+    return InputError(message, table="journeys", column=path)
+
+
+def _get(obj: Any, key: str, path: str, *, required: bool = True) -> Any:
+    if not isinstance(obj, Mapping):
+        raise _fail(path, f"must be an object; got {type(obj).__name__}")
+    value = obj.get(key)
+    if value is None and required:
+        raise _fail(f"{path}.{key}", "is required")
+    return value
+
+
+def _text(value: Any, path: str, *, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise _fail(path, f"must be a non-empty string; got {value!r}")
+    return value
+
+
+def _number(value: Any, path: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(path, f"must be a number; got {value!r}")
+    out = float(value)
+    if not (0 <= out < float("inf")):
+        raise _fail(path, f"must be a finite, non-negative number; got {value!r}")
+    return out
+
+
+class _Times:
+    """Collects timestamps (datetime or ISO text) with their field paths; parses in bulk."""
+
+    def __init__(self) -> None:
+        self.moments: list[datetime | None] = []
+        self.texts: list[str | None] = []
+        self.paths: list[str] = []
+
+    def add(self, value: Any, path: str, *, required: bool = True) -> None:
+        if value is None and not required:
+            moment, text = None, None
+        elif isinstance(value, datetime):
+            moment, text = value, None
+        elif isinstance(value, date):
+            moment, text = datetime(value.year, value.month, value.day), None
+        elif isinstance(value, str):
+            moment, text = None, value
+        else:
+            raise _fail(path, f"must be an ISO 8601 timestamp; got {value!r}")
+        self.moments.append(moment)
+        self.texts.append(text)
+        self.paths.append(path)
+
+    def series(self, name: str) -> pl.Series:
+        # naive datetimes are taken as UTC; aware ones are converted (by Polars)
+        moments = pl.Series(name, self.moments, dtype=UTC_DATETIME)
+        if not any(t is not None for t in self.texts):
+            return moments
+        texts = pl.Series(name, self.texts, dtype=pl.String)
+        parsed = pl.select(pl.coalesce(pl.lit(moments), parse_timestamp(pl.lit(texts)))
+                           .alias(name)).to_series()
+        failed = parsed.is_null() & texts.is_not_null()
+        if failed.any():
+            i = int(failed.arg_true()[0])
+            raise _fail(self.paths[i], f"must be an ISO 8601 timestamp; got {self.texts[i]!r}")
+        return parsed
+
+
+def unattributed(journeys: Sequence[JourneyLike]) -> list[str]:
+    return [str(j["conversion"]["id"]) for j in journeys if not j.get("touches")]
+
+
+def frames(
+    journeys: Sequence[JourneyLike], *, tags: Sequence[int] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Touches (one row per touch sent) and conversions (one row per journey), checked.
+
+    Reading the nested request is one pass over its items; everything after is columnar.
+    With ``tags`` (one per journey), conversion ids become ``<tag><SEP><id>``.
+    """
+    if isinstance(journeys, Mapping) or not isinstance(journeys, Sequence):
+        raise _fail("journeys", "must be a list of journeys")
+    conv_ids: list[str] = []
+    values: list[float | None] = []
+    stages: list[str] = []
+    conv_times, milestone_times = _Times(), {m: _Times() for m in MILESTONES}
+    t_conv: list[int] = []
+    t_ids: list[str] = []
+    t_contacts: list[str | None] = []
+    t_channels: list[str] = []
+    t_times = _Times()
+    seen_conv: set[str] = set()
+    for j, journey in enumerate(journeys):
+        where = f"journeys[{j}]"
+        conversion = _get(journey, "conversion", where)
+        cid = _text(_get(conversion, "id", f"{where}.conversion"), f"{where}.conversion.id")
+        assert cid is not None
+        if tags is not None:
+            cid = f"{tags[j]}{SEP}{cid}"
+        if cid in seen_conv:
+            raise _fail(f"{where}.conversion.id",
+                        f"conversion id {cid!r} is sent twice; each journey needs its own id")
+        seen_conv.add(cid)
+        conv_ids.append(cid)
+        conv_times.add(_get(conversion, "timestamp", f"{where}.conversion"),
+                       f"{where}.conversion.timestamp")
+        values.append(_number(conversion.get("value"), f"{where}.conversion.value"))
+        stage = _text(conversion.get("stage"), f"{where}.conversion.stage", required=False)
+        if stage == CONVERSION_STAGE:
+            raise _fail(f"{where}.conversion.stage", f"{stage!r} is not a stage name")
+        stages.append(stage or "closed_won")
+        milestones = journey.get("milestones") or {}
+        if not isinstance(milestones, Mapping):
+            raise _fail(f"{where}.milestones", "must be an object")
+        unknown = sorted(set(milestones) - set(MILESTONES))
+        if unknown:
+            raise _fail(f"{where}.milestones.{unknown[0]}",
+                        f"is not a milestone; milestones are {', '.join(MILESTONES)}")
+        for m in MILESTONES:
+            milestone_times[m].add(milestones.get(m), f"{where}.milestones.{m}", required=False)
+        touches = journey.get("touches")
+        if touches is None:
+            touches = []
+        if isinstance(touches, Mapping) or not isinstance(touches, Sequence):
+            raise _fail(f"{where}.touches", "must be a list of touches")
+        seen_touch: set[str] = set()
+        for k, touch in enumerate(touches):
+            tw = f"{where}.touches[{k}]"
+            tid = _text(_get(touch, "touch_id", tw, required=False), f"{tw}.touch_id",
+                        required=False)
+            tid = tid if tid is not None else f"touches[{k}]"
+            if tid in seen_touch:
+                raise _fail(f"{tw}.touch_id", f"touch_id {tid!r} is sent twice in this journey")
+            seen_touch.add(tid)
+            t_conv.append(j)
+            t_ids.append(tid)
+            t_contacts.append(_text(touch.get("contact_id"), f"{tw}.contact_id", required=False))
+            channel = _text(_get(touch, "channel", tw), f"{tw}.channel")
+            assert channel is not None
+            t_channels.append(channel)
+            t_times.add(_get(touch, "timestamp", tw), f"{tw}.timestamp")
+
+    conversions = pl.DataFrame({
+        "conversion_id": pl.Series(conv_ids, dtype=pl.String),
+        "timestamp": conv_times.series("timestamp"),
+        "value": pl.Series(values, dtype=pl.Float64),
+        "stage": pl.Series(stages, dtype=pl.String),
+        **{f"{m}_sent": milestone_times[m].series(f"{m}_sent") for m in MILESTONES},
+    })
+    index = pl.Series(t_conv, dtype=pl.UInt32)
+    times = t_times.series("timestamp")
+    late = times > conversions.get_column("timestamp").gather(index)
+    if late.any():
+        i = int(late.arg_true()[0])
+        raise _fail(f"{t_times.paths[i]}",
+                    "touch is after its conversion; send only the touches to credit, which "
+                    "happen at or before the conversion")
+    touches = pl.DataFrame({
+        "conversion_id": conversions.get_column("conversion_id").gather(index),
+        "touch_id": pl.Series(t_ids, dtype=pl.String),
+        "contact_id": pl.Series(t_contacts, dtype=pl.String),
+        "account_id": pl.Series([None] * len(t_ids), dtype=pl.String),
+        "channel": pl.Series(t_channels, dtype=pl.String),
+        "timestamp": times,
+        ROW: pl.Series(range(len(t_ids)), dtype=pl.Int64),
+    })
+    return touches, _with_milestones(conversions)
+
+
+def _with_milestones(conversions: pl.DataFrame) -> pl.DataFrame:
+    """Milestone times as the journey builder defines them, for one conversion per entity:
+    the first event of the milestone's stages (the conversion event is one of its own stage),
+    kept only when reached by the conversion (at or before it)."""
+    reached = []
+    for role, names in DEFAULT_MILESTONES.items():
+        own = pl.when(pl.col("stage").is_in(list(names))).then(pl.col("timestamp"))
+        sent = [pl.col(f"{role}_sent")] if role in MILESTONES else []
+        first = pl.min_horizontal(*sent, own)
+        reached.append(
+            pl.when(first <= pl.col("timestamp")).then(first).otherwise(None).alias(f"{role}_at")
+        )
+    return conversions.with_columns(pl.col("value").fill_null(0.0), *reached)

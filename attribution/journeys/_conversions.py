@@ -1,0 +1,173 @@
+"""Conversions, their milestones and the role flags of journey touches.
+
+A conversion is a stage event of the chosen stage (numbered per entity in time order); each
+milestone time is the first event of the milestone's stages after the entity's previous
+conversion; a journey touch holds the first / last / milestone roles the rule-based models
+weight (see :mod:`attribution.journeys._journeys`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+
+import polars as pl
+
+from attribution._runs import position_in_run, run_end, run_start
+from attribution.inputs._schema import ROW, UTC_DATETIME
+from attribution.journeys._order import ENTITY, entity_time_order
+
+__all__ = [
+    "DEFAULT_MILESTONES",
+    "ROLE_FLAGS",
+    "find_conversions",
+    "milestone_times",
+    "with_roles",
+]
+
+#: Milestone role -> the stage names whose first event marks it.
+DEFAULT_MILESTONES: dict[str, tuple[str, ...]] = {
+    "lead": ("lead", "mql"),
+    "opportunity": ("opportunity",),
+    "closed_won": ("closed_won",),
+}
+ROLE_FLAGS = ("is_first", "is_last", "is_lead", "is_opportunity", "is_closed_won")
+
+
+def find_conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.DataFrame:
+    conv = (
+        stages.filter((pl.col("stage") == conversion_stage) & pl.col(key).is_not_null())
+        .unique(subset=[key, "timestamp", "opportunity_id", "value"], keep="first")
+        .with_columns(pl.col(key).alias(ENTITY))
+        # ties in time by opportunity, then value: the order of the input rows must not decide
+        .sort([ENTITY, "timestamp", "opportunity_id", "value", ROW], nulls_last=True)
+        # rows are in entity order: runs instead of windows over the entity strings (8x faster)
+        .with_columns(run_start(pl.col(ENTITY)).alias("_new"))
+        .with_columns((position_in_run(pl.col("_new")) + 1).alias("_k"))
+        .with_columns(
+            (pl.col(ENTITY) + pl.lit("#") + pl.col("_k").cast(pl.String)).alias("conversion_id"),
+            pl.col("value").is_null().alias("_value_missing"),
+            pl.col("value").alias("_value_raw"),
+            pl.col("value").fill_null(0.0),
+            (pl.col("_new") | (pl.col("timestamp") != pl.col("timestamp").shift(1))).alias(
+                "_first_at_time"
+            ),
+            pl.when(~pl.col("_new")).then(pl.col("timestamp").shift(1)).alias("_previous"),
+        )
+    )
+    keep = [
+        ENTITY,
+        "conversion_id",
+        "timestamp",
+        "value",
+        "opportunity_id",
+        "_k",
+        "_value_missing",
+        "_value_raw",
+        "_first_at_time",
+        "_previous",
+    ]
+    return conv.select(keep)
+
+
+def milestone_times(
+    conv: pl.DataFrame,
+    stages: pl.DataFrame,
+    key: str,
+    milestones: Mapping[str, Sequence[str]],
+) -> pl.DataFrame:
+    """Per conversion, the first event of each milestone after the previous conversion."""
+    start = pl.datetime(1, 1, 1, time_zone="UTC").cast(UTC_DATETIME)
+    conv = conv.with_columns(
+        pl.coalesce(pl.col("_previous") + timedelta(microseconds=1), start).alias("_after")
+    ).sort("_after")
+    wanted = {
+        role: [names] if isinstance(names, str) else list(names)
+        for role in ("lead", "opportunity", "closed_won")
+        for names in [milestones.get(role, ())]
+    }
+    # only the converting entities' milestone events matter: filtering first makes the as-of
+    # joins 3x faster (334k of 2.9M stage events at 10M touches)
+    stages = (
+        stages.lazy()
+        .filter(
+            pl.col("stage").is_in([n for names in wanted.values() for n in names])
+            & pl.col(key).is_in(conv.get_column(ENTITY).unique().implode())
+        )
+        .select(key, "stage", "timestamp")
+        .collect()
+    )
+    for role, names in wanted.items():
+        events = (
+            stages.filter(pl.col("stage").is_in(names))
+            .select(pl.col(key).alias(ENTITY), pl.col("timestamp").alias(f"{role}_at"))
+            .sort(f"{role}_at")
+        )
+        conv = conv.join_asof(
+            events,
+            left_on="_after",
+            right_on=f"{role}_at",
+            by=ENTITY,
+            strategy="forward",
+            check_sortedness=False,
+            coalesce=False,
+        )
+    # a milestone first reached after T (e.g. closed_won after an opportunity conversion) is
+    # not reached by this conversion; otherwise its journey's last touch would take the role
+    reached = [
+        pl.when(pl.col(f"{role}_at") <= pl.col("timestamp")).then(pl.col(f"{role}_at"))
+        for role in ("lead", "opportunity", "closed_won")
+    ]
+    return conv.with_columns(reached).drop("_after", "_previous")
+
+
+def with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:
+    """The conversion's columns, position, size and the role flags of each journey touch
+    (``_conv_row``: its conversion's row in ``conv``).
+
+    Rows come out sorted by (``conversion_id``, time, ``touch_id``, row): the conversions'
+    rank in ``conversion_id`` order keys :func:`entity_time_order`, and the flags are read
+    from runs (no window over the id strings).
+    """
+    by = "conversion_id"
+    targets = conv.select(
+        "conversion_id",
+        pl.col("timestamp").alias("conversion_timestamp"),
+        pl.col("value").alias("conversion_value"),
+        "lead_at",
+        "opportunity_at",
+        "closed_won_at",
+        (pl.col(by).rank("ordinal") - 1).alias("_rank"),
+    )
+    # fetched by row number, not joined on the id strings
+    rows = journey.get_column("_conv_row")
+    journey = journey.drop("_conv_row").with_columns(targets.gather(rows).get_columns())
+    order = entity_time_order(
+        journey.get_column("_rank"), journey.get_column("timestamp"), journey, ("touch_id", ROW)
+    )
+    # sorted by id: say so, and windows / group-bys over the id downstream take their sorted
+    # fast path (the rule models' windows ran twice as long without the flag)
+    journey = (
+        journey.drop("_rank").gather(order.get_column("_idx")).with_columns(pl.col(by).set_sorted())
+    )
+    start = run_start(pl.col(by))
+    end = run_end(pl.col(by))
+    journey = journey.with_columns(position_in_run(start).alias("position"))
+    position = pl.col("position")
+    journey = journey.with_columns(
+        pl.when(end).then(position + 1).backward_fill().cast(pl.UInt32).alias("n_touches")
+    )
+
+    def milestone_flag(role: str) -> pl.Expr:
+        # times rise within a journey, so "at or before the milestone" holds for a prefix:
+        # the milestone touch is the last row of that prefix
+        before = (pl.col("timestamp") <= pl.col(f"{role}_at")).fill_null(False)
+        return (before & (end | ~before.shift(-1).fill_null(False))).alias(f"is_{role}")
+
+    return journey.with_columns(
+        (position == 0).alias("is_first"),
+        end.alias("is_last"),
+        milestone_flag("lead"),
+        milestone_flag("opportunity"),
+        milestone_flag("closed_won"),
+    )
