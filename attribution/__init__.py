@@ -2,7 +2,8 @@
 
 Exact where others simulate, vectorised where others loop, and B2B-aware. The public API is
 re-exported here; the rooms (``attribution.models``, ``.inputs``, ``.journeys``, ``.engine``,
-``.b2b``, ``.surveys``, ``.report``, ``.datasets``, ``.cli``) hold private ``_*`` modules.
+``.b2b``, ``.importers``, ``.surveys``, ``.report``, ``.datasets``, ``.cli``) hold private
+``_*`` modules.
 
 The learned path models load on first use, so that ``import attribution`` does not import
 SciPy:
@@ -46,6 +47,7 @@ from attribution.exceptions import (
     NullValueError,
     SchemaError,
 )
+from attribution.importers import ImportResult, import_hubspot, import_salesforce
 from attribution.models._registry import (
     ModelSpec,
     Param,
@@ -84,6 +86,7 @@ __all__ = [
     "DEFAULT_ROLE_MULTIPLIERS",
     "DuplicateKeyError",
     "Funnel",
+    "ImportResult",
     "InputError",
     "JourneyScorer",
     "JourneyScores",
@@ -116,6 +119,8 @@ __all__ = [
     "default_models",
     "funnel",
     "get_model",
+    "import_hubspot",
+    "import_salesforce",
     "new_run_id",
     "read_plan",
     "read_run_paths",

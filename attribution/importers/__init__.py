@@ -1,0 +1,21 @@
+"""Importers: CRM exports (HubSpot, Salesforce) -> the canonical touches, stages, contacts
+and surveys tables, with an import report of every row read, kept and dropped.
+
+Modules: ``_read`` (one export read as text: blanks as missing, 1-based file lines, the user's
+columns found by alias, dates / amounts / booleans parsed with errors naming file, column
+and lines), ``_shared`` (role, stage and campaign-type mappings, self-reported answers),
+``_result`` (the result, the report and the atomic write), ``_hubspot`` and ``_salesforce``.
+"""
+
+from attribution.importers._hubspot import import_hubspot
+from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS
+from attribution.importers._result import ImportFiles, ImportResult
+from attribution.importers._salesforce import import_salesforce
+
+__all__ = [
+    "DEFAULT_TIMESTAMP_FORMATS",
+    "ImportFiles",
+    "ImportResult",
+    "import_hubspot",
+    "import_salesforce",
+]

@@ -1,0 +1,545 @@
+"""HubSpot exports (contacts, deals, optional engagements and companies) -> canonical tables.
+
+Semantics (README, "From your CRM"):
+
+* each lifecycle date column of a contact ("Became a Lead Date", ``Date entered "Lead
+  (Lifecycle Stage Pipeline)"``, ``hs_lifecyclestage_lead_date``, ``hs_v2_date_entered_lead``)
+  is a stage event of that contact: lead -> ``lead``, marketing qualified lead -> ``mql``,
+  sales qualified lead -> ``sql``, opportunity -> ``opportunity``, customer -> ``customer``
+  (not ``closed_won``: the deals give the wins, with their amounts), others in snake case;
+* every deal is an opportunity (``opportunity_id`` = the deal's id) with, for each associated
+  contact (``;``-separated ids; none: the company alone), an ``opportunity`` event at its
+  create date and, when closed, ``closed_won`` / ``closed_lost`` (by "Is Closed Won", else
+  the deal stage) at its close date, the amount as ``value``; the account is the deal's
+  company, else the contact's;
+* engagements / form submissions are touches of each associated contact: the channel from
+  the UTM fields by the taxonomy rules, else the activity type; without an engagements file
+  each contact's original source (at its create date) and latest source (at its date) are
+  its touches;
+* "Original Source" is kept in ``contacts.parquet`` as ``lead_source``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from attribution.importers._read import (
+    DEFAULT_TIMESTAMP_FORMATS,
+    LINE,
+    Export,
+    parse_amounts,
+    parse_booleans,
+    parse_timestamps,
+    read_export,
+    split_ids,
+    timestamp_expr,
+)
+from attribution.importers._result import ImportReport, ImportResult, finish
+from attribution.importers._shared import (
+    folded,
+    one_account,
+    record_mapping,
+    role_expr,
+    self_reported,
+    snake,
+)
+from attribution.inputs._taxonomy import channel_expr, load_rules
+
+ID = ["Record ID", "hs_object_id", "id"]
+CONTACT_ID = ["Record ID", "Contact ID", "hs_object_id", "vid", "id"]
+DEAL_ID = ["Record ID", "Deal ID", "hs_object_id", "dealId", "id"]
+COMPANY_IDS = [
+    "Primary Associated Company ID",
+    "Associated Company IDs",
+    "Associated Company ID",
+    "associatedcompanyid",
+    "associatedcompanyids",
+    "Company ID",
+]
+COMPANY_NAMES = ["Associated Company", "Company Name", "company"]
+CONTACT_IDS = [
+    "Associated Contact IDs",
+    "Associated Contact ID",
+    "associatedcontactids",
+    "Contact IDs",
+]
+CREATE_DATE = ["Create Date", "createdate", "hs_createdate"]
+#: lifecycle stage (folded label or internal name) -> our stage name
+LIFECYCLE = {
+    "lead": "lead",
+    "marketingqualifiedlead": "mql",
+    "salesqualifiedlead": "sql",
+    "opportunity": "opportunity",
+    "customer": "customer",
+    "subscriber": "subscriber",
+    "evangelist": "evangelist",
+    "other": "other",
+}
+_LIFECYCLE_COLUMN = [
+    re.compile(r"^became an? (.+?) date$", re.IGNORECASE),
+    re.compile(r'^date entered ["\'](.+?) \(lifecycle stage pipeline\)["\']$', re.IGNORECASE),
+    re.compile(r"^hs_lifecyclestage_(.+)_date$"),
+    re.compile(r"^hs_v2_date_entered_(.+)$"),
+]
+#: HubSpot's source categories (Original / Latest Source, folded) -> channels
+SOURCES = {
+    "organicsearch": "organic_search",
+    "paidsearch": "google_ads",
+    "emailmarketing": "email",
+    "socialmedia": "organic_social",
+    "organicsocial": "organic_social",
+    "paidsocial": "paid_social",
+    "referrals": "referral",
+    "directtraffic": "direct",
+    "othercampaigns": "other_campaigns",
+    "offlinesources": "offline",
+    "offline": "offline",
+    "aireferrals": "ai_referral",
+}
+
+
+def _lifecycle_columns(export: Export) -> dict[str, str]:
+    """The export's lifecycle date columns -> our stage names."""
+    found: dict[str, str] = {}
+    for column in export.frame.columns:
+        for pattern in _LIFECYCLE_COLUMN:
+            match = pattern.match(column.strip())
+            if match:
+                key = "".join(ch for ch in match.group(1).lower() if ch.isalnum())
+                name = re.sub(r"[^a-z0-9]+", "_", match.group(1).lower()).strip("_")
+                found[column] = LIFECYCLE.get(key, name)
+                break
+    return found
+
+
+def _first_id(column: str | None) -> pl.Expr:
+    if column is None:
+        return pl.lit(None, pl.String)
+    return split_ids(column).list.first()
+
+
+def _companies(
+    export: Export, companies: Export | None, report: ImportReport
+) -> tuple[pl.Expr, str | None]:
+    """The expression giving a row's company id, and the column it came from: an id column,
+    else a name column (mapped to the id through the companies file when given)."""
+    ids = export.column(COMPANY_IDS, required=False)
+    if ids is not None:
+        return _first_id(ids), ids
+    names = export.column(COMPANY_NAMES, required=False)
+    if names is None:
+        return pl.lit(None, pl.String), None
+    if companies is None:
+        report.notes.append(
+            f"{export.label}: no company id column; the company name in '{names}' is the "
+            "account id (give --companies to map names to ids)"
+        )
+        return pl.col(names), names
+    lookup = _company_lookup(companies)
+    mapping = dict(lookup.iter_rows())
+    return pl.col(names).replace_strict(mapping, default=pl.col(names)), names
+
+
+def _company_lookup(companies: Export) -> pl.DataFrame:
+    cid = companies.require(ID + ["Company ID"])
+    name = companies.require(["Company name", "Name", "name"])
+    # a name held by several companies cannot be told apart: it is not mapped
+    return (
+        companies.frame.select(pl.col(name).alias("name"), pl.col(cid).alias("id"))
+        .drop_nulls()
+        .filter(pl.col("name").is_unique())
+    )
+
+
+def import_hubspot(
+    contacts: str | Path,
+    deals: str | Path,
+    *,
+    engagements: str | Path | None = None,
+    companies: str | Path | None = None,
+    self_reported_column: str | None = None,
+    channel_rules: str | Path | None = None,
+    timestamp_formats: Sequence[str] | None = None,
+    out: str | Path | None = None,
+) -> ImportResult:
+    """Import HubSpot CSV exports into canonical touches, stages and contacts.
+
+    Parameters
+    ----------
+    contacts, deals
+        The contacts and deals exports (UI labels or API property names).
+    engagements
+        Activities / form submissions with UTM fields: the touches. Without it each
+        contact's original and latest source are its touches.
+    companies
+        Companies export: maps company names to ids when the other files carry names only.
+    self_reported_column
+        A contact or deal property holding "How did you hear about us?": ``surveys``.
+    channel_rules
+        Taxonomy rules for UTM fields (default: the shipped rules).
+    timestamp_formats
+        strftime patterns tried after ISO 8601 (default: US month/day/year with and
+        without a 12-hour clock).
+    out
+        When given, the import is also written there (see :meth:`ImportResult.write`).
+    """
+    formats = tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
+    report = ImportReport("hubspot")
+    con = read_export(contacts, "contacts")
+    deal = read_export(deals, "deals")
+    comp = read_export(companies, "companies") if companies is not None else None
+
+    # contacts: the contact -> account table and the lifecycle stage events
+    cid = con.require(CONTACT_ID)
+    company, company_col = _companies(con, comp, report)
+    role_col = con.column(["Buying Role", "hs_buying_role"], required=False)
+    source_col = con.column(
+        ["Original Source", "Original Traffic Source", "hs_analytics_source"], required=False
+    )
+    lifecycle = _lifecycle_columns(con)
+    report.read(
+        con,
+        {
+            "contact_id": cid,
+            "account_id": company_col,
+            "role": role_col,
+            "lead_source": source_col,
+            **{f"stage:{stage}": col for col, stage in lifecycle.items()},
+        },
+    )
+    no_id = con.frame.get_column(cid).null_count()
+    report.drop("contacts", f"no contact id in '{cid}'", no_id)
+    people = con.frame.filter(pl.col(cid).is_not_null())
+    report.kept("contacts", people.height)
+    contact_rows = people.select(
+        pl.col(cid).alias("contact_id"),
+        company.alias("account_id"),
+        (role_expr(role_col) if role_col else pl.lit(None, pl.String)).alias("role"),
+        (pl.col(source_col) if source_col else pl.lit(None, pl.String)).alias("lead_source"),
+        *([pl.col(role_col).alias("_role_raw")] if role_col else []),
+    )
+    if role_col:
+        record_mapping(report, "role", contact_rows, "_role_raw", "role")
+    report.mapped("stage", {col: stage for col, stage in lifecycle.items()})
+    for col in lifecycle:
+        parse_timestamps(con, col, formats)
+    contact_stages = pl.DataFrame(
+        schema={"contact_id": pl.String, "timestamp": pl.Datetime("us", "UTC"), "stage": pl.String}
+    )
+    if lifecycle:
+        contact_stages = (
+            people.select(pl.col(cid).alias("contact_id"), *lifecycle)
+            .unpivot(index="contact_id", on=list(lifecycle), variable_name="_col", value_name="_t")
+            .drop_nulls("_t")
+            .select(
+                "contact_id",
+                timestamp_expr("_t", formats).alias("timestamp"),
+                pl.col("_col").replace_strict(lifecycle, return_dtype=pl.String).alias("stage"),
+            )
+        )
+
+    accounts = one_account(contact_rows.select("contact_id", "account_id"))
+    deal_stages = _deals(deal, comp, accounts, report, formats)
+    touches = (
+        _engagements(
+            read_export(engagements, "engagements"), accounts, report, formats, channel_rules
+        )
+        if engagements is not None
+        else _source_touches(con, people, cid, source_col, contact_rows, report, formats)
+    )
+    contacts_out = one_account(contact_rows.drop("_role_raw", strict=False))
+
+    surveys = None
+    if self_reported_column:
+        deal_ids = deal.require(DEAL_ID)
+        deal_company, _ = _companies(deal, comp, ImportReport("hubspot"))
+        surveys = self_reported(
+            report,
+            self_reported_column,
+            [
+                (con, {"contact_id": pl.col(cid), "account_id": company}),
+                (deal, {"opportunity_id": pl.col(deal_ids), "account_id": deal_company}),
+            ],
+        )
+    result = finish(
+        report,
+        touches,
+        pl.concat([contact_stages, deal_stages], how="diagonal_relaxed"),
+        contacts_out,
+        surveys,
+    )
+    if out is not None:
+        result.write(out)
+    return result
+
+
+def _deals(
+    deal: Export,
+    comp: Export | None,
+    accounts: pl.DataFrame,
+    report: ImportReport,
+    formats: Sequence[str],
+) -> pl.DataFrame:
+    """Deal stage events: opportunity, closed_won / closed_lost, for each associated contact."""
+    did = deal.require(DEAL_ID)
+    stage_col = deal.require(["Deal Stage", "dealstage"])
+    created = deal.require(CREATE_DATE)
+    closed = deal.require(["Close Date", "closedate"])
+    amount = deal.column(["Amount", "amount"], required=False)
+    people = deal.column(CONTACT_IDS, required=False)
+    won_col = deal.column(["Is Closed Won", "hs_is_closed_won"], required=False)
+    company, company_col = _companies(deal, comp, report)
+    report.read(
+        deal,
+        {
+            "opportunity_id": did,
+            "stage": stage_col,
+            "timestamp:opportunity": created,
+            "timestamp:closed": closed,
+            "value": amount,
+            "contact_id": people,
+            "account_id": company_col,
+            "is_won": won_col,
+        },
+    )
+    stage_text = pl.col(stage_col).str.to_lowercase()
+    by_stage = (
+        pl.when(folded(pl.col(stage_col)) == "closedwon")
+        .then(pl.lit("closed_won"))
+        .when(folded(pl.col(stage_col)) == "closedlost")
+        .then(pl.lit("closed_lost"))
+        .when(stage_text.str.contains(r"\bwon\b"))
+        .then(pl.lit("closed_won"))
+        .when(stage_text.str.contains(r"\blost\b"))
+        .then(pl.lit("closed_lost"))
+    )
+    outcome: pl.Expr = by_stage
+    if won_col is not None:
+        won = parse_booleans(deal, won_col)
+        outcome = pl.when(won).then(pl.lit("closed_won")).otherwise(by_stage)
+    frame = deal.frame.select(
+        pl.col(did).alias("opportunity_id"),
+        pl.col(stage_col).alias("_stage_raw"),
+        outcome.alias("_outcome"),
+        parse_timestamps(deal, created, formats).alias("_created"),
+        parse_timestamps(deal, closed, formats).alias("_closed"),
+        (parse_amounts(deal, amount) if amount else pl.lit(None, pl.Float64)).alias("value"),
+        (split_ids(people) if people else pl.lit([], pl.List(pl.String))).alias("contact_id"),
+        company.alias("_company"),
+    )
+    record_mapping(
+        report,
+        "deal_stage",
+        frame.with_columns(pl.col("_outcome").fill_null("open")),
+        "_stage_raw",
+        "_outcome",
+    )
+    report.drop("deals", f"no deal id in '{did}'", frame.get_column("opportunity_id").null_count())
+    frame = frame.filter(pl.col("opportunity_id").is_not_null())
+    orphan = (pl.col("contact_id").list.len() == 0) & pl.col("_company").is_null()
+    report.drop("deals", "no associated contact and no company", frame.select(orphan.sum()).item())
+    frame = frame.filter(~orphan)
+    report.kept("deals", frame.height)
+    report.drop(
+        "deals",
+        f"no create date in '{created}': no opportunity event",
+        frame.get_column("_created").null_count(),
+    )
+    unclosed = pl.col("_outcome").is_not_null() & pl.col("_closed").is_null()
+    report.drop(
+        "deals",
+        f"closed without a close date in '{closed}': no won/lost event",
+        frame.select(unclosed.sum()).item(),
+    )
+    won_no_amount = frame.filter(
+        (pl.col("_outcome") == "closed_won") & pl.col("value").is_null()
+    ).height
+    if won_no_amount:
+        report.notes.append(f"deals: {won_no_amount} won deal(s) without an amount (value missing)")
+    per_contact = (
+        frame.explode("contact_id")
+        .join(accounts.rename({"account_id": "_contact_account"}), on="contact_id", how="left")
+        .with_columns(pl.coalesce("_company", "_contact_account").alias("account_id"))
+    )
+    opened = per_contact.filter(pl.col("_created").is_not_null()).select(
+        pl.col("_created").alias("timestamp"),
+        pl.lit("opportunity").alias("stage"),
+        "contact_id",
+        "account_id",
+        "opportunity_id",
+        "value",
+    )
+    ended = per_contact.filter(
+        pl.col("_outcome").is_not_null() & pl.col("_closed").is_not_null()
+    ).select(
+        pl.col("_closed").alias("timestamp"),
+        pl.col("_outcome").alias("stage"),
+        "contact_id",
+        "account_id",
+        "opportunity_id",
+        "value",
+    )
+    return pl.concat([opened, ended])
+
+
+def _engagements(
+    eng: Export,
+    accounts: pl.DataFrame,
+    report: ImportReport,
+    formats: Sequence[str],
+    channel_rules: str | Path | None,
+) -> pl.DataFrame:
+    """Engagements / form submissions -> one touch per associated contact."""
+    eid = eng.column(["Activity ID", "Engagement ID", "Submission ID"] + ID, required=False)
+    people = eng.require(CONTACT_IDS + ["Contact ID", "contact_id", "hs_contact_id"])
+    when = eng.require(
+        ["Activity date", "Timestamp", "hs_timestamp", "Conversion Date", "Submitted At"]
+        + CREATE_DATE
+    )
+    kind = eng.column(
+        ["Activity type", "Engagement Type", "hs_activity_type", "hs_engagement_type", "type"],
+        required=False,
+    )
+    source = eng.column(["UTM Source", "utm_source", "hs_utm_source"], required=False)
+    medium = eng.column(["UTM Medium", "utm_medium", "hs_utm_medium"], required=False)
+    campaign = eng.column(
+        ["UTM Campaign", "utm_campaign", "hs_utm_campaign", "Campaign"], required=False
+    )
+    company = eng.column(COMPANY_IDS, required=False)
+    report.read(
+        eng,
+        {
+            "touch_id": eid,
+            "contact_id": people,
+            "timestamp": when,
+            "touch_type": kind,
+            "utm_source": source,
+            "utm_medium": medium,
+            "campaign": campaign,
+            "account_id": company,
+        },
+    )
+    text = pl.lit(None, pl.String)
+    frame = eng.frame.select(
+        (pl.col(eid) if eid else pl.lit("engagement-line-") + pl.col(LINE).cast(pl.String)).alias(
+            "_id"
+        ),
+        split_ids(people).alias("contact_id"),
+        parse_timestamps(eng, when, formats).alias("timestamp"),
+        (pl.col(kind) if kind else text).alias("touch_type"),
+        (pl.col(source) if source else text).alias("utm_source"),
+        (pl.col(medium) if medium else text).alias("utm_medium"),
+        (pl.col(campaign) if campaign else text).alias("campaign"),
+        _first_id(company).alias("_company"),
+    )
+    no_time = frame.get_column("timestamp").null_count()
+    report.drop("engagements", f"no date in '{when}'", no_time)
+    frame = frame.filter(pl.col("timestamp").is_not_null())
+    nobody = (pl.col("contact_id").list.len() == 0) & pl.col("_company").is_null()
+    report.drop(
+        "engagements", f"no associated contact in '{people}'", frame.select(nobody.sum()).item()
+    )
+    frame = frame.filter(~nobody)
+    report.kept("engagements", frame.height)
+    rules = load_rules(channel_rules)
+    has_utm = pl.col("utm_source").is_not_null() | pl.col("utm_medium").is_not_null()
+    frame = frame.with_columns(
+        pl.when(has_utm | pl.col("touch_type").is_null())
+        .then(channel_expr(rules, {"utm_source", "utm_medium"}))
+        .otherwise(snake(pl.col("touch_type")))
+        .alias("channel")
+    )
+    utm = frame.filter(has_utm).select(
+        pl.concat_str(
+            pl.col("utm_source").fill_null(""), pl.col("utm_medium").fill_null(""), separator=" / "
+        ).alias("utm"),
+        "channel",
+    )
+    record_mapping(report, "channel (utm_source / utm_medium)", utm, "utm", "channel")
+    record_mapping(
+        report, "channel (activity type, no UTM)", frame.filter(~has_utm), "touch_type", "channel"
+    )
+    many = pl.col("contact_id").list.len() > 1
+    return (
+        frame.with_columns(many.alias("_many"))
+        .explode("contact_id")
+        .join(accounts.rename({"account_id": "_contact_account"}), on="contact_id", how="left")
+        .select(
+            pl.when("_many")
+            .then(pl.col("_id") + ":" + pl.col("contact_id"))
+            .otherwise("_id")
+            .alias("touch_id"),
+            "timestamp",
+            "channel",
+            "contact_id",
+            pl.coalesce("_company", "_contact_account").alias("account_id"),
+            "campaign",
+            "touch_type",
+            "utm_source",
+            "utm_medium",
+        )
+    )
+
+
+def _source_touches(
+    con: Export,
+    people: pl.DataFrame,
+    cid: str,
+    source_col: str | None,
+    contact_rows: pl.DataFrame,
+    report: ImportReport,
+    formats: Sequence[str],
+) -> pl.DataFrame:
+    """Without engagements: a contact's original source at its create date and its latest
+    source at the latest source date are its touches."""
+    created = con.column(CREATE_DATE, required=False)
+    latest = con.column(
+        ["Latest Source", "Latest Traffic Source", "hs_latest_source"], required=False
+    )
+    latest_at = con.column(
+        ["Latest Source Date", "Latest Traffic Source Date", "hs_latest_source_timestamp"],
+        required=False,
+    )
+    pairs = [(source_col, created, "original_source"), (latest, latest_at, "latest_source")]
+    frames = []
+    for src, at, kind in pairs:
+        if src is None or at is None:
+            continue
+        report.files["contacts"]["columns"][f"touch:{kind}"] = f"{src} @ {at}"
+        parse_timestamps(con, at, formats)
+        frames.append(
+            people.select(
+                (pl.col(cid) + f":{kind}").alias("touch_id"),
+                timestamp_expr(at, formats).alias("timestamp"),
+                pl.col(src).alias("_source"),
+                pl.col(cid).alias("contact_id"),
+                pl.lit(kind).alias("touch_type"),
+            ).drop_nulls(["timestamp", "_source"])
+        )
+    if not frames:
+        report.notes.append(
+            "no engagements file and no source columns ('Original Source' + 'Create Date'): "
+            "no touches"
+        )
+        return pl.DataFrame()
+    report.notes.append(
+        "no engagements file: each contact's original source (at its create date) and latest "
+        "source (at the latest source date) are its touches"
+    )
+    touches = (
+        pl.concat(frames)
+        .unique(["contact_id", "timestamp", "_source"], keep="first", maintain_order=True)
+        .with_columns(
+            folded(pl.col("_source"))
+            .replace_strict(SOURCES, default=None, return_dtype=pl.String)
+            .fill_null(snake(pl.col("_source")))
+            .alias("channel"),
+        )
+    )
+    record_mapping(report, "channel (HubSpot source)", touches, "_source", "channel")
+    accounts = contact_rows.select("contact_id", "account_id").unique("contact_id")
+    return touches.join(accounts, on="contact_id", how="left").drop("_source")

@@ -1,0 +1,224 @@
+"""Reading one CRM export: every cell as text, blanks as missing, 1-based file lines, the
+user's own column names found from a list of aliases, and dates, numbers and booleans parsed
+with errors that name the file, the column and the lines.
+
+Everything the importers read goes through :func:`read_export` and the ``*_of`` expressions
+below, so the CSV reading and the timestamp parsing sit in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
+from attribution.inputs._schema import UTC_DATETIME, parse_timestamp
+
+#: The 1-based line of the file on which a row starts (the header is line 1).
+LINE = "_line"
+_MAX_LINES_SHOWN = 5
+
+#: Timestamp patterns tried in order after ISO 8601 (which is always tried first): Salesforce
+#: Data Loader and report exports in US locale, HubSpot UI exports, plain dates.
+DEFAULT_TIMESTAMP_FORMATS: tuple[str, ...] = (
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y",
+)
+
+_TRUE = ["true", "t", "yes", "y", "1"]
+_FALSE = ["false", "f", "no", "n", "0"]
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export file as read: text columns (blanks are null) and ``_line``."""
+
+    label: str  # what the file is, e.g. "deals"
+    path: Path
+    frame: pl.DataFrame
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def column(self, aliases: Sequence[str], *, required: bool = True) -> str | None:
+        """The file's column for one of ``aliases`` (exact, then case/space-insensitive)."""
+        return find_column(self, aliases, required=required)
+
+    def require(self, aliases: Sequence[str]) -> str:
+        """The file's column for one of ``aliases``; missing: an error naming the file and
+        the names looked for, with a did-you-mean."""
+        found = find_column(self, aliases)
+        assert found is not None  # find_column raises when required
+        return found
+
+    def lines(self, mask: pl.Expr) -> list[int]:
+        """The first file lines (1-based) of the rows where ``mask`` holds."""
+        return self.frame.filter(mask).get_column(LINE).head(_MAX_LINES_SHOWN).to_list()
+
+
+def read_export(path: str | Path, label: str) -> Export:
+    """Read a CSV export as text.
+
+    Every cell is text; surrounding whitespace (NBSP included) is trimmed, and empty cells,
+    quoted empty strings (``""``) and whitespace-only cells are missing (null). ``_line`` is
+    the line the row starts on (quoted cells spanning lines are counted).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", table=label, source=str(path))
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        raise InputError(
+            "spreadsheets are not read",
+            table=label,
+            source=str(path),
+            hint="export the records as CSV (HubSpot: Export > File format CSV)",
+        )
+    try:
+        raw = pl.read_csv(
+            path,
+            infer_schema=False,
+            separator="\t" if path.suffix.lower() == ".tsv" else ",",
+            encoding="utf8-lossy",
+        )
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"cannot read the CSV: {exc}", table=label, source=str(path)) from exc
+    if raw.width == 0:
+        raise InputError("the file is empty", table=label, source=str(path))
+    raw = raw.rename({c: c.lstrip("\ufeff").strip() for c in raw.columns})
+    text = raw.columns
+    # a row's first line: 2 + its index + the newlines inside the cells of the rows before it
+    newlines = pl.sum_horizontal(
+        [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text]
+    )
+    blank = r"^[\s\u00a0\u2007\u202f\ufeff]+|[\s\u00a0\u2007\u202f\ufeff]+$"
+    frame = raw.select(
+        (
+            pl.int_range(pl.len(), dtype=pl.Int64)
+            + 2
+            + newlines.cum_sum().shift(1, fill_value=0).cast(pl.Int64)
+        ).alias(LINE),
+        *[pl.col(c).str.replace_all(blank, "").replace("", None).alias(c) for c in text],
+    )
+    if frame.height == 0:
+        raise InputError("the file has a header but no rows", table=label, source=str(path))
+    return Export(label, path, frame)
+
+
+def _fold(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def find_column(export: Export, aliases: Sequence[str], *, required: bool = True) -> str | None:
+    """The export's column for the first alias present: exact name first, then ignoring
+    case, spaces and punctuation (``Campaign.Type`` = ``Campaign Type`` = ``campaign_type``)."""
+    columns = [c for c in export.frame.columns if c != LINE]
+    for alias in aliases:
+        if alias in columns:
+            return alias
+    folded = {_fold(c): c for c in reversed(columns)}
+    for alias in aliases:
+        if _fold(alias) in folded:
+            return folded[_fold(alias)]
+    if required:
+        raise ColumnNotFoundError(
+            f"no column for {aliases[0]!r} (looked for {', '.join(map(repr, aliases))})",
+            table=export.label,
+            source=export.name,
+            column=aliases[0],
+            hint=did_you_mean(aliases[0], columns),
+        )
+    return None
+
+
+def _bad(export: Export, column: str, parsed: pl.Expr, what: str, hint: str) -> None:
+    bad = pl.col(column).is_not_null() & parsed.is_null()
+    count = export.frame.select(bad.sum()).item()
+    if count:
+        example = export.frame.filter(bad).get_column(column).head(1).item()
+        lines = export.lines(bad)
+        raise SchemaError(
+            f"{count} value(s) cannot be read as {what}, e.g. {example!r}, "
+            f"at file line(s) {', '.join(map(str, lines))}",
+            table=export.label,
+            source=export.name,
+            column=column,
+            hint=hint,
+        )
+
+
+def timestamp_expr(column: str, formats: Sequence[str] = DEFAULT_TIMESTAMP_FORMATS) -> pl.Expr:
+    """Text -> UTC datetime: ISO 8601 first, then each strftime pattern in order, then epoch
+    milliseconds (13 digits, as HubSpot's API writes them). Naive values are taken as UTC."""
+    c = pl.col(column)
+    tries = [parse_timestamp(c)]
+    tries += [
+        c.str.to_datetime(fmt, strict=False).dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+        for fmt in formats
+    ]
+    epoch = pl.when(c.str.contains(r"^\d{13}$")).then(
+        pl.from_epoch(c.cast(pl.Int64, strict=False), time_unit="ms")
+        .dt.replace_time_zone("UTC")
+        .dt.cast_time_unit("us")
+    )
+    return pl.coalesce(*tries, epoch).cast(UTC_DATETIME)
+
+
+def parse_timestamps(
+    export: Export, column: str, formats: Sequence[str] = DEFAULT_TIMESTAMP_FORMATS
+) -> pl.Expr:
+    """``timestamp_expr`` after checking every non-blank value parses (else a
+    :class:`SchemaError` naming the file, the column and the lines)."""
+    expr = timestamp_expr(column, formats)
+    _bad(
+        export,
+        column,
+        expr,
+        "a date/time",
+        "tried ISO 8601 and " + ", ".join(formats) + "; give yours with timestamp_formats "
+        "(--timestamp-format)",
+    )
+    return expr
+
+
+def parse_amounts(export: Export, column: str) -> pl.Expr:
+    """Text -> Float64 (``$``, spaces and thousands commas removed); a value that is not a
+    number, or a negative one, is an error naming the lines."""
+    expr = pl.col(column).str.replace_all(r"[\s$,\u00a0]", "").cast(pl.Float64, strict=False)
+    _bad(export, column, expr, "an amount", "amounts are numbers such as 25000 or 25000.50")
+    negative = export.frame.select(expr < 0).to_series().fill_null(False)
+    if negative.any():
+        lines = export.frame.filter(negative).get_column(LINE).head(_MAX_LINES_SHOWN).to_list()
+        raise SchemaError(
+            f"{int(negative.sum())} negative amount(s) at file line(s) "
+            f"{', '.join(map(str, lines))}",
+            table=export.label,
+            source=export.name,
+            column=column,
+            hint="deal amounts must be >= 0 (a refund is not a negative deal)",
+        )
+    return expr
+
+
+def parse_booleans(export: Export, column: str) -> pl.Expr:
+    """Text -> Boolean (true/false, yes/no, 1/0, any case); anything else is an error."""
+    low = pl.col(column).str.to_lowercase()
+    expr = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+    _bad(export, column, expr, "true/false", "use true / false")
+    return expr
+
+
+def split_ids(column: str) -> pl.Expr:
+    """``;``-separated ids (HubSpot association columns) -> a list of trimmed, non-empty ids."""
+    return (
+        pl.col(column)
+        .str.split(";")
+        .list.eval(pl.element().str.strip_chars().replace("", None).drop_nulls())
+        .fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )

@@ -1,0 +1,176 @@
+"""What an import gives: the canonical tables, the import report, and the atomic write of
+both into one directory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
+from attribution.importers._read import Export
+
+
+class ImportFiles:
+    """File names of an import directory."""
+
+    TOUCHES: Final = "touches.parquet"
+    STAGES: Final = "stages.parquet"
+    CONTACTS: Final = "contacts.parquet"
+    SURVEYS: Final = "surveys.parquet"
+    REPORT: Final = "import_report.json"
+
+
+#: Canonical columns and types of the written tables (README, "Input formats").
+TOUCH_COLUMNS: dict[str, pl.DataType] = {
+    "touch_id": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "channel": pl.String(),
+    "contact_id": pl.String(),
+    "account_id": pl.String(),
+    "campaign": pl.String(),
+    "touch_type": pl.String(),
+    "utm_source": pl.String(),
+    "utm_medium": pl.String(),
+}
+STAGE_COLUMNS: dict[str, pl.DataType] = {
+    "timestamp": pl.Datetime("us", "UTC"),
+    "stage": pl.String(),
+    "contact_id": pl.String(),
+    "account_id": pl.String(),
+    "opportunity_id": pl.String(),
+    "value": pl.Float64(),
+}
+CONTACT_COLUMNS: dict[str, pl.DataType] = {
+    "contact_id": pl.String(),
+    "account_id": pl.String(),
+    "role": pl.String(),
+    "lead_source": pl.String(),
+}
+SURVEY_COLUMNS: dict[str, pl.DataType] = {
+    "response": pl.String(),
+    "contact_id": pl.String(),
+    "account_id": pl.String(),
+    "opportunity_id": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+}
+
+
+def conform(frame: pl.DataFrame, columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """``frame`` with exactly ``columns`` (missing ones null), in that order and type."""
+    return frame.select(
+        [
+            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in columns.items()
+        ]
+    )
+
+
+@dataclass
+class ImportReport:
+    """Counts and mappings gathered while importing (written as ``import_report.json``)."""
+
+    crm: str
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    drops: list[dict[str, Any]] = field(default_factory=list)
+    value_mappings: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def read(self, export: Export, columns: Mapping[str, str | None]) -> None:
+        """Record a file read and the columns used (ours -> theirs)."""
+        self.files[export.label] = {
+            "path": export.name,
+            "rows_read": export.frame.height,
+            "rows_kept": export.frame.height,
+            "columns": {k: v for k, v in columns.items() if v is not None},
+        }
+
+    def kept(self, label: str, rows: int) -> None:
+        self.files[label]["rows_kept"] = int(rows)
+
+    def drop(self, label: str, reason: str, count: int) -> None:
+        """Count rows of ``label`` left out, and why (zero counts are not recorded)."""
+        if count:
+            self.drops.append({"file": label, "reason": reason, "count": int(count)})
+
+    def mapped(self, what: str, mapping: Mapping[str, str]) -> None:
+        if mapping:
+            self.value_mappings.setdefault(what, {}).update(
+                {str(k): str(v) for k, v in sorted(mapping.items())}
+            )
+
+
+@dataclass
+class ImportResult:
+    """The canonical tables of one CRM import and its report.
+
+    ``touches``, ``stages`` and ``contacts`` follow README "Input formats" (``contacts`` also
+    keeps the CRM's own ``lead_source``); ``surveys`` is set when a self-reported column was
+    named. :meth:`write` puts them, with ``import_report.json``, into one directory.
+    """
+
+    touches: pl.DataFrame
+    stages: pl.DataFrame
+    contacts: pl.DataFrame
+    surveys: pl.DataFrame | None
+    report: dict[str, Any]
+
+    def write(self, out: str | Path) -> Path:
+        """Write the import into ``out`` atomically (built under a temporary name beside it and
+        renamed; ``out`` must not exist yet). Returns ``out``."""
+        out = Path(out)
+        if out.exists():
+            raise FileExistsError(f"{out} already exists; choose a new --out directory")
+        with atomic_directory(out) as tmp:
+            write_parquet_atomic(tmp / ImportFiles.TOUCHES, self.touches)
+            write_parquet_atomic(tmp / ImportFiles.STAGES, self.stages)
+            write_parquet_atomic(tmp / ImportFiles.CONTACTS, self.contacts)
+            if self.surveys is not None:
+                write_parquet_atomic(tmp / ImportFiles.SURVEYS, self.surveys)
+            write_json_atomic(tmp / ImportFiles.REPORT, self.report)
+        return out
+
+
+def finish(
+    report: ImportReport,
+    touches: pl.DataFrame,
+    stages: pl.DataFrame,
+    contacts: pl.DataFrame,
+    surveys: pl.DataFrame | None,
+) -> ImportResult:
+    """Conform the tables, sort them, and put the output counts into the report."""
+    touches = conform(touches, TOUCH_COLUMNS).sort("timestamp", "touch_id", nulls_last=True)
+    stages = (
+        conform(stages, STAGE_COLUMNS)
+        .unique(maintain_order=True)
+        .sort("timestamp", "opportunity_id", "contact_id", "stage", nulls_last=True)
+    )
+    contacts = conform(contacts, CONTACT_COLUMNS).sort("contact_id")
+    if surveys is not None:
+        surveys = conform(surveys, SURVEY_COLUMNS).unique(maintain_order=True)
+    outputs = {
+        ImportFiles.TOUCHES: touches.height,
+        ImportFiles.STAGES: stages.height,
+        ImportFiles.CONTACTS: contacts.height,
+    }
+    if surveys is not None:
+        outputs[ImportFiles.SURVEYS] = surveys.height
+    stage_counts = dict(stages.group_by("stage").len().sort("stage").iter_rows())
+    payload = {
+        "crm": report.crm,
+        "files": report.files,
+        "drops": report.drops,
+        "value_mappings": report.value_mappings,
+        "outputs": outputs,
+        "stages": stage_counts,
+        "conversions_closed_won": int(
+            stages.filter(pl.col("stage") == "closed_won")
+            .select(pl.col("opportunity_id").n_unique())
+            .item()
+        ),
+        "notes": report.notes,
+    }
+    return ImportResult(touches, stages, contacts, surveys, payload)
