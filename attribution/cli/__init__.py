@@ -40,6 +40,7 @@ COMMANDS = (
     "_surveys",  # surveys
     "_plan",  # plan
     "_paths",  # paths
+    "_import",  # import hubspot, import salesforce
     "_demo",  # demo, synth
     "_serve",  # serve
     "_models",  # models

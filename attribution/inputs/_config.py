@@ -6,6 +6,7 @@ Example (every key optional except an input)::
     touches = "touches.parquet"    # or: events = "events.ndjson" (unified log)
     stages = "stages.parquet"
     contacts = "contacts.parquet"
+    # or: import = "crm_import"    # a directory written by `attribution import ...`
 
     [run]
     models = ["linear", "w_shaped", "time_decay:half_life=3d"]
@@ -49,7 +50,19 @@ from attribution.exceptions import ConfigError, did_you_mean
 from attribution.inputs._schema import SPECS
 
 _SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy", "economics"}
-_INPUTS = {"touches", "stages", "contacts", "events", "spend", "surveys", "paths", "plan"}
+_INPUTS = {
+    "touches",
+    "stages",
+    "contacts",
+    "events",
+    "spend",
+    "surveys",
+    "paths",
+    "plan",
+    "import",
+}
+#: The tables an import directory (``attribution import ...``, ``[inputs] import``) holds.
+_IMPORTED = ("touches", "stages", "contacts", "surveys")
 #: [economics] keys -> the keyword of :func:`attribution.b2b._economics.unit_economics`
 _ECONOMICS_NUMBERS = {
     "gross_margin",
@@ -148,8 +161,11 @@ def load_config(path: str | Path) -> RunConfig:
         if not isinstance(run["out"], str):
             raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
         run["out"] = str((base / run["out"]).resolve())
+    resolved = {k: (base / v).resolve() for k, v in inputs.items()}
+    if "import" in resolved:
+        _imported(resolved, run, path)
     return RunConfig(
-        inputs={k: (base / v).resolve() for k, v in inputs.items()},
+        inputs=resolved,
         run=run,
         columns=columns,
         stage_names=stage_names,
@@ -158,6 +174,22 @@ def load_config(path: str | Path) -> RunConfig:
         economics=economics,
         path=path,
     )
+
+
+def _imported(inputs: dict[str, Path], run: dict[str, Any], path: Path) -> None:
+    """``[inputs] import = "DIR"``: the tables of an import directory, unless given one by
+    one; its deals have several contacts each, so the run is at account level unless
+    ``[run] level`` says otherwise."""
+    folder = inputs.pop("import")
+    if not (folder / "import_report.json").is_file():
+        raise ConfigError(
+            f"config '{path}': [inputs] import = '{folder}' is not an import directory (no "
+            "import_report.json); write one with 'attribution import hubspot|salesforce'"
+        )
+    for table in _IMPORTED:
+        if table not in inputs and (folder / f"{table}.parquet").is_file():
+            inputs[table] = folder / f"{table}.parquet"
+    run.setdefault("level", "account")
 
 
 def _number(value: Any) -> bool:

@@ -1,0 +1,158 @@
+"""``attribution import hubspot`` / ``attribution import salesforce``: CRM exports -> the
+canonical tables and an import report, in one directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from attribution.cli._app import app, console, fail
+from attribution.exceptions import AttributionError
+from attribution.importers import ImportFiles, ImportResult, import_hubspot, import_salesforce
+
+group = typer.Typer(
+    no_args_is_help=True,
+    help="Import CRM exports (HubSpot, Salesforce) into touches, stages and contacts.",
+)
+app.add_typer(group, name="import")
+
+ImportOut = Annotated[
+    Path, typer.Option("--out", "-o", help="New directory for the import (must not exist)")
+]
+SelfReported = Annotated[
+    str | None,
+    typer.Option(
+        "--self-reported",
+        help="Column holding 'How did you hear about us?': writes surveys.parquet",
+    ),
+]
+Formats = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--timestamp-format",
+        help="strftime pattern for dates, tried after ISO 8601 (repeat for several; default: "
+        "US %m/%d/%Y %I:%M %p and its variants)",
+    ),
+]
+
+
+def _print(result: ImportResult, out: Path) -> None:
+    report = result.report
+    for label, info in report["files"].items():
+        console.print(
+            f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    for drop in report["drops"]:
+        console.print(
+            f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    for note in report["notes"]:
+        console.print(f"  note: {note}", markup=False, highlight=False, soft_wrap=True)
+    outputs = ", ".join(f"{name} {rows:,}" for name, rows in report["outputs"].items())
+    console.print(f"wrote {out}: {outputs}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"closed-won deals: {report['conversions_closed_won']:,}; next: attribution run "
+        f"--touches {out / ImportFiles.TOUCHES} --stages {out / ImportFiles.STAGES} "
+        f"--contacts {out / ImportFiles.CONTACTS} --level account"
+        + (
+            f" --surveys {out / ImportFiles.SURVEYS}"
+            if ImportFiles.SURVEYS in report["outputs"]
+            else ""
+        ),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@group.command("hubspot")
+def hubspot_cmd(
+    contacts: Annotated[Path, typer.Option(help="Contacts export (CSV)")],
+    deals: Annotated[Path, typer.Option(help="Deals export (CSV)")],
+    out: ImportOut,
+    engagements: Annotated[
+        Path | None, typer.Option(help="Activities / form submissions with UTM fields (CSV)")
+    ] = None,
+    companies: Annotated[
+        Path | None, typer.Option(help="Companies export: maps company names to ids")
+    ] = None,
+    self_reported: SelfReported = None,
+    channel_rules: Annotated[
+        Path | None, typer.Option(help="Channel taxonomy rules for the UTM fields")
+    ] = None,
+    timestamp_format: Formats = None,
+) -> None:
+    """HubSpot contacts + deals (+ engagements, companies) -> touches, stages, contacts."""
+    try:
+        result = import_hubspot(
+            contacts,
+            deals,
+            engagements=engagements,
+            companies=companies,
+            self_reported_column=self_reported,
+            channel_rules=channel_rules,
+            timestamp_formats=timestamp_format,
+            out=out,
+        )
+    except (AttributionError, OSError) as exc:
+        fail(exc)
+    _print(result, out)
+
+
+@group.command("salesforce")
+def salesforce_cmd(
+    campaign_members: Annotated[Path, typer.Option(help="CampaignMember export (CSV)")],
+    opportunities: Annotated[Path, typer.Option(help="Opportunity export (CSV)")],
+    out: ImportOut,
+    contact_roles: Annotated[
+        Path | None, typer.Option(help="OpportunityContactRole export: deal contacts, roles")
+    ] = None,
+    contacts: Annotated[
+        Path | None, typer.Option(help="Contact export: contact -> account")
+    ] = None,
+    campaigns: Annotated[
+        Path | None, typer.Option(help="Campaign export: Type, when members lack Campaign.Type")
+    ] = None,
+    opportunity_history: Annotated[
+        Path | None, typer.Option(help="OpportunityHistory export: every stage change")
+    ] = None,
+    leads: Annotated[
+        Path | None, typer.Option(help="Lead export: lead -> converted contact")
+    ] = None,
+    include_non_responders: Annotated[
+        bool,
+        typer.Option(
+            "--include-non-responders",
+            help="Campaign members who did not respond are touches at CreatedDate",
+        ),
+    ] = False,
+    self_reported: SelfReported = None,
+    timestamp_format: Formats = None,
+) -> None:
+    """Salesforce CampaignMember + Opportunity (+ roles, contacts, campaigns, history,
+    leads) -> touches, stages, contacts."""
+    try:
+        result = import_salesforce(
+            campaign_members,
+            opportunities,
+            contact_roles=contact_roles,
+            contacts=contacts,
+            campaigns=campaigns,
+            opportunity_history=opportunity_history,
+            leads=leads,
+            include_non_responders=include_non_responders,
+            self_reported_column=self_reported,
+            timestamp_formats=timestamp_format,
+            out=out,
+        )
+    except (AttributionError, OSError) as exc:
+        fail(exc)
+    _print(result, out)
