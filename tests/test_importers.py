@@ -1,0 +1,355 @@
+"""CRM importers (HubSpot, Salesforce): exports shaped like real ones in tests/fixtures, end
+to end through ``attribution import`` and ``attribution run`` in real subprocesses, the
+import report's counts, and errors naming the file, the user's column and file lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import attribution
+from attribution import InputError, import_hubspot, import_salesforce
+from attribution.importers._read import LINE, read_export
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+HS_UI, HS_API, SF = FIXTURES / "hubspot_ui", FIXTURES / "hubspot_api", FIXTURES / "salesforce"
+CLI = [sys.executable, "-m", "attribution.cli"]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS="200")
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def run_dir(runs: Path) -> Path:
+    (found,) = [p for p in runs.iterdir() if not p.name.startswith(".")]
+    return found
+
+
+def credit_by_touch(run: Path, model: str) -> dict[str, float]:
+    touch = pl.read_parquet(run / "touch_credit.parquet").filter(pl.col("model") == model)
+    return dict(touch.select("touch_id", "credit").iter_rows())
+
+
+def hubspot_import(out: Path, folder: Path = HS_UI, **kw: object) -> attribution.ImportResult:
+    return import_hubspot(
+        folder / "contacts.csv",
+        folder / "deals.csv",
+        engagements=folder / "engagements.csv",
+        out=out,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def salesforce_import(out: Path | None = None, **kw: object) -> attribution.ImportResult:
+    return import_salesforce(
+        SF / "CampaignMember.csv",
+        SF / "Opportunity.csv",
+        contact_roles=SF / "OpportunityContactRole.csv",
+        contacts=SF / "Contact.csv",
+        campaigns=SF / "Campaign.csv",
+        opportunity_history=SF / "OpportunityHistory.csv",
+        leads=SF / "Lead.csv",
+        out=out,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+# --- end to end through the command line ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_hubspot_export_imports_and_runs_at_account_level(tmp_path: Path) -> None:
+    out = tmp_path / "hs"
+    proc = run_cli(
+        "import", "hubspot",
+        "--contacts", str(HS_UI / "contacts.csv"),
+        "--deals", str(HS_UI / "deals.csv"),
+        "--engagements", str(HS_UI / "engagements.csv"),
+        "--self-reported", "How did you hear about us?",
+        "--out", str(out),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "dropped 1 deals row(s): no associated contact and no company" in proc.stdout
+    for name in ("touches", "stages", "contacts", "surveys"):
+        assert (out / f"{name}.parquet").is_file()
+    proc = run_cli(
+        "run",
+        "--touches", str(out / "touches.parquet"),
+        "--stages", str(out / "stages.parquet"),
+        "--contacts", str(out / "contacts.parquet"),
+        "--surveys", str(out / "surveys.parquet"),
+        "--level", "account", "-m", "linear", "-m", "w_shaped",
+        "--out", str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    run = run_dir(tmp_path / "runs")
+    conv = pl.read_parquet(run / "conversions.parquet").sort("account_id")
+    # two won deals: 5001 (two contacts, one conversion of account 9001) and 5003 (no
+    # company on the deal: the contact's company 9003); the lost and open deals convert nothing
+    assert conv.get_column("account_id").to_list() == ["9001", "9003"]
+    assert conv.get_column("opportunity_id").to_list() == ["5001", "5003"]
+    assert conv.get_column("value").to_list() == [24000.0, 12000.0]
+    assert conv.get_column("n_touches").to_list() == [6, 2]
+    assert conv.get_column("lead_at").null_count() == 0
+    assert conv.get_column("opportunity_at").null_count() == 0
+    # W-shaped: E1 is first touch and lead touch (0.3 + 0.3), the meeting E3 the last touch
+    # before the opportunity (0.3), the other four share 0.1; linear gives each 1/6
+    w = credit_by_touch(run, "w_shaped")
+    lin = credit_by_touch(run, "linear")
+    assert w["E1"] == pytest.approx(0.6)
+    assert w["E3"] == pytest.approx(0.3)
+    assert w["E2:102"] == pytest.approx(0.025)
+    assert lin["E1"] == pytest.approx(1 / 6)
+    channel = pl.read_parquet(run / "channel_credit.parquet")
+    total = channel.group_by("model").agg(pl.col("value").sum())
+    assert total.get_column("value").to_list() == pytest.approx([36000.0, 36000.0])
+    assert (run / "survey_benchmark.parquet").is_file()
+
+
+@pytest.mark.slow
+def test_salesforce_export_imports_and_runs_at_account_level(tmp_path: Path) -> None:
+    out = tmp_path / "sf"
+    proc = run_cli(
+        "import", "salesforce",
+        "--campaign-members", str(SF / "CampaignMember.csv"),
+        "--opportunities", str(SF / "Opportunity.csv"),
+        "--contact-roles", str(SF / "OpportunityContactRole.csv"),
+        "--contacts", str(SF / "Contact.csv"),
+        "--campaigns", str(SF / "Campaign.csv"),
+        "--opportunity-history", str(SF / "OpportunityHistory.csv"),
+        "--leads", str(SF / "Lead.csv"),
+        "--self-reported", "How_Did_You_Hear__c",
+        "--out", str(out),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "dropped 2 campaign_members row(s): did not respond" in proc.stdout
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[inputs]\nimport = "sf"\n[run]\nmodels = ["linear", "w_shaped"]\nout = "runs"\n'
+    )
+    proc = run_cli("run", "--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run = run_dir(tmp_path / "runs")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["parameters"]["level"] == "account"
+    conv = pl.read_parquet(run / "conversions.parquet").sort("account_id")
+    assert conv.get_column("opportunity_id").to_list() == ["006A", "006C"]
+    assert conv.get_column("value").to_list() == [50000.0, 15000.0]
+    assert conv.get_column("n_touches").to_list() == [4, 1]
+    assert conv.get_column("opportunity_at").null_count() == 0
+    # 001A: the lead event (1/3) precedes the journey, so W-shaped has first + opportunity
+    # (both 00v1: 0.6) and three others (0.1 / 3), renormalised over 0.7
+    w = credit_by_touch(run, "w_shaped")
+    assert w["00v1"] == pytest.approx(6 / 7)
+    assert w["00v2"] == pytest.approx(1 / 21)
+    assert credit_by_touch(run, "linear")["00v1"] == pytest.approx(0.25)
+    assert (run / "survey_benchmark.parquet").is_file()  # surveys came with the import
+
+
+@pytest.mark.slow
+def test_import_errors_name_file_column_and_line(tmp_path: Path) -> None:
+    members = tmp_path / "CampaignMember.csv"
+    members.write_text(
+        '"Id","CampaignId","ContactId","LeadId","Status","HasResponded",'
+        '"FirstRespondedDate","CreatedDate","Description"\n'
+        '"00v1","701W","003A1","","Attended","true","1/10/2025 10:00 AM","1/8/2025 9:00 AM",'
+        '"two\nlines"\n'
+        '"00v2","701W","003A2","","Attended","true","21.02.2025 13:19","1/8/2025 9:00 AM",""\n'
+    )
+    args = [
+        "import", "salesforce", "--campaign-members", str(members),
+        "--opportunities", str(SF / "Opportunity.csv"), "--campaigns", str(SF / "Campaign.csv"),
+    ]  # fmt: skip
+    proc = run_cli(*args, "--out", str(tmp_path / "a"), cwd=tmp_path)
+    assert proc.returncode == 2
+    message = " ".join(proc.stderr.split())
+    assert "Traceback" not in proc.stderr
+    assert str(members) in message
+    assert "'FirstRespondedDate'" in message
+    assert "line(s) 4" in message  # the quoted cell of row 1 spans lines 2-3
+    assert not (tmp_path / "a").exists()
+    # given patterns replace the defaults; several are tried in order, row by row
+    formats = ["--timestamp-format", "%m/%d/%Y %I:%M %p", "--timestamp-format", "%d.%m.%Y %H:%M"]
+    proc = run_cli(*args, *formats, "--out", str(tmp_path / "b"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    touches = pl.read_parquet(tmp_path / "b" / "touches.parquet")
+    assert str(touches.filter(pl.col("touch_id") == "00v2").get_column("timestamp").item()) == (
+        "2025-02-21 13:19:00+00:00"
+    )
+
+
+# --- the library: semantics and the report ----------------------------------------------
+
+
+def test_hubspot_ui_labels_and_api_names_give_the_same_tables(tmp_path: Path) -> None:
+    ui = hubspot_import(tmp_path / "ui")
+    api = hubspot_import(tmp_path / "api", HS_API)
+    assert_frame_equal(ui.stages, api.stages)
+    assert_frame_equal(ui.touches, api.touches)
+    assert_frame_equal(ui.contacts.drop("lead_source"), api.contacts.drop("lead_source"))
+    assert api.report["files"]["deals"]["columns"]["contact_id"] == "associatedcontactids"
+    assert ui.report["files"]["deals"]["columns"]["contact_id"] == "Associated Contact IDs"
+
+
+def test_hubspot_report_counts_and_mappings(tmp_path: Path) -> None:
+    result = hubspot_import(tmp_path / "hs")
+    report = json.loads((tmp_path / "hs" / "import_report.json").read_text())
+    assert report == json.loads(json.dumps(result.report, default=str))
+    files = report["files"]
+    assert (files["contacts"]["rows_read"], files["contacts"]["rows_kept"]) == (6, 5)
+    assert (files["deals"]["rows_read"], files["deals"]["rows_kept"]) == (5, 4)
+    assert (files["engagements"]["rows_read"], files["engagements"]["rows_kept"]) == (11, 9)
+    drops = {(d["file"], d["reason"]): d["count"] for d in report["drops"]}
+    assert drops == {
+        ("contacts", "no contact id in 'Record ID'"): 1,
+        ("deals", "no associated contact and no company"): 1,
+        ("engagements", "no date in 'Activity date'"): 1,
+        ("engagements", "no associated contact in 'Associated Contact IDs'"): 1,
+    }
+    maps = report["value_mappings"]
+    assert maps["stage"]["Became a Marketing Qualified Lead Date"] == "mql"
+    assert maps["deal_stage"] == {
+        "Appointment Scheduled": "open",
+        "Closed Lost": "closed_lost",
+        "Closed Won": "closed_won",
+    }
+    assert maps["channel (utm_source / utm_medium)"]["linkedin / paid_social"] == "linkedin"
+    assert maps["role"]["End user"] == "user"
+    assert report["outputs"]["touches.parquet"] == result.touches.height == 10
+    # the multi-contact engagement E2 is one touch per contact, with distinct ids
+    assert result.touches.filter(pl.col("touch_id").str.starts_with("E2")).height == 2
+    # the contact's "Became a Customer Date" is `customer`, not a second closed_won
+    won = result.stages.filter(pl.col("stage") == "closed_won")
+    assert won.get_column("opportunity_id").unique().sort().to_list() == ["5001", "5003"]
+    deal = won.filter(pl.col("opportunity_id") == "5001")
+    assert deal.get_column("contact_id").sort().to_list() == ["101", "102"]
+    # a deal without a company takes its contact's
+    assert won.filter(pl.col("opportunity_id") == "5003").get_column("account_id").item() == "9003"
+    # a whitespace-only role is missing, reported as unknown
+    role = result.contacts.filter(pl.col("contact_id") == "105").get_column("role").item()
+    assert role == "unknown"
+
+
+def test_hubspot_without_engagements_uses_original_source(tmp_path: Path) -> None:
+    result = import_hubspot(HS_UI / "contacts.csv", HS_UI / "deals.csv")
+    touches = result.touches
+    assert touches.height == 5  # one per contact with an id and an original source
+    assert dict(touches.select("contact_id", "channel").iter_rows())["101"] == "organic_search"
+    assert any("no engagements file" in n for n in result.report["notes"])
+
+
+def test_salesforce_semantics(tmp_path: Path) -> None:
+    result = salesforce_import(tmp_path / "sf", self_reported_column="How_Did_You_Hear__c")
+    touches, stages, contacts = result.touches, result.stages, result.contacts
+    # lead 00Q1 converted to 003A1: its campaign membership is 003A1's touch
+    assert touches.filter(pl.col("touch_id") == "00v1").get_column("contact_id").item() == "003A1"
+    # Data Loader's US time with a 12-hour clock
+    at = touches.filter(pl.col("touch_id") == "00v2").get_column("timestamp").item()
+    assert str(at) == "2025-02-21 13:19:00+00:00"
+    assert dict(touches.select("touch_id", "channel").iter_rows())["00v2"] == "events"
+    assert "00v3" not in touches.get_column("touch_id").to_list()  # did not respond
+    roles = dict(contacts.select("contact_id", "role").iter_rows())
+    assert roles == {
+        "003A1": "decision_maker",
+        "003A2": "influencer",
+        "003B1": "finance",
+        "003C1": "user",
+        "003X": "champion",
+        "00Q2": None,
+    }
+    history = stages.filter(pl.col("opportunity_id") == "006A").get_column("stage").unique()
+    assert set(history) == {"opportunity", "prospecting", "qualification", "negotiation_review",
+                            "closed_won"}  # fmt: skip
+    assert stages.filter(pl.col("opportunity_id") == "006D").get_column("stage").to_list() == [
+        "opportunity"
+    ]  # open: no close event
+    report = result.report
+    drops = {(d["file"], d["reason"]): d["count"] for d in report["drops"]}
+    assert drops[("campaign_members", "did not respond (HasResponded false)")] == 2
+    assert drops[("campaign_members", "no ContactId and no LeadId")] == 1
+    assert drops[("opportunities", "no contact (roles, ContactId) and no AccountId")] == 1
+    assert drops[("contact_roles", "opportunity not in the Opportunity file")] == 1
+    assert report["value_mappings"]["role"]["Technical Buyer"] == "influencer"
+    surveys = result.surveys
+    assert surveys is not None
+    # a blank ("  ") answer is no answer; the lead's answer follows it to its contact
+    assert sorted(surveys.get_column("contact_id").to_list()) == ["003A1", "003A1", "003C1", "00Q2"]
+    included = salesforce_import(include_non_responders=True).touches
+    late = included.filter(pl.col("touch_id") == "00v3").get_column("timestamp").item()
+    assert str(late) == "2025-02-01 07:00:00+00:00"  # at CreatedDate
+    assert included.height == touches.height + 2
+
+
+def test_campaign_type_on_the_member_needs_no_campaign_file(tmp_path: Path) -> None:
+    source = pl.read_csv(SF / "CampaignMember.csv", infer_schema=False)
+    types = pl.read_csv(SF / "Campaign.csv", infer_schema=False)
+    labelled = source.join(
+        types.select(pl.col("ID").alias("CampaignId"), pl.col("TYPE").alias("Campaign.Type")),
+        on="CampaignId",
+        how="left",
+    )
+    path = tmp_path / "members.csv"
+    labelled.write_csv(path, quote_style="always")
+    result = import_salesforce(path, SF / "Opportunity.csv")
+    report = result.report["files"]["campaign_members"]["columns"]
+    assert report["channel"] == "Campaign.Type"
+    assert set(result.touches.get_column("channel")) == {
+        "webinar", "events", "email", "partner_referral", "advertisement"
+    }  # fmt: skip
+    with pytest.raises(InputError, match=r"Campaign\.Type"):
+        import_salesforce(SF / "CampaignMember.csv", SF / "Opportunity.csv")
+
+
+def test_quoted_blanks_are_missing_and_lines_are_file_lines(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(
+        b'"a","b"\n"1",""\n"  ","multi\nline"\n"\xc2\xa0x\xc2\xa0","3"\n'
+    )
+    export = read_export(path, "x")
+    assert export.frame.get_column("a").to_list() == ["1", None, "x"]
+    assert export.frame.get_column("b").to_list() == [None, "multi\nline", "3"]
+    assert export.frame.get_column(LINE).to_list() == [2, 3, 5]
+
+
+def test_negative_amount_is_an_error_naming_column_and_line(tmp_path: Path) -> None:
+    deals = tmp_path / "deals.csv"
+    text = (HS_UI / "deals.csv").read_text().replace(",Closed Lost,8000,", ",Closed Lost,-8000,")
+    deals.write_text(text)
+    with pytest.raises(InputError, match=r"column 'Amount'.*negative.*line\(s\) 3"):
+        import_hubspot(HS_UI / "contacts.csv", deals)
+
+
+def test_missing_column_names_the_file_and_suggests(tmp_path: Path) -> None:
+    deals = tmp_path / "deals.csv"
+    deals.write_text((HS_UI / "deals.csv").read_text().replace("Deal Stage", "Deal Stag"))
+    with pytest.raises(InputError, match="Deal Stag") as info:
+        import_hubspot(HS_UI / "contacts.csv", deals)
+    assert str(deals) in str(info.value)
+
+
+def test_write_is_atomic_and_refuses_an_existing_directory(tmp_path: Path) -> None:
+    result = salesforce_import()
+    out = tmp_path / "out"
+    result.write(out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "contacts.parquet", "import_report.json", "stages.parquet", "touches.parquet"
+    ]  # fmt: skip
+    with pytest.raises(FileExistsError):
+        result.write(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary left behind
+    shutil.rmtree(out)
