@@ -137,20 +137,27 @@ def find_column(export: Export, aliases: Sequence[str], *, required: bool = True
     return None
 
 
-def _bad(export: Export, column: str, parsed: pl.Expr, what: str, hint: str) -> None:
-    bad = pl.col(column).is_not_null() & parsed.is_null()
-    count = export.frame.select(bad.sum()).item()
+def _refuse(export: Export, column: str, mask: pl.Expr, what: str, hint: str) -> None:
+    """Raise a :class:`SchemaError` naming the file, ``column`` and the first file lines of
+    the rows where ``mask`` holds (``what`` says what is wrong: "{n} ... {example}")."""
+    count = export.frame.select(mask.fill_null(False).sum()).item()
     if count:
-        example = export.frame.filter(bad).get_column(column).head(1).item()
-        lines = export.lines(bad)
+        example = export.frame.filter(mask).get_column(column).head(1).item()
         raise SchemaError(
-            f"{count} value(s) cannot be read as {what}, e.g. {example!r}, "
-            f"at file line(s) {', '.join(map(str, lines))}",
+            what.format(n=count, example=repr(example))
+            + f" at file line(s) {', '.join(map(str, export.lines(mask)))}",
             table=export.label,
             source=export.name,
             column=column,
             hint=hint,
         )
+
+
+def _bad(export: Export, column: str, parsed: pl.Expr, what: str, hint: str) -> None:
+    mask = pl.col(column).is_not_null() & parsed.is_null()
+    _refuse(
+        export, column, mask, "{n} value(s) cannot be read as " + what + ", e.g. {example},", hint
+    )
 
 
 def timestamp_expr(column: str, formats: Sequence[str] = DEFAULT_TIMESTAMP_FORMATS) -> pl.Expr:
@@ -192,17 +199,13 @@ def parse_amounts(export: Export, column: str) -> pl.Expr:
     number, or a negative one, is an error naming the lines."""
     expr = pl.col(column).str.replace_all(r"[\s$,\u00a0]", "").cast(pl.Float64, strict=False)
     _bad(export, column, expr, "an amount", "amounts are numbers such as 25000 or 25000.50")
-    negative = export.frame.select(expr < 0).to_series().fill_null(False)
-    if negative.any():
-        lines = export.frame.filter(negative).get_column(LINE).head(_MAX_LINES_SHOWN).to_list()
-        raise SchemaError(
-            f"{int(negative.sum())} negative amount(s) at file line(s) "
-            f"{', '.join(map(str, lines))}",
-            table=export.label,
-            source=export.name,
-            column=column,
-            hint="deal amounts must be >= 0 (a refund is not a negative deal)",
-        )
+    _refuse(
+        export,
+        column,
+        expr < 0,
+        "{n} negative amount(s), e.g. {example},",
+        "deal amounts must be >= 0 (a refund is not a negative deal)",
+    )
     return expr
 
 
