@@ -21,6 +21,7 @@ from typing import Any, cast
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES, check_required_roles
 from attribution.exceptions import InputError, did_you_mean
 from attribution.inputs._durations import parse_duration
+from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.journeys._journeys import CONTACT_SCOPES
 from attribution.models._registry import ModelRun, default_models, resolve_all
@@ -78,6 +79,12 @@ class RunOptions:
     required_roles
         Account level: the roles a deal's buying committee needs; coverage ("3 of 4") in
         ``accounts`` and ``conversions`` is counted against them.
+    max_touches_per_journey
+        The most touches one journey keeps (default 5,000; ``None`` or ``"none"``: no cap).
+        A longer journey keeps its last touches (those closest to the conversion; for a
+        non-converting path the most recent); the rest are dropped and counted as
+        ``touches_dropped.journey_too_long``, the journeys cut as ``journeys_too_long`` and
+        the longest of them listed in ``journeys_too_long_list`` of the reconciliation.
 
     Raises
     ------
@@ -112,6 +119,7 @@ class RunOptions:
     contact_scope: ContactScope = "account"
     role_multipliers: Mapping[str, float] | None = None
     required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES
+    max_touches_per_journey: int | None = DEFAULT_MAX_TOUCHES_PER_JOURNEY
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -164,6 +172,9 @@ class RunOptions:
                 raise InputError(
                     f"conversion_stage must be a stage name; got {self.conversion_stage!r}"
                 )
+        with _option("max_touches_per_journey"):
+            cap = check_max_touches(self.max_touches_per_journey)
+        object.__setattr__(self, "max_touches_per_journey", cap)
         object.__setattr__(self, "required_roles", tuple(self.required_roles))
         self._checked.update(runs=runs, window=window, multipliers=multipliers, required=required)
 

@@ -34,7 +34,7 @@ import sys
 import time
 import venv
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -550,11 +550,90 @@ def w_pandas_naive(ctx: dict[str, Any]) -> dict[str, Any]:
                        for (m, c), v in totals.items()]}
 
 
+def _long_journey_log(n_long: int) -> tuple[Any, Any]:
+    """One bot contact with ``n_long`` touches over 80 days that converts, beside 2,000
+    ordinary contacts (3-8 touches, one in two converting): seeded, built in memory."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(SEED)
+    channels = np.array(["ads", "email", "events", "linkedin", "organic", "referral",
+                         "webinar", "direct"])
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    ordinary = rng.integers(3, 9, size=2_000)
+    contact = np.concatenate([np.repeat(np.arange(2_000), ordinary), np.full(n_long, -1)])
+    seconds = np.concatenate([rng.integers(0, 80 * 86_400, size=int(ordinary.sum())),
+                              np.sort(rng.integers(0, 80 * 86_400, size=n_long))])
+    touches = pl.DataFrame({
+        "touch_id": [f"t{i}" for i in range(contact.size)],
+        "contact_id": ["bot" if c < 0 else f"c{c}" for c in contact],
+        "channel": channels[rng.integers(0, channels.size, size=contact.size)],
+        "timestamp": [start + timedelta(seconds=int(x)) for x in seconds],
+    })
+    converting = [f"c{c}" for c in range(0, 2_000, 2)] + ["bot"]
+    stages = pl.DataFrame({
+        "contact_id": converting,
+        "stage": ["closed_won"] * len(converting),
+        "timestamp": [start + timedelta(days=85)] * len(converting),
+        "value": [1_000.0] * len(converting),
+    })
+    return touches, stages
+
+
+def w_long_journey(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Default models on a log holding one 50,000-touch journey (the size via ``--data``),
+    under the default touch cap or with it lifted (``model`` = ``default`` / ``none``)."""
+    import attribution
+
+    touches, stages = _long_journey_log(int(ctx["data"].name))
+    keywords = {} if ctx["model"] == "default" else {"max_touches_per_journey": None}
+    _import_models()
+    rss0 = _rss_now_mb()
+    t0 = time.perf_counter()
+    res = attribution.attribute(touches, stages, **keywords)
+    timed = time.perf_counter() - t0
+    rec = res.manifest["reconciliation"]
+    return {"timed_s": timed, "rss_after_imports_mb": rss0,
+            "models": [m["label"] for m in res.manifest["models"]],
+            "max_touches_per_journey": res.manifest["parameters"]["max_touches_per_journey"],
+            "touches_dropped": rec["touches_dropped"],
+            "journeys_too_long_list": rec.get("journeys_too_long_list", []),
+            "stages_s": res.manifest["timings_seconds"]}
+
+
+def run_long_journey(n_long: int, args: argparse.Namespace) -> None:
+    """The long-journey cases, once each (no peers, no cached data): wall, timed, peak RSS."""
+    scratch = RUNS / "long-journey"
+    (scratch / "logs").mkdir(parents=True, exist_ok=True)
+    data = scratch / str(n_long)  # the journey's length, read by the worker
+    cases = {"default cap": "default", "cap lifted (None)": "none"}
+    wanted = [w.strip() for w in args.cases.split(",") if w.strip()]
+    runs = {}
+    for name, cap in cases.items():
+        if wanted and not any(w in name for w in wanted):
+            continue
+        print(f"[long journey {n_long:,}] {name} ...", file=sys.stderr, end=" ", flush=True)
+        r = run_child("long_journey", data, scratch, scratch / "logs" / f"{cap}.log",
+                      model=cap, timeout=args.timeout)
+        print(f"{r.get('timed_s', float('nan')):.2f} s (wall {r['wall_s']:.2f} s, "
+              f"rss {r['peak_rss_mb']:.0f} MB)" + (" FAILED" if "error" in r else "")
+              + (" TIMED OUT" if r.get("timed_out") else ""), file=sys.stderr, flush=True)
+        runs[name] = r
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{stamp}-long-journey.json"
+    out.write_text(json.dumps({"command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
+                               "journey_touches": n_long, "machine": machine_info(),
+                               "runs": runs}, indent=2, default=str) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+
+
 WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "floor": w_floor,
     "engine_run": w_engine_run,
     "model": w_model,
     "model_in_memory": w_model_in_memory,
+    "long_journey": w_long_journey,
     "ca_heuristics": w_ca_heuristics,
     "ca_markov": w_ca_markov,
     "ca_accuracy": w_ca_accuracy,
@@ -965,6 +1044,10 @@ def main() -> None:
                         "archive snapshot, immune to concurrent edits of the working tree")
     parser.add_argument("--no-install", action="store_true",
                         help="do not create / refresh benchmarks/.venv-bench")
+    parser.add_argument("--long-journey", metavar="TOUCHES", default="",
+                        help="only the long-journey cases: default models on a log with one "
+                        "journey of this many touches (e.g. 50k), default cap and cap lifted; "
+                        "needs no peers (runs in the current interpreter)")
     # internal: one case in its own process
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -982,6 +1065,9 @@ def main() -> None:
         return
     if args.worker:
         worker_main(args)
+        return
+    if args.long_journey:
+        run_long_journey(parse_size(args.long_journey), args)
         return
     ensure_environment(args.no_install)
     if args.quick:

@@ -96,6 +96,7 @@ def run_parameters(
             k: [v] if isinstance(v, str) else list(v) for k, v in options.all_milestones.items()
         },
         "stage_names": dict(options.stage_names or {}),
+        "max_touches_per_journey": options.max_touches_per_journey,
         **(account or {}),
     }
 

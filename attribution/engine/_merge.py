@@ -19,6 +19,7 @@ from attribution.engine._stages import channel_credit_from_touches, concat
 from attribution.exceptions import InputError
 from attribution.inputs._schema import ROW, Table, TableSpec, load
 from attribution.inputs._sources import Source
+from attribution.journeys._cap import LISTED
 from attribution.journeys._contacts import attach_accounts
 from attribution.options import RunOptions
 
@@ -104,11 +105,16 @@ def merge_channel_sums(sums: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def merge_counts(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Reconciliation counts summed over the partials (reasons summed within their maps)."""
+    """Reconciliation counts summed over the partials (reasons summed within their maps;
+    lists, such as the journeys cut, joined and kept to their longest entries)."""
     out: dict[str, Any] = {}
     for counts in parts:
         for key, value in counts.items():
-            if isinstance(value, Mapping):
+            if isinstance(value, list):
+                joined = [*out.get(key, []), *value]
+                joined.sort(key=lambda entry: -entry.get("touches", 0))
+                out[key] = joined[:LISTED]
+            elif isinstance(value, Mapping):
                 merged = out.setdefault(key, {})
                 for reason, n in value.items():
                     merged[reason] = merged.get(reason, 0) + n

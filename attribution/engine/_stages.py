@@ -195,6 +195,7 @@ def build_part(
         milestones=options.milestones,
         contacts=contacts,
         contact_scope=options.contact_scope,
+        max_touches_per_journey=options.max_touches_per_journey,
     )
     counts = reconciliation(journeys.counts, duplicates, other_channel)
     return Part(touch_frame, stage_frame, journeys, counts, rows_in)

@@ -3,6 +3,7 @@ non-converting paths (see :mod:`attribution.journeys._journeys` for the definiti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import polars as pl
@@ -14,9 +15,12 @@ from attribution.typing import ContactScope
 __all__ = ["assign", "null_paths", "scope_contacts"]
 
 
-def null_paths(assigned: pl.DataFrame, lookback: timedelta) -> pl.DataFrame:
+def null_paths(
+    assigned: pl.DataFrame, lookback: timedelta, carry: Sequence[str] = ()
+) -> pl.DataFrame:
     """One non-converting path per entity: its unassigned touches within one lookback before
-    the last of them.
+    the last of them (touches cut from a too-long converting journey, ``_too_long``, are not
+    among them). ``carry``: columns of ``assigned`` kept beside.
 
     ``path_id`` is an integer per path (entities in hash order) and ``channel`` the ``Enum``
     codes of :func:`channel_codes`, carried through the entity sort in ``_ch``.
@@ -28,10 +32,12 @@ def null_paths(assigned: pl.DataFrame, lookback: timedelta) -> pl.DataFrame:
     last_time = pl.when(run_end(ids)).then(pl.col("timestamp")).backward_fill()
     return (
         assigned.lazy()
-        .filter(~pl.col("_in_journey") & ~pl.col("_outside_scope"))
-        .select(ENTITY_ID, "timestamp", "_ch")
+        .filter(~pl.col("_in_journey") & ~pl.col("_outside_scope") & ~pl.col("_too_long"))
+        .select(ENTITY_ID, "timestamp", "_ch", *carry)
         .filter(pl.col("timestamp") >= last_time - lookback)
-        .select(ids.rle_id().alias("path_id").set_sorted(), pl.col("_ch").alias("channel"))
+        .select(
+            ids.rle_id().alias("path_id").set_sorted(), pl.col("_ch").alias("channel"), *carry
+        )
         .collect()
     )
 
