@@ -63,8 +63,10 @@ def reference_touch_credit(
                         on="conversion_id").select((pl.col("_T") - pl.col("timestamp")).max())
     widest = span.item() if touches.height else None
     lookback = max(widest or timedelta(0), timedelta(0)) + timedelta(seconds=1)
+    # no touch cap: the scorer credits every touch sent (the fast engine does; a request's
+    # size is bounded by the service's budget instead)
     options: dict[str, Any] = {"level": "account", "conversion_stage": CONVERSION_STAGE,
-                               "lookback": lookback}
+                               "lookback": lookback, "max_touches_per_journey": None}
     parts: list[pl.DataFrame] = []
     if rule_requests:
         parts.append(attribute(log, stages, models=list(rule_requests), **options).touch_credit)
@@ -73,7 +75,7 @@ def reference_touch_credit(
         deduped, _ = deduplicate_touches(touch_table)
         journeys = build_journeys(deduped, load(stages, STAGES).frame,
                                   level="account", conversion_stage=CONVERSION_STAGE,
-                                  lookback=lookback)
+                                  lookback=lookback, max_touches_per_journey=None)
         for label, estimator in estimators.items():
             allocated = estimator.allocate(journeys.touches)
             parts.append(touch_credit_columns(allocated, label))
