@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import polars as pl
 
 from attribution.exceptions import (
     ColumnNotFoundError,
     DuplicateKeyError,
+    InputError,
     NullValueError,
     SchemaError,
     did_you_mean,
 )
 from attribution.inputs._sources import Source, TableLike, read_source
+
+_E = TypeVar("_E", bound=InputError)
 
 ROW = "_row"
 UTC_DATETIME = pl.Datetime("us", "UTC")
@@ -182,19 +186,21 @@ def load(
     renames: dict[str, str] = {}
     for ours, theirs in (columns or {}).items():
         if ours not in spec.columns:
-            raise ColumnNotFoundError(
+            raise _error(
+                ColumnNotFoundError,
                 f"the config maps unknown column '{ours}'",
-                table=spec.name,
-                source=source.name,
-                column=ours,
+                spec,
+                source,
+                ours,
                 hint=did_you_mean(ours, list(spec.columns)),
             )
         if theirs not in available:
-            raise ColumnNotFoundError(
+            raise _error(
+                ColumnNotFoundError,
                 f"the config maps '{ours}' to '{theirs}', which is not in the data",
-                table=spec.name,
-                source=source.name,
-                column=theirs,
+                spec,
+                source,
+                theirs,
                 hint=did_you_mean(theirs, available),
             )
         if theirs != ours:
@@ -222,24 +228,34 @@ def load(
 def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) -> None:
     for col in spec.required:
         if col not in available:
-            raise ColumnNotFoundError(
+            raise _error(
+                ColumnNotFoundError,
                 "required column is missing",
-                table=spec.name,
-                source=source.name,
-                column=col,
+                spec,
+                source,
+                col,
                 hint=spec.hints.get(col) or did_you_mean(col, available),
             )
     for group in spec.one_of:
         if not any(c in available for c in group):
             names = " or ".join(f"'{c}'" for c in group)
             close = [did_you_mean(c, available) for c in group]
-            raise ColumnNotFoundError(
+            raise _error(
+                ColumnNotFoundError,
                 f"needs at least one of {names}; found {', '.join(available) or 'no columns'}",
-                table=spec.name,
-                source=source.name,
-                column=group[0],
+                spec,
+                source,
+                group[0],
                 hint=spec.hints.get(group[0]) or "; ".join(close),
             )
+
+
+def _error(
+    kind: type[_E], message: str, spec: TableSpec, source: Source, column: str, **details: Any
+) -> _E:
+    """``kind`` of input error about ``column`` of the table ``spec`` read from ``source``
+    (``details``: ``rows``, ``hint``)."""
+    return kind(message, table=spec.name, source=source.name, column=column, **details)
 
 
 def _rows_where(frame: pl.DataFrame, predicate: pl.Expr) -> list[int]:
@@ -258,6 +274,18 @@ def parse_timestamp(expr: pl.Expr) -> pl.Expr:
     ).dt.cast_time_unit("us")
 
 
+#: What each column kind expects, as a type error says it, and the hint it gives.
+_EXPECTED = {
+    STRING: ("text", None),
+    FLOAT: ("a number", None),
+    TIMESTAMP: (
+        "an ISO 8601 timestamp",
+        "timestamps are text like 2025-03-01T09:30:00Z or a datetime column",
+    ),
+    DATE: ("a date", None),
+}
+
+
 def _conversions(
     schema: pl.Schema, spec: TableSpec, source: Source
 ) -> tuple[list[pl.Expr], list[tuple[str, str]]]:
@@ -267,80 +295,63 @@ def _conversions(
     exprs: list[pl.Expr] = []
     checks: list[tuple[str, str]] = []  # (column, expected kind) to verify after conversion
     for col, kind in spec.columns.items():
-        if col not in schema:
+        if col not in schema or kind not in _EXPECTED:
             continue
         dtype = schema[col]
-        c = pl.col(col)
-        if kind == STRING:
-            if dtype == pl.String:
-                continue
-            if (
-                dtype.is_numeric()
-                or dtype in (pl.Boolean, pl.Categorical, pl.Null)
-                or isinstance(dtype, pl.Enum)
-            ):
-                exprs.append(c.cast(pl.String))
-            else:
-                raise SchemaError(
-                    f"expected text, found {dtype}",
-                    table=spec.name,
-                    source=source.name,
-                    column=col,
-                )
-        elif kind == FLOAT:
-            if dtype == pl.Float64:
-                continue
-            if dtype == pl.String:
-                exprs.append(c.str.strip_chars().cast(pl.Float64, strict=False))
-                checks.append((col, kind))
-            elif dtype.is_numeric() or dtype in (pl.Null, pl.Boolean):
-                exprs.append(c.cast(pl.Float64))
-            else:
-                raise SchemaError(
-                    f"expected a number, found {dtype}",
-                    table=spec.name,
-                    source=source.name,
-                    column=col,
-                )
-        elif kind == TIMESTAMP:
-            if isinstance(dtype, pl.Datetime):
-                if dtype == UTC_DATETIME:
-                    continue
-                if dtype.time_zone is None:
-                    exprs.append(c.dt.replace_time_zone("UTC").dt.cast_time_unit("us"))
-                else:
-                    exprs.append(c.dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
-            elif dtype == pl.Date:
-                exprs.append(c.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
-            elif dtype == pl.String:
-                exprs.append(parse_timestamp(c))
-                checks.append((col, kind))
-            elif dtype == pl.Null:
-                exprs.append(c.cast(UTC_DATETIME))
-            else:
-                raise SchemaError(
-                    f"expected an ISO 8601 timestamp, found {dtype}",
-                    table=spec.name,
-                    source=source.name,
-                    column=col,
-                    hint="timestamps are text like 2025-03-01T09:30:00Z or a datetime column",
-                )
-        elif kind == DATE:
-            if dtype == pl.Date:
-                continue
-            if isinstance(dtype, pl.Datetime):
-                exprs.append(c.dt.date())
-            elif dtype == pl.String:
-                exprs.append(parse_timestamp(c).dt.date())
-                checks.append((col, kind))
-            else:
-                raise SchemaError(
-                    f"expected a date, found {dtype}",
-                    table=spec.name,
-                    source=source.name,
-                    column=col,
-                )
+        found = _conversion(pl.col(col), dtype, kind)
+        if found is None:
+            expected, hint = _EXPECTED[kind]
+            raise _error(
+                SchemaError, f"expected {expected}, found {dtype}", spec, source, col, hint=hint
+            )
+        expr, parsed = found
+        if expr is not None:
+            exprs.append(expr)
+        if parsed:
+            checks.append((col, kind))
     return exprs, checks
+
+
+def _conversion(c: pl.Expr, dtype: pl.DataType, kind: str) -> tuple[pl.Expr | None, bool] | None:
+    """How a column of ``dtype`` becomes ``kind``: the expression (None when it already is)
+    and whether it parses text (its values are then checked); None when it cannot."""
+    if kind == STRING:
+        if dtype == pl.String:
+            return None, False
+        if (
+            dtype.is_numeric()
+            or dtype in (pl.Boolean, pl.Categorical, pl.Null)
+            or isinstance(dtype, pl.Enum)
+        ):
+            return c.cast(pl.String), False
+    elif kind == FLOAT:
+        if dtype == pl.Float64:
+            return None, False
+        if dtype == pl.String:
+            return c.str.strip_chars().cast(pl.Float64, strict=False), True
+        if dtype.is_numeric() or dtype in (pl.Null, pl.Boolean):
+            return c.cast(pl.Float64), False
+    elif kind == TIMESTAMP:
+        if isinstance(dtype, pl.Datetime):
+            if dtype == UTC_DATETIME:
+                return None, False
+            if dtype.time_zone is None:
+                return c.dt.replace_time_zone("UTC").dt.cast_time_unit("us"), False
+            return c.dt.convert_time_zone("UTC").dt.cast_time_unit("us"), False
+        if dtype == pl.Date:
+            return c.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), False
+        if dtype == pl.String:
+            return parse_timestamp(c), True
+        if dtype == pl.Null:
+            return c.cast(UTC_DATETIME), False
+    elif kind == DATE:
+        if dtype == pl.Date:
+            return None, False
+        if isinstance(dtype, pl.Datetime):
+            return c.dt.date(), False
+        if dtype == pl.String:
+            return parse_timestamp(c).dt.date(), True
+    return None
 
 
 def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl.DataFrame:
@@ -353,11 +364,12 @@ def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl
         if bad.any():
             rows = converted.filter(bad).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list()
             example = frame.filter(bad).get_column(col).head(1).item()
-            raise SchemaError(
+            raise _error(
+                SchemaError,
                 f"{bad.sum()} value(s) cannot be read as {kind}, e.g. {example!r}",
-                table=spec.name,
-                source=source.name,
-                column=col,
+                spec,
+                source,
+                col,
                 rows=rows,
                 hint="timestamps must be ISO 8601 (2025-03-01, 2025-03-01T09:30:00, "
                 "2025-03-01T09:30:00+02:00)"
@@ -370,11 +382,12 @@ def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl
 def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> None:
     for col in spec.not_null:
         if col in frame.columns and frame.get_column(col).null_count():
-            raise NullValueError(
+            raise _error(
+                NullValueError,
                 f"{frame.get_column(col).null_count()} empty value(s) in a required column",
-                table=spec.name,
-                source=source.name,
-                column=col,
+                spec,
+                source,
+                col,
                 rows=_rows_where(frame, pl.col(col).is_null()),
             )
 
