@@ -4,7 +4,6 @@ assumptions, read into a checked :class:`Plan` (what the plan check reads)."""
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from attribution.b2b._shared import is_number
 from attribution.exceptions import ConfigError, did_you_mean
+from attribution.inputs._toml import read_toml
 
 __all__ = ["Plan", "read_plan"]
 
@@ -67,12 +67,7 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
     else:
         path = Path(plan)
         where = str(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read plan '{path}': {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"plan '{path}' is not valid TOML: {exc}") from exc
+        data = read_toml(path, "plan")
 
     def fail(message: str) -> ConfigError:
         return ConfigError(f"plan '{where}': {message}")

@@ -41,13 +41,13 @@ Example (every key optional except an input)::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from attribution.exceptions import ConfigError, did_you_mean
 from attribution.inputs._schema import SPECS
+from attribution.inputs._toml import read_toml
 
 _SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy", "economics"}
 _INPUTS = {
@@ -119,12 +119,7 @@ def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
 def load_config(path: str | Path) -> RunConfig:
     """Read and check a TOML run configuration."""
     path = Path(path).resolve()
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config '{path}': {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from exc
+    data = read_toml(path, "config")
     _unknown(set(data), _SECTIONS, "the top level", path)
     base = path.parent
     inputs = _section(data, "inputs", path)

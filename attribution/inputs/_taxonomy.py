@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import ConfigError
+from attribution.inputs._toml import read_toml
 
 OTHER = "other"
 
@@ -32,10 +32,7 @@ def default_rules_path() -> Path:
 def load_rules(path: str | Path | None = None) -> list[ChannelRule]:
     """Read an ordered rules file (TOML, ``[[rule]]`` tables with channel/source/medium)."""
     path = Path(path) if path is not None else default_rules_path()
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read channel rules '{path}': {exc}") from exc
+    data = read_toml(path, "channel rules")
     rules = []
     raw_rules = data.get("rule", [])
     if not isinstance(raw_rules, list):

@@ -7,7 +7,6 @@ patterns are Rust regex syntax (Polars runs them), matched case-insensitively, f
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import ConfigError
+from attribution.inputs._toml import read_toml
 
 __all__ = [
     "OTHER",
@@ -91,10 +91,7 @@ def load_survey_rules(path: str | Path | None = None) -> SurveyRules:
     ('google_ads', 'organic_search')
     """
     path = Path(path) if path is not None else default_survey_rules_path()
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read survey rules '{path}': {exc}") from exc
+    data = read_toml(path, "survey rules")
     unknown_top = set(data) - {"rule", "groups"}
     if unknown_top:
         raise ConfigError(
