@@ -353,3 +353,41 @@ def test_write_is_atomic_and_refuses_an_existing_directory(tmp_path: Path) -> No
         result.write(out)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary left behind
     shutil.rmtree(out)
+
+
+def test_the_readme_config_for_a_custom_export_runs(tmp_path: Path) -> None:
+    """The README's "custom export" config, on the HubSpot fixture's tables written under
+    other names, gives the same conversions as the import."""
+    from typer.testing import CliRunner
+
+    from attribution.cli import app
+
+    readme = (ROOT / "README.md").read_text()
+    begin = readme.index("```toml\n", readme.index("**A custom export**")) + len("```toml\n")
+    config = readme[begin : readme.index("```", begin)]
+    result = hubspot_import(tmp_path / "hs")
+    theirs = {"closed_won": "Won", "closed_lost": "Lost", "opportunity": "Demo Scheduled"}
+    result.touches.select(
+        pl.col("timestamp").alias("Activity Date"), pl.col("contact_id").alias("Person ID"),
+        pl.col("utm_source").alias("UTM Source"), pl.col("utm_medium").alias("UTM Medium"),
+    ).write_csv(tmp_path / "marketing_activity.csv")  # fmt: skip
+    result.stages.select(
+        pl.col("timestamp").alias("Changed At"),
+        pl.col("stage").replace(theirs).alias("Stage"),
+        pl.col("contact_id").alias("Person ID"),
+        pl.col("opportunity_id").alias("Deal ID"),
+        pl.col("value").alias("Deal Value"),
+    ).drop_nulls("Person ID").write_csv(tmp_path / "deal_stage_changes.csv")
+    result.contacts.select(
+        pl.col("contact_id").alias("Person ID"),
+        pl.col("account_id").alias("Organization ID"),
+        pl.col("role").alias("Buying Role"),
+    ).write_csv(tmp_path / "people.csv")
+    path = tmp_path / "custom.toml"
+    path.write_text(config.replace("[run]\n", '[run]\nout = "runs"\n'))
+    outcome = CliRunner().invoke(app, ["run", "--config", str(path)])
+    assert outcome.exit_code == 0, outcome.output
+    conv = pl.read_parquet(run_dir(tmp_path / "runs") / "conversions.parquet").sort("account_id")
+    assert conv.get_column("opportunity_id").to_list() == ["5001", "5003"]
+    assert conv.get_column("value").to_list() == [24000.0, 12000.0]
+    assert conv.get_column("opportunity_at").null_count() == 0
