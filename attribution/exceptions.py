@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from difflib import get_close_matches
+from typing import Any
 
 __all__ = [
     "AttributionError",
@@ -51,6 +52,13 @@ class InputError(AttributionError, ValueError):
         the column.
     rows : list of int
         0-based row numbers in the source (first few only).
+    lines : list of int
+        The same rows as a user finds them: 1-based file lines for a CSV / TSV / NDJSON file
+        (the header is line 1), 1-based rows for a Parquet file; for a frame in memory the
+        0-based row index, as the frame counts.
+    their_column : str or None
+        The data's own name of ``column`` when the config maps it (``FirstRespondedDate`` for
+        our ``timestamp``).
     option : str or None
         The run option at fault (``lookback``, ``level``...), when the input is an option.
     """
@@ -66,28 +74,58 @@ class InputError(AttributionError, ValueError):
         column: str | None = None,
         rows: Sequence[int] = (),
         hint: str | None = None,
+        their_column: str | None = None,
+        numbering: tuple[str, int] | None = None,
     ) -> None:
         self.table = table
         self.source = source
         self.column = column
         self.rows = list(rows)
         self.hint = hint
+        self.their_column = their_column if their_column != column else None
+        #: how ``rows`` are shown: (word, number of row 0), e.g. ("lines", 2) for a CSV file
+        self.numbering = numbering
+        origin = numbering[1] if numbering else 0
+        self.lines = [r + origin for r in self.rows]
         where = []
         if table:
             where.append(f"table '{table}'")
         if source:
             where.append(f"source '{source}'")
-        if column:
+        if column and self.their_column:
+            where.append(f"column '{self.their_column}' (ours: '{column}')")
+        elif column:
             where.append(f"column '{column}'")
         text = message
         if where:
             text = f"{', '.join(where)}: {message}"
         if self.rows:
-            text += f" (first offending rows, 0-based: {', '.join(map(str, self.rows))})"
+            shown = ", ".join(map(str, self.lines))
+            if numbering:
+                text += f" (first offending {numbering[0]}: {shown})"
+            else:
+                text += f" (first offending rows, 0-based: {shown})"
         if hint:
             text += f". Hint: {hint}"
         self.message = message
         super().__init__(text)
+
+    def replace(self, **changes: Any) -> InputError:
+        """The same error (same class, same ``option``) with some of its details changed,
+        e.g. ``rows`` mapped back to the source or ``their_column`` filled in."""
+        fields: dict[str, Any] = {
+            "table": self.table,
+            "source": self.source,
+            "column": self.column,
+            "rows": self.rows,
+            "hint": self.hint,
+            "their_column": self.their_column,
+            "numbering": self.numbering,
+        }
+        fields.update(changes)
+        new = type(self)(self.message, **fields)
+        new.option = self.option
+        return new
 
 
 class ColumnNotFoundError(InputError):

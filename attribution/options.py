@@ -22,6 +22,7 @@ from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES, check_required_rol
 from attribution.exceptions import InputError, did_you_mean
 from attribution.inputs._durations import parse_duration
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
+from attribution.inputs._formats import check_timestamp_formats, formats_for
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.journeys._journeys import CONTACT_SCOPES
 from attribution.models._registry import ModelRun, default_models, resolve_all
@@ -85,6 +86,13 @@ class RunOptions:
         non-converting path the most recent); the rest are dropped and counted as
         ``touches_dropped.journey_too_long``, the journeys cut as ``journeys_too_long`` and
         the longest of them listed in ``journeys_too_long_list`` of the reconciliation.
+    timestamp_formats
+        strftime patterns for timestamps and dates written as text, tried in order before
+        ISO 8601 (which is always tried last). A list applies to every timestamp and date
+        column; a mapping gives them per column: ``{"timestamp": [...]}`` (that column in
+        every table), ``{"stages.timestamp": "%m/%d/%Y"}`` (one table's) or ``{"*": [...]}``
+        (every column); the most specific key wins. E.g. ``["%m/%d/%Y %I:%M %p",
+        "%m/%d/%Y"]`` for US exports ("2/21/2025 1:19 PM").
 
     Raises
     ------
@@ -120,6 +128,7 @@ class RunOptions:
     role_multipliers: Mapping[str, float] | None = None
     required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES
     max_touches_per_journey: int | None = DEFAULT_MAX_TOUCHES_PER_JOURNEY
+    timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -176,6 +185,9 @@ class RunOptions:
             cap = check_max_touches(self.max_touches_per_journey)
         object.__setattr__(self, "max_touches_per_journey", cap)
         object.__setattr__(self, "required_roles", tuple(self.required_roles))
+        with _option("timestamp_formats"):
+            formats = check_timestamp_formats(self.timestamp_formats)
+        object.__setattr__(self, "timestamp_formats", formats or None)
         self._checked.update(runs=runs, window=window, multipliers=multipliers, required=required)
 
     # --- what the stages read ---------------------------------------------------------------
@@ -234,6 +246,10 @@ class RunOptions:
         if self.level == "account":
             stages.append("accounts")
         return tuple(stages)
+
+    def table_formats(self, table: str) -> dict[str, tuple[str, ...]]:
+        """Our timestamp / date column -> its strftime patterns, for one input table."""
+        return formats_for(table, cast(Mapping[str, Sequence[str]], self.timestamp_formats))
 
     def table_columns(self, table: str) -> dict[str, str] | None:
         """The column mapping of one input table (``events`` falls back to ``touches``)."""

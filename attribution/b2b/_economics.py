@@ -30,7 +30,7 @@ Methods (also written to ``economics.json``; see ``b2b.md``, "Unit economics"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,6 +40,7 @@ import polars as pl
 from attribution.b2b._shared import is_number, jsonable, money, num, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ModelNotFoundError, ModelParameterError
+from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import SPEND, load
 from attribution.typing import TableLike
 
@@ -180,6 +181,7 @@ def unit_economics(
     payback_target_months: float = 18.0,
     models: Iterable[str] | None = None,
     columns: Mapping[str, str] | None = None,
+    timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
 ) -> UnitEconomics:
     """CAC, fully loaded CAC, LTV, LTV/CAC, payback and the guardrail by model and channel.
 
@@ -212,6 +214,9 @@ def unit_economics(
         Models of ``result`` to include (default: all).
     columns
         Our spend column -> the data's.
+    timestamp_formats
+        strftime patterns for dates written as text, as
+        :attr:`attribution.RunOptions.timestamp_formats` (a list, or a mapping by column).
 
     Examples
     --------
@@ -243,7 +248,9 @@ def unit_economics(
     )
     margin = DEFAULT_GROSS_MARGIN if gross_margin is None else float(gross_margin)
     churn = DEFAULT_ANNUAL_CHURN if annual_churn is None else float(annual_churn)
-    table = load(spend, SPEND, columns=columns)
+    table = load(
+        spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend")
+    )
     frame = table.frame
     negative = frame.filter(pl.col("amount") < 0)
     if negative.height:

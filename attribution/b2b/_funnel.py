@@ -56,6 +56,7 @@ from attribution.b2b._funnel_weekly import alerts as _alerts
 from attribution.b2b._shared import jsonable, pct, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError, ModelParameterError
+from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import ROW, SPEND, STAGES, TOUCHES, load
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.typing import TableLike
@@ -189,6 +190,7 @@ def funnel(
     trailing_weeks: int = 12,
     threshold: float = 3.5,
     rate_window_days: int = 30,
+    timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
 ) -> Funnel:
     """Stage conversion rates, time in stage, pipeline velocity and weekly alerts.
 
@@ -218,6 +220,9 @@ def funnel(
         ``|z| > threshold``.
     rate_window_days
         Weekly step rates count advances within this many days of entering.
+    timestamp_formats
+        strftime patterns for dates written as text, as
+        :attr:`attribution.RunOptions.timestamp_formats` (a list, or a mapping by column).
 
     Examples
     --------
@@ -232,7 +237,12 @@ def funnel(
     steps = list(steps)
     _check_params(steps, trailing_weeks, threshold, rate_window_days)
     columns = columns or {}
-    table = load(stages, STAGES, columns=columns.get("stages"))
+    table = load(
+        stages,
+        STAGES,
+        columns=columns.get("stages"),
+        formats=resolve_formats(timestamp_formats, "stages"),
+    )
     frame = table.frame
     renames = {
         theirs: ours
@@ -256,7 +266,9 @@ def funnel(
             hint="map your stage names in [stage_names] of the config (ours = 'theirs')",
         )
     wide = entities(frame, key, steps, lost_stage)
-    channel_of = _sourced_channels(touches, key, columns.get("touches"))
+    channel_of = _sourced_channels(
+        touches, key, columns.get("touches"), resolve_formats(timestamp_formats, "touches")
+    )
     if channel_of is not None:
         wide = wide.join(channel_of, on=key, how="left").with_columns(
             pl.col("channel").fill_null(NO_TOUCH)
@@ -270,7 +282,12 @@ def funnel(
     velocity = pipeline_velocity(wide, steps, span[1], has_channel=channel_of is not None)
     spend_frame = None
     if spend is not None:
-        spend_frame = load(spend, SPEND, columns=columns.get("spend")).frame
+        spend_frame = load(
+            spend,
+            SPEND,
+            columns=columns.get("spend"),
+            formats=resolve_formats(timestamp_formats, "spend"),
+        ).frame
     weekly = weekly_series(
         wide, steps, span, spend_frame, trailing_weeks, threshold, rate_window_days
     )
@@ -349,11 +366,14 @@ def _check_params(steps: list[str], trailing: int, threshold: float, window: int
 
 
 def _sourced_channels(
-    touches: TableLike | None, key: str, columns: Mapping[str, str] | None
+    touches: TableLike | None,
+    key: str,
+    columns: Mapping[str, str] | None,
+    formats: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame | None:
     if touches is None:
         return None
-    frame = load(touches, TOUCHES, columns=columns).frame
+    frame = load(touches, TOUCHES, columns=columns, formats=formats).frame
     if key not in frame.columns:
         raise InputError(
             f"the stages are keyed by '{key}', which the touches do not have",

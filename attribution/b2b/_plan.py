@@ -33,7 +33,7 @@ A plan (TOML file or mapping) gives a budget by channel, targets (``customers``,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ from attribution.b2b._plan_verdict import verdict as plan_verdict
 from attribution.b2b._shared import jsonable, money, num
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ModelNotFoundError
+from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import SPEND, load
 from attribution.typing import TableLike
 
@@ -144,6 +145,7 @@ def check_plan(
     model: str | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
     stage_names: Mapping[str, str | list[str]] | None = None,
+    timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
 ) -> PlanCheck:
     """Project a plan with the measured CAC per channel and stage rates; flag and reallocate.
 
@@ -162,6 +164,9 @@ def check_plan(
         when present, else the result's first model.
     columns, stage_names
         Column and stage-name mappings, as in the config file.
+    timestamp_formats
+        strftime patterns for dates written as text, as
+        :attr:`attribution.RunOptions.timestamp_formats` (a list, or a mapping by column).
 
     Examples
     --------
@@ -188,13 +193,26 @@ def check_plan(
         raise ModelNotFoundError(
             f"model '{chosen}' is not in the attribution result; it has {available}"
         )
-    econ = unit_economics(result, spend, models=[chosen], columns=(columns or {}).get("spend"))
+    econ = unit_economics(
+        result,
+        spend,
+        models=[chosen],
+        columns=(columns or {}).get("spend"),
+        timestamp_formats=timestamp_formats,
+    )
     flow = (
         stages
         if isinstance(stages, Funnel)
-        else funnel(stages, columns=columns, stage_names=stage_names)
+        else funnel(
+            stages, columns=columns, stage_names=stage_names, timestamp_formats=timestamp_formats
+        )
     )
-    spend_frame = load(spend, SPEND, columns=(columns or {}).get("spend")).frame
+    spend_frame = load(
+        spend,
+        SPEND,
+        columns=(columns or {}).get("spend"),
+        formats=resolve_formats(timestamp_formats, "spend"),
+    ).frame
     date_col = "month" if "month" in spend_frame.columns else "date"
     data_months = _months(spend_frame.get_column(date_col))
     scale = p.period_months / data_months if data_months else None

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from attribution.cli._output import console, err, print_summary
 from attribution.engine._result import AttributionResult
 from attribution.exceptions import AttributionError, ConfigError
+from attribution.inputs._config import RunConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -43,6 +45,15 @@ SpendOpt = Annotated[
 PlanOpt = Annotated[
     Path | None, typer.Option("--plan", help="Plan TOML (budget by channel, targets): plan check")
 ]
+TimestampFormatOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--timestamp-format",
+        help="strftime pattern for dates written as text, tried before ISO 8601 (repeat for "
+        "several, tried in order), e.g. '%m/%d/%Y %I:%M %p' for '2/21/2025 1:19 PM'; "
+        "per column: [formats] in the config",
+    ),
+]
 LabelsOpt = Annotated[
     Path | None,
     typer.Option("--survey-labels", help="Labelled answers (response, channel) for a classifier"),
@@ -51,8 +62,20 @@ LabelsOpt = Annotated[
 
 def fail(exc: Exception) -> NoReturn:
     """Print ``exc`` as the one-line error a user sees and exit 2 (no traceback)."""
-    err.print(f"[bold red]error:[/bold red] {exc}")
+    # the message is the user's text: escaped, so "[inputs]" stays "[inputs]"; one line
+    err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
     raise typer.Exit(2)
+
+
+def timestamp_formats(
+    given: list[str] | None, cfg: RunConfig | None
+) -> dict[str, tuple[str, ...]] | None:
+    """``--timestamp-format`` patterns (every timestamp and date column) with the config's
+    [formats] (per column, more specific: they win for their columns)."""
+    formats = dict(cfg.formats) if cfg else {}
+    if given:
+        formats.setdefault("*", tuple(given))
+    return formats or None
 
 
 def with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResult:
@@ -89,6 +112,7 @@ def economics_extras(
     columns: dict[str, dict[str, str]] | None = None,
     stage_names: dict[str, Any] | None = None,
     plan_model: str | None = None,
+    timestamp_formats: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Any]:
     """Unit economics (needs spend), the funnel (needs a stages table) and the plan check."""
     from attribution.b2b._economics import unit_economics
@@ -102,9 +126,22 @@ def economics_extras(
         return extras
     flow = None
     if stages is not None:
-        flow = funnel(stages, touches, spend, columns=columns, stage_names=stage_names)
+        flow = funnel(
+            stages,
+            touches,
+            spend,
+            columns=columns,
+            stage_names=stage_names,
+            timestamp_formats=timestamp_formats,
+        )
     extras.append(
-        unit_economics(result, spend, columns=(columns or {}).get("spend"), **(economics or {}))
+        unit_economics(
+            result,
+            spend,
+            columns=(columns or {}).get("spend"),
+            timestamp_formats=timestamp_formats,
+            **(economics or {}),
+        )
     )
     if flow is not None:
         extras.append(flow)
@@ -120,6 +157,7 @@ def economics_extras(
                 model=plan_model,
                 columns=columns,
                 stage_names=stage_names,
+                timestamp_formats=timestamp_formats,
             )
         )
     return extras

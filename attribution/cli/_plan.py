@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from attribution.cli._app import OutOpt, app, economics_extras, fail, finish, with_progress
+from attribution.cli._app import (
+    OutOpt,
+    TimestampFormatOpt,
+    app,
+    economics_extras,
+    fail,
+    finish,
+    timestamp_formats,
+    with_progress,
+)
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError
 from attribution.inputs._config import load_config
@@ -29,6 +38,7 @@ def plan_cmd(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="TOML config: columns, [economics]")
     ] = None,
+    timestamp_format: TimestampFormatOpt = None,
     out: OutOpt = Path("runs"),
 ) -> None:
     """Check a plan: can this budget buy the target customers at the target CAC?
@@ -41,6 +51,7 @@ def plan_cmd(
     try:
         cfg = load_config(config) if config else None
         chosen = model or read_plan(plan).model or "linear"
+        formats = timestamp_formats(timestamp_format, cfg)
         result = with_progress(
             1,
             attribute,
@@ -50,6 +61,7 @@ def plan_cmd(
             models=[chosen],
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
+            timestamp_formats=formats,
         )
         extras = economics_extras(
             result,
@@ -61,6 +73,7 @@ def plan_cmd(
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
             plan_model=chosen,
+            timestamp_formats=formats,
         )
     except AttributionError as exc:
         fail(exc)

@@ -15,11 +15,13 @@ from attribution.cli._app import (
     PlanOpt,
     SpendOpt,
     SurveysOpt,
+    TimestampFormatOpt,
     TruthOpt,
     app,
     economics_extras,
     fail,
     finish,
+    timestamp_formats,
     with_progress,
 )
 from attribution.engine._memory import attribute
@@ -68,6 +70,7 @@ def run(
     survey_labels: LabelsOpt = None,
     spend: SpendOpt = None,
     plan: PlanOpt = None,
+    timestamp_format: TimestampFormatOpt = None,
     partitions: Annotated[
         int | None,
         typer.Option(
@@ -100,6 +103,7 @@ def run(
                 inputs[key] = value
         opts = dict(cfg.run) if cfg else {}
         models = model or opts.get("models") or default_models()
+        formats = timestamp_formats(timestamp_format, cfg)
         if "events" in inputs:
             main_input, stage_input = inputs["events"], None
         elif "touches" in inputs and "stages" in inputs:
@@ -131,6 +135,7 @@ def run(
             required_roles=required_roles.split("|")
             if required_roles
             else opts.get("required_roles", DEFAULT_REQUIRED_ROLES),
+            timestamp_formats=formats,
         )
         extras = economics_extras(
             result,
@@ -141,6 +146,7 @@ def run(
             economics=cfg.economics if cfg else {},
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
+            timestamp_formats=formats,
         )
     except AttributionError as exc:
         fail(exc)

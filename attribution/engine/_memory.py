@@ -4,6 +4,7 @@ tables), the whole run in one process and one pass of each stage."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -85,10 +86,24 @@ def load_inputs(
     """The load stage: each table read and checked against its schema (``stages=None``:
     ``touches`` is the unified event log), reading only the columns the run needs."""
     if stages is None:
-        events = load(touches, EVENTS, columns=options.table_columns("events"), prehash=True)
-        touch_frame, stage_frame = split_events(events.frame, events.source)
-        touch_table = Table(touch_frame, events.source, events.rows_in)
-        stage_table = Table(stage_frame, events.source, events.rows_in)
+        events = load(
+            touches,
+            EVENTS,
+            columns=options.table_columns("events"),
+            prehash=True,
+            formats=options.table_formats("events"),
+            require_rows=_is_file(touches),
+        )
+        try:
+            touch_frame, stage_frame = split_events(events.frame, events.source)
+        except InputError as exc:
+            raise events.error(exc) from None
+        touch_table = Table(
+            touch_frame, events.source, events.rows_in, names=events.names, formats=events.formats
+        )
+        stage_table = Table(
+            stage_frame, events.source, events.rows_in, names=events.names, formats=events.formats
+        )
         sources = {"events": (events.source, events.rows_in)}
     else:
         touch_table = load(
@@ -97,6 +112,8 @@ def load_inputs(
             columns=options.table_columns("touches"),
             keep=run_touch_columns(options.level),
             prehash=True,
+            formats=options.table_formats("touches"),
+            require_rows=_is_file(touches),
         )
         stage_table = load(
             stages,
@@ -104,6 +121,8 @@ def load_inputs(
             columns=options.table_columns("stages"),
             keep=run_stage_columns(options.level),
             prehash=True,
+            formats=options.table_formats("stages"),
+            require_rows=_is_file(stages),
         )
         sources = {
             "touches": (touch_table.source, touch_table.rows_in),
@@ -111,10 +130,20 @@ def load_inputs(
         }
     contact_frame = None
     if contacts is not None:
-        contact_table = load(contacts, CONTACTS, columns=options.table_columns("contacts"))
+        contact_table = load(
+            contacts,
+            CONTACTS,
+            columns=options.table_columns("contacts"),
+            require_rows=_is_file(contacts),
+        )
         contact_frame = contact_table.frame
         sources["contacts"] = (contact_table.source, contact_table.rows_in)
     return Inputs(touch_table, stage_table, contact_frame, sources)
+
+
+def _is_file(data: object) -> bool:
+    """A path: an empty or header-only file is an error (an empty frame is an empty run)."""
+    return isinstance(data, str | os.PathLike)
 
 
 def attribute(

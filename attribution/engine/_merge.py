@@ -8,7 +8,7 @@ rule-based credit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -17,6 +17,7 @@ from attribution.b2b._accounts import ACCOUNTS_SCHEMA, engagement_z_expr, tier_e
 from attribution.engine._result import PATH_TABLE_SCHEMA, SUMS_SCHEMA
 from attribution.engine._stages import channel_credit_from_touches, concat
 from attribution.exceptions import InputError
+from attribution.inputs._reading import locate
 from attribution.inputs._schema import ROW, Table, TableSpec, load
 from attribution.inputs._sources import Source
 from attribution.journeys._cap import LISTED
@@ -68,29 +69,34 @@ def contact_accounts(contacts: pl.DataFrame | None, options: RunOptions) -> pl.D
 
 
 def load_with_rows(
-    frame: pl.DataFrame, spec: TableSpec, columns: Mapping[str, str] | None, source: Source
+    frame: pl.DataFrame,
+    spec: TableSpec,
+    columns: Mapping[str, str] | None,
+    source: Source,
+    formats: Mapping[str, Sequence[str]] | None = None,
 ) -> Table:
     """``frame`` (raw columns plus :data:`GLOBAL_ROW`) through the library's validator, with
-    the global row numbers as ``_row``, so ties, ``row-N`` ids and errors are the run's."""
+    the global row numbers as ``_row``, so ties, ``row-N`` ids and errors are the run's (and
+    errors name the source's lines and the user's column)."""
     frame = frame.sort(GLOBAL_ROW, maintain_order=True)  # source order: duplicates keep the first
     rows = frame.get_column(GLOBAL_ROW).cast(pl.Int64)
     try:
-        table = load(frame.drop(GLOBAL_ROW), spec, columns=columns)
+        table = load(frame.drop(GLOBAL_ROW), spec, columns=columns, formats=formats)
     except InputError as exc:
-        raise _with_global_rows(exc, rows, source.name) from None
+        raise _with_global_rows(exc, rows, source) from None
     assert table.frame.height == rows.len()  # the validator drops no row
-    return Table(table.frame.with_columns(rows.alias(ROW)), source, table.rows_in)
-
-
-def _with_global_rows(exc: InputError, rows: pl.Series, source: str) -> InputError:
-    return type(exc)(
-        exc.message,
-        table=exc.table,
-        source=source,
-        column=exc.column,
-        rows=[int(rows[r]) for r in exc.rows],
-        hint=exc.hint,
+    return Table(
+        table.frame.with_columns(rows.alias(ROW)),
+        source,
+        table.rows_in,
+        names=table.names,
+        formats=table.formats,
     )
+
+
+def _with_global_rows(exc: InputError, rows: pl.Series, source: Source) -> InputError:
+    moved = exc.replace(source=source.name, rows=[int(rows[r]) for r in exc.rows], numbering=None)
+    return locate(moved, source)
 
 
 def channel_sums(credit: pl.DataFrame) -> pl.DataFrame:

@@ -30,6 +30,7 @@ the inputs and merges the partials (:mod:`attribution.engine._merge`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -70,7 +71,16 @@ from attribution.engine._merge import (
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA, AttributionResult
 from attribution.engine._stages import Part, build_part, concat, fit_models, path_table, rule_credit
 from attribution.exceptions import DuplicateKeyError, ModelParameterError
-from attribution.inputs._schema import CONTACTS, EVENTS, STAGES, TOUCHES, Table, TableSpec, load
+from attribution.inputs._schema import (
+    CONTACTS,
+    EVENTS,
+    STAGES,
+    TOUCHES,
+    Table,
+    TableSpec,
+    check_has_rows,
+    load,
+)
 from attribution.inputs._sources import Source, read_source
 from attribution.options import RunOptions
 from attribution.typing import Level, Progress, TableLike
@@ -103,12 +113,13 @@ class _Split:
     columns: Mapping[str, str] | None
     directory: Path
     empty: pl.DataFrame
+    formats: Mapping[str, Sequence[str]] | None = None
 
     def load(self, part: int) -> Table:
         """Partition ``part`` through the library's validator, with global row numbers."""
         files = sorted((self.directory / f"{BUCKET}={part}").glob("*.parquet"))
         frame = pl.read_parquet(files) if files else self.empty
-        return load_with_rows(frame, self.spec, self.columns, self.source)
+        return load_with_rows(frame, self.spec, self.columns, self.source, self.formats)
 
 
 def _split(
@@ -120,10 +131,14 @@ def _split(
     contact_map: pl.DataFrame | None,
     partitions: int,
     directory: Path,
+    formats: Mapping[str, Sequence[str]] | None = None,
 ) -> _Split:
     source = read_source(data, table=spec.name)
-    # column and type errors surface here, before any pass over the data
-    load(source.frame.clear(), spec, columns=columns)
+    # column and type errors surface here, before any pass over the data (an empty or
+    # header-only file too: its first row is read)
+    load(source.frame.clear(), spec, columns=columns, formats=formats)
+    if source.path is not None:
+        check_has_rows(source, spec)
     lazy = source.frame.with_row_index(GLOBAL_ROW)
     names = lazy.collect_schema().names()
     cols = dict(columns or {})
@@ -148,7 +163,7 @@ def _split(
         mkdir=True,
     )
     empty = source.frame.with_row_index(GLOBAL_ROW).clear().collect()
-    return _Split(source, spec, columns, directory, empty)
+    return _Split(source, spec, columns, directory, empty, formats)
 
 
 def _check_touch_ids_across(split: _Split, partitions: int, directory: Path) -> None:
@@ -191,7 +206,6 @@ def _check_touch_ids_across(split: _Split, partitions: int, directory: Path) -> 
             rows=rows.head(5).cast(pl.Int64).to_list(),
             hint="touch_id must identify one touch; exact duplicate rows are removed for you",
         )
-
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -255,7 +269,12 @@ def _run(
     inputs: dict[str, Any] = {}
     contact_frame = None
     if contacts is not None:
-        contact_table = load(contacts, CONTACTS, columns=options.table_columns("contacts"))
+        contact_table = load(
+            contacts,
+            CONTACTS,
+            columns=options.table_columns("contacts"),
+            require_rows=isinstance(contacts, str | os.PathLike),
+        )
         contact_frame = contact_table.frame
         inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
     contact_map = contact_accounts(contact_frame, options)
@@ -269,6 +288,7 @@ def _run(
             contact_map=contact_map,
             partitions=partitions,
             directory=work / spec.name,
+            formats=options.table_formats(spec.name),
         )
 
     stage_split = None
@@ -376,7 +396,8 @@ def _run(
     timer.stage("collect")
     channel_credit = concat(
         [
-            merge_channel_sums(sums[i]) if i not in fitted.channel_credit
+            merge_channel_sums(sums[i])
+            if i not in fitted.channel_credit
             else fitted.channel_credit[i]
             for i in range(len(runs))
         ],
@@ -470,7 +491,12 @@ def attribute_partitioned(
     options = RunOptions.of(options, **keywords)
     with _workspace(workdir) as work:
         result, files = _run(
-            touches, stages, contacts, options, partitions=partitions, progress=progress,
+            touches,
+            stages,
+            contacts,
+            options,
+            partitions=partitions,
+            progress=progress,
             work=work,
         )
         if files:
@@ -504,7 +530,12 @@ def run_partitioned(
     options = RunOptions.of(options, **keywords)
     with _workspace(workdir) as work:
         result, files = _run(
-            touches, stages, contacts, options, partitions=partitions, progress=progress,
+            touches,
+            stages,
+            contacts,
+            options,
+            partitions=partitions,
+            progress=progress,
             work=work,
         )
         more = list(extras_for(result)) if extras_for is not None else []

@@ -187,7 +187,7 @@ def _frame_of(batches: Iterable[pa.RecordBatch]) -> pl.DataFrame | None:
 
 
 def _part(frame: pl.DataFrame, contacts: pl.DataFrame | None, options: RunOptions) -> Part:
-    events = load_with_rows(frame, EVENTS, None, _SOURCE)
+    events = load_with_rows(frame, EVENTS, None, _SOURCE, options.table_formats("events"))
     return build_part(events, None, contacts, options)
 
 

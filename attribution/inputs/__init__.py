@@ -1,1 +1,28 @@
-"""Inputs: sources, schema checks, run config files, channel taxonomy."""
+"""Inputs: sources, schema checks, run config files, channel taxonomy, and the reading of
+real exports (blank cells as missing values, timestamps in the user's formats, errors that
+name the user's column and file lines), which the CRM importers share."""
+
+from attribution.inputs._reading import (
+    US_TIMESTAMP_FORMATS,
+    blank_as_null,
+    blanks_as_null,
+    check_parsed,
+    locate,
+    parse_date,
+    parse_timestamp,
+    timestamp_hint,
+)
+from attribution.inputs._sources import Source, read_source
+
+__all__ = [
+    "US_TIMESTAMP_FORMATS",
+    "Source",
+    "blank_as_null",
+    "blanks_as_null",
+    "check_parsed",
+    "locate",
+    "parse_date",
+    "parse_timestamp",
+    "read_source",
+    "timestamp_hint",
+]

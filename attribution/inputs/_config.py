@@ -28,6 +28,11 @@ Example (every key optional except an input)::
     [taxonomy]
     rules = "channel_rules.toml"
 
+    [formats]                      # strftime patterns for text dates, tried in order, then ISO
+    timestamp = ["%m/%d/%Y %I:%M %p", "%m/%d/%Y"]   # every table's timestamp column
+    [formats.spend]                # or one table's column
+    month = "%b %Y"
+
     [economics]                    # unit economics (needs [inputs] spend); all optional
     allocation = "customers"       # non-media costs reach channels by customers or spend
     gross_margin = 0.75
@@ -45,11 +50,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from attribution.exceptions import ConfigError, did_you_mean
+from attribution.exceptions import ConfigError, InputError, did_you_mean
+from attribution.inputs._formats import check_timestamp_formats
 from attribution.inputs._schema import SPECS
 from attribution.inputs._toml import read_toml
 
-_SECTIONS = {"inputs", "run", "columns", "stage_names", "milestones", "taxonomy", "economics"}
+_SECTIONS = {
+    "inputs",
+    "run",
+    "columns",
+    "stage_names",
+    "milestones",
+    "taxonomy",
+    "economics",
+    "formats",
+}
 _INPUTS = {
     "touches",
     "stages",
@@ -100,6 +115,8 @@ class RunConfig:
     channel_rules: Path | None = None
     economics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: [formats] as RunOptions.timestamp_formats takes them: column or table.column -> patterns
+    formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _unknown(keys: set[str], valid: set[str], where: str, path: Path) -> None:
@@ -152,6 +169,7 @@ def load_config(path: str | Path) -> RunConfig:
     if rules is not None and not isinstance(rules, str):
         raise ConfigError(f"config '{path}': [taxonomy] rules must be a path, got {rules!r}")
     economics = _economics(_section(data, "economics", path), path)
+    formats = _formats(_section(data, "formats", path), path)
     if "out" in run:
         if not isinstance(run["out"], str):
             raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
@@ -168,6 +186,7 @@ def load_config(path: str | Path) -> RunConfig:
         channel_rules=(base / rules).resolve() if rules else None,
         economics=economics,
         path=path,
+        formats=formats,
     )
 
 
@@ -185,6 +204,21 @@ def _imported(inputs: dict[str, Path], run: dict[str, Any], path: Path) -> None:
         if table not in inputs and (folder / f"{table}.parquet").is_file():
             inputs[table] = folder / f"{table}.parquet"
     run.setdefault("level", "account")
+
+
+def _formats(section: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
+    """[formats]: ``column = patterns`` or ``[formats.table]`` tables, flattened to the keys of
+    ``RunOptions.timestamp_formats`` (``timestamp``, ``stages.timestamp``)."""
+    flat: dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{column}": v for column, v in value.items()})
+        else:
+            flat[key] = value
+    try:
+        return check_timestamp_formats(flat)
+    except InputError as exc:
+        raise ConfigError(f"config '{path}': [formats] {exc}") from None
 
 
 def _number(value: Any) -> bool:

@@ -3,6 +3,9 @@
 Schemas are checked once, here, at the entry point. Every table comes out with canonical
 column names and types, timestamps as ``Datetime("us", "UTC")`` and a ``_row`` column holding
 the 0-based row number in the source, so later errors and drops can point at input rows.
+Blank text (``""``, whitespace only) is a missing value; timestamps are read with the
+user's strftime patterns first, then ISO 8601 (:mod:`attribution.inputs._reading`). Errors
+name the user's column beside ours and the file's own lines.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from attribution.exceptions import (
     NullValueError,
     SchemaError,
     did_you_mean,
+)
+from attribution.inputs._reading import (
+    blanks_as_null,
+    check_parsed,
+    locate,
+    parse_date,
+    parse_timestamp,
 )
 from attribution.inputs._sources import Source, TableLike, read_source
 
@@ -134,6 +144,13 @@ class Table:
     unloaded: tuple[str, ...] = ()
     renamed: pl.LazyFrame | None = None  # the source with canonical names, for full_rows
     spec: TableSpec | None = None
+    #: our column -> the user's, for the columns the config renamed (error messages)
+    names: Mapping[str, str] = field(default_factory=dict)
+    formats: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def error(self, exc: InputError) -> InputError:
+        """``exc`` located in this table's source: the user's column, the file's lines."""
+        return locate(exc, self.source, self.names)
 
     def full_rows(self, rows: pl.Series) -> pl.DataFrame:
         """Every canonical column (loaded or not) of the source rows ``rows`` (``_row``
@@ -149,17 +166,19 @@ class Table:
             .with_columns(pl.col(ROW).cast(pl.Int64))
         )
         spec = TableSpec(self.spec.name, {c: self.spec.columns[c] for c in self.unloaded})
-        extra = _normalise_types(extra, spec, self.source)
+        extra = _normalise_types(extra, spec, self.source, self.formats)
         return picked.join(extra, on=ROW, how="left", maintain_order="left")
 
 
 def load(
-    data: TableLike,
+    data: TableLike | Source,
     spec: TableSpec,
     *,
     columns: Mapping[str, str] | None = None,
     keep: Callable[[Sequence[str]], Collection[str]] | None = None,
     prehash: bool = False,
+    formats: Mapping[str, Sequence[str]] | None = None,
+    require_rows: bool = False,
 ) -> Table:
     """Read ``data`` and check it against ``spec``.
 
@@ -177,8 +196,29 @@ def load(
     prehash
         Start the file's content hash for the manifest in the background (see
         :func:`attribution.inputs._sources.read_source`).
+    formats
+        Our column -> strftime patterns tried in order, before ISO 8601, on its text values
+        (timestamp and date columns).
+    require_rows
+        A table without data rows (an empty or header-only file) is an error naming it.
     """
     source = read_source(data, table=spec.name, prehash=prehash)
+    names = {ours: theirs for ours, theirs in (columns or {}).items() if theirs != ours}
+    try:
+        return _load(source, spec, columns, keep, formats or {}, require_rows, names)
+    except InputError as exc:
+        raise locate(exc, source, names) from None
+
+
+def _load(
+    source: Source,
+    spec: TableSpec,
+    columns: Mapping[str, str] | None,
+    keep: Callable[[Sequence[str]], Collection[str]] | None,
+    formats: Mapping[str, Sequence[str]],
+    require_rows: bool,
+    names: Mapping[str, str],
+) -> Table:
     if not source.repeatable:
         keep = None
     lazy = source.frame
@@ -213,16 +253,33 @@ def load(
     available = list(schema.names())
     _check_columns(spec, available, source)
     present = [c for c in spec.columns if c in available]
-    parsed = {col for col, _ in _conversions(schema, spec, source)[1]}  # raises on bad types
+    lazy = blanks_as_null(lazy, present)  # "" and whitespace-only cells are missing values
+    parsed = {col for col, _ in _conversions(schema, spec, source, formats)[1]}  # bad types raise
     wanted = set(present if keep is None else keep(present)) | parsed | set(spec.not_null)
     loaded = [c for c in present if c in wanted]
     unloaded = tuple(c for c in present if c not in wanted)
     frame = (
         lazy.select(loaded).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64)).collect()
     )
-    frame = _normalise_types(frame, spec, source)
+    if require_rows and frame.height == 0:
+        check_has_rows(source, spec)
+    frame = _normalise_types(frame, spec, source, formats)
     _check_not_null(frame, spec, source)
-    return Table(frame, source, frame.height, unloaded, lazy if unloaded else None, spec)
+    return Table(
+        frame, source, frame.height, unloaded, lazy if unloaded else None, spec, names, formats
+    )
+
+
+def check_has_rows(source: Source, spec: TableSpec) -> None:
+    """An InputError naming the file when ``source`` has no data row (reads one row)."""
+    if source.frame.head(1).collect().height == 0:
+        names = source.frame.collect_schema().names()
+        raise InputError(
+            "the table has no data rows (an empty or header-only file)",
+            table=spec.name,
+            source=source.name,
+            hint=f"columns found: {', '.join(names) or 'none'}",
+        )
 
 
 def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) -> None:
@@ -255,23 +312,18 @@ def _error(
 ) -> _E:
     """``kind`` of input error about ``column`` of the table ``spec`` read from ``source``
     (``details``: ``rows``, ``hint``)."""
-    return kind(message, table=spec.name, source=source.name, column=column, **details)
+    return kind(
+        message,
+        table=spec.name,
+        source=source.name,
+        column=column,
+        numbering=source.numbering,
+        **details,
+    )
 
 
 def _rows_where(frame: pl.DataFrame, predicate: pl.Expr) -> list[int]:
     return frame.filter(predicate).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list()
-
-
-def parse_timestamp(expr: pl.Expr) -> pl.Expr:
-    """ISO 8601 text -> UTC datetime. Aware values are converted, naive ones taken as UTC."""
-    text = expr.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
-    return pl.coalesce(
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC"),
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
-        text.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_zone="UTC"),
-        text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.replace_time_zone("UTC"),
-        text.str.to_datetime("%Y-%m-%d", strict=False).dt.replace_time_zone("UTC"),
-    ).dt.cast_time_unit("us")
 
 
 #: What each column kind expects, as a type error says it, and the hint it gives.
@@ -287,7 +339,10 @@ _EXPECTED = {
 
 
 def _conversions(
-    schema: pl.Schema, spec: TableSpec, source: Source
+    schema: pl.Schema,
+    spec: TableSpec,
+    source: Source,
+    formats: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[list[pl.Expr], list[tuple[str, str]]]:
     """The expressions that bring ``schema``'s columns to ``spec``'s types, and the parsed
     (column, kind) pairs whose values must be checked after conversion. Raises
@@ -298,7 +353,7 @@ def _conversions(
         if col not in schema or kind not in _EXPECTED:
             continue
         dtype = schema[col]
-        found = _conversion(pl.col(col), dtype, kind)
+        found = _conversion(pl.col(col), dtype, kind, (formats or {}).get(col, ()))
         if found is None:
             expected, hint = _EXPECTED[kind]
             raise _error(
@@ -312,9 +367,12 @@ def _conversions(
     return exprs, checks
 
 
-def _conversion(c: pl.Expr, dtype: pl.DataType, kind: str) -> tuple[pl.Expr | None, bool] | None:
+def _conversion(
+    c: pl.Expr, dtype: pl.DataType, kind: str, formats: Sequence[str] = ()
+) -> tuple[pl.Expr | None, bool] | None:
     """How a column of ``dtype`` becomes ``kind``: the expression (None when it already is)
-    and whether it parses text (its values are then checked); None when it cannot."""
+    and whether it parses text (its values are then checked); None when it cannot. Text
+    dates try ``formats`` (strftime) first, then ISO 8601."""
     if kind == STRING:
         if dtype == pl.String:
             return None, False
@@ -341,7 +399,7 @@ def _conversion(c: pl.Expr, dtype: pl.DataType, kind: str) -> tuple[pl.Expr | No
         if dtype == pl.Date:
             return c.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), False
         if dtype == pl.String:
-            return parse_timestamp(c), True
+            return parse_timestamp(c, formats), True
         if dtype == pl.Null:
             return c.cast(UTC_DATETIME), False
     elif kind == DATE:
@@ -350,32 +408,31 @@ def _conversion(c: pl.Expr, dtype: pl.DataType, kind: str) -> tuple[pl.Expr | No
         if isinstance(dtype, pl.Datetime):
             return c.dt.date(), False
         if dtype == pl.String:
-            return parse_timestamp(c).dt.date(), True
+            return parse_date(c, formats), True
     return None
 
 
-def _normalise_types(frame: pl.DataFrame, spec: TableSpec, source: Source) -> pl.DataFrame:
-    exprs, checks = _conversions(frame.schema, spec, source)
+def _normalise_types(
+    frame: pl.DataFrame,
+    spec: TableSpec,
+    source: Source,
+    formats: Mapping[str, Sequence[str]] | None = None,
+) -> pl.DataFrame:
+    exprs, checks = _conversions(frame.schema, spec, source, formats)
     if not exprs:
         return frame
     converted = frame.with_columns(exprs)
     for col, kind in checks:
-        bad = frame.get_column(col).is_not_null() & converted.get_column(col).is_null()
-        if bad.any():
-            rows = converted.filter(bad).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list()
-            example = frame.filter(bad).get_column(col).head(1).item()
-            raise _error(
-                SchemaError,
-                f"{bad.sum()} value(s) cannot be read as {kind}, e.g. {example!r}",
-                spec,
-                source,
-                col,
-                rows=rows,
-                hint="timestamps must be ISO 8601 (2025-03-01, 2025-03-01T09:30:00, "
-                "2025-03-01T09:30:00+02:00)"
-                if kind in (TIMESTAMP, DATE)
-                else "numbers must use '.' as the decimal point and no thousands separator",
-            )
+        check_parsed(
+            frame.get_column(col),
+            converted.get_column(col),
+            converted.get_column(ROW),
+            kind=kind,
+            table=spec.name,
+            source=source,
+            column=col,
+            max_rows=_MAX_ROWS_SHOWN,
+        )
     return converted
 
 

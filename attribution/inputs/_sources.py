@@ -97,6 +97,9 @@ class Source:
 
     ``repeatable`` says that collecting ``frame`` twice gives the same rows in the same order
     (a file or an eager frame; not a user's LazyFrame, whose plan may not fix an order).
+    ``numbering`` says how errors show a 0-based row to the user: ``("lines", 2)`` for a CSV
+    file (the header is line 1; a quoted cell spanning lines shifts the count), ``("lines",
+    1)`` for NDJSON, ``("rows, 1-based", 1)`` for Parquet; None (0-based) for a frame.
     """
 
     frame: pl.LazyFrame
@@ -104,6 +107,7 @@ class Source:
     path: Path | None = None
     digest: _BackgroundHash | None = field(default=None, compare=False, repr=False)
     repeatable: bool = True
+    numbering: tuple[str, int] | None = None
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash."""
@@ -114,11 +118,14 @@ class Source:
         return {"source": self.name, "rows": rows, "sha256": digest}
 
 
-def read_source(data: TableLike, *, table: str, prehash: bool = False) -> Source:
-    """Open ``data`` lazily, whatever it is: a path (Parquet, CSV, TSV, NDJSON) or a frame.
+def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) -> Source:
+    """Open ``data`` lazily, whatever it is: a path (Parquet, CSV, TSV, NDJSON) or a frame
+    (a :class:`Source` already open is returned as it is).
 
     ``prehash`` starts a file's content hash (for :meth:`Source.describe`) in the background.
     """
+    if isinstance(data, Source):
+        return data
     if isinstance(data, pl.LazyFrame):
         return Source(data, "<memory>", repeatable=False)
     if isinstance(data, pl.DataFrame):
@@ -154,7 +161,9 @@ def read_source(data: TableLike, *, table: str, prehash: bool = False) -> Source
             frame.collect_schema()
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError(f"cannot read {fmt}: {exc}", table=table, source=str(path)) from exc
-        return Source(frame, str(path), path, _BackgroundHash(path) if prehash else None)
+        numbering = {"parquet": ("rows, 1-based", 1), "ndjson": ("lines", 1)}.get(fmt, ("lines", 2))
+        digest = _BackgroundHash(path) if prehash else None
+        return Source(frame, str(path), path, digest, numbering=numbering)
     raise InputError(
         f"expected a file path, a Polars DataFrame/LazyFrame or an Arrow table, "
         f"got {type(data).__name__}",

@@ -1,0 +1,81 @@
+"""Timestamp formats as users give them (``--timestamp-format``, ``[formats]`` in a config,
+``RunOptions(timestamp_formats=...)``): checked once, then looked up per table column."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from attribution.exceptions import InputError, did_you_mean
+from attribution.inputs._schema import DATE, SPECS, TIMESTAMP
+
+__all__ = ["check_timestamp_formats", "formats_for"]
+
+#: every (table, column) that holds a timestamp or a date
+_TIME_COLUMNS = {
+    (table, column)
+    for table, spec in SPECS.items()
+    for column, kind in spec.columns.items()
+    if kind in (TIMESTAMP, DATE)
+}
+_KEYS = sorted({"*"} | {c for _, c in _TIME_COLUMNS} | {f"{t}.{c}" for t, c in _TIME_COLUMNS})
+
+
+def _patterns(key: str, value: object) -> tuple[str, ...]:
+    patterns = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(patterns, Sequence)
+        or not patterns
+        or not all(isinstance(p, str) and "%" in p for p in patterns)
+    ):
+        raise InputError(
+            f"timestamp formats for '{key}' must be strftime patterns like '%m/%d/%Y %I:%M %p'"
+            f" (one or a list); got {value!r}"
+        )
+    return tuple(patterns)
+
+
+def check_timestamp_formats(
+    value: Sequence[str] | Mapping[str, str | Sequence[str]] | None,
+) -> dict[str, tuple[str, ...]]:
+    """``value`` as ``{key: patterns}`` with keys ``*``, a column (``timestamp``) or a table's
+    column (``stages.timestamp``); an InputError names a bad key or pattern."""
+    if value is None:
+        return {}
+    if isinstance(value, str) or not isinstance(value, Mapping):
+        return {"*": _patterns("*", value)}
+    out: dict[str, tuple[str, ...]] = {}
+    for key, patterns in value.items():
+        if key not in _KEYS:
+            raise InputError(
+                f"timestamp formats: '{key}' is not a timestamp or date column; "
+                + did_you_mean(str(key), _KEYS)
+            )
+        out[key] = _patterns(key, patterns)
+    return out
+
+
+def formats_for(
+    table: str, formats: Mapping[str, Sequence[str]] | None
+) -> dict[str, tuple[str, ...]]:
+    """Our timestamp / date columns of ``table`` -> their patterns (most specific key wins;
+    ``events`` also reads the ``touches`` and ``stages`` keys)."""
+    if not formats:
+        return {}
+    tables = (table, "touches", "stages") if table == "events" else (table,)
+    out: dict[str, tuple[str, ...]] = {}
+    for t, column in sorted(_TIME_COLUMNS):
+        if t != table:
+            continue
+        for key in [*(f"{name}.{column}" for name in tables), column, "*"]:
+            if key in formats:
+                out[column] = tuple(formats[key])
+                break
+    return out
+
+
+def resolve_formats(
+    value: Sequence[str] | Mapping[str, str | Sequence[str]] | None, table: str
+) -> dict[str, tuple[str, ...]]:
+    """``timestamp_formats`` as the user gives them (a list or a mapping, see
+    :class:`attribution.RunOptions`) -> our columns of ``table`` -> patterns."""
+    return formats_for(table, check_timestamp_formats(value))

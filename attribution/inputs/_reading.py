@@ -1,0 +1,179 @@
+"""Reading real exports: missing values, timestamps in the user's formats, errors located in
+the user's file.
+
+These are the pieces every reader of user files shares (the table loader of
+:mod:`attribution.inputs._schema` and the CRM importers):
+
+- :func:`blank_as_null`: a quoted empty string (``""``) or a cell of whitespace only
+  (spaces, tabs, NBSP) is a missing value, as an empty cell is.
+- :func:`parse_timestamp` / :func:`parse_date`: text to UTC datetimes / dates, trying the
+  user's strftime patterns in order (``--timestamp-format``, ``[formats]``), then ISO 8601;
+  a date also accepts a month (``2025-01`` = 1 January 2025).
+- :func:`check_parsed`: the values a parse could not read, as a :class:`SchemaError` naming
+  the table, the file, the user's column beside ours and the file lines.
+- :func:`locate`: an :class:`InputError` about a table, given the user's column name and the
+  source's own line numbering (1-based file lines for CSV / NDJSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from attribution.exceptions import InputError, SchemaError
+from attribution.inputs._sources import Source
+
+__all__ = [
+    "US_TIMESTAMP_FORMATS",
+    "blank_as_null",
+    "blanks_as_null",
+    "check_parsed",
+    "locate",
+    "parse_date",
+    "parse_timestamp",
+    "timestamp_hint",
+]
+
+#: The US formats of CRM exports (Salesforce Data Loader, HubSpot UI): "2/21/2025 1:19 PM",
+#: "2/21/2025". Never guessed: give them with ``--timestamp-format`` or ``[formats]``.
+US_TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+
+_ISO_HINT = (
+    "timestamps must be ISO 8601 (2025-03-01, 2025-03-01T09:30:00, 2025-03-01T09:30:00+02:00) "
+    "or match a strftime pattern given with --timestamp-format or [formats] in the config"
+)
+
+
+def blank_as_null(expr: pl.Expr) -> pl.Expr:
+    """``expr`` (text) with empty and whitespace-only values (NBSP included) as null."""
+    return pl.when(expr.str.strip_chars().str.len_bytes() == 0).then(None).otherwise(expr)
+
+
+def blanks_as_null(frame: pl.LazyFrame, columns: Sequence[str] | None = None) -> pl.LazyFrame:
+    """Every text column of ``frame`` (or those of ``columns`` that are text) with blank
+    values as null; other columns untouched. Lazy: it fuses into the read."""
+    schema = frame.collect_schema()
+    names = [c for c in (schema.names() if columns is None else columns) if c in schema]
+    text = [c for c in names if schema[c] == pl.String]
+    if not text:
+        return frame
+    return frame.with_columns(blank_as_null(pl.col(c)).alias(c) for c in text)
+
+
+def _iso_timestamp(text: pl.Expr) -> pl.Expr:
+    iso = text.str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
+    return pl.coalesce(
+        iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC"),
+        iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
+        iso.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_zone="UTC"),
+        iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.replace_time_zone("UTC"),
+        iso.str.to_datetime("%Y-%m-%d", strict=False).dt.replace_time_zone("UTC"),
+    )
+
+
+def _with_format(text: pl.Expr, fmt: str) -> pl.Expr:
+    """One strftime pattern: aware results converted to UTC, naive ones taken as UTC."""
+    if "%z" in fmt or "%Z" in fmt:
+        return text.str.to_datetime(fmt, strict=False, time_zone="UTC")
+    if any(f"%{c}" in fmt for c in "HIMSTRcrX"):  # a time part
+        return text.str.to_datetime(fmt, strict=False).dt.replace_time_zone("UTC")
+    return text.str.to_date(fmt, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def parse_timestamp(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
+    """Text -> UTC datetime (µs): each of ``formats`` (strftime) in order, then ISO 8601.
+
+    Aware values are converted to UTC, naive ones taken as UTC. Blank text gives null; text
+    no pattern reads gives null too (see :func:`check_parsed`).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from attribution.inputs import parse_timestamp
+    >>> s = pl.Series(["2/21/2025 1:19 PM", "2025-02-22T08:00:00Z", " "])
+    >>> parsed = parse_timestamp(pl.lit(s), ["%m/%d/%Y %I:%M %p"])
+    >>> pl.select(parsed.dt.to_string("%Y-%m-%d %H:%M")).to_series().to_list()
+    ['2025-02-21 13:19', '2025-02-22 08:00', None]
+    """
+    text = expr.str.strip_chars()
+    tried = [_with_format(text, fmt).dt.cast_time_unit("us") for fmt in formats]
+    return pl.coalesce(*tried, _iso_timestamp(text).dt.cast_time_unit("us"))
+
+
+def parse_date(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
+    """Text -> date: as :func:`parse_timestamp`, and a month ``2025-01`` is its first day."""
+    text = expr.str.strip_chars()
+    padded = text.str.replace(r"^(\d{4})-(\d)$", "${1}-0${2}")
+    month = pl.when(padded.str.contains(r"^\d{4}-\d{2}$")).then(
+        padded.str.to_date("%Y-%m", strict=False)
+    )
+    return pl.coalesce(month, parse_timestamp(text, formats).dt.date())
+
+
+def timestamp_hint(example: object) -> str:
+    """The hint for a timestamp that could not be read, suggesting the US pattern when the
+    value looks like one."""
+    text = str(example).strip()
+    if pl.select(pl.lit(text).str.contains(r"^\d{1,2}/\d{1,2}/\d{2,4}")).item():
+        return (
+            f"{_ISO_HINT}; this looks like a US date: try --timestamp-format "
+            f"'%m/%d/%Y %I:%M %p' (and '%m/%d/%Y' for dates without a time)"
+        )
+    return _ISO_HINT
+
+
+def locate(
+    exc: InputError, source: Source | None, names: Mapping[str, str] | None = None
+) -> InputError:
+    """``exc`` with the source's row numbering (1-based file lines for CSV / NDJSON) and the
+    user's name of its column (``names``: our column -> theirs), when it is about
+    ``source``."""
+    if source is None or (exc.source is not None and exc.source != source.name):
+        return exc
+    changes: dict[str, object] = {}
+    if exc.numbering is None and source.numbering is not None:
+        changes["numbering"] = source.numbering
+    theirs = (names or {}).get(exc.column or "")
+    if exc.their_column is None and theirs:
+        changes["their_column"] = theirs
+    if exc.source is None:
+        changes["source"] = source.name
+    return exc.replace(**changes) if changes else exc
+
+
+def check_parsed(
+    raw: pl.Series,
+    parsed: pl.Series,
+    rows: pl.Series,
+    *,
+    kind: str,
+    table: str,
+    source: Source | None,
+    column: str,
+    their_column: str | None = None,
+    max_rows: int = 5,
+) -> None:
+    """Raise :class:`SchemaError` when a non-blank ``raw`` value gave null in ``parsed``.
+
+    ``rows`` holds the 0-based source rows of the values; ``kind`` is ``timestamp``,
+    ``date`` or ``float``.
+    """
+    bad = raw.is_not_null() & (raw.str.strip_chars().str.len_bytes() > 0) & parsed.is_null()
+    if not bad.any():
+        return
+    example = raw.filter(bad).head(1).item()
+    if kind in ("timestamp", "date"):
+        hint = timestamp_hint(example)
+    else:
+        hint = "numbers must use '.' as the decimal point and no thousands separator"
+    raise SchemaError(
+        f"{bad.sum()} value(s) cannot be read as {kind}, e.g. {example!r}",
+        table=table,
+        source=source.name if source else None,
+        column=column,
+        rows=rows.filter(bad).head(max_rows).to_list(),
+        hint=hint,
+        their_column=their_column,
+        numbering=source.numbering if source else None,
+    )
