@@ -21,8 +21,8 @@ from typing import Any, cast
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES, check_required_roles
 from attribution.exceptions import InputError, did_you_mean
 from attribution.inputs._durations import parse_duration
-from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.inputs._formats import check_timestamp_formats, formats_for
+from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.journeys._journeys import CONTACT_SCOPES
 from attribution.models._registry import ModelRun, default_models, resolve_all
