@@ -35,6 +35,7 @@ from attribution.engine._result import (
 )
 from attribution.engine._run_paths import read_run_paths
 from attribution.engine._scoring import JourneyScorer, JourneyScores, score_journeys
+from attribution.engine._snapshots import ModelSnapshot, SnapshotStore
 from attribution.exceptions import (
     AttributionError,
     ColumnNotFoundError,
@@ -93,6 +94,7 @@ __all__ = [
     "MarkovModel",
     "ModelNotFoundError",
     "ModelParameterError",
+    "ModelSnapshot",
     "ModelSpec",
     "NotFittedError",
     "NullValueError",
@@ -105,6 +107,7 @@ __all__ = [
     "RunOptions",
     "SchemaError",
     "ShapleyModel",
+    "SnapshotStore",
     "SurveyBenchmark",
     "SurveyClassifier",
     "TOUCH_CREDIT_SCHEMA",

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 import attribution
+from attribution import SnapshotStore
 
 from .api.main import api_router
 from .core.auth import ApiKeyAuth, check_keys
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runs = runs
-    app.state.scorers = ScorerCache(runs, size=settings.scorer_cache_size)
+    app.state.snapshots = SnapshotStore.beside(settings.runs_dir)
+    app.state.scorers = ScorerCache(app.state.snapshots, size=settings.scorer_cache_size)
     app.state.batcher = batcher
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

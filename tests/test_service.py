@@ -112,7 +112,7 @@ def test_attribute_scores_each_journey(client: TestClient) -> None:
     out = response.json()
     assert out["models"] == ["linear", "time_decay(half_life=3d)",
                              "position_based(first=0.5,last=0.5)"]
-    assert out["run_id"] is None
+    assert (out["snapshot"], out["run_id"], out["unseen_channels"]) == (None, None, [])
     assert out["unattributed"] == []
     rows = out["touch_credit"]
     assert len(rows) == 2 * 3 * 3
@@ -166,21 +166,32 @@ def test_bad_params_are_422(client: TestClient, model: Any, text: str) -> None:
     assert text in err["message"]
 
 
-def test_data_models_without_a_run_say_how_to_get_one(client: TestClient) -> None:
-    response = client.post("/v1/attribute", headers=AUTH, json=body(models=["markov"]))
-    assert response.status_code == 422
-    assert error(response) == {
-        "type": "model_parameter", "field": "models",
-        "message": "data-driven models (markov, shapley, counterfactual) are fitted on a "
-                   "finished run, and there is none yet: start one with POST /v1/runs"}
-
-
-def test_unknown_run_id_is_404(client: TestClient) -> None:
+def test_data_models_without_a_snapshot_say_how_to_get_one(client: TestClient) -> None:
     response = client.post("/v1/attribute", headers=AUTH,
-                           json=body(models=["markov"]) | {"run_id": "nope"})
+                           json=body(models=["linear", "markov", "shapley"]))
+    assert response.status_code == 409
+    assert error(response) == {
+        "type": "no_snapshot", "field": "models",
+        "message": "markov, shapley: data-driven models (markov, shapley, counterfactual) are "
+                   "fitted on a published model snapshot and none is published; publish a "
+                   'finished run with POST /v1/models/snapshots {"run_id": "<run_id>"} (or '
+                   "`attribution publish RUN_DIR`)"}
+
+
+def test_unknown_snapshot_is_404(client: TestClient) -> None:
+    response = client.post("/v1/attribute", headers=AUTH,
+                           json=body(models=["markov"]) | {"snapshot": "nope"})
     assert response.status_code == 404
-    assert error(response) == {"type": "not_found", "message": "no run 'nope'",
-                               "field": "run_id"}
+    assert error(response) == {
+        "type": "not_found", "field": "snapshot",
+        "message": "no published snapshot 'nope'; GET /v1/models/snapshots lists them"}
+
+
+def test_run_id_in_a_scoring_request_says_what_replaced_it(client: TestClient) -> None:
+    response = client.post("/v1/attribute", headers=AUTH,
+                           json=body(models=["markov"]) | {"run_id": "x"})
+    assert response.status_code == 422
+    assert "publish the run (POST /v1/models/snapshots" in error(response)["message"]
 
 
 def test_too_many_journeys_names_the_limit(client: TestClient) -> None:
@@ -327,6 +338,7 @@ def test_openapi_docs_are_served(tmp_path: Path) -> None:
     with TestClient(create_app(make_settings(tmp_path, docs=True))) as client:
         assert client.get("/docs").status_code == 200
         schema = client.get("/openapi.json").json()
-    assert set(schema["paths"]) == {"/healthz", "/v1/models", "/v1/attribute", "/v1/runs",
+    assert set(schema["paths"]) == {"/healthz", "/v1/models", "/v1/models/snapshots",
+                                    "/v1/attribute", "/v1/runs",
                                     "/v1/runs/{run_id}", "/v1/runs/{run_id}/channel-credit"}
     assert "HTTPBearer" in schema["components"]["securitySchemes"]

@@ -97,25 +97,6 @@ def test_run_on_sample_data_and_read_channel_credit(client: TestClient,
         f"model 'shapley' is not in run '{run_id}'; its models: linear, markov")
 
 
-def test_scoring_uses_the_latest_run_and_says_which(client: TestClient) -> None:
-    journey = {"conversion": {"id": "o", "timestamp": "2025-06-01", "value": 10},
-               "touches": [{"timestamp": "2025-05-01", "channel": "linkedin"},
-                           {"timestamp": "2025-05-02", "channel": "email"}]}
-    first = start(client, models=["linear"])
-    wait(client, first)
-    second = start(client, models=["first_touch"])
-    wait(client, second)
-    response = client.post("/v1/attribute", headers=AUTH,
-                           json={"models": ["markov", "linear"], "journeys": [journey]})
-    assert response.status_code == 200, response.text
-    assert response.json()["run_id"] == second
-    pinned = client.post("/v1/attribute", headers=AUTH, json={
-        "models": ["shapley"], "journeys": [journey], "run_id": first}).json()
-    assert pinned["run_id"] == first
-    credit = [r["credit"] for r in pinned["touch_credit"]]
-    assert sum(credit) == pytest.approx(1.0)
-
-
 def test_concurrent_runs_do_not_corrupt_each_other(client: TestClient,
                                                    settings: Settings) -> None:
     wanted = {start(client, models=models): models

@@ -42,6 +42,7 @@ COMMANDS = (
     "_paths",  # paths
     "_import",  # import hubspot, import salesforce
     "_demo",  # demo, synth
+    "_publish",  # publish
     "_serve",  # serve
     "_models",  # models
 )

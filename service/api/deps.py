@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from attribution import SnapshotStore
+
 from ..core.batching import ScoringBatcher
 from ..core.config import Settings
 from ..core.runs import RunStore
@@ -31,6 +33,11 @@ async def get_scorers(request: Request) -> ScorerCache:
     return scorers
 
 
+async def get_snapshots(request: Request) -> SnapshotStore:
+    snapshots: SnapshotStore = request.app.state.snapshots
+    return snapshots
+
+
 async def get_batcher(request: Request) -> ScoringBatcher:
     batcher: ScoringBatcher = request.app.state.batcher
     return batcher
@@ -40,6 +47,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RunsDep = Annotated[RunStore, Depends(get_runs)]
 ScorersDep = Annotated[ScorerCache, Depends(get_scorers)]
 BatcherDep = Annotated[ScoringBatcher, Depends(get_batcher)]
+SnapshotsDep = Annotated[SnapshotStore, Depends(get_snapshots)]
 
 
 async def api_key_scheme(

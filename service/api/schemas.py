@@ -36,6 +36,7 @@ Stage = Annotated[str, Field(min_length=1, max_length=64, pattern=CLEAN_TEXT)]
 Amount = Annotated[float, Strict(), Field(ge=0, le=1e15, allow_inf_nan=False)]
 RunIdField = Annotated[str, Field(min_length=1, max_length=128,
                                   pattern=r"^[A-Za-z0-9][A-Za-z0-9_=.-]*$")]
+SnapshotIdField = RunIdField  # snapshot ids are made like run ids
 FilePath = Annotated[str, Field(min_length=1, max_length=1024,
                                 description="relative to the data directory")]
 
@@ -107,8 +108,19 @@ class AttributeRequest(BaseModel):
 
     models: Annotated[list[ModelRequest], Field(min_length=1, max_length=32)]
     journeys: Annotated[list[Journey], Field(min_length=1)]
-    run_id: RunIdField | None = Field(
-        None, description="run whose paths fit data-driven models; default the latest finished")
+    snapshot: SnapshotIdField | None = Field(
+        None, description="published model snapshot that data-driven models are fitted on; "
+                          "default the current one (GET /v1/models/snapshots)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_run_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "run_id" in data:
+            raise ValueError(
+                "'run_id' is not accepted: data-driven models are fitted on a published "
+                'snapshot; publish the run (POST /v1/models/snapshots {"run_id": ...}) and '
+                "name the snapshot in 'snapshot', or leave it out for the current one")
+        return data
 
 
 class TouchCreditRow(BaseModel):
@@ -133,7 +145,12 @@ class ChannelCreditRow(BaseModel):
 
 class AttributeResponse(BaseModel):
     models: list[str] = Field(description="model labels, as in the rows' model column")
-    run_id: str | None = Field(description="run the data-driven models were fitted on")
+    snapshot: str | None = Field(description="snapshot the data-driven models were fitted on "
+                                             "(null without data-driven models)")
+    run_id: str | None = Field(description="the run that snapshot was published from")
+    unseen_channels: list[str] = Field(
+        description="channels sent that the snapshot never saw; data-driven models give them "
+                    "no credit of their own (see the README)")
     unattributed: list[str] = Field(description="conversion ids sent without touches")
     touch_credit: list[TouchCreditRow]
     channel_credit: list[ChannelCreditRow]
@@ -146,6 +163,35 @@ class ParamInfo(BaseModel):
     doc: str
     choices: list[str] | None = None
     range: list[float | None] | None = None
+
+
+class PublishRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "run_id": "20250131T120000Z-1a2b3c4d"}]})
+
+    run_id: Annotated[RunIdField, Field(description="a succeeded run in the runs directory")]
+
+
+class RunSummary(BaseModel):
+    created_at: str | None = None
+    parameters: dict[str, Any]
+    models: list[str | None]
+
+
+class SnapshotInfo(BaseModel):
+    snapshot_id: str
+    run_id: str
+    published_at: str
+    channels: list[str] = Field(description="every channel the snapshot saw")
+    conversions: float
+    paths: int = Field(description="distinct paths in its path table")
+    run: RunSummary
+    current: bool
+
+
+class SnapshotsResponse(BaseModel):
+    current: str | None = Field(description="the snapshot used when a request names none")
+    snapshots: list[SnapshotInfo] = Field(description="newest first")
 
 
 class ModelInfo(BaseModel):

@@ -1,76 +1,119 @@
-"""Resolved and fitted scorers, cached per model set and run: scoring a request should not
-re-resolve models or refit a Markov chain."""
+"""Resolved and fitted scorers, cached per model set and published snapshot: scoring a
+request should not re-resolve models or refit a Markov chain.
+
+Data-driven models (Markov, Shapley, counterfactual) are fitted on a model snapshot that
+someone published on purpose (:class:`attribution.SnapshotStore`): the one a request names,
+else the current one; never "the latest run". Snapshots never change once written, so a
+scorer fitted on one stays valid for as long as it is cached.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import attribution
-from attribution import JourneyScorer, RunOptions, read_run_paths
+from attribution import JourneyScorer, ModelSnapshot, RunOptions, SnapshotStore
 
 from .errors import ServiceError
-from .runs import RunStore
+
+#: How to get a snapshot, as the 409 says it.
+PUBLISH_HINT = ('publish a finished run with POST /v1/models/snapshots {"run_id": "<run_id>"} '
+                "(or `attribution publish RUN_DIR`)")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A scorer and, for data-driven models, the snapshot it was fitted on and its channels."""
+
+    scorer: JourneyScorer
+    snapshot: ModelSnapshot | None = None
+    seen: frozenset[str] = frozenset()
+
+    def unseen(self, journeys: Any) -> list[str]:
+        """Channels of ``journeys`` the snapshot never saw (none without a snapshot)."""
+        if self.snapshot is None:
+            return []
+        sent = {touch["channel"] for journey in journeys for touch in journey["touches"]}
+        return sorted(sent - self.seen)
 
 
 class ScorerCache:
-    """LRU of :class:`JourneyScorer` by (models, run id)."""
+    """LRU of :class:`Scoring` by (models, snapshot id)."""
 
-    def __init__(self, runs: RunStore, size: int = 64) -> None:
-        self.runs = runs
+    def __init__(self, snapshots: SnapshotStore, size: int = 64) -> None:
+        self.snapshots = snapshots
         self.size = size
-        self._scorers: OrderedDict[tuple[str, str | None], JourneyScorer] = OrderedDict()
-        self._needs_run: dict[str, bool] = {}
+        self._scorers: OrderedDict[tuple[str, str | None], Scoring] = OrderedDict()
+        self._needs_snapshot: dict[str, bool] = {}
         self._lock = threading.Lock()
 
-    def cached(self, models: list[Any], run_id: str | None) -> tuple[JourneyScorer, None] | None:
+    def cached(self, models: list[Any]) -> Scoring | None:
         """The cached scorer of a rule-only model set (no disk, no resolving), else None."""
         key = json.dumps(models, sort_keys=True, default=str)
-        if self._needs_run.get(key) is not False:
+        if self._needs_snapshot.get(key) is not False:
             return None
-        scorer = self._scorers.get((key, None))
-        return (scorer, None) if scorer is not None else None
+        return self._scorers.get((key, None))
 
-    def get(self, models: list[Any], run_id: str | None) -> tuple[JourneyScorer, str | None]:
-        """The scorer for ``models`` and the run its data-driven models were fitted on."""
+    def get(self, models: list[Any], snapshot_id: str | None) -> Scoring:
+        """The scorer for ``models``, fitted on snapshot ``snapshot_id`` (default: the
+        current one) when any of them is data-driven.
+
+        Raises
+        ------
+        ServiceError
+            404 for an unknown snapshot, 409 when none is published.
+        attribution.ModelNotFoundError, attribution.ModelParameterError
+            An unknown model or a bad parameter.
+        """
         key = json.dumps(models, sort_keys=True, default=str)
-        needs_run = self._needs_run.get(key)
-        if needs_run is None:
-            needs_run = bool(RunOptions(models=models).data_driven)  # unknown / bad -> 422
-            with self._lock:
-                if len(self._needs_run) < 4096:
-                    self._needs_run[key] = needs_run
-        if not needs_run:
-            run_id = None
-        elif run_id is None:
-            run_id = self.runs.latest_succeeded()
-            if run_id is None:
-                data = [n for n, m in attribution.available_models().items() if m.family == "data"]
-                raise ServiceError(
-                    422, "model_parameter",
-                    f"data-driven models ({', '.join(data)}) are fitted on a finished run, and "
-                    "there is none yet: start one with POST /v1/runs", field="models")
+        data = self._data_driven(key, models)
+        snapshot: ModelSnapshot | None = None
+        if data:
+            snapshot = self._snapshot(data, snapshot_id)
+        cache_key = (key, snapshot.snapshot_id if snapshot else None)
         with self._lock:
-            scorer = self._scorers.get((key, run_id))
-            if scorer is not None:
-                self._scorers.move_to_end((key, run_id))
-                return scorer, run_id
-        if run_id is None:
-            scorer = JourneyScorer(models=models).fit()
+            found = self._scorers.get(cache_key)
+            if found is not None:
+                self._scorers.move_to_end(cache_key)
+                return found
+        if snapshot is None:
+            scoring = Scoring(JourneyScorer(models=models).fit())
         else:
-            run_dir = self.runs.run_dir(run_id)
-            if run_dir is None:
-                status = self.runs.get(run_id)
-                if status is None:
-                    raise ServiceError(404, "not_found", f"no run '{run_id}'", field="run_id")
-                raise ServiceError(409, "conflict",
-                                   f"run '{run_id}' is {status.get('status')}, not succeeded; "
-                                   "data-driven models need a finished run", field="run_id")
-            scorer = JourneyScorer(models=models).fit(read_run_paths(run_dir))
+            scorer = JourneyScorer(models=models).fit(snapshot.read_paths())
+            scoring = Scoring(scorer, snapshot, frozenset(snapshot.channels))
         with self._lock:
-            self._scorers[(key, run_id)] = scorer
+            self._scorers[cache_key] = scoring
             while len(self._scorers) > self.size:
                 self._scorers.popitem(last=False)
-        return scorer, run_id
+        return scoring
+
+    def _data_driven(self, key: str, models: list[Any]) -> list[str]:
+        needs = self._needs_snapshot.get(key)
+        if needs is False:
+            return []
+        data = RunOptions(models=models).data_driven  # unknown / bad -> 422
+        with self._lock:
+            if len(self._needs_snapshot) < 4096:
+                self._needs_snapshot[key] = bool(data)
+        return list(data)
+
+    def _snapshot(self, data: list[str], snapshot_id: str | None) -> ModelSnapshot:
+        if snapshot_id is not None:
+            snapshot = self.snapshots.get(snapshot_id)
+            if snapshot is None:
+                raise ServiceError(404, "not_found", f"no published snapshot '{snapshot_id}'; "
+                                   "GET /v1/models/snapshots lists them", field="snapshot")
+            return snapshot
+        current = self.snapshots.current()
+        if current is None:
+            every = [n for n, m in attribution.available_models().items() if m.family == "data"]
+            raise ServiceError(
+                409, "no_snapshot",
+                f"{', '.join(data)}: data-driven models ({', '.join(every)}) are fitted on a "
+                f"published model snapshot and none is published; {PUBLISH_HINT}",
+                field="models")
+        return current

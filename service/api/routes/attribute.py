@@ -6,17 +6,23 @@ from collections.abc import Callable
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from attribution import JourneyScorer, JourneyScores
+from attribution import JourneyScores
 
 from ...core.errors import ServiceError, model_errors
+from ...core.scoring import Scoring
 from ..deps import BatcherDep, ScorersDep, SettingsDep
 from ..schemas import AttributeRequest, AttributeResponse, errors
 
 router = APIRouter(tags=["scoring"])
 
 
-def _render(models: list[str], run_id: str | None) -> Callable[[JourneyScores], bytes]:
-    prefix = f'{{"models":{json.dumps(models)},"run_id":{json.dumps(run_id)},'
+def _render(models: list[str], scoring: Scoring,
+            unseen: list[str]) -> Callable[[JourneyScores], bytes]:
+    snapshot = scoring.snapshot
+    prefix = (f'{{"models":{json.dumps(models)},'
+              f'"snapshot":{json.dumps(snapshot.snapshot_id if snapshot else None)},'
+              f'"run_id":{json.dumps(snapshot.run_id if snapshot else None)},'
+              f'"unseen_channels":{json.dumps(unseen)},')
 
     def render(scores: JourneyScores) -> bytes:
         # the frames serialise themselves: no per-row Python objects on the way out
@@ -36,8 +42,9 @@ async def attribute(body: AttributeRequest, settings: SettingsDep, scorers: Scor
     """Per-touch and per-channel credit for each journey under each model.
 
     Send exactly the touches to credit (at or before the conversion): each journey's touches
-    go to its own conversion. Data-driven models use a fitted model from a stored run
-    (``run_id``, default the latest finished run); ``run_id`` in the response says which.
+    go to its own conversion. Data-driven models (markov, shapley, counterfactual) are
+    fitted on a published model snapshot: ``snapshot`` if given, else the current one (409
+    when none is published); the response names it and lists ``unseen_channels``.
     """
     if len(body.journeys) > settings.max_journeys:
         raise ServiceError(
@@ -60,12 +67,12 @@ async def attribute(body: AttributeRequest, settings: SettingsDep, scorers: Scor
             f"touch credit; the limit is {settings.max_credit_rows:,} per request "
             "(ATTRIBUTION_MAX_CREDIT_ROWS): send fewer journeys or models per request",
             field="journeys")
-    found: tuple[JourneyScorer, str | None] | None = scorers.cached(models, body.run_id)
-    if found is None:
-        # resolving models, finding the latest run and fitting touch the disk: not on the loop
+    scoring = scorers.cached(models)
+    if scoring is None:
+        # resolving models, reading the snapshot and fitting touch the disk: not on the loop
         with model_errors(models):
-            found = await run_in_threadpool(scorers.get, models, body.run_id)
-    scorer, run_id = found
+            scoring = await run_in_threadpool(scorers.get, models, body.snapshot)
+    render = _render(scoring.scorer.labels, scoring, scoring.unseen(body.journeys))
     with model_errors(models):  # parameters that give non-finite credit
-        content = await batcher.score(scorer, body.journeys, _render(scorer.labels, run_id))
+        content = await batcher.score(scoring.scorer, body.journeys, render)
     return Response(content, media_type="application/json")

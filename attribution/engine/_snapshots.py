@@ -1,0 +1,229 @@
+"""Published model snapshots: what data-driven scoring (Markov, Shapley, counterfactual) is
+fitted on, chosen on purpose, never "the latest run".
+
+Publishing a finished run copies what a data-driven model needs to score journeys into a
+snapshot store (by default ``<runs dir>/.snapshots``) and makes it the current snapshot::
+
+    .snapshots/
+        current.json            {"snapshot_id": ...}: the current snapshot
+        <snapshot_id>/          written atomically: complete or absent
+            snapshot.json       id, run id, when, channels seen, conversions, the run's
+                                models and parameters
+            paths.parquet       the fitted path table (``path`` as list[str], conversions,
+                                nulls, value)
+            manifest.json       the run's manifest, as it was
+
+A snapshot is a copy, so deleting or rewriting the run directory later does not change
+what scoring answers. A run without a conversion cannot be published: data-driven models
+would learn nothing from it and answer equal splits.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from attribution.engine._files import (
+    RunFiles,
+    atomic_directory,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+from attribution.engine._manifest import new_run_id
+from attribution.engine._run_paths import read_run_paths
+from attribution.exceptions import InputError
+
+__all__ = ["ModelSnapshot", "SnapshotStore"]
+
+#: The snapshot store's folder under a runs directory.
+SNAPSHOTS_DIR: Final = ".snapshots"
+#: The pointer to the current snapshot, in the store.
+CURRENT: Final = "current.json"
+#: A snapshot's own description, in its folder.
+SNAPSHOT: Final = "snapshot.json"
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """One published snapshot (read from its ``snapshot.json``).
+
+    Attributes
+    ----------
+    snapshot_id : str
+        Its id, sortable by publication time.
+    run_id : str
+        The run it was published from.
+    published_at : str
+        ISO 8601, UTC.
+    channels : tuple of str
+        Every channel of its path table, sorted: what data-driven models learned weights for.
+    conversions : float
+        Conversions in its path table (always above 0).
+    paths : int
+        Distinct paths in its path table.
+    run : dict
+        The run's ``created_at``, ``parameters`` and ``models`` (from its manifest).
+    directory : Path
+        Its folder in the store.
+    """
+
+    snapshot_id: str
+    run_id: str
+    published_at: str
+    channels: tuple[str, ...]
+    conversions: float
+    paths: int
+    run: Mapping[str, Any]
+    directory: Path
+
+    def read_paths(self) -> pl.DataFrame:
+        """The path table to fit data-driven models on (see :meth:`JourneyScorer.fit`)."""
+        return pl.read_parquet(self.directory / RunFiles.PATHS)
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest of the run it was published from."""
+        manifest: dict[str, Any] = json.loads((self.directory / RunFiles.MANIFEST).read_text())
+        return manifest
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description (no file-system path)."""
+        return {"snapshot_id": self.snapshot_id, "run_id": self.run_id,
+                "published_at": self.published_at, "channels": list(self.channels),
+                "conversions": self.conversions, "paths": self.paths, "run": dict(self.run)}
+
+    @classmethod
+    def read(cls, directory: Path) -> ModelSnapshot:
+        info = json.loads((directory / SNAPSHOT).read_text())
+        return cls(snapshot_id=info["snapshot_id"], run_id=info["run_id"],
+                   published_at=info["published_at"], channels=tuple(info["channels"]),
+                   conversions=float(info["conversions"]), paths=int(info["paths"]),
+                   run=info.get("run") or {}, directory=directory)
+
+
+class SnapshotStore:
+    """The published snapshots in a folder: publish a run, list them, find one or the
+    current one.
+
+    Parameters
+    ----------
+    root
+        The store's folder; created on the first publish. :meth:`beside` gives the default
+        one of a runs directory.
+
+    Examples
+    --------
+    >>> import tempfile, attribution
+    >>> from attribution import SnapshotStore
+    >>> runs = tempfile.mkdtemp()
+    >>> result = attribution.attribute("sample_data/touches.parquet",
+    ...                                "sample_data/stages.parquet", models=["linear"])
+    >>> run_dir = result.write(runs)
+    >>> store = SnapshotStore.beside(runs)
+    >>> snapshot = store.publish(run_dir)
+    >>> store.current() == snapshot, snapshot.run_id == run_dir.name
+    (True, True)
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def beside(cls, runs_dir: str | Path) -> SnapshotStore:
+        """The store of a runs directory: ``<runs_dir>/.snapshots``."""
+        return cls(Path(runs_dir) / SNAPSHOTS_DIR)
+
+    def publish(self, run_dir: str | Path) -> ModelSnapshot:
+        """Copy a finished run's path table and manifest into a new snapshot and make it
+        the current one.
+
+        Raises
+        ------
+        InputError
+            Not a finished run directory (no manifest), an unreadable path table, or a run
+            without a conversion.
+        """
+        run_dir = Path(run_dir)
+        name = run_dir.name
+        try:
+            manifest = json.loads((run_dir / RunFiles.MANIFEST).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"run '{name}' is not a finished run directory: its "
+                             f"{RunFiles.MANIFEST} cannot be read ({type(exc).__name__})",
+                             table="run", source=name,
+                             hint="publish a run directory written by `attribution run` or "
+                                  "a succeeded POST /v1/runs") from None
+        try:
+            paths = read_run_paths(run_dir)
+        except InputError:  # its message holds the file's full path: name the run instead
+            raise InputError(f"run '{name}' has no readable path table ({RunFiles.PATHS})",
+                             table="paths", source=name) from None
+        summary = paths.select(
+            pl.col("conversions").sum().alias("conversions"),
+            pl.len().alias("paths"),
+            pl.col("path").explode().drop_nulls().unique().sort().implode().alias("channels"),
+        ).row(0, named=True)
+        if not summary["conversions"] > 0:
+            raise InputError(
+                f"run '{name}' has no conversion in its path table: data-driven models "
+                "would learn nothing from it; publish a run over data with conversions",
+                table="paths", source=name)
+        snapshot_id = new_run_id()
+        info = {
+            "snapshot_id": snapshot_id,
+            "run_id": str(manifest.get("run_id") or name),
+            "published_at": datetime.now(UTC).isoformat(),
+            "channels": summary["channels"],
+            "conversions": float(summary["conversions"]),
+            "paths": int(summary["paths"]),
+            "run": {"created_at": manifest.get("created_at"),
+                    "parameters": manifest.get("parameters") or {},
+                    "models": [m.get("label") for m in manifest.get("models") or ()]},
+        }
+        final = self.root / snapshot_id
+        with atomic_directory(final) as tmp:
+            write_parquet_atomic(tmp / RunFiles.PATHS, paths)
+            shutil.copyfile(run_dir / RunFiles.MANIFEST, tmp / RunFiles.MANIFEST)
+            write_json_atomic(tmp / SNAPSHOT, info)
+        write_json_atomic(self.root / CURRENT, {"snapshot_id": snapshot_id})
+        return ModelSnapshot.read(final)
+
+    def get(self, snapshot_id: str) -> ModelSnapshot | None:
+        """The snapshot ``snapshot_id``, or None when there is no such snapshot."""
+        if not snapshot_id or snapshot_id.startswith(".") or Path(snapshot_id).name != snapshot_id:
+            return None
+        directory = self.root / snapshot_id
+        try:
+            return ModelSnapshot.read(directory)
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def current_id(self) -> str | None:
+        """The id of the current snapshot (the last published), or None."""
+        try:
+            current = json.loads((self.root / CURRENT).read_text()).get("snapshot_id")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return current if isinstance(current, str) else None
+
+    def current(self) -> ModelSnapshot | None:
+        """The current snapshot, or None when nothing was published."""
+        current = self.current_id()
+        return self.get(current) if current is not None else None
+
+    def all(self) -> list[ModelSnapshot]:
+        """Every complete snapshot, newest first."""
+        try:
+            names = [p.name for p in self.root.iterdir()
+                     if p.is_dir() and not p.name.startswith(".")]
+        except OSError:
+            return []
+        found = (self.get(name) for name in names)
+        return sorted((s for s in found if s is not None),
+                      key=lambda s: (s.published_at, s.snapshot_id), reverse=True)

@@ -1,0 +1,231 @@
+"""Published model snapshots: data-driven scoring uses a snapshot someone published, never
+"the latest run". The library's SnapshotStore, ``attribution publish`` and the HTTP routes
+over a real uvicorn server on loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import attribution
+from attribution import JourneyScorer, SnapshotStore, read_run_paths
+from service import Settings, create_app
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+KEY = "snapshot-key-0123456789"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+DATA = ["markov", "shapley", "counterfactual"]
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two run directories written as `attribution run` writes them: one over the sample
+    data, one ad-hoc linear-only run with no conversion (the issue's reproduction)."""
+    root = tmp_path_factory.mktemp("stored")
+    touches, stages = SAMPLE / "touches.parquet", SAMPLE / "stages.parquet"
+    good = attribution.attribute(touches, stages, models=["linear"]).write(root, run_id="good")
+    empty = attribution.attribute(touches, stages, models=["linear"],
+                                  conversion_stage="nothing").write(root, run_id="empty")
+    return {"good": good, "empty": empty}
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path, stored: dict[str, Path]) -> Path:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(stored["good"], runs / "good")
+    return runs
+
+
+def journey(cid: str, *channels: str) -> dict[str, Any]:
+    return {"conversion": {"id": cid, "timestamp": "2025-06-01T00:00:00Z", "value": 100},
+            "touches": [{"touch_id": f"t{k}", "timestamp": f"2025-05-{k + 1:02d}T00:00:00Z",
+                         "channel": channel} for k, channel in enumerate(channels)]}
+
+
+def credit(response: httpx.Response) -> dict[tuple[str, str, str], float]:
+    return {(r["model"], r["conversion_id"], r["touch_id"]): r["credit"]
+            for r in response.json()["touch_credit"]}
+
+
+# --- the library --------------------------------------------------------------------------------
+
+def test_publish_copies_the_path_table_and_becomes_current(tmp_path: Path,
+                                                           stored: dict[str, Path]) -> None:
+    run = shutil.copytree(stored["good"], tmp_path / "runs" / "good")
+    store = SnapshotStore.beside(tmp_path / "runs")
+    assert store.current() is None
+    assert store.all() == []
+    first = store.publish(run)
+    assert first.run_id == "good"
+    assert store.current() == first
+    expected = read_run_paths(stored["good"])
+    assert first.conversions == expected.get_column("conversions").sum() > 0
+    assert first.paths == expected.height
+    assert list(first.channels) == sorted(expected.get_column("path").explode().unique())
+    assert first.run["models"] == ["linear"]
+    assert first.manifest()["run_id"] == "good"
+    shutil.rmtree(run)  # a copy: the run directory can go, the snapshot stays
+    assert first.read_paths().equals(expected)
+    second = SnapshotStore(store.root).publish(shutil.copytree(stored["good"], tmp_path / "g2"))
+    assert store.current() == second
+    assert [s.snapshot_id for s in store.all()] == [second.snapshot_id, first.snapshot_id]
+    assert store.get(first.snapshot_id) == first
+    # nothing half-written beside the snapshots, no way out of the store
+    assert sorted(p.name for p in store.root.iterdir()) == sorted(
+        ["current.json", first.snapshot_id, second.snapshot_id])
+    for name in ("../good", "..", ".", "", "/etc", "nope"):
+        assert store.get(name) is None
+
+
+def test_a_run_without_a_conversion_cannot_be_published(tmp_path: Path,
+                                                        stored: dict[str, Path]) -> None:
+    store = SnapshotStore(tmp_path / "store")
+    with pytest.raises(attribution.InputError, match="run 'empty' has no conversion"):
+        store.publish(stored["empty"])
+    with pytest.raises(attribution.InputError, match="not a finished run directory"):
+        store.publish(tmp_path)
+    assert store.current() is None
+    assert not store.root.exists() or list(store.root.iterdir()) == []
+
+
+def test_the_cli_publishes_beside_the_run(runs_dir: Path, stored: dict[str, Path]) -> None:
+    from attribution.cli import app
+
+    result = CliRunner().invoke(app, ["publish", str(runs_dir / "good")])
+    assert result.exit_code == 0, result.output
+    current = SnapshotStore.beside(runs_dir).current()
+    assert current is not None
+    assert current.run_id == "good"
+    assert current.snapshot_id in " ".join(result.output.split())
+    failed = CliRunner().invoke(app, ["publish", str(stored["empty"]),
+                                      "--to", str(runs_dir / "elsewhere")])
+    assert failed.exit_code == 2
+    assert "Traceback" not in failed.output
+    assert "has no conversion" in " ".join(failed.output.split())
+
+
+# --- over HTTP ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def url(runs_dir: Path, start_server: Callable[[Any], str]) -> str:
+    return start_server(create_app(Settings(api_keys=(KEY,), data_dir=runs_dir.parent,
+                                            runs_dir=runs_dir)))
+
+
+def test_scoring_uses_the_published_snapshot_never_the_latest_run(
+        url: str, runs_dir: Path, stored: dict[str, Path]) -> None:
+    sent = {"models": ["linear", *DATA],
+            "journeys": [journey("o1", "linkedin", "email", "webinar")]}
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        # a succeeded run is there, but nobody published it: 409 naming the fix
+        unpublished = http.post("/v1/attribute", json=sent)
+        assert unpublished.status_code == 409
+        assert unpublished.json()["error"]["type"] == "no_snapshot"
+        assert "POST /v1/models/snapshots" in unpublished.json()["error"]["message"]
+        assert http.post("/v1/attribute", json=sent | {"models": ["linear"]}).status_code == 200
+
+        published = http.post("/v1/models/snapshots", json={"run_id": "good"})
+        assert published.status_code == 201, published.text
+        snap = published.json()
+        assert (snap["run_id"], snap["current"], snap["run"]["models"]) == (
+            "good", True, ["linear"])
+        assert str(runs_dir) not in published.text  # no server path in the answer
+
+        scored = http.post("/v1/attribute", json=sent)
+        assert scored.status_code == 200, scored.text
+        out = scored.json()
+        assert (out["snapshot"], out["run_id"], out["unseen_channels"]) == (
+            snap["snapshot_id"], "good", [])
+        expected = JourneyScorer(models=sent["models"]).fit(
+            read_run_paths(stored["good"])).score(sent["journeys"]).touch_credit
+        assert [r["credit"] for r in out["touch_credit"]] == expected.get_column(
+            "credit").to_list()
+
+        # an ad-hoc run (linear only, no conversion) lands in the runs folder later: the
+        # answer does not move (it used to fall to 0.5 / 0.5)
+        shutil.copytree(stored["empty"], runs_dir / "zz-later-ad-hoc")
+        assert credit(http.post("/v1/attribute", json=sent)) == credit(scored)
+        refused = http.post("/v1/models/snapshots", json={"run_id": "zz-later-ad-hoc"})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["field"] == "run_id"
+        assert "has no conversion" in refused.json()["error"]["message"]
+
+        listed = http.get("/v1/models/snapshots").json()
+        assert listed["current"] == snap["snapshot_id"]
+        assert [s["snapshot_id"] for s in listed["snapshots"]] == [snap["snapshot_id"]]
+
+
+def test_a_request_may_name_a_snapshot(url: str, runs_dir: Path, tmp_path: Path) -> None:
+    # a second snapshot, from a run fitted on part of the data, published by the CLI
+    touches = pl.read_parquet(SAMPLE / "touches.parquet")
+    half = touches.filter(pl.col("channel").is_in(["linkedin", "email", "webinar"]))
+    attribution.attribute(half, SAMPLE / "stages.parquet", models=["linear"]).write(
+        runs_dir, run_id="half")
+    sent = {"models": ["markov"], "journeys": [journey("o1", "linkedin", "organic_search")]}
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        first = http.post("/v1/models/snapshots", json={"run_id": "good"}).json()
+        from attribution.cli import app
+        assert CliRunner().invoke(app, ["publish", str(runs_dir / "half")]).exit_code == 0
+        listed = http.get("/v1/models/snapshots").json()
+        assert [s["run_id"] for s in listed["snapshots"]] == ["half", "good"]
+        second = listed["current"]
+        assert second != first["snapshot_id"]
+
+        current = http.post("/v1/attribute", json=sent).json()
+        named = http.post("/v1/attribute", json=sent | {"snapshot": first["snapshot_id"]}).json()
+        assert (current["snapshot"], current["run_id"]) == (second, "half")
+        assert (named["snapshot"], named["run_id"]) == (first["snapshot_id"], "good")
+        assert current["unseen_channels"] == ["organic_search"]
+        assert named["unseen_channels"] == []
+        # the half snapshot never saw organic_search: linkedin takes the journey's credit
+        assert [r["credit"] for r in current["touch_credit"]] == [1.0, 0.0]
+        assert 0 < named["touch_credit"][1]["credit"] < 1
+
+        unknown = http.post("/v1/attribute", json=sent | {"snapshot": "nope"})
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["field"] == "snapshot"
+        assert http.post("/v1/models/snapshots", json={"run_id": "nope"}).status_code == 404
+
+
+def test_unseen_channels_and_their_credit_rule(url: str) -> None:
+    """A channel the snapshot never saw: listed in unseen_channels; under Markov and Shapley
+    it weighs 0 beside seen channels, and a journey of unseen channels only is split evenly;
+    under counterfactual any unseen channel makes the path unseen, so its last touch takes
+    the credit. Credit per conversion sums to 1 either way."""
+    sent = {"models": DATA, "journeys": [journey("mixed", "linkedin", "tiktok", "email"),
+                                         journey("unseen", "tiktok", "snap")]}
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        assert http.post("/v1/models/snapshots", json={"run_id": "good"}).status_code == 201
+        out = http.post("/v1/attribute", json=sent)
+        assert out.status_code == 200, out.text
+        assert out.json()["unseen_channels"] == ["snap", "tiktok"]
+        got = credit(out)
+    for model in DATA:
+        for conv, n in (("mixed", 3), ("unseen", 2)):
+            assert sum(got[model, conv, f"t{k}"] for k in range(n)) == pytest.approx(1.0)
+    for model in ("markov", "shapley"):
+        assert got[model, "mixed", "t1"] == 0.0
+        assert got[model, "mixed", "t0"] > 0
+        assert got[model, "mixed", "t2"] > 0
+        assert got[model, "unseen", "t0"] == got[model, "unseen", "t1"] == 0.5
+    assert [got["counterfactual", "mixed", f"t{k}"] for k in range(3)] == [0.0, 0.0, 1.0]
+    assert [got["counterfactual", "unseen", f"t{k}"] for k in range(2)] == [0.0, 1.0]
+
+
+def test_a_run_not_succeeded_cannot_be_published(url: str, runs_dir: Path) -> None:
+    status = {"run_id": "busy", "status": "running", "owner": {"host": "elsewhere", "pid": 1}}
+    (runs_dir / ".status").mkdir(exist_ok=True)
+    (runs_dir / ".status" / "busy.json").write_text(json.dumps(status))
+    response = httpx.post(f"{url}/v1/models/snapshots", headers=AUTH, timeout=10,
+                          json={"run_id": "busy"})
+    assert response.status_code == 409
+    assert response.json()["error"]["field"] == "run_id"
