@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 import attribution
 from attribution import AttributionError
@@ -174,7 +175,17 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     kind = _HTTP_TYPES.get(exc.status_code, "error")
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:  # Starlette names the first route of the path only
+        headers = (headers or {}) | {"Allow": ", ".join(_allowed(request))}
     return _response(exc.status_code, kind, str(exc.detail), None, headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route of the request's path accepts."""
+    routes = request.app.router.routes
+    return [method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                   for route in routes)]
 
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:

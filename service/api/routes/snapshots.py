@@ -32,7 +32,7 @@ def list_snapshots(snapshots: SnapshotsDep) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=SnapshotInfo,
-             responses=errors(401, 404, 409, 422, 503))
+             responses=errors(400, 401, 404, 409, 422, 503))
 async def publish(body: PublishRequest, runs: RunsDep, snapshots: SnapshotsDep) -> dict[str, Any]:
     """Publish a succeeded run as a new snapshot and make it the current one.
 
