@@ -391,3 +391,39 @@ def test_the_readme_config_for_a_custom_export_runs(tmp_path: Path) -> None:
     assert conv.get_column("opportunity_id").to_list() == ["5001", "5003"]
     assert conv.get_column("value").to_list() == [24000.0, 12000.0]
     assert conv.get_column("opportunity_at").null_count() == 0
+
+
+def test_hubspot_company_names_map_to_ids_through_the_companies_file(tmp_path: Path) -> None:
+    deals = pl.read_csv(HS_UI / "deals.csv", infer_schema=False)
+    names = pl.read_csv(HS_UI / "companies.csv", infer_schema=False)
+    named = deals.join(
+        names.select(
+            pl.col("Record ID").alias("Associated Company IDs"),
+            pl.col("Company name").alias("Associated Company"),
+        ),
+        on="Associated Company IDs",
+        how="left",
+    ).drop("Associated Company IDs")
+    path = tmp_path / "deals.csv"
+    named.write_csv(path)
+    with_ids = import_hubspot(HS_UI / "contacts.csv", path, companies=HS_UI / "companies.csv")
+    won = with_ids.stages.filter(pl.col("stage") == "closed_won")
+    assert sorted(set(won.get_column("account_id"))) == ["9001", "9003"]
+    assert with_ids.report["files"]["deals"]["columns"]["account_id"] == "Associated Company"
+    # names in the deals, ids in the contacts: they would never meet
+    with pytest.raises(InputError, match="--companies"):
+        import_hubspot(HS_UI / "contacts.csv", path)
+    contacts = pl.read_csv(HS_UI / "contacts.csv", infer_schema=False)
+    named_contacts = tmp_path / "contacts.csv"
+    contacts.join(
+        names.select(
+            pl.col("Record ID").alias("Primary Associated Company ID"),
+            pl.col("Company name").alias("Company Name"),
+        ),
+        on="Primary Associated Company ID",
+        how="left",
+    ).drop("Primary Associated Company ID").write_csv(named_contacts)
+    as_names = import_hubspot(named_contacts, path)
+    won = as_names.stages.filter(pl.col("opportunity_id") == "5001")
+    assert set(won.get_column("account_id")) == {"Acme Freight"}
+    assert any("company name" in n for n in as_names.report["notes"])

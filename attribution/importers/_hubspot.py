@@ -27,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
+from attribution.exceptions import ColumnNotFoundError
 from attribution.importers._read import (
     DEFAULT_TIMESTAMP_FORMATS,
     LINE,
@@ -123,16 +124,30 @@ def _first_id(column: str | None) -> pl.Expr:
 
 
 def _companies(
-    export: Export, companies: Export | None, report: ImportReport
+    export: Export, companies: Export | None, report: ImportReport, others: Sequence[Export]
 ) -> tuple[pl.Expr, str | None]:
     """The expression giving a row's company id, and the column it came from: an id column,
-    else a name column (mapped to the id through the companies file when given)."""
+    else a name column (mapped to the id through the companies file when given; without it,
+    names where ``others`` use ids could never meet, so that is an error)."""
     ids = export.column(COMPANY_IDS, required=False)
     if ids is not None:
         return _first_id(ids), ids
     names = export.column(COMPANY_NAMES, required=False)
     if names is None:
         return pl.lit(None, pl.String), None
+    if companies is None and any(
+        other.label != export.label and other.column(COMPANY_IDS, required=False)
+        for other in others
+    ):
+        raise ColumnNotFoundError(
+            f"companies are named ('{names}') here but given by id in "
+            + ", ".join(o.name for o in others if o.label != export.label),
+            table=export.label,
+            source=export.name,
+            column=names,
+            hint="give the companies export (--companies companies.csv) to map names to ids, "
+            "or export the 'Associated Company IDs' column",
+        )
     if companies is None:
         report.notes.append(
             f"{export.label}: no company id column; the company name in '{names}' is the "
@@ -140,8 +155,10 @@ def _companies(
         )
         return pl.col(names), names
     lookup = _company_lookup(companies)
-    mapping = dict(lookup.iter_rows())
-    return pl.col(names).replace_strict(mapping, default=pl.col(names)), names
+    mapped = pl.col(names).replace_strict(
+        lookup.get_column("name"), lookup.get_column("id"), default=pl.col(names)
+    )
+    return mapped, names
 
 
 def _company_lookup(companies: Export) -> pl.DataFrame:
@@ -195,7 +212,7 @@ def import_hubspot(
 
     # contacts: the contact -> account table and the lifecycle stage events
     cid = con.require(CONTACT_ID)
-    company, company_col = _companies(con, comp, report)
+    company, company_col = _companies(con, comp, report, [deal])
     role_col = con.column(["Buying Role", "hs_buying_role"], required=False)
     source_col = con.column(
         ["Original Source", "Original Traffic Source", "hs_analytics_source"], required=False
@@ -243,7 +260,7 @@ def import_hubspot(
         )
 
     accounts = one_account(contact_rows.select("contact_id", "account_id"))
-    deal_stages = _deals(deal, comp, accounts, report, formats)
+    deal_stages = _deals(deal, comp, con, accounts, report, formats)
     touches = (
         _engagements(
             read_export(engagements, "engagements"), accounts, report, formats, channel_rules
@@ -256,7 +273,7 @@ def import_hubspot(
     surveys = None
     if self_reported_column:
         deal_ids = deal.require(DEAL_ID)
-        deal_company, _ = _companies(deal, comp, ImportReport("hubspot"))
+        deal_company, _ = _companies(deal, comp, ImportReport("hubspot"), [con])
         surveys = self_reported(
             report,
             self_reported_column,
@@ -280,6 +297,7 @@ def import_hubspot(
 def _deals(
     deal: Export,
     comp: Export | None,
+    con: Export,
     accounts: pl.DataFrame,
     report: ImportReport,
     formats: Sequence[str],
@@ -292,7 +310,7 @@ def _deals(
     amount = deal.column(["Amount", "amount"], required=False)
     people = deal.column(CONTACT_IDS, required=False)
     won_col = deal.column(["Is Closed Won", "hs_is_closed_won"], required=False)
-    company, company_col = _companies(deal, comp, report)
+    company, company_col = _companies(deal, comp, report, [con])
     report.read(
         deal,
         {

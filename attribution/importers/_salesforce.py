@@ -156,11 +156,7 @@ def import_salesforce(
             sources.append(
                 (
                     lead,
-                    {
-                        "contact_id": pl.col(lid).replace_strict(
-                            dict(lead_map.iter_rows()), default=pl.col(lid)
-                        )
-                    },
+                    {"contact_id": _person(lead_map, _NULL, pl.col(lid))},
                 )
             )
         surveys = self_reported(report, self_reported_column, sources)
@@ -200,7 +196,7 @@ def _leads(
         ).alias("timestamp"),
     )
     report.kept("leads", frame.height)
-    mapping = frame.select("_from", "_to").drop_nulls()
+    mapping = frame.select("_from", "_to").drop_nulls().unique("_from", keep="first")
     events = frame.drop_nulls("timestamp").select(
         "timestamp", pl.lit("lead").alias("stage"), "contact_id", "account_id"
     )
@@ -236,10 +232,10 @@ def _contacts(con: Export | None, report: ImportReport) -> pl.DataFrame:
 
 def _person(lead_map: pl.DataFrame, contact: pl.Expr, lead_id: pl.Expr) -> pl.Expr:
     """The contact of a row: its contact id, else its lead's converted contact, else the lead."""
-    mapping = dict(lead_map.iter_rows())
-    return pl.coalesce(
-        contact, lead_id.replace_strict(mapping, default=None, return_dtype=pl.String), lead_id
+    converted = lead_id.replace_strict(
+        lead_map.get_column("_from"), lead_map.get_column("_to"), default=None
     )
+    return pl.coalesce(contact, converted.cast(pl.String), lead_id)
 
 
 def _members(
