@@ -17,7 +17,7 @@ import numpy as np
 
 from attribution.exceptions import InputError, ModelNotFoundError, ModelParameterError, did_you_mean
 from attribution.inputs._durations import parse_duration
-from attribution.models._rules import BUILTIN, RoleWeights
+from attribution.models._rules import BUILTIN, WEIGHT_MAX, WEIGHT_MIN, RoleWeights, weight_problem
 
 Family = Literal["rule", "data"]
 #: How much room the report gives a model: ``headline`` models are the candidates for the
@@ -39,6 +39,7 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] = ()
     optional: bool = False  # None allowed
+    smallest: float | None = None  # a float that is not 0 is at least this
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -51,6 +52,8 @@ class Param:
             out["choices"] = list(self.choices)
         if self.low is not None or self.high is not None:
             out["range"] = [self.low, self.high]
+        if self.smallest is not None:
+            out["smallest_nonzero"] = self.smallest
         return out
 
     def constraint(self) -> str:
@@ -61,7 +64,8 @@ class Param:
         if self.kind in ("int", "float") and (self.low is not None or self.high is not None):
             low = "-inf" if self.low is None else self.low
             high = "inf" if self.high is None else self.high
-            return f"{article} {self.kind} in [{low}, {high}]"
+            zero = f" (0 or at least {self.smallest:g})" if self.smallest is not None else ""
+            return f"{article} {self.kind} in [{low}, {high}]{zero}"
         return f"{article} {self.kind}"
 
     def check(self, value: Any, *, owner: str, given: Any = None) -> Any:
@@ -106,6 +110,8 @@ be an int in [1, 4]. Got 0 instead.
             valid = (self.low is None or value >= self.low) and (
                 self.high is None or value <= self.high
             )
+            if self.smallest is not None and value != 0:
+                valid = valid and value >= self.smallest
         if not valid:
             raise ModelParameterError(
                 f"The '{self.name}' parameter of {owner} must be {self.constraint()}. "
@@ -263,8 +269,13 @@ def _parse(owner: str, param: Param, value: Any) -> Any:
             if not isinstance(value, Mapping):
                 raise TypeError
             out = {str(k): float(v) for k, v in value.items()}
-            if any(v < 0 for v in out.values()):
-                raise ModelParameterError(f"{where} must hold non-negative multipliers.")
+            for channel, number in out.items():
+                problem = weight_problem(number)
+                if problem:
+                    raise ModelParameterError(
+                        f"{where}: the multiplier of {channel!r} {problem}. "
+                        f"Got {value[channel] if channel in value else number!r} instead."
+                    )
         elif param.kind == "choice":
             out = str(value)
         else:  # pragma: no cover - kinds are a closed set
@@ -393,7 +404,7 @@ def _custom(p: dict[str, Any]) -> RoleWeights:
 
 
 def _weight(name: str, default: float, doc: str) -> Param:
-    return Param(name, "float", default, doc, low=0.0)
+    return Param(name, "float", default, doc, low=0.0, high=WEIGHT_MAX, smallest=WEIGHT_MIN)
 
 
 #: the rule-based models the report shows first (see :data:`Prominence`)

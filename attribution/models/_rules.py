@@ -10,11 +10,13 @@ The mechanism (models.md, "Rule-based models: one mechanism"):
 
 On top, a touch's weight may be multiplied by a time-decay factor ``2 ** (-(T - t) / h)``
 and a per-channel multiplier; the journey is then renormalised. The decay is computed
-relative to the journey's latest touch (``2 ** (-(t_last - t) / h)``), which is identical
-after normalisation and cannot underflow to all-zero for long lookbacks and short
-half-lives. If every weight in a journey is 0 (e.g. a custom model whose only roles are
-missing, or channel multipliers of 0 on every channel in the journey) the journey's credit
-goes to its last touch, so credit still sums to 1.
+relative to the journey's latest touch of positive weight (``2 ** (-(t_ref - t) / h)``),
+which is identical after normalisation and cannot underflow to all-zero for long lookbacks
+and short half-lives (that touch keeps factor 1). Weights and multipliers are 0 or in
+[:data:`WEIGHT_MIN`, :data:`WEIGHT_MAX`], so the normaliser is finite. If every weight in
+a journey is 0 (e.g. a custom model whose only roles are missing, or channel multipliers of
+0 on every channel in the journey) the journey's credit goes to its last touch, so credit
+still sums to 1.
 
 Buying-committee weighting (models.md, account level) is one more multiplier, per touch from
 its contact's role: :func:`role_multiplier_expr` builds the column and :func:`with_credit`
@@ -37,6 +39,26 @@ from attribution.exceptions import InputError
 
 ROLES = ("first", "last", "lead", "opportunity", "closed_won", "last_non_direct")
 MILESTONE_ROLES = frozenset({"lead", "opportunity", "closed_won"})
+
+#: The range of every weight and multiplier a rule-based model multiplies (role weights, channel
+#: and role multipliers): 0, or a finite number in [WEIGHT_MIN, WEIGHT_MAX]. Three such factors
+#: and the sum over any journey stay finite, and a positive product stays far above the
+#: smallest float, so a journey's normaliser is finite and positive whenever one touch has a
+#: positive weight (and credit sums to 1, never 0 or NaN).
+WEIGHT_MIN = 1e-6
+WEIGHT_MAX = 1e6
+
+
+def weight_problem(value: float) -> str | None:
+    """Why ``value`` cannot be a weight or multiplier (see :data:`WEIGHT_MAX`), or None."""
+    if not math.isfinite(value) or value < 0:
+        return "must be a finite number >= 0"
+    if value > WEIGHT_MAX:
+        return f"must be at most {WEIGHT_MAX:g}"
+    if 0 < value < WEIGHT_MIN:
+        return f"must be 0 or at least {WEIGHT_MIN:g}"
+    return None
+
 
 #: Buying-committee role multipliers (models.md); a role not listed takes ``unknown``.
 DEFAULT_ROLE_MULTIPLIERS: Mapping[str, float] = {
@@ -97,10 +119,9 @@ def check_role_multipliers(multipliers: Mapping[str, float]) -> dict[str, float]
             number = float(value)
         except (TypeError, ValueError):
             number = math.nan
-        if not math.isfinite(number) or number < 0:
-            raise InputError(
-                f"role_multipliers['{role}'] must be a finite number >= 0; got {value!r}"
-            )
+        problem = weight_problem(number)
+        if problem:
+            raise InputError(f"role_multipliers['{role}'] {problem}; got {value!r}")
         out[name] = number
     return out
 
@@ -144,8 +165,6 @@ def credit_stages(
     if "last_non_direct" in roles:
         non_direct = ~pl.col("channel").is_in(list(weights.direct_channels))
         first.append(pl.when(non_direct).then(pl.col("position")).max().over(by).alias(tmp + "lnd"))
-    if weights.half_life is not None:
-        first.append(pl.col("timestamp").max().over(by).alias(tmp + "t_last"))
 
     role_part: pl.Expr | None = None
     held: pl.Expr | None = None
@@ -163,10 +182,6 @@ def credit_stages(
             second.append((~held).sum().over(by).alias(tmp + "n_others"))
             n_others = pl.col(tmp + "n_others")
             raw = raw + pl.when(~held).then(weights.others / n_others).otherwise(0.0)
-    if weights.half_life is not None:
-        h = weights.half_life.total_seconds() * 1e6
-        age = (pl.col(tmp + "t_last") - pl.col("timestamp")).dt.total_microseconds()
-        raw = raw * (2.0 ** (-age.cast(pl.Float64) / h))
     if weights.channel_multipliers:
         mult = pl.col("channel").replace_strict(
             dict(weights.channel_multipliers), default=1.0, return_dtype=pl.Float64
@@ -176,10 +191,20 @@ def credit_stages(
         raw = raw * pl.col(multiplier)
     third = [raw.alias(tmp + "raw")]
     raw = pl.col(tmp + "raw")
+    fourth: list[pl.Expr] = []
+    if weights.half_life is not None:
+        # decay relative to the latest touch of positive weight: that touch keeps factor 1,
+        # so the normaliser cannot underflow to 0 (same credit after normalisation)
+        fourth.append(
+            pl.when(raw > 0).then(pl.col("timestamp")).max().over(by).alias(tmp + "t_ref")
+        )
+        h = weights.half_life.total_seconds() * 1e6
+        age = (pl.col(tmp + "t_ref") - pl.col("timestamp")).dt.total_microseconds()
+        raw = raw * (2.0 ** (-age.cast(pl.Float64).clip(lower_bound=0.0) / h))
     total = raw.sum().over(by)
     is_last = (pl.col("position") == pl.col("n_touches") - 1).cast(pl.Float64)
     credit = pl.when(total > 0).then(raw / total).otherwise(is_last).alias(name)
-    return [stage for stage in (first, second, third) if stage] + [[credit]]
+    return [stage for stage in (first, second, third, fourth) if stage] + [[credit]]
 
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
