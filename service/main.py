@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
@@ -59,14 +60,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings if settings is not None else Settings()
     check_security(settings)
-    runs = RunStore(settings.runs_dir, workers=settings.run_workers)
+    runs = RunStore(settings.runs_dir, workers=settings.run_workers,
+                    max_queued=settings.max_queued_runs,
+                    heartbeat=settings.run_heartbeat_seconds, lease=settings.run_lease_seconds,
+                    data_dir=settings.data_dir)
 
     batcher = ScoringBatcher()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runs.start()
         yield
-        runs.shutdown()
+        # SIGTERM (uvicorn's shutdown): running runs get the grace period, then are marked
+        # interrupted; queued runs are marked interrupted at once
+        await asyncio.to_thread(runs.shutdown, settings.shutdown_grace_seconds)
         batcher.close()
 
     app = FastAPI(

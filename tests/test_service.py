@@ -338,7 +338,7 @@ def test_openapi_docs_are_served(tmp_path: Path) -> None:
     with TestClient(create_app(make_settings(tmp_path, docs=True))) as client:
         assert client.get("/docs").status_code == 200
         schema = client.get("/openapi.json").json()
-    assert set(schema["paths"]) == {"/healthz", "/v1/models", "/v1/models/snapshots",
-                                    "/v1/attribute", "/v1/runs",
+    assert set(schema["paths"]) == {"/healthz", "/readyz", "/v1/models",
+                                    "/v1/models/snapshots", "/v1/attribute", "/v1/runs",
                                     "/v1/runs/{run_id}", "/v1/runs/{run_id}/channel-credit"}
     assert "HTTPBearer" in schema["components"]["securitySchemes"]

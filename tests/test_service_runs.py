@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,18 +19,8 @@ import attribution
 import attribution.engine._result
 from service import Settings, create_app
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 AUTH = {"Authorization": "Bearer k-0123456789abcdef"}
 RUN = {"touches": "touches.parquet", "stages": "stages.parquet"}
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("data")
-    for name in ("touches", "stages", "contacts"):
-        shutil.copy(SAMPLE / f"{name}.parquet", data)
-    (data / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
-    return data
 
 
 @pytest.fixture
@@ -218,23 +207,32 @@ def test_a_status_read_before_the_last_update_is_the_final_status(settings: Sett
 @pytest.mark.parametrize(("models", "level"), [(["linear", "markov"], "contact"),
                                                (["markov"], "account")])
 def test_progress_counts_every_stage_once(settings: Settings, monkeypatch, models, level) -> None:
-    """The step count matches the stages the library reports: progress reaches its total at
-    'write', never beyond."""
+    """The step count matches the stages the library reports: each step counted once, the
+    total reached only with 'succeeded' (writing the run directory is the last step)."""
     from service.core.runs import RunStore
 
     seen: list[dict[str, Any]] = []
-    original = RunStore._update
 
-    def record(self, key, /, **changes):
-        if "progress" in changes:
-            seen.append(changes["progress"])
-        return original(self, key, **changes)
+    def recorded(method):
+        def record(self, key, /, **changes):
+            if "progress" in changes:
+                seen.append(changes["progress"])
+            return method(self, key, **changes)
+        return record
 
-    monkeypatch.setattr(RunStore, "_update", record)
+    # the worker's own updates (_own) and the final one (_update)
+    monkeypatch.setattr(RunStore, "_update", recorded(RunStore._update))
+    monkeypatch.setattr(RunStore, "_own", recorded(RunStore._own))
     with TestClient(create_app(settings)) as client:
         extra = {"contacts": "contacts.parquet"} if level == "account" else {}
         run_id = start(client, models=models, level=level, **extra)
-        assert wait(client, run_id)["status"] == "succeeded"
+        final = wait(client, run_id)
+        assert final["status"] == "succeeded"
     write = next(p for p in seen if p["stage"] == "write")
-    assert write["completed"] == write["total"]
-    assert max(p["completed"] for p in seen) == write["total"]
+    assert write["completed"] == write["total"] - 1
+    assert seen[0]["stage"] == "queued"
+    assert [p["completed"] for p in seen[1:]] == list(range(write["total"] + 1))
+    assert all(p["fraction"] < 1.0 for p in seen[:-1])
+    assert seen[-1] == {"stage": "done", "completed": write["total"], "total": write["total"],
+                        "fraction": 1.0}
+    assert final["progress"] == seen[-1]

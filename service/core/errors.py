@@ -10,7 +10,8 @@ service's own errors and anything unexpected (500, logged, no internals leaked):
                                             duplicate_key     (field = column or field path)
     attribution.ConfigError          -> 422 config
     RequestValidationError           -> 422 validation        (field = first error's path)
-    ServiceError(status, type, ...)  -> its own status        (401, 400, 404, 409, 413, 422)
+    ServiceError(status, type, ...)  -> its own status        (400, 401, 404, 409, 413, 422,
+                                                               429 with Retry-After, 503)
     HTTPException                    -> its status            (e.g. 404 for unknown routes)
     anything else                    -> 500 internal
 """
@@ -28,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import attribution
 from attribution import AttributionError
@@ -52,6 +54,7 @@ _PATTERN_MESSAGES = {
     CLEAN_TEXT: "must not be blank and must not contain control characters "
                 "(NUL, tab, newline, ...)",
 }
+INTERNAL_MESSAGE = "internal server error; the service log has the details"
 _HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                422: "validation", 500: "internal"}
@@ -190,10 +193,44 @@ def _allowed(request: Request) -> list[str]:
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _response(500, "internal", "internal server error; the service log has the details")
+    return _response(500, "internal", INTERNAL_MESSAGE)
+
+
+class InternalErrors:
+    """Pure ASGI middleware: the JSON 500 for anything unexpected, answered here.
+
+    Starlette's outermost error handler re-raises after answering, and uvicorn then closes
+    the connection: the client's next request on that keep-alive connection fails with a
+    reset. Answered here, the exception ends with the response and the connection stays
+    usable. (An error after the response has started still closes it: nothing else is
+    honest then.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await _response(500, "internal", INTERNAL_MESSAGE)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_middleware(InternalErrors)  # innermost middleware: just outside the routes
     app.add_exception_handler(AttributionError, _library)
     app.add_exception_handler(ServiceError, _service)
     app.add_exception_handler(RequestValidationError, _validation)

@@ -1,27 +1,42 @@
-"""Batch runs: started in a thread pool, with a status file that survives a restart.
+"""Batch runs: a bounded queue, worker threads, and status files that never lie.
 
 Layout under ``runs_dir``::
 
     <run_id>/               the run directory, written atomically by the library
                             (AttributionResult.write): it exists only when complete
-    .status/<run_id>.json   status, progress, timings, the request, the error if it failed
+    .<run_id>.<x>.tmp/      that directory while it is being written
+    .status/<run_id>.json   status, progress, timings, the request, the error if it failed,
+                            and the lease of the server instance running it
 
 The status file lives beside the run directory, not in it, because the library creates the
 run directory in one rename at the end. Every status write is atomic (temporary file, then
 ``os.replace``). A run directory with a manifest is authoritative: that run succeeded, even
-when the process died before it could write its final status. A run still marked queued or
-running whose process is gone is reported as failed ("interrupted").
+when the process died before it could write its final status.
+
+Liveness is a lease (:mod:`.lease`), renewed every ``heartbeat`` seconds while a run is
+queued or running. At startup and whenever a status is read, a queued or running run whose
+owner is gone is marked ``failed`` with the error type ``interrupted`` (and its temporary
+directory removed). On shutdown (SIGTERM) queued runs are interrupted at once and running
+ones get ``shutdown(grace)`` seconds to finish; the rest are interrupted, and their worker
+threads, which die with the process, can no longer write their status.
+
+Progress counts finished steps (each library stage, its summary, and writing the run
+directory); its fraction reaches 1.0 only together with ``succeeded``.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
+import math
 import os
+import queue
 import re
-import socket
+import shutil
 import threading
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,29 +45,52 @@ from typing import Any
 import attribution
 from attribution import AttributionError, new_run_id, write_json_atomic
 
-from .errors import describe_library_error
+from .errors import ServiceError, describe_library_error
+from .lease import Instance, verdict
+from .redact import PathRedactor
+from .storage import STATUS_DIR, check_runs_dir, not_ready
 
 log = logging.getLogger("attribution.service")
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_=.-]{0,127}$")
-STATUS_DIR = ".status"
 TERMINAL = ("succeeded", "failed")
+#: a temporary run directory with no status file (``attribution run`` writing into the runs
+#: directory) is removed at startup once it has not changed for this long
+ORPHAN_AGE_SECONDS = 3600.0
+#: Retry-After of a 429 before any run has finished here
+DEFAULT_RETRY_AFTER = 10
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _epoch(text: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return None
+
+
 def _finished_at(run_dir: Path) -> str:
     """When a run finished: its manifest's write time. The status file and a status read
     from the manifest alone (before the worker's last update lands) then agree."""
-    return datetime.fromtimestamp((run_dir / "manifest.json").stat().st_mtime, UTC).isoformat()
+    return _iso((run_dir / "manifest.json").stat().st_mtime)
 
 
 def _done(progress: dict[str, Any] | None) -> dict[str, Any]:
     total = (progress or {}).get("total")
     return {**(progress or {}), "stage": "done", "completed": total, "total": total,
             "fraction": 1.0}
+
+
+class _Lost(Exception):
+    """This instance no longer owns the run (shut down past its grace, or another instance
+    declared it interrupted): its worker must not write anything more."""
 
 
 @dataclass
@@ -67,26 +105,62 @@ class RunJob:
 
     @property
     def steps(self) -> int:
-        """Progress steps: the stages attribute() reports after 'load', its closing 'done'
-        (shown as 'summary') and the service's own 'write'."""
-        return len(self.options.progress_stages) + 1
+        """Progress steps: each stage attribute() reports, its closing 'done' (shown as
+        'summary') and the service's own 'write'."""
+        return len(self.options.progress_stages) + 2
 
 
 @dataclass
 class RunStore:
-    """Starts runs, tracks their status files and finds finished runs."""
+    """Starts runs, tracks their status files and leases, and finds finished runs.
+
+    ``workers`` runs execute at once and at most ``max_queued`` more wait; ``heartbeat`` and
+    ``lease`` are seconds (see :mod:`.lease`); ``data_dir`` is where the inputs live, so
+    responses can name files relative to it.
+    """
 
     runs_dir: Path
     workers: int = 2
-    _executor: ThreadPoolExecutor = field(init=False)
-    _futures: dict[str, Future[None]] = field(init=False, default_factory=dict)
+    max_queued: int = 4
+    heartbeat: float = 5.0
+    lease: float = 30.0
+    data_dir: Path = Path("data")
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _cond: threading.Condition = field(init=False, default_factory=threading.Condition)
+    _pending: dict[str, str] = field(init=False, default_factory=dict)
+    _lost: set[str] = field(init=False, default_factory=set)
+    _queue: queue.SimpleQueue[tuple[str, RunJob] | None] = field(
+        init=False, default_factory=queue.SimpleQueue)
+    _durations: deque[float] = field(init=False, default_factory=lambda: deque(maxlen=20))
+    _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    _closing: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.runs_dir = Path(self.runs_dir)
-        (self.runs_dir / STATUS_DIR).mkdir(parents=True, exist_ok=True)
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="attribution-run")
-        self._owner = {"host": socket.gethostname(), "pid": os.getpid()}
+        check_runs_dir(self.runs_dir)  # a one-line ConfigError when unusable
+        self.redact = PathRedactor(Path(self.data_dir), self.runs_dir)
+        self._me = Instance.current()
+        self._recover()
+        self._threads: list[threading.Thread] = []
+        self.start()
+
+    def start(self) -> None:
+        """Take runs (again, after :meth:`shutdown`: an app's lifespan starts it each time)."""
+        with self._cond:
+            self._closing = False
+            if any(thread.is_alive() for thread in self._threads):
+                return
+            self._stop = threading.Event()
+            self._queue = queue.SimpleQueue()
+            # daemon threads: a run still going when the process exits dies with it (its
+            # status already says interrupted) instead of holding the exit
+            self._threads = [
+                threading.Thread(target=self._work, args=(self._queue,), daemon=True,
+                                 name=f"attribution-run-{n}") for n in range(self.workers)
+            ] + [threading.Thread(target=self._beat, args=(self._stop,), daemon=True,
+                                  name="attribution-run-lease")]
+            for thread in self._threads:
+                thread.start()
 
     # --- paths -----------------------------------------------------------------------------
 
@@ -114,25 +188,46 @@ class RunStore:
                 best = (finished, entry.name)
         return best[1] if best else None
 
+    def not_ready(self, min_free_bytes: int) -> str | None:
+        """Why a run cannot be taken now (shutting down, runs directory unusable), or None."""
+        if self._closing:
+            return "the service is shutting down"
+        return not_ready(self.runs_dir, min_free_bytes)
+
     # --- status ----------------------------------------------------------------------------
+
+    def _read(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            status: dict[str, Any] = json.loads(self.status_path(run_id).read_text())
+        except (OSError, ValueError):
+            return None
+        return status
 
     def _update(self, key: str, /, **changes: Any) -> dict[str, Any]:
         with self._lock:
-            path = self.status_path(key)
-            status = json.loads(path.read_text()) if path.exists() else {}
+            status = self._read(key) or {}
             status.update(changes)
-            write_json_atomic(path, status)
+            write_json_atomic(self.status_path(key), status)
+            return status
+
+    def _own(self, run_id: str, /, **changes: Any) -> dict[str, Any]:
+        """A status update by the run's own worker: refused once the run is not ours."""
+        with self._lock:
+            status = self._read(run_id) or {}
+            if run_id in self._lost or status.get("status") in TERMINAL:
+                self._lost.add(run_id)
+                raise _Lost(run_id)
+            status.update(changes)
+            write_json_atomic(self.status_path(run_id), status)
             return status
 
     def get(self, run_id: str) -> dict[str, Any] | None:
-        """Status of a run, with its manifest when it succeeded; None when unknown."""
+        """Status of a run, with its manifest when it succeeded; None when unknown.
+
+        Paths in it are relative to the data directory (see :mod:`.redact`)."""
         if not RUN_ID.match(run_id):
             return None
-        path = self.status_path(run_id)
-        try:
-            status: dict[str, Any] | None = json.loads(path.read_text())
-        except (OSError, ValueError):
-            status = None
+        status = self._read(run_id)
         done = self.run_dir(run_id)
         if done is not None:
             manifest = json.loads((done / "manifest.json").read_text())
@@ -142,89 +237,217 @@ class RunStore:
                 status.update(status="succeeded", error=None, finished_at=_finished_at(done),
                               progress=_done(status.get("progress")))
             status["manifest"] = manifest
-            return status
-        if status is None:
+        elif status is None:
             return None
-        if status.get("status") not in TERMINAL and not self._alive(status):
-            status = self._update(
-                run_id, status="failed", finished_at=_now(),
-                error={"type": "interrupted",
-                       "message": "the service stopped while this run was in progress; "
-                                  "start it again"},
-            )
+        elif status.get("status") not in TERMINAL:
+            status = self._check(run_id, status)
+        return dict(self.redact(status))
+
+    def _gone(self, run_id: str, status: dict[str, Any]) -> str | None:
+        """Why the instance owning a queued or running run is gone, or None."""
+        lease = status.get("lease") or {}
+        owner = lease.get("owner") or status.get("owner") or {}
+        if owner == self._me.record():
+            with self._cond:
+                if run_id in self._pending and run_id not in self._lost:
+                    return None
+            return "this server lost track of it"
+        if lease:
+            expires = _epoch(lease.get("expires_at"))
+        else:  # an older status file: its last write stands in for the last renewal
+            try:
+                expires = self.status_path(run_id).stat().st_mtime + self.lease
+            except OSError:
+                expires = None
+        return verdict(owner, expires, self._me, time.time())
+
+    def _check(self, run_id: str, status: dict[str, Any]) -> dict[str, Any]:
+        reason = self._gone(run_id, status)
+        if reason is None:
+            return status
+        return self._interrupt(run_id, f"the run was interrupted ({reason}); start it again")
+
+    def _interrupt(self, run_id: str, message: str, *, mine: bool = False) -> dict[str, Any]:
+        """Mark a queued or running run failed (``interrupted``) unless it finished meanwhile;
+        remove its temporary directory."""
+        with self._lock:
+            status = self._read(run_id) or {"run_id": run_id}
+            if status.get("status") not in TERMINAL and self.run_dir(run_id) is None:
+                if mine or self._gone(run_id, status) is not None:
+                    status.update(status="failed", finished_at=_now(),
+                                  error={"type": "interrupted", "message": message})
+                    try:
+                        write_json_atomic(self.status_path(run_id), status)
+                    except OSError as exc:  # say so anyway; the next read writes it
+                        log.warning("cannot record run %s as interrupted: %s", run_id, exc)
+        if status.get("status") == "failed":
+            for tmp in self.runs_dir.glob(f".{glob.escape(run_id)}.*.tmp"):
+                shutil.rmtree(tmp, ignore_errors=True)
         return status
 
-    def _alive(self, status: dict[str, Any]) -> bool:
-        owner = status.get("owner") or {}
-        if owner.get("host") != self._owner["host"]:
-            return True  # another machine's run: cannot tell, so do not declare it dead
-        pid = owner.get("pid")
-        if pid == os.getpid():
-            return True
-        try:
-            os.kill(int(str(pid)), 0)
-        except (OSError, TypeError, ValueError):
-            return False
-        return True
+    def _recover(self) -> None:
+        """At startup: interrupt runs whose owner is gone; remove orphaned temporary files."""
+        now = time.time()
+        for path in (self.runs_dir / STATUS_DIR).glob("*.json"):
+            run_id = path.stem
+            status = self._read(run_id)
+            if status is not None and status.get("status") not in TERMINAL:
+                self._check(run_id, status)
+        for tmp in [*self.runs_dir.glob(".*.tmp"), *(self.runs_dir / STATUS_DIR).glob(".*.tmp")]:
+            try:
+                age = now - tmp.stat().st_mtime
+            except OSError:
+                continue
+            run_id = tmp.name[1:].rsplit(".", 2)[0]
+            owner = self._read(run_id) if tmp.is_dir() and RUN_ID.match(run_id) else None
+            if owner is not None:
+                orphan = owner.get("status") in TERMINAL
+            else:  # a status file's or probe's temporary file lives for milliseconds
+                orphan = age > (ORPHAN_AGE_SECONDS if tmp.is_dir() else self.lease)
+            if orphan:
+                log.warning("removing the orphaned temporary %s", tmp.name)
+                if tmp.is_dir():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    tmp.unlink(missing_ok=True)
+
+    # --- leases ----------------------------------------------------------------------------
+
+    def _lease(self) -> dict[str, Any]:
+        now = time.time()
+        return {"owner": self._me.record(), "renewed_at": _iso(now),
+                "expires_at": _iso(now + self.lease)}
+
+    def _beat(self, stop: threading.Event) -> None:
+        """Renew the lease of every run this instance has queued or running."""
+        while not stop.wait(self.heartbeat):
+            with self._cond:
+                mine = [r for r in self._pending if r not in self._lost]
+            for run_id in mine:
+                try:
+                    self._own(run_id, lease=self._lease())
+                except _Lost:
+                    log.warning("run %s was marked interrupted by another server", run_id)
+                except OSError as exc:  # e.g. a full disk: retried at the next beat
+                    log.warning("cannot renew the lease of run %s: %s", run_id, exc)
 
     # --- running ---------------------------------------------------------------------------
 
     def submit(self, job: RunJob) -> dict[str, Any]:
-        run_id = new_run_id()
-        steps = job.steps
-        status = self._update(
-            run_id, run_id=run_id, status="queued", created_at=_now(), started_at=None,
-            finished_at=None, request=job.request, owner=self._owner, error=None,
-            progress={"stage": "queued", "completed": 0, "total": steps, "fraction": 0.0},
-        )
-        future = self._executor.submit(self._execute, run_id, job, steps)
-        self._futures[run_id] = future
-        future.add_done_callback(lambda _: self._futures.pop(run_id, None))
-        return status
+        """Queue a run; 429 when ``workers + max_queued`` runs are already pending, 503 when
+        shutting down or when its status cannot be written."""
+        with self._cond:
+            if self._closing:
+                raise ServiceError(503, "not_ready", "the service is shutting down; start the "
+                                   "run again once it is back")
+            if len(self._pending) >= self.workers + self.max_queued:
+                retry = self._retry_after()
+                raise ServiceError(
+                    429, "too_many_runs",
+                    f"{len(self._pending)} runs are running or queued, the most this server "
+                    f"takes ({self.workers} running, ATTRIBUTION_RUN_WORKERS, + {self.max_queued} "
+                    f"queued, ATTRIBUTION_MAX_QUEUED_RUNS); retry in {retry} s",
+                    headers={"Retry-After": str(retry)})
+            run_id = new_run_id()
+            self._pending[run_id] = "queued"
+        total = job.steps
+        try:
+            status = self._update(
+                run_id, run_id=run_id, status="queued", created_at=_now(), started_at=None,
+                finished_at=None, request=job.request, lease=self._lease(), error=None,
+                progress={"stage": "queued", "completed": 0, "total": total, "fraction": 0.0},
+            )
+        except OSError as exc:
+            with self._cond:
+                self._pending.pop(run_id, None)
+            raise ServiceError(503, "not_ready", "the run's status cannot be written to the "
+                               f"runs directory: {exc.strerror or exc}") from None
+        self._queue.put((run_id, job))
+        return dict(self.redact(status))
 
-    def _execute(self, run_id: str, job: RunJob, steps: int) -> None:
+    def _retry_after(self) -> int:
+        if not self._durations:
+            return DEFAULT_RETRY_AFTER
+        typical = sum(self._durations) / len(self._durations) / self.workers
+        return max(1, min(300, math.ceil(typical)))
+
+    def _work(self, jobs: queue.SimpleQueue[tuple[str, RunJob] | None]) -> None:
+        while (item := jobs.get()) is not None:
+            run_id, job = item
+            with self._cond:
+                if self._pending.get(run_id) != "queued":  # interrupted by a shutdown
+                    continue
+                self._pending[run_id] = "running"
+            started = time.monotonic()
+            try:
+                self._execute(run_id, job)
+            except _Lost:
+                log.warning("run %s stopped: this server no longer owns it", run_id)
+            except Exception:  # its status could not be written (disk full): the lease expires
+                log.exception("run %s: cannot record its outcome", run_id)
+            finally:
+                self._durations.append(time.monotonic() - started)
+                with self._cond:
+                    self._pending.pop(run_id, None)
+                    self._cond.notify_all()
+
+    def _execute(self, run_id: str, job: RunJob) -> None:
+        total = job.steps
         done = 0
 
         def progress(stage: str) -> None:
             nonlocal done
-            done += stage != "load"  # the first stage starts the count
+            done += stage != "load"  # each later stage starts when the one before finished
             stage = "summary" if stage == "done" else stage  # the library's last timing stage
-            self._update(run_id, progress={"stage": stage, "completed": done, "total": steps,
-                                           "fraction": round(done / steps, 4)})
+            self._own(run_id, progress={"stage": stage, "completed": done, "total": total,
+                                        "fraction": round(done / total, 4)})
 
-        self._update(run_id, status="running", started_at=_now())
+        self._own(run_id, status="running", started_at=_now())
         try:
             result = attribution.attribute(job.touches, job.stages, contacts=job.contacts,
                                            options=job.options, progress=progress)
             progress("write")
             result.write(self.runs_dir, run_id=run_id)
         except Exception as exc:  # a crash must end as "failed" with its error, whatever it is
+            if isinstance(exc, _Lost) or run_id in self._lost:
+                raise _Lost(run_id) from exc
             if isinstance(exc, AttributionError):
                 kind, message, fld = describe_library_error(exc)
                 error = {"type": kind, "message": message, **({"field": fld} if fld else {})}
             else:
                 log.exception("run %s crashed", run_id)
                 error = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
-            self._update(run_id, status="failed", finished_at=_now(), error=error)
+            self._own(run_id, status="failed", finished_at=_now(), error=self.redact(error))
             return
-        status = json.loads(self.status_path(run_id).read_text())
+        status = self._read(run_id) or {}
         self._update(run_id, status="succeeded", finished_at=_finished_at(self.runs_dir / run_id),
                      progress=_done(status.get("progress")))
 
     def wait(self, run_id: str, timeout: float | None = None) -> None:
-        """Block until a run started by this store finishes (tests, scripts)."""
-        future = self._futures.get(run_id)
-        if future is not None:
-            try:
-                future.result(timeout)
-            except CancelledError:
-                pass
+        """Block until a run started by this store is no longer queued or running."""
+        with self._cond:
+            self._cond.wait_for(lambda: run_id not in self._pending, timeout)
 
-    def shutdown(self) -> None:
-        """Stop taking runs; queued runs are marked failed, running ones finish."""
-        for run_id, future in list(self._futures.items()):
-            if future.cancel():
-                self._update(run_id, status="failed", finished_at=_now(),
-                             error={"type": "cancelled",
-                                    "message": "the service shut down before this run started"})
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, grace: float = 0.0) -> list[str]:
+        """Stop taking runs: queued runs are interrupted now, running ones get ``grace``
+        seconds to finish and are interrupted after that. Returns the interrupted run ids."""
+        with self._cond:
+            self._closing = True
+            queued = [r for r, state in self._pending.items() if state == "queued"]
+            for run_id in queued:
+                self._pending.pop(run_id)
+        for run_id in queued:
+            self._interrupt(run_id, "the service shut down before this run started; start it "
+                            "again", mine=True)
+        with self._cond:
+            self._cond.wait_for(lambda: not self._pending, grace)
+            late = list(self._pending)
+            self._lost.update(late)
+        for run_id in late:
+            self._interrupt(run_id, "the service shut down and this run did not finish within "
+                            f"its shutdown grace period of {grace:g} s "
+                            "(ATTRIBUTION_SHUTDOWN_GRACE_SECONDS); start it again", mine=True)
+        self._stop.set()
+        for _ in range(self.workers):
+            self._queue.put(None)
+        return queued + late

@@ -2,12 +2,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..schemas import Health
+from ...core.errors import ServiceError
+from ..deps import RunsDep, SettingsDep
+from ..schemas import Health, errors
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
 def healthz() -> dict[str, str]:
-    """Liveness probe; needs no API key."""
+    """Liveness probe: the process answers. Needs no API key."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Health, responses=errors(503))
+def readyz(settings: SettingsDep, runs: RunsDep) -> dict[str, str]:
+    """Readiness probe: 503 with the reason when batch runs cannot be taken (the runs
+    directory is missing, read-only or below ATTRIBUTION_RUNS_MIN_FREE_BYTES free, or the
+    service is shutting down). Needs no API key."""
+    reason = runs.not_ready(settings.runs_min_free_bytes)
+    if reason is not None:
+        raise ServiceError(503, "not_ready", reason)
     return {"status": "ok"}

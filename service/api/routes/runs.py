@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +17,47 @@ from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
+#: the longest file or directory name most file systems take (NAME_MAX)
+NAME_MAX = 255
+
+
 def _data_file(data_dir: Path, name: str, field: str) -> Path:
-    """A file under the data directory; anything else is a 400 naming the field."""
+    """A file under the data directory; anything else is a 400 naming the field.
+
+    Messages name the file as the client did, never by its absolute server path.
+    """
+    def bad(why: str) -> ServiceError:
+        return ServiceError(400, "bad_path", f"'{name}' {why}", field=field)
+
     relative = Path(name)
     if relative.is_absolute() or name.startswith(("~", "\\")) or "\x00" in name:
-        raise ServiceError(400, "bad_path", f"'{name}' must be a path relative to the data "
-                           "directory", field=field)
-    root = data_dir.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        raise ServiceError(400, "bad_path", f"'{name}' resolves outside the data directory",
-                           field=field)
-    if not path.is_file():
-        raise ServiceError(400, "bad_path", f"'{name}' is not a file in the data directory",
-                           field=field)
+        raise bad("must be a path relative to the data directory")
+    long = next((part for part in relative.parts if len(os.fsencode(part)) > NAME_MAX), None)
+    if long is not None:
+        raise bad(f"has a component of {len(os.fsencode(long))} bytes; file and directory "
+                  f"names are at most {NAME_MAX}")
+    try:
+        root = data_dir.resolve()
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            raise bad("resolves outside the data directory")
+        found = path.is_file()
+    except RuntimeError:  # Python 3.11's Path.resolve on a symbolic link loop
+        raise bad("cannot be resolved: a symbolic link loop") from None
+    except OSError as exc:  # too long, a loop (ELOOP), no permission, ...
+        raise bad(f"cannot be read: {exc.strerror or type(exc).__name__}") from None
+    if not found:
+        raise bad("is not a file in the data directory")
     return path
 
 
 @router.post("", status_code=202, response_model=RunStatus,
-             responses=errors(400, 401, 413, 422))
+             responses=errors(400, 401, 413, 422, 429, 503))
 def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[str, Any]:
-    """Start a batch run over files in the data directory; poll GET /v1/runs/{run_id}."""
+    """Start a batch run over files in the data directory; poll GET /v1/runs/{run_id}.
+
+    429 (with Retry-After) when the queue is full; 503 when the runs directory cannot take
+    the run (read-only, full: what GET /readyz says) or the service is shutting down."""
     files = {name: _data_file(settings.data_dir, value, name)
              for name in ("touches", "stages", "contacts", "events")
              if (value := getattr(body, name)) is not None}
@@ -50,6 +71,9 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
             lookback=body.lookback,
         )
     request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
+    reason = runs.not_ready(settings.runs_min_free_bytes)
+    if reason is not None:
+        raise ServiceError(503, "not_ready", reason)
     return runs.submit(RunJob(
         touches=files["events"] if "events" in files else files["touches"],
         stages=None if "events" in files else files["stages"],

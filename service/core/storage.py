@@ -1,0 +1,68 @@
+"""The runs directory as storage: usable at startup, ready (writable, not full) while serving.
+
+Messages name the setting (``ATTRIBUTION_RUNS_DIR``), not the server's absolute path: the
+readiness reason is served over HTTP. The startup error goes to the operator's terminal and
+names the directory as configured.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import attribution
+
+#: the status files' folder inside the runs directory
+STATUS_DIR = ".status"
+
+
+def _probe(folder: Path) -> None:
+    """Create, write, flush and remove a small file in ``folder``: raises OSError if any
+    step fails (read-only, no permission, no space)."""
+    fd, name = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=folder)
+    try:
+        os.write(fd, b"ok\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        os.unlink(name)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """At startup: create the runs directory (and its status folder) and write to it.
+
+    Raises
+    ------
+    attribution.ConfigError
+        One line naming the directory, the setting and the operating system's reason.
+    """
+    try:
+        (runs_dir / STATUS_DIR).mkdir(parents=True, exist_ok=True)
+        _probe(runs_dir / STATUS_DIR)
+    except OSError as exc:
+        raise attribution.ConfigError(
+            f"the runs directory '{runs_dir}' (ATTRIBUTION_RUNS_DIR) cannot be created or "
+            f"written: {_reason(exc)}") from None
+
+
+def not_ready(runs_dir: Path, min_free_bytes: int) -> str | None:
+    """Why the runs directory cannot take a run now (read-only, missing, full), or None."""
+    folder = runs_dir / STATUS_DIR
+    try:
+        stats = os.statvfs(folder)
+    except OSError as exc:
+        return f"the runs directory (ATTRIBUTION_RUNS_DIR) is not usable: {_reason(exc)}"
+    free = stats.f_bavail * stats.f_frsize
+    if free < min_free_bytes:
+        return (f"the runs directory (ATTRIBUTION_RUNS_DIR) has {free:,} bytes free, below "
+                f"ATTRIBUTION_RUNS_MIN_FREE_BYTES ({min_free_bytes:,})")
+    try:
+        _probe(folder)
+    except OSError as exc:
+        return f"the runs directory (ATTRIBUTION_RUNS_DIR) cannot be written: {_reason(exc)}"
+    return None
