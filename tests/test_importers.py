@@ -180,7 +180,7 @@ def test_import_errors_name_file_column_and_line(tmp_path: Path) -> None:
     message = " ".join(proc.stderr.split())
     assert "Traceback" not in proc.stderr
     assert str(members) in message
-    assert "'FirstRespondedDate'" in message
+    assert "column 'FirstRespondedDate' (ours: 'timestamp')" in message
     assert "line(s) 4" in message  # the quoted cell of row 1 spans lines 2-3
     assert not (tmp_path / "a").exists()
     # given patterns replace the defaults; several are tried in order, row by row

@@ -243,7 +243,7 @@ def import_hubspot(
         record_mapping(report, "role", contact_rows, "_role_raw", "role")
     report.mapped("stage", {col: stage for col, stage in lifecycle.items()})
     for col in lifecycle:
-        parse_timestamps(con, col, formats)
+        parse_timestamps(con, col, formats, "timestamp")
     contact_stages = pl.DataFrame(
         schema={"contact_id": pl.String, "timestamp": pl.Datetime("us", "UTC"), "stage": pl.String}
     )
@@ -343,8 +343,8 @@ def _deals(
         pl.col(did).alias("opportunity_id"),
         pl.col(stage_col).alias("_stage_raw"),
         outcome.alias("_outcome"),
-        parse_timestamps(deal, created, formats).alias("_created"),
-        parse_timestamps(deal, closed, formats).alias("_closed"),
+        parse_timestamps(deal, created, formats, "timestamp").alias("_created"),
+        parse_timestamps(deal, closed, formats, "timestamp").alias("_closed"),
         (parse_amounts(deal, amount) if amount else pl.lit(None, pl.Float64)).alias("value"),
         (split_ids(people) if people else pl.lit([], pl.List(pl.String))).alias("contact_id"),
         company.alias("_company"),
@@ -447,7 +447,7 @@ def _engagements(
             "_id"
         ),
         split_ids(people).alias("contact_id"),
-        parse_timestamps(eng, when, formats).alias("timestamp"),
+        parse_timestamps(eng, when, formats, "timestamp").alias("timestamp"),
         (pl.col(kind) if kind else text).alias("touch_type"),
         (pl.col(source) if source else text).alias("utm_source"),
         (pl.col(medium) if medium else text).alias("utm_medium"),
@@ -528,7 +528,7 @@ def _source_touches(
         if src is None or at is None:
             continue
         report.files["contacts"]["columns"][f"touch:{kind}"] = f"{src} @ {at}"
-        parse_timestamps(con, at, formats)
+        parse_timestamps(con, at, formats, "timestamp")
         frames.append(
             people.select(
                 (pl.col(cid) + f":{kind}").alias("touch_id"),

@@ -15,20 +15,20 @@ from pathlib import Path
 import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
-from attribution.inputs._schema import UTC_DATETIME, parse_timestamp
+from attribution.inputs._reading import US_TIMESTAMP_FORMATS, blank_as_null, parse_timestamp
+from attribution.inputs._schema import UTC_DATETIME
 
 #: The 1-based line of the file on which a row starts (the header is line 1).
 LINE = "_line"
 _MAX_LINES_SHOWN = 5
 
-#: Timestamp patterns tried in order after ISO 8601 (which is always tried first): Salesforce
-#: Data Loader and report exports in US locale, HubSpot UI exports, plain dates.
+#: Timestamp patterns tried in order before ISO 8601: the shared US patterns of CRM exports
+#: (Salesforce Data Loader and reports, HubSpot UI: ``2/21/2025 1:19 PM``) and their variants
+#: with seconds.
 DEFAULT_TIMESTAMP_FORMATS: tuple[str, ...] = (
-    "%m/%d/%Y %I:%M %p",
+    *US_TIMESTAMP_FORMATS,
     "%m/%d/%Y %I:%M:%S %p",
-    "%m/%d/%Y %H:%M",
     "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y",
 )
 
 _TRUE = ["true", "t", "yes", "y", "1"]
@@ -97,14 +97,13 @@ def read_export(path: str | Path, label: str) -> Export:
     newlines = pl.sum_horizontal(
         [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text]
     )
-    blank = r"^[\s\u00a0\u2007\u202f\ufeff]+|[\s\u00a0\u2007\u202f\ufeff]+$"
     frame = raw.select(
         (
             pl.int_range(pl.len(), dtype=pl.Int64)
             + 2
             + newlines.cum_sum().shift(1, fill_value=0).cast(pl.Int64)
         ).alias(LINE),
-        *[pl.col(c).str.replace_all(blank, "").replace("", None).alias(c) for c in text],
+        *[blank_as_null(pl.col(c)).str.strip_chars().alias(c) for c in text],
     )
     if frame.height == 0:
         raise InputError("the file has a header but no rows", table=label, source=str(path))
@@ -137,7 +136,9 @@ def find_column(export: Export, aliases: Sequence[str], *, required: bool = True
     return None
 
 
-def _refuse(export: Export, column: str, mask: pl.Expr, what: str, hint: str) -> None:
+def _refuse(
+    export: Export, column: str, mask: pl.Expr, what: str, hint: str, ours: str | None = None
+) -> None:
     """Raise a :class:`SchemaError` naming the file, ``column`` and the first file lines of
     the rows where ``mask`` holds (``what`` says what is wrong: "{n} ... {example}")."""
     count = export.frame.select(mask.fill_null(False).sum()).item()
@@ -148,37 +149,38 @@ def _refuse(export: Export, column: str, mask: pl.Expr, what: str, hint: str) ->
             + f" at file line(s) {', '.join(map(str, export.lines(mask)))}",
             table=export.label,
             source=export.name,
-            column=column,
+            column=ours or column,
+            their_column=column,
             hint=hint,
         )
 
 
-def _bad(export: Export, column: str, parsed: pl.Expr, what: str, hint: str) -> None:
+def _bad(
+    export: Export, column: str, parsed: pl.Expr, what: str, hint: str, ours: str | None
+) -> None:
     mask = pl.col(column).is_not_null() & parsed.is_null()
-    _refuse(
-        export, column, mask, "{n} value(s) cannot be read as " + what + ", e.g. {example},", hint
-    )
+    text = "{n} value(s) cannot be read as " + what + ", e.g. {example},"
+    _refuse(export, column, mask, text, hint, ours)
 
 
 def timestamp_expr(column: str, formats: Sequence[str] = DEFAULT_TIMESTAMP_FORMATS) -> pl.Expr:
-    """Text -> UTC datetime: ISO 8601 first, then each strftime pattern in order, then epoch
-    milliseconds (13 digits, as HubSpot's API writes them). Naive values are taken as UTC."""
+    """Text -> UTC datetime: each strftime pattern in order, then ISO 8601 (the shared parser
+    of :mod:`attribution.inputs._reading`), then epoch milliseconds (13 digits, as HubSpot's
+    API writes them). Naive values are taken as UTC."""
     c = pl.col(column)
-    tries = [parse_timestamp(c)]
-    tries += [
-        c.str.to_datetime(fmt, strict=False).dt.replace_time_zone("UTC").dt.cast_time_unit("us")
-        for fmt in formats
-    ]
     epoch = pl.when(c.str.contains(r"^\d{13}$")).then(
         pl.from_epoch(c.cast(pl.Int64, strict=False), time_unit="ms")
         .dt.replace_time_zone("UTC")
         .dt.cast_time_unit("us")
     )
-    return pl.coalesce(*tries, epoch).cast(UTC_DATETIME)
+    return pl.coalesce(parse_timestamp(c, formats), epoch).cast(UTC_DATETIME)
 
 
 def parse_timestamps(
-    export: Export, column: str, formats: Sequence[str] = DEFAULT_TIMESTAMP_FORMATS
+    export: Export,
+    column: str,
+    formats: Sequence[str] = DEFAULT_TIMESTAMP_FORMATS,
+    ours: str | None = None,
 ) -> pl.Expr:
     """``timestamp_expr`` after checking every non-blank value parses (else a
     :class:`SchemaError` naming the file, the column and the lines)."""
@@ -188,32 +190,34 @@ def parse_timestamps(
         column,
         expr,
         "a date/time",
-        "tried ISO 8601 and " + ", ".join(formats) + "; give yours with timestamp_formats "
+        "tried " + ", ".join(formats) + " and ISO 8601; give yours with timestamp_formats "
         "(--timestamp-format)",
+        ours,
     )
     return expr
 
 
-def parse_amounts(export: Export, column: str) -> pl.Expr:
+def parse_amounts(export: Export, column: str, ours: str | None = "value") -> pl.Expr:
     """Text -> Float64 (``$``, spaces and thousands commas removed); a value that is not a
     number, or a negative one, is an error naming the lines."""
     expr = pl.col(column).str.replace_all(r"[\s$,\u00a0]", "").cast(pl.Float64, strict=False)
-    _bad(export, column, expr, "an amount", "amounts are numbers such as 25000 or 25000.50")
+    _bad(export, column, expr, "an amount", "amounts are numbers such as 25000 or 25000.50", ours)
     _refuse(
         export,
         column,
         expr < 0,
         "{n} negative amount(s), e.g. {example},",
         "deal amounts must be >= 0 (a refund is not a negative deal)",
+        ours,
     )
     return expr
 
 
-def parse_booleans(export: Export, column: str) -> pl.Expr:
+def parse_booleans(export: Export, column: str, ours: str | None = None) -> pl.Expr:
     """Text -> Boolean (true/false, yes/no, 1/0, any case); anything else is an error."""
     low = pl.col(column).str.to_lowercase()
     expr = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
-    _bad(export, column, expr, "true/false", "use true / false")
+    _bad(export, column, expr, "true/false", "use true / false", ours)
     return expr
 
 

@@ -190,7 +190,7 @@ def _leads(
         pl.coalesce(_col(converted), pl.col(lid)).alias("contact_id"),
         _col(account).alias("account_id"),
         (
-            parse_timestamps(lead, created, formats)
+            parse_timestamps(lead, created, formats, "timestamp")
             if created
             else pl.lit(None, pl.Datetime("us", "UTC"))
         ).alias("timestamp"),
@@ -320,9 +320,9 @@ def _members(
     )
     checked = Export(members.label, members.path, frame)
     did_respond = parse_booleans(checked, responded) if responded else pl.col(first).is_not_null()
-    first_at = parse_timestamps(checked, first, formats)
+    first_at = parse_timestamps(checked, first, formats, "timestamp")
     created_at = (
-        parse_timestamps(checked, created, formats)
+        parse_timestamps(checked, created, formats, "timestamp")
         if created
         else pl.lit(None, pl.Datetime("us", "UTC"))
     )
@@ -429,8 +429,8 @@ def _opportunities(
         _col(account).alias("_opp_account"),
         _col(contact).alias("_opp_contact"),
         (parse_amounts(opps, amount) if amount else pl.lit(None, pl.Float64)).alias("value"),
-        parse_timestamps(opps, created, formats).alias("_created"),
-        parse_timestamps(opps, close, formats).alias("_close"),
+        parse_timestamps(opps, created, formats, "timestamp").alias("_created"),
+        parse_timestamps(opps, close, formats, "timestamp").alias("_close"),
         outcome.alias("_outcome"),
         _col(stage).alias("_stage_raw"),
     )
@@ -509,7 +509,7 @@ def _history(hist: Export, report: ImportReport, formats: Sequence[str]) -> pl.D
     report.read(hist, {"opportunity_id": oid, "stage": stage, "timestamp": created})
     frame = hist.frame.select(
         pl.col(oid).alias("opportunity_id"),
-        parse_timestamps(hist, created, formats).alias("timestamp"),
+        parse_timestamps(hist, created, formats, "timestamp").alias("timestamp"),
         pl.col(stage).alias("_stage_raw"),
         snake(pl.col(stage)).alias("stage"),
         _closed_by_name(stage).alias("_closed"),
