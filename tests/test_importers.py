@@ -427,3 +427,34 @@ def test_hubspot_company_names_map_to_ids_through_the_companies_file(tmp_path: P
     won = as_names.stages.filter(pl.col("opportunity_id") == "5001")
     assert set(won.get_column("account_id")) == {"Acme Freight"}
     assert any("company name" in n for n in as_names.report["notes"])
+
+
+def test_salesforce_15_and_18_character_ids_meet(tmp_path: Path) -> None:
+    """A report export (15-character ids) and a Data Loader export (18) of the same records."""
+    members = tmp_path / "members.csv"
+    members.write_text(
+        '"Id","ContactId","HasResponded","FirstRespondedDate","Campaign Type"\n'
+        '"00v5g00000Xy1ab","0035g00000AbCdE","true","2/21/2025 1:19 PM","Webinar"\n'
+    )
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text('"Id","AccountId"\n"0035g00000AbCdEAAQ","0015g00000ZzZzZAAB"\n')
+    opps = tmp_path / "opps.csv"
+    opps.write_text(
+        '"Id","AccountId","Amount","CloseDate","CreatedDate","IsWon","IsClosed"\n'
+        '"0065g00000QqQqQAAA","0015g00000ZzZzZAAB","1000","3/1/2025","2/25/2025","true","true"\n'
+    )
+    result = import_salesforce(members, opps, contacts=contacts)
+    assert result.touches.get_column("account_id").to_list() == ["0015g00000ZzZzZ"]
+    assert set(result.stages.get_column("account_id")) == {"0015g00000ZzZzZ"}
+    assert result.touches.get_column("touch_id").to_list() == ["00v5g00000Xy1ab"]
+
+
+def test_repeated_contact_rows_are_noted_and_merged(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    rows = (HS_UI / "contacts.csv").read_text().splitlines()
+    # a second row for contact 102 with its company blank: the first non-blank value is kept
+    contacts.write_text("\n".join([*rows, '102,Ben,ben@acme.example,"",,,,,,,,,']) + "\n")
+    result = import_hubspot(contacts, HS_UI / "deals.csv")
+    ben = result.contacts.filter(pl.col("contact_id") == "102")
+    assert ben.get_column("account_id").to_list() == ["9001"]
+    assert any("1 row(s) repeat an id in 'Record ID'" in n for n in result.report["notes"])

@@ -44,6 +44,7 @@ from attribution.importers._shared import (
     folded,
     one_account,
     record_mapping,
+    repeated_ids,
     role_expr,
     self_reported,
     snake,
@@ -232,6 +233,7 @@ def import_hubspot(
     report.drop("contacts", f"no contact id in '{cid}'", no_id)
     people = con.frame.filter(pl.col(cid).is_not_null())
     report.kept("contacts", people.height)
+    repeated_ids(report, "contacts", people, cid)
     contact_rows = people.select(
         pl.col(cid).alias("contact_id"),
         company.alias("account_id"),

@@ -20,6 +20,7 @@ Semantics (README, "From your CRM"):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from attribution.importers._shared import (
     campaign_channel_expr,
     one_account,
     record_mapping,
+    repeated_ids,
     role_expr,
     self_reported,
     snake,
@@ -48,6 +50,23 @@ from attribution.importers._shared import (
 
 _NULL = pl.lit(None, pl.String)
 _EMPTY_MAP = pl.DataFrame(schema={"_from": pl.String, "_to": pl.String})
+
+
+def _read(path: str | Path, label: str) -> Export:
+    """Read a Salesforce export, with record ids in their 15-character form.
+
+    Reports write 15-character ids and Data Loader / the API 18-character ones (the same id
+    plus a 3-character case checksum), so an 18-character id in an id column (a name ending
+    in ``Id`` / ``ID``) is cut to its first 15 characters: the two kinds of export then meet.
+    """
+    export = read_export(path, label)
+    ids = [c for c in export.frame.columns if c != LINE and re.search(r"(Id|ID)$", c.strip())]
+    sf_id = r"^[A-Za-z0-9]{18}$"
+    frame = export.frame.with_columns(
+        pl.when(pl.col(c).str.contains(sf_id)).then(pl.col(c).str.slice(0, 15)).otherwise(c)
+        for c in ids
+    )
+    return Export(export.label, export.path, frame)
 
 
 def _col(column: str | None) -> pl.Expr:
@@ -105,10 +124,10 @@ def import_salesforce(
     """
     formats = tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
     report = ImportReport("salesforce")
-    members = read_export(campaign_members, "campaign_members")
-    opps = read_export(opportunities, "opportunities")
-    lead = read_export(leads, "leads") if leads is not None else None
-    con = read_export(contacts, "contacts") if contacts is not None else None
+    members = _read(campaign_members, "campaign_members")
+    opps = _read(opportunities, "opportunities")
+    lead = _read(leads, "leads") if leads is not None else None
+    con = _read(contacts, "contacts") if contacts is not None else None
 
     lead_map, lead_stages, lead_contacts = _leads(lead, report, formats)
     contact_rows = _contacts(con, report)
@@ -123,10 +142,10 @@ def import_salesforce(
         schema={"contact_id": pl.String, "opportunity_id": pl.String, "role": pl.String}
     )
     if contact_roles is not None:
-        role_rows = _contact_roles(read_export(contact_roles, "contact_roles"), lead_map, report)
+        role_rows = _contact_roles(_read(contact_roles, "contact_roles"), lead_map, report)
     stages = _deal_events(opp_frame, opp_stages, role_rows, accounts, report)
     if opportunity_history is not None:
-        history = _history(read_export(opportunity_history, "opportunity_history"), report, formats)
+        history = _history(_read(opportunity_history, "opportunity_history"), report, formats)
         stages = pl.concat(
             [stages, _deal_events(opp_frame, history, role_rows, accounts, report, count=False)]
         )
@@ -222,6 +241,7 @@ def _contacts(con: Export | None, report: ImportReport) -> pl.DataFrame:
     report.drop("contacts", f"no contact id in '{cid}'", con.frame.get_column(cid).null_count())
     rows = con.frame.filter(pl.col(cid).is_not_null())
     report.kept("contacts", rows.height)
+    repeated_ids(report, "contacts", rows, cid)
     return rows.select(
         pl.col(cid).alias("contact_id"),
         _col(account).alias("account_id"),
@@ -280,7 +300,7 @@ def _members(
                 hint="export Campaign.Type with the members, or give the Campaign file "
                 "(--campaigns Campaign.csv) and the members' CampaignId",
             )
-        camp = read_export(campaigns, "campaigns")
+        camp = _read(campaigns, "campaigns")
         camp_id = camp.require(["Id", "Campaign ID"])
         camp_type = camp.require(["Type", "Campaign Type"])
         camp_name = camp.column(["Name", "Campaign Name"], required=False)

@@ -115,6 +115,16 @@ def one_account(contacts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def repeated_ids(report: ImportReport, label: str, frame: pl.DataFrame, column: str) -> None:
+    """Note rows repeating an id: the first non-blank value of each column is kept."""
+    extra = frame.height - frame.get_column(column).n_unique()
+    if extra:
+        report.notes.append(
+            f"{label}: {extra} row(s) repeat an id in '{column}'; per id the first non-blank "
+            "value of each column is kept"
+        )
+
+
 def self_reported(
     report: ImportReport,
     column: str,
