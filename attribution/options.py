@@ -4,35 +4,81 @@ Every executor (in memory, partitioned, Spark, HTTP scoring) takes a ``RunOption
 public functions build one from their keyword arguments, the CLI from its flags, the config
 loader from a TOML file and the service from a request. The options are validated once, when
 the object is made, with errors that name the option. Adding an option means one field here
-and the stage that reads it.
+and the stage that reads it: a field with an :class:`OptionFlag` in its metadata is also a
+flag of ``attribution run`` and of the Spark job, and every field but the four with their own
+config section (``columns``, ``stage_names``, ``milestones``, ``channel_rules``) is a key of
+a config file's ``[run]`` table.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES, check_required_roles
-from attribution.exceptions import InputError, did_you_mean
+from attribution.exceptions import (
+    InputError,
+    ModelNotFoundError,
+    ModelParameterError,
+    did_you_mean,
+)
 from attribution.inputs._durations import parse_duration
 from attribution.inputs._formats import check_timestamp_formats, formats_for
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.journeys._journeys import CONTACT_SCOPES
 from attribution.models._registry import ModelRun, default_models, resolve_all
-from attribution.models._rules import check_role_multipliers
+from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS, check_role_multipliers
 from attribution.typing import ContactScope, Duration, Level, ModelLike
 
-__all__ = ["DEFAULT_LOOKBACK", "RunOptions"]
+__all__ = ["DEFAULT_LOOKBACK", "OptionFlag", "RunOptions", "option_flags", "read_flags"]
 
 #: Journey window when none is given, by level.
 DEFAULT_LOOKBACK: Mapping[str, str] = {"contact": "90d", "account": "180d"}
+
+
+@dataclass(frozen=True)
+class OptionFlag:
+    """How a run option is written on a command line (``attribution run``, the Spark job).
+
+    Attributes
+    ----------
+    flags
+        The flag and its aliases, e.g. ``("--model", "-m")``; the first names the option in
+        error messages.
+    help
+        The help text.
+    kind
+        ``"text"`` (one value), ``"path"`` (a file), ``"switch"`` (on when given) or
+        ``"repeat"`` (given once a value, read as a list).
+    parse
+        Text (as the shell gives it) -> the option's value; ``None``: the text is the value.
+    """
+
+    flags: tuple[str, ...]
+    help: str
+    kind: Literal["text", "path", "switch", "repeat"] = "text"
+    parse: Callable[[Any], Any] | None = None
+
+
+def _flag(*flags: str, **spelling: Any) -> dict[str, OptionFlag]:
+    return {"flag": OptionFlag(flags, **spelling)}
+
+
+def _role_multipliers(text: str) -> dict[str, float]:
+    """``"default"`` or ``"decision_maker=2|user=0.5"`` -> a role multiplier map."""
+    if text == "default":
+        return dict(DEFAULT_ROLE_MULTIPLIERS)
+    try:
+        return {k: float(v) for k, v in (i.split("=", 1) for i in text.split("|") if i)}
+    except ValueError:
+        raise InputError(f"takes role=number|... or 'default'; got {text!r}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,18 +161,63 @@ class RunOptions:
     attribution.exceptions.InputError: level must be 'contact' or 'account'; got 'acount'
     """
 
-    models: Sequence[ModelLike] | None = None
-    level: Level = "contact"
-    conversion_stage: str = "closed_won"
-    lookback: Duration | None = None
+    # the order of the fields is that of the flags in ``attribution run --help``
+    models: Sequence[ModelLike] | None = field(
+        default=None,
+        metadata=_flag(
+            "--model",
+            "-m",
+            help="Model, e.g. linear or time_decay:half_life=3d "
+            "(repeat for several; default: every registered model that fits the input)",
+            kind="repeat",
+        ),
+    )
+    level: Level = field(default="contact", metadata=_flag("--level", help="contact or account"))
+    conversion_stage: str = field(
+        default="closed_won",
+        metadata=_flag("--conversion-stage", help="Stage counted as conversion"),
+    )
+    lookback: Duration | None = field(
+        default=None, metadata=_flag("--lookback", help="Journey window, e.g. 90d")
+    )
     milestones: Mapping[str, str | Sequence[str]] | None = None
     stage_names: Mapping[str, str | Sequence[str]] | None = None
     columns: Mapping[str, Mapping[str, str]] | None = None
-    channel_rules: str | Path | None = None
-    select_markov_order: bool = False
-    contact_scope: ContactScope = "account"
-    role_multipliers: Mapping[str, float] | None = None
-    required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES
+    channel_rules: str | Path | None = field(
+        default=None,
+        metadata=_flag("--channel-rules", help="Channel taxonomy rules", kind="path"),
+    )
+    select_markov_order: bool = field(
+        default=False,
+        metadata=_flag(
+            "--select-order",
+            help="Compare Markov orders 1-4 by held-out ROC AUC",
+            kind="switch",
+        ),
+    )
+    contact_scope: ContactScope = field(
+        default="account",
+        metadata=_flag(
+            "--contact-scope", help="Account level: account, opportunity_roles or primary"
+        ),
+    )
+    role_multipliers: Mapping[str, float] | None = field(
+        default=None,
+        metadata=_flag(
+            "--role-multipliers",
+            help="Account level: role=multiplier|... or 'default' "
+            "(decision_maker 2, champion 1.5, user 0.5)",
+            parse=_role_multipliers,
+        ),
+    )
+    required_roles: Sequence[str] = field(
+        default=DEFAULT_REQUIRED_ROLES,
+        metadata=_flag(
+            "--required-roles",
+            help="Account level: roles a deal needs, '|'-separated",
+            parse=lambda text: text.split("|"),
+        ),
+    )
     max_touches_per_journey: int | None = DEFAULT_MAX_TOUCHES_PER_JOURNEY
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -278,6 +369,20 @@ class RunOptions:
             raise InputError(f"options must be a RunOptions; got {type(options).__name__}")
         return options.replace(**keywords) if keywords else options
 
+    @classmethod
+    def written(cls, values: Mapping[str, tuple[Any, str]]) -> RunOptions:
+        """Options from values as a user wrote them: option name -> (value, where it was
+        written, e.g. ``"--level"`` or ``"config 'run.toml': [run] level"``). A bad value is
+        the error of the option (``InputError.option`` its name), its message led by where
+        the value was written; how the command line and config files make options."""
+        try:
+            return cls.of(**{name: value for name, (value, _) in values.items()})
+        except (InputError, ModelNotFoundError, ModelParameterError) as exc:
+            name = exc.option if isinstance(exc, InputError) else "models"
+            if name is not None and name in values:
+                _written_at(exc, values[name][1])
+            raise
+
     @staticmethod
     def names() -> tuple[str, ...]:
         """The option names, in the order of the class's fields."""
@@ -311,3 +416,39 @@ def _check_names(keywords: Iterable[str]) -> None:
     for name in keywords:
         if name not in valid:
             raise TypeError(f"unknown run option '{name}'; {did_you_mean(name, valid)}")
+
+
+def option_flags() -> tuple[tuple[str, OptionFlag], ...]:
+    """(option name, :class:`OptionFlag`) of every run option that has a command-line flag,
+    in the order of the fields."""
+    return tuple((f.name, f.metadata["flag"]) for f in _FIELDS if "flag" in f.metadata)
+
+
+def read_flags(values: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
+    """The run options given on a command line, for :meth:`RunOptions.written`.
+
+    ``values`` maps option names to what the command-line parser gave (text, a list of texts,
+    a switch; ``None``, ``False`` or empty: not given). Returns option name -> (value, the
+    flag that gave it), the text read by the option's ``parse``; a text it cannot read is an
+    InputError naming the flag.
+    """
+    given: dict[str, tuple[Any, str]] = {}
+    for name, flag in option_flags():
+        value = values.get(name)
+        if not value:
+            continue
+        where = flag.flags[0]
+        if flag.parse is not None:
+            with _option(name):
+                try:
+                    value = flag.parse(value)
+                except InputError as exc:
+                    _written_at(exc, where)
+                    raise
+        given[name] = (value, where)
+    return given
+
+
+def _written_at(exc: Exception, where: str) -> None:
+    """Lead the message of ``exc`` by where the bad value was written."""
+    exc.args = (f"{where}: {exc}", *exc.args[1:])

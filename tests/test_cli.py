@@ -256,3 +256,20 @@ def test_run_with_partitions_gives_the_in_memory_answer(tmp_path: Path) -> None:
     assert frames[0].height > 0
     assert_frame_equal(frames[0], frames[1], rel_tol=1e-12)
     assert (next((tmp_path / "split").glob("*/report.html"))).stat().st_size > 0
+
+
+def test_a_bad_run_option_names_the_flag_or_the_config_key(tmp_path: Path) -> None:
+    args = ("run", "--touches", str(SAMPLE / "touches.parquet"),
+            "--stages", str(SAMPLE / "stages.parquet"))
+    proc = run_cli(*args, "--lookback", "ninety days", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--lookback:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    (tmp_path / "run.toml").write_text('[run]\nlevel = "acount"\n')
+    proc = run_cli(*args, "--config", "run.toml", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "[run] level: level must be 'contact' or 'account'" in proc.stderr
+    proc = run_cli(*args, "--config", "run.toml", "--level", "contact", "-m", "linear",
+                   cwd=tmp_path)  # the flag wins over the file
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "runs").exists() or len(list((tmp_path / "runs").iterdir())) == 1

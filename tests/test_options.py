@@ -131,3 +131,67 @@ def test_attribute_takes_options_or_keywords_alike() -> None:
                                        options=RunOptions(models=["linear"], lookback="30d"))
     assert by_keywords.touch_credit.equals(by_options.touch_credit)
     assert by_keywords.manifest["parameters"] == by_options.manifest["parameters"]
+
+
+# --- one description of the options for the command line, the Spark job and config files ---
+
+
+def test_every_flagged_option_is_a_flag_of_run_and_of_the_spark_job() -> None:
+    import typer.main
+
+    from attribution.cli import app
+    from attribution.engine._spark import NOT_ON_SPARK, job_parser
+    from attribution.options import option_flags
+
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    cli = {p.name: tuple(p.opts) for p in run.params}
+    spark = {a.dest: tuple(a.option_strings) for a in job_parser()._actions}
+    flagged = dict(option_flags())
+    assert set(flagged) <= set(RunOptions.names())
+    assert {"models", "level", "lookback", "role_multipliers"} <= set(flagged)
+    for name, flag in flagged.items():
+        assert cli[name] == flag.flags
+        assert spark.get(name) == (None if name in NOT_ON_SPARK else flag.flags)
+
+
+def test_flags_are_read_into_options_and_errors_name_the_flag() -> None:
+    from attribution.options import read_flags
+
+    given = read_flags({"models": ["linear"], "level": "account", "select_markov_order": False,
+                        "role_multipliers": "default", "required_roles": "champion|user",
+                        "lookback": None})
+    assert given["level"] == ("account", "--level")
+    assert "select_markov_order" not in given
+    assert "lookback" not in given
+    options = RunOptions.written(given)
+    assert options == RunOptions(models=["linear"], level="account",
+                                 required_roles=["champion", "user"],
+                                 role_multipliers=attribution.DEFAULT_ROLE_MULTIPLIERS)
+    with pytest.raises(attribution.InputError, match="^--level: level must be") as info:
+        RunOptions.written(read_flags({"level": "acount"}))
+    assert info.value.option == "level"
+    with pytest.raises(attribution.InputError, match="^--role-multipliers: takes role=number"):
+        read_flags({"role_multipliers": "champion=two"})
+    with pytest.raises(attribution.ModelNotFoundError, match="^--model: unknown model 'lineer'"):
+        RunOptions.written(read_flags({"models": ["lineer"]}))
+
+
+def test_a_config_file_gives_every_run_key_and_errors_name_the_key(tmp_path) -> None:
+    from attribution.inputs._config import load_config
+
+    path = tmp_path / "run.toml"
+    path.write_text('[run]\nmodels = ["linear"]\nlevel = "account"\nlookback = "30d"\n'
+                    'select_markov_order = true\ncontact_scope = "primary"\n'
+                    'required_roles = ["champion"]\nrole_multipliers = {champion = 2}\n'
+                    '[stage_names]\nclosed_won = "Won"\n')
+    cfg = load_config(path)
+    assert cfg.options() == RunOptions(
+        models=["linear"], level="account", lookback="30d", select_markov_order=True,
+        contact_scope="primary", required_roles=["champion"], role_multipliers={"champion": 2},
+        stage_names={"closed_won": "Won"})
+    # a flag wins over the file's key
+    assert cfg.options({"lookback": ("9d", "--lookback")}).window == timedelta(days=9)
+    path.write_text('[run]\nlevel = "account"\ncontact_scope = "everyone"\n')
+    with pytest.raises(attribution.InputError,
+                       match=r"^config '.*run\.toml': \[run\] contact_scope: contact_scope must"):
+        load_config(path).options()

@@ -4,8 +4,10 @@ errors, economics extras, writing and printing a run)."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 from rich.markup import escape
@@ -15,6 +17,7 @@ from attribution.cli._output import console, err, print_summary
 from attribution.engine._result import AttributionResult
 from attribution.exceptions import AttributionError, ConfigError
 from attribution.inputs._config import RunConfig
+from attribution.options import option_flags
 
 app = typer.Typer(
     add_completion=False,
@@ -22,14 +25,9 @@ app = typer.Typer(
     help="Multi-touch attribution for B2B marketing.",
     pretty_exceptions_enable=False,
 )
+_FLAGS = dict(option_flags())
 ModelOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--model",
-        "-m",
-        help="Model, e.g. linear or time_decay:half_life=3d "
-        "(repeat for several; default: every registered model that fits the input)",
-    ),
+    list[str] | None, typer.Option(*_FLAGS["models"].flags, help=_FLAGS["models"].help)
 ]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that receives run folders")]
 SurveysOpt = Annotated[
@@ -58,6 +56,48 @@ LabelsOpt = Annotated[
     Path | None,
     typer.Option("--survey-labels", help="Labelled answers (response, channel) for a classifier"),
 ]
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+#: The Python type a flag's text arrives as, by :attr:`OptionFlag.kind`.
+_KINDS: dict[str, Any] = {
+    "text": str | None,
+    "path": Path | None,
+    "switch": bool,
+    "repeat": list[str] | None,
+}
+
+
+def takes_run_options(after: str) -> Callable[[Command], Command]:
+    """Give a command a flag for every run option with an
+    :class:`~attribution.options.OptionFlag` (``RunOptions`` field metadata), listed after its
+    parameter ``after``; the command takes them as ``**flags`` (option name -> the flag's
+    value, ``None`` or ``False`` when not given) and reads them with
+    :func:`attribution.options.read_flags`."""
+
+    def decorate(command: Command) -> Command:
+        signature = inspect.signature(command, eval_str=True)
+        params = []
+        for param in signature.parameters.values():
+            if param.kind is param.VAR_KEYWORD:
+                continue
+            params.append(param.replace(kind=param.KEYWORD_ONLY))
+            if param.name == after:
+                params += [
+                    inspect.Parameter(
+                        name,
+                        inspect.Parameter.KEYWORD_ONLY,
+                        default=False if flag.kind == "switch" else None,
+                        annotation=cast(Any, Annotated)[
+                            _KINDS[flag.kind], typer.Option(*flag.flags, help=flag.help)
+                        ],
+                    )
+                    for name, flag in option_flags()
+                ]
+        command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 def fail(exc: Exception) -> NoReturn:

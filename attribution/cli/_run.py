@@ -8,10 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.cli._app import (
     LabelsOpt,
-    ModelOpt,
     PlanOpt,
     SpendOpt,
     SurveysOpt,
@@ -21,17 +19,18 @@ from attribution.cli._app import (
     economics_extras,
     fail,
     finish,
+    takes_run_options,
     timestamp_formats,
     with_progress,
 )
 from attribution.engine._memory import attribute
-from attribution.exceptions import AttributionError, ConfigError
+from attribution.exceptions import AttributionError
 from attribution.inputs._config import load_config
-from attribution.models._registry import default_models
-from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS
+from attribution.options import RunOptions, read_flags
 
 
 @app.command()
+@takes_run_options(after="events")
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML run config")] = None,
     touches: Annotated[Path | None, typer.Option(help="Touch log file")] = None,
@@ -41,29 +40,6 @@ def run(
     ] = None,
     events: Annotated[
         Path | None, typer.Option(help="Unified event log (touches + stages)")
-    ] = None,
-    model: ModelOpt = None,
-    level: Annotated[str | None, typer.Option(help="contact or account")] = None,
-    conversion_stage: Annotated[
-        str | None, typer.Option(help="Stage counted as conversion")
-    ] = None,
-    lookback: Annotated[str | None, typer.Option(help="Journey window, e.g. 90d")] = None,
-    channel_rules: Annotated[Path | None, typer.Option(help="Channel taxonomy rules")] = None,
-    select_order: Annotated[
-        bool, typer.Option("--select-order", help="Compare Markov orders 1-4 by held-out ROC AUC")
-    ] = False,
-    contact_scope: Annotated[
-        str | None, typer.Option(help="Account level: account, opportunity_roles or primary")
-    ] = None,
-    role_multipliers: Annotated[
-        str | None,
-        typer.Option(
-            help="Account level: role=multiplier|... or 'default' "
-            "(decision_maker 2, champion 1.5, user 0.5)"
-        ),
-    ] = None,
-    required_roles: Annotated[
-        str | None, typer.Option(help="Account level: roles a deal needs, '|'-separated")
     ] = None,
     surveys: SurveysOpt = None,
     truth: TruthOpt = None,
@@ -80,6 +56,7 @@ def run(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
+    **flags: Any,
 ) -> None:
     """Run a batch attribution job from files or a config file; writes a run directory.
 
@@ -101,8 +78,6 @@ def run(
         ):
             if value is not None:
                 inputs[key] = value
-        opts = dict(cfg.run) if cfg else {}
-        models = model or opts.get("models") or default_models()
         formats = timestamp_formats(timestamp_format, cfg)
         if "events" in inputs:
             main_input, stage_input = inputs["events"], None
@@ -110,32 +85,23 @@ def run(
             main_input, stage_input = inputs["touches"], inputs["stages"]
         else:
             raise typer.BadParameter("give --touches and --stages, --events, or --config")
+        # flags before the config's keys; a bad value is an error naming the flag or the key
+        given = read_flags(flags)
+        if timestamp_format:  # shared with `plan`; merged with [formats] by column
+            given["timestamp_formats"] = (formats, "--timestamp-format")
+        options = cfg.options(given) if cfg else RunOptions.written(given)
         engine: Any = attribute
         if partitions:
             from attribution.engine._partitioned import attribute_partitioned
 
             engine = functools.partial(attribute_partitioned, partitions=partitions)
         result = with_progress(
-            len(models),
+            len(options.runs),
             engine,
             touches=main_input,
             stages=stage_input,
             contacts=inputs.get("contacts"),
-            models=models,
-            level=level or opts.get("level", "contact"),
-            conversion_stage=conversion_stage or opts.get("conversion_stage", "closed_won"),
-            lookback=lookback or opts.get("lookback"),
-            columns=cfg.columns if cfg else None,
-            stage_names=cfg.stage_names if cfg else None,
-            milestones=(cfg.milestones or None) if cfg else None,
-            channel_rules=channel_rules or (cfg.channel_rules if cfg else None),
-            select_markov_order=select_order,
-            contact_scope=contact_scope or opts.get("contact_scope", "account"),
-            role_multipliers=_multipliers(role_multipliers) or opts.get("role_multipliers"),
-            required_roles=required_roles.split("|")
-            if required_roles
-            else opts.get("required_roles", DEFAULT_REQUIRED_ROLES),
-            timestamp_formats=formats,
+            options=options,
         )
         extras = economics_extras(
             result,
@@ -152,21 +118,9 @@ def run(
         fail(exc)
     finish(
         result,
-        out or Path(opts.get("out", "runs")),
+        out or Path(cfg.run.get("out", "runs") if cfg else "runs"),
         surveys=inputs.get("surveys"),
         truth=truth,
         survey_labels=survey_labels,
         extras=extras,
     )
-
-
-def _multipliers(text: str | None) -> dict[str, float] | None:
-    """``"default"`` or ``"decision_maker=2|user=0.5"`` -> a role multiplier map."""
-    if not text:
-        return None
-    if text == "default":
-        return dict(DEFAULT_ROLE_MULTIPLIERS)
-    try:
-        return {k: float(v) for k, v in (i.split("=", 1) for i in text.split("|") if i)}
-    except ValueError:
-        fail(ConfigError(f"--role-multipliers takes role=number|...; got {text!r}"))

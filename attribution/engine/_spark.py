@@ -80,7 +80,7 @@ from attribution.exceptions import (
 )
 from attribution.inputs._schema import CONTACTS, EVENTS, load
 from attribution.inputs._sources import Source
-from attribution.options import RunOptions
+from attribution.options import RunOptions, option_flags, read_flags
 from attribution.typing import Level
 
 if TYPE_CHECKING:
@@ -89,6 +89,8 @@ if TYPE_CHECKING:
 __all__ = ["SparkAttribution", "attribute_spark", "main"]
 
 KEY = "__key"
+#: Run options :func:`attribute_spark` refuses (so the job has no flag for them).
+NOT_ON_SPARK = ("columns", "select_markov_order")
 _SOURCE = Source(pl.LazyFrame(), "<spark>")
 
 #: Arrow schema of the touch credit that pass 2 hands back to Spark (``string``, not
@@ -490,8 +492,9 @@ def _reduce(partials: DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, 
 # --- the job --------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m attribution.spark --touches URI --stages URI --out URI --model NAME ...``"""
+def job_parser() -> argparse.ArgumentParser:
+    """The job's command line: its inputs and a flag for every run option with an
+    :class:`~attribution.options.OptionFlag` but those in :data:`NOT_ON_SPARK`."""
     parser = argparse.ArgumentParser(
         prog="python -m attribution.spark",
         description="Attribution on Spark: Parquet touches and stages in, run files out.",
@@ -500,28 +503,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stages", required=True, help="Parquet path or URI of the stages")
     parser.add_argument("--contacts", help="Parquet path or URI of the contacts")
     parser.add_argument("--out", required=True, help="output directory or URI")
-    parser.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        help="registry name, or name:key=value,... (repeat; default: the default models)",
-    )
-    parser.add_argument("--level", choices=["contact", "account"], default="contact")
-    parser.add_argument("--conversion-stage", default="closed_won")
-    parser.add_argument("--lookback", default=None)
     parser.add_argument("--partitions", type=int, default=None)
     parser.add_argument("--master", default=None, help="Spark master (spark-submit sets it)")
-    args = parser.parse_args(argv)
+    for name, flag in option_flags():  # the run options: RunOptions field metadata
+        if name not in NOT_ON_SPARK:
+            action = {"switch": "store_true", "repeat": "append"}.get(flag.kind, "store")
+            parser.add_argument(*flag.flags, dest=name, action=action, help=flag.help)
+    return parser
 
-    from attribution.models._registry import parse_model_string
 
-    try:  # the options are checked before Spark starts
-        options = RunOptions(
-            models=[parse_model_string(m) for m in args.model] or None,
-            level=args.level,
-            conversion_stage=args.conversion_stage,
-            lookback=args.lookback,
-        )
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m attribution.spark --touches URI --stages URI --out URI --model NAME ...``"""
+    args = job_parser().parse_args(argv)
+
+    try:  # the options are checked before Spark starts; an error names the flag
+        options = RunOptions.written(read_flags(vars(args)))
     except AttributionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ Example (every key optional except an input)::
     contacts = "contacts.parquet"
     # or: import = "crm_import"    # a directory written by `attribution import ...`
 
-    [run]
+    [run]                          # any run option (attribution.RunOptions), and out
     models = ["linear", "w_shaped", "time_decay:half_life=3d"]
     level = "contact"              # or "account"
     conversion_stage = "closed_won"
@@ -46,6 +46,7 @@ Example (every key optional except an input)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from attribution.exceptions import ConfigError, InputError, did_you_mean
 from attribution.inputs._formats import check_timestamp_formats
 from attribution.inputs._schema import SPECS
 from attribution.inputs._toml import read_toml
+from attribution.options import RunOptions
 
 _SECTIONS = {
     "inputs",
@@ -90,16 +92,16 @@ _ECONOMICS_NUMBERS = {
     "payback_target_months",
 }
 _ECONOMICS = _ECONOMICS_NUMBERS | {"costs", "allocation"}
-_RUN = {
-    "models",
-    "level",
-    "conversion_stage",
-    "lookback",
-    "out",
-    "contact_scope",
-    "role_multipliers",
-    "required_roles",
+#: The run options with a section of their own (checked here); every other run option is a
+#: key of [run], as is ``out`` (the runs directory of the command line).
+_SECTIONED = {  # option -> (the RunConfig attribute, where the file gives it)
+    "columns": ("columns", "[columns]"),
+    "stage_names": ("stage_names", "[stage_names]"),
+    "milestones": ("milestones", "[milestones]"),
+    "channel_rules": ("channel_rules", "[taxonomy] rules"),
+    "timestamp_formats": ("formats", "[formats]"),
 }
+_RUN = (set(RunOptions.names()) - set(_SECTIONED)) | {"out"}
 _MILESTONES = {"lead", "opportunity", "closed_won"}
 
 
@@ -117,6 +119,27 @@ class RunConfig:
     path: Path | None = None
     #: [formats] as RunOptions.timestamp_formats takes them: column or table.column -> patterns
     formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def written(self) -> dict[str, tuple[Any, str]]:
+        """The run options this file gives: option name -> (value, where the file gives it),
+        for :meth:`attribution.RunOptions.written`."""
+        where = f"config '{self.path}':"
+        found = {
+            name: (value, f"{where} [run] {name}")
+            for name, value in self.run.items()
+            if name != "out"
+        }
+        for name, (attribute, key) in _SECTIONED.items():
+            value = getattr(self, attribute)
+            if value:
+                found[name] = (value, f"{where} {key}")
+        return found
+
+    def options(self, given: Mapping[str, tuple[Any, str]] | None = None) -> RunOptions:
+        """The run options of this file, updated by ``given`` (e.g. command-line flags from
+        :func:`attribution.options.read_flags`); a bad value is an error that names the key
+        (or flag) that gave it."""
+        return RunOptions.written({**self.written(), **(given or {})})
 
 
 def _unknown(keys: set[str], valid: set[str], where: str, path: Path) -> None:
