@@ -22,7 +22,7 @@ from attribution import SnapshotStore
 from .api.main import api_router
 from .core.auth import ApiKeyAuth, check_keys
 from .core.batching import ScoringBatcher
-from .core.config import Settings
+from .core.config import Settings, load_settings
 from .core.errors import install_error_handlers
 from .core.limits import BodySizeLimit
 from .core.runs import RunStore
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         No API keys and no insecure flag; a key shorter than 16 characters or not
         printable ASCII.
     """
-    settings = settings if settings is not None else Settings()
+    settings = settings if settings is not None else load_settings()
     check_security(settings)
     runs = RunStore(settings.runs_dir, workers=settings.run_workers,
                     max_queued=settings.max_queued_runs,
@@ -136,7 +136,7 @@ def serve(
     """
     import uvicorn
 
-    settings = settings if settings is not None else Settings()
+    settings = settings if settings is not None else load_settings()
     if allow_insecure is not None:
         settings = settings.model_copy(update={"allow_insecure": allow_insecure})
     app = create_app(settings)

@@ -345,6 +345,23 @@ def test_a_runs_directory_that_cannot_be_created_is_a_one_line_error(tmp_path) -
     assert "Traceback" not in done.stderr + done.stdout
 
 
+def test_bad_settings_are_one_line_naming_the_variable_never_its_value(monkeypatch) -> None:
+    from service.core.config import load_settings
+
+    monkeypatch.setenv("ATTRIBUTION_API_KEYS", KEY)
+    monkeypatch.setenv("ATTRIBUTION_RUN_LEASE_SECONDS", "1")  # under twice the heartbeat (5)
+    with pytest.raises(attribution.ConfigError) as lease:
+        load_settings()
+    assert str(lease.value).startswith("invalid settings: ATTRIBUTION_RUN_LEASE_SECONDS (1)")
+    monkeypatch.setenv("ATTRIBUTION_RUN_WORKERS", "0")
+    with pytest.raises(attribution.ConfigError) as both:
+        load_settings()
+    message = str(both.value)
+    assert "ATTRIBUTION_RUN_WORKERS: Input should be greater than or equal to 1" in message
+    assert "\n" not in message
+    assert KEY[:8] not in message  # pydantic's own message would show the keys
+
+
 @pytest.mark.skipif(not TMPFS_OK, reason=NO_TMPFS)
 def test_a_read_only_runs_directory_is_a_one_line_error_at_startup(tmp_path) -> None:
     disk = tmp_path / "disk"
@@ -468,6 +485,32 @@ def test_a_full_queue_answers_429_with_retry_after(data_dir, tmp_path, start_ser
                          s["status"] != "queued")["status"] == "succeeded"
         again = _start_run(http)  # room again
         assert _poll(http, again, lambda s: s["status"] == "succeeded")
+
+
+def test_a_worker_whose_run_another_server_interrupted_writes_nothing_more(
+    data_dir, tmp_path, start_server, gate,
+) -> None:
+    """The lease's fence: a run declared interrupted elsewhere (this server looked dead) stays
+    interrupted; its worker, when it wakes up, neither overwrites the status nor writes a
+    run directory."""
+    runs = tmp_path / "runs"
+    app = _app(data_dir, runs)
+    url = start_server(app)
+    with httpx.Client(base_url=url, headers=AUTH, timeout=10) as http:
+        run_id = _start_run(http)
+        _poll(http, run_id, _at_stage("journeys"))
+        path = runs / ".status" / f"{run_id}.json"
+        verdict = json.loads(path.read_text()) | {
+            "status": "failed", "error": {"type": "interrupted", "message": "from elsewhere"}}
+        path.write_text(json.dumps(verdict))
+        gate.set()
+        app.state.runs.wait(run_id, 30)  # its worker went on and found the run gone
+        status = http.get(f"/v1/runs/{run_id}").json()
+    assert status["error"] == {"type": "interrupted", "message": "from elsewhere",
+                               "field": None}
+    assert json.loads(path.read_text())["progress"]["stage"] == "journeys"
+    assert not (runs / run_id).exists()
+    assert _leftovers(runs) == []
 
 
 def test_concurrent_runs_over_http(data_dir, tmp_path, start_server) -> None:

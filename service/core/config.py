@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from attribution import ConfigError
 
 
 class Settings(BaseSettings):
@@ -68,3 +70,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(k.strip() for k in value.split(",") if k.strip())
         return value
+
+
+def load_settings() -> Settings:
+    """:class:`Settings` from the environment; a bad value is one line naming the variable.
+
+    Raises
+    ------
+    attribution.ConfigError
+        ``invalid settings: ATTRIBUTION_RUN_WORKERS: Input should be greater than or equal
+        to 1``. Values are never echoed (pydantic's own message shows its input, and with a
+        check over several settings that input holds the API keys).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            loc = error.get("loc") or ()
+            problems.append(f"ATTRIBUTION_{str(loc[0]).upper()}: {message}" if loc else message)
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

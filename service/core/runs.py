@@ -148,8 +148,8 @@ class RunStore:
         """Take runs (again, after :meth:`shutdown`: an app's lifespan starts it each time)."""
         with self._cond:
             self._closing = False
-            if any(thread.is_alive() for thread in self._threads):
-                return
+            if self._threads and not self._stop.is_set():
+                return  # already taking runs
             self._stop = threading.Event()
             self._queue = queue.SimpleQueue()
             # daemon threads: a run still going when the process exits dies with it (its
@@ -325,11 +325,18 @@ class RunStore:
                 mine = [r for r in self._pending if r not in self._lost]
             for run_id in mine:
                 try:
-                    self._own(run_id, lease=self._lease())
-                except _Lost:
-                    log.warning("run %s was marked interrupted by another server", run_id)
+                    self._renew(run_id)
                 except OSError as exc:  # e.g. a full disk: retried at the next beat
                     log.warning("cannot renew the lease of run %s: %s", run_id, exc)
+
+    def _renew(self, run_id: str) -> None:
+        with self._lock:
+            status = self._read(run_id)
+            # a run that ended has no lease to renew; one another server interrupted is
+            # noticed by its worker at its next update
+            if status is not None and status.get("status") not in TERMINAL:
+                status["lease"] = self._lease()
+                write_json_atomic(self.status_path(run_id), status)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -389,6 +396,7 @@ class RunStore:
                 self._durations.append(time.monotonic() - started)
                 with self._cond:
                     self._pending.pop(run_id, None)
+                    self._lost.discard(run_id)  # its worker writes nothing more
                     self._cond.notify_all()
 
     def _execute(self, run_id: str, job: RunJob) -> None:
