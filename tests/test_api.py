@@ -58,6 +58,20 @@ def test_learned_models_are_public_and_load_on_first_use() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_package_ships_its_types() -> None:
+    import tomllib
+    from pathlib import Path
+
+    assert (Path(attribution.__file__).parent / "py.typed").is_file()
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["attribution"]
+    assert pyproject["tool"]["mypy"]["strict"] is True
+    pytest_options = pyproject["tool"]["pytest"]["ini_options"]
+    assert pytest_options["xfail_strict"] is True
+    assert {"--strict-config", "--doctest-modules"} <= set(pytest_options["addopts"].split())
+    assert "attribution" in pytest_options["testpaths"]
+
+
 def test_version() -> None:
     assert isinstance(attribution.__version__, str)
     assert attribution.__version__[0].isdigit()

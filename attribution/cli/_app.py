@@ -13,7 +13,9 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from attribution.cli._output import console, err, print_summary
+from attribution.cli._output import console as console  # the consoles, re-exported
+from attribution.cli._output import err as err
+from attribution.cli._output import print_summary
 from attribution.engine._result import AttributionResult
 from attribution.exceptions import AttributionError, ConfigError
 from attribution.inputs._config import RunConfig
@@ -136,7 +138,7 @@ def with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResul
             if not err.is_terminal:  # logs and CI: one line per stage instead of a bar
                 err.print(f"[{name}]", highlight=False, markup=False)
 
-        result = fn(progress=step, **kwargs)
+        result: AttributionResult = fn(progress=step, **kwargs)
         progress.update(task, description="done", completed=6 + total_models)
     return result
 

@@ -201,4 +201,4 @@ def _set_paths(self: AttributionResult, value: pl.DataFrame | Callable[[], pl.Da
 
 # After the dataclass is made, so that ``__init__`` and ``dataclasses.replace`` keep the
 # ``paths`` keyword and pass through the setter.
-AttributionResult.paths = property(_get_paths, _set_paths)  # type: ignore[assignment,method-assign]
+AttributionResult.paths = property(_get_paths, _set_paths)  # type: ignore[assignment]

@@ -110,7 +110,7 @@ class PathModel:
         self._check_fitted()
         return {name.rstrip("_"): getattr(self, name) for name in self.extra_table_attributes}
 
-    def graph(self) -> nx.DiGraph | None:
+    def graph(self) -> nx.DiGraph[str] | None:
         """The fitted model as a ``networkx.DiGraph`` (the engine writes it as GraphML), or
         ``None`` for a model that is not a graph."""
         self._check_fitted()

@@ -395,7 +395,7 @@ class MarkovModel(ChannelWeightModel):
         return int((self.states_["kind"] == "channel").sum())
 
     # ------------------------------------------------------------ outputs
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> nx.DiGraph[str]:
         """The fitted chain (:meth:`to_networkx`), which the engine writes as GraphML."""
         return self.to_networkx()
 
@@ -403,7 +403,7 @@ class MarkovModel(ChannelWeightModel):
         """``notes_``, then which exact solver the chain used (``"solved with sparse LU"``)."""
         return [*super().fit_notes(), f"solved with {self.solver_}"]
 
-    def to_networkx(self) -> nx.DiGraph:
+    def to_networkx(self) -> nx.DiGraph[str]:
         """The fitted chain as a ``networkx.DiGraph``.
 
         Nodes are state labels with attributes ``kind`` and ``conversion_probability``
@@ -413,7 +413,7 @@ class MarkovModel(ChannelWeightModel):
         import networkx as nx
 
         self._check_fitted()
-        graph = nx.DiGraph(
+        graph: nx.DiGraph[str] = nx.DiGraph(
             order=int(self.order),
             conversion_probability=float(self.conversion_probability_),
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import plotly.graph_objects as go
@@ -217,13 +217,18 @@ def _removal_chart(ctx: Context, label: str, frame: pl.DataFrame) -> list[str]:
 
 
 def _graph_chart(ctx: Context, data: dict[str, Any]) -> str:
-    graph = nx.node_link_graph(data, edges="links", directed=True, multigraph=False)
+    graph = cast(
+        "nx.DiGraph[Any]",
+        nx.node_link_graph(data, edges="links", directed=True, multigraph=False),
+    )
     kinds = {n: str(graph.nodes[n].get("kind", "channel")) for n in graph.nodes}
     channels = sorted((n for n in graph.nodes if kinds[n] == "channel"), key=str)
     dropped = [n for n in graph.nodes if kinds[n] == "null"]
     pos: dict[Any, tuple[float, float]] = {}
     if channels:
-        pos.update({n: (float(x), float(y)) for n, (x, y) in nx.circular_layout(channels).items()})
+        ring: nx.Graph[Any] = nx.Graph()
+        ring.add_nodes_from(channels)  # in this order: the circle goes round the sorted channels
+        pos.update({n: (float(x), float(y)) for n, (x, y) in nx.circular_layout(ring).items()})
     ends = [n for n in graph.nodes if kinds[n] not in ("channel", "start", "null")]
     for n in graph.nodes:
         if kinds[n] == "start":
