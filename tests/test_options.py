@@ -94,6 +94,12 @@ def test_a_model_spec_pickles_as_its_name() -> None:
     assert b"time_decay" in data
     assert b"lambda" not in data
     assert len(data) < 200
+    # a spec that is not the registered one is not swapped for it
+    import copy
+    import dataclasses
+
+    other = dataclasses.replace(spec, summary="not the registered one")
+    assert copy.deepcopy(other).summary == "not the registered one"
 
 
 def test_the_options_are_a_private_copy() -> None:

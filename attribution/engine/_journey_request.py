@@ -14,7 +14,8 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import InputError
-from attribution.inputs._schema import ROW, UTC_DATETIME, parse_timestamp
+from attribution.inputs._reading import parse_timestamp
+from attribution.inputs._schema import ROW, UTC_DATETIME
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 
 __all__ = ["CONVERSION_STAGE", "MILESTONES", "SEP", "JourneyLike", "frames", "unattributed"]

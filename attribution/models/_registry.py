@@ -11,7 +11,7 @@ import importlib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, SupportsIndex
 
 import numpy as np
 
@@ -137,10 +137,13 @@ class ModelSpec:
     #: how much room the report gives the model (see :data:`Prominence`)
     prominence: Prominence = "legend"
 
-    def __reduce__(self) -> tuple[Callable[[str], ModelSpec], tuple[str]]:
-        # By name: a spec holds its build function (often a lambda), and the process that
-        # unpickles it (a Spark task) has the same registry.
-        return get_model, (self.name,)
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        # A registered spec pickles by name: it holds its build function (often a lambda),
+        # and the process that unpickles it (a Spark task) has the same registry. Any other
+        # spec pickles field by field (its build function must then be picklable).
+        if _REGISTRY.get(self.name) is self:
+            return get_model, (self.name,)
+        return super().__reduce_ex__(protocol)
 
     def describe(self) -> dict[str, Any]:
         return {
