@@ -449,7 +449,10 @@ def test_unknown_model_lists_valid_names() -> None:
         (("linear", {"half_life": "1d"}), "linear has no parameter 'half_life'"),
         (("time_decay", {"half_life": "soon"}), "'half_life' parameter of time_decay"),
         (("time_decay", {"half_life": "-1d"}), "'half_life' parameter of time_decay"),
-        (("position_based", {"first": -0.1}), r"must be a float in \[0.0, inf\]"),
+        (
+            ("position_based", {"first": -0.1}),
+            r"must be a float in \[0.0, 1000000.0\] \(0 or at least 1e-06\)",
+        ),
         (("position_based", {"first": "a lot"}), "must be of kind float"),
         (("position_based", {"first": 0.7, "last": 0.5}), "sum to at most 1"),
         (("custom", {"others": 0}), "at least one positive role weight"),

@@ -17,7 +17,11 @@ from attribution.models._registry import default_models
 def paths(
     file: Annotated[Path, typer.Argument(help="Path table: path, conversions[, nulls, value]")],
     model: ModelOpt = None,
-    sep: Annotated[str, typer.Option(help="Separator between channels in a path")] = " > ",
+    sep: Annotated[
+        str,
+        typer.Option(help="Separator between channels in a path (default '>', spaces around it "
+                     "optional)"),
+    ] = ">",
     out: OutOpt = Path("runs"),
 ) -> None:
     """Attribute a pre-aggregated path table (as other tools take)."""

@@ -16,6 +16,7 @@ import polars as pl
 from attribution.exceptions import InputError
 from attribution.inputs._reading import parse_timestamp
 from attribution.inputs._schema import ROW, UTC_DATETIME
+from attribution.inputs._separator import SEPARATOR
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 
 __all__ = ["CONVERSION_STAGE", "MILESTONES", "SEP", "JourneyLike", "frames", "unattributed"]
@@ -172,6 +173,9 @@ def frames(
             t_contacts.append(_text(touch.get("contact_id"), f"{tw}.contact_id", required=False))
             channel = _text(_get(touch, "channel", tw), f"{tw}.channel")
             assert channel is not None
+            if SEPARATOR in channel:
+                raise _fail(f"{tw}.channel", f"contains {SEPARATOR!r}, the separator of path "
+                            "tables; rename the channel (a path table would split it in two)")
             t_channels.append(channel)
             t_times.add(_get(touch, "timestamp", tw), f"{tw}.timestamp")
 

@@ -54,6 +54,7 @@ from attribution.inputs._schema import (
     load,
     split_events,
 )
+from attribution.inputs._separator import check_channels, split_paths
 from attribution.inputs._sources import Source
 from attribution.models._registry import default_models
 from attribution.models._rules import with_credit
@@ -278,12 +279,16 @@ def attribute_paths(
     paths: TableLike,
     *,
     models: Iterable[ModelLike] | None = None,
-    sep: str = " > ",
+    sep: str = ">",
     columns: Mapping[str, str] | None = None,
 ) -> AttributionResult:
     """Credit channels from a pre-aggregated path table (``path``, ``conversions``, optional
     ``nulls`` and ``value``), for every model that needs no timestamps or milestones
     (``models=None``: every default model that a path table can feed).
+
+    ``path`` is text, its channels separated by ``sep`` (default ``">"``, with or without
+    spaces around it: ``a>b`` and ``a > b`` are the same path); channels are trimmed. A
+    channel name may not contain ``>`` (an InputError naming the rows), whatever ``sep`` is.
 
     Examples
     --------
@@ -321,13 +326,17 @@ def attribute_paths(
             column="conversions",
             rows=frame.filter(negative).get_column(ROW).head(5).to_list(),
         )
-    split = frame.with_columns(
-        pl.col("path")
-        .str.split(sep)
-        .list.eval(pl.element().str.strip_chars())
-        .list.eval(pl.element().filter(pl.element() != ""))
-        .alias("path")
-    )
+    split = frame.with_columns(split_paths(pl.col("path"), sep).alias("path"))
+    try:
+        check_channels(
+            split.get_column("path").explode().unique(),
+            split,
+            table="paths",
+            column="path",
+            row=ROW,
+        )
+    except InputError as exc:
+        raise table.error(exc) from None
     empty = pl.col("path").list.len() == 0
     if split.select(empty.any()).item():
         raise InputError(

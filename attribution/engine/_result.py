@@ -13,6 +13,7 @@ import networkx as nx
 import polars as pl
 
 from attribution.engine._files import RunFiles, atomic_directory, write_json_atomic
+from attribution.inputs._separator import STORED_SEPARATOR
 
 __all__ = [
     "CHANNEL_CREDIT_SCHEMA",
@@ -150,7 +151,7 @@ class AttributionResult:
             )
             if self.conversions.width:
                 self.conversions.write_parquet(tmp / RunFiles.CONVERSIONS)
-            self.paths.with_columns(pl.col("path").list.join(" > ")).write_parquet(
+            self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR)).write_parquet(
                 tmp / RunFiles.PATHS
             )
             for file, frame in (

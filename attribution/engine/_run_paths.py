@@ -9,6 +9,7 @@ import polars as pl
 from attribution.engine._files import RunFiles
 from attribution.engine._result import PATH_TABLE_SCHEMA
 from attribution.exceptions import InputError
+from attribution.inputs._separator import STORED_SEPARATOR
 
 __all__ = ["read_run_paths"]
 
@@ -16,7 +17,9 @@ __all__ = ["read_run_paths"]
 def read_run_paths(run_dir: str | Path) -> pl.DataFrame:
     """The path table of a stored run (``<run_dir>/paths.parquet``), ready to fit on.
 
-    The run directory stores ``path`` as ``"a > b"`` text; it is split into ``list[str]``.
+    The run directory stores ``path`` as ``"a > b"`` text (channels joined by ``" > "``; no
+    channel name holds ``>``); it is split on exactly that into ``list[str]``, so a channel's
+    own spaces survive.
 
     Raises
     ------
@@ -33,6 +36,6 @@ def read_run_paths(run_dir: str | Path) -> pl.DataFrame:
     if missing:
         raise InputError(f"the run's path table lacks {missing}", table="paths", source=str(file))
     return frame.select(
-        pl.col("path").cast(pl.String).str.split(" > "),
+        pl.col("path").cast(pl.String).str.split(STORED_SEPARATOR),
         *(pl.col(c).cast(pl.Float64) for c in ("conversions", "nulls", "value")),
     )

@@ -79,6 +79,7 @@ from attribution.exceptions import (
     ModelParameterError,
 )
 from attribution.inputs._schema import CONTACTS, EVENTS, load
+from attribution.inputs._separator import STORED_SEPARATOR
 from attribution.inputs._sources import Source
 from attribution.options import RunOptions, option_flags, read_flags
 from attribution.typing import Level
@@ -166,7 +167,7 @@ class SparkAttribution:
             f"{base}/channel_credit.parquet"
         )
         self.touch_credit.write.mode("overwrite").parquet(f"{base}/touch_credit.parquet")
-        paths = self.paths.with_columns(pl.col("path").list.join(" > "))
+        paths = self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR))
         _to_spark(spark, paths).coalesce(1).write.mode("overwrite").parquet(f"{base}/paths.parquet")
         text = json.dumps(self.manifest, default=str)
         spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("overwrite").text(

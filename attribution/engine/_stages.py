@@ -186,17 +186,20 @@ def build_part(
     stage_frame = rename_stages(stage_table.frame, options.stage_names)
     if timer is not None:
         timer.stage("journeys")
-    journeys = build_journeys(
-        touch_frame,
-        stage_frame,
-        level=options.level,
-        conversion_stage=options.conversion_stage,
-        lookback=options.window,
-        milestones=options.milestones,
-        contacts=contacts,
-        contact_scope=options.contact_scope,
-        max_touches_per_journey=options.max_touches_per_journey,
-    )
+    try:
+        journeys = build_journeys(
+            touch_frame,
+            stage_frame,
+            level=options.level,
+            conversion_stage=options.conversion_stage,
+            lookback=options.window,
+            milestones=options.milestones,
+            contacts=contacts,
+            contact_scope=options.contact_scope,
+            max_touches_per_journey=options.max_touches_per_journey,
+        )
+    except InputError as exc:  # about the touches (a channel name): say where they came from
+        raise (touch_table.error(exc) if exc.table == "touches" else exc) from None
     counts = reconciliation(journeys.counts, duplicates, other_channel)
     return Part(touch_frame, stage_frame, journeys, counts, rows_in)
 

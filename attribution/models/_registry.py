@@ -276,7 +276,8 @@ def _parse(owner: str, param: Param, value: Any) -> Any:
                 problem = weight_problem(number)
                 if problem:
                     raise ModelParameterError(
-                        f"{where}: the multiplier of {channel!r} {problem}. "
+                        f"{where} must hold non-negative multipliers of at most "
+                        f"{WEIGHT_MAX:g}: the multiplier of {channel!r} {problem}. "
                         f"Got {value[channel] if channel in value else number!r} instead."
                     )
         elif param.kind == "choice":
