@@ -218,7 +218,14 @@ class RunOptions:
             parse=lambda text: text.split("|"),
         ),
     )
-    max_touches_per_journey: int | None = DEFAULT_MAX_TOUCHES_PER_JOURNEY
+    max_touches_per_journey: int | None = field(
+        default=DEFAULT_MAX_TOUCHES_PER_JOURNEY,
+        metadata=_flag(
+            "--max-touches-per-journey",
+            help="Touches one journey keeps: its last ones, the rest dropped and counted "
+            f"(default {DEFAULT_MAX_TOUCHES_PER_JOURNEY:,}; 'none': no cap)",
+        ),
+    )
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 

@@ -90,3 +90,49 @@ def test_cap_partitioned_matches_in_memory(make_touches, make_stages, day, tmp_p
     )
     for key in ("touches_dropped", "journeys_too_long", "journeys_too_long_list"):
         assert parts.manifest["reconciliation"][key] == memory.manifest["reconciliation"][key]
+
+
+def test_cap_from_the_config_file(tmp_path) -> None:
+    from attribution.inputs._config import load_config
+
+    (tmp_path / "run.toml").write_text("[run]\nmax_touches_per_journey = 25\n")
+    assert load_config(tmp_path / "run.toml").options().max_touches_per_journey == 25
+    (tmp_path / "none.toml").write_text('[run]\nmax_touches_per_journey = "none"\n')
+    assert load_config(tmp_path / "none.toml").options().max_touches_per_journey is None
+    (tmp_path / "bad.toml").write_text("[run]\nmax_touches_per_journey = 0\n")
+    with pytest.raises(InputError, match="max_touches_per_journey") as e:
+        load_config(tmp_path / "bad.toml").options()
+    assert "bad.toml" in str(e.value)
+
+
+def test_cap_on_the_command_line(make_touches, make_stages, day, tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    touches, stages = _long_data(make_touches, make_stages, day)
+    touches.write_parquet(tmp_path / "t.parquet")
+    stages.write_parquet(tmp_path / "s.parquet")
+    base = [sys.executable, "-m", "attribution.cli", "run", "-m", "linear"]
+    base += ["--touches", str(tmp_path / "t.parquet"), "--stages", str(tmp_path / "s.parquet")]
+    done = subprocess.run(
+        [*base, "--max-touches-per-journey", "10", "--out", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["reconciliation"]["touches_dropped"]["journey_too_long"] == 35
+    assert manifest["parameters"]["max_touches_per_journey"] == 10
+    bad = subprocess.run(
+        [*base, "--max-touches-per-journey", "0", "--out", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode != 0
+    out = bad.stderr + bad.stdout
+    assert "--max-touches-per-journey" in out
+    assert "Traceback" not in out

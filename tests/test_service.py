@@ -315,6 +315,10 @@ def test_missing_file_is_400(client: TestClient) -> None:
     ({"events": "touches.csv", "models": ["linear", "nope"]}, 422, "model_not_found",
      "models[1]"),
     ({"events": "touches.csv", "lookback": "forever"}, 422, "input", "lookback"),
+    ({"events": "touches.csv", "max_touches_per_journey": 0}, 422, "input",
+     "max_touches_per_journey"),
+    ({"events": "touches.csv", "max_touches_per_journey": "lots"}, 422, "input",
+     "max_touches_per_journey"),
     ({"events": "touches.csv", "level": "planet"}, 422, "validation", "level"),
 ])
 def test_bad_run_requests(client: TestClient, sent: dict[str, Any], status: int, type_: str,

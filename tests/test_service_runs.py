@@ -86,6 +86,20 @@ def test_run_on_sample_data_and_read_channel_credit(client: TestClient,
         f"model 'shapley' is not in run '{run_id}'; its models: linear, markov")
 
 
+def test_run_request_sets_the_touch_cap(client: TestClient) -> None:
+    capped = wait(client, start(client, models=["linear"], max_touches_per_journey=2))
+    lifted = wait(client, start(client, models=["linear"], max_touches_per_journey="none"))
+    assert capped["manifest"]["parameters"]["max_touches_per_journey"] == 2
+    assert lifted["manifest"]["parameters"]["max_touches_per_journey"] is None
+    cut = capped["manifest"]["reconciliation"]
+    assert cut["touches_dropped"]["journey_too_long"] > 0
+    assert cut["journeys_too_long"] == len(cut["journeys_too_long_list"]) or (
+        len(cut["journeys_too_long_list"]) == 20
+    )
+    assert "journey_too_long" not in lifted["manifest"]["reconciliation"]["touches_dropped"]
+    assert capped["request"]["max_touches_per_journey"] == 2
+
+
 def test_concurrent_runs_do_not_corrupt_each_other(client: TestClient,
                                                    settings: Settings) -> None:
     wanted = {start(client, models=models): models

@@ -223,6 +223,9 @@ class RunRequest(BaseModel):
     level: Literal["contact", "account"] = "contact"
     conversion_stage: Stage = "closed_won"
     lookback: Annotated[str | None, Field(None, max_length=32, description="e.g. 90d")]
+    max_touches_per_journey: Annotated[int | str | None, Field(
+        None, description="touches one journey keeps, its last ones (default 5000; 'none': "
+        "no cap); the rest are dropped and counted (touches_dropped.journey_too_long)")]
 
     @model_validator(mode="after")
     def _inputs(self) -> RunRequest:

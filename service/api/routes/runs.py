@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from fastapi import APIRouter
@@ -69,6 +69,9 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
             level=body.level,
             conversion_stage=body.conversion_stage,
             lookback=body.lookback,
+            # checked by RunOptions (a whole number or "none"); absent: the default
+            **({} if body.max_touches_per_journey is None
+               else {"max_touches_per_journey": cast(Any, body.max_touches_per_journey)}),
         )
     request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
     reason = runs.not_ready(settings.runs_min_free_bytes)
