@@ -165,8 +165,8 @@ def check_plan(
     columns, stage_names
         Column and stage-name mappings, as in the config file.
     timestamp_formats
-        strftime patterns for dates written as text, as
-        :attr:`attribution.RunOptions.timestamp_formats` (a list, or a mapping by column).
+        As :attr:`attribution.RunOptions.timestamp_formats`: strftime patterns for dates
+        written as text (a list, or a mapping by column).
 
     Examples
     --------
