@@ -30,7 +30,6 @@ import glob
 import json
 import logging
 import math
-import os
 import queue
 import re
 import shutil
@@ -173,20 +172,6 @@ class RunStore:
             return None
         path = self.runs_dir / run_id
         return path if (path / "manifest.json").is_file() else None
-
-    def latest_succeeded(self) -> str | None:
-        """The most recently finished run (also runs written by ``attribution run``)."""
-        best: tuple[float, str] | None = None
-        for entry in os.scandir(self.runs_dir):
-            if entry.name.startswith(".") or not entry.is_dir():
-                continue
-            try:
-                finished = os.stat(Path(entry.path) / "manifest.json").st_mtime
-            except OSError:
-                continue
-            if best is None or (finished, entry.name) > best:
-                best = (finished, entry.name)
-        return best[1] if best else None
 
     def not_ready(self, min_free_bytes: int) -> str | None:
         """Why a run cannot be taken now (shutting down, runs directory unusable), or None."""
