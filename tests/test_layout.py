@@ -1,5 +1,5 @@
-"""The architecture's sealed faces: service/ and benchmarks/ use public names only, and the CLI
-imports the service only inside ``serve``."""
+"""The architecture's sealed faces: service/ and benchmarks/ use public names only, the CLI
+imports the service only inside ``serve``, and library modules stay small."""
 
 from __future__ import annotations
 
@@ -61,3 +61,33 @@ def test_cli_imports_the_service_only_inside_serve(module: str) -> None:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("service")
     ]
     assert top == []
+
+
+#: Small modules: a library module over this many lines says why in its docstring's first
+#: line (``One piece: <why>``).
+MAX_MODULE_LINES = 600
+
+
+def _too_long(path: Path) -> bool:
+    text = path.read_text()
+    doc = ast.get_docstring(ast.parse(text)) or ""
+    return len(text.splitlines()) > MAX_MODULE_LINES and not doc.startswith("One piece:")
+
+
+def test_library_modules_are_small_or_say_why() -> None:
+    found = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "attribution").rglob("*.py"))
+        if _too_long(path)
+    ]
+    assert found == []
+
+
+def test_the_module_size_check_can_fail(tmp_path: Path) -> None:
+    body = "x = 1\n" * MAX_MODULE_LINES
+    long = tmp_path / "long.py"
+    long.write_text('"""A module."""\n' + body)
+    said = tmp_path / "said.py"
+    said.write_text('"""One piece: a table of constants."""\n' + body)
+    assert _too_long(long)
+    assert not _too_long(said)
