@@ -108,7 +108,10 @@ def deletion_probabilities(
 def _symbols(table: pl.DataFrame, key: list[str]) -> np.ndarray:
     """Each path element as a dense integer, equal exactly when the elements are equal."""
     channel = table["path"].explode(empty_as_null=False, keep_nulls=False)
-    code = channel.rank("dense").cast(pl.Int64).to_numpy()
+    # an Enum of the distinct names: dense codes by hashing, where a rank sorts every string
+    # (0.14 s instead of 1.5 s for 750k path elements)
+    names = pl.Enum(channel.unique().drop_nulls())
+    code = channel.cast(names).to_physical().cast(pl.Int64).to_numpy()
     if len(key) == 1:
         return code
     counts = (
