@@ -162,3 +162,31 @@ def test_role_multipliers_out_of_range_are_refused() -> None:
         with pytest.raises(InputError, match=r"role_multipliers\['user'\]") as e:
             attribution.RunOptions(level="account", role_multipliers={"user": bad})
         assert e.value.option == "role_multipliers"
+
+
+def test_non_finite_credit_is_never_an_answer() -> None:
+    from attribution.engine._stages import channel_credit_from_touches, check_finite_credit
+    from attribution.exceptions import AttributionError
+
+    touches = pl.DataFrame(
+        {
+            "model": ["m", "m", "n"],
+            "channel": ["a", "b", "a"],
+            "credit": [float("nan"), 1.0, 1.0],
+            "value": [1.0, 1.0, 1.0],
+        }
+    )
+    with pytest.raises(AttributionError, match=r"model\(s\) m gave non-finite credit"):
+        channel_credit_from_touches(touches)
+    fine = channel_credit_from_touches(touches.filter(pl.col("model") == "n"))
+    assert check_finite_credit(fine).equals(fine)
+
+
+def test_cut_journeys_are_noted_in_the_manifest(make_touches, make_stages) -> None:
+    touches = make_touches([(f"t{i}", "c1", "email", i / 10) for i in range(12)])
+    stages = make_stages([("c1", "closed_won", 2, 1.0)])
+    result = attribution.attribute(touches, stages, models=["linear"], max_touches_per_journey=5)
+    assert any(
+        "1 journey(s) over max_touches_per_journey (5)" in note and "7 touches dropped" in note
+        for note in result.manifest["notes"]
+    )

@@ -123,6 +123,15 @@ def make_manifest(
     """The manifest of a run (its ``run_id`` new; :meth:`AttributionResult.write` may name
     the run otherwise)."""
     now = datetime.now(UTC)
+    cut = counts.get("journeys_too_long")
+    if cut:  # said where a reader of the run looks first, not only counted
+        notes = [
+            *notes,
+            f"{cut} journey(s) over max_touches_per_journey "
+            f"({parameters.get('max_touches_per_journey')}) kept only their last touches; "
+            f"{counts['touches_dropped'].get('journey_too_long', 0)} touches dropped "
+            "(reconciliation: journeys_too_long_list)",
+        ]
     return {
         "run_id": new_run_id(now),
         "created_at": now.isoformat(),

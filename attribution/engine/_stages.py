@@ -324,9 +324,23 @@ def touch_credit_columns(credited: pl.DataFrame, label: str) -> pl.DataFrame:
     )
 
 
+def check_finite_credit(channel_credit: pl.DataFrame) -> pl.DataFrame:
+    """``channel_credit`` unchanged, or an error when a model's credit is not finite: a run
+    never reports NaN or infinite conversions as an answer (the parameter checks make it
+    impossible; this is the last guard)."""
+    bad = channel_credit.filter(~pl.col("conversions").is_finite().fill_null(False))
+    if bad.height:
+        models = ", ".join(sorted(bad.get_column("model").unique().to_list()))
+        raise AttributionError(
+            f"model(s) {models} gave non-finite credit; no result is written. This is a bug: "
+            "please report it with the model's parameters"
+        )
+    return channel_credit
+
+
 def channel_credit_from_touches(touch_credit: pl.DataFrame) -> pl.DataFrame:
     """Sum per-touch credit by model and channel; ``share`` is within the model."""
-    return (
+    return check_finite_credit(
         touch_credit.group_by("model", "channel")
         .agg(pl.col("credit").sum().alias("conversions"), pl.col("value").sum())
         .with_columns(
@@ -441,13 +455,15 @@ def _channel_credit_from_estimator(label: str, estimator: PathModel) -> pl.DataF
     total = float(credit.get_column("conversions").sum() or 0.0)
     if total <= 0:  # nothing converted: no credit to report, as for the rule-based models
         return pl.DataFrame(schema=CHANNEL_CREDIT_SCHEMA)
-    return credit.select(
-        pl.lit(label).alias("model"),
-        pl.col("channel").cast(pl.String),
-        pl.col("conversions").cast(pl.Float64),
-        pl.col("value").cast(pl.Float64),
-        (pl.col("conversions") / total if total > 0 else pl.lit(0.0)).alias("share"),
-    ).sort("conversions", "channel", descending=[True, False])
+    return check_finite_credit(
+        credit.select(
+            pl.lit(label).alias("model"),
+            pl.col("channel").cast(pl.String),
+            pl.col("conversions").cast(pl.Float64),
+            pl.col("value").cast(pl.Float64),
+            (pl.col("conversions") / total if total > 0 else pl.lit(0.0)).alias("share"),
+        ).sort("conversions", "channel", descending=[True, False])
+    )
 
 
 def _fit(
