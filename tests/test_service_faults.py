@@ -297,11 +297,20 @@ def test_sigterm_lets_a_running_run_finish_within_the_grace_period(spawn, data_d
     assert _leftovers(runs) == []
 
 
-def test_sigterm_past_the_grace_period_interrupts_running_and_queued_runs(spawn, data_dir,
-                                                                         tmp_path) -> None:
+@pytest.mark.parametrize("pid_1", [
+    False,
+    pytest.param(True, marks=pytest.mark.skipif(PID_NS is None, reason="no new PID namespace "
+                                                "here (unshare --pid --fork --mount-proc)")),
+])
+def test_sigterm_past_the_grace_period_interrupts_running_and_queued_runs(
+    spawn, data_dir, tmp_path, pid_1,
+) -> None:
+    """Also as PID 1, whose re-raised SIGTERM the kernel ignores: the process still exits
+    after the grace (worker threads do not hold it) and the runs read interrupted."""
     runs = tmp_path / "runs"
     server = spawn(_env(data_dir, runs, ATTRIBUTION_SHUTDOWN_GRACE_SECONDS="0.5",
-                        ATTRIBUTION_RUN_WORKERS="1", SLOW_STAGE="journeys:60"))
+                        ATTRIBUTION_RUN_WORKERS="1", SLOW_STAGE="journeys:60"),
+                   prefix=PID_NS if pid_1 else None)
     with server.http() as http:
         running = _start_run(http)
         _poll(http, running, _at_stage("journeys"))
@@ -309,6 +318,7 @@ def test_sigterm_past_the_grace_period_interrupts_running_and_queued_runs(spawn,
         assert http.get(f"/v1/runs/{queued}").json()["status"] == "queued"
     server.kill(signal.SIGTERM)
     assert server.wait_exit(15) < 10  # the grace, not the 60 s the run would take
+    assert server.popen.returncode == (0 if pid_1 else -signal.SIGTERM)
     late, waiting = _on_disk(runs, running), _on_disk(runs, queued)
     assert (late["status"], late["error"]["type"]) == ("failed", "interrupted")
     assert "ATTRIBUTION_SHUTDOWN_GRACE_SECONDS" in late["error"]["message"]
