@@ -32,8 +32,8 @@ Formats = Annotated[
     list[str] | None,
     typer.Option(
         "--timestamp-format",
-        help="strftime pattern for dates, tried after ISO 8601 (repeat for several; default: "
-        "US %m/%d/%Y %I:%M %p and its variants)",
+        help="strftime pattern for dates, tried before ISO 8601 (repeat for several, tried in "
+        "order; default: US %m/%d/%Y %I:%M %p and its variants)",
     ),
 ]
 

@@ -200,7 +200,7 @@ def import_hubspot(
     channel_rules
         Taxonomy rules for UTM fields (default: the shipped rules).
     timestamp_formats
-        strftime patterns tried after ISO 8601 (default: US month/day/year with and
+        strftime patterns tried in order, then ISO 8601 (default: US month/day/year with and
         without a 12-hour clock).
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).

@@ -117,7 +117,7 @@ def import_salesforce(
         An Opportunity, Contact or Lead field holding "How did you hear about us?":
         ``surveys``.
     timestamp_formats
-        strftime patterns tried after ISO 8601 (default: US ``2/21/2025 1:19 PM`` and its
+        strftime patterns tried in order, then ISO 8601 (default: US ``2/21/2025 1:19 PM`` and its
         variants).
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).
