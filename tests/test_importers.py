@@ -9,15 +9,18 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
 from attribution import InputError, import_hubspot, import_salesforce
-from attribution.importers._read import LINE, read_export
+from attribution.importers._read import LINE, read_export, timestamp_expr
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -317,9 +320,7 @@ def test_campaign_type_on_the_member_needs_no_campaign_file(tmp_path: Path) -> N
 
 def test_quoted_blanks_are_missing_and_lines_are_file_lines(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
-    path.write_bytes(
-        b'"a","b"\n"1",""\n"  ","multi\nline"\n"\xc2\xa0x\xc2\xa0","3"\n'
-    )
+    path.write_bytes(b'"a","b"\n"1",""\n"  ","multi\nline"\n"\xc2\xa0x\xc2\xa0","3"\n')
     export = read_export(path, "x")
     assert export.frame.get_column("a").to_list() == ["1", None, "x"]
     assert export.frame.get_column("b").to_list() == [None, "multi\nline", "3"]
@@ -458,3 +459,44 @@ def test_repeated_contact_rows_are_noted_and_merged(tmp_path: Path) -> None:
     ben = result.contacts.filter(pl.col("contact_id") == "102")
     assert ben.get_column("account_id").to_list() == ["9001"]
     assert any("1 row(s) repeat an id in 'Record ID'" in n for n in result.report["notes"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(2002, 1, 1), max_value=datetime(2035, 12, 31)),
+            st.sampled_from(
+                [
+                    "%m/%d/%Y %I:%M %p",
+                    "%m/%d/%Y %H:%M",
+                    "%Y-%m-%d %H:%M",
+                    "%Y-%m-%dT%H:%M:%S.000Z",
+                    "%Y-%m-%dT%H:%M:%S+00:00",
+                    "epoch",
+                    " %m/%d/%Y %I:%M %p\u00a0",
+                    "blank",
+                ]
+            ),
+        ),
+        max_size=30,
+    )
+)
+def test_timestamps_in_mixed_formats_read_back(values: list[tuple[datetime, str]]) -> None:
+    """Every value reads back to its minute, whatever mix of export formats a column holds;
+    blanks are missing. (Epoch milliseconds have 13 digits from September 2001 on.)"""
+    text, expected = [], []
+    for moment, fmt in values:
+        moment = moment.replace(second=0, microsecond=0)
+        if fmt == "blank":
+            text.append("  ")
+            expected.append(None)
+            continue
+        if fmt == "epoch":
+            text.append(str(int(moment.replace(tzinfo=UTC).timestamp() * 1000)))
+        else:
+            text.append(moment.strftime(fmt))
+        expected.append(moment.replace(tzinfo=UTC))
+    frame = pl.DataFrame({"t": text}, schema={"t": pl.String})
+    parsed = frame.select(timestamp_expr("t")).to_series().to_list()
+    assert parsed == expected
