@@ -500,3 +500,56 @@ def test_timestamps_in_mixed_formats_read_back(values: list[tuple[datetime, str]
     frame = pl.DataFrame({"t": text}, schema={"t": pl.String})
     parsed = frame.select(timestamp_expr("t")).to_series().to_list()
     assert parsed == expected
+
+
+def test_salesforce_report_labels_give_the_same_tables(tmp_path: Path) -> None:
+    """Report exports label columns ("First Responded Date", "Opportunity ID", "Stage") where
+    Data Loader writes API names; both import to the same tables."""
+    labels = {
+        "CampaignMember": {
+            "Id": "Campaign Member ID", "CampaignId": "Campaign ID", "ContactId": "Contact ID",
+            "LeadId": "Lead ID", "Status": "Member Status", "HasResponded": "Responded",
+            "FirstRespondedDate": "First Responded Date", "CreatedDate": "Created Date",
+        },
+        "Opportunity": {
+            "Id": "Opportunity ID", "AccountId": "Account ID", "Name": "Opportunity Name",
+            "StageName": "Stage", "CloseDate": "Close Date", "CreatedDate": "Created Date",
+            "IsWon": "Won", "IsClosed": "Closed",
+        },
+        "OpportunityContactRole": {
+            "Id": "Contact Role ID", "OpportunityId": "Opportunity ID", "ContactId": "Contact ID",
+            "Role": "Contact Role", "IsPrimary": "Primary",
+        },
+        "Contact": {"Id": "Contact ID", "AccountId": "Account ID", "LeadSource": "Lead Source"},
+        "Lead": {"Id": "Lead ID", "ConvertedContactId": "Converted Contact ID",
+                 "ConvertedAccountId": "Converted Account ID", "CreatedDate": "Create Date"},
+        "OpportunityHistory": {"OpportunityId": "Opportunity ID", "StageName": "To Stage",
+                               "CreatedDate": "Edit Date"},
+        "Campaign": {"ID": "Campaign ID", "NAME": "Campaign Name", "TYPE": "Campaign Type"},
+    }  # fmt: skip
+    for name, renames in labels.items():
+        frame = pl.read_csv(SF / f"{name}.csv", infer_schema=False)
+        frame.rename(renames).write_csv(tmp_path / f"{name}.csv", quote_style="always")
+    api = salesforce_import()
+    ui = import_salesforce(
+        tmp_path / "CampaignMember.csv",
+        tmp_path / "Opportunity.csv",
+        contact_roles=tmp_path / "OpportunityContactRole.csv",
+        contacts=tmp_path / "Contact.csv",
+        campaigns=tmp_path / "Campaign.csv",
+        opportunity_history=tmp_path / "OpportunityHistory.csv",
+        leads=tmp_path / "Lead.csv",
+    )
+    assert_frame_equal(ui.touches, api.touches)
+    assert_frame_equal(ui.stages, api.stages)
+    assert_frame_equal(ui.contacts, api.contacts)
+    assert ui.report["files"]["campaign_members"]["columns"]["timestamp"] == "First Responded Date"
+
+
+def test_deal_contacts_missing_from_the_contacts_file_are_noted(tmp_path: Path) -> None:
+    deals = tmp_path / "deals.csv"
+    deals.write_text((HS_UI / "deals.csv").read_text().replace(",101;102,", ",101;102;999,"))
+    result = import_hubspot(HS_UI / "contacts.csv", deals)
+    assert any("1 associated contact id(s) are not" in n for n in result.report["notes"])
+    ghost = result.stages.filter(pl.col("contact_id") == "999")
+    assert set(ghost.get_column("account_id")) == {"9001"}

@@ -385,6 +385,17 @@ def _deals(
         .join(accounts.rename({"account_id": "_contact_account"}), on="contact_id", how="left")
         .with_columns(pl.coalesce("_company", "_contact_account").alias("account_id"))
     )
+    unknown = (
+        per_contact.drop_nulls("contact_id")
+        .join(accounts, on="contact_id", how="anti")
+        .get_column("contact_id")
+        .n_unique()
+    )
+    if unknown:
+        report.notes.append(
+            f"deals: {unknown} associated contact id(s) are not in the contacts file (their "
+            "deal events keep the deal's company; they have no lifecycle events)"
+        )
     opened = per_contact.filter(pl.col("_created").is_not_null()).select(
         pl.col("_created").alias("timestamp"),
         pl.lit("opportunity").alias("stage"),
