@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from raw_http import post, raw_exchange
 from typer.testing import CliRunner
 
 import attribution
@@ -39,29 +38,6 @@ def journey(n_touches: int = 2, **touch: Any) -> dict[str, Any]:
     return {"conversion": {"id": "opp-1", "timestamp": "2025-03-01T00:00:00Z", "value": 10},
             "touches": [{"timestamp": f"2025-01-{k % 28 + 1:02d}T00:00:00Z",
                          "channel": "linkedin"} | touch for k in range(n_touches)]}
-
-
-def raw_exchange(url: str, requests: list[bytes]) -> list[tuple[int, dict[str, str], bytes]]:
-    """Send ``requests`` one after the other on ONE connection; the responses."""
-    parts = urlsplit(url)
-    out = []
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        reader = sock.makefile("rb")
-        for request in requests:
-            sock.sendall(request)
-            status = int(reader.readline().split()[1])
-            headers = {}
-            while (line := reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode().partition(":")
-                headers[name.strip().lower()] = value.strip()
-            out.append((status, headers, reader.read(int(headers["content-length"]))))
-    return out
-
-
-def post(path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: test", "Content-Type: application/json",
-             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 # --- the key first ----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
+from raw_http import raw_exchange, request
 
 import attribution
 from service import Settings, create_app
@@ -575,67 +576,45 @@ def test_another_hosts_run_is_interrupted_once_its_lease_expires(data_dir, tmp_p
         assert later["error"]["type"] == "interrupted"
 
 
-def _exchange(sock: socket.socket, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send one HTTP/1.1 request on ``sock`` and read one response (Content-Length)."""
-    sock.sendall(request)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    while len(body) < int(headers["content-length"]):
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection mid-body"
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
-def _request(method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
-    payload = json.dumps(body).encode() if body is not None else b""
-    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-            ).encode() + payload
-
-
 def test_errors_are_json_and_keep_the_connection(data_dir, tmp_path, start_server) -> None:
     """Long path components and symbolic link loops are 400s, an unexpected error is a JSON
     500, and after each the same keep-alive connection serves the next request."""
     data = tmp_path / "data"
     shutil.copytree(data_dir, data)
     (data / "loop").symlink_to(data / "loop")
-    app = _app(data, tmp_path / "runs")
+    app = _app(data, tmp_path / "runs", max_body_bytes=64_000)
 
     @app.get("/v1/explode")
     def explode() -> None:  # an unexpected error, as a bug would raise it
         raise RuntimeError("boom")
 
-    host, port = start_server(app).removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        long_name = "x" * 300 + ".parquet"
-        status, _, body = _exchange(sock, _request("POST", "/v1/runs", RUN | {
-            "touches": f"sub/{long_name}"}))
-        assert status == 400
-        error = json.loads(body)["error"]
-        assert (error["type"], error["field"]) == ("bad_path", "touches")
-        assert "308 bytes" in error["message"]
-        for name in ("loop", "loop/touches.parquet"):
-            status, _, body = _exchange(sock, _request("POST", "/v1/runs", RUN | {
-                "stages": name}))
-            assert status == 400, body
-            error = json.loads(body)["error"]
-            assert (error["type"], error["field"]) == ("bad_path", "stages")
-            assert str(tmp_path) not in body.decode()
-        status, _, body = _exchange(sock, _request("GET", "/v1/explode"))
-        assert status == 500
-        assert json.loads(body)["error"]["type"] == "internal"
-        assert "boom" not in body.decode()
-        status, _, body = _exchange(sock, _request("GET", "/v1/runs/no-such-run"))
-        assert status == 404
-        status, _, body = _exchange(sock, _request("GET", "/readyz"))
-        assert (status, json.loads(body)) == (200, {"status": "ok"})
+    long_name = "x" * 300 + ".parquet"
+    big = b"[" + b" " * 70_000 + b"]"  # over the 64,000-byte limit set above
+
+    def run_request(**change: str) -> bytes:
+        return request("POST", "/v1/runs", json.dumps(RUN | change).encode(), AUTH)
+
+    answers = raw_exchange(start_server(app), [
+        run_request(touches=f"sub/{long_name}"),
+        run_request(stages="loop"),
+        run_request(stages="loop/touches.parquet"),
+        request("POST", "/v1/attribute", big, AUTH),
+        request("GET", "/v1/explode", b"", AUTH),
+        request("GET", "/v1/runs/no-such-run", b"", AUTH),
+        request("GET", "/readyz"),
+    ])  # one connection: a request after a dropped one would fail here
+    statuses = [status for status, _, _ in answers]
+    assert statuses == [400, 400, 400, 413, 500, 404, 200]
+    errors = [json.loads(body).get("error") for _, _, body in answers]
+    assert [(e["type"], e["field"]) for e in errors[:3]] == [
+        ("bad_path", "touches"), ("bad_path", "stages"), ("bad_path", "stages")]
+    assert "308 bytes" in errors[0]["message"]
+    assert all("symbolic link loop" in e["message"] for e in errors[1:3])
+    assert all(str(tmp_path) not in body.decode() for _, _, body in answers)
+    assert "connection" not in answers[3][1]  # the 413's body was read: the connection goes on
+    assert errors[4]["type"] == "internal"
+    assert b"boom" not in answers[4][2]
+    assert json.loads(answers[6][2]) == {"status": "ok"}
 
 
 def test_responses_name_files_relative_to_the_data_directory(data_dir, tmp_path,

@@ -41,12 +41,14 @@ class BodySizeLimit:
                 await _send_error(send, 400, "bad_request", "Content-Length is not a number")
                 return
             if length > self.max_bytes:
-                if length <= DRAIN_LIMIT:
+                drained = length <= DRAIN_LIMIT
+                if drained:
                     # read and drop the body first: a server that answers and closes while
-                    # the client is still sending makes the client see a reset, not the 413
+                    # the client is still sending makes the client see a reset, not the 413;
+                    # with the body read, the connection stays usable for the next request
                     await _drain(receive)
                 await _send_error(send, 413, "payload_too_large",
-                                  too_large_message(self.max_bytes))
+                                  too_large_message(self.max_bytes), close=not drained)
                 return
         received = 0
 
@@ -70,10 +72,11 @@ async def _drain(receive: Receive) -> None:
             return
 
 
-async def _send_error(send: Send, status: int, type: str, message: str) -> None:
+async def _send_error(send: Send, status: int, type: str, message: str,
+                      close: bool = True) -> None:
     body = json.dumps(error_body(type, message)).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                "headers": headers + ([(b"connection", b"close")] if close else [])})
     await send({"type": "http.response.body", "body": body})
