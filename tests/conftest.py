@@ -167,3 +167,50 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
         shutil.copy(sample / f"{name}.parquet", data)
     (data / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
     return data
+
+
+def spark_missing() -> str | None:
+    """Why a local Spark session cannot run here (no PySpark, no working Java), or None."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install '.[spark]')"
+    java = shutil.which("java")
+    if java is None and os.environ.get("JAVA_HOME"):
+        candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+        java = str(candidate) if candidate.exists() else None
+    if java is None:
+        return "no Java runtime (run .ci/install-java.sh)"
+    try:
+        subprocess.run([java, "-version"], capture_output=True, check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"java -version fails: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local[2] Spark session (UTC) for every test that needs it; skips without Spark."""
+    if (why := spark_missing()) is not None:
+        pytest.skip(why)
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("attribution-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

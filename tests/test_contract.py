@@ -252,3 +252,84 @@ def test_result_write_is_complete_and_atomic(data, tmp_path) -> None:
     with pytest.raises(FileExistsError):
         result.write(tmp_path / "runs", run_id="r1")
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["r1"]  # no temp left over
+
+
+# --- every executor: the same credit to 1e-12 on the same data --------------------------------
+
+EXACT = 1e-12
+BY = ["model", "conversion_id", "touch_id"]
+TOUCH_COLUMNS = ["model", "conversion_id", "touch_id", "channel", "timestamp", "credit", "value"]
+
+
+@pytest.fixture(scope="module")
+def in_memory(data) -> attribution.AttributionResult:
+    """Every registered model in memory: what every other executor must give."""
+    result = attribution.attribute(*data, models=MODELS)
+    assert set(result.touch_credit.get_column("model")) == set(MODELS)
+    return result
+
+
+def _same_touch_credit(got: pl.DataFrame, expected: pl.DataFrame) -> None:
+    assert got.height == expected.height > 0
+    assert_frame_equal(got.select(TOUCH_COLUMNS).sort(BY), expected.select(TOUCH_COLUMNS).sort(BY),
+                       abs_tol=EXACT, rel_tol=0)
+
+
+def _same_channel_credit(got: pl.DataFrame, expected: pl.DataFrame) -> None:
+    by = ["model", "channel"]
+    assert_frame_equal(got.sort(by), expected.sort(by), abs_tol=EXACT, rel_tol=0)
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_partitioned_executor_gives_the_same_credit(data, in_memory, partitions) -> None:
+    got = attribution.attribute_partitioned(*data, models=MODELS, partitions=partitions)
+    _same_touch_credit(got.touch_credit, in_memory.touch_credit)
+    _same_channel_credit(got.channel_credit, in_memory.channel_credit)
+    assert got.manifest["reconciliation"] == in_memory.manifest["reconciliation"]
+
+
+def test_spark_executor_gives_the_same_credit(data, in_memory, spark) -> None:
+    from attribution.engine._spark import _to_polars, _to_spark
+    from attribution.spark import attribute_spark
+
+    touches, stages = data
+    got = attribute_spark(_to_spark(spark, touches), _to_spark(spark, stages), models=MODELS,
+                          partitions=3)
+    _same_touch_credit(_to_polars(got.touch_credit), in_memory.touch_credit)
+    _same_channel_credit(_to_polars(got.channel_credit), in_memory.channel_credit)
+    assert got.manifest["reconciliation"] == in_memory.manifest["reconciliation"]
+
+
+def _journeys(result: attribution.AttributionResult) -> list[dict]:
+    """The attributed conversions of a run as the scoring API's journeys: each conversion with
+    its journey's touches and its lead / opportunity times."""
+    model = result.touch_credit.get_column("model")[0]
+    touches = result.touch_credit.filter(pl.col("model") == model).sort("timestamp", "touch_id")
+    by_conversion = touches.partition_by("conversion_id", as_dict=True)
+    return [
+        {
+            "conversion": {"id": c["conversion_id"], "timestamp": c["timestamp"],
+                           "value": c["value"]},
+            "touches": by_conversion[(c["conversion_id"],)]
+            .select("touch_id", "channel", "timestamp").to_dicts(),
+            "milestones": {m: c[f"{m}_at"] for m in ("lead", "opportunity")
+                           if c[f"{m}_at"] is not None},
+        }
+        for c in result.conversions.filter(pl.col("n_touches") > 0).iter_rows(named=True)
+    ]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_scoring_executor_gives_the_same_credit(in_memory, engine) -> None:
+    """The HTTP API's scoring engine (``/v1/score``), fitted on the run's path table."""
+    journeys = _journeys(in_memory)
+    assert len(journeys) == in_memory.manifest["reconciliation"]["conversions_attributed"]
+    scorer = attribution.JourneyScorer(models=MODELS).fit(in_memory.paths)
+    got = scorer.score(journeys, engine=engine)
+    _same_touch_credit(got.touch_credit, in_memory.touch_credit)
+    # scoring sums each model's touch credit by channel; a run's channel credit of a
+    # data-driven model is the model's own (removal effects, Shapley values), not that sum
+    sums = in_memory.touch_credit.group_by("model", "channel").agg(
+        pl.col("credit").sum().alias("conversions"), pl.col("value").sum())
+    _same_channel_credit(got.channel_credit.select("model", "channel", "conversions", "value"),
+                         sums)

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from conftest import spark_missing  # noqa: E402
 from polars.testing import assert_frame_equal
 
 import attribution
 from attribution.datasets._synth import synthesize
 from attribution.models._registry import available_models
 
-
-def _java_missing() -> str | None:
-    java = shutil.which("java")
-    if java is None and os.environ.get("JAVA_HOME"):
-        candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
-        java = str(candidate) if candidate.exists() else None
-    if java is None:
-        return "no Java runtime (run .ci/install-java.sh)"
-    try:
-        subprocess.run([java, "-version"], capture_output=True, check=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"java -version fails: {exc}"
-    return None
-
-
-try:
-    import pyspark  # noqa: F401
-except ImportError:
-    pytest.skip("pyspark is not installed (pip install '.[spark]')", allow_module_level=True)
-if (_why := _java_missing()) is not None:
+if (_why := spark_missing()) is not None:
     pytest.skip(_why, allow_module_level=True)
 
 from pyspark.sql import SparkSession  # noqa: E402
@@ -47,23 +24,6 @@ from attribution.engine._spark import _to_polars, _to_spark  # noqa: E402
 from attribution.spark import attribute_spark, main  # noqa: E402
 
 TOL = 1e-12
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("attribution-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
