@@ -4,7 +4,6 @@ tables), the whole run in one process and one pass of each stage."""
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -36,6 +35,7 @@ from attribution.engine._stages import (
     concat,
     fit_models,
     journey_sequences,
+    load_input,
     order_selection,
     path_table,
     rule_credit,
@@ -87,43 +87,22 @@ def load_inputs(
     """The load stage: each table read and checked against its schema (``stages=None``:
     ``touches`` is the unified event log), reading only the columns the run needs."""
     if stages is None:
-        events = load(
-            touches,
-            EVENTS,
-            columns=options.table_columns("events"),
-            prehash=True,
-            formats=options.table_formats("events"),
-            require_rows=_is_file(touches),
-        )
+        events = load_input(touches, EVENTS, options, prehash=True)
         try:
-            touch_frame, stage_frame = split_events(events.frame, events.source)
+            frames = split_events(events.frame, events.source)
         except InputError as exc:
             raise events.error(exc) from None
-        touch_table = Table(
-            touch_frame, events.source, events.rows_in, names=events.names, formats=events.formats
-        )
-        stage_table = Table(
-            stage_frame, events.source, events.rows_in, names=events.names, formats=events.formats
+        touch_table, stage_table = (
+            Table(frame, events.source, events.rows_in, names=events.names, formats=events.formats)
+            for frame in frames
         )
         sources = {"events": (events.source, events.rows_in)}
     else:
-        touch_table = load(
-            touches,
-            TOUCHES,
-            columns=options.table_columns("touches"),
-            keep=run_touch_columns(options.level),
-            prehash=True,
-            formats=options.table_formats("touches"),
-            require_rows=_is_file(touches),
+        touch_table = load_input(
+            touches, TOUCHES, options, keep=run_touch_columns(options.level), prehash=True
         )
-        stage_table = load(
-            stages,
-            STAGES,
-            columns=options.table_columns("stages"),
-            keep=run_stage_columns(options.level),
-            prehash=True,
-            formats=options.table_formats("stages"),
-            require_rows=_is_file(stages),
+        stage_table = load_input(
+            stages, STAGES, options, keep=run_stage_columns(options.level), prehash=True
         )
         sources = {
             "touches": (touch_table.source, touch_table.rows_in),
@@ -131,20 +110,10 @@ def load_inputs(
         }
     contact_frame = None
     if contacts is not None:
-        contact_table = load(
-            contacts,
-            CONTACTS,
-            columns=options.table_columns("contacts"),
-            require_rows=_is_file(contacts),
-        )
+        contact_table = load_input(contacts, CONTACTS, options)
         contact_frame = contact_table.frame
         sources["contacts"] = (contact_table.source, contact_table.rows_in)
     return Inputs(touch_table, stage_table, contact_frame, sources)
-
-
-def _is_file(data: object) -> bool:
-    """A path: an empty or header-only file is an error (an empty frame is an empty run)."""
-    return isinstance(data, str | os.PathLike)
 
 
 def attribute(
@@ -317,15 +286,23 @@ def attribute_paths(
         if col not in frame.columns:
             frame = frame.with_columns(pl.lit(0.0).alias(col))
     frame = frame.with_columns(pl.col("nulls", "value").fill_null(0.0))
+
+    def refuse(
+        frame: pl.DataFrame, bad: pl.Expr, message: str, column: str, hint: str | None = None
+    ) -> None:
+        """An InputError naming the first rows of the path table where ``bad`` holds."""
+        if frame.select(bad.any()).item():
+            raise InputError(
+                message,
+                table="paths",
+                source=table.source.name,
+                column=column,
+                rows=frame.filter(bad).get_column(ROW).head(5).to_list(),
+                hint=hint,
+            )
+
     negative = (pl.col("conversions") < 0) | (pl.col("nulls") < 0)
-    if frame.select(negative.any()).item():
-        raise InputError(
-            "conversions and nulls must be non-negative",
-            table="paths",
-            source=table.source.name,
-            column="conversions",
-            rows=frame.filter(negative).get_column(ROW).head(5).to_list(),
-        )
+    refuse(frame, negative, "conversions and nulls must be non-negative", "conversions")
     split = frame.with_columns(split_paths(pl.col("path"), sep).alias("path"))
     try:
         check_channels(
@@ -338,15 +315,7 @@ def attribute_paths(
     except InputError as exc:
         raise table.error(exc) from None
     empty = pl.col("path").list.len() == 0
-    if split.select(empty.any()).item():
-        raise InputError(
-            "empty path",
-            table="paths",
-            source=table.source.name,
-            column="path",
-            rows=split.filter(empty).get_column(ROW).head(5).to_list(),
-            hint=f"paths are channels joined by {sep!r}",
-        )
+    refuse(split, empty, "empty path", "path", hint=f"paths are channels joined by {sep!r}")
     path_frame = split.select(list(PATH_TABLE_SCHEMA)).cast(PATH_TABLE_SCHEMA)
 
     # each converting row becomes one pseudo-journey, weighted by its conversions

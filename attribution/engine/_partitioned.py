@@ -30,7 +30,6 @@ the inputs and merges the partials (:mod:`attribution.engine._merge`).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -69,7 +68,15 @@ from attribution.engine._merge import (
     retier,
 )
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA, AttributionResult
-from attribution.engine._stages import Part, build_part, concat, fit_models, path_table, rule_credit
+from attribution.engine._stages import (
+    Part,
+    build_part,
+    concat,
+    fit_models,
+    load_input,
+    path_table,
+    rule_credit,
+)
 from attribution.exceptions import DuplicateKeyError, ModelParameterError
 from attribution.inputs._schema import (
     CONTACTS,
@@ -233,12 +240,16 @@ def _write(frame: pl.DataFrame, path: Path) -> Path:
 
 
 @contextmanager
-def _workspace(workdir: str | Path | None) -> Iterator[Path]:
+def _run_in_workspace(
+    workdir: str | Path | None, *args: Any, **kwargs: Any
+) -> Iterator[tuple[AttributionResult, list[Path]]]:
+    """``_run(*args, **kwargs)`` in a temporary working directory (under ``workdir``),
+    removed on exit: the touch credit files it returns live until then."""
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix="attribution-partitioned-", dir=workdir))
     try:
-        yield path
+        yield _run(*args, work=path, **kwargs)
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -269,12 +280,7 @@ def _run(
     inputs: dict[str, Any] = {}
     contact_frame = None
     if contacts is not None:
-        contact_table = load(
-            contacts,
-            CONTACTS,
-            columns=options.table_columns("contacts"),
-            require_rows=isinstance(contacts, str | os.PathLike),
-        )
+        contact_table = load_input(contacts, CONTACTS, options)
         contact_frame = contact_table.frame
         inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
     contact_map = contact_accounts(contact_frame, options)
@@ -489,16 +495,9 @@ def attribute_partitioned(
     too big for that, use :func:`run_partitioned`, which streams it into the run directory.
     """
     options = RunOptions.of(options, **keywords)
-    with _workspace(workdir) as work:
-        result, files = _run(
-            touches,
-            stages,
-            contacts,
-            options,
-            partitions=partitions,
-            progress=progress,
-            work=work,
-        )
+    with _run_in_workspace(
+        workdir, touches, stages, contacts, options, partitions=partitions, progress=progress
+    ) as (result, files):
         if files:
             result.touch_credit = pl.read_parquet(files, hive_partitioning=False)
     return result
@@ -528,16 +527,9 @@ def run_partitioned(
     result before it is written (its ``touch_credit`` is empty: the credit is on disk).
     """
     options = RunOptions.of(options, **keywords)
-    with _workspace(workdir) as work:
-        result, files = _run(
-            touches,
-            stages,
-            contacts,
-            options,
-            partitions=partitions,
-            progress=progress,
-            work=work,
-        )
+    with _run_in_workspace(
+        workdir, touches, stages, contacts, options, partitions=partitions, progress=progress
+    ) as (result, files):
         more = list(extras_for(result)) if extras_for is not None else []
         return result.write(
             runs_dir, run_id=run_id, also=[_StreamedTouchCredit(files), *also, *more]

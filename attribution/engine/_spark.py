@@ -40,7 +40,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -179,39 +179,47 @@ class SparkAttribution:
 # --- the tasks (they run on the executors: they must live in the installed package) ---------
 
 
-def _frame_of(batches: Iterable[pa.RecordBatch]) -> pl.DataFrame | None:
-    """A whole Spark partition as one Polars frame (journeys cross batch boundaries)."""
+def _task_part(
+    batches: Iterable[pa.RecordBatch], contacts: Any, options: RunOptions
+) -> tuple[Part, dict[int, pl.DataFrame]] | None:
+    """A task's journeys (its whole Spark partition as one frame: journeys cross batch
+    boundaries) and their rule-based touch credit; None for an empty partition."""
     table = pa.Table.from_batches(list(batches))
     if table.num_rows == 0:
         return None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame.drop(KEY)
-
-
-def _part(frame: pl.DataFrame, contacts: pl.DataFrame | None, options: RunOptions) -> Part:
-    events = load_with_rows(frame, EVENTS, None, _SOURCE, options.table_formats("events"))
-    return build_part(events, None, contacts, options)
+    events = load_with_rows(frame.drop(KEY), EVENTS, None, _SOURCE, options.table_formats("events"))
+    part = build_part(events, None, contacts.value if contacts is not None else None, options)
+    return part, rule_credit(part.journeys.touches, options)
 
 
 def _batches(frame: pl.DataFrame, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     yield from frame.to_arrow().cast(schema).to_batches()
 
 
-def _pass1(
+def _task(
     batches: Iterable[pa.RecordBatch],
     *,
+    step: Callable[..., Iterator[pa.RecordBatch]],
     options: RunOptions,
     contacts: Any,
+    **more: Any,
 ) -> Iterator[pa.RecordBatch]:
-    frame = _frame_of(batches)
-    if frame is None:
-        return
-    part = _part(frame, contacts.value if contacts is not None else None, options)
+    """One task of a pass (``mapInArrow``): ``step(part, credit, options, **more)`` on the
+    task's journeys and their rule-based credit; nothing for an empty partition."""
+    task = _task_part(batches, contacts, options)
+    if task is not None:
+        yield from step(*task, options, **more)
+
+
+def _pass1(
+    part: Part, credit: dict[int, pl.DataFrame], options: RunOptions
+) -> Iterator[pa.RecordBatch]:
+    """Pass 1: the additive partials (path rows, rule-based channel sums, counts)."""
     paths = path_table(part.journeys).select(
         pl.lit("path").alias("kind"), pl.all(), *_nulls("model", "channel", "payload")
     )
-    credit = rule_credit(part.journeys.touches, options)
     sums = concat([channel_sums(c) for c in credit.values()], SUMS_SCHEMA)
     channels = sums.select(
         pl.lit("channel").alias("kind"),
@@ -235,17 +243,9 @@ def _pass1(
 
 
 def _pass2(
-    batches: Iterable[pa.RecordBatch],
-    *,
-    options: RunOptions,
-    contacts: Any,
-    estimators: Any,
+    part: Part, credit: dict[int, pl.DataFrame], options: RunOptions, *, estimators: Any
 ) -> Iterator[pa.RecordBatch]:
-    frame = _frame_of(batches)
-    if frame is None:
-        return
-    part = _part(frame, contacts.value if contacts is not None else None, options)
-    credit = rule_credit(part.journeys.touches, options)
+    """Pass 2: the touch credit of every model (data-driven ones by the driver's fits)."""
     fitted = Fitted(options.runs, estimators=estimators.value)
     credit.update(fitted.allocate(part.journeys.touches))
     for i in range(len(options.models or ())):
@@ -406,7 +406,7 @@ def attribute_spark(
 
     # pass 1: additive partials, reduced by Spark
     partials = events.mapInArrow(
-        partial(_pass1, options=options, contacts=contacts_b),
+        partial(_task, step=_pass1, options=options, contacts=contacts_b),
         from_arrow_schema(PARTIALS_ARROW),
     ).persist()
     try:
@@ -428,7 +428,7 @@ def attribute_spark(
     # pass 2: touch credit, written by Spark
     estimators_b = sc.broadcast(fitted.estimators)
     touch_credit = events.mapInArrow(
-        partial(_pass2, options=options, contacts=contacts_b, estimators=estimators_b),
+        partial(_task, step=_pass2, options=options, contacts=contacts_b, estimators=estimators_b),
         from_arrow_schema(TOUCH_CREDIT_ARROW),
     )
     account = {"contact_scope": options.contact_scope} if options.level == "account" else {}

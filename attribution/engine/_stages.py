@@ -11,7 +11,8 @@ the partial results merge (:mod:`attribution.engine._merge`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ from attribution._runs import run_start
 from attribution.engine._files import RunFiles
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.exceptions import AttributionError, InputError, ModelParameterError
-from attribution.inputs._schema import ROW, Table, deduplicate_touches, split_events
+from attribution.inputs._schema import (
+    ROW,
+    Table,
+    TableSpec,
+    deduplicate_touches,
+    load,
+    split_events,
+)
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.journeys._journeys import Journeys, build_journeys
 from attribution.models._allocation import PathSequences
@@ -30,7 +38,7 @@ from attribution.models._estimator import PathModel
 from attribution.models._registry import ModelRun
 from attribution.models._rules import role_multiplier_expr, with_credit
 from attribution.options import RunOptions
-from attribution.typing import Level
+from attribution.typing import Level, TableLike
 
 __all__ = [
     "Fitted",
@@ -39,7 +47,9 @@ __all__ = [
     "channel_credit_from_touches",
     "concat",
     "fit_models",
+    "is_file",
     "journey_sequences",
+    "load_input",
     "order_selection",
     "path_table",
     "prepare_touches",
@@ -56,6 +66,35 @@ _NO_MULTIPLIERS = (
     "{label}: role_multipliers not applied (data-driven models credit channels from path "
     "statistics, not per-touch weights)"
 )
+
+
+# --- load -----------------------------------------------------------------------------------
+
+
+def is_file(data: object) -> bool:
+    """A path: an empty or header-only file is an error (an empty frame is an empty run)."""
+    return isinstance(data, str | os.PathLike)
+
+
+def load_input(
+    data: TableLike,
+    spec: TableSpec,
+    options: RunOptions,
+    *,
+    keep: Callable[[Sequence[str]], Collection[str]] | None = None,
+    prehash: bool = False,
+) -> Table:
+    """The load stage of one input table: read with the run's column mapping and timestamp
+    formats for it, checked against ``spec``; a file must hold data rows."""
+    return load(
+        data,
+        spec,
+        columns=options.table_columns(spec.name),
+        keep=keep,
+        prehash=prehash,
+        formats=options.table_formats(spec.name),
+        require_rows=is_file(data),
+    )
 
 
 # --- validate -------------------------------------------------------------------------------
