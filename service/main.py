@@ -20,8 +20,9 @@ import attribution
 from attribution import SnapshotStore
 
 from .api.main import api_router
+from .api.routes.attribute import document_body, init_process
 from .core.auth import ApiKeyAuth, check_keys
-from .core.batching import ScoringBatcher
+from .core.batching import ScoringPool
 from .core.config import Settings, load_settings
 from .core.errors import install_error_handlers
 from .core.limits import BodySizeLimit
@@ -65,7 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     heartbeat=settings.run_heartbeat_seconds, lease=settings.run_lease_seconds,
                     data_dir=settings.data_dir)
 
-    batcher = ScoringBatcher()
+    # large scoring requests run in child processes, with their own settings (no keys)
+    scoring = ScoringPool(settings.scoring_workers, settings.scoring_waiting,
+                          initializer=init_process,
+                          initargs=(settings.model_copy(update={"api_keys": ()}),))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # SIGTERM (uvicorn's shutdown): running runs get the grace period, then are marked
         # interrupted; queued runs are marked interrupted at once
         await asyncio.to_thread(runs.shutdown, settings.shutdown_grace_seconds)
-        batcher.close()
+        await asyncio.to_thread(scoring.close)
 
     app = FastAPI(
         title="attribution",
@@ -89,12 +93,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runs = runs
     app.state.snapshots = SnapshotStore.beside(settings.runs_dir)
     app.state.scorers = ScorerCache(app.state.snapshots, size=settings.scorer_cache_size)
-    app.state.batcher = batcher
+    app.state.scoring = scoring
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # added last, so outermost: the key is checked before the body is read or routed
     app.add_middleware(ApiKeyAuth, keys=settings.api_keys)
     app.include_router(api_router)
+    document_body(app)
     return app
 
 

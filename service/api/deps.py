@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from attribution import SnapshotStore
 
-from ..core.batching import ScoringBatcher
+from ..core.batching import ScoringPool
 from ..core.config import Settings
 from ..core.runs import RunStore
 from ..core.scoring import ScorerCache
@@ -38,15 +38,15 @@ async def get_snapshots(request: Request) -> SnapshotStore:
     return snapshots
 
 
-async def get_batcher(request: Request) -> ScoringBatcher:
-    batcher: ScoringBatcher = request.app.state.batcher
-    return batcher
+async def get_scoring(request: Request) -> ScoringPool:
+    scoring: ScoringPool = request.app.state.scoring
+    return scoring
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RunsDep = Annotated[RunStore, Depends(get_runs)]
 ScorersDep = Annotated[ScorerCache, Depends(get_scorers)]
-BatcherDep = Annotated[ScoringBatcher, Depends(get_batcher)]
+ScoringDep = Annotated[ScoringPool, Depends(get_scoring)]
 SnapshotsDep = Annotated[SnapshotStore, Depends(get_snapshots)]
 
 

@@ -1,4 +1,12 @@
-"""Scoring concurrent requests together: one thread, batches of whatever is waiting.
+"""Scoring in bounded lanes, so that a large request never holds up a small one.
+
+:class:`ScoringPool` is what the routes use: a request of up to :data:`SMALL_ROWS` rows of
+touch credit (touches x models) goes to the :class:`ScoringBatcher`, a larger one to one of
+``workers`` niced child processes; at most ``waiting`` large requests wait for one, the next
+is refused (429, ``Retry-After``). Memory and CPU taken by large requests are so bounded by
+``workers`` x the per-request budget (``ATTRIBUTION_MAX_CREDIT_ROWS``).
+
+Scoring concurrent requests together: one thread, batches of whatever is waiting.
 
 A scoring request costs nearly nothing but Polars per-query overhead (a few ms), whatever
 its size, so scoring the requests that arrive while a batch is running as one batch
@@ -12,17 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from attribution import JourneyScorer, JourneyScores
 
 log = logging.getLogger("attribution.service")
 
 Render = Callable[[JourneyScores], bytes]
+T = TypeVar("T")
+
+#: Requests of at most this many rows of touch credit (touches x models) are "small".
+SMALL_ROWS = 2_000
 
 
 @dataclass
@@ -126,3 +142,95 @@ class ScoringBatcher:
                 except Exception as exc:
                     error = exc
             item.loop.call_soon_threadsafe(_resolve, item.future, payload, error)
+
+
+def _exit_with(parent: int) -> None:
+    """End this scoring process when the service that started it is gone (even kill -9)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+class ScoringBusy(Exception):
+    """Every large-request process is busy and ``waiting`` requests already wait."""
+
+
+class ScoringPool:
+    """Small requests to a :class:`ScoringBatcher` (a thread of this process), large ones
+    to ``workers`` child processes.
+
+    The children are niced (priority 10) and have interpreters of their own: a large
+    request's parsing, scoring and rendering take neither this process's GIL nor CPU that a
+    small request wants. They start on the first large request, run ``initializer(*initargs)``
+    once, and then ``fn(*args)`` per request (both importable, their arguments picklable).
+    """
+
+    def __init__(self, workers: int = 2, waiting: int = 8, small_rows: int = SMALL_ROWS,
+                 initializer: Callable[..., None] | None = None,
+                 initargs: tuple[Any, ...] = ()) -> None:
+        self.workers = workers
+        self.waiting = waiting
+        self.small_rows = small_rows
+        self.batcher = ScoringBatcher()
+        self._initializer = initializer
+        self._initargs = initargs
+        self._executor: ProcessPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(workers + waiting)
+        self._lock = threading.Lock()
+
+    async def small(self, scorer: JourneyScorer, journeys: Sequence[Any], render: Render) -> bytes:
+        """The rendered response of a small request, scored in the batcher's thread."""
+        return await self.batcher.score(scorer, journeys, render)
+
+    async def large(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a child process.
+
+        Raises
+        ------
+        ScoringBusy
+            ``workers`` requests run and ``waiting`` more wait already.
+        """
+        if not self._slots.acquire(blocking=False):
+            raise ScoringBusy
+        try:
+            future = self._processes().submit(fn, *args)
+        except BaseException:
+            self._slots.release()
+            raise
+        # the slot is freed when the work ends, not when a client that went away stops waiting
+        future.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.wrap_future(future)
+
+    def _processes(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_child_init,
+                    initargs=(os.getpid(), self._initializer, self._initargs))
+                # start every process now (one is started per task waiting for one): their
+                # imports then happen once, not in the middle of later work
+                for _ in range(self.workers):
+                    self._executor.submit(time.sleep, 0.2)
+            return self._executor
+
+    def close(self) -> None:
+        self.batcher.close()
+        with self._lock:
+            if self._executor is not None:
+                # waits for requests being scored (bounded: one request each), so that no
+                # process outlives the service
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+
+
+def _child_init(parent: int, initializer: Callable[..., None] | None,
+                initargs: tuple[Any, ...]) -> None:
+    try:
+        os.nice(10)  # below the server's own threads: small requests come first
+    except (AttributeError, OSError):
+        pass
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True,
+                     name="attribution-parent-watch").start()
+    if initializer is not None:
+        initializer(*initargs)

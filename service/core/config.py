@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     max_credit_rows: int = Field(
         default=50_000, ge=1,
         description="touches x models per scoring request (rows of touch credit answered)")
+    scoring_workers: int = Field(
+        default=2, ge=1, description="threads scoring large requests (above 2,000 touch-credit "
+                                     "rows); small requests are batched on a thread of their own")
+    scoring_waiting: int = Field(
+        default=8, ge=0, description="large scoring requests that may wait for a thread; more "
+                                     "get 429")
     docs: bool = Field(default=False, description="serve the Swagger UI at /docs (it loads "
                                                   "its scripts from a public CDN)")
     allow_insecure: bool = Field(default=False,

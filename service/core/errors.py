@@ -125,19 +125,40 @@ async def _service(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+    message, field = validation_message(list(exc.errors()), exc.body)
+    return _response(422, "validation", message, field)
+
+
+def validation_message(errors: list[Any], document: Any = None) -> tuple[str, str | None]:
+    """(message, field) of request validation errors: the first one's, with a count."""
     if not errors:
-        return _response(422, "validation", "invalid request")
+        return "invalid request", None
     first = errors[0]
     if first.get("type") == "json_invalid":
-        return _response(422, "validation", _json_message(first, exc.body), "body")
+        return _json_message(first, document), "body"
     field = field_path(first.get("loc", ()))
     pattern = (first.get("ctx") or {}).get("pattern")
     text = _PATTERN_MESSAGES.get(pattern) if isinstance(pattern, str) else None
     message = f"{field}: {text or first.get('msg', 'invalid value')}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
-    return _response(422, "validation", message, field)
+    return message, field
+
+
+def error_parts(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """(status, JSON body, headers) the handlers answer for ``exc``; for work done away from
+    the app (a scoring process), which renders its errors itself."""
+    if isinstance(exc, ServiceError):
+        return exc.status, error_body(exc.type, exc.message, exc.field), exc.headers
+    if isinstance(exc, AttributionError):
+        kind, message, field = describe_library_error(exc)
+        return 422, error_body(kind, message, field), None
+    if isinstance(exc, RequestValidationError):
+        message, field = validation_message(list(exc.errors()), exc.body)
+        return 422, error_body("validation", message, field), None
+    log.error("unhandled error in scoring: %r", exc, exc_info=exc)
+    return 500, error_body("internal", "internal server error; the service log has the "
+                                       "details"), None
 
 
 def _json_message(error: Any, document: Any) -> str:

@@ -2,15 +2,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from attribution import JourneyScores
+from attribution import JourneyScores, SnapshotStore
 
-from ...core.errors import ServiceError, model_errors
-from ...core.scoring import Scoring
-from ..deps import BatcherDep, ScorersDep, SettingsDep
+from ...core.batching import ScoringBusy, ScoringPool
+from ...core.config import Settings
+from ...core.errors import ServiceError, error_parts, model_errors
+from ...core.scoring import ScorerCache, Scoring
+from ..deps import ScorersDep, ScoringDep, SettingsDep
 from ..schemas import AttributeRequest, AttributeResponse, errors
 
 router = APIRouter(tags=["scoring"])
@@ -35,17 +40,49 @@ def _render(models: list[str], scoring: Scoring,
     return render
 
 
-@router.post("/attribute", response_model=AttributeResponse,
-             responses=errors(400, 401, 404, 409, 413, 422))
-async def attribute(body: AttributeRequest, settings: SettingsDep, scorers: ScorersDep,
-                    batcher: BatcherDep) -> Response:
-    """Per-touch and per-channel credit for each journey under each model.
+#: Bodies up to this size are parsed on the event loop (a few ms); larger ones are parsed,
+#: checked and scored in a scoring process.
+INLINE_BYTES = 64 * 1024
 
-    Send exactly the touches to credit (at or before the conversion): each journey's touches
-    go to its own conversion. Data-driven models (markov, shapley, counterfactual) are
-    fitted on a published model snapshot: ``snapshot`` if given, else the current one (409
-    when none is published); the response names it and lists ``unseen_channels``.
-    """
+_BODY = {"$ref": "#/components/schemas/AttributeRequest"}
+
+
+def document_body(app: FastAPI) -> None:
+    """Put :class:`AttributeRequest` in the app's OpenAPI schema (the route reads its body
+    itself, so that large bodies are parsed away from the event loop)."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = base()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "AttributeRequest" not in components:
+            own = AttributeRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(own.pop("$defs", {}))
+            components["AttributeRequest"] = own
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def parse_request(raw: bytes) -> AttributeRequest:
+    """The body as FastAPI would read it: JSON, then the model; errors as FastAPI's."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", exc.pos),
+                                       "msg": "JSON decode error", "input": {},
+                                       "ctx": {"error": exc.msg}}], body=exc.doc) from None
+    except UnicodeDecodeError:
+        raise ServiceError(400, "bad_request", "the body is not UTF-8 JSON") from None
+    try:
+        return AttributeRequest.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors, body=data) from None
+
+
+def check_request(body: AttributeRequest, settings: Settings) -> int:
+    """The request's rows of touch credit (touches x models), within every limit."""
     if len(body.journeys) > settings.max_journeys:
         raise ServiceError(
             422, "limit_exceeded",
@@ -58,15 +95,83 @@ async def attribute(body: AttributeRequest, settings: SettingsDep, scorers: Scor
                 f"journeys[{j}] has {len(journey['touches']):,} touches; the limit is "
                 f"{settings.max_touches_per_journey:,} per journey "
                 "(ATTRIBUTION_MAX_TOUCHES_PER_JOURNEY)", field=f"journeys[{j}].touches")
-    models = list(body.models)
     touches = sum(len(journey["touches"]) for journey in body.journeys)
-    if touches * len(models) > settings.max_credit_rows:
+    rows = touches * len(body.models)
+    if rows > settings.max_credit_rows:
         raise ServiceError(
             422, "limit_exceeded",
-            f"{touches:,} touches x {len(models)} models = {touches * len(models):,} rows of "
+            f"{touches:,} touches x {len(body.models)} models = {rows:,} rows of "
             f"touch credit; the limit is {settings.max_credit_rows:,} per request "
             "(ATTRIBUTION_MAX_CREDIT_ROWS): send fewer journeys or models per request",
             field="journeys")
+    return rows
+
+
+# --- large requests, in a scoring process -------------------------------------------------------
+
+_PROCESS: dict[str, Any] = {}
+
+
+def init_process(settings: Settings) -> None:
+    """A scoring process's own settings and scorer cache."""
+    _PROCESS["settings"] = settings
+    _PROCESS["scorers"] = ScorerCache(SnapshotStore.beside(settings.runs_dir),
+                                      size=settings.scorer_cache_size)
+
+
+def score_in_process(raw: bytes) -> tuple[int, bytes, dict[str, str] | None]:
+    """(status, body, headers) of a request, all of it done here: parse, check, fit or
+    find the scorer, score and render; errors rendered as the app's handlers would."""
+    settings: Settings = _PROCESS["settings"]
+    scorers: ScorerCache = _PROCESS["scorers"]
+    try:
+        body = parse_request(raw)
+        check_request(body, settings)
+        models = list(body.models)
+        with model_errors(models):
+            scoring = scorers.cached(models) or scorers.get(models, body.snapshot)
+            render = _render(scoring.scorer.labels, scoring, scoring.unseen(body.journeys))
+            return 200, render(scoring.scorer.score(body.journeys)), None
+    except Exception as exc:  # every answer goes back as data: nothing to unpickle
+        status, payload, headers = error_parts(exc)
+        return status, json.dumps(payload).encode(), headers
+
+
+async def _in_process(pool: ScoringPool, raw: bytes) -> Response:
+    try:
+        status, content, headers = await pool.large(score_in_process, raw)
+    except ScoringBusy:
+        raise ServiceError(
+            429, "busy", f"every scoring process is busy and {pool.waiting} more requests "
+            "wait (ATTRIBUTION_SCORING_WORKERS, ATTRIBUTION_SCORING_WAITING); retry after a "
+            "second, or send smaller requests", headers={"Retry-After": "1"}) from None
+    return Response(content, status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+@router.post("/attribute", response_model=AttributeResponse,
+             responses=errors(400, 401, 404, 409, 413, 422, 429),
+             openapi_extra={"requestBody": {"required": True,
+                                            "content": {"application/json": {"schema": _BODY}}}})
+async def attribute(request: Request, settings: SettingsDep, scorers: ScorersDep,
+                    pool: ScoringDep) -> Response:
+    """Per-touch and per-channel credit for each journey under each model.
+
+    Send exactly the touches to credit (at or before the conversion): each journey's touches
+    go to its own conversion. Data-driven models (markov, shapley, counterfactual) are
+    fitted on a published model snapshot: ``snapshot`` if given, else the current one (409
+    when none is published); the response names it and lists ``unseen_channels``.
+    At most ``ATTRIBUTION_MAX_CREDIT_ROWS`` touches x models per request; requests above
+    2,000 are scored in separate processes (429 when all are busy and enough wait).
+    """
+    raw = await request.body()
+    if len(raw) > INLINE_BYTES:
+        return await _in_process(pool, raw)
+    body = parse_request(raw)
+    rows = check_request(body, settings)
+    if rows > pool.small_rows:
+        return await _in_process(pool, raw)
+    models = list(body.models)
     scoring = scorers.cached(models)
     if scoring is None:
         # resolving models, reading the snapshot and fitting touch the disk: not on the loop
@@ -74,5 +179,5 @@ async def attribute(body: AttributeRequest, settings: SettingsDep, scorers: Scor
             scoring = await run_in_threadpool(scorers.get, models, body.snapshot)
     render = _render(scoring.scorer.labels, scoring, scoring.unseen(body.journeys))
     with model_errors(models):  # parameters that give non-finite credit
-        content = await batcher.score(scoring.scorer, body.journeys, render)
+        content = await pool.small(scoring.scorer, body.journeys, render)
     return Response(content, media_type="application/json")
