@@ -20,7 +20,7 @@ def serve(
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
-    """Start the HTTP API (settings from ATTRIBUTION_* variables); docs at /docs."""
+    """Start the HTTP API (settings from ATTRIBUTION_* variables); schema at /openapi.json."""
     from pydantic import ValidationError
 
     from service import serve as run_service

@@ -1,4 +1,5 @@
-"""Request and response bodies (pydantic), as shown in the OpenAPI docs at ``/docs``.
+"""Request and response bodies (pydantic), as published at ``/openapi.json`` (and ``/docs``
+with ``ATTRIBUTION_DOCS=true``).
 
 Journeys are ``TypedDict``s so that a validated body is already the plain data that
 :func:`attribution.score_journeys` takes, with no model-to-dict copy per touch.
