@@ -42,11 +42,9 @@ SMALL = body(1, 20)
 LARGE = body(20, BUDGET // len(RULES) // 20)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def start_server_process(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``attribution serve`` in a child process (its own interpreter: the client's threads
-    do not share its GIL), on a free loopback port."""
-    tmp = tmp_path_factory.mktemp("pool")
+    do not share its GIL), on a free loopback port; the process and its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -62,11 +60,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert proc.poll() is None, "the server exited"
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+                return proc, url
         except httpx.HTTPError:
             pass
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, url = start_server_process(tmp_path_factory.mktemp("pool"))
     try:
         yield url
     finally:
@@ -217,3 +220,37 @@ def test_large_requests_beyond_the_pool_and_its_queue_get_429(
     assert busy.headers["retry-after"] == "1"
     assert busy.json()["error"]["type"] == "busy"
     assert "ATTRIBUTION_SCORING_WORKERS" in busy.json()["error"]["message"]
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_scoring_processes_end_with_the_service_even_on_kill_9(tmp_path: Path) -> None:
+    proc, url = start_server_process(tmp_path)
+    scoring: list[int] = []
+    try:
+        response = httpx.post(f"{url}/v1/attribute", headers=AUTH, json=LARGE, timeout=300)
+        assert response.status_code == 200
+        scoring = [pid for pid in children(proc.pid)
+                   if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(scoring) == 2  # ATTRIBUTION_SCORING_WORKERS, all started
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) >= 10 for pid in scoring)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in scoring):
+        assert time.monotonic() < deadline, "scoring processes outlived the service"
+        time.sleep(0.2)
