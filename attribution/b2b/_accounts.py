@@ -18,7 +18,7 @@ Computed by :func:`attribute` when ``level="account"`` and stored on the result:
     data-driven models this is their per-touch split (models.md), whose channel sums differ
     from their standard channel totals in ``channel_credit``.
 
-``pipeline`` (``pipeline.parquet``), sourced vs influenced by channel
+``pipeline`` (``pipeline.parquet``), sourced vs influenced by channel (and CRM-sourced)
     Over the run's conversions (deals): ``sourced`` = the channel of the journey's first touch
     (``(no touches)`` for a deal without touches), one channel per deal, so it sums to 100%;
     ``influenced`` = every channel with a journey touch at or before the opportunity was
@@ -31,12 +31,16 @@ Computed by :func:`attribute` when ``level="account"`` and stored on the result:
     conversion's value when the run converts on a closed-won stage, else the closed-won event
     of the same ``opportunity_id``, else 0). Run with ``conversion_stage="opportunity"`` for
     all created pipeline, open and lost deals included; with ``closed_won`` (default) it
-    covers won deals. The CRM lead-source field of b2b.md is not read yet (the stages table
-    has no such column).
+    covers won deals. When stage events carry the CRM's own ``lead_source`` (the importers
+    write Opportunity.LeadSource / HubSpot's Original Source there), ``crm_sourced`` is each
+    deal's source by the CRM (its earliest non-blank ``lead_source``; ``(not set)`` for a
+    deal without one), one per deal, so it sums to 100%; its ``channel`` holds the CRM's
+    values, which need not be channel names.
 
 Per-deal columns added to ``conversions``: ``contacts_in_journey``, ``roles_in_journey``,
-``required_roles_covered``, ``coverage``, ``sourced_channel``, ``opportunity_created_at``,
-``influencing_channels``, ``pipeline_value``, ``revenue``.
+``required_roles_covered``, ``coverage``, ``sourced_channel``, ``crm_source`` (the CRM's
+lead source, null without one), ``opportunity_created_at``, ``influencing_channels``,
+``pipeline_value``, ``revenue``.
 
 **Engagement.** The reference time ``R`` is the latest timestamp in the data (touches and
 stage events), so a rerun on the same data gives the same scores. A touch of age

@@ -12,7 +12,7 @@ import polars as pl
 from attribution.b2b._committee import coverage_text, roles_covered
 from attribution.journeys._contacts import UNKNOWN_ROLE
 
-__all__ = ["NOTES", "NO_TOUCH", "PIPELINE_SCHEMA", "deal_table", "pipeline_table"]
+__all__ = ["NOTES", "NO_SOURCE", "NO_TOUCH", "PIPELINE_SCHEMA", "deal_table", "pipeline_table"]
 
 NO_TOUCH: Final = "(no touches)"
 
@@ -34,7 +34,12 @@ NOTES: Final = {
     "sourced": "channel of the deal's first journey touch; one channel per deal, sums to 100%",
     "influenced": "every channel touching before the opportunity was created, each with the "
     "full deal value; does NOT sum to 100%",
+    "crm_sourced": "the CRM's own lead source of the deal (lead_source on its stage events, "
+    "e.g. Opportunity.LeadSource); one per deal, sums to 100%; CRM values, not channels",
 }
+#: the CRM source of a deal whose stage events carry none (when others do)
+NO_SOURCE: Final = "(not set)"
+_MEASURE_ORDER = {"sourced": 0, "crm_sourced": 1, "influenced": 2}
 
 
 def deal_table(
@@ -46,7 +51,11 @@ def deal_table(
     required: tuple[str, ...],
 ) -> pl.DataFrame:
     """Per conversion: committee coverage, sourced / influencing channels, pipeline, revenue."""
-    for col, dtype in (("opportunity_id", pl.String), ("value", pl.Float64)):
+    for col, dtype in (
+        ("opportunity_id", pl.String),
+        ("value", pl.Float64),
+        ("lead_source", pl.String),
+    ):
         if col not in stages.columns:
             stages = stages.with_columns(pl.lit(None, dtype).alias(col))
     role = pl.col("role") if "role" in journey_touches.columns else pl.lit(UNKNOWN_ROLE)
@@ -74,10 +83,16 @@ def deal_table(
     created = pl.coalesce(
         pl.when(own <= pl.col("timestamp")).then(own), "opportunity_at", "timestamp"
     ).alias("opportunity_created_at")
+    crm_source = (
+        stages.filter(pl.col("opportunity_id").is_not_null() & pl.col("lead_source").is_not_null())
+        .group_by("opportunity_id")
+        .agg(pl.col("lead_source").sort_by("timestamp", "lead_source").first().alias("crm_source"))
+    )
     deals = (
         conversions.select(
             "conversion_id", "opportunity_id", "timestamp", "value", "opportunity_at"
         )
+        .join(crm_source, on="opportunity_id", how="left")
         .join(by_opportunity("opportunity", "_opp"), on="opportunity_id", how="left")
         .join(by_opportunity("closed_won", "_won"), on="opportunity_id", how="left")
         .with_columns(created)
@@ -117,6 +132,7 @@ def deal_table(
             "required_roles_covered",
             coverage_text(pl.col("required_roles_covered"), required).alias("coverage"),
             "sourced_channel",
+            "crm_source",
             "opportunity_created_at",
             "influencing_channels",
             pl.coalesce("_opp", "value").alias("pipeline_value"),
@@ -155,8 +171,18 @@ def pipeline_table(deals: pl.DataFrame) -> pl.DataFrame:
         .explode("channel")
         .filter(pl.col("channel").is_not_null())
     )
+    measures = [sourced, influenced]
+    if "crm_source" in deals.columns and deals.get_column("crm_source").is_not_null().any():
+        measures.append(
+            deals.select(
+                pl.lit("crm_sourced").alias("measure"),
+                pl.col("crm_source").fill_null(NO_SOURCE).alias("channel"),
+                "pipeline_value",
+                "revenue",
+            )
+        )
     return (
-        pl.concat([sourced, influenced])
+        pl.concat(measures)
         .group_by("measure", "channel")
         .agg(
             pl.len().alias("deals"),
@@ -167,11 +193,11 @@ def pipeline_table(deals: pl.DataFrame) -> pl.DataFrame:
             share("deals", n).alias("deal_share"),
             share("pipeline", p).alias("pipeline_share"),
             share("revenue", r).alias("revenue_share"),
-            (pl.col("measure") == "sourced").alias("sums_to_total"),
+            (pl.col("measure") != "influenced").alias("sums_to_total"),
             pl.col("measure").replace_strict(NOTES, return_dtype=pl.String).alias("note"),
         )
         .sort(
-            [pl.col("measure") == "influenced", "pipeline", "deals", "channel"],
+            [pl.col("measure").replace_strict(_MEASURE_ORDER), "pipeline", "deals", "channel"],
             descending=[False, True, True, False],
         )
         .select(list(PIPELINE_SCHEMA))

@@ -70,6 +70,7 @@ CONTACT_IDS = [
     "Contact IDs",
 ]
 CREATE_DATE = ["Create Date", "createdate", "hs_createdate"]
+SOURCE = ["Original Source", "Original Traffic Source", "hs_analytics_source"]
 #: lifecycle stage (folded label or internal name) -> our stage name
 LIFECYCLE = {
     "lead": "lead",
@@ -215,9 +216,7 @@ def import_hubspot(
     cid = con.require(CONTACT_ID)
     company, company_col = _companies(con, comp, report, [deal])
     role_col = con.column(["Buying Role", "hs_buying_role"], required=False)
-    source_col = con.column(
-        ["Original Source", "Original Traffic Source", "hs_analytics_source"], required=False
-    )
+    source_col = con.column(SOURCE, required=False)
     lifecycle = _lifecycle_columns(con)
     report.read(
         con,
@@ -261,7 +260,7 @@ def import_hubspot(
             )
         )
 
-    accounts = one_account(contact_rows.select("contact_id", "account_id"))
+    accounts = one_account(contact_rows.select("contact_id", "account_id", "lead_source"))
     deal_stages = _deals(deal, comp, con, accounts, report, formats)
     touches = (
         _engagements(
@@ -312,6 +311,7 @@ def _deals(
     amount = deal.column(["Amount", "amount"], required=False)
     people = deal.column(CONTACT_IDS, required=False)
     won_col = deal.column(["Is Closed Won", "hs_is_closed_won"], required=False)
+    source = deal.column(SOURCE, required=False)
     company, company_col = _companies(deal, comp, report, [con])
     report.read(
         deal,
@@ -324,6 +324,7 @@ def _deals(
             "contact_id": people,
             "account_id": company_col,
             "is_won": won_col,
+            "lead_source": source or "the first associated contact's source",
         },
     )
     stage_text = pl.col(stage_col).str.to_lowercase()
@@ -350,6 +351,17 @@ def _deals(
         (parse_amounts(deal, amount) if amount else pl.lit(None, pl.Float64)).alias("value"),
         (split_ids(people) if people else pl.lit([], pl.List(pl.String))).alias("contact_id"),
         company.alias("_company"),
+        (pl.col(source) if source else pl.lit(None, pl.String)).alias("_source"),
+    )
+    # the deal's own source, else its first associated contact's
+    first = accounts.select(
+        pl.col("contact_id").alias("_first"), pl.col("lead_source").alias("_first_source")
+    )
+    frame = (
+        frame.with_columns(pl.col("contact_id").list.first().alias("_first"))
+        .join(first, on="_first", how="left")
+        .with_columns(pl.coalesce("_source", "_first_source").alias("lead_source"))
+        .drop("_first", "_first_source", "_source")
     )
     record_mapping(
         report,
@@ -382,7 +394,11 @@ def _deals(
         report.notes.append(f"deals: {won_no_amount} won deal(s) without an amount (value missing)")
     per_contact = (
         frame.explode("contact_id")
-        .join(accounts.rename({"account_id": "_contact_account"}), on="contact_id", how="left")
+        .join(
+            accounts.select("contact_id", pl.col("account_id").alias("_contact_account")),
+            on="contact_id",
+            how="left",
+        )
         .with_columns(pl.coalesce("_company", "_contact_account").alias("account_id"))
     )
     unknown = (
@@ -403,6 +419,7 @@ def _deals(
         "account_id",
         "opportunity_id",
         "value",
+        "lead_source",
     )
     ended = per_contact.filter(
         pl.col("_outcome").is_not_null() & pl.col("_closed").is_not_null()
@@ -413,6 +430,7 @@ def _deals(
         "account_id",
         "opportunity_id",
         "value",
+        "lead_source",
     )
     return pl.concat([opened, ended])
 

@@ -43,6 +43,7 @@ STAGE_COLUMNS: dict[str, pl.DataType] = {
     "account_id": pl.String(),
     "opportunity_id": pl.String(),
     "value": pl.Float64(),
+    "lead_source": pl.String(),
 }
 CONTACT_COLUMNS: dict[str, pl.DataType] = {
     "contact_id": pl.String(),

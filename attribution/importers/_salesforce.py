@@ -413,6 +413,7 @@ def _opportunities(
     amount = opps.column(["Amount"], required=False)
     account = opps.column(["AccountId", "Account ID"], required=False)
     contact = opps.column(["ContactId", "Contact ID"], required=False)
+    source = opps.column(["LeadSource", "Lead Source"], required=False)
     if won is None and stage is None:
         raise ColumnNotFoundError(
             "needs IsWon or StageName to tell won from lost",
@@ -432,6 +433,7 @@ def _opportunities(
             "value": amount,
             "account_id": account,
             "contact_id": contact,
+            "lead_source": source,
         },
     )
     outcome: pl.Expr
@@ -448,6 +450,7 @@ def _opportunities(
         pl.col(oid).alias("opportunity_id"),
         _col(account).alias("_opp_account"),
         _col(contact).alias("_opp_contact"),
+        _col(source).alias("lead_source"),
         (parse_amounts(opps, amount) if amount else pl.lit(None, pl.Float64)).alias("value"),
         parse_timestamps(opps, created, formats, "timestamp").alias("_created"),
         parse_timestamps(opps, close, formats, "timestamp").alias("_close"),
@@ -494,7 +497,8 @@ def _opportunities(
             ),
         ]
     )
-    return frame.select("opportunity_id", "_opp_account", "_opp_contact", "value"), events
+    kept = frame.select("opportunity_id", "_opp_account", "_opp_contact", "value", "lead_source")
+    return kept, events
 
 
 def _contact_roles(roles: Export, lead_map: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
@@ -582,5 +586,5 @@ def _deal_events(
             report.drop("contact_roles", "opportunity not in the Opportunity file", unknown)
             report.kept("contact_roles", roles.height - unknown)
     return events.join(people.filter(~nobody), on="opportunity_id", how="inner").select(
-        "timestamp", "stage", "contact_id", "account_id", "opportunity_id", "value"
+        "timestamp", "stage", "contact_id", "account_id", "opportunity_id", "value", "lead_source"
     )

@@ -82,6 +82,7 @@ STAGES = TableSpec(
         "account_id": STRING,
         "opportunity_id": STRING,
         "value": FLOAT,
+        "lead_source": STRING,  # the CRM's own source of the deal: crm_sourced pipeline
     },
     required=("timestamp", "stage"),
     one_of=(("contact_id", "account_id"),),
