@@ -231,3 +231,16 @@ def test_docs_are_off_by_default_and_on_by_setting(tmp_path: Path,
     assert httpx.get(f"{off}/redoc", timeout=10).status_code == 404
     assert httpx.get(f"{off}/openapi.json", timeout=10).status_code == 200
     assert httpx.get(f"{on}/docs", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("DELETE", "/v1/models/snapshots", "GET, POST"),
+    ("PUT", "/v1/runs", "POST"),
+    ("POST", "/v1/runs/x", "GET"),
+])
+def test_405_names_every_method_of_the_path(url: str, method: str, path: str,
+                                            allow: str) -> None:
+    response = httpx.request(method, f"{url}{path}", headers=AUTH, timeout=10)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert response.json()["error"]["type"] == "method_not_allowed"

@@ -5,7 +5,9 @@ over a real uvicorn server on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,25 @@ def test_publish_copies_the_path_table_and_becomes_current(tmp_path: Path,
         ["current.json", first.snapshot_id, second.snapshot_id])
     for name in ("../good", "..", ".", "", "/etc", "nope"):
         assert store.get(name) is None
+
+
+def test_a_publication_killed_mid_write_leaves_nothing_for_long(tmp_path: Path,
+                                                                 stored: dict[str, Path]) -> None:
+    store = SnapshotStore(tmp_path / "store")
+    store.root.mkdir()
+    old_dir = store.root / ".20250101T000000Z-dead.x1.tmp"
+    old_dir.mkdir()
+    (old_dir / "paths.parquet").write_bytes(b"half")
+    old_file = store.root / ".current.json.x2.tmp"
+    old_file.write_text("{")
+    fresh = store.root / ".20250101T000000Z-busy.x3.tmp"  # another publication, under way
+    fresh.mkdir()
+    for path in (old_dir, old_file):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    snapshot = store.publish(stored["good"])
+    assert sorted(p.name for p in store.root.iterdir()) == sorted(
+        [fresh.name, "current.json", snapshot.snapshot_id])
+    assert [s.snapshot_id for s in store.all()] == [snapshot.snapshot_id]
 
 
 def test_a_run_without_a_conversion_cannot_be_published(tmp_path: Path,

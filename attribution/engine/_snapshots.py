@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +49,8 @@ SNAPSHOTS_DIR: Final = ".snapshots"
 CURRENT: Final = "current.json"
 #: A snapshot's own description, in its folder.
 SNAPSHOT: Final = "snapshot.json"
+#: Seconds after which a temporary file or folder of a publication counts as abandoned.
+ORPHAN_AGE: Final = 3600.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class SnapshotStore:
                 f"run '{name}' has no conversion in its path table: data-driven models "
                 "would learn nothing from it; publish a run over data with conversions",
                 table="paths", source=name)
+        self.remove_orphans()
         snapshot_id = new_run_id()
         info = {
             "snapshot_id": snapshot_id,
@@ -193,6 +197,29 @@ class SnapshotStore:
             write_json_atomic(tmp / SNAPSHOT, info)
         write_json_atomic(self.root / CURRENT, {"snapshot_id": snapshot_id})
         return ModelSnapshot.read(final)
+
+    def remove_orphans(self, older_than: float = ORPHAN_AGE) -> int:
+        """Remove what publications killed mid-write left (temporary ``.*.tmp`` folders and
+        files) once older than ``older_than`` seconds; how many. Each publish calls it."""
+        removed = 0
+        now = time.time()
+        try:
+            leftovers = [p for p in self.root.iterdir()
+                         if p.name.startswith(".") and p.name.endswith(".tmp")]
+        except OSError:
+            return 0
+        for path in leftovers:
+            try:
+                if now - path.lstat().st_mtime < older_than:
+                    continue  # perhaps a publication under way in another process
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed += 1
+            except OSError:  # gone meanwhile, or not ours to remove: leave it
+                continue
+        return removed
 
     def get(self, snapshot_id: str) -> ModelSnapshot | None:
         """The snapshot ``snapshot_id``, or None when there is no such snapshot."""
