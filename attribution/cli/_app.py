@@ -31,6 +31,8 @@ _FLAGS = dict(option_flags())
 ModelOpt = Annotated[
     list[str] | None, typer.Option(*_FLAGS["models"].flags, help=_FLAGS["models"].help)
 ]
+TouchesOpt = Annotated[Path, typer.Option(help="Touch log file")]
+StagesOpt = Annotated[Path, typer.Option(help="CRM stage events file")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that receives run folders")]
 SurveysOpt = Annotated[
     Path | None, typer.Option("--surveys", help="Survey answers: adds the survey benchmark")

@@ -9,7 +9,9 @@ import typer
 
 from attribution.cli._app import (
     OutOpt,
+    StagesOpt,
     TimestampFormatOpt,
+    TouchesOpt,
     app,
     economics_extras,
     fail,
@@ -25,8 +27,8 @@ from attribution.inputs._config import load_config
 @app.command("plan")
 def plan_cmd(
     plan: Annotated[Path, typer.Argument(help="Plan TOML: [budget] by channel, [targets]")],
-    touches: Annotated[Path, typer.Option(help="Touch log file")],
-    stages: Annotated[Path, typer.Option(help="CRM stage events file")],
+    touches: TouchesOpt,
+    stages: StagesOpt,
     spend: Annotated[Path, typer.Option(help="Spend table (channel, month, amount)")],
     contacts: Annotated[
         Path | None, typer.Option(help="Contacts file (contact -> account)")

@@ -11,6 +11,8 @@ from attribution.cli._app import (
     LabelsOpt,
     ModelOpt,
     OutOpt,
+    StagesOpt,
+    TouchesOpt,
     TruthOpt,
     app,
     fail,
@@ -25,8 +27,8 @@ from attribution.models._registry import default_models
 @app.command("surveys")
 def surveys_cmd(
     surveys: Annotated[Path, typer.Option(help="Survey answers file")],
-    touches: Annotated[Path, typer.Option(help="Touch log file")],
-    stages: Annotated[Path, typer.Option(help="CRM stage events file")],
+    touches: TouchesOpt,
+    stages: StagesOpt,
     model: ModelOpt = None,
     truth: TruthOpt = None,
     survey_labels: LabelsOpt = None,
