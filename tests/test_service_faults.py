@@ -524,6 +524,22 @@ def test_a_worker_whose_run_another_server_interrupted_writes_nothing_more(
     assert _leftovers(runs) == []
 
 
+def test_a_live_servers_run_read_by_another_server_stays_running(
+    data_dir, tmp_path, start_server, gate,
+) -> None:
+    """Two servers on one runs directory (here two apps in one process, so the same host,
+    boot and PID): the second sees the first's run as running, not interrupted."""
+    runs = tmp_path / "runs"
+    first, second = (start_server(_app(data_dir, runs)) for _ in range(2))
+    with httpx.Client(base_url=first, headers=AUTH, timeout=10) as http:
+        run_id = _start_run(http)
+        _poll(http, run_id, _at_stage("journeys"))
+    with httpx.Client(base_url=second, headers=AUTH, timeout=10) as http:
+        assert http.get(f"/v1/runs/{run_id}").json()["status"] == "running"
+        gate.set()
+        assert _poll(http, run_id, lambda s: s["status"] != "running")["status"] == "succeeded"
+
+
 def test_concurrent_runs_over_http(data_dir, tmp_path, start_server) -> None:
     runs = tmp_path / "runs"
     url = start_server(_app(data_dir, runs, run_workers=2, max_queued_runs=4))

@@ -84,7 +84,8 @@ def verdict(owner: dict[str, Any], expires_at: float | None, me: Instance,
             now: float) -> str | None:
     """Why the owner of a run is gone, or None when it may still be alive.
 
-    ``owner`` is an :meth:`Instance.record` (or, from older status files, only host and pid);
+    ``owner`` is an :meth:`Instance.record`, maybe with more keys (or, from older status
+    files, only host and pid);
     ``expires_at`` is the lease's expiry (Unix time) or None when unknown. The caller handles
     runs owned by ``me`` itself: it knows which of them it is running.
     """

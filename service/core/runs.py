@@ -35,6 +35,7 @@ import re
 import shutil
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,6 +140,9 @@ class RunStore:
         check_runs_dir(self.runs_dir)  # a one-line ConfigError when unusable
         self.redact = PathRedactor(Path(self.data_dir), self.runs_dir)
         self._me = Instance.current()
+        # the owner record: this process, and this store in it (two apps in one process,
+        # as in tests, are two owners; the lease tells about the other one)
+        self._owner = self._me.record() | {"store": uuid.uuid4().hex}
         self._recover()
         self._threads: list[threading.Thread] = []
         self.start()
@@ -232,7 +236,7 @@ class RunStore:
         """Why the instance owning a queued or running run is gone, or None."""
         lease = status.get("lease") or {}
         owner = lease.get("owner") or status.get("owner") or {}
-        if owner == self._me.record():
+        if owner == self._owner:
             with self._cond:
                 if run_id in self._pending and run_id not in self._lost:
                     return None
@@ -300,7 +304,7 @@ class RunStore:
 
     def _lease(self) -> dict[str, Any]:
         now = time.time()
-        return {"owner": self._me.record(), "renewed_at": _iso(now),
+        return {"owner": self._owner, "renewed_at": _iso(now),
                 "expires_at": _iso(now + self.lease)}
 
     def _beat(self, stop: threading.Event) -> None:
