@@ -96,8 +96,8 @@ class RunOptions:
     conversion_stage
         The stage that counts as a conversion (after ``stage_names`` mapping).
     lookback
-        Journey window, e.g. ``"90d"`` (a bare number is seconds). Default 90 days (contact),
-        180 days (account); see :attr:`window`.
+        Journey window, e.g. ``"90d"`` or a ``timedelta`` (a number without a unit is an
+        error). Default 90 days (contact), 180 days (account); see :attr:`window`.
     milestones
         Milestone role -> stage names; default lead = lead/mql, opportunity, closed_won.
     stage_names

@@ -30,7 +30,8 @@ ModelLike: TypeAlias = str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
 #: Anything the library reads as a table: a Polars frame, an Arrow table or a file path
 #: (Parquet, CSV, TSV, NDJSON).
 TableLike: TypeAlias = pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str]
-#: A duration: ``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``, seconds or a timedelta.
+#: A duration: ``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"`` or a timedelta (a number
+#: without a unit is refused: the type admits it so that the error can say so).
 Duration: TypeAlias = str | int | float | timedelta
 #: Called with the name of each pipeline stage as it starts.
 Progress: TypeAlias = Callable[[str], None]

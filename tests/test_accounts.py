@@ -137,9 +137,10 @@ def _credits(result, model: str) -> dict[str, float]:
 
 def _reconciles(rec: dict) -> bool:
     dropped = sum(rec["touches_dropped"].values())
+    unattributed = rec["conversions_unattributed"] + rec["conversions_same_timestamp"]
     return (
         rec["touches_in"] == rec["touches_in_journeys"] + rec["touches_in_null_paths"] + dropped
-        and rec["conversions"] == rec["conversions_attributed"] + rec["conversions_unattributed"]
+        and rec["conversions"] == rec["conversions_attributed"] + unattributed
     )
 
 

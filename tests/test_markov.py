@@ -641,5 +641,6 @@ def test_negative_deal_value_is_an_error_for_markov() -> None:
         {"contact_id": ["c1"], "stage": ["closed_won"], "timestamp": ["2025-01-05"],
          "value": [-5.0]}
     )
-    with pytest.raises(attribution.ModelParameterError, match="stage 'value'"):
+    # an input error naming the column and rows, before any model runs (issue 14)
+    with pytest.raises(attribution.InputError, match=r"column 'value'.*negative.*rows, 0-based: 0"):
         attribution.attribute(touches, stages, models=["markov"])

@@ -229,7 +229,9 @@ def test_contract_invariants(case: Case, make_touches, make_stages) -> None:
         + rec["touches_in_null_paths"]
         + sum(rec["touches_dropped"].values())
     )
-    assert rec["conversions"] == rec["conversions_attributed"] + rec["conversions_unattributed"]
+    assert rec["conversions"] == rec["conversions_attributed"] + (
+        rec["conversions_unattributed"] + rec["conversions_same_timestamp"]
+    )
     tc = result.touch_credit
     if tc.height:
         assert tc.get_column("credit").min() >= 0

@@ -27,6 +27,7 @@ from attribution.inputs._schema import (
     ROW,
     Table,
     TableSpec,
+    deduplicate_stages,
     deduplicate_touches,
     load,
     split_events,
@@ -159,6 +160,33 @@ def prepare_touches(
     return touch_frame, duplicates, other_channel
 
 
+def check_values(stage_table: Table) -> None:
+    """Deal values (``value`` of the stage events) must be finite and >= 0, whatever the
+    models: a negative amount would take credited revenue away under every rule-based model.
+    The error names the file, the user's column and the lines."""
+    frame = stage_table.frame
+    if "value" not in frame.columns:
+        return
+    value = pl.col("value")
+    bad = value.is_not_null() & (~value.is_finite() | (value < 0))
+    rows = frame.filter(bad).get_column(ROW)
+    if rows.len():
+        example = frame.filter(bad).get_column("value").head(3).to_list()
+        raise stage_table.error(
+            InputError(
+                f"{rows.len()} stage event(s) have a negative or non-finite deal value, e.g. "
+                f"{example}",
+                table=stage_table.spec.name if stage_table.spec else "stages",
+                source=stage_table.source.name,
+                column="value",
+                rows=rows.sort().head(5).to_list(),
+                hint="a deal value is an amount >= 0 (a refund or a lost deal is not a "
+                "negative deal: mark lost deals with the closed_lost stage); leave it blank "
+                "when unknown",
+            )
+        )
+
+
 def rename_stages(
     stage_frame: pl.DataFrame, stage_names: Mapping[str, str | Sequence[str]] | None
 ) -> pl.DataFrame:
@@ -170,10 +198,15 @@ def rename_stages(
 
 
 def reconciliation(
-    journey_counts: Mapping[str, int | dict[str, int]], duplicates: int, other_channel: int
+    journey_counts: Mapping[str, int | dict[str, int]],
+    duplicates: int,
+    other_channel: int,
+    stage_duplicates: int = 0,
 ) -> dict[str, Any]:
-    """The manifest's reconciliation counts: the journeys' counts plus the validate stage's."""
+    """The manifest's reconciliation counts: the journeys' counts plus the validate stage's
+    (``stages_dropped``: stage events dropped before the journeys, by reason)."""
     counts: dict[str, Any] = dict(journey_counts)
+    counts["stages_dropped"] = {"exact_duplicate": stage_duplicates} if stage_duplicates else {}
     touches_in = counts["touches_in"]
     assert isinstance(touches_in, int)
     counts["touches_in"] = touches_in + duplicates
@@ -213,16 +246,23 @@ def build_part(
     touch table is the unified event log. ``timer`` (a :class:`~attribution.engine._manifest.Timer`)
     is told each stage."""
     if stage_table is None:
-        touch_frame, stage_frame = split_events(touch_table.frame, touch_table.source)
+        try:
+            touch_frame, stage_frame = split_events(touch_table.frame, touch_table.source)
+        except InputError as exc:
+            raise touch_table.error(exc) from None
         rows_in = (touch_table.rows_in, 0)
-        touch_table = Table(touch_frame, touch_table.source, touch_table.rows_in)
-        stage_table = Table(stage_frame, touch_table.source, touch_table.rows_in)
+        events = touch_table
+        touch_table = Table(touch_frame, events.source, events.rows_in, names=events.names)
+        stage_table = Table(stage_frame, events.source, events.rows_in, names=events.names)
     else:
         rows_in = (touch_table.rows_in, stage_table.rows_in)
     if timer is not None:
         timer.stage("validate")
     touch_frame, duplicates, other_channel = prepare_touches(touch_table, options.channel_rules)
-    stage_frame = rename_stages(stage_table.frame, options.stage_names)
+    check_values(stage_table)
+    stage_frame, stage_duplicates = deduplicate_stages(
+        rename_stages(stage_table.frame, options.stage_names)
+    )
     if timer is not None:
         timer.stage("journeys")
     try:
@@ -239,7 +279,7 @@ def build_part(
         )
     except InputError as exc:  # about the touches (a channel name): say where they came from
         raise (touch_table.error(exc) if exc.table == "touches" else exc) from None
-    counts = reconciliation(journeys.counts, duplicates, other_channel)
+    counts = reconciliation(journeys.counts, duplicates, other_channel, stage_duplicates)
     return Part(touch_frame, stage_frame, journeys, counts, rows_in)
 
 

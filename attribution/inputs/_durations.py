@@ -1,5 +1,6 @@
-"""Durations as users write them: ``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``,
-seconds, or a ``timedelta``."""
+"""Durations as users write them: ``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``, or a
+``timedelta``. A number without a unit is an error: ``--lookback 90`` most likely means 90
+days, and reading it as 90 seconds would silently leave every journey empty."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from attribution.typing import Duration
 
 __all__ = ["parse_duration"]
 
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
 
 def parse_duration(value: Duration, *, name: str = "lookback") -> timedelta:
-    """``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``, seconds, or a ``timedelta``.
-
-    A bare number is seconds. The error names the option (``name``).
+    """``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"`` (a number and a unit), or a
+    ``timedelta``. The error names the option (``name``).
 
     Examples
     --------
@@ -22,22 +24,23 @@ def parse_duration(value: Duration, *, name: str = "lookback") -> timedelta:
     >>> parse_duration("90d").days, parse_duration("12h").total_seconds()
     (90, 43200.0)
     """
+    usage = f"'{name}' must be a duration like '90d', '12h', '30m', '2w' or '45s'"
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, int | float | str) and not isinstance(value, bool):
         text = str(value).strip().lower()
-        units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-        unit = text[-1:] if text[-1:] in units else ""
+        unit = text[-1:] if text[-1:] in _UNITS else ""
         number = text[:-1] if unit else text
         try:
-            result = timedelta(seconds=float(number) * units.get(unit, 1))
+            amount = float(number)
+            result = timedelta(seconds=amount * _UNITS[unit]) if unit else timedelta(0)
         except (ValueError, OverflowError):  # not a number; nan, inf or beyond timedelta
-            raise InputError(
-                f"'{name}' must be a duration like '90d', '12h', '30m', '2w' or seconds; "
-                f"got {value!r}"
-            ) from None
+            raise InputError(f"{usage}; got {value!r}") from None
+        if not unit:
+            days = f" (for {number} days write '{number}d')" if 0 < amount < 1e6 else ""
+            raise InputError(f"{usage}: a number needs a unit; got {value!r}{days}")
     else:
-        raise InputError(f"'{name}' must be a duration like '90d'; got {value!r}")
+        raise InputError(f"{usage}; got {value!r}")
     if result <= timedelta(0):
         raise InputError(f"'{name}' must be positive; got {value!r}")
     return result

@@ -512,6 +512,26 @@ def deduplicate_touches(table: Table) -> tuple[pl.DataFrame, int]:
     return deduped, removed
 
 
+def deduplicate_stages(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop stage events equal to an earlier one in every column read (an export that lists
+    one event twice); return the frame and the count. The same checks as for touches: a hash
+    of each row sorted once, and an exact comparison only when some hashes repeat."""
+    content = [c for c in frame.columns if c != ROW]
+    if frame.height < 2 or not content:
+        return frame, 0
+    hashes = frame.select(content).hash_rows(seed=0)
+    candidates = _repeated(hashes.to_frame("_h"), pl.col("_h"))
+    if candidates is None:
+        return frame, 0
+    suspects = frame.filter(candidates)
+    kept = suspects.unique(subset=content, keep="first", maintain_order=True)
+    removed = suspects.height - kept.height
+    if not removed:
+        return frame, 0
+    dropped = suspects.join(kept.select(ROW), on=ROW, how="anti").get_column(ROW)
+    return frame.filter(~pl.col(ROW).is_in(dropped.implode())), removed
+
+
 def split_events(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split a unified event log into touches and stage events by ``event_type``.
 

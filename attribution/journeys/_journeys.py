@@ -131,7 +131,10 @@ def build_journeys(
     ``touches_in`` = ``touches_in_journeys`` + ``touches_in_null_paths`` + sum of
     ``touches_dropped`` (by reason: ``outside_lookback``, ``missing_<entity key>``,
     ``outside_contact_scope``, ``journey_too_long``); ``conversions`` =
-    ``conversions_attributed`` + ``conversions_unattributed``; with a narrowed scope also
+    ``conversions_attributed`` + ``conversions_unattributed`` + ``conversions_same_timestamp``
+    (a conversion at the same time as an earlier one of the same entity, whose journey took
+    the touches: reported as such, not as a conversion without touches); with a narrowed
+    scope also
     ``conversions_scope_fallback``. A journey over ``max_touches_per_journey`` touches keeps
     its last ones (:mod:`attribution.journeys._cap`), and ``journeys_too_long`` /
     ``journeys_too_long_list`` count and list the journeys cut.
@@ -243,12 +246,19 @@ def build_journeys(
     conversions = (
         conv.join(per_conv, on="conversion_id", how="left")
         .with_columns(pl.col("n_touches").fill_null(0).cast(pl.Int64))
-        .drop("_first_at_time", ENTITY_ID)
+        .drop(ENTITY_ID)
         .rename({ENTITY: key} if key not in conv.columns else {})
         .drop(ENTITY, strict=False)
         .sort("conversion_id")
     )
     attributed = int((conversions.get_column("n_touches") > 0).sum())
+    # under a narrowed scope a later conversion at the same time may have touches of its own
+    same_time = int(
+        conversions.select(
+            (~pl.col("_first_at_time") & (pl.col("n_touches") == 0)).sum()
+        ).item()
+    )
+    conversions = conversions.drop("_first_at_time")
     counts: dict[str, int | dict[str, int]] = {
         "touches_in": touches_in,
         "touches_in_journeys": journey.height,
@@ -256,7 +266,8 @@ def build_journeys(
         "touches_dropped": dropped,
         "conversions": conversions.height,
         "conversions_attributed": attributed,
-        "conversions_unattributed": conversions.height - attributed,
+        "conversions_unattributed": conversions.height - attributed - same_time,
+        "conversions_same_timestamp": same_time,
         "conversions_without_value": int(conv.get_column("_value_missing").sum()),
         "null_paths": null_touches.get_column("path_id").n_unique() if null_touches.height else 0,
         **too_long_counts(too_long, key),
