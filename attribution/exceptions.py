@@ -10,6 +10,7 @@ Every error the library raises on purpose derives from :class:`AttributionError`
     │   ├── NullValueError         a required column holds nulls
     │   └── DuplicateKeyError      one key, several different rows
     ├── ConfigError                a config file or option is wrong
+    ├── EmptyResultError           a run attributed no conversion (and says why)
     ├── ModelNotFoundError         a model name is not in the registry
     └── ModelParameterError        a model parameter is unknown or out of range
         └── NotFittedError         a learned model used before ``fit``
@@ -29,6 +30,7 @@ __all__ = [
     "ColumnNotFoundError",
     "ConfigError",
     "DuplicateKeyError",
+    "EmptyResultError",
     "InputError",
     "ModelNotFoundError",
     "ModelParameterError",
@@ -146,6 +148,13 @@ class DuplicateKeyError(InputError):
 
 class ConfigError(AttributionError, ValueError):
     """A configuration file or option is wrong."""
+
+
+class EmptyResultError(AttributionError):
+    """A run that attributed no conversion, with the reason in the message: the stage names
+    found and a did-you-mean against the conversion stage, or the touches that fell outside
+    the lookback. Raised where an empty result must not pass for an answer (the CLI exits
+    with code 3) unless ``allow_empty``."""
 
 
 class ModelNotFoundError(AttributionError, KeyError):

@@ -28,6 +28,7 @@ from attribution.exceptions import (
     ModelParameterError,
     did_you_mean,
 )
+from attribution.inputs._channels import check_channel_aliases
 from attribution.inputs._durations import parse_duration
 from attribution.inputs._formats import check_timestamp_formats, formats_for
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
@@ -132,6 +133,18 @@ class RunOptions:
         non-converting path the most recent); the rest are dropped and counted as
         ``touches_dropped.journey_too_long``, the journeys cut as ``journeys_too_long`` and
         the longest of them listed in ``journeys_too_long_list`` of the reconciliation.
+    channel_aliases
+        Our channel -> the names the data also uses for it, e.g. ``{"linkedin": ["LinkedIn
+        Ads", "li"]}`` (``[channels]`` in a config). Applied after every channel value is
+        put in its one spelling (trimmed, whitespace folded, lower case: ``LinkedIn `` ->
+        ``linkedin``), to touches and spend alike; the values renamed are in the manifest's
+        reconciliation (``channel_values_renamed``).
+    allow_empty
+        Accept a run that attributes no conversion. Without it the CLI stops such a run with
+        exit code 3 and the reason (the stage names found, a did-you-mean against the
+        conversion stage, the touches outside the lookback), and
+        :meth:`AttributionResult.require_conversions` raises :class:`EmptyResultError`; the
+        reason is in the manifest's notes either way.
     timestamp_formats
         strftime patterns for timestamps and dates written as text, tried in order before
         ISO 8601 (which is always tried last). A list applies to every timestamp and date
@@ -226,6 +239,15 @@ class RunOptions:
             f"(default {DEFAULT_MAX_TOUCHES_PER_JOURNEY:,}; 'none': no cap)",
         ),
     )
+    channel_aliases: Mapping[str, str | Sequence[str]] | None = None
+    allow_empty: bool = field(
+        default=False,
+        metadata=_flag(
+            "--allow-empty",
+            help="Accept a run that attributes no conversion (else exit code 3, saying why)",
+            kind="switch",
+        ),
+    )
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -283,6 +305,14 @@ class RunOptions:
             cap = check_max_touches(self.max_touches_per_journey)
         object.__setattr__(self, "max_touches_per_journey", cap)
         object.__setattr__(self, "required_roles", tuple(self.required_roles))
+        with _option("channel_aliases"):
+            aliases = check_channel_aliases(self.channel_aliases)
+        if self.channel_aliases is not None:
+            object.__setattr__(self, "channel_aliases", copy.deepcopy(dict(self.channel_aliases)))
+        self._checked["aliases"] = aliases
+        with _option("allow_empty"):
+            if not isinstance(self.allow_empty, bool):
+                raise InputError(f"allow_empty must be True or False; got {self.allow_empty!r}")
         with _option("timestamp_formats"):
             formats = check_timestamp_formats(self.timestamp_formats)
         object.__setattr__(self, "timestamp_formats", formats or None)
@@ -300,6 +330,14 @@ class RunOptions:
         """Labels of the data-driven models (registry family ``"data"``): those fitted on a
         path table."""
         return [run.label for run in self.runs if run.spec.family == "data"]
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """``channel_aliases`` checked: the data's spelling -> ours (both in the one
+        spelling of channel names)."""
+        if "aliases" not in self._checked:
+            self._checked["aliases"] = check_channel_aliases(self.channel_aliases)
+        return dict(self._checked["aliases"])
 
     @property
     def window(self) -> timedelta:

@@ -84,6 +84,7 @@ ERRORS = [
     attribution.NullValueError,
     attribution.DuplicateKeyError,
     attribution.ConfigError,
+    attribution.EmptyResultError,
     attribution.ModelNotFoundError,
     attribution.ModelParameterError,
 ]

@@ -110,7 +110,11 @@ def test_empty_config(tmp_path: Path) -> None:
         ),
         ('[milestones]\nleads = ["mql"]\n', r"\[milestones\]", "did you mean 'lead'"),
         ('[taxonomy]\nrule = "r.toml"\n', r"\[taxonomy\]", "did you mean 'rules'"),
-        ("[zzz]\n", "the top level", "available: 'columns', 'economics', 'formats', 'inputs'"),
+        (
+            "[zzz]\n",
+            "the top level",
+            "available: 'channels', 'columns', 'economics', 'formats', 'inputs'",
+        ),
     ],
 )
 def test_unknown_keys(tmp_path: Path, text: str, where: str, hint: str) -> None:

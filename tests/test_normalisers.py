@@ -43,7 +43,7 @@ weight = st.one_of(
     st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False),
 )
 half_life = st.one_of(
-    st.none(), st.sampled_from(["1", "60", "1h", "1d", "7d", "36500d"])
+    st.none(), st.sampled_from(["1s", "60s", "1h", "1d", "7d", "36500d"])
 )
 multipliers = st.dictionaries(st.sampled_from(CHANNELS), weight, max_size=4)
 ROLES = ("first", "last", "lead", "opportunity", "closed_won", "last_non_direct", "others")

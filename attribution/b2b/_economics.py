@@ -40,6 +40,11 @@ import polars as pl
 from attribution.b2b._shared import is_number, jsonable, money, num, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ModelNotFoundError, ModelParameterError
+from attribution.inputs._channels import (
+    check_channel_aliases,
+    normalise_channels,
+    unmatched_channels,
+)
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import SPEND, load
 from attribution.typing import TableLike
@@ -143,6 +148,8 @@ class UnitEconomics:
             flag = "BREACH" if r["breach"] else "ok"
             if r["status"] == "unpaid":
                 flag = "unpaid"
+            elif r["status"] == "no_touches":
+                flag = "no touches"
             lines.append(
                 f"  {r['channel']:<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
                 f"{money(r['cac']):>9} {money(r['loaded_cac']):>9} "
@@ -162,6 +169,8 @@ class UnitEconomics:
             + (", ".join(breaches.get_column("channel").to_list()) or "none")
             + "."
         )
+        for channel, hint in (p.get("spend_channels_without_touches") or {}).items():
+            lines.append(f"Spend channel '{channel}' matches no touch channel: {hint}")
         return "\n".join(lines)
 
 
@@ -262,7 +271,18 @@ def unit_economics(
             hint="spend is money paid out; record refunds as lower positive amounts",
         )
     date_col = "month" if "month" in frame.columns else "date"
+    # spend channels in the run's spelling (trimmed, folded, lower case, its aliases), so
+    # that 'LinkedIn' spend meets 'linkedin' touches
+    rec = result.manifest.get("reconciliation") or {}
+    aliases = (result.manifest.get("parameters") or {}).get("channel_aliases") or {}
+    frame, spend_renamed, _, _ = normalise_channels(frame, check_channel_aliases(aliases))
     by_channel = frame.group_by("channel").agg(pl.col("amount").sum().alias("spend"))
+    touch_channels = rec.get("touch_channels")
+    unmatched = (
+        unmatched_channels(by_channel.get_column("channel").sort().to_list(), touch_channels)
+        if touch_channels is not None
+        else {}
+    )
     credit = result.channel_credit
     available = credit.get_column("model").unique(maintain_order=True).to_list()
     chosen = list(models) if models is not None else available
@@ -275,7 +295,7 @@ def unit_economics(
         "model", "channel", pl.col("conversions").alias("customers"), pl.col("value")
     )
     grid = (
-        pl.DataFrame({"model": chosen})
+        pl.DataFrame({"model": chosen}, schema={"model": pl.String})
         .join(by_channel, how="cross")
         .join(credit, on=["model", "channel"], how="full", coalesce=True)
         .with_columns(
@@ -296,6 +316,8 @@ def unit_economics(
         .then(pl.lit("paid"))
         .when(has_customers)
         .then(pl.lit("unpaid"))
+        .when(pl.col("channel").is_in(list(unmatched)))
+        .then(pl.lit("no_touches"))
         .otherwise(pl.lit("no_customers"))
     )
     arpa_expr = (
@@ -389,13 +411,19 @@ def unit_economics(
         "spend_channels_without_credit": sorted(
             set(by_channel.get_column("channel").to_list()) - credited
         ),
+        "spend_channels_renamed": spend_renamed,
+        "spend_channels_without_touches": unmatched,
     }
     notes = {
         "customers": "credited customers = the conversions a model credits to the channel (sum "
         "of credit); revenue = credited value",
         "cac": "spend / credited customers; null (infinite) with status 'no_customers' when a "
         "channel has spend but no credited customers (flagged as a breach); 0 with status "
-        "'unpaid' when it has customers but no spend",
+        "'unpaid' when it has customers but no spend; status 'no_touches' (not a breach) when "
+        "no touch of the run has the spend's channel: a naming mismatch to fix in "
+        "[channels] (spend_channels_without_touches says which, with a did-you-mean)",
+        "channels": "spend channels are spelled as the touches' (trimmed, whitespace folded, "
+        "lower case, then the run's [channels] aliases)",
         "loaded_cac": f"(spend + non-media costs allocated by {allocation}) / customers; "
         + (
             "each channel gets the non-media costs x its share of the model's credited "

@@ -56,6 +56,7 @@ from attribution.b2b._funnel_weekly import alerts as _alerts
 from attribution.b2b._shared import jsonable, pct, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError, ModelParameterError
+from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import ROW, SPEND, STAGES, TOUCHES, load
 from attribution.inputs._taxonomy import derive_channels, load_rules
@@ -191,6 +192,7 @@ def funnel(
     threshold: float = 3.5,
     rate_window_days: int = 30,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+    channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Funnel:
     """Stage conversion rates, time in stage, pipeline velocity and weekly alerts.
 
@@ -223,6 +225,10 @@ def funnel(
     timestamp_formats
         strftime patterns for dates written as text, as
         :attr:`attribution.RunOptions.timestamp_formats` (a list, or a mapping by column).
+    channel_aliases
+        Our channel -> the data's names for it, as
+        :attr:`attribution.RunOptions.channel_aliases`; channel values are put in their one
+        spelling (trimmed, whitespace folded, lower case) either way.
 
     Examples
     --------
@@ -267,7 +273,11 @@ def funnel(
         )
     wide = entities(frame, key, steps, lost_stage)
     channel_of = _sourced_channels(
-        touches, key, columns.get("touches"), resolve_formats(timestamp_formats, "touches")
+        touches,
+        key,
+        columns.get("touches"),
+        resolve_formats(timestamp_formats, "touches"),
+        channel_aliases,
     )
     if channel_of is not None:
         wide = wide.join(channel_of, on=key, how="left").with_columns(
@@ -370,6 +380,7 @@ def _sourced_channels(
     key: str,
     columns: Mapping[str, str] | None,
     formats: Mapping[str, Sequence[str]] | None = None,
+    channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
 ) -> pl.DataFrame | None:
     if touches is None:
         return None
@@ -382,6 +393,7 @@ def _sourced_channels(
         )
     if "channel" not in frame.columns:
         frame, _ = derive_channels(frame, load_rules(None))
+    frame = normalise_channels(frame, check_channel_aliases(channel_aliases))[0]
     return (
         frame.filter(pl.col(key).is_not_null())
         .group_by(key)

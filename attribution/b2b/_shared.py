@@ -59,12 +59,15 @@ def rows_error(
     message: str, table: Table, offending: pl.DataFrame, *, column: str, hint: str
 ) -> InputError:
     """An :class:`InputError` on ``column`` of ``table`` that names its source and the first
-    five ``offending`` rows (their source row numbers)."""
-    return InputError(
-        message,
-        table=table.spec.name if table.spec is not None else None,
-        source=table.source.name,
-        column=column,
-        rows=offending.get_column(ROW).head(5).to_list(),
-        hint=hint,
+    five ``offending`` rows (as the source numbers them: file lines for a CSV) and the
+    user's name of the column."""
+    return table.error(
+        InputError(
+            message,
+            table=table.spec.name if table.spec is not None else None,
+            source=table.source.name,
+            column=column,
+            rows=offending.get_column(ROW).head(5).to_list(),
+            hint=hint,
+        )
     )

@@ -26,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Multi-touch attribution for B2B marketing.",
     pretty_exceptions_enable=False,
+    # help text is plain: "[inputs] spend" must show its brackets, not be read as markup
+    rich_markup_mode=None,
 )
 _FLAGS = dict(option_flags())
 ModelOpt = Annotated[
@@ -104,11 +106,16 @@ def takes_run_options(after: str) -> Callable[[Command], Command]:
     return decorate
 
 
-def fail(exc: Exception) -> NoReturn:
-    """Print ``exc`` as the one-line error a user sees and exit 2 (no traceback)."""
+#: Exit codes of the command line (README, "Exit codes").
+EXIT_ERROR, EXIT_EMPTY = 2, 3
+
+
+def fail(exc: Exception, code: int = EXIT_ERROR) -> NoReturn:
+    """Print ``exc`` as the one-line error a user sees and exit ``code`` (2: bad input,
+    config or option; 3: the run attributed no conversion), never with a traceback."""
     # the message is the user's text: escaped, so "[inputs]" stays "[inputs]"; one line
     err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def timestamp_formats(
@@ -177,6 +184,7 @@ def economics_extras(
             columns=columns,
             stage_names=stage_names,
             timestamp_formats=timestamp_formats,
+            channel_aliases=(result.manifest.get("parameters") or {}).get("channel_aliases"),
         )
     extras.append(
         unit_economics(
@@ -236,5 +244,5 @@ def finish(
         console.print(bench.summary(), highlight=False, markup=False)
     for extra in extras:
         console.print(extra.summary(), highlight=False, markup=False)
-    console.print(f"run written to [bold]{path}[/bold]")
-    console.print(f"report: [bold]{path / 'report.html'}[/bold]")
+    console.print(f"run written to [bold]{escape(str(path))}[/bold]")
+    console.print(f"report: [bold]{escape(str(path / 'report.html'))}[/bold]")

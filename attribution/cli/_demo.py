@@ -17,6 +17,7 @@ from attribution.cli._app import (
     finish,
     with_progress,
 )
+from attribution.cli._output import rule
 from attribution.engine._memory import attribute
 from attribution.engine._result import AttributionResult
 from attribution.exceptions import AttributionError
@@ -94,7 +95,7 @@ def demo(
     )
     if optional("contacts.parquet") is None:
         return
-    console.rule("Account level: buying committees, engagement, sourced vs influenced")
+    rule("Account level: buying committees, engagement, sourced vs influenced")
     account_models = [m for m in models if m in ("linear", "w_shaped", "markov")]
     accounts = sample(account_models, level="account", role_multipliers=DEFAULT_ROLE_MULTIPLIERS)
     finish(accounts, out)
@@ -121,4 +122,4 @@ def synth(
         conversion_rate=conversion_rate,
     )
     for name, path in files.items():
-        console.print(f"{name:<10} {path}")
+        console.print(f"{name:<10} {path}", markup=False, highlight=False)

@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from attribution.cli._app import app, console
@@ -27,5 +28,5 @@ def models_cmd(
         table.add_column(col)
     for s in specs:
         params = ", ".join(f"{p['name']}={p['default']}" for p in s["params"]) or "-"
-        table.add_row(s["name"], s["family"], s["summary"], params)
+        table.add_row(*(escape(str(v)) for v in (s["name"], s["family"], s["summary"], params)))
     console.print(table)

@@ -3,14 +3,39 @@ stderr) and the summary of a run's credit."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from attribution.engine._result import AttributionResult
 
-console = Console()
-err = Console(stderr=True)
+#: Width of the output when it is not a terminal (a log, a pipe, CI): wide enough that no
+#: table row or message breaks across lines; tables take only the width they need.
+LOG_WIDTH = 400
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A console for stdout or stderr: a terminal's own width, else :data:`LOG_WIDTH` and no
+    soft wrapping, so lines in logs stay whole."""
+    found = Console(stderr=stderr)
+    if found.is_terminal:
+        return found
+    return Console(stderr=stderr, width=LOG_WIDTH, soft_wrap=True)
+
+
+console = _console()
+err = _console(stderr=True)
+
+
+def rule(title: str) -> None:
+    """A section title: a rule across a terminal, a plain line in logs."""
+    if console.is_terminal:
+        console.rule(escape(title))
+    else:
+        console.print(f"--- {title} ---", markup=False, highlight=False)
 
 
 def print_summary(result: AttributionResult, *, top: int = 3) -> None:
@@ -27,9 +52,10 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
     for model in dict.fromkeys(cc.get_column("model").to_list()):
         rows = cc.filter(pl.col("model") == model).sort("share", descending=True)
         best = " · ".join(
-            f"{r['channel']} {r['share']:.0%}" for r in rows.head(top).iter_rows(named=True)
+            f"{escape(r['channel'])} {r['share']:.0%}"
+            for r in rows.head(top).iter_rows(named=True)
         )
-        by_model.add_row(model, f"{rows.get_column('conversions').sum():,.1f}", best)
+        by_model.add_row(escape(model), f"{rows.get_column('conversions').sum():,.1f}", best)
     console.print(by_model)
     spread = (
         cc.group_by("channel")
@@ -44,7 +70,9 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
     for col in ("channel", "min", "median", "max"):
         by_channel.add_column(col, justify="left" if col == "channel" else "right")
     for r in spread.iter_rows(named=True):
-        by_channel.add_row(r["channel"], f"{r['lo']:.1%}", f"{r['mid']:.1%}", f"{r['hi']:.1%}")
+        by_channel.add_row(
+            escape(r["channel"]), f"{r['lo']:.1%}", f"{r['mid']:.1%}", f"{r['hi']:.1%}"
+        )
     console.print(by_channel)
     if "markov_order_selection" in result.extras:
         order_table = Table(title="Markov order selection (held-out ROC AUC)")
@@ -55,25 +83,49 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         console.print(order_table)
     if result.accounts.width:
         _print_accounts(result)
-    rec = result.manifest.get("reconciliation", {})
-    if "touches_in" in rec:
-        dropped = rec["touches_dropped"]
-        console.print(
-            f"touches in {rec['touches_in']:,} = in journeys {rec['touches_in_journeys']:,} + "
-            f"in null paths {rec['touches_in_null_paths']:,} + dropped "
-            f"{sum(dropped.values()):,}" + (f" {dropped}" if dropped else "")
+    for line in reconciliation_lines(result.manifest.get("reconciliation", {})):
+        console.print(line, markup=False, highlight=False)
+
+
+def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
+    """The summary's count lines: where every touch and conversion went, and what a user
+    needs to check (touches mapped to ``other``, conversions without a value, values
+    renamed, duplicates dropped)."""
+    if "touches_in" not in rec:
+        return []
+    dropped = rec["touches_dropped"]
+    lines = [
+        f"touches in {rec['touches_in']:,} = in journeys {rec['touches_in_journeys']:,} + "
+        f"in null paths {rec['touches_in_null_paths']:,} + dropped "
+        f"{sum(dropped.values()):,}" + (f" {dropped}" if dropped else ""),
+        f"conversions {rec['conversions']:,}: attributed {rec['conversions_attributed']:,}, "
+        f"without touches {rec['conversions_unattributed']:,}"
+        + (
+            f", at the same time as an earlier conversion of the entity "
+            f"{rec['conversions_same_timestamp']:,}"
+            if rec.get("conversions_same_timestamp")
+            else ""
         )
-        console.print(
-            f"conversions {rec['conversions']:,}: attributed {rec['conversions_attributed']:,}, "
-            f"without touches {rec['conversions_unattributed']:,}"
-        )
+        + f"; without a value {rec.get('conversions_without_value', 0):,}",
+    ]
+    checks = [
+        f"touches mapped to 'other' {rec.get('touches_channel_other', 0):,}",
+        f"channel values renamed {len(rec.get('channel_values_renamed') or {}):,} "
+        f"({rec.get('touches_channel_renamed', 0):,} touches)",
+    ]
+    stages_dropped = rec.get("stages_dropped") or {}
+    if stages_dropped:
+        checks.append(f"stage events dropped {stages_dropped}")
+    lines.append("; ".join(checks))
+    return lines
 
 
 def _print_accounts(result: AttributionResult) -> None:
     accounts = result.accounts
     tiers = accounts.group_by("tier").len().sort("tier").rows()
     console.print(
-        f"accounts: {accounts.height:,} (tiers " + " · ".join(f"{t} {n:,}" for t, n in tiers) + ")"
+        f"accounts: {accounts.height:,} (tiers " + " · ".join(f"{t} {n:,}" for t, n in tiers) + ")",
+        markup=False,
     )
     cols: list[str] = [
         c
@@ -87,7 +139,9 @@ def _print_accounts(result: AttributionResult) -> None:
         )
     sort_col = "engagement_score" if "engagement_score" in cols else cols[0]
     for r in accounts.sort(sort_col, descending=True).head(10).iter_rows(named=True):
-        top.add_row(*(f"{r[k]:,.1f}" if isinstance(r[k], float) else str(r[k]) for k in cols))
+        top.add_row(
+            *(f"{r[k]:,.1f}" if isinstance(r[k], float) else escape(str(r[k])) for k in cols)
+        )
     console.print(top)
     pipe = result.pipeline
     if pipe.height:
@@ -108,6 +162,6 @@ def _print_accounts(result: AttributionResult) -> None:
                 elif isinstance(v, float):
                     cells.append(f"{v:,.0f}")
                 else:
-                    cells.append(str(v))
+                    cells.append(escape(str(v)))
             table.add_row(*cells)
         console.print(table)

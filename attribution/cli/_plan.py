@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from attribution.cli._app import (
+    EXIT_EMPTY,
     OutOpt,
     StagesOpt,
     TimestampFormatOpt,
@@ -20,8 +21,9 @@ from attribution.cli._app import (
     with_progress,
 )
 from attribution.engine._memory import attribute
-from attribution.exceptions import AttributionError
+from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.inputs._config import load_config
+from attribution.inputs._sources import check_readable
 
 
 @app.command("plan")
@@ -51,6 +53,15 @@ def plan_cmd(
     from attribution.b2b._plan import read_plan
 
     try:
+        check_readable(
+            {
+                "plan": plan,
+                "touches": touches,
+                "stages": stages,
+                "spend": spend,
+                "contacts": contacts,
+            }
+        )
         cfg = load_config(config) if config else None
         chosen = model or read_plan(plan).model or "linear"
         formats = timestamp_formats(timestamp_format, cfg)
@@ -64,7 +75,12 @@ def plan_cmd(
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
             timestamp_formats=formats,
+            channel_aliases=(cfg.channels or None) if cfg else None,
         )
+        try:  # a plan measured on no customer is no answer: exit 3 saying why
+            result.require_conversions()
+        except EmptyResultError as exc:
+            fail(exc, EXIT_EMPTY)
         extras = economics_extras(
             result,
             spend=spend,

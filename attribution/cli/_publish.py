@@ -33,4 +33,5 @@ def publish_cmd(
         fail(ConfigError(f"cannot write the snapshot store {store.root}: {exc.strerror or exc}"))
     console.print(f"published snapshot {snapshot.snapshot_id} of run {snapshot.run_id} "
                   f"({snapshot.conversions:,.0f} conversions, {len(snapshot.channels)} "
-                  f"channels); it is now the current snapshot in {store.root}")
+                  f"channels); it is now the current snapshot in {store.root}",
+                  markup=False, highlight=False)

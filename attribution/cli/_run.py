@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from attribution.cli._app import (
+    EXIT_EMPTY,
     LabelsOpt,
     PlanOpt,
     SpendOpt,
@@ -24,8 +25,9 @@ from attribution.cli._app import (
     with_progress,
 )
 from attribution.engine._memory import attribute
-from attribution.exceptions import AttributionError
+from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.inputs._config import load_config
+from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions, read_flags
 
 
@@ -90,6 +92,15 @@ def run(
         if timestamp_format:  # shared with `plan`; merged with [formats] by column
             given["timestamp_formats"] = (formats, "--timestamp-format")
         options = cfg.options(given) if cfg else RunOptions.written(given)
+        # every file the run will read, checked before any work starts
+        check_readable(
+            {
+                **inputs,
+                "truth": truth,
+                "survey_labels": survey_labels,
+                "channel_rules": options.channel_rules,
+            }
+        )
         engine: Any = attribute
         if partitions:
             from attribution.engine._partitioned import attribute_partitioned
@@ -103,6 +114,10 @@ def run(
             contacts=inputs.get("contacts"),
             options=options,
         )
+        try:  # an empty result is no answer: exit 3 saying why, unless --allow-empty
+            result.require_conversions()
+        except EmptyResultError as exc:
+            fail(exc, EXIT_EMPTY)
         extras = economics_extras(
             result,
             spend=inputs.get("spend"),

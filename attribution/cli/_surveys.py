@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from attribution.cli._app import (
+    EXIT_EMPTY,
     LabelsOpt,
     ModelOpt,
     OutOpt,
@@ -20,7 +21,8 @@ from attribution.cli._app import (
     with_progress,
 )
 from attribution.engine._memory import attribute
-from attribution.exceptions import AttributionError
+from attribution.exceptions import AttributionError, EmptyResultError
+from attribution.inputs._sources import check_readable
 from attribution.models._registry import default_models
 
 
@@ -37,9 +39,21 @@ def surveys_cmd(
     """Benchmark models against self-reported surveys ("How did you hear about us?")."""
     models = model or default_models()
     try:
+        check_readable(
+            {
+                "surveys": surveys,
+                "touches": touches,
+                "stages": stages,
+                "truth": truth,
+                "survey_labels": survey_labels,
+            }
+        )
         result = with_progress(
             len(models), attribute, touches=touches, stages=stages, models=models
         )
+        result.require_conversions()
+    except EmptyResultError as exc:  # no conversion to compare the answers with
+        fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         fail(exc)
     finish(result, out, surveys=surveys, truth=truth, survey_labels=survey_labels)

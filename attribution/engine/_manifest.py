@@ -16,6 +16,7 @@ import polars as pl
 
 from attribution._version import __version__
 from attribution.b2b._accounts import COLD_Z, ENGAGEMENT_HALF_LIFE, HOT_Z
+from attribution.engine._empty import empty_reason
 from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
 from attribution.typing import Progress
@@ -82,9 +83,7 @@ def account_parameters(options: RunOptions, reference: datetime | None) -> dict[
     }
 
 
-def run_parameters(
-    options: RunOptions, account: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The manifest's ``parameters`` of a touch-log run (``account``: its account part)."""
     window = options.window
     return {
@@ -97,6 +96,11 @@ def run_parameters(
         },
         "stage_names": dict(options.stage_names or {}),
         "max_touches_per_journey": options.max_touches_per_journey,
+        "allow_empty": options.allow_empty,
+        "channel_aliases": {
+            ours: theirs if isinstance(theirs, str) else list(theirs)
+            for ours, theirs in (options.channel_aliases or {}).items()
+        },
         **(account or {}),
     }
 
@@ -132,6 +136,9 @@ def make_manifest(
             f"{counts['touches_dropped'].get('journey_too_long', 0)} touches dropped "
             "(reconciliation: journeys_too_long_list)",
         ]
+    reason = empty_reason(parameters, counts)
+    if reason is not None:  # said where a reader of the run looks first
+        notes = [*notes, reason]
     return {
         "run_id": new_run_id(now),
         "created_at": now.isoformat(),

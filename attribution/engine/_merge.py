@@ -112,18 +112,25 @@ def merge_channel_sums(sums: list[pl.DataFrame]) -> pl.DataFrame:
 
 def merge_counts(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Reconciliation counts summed over the partials (reasons summed within their maps;
-    lists, such as the journeys cut, joined and kept to their longest entries)."""
+    lists, such as the journeys cut, joined and kept to their longest entries; lists of names,
+    such as the touch channels, united and sorted; maps of names, such as the channel values
+    renamed, united)."""
     out: dict[str, Any] = {}
     for counts in parts:
         for key, value in counts.items():
-            if isinstance(value, list):
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                out[key] = sorted({*out.get(key, []), *value})
+            elif isinstance(value, list):
                 joined = [*out.get(key, []), *value]
                 joined.sort(key=lambda entry: -entry.get("touches", 0))
                 out[key] = joined[:LISTED]
             elif isinstance(value, Mapping):
                 merged = out.setdefault(key, {})
                 for reason, n in value.items():
-                    merged[reason] = merged.get(reason, 0) + n
+                    if isinstance(n, str):
+                        merged[reason] = n
+                    else:
+                        merged[reason] = merged.get(reason, 0) + n
             else:
                 out[key] = out.get(key, 0) + value
     return out

@@ -12,6 +12,7 @@ from typing import Any, cast
 import networkx as nx
 import polars as pl
 
+from attribution.engine._empty import require_conversions
 from attribution.engine._files import RunFiles, atomic_directory, write_json_atomic
 from attribution.inputs._separator import STORED_SEPARATOR
 
@@ -117,6 +118,14 @@ class AttributionResult:
     accounts: pl.DataFrame = field(default_factory=pl.DataFrame)
     account_credit: pl.DataFrame = field(default_factory=pl.DataFrame)
     pipeline: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def require_conversions(self) -> AttributionResult:
+        """This result, or :class:`~attribution.EmptyResultError` saying why no conversion
+        was attributed (the stage names found, a did-you-mean against the conversion stage,
+        the touches outside the lookback) unless the run's options allow it
+        (``allow_empty``)."""
+        require_conversions(self.manifest)
+        return self
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
+from attribution.engine._empty import require_conversions
 from attribution.engine._manifest import make_manifest, run_parameters
 from attribution.engine._merge import (
     GLOBAL_ROW,
@@ -75,6 +76,7 @@ from attribution.engine._stages import (
 from attribution.exceptions import (
     AttributionError,
     DuplicateKeyError,
+    EmptyResultError,
     InputError,
     ModelParameterError,
 )
@@ -540,6 +542,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         partitions=args.partitions,
         contacts=spark.read.parquet(args.contacts) if args.contacts else None,
     )
+    try:  # as the CLI: an empty result is no answer unless --allow-empty (exit 3, why)
+        require_conversions(result.manifest)
+    except EmptyResultError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     result.write(args.out)
     print(json.dumps(result.manifest["reconciliation"], default=str))
     return 0

@@ -20,9 +20,11 @@ from typing import Any
 import polars as pl
 
 from attribution._runs import run_start
+from attribution.engine._empty import stage_counts
 from attribution.engine._files import RunFiles
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.exceptions import AttributionError, InputError, ModelParameterError
+from attribution.inputs._channels import normalise_channels
 from attribution.inputs._schema import (
     ROW,
     Table,
@@ -259,6 +261,7 @@ def build_part(
     if timer is not None:
         timer.stage("validate")
     touch_frame, duplicates, other_channel = prepare_touches(touch_table, options.channel_rules)
+    touch_frame, renamed, n_renamed, channels = normalise_channels(touch_frame, options.aliases)
     check_values(stage_table)
     stage_frame, stage_duplicates = deduplicate_stages(
         rename_stages(stage_table.frame, options.stage_names)
@@ -280,6 +283,10 @@ def build_part(
     except InputError as exc:  # about the touches (a channel name): say where they came from
         raise (touch_table.error(exc) if exc.table == "touches" else exc) from None
     counts = reconciliation(journeys.counts, duplicates, other_channel, stage_duplicates)
+    counts["stage_counts"] = stage_counts(stage_frame)
+    counts.update(
+        touch_channels=channels, channel_values_renamed=renamed, touches_channel_renamed=n_renamed
+    )
     return Part(touch_frame, stage_frame, journeys, counts, rows_in)
 
 

@@ -28,6 +28,9 @@ Example (every key optional except an input)::
     [taxonomy]
     rules = "channel_rules.toml"
 
+    [channels]                     # our channel = the data's other names for it
+    linkedin = ["LinkedIn Ads", "li"]  # (every name is trimmed and lower-cased first)
+
     [formats]                      # strftime patterns for text dates, tried in order, then ISO
     timestamp = ["%m/%d/%Y %I:%M %p", "%m/%d/%Y"]   # every table's timestamp column
     [formats.spend]                # or one table's column
@@ -52,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from attribution.exceptions import ConfigError, InputError, did_you_mean
+from attribution.inputs._channels import check_channel_aliases
 from attribution.inputs._formats import check_timestamp_formats
 from attribution.inputs._schema import SPECS
 from attribution.inputs._toml import read_toml
@@ -66,6 +70,7 @@ _SECTIONS = {
     "taxonomy",
     "economics",
     "formats",
+    "channels",
 }
 _INPUTS = {
     "touches",
@@ -100,6 +105,7 @@ _SECTIONED = {  # option -> (the RunConfig attribute, where the file gives it)
     "milestones": ("milestones", "[milestones]"),
     "channel_rules": ("channel_rules", "[taxonomy] rules"),
     "timestamp_formats": ("formats", "[formats]"),
+    "channel_aliases": ("channels", "[channels]"),
 }
 _RUN = (set(RunOptions.names()) - set(_SECTIONED)) | {"out"}
 _MILESTONES = {"lead", "opportunity", "closed_won"}
@@ -119,6 +125,8 @@ class RunConfig:
     path: Path | None = None
     #: [formats] as RunOptions.timestamp_formats takes them: column or table.column -> patterns
     formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: [channels]: our channel -> the data's names for it (RunOptions.channel_aliases)
+    channels: dict[str, str | list[str]] = field(default_factory=dict)
 
     def written(self) -> dict[str, tuple[Any, str]]:
         """The run options this file gives: option name -> (value, where the file gives it),
@@ -193,6 +201,11 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"config '{path}': [taxonomy] rules must be a path, got {rules!r}")
     economics = _economics(_section(data, "economics", path), path)
     formats = _formats(_section(data, "formats", path), path)
+    channels = _section(data, "channels", path)
+    try:
+        check_channel_aliases(channels)
+    except InputError as exc:
+        raise ConfigError(f"config '{path}': [channels] {exc}") from None
     if "out" in run:
         if not isinstance(run["out"], str):
             raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
@@ -210,6 +223,7 @@ def load_config(path: str | Path) -> RunConfig:
         economics=economics,
         path=path,
         formats=formats,
+        channels=channels,
     )
 
 

@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -169,6 +170,27 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
         f"got {type(data).__name__}",
         table=table,
     )
+
+
+def check_readable(files: Mapping[str, str | os.PathLike[str] | None]) -> None:
+    """Every given file (``{what: path}``; None: not given) exists, is a file and can be read:
+    checked before a run starts, so that a missing ``--spend`` is not found after every
+    model has run. The error names what the file is for and its path."""
+    for what, given in files.items():
+        if given is None or not isinstance(given, str | os.PathLike):
+            continue
+        path = Path(given)
+        if not path.exists():
+            raise InputError("file not found", table=what, source=str(path))
+        if not path.is_file():
+            raise InputError("not a file", table=what, source=str(path))
+        try:
+            with path.open("rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the file: {exc.strerror or exc}", table=what, source=str(path)
+            ) from None
 
 
 def _file_hash(path: Path, offset: int = 0, digest: Any = None) -> str:

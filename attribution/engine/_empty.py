@@ -1,0 +1,118 @@
+"""Why a run attributed no conversion, said in the user's terms.
+
+A run that credits nothing is almost always a mapping problem (the conversion stage is
+spelled ``Closed Won`` in the data, the lookback is too short, the touches carry no contact
+id). :func:`empty_reason` reads the manifest's reconciliation (the stage names found with
+their counts, the touches dropped and why) and says which; the CLI prints it and exits with
+its own code unless ``--allow-empty`` (``RunOptions.allow_empty``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from difflib import get_close_matches
+from typing import Any
+
+import polars as pl
+
+from attribution.exceptions import EmptyResultError
+
+__all__ = ["STAGE_COUNTS_SHOWN", "empty_reason", "require_conversions", "stage_counts"]
+
+#: Our stage names (the data may use them as they are).
+_OURS = ("lead", "mql", "sql", "opportunity", "closed_won", "closed_lost")
+#: Stage names kept in the reconciliation's ``stage_counts`` (the most frequent).
+STAGE_COUNTS_SHOWN = 50
+
+
+def stage_counts(stages: pl.DataFrame) -> dict[str, int]:
+    """Stage name -> events, the most frequent :data:`STAGE_COUNTS_SHOWN` (after the
+    ``stage_names`` mapping): what the data calls its stages."""
+    if "stage" not in stages.columns or stages.height == 0:
+        return {}
+    counted = (
+        stages.group_by("stage")
+        .len()
+        .sort(["len", "stage"], descending=[True, False])
+        .head(STAGE_COUNTS_SHOWN)
+    )
+    return {str(s): int(n) for s, n in counted.iter_rows()}
+
+
+def empty_reason(parameters: Mapping[str, Any], counts: Mapping[str, Any]) -> str | None:
+    """Why no conversion was attributed, or None when some were (or the run is not a
+    touch-log run)."""
+    if counts.get("conversions_attributed", 1) != 0:
+        return None
+    stage = str(parameters.get("conversion_stage", "closed_won"))
+    found: dict[str, int] = dict(counts.get("stage_counts") or {})
+    conversions = int(counts.get("conversions", 0))
+    if conversions == 0:
+        if not found:
+            return "no conversion: the stages table holds no stage event"
+        listed = ", ".join(f"'{name}' {n:,}" for name, n in list(found.items())[:12])
+        more = f" and {len(found) - 12} more" if len(found) > 12 else ""
+        return (
+            f"no conversion: no stage event is the conversion stage '{stage}'. Stage names "
+            f"found (events): {listed}{more}. {_stage_hint(stage, list(found))}"
+        )
+    reasons: list[str] = []
+    touches_in = int(counts.get("touches_in", 0))
+    dropped: dict[str, int] = dict(counts.get("touches_dropped") or {})
+    if touches_in == 0:
+        reasons.append("the touch log holds no touch")
+    outside = dropped.get("outside_lookback", 0)
+    if outside:
+        seconds = float(parameters.get("lookback_seconds") or 0)
+        window = f"{seconds / 86400:g} days" if seconds else str(parameters.get("lookback"))
+        reasons.append(
+            f"{outside:,} touch(es) fell outside the lookback ({window} before each "
+            "conversion; a longer --lookback takes them in)"
+        )
+    for reason, n in dropped.items():
+        if reason.startswith("missing_") and n:
+            key = reason.removeprefix("missing_")
+            reasons.append(f"{n:,} touch(es) have no {key} (blank cells are missing values)")
+    in_null = int(counts.get("touches_in_null_paths", 0))
+    if in_null:
+        reasons.append(
+            f"{in_null:,} touch(es) are in non-converting paths (no conversion of their "
+            "entity follows within the lookback; do the touches and stages share their "
+            "contact / account ids?)"
+        )
+    same = int(counts.get("conversions_same_timestamp", 0))
+    if same:
+        reasons.append(f"{same:,} conversion(s) share a timestamp with an earlier one")
+    detail = "; ".join(reasons) or "no touch precedes a conversion of its entity"
+    return (
+        f"no conversion was attributed: {conversions:,} conversion(s) of stage '{stage}', "
+        f"none with a touch in its journey: {detail}"
+    )
+
+
+def _stage_hint(stage: str, names: list[str]) -> str:
+    """Did you mean, against the names found compared without case, spaces or dashes."""
+    spelled = {n.lower().replace(" ", "_").replace("-", "_"): n for n in names}
+    target = stage.lower().replace(" ", "_").replace("-", "_")
+    close = [spelled[k] for k in get_close_matches(target, list(spelled), n=3, cutoff=0.5)]
+    close += [n for k, n in spelled.items() if (target in k or k in target) and n not in close]
+    close = close[:3]
+    text = f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    if close and close[0] in _OURS:  # the data already uses our name: the option is off
+        return f"{text}Give it with --conversion-stage {close[0]}"
+    example = close[0] if close else "Your Won Stage"
+    return (
+        f"{text}Map the data's name to ours in the config ([stage_names] {stage} = "
+        f'["{example}"]) or give it with --conversion-stage'
+    )
+
+
+def require_conversions(manifest: Mapping[str, Any]) -> None:
+    """Raise :class:`EmptyResultError` saying why, when the run attributed no conversion and
+    its options do not allow it (``allow_empty``)."""
+    parameters = manifest.get("parameters") or {}
+    if parameters.get("allow_empty"):
+        return
+    reason = empty_reason(parameters, manifest.get("reconciliation") or {})
+    if reason is not None:
+        raise EmptyResultError(reason + " (--allow-empty accepts an empty run)")

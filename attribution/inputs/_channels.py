@@ -1,0 +1,124 @@
+"""Channel names as exports spell them: one spelling per channel.
+
+``linkedin``, ``LinkedIn``, ``linkedin `` and ``Linkedin`` are one channel; so are
+``Google Ads`` and ``Google Ads<NBSP>``. Every channel value (touches, spend, the channel
+aliases themselves) is trimmed, its runs of whitespace (NBSP and tabs included) folded to one
+space, and lower-cased. The lower-case spelling wins because it depends on no count: every
+executor, every partition and the spend table agree on it without seeing each other's data,
+and the built-in taxonomy's names (``linkedin``, ``google_ads``) are lower-case already.
+``channel_aliases`` (``[channels]`` in a config) then maps other names to one of ours
+explicitly: ``{"linkedin": ["LinkedIn Ads", "li"]}``.
+
+The work is on the distinct values (a log has a few dozen channels), and the column is only
+rewritten when some value changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from difflib import get_close_matches
+
+import polars as pl
+
+from attribution.exceptions import InputError
+
+__all__ = [
+    "check_channel_aliases",
+    "channel_spelling",
+    "normalise_channels",
+    "spell_channel",
+    "unmatched_channels",
+]
+
+
+def channel_spelling(expr: pl.Expr) -> pl.Expr:
+    """The one spelling of a channel name: trimmed, whitespace runs as one space, lower case."""
+    return expr.str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()
+
+
+def spell_channel(name: str) -> str:
+    """:func:`channel_spelling` of one name."""
+    return str(pl.select(channel_spelling(pl.lit(name, pl.String))).item())
+
+
+def check_channel_aliases(
+    aliases: Mapping[str, str | Sequence[str]] | None,
+) -> dict[str, str]:
+    """``{ours: theirs or [theirs, ...]}`` -> ``{their spelling: our spelling}``; an alias
+    given to two channels is an InputError."""
+    if not aliases:
+        return {}
+    if not isinstance(aliases, Mapping):
+        raise InputError(f"channel_aliases must map a channel to its aliases; got {aliases!r}")
+    out: dict[str, str] = {}
+    for ours, theirs in aliases.items():
+        names = [theirs] if isinstance(theirs, str) else theirs
+        if not isinstance(ours, str) or not ours.strip():
+            raise InputError(f"channel_aliases: a channel name must be text; got {ours!r}")
+        if not isinstance(names, Sequence) or not all(
+            isinstance(n, str) and n.strip() for n in names
+        ):
+            raise InputError(
+                f"channel_aliases: '{ours}' maps to a name or a list of names; got {theirs!r}"
+            )
+        target = spell_channel(ours)
+        for name in names:
+            spelled = spell_channel(name)
+            if out.get(spelled, target) != target:
+                raise InputError(
+                    f"channel_aliases: '{name}' is an alias of both '{out[spelled]}' and '{target}'"
+                )
+            if spelled != target:
+                out[spelled] = target
+    return out
+
+
+def normalise_channels(
+    frame: pl.DataFrame, aliases: Mapping[str, str] | None = None
+) -> tuple[pl.DataFrame, dict[str, str], int, list[str]]:
+    """``frame``'s ``channel`` in its one spelling, then through ``aliases`` (as
+    :func:`check_channel_aliases` returns them).
+
+    Returns the frame, the values renamed (``{as written: as used}``), the rows whose value
+    changed and the channels after renaming (sorted).
+    """
+    if "channel" not in frame.columns:
+        return frame, {}, 0, []
+    distinct = (
+        frame.lazy()
+        .select(pl.col("channel").unique().drop_nulls().alias("raw"))
+        .collect(engine="streaming")
+    )
+    spelled = channel_spelling(pl.col("raw"))
+    if aliases:
+        spelled = spelled.replace(dict(aliases))
+    names = distinct.with_columns(spelled.alias("used"))
+    renamed = names.filter(pl.col("raw") != pl.col("used"))
+    channels = names.get_column("used").unique().sort().to_list()
+    if renamed.height == 0:
+        return frame, {}, 0, channels
+    mapping = dict(renamed.iter_rows())
+    changed = int(
+        frame.select(pl.col("channel").is_in(renamed.get_column("raw").implode()).sum()).item()
+    )
+    frame = frame.with_columns(pl.col("channel").replace(mapping))
+    return frame, mapping, changed, channels
+
+
+def unmatched_channels(channels: Sequence[str], known: Sequence[str]) -> dict[str, str]:
+    """Each of ``channels`` that is not in ``known``, with a did-you-mean among ``known`` (or
+    the hint to map it)."""
+    known_set = set(known)
+    out: dict[str, str] = {}
+    for name in channels:
+        if name in known_set:
+            continue
+        close = get_close_matches(name, list(known), n=2, cutoff=0.6)
+        close += [k for k in known if (name in k or k in name) and k not in close]
+        out[name] = (
+            "did you mean " + " or ".join(f"'{c}'" for c in close[:2]) + "? map it in "
+            f'[channels] ({close[0]} = ["{name}"])'
+            if close
+            else "no touch has this channel; map it in [channels] if the touches call it otherwise"
+        )
+    return out
