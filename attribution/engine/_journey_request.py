@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import InputError
+from attribution.inputs._channels import channel_spelling
 from attribution.inputs._reading import parse_timestamp
 from attribution.inputs._schema import ROW, UTC_DATETIME
 from attribution.inputs._separator import SEPARATOR
@@ -199,7 +200,10 @@ def frames(
         "touch_id": pl.Series(t_ids, dtype=pl.String),
         "contact_id": pl.Series(t_contacts, dtype=pl.String),
         "account_id": pl.Series([None] * len(t_ids), dtype=pl.String),
-        "channel": pl.Series(t_channels, dtype=pl.String),
+        # in the one spelling of channel names, as runs store them (`LinkedIn ` -> linkedin)
+        "channel": pl.select(
+            channel_spelling(pl.lit(pl.Series(t_channels, dtype=pl.String)))
+        ).to_series(),
         "timestamp": times,
         ROW: pl.Series(range(len(t_ids)), dtype=pl.Int64),
     })
