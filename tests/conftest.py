@@ -24,8 +24,12 @@ import attribution
 
 # Hypothesis profiles. Locally every run draws new examples (that is how the subnormal
 # weight bug was found); CI runs a fixed, derandomized set so a merge is not decided by
-# the draw of the day, and `HYPOTHESIS_PROFILE=thorough make test` digs deeper.
-settings.register_profile("ci", derandomize=True, print_blob=True)
+# the draw of the day, and `HYPOTHESIS_PROFILE=thorough make test` digs deeper. No profile
+# has a per-example deadline: a deadline is a timed test, and on a shared 2-core machine one
+# slow example (253 ms against 200 ms, seen under load) failed a property that held; speed is
+# measured in benchmarks/, never here.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
