@@ -275,6 +275,8 @@ def test_two_wins_at_one_time_are_reported_as_such(export: Path) -> None:
     assert rec["conversions"] == 3
     line = reconciliation_lines(rec)[1]
     assert "without touches 0, at the same time as an earlier conversion of the entity 1" in line
+    page = (result.write(export / "runs") / "report.html").read_text()
+    assert "without touches 0, at the same time as an earlier conversion of the entity 1" in page
 
 
 # --------------------------------------------------------------------------- channels

@@ -228,8 +228,14 @@ def _reconciliation_sentence(rec: Mapping[str, Any]) -> str:
         text += (
             f"Conversions {fmt_num(rec.get('conversions'))}: attributed "
             f"{fmt_num(rec.get('conversions_attributed'))}, without touches "
-            f"{fmt_num(rec.get('conversions_unattributed'))}."
+            f"{fmt_num(rec.get('conversions_unattributed'))}"
         )
+        if rec.get("conversions_same_timestamp"):
+            text += (
+                ", at the same time as an earlier conversion of the entity "
+                f"{fmt_num(rec.get('conversions_same_timestamp'))}"
+            )
+        text += f"; without a value {fmt_num(rec.get('conversions_without_value', 0))}."
     return text.strip()
 
 
