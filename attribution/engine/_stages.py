@@ -35,7 +35,7 @@ from attribution.inputs._schema import (
     split_events,
 )
 from attribution.inputs._taxonomy import derive_channels, load_rules
-from attribution.journeys._journeys import Journeys, build_journeys
+from attribution.journeys._journeys import TOUCH_KEY_COLUMNS, Journeys, build_journeys
 from attribution.models._allocation import PathSequences
 from attribution.models._estimator import PathModel
 from attribution.models._registry import ModelRun
@@ -398,12 +398,7 @@ def order_selection(journeys: Journeys) -> tuple[pl.DataFrame, int]:
 def touch_credit_columns(credited: pl.DataFrame, label: str) -> pl.DataFrame:
     """Journey touches with ``credit`` -> the columns of ``touch_credit`` for one model."""
     return credited.select(
-        "conversion_id",
-        "touch_id",
-        "contact_id",
-        "account_id",
-        "channel",
-        "timestamp",
+        *TOUCH_KEY_COLUMNS,
         pl.lit(label).alias("model"),
         "credit",
         (pl.col("credit") * pl.col("conversion_value")).alias("value"),

@@ -59,18 +59,24 @@ from attribution.journeys._order import ENTITY, ENTITY_ID, channel_codes, entity
 from attribution.journeys._windows import assign, null_paths, scope_contacts
 from attribution.typing import ContactScope, Level
 
-__all__ = ["CONTACT_SCOPES", "JOURNEY_COLUMNS", "Journeys", "build_journeys"]
+__all__ = ["CONTACT_SCOPES", "JOURNEY_COLUMNS", "TOUCH_KEY_COLUMNS", "Journeys", "build_journeys"]
 
 CONTACT_SCOPES: tuple[str, ...] = ("account", "opportunity_roles", "primary")
 
-#: Columns of the journey touch table handed to the models.
-JOURNEY_COLUMNS = (
+#: The columns naming one touch of one journey: its conversion, the touch, who, where, when
+#: (the journey touch table starts with them, and so does ``touch_credit``).
+TOUCH_KEY_COLUMNS = (
     "conversion_id",
     "touch_id",
     "contact_id",
     "account_id",
     "channel",
     "timestamp",
+)
+
+#: Columns of the journey touch table handed to the models.
+JOURNEY_COLUMNS = (
+    *TOUCH_KEY_COLUMNS,
     "position",
     "n_touches",
     "conversion_timestamp",
