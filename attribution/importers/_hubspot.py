@@ -412,27 +412,27 @@ def _deals(
             f"deals: {unknown} associated contact id(s) are not in the contacts file (their "
             "deal events keep the deal's company; they have no lifecycle events)"
         )
-    opened = per_contact.filter(pl.col("_created").is_not_null()).select(
-        pl.col("_created").alias("timestamp"),
-        pl.lit("opportunity").alias("stage"),
-        "contact_id",
-        "account_id",
-        "opportunity_id",
-        "value",
-        "lead_source",
+    # (event kept where, at, stage): opened at the create date, won / lost at the close date
+    events = [
+        (pl.col("_created").is_not_null(), "_created", pl.lit("opportunity")),
+        (
+            pl.col("_outcome").is_not_null() & pl.col("_closed").is_not_null(),
+            "_closed",
+            pl.col("_outcome"),
+        ),
+    ]
+    return pl.concat(
+        per_contact.filter(kept).select(
+            pl.col(at).alias("timestamp"),
+            stage.alias("stage"),
+            "contact_id",
+            "account_id",
+            "opportunity_id",
+            "value",
+            "lead_source",
+        )
+        for kept, at, stage in events
     )
-    ended = per_contact.filter(
-        pl.col("_outcome").is_not_null() & pl.col("_closed").is_not_null()
-    ).select(
-        pl.col("_closed").alias("timestamp"),
-        pl.col("_outcome").alias("stage"),
-        "contact_id",
-        "account_id",
-        "opportunity_id",
-        "value",
-        "lead_source",
-    )
-    return pl.concat([opened, ended])
 
 
 def _engagements(

@@ -8,7 +8,7 @@ below, so the CSV reading and the timestamp parsing sit in one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,20 @@ class Export:
         found = find_column(self, aliases)
         assert found is not None  # find_column raises when required
         return found
+
+    def require_either(
+        self, found: Mapping[str, str | None], why: str = "", *, hint: str | None = None
+    ) -> None:
+        """``found`` maps fields to the file's columns for them (``None``: not in the file);
+        when none is there, an error "needs A or B<why>" naming the first field."""
+        if all(column is None for column in found.values()):
+            raise ColumnNotFoundError(
+                f"needs {' or '.join(found)}{why}",
+                table=self.label,
+                source=self.name,
+                column=next(iter(found)),
+                hint=hint,
+            )
 
     def lines(self, mask: pl.Expr) -> list[int]:
         """The first file lines (1-based) of the rows where ``mask`` holds."""

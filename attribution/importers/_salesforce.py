@@ -280,14 +280,10 @@ def _members(
     status = members.column(["Status", "Member Status"], required=False)
     kind = members.column(["Campaign.Type", "Campaign Type"], required=False)
     name = members.column(["Campaign.Name", "Campaign Name"], required=False)
-    if contact is None and lead_id is None:
-        raise ColumnNotFoundError(
-            "needs ContactId or LeadId",
-            table="campaign_members",
-            source=members.name,
-            column="ContactId",
-            hint="export the members' ContactId and LeadId fields",
-        )
+    members.require_either(
+        {"ContactId": contact, "LeadId": lead_id},
+        hint="export the members' ContactId and LeadId fields",
+    )
     frame = members.frame
     if kind is None:
         if campaigns is None or campaign_id is None:
@@ -414,13 +410,7 @@ def _opportunities(
     account = opps.column(["AccountId", "Account ID"], required=False)
     contact = opps.column(["ContactId", "Contact ID"], required=False)
     source = opps.column(["LeadSource", "Lead Source"], required=False)
-    if won is None and stage is None:
-        raise ColumnNotFoundError(
-            "needs IsWon or StageName to tell won from lost",
-            table="opportunities",
-            source=opps.name,
-            column="IsWon",
-        )
+    opps.require_either({"IsWon": won, "StageName": stage}, " to tell won from lost")
     report.read(
         opps,
         {
