@@ -29,8 +29,6 @@ import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError
 from attribution.importers._read import (
-    DEFAULT_TIMESTAMP_FORMATS,
-    LINE,
     Export,
     parse_amounts,
     parse_booleans,
@@ -39,13 +37,14 @@ from attribution.importers._read import (
     split_ids,
     timestamp_expr,
 )
-from attribution.importers._result import ImportReport, ImportResult, finish
+from attribution.importers._result import ImportReport, ImportResult, begin, finish
 from attribution.importers._shared import (
     folded,
     one_account,
     record_mapping,
     repeated_ids,
     role_expr,
+    row_ids,
     self_reported,
     snake,
 )
@@ -206,8 +205,7 @@ def import_hubspot(
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).
     """
-    formats = tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
-    report = ImportReport("hubspot")
+    report, formats = begin("hubspot", timestamp_formats)
     con = read_export(contacts, "contacts")
     deal = read_export(deals, "deals")
     comp = read_export(companies, "companies") if companies is not None else None
@@ -283,16 +281,14 @@ def import_hubspot(
                 (deal, {"opportunity_id": pl.col(deal_ids), "account_id": deal_company}),
             ],
         )
-    result = finish(
+    return finish(
         report,
         touches,
         pl.concat([contact_stages, deal_stages], how="diagonal_relaxed"),
         contacts_out,
         surveys,
+        out,
     )
-    if out is not None:
-        result.write(out)
-    return result
 
 
 def _deals(
@@ -348,7 +344,7 @@ def _deals(
         outcome.alias("_outcome"),
         parse_timestamps(deal, created, formats, "timestamp").alias("_created"),
         parse_timestamps(deal, closed, formats, "timestamp").alias("_closed"),
-        (parse_amounts(deal, amount) if amount else pl.lit(None, pl.Float64)).alias("value"),
+        parse_amounts(deal, amount).alias("value"),
         (split_ids(people) if people else pl.lit([], pl.List(pl.String))).alias("contact_id"),
         company.alias("_company"),
         (pl.col(source) if source else pl.lit(None, pl.String)).alias("_source"),
@@ -474,9 +470,7 @@ def _engagements(
     )
     text = pl.lit(None, pl.String)
     frame = eng.frame.select(
-        (pl.col(eid) if eid else pl.lit("engagement-line-") + pl.col(LINE).cast(pl.String)).alias(
-            "_id"
-        ),
+        row_ids(eid, "engagement").alias("_id"),
         split_ids(people).alias("contact_id"),
         parse_timestamps(eng, when, formats, "timestamp").alias("timestamp"),
         (pl.col(kind) if kind else text).alias("touch_type"),

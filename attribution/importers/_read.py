@@ -247,9 +247,11 @@ def parse_timestamps(
     return expr
 
 
-def parse_amounts(export: Export, column: str, ours: str | None = "value") -> pl.Expr:
+def parse_amounts(export: Export, column: str | None, ours: str | None = "value") -> pl.Expr:
     """Text -> Float64 (``$``, spaces and thousands commas removed); a value that is not a
-    number, or a negative one, is an error naming the lines."""
+    number, or a negative one, is an error naming the lines. No column: null amounts."""
+    if column is None:
+        return pl.lit(None, pl.Float64)
     expr = pl.col(column).str.replace_all(r"[\s$,\u00a0]", "").cast(pl.Float64, strict=False)
     _bad(export, column, expr, "an amount", "amounts are numbers such as 25000 or 25000.50", ours)
     _refuse(

@@ -3,7 +3,7 @@ both into one directory."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -11,7 +11,7 @@ from typing import Any, Final
 import polars as pl
 
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
-from attribution.importers._read import Export
+from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export
 
 
 class ImportFiles:
@@ -135,14 +135,23 @@ class ImportResult:
         return out
 
 
+def begin(
+    crm: str, timestamp_formats: Sequence[str] | None
+) -> tuple[ImportReport, tuple[str, ...]]:
+    """An import's empty report and its timestamp formats (default: the US CRM ones)."""
+    return ImportReport(crm), tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
+
+
 def finish(
     report: ImportReport,
     touches: pl.DataFrame,
     stages: pl.DataFrame,
     contacts: pl.DataFrame,
     surveys: pl.DataFrame | None,
+    out: str | Path | None = None,
 ) -> ImportResult:
-    """Conform the tables, sort them, and put the output counts into the report."""
+    """Conform the tables, sort them, and put the output counts into the report; with ``out``,
+    also write the import there (:meth:`ImportResult.write`)."""
     touches = conform(touches, TOUCH_COLUMNS).sort("timestamp", "touch_id", nulls_last=True)
     stages = (
         conform(stages, STAGE_COLUMNS)
@@ -174,4 +183,7 @@ def finish(
         ),
         "notes": report.notes,
     }
-    return ImportResult(touches, stages, contacts, surveys, payload)
+    result = ImportResult(touches, stages, contacts, surveys, payload)
+    if out is not None:
+        result.write(out)
+    return result

@@ -28,7 +28,6 @@ import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError
 from attribution.importers._read import (
-    DEFAULT_TIMESTAMP_FORMATS,
     LINE,
     Export,
     parse_amounts,
@@ -36,7 +35,7 @@ from attribution.importers._read import (
     parse_timestamps,
     read_export,
 )
-from attribution.importers._result import ImportReport, ImportResult, finish
+from attribution.importers._result import ImportReport, ImportResult, begin, finish
 from attribution.importers._shared import (
     best_role,
     campaign_channel_expr,
@@ -44,6 +43,7 @@ from attribution.importers._shared import (
     record_mapping,
     repeated_ids,
     role_expr,
+    row_ids,
     self_reported,
     snake,
 )
@@ -122,8 +122,7 @@ def import_salesforce(
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).
     """
-    formats = tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
-    report = ImportReport("salesforce")
+    report, formats = begin("salesforce", timestamp_formats)
     members = _read(campaign_members, "campaign_members")
     opps = _read(opportunities, "opportunities")
     lead = _read(leads, "leads") if leads is not None else None
@@ -179,10 +178,7 @@ def import_salesforce(
                 )
             )
         surveys = self_reported(report, self_reported_column, sources)
-    result = finish(report, touches, stages, contacts_out, surveys)
-    if out is not None:
-        result.write(out)
-    return result
+    return finish(report, touches, stages, contacts_out, surveys, out)
 
 
 def _leads(
@@ -343,9 +339,7 @@ def _members(
         else pl.lit(None, pl.Datetime("us", "UTC"))
     )
     touches = frame.select(
-        (
-            pl.col(mid) if mid else pl.lit("campaign-member-line-") + pl.col(LINE).cast(pl.String)
-        ).alias("touch_id"),
+        row_ids(mid, "campaign-member").alias("touch_id"),
         _person(lead_map, _col(contact), _col(lead_id)).alias("contact_id"),
         did_respond.fill_null(False).alias("_responded"),
         first_at.alias("_first"),
@@ -441,7 +435,7 @@ def _opportunities(
         _col(account).alias("_opp_account"),
         _col(contact).alias("_opp_contact"),
         _col(source).alias("lead_source"),
-        (parse_amounts(opps, amount) if amount else pl.lit(None, pl.Float64)).alias("value"),
+        parse_amounts(opps, amount).alias("value"),
         parse_timestamps(opps, created, formats, "timestamp").alias("_created"),
         parse_timestamps(opps, close, formats, "timestamp").alias("_close"),
         outcome.alias("_outcome"),

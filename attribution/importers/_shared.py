@@ -83,6 +83,13 @@ def campaign_channel_expr(column: str) -> pl.Expr:
     )
 
 
+def row_ids(column: str | None, kind: str) -> pl.Expr:
+    """A row's id: the export's id ``column``, else ``<kind>-line-<file line>``."""
+    if column is not None:
+        return pl.col(column)
+    return pl.lit(f"{kind}-line-") + pl.col(LINE).cast(pl.String)
+
+
 def record_mapping(
     report: ImportReport, what: str, frame: pl.DataFrame, raw: str, mapped: str
 ) -> None:
