@@ -33,8 +33,14 @@ _FLAGS = dict(option_flags())
 ModelOpt = Annotated[
     list[str] | None, typer.Option(*_FLAGS["models"].flags, help=_FLAGS["models"].help)
 ]
-TouchesOpt = Annotated[Path, typer.Option(help="Touch log file")]
-StagesOpt = Annotated[Path, typer.Option(help="CRM stage events file")]
+_TOUCHES = typer.Option(help="Touch log file")
+_STAGES = typer.Option(help="CRM stage events file")
+TouchesOpt = Annotated[Path, _TOUCHES]
+StagesOpt = Annotated[Path, _STAGES]
+#: ``--touches`` / ``--stages`` where a config file (or ``--events``) may give them instead.
+MaybeTouchesOpt = Annotated[Path | None, _TOUCHES]
+MaybeStagesOpt = Annotated[Path | None, _STAGES]
+ContactsOpt = Annotated[Path | None, typer.Option(help="Contacts file (contact -> account)")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that receives run folders")]
 SurveysOpt = Annotated[
     Path | None, typer.Option("--surveys", help="Survey answers: adds the survey benchmark")

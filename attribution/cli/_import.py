@@ -3,8 +3,9 @@ canonical tables and an import report, in one directory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,27 +39,22 @@ Formats = Annotated[
 ]
 
 
+def _say(text: str) -> None:
+    """One line as it is (no Rich markup or highlighting; a long line wraps, never cut)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _print(result: ImportResult, out: Path) -> None:
     report = result.report
     for label, info in report["files"].items():
-        console.print(
-            f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        _say(f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept")
     for drop in report["drops"]:
-        console.print(
-            f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        _say(f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}")
     for note in report["notes"]:
-        console.print(f"  note: {note}", markup=False, highlight=False, soft_wrap=True)
+        _say(f"  note: {note}")
     outputs = ", ".join(f"{name} {rows:,}" for name, rows in report["outputs"].items())
-    console.print(f"wrote {out}: {outputs}", markup=False, highlight=False, soft_wrap=True)
-    console.print(
+    _say(f"wrote {out}: {outputs}")
+    _say(
         f"closed-won deals: {report['conversions_closed_won']:,}; next: attribution run "
         f"--touches {out / ImportFiles.TOUCHES} --stages {out / ImportFiles.STAGES} "
         f"--contacts {out / ImportFiles.CONTACTS} --level account"
@@ -66,11 +62,31 @@ def _print(result: ImportResult, out: Path) -> None:
             f" --surveys {out / ImportFiles.SURVEYS}"
             if ImportFiles.SURVEYS in report["outputs"]
             else ""
-        ),
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        )
     )
+
+
+def _import(
+    importer: Callable[..., ImportResult],
+    files: tuple[Path, ...],
+    out: Path,
+    self_reported: str | None,
+    timestamp_format: list[str] | None,
+    **options: Any,
+) -> None:
+    """Run ``importer`` on ``files`` with the options every import command has, writing into
+    ``out``, and print its summary; an error is the one-line CLI failure."""
+    try:
+        result = importer(
+            *files,
+            self_reported_column=self_reported,
+            timestamp_formats=timestamp_format,
+            out=out,
+            **options,
+        )
+    except (AttributionError, OSError) as exc:
+        fail(exc)
+    _print(result, out)
 
 
 @group.command("hubspot")
@@ -91,20 +107,16 @@ def hubspot_cmd(
     timestamp_format: Formats = None,
 ) -> None:
     """HubSpot contacts + deals (+ engagements, companies) -> touches, stages, contacts."""
-    try:
-        result = import_hubspot(
-            contacts,
-            deals,
-            engagements=engagements,
-            companies=companies,
-            self_reported_column=self_reported,
-            channel_rules=channel_rules,
-            timestamp_formats=timestamp_format,
-            out=out,
-        )
-    except (AttributionError, OSError) as exc:
-        fail(exc)
-    _print(result, out)
+    _import(
+        import_hubspot,
+        (contacts, deals),
+        out,
+        self_reported,
+        timestamp_format,
+        engagements=engagements,
+        companies=companies,
+        channel_rules=channel_rules,
+    )
 
 
 @group.command("salesforce")
@@ -139,20 +151,16 @@ def salesforce_cmd(
 ) -> None:
     """Salesforce CampaignMember + Opportunity (+ roles, contacts, campaigns, history,
     leads) -> touches, stages, contacts."""
-    try:
-        result = import_salesforce(
-            campaign_members,
-            opportunities,
-            contact_roles=contact_roles,
-            contacts=contacts,
-            campaigns=campaigns,
-            opportunity_history=opportunity_history,
-            leads=leads,
-            include_non_responders=include_non_responders,
-            self_reported_column=self_reported,
-            timestamp_formats=timestamp_format,
-            out=out,
-        )
-    except (AttributionError, OSError) as exc:
-        fail(exc)
-    _print(result, out)
+    _import(
+        import_salesforce,
+        (campaign_members, opportunities),
+        out,
+        self_reported,
+        timestamp_format,
+        contact_roles=contact_roles,
+        contacts=contacts,
+        campaigns=campaigns,
+        opportunity_history=opportunity_history,
+        leads=leads,
+        include_non_responders=include_non_responders,
+    )

@@ -9,6 +9,7 @@ import typer
 
 from attribution.cli._app import (
     EXIT_EMPTY,
+    ContactsOpt,
     OutOpt,
     StagesOpt,
     TimestampFormatOpt,
@@ -32,9 +33,7 @@ def plan_cmd(
     touches: TouchesOpt,
     stages: StagesOpt,
     spend: Annotated[Path, typer.Option(help="Spend table (channel, month, amount)")],
-    contacts: Annotated[
-        Path | None, typer.Option(help="Contacts file (contact -> account)")
-    ] = None,
+    contacts: ContactsOpt = None,
     model: Annotated[
         str | None,
         typer.Option("--model", "-m", help="Model measuring CAC (default: the plan's, or linear)"),

@@ -10,7 +10,10 @@ import typer
 
 from attribution.cli._app import (
     EXIT_EMPTY,
+    ContactsOpt,
     LabelsOpt,
+    MaybeStagesOpt,
+    MaybeTouchesOpt,
     PlanOpt,
     SpendOpt,
     SurveysOpt,
@@ -35,11 +38,9 @@ from attribution.options import RunOptions, read_flags
 @takes_run_options(after="events")
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML run config")] = None,
-    touches: Annotated[Path | None, typer.Option(help="Touch log file")] = None,
-    stages: Annotated[Path | None, typer.Option(help="CRM stage events file")] = None,
-    contacts: Annotated[
-        Path | None, typer.Option(help="Contacts file (contact -> account)")
-    ] = None,
+    touches: MaybeTouchesOpt = None,
+    stages: MaybeStagesOpt = None,
+    contacts: ContactsOpt = None,
     events: Annotated[
         Path | None, typer.Option(help="Unified event log (touches + stages)")
     ] = None,
