@@ -223,13 +223,16 @@ def test_unseen_channels_and_their_credit_rule(url: str) -> None:
     under counterfactual any unseen channel makes the path unseen, so its last touch takes
     the credit. Credit per conversion sums to 1 either way."""
     sent = {"models": DATA, "journeys": [journey("mixed", "linkedin", "tiktok", "email"),
-                                         journey("unseen", "tiktok", "snap")]}
+                                         journey("unseen", "tiktok", "snap"),
+                                         journey("spelled", " LinkedIn", "TikTok")]}
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
         assert http.post("/v1/models/snapshots", json={"run_id": "good"}).status_code == 201
         out = http.post("/v1/attribute", json=sent)
         assert out.status_code == 200, out.text
+        # in the spelling of the rows: " LinkedIn" is the snapshot's linkedin, seen
         assert out.json()["unseen_channels"] == ["snap", "tiktok"]
         got = credit(out)
+    assert got["markov", "spelled", "t0"] == 1.0
     for model in DATA:
         for conv, n in (("mixed", 3), ("unseen", 2)):
             assert sum(got[model, conv, f"t{k}"] for k in range(n)) == pytest.approx(1.0)

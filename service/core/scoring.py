@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import attribution
-from attribution import JourneyScorer, ModelSnapshot, RunOptions, SnapshotStore
+from attribution import JourneyScorer, JourneyScores, ModelSnapshot, RunOptions, SnapshotStore
 
 from .errors import ServiceError
 
@@ -33,12 +33,13 @@ class Scoring:
     snapshot: ModelSnapshot | None = None
     seen: frozenset[str] = frozenset()
 
-    def unseen(self, journeys: Any) -> list[str]:
-        """Channels of ``journeys`` the snapshot never saw (none without a snapshot)."""
+    def unseen(self, scores: JourneyScores) -> list[str]:
+        """Channels of the scored journeys that the snapshot never saw (none without a
+        snapshot), as the library spells them in its rows (``LinkedIn `` is ``linkedin``)."""
         if self.snapshot is None:
             return []
-        sent = {touch["channel"] for journey in journeys for touch in journey["touches"]}
-        return sorted(sent - self.seen)
+        sent = scores.channel_credit.get_column("channel").unique().to_list()
+        return sorted(set(sent) - self.seen)
 
 
 class ScorerCache:

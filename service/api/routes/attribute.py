@@ -21,18 +21,17 @@ from ..schemas import AttributeRequest, AttributeResponse, errors
 router = APIRouter(tags=["scoring"])
 
 
-def _render(models: list[str], scoring: Scoring,
-            unseen: list[str]) -> Callable[[JourneyScores], bytes]:
+def _render(models: list[str], scoring: Scoring) -> Callable[[JourneyScores], bytes]:
     snapshot = scoring.snapshot
     prefix = (f'{{"models":{json.dumps(models)},'
               f'"snapshot":{json.dumps(snapshot.snapshot_id if snapshot else None)},'
-              f'"run_id":{json.dumps(snapshot.run_id if snapshot else None)},'
-              f'"unseen_channels":{json.dumps(unseen)},')
+              f'"run_id":{json.dumps(snapshot.run_id if snapshot else None)},')
 
     def render(scores: JourneyScores) -> bytes:
         # the frames serialise themselves: no per-row Python objects on the way out
         return (
-            f'{prefix}"unattributed":{json.dumps(scores.unattributed)},'
+            f'{prefix}"unseen_channels":{json.dumps(scoring.unseen(scores))},'
+            f'"unattributed":{json.dumps(scores.unattributed)},'
             f'"touch_credit":{scores.touch_credit.write_json()},'
             f'"channel_credit":{scores.channel_credit.write_json()}}}'
         ).encode()
@@ -130,7 +129,7 @@ def score_in_process(raw: bytes) -> tuple[int, bytes, dict[str, str] | None]:
         models = list(body.models)
         with model_errors(models):
             scoring = scorers.cached(models) or scorers.get(models, body.snapshot)
-            render = _render(scoring.scorer.labels, scoring, scoring.unseen(body.journeys))
+            render = _render(scoring.scorer.labels, scoring)
             return 200, render(scoring.scorer.score(body.journeys)), None
     except Exception as exc:  # every answer goes back as data: nothing to unpickle
         status, payload, headers = error_parts(exc)
@@ -177,7 +176,7 @@ async def attribute(request: Request, settings: SettingsDep, scorers: ScorersDep
         # resolving models, reading the snapshot and fitting touch the disk: not on the loop
         with model_errors(models):
             scoring = await run_in_threadpool(scorers.get, models, body.snapshot)
-    render = _render(scoring.scorer.labels, scoring, scoring.unseen(body.journeys))
+    render = _render(scoring.scorer.labels, scoring)
     with model_errors(models):  # parameters that give non-finite credit
         content = await pool.small(scoring.scorer, body.journeys, render)
     return Response(content, media_type="application/json")
