@@ -100,6 +100,20 @@ def test_run_request_sets_the_touch_cap(client: TestClient) -> None:
     assert capped["request"]["max_touches_per_journey"] == 2
 
 
+def test_a_run_that_attributes_nothing_fails_saying_why(client: TestClient,
+                                                        settings: Settings) -> None:
+    empty = wait(client, start(client, models=["linear"], conversion_stage="won"))
+    assert empty["status"] == "failed"
+    assert empty["error"]["type"] == "empty_result"
+    assert "closed_won" in empty["error"]["message"]  # the stage names found, a did-you-mean
+    assert not (settings.runs_dir / empty["run_id"]).exists()
+    allowed = wait(client, start(client, models=["linear"], conversion_stage="won",
+                                 allow_empty=True))
+    assert allowed["status"] == "succeeded", allowed
+    assert allowed["manifest"]["parameters"]["allow_empty"] is True
+    assert allowed["request"]["allow_empty"] is True
+
+
 def test_concurrent_runs_do_not_corrupt_each_other(client: TestClient,
                                                    settings: Settings) -> None:
     wanted = {start(client, models=models): models

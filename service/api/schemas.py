@@ -227,6 +227,9 @@ class RunRequest(BaseModel):
     max_touches_per_journey: Annotated[int | str | None, Field(
         None, description="touches one journey keeps, its last ones (default 5000; 'none': "
         "no cap); the rest are dropped and counted (touches_dropped.journey_too_long)")]
+    allow_empty: bool = Field(
+        False, description="a run that attributes no conversion succeeds (empty) instead of "
+        "failing with error type 'empty_result' and the reason")
 
     @model_validator(mode="after")
     def _inputs(self) -> RunRequest:

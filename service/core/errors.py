@@ -45,6 +45,7 @@ _LIBRARY_STATUS: list[tuple[type[AttributionError], str]] = [
     (attribution.DuplicateKeyError, "duplicate_key"),
     (attribution.InputError, "input"),
     (attribution.ConfigError, "config"),
+    (attribution.EmptyResultError, "empty_result"),
     (AttributionError, "attribution"),
 ]
 #: Pattern of ids, channels and names (Rust regex, as pydantic runs it): no control character

@@ -403,6 +403,7 @@ class RunStore:
         try:
             result = attribution.attribute(job.touches, job.stages, contacts=job.contacts,
                                            options=job.options, progress=progress)
+            result.require_conversions()  # no conversion: failed, saying why (allow_empty)
             progress("write")
             result.write(self.runs_dir, run_id=run_id)
         except Exception as exc:  # a crash must end as "failed" with its error, whatever it is

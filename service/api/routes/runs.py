@@ -69,6 +69,7 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
             level=body.level,
             conversion_stage=body.conversion_stage,
             lookback=body.lookback,
+            allow_empty=body.allow_empty,
             # checked by RunOptions (a whole number or "none"); absent: the default
             **({} if body.max_touches_per_journey is None
                else {"max_touches_per_journey": cast(Any, body.max_touches_per_journey)}),
