@@ -24,17 +24,6 @@ import polars as pl
 from attribution.exceptions import InputError, SchemaError
 from attribution.inputs._sources import Source
 
-__all__ = [
-    "US_TIMESTAMP_FORMATS",
-    "blank_as_null",
-    "blanks_as_null",
-    "check_parsed",
-    "locate",
-    "parse_date",
-    "parse_timestamp",
-    "timestamp_hint",
-]
-
 #: The US formats of CRM exports (Salesforce Data Loader, HubSpot UI): "2/21/2025 1:19 PM",
 #: "2/21/2025". Never guessed: give them with ``--timestamp-format`` or ``[formats]``.
 US_TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%m/%d/%Y")
