@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import networkx as nx
@@ -65,3 +67,23 @@ def test_markov_channel_credit_sums_to_conversions(sample_result) -> None:
     for model in ("markov", "shapley"):
         total = sample_result.channel_credit.filter(pl.col("model") == model)["conversions"].sum()
         assert total == pytest.approx(rec["conversions_attributed"], rel=1e-9)
+
+
+@pytest.mark.parametrize(("umask", "directory", "file"), [(0o022, 0o755, 0o644),
+                                                           (0o027, 0o750, 0o640),
+                                                           (0o077, 0o700, 0o600)])
+def test_run_directory_follows_the_process_umask(sample_result, tmp_path: Path, umask: int,
+                                                 directory: int, file: int) -> None:
+    """A run directory is readable as the umask allows (a BI user or a web server in the
+    owner's group), as files written by ``mkdir`` and ``open`` would be; not ``mkdtemp``'s
+    owner-only 0700 / 0600."""
+    before = os.umask(umask)
+    try:
+        run_dir = sample_result.write(tmp_path / "runs")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(run_dir.stat().st_mode) == directory
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in run_dir.iterdir()}
+    assert "channel_credit.parquet" in modes
+    assert "report.html" in modes
+    assert {name: mode for name, mode in modes.items() if mode != file} == {}

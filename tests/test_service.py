@@ -76,7 +76,8 @@ MISSING = ("missing or invalid API key: send the header 'Authorization: Bearer <
 ])
 @pytest.mark.parametrize(("method", "path"), [("get", "/v1/models"), ("post", "/v1/attribute"),
                                               ("post", "/v1/runs"), ("get", "/v1/runs/x"),
-                                              ("get", "/v1/runs/x/channel-credit")])
+                                              ("get", "/v1/runs/x/channel-credit"),
+                                              ("get", "/v1/runs/x/report")])
 def test_v1_needs_a_valid_key(client: TestClient, headers: dict[str, str], message: str,
                               method: str, path: str) -> None:
     response = client.request(method, path, headers=headers, json=body())
@@ -331,7 +332,8 @@ def test_bad_run_requests(client: TestClient, sent: dict[str, Any], status: int,
 
 
 @pytest.mark.parametrize("path", ["/v1/runs/nope", "/v1/runs/nope/channel-credit",
-                                  "/v1/runs/..%2F..%2Fetc/channel-credit"])
+                                  "/v1/runs/..%2F..%2Fetc/channel-credit",
+                                  "/v1/runs/nope/report", "/v1/runs/..%2F..%2Fetc/report"])
 def test_unknown_run_is_404(client: TestClient, path: str) -> None:
     response = client.get(path, headers=AUTH)
     assert response.status_code == 404
@@ -344,5 +346,6 @@ def test_openapi_docs_are_served(tmp_path: Path) -> None:
         schema = client.get("/openapi.json").json()
     assert set(schema["paths"]) == {"/healthz", "/readyz", "/v1/models",
                                     "/v1/models/snapshots", "/v1/attribute", "/v1/runs",
-                                    "/v1/runs/{run_id}", "/v1/runs/{run_id}/channel-credit"}
+                                    "/v1/runs/{run_id}", "/v1/runs/{run_id}/channel-credit",
+                                    "/v1/runs/{run_id}/report"}
     assert "HTTPBearer" in schema["components"]["securitySchemes"]

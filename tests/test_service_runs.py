@@ -86,6 +86,23 @@ def test_run_on_sample_data_and_read_channel_credit(client: TestClient,
         f"model 'shapley' is not in run '{run_id}'; its models: linear, markov")
 
 
+def test_a_finished_run_serves_its_report_and_a_queued_one_says_409(
+        client: TestClient, settings: Settings) -> None:
+    run_id = start(client, models=["linear"])
+    early = client.get(f"/v1/runs/{run_id}/report", headers=AUTH)
+    if early.status_code != 200:  # the run may already be done on a fast machine
+        assert early.status_code == 409
+        assert early.json()["error"]["message"].endswith(
+            "the report is there once it has succeeded")
+    assert wait(client, run_id)["status"] == "succeeded"
+    response = client.get(f"/v1/runs/{run_id}/report", headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = settings.runs_dir / run_id / "report.html"
+    assert response.text == page.read_text(encoding="utf-8")
+    assert run_id in response.text
+
+
 def test_run_request_sets_the_touch_cap(client: TestClient) -> None:
     capped = wait(client, start(client, models=["linear"], max_touches_per_journey=2))
     lifted = wait(client, start(client, models=["linear"], max_touches_per_journey="none"))

@@ -75,16 +75,39 @@ class RunFiles:
         return f"{cls.safe_label(label)}_{kind}{suffix}"
 
 
+def process_umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux's
+    ``/proc/self/status``); elsewhere set and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_umask_allows(path: Path, mode: int) -> None:
+    """Give ``path`` the permissions a plain ``mkdir`` / ``open`` would (``mode`` less the
+    umask): ``tempfile`` creates owner-only directories (0700) and files (0600), which would
+    keep a BI user or a web server in the owner's group from reading a run."""
+    os.chmod(path, mode & ~process_umask())
+
+
 @contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a temporary directory beside ``final``; rename it into place on success.
 
     A reader never sees a half-written directory: either the old state or the complete new one.
-    On error the temporary directory is removed.
+    On error the temporary directory is removed. The directory gets the permissions of a
+    plain ``mkdir`` under the process umask (0755 with the usual 022), not ``mkdtemp``'s 0700.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
+        _as_umask_allows(tmp, 0o777)
         yield tmp
         if final.exists():
             raise FileExistsError(f"{final} already exists")
@@ -123,6 +146,7 @@ def _replace_atomic(path: Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     tmp = Path(name)
     try:
+        _as_umask_allows(tmp, 0o666)  # as a plain open() would, not mkstemp's 0600
         write(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 import polars as pl
 from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
 
 import attribution
 
@@ -96,18 +97,25 @@ def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
     return status
 
 
-@router.get("/{run_id}/channel-credit", response_model=ChannelCreditResponse,
-            responses=errors(401, 404, 409))
-def channel_credit(run_id: str, runs: RunsDep, model: str | None = None) -> dict[str, Any]:
-    """Channel credit rows of a finished run, for one model (``?model=``) or all."""
+def _succeeded_run(runs: RunsDep, run_id: str, what: str) -> Path:
+    """The directory of a run that has succeeded: 404 for an unknown run, 409 (naming
+    ``what`` the caller wanted) for one still queued, running or failed."""
     run_dir = runs.run_dir(run_id)
     if run_dir is None:
         status = runs.get(run_id)
         if status is None:
             raise ServiceError(404, "not_found", f"no run '{run_id}'", field="run_id")
-        raise ServiceError(409, "conflict", f"run '{run_id}' is {status['status']}; channel "
-                           "credit is there once it has succeeded", field="run_id")
-    frame = pl.read_parquet(run_dir / "channel_credit.parquet")
+        raise ServiceError(409, "conflict", f"run '{run_id}' is {status['status']}; {what} "
+                           "is there once it has succeeded", field="run_id")
+    return run_dir
+
+
+@router.get("/{run_id}/channel-credit", response_model=ChannelCreditResponse,
+            responses=errors(401, 404, 409))
+def channel_credit(run_id: str, runs: RunsDep, model: str | None = None) -> dict[str, Any]:
+    """Channel credit rows of a finished run, for one model (``?model=``) or all."""
+    run_dir = _succeeded_run(runs, run_id, "channel credit")
+    frame = pl.read_parquet(run_dir / attribution.RunFiles.CHANNEL_CREDIT)
     if model is not None:
         labels = frame.get_column("model").unique(maintain_order=True).to_list()
         if model not in labels:
@@ -115,3 +123,13 @@ def channel_credit(run_id: str, runs: RunsDep, model: str | None = None) -> dict
                                f"its models: {', '.join(labels) or 'none'}", field="model")
         frame = frame.filter(pl.col("model") == model)
     return {"run_id": run_id, "model": model, "rows": frame.to_dicts()}
+
+
+@router.get("/{run_id}/report", response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}}}, **errors(401, 404, 409)})
+def report(run_id: str, runs: RunsDep) -> HTMLResponse:
+    """The run's HTML report (the page ``report.html`` in its run directory)."""
+    page = _succeeded_run(runs, run_id, "the report") / attribution.RunFiles.REPORT
+    if not page.is_file():
+        raise ServiceError(404, "not_found", f"run '{run_id}' has no report", field="run_id")
+    return HTMLResponse(page.read_text(encoding="utf-8"))
