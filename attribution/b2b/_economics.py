@@ -40,6 +40,12 @@ import polars as pl
 from attribution.b2b._shared import is_number, jsonable, money, num, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ModelNotFoundError, ModelParameterError
+from attribution.inputs._account_inputs import (
+    Accounts,
+    Subscriptions,
+    as_accounts,
+    as_subscriptions,
+)
 from attribution.inputs._channels import (
     check_channel_aliases,
     normalise_channels,
@@ -191,6 +197,8 @@ def unit_economics(
     models: Iterable[str] | None = None,
     columns: Mapping[str, str] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+    accounts: Accounts | TableLike | None = None,
+    subscriptions: Subscriptions | TableLike | None = None,
 ) -> UnitEconomics:
     """CAC, fully loaded CAC, LTV, LTV/CAC, payback and the guardrail by model and channel.
 
@@ -243,6 +251,8 @@ def unit_economics(
     (1500.0, 48000.0, 1.875)
     """
     costs = dict(costs or {})
+    account_table = as_accounts(accounts)
+    subscription_table = as_subscriptions(subscriptions)
     _check(
         costs,
         allocation,
@@ -257,9 +267,7 @@ def unit_economics(
     )
     margin = DEFAULT_GROSS_MARGIN if gross_margin is None else float(gross_margin)
     churn = DEFAULT_ANNUAL_CHURN if annual_churn is None else float(annual_churn)
-    table = load(
-        spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend")
-    )
+    table = load(spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend"))
     frame = table.frame
     negative = frame.filter(pl.col("amount") < 0)
     if negative.height:
@@ -413,6 +421,10 @@ def unit_economics(
         ),
         "spend_channels_renamed": spend_renamed,
         "spend_channels_without_touches": unmatched,
+        "accounts_source": account_table.source if account_table is not None else None,
+        "subscriptions_source": (
+            subscription_table.source if subscription_table is not None else None
+        ),
     }
     notes = {
         "customers": "credited customers = the conversions a model credits to the channel (sum "

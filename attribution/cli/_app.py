@@ -52,6 +52,22 @@ SpendOpt = Annotated[
     Path | None,
     typer.Option(help="Spend table (channel, month, amount): adds unit economics and funnel"),
 ]
+AccountsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--accounts",
+        help="Accounts table (account_id; segment, metro, region, industry, employees): "
+        "economics by segment, metro and region",
+    ),
+]
+SubscriptionsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--subscriptions",
+        help="Subscriptions table (account_id, month, mrr or arr): retention, NRR and the "
+        "observed churn in LTV",
+    ),
+]
 PlanOpt = Annotated[
     Path | None, typer.Option("--plan", help="Plan TOML (budget by channel, targets): plan check")
 ]
@@ -165,18 +181,44 @@ def economics_extras(
     stages: Path | None,
     touches: Path | None,
     plan: Path | None = None,
+    accounts: Path | None = None,
+    subscriptions: Path | None = None,
     economics: dict[str, Any] | None = None,
     columns: dict[str, dict[str, str]] | None = None,
     stage_names: dict[str, Any] | None = None,
     plan_model: str | None = None,
     timestamp_formats: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Any]:
-    """Unit economics (needs spend), the funnel (needs a stages table) and the plan check."""
+    """Unit economics (needs spend; by segment, metro and region with ``accounts``, with
+    observed churn from ``subscriptions``), the funnel (needs a stages table) and the plan
+    check."""
     from attribution.b2b._economics import unit_economics
     from attribution.b2b._funnel import funnel
     from attribution.b2b._plan import check_plan
+    from attribution.inputs._account_inputs import load_accounts, load_subscriptions
+    from attribution.inputs._formats import formats_for
 
     extras: list[Any] = []
+    # the account-side tables are read (and checked) whenever given: other steps slice by
+    # them too, and a bad file is an error even in a run without spend
+    account_table = (
+        load_accounts(
+            accounts,
+            columns=(columns or {}).get("accounts"),
+            formats=formats_for("accounts", timestamp_formats or {}),
+        )
+        if accounts is not None
+        else None
+    )
+    subscription_table = (
+        load_subscriptions(
+            subscriptions,
+            columns=(columns or {}).get("subscriptions"),
+            formats=formats_for("subscriptions", timestamp_formats or {}),
+        )
+        if subscriptions is not None
+        else None
+    )
     if spend is None:  # economics and the funnel come with spend (a plan needs it too)
         if plan is not None:
             raise ConfigError("the plan check needs a spend table (--spend or [inputs] spend)")
@@ -198,6 +240,8 @@ def economics_extras(
             spend,
             columns=(columns or {}).get("spend"),
             timestamp_formats=timestamp_formats,
+            accounts=account_table,
+            subscriptions=subscription_table,
             **(economics or {}),
         )
     )

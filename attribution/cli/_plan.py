@@ -9,9 +9,11 @@ import typer
 
 from attribution.cli._app import (
     EXIT_EMPTY,
+    AccountsOpt,
     ContactsOpt,
     OutOpt,
     StagesOpt,
+    SubscriptionsOpt,
     TimestampFormatOpt,
     TouchesOpt,
     app,
@@ -34,6 +36,8 @@ def plan_cmd(
     stages: StagesOpt,
     spend: Annotated[Path, typer.Option(help="Spend table (channel, month, amount)")],
     contacts: ContactsOpt = None,
+    accounts: AccountsOpt = None,
+    subscriptions: SubscriptionsOpt = None,
     model: Annotated[
         str | None,
         typer.Option("--model", "-m", help="Model measuring CAC (default: the plan's, or linear)"),
@@ -59,6 +63,8 @@ def plan_cmd(
                 "stages": stages,
                 "spend": spend,
                 "contacts": contacts,
+                "accounts": accounts,
+                "subscriptions": subscriptions,
             }
         )
         cfg = load_config(config) if config else None
@@ -86,6 +92,8 @@ def plan_cmd(
             stages=stages,
             touches=touches,
             plan=plan,
+            accounts=accounts,
+            subscriptions=subscriptions,
             economics=cfg.economics if cfg else {},
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,

@@ -10,12 +10,14 @@ import typer
 
 from attribution.cli._app import (
     EXIT_EMPTY,
+    AccountsOpt,
     ContactsOpt,
     LabelsOpt,
     MaybeStagesOpt,
     MaybeTouchesOpt,
     PlanOpt,
     SpendOpt,
+    SubscriptionsOpt,
     SurveysOpt,
     TimestampFormatOpt,
     TruthOpt,
@@ -48,6 +50,8 @@ def run(
     truth: TruthOpt = None,
     survey_labels: LabelsOpt = None,
     spend: SpendOpt = None,
+    accounts: AccountsOpt = None,
+    subscriptions: SubscriptionsOpt = None,
     plan: PlanOpt = None,
     timestamp_format: TimestampFormatOpt = None,
     partitions: Annotated[
@@ -65,7 +69,8 @@ def run(
 
     With --surveys, the self-reported survey benchmark is computed and written into the run.
     With --spend (or [inputs] spend), unit economics (CAC, LTV, guardrail; [economics] of the
-    config) and the funnel are too, and with --plan (or [inputs] plan) the plan check.
+    config) and the funnel are too, by segment, metro and region with --accounts, with
+    retention and NRR from --subscriptions; with --plan (or [inputs] plan) the plan check.
     """
     try:
         cfg = load_config(config) if config else None
@@ -77,6 +82,8 @@ def run(
             ("events", events),
             ("surveys", surveys),
             ("spend", spend),
+            ("accounts", accounts),
+            ("subscriptions", subscriptions),
             ("plan", plan),
         ):
             if value is not None:
@@ -125,6 +132,8 @@ def run(
             stages=stage_input,
             touches=main_input if stage_input is not None else None,
             plan=inputs.get("plan"),
+            accounts=inputs.get("accounts"),
+            subscriptions=inputs.get("subscriptions"),
             economics=cfg.economics if cfg else {},
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,

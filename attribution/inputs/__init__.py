@@ -2,6 +2,13 @@
 real exports (blank cells as missing values, timestamps in the user's formats, errors that
 name the user's column and file lines), which the CRM importers share."""
 
+from attribution.inputs._account_inputs import (
+    SEGMENTS,
+    Accounts,
+    Subscriptions,
+    load_accounts,
+    load_subscriptions,
+)
 from attribution.inputs._reading import (
     US_TIMESTAMP_FORMATS,
     blank_as_null,
@@ -15,11 +22,16 @@ from attribution.inputs._reading import (
 from attribution.inputs._sources import Source, read_source
 
 __all__ = [
+    "SEGMENTS",
     "US_TIMESTAMP_FORMATS",
+    "Accounts",
     "Source",
+    "Subscriptions",
     "blank_as_null",
     "blanks_as_null",
     "check_parsed",
+    "load_accounts",
+    "load_subscriptions",
     "locate",
     "parse_date",
     "parse_timestamp",

@@ -6,6 +6,8 @@ Example (every key optional except an input)::
     touches = "touches.parquet"    # or: events = "events.ndjson" (unified log)
     stages = "stages.parquet"
     contacts = "contacts.parquet"
+    accounts = "accounts.parquet"  # account_id, segment, metro, region...: economics slices
+    subscriptions = "subscriptions.parquet"  # account_id, month, mrr or arr: retention, NRR
     # or: import = "crm_import"    # a directory written by `attribution import ...`
 
     [run]                          # any run option (attribution.RunOptions), and out
@@ -78,6 +80,8 @@ _INPUTS = {
     "contacts",
     "events",
     "spend",
+    "accounts",
+    "subscriptions",
     "surveys",
     "paths",
     "plan",

@@ -101,6 +101,31 @@ SPEND = TableSpec(
     one_of=(("date", "month"),),
     not_null=("channel", "amount"),
 )
+#: Accounts: one row per account, with what a RevOps lead slices by (segment, metro...);
+#: checked further by :func:`attribution.inputs._account_inputs.load_accounts`.
+ACCOUNTS = TableSpec(
+    "accounts",
+    {
+        "account_id": STRING,
+        "segment": STRING,
+        "metro": STRING,
+        "region": STRING,
+        "industry": STRING,
+        "employees": FLOAT,
+    },
+    required=("account_id",),
+    not_null=("account_id",),
+)
+#: Recurring revenue by account and month (``mrr``, or ``arr`` divided by 12); checked
+#: further by :func:`attribution.inputs._account_inputs.load_subscriptions`.
+SUBSCRIPTIONS = TableSpec(
+    "subscriptions",
+    {"account_id": STRING, "month": DATE, "mrr": FLOAT, "arr": FLOAT},
+    required=("account_id", "month"),
+    one_of=(("mrr", "arr"),),
+    not_null=("account_id", "month"),
+    hints={"mrr": "give the monthly recurring revenue as 'mrr' (USD) or the annual as 'arr'"},
+)
 SURVEYS = TableSpec(
     "surveys",
     {
@@ -128,7 +153,10 @@ EVENTS = TableSpec(
     not_null=("timestamp", "event_type"),
     hints=TOUCHES.hints,
 )
-SPECS = {s.name: s for s in (TOUCHES, STAGES, CONTACTS, SPEND, SURVEYS, PATHS, EVENTS)}
+SPECS = {
+    s.name: s
+    for s in (TOUCHES, STAGES, CONTACTS, SPEND, ACCOUNTS, SUBSCRIPTIONS, SURVEYS, PATHS, EVENTS)
+}
 
 
 @dataclass(frozen=True)
