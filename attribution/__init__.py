@@ -50,6 +50,7 @@ from attribution.exceptions import (
     SchemaError,
 )
 from attribution.importers import ImportResult, import_hubspot, import_salesforce
+from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks, load_benchmarks
 from attribution.models._registry import (
     ModelSpec,
     Param,
@@ -80,6 +81,8 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "AttributionError",
     "AttributionResult",
+    "BenchmarkRange",
+    "Benchmarks",
     "CHANNEL_CREDIT_SCHEMA",
     "ColumnNotFoundError",
     "ConfigError",
@@ -126,6 +129,7 @@ __all__ = [
     "get_model",
     "import_hubspot",
     "import_salesforce",
+    "load_benchmarks",
     "new_run_id",
     "read_plan",
     "read_run_paths",

@@ -113,7 +113,7 @@ def test_empty_config(tmp_path: Path) -> None:
         (
             "[zzz]\n",
             "the top level",
-            "available: 'channels', 'columns', 'economics', 'formats', 'inputs'",
+            "available: 'benchmarks', 'channels', 'columns', 'economics', 'formats', 'inputs'",
         ),
     ],
 )

@@ -47,6 +47,15 @@ Example (every key optional except an input)::
     sales_compensation = 350000
     tooling = 40000
     onboarding = 60000
+
+    [benchmarks]                   # your own benchmark table, over the shipped one
+    file = "benchmarks.csv"        # (rows replace the shipped rows of the same scope)
+
+    [targets]                      # your targets: over the benchmark table's ranges
+    mql_to_sql = [0.18, 0.25]      # low, high
+    win_rate = 0.25                # a point target
+    [targets.segment.smb]
+    cac_payback_months = [3, 6]
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ from pathlib import Path
 from typing import Any
 
 from attribution.exceptions import ConfigError, InputError, did_you_mean
+from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._channels import check_channel_aliases
 from attribution.inputs._formats import check_timestamp_formats
 from attribution.inputs._schema import SPECS
@@ -73,6 +83,8 @@ _SECTIONS = {
     "economics",
     "formats",
     "channels",
+    "benchmarks",
+    "targets",
 }
 _INPUTS = {
     "touches",
@@ -131,6 +143,16 @@ class RunConfig:
     formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: [channels]: our channel -> the data's names for it (RunOptions.channel_aliases)
     channels: dict[str, str | list[str]] = field(default_factory=dict)
+    #: [benchmarks] file: the user's benchmark table (over the shipped one)
+    benchmarks_file: Path | None = None
+    #: [targets]: the user's targets, over the benchmark table (checked at load)
+    targets: dict[str, Any] = field(default_factory=dict)
+
+    def benchmarks(self) -> Benchmarks:
+        """The benchmark table this file gives: shipped, its [benchmarks] file, [targets]."""
+        return load_benchmarks(
+            self.benchmarks_file, targets=self.targets, where=f"config '{self.path}': [targets]"
+        )
 
     def written(self) -> dict[str, tuple[Any, str]]:
         """The run options this file gives: option name -> (value, where the file gives it),
@@ -217,7 +239,13 @@ def load_config(path: str | Path) -> RunConfig:
     resolved = {k: (base / v).resolve() for k, v in inputs.items()}
     if "import" in resolved:
         _imported(resolved, run, path)
-    return RunConfig(
+    bench = _section(data, "benchmarks", path)
+    _unknown(set(bench), {"file"}, "[benchmarks]", path)
+    if "file" in bench and not isinstance(bench["file"], str):
+        raise ConfigError(
+            f"config '{path}': [benchmarks] file must be a path, got {bench['file']!r}"
+        )
+    config = RunConfig(
         inputs=resolved,
         run=run,
         columns=columns,
@@ -228,7 +256,12 @@ def load_config(path: str | Path) -> RunConfig:
         path=path,
         formats=formats,
         channels=channels,
+        benchmarks_file=(base / bench["file"]).resolve() if "file" in bench else None,
+        targets=_section(data, "targets", path),
     )
+    if config.benchmarks_file is not None or config.targets:
+        config.benchmarks()  # a bad file or target fails here, before any work starts
+    return config
 
 
 def _imported(inputs: dict[str, Path], run: dict[str, Any], path: Path) -> None:
