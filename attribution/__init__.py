@@ -23,6 +23,7 @@ from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+from attribution.b2b._sla import SLA, SLA_DEFAULTS, sla
 from attribution.engine._files import RunFiles, write_json_atomic
 from attribution.engine._manifest import new_run_id
 from attribution.engine._memory import attribute, attribute_paths
@@ -110,6 +111,8 @@ __all__ = [
     "RoleWeights",
     "RunFiles",
     "RunOptions",
+    "SLA",
+    "SLA_DEFAULTS",
     "SchemaError",
     "ShapleyModel",
     "SnapshotStore",
@@ -136,6 +139,7 @@ __all__ = [
     "run_partitioned",
     "score_against_truth",
     "score_journeys",
+    "sla",
     "unit_economics",
     "write_json_atomic",
 ]

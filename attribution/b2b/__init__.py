@@ -4,8 +4,9 @@ Accounts (``_accounts``: the account outputs of an account-level run, built from
 ``_engagement``, ``_committee``, ``_account_table``, ``_account_credit`` and ``_deals``); unit
 economics (``_economics``); the funnel (``_funnel``, with ``_funnel_stages``,
 ``_funnel_weekly`` and ``_funnel_velocity``); the plan check (``_plan``, with
-``_plan_file``, ``_plan_flags``, ``_plan_reallocation`` and ``_plan_verdict``); helpers the
-modules share (``_shared``).
+``_plan_file``, ``_plan_flags``, ``_plan_reallocation`` and ``_plan_verdict``); the sales and
+marketing SLAs (``_sla``, with ``_sla_metrics`` and ``_sla_targets``); helpers the modules
+share (``_shared``).
 """
 
 # The account names first: the engine imports them, and the modules below import from the
@@ -28,6 +29,7 @@ from attribution.b2b._accounts import (
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+from attribution.b2b._sla import SLA, SLA_DEFAULTS, sla
 
 __all__ = [
     "ACCOUNTS_SCHEMA",
@@ -41,6 +43,8 @@ __all__ = [
     "Funnel",
     "Plan",
     "PlanCheck",
+    "SLA",
+    "SLA_DEFAULTS",
     "UnitEconomics",
     "account_outputs",
     "check_plan",
@@ -49,6 +53,7 @@ __all__ = [
     "funnel",
     "pipeline_table",
     "read_plan",
+    "sla",
     "tier_expr",
     "unit_economics",
 ]

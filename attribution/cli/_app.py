@@ -265,6 +265,46 @@ def economics_extras(
     return extras
 
 
+SlaOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sla",
+        help="Measure the sales and marketing SLAs (speed to lead, follow-up, SQL acceptance, "
+        "hand-off times) from the stages and the sales touches; on with an [sla] config section",
+    ),
+]
+
+
+def sla_extras(
+    *,
+    stages: Path | None,
+    touches: Path | None,
+    settings: dict[str, Any] | None,
+    columns: dict[str, dict[str, str]] | None = None,
+    stage_names: dict[str, Any] | None = None,
+    timestamp_formats: dict[str, tuple[str, ...]] | None = None,
+) -> list[Any]:
+    """The SLAs of a run (``[sla]`` settings), as an extra to write and summarise; they
+    read the stages and touch files, so a unified event log alone is an error."""
+    from attribution.b2b._sla import sla
+
+    if stages is None or touches is None:
+        raise ConfigError(
+            "the SLAs need the stages and the touch log as two files (--stages and --touches), "
+            "not only --events"
+        )
+    return [
+        sla(
+            stages,
+            touches,
+            settings=settings,
+            columns=columns,
+            stage_names=stage_names,
+            timestamp_formats=timestamp_formats,
+        )
+    ]
+
+
 def finish(
     result: AttributionResult,
     out: Path,

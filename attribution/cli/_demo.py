@@ -15,6 +15,7 @@ from attribution.cli._app import (
     economics_extras,
     fail,
     finish,
+    sla_extras,
     with_progress,
 )
 from attribution.cli._output import rule
@@ -74,6 +75,9 @@ def demo(
             touches=data / "touches.parquet",
             plan=optional("plan.toml") if spend is not None else None,
             economics={"costs": DEMO_COSTS},
+        )
+        extras += sla_extras(
+            stages=data / "stages.parquet", touches=data / "touches.parquet", settings=None
         )
     except AttributionError as exc:
         fail(exc)

@@ -16,6 +16,7 @@ from attribution.cli._app import (
     MaybeStagesOpt,
     MaybeTouchesOpt,
     PlanOpt,
+    SlaOpt,
     SpendOpt,
     SubscriptionsOpt,
     SurveysOpt,
@@ -25,6 +26,7 @@ from attribution.cli._app import (
     economics_extras,
     fail,
     finish,
+    sla_extras,
     takes_run_options,
     timestamp_formats,
     with_progress,
@@ -53,6 +55,7 @@ def run(
     accounts: AccountsOpt = None,
     subscriptions: SubscriptionsOpt = None,
     plan: PlanOpt = None,
+    sla: SlaOpt = False,
     timestamp_format: TimestampFormatOpt = None,
     partitions: Annotated[
         int | None,
@@ -71,6 +74,7 @@ def run(
     With --spend (or [inputs] spend), unit economics (CAC, LTV, guardrail; [economics] of the
     config) and the funnel are too, by segment, metro and region with --accounts, with
     retention and NRR from --subscriptions; with --plan (or [inputs] plan) the plan check.
+    With --sla (or an [sla] section) the sales and marketing SLAs are measured.
     """
     try:
         cfg = load_config(config) if config else None
@@ -139,6 +143,15 @@ def run(
             stage_names=cfg.stage_names if cfg else None,
             timestamp_formats=formats,
         )
+        if sla or (cfg is not None and cfg.sla is not None):
+            extras += sla_extras(
+                stages=stage_input,
+                touches=main_input if stage_input is not None else None,
+                settings=cfg.sla if cfg else None,
+                columns=cfg.columns if cfg else None,
+                stage_names=cfg.stage_names if cfg else None,
+                timestamp_formats=formats,
+            )
     except AttributionError as exc:
         fail(exc)
     finish(

@@ -56,6 +56,16 @@ Example (every key optional except an input)::
     win_rate = 0.25                # a point target
     [targets.segment.smb]
     cac_payback_months = [3, 6]
+
+    [sla]                          # sales and marketing SLAs (its presence turns them on)
+    sales_touch_types = ["sales_call", "sales_email", "meeting"]
+    speed_to_lead_hours = 24
+    follow_up_touches = 3
+    follow_up_days = 7
+    sql_acceptance_rate = 0.15
+    sql_acceptance_days = 30
+    mql_to_sql_days = 14
+    sql_to_opportunity_days = 14
 """
 
 from __future__ import annotations
@@ -65,6 +75,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attribution.b2b._sla_targets import check_sla_settings
 from attribution.exceptions import ConfigError, InputError, did_you_mean
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._channels import check_channel_aliases
@@ -85,6 +96,7 @@ _SECTIONS = {
     "channels",
     "benchmarks",
     "targets",
+    "sla",
 }
 _INPUTS = {
     "touches",
@@ -147,6 +159,8 @@ class RunConfig:
     benchmarks_file: Path | None = None
     #: [targets]: the user's targets, over the benchmark table (checked at load)
     targets: dict[str, Any] = field(default_factory=dict)
+    #: [sla]: the SLA settings given (checked; the rest take their defaults); None: no [sla]
+    sla: dict[str, Any] | None = None
 
     def benchmarks(self) -> Benchmarks:
         """The benchmark table this file gives: shipped, its [benchmarks] file, [targets]."""
@@ -232,6 +246,13 @@ def load_config(path: str | Path) -> RunConfig:
         check_channel_aliases(channels)
     except InputError as exc:
         raise ConfigError(f"config '{path}': [channels] {exc}") from None
+    sla = None
+    if "sla" in data:
+        sla = _section(data, "sla", path)
+        try:
+            check_sla_settings(sla)
+        except InputError as exc:
+            raise ConfigError(f"config '{path}': [sla] {exc}") from None
     if "out" in run:
         if not isinstance(run["out"], str):
             raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
@@ -258,6 +279,7 @@ def load_config(path: str | Path) -> RunConfig:
         channels=channels,
         benchmarks_file=(base / bench["file"]).resolve() if "file" in bench else None,
         targets=_section(data, "targets", path),
+        sla=sla,
     )
     if config.benchmarks_file is not None or config.targets:
         config.benchmarks()  # a bad file or target fails here, before any work starts

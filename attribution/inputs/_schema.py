@@ -67,6 +67,7 @@ TOUCHES = TableSpec(
         "cost": FLOAT,
         "utm_source": STRING,
         "utm_medium": STRING,
+        "owner_team": STRING,  # the sales team of a sales touch: SLAs per team
     },
     required=("timestamp",),
     one_of=(("contact_id", "account_id"), ("channel", "utm_source", "utm_medium")),
@@ -83,6 +84,7 @@ STAGES = TableSpec(
         "opportunity_id": STRING,
         "value": FLOAT,
         "lead_source": STRING,  # the CRM's own source of the deal: crm_sourced pipeline
+        "owner_team": STRING,  # the team owning the lead at this stage: SLAs per team
     },
     required=("timestamp", "stage"),
     one_of=(("contact_id", "account_id"),),
