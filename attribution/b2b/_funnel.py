@@ -53,12 +53,12 @@ from attribution.b2b._funnel_stages import (
 from attribution.b2b._funnel_velocity import pipeline_velocity
 from attribution.b2b._funnel_weekly import WEEKLY_SCHEMA, weekly_series
 from attribution.b2b._funnel_weekly import alerts as _alerts
-from attribution.b2b._shared import jsonable, pct, rows_error
+from attribution.b2b._shared import jsonable, load_stage_events, pct, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError, ModelParameterError
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import resolve_formats
-from attribution.inputs._schema import ROW, SPEND, STAGES, TOUCHES, load
+from attribution.inputs._schema import ROW, SPEND, TOUCHES, load
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.typing import TableLike
 
@@ -243,21 +243,9 @@ def funnel(
     steps = list(steps)
     _check_params(steps, trailing_weeks, threshold, rate_window_days)
     columns = columns or {}
-    table = load(
-        stages,
-        STAGES,
-        columns=columns.get("stages"),
-        formats=resolve_formats(timestamp_formats, "stages"),
+    table, frame, key = load_stage_events(
+        stages, stage_names=stage_names, columns=columns, timestamp_formats=timestamp_formats
     )
-    frame = table.frame
-    renames = {
-        theirs: ours
-        for ours, names in (stage_names or {}).items()
-        for theirs in ([names] if isinstance(names, str) else names)
-    }
-    if renames:
-        frame = frame.with_columns(pl.col("stage").replace(renames))
-    key = "contact_id" if "contact_id" in frame.columns else "account_id"
     without_key = int(frame.get_column(key).null_count())
     frame = frame.filter(pl.col(key).is_not_null())
     known = [*steps, lost_stage]

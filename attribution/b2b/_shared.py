@@ -1,18 +1,21 @@
 """What the b2b modules share: JSON-safe values, the number formats of the summaries, the
-finite-number test of parameters and the error that names offending input rows."""
+finite-number test of parameters, the error that names offending input rows and the stage
+events loaded with their names mapped."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from attribution.exceptions import InputError
-from attribution.inputs._schema import ROW, Table
+from attribution.inputs._formats import resolve_formats
+from attribution.inputs._schema import ROW, STAGES, Table, load
+from attribution.typing import TableLike
 
-__all__ = ["is_number", "jsonable", "money", "num", "pct", "rows_error"]
+__all__ = ["is_number", "jsonable", "load_stage_events", "money", "num", "pct", "rows_error"]
 
 
 def jsonable(value: Any) -> Any:
@@ -71,3 +74,31 @@ def rows_error(
             hint=hint,
         )
     )
+
+
+def load_stage_events(
+    stages: TableLike,
+    *,
+    stage_names: Mapping[str, str | Sequence[str]] | None,
+    columns: Mapping[str, Mapping[str, str]] | None,
+    timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None,
+) -> tuple[Table, pl.DataFrame, str]:
+    """The stages table read with the user's column mapping and timestamp formats, its
+    frame with the stage names mapped to ours (``stage_names``: ours -> theirs), and the
+    entity key: ``contact_id``, else ``account_id``."""
+    table = load(
+        stages,
+        STAGES,
+        columns=(columns or {}).get("stages"),
+        formats=resolve_formats(timestamp_formats, "stages"),
+    )
+    frame = table.frame
+    renames = {
+        theirs: ours
+        for ours, names in (stage_names or {}).items()
+        for theirs in ([names] if isinstance(names, str) else names)
+    }
+    if renames:
+        frame = frame.with_columns(pl.col("stage").replace(renames))
+    key = "contact_id" if "contact_id" in frame.columns else "account_id"
+    return table, frame, key

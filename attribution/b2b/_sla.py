@@ -37,7 +37,7 @@ from typing import Any
 
 import polars as pl
 
-from attribution.b2b._shared import jsonable, pct, rows_error
+from attribution.b2b._shared import jsonable, load_stage_events, pct, rows_error
 from attribution.b2b._sla_metrics import (
     BREACH,
     COMPLIANT,
@@ -58,7 +58,7 @@ from attribution.b2b._sla_targets import SLA_DEFAULTS, SLA_SOURCES, check_sla_se
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError
 from attribution.inputs._formats import resolve_formats
-from attribution.inputs._schema import STAGES, TOUCHES, load
+from attribution.inputs._schema import TOUCHES, load
 from attribution.typing import TableLike
 
 __all__ = ["BREACHES_SCHEMA", "NO_TEAM", "SLA", "SLA_DEFAULTS", "SLA_SCHEMA", "sla"]
@@ -169,7 +169,7 @@ class SLA:
             lines.append(
                 f"  follow-up: {pct(r['compliance_share'])} of MQLs had >= "
                 f"{s['follow_up_touches']} sales touches within {s['follow_up_days']:g} days; "
-                f"{r['breaches']:,} breaches"
+                f"{_breaches_text(r['breaches'])}"
             )
         r = rows.get("sql_acceptance")
         if r is not None:
@@ -263,21 +263,9 @@ def sla(
     """
     s = check_sla_settings(settings)
     columns = columns or {}
-    stage_table = load(
-        stages,
-        STAGES,
-        columns=columns.get("stages"),
-        formats=resolve_formats(timestamp_formats, "stages"),
+    stage_table, frame, key = load_stage_events(
+        stages, stage_names=stage_names, columns=columns, timestamp_formats=timestamp_formats
     )
-    frame = stage_table.frame
-    renames = {
-        theirs: ours
-        for ours, names in (stage_names or {}).items()
-        for theirs in ([names] if isinstance(names, str) else names)
-    }
-    if renames:
-        frame = frame.with_columns(pl.col("stage").replace(renames))
-    key = "contact_id" if "contact_id" in frame.columns else "account_id"
     frame = frame.filter(pl.col(key).is_not_null())
     if frame.height and not frame.select(pl.col("stage").is_in(["mql", "sql"]).any()).item():
         found = frame.get_column("stage").unique().sort().head(8).to_list()
