@@ -37,6 +37,7 @@ from attribution.engine._result import (
 from attribution.engine._run_paths import read_run_paths
 from attribution.engine._scoring import JourneyScorer, JourneyScores, score_journeys
 from attribution.engine._snapshots import ModelSnapshot, SnapshotStore
+from attribution.engine._writeback import write_back
 from attribution.exceptions import (
     AttributionError,
     ColumnNotFoundError,
@@ -52,6 +53,7 @@ from attribution.exceptions import (
 )
 from attribution.importers import ImportResult, import_hubspot, import_salesforce
 from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks, load_benchmarks
+from attribution.inputs._database import SqlTable
 from attribution.models._registry import (
     ModelSpec,
     Param,
@@ -116,6 +118,7 @@ __all__ = [
     "SchemaError",
     "ShapleyModel",
     "SnapshotStore",
+    "SqlTable",
     "SurveyBenchmark",
     "SurveyClassifier",
     "TOUCH_CREDIT_SCHEMA",
@@ -141,5 +144,6 @@ __all__ = [
     "score_journeys",
     "sla",
     "unit_economics",
+    "write_back",
     "write_json_atomic",
 ]

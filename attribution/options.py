@@ -152,6 +152,20 @@ class RunOptions:
         every table), ``{"stages.timestamp": "%m/%d/%Y"}`` (one table's) or ``{"*": [...]}``
         (every column); the most specific key wins. E.g. ``["%m/%d/%Y %I:%M %p",
         "%m/%d/%Y"]`` for US exports ("2/21/2025 1:19 PM").
+    write_to
+        A database URI (``duckdb:///results.duckdb``, ``postgresql://user@host/db``): the
+        command line also appends the run's channel credit, touch credit and economics to
+        tables there, one transaction per run, the run id a column (README, "Nightly on
+        your warehouse"). Never written into the manifest (it may hold a password).
+    state
+        A directory of incremental state (:func:`attribution.attribute_incremental`): the
+        run reads only the rows after the last run's watermark and re-opens the journeys
+        of the entities they touch; the first run with an empty directory is a full run
+        that fills it.
+    late_window
+        Incremental runs: how late a row may arrive (its timestamp before the watermark of
+        the previous run), e.g. ``"3d"``; default ``"0s"``. The run reads the rows after
+        ``watermark - late_window``; rows it had already read are recognised and skipped.
 
     Raises
     ------
@@ -249,6 +263,31 @@ class RunOptions:
         ),
     )
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None
+    write_to: str | None = field(
+        default=None,
+        repr=False,  # a URI may hold a password
+        metadata=_flag(
+            "--write-to",
+            help="Also append the credit and economics to this database, one transaction "
+            "per run (duckdb:///file.duckdb or postgresql://user@host/db)",
+        ),
+    )
+    state: str | Path | None = field(
+        default=None,
+        metadata=_flag(
+            "--state",
+            help="Incremental run: read only rows after the last run's watermark, keeping "
+            "what the next run needs in this directory",
+            kind="path",
+        ),
+    )
+    late_window: Duration = field(
+        default="0s",
+        metadata=_flag(
+            "--late-window",
+            help="Incremental run: how late a row may arrive, e.g. 3d (default 0s)",
+        ),
+    )
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -316,6 +355,15 @@ class RunOptions:
         with _option("timestamp_formats"):
             formats = check_timestamp_formats(self.timestamp_formats)
         object.__setattr__(self, "timestamp_formats", formats or None)
+        with _option("write_to"):
+            if self.write_to is not None:
+                _check_uri(self.write_to)
+        with _option("state"):
+            if self.state is not None and not isinstance(self.state, str | Path):
+                raise InputError(f"state must be a directory path; got {self.state!r}")
+        with _option("late_window"):
+            late = parse_duration(self.late_window, name="late_window", allow_zero=True)
+        self._checked["late"] = late
         self._checked.update(runs=runs, window=window, multipliers=multipliers, required=required)
 
     # --- what the stages read ---------------------------------------------------------------
@@ -344,6 +392,16 @@ class RunOptions:
         """The journey window: ``lookback``, or the level's default."""
         window: timedelta = self._checked["window"]
         return window
+
+    @property
+    def late(self) -> timedelta:
+        """``late_window`` as a duration."""
+        if "late" not in self._checked:
+            self._checked["late"] = parse_duration(
+                self.late_window, name="late_window", allow_zero=True
+            )
+        late: timedelta = self._checked["late"]
+        return late
 
     @property
     def multipliers(self) -> dict[str, float] | None:
@@ -454,6 +512,19 @@ def _option(name: str) -> Iterator[None]:
     except InputError as exc:
         exc.option = name
         raise
+
+
+def _check_uri(uri: object) -> None:
+    """A database URI the library can write to (see :mod:`attribution.inputs._database`)."""
+    from attribution.exceptions import ConfigError
+    from attribution.inputs._database import database_kind
+
+    if not isinstance(uri, str) or not uri.strip():
+        raise InputError(f"write_to must be a database URI; got {uri!r}")
+    try:
+        database_kind(uri)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _check_names(keywords: Iterable[str]) -> None:

@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeAlias
 import polars as pl
 import pyarrow as pa
 
+from attribution.inputs._database import SqlTable
+
 __all__ = ["ContactScope", "Duration", "Level", "ModelLike", "Progress", "TableLike"]
 
 #: Whose journeys: a contact's own touches, or every contact of an account.
@@ -27,9 +29,11 @@ ContactScope: TypeAlias = Literal["account", "opportunity_roles", "primary"]
 #: A model request: a registry name (``"markov:order=2"``), a ``(name, params)`` pair or a
 #: ``{"name": ..., "params": {...}}`` mapping.
 ModelLike: TypeAlias = str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
-#: Anything the library reads as a table: a Polars frame, an Arrow table or a file path
-#: (Parquet, CSV, TSV, NDJSON).
-TableLike: TypeAlias = pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str]
+#: Anything the library reads as a table: a Polars frame, an Arrow table, a file path
+#: (Parquet, CSV, TSV, NDJSON) or a query against a database (:class:`attribution.SqlTable`).
+TableLike: TypeAlias = (
+    pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str] | SqlTable
+)
 #: A duration: ``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"`` or a timedelta (a number
 #: without a unit is refused: the type admits it so that the error can say so).
 Duration: TypeAlias = str | int | float | timedelta

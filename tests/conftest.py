@@ -218,3 +218,16 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_uri() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the session (tests/postgres_server.py); skips
+    with the reason where it cannot start."""
+    from tests.postgres_server import start
+
+    server = start()
+    if isinstance(server, str):
+        pytest.skip(server)
+    yield server.uri
+    server.stop()

@@ -155,6 +155,14 @@ def _as(kind: str, frame: pl.DataFrame, path: Path):
     if kind == "ndjson":
         frame.write_ndjson(path.with_suffix(".ndjson"))
         return path.with_suffix(".ndjson")
+    if kind == "duckdb":  # a query against a DuckDB file
+        import duckdb
+
+        database = path.parent / "tables.duckdb"
+        with duckdb.connect(str(database)) as con:
+            con.register("frame", frame.to_arrow())
+            con.execute(f"CREATE OR REPLACE TABLE {path.name} AS SELECT * FROM frame")
+        return attribution.SqlTable(f"duckdb://{database}", f"SELECT * FROM {path.name}")
     raise AssertionError(kind)
 
 
@@ -162,7 +170,7 @@ def _as(kind: str, frame: pl.DataFrame, path: Path):
 def test_eager_equals_lazy_equals_files(model, data, tmp_path) -> None:
     touches, stages = data
     base = _run(touches, stages, model)
-    for kind in ("lazyframe", "arrow", "parquet", "csv", "ndjson"):
+    for kind in ("lazyframe", "arrow", "parquet", "csv", "ndjson", "duckdb"):
         other = _run(
             _as(kind, touches, tmp_path / "touches"),
             _as(kind, stages, tmp_path / "stages"),

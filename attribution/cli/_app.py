@@ -20,6 +20,7 @@ from attribution.engine._result import AttributionResult
 from attribution.exceptions import AttributionError, ConfigError
 from attribution.inputs._config import RunConfig
 from attribution.options import option_flags
+from attribution.typing import TableLike
 
 app = typer.Typer(
     add_completion=False,
@@ -177,12 +178,12 @@ def with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResul
 def economics_extras(
     result: AttributionResult,
     *,
-    spend: Path | None,
-    stages: Path | None,
-    touches: Path | None,
+    spend: TableLike | None,
+    stages: TableLike | None,
+    touches: TableLike | None,
     plan: Path | None = None,
-    accounts: Path | None = None,
-    subscriptions: Path | None = None,
+    accounts: TableLike | None = None,
+    subscriptions: TableLike | None = None,
     economics: dict[str, Any] | None = None,
     columns: dict[str, dict[str, str]] | None = None,
     stage_names: dict[str, Any] | None = None,
@@ -309,15 +310,18 @@ def finish(
     result: AttributionResult,
     out: Path,
     *,
-    surveys: Path | None = None,
+    surveys: TableLike | None = None,
     truth: Path | None = None,
     survey_labels: Path | None = None,
     extras: list[Any] | tuple[Any, ...] = (),
     summary: bool = True,
+    write_to: str | None = None,
 ) -> None:
     """Survey benchmark (when surveys are given), write the run atomically with ``extras``
     (economics, funnel, plan check: anything with ``.write`` and ``.summary``), print
-    summaries (the credit's too unless ``summary`` is false)."""
+    summaries (the credit's too unless ``summary`` is false); ``write_to``: then append the
+    credit and economics to that database in one transaction (exit 2 when it fails: the run
+    directory stays, the database is unchanged)."""
     bench = None
     if surveys is not None:
         from attribution.surveys._benchmark import compare_surveys
@@ -336,3 +340,16 @@ def finish(
         console.print(extra.summary(), highlight=False, markup=False)
     console.print(f"run written to [bold]{escape(str(path))}[/bold]")
     console.print(f"report: [bold]{escape(str(path / 'report.html'))}[/bold]")
+    if write_to is not None:
+        from attribution.engine._writeback import write_back
+        from attribution.inputs._database import redacted
+
+        try:
+            written = write_back(result, write_to, run_id=path.name, extras=extras)
+        except AttributionError as exc:
+            fail(exc)
+        rows = ", ".join(f"{table} {n:,}" for table, n in written.items())
+        console.print(
+            f"written to {escape(redacted(write_to))} (run_id {path.name}): {escape(rows)}",
+            highlight=False,
+        )

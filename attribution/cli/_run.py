@@ -34,8 +34,45 @@ from attribution.cli._app import (
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.inputs._config import load_config
+from attribution.inputs._database import SqlTable
 from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions, read_flags
+
+#: --database URI: the tables a query can give (``--touches-sql`` ...), as [inputs.database]
+SQL_TABLES = (
+    "touches",
+    "stages",
+    "contacts",
+    "events",
+    "spend",
+    "surveys",
+    "accounts",
+    "subscriptions",
+)
+
+
+_TouchesSql = Annotated[str | None, typer.Option(help="SQL query giving the touches (--database)")]
+_StagesSql = Annotated[str | None, typer.Option(help="SQL query giving the stages (--database)")]
+_ContactsSql = Annotated[str | None, typer.Option(help="SQL query giving the contacts")]
+_EventsSql = Annotated[str | None, typer.Option(help="SQL query giving the unified event log")]
+_SpendSql = Annotated[str | None, typer.Option(help="SQL query giving the spend table")]
+_SurveysSql = Annotated[str | None, typer.Option(help="SQL query giving the survey answers")]
+_AccountsSql = Annotated[str | None, typer.Option(help="SQL query giving the accounts")]
+_SubscriptionsSql = Annotated[str | None, typer.Option(help="SQL query giving subscriptions")]
+
+
+def sql_inputs(database: str | None, queries: dict[str, str | None]) -> dict[str, SqlTable]:
+    """``--database URI`` with ``--TABLE-sql`` queries: the tables they give."""
+    given = {table: query for table, query in queries.items() if query}
+    if given and not database:
+        flags = ", ".join(f"--{t}-sql" for t in given)
+        raise typer.BadParameter(f"{flags} need --database URI (or ATTRIBUTION_DATABASE_URI)")
+    return {table: SqlTable(database, query) for table, query in given.items() if database}
+
+
+def plan_file(given: object) -> Path | None:
+    """[inputs] plan or --plan: a file (a plan is no table a query can give)."""
+    return given if isinstance(given, Path) else None
 
 
 @app.command()
@@ -57,6 +94,24 @@ def run(
     plan: PlanOpt = None,
     sla: SlaOpt = False,
     timestamp_format: TimestampFormatOpt = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            envvar="ATTRIBUTION_DATABASE_URI",
+            show_envvar=False,
+            help="Database the --TABLE-sql queries read: duckdb:///file.duckdb or "
+            "postgresql://user@host/db (password: PGPASSWORD or the URI; never logged)",
+        ),
+    ] = None,
+    touches_sql: _TouchesSql = None,
+    stages_sql: _StagesSql = None,
+    contacts_sql: _ContactsSql = None,
+    events_sql: _EventsSql = None,
+    spend_sql: _SpendSql = None,
+    surveys_sql: _SurveysSql = None,
+    accounts_sql: _AccountsSql = None,
+    subscriptions_sql: _SubscriptionsSql = None,
     partitions: Annotated[
         int | None,
         typer.Option(
@@ -92,6 +147,17 @@ def run(
         ):
             if value is not None:
                 inputs[key] = value
+        queries = (
+            touches_sql,
+            stages_sql,
+            contacts_sql,
+            events_sql,
+            spend_sql,
+            surveys_sql,
+            accounts_sql,
+            subscriptions_sql,
+        )
+        inputs.update(sql_inputs(database, dict(zip(SQL_TABLES, queries, strict=True))))
         formats = timestamp_formats(timestamp_format, cfg)
         if "events" in inputs:
             main_input, stage_input = inputs["events"], None
@@ -135,7 +201,7 @@ def run(
             spend=inputs.get("spend"),
             stages=stage_input,
             touches=main_input if stage_input is not None else None,
-            plan=inputs.get("plan"),
+            plan=plan_file(inputs.get("plan")),
             accounts=inputs.get("accounts"),
             subscriptions=inputs.get("subscriptions"),
             economics=cfg.economics if cfg else {},
@@ -161,4 +227,5 @@ def run(
         truth=truth,
         survey_labels=survey_labels,
         extras=extras,
+        write_to=options.write_to,
     )

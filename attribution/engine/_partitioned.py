@@ -144,7 +144,7 @@ def _split(
     # column and type errors surface here, before any pass over the data (an empty or
     # header-only file too: its first row is read)
     load(source.frame.clear(), spec, columns=columns, formats=formats)
-    if source.path is not None:
+    if source.path is not None or source.sql is not None:
         check_has_rows(source, spec)
     lazy = source.frame.with_row_index(GLOBAL_ROW)
     names = lazy.collect_schema().names()

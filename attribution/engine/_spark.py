@@ -93,7 +93,7 @@ __all__ = ["SparkAttribution", "attribute_spark", "main"]
 
 KEY = "__key"
 #: Run options :func:`attribute_spark` refuses (so the job has no flag for them).
-NOT_ON_SPARK = ("columns", "select_markov_order")
+NOT_ON_SPARK = ("columns", "select_markov_order", "write_to", "state", "late_window")
 _SOURCE = Source(pl.LazyFrame(), "<spark>")
 
 #: Arrow schema of the touch credit that pass 2 hands back to Spark (``string``, not

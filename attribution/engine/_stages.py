@@ -25,6 +25,7 @@ from attribution.engine._files import RunFiles
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.exceptions import AttributionError, InputError, ModelParameterError
 from attribution.inputs._channels import normalise_channels
+from attribution.inputs._database import SqlTable
 from attribution.inputs._schema import (
     ROW,
     Table,
@@ -75,8 +76,9 @@ _NO_MULTIPLIERS = (
 
 
 def is_file(data: object) -> bool:
-    """A path: an empty or header-only file is an error (an empty frame is an empty run)."""
-    return isinstance(data, str | os.PathLike)
+    """A path or a query: an empty or header-only file, or a query that returns no row, is an
+    error (an empty frame is an empty run)."""
+    return isinstance(data, str | os.PathLike | SqlTable)
 
 
 def load_input(

@@ -10,6 +10,10 @@ Example (every key optional except an input)::
     subscriptions = "subscriptions.parquet"  # account_id, month, mrr or arr: retention, NRR
     # or: import = "crm_import"    # a directory written by `attribution import ...`
 
+    [inputs.database]              # any table as a query (DuckDB file or PostgreSQL)
+    uri = "duckdb://warehouse.duckdb"    # a relative file is next to this config
+    touches = "SELECT * FROM touches"    # (a table is a file or a query, not both)
+
     [run]                          # any run option (attribution.RunOptions), and out
     models = ["linear", "w_shaped", "time_decay:half_life=3d"]
     level = "contact"              # or "account"
@@ -79,6 +83,7 @@ from attribution.b2b._sla_targets import check_sla_settings
 from attribution.exceptions import ConfigError, InputError, did_you_mean
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._channels import check_channel_aliases
+from attribution.inputs._database import SqlTable, database_kind
 from attribution.inputs._formats import check_timestamp_formats
 from attribution.inputs._schema import SPECS
 from attribution.inputs._toml import read_toml
@@ -111,6 +116,9 @@ _INPUTS = {
     "plan",
     "import",
 }
+#: The [inputs] keys that are tables, not files of another kind: each may be a query of
+#: [inputs.database].
+_TABLES = _INPUTS - {"plan", "import", "paths"}
 #: The tables an import directory (``attribution import ...``, ``[inputs] import``) holds.
 _IMPORTED = ("touches", "stages", "contacts", "surveys")
 #: [economics] keys -> the keyword of :func:`attribution.b2b._economics.unit_economics`
@@ -143,7 +151,7 @@ _MILESTONES = {"lead", "opportunity", "closed_won"}
 class RunConfig:
     """A parsed config file; paths are absolute."""
 
-    inputs: dict[str, Path] = field(default_factory=dict)
+    inputs: dict[str, Path | SqlTable] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     stage_names: dict[str, str | list[str]] = field(default_factory=dict)
@@ -210,8 +218,9 @@ def load_config(path: str | Path) -> RunConfig:
     data = read_toml(path, "config")
     _unknown(set(data), _SECTIONS, "the top level", path)
     base = path.parent
-    inputs = _section(data, "inputs", path)
-    _unknown(set(inputs), _INPUTS, "[inputs]", path)
+    inputs = dict(_section(data, "inputs", path))
+    queries = _database(inputs.pop("database", None), base, path)
+    _unknown(set(inputs), _INPUTS | {"database"}, "[inputs]", path)
     for key, value in inputs.items():
         if not isinstance(value, str):
             raise ConfigError(f"config '{path}': [inputs] {key} must be a path, got {value!r}")
@@ -257,9 +266,15 @@ def load_config(path: str | Path) -> RunConfig:
         if not isinstance(run["out"], str):
             raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
         run["out"] = str((base / run["out"]).resolve())
-    resolved = {k: (base / v).resolve() for k, v in inputs.items()}
+    resolved: dict[str, Path | SqlTable] = {k: (base / v).resolve() for k, v in inputs.items()}
     if "import" in resolved:
         _imported(resolved, run, path)
+    for table in sorted(set(queries) & set(resolved)):
+        raise ConfigError(
+            f"config '{path}': {table} is given both as a file ([inputs] {table}) and as a "
+            f"query ([inputs.database] {table}); keep one"
+        )
+    resolved.update(queries)
     bench = _section(data, "benchmarks", path)
     _unknown(set(bench), {"file"}, "[benchmarks]", path)
     if "file" in bench and not isinstance(bench["file"], str):
@@ -286,11 +301,53 @@ def load_config(path: str | Path) -> RunConfig:
     return config
 
 
-def _imported(inputs: dict[str, Path], run: dict[str, Any], path: Path) -> None:
+def _database(section: Any, base: Path, path: Path) -> dict[str, SqlTable]:
+    """[inputs.database]: ``uri`` and one query per table (``touches = "SELECT ..."``); a
+    DuckDB file's path is relative to the config file."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"config '{path}': [inputs.database] must be a table, got {section!r}")
+    _unknown(set(section), _TABLES | {"uri"}, "[inputs.database]", path)
+    uri = section.get("uri")
+    if not isinstance(uri, str) or not uri.strip():
+        raise ConfigError(
+            f"config '{path}': [inputs.database] needs uri = \"duckdb:///file.duckdb\" or "
+            "\"postgresql://user@host/db\""
+        )
+    try:
+        if database_kind(uri) == "duckdb":
+            uri = _duckdb_relative(uri, base)
+        queries = {}
+        for table, query in section.items():
+            if table == "uri":
+                continue
+            if not isinstance(query, str):
+                raise ConfigError(f"[inputs.database] {table} must be a query, got {query!r}")
+            queries[table] = SqlTable(uri, query)
+    except ConfigError as exc:
+        raise ConfigError(f"config '{path}': {exc}") from None
+    if not queries:
+        raise ConfigError(
+            f"config '{path}': [inputs.database] gives no query (e.g. touches = \"SELECT ...\")"
+        )
+    return queries
+
+
+def _duckdb_relative(uri: str, base: Path) -> str:
+    """A DuckDB URI or path with a relative file made relative to ``base``."""
+    rest = uri.split("://", 1)[1] if "://" in uri else uri
+    if rest.strip("/") in ("", ":memory:") or Path(rest).is_absolute():
+        return uri
+    return f"duckdb://{(base / rest).resolve()}"
+
+
+def _imported(inputs: dict[str, Path | SqlTable], run: dict[str, Any], path: Path) -> None:
     """``[inputs] import = "DIR"``: the tables of an import directory, unless given one by
     one; its deals have several contacts each, so the run is at account level unless
     ``[run] level`` says otherwise."""
     folder = inputs.pop("import")
+    assert isinstance(folder, Path)
     if not (folder / "import_report.json").is_file():
         raise ConfigError(
             f"config '{path}': [inputs] import = '{folder}' is not an import directory (no "

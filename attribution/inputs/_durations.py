@@ -14,9 +14,11 @@ __all__ = ["parse_duration"]
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
-def parse_duration(value: Duration, *, name: str = "lookback") -> timedelta:
+def parse_duration(
+    value: Duration, *, name: str = "lookback", allow_zero: bool = False
+) -> timedelta:
     """``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"`` (a number and a unit), or a
-    ``timedelta``. The error names the option (``name``).
+    ``timedelta``. The error names the option (``name``); ``allow_zero``: ``"0s"`` too.
 
     Examples
     --------
@@ -41,6 +43,6 @@ def parse_duration(value: Duration, *, name: str = "lookback") -> timedelta:
             raise InputError(f"{usage}: a number needs a unit; got {value!r}{days}")
     else:
         raise InputError(f"{usage}; got {value!r}")
-    if result <= timedelta(0):
+    if result < timedelta(0) or (result == timedelta(0) and not allow_zero):
         raise InputError(f"'{name}' must be positive; got {value!r}")
     return result

@@ -306,7 +306,8 @@ def check_has_rows(source: Source, spec: TableSpec) -> None:
     if source.frame.head(1).collect().height == 0:
         names = source.frame.collect_schema().names()
         raise InputError(
-            "the table has no data rows (an empty or header-only file)",
+            "the table has no data rows (an empty or header-only file, or a query that "
+            "returned no row)",
             table=spec.name,
             source=source.name,
             hint=f"columns found: {', '.join(names) or 'none'}",

@@ -15,9 +15,12 @@ import polars as pl
 import pyarrow as pa
 
 from attribution.exceptions import InputError
+from attribution.inputs._database import SqlTable
 
 #: Anything the library accepts as a table.
-TableLike: TypeAlias = pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str]
+TableLike: TypeAlias = (
+    pl.DataFrame | pl.LazyFrame | pa.Table | str | os.PathLike[str] | SqlTable
+)
 
 _FORMATS = {
     ".parquet": "parquet",
@@ -109,9 +112,13 @@ class Source:
     digest: _BackgroundHash | None = field(default=None, compare=False, repr=False)
     repeatable: bool = True
     numbering: tuple[str, int] | None = None
+    sql: SqlTable | None = field(default=None, compare=False, repr=False)
 
     def describe(self, rows: int) -> dict[str, Any]:
-        """Manifest entry: path, rows and a content hash."""
+        """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
+        query text, rows and a hash of the result)."""
+        if self.sql is not None:
+            return self.sql.describe(rows)
         if self.digest is not None:
             digest: str | None = self.digest.result()
         else:
@@ -127,6 +134,8 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
     """
     if isinstance(data, Source):
         return data
+    if isinstance(data, SqlTable):
+        return Source(data.frame(table).lazy(), data.name, numbering=("rows, 1-based", 1), sql=data)
     if isinstance(data, pl.LazyFrame):
         return Source(data, "<memory>", repeatable=False)
     if isinstance(data, pl.DataFrame):
@@ -166,16 +175,17 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
         digest = _BackgroundHash(path) if prehash else None
         return Source(frame, str(path), path, digest, numbering=numbering)
     raise InputError(
-        f"expected a file path, a Polars DataFrame/LazyFrame or an Arrow table, "
+        f"expected a file path, a Polars DataFrame/LazyFrame, an Arrow table or a SqlTable, "
         f"got {type(data).__name__}",
         table=table,
     )
 
 
-def check_readable(files: Mapping[str, str | os.PathLike[str] | None]) -> None:
+def check_readable(files: Mapping[str, object]) -> None:
     """Every given file (``{what: path}``; None: not given) exists, is a file and can be read:
     checked before a run starts, so that a missing ``--spend`` is not found after every
-    model has run. The error names what the file is for and its path."""
+    model has run. The error names what the file is for and its path; anything not a path
+    (a query, a frame) is not a file and is left alone."""
     for what, given in files.items():
         if given is None or not isinstance(given, str | os.PathLike):
             continue

@@ -1,0 +1,303 @@
+"""Databases as inputs and outputs: a query's result read into Arrow, and tables appended in
+one transaction.
+
+Two kinds of database, told apart by the URI:
+
+- **DuckDB** (embedded, installed with the package): ``duckdb:///abs/path.duckdb``,
+  ``duckdb://relative/path.duckdb``, ``duckdb:///:memory:`` or a bare path ending in
+  ``.duckdb`` / ``.ddb``. Results come through DuckDB's own Arrow interface.
+- **PostgreSQL**: ``postgresql://user@host:port/db`` (or ``postgres://``), through the ADBC
+  PostgreSQL driver (``pip install 'attribution-engine[postgres]'``), which reads the result
+  as Arrow record batches (the server's binary COPY format) and appends with COPY. Missing
+  parts of the URI come from libpq's environment (``PGPASSWORD``, ``PGUSER``, ``PGHOST``...),
+  so a password need never be written in a config file.
+
+No row of a result passes through a Python loop. A URI is shown (errors, manifest) only
+:func:`redacted`: the password and any ``password=`` parameter become ``***``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import polars as pl
+import pyarrow as pa
+
+from attribution.exceptions import ConfigError, InputError
+
+__all__ = ["Database", "SqlTable", "database_kind", "open_database", "redacted", "result_hash"]
+
+Kind = Literal["duckdb", "postgresql"]
+_DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+_SECRET_PARAM = re.compile(r"(password=)[^&;\s]*", re.IGNORECASE)
+
+
+def database_kind(uri: str) -> Kind:
+    """``"duckdb"`` or ``"postgresql"`` for a database URI; a ConfigError saying which URIs
+    are understood otherwise."""
+    text = str(uri).strip()
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme == "duckdb" or (not scheme and text.lower().endswith(_DUCKDB_SUFFIXES)):
+        return "duckdb"
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql"
+    raise ConfigError(
+        f"cannot tell the database from '{redacted(text)}': use duckdb:///path/to/file.duckdb "
+        "(or a path ending in .duckdb), or postgresql://user@host:port/database"
+    )
+
+
+def redacted(uri: str) -> str:
+    """``uri`` with its password (and any ``password=`` parameter) replaced by ``***``.
+
+    Examples
+    --------
+    >>> redacted("postgresql://ana:s3cret@db:5432/crm?sslmode=require&password=x")
+    'postgresql://ana:***@db:5432/crm?sslmode=require&password=***'
+    >>> redacted("duckdb:///data/warehouse.duckdb")
+    'duckdb:///data/warehouse.duckdb'
+    """
+    text = str(uri)
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.password is not None:
+            host = parts.netloc.rsplit("@", 1)[1]
+            user = parts.username or ""
+            text = urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return _SECRET_PARAM.sub(r"\1***", text)
+
+
+def _duckdb_path(uri: str) -> str:
+    """The file of a DuckDB URI: ``duckdb:///abs/x.duckdb`` -> ``/abs/x.duckdb``,
+    ``duckdb://rel/x.duckdb`` -> ``rel/x.duckdb``, a bare path as it is; or ``:memory:``."""
+    text = str(uri).strip()
+    rest = text.split("://", 1)[1] if "://" in text else text
+    return ":memory:" if rest.strip("/") in ("", ":memory:") else rest
+
+
+def _secrets(uri: str) -> list[str]:
+    """The parts of ``uri`` an error message must never show."""
+    found = re.findall(r"password=([^&;\s]+)", uri, flags=re.IGNORECASE)
+    if "://" in uri:
+        password = urlsplit(uri).password
+        if password:
+            found.append(password)
+    return [s for s in found if s]
+
+
+def _scrub(message: str, uri: str) -> str:
+    for secret in _secrets(uri):
+        message = message.replace(secret, "***")
+    return message.replace(uri, redacted(uri))
+
+
+class Database:
+    """An open connection to a DuckDB file or a PostgreSQL server (:func:`open_database`).
+
+    :meth:`query` returns a result as an Arrow table; :meth:`transaction` yields a
+    :class:`Transaction` whose appends are committed together, or not at all.
+    """
+
+    def __init__(self, uri: str, *, write: bool = False) -> None:
+        self.uri = str(uri)
+        self.kind: Kind = database_kind(self.uri)
+        self.name = redacted(self.uri)
+        self._con: Any = None
+        try:
+            if self.kind == "duckdb":
+                import duckdb
+
+                path = _duckdb_path(self.uri)
+                if path != ":memory:" and not write and not Path(path).is_file():
+                    raise ConfigError(f"database file not found: {path}")
+                if path != ":memory:" and write:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._con = duckdb.connect(path, read_only=not write and path != ":memory:")
+            else:
+                try:
+                    import adbc_driver_postgresql.dbapi as pg
+                except ImportError:
+                    raise ConfigError(
+                        f"reading PostgreSQL ({self.name}) needs the ADBC PostgreSQL driver: "
+                        "pip install 'attribution-engine[postgres]'"
+                    ) from None
+                self._con = pg.connect(self.uri.replace("postgres://", "postgresql://", 1))
+        except ConfigError:
+            raise
+        except Exception as exc:  # the driver's own errors: said once, without secrets
+            raise ConfigError(
+                f"cannot connect to {self.name}: {_scrub(str(exc), self.uri)}"
+            ) from None
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def error(self, exc: BaseException) -> str:
+        """The driver's message of ``exc``, with no secret of the URI in it."""
+        text = str(exc).strip()
+        return _scrub(text.splitlines()[0] if text else type(exc).__name__, self.uri)
+
+    def query(self, sql: str) -> pa.Table:
+        """The result of ``sql`` as an Arrow table (no Python loop over rows)."""
+        if self.kind == "duckdb":
+            return self._con.sql(sql).to_arrow_table()
+        cursor = self._con.cursor()
+        try:
+            cursor.execute(sql)
+            table = cursor.fetch_arrow_table()
+        finally:
+            cursor.close()
+        self._con.rollback()  # a read leaves no transaction open
+        return table
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A transaction: committed when the block ends, rolled back (nothing written) when
+        it raises."""
+        if self.kind == "duckdb":
+            self._con.begin()
+            handle: Any = self._con
+        else:
+            handle = self._con.cursor()
+        try:
+            yield Transaction(self, handle)
+            if self.kind == "duckdb":
+                self._con.commit()
+            else:
+                handle.close()
+                self._con.commit()
+        except BaseException:
+            try:
+                self._con.rollback()
+            finally:
+                if self.kind != "duckdb":
+                    handle.close()
+            raise
+
+
+@dataclass
+class Transaction:
+    """Appends inside one :meth:`Database.transaction`."""
+
+    database: Database
+    handle: Any
+
+    def append(self, table: str, data: pa.Table) -> None:
+        """Append ``data`` to ``table``, creating the table from ``data``'s schema if it does
+        not exist yet (an existing table must have the columns, by name)."""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
+            raise ConfigError(f"table name {table!r}: letters, digits and _ only")
+        if self.database.kind == "duckdb":
+            con = self.handle
+            con.register("__attribution_append", data)
+            try:
+                con.execute(
+                    f'CREATE TABLE IF NOT EXISTS "{table}" AS '
+                    "SELECT * FROM __attribution_append LIMIT 0"
+                )
+                names = ", ".join(f'"{n}"' for n in data.column_names)
+                con.execute(
+                    f'INSERT INTO "{table}" ({names}) SELECT {names} FROM __attribution_append'
+                )
+            finally:
+                con.unregister("__attribution_append")
+        else:
+            self.handle.adbc_ingest(table, data, mode="create_append")
+
+
+def open_database(uri: str, *, write: bool = False) -> Database:
+    """An open :class:`Database` for ``uri`` (see the module's URIs); ``write``: to append
+    (a DuckDB file is then created if missing; otherwise it is opened read-only)."""
+    return Database(uri, write=write)
+
+
+def result_hash(frame: pl.DataFrame) -> str:
+    """A sha256 of a query result: of its column names, types and each row's hash (Polars'
+    ``hash_rows``, stable within a Polars version): it changes when any value does."""
+    digest = hashlib.sha256(repr(list(frame.schema.items())).encode())
+    if frame.height and frame.width:
+        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SqlTable:
+    """An input table that is the result of a SQL query against a database.
+
+    Anything that reads a table takes one (``attribute``, ``attribute_partitioned``, the
+    funnel and economics, the command line's ``--database URI --touches-sql "SELECT ..."``).
+    The query runs once per object; its result is validated like a file (errors name the
+    query and the user's column, rows counted 1-based in the result). The manifest records
+    the redacted URI, the query text, the rows and :func:`result_hash` of the result.
+
+    Examples
+    --------
+    >>> import duckdb, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "crm.duckdb"
+    >>> with duckdb.connect(str(path)) as con:
+    ...     _ = con.execute("CREATE TABLE t AS SELECT 'c1' AS contact_id, 1 AS n")
+    >>> SqlTable(f"duckdb:///{path}", "SELECT * FROM t").frame().to_dicts()
+    [{'contact_id': 'c1', 'n': 1}]
+    """
+
+    uri: str
+    query: str
+    _result: dict[str, pl.DataFrame] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        database_kind(self.uri)
+        if not isinstance(self.query, str) or not self.query.strip():
+            raise ConfigError(f"the query for {redacted(self.uri)} is empty")
+
+    @property
+    def name(self) -> str:
+        """How errors and the manifest name the table: the redacted URI and the query."""
+        return f"{redacted(self.uri)} query: {_one_line(self.query)}"
+
+    def frame(self, table: str | None = None) -> pl.DataFrame:
+        """The query's result (run on first use, then kept)."""
+        if "frame" not in self._result:
+            with open_database(self.uri) as database:
+                try:
+                    arrow = database.query(self.query)
+                except Exception as exc:
+                    raise InputError(
+                        f"the query failed: {database.error(exc)}",
+                        table=table,
+                        source=self.name,
+                    ) from None
+            frame = pl.from_arrow(arrow)
+            assert isinstance(frame, pl.DataFrame)
+            self._result["frame"] = frame
+        return self._result["frame"]
+
+    def describe(self, rows: int) -> dict[str, Any]:
+        """The manifest entry: redacted URI, query text, rows and the result's hash."""
+        return {
+            "source": redacted(self.uri),
+            "query": self.query,
+            "rows": rows,
+            "sha256": result_hash(self.frame()),
+        }
+
+
+def _one_line(query: str, limit: int = 80) -> str:
+    text = " ".join(query.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
