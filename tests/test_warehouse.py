@@ -192,19 +192,19 @@ def _read(uri: str, sql: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(aware).dt.convert_time_zone("UTC"))
 
 
-def _databases(tmp_path: Path, postgres: str | None) -> list[str]:
-    return [f"duckdb://{tmp_path / 'results.duckdb'}", *([postgres] if postgres else [])]
+def _results(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database without result tables: a new DuckDB file, or the session's PostgreSQL
+    server with them dropped."""
+    if kind == "duckdb":
+        return f"duckdb://{tmp_path / 'results.duckdb'}"
+    uri: str = request.getfixturevalue("postgres_uri")
+    _drop(uri)
+    return uri
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
 def test_write_back_appends_each_run_with_its_id(kind, request, tmp_path, from_parquet) -> None:
-    uri = (
-        f"duckdb://{tmp_path / 'results.duckdb'}"
-        if kind == "duckdb"
-        else request.getfixturevalue("postgres_uri")
-    )
-    if kind == "postgresql":  # a clean slate on the session's server
-        _drop(uri)
+    uri = _results(kind, request, tmp_path)
     first = write_back(from_parquet, uri, run_id="night-1")
     write_back(from_parquet, uri, run_id="night-2")
     assert first == {
@@ -237,13 +237,7 @@ def _drop(uri: str) -> None:
 
 @pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
 def test_a_failed_write_back_writes_nothing(kind, request, tmp_path, from_parquet) -> None:
-    uri = (
-        f"duckdb://{tmp_path / 'results.duckdb'}"
-        if kind == "duckdb"
-        else request.getfixturevalue("postgres_uri")
-    )
-    if kind == "postgresql":
-        _drop(uri)
+    uri = _results(kind, request, tmp_path)
     # the touch-credit table exists with other columns: its append fails after the channel
     # credit's went through, and the transaction takes that back too
     if kind == "duckdb":
