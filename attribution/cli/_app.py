@@ -278,8 +278,8 @@ SlaOpt = Annotated[
 
 def sla_extras(
     *,
-    stages: Path | None,
-    touches: Path | None,
+    stages: TableLike | None,
+    touches: TableLike | None,
     settings: dict[str, Any] | None,
     columns: dict[str, dict[str, str]] | None = None,
     stage_names: dict[str, Any] | None = None,
