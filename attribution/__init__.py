@@ -23,6 +23,7 @@ from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+from attribution.b2b._retention import Retention, retention
 from attribution.b2b._sla import SLA, SLA_DEFAULTS, sla
 from attribution.engine._files import RunFiles, write_json_atomic
 from attribution.engine._manifest import new_run_id
@@ -110,6 +111,7 @@ __all__ = [
     "Param",
     "Plan",
     "PlanCheck",
+    "Retention",
     "RoleWeights",
     "RunFiles",
     "RunOptions",
@@ -139,6 +141,7 @@ __all__ = [
     "new_run_id",
     "read_plan",
     "read_run_paths",
+    "retention",
     "run_partitioned",
     "score_against_truth",
     "score_journeys",

@@ -1,12 +1,14 @@
-"""B2B: accounts and buying committees, unit economics, the funnel, the plan check.
+"""B2B: accounts and buying committees, unit economics, retention, the funnel, the plan check.
 
 Accounts (``_accounts``: the account outputs of an account-level run, built from
 ``_engagement``, ``_committee``, ``_account_table``, ``_account_credit`` and ``_deals``); unit
-economics (``_economics``); the funnel (``_funnel``, with ``_funnel_stages``,
-``_funnel_weekly`` and ``_funnel_velocity``); the plan check (``_plan``, with
-``_plan_file``, ``_plan_flags``, ``_plan_reallocation`` and ``_plan_verdict``); the sales and
-marketing SLAs (``_sla``, with ``_sla_metrics`` and ``_sla_targets``); helpers the modules
-share (``_shared``).
+economics by channel, segment, metro, region and month (``_economics``, with
+``_economics_metrics``, ``_economics_slices`` and ``_economics_summary``); retention and NRR
+from the subscriptions table (``_retention``; :func:`nrr` is the KPI the funnel lists); the
+funnel (``_funnel``, with ``_funnel_stages``, ``_funnel_weekly`` and ``_funnel_velocity``);
+the plan check (``_plan``, with ``_plan_file``, ``_plan_flags``, ``_plan_reallocation`` and
+``_plan_verdict``); the sales and marketing SLAs (``_sla``, with ``_sla_metrics`` and
+``_sla_targets``); helpers the modules share (``_shared``).
 """
 
 # The account names first: the engine imports them, and the modules below import from the
@@ -29,6 +31,7 @@ from attribution.b2b._accounts import (
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+from attribution.b2b._retention import Retention, nrr, retention
 from attribution.b2b._sla import SLA, SLA_DEFAULTS, sla
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "Funnel",
     "Plan",
     "PlanCheck",
+    "Retention",
     "SLA",
     "SLA_DEFAULTS",
     "UnitEconomics",
@@ -51,8 +55,10 @@ __all__ = [
     "check_required_roles",
     "engagement_z_expr",
     "funnel",
+    "nrr",
     "pipeline_table",
     "read_plan",
+    "retention",
     "sla",
     "tier_expr",
     "unit_economics",

@@ -1,6 +1,7 @@
-"""Unit economics by model and channel: CAC, fully loaded CAC, LTV, LTV/CAC, payback, guardrail.
+"""Unit economics by model, channel and segment: CAC, fully loaded CAC, LTV, LTV/CAC,
+payback, the guardrail, pipeline per dollar and marketing ROI.
 
-Methods (also written to ``economics.json``; see ``b2b.md``, "Unit economics"):
+Methods (also written to ``economics.json``'s notes; see the README, "Unit economics"):
 
 - **Customers** of a channel under a model = the conversions the model credits to it (sum of
   credit), and its **revenue** the credited value. Spend = the spend table's ``amount``
@@ -12,40 +13,79 @@ Methods (also written to ``economics.json``; see ``b2b.md``, "Unit economics"):
   CAC holds only its share of the non-media costs.
 - **Fully loaded CAC** = (spend + allocated non-media costs) / customers. Non-media costs
   (sales compensation, tooling, onboarding... totals for the same period) are allocated
-  ``by customers`` (each channel gets the costs x its share of the model's credited
+  ``by customers`` (each row gets the costs x its share of the model's credited
   customers, i.e. the same cost per customer everywhere; the default) or ``by spend``
   (x its share of spend; unpaid channels get none).
 - **LTV** = ARPA x gross margin / annual churn (lifetime = 1 / churn, in years), with ARPA
-  the average annual revenue per credited customer of the channel (credited value /
-  credited customers; deal values are taken as ``value_period_months`` of revenue, 12 =
-  ARR), unless ``arpa`` or ``ltv`` is given. Gross margin and churn are parameters; the
-  output says whether each was given or is the default assumption.
+  the average annual revenue per credited customer of the row (credited value / credited
+  customers; deal values are taken as ``value_period_months`` of revenue, 12 = ARR),
+  unless ``arpa`` or ``ltv`` is given. Churn is, in this order: ``annual_churn`` when
+  given; else the annual logo churn observed in the subscriptions table, per segment
+  (:mod:`attribution.b2b._retention`; the ``all`` rows take every account's); else the
+  default assumption 0.15. The output says which for each input (``ltv_inputs``).
 - **LTV/CAC** and **payback months** use the fully loaded CAC: payback = loaded CAC /
-  (monthly revenue x gross margin).
-- **Guardrail**: gross profit per customer = the customer's expected lifetime gross profit
-  (= LTV). ``guardrail_share`` = loaded CAC / gross profit per customer; a channel breaches
-  when it exceeds ``guardrail_limit`` (default 0.30, the top of the 10-30% range in
-  ``b2b.md``; it is a little stricter than LTV/CAC >= 3, which is a share of 0.33).
+  (ARPA / 12 x gross margin), judged against the row's segment target
+  (``payback_target_months`` column: 18 months SMB and mid-market, 24 enterprise and
+  strategic by default; ``payback_target_months`` for ``all`` and other segments).
+- **Guardrail** (``guardrail_basis``): ``guardrail_share`` = loaded CAC / gross profit per
+  customer, where gross profit per customer is the customer's lifetime gross profit (=
+  LTV; ``lifetime_gross_profit``, the default), its first year's (ARPA x margin;
+  ``first_year_gross_profit``) or that of a period as long as the spend table's
+  (ARPA x margin x months / 12; ``period_gross_profit``: acquisition spend as a share of
+  the gross profit the credited customers earn in the period). A row breaches when it
+  exceeds ``guardrail_limit`` (default 0.30). Why lifetime by default: the 10-30% range
+  read on lifetime gross profit is the LTV/CAC >= 3 rule (30% is LTV/CAC 3.3); read on a
+  first year it would mean a payback of 1.2-3.6 months, far stricter than the 3-24 month
+  payback targets of the same playbook.
+- **Pipeline per dollar** = credited closed-won value / media spend (the won part of the
+  pipeline: an attribution of won deals does not see open or lost ones; divide by the win
+  rate to compare with the created-pipeline ranges); **marketing ROI** = (credited
+  revenue - media spend) / media spend.
+- **Segments, metros, regions and months**: see :mod:`attribution.b2b._economics_slices`
+  (how spend, which has no segment, is split).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from attribution.b2b._shared import is_number, jsonable, money, num, rows_error
-from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
-from attribution.exceptions import ModelNotFoundError, ModelParameterError
-from attribution.inputs._account_inputs import (
-    Accounts,
-    Subscriptions,
-    as_accounts,
-    as_subscriptions,
+from attribution.b2b._economics_metrics import (
+    DEFAULT_ANNUAL_CHURN,
+    DEFAULT_GROSS_MARGIN,
+    DEFAULT_GUARDRAIL_BASIS,
+    DEFAULT_GUARDRAIL_LIMIT,
+    Allocation,
+    Assumptions,
+    GuardrailBasis,
+    check_economics,
+    economics_notes,
+    payback_target_table,
+    target_expr,
+    with_metrics,
 )
+from attribution.b2b._economics_slices import (
+    ALL,
+    SLICE_SCHEMA,
+    SegmentSpend,
+    allocate_non_media,
+    blended_rows,
+    credit_by,
+    ltv_inputs,
+    monthly_rows,
+    observed_churns,
+    split_spend,
+)
+from attribution.b2b._economics_summary import economics_summary
+from attribution.b2b._retention import Retention, retention
+from attribution.b2b._shared import jsonable, rows_error
+from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
+from attribution.exceptions import ModelNotFoundError
+from attribution.inputs._account_inputs import Accounts, Subscriptions, as_accounts
 from attribution.inputs._channels import (
     check_channel_aliases,
     normalise_channels,
@@ -58,33 +98,13 @@ from attribution.typing import TableLike
 if TYPE_CHECKING:  # only annotations: the engine imports the b2b room, not the other way
     from attribution import AttributionResult
 
-Allocation = Literal["customers", "spend"]
-
-DEFAULT_GROSS_MARGIN = 0.75
-DEFAULT_ANNUAL_CHURN = 0.15
-DEFAULT_GUARDRAIL_LIMIT = 0.30
-
-ECONOMICS_COLUMNS = (
-    "model",
-    "channel",
-    "status",
-    "spend",
-    "customers",
-    "revenue",
-    "arpa",
-    "cac",
-    "non_media_cost",
-    "loaded_cac",
-    "ltv",
-    "ltv_to_cac",
-    "payback_months",
-    "gross_profit_per_customer",
-    "guardrail_share",
-    "guardrail_limit",
-    "breach",
-    "ltv_to_cac_ok",
-    "payback_ok",
-)
+__all__ = [
+    "DEFAULT_ANNUAL_CHURN",
+    "DEFAULT_GROSS_MARGIN",
+    "DEFAULT_GUARDRAIL_LIMIT",
+    "UnitEconomics",
+    "unit_economics",
+]
 
 
 @dataclass
@@ -94,14 +114,27 @@ class UnitEconomics:
     Attributes
     ----------
     table : pl.DataFrame
-        One row per model and channel: ``model``, ``channel``, ``status`` (``paid``,
-        ``unpaid``, ``no_customers``), ``spend``, ``customers``, ``revenue``, ``arpa``,
-        ``cac``, ``non_media_cost``, ``loaded_cac``, ``ltv``, ``ltv_to_cac``,
-        ``payback_months``, ``gross_profit_per_customer``, ``guardrail_share``,
-        ``guardrail_limit``, ``breach``, ``ltv_to_cac_ok``, ``payback_ok``.
+        One row per model and channel, every segment together (``segment`` = ``all``):
+        ``model``, ``segment``, ``channel``, ``status`` (``paid``, ``unpaid``,
+        ``no_customers``, ``no_touches``), ``spend``, ``customers``, ``revenue``, ``arpa``,
+        ``cac``, ``non_media_cost``, ``loaded_cac``, ``annual_churn``, ``ltv``,
+        ``ltv_to_cac``, ``payback_months``, ``payback_target_months``,
+        ``gross_profit_per_customer``, ``guardrail_basis``, ``guardrail_share``,
+        ``guardrail_limit``, ``breach``, ``ltv_to_cac_ok``, ``payback_ok``,
+        ``pipeline_per_dollar``, ``marketing_roi``.
+    segments : pl.DataFrame
+        The same columns per model, segment and channel (with an accounts table; else
+        empty). ``economics.parquet`` holds ``table`` and ``segments`` together.
+    slices : pl.DataFrame
+        Per model, ``dimension`` (``metro``, ``region``), ``slice`` and channel, the same
+        figures (``economics_slices.parquet``; empty without those account columns).
+    monthly : pl.DataFrame
+        Per model, channel and ``month``: the figures of the trailing three months, with
+        ``breach_streak`` and ``rerate`` (``economics_monthly.parquet``).
     blended : pl.DataFrame
-        One row per model: every channel together (``spend``, ``customers``, ``cac``,
-        ``loaded_cac``...).
+        One row per model and segment (``all`` too): every channel together.
+    retention : Retention or None
+        The retention measured from the subscriptions table, when given.
     parameters, notes : dict
         The parameters used (with where each came from) and the method notes.
     """
@@ -110,11 +143,19 @@ class UnitEconomics:
     blended: pl.DataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    segments: pl.DataFrame = field(default_factory=pl.DataFrame)
+    slices: pl.DataFrame = field(default_factory=pl.DataFrame)
+    monthly: pl.DataFrame = field(default_factory=pl.DataFrame)
+    retention: Retention | None = None
 
     def write(self, directory: str | Path) -> Path:
-        """Write ``economics.parquet`` and ``economics.json`` into ``directory``."""
+        """Write ``economics.parquet`` (``all`` and segment rows), ``economics_slices.parquet``,
+        ``economics_monthly.parquet`` and ``economics.json`` into ``directory``."""
         out = Path(directory)
-        write_parquet_atomic(out / RunFiles.ECONOMICS, self.table)
+        both = pl.concat([self.table, self.segments]) if self.segments.height else self.table
+        write_parquet_atomic(out / RunFiles.ECONOMICS, both)
+        write_parquet_atomic(out / RunFiles.ECONOMICS_SLICES, self.slices)
+        write_parquet_atomic(out / RunFiles.ECONOMICS_MONTHLY, self.monthly)
         write_json_atomic(
             out / RunFiles.ECONOMICS_JSON,
             jsonable(
@@ -125,59 +166,26 @@ class UnitEconomics:
                     "breaches": self.table.filter(pl.col("breach"))
                     .select("model", "channel", "status", "loaded_cac", "guardrail_share")
                     .to_dicts(),
+                    "segment_breaches": self.segments.filter(pl.col("breach"))
+                    .select("model", "segment", "channel", "status", "loaded_cac",
+                            "guardrail_share")  # fmt: skip
+                    .to_dicts()
+                    if self.segments.height
+                    else [],
+                    "rerate": self.monthly.filter(pl.col("rerate"))
+                    .select("model", "channel", "month", "guardrail_share", "breach_streak")
+                    .to_dicts()
+                    if self.monthly.height
+                    else [],
                 }
             ),
         )
         return out
 
     def summary(self, model: str | None = None) -> str:
-        """CAC by channel against the guardrail, for ``model`` (default: ``linear`` if
-        present, else the first model)."""
-        if self.table.height == 0:
-            return "Unit economics: no channels."
-        models = self.table.get_column("model").unique(maintain_order=True).to_list()
-        model = model or ("linear" if "linear" in models else models[0])
-        rows = self.table.filter(pl.col("model") == model).sort(
-            pl.col("loaded_cac").is_null(), "loaded_cac", descending=[True, False]
-        )
-        p = self.parameters
-        lines = [
-            f"Unit economics under {model} (CAC = spend / credited customers; loaded adds "
-            f"non-media costs ${p['non_media_total']:,.0f} allocated by {p['allocation']}; "
-            f"LTV = ARPA x {p['gross_margin']['value']:.0%} margin / "
-            f"{p['annual_churn']['value']:.0%} annual churn; guardrail: loaded CAC <= "
-            f"{p['guardrail_limit']:.0%} of lifetime gross profit per customer):",
-            f"  {'channel':<22} {'spend':>10} {'customers':>9} {'CAC':>9} {'loaded':>9} "
-            f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}",
-        ]
-        for r in rows.iter_rows(named=True):
-            flag = "BREACH" if r["breach"] else "ok"
-            if r["status"] == "unpaid":
-                flag = "unpaid"
-            elif r["status"] == "no_touches":
-                flag = "no touches"
-            lines.append(
-                f"  {r['channel']:<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
-                f"{money(r['cac']):>9} {money(r['loaded_cac']):>9} "
-                f"{num(r['ltv_to_cac'], '.1f'):>8} {num(r['payback_months'], '.1f'):>8} "
-                f"{num(r['guardrail_share'], '.1%'):>9} {flag}"
-            )
-        b = self.blended.filter(pl.col("model") == model)
-        if b.height:
-            r = b.row(0, named=True)
-            lines.append(
-                f"  {'(blended)':<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
-                f"{money(r['cac']):>9} {money(r['loaded_cac']):>9}"
-            )
-        breaches = self.table.filter(pl.col("breach") & (pl.col("model") == model))
-        lines.append(
-            f"Guardrail breaches under {model}: "
-            + (", ".join(breaches.get_column("channel").to_list()) or "none")
-            + "."
-        )
-        for channel, hint in (p.get("spend_channels_without_touches") or {}).items():
-            lines.append(f"Spend channel '{channel}' matches no touch channel: {hint}")
-        return "\n".join(lines)
+        """CAC by channel and segment against the guardrail, blended LTV/CAC, payback per
+        segment and NRR, for ``model`` (default: ``linear`` if present, else the first)."""
+        return economics_summary(self, model)
 
 
 def unit_economics(
@@ -192,15 +200,19 @@ def unit_economics(
     ltv: float | None = None,
     value_period_months: float = 12.0,
     guardrail_limit: float = DEFAULT_GUARDRAIL_LIMIT,
+    guardrail_basis: GuardrailBasis = DEFAULT_GUARDRAIL_BASIS,
     ltv_to_cac_target: float = 3.0,
     payback_target_months: float = 18.0,
+    payback_targets: Mapping[str, float] | None = None,
+    segment_spend: SegmentSpend = "touches",
     models: Iterable[str] | None = None,
     columns: Mapping[str, str] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
     accounts: Accounts | TableLike | None = None,
-    subscriptions: Subscriptions | TableLike | None = None,
+    subscriptions: Subscriptions | Retention | TableLike | None = None,
 ) -> UnitEconomics:
-    """CAC, fully loaded CAC, LTV, LTV/CAC, payback and the guardrail by model and channel.
+    """CAC, fully loaded CAC, LTV, LTV/CAC, payback and the guardrail by model, channel and
+    (with ``accounts``) segment, metro and region, and by month.
 
     Parameters
     ----------
@@ -223,10 +235,20 @@ def unit_economics(
     value_period_months
         Months of revenue a deal ``value`` stands for (12: values are ARR).
     guardrail_limit
-        The highest loaded CAC as a share of lifetime gross profit per customer.
+        The highest loaded CAC as a share of gross profit per customer.
+    guardrail_basis
+        ``"lifetime_gross_profit"`` (default), ``"first_year_gross_profit"`` or
+        ``"period_gross_profit"`` (see the module docstring).
     ltv_to_cac_target, payback_target_months
         Targets for the ``ltv_to_cac_ok`` and ``payback_ok`` columns (b2b.md: LTV/CAC >= 3;
-        payback <= 12-18 months SMB, <= 24 enterprise).
+        payback <= 12-18 months SMB, <= 24 enterprise); ``payback_target_months`` judges the
+        ``all`` rows and segments without a target of their own.
+    payback_targets
+        Payback targets by segment, months, over the defaults (smb 18, mid_market 18,
+        enterprise 24, strategic 24).
+    segment_spend
+        How a channel's spend is split across segments, metros and regions: ``"touches"``
+        (its touches there in the attributed journeys) or ``"customers"``.
     models
         Models of ``result`` to include (default: all).
     columns
@@ -234,6 +256,11 @@ def unit_economics(
     timestamp_formats
         strftime patterns for dates written as text, as
         :attr:`attribution.RunOptions.timestamp_formats` (a list, or a mapping by column).
+    accounts
+        The accounts table (:func:`attribution.inputs.load_accounts`, or a path / frame):
+        segment, metro and region rows.
+    subscriptions
+        The subscriptions table (or its :class:`Retention`): observed churn for LTV.
 
     Examples
     --------
@@ -252,21 +279,27 @@ def unit_economics(
     """
     costs = dict(costs or {})
     account_table = as_accounts(accounts)
-    subscription_table = as_subscriptions(subscriptions)
-    _check(
-        costs,
-        allocation,
-        gross_margin,
-        annual_churn,
-        arpa,
-        ltv,
-        value_period_months,
-        guardrail_limit,
-        ltv_to_cac_target,
-        payback_target_months,
+    kept = (
+        subscriptions
+        if isinstance(subscriptions, Retention) or subscriptions is None
+        else retention(subscriptions, account_table)
+    )
+    check_economics(
+        costs=costs,
+        allocation=allocation,
+        gross_margin=gross_margin,
+        annual_churn=annual_churn,
+        arpa=arpa,
+        ltv=ltv,
+        value_period_months=value_period_months,
+        guardrail_limit=guardrail_limit,
+        ltv_to_cac_target=ltv_to_cac_target,
+        payback_target_months=payback_target_months,
+        guardrail_basis=guardrail_basis,
+        segment_spend=segment_spend,
+        payback_targets=payback_targets,
     )
     margin = DEFAULT_GROSS_MARGIN if gross_margin is None else float(gross_margin)
-    churn = DEFAULT_ANNUAL_CHURN if annual_churn is None else float(annual_churn)
     table = load(spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend"))
     frame = table.frame
     negative = frame.filter(pl.col("amount") < 0)
@@ -313,78 +346,103 @@ def unit_economics(
         )
     )
     non_media = float(sum(costs.values()))
-    share = (
-        pl.col("customers") / pl.col("customers").sum().over("model")
-        if allocation == "customers"
-        else pl.col("spend") / pl.col("spend").sum().over("model")
+    totals = grid.group_by("model").agg(pl.col("customers", "spend").sum())
+    grid = allocate_non_media(grid, non_media, allocation, totals)
+    months = frame.get_column(date_col).dt.truncate("1mo")
+    period_months = float(
+        (months.max().year - months.min().year) * 12  # type: ignore[union-attr]
+        + months.max().month  # type: ignore[union-attr]
+        - months.min().month  # type: ignore[union-attr]
+        + 1
     )
-    has_customers = pl.col("customers") > 0
-    status = (
-        pl.when(has_customers & (pl.col("spend") > 0))
-        .then(pl.lit("paid"))
-        .when(has_customers)
-        .then(pl.lit("unpaid"))
-        .when(pl.col("channel").is_in(list(unmatched)))
-        .then(pl.lit("no_touches"))
-        .otherwise(pl.lit("no_customers"))
+    churns, churn_source = observed_churns(annual_churn, kept)
+    all_churn = churns.get(ALL, DEFAULT_ANNUAL_CHURN)
+    targets, target_source = payback_target_table(payback_targets, payback_target_months)
+    assumptions = Assumptions(
+        margin=margin,
+        arpa=arpa,
+        ltv=ltv,
+        value_period_months=value_period_months,
+        basis=guardrail_basis,
+        limit=guardrail_limit,
+        ltv_to_cac_target=ltv_to_cac_target,
+        period_months=period_months,
+        unmatched=tuple(unmatched),
     )
-    arpa_expr = (
-        pl.lit(float(arpa))
-        if arpa is not None
-        else pl.when(has_customers).then(
-            pl.col("revenue") / pl.col("customers") * (12.0 / value_period_months)
-        )
-    )
-    ltv_expr = pl.lit(float(ltv)) if ltv is not None else pl.col("arpa") * margin / churn
-    out = (
+    order = pl.col("model").replace_strict({m: i for i, m in enumerate(chosen)})
+    out = with_metrics(
         grid.with_columns(
-            status.alias("status"),
-            (non_media * share).fill_nan(0.0).fill_null(0.0).alias("non_media_cost"),
-            pl.when(has_customers).then(pl.col("spend") / pl.col("customers")).alias("cac"),
-            arpa_expr.alias("arpa"),
+            pl.lit(ALL).alias("segment"),
+            pl.lit(all_churn).alias("annual_churn"),
+            pl.lit(float(payback_target_months)).alias("payback_target_months"),
+        ),
+        assumptions,
+        ("model", "segment", "channel"),
+    ).sort(order, "customers", "channel", descending=[False, True, False])
+    touch_credit = result.touch_credit.filter(pl.col("model").is_in(chosen))
+    sliced = account_table is not None and touch_credit.height > 0
+
+    def slice_rows(dimension: str, per_segment: bool) -> pl.DataFrame:
+        rows = split_spend(
+            credit_by(touch_credit, account_table, dimension), grid, dimension, segment_spend
         )
-        .with_columns(
-            pl.when(has_customers)
-            .then((pl.col("spend") + pl.col("non_media_cost")) / pl.col("customers"))
-            .alias("loaded_cac"),
-            pl.when(has_customers).then(ltv_expr).alias("ltv"),
+        rows = allocate_non_media(rows, non_media, allocation, totals)
+        churn = (
+            pl.col(dimension).replace_strict(churns, default=all_churn, return_dtype=pl.Float64)
+            if per_segment
+            else pl.lit(all_churn)
         )
-        .with_columns(
-            pl.col("ltv").alias("gross_profit_per_customer"),
-            _ratio(pl.col("ltv"), pl.col("loaded_cac")).alias("ltv_to_cac"),
-            _ratio(pl.col("loaded_cac"), pl.col("arpa") / 12.0 * margin).alias("payback_months"),
-            _ratio(pl.col("loaded_cac"), pl.col("ltv")).alias("guardrail_share"),
-            pl.lit(float(guardrail_limit)).alias("guardrail_limit"),
+        target = (
+            target_expr(targets, float(payback_target_months), dimension)
+            if per_segment
+            else pl.lit(float(payback_target_months)).alias("payback_target_months")
         )
-        .with_columns(
-            ((pl.col("status") == "no_customers") | (pl.col("guardrail_share") > guardrail_limit))
-            .fill_null(False)
-            .alias("breach"),
-            (pl.col("ltv_to_cac") >= ltv_to_cac_target).alias("ltv_to_cac_ok"),
-            (pl.col("payback_months") <= payback_target_months).alias("payback_ok"),
+        return with_metrics(
+            rows.with_columns(churn.alias("annual_churn"), target),
+            assumptions,
+            ("model", dimension, "channel"),
         )
-        .select(*ECONOMICS_COLUMNS)
-        .sort(
-            pl.col("model").replace_strict({m: i for i, m in enumerate(chosen)}),
-            "customers",
-            "channel",
-            descending=[False, True, False],
-        )
+
+    segments = (
+        slice_rows("segment", True).sort(order, "segment", "customers", "channel",
+                                         descending=[False, False, True, False])  # fmt: skip
+        if sliced
+        else out.clear()
     )
-    blended = (
-        out.group_by("model", maintain_order=True)
-        .agg(
-            pl.col("spend").sum(),
-            pl.col("non_media_cost").sum(),
-            pl.col("customers").sum(),
-            pl.col("revenue").sum(),
+    slices = (
+        pl.concat(
+            [
+                slice_rows(dim, False).select(
+                    "model", pl.lit(dim).alias("dimension"), pl.col(dim).alias("slice"),
+                    pl.exclude("model", dim),
+                )  # fmt: skip
+                for dim in ("metro", "region")
+                if account_table is not None and account_table.has(dim)
+            ]
+            or [pl.DataFrame(schema=SLICE_SCHEMA)]
         )
-        .with_columns(
-            _ratio(pl.col("spend"), pl.col("customers")).alias("cac"),
-            _ratio(pl.col("spend") + pl.col("non_media_cost"), pl.col("customers")).alias(
-                "loaded_cac"
-            ),
-        )
+        if sliced
+        else pl.DataFrame(schema=SLICE_SCHEMA)
+    )
+    blended = blended_rows(
+        pl.concat([out, segments]),
+        assumptions,
+        churns,
+        all_churn,
+        targets,
+        float(payback_target_months),
+    )
+    monthly = monthly_rows(
+        touch_credit,
+        result.conversions,
+        frame.select("channel", months.alias("month"), "amount"),
+        chosen,
+        non_media,
+        allocation,
+        period_months,
+        all_churn,
+        replace(assumptions, period_months=3.0),
+        float(payback_target_months),
     )
     conv = result.conversions
     conv_span = (
@@ -402,16 +460,18 @@ def unit_economics(
             "value": margin,
             "source": "given" if gross_margin is not None else "default assumption",
         },
-        "annual_churn": {
-            "value": churn,
-            "source": "given" if annual_churn is not None else "default assumption",
-        },
-        "arpa": {"value": arpa, "source": "given" if arpa is not None else "data, per channel"},
+        "annual_churn": {"value": all_churn, "source": churn_source},
+        "annual_churn_by_segment": {k: v for k, v in churns.items() if k != ALL},
+        "arpa": {"value": arpa, "source": "given" if arpa is not None else "data, per row"},
         "ltv": {"value": ltv, "source": "given" if ltv is not None else "computed"},
         "value_period_months": value_period_months,
+        "guardrail_basis": guardrail_basis,
         "guardrail_limit": guardrail_limit,
         "ltv_to_cac_target": ltv_to_cac_target,
         "payback_target_months": payback_target_months,
+        "payback_targets": {"value": targets, "source": target_source},
+        "segment_spend": segment_spend if sliced else None,
+        "period_months": period_months,
         "models": chosen,
         "spend_source": table.source.name,
         "spend_period": spend_span,
@@ -422,91 +482,27 @@ def unit_economics(
         "spend_channels_renamed": spend_renamed,
         "spend_channels_without_touches": unmatched,
         "accounts_source": account_table.source if account_table is not None else None,
-        "subscriptions_source": (
-            subscription_table.source if subscription_table is not None else None
-        ),
+        "subscriptions_source": kept.notes.get("source") if kept is not None else None,
+        "ltv_inputs": ltv_inputs(blended, arpa, ltv, gross_margin, churns, churn_source),
     }
-    notes = {
-        "customers": "credited customers = the conversions a model credits to the channel (sum "
-        "of credit); revenue = credited value",
-        "cac": "spend / credited customers; null (infinite) with status 'no_customers' when a "
-        "channel has spend but no credited customers (flagged as a breach); 0 with status "
-        "'unpaid' when it has customers but no spend; status 'no_touches' (not a breach) when "
-        "no touch of the run has the spend's channel: a naming mismatch to fix in "
-        "[channels] (spend_channels_without_touches says which, with a did-you-mean)",
-        "channels": "spend channels are spelled as the touches' (trimmed, whitespace folded, "
-        "lower case, then the run's [channels] aliases)",
-        "loaded_cac": f"(spend + non-media costs allocated by {allocation}) / customers; "
-        + (
-            "each channel gets the non-media costs x its share of the model's credited "
-            "customers (the same cost per customer everywhere)"
-            if allocation == "customers"
-            else "each channel gets the non-media costs x its share of media spend (unpaid "
-            "channels get none)"
-        ),
-        "ltv": (
-            f"given: {ltv}"
-            if ltv is not None
-            else "ARPA x gross margin / annual churn; ARPA = "
-            + (
-                f"given {arpa}"
-                if arpa is not None
-                else f"credited revenue / credited customers x 12 / {value_period_months:g} "
-                "(deal values as that many months of revenue)"
-            )
-        ),
-        "payback_months": "loaded CAC / (ARPA / 12 x gross margin)",
-        "ltv_to_cac": "LTV / loaded CAC",
-        "guardrail": "gross profit per customer = expected lifetime gross profit (= LTV); "
-        f"guardrail_share = loaded CAC / it; breach when > {guardrail_limit:g} (or no "
-        "customers for the spend)",
-        "period": "spend is summed over every row of the spend table; it should cover the "
-        "same period as the conversions (spend_period and conversion_period above)",
-    }
-    return UnitEconomics(table=out, blended=blended, parameters=parameters, notes=notes)
+    notes = economics_notes(
+        allocation=allocation,
+        ltv=ltv,
+        arpa=arpa,
+        value_period_months=value_period_months,
+        guardrail_basis=guardrail_basis,
+        guardrail_limit=guardrail_limit,
+        segment_spend=segment_spend,
+    )
+    return UnitEconomics(
+        table=out,
+        blended=blended,
+        parameters=parameters,
+        notes=notes,
+        segments=segments,
+        slices=slices,
+        monthly=monthly,
+        retention=kept,
+    )
 
 
-def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
-    return pl.when(den > 0).then(num / den)
-
-
-def _check(
-    costs: dict[str, float],
-    allocation: str,
-    gross_margin: float | None,
-    annual_churn: float | None,
-    arpa: float | None,
-    ltv: float | None,
-    value_period_months: float,
-    guardrail_limit: float,
-    ltv_to_cac_target: float,
-    payback_target_months: float,
-) -> None:
-    def bad(name: str, rule: str, got: Any) -> ModelParameterError:
-        return ModelParameterError(
-            f"The '{name}' parameter of unit_economics must be {rule}. Got {got!r} instead."
-        )
-
-    if allocation not in ("customers", "spend"):
-        raise bad("allocation", "'customers' or 'spend'", allocation)
-    for key, value in costs.items():
-        if not is_number(value) or value < 0:
-            raise bad("costs", f"a map of name -> amount >= 0 ('{key}')", value)
-    optional: list[tuple[str, float | None]] = [
-        ("gross_margin", gross_margin),
-        ("annual_churn", annual_churn),
-    ]
-    for name, fraction in optional:
-        if fraction is not None and not (is_number(fraction) and 0 < fraction <= 1):
-            raise bad(name, "a fraction in (0, 1]", fraction)
-    for name, amount in (("arpa", arpa), ("ltv", ltv)):
-        if amount is not None and not (is_number(amount) and amount > 0):
-            raise bad(name, "a number > 0 or None", amount)
-    for name, value in (
-        ("value_period_months", value_period_months),
-        ("guardrail_limit", guardrail_limit),
-        ("ltv_to_cac_target", ltv_to_cac_target),
-        ("payback_target_months", payback_target_months),
-    ):
-        if not (is_number(value) and value > 0):
-            raise bad(name, "a number > 0", value)

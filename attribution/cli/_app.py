@@ -191,11 +191,12 @@ def economics_extras(
     timestamp_formats: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Any]:
     """Unit economics (needs spend; by segment, metro and region with ``accounts``, with
-    observed churn from ``subscriptions``), the funnel (needs a stages table) and the plan
-    check."""
+    observed churn from ``subscriptions``), retention and NRR (``subscriptions``, with or
+    without spend), the funnel (needs a stages table) and the plan check."""
     from attribution.b2b._economics import unit_economics
     from attribution.b2b._funnel import funnel
     from attribution.b2b._plan import check_plan
+    from attribution.b2b._retention import retention
     from attribution.inputs._account_inputs import load_accounts, load_subscriptions
     from attribution.inputs._formats import formats_for
 
@@ -220,10 +221,11 @@ def economics_extras(
         if subscriptions is not None
         else None
     )
+    kept = retention(subscription_table, account_table) if subscription_table else None
     if spend is None:  # economics and the funnel come with spend (a plan needs it too)
         if plan is not None:
             raise ConfigError("the plan check needs a spend table (--spend or [inputs] spend)")
-        return extras
+        return [kept] if kept is not None else extras
     flow = None
     if stages is not None:
         flow = funnel(
@@ -242,10 +244,12 @@ def economics_extras(
             columns=(columns or {}).get("spend"),
             timestamp_formats=timestamp_formats,
             accounts=account_table,
-            subscriptions=subscription_table,
+            subscriptions=kept,
             **(economics or {}),
         )
     )
+    if kept is not None:
+        extras.append(kept)
     if flow is not None:
         extras.append(flow)
     if plan is not None:

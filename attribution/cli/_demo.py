@@ -74,6 +74,8 @@ def demo(
             stages=data / "stages.parquet",
             touches=data / "touches.parquet",
             plan=optional("plan.toml") if spend is not None else None,
+            accounts=optional("accounts.parquet"),
+            subscriptions=optional("subscriptions.parquet"),
             economics={"costs": DEMO_COSTS},
         )
         extras += sla_extras(

@@ -46,7 +46,11 @@ Example (every key optional except an input)::
     allocation = "customers"       # non-media costs reach channels by customers or spend
     gross_margin = 0.75
     annual_churn = 0.15
-    guardrail_limit = 0.30         # loaded CAC / lifetime gross profit per customer
+    guardrail_limit = 0.30         # loaded CAC / gross profit per customer, on the basis:
+    guardrail_basis = "lifetime_gross_profit"  # or first_year_gross_profit, period_gross_profit
+    segment_spend = "touches"      # spend split across segments by touches or customers
+    [economics.payback_targets]    # months, by segment (defaults: smb 18, mid_market 18,
+    smb = 12                       # enterprise 24, strategic 24)
     [economics.costs]              # non-media costs for the same period as the spend
     sales_compensation = 350000
     tooling = 40000
@@ -132,7 +136,23 @@ _ECONOMICS_NUMBERS = {
     "ltv_to_cac_target",
     "payback_target_months",
 }
-_ECONOMICS = _ECONOMICS_NUMBERS | {"costs", "allocation"}
+_ECONOMICS = _ECONOMICS_NUMBERS | {
+    "costs",
+    "allocation",
+    "guardrail_basis",
+    "segment_spend",
+    "payback_targets",
+}
+#: [economics] keys that take one of a few words -> those words
+_ECONOMICS_CHOICES = {
+    "allocation": ("customers", "spend"),
+    "guardrail_basis": (
+        "lifetime_gross_profit",
+        "first_year_gross_profit",
+        "period_gross_profit",
+    ),
+    "segment_spend": ("touches", "customers"),
+}
 #: The run options with a section of their own (checked here); every other run option is a
 #: key of [run], as is ``out`` (the runs directory of the command line).
 _SECTIONED = {  # option -> (the RunConfig attribute, where the file gives it)
@@ -386,11 +406,18 @@ def _economics(section: dict[str, Any], path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"config '{path}': [economics] {key} must be a number, got {section[key]!r}"
             )
-    allocation = section.get("allocation", "customers")
-    if allocation not in ("customers", "spend"):
+    for key, words in _ECONOMICS_CHOICES.items():
+        if key in section and section[key] not in words:
+            raise ConfigError(
+                f"config '{path}': [economics] {key} must be "
+                + " or ".join(f"'{w}'" for w in words)
+                + f"; {did_you_mean(str(section[key]), list(words))}"
+            )
+    targets = section.get("payback_targets", {})
+    if not isinstance(targets, dict) or not all(_number(v) and v > 0 for v in targets.values()):
         raise ConfigError(
-            f"config '{path}': [economics] allocation must be 'customers' or 'spend'; "
-            f"{did_you_mean(str(allocation), ['customers', 'spend'])}"
+            f"config '{path}': [economics.payback_targets] maps a segment = months > 0, got "
+            f"{targets!r}"
         )
     costs = section.get("costs", {})
     if not isinstance(costs, dict) or not all(_number(v) and v >= 0 for v in costs.values()):

@@ -66,6 +66,8 @@ def _pick_model(models: Sequence[str], *hints: Any) -> str:
 
 def economics_section(ctx: Context) -> Section | None:
     econ = ctx.frame(RunFiles.ECONOMICS)
+    if econ is not None and "segment" in econ.columns:  # the chart: every segment together
+        econ = econ.filter(pl.col("segment") == "all")
     meta = ctx.json(RunFiles.ECONOMICS_JSON)
     if econ is None and meta is None:
         return None

@@ -1,0 +1,317 @@
+"""The unit-economics figures of one row, whatever the row slices (a channel, a channel in a
+segment, a metro, a trailing three-month window): CAC, loaded CAC, LTV, LTV/CAC, payback,
+the guardrail on its basis, pipeline per dollar and marketing ROI.
+
+Every slice of :func:`attribution.b2b._economics.unit_economics` is a frame of ``spend``,
+``customers``, ``revenue``, ``non_media_cost``, ``annual_churn`` and
+``payback_target_months`` per row; :func:`with_metrics` adds the rest with one set of
+expressions, so a segment row and an ``all`` row are computed the same way. The
+definitions are in the README ("Unit economics") and in ``economics.json``'s notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import polars as pl
+
+from attribution.b2b._shared import is_number
+from attribution.exceptions import ModelParameterError
+
+Allocation = Literal["customers", "spend"]
+DEFAULT_GROSS_MARGIN: Final = 0.75
+DEFAULT_ANNUAL_CHURN: Final = 0.15
+DEFAULT_GUARDRAIL_LIMIT: Final = 0.30
+
+GuardrailBasis = Literal["lifetime_gross_profit", "first_year_gross_profit", "period_gross_profit"]
+GUARDRAIL_BASES: Final = ("lifetime_gross_profit", "first_year_gross_profit", "period_gross_profit")
+#: The default basis, and why (README, "Unit economics"): the 10-30% range read on lifetime
+#: gross profit is the LTV/CAC >= 3 rule (a 30% share is LTV/CAC 3.3); read on first-year
+#: gross profit it would mean a payback of 1.2-3.6 months, far stricter than the 3-24 month
+#: payback targets the same playbook gives.
+DEFAULT_GUARDRAIL_BASIS: Final = "lifetime_gross_profit"
+#: Payback targets by segment, months (benchmarks.md, unit-economics targets: <= 12-18 SMB,
+#: <= 24 enterprise; mid-market takes SMB's upper bound, strategic enterprise's). A segment
+#: not listed is judged against ``payback_target_months``.
+DEFAULT_PAYBACK_TARGETS: Final = {
+    "smb": 18.0,
+    "mid_market": 18.0,
+    "enterprise": 24.0,
+    "strategic": 24.0,
+}
+
+METRIC_COLUMNS: Final = (
+    "status",
+    "spend",
+    "customers",
+    "revenue",
+    "arpa",
+    "cac",
+    "non_media_cost",
+    "loaded_cac",
+    "annual_churn",
+    "ltv",
+    "ltv_to_cac",
+    "payback_months",
+    "payback_target_months",
+    "gross_profit_per_customer",
+    "guardrail_basis",
+    "guardrail_share",
+    "guardrail_limit",
+    "breach",
+    "ltv_to_cac_ok",
+    "payback_ok",
+    "pipeline_per_dollar",
+    "marketing_roi",
+)
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """The parameters every row shares (churn and payback targets vary by row)."""
+
+    margin: float
+    arpa: float | None
+    ltv: float | None
+    value_period_months: float
+    basis: GuardrailBasis
+    limit: float
+    ltv_to_cac_target: float
+    #: months the spend table covers (the period of the ``period_gross_profit`` basis)
+    period_months: float
+    #: spend channels no touch of the run has (status ``no_touches``, not a breach)
+    unmatched: Sequence[str] = ()
+
+
+def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    """``num / den`` where ``den`` > 0, else null."""
+    return pl.when(den > 0).then(num / den)
+
+
+def _gross_profit(a: Assumptions) -> pl.Expr:
+    """Gross profit per customer on the guardrail's basis."""
+    yearly = pl.col("arpa") * a.margin
+    if a.basis == "lifetime_gross_profit":
+        return pl.col("ltv")
+    if a.basis == "first_year_gross_profit":
+        return yearly
+    return yearly * (a.period_months / 12.0)
+
+
+def with_metrics(frame: pl.DataFrame, a: Assumptions, keys: Sequence[str]) -> pl.DataFrame:
+    """``frame`` (``keys`` and ``spend``, ``customers``, ``revenue``, ``non_media_cost``,
+    ``annual_churn``, ``payback_target_months``) with every figure of
+    :data:`METRIC_COLUMNS`, selected as ``keys`` + those columns."""
+    has_customers = pl.col("customers") > 0
+    status = (
+        pl.when(has_customers & (pl.col("spend") > 0))
+        .then(pl.lit("paid"))
+        .when(has_customers)
+        .then(pl.lit("unpaid"))
+        .when(pl.col("channel").is_in(list(a.unmatched)))
+        .then(pl.lit("no_touches"))
+        .otherwise(pl.lit("no_customers"))
+        if "channel" in frame.columns
+        else pl.when(has_customers).then(pl.lit("paid")).otherwise(pl.lit("no_customers"))
+    )
+    arpa = (
+        pl.lit(float(a.arpa))
+        if a.arpa is not None
+        else pl.when(has_customers).then(
+            pl.col("revenue") / pl.col("customers") * (12.0 / a.value_period_months)
+        )
+    )
+    ltv = (
+        pl.lit(float(a.ltv))
+        if a.ltv is not None
+        else ratio(pl.col("arpa") * a.margin, pl.col("annual_churn"))
+    )
+    return (
+        frame.with_columns(
+            status.alias("status"),
+            pl.when(has_customers).then(pl.col("spend") / pl.col("customers")).alias("cac"),
+            arpa.alias("arpa"),
+        )
+        .with_columns(
+            pl.when(has_customers)
+            .then((pl.col("spend") + pl.col("non_media_cost")) / pl.col("customers"))
+            .alias("loaded_cac"),
+            pl.when(has_customers).then(ltv).alias("ltv"),
+        )
+        .with_columns(
+            _gross_profit(a).alias("gross_profit_per_customer"),
+            pl.lit(a.basis).alias("guardrail_basis"),
+            ratio(pl.col("ltv"), pl.col("loaded_cac")).alias("ltv_to_cac"),
+            ratio(pl.col("loaded_cac"), pl.col("arpa") / 12.0 * a.margin).alias("payback_months"),
+            pl.lit(float(a.limit)).alias("guardrail_limit"),
+            ratio(pl.col("revenue"), pl.col("spend")).alias("pipeline_per_dollar"),
+            ratio(pl.col("revenue") - pl.col("spend"), pl.col("spend")).alias("marketing_roi"),
+        )
+        .with_columns(
+            ratio(pl.col("loaded_cac"), pl.col("gross_profit_per_customer")).alias(
+                "guardrail_share"
+            )
+        )
+        .with_columns(
+            ((pl.col("status") == "no_customers") | (pl.col("guardrail_share") > a.limit))
+            .fill_null(False)
+            .alias("breach"),
+            (pl.col("ltv_to_cac") >= a.ltv_to_cac_target).alias("ltv_to_cac_ok"),
+            (pl.col("payback_months") <= pl.col("payback_target_months")).alias("payback_ok"),
+        )
+        .select(*keys, *METRIC_COLUMNS)
+    )
+
+
+def payback_target_table(
+    given: Mapping[str, float] | None, default: float
+) -> tuple[dict[str, float], str]:
+    """Payback targets by segment (months; ``all``: ``default``) and where they came from:
+    the shipped defaults, overridden by ``given`` (``[economics.payback_targets]``)."""
+    targets = {**DEFAULT_PAYBACK_TARGETS, **{k: float(v) for k, v in (given or {}).items()}}
+    targets["all"] = float(default)
+    source = (
+        "given, over the defaults"
+        if given
+        else "default (unit-economics targets: <= 12-18 months SMB, <= 24 enterprise)"
+    )
+    return targets, source
+
+
+def target_expr(targets: Mapping[str, float], default: float, column: str = "segment") -> pl.Expr:
+    """The payback target of each row's ``column`` value (``default`` where none is set)."""
+    return (
+        pl.col(column)
+        .replace_strict(dict(targets), default=default, return_dtype=pl.Float64)
+        .alias("payback_target_months")
+    )
+
+
+def check_economics(
+    *,
+    costs: Mapping[str, float],
+    allocation: str,
+    gross_margin: float | None,
+    annual_churn: float | None,
+    arpa: float | None,
+    ltv: float | None,
+    value_period_months: float,
+    guardrail_limit: float,
+    ltv_to_cac_target: float,
+    payback_target_months: float,
+    guardrail_basis: str,
+    segment_spend: str,
+    payback_targets: Mapping[str, float] | None,
+) -> None:
+    """Every parameter of ``unit_economics`` checked; the error names the parameter."""
+
+    def bad(name: str, rule: str, got: Any) -> ModelParameterError:
+        return ModelParameterError(
+            f"The '{name}' parameter of unit_economics must be {rule}. Got {got!r} instead."
+        )
+
+    if allocation not in ("customers", "spend"):
+        raise bad("allocation", "'customers' or 'spend'", allocation)
+    if guardrail_basis not in GUARDRAIL_BASES:
+        bases = " or ".join(f"'{b}'" for b in GUARDRAIL_BASES)
+        raise bad("guardrail_basis", bases, guardrail_basis)
+    if segment_spend not in ("touches", "customers"):
+        raise bad("segment_spend", "'touches' or 'customers'", segment_spend)
+    for key, value in costs.items():
+        if not is_number(value) or value < 0:
+            raise bad("costs", f"a map of name -> amount >= 0 ('{key}')", value)
+    for key, value in (payback_targets or {}).items():
+        if not is_number(value) or value <= 0:
+            raise bad("payback_targets", f"a map of segment -> months > 0 ('{key}')", value)
+    for name, fraction in (("gross_margin", gross_margin), ("annual_churn", annual_churn)):
+        if fraction is not None and not (is_number(fraction) and 0 < fraction <= 1):
+            raise bad(name, "a fraction in (0, 1]", fraction)
+    for name, amount in (("arpa", arpa), ("ltv", ltv)):
+        if amount is not None and not (is_number(amount) and amount > 0):
+            raise bad(name, "a number > 0 or None", amount)
+    for name, value in (
+        ("value_period_months", value_period_months),
+        ("guardrail_limit", guardrail_limit),
+        ("ltv_to_cac_target", ltv_to_cac_target),
+        ("payback_target_months", payback_target_months),
+    ):
+        if not (is_number(value) and value > 0):
+            raise bad(name, "a number > 0", value)
+
+
+_GROSS_PROFIT_NOTES: Final = {
+    "lifetime_gross_profit": "the customer's expected lifetime gross profit (= LTV)",
+    "first_year_gross_profit": "the customer's first-year gross profit (ARPA x gross margin)",
+    "period_gross_profit": "the gross profit the customer earns in a period as long as the "
+    "spend table's (ARPA x gross margin x months / 12): acquisition spend as a share of the "
+    "period's gross profit",
+}
+
+
+def economics_notes(
+    *,
+    allocation: str,
+    ltv: float | None,
+    arpa: float | None,
+    value_period_months: float,
+    guardrail_basis: str,
+    guardrail_limit: float,
+    segment_spend: str,
+) -> dict[str, str]:
+    """The method notes written to ``economics.json`` (one per figure)."""
+    return {
+        "customers": "credited customers = the conversions a model credits to the channel (sum "
+        "of credit); revenue = credited value",
+        "cac": "spend / credited customers; null (infinite) with status 'no_customers' when a "
+        "channel has spend but no credited customers (flagged as a breach); 0 with status "
+        "'unpaid' when it has customers but no spend; status 'no_touches' (not a breach) when "
+        "no touch of the run has the spend's channel: a naming mismatch to fix in "
+        "[channels] (spend_channels_without_touches says which, with a did-you-mean)",
+        "channels": "spend channels are spelled as the touches' (trimmed, whitespace folded, "
+        "lower case, then the run's [channels] aliases)",
+        "loaded_cac": f"(spend + non-media costs allocated by {allocation}) / customers; "
+        + (
+            "each row gets the non-media costs x its share of the model's credited "
+            "customers (the same cost per customer everywhere)"
+            if allocation == "customers"
+            else "each row gets the non-media costs x its share of media spend (unpaid "
+            "channels get none)"
+        ),
+        "ltv": (
+            f"given: {ltv}"
+            if ltv is not None
+            else "ARPA x gross margin / annual churn (annual_churn column; its source in "
+            "parameters.annual_churn); ARPA = "
+            + (
+                f"given {arpa}"
+                if arpa is not None
+                else f"credited revenue / credited customers x 12 / {value_period_months:g} "
+                "(deal values as that many months of revenue)"
+            )
+        ),
+        "payback_months": "loaded CAC / (ARPA / 12 x gross margin), judged against the "
+        "row's payback_target_months (its segment's target)",
+        "ltv_to_cac": "LTV / loaded CAC",
+        "guardrail": f"basis {guardrail_basis}: gross profit per customer = "
+        f"{_GROSS_PROFIT_NOTES[guardrail_basis]}; guardrail_share = loaded CAC / it; breach "
+        f"when > {guardrail_limit:g} (or no customers for the spend)",
+        "pipeline_per_dollar": "credited closed-won value / media spend (the won part of the "
+        "pipeline; open and lost opportunities are not in an attribution of won deals)",
+        "marketing_roi": "(credited revenue - media spend) / media spend",
+        "segments": "segment, metro and region of a conversion = those of its account (the "
+        "accounts table; 'unknown' when missing); a channel's spend is split across them by "
+        + (
+            "its touches there in the attributed journeys"
+            if segment_spend == "touches"
+            else "its credited customers there"
+        )
+        + " (a channel without any: like the model's touches overall); customers, spend and "
+        "non-media costs of the segments add up to the 'all' row",
+        "monthly": "economics_monthly.parquet: each month M holds the trailing three months "
+        "M-2..M (spend of those months, conversions closed in them, non-media costs x 3 / "
+        "the period's months); rerate = guardrail breached two months running",
+        "period": "spend is summed over every row of the spend table; it should cover the "
+        "same period as the conversions (spend_period and conversion_period above)",
+    }

@@ -1,0 +1,309 @@
+"""Unit economics sliced by what accounts carry (segment, metro, region) and by month.
+
+Methods (also in ``economics.json``'s notes and the README, "Unit economics"):
+
+- **A conversion's account** is the account of its credited touches (``touch_credit``'s
+  ``account_id``: the touch's own, or its contact's from the contacts table); its segment,
+  metro and region come from the accounts table (:meth:`Accounts.attach`); a conversion
+  without an account, or whose account is not in the table, is in ``unknown``.
+- **Customers and revenue** of a channel in a slice = the credit (and credited value) the
+  model gives the channel on conversions of that slice, so the slices of a channel add up
+  to its ``all`` row.
+- **Spend has no segment.** A channel's spend is split across the slices in proportion to
+  its touches on each slice's accounts in the attributed journeys (``segment_spend =
+  "touches"``, the default: spend follows the touches it bought, so a slice whose deals
+  need more touches per customer carries a higher CAC), or to its credited customers
+  (``"customers"``: every slice then has the channel's own CAC). A channel with no such
+  touches (no customers) is split like the model's touches overall. Non-media costs follow
+  the ``allocation`` of the ``all`` rows within each model. Spend and non-media costs of
+  the slices therefore add up to the channel's.
+- **By month**: for each calendar month M, the figures of the three months M-2..M (spend of
+  those months; customers and revenue of the conversions closed in them), for every month
+  whose window lies inside the spend table's months. ``breach_streak`` counts the
+  consecutive months (up to M) in breach; ``rerate`` flags a channel whose guardrail
+  breaches two months running (the re-rating rule).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import polars as pl
+
+from attribution.b2b._economics_metrics import (
+    METRIC_COLUMNS,
+    Assumptions,
+    target_expr,
+    with_metrics,
+)
+from attribution.b2b._retention import Retention
+from attribution.inputs._account_inputs import UNKNOWN, Accounts
+
+SegmentSpend = Literal["touches", "customers"]
+#: The value of ``segment`` on the rows that hold every segment together.
+ALL: Final = "all"
+WINDOW_MONTHS: Final = 3
+_TYPES: Final = {
+    "status": pl.String,
+    "guardrail_basis": pl.String,
+    "breach": pl.Boolean,
+    "ltv_to_cac_ok": pl.Boolean,
+    "payback_ok": pl.Boolean,
+}
+_METRICS: Final = {c: _TYPES.get(c, pl.Float64) for c in METRIC_COLUMNS}
+#: ``economics_slices.parquet``: the figures per model, dimension, slice and channel.
+SLICE_SCHEMA: Final = pl.Schema(
+    {"model": pl.String, "dimension": pl.String, "slice": pl.String, "channel": pl.String,
+     **_METRICS}  # fmt: skip
+)
+#: ``economics_monthly.parquet``: the figures of the trailing three months, per month.
+MONTHLY_SCHEMA: Final = pl.Schema(
+    {"model": pl.String, "channel": pl.String, "month": pl.Date, **_METRICS,
+     "breach_streak": pl.Int32, "rerate": pl.Boolean}  # fmt: skip
+)
+
+
+def conversion_accounts(touch_credit: pl.DataFrame) -> pl.DataFrame:
+    """``conversion_id`` -> ``account_id`` (the first account among its credited touches)."""
+    return touch_credit.group_by("conversion_id").agg(
+        pl.col("account_id").drop_nulls().first().alias("account_id")
+    )
+
+
+def credit_by(
+    touch_credit: pl.DataFrame, accounts: Accounts | None, dimension: str
+) -> pl.DataFrame:
+    """Per ``model``, ``channel`` and value of ``dimension`` (segment, metro, region): the
+    credited ``customers``, ``revenue`` and the model's ``touches`` of the channel there."""
+    owners = conversion_accounts(touch_credit)
+    if accounts is not None:
+        owners = accounts.attach(owners, (dimension,))
+    else:
+        owners = owners.with_columns(pl.lit(UNKNOWN).alias(dimension))
+    return (
+        touch_credit.select("model", "conversion_id", "channel", "credit", "value")
+        .join(owners.select("conversion_id", dimension), on="conversion_id", how="left")
+        .with_columns(pl.col(dimension).fill_null(UNKNOWN))
+        .group_by("model", "channel", dimension)
+        .agg(
+            pl.col("credit").sum().alias("customers"),
+            pl.col("value").sum().alias("revenue"),
+            pl.len().cast(pl.Float64).alias("touches"),
+        )
+    )
+
+
+def split_spend(
+    by_slice: pl.DataFrame,
+    overall: pl.DataFrame,
+    dimension: str,
+    how: SegmentSpend,
+) -> pl.DataFrame:
+    """The slice rows of every (model, channel) of ``overall`` (the ``all`` rows, with
+    ``spend``): the channel's spend split across the slices of ``by_slice`` (see the module
+    docstring)."""
+    weight = "touches" if how == "touches" else "customers"
+    mix = by_slice.group_by("model", dimension).agg(pl.col("touches").sum().alias("_mix"))
+    grid = (
+        overall.select("model", "channel", "spend")
+        .join(by_slice, on=["model", "channel"], how="left")
+        .with_columns(pl.col(weight).sum().over("model", "channel").alias("_total"))
+    )
+    # channels with nothing to split by: spread like the model's touches overall
+    fallback = (
+        grid.filter(~(pl.col("_total") > 0))
+        .select("model", "channel", "spend")
+        .join(mix, on="model", how="left")
+        .with_columns(
+            pl.col(dimension).fill_null(UNKNOWN),
+            pl.lit(0.0).alias("customers"),
+            pl.lit(0.0).alias("revenue"),
+            pl.lit(0.0).alias("touches"),
+            (pl.col("_mix") / pl.col("_mix").sum().over("model", "channel"))
+            .fill_null(1.0)
+            .alias("_share"),
+        )
+    )
+    direct = grid.filter(pl.col("_total") > 0).with_columns(
+        (pl.col(weight) / pl.col("_total")).alias("_share")
+    )
+    cols = ["model", "channel", dimension, "customers", "revenue", "touches"]
+    return pl.concat(
+        [
+            frame.select(*cols, (pl.col("spend") * pl.col("_share")).alias("spend"))
+            for frame in (direct, fallback)
+        ]
+    )
+
+
+def allocate_non_media(
+    frame: pl.DataFrame, non_media: float, allocation: str, model_totals: pl.DataFrame
+) -> pl.DataFrame:
+    """``non_media_cost`` of each slice row: the costs x the row's share of its model's
+    customers (``allocation = "customers"``) or spend (``"spend"``), as the ``all`` rows."""
+    base = "customers" if allocation == "customers" else "spend"
+    return (
+        frame.join(model_totals.select("model", pl.col(base).alias("_base")), on="model")
+        .with_columns(
+            (non_media * pl.col(base) / pl.col("_base")).fill_nan(0.0).fill_null(0.0)
+            .alias("non_media_cost")
+        )
+        .drop("_base")
+    )
+
+
+def monthly_rows(
+    touch_credit: pl.DataFrame,
+    conversions: pl.DataFrame,
+    spend_months: pl.DataFrame,
+    models: list[str],
+    non_media: float,
+    allocation: str,
+    period_months: float,
+    churn: float,
+    assumptions: Assumptions,
+    target: float,
+) -> pl.DataFrame:
+    """Per model, channel and month M, the figures of the trailing window M-2..M (for every
+    M whose window lies inside the spend table's months), with ``breach_streak`` and
+    ``rerate``; empty when the spend covers fewer than three months or the result has no
+    touch credit."""
+    spend_by_month = spend_months.group_by("channel", "month").agg(
+        pl.col("amount").sum().alias("spend")
+    )
+    if touch_credit.height == 0 or "timestamp" not in conversions.columns:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+    first, last = spend_by_month.select(
+        pl.col("month").min().alias("first"), pl.col("month").max().alias("last")
+    ).row(0)
+    closed = conversions.select(
+        "conversion_id", pl.col("timestamp").dt.date().dt.truncate("1mo").alias("month")
+    )
+    credit = (
+        touch_credit.join(closed, on="conversion_id", how="inner")
+        .group_by("model", "channel", "month")
+        .agg(pl.col("credit").sum().alias("customers"), pl.col("value").sum().alias("revenue"))
+    )
+    calendar = pl.DataFrame({"month": pl.date_range(first, last, "1mo", eager=True)})
+    channels = pl.concat([credit.select("channel"), spend_by_month.select("channel")]).unique()
+    window = [
+        pl.col(c).rolling_sum(WINDOW_MONTHS, min_samples=WINDOW_MONTHS).over("model", "channel")
+        for c in ("spend", "customers", "revenue")
+    ]
+    grid = (
+        pl.DataFrame({"model": models}, schema={"model": pl.String})
+        .join(channels, how="cross")
+        .join(calendar, how="cross")
+        .join(credit, on=["model", "channel", "month"], how="left")
+        .join(spend_by_month, on=["channel", "month"], how="left")
+        .with_columns(pl.col("customers", "revenue", "spend").fill_null(0.0))
+        .sort("model", "channel", "month")
+        .with_columns(window)
+        .drop_nulls("spend")
+    )
+    if grid.height == 0:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+    share = WINDOW_MONTHS / period_months if period_months else 0.0
+    base = "customers" if allocation == "customers" else "spend"
+    grid = grid.with_columns(
+        (non_media * share * pl.col(base) / pl.col(base).sum().over("model", "month"))
+        .fill_nan(0.0)
+        .fill_null(0.0)
+        .alias("non_media_cost"),
+        pl.lit(churn).alias("annual_churn"),
+        pl.lit(target).alias("payback_target_months"),
+    )
+    return rerate(with_metrics(grid, assumptions, ("model", "channel", "month")))
+
+
+def observed_churns(
+    given: float | None, kept: Retention | None
+) -> tuple[dict[str, float], str]:
+    """Annual churn by segment (``all`` too, when known) for LTV, and its source: the
+    given churn, else the subscriptions' observed logo churn, else the default."""
+    if given is not None:
+        return {ALL: float(given)}, "given"
+    if kept is not None:
+        observed = kept.churn()
+        if ALL in observed:
+            return observed, f"observed (subscriptions: {kept.notes.get('source')})"
+        return {}, "default assumption (no churn observed in the subscriptions)"
+    return {}, "default assumption"
+
+
+def churn_source(segment: str, churns: dict[str, float], source: str) -> str:
+    """Where the churn of ``segment``'s LTV came from."""
+    if not source.startswith("observed") or segment in churns:
+        return source
+    return "observed, every account (none observed in the segment)"
+
+
+def blended_rows(
+    frame: pl.DataFrame,
+    assumptions: Assumptions,
+    churns: dict[str, float],
+    all_churn: float,
+    targets: dict[str, float],
+    default_target: float,
+) -> pl.DataFrame:
+    """One row per model and segment: every channel together, with the same figures."""
+    sums = frame.group_by("model", "segment", maintain_order=True).agg(
+        pl.col("spend", "customers", "revenue", "non_media_cost").sum()
+    )
+    return with_metrics(
+        sums.with_columns(
+            pl.col("segment")
+            .replace_strict(churns, default=all_churn, return_dtype=pl.Float64)
+            .alias("annual_churn"),
+            target_expr(targets, default_target),
+        ),
+        assumptions,
+        ("model", "segment"),
+    ).drop("status")
+
+
+def ltv_inputs(
+    blended: pl.DataFrame,
+    arpa: float | None,
+    ltv: float | None,
+    gross_margin: float | None,
+    churns: dict[str, float],
+    source: str,
+) -> list[dict[str, object]]:
+    """Per segment (``all`` first) of the first model: the LTV and each of its inputs with
+    where it came from (ARPA from the deals of the segment's credited customers)."""
+    if blended.height == 0:
+        return []
+    first = blended.get_column("model").first()
+    rows = blended.filter(pl.col("model") == first)
+    return [
+        {
+            "segment": r["segment"],
+            "arpa": r["arpa"],
+            "arpa_source": "given" if arpa is not None else "data (deal values of the "
+            "segment's credited customers)",
+            "gross_margin_source": "given" if gross_margin is not None else "default assumption",
+            "annual_churn": r["annual_churn"],
+            "annual_churn_source": churn_source(r["segment"], churns, source),
+            "ltv": r["ltv"],
+            "ltv_source": "given" if ltv is not None else "ARPA x gross margin / annual churn",
+        }
+        for r in rows.iter_rows(named=True)
+    ]
+
+
+def rerate(frame: pl.DataFrame) -> pl.DataFrame:
+    """``breach_streak`` (consecutive months in breach, to this one) and ``rerate`` (two
+    running) per model and channel of a monthly frame sorted by month."""
+    run = pl.col("breach").cast(pl.Int32)
+    block = (pl.col("breach") != pl.col("breach").shift(1)).fill_null(True).cum_sum()
+    return (
+        frame.sort("model", "channel", "month")
+        .with_columns(block.over("model", "channel").alias("_block"))
+        .with_columns(run.cum_sum().over("model", "channel", "_block").alias("breach_streak"))
+        .with_columns(
+            pl.when(pl.col("breach")).then(pl.col("breach_streak")).otherwise(0),
+        )
+        .with_columns((pl.col("breach_streak") >= 2).alias("rerate"))
+        .drop("_block")
+    )

@@ -1,0 +1,161 @@
+"""The command line's summary of unit economics: what a RevOps lead reads in one glance (CAC
+by channel and segment in dollars, the guardrail's basis and limit, the channel closest to
+the line, blended LTV/CAC, payback per segment against its target, NRR, re-rating)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from attribution.b2b._shared import money, num, pct
+
+if TYPE_CHECKING:
+    from attribution.b2b._economics import UnitEconomics
+
+_BASIS = {
+    "lifetime_gross_profit": "lifetime gross profit per customer",
+    "first_year_gross_profit": "first-year gross profit per customer",
+    "period_gross_profit": "the gross profit per customer of the spend period",
+}
+
+
+def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
+    """The summary of :meth:`UnitEconomics.summary`."""
+    if econ.table.height == 0:
+        return "Unit economics: no channels."
+    models = econ.table.get_column("model").unique(maintain_order=True).to_list()
+    model = model or ("linear" if "linear" in models else models[0])
+    p = econ.parameters
+    rows = econ.table.filter(pl.col("model") == model).sort(
+        pl.col("loaded_cac").is_null(), "loaded_cac", descending=[True, False]
+    )
+    limit, basis = p["guardrail_limit"], p["guardrail_basis"]
+    churn = p["annual_churn"]
+    lines = [
+        f"Unit economics under {model} (CAC = spend / credited customers; loaded adds "
+        f"non-media costs ${p['non_media_total']:,.0f} allocated by {p['allocation']}; "
+        f"LTV = ARPA x {p['gross_margin']['value']:.0%} margin / annual churn "
+        f"({churn['value']:.0%}, {churn['source']}); guardrail basis {basis}: loaded CAC <= "
+        f"{limit:.0%} of {_BASIS[basis]}):",
+        f"  {'channel':<22} {'spend':>10} {'customers':>9} {'CAC':>9} {'loaded':>9} "
+        f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}",
+    ]
+    for r in rows.iter_rows(named=True):
+        flag = "BREACH" if r["breach"] else "ok"
+        if r["status"] == "unpaid":
+            flag = "unpaid"
+        elif r["status"] == "no_touches":
+            flag = "no touches"
+        lines.append(
+            f"  {r['channel']:<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
+            f"{money(r['cac']):>9} {money(r['loaded_cac']):>9} "
+            f"{num(r['ltv_to_cac'], '.1f'):>8} {num(r['payback_months'], '.1f'):>8} "
+            f"{num(r['guardrail_share'], '.1%'):>9} {flag}"
+        )
+    blended = econ.blended.filter(pl.col("model") == model)
+    overall = blended.filter(pl.col("segment") == "all")
+    if overall.height:
+        r = overall.row(0, named=True)
+        lines.append(
+            f"  {'(blended)':<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
+            f"{money(r['cac']):>9} {money(r['loaded_cac']):>9} "
+            f"{num(r['ltv_to_cac'], '.1f'):>8} {num(r['payback_months'], '.1f'):>8} "
+            f"{num(r['guardrail_share'], '.1%'):>9}"
+        )
+    breaches = rows.filter(pl.col("breach"))
+    lines.append(
+        f"Guardrail breaches under {model}: "
+        + (", ".join(breaches.get_column("channel").to_list()) or "none")
+        + "."
+    )
+    lines.extend(_closest(rows, limit, _BASIS[basis]))
+    lines.extend(_segments(econ, model, blended))
+    lines.extend(_rerate(econ, model))
+    if econ.retention is not None:
+        kpi = econ.retention.table.select("segment", "nrr")
+        lines.append(
+            "NRR (annualised, subscriptions): "
+            + ", ".join(f"{s} {pct(v)}" for s, v in kpi.iter_rows())
+        )
+    for channel, hint in (p.get("spend_channels_without_touches") or {}).items():
+        lines.append(f"Spend channel '{channel}' matches no touch channel: {hint}")
+    return "\n".join(lines)
+
+
+def _closest(rows: pl.DataFrame, limit: float, base: str) -> list[str]:
+    """The paid channel nearest the guardrail from below, and the one furthest over it."""
+    paid = rows.filter((pl.col("status") == "paid") & pl.col("guardrail_share").is_not_null())
+    out = []
+    over = paid.filter(pl.col("guardrail_share") > limit).sort("guardrail_share", descending=True)
+    under = paid.filter(pl.col("guardrail_share") <= limit).sort(
+        "guardrail_share", descending=True
+    )
+    if over.height:
+        r = over.row(0, named=True)
+        out.append(
+            f"Furthest over the line: {r['channel']} at {pct(r['guardrail_share'])} of "
+            f"{base} against the {limit:.0%} limit (loaded CAC {money(r['loaded_cac'])})."
+        )
+    if under.height:
+        r = under.row(0, named=True)
+        out.append(
+            f"Closest to the line: {r['channel']} at {pct(r['guardrail_share'])} of {base} "
+            f"against the {limit:.0%} limit (loaded CAC {money(r['loaded_cac'])})."
+        )
+    return out
+
+
+def _segments(econ: UnitEconomics, model: str, blended: pl.DataFrame) -> list[str]:
+    """CAC by channel and segment ($, loaded) and the blended figures per segment."""
+    seg = econ.segments.filter(pl.col("model") == model)
+    if seg.height == 0:
+        return []
+    names = [s for s in blended.get_column("segment").to_list() if s != "all"]
+    how = econ.parameters.get("segment_spend")
+    lines = [
+        f"Loaded CAC by channel and segment under {model} (spend split across segments by "
+        f"{how}):",
+        f"  {'channel':<22} " + " ".join(f"{s:>12}" for s in names),
+    ]
+    wide = {
+        (r["channel"], r["segment"]): r["loaded_cac"]
+        for r in seg.select("channel", "segment", "loaded_cac").iter_rows(named=True)
+    }
+    channels = econ.table.filter(
+        (pl.col("model") == model) & (pl.col("status") == "paid")
+    ).get_column("channel")
+    lines.extend(
+        f"  {channel:<22} " + " ".join(f"{money(wide.get((channel, s))):>12}" for s in names)
+        for channel in channels
+    )
+    lines.append(
+        f"  {'segment':<12} {'customers':>9} {'loaded CAC':>10} {'ARPA':>9} {'LTV':>9} "
+        f"{'LTV/CAC':>8} {'payback':>8} {'target':>7} {'guardrail':>9}"
+    )
+    for r in blended.iter_rows(named=True):
+        ok = "ok" if r["payback_ok"] else ("over target" if r["payback_ok"] is False else "")
+        lines.append(
+            f"  {r['segment']:<12} {r['customers']:>9.1f} {money(r['loaded_cac']):>10} "
+            f"{money(r['arpa']):>9} {money(r['ltv']):>9} {num(r['ltv_to_cac'], '.1f'):>8} "
+            f"{num(r['payback_months'], '.1f'):>8} {num(r['payback_target_months'], '.0f'):>7} "
+            f"{num(r['guardrail_share'], '.1%'):>9} {ok}"
+        )
+    return lines
+
+
+def _rerate(econ: UnitEconomics, model: str) -> list[str]:
+    monthly = econ.monthly
+    if monthly.height == 0:
+        return []
+    rows = monthly.filter((pl.col("model") == model) & pl.col("rerate"))
+    if rows.height == 0:
+        return [
+            "Re-rating (guardrail breached two months running, trailing three months): none."
+        ]
+    first = rows.group_by("channel").agg(pl.col("month").min()).sort("month")
+    return [
+        "Re-rating (guardrail breached two months running, trailing three months): "
+        + ", ".join(f"{c} (from {m})" for c, m in first.iter_rows())
+        + "."
+    ]

@@ -1,0 +1,365 @@
+"""Unit economics by segment, metro and month, the guardrail bases, and retention / NRR:
+hand-computed figures, a reconciliation property and the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import attribution
+from attribution.b2b._retention import nrr, retention
+from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.inputs._config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+
+
+def result_from_touches(
+    rows: list[tuple[str, str, str | None, str, float, float]],
+    closed: dict[str, str] | None = None,
+) -> attribution.AttributionResult:
+    """A result from touch credit rows (conversion, touch, account, channel, credit, value);
+    channel credit is their sum, as every executor's is."""
+    touch = pl.DataFrame(
+        [
+            (conv, touch_id, None, account, channel, datetime(2025, 1, 1, tzinfo=UTC),
+             "linear", credit, value)  # fmt: skip
+            for conv, touch_id, account, channel, credit, value in rows
+        ],
+        schema=TOUCH_CREDIT_SCHEMA,
+        orient="row",
+    )
+    channel = (
+        touch.group_by("model", "channel")
+        .agg(pl.col("credit").sum().alias("conversions"), pl.col("value").sum())
+        .with_columns(share=pl.lit(0.0))
+        .select(CHANNEL_CREDIT_SCHEMA.names())
+        .cast(dict(CHANNEL_CREDIT_SCHEMA))
+    )
+    convs = touch.select("conversion_id").unique(maintain_order=True)
+    stamps = [
+        datetime.fromisoformat((closed or {}).get(c, "2025-01-15")).replace(tzinfo=UTC)
+        for c in convs.get_column("conversion_id")
+    ]
+    conversions = convs.with_columns(pl.Series("timestamp", stamps))
+    return attribution.AttributionResult(
+        channel_credit=channel, touch_credit=touch, manifest={}, conversions=conversions
+    )
+
+
+@pytest.fixture
+def three_deals() -> attribution.AttributionResult:
+    # c1 (smb): linkedin + google_ads, 12,000; c2 (enterprise): linkedin, 24,000;
+    # c3 (smb): four linkedin touches, 12,000
+    return result_from_touches(
+        [
+            ("c1", "t1", "a1", "linkedin", 0.5, 6_000.0),
+            ("c1", "t2", "a1", "google_ads", 0.5, 6_000.0),
+            ("c2", "t3", "a2", "linkedin", 1.0, 24_000.0),
+            *[("c3", f"t{4 + i}", "a3", "linkedin", 0.25, 3_000.0) for i in range(4)],
+        ]
+    )
+
+
+ACCOUNTS = pl.DataFrame(
+    {
+        "account_id": ["a1", "a2", "a3"],
+        "segment": ["SMB", "Enterprise", "smb"],
+        "metro": ["Chicago", "Dallas", "Dallas"],
+    }
+)
+SPEND = pl.DataFrame(
+    {
+        "channel": ["linkedin", "google_ads", "linkedin"],
+        "month": ["2025-01-01", "2025-01-01", "2025-03-01"],
+        "amount": [2_000.0, 1_000.0, 1_000.0],
+    }
+)
+
+
+def seg(econ: attribution.UnitEconomics, segment: str, channel: str) -> dict[str, object]:
+    rows = econ.segments.filter((pl.col("segment") == segment) & (pl.col("channel") == channel))
+    assert rows.height == 1
+    return rows.row(0, named=True)
+
+
+def test_segment_rows_by_hand(three_deals) -> None:
+    econ = attribution.unit_economics(
+        three_deals, SPEND, accounts=ACCOUNTS, costs={"sales": 1_200.0}, gross_margin=0.8,
+        annual_churn=0.2,
+    )  # fmt: skip
+    # linkedin: 6 touches in the won journeys, 5 on smb accounts, 1 on enterprise
+    li_smb, li_ent = seg(econ, "smb", "linkedin"), seg(econ, "enterprise", "linkedin")
+    assert li_smb["spend"] == pytest.approx(3_000 * 5 / 6)
+    assert li_ent["spend"] == pytest.approx(3_000 * 1 / 6)
+    assert li_smb["customers"] == pytest.approx(1.5)
+    assert li_smb["cac"] == pytest.approx(2_500 / 1.5)
+    assert li_ent["cac"] == pytest.approx(500.0)
+    # non-media 1,200 by customers: 3 customers in all, 400 each
+    assert li_smb["non_media_cost"] == pytest.approx(600.0)
+    assert li_smb["loaded_cac"] == pytest.approx((2_500 + 600) / 1.5)
+    assert li_smb["arpa"] == pytest.approx(18_000 / 1.5)
+    assert li_ent["ltv"] == pytest.approx(24_000 * 0.8 / 0.2)
+    assert li_ent["payback_target_months"] == 24.0
+    assert li_smb["payback_target_months"] == 18.0
+    assert li_ent["payback_months"] == pytest.approx(900 / (2_000 * 0.8))
+    google = seg(econ, "smb", "google_ads")
+    assert google["spend"] == pytest.approx(1_000.0)
+    assert google["cac"] == pytest.approx(2_000.0)
+    # blended per segment
+    blended = {r["segment"]: r for r in econ.blended.iter_rows(named=True)}
+    assert blended["smb"]["customers"] == pytest.approx(2.0)
+    assert blended["smb"]["spend"] == pytest.approx(2_500 + 1_000)
+    assert blended["all"]["loaded_cac"] == pytest.approx((4_000 + 1_200) / 3)
+    assert blended["all"]["ltv_to_cac"] == pytest.approx(
+        (48_000 / 3) * 0.8 / 0.2 / ((4_000 + 1_200) / 3)
+    )
+    # by customers instead: every segment has the channel's own CAC
+    by_customers = attribution.unit_economics(
+        three_deals, SPEND, accounts=ACCOUNTS, segment_spend="customers"
+    )
+    assert seg(by_customers, "smb", "linkedin")["cac"] == pytest.approx(3_000 / 2.5)
+    assert seg(by_customers, "enterprise", "linkedin")["cac"] == pytest.approx(3_000 / 2.5)
+    assert by_customers.parameters["segment_spend"] == "customers"
+
+
+def test_metro_slices_and_unknown_accounts(three_deals) -> None:
+    econ = attribution.unit_economics(three_deals, SPEND, accounts=ACCOUNTS.head(2))
+    # a3 is not in the accounts table: its deal is in 'unknown'
+    assert seg(econ, "unknown", "linkedin")["customers"] == pytest.approx(1.0)
+    metro = econ.slices.filter((pl.col("dimension") == "metro") & (pl.col("channel") == "linkedin"))
+    got = dict(metro.select("slice", "customers").iter_rows())
+    assert got == pytest.approx({"Dallas": 1.0, "Chicago": 0.5, "unknown": 1.0})
+    assert set(econ.slices.get_column("dimension")) == {"metro"}  # no region column
+
+
+def test_guardrail_bases(three_deals) -> None:
+    common = {"accounts": ACCOUNTS, "gross_margin": 0.5, "annual_churn": 0.25}
+    lifetime = attribution.unit_economics(three_deals, SPEND, **common)
+    first = attribution.unit_economics(
+        three_deals, SPEND, guardrail_basis="first_year_gross_profit", **common
+    )
+    period = attribution.unit_economics(
+        three_deals, SPEND, guardrail_basis="period_gross_profit", **common
+    )
+    pick = {
+        e.parameters["guardrail_basis"]: e.table.filter(pl.col("channel") == "linkedin").row(
+            0, named=True
+        )
+        for e in (lifetime, first, period)
+    }
+    arpa = 42_000 / 2.5
+    loaded = 3_000 / 2.5
+    assert pick["lifetime_gross_profit"]["gross_profit_per_customer"] == pytest.approx(
+        arpa * 0.5 / 0.25
+    )
+    assert pick["first_year_gross_profit"]["guardrail_share"] == pytest.approx(
+        loaded / (arpa * 0.5)
+    )
+    # the spend covers January to March: three months of gross profit
+    assert period.parameters["period_months"] == 3.0
+    assert pick["period_gross_profit"]["guardrail_share"] == pytest.approx(
+        loaded / (arpa * 0.5 * 3 / 12)
+    )
+    assert set(first.table.get_column("guardrail_basis")) == {"first_year_gross_profit"}
+    assert "first_year_gross_profit" in first.summary()
+    with pytest.raises(attribution.ModelParameterError, match="guardrail_basis"):
+        attribution.unit_economics(three_deals, SPEND, guardrail_basis="monthly")  # type: ignore[arg-type]
+    with pytest.raises(attribution.ModelParameterError, match="payback_targets"):
+        attribution.unit_economics(three_deals, SPEND, payback_targets={"smb": -1.0})
+
+
+def test_monthly_trailing_window_and_rerate() -> None:
+    res = result_from_touches(
+        [("c1", "t1", "a1", "linkedin", 1.0, 12_000.0)], closed={"c1": "2025-01-20"}
+    )
+    spend = pl.DataFrame(
+        {"channel": ["linkedin"] * 4, "month": ["2025-01-01", "2025-02-01", "2025-03-01",
+                                                 "2025-04-01"], "amount": [1_000.0] * 4}
+    )  # fmt: skip
+    econ = attribution.unit_economics(res, spend, ltv=5_000.0, costs={"sales": 400.0})
+    monthly = econ.monthly.filter(pl.col("channel") == "linkedin").sort("month")
+    assert monthly.get_column("month").to_list() == [date(2025, 3, 1), date(2025, 4, 1)]
+    march, april = monthly.rows(named=True)
+    assert march["spend"] == 3_000.0
+    assert march["customers"] == 1.0
+    # non-media costs of the window: 400 x 3 / 4 months
+    assert march["loaded_cac"] == pytest.approx(3_000 + 300)
+    assert march["breach"] is True  # 3,300 / 5,000 > 30%
+    assert (march["breach_streak"], march["rerate"]) == (1, False)
+    assert april["status"] == "no_customers"
+    assert (april["breach_streak"], april["rerate"]) == (2, True)
+    assert "linkedin (from 2025-04-01)" in econ.summary()
+
+
+SUBS = pl.DataFrame(
+    {
+        "account_id": ["a1", "a1", "a1", "a2", "a2", "a3", "a3", "a3", "a4"],
+        "month": ["2025-01-01", "2025-02-01", "2025-03-01", "2025-01-01", "2025-02-01",
+                  "2025-01-01", "2025-02-01", "2025-03-01", "2025-02-01"],
+        "mrr": [100.0, 100.0, 150.0, 1_000.0, 800.0, 100.0, 0.0, 0.0, 50.0],
+    }
+)  # fmt: skip
+
+
+def test_retention_by_hand() -> None:
+    ret = retention(SUBS, ACCOUNTS)
+    rows = {r["segment"]: r for r in ret.table.iter_rows(named=True)}
+    # Feb: a1 100->100, a2 1000->800 (contraction 200), a3 100->0 (churn); a4 new (50)
+    # Mar: a1 100->150 (+50), a2 800->gone (churn), a4 50->gone (churn)
+    all_ = rows["all"]
+    assert all_["mrr_start"] == pytest.approx(1_200 + 950)
+    assert all_["churned_mrr"] == pytest.approx(100 + 800 + 50)
+    assert all_["contraction"] == pytest.approx(200.0)
+    assert all_["expansion"] == pytest.approx(50.0)
+    assert all_["new_mrr"] == pytest.approx(50.0)
+    assert all_["monthly_nrr"] == pytest.approx(1 + (50 - 1_150) / 2_150)
+    assert all_["nrr"] == pytest.approx((1 + (50 - 1_150) / 2_150) ** 12)
+    assert all_["monthly_logo_churn"] == pytest.approx(3 / 6)
+    assert all_["annual_churn"] == pytest.approx(1 - 0.5**12)
+    assert all_["accounts"] == 4
+    smb = rows["smb"]  # a1 and a3
+    assert smb["monthly_grr"] == pytest.approx(1 - 100 / 300)
+    assert smb["monthly_logo_churn"] == pytest.approx(1 / 3)
+    assert rows["unknown"]["accounts"] == 1  # a4 has no account row
+    assert ret.nrr("smb") == pytest.approx(smb["nrr"])
+    assert nrr(SUBS, ACCOUNTS)["all"] == pytest.approx(all_["nrr"])
+    cohort = ret.cohorts.filter(
+        (pl.col("segment") == "all") & (pl.col("cohort") == date(2025, 1, 1))
+    ).sort("month")
+    assert cohort.get_column("age_months").to_list() == [0, 1, 2]
+    assert cohort.get_column("nrr").to_list() == pytest.approx([1.0, 900 / 1_200, 150 / 1_200])
+    assert cohort.get_column("grr").to_list() == pytest.approx([1.0, 900 / 1_200, 100 / 1_200])
+    assert cohort.get_column("logo_retention").to_list() == pytest.approx([1.0, 2 / 3, 1 / 3])
+
+
+def test_observed_churn_feeds_ltv(three_deals) -> None:
+    econ = attribution.unit_economics(three_deals, SPEND, accounts=ACCOUNTS, subscriptions=SUBS)
+    observed = retention(SUBS, ACCOUNTS).churn()
+    assert econ.parameters["annual_churn"]["source"].startswith("observed")
+    assert econ.parameters["annual_churn"]["value"] == pytest.approx(observed["all"])
+    li_ent = seg(econ, "enterprise", "linkedin")
+    assert li_ent["annual_churn"] == pytest.approx(observed["enterprise"])
+    assert li_ent["ltv"] == pytest.approx(24_000 * 0.75 / observed["enterprise"])
+    inputs = {r["segment"]: r for r in econ.parameters["ltv_inputs"]}
+    assert inputs["enterprise"]["annual_churn_source"].startswith("observed (subscriptions")
+    assert "NRR (annualised, subscriptions): all" in econ.summary()
+    # a given churn wins over the observed one, and says so
+    given = attribution.unit_economics(three_deals, SPEND, subscriptions=SUBS, annual_churn=0.1)
+    assert given.parameters["annual_churn"] == {"value": 0.1, "source": "given"}
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> tuple[attribution.AttributionResult, pl.DataFrame, pl.DataFrame]:
+    channels = ["a", "b", "c"]
+    rows = []
+    for conv in range(draw(st.integers(1, 8))):
+        account = draw(st.sampled_from(["x1", "x2", "x3", None]))
+        n = draw(st.integers(1, 4))
+        picked = [draw(st.sampled_from(channels)) for _ in range(n)]
+        value = draw(st.floats(0, 50_000))
+        rows += [(f"c{conv}", f"c{conv}t{i}", account, ch, 1 / n, value / n)
+                 for i, ch in enumerate(picked)]  # fmt: skip
+    accounts = pl.DataFrame(
+        {"account_id": ["x1", "x2"], "segment": draw(st.lists(
+            st.sampled_from(["smb", "enterprise"]), min_size=2, max_size=2))}  # fmt: skip
+    )
+    spent = draw(st.lists(st.sampled_from([*channels, "d"]), min_size=1, max_size=4))
+    spend = pl.DataFrame(
+        {"channel": spent, "month": ["2025-01-01"] * len(spent),
+         "amount": draw(st.lists(st.floats(0, 1e5), min_size=len(spent),
+                                 max_size=len(spent)))}  # fmt: skip
+    )
+    return result_from_touches(rows), accounts, spend
+
+
+@given(world=worlds(), how=st.sampled_from(["touches", "customers"]),
+       allocation=st.sampled_from(["customers", "spend"]))  # fmt: skip
+@settings(max_examples=40, deadline=None)
+def test_segments_reconcile_to_all_rows(world, how, allocation) -> None:
+    result, accounts, spend = world
+    econ = attribution.unit_economics(
+        result, spend, accounts=accounts, segment_spend=how, allocation=allocation,
+        costs={"x": 1_000.0},
+    )  # fmt: skip
+    sums = econ.segments.group_by("model", "channel").agg(
+        pl.col("customers", "spend", "revenue", "non_media_cost").sum()
+    )
+    joined = econ.table.join(sums, on=["model", "channel"], how="left", suffix="_seg")
+    for col in ("customers", "spend", "revenue", "non_media_cost"):
+        got = joined.get_column(f"{col}_seg").fill_null(0.0).to_list()
+        assert got == pytest.approx(joined.get_column(col).to_list(), rel=1e-9, abs=1e-6)
+    blended = econ.blended.filter(pl.col("segment") != "all").get_column("customers").sum()
+    assert blended == pytest.approx(econ.table.get_column("customers").sum(), abs=1e-9)
+
+
+def test_config_economics_choices(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        '[economics]\nguardrail_basis = "first_year_gross_profit"\nsegment_spend = "customers"'
+        "\n[economics.payback_targets]\nsmb = 9\n"
+    )
+    assert load_config(cfg).economics == {
+        "guardrail_basis": "first_year_gross_profit",
+        "segment_spend": "customers",
+        "payback_targets": {"smb": 9},
+    }
+    cfg.write_text('[economics]\nguardrail_basis = "lifetime"\n')
+    with pytest.raises(attribution.ConfigError, match="must be 'lifetime_gross_profit' or"):
+        load_config(cfg)
+    cfg.write_text('[economics.payback_targets]\nsmb = "soon"\n')
+    with pytest.raises(attribution.ConfigError, match="payback_targets"):
+        load_config(cfg)
+
+
+@pytest.mark.slow
+def test_cli_run_with_accounts_and_subscriptions(tmp_path: Path) -> None:
+    accounts = pl.read_parquet(SAMPLE / "accounts.parquet").rename({"segment": "Tier"})
+    accounts.write_csv(tmp_path / "acc.csv")
+    ids = accounts.get_column("account_id").head(300)
+    subs = pl.DataFrame(
+        {"account_id": ids.to_list() * 3,
+         "month": [m for m in ("2025-01-01", "2025-02-01", "2025-03-01") for _ in range(300)],
+         "arr": [1_200.0] * 300 + [1_200.0] * 280 + [0.0] * 20 + [1_500.0] * 300}
+    )  # fmt: skip
+    subs.write_parquet(tmp_path / "subs.parquet")
+    (tmp_path / "run.toml").write_text(
+        f'[inputs]\ntouches = "{SAMPLE / "touches.parquet"}"\n'
+        f'stages = "{SAMPLE / "stages.parquet"}"\ncontacts = "{SAMPLE / "contacts.parquet"}"\n'
+        f'spend = "{SAMPLE / "spend.parquet"}"\n[run]\nmodels = ["linear"]\n'
+        '[columns.accounts]\nsegment = "Tier"\n'
+        '[economics]\nguardrail_basis = "first_year_gross_profit"\n'
+    )
+    env = dict(os.environ, COLUMNS="200")
+    proc = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "run", "--config", "run.toml",
+         "--accounts", "acc.csv", "--subscriptions", "subs.parquet", "--out", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    econ = pl.read_parquet(run_dir / "economics.parquet")
+    assert {"all", "smb", "mid_market", "enterprise"} <= set(econ.get_column("segment"))
+    assert set(econ.get_column("guardrail_basis")) == {"first_year_gross_profit"}
+    ret = pl.read_parquet(run_dir / "retention.parquet")
+    assert "nrr" in ret.columns
+    assert (run_dir / "retention_cohorts.parquet").exists()
+    assert (run_dir / "economics_monthly.parquet").exists()
+    assert set(pl.read_parquet(run_dir / "economics_slices.parquet").get_column("dimension")) == {
+        "metro"
+    }
+    meta = json.loads((run_dir / "economics.json").read_text())
+    assert meta["parameters"]["annual_churn"]["source"].startswith("observed")
+    for text in ("guardrail basis first_year_gross_profit", "Loaded CAC by channel and segment",
+                 "NRR (annualised, subscriptions): all", "Retention (subscriptions"):  # fmt: skip
+        assert text in proc.stdout
