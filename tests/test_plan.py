@@ -74,7 +74,10 @@ def test_projection_and_gap(result, spend, stages) -> None:
 
 def test_far_assumptions_are_flagged_with_the_data_beside(result, spend, stages) -> None:
     check = attribution.check_plan(plan(), result, spend, stages)
-    flags = {(r["assumption"], r["channel"]): r for r in check.flags.iter_rows(named=True)}
+    # the rows against the data (the plan's own arithmetic and the ranges follow them)
+    data_rows = check.flags.filter(pl.col("against") == "data")
+    assert check.flags.head(data_rows.height).equals(data_rows)
+    flags = {(r["assumption"], r["channel"]): r for r in data_rows.iter_rows(named=True)}
     rate = flags[("mql_to_customer", None)]
     assert (rate["plan_value"], rate["data_value"]) == (pytest.approx(0.5), pytest.approx(0.2))
     assert rate["flagged"] is True

@@ -41,14 +41,16 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from attribution.b2b._economics import unit_economics
-from attribution.b2b._funnel import Funnel, funnel
+from attribution.b2b._funnel import DEFAULT_STEPS, Funnel, funnel
 from attribution.b2b._plan_file import Plan, read_plan
 from attribution.b2b._plan_flags import FLAG_SCHEMA, plan_flags
+from attribution.b2b._plan_ranges import plan_range_flags
 from attribution.b2b._plan_reallocation import reallocate
 from attribution.b2b._plan_verdict import verdict as plan_verdict
 from attribution.b2b._shared import jsonable, money, num
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
-from attribution.exceptions import ModelNotFoundError
+from attribution.exceptions import ConfigError, ModelNotFoundError
+from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import SPEND, load
 from attribution.typing import TableLike
@@ -114,8 +116,25 @@ class PlanCheck:
         return out
 
     def summary(self) -> str:
-        """The verdict, the channel table and the flagged assumptions."""
+        """The verdict, the channel table and the flagged assumptions (without data: every
+        check against the plan's own arithmetic and the published ranges)."""
         s = self.summary_data
+        against = pl.col("against")
+        checks = self.flags.filter(against != "data")
+        check_lines = [
+            f"  {'!' if r['flagged'] else 'ok':>2} {r['note']}"
+            for r in checks.iter_rows(named=True)
+        ]
+        if s.get("mode") == "no_data":
+            return "\n".join(
+                [
+                    f"Plan check '{s['name']}' without data: ${s['budget_total']:,.0f} over "
+                    f"{s['period_months']:g} months, against its own arithmetic and the "
+                    "published ranges (! = flagged):",
+                    *check_lines,
+                    "Verdict: " + self.verdict,
+                ]
+            )
         lines = [
             f"Plan check '{s['name']}' under {s['model']} (measured CAC = spend / credited "
             f"customers):",
@@ -129,25 +148,34 @@ class PlanCheck:
             f"{num(r['reallocated_customers']):>9}"
             for r in self.table.iter_rows(named=True)
         )
-        flagged = self.flags.filter(pl.col("flagged"))
+        flagged = self.flags.filter(pl.col("flagged") & (against == "data"))
         lines.append(f"Assumptions far from the data ({flagged.height}):")
         lines.extend(f"  - {n}" for n in flagged.get_column("note").to_list())
+        if check_lines:
+            lines.append(
+                "Then against the plan's own arithmetic and the published ranges "
+                f"({int(checks.get_column('flagged').sum())} flagged, ! = flagged):"
+            )
+            lines.extend(check_lines)
         lines.append("Verdict: " + self.verdict)
         return "\n".join(lines)
 
 
 def check_plan(
     plan: str | os.PathLike[str] | Mapping[str, Any] | Plan,
-    result: AttributionResult,
-    spend: TableLike,
-    stages: TableLike | Funnel,
+    result: AttributionResult | None = None,
+    spend: TableLike | None = None,
+    stages: TableLike | Funnel | None = None,
     *,
     model: str | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
     stage_names: Mapping[str, str | list[str]] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+    benchmarks: Benchmarks | str | os.PathLike[str] | None = None,
 ) -> PlanCheck:
     """Project a plan with the measured CAC per channel and stage rates; flag and reallocate.
+    Without data (no ``result``, ``spend`` or ``stages``), check the plan against its own
+    arithmetic and the published ranges only.
 
     Parameters
     ----------
@@ -159,6 +187,10 @@ def check_plan(
         Spend table (``channel``, ``month`` or ``date``, ``amount``).
     stages
         CRM stage events, or a :class:`Funnel` already computed from them.
+    benchmarks
+        The benchmark table (:func:`attribution.load_benchmarks`) or a file of your own over
+        the shipped one; default the shipped table. Its rows judge the plan's rates
+        (:mod:`attribution.b2b._plan_ranges`), after the data's figures.
     model
         The model whose credit measures CAC; default: the plan's ``model``, else ``linear``
         when present, else the result's first model.
@@ -186,6 +218,16 @@ def check_plan(
     [('a', 5.0, 800.0), ('b', 1.25, 200.0), ('(total)', 6.25, 1000.0)]
     """
     p = read_plan(plan)
+    bench = benchmarks if isinstance(benchmarks, Benchmarks) else load_benchmarks(benchmarks)
+    given = [x is not None for x in (result, spend, stages)]
+    if not any(given):
+        return _without_data(p, bench)
+    if result is None or spend is None or stages is None:
+        raise ConfigError(
+            "the plan check against data needs the attribution result, the spend and the "
+            "stages; give all three, or none for the check against the plan's own arithmetic "
+            "and the published ranges"
+        )
     available = result.channel_credit.get_column("model").unique(maintain_order=True).to_list()
     chosen = model or p.model or ("linear" if "linear" in available else None)
     chosen = chosen or (available[0] if available else None)
@@ -329,6 +371,8 @@ def check_plan(
         cost_per_mql=all_spend / rates["mqls"] if rates.get("mqls") else None,
         scale=scale,
     )
+    steps = list(flow.parameters["steps"])
+    flags = pl.concat([flags, _range_flags(p, bench, steps)])
     verdict = plan_verdict(
         p, outcome, projected_total, total_budget, blended_cac, frame, flags, mql_to_customer
     )
@@ -354,8 +398,11 @@ def check_plan(
             "mqls": projected_total / mql_to_customer if mql_to_customer else None,
         },
         "reallocation": outcome,
+        "mode": "data",
+        "benchmarks": _bench_source(bench),
         "parameters": {
             "flag_factor": p.flag_factor,
+            "tolerance": p.tolerance,
             "cap_multiple": p.cap_multiple,
             "caps": p.caps,
             "floors": p.floors,
@@ -372,9 +419,87 @@ def check_plan(
             "reallocation": "cheapest measured CAC first, from floors to caps, same total "
             "budget; cut the budget along the same order if only that meets the CAC target; "
             f"default cap = {p.cap_multiple:g} x the channel's budget",
+            "ranges": _RANGES_NOTE.format(tol=p.tolerance),
         },
     }
     return PlanCheck(table=table, flags=flags, verdict=verdict, summary_data=summary)
+
+
+_RANGES_NOTE = (
+    "rows with against = 'plan' check the plan's own arithmetic (budget / cost per MQL "
+    "against the MQL target, budget / customers and cost per MQL / MQL-to-customer against "
+    "the CAC target, the assumed rates against the targets' ratio), flagged when more than "
+    "{tol:.0%} apart; rows with against = 'benchmark' judge its rates against the published "
+    "ranges of the benchmark table (range_low, range_high; a rate over several steps against "
+    "the product of the step ranges), flagged when outside"
+)
+
+
+def _range_flags(p: Plan, bench: Benchmarks, steps: list[str]) -> pl.DataFrame:
+    rows = plan_range_flags(p, bench, steps)
+    return pl.DataFrame(rows, schema=FLAG_SCHEMA) if rows else pl.DataFrame(schema=FLAG_SCHEMA)
+
+
+def _bench_source(bench: Benchmarks) -> list[str]:
+    return sorted(bench.table.get_column("origin").unique().to_list())
+
+
+def _without_data(p: Plan, bench: Benchmarks) -> PlanCheck:
+    """The plan against its own arithmetic and the published ranges: no data needed."""
+    flags = _range_flags(p, bench, list(DEFAULT_STEPS))
+    total = sum(p.budget.values())
+    t = p.targets
+    channels = list(p.budget)
+    share = [p.budget[c] / total for c in channels]
+    frame = pl.DataFrame(
+        {
+            "channel": [*channels, TOTAL],
+            "budget": [*p.budget.values(), total],
+            "target_customers": [s * t["customers"] for s in share] + [t["customers"]]
+            if t.get("customers")
+            else None,
+            "target_mqls": [s * t["mqls"] for s in share] + [t["mqls"]] if t.get("mqls") else None,
+        },
+        schema_overrides={"target_customers": pl.Float64, "target_mqls": pl.Float64},
+    )
+    frame = frame.with_columns(
+        pl.when(pl.col("target_customers") > 0)
+        .then(pl.col("budget") / pl.col("target_customers"))
+        .alias("implied_cac"),
+        *[
+            pl.lit(None, pl.String if c == "action" else pl.Float64).alias(c)
+            for c in PLAN_COLUMNS
+            if c not in ("channel", "budget", "target_customers", "target_mqls", "implied_cac")
+        ],
+    ).select(*PLAN_COLUMNS)
+    flagged = flags.filter(pl.col("flagged"))
+    verdict = (
+        "No data given: the plan is checked against its own arithmetic and the published "
+        f"ranges. {flagged.height} of {flags.height} check(s) are flagged"
+        + (
+            " (" + ", ".join(dict.fromkeys(flagged.get_column("assumption").to_list())) + ")."
+            if flagged.height
+            else "."
+        )
+    )
+    summary = {
+        "name": p.name,
+        "source": p.source,
+        "model": None,
+        "mode": "no_data",
+        "targets": p.targets,
+        "assumptions": p.assumptions,
+        "budget_total": total,
+        "period_months": p.period_months,
+        "benchmarks": _bench_source(bench),
+        "parameters": {"tolerance": p.tolerance},
+        "notes": {
+            "mode": "no touch, stage or spend data: nothing is measured; the plan's targets and "
+            "[assumptions] are checked against each other and the benchmark table",
+            "ranges": _RANGES_NOTE.format(tol=p.tolerance),
+        },
+    }
+    return PlanCheck(table=frame, flags=flags, verdict=verdict, summary_data=summary)
 
 
 def _rates(flow: Funnel) -> dict[str, Any]:

@@ -13,11 +13,26 @@ from attribution.b2b._shared import is_number
 from attribution.exceptions import ConfigError, did_you_mean
 from attribution.inputs._toml import read_toml
 
-__all__ = ["Plan", "read_plan"]
+__all__ = ["MONEY_ASSUMPTIONS", "Plan", "assumed_range", "read_plan"]
 
 _SECTIONS = {"plan", "budget", "targets", "caps", "floors", "assumptions"}
-_PLAN_KEYS = {"name", "model", "period_months", "flag_factor", "cap_multiple"}
+_PLAN_KEYS = {"name", "model", "period_months", "flag_factor", "cap_multiple", "tolerance"}
 _TARGETS = {"customers", "cac", "mqls"}
+#: [assumptions] in money (USD > 0); every other key but ``cac`` is a rate in (0, 1]
+MONEY_ASSUMPTIONS = ("cost_per_mql", "ltv")
+
+
+def assumed_range(value: float | list[float]) -> tuple[float, float]:
+    """An assumption as (low, high): a number is both ends, ``[low, high]`` a range.
+
+    Examples
+    --------
+    >>> assumed_range(77.5), assumed_range([75, 80])
+    ((77.5, 77.5), (75.0, 80.0))
+    """
+    if isinstance(value, list):
+        return float(value[0]), float(value[1])
+    return float(value), float(value)
 
 
 @dataclass
@@ -34,7 +49,12 @@ class Plan:
         The most and least each channel may get when reallocating.
     assumptions : dict
         Rates the plan assumes (``mql_to_customer``, ``<from>_to_<to>`` for each funnel
-        step), and ``cac`` per channel; each is checked against the data.
+        step), money (``cost_per_mql``, ``ltv`` per customer), each a number or
+        ``[low, high]``, and ``cac`` per channel; each is checked against the data and the
+        benchmark table, and against the plan's own arithmetic.
+    tolerance : float
+        How far two figures of the plan's own arithmetic may differ before they are flagged
+        (default 0.05: 5%).
     """
 
     budget: dict[str, float]
@@ -48,6 +68,7 @@ class Plan:
     flag_factor: float = 2.0
     cap_multiple: float = 2.0
     source: str = "<memory>"
+    tolerance: float = 0.05
 
 
 def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
@@ -113,8 +134,15 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
         if k == "cac":
             if not isinstance(v, Mapping) or not all(is_number(x) and x > 0 for x in v.values()):
                 raise fail("[assumptions.cac] must map channel = CAC > 0")
-        elif not (is_number(v) and 0 < v <= 1):
-            raise fail(f"[assumptions] {k} must be a rate in (0, 1], got {v!r}")
+            continue
+        pair = v if isinstance(v, list) else [v]
+        money = k in MONEY_ASSUMPTIONS
+        ok = len(pair) in (1, 2) and all(is_number(x) and x > 0 and (money or x <= 1) for x in pair)
+        if not ok or (len(pair) == 2 and pair[0] > pair[1]):
+            kind = "an amount > 0" if money else "a rate in (0, 1]"
+            raise fail(f"[assumptions] {k} must be {kind} or [low, high] of them, got {v!r}")
+    if "tolerance" in head and not (is_number(head["tolerance"]) and 0 <= head["tolerance"] < 1):
+        raise fail(f"[plan] tolerance must be a share in [0, 1), got {head['tolerance']!r}")
     floors, caps = amounts("floors"), amounts("caps")
     for ch, low in floors.items():
         if ch in caps and caps[ch] < low:
@@ -136,4 +164,5 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
         flag_factor=float(head.get("flag_factor", 2.0)),
         cap_multiple=float(head.get("cap_multiple", 2.0)),
         source=where,
+        tolerance=float(head.get("tolerance", 0.05)),
     )

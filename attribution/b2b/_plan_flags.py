@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from attribution.b2b._plan_file import Plan
+from attribution.b2b._plan_file import MONEY_ASSUMPTIONS, Plan, assumed_range
 from attribution.exceptions import ConfigError, did_you_mean
 
 __all__ = ["FLAG_SCHEMA", "plan_flags"]
@@ -30,6 +30,9 @@ FLAG_SCHEMA = pl.Schema(
         "flagged": pl.Boolean(),
         "direction": pl.String(),
         "note": pl.String(),
+        "against": pl.String(),
+        "range_low": pl.Float64(),
+        "range_high": pl.Float64(),
     }
 )
 
@@ -58,6 +61,7 @@ def plan_flags(
         channel: str | None = None,
         note: str | None = None,
         words: tuple[str, str] = ("optimistic", "conservative"),
+        shown: str | None = None,
     ) -> None:
         if plan_value is None:
             return
@@ -75,7 +79,7 @@ def plan_flags(
             direction = words[0] if optimistic else words[1]
             far = max(ratio, 1 / ratio)
             note = (
-                f"{what}: the plan assumes {_show(plan_value, fmt)}, the data shows "
+                f"{what}: the plan assumes {shown or _show(plan_value, fmt)}, the data shows "
                 f"{_show(data_value, fmt)} ({far:.1f}x, {_PHRASES[direction]})"
             )
         rows.append(
@@ -88,6 +92,9 @@ def plan_flags(
                 flagged=flagged,
                 direction=direction,
                 note=note,
+                against="data",
+                range_low=None,
+                range_high=None,
             )
         )
 
@@ -141,12 +148,37 @@ def plan_flags(
                     channel=ch,
                 )
             continue
+        if key == "ltv":  # no measured counterpart: checked against the plan's CAC
+            continue
+        low, high = assumed_range(value)
+        fmt = "money" if key in MONEY_ASSUMPTIONS else "rate"
+        shown = None if low == high else f"{_show(low, fmt)}-{_show(high, fmt)}"
+        if key == "cost_per_mql":
+            add(
+                key,
+                (low + high) / 2,
+                cost_per_mql,
+                higher_is_optimistic=False,
+                what="cost per MQL (data: all spend / MQLs)",
+                fmt="money",
+                shown=shown,
+            )
+            continue
         known = sorted(k for k in rates if k not in ("mqls", "customers"))
         if key not in rates:
             raise ConfigError(
-                f"plan '{p.source}': unknown assumption '{key}'; {did_you_mean(key, known)}"
+                f"plan '{p.source}': unknown assumption '{key}'; "
+                + did_you_mean(key, [*known, *MONEY_ASSUMPTIONS])
             )
-        add(key, float(value), rates[key], higher_is_optimistic=True, what=key, fmt="rate")
+        add(
+            key,
+            (low + high) / 2,
+            rates[key],
+            higher_is_optimistic=True,
+            what=key,
+            fmt="rate",
+            shown=shown,
+        )
     for r in frame.iter_rows(named=True):
         if r["budget"] > 0 and r["measured_cac"] is None:
             add(

@@ -50,6 +50,12 @@ def verdict(
                 f"${outcome['budget']:,.0f} on the cheapest channels: "
                 f"{outcome['customers']:,.0f} customers at ${outcome['cac']:,.0f}."
             )
+        elif outcome.get("cheapest_channel") is None:
+            parts.append(
+                f"No channel of the plan has a measured CAC in the data, so no reallocation "
+                f"can be judged against the ${t['cac']:,.0f} CAC target (check the plan's "
+                "channel names are the data's)."
+            )
         else:
             need = outcome.get("cac_reduction_needed")
             parts.append(
@@ -87,6 +93,11 @@ def verdict(
             )
             + "."
         )
-    n = int(flags.get_column("flagged").sum()) if flags.height else 0
-    parts.append(f"{n} assumption(s) are far from the data (plan_flags.parquet).")
+    against = flags.get_column("against")
+    n = int(flags.filter(against == "data").get_column("flagged").sum()) if flags.height else 0
+    m = int(flags.filter(against != "data").get_column("flagged").sum()) if flags.height else 0
+    parts.append(
+        f"{n} assumption(s) are far from the data, and {m} check(s) against the plan's own "
+        "arithmetic and the published ranges are flagged (plan_flags.parquet)."
+    )
     return " ".join(parts)

@@ -16,8 +16,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from attribution.cli._output import console as console  # the consoles, re-exported
 from attribution.cli._output import err as err
 from attribution.cli._output import print_summary
+from attribution.engine._files import atomic_directory
+from attribution.engine._manifest import new_run_id
 from attribution.engine._result import AttributionResult
 from attribution.exceptions import AttributionError, ConfigError
+from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._config import RunConfig
 from attribution.options import option_flags
 from attribution.typing import TableLike
@@ -67,6 +70,14 @@ SubscriptionsOpt = Annotated[
         "--subscriptions",
         help="Subscriptions table (account_id, month, mrr or arr): retention, NRR and the "
         "observed churn in LTV",
+    ),
+]
+BenchmarksOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--benchmarks",
+        help="Your benchmark table (CSV, the shape of the shipped one), over the shipped "
+        "ranges; config: [benchmarks] file",
     ),
 ]
 PlanOpt = Annotated[
@@ -175,6 +186,25 @@ def with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResul
     return result
 
 
+def load_benchmarks_of(cfg: RunConfig | None, path: Path | None) -> Benchmarks:
+    """The benchmark table of a command: the shipped ranges, ``--benchmarks`` (else the
+    config's [benchmarks] file) over them, and the config's [targets] over both."""
+    if cfg is None:
+        return load_benchmarks(path)
+    return load_benchmarks(
+        path or cfg.benchmarks_file, targets=cfg.targets, where=f"config '{cfg.path}': [targets]"
+    )
+
+
+def write_extra(extra: Any, out: Path, kind: str) -> Path:
+    """Write ``extra`` (anything with ``.write(directory)``) into a new directory
+    ``out/<kind>-<run id>``, atomically; return its path."""
+    final = out / f"{kind}-{new_run_id()}"
+    with atomic_directory(final) as tmp:
+        extra.write(tmp)
+    return final
+
+
 def economics_extras(
     result: AttributionResult,
     *,
@@ -189,6 +219,7 @@ def economics_extras(
     stage_names: dict[str, Any] | None = None,
     plan_model: str | None = None,
     timestamp_formats: dict[str, tuple[str, ...]] | None = None,
+    benchmarks: Benchmarks | None = None,
 ) -> list[Any]:
     """Unit economics (needs spend; by segment, metro and region with ``accounts``, with
     observed churn from ``subscriptions``), retention and NRR (``subscriptions``, with or
@@ -265,6 +296,7 @@ def economics_extras(
                 columns=columns,
                 stage_names=stage_names,
                 timestamp_formats=timestamp_formats,
+                benchmarks=benchmarks,
             )
         )
     return extras

@@ -6,25 +6,30 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from attribution.cli._app import (
     EXIT_EMPTY,
     AccountsOpt,
+    BenchmarksOpt,
     ContactsOpt,
+    MaybeStagesOpt,
+    MaybeTouchesOpt,
     OutOpt,
-    StagesOpt,
     SubscriptionsOpt,
     TimestampFormatOpt,
-    TouchesOpt,
     app,
+    console,
     economics_extras,
     fail,
     finish,
+    load_benchmarks_of,
     timestamp_formats,
     with_progress,
+    write_extra,
 )
 from attribution.engine._memory import attribute
-from attribution.exceptions import AttributionError, EmptyResultError
+from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import load_config
 from attribution.inputs._sources import check_readable
 
@@ -32,9 +37,9 @@ from attribution.inputs._sources import check_readable
 @app.command("plan")
 def plan_cmd(
     plan: Annotated[Path, typer.Argument(help="Plan TOML: [budget] by channel, [targets]")],
-    touches: TouchesOpt,
-    stages: StagesOpt,
-    spend: Annotated[Path, typer.Option(help="Spend table (channel, month, amount)")],
+    touches: MaybeTouchesOpt = None,
+    stages: MaybeStagesOpt = None,
+    spend: Annotated[Path | None, typer.Option(help="Spend table (channel, month, amount)")] = None,
     contacts: ContactsOpt = None,
     accounts: AccountsOpt = None,
     subscriptions: SubscriptionsOpt = None,
@@ -46,16 +51,48 @@ def plan_cmd(
         Path | None, typer.Option("--config", "-c", help="TOML config: columns, [economics]")
     ] = None,
     timestamp_format: TimestampFormatOpt = None,
+    benchmarks: BenchmarksOpt = None,
     out: OutOpt = Path("runs"),
 ) -> None:
     """Check a plan: can this budget buy the target customers at the target CAC?
 
-    Projects the budget with the measured CAC per channel and the funnel's stage rates,
-    flags assumptions far from the data and shows the reallocation that would narrow the gap.
+    With --touches, --stages and --spend: projects the budget with the measured CAC per
+    channel and the funnel's stage rates, flags assumptions far from the data and shows the
+    reallocation that would narrow the gap; then checks the plan's own arithmetic and its
+    rates against the published ranges. With none of them: only the latter (no data needed).
     """
-    from attribution.b2b._plan import read_plan
+    from attribution.b2b._plan import check_plan, read_plan
 
+    data = {"--touches": touches, "--stages": stages, "--spend": spend}
     try:
+        check_readable({"plan": plan, "benchmarks": benchmarks})
+        cfg = load_config(config) if config else None
+        bench = load_benchmarks_of(cfg, benchmarks)
+        if all(v is None for v in data.values()):
+            check = check_plan(plan, benchmarks=bench)
+            if check.flags.height == 0:  # nothing checked is no answer: exit 3 saying why
+                fail(
+                    EmptyResultError(
+                        f"plan '{plan}': nothing to check without data; give [targets] "
+                        "(customers, cac, mqls) and [assumptions] (cost_per_mql, "
+                        "mql_to_customer, step rates, ltv), or the data (--touches, --stages, "
+                        "--spend)"
+                    ),
+                    EXIT_EMPTY,
+                )
+            path = write_extra(check, out, "plan")
+            console.print(check.summary(), highlight=False, markup=False)
+            console.print(f"plan check written to [bold]{escape(str(path))}[/bold]")
+            return
+        missing = [k for k, v in data.items() if v is None]
+        if missing:
+            raise ConfigError(
+                f"the plan check against data needs {', '.join(missing)} too (or none of "
+                "--touches, --stages, --spend for the check without data)"
+            )
+        assert touches is not None
+        assert stages is not None
+        assert spend is not None
         check_readable(
             {
                 "plan": plan,
@@ -67,7 +104,6 @@ def plan_cmd(
                 "subscriptions": subscriptions,
             }
         )
-        cfg = load_config(config) if config else None
         chosen = model or read_plan(plan).model or "linear"
         formats = timestamp_formats(timestamp_format, cfg)
         result = with_progress(
@@ -99,6 +135,7 @@ def plan_cmd(
             stage_names=cfg.stage_names if cfg else None,
             plan_model=chosen,
             timestamp_formats=formats,
+            benchmarks=bench,
         )
     except AttributionError as exc:
         fail(exc)

@@ -11,6 +11,7 @@ import typer
 from attribution.cli._app import (
     EXIT_EMPTY,
     AccountsOpt,
+    BenchmarksOpt,
     ContactsOpt,
     LabelsOpt,
     MaybeStagesOpt,
@@ -26,6 +27,7 @@ from attribution.cli._app import (
     economics_extras,
     fail,
     finish,
+    load_benchmarks_of,
     sla_extras,
     takes_run_options,
     timestamp_formats,
@@ -112,6 +114,7 @@ def run(
     surveys_sql: _SurveysSql = None,
     accounts_sql: _AccountsSql = None,
     subscriptions_sql: _SubscriptionsSql = None,
+    benchmarks: BenchmarksOpt = None,
     partitions: Annotated[
         int | None,
         typer.Option(
@@ -176,6 +179,7 @@ def run(
                 **inputs,
                 "truth": truth,
                 "survey_labels": survey_labels,
+                "benchmarks": benchmarks,
                 "channel_rules": options.channel_rules,
             }
         )
@@ -208,6 +212,7 @@ def run(
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
             timestamp_formats=formats,
+            benchmarks=load_benchmarks_of(cfg, benchmarks),
         )
         if sla or (cfg is not None and cfg.sla is not None):
             extras += sla_extras(

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -164,7 +165,7 @@ def default_benchmarks_path() -> Path:
 
 
 def load_benchmarks(
-    path: str | Path | None = None,
+    path: str | os.PathLike[str] | None = None,
     *,
     targets: Mapping[str, Any] | None = None,
     where: str = "[targets]",

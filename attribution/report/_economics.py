@@ -364,16 +364,21 @@ def _plan_budget(ctx: Context, plan: pl.DataFrame) -> list[str]:
 def _plan_flags(ctx: Context, flags: pl.DataFrame) -> list[str]:
     parts = ["<h3>Assumptions against the data</h3>"]
     if "flagged" in flags.columns:
-        n = int(flags.get_column("flagged").fill_null(False).sum())
-        if n:
-            named = (
-                col(flags.filter(pl.col("flagged")), "assumption")
-                if "assumption" in flags.columns
-                else []
-            )
+        flagged = pl.col("flagged").fill_null(False)
+        # rows against the plan's own arithmetic or a published range say so in 'against'
+        vs_data = pl.col("against") == "data" if "against" in flags.columns else pl.lit(True)
+        data_rows = flags.filter(flagged & vs_data)
+        if data_rows.height:
+            named = col(data_rows, "assumption") if "assumption" in flags.columns else []
             ctx.findings.append(
-                f"<b>{n}</b> plan assumption(s) are far from what the data shows: "
-                + e(", ".join(map(str, named)))
+                f"<b>{data_rows.height}</b> plan assumption(s) are far from what the data "
+                "shows: " + e(", ".join(map(str, named)))
+            )
+        other = flags.filter(flagged & ~vs_data)
+        if other.height and "note" in flags.columns:
+            ctx.findings.append(
+                f"<b>{other.height}</b> check(s) against the plan's own arithmetic and the "
+                "published ranges flagged: " + e("; ".join(map(str, col(other, "note"))))
             )
         flags = flags.sort(pl.col("flagged").fill_null(False), descending=True,
                            maintain_order=True)  # fmt: skip
