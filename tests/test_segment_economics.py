@@ -307,19 +307,43 @@ def test_config_economics_choices(tmp_path: Path) -> None:
     cfg = tmp_path / "run.toml"
     cfg.write_text(
         '[economics]\nguardrail_basis = "first_year_gross_profit"\nsegment_spend = "customers"'
-        "\n[economics.payback_targets]\nsmb = 9\n"
+        "\n"
     )
     assert load_config(cfg).economics == {
         "guardrail_basis": "first_year_gross_profit",
         "segment_spend": "customers",
-        "payback_targets": {"smb": 9},
     }
     cfg.write_text('[economics]\nguardrail_basis = "lifetime"\n')
     with pytest.raises(attribution.ConfigError, match="must be 'lifetime_gross_profit' or"):
         load_config(cfg)
-    cfg.write_text('[economics.payback_targets]\nsmb = "soon"\n')
-    with pytest.raises(attribution.ConfigError, match="payback_targets"):
+    cfg.write_text('[economics]\nsegment_spend = "revenue"\n')
+    with pytest.raises(attribution.ConfigError, match="segment_spend must be 'touches' or"):
         load_config(cfg)
+
+
+def test_payback_targets_come_from_the_benchmark_table(three_deals, tmp_path: Path) -> None:
+    shipped = attribution.load_benchmarks()
+    econ = attribution.unit_economics(three_deals, SPEND, accounts=ACCOUNTS)
+    targets = econ.parameters["payback_targets"]["value"]
+    smb = shipped.get("payback_target_months", segment="smb")
+    enterprise = shipped.get("payback_target_months", segment="enterprise")
+    assert smb is not None
+    assert enterprise is not None
+    assert targets["smb"] == smb.high
+    assert targets["enterprise"] == enterprise.high
+    assert targets["mid_market"] == smb.high  # none in the table: SMB's
+    assert targets["strategic"] == enterprise.high
+    assert seg(econ, "enterprise", "linkedin")["payback_target_months"] == enterprise.high
+    # a user's [targets] override the shipped row; unit_economics(payback_targets=) wins last
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[targets.segment.smb]\npayback_target_months = [6, 9]\n")
+    mine = attribution.unit_economics(
+        three_deals, SPEND, accounts=ACCOUNTS, benchmarks=load_config(cfg).benchmarks(),
+        payback_targets={"enterprise": 30.0},
+    )  # fmt: skip
+    assert seg(mine, "smb", "linkedin")["payback_target_months"] == 9.0
+    assert seg(mine, "enterprise", "linkedin")["payback_target_months"] == 30.0
+    assert "given for enterprise" in mine.parameters["payback_targets"]["source"]
 
 
 @pytest.mark.slow

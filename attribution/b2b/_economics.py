@@ -25,8 +25,9 @@ Methods (also written to ``economics.json``'s notes; see the README, "Unit econo
   default assumption 0.15. The output says which for each input (``ltv_inputs``).
 - **LTV/CAC** and **payback months** use the fully loaded CAC: payback = loaded CAC /
   (ARPA / 12 x gross margin), judged against the row's segment target
-  (``payback_target_months`` column: 18 months SMB and mid-market, 24 enterprise and
-  strategic by default; ``payback_target_months`` for ``all`` and other segments).
+  (``payback_target_months`` column: the benchmark table's ``payback_target_months``, 18
+  months SMB, 24 enterprise, mid-market as SMB and strategic as enterprise;
+  ``payback_target_months`` for ``all`` and other segments).
 - **Guardrail** (``guardrail_basis``): ``guardrail_share`` = loaded CAC / gross profit per
   customer, where gross profit per customer is the customer's lifetime gross profit (=
   LTV; ``lifetime_gross_profit``, the default), its first year's (ARPA x margin;
@@ -86,6 +87,7 @@ from attribution.b2b._shared import jsonable, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ModelNotFoundError
 from attribution.inputs._account_inputs import Accounts, Subscriptions, as_accounts
+from attribution.inputs._benchmarks import Benchmarks
 from attribution.inputs._channels import (
     check_channel_aliases,
     normalise_channels,
@@ -204,6 +206,7 @@ def unit_economics(
     ltv_to_cac_target: float = 3.0,
     payback_target_months: float = 18.0,
     payback_targets: Mapping[str, float] | None = None,
+    benchmarks: Benchmarks | None = None,
     segment_spend: SegmentSpend = "touches",
     models: Iterable[str] | None = None,
     columns: Mapping[str, str] | None = None,
@@ -244,8 +247,12 @@ def unit_economics(
         payback <= 12-18 months SMB, <= 24 enterprise); ``payback_target_months`` judges the
         ``all`` rows and segments without a target of their own.
     payback_targets
-        Payback targets by segment, months, over the defaults (smb 18, mid_market 18,
-        enterprise 24, strategic 24).
+        Payback targets by segment, months, over those of the benchmark table.
+    benchmarks
+        The benchmark table (:func:`attribution.load_benchmarks`; default: the shipped one):
+        the segments' payback targets are the upper ends of its ``payback_target_months``
+        (<= 18 months SMB, <= 24 enterprise; mid-market as SMB and strategic as enterprise
+        where it has none).
     segment_spend
         How a channel's spend is split across segments, metros and regions: ``"touches"``
         (its touches there in the attributed journeys) or ``"customers"``.
@@ -357,7 +364,9 @@ def unit_economics(
     )
     churns, churn_source = observed_churns(annual_churn, kept)
     all_churn = churns.get(ALL, DEFAULT_ANNUAL_CHURN)
-    targets, target_source = payback_target_table(payback_targets, payback_target_months)
+    targets, target_source = payback_target_table(
+        benchmarks, payback_targets, payback_target_months
+    )
     assumptions = Assumptions(
         margin=margin,
         arpa=arpa,

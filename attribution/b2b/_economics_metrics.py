@@ -19,6 +19,8 @@ import polars as pl
 
 from attribution.b2b._shared import is_number
 from attribution.exceptions import ModelParameterError
+from attribution.inputs._account_inputs import SEGMENTS
+from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 
 Allocation = Literal["customers", "spend"]
 DEFAULT_GROSS_MARGIN: Final = 0.75
@@ -32,15 +34,9 @@ GUARDRAIL_BASES: Final = ("lifetime_gross_profit", "first_year_gross_profit", "p
 #: gross profit it would mean a payback of 1.2-3.6 months, far stricter than the 3-24 month
 #: payback targets the same playbook gives.
 DEFAULT_GUARDRAIL_BASIS: Final = "lifetime_gross_profit"
-#: Payback targets by segment, months (benchmarks.md, unit-economics targets: <= 12-18 SMB,
-#: <= 24 enterprise; mid-market takes SMB's upper bound, strategic enterprise's). A segment
-#: not listed is judged against ``payback_target_months``.
-DEFAULT_PAYBACK_TARGETS: Final = {
-    "smb": 18.0,
-    "mid_market": 18.0,
-    "enterprise": 24.0,
-    "strategic": 24.0,
-}
+#: Segments whose payback target, when the benchmark table has none for them, is another's:
+#: mid-market takes SMB's (the loose end of SMB's 12-18 months), strategic enterprise's.
+PAYBACK_FALLBACK: Final = {"mid_market": "smb", "strategic": "enterprise"}
 
 METRIC_COLUMNS: Final = (
     "status",
@@ -166,17 +162,30 @@ def with_metrics(frame: pl.DataFrame, a: Assumptions, keys: Sequence[str]) -> pl
 
 
 def payback_target_table(
-    given: Mapping[str, float] | None, default: float
+    benchmarks: Benchmarks | None, given: Mapping[str, float] | None, default: float
 ) -> tuple[dict[str, float], str]:
     """Payback targets by segment (months; ``all``: ``default``) and where they came from:
-    the shipped defaults, overridden by ``given`` (``[economics.payback_targets]``)."""
-    targets = {**DEFAULT_PAYBACK_TARGETS, **{k: float(v) for k, v in (given or {}).items()}}
+    the upper end of ``payback_target_months`` in the benchmark table (the shipped
+    ``attribution/data/benchmarks.csv``: <= 18 SMB, <= 24 enterprise; a user's
+    ``[benchmarks]`` file and ``[targets]`` override it), :data:`PAYBACK_FALLBACK` for the
+    segments it lacks, then ``given`` (``unit_economics(payback_targets=...)``)."""
+    table = benchmarks if benchmarks is not None else load_benchmarks()
+    targets: dict[str, float] = {}
+    origins = set()
+    for segment in SEGMENTS:
+        row = table.get("payback_target_months", segment=segment)
+        if row is not None and row.segment == segment and row.high is not None:
+            targets[segment] = float(row.high)
+            origins.add(row.origin)
+    for segment, other in PAYBACK_FALLBACK.items():
+        if segment not in targets and other in targets:
+            targets[segment] = targets[other]
+    targets.update({k: float(v) for k, v in (given or {}).items()})
     targets["all"] = float(default)
-    source = (
-        "given, over the defaults"
-        if given
-        else "default (unit-economics targets: <= 12-18 months SMB, <= 24 enterprise)"
-    )
+    source = "benchmark table payback_target_months (" + ", ".join(sorted(origins)) + ")"
+    source += "; mid_market as smb and strategic as enterprise where the table has none"
+    if given:
+        source += "; given for " + ", ".join(sorted(given))
     return targets, source
 
 

@@ -49,8 +49,6 @@ Example (every key optional except an input)::
     guardrail_limit = 0.30         # loaded CAC / gross profit per customer, on the basis:
     guardrail_basis = "lifetime_gross_profit"  # or first_year_gross_profit, period_gross_profit
     segment_spend = "touches"      # spend split across segments by touches or customers
-    [economics.payback_targets]    # months, by segment (defaults: smb 18, mid_market 18,
-    smb = 12                       # enterprise 24, strategic 24)
     [economics.costs]              # non-media costs for the same period as the spend
     sales_compensation = 350000
     tooling = 40000
@@ -141,7 +139,6 @@ _ECONOMICS = _ECONOMICS_NUMBERS | {
     "allocation",
     "guardrail_basis",
     "segment_spend",
-    "payback_targets",
 }
 #: [economics] keys that take one of a few words -> those words
 _ECONOMICS_CHOICES = {
@@ -413,12 +410,6 @@ def _economics(section: dict[str, Any], path: Path) -> dict[str, Any]:
                 + " or ".join(f"'{w}'" for w in words)
                 + f"; {did_you_mean(str(section[key]), list(words))}"
             )
-    targets = section.get("payback_targets", {})
-    if not isinstance(targets, dict) or not all(_number(v) and v > 0 for v in targets.values()):
-        raise ConfigError(
-            f"config '{path}': [economics.payback_targets] maps a segment = months > 0, got "
-            f"{targets!r}"
-        )
     costs = section.get("costs", {})
     if not isinstance(costs, dict) or not all(_number(v) and v >= 0 for v in costs.values()):
         raise ConfigError(
