@@ -218,7 +218,6 @@ def economics_extras(
     columns: dict[str, dict[str, str]] | None = None,
     stage_names: dict[str, Any] | None = None,
     plan_model: str | None = None,
-    benchmarks: Any = None,
     timestamp_formats: dict[str, tuple[str, ...]] | None = None,
     benchmarks: Benchmarks | None = None,
 ) -> list[Any]:

@@ -131,7 +131,6 @@ def plan_cmd(
             accounts=accounts,
             subscriptions=subscriptions,
             economics=cfg.economics if cfg else {},
-            benchmarks=cfg.benchmarks() if cfg else None,
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
             plan_model=chosen,
