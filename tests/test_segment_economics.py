@@ -137,6 +137,7 @@ def test_metro_slices_and_unknown_accounts(three_deals) -> None:
     econ = attribution.unit_economics(three_deals, SPEND, accounts=ACCOUNTS.head(2))
     # a3 is not in the accounts table: its deal is in 'unknown'
     assert seg(econ, "unknown", "linkedin")["customers"] == pytest.approx(1.0)
+    assert econ.parameters["customers_with_a_segment"] == pytest.approx(2 / 3)
     metro = econ.slices.filter((pl.col("dimension") == "metro") & (pl.col("channel") == "linkedin"))
     got = dict(metro.select("slice", "customers").iter_rows())
     assert got == pytest.approx({"Dallas": 1.0, "Chicago": 0.5, "unknown": 1.0})

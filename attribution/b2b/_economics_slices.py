@@ -64,8 +64,10 @@ MONTHLY_SCHEMA: Final = pl.Schema(
 
 
 def conversion_accounts(touch_credit: pl.DataFrame) -> pl.DataFrame:
-    """``conversion_id`` -> ``account_id`` (the first account among its credited touches)."""
-    return touch_credit.group_by("conversion_id").agg(
+    """``conversion_id`` -> ``account_id`` (the first account among its credited touches;
+    every model credits the same touches, so one model's rows are read)."""
+    first = touch_credit.get_column("model").first()
+    return touch_credit.filter(pl.col("model") == first).group_by("conversion_id").agg(
         pl.col("account_id").drop_nulls().first().alias("account_id")
     )
 
