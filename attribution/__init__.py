@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from attribution._version import __version__
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
+from attribution.b2b._alerts import AlertSettings
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
@@ -83,6 +84,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AlertSettings",
     "AttributionError",
     "AttributionResult",
     "BenchmarkRange",

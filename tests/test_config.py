@@ -113,7 +113,8 @@ def test_empty_config(tmp_path: Path) -> None:
         (
             "[zzz]\n",
             "the top level",
-            "available: 'benchmarks', 'channels', 'columns', 'economics', 'formats', 'inputs'",
+            "available: 'alerts', 'benchmarks', 'channels', 'columns', 'economics', 'formats', "
+            "'inputs'",
         ),
     ],
 )

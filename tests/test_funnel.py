@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import polars as pl
 import pytest
 
 import attribution
-from attribution.b2b._funnel import _alerts
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 MONDAY = datetime(2025, 1, 6, 12, tzinfo=UTC)
@@ -106,51 +104,29 @@ def weekly_leads(per_week: list[int]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["contact_id", "stage", "timestamp"], orient="row")
 
 
-def test_a_planted_outlier_alerts_and_nothing_else() -> None:
-    per_week = [20, 22, 19, 21] * 7
-    per_week[20] = 60
-    weekly = attribution.funnel(weekly_leads(per_week)).weekly
-    leads = weekly.filter(pl.col("metric") == "leads")
-    alerts = leads.filter(pl.col("alert"))
-    assert alerts.get_column("week").to_list() == [(MONDAY + timedelta(weeks=20)).date()]
-    assert alerts.item(0, "baseline") == 20.5
-    assert alerts.item(0, "robust_z") == pytest.approx(0.6745 * (60 - 20.5) / 1.0)
-    # the first 12 full weeks have no baseline
-    assert leads.head(12).get_column("baseline").null_count() == 12
-
-
-def test_a_flat_series_never_alerts() -> None:
-    weekly = attribution.funnel(weekly_leads([20] * 26)).weekly
-    leads = weekly.filter(pl.col("metric") == "leads")
+def test_weekly_series_replace_the_old_z_score_columns() -> None:
+    """The weekly series carry the detector's expected range; the old robust-z columns are
+    gone (the alerts are in Funnel.alerts / alerts.parquet)."""
+    f = attribution.funnel(weekly_leads([20] * 26), alerts={"settle_days": 0})
+    leads = f.weekly.filter((pl.col("metric") == "lead_volume") & pl.col("channel").is_null())
     assert leads.height == 24  # the partial first and last weeks are left out
-    assert not leads.get_column("alert").any()
-    assert leads.get_column("robust_z").drop_nulls().to_list() == [0.0] * 12
-
-
-def test_alert_rule_fallbacks() -> None:
-    def z(history: list[float], value: float) -> float:
-        frame = pl.DataFrame(
-            {
-                "week": pl.date_range(
-                    datetime(2025, 1, 6).date(), datetime(2025, 3, 31).date(), "1w", eager=True
-                ),
-                "metric": "m",
-                "value": [*history, value],
-            }
-        )
-        return _alerts(frame, 12, 3.5).get_column("robust_z")[-1]
-
-    # MAD 0, mean absolute deviation 0.5: z = 3 / (1.2533 x 0.5)
-    assert z([10.0] * 11 + [16.0], 13.0) == pytest.approx(3 / (1.253314 * 0.5))
-    assert z([10.0] * 12, 10.0) == 0.0
-    assert z([10.0] * 12, 11.0) == math.inf
+    assert {"expected", "low", "high", "score", "provisional", "alert"} <= set(f.weekly.columns)
+    assert "robust_z" not in f.weekly.columns
+    assert f.alerts.height == 0
+    tested = leads.filter(pl.col("expected").is_not_null())
+    assert tested.get_column("expected").to_list() == pytest.approx([20.0] * tested.height)
 
 
 def test_weekly_cost_per_lead_spreads_monthly_spend() -> None:
     spend = pl.DataFrame({"channel": ["x"], "month": ["2025-01-01"], "amount": [3100.0]})
     f = attribution.funnel(weekly_leads([20] * 5), spend=spend)
     week = datetime(2025, 1, 13).date()
-    cpl = f.weekly.filter((pl.col("metric") == "cost_per_lead") & (pl.col("week") == week))
+    daily = f.weekly.filter((pl.col("metric") == "spend") & (pl.col("week") == week))
+    assert daily.filter(pl.col("channel").is_null()).item(0, "value") == pytest.approx(700.0)
+    cpl = f.weekly.filter(
+        (pl.col("metric") == "cost_per_lead") & (pl.col("week") == week)
+        & pl.col("channel").is_null()
+    )  # fmt: skip
     assert cpl.item(0, "value") == pytest.approx(7 * 100.0 / 20)  # 100 a day in January
 
 
@@ -161,11 +137,15 @@ def test_write_and_summary(stages, touches, tmp_path: Path) -> None:
     assert {"dimension", "group", "from_stage", "to_stage", "entered", "advanced", "rate",
             "median_days_in_stage"} <= set(table.columns)  # fmt: skip
     assert set(pl.read_parquet(tmp_path / "funnel_weekly.parquet").columns) >= {
-        "week", "metric", "value", "baseline", "robust_z", "alert"
+        "week", "metric", "channel", "value", "expected", "low", "high", "provisional", "alert"
+    }  # fmt: skip
+    assert set(pl.read_parquet(tmp_path / "alerts.parquet").columns) >= {
+        "week", "metric", "channel", "kind", "value", "expected", "low", "high", "severity",
+        "provisional", "message",
     }  # fmt: skip
     meta = json.loads((tmp_path / "funnel.json").read_text())
     assert meta["weakest_stage"]["from_stage"] == "opportunity"
-    assert "0.6745" in meta["alert_rule"]
+    assert "beta-binomial" in meta["alert_rule"]
     assert meta["pipeline_velocity"]["won"] == 1
     assert "Weakest stage: opportunity -> closed_won" in f.summary()
 
@@ -177,7 +157,7 @@ def test_stage_names_and_errors(stages) -> None:
     with pytest.raises(attribution.InputError, match="no stage matches"):
         attribution.funnel(stages.with_columns(pl.lit("x").alias("stage")))
     with pytest.raises(attribution.ModelParameterError, match="trailing_weeks"):
-        attribution.funnel(stages, trailing_weeks=1)
+        attribution.funnel(stages, alerts={"trailing_weeks": 1})
 
 
 def test_sample_data_funnel() -> None:

@@ -102,12 +102,23 @@ def write_business_files(run_dir: Path, *, models: tuple[str, ...] = ("linear", 
             "week": list(weeks) * 2,
             "metric": ["mqls"] * len(weeks) + ["cost_per_lead"] * len(weeks),
             "value": [float(50 + i % 3) for i in range(len(weeks))] + [40.0] * len(weeks),
-            "baseline": [51.0] * len(weeks) * 2,
-            "robust_z": [0.1] * (2 * len(weeks) - 1) + [5.0],
+            "channel": [None] * len(weeks) * 2,
+            "expected": [51.0] * len(weeks) * 2,
+            "score": [0.1] * (2 * len(weeks) - 1) + [5.0],
             "alert": [False] * (2 * len(weeks) - 1) + [True],
         }
     )
     weekly.write_parquet(run_dir / "funnel_weekly.parquet")
+    pl.DataFrame(
+        {
+            "week": [weeks[-1]],
+            "metric": ["cost_per_lead"],
+            "channel": ["linkedin"],
+            "kind": ["spike"],
+            "severity": ["high"],
+            "message": ["cost per lead of linkedin rose 80% in the week of 2025-03-24"],
+        }
+    ).write_parquet(run_dir / "alerts.parquet")
     (run_dir / "funnel.json").write_text(
         json.dumps(
             {
@@ -198,7 +209,10 @@ def test_business_sections_show_their_findings(full_run: Path) -> None:
         findings
     )
     assert "the weakest stage is <b>mql → sql</b> (20.0% advance)" in findings
-    assert "<b>1</b> weekly alert(s)" in findings
+    assert (
+        "<b>1</b> alert(s) on pipeline and channel metrics; the first: cost per lead of "
+        "linkedin rose 80%" in findings
+    )
     # the flagged assumption's row is marked, with plan and data figures side by side
     flagged_row = re.search(r'<tr class="bad">(.*?)</tr>', page[page.index('id="plan"') :])
     assert flagged_row is not None

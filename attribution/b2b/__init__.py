@@ -5,7 +5,9 @@ Accounts (``_accounts``: the account outputs of an account-level run, built from
 economics by channel, segment, metro, region and month (``_economics``, with
 ``_economics_metrics``, ``_economics_slices`` and ``_economics_summary``); retention and NRR
 from the subscriptions table (``_retention``; :func:`nrr` is the KPI the funnel lists); the
-funnel (``_funnel``, with ``_funnel_stages``, ``_funnel_weekly`` and ``_funnel_velocity``);
+funnel (``_funnel``, with ``_funnel_stages`` and ``_funnel_velocity``) and its weekly alerts
+(``_alerts``, with ``_alerts_settings``, ``_alerts_series``, ``_alerts_weekly`` and
+``_alerts_stats``);
 the plan check (``_plan``, with ``_plan_file``, ``_plan_flags``, ``_plan_reallocation`` and
 ``_plan_verdict``); the sales and marketing SLAs (``_sla``, with ``_sla_metrics`` and
 ``_sla_targets``); helpers the modules share (``_shared``).
@@ -28,6 +30,7 @@ from attribution.b2b._accounts import (
     pipeline_table,
     tier_expr,
 )
+from attribution.b2b._alerts import AlertSettings
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
@@ -43,6 +46,7 @@ __all__ = [
     "HOT_Z",
     "PIPELINE_SCHEMA",
     "AccountOutputs",
+    "AlertSettings",
     "Funnel",
     "Plan",
     "PlanCheck",

@@ -23,15 +23,10 @@ Methods (also written to ``funnel.json``):
   rate = won / (won + lost) on closed opportunities, average deal = mean ``value`` of
   ``closed_won`` events and cycle days = mean days from opportunity to ``closed_won``. In
   currency per day.
-- **Weekly series and alerts** (weeks start on Monday, UTC; only weeks fully inside the
-  data's time span): ``leads``, ``mqls``, each step's rate within ``rate_window_days`` of
-  entering (weeks whose window is not complete at the end of the data are left out) and,
-  with spend, ``cost_per_lead`` (monthly spend spread evenly over the month's days). A week
-  alerts when its robust z-score against the ``trailing_weeks`` weeks before it exceeds
-  ``threshold`` in absolute value: ``z = 0.6745 (x - median) / MAD`` (Iglewicz & Hoaglin);
-  when MAD is 0, ``z = (x - median) / (1.2533 * mean absolute deviation)``; when both are
-  0, z is 0 if x equals the median and infinite otherwise. The first ``trailing_weeks``
-  weeks have no baseline and never alert.
+- **Weekly series and alerts**: pipeline and channel metrics per week, overall and per
+  sourced channel, each tested against its own trailing weeks with statistics that know its
+  counts; step rates whose outcome is not yet mature are provisional and never alert (the
+  rules are in :mod:`attribution.b2b._alerts`).
 """
 
 from __future__ import annotations
@@ -43,6 +38,8 @@ from typing import Any
 
 import polars as pl
 
+from attribution.b2b._alerts import ALERTS_SCHEMA, AlertSettings, detect_alerts
+from attribution.b2b._alerts import SERIES_SCHEMA as WEEKLY_SCHEMA
 from attribution.b2b._funnel_stages import (
     FUNNEL_SCHEMA,
     entities,
@@ -51,8 +48,6 @@ from attribution.b2b._funnel_stages import (
     weakest_step,
 )
 from attribution.b2b._funnel_velocity import pipeline_velocity
-from attribution.b2b._funnel_weekly import WEEKLY_SCHEMA, weekly_series
-from attribution.b2b._funnel_weekly import alerts as _alerts
 from attribution.b2b._shared import jsonable, load_stage_events, pct, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError, ModelParameterError
@@ -68,7 +63,6 @@ __all__ = [
     "NO_TOUCH",
     "WEEKLY_SCHEMA",
     "Funnel",
-    "_alerts",  # tests reach the alert rule directly by this name
     "funnel",
 ]
 
@@ -87,8 +81,9 @@ class Funnel:
         ``to_stage``, ``entered``, ``advanced``, ``rate``, ``median_days_in_stage``,
         ``p75_days_in_stage``; for ``all`` also ``benchmark`` and ``gap_to_benchmark``.
     weekly : pl.DataFrame
-        ``week``, ``metric``, ``value``, ``baseline`` (trailing median), ``robust_z``,
-        ``alert``.
+        Every weekly series the alerts test (``week``, ``metric``, ``family``, ``channel``
+        (null: overall), ``value``, ``entrants``, ``expected``, ``low``, ``high``, ``score``,
+        ``provisional``, ``alert``); see :data:`attribution.b2b._alerts.SERIES_SCHEMA`.
     velocity : pl.DataFrame
         Pipeline velocity overall and by channel: ``dimension``, ``group``,
         ``opportunities``, ``won``, ``lost``, ``win_rate``, ``average_deal``, ``cycle_days``,
@@ -97,6 +92,8 @@ class Funnel:
         The weakest step, its rate, what it was judged against.
     parameters, notes : dict
         Parameters used and the method notes (the module docstring, in parts).
+    alerts : pl.DataFrame
+        One row per alert (``alerts.parquet``, :data:`attribution.b2b._alerts.ALERTS_SCHEMA`).
     """
 
     table: pl.DataFrame
@@ -106,18 +103,21 @@ class Funnel:
     parameters: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
+    alerts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ALERTS_SCHEMA))
 
     def overall(self) -> pl.DataFrame:
         """The ``all`` rows of :attr:`table`: one row per step."""
         return self.table.filter(pl.col("dimension") == "all")
 
     def write(self, directory: str | Path) -> Path:
-        """Write ``funnel.parquet``, ``funnel_weekly.parquet``, ``funnel_velocity.parquet``
-        and ``funnel.json`` into ``directory`` (created if needed); return it."""
+        """Write ``funnel.parquet``, ``funnel_weekly.parquet``, ``funnel_velocity.parquet``,
+        ``alerts.parquet`` and ``funnel.json`` into ``directory`` (created if needed); return
+        it."""
         out = Path(directory)
         write_parquet_atomic(out / RunFiles.FUNNEL, self.table)
         write_parquet_atomic(out / RunFiles.FUNNEL_WEEKLY, self.weekly)
         write_parquet_atomic(out / RunFiles.FUNNEL_VELOCITY, self.velocity)
+        write_parquet_atomic(out / RunFiles.ALERTS, self.alerts)
         overall_velocity = self.velocity.filter(pl.col("dimension") == "all").to_dicts()
         write_json_atomic(
             out / RunFiles.FUNNEL_JSON,
@@ -126,10 +126,7 @@ class Funnel:
                     "weakest_stage": self.weakest,
                     "pipeline_velocity": overall_velocity[0] if overall_velocity else None,
                     "alert_rule": self.notes.get("alert_rule"),
-                    "alerts": self.weekly.filter(pl.col("alert"))
-                    .select("week", "metric", "value", "baseline", "robust_z")
-                    .with_columns(pl.col("week").cast(pl.String))
-                    .to_dicts(),
+                    "alerts": self.alerts.with_columns(pl.col("week").cast(pl.String)).to_dicts(),
                     "counts": self.counts,
                     "parameters": self.parameters,
                     "notes": self.notes,
@@ -137,6 +134,19 @@ class Funnel:
             ),
         )
         return out
+
+    def alert_lines(self, limit: int = 10) -> list[str]:
+        """The alerts, most severe first, one line each (at most ``limit``)."""
+        rank = pl.col("severity").replace_strict({"high": 0, "medium": 1, "low": 2})
+        top = self.alerts.sort(rank, pl.col("score").abs(), descending=[False, True])
+        n = self.alerts.height
+        lines = [f"Alerts: {n} ({self.notes.get('alert_rule_short', '')})" + (":" if n else ".")]
+        lines += [
+            f"  [{r['severity']}] {r['message']}" for r in top.head(limit).iter_rows(named=True)
+        ]
+        if n > limit:
+            lines.append(f"  ... and {n - limit} more in alerts.parquet")
+        return lines
 
     def summary(self) -> str:
         """A short readable report: step rates, the weakest stage, velocity and alerts."""
@@ -163,18 +173,7 @@ class Funnel:
                     f"{pct(v['win_rate'])} win rate x ${v['average_deal']:,.0f} average deal / "
                     f"{v['cycle_days']:.1f} cycle days = ${v['velocity_per_day']:,.0f} per day."
                 )
-        alerts = self.weekly.filter(pl.col("alert"))
-        lines.append(
-            f"Weekly alerts: {alerts.height} ({self.notes.get('alert_rule_short', '')})"
-            + (":" if alerts.height else ".")
-        )
-        lines.extend(
-            f"  week of {r['week']}: {r['metric']} = {r['value']:,.3g} "
-            f"(trailing median {r['baseline']:,.3g}, robust z {r['robust_z']:+.1f})"
-            for r in alerts.sort("week").head(8).iter_rows(named=True)
-        )
-        if alerts.height > 8:
-            lines.append(f"  ... and {alerts.height - 8} more in funnel_weekly.parquet")
+        lines.extend(self.alert_lines())
         return "\n".join(lines)
 
 
@@ -188,9 +187,7 @@ def funnel(
     stage_names: Mapping[str, str | Sequence[str]] | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
     benchmarks: Mapping[str, float] | None = None,
-    trailing_weeks: int = 12,
-    threshold: float = 3.5,
-    rate_window_days: int = 30,
+    alerts: AlertSettings | Mapping[str, Any] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Funnel:
@@ -217,11 +214,9 @@ def funnel(
     benchmarks
         Step rate benchmarks, keyed ``"mql->sql"`` (or ``"mql"``, the from-stage); the
         weakest stage is then judged against them.
-    trailing_weeks, threshold
-        Alert rule: robust z against the previous ``trailing_weeks`` weeks, alert when
-        ``|z| > threshold``.
-    rate_window_days
-        Weekly step rates count advances within this many days of entering.
+    alerts
+        Thresholds and muted metrics of the weekly alerts (:class:`AlertSettings`, or a
+        mapping of its fields as in the config's ``[alerts]``); ``None``: the defaults.
     timestamp_formats
         strftime patterns for dates written as text, as
         :attr:`attribution.RunOptions.timestamp_formats` (a list, or a mapping by column).
@@ -241,7 +236,8 @@ def funnel(
     ('lead', 2, 1, 0.5)
     """
     steps = list(steps)
-    _check_params(steps, trailing_weeks, threshold, rate_window_days)
+    _check_params(steps)
+    settings = AlertSettings.of(alerts)
     columns = columns or {}
     table, frame, key = load_stage_events(
         stages, stage_names=stage_names, columns=columns, timestamp_formats=timestamp_formats
@@ -260,7 +256,7 @@ def funnel(
             hint="map your stage names in [stage_names] of the config (ours = 'theirs')",
         )
     wide = entities(frame, key, steps, lost_stage)
-    channel_of = _sourced_channels(
+    channel_of, touch_frame = _sourced_channels(
         touches,
         key,
         columns.get("touches"),
@@ -286,15 +282,28 @@ def funnel(
             columns=columns.get("spend"),
             formats=resolve_formats(timestamp_formats, "spend"),
         ).frame
-    weekly = weekly_series(
-        wide, steps, span, spend_frame, trailing_weeks, threshold, rate_window_days
+        spend_frame = normalise_channels(spend_frame, check_channel_aliases(channel_aliases))[0]
+    detected = detect_alerts(
+        wide, steps, span, touches=touch_frame, spend=spend_frame, settings=settings
+    )
+    thresholds = f"|z| >= {settings.threshold:g}" + (
+        f" (per metric: {settings.thresholds})" if settings.thresholds else ""
     )
     rule = (
-        f"a week alerts when |robust z| > {threshold}, z = 0.6745 x (value - median) / MAD over "
-        f"the previous {trailing_weeks} weeks (Iglewicz-Hoaglin modified z-score); when MAD = 0, "
-        f"z = (value - median) / (1.2533 x mean absolute deviation); when both are 0, z = 0 if "
-        f"value = median else infinite. The first {trailing_weeks} weeks have no baseline. "
-        f"Weeks start on Monday (UTC); partial weeks at the edges of the data are left out."
+        f"each week, and the last two weeks pooled, against the {settings.trailing_weeks} weeks "
+        "before them with a week of guard: volumes, touches, spend, costs per lead / MQL and "
+        "the sales cycle on the log scale against a robust trend (Theil-Sen) with the series' "
+        "own robust spread and each week's sampling variance (1 / count); step and win rates "
+        "beta-binomial against the baseline's pooled rate. An alert needs "
+        f"{thresholds}, a change of at least {settings.min_change:.0%} (rates: "
+        f"{settings.min_points * 100:g} points) and volume: an expected {settings.min_volume:g} "
+        f"a week for counts, {settings.min_entrants} entrants for a rate, "
+        f"{settings.min_deals} closed deals for the sales cycle, ${settings.min_spend:,.0f} "
+        "of spend. A step rate's week is provisional until the step's horizon (the "
+        f"{settings.horizon_quantile:.0%} quantile of its time in stage, at most "
+        f"{settings.max_horizon_days} days: {detected.horizons}) has passed; provisional weeks "
+        "never alert. Consecutive alerting weeks are one alert. Weeks start on Monday (UTC); "
+        "partial weeks at the edges of the data are left out."
     )
     notes = {
         "unit": f"one funnel entity per {key}",
@@ -311,26 +320,26 @@ def funnel(
         "each was open, to its close or the end of the data, summed, / days in the span); "
         "win rate = won / (won + lost) on closed opportunities; average deal = mean "
         "closed_won value; cycle days = mean days from opportunity to closed_won",
-        "weekly_rates": f"<from>_to_<to>_{rate_window_days}d = share of the week's entrants to "
-        f"<from> that reach <to> within {rate_window_days} days; weeks whose window is not "
-        "complete at the end of the data are left out",
-        "cost_per_lead": "weekly spend (each month's spend spread evenly over its days, all "
-        "channels) / leads entering that week",
+        "weekly_rates": "<from>_to_<to> = share of the week's entrants to <from> that reach "
+        f"<to> within the step's horizon in days {detected.horizons}; win_rate = won / closed of "
+        "the opportunities closed in the week",
+        "cost_per_lead": "weekly spend of the channel (each month's spend spread evenly over "
+        "its days; overall: every channel) / the leads (MQLs) it sourced that week",
         "alert_rule": rule,
-        "alert_rule_short": f"|robust z| > {threshold} vs the trailing {trailing_weeks} weeks",
+        "alert_rule_short": f"{thresholds} vs the trailing {settings.trailing_weeks} weeks, "
+        "provisional weeks excluded",
     }
     return Funnel(
         table=rates,
-        weekly=weekly,
+        weekly=detected.series,
+        alerts=detected.table,
         velocity=velocity,
         weakest=weakest,
         parameters={
             "steps": steps,
             "lost_stage": lost_stage,
             "benchmarks": dict(benchmarks or {}),
-            "trailing_weeks": trailing_weeks,
-            "threshold": threshold,
-            "rate_window_days": rate_window_days,
+            "alerts": detected.parameters(),
             "key": key,
         },
         notes=notes,
@@ -344,22 +353,10 @@ def funnel(
     )
 
 
-def _check_params(steps: list[str], trailing: int, threshold: float, window: int) -> None:
+def _check_params(steps: list[str]) -> None:
     if len(steps) < 2 or len(set(steps)) != len(steps):
         raise ModelParameterError(
             f"The 'steps' parameter of funnel must list 2 or more distinct stages. Got {steps}."
-        )
-    if not isinstance(trailing, int) or isinstance(trailing, bool) or trailing < 3:
-        raise ModelParameterError(
-            f"The 'trailing_weeks' parameter of funnel must be an int >= 3. Got {trailing!r}."
-        )
-    if not (isinstance(threshold, int | float) and threshold > 0):
-        raise ModelParameterError(
-            f"The 'threshold' parameter of funnel must be a number > 0. Got {threshold!r}."
-        )
-    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-        raise ModelParameterError(
-            f"The 'rate_window_days' parameter of funnel must be an int >= 1. Got {window!r}."
         )
 
 
@@ -369,9 +366,10 @@ def _sourced_channels(
     columns: Mapping[str, str] | None,
     formats: Mapping[str, Sequence[str]] | None = None,
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
-) -> pl.DataFrame | None:
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The sourced channel of each entity, and the touches' ``timestamp`` and ``channel``."""
     if touches is None:
-        return None
+        return None, None
     frame = load(touches, TOUCHES, columns=columns, formats=formats).frame
     if key not in frame.columns:
         raise InputError(
@@ -382,9 +380,10 @@ def _sourced_channels(
     if "channel" not in frame.columns:
         frame, _ = derive_channels(frame, load_rules(None))
     frame = normalise_channels(frame, check_channel_aliases(channel_aliases))[0]
-    return (
+    sourced = (
         frame.filter(pl.col(key).is_not_null())
         .group_by(key)
         .agg(pl.col("channel").sort_by("timestamp", ROW).first())
         .with_columns(pl.col("channel").fill_null(NO_TOUCH))
     )
+    return sourced, frame.select("timestamp", pl.col("channel").fill_null(NO_TOUCH))

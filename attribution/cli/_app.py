@@ -220,6 +220,7 @@ def economics_extras(
     plan_model: str | None = None,
     timestamp_formats: dict[str, tuple[str, ...]] | None = None,
     benchmarks: Benchmarks | None = None,
+    alerts: dict[str, Any] | None = None,
 ) -> list[Any]:
     """Unit economics (needs spend; by segment, metro and region with ``accounts``, with
     observed churn from ``subscriptions``), retention and NRR (``subscriptions``, with or
@@ -267,6 +268,7 @@ def economics_extras(
             stage_names=stage_names,
             timestamp_formats=timestamp_formats,
             channel_aliases=(result.manifest.get("parameters") or {}).get("channel_aliases"),
+            alerts=alerts,
         )
     extras.append(
         unit_economics(

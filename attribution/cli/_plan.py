@@ -131,6 +131,7 @@ def plan_cmd(
             accounts=accounts,
             subscriptions=subscriptions,
             economics=cfg.economics if cfg else {},
+            alerts=cfg.alerts if cfg else None,
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
             plan_model=chosen,

@@ -209,6 +209,7 @@ def run(
             accounts=inputs.get("accounts"),
             subscriptions=inputs.get("subscriptions"),
             economics=cfg.economics if cfg else {},
+            alerts=cfg.alerts if cfg else None,
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
             timestamp_formats=formats,

@@ -72,6 +72,13 @@ Example (every key optional except an input)::
     sql_acceptance_days = 30
     mql_to_sql_days = 14
     sql_to_opportunity_days = 14
+
+    [alerts]                       # weekly alerts (with the funnel); all optional
+    threshold = 3.5                # |z| a week must reach
+    min_change = 0.25              # and a 25% change (rates: min_points = 0.05)
+    mute = ["touches", "spend:events"]
+    [alerts.thresholds]            # per metric
+    cost_per_lead = 4.5
 """
 
 from __future__ import annotations
@@ -92,6 +99,7 @@ from attribution.inputs._toml import read_toml
 from attribution.options import RunOptions
 
 _SECTIONS = {
+    "alerts",
     "inputs",
     "run",
     "columns",
@@ -175,6 +183,8 @@ class RunConfig:
     milestones: dict[str, list[str]] = field(default_factory=dict)
     channel_rules: Path | None = None
     economics: dict[str, Any] = field(default_factory=dict)
+    #: [alerts]: the fields of attribution.AlertSettings (checked when read)
+    alerts: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     #: [formats] as RunOptions.timestamp_formats takes them: column or table.column -> patterns
     formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -266,6 +276,7 @@ def load_config(path: str | Path) -> RunConfig:
     if rules is not None and not isinstance(rules, str):
         raise ConfigError(f"config '{path}': [taxonomy] rules must be a path, got {rules!r}")
     economics = _economics(_section(data, "economics", path), path)
+    alerts = _alerts(_section(data, "alerts", path), path)
     formats = _formats(_section(data, "formats", path), path)
     channels = _section(data, "channels", path)
     try:
@@ -306,6 +317,7 @@ def load_config(path: str | Path) -> RunConfig:
         milestones=milestones,
         channel_rules=(base / rules).resolve() if rules else None,
         economics=economics,
+        alerts=alerts,
         path=path,
         formats=formats,
         channels=channels,
@@ -316,6 +328,18 @@ def load_config(path: str | Path) -> RunConfig:
     if config.benchmarks_file is not None or config.targets:
         config.benchmarks()  # a bad file or target fails here, before any work starts
     return config
+
+
+def _alerts(section: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Check [alerts] by building the settings (an unknown key or bad value names it)."""
+    from attribution.b2b._alerts import AlertSettings  # the b2b room imports this module
+    from attribution.exceptions import ModelParameterError
+
+    try:
+        AlertSettings.of(section)
+    except (ModelParameterError, TypeError) as exc:
+        raise ConfigError(f"config '{path}': [alerts] {exc}") from None
+    return section
 
 
 def _database(section: Any, base: Path, path: Path) -> dict[str, SqlTable]:

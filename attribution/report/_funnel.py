@@ -1,5 +1,5 @@
 """The funnel section: stage rates and volumes, the weakest stage, rates by channel and
-cohort, and the weekly leading indicators with their alerts."""
+cohort, the weekly leading indicators and the alerts (``alerts.parquet``)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ WEAKEST_KEYS = ("weakest_stage", "weakest")  # where funnel.json may name the we
 
 
 def funnel_section(ctx: Context) -> Section | None:
-    funnel, weekly = ctx.frames(RunFiles.FUNNEL, RunFiles.FUNNEL_WEEKLY)
+    funnel, weekly, alerts = ctx.frames(RunFiles.FUNNEL, RunFiles.FUNNEL_WEEKLY, RunFiles.ALERTS)
     meta = ctx.json(RunFiles.FUNNEL_JSON)
     if funnel is None and weekly is None and meta is None:
         return None
@@ -46,6 +46,8 @@ def funnel_section(ctx: Context) -> Section | None:
             parts.append(gap)
         elif weekly.height:
             parts.append(_weekly_chart(ctx, weekly))
+    if alerts is not None:
+        parts.append(_alerts_table(ctx, alerts))
     if meta:
         velocity = meta.get("pipeline_velocity")
         if isinstance(velocity, dict) and velocity.get("velocity_per_day") is not None:
@@ -183,6 +185,8 @@ def _rates_by_group(ctx: Context, rows: pl.DataFrame, steps: list[str], title: s
 
 
 def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
+    if "channel" in weekly.columns:  # the overall series; the per-channel ones are in the file
+        weekly = weekly.filter(pl.col("channel").is_null())
     metrics = list(dict.fromkeys(col(weekly, "metric")))
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, subplot_titles=metrics,
                         vertical_spacing=min(0.08, 0.3 / max(1, len(metrics))))  # fmt: skip
@@ -194,27 +198,44 @@ def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
         fig.add_scatter(x=weeks, y=col(rows, "value"), mode="lines+markers", name="value",
                         line={"color": BLUE}, marker={"size": 4}, legendgroup="value",
                         showlegend=first, row=i, col=1)  # fmt: skip
-        if "baseline" in rows.columns:
-            fig.add_scatter(x=weeks, y=col(rows, "baseline"), mode="lines",
-                            name="trailing baseline", line={"color": GREY, "dash": "dash"},
-                            legendgroup="baseline", showlegend=first, row=i, col=1)  # fmt: skip
+        if "expected" in rows.columns:
+            fig.add_scatter(x=weeks, y=col(rows, "expected"), mode="lines",
+                            name="expected", line={"color": GREY, "dash": "dash"},
+                            legendgroup="expected", showlegend=first, row=i, col=1)  # fmt: skip
         if "alert" in rows.columns:
             hit = rows.filter(pl.col("alert").fill_null(False))
             alerts_total += hit.height
-            z = col(hit, "robust_z") if "robust_z" in hit.columns else [None] * hit.height
+            z = col(hit, "score") if "score" in hit.columns else [None] * hit.height
             fig.add_scatter(
                 x=[str(w) for w in col(hit, "week")], y=col(hit, "value"), mode="markers",
                 name="alert", marker={"color": RED, "size": 11, "symbol": "x"},
                 customdata=[[v] for v in z], legendgroup="alert", showlegend=first,
-                hovertemplate="%{x}: %{y:,.3g}<br>robust z %{customdata[0]:.1f}<extra></extra>",
+                hovertemplate="%{x}: %{y:,.3g}<br>z %{customdata[0]:.1f}<extra></extra>",
                 row=i, col=1,
             )  # fmt: skip
     fig.update_layout(legend={"orientation": "h", "y": 1.06, "yanchor": "bottom"})
-    if alerts_total:
-        ctx.findings.append(f"<b>{alerts_total}</b> weekly alert(s) in the funnel series.")
     return ctx.chart(
         fig,
-        caption="Each metric against its trailing baseline; red crosses are alerts (the value "
-        "broke from its trailing range).",
+        caption="Each overall metric against its expected value; red crosses are weeks out of "
+        "their expected range (per-channel series are in funnel_weekly.parquet).",
         height=max(320, 170 * len(metrics)),
     )
+
+
+def _alerts_table(ctx: Context, alerts: pl.DataFrame) -> str:
+    """The alerts of ``alerts.parquet``, most severe first, with a key finding."""
+    head = "<h3>Alerts</h3>"
+    if gap := missing_note("The alerts", alerts, ("week", "metric", "kind", "message")):
+        return head + gap
+    if alerts.height == 0:
+        return head + note("No alert: every tested week is inside its expected range.")
+    if "severity" in alerts.columns:
+        rank = pl.col("severity").replace_strict({"high": 0, "medium": 1}, default=2)
+        alerts = alerts.sort(rank, "week")
+    ctx.findings.append(
+        f"<b>{alerts.height}</b> alert(s) on pipeline and channel metrics; the first: "
+        f"{e(alerts.item(0, 'message'))}."
+    )
+    shown = [c for c in ("week", "severity", "metric", "channel", "kind", "message")
+             if c in alerts.columns]  # fmt: skip
+    return head + table(alerts.select(shown), max_rows=50)

@@ -1,0 +1,293 @@
+"""The alert tests by kind of weekly series: counts (volumes, touches), rates with their
+counts, the sales cycle's mean log days, spend and costs per lead / MQL; each returns a long
+frame of every (metric, channel, week) with its value, expected range, z and flags (the
+rules are in :mod:`attribution.b2b._alerts`)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, time, timedelta
+
+import numpy as np
+import polars as pl
+
+from attribution.b2b._alerts_series import matrix, spend_weekly
+from attribution.b2b._alerts_settings import AlertSettings
+from attribution.b2b._alerts_stats import count_z, level_test, rate_test
+from attribution.b2b._funnel_stages import days
+
+__all__ = [
+    "cost_series",
+    "count_series",
+    "mean_series",
+    "rate_series",
+    "settling",
+    "time_to_outcome",
+]
+
+
+def _frame(keys: pl.DataFrame, weeks: pl.Series, cols: dict[str, np.ndarray]) -> pl.DataFrame:
+    """(series x week) arrays back to a long frame with the series keys."""
+    s, t = next(iter(cols.values())).shape
+    return pl.DataFrame(
+        {
+            "metric": np.repeat(keys.get_column("metric").to_numpy(), t),
+            "channel": np.repeat(keys.get_column("channel").to_numpy(), t),
+            "week": np.tile(weeks.to_numpy(), s),
+            **{k: v.reshape(-1) for k, v in cols.items()},
+        },
+        nan_to_null=True,
+    ).with_columns(pl.col("week").cast(pl.Date))
+
+
+def _shift(a: np.ndarray) -> np.ndarray:
+    """The previous week's value (NaN before the first week)."""
+    return np.concatenate([np.full((a.shape[0], 1), np.nan), a[:, :-1]], axis=1)
+
+
+def _level(
+    keys: pl.DataFrame,
+    weeks: pl.Series,
+    value: np.ndarray,
+    y: np.ndarray,
+    y2: np.ndarray,
+    e: np.ndarray | None,
+    e2: np.ndarray | None,
+    cfg: AlertSettings,
+    offset: float,
+    volume_ok: np.ndarray,
+    provisional: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """Level test on log values ``y = log(value + offset)``; ``e is None``: Poisson
+    sampling variance from the expected count."""
+    zero = np.zeros_like(y)
+    first = level_test(y, zero if e is None else e, y2, zero if e2 is None else e2,
+                       trailing=cfg.trailing_weeks, min_history=cfg.min_history,
+                       trend=cfg.trend)  # fmt: skip
+    test = first
+    if e is None:  # counts: the sampling variance of a count is its expected value
+        mu = np.exp(first.expected)
+        test = level_test(y, 1.0 / np.maximum(mu, 0.5), y2, 1.0 / np.maximum(2 * mu, 0.5),
+                          trailing=cfg.trailing_weeks, min_history=cfg.min_history,
+                          trend=cfg.trend)  # fmt: skip
+    thr = _thresholds(keys, cfg)[:, None]
+    z, z2 = test.z, test.z2
+    if e is None:
+        mu = np.maximum(np.exp(test.expected) - offset, 0.5)
+        mu2 = np.maximum(2 * (np.exp(test.expected2) - offset), 0.5)
+        z = count_z(value, mu, test.excess)
+        z2 = count_z(value + _shift(value), mu2, test.excess2)
+        z, z2 = np.where(np.isnan(test.z), np.nan, z), np.where(np.isnan(test.z2), np.nan, z2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = np.exp(test.expected) - offset
+        value2 = np.exp(y2) - offset
+        expected2 = np.exp(test.expected2) - offset
+        cols = {
+            "value": value,
+            "expected": expected,
+            "low": np.maximum(np.exp(test.expected - thr * test.sd) - offset, 0.0),
+            "high": np.exp(test.expected + thr * test.sd) - offset,
+            "score": z,
+            "change": np.exp(y - test.expected) - 1,
+            "value2": value2,
+            "expected2": expected2,
+            "low2": np.maximum(np.exp(test.expected2 - thr * test.sd2) - offset, 0.0),
+            "high2": np.exp(test.expected2 + thr * test.sd2) - offset,
+            "score2": z2,
+            "change2": np.exp(y2 - test.expected2) - 1,
+            "volume_ok": volume_ok.astype(float),
+            "volume_ok2": volume_ok.astype(float),
+        }
+    flag = np.zeros(y.shape, dtype=bool) if provisional is None else provisional
+    return _frame(keys, weeks, cols).with_columns(
+        pl.Series("provisional", np.broadcast_to(flag, y.shape).reshape(-1))
+    )
+
+
+def time_to_outcome(
+    wide: pl.DataFrame, steps: list[str], horizon: dict[str, int], cfg: AlertSettings
+) -> int:
+    """The funnel's own settling time: the ``horizon_quantile`` of the days from the first
+    step to the outcome (won or lost) of the entities that have one, in whole days, at least
+    the longest step horizon and at most ``max_horizon_days``."""
+    closed = pl.coalesce(pl.col(f"{steps[-1]}_at"), pl.col("_lost_at"))
+    q = wide.select(
+        days(closed - pl.col(f"{steps[0]}_at"))
+        .filter(closed.is_not_null() & pl.col(f"{steps[0]}_at").is_not_null())
+        .quantile(cfg.horizon_quantile, "higher")
+    ).item()
+    longest = max(horizon.values(), default=7)
+    return int(min(max(longest, math.ceil(q) if q is not None else longest), cfg.max_horizon_days))
+
+
+def settling(weeks: pl.Series, start: datetime, end: datetime, settle: int) -> np.ndarray:
+    """Per week: within ``settle`` days of the data's first or last day."""
+    first = (datetime.combine(weeks[0], time(0), tzinfo=end.tzinfo) - start).total_seconds()
+    last = (end - datetime.combine(weeks[0], time(0), tzinfo=end.tzinfo)).total_seconds()
+    starts = np.arange(weeks.len()) * 7.0
+    day = 86_400.0
+    out: np.ndarray = ((starts + first / day) < settle) | ((starts + 7.0) > last / day - settle)
+    return out[None, :]
+
+
+def _thresholds(keys: pl.DataFrame, cfg: AlertSettings) -> np.ndarray:
+    return (
+        keys.get_column("metric")
+        .replace_strict(cfg.thresholds, default=cfg.threshold, return_dtype=pl.Float64)
+        .to_numpy()
+    )
+
+
+def count_series(
+    frame: pl.DataFrame, weeks: pl.Series, cfg: AlertSettings, settling: np.ndarray
+) -> pl.DataFrame:
+    m = matrix(frame, weeks, ["a"])
+    x = m.values["a"]
+    x2 = x + _shift(x)
+    # settling weeks are provisional: no test, and no baseline
+    y = np.where(settling, np.nan, np.log(x + 0.5))
+    y2 = np.where(settling | _shift_bool(settling), np.nan, np.log(x2 / 2 + 0.5))
+    base = level_test(y, np.zeros_like(y), y2, np.zeros_like(y), trailing=cfg.trailing_weeks,
+                      min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
+    volume_ok = np.exp(base.expected) - 0.5 >= cfg.min_volume
+    return _level(m.keys, weeks, x, y, y2, None, None, cfg, 0.5, volume_ok, settling).with_columns(
+        pl.lit("count").alias("stat")
+    )
+
+
+def mean_series(
+    frame: pl.DataFrame, weeks: pl.Series, cfg: AlertSettings, settling: np.ndarray
+) -> pl.DataFrame:
+    m = matrix(frame, weeks, ["a", "b", "c"])
+    mean, n, var = m.values["a"], m.values["b"], m.values["c"]
+    has = (n > 0) & ~settling
+    y = np.where(has, mean, np.nan)
+    n2 = n + _shift(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y2 = np.where(n2 > 0, (mean * n + np.nan_to_num(_shift(mean * n))) / n2, np.nan)
+        e = np.where(has, var / n, np.nan)
+        e2 = np.where(n2 > 0, (var * n + np.nan_to_num(_shift(var * n))) / n2 / n2, np.nan)
+    value = np.where(has, np.exp(mean), np.nan)
+    y2 = np.where(settling | _shift_bool(settling), np.nan, y2)
+    out = _level(m.keys, weeks, value, y, y2, e, e2, cfg, 0.0, n >= cfg.min_deals, settling)
+    return out.with_columns(
+        pl.lit("mean").alias("stat"),
+        pl.Series("volume_ok2", (n2 >= cfg.min_deals).astype(float).reshape(-1)),
+        pl.Series("entrants", n.reshape(-1)),
+    )
+
+
+def rate_series(
+    frame: pl.DataFrame,
+    weeks: pl.Series,
+    cfg: AlertSettings,
+    horizon: dict[str, int],
+    end: datetime,
+) -> pl.DataFrame:
+    m = matrix(frame, weeks, ["a", "b"])
+    k, n = m.values["a"], m.values["b"]
+    # a week is mature once its last entrant's horizon has passed by the end of the data
+    days_left = (end - datetime.combine(weeks[0], time(0), tzinfo=end.tzinfo)).total_seconds()
+    week_end = (np.arange(weeks.len()) + 1) * 7.0
+    wait = np.array(
+        [float(horizon.get(metric.split("_to_")[0], 0)) if "_to_" in metric else 0.0
+         for metric in m.keys.get_column("metric").to_list()]
+    )  # fmt: skip
+    mature = week_end[None, :] + wait[:, None] <= days_left / 86_400.0
+    test = rate_test(k, n, mature, trailing=cfg.trailing_weeks, min_history=cfg.min_history)
+    thr = _thresholds(m.keys, cfg)[:, None]
+    n2 = n + _shift(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n > 0, k / n, np.nan)
+        cols = {
+            "value": rate,
+            "expected": test.expected,
+            "low": np.clip(test.expected - thr * test.sd, 0, 1),
+            "high": np.clip(test.expected + thr * test.sd, 0, 1),
+            "score": test.z,
+            "change": rate - test.expected,
+            "value2": test.rate2,
+            "expected2": test.expected,
+            "low2": np.clip(test.expected - thr * test.sd2, 0, 1),
+            "high2": np.clip(test.expected + thr * test.sd2, 0, 1),
+            "score2": test.z2,
+            "change2": test.rate2 - test.expected,
+            "volume_ok": (n >= max(cfg.min_entrants, 1)).astype(float),
+            "volume_ok2": ((n2 >= max(cfg.min_entrants, 1)) & _shift_bool(mature)).astype(float),
+            "entrants": n,
+            "entrants2": n2,
+        }
+    return _frame(m.keys, weeks, cols).with_columns(
+        pl.Series("provisional", ~mature.reshape(-1)), pl.lit("rate").alias("stat")
+    )
+
+
+def _shift_bool(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.zeros((a.shape[0], 1), dtype=bool), a[:, :-1]], axis=1)
+
+
+def cost_series(
+    spend: pl.DataFrame,
+    counts: pl.DataFrame,
+    steps: list[str],
+    weeks: pl.Series,
+    cfg: AlertSettings,
+    settling: np.ndarray,
+) -> list[pl.DataFrame]:
+    weekly, (lo, hi) = spend_weekly(spend)
+    funded = weekly.group_by("channel").agg(pl.col("a").sum()).filter(pl.col("a") > 0)
+    weekly = weekly.join(funded.select("channel"), on="channel")
+    covered = (weeks >= lo) & (weeks + timedelta(days=6) <= hi)
+    inside = covered.to_numpy()[None, :]
+    m = matrix(weekly, weeks, ["a"])
+    x = m.values["a"]
+    x2 = x + _shift(x)
+    y = np.where(inside, np.log(x + 1.0), np.nan)
+    y2 = np.where(
+        inside & _shift_bool(np.broadcast_to(inside, x.shape)), np.log(x2 / 2 + 1.0), np.nan
+    )
+    base = level_test(y, np.zeros_like(y), y2, np.zeros_like(y), trailing=cfg.trailing_weeks,
+                      min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
+    ok = np.exp(base.expected) - 1 >= cfg.min_spend
+    parts = [
+        _level(m.keys, weeks, np.where(inside, x, np.nan), y, y2, np.zeros_like(y),
+               np.zeros_like(y), cfg, 1.0, ok).with_columns(pl.lit("amount").alias("stat"))
+    ]  # fmt: skip
+    for stage in steps[:2]:
+        ratio = weekly.join(
+            counts.filter(pl.col("metric") == f"{stage}_volume").select(
+                "channel", "week", pl.col("a").alias("b")
+            ),
+            on=["channel", "week"],
+            how="left",
+        ).with_columns(pl.lit(f"cost_per_{stage}").alias("metric"), pl.col("b").fill_null(0.0))
+        r = matrix(ratio, weeks, ["a", "b"])
+        s, c = r.values["a"], r.values["b"]
+        s2, c2 = s + _shift(s), c + _shift(c)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            live = inside & ~settling
+            yr = np.where(live & (c > 0) & (s > 0), np.log(s / c), np.nan)
+            yr2 = np.where(live & _shift_bool(np.broadcast_to(live, c.shape)) & (c2 > 0) & (s2 > 0),
+                           np.log(s2 / c2), np.nan)  # fmt: skip
+            er, er2 = 1.0 / np.maximum(c, 1.0), 1.0 / np.maximum(c2, 1.0)
+        ok_r = c >= cfg.min_volume / 2
+        parts.append(
+            _level(
+                r.keys,
+                weeks,
+                s / np.where(c > 0, c, np.nan),
+                yr,
+                yr2,
+                er,
+                er2,
+                cfg,
+                0.0,
+                ok_r,
+                settling,
+            ).with_columns(  # fmt: skip
+                pl.lit("ratio").alias("stat"),
+                pl.Series("volume_ok2", (c2 >= cfg.min_volume).astype(float).reshape(-1)),
+                pl.Series("entrants", c.reshape(-1)),
+            )
+        )
+    return parts
