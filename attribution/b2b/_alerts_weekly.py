@@ -78,26 +78,19 @@ def _level(
         z = count_z(value, mu, test.excess)
         z2 = count_z(value + _shift(value), mu2, test.excess2)
         z, z2 = np.where(np.isnan(test.z), np.nan, z), np.where(np.isnan(test.z2), np.nan, z2)
+    cols = {"value": value, "volume_ok": volume_ok.astype(float),
+            "volume_ok2": volume_ok.astype(float)}  # fmt: skip
     with np.errstate(over="ignore", invalid="ignore"):
-        expected = np.exp(test.expected) - offset
-        value2 = np.exp(y2) - offset
-        expected2 = np.exp(test.expected2) - offset
-        cols = {
-            "value": value,
-            "expected": expected,
-            "low": np.maximum(np.exp(test.expected - thr * test.sd) - offset, 0.0),
-            "high": np.exp(test.expected + thr * test.sd) - offset,
-            "score": z,
-            "change": np.exp(y - test.expected) - 1,
-            "value2": value2,
-            "expected2": expected2,
-            "low2": np.maximum(np.exp(test.expected2 - thr * test.sd2) - offset, 0.0),
-            "high2": np.exp(test.expected2 + thr * test.sd2) - offset,
-            "score2": z2,
-            "change2": np.exp(y2 - test.expected2) - 1,
-            "volume_ok": volume_ok.astype(float),
-            "volume_ok2": volume_ok.astype(float),
-        }
+        cols["value2"] = np.exp(y2) - offset
+        for sfx, obs, exp, sd, score in (
+            ("", y, test.expected, test.sd, z),
+            ("2", y2, test.expected2, test.sd2, z2),
+        ):
+            cols[f"expected{sfx}"] = np.exp(exp) - offset
+            cols[f"low{sfx}"] = np.maximum(np.exp(exp - thr * sd) - offset, 0.0)
+            cols[f"high{sfx}"] = np.exp(exp + thr * sd) - offset
+            cols[f"score{sfx}"] = score
+            cols[f"change{sfx}"] = np.exp(obs - exp) - 1
     flag = np.zeros(y.shape, dtype=bool) if provisional is None else provisional
     return _frame(keys, weeks, cols).with_columns(
         pl.Series("provisional", np.broadcast_to(flag, y.shape).reshape(-1))
