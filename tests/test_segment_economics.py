@@ -181,26 +181,62 @@ def test_guardrail_bases(three_deals) -> None:
 
 
 def test_monthly_trailing_window_and_rerate() -> None:
+    # linkedin's one customer closes in January; an email deal on 31 May ends the data
     res = result_from_touches(
-        [("c1", "t1", "a1", "linkedin", 1.0, 12_000.0)], closed={"c1": "2025-01-20"}
+        [("c1", "t1", "a1", "linkedin", 1.0, 12_000.0), ("c2", "t2", "a2", "email", 1.0, 0.0)],
+        closed={"c1": "2025-01-20", "c2": "2025-05-31"},
     )
     spend = pl.DataFrame(
         {"channel": ["linkedin"] * 4, "month": ["2025-01-01", "2025-02-01", "2025-03-01",
                                                  "2025-04-01"], "amount": [1_000.0] * 4}
     )  # fmt: skip
-    econ = attribution.unit_economics(res, spend, ltv=5_000.0, costs={"sales": 400.0})
+    econ = attribution.unit_economics(
+        res, spend, ltv=5_000.0, costs={"sales": 400.0}, monthly_lag_months=0
+    )
     monthly = econ.monthly.filter(pl.col("channel") == "linkedin").sort("month")
     assert monthly.get_column("month").to_list() == [date(2025, 3, 1), date(2025, 4, 1)]
     march, april = monthly.rows(named=True)
     assert march["spend"] == 3_000.0
     assert march["customers"] == 1.0
-    # non-media costs of the window: 400 x 3 / 4 months
+    # non-media costs of the window: 400 x 3 / 4 months, all on the one customer
     assert march["loaded_cac"] == pytest.approx(3_000 + 300)
     assert march["breach"] is True  # 3,300 / 5,000 > 30%
     assert (march["breach_streak"], march["rerate"]) == (1, False)
     assert april["status"] == "no_customers"
     assert (april["breach_streak"], april["rerate"]) == (2, True)
     assert "linkedin (from 2025-04-01)" in econ.summary()
+    assert econ.parameters["monthly_lag_months"] == {"value": 0, "source": "given"}
+
+
+def test_monthly_spend_lag_and_partial_last_month() -> None:
+    # first touches on 1 January; closes 19 and 150 days later: median 84.5 days, 3 months
+    res = result_from_touches(
+        [("c1", "t1", "a1", "linkedin", 1.0, 12_000.0), ("c2", "t2", "a2", "email", 1.0, 0.0)],
+        closed={"c1": "2025-01-20", "c2": "2025-05-31"},
+    )
+    spend = pl.DataFrame(
+        {"channel": ["linkedin"] * 4, "month": ["2025-01-01", "2025-02-01", "2025-03-01",
+                                                 "2025-04-01"], "amount": [1_000.0] * 4}
+    )  # fmt: skip
+    econ = attribution.unit_economics(res, spend, ltv=5_000.0)
+    assert econ.parameters["monthly_lag_months"]["value"] == 3
+    assert econ.parameters["monthly_lag_months"]["source"].startswith("data")
+    assert econ.monthly.height == 0  # spend lagged to April-July, data end in May
+    lagged = attribution.unit_economics(res, spend, ltv=5_000.0, monthly_lag_months=1)
+    rows = lagged.monthly.filter(pl.col("channel") == "linkedin").sort("month")
+    # spend of January-March against the conversions of February-April (none)
+    assert rows.get_column("month").to_list() == [date(2025, 4, 1), date(2025, 5, 1)]
+    assert rows.row(0, named=True)["spend"] == 3_000.0
+    assert rows.row(0, named=True)["customers"] == 0.0
+    # a deal on 30 May leaves May partial: the windows stop in April
+    early = result_from_touches(
+        [("c1", "t1", "a1", "linkedin", 1.0, 12_000.0), ("c2", "t2", "a2", "email", 1.0, 0.0)],
+        closed={"c1": "2025-01-20", "c2": "2025-05-30"},
+    )
+    cut = attribution.unit_economics(early, spend, ltv=5_000.0, monthly_lag_months=1)
+    assert cut.monthly.get_column("month").max() == date(2025, 4, 1)
+    with pytest.raises(attribution.ModelParameterError, match="monthly_lag_months"):
+        attribution.unit_economics(res, spend, monthly_lag_months=-1)
 
 
 SUBS = pl.DataFrame(

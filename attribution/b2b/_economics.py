@@ -208,6 +208,7 @@ def unit_economics(
     payback_targets: Mapping[str, float] | None = None,
     benchmarks: Benchmarks | None = None,
     segment_spend: SegmentSpend = "touches",
+    monthly_lag_months: int | None = None,
     models: Iterable[str] | None = None,
     columns: Mapping[str, str] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
@@ -253,6 +254,9 @@ def unit_economics(
         the segments' payback targets are the upper ends of its ``payback_target_months``
         (<= 18 months SMB, <= 24 enterprise; mid-market as SMB and strategic as enterprise
         where it has none).
+    monthly_lag_months
+        Months between spend and the customers it buys in the monthly figures (default: the
+        data's median months from first credited touch to conversion).
     segment_spend
         How a channel's spend is split across segments, metros and regions: ``"touches"``
         (its touches there in the attributed journeys) or ``"customers"``.
@@ -305,6 +309,7 @@ def unit_economics(
         guardrail_basis=guardrail_basis,
         segment_spend=segment_spend,
         payback_targets=payback_targets,
+        monthly_lag_months=monthly_lag_months,
     )
     margin = DEFAULT_GROSS_MARGIN if gross_margin is None else float(gross_margin)
     table = load(spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend"))
@@ -441,7 +446,7 @@ def unit_economics(
         targets,
         float(payback_target_months),
     )
-    monthly = monthly_rows(
+    monthly, lag = monthly_rows(
         touch_credit,
         result.conversions,
         frame.select("channel", months.alias("month"), "amount"),
@@ -452,6 +457,7 @@ def unit_economics(
         all_churn,
         replace(assumptions, period_months=3.0),
         float(payback_target_months),
+        monthly_lag_months,
     )
     conv = result.conversions
     conv_span = (
@@ -481,6 +487,11 @@ def unit_economics(
         "payback_targets": {"value": targets, "source": target_source},
         "segment_spend": segment_spend if sliced else None,
         "period_months": period_months,
+        "monthly_lag_months": {
+            "value": lag,
+            "source": "given" if monthly_lag_months is not None else "data: median months "
+            "from a journey's first credited touch to its conversion",
+        },
         "models": chosen,
         "spend_source": table.source.name,
         "spend_period": spend_span,

@@ -213,6 +213,7 @@ def check_economics(
     guardrail_basis: str,
     segment_spend: str,
     payback_targets: Mapping[str, float] | None,
+    monthly_lag_months: int | None = None,
 ) -> None:
     """Every parameter of ``unit_economics`` checked; the error names the parameter."""
 
@@ -228,6 +229,12 @@ def check_economics(
         raise bad("guardrail_basis", bases, guardrail_basis)
     if segment_spend not in ("touches", "customers"):
         raise bad("segment_spend", "'touches' or 'customers'", segment_spend)
+    if monthly_lag_months is not None and (
+        not isinstance(monthly_lag_months, int)
+        or isinstance(monthly_lag_months, bool)
+        or monthly_lag_months < 0
+    ):
+        raise bad("monthly_lag_months", "an int >= 0 or None", monthly_lag_months)
     for key, value in costs.items():
         if not is_number(value) or value < 0:
             raise bad("costs", f"a map of name -> amount >= 0 ('{key}')", value)
@@ -319,8 +326,11 @@ def economics_notes(
         + " (a channel without any: like the model's touches overall); customers, spend and "
         "non-media costs of the segments add up to the 'all' row",
         "monthly": "economics_monthly.parquet: each month M holds the trailing three months "
-        "M-2..M (spend of those months, conversions closed in them, non-media costs x 3 / "
-        "the period's months); rerate = guardrail breached two months running",
+        "M-2..M: conversions closed in them against the spend of the same months moved back "
+        "by the spend lag (parameters.monthly_lag_months) and non-media costs x 3 / the "
+        "period's months; only months with a whole window (lagged spend inside the spend "
+        "table, M before the partial month of the last conversion); rerate = guardrail "
+        "breached two months running",
         "period": "spend is summed over every row of the spend table; it should cover the "
         "same period as the conversions (spend_period and conversion_period above)",
     }

@@ -17,11 +17,15 @@ Methods (also in ``economics.json``'s notes and the README, "Unit economics"):
   touches (no customers) is split like the model's touches overall. Non-media costs follow
   the ``allocation`` of the ``all`` rows within each model. Spend and non-media costs of
   the slices therefore add up to the channel's.
-- **By month**: for each calendar month M, the figures of the three months M-2..M (spend of
-  those months; customers and revenue of the conversions closed in them), for every month
-  whose window lies inside the spend table's months. ``breach_streak`` counts the
-  consecutive months (up to M) in breach; ``rerate`` flags a channel whose guardrail
-  breaches two months running (the re-rating rule).
+- **By month**: for each calendar month M, the figures of the three months M-2..M: the
+  customers and revenue of the conversions closed in them, against the spend of the same
+  three months moved back by the **spend lag** (spend buys customers later: the median
+  time from a journey's first credited touch to its conversion, in whole months, unless
+  ``monthly_lag_months`` is given), and non-media costs x 3 / the spend period's months.
+  Only months with a whole window: the lagged spend inside the spend table and M before the
+  month of the last conversion (a partial month, unless the data reach its last day).
+  ``breach_streak`` counts the consecutive months (up to M) in breach; ``rerate`` flags a
+  channel whose guardrail breaches two months running (the re-rating rule).
 """
 
 from __future__ import annotations
@@ -154,6 +158,19 @@ def allocate_non_media(
     )
 
 
+def spend_lag(touch_credit: pl.DataFrame, conversions: pl.DataFrame) -> int:
+    """Whole months from a journey's first credited touch to its conversion, the median over
+    conversions (rounded): how long spend takes to become customers."""
+    first = touch_credit.group_by("conversion_id").agg(pl.col("timestamp").min().alias("first"))
+    days = (
+        conversions.select("conversion_id", "timestamp")
+        .join(first, on="conversion_id", how="inner")
+        .select(((pl.col("timestamp") - pl.col("first")).dt.total_seconds() / 86_400).median())
+        .item()
+    )
+    return max(0, round(days / 30.4375)) if days is not None else 0
+
+
 def monthly_rows(
     touch_credit: pl.DataFrame,
     conversions: pl.DataFrame,
@@ -165,19 +182,35 @@ def monthly_rows(
     churn: float,
     assumptions: Assumptions,
     target: float,
-) -> pl.DataFrame:
-    """Per model, channel and month M, the figures of the trailing window M-2..M (for every
-    M whose window lies inside the spend table's months), with ``breach_streak`` and
-    ``rerate``; empty when the spend covers fewer than three months or the result has no
-    touch credit."""
+    lag: int | None = None,
+) -> tuple[pl.DataFrame, int | None]:
+    """Per model, channel and month M, the figures of the trailing window M-2..M with
+    ``breach_streak`` and ``rerate`` (see the module docstring), and the spend lag in
+    months used; empty when no month has a whole window or the result has no touch
+    credit."""
     spend_by_month = spend_months.group_by("channel", "month").agg(
         pl.col("amount").sum().alias("spend")
     )
     if touch_credit.height == 0 or "timestamp" not in conversions.columns:
-        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+        return pl.DataFrame(schema=MONTHLY_SCHEMA), None
+    lag = spend_lag(touch_credit, conversions) if lag is None else lag
+    # spend of month m buys the customers of month m + lag
+    spend_by_month = spend_by_month.with_columns(pl.col("month").dt.offset_by(f"{lag}mo"))
     first, last = spend_by_month.select(
         pl.col("month").min().alias("first"), pl.col("month").max().alias("last")
     ).row(0)
+    # the month of the last conversion is whole only when the data reach its last day
+    end = conversions.select(
+        pl.when(
+            (pl.col("timestamp").max() + pl.duration(days=1)).dt.month()
+            != pl.col("timestamp").max().dt.month()
+        )
+        .then(pl.col("timestamp").max().dt.date().dt.truncate("1mo"))
+        .otherwise(pl.col("timestamp").max().dt.date().dt.truncate("1mo").dt.offset_by("-1mo"))
+    ).item()
+    last = min(last, end) if end is not None else last
+    if last < first:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA), lag
     closed = conversions.select(
         "conversion_id", pl.col("timestamp").dt.date().dt.truncate("1mo").alias("month")
     )
@@ -204,7 +237,7 @@ def monthly_rows(
         .drop_nulls("spend")
     )
     if grid.height == 0:
-        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+        return pl.DataFrame(schema=MONTHLY_SCHEMA), lag
     share = WINDOW_MONTHS / period_months if period_months else 0.0
     base = "customers" if allocation == "customers" else "spend"
     grid = grid.with_columns(
@@ -215,7 +248,7 @@ def monthly_rows(
         pl.lit(churn).alias("annual_churn"),
         pl.lit(target).alias("payback_target_months"),
     )
-    return rerate(with_metrics(grid, assumptions, ("model", "channel", "month")))
+    return rerate(with_metrics(grid, assumptions, ("model", "channel", "month"))), lag
 
 
 def observed_churns(

@@ -133,6 +133,7 @@ _TABLES = _INPUTS - {"plan", "import", "paths"}
 _IMPORTED = ("touches", "stages", "contacts", "surveys")
 #: [economics] keys -> the keyword of :func:`attribution.b2b._economics.unit_economics`
 _ECONOMICS_NUMBERS = {
+    "monthly_lag_months",
     "gross_margin",
     "annual_churn",
     "arpa",
