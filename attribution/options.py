@@ -34,6 +34,7 @@ from attribution.inputs._formats import check_timestamp_formats, formats_for
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.journeys._journeys import CONTACT_SCOPES
+from attribution.journeys._segment_windows import check_lookback
 from attribution.models._registry import ModelRun, default_models, resolve_all
 from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS, check_role_multipliers
 from attribution.typing import ContactScope, Duration, Level, ModelLike
@@ -98,7 +99,13 @@ class RunOptions:
         The stage that counts as a conversion (after ``stage_names`` mapping).
     lookback
         Journey window, e.g. ``"90d"`` or a ``timedelta`` (a number without a unit is an
-        error). Default 90 days (contact), 180 days (account); see :attr:`window`.
+        error). Default 90 days (contact), 180 days (account); see :attr:`window`. Or a
+        window per account segment: a mapping such as ``{"smb": "90d", "enterprise":
+        "365d"}`` (text ``"smb=90d,enterprise=365d"``; ``"segments"`` for the defaults),
+        over the documented defaults (smb 90 days, mid_market 180, enterprise 365,
+        strategic 540); the key ``default`` is the window of an entity without a listed
+        segment (else the level's default). It needs the accounts table (``accounts=``);
+        see :attr:`segment_windows`.
     milestones
         Milestone role -> stage names; default lead = lead/mql, opportunity, closed_won.
     stage_names
@@ -204,8 +211,14 @@ class RunOptions:
         default="closed_won",
         metadata=_flag("--conversion-stage", help="Stage counted as conversion"),
     )
-    lookback: Duration | None = field(
-        default=None, metadata=_flag("--lookback", help="Journey window, e.g. 90d")
+    lookback: Duration | Mapping[str, Duration] | None = field(
+        default=None,
+        metadata=_flag(
+            "--lookback",
+            help="Journey window, e.g. 90d; or per account segment (needs --accounts), e.g. "
+            "smb=90d,mid_market=180d,enterprise=365d,default=90d, or 'segments' for the "
+            "defaults",
+        ),
     )
     milestones: Mapping[str, str | Sequence[str]] | None = None
     stage_names: Mapping[str, str | Sequence[str]] | None = None
@@ -332,9 +345,9 @@ class RunOptions:
         with _option("required_roles"):
             required = check_required_roles(self.required_roles)
         with _option("lookback"):
-            window = parse_duration(
-                self.lookback if self.lookback is not None else DEFAULT_LOOKBACK[self.level]
-            )
+            window, by_segment = check_lookback(self.lookback, DEFAULT_LOOKBACK[self.level])
+        if isinstance(self.lookback, Mapping):
+            object.__setattr__(self, "lookback", dict(self.lookback))
         with _option("conversion_stage"):
             if not isinstance(self.conversion_stage, str) or not self.conversion_stage:
                 raise InputError(
@@ -364,7 +377,13 @@ class RunOptions:
         with _option("late_window"):
             late = parse_duration(self.late_window, name="late_window", allow_zero=True)
         self._checked["late"] = late
-        self._checked.update(runs=runs, window=window, multipliers=multipliers, required=required)
+        self._checked.update(
+            runs=runs,
+            window=window,
+            segment_windows=by_segment,
+            multipliers=multipliers,
+            required=required,
+        )
 
     # --- what the stages read ---------------------------------------------------------------
 
@@ -389,7 +408,8 @@ class RunOptions:
 
     @property
     def window(self) -> timedelta:
-        """The journey window: ``lookback``, or the level's default."""
+        """The journey window: ``lookback``, or the level's default; with a window per
+        segment, that of an entity without a listed segment (``default``)."""
         window: timedelta = self._checked["window"]
         return window
 
@@ -402,6 +422,13 @@ class RunOptions:
             )
         late: timedelta = self._checked["late"]
         return late
+
+    @property
+    def segment_windows(self) -> dict[str, timedelta] | None:
+        """The journey window of each account segment (the documented defaults updated by
+        ``lookback``), or None for one window for every journey (:attr:`window`)."""
+        found = self._checked.get("segment_windows")
+        return dict(found) if found is not None else None
 
     @property
     def multipliers(self) -> dict[str, float] | None:

@@ -34,7 +34,7 @@ from attribution.cli._app import (
     with_progress,
 )
 from attribution.engine._memory import attribute
-from attribution.exceptions import AttributionError, EmptyResultError
+from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import load_config
 from attribution.inputs._database import SqlTable
 from attribution.inputs._sources import check_readable
@@ -173,6 +173,12 @@ def run(
         if timestamp_format:  # shared with `plan`; merged with [formats] by column
             given["timestamp_formats"] = (formats, "--timestamp-format")
         options = cfg.options(given) if cfg else RunOptions.written(given)
+        if options.segment_windows is not None and "accounts" not in inputs:
+            written = {**(cfg.written() if cfg else {}), **given}
+            raise ConfigError(
+                f"{written['lookback'][1]}: the lookback is given per segment, which needs the "
+                "accounts table (each account's segment): give --accounts or [inputs] accounts"
+            )
         # every file the run will read, checked before any work starts
         check_readable(
             {
@@ -194,6 +200,7 @@ def run(
             touches=main_input,
             stages=stage_input,
             contacts=inputs.get("contacts"),
+            accounts=inputs.get("accounts"),
             options=options,
         )
         try:  # an empty result is no answer: exit 3 saying why, unless --allow-empty

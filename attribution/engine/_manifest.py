@@ -91,6 +91,7 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         "conversion_stage": options.conversion_stage,
         "lookback": str(window),
         "lookback_seconds": window.total_seconds(),
+        **_segment_lookback(options),
         "milestones": {
             k: [v] if isinstance(v, str) else list(v) for k, v in options.all_milestones.items()
         },
@@ -102,6 +103,18 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
             for ours, theirs in (options.channel_aliases or {}).items()
         },
         **(account or {}),
+    }
+
+
+def _segment_lookback(options: RunOptions) -> dict[str, Any]:
+    """With a lookback per segment: each segment's window (``lookback`` is then the window
+    of an entity without a listed segment)."""
+    windows = options.segment_windows
+    if windows is None:
+        return {}
+    return {
+        "lookback_by_segment": {k: str(v) for k, v in windows.items()},
+        "lookback_by_segment_seconds": {k: v.total_seconds() for k, v in windows.items()},
     }
 
 

@@ -36,13 +36,16 @@ from attribution.engine._stages import (
     fit_models,
     journey_sequences,
     load_input,
+    load_segments,
     order_selection,
     path_table,
     rule_credit,
     run_stage_columns,
     run_touch_columns,
+    segments_of,
 )
 from attribution.exceptions import InputError, ModelParameterError
+from attribution.inputs._account_inputs import Accounts
 from attribution.inputs._schema import (
     CONTACTS,
     EVENTS,
@@ -72,6 +75,7 @@ class Inputs:
     stages: Table
     contacts: pl.DataFrame | None
     sources: dict[str, tuple[Source, int]]
+    segments: Accounts | None = None
 
     def describe(self) -> dict[str, Any]:
         """The manifest's ``inputs`` (the input files' hashes finish here)."""
@@ -83,9 +87,11 @@ def load_inputs(
     stages: TableLike | None,
     contacts: TableLike | None,
     options: RunOptions,
+    accounts: Accounts | TableLike | None = None,
 ) -> Inputs:
     """The load stage: each table read and checked against its schema (``stages=None``:
-    ``touches`` is the unified event log), reading only the columns the run needs."""
+    ``touches`` is the unified event log), reading only the columns the run needs; the
+    accounts table only for a lookback per segment."""
     if stages is None:
         events = load_input(touches, EVENTS, options, prehash=True)
         try:
@@ -113,7 +119,10 @@ def load_inputs(
         contact_table = load_input(contacts, CONTACTS, options)
         contact_frame = contact_table.frame
         sources["contacts"] = (contact_table.source, contact_table.rows_in)
-    return Inputs(touch_table, stage_table, contact_frame, sources)
+    segments = load_segments(accounts, options)
+    if segments is not None:
+        sources["accounts"] = (segments.table.source, segments.table.rows_in)
+    return Inputs(touch_table, stage_table, contact_frame, sources, segments)
 
 
 def attribute(
@@ -121,6 +130,7 @@ def attribute(
     stages: TableLike | None = None,
     *,
     contacts: TableLike | None = None,
+    accounts: Accounts | TableLike | None = None,
     options: RunOptions | None = None,
     progress: Progress | None = None,
     **keywords: Any,
@@ -138,6 +148,9 @@ def attribute(
         optional ``opportunity_id``, ``value``).
     contacts
         Contacts table (``contact_id``, ``account_id``, ``role``): maps contacts to accounts.
+    accounts
+        Accounts table (``account_id``, ``segment``...): read when ``lookback`` is given per
+        segment, for each journey's window.
     options
         The run's :class:`~attribution.RunOptions`.
     progress
@@ -165,8 +178,15 @@ def attribute(
     runs = options.runs
 
     timer.stage("load")
-    inputs = load_inputs(touches, stages, contacts, options)
-    part = build_part(inputs.touches, inputs.stages, inputs.contacts, options, timer=timer)
+    inputs = load_inputs(touches, stages, contacts, options, accounts)
+    part = build_part(
+        inputs.touches,
+        inputs.stages,
+        inputs.contacts,
+        options,
+        timer=timer,
+        segments=segments_of(inputs.segments),
+    )
     journeys = part.journeys
 
     # built on first use: the Markov and Shapley models fit on the coded journeys instead

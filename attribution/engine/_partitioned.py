@@ -74,10 +74,13 @@ from attribution.engine._stages import (
     concat,
     fit_models,
     load_input,
+    load_segments,
     path_table,
     rule_credit,
+    segments_of,
 )
 from attribution.exceptions import DuplicateKeyError, ModelParameterError
+from attribution.inputs._account_inputs import Accounts
 from attribution.inputs._schema import (
     CONTACTS,
     EVENTS,
@@ -225,12 +228,16 @@ class _Partitions:
         stages: _Split | None,
         contacts: pl.DataFrame | None,
         options: RunOptions,
+        segments: pl.DataFrame | None = None,
     ) -> None:
         self.touches, self.stages, self.contacts, self.options = touches, stages, contacts, options
+        self.segments = segments
 
     def part(self, p: int) -> Part:
         stage_table = None if self.stages is None else self.stages.load(p)
-        return build_part(self.touches.load(p), stage_table, self.contacts, self.options)
+        return build_part(
+            self.touches.load(p), stage_table, self.contacts, self.options, segments=self.segments
+        )
 
 
 def _write(frame: pl.DataFrame, path: Path) -> Path:
@@ -263,6 +270,7 @@ def _run(
     partitions: int,
     progress: Progress | None,
     work: Path,
+    account_table: Accounts | TableLike | None = None,
 ) -> tuple[AttributionResult, list[Path]]:
     """The partitioned run: the result without ``touch_credit``, and the Parquet files that
     hold it (model by model, in the order of the run's models)."""
@@ -284,6 +292,9 @@ def _run(
         contact_frame = contact_table.frame
         inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
     contact_map = contact_accounts(contact_frame, options)
+    segments = load_segments(account_table, options)
+    if segments is not None:
+        inputs["accounts"] = segments.table.source.describe(segments.table.rows_in)
 
     def split(data: TableLike, spec: TableSpec) -> _Split:
         return _split(
@@ -305,7 +316,7 @@ def _run(
         stage_split = split(stages, STAGES)
     _check_touch_ids_across(touch_split, partitions, work / "touch_ids")
     shutil.rmtree(work / "touch_ids", ignore_errors=True)
-    parts = _Partitions(touch_split, stage_split, contact_frame, options)
+    parts = _Partitions(touch_split, stage_split, contact_frame, options, segments_of(segments))
 
     timer.stage("partitions: journeys and rule-based models")
     counts: list[dict[str, Any]] = []
@@ -461,7 +472,7 @@ class _StreamedTouchCredit:
 _RUN_DOC = """
     Parameters
     ----------
-    touches, stages, contacts, options, progress, **keywords
+    touches, stages, contacts, accounts, options, progress, **keywords
         As for :func:`attribution.attribute` (``select_markov_order`` is refused: order
         selection is not additive).
     partitions
@@ -481,6 +492,7 @@ def attribute_partitioned(
     *,
     partitions: int,
     contacts: TableLike | None = None,
+    accounts: Accounts | TableLike | None = None,
     options: RunOptions | None = None,
     progress: Progress | None = None,
     workdir: str | Path | None = None,
@@ -496,7 +508,14 @@ def attribute_partitioned(
     """
     options = RunOptions.of(options, **keywords)
     with _run_in_workspace(
-        workdir, touches, stages, contacts, options, partitions=partitions, progress=progress
+        workdir,
+        touches,
+        stages,
+        contacts,
+        options,
+        partitions=partitions,
+        progress=progress,
+        account_table=accounts,
     ) as (result, files):
         if files:
             result.touch_credit = pl.read_parquet(files, hive_partitioning=False)
@@ -511,6 +530,7 @@ def run_partitioned(
     partitions: int,
     run_id: str | None = None,
     contacts: TableLike | None = None,
+    accounts: Accounts | TableLike | None = None,
     options: RunOptions | None = None,
     progress: Progress | None = None,
     workdir: str | Path | None = None,
@@ -528,7 +548,14 @@ def run_partitioned(
     """
     options = RunOptions.of(options, **keywords)
     with _run_in_workspace(
-        workdir, touches, stages, contacts, options, partitions=partitions, progress=progress
+        workdir,
+        touches,
+        stages,
+        contacts,
+        options,
+        partitions=partitions,
+        progress=progress,
+        account_table=accounts,
     ) as (result, files):
         more = list(extras_for(result)) if extras_for is not None else []
         return result.write(

@@ -70,8 +70,10 @@ from attribution.engine._stages import (
     build_part,
     concat,
     fit_models,
+    load_segments,
     path_table,
     rule_credit,
+    segments_of,
 )
 from attribution.exceptions import (
     AttributionError,
@@ -182,17 +184,24 @@ class SparkAttribution:
 
 
 def _task_part(
-    batches: Iterable[pa.RecordBatch], contacts: Any, options: RunOptions
+    batches: Iterable[pa.RecordBatch], contacts: Any, options: RunOptions, segments: Any = None
 ) -> tuple[Part, dict[int, pl.DataFrame]] | None:
     """A task's journeys (its whole Spark partition as one frame: journeys cross batch
-    boundaries) and their rule-based touch credit; None for an empty partition."""
+    boundaries) and their rule-based touch credit; None for an empty partition.
+    ``contacts`` and ``segments`` are broadcasts (or None)."""
     table = pa.Table.from_batches(list(batches))
     if table.num_rows == 0:
         return None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     events = load_with_rows(frame.drop(KEY), EVENTS, None, _SOURCE, options.table_formats("events"))
-    part = build_part(events, None, contacts.value if contacts is not None else None, options)
+    part = build_part(
+        events,
+        None,
+        contacts.value if contacts is not None else None,
+        options,
+        segments=segments.value if segments is not None else None,
+    )
     return part, rule_credit(part.journeys.touches, options)
 
 
@@ -206,11 +215,12 @@ def _task(
     step: Callable[..., Iterator[pa.RecordBatch]],
     options: RunOptions,
     contacts: Any,
+    segments: Any = None,
     **more: Any,
 ) -> Iterator[pa.RecordBatch]:
     """One task of a pass (``mapInArrow``): ``step(part, credit, options, **more)`` on the
     task's journeys and their rule-based credit; nothing for an empty partition."""
-    task = _task_part(batches, contacts, options)
+    task = _task_part(batches, contacts, options, segments)
     if task is not None:
         yield from step(*task, options, **more)
 
@@ -353,6 +363,7 @@ def attribute_spark(
     *,
     partitions: int | None = None,
     contacts: DataFrame | pl.DataFrame | None = None,
+    accounts: DataFrame | pl.DataFrame | None = None,
     options: RunOptions | None = None,
     **keywords: Any,
 ) -> SparkAttribution:
@@ -364,7 +375,8 @@ def attribute_spark(
     additive. ``partitions`` (default: twice the default parallelism) sets how many tasks
     share the journeys: each task holds its partition in memory, so at 100M touches use a
     few hundred. ``contacts`` (a Spark or Polars frame) is collected on the driver and
-    broadcast: it maps contacts to accounts and roles. The session time zone must be UTC.
+    broadcast: it maps contacts to accounts and roles. ``accounts`` (read for a lookback
+    per segment) is collected and broadcast the same way. The session time zone must be UTC.
 
     Channel credit equals the single-machine run: the data-driven models are fitted on the
     same merged path table; rule-based sums agree to float rounding. Touch credit rows are
@@ -398,6 +410,9 @@ def attribute_spark(
         raw = contacts if isinstance(contacts, pl.DataFrame) else _to_polars(contacts)
         contact_frame = load(raw, CONTACTS).frame
     contact_map = contact_accounts(contact_frame, options)
+    if options.segment_windows is not None and accounts is not None:
+        accounts = accounts if isinstance(accounts, pl.DataFrame) else _to_polars(accounts)
+    segments = segments_of(load_segments(accounts, options))
     # read and shuffled once, read by three jobs (the touch_id check and both passes)
     events = _events(
         touches, stages, level=options.level, contact_map=contact_map, partitions=n
@@ -405,10 +420,11 @@ def attribute_spark(
     _check_touch_ids(events)
     sc = spark.sparkContext
     contacts_b = sc.broadcast(contact_frame) if contact_frame is not None else None
+    segments_b = sc.broadcast(segments) if segments is not None else None
 
     # pass 1: additive partials, reduced by Spark
     partials = events.mapInArrow(
-        partial(_task, step=_pass1, options=options, contacts=contacts_b),
+        partial(_task, step=_pass1, options=options, contacts=contacts_b, segments=segments_b),
         from_arrow_schema(PARTIALS_ARROW),
     ).persist()
     try:
@@ -430,7 +446,14 @@ def attribute_spark(
     # pass 2: touch credit, written by Spark
     estimators_b = sc.broadcast(fitted.estimators)
     touch_credit = events.mapInArrow(
-        partial(_task, step=_pass2, options=options, contacts=contacts_b, estimators=estimators_b),
+        partial(
+            _task,
+            step=_pass2,
+            options=options,
+            contacts=contacts_b,
+            segments=segments_b,
+            estimators=estimators_b,
+        ),
         from_arrow_schema(TOUCH_CREDIT_ARROW),
     )
     account = {"contact_scope": options.contact_scope} if options.level == "account" else {}
@@ -438,7 +461,11 @@ def attribute_spark(
     parameters["partitions"] = n
     manifest = make_manifest(
         runs,
-        inputs={"touches": "<spark>", "stages": "<spark>"},
+        inputs={
+            "touches": "<spark>",
+            "stages": "<spark>",
+            **({"accounts": "<spark>"} if segments is not None else {}),
+        },
         parameters=parameters,
         counts=counts,
         timings={},
@@ -505,6 +532,9 @@ def job_parser() -> argparse.ArgumentParser:
     parser.add_argument("--touches", required=True, help="Parquet path or URI of the touches")
     parser.add_argument("--stages", required=True, help="Parquet path or URI of the stages")
     parser.add_argument("--contacts", help="Parquet path or URI of the contacts")
+    parser.add_argument(
+        "--accounts", help="Parquet path or URI of the accounts (for a lookback per segment)"
+    )
     parser.add_argument("--out", required=True, help="output directory or URI")
     parser.add_argument("--partitions", type=int, default=None)
     parser.add_argument("--master", default=None, help="Spark master (spark-submit sets it)")
@@ -541,6 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options=options,
         partitions=args.partitions,
         contacts=spark.read.parquet(args.contacts) if args.contacts else None,
+        accounts=spark.read.parquet(args.accounts) if args.accounts else None,
     )
     try:  # as the CLI: an empty result is no answer unless --allow-empty (exit 3, why)
         require_conversions(result.manifest)

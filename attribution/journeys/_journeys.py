@@ -56,6 +56,7 @@ from attribution.journeys._conversions import (
     with_roles,
 )
 from attribution.journeys._order import ENTITY, ENTITY_ID, channel_codes, entity_order
+from attribution.journeys._segment_windows import WINDOW, touch_windows
 from attribution.journeys._windows import assign, null_paths, scope_contacts
 from attribution.typing import ContactScope, Level
 
@@ -127,11 +128,16 @@ def build_journeys(
     contacts: pl.DataFrame | None = None,
     contact_scope: ContactScope = "account",
     max_touches_per_journey: int | None = DEFAULT_MAX_TOUCHES_PER_JOURNEY,
+    segment_windows: Mapping[str, timedelta] | None = None,
+    segments: pl.DataFrame | None = None,
 ) -> Journeys:
     """Assign touches to conversions and build milestone flags and null paths.
 
     ``touches`` and ``stages`` are validated tables (canonical names, UTC timestamps, ``_row``).
     ``contact_scope`` narrows account-level journeys (see the module docstring).
+    ``segment_windows`` (segment -> window) with ``segments`` (``account_id``, ``segment``):
+    each entity's window is its account segment's, ``lookback`` where it has none
+    (:mod:`attribution.journeys._segment_windows`).
 
     Reconciliation counts returned in ``Journeys.counts``:
     ``touches_in`` = ``touches_in_journeys`` + ``touches_in_null_paths`` + sum of
@@ -197,10 +203,27 @@ def build_journeys(
     if contact_scope != "account":
         scope = scope_contacts(conv, stages, key, contact_scope, conversion_stage)
     carry = [channel_codes(touches)]
+    window: timedelta | str = lookback
+    if segment_windows is not None:
+        if segments is None:
+            raise InputError(
+                "a lookback per segment needs the accounts table (each account's segment)",
+                hint="give accounts= (--accounts, [inputs] accounts), or one lookback",
+            )
+        per_touch = touch_windows(
+            touches,
+            key=key,
+            contacts=contacts,
+            segments=segments,
+            windows=segment_windows,
+            single=lookback,
+        )
+        carry.append(per_touch.alias(WINDOW))
+        window = WINDOW
     work, conv = entity_order(touches, conv, key, carry, with_contact=scope is not None)
     # ``_conv_row`` (from here on) numbers the rows of this ``conv``: keep its order unchanged
     # until ``with_roles`` has fetched the conversions' columns by it
-    assigned = assign(work, conv, scope, lookback)
+    assigned = assign(work, conv, scope, window)
     assigned, long_converting = cap_converting(assigned, max_touches_per_journey)
     # The big table never carries payload: journey rows (a small share) fetch theirs by index.
     # A mask keeps them in input order: 0.05 s, where a gather from the many chunks of a
@@ -231,12 +254,12 @@ def build_journeys(
     if out_of_scope:
         dropped["outside_contact_scope"] = out_of_scope
     cut = int(assigned.get_column("_too_long").sum())
-    null_touches = null_paths(assigned, lookback)
+    null_touches = null_paths(assigned, window)
     outside = assigned.height - journey.height - out_of_scope - cut - null_touches.height
     if outside:
         dropped["outside_lookback"] = outside
     null_touches, long_null = cap_null_paths(
-        null_touches, lambda: null_paths(assigned, lookback, ("_idx",)), max_touches_per_journey
+        null_touches, lambda: null_paths(assigned, window, ("_idx",)), max_touches_per_journey
     )
     cut += int(long_null.get_column("cut").sum())
     if cut:

@@ -15,12 +15,18 @@ from attribution.typing import ContactScope
 __all__ = ["assign", "null_paths", "scope_contacts"]
 
 
+def _window(lookback: timedelta | str) -> timedelta | pl.Expr:
+    """The lookback as a comparison takes it: one duration, or the column of each touch's."""
+    return pl.col(lookback) if isinstance(lookback, str) else lookback
+
+
 def null_paths(
-    assigned: pl.DataFrame, lookback: timedelta, carry: Sequence[str] = ()
+    assigned: pl.DataFrame, lookback: timedelta | str, carry: Sequence[str] = ()
 ) -> pl.DataFrame:
     """One non-converting path per entity: its unassigned touches within one lookback before
     the last of them (touches cut from a too-long converting journey, ``_too_long``, are not
-    among them). ``carry``: columns of ``assigned`` kept beside.
+    among them). ``lookback``: one window, or the column of ``assigned`` holding each
+    touch's (its entity's) window. ``carry``: columns of ``assigned`` kept beside.
 
     ``path_id`` is an integer per path (entities in hash order) and ``channel`` the ``Enum``
     codes of :func:`channel_codes`, carried through the entity sort in ``_ch``.
@@ -30,11 +36,12 @@ def null_paths(
     # 9M-row intermediate frames are not all materialised.
     ids = pl.col(ENTITY_ID)
     last_time = pl.when(run_end(ids)).then(pl.col("timestamp")).backward_fill()
+    per_touch = [lookback] if isinstance(lookback, str) else []
     return (
         assigned.lazy()
         .filter(~pl.col("_in_journey") & ~pl.col("_outside_scope") & ~pl.col("_too_long"))
-        .select(ENTITY_ID, "timestamp", "_ch", *carry)
-        .filter(pl.col("timestamp") >= last_time - lookback)
+        .select(ENTITY_ID, "timestamp", "_ch", *carry, *per_touch)
+        .filter(pl.col("timestamp") >= last_time - _window(lookback))
         .select(
             ids.rle_id().alias("path_id").set_sorted(), pl.col("_ch").alias("channel"), *carry
         )
@@ -89,12 +96,14 @@ def assign(
     work: pl.DataFrame,
     conv: pl.DataFrame,
     scope: pl.DataFrame | None,
-    lookback: timedelta,
+    lookback: timedelta | str,
 ) -> pl.DataFrame:
     """Each touch's conversion (``_conv_row``: its row in ``conv``; and its time ``_T``) and
     the flags ``_in_journey`` and ``_outside_scope`` (in an account-scope window, but in no
-    journey under the scope). A row number rather than the id: the as-of join fills it for
-    every touch, and 10M u32 cost less than 10M strings (mostly null)."""
+    journey under the scope). ``lookback``: one window, or the column of ``work`` holding
+    each touch's (its entity's, so its conversion's) window. A row number rather than the
+    id: the as-of join fills it for every touch, and 10M u32 cost less than 10M strings
+    (mostly null)."""
     conv = conv.with_row_index("_conv_row")
     # earliest conversion at or after each touch; conversions sharing a time: the first one.
     # With ``by``, the as-of join needs each entity's rows sorted by time, which ``work`` is
@@ -106,7 +115,7 @@ def assign(
     )
     assigned = _next_at_or_after(work, targets, "_T", ENTITY_ID)
     in_window = pl.col("_conv_row").is_not_null() & (
-        pl.col("timestamp") >= pl.col("_T") - lookback
+        pl.col("timestamp") >= pl.col("_T") - _window(lookback)
     )
     if scope is None:
         return (
