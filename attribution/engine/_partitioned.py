@@ -508,14 +508,8 @@ def attribute_partitioned(
     """
     options = RunOptions.of(options, **keywords)
     with _run_in_workspace(
-        workdir,
-        touches,
-        stages,
-        contacts,
-        options,
-        partitions=partitions,
-        progress=progress,
-        account_table=accounts,
+        workdir, touches, stages, contacts, options,
+        partitions=partitions, progress=progress, account_table=accounts,
     ) as (result, files):
         if files:
             result.touch_credit = pl.read_parquet(files, hive_partitioning=False)
@@ -548,14 +542,8 @@ def run_partitioned(
     """
     options = RunOptions.of(options, **keywords)
     with _run_in_workspace(
-        workdir,
-        touches,
-        stages,
-        contacts,
-        options,
-        partitions=partitions,
-        progress=progress,
-        account_table=accounts,
+        workdir, touches, stages, contacts, options,
+        partitions=partitions, progress=progress, account_table=accounts,
     ) as (result, files):
         more = list(extras_for(result)) if extras_for is not None else []
         return result.write(
