@@ -29,6 +29,7 @@ from attribution.engine._result import (
     TOUCH_CREDIT_SCHEMA,
     AttributionResult,
 )
+from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
     build_part,
     channel_credit_from_touches,
@@ -36,13 +37,11 @@ from attribution.engine._stages import (
     fit_models,
     journey_sequences,
     load_input,
-    load_segments,
     order_selection,
     path_table,
     rule_credit,
     run_stage_columns,
     run_touch_columns,
-    segments_of,
 )
 from attribution.exceptions import InputError, ModelParameterError
 from attribution.inputs._account_inputs import Accounts

@@ -68,16 +68,15 @@ from attribution.engine._merge import (
     retier,
 )
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA, AttributionResult
+from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
     Part,
     build_part,
     concat,
     fit_models,
     load_input,
-    load_segments,
     path_table,
     rule_credit,
-    segments_of,
 )
 from attribution.exceptions import DuplicateKeyError, ModelParameterError
 from attribution.inputs._account_inputs import Accounts

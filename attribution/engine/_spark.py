@@ -64,16 +64,15 @@ from attribution.engine._result import (
     PATH_TABLE_SCHEMA,
     SUMS_SCHEMA,
 )
+from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
     Fitted,
     Part,
     build_part,
     concat,
     fit_models,
-    load_segments,
     path_table,
     rule_credit,
-    segments_of,
 )
 from attribution.exceptions import (
     AttributionError,

@@ -24,7 +24,6 @@ from attribution.engine._empty import stage_counts
 from attribution.engine._files import RunFiles
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.exceptions import AttributionError, InputError, ModelParameterError
-from attribution.inputs._account_inputs import Accounts, load_accounts
 from attribution.inputs._channels import normalise_channels
 from attribution.inputs._database import SqlTable
 from attribution.inputs._schema import (
@@ -55,7 +54,6 @@ __all__ = [
     "is_file",
     "journey_sequences",
     "load_input",
-    "load_segments",
     "order_selection",
     "path_table",
     "prepare_touches",
@@ -64,7 +62,6 @@ __all__ = [
     "rule_credit",
     "run_stage_columns",
     "run_touch_columns",
-    "segments_of",
     "touch_credit_columns",
 ]
 
@@ -103,50 +100,6 @@ def load_input(
         formats=options.table_formats(spec.name),
         require_rows=is_file(data),
     )
-
-
-def load_segments(accounts: Accounts | TableLike | None, options: RunOptions) -> Accounts | None:
-    """The load stage of the accounts table for a lookback per segment
-    (``options.segment_windows``): None when the run has one lookback (the table is not
-    read); an error naming the option when the table is needed but not given, or has no
-    ``segment`` column."""
-    if options.segment_windows is None:
-        return None
-    if accounts is None:
-        missing = InputError(
-            "lookback is given per segment, which needs the accounts table (each account's "
-            "segment)",
-            hint="give accounts= (--accounts, [inputs] accounts), or one lookback",
-        )
-        missing.option = "lookback"
-        raise missing
-    loaded = (
-        accounts
-        if isinstance(accounts, Accounts)
-        else load_accounts(
-            accounts,
-            columns=options.table_columns("accounts"),
-            formats=options.table_formats("accounts"),
-        )
-    )
-    if "segment" not in loaded.frame.columns:
-        raise loaded.table.error(
-            InputError(
-                "lookback is given per segment, and the accounts table has no segment column",
-                table="accounts",
-                source=loaded.source,
-                column="segment",
-                hint="add a segment column (smb, mid_market, enterprise, strategic), or give "
-                "one lookback",
-            )
-        )
-    return loaded
-
-
-def segments_of(accounts: Accounts | None) -> pl.DataFrame | None:
-    """``account_id`` and ``segment`` of the accounts :func:`load_segments` read (None
-    without), as :func:`build_part` takes them (small: a Spark job broadcasts them)."""
-    return accounts.frame.select("account_id", "segment") if accounts is not None else None
 
 
 # --- validate -------------------------------------------------------------------------------
