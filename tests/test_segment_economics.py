@@ -424,3 +424,29 @@ def test_cli_run_with_accounts_and_subscriptions(tmp_path: Path) -> None:
     for text in ("guardrail basis first_year_gross_profit", "Loaded CAC by channel and segment",
                  "NRR (annualised, subscriptions): all", "Retention (subscriptions"):  # fmt: skip
         assert text in proc.stdout
+
+
+def test_report_shows_segments_and_retention(tmp_path: Path) -> None:
+    res = attribution.attribute(
+        SAMPLE / "touches.parquet", SAMPLE / "stages.parquet",
+        contacts=SAMPLE / "contacts.parquet", models=["linear"],
+    )  # fmt: skip
+    ids = pl.read_parquet(SAMPLE / "accounts.parquet").get_column("account_id").head(50)
+    subs = pl.DataFrame(
+        {"account_id": ids.to_list() * 2, "month": ["2025-01-01"] * 50 + ["2025-02-01"] * 50,
+         "mrr": [100.0] * 50 + [100.0] * 45 + [0.0] * 5}  # fmt: skip
+    )
+    ret = retention(subs, SAMPLE / "accounts.parquet")
+    econ = attribution.unit_economics(
+        res, SAMPLE / "spend.parquet", accounts=SAMPLE / "accounts.parquet", subscriptions=ret
+    )
+    run_dir = res.write(tmp_path, also=[econ, ret])
+    html = (run_dir / "report.html").read_text()
+    assert "By segment under linear (every channel)" in html
+    assert "Table: loaded CAC by channel and segment" in html
+    assert "Retention (subscriptions)" in html
+    assert "Guardrail basis: lifetime_gross_profit" in html
+    written = pl.read_parquet(run_dir / "retention.parquet")
+    assert written.filter(pl.col("segment") == "all").get_column("annual_churn").item() == (
+        pytest.approx(1 - (1 - 5 / 50) ** 12)
+    )

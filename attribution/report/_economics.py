@@ -139,13 +139,65 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
     def breach_class(row: dict[str, Any]) -> str:
         return "bad" if row.get("breach") else ""
 
+    basis = meta.get("parameters", {}).get("guardrail_basis")
     parts.append(f"<h3>Unit economics under {e(chosen)}</h3>")
+    if basis:
+        parts.append(note(f"Guardrail basis: {basis} (see the method notes below)."))
     parts.append(table(select(rows, ECONOMICS_COLUMNS), formats=formats, row_class=breach_class))
+    parts.extend(_segment_parts(ctx, chosen, meta, formats))
     if len(models) > 1:
         parts.append(
             details(
                 "Table: unit economics under every model",
                 table(econ, formats=formats, row_class=breach_class, max_rows=500),
+            )
+        )
+    return parts
+
+
+SEGMENT_COLUMNS = (
+    "segment", "customers", "spend", "loaded_cac", "arpa", "ltv", "ltv_to_cac",
+    "payback_months", "payback_target_months", "guardrail_share", "marketing_roi",
+)  # fmt: skip
+
+
+def _segment_parts(
+    ctx: Context, chosen: str, meta: dict[str, Any], formats: dict[str, Formatter]
+) -> list[str]:
+    """Every channel together per segment (economics.json's blended rows), loaded CAC by
+    channel and segment, and NRR per segment (retention.parquet), where the run has them."""
+    parts: list[str] = []
+    blended = pl.DataFrame(meta.get("blended") or [], infer_schema_length=None)
+    if {"model", "segment"} <= set(blended.columns):
+        rows = blended.filter(pl.col("model") == chosen)
+        if rows.filter(pl.col("segment") != "all").height:
+            parts.append(f"<h3>By segment under {e(chosen)} (every channel)</h3>")
+            parts.append(
+                table(
+                    select(rows, SEGMENT_COLUMNS),
+                    formats={**formats, "arpa": formats["ltv"], "marketing_roi": fmt_pct},
+                    row_class=lambda r: "bad" if r.get("payback_ok") is False else "",
+                )
+            )
+    full = ctx.frame(RunFiles.ECONOMICS)
+    if full is not None and {"segment", "loaded_cac", "model", "channel"} <= set(full.columns):
+        seg = full.filter((pl.col("model") == chosen) & (pl.col("segment") != "all"))
+        if seg.height:
+            wide = seg.pivot(on="segment", index="channel", values="loaded_cac").sort("channel")
+            parts.append(
+                details(
+                    "Table: loaded CAC by channel and segment",
+                    table(wide, formats=dict.fromkeys(wide.columns[1:], formats["loaded_cac"])),
+                )
+            )
+    ret = ctx.frame(RunFiles.RETENTION)
+    if ret is not None and {"segment", "nrr"} <= set(ret.columns):
+        parts.append("<h3>Retention (subscriptions)</h3>")
+        parts.append(
+            table(
+                select(ret, ("segment", "accounts", "nrr", "grr", "annual_churn", "expansion")),
+                formats={"nrr": fmt_pct, "grr": fmt_pct, "annual_churn": fmt_pct,
+                         "expansion": formats["spend"]},  # fmt: skip
             )
         )
     return parts
