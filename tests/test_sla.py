@@ -362,3 +362,22 @@ def test_cli_run_with_sla(world, tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "[sla] sql_acceptance_rate must be a share" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_report_section(world, tmp_path: Path) -> None:
+    stages, touches = world
+    touches = touches.with_columns(pl.col("owner_team").replace({"east": "<b>east</b>"}))
+    stages = pl.concat([stages, stages_of([("a", "closed_won", 40, None)])])
+    result = attribution.attribute(touches, stages, models=["linear"])
+    run = result.write(tmp_path / "runs", also=[attribution.sla(stages, touches)])
+    page = (run / "report.html").read_text()
+    assert '<section id="sla"' in page
+    assert (
+        "Speed to lead: <b>33.3%</b> of MQLs got a first sales touch within the 24 h target "
+        "(median 25.5 h); 2 breaches." in page
+    )
+    assert "&lt;b&gt;east&lt;/b&gt;" in page  # a team name from the data stays text
+    assert "<b>east</b>" not in page
+    # without SLA files, no section
+    bare = attribution.attribute(touches, stages, models=["linear"]).write(tmp_path / "bare")
+    assert '<section id="sla"' not in (bare / "report.html").read_text()

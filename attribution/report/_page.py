@@ -3,7 +3,7 @@ page around the sections (the run's header and summary, the style, the plotly.js
 
 :func:`write_report` reads whatever files a run directory holds (the manifest, channel
 credit, model extras, the Markov graph, the survey benchmark, unit economics, the plan
-check, the funnel, the account-level tables) and writes ``report.html`` beside them: one
+check, the funnel, the SLAs, the account-level tables) and writes ``report.html`` beside them: one
 page, charts drawn by plotly.js inlined once, no request to the network at view time.
 A section appears only when its files exist; a chart whose columns are missing is replaced
 by a visible note instead of failing the run.
@@ -42,6 +42,7 @@ from attribution.report._economics import economics_section, plan_section
 from attribution.report._format import details, e, fmt_num, kpis, kv_table, note, table
 from attribution.report._format import duration as _duration
 from attribution.report._funnel import funnel_section
+from attribution.report._sla import sla_section
 from attribution.report._surveys import survey_section
 
 __all__ = ["REPORT_FILE", "Report", "render_report", "write_report"]
@@ -53,6 +54,7 @@ SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
     economics_section,
     plan_section,
     funnel_section,
+    sla_section,
     account_section,
     survey_section,
     markov_section,
