@@ -124,6 +124,9 @@ def test_segment_rows_by_hand(three_deals) -> None:
     assert blended["all"]["ltv_to_cac"] == pytest.approx(
         (48_000 / 3) * 0.8 / 0.2 / ((4_000 + 1_200) / 3)
     )
+    summary = econ.summary()
+    assert f"Blended under linear: LTV/CAC {blended['all']['ltv_to_cac']:.1f}" in summary
+    assert "Loaded CAC by channel and segment" in summary
     # by customers instead: every segment has the channel's own CAC
     by_customers = attribution.unit_economics(
         three_deals, SPEND, accounts=ACCOUNTS, segment_spend="customers"

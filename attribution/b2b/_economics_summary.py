@@ -70,6 +70,13 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         + "."
     )
     lines.extend(_closest(rows, limit, _BASIS[basis]))
+    if overall.height:
+        r = overall.row(0, named=True)
+        lines.append(
+            f"Blended under {model}: LTV/CAC {num(r['ltv_to_cac'], '.1f')} (target >= "
+            f"{p['ltv_to_cac_target']:g}), payback {num(r['payback_months'], '.1f')} months "
+            f"(target {p['payback_target_months']:g}), loaded CAC {money(r['loaded_cac'])}."
+        )
     lines.extend(_segments(econ, model, blended))
     lines.extend(_rerate(econ, model))
     if econ.retention is not None:
