@@ -65,7 +65,7 @@ def test_step_rates_and_time_in_stage(stages) -> None:
 def test_weakest_against_benchmarks(stages) -> None:
     f = attribution.funnel(stages, benchmarks={"mql->sql": 0.95, "opportunity": 0.30})
     assert (f.weakest["from_stage"], f.weakest["to_stage"]) == ("mql", "sql")
-    assert f.weakest["gap_to_benchmark"] == pytest.approx(0.75 / 0.95 - 1)
+    assert f.weakest["benchmark_gap"] == pytest.approx(0.75 / 0.95 - 1)
     with pytest.raises(attribution.ModelParameterError, match="unknown step 'mql->won'"):
         attribution.funnel(stages, benchmarks={"mql->won": 0.5})
 

@@ -14,9 +14,22 @@ Methods (also written to ``funnel.json``):
 - **Channel** of an entity = the channel of its first touch (sourced channel, as in
   ``b2b.md``); entities without touches are ``(no touch)``.
 - **Cohort** = the calendar month (UTC) of the entity's first stage event.
-- **Weakest stage**: with ``benchmarks`` (step -> rate), the step with the lowest
-  rate / benchmark; without, the step with the lowest conversion rate in the data (where the
-  largest share of those entering is lost). The output says which.
+- **Segment** (with an accounts table) = the segment of the entity's account (the key at
+  account level, else the first ``account_id`` of its stage events); ``unknown`` without one.
+- **Benchmark ranges**: every row of the table (overall, by channel, segment and cohort)
+  gets the range of its step from the benchmark table (metric ``<from>_to_<to>``; the
+  segment's or channel's own row where there is one): ``benchmark_low``, ``benchmark_high``,
+  ``benchmark_source`` and ``benchmark_gap`` (:func:`attribution.inputs._benchmarks.gap`:
+  how far the rate lies beyond the range, as a share of the end it passes; negative below,
+  0 inside, positive above).
+- **The biggest conversion gap** (the weakest stage): the overall step furthest below its
+  range (most negative ``benchmark_gap``); when no step is below its range, the step with
+  the lowest conversion rate in the data. The data's own weakest step (lowest rate) is
+  always given beside it (``data_weakest``). The output says which.
+- **KPIs** (``funnel_kpis.parquet``, :mod:`attribution.b2b._funnel_kpis`): average deal
+  size, time to close, sales cycle, win rate, pipeline velocity, customer concentration,
+  marketing-sourced and -influenced shares and NRR, overall and per segment, each beside
+  its range.
 - **Pipeline velocity** = opportunities x win rate x average deal / cycle days, where
   opportunities = the average number open on a day over the data's span (the days each
   was open, to its close or the end of the data, summed and divided by the span), win
@@ -38,19 +51,26 @@ from typing import Any
 
 import polars as pl
 
+from attribution.b2b import _funnel_kpis as _kpis_module
 from attribution.b2b._alerts import ALERTS_SCHEMA, AlertSettings, detect_alerts
 from attribution.b2b._alerts import SERIES_SCHEMA as WEEKLY_SCHEMA
+from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines
 from attribution.b2b._funnel_stages import (
     FUNNEL_SCHEMA,
     entities,
+    judge_steps,
     stage_rates,
+    step_ranges,
     step_rows,
-    weakest_step,
 )
 from attribution.b2b._funnel_velocity import pipeline_velocity
+from attribution.b2b._retention import Retention
 from attribution.b2b._shared import jsonable, load_stage_events, pct, rows_error
+from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError, ModelParameterError
+from attribution.inputs._account_inputs import Accounts, as_accounts
+from attribution.inputs._benchmarks import Benchmarks
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import ROW, SPEND, TOUCHES, load
@@ -77,19 +97,25 @@ class Funnel:
     Attributes
     ----------
     table : pl.DataFrame
-        ``dimension`` (``all`` | ``channel`` | ``cohort``), ``group``, ``from_stage``,
-        ``to_stage``, ``entered``, ``advanced``, ``rate``, ``median_days_in_stage``,
-        ``p75_days_in_stage``; for ``all`` also ``benchmark`` and ``gap_to_benchmark``.
+        ``dimension`` (``all`` | ``channel`` | ``segment`` | ``cohort``), ``group``,
+        ``from_stage``, ``to_stage``, ``entered``, ``advanced``, ``rate``,
+        ``median_days_in_stage``, ``p75_days_in_stage``, ``benchmark_low``,
+        ``benchmark_high``, ``benchmark_gap``, ``benchmark_source``.
     weekly : pl.DataFrame
         Every weekly series the alerts test (``week``, ``metric``, ``family``, ``channel``
         (null: overall), ``value``, ``entrants``, ``expected``, ``low``, ``high``, ``score``,
         ``provisional``, ``alert``); see :data:`attribution.b2b._alerts.SERIES_SCHEMA`.
     velocity : pl.DataFrame
-        Pipeline velocity overall and by channel: ``dimension``, ``group``,
+        Pipeline velocity overall, by channel and by segment: ``dimension``, ``group``,
         ``opportunities``, ``won``, ``lost``, ``win_rate``, ``average_deal``, ``cycle_days``,
         ``velocity_per_day``.
     weakest : dict
-        The weakest step, its rate, what it was judged against.
+        The biggest conversion gap (the step furthest below its range, else the lowest
+        rate): its rate, range, gap, what it was judged against, ``below_range``, and the
+        data's own weakest step (``data_weakest``).
+    kpis : pl.DataFrame
+        :data:`attribution.b2b._funnel_kpis.KPI_COLUMNS`: ``dimension`` (``all`` |
+        ``segment``), ``group``, ``kpi``, ``value``, ``unit``, ``detail`` and the range.
     parameters, notes : dict
         Parameters used and the method notes (the module docstring, in parts).
     alerts : pl.DataFrame
@@ -104,6 +130,7 @@ class Funnel:
     notes: dict[str, str] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
     alerts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ALERTS_SCHEMA))
+    kpis: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def overall(self) -> pl.DataFrame:
         """The ``all`` rows of :attr:`table`: one row per step."""
@@ -111,13 +138,14 @@ class Funnel:
 
     def write(self, directory: str | Path) -> Path:
         """Write ``funnel.parquet``, ``funnel_weekly.parquet``, ``funnel_velocity.parquet``,
-        ``alerts.parquet`` and ``funnel.json`` into ``directory`` (created if needed); return
-        it."""
+        ``funnel_kpis.parquet``, ``alerts.parquet`` and ``funnel.json`` into ``directory``
+        (created if needed); return it."""
         out = Path(directory)
         write_parquet_atomic(out / RunFiles.FUNNEL, self.table)
         write_parquet_atomic(out / RunFiles.FUNNEL_WEEKLY, self.weekly)
         write_parquet_atomic(out / RunFiles.FUNNEL_VELOCITY, self.velocity)
         write_parquet_atomic(out / RunFiles.ALERTS, self.alerts)
+        write_parquet_atomic(out / RunFiles.FUNNEL_KPIS, self.kpis)
         overall_velocity = self.velocity.filter(pl.col("dimension") == "all").to_dicts()
         write_json_atomic(
             out / RunFiles.FUNNEL_JSON,
@@ -125,6 +153,7 @@ class Funnel:
                 {
                     "weakest_stage": self.weakest,
                     "pipeline_velocity": overall_velocity[0] if overall_velocity else None,
+                    "kpis": self.kpis.filter(pl.col("dimension") == "all").to_dicts(),
                     "alert_rule": self.notes.get("alert_rule"),
                     "alerts": self.alerts.with_columns(pl.col("week").cast(pl.String)).to_dicts(),
                     "counts": self.counts,
@@ -158,12 +187,7 @@ class Funnel:
                 f"{r['entered']:<6,} {pct(r['rate']):>6}   "
                 + (f"{days:.1f} days" if days is not None else "-")
             )
-        w = self.weakest
-        if w:
-            lines.append(
-                f"Weakest stage: {w['from_stage']} -> {w['to_stage']} at {pct(w['rate'])} "
-                f"(judged against {w['judged_against']})."
-            )
+        lines.extend(gap_lines(self.weakest))
         overall = self.velocity.filter(pl.col("dimension") == "all")
         if overall.height:
             v = overall.row(0, named=True)
@@ -173,6 +197,7 @@ class Funnel:
                     f"{pct(v['win_rate'])} win rate x ${v['average_deal']:,.0f} average deal / "
                     f"{v['cycle_days']:.1f} cycle days = ${v['velocity_per_day']:,.0f} per day."
                 )
+        lines.extend(kpi_lines(self.kpis))
         lines.extend(self.alert_lines())
         return "\n".join(lines)
 
@@ -186,7 +211,11 @@ def funnel(
     lost_stage: str = "closed_lost",
     stage_names: Mapping[str, str | Sequence[str]] | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
-    benchmarks: Mapping[str, float] | None = None,
+    benchmarks: Benchmarks | Mapping[str, float | tuple[float, float]] | None = None,
+    accounts: Accounts | TableLike | None = None,
+    nrr: Retention | Mapping[str, float | None] | None = None,
+    top_customers: int = 10,
+    sales_touch_types: Sequence[str] = DEFAULT_SALES_TOUCH_TYPES,
     alerts: AlertSettings | Mapping[str, Any] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
@@ -212,8 +241,21 @@ def funnel(
     columns
         Per table (``stages``, ``touches``, ``spend``), our column -> the data's column.
     benchmarks
-        Step rate benchmarks, keyed ``"mql->sql"`` (or ``"mql"``, the from-stage); the
-        weakest stage is then judged against them.
+        The benchmark table (:func:`attribution.load_benchmarks`; default: the shipped
+        one), or step rates over the shipped table's, keyed ``"mql->sql"`` (or ``"mql"``,
+        the from-stage), each a rate or ``(low, high)``. Every step is judged against its
+        range; the biggest conversion gap is the step furthest below its range.
+    accounts
+        The accounts table (:func:`attribution.inputs.load_accounts`): adds ``segment``
+        rows to the funnel, velocity and KPIs, judged against the segment's ranges.
+    nrr
+        Net revenue retention by segment (a :class:`Retention` from the subscriptions
+        table, or segment -> NRR): the ``nrr`` KPI. Not computed here.
+    top_customers
+        Customer concentration = share of won revenue from this many largest customers.
+    sales_touch_types
+        Touch types that are sales touches; every other touch is a marketing touch (for the
+        marketing-sourced and -influenced shares).
     alerts
         Thresholds and muted metrics of the weekly alerts (:class:`AlertSettings`, or a
         mapping of its fields as in the config's ``[alerts]``); ``None``: the defaults.
@@ -237,7 +279,13 @@ def funnel(
     """
     steps = list(steps)
     _check_params(steps)
+    if not isinstance(top_customers, int) or isinstance(top_customers, bool) or top_customers < 1:
+        raise ModelParameterError(
+            f"The 'top_customers' parameter of funnel must be an int >= 1. Got {top_customers!r}."
+        )
     settings = AlertSettings.of(alerts)
+    bench = step_ranges(steps, benchmarks)
+    account_table = as_accounts(accounts)
     columns = columns or {}
     table, frame, key = load_stage_events(
         stages, stage_names=stage_names, columns=columns, timestamp_formats=timestamp_formats
@@ -262,18 +310,23 @@ def funnel(
         columns.get("touches"),
         resolve_formats(timestamp_formats, "touches"),
         channel_aliases,
+        sales_touch_types,
     )
     if channel_of is not None:
-        wide = wide.join(channel_of, on=key, how="left").with_columns(
+        wide = wide.join(channel_of, on=key, how="left", maintain_order="left").with_columns(
             pl.col("channel").fill_null(NO_TOUCH)
         )
-    rates = stage_rates(step_rows(wide, steps), by_channel=channel_of is not None)
-    rates, weakest = weakest_step(rates, steps, benchmarks)
+    if account_table is not None:
+        wide = account_table.attach(wide, ("segment",), key="_account")
+    rates, weakest = judge_steps(stage_rates(step_rows(wide, steps)), bench)
     span: tuple[Any, Any] = (
         frame.get_column("timestamp").min(),
         frame.get_column("timestamp").max(),
     )
-    velocity = pipeline_velocity(wide, steps, span[1], has_channel=channel_of is not None)
+    velocity = pipeline_velocity(wide, steps, span[1])
+    kpis = funnel_kpis(
+        wide, velocity, steps, bench, key=key, top_customers=top_customers, nrr=_nrr_of(nrr)
+    )
     spend_frame = None
     if spend is not None:
         spend_frame = load(
@@ -329,8 +382,15 @@ def funnel(
         "alert_rule_short": f"{thresholds} vs the trailing {settings.trailing_weeks} weeks, "
         "provisional weeks excluded",
     }
+    notes["kpis"] = (_kpis_module.__doc__ or "").split("Definitions", 1)[-1].strip()
+    notes["segment"] = (
+        f"the segment of the entity's account in '{account_table.source}'; 'unknown' without one"
+        if account_table is not None
+        else "no accounts table: no segment rows"
+    )
     return Funnel(
         table=rates,
+        kpis=kpis,
         weekly=detected.series,
         alerts=detected.table,
         velocity=velocity,
@@ -338,7 +398,9 @@ def funnel(
         parameters={
             "steps": steps,
             "lost_stage": lost_stage,
-            "benchmarks": dict(benchmarks or {}),
+            "benchmarks": sorted(bench.table.get_column("origin").unique().to_list()),
+            "top_customers": top_customers,
+            "sales_touch_types": list(sales_touch_types),
             "alerts": detected.parameters(),
             "key": key,
         },
@@ -348,9 +410,19 @@ def funnel(
             "stage_rows": table.rows_in,
             "rows_without_key": without_key,
             "rows_with_other_stages": unknown.height,
+            "entities_without_account": int(wide.get_column("_account").null_count()),
             "span": [str(span[0]), str(span[1])],
         },
     )
+
+
+def _nrr_of(nrr: Retention | Mapping[str, float | None] | None) -> dict[str, float | None]:
+    """NRR by segment, as the retention stage gives it (never computed here)."""
+    if nrr is None:
+        return {}
+    if isinstance(nrr, Retention):
+        return {s: nrr.nrr(s) for s in nrr.table.get_column("segment").to_list()}
+    return dict(nrr)
 
 
 def _check_params(steps: list[str]) -> None:
@@ -366,8 +438,11 @@ def _sourced_channels(
     columns: Mapping[str, str] | None,
     formats: Mapping[str, Sequence[str]] | None = None,
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
+    sales_touch_types: Sequence[str] = DEFAULT_SALES_TOUCH_TYPES,
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """The sourced channel of each entity, and the touches' ``timestamp`` and ``channel``."""
+    """Per entity: the channel of its first touch, when it was, whether it was a marketing
+    touch (not a sales touch type), and its first marketing touch; and the touches'
+    ``timestamp`` and ``channel``."""
     if touches is None:
         return None, None
     frame = load(touches, TOUCHES, columns=columns, formats=formats).frame
@@ -380,10 +455,22 @@ def _sourced_channels(
     if "channel" not in frame.columns:
         frame, _ = derive_channels(frame, load_rules(None))
     frame = normalise_channels(frame, check_channel_aliases(channel_aliases))[0]
+    sales = [t.strip().lower() for t in sales_touch_types]
+    marketing = (
+        ~pl.col("touch_type").str.strip_chars().str.to_lowercase().is_in(sales).fill_null(False)
+        if "touch_type" in frame.columns
+        else pl.lit(True)
+    )
     sourced = (
         frame.filter(pl.col(key).is_not_null())
+        .with_columns(marketing.alias("_marketing"))
         .group_by(key)
-        .agg(pl.col("channel").sort_by("timestamp", ROW).first())
+        .agg(
+            pl.col("channel").sort_by("timestamp", ROW).first(),
+            pl.col("timestamp").min().alias("_first_touch_at"),
+            pl.col("_marketing").sort_by("timestamp", ROW).first().alias("_first_is_marketing"),
+            pl.col("timestamp").filter(pl.col("_marketing")).min().alias("_first_marketing_at"),
+        )
         .with_columns(pl.col("channel").fill_null(NO_TOUCH))
     )
     return sourced, frame.select("timestamp", pl.col("channel").fill_null(NO_TOUCH))

@@ -9,9 +9,21 @@ from typing import Any
 
 import polars as pl
 
+from attribution.b2b._shared import is_number
 from attribution.exceptions import ModelParameterError
+from attribution.inputs._benchmarks import Benchmarks, gap_expr, load_benchmarks
 
-__all__ = ["FUNNEL_SCHEMA", "days", "entities", "stage_rates", "step_rows", "weakest_step"]
+__all__ = [
+    "DIMENSIONS",
+    "FUNNEL_SCHEMA",
+    "RANGE_COLUMNS",
+    "days",
+    "entities",
+    "judge_steps",
+    "stage_rates",
+    "step_ranges",
+    "step_rows",
+]
 
 FUNNEL_SCHEMA = pl.Schema(
     {
@@ -37,9 +49,17 @@ def days(delta: pl.Expr) -> pl.Expr:
 
 
 def entities(frame: pl.DataFrame, key: str, steps: list[str], lost: str) -> pl.DataFrame:
-    """One row per entity: first time at each step, depth reached, cohort, won value."""
+    """One row per entity: first time at each step, depth reached, cohort, won value and
+    its account (``_account``: the key at account level; else the first ``account_id`` of
+    its stage events, null without one)."""
     depth = {s: i for i, s in enumerate(steps)} | {lost: len(steps) - 2}
     value = pl.col("value") if "value" in frame.columns else pl.lit(None, pl.Float64)
+    # the entity's account: the key itself, else the first account its stage events name
+    account = (
+        [pl.col("account_id").drop_nulls().first().alias("_account")]
+        if key != "account_id" and "account_id" in frame.columns
+        else []
+    )
     return (
         frame.with_columns(pl.col("stage").replace_strict(depth, default=-1).alias("_depth"))
         .group_by(key)
@@ -53,15 +73,17 @@ def entities(frame: pl.DataFrame, key: str, steps: list[str], lost: str) -> pl.D
             value.filter(pl.col("stage") == steps[-1]).max().alias("won_value"),
             pl.col("timestamp").min().alias("_first_at"),
             pl.col("timestamp").filter(pl.col("stage") == lost).min().alias("_lost_at"),
+            *account,
         )
         .with_columns(pl.col("_first_at").dt.strftime("%Y-%m").alias("cohort"))
+        .with_columns(*([] if account else [pl.col(key).alias("_account")]))
         .sort(key)
     )
 
 
 def step_rows(wide: pl.DataFrame, steps: list[str]) -> pl.DataFrame:
     """Long form: one row per entity and step it entered, with advanced and days in stage."""
-    extra = [c for c in ("channel", "cohort") if c in wide.columns]
+    extra = [c for c in ("channel", "segment", "cohort") if c in wide.columns]
     parts = []
     for i, (a, b) in enumerate(zip(steps, steps[1:], strict=False)):
         advanced = pl.col("depth") >= i + 1
@@ -82,15 +104,18 @@ def step_rows(wide: pl.DataFrame, steps: list[str]) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def stage_rates(long: pl.DataFrame, *, by_channel: bool) -> pl.DataFrame:
-    """Entered, advanced, rate and days in stage per step, overall (``all``), by channel
-    (when ``by_channel``) and by cohort, in that order (:data:`FUNNEL_SCHEMA`)."""
+#: the funnel table's dimensions, in their order
+DIMENSIONS = {"all": 0, "channel": 1, "segment": 2, "cohort": 3}
+
+
+def stage_rates(long: pl.DataFrame) -> pl.DataFrame:
+    """Entered, advanced, rate and days in stage per step, overall (``all``), by channel and
+    by segment (when ``long`` has them) and by cohort, in that order (:data:`FUNNEL_SCHEMA`)."""
     groups: list[tuple[str, pl.Expr]] = [
-        ("all", pl.lit("all")),
-        ("cohort", pl.col("cohort")),
+        (dim, pl.lit("all") if dim == "all" else pl.col(dim))
+        for dim in DIMENSIONS
+        if dim == "all" or dim in long.columns
     ]
-    if by_channel:
-        groups.insert(1, ("channel", pl.col("channel")))
     parts = [
         long.with_columns(pl.lit(dim).alias("dimension"), expr.cast(pl.String).alias("group"))
         .group_by("dimension", "group", "step", "from_stage", "to_stage")
@@ -111,7 +136,7 @@ def stage_rates(long: pl.DataFrame, *, by_channel: bool) -> pl.DataFrame:
             .alias("rate")
         )
         .sort(
-            pl.col("dimension").replace_strict({"all": 0, "channel": 1, "cohort": 2}),
+            pl.col("dimension").replace_strict(DIMENSIONS),
             "group",
             "step",
         )
@@ -119,57 +144,85 @@ def stage_rates(long: pl.DataFrame, *, by_channel: bool) -> pl.DataFrame:
     )
 
 
-def weakest_step(
-    rates: pl.DataFrame, steps: list[str], benchmarks: Mapping[str, float] | None
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """``rates`` with ``benchmark`` and ``gap_to_benchmark`` on the ``all`` rows, and the
-    weakest step: lowest rate / benchmark with benchmarks, else the lowest rate."""
+def step_ranges(steps: list[str], given: Mapping[str, Any] | Benchmarks | None) -> Benchmarks:
+    """The benchmark table the steps are judged against: ``given`` as a table, else the
+    shipped one with ``given`` (step -> rate, or -> (low, high); keyed ``"mql->sql"`` or by
+    the from-stage ``"mql"``) over its step rows."""
+    if isinstance(given, Benchmarks):
+        return given
     names = {f"{a}->{b}": a for a, b in zip(steps, steps[1:], strict=False)}
-    bench: dict[str, float] = {}
-    for k, v in (benchmarks or {}).items():
+    ranges: dict[str, tuple[float | None, float | None]] = {}
+    for k, v in (given or {}).items():
         step = names.get(k, k)
         if step not in steps[:-1]:
             raise ModelParameterError(
                 f"The 'benchmarks' parameter of funnel has an unknown step {k!r}; use one of "
                 f"{list(names)}."
             )
-        if not 0 < float(v) <= 1:
+        pair = tuple(v) if isinstance(v, list | tuple) else (v, v)
+        if len(pair) != 2 or not all(is_number(x) and 0 < float(x) <= 1 for x in pair):
             raise ModelParameterError(
-                f"The 'benchmarks' parameter of funnel must hold rates in (0, 1]. Got {k}={v!r}."
+                "The 'benchmarks' parameter of funnel must hold rates in (0, 1] or (low, high) "
+                f"pairs of them. Got {k}={v!r}."
             )
-        bench[step] = float(v)
-    is_all = pl.col("dimension") == "all"
+        following = steps[steps.index(step) + 1]
+        ranges[f"{step}_to_{following}"] = (float(pair[0]), float(pair[1]))
+    return load_benchmarks().with_ranges(ranges, source="the funnel's benchmarks parameter")
+
+
+#: The range columns of the funnel table (see :func:`judge_steps`).
+RANGE_COLUMNS = ("benchmark_low", "benchmark_high", "benchmark_gap", "benchmark_source")
+
+
+def judge_steps(rates: pl.DataFrame, bench: Benchmarks) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """``rates`` with each step's range (:data:`RANGE_COLUMNS`: the row of metric
+    ``<from>_to_<to>`` for the row's segment or channel, else every scope's) and gap, and
+    the weakest step: the step furthest below its range (``all`` rows), else the data's
+    lowest rate; the data's own weakest step is always beside it (``data_weakest``)."""
+    rates = bench.attach(
+        rates,
+        pl.col("from_stage") + "_to_" + pl.col("to_stage"),
+        segment=pl.when(pl.col("dimension") == "segment").then(pl.col("group")),
+        channel=pl.when(pl.col("dimension") == "channel").then(pl.col("group")),
+    )
     rates = rates.with_columns(
-        pl.when(is_all)
-        .then(pl.col("from_stage").replace_strict(bench, default=None, return_dtype=pl.Float64))
-        .alias("benchmark")
-    ).with_columns((pl.col("rate") / pl.col("benchmark") - 1).alias("gap_to_benchmark"))
-    overall = rates.filter(is_all & pl.col("rate").is_not_null())
+        gap_expr(
+            pl.col("rate"),
+            pl.col("benchmark_low"),
+            pl.col("benchmark_high"),
+            pl.col("benchmark_better"),
+        ).alias("benchmark_gap")
+    ).drop("benchmark_unit", "benchmark_better")
+    overall = rates.filter((pl.col("dimension") == "all") & pl.col("rate").is_not_null())
     if overall.height == 0:
         return rates, {}
-    if bench:
-        judged = overall.filter(pl.col("benchmark").is_not_null()).sort(
-            "gap_to_benchmark", maintain_order=True
+    lowest = _step(overall.sort("rate", maintain_order=True).row(0, named=True))
+    below = overall.filter(pl.col("benchmark_gap") < 0).sort("benchmark_gap", maintain_order=True)
+    judged = overall.filter(pl.col("benchmark_gap").is_not_null()).height
+    if below.height:
+        weakest = _step(below.row(0, named=True))
+        weakest["judged_against"] = (
+            "the benchmark ranges: the step furthest below its range (rate / low end - 1); "
+            f"{below.height} of {judged} step(s) with a range are below it"
         )
-        against = "the given benchmarks (lowest rate / benchmark): " + ", ".join(
-            f"{k}->{steps[steps.index(k) + 1]} {v:.0%}" for k, v in bench.items()
-        )
+        weakest["below_range"] = True
     else:
-        judged = overall.sort("rate", maintain_order=True)
-        against = (
-            "the data's own step rates, no benchmark given: the step with the lowest "
-            "conversion rate, where the largest share of those entering is lost"
+        weakest = dict(lowest)
+        why = (
+            f"none of the {judged} step(s) with a benchmark range is below it"
+            if judged
+            else "no step has a benchmark range"
         )
-    if judged.height == 0:
-        return rates, {}
-    row = judged.row(0, named=True)
-    return rates, {
-        "from_stage": row["from_stage"],
-        "to_stage": row["to_stage"],
-        "rate": row["rate"],
-        "entered": row["entered"],
-        "advanced": row["advanced"],
-        "benchmark": row["benchmark"],
-        "gap_to_benchmark": row["gap_to_benchmark"],
-        "judged_against": against,
-    }
+        weakest["judged_against"] = (
+            "the data's own step rates: the step with the lowest conversion rate, where the "
+            f"largest share of those entering is lost ({why})"
+        )
+        weakest["no_gap"] = why
+        weakest["below_range"] = False
+    weakest["data_weakest"] = lowest
+    return rates, weakest
+
+
+def _step(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("from_stage", "to_stage", "rate", "entered", "advanced", *RANGE_COLUMNS)
+    return {k: row[k] for k in keys}

@@ -7,15 +7,14 @@ from datetime import datetime
 
 import polars as pl
 
-from attribution.b2b._funnel_stages import days
+from attribution.b2b._funnel_stages import DIMENSIONS, days
 
 __all__ = ["pipeline_velocity"]
 
 
-def pipeline_velocity(
-    wide: pl.DataFrame, steps: list[str], end: datetime | None, *, has_channel: bool
-) -> pl.DataFrame:
-    """Pipeline velocity overall and, with ``has_channel``, by sourced channel, up to the
+def pipeline_velocity(wide: pl.DataFrame, steps: list[str], end: datetime | None) -> pl.DataFrame:
+    """Pipeline velocity overall, by sourced channel and by segment (when ``wide`` has
+    them), up to the
     data's ``end`` (the rule is in :mod:`attribution.b2b._funnel`)."""
     opp, won = steps[-2], steps[-1]
     opp_i = len(steps) - 2
@@ -34,13 +33,13 @@ def pipeline_velocity(
         days(pl.col(f"{won}_at") - opp_at).filter(is_won).mean().alias("cycle_days"),
     ]
     frame = wide.with_columns(days(pl.lit(end) - pl.col("_first_at").min()).alias("_span_days"))
-    parts = [frame.group_by(pl.lit("all").alias("group")).agg(aggs)]
-    if has_channel:
-        parts.append(frame.group_by(pl.col("channel").alias("group")).agg(aggs))
+    dims = [d for d in ("channel", "segment") if d in wide.columns]
     out = pl.concat(
         [
-            p.with_columns(pl.lit(d).alias("dimension"))
-            for p, d in zip(parts, ["all", "channel"], strict=False)
+            frame.group_by((pl.lit("all") if d == "all" else pl.col(d)).alias("group"))
+            .agg(aggs)
+            .with_columns(pl.lit(d).alias("dimension"))
+            for d in ("all", *dims)
         ]
     )
     closed = pl.col("won") + pl.col("lost")
@@ -70,5 +69,5 @@ def pipeline_velocity(
             "cycle_days",
             "velocity_per_day",
         )
-        .sort(pl.col("dimension") != "all", "group")
+        .sort(pl.col("dimension").replace_strict(DIMENSIONS), "group")
     )

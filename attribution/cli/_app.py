@@ -269,6 +269,9 @@ def economics_extras(
             timestamp_formats=timestamp_formats,
             channel_aliases=(result.manifest.get("parameters") or {}).get("channel_aliases"),
             alerts=alerts,
+            benchmarks=benchmarks,
+            accounts=account_table,
+            nrr=kept,
         )
     extras.append(
         unit_economics(

@@ -50,6 +50,7 @@ class RunFiles:
     FUNNEL_WEEKLY: Final = "funnel_weekly.parquet"
     FUNNEL_VELOCITY: Final = "funnel_velocity.parquet"
     ALERTS: Final = "alerts.parquet"
+    FUNNEL_KPIS: Final = "funnel_kpis.parquet"
     FUNNEL_JSON: Final = "funnel.json"
     SLA: Final = "sla.parquet"
     SLA_BREACHES: Final = "sla_breaches.parquet"

@@ -154,6 +154,67 @@ class Benchmarks:
         """Every metric name in the table, sorted."""
         return sorted(self.table.get_column("metric").unique().to_list())
 
+    def with_ranges(
+        self,
+        ranges: Mapping[str, tuple[float | None, float | None]],
+        *,
+        unit: str = "rate",
+        better: str = "higher",
+        source: str = "given",
+    ) -> Benchmarks:
+        """This table with ``metric -> (low, high)`` rows (every scope) over its own."""
+        rows = [
+            dict(metric=m, segment=None, channel=None, low=lo, high=hi, unit=unit,
+                 better=better, source=source, origin=source)
+            for m, (lo, hi) in ranges.items()
+        ]  # fmt: skip
+        return Benchmarks(_override(self.table, pl.DataFrame(rows, schema=BENCHMARK_SCHEMA)))
+
+    def attach(
+        self,
+        frame: pl.DataFrame,
+        metric: pl.Expr,
+        *,
+        segment: pl.Expr | None = None,
+        channel: pl.Expr | None = None,
+        prefix: str = "benchmark_",
+    ) -> pl.DataFrame:
+        """``frame`` with the range of each row: ``<prefix>low``, ``high``, ``unit``,
+        ``better`` and ``source`` of the row of ``metric`` for the row's ``segment`` /
+        ``channel`` (expressions; null for none), falling back as :meth:`get` does (that
+        scope, the segment's, the channel's, then every scope's). Joins, no row loop."""
+        t = self.table
+        fields = ("low", "high", "unit", "better", "source")
+        out = frame.with_columns(
+            metric.alias("_bm"),
+            (segment if segment is not None else pl.lit(None, pl.String)).alias("_bs"),
+            (channel if channel is not None else pl.lit(None, pl.String)).alias("_bc"),
+        )
+        levels = ((True, True), (True, False), (False, True), (False, False))
+        for i, (by_seg, by_ch) in enumerate(levels):
+            scope = _scope_is(by_seg, "segment") & _scope_is(by_ch, "channel")
+            keys = ["_bm", *(["_bs"] if by_seg else []), *(["_bc"] if by_ch else [])]
+            part = t.filter(scope).select(
+                pl.col("metric").alias("_bm"),
+                *([pl.col("segment").alias("_bs")] if by_seg else []),
+                *([pl.col("channel").alias("_bc")] if by_ch else []),
+                pl.lit(True).alias(f"_b{i}_hit"),
+                *[pl.col(f).alias(f"_b{i}_{f}") for f in fields],
+            )
+            out = out.join(part, on=keys, how="left", maintain_order="left")
+        picks = []
+        for f in fields:
+            expr: Any = pl.when(pl.col("_b0_hit")).then(pl.col(f"_b0_{f}"))
+            for i in range(1, len(levels)):
+                expr = expr.when(pl.col(f"_b{i}_hit")).then(pl.col(f"_b{i}_{f}"))
+            picks.append(expr.alias(prefix + f))
+        helper = [c for c in out.columns if c.startswith("_b") and c[2:3].isdigit()]
+        return out.with_columns(picks).drop("_bm", "_bs", "_bc", *helper)
+
+
+def _scope_is(given: bool, column: str) -> pl.Expr:
+    return pl.col(column).is_not_null() if given else pl.col(column).is_null()
+
 
 def _scope(column: str, value: str | None) -> pl.Expr:
     return pl.col(column).is_null() if value is None else pl.col(column) == value
@@ -199,6 +260,7 @@ def load_benchmarks(
 
 def _override(base: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     key = ["metric", "segment", "channel"]
+    new = new.unique(subset=key, keep="last", maintain_order=True)
     kept = base.join(new.select(key), on=key, how="anti", nulls_equal=True)
     return pl.concat([kept, new]).select(BENCHMARK_SCHEMA.names())
 

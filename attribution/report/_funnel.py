@@ -113,10 +113,18 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
     weak_row = overall.filter(
         (pl.col("from_stage") == weakest[0]) & (pl.col("to_stage") == weakest[1])
     ).row(0, named=True)
-    ctx.findings.append(
-        f"Funnel: the weakest stage is <b>{e(weakest[0])} → {e(weakest[1])}</b> "
-        f"({e(fmt_pct(weak_row['rate']))} advance)."
-    )
+    lo, hi = weak_row.get("benchmark_low"), weak_row.get("benchmark_high")
+    if isinstance(named, dict) and named.get("below_range") and isinstance(lo, float):
+        target = f"{fmt_pct(lo)}-{fmt_pct(hi)}" if hi is not None else f">= {fmt_pct(lo)}"
+        ctx.findings.append(
+            f"Funnel: the biggest conversion gap is <b>{e(weakest[0])} → {e(weakest[1])}</b> "
+            f"({e(fmt_pct(weak_row['rate']))} advance vs a target of {e(target)})."
+        )
+    else:
+        ctx.findings.append(
+            f"Funnel: the weakest stage is <b>{e(weakest[0])} → {e(weakest[1])}</b> "
+            f"({e(fmt_pct(weak_row['rate']))} advance)."
+        )
     parts.append(
         f'<div class="callout">Weakest stage: <b>{e(weakest[0])} → {e(weakest[1])}</b>, '
         f"{e(fmt_pct(weak_row['rate']))} of those entering advance.<br>"

@@ -1,0 +1,299 @@
+"""The funnel's KPIs, overall and per segment, each beside its benchmark range: average deal
+size, time to close, sales cycle, win rate, pipeline velocity, customer concentration,
+marketing-sourced and -influenced shares of pipeline, and NRR (from the retention stage).
+
+Definitions (also in ``funnel.json`` and the README):
+
+- ``average_deal_size`` (USD): mean ``value`` of the ``closed_won`` events of won entities.
+- ``time_to_close_days``: mean days from the opportunity to ``closed_won`` (the velocity's
+  cycle days), judged against ``deal_velocity_days``; ``sales_cycle_months`` is the same
+  figure in months (days / 30.4375), judged against the segment's ``sales_cycle_months``.
+- ``win_rate``: won / (won + lost) of closed opportunities.
+- ``pipeline_velocity_per_day`` (USD a day): open opportunities x win rate x average deal /
+  cycle days (:mod:`attribution.b2b._funnel`).
+- ``customer_concentration``: the share of won revenue that the ``top_customers`` largest
+  customers (accounts; the entity when it has no account) bring; ``detail`` names N and the
+  count of customers.
+- ``marketing_sourced_share`` / ``marketing_influenced_share`` (with touches): of the
+  opportunities (entities that reached the opportunity step; at the time of the
+  opportunity, else of the won / lost event), the share whose first touch is a marketing
+  touch at or before it (sourced), and the share with any marketing touch at or before it
+  (influenced). A marketing touch is any touch whose ``touch_type`` is not a sales touch
+  (``sales_call``, ``sales_email``, ``meeting``); every touch is one without a
+  ``touch_type`` column. Counts, not value: opportunities carry no amount until they close.
+- ``nrr``: annualised net revenue retention per segment, from
+  :func:`attribution.b2b._retention.nrr` (with a subscriptions table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from attribution.inputs._benchmarks import Benchmarks, format_range, format_value, gap_expr
+
+__all__ = ["KPI_BENCHMARKS", "KPI_COLUMNS", "funnel_kpis", "gap_lines", "kpi_lines"]
+
+#: KPI -> the benchmark table's metric it is judged against
+KPI_BENCHMARKS: dict[str, str] = {
+    "time_to_close_days": "deal_velocity_days",
+    "sales_cycle_months": "sales_cycle_months",
+    "win_rate": "win_rate",
+    "marketing_sourced_share": "marketing_sourced_share",
+    "marketing_influenced_share": "marketing_influenced_share",
+    "nrr": "nrr",
+}
+_UNITS = {
+    "average_deal_size": "usd",
+    "time_to_close_days": "days",
+    "sales_cycle_months": "months",
+    "win_rate": "rate",
+    "pipeline_velocity_per_day": "usd",
+    "customer_concentration": "rate",
+    "marketing_sourced_share": "rate",
+    "marketing_influenced_share": "rate",
+    "nrr": "ratio",
+}
+KPI_COLUMNS = (
+    "dimension",
+    "group",
+    "kpi",
+    "value",
+    "unit",
+    "detail",
+    "benchmark_low",
+    "benchmark_high",
+    "benchmark_gap",
+    "benchmark_source",
+)
+_DAYS_PER_MONTH = 30.4375
+
+
+def funnel_kpis(
+    wide: pl.DataFrame,
+    velocity: pl.DataFrame,
+    steps: list[str],
+    bench: Benchmarks,
+    *,
+    key: str,
+    top_customers: int,
+    nrr: Mapping[str, float | None] | None = None,
+) -> pl.DataFrame:
+    """The KPI table (:data:`KPI_COLUMNS`), ``all`` and per segment when ``wide`` has one."""
+    dims = ["all", *(["segment"] if "segment" in wide.columns else [])]
+    from_velocity = (
+        velocity.filter(pl.col("dimension").is_in(dims))
+        .select(
+            "dimension",
+            "group",
+            pl.col("average_deal").alias("average_deal_size"),
+            pl.col("cycle_days").alias("time_to_close_days"),
+            (pl.col("cycle_days") / _DAYS_PER_MONTH).alias("sales_cycle_months"),
+            "win_rate",
+            pl.col("velocity_per_day").alias("pipeline_velocity_per_day"),
+        )
+        .unpivot(index=["dimension", "group"], variable_name="kpi", value_name="value")
+        .with_columns(pl.lit(None, pl.String).alias("detail"))
+    )
+    parts = [from_velocity, _concentration(wide, steps, dims, top_customers, key)]
+    if "_first_is_marketing" in wide.columns:
+        parts.append(_marketing(wide, steps, dims))
+    if nrr:
+        parts.append(
+            pl.DataFrame(
+                {
+                    "dimension": ["all" if s == "all" else "segment" for s in nrr],
+                    "group": list(nrr),
+                    "kpi": ["nrr"] * len(nrr),
+                    "value": list(nrr.values()),
+                    "detail": ["annualised, from the subscriptions table"] * len(nrr),
+                },
+                schema={
+                    "dimension": pl.String,
+                    "group": pl.String,
+                    "kpi": pl.String,
+                    "value": pl.Float64,
+                    "detail": pl.String,
+                },
+            )  # fmt: skip
+        )
+    kpis = pl.concat([p.select("dimension", "group", "kpi", "value", "detail") for p in parts])
+    kpis = kpis.with_columns(pl.col("kpi").replace_strict(_UNITS).alias("unit"))
+    kpis = bench.attach(
+        kpis,
+        pl.col("kpi").replace_strict(KPI_BENCHMARKS, default=None, return_dtype=pl.String),
+        segment=pl.when(pl.col("dimension") == "segment").then(pl.col("group")),
+    )
+    order = list(_UNITS)
+    return (
+        kpis.with_columns(
+            gap_expr(
+                pl.col("value"),
+                pl.col("benchmark_low"),
+                pl.col("benchmark_high"),
+                pl.col("benchmark_better"),
+            ).alias("benchmark_gap")
+        )
+        .sort(
+            pl.col("dimension") != "all",
+            "group",
+            pl.col("kpi").replace_strict({k: i for i, k in enumerate(order)}),
+        )
+        .select(KPI_COLUMNS)
+    )
+
+
+def _group(dim: str) -> pl.Expr:
+    return (pl.lit("all") if dim == "all" else pl.col(dim)).alias("group")
+
+
+def _concentration(
+    wide: pl.DataFrame, steps: list[str], dims: list[str], n: int, key: str
+) -> pl.DataFrame:
+    won = wide.filter(
+        (pl.col("depth") >= len(steps) - 1) & pl.col("won_value").is_not_null()
+    ).with_columns(
+        pl.coalesce(pl.col("_account"), pl.col(key)).alias("_customer"),
+    )
+    out = []
+    for dim in dims:
+        per_customer = won.group_by(_group(dim), "_customer").agg(pl.col("won_value").sum())
+        out.append(
+            per_customer.sort("won_value", descending=True)
+            .group_by("group", maintain_order=True)
+            .agg(
+                pl.col("won_value").head(n).sum().alias("_top"),
+                pl.col("won_value").sum().alias("_all"),
+                pl.len().alias("_customers"),
+            )
+            .select(
+                pl.lit(dim).alias("dimension"),
+                "group",
+                pl.lit("customer_concentration").alias("kpi"),
+                pl.when(pl.col("_all") > 0).then(pl.col("_top") / pl.col("_all")).alias("value"),
+                pl.format(
+                    "top {} of {} customers",
+                    pl.min_horizontal(pl.col("_customers"), pl.lit(n)),
+                    pl.col("_customers"),
+                ).alias("detail"),
+            )
+        )
+    return pl.concat(out)
+
+
+def _marketing(wide: pl.DataFrame, steps: list[str], dims: list[str]) -> pl.DataFrame:
+    opp, won = steps[-2], steps[-1]
+    at = pl.coalesce(pl.col(f"{opp}_at"), pl.col(f"{won}_at"), pl.col("_lost_at"))
+    opps = wide.filter(pl.col("depth") >= len(steps) - 2).with_columns(
+        (pl.col("_first_is_marketing").fill_null(False) & (pl.col("_first_touch_at") <= at))
+        .fill_null(False)
+        .alias("_sourced"),
+        (pl.col("_first_marketing_at") <= at).fill_null(False).alias("_influenced"),
+    )
+    out = []
+    for dim in dims:
+        agg = opps.group_by(_group(dim)).agg(
+            pl.len().alias("_n"), pl.col("_sourced").sum(), pl.col("_influenced").sum()
+        )
+        for kpi, col in (
+            ("marketing_sourced_share", "_sourced"),
+            ("marketing_influenced_share", "_influenced"),
+        ):
+            out.append(
+                agg.select(
+                    pl.lit(dim).alias("dimension"),
+                    "group",
+                    pl.lit(kpi).alias("kpi"),
+                    (pl.col(col) / pl.col("_n")).alias("value"),
+                    pl.format("{} of {} opportunities", pl.col(col), pl.col("_n")).alias("detail"),
+                )
+            )
+    return pl.concat(out)
+
+
+def _judged(value: float | None, unit: str, kpi: str, r: Mapping[str, Any]) -> str:
+    """``12% vs a target of 15-25% (-20%)`` or the bare value without a range."""
+    shown = format_value(value, unit, kpi)
+    if r.get("benchmark_low") is None and r.get("benchmark_high") is None:
+        return shown
+    low, high = r["benchmark_low"], r["benchmark_high"]
+    target = format_range(low, high, unit, kpi)
+    gap = r.get("benchmark_gap")
+    if value is None or gap is None:
+        where = ""
+    elif low is not None and value < low:
+        where = f" ({1 - value / low:.0%} below it{', short' if gap < 0 else ', better'})"
+    elif high is not None and value > high:
+        where = f" ({value / high - 1:.0%} above it{', short' if gap < 0 else ', better'})"
+    else:
+        where = " (within it)"
+    return f"{shown} vs a target of {target}{where}"
+
+
+def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
+    """The biggest conversion gap and the data's own weakest step, with the numbers."""
+    if not weakest:
+        return []
+
+    def step(w: Mapping[str, Any]) -> str:
+        return f"{w['from_stage']} -> {w['to_stage']} at " + _judged(w["rate"], "rate", "", w)
+
+    low = weakest["data_weakest"]
+    if weakest.get("below_range"):
+        return [
+            f"Biggest conversion gap: {step(weakest)} ({weakest['benchmark_source']}).",
+            f"  The data's own weakest step (lowest rate): {step(low)}.",
+        ]
+    return [
+        f"Weakest stage: {step(low)} (the data's lowest rate; no conversion gap against the "
+        f"benchmark ranges: {weakest['no_gap']}).",
+    ]
+
+
+_LABELS = {
+    "average_deal_size": "average deal size",
+    "time_to_close_days": "time to close",
+    "sales_cycle_months": "sales cycle",
+    "win_rate": "win rate",
+    "pipeline_velocity_per_day": "pipeline velocity a day",
+    "customer_concentration": "customer concentration",
+    "marketing_sourced_share": "marketing-sourced pipeline",
+    "marketing_influenced_share": "marketing-influenced pipeline",
+    "nrr": "NRR",
+}
+
+
+#: the KPIs the summary shows per segment (every KPI is in funnel_kpis.parquet)
+_BY_SEGMENT = ("average_deal_size", "sales_cycle_months", "win_rate", "nrr")
+
+
+def kpi_lines(kpis: pl.DataFrame) -> list[str]:
+    """The KPIs overall, then a few per segment, one line each."""
+    if kpis.height == 0:
+        return []
+    lines = ["Funnel KPIs (overall; against the benchmark table where it has a range):"]
+    for r in kpis.filter(pl.col("dimension") == "all").iter_rows(named=True):
+        if r["kpi"] == "sales_cycle_months" and r["benchmark_low"] is None:
+            continue  # the same figure as time to close; its ranges are per segment
+        detail = f" ({r['detail']})" if r["detail"] and r["kpi"] != "nrr" else ""
+        lines.append(
+            f"  {_LABELS[r['kpi']]:<30} {_judged(r['value'], r['unit'], r['kpi'], r)}{detail}"
+        )
+    segments = kpis.filter(
+        (pl.col("dimension") == "segment")
+        & pl.col("kpi").is_in(_BY_SEGMENT)
+        & pl.col("value").is_not_null()
+    )
+    if segments.height:
+        lines.append("  by segment:")
+    for (group,), rows in segments.group_by("group", maintain_order=True):
+        lines.append(
+            f"    {group}: "
+            + "; ".join(
+                f"{_LABELS[r['kpi']]} {_judged(r['value'], r['unit'], r['kpi'], r)}"
+                for r in rows.iter_rows(named=True)
+            )
+        )
+    return lines
