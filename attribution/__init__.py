@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from attribution._version import __version__
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.b2b._alerts import AlertSettings
+from attribution.b2b._alerts_score import AlertScore, score_alerts
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
@@ -84,6 +85,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AlertScore",
     "AlertSettings",
     "AttributionError",
     "AttributionResult",
@@ -146,6 +148,7 @@ __all__ = [
     "retention",
     "run_partitioned",
     "score_against_truth",
+    "score_alerts",
     "score_journeys",
     "sla",
     "unit_economics",

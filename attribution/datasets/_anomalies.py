@@ -33,7 +33,14 @@ import polars as pl
 
 from attribution.exceptions import InputError
 
-__all__ = ["INJECTABLE", "Anomaly", "inject_anomalies", "random_anomalies", "read_anomalies"]
+__all__ = [
+    "INJECTABLE",
+    "Anomaly",
+    "inject_anomalies",
+    "largest_channels",
+    "random_anomalies",
+    "read_anomalies",
+]
 
 #: metric -> (family of the alert that should find it, sign of its size)
 INJECTABLE: dict[str, tuple[str, int]] = {
@@ -47,6 +54,8 @@ INJECTABLE: dict[str, tuple[str, int]] = {
 }
 _DEPTH = {"lead": 0, "mql": 1, "sql": 2, "opportunity": 3, "closed_lost": 3, "closed_won": 4}
 _TAG = 4242  # the anomalies' own random streams: (seed, _TAG, index)
+#: Weeks between two random anomalies of one family (a baseline's length plus the change).
+SPACING = 8
 
 
 @dataclass(frozen=True)
@@ -119,29 +128,56 @@ def read_anomalies(path: str | Path) -> list[Anomaly]:
     return out
 
 
+def largest_channels(tables: dict[str, pl.DataFrame], n: int = 4) -> tuple[list[str], list[str]]:
+    """The ``n`` channels that source the most leads, and the two with the most spend."""
+    leads = (
+        tables["stages"].filter(pl.col("stage") == "lead").select("contact_id").unique()
+        .join(_sourced(tables["touches"]), on="contact_id")
+        .group_by("channel").len().sort("len", "channel", descending=[True, False])
+    )  # fmt: skip
+    paid = (
+        tables["spend"].group_by("channel").agg(pl.col("amount").sum())
+        .sort("amount", "channel", descending=[True, False])
+    )  # fmt: skip
+    return leads.get_column("channel").head(n).to_list(), paid.get_column("channel").head(
+        2
+    ).to_list()
+
+
 def random_anomalies(
-    n: int, seed: int, start: str | date, days: int, channels: list[str]
+    n: int, seed: int, start: str | date, days: int, channels: list[str], paid: list[str]
 ) -> list[Anomaly]:
-    """``n`` anomalies drawn at random (seeded): a metric, the overall funnel or one of the
-    three largest ``channels`` (the first three given), a week between the 20th week of the
-    window and 14 weeks before its end (room for a baseline before and mature outcomes
-    after), and a size the alerts are meant to find: 30-60% in a volume, touches or spend,
-    10-20 points in a step rate (which is drawn on the overall funnel)."""
+    """``n`` anomalies drawn at random (seeded) of the sizes the alerts are meant to find:
+    a metric; the overall funnel or one of ``channels`` (a spend anomaly: one of ``paid``,
+    see :func:`largest_channels`); a week between the
+    24th week of the window and 17 weeks before its end (room for a baseline before it and
+    for mature outcomes after it); a size of 30-60% for a volume, touches or spend (spend
+    up, the others down) or 10-20 points for a step rate (drawn on the overall funnel); two
+    anomalies of one family at least :data:`SPACING` weeks apart (fewer than ``n`` when the
+    window has no room for more)."""
     rng = np.random.default_rng([seed, _TAG, 10**6])
     first = date.fromisoformat(start) if isinstance(start, str) else start
-    lo, hi = 20, max(21, days // 7 - 14)
+    lo, hi = 24, max(25, days // 7 - 17)
     metrics = sorted(INJECTABLE)
     out: list[Anomaly] = []
-    for _ in range(n):  # a handful of anomalies, not rows
+    for _ in range(50 * n):  # a handful of anomalies, not rows
+        if len(out) == n:
+            break
         metric = metrics[int(rng.integers(len(metrics)))]
         week = first + timedelta(weeks=int(rng.integers(lo, hi)))
+        pool: list[str | None] = [None, *(paid if metric == "spend" else channels)]
+        channel = pool[int(rng.integers(len(pool)))]
         if "_to_" in metric:
             channel, size = None, -round(float(rng.uniform(0.10, 0.20)), 3)
-        else:
-            pick = int(rng.integers(4))
-            channel = None if pick == 3 or metric == "spend" and pick == 2 else channels[pick]
+        elif metric == "spend":
             size = round(float(rng.uniform(0.30, 0.60)), 3)
-            size = size * 2 if metric == "spend" else -size
+        else:
+            size = -round(float(rng.uniform(0.30, 0.60)), 3)
+        # one change at a time per metric family: the next needs a clean baseline again
+        family = INJECTABLE[metric][0]
+        if any(INJECTABLE[a.metric][0] == family and abs((a.week - week).days) < 7 * SPACING
+               for a in out):  # fmt: skip
+            continue
         out.append(Anomaly(metric, channel, week, size))
     return out
 
@@ -203,10 +239,14 @@ def _funnel(
         .sort("contact_id")
     )
     if anomaly.channel is not None:
-        entered = entered.join(
-            _sourced(tables["touches"]).filter(pl.col("channel") == anomaly.channel),
-            on="contact_id",
-        ).select("contact_id")
+        entered = (
+            entered.join(
+                _sourced(tables["touches"]).filter(pl.col("channel") == anomaly.channel),
+                on="contact_id",
+            )
+            .select("contact_id")
+            .sort("contact_id")
+        )  # a join's row order is not fixed
     if "_to_" in anomaly.metric:  # a rate: remove the next stage of |size| x entrants
         nxt = anomaly.metric.split("_to_")[1]
         advanced = entered.join(
@@ -234,9 +274,7 @@ def _touches(
     if anomaly.channel is not None:
         rows = rows.filter(pl.col("channel") == anomaly.channel)
     gone = _pick(rows.select("_r"), abs(anomaly.size), rng).get_column("_r").implode()
-    return (
-        touches.with_row_index("_r").filter(~pl.col("_r").is_in(gone)).drop("_r")
-    )
+    return touches.with_row_index("_r").filter(~pl.col("_r").is_in(gone)).drop("_r")
 
 
 def _spend(

@@ -1,0 +1,74 @@
+"""The alerts scored against anomalies injected on purpose into a synthetic world of the
+sample's size (the benchmark with more seeds and random anomalies: benchmarks/alerts.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+import attribution
+from attribution.datasets import synthesize
+from attribution.datasets._anomalies import Anomaly, inject_anomalies
+
+#: Changes of the sizes the issue sets as targets, on series large enough to carry them.
+ANOMALIES = [
+    Anomaly("lead_volume", None, date(2025, 6, 16), -0.35),
+    Anomaly("touches", "linkedin", date(2025, 7, 14), -0.5),
+    Anomaly("lead_to_mql", None, date(2025, 8, 11), -0.12),
+    Anomaly("touches", "google_ads", date(2025, 6, 2), -1.0),  # the channel goes silent
+]
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, pl.DataFrame]:
+    data = synthesize(90_000, seed=11)
+    return {"touches": data.touches, "stages": data.stages, "spend": data.spend,
+            "surveys": data.surveys}  # fmt: skip
+
+
+def test_a_clean_world_has_few_false_alerts(world: dict[str, pl.DataFrame]) -> None:
+    f = attribution.funnel(world["stages"], world["touches"], world["spend"])
+    years = f.weekly.get_column("week").n_unique() / 52
+    assert f.alerts.height / years <= 4, f.alerts.get_column("message").to_list()
+
+
+def test_injected_anomalies_are_found_within_a_week(world: dict[str, pl.DataFrame]) -> None:
+    tables, truth = inject_anomalies(world, ANOMALIES, seed=11)
+    assert [a["metric"] for a in truth] == [a.metric for a in ANOMALIES]
+    assert truth[0] == {
+        "family": "pipeline", "metric": "lead_volume", "channel": None, "week": "2025-06-16",
+        "size": -0.35, "kind": "drop", "weeks": 2,
+    }  # fmt: skip
+    f = attribution.funnel(tables["stages"], tables["touches"], tables["spend"])
+    score = attribution.score_alerts(f.alerts, truth)
+    assert score.recall is not None
+    assert score.recall >= 0.8, score.anomalies
+    silent = f.alerts.filter((pl.col("metric") == "touches") & (pl.col("channel") == "google_ads"))
+    assert "went silent" in silent.item(0, "message")
+    assert silent.item(0, "severity") == "high"
+    # no alert sits on a provisional week
+    provisional = f.weekly.filter(pl.col("provisional")).select("metric", "channel", "week")
+    assert (
+        f.alerts.join(provisional, on=["metric", "channel", "week"], nulls_equal=True).height == 0
+    )
+
+
+def test_the_injection_changes_what_it_says() -> None:
+    data = synthesize(20_000, seed=3)
+    tables = {"touches": data.touches, "stages": data.stages, "spend": data.spend,
+              "surveys": data.surveys}  # fmt: skip
+    june = Anomaly("spend", "linkedin", date(2025, 6, 9), 0.5, weeks=1)
+    out, truth = inject_anomalies(tables, [june], seed=3)
+    before = data.spend.filter(pl.col("channel") == "linkedin")
+    after = out["spend"].filter(pl.col("channel") == "linkedin")
+    month = pl.col("month").cast(pl.Date) == date(2025, 6, 1)
+    assert after.filter(month).get_column("amount").sum() == pytest.approx(
+        1.5 * before.filter(month).get_column("amount").sum(), rel=1e-3
+    )
+    assert after.filter(~month).equals(before.filter(~month))
+    # a monthly spend table changes for the whole month: the truth says from its first week
+    assert truth[0]["week"] == "2025-05-26"
+    with pytest.raises(attribution.InputError, match="size must be > 0"):
+        Anomaly("spend", None, date(2025, 6, 2), -0.5)
