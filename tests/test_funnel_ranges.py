@@ -229,3 +229,26 @@ def test_cli_summary_shows_the_gap_with_numbers(stages, touches, accounts, tmp_p
     assert seg.height > 0
     page = (run / "report.html").read_text()
     assert "the biggest conversion gap is <b>mql → sql</b> (12.0% advance vs a target of" in page
+
+
+def test_channel_kpis_against_the_channels_rows(stages, touches) -> None:
+    spend = pl.DataFrame(
+        {"channel": ["Email", "linkedin"], "month": ["2025-01-01"] * 2, "amount": [500.0, 80.0]}
+    )
+    bench = attribution.load_benchmarks(
+        targets={"channel": {"email": {"cpl": [0, 100], "mql_rate": [0.2, 0.4]}}}
+    )
+    f = attribution.funnel(stages, touches, spend, benchmarks=bench)
+    k = f.kpis.filter(pl.col("dimension") == "channel")
+    email = {r["kpi"]: r for r in k.filter(pl.col("group") == "email").iter_rows(named=True)}
+    assert email["mql_rate"]["value"] == 1.0  # c1: its one sourced lead became an MQL
+    assert email["mql_rate"]["benchmark_gap"] == pytest.approx(1.0 / 0.4 - 1)
+    assert email["cost_per_lead"]["value"] == 500.0
+    assert email["cost_per_lead"]["benchmark_gap"] == pytest.approx(-(500 / 100 - 1))
+    assert email["cost_per_mql"]["benchmark_low"] is None
+    outbound = k.filter(pl.col("group") == "outbound")  # c2, c3; no spend: no costs
+    assert outbound.get_column("kpi").to_list() == ["mql_rate"]
+    assert outbound.item(0, "benchmark_low") is None  # no row for the channel
+    no_touch = k.filter((pl.col("group") == "(no touch)") & (pl.col("kpi") == "mql_rate"))
+    assert no_touch.item(0, "value") == pytest.approx(22 / 224)
+    assert "email: MQL rate of sourced leads 100% vs a target of 20-40%" in f.summary()

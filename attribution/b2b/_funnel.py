@@ -324,9 +324,6 @@ def funnel(
         frame.get_column("timestamp").max(),
     )
     velocity = pipeline_velocity(wide, steps, span[1])
-    kpis = funnel_kpis(
-        wide, velocity, steps, bench, key=key, top_customers=top_customers, nrr=_nrr_of(nrr)
-    )
     spend_frame = None
     if spend is not None:
         spend_frame = load(
@@ -336,6 +333,16 @@ def funnel(
             formats=resolve_formats(timestamp_formats, "spend"),
         ).frame
         spend_frame = normalise_channels(spend_frame, check_channel_aliases(channel_aliases))[0]
+    kpis = funnel_kpis(
+        wide,
+        velocity,
+        steps,
+        bench,
+        key=key,
+        top_customers=top_customers,
+        nrr=_nrr_of(nrr),
+        spend=spend_frame,
+    )
     detected = detect_alerts(
         wide, steps, span, touches=touch_frame, spend=spend_frame, settings=settings
     )

@@ -23,6 +23,11 @@ Definitions (also in ``funnel.json`` and the README):
   ``touch_type`` column. Counts, not value: opportunities carry no amount until they close.
 - ``nrr``: annualised net revenue retention per segment, from
   :func:`attribution.b2b._retention.nrr` (with a subscriptions table).
+- Per sourced channel (with touches; ``dimension = channel``): ``mql_rate`` = the share of
+  the leads the channel sourced (first touch) that became MQLs, judged against the
+  channel's ``mql_rate`` row; with spend, ``cost_per_lead`` = the channel's spend over the
+  spend table / the leads it sourced over the stages table (judged against its ``cpl``
+  row) and ``cost_per_mql`` likewise. Channels without a row of their own have no range.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ __all__ = ["KPI_BENCHMARKS", "KPI_COLUMNS", "funnel_kpis", "gap_lines", "kpi_lin
 
 #: KPI -> the benchmark table's metric it is judged against
 KPI_BENCHMARKS: dict[str, str] = {
+    "mql_rate": "mql_rate",
+    "cost_per_lead": "cpl",
     "time_to_close_days": "deal_velocity_days",
     "sales_cycle_months": "sales_cycle_months",
     "win_rate": "win_rate",
@@ -55,6 +62,9 @@ _UNITS = {
     "marketing_sourced_share": "rate",
     "marketing_influenced_share": "rate",
     "nrr": "ratio",
+    "mql_rate": "rate",
+    "cost_per_lead": "usd",
+    "cost_per_mql": "usd",
 }
 KPI_COLUMNS = (
     "dimension",
@@ -80,8 +90,10 @@ def funnel_kpis(
     key: str,
     top_customers: int,
     nrr: Mapping[str, float | None] | None = None,
+    spend: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The KPI table (:data:`KPI_COLUMNS`), ``all`` and per segment when ``wide`` has one."""
+    """The KPI table (:data:`KPI_COLUMNS`), ``all``, per segment when ``wide`` has one and
+    per sourced channel when it has a channel (``spend``: its costs per lead / MQL)."""
     dims = ["all", *(["segment"] if "segment" in wide.columns else [])]
     from_velocity = (
         velocity.filter(pl.col("dimension").is_in(dims))
@@ -100,6 +112,8 @@ def funnel_kpis(
     parts = [from_velocity, _concentration(wide, steps, dims, top_customers, key)]
     if "_first_is_marketing" in wide.columns:
         parts.append(_marketing(wide, steps, dims))
+    if "channel" in wide.columns:
+        parts.append(_by_channel(wide, spend))
     if nrr:
         parts.append(
             pl.DataFrame(
@@ -125,6 +139,7 @@ def funnel_kpis(
         kpis,
         pl.col("kpi").replace_strict(KPI_BENCHMARKS, default=None, return_dtype=pl.String),
         segment=pl.when(pl.col("dimension") == "segment").then(pl.col("group")),
+        channel=pl.when(pl.col("dimension") == "channel").then(pl.col("group")),
     )
     order = list(_UNITS)
     return (
@@ -137,7 +152,7 @@ def funnel_kpis(
             ).alias("benchmark_gap")
         )
         .sort(
-            pl.col("dimension") != "all",
+            pl.col("dimension").replace_strict({"all": 0, "segment": 1, "channel": 2}),
             "group",
             pl.col("kpi").replace_strict({k: i for i, k in enumerate(order)}),
         )
@@ -181,6 +196,43 @@ def _concentration(
             )
         )
     return pl.concat(out)
+
+
+def _by_channel(wide: pl.DataFrame, spend: pl.DataFrame | None) -> pl.DataFrame:
+    leads = wide.filter(pl.col("depth") >= 0)
+    agg = leads.group_by(pl.col("channel").alias("group")).agg(
+        pl.len().alias("_leads"), (pl.col("depth") >= 1).sum().alias("_mqls")
+    )
+    kpis = [
+        agg.select(
+            pl.lit("channel").alias("dimension"),
+            "group",
+            pl.lit("mql_rate").alias("kpi"),
+            (pl.col("_mqls") / pl.col("_leads")).alias("value"),
+            pl.format("{} of {} sourced leads", pl.col("_mqls"), pl.col("_leads")).alias("detail"),
+        )
+    ]
+    if spend is not None:
+        by_channel = spend.group_by(pl.col("channel").alias("group")).agg(
+            pl.col("amount").sum().alias("_spend")
+        )
+        costs = agg.join(by_channel, on="group", how="inner")
+        for kpi, n in (("cost_per_lead", "_leads"), ("cost_per_mql", "_mqls")):
+            kpis.append(
+                costs.select(
+                    pl.lit("channel").alias("dimension"),
+                    "group",
+                    pl.lit(kpi).alias("kpi"),
+                    pl.when(pl.col(n) > 0).then(pl.col("_spend") / pl.col(n)).alias("value"),
+                    pl.format(
+                        "${} spend / {} {}",
+                        pl.col("_spend").round(0).cast(pl.Int64),
+                        pl.col(n),
+                        pl.lit("leads" if n == "_leads" else "MQLs"),
+                    ).alias("detail"),
+                )
+            )
+    return pl.concat(kpis)
 
 
 def _marketing(wide: pl.DataFrame, steps: list[str], dims: list[str]) -> pl.DataFrame:
@@ -262,6 +314,9 @@ _LABELS = {
     "marketing_sourced_share": "marketing-sourced pipeline",
     "marketing_influenced_share": "marketing-influenced pipeline",
     "nrr": "NRR",
+    "mql_rate": "MQL rate of sourced leads",
+    "cost_per_lead": "cost per lead",
+    "cost_per_mql": "cost per MQL",
 }
 
 
@@ -289,6 +344,18 @@ def kpi_lines(kpis: pl.DataFrame) -> list[str]:
     if segments.height:
         lines.append("  by segment:")
     for (group,), rows in segments.group_by("group", maintain_order=True):
+        lines.append(
+            f"    {group}: "
+            + "; ".join(
+                f"{_LABELS[r['kpi']]} {_judged(r['value'], r['unit'], r['kpi'], r)}"
+                for r in rows.iter_rows(named=True)
+            )
+        )
+    judged = pl.col("benchmark_low").is_not_null() | pl.col("benchmark_high").is_not_null()
+    channels = kpis.filter((pl.col("dimension") == "channel") & judged)
+    if channels.height:
+        lines.append("  by sourced channel (where the benchmark table has the channel):")
+    for (group,), rows in channels.group_by("group", maintain_order=True):
         lines.append(
             f"    {group}: "
             + "; ".join(
