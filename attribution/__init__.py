@@ -28,6 +28,7 @@ from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
 from attribution.b2b._retention import Retention, retention
 from attribution.b2b._sla import SLA, SLA_DEFAULTS, sla
 from attribution.engine._files import RunFiles, write_json_atomic
+from attribution.engine._incremental import attribute_incremental
 from attribution.engine._manifest import new_run_id
 from attribution.engine._memory import attribute, attribute_paths
 from attribution.engine._partitioned import attribute_partitioned, run_partitioned
@@ -131,6 +132,7 @@ __all__ = [
     "UnitEconomics",
     "__version__",
     "attribute",
+    "attribute_incremental",
     "attribute_partitioned",
     "attribute_paths",
     "available_models",

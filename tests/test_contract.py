@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
+from tests.conftest import ORIGIN
 
 MODELS = list(attribution.available_models())
 RULE_MODELS = [n for n, s in attribution.available_models().items() if s.family == "rule"]
@@ -292,6 +294,27 @@ def _same_channel_credit(got: pl.DataFrame, expected: pl.DataFrame) -> None:
 def test_partitioned_executor_gives_the_same_credit(data, in_memory, partitions) -> None:
     got = attribution.attribute_partitioned(*data, models=MODELS, partitions=partitions)
     _same_touch_credit(got.touch_credit, in_memory.touch_credit)
+    _same_channel_credit(got.channel_credit, in_memory.channel_credit)
+    assert got.manifest["reconciliation"] == in_memory.manifest["reconciliation"]
+
+
+def test_incremental_executor_gives_the_same_credit(data, in_memory, tmp_path) -> None:
+    """Two nights (the rows before day 200, then all of them, appended): the second equals
+    the in-memory run on all the rows (their order: the first night's rows first)."""
+    touches, stages = data
+    first = [f.filter(pl.col("timestamp") < ORIGIN + timedelta(days=200)) for f in data]
+    ordered = [
+        pl.concat([early, whole.join(early, on=whole.columns, how="anti", nulls_equal=True)])
+        for early, whole in zip(first, data, strict=True)
+    ]
+    attribution.attribute_incremental(*first, models=MODELS, state=tmp_path)
+    got = attribution.attribute_incremental(*ordered, models=MODELS, state=tmp_path)
+    assert got.manifest["parameters"]["incremental"]["mode"] == "incremental", got.manifest[
+        "parameters"
+    ]["incremental"]
+    expected = attribution.attribute(*ordered, models=MODELS)
+    _same_touch_credit(got.touch_credit, expected.touch_credit)
+    _same_touch_credit(expected.touch_credit, in_memory.touch_credit)  # order changes nothing
     _same_channel_credit(got.channel_credit, in_memory.channel_credit)
     assert got.manifest["reconciliation"] == in_memory.manifest["reconciliation"]
 

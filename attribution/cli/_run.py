@@ -190,7 +190,16 @@ def run(
             }
         )
         engine: Any = attribute
-        if partitions:
+        if options.state is not None:
+            from attribution.engine._incremental import attribute_incremental
+
+            if partitions or stage_input is None:
+                raise typer.BadParameter(
+                    "--state takes --touches and --stages (files or queries), without "
+                    "--partitions or --events"
+                )
+            engine = attribute_incremental
+        elif partitions:
             from attribution.engine._partitioned import attribute_partitioned
 
             engine = functools.partial(attribute_partitioned, partitions=partitions)

@@ -43,7 +43,7 @@ from attribution.engine._stages import (
     run_stage_columns,
     run_touch_columns,
 )
-from attribution.exceptions import InputError, ModelParameterError
+from attribution.exceptions import ConfigError, InputError, ModelParameterError
 from attribution.inputs._account_inputs import Accounts
 from attribution.inputs._schema import (
     CONTACTS,
@@ -124,6 +124,15 @@ def load_inputs(
     return Inputs(touch_table, stage_table, contact_frame, sources, segments)
 
 
+def refuse_state(options: RunOptions) -> None:
+    """An executor that keeps no state refuses ``options.state`` rather than ignore it."""
+    if options.state is not None:
+        raise ConfigError(
+            f"state={str(options.state)!r} is for incremental runs: use "
+            "attribution.attribute_incremental (attribution run --state)"
+        )
+
+
 def attribute(
     touches: TableLike,
     stages: TableLike | None = None,
@@ -175,6 +184,7 @@ def attribute(
     timer = Timer(progress)
     options = RunOptions.of(options, **keywords)
     runs = options.runs
+    refuse_state(options)
 
     timer.stage("load")
     inputs = load_inputs(touches, stages, contacts, options, accounts)

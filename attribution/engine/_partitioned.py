@@ -55,6 +55,7 @@ from attribution.engine._manifest import (
     make_manifest,
     run_parameters,
 )
+from attribution.engine._memory import refuse_state
 from attribution.engine._merge import (
     GLOBAL_ROW,
     bucket_expr,
@@ -275,6 +276,7 @@ def _run(
     hold it (model by model, in the order of the run's models)."""
     timer = Timer(progress)
     check_partitions(partitions)
+    refuse_state(options)
     if options.select_markov_order:
         raise ModelParameterError(
             "select_markov_order is not available in partitioned mode: its held-out split of "

@@ -88,9 +88,11 @@ def load_input(
     *,
     keep: Callable[[Sequence[str]], Collection[str]] | None = None,
     prehash: bool = False,
+    require_rows: bool | None = None,
 ) -> Table:
     """The load stage of one input table: read with the run's column mapping and timestamp
-    formats for it, checked against ``spec``; a file must hold data rows."""
+    formats for it, checked against ``spec``; a file or a query must hold data rows (unless
+    ``require_rows=False``: an incremental run's new rows may be none)."""
     return load(
         data,
         spec,
@@ -98,7 +100,7 @@ def load_input(
         keep=keep,
         prehash=prehash,
         formats=options.table_formats(spec.name),
-        require_rows=is_file(data),
+        require_rows=is_file(data) if require_rows is None else require_rows,
     )
 
 
