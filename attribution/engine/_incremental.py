@@ -49,20 +49,23 @@ from typing import Any
 
 import polars as pl
 
+from attribution.engine._deltas import (
+    combine_counts,
+    shown_stage_counts,
+    stage_counts_full,
+    unseen,
+    update_paths,
+)
 from attribution.engine._files import write_json_atomic
 from attribution.engine._manifest import Timer, conversion_totals, make_manifest, run_parameters
 from attribution.engine._memory import attribute
+from attribution.engine._merge import collect_credit
 from attribution.engine._result import (
-    CHANNEL_CREDIT_SCHEMA,
-    PATH_TABLE_SCHEMA,
-    TOUCH_CREDIT_SCHEMA,
     AttributionResult,
 )
 from attribution.engine._stages import (
     Part,
     build_part,
-    channel_credit_from_touches,
-    concat,
     fit_models,
     load_input,
     path_table,
@@ -72,7 +75,6 @@ from attribution.exceptions import ConfigError
 from attribution.inputs._database import SqlTable
 from attribution.inputs._schema import CONTACTS, ROW, STAGES, TOUCHES, Table, TableSpec
 from attribution.inputs._sources import Source, read_source
-from attribution.journeys._cap import LISTED
 from attribution.options import RunOptions
 from attribution.typing import Progress, TableLike
 
@@ -192,100 +194,6 @@ def _read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: d
 
 def _replace(table: Table, frame: pl.DataFrame) -> Table:
     return Table(frame, table.source, frame.height, names=table.names, spec=table.spec)
-
-
-def _content_hashes(frame: pl.DataFrame) -> pl.DataFrame:
-    """Each row's hash (all columns but ``_row``) and its occurrence among equal hashes."""
-    hashes = frame.select(pl.exclude(ROW)).hash_rows(seed=0)
-    return pl.DataFrame({"_h": hashes}).with_columns(pl.int_range(pl.len()).over("_h").alias("_n"))
-
-
-def _unseen(new: pl.DataFrame, seen: pl.DataFrame) -> pl.DataFrame:
-    """The rows of ``new`` not in ``seen`` (both: rows at or after the cutoff; as multisets,
-    so a row that the source holds twice is kept once if it was read once before)."""
-    if not seen.height or not new.height:
-        return new
-    columns = [c for c in new.columns if c != ROW]
-    mine = _content_hashes(new.select([*columns, ROW]))
-    theirs = _content_hashes(seen.select([*columns, ROW])).with_columns(pl.lit(True).alias("_seen"))
-    unseen = (
-        mine.join(theirs, on=["_h", "_n"], how="left", maintain_order="left")
-        .get_column("_seen")
-        .is_null()
-    )
-    return new.filter(unseen)
-
-
-# --- counts ---------------------------------------------------------------------------------
-
-
-def _combine(
-    total: Mapping[str, Any],
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    affected: set[str | None],
-    key: str,
-) -> dict[str, Any]:
-    """Reconciliation counts: ``total - before + after`` (numbers, and maps of numbers with
-    zero entries dropped); name lists united (rows only ever add); the too-long list without
-    the affected entities' old entries, with their new ones."""
-    out: dict[str, Any] = {}
-    for name in sorted({*total, *before, *after}):
-        t, b, a = total.get(name), before.get(name), after.get(name)
-        sample = next(v for v in (t, b, a) if v is not None)
-        if isinstance(sample, list) and all(isinstance(v, str) for v in sample):
-            out[name] = sorted({*(t or []), *(a or [])})
-        elif isinstance(sample, list):
-            kept = [e for e in (t or []) if e.get(key) not in affected]
-            joined = sorted([*kept, *(a or [])], key=lambda e: -int(e.get("touches", 0)))
-            out[name] = joined[:LISTED]
-        elif isinstance(sample, Mapping):
-            values = [v for v in (t, b, a) if v is not None]
-            if any(isinstance(x, str) for v in values for x in v.values()):
-                out[name] = {**(t or {}), **(a or {})}
-                continue
-            merged: dict[str, int] = dict(t or {})
-            for reason, n in (b or {}).items():
-                merged[reason] = merged.get(reason, 0) - n
-            for reason, n in (a or {}).items():
-                merged[reason] = merged.get(reason, 0) + n
-            out[name] = {k: v for k, v in merged.items() if v}
-        else:
-            out[name] = (t or 0) - (b or 0) + (a or 0)
-    return out
-
-
-def _stage_counts_full(stages: pl.DataFrame) -> dict[str, int]:
-    if "stage" not in stages.columns or not stages.height:
-        return {}
-    return {str(s): int(n) for s, n in stages.group_by("stage").len().iter_rows()}
-
-
-def _shown_stage_counts(full: Mapping[str, int]) -> dict[str, int]:
-    """The manifest's ``stage_counts`` from the uncut counts, as :func:`stage_counts` cuts."""
-    from attribution.engine._empty import STAGE_COUNTS_SHOWN
-
-    ordered = sorted(((s, n) for s, n in full.items() if n), key=lambda p: (-p[1], p[0]))
-    return dict(ordered[:STAGE_COUNTS_SHOWN])
-
-
-def _subtract_paths(total: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
-    """The path table ``total - before + after``, by path; paths left with no conversion and
-    no null path are gone."""
-    parts = [
-        total,
-        before.with_columns(-pl.col("conversions", "nulls", "value")),
-        after,
-    ]
-    return (
-        pl.concat([p.cast(PATH_TABLE_SCHEMA) for p in parts])
-        .group_by("path")
-        .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
-        .filter((pl.col("conversions") != 0) | (pl.col("nulls") != 0))
-        .sort(["conversions", "nulls", "path"], descending=[True, True, False])
-        .select(list(PATH_TABLE_SCHEMA))
-        .cast(PATH_TABLE_SCHEMA)
-    )
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -446,7 +354,7 @@ def _full(
         (tables["touches"], tables["stages"]),
     )
     counts = dict(part.counts)
-    meta["stage_counts_full"] = _stage_counts_full(part.stages)
+    meta["stage_counts_full"] = stage_counts_full(part.stages)
     meta["counts"] = counts
     _write(fresh, meta, "journeys", part.journeys.touches)
     _write(fresh, meta, "conversions", part.journeys.conversions)
@@ -483,7 +391,7 @@ def _incremental(
             if history is not None
             else read.table.frame.clear()
         )
-        fresh = _unseen(read.table.frame, recent.select(read.table.frame.columns))
+        fresh = unseen(read.table.frame, recent.select(read.table.frame.columns))
         offset = int(seen_meta["rows"])
         new[name] = fresh.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias(ROW))
     entities = (
@@ -507,14 +415,14 @@ def _incremental(
         tables,
     )
     affected = set(entities.to_list())
-    meta["counts"] = _combine(meta["counts"], before.counts, after.counts, affected, key)
+    meta["counts"] = combine_counts(meta["counts"], before.counts, after.counts, affected, key)
     full_stages = dict(meta["stage_counts_full"])
-    for s, n in _stage_counts_full(before.stages).items():
+    for s, n in stage_counts_full(before.stages).items():
         full_stages[s] = full_stages.get(s, 0) - n
-    for s, n in _stage_counts_full(after.stages).items():
+    for s, n in stage_counts_full(after.stages).items():
         full_stages[s] = full_stages.get(s, 0) + n
     meta["stage_counts_full"] = {s: n for s, n in full_stages.items() if n}
-    meta["counts"]["stage_counts"] = _shown_stage_counts(meta["stage_counts_full"])
+    meta["counts"]["stage_counts"] = shown_stage_counts(meta["stage_counts_full"])
     mine = _entity_filter(key, entities)
     journeys = pl.concat(
         [state.table("journeys").filter(~mine), after.journeys.touches], how="vertical_relaxed"
@@ -523,7 +431,7 @@ def _incremental(
         [state.table("conversions").filter(~mine), after.journeys.conversions],
         how="vertical_relaxed",
     ).sort("conversion_id")
-    paths = _subtract_paths(
+    paths = update_paths(
         state.table("paths"), path_table(before.journeys), path_table(after.journeys)
     )
     fresh_dir = state.directory / f".build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
@@ -613,17 +521,7 @@ def _answer(
         rules = rule_credit(journeys, options)
     fitted = fit_models(options, paths, allocate_on=journeys, timer=timer)
     timer.stage("collect")
-    touch_credit = concat(
-        [rules[i] if i in rules else fitted.touch_credit[i] for i in range(len(runs))],
-        TOUCH_CREDIT_SCHEMA,
-    )
-    channel_credit = concat(
-        [
-            channel_credit_from_touches(rules[i]) if i in rules else fitted.channel_credit[i]
-            for i in range(len(runs))
-        ],
-        CHANNEL_CREDIT_SCHEMA,
-    )
+    touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
     conversions = state.table("conversions")
     parameters = run_parameters(options)
     parameters["incremental"] = incremental

@@ -23,6 +23,7 @@ from attribution.engine._manifest import (
     make_manifest,
     run_parameters,
 )
+from attribution.engine._merge import collect_credit
 from attribution.engine._result import (
     CHANNEL_CREDIT_SCHEMA,
     PATH_TABLE_SCHEMA,
@@ -216,17 +217,7 @@ def attribute(
         notes.append(f"markov order selection: suggested order {best} (held-out ROC AUC)")
 
     timer.stage("collect")
-    touch_credit = concat(
-        [rules[i] if i in rules else fitted.touch_credit[i] for i in range(len(runs))],
-        TOUCH_CREDIT_SCHEMA,
-    )
-    channel_credit = concat(
-        [
-            channel_credit_from_touches(rules[i]) if i in rules else fitted.channel_credit[i]
-            for i in range(len(runs))
-        ],
-        CHANNEL_CREDIT_SCHEMA,
-    )
+    touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
     conversions = journeys.conversions
     accounts = account_credit = pipeline = pl.DataFrame()
     account: dict[str, Any] = {}

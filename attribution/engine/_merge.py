@@ -14,8 +14,13 @@ from typing import Any
 import polars as pl
 
 from attribution.b2b._accounts import ACCOUNTS_SCHEMA, engagement_z_expr, tier_expr
-from attribution.engine._result import PATH_TABLE_SCHEMA, SUMS_SCHEMA
-from attribution.engine._stages import channel_credit_from_touches, concat
+from attribution.engine._result import (
+    CHANNEL_CREDIT_SCHEMA,
+    PATH_TABLE_SCHEMA,
+    SUMS_SCHEMA,
+    TOUCH_CREDIT_SCHEMA,
+)
+from attribution.engine._stages import Fitted, channel_credit_from_touches, concat
 from attribution.exceptions import InputError
 from attribution.inputs._reading import locate
 from attribution.inputs._schema import ROW, Table, TableSpec, load
@@ -26,6 +31,7 @@ from attribution.options import RunOptions
 
 __all__ = [
     "GLOBAL_ROW",
+    "collect_credit",
     "bucket_expr",
     "channel_sums",
     "check_partitions",
@@ -164,3 +170,22 @@ def retier(accounts: pl.DataFrame) -> pl.DataFrame:
         .select(list(ACCOUNTS_SCHEMA))
         .cast(ACCOUNTS_SCHEMA)
     )
+
+
+def collect_credit(
+    n_runs: int, rules: Mapping[int, pl.DataFrame], fitted: Fitted
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The run's touch credit and channel credit, model by model in the order of the run:
+    rule-based ones from their touch credit, data-driven ones as fitted."""
+    touch_credit = concat(
+        [rules[i] if i in rules else fitted.touch_credit[i] for i in range(n_runs)],
+        TOUCH_CREDIT_SCHEMA,
+    )
+    channel_credit = concat(
+        [
+            channel_credit_from_touches(rules[i]) if i in rules else fitted.channel_credit[i]
+            for i in range(n_runs)
+        ],
+        CHANNEL_CREDIT_SCHEMA,
+    )
+    return touch_credit, channel_credit
