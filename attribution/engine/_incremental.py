@@ -223,6 +223,7 @@ def attribute_incremental(
     stages: TableLike,
     *,
     contacts: TableLike | None = None,
+    accounts: Any = None,
     options: RunOptions | None = None,
     progress: Progress | None = None,
     full: bool = False,
@@ -267,6 +268,8 @@ def attribute_incremental(
         reason = "account level (engagement tiers are relative to every account)"
     elif options.select_markov_order:
         reason = "Markov order selection (its held-out split is not per entity)"
+    elif options.segment_windows is not None:
+        reason = "a lookback per segment (it reads the accounts table)"
     reads: dict[str, _Read] = {}
     if reason is None:
         assert state is not None
@@ -287,7 +290,16 @@ def attribute_incremental(
                 break
             reads[name] = read
     if reason is not None:
-        return _full(touches, stages, contacts, contact_frame, options, fingerprint, reason, timer)
+        return _full(
+            touches,
+            stages,
+            (contacts, accounts),
+            contact_frame,
+            options,
+            fingerprint,
+            reason,
+            timer,
+        )
     assert state is not None
     return _incremental(state, reads, options, fingerprint, timer)
 
@@ -314,7 +326,7 @@ def _history_count_before(state: _State, name: str, cutoff: datetime) -> int:
 def _full(
     touches: TableLike,
     stages: TableLike,
-    contacts: TableLike | None,
+    others: tuple[TableLike | None, Any],
     contact_frame: pl.DataFrame | None,
     options: RunOptions,
     fingerprint: str,
@@ -340,9 +352,20 @@ def _full(
     }
     for name, table in tables.items():
         _append_history(fresh, meta, name, table.frame, 0)
-    per_entity = options.level == "contact" and not options.select_markov_order
+    per_entity = (
+        options.level == "contact"
+        and not options.select_markov_order
+        and options.segment_windows is None
+    )
     if not per_entity:
-        result = attribute(touches, stages, contacts=contacts, options=options.replace(state=None))
+        contacts, accounts = others
+        result = attribute(
+            touches,
+            stages,
+            contacts=contacts,
+            accounts=accounts,
+            options=options.replace(state=None),
+        )
         _commit(directory, fresh, meta)
         result.manifest["notes"].append(f"incremental run: full recompute ({reason})")
         result.manifest["parameters"]["incremental"] = {"mode": "full", "reason": reason}
