@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import attribution
-from attribution.inputs._benchmarks import format_range, gap
+from attribution.inputs._benchmarks import format_range, gap, gap_expr
 from attribution.inputs._config import load_config
 
 HEADER = "metric,segment,channel,low,high,unit,better,source\n"
@@ -167,3 +170,77 @@ def test_config_benchmarks_file_and_targets(tmp_path: Path) -> None:
     cfg.write_text('[benchmarks]\nfile = "nope.csv"\n')
     with pytest.raises(attribution.InputError, match="nope.csv"):
         load_config(cfg)
+
+
+BOUND = st.one_of(st.none(), st.floats(0.0, 100.0, allow_nan=False))
+
+
+@settings(max_examples=200)
+@given(
+    value=st.floats(0.0, 200.0, allow_nan=False),
+    ends=st.tuples(BOUND, BOUND).filter(lambda e: e != (None, None)),
+    better=st.sampled_from(["higher", "lower", None]),
+)
+def test_the_gap_sign_says_which_side_and_the_expression_agrees(value, ends, better) -> None:
+    low, high = ends
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    g = gap(value, low, high, better)
+    frame = pl.DataFrame(
+        {"v": [value], "lo": [low], "hi": [high], "b": [better]},
+        schema={"v": pl.Float64, "lo": pl.Float64, "hi": pl.Float64, "b": pl.String},
+    )
+    expr = frame.select(gap_expr(pl.col("v"), pl.col("lo"), pl.col("hi"), pl.col("b"))).item()
+    assert expr == (pytest.approx(g) if g is not None else None)
+    if better is None:
+        assert g is None
+        return
+    below = low is not None and value < low
+    above = high is not None and value > high
+    if not (below or above):
+        assert g == 0.0
+    elif g is not None:  # None only against an end of 0
+        worse = below if better == "higher" else above
+        assert (g < 0) == worse
+        assert g != 0.0
+
+
+@settings(max_examples=50)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["m1", "m2"]),
+            st.sampled_from([None, "smb", "enterprise"]),
+            st.sampled_from([None, "linkedin"]),
+            st.floats(0.0, 1.0, allow_nan=False),
+        ),
+        max_size=8,
+        unique_by=lambda r: r[:3],
+    ),
+    asks=st.lists(
+        st.tuples(
+            st.sampled_from(["m1", "m2", "m3"]),
+            st.sampled_from([None, "smb", "mid_market"]),
+            st.sampled_from([None, "linkedin", "email"]),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+)
+def test_attach_gives_every_row_what_get_gives_it(rows, asks) -> None:
+    base = attribution.load_benchmarks()
+    table = pl.DataFrame(
+        [
+            dict(metric=m, segment=s, channel=c, low=v, high=v, unit="rate", better="higher",
+                 source=f"{m}/{s}/{c}", origin="test")
+            for m, s, c, v in rows
+        ],
+        schema=base.table.schema,
+    )  # fmt: skip
+    bench = attribution.Benchmarks(table)
+    frame = pl.DataFrame(asks, schema=["m", "s", "c"], orient="row")
+    got = bench.attach(frame, pl.col("m"), segment=pl.col("s"), channel=pl.col("c"))
+    assert got.height == frame.height
+    for (m, s, c), source in zip(asks, got.get_column("benchmark_source"), strict=True):
+        hit = bench.get(m, segment=s, channel=c)
+        assert source == (hit.source if hit is not None else None)

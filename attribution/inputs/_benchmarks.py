@@ -186,9 +186,9 @@ class Benchmarks:
         t = self.table
         fields = ("low", "high", "unit", "better", "source")
         out = frame.with_columns(
-            metric.alias("_bm"),
-            (segment if segment is not None else pl.lit(None, pl.String)).alias("_bs"),
-            (channel if channel is not None else pl.lit(None, pl.String)).alias("_bc"),
+            metric.cast(pl.String).alias("_bm"),
+            (segment if segment is not None else pl.lit(None)).cast(pl.String).alias("_bs"),
+            (channel if channel is not None else pl.lit(None)).cast(pl.String).alias("_bc"),
         )
         levels = ((True, True), (True, False), (False, True), (False, False))
         for i, (by_seg, by_ch) in enumerate(levels):
