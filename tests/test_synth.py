@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 
 from attribution.datasets import (
     DARK_CHANNELS,
+    SALES_CHANNEL,
     STAGES,
     TRACKED_CHANNELS,
     SyntheticData,
@@ -19,7 +20,8 @@ from attribution.datasets import (
     write_synthetic,
 )
 
-TABLES = ("accounts", "contacts", "touches", "stages", "spend", "surveys")
+TABLES = ("accounts", "contacts", "touches", "stages", "spend", "surveys", "subscriptions")
+SALES_TYPES = {"sales_call", "sales_email", "meeting"}
 UTC_US = pl.Datetime("us", "UTC")
 SCHEMAS = {
     "accounts": {
@@ -27,6 +29,7 @@ SCHEMAS = {
         "name": pl.String,
         "industry": pl.String,
         "metro": pl.String,
+        "region": pl.String,
         "employees": pl.Int64,
         "segment": pl.String,
     },
@@ -47,6 +50,7 @@ SCHEMAS = {
         "utm_source": pl.String,
         "utm_medium": pl.String,
         "cost": pl.Float64,
+        "owner_team": pl.String,
     },
     "stages": {
         "contact_id": pl.String,
@@ -70,6 +74,7 @@ SCHEMAS = {
         "response": pl.String,
         "channel": pl.String,
     },
+    "subscriptions": {"account_id": pl.String, "month": pl.Date, "mrr": pl.Float64},
 }
 
 
@@ -105,8 +110,10 @@ def test_different_seed_gives_different_data() -> None:
 @pytest.mark.parametrize("n", [1, 7, 35_999, 36_000, 36_001, 100_003])
 def test_exact_number_of_touches(n: int) -> None:
     d = synthesize(n, seed=1)
-    assert d.touches.height == n
-    assert d.truth["counts"]["touches"] == n
+    marketing = d.touches.filter(pl.col("channel") != SALES_CHANNEL).height
+    assert marketing == n
+    assert d.truth["counts"]["marketing_touches"] == n
+    assert d.truth["counts"]["touches"] == d.touches.height
     assert d.contacts.height >= 1
     assert d.accounts.height >= 1
 
@@ -129,6 +136,7 @@ def test_ids_unique_and_formatted(data: SyntheticData) -> None:
     assert data.touches.null_count().row(0, named=True) == {
         **{c: 0 for c in SCHEMAS["touches"]},
         "account_id": data.touches["account_id"].null_count(),
+        "owner_team": data.touches["owner_team"].null_count(),
     }
 
 
@@ -168,13 +176,18 @@ def test_contacts_per_account_and_orphans(data: SyntheticData) -> None:
 
 
 def test_touches_per_contact_average_six(data: SyntheticData) -> None:
-    per_contact = data.touches.height / data.contacts.height
+    marketing = data.touches.filter(pl.col("channel") != SALES_CHANNEL).height
+    per_contact = marketing / data.contacts.height
     assert 5.8 < per_contact < 6.2
+    # the sales follow-up on top: one to a few touches per MQL
+    sales = data.touches.height - marketing
+    mqls = data.stages.filter(pl.col("stage") == "mql").height
+    assert 1.2 < sales / mqls < 3.0
 
 
 # --- touches ---
 def test_channels_are_exactly_the_tracked_ones(data: SyntheticData) -> None:
-    assert set(data.touches["channel"]) == set(TRACKED_CHANNELS)
+    assert set(data.touches["channel"]) == {*TRACKED_CHANNELS, SALES_CHANNEL}
     assert not set(data.touches["channel"]) & set(DARK_CHANNELS)
 
 
@@ -190,6 +203,8 @@ def test_utm_consistent_with_channel(data: SyntheticData) -> None:
     assert by_channel["partner_referral"] == {("partner", "referral")}
     assert by_channel["direct"] == {("(direct)", "(none)")}
     assert by_channel["organic_search"] == {("google", "organic"), ("bing", "organic")}
+    assert by_channel["outbound"] == {("outreach", "outbound"), ("apollo", "outbound")}
+    assert by_channel[SALES_CHANNEL] == {("crm", "sales")}
     assert by_channel["email"] <= {("newsletter", "email"), ("hubspot", "email")}
     # a (source, medium) pair never belongs to two channels
     assert pairs.select("utm_source", "utm_medium").is_duplicated().sum() == 0
@@ -199,9 +214,11 @@ def test_cost_only_on_paid_channels(data: SyntheticData) -> None:
     cost = data.touches.group_by("channel").agg(total=pl.col("cost").sum())
     totals = dict(zip(cost["channel"], cost["total"], strict=True))
     assert (data.touches["cost"] >= 0).all()
-    for ch in ("organic_search", "direct", "email", "webinar", "events"):
+    for ch in ("organic_search", "direct", "email", "webinar", "events", SALES_CHANNEL):
         assert totals[ch] == 0
-    for ch in ("linkedin", "google_ads", "partner_referral", "g2_capterra", "direct_mail"):
+    for ch in (
+        "linkedin", "google_ads", "partner_referral", "g2_capterra", "direct_mail", "outbound"
+    ):
         assert totals[ch] > 0
 
 
@@ -319,9 +336,12 @@ def test_deal_amounts_by_segment(big: SyntheticData) -> None:
         .agg(pl.col("value").median())
     )
     median = dict(zip(won["segment"], won["value"], strict=True))
-    assert 5_000 <= median["smb"] <= 15_000
-    assert 20_000 <= median["mid_market"] <= 60_000
-    assert 80_000 <= median["enterprise"] <= 250_000
+    # ARR = 12 x MRR: SMB ~$100 a month, mid-market ~$600, enterprise ~$2,500
+    assert 900 <= median["smb"] <= 1_600
+    assert 5_000 <= median["mid_market"] <= 10_000
+    assert 20_000 <= median["enterprise"] <= 45_000
+    values = big.stages.get_column("value").drop_nulls()
+    assert (values % 60 == 0).all()  # 12 x an MRR in whole $5
 
 
 # --- truth ---
@@ -329,7 +349,8 @@ def test_truth_shares(data: SyntheticData) -> None:
     truth = data.truth
     json.dumps(truth)  # serialisable
     shares = truth["incremental_share"]
-    assert set(shares) == set(TRACKED_CHANNELS)
+    assert set(shares) == {*TRACKED_CHANNELS, SALES_CHANNEL}
+    assert shares[SALES_CHANNEL] == 0.0  # follow-up after the MQL causes nothing
     assert all(v >= 0 for v in shares.values())
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-12)
     every = [v["share_incl_dark"] for v in truth["channels"].values()] + [
@@ -368,6 +389,132 @@ def test_truth_counts_match_tables(data: SyntheticData) -> None:
         assert data.truth["channels"][ch]["touches"] == n
 
 
+# --- the sample world's story: partner MQLs, sales follow-up, regions, subscriptions ---
+def _first_channel(d: SyntheticData) -> pl.DataFrame:
+    return (
+        d.touches.filter(pl.col("channel") != SALES_CHANNEL)
+        .sort("timestamp")
+        .group_by("contact_id")
+        .agg(first=pl.col("channel").first())
+    )
+
+
+def test_partner_sourced_mqls_reach_sql_far_more_often(big: SyntheticData) -> None:
+    reached = big.stages.pivot(on="stage", index="contact_id", values="timestamp").join(
+        _first_channel(big), on="contact_id"
+    )
+    mql = reached.filter(pl.col("mql").is_not_null())
+    rate = mql.group_by(pl.col("first") == "partner_referral").agg(
+        rate=pl.col("sql").is_not_null().mean(), n=pl.len()
+    )
+    by = dict(zip(rate["first"], rate["rate"], strict=True))
+    assert 0.55 <= by[True] <= 0.72  # PARTNER_MQL_TO_SQL = 0.62
+    assert by[False] < 0.45
+    assert mql.height > 0
+    assert rate.filter(pl.col("first"))["n"].item() > 200
+
+
+def test_sales_touches_follow_the_mql(big: SyntheticData) -> None:
+    t = big.touches
+    sales = t.filter(pl.col("channel") == SALES_CHANNEL)
+    assert set(sales["touch_type"]) == SALES_TYPES
+    assert not set(t.filter(pl.col("channel") != SALES_CHANNEL)["touch_type"]) & SALES_TYPES
+    assert set(sales["owner_team"]) == {
+        "sdr_east", "sdr_central", "sdr_west", "ae_smb", "ae_mid_market", "ae_enterprise"
+    }  # fmt: skip
+    assert (sales["cost"] == 0).all()
+    assert (sales["campaign"] == "(sales)").all()
+    # marketing touches have no owner, except the SDRs' outbound prospecting
+    owned = t.filter(pl.col("owner_team").is_not_null() & (pl.col("channel") != SALES_CHANNEL))
+    assert set(owned["channel"]) == {"outbound"}
+    assert set(owned["owner_team"]) == {"sdr_east", "sdr_central", "sdr_west"}
+    assert t.filter(pl.col("channel") == "outbound")["owner_team"].null_count() == 0
+    # every sales touch is after the contact's MQL and before its close
+    st = big.stages.pivot(on="stage", index="contact_id", values="timestamp")
+    joined = sales.join(st, on="contact_id", how="left")
+    assert joined["mql"].null_count() == 0
+    assert (joined["timestamp"] > joined["mql"]).all()
+    closed = joined.filter(pl.col("closed_won").is_not_null() | pl.col("closed_lost").is_not_null())
+    assert closed.select(
+        (pl.col("timestamp") < pl.coalesce("closed_won", "closed_lost")).all()
+    ).item()
+    # speed to lead: most MQLs answered within a day, some after several days, a few never
+    first = sales.group_by("contact_id").agg(
+        pl.col("timestamp").min(), pl.col("owner_team").sort_by("timestamp").first()
+    )
+    lag = first.join(st.select("contact_id", "mql"), on="contact_id").with_columns(
+        hours=(pl.col("timestamp") - pl.col("mql")).dt.total_seconds() / 3600
+    )
+    assert 0.55 < (lag["hours"] <= 24).mean() < 0.9  # type: ignore[operator]
+    assert (lag["hours"] > 72).mean() > 0.03  # type: ignore[operator]
+    median = dict(lag.group_by("owner_team").agg(pl.col("hours").median()).iter_rows())
+    assert median["sdr_east"] < median["sdr_central"] < median["sdr_west"]
+    assert 0.9 < lag.height / st["mql"].drop_nulls().len() < 1.0
+
+
+def test_segments_regions_and_sales_owners(big: SyntheticData) -> None:
+    acc = big.accounts
+    share = dict(acc["segment"].value_counts(normalize=True).iter_rows())
+    assert share["smb"] > 0.65
+    assert share["enterprise"] < 0.1
+    assert set(acc["region"]) == {"east", "central", "west"}
+    assert acc.select("metro", "region").unique()["metro"].is_unique().all()
+    ae = (
+        big.touches.filter(pl.col("owner_team").str.starts_with("ae_"))
+        .join(acc.select("account_id", "segment"), on="account_id")
+        .select((pl.col("owner_team") == pl.lit("ae_") + pl.col("segment")).all())
+        .item()
+    )
+    assert ae
+
+
+def test_subscriptions(big: SyntheticData) -> None:
+    sub = big.subscriptions
+    assert (sub["month"].dt.day() == 1).all()
+    assert (sub["mrr"] > 0).all()
+    assert sub.select("account_id", "month").is_duplicated().sum() == 0
+    assert set(sub["account_id"]) <= set(big.accounts["account_id"])
+    assert sub["month"].max() == date(2025, 12, 1)
+    assert sub["month"].min() == date(2023, 1, 1)  # the base of customers before the window
+    # every won deal of an account starts its revenue in its close month at MRR = ARR / 12
+    won = (
+        big.stages.filter((pl.col("stage") == "closed_won") & pl.col("account_id").is_not_null())
+        .with_columns(month=pl.col("timestamp").dt.date().dt.month_start())
+        .group_by("account_id")
+        .agg(pl.col("month").min(), (pl.col("value") / 12).sort_by("timestamp").first())
+    )
+    started = won.join(sub, on=["account_id", "month"], how="left")
+    assert started["mrr"].null_count() == 0
+    assert (started["mrr"] >= started["value"] - 1e-6).all()
+    # rows are consecutive months until churn: no gaps within an account's subscription
+    span = sub.group_by("account_id").agg(
+        n=pl.len(),
+        months=(pl.col("month").max().dt.year() * 12 + pl.col("month").max().dt.month())
+        - (pl.col("month").min().dt.year() * 12 + pl.col("month").min().dt.month())
+        + 1,
+    )
+    assert (span["n"] <= span["months"]).all()
+    assert (span["n"] == span["months"]).mean() > 0.97  # type: ignore[operator]
+    # net revenue retention over 2025 of the customers of December 2024, by segment
+    seg = big.accounts.select("account_id", "segment")
+    start = sub.filter(pl.col("month") == date(2024, 12, 1)).join(seg, on="account_id")
+    end = sub.filter(pl.col("month") == date(2025, 12, 1)).select("account_id", end="mrr")
+    nrr = (
+        start.join(end, on="account_id", how="left")
+        .group_by("segment")
+        .agg(
+            nrr=pl.col("end").fill_null(0).sum() / pl.col("mrr").sum(),
+            churn=pl.col("end").is_null().mean(),
+        )
+    )
+    by = {r["segment"]: r for r in nrr.iter_rows(named=True)}
+    assert 0.30 < by["smb"]["churn"] < 0.50
+    assert by["enterprise"]["churn"] < 0.2
+    assert 0.85 < by["smb"]["nrr"] < 1.15
+    assert 0.95 < by["mid_market"]["nrr"] < 1.30
+    assert 1.0 < by["enterprise"]["nrr"] < 1.45
+
+
 # --- spend and surveys ---
 def test_spend_calibrated_and_proportional() -> None:
     small = synthesize(90_000, seed=7).spend  # 5,000 accounts: the design's company
@@ -375,8 +522,9 @@ def test_spend_calibrated_and_proportional() -> None:
     assert 700_000 < total < 900_000
     by = small.group_by("channel").agg(pl.col("amount").sum())
     amount = dict(zip(by["channel"], by["amount"], strict=True))
-    assert 240_000 < amount["linkedin"] < 300_000
-    assert 160_000 < amount["google_ads"] < 200_000
+    assert 240_000 < amount["linkedin"] < 290_000
+    assert 95_000 < amount["google_ads"] < 125_000
+    assert 175_000 < amount["outbound"] < 225_000
     assert set(amount) == {
         "linkedin",
         "google_ads",
@@ -387,6 +535,7 @@ def test_spend_calibrated_and_proportional() -> None:
         "events",
         "webinar",
         "email",
+        "outbound",
     }
     assert (small["month"].dt.day() == 1).all()
     assert small["month"].n_unique() == 12
@@ -460,7 +609,8 @@ def test_write_csv(tmp_path: Path) -> None:
     paths = write_synthetic(tmp_path, 5_000, seed=2, fmt="csv", chunk_touches=1)
     mem = synthesize(5_000, seed=2)
     touches = pl.read_csv(paths["touches"], try_parse_dates=True)
-    assert touches.height == 5_000
+    assert touches.height == mem.touches.height
+    assert touches.filter(pl.col("channel") != SALES_CHANNEL).height == 5_000
     assert set(touches["touch_id"]) == set(mem.touches["touch_id"])
     assert paths["truth"].name == "truth.json"
 
@@ -468,7 +618,8 @@ def test_write_csv(tmp_path: Path) -> None:
 def test_write_overwrites_existing_files(tmp_path: Path) -> None:
     write_synthetic(tmp_path, 3_000, seed=1)
     paths = write_synthetic(tmp_path, 4_000, seed=1)
-    assert pl.read_parquet(paths["touches"]).height == 4_000
+    touches = pl.read_parquet(paths["touches"])
+    assert touches.filter(pl.col("channel") != SALES_CHANNEL).height == 4_000
 
 
 # --- arguments ---

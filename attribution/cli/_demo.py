@@ -29,6 +29,9 @@ SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 #: Non-media costs the demo assumes (the sample data has none); printed and written with the
 #: economics so every loaded-CAC figure can be traced to them.
 DEMO_COSTS = {"sales_compensation": 400_000.0, "tooling": 50_000.0, "onboarding": 60_000.0}
+#: The sample company's gross margin (not in the data; churn is observed in its subscriptions
+#: table); see sample_data/README.md.
+DEMO_GROSS_MARGIN = 0.80
 
 
 @app.command()
@@ -76,7 +79,7 @@ def demo(
             plan=optional("plan.toml") if spend is not None else None,
             accounts=optional("accounts.parquet"),
             subscriptions=optional("subscriptions.parquet"),
-            economics={"costs": DEMO_COSTS},
+            economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
         )
         extras += sla_extras(
             stages=data / "stages.parquet", touches=data / "touches.parquet", settings=None
@@ -87,7 +90,9 @@ def demo(
         console.print(
             "Demo assumption: non-media costs "
             + ", ".join(f"{k} ${v:,.0f}" for k, v in DEMO_COSTS.items())
-            + " for the year (the sample data has none; give yours in [economics.costs]).",
+            + " for the year (the sample data has none; give yours in [economics.costs]); "
+            f"gross margin {DEMO_GROSS_MARGIN:.0%} (the sample company's; give yours in "
+            "[economics]).",
             highlight=False,
             markup=False,
         )
@@ -109,7 +114,15 @@ def demo(
 
 @app.command()
 def synth(
-    touches: Annotated[int, typer.Option("--touches", "-n", help="Number of touches", min=1)],
+    touches: Annotated[
+        int,
+        typer.Option(
+            "--touches",
+            "-n",
+            help="Number of marketing touches (the sales follow-up touches come on top)",
+            min=1,
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")],
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
     conversion_rate: Annotated[float, typer.Option(help="Share of journeys closing won")] = 0.04,

@@ -11,6 +11,7 @@ files (``_write``) and the entry points (``_synth``).
 from attribution.datasets._synth import (
     DARK_CHANNELS,
     GENERATOR_VERSION,
+    SALES_CHANNEL,
     STAGES,
     TRACKED_CHANNELS,
     SyntheticData,
@@ -21,6 +22,7 @@ from attribution.datasets._synth import (
 __all__ = [
     "DARK_CHANNELS",
     "GENERATOR_VERSION",
+    "SALES_CHANNEL",
     "STAGES",
     "TRACKED_CHANNELS",
     "SyntheticData",

@@ -17,10 +17,12 @@ from attribution.datasets._world import (
     DARK_CHANNELS,
     DARK_RATE,
     INDUSTRIES,
+    METRO_REGION,
     METROS,
     NAME_CORE,
     NAME_FIRST,
     NAME_SUFFIX,
+    REGIONS,
     ROLE_P,
     ROLES,
     SEGMENT_CONTACT_WEIGHT,
@@ -36,6 +38,7 @@ class Accounts:
 
     industry: np.ndarray
     metro: np.ndarray
+    region: np.ndarray  # from the metro
     segment: np.ndarray
     employees: np.ndarray
     name: np.ndarray  # (n, 3): first word, core word, suffix
@@ -49,6 +52,7 @@ class Contacts:
     account: np.ndarray
     has_account: np.ndarray
     segment: np.ndarray  # their account's (smb for contacts without one)
+    region: np.ndarray  # their account's (for contacts without one: by contact number)
     role: np.ndarray
     title: np.ndarray  # row of TITLE_LIST
     intent: np.ndarray
@@ -81,7 +85,7 @@ def draw_accounts(rng: np.random.Generator, na: int) -> Accounts:
         axis=1,
     )
     intent = rng.standard_normal(na)
-    return Accounts(industry, metro, segment, employees, name, intent)
+    return Accounts(industry, metro, METRO_REGION[metro], segment, employees, name, intent)
 
 
 def draw_contacts(rng: np.random.Generator, accounts: Accounts, nc: int, n_orphan: int) -> Contacts:
@@ -93,6 +97,9 @@ def draw_contacts(rng: np.random.Generator, accounts: Accounts, nc: int, n_orpha
     account = np.concatenate([np.repeat(np.arange(na), per_acc), np.full(n_orphan, -1)])
     has_account = account >= 0
     segment = np.where(has_account, accounts.segment[np.maximum(account, 0)], 0)
+    region = np.where(
+        has_account, accounts.region[np.maximum(account, 0)], np.arange(nc) % len(REGIONS)
+    )
     role = rng.choice(len(ROLES), nc, p=ROLE_P)
     title = TITLE_OFF[role] + rng.integers(0, 1 << 30, nc) % TITLE_LEN[role]
     intent = 0.6 * np.where(has_account, accounts.intent[np.maximum(account, 0)], 0.0)
@@ -102,6 +109,7 @@ def draw_contacts(rng: np.random.Generator, accounts: Accounts, nc: int, n_orpha
         account=account,
         has_account=has_account,
         segment=segment,
+        region=region,
         role=role,
         title=title,
         intent=intent,

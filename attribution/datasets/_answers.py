@@ -16,12 +16,12 @@ from attribution.datasets._world import DARK_CHANNELS, TRACKED_CHANNELS
 
 # Survey: how memorable a channel is when a buyer answers "How did you hear about us?".
 _MEMORABILITY = np.array(
-    [1.0, 0.6, 3.0, 2.0, 1.5, 0.8, 0.8, 0.4, 1.2, 2.0, 0.1]  # tracked
+    [1.0, 0.6, 3.0, 2.0, 1.5, 0.8, 0.8, 0.4, 1.2, 2.0, 0.1, 1.0]  # tracked
     + [3.0, 4.0, 2.5, 4.0]  # dark
 )
 _SURVEY_UNKNOWN_P = 0.13
 _SURVEY_WON_P = 0.70
-_SURVEY_OPEN_P = 0.30
+_SURVEY_OPEN_P = 0.40
 _SURVEY_PICKLIST_NULL_P = 0.40
 _SURVEY_TEXT_NULL_P = 0.08  # of answers with a pick-list value, share without free text
 
@@ -71,6 +71,10 @@ SURVEY_TEXT: dict[str, tuple[str, ...]] = {
     ),
     "direct": (
         "your website", "already knew the brand", "just went to your website", "website",
+    ),
+    "outbound": (
+        "a sales rep reached out", "your SDR", "cold call", "your rep called me",
+        "a BDR reached out to us", "sales rep", "got a cold call from your team",
     ),
     "podcast": (
         "heard you on the FreightWaves podcast", "podcast", "a supply chain podcast",

@@ -5,7 +5,9 @@ rest) with its accounts, contacts, stage events and survey answers; it is drawn 
 ``(seed, TAG_BLOCK, block index)`` alone, and its identifiers are numbered from fixed block
 offsets, so the rows do not depend on how blocks are grouped into chunks. The draws run in one
 fixed order on one generator (accounts, contacts, journeys, funnel, touch attributes,
-answers): reordering them would change every row after the first moved draw.
+answers, sales follow-up touches, subscriptions): reordering them would change every row after
+the first moved draw. ``BLOCK_TOUCHES`` counts the marketing touches; the sales follow-up
+touches come on top, numbered after them in the block's identifier range.
 """
 
 from __future__ import annotations
@@ -18,16 +20,21 @@ import numpy as np
 from attribution.datasets._accounts import Accounts, Contacts, draw_accounts, draw_contacts
 from attribution.datasets._answers import draw_answers
 from attribution.datasets._deals import draw_funnel, stage_rows
+from attribution.datasets._sales import draw_sales_touches
+from attribution.datasets._subscriptions import draw_subscriptions
 from attribution.datasets._touches import Journeys, draw_journeys, draw_touch_attributes
 from attribution.datasets._truth import block_stats
 from attribution.datasets._world import (
     BLOCK_ACCOUNTS,
     BLOCK_CONTACTS,
     BLOCK_TOUCHES,
+    CAMPAIGNS,
+    CH_INDEX,
     CHANNEL_LIFT,
     CONTACTS_PER_ACCOUNT,
     DARK_LIFT,
     INTENT_COEF,
+    MAX_SALES_TOUCHES,
     ORPHAN_SHARE,
     ROLE_EFFECT,
     STAGES,
@@ -41,6 +48,11 @@ if TYPE_CHECKING:
     from attribution.datasets._calibration import Params
 
 _OPPORTUNITY = STAGES.index("opportunity")
+#: Identifiers of a block's touches: marketing touches first, then its sales touches.
+TOUCH_ID_STRIDE = BLOCK_TOUCHES + BLOCK_CONTACTS * MAX_SALES_TOUCHES
+_SALES_CHANNEL_CODE = len(TRACKED_CHANNELS)  # one past the tracked channels
+_SALES_CAMPAIGN_CODE = len(CAMPAIGNS)  # one past the campaigns
+_NO_OWNER = -1
 #: The window length of the calibration draws (which have no parameters).
 _CALIBRATION_DAYS = 365.0
 
@@ -53,6 +65,7 @@ class Block:
     acc_id: np.ndarray
     acc_industry: np.ndarray
     acc_metro: np.ndarray
+    acc_region: np.ndarray
     acc_employees: np.ndarray
     acc_segment: np.ndarray
     acc_name: np.ndarray  # (n, 3)
@@ -70,6 +83,7 @@ class Block:
     t_campaign: np.ndarray
     t_type: np.ndarray
     t_cost: np.ndarray
+    t_owner: np.ndarray  # row of OWNER_TEAMS, -1 for none
     # stages
     s_contact: np.ndarray
     s_account: np.ndarray
@@ -85,6 +99,10 @@ class Block:
     q_text: np.ndarray
     q_case: np.ndarray
     q_pick: np.ndarray  # category index, -1 for null
+    # subscriptions (account then month order)
+    sub_account: np.ndarray
+    sub_month: np.ndarray  # months since 1970-01
+    sub_mrr: np.ndarray
     # truth accumulators (additive over blocks)
     stats: dict[str, Any]
 
@@ -132,13 +150,36 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
         rng, journeys.channel, funnel.k_lead, funnel.level >= 1, params.type_cost
     )
     answers = draw_answers(rng, funnel.won, funnel.level == 4, journeys.exposed, contacts.dark)
+    sales = draw_sales_touches(
+        rng, funnel, contacts.region, contacts.segment, float(params.days)
+    )
     stages = stage_rows(funnel)
+    first_month = np.datetime64(params.start_us, "us").astype("datetime64[M]")
+
+    def month_of(days: np.ndarray) -> np.ndarray:
+        at = (params.start_us + np.round(days * US_PER_DAY).astype(np.int64)).astype("M8[us]")
+        months: np.ndarray = (at.astype("M8[M]") - first_month).astype(np.int64)
+        return months
+
+    won = np.flatnonzero(funnel.won & contacts.has_account)
+    subs = draw_subscriptions(
+        rng,
+        accounts.segment,
+        contacts.account[won],
+        month_of(funnel.t_close[won]),
+        funnel.final[won] / 12.0,
+        int(month_of(np.array([params.days - 1e-6]))[0]),
+    )
 
     # Global ids from fixed block offsets: independent of chunking, dense, unique.
     acc_off = index * BLOCK_ACCOUNTS
     con_acc = np.where(contacts.has_account, contacts.account + acc_off + 1, -1)
     con_id = np.arange(nc) + index * BLOCK_CONTACTS + 1
     q = answers.contact
+    # Outbound prospecting touches are the SDR team of the account's region.
+    outbound = journeys.channel == CH_INDEX["outbound"]
+    owner = np.where(outbound, contacts.region[journeys.tc], _NO_OWNER)
+    t_contact = np.concatenate([journeys.tc, sales.contact])
 
     def us(days: np.ndarray) -> np.ndarray:
         return params.start_us + np.round(days * US_PER_DAY).astype(np.int64)
@@ -147,6 +188,7 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
         acc_id=np.arange(na) + acc_off + 1,
         acc_industry=accounts.industry,
         acc_metro=accounts.metro,
+        acc_region=accounts.region,
         acc_employees=accounts.employees,
         acc_segment=accounts.segment,
         acc_name=accounts.name,
@@ -154,14 +196,23 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
         con_acc=con_acc,
         con_role=contacts.role,
         con_title=contacts.title,
-        t_id=np.arange(nt) + index * BLOCK_TOUCHES + 1,
-        t_contact=con_id[journeys.tc],
-        t_account=con_acc[journeys.tc],
-        t_us=params.start_us + journeys.t_us_rel,
-        t_channel=journeys.channel,
-        t_campaign=touch.campaign,
-        t_type=touch.touch_type,
-        t_cost=touch.cost,
+        t_id=np.concatenate(
+            [np.arange(nt), BLOCK_TOUCHES + np.arange(sales.contact.size)]
+        )
+        + index * TOUCH_ID_STRIDE
+        + 1,
+        t_contact=con_id[t_contact],
+        t_account=con_acc[t_contact],
+        t_us=np.concatenate([params.start_us + journeys.t_us_rel, us(sales.day)]),
+        t_channel=np.concatenate(
+            [journeys.channel, np.full(sales.contact.size, _SALES_CHANNEL_CODE)]
+        ),
+        t_campaign=np.concatenate(
+            [touch.campaign, np.full(sales.contact.size, _SALES_CAMPAIGN_CODE)]
+        ),
+        t_type=np.concatenate([touch.touch_type, sales.touch_type]),
+        t_cost=np.concatenate([touch.cost, np.zeros(sales.contact.size)]),
+        t_owner=np.concatenate([owner, sales.owner]),
         s_contact=con_id[stages.contact],
         s_account=con_acc[stages.contact],
         s_opp=np.where(stages.stage >= _OPPORTUNITY, con_id[stages.contact], -1),
@@ -175,6 +226,9 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
         q_text=answers.text,
         q_case=answers.case,
         q_pick=answers.pick,
+        sub_account=subs.account + acc_off + 1,
+        sub_month=subs.month + first_month.astype(np.int64),
+        sub_mrr=subs.mrr,
         stats=block_stats(
             thresholds=params.thresholds,
             eta=eta,
@@ -184,6 +238,9 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
             shape=(na, nc, n_orphan, nt),
             touches_by_channel=np.bincount(journeys.channel, minlength=len(TRACKED_CHANNELS)),
             surveys=int(q.size),
+            sales_touches=int(sales.contact.size),
+            base_customers=subs.base_accounts,
+            subscription_rows=int(subs.account.size),
         ),
     )
 

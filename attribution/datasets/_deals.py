@@ -2,9 +2,12 @@
 -> closed_won | closed_lost), when, and for how much.
 
 One uniform per contact against nested thresholds, so the stages are nested and
-``P(closed_won) = sigmoid(b_won + eta)`` exactly. Stage times are anchored on touches: the lead
-is created by a touch early in the journey, opportunities later, the close after the last touch;
-touches go on after each milestone.
+``P(closed_won) = sigmoid(b_won + eta)`` exactly. Contacts whose first touch is a partner
+referral reach SQL from MQL at ``PARTNER_MQL_TO_SQL`` (their SQL threshold moves between the
+MQL and opportunity ones, so nesting and ``P(closed_won)`` are unchanged). Stage times are
+anchored on touches: the lead is created by a touch early in the journey, opportunities later,
+the close after the last touch; touches go on after each milestone. Deals are subscriptions:
+their value is ARR, 12 x an MRR drawn by segment.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from attribution.datasets._touches import Journeys
-from attribution.datasets._world import DEAL_MEDIAN, DEAL_SIGMA, OPEN_OPPORTUNITY_P, sigmoid
+from attribution.datasets._world import (
+    CH_INDEX,
+    DEAL_MRR_MEDIAN,
+    DEAL_SIGMA,
+    OPEN_OPPORTUNITY_P,
+    PARTNER_MQL_TO_SQL,
+    sigmoid,
+)
 
 
 @dataclass(frozen=True)
@@ -32,8 +42,8 @@ class Funnel:
     t_opp: np.ndarray
     t_close: np.ndarray
     t_survey: np.ndarray
-    amount: np.ndarray  # at the opportunity (and a lost deal)
-    final: np.ndarray  # at closed_won
+    amount: np.ndarray  # ARR at the opportunity (and a lost deal)
+    final: np.ndarray  # ARR at closed_won
 
     def reached(self) -> list[np.ndarray]:
         """One mask per stage of STAGES: the contacts with that stage event."""
@@ -64,7 +74,10 @@ def draw_funnel(
     nc = eta.size
     b = thresholds
     u = rng.random(nc)
-    level = (u[:, None] < sigmoid(b[None, :] + eta[:, None])).sum(axis=1)  # 0..5
+    p = sigmoid(b[None, :] + eta[:, None])  # (contact, stage): nested, decreasing
+    partner = journeys.channel[journeys.first] == CH_INDEX["partner_referral"]
+    p[partner, 2] = np.clip(PARTNER_MQL_TO_SQL * p[partner, 1], p[partner, 3], p[partner, 1])
+    level = (u[:, None] < p).sum(axis=1)  # 0..5
     lost_draw = rng.random(nc)
     won = level == 5
     lost = (level == 4) & (lost_draw >= OPEN_OPPORTUNITY_P)
@@ -89,11 +102,11 @@ def draw_funnel(
     t_close = np.maximum(t_day[last] + journeys.gap, t_opp + 1.0)
     t_survey = t_opp + rng.uniform(hour, 2.0, nc)
 
-    amount = np.round(
-        np.exp(np.log(DEAL_MEDIAN[segment]) + DEAL_SIGMA[segment] * rng.standard_normal(nc)),
-        -2,
-    )
-    final = np.round(amount * np.exp(0.1 * rng.standard_normal(nc)), -2)
+    # ARR = 12 x MRR, the MRR rounded to $5; the final amount moves a little from the estimate
+    mrr = np.exp(np.log(DEAL_MRR_MEDIAN[segment]) + DEAL_SIGMA[segment] * rng.standard_normal(nc))
+    amount = 60.0 * np.maximum(np.round(mrr / 5.0), 1.0)
+    moved = mrr * np.exp(0.1 * rng.standard_normal(nc))
+    final = 60.0 * np.maximum(np.round(moved / 5.0), 1.0)
     return Funnel(
         level=level,
         won=won,

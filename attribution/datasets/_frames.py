@@ -22,7 +22,11 @@ from attribution.datasets._world import (
     NAME_CORE,
     NAME_FIRST,
     NAME_SUFFIX,
+    OWNER_TEAMS,
+    REGIONS,
     ROLES,
+    SALES_CAMPAIGN,
+    SALES_CHANNEL,
     SEGMENTS,
     STAGES,
     TAG_SHUFFLE,
@@ -84,6 +88,7 @@ def assemble(
             ).to_series(),
             "industry": _lookup([n for n, _ in INDUSTRIES], _cat(blocks, "acc_industry")),
             "metro": _lookup([n for n, _ in METROS], _cat(blocks, "acc_metro")),
+            "region": _lookup(REGIONS, _cat(blocks, "acc_region")),
             "employees": pl.Series(_cat(blocks, "acc_employees"), dtype=pl.Int64),
             "segment": _lookup(SEGMENTS, _cat(blocks, "acc_segment")),
         }
@@ -108,6 +113,7 @@ def assemble(
     else:
         order = np.argsort(t_us, kind="stable")
     campaign = _cat(blocks, "t_campaign")[order]
+    owner = _cat(blocks, "t_owner")[order]
     ids = _id_frame(
         t=("T", _cat(blocks, "t_id")[order], 10),
         c=("C", _cat(blocks, "t_contact")[order], 8),
@@ -119,15 +125,21 @@ def assemble(
             "contact_id": ids["c"],
             "account_id": ids["a"],
             "timestamp": _timestamps(t_us[order]),
-            "channel": _lookup(TRACKED_CHANNELS, _cat(blocks, "t_channel")[order]),
-            "campaign": _lookup([c[1] for c in CAMPAIGNS], campaign),
+            "channel": _lookup(
+                (*TRACKED_CHANNELS, SALES_CHANNEL), _cat(blocks, "t_channel")[order]
+            ),
+            "campaign": _lookup([*(c[1] for c in CAMPAIGNS), SALES_CAMPAIGN[0]], campaign),
             "touch_type": _lookup(TYPE_NAMES, _cat(blocks, "t_type")[order]),
-            "utm_source": _lookup([c[2] for c in CAMPAIGNS], campaign),
-            "utm_medium": _lookup([c[3] for c in CAMPAIGNS], campaign),
+            "utm_source": _lookup([*(c[2] for c in CAMPAIGNS), SALES_CAMPAIGN[1]], campaign),
+            "utm_medium": _lookup([*(c[3] for c in CAMPAIGNS), SALES_CAMPAIGN[2]], campaign),
             "cost": pl.Series(_cat(blocks, "t_cost")[order], dtype=pl.Float64),
+            # -1 (a marketing touch) is the null after the teams
+            "owner_team": _lookup(
+                (*OWNER_TEAMS, None), np.where(owner < 0, len(OWNER_TEAMS), owner)
+            ),
         }
     )
-    del order, campaign, t_us
+    del order, campaign, owner, t_us
 
     ids = _id_frame(
         c=("C", _cat(blocks, "s_contact"), 8),
@@ -182,10 +194,22 @@ def assemble(
         )
         .drop("case", "pick")
     )
+    sub_ids = _id_frame(a=("A", _cat(blocks, "sub_account"), 7))
+    subscriptions = pl.DataFrame(
+        {
+            "account_id": sub_ids["a"],
+            "month": pl.Series(
+                _cat(blocks, "sub_month").astype("datetime64[M]").astype("datetime64[D]"),
+                dtype=pl.Date,
+            ),
+            "mrr": pl.Series(_cat(blocks, "sub_mrr"), dtype=pl.Float64),
+        }
+    )
     return {
         "accounts": accounts,
         "contacts": contacts,
         "touches": touches,
         "stages": stages,
         "surveys": surveys,
+        "subscriptions": subscriptions,
     }

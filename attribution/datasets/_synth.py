@@ -41,6 +41,7 @@ from attribution.datasets._spend import spend_table
 from attribution.datasets._truth import Truth
 from attribution.datasets._world import DARK_CHANNELS as DARK_CHANNELS
 from attribution.datasets._world import GENERATOR_VERSION as GENERATOR_VERSION
+from attribution.datasets._world import SALES_CHANNEL as SALES_CHANNEL
 from attribution.datasets._world import STAGES as STAGES
 from attribution.datasets._world import TABLES
 from attribution.datasets._world import TRACKED_CHANNELS as TRACKED_CHANNELS
@@ -60,7 +61,7 @@ class SyntheticData:
 
     Attributes
     ----------
-    accounts, contacts, touches, stages, spend, surveys : polars.DataFrame
+    accounts, contacts, touches, stages, spend, surveys, subscriptions : polars.DataFrame
         The tables (schemas in ``sample_data/README.md``).
     truth : dict
         JSON-serialisable ground truth: per channel its lift and true incremental share,
@@ -73,10 +74,11 @@ class SyntheticData:
     stages: pl.DataFrame
     spend: pl.DataFrame
     surveys: pl.DataFrame
+    subscriptions: pl.DataFrame
     truth: dict[str, Any]
 
     def tables(self) -> dict[str, pl.DataFrame]:
-        """The six tables by name."""
+        """The seven tables by name."""
         return {name: getattr(self, name) for name in TABLES}
 
 
@@ -94,7 +96,8 @@ def synthesize(
     Parameters
     ----------
     n_touches : int
-        Exact number of touch rows (~6 per contact, ~3 contacts per account).
+        Exact number of marketing touch rows (~6 per contact, ~3 contacts per account); the
+        sales team's follow-up touches (channel ``sales``) come on top.
     seed : int, default 7
         Same seed, same rows (byte for byte once written).
     shuffle : bool, default True
@@ -109,14 +112,15 @@ def synthesize(
     Returns
     -------
     SyntheticData
-        The six tables and ``truth``. Holds everything in memory: for tens of millions of
+        The seven tables and ``truth``. Holds everything in memory: for tens of millions of
         touches use :func:`write_synthetic`, which streams.
 
     Examples
     --------
+    >>> import polars as pl
     >>> from attribution.datasets import synthesize
     >>> data = synthesize(10_000, seed=1)
-    >>> data.touches.height
+    >>> data.touches.filter(pl.col("channel") != "sales").height
     10000
     >>> round(sum(data.truth["incremental_share"].values()), 9)
     1.0

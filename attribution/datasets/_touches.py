@@ -25,6 +25,7 @@ from attribution.datasets._world import (
     LEAD_FORM_P,
     POSITION_BINS,
     POSITION_EFFECT,
+    SEGMENT_CHANNEL_WEIGHT,
     SEGMENT_TOUCH_WEIGHT,
     SLACK_DAYS,
     TRACKED_CHANNELS,
@@ -93,12 +94,13 @@ def draw_journeys(rng: np.random.Generator, contacts: Contacts, nt: int, days: f
     rel = pos / np.maximum(n_t[tc] - 1, 1)
 
     # Channels: a contact's own preferences, intent and dark-funnel exposure pull toward
-    # organic search and direct, awareness channels come early, capture channels late.
+    # organic search and direct, awareness channels come early, capture channels late; each
+    # segment leans to its own channels.
     # Arrays are (channel, touch) so the cumulative sums run over contiguous rows.
     z = rng.standard_normal((n_ch, nc))
     z *= CHANNEL_PREF_SIGMA
     z[INTENT_CHANNELS] += 0.6 * intent + 0.7 * contacts.dark_any
-    pref = CHANNEL_BASE_P[:, None] * np.exp(z)
+    pref = CHANNEL_BASE_P[:, None] * SEGMENT_CHANNEL_WEIGHT[contacts.segment].T * np.exp(z)
     cum = pref[:, tc]
     cum *= np.take(POSITION_EFFECT, (rel * (POSITION_BINS - 1e-9)).astype(np.intp), axis=1)
     for j in range(1, n_ch):  # a dozen channels: the loop runs over rows, not touches

@@ -23,6 +23,7 @@ from attribution.datasets._world import (
     INTENT_COEF,
     ROLE_EFFECT,
     ROLES,
+    SALES_CHANNEL,
     STAGES,
     TRACKED_CHANNELS,
     sigmoid,
@@ -44,6 +45,9 @@ def block_stats(
     shape: tuple[int, int, int, int],
     touches_by_channel: np.ndarray,
     surveys: int,
+    sales_touches: int,
+    base_customers: int,
+    subscription_rows: int,
 ) -> dict[str, Any]:
     """The truth accumulators of one block (additive over blocks).
 
@@ -76,6 +80,9 @@ def block_stats(
         "touches_by_channel": touches_by_channel,
         "stage_counts": np.array([m.sum() for m in reached]),
         "surveys": surveys,
+        "sales_touches": sales_touches,
+        "base_customers": base_customers,
+        "subscription_rows": subscription_rows,
     }
 
 
@@ -98,7 +105,7 @@ class Truth:
         loss_d = np.asarray(s["loss_dark"], dtype=float)
         all_loss = loss_t.sum() + loss_d.sum()
         spend_by = dict(spend.group_by("channel").agg(pl.col("amount").sum()).iter_rows())
-        channels = {}
+        channels: dict[str, dict[str, Any]] = {}
         for i, ch in enumerate(TRACKED_CHANNELS):
             channels[ch] = {
                 "lift": float(CHANNEL_LIFT[i]),
@@ -109,6 +116,19 @@ class Truth:
                 "touches": int(s["touches_by_channel"][i]),
                 "spend": round(float(spend_by.get(ch, 0.0)), 2),
             }
+        # The sales follow-up touches cause nothing (they come after the MQL): share 0.
+        channels[SALES_CHANNEL] = {
+            "lift": 0.0,
+            "incremental_share": 0.0,
+            "share_incl_dark": 0.0,
+            "expected_conversions_lost_if_removed": 0.0,
+            "exposed_contacts": None,
+            "touches": int(s["sales_touches"]),
+            "spend": round(float(spend_by.get(SALES_CHANNEL, 0.0)), 2),
+            "note": "sales follow-up touches after the MQL (touch_type sales_call, "
+            "sales_email, meeting); drawn after the funnel, so removing them loses no "
+            "conversion",
+        }
         dark = {}
         for i, ch in enumerate(DARK_CHANNELS):
             dark[ch] = {
@@ -180,11 +200,15 @@ class Truth:
                 "accounts": int(s["accounts"]),
                 "contacts": int(s["contacts"]),
                 "contacts_without_account": int(s["orphan_contacts"]),
-                "touches": int(s["touches"]),
+                "touches": int(s["touches"]) + int(s["sales_touches"]),
+                "marketing_touches": int(s["touches"]),
+                "sales_touches": int(s["sales_touches"]),
                 "stages": dict(zip(STAGES, [int(x) for x in counts], strict=True)),
                 "closed_won": realised_won,
                 "conversion_rate": realised_won / int(s["contacts"]),
                 "surveys": int(s["surveys"]),
+                "customers_before_window": int(s["base_customers"]),
+                "subscription_rows": int(s["subscription_rows"]),
                 "spend_total": round(float(spend["amount"].sum()), 2),
             },
         }

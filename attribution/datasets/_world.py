@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 #: Bumped whenever the same seed would produce different rows.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: Channels that appear as touches, in this order everywhere (truth, exposures...).
 TRACKED_CHANNELS: tuple[str, ...] = (
@@ -31,13 +31,37 @@ TRACKED_CHANNELS: tuple[str, ...] = (
     "webinar",
     "events",
     "direct",
+    "outbound",
+)
+#: The channel of the sales team's follow-up touches after an MQL (calls, emails, meetings).
+#: Not a tracked marketing channel: the follow-up is a consequence of the MQL and causes nothing
+#: in this world, so its true incremental share is 0 (see ``_truth``).
+SALES_CHANNEL = "sales"
+#: Touch types of the sales follow-up touches (the sales touches of the SLA contract).
+SALES_TYPES: tuple[str, ...] = ("sales_call", "sales_email", "meeting")
+#: Owner teams of SDR / sales touches (null on marketing touches): SDRs by region, AEs by segment.
+OWNER_TEAMS: tuple[str, ...] = (
+    "sdr_east",
+    "sdr_central",
+    "sdr_west",
+    "ae_smb",
+    "ae_mid_market",
+    "ae_enterprise",
 )
 #: Channels that drive conversions but are never tracked; they show up only in surveys.
 DARK_CHANNELS: tuple[str, ...] = ("podcast", "word_of_mouth", "community", "freight_broker")
 #: CRM lifecycle stages in funnel order.
 STAGES: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "closed_won", "closed_lost")
 
-TABLES: tuple[str, ...] = ("accounts", "contacts", "touches", "stages", "spend", "surveys")
+TABLES: tuple[str, ...] = (
+    "accounts",
+    "contacts",
+    "touches",
+    "stages",
+    "spend",
+    "surveys",
+    "subscriptions",
+)
 
 # --- block geometry ------------------------------------------------------------------------
 TOUCHES_PER_CONTACT = 6
@@ -88,6 +112,9 @@ METROS = (
     ("Phoenix", 0.04),
     ("Detroit", 0.04),
 )
+#: Sales regions (the SDR teams are organised by them): each metro's region, in METROS order.
+REGIONS = ("east", "central", "west")
+METRO_REGION = np.array([1, 1, 0, 2, 1, 0, 1, 0, 0, 0, 1, 0, 2, 0, 2, 0])
 NAME_FIRST = (
     "Summit", "Prairie", "Great Lakes", "Blue Ridge", "Gulf Coast", "Pioneer", "Keystone",
     "Harbor", "Redwood", "Ironclad", "Silver Creek", "Lone Star", "Cascade", "Heartland",
@@ -102,11 +129,13 @@ NAME_CORE = (
 NAME_SUFFIX = ("Inc.", "LLC", "Co.", "Group", "Corp.", "Holdings", "& Sons", "Partners", "", "")
 
 SEGMENTS = ("smb", "mid_market", "enterprise")
-SEGMENT_CUM = np.array([0.55, 0.90])  # smb 55%, mid-market 35%, enterprise 10%
-SEGMENT_CONTACT_WEIGHT = np.array([0.7, 1.2, 2.2])  # bigger accounts, more contacts
+SEGMENT_CUM = np.array([0.72, 0.94])  # smb 72%, mid-market 22%, enterprise 6%
+SEGMENT_CONTACT_WEIGHT = np.array([0.7, 1.4, 2.6])  # bigger accounts, more contacts
 SEGMENT_TOUCH_WEIGHT = np.array([0.9, 1.05, 1.3])
-DEAL_MEDIAN = np.array([9_000.0, 35_000.0, 140_000.0])  # ARR by segment
-DEAL_SIGMA = np.array([0.28, 0.33, 0.33])
+# Deals are subscriptions: the opportunity's value is its ARR = 12 x MRR, MRR lognormal by
+# segment and rounded to $5 (SMB ~$100 a month, mid-market ~$600, enterprise ~$2,500).
+DEAL_MRR_MEDIAN = np.array([98.0, 600.0, 2_500.0])
+DEAL_SIGMA = np.array([0.30, 0.35, 0.40])
 
 ROLES = ("decision_maker", "champion", "influencer", "user", "finance", "unknown")
 ROLE_P = np.array([0.12, 0.15, 0.20, 0.28, 0.08, 0.17])
@@ -135,10 +164,25 @@ TITLES: dict[str, tuple[str | None, ...]] = {
 # Per tracked channel: share of touches (before contact-level dispersion), lift on the
 # conversion logit (the ground truth), position coefficient (negative: early in the journey),
 # and annual budget per account in dollars (the sample's 5,000 accounts spend ~$796K).
-CHANNEL_BASE_P = np.array([0.22, 0.15, 0.04, 0.05, 0.03, 0.05, 0.14, 0.16, 0.04, 0.03, 0.09])
-CHANNEL_LIFT = np.array([0.35, 0.45, 1.30, 1.00, 0.50, 0.25, 0.10, 0.20, 0.60, 0.70, 0.05])
-CHANNEL_POS = np.array([-0.6, 0.2, -0.5, -0.3, -0.4, -1.0, 0.3, 0.5, 0.2, -0.2, 1.2])
-CHANNEL_BUDGET = np.array([54.0, 36.0, 25.0, 20.0, 10.0, 5.0, 0.0, 1.2, 2.0, 6.0, 0.0])
+# The last channel, outbound, is the SDR team's prospecting (cold emails and calls before any
+# lead); its budget is the outbound program's data, tools and sequencing agency.
+CHANNEL_BASE_P = np.array(
+    [0.21, 0.15, 0.04, 0.05, 0.03, 0.05, 0.14, 0.15, 0.04, 0.03, 0.09, 0.05]
+)
+CHANNEL_LIFT = np.array([0.35, 0.45, 1.30, 1.00, 0.50, 0.25, 0.10, 0.20, 0.60, 0.70, 0.05, 0.30])
+CHANNEL_POS = np.array([-0.6, 0.2, -0.5, -0.3, -0.4, -1.0, 0.3, 0.5, 0.2, -0.2, 1.2, -0.8])
+CHANNEL_BUDGET = np.array(
+    [53.0, 22.0, 9.0, 10.0, 10.0, 5.0, 0.0, 1.2, 2.0, 6.0, 0.0, 40.0]
+)
+# How much each segment's contacts lean to each channel (multiplies their preferences): SMB
+# buyers search and read reviews, enterprise buyers meet at events and get prospected.
+SEGMENT_CHANNEL_WEIGHT = np.array(
+    [
+        [0.8, 1.3, 1.2, 1.4, 0.6, 0.9, 1.1, 1.0, 0.9, 0.6, 1.0, 0.6],  # smb
+        [1.1, 0.9, 0.9, 0.8, 1.2, 1.0, 1.0, 1.0, 1.1, 1.2, 1.0, 1.5],  # mid_market
+        [1.5, 0.6, 0.7, 0.4, 1.8, 1.2, 0.8, 1.0, 1.2, 1.8, 1.0, 2.0],  # enterprise
+    ]
+)
 # Position in the journey (0 first touch .. 1 last) in bins; effect at each bin's centre.
 POSITION_BINS = 8
 POSITION_EFFECT = np.exp(
@@ -148,7 +192,7 @@ CHANNEL_PREF_SIGMA = 1.0  # log-sd of a contact's channel preferences (higher: p
 INTENT_CHANNELS = np.array([6, 10])  # organic_search, direct
 INTENT_COEF = 1.0
 MEDIA_SHARE = 0.85  # share of spend booked on campaigns; the rest (fees, tools) has none
-PAID_PER_TOUCH = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], dtype=bool)
+PAID_PER_TOUCH = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1], dtype=bool)
 
 DARK_RATE = np.array([0.08, 0.10, 0.06, 0.05])
 DARK_LIFT = np.array([0.60, 0.90, 0.50, 1.10])
@@ -187,7 +231,12 @@ CAMPAIGNS: tuple[tuple[str, str, str, str, float], ...] = (
     ("events", "event_tpm", "tpm", "event", 0.20),
     ("events", "event_cscmp_edge", "cscmp", "conference", 0.20),
     ("direct", "(direct)", "(direct)", "(none)", 1.0),
-)  # fmt: skip
+    ("outbound", "sdr_outbound_midmarket", "outreach", "outbound", 0.50),
+    ("outbound", "sdr_outbound_smb", "outreach", "outbound", 0.30),
+    ("outbound", "sdr_outbound_enterprise", "apollo", "outbound", 0.20),
+)
+#: The sales follow-up touches' campaign and UTM pair (no spend: the team is a non-media cost).
+SALES_CAMPAIGN = ("(sales)", "crm", "sales")  # fmt: skip
 
 # (channel, touch_type, probability within channel, cost multiplier)
 TOUCH_TYPES: tuple[tuple[str, str, float, float], ...] = (
@@ -197,7 +246,7 @@ TOUCH_TYPES: tuple[tuple[str, str, float, float], ...] = (
     ("google_ads", "click", 0.90, 1.0),
     ("google_ads", "form_fill", 0.10, 1.0),
     ("partner_referral", "referral", 0.70, 1.3),
-    ("partner_referral", "meeting", 0.30, 0.3),
+    ("partner_referral", "partner_intro", 0.30, 0.3),
     ("g2_capterra", "view", 0.50, 0.3),
     ("g2_capterra", "click", 0.50, 1.7),
     ("direct_mail", "mail", 0.80, 1.2),
@@ -211,20 +260,55 @@ TOUCH_TYPES: tuple[tuple[str, str, float, float], ...] = (
     ("webinar", "form_fill", 0.40, 0.0),
     ("webinar", "attend", 0.60, 0.0),
     ("events", "attend", 0.70, 0.0),
-    ("events", "meeting", 0.30, 0.0),
+    ("events", "booth_visit", 0.30, 0.0),
     ("direct", "visit", 0.85, 0.0),
     ("direct", "form_fill", 0.15, 0.0),
+    ("outbound", "prospecting_email", 0.75, 0.8),
+    ("outbound", "prospecting_call", 0.25, 1.6),
 )
 # The touch that creates a lead becomes a form fill on these channels.
 LEAD_FORM_P = 0.6
-FORM_CHANNELS = np.array([1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1], dtype=bool)
+FORM_CHANNELS = np.array([1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 0], dtype=bool)
 
 # Funnel: share of contacts with a lead event, and how the log of (won rate / lead rate) is
 # split over the four steps lead->mql, mql->sql, sql->opportunity, opportunity->won.
+# The split gives, at the sample's conversion_rate of 0.025, lead->mql 50%, mql->sql 33%,
+# sql->opportunity 64% and opportunity->won 28%.
 LEAD_RATE = 0.85
-STEP_SPLIT = np.array([0.20, 0.25, 0.20, 0.35])
+STEP_SPLIT = np.array([0.1966, 0.3144, 0.1280, 0.3610])
 OPEN_OPPORTUNITY_P = 0.20  # opportunities neither won nor lost at export time
 SLACK_DAYS = 12.0  # room kept after a journey for stage events and survey answers
+#: Contacts whose first touch is a partner referral are pre-qualified: of those reaching MQL,
+#: this share reaches SQL (the rest of the funnel, and P(closed_won), are unchanged).
+PARTNER_MQL_TO_SQL = 0.62
+
+# Sales follow-up after an MQL: an SDR of the account's region calls or emails first (speed to
+# lead: lognormal hours, median by team; the west team is short-staffed), tries again when
+# there is no answer, books a discovery meeting for the SQL; an AE of the account's segment
+# runs the opportunity (demo meeting, calls, emails) until the close.
+SDR_MEDIAN_HOURS = np.array([2.0, 4.0, 20.0])  # sdr_east, sdr_central, sdr_west
+SDR_SIGMA = 1.5
+NO_FOLLOW_UP_P = 0.05  # MQLs that never reach SQL and are never followed up
+SDR_RETRIES = 0.6  # mean extra SDR attempts (Poisson) on an MQL that goes no further
+SDR_RETRY_DAYS = 21.0
+AE_TOUCHES = 0.8  # mean extra AE touches (Poisson) on an opportunity, beside the demo
+MAX_SALES_TOUCHES = 8  # per contact (bounds the per-block identifier range)
+SALES_TYPE_P = np.array([0.45, 0.55])  # an SDR attempt: sales_call, sales_email
+AE_TYPE_P = np.array([0.30, 0.45, 0.25])  # an AE touch: sales_call, sales_email, meeting
+
+# Subscriptions: every won deal is a subscription line from its close month; lines churn and
+# expand month by month. SMB customers are on monthly contracts (churn any month); mid-market
+# and enterprise sign annual contracts (churn only at an anniversary).
+MONTHLY_CHURN = np.array([0.040, 0.0, 0.0])  # smb: 1 - 0.96**12 = 39% a year
+RENEWAL_CHURN = np.array([0.0, 0.14, 0.07])  # mid-market, enterprise: at each anniversary
+EXPANSION_P = np.array([0.170, 0.100, 0.045])  # a month's chance of an upsell
+EXPANSION_GAIN = np.array([[0.10, 0.40], [0.05, 0.35], [0.05, 0.30]])  # MRR x (1 + U(lo, hi))
+CONTRACTION_P = np.array([0.010, 0.006, 0.004])
+CONTRACTION_CUT = (0.10, 0.35)  # MRR x (1 - U(lo, hi))
+#: The customer base before the window: an account is already a customer with this chance by
+#: segment, from a month uniformly in the BASE_MONTHS before the window's first month.
+BASE_P = np.array([0.08, 0.14, 0.22])
+BASE_MONTHS = 24
 
 
 def stage_targets(conversion_rate: float) -> np.ndarray:
@@ -271,7 +355,8 @@ CAMPAIGN_GROUP = np.array([CH_INDEX[c[0]] for c in CAMPAIGNS])
 CAMPAIGN_CUM = grouped_table(CAMPAIGN_GROUP, [c[4] for c in CAMPAIGNS])
 TYPE_GROUP = np.array([CH_INDEX[t[0]] for t in TOUCH_TYPES])
 TYPE_CUM = grouped_table(TYPE_GROUP, [t[2] for t in TOUCH_TYPES])
-TYPE_NAMES = tuple(dict.fromkeys(t[1] for t in TOUCH_TYPES))
+TYPE_NAMES = (*dict.fromkeys(t[1] for t in TOUCH_TYPES), *SALES_TYPES)
+SALES_TYPE_CODE = np.array([TYPE_NAMES.index(t) for t in SALES_TYPES])
 TYPE_CODE = np.array([TYPE_NAMES.index(t[1]) for t in TOUCH_TYPES])
 FORM_FILL = TYPE_NAMES.index("form_fill")
 TITLE_LIST: tuple[str | None, ...] = tuple(t for r in ROLES for t in TITLES[r])

@@ -53,14 +53,14 @@ def write_synthetic(
         Directory to write to (created if missing); existing files of the same names are
         replaced.
     n_touches : int
-        Exact number of touch rows.
+        Exact number of marketing touch rows (sales follow-up touches come on top).
     seed : int, default 7
         Same seed, byte-identical files.
     shuffle : bool, default True
         Touch rows in random order within each chunk; ``False`` sorts each chunk's touches
         by timestamp (so the whole file is sorted when there is a single chunk).
     fmt : {"parquet", "csv"}, default "parquet"
-        File format of the six tables (``truth.json`` is always JSON).
+        File format of the seven tables (``truth.json`` is always JSON).
     chunk_touches : int, default 5_000_000
         Touches per chunk (rounded to whole blocks). One chunk is generated while the
         previous one is written, so peak memory is about two chunks: ~1.8 GB at 5M, ~0.5 GB
@@ -72,8 +72,8 @@ def write_synthetic(
     Returns
     -------
     dict of str to Path
-        ``accounts``, ``contacts``, ``touches``, ``stages``, ``spend``, ``surveys`` and
-        ``truth`` paths.
+        ``accounts``, ``contacts``, ``touches``, ``stages``, ``spend``, ``surveys``,
+        ``subscriptions`` and ``truth`` paths.
 
     Examples
     --------
@@ -81,7 +81,7 @@ def write_synthetic(
     >>> from attribution.datasets import write_synthetic
     >>> paths = write_synthetic(tempfile.mkdtemp(), 5_000, seed=3)
     >>> sorted(paths)
-    ['accounts', 'contacts', 'spend', 'stages', 'surveys', 'touches', 'truth']
+    ['accounts', 'contacts', 'spend', 'stages', 'subscriptions', 'surveys', 'touches', 'truth']
     """
     unknown = set(kwargs) - _KWARGS
     if unknown:
@@ -158,7 +158,9 @@ def write_synthetic(
     return final
 
 
-_UNIQUE_COLUMNS = frozenset({"touch_id", "timestamp", "cost", "value", "amount", "employees"})
+_UNIQUE_COLUMNS = frozenset(
+    {"touch_id", "timestamp", "cost", "value", "amount", "employees", "mrr"}
+)
 
 
 class TableWriter:
