@@ -419,8 +419,10 @@ def test_cli_run_with_accounts_and_subscriptions(tmp_path: Path) -> None:
     assert "nrr" in ret.columns
     assert (run_dir / "retention_cohorts.parquet").exists()
     assert (run_dir / "economics_monthly.parquet").exists()
+    # the sample accounts carry both a metro and a region
     assert set(pl.read_parquet(run_dir / "economics_slices.parquet").get_column("dimension")) == {
-        "metro"
+        "metro",
+        "region",
     }
     meta = json.loads((run_dir / "economics.json").read_text())
     assert meta["parameters"]["annual_churn"]["source"].startswith("observed")
