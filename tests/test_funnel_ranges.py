@@ -134,6 +134,12 @@ def test_segment_rows_and_their_own_ranges(stages, accounts) -> None:
     assert smb["benchmark_gap"] == pytest.approx((2 / 3) / 0.6 - 1)
     mid = got["mid_market"]  # falls back to the row for every segment
     assert (mid["rate"], mid["benchmark_low"], mid["benchmark_gap"]) == (0.0, 0.15, -1.0)
+    # the biggest gap per segment: mid_market's MQLs never reach SQL (0% vs 15-25%)
+    assert list(f.weakest["by_segment"]) == ["mid_market"]
+    assert f.weakest["by_segment"]["mid_market"]["from_stage"] == "mql"
+    assert "Biggest gap by segment: mid_market: mql -> sql at 0% vs a target of 15-25%" in (
+        f.summary()
+    )
     leads = f.table.filter((pl.col("dimension") == "segment") & (pl.col("from_stage") == "lead"))
     assert dict(leads.select("group", "entered").rows()) == {
         "smb": 4, "enterprise": 2, "mid_market": 20, "unknown": 201,

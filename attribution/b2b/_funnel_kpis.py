@@ -294,14 +294,22 @@ def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
 
     low = weakest["data_weakest"]
     if weakest.get("below_range"):
-        return [
+        lines = [
             f"Biggest conversion gap: {step(weakest)} ({weakest['benchmark_source']}).",
             f"  The data's own weakest step (lowest rate): {step(low)}.",
         ]
-    return [
-        f"Weakest stage: {step(low)} (the data's lowest rate; no conversion gap against the "
-        f"benchmark ranges: {weakest['no_gap']}).",
-    ]
+    else:
+        lines = [
+            f"Weakest stage: {step(low)} (the data's lowest rate; no conversion gap against "
+            f"the benchmark ranges: {weakest['no_gap']}).",
+        ]
+    by_segment = weakest.get("by_segment") or {}
+    if by_segment:
+        lines.append(
+            "  Biggest gap by segment: "
+            + "; ".join(f"{g}: {step(w)}" for g, w in by_segment.items())
+        )
+    return lines
 
 
 _LABELS = {

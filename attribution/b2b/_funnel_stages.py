@@ -220,6 +220,14 @@ def judge_steps(rates: pl.DataFrame, bench: Benchmarks) -> tuple[pl.DataFrame, d
         weakest["no_gap"] = why
         weakest["below_range"] = False
     weakest["data_weakest"] = lowest
+    # per segment: the step furthest below its range, where one is
+    per_segment = (
+        rates.filter((pl.col("dimension") == "segment") & (pl.col("benchmark_gap") < 0))
+        .sort("group", "benchmark_gap", maintain_order=True)
+        .group_by("group", maintain_order=True)
+        .first()
+    )
+    weakest["by_segment"] = {r["group"]: _step(r) for r in per_segment.iter_rows(named=True)}
     return rates, weakest
 
 
