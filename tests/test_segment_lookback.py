@@ -187,6 +187,21 @@ def test_the_contacts_table_gives_the_contacts_account(world) -> None:
     assert journey_touches(result)["x#1"] == {"email", "webinar", "linkedin"}
 
 
+def test_a_contact_in_accounts_of_two_segments_takes_the_longer_window(world) -> None:
+    touches, stages = world
+    # one of s's touches names the enterprise account B: s's journey takes B's 365 days
+    touches = touches.with_columns(
+        pl.when(pl.col("touch_id") == "t0")
+        .then(pl.lit("B"))
+        .otherwise("account_id")
+        .alias("account_id")
+    )
+    result = attribution.attribute(
+        touches, stages, models=["linear"], accounts=ACCOUNTS, lookback={"smb": "100d"}
+    )
+    assert journey_touches(result)["s#1"] == {"email", "webinar", "linkedin"}
+
+
 def test_account_level_uses_the_account_segment(world) -> None:
     touches, stages = world
     stages = (
@@ -308,15 +323,39 @@ def test_command_line(world, tmp_path: Path) -> None:
     touches.write_parquet(tmp_path / "touches.parquet")
     stages.write_parquet(tmp_path / "stages.parquet")
     ACCOUNTS.write_csv(tmp_path / "accounts.csv")
-    base = [sys.executable, "-m", "attribution.cli", "run", "--touches", "touches.parquet",
-            "--stages", "stages.parquet", "-m", "linear"]
+    base = [
+        sys.executable,
+        "-m",
+        "attribution.cli",
+        "run",
+        "--touches",
+        "touches.parquet",
+        "--stages",
+        "stages.parquet",
+        "-m",
+        "linear",
+    ]
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*base, *args], cwd=tmp_path, capture_output=True, text=True,
-                              env=dict(os.environ, COLUMNS="200"), timeout=300)
+        return subprocess.run(
+            [*base, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, COLUMNS="200"),
+            timeout=300,
+        )
 
-    proc = cli("--accounts", "accounts.csv", "--lookback", "smb=100d,default=200d",
-               "--partitions", "2", "--out", "runs")
+    proc = cli(
+        "--accounts",
+        "accounts.csv",
+        "--lookback",
+        "smb=100d,default=200d",
+        "--partitions",
+        "2",
+        "--out",
+        "runs",
+    )
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = (tmp_path / "runs").iterdir()
     credit = pl.read_parquet(run_dir / "touch_credit.parquet")

@@ -56,7 +56,7 @@ from attribution.journeys._conversions import (
     with_roles,
 )
 from attribution.journeys._order import ENTITY, ENTITY_ID, channel_codes, entity_order
-from attribution.journeys._segment_windows import WINDOW, touch_windows
+from attribution.journeys._segment_windows import WINDOW, entity_windows, touch_windows
 from attribution.journeys._windows import assign, null_paths, scope_contacts
 from attribution.typing import ContactScope, Level
 
@@ -210,17 +210,17 @@ def build_journeys(
                 "a lookback per segment needs the accounts table (each account's segment)",
                 hint="give accounts= (--accounts, [inputs] accounts), or one lookback",
             )
-        per_touch = touch_windows(
+        per_touch = touch_windows(  # account-level touches have their contacts' accounts
             touches,
-            key=key,
-            contacts=contacts,
+            contacts=contacts if level == "contact" else None,
             segments=segments,
             windows=segment_windows,
-            single=lookback,
         )
         carry.append(per_touch.alias(WINDOW))
         window = WINDOW
     work, conv = entity_order(touches, conv, key, carry, with_contact=scope is not None)
+    if segment_windows is not None:  # one window per entity: its conversions' window too
+        work = work.with_columns(entity_windows(lookback))
     # ``_conv_row`` (from here on) numbers the rows of this ``conv``: keep its order unchanged
     # until ``with_roles`` has fetched the conversions' columns by it
     assigned = assign(work, conv, scope, window)

@@ -13,10 +13,11 @@ entity's account (the accounts table's ``segment``):
   level's single default (90 days for contacts, 180 for accounts).
 
 The entity's account: at account level the entity is the account; at contact level it is
-the contact's account in the contacts table, else the ``account_id`` on its touches (the
-smallest when they differ). Every touch carries its entity's window (one vectorised join),
-and the journeys stage compares each touch with ``T - window`` as it does with the single
-window; the single-window path is unchanged.
+the ``account_id`` on the contact's touches, filled from the contacts table where a touch has
+none (as account-level runs fill it). Each touch looks its account's window up (one
+vectorised join), the touches of one entity take the longest of their windows (a contact
+whose touches name accounts of several segments), and the journeys stage compares each touch
+with ``T - window`` as it does with the single window; the single-window path is unchanged.
 """
 
 from __future__ import annotations
@@ -30,8 +31,17 @@ import polars as pl
 from attribution.exceptions import InputError
 from attribution.inputs._account_inputs import segment_spelling
 from attribution.inputs._durations import parse_duration
+from attribution.journeys._contacts import attach_accounts
+from attribution.journeys._order import ENTITY_ID
 
-__all__ = ["DEFAULT_KEY", "SEGMENT_LOOKBACK", "WINDOW", "check_lookback", "touch_windows"]
+__all__ = [
+    "DEFAULT_KEY",
+    "SEGMENT_LOOKBACK",
+    "WINDOW",
+    "check_lookback",
+    "entity_windows",
+    "touch_windows",
+]
 
 #: The default window of each segment: the top of its published consideration window (SMB
 #: 30-90 days, mid-market 90-180, enterprise 180-365); strategic (365+, no top) takes 540
@@ -104,60 +114,30 @@ def _spelling(key: str) -> str:
 def touch_windows(
     touches: pl.DataFrame,
     *,
-    key: str,
     contacts: pl.DataFrame | None,
     segments: pl.DataFrame,
     windows: Mapping[str, timedelta],
-    single: timedelta,
 ) -> pl.Series:
-    """Each touch's window (``WINDOW``, a duration): that of the segment of its entity's
-    account (``segments``: ``account_id``, ``segment``), else ``single``. ``key`` is the
-    entity key of the touches (``contact_id`` or ``account_id``)."""
-    if key == "account_id":
-        accounts = touches.select(pl.col("account_id").alias("_acct"))
-    else:
-        accounts = touches.select("contact_id").join(
-            _contact_accounts(touches, contacts), on="contact_id", how="left",
-            maintain_order="left",
-        ).select("_acct")
+    """Each touch's window (``WINDOW``, a duration; null when its account has no segment of
+    ``windows``): that of the segment (``segments``: ``account_id``, ``segment``) of the
+    touch's account, its ``account_id`` filled from the contacts table where it has none.
+    :func:`entity_windows` then gives every touch of an entity the same window."""
+    if contacts is not None:
+        touches = attach_accounts(touches.select("contact_id", "account_id"), contacts, "touches")
     table = pl.DataFrame(
         {"segment": list(windows), WINDOW: list(windows.values())},
         schema={"segment": pl.String, WINDOW: pl.Duration("us")},
     )
-    lookup = (
-        segments.select(pl.col("account_id").alias("_acct"), "segment")
-        .join(table, on="segment", how="inner")
-        .select("_acct", WINDOW)
-    )
+    lookup = segments.join(table, on="segment", how="inner").select("account_id", WINDOW)
     return (
-        accounts.join(lookup, on="_acct", how="left", maintain_order="left")
+        touches.select("account_id")
+        .join(lookup, on="account_id", how="left", maintain_order="left")
         .get_column(WINDOW)
-        .fill_null(single)
-        .cast(pl.Duration("us"))
     )
 
 
-def _contact_accounts(touches: pl.DataFrame, contacts: pl.DataFrame | None) -> pl.DataFrame:
-    """``contact_id`` -> ``_acct``: the contacts table's account, else the smallest
-    ``account_id`` on the contact's touches."""
-    def firsts(frame: pl.DataFrame) -> pl.DataFrame:
-        return (
-            frame.lazy()
-            .filter(pl.col("contact_id").is_not_null() & pl.col("account_id").is_not_null())
-            .group_by("contact_id")
-            .agg(pl.col("account_id").min().alias("_acct"))
-            .collect()
-        )
-
-    from_touches = (
-        firsts(touches)
-        if "account_id" in touches.columns
-        else pl.DataFrame(schema={"contact_id": pl.String, "_acct": pl.String})
-    )
-    if contacts is None or "account_id" not in contacts.columns:
-        return from_touches
-    listed = firsts(contacts)
-    return (
-        listed.join(from_touches, on="contact_id", how="full", coalesce=True, suffix="_t")
-        .select("contact_id", pl.coalesce("_acct", "_acct_t").alias("_acct"))
-    )
+def entity_windows(single: timedelta) -> pl.Expr:
+    """The work table's ``WINDOW`` made one per entity: the longest of its touches' windows
+    (the accounts named on one contact's touches may fall in several segments), ``single``
+    when none has one."""
+    return pl.col(WINDOW).max().over(ENTITY_ID).fill_null(single).alias(WINDOW)
