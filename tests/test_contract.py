@@ -350,7 +350,7 @@ def _journeys(result: attribution.AttributionResult) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize("engine", ["small", "fast", "reference"])
 def test_scoring_executor_gives_the_same_credit(in_memory, engine) -> None:
     """The HTTP API's scoring engine (``/v1/score``), fitted on the run's path table."""
     journeys = _journeys(in_memory)

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -270,3 +271,113 @@ def test_score_many_equals_score_on_each_request() -> None:
         assert batched.models == alone.models
     assert many[2].touch_credit.height == 0
     assert many[2].unattributed == ["lonely"]
+
+
+# --- the small engine (NumPy) against the Polars engine ------------------------------------
+
+_small_touch = st.tuples(st.sampled_from([*CHANNELS, "Direct ", "events"]),
+                         st.integers(0, 40), st.sampled_from(["t0", "t1", "t2", None]))
+_small_journey = st.tuples(
+    st.lists(_small_touch, max_size=7),
+    st.integers(0, 45),
+    st.sampled_from([None, "closed_won", "opportunity", "mql", "lead"]),
+    st.one_of(st.none(), st.integers(0, 50)),
+    st.one_of(st.none(), st.integers(0, 50)),
+    st.one_of(st.none(), st.floats(0, 1e6)),
+)
+SMALL_MODELS = [*RULES, *DATA, "markov:order=2", "counterfactual:transform=exposure",
+                "counterfactual:transform=first", "counterfactual:transform=frequency",
+                "last_non_direct:direct_channels=direct|email",
+                ("custom", {"first": 0.5, "lead": 1, "others": 0.5, "last_non_direct": 2,
+                            "half_life": "3d", "channel_multipliers": {"webinar": 3, "g2": 0}})]
+
+
+@pytest.fixture(scope="module")
+def every_model(sample_paths: pl.DataFrame) -> JourneyScorer:
+    return JourneyScorer(models=SMALL_MODELS).fit(sample_paths)
+
+
+def _small_journeys(spec: list[Any]) -> list[dict[str, Any]]:
+    journeys = []
+    for i, (touches, at, stage, lead, opp, value) in enumerate(spec):
+        kept, seen = [], set()
+        for k, (ch, d, tid) in enumerate(touches):  # equal times and ids: ties to break
+            if d <= at and (tid is None or tid not in seen):
+                seen.add(tid)
+                kept.append((tid or f"x{k}", ch, d))
+        journeys.append(journey(f"c{(i * 7) % 5}{i}", kept, at, value=value, stage=stage,
+                                lead=lead, opportunity=opp))
+    return journeys
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_small_journey, min_size=1, max_size=4))
+def test_small_engine_equals_the_polars_engine(every_model: JourneyScorer,
+                                               spec: list[Any]) -> None:
+    journeys = _small_journeys(spec)
+    small = every_model.score(journeys, engine="small")
+    fast = every_model.score(journeys, engine="fast")
+    _same_scores(small.touch_credit, fast.touch_credit)  # row order too
+    _same_scores(small.channel_credit.sort("model", "channel"),
+                 fast.channel_credit.sort("model", "channel"))
+    assert small.unattributed == fast.unattributed
+    assert small.channels == sorted(set(fast.channel_credit.get_column("channel")))
+    # the JSON rows are the frames' own JSON: same keys, same text, same numbers
+    small_json, fast_json = (orjson.loads(s.to_json({"k": 1})) for s in (small, fast))
+    for part, schema in (("touch_credit", TOUCH_CREDIT_SCHEMA),
+                         ("channel_credit", CHANNEL_CREDIT_SCHEMA)):
+        assert [list(r) for r in small_json[part]] == [list(r) for r in fast_json[part]]
+        as_frames = [pl.DataFrame(rows, schema={k: pl.String if v == pl.Datetime("us", "UTC")
+                                                else v for k, v in schema.items()}, orient="row")
+                     for rows in ([list(r.values()) for r in j[part]]
+                                  for j in (small_json, fast_json))]
+        if part == "channel_credit":
+            as_frames = [f.sort("model", "channel") for f in as_frames]
+        _same_scores(*as_frames)
+    assert {k: v for k, v in small_json.items() if "credit" not in k} == {
+        k: v for k, v in fast_json.items() if "credit" not in k}
+
+
+def _same_scores(got: pl.DataFrame, expected: pl.DataFrame) -> None:
+    """Equal, credit and shares to 1e-12, values (credit x deal value) relatively so."""
+    assert got.columns == expected.columns
+    absolute = [c for c in got.columns if c in ("credit", "conversions", "share")]
+    assert_frame_equal(got.drop(absolute), expected.drop(absolute), check_exact=False,
+                       rel_tol=1e-12, abs_tol=1e-9)
+    assert_frame_equal(got.select(absolute), expected.select(absolute), check_exact=False,
+                       rel_tol=0, abs_tol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)),
+       st.sampled_from(["T", " "]), st.sampled_from(["", "Z", "+05:30", "-01:00"]),
+       st.sampled_from([0, 1, 3, 6]), st.sampled_from(["date", "minutes", "seconds"]))
+def test_small_engine_reads_iso_text_as_polars_does(moment: datetime, sep: str, zone: str,
+                                                    digits: int, form: str) -> None:
+    if form == "date":
+        text = moment.date().isoformat()
+    elif form == "minutes":
+        text = moment.strftime(f"%Y-%m-%d{sep}%H:%M") + zone
+    else:
+        fraction = f".{moment.microsecond:06d}"[:digits + 1] if digits else ""
+        text = moment.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + fraction + zone
+    one = [{"conversion": {"id": "k", "timestamp": "2300-01-01"},
+            "touches": [{"timestamp": text, "channel": "email"}]}]
+    scorer = JourneyScorer(models=["linear"]).fit()
+    small = scorer.score(one, engine="small").touch_credit
+    assert_frame_equal(small, scorer.score(one, engine="fast").touch_credit)
+
+
+def test_small_engine_leaves_what_it_does_not_read_to_the_general_one() -> None:
+    scorer = JourneyScorer(models=["linear"]).fit()
+    odd = [{"conversion": {"id": "k", "timestamp": " 2025-02-01 "},
+            "touches": [{"timestamp": "2025-01-01T00:00:00.1234567", "channel": "email"}]}]
+    with pytest.raises(ValueError, match="small engine does not take"):
+        scorer.score(odd, engine="small")
+    assert scorer.score(odd).touch_credit.get_column("credit").to_list() == [1.0]
+    bad = [{"conversion": {"id": "k", "timestamp": "2025-02-01"},
+            "touches": [{"timestamp": "2025-03-01", "channel": "email"}]}]
+    with pytest.raises(attribution.InputError, match="after its conversion") as err:
+        scorer.score(bad)
+    assert err.value.column == "journeys[0].touches[0].timestamp"

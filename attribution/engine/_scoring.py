@@ -23,13 +23,19 @@ first of its stage events at or before the conversion, where the conversion even
 counts as an event of its own stage (``stage`` defaults to ``closed_won``; a conversion at
 stage ``opportunity`` is its own opportunity milestone unless an earlier one is sent).
 
-No credit maths lives here. Two engines give the same result (a test holds them to it:
-touch credit bit for bit, channel sums up to floating-point summation order):
+No credit maths lives here. Three engines give the same result (tests hold them to it:
+``fast`` and ``reference`` touch credit bit for bit, channel sums up to floating-point
+summation order; ``small`` to 1e-12):
+
+- ``"small"`` (what ``"auto"``, the default, takes for requests of up to
+  :data:`~attribution.engine._scoring_small.SMALL_TOUCHES` touches): the journeys in NumPy
+  arrays, every rule-based model as one matrix product, data-driven models from the fitted
+  tables (:mod:`attribution.engine._scoring_small`), with no Polars query per step;
 
 - ``"reference"`` turns the journeys into a touch log and CRM stage events and runs
   :func:`attribute` (rule-based models) and :func:`build_journeys` plus the fitted
   estimators' ``allocate`` (data-driven models), exactly as a batch run would;
-- ``"fast"`` (default) builds the same journey table directly (each journey being its own
+- ``"fast"`` (larger requests) builds the same journey table directly (each journey being its own
   entity makes touch assignment trivial), then applies the same role-flag function and every
   rule-based model's credit expression in one Polars query. A request of a few journeys
   costs nearly nothing but per-query overhead, which this cuts from ~170 queries to ~30
@@ -47,15 +53,21 @@ engine is :mod:`attribution.engine._reference`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
+import orjson
 import polars as pl
 
 from attribution.engine._journey_request import SEP, JourneyLike, frames, unattributed
 from attribution.engine._reference import reference_touch_credit
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.engine._scoring_small import (
+    SMALL_TOUCHES,
+    NeedsGeneralEngine,
+    SmallEngine,
+    SmallResult,
+)
 from attribution.engine._stages import channel_credit_from_touches, fit_models, touch_credit_columns
 from attribution.exceptions import ModelParameterError, NotFittedError
 from attribution.journeys._conversions import with_roles
@@ -68,12 +80,11 @@ from attribution.typing import ModelLike
 
 __all__ = ["JourneyScorer", "JourneyScores", "needs_paths", "score_journeys"]
 
-Engine = Literal["fast", "reference"]
+Engine = Literal["auto", "small", "fast", "reference"]
 
 _CREDIT_PREFIX = "\x00credit:"
 
 
-@dataclass(frozen=True)
 class JourneyScores:
     """What :meth:`JourneyScorer.score` returns.
 
@@ -90,12 +101,53 @@ class JourneyScores:
         Model labels, as in the ``model`` columns.
     unattributed : list of str
         Conversion ids sent without touches (no credit).
+
+    The small engine's results build their frames on first use: :meth:`to_json` and
+    :attr:`channels` (what the HTTP service reads) do without them.
     """
 
-    touch_credit: pl.DataFrame
-    channel_credit: pl.DataFrame
-    models: list[str]
-    unattributed: list[str]
+    def __init__(self, touch_credit: pl.DataFrame | SmallResult,
+                 channel_credit: pl.DataFrame | None, models: list[str],
+                 unattributed: list[str]) -> None:
+        self._small = touch_credit if isinstance(touch_credit, SmallResult) else None
+        self._touch_credit = None if self._small is not None else touch_credit
+        self._channel_credit = channel_credit
+        self.models = models
+        self.unattributed = unattributed
+
+    @property
+    def touch_credit(self) -> pl.DataFrame:
+        if self._touch_credit is None:
+            assert self._small is not None
+            self._touch_credit = self._small.touch_frame()
+        assert isinstance(self._touch_credit, pl.DataFrame)
+        return self._touch_credit
+
+    @property
+    def channel_credit(self) -> pl.DataFrame:
+        if self._channel_credit is None:
+            assert self._small is not None
+            self._channel_credit = self._small.channel_frame()
+        return self._channel_credit
+
+    @property
+    def channels(self) -> list[str]:
+        """The channels of the scored touches (as the library spells them), sorted."""
+        if self._small is not None:
+            return self._small.channel_names()
+        return sorted(self.touch_credit.get_column("channel").unique().to_list())
+
+    def to_json(self, head: Mapping[str, Any] | None = None) -> bytes:
+        """One JSON object: ``head``'s keys, then ``unattributed``, ``touch_credit`` and
+        ``channel_credit`` as lists of row objects (timestamps ISO 8601, UTC)."""
+        start = orjson.dumps({**(head or {}), "unattributed": self.unattributed})[:-1]
+        if self._small is not None:
+            touch, channel = self._small.rows()
+            return b"".join((start, b',"touch_credit":', orjson.dumps(touch),
+                             b',"channel_credit":', orjson.dumps(channel), b"}"))
+        return b"".join((start, b',"touch_credit":', self.touch_credit.write_json().encode(),
+                         b',"channel_credit":', self.channel_credit.write_json().encode(),
+                         b"}"))
 
 
 def needs_paths(models: Iterable[ModelLike]) -> bool:
@@ -167,6 +219,10 @@ class JourneyScorer:
         rules = [r for r in runs if r.spec.family == "rule"]
         self._rule_labels = [r.label for r in rules]
         self._rule_weights = {_CREDIT_PREFIX + r.label: r.build() for r in rules}
+        try:
+            self._small: SmallEngine | None = SmallEngine(runs, self.estimators_)
+        except NeedsGeneralEngine:
+            self._small = None
         return self
 
     @property
@@ -180,8 +236,15 @@ class JourneyScorer:
                 "This JourneyScorer instance is not fitted yet. Call 'fit' before 'score'."
             )
 
-    def score(self, journeys: Sequence[JourneyLike], *, engine: Engine = "fast") -> JourneyScores:
+    def score(self, journeys: Sequence[JourneyLike], *, engine: Engine = "auto") -> JourneyScores:
         """Per-touch and per-channel credit of each journey under every model.
+
+        ``engine``: ``"auto"`` (default) scores requests of up to
+        :data:`~attribution.engine._scoring_small.SMALL_TOUCHES` touches with the small
+        engine (NumPy arrays) and larger ones with ``"fast"`` (Polars); ``"small"`` is the
+        small engine alone (ValueError for a request it does not take: larger, or with a
+        field to refuse); ``"reference"`` runs the batch pipeline. All give the same credit
+        (to 1e-12).
 
         Raises
         ------
@@ -192,14 +255,27 @@ class JourneyScorer:
             A model whose parameters make credit non-finite (e.g. infinite weights).
         """
         self._check_fitted()
+        if engine == "small" and self._small is None:
+            raise ValueError("the small engine does not take these models; use engine='auto'")
+        if engine in ("auto", "small") and self._small is not None:
+            try:
+                result = self._small.score(journeys)
+            except NeedsGeneralEngine:
+                # the general engine scores it, or says what is wrong with it
+                if engine == "small":
+                    raise ValueError("the small engine does not take this request; use "
+                                     "engine='auto'") from None
+            else:
+                return JourneyScores(result, None, self.labels, unattributed(journeys))
         touches, conversions = frames(journeys)
-        if engine == "fast":
+        if engine in ("auto", "fast"):
             touch_credit = self._fast(touches, conversions)
             channel_credit = self._channel_credit(touch_credit)
         elif engine == "reference":
             touch_credit, channel_credit = self._reference(touches, conversions)
         else:
-            raise ValueError(f"engine must be 'fast' or 'reference'; got {engine!r}")
+            raise ValueError(
+                f"engine must be 'auto', 'small', 'fast' or 'reference'; got {engine!r}")
         self._check_credit(touch_credit)
         return JourneyScores(touch_credit, channel_credit, self.labels, unattributed(journeys))
 
@@ -218,8 +294,10 @@ class JourneyScorer:
             journeys across all requests, so score a failing request alone to locate it.
         """
         self._check_fitted()
-        if len(requests) == 1:
-            return [self.score(requests[0])]
+        if len(requests) == 1 or (self._small is not None
+                                  and _touches_sent(requests) <= SMALL_TOUCHES):
+            # the small engine has no per-query overhead to share
+            return [self.score(journeys) for journeys in requests]
         tags = [r for r, journeys in enumerate(requests) for _ in journeys]
         flat = [journey for journeys in requests for journey in journeys]
         touches, conversions = frames(flat, tags=tags)
@@ -314,12 +392,20 @@ class JourneyScorer:
         return touch_credit, channel_credit.cast(CHANNEL_CREDIT_SCHEMA)
 
 
+def _touches_sent(requests: Sequence[Sequence[JourneyLike]]) -> int:
+    """Touches of all requests together (more than any limit when a request is malformed)."""
+    try:
+        return sum(len(j.get("touches") or ()) for journeys in requests for j in journeys)
+    except (TypeError, AttributeError):
+        return SMALL_TOUCHES + 1
+
+
 def score_journeys(
     journeys: Sequence[JourneyLike],
     *,
     models: Iterable[ModelLike],
     paths: pl.DataFrame | None = None,
-    engine: Engine = "fast",
+    engine: Engine = "auto",
 ) -> JourneyScores:
     """Credit each journey's touches and channels under every requested model.
 
@@ -337,7 +423,8 @@ def score_journeys(
     paths
         Path table to fit data-driven models on (see :func:`read_run_paths`).
     engine
-        ``"fast"`` or ``"reference"``; both give the same result.
+        ``"auto"``, ``"small"``, ``"fast"`` or ``"reference"`` (see
+        :meth:`JourneyScorer.score`); all give the same result.
 
     Examples
     --------

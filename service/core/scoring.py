@@ -38,8 +38,7 @@ class Scoring:
         snapshot), as the library spells them in its rows (``LinkedIn `` is ``linkedin``)."""
         if self.snapshot is None:
             return []
-        sent = scores.channel_credit.get_column("channel").unique().to_list()
-        return sorted(set(sent) - self.seen)
+        return [c for c in scores.channels if c not in self.seen]
 
 
 class ScorerCache:

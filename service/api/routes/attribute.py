@@ -23,18 +23,11 @@ router = APIRouter(tags=["scoring"])
 
 def _render(models: list[str], scoring: Scoring) -> Callable[[JourneyScores], bytes]:
     snapshot = scoring.snapshot
-    prefix = (f'{{"models":{json.dumps(models)},'
-              f'"snapshot":{json.dumps(snapshot.snapshot_id if snapshot else None)},'
-              f'"run_id":{json.dumps(snapshot.run_id if snapshot else None)},')
+    head = {"models": models, "snapshot": snapshot.snapshot_id if snapshot else None,
+            "run_id": snapshot.run_id if snapshot else None}
 
     def render(scores: JourneyScores) -> bytes:
-        # the frames serialise themselves: no per-row Python objects on the way out
-        return (
-            f'{prefix}"unseen_channels":{json.dumps(scoring.unseen(scores))},'
-            f'"unattributed":{json.dumps(scores.unattributed)},'
-            f'"touch_credit":{scores.touch_credit.write_json()},'
-            f'"channel_credit":{scores.channel_credit.write_json()}}}'
-        ).encode()
+        return scores.to_json({**head, "unseen_channels": scoring.unseen(scores)})
 
     return render
 
