@@ -1,33 +1,51 @@
-"""Bounded loopback load test of the HTTP scoring API (POST /v1/attribute).
+"""Bounded loopback load test of the HTTP scoring API against its own health check.
 
-Starts one uvicorn worker (``service.serve``) in a subprocess on a free 127.0.0.1 port,
-then sends a fixed number of requests from ``--concurrency`` keep-alive connections, each
-scoring one journey of ``--touches`` touches with every rule-based model in the registry.
-Prints a Markdown table (requests/s, p50, p90, p99, max) and writes the same with the
-settings to ``benchmarks/results/load_service-<timestamp>.json``.
+Starts the service (``attribution serve``, ``--workers`` processes, uvicorn as the project
+installs it: uvloop + httptools) in a subprocess on a free 127.0.0.1 port, then, against
+that same server in one run:
 
-The client is a minimal HTTP/1.1 keep-alive client on asyncio streams (the request bytes are
-built once), so the measurement is of the server rather than of a heavy client; it still
-shares the machine's cores with the server, which the report says.
+1. ``GET /healthz`` and ``POST /v1/attribute`` (one journey of ``--touches`` touches under
+   every rule-based model) at each concurrency of ``--concurrency`` (default 1, 16, 64):
+   requests/s, p50, p99 and the ratio scoring / healthz of requests/s, case by case;
+2. a lone scoring request's **server time**, from the ``Server-Timing`` header (the app's
+   own time, without the network or the client), over ``--lone`` sequential requests;
+3. a **mixed** run: ``--mixed-connections`` connections, each sending small requests and,
+   with probability 5%, a budget-sized one (``--budget-journeys`` x ``--budget-touches``
+   touches, every rule-based model: just under ``ATTRIBUTION_MAX_CREDIT_ROWS``); p50 / p99
+   of the small ones, by the small ones alone in the same run for comparison.
 
-    python benchmarks/load_service.py                       # 4,000 requests, 16 connections
-    python benchmarks/load_service.py --requests 500 --concurrency 4 --touches 20
-    python benchmarks/load_service.py --profile             # pyinstrument profile of scoring
+The load tool is ``hey`` when it is installed (``apt-get install hey``; keep-alive, its CSV
+output read for the percentiles), else this script's own asyncio keep-alive client; the mixed
+run always uses the asyncio client (it draws the request kind per request). The client runs
+in its own process(es), on the same 2 cores as the server, which the report says, with the
+load average before each case. Results: ``benchmarks/results/load_service-<stamp>.json`` and
+``.md``.
 
-Only loopback: the server binds 127.0.0.1 and the client connects nowhere else.
+    python benchmarks/load_service.py                          # the full run, ~1-2 minutes
+    python benchmarks/load_service.py --requests 1000 --concurrency 16
+    python benchmarks/load_service.py --workers 2              # attribution serve --workers 2
+    python benchmarks/load_service.py --profile                # cProfile of scoring alone
+
+Only loopback: the server binds 127.0.0.1 and the clients connect nowhere else; every loop
+is bounded in requests (at most 100,000 per case).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
 import os
 import platform
+import random
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,21 +65,22 @@ def rule_models() -> list[str]:
     return [n for n, spec in attribution.available_models().items() if spec.family == "rule"]
 
 
-def journey_body(n_touches: int, models: list[str]) -> dict[str, Any]:
+def journey(n_touches: int, cid: str = "opp-1") -> dict[str, Any]:
     start = datetime(2025, 1, 1, 9, tzinfo=UTC)
     touches = [{"touch_id": f"t{k}", "timestamp": (start + timedelta(days=3 * k)).isoformat(),
                 "channel": CHANNELS[k % len(CHANNELS)], "contact_id": f"c{k % 4}"}
                for k in range(n_touches)]
     return {
-        "models": models,
-        "journeys": [{
-            "conversion": {"id": "opp-1", "value": 48_000.0, "stage": "closed_won",
-                           "timestamp": (start + timedelta(days=3 * n_touches)).isoformat()},
-            "touches": touches,
-            "milestones": {"lead": (start + timedelta(days=10)).isoformat(),
-                           "opportunity": (start + timedelta(days=30)).isoformat()},
-        }],
+        "conversion": {"id": cid, "value": 48_000.0, "stage": "closed_won",
+                       "timestamp": (start + timedelta(days=3 * n_touches)).isoformat()},
+        "touches": touches,
+        "milestones": {"lead": (start + timedelta(days=10)).isoformat(),
+                       "opportunity": (start + timedelta(days=30)).isoformat()},
     }
+
+
+def scoring_body(journeys: int, touches: int, models: list[str]) -> dict[str, Any]:
+    return {"models": models, "journeys": [journey(touches, f"opp-{j}") for j in range(journeys)]}
 
 
 def free_port() -> int:
@@ -71,15 +90,17 @@ def free_port() -> int:
         return port
 
 
-def start_server(port: int, runs_dir: Path, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(port: int, runs_dir: Path, workers: int) -> subprocess.Popen[bytes]:
     env = os.environ | {"ATTRIBUTION_API_KEYS": API_KEY, "ATTRIBUTION_RUNS_DIR": str(runs_dir),
-                        "ATTRIBUTION_DATA_DIR": str(runs_dir)} | extra_env
+                        "ATTRIBUTION_DATA_DIR": str(runs_dir)}
     code = ("from service import serve; "
-            f"serve('127.0.0.1', {port}, log_level='warning', access_log=False)")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
+            f"serve('127.0.0.1', {port}, log_level='warning', access_log=False, "
+            f"workers={workers})")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            start_new_session=True)
 
 
-async def wait_ready(port: int, timeout: float = 30.0) -> None:
+async def wait_ready(port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -92,184 +113,316 @@ async def wait_ready(port: int, timeout: float = 30.0) -> None:
                 return
         except OSError:
             pass
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     raise RuntimeError("the server did not become ready")
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+# --- the asyncio keep-alive client --------------------------------------------------------------
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    length = 0
+    headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value)
-    body = await reader.readexactly(length)
-    return status, body
+        headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", 0)))
+    return status, headers, body
 
 
-async def client(port: int, request: bytes, count: int, latencies: list[float],
-                 errors: list[int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        for _ in range(count):
-            started = time.perf_counter()
-            writer.write(request)
-            await writer.drain()
-            status, _ = await read_response(reader)
-            latencies.append(time.perf_counter() - started)
-            if status != 200:
-                errors.append(status)
-    finally:
-        writer.close()
-
-
-async def load(port: int, request: bytes, total: int, concurrency: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors: list[int] = []
-    per_client = [total // concurrency + (i < total % concurrency) for i in range(concurrency)]
-    started = time.perf_counter()
-    await asyncio.gather(*(client(port, request, n, latencies, errors) for n in per_client))
-    wall = time.perf_counter() - started
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1e3
-
-    return {
-        "requests": len(latencies), "errors": len(errors), "wall_s": round(wall, 3),
-        "requests_per_s": round(len(latencies) / wall, 1),
-        "p50_ms": round(pct(50), 2), "p90_ms": round(pct(90), 2), "p99_ms": round(pct(99), 2),
-        "max_ms": round(ordered[-1] * 1e3, 2),
-        "mean_ms": round(statistics.fmean(latencies) * 1e3, 2),
-    }
-
-
-def http_request(body: dict[str, Any], port: int) -> bytes:
-    payload = json.dumps(body).encode()
-    head = (f"POST /v1/attribute HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+def http_request(method: str, path: str, port: int, body: dict[str, Any] | None = None) -> bytes:
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(payload)}\r\n\r\n")
     return head.encode() + payload
 
 
-def check_response(port: int, request: bytes, models: list[str], touches: int) -> int:
-    async def once() -> tuple[int, bytes]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(request)
-        await writer.drain()
-        out = await read_response(reader)
+async def _client(port: int, requests: list[bytes], weights: list[float], count: int,
+                  seed: int, out: list[tuple[int, float, int, float]]) -> None:
+    """``count`` requests on one keep-alive connection; each drawn from ``requests`` by
+    ``weights``; out: (kind, latency s, status, server ms)."""
+    rng = random.Random(seed)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(count):
+            kind = rng.choices(range(len(requests)), weights)[0] if len(requests) > 1 else 0
+            started = time.perf_counter()
+            writer.write(requests[kind])
+            await writer.drain()
+            status, headers, _ = await read_response(reader)
+            took = time.perf_counter() - started
+            timing = headers.get("server-timing", "dur=nan").split("dur=")[-1]
+            out.append((kind, took, status, float(timing)))
+    finally:
         writer.close()
-        return out
 
-    status, body = asyncio.run(once())
-    if status != 200:
-        raise RuntimeError(f"scoring request failed: {status} {body[:500]!r}")
-    out = json.loads(body)
-    assert len(out["touch_credit"]) == len(models) * touches, "unexpected row count"
-    return len(body)
+
+async def python_load(port: int, requests: list[bytes], weights: list[float], total: int,
+                      concurrency: int, seed: int = 7) -> tuple[list[tuple[int, float, int,
+                                                                           float]], float]:
+    out: list[tuple[int, float, int, float]] = []
+    per_client = [total // concurrency + (i < total % concurrency) for i in range(concurrency)]
+    started = time.perf_counter()
+    await asyncio.gather(*(_client(port, requests, weights, n, seed + i, out)
+                           for i, n in enumerate(per_client) if n))
+    return out, time.perf_counter() - started
+
+
+def summary(latencies_s: list[float], wall_s: float, errors: int) -> dict[str, Any]:
+    ordered = sorted(latencies_s)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1e3
+
+    return {"requests": len(ordered), "errors": errors, "wall_s": round(wall_s, 3),
+            "requests_per_s": round(len(ordered) / wall_s, 1),
+            "p50_ms": round(pct(50), 2), "p99_ms": round(pct(99), 2),
+            "max_ms": round(ordered[-1] * 1e3, 2),
+            "mean_ms": round(statistics.fmean(ordered) * 1e3, 2)}
+
+
+# --- hey ----------------------------------------------------------------------------------------
+
+def hey_load(port: int, method: str, path: str, body: bytes | None, total: int,
+             concurrency: int) -> dict[str, Any]:
+    command = ["hey", "-n", str(total), "-c", str(concurrency), "-m", method, "-o", "csv",
+               "-H", f"Authorization: Bearer {API_KEY}"]
+    with tempfile.NamedTemporaryFile(suffix=".json") as payload:
+        if body is not None:
+            payload.write(body)
+            payload.flush()
+            command += ["-T", "application/json", "-D", payload.name]
+        command.append(f"http://127.0.0.1:{port}{path}")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    latencies = [float(r["response-time"]) for r in rows]
+    # offsets are when each request started; the last one's end closes the run
+    wall = max(float(r["offset"]) + float(r["response-time"]) for r in rows)
+    errors = sum(r["status-code"] != "200" for r in rows)
+    return summary(latencies, wall, errors)
+
+
+def run_case(tool: str, port: int, method: str, path: str, body: dict[str, Any] | None,
+             total: int, concurrency: int) -> dict[str, Any]:
+    load = os.getloadavg()[0]
+    if tool == "hey":
+        raw = json.dumps(body).encode() if body is not None else None
+        result = hey_load(port, method, path, raw, total, concurrency)
+    else:
+        request = http_request(method, path, port, body)
+        out, wall = asyncio.run(python_load(port, [request], [1.0], total, concurrency))
+        result = summary([o[1] for o in out], wall, sum(o[2] != 200 for o in out))
+    return {**result, "concurrency": concurrency, "load_average_before": round(load, 2)}
+
+
+def lone_server_time(port: int, body: dict[str, Any], count: int) -> dict[str, Any]:
+    load = os.getloadavg()[0]
+    request = http_request("POST", "/v1/attribute", port, body)
+    out, _ = asyncio.run(python_load(port, [request], [1.0], count, 1))
+    server = sorted(o[3] for o in out)
+    client = sorted(o[1] * 1e3 for o in out)
+    return {"requests": count, "load_average_before": round(load, 2),
+            "server_p50_ms": round(server[len(server) // 2], 3),
+            "server_p99_ms": round(server[min(len(server) - 1, int(0.99 * len(server)))], 3),
+            "client_p50_ms": round(client[len(client) // 2], 3),
+            "errors": sum(o[2] != 200 for o in out)}
+
+
+def mixed(port: int, small: dict[str, Any], large: dict[str, Any], total: int,
+          concurrency: int) -> dict[str, Any]:
+    requests = [http_request("POST", "/v1/attribute", port, small),
+                http_request("POST", "/v1/attribute", port, large)]
+    load = os.getloadavg()[0]
+    alone, wall_alone = asyncio.run(python_load(port, requests[:1], [1.0], total, concurrency))
+    load_mixed = os.getloadavg()[0]
+    out, wall = asyncio.run(python_load(port, requests, [0.95, 0.05], total, concurrency))
+    small_lat = [o[1] for o in out if o[0] == 0]
+    large_lat = [o[1] for o in out if o[0] == 1]
+    return {
+        "connections": concurrency, "large_share": 0.05,
+        "large_request_bytes": len(requests[1]),
+        "small_alone": {**summary([o[1] for o in alone], wall_alone,
+                                  sum(o[2] != 200 for o in alone)),
+                        "load_average_before": round(load, 2)},
+        "small_in_mix": {**summary(small_lat, wall, sum(o[2] != 200 for o in out if o[0] == 0)),
+                         "load_average_before": round(load_mixed, 2)},
+        "large_in_mix": summary(large_lat, wall, sum(o[2] != 200 for o in out if o[0] == 1)),
+        "large_statuses": sorted({o[2] for o in out if o[0] == 1}),
+    }
 
 
 def profile_scoring(body: dict[str, Any], repeat: int) -> None:
     """Profile the library's scoring path alone (what one request costs the worker)."""
+    import cProfile
+    import pstats
+
     sys.path.insert(0, str(ROOT))
     from attribution import JourneyScorer
-    from service.api.schemas import AttributeRequest
+    from service.api.routes.attribute import parse_request
 
-    parsed = AttributeRequest.model_validate_json(json.dumps(body))
+    raw = json.dumps(body).encode()
+    parsed = parse_request(raw)
     scorer = JourneyScorer(models=parsed.models).fit()
-    for _ in range(20):
-        scorer.score(parsed.journeys)
+    for _ in range(50):
+        scorer.score(parse_request(raw).journeys).to_json()
     started = time.perf_counter()
     for _ in range(repeat):
-        scorer.score(parsed.journeys)
+        scorer.score(parse_request(raw).journeys).to_json()
     per_call = (time.perf_counter() - started) / repeat * 1e3
-    print(f"scoring alone (JourneyScorer.score, fast engine): {per_call:.2f} ms per request")
-    try:
-        from pyinstrument import Profiler
-    except ImportError:
-        import cProfile
-        import pstats
+    print(f"parse + score + JSON, no server: {per_call:.3f} ms per request")
+    cProfile.runctx("for _ in range(repeat): scorer.score(parse_request(raw).journeys).to_json()",
+                    globals(), {"repeat": repeat, "scorer": scorer, "raw": raw,
+                                "parse_request": parse_request}, "/tmp/score.prof")
+    pstats.Stats("/tmp/score.prof").sort_stats("tottime").print_stats(20)
 
-        cProfile.runctx("for _ in range(repeat): scorer.score(parsed.journeys)", globals(),
-                        {"repeat": repeat, "scorer": scorer, "parsed": parsed}, "/tmp/score.prof")
-        pstats.Stats("/tmp/score.prof").sort_stats("cumulative").print_stats(25)
-        return
-    profiler = Profiler(interval=0.0002)
-    profiler.start()
-    for _ in range(repeat):
-        scorer.score(parsed.journeys)
-    profiler.stop()
-    print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+def markdown(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    lines = [
+        f"POST /v1/attribute: 1 journey x {s['touches']} touches x {len(s['models'])} "
+        f"rule-based models ({s['request_bytes']:,} bytes; response {s['response_bytes']:,} "
+        f"bytes); {s['server']}; load tool {s['tool']}; {s['cpus']} CPUs shared by server, "
+        f"client and the machine's other users; {s['requests']:,} requests per case.",
+        "",
+        "| c | healthz req/s | p50 ms | p99 ms | scoring req/s | p50 ms | p99 ms | "
+        "scoring / healthz | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for h, sc in zip(report["healthz"], report["scoring"], strict=True):
+        lines.append(
+            f"| {sc['concurrency']} | {h['requests_per_s']:,.0f} | {h['p50_ms']:.2f} | "
+            f"{h['p99_ms']:.2f} | {sc['requests_per_s']:,.0f} | {sc['p50_ms']:.2f} | "
+            f"{sc['p99_ms']:.2f} | {sc['requests_per_s'] / h['requests_per_s']:.0%} | "
+            f"{h['load_average_before']} / {sc['load_average_before']} |")
+    lone = report["lone"]
+    lines += ["", f"Lone request (c=1, {lone['requests']} sequential): server time p50 "
+              f"{lone['server_p50_ms']:.3f} ms, p99 {lone['server_p99_ms']:.3f} ms "
+              f"(Server-Timing); client-side p50 {lone['client_p50_ms']:.3f} ms; load average "
+              f"{lone['load_average_before']}."]
+    m = report.get("mixed")
+    if m:
+        lines += [
+            "",
+            f"Mixed ({m['connections']} connections, 5% budget-sized requests of "
+            f"{m['large_request_bytes']:,} bytes, asyncio client):",
+            "",
+            "| small requests | req/s (all) | p50 ms | p99 ms | load avg |",
+            "|---|---:|---:|---:|---|",
+            f"| alone | {m['small_alone']['requests_per_s']:,.0f} | "
+            f"{m['small_alone']['p50_ms']:.2f} | {m['small_alone']['p99_ms']:.2f} | "
+            f"{m['small_alone']['load_average_before']} |",
+            f"| with 5% large | {m['small_in_mix']['requests_per_s']:,.0f} | "
+            f"{m['small_in_mix']['p50_ms']:.2f} | {m['small_in_mix']['p99_ms']:.2f} | "
+            f"{m['small_in_mix']['load_average_before']} |",
+            "",
+            f"Large requests in the mix: {m['large_in_mix']['requests']} sent, p50 "
+            f"{m['large_in_mix']['p50_ms']:.0f} ms, statuses {m['large_statuses']}.",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=4000, help="measured requests")
+    parser.add_argument("--requests", type=int, default=3000, help="requests per case")
     parser.add_argument("--warmup", type=int, default=300, help="requests before measuring")
-    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
-    parser.add_argument("--touches", type=int, default=20, help="touches in the journey")
+    parser.add_argument("--concurrency", default="1,16,64", help="comma-separated")
+    parser.add_argument("--touches", type=int, default=20, help="touches in the small journey")
+    parser.add_argument("--workers", type=int, default=1, help="attribution serve --workers")
+    parser.add_argument("--lone", type=int, default=500, help="sequential requests timed")
+    parser.add_argument("--mixed-requests", type=int, default=2000)
+    parser.add_argument("--mixed-connections", type=int, default=16)
+    parser.add_argument("--budget-journeys", type=int, default=100)
+    parser.add_argument("--budget-touches", type=int, default=40)
+    parser.add_argument("--tool", choices=["auto", "hey", "python"], default="auto")
     parser.add_argument("--profile", action="store_true", help="profile scoring, no server")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
-    if not (0 < args.requests <= 100_000 and 0 < args.concurrency <= 256):
+    levels = [int(c) for c in args.concurrency.split(",")]
+    if not (0 < args.requests <= 100_000 and all(0 < c <= 256 for c in levels)
+            and 0 < args.mixed_requests <= 100_000 and 0 < args.lone <= 100_000):
         parser.error("keep it bounded: 1-100,000 requests, 1-256 connections")
 
     models = rule_models()
-    body = journey_body(args.touches, models)
+    body = scoring_body(1, args.touches, models)
     if args.profile:
         profile_scoring(body, repeat=500)
         return
+    tool = args.tool if args.tool != "auto" else ("hey" if shutil.which("hey") else "python")
 
     import polars as pl
 
     port = free_port()
-    runs_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"attribution-load-{os.getpid()}"
-    server = start_server(port, runs_dir, {})
+    runs_dir = Path(tempfile.mkdtemp(prefix="attribution-load-"))
+    server = start_server(port, runs_dir, args.workers)
+    report: dict[str, Any] = {"healthz": [], "scoring": []}
     try:
         asyncio.run(wait_ready(port))
-        request = http_request(body, port)
-        response_bytes = check_response(port, request, models, args.touches)
-        asyncio.run(load(port, request, args.warmup, args.concurrency))
-        result = asyncio.run(load(port, request, args.requests, args.concurrency))
+        check = asyncio.run(python_load(port, [http_request("POST", "/v1/attribute", port,
+                                                            body)], [1.0], 1, 1))
+        if check[0][0][2] != 200:
+            raise RuntimeError(f"the scoring request failed: {check[0][0][2]}")
+        response_bytes = len(json.dumps(json.loads(asyncio.run(_one(port, body)))))
+        for c in levels:
+            for name, method, path, payload in (("healthz", "GET", "/healthz", None),
+                                                ("scoring", "POST", "/v1/attribute", body)):
+                run_case(tool, port, method, path, payload, args.warmup, c)
+                report[name].append(run_case(tool, port, method, path, payload,
+                                             args.requests, c))
+                print(name, report[name][-1], flush=True)
+        report["lone"] = lone_server_time(port, body, args.lone)
+        print("lone", report["lone"], flush=True)
+        large = scoring_body(args.budget_journeys, args.budget_touches, models)
+        report["mixed"] = mixed(port, body, large, args.mixed_requests,
+                                args.mixed_connections)
+        print("mixed", report["mixed"], flush=True)
     finally:
-        server.terminate()
-        server.wait(10)
-    try:
-        import uvloop  # noqa: F401
-        loop = "uvloop"
-    except ImportError:
-        loop = "asyncio"
+        os.killpg(server.pid, 15)
+        server.wait(30)
+        shutil.rmtree(runs_dir, ignore_errors=True)
     try:
         import httptools  # noqa: F401
-        http = "httptools"
+        import uvloop  # noqa: F401
+        stack = "uvloop loop, httptools parser"
     except ImportError:
-        http = "h11"
-    settings = {
-        "endpoint": "POST /v1/attribute", "journeys_per_request": 1, "touches": args.touches,
-        "models": models, "request_bytes": len(request), "response_bytes": response_bytes,
-        "requests": args.requests, "warmup": args.warmup, "concurrency": args.concurrency,
-        "server": f"uvicorn, 1 worker, {loop} loop, {http} parser, access log off",
-        "client": "asyncio keep-alive HTTP/1.1, same machine",
+        stack = "asyncio loop, h11 parser"
+    report["settings"] = {
+        "touches": args.touches, "models": models,
+        "request_bytes": len(http_request("POST", "/v1/attribute", port, body)),
+        "response_bytes": response_bytes, "requests": args.requests, "warmup": args.warmup,
+        "concurrency": levels, "tool": tool if tool == "python" else _hey_version(),
+        "server": f"uvicorn, {args.workers} worker(s), {stack}, access log off",
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "polars": pl.__version__, "platform": platform.platform(),
-        "load_average": os.getloadavg(),
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     args.out.mkdir(parents=True, exist_ok=True)
     out_file = args.out / f"load_service-{stamp}.json"
-    out_file.write_text(json.dumps({"settings": settings, "result": result}, indent=2) + "\n")
-
-    print(f"\nPOST /v1/attribute: 1 journey x {args.touches} touches x {len(models)} rule-based "
-          f"models; {args.requests:,} requests over {args.concurrency} connections; "
-          f"{settings['server']}; {os.cpu_count()} CPUs shared with the client\n")
-    print("| requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    print(f"| {result['requests_per_s']:,.0f} | {result['p50_ms']:.1f} | {result['p90_ms']:.1f} "
-          f"| {result['p99_ms']:.1f} | {result['max_ms']:.1f} | {result['errors']} |")
+    out_file.write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(report)
+    out_file.with_suffix(".md").write_text(text)
+    print("\n" + text)
     shown = out_file.relative_to(ROOT) if out_file.is_relative_to(ROOT) else out_file
-    print(f"\nwritten to {shown}")
+    print(f"written to {shown} (and .md)")
+
+
+async def _one(port: int, body: dict[str, Any]) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(http_request("POST", "/v1/attribute", port, body))
+    await writer.drain()
+    _, _, content = await read_response(reader)
+    writer.close()
+    return content
+
+
+def _hey_version() -> str:
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "hey"], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+    except OSError:
+        out = ""
+    return f"hey {out}".strip() + " (keep-alive, CSV output)"
 
 
 if __name__ == "__main__":

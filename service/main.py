@@ -2,7 +2,7 @@
 
 ``attribution serve`` calls :func:`serve`; to run it under your own uvicorn command::
 
-    uvicorn --factory service.main:create_app --host 127.0.0.1 --port 8000
+    uvicorn --factory service.main:create_app --host 127.0.0.1 --port 8000 [--workers N]
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,7 @@ from .core.errors import install_error_handlers
 from .core.limits import BodySizeLimit
 from .core.runs import RunStore
 from .core.scoring import ScorerCache
+from .core.timing import ServerTiming
 
 log = logging.getLogger("attribution.service")
 
@@ -96,8 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scoring = scoring
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    # added last, so outermost: the key is checked before the body is read or routed
+    # the key is checked before the body is read or routed
     app.add_middleware(ApiKeyAuth, keys=settings.api_keys)
+    # added last, so outermost: times everything the app does for a request
+    app.add_middleware(ServerTiming)
     app.include_router(api_router)
     document_body(app)
     return app
@@ -119,9 +123,10 @@ def serve(
     settings: Settings | None = None,
     allow_insecure: bool | None = None,
     log_level: str = "info",
+    workers: int = 1,
     **uvicorn_options: Any,
 ) -> None:
-    """Start the service with uvicorn (one worker) and block until it stops.
+    """Start the service with uvicorn and block until it stops.
 
     Parameters
     ----------
@@ -131,6 +136,10 @@ def serve(
         Default: read from ``ATTRIBUTION_*`` environment variables.
     allow_insecure
         Overrides ``ATTRIBUTION_ALLOW_INSECURE`` (``attribution serve --insecure``).
+    workers
+        Server processes sharing the port (uvicorn's ``--workers``): each builds its own
+        app from the ``ATTRIBUTION_*`` variables (so ``settings`` must be None), with its
+        own scorer cache and scoring pool.
     uvicorn_options
         Passed on to :func:`uvicorn.run` (e.g. ``access_log=False``).
 
@@ -141,10 +150,22 @@ def serve(
     """
     import uvicorn
 
+    if workers < 1:
+        raise attribution.ConfigError(f"workers must be at least 1; got {workers}")
+    if workers > 1 and settings is not None:
+        raise attribution.ConfigError("several workers read their settings from the "
+                                      "ATTRIBUTION_* variables: pass no settings")
     settings = settings if settings is not None else load_settings()
     if allow_insecure is not None:
         settings = settings.model_copy(update={"allow_insecure": allow_insecure})
-    app = create_app(settings)
+    if workers == 1:
+        app: Any = create_app(settings)
+    else:
+        create_app(settings)  # its errors here, once, before any worker starts
+        if allow_insecure is not None:  # the workers read it from the environment
+            os.environ["ATTRIBUTION_ALLOW_INSECURE"] = "true" if allow_insecure else "false"
+        app = "service.main:create_app"
+        uvicorn_options = {"factory": True, "workers": workers, **uvicorn_options}
     if not settings.api_keys:
         log.warning("starting WITHOUT API keys (insecure local-development mode)%s",
                     "" if _is_loopback(host) else f"; and listening on {host}, not loopback")

@@ -106,6 +106,8 @@ def client():
         while not stop.is_set() and n < 40:
             assert http.post("/v1/attribute", content=body).status_code == 200
             n += 1
+            if n == 1:
+                print("answered", flush=True)
     counts.append(n)
 threads = [threading.Thread(target=client) for _ in range(4)]
 for t in threads:
@@ -134,15 +136,33 @@ def test_a_small_request_is_not_starved_by_budget_sized_ones(server: str,
     large.write_text(json.dumps(LARGE))
     load = subprocess.Popen([sys.executable, "-c", LOAD, server, KEY, str(large)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
     try:
         assert load.stdout is not None
+        assert load.stdin is not None
         assert load.stdout.readline().strip() == "started"
+        reader = threading.Thread(target=lambda: lines.extend(load.stdout or ()), daemon=True)
+        reader.start()
         time.sleep(0.5)  # all four are in
+        # small requests all the while the large ones are served: at least 200, and until
+        # every large client has had an answer (a small one takes a fraction of a large one)
+        loaded: list[float] = []
+        deadline = time.monotonic() + 240
         with httpx.Client(base_url=server, headers=AUTH, timeout=60) as http:
-            loaded = small_latencies(http, 200)
-        out, _ = load.communicate("stop\n", timeout=300)
+            while len(loaded) < 200 or (lines.count("answered\n") < 4
+                                        and time.monotonic() < deadline):
+                loaded += small_latencies(http, 20)
+        load.stdin.write("stop\n")
+        load.stdin.close()
+        load.wait(300)
+        reader.join(30)
     finally:
         load.kill()
+        load.wait(30)
+        for stream in (load.stdin, load.stdout):
+            if stream is not None:
+                stream.close()
+    out = lines[-1]
     answered = [int(n) for n in out.split()]
     assert len(answered) == 4
     assert all(n >= 1 for n in answered)  # every large client got answers

@@ -73,3 +73,59 @@ def test_insecure_flag_allows_no_keys(tmp_path: Path) -> None:
     app = create_app(Settings(api_keys=(), allow_insecure=True, runs_dir=tmp_path / "runs"))
     with TestClient(app) as client:
         assert client.get("/v1/models").status_code == 200
+
+
+def test_serve_with_workers_answers_from_every_worker(tmp_path: Path) -> None:
+    """``attribution serve --workers 2``: both processes serve the port; SIGTERM stops all."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = Path(sys.executable).with_name("attribution")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "attribution.cli"]
+    env = {**os.environ, "ATTRIBUTION_API_KEYS": "live-key-0123456789",
+           "ATTRIBUTION_RUNS_DIR": str(tmp_path / "runs"), "ATTRIBUTION_DATA_DIR": str(tmp_path)}
+    server = subprocess.Popen([*command, "serve", "--port", str(port), "--workers", "2",
+                               "--log-level", "warning"], env=env, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the workers did not start"
+                assert server.poll() is None, "the server exited"
+                time.sleep(0.2)
+        journey = {"conversion": {"id": "opp-1", "timestamp": "2025-02-01T00:00:00Z"},
+                   "touches": [{"timestamp": "2025-01-01T00:00:00Z", "channel": "email"}]}
+        def children() -> list[str]:
+            found = []
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    stat = Path(f"/proc/{pid}/stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == server.pid:
+                    found.append(pid)
+            return found
+
+        assert len(children()) >= 2  # the workers (and uvicorn's own helpers, if any)
+        for _ in range(10):
+            with httpx.Client(base_url=url, timeout=10) as http:
+                answer = http.post("/v1/attribute", json={"models": ["linear"],
+                                                          "journeys": [journey]},
+                                   headers={"Authorization": "Bearer live-key-0123456789"})
+                assert answer.status_code == 200
+                assert answer.json()["touch_credit"][0]["credit"] == 1.0
+                assert float(answer.headers["server-timing"].split("dur=")[1]) > 0
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        assert server.wait(30) == 0

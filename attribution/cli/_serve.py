@@ -19,6 +19,8 @@ def serve(
         bool, typer.Option("--insecure", help="Start without API keys (local development only)")
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes sharing the port (each with its own scoring pool)")] = 1,
 ) -> None:
     """Start the HTTP API (settings from ATTRIBUTION_* variables); schema at /openapi.json."""
     from pydantic import ValidationError
@@ -26,6 +28,7 @@ def serve(
     from service import serve as run_service
 
     try:
-        run_service(host, port, allow_insecure=True if insecure else None, log_level=log_level)
+        run_service(host, port, allow_insecure=True if insecure else None, log_level=log_level,
+                    workers=workers)
     except (AttributionError, ValidationError) as exc:  # no keys without --insecure, bad env
         fail(exc)

@@ -142,9 +142,9 @@ class JourneyScores:
         ``channel_credit`` as lists of row objects (timestamps ISO 8601, UTC)."""
         start = orjson.dumps({**(head or {}), "unattributed": self.unattributed})[:-1]
         if self._small is not None:
-            touch, channel = self._small.rows()
-            return b"".join((start, b',"touch_credit":', orjson.dumps(touch),
-                             b',"channel_credit":', orjson.dumps(channel), b"}"))
+            touch, channel = self._small.json_rows()
+            return b"".join((start, b',"touch_credit":', touch, b',"channel_credit":', channel,
+                             b"}"))
         return b"".join((start, b',"touch_credit":', self.touch_credit.write_json().encode(),
                          b',"channel_credit":', self.channel_credit.write_json().encode(),
                          b"}"))
@@ -224,6 +224,14 @@ class JourneyScorer:
         except NeedsGeneralEngine:
             self._small = None
         return self
+
+    @property
+    def small_engine(self) -> bool:
+        """Whether requests of up to ``SMALL_TOUCHES`` (2,000) touches in the plain form
+        are scored by the small engine (NumPy arrays, ~0.3 ms for 20 touches x 12 models)
+        rather than by Polars queries (several ms)."""
+        self._check_fitted()
+        return self._small is not None
 
     @property
     def labels(self) -> list[str]:

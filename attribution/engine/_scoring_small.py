@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
+import orjson
 import polars as pl
 
 from attribution.engine._journey_request import CONVERSION_STAGE, MILESTONES
@@ -518,20 +519,25 @@ class SmallResult:
         return pl.DataFrame(dict(zip(CHANNEL_CREDIT_SCHEMA, self._channel_sums(), strict=True)),
                             schema=CHANNEL_CREDIT_SCHEMA)
 
-    def rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Touch and channel credit as JSON-ready rows (the frames' ``write_json``)."""
+    def json_rows(self) -> tuple[bytes, bytes]:
+        """Touch and channel credit as JSON arrays of row objects: the frames' own
+        ``write_json``, with the same keys and values (numbers to the last digit)."""
         req = self.req
-        stamps = [_iso(t) for t in req.times.tolist()]
-        ids = [req.conv_ids[j] for j in req.conv.tolist()]
-        touches = list(zip(ids, req.touch_ids, req.contacts, req.channels, stamps, strict=True))
-        credit, value = self.credit.tolist(), self.value.tolist()
-        touch_rows = [
-            {"conversion_id": c, "touch_id": t, "contact_id": k, "account_id": None,
-             "channel": ch, "timestamp": ts, "model": label, "credit": credit[i],
-             "value": value[i]}
-            for m, label in enumerate(self.labels)
-            for i, (c, t, k, ch, ts) in enumerate(touches, start=m * req.n)
+        touch_parts = [
+            orjson.dumps({"conversion_id": req.conv_ids[j], "touch_id": t, "contact_id": k,
+                          "account_id": None, "channel": ch, "timestamp": _iso(ts)})[:-1]
+            for j, t, k, ch, ts in zip(req.conv.tolist(), req.touch_ids, req.contacts,
+                                       req.channels, req.times.tolist(), strict=True)
         ]
+        # every number as orjson writes it, in one call: the row objects are put together
+        # from these pieces (no dict per row)
+        credit = orjson.dumps(self.credit.tolist())[1:-1].split(b",") if req.n else []
+        value = orjson.dumps(self.value.tolist())[1:-1].split(b",") if req.n else []
+        rows = []
+        for m, label in enumerate(self.labels):
+            tail = b',"model":' + orjson.dumps(label) + b',"credit":'
+            for i, head in enumerate(touch_parts, start=m * req.n):
+                rows.append(b"%b%b%b,\"value\":%b}" % (head, tail, credit[i], value[i]))
         channel_rows = [dict(zip(CHANNEL_CREDIT_SCHEMA, row, strict=True))
                         for row in zip(*self._channel_sums(), strict=True)]
-        return touch_rows, channel_rows
+        return b"[" + b",".join(rows) + b"]", orjson.dumps(channel_rows)

@@ -34,6 +34,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import attribution
 from attribution import AttributionError
 
+from .responses import FastJSONResponse
+
 log = logging.getLogger("attribution.service")
 
 _LIBRARY_STATUS: list[tuple[type[AttributionError], str]] = [
@@ -110,7 +112,8 @@ def field_path(loc: Sequence[str | int]) -> str:
 
 def _response(status: int, type: str, message: str, field: str | None = None,
               headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(type, message, field), status_code=status, headers=headers)
+    return FastJSONResponse(error_body(type, message, field), status_code=status,
+                            headers=headers)
 
 
 async def _library(request: Request, exc: Exception) -> JSONResponse:

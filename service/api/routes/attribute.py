@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from ...core.batching import ScoringBusy, ScoringPool
 from ...core.config import Settings
 from ...core.errors import ServiceError, error_parts, model_errors
 from ...core.scoring import ScorerCache, Scoring
+from ..body import read_plain
 from ..deps import ScorersDep, ScoringDep, SettingsDep
 from ..schemas import AttributeRequest, AttributeResponse, errors
 
@@ -35,6 +37,10 @@ def _render(models: list[str], scoring: Scoring) -> Callable[[JourneyScores], by
 #: Bodies up to this size are parsed on the event loop (a few ms); larger ones are parsed,
 #: checked and scored in a scoring process.
 INLINE_BYTES = 64 * 1024
+#: Requests of up to this many rows of touch credit (touches x models) are scored on the
+#: event loop: the small engine takes ~0.3 ms for 20 touches x 12 models, less than handing
+#: them to the scoring thread and back. Larger small requests go to that thread.
+INLINE_ROWS = 600
 
 _BODY = {"$ref": "#/components/schemas/AttributeRequest"}
 
@@ -57,7 +63,13 @@ def document_body(app: FastAPI) -> None:
 
 
 def parse_request(raw: bytes) -> AttributeRequest:
-    """The body as FastAPI would read it: JSON, then the model; errors as FastAPI's."""
+    """The body as FastAPI would read it: JSON, then the model; errors as FastAPI's.
+
+    A body in the plain form (:mod:`service.api.body`) is read without pydantic (same
+    result, several times faster); any other goes through the schema."""
+    plain = read_plain(raw)
+    if plain is not None:
+        return plain
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -126,7 +138,7 @@ def score_in_process(raw: bytes) -> tuple[int, bytes, dict[str, str] | None]:
             return 200, render(scoring.scorer.score(body.journeys)), None
     except Exception as exc:  # every answer goes back as data: nothing to unpickle
         status, payload, headers = error_parts(exc)
-        return status, json.dumps(payload).encode(), headers
+        return status, orjson.dumps(payload), headers
 
 
 async def _in_process(pool: ScoringPool, raw: bytes) -> Response:
@@ -171,5 +183,8 @@ async def attribute(request: Request, settings: SettingsDep, scorers: ScorersDep
             scoring = await run_in_threadpool(scorers.get, models, body.snapshot)
     render = _render(scoring.scorer.labels, scoring)
     with model_errors(models):  # parameters that give non-finite credit
-        content = await pool.small(scoring.scorer, body.journeys, render)
+        if rows <= INLINE_ROWS and scoring.scorer.small_engine:
+            content = render(scoring.scorer.score(body.journeys))
+        else:
+            content = await pool.small(scoring.scorer, body.journeys, render)
     return Response(content, media_type="application/json")

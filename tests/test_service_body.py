@@ -1,0 +1,145 @@
+"""service.api.body: the plain-form reader of scoring bodies gives what the pydantic schema
+gives, and declines (None) every body the schema refuses, so errors stay the schema's."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from service.api.body import read_plain
+from service.api.schemas import AttributeRequest
+
+
+def _mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``good`` 19 times in 20: most bodies are valid, and each may break in one place."""
+    return st.sampled_from([True] * 19 + [False]).flatmap(lambda ok: good if ok else bad)
+
+
+_text = _mostly(
+    st.sampled_from(["linkedin", "t1", "opp-1", "a b", " x ", "LinkedIn ", "closed_won"]),
+    st.one_of(st.sampled_from(["", " ", "c" * 256, "c" * 257, "é", "tab\t", "new\n", "\x7f",
+                               "\x85", "a\u00a0"]), st.text(max_size=6)),
+)
+_digits = st.integers(0, 99).map(lambda n: f"{n:02d}")
+_stamp = _mostly(st.sampled_from(["2025-01-01T09:00:00+00:00", "2025-02-01", "2025-01-03 10:30",
+                                  "2025-01-03T10:30:00.25Z", "2024-12-31T23:00:00-05:00"]),
+                 st.one_of(
+    st.builds(lambda y, m, d, h, mi, s, f, z, sep: f"{y}-{m}-{d}{sep}{h}:{mi}{s}{f}{z}",
+              st.sampled_from(["2025", "1999", "0000", "9999"]), _digits, _digits, _digits,
+              _digits, st.sampled_from(["", ":00", ":59", ":60"]),
+              st.sampled_from(["", ".5", ".123456", ".1234567"]),
+              st.sampled_from(["", "Z", "+05:30", "-23:59", "+24:00", "z"]),
+              st.sampled_from(["T", " ", "t"])),
+    st.builds(lambda y, m, d: f"{y}-{m}-{d}", st.sampled_from(["2025", "2024"]), _digits,
+              _digits),
+    st.sampled_from(["1700000000", "2025-01-01T09:00:00+00:00", " 2025-01-01", None, 5]),
+))
+_value = _mostly(st.one_of(st.none(), st.integers(0, 10**6), st.floats(0, 1e6)),
+                 st.one_of(st.integers(-1, 10**16), st.floats(allow_nan=False),
+                           st.sampled_from([True, "5", 1e15, 0.0])))
+
+
+def _maybe(draw: st.DrawFn, key: str, strategy: st.SearchStrategy[Any], out: dict[str, Any],
+           p_absent: float = 0.3) -> None:
+    kept = round(100 * (1 - p_absent))
+    if draw(st.sampled_from([True] * kept + [False] * (100 - kept))):
+        out[key] = draw(strategy)
+
+
+@st.composite
+def _body(draw: st.DrawFn) -> dict[str, Any]:
+    journeys = []
+    for _ in range(draw(st.integers(0, 2)) or draw(st.integers(0, 1))):
+        conversion: dict[str, Any] = {}
+        _maybe(draw, "id", _text, conversion, 0.02)
+        _maybe(draw, "timestamp", _stamp, conversion, 0.02)
+        _maybe(draw, "value", _value, conversion)
+        _maybe(draw, "stage", st.one_of(st.none(), _text), conversion)
+        touches = []
+        for _ in range(draw(st.integers(0, 3))):
+            touch: dict[str, Any] = {}
+            _maybe(draw, "touch_id", st.one_of(st.none(), _text), touch)
+            _maybe(draw, "timestamp", _stamp, touch, 0.02)
+            _maybe(draw, "channel", _text, touch, 0.02)
+            _maybe(draw, "contact_id", st.one_of(st.none(), _text), touch)
+            _maybe(draw, "role", st.one_of(st.none(), _text), touch, 0.8)
+            _maybe(draw, "extra", st.just(1), touch, 0.98)
+            touches.append(touch)
+        journey: dict[str, Any] = {"conversion": conversion, "touches": touches}
+        _maybe(draw, "milestones", st.one_of(st.none(), st.fixed_dictionaries(
+            {}, optional={"lead": _stamp, "opportunity": _stamp, "sql": _stamp})), journey)
+        journeys.append(journey)
+    body: dict[str, Any] = {"journeys": journeys}
+    _maybe(draw, "models", st.lists(st.one_of(_text, st.fixed_dictionaries(
+        {"name": _text}, optional={"params": _mostly(st.just({"half_life": "3d"}),
+                                                     st.none())})),
+        min_size=1, max_size=3), body, 0.02)
+    _maybe(draw, "snapshot", st.one_of(st.none(), st.sampled_from(
+        ["20250101T000000Z-ab12", "-x", "a" * 129, "ok.1"])), body, 0.7)
+    _maybe(draw, "run_id", st.just("r"), body, 0.98)
+    return body
+
+
+def _instants(value: Any) -> Any:
+    """Datetimes as UTC instants (naive = UTC), recursively: what the library reads."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    if isinstance(value, dict):
+        return {k: _instants(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_instants(v) for v in value]
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(_body())
+def test_plain_reader_agrees_with_the_schema(body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    plain = read_plain(raw)
+    try:
+        schema = AttributeRequest.model_validate(json.loads(raw))
+    except ValidationError:
+        assert plain is None  # the schema words the error
+        return
+    if plain is None:
+        return  # declined: the schema reads it
+    assert plain.models == schema.models
+    assert plain.snapshot == schema.snapshot
+    assert _instants(plain.journeys) == _instants(schema.journeys)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"models": ["linear"], "journeys": [{"conversion": {"id": "a", "timestamp": "2025-01-01"},'
+    b' "touches": []}], "extra": 1}',
+    b'{"models": ["linear"], "journeys": [{"conversion": {"id": "a", "timestamp": NaN},'
+    b' "touches": []}]}',
+    b"\xef\xbb\xbf{}",
+    b'{"models": ["lin\\u00e9ar"], "journeys": [{"conversion": {"id": "a", '
+    b'"timestamp": "2025-01-01"}, "touches": []}]}',
+])
+def test_plain_reader_declines_what_is_not_plain(raw: bytes) -> None:
+    assert read_plain(raw) is None
+
+
+def test_plain_reader_reads_a_crm_body() -> None:
+    raw = json.dumps({
+        "models": ["linear", {"name": "time_decay", "params": {"half_life": "14d"}}],
+        "journeys": [{"conversion": {"id": "opp-42", "timestamp": "2025-03-01T12:00:00Z",
+                                     "value": 48000},
+                      "touches": [{"touch_id": "t1", "timestamp": "2025-01-05T09:00:00+01:00",
+                                   "channel": "LinkedIn ", "contact_id": "c1"}],
+                      "milestones": {"lead": "2025-01-06"}}],
+    }).encode()
+    plain = read_plain(raw)
+    assert plain is not None
+    journey = plain.journeys[0]
+    assert journey["conversion"]["value"] == 48000.0
+    assert journey["touches"][0]["timestamp"] == datetime(2025, 1, 5, 8, tzinfo=UTC)
+    schema = AttributeRequest.model_validate_json(raw)
+    assert _instants(plain.journeys) == _instants(schema.journeys)
