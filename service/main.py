@@ -20,6 +20,7 @@ from fastapi import FastAPI
 import attribution
 from attribution import SnapshotStore
 
+from .api.fast_path import ScoringFastPath
 from .api.main import api_router
 from .api.routes.attribute import document_body, init_process
 from .core.auth import ApiKeyAuth, check_keys
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.snapshots = SnapshotStore.beside(settings.runs_dir)
     app.state.scorers = ScorerCache(app.state.snapshots, size=settings.scorer_cache_size)
     app.state.scoring = scoring
+    # innermost: the everyday scoring request answered before routing (same answer)
+    app.add_middleware(ScoringFastPath)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # the key is checked before the body is read or routed

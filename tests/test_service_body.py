@@ -143,3 +143,55 @@ def test_plain_reader_reads_a_crm_body() -> None:
     assert journey["touches"][0]["timestamp"] == datetime(2025, 1, 5, 8, tzinfo=UTC)
     schema = AttributeRequest.model_validate_json(raw)
     assert _instants(plain.journeys) == _instants(schema.journeys)
+
+
+# --- the fast path: the route's answer, byte for byte ---------------------------------------
+
+KEY = "fast-path-key-0123456789"
+
+
+def _crm_body(models: list[Any], touches: int = 6) -> dict[str, Any]:
+    return {"models": models, "journeys": [{
+        "conversion": {"id": f"opp-{j}", "timestamp": "2025-03-01T12:00:00Z", "value": 900},
+        "touches": [{"touch_id": f"t{k}", "timestamp": f"2025-01-{k + 1:02d}T09:00:00+01:00",
+                     "channel": ["LinkedIn ", "email", "direct"][k % 3], "contact_id": "c1"}
+                    for k in range(touches)],
+        "milestones": {"lead": "2025-01-03"}} for j in range(2)]}
+
+
+def test_fast_path_answers_as_the_route_does(tmp_path: Any, start_server: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    import service.api.fast_path as fast_path
+    from service import Settings, create_app
+
+    answered: list[bool] = []
+    real = fast_path._answer
+
+    def counting(scope: Any, raw: bytes) -> bytes | None:
+        out = real(scope, raw)
+        answered.append(out is not None)
+        return out
+
+    monkeypatch.setattr(fast_path, "_answer", counting)
+    url = start_server(create_app(Settings(api_keys=(KEY,), runs_dir=tmp_path / "runs",
+                                           data_dir=tmp_path)))
+    models = ["linear", "w_shaped", {"name": "time_decay", "params": {"half_life": "3d"}}]
+    bad_touch = _crm_body(models)
+    bad_touch["journeys"][0]["touches"][0]["timestamp"] = "2025-04-01T00:00:00Z"  # after
+    cases = [_crm_body(models), _crm_body(["linear"], touches=0), bad_touch,
+             _crm_body(["nope"]), _crm_body(models) | {"extra": 1}]
+    auth = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, headers=auth, timeout=30) as http:
+        for sent in cases:
+            raw = json.dumps(sent).encode()
+            for _ in range(2):  # the first resolves the models (the route), the second not
+                fast = http.post("/v1/attribute", content=raw)
+            # no Content-Length (chunked): the fast path leaves it to the route
+            routed = http.post("/v1/attribute", content=iter([raw[:100], raw[100:]]))
+            assert (fast.status_code, fast.content) == (routed.status_code, routed.content)
+            assert fast.headers["content-type"] == routed.headers["content-type"]
+    # the valid ones (after their first request) came by the fast path, the others did not
+    assert answered == [False, True, False, True, False, False, False, False, False, False]
+    assert fast.status_code == 422
