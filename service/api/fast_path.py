@@ -16,8 +16,9 @@ check, the body-size limit and the timing header stay outside (outer middleware)
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from ..core.asgi import HttpMiddleware
 from .body import read_plain
 from .routes.attribute import INLINE_BYTES, INLINE_ROWS, _render, check_request
 
@@ -26,14 +27,11 @@ __all__ = ["ScoringFastPath"]
 PATH = "/v1/attribute"
 
 
-class ScoringFastPath:
+class ScoringFastPath(HttpMiddleware):
     """Pure ASGI middleware, innermost: see the module docstring."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         length = _content_length(scope)

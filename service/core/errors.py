@@ -29,11 +29,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 import attribution
 from attribution import AttributionError
 
+from .asgi import HttpMiddleware
 from .responses import FastJSONResponse
 
 log = logging.getLogger("attribution.service")
@@ -221,7 +222,7 @@ async def _internal(request: Request, exc: Exception) -> JSONResponse:
     return _response(500, "internal", INTERNAL_MESSAGE)
 
 
-class InternalErrors:
+class InternalErrors(HttpMiddleware):
     """Pure ASGI middleware: the JSON 500 for anything unexpected, answered here.
 
     Starlette's outermost error handler re-raises after answering, and uvicorn then closes
@@ -231,13 +232,7 @@ class InternalErrors:
     honest then.)
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: Message) -> None:
