@@ -64,6 +64,12 @@ def test_demo_writes_a_complete_run(tmp_path: Path) -> None:
     bench = pl.read_parquet(run_dir / "survey_benchmark.parquet")
     assert set(bench.get_column("model")) == set(channel.get_column("model"))
     assert "survey_benchmark.parquet" in manifest["files"]
+    # the SLAs: the sample's sales touches, per owner team, every breach listed
+    assert "speed to lead: median" in proc.stdout
+    sla = pl.read_parquet(run_dir / "sla.parquet")
+    breaches = pl.read_parquet(run_dir / "sla_breaches.parquet")
+    assert sla.filter(pl.col("owner_team").is_not_null()).height > 0
+    assert breaches.height == sla.filter(pl.col("owner_team").is_null())["breaches"].sum()
     # ...and a second, account-level run: accounts, account credit, sourced vs influenced
     assert "Sourced vs influenced pipeline" in proc.stdout
     account_runs = [p for p in (tmp_path / "runs").iterdir() if (p / "accounts.parquet").exists()]
