@@ -28,6 +28,7 @@ from attribution.exceptions import (
     ModelParameterError,
     did_you_mean,
 )
+from attribution.inputs._campaigns import Key, check_key
 from attribution.inputs._channels import check_channel_aliases
 from attribution.inputs._durations import parse_duration
 from attribution.inputs._formats import check_timestamp_formats, formats_for
@@ -173,6 +174,14 @@ class RunOptions:
         Incremental runs: how late a row may arrive (its timestamp before the watermark of
         the previous run), e.g. ``"3d"``; default ``"0s"``. The run reads the rows after
         ``watermark - late_window``; rows it had already read are recognised and skipped.
+    key
+        The unit credited: ``"channel"`` (default), ``"campaign"`` (the touch's ``campaign``)
+        or ``"channel/campaign"`` (the campaign within its channel, ``linkedin/spring``). The
+        journeys stage puts the unit in the touches' ``channel`` column, so every output that
+        names a channel (``channel_credit``, ``touch_credit``, paths) names the unit. A touch
+        without a campaign is credited to ``<channel>/(none)``; campaigns are trimmed and
+        whitespace-folded, their case kept (see :mod:`attribution.inputs._campaigns`).
+        ``campaign_credit`` (per channel and campaign) is reported under every key.
 
     Raises
     ------
@@ -301,6 +310,12 @@ class RunOptions:
             help="Incremental run: how late a row may arrive, e.g. 3d (default 0s)",
         ),
     )
+    key: Key = field(
+        default="channel",
+        metadata=_flag(
+            "--key", help="Unit credited: channel, campaign or channel/campaign (default channel)"
+        ),
+    )
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -377,6 +392,8 @@ class RunOptions:
         with _option("late_window"):
             late = parse_duration(self.late_window, name="late_window", allow_zero=True)
         self._checked["late"] = late
+        with _option("key"):
+            check_key(self.key)
         self._checked.update(
             runs=runs,
             window=window,

@@ -58,6 +58,12 @@ def assert_same(
     for name in a.extras:
         assert_frame_equal(a.extras[name], b.extras[name], rel_tol=TOL)
     assert a.graphs.keys() == b.graphs.keys()
+    # campaign credit (touches with a campaign column): an aggregate of the touch credit,
+    # merged from additive partials
+    assert a.campaign_credit.width == b.campaign_credit.width
+    if a.campaign_credit.width:
+        by = ["model", "channel", "campaign"]
+        assert_frame_equal(a.campaign_credit.sort(by), b.campaign_credit.sort(by), rel_tol=TOL)
     if level == "account":
         assert a.accounts.height > 0
         assert_frame_equal(a.accounts, b.accounts, rel_tol=TOL)
@@ -70,10 +76,34 @@ def test_every_model_equals_in_memory(synth: Any, level: str) -> None:
     kwargs: dict[str, Any] = {"models": every_model(), "level": level, "contacts": synth.contacts}
     expected = attribution.attribute(synth.touches, synth.stages, **kwargs)
     assert expected.touch_credit.height > 0
+    assert expected.campaign_credit.height > 0
     for partitions in (1, 3, 7):
         got = attribute_partitioned(synth.touches, synth.stages, partitions=partitions, **kwargs)
         assert_same(expected, got, level=level)
         assert got.manifest["parameters"]["partitions"] == partitions
+
+
+@pytest.mark.parametrize(
+    ("key", "level"), [("campaign", "contact"), ("channel/campaign", "account")]
+)
+def test_campaign_keys_equal_in_memory(synth: Any, key: str, level: str) -> None:
+    models = [m for m in every_model() if m != "shapley"] + ["shapley:max_channels=64"]
+    kwargs: dict[str, Any] = {
+        "models": models, "level": level, "contacts": synth.contacts, "key": key
+    }
+    expected = attribution.attribute(synth.touches, synth.stages, **kwargs)
+    assert expected.campaign_credit.height > 0
+    units = set(expected.channel_credit.get_column("channel"))
+    campaigns = set(synth.touches.get_column("campaign").drop_nulls())
+    assert len(units) > len(set(synth.touches.get_column("channel")))
+    if key == "campaign":
+        assert units - campaigns <= {f"{c}/(none)" for c in synth.touches["channel"]}
+    else:
+        assert all("/" in unit for unit in units)
+    for partitions in (1, 3):
+        got = attribute_partitioned(synth.touches, synth.stages, partitions=partitions, **kwargs)
+        assert_same(expected, got, level=level)
+        assert got.manifest["parameters"]["key"] == key
 
 
 def test_account_options_equal_in_memory(synth: Any) -> None:

@@ -65,6 +65,33 @@ def test_every_model_equals_single_machine(spark: SparkSession, synth: Any, leve
     assert_frame_equal(expected.paths.sort("path"), result.paths.sort("path"), rel_tol=TOL)
     for name, frame in expected.extras.items():
         assert_frame_equal(frame, result.extras[name], rel_tol=TOL)
+    campaigns = result.campaign_credit()
+    assert campaigns is not None and expected.campaign_credit.height > 0
+    by = ["model", "channel", "campaign"]
+    assert_frame_equal(expected.campaign_credit.sort(by), campaigns.sort(by), rel_tol=1e-9)
+
+
+def test_campaign_key_equals_single_machine(spark: SparkSession, synth: Any) -> None:
+    models = ["linear", "time_decay", "markov", "shapley:max_channels=64"]
+    expected = attribution.attribute(
+        synth.touches, synth.stages, models=models, key="channel/campaign"
+    )
+    result = attribute_spark(
+        _to_spark(spark, synth.touches),
+        _to_spark(spark, synth.stages),
+        models=models,
+        key="channel/campaign",
+        partitions=3,
+    )
+    by = ["model", "channel"]
+    channel = _to_polars(result.channel_credit)
+    assert channel.get_column("channel").str.contains("/").all()
+    assert_frame_equal(expected.channel_credit.sort(by), channel.sort(by), rel_tol=TOL)
+    assert result.manifest["parameters"]["key"] == "channel/campaign"
+    campaigns = result.campaign_credit()
+    assert campaigns is not None
+    by = ["model", "channel", "campaign"]
+    assert_frame_equal(expected.campaign_credit.sort(by), campaigns.sort(by), rel_tol=1e-9)
 
 
 def test_job_reads_and_writes_parquet(spark: SparkSession, synth: Any, tmp_path: Path) -> None:
@@ -96,6 +123,11 @@ def test_job_reads_and_writes_parquet(spark: SparkSession, synth: Any, tmp_path:
     assert_frame_equal(expected.channel_credit.sort(by), channel.sort(by), rel_tol=TOL)
     touches = pl.read_parquet(out / "touch_credit.parquet" / "*.parquet")
     assert touches.height == expected.touch_credit.height
+    campaigns = pl.read_parquet(out / "campaign_credit.parquet" / "*.parquet")
+    by = ["model", "channel", "campaign"]
+    assert_frame_equal(
+        expected.campaign_credit.sort(by), campaigns.sort(by), rel_tol=1e-9
+    )
     paths = pl.read_parquet(out / "paths.parquet" / "*.parquet")
     assert paths.get_column("conversions").sum() == expected.paths.get_column("conversions").sum()
     lines = "".join(p.read_text() for p in (out / "manifest.json").glob("part-*"))

@@ -221,10 +221,14 @@ def economics_extras(
     timestamp_formats: dict[str, tuple[str, ...]] | None = None,
     benchmarks: Benchmarks | None = None,
     alerts: dict[str, Any] | None = None,
+    influence_csv: bool = False,
 ) -> list[Any]:
-    """Unit economics (needs spend; by segment, metro and region with ``accounts``, with
-    observed churn from ``subscriptions``), retention and NRR (``subscriptions``, with or
-    without spend), the funnel (needs a stages table) and the plan check."""
+    """Campaign credit (touches with campaigns; CAC and ROI with campaign spend, and the
+    influence export as CSV with ``influence_csv``), unit economics (needs spend; by segment,
+    metro and region with ``accounts``, with observed churn from ``subscriptions``),
+    retention and NRR (``subscriptions``, with or without spend), the funnel (needs a stages
+    table) and the plan check."""
+    from attribution.b2b._campaigns import InfluenceCsv, campaign_economics
     from attribution.b2b._economics import unit_economics
     from attribution.b2b._funnel import funnel
     from attribution.b2b._plan import check_plan
@@ -254,10 +258,21 @@ def economics_extras(
         else None
     )
     kept = retention(subscription_table, account_table) if subscription_table else None
+    if result.campaign_credit.width:
+        extras.append(
+            campaign_economics(
+                result,
+                spend,
+                columns=(columns or {}).get("spend"),
+                timestamp_formats=timestamp_formats,
+            )
+        )
+        if influence_csv:
+            extras.append(InfluenceCsv(result.campaign_influence))
     if spend is None:  # economics and the funnel come with spend (a plan needs it too)
         if plan is not None:
             raise ConfigError("the plan check needs a spend table (--spend or [inputs] spend)")
-        return [kept] if kept is not None else extras
+        return [*extras, kept] if kept is not None else extras
     flow = None
     if stages is not None:
         flow = funnel(

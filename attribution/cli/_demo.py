@@ -80,6 +80,7 @@ def demo(
             accounts=optional("accounts.parquet"),
             subscriptions=optional("subscriptions.parquet"),
             economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
+            influence_csv=True,
         )
         extras += sla_extras(
             stages=data / "stages.parquet", touches=data / "touches.parquet", settings=None

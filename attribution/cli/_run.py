@@ -123,6 +123,14 @@ def run(
             "processed in turn (same results; aim for 1-1.5M touches per partition)",
         ),
     ] = None,
+    influence_csv: Annotated[
+        bool,
+        typer.Option(
+            "--influence-csv",
+            help="Also write campaign_influence.csv (the CRM campaign-influence rows; touches "
+            "with a campaign column)",
+        ),
+    ] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
     **flags: Any,
 ) -> None:
@@ -230,6 +238,7 @@ def run(
             stage_names=cfg.stage_names if cfg else None,
             timestamp_formats=formats,
             benchmarks=load_benchmarks_of(cfg, benchmarks),
+            influence_csv=influence_csv,
         )
         if sla or (cfg is not None and cfg.sla is not None):
             extras += sla_extras(

@@ -14,7 +14,13 @@ from typing import Any, Final
 
 import polars as pl
 
-__all__ = ["RunFiles", "atomic_directory", "write_json_atomic", "write_parquet_atomic"]
+__all__ = [
+    "RunFiles",
+    "atomic_directory",
+    "write_csv_atomic",
+    "write_json_atomic",
+    "write_parquet_atomic",
+]
 
 
 class RunFiles:
@@ -37,6 +43,10 @@ class RunFiles:
     ACCOUNTS: Final = "accounts.parquet"
     ACCOUNT_CREDIT: Final = "account_credit.parquet"
     PIPELINE: Final = "pipeline.parquet"
+    CAMPAIGN_CREDIT: Final = "campaign_credit.parquet"
+    CAMPAIGN_CREDIT_JSON: Final = "campaign_credit.json"
+    CAMPAIGN_INFLUENCE: Final = "campaign_influence.parquet"
+    CAMPAIGN_INFLUENCE_CSV: Final = "campaign_influence.csv"
     REPORT: Final = "report.html"
     MARKOV_ORDER_SELECTION: Final = "markov_order_selection.parquet"
     ECONOMICS: Final = "economics.parquet"
@@ -147,6 +157,11 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 def write_parquet_atomic(path: Path, frame: pl.DataFrame) -> None:
     """Write Parquet via a uniquely named temporary file beside ``path`` and ``os.replace``."""
     _replace_atomic(path, frame.write_parquet)
+
+
+def write_csv_atomic(path: Path, frame: pl.DataFrame) -> None:
+    """Write CSV via a uniquely named temporary file beside ``path`` and ``os.replace``."""
+    _replace_atomic(path, frame.write_csv)
 
 
 def _replace_atomic(path: Path, write: Callable[[Path], object]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import InputError
+from attribution.inputs._campaigns import Key, unit_expr
 from attribution.inputs._channels import channel_spelling
 from attribution.inputs._reading import parse_timestamp
 from attribution.inputs._schema import ROW, UTC_DATETIME
@@ -108,12 +109,17 @@ def unattributed(journeys: Sequence[JourneyLike]) -> list[str]:
 
 
 def frames(
-    journeys: Sequence[JourneyLike], *, tags: Sequence[int] | None = None
+    journeys: Sequence[JourneyLike],
+    *,
+    tags: Sequence[int] | None = None,
+    key: Key = "channel",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Touches (one row per touch sent) and conversions (one row per journey), checked.
 
     Reading the nested request is one pass over its items; everything after is columnar.
-    With ``tags`` (one per journey), conversion ids become ``<tag><SEP><id>``.
+    With ``tags`` (one per journey), conversion ids become ``<tag><SEP><id>``. Under ``key``
+    ``campaign`` or ``channel/campaign`` each touch's ``channel`` becomes its unit, from its
+    optional ``campaign`` field, as a run's journeys stage makes it.
     """
     if isinstance(journeys, Mapping) or not isinstance(journeys, Sequence):
         raise _fail("journeys", "must be a list of journeys")
@@ -125,6 +131,7 @@ def frames(
     t_ids: list[str] = []
     t_contacts: list[str | None] = []
     t_channels: list[str] = []
+    t_campaigns: list[str | None] = []
     t_times = _Times()
     seen_conv: set[str] = set()
     for j, journey in enumerate(journeys):
@@ -178,6 +185,11 @@ def frames(
                 raise _fail(f"{tw}.channel", f"contains {SEPARATOR!r}, the separator of path "
                             "tables; rename the channel (a path table would split it in two)")
             t_channels.append(channel)
+            campaign = _text(touch.get("campaign"), f"{tw}.campaign", required=False)
+            if campaign is not None and SEPARATOR in campaign and key != "channel":
+                raise _fail(f"{tw}.campaign", f"contains {SEPARATOR!r}, the separator of path "
+                            "tables; rename the campaign (a path table would split it in two)")
+            t_campaigns.append(campaign)
             t_times.add(_get(touch, "timestamp", tw), f"{tw}.timestamp")
 
     conversions = pl.DataFrame({
@@ -207,6 +219,11 @@ def frames(
         "timestamp": times,
         ROW: pl.Series(range(len(t_ids)), dtype=pl.Int64),
     })
+    if key != "channel":
+        campaigns = pl.Series("campaign", t_campaigns, dtype=pl.String)
+        touches = touches.with_columns(
+            unit_expr(key, pl.col("channel"), pl.lit(campaigns)).alias("channel")
+        )
     return touches, _with_milestones(conversions)
 
 

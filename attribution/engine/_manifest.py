@@ -98,6 +98,7 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         "stage_names": dict(options.stage_names or {}),
         "max_touches_per_journey": options.max_touches_per_journey,
         "allow_empty": options.allow_empty,
+        "key": options.key,
         "channel_aliases": {
             ours: theirs if isinstance(theirs, str) else list(theirs)
             for ours, theirs in (options.channel_aliases or {}).items()

@@ -16,6 +16,7 @@ from attribution.b2b._accounts import (
     PIPELINE_SCHEMA,
     account_outputs,
 )
+from attribution.b2b._campaigns import campaign_influence
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
@@ -33,8 +34,11 @@ from attribution.engine._result import (
 from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
     build_part,
+    campaign_credit_from_sums,
+    campaign_sums,
     channel_credit_from_touches,
     concat,
+    conversion_campaigns,
     fit_models,
     journey_sequences,
     load_input,
@@ -218,6 +222,13 @@ def attribute(
 
     timer.stage("collect")
     touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
+    campaign_credit = influence = pl.DataFrame()
+    if part.campaigns is not None:  # an aggregate of the touch credit above: no model reruns
+        by_conversion = conversion_campaigns(touch_credit, part.campaigns)
+        campaign_credit = campaign_credit_from_sums(
+            campaign_sums(by_conversion), [run.label for run in runs]
+        )
+        influence = campaign_influence(by_conversion, journeys.conversions)
     conversions = journeys.conversions
     accounts = account_credit = pipeline = pl.DataFrame()
     account: dict[str, Any] = {}
@@ -261,6 +272,8 @@ def attribute(
         accounts=accounts,
         account_credit=account_credit,
         pipeline=pipeline,
+        campaign_credit=campaign_credit,
+        campaign_influence=influence,
     )
 
 

@@ -47,6 +47,7 @@ from attribution.b2b._accounts import (
     _pipeline,
     account_outputs,
 )
+from attribution.b2b._campaigns import campaign_influence
 from attribution.engine._files import RunFiles
 from attribution.engine._manifest import (
     Timer,
@@ -68,12 +69,20 @@ from attribution.engine._merge import (
     merge_paths,
     retier,
 )
-from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA, AttributionResult
+from attribution.engine._result import (
+    CHANNEL_CREDIT_SCHEMA,
+    CONVERSION_CAMPAIGNS_SCHEMA,
+    TOUCH_CREDIT_SCHEMA,
+    AttributionResult,
+)
 from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
     Part,
     build_part,
+    campaign_credit_from_sums,
+    campaign_sums,
     concat,
+    conversion_campaigns,
     fit_models,
     load_input,
     path_table,
@@ -324,6 +333,8 @@ def _run(
     path_partials: list[pl.DataFrame] = []
     conversion_parts: list[pl.DataFrame] = []
     sums: dict[int, list[pl.DataFrame]] = {i: [] for i in range(len(runs))}
+    campaign_parts: list[pl.DataFrame] = []
+    has_campaigns = False
     files: dict[int, list[Path]] = {i: [] for i in range(len(runs))}
     rows_in = [0, 0]
     latest: list[datetime] = []
@@ -341,9 +352,13 @@ def _run(
                 latest.append(stamps.get_column("timestamp").max())  # type: ignore[arg-type]
         if data_driven or level == "account":
             _write(journeys.touches, work / "journeys" / f"{p:05d}.parquet")
+        has_campaigns = part.campaigns is not None  # the same in every partition
+        if part.campaigns is not None and data_driven:
+            _write(part.campaigns, work / "campaigns" / f"{p:05d}.parquet")
         for i, credit in rule_credit(journeys.touches, options).items():
             files[i].append(_write(credit, work / "credit" / f"{i:03d}" / f"{p:05d}.parquet"))
             sums[i].append(channel_sums(credit))
+            campaign_parts.append(conversion_campaigns(credit, part.campaigns))
         del part, journeys
 
     timer.stage("paths")
@@ -367,8 +382,11 @@ def _run(
         deal_parts: list[pl.DataFrame] = []
         for p in range(partitions):
             journey_touches = pl.read_parquet(work / "journeys" / f"{p:05d}.parquet")
+            campaign_file = work / "campaigns" / f"{p:05d}.parquet"
+            campaigns = pl.read_parquet(campaign_file) if campaign_file.exists() else None
             for i, credit in fitted.allocate(journey_touches).items():
                 files[i].append(_write(credit, work / "credit" / f"{i:03d}" / f"{p:05d}.parquet"))
+                campaign_parts.append(conversion_campaigns(credit, campaigns))
             if level == "account":
                 part = parts.part(p)
                 touch_credit = (
@@ -412,6 +430,8 @@ def _run(
             account = account_parameters(options, reference)
 
     timer.stage("collect")
+    by_conversion = concat(campaign_parts, CONVERSION_CAMPAIGNS_SCHEMA)
+    del campaign_parts
     channel_credit = concat(
         [
             merge_channel_sums(sums[i])
@@ -451,6 +471,14 @@ def _run(
         accounts=accounts,
         account_credit=account_credit,
         pipeline=pipeline,
+        campaign_credit=campaign_credit_from_sums(
+            campaign_sums(by_conversion), [run.label for run in runs]
+        )
+        if has_campaigns
+        else pl.DataFrame(),
+        campaign_influence=campaign_influence(by_conversion, conversions)
+        if has_campaigns
+        else pl.DataFrame(),
     )
     return result, [f for i in range(len(runs)) for f in files[i]]
 

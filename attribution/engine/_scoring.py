@@ -70,6 +70,7 @@ from attribution.engine._scoring_small import (
 )
 from attribution.engine._stages import channel_credit_from_touches, fit_models, touch_credit_columns
 from attribution.exceptions import ModelParameterError, NotFittedError
+from attribution.inputs._campaigns import Key
 from attribution.journeys._conversions import with_roles
 from attribution.journeys._journeys import JOURNEY_COLUMNS
 from attribution.models._estimator import PathModel
@@ -171,6 +172,8 @@ class JourneyScorer:
     ----------
     models
         Registry names, ``(name, params)`` pairs or ``{"name", "params"}`` mappings.
+    key
+        The unit credited (see :func:`score_journeys`); default ``"channel"``.
 
     Examples
     --------
@@ -183,8 +186,9 @@ class JourneyScorer:
     [('touches[0]', 0.5), ('touches[1]', 0.5)]
     """
 
-    def __init__(self, *, models: Iterable[ModelLike]) -> None:
+    def __init__(self, *, models: Iterable[ModelLike], key: Key = "channel") -> None:
         self.models = list(models) if not isinstance(models, str | tuple) else [models]
+        self.key = key
 
     def fit(self, paths: pl.DataFrame | None = None) -> JourneyScorer:
         """Resolve the models and fit the data-driven ones on ``paths``.
@@ -200,7 +204,7 @@ class JourneyScorer:
         ModelNotFoundError, ModelParameterError
             An unknown model or a bad parameter; a data-driven model without ``paths``.
         """
-        options = RunOptions(models=self.models)
+        options = RunOptions(models=self.models, key=self.key)
         runs = options.runs
         data = [r for r in runs if r.spec.family == "data"]
         if data and paths is None:
@@ -219,7 +223,9 @@ class JourneyScorer:
         rules = [r for r in runs if r.spec.family == "rule"]
         self._rule_labels = [r.label for r in rules]
         self._rule_weights = {_CREDIT_PREFIX + r.label: r.build() for r in rules}
-        try:
+        try:  # the small engine credits channels only: a campaign key takes the others
+            if self.key != "channel":
+                raise NeedsGeneralEngine
             self._small: SmallEngine | None = SmallEngine(runs, self.estimators_)
         except NeedsGeneralEngine:
             self._small = None
@@ -275,7 +281,7 @@ class JourneyScorer:
                                      "engine='auto'") from None
             else:
                 return JourneyScores(result, None, self.labels, unattributed(journeys))
-        touches, conversions = frames(journeys)
+        touches, conversions = frames(journeys, key=self.key)
         if engine in ("auto", "fast"):
             touch_credit = self._fast(touches, conversions)
             channel_credit = self._channel_credit(touch_credit)
@@ -308,7 +314,7 @@ class JourneyScorer:
             return [self.score(journeys) for journeys in requests]
         tags = [r for r, journeys in enumerate(requests) for _ in journeys]
         flat = [journey for journeys in requests for journey in journeys]
-        touches, conversions = frames(flat, tags=tags)
+        touches, conversions = frames(flat, tags=tags, key=self.key)
         tagged = self._fast(touches, conversions)
         self._check_credit(tagged)
         parts = pl.col("conversion_id").str.splitn(SEP, 2)
@@ -414,6 +420,7 @@ def score_journeys(
     models: Iterable[ModelLike],
     paths: pl.DataFrame | None = None,
     engine: Engine = "auto",
+    key: Key = "channel",
 ) -> JourneyScores:
     """Credit each journey's touches and channels under every requested model.
 
@@ -423,9 +430,9 @@ def score_journeys(
     ----------
     journeys
         Each a mapping ``{"conversion": {"id", "timestamp", "value"?, "stage"?},
-        "touches": [{"touch_id"?, "timestamp", "channel", "contact_id"?, "role"?}],
-        "milestones"?: {"lead"?, "opportunity"?}}``; timestamps as ISO 8601 text or
-        ``datetime`` (naive = UTC).
+        "touches": [{"touch_id"?, "timestamp", "channel", "campaign"?, "contact_id"?,
+        "role"?}], "milestones"?: {"lead"?, "opportunity"?}}``; timestamps as ISO 8601 text
+        or ``datetime`` (naive = UTC).
     models
         Registry names, ``(name, params)`` pairs or ``{"name", "params"}`` mappings.
     paths
@@ -433,6 +440,11 @@ def score_journeys(
     engine
         ``"auto"``, ``"small"``, ``"fast"`` or ``"reference"`` (see
         :meth:`JourneyScorer.score`); all give the same result.
+    key
+        The unit credited, as :attr:`attribution.RunOptions.key`: ``"channel"``,
+        ``"campaign"`` or ``"channel/campaign"`` (from each touch's optional ``campaign``;
+        without one, ``<channel>/(none)``). Use the ``key`` of the run whose ``paths`` fit
+        the data-driven models.
 
     Examples
     --------
@@ -445,4 +457,4 @@ def score_journeys(
     >>> res.channel_credit.select("channel", "conversions", "value").rows()
     [('linkedin', 1.0, 100.0), ('email', 0.0, 0.0)]
     """
-    return JourneyScorer(models=models).fit(paths).score(journeys, engine=engine)
+    return JourneyScorer(models=models, key=key).fit(paths).score(journeys, engine=engine)

@@ -60,6 +60,7 @@ from attribution.engine._merge import (
     merge_counts,
 )
 from attribution.engine._result import (
+    CAMPAIGN_SUMS_SCHEMA,
     CHANNEL_CREDIT_SCHEMA,
     PATH_TABLE_SCHEMA,
     SUMS_SCHEMA,
@@ -69,7 +70,10 @@ from attribution.engine._stages import (
     Fitted,
     Part,
     build_part,
+    campaign_credit_from_sums,
+    campaign_sums,
     concat,
+    conversion_campaigns,
     fit_models,
     path_table,
     rule_credit,
@@ -112,6 +116,16 @@ TOUCH_CREDIT_ARROW = pa.schema(
         ("value", pa.float64()),
     ]
 )
+#: The campaign pass's output: touch credit summed by model, channel and campaign per task.
+CAMPAIGN_SUMS_ARROW = pa.schema(
+    [
+        ("model", pa.string()),
+        ("channel", pa.string()),
+        ("campaign", pa.string()),
+        ("credit", pa.float64()),
+        ("value", pa.float64()),
+    ]
+)
 #: Pass 1 output: one row per partial (``kind`` = ``path``, ``channel`` or ``counts``).
 PARTIALS_ARROW = pa.schema(
     [
@@ -144,6 +158,10 @@ class SparkAttribution:
         Parameters, models, reconciliation counts and notes.
     extras : dict of str to pl.DataFrame
         Model extras (removal effects, transition matrix, Shapley values).
+    campaign_sums : pyspark.sql.DataFrame or None
+        When the touches carry a ``campaign`` column: touch credit summed per task by model,
+        channel and campaign (computed when written or collected); see
+        :meth:`campaign_credit`.
     """
 
     channel_credit: DataFrame
@@ -152,6 +170,21 @@ class SparkAttribution:
     manifest: dict[str, Any]
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
     cached: list[DataFrame] = field(default_factory=list, repr=False)
+    campaign_sums: DataFrame | None = None
+
+    def campaign_credit(self) -> pl.DataFrame | None:
+        """``campaign_credit`` as :attr:`attribution.AttributionResult.campaign_credit` (a
+        pass over the journeys, reduced by Spark), or None without campaigns."""
+        if self.campaign_sums is None:
+            return None
+        from pyspark.sql import functions as F
+
+        sums = _to_polars(
+            self.campaign_sums.groupBy("model", "channel", "campaign").agg(
+                F.sum("credit").alias("credit"), F.sum("value").alias("value")
+            )
+        ).cast(CAMPAIGN_SUMS_SCHEMA)
+        return campaign_credit_from_sums(sums, [m["label"] for m in self.manifest["models"]])
 
     def unpersist(self) -> None:
         """Free the partitioned input that Spark keeps for ``touch_credit`` (done by
@@ -162,7 +195,8 @@ class SparkAttribution:
 
     def write(self, out: str) -> None:
         """Write ``out/channel_credit.parquet``, ``out/touch_credit.parquet``,
-        ``out/paths.parquet`` (Spark Parquet directories) and ``out/manifest.json`` (a text
+        ``out/paths.parquet``, with campaigns ``out/campaign_credit.parquet`` (Spark Parquet
+        directories) and ``out/manifest.json`` (a text
         directory with one JSON line). ``out`` may be any URI Spark can write."""
         spark = self.channel_credit.sparkSession
         base = out.rstrip("/")
@@ -170,6 +204,11 @@ class SparkAttribution:
             f"{base}/channel_credit.parquet"
         )
         self.touch_credit.write.mode("overwrite").parquet(f"{base}/touch_credit.parquet")
+        campaigns = self.campaign_credit()
+        if campaigns is not None:
+            _to_spark(spark, campaigns).coalesce(1).write.mode("overwrite").parquet(
+                f"{base}/campaign_credit.parquet"
+            )
         paths = self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR))
         _to_spark(spark, paths).coalesce(1).write.mode("overwrite").parquet(f"{base}/paths.parquet")
         text = json.dumps(self.manifest, default=str)
@@ -263,6 +302,21 @@ def _pass2(
         one = credit.pop(i)
         if one.height:
             yield from _batches(one, TOUCH_CREDIT_ARROW)
+
+
+def _pass_campaigns(
+    part: Part, credit: dict[int, pl.DataFrame], options: RunOptions, *, estimators: Any
+) -> Iterator[pa.RecordBatch]:
+    """The campaign pass: every model's touch credit (as pass 2) summed by model, channel
+    and campaign (additive, reduced by Spark)."""
+    fitted = Fitted(options.runs, estimators=estimators.value)
+    credit.update(fitted.allocate(part.journeys.touches))
+    sums = concat(
+        [campaign_sums(conversion_campaigns(c, part.campaigns)) for c in credit.values()],
+        CAMPAIGN_SUMS_SCHEMA,
+    )
+    if sums.height:
+        yield from _batches(sums, CAMPAIGN_SUMS_ARROW)
 
 
 def _nulls(*names: str) -> list[pl.Expr]:
@@ -455,6 +509,18 @@ def attribute_spark(
         ),
         from_arrow_schema(TOUCH_CREDIT_ARROW),
     )
+    campaigns = None
+    if "campaign" in touches.columns:
+        campaigns = events.mapInArrow(
+            partial(
+                _task,
+                step=_pass_campaigns,
+                options=options,
+                contacts=contacts_b,
+                estimators=estimators_b,
+            ),
+            from_arrow_schema(CAMPAIGN_SUMS_ARROW),
+        )
     account = {"contact_scope": options.contact_scope} if options.level == "account" else {}
     parameters = run_parameters(options, account)
     parameters["partitions"] = n
@@ -479,6 +545,7 @@ def attribute_spark(
         manifest,
         fitted.extras,
         cached=[events],
+        campaign_sums=campaigns,
     )
 
 

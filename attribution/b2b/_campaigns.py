@@ -1,0 +1,378 @@
+"""Campaign-level credit: campaign economics (CAC, ROI) and the CRM campaign-influence export.
+
+Both start from touch credit a run has already computed (no model runs again):
+
+- **campaign credit** (``AttributionResult.campaign_credit``, ``campaign_credit.parquet``):
+  per model, channel and campaign, the summed touch credit (credited customers) and credited
+  value. :func:`campaign_economics` adds spend per campaign from a spend table with a
+  ``campaign`` column: ``cac`` = spend / credited customers, ``roi`` = (credited revenue -
+  spend) / spend, with statuses as the channel economics have them (``paid``, ``unpaid``,
+  ``no_customers``; never dropped).
+- **campaign influence** (``AttributionResult.campaign_influence``,
+  ``campaign_influence.parquet``): one row per opportunity, model and campaign, in the shape
+  CRMs import (Salesforce's Customizable Campaign Influence: OpportunityId, CampaignId,
+  ModelId, Influence %): ``credit_share`` sums to 1 per opportunity and model and
+  ``revenue_share`` = ``credit_share`` x the opportunity's amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from attribution.b2b._shared import jsonable, money, num, rows_error
+from attribution.engine._files import (
+    RunFiles,
+    write_csv_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+from attribution.exceptions import ModelNotFoundError
+from attribution.inputs._campaigns import campaign_values
+from attribution.inputs._channels import check_channel_aliases, normalise_channels
+from attribution.inputs._formats import resolve_formats
+from attribution.inputs._schema import SPEND, load
+from attribution.typing import TableLike
+
+if TYPE_CHECKING:  # only annotations: the engine imports the b2b room, not the other way
+    from attribution import AttributionResult
+
+__all__ = [
+    "CAMPAIGN_ECONOMICS_COLUMNS",
+    "CAMPAIGN_INFLUENCE_SCHEMA",
+    "CampaignEconomics",
+    "InfluenceCsv",
+    "campaign_economics",
+    "campaign_influence",
+]
+
+#: ``campaign_influence.parquet``: per opportunity (``crm_opportunity`` false: the
+#: conversion's id, it had no ``opportunity_id``), model, campaign and its channel.
+CAMPAIGN_INFLUENCE_SCHEMA = pl.Schema(
+    {
+        "opportunity_id": pl.String(),
+        "crm_opportunity": pl.Boolean(),
+        "model": pl.String(),
+        "campaign_id": pl.String(),
+        "channel": pl.String(),
+        "credit_share": pl.Float64(),
+        "influence_percent": pl.Float64(),
+        "revenue_share": pl.Float64(),
+        "opportunity_amount": pl.Float64(),
+        "conversions": pl.Int64(),
+    }
+)
+
+CAMPAIGN_ECONOMICS_COLUMNS = (
+    "model",
+    "channel",
+    "campaign",
+    "status",
+    "conversions",
+    "value",
+    "share",
+    "channel_share",
+    "spend",
+    "cac",
+    "roi",
+)
+
+
+def campaign_influence(rows: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
+    """The campaign influence export from per-conversion campaign credit.
+
+    ``rows``: touch credit summed by ``conversion_id``, ``model``, ``channel``, ``campaign``
+    (``credit``, ``value``); ``conversions``: the run's conversions (``conversion_id``,
+    ``value``, ``opportunity_id`` when the stages had one). An opportunity is the
+    conversion's ``opportunity_id``, else the conversion itself (``crm_opportunity`` false).
+    Several conversions of one opportunity (at contact level each contact on the deal
+    converts) share it: ``credit_share`` = the campaign's credit over those conversions /
+    their number, so it sums to 1 per opportunity and model; ``opportunity_amount`` = the
+    largest value among them (each carries the deal amount) and ``revenue_share`` =
+    ``credit_share`` x that amount, so revenue shares sum to the amount.
+    """
+    if rows.height == 0:
+        return pl.DataFrame(schema=CAMPAIGN_INFLUENCE_SCHEMA)
+    opportunity = (
+        pl.col("opportunity_id") if "opportunity_id" in conversions.columns else pl.lit(None)
+    ).cast(pl.String)
+    conv = conversions.select(
+        "conversion_id",
+        pl.coalesce(opportunity, pl.col("conversion_id")).alias("opportunity_id"),
+        opportunity.is_not_null().alias("crm_opportunity"),
+        pl.col("value").fill_null(0.0).alias("amount"),
+    )
+    per_opportunity = (
+        rows.join(conv, on="conversion_id", how="left")
+        .with_columns(
+            pl.col("conversion_id").n_unique().over("opportunity_id", "model").alias("n"),
+            pl.col("amount").max().over("opportunity_id", "model").alias("opportunity_amount"),
+        )
+        .group_by("opportunity_id", "model", "campaign", "channel")
+        .agg(
+            pl.col("crm_opportunity").first(),
+            (pl.col("credit").sum() / pl.col("n").first()).alias("credit_share"),
+            pl.col("opportunity_amount").first(),
+            pl.col("n").first().cast(pl.Int64).alias("conversions"),
+        )
+    )
+    return (
+        per_opportunity.with_columns(
+            (pl.col("credit_share") * 100.0).alias("influence_percent"),
+            (pl.col("credit_share") * pl.col("opportunity_amount")).alias("revenue_share"),
+        )
+        .rename({"campaign": "campaign_id"})
+        .sort(
+            "opportunity_id",
+            "model",
+            "credit_share",
+            "campaign_id",
+            descending=[False, False, True, False],
+        )
+        .select(list(CAMPAIGN_INFLUENCE_SCHEMA))
+        .cast(CAMPAIGN_INFLUENCE_SCHEMA)
+    )
+
+
+@dataclass
+class InfluenceCsv:
+    """``campaign_influence.csv`` beside the Parquet file: the influence rows as CSV, for a
+    CRM's import tool (an extra of :meth:`AttributionResult.write`)."""
+
+    influence: pl.DataFrame
+
+    def write(self, directory: str | Path) -> Path:
+        """Write ``campaign_influence.csv`` into ``directory`` (atomically)."""
+        path = Path(directory) / RunFiles.CAMPAIGN_INFLUENCE_CSV
+        write_csv_atomic(path, self.influence)
+        return path
+
+    def summary(self) -> str:
+        crm = self.influence.filter(pl.col("crm_opportunity"))
+        return (
+            f"Campaign influence: {self.influence.height:,} row(s) in "
+            f"{RunFiles.CAMPAIGN_INFLUENCE_CSV} ({crm.get_column('opportunity_id').n_unique():,}"
+            " CRM opportunities; rows of conversions without an opportunity_id have "
+            "crm_opportunity false)"
+        )
+
+
+@dataclass
+class CampaignEconomics:
+    """What :func:`campaign_economics` returns.
+
+    Attributes
+    ----------
+    table : pl.DataFrame
+        One row per model, channel and campaign (the columns of
+        :data:`CAMPAIGN_ECONOMICS_COLUMNS`): credit (``conversions`` = credited customers,
+        ``value`` = credited revenue, ``share``, ``channel_share``), and with campaign spend
+        ``spend``, ``cac``, ``roi`` and ``status``.
+    parameters : dict
+        Where spend came from, the campaigns with spend and no credit, and the method notes.
+    """
+
+    table: pl.DataFrame
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, directory: str | Path) -> Path:
+        """Write ``campaign_credit.parquet`` (with the spend columns) and
+        ``campaign_credit.json`` (parameters and notes) into ``directory``."""
+        out = Path(directory)
+        write_parquet_atomic(out / RunFiles.CAMPAIGN_CREDIT, self.table)
+        write_json_atomic(out / RunFiles.CAMPAIGN_CREDIT_JSON, jsonable(self.parameters))
+        return out
+
+    def summary(self, model: str | None = None, *, top: int = 8) -> str:
+        """The top campaigns by credited customers under ``model`` (default ``linear`` if
+        present, else the first model), with spend, CAC and ROI when known."""
+        if self.table.height == 0:
+            return "Campaign credit: no credited campaign."
+        models = self.table.get_column("model").unique(maintain_order=True).to_list()
+        model = model or ("linear" if "linear" in models else models[0])
+        rows = self.table.filter(pl.col("model") == model)
+        with_spend = self.parameters.get("spend_by_campaign", False)
+        lines = [
+            f"Top campaigns under {model} (credited customers; "
+            + (
+                "CAC = campaign spend / credited customers, ROI = (credited revenue - spend) / "
+                "spend):"
+                if with_spend
+                else "no campaign spend given: --spend with a campaign column adds CAC and ROI):"
+            ),
+            f"  {'channel':<18} {'campaign':<30} {'customers':>9} {'revenue':>11}"
+            + (f" {'spend':>10} {'CAC':>9} {'ROI':>7}  status" if with_spend else ""),
+        ]
+        credited = rows.filter(pl.col("conversions") > 0).sort(
+            "conversions", "channel", "campaign", descending=[True, False, False]
+        )
+        for r in credited.head(top).iter_rows(named=True):
+            line = (
+                f"  {r['channel']:<18} {r['campaign']:<30} {r['conversions']:>9.1f} "
+                f"{money(r['value']):>11}"
+            )
+            if with_spend:
+                line += (
+                    f" {money(r['spend']):>10} {money(r['cac']):>9} "
+                    f"{num(r['roi'], '.1f'):>7}  {r['status']}"
+                )
+            lines.append(line)
+        lines.append(
+            f"  ({credited.height} credited campaign(s) in {RunFiles.CAMPAIGN_CREDIT}; "
+            f"the CRM influence rows in {RunFiles.CAMPAIGN_INFLUENCE})"
+        )
+        unsold = self.parameters.get("spend_campaigns_without_credit") or []
+        if unsold:
+            shown = ", ".join(f"{c}/{k}" for c, k in unsold[:5])
+            lines.append(
+                f"Campaigns with spend and no credited customer ({len(unsold)}): {shown}"
+                + (" ..." if len(unsold) > 5 else "")
+            )
+        return "\n".join(lines)
+
+
+def campaign_economics(
+    result: AttributionResult,
+    spend: TableLike | None = None,
+    *,
+    models: Iterable[str] | None = None,
+    columns: Mapping[str, str] | None = None,
+    timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+) -> CampaignEconomics:
+    """Campaign credit with spend, CAC and ROI per model, channel and campaign.
+
+    Parameters
+    ----------
+    result
+        From :func:`attribute` on touches with a ``campaign`` column (its
+        ``campaign_credit``; empty without campaigns).
+    spend
+        Spend table (``channel``, ``month`` or ``date``, ``amount``, and ``campaign`` for
+        spend per campaign). Rows without a campaign are the channel's ``(none)`` campaign,
+        as touches without one are. Without a spend table, or without its ``campaign``
+        column, the spend columns are null and ``status`` is ``no_campaign_spend``.
+    models
+        Models of ``result`` to include (default: all).
+    columns, timestamp_formats
+        As :func:`attribution.unit_economics` takes them.
+
+    Statuses: ``paid`` (credited customers and spend), ``unpaid`` (customers, no spend: CAC
+    0), ``no_customers`` (spend, no credited customer: CAC null, ROI -1; never dropped).
+    """
+    credit = result.campaign_credit
+    if credit.width == 0:
+        credit = pl.DataFrame(
+            schema={
+                "model": pl.String,
+                "channel": pl.String,
+                "campaign": pl.String,
+                "conversions": pl.Float64,
+                "value": pl.Float64,
+                "share": pl.Float64,
+                "channel_share": pl.Float64,
+            }
+        )
+    available = credit.get_column("model").unique(maintain_order=True).to_list()
+    chosen = list(models) if models is not None else available
+    for name in chosen:
+        if name not in available:
+            raise ModelNotFoundError(
+                f"model '{name}' has no campaign credit in the result; it has {available}"
+            )
+    credit = credit.filter(pl.col("model").is_in(chosen))
+    parameters: dict[str, Any] = {"models": chosen, "spend_by_campaign": False}
+    notes = {
+        "conversions": "credited customers of the campaign: the sum of its touches' credit "
+        "under the model (touch credit the run computed, summed by channel and campaign)",
+        "campaign": "trimmed, whitespace folded, case kept; '(none)': touches (and spend rows) "
+        "without a campaign",
+    }
+    by_campaign = None
+    if spend is not None:
+        spend_table = load(
+            spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend")
+        )
+        frame = spend_table.frame
+        parameters["spend_source"] = spend_table.source.name
+        if "campaign" in frame.columns:
+            negative = frame.filter(pl.col("amount") < 0)
+            if negative.height:
+                raise rows_error(
+                    f"{negative.height} negative amount(s)",
+                    spend_table,
+                    negative,
+                    column="amount",
+                    hint="spend is money paid out; record refunds as lower positive amounts",
+                )
+            aliases = (result.manifest.get("parameters") or {}).get("channel_aliases") or {}
+            frame, _, _, _ = normalise_channels(frame, check_channel_aliases(aliases))
+            by_campaign = (
+                frame.with_columns(campaign_values(pl.col("campaign")))
+                .group_by("channel", "campaign")
+                .agg(pl.col("amount").sum().alias("spend"))
+            )
+            parameters["spend_by_campaign"] = True
+    if by_campaign is None:
+        out = credit.with_columns(
+            pl.lit("no_campaign_spend").alias("status"),
+            *(pl.lit(None, pl.Float64).alias(c) for c in ("spend", "cac", "roi")),
+        )
+        parameters["notes"] = {
+            **notes,
+            "spend": "no spend table with a campaign column: spend, CAC and ROI are null",
+        }
+    else:
+        grid = (
+            pl.DataFrame({"model": chosen}, schema={"model": pl.String})
+            .join(by_campaign, how="cross")
+            .join(credit, on=["model", "channel", "campaign"], how="full", coalesce=True)
+            .with_columns(
+                pl.col("spend").fill_null(0.0),
+                pl.col("conversions").fill_null(0.0),
+                pl.col("value").fill_null(0.0),
+                pl.col("share").fill_null(0.0),
+                pl.col("channel_share").fill_null(0.0),
+            )
+        )
+        customers = pl.col("conversions") > 0
+        paid = pl.col("spend") > 0
+        out = grid.with_columns(
+            pl.when(customers & paid)
+            .then(pl.lit("paid"))
+            .when(customers)
+            .then(pl.lit("unpaid"))
+            .otherwise(pl.lit("no_customers"))
+            .alias("status"),
+            pl.when(customers).then(pl.col("spend") / pl.col("conversions")).alias("cac"),
+            pl.when(paid).then((pl.col("value") - pl.col("spend")) / pl.col("spend")).alias("roi"),
+        )
+        unsold = (
+            out.filter(pl.col("status") == "no_customers")
+            .select("channel", "campaign")
+            .unique()
+            .sort("channel", "campaign")
+        )
+        parameters["spend_campaigns_without_credit"] = [list(r) for r in unsold.iter_rows()]
+        parameters["notes"] = {
+            **notes,
+            "spend": "the spend table's amount summed by channel and campaign over every row "
+            "given (rows without a campaign: the channel's '(none)'); channels spelled as the "
+            "touches' (trimmed, folded, lower case, the run's [channels] aliases)",
+            "cac": "spend / credited customers; 0 with status 'unpaid' (customers, no spend); "
+            "null with status 'no_customers' (spend, no credited customer: kept, not dropped)",
+            "roi": "(credited revenue - spend) / spend, revenue = credited deal value (as the "
+            "deals state it, e.g. ARR; not gross profit); null without spend",
+        }
+    order = {m: i for i, m in enumerate(chosen)}
+    table = out.select(*CAMPAIGN_ECONOMICS_COLUMNS).sort(
+        pl.col("model").replace_strict(order, default=len(order)),
+        "conversions",
+        "channel",
+        "campaign",
+        descending=[False, True, False, False],
+    )
+    return CampaignEconomics(table=table, parameters=parameters)
