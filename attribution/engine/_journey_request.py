@@ -21,7 +21,15 @@ from attribution.inputs._schema import ROW, UTC_DATETIME
 from attribution.inputs._separator import SEPARATOR
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 
-__all__ = ["CONVERSION_STAGE", "MILESTONES", "SEP", "JourneyLike", "frames", "unattributed"]
+__all__ = [
+    "CONVERSION_STAGE",
+    "MILESTONES",
+    "SEP",
+    "JourneyLike",
+    "frames",
+    "unattributed",
+    "with_units",
+]
 
 JourneyLike = Mapping[str, Any]
 
@@ -119,7 +127,8 @@ def frames(
     Reading the nested request is one pass over its items; everything after is columnar.
     With ``tags`` (one per journey), conversion ids become ``<tag><SEP><id>``. Under ``key``
     ``campaign`` or ``channel/campaign`` each touch's ``channel`` becomes its unit, from its
-    optional ``campaign`` field, as a run's journeys stage makes it.
+    optional ``campaign`` field (a ``campaign`` column is added; :func:`with_units` makes
+    the units).
     """
     if isinstance(journeys, Mapping) or not isinstance(journeys, Sequence):
         raise _fail("journeys", "must be a list of journeys")
@@ -219,12 +228,19 @@ def frames(
         "timestamp": times,
         ROW: pl.Series(range(len(t_ids)), dtype=pl.Int64),
     })
-    if key != "channel":
-        campaigns = pl.Series("campaign", t_campaigns, dtype=pl.String)
-        touches = touches.with_columns(
-            unit_expr(key, pl.col("channel"), pl.lit(campaigns)).alias("channel")
-        )
+    if key != "channel":  # the scorer's engines make the units (see with_units)
+        touches = touches.with_columns(pl.Series("campaign", t_campaigns, dtype=pl.String))
     return touches, _with_milestones(conversions)
+
+
+def with_units(touches: pl.DataFrame, key: Key) -> pl.DataFrame:
+    """The request's touches (of :func:`frames`) with ``channel`` the unit credited under
+    ``key``, as a run's journeys stage makes it."""
+    if key == "channel":
+        return touches
+    return touches.with_columns(
+        unit_expr(key, pl.col("channel"), pl.col("campaign")).alias("channel")
+    )
 
 
 def _with_milestones(conversions: pl.DataFrame) -> pl.DataFrame:

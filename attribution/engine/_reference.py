@@ -18,7 +18,8 @@ import polars as pl
 from attribution.engine._journey_request import CONVERSION_STAGE, MILESTONES, SEP
 from attribution.engine._memory import attribute
 from attribution.engine._result import TOUCH_CREDIT_SCHEMA
-from attribution.engine._stages import touch_credit_columns
+from attribution.engine._stages import key_units, touch_credit_columns
+from attribution.inputs._campaigns import Key
 from attribution.inputs._schema import STAGES, TOUCHES, deduplicate_touches, load
 from attribution.journeys._journeys import build_journeys
 from attribution.models._estimator import PathModel
@@ -32,6 +33,8 @@ def reference_touch_credit(
     conversions: pl.DataFrame,
     rule_requests: Sequence[ModelLike],
     estimators: Mapping[str, PathModel],
+    *,
+    key: Key = "channel",
 ) -> pl.DataFrame:
     """Touch credit of the request's ``touches`` and ``conversions`` (the frames of
     :func:`~attribution.engine._journey_request.frames`) under the rule-based models
@@ -45,6 +48,7 @@ def reference_touch_credit(
         pl.col("conversion_id").alias("account_id"),
         "channel",
         "timestamp",
+        *(["campaign"] if key != "channel" else []),
     )
     events = [
         conversions.select(pl.col("conversion_id").alias("account_id"),
@@ -66,13 +70,15 @@ def reference_touch_credit(
     # no touch cap: the scorer credits every touch sent (the fast engine does; a request's
     # size is bounded by the service's budget instead)
     options: dict[str, Any] = {"level": "account", "conversion_stage": CONVERSION_STAGE,
-                               "lookback": lookback, "max_touches_per_journey": None}
+                               "lookback": lookback, "max_touches_per_journey": None,
+                               "key": key}
     parts: list[pl.DataFrame] = []
     if rule_requests:
         parts.append(attribute(log, stages, models=list(rule_requests), **options).touch_credit)
     if estimators:
         touch_table = load(log, TOUCHES)
         deduped, _ = deduplicate_touches(touch_table)
+        deduped, _ = key_units(deduped, key, touch_table)
         journeys = build_journeys(deduped, load(stages, STAGES).frame,
                                   level="account", conversion_stage=CONVERSION_STAGE,
                                   lookback=lookback, max_touches_per_journey=None)

@@ -59,7 +59,13 @@ from typing import Any, Literal
 import orjson
 import polars as pl
 
-from attribution.engine._journey_request import SEP, JourneyLike, frames, unattributed
+from attribution.engine._journey_request import (
+    SEP,
+    JourneyLike,
+    frames,
+    unattributed,
+    with_units,
+)
 from attribution.engine._reference import reference_touch_credit
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.engine._scoring_small import (
@@ -367,6 +373,7 @@ class JourneyScorer:
     def _fast(self, touches: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
         # eager on purpose: on request-sized frames the lazy optimiser costs more than it saves
         rows = conversions.select("conversion_id").with_row_index("_conv_row")
+        touches = with_units(touches, self.key)
         touches = touches.join(rows, on="conversion_id", how="left").drop("conversion_id")
         journey = with_roles(touches, conversions).select(JOURNEY_COLUMNS)
         keep = ["conversion_id", "touch_id", "contact_id", "account_id", "channel", "timestamp"]
@@ -396,7 +403,7 @@ class JourneyScorer:
             if run.spec.family == "rule"
         ]
         touch_credit = reference_touch_credit(
-            touches, conversions, rule_requests, self.estimators_
+            touches, conversions, rule_requests, self.estimators_, key=self.key
         ).sort(self._order(), "conversion_id", "timestamp", "touch_id", maintain_order=True)
         # summed over all models at once, as the fast engine does: per model, group-by sums
         # can differ from it in the last bit
