@@ -22,6 +22,7 @@ from attribution._version import __version__
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.b2b._alerts import AlertSettings
 from attribution.b2b._alerts_score import AlertScore, score_alerts
+from attribution.b2b._campaigns import CampaignEconomics, campaign_economics, campaign_influence
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
@@ -93,6 +94,7 @@ __all__ = [
     "BenchmarkRange",
     "Benchmarks",
     "CHANNEL_CREDIT_SCHEMA",
+    "CampaignEconomics",
     "ColumnNotFoundError",
     "ConfigError",
     "CounterfactualModel",
@@ -136,6 +138,8 @@ __all__ = [
     "attribute_partitioned",
     "attribute_paths",
     "available_models",
+    "campaign_economics",
+    "campaign_influence",
     "check_plan",
     "compare_surveys",
     "default_models",

@@ -66,7 +66,8 @@ def test_every_model_equals_single_machine(spark: SparkSession, synth: Any, leve
     for name, frame in expected.extras.items():
         assert_frame_equal(frame, result.extras[name], rel_tol=TOL)
     campaigns = result.campaign_credit()
-    assert campaigns is not None and expected.campaign_credit.height > 0
+    assert campaigns is not None
+    assert expected.campaign_credit.height > 0
     by = ["model", "channel", "campaign"]
     assert_frame_equal(expected.campaign_credit.sort(by), campaigns.sort(by), rel_tol=1e-9)
 

@@ -7,10 +7,10 @@ economics by channel, segment, metro, region and month (``_economics``, with
 from the subscriptions table (``_retention``; :func:`nrr` is the KPI the funnel lists); the
 funnel (``_funnel``, with ``_funnel_stages`` and ``_funnel_velocity``) and its weekly alerts
 (``_alerts``, with ``_alerts_settings``, ``_alerts_series``, ``_alerts_weekly`` and
-``_alerts_stats``);
-the plan check (``_plan``, with ``_plan_file``, ``_plan_flags``, ``_plan_reallocation`` and
-``_plan_verdict``); the sales and marketing SLAs (``_sla``, with ``_sla_metrics`` and
-``_sla_targets``); helpers the modules share (``_shared``).
+``_alerts_stats``); campaign credit, CAC and ROI and the CRM influence export
+(``_campaigns``); the plan check (``_plan``, with ``_plan_file``, ``_plan_flags``,
+``_plan_reallocation`` and ``_plan_verdict``); the sales and marketing SLAs (``_sla``, with
+``_sla_metrics`` and ``_sla_targets``); helpers the modules share (``_shared``).
 """
 
 # The account names first: the engine imports them, and the modules below import from the
@@ -31,6 +31,7 @@ from attribution.b2b._accounts import (
     tier_expr,
 )
 from attribution.b2b._alerts import AlertSettings
+from attribution.b2b._campaigns import CampaignEconomics, campaign_economics, campaign_influence
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
@@ -54,6 +55,9 @@ __all__ = [
     "SLA",
     "SLA_DEFAULTS",
     "UnitEconomics",
+    "CampaignEconomics",
+    "campaign_economics",
+    "campaign_influence",
     "account_outputs",
     "check_plan",
     "check_required_roles",

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from attribution.b2b._shared import jsonable, money, num, rows_error
+from attribution.b2b._shared import chosen_models, jsonable, money, num, rows_error
 from attribution.engine._files import (
     RunFiles,
     write_csv_atomic,
     write_json_atomic,
     write_parquet_atomic,
 )
-from attribution.exceptions import ModelNotFoundError
+from attribution.engine._result import CAMPAIGN_CREDIT_SCHEMA
 from attribution.inputs._campaigns import campaign_values
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import resolve_formats
@@ -265,24 +265,8 @@ def campaign_economics(
     """
     credit = result.campaign_credit
     if credit.width == 0:
-        credit = pl.DataFrame(
-            schema={
-                "model": pl.String,
-                "channel": pl.String,
-                "campaign": pl.String,
-                "conversions": pl.Float64,
-                "value": pl.Float64,
-                "share": pl.Float64,
-                "channel_share": pl.Float64,
-            }
-        )
-    available = credit.get_column("model").unique(maintain_order=True).to_list()
-    chosen = list(models) if models is not None else available
-    for name in chosen:
-        if name not in available:
-            raise ModelNotFoundError(
-                f"model '{name}' has no campaign credit in the result; it has {available}"
-            )
+        credit = pl.DataFrame(schema=CAMPAIGN_CREDIT_SCHEMA)
+    chosen = chosen_models(credit, models, "the result's campaign credit")
     credit = credit.filter(pl.col("model").is_in(chosen))
     parameters: dict[str, Any] = {"models": chosen, "spend_by_campaign": False}
     notes = {

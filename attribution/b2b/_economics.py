@@ -83,9 +83,8 @@ from attribution.b2b._economics_slices import (
 )
 from attribution.b2b._economics_summary import economics_summary
 from attribution.b2b._retention import Retention, retention
-from attribution.b2b._shared import jsonable, rows_error
+from attribution.b2b._shared import chosen_models, jsonable, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
-from attribution.exceptions import ModelNotFoundError
 from attribution.inputs._account_inputs import UNKNOWN, Accounts, Subscriptions, as_accounts
 from attribution.inputs._benchmarks import Benchmarks
 from attribution.inputs._channels import (
@@ -337,13 +336,7 @@ def unit_economics(
         else {}
     )
     credit = result.channel_credit
-    available = credit.get_column("model").unique(maintain_order=True).to_list()
-    chosen = list(models) if models is not None else available
-    for name in chosen:
-        if name not in available:
-            raise ModelNotFoundError(
-                f"model '{name}' is not in the attribution result; it has {available}"
-            )
+    chosen = chosen_models(credit, models, "the attribution result")
     credit = credit.filter(pl.col("model").is_in(chosen)).select(
         "model", "channel", pl.col("conversions").alias("customers"), pl.col("value")
     )

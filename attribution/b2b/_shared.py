@@ -1,21 +1,42 @@
-"""What the b2b modules share: JSON-safe values, the number formats of the summaries, the
-finite-number test of parameters, the error that names offending input rows and the stage
-events loaded with their names mapped."""
+"""What the b2b modules share: the models a step reports on, JSON-safe values, the number
+formats of the summaries, the finite-number test of parameters, the error that names
+offending input rows and the stage events loaded with their names mapped."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
-from attribution.exceptions import InputError
+from attribution.exceptions import InputError, ModelNotFoundError
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import ROW, STAGES, Table, load
 from attribution.typing import TableLike
 
-__all__ = ["is_number", "jsonable", "load_stage_events", "money", "num", "pct", "rows_error"]
+__all__ = [
+    "chosen_models",
+    "is_number",
+    "jsonable",
+    "load_stage_events",
+    "money",
+    "num",
+    "pct",
+    "rows_error",
+]
+
+
+def chosen_models(credit: pl.DataFrame, models: Iterable[str] | None, what: str) -> list[str]:
+    """The models a b2b step reports on: ``models`` (default: every model of ``credit``, in
+    its order); a model ``credit`` does not have is a ModelNotFoundError naming ``what``
+    (e.g. "the attribution result") and the models it has."""
+    available = credit.get_column("model").unique(maintain_order=True).to_list()
+    chosen = list(models) if models is not None else available
+    for name in chosen:
+        if name not in available:
+            raise ModelNotFoundError(f"model '{name}' is not in {what}; it has {available}")
+    return chosen
 
 
 def jsonable(value: Any) -> Any:

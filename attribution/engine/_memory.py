@@ -17,6 +17,11 @@ from attribution.b2b._accounts import (
     account_outputs,
 )
 from attribution.b2b._campaigns import campaign_influence
+from attribution.engine._campaign_credit import (
+    campaign_credit_from_sums,
+    campaign_sums,
+    conversion_campaigns,
+)
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
@@ -34,11 +39,8 @@ from attribution.engine._result import (
 from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
     build_part,
-    campaign_credit_from_sums,
-    campaign_sums,
     channel_credit_from_touches,
     concat,
-    conversion_campaigns,
     fit_models,
     journey_sequences,
     load_input,

@@ -48,6 +48,11 @@ from attribution.b2b._accounts import (
     account_outputs,
 )
 from attribution.b2b._campaigns import campaign_influence
+from attribution.engine._campaign_credit import (
+    campaign_credit_from_sums,
+    campaign_sums,
+    conversion_campaigns,
+)
 from attribution.engine._files import RunFiles
 from attribution.engine._manifest import (
     Timer,
@@ -79,10 +84,7 @@ from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
     Part,
     build_part,
-    campaign_credit_from_sums,
-    campaign_sums,
     concat,
-    conversion_campaigns,
     fit_models,
     load_input,
     path_table,

@@ -15,10 +15,11 @@ from typing import Any
 
 import polars as pl
 
+from attribution.engine._campaign_credit import key_units
 from attribution.engine._journey_request import CONVERSION_STAGE, MILESTONES, SEP
 from attribution.engine._memory import attribute
 from attribution.engine._result import TOUCH_CREDIT_SCHEMA
-from attribution.engine._stages import key_units, touch_credit_columns
+from attribution.engine._stages import touch_credit_columns
 from attribution.inputs._campaigns import Key
 from attribution.inputs._schema import STAGES, TOUCHES, deduplicate_touches, load
 from attribution.journeys._journeys import build_journeys

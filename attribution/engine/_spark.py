@@ -48,6 +48,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
+from attribution.engine._campaign_credit import (
+    CAMPAIGN_SUMS_ARROW,
+    campaign_pass,
+    reduce_campaign_sums,
+)
 from attribution.engine._empty import require_conversions
 from attribution.engine._manifest import make_manifest, run_parameters
 from attribution.engine._merge import (
@@ -60,7 +65,6 @@ from attribution.engine._merge import (
     merge_counts,
 )
 from attribution.engine._result import (
-    CAMPAIGN_SUMS_SCHEMA,
     CHANNEL_CREDIT_SCHEMA,
     PATH_TABLE_SCHEMA,
     SUMS_SCHEMA,
@@ -70,10 +74,7 @@ from attribution.engine._stages import (
     Fitted,
     Part,
     build_part,
-    campaign_credit_from_sums,
-    campaign_sums,
     concat,
-    conversion_campaigns,
     fit_models,
     path_table,
     rule_credit,
@@ -112,16 +113,6 @@ TOUCH_CREDIT_ARROW = pa.schema(
         ("channel", pa.string()),
         ("timestamp", pa.timestamp("us", tz="UTC")),
         ("model", pa.string()),
-        ("credit", pa.float64()),
-        ("value", pa.float64()),
-    ]
-)
-#: The campaign pass's output: touch credit summed by model, channel and campaign per task.
-CAMPAIGN_SUMS_ARROW = pa.schema(
-    [
-        ("model", pa.string()),
-        ("channel", pa.string()),
-        ("campaign", pa.string()),
         ("credit", pa.float64()),
         ("value", pa.float64()),
     ]
@@ -177,14 +168,8 @@ class SparkAttribution:
         pass over the journeys, reduced by Spark), or None without campaigns."""
         if self.campaign_sums is None:
             return None
-        from pyspark.sql import functions as F
-
-        sums = _to_polars(
-            self.campaign_sums.groupBy("model", "channel", "campaign").agg(
-                F.sum("credit").alias("credit"), F.sum("value").alias("value")
-            )
-        ).cast(CAMPAIGN_SUMS_SCHEMA)
-        return campaign_credit_from_sums(sums, [m["label"] for m in self.manifest["models"]])
+        labels = [m["label"] for m in self.manifest["models"]]
+        return reduce_campaign_sums(self.campaign_sums, labels)
 
     def unpersist(self) -> None:
         """Free the partitioned input that Spark keeps for ``touch_credit`` (done by
@@ -302,21 +287,6 @@ def _pass2(
         one = credit.pop(i)
         if one.height:
             yield from _batches(one, TOUCH_CREDIT_ARROW)
-
-
-def _pass_campaigns(
-    part: Part, credit: dict[int, pl.DataFrame], options: RunOptions, *, estimators: Any
-) -> Iterator[pa.RecordBatch]:
-    """The campaign pass: every model's touch credit (as pass 2) summed by model, channel
-    and campaign (additive, reduced by Spark)."""
-    fitted = Fitted(options.runs, estimators=estimators.value)
-    credit.update(fitted.allocate(part.journeys.touches))
-    sums = concat(
-        [campaign_sums(conversion_campaigns(c, part.campaigns)) for c in credit.values()],
-        CAMPAIGN_SUMS_SCHEMA,
-    )
-    if sums.height:
-        yield from _batches(sums, CAMPAIGN_SUMS_ARROW)
 
 
 def _nulls(*names: str) -> list[pl.Expr]:
@@ -514,7 +484,7 @@ def attribute_spark(
         campaigns = events.mapInArrow(
             partial(
                 _task,
-                step=_pass_campaigns,
+                step=campaign_pass,
                 options=options,
                 contacts=contacts_b,
                 estimators=estimators_b,

@@ -20,28 +20,11 @@ from typing import Any
 import polars as pl
 
 from attribution._runs import run_start
+from attribution.engine._campaign_credit import key_units
 from attribution.engine._empty import stage_counts
 from attribution.engine._files import RunFiles
-from attribution.engine._result import (
-    CAMPAIGN_CREDIT_SCHEMA,
-    CAMPAIGN_SUMS_SCHEMA,
-    CHANNEL_CREDIT_SCHEMA,
-    CONVERSION_CAMPAIGNS_SCHEMA,
-    PATH_TABLE_SCHEMA,
-    TOUCH_CREDIT_SCHEMA,
-)
-from attribution.exceptions import (
-    AttributionError,
-    ColumnNotFoundError,
-    InputError,
-    ModelParameterError,
-)
-from attribution.inputs._campaigns import (
-    campaign_values,
-    check_campaigns,
-    check_key,
-    unit_expr,
-)
+from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.exceptions import AttributionError, InputError, ModelParameterError
 from attribution.inputs._channels import normalise_channels
 from attribution.inputs._database import SqlTable
 from attribution.inputs._schema import (
@@ -66,15 +49,11 @@ __all__ = [
     "Fitted",
     "Part",
     "build_part",
-    "campaign_credit_from_sums",
-    "campaign_sums",
     "channel_credit_from_touches",
     "concat",
-    "conversion_campaigns",
     "fit_models",
     "is_file",
     "journey_sequences",
-    "key_units",
     "load_input",
     "order_selection",
     "path_table",
@@ -329,102 +308,6 @@ def build_part(
             journeys.touches.select("touch_id"), on="touch_id", how="semi"
         )
     return Part(touch_frame, stage_frame, journeys, counts, rows_in, campaigns)
-
-
-def key_units(
-    touch_frame: pl.DataFrame, key: str, touch_table: Table
-) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """The journeys stage's unit: under ``key`` ``campaign`` or ``channel/campaign`` the
-    touches' ``channel`` becomes the unit (:func:`~attribution.inputs._campaigns.unit_expr`).
-    Also returns each touch's channel and campaign (``touch_id`` as the journeys give it,
-    ``channel``, ``campaign`` with ``(none)`` when missing) when the touches carry a campaign
-    column, else None."""
-    has_campaign = "campaign" in touch_frame.columns
-    by_touch = None
-    if has_campaign:
-        touch_id = (
-            pl.coalesce("touch_id", pl.lit("row-") + pl.col(ROW).cast(pl.String))
-            if "touch_id" in touch_frame.columns
-            else pl.lit("row-") + pl.col(ROW).cast(pl.String)
-        )
-        by_touch = touch_frame.select(
-            touch_id.alias("touch_id"), "channel", campaign_values(pl.col("campaign"))
-        )
-    if key == "channel":
-        return touch_frame, by_touch
-    try:
-        if not has_campaign:
-            raise ColumnNotFoundError(
-                f"key={key!r} credits campaigns, and the touches have no campaign column",
-                table="touches",
-                column="campaign",
-                hint="map your campaign column ([columns.touches] campaign = \"...\"), or run "
-                "with key='channel'",
-            )
-        check_campaigns(touch_frame, table="touches", row=ROW)
-    except InputError as exc:
-        raise touch_table.error(exc) from None
-    unit = unit_expr(check_key(key), pl.col("channel"), pl.col("campaign"))
-    return touch_frame.with_columns(unit.alias("channel")), by_touch
-
-
-def conversion_campaigns(
-    touch_credit: pl.DataFrame, campaigns: pl.DataFrame | None
-) -> pl.DataFrame:
-    """Touch credit summed by conversion, model, channel and campaign (``touch_credit``
-    joined to the touches' channel and campaign by ``touch_id``): what campaign credit and the
-    campaign influence export aggregate. Empty when the touches carry no campaign."""
-    if campaigns is None or touch_credit.height == 0:
-        return pl.DataFrame(schema=CONVERSION_CAMPAIGNS_SCHEMA)
-    return (
-        touch_credit.select("conversion_id", "touch_id", "model", "credit", "value")
-        .join(campaigns, on="touch_id", how="left")
-        .group_by("conversion_id", "model", "channel", "campaign")
-        .agg(pl.col("credit").sum(), pl.col("value").sum())
-        .select(list(CONVERSION_CAMPAIGNS_SCHEMA))
-        .cast(CONVERSION_CAMPAIGNS_SCHEMA)
-    )
-
-
-def campaign_sums(rows: pl.DataFrame) -> pl.DataFrame:
-    """:func:`conversion_campaigns` rows summed by model, channel and campaign: an additive
-    partial (partitions and Spark tasks sum these)."""
-    return (
-        rows.group_by("model", "channel", "campaign")
-        .agg(pl.col("credit").sum(), pl.col("value").sum())
-        .select(list(CAMPAIGN_SUMS_SCHEMA))
-        .cast(CAMPAIGN_SUMS_SCHEMA)
-    )
-
-
-def campaign_credit_from_sums(sums: pl.DataFrame, model_order: Sequence[str]) -> pl.DataFrame:
-    """Additive campaign sums (of one or many partitions) -> ``campaign_credit``: per model,
-    channel and campaign the credited ``conversions``, ``value`` and ``share`` (of the
-    model's conversions), and ``channel_share`` (of its channel's)."""
-    if sums.height == 0:
-        return pl.DataFrame(schema=CAMPAIGN_CREDIT_SCHEMA)
-    order = {m: i for i, m in enumerate(model_order)}
-    return (
-        sums.group_by("model", "channel", "campaign")
-        .agg(pl.col("credit").sum().alias("conversions"), pl.col("value").sum())
-        .with_columns(
-            (pl.col("conversions") / pl.col("conversions").sum().over("model"))
-            .fill_nan(0.0)
-            .alias("share"),
-            (pl.col("conversions") / pl.col("conversions").sum().over("model", "channel"))
-            .fill_nan(0.0)
-            .alias("channel_share"),
-        )
-        .sort(
-            pl.col("model").replace_strict(order, default=len(order)),
-            "conversions",
-            "channel",
-            "campaign",
-            descending=[False, True, False, False],
-        )
-        .select(list(CAMPAIGN_CREDIT_SCHEMA))
-        .cast(CAMPAIGN_CREDIT_SCHEMA)
-    )
 
 
 # --- paths ----------------------------------------------------------------------------------
