@@ -1,4 +1,4 @@
-"""One description of a run: :class:`RunOptions`.
+"""One piece: :class:`RunOptions`, the one description of a run (every run option is a field here).
 
 Every executor (in memory, partitioned, Spark, HTTP scoring) takes a ``RunOptions``; the
 public functions build one from their keyword arguments, the CLI from its flags, the config
@@ -175,13 +175,10 @@ class RunOptions:
         the previous run), e.g. ``"3d"``; default ``"0s"``. The run reads the rows after
         ``watermark - late_window``; rows it had already read are recognised and skipped.
     key
-        The unit credited: ``"channel"`` (default), ``"campaign"`` (the touch's ``campaign``)
-        or ``"channel/campaign"`` (the campaign within its channel, ``linkedin/spring``). The
-        journeys stage puts the unit in the touches' ``channel`` column, so every output that
-        names a channel (``channel_credit``, ``touch_credit``, paths) names the unit. A touch
-        without a campaign is credited to ``<channel>/(none)``; campaigns are trimmed and
-        whitespace-folded, their case kept (see :mod:`attribution.inputs._campaigns`).
-        ``campaign_credit`` (per channel and campaign) is reported under every key.
+        The unit credited: ``"channel"`` (default), ``"campaign"`` or ``"channel/campaign"``
+        (``linkedin/spring``; ``<channel>/(none)`` without a campaign), put in the touches'
+        ``channel`` by the journeys stage, so outputs naming a channel name the unit (see
+        :mod:`attribution.inputs._campaigns`).
 
     Raises
     ------

@@ -6,7 +6,7 @@ credit every executor has already computed (:func:`conversion_campaigns`, additi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -33,8 +33,10 @@ __all__ = [
     "campaign_pass",
     "campaign_sums",
     "conversion_campaigns",
+    "journey_campaigns",
     "key_units",
     "reduce_campaign_sums",
+    "spark_campaign_sums",
 ]
 
 #: The campaign pass's output: touch credit summed by model, channel and campaign per task.
@@ -84,6 +86,17 @@ def key_units(
         raise touch_table.error(exc) from None
     unit = unit_expr(check_key(key), pl.col("channel"), pl.col("campaign"))
     return touch_frame.with_columns(unit.alias("channel")), by_touch
+
+
+def journey_campaigns(
+    by_touch: pl.DataFrame | None, journey_touches: pl.DataFrame
+) -> pl.DataFrame | None:
+    """``Part.campaigns``: the journey touches' ``touch_id``, ``channel`` and ``campaign``
+    (touch credit is on them; :func:`key_units` gave every touch's), or None without
+    campaigns: what :func:`conversion_campaigns` groups touch credit by."""
+    if by_touch is None:
+        return None
+    return by_touch.join(journey_touches.select("touch_id"), on="touch_id", how="semi")
 
 
 def conversion_campaigns(
@@ -163,6 +176,21 @@ def campaign_pass(
     )
     if sums.height:
         yield from sums.to_arrow().cast(CAMPAIGN_SUMS_ARROW).to_batches()
+
+
+def spark_campaign_sums(
+    events: DataFrame, task: Callable[..., Any], options: RunOptions, **shared: Any
+) -> DataFrame | None:
+    """The campaign pass over the journey-keyed ``events`` (lazy: Spark runs it when
+    collected), or None when the touches have no campaign column."""
+    from functools import partial
+
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    if "campaign" not in events.columns:
+        return None
+    step = partial(task, step=campaign_pass, options=options, **shared)
+    return events.mapInArrow(step, from_arrow_schema(CAMPAIGN_SUMS_ARROW))
 
 
 def reduce_campaign_sums(sums: DataFrame, model_order: Sequence[str]) -> pl.DataFrame:

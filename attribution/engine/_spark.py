@@ -48,11 +48,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from attribution.engine._campaign_credit import (
-    CAMPAIGN_SUMS_ARROW,
-    campaign_pass,
-    reduce_campaign_sums,
-)
+from attribution.engine._campaign_credit import reduce_campaign_sums, spark_campaign_sums
 from attribution.engine._empty import require_conversions
 from attribution.engine._manifest import make_manifest, run_parameters
 from attribution.engine._merge import (
@@ -150,9 +146,7 @@ class SparkAttribution:
     extras : dict of str to pl.DataFrame
         Model extras (removal effects, transition matrix, Shapley values).
     campaign_sums : pyspark.sql.DataFrame or None
-        When the touches carry a ``campaign`` column: touch credit summed per task by model,
-        channel and campaign (computed when written or collected); see
-        :meth:`campaign_credit`.
+        With campaigns: the campaign pass's partials (see :meth:`campaign_credit`).
     """
 
     channel_credit: DataFrame
@@ -164,12 +158,9 @@ class SparkAttribution:
     campaign_sums: DataFrame | None = None
 
     def campaign_credit(self) -> pl.DataFrame | None:
-        """``campaign_credit`` as :attr:`attribution.AttributionResult.campaign_credit` (a
-        pass over the journeys, reduced by Spark), or None without campaigns."""
-        if self.campaign_sums is None:
-            return None
+        """As :attr:`attribution.AttributionResult.campaign_credit`; None without campaigns."""
         labels = [m["label"] for m in self.manifest["models"]]
-        return reduce_campaign_sums(self.campaign_sums, labels)
+        return reduce_campaign_sums(self.campaign_sums, labels) if self.campaign_sums else None
 
     def unpersist(self) -> None:
         """Free the partitioned input that Spark keeps for ``touch_credit`` (done by
@@ -189,11 +180,9 @@ class SparkAttribution:
             f"{base}/channel_credit.parquet"
         )
         self.touch_credit.write.mode("overwrite").parquet(f"{base}/touch_credit.parquet")
-        campaigns = self.campaign_credit()
-        if campaigns is not None:
-            _to_spark(spark, campaigns).coalesce(1).write.mode("overwrite").parquet(
-                f"{base}/campaign_credit.parquet"
-            )
+        if (campaigns := self.campaign_credit()) is not None:
+            campaign_file = f"{base}/campaign_credit.parquet"
+            _to_spark(spark, campaigns).coalesce(1).write.mode("overwrite").parquet(campaign_file)
         paths = self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR))
         _to_spark(spark, paths).coalesce(1).write.mode("overwrite").parquet(f"{base}/paths.parquet")
         text = json.dumps(self.manifest, default=str)
@@ -479,18 +468,8 @@ def attribute_spark(
         ),
         from_arrow_schema(TOUCH_CREDIT_ARROW),
     )
-    campaigns = None
-    if "campaign" in touches.columns:
-        campaigns = events.mapInArrow(
-            partial(
-                _task,
-                step=campaign_pass,
-                options=options,
-                contacts=contacts_b,
-                estimators=estimators_b,
-            ),
-            from_arrow_schema(CAMPAIGN_SUMS_ARROW),
-        )
+    shared = {"contacts": contacts_b, "estimators": estimators_b}
+    campaigns = spark_campaign_sums(events, _task, options, **shared)
     account = {"contact_scope": options.contact_scope} if options.level == "account" else {}
     parameters = run_parameters(options, account)
     parameters["partitions"] = n

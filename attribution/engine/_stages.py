@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from attribution._runs import run_start
-from attribution.engine._campaign_credit import key_units
+from attribution.engine._campaign_credit import journey_campaigns, key_units
 from attribution.engine._empty import stage_counts
 from attribution.engine._files import RunFiles
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
@@ -120,9 +120,8 @@ def _stage_renames(stage_names: Mapping[str, str | Sequence[str]] | None) -> dic
 def run_touch_columns(level: Level) -> Callable[[Sequence[str]], set[str]]:
     """Which touch columns a run reads (``keep`` of :func:`load`): ids, time and channel;
     ``touch_type`` at account level (engagement weights); ``utm_source`` / ``utm_medium``
-    when channels are derived; ``campaign`` when present (campaign credit, ``key``). ``cost``
-    and the UTM fields beside a channel are type-checked, and read only for rows that may be
-    duplicates."""
+    when channels are derived; ``campaign``. ``cost`` and the UTM fields beside a channel
+    are type-checked, and read only for rows that may be duplicates."""
 
     def keep(present: Sequence[str]) -> set[str]:
         wanted = {"touch_id", "timestamp", "channel", "contact_id", "account_id", "campaign"}
@@ -239,9 +238,7 @@ class Part:
     journeys: Journeys
     counts: dict[str, Any]
     rows_in: tuple[int, int]
-    #: the journey touches' channel and campaign (``touch_id``, ``channel``, ``campaign``), when
-    #: the touches carry a campaign: what :func:`conversion_campaigns` groups credit by
-    campaigns: pl.DataFrame | None = None
+    campaigns: pl.DataFrame | None = None  #: see engine._campaign_credit.journey_campaigns
 
 
 def build_part(
@@ -302,11 +299,7 @@ def build_part(
     counts.update(
         touch_channels=channels, channel_values_renamed=renamed, touches_channel_renamed=n_renamed
     )
-    campaigns = None
-    if by_touch is not None:  # only the journey touches' (credit is on them)
-        campaigns = by_touch.join(
-            journeys.touches.select("touch_id"), on="touch_id", how="semi"
-        )
+    campaigns = journey_campaigns(by_touch, journeys.touches)
     return Part(touch_frame, stage_frame, journeys, counts, rows_in, campaigns)
 
 
