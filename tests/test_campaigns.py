@@ -240,7 +240,7 @@ def test_campaign_key_in_scoring_equals_the_run(make_touches, make_stages) -> No
             "conversion_id", "contact_id", "timestamp", "value"
         ).iter_rows()
     ]
-    for engine in ("fast", "reference"):
+    for engine in ("auto", "fast", "reference"):  # auto: not the small engine (channels only)
         scored = attribution.score_journeys(
             journeys, models=models, paths=run.paths, key="channel/campaign", engine=engine
         )
