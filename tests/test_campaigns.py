@@ -261,10 +261,10 @@ def test_campaign_spend_cac_roi_and_statuses(make_touches, make_stages) -> None:
     result = attribution.attribute(touches, stages, models=["linear", "first_touch"])
     spend = pl.DataFrame(
         {
-            "channel": ["LinkedIn", "linkedin", "email", "events", "direct"],
-            "campaign": ["Spring Promo", " Spring  Promo", "nurture", "booth", None],
-            "month": ["2025-01-01"] * 5,
-            "amount": [300.0, 200.0, 40.0, 80.0, 0.0],
+            "channel": ["LinkedIn", "linkedin", "email", "events", "direct", "email"],
+            "campaign": ["Spring Promo", " Spring  Promo", "nurture", "booth", None, " "],
+            "month": ["2025-01-01"] * 6,
+            "amount": [300.0, 200.0, 40.0, 80.0, 0.0, 12.5],
         }
     )
     econ = campaign_economics(result, spend)
@@ -283,10 +283,19 @@ def test_campaign_spend_cac_roi_and_statuses(make_touches, make_stages) -> None:
     unpaid = rows[("linear", "linkedin", "spring promo")]  # credit, no spend
     assert (unpaid["status"], unpaid["cac"], unpaid["roi"]) == ("unpaid", 0.0, None)
     assert rows[("linear", "direct", "(none)")]["status"] == "unpaid"  # a null campaign
-    # first touch credits t1 (Spring Promo) and t4: nothing to 'nurture'
+    # spend without a campaign where no touch without one is credited: channel-level spend
+    assert rows[("linear", "email", "(none)")]["status"] == "no_campaign"
+    assert econ.parameters["spend_without_campaign"] == 12.5
+    assert "Spend without a campaign: $12" in econ.summary()
+    # first touch credits t1 (Spring Promo) and t4: nothing to 'nurture' (which has spend),
+    # nor to 'spring promo' (which has none)
     assert rows[("first_touch", "email", "nurture")]["status"] == "no_customers"
+    assert rows[("first_touch", "linkedin", "spring promo")]["status"] == "no_credit"
+    assert ["linkedin", "spring promo"] not in econ.parameters["spend_campaigns_without_credit"]
     assert ["events", "booth"] in econ.parameters["spend_campaigns_without_credit"]
     assert "booth" in econ.summary()
+    assert "no customer credited by first_touch (2): email/nurture, events/booth" in (
+        econ.summary("first_touch"))
     # without campaign spend the credit is still reported, and says why there is no CAC
     plain = campaign_economics(result, spend.drop("campaign"))
     assert set(plain.table.get_column("status")) == {"no_campaign_spend"}

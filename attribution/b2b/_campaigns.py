@@ -32,7 +32,7 @@ from attribution.engine._files import (
     write_parquet_atomic,
 )
 from attribution.engine._result import CAMPAIGN_CREDIT_SCHEMA
-from attribution.inputs._campaigns import campaign_values
+from attribution.inputs._campaigns import NO_CAMPAIGN, campaign_values
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import SPEND, load
@@ -225,12 +225,18 @@ class CampaignEconomics:
             f"  ({credited.height} credited campaign(s) in {RunFiles.CAMPAIGN_CREDIT}; "
             f"the CRM influence rows in {RunFiles.CAMPAIGN_INFLUENCE})"
         )
-        unsold = self.parameters.get("spend_campaigns_without_credit") or []
-        if unsold:
-            shown = ", ".join(f"{c}/{k}" for c, k in unsold[:5])
+        loose = self.parameters.get("spend_without_campaign") or 0.0
+        if loose:
             lines.append(
-                f"Campaigns with spend and no credited customer ({len(unsold)}): {shown}"
-                + (" ..." if len(unsold) > 5 else "")
+                f"Spend without a campaign: {money(loose)} (channel-level; in the channel "
+                "economics, not in any campaign's CAC)"
+            )
+        unsold = rows.filter(pl.col("status") == "no_customers").sort("channel", "campaign")
+        if unsold.height:
+            shown = ", ".join(f"{c}/{k}" for c, k in unsold.select("channel", "campaign").rows())
+            lines.append(
+                f"Campaigns with spend and no customer credited by {model} ({unsold.height}): "
+                + shown
             )
         return "\n".join(lines)
 
@@ -261,7 +267,10 @@ def campaign_economics(
         As :func:`attribution.unit_economics` takes them.
 
     Statuses: ``paid`` (credited customers and spend), ``unpaid`` (customers, no spend: CAC
-    0), ``no_customers`` (spend, no credited customer: CAC null, ROI -1; never dropped).
+    0), ``no_customers`` (spend, no credited customer: CAC null, ROI -1; never dropped),
+    ``no_campaign`` (the spend rows without a campaign where no touch without one is credited:
+    channel-level spend, counted in the channel economics),
+    ``no_credit`` (a campaign of the journeys this model credits nothing, without spend).
     """
     credit = result.campaign_credit
     if credit.width == 0:
@@ -329,7 +338,11 @@ def campaign_economics(
             .then(pl.lit("paid"))
             .when(customers)
             .then(pl.lit("unpaid"))
-            .otherwise(pl.lit("no_customers"))
+            .when(paid & (pl.col("campaign") == NO_CAMPAIGN))
+            .then(pl.lit("no_campaign"))
+            .when(paid)
+            .then(pl.lit("no_customers"))
+            .otherwise(pl.lit("no_credit"))
             .alias("status"),
             pl.when(customers).then(pl.col("spend") / pl.col("conversions")).alias("cac"),
             pl.when(paid).then((pl.col("value") - pl.col("spend")) / pl.col("spend")).alias("roi"),
@@ -341,13 +354,19 @@ def campaign_economics(
             .sort("channel", "campaign")
         )
         parameters["spend_campaigns_without_credit"] = [list(r) for r in unsold.iter_rows()]
+        parameters["spend_without_campaign"] = float(
+            by_campaign.filter(pl.col("campaign") == NO_CAMPAIGN).get_column("spend").sum()
+        )
         parameters["notes"] = {
             **notes,
             "spend": "the spend table's amount summed by channel and campaign over every row "
             "given (rows without a campaign: the channel's '(none)'); channels spelled as the "
             "touches' (trimmed, folded, lower case, the run's [channels] aliases)",
             "cac": "spend / credited customers; 0 with status 'unpaid' (customers, no spend); "
-            "null with status 'no_customers' (spend, no credited customer: kept, not dropped)",
+            "null with status 'no_customers' (spend, no credited customer: kept, not dropped), "
+            "'no_campaign' (the spend rows without a campaign, when no touch without one is "
+            "credited: channel-level spend, in the channel economics) and 'no_credit' (a "
+            "touched campaign this model credits nothing, without spend)",
             "roi": "(credited revenue - spend) / spend, revenue = credited deal value (as the "
             "deals state it, e.g. ARR; not gross profit); null without spend",
         }
