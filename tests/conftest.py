@@ -160,14 +160,14 @@ def start_server() -> Iterator[Callable[[Any], str]]:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The service's data directory for batch runs: the sample touches, stages and contacts,
-    and ``broken.parquet`` (not Parquet)."""
+    """The service's data directory for batch runs: the sample touches, stages, contacts and
+    accounts, and ``broken.parquet`` (not Parquet)."""
     import shutil
     from pathlib import Path
 
     sample = Path(__file__).resolve().parents[1] / "sample_data"
     data = tmp_path_factory.mktemp("data")
-    for name in ("touches", "stages", "contacts"):
+    for name in ("touches", "stages", "contacts", "accounts"):
         shutil.copy(sample / f"{name}.parquet", data)
     (data / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
     return data

@@ -117,6 +117,29 @@ def test_run_request_sets_the_touch_cap(client: TestClient) -> None:
     assert capped["request"]["max_touches_per_journey"] == 2
 
 
+def test_a_lookback_per_segment_reads_the_accounts(client: TestClient) -> None:
+    lookback = {"smb": "30d", "enterprise": "365d", "default": "60d"}
+    done = wait(client, start(client, models=["linear"], accounts="accounts.parquet",
+                              lookback=lookback))
+    assert done["status"] == "succeeded", done
+    manifest = done["manifest"]
+    assert manifest["parameters"]["lookback_by_segment_seconds"]["smb"] == 30 * 86400
+    assert manifest["parameters"]["lookback_seconds"] == 60 * 86400
+    assert "accounts" in manifest["inputs"]
+    single = wait(client, start(client, models=["linear"], lookback="60d"))["manifest"]
+    assert (manifest["reconciliation"]["touches_in_journeys"]
+            != single["reconciliation"]["touches_in_journeys"])  # other windows, other journeys
+    # without the accounts: a 422 naming the field, no run started
+    response = client.post("/v1/runs", headers=AUTH, json=RUN | {"lookback": "smb=30d"})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "lookback"
+    assert "accounts" in response.json()["error"]["message"]
+    response = client.post("/v1/runs", headers=AUTH,
+                           json=RUN | {"lookback": {"smb": "30"}, "accounts": "accounts.parquet"})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "lookback"
+
+
 def test_a_run_that_attributes_nothing_fails_saying_why(client: TestClient,
                                                         settings: Settings) -> None:
     empty = wait(client, start(client, models=["linear"], conversion_stage="won"))

@@ -223,7 +223,15 @@ class RunRequest(BaseModel):
         description="default: every registered model except custom")]
     level: Literal["contact", "account"] = "contact"
     conversion_stage: Stage = "closed_won"
-    lookback: Annotated[str | None, Field(None, max_length=32, description="e.g. 90d")]
+    accounts: FilePath | None = Field(
+        None, description="accounts table (account_id, segment): for a lookback per segment")
+    lookback: Annotated[
+        Annotated[str, Field(max_length=200)]
+        | Annotated[dict[str, Annotated[str, Field(max_length=32)]], Field(max_length=32)]
+        | None,
+        Field(None, description="e.g. 90d; or per account segment (needs accounts), e.g. "
+              "{\"smb\": \"90d\", \"enterprise\": \"365d\", \"default\": \"90d\"} or "
+              "'smb=90d,enterprise=365d'; 'segments' for the defaults")]
     max_touches_per_journey: Annotated[int | str | None, Field(
         None, description="touches one journey keeps, its last ones (default 5000; 'none': "
         "no cap); the rest are dropped and counted (touches_dropped.journey_too_long)")]

@@ -102,6 +102,7 @@ class RunJob:
     contacts: Path | None
     options: attribution.RunOptions
     request: dict[str, Any]  # as sent, for the status file
+    accounts: Path | None = None  # read for a lookback per segment
 
     @property
     def steps(self) -> int:
@@ -402,7 +403,8 @@ class RunStore:
         self._own(run_id, status="running", started_at=_now())
         try:
             result = attribution.attribute(job.touches, job.stages, contacts=job.contacts,
-                                           options=job.options, progress=progress)
+                                           accounts=job.accounts, options=job.options,
+                                           progress=progress)
             result.require_conversions()  # no conversion: failed, saying why (allow_empty)
             progress("write")
             result.write(self.runs_dir, run_id=run_id)

@@ -60,7 +60,7 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
     429 (with Retry-After) when the queue is full; 503 when the runs directory cannot take
     the run (read-only, full: what GET /readyz says) or the service is shutting down."""
     files = {name: _data_file(settings.data_dir, value, name)
-             for name in ("touches", "stages", "contacts", "events")
+             for name in ("touches", "stages", "contacts", "events", "accounts")
              if (value := getattr(body, name)) is not None}
     # the run's options, checked now: unknown models, bad parameters or a bad lookback are
     # a 422 naming the field, not a failed run
@@ -75,6 +75,10 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
             **({} if body.max_touches_per_journey is None
                else {"max_touches_per_journey": cast(Any, body.max_touches_per_journey)}),
         )
+    if options.segment_windows is not None and "accounts" not in files:
+        raise ServiceError(422, "input", "the lookback is given per segment, which needs the "
+                           "accounts table (each account's segment): give 'accounts'",
+                           field="lookback")
     request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
     reason = runs.not_ready(settings.runs_min_free_bytes)
     if reason is not None:
@@ -83,6 +87,7 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
         touches=files["events"] if "events" in files else files["touches"],
         stages=None if "events" in files else files["stages"],
         contacts=files.get("contacts"),
+        accounts=files.get("accounts"),
         options=options,
         request=request,
     ))
