@@ -28,12 +28,24 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["LevelTest", "RateTest", "count_z", "level_test", "rate_test", "windows"]
+__all__ = [
+    "MIN_SPEND_LOG_SD",
+    "LevelTest",
+    "RateTest",
+    "count_z",
+    "level_test",
+    "rate_test",
+    "windows",
+]
 
 _MAD_TO_SD = 1.4826
-#: A floor on a level series' spread (log scale): a budget spread evenly over a month has
-#: almost none, and a zero spread would make any change infinitely significant.
+#: A floor on a level series' spread (log scale): a zero spread would make any change
+#: infinitely significant.
 MIN_LOG_SD = 0.02
+#: The floor for spend: a budget spread evenly over a month repeats one value for four or
+#: five weeks, so its weeks understate how much a month moves (the synthetic world's
+#: channels move about 14% a month against their trailing three months).
+MIN_SPEND_LOG_SD = 0.08
 
 GUARD = 1
 _CHI2_1_MEDIAN = 0.454936
@@ -100,17 +112,18 @@ def level_test(
     trailing: int,
     min_history: int,
     trend: bool = True,
+    floor: float = MIN_LOG_SD,
 ) -> LevelTest:
     """Test the log values ``y`` (NaN: no value, or a week that may not enter a baseline)
     with sampling variances ``e`` (0 for amounts), and the two-week pooled ``y2`` / ``e2``
-    (see the module docstring)."""
+    (see the module docstring); ``floor``: the least spread a series is given."""
     level, slope, centre = _trend(y, trailing, min_history, trend)
     # distance from the window's centre to week t (and to week t - 1)
     ahead = GUARD + trailing - centre
     expected = level + slope * ahead
     expected2 = level + slope * (ahead - 0.5)
-    sd, excess = _spread(y - expected, e)
-    sd2, excess2 = _spread(y2 - expected2, e2)
+    sd, excess = _spread(y - expected, e, floor)
+    sd2, excess2 = _spread(y2 - expected2, e2, floor)
     return LevelTest(
         expected=expected,
         sd=sd,
@@ -135,14 +148,16 @@ def count_z(x: np.ndarray, mu: np.ndarray, excess: np.ndarray) -> np.ndarray:
     return out
 
 
-def _spread(resid: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _spread(
+    resid: np.ndarray, e: np.ndarray, floor: float = MIN_LOG_SD
+) -> tuple[np.ndarray, np.ndarray]:
     """Per (series, week): the series' robust spread of prediction errors, with the typical
     sampling variance replaced by the week's own; and per series the excess variance."""
     ok = ~np.isnan(resid)
     scale = _MAD_TO_SD * _nanmedian(np.abs(np.where(ok, resid, np.nan)), axis=1)
     typical = _nanmedian(np.where(ok, e, np.nan), axis=1)
     excess = np.maximum(np.nan_to_num(scale**2 - typical, nan=0.0), 0.0)
-    out: np.ndarray = np.sqrt(np.maximum(excess[:, None] + e, MIN_LOG_SD**2))
+    out: np.ndarray = np.sqrt(np.maximum(excess[:, None] + e, floor**2))
     return out, excess
 
 

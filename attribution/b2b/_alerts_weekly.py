@@ -6,14 +6,21 @@ rules are in :mod:`attribution.b2b._alerts`)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 import numpy as np
 import polars as pl
 
-from attribution.b2b._alerts_series import matrix, spend_weekly
+from attribution.b2b._alerts_series import ALL, matrix, spend_weekly
 from attribution.b2b._alerts_settings import AlertSettings
-from attribution.b2b._alerts_stats import count_z, level_test, rate_test
+from attribution.b2b._alerts_stats import (
+    MIN_LOG_SD,
+    MIN_SPEND_LOG_SD,
+    count_z,
+    level_test,
+    rate_test,
+)
 from attribution.b2b._funnel_stages import days
 
 __all__ = [
@@ -57,13 +64,21 @@ def _level(
     offset: float,
     volume_ok: np.ndarray,
     provisional: np.ndarray | None = None,
+    base: tuple[np.ndarray, np.ndarray] | None = None,
+    floor: float = MIN_LOG_SD,
 ) -> pl.DataFrame:
     """Level test on log values ``y = log(value + offset)``; ``e is None``: Poisson
-    sampling variance from the expected count."""
+    sampling variance from the expected count. With ``base`` (log values for one week and
+    two, per series and week), ``y - base`` is what is tested, so the expected value moves
+    with the base."""
     zero = np.zeros_like(y)
-    first = level_test(y, zero if e is None else e, y2, zero if e2 is None else e2,
-                       trailing=cfg.trailing_weeks, min_history=cfg.min_history,
-                       trend=cfg.trend)  # fmt: skip
+    shift, shift2 = base if base is not None else (zero, zero)
+    first = level_test(y - shift, zero if e is None else e, y2 - shift2,
+                       zero if e2 is None else e2, trailing=cfg.trailing_weeks,
+                       min_history=cfg.min_history, trend=cfg.trend, floor=floor)  # fmt: skip
+    if base is not None:
+        first = replace(first, expected=first.expected + shift,
+                        expected2=first.expected2 + shift2)  # fmt: skip
     test = first
     if e is None:  # counts: the sampling variance of a count is its expected value
         mu = np.exp(first.expected)
@@ -239,12 +254,21 @@ def cost_series(
     y2 = np.where(
         inside & _shift_bool(np.broadcast_to(inside, x.shape)), np.log(x2 / 2 + 1.0), np.nan
     )
-    base = level_test(y, np.zeros_like(y), y2, np.zeros_like(y), trailing=cfg.trailing_weeks,
-                      min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
-    ok = np.exp(base.expected) - 1 >= cfg.min_spend
+    own = level_test(y, np.zeros_like(y), y2, np.zeros_like(y), trailing=cfg.trailing_weeks,
+                     min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
+    ok = np.exp(own.expected) - 1 >= cfg.min_spend
+    overall = (m.keys.get_column("channel") == ALL).to_numpy()
+    total = x[overall].sum(axis=0) if overall.any() else x.sum(axis=0)
+    others = np.where(overall[:, None], np.nan, total[None, :] - x)
+    others2 = others + _shift(others)
+    base = (
+        np.where(overall[:, None], 0.0, np.log(others + 1.0)),
+        np.where(overall[:, None], 0.0, np.log(others2 / 2 + 1.0)),
+    )
     parts = [
         _level(m.keys, weeks, np.where(inside, x, np.nan), y, y2, np.zeros_like(y),
-               np.zeros_like(y), cfg, 1.0, ok).with_columns(pl.lit("amount").alias("stat"))
+               np.zeros_like(y), cfg, 1.0, ok, None, base, MIN_SPEND_LOG_SD).with_columns(
+            pl.lit("amount").alias("stat"))
     ]  # fmt: skip
     for stage in steps[:2]:
         ratio = weekly.join(

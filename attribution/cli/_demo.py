@@ -129,17 +129,39 @@ def synth(
     conversion_rate: Annotated[float, typer.Option(help="Share of journeys closing won")] = 0.04,
     shuffle: Annotated[bool, typer.Option(help="Shuffle touch rows, as exports are")] = True,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    anomalies: Annotated[
+        str | None,
+        typer.Option(
+            "--anomalies",
+            help="Inject anomalies on purpose, listed in truth.json: N (random, seeded) or a "
+            "TOML file of [[anomaly]] tables (metric, channel, week, size, weeks)",
+        ),
+    ] = None,
 ) -> None:
     """Generate a seeded synthetic B2B dataset of any size."""
+    from attribution.datasets._anomalies import with_anomalies
     from attribution.datasets._synth import write_synthetic
 
-    files = write_synthetic(
-        out,
-        touches,
-        seed=seed,
-        shuffle=shuffle,
-        fmt=fmt,  # type: ignore[arg-type]
-        conversion_rate=conversion_rate,
-    )
+    chosen: int | Path | None = None
+    if anomalies is not None:
+        chosen = int(anomalies) if anomalies.strip().isdigit() else Path(anomalies)
+        if isinstance(chosen, Path) and not chosen.is_file():
+            fail(FileNotFoundError(f"--anomalies: no such file '{chosen}' (give N or a TOML)"))
+    try:
+        files = write_synthetic(
+            out,
+            touches,
+            seed=seed,
+            shuffle=shuffle,
+            fmt=fmt,  # type: ignore[arg-type]
+            conversion_rate=conversion_rate,
+        )
+        if chosen is not None:
+            injected = with_anomalies(files, chosen, seed=seed, start="2025-01-01", days=365)
+    except AttributionError as exc:
+        fail(exc)
     for name, path in files.items():
         console.print(f"{name:<10} {path}", markup=False, highlight=False)
+    if chosen is not None:
+        console.print(f"anomalies  {len(injected)} injected (truth.json: anomalies)",
+                      markup=False, highlight=False)  # fmt: skip

@@ -22,6 +22,8 @@ injected list is written to ``truth.json`` under ``anomalies``.
 
 from __future__ import annotations
 
+import json
+import os
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from attribution.engine._files import write_json_atomic
 from attribution.exceptions import InputError
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "largest_channels",
     "random_anomalies",
     "read_anomalies",
+    "with_anomalies",
 ]
 
 #: metric -> (family of the alert that should find it, sign of its size)
@@ -55,7 +59,7 @@ INJECTABLE: dict[str, tuple[str, int]] = {
 _DEPTH = {"lead": 0, "mql": 1, "sql": 2, "opportunity": 3, "closed_lost": 3, "closed_won": 4}
 _TAG = 4242  # the anomalies' own random streams: (seed, _TAG, index)
 #: Weeks between two random anomalies of one family (a baseline's length plus the change).
-SPACING = 8
+SPACING = 5
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,8 @@ def random_anomalies(
     24th week of the window and 17 weeks before its end (room for a baseline before it and
     for mature outcomes after it); a size of 30-60% for a volume, touches or spend (spend
     up, the others down) or 10-20 points for a step rate (drawn on the overall funnel); two
-    anomalies of one family at least :data:`SPACING` weeks apart (fewer than ``n`` when the
-    window has no room for more)."""
+    anomalies of one family on one channel (or overall) at least :data:`SPACING` weeks
+    apart (fewer than ``n`` when the window has no room for more)."""
     rng = np.random.default_rng([seed, _TAG, 10**6])
     first = date.fromisoformat(start) if isinstance(start, str) else start
     lo, hi = 24, max(25, days // 7 - 17)
@@ -165,7 +169,9 @@ def random_anomalies(
             break
         metric = metrics[int(rng.integers(len(metrics)))]
         week = first + timedelta(weeks=int(rng.integers(lo, hi)))
-        pool: list[str | None] = [None, *(paid if metric == "spend" else channels)]
+        # the overall funnel a third of the time, else a channel
+        named = paid if metric == "spend" else channels
+        pool: list[str | None] = [*([None] * max(1, len(named) // 2)), *named]
         channel = pool[int(rng.integers(len(pool)))]
         if "_to_" in metric:
             channel, size = None, -round(float(rng.uniform(0.10, 0.20)), 3)
@@ -173,10 +179,15 @@ def random_anomalies(
             size = round(float(rng.uniform(0.30, 0.60)), 3)
         else:
             size = -round(float(rng.uniform(0.30, 0.60)), 3)
-        # one change at a time per metric family: the next needs a clean baseline again
+        # one change at a time per metric family and channel (the overall funnel shares
+        # every channel's): the next needs a clean baseline again
         family = INJECTABLE[metric][0]
-        if any(INJECTABLE[a.metric][0] == family and abs((a.week - week).days) < 7 * SPACING
-               for a in out):  # fmt: skip
+        if any(
+            INJECTABLE[a.metric][0] == family
+            and (a.channel is None or channel is None or a.channel == channel)
+            and abs((a.week - week).days) < 7 * SPACING
+            for a in out
+        ):
             continue
         out.append(Anomaly(metric, channel, week, size))
     return out
@@ -301,3 +312,48 @@ def _spend(
     return spend.with_columns(
         pl.when(hit).then((pl.col("amount") * factor).round(2)).otherwise(pl.col("amount"))
     ), entry
+
+
+#: The tables an injection can change (the others are written as generated).
+CHANGED = ("touches", "stages", "spend", "surveys")
+
+
+def with_anomalies(
+    files: dict[str, Path], anomalies: int | str | Path, *, seed: int, start: str, days: int
+) -> list[dict[str, Any]]:
+    """Inject anomalies into a written synthetic world (``files``: table name -> path, as
+    :func:`attribution.datasets.write_synthetic` returns): ``anomalies`` random ones (an
+    int) or those of a TOML file. The changed tables are rewritten in place (each through
+    a temporary file), then ``truth.json`` gains the ``anomalies`` list; returns it. The
+    four tables are read into memory: a world of a few million touches at most."""
+    from attribution.datasets._write import TableWriter
+
+    fmt = files["touches"].suffix.lstrip(".")
+    read = pl.read_parquet if fmt == "parquet" else pl.read_csv
+    tables = {name: read(files[name]) for name in CHANGED}
+    if fmt == "csv":  # the injection compares times: the CSV's text back to UTC datetimes
+        tables = {
+            name: frame.with_columns(
+                pl.col(c).str.to_datetime(time_zone="UTC")
+                for c in ("timestamp",) if c in frame.columns
+            ).with_columns(pl.col(c).str.to_date() for c in ("month", "date") if c in frame.columns)
+            for name, frame in tables.items()
+        }  # fmt: skip
+    if isinstance(anomalies, int):
+        chosen = random_anomalies(anomalies, seed, start, days, *largest_channels(tables))
+    else:
+        chosen = read_anomalies(anomalies)
+    changed, truth = inject_anomalies(tables, chosen, seed)
+    for name in CHANGED:
+        path = files[name]
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        writer = TableWriter(tmp, fmt)
+        try:
+            writer.write(changed[name])
+            writer.close()
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    summary = json.loads(files["truth"].read_text())
+    write_json_atomic(files["truth"], {**summary, "anomalies": truth})
+    return truth
