@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--touches", type=int, default=90_000)
     parser.add_argument("--anomalies", type=int, default=8, help="random: injected per world")
     parser.add_argument("--scenario", choices=["target", "random"], default="target",
-                        help="target: the issue's targets on their series; random: any")  # fmt: skip
+                        help="target: the issue's targets on their series; random")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
     started = time.perf_counter()

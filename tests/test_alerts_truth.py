@@ -3,6 +3,7 @@ sample's size (the benchmark with more seeds and random anomalies: benchmarks/al
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import polars as pl
@@ -72,3 +73,29 @@ def test_the_injection_changes_what_it_says() -> None:
     assert truth[0]["week"] == "2025-05-26"
     with pytest.raises(attribution.InputError, match="size must be > 0"):
         Anomaly("spend", None, date(2025, 6, 2), -0.5)
+
+
+def test_synth_writes_the_injected_anomalies_to_truth(tmp_path) -> None:
+    """`attribution synth --anomalies FILE` (here through its library path): the tables are
+    rewritten with the anomaly and truth.json lists it."""
+    from attribution.datasets import write_synthetic
+    from attribution.datasets._anomalies import with_anomalies
+
+    spec = tmp_path / "anomalies.toml"
+    spec.write_text(
+        '[[anomaly]]\nmetric = "touches"\nchannel = "linkedin"\nweek = 2025-06-09\nsize = -1.0\n'
+    )
+    files = write_synthetic(tmp_path / "w", 20_000, seed=5)
+    before = pl.read_parquet(files["touches"])
+    truth = with_anomalies(files, spec, seed=5, start="2025-01-01", days=365)
+    after = pl.read_parquet(files["touches"])
+    week = pl.col("timestamp").dt.date().is_between(date(2025, 6, 9), date(2025, 6, 22))
+    linkedin = pl.col("channel") == "linkedin"
+    assert before.filter(week & linkedin).height > 0
+    assert after.filter(week & linkedin).height == 0
+    assert after.filter(~(week & linkedin)).height == before.filter(~(week & linkedin)).height
+    written = json.loads(files["truth"].read_text())
+    assert written["anomalies"] == truth
+    assert truth == [{"family": "channel", "metric": "touches", "channel": "linkedin",
+                      "week": "2025-06-09", "size": -1.0, "kind": "drop", "weeks": 2}]  # fmt: skip
+    assert "incremental_share" in written  # the generator's truth is kept

@@ -139,14 +139,20 @@ def synth(
     ] = None,
 ) -> None:
     """Generate a seeded synthetic B2B dataset of any size."""
-    from attribution.datasets._anomalies import with_anomalies
+    from attribution.datasets._anomalies import Anomaly, read_anomalies, with_anomalies
     from attribution.datasets._synth import write_synthetic
 
-    chosen: int | Path | None = None
-    if anomalies is not None:
-        chosen = int(anomalies) if anomalies.strip().isdigit() else Path(anomalies)
-        if isinstance(chosen, Path) and not chosen.is_file():
-            fail(FileNotFoundError(f"--anomalies: no such file '{chosen}' (give N or a TOML)"))
+    chosen: int | list[Anomaly] | None = None
+    if anomalies is not None:  # a bad list fails before anything is written
+        if anomalies.strip().isdigit():
+            chosen = int(anomalies)
+        elif not Path(anomalies).is_file():
+            fail(FileNotFoundError(f"--anomalies: no such file '{anomalies}' (give N or a TOML)"))
+        else:
+            try:
+                chosen = read_anomalies(anomalies)
+            except AttributionError as exc:
+                fail(exc)
     try:
         files = write_synthetic(
             out,

@@ -5,9 +5,17 @@ give the same rows for the same seed. The modules: the world's parameters (``_wo
 accounts and contacts (``_accounts``), touches (``_touches``), the funnel and deals
 (``_deals``), survey answers (``_answers``), one block's draw (``_block``), the calibration
 (``_calibration``), the ground truth (``_truth``), the tables (``_frames``, ``_spend``), the
-files (``_write``) and the entry points (``_synth``).
+files (``_write``) and the entry points (``_synth``); anomalies injected on purpose to score
+the weekly alerts (``_anomalies``).
 """
 
+from attribution.datasets._anomalies import (
+    Anomaly,
+    inject_anomalies,
+    largest_channels,
+    random_anomalies,
+    read_anomalies,
+)
 from attribution.datasets._synth import (
     DARK_CHANNELS,
     GENERATOR_VERSION,
@@ -25,7 +33,12 @@ __all__ = [
     "SALES_CHANNEL",
     "STAGES",
     "TRACKED_CHANNELS",
+    "Anomaly",
     "SyntheticData",
+    "inject_anomalies",
+    "largest_channels",
+    "random_anomalies",
+    "read_anomalies",
     "synthesize",
     "write_synthetic",
 ]

@@ -125,8 +125,11 @@ def read_anomalies(path: str | Path) -> list[Anomaly]:
                 raise InputError(f"anomalies file '{p}': [[anomaly]] {i} week: {exc}") from exc
         if not isinstance(week, date):
             raise InputError(f"anomalies file '{p}': [[anomaly]] {i} week must be a date")
-        out.append(Anomaly(row["metric"], row.get("channel"), week, row["size"],
-                           row.get("weeks", 2)))  # fmt: skip
+        try:
+            out.append(Anomaly(row["metric"], row.get("channel"), week, row["size"],
+                               row.get("weeks", 2)))  # fmt: skip
+        except InputError as exc:
+            raise InputError(f"anomalies file '{p}': [[anomaly]] {i}: {exc}") from None
     if not out:
         raise InputError(f"anomalies file '{p}' has no [[anomaly]] table")
     return out
@@ -319,11 +322,16 @@ CHANGED = ("touches", "stages", "spend", "surveys")
 
 
 def with_anomalies(
-    files: dict[str, Path], anomalies: int | str | Path, *, seed: int, start: str, days: int
+    files: dict[str, Path],
+    anomalies: int | str | Path | list[Anomaly],
+    *,
+    seed: int,
+    start: str,
+    days: int,
 ) -> list[dict[str, Any]]:
     """Inject anomalies into a written synthetic world (``files``: table name -> path, as
     :func:`attribution.datasets.write_synthetic` returns): ``anomalies`` random ones (an
-    int) or those of a TOML file. The changed tables are rewritten in place (each through
+    int), those of a TOML file, or a list. The changed tables are rewritten in place (each through
     a temporary file), then ``truth.json`` gains the ``anomalies`` list; returns it. The
     four tables are read into memory: a world of a few million touches at most."""
     from attribution.datasets._write import TableWriter
@@ -341,6 +349,8 @@ def with_anomalies(
         }  # fmt: skip
     if isinstance(anomalies, int):
         chosen = random_anomalies(anomalies, seed, start, days, *largest_channels(tables))
+    elif isinstance(anomalies, list):
+        chosen = anomalies
     else:
         chosen = read_anomalies(anomalies)
     changed, truth = inject_anomalies(tables, chosen, seed)
