@@ -74,6 +74,25 @@ def _flag(*flags: str, **spelling: Any) -> dict[str, OptionFlag]:
     return {"flag": OptionFlag(flags, **spelling)}
 
 
+def _check_touch_types(value: object) -> tuple[str, ...]:
+    """``exclude_touch_types``: a list of non-empty names, trimmed and lower-cased (as the
+    touches' values are compared), duplicates removed."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InputError(
+            f"exclude_touch_types must be a list of touch_type values; got {value!r}"
+        )
+    names: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise InputError(
+                f"exclude_touch_types must be a list of touch_type values; got {item!r} in it"
+            )
+        name = item.strip().lower()
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
 def _role_multipliers(text: str) -> dict[str, float]:
     """``"default"`` or ``"decision_maker=2|user=0.5"`` -> a role multiplier map."""
     if text == "default":
@@ -147,6 +166,12 @@ class RunOptions:
         put in its one spelling (trimmed, whitespace folded, lower case: ``LinkedIn `` ->
         ``linkedin``), to touches and spend alike; the values renamed are in the manifest's
         reconciliation (``channel_values_renamed``).
+    exclude_touch_types
+        Touches whose ``touch_type`` is one of these (compared trimmed and lower case) are
+        left out of the journeys and counted as ``touches_dropped.excluded_touch_type`` in
+        the reconciliation, e.g. ``["sales_call", "sales_email", "meeting"]`` for marketing
+        attribution without the sales team's follow-ups (the SLA step still reads them from
+        the touches file). Default: none. The touches need a ``touch_type`` column.
     allow_empty
         Accept a run that attributes no conversion. Without it the CLI stops such a run with
         exit code 3 and the reason (the stage names found, a did-you-mean against the
@@ -273,6 +298,16 @@ class RunOptions:
         ),
     )
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None
+    exclude_touch_types: Sequence[str] = field(
+        default=(),
+        metadata=_flag(
+            "--exclude-touch-types",
+            help="Leave touches of these touch_type values out of the journeys, "
+            "comma-separated, e.g. sales_call,sales_email,meeting (counted in the "
+            "reconciliation)",
+            parse=lambda text: [part for part in text.split(",") if part.strip()],
+        ),
+    )
     allow_empty: bool = field(
         default=False,
         metadata=_flag(
@@ -374,6 +409,9 @@ class RunOptions:
         if self.channel_aliases is not None:
             object.__setattr__(self, "channel_aliases", copy.deepcopy(dict(self.channel_aliases)))
         self._checked["aliases"] = aliases
+        with _option("exclude_touch_types"):
+            excluded = _check_touch_types(self.exclude_touch_types)
+        object.__setattr__(self, "exclude_touch_types", excluded)
         with _option("allow_empty"):
             if not isinstance(self.allow_empty, bool):
                 raise InputError(f"allow_empty must be True or False; got {self.allow_empty!r}")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.cli._app import (
     OutOpt,
     app,
@@ -61,6 +62,9 @@ def demo(
                 stages=data / "stages.parquet",
                 contacts=optional("contacts.parquet"),
                 models=models,
+                # marketing attribution: the sales team's follow-ups are measured by the
+                # SLA step, not credited as a channel (they would take ~30% of the credit)
+                exclude_touch_types=DEFAULT_SALES_TOUCH_TYPES,
                 **options,
             )
         except AttributionError as exc:

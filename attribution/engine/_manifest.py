@@ -97,6 +97,7 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         },
         "stage_names": dict(options.stage_names or {}),
         "max_touches_per_journey": options.max_touches_per_journey,
+        "exclude_touch_types": list(options.exclude_touch_types),
         "allow_empty": options.allow_empty,
         "key": options.key,
         "channel_aliases": {

@@ -111,7 +111,10 @@ def load_inputs(
         sources = {"events": (events.source, events.rows_in)}
     else:
         touch_table = load_input(
-            touches, TOUCHES, options, keep=run_touch_columns(options.level), prehash=True
+            touches, TOUCHES, options, keep=run_touch_columns(
+                options.level, touch_types=bool(options.exclude_touch_types)
+            ),
+            prehash=True
         )
         stage_table = load_input(
             stages, STAGES, options, keep=run_stage_columns(options.level), prehash=True

@@ -11,6 +11,7 @@ the partial results merge (:mod:`attribution.engine._merge`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,15 +118,18 @@ def _stage_renames(stage_names: Mapping[str, str | Sequence[str]] | None) -> dic
     return out
 
 
-def run_touch_columns(level: Level) -> Callable[[Sequence[str]], set[str]]:
+def run_touch_columns(
+    level: Level, *, touch_types: bool = False
+) -> Callable[[Sequence[str]], set[str]]:
     """Which touch columns a run reads (``keep`` of :func:`load`): ids, time and channel;
-    ``touch_type`` at account level (engagement weights); ``utm_source`` / ``utm_medium``
-    when channels are derived; ``campaign``. ``cost`` and the UTM fields beside a channel
-    are type-checked, and read only for rows that may be duplicates."""
+    ``touch_type`` at account level (engagement weights) or when ``touch_types`` (the run
+    excludes some); ``utm_source`` / ``utm_medium`` when channels are derived; ``campaign``.
+    ``cost`` and the UTM fields beside a channel are type-checked, and read only for rows
+    that may be duplicates."""
 
     def keep(present: Sequence[str]) -> set[str]:
         wanted = {"touch_id", "timestamp", "channel", "contact_id", "account_id", "campaign"}
-        if level == "account":
+        if level == "account" or touch_types:
             wanted.add("touch_type")
         if "channel" not in present:
             wanted |= {"utm_source", "utm_medium"}
@@ -142,6 +146,28 @@ def run_stage_columns(level: Level) -> Callable[[Sequence[str]], set[str]]:
         return {c for c in present if level == "account" or c != "account_id"}
 
     return keep
+
+
+def exclude_touch_types(touch_table: Table, excluded: Sequence[str]) -> tuple[Table, int]:
+    """The touches whose ``touch_type`` (trimmed, lower case) is not in ``excluded``, and how
+    many were left out. A run that excludes touch types needs the column: without it the
+    error names the option and the file."""
+    frame = touch_table.frame
+    if not excluded:
+        return touch_table, 0
+    if "touch_type" not in frame.columns:
+        raise InputError(
+            f"exclude_touch_types ({', '.join(excluded)}) needs a touch_type column; the "
+            "touches have none",
+            table="touches",
+            source=touch_table.source.name,
+            hint="map your column to touch_type ([columns.touches]), or drop the option",
+        )
+    kept = frame.filter(
+        ~pl.col("touch_type").str.strip_chars().str.to_lowercase().is_in(list(excluded))
+        .fill_null(value=False)
+    )
+    return dataclasses.replace(touch_table, frame=kept), frame.height - kept.height
 
 
 def prepare_touches(
@@ -209,6 +235,7 @@ def reconciliation(
     duplicates: int,
     other_channel: int,
     stage_duplicates: int = 0,
+    excluded: int = 0,
 ) -> dict[str, Any]:
     """The manifest's reconciliation counts: the journeys' counts plus the validate stage's
     (``stages_dropped``: stage events dropped before the journeys, by reason)."""
@@ -216,10 +243,12 @@ def reconciliation(
     counts["stages_dropped"] = {"exact_duplicate": stage_duplicates} if stage_duplicates else {}
     touches_in = counts["touches_in"]
     assert isinstance(touches_in, int)
-    counts["touches_in"] = touches_in + duplicates
+    counts["touches_in"] = touches_in + duplicates + excluded
     dropped = dict(counts["touches_dropped"])
     if duplicates:
         dropped["exact_duplicate"] = duplicates
+    if excluded:
+        dropped["excluded_touch_type"] = excluded
     counts["touches_dropped"] = dropped
     counts["touches_channel_other"] = other_channel
     return counts
@@ -269,6 +298,7 @@ def build_part(
         rows_in = (touch_table.rows_in, stage_table.rows_in)
     if timer is not None:
         timer.stage("validate")
+    touch_table, excluded = exclude_touch_types(touch_table, options.exclude_touch_types)
     touch_frame, duplicates, other_channel = prepare_touches(touch_table, options.channel_rules)
     touch_frame, renamed, n_renamed, channels = normalise_channels(touch_frame, options.aliases)
     touch_frame, by_touch = key_units(touch_frame, options.key, touch_table)
@@ -294,7 +324,9 @@ def build_part(
         )
     except InputError as exc:  # about the touches (a channel name): say where they came from
         raise (touch_table.error(exc) if exc.table == "touches" else exc) from None
-    counts = reconciliation(journeys.counts, duplicates, other_channel, stage_duplicates)
+    counts = reconciliation(
+        journeys.counts, duplicates, other_channel, stage_duplicates, excluded=excluded
+    )
     counts["stage_counts"] = stage_counts(stage_frame)
     counts.update(
         touch_channels=channels, channel_values_renamed=renamed, touches_channel_renamed=n_renamed
