@@ -32,6 +32,7 @@ from attribution.inputs._campaigns import Key, check_key
 from attribution.inputs._channels import check_channel_aliases
 from attribution.inputs._durations import parse_duration
 from attribution.inputs._formats import check_timestamp_formats, formats_for
+from attribution.inputs._validate import check_touch_types
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.journeys._journeys import CONTACT_SCOPES
@@ -72,25 +73,6 @@ class OptionFlag:
 
 def _flag(*flags: str, **spelling: Any) -> dict[str, OptionFlag]:
     return {"flag": OptionFlag(flags, **spelling)}
-
-
-def _check_touch_types(value: object) -> tuple[str, ...]:
-    """``exclude_touch_types``: a list of non-empty names, trimmed and lower-cased (as the
-    touches' values are compared), duplicates removed."""
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise InputError(
-            f"exclude_touch_types must be a list of touch_type values; got {value!r}"
-        )
-    names: list[str] = []
-    for item in value:
-        if not isinstance(item, str) or not item.strip():
-            raise InputError(
-                f"exclude_touch_types must be a list of touch_type values; got {item!r} in it"
-            )
-        name = item.strip().lower()
-        if name not in names:
-            names.append(name)
-    return tuple(names)
 
 
 def _role_multipliers(text: str) -> dict[str, float]:
@@ -410,7 +392,7 @@ class RunOptions:
             object.__setattr__(self, "channel_aliases", copy.deepcopy(dict(self.channel_aliases)))
         self._checked["aliases"] = aliases
         with _option("exclude_touch_types"):
-            excluded = _check_touch_types(self.exclude_touch_types)
+            excluded = check_touch_types(self.exclude_touch_types)
         object.__setattr__(self, "exclude_touch_types", excluded)
         with _option("allow_empty"):
             if not isinstance(self.allow_empty, bool):

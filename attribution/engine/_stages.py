@@ -11,7 +11,6 @@ the partial results merge (:mod:`attribution.engine._merge`).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from attribution.inputs._schema import (
     split_events,
 )
 from attribution.inputs._taxonomy import derive_channels, load_rules
+from attribution.inputs._validate import check_values, exclude_touch_types
 from attribution.journeys._journeys import TOUCH_KEY_COLUMNS, Journeys, build_journeys
 from attribution.models._allocation import PathSequences
 from attribution.models._estimator import PathModel
@@ -148,28 +148,6 @@ def run_stage_columns(level: Level) -> Callable[[Sequence[str]], set[str]]:
     return keep
 
 
-def exclude_touch_types(touch_table: Table, excluded: Sequence[str]) -> tuple[Table, int]:
-    """The touches whose ``touch_type`` (trimmed, lower case) is not in ``excluded``, and how
-    many were left out. A run that excludes touch types needs the column: without it the
-    error names the option and the file."""
-    frame = touch_table.frame
-    if not excluded:
-        return touch_table, 0
-    if "touch_type" not in frame.columns:
-        raise InputError(
-            f"exclude_touch_types ({', '.join(excluded)}) needs a touch_type column; the "
-            "touches have none",
-            table="touches",
-            source=touch_table.source.name,
-            hint="map your column to touch_type ([columns.touches]), or drop the option",
-        )
-    kept = frame.filter(
-        ~pl.col("touch_type").str.strip_chars().str.to_lowercase().is_in(list(excluded))
-        .fill_null(value=False)
-    )
-    return dataclasses.replace(touch_table, frame=kept), frame.height - kept.height
-
-
 def prepare_touches(
     touch_table: Table, channel_rules: str | Path | None
 ) -> tuple[pl.DataFrame, int, int]:
@@ -191,33 +169,6 @@ def prepare_touches(
             "utm_medium",
         )
     return touch_frame, duplicates, other_channel
-
-
-def check_values(stage_table: Table) -> None:
-    """Deal values (``value`` of the stage events) must be finite and >= 0, whatever the
-    models: a negative amount would take credited revenue away under every rule-based model.
-    The error names the file, the user's column and the lines."""
-    frame = stage_table.frame
-    if "value" not in frame.columns:
-        return
-    value = pl.col("value")
-    bad = value.is_not_null() & (~value.is_finite() | (value < 0))
-    rows = frame.filter(bad).get_column(ROW)
-    if rows.len():
-        example = frame.filter(bad).get_column("value").head(3).to_list()
-        raise stage_table.error(
-            InputError(
-                f"{rows.len()} stage event(s) have a negative or non-finite deal value, e.g. "
-                f"{example}",
-                table=stage_table.spec.name if stage_table.spec else "stages",
-                source=stage_table.source.name,
-                column="value",
-                rows=rows.sort().head(5).to_list(),
-                hint="a deal value is an amount >= 0 (a refund or a lost deal is not a "
-                "negative deal: mark lost deals with the closed_lost stage); leave it blank "
-                "when unknown",
-            )
-        )
 
 
 def rename_stages(
