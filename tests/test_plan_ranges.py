@@ -147,6 +147,14 @@ def test_with_data_the_data_comes_first_then_the_ranges(make_stages) -> None:
         attribution.check_plan(WORKED, res, spend)
 
 
+def test_an_unknown_assumption_is_named_without_data() -> None:
+    plan = {"budget": {"a": 1}, "assumptions": {"mql_to_sqll": 0.2}}
+    with pytest.raises(
+        attribution.ConfigError, match="unknown assumption 'mql_to_sqll'.*mql_to_sql"
+    ):
+        attribution.check_plan(plan)
+
+
 @pytest.mark.parametrize(
     ("assumptions", "match"),
     [

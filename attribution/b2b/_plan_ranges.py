@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from attribution.b2b._plan_file import MONEY_ASSUMPTIONS, Plan, assumed_range
+from attribution.exceptions import ConfigError, did_you_mean
 from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks, format_range, format_value
 
 __all__ = ["plan_range_flags"]
@@ -257,9 +258,21 @@ def plan_range_flags(p: Plan, bench: Benchmarks, steps: Sequence[str]) -> list[d
     judged: list[tuple[str, tuple[float, float], str]] = []
     if rate:
         judged.append((f"{mql}_to_{won}", rate, rate_says[0].upper() + rate_says[1:]))
+    rates = [
+        f"{x}_to_{y}"
+        for i, x in enumerate(steps)
+        for y in [*steps[i + 1 :], "customer"]
+        if not (y == "customer" and x == won)
+    ]
     for key, value in a.items():
-        if key not in ("cac", "mql_to_customer", *MONEY_ASSUMPTIONS):
-            judged.append((key, assumed_range(value), key))
+        if key in ("cac", "mql_to_customer", *MONEY_ASSUMPTIONS):
+            continue
+        if key not in rates:
+            raise ConfigError(
+                f"plan '{p.source}': unknown assumption '{key}'; "
+                + did_you_mean(key, sorted({*rates, "cac", *MONEY_ASSUMPTIONS}))
+            )
+        judged.append((key, assumed_range(value), key))
     for key, (low, high), what in judged:
         name = "mql_to_customer" if key == f"{mql}_to_{won}" else key
         x, _, y = key.partition("_to_")
