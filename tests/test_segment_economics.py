@@ -455,3 +455,23 @@ def test_report_shows_segments_and_retention(tmp_path: Path) -> None:
     assert written.filter(pl.col("segment") == "all").get_column("annual_churn").item() == (
         pytest.approx(1 - (1 - 5 / 50) ** 12)
     )
+
+
+def test_retention_edges(three_deals) -> None:
+    one_month = pl.DataFrame(
+        {"account_id": ["a1", "a2"], "month": ["2025-01-01"] * 2, "mrr": [10.0, 20.0]}
+    )
+    ret = retention(one_month, ACCOUNTS)
+    all_ = ret.table.filter(pl.col("segment") == "all").row(0, named=True)
+    assert (all_["months"], all_["accounts"], all_["mrr_start"]) == (0, 2, 0.0)
+    assert all_["nrr"] is None
+    assert ret.churn() == {}
+    assert "NRR       -" in ret.summary()
+    # no churn observed: LTV keeps the default churn and says why
+    econ = attribution.unit_economics(three_deals, SPEND, subscriptions=ret)
+    assert econ.parameters["annual_churn"] == {
+        "value": 0.15,
+        "source": "default assumption (no churn observed in the subscriptions)",
+    }
+    with pytest.raises(attribution.InputError, match="no account has recurring revenue"):
+        retention(one_month.with_columns(pl.lit(0.0).alias("mrr")))

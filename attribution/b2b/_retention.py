@@ -50,6 +50,7 @@ import polars as pl
 
 from attribution.b2b._shared import jsonable, pct
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
+from attribution.exceptions import InputError
 from attribution.inputs._account_inputs import (
     UNKNOWN,
     Accounts,
@@ -167,6 +168,16 @@ def retention(
     acc = as_accounts(accounts)
     assert subs is not None
     active = subs.frame.filter(pl.col("mrr") > 0).select("account_id", "month", "mrr")
+    if active.height == 0:
+        raise subs.table.error(
+            InputError(
+                "no account has recurring revenue (every mrr is 0): retention needs months "
+                "with MRR > 0",
+                table="subscriptions",
+                source=subs.source,
+                column="mrr",
+            )
+        )
     first, last = active.get_column("month").min(), active.get_column("month").max()
     prev = active.select(
         "account_id",
@@ -226,7 +237,12 @@ def retention(
             pl.col("monthly_nrr").pow(12).alias("nrr"),
             (1 - (1 - pl.col("monthly_logo_churn")).pow(12)).alias("annual_churn"),
         )
-        .with_columns(pl.col("months", "accounts").fill_null(0))
+        .with_columns(
+            pl.col("months", "accounts", "account_months_at_risk", "accounts_churned").fill_null(0),
+            pl.col("mrr_start", "churned_mrr", "contraction", "expansion", "new_mrr").fill_null(
+                0.0
+            ),
+        )
         .sort(pl.col("segment") != ALL, "segment")
         .select(RETENTION_COLUMNS)
     )
