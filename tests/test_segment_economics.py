@@ -475,3 +475,19 @@ def test_retention_edges(three_deals) -> None:
     }
     with pytest.raises(attribution.InputError, match="no account has recurring revenue"):
         retention(one_month.with_columns(pl.lit(0.0).alias("mrr")))
+
+
+def test_write_back_appends_what_economics_parquet_holds(three_deals, tmp_path: Path) -> None:
+    pytest.importorskip("duckdb")
+    from attribution.engine._writeback import write_back
+    from attribution.inputs._database import SqlTable
+
+    econ = attribution.unit_economics(three_deals, SPEND, accounts=ACCOUNTS)
+    uri = f"duckdb://{tmp_path / 'results.duckdb'}"
+    written = write_back(three_deals, uri, run_id="r1", extras=[econ])
+    stored = SqlTable(uri, "SELECT * FROM attribution_economics").frame()
+    assert written["attribution_economics"] == econ.frame.height
+    assert econ.frame.height == econ.table.height + econ.segments.height
+    assert set(stored.get_column("segment")) == {"all", "smb", "enterprise"}
+    econ.write(tmp_path)
+    assert stored.drop("run_id").equals(pl.read_parquet(tmp_path / "economics.parquet"))

@@ -149,12 +149,17 @@ class UnitEconomics:
     monthly: pl.DataFrame = field(default_factory=pl.DataFrame)
     retention: Retention | None = None
 
+    @property
+    def frame(self) -> pl.DataFrame:
+        """What ``economics.parquet`` holds (and a write-back appends): the ``all`` rows
+        and the segment rows."""
+        return pl.concat([self.table, self.segments]) if self.segments.height else self.table
+
     def write(self, directory: str | Path) -> Path:
         """Write ``economics.parquet`` (``all`` and segment rows), ``economics_slices.parquet``,
         ``economics_monthly.parquet`` and ``economics.json`` into ``directory``."""
         out = Path(directory)
-        both = pl.concat([self.table, self.segments]) if self.segments.height else self.table
-        write_parquet_atomic(out / RunFiles.ECONOMICS, both)
+        write_parquet_atomic(out / RunFiles.ECONOMICS, self.frame)
         write_parquet_atomic(out / RunFiles.ECONOMICS_SLICES, self.slices)
         write_parquet_atomic(out / RunFiles.ECONOMICS_MONTHLY, self.monthly)
         write_json_atomic(

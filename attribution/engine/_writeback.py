@@ -9,7 +9,8 @@ table                                rows
                                      share)
 ``attribution_touch_credit``         ``touch_credit`` (conversion, touch, contact, account,
                                      channel, timestamp, model, credit, value)
-``attribution_economics``            the unit economics table, when the run has one
+``attribution_economics``            the unit economics table, when the run has one (as
+                                     ``economics.parquet``: ``all`` and segment rows)
 ==================================== =========================================================
 
 A table that does not exist is created from the first run's columns. Everything is written in
@@ -43,7 +44,7 @@ def _frames(result: Any, extras: Iterable[Any]) -> dict[str, pl.DataFrame]:
     frames = {"channel_credit": result.channel_credit, "touch_credit": result.touch_credit}
     for extra in extras:
         if isinstance(extra, UnitEconomics):
-            frames["economics"] = extra.table
+            frames["economics"] = extra.frame  # as economics.parquet: all and segment rows
     return frames
 
 
