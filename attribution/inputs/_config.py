@@ -49,6 +49,8 @@ Example (every key optional except an input)::
     guardrail_limit = 0.30         # loaded CAC / gross profit per customer, on the basis:
     guardrail_basis = "lifetime_gross_profit"  # or first_year_gross_profit, period_gross_profit
     segment_spend = "touches"      # spend split across segments by touches or customers
+    monthly_lag_months = 2         # spend -> customers lag of the monthly figures (default:
+                                   # the data's median months from first touch to close)
     [economics.costs]              # non-media costs for the same period as the spend
     sales_compensation = 350000
     tooling = 40000
