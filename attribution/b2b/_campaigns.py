@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from attribution.b2b._shared import chosen_models, jsonable, money, num, rows_error
+from attribution.engine._campaign_credit import CampaignRows
 from attribution.engine._files import (
     RunFiles,
     write_csv_atomic,
@@ -82,60 +84,85 @@ CAMPAIGN_ECONOMICS_COLUMNS = (
 )
 
 
-def campaign_influence(rows: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
+def campaign_influence(
+    rows: CampaignRows | pl.DataFrame, conversions: pl.DataFrame
+) -> pl.DataFrame:
     """The campaign influence export from per-conversion campaign credit.
 
-    ``rows``: touch credit summed by ``conversion_id``, ``model``, ``channel``, ``campaign``
-    (``credit``, ``value``); ``conversions``: the run's conversions (``conversion_id``,
-    ``value``, ``opportunity_id`` when the stages had one). An opportunity is the
-    conversion's ``opportunity_id``, else the conversion itself (``crm_opportunity`` false).
-    Several conversions of one opportunity (at contact level each contact on the deal
-    converts) share it: ``credit_share`` = the campaign's credit over those conversions /
-    their number, so it sums to 1 per opportunity and model; ``opportunity_amount`` = the
-    largest value among them (each carries the deal amount) and ``revenue_share`` =
-    ``credit_share`` x that amount, so revenue shares sum to the amount.
+    ``rows``: touch credit summed by conversion, model, channel and campaign (a
+    :class:`~attribution.engine._campaign_credit.CampaignRows`, or a frame of
+    ``conversion_id``, ``model``, ``channel``, ``campaign``, ``credit``, ``value``);
+    ``conversions``: the run's conversions (``conversion_id``, ``value``, ``opportunity_id``
+    when the stages had one). An opportunity is the conversion's ``opportunity_id``, else the
+    conversion itself (``crm_opportunity`` false). Several conversions of one opportunity (at
+    contact level each contact on the deal converts) share it: ``credit_share`` = the
+    campaign's credit over those conversions / their number, so it sums to 1 per opportunity
+    and model; ``opportunity_amount`` = the largest value among them (each carries the deal
+    amount) and ``revenue_share`` = ``credit_share`` x that amount, so revenue shares sum to
+    the amount. Rows come by opportunity, model (as run) and campaign.
     """
-    if rows.height == 0:
+    coded = rows if isinstance(rows, CampaignRows) else CampaignRows.of(rows)
+    if coded.codes.height == 0:
         return pl.DataFrame(schema=CAMPAIGN_INFLUENCE_SCHEMA)
     opportunity = (
         pl.col("opportunity_id") if "opportunity_id" in conversions.columns else pl.lit(None)
     ).cast(pl.String)
-    conv = conversions.select(
-        "conversion_id",
-        pl.coalesce(opportunity, pl.col("conversion_id")).alias("opportunity_id"),
-        opportunity.is_not_null().alias("crm_opportunity"),
-        pl.col("value").fill_null(0.0).alias("amount"),
+    # the credited conversions (every model credits each of them) with their opportunity
+    conv = coded.conversions.join(
+        conversions.select(
+            "conversion_id",
+            pl.coalesce(opportunity, pl.col("conversion_id")).alias("opportunity_id"),
+            opportunity.is_not_null().alias("crm_opportunity"),
+            pl.col("value").fill_null(0.0).alias("amount"),
+        ),
+        on="conversion_id",
+        how="left",
+    ).with_columns(  # (a credited conversion is always among them: this only keeps rows whole)
+        pl.coalesce("opportunity_id", "conversion_id").alias("opportunity_id"),
+        pl.col("crm_opportunity").fill_null(False),
+        pl.col("amount").fill_null(0.0),
     )
-    per_opportunity = (
-        rows.join(conv, on="conversion_id", how="left")
-        .with_columns(
-            pl.col("conversion_id").n_unique().over("opportunity_id", "model").alias("n"),
-            pl.col("amount").max().over("opportunity_id", "model").alias("opportunity_amount"),
-        )
-        .group_by("opportunity_id", "model", "campaign", "channel")
+    names = conv.select("opportunity_id").unique().sort("opportunity_id").with_row_index("_opp")
+    conv = conv.join(names, on="opportunity_id").sort("_conv")
+    opportunities = (
+        conv.group_by("_opp")
         .agg(
+            pl.len().cast(pl.Int64).alias("conversions"),
             pl.col("crm_opportunity").first(),
-            (pl.col("credit").sum() / pl.col("n").first()).alias("credit_share"),
-            pl.col("opportunity_amount").first(),
-            pl.col("n").first().cast(pl.Int64).alias("conversions"),
+            pl.col("amount").max().alias("opportunity_amount"),
         )
+        .sort("_opp")
     )
-    return (
-        per_opportunity.with_columns(
-            (pl.col("credit_share") * 100.0).alias("influence_percent"),
-            (pl.col("credit_share") * pl.col("opportunity_amount")).alias("revenue_share"),
-        )
-        .rename({"campaign": "campaign_id"})
-        .sort(
-            "opportunity_id",
-            "model",
-            "credit_share",
-            "campaign_id",
-            descending=[False, False, True, False],
-        )
-        .select(list(CAMPAIGN_INFLUENCE_SCHEMA))
-        .cast(CAMPAIGN_INFLUENCE_SCHEMA)
-    )
+    # one integer key per (opportunity, model, campaign): NumPy's unique numbers them in
+    # that order and bincount sums the credit; names are gathered by code at the end (a
+    # group-by and a sort on text took 0.7 s at 150k rows)
+    n_model, n_pair = coded.models.height, coded.pairs.height
+    codes = coded.codes
+    opp_of_conv = conv.get_column("_opp").to_numpy().astype(np.uint64)  # by _conv, 0..n-1
+    key = (
+        opp_of_conv[codes.get_column("_conv").to_numpy()] * n_model
+        + codes.get_column("_model").to_numpy()
+    ) * n_pair + codes.get_column("_pair").to_numpy()
+    keys, row_of = np.unique(key, return_inverse=True)
+    credit = np.bincount(row_of.ravel(), codes.get_column("credit").to_numpy(), len(keys))
+    opp = pl.Series(keys // (n_model * n_pair))
+    model, pair = pl.Series(keys // n_pair % n_model), pl.Series(keys % n_pair)
+    per = opportunities.select(pl.all().gather(pl.lit(opp)))
+    share = pl.Series(credit) / per.get_column("conversions")
+    return pl.DataFrame(
+        {
+            "opportunity_id": names.get_column("opportunity_id").gather(opp),
+            "crm_opportunity": per.get_column("crm_opportunity"),
+            "model": coded.models.get_column("model").gather(model),
+            "campaign_id": coded.pairs.get_column("campaign").gather(pair),
+            "channel": coded.pairs.get_column("channel").gather(pair),
+            "credit_share": share,
+            "influence_percent": share * 100.0,
+            "revenue_share": share * per.get_column("opportunity_amount"),
+            "opportunity_amount": per.get_column("opportunity_amount"),
+            "conversions": per.get_column("conversions"),
+        }
+    ).cast(CAMPAIGN_INFLUENCE_SCHEMA)
 
 
 @dataclass

@@ -19,7 +19,6 @@ from attribution.b2b._accounts import (
 from attribution.b2b._campaigns import campaign_influence
 from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
-    campaign_sums,
     conversion_campaigns,
 )
 from attribution.engine._manifest import (
@@ -231,7 +230,7 @@ def attribute(
     if part.campaigns is not None:  # an aggregate of the touch credit above: no model reruns
         by_conversion = conversion_campaigns(touch_credit, part.campaigns)
         campaign_credit = campaign_credit_from_sums(
-            campaign_sums(by_conversion), [run.label for run in runs]
+            by_conversion.sums(), [run.label for run in runs]
         )
         influence = campaign_influence(by_conversion, journeys.conversions)
     conversions = journeys.conversions

@@ -49,8 +49,8 @@ from attribution.b2b._accounts import (
 )
 from attribution.b2b._campaigns import campaign_influence
 from attribution.engine._campaign_credit import (
+    CampaignRows,
     campaign_credit_from_sums,
-    campaign_sums,
     conversion_campaigns,
 )
 from attribution.engine._files import RunFiles
@@ -76,7 +76,6 @@ from attribution.engine._merge import (
 )
 from attribution.engine._result import (
     CHANNEL_CREDIT_SCHEMA,
-    CONVERSION_CAMPAIGNS_SCHEMA,
     TOUCH_CREDIT_SCHEMA,
     AttributionResult,
 )
@@ -335,7 +334,7 @@ def _run(
     path_partials: list[pl.DataFrame] = []
     conversion_parts: list[pl.DataFrame] = []
     sums: dict[int, list[pl.DataFrame]] = {i: [] for i in range(len(runs))}
-    campaign_parts: list[pl.DataFrame] = []
+    campaign_parts: list[CampaignRows] = []
     has_campaigns = False
     files: dict[int, list[Path]] = {i: [] for i in range(len(runs))}
     rows_in = [0, 0]
@@ -432,7 +431,7 @@ def _run(
             account = account_parameters(options, reference)
 
     timer.stage("collect")
-    by_conversion = concat(campaign_parts, CONVERSION_CAMPAIGNS_SCHEMA)
+    by_conversion = CampaignRows.concat(campaign_parts)
     del campaign_parts
     channel_credit = concat(
         [
@@ -474,7 +473,7 @@ def _run(
         account_credit=account_credit,
         pipeline=pipeline,
         campaign_credit=campaign_credit_from_sums(
-            campaign_sums(by_conversion), [run.label for run in runs]
+            by_conversion.sums(), [run.label for run in runs]
         )
         if has_campaigns
         else pl.DataFrame(),
