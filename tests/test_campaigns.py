@@ -437,3 +437,26 @@ def test_run_directory_and_cli(tmp_path: Path, synth: Any) -> None:
     assert bad.returncode == 2
     assert "--key: key must be one of" in bad.stderr
     assert "Traceback" not in bad.stderr + bad.stdout
+
+
+def test_campaign_key_in_incremental_runs_equals_a_full_run(synth: Any, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    touches, stages = synth.touches, synth.stages
+    cut = touches.get_column("timestamp").min() + timedelta(days=120)  # type: ignore[operator]
+    models = ["linear", "markov"]
+    state = tmp_path / "state"
+    for t, s in (
+        (touches.filter(pl.col("timestamp") < cut), stages.filter(pl.col("timestamp") < cut)),
+        (touches, stages),
+    ):
+        got = attribution.attribute_incremental(
+            t, s, models=models, key="channel/campaign", state=state
+        )
+        full = attribution.attribute(t, s, models=models, key="channel/campaign")
+        by = ["model", "channel"]
+        assert got.channel_credit.get_column("channel").str.contains("/").all()
+        assert_frame_equal(got.channel_credit.sort(by), full.channel_credit.sort(by), abs_tol=1e-9)
+        by = ["model", "conversion_id", "touch_id"]
+        assert_frame_equal(got.touch_credit.sort(by), full.touch_credit.sort(by), abs_tol=1e-9)
+    assert got.manifest["parameters"]["incremental"]["mode"] == "incremental"
