@@ -136,6 +136,36 @@ def test_segment_rows_by_hand(three_deals) -> None:
     assert by_customers.parameters["segment_spend"] == "customers"
 
 
+def test_spend_split_by_every_touch_of_the_log(three_deals, tmp_path: Path) -> None:
+    # the log: linkedin 10 touches on a1 (smb), 2 on a2 (enterprise), 8 on a9 (no account
+    # row: unknown, never converted); google_ads one on a1
+    exposure = pl.DataFrame(
+        {"channel": ["linkedin", "linkedin", "linkedin", "google_ads"],
+         "account_id": ["a1", "a2", "a9", "a1"], "touches": [10.0, 2.0, 8.0, 1.0]}
+    )  # fmt: skip
+    econ = attribution.unit_economics(three_deals, SPEND, accounts=ACCOUNTS, exposure=exposure)
+    assert seg(econ, "smb", "linkedin")["spend"] == pytest.approx(3_000 * 10 / 20)
+    assert seg(econ, "smb", "linkedin")["cac"] == pytest.approx(1_500 / 1.5)
+    assert seg(econ, "enterprise", "linkedin")["spend"] == pytest.approx(300.0)
+    unknown = seg(econ, "unknown", "linkedin")
+    assert (unknown["spend"], unknown["customers"]) == (pytest.approx(1_200.0), 0.0)
+    assert unknown["status"] == "no_customers"
+    assert unknown["breach"] is True
+    assert econ.parameters["segment_spend_touches"] == "every touch of the touch log"
+    # touch_exposure counts a log: the touch's account, else its contact's
+    from attribution.b2b._economics_slices import touch_exposure
+
+    log = tmp_path / "touches.csv"
+    log.write_text(
+        "contact_id,account_id,channel,timestamp\n"
+        "c1,a1,LinkedIn,2025-01-01\nc2,,linkedin,2025-01-02\nc3,,linkedin,2025-01-03\n"
+    )
+    (tmp_path / "contacts.csv").write_text("contact_id,account_id\nc2,a2\n")
+    counted = touch_exposure(log, tmp_path / "contacts.csv").sort("account_id", nulls_last=True)
+    assert counted.rows() == [("linkedin", "a1", 1.0), ("linkedin", "a2", 1.0),
+                              ("linkedin", None, 1.0)]  # fmt: skip
+
+
 def test_metro_slices_and_unknown_accounts(three_deals) -> None:
     econ = attribution.unit_economics(three_deals, SPEND, accounts=ACCOUNTS.head(2))
     # a3 is not in the accounts table: its deal is in 'unknown'
@@ -308,7 +338,9 @@ def worlds(draw: st.DrawFn) -> tuple[attribution.AttributionResult, pl.DataFrame
         n = draw(st.integers(1, 4))
         picked = [draw(st.sampled_from(channels)) for _ in range(n)]
         value = draw(st.floats(0, 50_000))
-        rows += [(f"c{conv}", f"c{conv}t{i}", account, ch, 1 / n, value / n)
+        # linear credit, or first-touch credit (later touches with 0: rows without customers)
+        credits = [1.0 if i == 0 else 0.0 for i in range(n)] if draw(st.booleans()) else [1 / n] * n
+        rows += [(f"c{conv}", f"c{conv}t{i}", account, ch, credits[i], value * credits[i])
                  for i, ch in enumerate(picked)]  # fmt: skip
     accounts = pl.DataFrame(
         {"account_id": ["x1", "x2"], "segment": draw(st.lists(
@@ -324,13 +356,23 @@ def worlds(draw: st.DrawFn) -> tuple[attribution.AttributionResult, pl.DataFrame
 
 
 @given(world=worlds(), how=st.sampled_from(["touches", "customers"]),
-       allocation=st.sampled_from(["customers", "spend"]))  # fmt: skip
+       allocation=st.sampled_from(["customers", "spend"]),
+       log=st.lists(st.tuples(st.sampled_from(["a", "b", "d"]),
+                              st.sampled_from(["x1", "x2", "x9", None]),
+                              st.floats(1, 50)), max_size=6))  # fmt: skip
 @settings(max_examples=40, deadline=None)
-def test_segments_reconcile_to_all_rows(world, how, allocation) -> None:
+def test_segments_reconcile_to_all_rows(world, how, allocation, log) -> None:
     result, accounts, spend = world
+    exposure = (
+        pl.DataFrame(log, schema=["channel", "account_id", "touches"], orient="row")
+        .group_by("channel", "account_id")
+        .agg(pl.col("touches").sum())
+        if log
+        else None
+    )
     econ = attribution.unit_economics(
         result, spend, accounts=accounts, segment_spend=how, allocation=allocation,
-        costs={"x": 1_000.0},
+        costs={"x": 1_000.0}, exposure=exposure,
     )  # fmt: skip
     sums = econ.segments.group_by("model", "channel").agg(
         pl.col("customers", "spend", "revenue", "non_media_cost").sum()
@@ -426,6 +468,7 @@ def test_cli_run_with_accounts_and_subscriptions(tmp_path: Path) -> None:
     }
     meta = json.loads((run_dir / "economics.json").read_text())
     assert meta["parameters"]["annual_churn"]["source"].startswith("observed")
+    assert meta["parameters"]["segment_spend_touches"] == "every touch of the touch log"
     for text in ("guardrail basis first_year_gross_profit", "Loaded CAC by channel and segment",
                  "NRR (annualised, subscriptions): all", "Retention (subscriptions"):  # fmt: skip
         assert text in proc.stdout
@@ -491,3 +534,22 @@ def test_write_back_appends_what_economics_parquet_holds(three_deals, tmp_path: 
     assert set(stored.get_column("segment")) == {"all", "smb", "enterprise"}
     econ.write(tmp_path)
     assert stored.drop("run_id").equals(pl.read_parquet(tmp_path / "economics.parquet"))
+
+
+def test_channel_without_customers_in_several_segments_keeps_its_spend_once() -> None:
+    # first-touch credit: google_ads touches a1 (smb) and a2 (enterprise) after linkedin,
+    # so it has touch rows in two segments and no customer anywhere
+    res = result_from_touches(
+        [
+            ("c1", "t1", "a1", "linkedin", 1.0, 1_000.0),
+            ("c1", "t2", "a1", "google_ads", 0.0, 0.0),
+            ("c2", "t3", "a2", "linkedin", 1.0, 1_000.0),
+            ("c2", "t4", "a2", "google_ads", 0.0, 0.0),
+        ]
+    )
+    for how in ("customers", "touches"):
+        econ = attribution.unit_economics(res, SPEND, accounts=ACCOUNTS, segment_spend=how)
+        google = econ.segments.filter(pl.col("channel") == "google_ads")
+        assert google.get_column("spend").sum() == pytest.approx(1_000.0)
+        assert google.height == google.get_column("segment").n_unique()  # one row a segment
+        assert set(google.get_column("status")) == {"no_customers"}

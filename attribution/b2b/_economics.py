@@ -80,6 +80,7 @@ from attribution.b2b._economics_slices import (
     monthly_rows,
     observed_churns,
     split_spend,
+    with_exposure,
 )
 from attribution.b2b._economics_summary import economics_summary
 from attribution.b2b._retention import Retention, retention
@@ -213,6 +214,7 @@ def unit_economics(
     benchmarks: Benchmarks | None = None,
     segment_spend: SegmentSpend = "touches",
     monthly_lag_months: int | None = None,
+    exposure: pl.DataFrame | None = None,
     models: Iterable[str] | None = None,
     columns: Mapping[str, str] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
@@ -258,6 +260,10 @@ def unit_economics(
         the segments' payback targets are the upper ends of its ``payback_target_months``
         (<= 18 months SMB, <= 24 enterprise; mid-market as SMB and strategic as enterprise
         where it has none).
+    exposure
+        Touches per ``channel`` and ``account_id`` over the whole touch log
+        (:func:`attribution.b2b._economics_slices.touch_exposure`): the weights of the
+        ``touches`` spend split; without it, the attributed journeys' touches.
     monthly_lag_months
         Months between spend and the customers it buys in the monthly figures (default: the
         data's median months from first credited touch to conversion).
@@ -395,9 +401,10 @@ def unit_economics(
     sliced = account_table is not None and touch_credit.height > 0
 
     def slice_rows(dimension: str, per_segment: bool) -> pl.DataFrame:
-        rows = split_spend(
-            credit_by(touch_credit, account_table, dimension), grid, dimension, segment_spend
-        )
+        by = credit_by(touch_credit, account_table, dimension)
+        if exposure is not None and segment_spend == "touches" and account_table is not None:
+            by = with_exposure(by, exposure, account_table, dimension, chosen)
+        rows = split_spend(by, grid, dimension, segment_spend)
         rows = allocate_non_media(rows, non_media, allocation, totals)
         churn = (
             pl.col(dimension).replace_strict(churns, default=all_churn, return_dtype=pl.Float64)
@@ -484,6 +491,13 @@ def unit_economics(
         "payback_target_months": payback_target_months,
         "payback_targets": {"value": targets, "source": target_source},
         "segment_spend": segment_spend if sliced else None,
+        "segment_spend_touches": (
+            None
+            if not sliced or segment_spend != "touches"
+            else "every touch of the touch log"
+            if exposure is not None
+            else "the touches of the attributed journeys"
+        ),
         "period_months": period_months,
         "monthly_lag_months": {
             "value": lag,

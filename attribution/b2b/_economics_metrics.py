@@ -319,7 +319,8 @@ def economics_notes(
         "segments": "segment, metro and region of a conversion = those of its account (the "
         "accounts table; 'unknown' when missing); a channel's spend is split across them by "
         + (
-            "its touches there in the attributed journeys"
+            "its touches there (every touch of the touch log when the run has one, else "
+            "those of the attributed journeys: parameters.segment_spend_touches says which)"
             if segment_spend == "touches"
             else "its credited customers there"
         )

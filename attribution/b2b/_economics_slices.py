@@ -10,10 +10,12 @@ Methods (also in ``economics.json``'s notes and the README, "Unit economics"):
   model gives the channel on conversions of that slice, so the slices of a channel add up
   to its ``all`` row.
 - **Spend has no segment.** A channel's spend is split across the slices in proportion to
-  its touches on each slice's accounts in the attributed journeys (``segment_spend =
-  "touches"``, the default: spend follows the touches it bought, so a slice whose deals
-  need more touches per customer carries a higher CAC), or to its credited customers
-  (``"customers"``: every slice then has the channel's own CAC). A channel with no such
+  its touches on each slice's accounts (``segment_spend = "touches"``, the default: spend
+  follows the touches it bought, so a slice that takes many touches and converts few
+  carries a higher CAC): every touch of the touch log when it is given
+  (:func:`touch_exposure`, non-converting accounts included), else the touches of the
+  attributed journeys; or in proportion to its credited customers (``"customers"``: every
+  slice then has the channel's own CAC). A channel with no such
   touches (no customers) is split like the model's touches overall. Non-media costs follow
   the ``allocation`` of the ``all`` rows within each model. Spend and non-media costs of
   the slices therefore add up to the channel's.
@@ -30,6 +32,7 @@ Methods (also in ``economics.json``'s notes and the README, "Unit economics"):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 import polars as pl
@@ -42,6 +45,10 @@ from attribution.b2b._economics_metrics import (
 )
 from attribution.b2b._retention import Retention
 from attribution.inputs._account_inputs import UNKNOWN, Accounts
+from attribution.inputs._channels import check_channel_aliases, normalise_channels
+from attribution.inputs._formats import formats_for
+from attribution.inputs._schema import CONTACTS, TOUCHES, load
+from attribution.typing import TableLike
 
 SegmentSpend = Literal["touches", "customers"]
 #: The value of ``segment`` on the rows that hold every segment together.
@@ -113,12 +120,17 @@ def split_spend(
     grid = (
         overall.select("model", "channel", "spend")
         .join(by_slice, on=["model", "channel"], how="left")
-        .with_columns(pl.col(weight).sum().over("model", "channel").alias("_total"))
+        .with_columns(
+            pl.col(weight).sum().over("model", "channel").alias("_total"),
+            pl.col("customers").sum().over("model", "channel").alias("_customers"),
+        )
     )
+    has_weight = (pl.col("_total") > 0) | (pl.col("_customers") > 0)
     # channels with nothing to split by: spread like the model's touches overall
     fallback = (
-        grid.filter(~(pl.col("_total") > 0))
+        grid.filter(~has_weight)
         .select("model", "channel", "spend")
+        .unique(["model", "channel"])
         .join(mix, on="model", how="left")
         .with_columns(
             pl.col(dimension).fill_null(UNKNOWN),
@@ -130,8 +142,12 @@ def split_spend(
             .alias("_share"),
         )
     )
-    direct = grid.filter(pl.col("_total") > 0).with_columns(
-        (pl.col(weight) / pl.col("_total")).alias("_share")
+    # a channel with customers but no weight (no touch in the log) follows its customers
+    direct = grid.filter(has_weight).with_columns(
+        pl.when(pl.col("_total") > 0)
+        .then(pl.col(weight) / pl.col("_total"))
+        .otherwise(pl.col("customers") / pl.col("_customers"))
+        .alias("_share")
     )
     cols = ["model", "channel", dimension, "customers", "revenue", "touches"]
     return pl.concat(
@@ -139,6 +155,71 @@ def split_spend(
             frame.select(*cols, (pl.col("spend") * pl.col("_share")).alias("spend"))
             for frame in (direct, fallback)
         ]
+    )
+
+
+def touch_exposure(
+    touches: TableLike,
+    contacts: TableLike | None = None,
+    *,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+    formats: Mapping[str, Sequence[str]] | None = None,
+    channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
+) -> pl.DataFrame | None:
+    """Every touch of the touch log counted by ``channel`` and ``account_id`` (the touch's
+    own, else its contact's from ``contacts``; null when neither): the weights of the
+    ``touches`` spend split, non-converting accounts included. None when the log has no
+    ``channel`` column (its channels are derived by the run's rules, which this step does
+    not repeat: the split then uses the attributed journeys' touches)."""
+    tables = columns or {}
+    wanted = {"channel", "account_id", "contact_id"}
+    frame = load(
+        touches,
+        TOUCHES,
+        columns=tables.get("touches"),
+        formats=formats_for("touches", formats or {}),
+        keep=lambda present: wanted & set(present),
+    ).frame
+    if "channel" not in frame.columns:
+        return None
+    frame = normalise_channels(frame, check_channel_aliases(channel_aliases or {}))[0]
+    account = (
+        pl.col("account_id") if "account_id" in frame.columns else pl.lit(None, pl.String)
+    )
+    if contacts is not None and "contact_id" in frame.columns:
+        people = (
+            load(contacts, CONTACTS, columns=tables.get("contacts"))
+            .frame.select("contact_id", pl.col("account_id").alias("_account"))
+            .unique("contact_id", keep="first")
+        )
+        frame = frame.join(people, on="contact_id", how="left")
+        account = account.fill_null(pl.col("_account"))
+    return frame.group_by("channel", account.alias("account_id")).agg(
+        pl.len().cast(pl.Float64).alias("touches")
+    )
+
+
+def with_exposure(
+    by_slice: pl.DataFrame,
+    exposure: pl.DataFrame,
+    accounts: Accounts,
+    dimension: str,
+    models: Sequence[str],
+) -> pl.DataFrame:
+    """``by_slice`` with its ``touches`` replaced by the touch log's (:func:`touch_exposure`)
+    per channel and value of ``dimension``, slices without a customer included."""
+    counts = (
+        accounts.attach(exposure, (dimension,))
+        .group_by("channel", dimension)
+        .agg(pl.col("touches").sum())
+    )
+    weights = pl.DataFrame({"model": list(models)}, schema={"model": pl.String}).join(
+        counts, how="cross"
+    )
+    return (
+        by_slice.drop("touches")
+        .join(weights, on=["model", "channel", dimension], how="full", coalesce=True)
+        .with_columns(pl.col("customers", "revenue", "touches").fill_null(0.0))
     )
 
 

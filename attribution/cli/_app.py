@@ -214,6 +214,7 @@ def economics_extras(
     plan: Path | None = None,
     accounts: TableLike | None = None,
     subscriptions: TableLike | None = None,
+    contacts: TableLike | None = None,
     economics: dict[str, Any] | None = None,
     columns: dict[str, dict[str, str]] | None = None,
     stage_names: dict[str, Any] | None = None,
@@ -230,6 +231,7 @@ def economics_extras(
     table) and the plan check."""
     from attribution.b2b._campaigns import InfluenceCsv, campaign_economics
     from attribution.b2b._economics import unit_economics
+    from attribution.b2b._economics_slices import touch_exposure
     from attribution.b2b._funnel import funnel
     from attribution.b2b._plan import check_plan
     from attribution.b2b._retention import retention
@@ -288,10 +290,22 @@ def economics_extras(
             accounts=account_table,
             nrr=kept,
         )
+    exposure = None  # the spend split by segment weighs every touch of the log
+    if account_table is not None and touches is not None and (economics or {}).get(
+        "segment_spend", "touches"
+    ) == "touches":
+        exposure = touch_exposure(
+            touches,
+            contacts,
+            columns=columns,
+            formats=timestamp_formats,
+            channel_aliases=(result.manifest.get("parameters") or {}).get("channel_aliases"),
+        )
     extras.append(
         unit_economics(
             result,
             spend,
+            exposure=exposure,
             columns=(columns or {}).get("spend"),
             timestamp_formats=timestamp_formats,
             accounts=account_table,

@@ -83,6 +83,7 @@ def demo(
             plan=optional("plan.toml") if spend is not None else None,
             accounts=optional("accounts.parquet"),
             subscriptions=optional("subscriptions.parquet"),
+            contacts=optional("contacts.parquet"),
             economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
             influence_csv=True,
         )

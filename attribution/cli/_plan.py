@@ -130,6 +130,7 @@ def plan_cmd(
             plan=plan,
             accounts=accounts,
             subscriptions=subscriptions,
+            contacts=contacts,
             economics=cfg.economics if cfg else {},
             alerts=cfg.alerts if cfg else None,
             columns=cfg.columns if cfg else None,

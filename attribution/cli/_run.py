@@ -232,6 +232,7 @@ def run(
             plan=plan_file(inputs.get("plan")),
             accounts=inputs.get("accounts"),
             subscriptions=inputs.get("subscriptions"),
+            contacts=inputs.get("contacts"),
             economics=cfg.economics if cfg else {},
             alerts=cfg.alerts if cfg else None,
             columns=cfg.columns if cfg else None,

@@ -102,7 +102,9 @@ class Accounts:
         text = [c for c in columns if c != "employees"]
         have = [c for c in columns if c in self.frame.columns]
         lookup = self.frame.select(pl.col("account_id").alias(key), *have)
-        out = frame.join(lookup, on=key, how="left", coalesce=True)
+        out = frame.with_columns(pl.col(key).cast(pl.String)).join(
+            lookup, on=key, how="left", coalesce=True
+        )
         missing = [pl.lit(None, pl.String).alias(c) for c in text if c not in have]
         if missing:
             out = out.with_columns(missing)
