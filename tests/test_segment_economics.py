@@ -553,3 +553,34 @@ def test_channel_without_customers_in_several_segments_keeps_its_spend_once() ->
         assert google.get_column("spend").sum() == pytest.approx(1_000.0)
         assert google.height == google.get_column("segment").n_unique()  # one row a segment
         assert set(google.get_column("status")) == {"no_customers"}
+
+
+def test_cohorts_by_close_month() -> None:
+    from attribution.b2b._retention import close_months
+
+    closed = pl.DataFrame(
+        {"account_id": ["a1", "a3", "a1"],
+         "month": [date(2025, 2, 1), date(2025, 3, 1), date(2025, 5, 1)]}  # fmt: skip
+    )
+    ret = retention(SUBS, ACCOUNTS, close_months=closed)
+    rows = {
+        (r["cohort"], r["month"]): r
+        for r in ret.cohorts.filter(pl.col("segment") == "all").iter_rows(named=True)
+    }
+    feb = rows[(date(2025, 2, 1), date(2025, 2, 1))]  # a1 (closed in February) and a4
+    assert (feb["accounts"], feb["accounts_by_close"], feb["mrr_start"]) == (2, 1, 150.0)
+    march = rows[(date(2025, 2, 1), date(2025, 3, 1))]
+    assert march["nrr"] == pytest.approx(150 / 150)
+    assert march["grr"] == pytest.approx(100 / 150)
+    # a3 closed in March but has no MRR since: its first active month, January, with a2
+    jan = rows[(date(2025, 1, 1), date(2025, 2, 1))]
+    assert (jan["accounts"], jan["accounts_by_close"]) == (2, 0)
+    assert jan["nrr"] == pytest.approx(800 / 1_100)
+    assert "first won deal" in ret.notes["method"]["cohort"]
+    # close months of a run: the first conversion month of each account
+    res = result_from_touches(
+        [("c1", "t1", "a1", "linkedin", 1.0, 1.0), ("c2", "t2", "a1", "email", 1.0, 1.0),
+         ("c3", "t3", None, "email", 1.0, 1.0)],
+        closed={"c1": "2025-04-03", "c2": "2025-02-20", "c3": "2025-01-05"},
+    )  # fmt: skip
+    assert close_months(res.touch_credit, res.conversions).rows() == [("a1", date(2025, 2, 1))]

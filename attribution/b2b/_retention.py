@@ -4,7 +4,7 @@ from the subscriptions table (``account_id``, ``month``, ``mrr``), by segment an
 Methods (also in ``retention.json`` and the README, "Retention and NRR"):
 
 - An account is **active** in a month when its MRR that month is > 0; a month without a
-  row is MRR 0. Its **cohort** is its first active month (the first subscription month).
+  row is MRR 0.
 - **Month over month**, for every month M after the first of the table and every account
   active in M-1: ``mrr_start`` = its MRR in M-1; it **churned** when it is not active in M
   (all of its MRR lost), **contracted** by ``max(0, start - now)`` and **expanded** by
@@ -16,8 +16,12 @@ Methods (also in ``retention.json`` and the README, "Retention and NRR"):
   **Annualised**: GRR and NRR to the 12th power; annual churn = 1 - (1 - monthly logo
   churn)^12. Compounding the monthly rates gives an annual figure from less than a year
   of data, and equals the cohort figure when rates are steady.
-- **Cohort curves** (``retention_cohorts.parquet``): per segment, cohort and month, the
-  cohort's MRR now against its MRR in its first month: ``nrr`` = MRR now / starting MRR,
+- **Cohort curves** (``retention_cohorts.parquet``): the cohort of an account is the month
+  its first won deal closed when the run gives close months (``close_months``; the command
+  line does, from the attributed conversions) and it has an active month from then on,
+  else its first active month (``accounts_by_close`` counts the former); per segment,
+  cohort and month, the cohort's MRR now against its starting MRR (each account's MRR in
+  its first active month of the cohort or after): ``nrr`` = MRR now / starting MRR,
   ``grr`` = sum over accounts of min(MRR now, starting MRR) / starting MRR, and
   ``logo_retention`` = accounts active / accounts in the cohort.
 - **Observed churn for LTV** = the annual logo churn of the segment (expected lifetime =
@@ -100,9 +104,9 @@ class Retention:
         Per segment and month: the same sums and the month's ``grr`` / ``nrr`` (not
         annualised).
     cohorts : pl.DataFrame
-        Per segment, ``cohort`` (first active month) and ``month``: ``age_months``,
-        ``accounts``, ``accounts_active``, ``mrr_start``, ``mrr``, ``grr``, ``nrr``,
-        ``logo_retention``.
+        Per segment, ``cohort`` (close month or first active month) and ``month``:
+        ``age_months``, ``accounts``, ``accounts_by_close``, ``accounts_active``,
+        ``mrr_start``, ``mrr``, ``grr``, ``nrr``, ``logo_retention``.
     notes : dict
         The source and method notes (written to ``retention.json``).
     """
@@ -161,9 +165,14 @@ def _both(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def retention(
-    subscriptions: Subscriptions | TableLike, accounts: Accounts | TableLike | None = None
+    subscriptions: Subscriptions | TableLike,
+    accounts: Accounts | TableLike | None = None,
+    *,
+    close_months: pl.DataFrame | None = None,
 ) -> Retention:
-    """GRR, NRR, expansion and churn by segment and cohort (see the module docstring)."""
+    """GRR, NRR, expansion and churn by segment and cohort (see the module docstring).
+    ``close_months`` (``account_id``, ``month``: e.g. :func:`close_months` of a run) makes an
+    account's cohort the month its first deal closed."""
     subs = as_subscriptions(subscriptions)
     acc = as_accounts(accounts)
     assert subs is not None
@@ -246,7 +255,7 @@ def retention(
         .sort(pl.col("segment") != ALL, "segment")
         .select(RETENTION_COLUMNS)
     )
-    cohorts = _cohorts(active, acc)
+    cohorts = _cohorts(active, acc, close_months)
     notes = {
         "source": subs.source,
         "amounts_from": subs.amount,
@@ -258,7 +267,9 @@ def retention(
         "segments_from": acc.source if acc is not None else None,
         "method": {
             "active": "MRR > 0 in the month; a month without a row is 0",
-            "cohort": "the account's first active month",
+            "cohort": "the month the account's first won deal closed (the run's conversions)"
+            if close_months is not None
+            else "the account's first active month",
             "monthly": "accounts active in M-1: churned (not active in M), contraction, "
             "expansion; accounts new in M are new business",
             "pooled": "monthly GRR = 1 - (churned + contraction) / start MRR; monthly NRR = 1 "
@@ -282,15 +293,41 @@ def _rates() -> list[pl.Expr]:
     ]
 
 
-def _cohorts(active: pl.DataFrame, accounts: Accounts | None) -> pl.DataFrame:
-    firsts = active.sort("month").group_by("account_id").agg(
-        pl.col("month").first().alias("cohort"), pl.col("mrr").first().alias("base")
+def _cohorts(
+    active: pl.DataFrame, accounts: Accounts | None, closed: pl.DataFrame | None
+) -> pl.DataFrame:
+    """Cohort curves; the cohort of an account is its close month (``closed``: account_id,
+    month) when it has one and an active month from then on, else its first active month;
+    its starting MRR that of its first active month in the cohort or after."""
+    rows = active
+    if closed is not None:
+        first_close = closed.group_by("account_id").agg(pl.col("month").min().alias("_close"))
+        rows = (
+            active.join(first_close, on="account_id", how="left")
+            .with_columns(  # closed but never active since: its first active month
+                pl.when((pl.col("month") >= pl.col("_close")).any().over("account_id"))
+                .then(pl.col("_close"))
+                .alias("_close")
+            )
+            .filter(pl.col("_close").is_null() | (pl.col("month") >= pl.col("_close")))
+        )
+        basis = pl.when(pl.col("_close").is_not_null())
+        cohort = basis.then(pl.col("_close")).otherwise(pl.col("month")).first()
+        kind = basis.then(pl.lit("close_month")).otherwise(pl.lit("first_month")).first()
+    else:
+        cohort, kind = pl.col("month").first(), pl.lit("first_month")
+    firsts = rows.sort("month").group_by("account_id").agg(
+        cohort.alias("cohort"), pl.col("mrr").first().alias("base"), kind.alias("cohort_basis")
     )
-    rows = _both(_with_segment(active.join(firsts, on="account_id"), accounts))
+    rows = _both(_with_segment(rows.select(active.columns).join(firsts, on="account_id"), accounts))
     sizes = (
         _both(_with_segment(firsts, accounts))
         .group_by("segment", "cohort")
-        .agg(pl.len().alias("accounts"), pl.col("base").sum().alias("mrr_start"))
+        .agg(
+            pl.len().alias("accounts"),
+            pl.col("base").sum().alias("mrr_start"),
+            (pl.col("cohort_basis") == "close_month").sum().alias("accounts_by_close"),
+        )
     )
     return (
         rows.group_by("segment", "cohort", "month")
@@ -311,10 +348,30 @@ def _cohorts(active: pl.DataFrame, accounts: Accounts | None) -> pl.DataFrame:
             (pl.col("accounts_active") / pl.col("accounts")).alias("logo_retention"),
         )
         .select(
-            "segment", "cohort", "month", "age_months", "accounts", "accounts_active",
-            "mrr_start", "mrr", "grr", "nrr", "logo_retention",
+            "segment", "cohort", "month", "age_months", "accounts", "accounts_by_close",
+            "accounts_active", "mrr_start", "mrr", "grr", "nrr", "logo_retention",
         )  # fmt: skip
         .sort(pl.col("segment") != ALL, "segment", "cohort", "month")
+    )
+
+
+def close_months(touch_credit: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
+    """``account_id`` -> ``month`` of its first won deal, from a run (the account of a
+    conversion is that of its credited touches)."""
+    if touch_credit.height == 0 or "timestamp" not in conversions.columns:
+        return pl.DataFrame(schema={"account_id": pl.String, "month": pl.Date})
+    first = touch_credit.get_column("model").first()
+    owners = (
+        touch_credit.filter(pl.col("model") == first)
+        .group_by("conversion_id")
+        .agg(pl.col("account_id").drop_nulls().first())
+    )
+    return (
+        conversions.select("conversion_id", "timestamp")
+        .join(owners, on="conversion_id")
+        .drop_nulls("account_id")
+        .group_by("account_id")
+        .agg(pl.col("timestamp").min().dt.date().dt.truncate("1mo").alias("month"))
     )
 
 

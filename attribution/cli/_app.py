@@ -234,7 +234,7 @@ def economics_extras(
     from attribution.b2b._economics_slices import touch_exposure
     from attribution.b2b._funnel import funnel
     from attribution.b2b._plan import check_plan
-    from attribution.b2b._retention import retention
+    from attribution.b2b._retention import close_months, retention
     from attribution.inputs._account_inputs import load_accounts, load_subscriptions
     from attribution.inputs._formats import formats_for
 
@@ -259,7 +259,15 @@ def economics_extras(
         if subscriptions is not None
         else None
     )
-    kept = retention(subscription_table, account_table) if subscription_table else None
+    kept = (
+        retention(
+            subscription_table,
+            account_table,
+            close_months=close_months(result.touch_credit, result.conversions),
+        )
+        if subscription_table
+        else None
+    )
     if result.campaign_credit.width:
         extras.append(
             campaign_economics(
