@@ -99,3 +99,21 @@ def test_synth_writes_the_injected_anomalies_to_truth(tmp_path) -> None:
     assert truth == [{"family": "channel", "metric": "touches", "channel": "linkedin",
                       "week": "2025-06-09", "size": -1.0, "kind": "drop", "weeks": 2}]  # fmt: skip
     assert "incremental_share" in written  # the generator's truth is kept
+
+
+def test_the_sample_anomalies_are_found() -> None:
+    """sample_data/anomalies.toml injected into the sample world: every one is found."""
+    from pathlib import Path
+
+    from attribution.datasets import read_anomalies
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    listed = read_anomalies(sample / "anomalies.toml")
+    data = synthesize(90_000, seed=7, conversion_rate=0.025, shuffle=False)
+    tables = {"touches": data.touches, "stages": data.stages, "spend": data.spend,
+              "surveys": data.surveys}  # fmt: skip
+    changed, truth = inject_anomalies(tables, listed, seed=7)
+    f = attribution.funnel(changed["stages"], changed["touches"], changed["spend"])
+    score = attribution.score_alerts(f.alerts, truth)
+    assert score.anomalies.get_column("found").all(), score.anomalies
+    assert [a["metric"] for a in truth] == ["touches", "lead_to_mql", "spend"]
