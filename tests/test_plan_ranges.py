@@ -141,6 +141,12 @@ def test_with_data_the_data_comes_first_then_the_ranges(make_stages) -> None:
         (pl.col("assumption") == "mql_to_customer") & (pl.col("against") == "data")
     ).row(0, named=True)
     assert data_rate["data_value"] == pytest.approx(1 / 10)
+    cpm = check.flags.filter(
+        (pl.col("assumption") == "cost_per_mql") & (pl.col("against") == "data")
+    )  # the targets' (budget / MQLs = $50) and the assumption's ($75-80, mid 77.5)
+    assert cpm.get_column("plan_value").to_list() == [50.0, 77.5]
+    assert cpm.get_column("data_value").to_list() == [pytest.approx(150.0)] * 2  # $1,500 / 10
+    assert "the plan assumes $75-$80, the data shows $150" in cpm.item(1, "note")
     text = check.summary()
     assert text.index("Assumptions far from the data") < text.index("published ranges (")
     with pytest.raises(attribution.ConfigError, match="give all three, or none"):
