@@ -331,7 +331,7 @@ def main() -> None:
     parser.add_argument("--touches", type=int, default=20, help="touches in the small journey")
     parser.add_argument("--workers", type=int, default=1, help="attribution serve --workers")
     parser.add_argument("--lone", type=int, default=500, help="sequential requests timed")
-    parser.add_argument("--mixed-requests", type=int, default=2000)
+    parser.add_argument("--mixed-requests", type=int, default=1000)
     parser.add_argument("--mixed-connections", type=int, default=16)
     parser.add_argument("--budget-journeys", type=int, default=100)
     parser.add_argument("--budget-touches", type=int, default=40)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
 from typing import Any, Final
 
 import numpy as np
@@ -291,10 +292,10 @@ class SmallEngine:
         n, models = req.n, len(self._rules)
         flags = [req.flags[r] for r in self._role_rows]
         for direct in self._direct_sets:
-            non_direct = ~np.isin(np.asarray(req.channels, dtype=object), list(direct))
+            non_direct = np.fromiter((c not in direct for c in req.channels), dtype=bool,
+                                     count=n)
             # the journey's last non-direct position; none: its last touch
-            last = np.full(len(req.start_index), -1, dtype=np.int64)
-            np.maximum.at(last, req.segment[non_direct], req.position[non_direct])
+            last = np.maximum.reduceat(np.where(non_direct, req.position, -1), req.start_index)
             last = np.where(last < 0, req.sizes - 1, last)
             flags.append(req.position == last[req.segment])
         held_roles = np.stack(flags, axis=1).astype(np.float64)
@@ -314,8 +315,8 @@ class SmallEngine:
                                          dtype=np.float64, count=n)
             if w.half_life is not None:
                 positive = raw[:, m] > 0
-                t_ref = np.full(len(req.start_index), np.iinfo(np.int64).min, dtype=np.int64)
-                np.maximum.at(t_ref, req.segment[positive], req.times[positive])
+                t_ref = np.maximum.reduceat(np.where(positive, req.times, np.iinfo(np.int64).min),
+                                            req.start_index)
                 age = np.clip((t_ref[req.segment] - req.times).astype(np.float64), 0.0, None)
                 factor = 2.0 ** (-age / (w.half_life.total_seconds() * 1e6))
                 raw[:, m] = np.where(t_ref[req.segment] > np.iinfo(np.int64).min,
@@ -443,13 +444,12 @@ class SmallEngine:
 
 
 def _iso(micros: int) -> str:
-    """A UTC timestamp as Polars writes it in JSON (``...T09:00:00.500+00:00``)."""
+    """A UTC timestamp as Polars writes it in JSON (``...T09:00:00.500+00:00``: whole
+    milliseconds in three digits)."""
     moment = _EPOCH + timedelta(microseconds=micros)
-    text = moment.isoformat(timespec="seconds")[:-6]
-    us = moment.microsecond
-    if us:
-        text += f".{us // 1000:03d}" if us % 1000 == 0 else f".{us:06d}"
-    return text + "+00:00"
+    if micros % 1000 == 0 and micros % 1_000_000:
+        return moment.isoformat(timespec="milliseconds")
+    return moment.isoformat()
 
 
 class SmallResult:
@@ -533,11 +533,25 @@ class SmallResult:
         # from these pieces (no dict per row)
         credit = orjson.dumps(self.credit.tolist())[1:-1].split(b",") if req.n else []
         value = orjson.dumps(self.value.tolist())[1:-1].split(b",") if req.n else []
-        rows = []
+        # per model one format string (heads with %-signs doubled), filled in one % each
+        heads = [h.replace(b"%", b"%%") for h in touch_parts]
+        blocks: list[bytes] = []
         for m, label in enumerate(self.labels):
-            tail = b',"model":' + orjson.dumps(label) + b',"credit":'
-            for i, head in enumerate(touch_parts, start=m * req.n):
-                rows.append(b"%b%b%b,\"value\":%b}" % (head, tail, credit[i], value[i]))
-        channel_rows = [dict(zip(CHANNEL_CREDIT_SCHEMA, row, strict=True))
-                        for row in zip(*self._channel_sums(), strict=True)]
-        return b"[" + b",".join(rows) + b"]", orjson.dumps(channel_rows)
+            if not req.n:
+                break
+            tail = b',"model":' + orjson.dumps(label).replace(b"%", b"%%") + b',"credit":'
+            fmt = b'%b,"value":%b},'.join([h + tail for h in heads]) + b'%b,"value":%b}'
+            numbers: list[bytes] = [b""] * (2 * req.n)
+            numbers[0::2] = credit[m * req.n:(m + 1) * req.n]
+            numbers[1::2] = value[m * req.n:(m + 1) * req.n]
+            blocks.append(fmt % tuple(numbers))
+        models, channels, conversions, values, shares = self._channel_sums()
+        model_parts = {m: b'{"model":' + orjson.dumps(m) + b',"channel":' for m in self.labels}
+        channel_parts = {c: orjson.dumps(c) + b',"conversions":' for c in self.names}
+        sums = (orjson.dumps(x)[1:-1].split(b",") if models else []
+                for x in (conversions, values, shares))
+        channel_rows = map(b"".join, zip(
+            map(model_parts.__getitem__, models), map(channel_parts.__getitem__, channels),
+            next(sums), repeat(b',"value":'), next(sums), repeat(b',"share":'),
+            next(sums), repeat(b"}")))
+        return b"[" + b",".join(blocks) + b"]", b"[" + b",".join(channel_rows) + b"]"

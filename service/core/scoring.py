@@ -15,6 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 import attribution
 from attribution import JourneyScorer, JourneyScores, ModelSnapshot, RunOptions, SnapshotStore
 
@@ -41,6 +43,14 @@ class Scoring:
         return [c for c in scores.channels if c not in self.seen]
 
 
+def _key(models: list[Any]) -> str:
+    """The cache key of a model set (orjson: a few microseconds per request)."""
+    try:
+        return orjson.dumps(models, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    except TypeError:  # keys that are not text, say: the standard library writes them
+        return json.dumps(models, sort_keys=True, default=str)
+
+
 class ScorerCache:
     """LRU of :class:`Scoring` by (models, snapshot id)."""
 
@@ -53,7 +63,7 @@ class ScorerCache:
 
     def cached(self, models: list[Any]) -> Scoring | None:
         """The cached scorer of a rule-only model set (no disk, no resolving), else None."""
-        key = json.dumps(models, sort_keys=True, default=str)
+        key = _key(models)
         if self._needs_snapshot.get(key) is not False:
             return None
         return self._scorers.get((key, None))
@@ -69,7 +79,7 @@ class ScorerCache:
         attribution.ModelNotFoundError, attribution.ModelParameterError
             An unknown model or a bad parameter.
         """
-        key = json.dumps(models, sort_keys=True, default=str)
+        key = _key(models)
         data = self._data_driven(key, models)
         snapshot: ModelSnapshot | None = None
         if data:
