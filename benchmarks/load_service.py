@@ -204,9 +204,33 @@ def hey_load(port: int, method: str, path: str, body: bytes | None, total: int,
     return summary(latencies, wall, errors)
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its descendants (the workers):
+    what requests cost the server, whatever share of the machine it got meanwhile."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
 def run_case(tool: str, port: int, method: str, path: str, body: dict[str, Any] | None,
-             total: int, concurrency: int) -> dict[str, Any]:
+             total: int, concurrency: int, server_pid: int) -> dict[str, Any]:
     load = os.getloadavg()[0]
+    cpu = tree_cpu_s(server_pid)
     if tool == "hey":
         raw = json.dumps(body).encode() if body is not None else None
         result = hey_load(port, method, path, raw, total, concurrency)
@@ -214,7 +238,9 @@ def run_case(tool: str, port: int, method: str, path: str, body: dict[str, Any] 
         request = http_request(method, path, port, body)
         out, wall = asyncio.run(python_load(port, [request], [1.0], total, concurrency))
         result = summary([o[1] for o in out], wall, sum(o[2] != 200 for o in out))
-    return {**result, "concurrency": concurrency, "load_average_before": round(load, 2)}
+    cpu_ms = (tree_cpu_s(server_pid) - cpu) / total * 1e3
+    return {**result, "concurrency": concurrency, "load_average_before": round(load, 2),
+            "server_cpu_ms_per_request": round(cpu_ms, 3)}
 
 
 def lone_server_time(port: int, body: dict[str, Any], count: int) -> dict[str, Any]:
@@ -287,14 +313,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"client and the machine's other users; {s['requests']:,} requests per case.",
         "",
         "| c | healthz req/s | p50 ms | p99 ms | scoring req/s | p50 ms | p99 ms | "
-        "scoring / healthz | load avg |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "scoring / healthz | server CPU ms/req (healthz / scoring) | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for h, sc in zip(report["healthz"], report["scoring"], strict=True):
         lines.append(
             f"| {sc['concurrency']} | {h['requests_per_s']:,.0f} | {h['p50_ms']:.2f} | "
             f"{h['p99_ms']:.2f} | {sc['requests_per_s']:,.0f} | {sc['p50_ms']:.2f} | "
             f"{sc['p99_ms']:.2f} | {sc['requests_per_s'] / h['requests_per_s']:.0%} | "
+            f"{h['server_cpu_ms_per_request']:.2f} / {sc['server_cpu_ms_per_request']:.2f} | "
             f"{h['load_average_before']} / {sc['load_average_before']} |")
     lone = report["lone"]
     lines += ["", f"Lone request (c=1, {lone['requests']} sequential): server time p50 "
@@ -367,9 +394,9 @@ def main() -> None:
         for c in levels:
             for name, method, path, payload in (("healthz", "GET", "/healthz", None),
                                                 ("scoring", "POST", "/v1/attribute", body)):
-                run_case(tool, port, method, path, payload, args.warmup, c)
+                run_case(tool, port, method, path, payload, args.warmup, c, server.pid)
                 report[name].append(run_case(tool, port, method, path, payload,
-                                             args.requests, c))
+                                             args.requests, c, server.pid))
                 print(name, report[name][-1], flush=True)
         report["lone"] = lone_server_time(port, body, args.lone)
         print("lone", report["lone"], flush=True)
