@@ -346,6 +346,21 @@ def test_cli_run_with_sla(world, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "66.7% within the 72 h target" in proc.stdout
+    # the unified event log: the same SLAs from its touch and stage rows
+    events = pl.concat(
+        [
+            touches.with_columns(pl.lit("touch").alias("event_type")),
+            stages.with_columns(pl.lit("stage").alias("event_type")),
+        ],
+        how="diagonal",
+    )
+    events.write_parquet(tmp_path / "events.parquet")
+    proc = subprocess.run(
+        [*CLI, "run", "--events", "events.parquet", "-m", "linear", "--sla", "--out", "runs3"],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "speed to lead: median 25.5 h, 33.3% within the 24 h target; 2 breaches" in proc.stdout
     # a bad [sla] value: one line naming the file and the key, exit 2
     (tmp_path / "bad.toml").write_text(
         '[inputs]\ntouches = "touches.parquet"\nstages = "stages.parquet"\n'

@@ -19,7 +19,7 @@ from attribution.cli._output import print_summary
 from attribution.engine._files import atomic_directory
 from attribution.engine._manifest import new_run_id
 from attribution.engine._result import AttributionResult
-from attribution.exceptions import AttributionError, ConfigError
+from attribution.exceptions import AttributionError, ConfigError, InputError
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._config import RunConfig
 from attribution.options import option_flags
@@ -363,16 +363,29 @@ def sla_extras(
     columns: dict[str, dict[str, str]] | None = None,
     stage_names: dict[str, Any] | None = None,
     timestamp_formats: dict[str, tuple[str, ...]] | None = None,
+    events: TableLike | None = None,
 ) -> list[Any]:
-    """The SLAs of a run (``[sla]`` settings), as an extra to write and summarise; they
-    read the stages and touch files, so a unified event log alone is an error."""
+    """The SLAs of a run (``[sla]`` settings), as an extra to write and summarise, from the
+    stages and the touch log, or from the unified event log (``events``) split into both."""
     from attribution.b2b._sla import sla
 
-    if stages is None or touches is None:
-        raise ConfigError(
-            "the SLAs need the stages and the touch log as two files (--stages and --touches), "
-            "not only --events"
+    if (stages is None or touches is None) and events is not None:
+        from attribution.inputs._formats import formats_for
+        from attribution.inputs._schema import EVENTS, load, split_events
+
+        log = load(
+            events,
+            EVENTS,
+            columns=(columns or {}).get("events") or (columns or {}).get("touches"),
+            formats=formats_for("events", timestamp_formats or {}),
         )
+        try:
+            touches, stages = split_events(log.frame, log.source)
+        except InputError as exc:
+            raise log.error(exc) from None
+        columns, timestamp_formats = None, None  # the split tables have our names and types
+    if stages is None or touches is None:
+        raise ConfigError("the SLAs need the stages and the touch log (or the event log)")
     return [
         sla(
             stages,

@@ -245,6 +245,7 @@ def run(
             extras += sla_extras(
                 stages=stage_input,
                 touches=main_input if stage_input is not None else None,
+                events=main_input if stage_input is None else None,
                 settings=cfg.sla if cfg else None,
                 columns=cfg.columns if cfg else None,
                 stage_names=cfg.stage_names if cfg else None,
