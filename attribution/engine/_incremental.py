@@ -51,8 +51,10 @@ import polars as pl
 
 from attribution.engine._deltas import (
     combine_counts,
+    keyed_paths,
     shown_stage_counts,
     stage_counts_full,
+    unkeyed_paths,
     unseen,
     update_paths,
 )
@@ -381,7 +383,7 @@ def _full(
     meta["counts"] = counts
     _write(fresh, meta, "journeys", part.journeys.touches)
     _write(fresh, meta, "conversions", part.journeys.conversions)
-    _write(fresh, meta, "paths", path_table(part.journeys))
+    _write(fresh, meta, "paths", keyed_paths(path_table(part.journeys)))
     _commit(directory, fresh, meta)
     state = _State(directory, meta)
     rows = {n: t.rows_in for n, t in tables.items()}
@@ -500,7 +502,7 @@ def _append_history(
     files = list(keep or [])
     if frame.height:
         target = f"history-{name}-{meta['runs']:06d}.parquet"
-        frame.write_parquet(directory / target)
+        frame.write_parquet(directory / target, compression="lz4")
         files.append(f"{directory.name}/{target}")
     meta["history"][name] = files
     previous = meta["inputs"].get(name, {})
@@ -516,7 +518,7 @@ def _append_history(
 
 
 def _write(directory: Path, meta: dict[str, Any], name: str, frame: pl.DataFrame) -> None:
-    frame.write_parquet(directory / f"{name}.parquet")
+    frame.write_parquet(directory / f"{name}.parquet", compression="lz4")
     meta["files"][name] = f"{directory.name}/{name}.parquet"
 
 
@@ -537,7 +539,7 @@ def _answer(
     """Credit of every model over the state's journeys, as :func:`attribute` gives it."""
     runs = options.runs
     journeys = state.table("journeys")
-    paths = state.table("paths")
+    paths = unkeyed_paths(state.table("paths"))
     rules: dict[int, pl.DataFrame] = {}
     if any(run.spec.family == "rule" for run in runs):
         timer.stage("models:rule-based")
