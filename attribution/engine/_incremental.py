@@ -424,7 +424,7 @@ def _incremental(
         .get_column(key)
         .unique()
     )
-    timer.stage("journeys")
+    timer.stage("history of the entities with new rows")
     for name in reads:
         files = state.history(name)
         if files and key in pl.scan_parquet(files).collect_schema().names():
@@ -432,6 +432,7 @@ def _incremental(
         else:
             old[name] = new[name].clear()
     tables = (reads["touches"].table, reads["stages"].table)
+    timer.stage("journeys")
     before = _part(old["touches"], old["stages"], options, tables)
     after = _part(
         pl.concat([old["touches"], new["touches"]]).sort(ROW),
@@ -439,6 +440,7 @@ def _incremental(
         options,
         tables,
     )
+    timer.stage("state")
     affected = set(entities.to_list())
     meta["counts"] = combine_counts(meta["counts"], before.counts, after.counts, affected, key)
     full_stages = dict(meta["stage_counts_full"])
