@@ -118,10 +118,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         case, work, result = args.child
-        child(case, Path(work), Path(result))
+        if case == "split":  # in a child: the parent stays small, so the children's peak
+            counts = split(Path(result), Path(work), args.new)  # RSS is their own
+            (Path(work) / "split.json").write_text(json.dumps(counts))
+        else:
+            child(case, Path(work), Path(result))
         return
-
-    import polars as pl
 
     n = parse_size(args.touches)
     label = size_label(n)
@@ -130,7 +132,12 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     load_start = os.getloadavg()
-    counts = split(data, work, args.new)
+    subprocess.run(
+        [sys.executable, __file__, "--new", str(args.new), "--child", "split", str(work),
+         str(data)],
+        check=True,
+    )  # fmt: skip
+    counts = json.loads((work / "split.json").read_text())
     seed = measure("seed", work)
     shutil.copytree(work / "state", work / "seeded")
     runs: dict[str, list[dict[str, float]]] = {"full": [], "nightly": []}
@@ -139,6 +146,8 @@ def main() -> None:
         shutil.rmtree(work / "state")
         shutil.copytree(work / "seeded", work / "state")
         runs["nightly"].append(measure("nightly", work))
+    import polars as pl  # only now: children forked before carry the parent's RSS
+
     got = pl.read_parquet(work / "nightly-channel_credit.parquet").sort("model", "channel")
     full = pl.read_parquet(work / "full-channel_credit.parquet").sort("model", "channel")
     from polars.testing import assert_frame_equal

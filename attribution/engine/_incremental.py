@@ -540,7 +540,8 @@ def _answer(
 ) -> AttributionResult:
     """Credit of every model over the state's journeys, as :func:`attribute` gives it."""
     runs = options.runs
-    journeys = state.table("journeys")
+    # stored in (conversion_id, position) order: saying so halves the rule-based credit's time
+    journeys = state.table("journeys").with_columns(pl.col("conversion_id").set_sorted())
     paths = unkeyed_paths(state.table("paths"))
     rules: dict[int, pl.DataFrame] = {}
     if any(run.spec.family == "rule" for run in runs):

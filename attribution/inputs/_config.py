@@ -293,10 +293,13 @@ def load_config(path: str | Path) -> RunConfig:
             check_sla_settings(sla)
         except InputError as exc:
             raise ConfigError(f"config '{path}': [sla] {exc}") from None
-    if "out" in run:
-        if not isinstance(run["out"], str):
-            raise ConfigError(f"config '{path}': [run] out must be a path, got {run['out']!r}")
-        run["out"] = str((base / run["out"]).resolve())
+    for key in ("out", "state"):  # directories: relative to the config file
+        if key in run:
+            if not isinstance(run[key], str):
+                raise ConfigError(
+                    f"config '{path}': [run] {key} must be a path, got {run[key]!r}"
+                )
+            run[key] = str((base / run[key]).resolve())
     resolved: dict[str, Path | SqlTable] = {k: (base / v).resolve() for k, v in inputs.items()}
     if "import" in resolved:
         _imported(resolved, run, path)
