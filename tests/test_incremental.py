@@ -243,3 +243,21 @@ def test_config_state_is_relative_to_the_config_file(tmp_path) -> None:
     config.write_text('[run]\nlate_window = "-1d"\n')
     with pytest.raises(attribution.InputError, match="late_window"):
         load_config(config).options()
+
+
+def test_account_level_is_a_full_recompute_every_night(sample, tmp_path) -> None:
+    touches, stages = sample
+    contacts = pl.read_parquet(SAMPLE / "contacts.parquet")
+    state = tmp_path / "state"
+    options = {"models": ["linear", "markov"], "level": "account", "state": state}
+    attribute_incremental(touches, stages, contacts=contacts, **options)
+    got = attribute_incremental(touches, stages, contacts=contacts, **options)
+    info = got.manifest["parameters"]["incremental"]
+    assert info == {"mode": "full", "reason": "account level (engagement tiers are relative to "
+                    "every account)"}
+    full = attribution.attribute(
+        touches, stages, contacts=contacts, models=["linear", "markov"], level="account"
+    )
+    by = ["model", "channel"]
+    assert_frame_equal(got.channel_credit.sort(by), full.channel_credit.sort(by), abs_tol=1e-12)
+    assert got.manifest["reconciliation"] == full.manifest["reconciliation"]
