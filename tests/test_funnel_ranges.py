@@ -258,3 +258,18 @@ def test_channel_kpis_against_the_channels_rows(stages, touches) -> None:
     no_touch = k.filter((pl.col("group") == "(no touch)") & (pl.col("kpi") == "mql_rate"))
     assert no_touch.item(0, "value") == pytest.approx(22 / 224)
     assert "email: MQL rate of sourced leads 100% vs a target of 20-40%" in f.summary()
+
+
+def test_a_touch_made_by_a_sales_team_is_not_marketing(stages, touches) -> None:
+    # c1's only touch was an SDR's (owner_team set): its opportunity is not marketing's
+    owned = touches.with_columns(
+        pl.when(pl.col("touch_id") == "t1").then(pl.lit("sdr_east")).alias("owner_team")
+    )
+    kpi = dict(
+        attribution.funnel(stages, owned)
+        .kpis.filter(pl.col("dimension") == "all")
+        .select("kpi", "value")
+        .rows()
+    )
+    assert kpi["marketing_sourced_share"] == 0.0  # c2, c3 start with sales touches too
+    assert kpi["marketing_influenced_share"] == pytest.approx(1 / 3)  # c2's LinkedIn click

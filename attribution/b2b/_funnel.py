@@ -462,12 +462,17 @@ def _sourced_channels(
     if "channel" not in frame.columns:
         frame, _ = derive_channels(frame, load_rules(None))
     frame = normalise_channels(frame, check_channel_aliases(channel_aliases))[0]
+    # a sales touch: one of the sales touch types, or made by a sales team (owner_team)
     sales = [t.strip().lower() for t in sales_touch_types]
-    marketing = (
-        ~pl.col("touch_type").str.strip_chars().str.to_lowercase().is_in(sales).fill_null(False)
-        if "touch_type" in frame.columns
-        else pl.lit(True)
-    )
+    by_sales = pl.lit(False)
+    if "touch_type" in frame.columns:
+        kind = pl.col("touch_type").str.strip_chars().str.to_lowercase()
+        by_sales = by_sales | kind.is_in(sales).fill_null(False)
+    if "owner_team" in frame.columns:
+        by_sales = by_sales | (
+            pl.col("owner_team").str.strip_chars().str.len_chars() > 0
+        ).fill_null(False)
+    marketing = ~by_sales
     sourced = (
         frame.filter(pl.col(key).is_not_null())
         .with_columns(marketing.alias("_marketing"))

@@ -18,9 +18,10 @@ Definitions (also in ``funnel.json`` and the README):
   opportunities (entities that reached the opportunity step; at the time of the
   opportunity, else of the won / lost event), the share whose first touch is a marketing
   touch at or before it (sourced), and the share with any marketing touch at or before it
-  (influenced). A marketing touch is any touch whose ``touch_type`` is not a sales touch
-  (``sales_call``, ``sales_email``, ``meeting``); every touch is one without a
-  ``touch_type`` column. Counts, not value: opportunities carry no amount until they close.
+  (influenced). A sales touch is one whose ``touch_type`` is a sales touch type
+  (``sales_call``, ``sales_email``, ``meeting``) or that has an ``owner_team`` (made by a
+  sales team: SDR prospecting, AE follow-up); every other touch is a marketing touch.
+  Counts, not value: opportunities carry no amount until they close.
 - ``nrr``: annualised net revenue retention per segment, from
   :func:`attribution.b2b._retention.nrr` (with a subscriptions table).
 - Per sourced channel (with touches; ``dimension = channel``): ``mql_rate`` = the share of
@@ -37,6 +38,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution.inputs._account_inputs import UNKNOWN
 from attribution.inputs._benchmarks import Benchmarks, format_range, format_value, gap_expr
 
 __all__ = ["KPI_BENCHMARKS", "KPI_COLUMNS", "funnel_kpis", "gap_lines", "kpi_lines"]
@@ -276,12 +278,17 @@ def _judged(value: float | None, unit: str, kpi: str, r: Mapping[str, Any]) -> s
     if value is None or gap is None:
         where = ""
     elif low is not None and value < low:
-        where = f" ({1 - value / low:.0%} below it{', short' if gap < 0 else ', better'})"
+        where = f" ({_share(1 - value / low)} below it{', short' if gap < 0 else ', better'})"
     elif high is not None and value > high:
-        where = f" ({value / high - 1:.0%} above it{', short' if gap < 0 else ', better'})"
+        where = f" ({_share(value / high - 1)} above it{', short' if gap < 0 else ', better'})"
     else:
         where = " (within it)"
     return f"{shown} vs a target of {target}{where}"
+
+
+def _share(x: float) -> str:
+    """``12%``, or ``0.4%`` below 10% (a gap of 0.04% is not 0%)."""
+    return f"{x:.0%}" if x >= 0.095 else f"{x:.1%}" if x >= 0.0005 else f"{x:.2%}"
 
 
 def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
@@ -300,10 +307,10 @@ def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
         ]
     else:
         lines = [
-            f"Weakest stage: {step(low)} (the data's lowest rate; no conversion gap against "
-            f"the benchmark ranges: {weakest['no_gap']}).",
+            f"Weakest stage: {step(low)}: the data's lowest rate; no conversion gap against "
+            f"the benchmark ranges ({weakest['no_gap']}).",
         ]
-    by_segment = weakest.get("by_segment") or {}
+    by_segment = {g: w for g, w in (weakest.get("by_segment") or {}).items() if g != UNKNOWN}
     if by_segment:
         lines.append(
             "  Biggest gap by segment: "
