@@ -231,14 +231,18 @@ def test_cli_state(tmp_path, sample) -> None:
     assert "--state takes --touches and --stages" in bad.stderr
 
 
-def test_config_state_is_relative_to_the_config_file(tmp_path) -> None:
+def test_config_state_and_write_to_are_relative_to_the_config_file(tmp_path) -> None:
     from attribution.inputs._config import load_config
 
     config = tmp_path / "nightly" / "run.toml"
     config.parent.mkdir()
-    config.write_text('[run]\nstate = "state"\nlate_window = "2d"\nmodels = ["linear"]\n')
+    config.write_text(
+        '[run]\nstate = "state"\nlate_window = "2d"\nmodels = ["linear"]\n'
+        'write_to = "duckdb://results.duckdb"\n'
+    )
     options = load_config(config).options()
     assert options.state == str(tmp_path / "nightly" / "state")
+    assert options.write_to == f"duckdb://{tmp_path / 'nightly' / 'results.duckdb'}"
     assert options.late == timedelta(days=2)
     config.write_text('[run]\nlate_window = "-1d"\n')
     with pytest.raises(attribution.InputError, match="late_window"):

@@ -293,6 +293,13 @@ def load_config(path: str | Path) -> RunConfig:
             check_sla_settings(sla)
         except InputError as exc:
             raise ConfigError(f"config '{path}': [sla] {exc}") from None
+    target = run.get("write_to")
+    if isinstance(target, str) and target.strip():
+        try:  # a relative DuckDB file is next to the config, as [inputs.database]'s
+            if database_kind(target) == "duckdb":
+                run["write_to"] = _duckdb_relative(target, base)
+        except ConfigError as exc:
+            raise ConfigError(f"config '{path}': [run] write_to: {exc}") from None
     for key in ("out", "state"):  # directories: relative to the config file
         if key in run:
             if not isinstance(run[key], str):
