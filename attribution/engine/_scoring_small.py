@@ -62,6 +62,7 @@ __all__ = ["SMALL_TOUCHES", "NeedsGeneralEngine", "SmallEngine"]
 SMALL_TOUCHES: Final = 2_000
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH: Final = datetime(1970, 1, 1)
 _US: Final = timedelta(microseconds=1)
 #: The ISO 8601 forms read here; anything else goes to the general engine's parser.
 _ISO: Final = re.compile(
@@ -304,8 +305,7 @@ class SmallEngine:
         if (self._others > 0).any():
             free = ~held
             n_free = req.segment_sum(free.astype(np.float64))[req.segment]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(free, self._others / n_free, 0.0)
+            share = np.divide(self._others, n_free, out=np.zeros_like(raw), where=free)
             every = self._others / req.n_touches[:, None].astype(np.float64)
             raw = raw + np.where(self._no_roles, every, share) * (self._others > 0)
         for m, (_, w) in enumerate(self._rules):
@@ -322,9 +322,9 @@ class SmallEngine:
                 raw[:, m] = np.where(t_ref[req.segment] > np.iinfo(np.int64).min,
                                      raw[:, m] * factor, 0.0)
         total = req.segment_sum(raw)[req.segment] if n else np.zeros((0, models))
-        is_last = req.flags["last"].astype(np.float64)[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(total > 0, raw / total, is_last)
+        # no positive weight in the journey: its last touch takes the credit
+        credit = np.repeat(req.flags["last"].astype(np.float64)[:, None], models, axis=1)
+        return np.divide(raw, total, out=credit, where=total > 0)
 
     # --- data-driven models -----------------------------------------------------------------
 
@@ -345,8 +345,8 @@ class SmallEngine:
         _, n = self._channel_groups(req)
         total = req.segment_sum(w / n)[req.segment]
         n_channels = np.round(req.segment_sum(1.0 / n))[req.segment]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out: np.ndarray = np.where(total > 0, w / total, 1.0 / n_channels) / n
+        # all weights 0: an equal split over the journey's channels
+        out: np.ndarray = np.divide(w, total, out=1.0 / n_channels, where=total > 0) / n
         return out
 
     def _path_table(self, label: str, model: CounterfactualModel) -> dict[tuple[Any, ...],
@@ -446,10 +446,10 @@ class SmallEngine:
 def _iso(micros: int) -> str:
     """A UTC timestamp as Polars writes it in JSON (``...T09:00:00.500+00:00``: whole
     milliseconds in three digits)."""
-    moment = _EPOCH + timedelta(microseconds=micros)
+    moment = _NAIVE_EPOCH + timedelta(microseconds=micros)  # naive: formats faster
     if micros % 1000 == 0 and micros % 1_000_000:
-        return moment.isoformat(timespec="milliseconds")
-    return moment.isoformat()
+        return moment.isoformat(timespec="milliseconds") + "+00:00"
+    return moment.isoformat() + "+00:00"
 
 
 class SmallResult:
@@ -499,18 +499,17 @@ class SmallResult:
         channel, as :func:`channel_credit_from_touches` sorts them."""
         req, names = self.req, self.names
         models, k = len(self.labels), len(names)
-        group = np.repeat(np.arange(models), req.n) * k + np.tile(self.codes, models)
+        group = np.tile(self.codes, models) + np.repeat(np.arange(models) * k, req.n)
         conversions = np.bincount(group, weights=self.credit, minlength=models * k)
         values = np.bincount(group, weights=self.value, minlength=models * k)
-        present = np.bincount(group, minlength=models * k) > 0
-        per_model = conversions.reshape(models, k).sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = conversions / np.repeat(per_model, k)
-        share = np.where(np.isnan(share), 0.0, share)
+        # a model's channel shares; 0 where the model credits nothing (0 / 0)
+        per_model = np.repeat(conversions.reshape(models, k).sum(axis=1), k)
+        share = np.divide(conversions, per_model, out=np.zeros(conversions.shape),
+                          where=per_model != 0)
         model_of = np.repeat(np.arange(models), k)
         channel_rank = np.tile(np.arange(k), models)
+        # every channel of the request has touches under every model: all groups present
         order = np.lexsort((channel_rank, -conversions, model_of))
-        order = order[present[order]]
         return ([self.labels[i] for i in model_of[order].tolist()],
                 [names[i] for i in channel_rank[order].tolist()],
                 conversions[order].tolist(), values[order].tolist(), share[order].tolist())
