@@ -296,3 +296,12 @@ class ErrorResponse(BaseModel):
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the error statuses a route can return."""
     return {code: {"model": ErrorResponse} for code in codes}
+
+
+def errors_json(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """:func:`errors` for a route whose own responses are not JSON (the run's HTML report):
+    its errors are still JSON, documented as such (FastAPI would give them the route's media
+    type)."""
+    schema = {"$ref": "#/components/schemas/ErrorResponse"}
+    return {code: {"content": {"application/json": {"schema": schema}},
+                   "description": "Error"} for code in codes}

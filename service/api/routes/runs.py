@@ -13,7 +13,7 @@ import attribution
 from ...core.errors import ServiceError, model_errors
 from ...core.runs import RunJob
 from ..deps import RunsDep, SettingsDep
-from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors
+from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors, errors_json
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -131,7 +131,8 @@ def channel_credit(run_id: str, runs: RunsDep, model: str | None = None) -> dict
 
 
 @router.get("/{run_id}/report", response_class=HTMLResponse,
-            responses={200: {"content": {"text/html": {}}}, **errors(401, 404, 409)})
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+                       **errors_json(401, 404, 409)})
 def report(run_id: str, runs: RunsDep) -> HTMLResponse:
     """The run's HTML report (the page ``report.html`` in its run directory)."""
     page = _succeeded_run(runs, run_id, "the report") / attribution.RunFiles.REPORT
