@@ -42,13 +42,14 @@ import hashlib
 import json
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from attribution._version import __version__
 from attribution.engine._deltas import (
     combine_counts,
     keyed_paths,
@@ -99,6 +100,8 @@ class _State:
 
     directory: Path
     meta: dict[str, Any]
+    #: the tables this run wrote, kept in memory
+    written: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     @classmethod
     def read(cls, directory: Path) -> _State | None:
@@ -114,6 +117,8 @@ class _State:
         return cls(directory, meta)
 
     def table(self, name: str) -> pl.DataFrame:
+        if name in self.written:  # this run's own: not read back from disk
+            return self.written[name]
         return pl.read_parquet(self.directory / self.meta["files"][name])
 
     def history(self, table: str) -> list[Path]:
@@ -128,6 +133,7 @@ def _fingerprint(options: RunOptions, contacts: pl.DataFrame | None) -> str:
         if name not in _NOT_FINGERPRINTED
     }
     values["models"] = [run.label for run in options.runs]
+    values["version"] = __version__  # another release may build journeys otherwise
     rules = options.channel_rules
     if rules is not None and Path(rules).is_file():
         values["channel_rules"] = hashlib.sha256(Path(rules).read_bytes()).hexdigest()
@@ -381,11 +387,15 @@ def _full(
     counts = dict(part.counts)
     meta["stage_counts_full"] = stage_counts_full(part.stages)
     meta["counts"] = counts
-    _write(fresh, meta, "journeys", part.journeys.touches)
-    _write(fresh, meta, "conversions", part.journeys.conversions)
-    _write(fresh, meta, "paths", keyed_paths(path_table(part.journeys)))
+    written = {
+        "journeys": part.journeys.touches,
+        "conversions": part.journeys.conversions,
+        "paths": keyed_paths(path_table(part.journeys)),
+    }
+    for name, frame in written.items():
+        _write(fresh, meta, name, frame)
     _commit(directory, fresh, meta)
-    state = _State(directory, meta)
+    state = _State(directory, meta, written)
     rows = {n: t.rows_in for n, t in tables.items()}
     return _answer(
         state,
@@ -473,14 +483,14 @@ def _incremental(
             int(meta["inputs"][name]["rows"]),
             keep=meta["history"][name],
         )
-    _write(fresh_dir, meta, "journeys", journeys)
-    _write(fresh_dir, meta, "conversions", conversions)
-    _write(fresh_dir, meta, "paths", paths)
+    written = {"journeys": journeys, "conversions": conversions, "paths": paths}
+    for name, frame in written.items():
+        _write(fresh_dir, meta, name, frame)
     meta["fingerprint"] = fingerprint
     _commit(state.directory, fresh_dir, meta)
     rows = {n: new[n].height for n in new}
     return _answer(
-        _State(state.directory, meta),
+        _State(state.directory, meta, written),
         options,
         timer,
         {
