@@ -210,7 +210,16 @@ def test_write_back_appends_each_run_with_its_id(kind, request, tmp_path, from_p
     assert first == {
         "attribution_channel_credit": from_parquet.channel_credit.height,
         "attribution_touch_credit": from_parquet.touch_credit.height,
+        "attribution_campaign_influence": from_parquet.campaign_influence.height,
     }
+    assert from_parquet.campaign_influence.height > 0  # the sample's touches carry campaigns
+    influence = _read(uri, "SELECT * FROM attribution_campaign_influence WHERE run_id = 'night-2'")
+    keys = ["opportunity_id", "model", "campaign_id", "channel"]
+    assert_frame_equal(
+        influence.drop("run_id").sort(keys),
+        from_parquet.campaign_influence.sort(keys),
+        abs_tol=1e-12,
+    )
     stored = _read(uri, "SELECT * FROM attribution_channel_credit")
     assert stored.columns == ["run_id", *from_parquet.channel_credit.columns]
     assert stored.group_by("run_id").len().sort("run_id").rows() == [

@@ -9,6 +9,8 @@ table                                rows
                                      share)
 ``attribution_touch_credit``         ``touch_credit`` (conversion, touch, contact, account,
                                      channel, timestamp, model, credit, value)
+``attribution_campaign_influence``   ``campaign_influence`` (per opportunity, model and
+                                     campaign), when the touches carry campaigns
 ``attribution_economics``            the unit economics table, when the run has one (as
                                      ``economics.parquet``: ``all`` and segment rows)
 ==================================== =========================================================
@@ -34,6 +36,7 @@ __all__ = ["WRITE_BACK_TABLES", "write_back"]
 WRITE_BACK_TABLES: Mapping[str, str] = {
     "channel_credit": "attribution_channel_credit",
     "touch_credit": "attribution_touch_credit",
+    "campaign_influence": "attribution_campaign_influence",
     "economics": "attribution_economics",
 }
 
@@ -42,6 +45,9 @@ def _frames(result: Any, extras: Iterable[Any]) -> dict[str, pl.DataFrame]:
     from attribution.b2b._economics import UnitEconomics
 
     frames = {"channel_credit": result.channel_credit, "touch_credit": result.touch_credit}
+    influence = getattr(result, "campaign_influence", None)
+    if isinstance(influence, pl.DataFrame) and influence.width:  # touches with campaigns
+        frames["campaign_influence"] = influence
     for extra in extras:
         if isinstance(extra, UnitEconomics):
             frames["economics"] = extra.frame  # as economics.parquet: all and segment rows
