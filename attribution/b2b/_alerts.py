@@ -16,8 +16,10 @@ Metrics (weeks start on Monday, UTC; only weeks wholly inside the stage events' 
   and overall.
 
 Statistics (:mod:`attribution.b2b._alerts_stats`): each week, and the last two weeks
-pooled, against the ``trailing_weeks`` weeks before them (one week of guard), a robust
-log-scale trend for volumes and amounts, beta-binomial for rates. A week alerts when
+pooled, against the ``trailing_weeks`` weeks before them (one week of guard): their median
+on the log scale for volumes and amounts (``trend``: a Theil-Sen trend carried forward; a
+channel's spend against its ratio to the other channels'), beta-binomial for rates; counts
+scored by their Poisson deviance. A week alerts when
 ``|z| >= threshold`` *and* the change is at least ``min_change`` (relative) or
 ``min_points`` (rates) *and* there is volume enough (``min_volume`` expected per week for
 counts, ``min_entrants`` entrants for a rate, ``min_deals`` closed deals for the sales

@@ -6,16 +6,17 @@ Two tests, each run on one week and on the last two weeks pooled, against a base
 baseline of week ``t``):
 
 - :func:`level_test`, for volumes, amounts, ratios of them and mean durations, on the log
-  scale: the expected value is a robust trend (Theil-Sen slope and median level) of the
-  baseline weeks, carried forward; the spread is the series' own robust spread of those
-  prediction errors (1.4826 x their median absolute deviation), of which the part a count's
-  sampling noise explains is replaced week by week by that week's own sampling variance
-  (``1 / count``), so a week of 20 is judged noisier than a week of 2,000.
+  scale: the expected value is the median of the baseline weeks (with ``trend``, their
+  Theil-Sen slope carried forward from that level); the spread is the series' own robust
+  spread of those prediction errors (1.4826 x their median absolute deviation), of which the
+  part a count's sampling noise explains is replaced week by week by that week's own
+  sampling variance (``1 / count``), so a week of 20 is judged noisier than a week of 2,000;
+  counts are then scored by their Poisson deviance (:func:`count_z`).
 - :func:`rate_test`, for rates with their counts (``k`` of ``n``): beta-binomial. The
   expected rate is the pooled rate of the baseline weeks; the variance of a week's rate is
   ``p (1 - p) / n x (1 + (n - 1) rho)`` plus that of the pooled rate, where ``rho`` (the
-  week-to-week over-dispersion, 0 for a pure binomial) is estimated from the series'
-  Pearson chi-square.
+  week-to-week over-dispersion, 0 for a pure binomial) is estimated robustly from the
+  median squared binomial z of the series' weeks.
 
 Nothing loops over weeks or series in Python: the windows are NumPy sliding views.
 """

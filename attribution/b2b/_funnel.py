@@ -352,8 +352,9 @@ def funnel(
     rule = (
         f"each week, and the last two weeks pooled, against the {settings.trailing_weeks} weeks "
         "before them with a week of guard: volumes, touches, spend, costs per lead / MQL and "
-        "the sales cycle on the log scale against a robust trend (Theil-Sen) with the series' "
-        "own robust spread and each week's sampling variance (1 / count); step and win rates "
+        "the sales cycle on the log scale against the baseline's median (a channel's spend as "
+        "its ratio to the other channels') with the series' own robust spread, counts scored "
+        "by their Poisson deviance; step and win rates "
         "beta-binomial against the baseline's pooled rate. An alert needs "
         f"{thresholds}, a change of at least {settings.min_change:.0%} (rates: "
         f"{settings.min_points * 100:g} points) and volume: an expected {settings.min_volume:g} "
