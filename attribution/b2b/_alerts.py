@@ -126,21 +126,6 @@ class Alerts:
         out = {**asdict(self.settings), "mute": list(self.settings.mute)}
         return out | {"rate_horizon_days": self.horizons, "settle_days_used": self.settle_days}
 
-    def summary_lines(self, limit: int = 10) -> list[str]:
-        """The alerts, most severe first, one line each (at most ``limit``)."""
-        rank = pl.col("severity").replace_strict({"high": 0, "medium": 1, "low": 2})
-        top = self.table.sort(rank, pl.col("score").abs(), descending=[False, True])
-        lines = [
-            f"Alerts: {self.table.height} (pipeline and channel, weekly; rules in alerts.json)"
-            + (":" if self.table.height else ".")
-        ]
-        lines += [
-            f"  [{r['severity']}] {r['message']}" for r in top.head(limit).iter_rows(named=True)
-        ]
-        if self.table.height > limit:
-            lines.append(f"  ... and {self.table.height - limit} more in alerts.parquet")
-        return lines
-
 
 def detect_alerts(
     wide: pl.DataFrame,
