@@ -19,6 +19,7 @@ from attribution.report._page import REPORT_FILE, Report, render_report, write_r
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 CHANNELS = ["linkedin", "google_ads", "partner_referral", "g2_capterra", "direct_mail"]
 ALL_SECTIONS = ("credit", "economics", "plan", "funnel", "surveys", "markov")
+BUNDLE = "plotly.js (basic - minified) v"  # the header of the vendored bundle
 
 
 def write_business_files(run_dir: Path, *, models: tuple[str, ...] = ("linear", "markov")) -> None:
@@ -184,7 +185,7 @@ def test_full_run_has_every_section(full_run: Path) -> None:
 def test_page_is_self_contained(full_run: Path) -> None:
     page = (full_run / REPORT_FILE).read_text()
     # plotly.js itself holds URL strings (links it can draw); the page around it holds none
-    start = page.index("<script>/**\n* plotly.js v")
+    start = page.index(f"<script>/**\n* {BUNDLE}")
     end = page.index("</script>", start)
     page = page[:start] + page[end:]
     assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
@@ -192,12 +193,55 @@ def test_page_is_self_contained(full_run: Path) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
     assert not re.search(r"@import", page)
     # plotly.js inlined exactly once, every chart drawn by the shared helper
-    assert (full_run / REPORT_FILE).read_text().count("* plotly.js v") == 1
+    assert (full_run / REPORT_FILE).read_text().count("* plotly.js") == 1
+    assert (full_run / REPORT_FILE).read_text().count(f"* {BUNDLE}") == 1
     charts = page.count('data-chart="plotly"')
-    assert charts >= 10
+    assert charts + page.count("<table class=\"heat\"") >= 10
     assert page.count('attributionPlot("chart-') == charts
+
+
+def test_page_is_small(full_run: Path) -> None:
+    """Issue #20: under 1.5 MB for a demo-sized run; the bundle is the basic one, so the page
+    draws only the traces it has (a Heatmap or Funnel trace would draw nothing)."""
     size = (full_run / REPORT_FILE).stat().st_size
-    assert size < 6_000_000, f"report is {size:,} bytes"
+    assert size < 1_500_000, f"report is {size:,} bytes"
+    page = (full_run / REPORT_FILE).read_text()
+    decoder = json.JSONDecoder()
+    traces = set()
+    for call in re.finditer(r'attributionPlot\("chart-[0-9]+", ', page):
+        data, _ = decoder.raw_decode(page, call.end())
+        traces |= {trace.get("type") for trace in data}
+    assert traces, "no chart on the page"
+    assert traces <= {"bar", "scatter", "pie"}, traces
+
+
+def test_heatmaps_are_shaded_tables(full_run: Path) -> None:
+    page = (full_run / REPORT_FILE).read_text()
+    tables = re.findall(r'<table class="heat".*?</table>', page, re.DOTALL)
+    # shares by model, the Markov transition matrix, funnel rates by channel and by cohort
+    assert len(tables) == 4
+    for html in tables:
+        assert "<caption>" in html
+        assert '<th scope="col">' in html
+        assert '<th scope="row">' in html
+        cells = re.findall(r'<td class="num" style="background:rgb\(([^)]*)\);color:([^"]+)">'
+                           r"(-?[0-9.]+)%</td>", html)  # fmt: skip
+        assert len(cells) >= 4, html[:300]
+        # the largest value has the darkest / most saturated end of the scale, not the same
+        # colour as the smallest
+        by_value = sorted(cells, key=lambda c: float(c[2]))
+        assert by_value[0][0] != by_value[-1][0]
+    credit = tables[0]
+    assert "linear" in credit
+    assert "markov" in credit
+    shares = [float(v) for v in re.findall(r">(-?[0-9.]+)%</td>", credit)]
+    assert all(0 <= v <= 100 for v in shares)
+    # Blues: the largest share on dark blue in white, the smallest on pale blue in ink
+    cells = re.findall(r'background:rgb\(([^)]*)\);color:([^"]+)">([0-9.]+)%', credit)
+    top = max(cells, key=lambda c: float(c[2]))
+    low = min(cells, key=lambda c: float(c[2]))
+    assert top[1] == "#fff"
+    assert low[1] != "#fff"
 
 
 def test_business_sections_show_their_findings(full_run: Path) -> None:

@@ -88,8 +88,16 @@ SIZES = """
 return [...document.querySelectorAll('[data-chart]')].map(c => {
   const r = c.getBoundingClientRect();
   return {id: c.id, width: r.width, height: r.height,
-          marks: c.querySelectorAll('.point, .bars path, .heatmaplayer image, .funnellayer path,'
-                                    + ' .scatterlayer .trace').length};
+          marks: c.querySelectorAll('.point, .bars path, .scatterlayer .trace').length};
+});
+"""
+HEAT_TABLES = """
+return [...document.querySelectorAll('table.heat')].map(t => {
+  const r = t.getBoundingClientRect();
+  const shades = new Set([...t.querySelectorAll('td')].map(
+    td => getComputedStyle(td).backgroundColor));
+  return {width: r.width, height: r.height, cells: t.querySelectorAll('td').length,
+          shades: shades.size, caption: (t.caption || {}).textContent || ''};
 });
 """
 
@@ -97,8 +105,12 @@ return [...document.querySelectorAll('[data-chart]')].map(c => {
 def test_report_renders_in_chromium(browser: Any, report: Path, tmp_path: Path) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    expected = report.read_text().count('data-chart="plotly"')
-    assert expected >= 10
+    page = report.read_text()
+    expected = page.count('data-chart="plotly"')
+    assert expected + page.count('<table class="heat"') >= 10
+    # issue #20: a small page, drawn by the basic plotly.js bundle with nothing fetched
+    assert report.stat().st_size < 1_500_000, f"{report.stat().st_size:,} bytes"
+    assert "* plotly.js (basic - minified) v" in page
     started = time.perf_counter()
     browser.get(report.as_uri())
     WebDriverWait(browser, 30).until(lambda d: d.execute_script(ALL_DRAWN))
@@ -108,6 +120,21 @@ def test_report_renders_in_chromium(browser: Any, report: Path, tmp_path: Path) 
         assert chart["width"] > 100, chart
         assert chart["height"] > 100, chart
         assert chart["marks"] > 0, f"{chart['id']} drew no bars, points or cells"
+    # the heatmaps are shaded tables: shares, Markov transitions, funnel rates by channel
+    # and by cohort, each laid out with a caption and several shades
+    tables = browser.execute_script(HEAT_TABLES)
+    assert len(tables) == 4, tables
+    for heat in tables:
+        assert heat["width"] > 100, heat
+        assert heat["height"] > 40, heat
+        assert heat["cells"] >= 4, heat
+        assert heat["shades"] >= 3, heat
+        assert heat["caption"], heat
+    # nothing fetched at view time: the browser saw no request beyond the file itself
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(r => r.name)"
+    )
+    assert [u for u in fetched if not u.startswith(("data:", "blob:"))] == [], fetched
     severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert severe == [], severe
     for section in ("credit", "economics", "plan", "funnel", "surveys", "markov"):

@@ -8,10 +8,11 @@ from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
+from plotly.colors import sample_colorscale
 
 from attribution.models._registry import available_models
 from attribution.report._context import Context
-from attribution.report._format import fmt_pct
+from attribution.report._format import e, fmt_pct, is_missing
 
 # One palette for the page: the first colour is "the measured thing", red marks a problem.
 BLUE, RED, GREY, ORANGE, GREEN = "#3b6ea8", "#c8372d", "#9aa3ad", "#e08a1e", "#2e8b57"
@@ -61,30 +62,79 @@ def model_order(ctx: Context, present: Iterable[str]) -> list[str]:
     return ordered + [m for m in present if m not in ordered]
 
 
-def share_heatmap(
-    z: list[list[Any]],
-    x: list[Any],
-    y: list[Any],
+def shaded_table(
+    z: Sequence[Sequence[Any]],
+    columns: Sequence[Any],
+    rows: Sequence[Any],
     *,
     colorscale: str,
-    hovertemplate: str,
-    colorbar: dict[str, Any],
-) -> go.Figure:
-    """A heatmap of shares, each cell labelled with its percentage, first row on top."""
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=x,
-            y=y,
-            colorscale=colorscale,
-            text=[[fmt_pct(v, 0) if v is not None else "" for v in row] for row in z],
-            texttemplate="%{text}",
-            hovertemplate=hovertemplate,
-            colorbar=colorbar,
+    caption: str,
+    corner: str = "",
+) -> str:
+    """Shares as an HTML table in place of a heatmap: each cell holds its percentage on a
+    background from ``colorscale`` (plotly's scale of that name, spread over the smallest to
+    the largest value, as a heatmap does), first row on top. A table is readable by a screen
+    reader, searchable, printable, and needs no chart library. ``caption`` is HTML.
+
+    >>> page = shaded_table([[0.25, None], [0.75, 0.5]], ["a", "b"], ["m<1>", "m2"],
+    ...                     colorscale="Blues", caption="Shares")
+    >>> page.count("<td"), "m&lt;1&gt;" in page, "75.0%" in page, "–</td>" in page
+    (4, True, True, True)
+    """
+    values = [v for row in z for v in row if not is_missing(v)]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    span = high - low
+    shades = dict(
+        zip(
+            values,
+            sample_colorscale(
+                colorscale, [(v - low) / span if span else 0.5 for v in values]
+            ),
+            strict=True,
         )
     )
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    head = "".join(f'<th scope="col">{e(c)}</th>' for c in columns)
+    body = []
+    for name, row in zip(rows, z, strict=True):
+        cells = []
+        for v in row:
+            if is_missing(v):
+                cells.append('<td class="num">–</td>')
+                continue
+            shade = shades[v]
+            cells.append(
+                f'<td class="num" style="background:{shade};color:{ink_on(shade)}">'
+                f"{fmt_pct(v)}</td>"
+            )
+        body.append(f'<tr><th scope="row">{e(name)}</th>{"".join(cells)}</tr>')
+    return (
+        f'<div class="table-wrap"><table class="heat" data-heat-table="{e(colorscale)}">'
+        f'<caption>{caption}</caption><thead><tr><th scope="col">{e(corner)}</th>{head}'
+        f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    )
+
+
+INK = "#1d2630"  # the page's text colour
+
+
+def ink_on(rgb: str) -> str:
+    """The text colour with the higher WCAG contrast on the ``rgb(r, g, b)`` background:
+    the page's ink or white.
+
+    >>> ink_on("rgb(247, 251, 255)"), ink_on("rgb(8, 48, 107)")
+    ('#1d2630', '#fff')
+    """
+    background = _luminance(rgb)
+    dark = (background + 0.05) / (_luminance("rgb(29, 38, 48)") + 0.05)
+    light = 1.05 / (background + 0.05)
+    return INK if dark >= light else "#fff"
+
+
+def _luminance(rgb: str) -> float:
+    """The WCAG relative luminance (0 black to 1 white) of an ``rgb(r, g, b)`` colour."""
+    channels = (float(x) / 255 for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(","))
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def ranked_bars(

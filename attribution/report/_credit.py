@@ -20,7 +20,7 @@ from attribution.report._charts import (
     color,
     model_order,
     ranked_bars,
-    share_heatmap,
+    shaded_table,
     visible_models,
 )
 from attribution.report._context import Context, Section, read_json
@@ -99,26 +99,14 @@ def _credit_charts(ctx: Context, credit: pl.DataFrame) -> list[str]:
         )
     ]
     z = [[share.get((m, c)) for c in channels] for m in models]
-    heat = share_heatmap(
-        z, channels, models, colorscale="Blues",
-        hovertemplate="%{y} / %{x}: %{z:.1%}<extra></extra>",
-        colorbar={"title": {"text": "share"}, "tickformat": ".0%"},
+    parts.append(
+        shaded_table(
+            z, channels, models, colorscale="Blues", corner="model \\ channel",
+            caption="Share of attributed conversions by model (rows) and channel (columns), "
+            "darker for a larger share: read across a row for one model, down a column to see "
+            "how much the choice of model moves a channel.",
+        )
     )  # fmt: skip
-    parts.append(
-        ctx.chart(
-            heat,
-            caption="The same shares as a heatmap: read across a row for one model, "
-            "down a column to see how much the choice of model moves a channel.",
-            height=max(300, 60 + 28 * len(models)),
-        )
-    )
-    wide = pl.DataFrame({"channel": channels, **dict(zip(models, z, strict=True))})
-    parts.append(
-        details(
-            "Table: share by channel and model",
-            table(wide, formats=dict.fromkeys(models, fmt_pct)),
-        )
-    )
     top = credit.sort("share", descending=True).unique("model", keep="first", maintain_order=True)
     leaders = {r["channel"] for r in top.iter_rows(named=True)}
     if len(leaders) == 1:
@@ -191,7 +179,7 @@ def markov_section(ctx: Context) -> Section | None:
             parts.append(note(f"The graph in {stem}.json could not be drawn: {exc}"))
         matrix = ctx.frame(_extra_name(label, RunFiles.TRANSITION_MATRIX))
         if matrix is not None and not missing_columns(matrix, ("from", "to", "probability")):
-            parts.append(_matrix_chart(ctx, matrix))
+            parts.append(_matrix_table(matrix))
     removal_columns = ("channel", "removal_effect")
     parts += _per_model(ctx, removal, "Removal effects", removal_columns, _removal_chart)
     for path in sorted(ctx.run_dir.glob(f"*{ORDER_SELECTION_SUFFIX}")):
@@ -312,22 +300,19 @@ def _graph_chart(ctx: Context, data: dict[str, Any]) -> str:
     )
 
 
-def _matrix_chart(ctx: Context, matrix: pl.DataFrame) -> str:
+def _matrix_table(matrix: pl.DataFrame) -> str:
     sources = list(dict.fromkeys(col(matrix, "from")))
     targets = list(dict.fromkeys(col(matrix, "to")))
     ends = [t for t in targets if t not in sources]
     targets = [t for t in sources if t in targets] + ends
     prob = {(r["from"], r["to"]): r["probability"] for r in matrix.iter_rows(named=True)}
     z = [[prob.get((s, t)) for t in targets] for s in sources]
-    heat = go.Figure(
-        go.Heatmap(z=z, x=[str(t) for t in targets], y=[str(s) for s in sources],
-                   colorscale="Blues", colorbar={"tickformat": ".0%"},
-                   hovertemplate="%{y} → %{x}: %{z:.1%}<extra></extra>")
+    return shaded_table(
+        z, [str(t) for t in targets], [str(s) for s in sources], colorscale="Blues",
+        corner="from \\ to",
+        caption="Transition matrix: the probability of each next step (row: from, column: "
+        "to), darker for a likelier step.",
     )  # fmt: skip
-    heat.update_yaxes(autorange="reversed", title="from", type="category")
-    heat.update_xaxes(title="to", type="category")
-    return ctx.chart(heat, caption="Transition matrix: probability of the next step.",
-                     height=max(360, 120 + 24 * len(sources)))  # fmt: skip
 
 
 def shapley_section(ctx: Context) -> Section | None:

@@ -11,7 +11,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from attribution.engine._files import RunFiles
-from attribution.report._charts import BLUE, GREY, RED, col, share_heatmap
+from attribution.report._charts import BLUE, GREY, RED, col, shaded_table
 from attribution.report._context import Context, Section
 from attribution.report._format import (
     details,
@@ -132,16 +132,20 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
     )
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("Stage volumes", "Stage conversion rate"),
-        horizontal_spacing=0.14, specs=[[{"type": "funnel"}, {"type": "xy"}]],
+        horizontal_spacing=0.14,
     )  # fmt: skip
     if {"entered", "advanced"} <= set(overall.columns):
         stages = [*col(overall, "from_stage"), col(overall, "to_stage")[-1]]
         volumes = [*col(overall, "entered"), col(overall, "advanced")[-1]]
-        fig.add_trace(
-            go.Funnel(y=stages, x=volumes, marker={"color": BLUE}, textinfo="value",
-                      name="volume", showlegend=False),
-            row=1, col=1,
+        # Horizontal bars, first stage on top: a funnel chart without the funnel trace, which
+        # the page's small plotly.js bundle does not have.
+        fig.add_bar(
+            y=stages, x=volumes, orientation="h", marker_color=BLUE, name="volume",
+            text=[fmt_num(v) for v in volumes], textposition="auto", showlegend=False,
+            hovertemplate="%{y}: %{x:,}<extra></extra>", row=1, col=1,
         )  # fmt: skip
+        fig.update_yaxes(autorange="reversed", type="category", row=1, col=1)
+        fig.update_xaxes(rangemode="tozero", row=1, col=1)
     fig.add_bar(
         x=steps,
         y=col(overall, "rate"),
@@ -168,14 +172,14 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
         rows = funnel.filter(pl.col("dimension") == dim)
         if rows.height == 0 or "group" not in rows.columns:
             continue
-        parts.append(_rates_by_group(ctx, rows, steps, title))
+        parts.append(_rates_by_group(rows, steps, title))
     parts.append(details("Table: funnel", table(funnel, formats={"rate": fmt_pct},
                                                 max_rows=500)))  # fmt: skip
     return parts
 
 
-def _rates_by_group(ctx: Context, rows: pl.DataFrame, steps: list[str], title: str) -> str:
-    """Each group's stage conversion rates as a heatmap, the steps in funnel order."""
+def _rates_by_group(rows: pl.DataFrame, steps: list[str], title: str) -> str:
+    """Each group's stage conversion rates as a shaded table, the steps in funnel order."""
     rows = rows.with_columns(
         (pl.col("from_stage") + pl.lit(" → ") + pl.col("to_stage")).alias("_step")
     )
@@ -183,13 +187,10 @@ def _rates_by_group(ctx: Context, rows: pl.DataFrame, steps: list[str], title: s
     rate = {(str(r["group"]), r["_step"]): r["rate"] for r in rows.iter_rows(named=True)}
     cols = [s for s in steps if s in set(col(rows, "_step"))]
     z = [[rate.get((g, s)) for s in cols] for g in groups]
-    heat = share_heatmap(
-        z, cols, groups, colorscale="RdYlGn", colorbar={"tickformat": ".0%"},
-        hovertemplate="%{y}: %{x} %{z:.1%}<extra></extra>",
+    return shaded_table(
+        z, cols, groups, colorscale="RdYlGn", corner=title.removeprefix("by "),
+        caption=e(f"Stage conversion rate {title}: red for the lowest, green for the highest."),
     )  # fmt: skip
-    heat.update_yaxes(type="category")
-    return ctx.chart(heat, caption=f"Stage conversion rate {title}.",
-                     height=max(280, 80 + 26 * len(groups)))  # fmt: skip
 
 
 def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
