@@ -215,6 +215,20 @@ def test_page_is_small(full_run: Path) -> None:
     assert traces <= {"bar", "scatter", "pie"}, traces
 
 
+def test_the_page_carries_the_vendored_bundle_packed(full_run: Path) -> None:
+    """The base64 gzip in the page unpacks to exactly the vendored plotly.js file."""
+    import base64
+    import gzip
+    from importlib import resources
+
+    page = (full_run / REPORT_FILE).read_text()
+    packed = re.findall(r'atob\("([A-Za-z0-9+/=]+)"\)', page)
+    assert len(packed) == 1
+    vendored = resources.files("attribution.report").joinpath("assets", "plotly-basic.min.js")
+    assert gzip.decompress(base64.b64decode(packed[0])) == vendored.read_bytes()
+    assert len(packed[0]) < 600_000
+
+
 def test_heatmaps_are_shaded_tables(full_run: Path) -> None:
     page = (full_run / REPORT_FILE).read_text()
     tables = re.findall(r'<table class="heat".*?</table>', page, re.DOTALL)

@@ -4,7 +4,7 @@ page around the sections (the run's header and summary, the style, the plotly.js
 :func:`write_report` reads whatever files a run directory holds (the manifest, channel
 credit, model extras, the Markov graph, the survey benchmark, unit economics, the plan
 check, the funnel, the SLAs, the account-level tables) and writes ``report.html`` beside them: one
-page, charts drawn by plotly.js's basic bundle (vendored in ``assets/``) inlined once, shares
+page, charts drawn by plotly.js's basic bundle (``_bundle``) inlined once, shares
 and probabilities as shaded tables, no request to the network at view time.
 A section appears only when its files exist; a chart whose columns are missing is replaced
 by a visible note instead of failing the run.
@@ -19,8 +19,6 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,6 +29,7 @@ from plotly.io.json import to_json_plotly
 from attribution._version import __version__
 from attribution.engine._files import RunFiles
 from attribution.report._accounts import account_section
+from attribution.report._bundle import plotly_script
 from attribution.report._charts import PALETTE
 from attribution.report._context import Context, Section, read_json, script_json
 from attribution.report._credit import (
@@ -242,19 +241,6 @@ def _reconciliation_sentence(rec: Mapping[str, Any]) -> str:
     return text.strip()
 
 
-#: plotly.js's basic partial bundle (bar, scatter, pie), vendored: see assets/README.md.
-PLOTLY_JS = "plotly-basic.min.js"
-
-
-@cache
-def _plotly_js() -> str:
-    """The vendored plotly.js bundle, inlined once per page (about 1.2 MB: the full bundle is
-    4.7 MB). The report draws only bar and scatter traces; its heatmaps are shaded tables."""
-    source = resources.files("attribution.report").joinpath("assets", PLOTLY_JS)
-    # A literal "</script" inside the bundle would end the element early.
-    return source.read_text(encoding="utf-8").replace("</script", "<\\/script")
-
-
 _TEMPLATE_JS = """
 const ATTRIBUTION_TEMPLATE = {template};
 const ATTRIBUTION_CONFIG = {{displaylogo: false, responsive: true,
@@ -262,7 +248,10 @@ const ATTRIBUTION_CONFIG = {{displaylogo: false, responsive: true,
 function attributionPlot(id, data, layout) {{
   layout.template = ATTRIBUTION_TEMPLATE;
   layout.autosize = true;
-  Plotly.newPlot(id, data, layout, ATTRIBUTION_CONFIG);
+  attributionPlotly.then(
+    (plotly) => plotly.newPlot(id, data, layout, ATTRIBUTION_CONFIG),
+    (error) => {{ document.getElementById(id).textContent = "Chart not drawn: " + error.message; }},
+  );
 }}
 """
 
@@ -345,7 +334,7 @@ def _page(ctx: Context, sections: Sequence[Section]) -> str:
 <meta name="generator" content="attribution-engine {e(__version__)}">
 <title>Attribution report · {e(run_id)}</title>
 <style>{_CSS}</style>
-<script>{_plotly_js()}</script>
+<script>{plotly_script()}</script>
 <script>{_TEMPLATE_JS.format(template=script_json(template))}</script>
 </head>
 <body>
