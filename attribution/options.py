@@ -330,6 +330,14 @@ class RunOptions:
             "--key", help="Unit credited: channel, campaign or channel/campaign (default channel)"
         ),
     )
+    decision_model: str | None = field(
+        default=None,
+        metadata=_flag(
+            "--decision-model",
+            help="The model the economics, the plan check and the report decide with (one of "
+            "the run's; default: the best by survey agreement, else by truth MAE, else linear)",
+        ),
+    )
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -411,6 +419,13 @@ class RunOptions:
         self._checked["late"] = late
         with _option("key"):
             check_key(self.key)
+        with _option("decision_model"):
+            labels = [run.label for run in runs]
+            if self.decision_model is not None and self.decision_model not in labels:
+                raise InputError(
+                    f"decision_model {self.decision_model!r} is not a model of this run; "
+                    f"it has {labels}"
+                )
         self._checked.update(
             runs=runs,
             window=window,

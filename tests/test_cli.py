@@ -227,15 +227,21 @@ sales_compensation = 36200
 def test_demo_writes_economics_funnel_and_plan(tmp_path: Path) -> None:
     proc = run_cli("demo", "--out", "runs", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    for text in ("Unit economics under linear", "Guardrail breaches under linear",
+    run_dir = only_run(tmp_path / "runs")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    # the demo has surveys: the survey benchmark's rank 1 decides
+    assert manifest["decision_model_source"] == "survey agreement"
+    board = pl.read_parquet(run_dir / "survey_leaderboard.parquet")
+    decided = board.filter(pl.col("rank") == 1).get_column("model").item()
+    assert manifest["decision_model"] == decided
+    for text in (f"Unit economics under {decided}, chosen by survey agreement",
+                 f"Guardrail breaches under {decided}",
                  "Weakest stage: opportunity -> closed_won", "Plan check", "Verdict:",
                  "Funnel KPIs", "win rate"):  # fmt: skip
         assert text in proc.stdout
-    run_dir = only_run(tmp_path / "runs")
-    manifest = json.loads((run_dir / "manifest.json").read_text())
     for name in ("economics.parquet", "economics.json", "funnel.parquet", "funnel_weekly.parquet",
                  "funnel_kpis.parquet", "funnel.json", "plan.parquet", "plan_flags.parquet",
-                 "plan.json"):  # fmt: skip
+                 "plan.json", "levers.parquet"):  # fmt: skip
         assert name in manifest["files"]
     econ = pl.read_parquet(run_dir / "economics.parquet")
     assert set(econ.get_column("model")) == set(

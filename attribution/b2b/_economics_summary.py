@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from attribution.b2b._decision import decision_note
 from attribution.b2b._shared import money, num, pct
 
 if TYPE_CHECKING:
@@ -25,15 +26,19 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
     if econ.table.height == 0:
         return "Unit economics: no channels."
     models = econ.table.get_column("model").unique(maintain_order=True).to_list()
-    model = model or ("linear" if "linear" in models else models[0])
     p = econ.parameters
+    decided = p.get("decision_model")
+    if model is None and decided in models:
+        model = decided
+    model = model or ("linear" if "linear" in models else models[0])
+    under = decision_note(model, p.get("decision_model_source")) if model == decided else model
     rows = econ.table.filter(pl.col("model") == model).sort(
         pl.col("loaded_cac").is_null(), "loaded_cac", descending=[True, False]
     )
     limit, basis = p["guardrail_limit"], p["guardrail_basis"]
     churn = p["annual_churn"]
     lines = [
-        f"Unit economics under {model} (CAC = spend / credited customers; loaded adds "
+        f"Unit economics under {under} (CAC = spend / credited customers; loaded adds "
         f"non-media costs ${p['non_media_total']:,.0f} allocated by {p['allocation']}; "
         f"LTV = ARPA x {p['gross_margin']['value']:.0%} margin / annual churn "
         f"({churn['value']:.0%}, {churn['source']}); guardrail basis {basis}: loaded CAC <= "

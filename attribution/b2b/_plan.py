@@ -40,12 +40,19 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from attribution.b2b._decision import choose_decision_model, decision_note
 from attribution.b2b._economics import unit_economics
 from attribution.b2b._funnel import DEFAULT_STEPS, Funnel, funnel
 from attribution.b2b._plan_file import Plan, read_plan
 from attribution.b2b._plan_flags import FLAG_SCHEMA, plan_flags
+from attribution.b2b._plan_levers import (
+    LEVER_AGREEMENT,
+    lever_lines,
+    lever_sentence,
+    lever_table,
+)
 from attribution.b2b._plan_ranges import plan_range_flags
-from attribution.b2b._plan_reallocation import reallocate
+from attribution.b2b._plan_reallocation import project_plan
 from attribution.b2b._plan_verdict import verdict as plan_verdict
 from attribution.b2b._shared import jsonable, money, num
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
@@ -98,18 +105,25 @@ class PlanCheck:
         The answer in words.
     summary_data : dict
         Targets, model, measured rates, totals, the reallocation outcome and notes.
+    levers : pl.DataFrame
+        Each channel's action under every model of the run and how many agree
+        (:mod:`attribution.b2b._plan_levers`); empty without data.
     """
 
     table: pl.DataFrame
     flags: pl.DataFrame
     verdict: str
     summary_data: dict[str, Any] = field(default_factory=dict)
+    levers: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def write(self, directory: str | Path) -> Path:
-        """Write ``plan.parquet``, ``plan_flags.parquet`` and ``plan.json``."""
+        """Write ``plan.parquet``, ``plan_flags.parquet``, ``plan.json`` and (with data)
+        ``levers.parquet``."""
         out = Path(directory)
         write_parquet_atomic(out / RunFiles.PLAN, self.table)
         write_parquet_atomic(out / RunFiles.PLAN_FLAGS, self.flags)
+        if self.levers.width:
+            write_parquet_atomic(out / RunFiles.LEVERS, self.levers)
         write_json_atomic(
             out / RunFiles.PLAN_JSON, jsonable(dict(self.summary_data, verdict=self.verdict))
         )
@@ -136,8 +150,16 @@ class PlanCheck:
                 ]
             )
         lines = [
-            f"Plan check '{s['name']}' under {s['model']} (measured CAC = spend / credited "
-            f"customers):",
+            f"Plan check '{s['name']}' under "
+            f"{decision_note(s['model'], s.get('decision_model_source'))} (measured CAC = "
+            "spend / credited customers"
+            + (
+                f"; the plan file names {s['plan_model_overruled']}, the run decides with "
+                f"{s['model']}: --decision-model {s['plan_model_overruled']} to use it"
+                if s.get("plan_model_overruled")
+                else ""
+            )
+            + "):",
             f"  {'channel':<22} {'budget':>10} {'CAC':>9} {'customers':>9} {'target':>8} "
             f"{'gap':>8} {'realloc':>10} {'customers':>9}",
         ]
@@ -157,6 +179,12 @@ class PlanCheck:
                 f"({int(checks.get_column('flagged').sum())} flagged, ! = flagged):"
             )
             lines.extend(check_lines)
+        if self.levers.height and self.levers.get_column("models")[0] > 1:
+            lines.append(
+                f"Levers across the run's {self.levers.get_column('models')[0]} models "
+                f"(recommended when at least {LEVER_AGREEMENT:.0%} agree):"
+            )
+            lines.extend(f"  {line}" for line in lever_lines(self.levers) or ["keep every channel"])
         lines.append("Verdict: " + self.verdict)
         return "\n".join(lines)
 
@@ -168,6 +196,7 @@ def check_plan(
     stages: TableLike | Funnel | None = None,
     *,
     model: str | None = None,
+    decision_source: str | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
     stage_names: Mapping[str, str | list[str]] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
@@ -192,8 +221,11 @@ def check_plan(
         the shipped one; default the shipped table. Its rows judge the plan's rates
         (:mod:`attribution.b2b._plan_ranges`), after the data's figures.
     model
-        The model whose credit measures CAC; default: the plan's ``model``, else ``linear``
-        when present, else the result's first model.
+        The model whose credit measures CAC (the run's decision model); default: the plan's
+        ``model``, else the default decision model (:mod:`attribution.b2b._decision`:
+        ``linear`` when present). The levers (``levers``) compare every model of the result.
+    decision_source
+        How ``model`` was chosen (``survey agreement``, ``truth``, ...), for the summary.
     columns, stage_names
         Column and stage-name mappings, as in the config file.
     timestamp_formats
@@ -229,16 +261,20 @@ def check_plan(
             "and the published ranges"
         )
     available = result.channel_credit.get_column("model").unique(maintain_order=True).to_list()
-    chosen = model or p.model or ("linear" if "linear" in available else None)
-    chosen = chosen or (available[0] if available else None)
-    if chosen is None or chosen not in available:
-        raise ModelNotFoundError(
-            f"model '{chosen}' is not in the attribution result; it has {available}"
-        )
+    if not available:
+        raise ModelNotFoundError("the attribution result has no model")
+    chosen, source = choose_decision_model(
+        available,
+        given=model or p.model,
+        given_by="model" if model else f"plan '{p.source}': model",
+    )
+    if model and decision_source:
+        source = decision_source
+    overruled = p.model if p.model and p.model != chosen else None
     econ = unit_economics(
         result,
         spend,
-        models=[chosen],
+        models=available,
         columns=(columns or {}).get("spend"),
         timestamp_formats=timestamp_formats,
     )
@@ -258,75 +294,23 @@ def check_plan(
     date_col = "month" if "month" in spend_frame.columns else "date"
     data_months = _months(spend_frame.get_column(date_col))
     scale = p.period_months / data_months if data_months else None
-    measured = econ.table.select(
-        "channel",
-        pl.col("spend").alias("measured_spend"),
-        pl.col("customers").alias("measured_customers"),
-        pl.when(pl.col("cac") > 0).then(pl.col("cac")).alias("measured_cac"),
-    )
     rates = _rates(flow)
     mql_to_customer = rates.get("mql_to_customer")
-    channels = list(dict.fromkeys([*p.budget, *p.caps]))
     total_budget = sum(p.budget.values())
-    frame = (
-        pl.DataFrame(
-            {
-                "channel": channels,
-                "budget": [p.budget.get(c, 0.0) for c in channels],
-                "floor": [p.floors.get(c, 0.0) for c in channels],
-                "cap": [p.caps.get(c, p.cap_multiple * p.budget.get(c, 0.0)) for c in channels],
-            },
-            schema={
-                "channel": pl.String,
-                "budget": pl.Float64,
-                "floor": pl.Float64,
-                "cap": pl.Float64,
-            },
-        )
-        .join(measured, on="channel", how="left")
-        .with_columns(pl.col("measured_spend", "measured_customers").fill_null(0.0))
-    )
-    frame = frame.with_columns(pl.max_horizontal("cap", "floor").alias("cap"))
+    frames = {
+        m: project_plan(p, econ.table.filter(pl.col("model") == m), total_budget, mql_to_customer)
+        for m in available
+    }
+    frame, outcome = frames[chosen]
     target_customers = p.targets.get("customers")
     target_mqls = p.targets.get("mqls")
-    target_cac = p.targets.get("cac")
-    share = pl.col("budget") / total_budget
-    frame = frame.with_columns(
-        (pl.col("budget") / pl.col("measured_cac")).alias("projected_customers"),
-        (share * target_customers if target_customers else pl.lit(None, pl.Float64)).alias(
-            "target_customers"
+    levers = lever_table(
+        pl.concat(
+            [f.select("channel", "budget", "action").with_columns(model=pl.lit(m))
+             for m, (f, _) in frames.items()]
         ),
-        (share * target_mqls if target_mqls else pl.lit(None, pl.Float64)).alias("target_mqls"),
-    ).with_columns(
-        (
-            pl.col("projected_customers") / mql_to_customer
-            if mql_to_customer
-            else pl.lit(None, pl.Float64)
-        ).alias("projected_mqls"),
-        pl.when(pl.col("target_customers") > 0)
-        .then(pl.col("budget") / pl.col("target_customers"))
-        .alias("implied_cac"),
-        (pl.col("projected_customers") - pl.col("target_customers")).alias("gap"),
-    )
-    realloc, outcome = reallocate(frame, total_budget, target_cac, target_customers)
-    frame = frame.with_columns(
-        pl.Series("reallocated_budget", realloc, dtype=pl.Float64),
-    ).with_columns(
-        (pl.col("reallocated_budget") / pl.col("measured_cac"))
-        .fill_null(0.0)
-        .alias("reallocated_customers"),
-        (pl.col("reallocated_budget") - pl.col("budget")).alias("change"),
-    )
-    frame = frame.with_columns(
-        pl.when((pl.col("reallocated_budget") == 0) & (pl.col("budget") > 0))
-        .then(pl.lit("drop"))
-        .when(pl.col("change") > 0.005 * total_budget)
-        .then(pl.lit("grow"))
-        .when(pl.col("change") < -0.005 * total_budget)
-        .then(pl.lit("cut"))
-        .otherwise(pl.lit("keep"))
-        .alias("action")
-    )
+        chosen,
+    )  # fmt: skip
     projected_total = float(frame.get_column("projected_customers").fill_null(0.0).sum())
     plan_channels = frame.filter(pl.col("budget") > 0)
     measured_spend = float(plan_channels.get_column("measured_spend").sum())
@@ -376,10 +360,25 @@ def check_plan(
     verdict = plan_verdict(
         p, outcome, projected_total, total_budget, blended_cac, frame, flags, mql_to_customer
     )
+    if across := lever_sentence(levers):
+        verdict = f"{verdict} {across}"
     summary = {
         "name": p.name,
         "source": p.source,
         "model": chosen,
+        "decision_model_source": source,
+        "plan_model_overruled": overruled,
+        "levers": {
+            "models": available,
+            "agreement_needed": LEVER_AGREEMENT,
+            "recommended": [
+                f"{r['action']} {r['channel']}"
+                for r in levers.filter(pl.col("status") == "recommended").iter_rows(named=True)
+            ],
+            "contested": levers.filter(pl.col("status") == "contested")
+            .get_column("channel")
+            .to_list(),
+        },
         "targets": p.targets,
         "budget_total": total_budget,
         "period_months": p.period_months,
@@ -389,7 +388,9 @@ def check_plan(
             "rates": rates,
             "cost_per_mql": all_spend / rates["mqls"] if rates.get("mqls") else None,
             "unpaid_customers_not_in_projection": float(
-                econ.table.filter(pl.col("status") == "unpaid").get_column("customers").sum()
+                econ.table.filter((pl.col("status") == "unpaid") & (pl.col("model") == chosen))
+                .get_column("customers")
+                .sum()
             ),
         },
         "projected": {
@@ -420,9 +421,12 @@ def check_plan(
             "budget; cut the budget along the same order if only that meets the CAC target; "
             f"default cap = {p.cap_multiple:g} x the channel's budget",
             "ranges": _RANGES_NOTE.format(tol=p.tolerance),
+            "levers": "each channel's action (grow, keep, cut; drop counts as cut) under every "
+            "model of the run (levers.parquet); recommended when at least "
+            f"{LEVER_AGREEMENT:.0%} of the models agree, else contested",
         },
     }
-    return PlanCheck(table=table, flags=flags, verdict=verdict, summary_data=summary)
+    return PlanCheck(table=table, flags=flags, verdict=verdict, summary_data=summary, levers=levers)
 
 
 _RANGES_NOTE = (

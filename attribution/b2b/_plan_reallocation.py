@@ -4,12 +4,15 @@ rules are in :mod:`attribution.b2b._plan`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-__all__ = ["reallocate"]
+if TYPE_CHECKING:
+    from attribution.b2b._plan_file import Plan
+
+__all__ = ["project_plan", "reallocate"]
 
 
 def reallocate(
@@ -103,3 +106,77 @@ def _fill(order: np.ndarray, floor: np.ndarray, room: np.ndarray, budget: float)
 
 def _customers(alloc: np.ndarray, cac: np.ndarray) -> float:
     return float(np.where(np.isfinite(cac), alloc / cac, 0.0).sum())
+
+
+def project_plan(
+    p: Plan, economics: pl.DataFrame, total_budget: float, mql_to_customer: float | None
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The plan's channel frame (projection, targets, reallocation, action) under one model's
+    unit economics (``economics``: its rows of the economics table)."""
+    measured = economics.select(
+        "channel",
+        pl.col("spend").alias("measured_spend"),
+        pl.col("customers").alias("measured_customers"),
+        pl.when(pl.col("cac") > 0).then(pl.col("cac")).alias("measured_cac"),
+    )
+    channels = list(dict.fromkeys([*p.budget, *p.caps]))
+    frame = (
+        pl.DataFrame(
+            {
+                "channel": channels,
+                "budget": [p.budget.get(c, 0.0) for c in channels],
+                "floor": [p.floors.get(c, 0.0) for c in channels],
+                "cap": [p.caps.get(c, p.cap_multiple * p.budget.get(c, 0.0)) for c in channels],
+            },
+            schema={
+                "channel": pl.String,
+                "budget": pl.Float64,
+                "floor": pl.Float64,
+                "cap": pl.Float64,
+            },
+        )
+        .join(measured, on="channel", how="left")
+        .with_columns(pl.col("measured_spend", "measured_customers").fill_null(0.0))
+    )
+    frame = frame.with_columns(pl.max_horizontal("cap", "floor").alias("cap"))
+    target_customers = p.targets.get("customers")
+    target_mqls = p.targets.get("mqls")
+    target_cac = p.targets.get("cac")
+    share = pl.col("budget") / total_budget
+    frame = frame.with_columns(
+        (pl.col("budget") / pl.col("measured_cac")).alias("projected_customers"),
+        (share * target_customers if target_customers else pl.lit(None, pl.Float64)).alias(
+            "target_customers"
+        ),
+        (share * target_mqls if target_mqls else pl.lit(None, pl.Float64)).alias("target_mqls"),
+    ).with_columns(
+        (
+            pl.col("projected_customers") / mql_to_customer
+            if mql_to_customer
+            else pl.lit(None, pl.Float64)
+        ).alias("projected_mqls"),
+        pl.when(pl.col("target_customers") > 0)
+        .then(pl.col("budget") / pl.col("target_customers"))
+        .alias("implied_cac"),
+        (pl.col("projected_customers") - pl.col("target_customers")).alias("gap"),
+    )
+    realloc, outcome = reallocate(frame, total_budget, target_cac, target_customers)
+    frame = frame.with_columns(
+        pl.Series("reallocated_budget", realloc, dtype=pl.Float64),
+    ).with_columns(
+        (pl.col("reallocated_budget") / pl.col("measured_cac"))
+        .fill_null(0.0)
+        .alias("reallocated_customers"),
+        (pl.col("reallocated_budget") - pl.col("budget")).alias("change"),
+    )
+    frame = frame.with_columns(
+        pl.when((pl.col("reallocated_budget") == 0) & (pl.col("budget") > 0))
+        .then(pl.lit("drop"))
+        .when(pl.col("change") > 0.005 * total_budget)
+        .then(pl.lit("grow"))
+        .when(pl.col("change") < -0.005 * total_budget)
+        .then(pl.lit("cut"))
+        .otherwise(pl.lit("keep"))
+        .alias("action")
+    )
+    return frame, outcome

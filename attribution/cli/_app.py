@@ -205,6 +205,44 @@ def write_extra(extra: Any, out: Path, kind: str) -> Path:
     return final
 
 
+def decide(
+    result: AttributionResult,
+    *,
+    given: str | None = None,
+    surveys: TableLike | None = None,
+    truth: Path | None = None,
+    survey_labels: Path | None = None,
+) -> Any:
+    """Choose the run's decision model (:mod:`attribution.b2b._decision`): ``given``
+    (``--decision-model`` / ``[run] decision_model``), else the survey benchmark's rank 1
+    (computed here when surveys are given, and returned for :func:`finish`), else the best truth
+    MAE, else the default. Written to the manifest (``decision_model``, its source)."""
+    from attribution.b2b._decision import choose_decision_model
+
+    bench = truth_scores = None
+    if given is None and surveys is not None:
+        from attribution.surveys._benchmark import compare_surveys
+
+        bench = compare_surveys(result, surveys, truth=truth, classifier=survey_labels)
+    elif given is None and truth is not None:
+        from attribution.surveys._truth import score_against_truth
+
+        truth_scores = score_against_truth(result, truth)
+    models = result.channel_credit.get_column("model").unique(maintain_order=True).to_list()
+    if not models and given is None:  # an empty run (--allow-empty): nothing to decide with
+        return bench
+    model, source = choose_decision_model(
+        models,
+        given=given,
+        given_by="--decision-model / [run] decision_model",
+        leaderboard=bench.leaderboard if bench is not None else None,
+        truth=truth_scores,
+    )
+    result.manifest["decision_model"] = model
+    result.manifest["decision_model_source"] = source
+    return bench
+
+
 def economics_extras(
     result: AttributionResult,
     *,
@@ -218,7 +256,6 @@ def economics_extras(
     economics: dict[str, Any] | None = None,
     columns: dict[str, dict[str, str]] | None = None,
     stage_names: dict[str, Any] | None = None,
-    plan_model: str | None = None,
     timestamp_formats: dict[str, tuple[str, ...]] | None = None,
     benchmarks: Benchmarks | None = None,
     alerts: dict[str, Any] | None = None,
@@ -309,19 +346,20 @@ def economics_extras(
             formats=timestamp_formats,
             channel_aliases=(result.manifest.get("parameters") or {}).get("channel_aliases"),
         )
-    extras.append(
-        unit_economics(
-            result,
-            spend,
-            exposure=exposure,
-            columns=(columns or {}).get("spend"),
-            timestamp_formats=timestamp_formats,
-            accounts=account_table,
-            subscriptions=kept,
-            benchmarks=benchmarks,
-            **(economics or {}),
-        )
+    decision = decision_of(result)
+    econ = unit_economics(
+        result,
+        spend,
+        exposure=exposure,
+        columns=(columns or {}).get("spend"),
+        timestamp_formats=timestamp_formats,
+        accounts=account_table,
+        subscriptions=kept,
+        benchmarks=benchmarks,
+        **(economics or {}),
     )
+    econ.parameters.update(decision_model=decision[0], decision_model_source=decision[1])
+    extras.append(econ)
     if kept is not None:
         extras.append(kept)
     if flow is not None:
@@ -335,7 +373,8 @@ def economics_extras(
                 result,
                 spend,
                 flow,
-                model=plan_model,
+                model=decision[0],
+                decision_source=decision[1],
                 columns=columns,
                 stage_names=stage_names,
                 timestamp_formats=timestamp_formats,
@@ -343,6 +382,14 @@ def economics_extras(
             )
         )
     return extras
+
+
+def decision_of(result: AttributionResult) -> tuple[str | None, str | None]:
+    """The run's decision model and its source: the manifest's (:func:`decide`), else the
+    default (recorded in the manifest); ``None`` for a run without any credit."""
+    if not isinstance(result.manifest.get("decision_model"), str):
+        decide(result)
+    return result.manifest.get("decision_model"), result.manifest.get("decision_model_source")
 
 
 SlaOpt = Annotated[
@@ -408,14 +455,15 @@ def finish(
     extras: list[Any] | tuple[Any, ...] = (),
     summary: bool = True,
     write_to: str | None = None,
+    bench: Any = None,
 ) -> None:
     """Survey benchmark (when surveys are given), write the run atomically with ``extras``
     (economics, funnel, plan check: anything with ``.write`` and ``.summary``), print
     summaries (the credit's too unless ``summary`` is false); ``write_to``: then append the
     credit and economics to that database in one transaction (exit 2 when it fails: the run
-    directory stays, the database is unchanged)."""
-    bench = None
-    if surveys is not None:
+    directory stays, the database is unchanged); ``bench``: the survey benchmark already
+    computed (by :func:`decide`)."""
+    if bench is None and surveys is not None:
         from attribution.surveys._benchmark import compare_surveys
 
         try:

@@ -13,6 +13,7 @@ from attribution.cli._app import (
     OutOpt,
     app,
     console,
+    decide,
     economics_extras,
     fail,
     finish,
@@ -75,6 +76,12 @@ def demo(
 
     spend = optional("spend.parquet")
     try:
+        bench = decide(
+            result,
+            surveys=optional("surveys.parquet"),
+            truth=optional("truth.json"),
+            survey_labels=optional("survey_labels.csv"),
+        )
         extras = economics_extras(
             result,
             spend=spend,
@@ -109,6 +116,7 @@ def demo(
         truth=optional("truth.json"),
         survey_labels=optional("survey_labels.csv"),
         extras=extras,
+        bench=bench,
     )
     if optional("contacts.parquet") is None:
         return

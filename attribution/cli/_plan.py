@@ -20,6 +20,7 @@ from attribution.cli._app import (
     TimestampFormatOpt,
     app,
     console,
+    decide,
     economics_extras,
     fail,
     finish,
@@ -61,6 +62,7 @@ def plan_cmd(
     reallocation that would narrow the gap; then checks the plan's own arithmetic and its
     rates against the published ranges. With none of them: only the latter (no data needed).
     """
+    from attribution.b2b._decision import DEFAULT_DECISION_MODELS
     from attribution.b2b._plan import check_plan, read_plan
 
     data = {"--touches": touches, "--stages": stages, "--spend": spend}
@@ -104,7 +106,8 @@ def plan_cmd(
                 "subscriptions": subscriptions,
             }
         )
-        chosen = model or read_plan(plan).model or "linear"
+        given = model or read_plan(plan).model
+        chosen = given or DEFAULT_DECISION_MODELS[0]
         formats = timestamp_formats(timestamp_format, cfg)
         result = with_progress(
             1,
@@ -122,6 +125,7 @@ def plan_cmd(
             result.require_conversions()
         except EmptyResultError as exc:
             fail(exc, EXIT_EMPTY)
+        decide(result, given=given)
         extras = economics_extras(
             result,
             spend=spend,
@@ -135,7 +139,6 @@ def plan_cmd(
             alerts=cfg.alerts if cfg else None,
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
-            plan_model=chosen,
             timestamp_formats=formats,
             benchmarks=bench,
         )

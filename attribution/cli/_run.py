@@ -24,6 +24,7 @@ from attribution.cli._app import (
     TimestampFormatOpt,
     TruthOpt,
     app,
+    decide,
     economics_extras,
     fail,
     finish,
@@ -224,6 +225,13 @@ def run(
             result.require_conversions()
         except EmptyResultError as exc:
             fail(exc, EXIT_EMPTY)
+        bench = decide(
+            result,
+            given=options.decision_model,
+            surveys=inputs.get("surveys"),
+            truth=truth,
+            survey_labels=survey_labels,
+        )
         extras = economics_extras(
             result,
             spend=inputs.get("spend"),
@@ -261,4 +269,5 @@ def run(
         survey_labels=survey_labels,
         extras=extras,
         write_to=options.write_to,
+        bench=bench,
     )

@@ -68,6 +68,7 @@ class RunFiles:
     PLAN: Final = "plan.parquet"
     PLAN_FLAGS: Final = "plan_flags.parquet"
     PLAN_JSON: Final = "plan.json"
+    LEVERS: Final = "levers.parquet"
     SURVEY_BENCHMARK: Final = "survey_benchmark.parquet"
     SURVEY_BENCHMARK_JSON: Final = "survey_benchmark.json"
     SURVEY_LEADERBOARD: Final = "survey_leaderboard.parquet"

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from attribution.b2b._decision import DEFAULT_DECISION_MODELS, decision_note
 from attribution.engine._files import RunFiles
 from attribution.models._registry import available_models
 from attribution.report._charts import BLUE, GREY, ORANGE, RED, col, model_order
@@ -55,10 +56,12 @@ def headline_models() -> list[str]:
 
 
 def _pick_model(models: Sequence[str], *hints: Any) -> str:
+    """The first hint the run has (its decision model first), else the default decision
+    model (:mod:`attribution.b2b._decision`), else the first headline model."""
     for hint in hints:
         if isinstance(hint, str) and hint in models:
             return hint
-    for model in headline_models():
+    for model in (*DEFAULT_DECISION_MODELS, *headline_models()):
         if model in models:
             return model
     return models[0]
@@ -95,7 +98,18 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
     parts: list[str] = []
     models = model_order(ctx, col(econ, "model"))
     plan = ctx.json(RunFiles.PLAN_JSON) or {}
-    chosen = _pick_model(models, meta.get("model"), meta.get("primary_model"), plan.get("model"))
+    decided = ctx.manifest.get("decision_model") or (meta.get("parameters") or {}).get(
+        "decision_model"
+    )
+    chosen = _pick_model(
+        models, decided, meta.get("model"), meta.get("primary_model"), plan.get("model")
+    )
+    under = chosen
+    if chosen == decided:
+        source = ctx.manifest.get("decision_model_source") or (meta.get("parameters") or {}).get(
+            "decision_model_source"
+        )
+        under = decision_note(chosen, source if isinstance(source, str) else None)
     currency = str(meta.get("currency", "") or "")
     cac_col = "loaded_cac" if "loaded_cac" in econ.columns else "cac"
     if cac_col not in econ.columns:
@@ -109,11 +123,11 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
         if breached:
             ctx.findings.append(
                 f"<b>{len(breached)} of {total}</b> channels breach the CAC guardrail "
-                f"under {e(chosen)}: {e(', '.join(map(str, breached)))}."
+                f"under {e(under)}: {e(', '.join(map(str, breached)))}."
             )
         else:
             ctx.findings.append(
-                f"All {total} channels are inside the CAC guardrail under {e(chosen)}."
+                f"All {total} channels are inside the CAC guardrail under {e(under)}."
             )
     if "ltv_to_cac" in econ.columns:
         weak = rows.filter(pl.col("ltv_to_cac") < 3)
@@ -334,6 +348,8 @@ def plan_section(ctx: Context) -> Section | None:
     parts = _plan_verdict(ctx, meta) if meta else []
     if plan is not None:
         parts.extend(_plan_budget(ctx, plan))
+    if (levers := ctx.frame(RunFiles.LEVERS)) is not None:
+        parts.extend(_plan_levers(ctx, levers))
     if flags is not None:
         parts.extend(_plan_flags(ctx, flags))
     if meta:
@@ -348,6 +364,34 @@ def plan_section(ctx: Context) -> Section | None:
     )
 
 
+LEVER_COLUMNS = ("channel", "action", "models_agreeing", "models", "agreement", "status",
+                 "decision_action", "actions")  # fmt: skip
+
+
+def _plan_levers(ctx: Context, levers: pl.DataFrame) -> list[str]:
+    """levers.parquet: each channel's action under every model and how many agree."""
+    if gap := missing_note("The levers table", levers, ("channel", "action", "status")):
+        return [gap]
+    contested = col(levers.filter(pl.col("status") == "contested"), "channel")
+    if contested:
+        ctx.findings.append(
+            "Plan levers contested across models (not recommended): "
+            f"{e(', '.join(map(str, contested)))}."
+        )
+    return [
+        note(
+            "Levers across models: each channel's action (grow, keep, cut) under every model "
+            "of the run; recommended when at least 75% of the models agree, else contested: "
+            "the advice depends on the model, so it is no recommendation."
+        ),
+        table(
+            select(levers, LEVER_COLUMNS),
+            formats={"agreement": fmt_pct},
+            row_class=lambda r: "bad" if r.get("status") == "contested" else "",
+        ),
+    ]
+
+
 def _plan_verdict(ctx: Context, meta: dict[str, Any]) -> list[str]:
     """plan.json's verdict (its first sentence is a finding) and its targets."""
     parts: list[str] = []
@@ -356,6 +400,10 @@ def _plan_verdict(ctx: Context, meta: dict[str, Any]) -> list[str]:
         parts.append(f'<div class="callout"><b>Verdict.</b> {e(verdict)}</div>')
         first = str(verdict).split(". ")[0].rstrip(".")
         ctx.findings.append(f"Plan check: {e(first)}.")
+    model, source = meta.get("model"), meta.get("decision_model_source")
+    if isinstance(model, str):
+        named = decision_note(model, source if isinstance(source, str) else None)
+        parts.append(note(f"Measured CAC under {named}."))
     targets = meta.get("targets")
     if isinstance(targets, dict) and targets:
         parts.append(kpis((f"target {k}", fmt_auto(v)) for k, v in targets.items()))

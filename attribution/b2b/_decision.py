@@ -1,0 +1,86 @@
+"""The decision model of a run: the one model whose credit the economics, the plan check, the
+summary and the report decide with, chosen in the open.
+
+In order: the model the user names (``--decision-model`` or ``[run] decision_model``; else a
+plan file's ``model``), else the survey benchmark's rank 1 (the model that agrees best with
+what buyers say) when surveys are given, else the lowest truth MAE when a ``truth.json`` of
+synthetic data is given, else the default: ``linear`` when the run has it, else ``markov``,
+else the run's first model. Linear because, without evidence on which model is right, the
+decision should not lean on any: it gives every touch of a journey the same share, has no
+parameter and no fit (nothing to overfit on a small run), and a data-driven model such as
+Markov or Shapley takes over as soon as surveys or truth say it agrees best.
+The choice and its source are written to the run's ``manifest.json``
+(``decision_model``, ``decision_model_source``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from attribution.exceptions import ModelNotFoundError
+
+__all__ = ["DEFAULT_DECISION_MODELS", "SOURCES", "choose_decision_model", "decision_note"]
+
+#: The default decision models, the first the run has wins.
+DEFAULT_DECISION_MODELS = ("linear", "markov")
+#: ``decision_model_source`` values, and how the summaries say them.
+SOURCES = {
+    "given": "given",
+    "survey agreement": "chosen by survey agreement",
+    "truth": "chosen by truth MAE on synthetic data",
+    "default": "the default",
+}
+
+
+def choose_decision_model(
+    models: Sequence[str],
+    *,
+    given: str | None = None,
+    given_by: str = "decision_model",
+    leaderboard: pl.DataFrame | None = None,
+    truth: pl.DataFrame | None = None,
+) -> tuple[str, str]:
+    """``(model, source)``: the decision model among ``models`` (the run's model labels).
+
+    ``given`` must be one of ``models`` (else :class:`ModelNotFoundError` naming
+    ``given_by``); ``leaderboard`` is a survey benchmark's (``rank``, ``model``,
+    ``agreement``), ``truth`` a :func:`score_against_truth` frame (``model``, ``truth_mae``).
+
+    >>> choose_decision_model(["shapley", "markov", "linear"])
+    ('linear', 'default')
+    >>> choose_decision_model(["linear"], truth=pl.DataFrame(
+    ...     {"model": ["linear"], "truth_mae": [0.1]}))
+    ('linear', 'truth')
+    """
+    names = list(models)
+    if not names:
+        raise ModelNotFoundError("the run has no model to decide with")
+    if given is not None:
+        if given not in names:
+            raise ModelNotFoundError(
+                f"{given_by}: '{given}' is not a model of this run; it has {names}"
+            )
+        return given, "given"
+    if leaderboard is not None and {"rank", "model", "agreement"} <= set(leaderboard.columns):
+        board = leaderboard.filter(
+            pl.col("model").is_in(names) & pl.col("agreement").is_not_nan()
+        ).sort("rank")
+        if board.height:
+            return str(board.get_column("model")[0]), "survey agreement"
+    if truth is not None and {"model", "truth_mae"} <= set(truth.columns):
+        scored = truth.filter(
+            pl.col("model").is_in(names) & pl.col("truth_mae").is_not_null()
+        ).filter(pl.col("truth_mae").is_not_nan())
+        if scored.height:
+            return str(scored.sort("truth_mae", "model").get_column("model")[0]), "truth"
+    for model in DEFAULT_DECISION_MODELS:
+        if model in names:
+            return model, "default"
+    return names[0], "default"
+
+
+def decision_note(model: str, source: str | None) -> str:
+    """``"shapley, chosen by survey agreement"``: how a summary names the decision model."""
+    return f"{model}, {SOURCES.get(source or 'default', source)}" if source else model

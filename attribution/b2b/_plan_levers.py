@@ -1,0 +1,128 @@
+"""Levers that hold across models: each channel's plan action (grow / keep / cut, the plan
+check's ``action``, with ``drop`` counted as a cut) under every model of the run, and how many
+models agree.
+
+The lever of a channel is the action most models give it (ties: the decision model's, then
+grow, keep, cut in that order); it is ``recommended`` when at least :data:`LEVER_AGREEMENT`
+(75%) of the models give it, else ``contested``: the advice depends on the model, so it is
+not a recommendation. Written to ``levers.parquet``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+__all__ = ["LEVER_AGREEMENT", "LEVER_COLUMNS", "lever_lines", "lever_sentence", "lever_table"]
+
+#: The share of the run's models that must give a channel the same action for it to be
+#: recommended.
+LEVER_AGREEMENT = 0.75
+
+LEVER_COLUMNS = (
+    "channel",
+    "action",
+    "models_agreeing",
+    "models",
+    "agreement",
+    "status",
+    "decision_action",
+    "actions",
+)
+_ORDER = {"grow": 0, "keep": 1, "cut": 2}
+
+
+def lever_table(actions: pl.DataFrame, decision: str) -> pl.DataFrame:
+    """``actions``: one row per model and channel (``model``, ``channel``, ``action`` as the
+    plan writes it); the levers, one row per channel in the plan's order (see the module)."""
+    long = actions.with_columns(pl.col("action").replace({"drop": "cut"}).alias("lever"))
+    n_models = long.get_column("model").n_unique()
+    mine = (
+        long.filter(pl.col("model") == decision)
+        .with_row_index("_pos")
+        .select("channel", pl.col("lever").alias("decision_action"), "_pos")
+    )
+    counts = (
+        long.group_by("channel", "lever")
+        .agg(pl.len().alias("models_agreeing"))
+        .join(mine, on="channel", how="left")
+        .with_columns(
+            (pl.col("lever") == pl.col("decision_action")).alias("_mine"),
+            pl.col("lever").replace_strict(_ORDER, default=3).alias("_rank"),
+        )
+    )
+    spelled = (
+        counts.sort("channel", "models_agreeing", "_rank", descending=[False, True, False])
+        .group_by("channel", maintain_order=True)
+        .agg(
+            (pl.col("lever") + " " + pl.col("models_agreeing").cast(pl.String))
+            .str.join(", ")
+            .alias("actions")
+        )
+    )
+    top = (
+        counts.sort(
+            "channel", "models_agreeing", "_mine", "_rank", descending=[False, True, True, False]
+        )
+        .group_by("channel", maintain_order=True)
+        .first()
+    )
+    return (
+        top.join(spelled, on="channel")
+        .with_columns(
+            pl.col("lever").alias("action"),
+            pl.lit(n_models, pl.Int64).alias("models"),
+            pl.col("models_agreeing").cast(pl.Int64),
+            (pl.col("models_agreeing") / n_models).alias("agreement"),
+        )
+        .with_columns(
+            pl.when(pl.col("agreement") >= LEVER_AGREEMENT - 1e-12)
+            .then(pl.lit("recommended"))
+            .otherwise(pl.lit("contested"))
+            .alias("status")
+        )
+        .sort("_pos")
+        .select(*LEVER_COLUMNS)
+    )
+
+
+def lever_lines(levers: pl.DataFrame) -> list[str]:
+    """One line per channel whose lever is to move it (grow or cut) or is contested:
+    ``cut linkedin: 11 of 13 models`` / ``linkedin: contested (cut 7, grow 6 of 13)``."""
+    return [line for r in levers.iter_rows(named=True) if (line := _line(r))]
+
+
+def _line(r: dict[str, Any]) -> str:
+    if r["status"] == "contested":
+        return (
+            f"{r['channel']}: contested ({r['actions']} of {r['models']} models; not recommended)"
+        )
+    if r["action"] == "keep":
+        return ""
+    return f"{r['action']} {r['channel']}: {r['models_agreeing']} of {r['models']} models"
+
+
+def lever_sentence(levers: pl.DataFrame) -> str:
+    """The levers in one sentence for the plan's verdict (empty with fewer than two models)."""
+    if levers.height == 0 or int(levers.get_column("models")[0]) < 2:
+        return ""
+    n = int(levers.get_column("models")[0])
+    moves = levers.filter((pl.col("status") == "recommended") & (pl.col("action") != "keep"))
+    contested = levers.filter(pl.col("status") == "contested").get_column("channel").to_list()
+    parts = []
+    if moves.height:
+        parts.append(
+            "recommended: "
+            + ", ".join(
+                f"{r['action']} {r['channel']} ({r['models_agreeing']} of {n})"
+                for r in moves.iter_rows(named=True)
+            )
+        )
+    if contested:
+        parts.append(
+            "contested (the advice flips with the model, not recommended): " + ", ".join(contested)
+        )
+    if not parts:
+        return f"Across the run's {n} models, every channel's action is to keep it."
+    return f"Across the run's {n} models, " + "; ".join(parts) + "."

@@ -1,0 +1,236 @@
+"""The decision model (given, survey agreement, truth, default) and the plan's levers across
+models, on hand-made runs where the models disagree."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import attribution
+from attribution.b2b._decision import choose_decision_model, decision_note
+from attribution.b2b._plan_levers import LEVER_AGREEMENT, lever_table
+from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.exceptions import InputError, ModelNotFoundError
+
+# --------------------------------------------------------------------------- decision model
+
+
+def test_given_wins_and_must_be_a_model_of_the_run() -> None:
+    board = pl.DataFrame({"rank": [1], "model": ["shapley"], "agreement": [0.9]})
+    assert choose_decision_model(["linear", "shapley"], given="linear", leaderboard=board) == (
+        "linear",
+        "given",
+    )
+    with pytest.raises(ModelNotFoundError, match="--decision-model: 'nope' is not a model"):
+        choose_decision_model(["linear"], given="nope", given_by="--decision-model")
+
+
+def test_survey_rank_one_then_truth_then_default() -> None:
+    models = ["linear", "markov", "shapley"]
+    board = pl.DataFrame(
+        {"rank": [1, 2, 3], "model": ["shapley", "markov", "linear"], "agreement": [0.5, 0.4, 0.3]}
+    )
+    truth = pl.DataFrame({"model": models, "truth_mae": [0.05, 0.01, 0.2]})
+    assert choose_decision_model(models, leaderboard=board, truth=truth) == (
+        "shapley",
+        "survey agreement",
+    )
+    # a leaderboard without any scored model (no answer compared) falls through to the truth
+    empty = board.with_columns(pl.lit(math.nan).alias("agreement"))
+    assert choose_decision_model(models, leaderboard=empty, truth=truth) == ("markov", "truth")
+    assert choose_decision_model(models) == ("linear", "default")
+    assert choose_decision_model(["markov", "shapley"]) == ("markov", "default")
+    assert choose_decision_model(["shapley"]) == ("shapley", "default")
+    assert decision_note("shapley", "survey agreement") == "shapley, chosen by survey agreement"
+
+
+def test_run_option_names_the_option() -> None:
+    with pytest.raises(InputError, match="decision_model 'nope' is not a model") as info:
+        attribution.RunOptions(models=["linear"], decision_model="nope")
+    assert info.value.option == "decision_model"
+    assert attribution.RunOptions(models=["linear"], decision_model="linear").decision_model
+
+
+# --------------------------------------------------------------------------- levers
+
+
+def test_lever_table_counts_agreement_and_labels_contested() -> None:
+    rows = [
+        # a: cut under 3 of 4 models (drop counts as a cut): recommended at exactly 75%
+        ("m1", "a", "drop"), ("m2", "a", "cut"), ("m3", "a", "cut"), ("m4", "a", "grow"),
+        # b: grow 2, cut 2: contested
+        ("m1", "b", "grow"), ("m2", "b", "grow"), ("m3", "b", "cut"), ("m4", "b", "cut"),
+        # c: keep under every model
+        ("m1", "c", "keep"), ("m2", "c", "keep"), ("m3", "c", "keep"), ("m4", "c", "keep"),
+    ]  # fmt: skip
+    actions = pl.DataFrame(rows, schema=["model", "channel", "action"], orient="row")
+    levers = {r["channel"]: r for r in lever_table(actions, "m4").iter_rows(named=True)}
+    assert LEVER_AGREEMENT == 0.75
+    assert levers["a"]["action"] == "cut"
+    assert (levers["a"]["models_agreeing"], levers["a"]["models"]) == (3, 4)
+    assert levers["a"]["status"] == "recommended"
+    assert levers["a"]["decision_action"] == "grow"
+    assert levers["b"]["status"] == "contested"
+    assert levers["b"]["action"] == "cut"  # the tie goes to the decision model's action
+    assert levers["b"]["actions"] == "grow 2, cut 2"
+    assert (levers["c"]["action"], levers["c"]["status"]) == ("keep", "recommended")
+    assert list(levers) == ["a", "b", "c"]  # the plan's order
+
+
+def disagreeing_result(models: list[str]) -> attribution.AttributionResult:
+    # customers credited to a and b: the cheaper channel (same spend) differs by model
+    credit = {
+        "linear": (1.0, 2.0),
+        "markov": (1.0, 3.0),
+        "last_touch": (0.5, 2.5),
+        "first_touch": (2.0, 1.0),
+    }
+    rows = [
+        (m, ch, credit[m][i], credit[m][i] / sum(credit[m]), 0.0)
+        for m in models
+        for i, ch in enumerate(("a", "b"))
+    ]
+    frame = pl.DataFrame(rows, schema=CHANNEL_CREDIT_SCHEMA, orient="row")
+    return attribution.AttributionResult(frame, pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA), {})
+
+
+@pytest.fixture
+def spend() -> pl.DataFrame:
+    return pl.DataFrame(
+        {"channel": ["a", "b"], "month": ["2025-01-01"] * 2, "amount": [100.0, 100.0]}
+    )
+
+
+@pytest.fixture
+def stages(make_stages) -> pl.DataFrame:
+    rows = [(f"c{i}", "mql", 1, None) for i in range(10)]
+    rows += [("c0", "closed_won", 9, 10.0), ("c1", "closed_won", 9, 10.0)]
+    return make_stages(rows)
+
+
+PLAN = {"budget": {"a": 500, "b": 500}, "targets": {"customers": 30, "cac": 10}}
+
+
+def test_plan_levers_across_models_when_they_disagree(spend, stages, tmp_path: Path) -> None:
+    models = ["linear", "markov", "last_touch", "first_touch"]
+    check = attribution.check_plan(PLAN, disagreeing_result(models), spend, stages)
+    # the decision model (linear, the default) measures the plan: b is cheaper, a is cut
+    assert check.summary_data["model"] == "linear"
+    assert check.summary_data["decision_model_source"] == "default"
+    actions = dict(check.table.select("channel", "action").iter_rows())
+    assert actions["a"] == "drop"
+    assert actions["b"] == "grow"
+    levers = {r["channel"]: r for r in check.levers.iter_rows(named=True)}
+    # first_touch alone makes a cheaper: 3 of 4 models cut a and grow b
+    assert (levers["a"]["action"], levers["a"]["models_agreeing"]) == ("cut", 3)
+    assert (levers["b"]["action"], levers["b"]["status"]) == ("grow", "recommended")
+    assert "cut a: 3 of 4 models" in check.summary()
+    assert "Across the run's 4 models, recommended: cut a (3 of 4), grow b (3 of 4)." in (
+        check.verdict
+    )
+    check.write(tmp_path)
+    written = pl.read_parquet(tmp_path / "levers.parquet")
+    assert written.equals(check.levers)
+    meta = json.loads((tmp_path / "plan.json").read_text())
+    assert meta["levers"]["recommended"] == ["cut a", "grow b"]
+
+
+def test_plan_levers_contested_below_the_threshold(spend, stages) -> None:
+    # without last_touch, 2 of 3 models (67%) cut a: under 75%, so contested
+    result = disagreeing_result(["linear", "markov", "first_touch"])
+    check = attribution.check_plan(PLAN, result, spend, stages, model="first_touch")
+    assert check.summary_data["model"] == "first_touch"
+    assert check.summary_data["decision_model_source"] == "given"
+    assert set(check.levers.get_column("status")) == {"contested"}
+    assert "a: contested (cut 2, grow 1 of 3 models; not recommended)" in check.summary()
+    assert "contested (the advice flips with the model, not recommended): a, b" in check.verdict
+    # the plan under first_touch grows a: the levers say that is not a recommendation
+    assert dict(check.table.select("channel", "action").iter_rows())["a"] == "grow"
+
+
+# --------------------------------------------------------------------------- command line
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def cli_run(tmp_path: Path, *extra: str) -> tuple[str, Path]:
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "runs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "run",
+         "--touches", str(SAMPLE / "touches.parquet"), "--stages", str(SAMPLE / "stages.parquet"),
+         "--spend", str(SAMPLE / "spend.parquet"), "-m", "linear", "-m", "markov",
+         "-m", "first_touch", "--out", str(out), *extra],
+        capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"), timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    return proc.stdout, run_dir
+
+
+def breach_finding(run_dir: Path) -> str:
+    """The model the report's guardrail finding names (with its source)."""
+    import re
+
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    (found,) = set(re.findall(r"the CAC guardrail under ([^:<]+?)(?::|\.</li>)", html))
+    return str(found)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("extra", "model", "source"),
+    [
+        ((), "linear", "default"),  # the report once picked markov here, the CLI linear
+        (("--truth", str(SAMPLE / "truth.json")), None, "truth"),
+        (("--decision-model", "first_touch"), "first_touch", "given"),
+    ],
+)
+def test_cli_summary_economics_plan_and_report_agree(
+    tmp_path: Path, extra: tuple[str, ...], model: str | None, source: str
+) -> None:
+    stdout, run_dir = cli_run(tmp_path, "--plan", str(SAMPLE / "plan.toml"), *extra)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    decided = manifest["decision_model"]
+    assert manifest["decision_model_source"] == source
+    if model is not None:
+        assert decided == model
+    else:  # by truth: the model of the lowest truth MAE
+        from attribution.surveys._truth import score_against_truth
+
+        result = attribution.AttributionResult(
+            pl.read_parquet(run_dir / "channel_credit.parquet"),
+            pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
+            {},
+        )
+        scores = score_against_truth(result, SAMPLE / "truth.json")
+        assert decided == scores.sort("truth_mae").get_column("model")[0]
+    named = decision_note(decided, source)
+    assert f"Unit economics under {named} (" in stdout
+    assert f"Plan check 'FY2026 paid media plan' under {named} (" in stdout
+    assert json.loads((run_dir / "plan.json").read_text())["model"] == decided
+    assert breach_finding(run_dir) == named
+    levers = pl.read_parquet(run_dir / "levers.parquet")
+    assert set(levers.get_column("models")) == {3}
+    assert "Levers across the run's 3 models" in stdout
+
+
+def test_cli_rejects_a_decision_model_the_run_lacks(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "run",
+         "--touches", str(SAMPLE / "touches.parquet"), "--stages", str(SAMPLE / "stages.parquet"),
+         "-m", "linear", "--decision-model", "shapley", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "decision_model 'shapley' is not a model of this run" in proc.stderr
+    assert "Traceback" not in proc.stderr
