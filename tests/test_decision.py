@@ -213,6 +213,8 @@ def test_cli_summary_economics_plan_and_report_agree(
         assert decided == scores.sort("truth_mae").get_column("model")[0]
     named = decision_note(decided, source)
     assert f"Unit economics under {named} (" in stdout
+    assert f"Decision model: {named} (manifest.json" in stdout
+    assert f"Top campaigns under {decided} (" in stdout
     assert f"Plan check 'FY2026 paid media plan' under {named} (" in stdout
     assert json.loads((run_dir / "plan.json").read_text())["model"] == decided
     assert breach_finding(run_dir) == named

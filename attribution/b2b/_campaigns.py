@@ -215,11 +215,14 @@ class CampaignEconomics:
         return out
 
     def summary(self, model: str | None = None, *, top: int = 8) -> str:
-        """The top campaigns by credited customers under ``model`` (default ``linear`` if
-        present, else the first model), with spend, CAC and ROI when known."""
+        """The top campaigns by credited customers under ``model`` (default: the run's
+        decision model in ``parameters``, else ``linear`` if present, else the first model),
+        with spend, CAC and ROI when known."""
         if self.table.height == 0:
             return "Campaign credit: no credited campaign."
         models = self.table.get_column("model").unique(maintain_order=True).to_list()
+        decided = self.parameters.get("decision_model")
+        model = model or (decided if decided in models else None)
         model = model or ("linear" if "linear" in models else models[0])
         rows = self.table.filter(pl.col("model") == model)
         with_spend = self.parameters.get("spend_by_campaign", False)

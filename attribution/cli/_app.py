@@ -305,15 +305,16 @@ def economics_extras(
         if subscription_table
         else None
     )
+    decision = decision_of(result)
     if result.campaign_credit.width:
-        extras.append(
-            campaign_economics(
-                result,
-                spend,
-                columns=(columns or {}).get("spend"),
-                timestamp_formats=timestamp_formats,
-            )
+        by_campaign = campaign_economics(
+            result,
+            spend,
+            columns=(columns or {}).get("spend"),
+            timestamp_formats=timestamp_formats,
         )
+        by_campaign.parameters["decision_model"] = decision[0]
+        extras.append(by_campaign)
         if influence_csv:
             extras.append(InfluenceCsv(result.campaign_influence))
     if spend is None:  # economics and the funnel come with spend (a plan needs it too)
@@ -346,7 +347,6 @@ def economics_extras(
             formats=timestamp_formats,
             channel_aliases=(result.manifest.get("parameters") or {}).get("channel_aliases"),
         )
-    decision = decision_of(result)
     econ = unit_economics(
         result,
         spend,
@@ -474,6 +474,16 @@ def finish(
     path = result.write(out, also=also)
     if summary:
         print_summary(result)
+    if isinstance(decided := result.manifest.get("decision_model"), str):
+        from attribution.b2b._decision import decision_note
+
+        note = decision_note(decided, result.manifest.get("decision_model_source"))
+        console.print(
+            f"Decision model: {note} (manifest.json: decision_model; the economics, the plan "
+            "check and the report use it; --decision-model to choose another)",
+            highlight=False,
+            markup=False,
+        )
     if bench is not None:
         console.print(bench.summary(), highlight=False, markup=False)
     for extra in extras:
