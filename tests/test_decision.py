@@ -236,3 +236,31 @@ def test_cli_rejects_a_decision_model_the_run_lacks(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "decision_model 'shapley' is not a model of this run" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_plan_command_without_a_model_compares_every_model(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    text = (SAMPLE / "plan.toml").read_text(encoding="utf-8")
+    (tmp_path / "plan.toml").write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("model ")),
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "plan", str(tmp_path / "plan.toml"),
+         "--touches", str(SAMPLE / "touches.parquet"), "--stages", str(SAMPLE / "stages.parquet"),
+         "--spend", str(SAMPLE / "spend.parquet"), "--out", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
+    models = pl.read_parquet(run_dir / "channel_credit.parquet").get_column("model").n_unique()
+    assert models > 2
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert (manifest["decision_model"], manifest["decision_model_source"]) == ("linear", "default")
+    levers = pl.read_parquet(run_dir / "levers.parquet")
+    assert set(levers.get_column("models")) == {models}
+    assert f"Levers across the run's {models} models" in proc.stdout
+    assert "under linear, the default (" in proc.stdout

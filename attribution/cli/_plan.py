@@ -46,7 +46,12 @@ def plan_cmd(
     subscriptions: SubscriptionsOpt = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Model measuring CAC (default: the plan's, or linear)"),
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model measuring CAC, run alone (default: the plan's; else every model "
+            "runs, linear measures and the plan's levers compare them all)",
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="TOML config: columns, [economics]")
@@ -62,8 +67,8 @@ def plan_cmd(
     reallocation that would narrow the gap; then checks the plan's own arithmetic and its
     rates against the published ranges. With none of them: only the latter (no data needed).
     """
-    from attribution.b2b._decision import DEFAULT_DECISION_MODELS
     from attribution.b2b._plan import check_plan, read_plan
+    from attribution.models._registry import default_models
 
     data = {"--touches": touches, "--stages": stages, "--spend": spend}
     try:
@@ -106,16 +111,18 @@ def plan_cmd(
                 "subscriptions": subscriptions,
             }
         )
+        # a model named (--model or the plan's) measures alone; else every default model
+        # runs, the default decision model measures and the levers compare them all
         given = model or read_plan(plan).model
-        chosen = given or DEFAULT_DECISION_MODELS[0]
+        models = [given] if given else default_models()
         formats = timestamp_formats(timestamp_format, cfg)
         result = with_progress(
-            1,
+            len(models),
             attribute,
             touches=touches,
             stages=stages,
             contacts=contacts,
-            models=[chosen],
+            models=models,
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
             timestamp_formats=formats,
