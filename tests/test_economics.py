@@ -124,7 +124,8 @@ def test_given_ltv_and_arpa(result, spend) -> None:
     assert rows(econ)["linkedin"]["guardrail_share"] == pytest.approx(2_000 / 10_000)
     econ = attribution.unit_economics(result, spend, arpa=24_000.0, gross_margin=0.5)
     li = rows(econ)["linkedin"]
-    assert li["ltv"] == pytest.approx(24_000 * 0.5 / 0.15)  # default churn, stated as such
+    # default churn 0.15, stated as such: a lifetime of 1 / 0.15 = 6.7 years, capped at 5
+    assert li["ltv"] == pytest.approx(24_000 * 0.5 * 5)
     assert li["payback_months"] == pytest.approx(2_000 / (2_000 * 0.5))
     assert econ.parameters["annual_churn"] == {"value": 0.15, "source": "default assumption"}
     assert econ.parameters["gross_margin"] == {"value": 0.5, "source": "given"}
@@ -211,3 +212,20 @@ def test_sample_data_cac_matches_spend_over_credit() -> None:
         "direct",
         "sales",  # the sales team's follow-up touches: its cost is not media spend
     }
+
+
+@pytest.mark.parametrize(("churn", "cap", "years"), [(0.02, None, 5.0), (0.02, 100.0, 50.0),
+                                                     (0.5, None, 2.0), (0.25, 3.0, 3.0)])
+def test_ltv_lifetime_is_one_over_churn_capped(result, spend, churn, cap, years) -> None:
+    """LTV = ARPA x margin x min(1 / churn, max_lifetime_years): a segment that barely churns
+    gets no 50-year lifetime unless the cap is lifted."""
+    extra = {} if cap is None else {"max_lifetime_years": cap}
+    econ = attribution.unit_economics(result, spend, arpa=12_000.0, gross_margin=0.8,
+                                      annual_churn=churn, **extra)
+    assert rows(econ)["linkedin"]["ltv"] == pytest.approx(12_000 * 0.8 * years)
+    assert econ.parameters["max_lifetime_years"] == (5.0 if cap is None else cap)
+
+
+def test_max_lifetime_years_must_be_positive(result, spend) -> None:
+    with pytest.raises(attribution.ModelParameterError, match="'max_lifetime_years'"):
+        attribution.unit_economics(result, spend, max_lifetime_years=0)

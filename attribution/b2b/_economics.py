@@ -16,7 +16,8 @@ Methods (also written to ``economics.json``'s notes; see the README, "Unit econo
   ``by customers`` (each row gets the costs x its share of the model's credited
   customers, i.e. the same cost per customer everywhere; the default) or ``by spend``
   (x its share of spend; unpaid channels get none).
-- **LTV** = ARPA x gross margin / annual churn (lifetime = 1 / churn, in years), with ARPA
+- **LTV** = ARPA x gross margin x lifetime (lifetime = 1 / churn in years, capped at
+  ``max_lifetime_years``, default 5), with ARPA
   the average annual revenue per credited customer of the row (credited value / credited
   customers; deal values are taken as ``value_period_months`` of revenue, 12 = ARR),
   unless ``arpa`` or ``ltv`` is given. Churn is, in this order: ``annual_churn`` when
@@ -60,6 +61,7 @@ from attribution.b2b._economics_metrics import (
     DEFAULT_GROSS_MARGIN,
     DEFAULT_GUARDRAIL_BASIS,
     DEFAULT_GUARDRAIL_LIMIT,
+    DEFAULT_MAX_LIFETIME_YEARS,
     Allocation,
     Assumptions,
     GuardrailBasis,
@@ -210,6 +212,7 @@ def unit_economics(
     guardrail_basis: GuardrailBasis = DEFAULT_GUARDRAIL_BASIS,
     ltv_to_cac_target: float = 3.0,
     payback_target_months: float = 18.0,
+    max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
     payback_targets: Mapping[str, float] | None = None,
     benchmarks: Benchmarks | None = None,
     segment_spend: SegmentSpend = "touches",
@@ -241,7 +244,11 @@ def unit_economics(
     arpa
         Annual revenue per customer; ``None`` = from the data, per channel.
     ltv
-        Lifetime value per customer; ``None`` = ARPA x gross margin / annual churn.
+        Lifetime value per customer; ``None`` = ARPA x gross margin x lifetime, the lifetime
+        ``1 / annual churn`` years capped at ``max_lifetime_years``.
+    max_lifetime_years
+        The longest customer lifetime LTV counts (default 5 years, as finance teams cap
+        LTV at 3-5 years): a segment that barely churns gets no 30-year LTV.
     value_period_months
         Months of revenue a deal ``value`` stands for (12: values are ARR).
     guardrail_limit
@@ -320,6 +327,7 @@ def unit_economics(
         segment_spend=segment_spend,
         payback_targets=payback_targets,
         monthly_lag_months=monthly_lag_months,
+        max_lifetime_years=max_lifetime_years,
     )
     margin = DEFAULT_GROSS_MARGIN if gross_margin is None else float(gross_margin)
     table = load(spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend"))
@@ -386,6 +394,7 @@ def unit_economics(
         ltv_to_cac_target=ltv_to_cac_target,
         period_months=period_months,
         unmatched=tuple(unmatched),
+        max_lifetime_years=float(max_lifetime_years),
     )
     order = pl.col("model").replace_strict({m: i for i, m in enumerate(chosen)})
     out = with_metrics(
@@ -489,6 +498,7 @@ def unit_economics(
         "guardrail_limit": guardrail_limit,
         "ltv_to_cac_target": ltv_to_cac_target,
         "payback_target_months": payback_target_months,
+        "max_lifetime_years": max_lifetime_years,
         "payback_targets": {"value": targets, "source": target_source},
         "segment_spend": segment_spend if sliced else None,
         "segment_spend_touches": (
@@ -526,6 +536,7 @@ def unit_economics(
         guardrail_basis=guardrail_basis,
         guardrail_limit=guardrail_limit,
         segment_spend=segment_spend,
+        max_lifetime_years=max_lifetime_years,
     )
     return UnitEconomics(
         table=out,

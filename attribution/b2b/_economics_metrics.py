@@ -64,6 +64,11 @@ METRIC_COLUMNS: Final = (
 )
 
 
+#: The longest customer lifetime LTV counts (years): 1 / churn is capped there, as finance
+#: teams cap LTV at 3-5 years, so a segment with little observed churn gets no 30-year LTV.
+DEFAULT_MAX_LIFETIME_YEARS = 5.0
+
+
 @dataclass(frozen=True)
 class Assumptions:
     """The parameters every row shares (churn and payback targets vary by row)."""
@@ -79,6 +84,8 @@ class Assumptions:
     period_months: float
     #: spend channels no touch of the run has (status ``no_touches``, not a breach)
     unmatched: Sequence[str] = ()
+    #: the longest customer lifetime LTV counts, in years (1 / churn, capped)
+    max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS
 
 
 def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -122,7 +129,9 @@ def with_metrics(frame: pl.DataFrame, a: Assumptions, keys: Sequence[str]) -> pl
     ltv = (
         pl.lit(float(a.ltv))
         if a.ltv is not None
-        else ratio(pl.col("arpa") * a.margin, pl.col("annual_churn"))
+        else pl.col("arpa")
+        * a.margin
+        * pl.min_horizontal(ratio(pl.lit(1.0), pl.col("annual_churn")), a.max_lifetime_years)
     )
     return (
         frame.with_columns(
@@ -214,6 +223,7 @@ def check_economics(
     segment_spend: str,
     payback_targets: Mapping[str, float] | None,
     monthly_lag_months: int | None = None,
+    max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
 ) -> None:
     """Every parameter of ``unit_economics`` checked; the error names the parameter."""
 
@@ -252,6 +262,7 @@ def check_economics(
         ("guardrail_limit", guardrail_limit),
         ("ltv_to_cac_target", ltv_to_cac_target),
         ("payback_target_months", payback_target_months),
+        ("max_lifetime_years", max_lifetime_years),
     ):
         if not (is_number(value) and value > 0):
             raise bad(name, "a number > 0", value)
@@ -275,6 +286,7 @@ def economics_notes(
     guardrail_basis: str,
     guardrail_limit: float,
     segment_spend: str,
+    max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
 ) -> dict[str, str]:
     """The method notes written to ``economics.json`` (one per figure)."""
     return {
@@ -298,8 +310,9 @@ def economics_notes(
         "ltv": (
             f"given: {ltv}"
             if ltv is not None
-            else "ARPA x gross margin / annual churn (annual_churn column; its source in "
-            "parameters.annual_churn); ARPA = "
+            else "ARPA x gross margin x lifetime, the lifetime 1 / annual churn (annual_churn "
+            "column; its source in parameters.annual_churn) capped at max_lifetime_years "
+            f"({max_lifetime_years:g}); ARPA = "
             + (
                 f"given {arpa}"
                 if arpa is not None

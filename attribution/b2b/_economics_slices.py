@@ -402,7 +402,9 @@ def ltv_inputs(
             "annual_churn": r["annual_churn"],
             "annual_churn_source": churn_source(r["segment"], churns, source),
             "ltv": r["ltv"],
-            "ltv_source": "given" if ltv is not None else "ARPA x gross margin / annual churn",
+            "ltv_source": "given"
+            if ltv is not None
+            else "ARPA x gross margin x min(1 / annual churn, max_lifetime_years)",
         }
         for r in rows.iter_rows(named=True)
     ]

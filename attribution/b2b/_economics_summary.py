@@ -41,7 +41,8 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         f"Unit economics under {under} (CAC = spend / credited customers; loaded adds "
         f"non-media costs ${p['non_media_total']:,.0f} allocated by {p['allocation']}; "
         f"LTV = ARPA x {p['gross_margin']['value']:.0%} margin / annual churn "
-        f"({churn['value']:.0%}, {churn['source']}); guardrail basis {basis}: loaded CAC <= "
+        f"({churn['value']:.0%}, {churn['source']}), lifetime at most "
+        f"{p.get('max_lifetime_years', 5):g} years; guardrail basis {basis}: loaded CAC <= "
         f"{limit:.0%} of {_BASIS[basis]}):",
         f"  {'channel':<22} {'spend':>10} {'customers':>9} {'CAC':>9} {'loaded':>9} "
         f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}",

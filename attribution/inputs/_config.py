@@ -46,6 +46,7 @@ Example (every key optional except an input)::
     allocation = "customers"       # non-media costs reach channels by customers or spend
     gross_margin = 0.75
     annual_churn = 0.15
+    max_lifetime_years = 5         # LTV's lifetime, 1 / churn, capped at this many years
     guardrail_limit = 0.30         # loaded CAC / gross profit per customer, on the basis:
     guardrail_basis = "lifetime_gross_profit"  # or first_year_gross_profit, period_gross_profit
     segment_spend = "touches"      # spend split across segments by touches or customers
@@ -144,6 +145,7 @@ _ECONOMICS_NUMBERS = {
     "guardrail_limit",
     "ltv_to_cac_target",
     "payback_target_months",
+    "max_lifetime_years",
 }
 _ECONOMICS = _ECONOMICS_NUMBERS | {
     "costs",
