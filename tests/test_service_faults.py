@@ -192,6 +192,16 @@ def _leftovers(runs_dir: Path) -> list[str]:
     return sorted(p.name for p in [*runs_dir.glob(".*.tmp"), *runs_dir.glob(".status/.*.tmp")])
 
 
+def _lasting_leftovers(runs_dir: Path, seconds: float = 3.0) -> list[str]:
+    """The temporary files still there after ``seconds``: a live server's lease heartbeat
+    writes status files atomically (a ``.tmp`` that lives for a moment), so only a file
+    that stays is left over."""
+    deadline = time.monotonic() + seconds
+    while (found := _leftovers(runs_dir)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
 def _interrupted(status: dict[str, Any]) -> bool:
     return status["status"] == "failed"
 
@@ -561,7 +571,7 @@ def test_concurrent_runs_over_http(data_dir, tmp_path, start_server) -> None:
             status = _poll(http, run_id, lambda s: s["status"] in ("succeeded", "failed"))
             assert status["status"] == "succeeded", status
             assert [m["label"] for m in status["manifest"]["models"]] == wanted
-    assert _leftovers(runs) == []
+    assert _lasting_leftovers(runs) == []
 
 
 def _lease_file(runs: Path, run_id: str, host: str, expires_in: float) -> None:
