@@ -264,10 +264,12 @@ def test_a_status_read_before_the_last_update_is_the_final_status(settings: Sett
         path = settings.runs_dir / ".status" / f"{run_id}.json"
         written = json.loads(path.read_text())
         steps = written["progress"]["total"]
-        path.write_text(json.dumps(written | {
+        # atomically, as the server writes it: a heartbeat reading a half-written file
+        # would take it for no status at all
+        attribution.write_json_atomic(path, written | {
             "status": "running", "finished_at": None,
             "progress": {"stage": "write", "completed": steps - 1, "total": steps,
-                         "fraction": round((steps - 1) / steps, 4)}}))
+                         "fraction": round((steps - 1) / steps, 4)}})
         early = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
     assert early == final
 
