@@ -109,7 +109,7 @@ def test_the_sample_anomalies_are_found() -> None:
 
     sample = Path(__file__).resolve().parents[1] / "sample_data"
     listed = read_anomalies(sample / "anomalies.toml")
-    data = synthesize(90_000, seed=7, conversion_rate=0.025, shuffle=False)
+    data = synthesize(90_000, seed=7, conversion_rate=0.035, shuffle=False)  # the sample world
     tables = {"touches": data.touches, "stages": data.stages, "spend": data.spend,
               "surveys": data.surveys}  # fmt: skip
     changed, truth = inject_anomalies(tables, listed, seed=7)

@@ -289,10 +289,11 @@ def test_stage_order_is_monotone_and_nested(data: SyntheticData) -> None:
 def test_funnel_rates(big: SyntheticData) -> None:
     counts = big.stages["stage"].value_counts()
     c = dict(zip(counts["stage"], counts["count"], strict=True))
-    assert 0.40 <= c["mql"] / c["lead"] <= 0.65
-    assert 0.30 <= c["sql"] / c["mql"] <= 0.65
-    assert 0.35 <= c["opportunity"] / c["sql"] <= 0.75
-    assert 0.20 <= c["closed_won"] / c["opportunity"] <= 0.50
+    # STEP_SPLIT at the default conversion_rate 0.04: about 66%, 56%, 62%, 21%
+    assert 0.55 <= c["mql"] / c["lead"] <= 0.75
+    assert 0.45 <= c["sql"] / c["mql"] <= 0.70
+    assert 0.50 <= c["opportunity"] / c["sql"] <= 0.75
+    assert 0.15 <= c["closed_won"] / c["opportunity"] <= 0.30
 
 
 @pytest.mark.parametrize(("n", "rate"), [(240_000, 0.04), (90_000, 0.10)])
@@ -351,6 +352,8 @@ def test_truth_shares(data: SyntheticData) -> None:
     shares = truth["incremental_share"]
     assert set(shares) == {*TRACKED_CHANNELS, SALES_CHANNEL}
     assert shares[SALES_CHANNEL] == 0.0  # follow-up after the MQL causes nothing
+    assert set(truth["calibration"]["segment_effect"]) == {"smb", "mid_market", "enterprise"}
+    assert "segment_effect" in truth["model"]
     assert all(v >= 0 for v in shares.values())
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-12)
     every = [v["share_incl_dark"] for v in truth["channels"].values()] + [
@@ -399,19 +402,21 @@ def _first_channel(d: SyntheticData) -> pl.DataFrame:
     )
 
 
-def test_partner_sourced_mqls_reach_sql_far_more_often(big: SyntheticData) -> None:
+def test_partner_sourced_mqls_reach_opportunity_far_more_often(big: SyntheticData) -> None:
     reached = big.stages.pivot(on="stage", index="contact_id", values="timestamp").join(
         _first_channel(big), on="contact_id"
     )
     mql = reached.filter(pl.col("mql").is_not_null())
     rate = mql.group_by(pl.col("first") == "partner_referral").agg(
-        rate=pl.col("sql").is_not_null().mean(), n=pl.len()
+        rate=pl.col("opportunity").is_not_null().mean(),
+        sql=pl.col("sql").is_not_null().mean(),
+        n=pl.len(),
     )
-    by = dict(zip(rate["first"], rate["rate"], strict=True))
-    assert 0.55 <= by[True] <= 0.72  # PARTNER_MQL_TO_SQL = 0.62
-    assert by[False] < 0.45
-    assert mql.height > 0
-    assert rate.filter(pl.col("first"))["n"].item() > 200
+    by = {r["first"]: r for r in rate.iter_rows(named=True)}
+    assert 0.55 <= by[True]["rate"] <= 0.75  # PARTNER_MQL_TO_OPP = 0.65
+    assert by[False]["rate"] < 0.45
+    assert by[True]["sql"] >= by[True]["rate"]  # still nested: every opportunity was an SQL
+    assert by[True]["n"] > 200
 
 
 def test_sales_touches_follow_the_mql(big: SyntheticData) -> None:
@@ -519,12 +524,12 @@ def test_subscriptions(big: SyntheticData) -> None:
 def test_spend_calibrated_and_proportional() -> None:
     small = synthesize(90_000, seed=7).spend  # 5,000 accounts: the design's company
     total = small["amount"].sum()
-    assert 700_000 < total < 900_000
+    assert 600_000 < total < 750_000
     by = small.group_by("channel").agg(pl.col("amount").sum())
     amount = dict(zip(by["channel"], by["amount"], strict=True))
-    assert 240_000 < amount["linkedin"] < 290_000
-    assert 95_000 < amount["google_ads"] < 125_000
-    assert 175_000 < amount["outbound"] < 225_000
+    assert 215_000 < amount["linkedin"] < 265_000
+    assert 85_000 < amount["google_ads"] < 115_000
+    assert 130_000 < amount["outbound"] < 170_000
     assert set(amount) == {
         "linkedin",
         "google_ads",

@@ -30,7 +30,7 @@ from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 #: Non-media costs the demo assumes (the sample data has none); printed and written with the
 #: economics so every loaded-CAC figure can be traced to them.
-DEMO_COSTS = {"sales_compensation": 400_000.0, "tooling": 50_000.0, "onboarding": 60_000.0}
+DEMO_COSTS = {"sales_compensation": 200_000.0, "tooling": 30_000.0, "onboarding": 40_000.0}
 #: The sample company's gross margin (not in the data; churn is observed in its subscriptions
 #: table); see sample_data/README.md.
 DEMO_GROSS_MARGIN = 0.80
@@ -46,7 +46,8 @@ def demo(
         fail(
             FileNotFoundError(
                 f"no sample data in {data}; generate it with "
-                f"`attribution synth --touches 90000 --no-shuffle --out {data}`"
+                f"`attribution synth --touches 90000 --conversion-rate 0.035 --no-shuffle "
+                f"--out {data}`"
             )
         )
 

@@ -3,7 +3,8 @@
 :func:`synthesize` builds one in memory, :func:`write_synthetic` streams one to files; both
 give the same rows for the same seed. The modules: the world's parameters (``_world``),
 accounts and contacts (``_accounts``), touches (``_touches``), the funnel and deals
-(``_deals``), survey answers (``_answers``), one block's draw (``_block``), the calibration
+(``_deals``), survey answers (``_answers``), the sales follow-up (``_sales``), subscriptions
+(``_subscriptions``), one block's draw (``_block``), the calibration
 (``_calibration``), the ground truth (``_truth``), the tables (``_frames``, ``_spend``), the
 files (``_write``) and the entry points (``_synth``); anomalies injected on purpose to score
 the weekly alerts (``_anomalies``).

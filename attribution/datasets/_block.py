@@ -37,6 +37,7 @@ from attribution.datasets._world import (
     MAX_SALES_TOUCHES,
     ORPHAN_SHARE,
     ROLE_EFFECT,
+    SEGMENT_EFFECT,
     STAGES,
     TAG_BLOCK,
     TOUCHES_PER_CONTACT,
@@ -133,7 +134,8 @@ def draw_exposures(
     contacts = draw_contacts(rng, accounts, nc, n_orphan)
     journeys = draw_journeys(rng, contacts, nt, days)
     eta = (
-        ROLE_EFFECT[contacts.role]
+        SEGMENT_EFFECT[contacts.segment]
+        + ROLE_EFFECT[contacts.role]
         + INTENT_COEF * contacts.intent
         + journeys.exposed @ CHANNEL_LIFT
         + contacts.dark @ DARK_LIFT

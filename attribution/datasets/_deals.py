@@ -3,8 +3,9 @@
 
 One uniform per contact against nested thresholds, so the stages are nested and
 ``P(closed_won) = sigmoid(b_won + eta)`` exactly. Contacts whose first touch is a partner
-referral reach SQL from MQL at ``PARTNER_MQL_TO_SQL`` (their SQL threshold moves between the
-MQL and opportunity ones, so nesting and ``P(closed_won)`` are unchanged). Stage times are
+referral reach the opportunity from MQL at ``PARTNER_MQL_TO_OPP`` (their opportunity threshold
+moves between the MQL and closed_won ones, the SQL one up to it if lower, so nesting and
+``P(closed_won)`` are unchanged). Stage times are
 anchored on touches: the lead is created by a touch early in the journey, opportunities later,
 the close after the last touch; touches go on after each milestone. Deals are subscriptions:
 their value is ARR, 12 x an MRR drawn by segment.
@@ -22,7 +23,7 @@ from attribution.datasets._world import (
     DEAL_MRR_MEDIAN,
     DEAL_SIGMA,
     OPEN_OPPORTUNITY_P,
-    PARTNER_MQL_TO_SQL,
+    PARTNER_MQL_TO_OPP,
     sigmoid,
 )
 
@@ -76,7 +77,8 @@ def draw_funnel(
     u = rng.random(nc)
     p = sigmoid(b[None, :] + eta[:, None])  # (contact, stage): nested, decreasing
     partner = journeys.channel[journeys.first] == CH_INDEX["partner_referral"]
-    p[partner, 2] = np.clip(PARTNER_MQL_TO_SQL * p[partner, 1], p[partner, 3], p[partner, 1])
+    p[partner, 3] = np.clip(PARTNER_MQL_TO_OPP * p[partner, 1], p[partner, 4], p[partner, 1])
+    p[partner, 2] = np.maximum(p[partner, 2], p[partner, 3])
     level = (u[:, None] < p).sum(axis=1)  # 0..5
     lost_draw = rng.random(nc)
     won = level == 5

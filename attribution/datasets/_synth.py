@@ -1,27 +1,33 @@
 """Seeded synthetic B2B data with a known ground truth.
 
-The world: a logistics-software SaaS company selling a TMS to shippers. Accounts
-(shippers) have contacts with buying-committee roles; contacts are touched by marketing
-channels over weeks; some move through the CRM funnel (lead -> mql -> sql -> opportunity ->
-closed_won | closed_lost); the company spends a monthly budget per channel; buyers answer
-"How did you hear about us?" in free text.
+The world: an SMB-heavy logistics-software SaaS company selling a TMS to shippers on
+subscriptions. Accounts (shippers: SMB, mid-market, enterprise; a metro and its sales region)
+have contacts with buying-committee roles; contacts are touched by marketing channels over
+weeks, among them the SDRs' outbound prospecting; some move through the CRM funnel (lead -> mql
+-> sql -> opportunity -> closed_won | closed_lost), and after an MQL the sales team follows up
+(calls, emails, meetings, each with its owner team); won deals become monthly subscriptions
+that churn and expand; the company spends a monthly budget per channel and campaign; buyers
+answer "How did you hear about us?" in free text.
 
-How a contact converts is known exactly: ``logit P(closed_won) = b_won + role effect +
-intent_coef * intent + sum of lift_c over the tracked channels c the contact was exposed to
-+ sum of lift_d over the untracked ("dark funnel") channels d it was exposed to``. Intent
-also makes ``direct`` and ``organic_search`` touches more likely, so those channels look
-good in observational data while adding little; ``partner_referral`` and ``g2_capterra``
-are rare but strongly incremental. ``truth`` holds each channel's incremental share.
+How a contact converts is known exactly: ``logit P(closed_won) = b_won + segment effect +
+role effect + intent_coef * intent + sum of lift_c over the tracked channels c the contact was
+exposed to + sum of lift_d over the untracked ("dark funnel") channels d it was exposed to``.
+Intent also makes ``direct`` and ``organic_search`` touches more likely, so those channels look
+good in observational data while adding little; ``partner_referral`` and ``g2_capterra`` are
+rare but strongly incremental. The sales follow-up touches (channel ``sales``) are drawn after
+the funnel and cause nothing. ``truth`` holds each channel's incremental share.
 
-Data are generated in independent **blocks** of a fixed size (36,000 touches, 2,000
-accounts, 6,000 contacts), each seeded from ``(seed, block index)``; identifiers are
-numbered from fixed block offsets. The rows therefore do not depend on how blocks are
-grouped into chunks for writing: :func:`write_synthetic` with any ``chunk_touches`` and
-:func:`synthesize` produce the same set of rows, and exactly ``n_touches`` touches.
+Data are generated in independent **blocks** of a fixed size (36,000 marketing touches, 2,000
+accounts, 6,000 contacts, with their sales touches and subscriptions), each seeded from
+``(seed, block index)``; identifiers are numbered from fixed block offsets. The rows therefore
+do not depend on how blocks are grouped into chunks for writing: :func:`write_synthetic` with
+any ``chunk_touches`` and :func:`synthesize` produce the same set of rows, and exactly
+``n_touches`` marketing touches.
 
 The pieces: the world's parameters (:mod:`._world`), accounts and contacts (:mod:`._accounts`),
 touches (:mod:`._touches`), the funnel and deals (:mod:`._deals`), survey answers
-(:mod:`._answers`), one block's draw in its fixed order (:mod:`._block`), the calibration
+(:mod:`._answers`), the sales follow-up (:mod:`._sales`), subscriptions
+(:mod:`._subscriptions`), one block's draw in its fixed order (:mod:`._block`), the calibration
 (:mod:`._calibration`), the ground truth (:mod:`._truth`), the tables (:mod:`._frames`,
 :mod:`._spend`) and the files (:mod:`._write`).
 """

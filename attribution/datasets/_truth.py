@@ -24,6 +24,8 @@ from attribution.datasets._world import (
     ROLE_EFFECT,
     ROLES,
     SALES_CHANNEL,
+    SEGMENT_EFFECT,
+    SEGMENTS,
     STAGES,
     TRACKED_CHANNELS,
     sigmoid,
@@ -153,7 +155,8 @@ class Truth:
             },
             "conversion": "closed_won, per contact",
             "model": (
-                "logit P(closed_won) = b_won + role_effect[role] + intent_coef * intent "
+                "logit P(closed_won) = b_won + segment_effect[segment] + role_effect[role] "
+                "+ intent_coef * intent "
                 "+ sum over tracked channels c of lift_c * exposed_c "
                 "+ sum over dark channels d of lift_d * exposed_d; exposed_c = 1 when the "
                 "contact has at least one touch of channel c. Intent also raises the share "
@@ -179,6 +182,7 @@ class Truth:
                 ),
                 "intent_coef": INTENT_COEF,
                 "role_effect": dict(zip(ROLES, ROLE_EFFECT.tolist(), strict=True)),
+                "segment_effect": dict(zip(SEGMENTS, SEGMENT_EFFECT.tolist(), strict=True)),
             },
             "incremental_share": {ch: v["incremental_share"] for ch, v in channels.items()},
             "channels": channels,
