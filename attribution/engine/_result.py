@@ -200,7 +200,7 @@ class AttributionResult:
         campaigns, and
         whatever the objects in ``also`` write (each has ``.write(directory)``, e.g. a survey
         benchmark), and last ``report.html``, the self-contained report of everything written
-        (``report=False`` skips it: about 0.6 s and 5 MB, mostly the inlined plotly.js).
+        (``report=False`` skips it: about 0.6 s and 1 MB, half of it the packed plotly.js).
         """
         run_id = run_id or self.manifest["run_id"]
         final = Path(runs_dir) / run_id
