@@ -88,7 +88,9 @@ def combine_counts(
 def stage_counts_full(stages: pl.DataFrame) -> dict[str, int]:
     if "stage" not in stages.columns or not stages.height:
         return {}
-    return {str(s): int(n) for s, n in stages.group_by("stage").len().iter_rows()}
+    counted = stages.group_by("stage").len()
+    return dict(zip(counted["stage"].cast(pl.String).to_list(), counted["len"].to_list(),
+                    strict=True))
 
 
 def shown_stage_counts(full: Mapping[str, int]) -> dict[str, int]:

@@ -36,7 +36,8 @@ def stage_counts(stages: pl.DataFrame) -> dict[str, int]:
         .sort(["len", "stage"], descending=[True, False])
         .head(STAGE_COUNTS_SHOWN)
     )
-    return {str(s): int(n) for s, n in counted.iter_rows()}
+    return dict(zip(counted["stage"].cast(pl.String).to_list(), counted["len"].to_list(),
+                    strict=True))
 
 
 def empty_reason(parameters: Mapping[str, Any], counts: Mapping[str, Any]) -> str | None:

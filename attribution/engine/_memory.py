@@ -301,7 +301,8 @@ def attribute_paths(
     >>> import polars as pl, attribution
     >>> paths = pl.DataFrame({"path": ["a > b", "b"], "conversions": [2, 1]})
     >>> res = attribution.attribute_paths(paths, models=["first_touch"])
-    >>> dict(res.channel_credit.select("channel", "conversions").iter_rows())
+    >>> credit = res.channel_credit
+    >>> dict(zip(credit["channel"], credit["conversions"], strict=True))
     {'a': 2.0, 'b': 1.0}
     """
     timer = Timer(None)

@@ -30,11 +30,12 @@ def contact_roles(contacts: pl.DataFrame | None) -> pl.DataFrame:
     if contacts is None or "role" not in contacts.columns:
         return empty
     # normalise each distinct role text once, not once per contact
-    distinct = contacts.select(pl.col("role").drop_nulls().unique())
-    names = dict(distinct.with_columns(normalise_role(pl.col("role")).alias("n")).iter_rows())
-    rows = contacts.select(
+    names = contacts.select(pl.col("role").drop_nulls().unique()).with_columns(
+        normalise_role(pl.col("role")).alias("_normalised")
+    )
+    rows = contacts.join(names, on="role", how="left").select(
         "contact_id",
-        pl.col("role").replace_strict(names, default=UNKNOWN_ROLE, return_dtype=pl.String),
+        pl.col("_normalised").fill_null(UNKNOWN_ROLE).alias("role"),
         pl.col(ROW) if ROW in contacts.columns else pl.int_range(pl.len()).alias(ROW),
     ).filter(pl.col("contact_id").is_not_null() & (pl.col("role") != UNKNOWN_ROLE))
     per_contact = rows.unique(["contact_id", "role"])
