@@ -217,6 +217,54 @@ def test_a_request_may_name_a_snapshot(url: str, runs_dir: Path, tmp_path: Path)
         assert http.post("/v1/models/snapshots", json={"run_id": "nope"}).status_code == 404
 
 
+def test_a_data_driven_scorer_is_reused_until_the_current_snapshot_changes(
+        runs_dir: Path, stored: dict[str, Path], tmp_path: Path) -> None:
+    """The cache answers a data-driven model set without resolving or reading a snapshot
+    (so such requests take the fast path), for the current snapshot only while its pointer
+    is unchanged: a publication by another process is seen by the very next request."""
+    from service.core.scoring import ScorerCache
+    store = SnapshotStore.beside(runs_dir)
+    cache = ScorerCache(SnapshotStore.beside(runs_dir))
+    models: list[Any] = ["linear", "markov"]
+    assert cache.cached(models) is None  # never resolved
+    first = store.publish(stored["good"])
+    fitted = cache.get(models, None)
+    assert fitted.snapshot is not None
+    assert fitted.snapshot.snapshot_id == first.snapshot_id
+    assert cache.cached(models) is fitted
+    assert cache.cached(models, first.snapshot_id) is fitted
+    assert cache.cached(models, "someone-else") is None
+    # a second publication (another store object, as another process would)
+    second = SnapshotStore(store.root).publish(
+        shutil.copytree(stored["good"], tmp_path / "again"))
+    assert cache.cached(models) is None  # the pointer moved: resolve again
+    refitted = cache.get(models, None)
+    assert refitted.snapshot is not None
+    assert refitted.snapshot.snapshot_id == second.snapshot_id
+    assert cache.cached(models) is refitted
+    assert cache.cached(models, first.snapshot_id) is fitted  # named: snapshots never change
+    assert cache.cached(["linear"]) is None  # a set not resolved yet
+    rules = cache.get(["linear"], None)
+    assert rules.snapshot is None
+    assert cache.cached(["linear"]) is rules
+
+
+def test_a_publication_is_seen_by_the_next_request_on_the_fast_path(
+        url: str, runs_dir: Path) -> None:
+    sent = {"models": ["markov"], "journeys": [journey("o1", "linkedin", "email")]}
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        first = http.post("/v1/models/snapshots", json={"run_id": "good"}).json()
+        answers = [http.post("/v1/attribute", json=sent).json() for _ in range(3)]
+        assert {a["snapshot"] for a in answers} == {first["snapshot_id"]}
+        from attribution.cli import app
+        assert CliRunner().invoke(app, ["publish", str(runs_dir / "good")]).exit_code == 0
+        second = http.get("/v1/models/snapshots").json()["current"]
+        assert second != first["snapshot_id"]
+        assert http.post("/v1/attribute", json=sent).json()["snapshot"] == second
+        named = http.post("/v1/attribute", json=sent | {"snapshot": first["snapshot_id"]})
+        assert named.json()["snapshot"] == first["snapshot_id"]
+
+
 def test_unseen_channels_and_their_credit_rule(url: str) -> None:
     """A channel the snapshot never saw: listed in unseen_channels; under Markov and Shapley
     it weighs 0 beside seen channels, and a journey of unseen channels only is split evenly;

@@ -21,6 +21,7 @@ would learn nothing from it and answer equal splits.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -238,6 +239,16 @@ class SnapshotStore:
         except (OSError, ValueError, AttributeError):
             return None
         return current if isinstance(current, str) else None
+
+    def current_marker(self) -> tuple[int, int, int] | None:
+        """A token that changes whenever the current pointer does (one ``stat``, no read),
+        or None when nothing is published. Publishing replaces the pointer atomically (a new
+        file), so a cache keyed by the id read after an unchanged marker stays right."""
+        try:
+            st = os.stat(self.root / CURRENT)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def current(self) -> ModelSnapshot | None:
         """The current snapshot, or None when nothing was published."""

@@ -4,10 +4,12 @@ FastAPI's routing and dependency injection cost a scoring request about as much 
 it (~0.3 ms of the ~1 ms a 20-touch request costs the worker). :class:`ScoringFastPath`
 answers the request that needs none of it: a body with a ``Content-Length`` of at most
 :data:`~service.api.routes.attribute.INLINE_BYTES`, in the plain form
-(:func:`~service.api.body.read_plain`), within every limit, for a rule-based model set
-already resolved (:meth:`~service.core.scoring.ScorerCache.cached`) and small enough to
-score on the event loop. It does what the route does for such a request (parse, check,
-score, render: the same functions), so the answer is the route's, byte for byte.
+(:func:`~service.api.body.read_plain`), within every limit, for a model set already
+resolved and fitted (:meth:`~service.core.scoring.ScorerCache.cached`: rule-based, or
+data-driven on a named snapshot or on the current one while its pointer is unchanged) and
+small enough to score on the event loop. It does what the route does for such a request
+(parse, check, score, render: the same functions), so the answer is the route's, byte for
+byte.
 
 Every other request, and any request whose checks or scoring raise, goes on to the app with
 its body replayed: the route then answers it, errors included, exactly as before. The key
@@ -78,7 +80,7 @@ def _answer(scope: Scope, raw: bytes) -> bytes | None:
         if rows > INLINE_ROWS or rows > state.scoring.small_rows:
             return None
         models = list(body.models)
-        scoring = state.scorers.cached(models)
+        scoring = state.scorers.cached(models, body.snapshot)
         if scoring is None or not scoring.scorer.small_engine:
             return None
         render = _render(scoring.scorer.labels, scoring)

@@ -60,13 +60,28 @@ class ScorerCache:
         self._scorers: OrderedDict[tuple[str, str | None], Scoring] = OrderedDict()
         self._needs_snapshot: dict[str, bool] = {}
         self._lock = threading.Lock()
+        #: (pointer marker, snapshot id) of the current snapshot when last read.
+        self._current: tuple[tuple[int, int, int], str] | None = None
 
-    def cached(self, models: list[Any]) -> Scoring | None:
-        """The cached scorer of a rule-only model set (no disk, no resolving), else None."""
+    def cached(self, models: list[Any], snapshot_id: str | None = None) -> Scoring | None:
+        """The cached scorer of a model set, else None; no resolving, no reading.
+
+        A rule-only set is found by its models. A data-driven set is found for the snapshot
+        a request names (snapshots never change once written), or for the current one while
+        the store's pointer is unchanged since the scorer was fitted (one ``stat``): a new
+        publication is seen by the very next request."""
         key = _key(models)
-        if self._needs_snapshot.get(key) is not False:
+        needs = self._needs_snapshot.get(key)
+        if needs is None:
             return None
-        return self._scorers.get((key, None))
+        if not needs:
+            return self._scorers.get((key, None))
+        if snapshot_id is None:
+            current = self._current
+            if current is None or self.snapshots.current_marker() != current[0]:
+                return None
+            snapshot_id = current[1]
+        return self._scorers.get((key, snapshot_id))
 
     def get(self, models: list[Any], snapshot_id: str | None) -> Scoring:
         """The scorer for ``models``, fitted on snapshot ``snapshot_id`` (default: the
@@ -118,7 +133,10 @@ class ScorerCache:
                 raise ServiceError(404, "not_found", f"no published snapshot '{snapshot_id}'; "
                                    "GET /v1/models/snapshots lists them", field="snapshot")
             return snapshot
+        marker = self.snapshots.current_marker()  # before reading: a change after it is seen
         current = self.snapshots.current()
+        if current is not None and marker is not None:
+            self._current = (marker, current.snapshot_id)
         if current is None:
             every = [n for n, m in attribution.available_models().items() if m.family == "data"]
             raise ServiceError(

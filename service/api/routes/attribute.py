@@ -133,7 +133,7 @@ def score_in_process(raw: bytes) -> tuple[int, bytes, dict[str, str] | None]:
         check_request(body, settings)
         models = list(body.models)
         with model_errors(models):
-            scoring = scorers.cached(models) or scorers.get(models, body.snapshot)
+            scoring = scorers.cached(models, body.snapshot) or scorers.get(models, body.snapshot)
             render = _render(scoring.scorer.labels, scoring)
             return 200, render(scoring.scorer.score(body.journeys)), None
     except Exception as exc:  # every answer goes back as data: nothing to unpickle
@@ -176,7 +176,7 @@ async def attribute(request: Request, settings: SettingsDep, scorers: ScorersDep
     if rows > pool.small_rows:
         return await _in_process(pool, raw)
     models = list(body.models)
-    scoring = scorers.cached(models)
+    scoring = scorers.cached(models, body.snapshot)
     if scoring is None:
         # resolving models, reading the snapshot and fitting touch the disk: not on the loop
         with model_errors(models):
