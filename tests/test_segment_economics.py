@@ -470,8 +470,14 @@ def test_cli_run_with_accounts_and_subscriptions(tmp_path: Path) -> None:
     assert meta["parameters"]["annual_churn"]["source"].startswith("observed")
     assert meta["parameters"]["segment_spend_touches"] == "every touch of the touch log"
     for text in ("guardrail basis first_year_gross_profit", "Loaded CAC by channel and segment",
-                 "NRR (annualised, subscriptions): all", "Retention (subscriptions"):  # fmt: skip
+                 "NRR (annualised, subscriptions): all", "Retention (subscriptions",
+                 "Segments against the published ranges", "pipeline per $"):  # fmt: skip
         assert text in proc.stdout
+    # the created pipeline (the funnel's opportunities) reaches the segment rows
+    smb = econ.filter(pl.col("segment") == "smb")
+    assert smb.get_column("pipeline_created").sum() > 0
+    assert set(smb.get_column("pipeline_per_dollar_low").drop_nulls()) == {15.0}
+    assert "segment" in pl.read_parquet(run_dir / "economics_monthly.parquet").columns
 
 
 def test_report_shows_segments_and_retention(tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from attribution.b2b import _economics_ranges as _ranges_module
 from attribution.b2b._economics_metrics import (
     DEFAULT_ANNUAL_CHURN,
     DEFAULT_GROSS_MARGIN,
@@ -71,16 +72,20 @@ from attribution.b2b._economics_metrics import (
     target_expr,
     with_metrics,
 )
+from attribution.b2b._economics_ranges import blended_pipeline, with_pipeline, with_ranges
 from attribution.b2b._economics_slices import (
     ALL,
     SLICE_SCHEMA,
+    MonthlySegments,
     SegmentSpend,
     allocate_non_media,
     blended_rows,
+    conversion_segments,
     credit_by,
     ltv_inputs,
     monthly_rows,
     observed_churns,
+    segment_spend_shares,
     split_spend,
     with_exposure,
 )
@@ -89,7 +94,7 @@ from attribution.b2b._retention import Retention, retention
 from attribution.b2b._shared import chosen_models, jsonable, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.inputs._account_inputs import UNKNOWN, Accounts, Subscriptions, as_accounts
-from attribution.inputs._benchmarks import Benchmarks
+from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._channels import (
     check_channel_aliases,
     normalise_channels,
@@ -125,7 +130,11 @@ class UnitEconomics:
         ``ltv_to_cac``, ``payback_months``, ``payback_target_months``,
         ``gross_profit_per_customer``, ``guardrail_basis``, ``guardrail_share``,
         ``guardrail_limit``, ``breach``, ``ltv_to_cac_ok``, ``payback_ok``,
-        ``pipeline_per_dollar``, ``marketing_roi``.
+        ``pipeline_per_dollar``, ``marketing_roi``, and against the segment's published
+        ranges (:mod:`attribution.b2b._economics_ranges`) ``opportunities``,
+        ``pipeline_created``, ``created_pipeline_per_dollar``, ``pipeline_per_dollar_low``,
+        ``_high``, ``_gap``, ``_judgement`` and ``cac_payback_low``, ``_high``, ``_gap``,
+        ``_judgement``.
     segments : pl.DataFrame
         The same columns per model, segment and channel (with an accounts table; else
         empty). ``economics.parquet`` holds ``table`` and ``segments`` together.
@@ -133,8 +142,9 @@ class UnitEconomics:
         Per model, ``dimension`` (``metro``, ``region``), ``slice`` and channel, the same
         figures (``economics_slices.parquet``; empty without those account columns).
     monthly : pl.DataFrame
-        Per model, channel and ``month``: the figures of the trailing three months, with
-        ``breach_streak`` and ``rerate`` (``economics_monthly.parquet``).
+        Per model, ``segment`` (``all``, and each segment with an accounts table), channel
+        and ``month``: the figures of the trailing three months, with ``breach_streak`` and
+        ``rerate`` (``economics_monthly.parquet``).
     blended : pl.DataFrame
         One row per model and segment (``all`` too): every channel together.
     retention : Retention or None
@@ -182,7 +192,8 @@ class UnitEconomics:
                     if self.segments.height
                     else [],
                     "rerate": self.monthly.filter(pl.col("rerate"))
-                    .select("model", "channel", "month", "guardrail_share", "breach_streak")
+                    .select("model", "segment", "channel", "month", "guardrail_share",
+                            "breach_streak")  # fmt: skip
                     .to_dicts()
                     if self.monthly.height
                     else [],
@@ -218,6 +229,7 @@ def unit_economics(
     segment_spend: SegmentSpend = "touches",
     monthly_lag_months: int | None = None,
     exposure: pl.DataFrame | None = None,
+    pipeline: pl.DataFrame | None = None,
     models: Iterable[str] | None = None,
     columns: Mapping[str, str] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
@@ -271,6 +283,11 @@ def unit_economics(
         Touches per ``channel`` and ``account_id`` over the whole touch log
         (:func:`attribution.b2b._economics_slices.touch_exposure`): the weights of the
         ``touches`` spend split; without it, the attributed journeys' touches.
+    pipeline
+        The created pipeline per ``segment`` and sourced ``channel`` (:attr:`Funnel.pipeline`
+        of :func:`attribution.funnel` run with the touches and the accounts): the
+        ``pipeline_created`` and ``created_pipeline_per_dollar`` columns, judged against the
+        segment's ``pipeline_per_dollar`` range; ``None``: those columns are null.
     monthly_lag_months
         Months between spend and the customers it buys in the monthly figures (default: the
         data's median months from first credited touch to conversion).
@@ -406,6 +423,8 @@ def unit_economics(
         assumptions,
         ("model", "segment", "channel"),
     ).sort(order, "customers", "channel", descending=[False, True, False])
+    bench = benchmarks if benchmarks is not None else load_benchmarks()
+    out = with_ranges(with_pipeline(out, pipeline), bench)
     touch_credit = result.touch_credit.filter(pl.col("model").is_in(chosen))
     sliced = account_table is not None and touch_credit.height > 0
 
@@ -431,9 +450,13 @@ def unit_economics(
             ("model", dimension, "channel"),
         )
 
+    def judged(frame: pl.DataFrame) -> pl.DataFrame:
+        return with_ranges(with_pipeline(frame, pipeline), bench)
+
     segments = (
-        slice_rows("segment", True).sort(order, "segment", "customers", "channel",
-                                         descending=[False, False, True, False])  # fmt: skip
+        judged(slice_rows("segment", True)).sort(
+            order, "segment", "customers", "channel", descending=[False, False, True, False]
+        )
         if sliced
         else out.clear()
     )
@@ -460,6 +483,7 @@ def unit_economics(
         targets,
         float(payback_target_months),
     )
+    blended = with_ranges(blended_pipeline(blended, pipeline), bench)
     monthly, lag = monthly_rows(
         touch_credit,
         result.conversions,
@@ -472,6 +496,14 @@ def unit_economics(
         replace(assumptions, period_months=3.0),
         float(payback_target_months),
         monthly_lag_months,
+        segments=MonthlySegments(
+            of_conversion=conversion_segments(touch_credit, account_table),
+            spend_shares=segment_spend_shares(out, segments),
+            churns=churns,
+            targets=targets,
+        )
+        if sliced and account_table is not None
+        else None,
     )
     conv = result.conversions
     conv_span = (
@@ -537,6 +569,12 @@ def unit_economics(
         guardrail_limit=guardrail_limit,
         segment_spend=segment_spend,
         max_lifetime_years=max_lifetime_years,
+    )
+    notes["ranges"] = " ".join((_ranges_module.__doc__ or "").split("\n\n", 1)[-1].split())
+    parameters["pipeline"] = (
+        "created pipeline: opportunity amounts by sourced channel and segment (the funnel)"
+        if pipeline is not None
+        else None
     )
     return UnitEconomics(
         table=out,

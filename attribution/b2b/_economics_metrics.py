@@ -160,7 +160,12 @@ def with_metrics(frame: pl.DataFrame, a: Assumptions, keys: Sequence[str]) -> pl
             )
         )
         .with_columns(
-            ((pl.col("status") == "no_customers") | (pl.col("guardrail_share") > a.limit))
+            # spend without customers breaches; a window with neither spend nor customers
+            # (a monthly row of a channel idle in it) does not
+            (
+                ((pl.col("status") == "no_customers") & (pl.col("spend") > 0))
+                | (pl.col("guardrail_share") > a.limit)
+            )
             .fill_null(False)
             .alias("breach"),
             (pl.col("ltv_to_cac") >= a.ltv_to_cac_target).alias("ltv_to_cac_ok"),

@@ -33,6 +33,7 @@ Methods (also in ``economics.json``'s notes and the README, "Unit economics"):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final, Literal
 
 import polars as pl
@@ -69,8 +70,8 @@ SLICE_SCHEMA: Final = pl.Schema(
 )
 #: ``economics_monthly.parquet``: the figures of the trailing three months, per month.
 MONTHLY_SCHEMA: Final = pl.Schema(
-    {"model": pl.String, "channel": pl.String, "month": pl.Date, **_METRICS,
-     "breach_streak": pl.Int32, "rerate": pl.Boolean}  # fmt: skip
+    {"model": pl.String, "segment": pl.String, "channel": pl.String, "month": pl.Date,
+     **_METRICS, "breach_streak": pl.Int32, "rerate": pl.Boolean}  # fmt: skip
 )
 
 
@@ -252,6 +253,45 @@ def spend_lag(touch_credit: pl.DataFrame, conversions: pl.DataFrame) -> int:
     return max(0, round(days / 30.4375)) if days is not None else 0
 
 
+def conversion_segments(touch_credit: pl.DataFrame, accounts: Accounts) -> pl.DataFrame:
+    """``conversion_id`` -> ``segment`` (its account's; ``unknown`` without one)."""
+    return accounts.attach(conversion_accounts(touch_credit), ("segment",)).select(
+        "conversion_id", "segment"
+    )
+
+
+def segment_spend_shares(overall: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFrame:
+    """Per model, channel and segment, the segment's share of the channel's spend in the
+    period's split (the segment rows' ``spend`` / the ``all`` row's): the monthly segment
+    rows split each month's spend the same way."""
+    return (
+        segments.select("model", "segment", "channel", "spend")
+        .join(
+            overall.select("model", "channel", pl.col("spend").alias("_all")),
+            on=["model", "channel"],
+            how="inner",
+        )
+        .select(
+            "model",
+            "segment",
+            "channel",
+            pl.when(pl.col("_all") > 0).then(pl.col("spend") / pl.col("_all")).alias("_share"),
+        )
+        .drop_nulls("_share")
+    )
+
+
+@dataclass(frozen=True)
+class MonthlySegments:
+    """What the monthly rows need to slice by segment: each conversion's segment, each
+    segment's share of a channel's spend, and the segment's churn and payback target."""
+
+    of_conversion: pl.DataFrame
+    spend_shares: pl.DataFrame
+    churns: Mapping[str, float]
+    targets: Mapping[str, float]
+
+
 def monthly_rows(
     touch_credit: pl.DataFrame,
     conversions: pl.DataFrame,
@@ -264,11 +304,12 @@ def monthly_rows(
     assumptions: Assumptions,
     target: float,
     lag: int | None = None,
+    segments: MonthlySegments | None = None,
 ) -> tuple[pl.DataFrame, int | None]:
-    """Per model, channel and month M, the figures of the trailing window M-2..M with
-    ``breach_streak`` and ``rerate`` (see the module docstring), and the spend lag in
-    months used; empty when no month has a whole window or the result has no touch
-    credit."""
+    """Per model, ``segment`` (``all``, and each segment with ``segments``), channel and
+    month M, the figures of the trailing window M-2..M with ``breach_streak`` and
+    ``rerate`` (see the module docstring), and the spend lag in months used; empty when no
+    month has a whole window or the result has no touch credit."""
     spend_by_month = spend_months.group_by("channel", "month").agg(
         pl.col("amount").sum().alias("spend")
     )
@@ -295,25 +336,45 @@ def monthly_rows(
     closed = conversions.select(
         "conversion_id", pl.col("timestamp").dt.date().dt.truncate("1mo").alias("month")
     )
-    credit = (
-        touch_credit.join(closed, on="conversion_id", how="inner")
-        .group_by("model", "channel", "month")
+    dated = touch_credit.join(closed, on="conversion_id", how="inner")
+    model_frame = pl.DataFrame({"model": models}, schema={"model": pl.String})
+    credit = [dated.with_columns(pl.lit(ALL).alias("segment"))]
+    spend = [model_frame.join(spend_by_month.with_columns(pl.lit(ALL).alias("segment")),
+                              how="cross")]  # fmt: skip
+    if segments is not None:
+        credit.append(dated.join(segments.of_conversion, on="conversion_id", how="inner"))
+        spend.append(
+            segments.spend_shares.join(spend_by_month, on="channel", how="inner").select(
+                "model", "channel", "month", (pl.col("spend") * pl.col("_share")).alias("spend"),
+                "segment",
+            )  # fmt: skip
+        )
+    keys = ["model", "segment", "channel", "month"]
+    credit_rows = (
+        pl.concat([c.select("model", "segment", "channel", "month", "credit", "value")
+                   for c in credit])  # fmt: skip
+        .group_by(keys)
         .agg(pl.col("credit").sum().alias("customers"), pl.col("value").sum().alias("revenue"))
     )
+    spend_rows = pl.concat([s.select(keys + ["spend"]) for s in spend])
     calendar = pl.DataFrame({"month": pl.date_range(first, last, "1mo", eager=True)})
-    channels = pl.concat([credit.select("channel"), spend_by_month.select("channel")]).unique()
+    series = (
+        pl.concat([credit_rows.select("model", "segment", "channel"),
+                   spend_rows.select("model", "segment", "channel")])  # fmt: skip
+        .unique()
+        .filter(pl.col("model").is_in(models))
+    )
+    by = ("model", "segment", "channel")
     window = [
-        pl.col(c).rolling_sum(WINDOW_MONTHS, min_samples=WINDOW_MONTHS).over("model", "channel")
+        pl.col(c).rolling_sum(WINDOW_MONTHS, min_samples=WINDOW_MONTHS).over(by)
         for c in ("spend", "customers", "revenue")
     ]
     grid = (
-        pl.DataFrame({"model": models}, schema={"model": pl.String})
-        .join(channels, how="cross")
-        .join(calendar, how="cross")
-        .join(credit, on=["model", "channel", "month"], how="left")
-        .join(spend_by_month, on=["channel", "month"], how="left")
+        series.join(calendar, how="cross")
+        .join(credit_rows, on=keys, how="left")
+        .join(spend_rows, on=keys, how="left")
         .with_columns(pl.col("customers", "revenue", "spend").fill_null(0.0))
-        .sort("model", "channel", "month")
+        .sort(*by, "month")
         .with_columns(window)
         .drop_nulls("spend")
     )
@@ -321,15 +382,25 @@ def monthly_rows(
         return pl.DataFrame(schema=MONTHLY_SCHEMA), lag
     share = WINDOW_MONTHS / period_months if period_months else 0.0
     base = "customers" if allocation == "customers" else "spend"
+    # every segment's rows share out the costs of the model's month, as the 'all' rows do
+    total = pl.col(base).filter(pl.col("segment") == ALL).sum().over("model", "month")
+    churns = dict(segments.churns) if segments is not None else {}
+    targets = dict(segments.targets) if segments is not None else {}
     grid = grid.with_columns(
-        (non_media * share * pl.col(base) / pl.col(base).sum().over("model", "month"))
-        .fill_nan(0.0)
-        .fill_null(0.0)
+        (non_media * share * pl.col(base) / total).fill_nan(0.0).fill_null(0.0)
         .alias("non_media_cost"),
-        pl.lit(churn).alias("annual_churn"),
-        pl.lit(target).alias("payback_target_months"),
+        pl.when(pl.col("segment") == ALL)
+        .then(pl.lit(churn))
+        .otherwise(
+            pl.col("segment").replace_strict(churns, default=churn, return_dtype=pl.Float64)
+        )
+        .alias("annual_churn"),
+        pl.when(pl.col("segment") == ALL)
+        .then(pl.lit(target))
+        .otherwise(target_expr(targets, target))
+        .alias("payback_target_months"),
     )
-    return rerate(with_metrics(grid, assumptions, ("model", "channel", "month"))), lag
+    return rerate(with_metrics(grid, assumptions, ("model", "segment", "channel", "month"))), lag
 
 
 def observed_churns(
@@ -412,13 +483,14 @@ def ltv_inputs(
 
 def rerate(frame: pl.DataFrame) -> pl.DataFrame:
     """``breach_streak`` (consecutive months in breach, to this one) and ``rerate`` (two
-    running) per model and channel of a monthly frame sorted by month."""
+    running) per model, segment (when the frame has one) and channel of a monthly frame."""
     run = pl.col("breach").cast(pl.Int32)
     block = (pl.col("breach") != pl.col("breach").shift(1)).fill_null(True).cum_sum()
+    by = ["model", *(["segment"] if "segment" in frame.columns else []), "channel"]
     return (
-        frame.sort("model", "channel", "month")
-        .with_columns(block.over("model", "channel").alias("_block"))
-        .with_columns(run.cum_sum().over("model", "channel", "_block").alias("breach_streak"))
+        frame.sort(*by, "month")
+        .with_columns(block.over(by).alias("_block"))
+        .with_columns(run.cum_sum().over(*by, "_block").alias("breach_streak"))
         .with_columns(
             pl.when(pl.col("breach")).then(pl.col("breach_streak")).otherwise(0),
         )

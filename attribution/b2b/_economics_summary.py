@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from attribution.b2b._decision import decision_note
+from attribution.b2b._funnel_kpis import judged
 from attribution.b2b._shared import money, num, pct
+from attribution.inputs._account_inputs import UNKNOWN
 
 if TYPE_CHECKING:
     from attribution.b2b._economics import UnitEconomics
@@ -144,16 +146,55 @@ def _segments(econ: UnitEconomics, model: str, blended: pl.DataFrame) -> list[st
     )
     lines.append(
         f"  {'segment':<12} {'customers':>9} {'loaded CAC':>10} {'ARPA':>9} {'LTV':>9} "
-        f"{'LTV/CAC':>8} {'payback':>8} {'target':>7} {'guardrail':>9}"
+        f"{'LTV/CAC':>8} {'payback':>8} {'target':>7} {'guardrail':>9} {'':<11} "
+        f"{'pipeline/$':>10}"
     )
     for r in blended.iter_rows(named=True):
         ok = "ok" if r["payback_ok"] else ("over target" if r["payback_ok"] is False else "")
-        lines.append(
+        pipe = r.get("created_pipeline_per_dollar")
+        line = (
             f"  {r['segment']:<12} {r['customers']:>9.1f} {money(r['loaded_cac']):>10} "
             f"{money(r['arpa']):>9} {money(r['ltv']):>9} {num(r['ltv_to_cac'], '.1f'):>8} "
             f"{num(r['payback_months'], '.1f'):>8} {num(r['payback_target_months'], '.0f'):>7} "
-            f"{num(r['guardrail_share'], '.1%'):>9} {ok}"
+            f"{num(r['guardrail_share'], '.1%'):>9} {ok:<11} "
+            f"{num(pipe, '.1f') + ('x' if pipe is not None else ''):>10}"
         )
+        lines.append(line.rstrip())
+    return [*lines, *_range_lines(blended)]
+
+
+def _range_lines(blended: pl.DataFrame) -> list[str]:
+    """Each segment's created pipeline per dollar and CAC recovery against the published
+    ranges (the benchmark table's ``pipeline_per_dollar`` and ``cac_payback_months``)."""
+    if "pipeline_per_dollar_low" not in blended.columns:
+        return []
+    judged_rows = blended.filter(
+        pl.any_horizontal(
+            pl.col(f"{p}_{end}").is_not_null()
+            for p in ("pipeline_per_dollar", "cac_payback")
+            for end in ("low", "high")
+        )
+    )
+    if judged_rows.height == 0:
+        return []
+    lines = [
+        "Segments against the published ranges (pipeline per $ = created pipeline, the "
+        "opportunity amounts the channels sourced, / media spend; CAC recovery = payback):"
+    ]
+    for r in judged_rows.iter_rows(named=True):
+        parts = []
+        for label, figure, prefix, unit in (
+            ("pipeline per $", "created_pipeline_per_dollar", "pipeline_per_dollar", "ratio"),
+            ("CAC recovery", "payback_months", "cac_payback", "months"),
+        ):
+            ranged = {
+                "benchmark_low": r[f"{prefix}_low"],
+                "benchmark_high": r[f"{prefix}_high"],
+                "benchmark_gap": r[f"{prefix}_gap"],
+            }
+            if r[figure] is not None or ranged["benchmark_low"] is not None:
+                parts.append(f"{label} {judged(r[figure], unit, '', ranged)}")
+        lines.append(f"  {r['segment']:<12} " + "; ".join(parts))
     return lines
 
 
@@ -162,13 +203,30 @@ def _rerate(econ: UnitEconomics, model: str) -> list[str]:
     if monthly.height == 0:
         return []
     rows = monthly.filter((pl.col("model") == model) & pl.col("rerate"))
-    if rows.height == 0:
-        return [
-            "Re-rating (guardrail breached two months running, trailing three months): none."
-        ]
-    first = rows.group_by("channel").agg(pl.col("month").min()).sort("month")
-    return [
-        "Re-rating (guardrail breached two months running, trailing three months): "
-        + ", ".join(f"{c} (from {m})" for c, m in first.iter_rows())
+    overall = rows.filter(pl.col("segment") == "all")
+    head = "Re-rating (guardrail breached two months running, trailing three months): "
+    first = overall.group_by("channel").agg(pl.col("month").min()).sort("month", "channel")
+    lines = [
+        head
+        + (", ".join(f"{c} (from {m})" for c, m in first.iter_rows()) or "none")
         + "."
     ]
+    by_segment = (
+        rows.filter(~pl.col("segment").is_in(["all", UNKNOWN]))
+        .group_by("segment", "channel")
+        .agg(pl.col("month").min())
+        .sort("segment", "month", "channel")
+    )
+    if by_segment.height:
+        lines.append(
+            "  by segment: "
+            + "; ".join(
+                f"{seg}: " + ", ".join(f"{c} (from {m})" for c, m in zip(
+                    part.get_column("channel"), part.get_column("month"), strict=True))
+                for (seg,), part in by_segment.group_by("segment", maintain_order=True)
+            )  # fmt: skip
+            + "."
+        )
+    elif monthly.filter(pl.col("segment") != "all").height:
+        lines.append("  by segment: none.")
+    return lines

@@ -52,9 +52,11 @@ from typing import Any
 import polars as pl
 
 from attribution.b2b import _funnel_kpis as _kpis_module
+from attribution.b2b import _funnel_pipeline as _pipeline_module
 from attribution.b2b._alerts import ALERTS_SCHEMA, AlertSettings, detect_alerts
 from attribution.b2b._alerts import SERIES_SCHEMA as WEEKLY_SCHEMA
 from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines
+from attribution.b2b._funnel_pipeline import PIPELINE_SCHEMA, created_pipeline
 from attribution.b2b._funnel_stages import (
     FUNNEL_SCHEMA,
     entities,
@@ -116,6 +118,10 @@ class Funnel:
     kpis : pl.DataFrame
         :data:`attribution.b2b._funnel_kpis.KPI_COLUMNS`: ``dimension`` (``all`` |
         ``segment``), ``group``, ``kpi``, ``value``, ``unit``, ``detail`` and the range.
+    pipeline : pl.DataFrame
+        The created pipeline per ``segment`` (``all`` too) and sourced ``channel``:
+        ``opportunities`` and their amounts (``pipeline``), for the economics' pipeline per
+        dollar (:mod:`attribution.b2b._funnel_pipeline`; empty without touches).
     parameters, notes : dict
         Parameters used and the method notes (the module docstring, in parts).
     alerts : pl.DataFrame
@@ -131,6 +137,7 @@ class Funnel:
     counts: dict[str, Any] = field(default_factory=dict)
     alerts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ALERTS_SCHEMA))
     kpis: pl.DataFrame = field(default_factory=pl.DataFrame)
+    pipeline: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PIPELINE_SCHEMA))
 
     def overall(self) -> pl.DataFrame:
         """The ``all`` rows of :attr:`table`: one row per step."""
@@ -396,9 +403,11 @@ def funnel(
         if account_table is not None
         else "no accounts table: no segment rows"
     )
+    notes["pipeline"] = (_pipeline_module.__doc__ or "").split("\n\n", 1)[-1].strip()
     return Funnel(
         table=rates,
         kpis=kpis,
+        pipeline=created_pipeline(wide, steps, NO_TOUCH),
         weekly=detected.series,
         alerts=detected.table,
         velocity=velocity,

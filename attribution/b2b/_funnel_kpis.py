@@ -41,7 +41,7 @@ import polars as pl
 from attribution.inputs._account_inputs import UNKNOWN
 from attribution.inputs._benchmarks import Benchmarks, format_range, format_value, gap_expr
 
-__all__ = ["KPI_BENCHMARKS", "KPI_COLUMNS", "funnel_kpis", "gap_lines", "kpi_lines"]
+__all__ = ["KPI_BENCHMARKS", "KPI_COLUMNS", "funnel_kpis", "gap_lines", "judged", "kpi_lines"]
 
 #: KPI -> the benchmark table's metric it is judged against
 KPI_BENCHMARKS: dict[str, str] = {
@@ -267,7 +267,7 @@ def _marketing(wide: pl.DataFrame, steps: list[str], dims: list[str]) -> pl.Data
     return pl.concat(out)
 
 
-def _judged(value: float | None, unit: str, kpi: str, r: Mapping[str, Any]) -> str:
+def judged(value: float | None, unit: str, kpi: str, r: Mapping[str, Any]) -> str:
     """``12% vs a target of 15-25% (-20%)`` or the bare value without a range."""
     shown = format_value(value, unit, kpi)
     if r.get("benchmark_low") is None and r.get("benchmark_high") is None:
@@ -297,7 +297,7 @@ def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
         return []
 
     def step(w: Mapping[str, Any]) -> str:
-        return f"{w['from_stage']} -> {w['to_stage']} at " + _judged(w["rate"], "rate", "", w)
+        return f"{w['from_stage']} -> {w['to_stage']} at " + judged(w["rate"], "rate", "", w)
 
     low = weakest["data_weakest"]
     if weakest.get("below_range"):
@@ -336,7 +336,14 @@ _LABELS = {
 
 
 #: the KPIs the summary shows per segment (every KPI is in funnel_kpis.parquet)
-_BY_SEGMENT = ("average_deal_size", "sales_cycle_months", "win_rate", "nrr")
+_BY_SEGMENT = (
+    "average_deal_size",
+    "sales_cycle_months",
+    "win_rate",
+    "marketing_sourced_share",
+    "marketing_influenced_share",
+    "nrr",
+)
 
 
 def kpi_lines(kpis: pl.DataFrame) -> list[str]:
@@ -349,7 +356,7 @@ def kpi_lines(kpis: pl.DataFrame) -> list[str]:
             continue  # the same figure as time to close; its ranges are per segment
         detail = f" ({r['detail']})" if r["detail"] and r["kpi"] != "nrr" else ""
         lines.append(
-            f"  {_LABELS[r['kpi']]:<30} {_judged(r['value'], r['unit'], r['kpi'], r)}{detail}"
+            f"  {_LABELS[r['kpi']]:<30} {judged(r['value'], r['unit'], r['kpi'], r)}{detail}"
         )
     segments = kpis.filter(
         (pl.col("dimension") == "segment")
@@ -362,19 +369,19 @@ def kpi_lines(kpis: pl.DataFrame) -> list[str]:
         lines.append(
             f"    {group}: "
             + "; ".join(
-                f"{_LABELS[r['kpi']]} {_judged(r['value'], r['unit'], r['kpi'], r)}"
+                f"{_LABELS[r['kpi']]} {judged(r['value'], r['unit'], r['kpi'], r)}"
                 for r in rows.iter_rows(named=True)
             )
         )
-    judged = pl.col("benchmark_low").is_not_null() | pl.col("benchmark_high").is_not_null()
-    channels = kpis.filter((pl.col("dimension") == "channel") & judged)
+    has_range = pl.col("benchmark_low").is_not_null() | pl.col("benchmark_high").is_not_null()
+    channels = kpis.filter((pl.col("dimension") == "channel") & has_range)
     if channels.height:
         lines.append("  by sourced channel (where the benchmark table has the channel):")
     for (group,), rows in channels.group_by("group", maintain_order=True):
         lines.append(
             f"    {group}: "
             + "; ".join(
-                f"{_LABELS[r['kpi']]} {_judged(r['value'], r['unit'], r['kpi'], r)}"
+                f"{_LABELS[r['kpi']]} {judged(r['value'], r['unit'], r['kpi'], r)}"
                 for r in rows.iter_rows(named=True)
             )
         )

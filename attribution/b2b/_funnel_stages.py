@@ -71,6 +71,7 @@ def entities(frame: pl.DataFrame, key: str, steps: list[str], lost: str) -> pl.D
             pl.col("_depth").max().alias("depth"),
             (pl.col("stage") == lost).any().alias("lost"),
             value.filter(pl.col("stage") == steps[-1]).max().alias("won_value"),
+            *_opportunity_amount(frame, steps[-2], lost),
             pl.col("timestamp").min().alias("_first_at"),
             pl.col("timestamp").filter(pl.col("stage") == lost).min().alias("_lost_at"),
             *account,
@@ -79,6 +80,21 @@ def entities(frame: pl.DataFrame, key: str, steps: list[str], lost: str) -> pl.D
         .with_columns(*([] if account else [pl.col(key).alias("_account")]))
         .sort(key)
     )
+
+
+def _opportunity_amount(frame: pl.DataFrame, opportunity: str, lost: str) -> list[pl.Expr]:
+    """``_opportunity_value`` (in a group-by of one entity): the amount of its opportunity,
+    the value of its first opportunity event that has one, else of its lost event (the
+    won value is taken later); nothing without a ``value`` column."""
+    if "value" not in frame.columns:
+        return [pl.lit(None, pl.Float64).alias("_opportunity_value")]
+    at_opp = (pl.col("stage") == opportunity) & pl.col("value").is_not_null()
+    return [
+        pl.coalesce(
+            pl.col("value").filter(at_opp).sort_by(pl.col("timestamp").filter(at_opp)).first(),
+            pl.col("value").filter(pl.col("stage") == lost).max(),
+        ).alias("_opportunity_value")
+    ]
 
 
 def step_rows(wide: pl.DataFrame, steps: list[str]) -> pl.DataFrame:

@@ -356,6 +356,7 @@ def economics_extras(
         accounts=account_table,
         subscriptions=kept,
         benchmarks=benchmarks,
+        pipeline=flow.pipeline if flow is not None else None,
         **(economics or {}),
     )
     econ.parameters.update(decision_model=decision[0], decision_model_source=decision[1])

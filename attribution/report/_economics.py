@@ -171,7 +171,10 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
 
 SEGMENT_COLUMNS = (
     "segment", "customers", "spend", "loaded_cac", "arpa", "ltv", "ltv_to_cac",
-    "payback_months", "payback_target_months", "guardrail_share", "marketing_roi",
+    "payback_months", "payback_target_months", "cac_payback_low", "cac_payback_high",
+    "cac_payback_judgement", "guardrail_share", "marketing_roi", "pipeline_created",
+    "created_pipeline_per_dollar", "pipeline_per_dollar_low", "pipeline_per_dollar_high",
+    "pipeline_per_dollar_judgement",
 )  # fmt: skip
 
 
@@ -189,10 +192,28 @@ def _segment_parts(
             parts.append(
                 table(
                     select(rows, SEGMENT_COLUMNS),
-                    formats={**formats, "arpa": formats["ltv"], "marketing_roi": fmt_pct},
-                    row_class=lambda r: "bad" if r.get("payback_ok") is False else "",
+                    formats={
+                        **formats,
+                        "arpa": formats["ltv"],
+                        "marketing_roi": fmt_pct,
+                        "pipeline_created": formats["ltv"],
+                        **dict.fromkeys(
+                            ("created_pipeline_per_dollar", "pipeline_per_dollar_low",
+                             "pipeline_per_dollar_high"),  # fmt: skip
+                            lambda v: "–" if is_missing(v) else f"{fmt_num(v, 1)}x",
+                        ),
+                        **dict.fromkeys(
+                            ("cac_payback_low", "cac_payback_high"), lambda v: fmt_num(v, 0)
+                        ),
+                    },
+                    row_class=lambda r: "bad"
+                    if r.get("payback_ok") is False
+                    or "short" in (r.get("pipeline_per_dollar_judgement"),
+                                   r.get("cac_payback_judgement"))  # fmt: skip
+                    else "",
                 )
             )
+            parts.append(_segment_range_note(rows))
     full = ctx.frame(RunFiles.ECONOMICS)
     if full is not None and {"segment", "loaded_cac", "model", "channel"} <= set(full.columns):
         seg = full.filter((pl.col("model") == chosen) & (pl.col("segment") != "all"))
@@ -215,6 +236,23 @@ def _segment_parts(
             )
         )
     return parts
+
+
+def _segment_range_note(rows: pl.DataFrame) -> str:
+    """What the range columns of the segment table are, and which segments fall short."""
+    short = [
+        f"{r['segment']} ({what})"
+        for r in rows.iter_rows(named=True)
+        for what, key in (("pipeline per $", "pipeline_per_dollar_judgement"),
+                          ("CAC recovery", "cac_payback_judgement"))  # fmt: skip
+        if r.get(key) == "short"
+    ]
+    text = (
+        "Against the published segment ranges: created pipeline per dollar (the opportunity "
+        "amounts the channels sourced / media spend) against pipeline_per_dollar, and payback "
+        "against the CAC recovery range (cac_payback_months); short = on the worse side. "
+    )
+    return note(text + ("Short: " + ", ".join(short) + "." if short else "No segment is short."))
 
 
 def _guardrail_line(rows: pl.DataFrame, cac: list[Any]) -> list[Any]:
