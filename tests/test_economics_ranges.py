@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 import attribution
 from attribution.b2b._economics_ranges import judgement, with_ranges
-from tests.test_segment_economics import ACCOUNTS, SPEND, result_from_touches, seg
+from tests.test_segment_economics import (  # the three_deals fixture too
+    ACCOUNTS,
+    SPEND,
+    result_from_touches,
+    seg,
+    three_deals,  # noqa: F401
+)
 
 # c1 (a1 smb): linkedin, opportunity worth 10,000, won; c2 (a2 enterprise): linkedin, an
 # opportunity without an amount, lost at 30,000; c3 (a3 smb): its first touch came after
@@ -37,18 +43,6 @@ TOUCHES = pl.DataFrame(
 )
 
 
-@pytest.fixture
-def three_deals() -> attribution.AttributionResult:
-    return result_from_touches(
-        [
-            ("c1", "t1", "a1", "linkedin", 0.5, 6_000.0),
-            ("c1", "t2", "a1", "google_ads", 0.5, 6_000.0),
-            ("c2", "t3", "a2", "linkedin", 1.0, 24_000.0),
-            *[("c3", f"t{4 + i}", "a3", "linkedin", 0.25, 3_000.0) for i in range(4)],
-        ]
-    )
-
-
 def test_created_pipeline_by_sourced_channel_and_segment() -> None:
     flow = attribution.funnel(STAGES, TOUCHES, accounts=ACCOUNTS)
     got = {(r["segment"], r["channel"]): (r["opportunities"], r["pipeline"])
@@ -63,7 +57,7 @@ def test_created_pipeline_by_sourced_channel_and_segment() -> None:
     assert "first touch" in flow.notes["pipeline"]
 
 
-def test_pipeline_per_dollar_and_cac_recovery_against_the_segment_ranges(three_deals) -> None:
+def test_pipeline_per_dollar_and_cac_recovery_against_the_segment_ranges(three_deals) -> None:  # noqa: F811
     pipeline = attribution.funnel(STAGES, TOUCHES, accounts=ACCOUNTS).pipeline
     econ = attribution.unit_economics(
         three_deals, SPEND, accounts=ACCOUNTS, costs={"sales": 1_200.0}, gross_margin=0.8,
@@ -113,11 +107,12 @@ def test_pipeline_per_dollar_and_cac_recovery_against_the_segment_ranges(three_d
     assert "pipeline_per_dollar" in econ.notes["ranges"]
 
 
-def test_your_segment_targets_move_the_ranges(three_deals) -> None:
+def test_your_segment_targets_move_the_ranges(three_deals) -> None:  # noqa: F811
     pipeline = attribution.funnel(STAGES, TOUCHES, accounts=ACCOUNTS).pipeline
     bench = attribution.load_benchmarks(
-        targets={"segment": {"smb": {"pipeline_per_dollar": [2, 5],
-                                     "cac_payback_months": [1, 2]}}}  # fmt: skip
+        targets={
+            "segment": {"smb": {"pipeline_per_dollar": [2, 5], "cac_payback_months": [1, 2]}}
+        }  # fmt: skip
     )
     econ = attribution.unit_economics(
         three_deals, SPEND, accounts=ACCOUNTS, pipeline=pipeline, benchmarks=bench

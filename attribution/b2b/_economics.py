@@ -82,6 +82,7 @@ from attribution.b2b._economics_slices import (
     blended_rows,
     conversion_segments,
     credit_by,
+    known_share,
     ltv_inputs,
     monthly_rows,
     observed_churns,
@@ -93,7 +94,7 @@ from attribution.b2b._economics_summary import economics_summary
 from attribution.b2b._retention import Retention, retention
 from attribution.b2b._shared import chosen_models, jsonable, rows_error
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
-from attribution.inputs._account_inputs import UNKNOWN, Accounts, Subscriptions, as_accounts
+from attribution.inputs._account_inputs import Accounts, Subscriptions, as_accounts
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._channels import (
     check_channel_aliases,
@@ -556,7 +557,7 @@ def unit_economics(
         "spend_channels_renamed": spend_renamed,
         "spend_channels_without_touches": unmatched,
         "accounts_source": account_table.source if account_table is not None else None,
-        "customers_with_a_segment": _known_share(segments),
+        "customers_with_a_segment": known_share(segments),
         "subscriptions_source": kept.notes.get("source") if kept is not None else None,
         "ltv_inputs": ltv_inputs(blended, arpa, ltv, gross_margin, churns, churn_source),
     }
@@ -586,18 +587,3 @@ def unit_economics(
         monthly=monthly,
         retention=kept,
     )
-
-
-
-
-def _known_share(segments: pl.DataFrame) -> float | None:
-    """The share of the first model's credited customers whose account has a segment in
-    the accounts table (the rest are in ``unknown``)."""
-    if segments.height == 0:
-        return None
-    rows = segments.filter(pl.col("model") == segments.get_column("model").first())
-    total, known = rows.select(
-        pl.col("customers").sum(),
-        pl.col("customers").filter(pl.col("segment") != UNKNOWN).sum().alias("known"),
-    ).row(0)
-    return float(known) / float(total) if total else None

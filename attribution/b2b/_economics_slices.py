@@ -497,3 +497,16 @@ def rerate(frame: pl.DataFrame) -> pl.DataFrame:
         .with_columns((pl.col("breach_streak") >= 2).alias("rerate"))
         .drop("_block")
     )
+
+
+def known_share(segments: pl.DataFrame) -> float | None:
+    """The share of the first model's credited customers whose account has a segment in
+    the accounts table (the rest are in ``unknown``)."""
+    if segments.height == 0:
+        return None
+    rows = segments.filter(pl.col("model") == segments.get_column("model").first())
+    total, known = rows.select(
+        pl.col("customers").sum(),
+        pl.col("customers").filter(pl.col("segment") != UNKNOWN).sum().alias("known"),
+    ).row(0)
+    return float(known) / float(total) if total else None
