@@ -117,7 +117,7 @@ def test_the_report_takes_its_first_models_from_the_registry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from attribution.report._charts import preferred_models, visible_models
-    from attribution.report._economics import _pick_model, headline_models
+    from attribution.report._economics import headline_models, pick_model
 
     assert preferred_models() == [
         "first_touch", "last_touch", "linear", "w_shaped", "markov", "shapley"
@@ -125,7 +125,7 @@ def test_the_report_takes_its_first_models_from_the_registry(
     assert headline_models() == ["markov", "shapley", "linear", "w_shaped"]
     many = ["linear", "position_based", "u_shaped", "j_shaped", "inverse_j", "touch_share"]
     assert "touch_share" not in visible_models(many)
-    assert _pick_model(["first_touch", "touch_share", "w_shaped"]) == "w_shaped"
+    assert pick_model(["first_touch", "touch_share", "w_shaped"]) == "w_shaped"
     monkeypatch.setitem(_REGISTRY, SPEC.name, replace(SPEC, prominence="headline"))
     assert "touch_share" in visible_models(many)
-    assert _pick_model(["first_touch", "touch_share", "w_shaped"]) == "touch_share"
+    assert pick_model(["first_touch", "touch_share", "w_shaped"]) == "touch_share"

@@ -267,16 +267,23 @@ def test_heatmaps_are_shaded_tables(full_run: Path) -> None:
 
 def test_business_sections_show_their_findings(full_run: Path) -> None:
     page = (full_run / REPORT_FILE).read_text()
-    findings = page[page.index("Key findings") : page.index("</ul>", page.index("Key findings"))]
-    assert "<b>1 of 5</b> channels breach the CAC guardrail under linear: direct_mail" in findings
+    # the five answers at the top carry the guardrail breach, the weakest stage and the
+    # alerts; the other findings follow them
+    top = page[page.index('id="answers"') : page.index('id="latest-alerts"')]
+    assert "1 of 5 paid channels breaches it</b>: <b>direct_mail</b> at" in top
+    # the run names no decision model: the page says which model it used and why
+    assert "under the run's decision model" not in top
+    assert "Every figure is under <b>linear</b> (the run names no decision model" in top
+    assert "No stage is below its benchmark target; the lowest rate is <b>MQL → SQL</b>, " \
+        "20.0% advance." in top
+    alerts = page[page.index('id="latest-alerts"') : page.index("</div>", page.index(
+        'id="latest-alerts"'))]  # fmt: skip
+    assert "cost per lead of linkedin rose 80% in the week of 2025-03-24" in alerts
+    assert '<span class="sev sev-high">high</span>' in alerts
+    findings = page[page.index("More findings") : page.index("</ul>", page.index("More findings"))]
     assert "The budget buys about 239 customers, not 5,000" in findings
     assert "<b>1</b> plan assumption(s) are far from what the data shows: mql_to_customer" in (
         findings
-    )
-    assert "the weakest stage is <b>mql → sql</b> (20.0% advance)" in findings
-    assert (
-        "<b>1</b> alert(s) on pipeline and channel metrics; the first: cost per lead of "
-        "linkedin rose 80%" in findings
     )
     # the flagged assumption's row is marked, with plan and data figures side by side
     flagged_row = re.search(r'<tr class="bad">(.*?)</tr>', page[page.index('id="plan"') :])
@@ -294,7 +301,7 @@ def test_sections_only_when_their_files_exist(full_run: Path, tmp_path: Path) ->
         (run / name).write_bytes((full_run / name).read_bytes())
     page = (write_report(run)).read_text()
     assert section_ids(page) == {"credit"}
-    assert "Key findings" in page
+    assert "More findings" in page
 
 
 def test_account_level_section(account_run: Path) -> None:
@@ -334,7 +341,7 @@ def test_funnel_without_named_weakest_stage_uses_the_lowest_rate(tmp_path: Path)
     write_business_files(tmp_path)
     (tmp_path / "funnel.json").unlink()
     page = render_report(tmp_path, manifest={})
-    assert "Weakest stage: <b>mql → sql</b>" in page
+    assert "Weakest stage: <b>MQL → SQL</b>" in page
     assert "funnel.json names no weakest stage" in page
 
 

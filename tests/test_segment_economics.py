@@ -478,6 +478,18 @@ def test_cli_run_with_accounts_and_subscriptions(tmp_path: Path) -> None:
     assert smb.get_column("pipeline_created").sum() > 0
     assert set(smb.get_column("pipeline_per_dollar_low").drop_nulls()) == {15.0}
     assert "segment" in pl.read_parquet(run_dir / "economics_monthly.parquet").columns
+    # each verdict sits beside the figure it judges: the payback against its target, the
+    # guardrail share against its limit (a segment can pay back in time and still breach)
+    lines = proc.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "payback vs target" in line)
+    blended = [r for r in meta["blended"] if r["model"] == "linear"]
+    assert len(blended) >= 4  # all and every segment
+    for row in blended:
+        line = next(x for x in lines[start:] if x.startswith(f"  {row['segment']:<12} "))
+        if row["payback_ok"] is not None:
+            assert (" within target " if row["payback_ok"] else " over target ") in line
+        verdict = "BREACH" if row["breach"] else "ok"
+        assert f"{row['guardrail_share']:.1%} {verdict}" in line, line
 
 
 def test_report_shows_segments_and_retention(tmp_path: Path) -> None:

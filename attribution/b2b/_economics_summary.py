@@ -16,7 +16,7 @@ from attribution.inputs._account_inputs import UNKNOWN
 if TYPE_CHECKING:
     from attribution.b2b._economics import UnitEconomics
 
-_BASIS = {
+BASIS_TEXT = {
     "lifetime_gross_profit": "lifetime gross profit per customer",
     "first_year_gross_profit": "first-year gross profit per customer",
     "period_gross_profit": "the gross profit per customer of the spend period",
@@ -45,7 +45,7 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         f"LTV = ARPA x {p['gross_margin']['value']:.0%} margin / annual churn "
         f"({churn['value']:.0%}, {churn['source']}), lifetime at most "
         f"{p.get('max_lifetime_years', 5):g} years; guardrail basis {basis}: loaded CAC <= "
-        f"{limit:.0%} of {_BASIS[basis]}):",
+        f"{limit:.0%} of {BASIS_TEXT[basis]}):",
         f"  {'channel':<22} {'spend':>10} {'customers':>9} {'CAC':>9} {'loaded':>9} "
         f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}",
     ]
@@ -77,7 +77,7 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         + (", ".join(breaches.get_column("channel").to_list()) or "none")
         + "."
     )
-    lines.extend(_closest(rows, limit, _BASIS[basis]))
+    lines.extend(_closest(rows, limit, BASIS_TEXT[basis]))
     if overall.height:
         r = overall.row(0, named=True)
         lines.append(
@@ -146,17 +146,21 @@ def _segments(econ: UnitEconomics, model: str, blended: pl.DataFrame) -> list[st
     )
     lines.append(
         f"  {'segment':<12} {'customers':>9} {'loaded CAC':>10} {'ARPA':>9} {'LTV':>9} "
-        f"{'LTV/CAC':>8} {'payback':>8} {'target':>7} {'guardrail':>9} {'':<11} "
-        f"{'pipeline/$':>10}"
+        f"{'LTV/CAC':>8} {'payback mo':>10} {'target mo':>9} {'payback vs target':<17} "
+        f"{'guardrail':>9} {'':<6} {'pipeline/$':>10}"
     )
     for r in blended.iter_rows(named=True):
-        ok = "ok" if r["payback_ok"] else ("over target" if r["payback_ok"] is False else "")
+        # each verdict beside the figure it judges: payback against its target, the guardrail
+        # share against its limit (a segment can pay back in time and still breach)
+        ok, breach = r["payback_ok"], r.get("breach")
+        payback = "" if ok is None else ("within target" if ok else "over target")
+        guardrail = "" if breach is None else ("BREACH" if breach else "ok")
         pipe = r.get("created_pipeline_per_dollar")
         line = (
             f"  {r['segment']:<12} {r['customers']:>9.1f} {money(r['loaded_cac']):>10} "
             f"{money(r['arpa']):>9} {money(r['ltv']):>9} {num(r['ltv_to_cac'], '.1f'):>8} "
-            f"{num(r['payback_months'], '.1f'):>8} {num(r['payback_target_months'], '.0f'):>7} "
-            f"{num(r['guardrail_share'], '.1%'):>9} {ok:<11} "
+            f"{num(r['payback_months'], '.1f'):>10} {num(r['payback_target_months'], '.0f'):>9} "
+            f"{payback:<17} {num(r['guardrail_share'], '.1%'):>9} {guardrail:<6} "
             f"{num(pipe, '.1f') + ('x' if pipe is not None else ''):>10}"
         )
         lines.append(line.rstrip())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
@@ -25,11 +24,13 @@ from attribution.report._format import (
     json_block,
     kpis,
     missing_note,
+    money,
     note,
     select,
     skip_note,
     table,
 )
+from attribution.report._labels import words
 
 ECONOMICS_COLUMNS = (
     "channel", "status", "spend", "customers", "revenue", "cac", "loaded_cac", "ltv",
@@ -55,7 +56,7 @@ def headline_models() -> list[str]:
     ]
 
 
-def _pick_model(models: Sequence[str], *hints: Any) -> str:
+def pick_model(models: Sequence[str], *hints: Any) -> str:
     """The first hint the run has (its decision model first), else the default decision
     model (:mod:`attribution.b2b._decision`), else the first headline model."""
     for hint in hints:
@@ -101,7 +102,7 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
     decided = ctx.manifest.get("decision_model") or (meta.get("parameters") or {}).get(
         "decision_model"
     )
-    chosen = _pick_model(
+    chosen = pick_model(
         models, decided, meta.get("model"), meta.get("primary_model"), plan.get("model")
     )
     under = chosen
@@ -117,18 +118,6 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
     else:
         parts.append(_cac_chart(ctx, econ, models, chosen, cac_col, currency))
     rows = econ.filter(pl.col("model") == chosen)
-    if "breach" in econ.columns:
-        breached = col(rows.filter(pl.col("breach").fill_null(False)), "channel")
-        total = rows.height
-        if breached:
-            ctx.findings.append(
-                f"<b>{len(breached)} of {total}</b> channels breach the CAC guardrail "
-                f"under {e(under)}: {e(', '.join(map(str, breached)))}."
-            )
-        else:
-            ctx.findings.append(
-                f"All {total} channels are inside the CAC guardrail under {e(under)}."
-            )
     if "ltv_to_cac" in econ.columns:
         weak = rows.filter(pl.col("ltv_to_cac") < 3)
         if weak.height:
@@ -137,14 +126,9 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
                 for c, v in zip(col(weak, "channel"), col(weak, "ltv_to_cac"), strict=True)
             )
             parts.append(note(f"LTV/CAC below the target of 3 under {chosen}: {listed}."))
-    money = dict.fromkeys(
-        ("spend", "revenue", "cac", "loaded_cac", "ltv", "gross_profit_per_customer"),
-        lambda v: (currency + fmt_num(v)) if not is_missing(v) else "–",
-    )
     formats: dict[str, Formatter] = {
-        **money,
         "customers": lambda v: fmt_num(v, 1),
-        "ltv_to_cac": lambda v: fmt_num(v, 1),
+        "ltv_to_cac": lambda v: fmt_num(v, 1) + "×" if not is_missing(v) else "–",
         "payback_months": lambda v: fmt_num(v, 1),
         "guardrail_share": fmt_pct,
         "guardrail_limit": fmt_pct,
@@ -154,7 +138,7 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
         return "bad" if row.get("breach") else ""
 
     basis = meta.get("parameters", {}).get("guardrail_basis")
-    parts.append(f"<h3>Unit economics under {e(chosen)}</h3>")
+    parts.append(f"<h3>Unit economics under {e(under)}</h3>")
     if basis:
         parts.append(note(f"Guardrail basis: {basis} (see the method notes below)."))
     parts.append(table(select(rows, ECONOMICS_COLUMNS), formats=formats, row_class=breach_class))
@@ -171,8 +155,9 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
 
 SEGMENT_COLUMNS = (
     "segment", "customers", "spend", "loaded_cac", "arpa", "ltv", "ltv_to_cac",
-    "payback_months", "payback_target_months", "cac_payback_low", "cac_payback_high",
-    "cac_payback_judgement", "guardrail_share", "marketing_roi", "pipeline_created",
+    "payback_months", "payback_target_months", "payback_ok", "cac_payback_low",
+    "cac_payback_high", "cac_payback_judgement", "guardrail_share", "breach", "marketing_roi",
+    "pipeline_created",
     "created_pipeline_per_dollar", "pipeline_per_dollar_low", "pipeline_per_dollar_high",
     "pipeline_per_dollar_judgement",
 )  # fmt: skip
@@ -188,15 +173,13 @@ def _segment_parts(
     if {"model", "segment"} <= set(blended.columns):
         rows = blended.filter(pl.col("model") == chosen)
         if rows.filter(pl.col("segment") != "all").height:
-            parts.append(f"<h3>By segment under {e(chosen)} (every channel)</h3>")
+            parts.append(f'<h3 id="segments">By segment under {e(chosen)} (every channel)</h3>')
             parts.append(
                 table(
                     select(rows, SEGMENT_COLUMNS),
                     formats={
                         **formats,
-                        "arpa": formats["ltv"],
-                        "marketing_roi": fmt_pct,
-                        "pipeline_created": formats["ltv"],
+                        "pipeline_created": money,
                         **dict.fromkeys(
                             ("created_pipeline_per_dollar", "pipeline_per_dollar_low",
                              "pipeline_per_dollar_high"),  # fmt: skip
@@ -208,6 +191,7 @@ def _segment_parts(
                     },
                     row_class=lambda r: "bad"
                     if r.get("payback_ok") is False
+                    or r.get("breach")
                     or "short" in (r.get("pipeline_per_dollar_judgement"),
                                    r.get("cac_payback_judgement"))  # fmt: skip
                     else "",
@@ -222,7 +206,7 @@ def _segment_parts(
             parts.append(
                 details(
                     "Table: loaded CAC by channel and segment",
-                    table(wide, formats=dict.fromkeys(wide.columns[1:], formats["loaded_cac"])),
+                    table(wide, formats=dict.fromkeys(wide.columns[1:], money)),
                 )
             )
     ret = ctx.frame(RunFiles.RETENTION)
@@ -231,8 +215,6 @@ def _segment_parts(
         parts.append(
             table(
                 select(ret, ("segment", "accounts", "nrr", "grr", "annual_churn", "expansion")),
-                formats={"nrr": fmt_pct, "grr": fmt_pct, "annual_churn": fmt_pct,
-                         "expansion": formats["spend"]},  # fmt: skip
             )
         )
     return parts
@@ -255,22 +237,6 @@ def _segment_range_note(rows: pl.DataFrame) -> str:
     return note(text + ("Short: " + ", ".join(short) + "." if short else "No segment is short."))
 
 
-def _guardrail_line(rows: pl.DataFrame, cac: list[Any]) -> list[Any]:
-    """The most CAC each channel can cost at the guardrail share of its gross profit."""
-    limit = col(rows, "guardrail_limit")
-    if "gross_profit_per_customer" in rows.columns:
-        gp = col(rows, "gross_profit_per_customer")
-        return [
-            None if is_missing(lim) or is_missing(g) else lim * g
-            for lim, g in zip(limit, gp, strict=True)
-        ]
-    share = col(rows, "guardrail_share")
-    return [
-        None if is_missing(c) or is_missing(lim) or not s else c * lim / s
-        for c, lim, s in zip(cac, limit, share, strict=True)
-    ]
-
-
 def _cac_chart(
     ctx: Context,
     econ: pl.DataFrame,
@@ -279,94 +245,92 @@ def _cac_chart(
     cac_col: str,
     currency: str,
 ) -> str:
-    fig = go.Figure()
+    """Two panels sharing the channels: loaded CAC in dollars, and the same CAC as a share of
+    gross profit per customer against the guardrail, drawn once as a line (linear axes: the
+    guardrail is one share for every channel, so no log axis is needed)."""
+    unit = currency or "$"
+    has_share = "guardrail_share" in econ.columns
+    limits = [v for v in col(econ, "guardrail_limit") if not is_missing(v)] if (
+        "guardrail_limit" in econ.columns
+    ) else []
+    limit = limits[0] if limits else None
+    unpaid = econ.filter(pl.col("status") != "paid") if "status" in econ.columns else None
+    paid = econ.filter(pl.col("status") == "paid") if unpaid is not None else econ
+    fig = make_subplots(
+        rows=1, cols=2 if has_share else 1, shared_yaxes=True, horizontal_spacing=0.04
+    )  # fmt: skip
+    what = "Loaded CAC" if cac_col == "loaded_cac" else "CAC"
+    fig.update_xaxes(title=f"{what} ({unit} per customer)", row=1, col=1)
+    if has_share:
+        fig.update_xaxes(title=f"{what} as % of gross profit per customer", row=1, col=2)
+    per_model = 2 if has_share else 1
     buttons = []
-    has_line = "guardrail_limit" in econ.columns and (
-        "gross_profit_per_customer" in econ.columns or "guardrail_share" in econ.columns
-    )
-    traces_per_model = 2 if has_line else 1
-    highest = ceiling = 0.0
-    unpaid = econ.filter(pl.col("status") == "unpaid") if "status" in econ.columns else None
-    paid = econ.filter(pl.col("status") != "unpaid") if unpaid is not None else econ
+    most = 0.0
+    order = [str(c) for c in col(
+        paid.filter(pl.col("model") == chosen).sort(cac_col, nulls_last=False), "channel"
+    )]  # fmt: skip
     for model in models:
-        rows = paid.filter(pl.col("model") == model).sort(cac_col, descending=True, nulls_last=True)
-        channels = col(rows, "channel")
+        rows = paid.filter(pl.col("model") == model).sort(cac_col, nulls_last=False)
+        channels = [str(c) for c in col(rows, "channel")]
         cac = col(rows, cac_col)
         breach = col(rows, "breach") if "breach" in rows.columns else [False] * rows.height
-        share = col(rows, "guardrail_share") if "guardrail_share" in rows.columns else None
+        colours = [RED if b else BLUE for b in breach]
         fig.add_bar(
-            name=f"{'loaded ' if cac_col == 'loaded_cac' else ''}CAC",
-            x=channels,
-            y=cac,
-            text=[fmt_pct(v) + " of GP" for v in share] if share else None,
-            textposition="outside",
-            marker_color=[RED if b else BLUE for b in breach],
-            visible=model == chosen,
-            customdata=[["over the guardrail" if b else "inside"] for b in breach],
-            hovertemplate=f"%{{x}}<br>CAC {e(currency)}%{{y:,.0f}}<br>%{{customdata[0]}}"
-            "<extra></extra>",
-        )
-        highest = max(highest, *(v for v in cac if not is_missing(v)), 0.0)
-        if has_line:
-            line = _guardrail_line(rows, cac)
-            fig.add_scatter(
-                name="guardrail",
-                x=channels,
-                y=line,
-                mode="markers",
-                marker={"symbol": "line-ew", "size": 36, "line": {"width": 3, "color": ORANGE}},
-                visible=model == chosen,
-                hovertemplate=f"%{{x}}<br>guardrail {e(currency)}%{{y:,.0f}}<extra></extra>",
-            )
-            ceiling = max(ceiling, *(v for v in line if v is not None and not is_missing(v)), 0.0)
+            x=cac, y=channels, orientation="h", marker_color=colours, visible=model == chosen,
+            text=[money(v) for v in cac], textposition="auto", showlegend=False,
+            name=model, hovertemplate=f"%{{y}}: {e(unit)}%{{x:,.0f}}<extra></extra>",
+            row=1, col=1,
+        )  # fmt: skip
+        if has_share:
+            share = col(rows, "guardrail_share")
+            most = max([most, *(v for v in share if not is_missing(v))])
+            fig.add_bar(
+                x=share, y=channels, orientation="h", marker_color=colours,
+                visible=model == chosen, text=[fmt_pct(v) for v in share],
+                textposition="auto", showlegend=False, name=model,
+                hovertemplate="%{y}: %{x:.1%} of gross profit<extra></extra>", row=1, col=2,
+            )  # fmt: skip
         buttons.append(
             {
                 "label": model,
-                "method": "update",
-                "args": [
-                    {"visible": [m == model for m in models for _ in range(traces_per_model)]},
-                    {"title": {"text": f"CAC by channel: {model}"}},
-                ],
+                "method": "restyle",
+                "args": [{"visible": [m == model for m in models for _ in range(per_model)]}],
             }
         )
-    fig.update_layout(
-        title={"text": f"CAC by channel: {chosen}"},
-        yaxis={"title": f"fully loaded CAC {currency}".strip(), "tickformat": ",.0f"},
-        legend={"orientation": "h", "y": -0.25},
-        bargap=0.35,
-    )
-    log_axis = highest > 0 and ceiling > 8 * highest
-    if log_axis:  # the guardrail far above every bar: a linear axis would flatten the bars
-        fig.update_yaxes(type="log", tickformat=",.0f")
+    fig.update_xaxes(tickformat=",.0f", tickprefix=unit, rangemode="tozero", row=1, col=1)
+    if has_share:
+        top = max(most, limit or 0.0) * 1.1 or 1.0
+        fig.update_xaxes(tickformat=".0%", range=[0, top], row=1, col=2)
+        if limit is not None:
+            fig.add_vline(
+                x=limit, line={"color": ORANGE, "width": 3, "dash": "dash"}, row=1, col=2,
+                annotation={"text": f"guardrail {fmt_pct(limit, 0)}", "font": {"color": "#8a4b00"}},
+                annotation_position="top",
+            )  # fmt: skip
+    fig.update_yaxes(categoryorder="array", categoryarray=order)
+    fig.update_layout(bargap=0.3, margin={"l": 150, "r": 30, "t": 50, "b": 50})
     if len(models) > 1:
         fig.update_layout(
             updatemenus=[
                 {
-                    "buttons": buttons,
-                    "active": list(models).index(chosen),
-                    "x": 1.0,
-                    "xanchor": "right",
-                    "y": 1.18,
-                    "yanchor": "top",
+                    "buttons": buttons, "active": list(models).index(chosen),
+                    "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom", "pad": {"b": 26},
                 }
             ]
-        )
+        )  # fmt: skip
     caption = (
-        "Bars: fully loaded CAC per channel (red = over the guardrail). Orange ticks: the "
-        "guardrail, the most CAC the channel can cost at the guardrail share of gross profit "
-        "per customer. Labels: CAC as a share of gross profit per customer (GP)."
-        if has_line
-        else "Bars: CAC per channel. The guardrail line is missing: the file has no "
-        "guardrail_limit with gross_profit_per_customer or guardrail_share."
+        "Left: fully loaded CAC per paid channel, in dollars. Right: the same CAC as a share of "
+        "gross profit per customer; the dashed line is the guardrail. Red: over the guardrail."
+        if has_share
+        else "Loaded CAC per paid channel; the file has no guardrail_share, so no guardrail."
     )
-    if log_axis:
-        caption += " Log scale: the guardrail is far above every channel's CAC."
     if unpaid is not None and unpaid.height:
         names = sorted({str(c) for c in col(unpaid, "channel")})
         caption += f" Channels without spend are left out: {', '.join(names)}."
     if len(models) > 1:
-        caption += " Pick another model with the menu."
-    return ctx.chart(fig, caption=e(caption), height=460)
+        caption += " Pick another model with the menu above the chart."
+    height = max(320, 130 + 30 * max(1, paid.filter(pl.col("model") == chosen).height))
+    return ctx.chart(fig, caption=e(caption), height=height)
 
 
 def _is_total(label: Any) -> bool:
@@ -410,12 +374,6 @@ def _plan_levers(ctx: Context, levers: pl.DataFrame) -> list[str]:
     """levers.parquet: each channel's action under every model and how many agree."""
     if gap := missing_note("The levers table", levers, ("channel", "action", "status")):
         return [gap]
-    contested = col(levers.filter(pl.col("status") == "contested"), "channel")
-    if contested:
-        ctx.findings.append(
-            "Plan levers contested across models (not recommended): "
-            f"{e(', '.join(map(str, contested)))}."
-        )
     return [
         note(
             "Levers across models: each channel's action (grow, keep, cut) under every model "
@@ -444,8 +402,15 @@ def _plan_verdict(ctx: Context, meta: dict[str, Any]) -> list[str]:
         parts.append(note(f"Measured CAC under {named}."))
     targets = meta.get("targets")
     if isinstance(targets, dict) and targets:
-        parts.append(kpis((f"target {k}", fmt_auto(v)) for k, v in targets.items()))
+        parts.append(kpis((f"target {words(k)}", _target(k, v)) for k, v in targets.items()))
     return parts
+
+
+def _target(name: str, value: Any) -> str:
+    """A plan target as its unit reads: dollars for costs and budgets, else a count."""
+    if any(word in name for word in ("cac", "cost", "budget", "spend")):
+        return money(value)
+    return fmt_num(value) if isinstance(value, int | float) else fmt_auto(value)
 
 
 def _plan_budget(ctx: Context, plan: pl.DataFrame) -> list[str]:
@@ -474,6 +439,8 @@ def _plan_budget(ctx: Context, plan: pl.DataFrame) -> list[str]:
                         legendgroup="re", showlegend=False, row=1, col=2)  # fmt: skip
         fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.3})
         fig.update_yaxes(tickformat=",.0f")
+        fig.update_yaxes(tickprefix="$", title="budget ($ a year)", row=1, col=1)
+        fig.update_yaxes(title="customers (at measured CAC)", row=1, col=2)
         parts.append(
             ctx.chart(
                 fig,
@@ -483,16 +450,14 @@ def _plan_budget(ctx: Context, plan: pl.DataFrame) -> list[str]:
                 height=440,
             )
         )
-    money: dict[str, Formatter] = dict.fromkeys(
-        ("budget", "measured_cac", "cap", "reallocated_budget"), fmt_num
-    )
     counts: dict[str, Formatter] = dict.fromkeys(
-        ("projected_customers", "gap", "reallocated_customers"), lambda v: fmt_num(v, 1)
+        ("projected_customers", "gap", "reallocated_customers", "target_customers"),
+        lambda v: fmt_num(v, 1),
     )
     parts.append(
         table(
             select(plan, PLAN_COLUMNS),
-            formats={**money, **counts},
+            formats=counts,
             row_class=lambda r: "total" if _is_total(r.get("channel")) else "",
         )
     )
@@ -522,7 +487,26 @@ def _plan_flags(ctx: Context, flags: pl.DataFrame) -> list[str]:
                            maintain_order=True)  # fmt: skip
     else:
         parts.append(note(f"{RunFiles.PLAN_FLAGS} has no 'flagged' column: nothing marked."))
-    ratio: dict[str, Formatter] = {"ratio": lambda v: fmt_num(v, 2) + "×"
-                                   if not is_missing(v) else "–"}  # fmt: skip
-    parts.append(table(flags, formats=ratio, row_class=lambda r: "bad" if r.get("flagged") else ""))
+    # plan / data is below 1 for a CAC the plan underestimates and above 1 for customers it
+    # overestimates: shown as how many times apart, the direction in its own column
+    ratio: dict[str, Formatter] = {"ratio": _apart}
+    parts.append(
+        table(
+            flags,
+            formats=ratio,
+            headers={"ratio": "Plan vs data (times apart)"},
+            row_class=lambda r: "bad" if r.get("flagged") else "",
+        )
+    )
     return parts
+
+
+def _apart(value: Any) -> str:
+    """A ratio as how many times apart its two sides are, whichever is larger.
+
+    >>> _apart(0.069), _apart(12.38), _apart(1.0), _apart(None)
+    ('14.5×', '12.4×', '1.0×', '–')
+    """
+    if is_missing(value) or not isinstance(value, int | float) or value <= 0:
+        return "–"
+    return f"{max(value, 1 / value):,.1f}×"

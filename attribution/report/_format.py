@@ -15,7 +15,9 @@ from typing import Any
 
 import polars as pl
 
-Formatter = Callable[[Any], str]
+from attribution.report._labels import MONEY_COLUMNS, ONE_DECIMAL_COLUMNS, SHARE_COLUMNS, label
+from attribution.report._labels import Formatter as Formatter  # re-exported for the sections
+from attribution.report._labels import money as money  # re-exported for the sections
 
 
 def e(value: Any) -> str:
@@ -81,6 +83,17 @@ def fmt_auto(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
+def column_format(column: str) -> Formatter | None:
+    """The format of a known column's cells (money, share or one decimal), else None."""
+    if column in MONEY_COLUMNS:
+        return money
+    if column in SHARE_COLUMNS:
+        return fmt_pct
+    if column in ONE_DECIMAL_COLUMNS:
+        return lambda v: fmt_num(v, 1)
+    return None
+
+
 def duration(seconds: Any) -> str | None:
     """``7776000`` -> ``"90 days"``; ``43200`` -> ``"12 hours"``; None when not a number.
 
@@ -105,12 +118,18 @@ def table(
     headers: Mapping[str, str] | None = None,
     max_rows: int = 200,
 ) -> str:
-    """A plain HTML table; every cell escaped. Numbers right-aligned."""
-    formats = formats or {}
+    """A plain HTML table; every cell escaped. Numbers right-aligned. Headers are the
+    columns' human labels (:func:`~attribution.report._labels.label`) unless ``headers``
+    names them; cells of a known column get its format (money, share, one decimal)."""
     headers = headers or {}
+    formats = {
+        **{c: f for c in frame.columns if (f := column_format(c)) is not None},
+        **(formats or {}),
+    }
     numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
     head = "".join(
-        f'<th class="{"num" if c in numeric else ""}">{e(headers.get(c, c))}</th>'
+        f'<th scope="col" class="{"num" if c in numeric else ""}">'
+        f"{e(headers.get(c, label(c)))}</th>"
         for c in frame.columns
     )
     rows = []
@@ -135,12 +154,27 @@ def table(
 
 def kv_table(items: Mapping[str, Any]) -> str:
     """Keys in the first column, values in the second (mappings and lists as JSON)."""
-    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(_kv_value(v))}</td></tr>" for k, v in items.items())
+    rows = "".join(
+        f'<tr><th scope="row">{e(label(str(k)))}</th><td>{e(_kv_value(v))}</td></tr>'
+        for k, v in items.items()
+    )
     return f'<div class="table-wrap"><table class="kv"><tbody>{rows}</tbody></table></div>'
 
 
 def _kv_value(value: Any) -> str:
-    if isinstance(value, dict | list):
+    """A value as a reader takes it: ``{"value": 0.75, "source": "given"}`` as
+    ``0.75 (given)``, other mappings as ``key: value`` pairs, lists comma-separated.
+
+    >>> _kv_value({"value": 0.75, "source": "default assumption"}), _kv_value({"a_b": 1})
+    ('0.75 (default assumption)', 'A b: 1')
+    """
+    if isinstance(value, dict):
+        if set(value) == {"value", "source"}:
+            return f"{_kv_value(value['value'])} ({value['source']})"
+        return "; ".join(f"{label(str(k))}: {_kv_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        if all(not isinstance(v, dict | list) for v in value):
+            return ", ".join(_kv_value(v) for v in value)
         return json.dumps(value, default=str)
     return fmt_auto(value)
 
@@ -155,14 +189,14 @@ def json_block(meta: Mapping[str, Any], *, skip: Iterable[str] = ()) -> str:
         if key in skip or key in scalars:
             continue
         if isinstance(value, dict) and value:
-            parts.append(f"<h4>{e(key)}</h4>{kv_table(value)}")
+            parts.append(f"<h4>{e(label(key))}</h4>{kv_table(value)}")
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             try:
                 frame = pl.DataFrame(value, infer_schema_length=None)
             except (TypeError, ValueError, pl.exceptions.PolarsError):
-                parts.append(f"<h4>{e(key)}</h4>{kv_table({key: value})}")
+                parts.append(f"<h4>{e(label(key))}</h4>{kv_table({key: value})}")
             else:
-                parts.append(f"<h4>{e(key)}</h4>{table(frame)}")
+                parts.append(f"<h4>{e(label(key))}</h4>{table(frame)}")
         elif isinstance(value, list) and value:
             parts.append(kv_table({key: value}))
     return "".join(parts)

@@ -18,12 +18,14 @@ from attribution.report._format import (
     e,
     fmt_num,
     fmt_pct,
+    is_missing,
     json_block,
     kpis,
     missing_note,
     note,
     table,
 )
+from attribution.report._labels import words
 
 WEAKEST_KEYS = ("weakest_stage", "weakest")  # where funnel.json may name the weakest stage
 
@@ -108,26 +110,21 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
         weakest = (low["from_stage"], low["to_stage"])
         label = f"the lowest rate ({RunFiles.FUNNEL_JSON} names no weakest stage)"
     pairs = list(zip(col(overall, "from_stage"), col(overall, "to_stage"), strict=True))
-    steps = [f"{a} → {b}" for a, b in pairs]
+    steps = [f"{words(a)} → {words(b)}" for a, b in pairs]
     is_weak = [pair == weakest for pair in pairs]
     weak_row = overall.filter(
         (pl.col("from_stage") == weakest[0]) & (pl.col("to_stage") == weakest[1])
     ).row(0, named=True)
     lo, hi = weak_row.get("benchmark_low"), weak_row.get("benchmark_high")
-    if isinstance(named, dict) and named.get("below_range") and isinstance(lo, float):
-        target = f"{fmt_pct(lo)}-{fmt_pct(hi)}" if hi is not None else f">= {fmt_pct(lo)}"
-        ctx.findings.append(
-            f"Funnel: the biggest conversion gap is <b>{e(weakest[0])} → {e(weakest[1])}</b> "
-            f"({e(fmt_pct(weak_row['rate']))} advance vs a target of {e(target)})."
-        )
-    else:
-        ctx.findings.append(
-            f"Funnel: the weakest stage is <b>{e(weakest[0])} → {e(weakest[1])}</b> "
-            f"({e(fmt_pct(weak_row['rate']))} advance)."
+    target = ""
+    if not is_missing(lo):
+        target = f" (benchmark target {fmt_pct(lo, 0)}" + (
+            f"–{fmt_pct(hi, 0)})" if not is_missing(hi) else " or more)"
         )
     parts.append(
-        f'<div class="callout">Weakest stage: <b>{e(weakest[0])} → {e(weakest[1])}</b>, '
-        f"{e(fmt_pct(weak_row['rate']))} of those entering advance.<br>"
+        f'<div class="callout">Weakest stage: <b>{e(words(weakest[0]))} → '
+        f"{e(words(weakest[1]))}</b>, {e(fmt_pct(weak_row['rate']))} of those entering "
+        f"advance{e(target)}.<br>"
         f'<span class="muted">Judged against {e(label)}.</span></div>'
     )
     fig = make_subplots(
@@ -135,7 +132,7 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
         horizontal_spacing=0.14,
     )  # fmt: skip
     if {"entered", "advanced"} <= set(overall.columns):
-        stages = [*col(overall, "from_stage"), col(overall, "to_stage")[-1]]
+        stages = [words(x) for x in [*col(overall, "from_stage"), col(overall, "to_stage")[-1]]]
         volumes = [*col(overall, "entered"), col(overall, "advanced")[-1]]
         # Horizontal bars, first stage on top: a funnel chart without the funnel trace, which
         # the page's small plotly.js bundle does not have.
@@ -158,14 +155,33 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
         row=1,
         col=2,
     )
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero", row=1, col=2)
-    parts.append(ctx.chart(fig, caption="Red: the weakest stage.", height=420))
+    caption = "Red: the weakest stage."
+    if {"benchmark_low", "benchmark_high"} <= set(overall.columns):
+        lows, highs = col(overall, "benchmark_low"), col(overall, "benchmark_high")
+        has = [not is_missing(a) and not is_missing(b) for a, b in zip(lows, highs, strict=True)]
+        if any(has):
+            fig.add_scatter(
+                x=[x for x, h in zip(steps, has, strict=True) if h],
+                y=[(a + b) / 2 for a, b, h in zip(lows, highs, has, strict=True) if h],
+                error_y={"type": "data", "color": "#444", "thickness": 2, "width": 14,
+                         "array": [(b - a) / 2 for a, b, h in zip(lows, highs, has, strict=True)
+                                   if h]},
+                mode="markers", marker={"size": 1, "color": "#444"}, name="benchmark target",
+                hovertemplate="%{x}: target %{customdata}<extra></extra>",
+                customdata=[f"{fmt_pct(a, 0)}–{fmt_pct(b, 0)}"
+                            for a, b, h in zip(lows, highs, has, strict=True) if h],
+                showlegend=False, row=1, col=2,
+            )  # fmt: skip
+            caption += " Black brackets: the benchmark target range of the step."
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title="share advancing", row=1, col=2)
+    fig.update_xaxes(title=f"{_unit(meta)} entering the stage", tickformat=",.0f", row=1, col=1)
+    parts.append(ctx.chart(fig, caption=e(caption), height=420))
     if "median_days_in_stage" in overall.columns:
         days = go.Figure(
             go.Bar(x=steps, y=col(overall, "median_days_in_stage"), marker_color=GREY,
                    hovertemplate="%{x}: %{y:.1f} days<extra></extra>")
         )  # fmt: skip
-        days.update_layout(yaxis={"title": "median days in stage"})
+        days.update_layout(yaxis={"title": "median days in stage (days)"})
         parts.append(ctx.chart(days, caption="Median days from entering a stage to "
                                              "advancing.", height=320))  # fmt: skip
     for dim, title in (("channel", "by channel"), ("cohort", "by cohort")):
@@ -178,14 +194,23 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
     return parts
 
 
+def _unit(meta: Mapping[str, Any] | None) -> str:
+    """What the funnel counts, from funnel.json's notes: ``contacts`` or ``accounts``."""
+    unit = str(((meta or {}).get("notes") or {}).get("unit", ""))
+    return "accounts" if "account" in unit else "contacts" if "contact" in unit else "entities"
+
+
 def _rates_by_group(rows: pl.DataFrame, steps: list[str], title: str) -> str:
-    """Each group's stage conversion rates as a shaded table, the steps in funnel order."""
-    rows = rows.with_columns(
-        (pl.col("from_stage") + pl.lit(" → ") + pl.col("to_stage")).alias("_step")
-    )
+    """Each group's stage conversion rates as a shaded table, the steps in funnel order
+    (``steps`` as the page labels them: :func:`words` of each stage)."""
+    pairs = list(zip(col(rows, "from_stage"), col(rows, "to_stage"), strict=True))
+    labels = [f"{words(a)} → {words(b)}" for a, b in pairs]
     groups = sorted({str(g) for g in col(rows, "group")})
-    rate = {(str(r["group"]), r["_step"]): r["rate"] for r in rows.iter_rows(named=True)}
-    cols = [s for s in steps if s in set(col(rows, "_step"))]
+    rate = {
+        (str(g), step): r for g, step, r in zip(col(rows, "group"), labels, col(rows, "rate"),
+                                                 strict=True)
+    }  # fmt: skip
+    cols = [s for s in steps if s in set(labels)]
     z = [[rate.get((g, s)) for s in cols] for g in groups]
     return shaded_table(
         z, cols, groups, colorscale="RdYlGn", corner=title.removeprefix("by "),
@@ -233,7 +258,7 @@ def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
 
 def _alerts_table(ctx: Context, alerts: pl.DataFrame) -> str:
     """The alerts of ``alerts.parquet``, most severe first, with a key finding."""
-    head = "<h3>Alerts</h3>"
+    head = '<h3 id="alerts">Alerts</h3>'
     if gap := missing_note("The alerts", alerts, ("week", "metric", "kind", "message")):
         return head + gap
     if alerts.height == 0:
@@ -241,10 +266,6 @@ def _alerts_table(ctx: Context, alerts: pl.DataFrame) -> str:
     if "severity" in alerts.columns:
         rank = pl.col("severity").replace_strict({"high": 0, "medium": 1}, default=2)
         alerts = alerts.sort(rank, "week")
-    ctx.findings.append(
-        f"<b>{alerts.height}</b> alert(s) on pipeline and channel metrics; the first: "
-        f"{e(alerts.item(0, 'message'))}."
-    )
     shown = [c for c in ("week", "severity", "metric", "channel", "kind", "message")
              if c in alerts.columns]  # fmt: skip
     return head + table(alerts.select(shown), max_rows=50)

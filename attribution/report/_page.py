@@ -29,6 +29,7 @@ from plotly.io.json import to_json_plotly
 from attribution._version import __version__
 from attribution.engine._files import RunFiles
 from attribution.report._accounts import account_section
+from attribution.report._answers import answers
 from attribution.report._bundle import plotly_script
 from attribution.report._charts import PALETTE
 from attribution.report._context import Context, Section, read_json, script_json
@@ -39,9 +40,10 @@ from attribution.report._credit import (
     shapley_section,
 )
 from attribution.report._economics import economics_section, plan_section
-from attribution.report._format import details, e, fmt_num, kpis, kv_table, note, table
+from attribution.report._format import details, e, fmt_num, kv_table, note, table
 from attribution.report._format import duration as _duration
 from attribution.report._funnel import funnel_section
+from attribution.report._labels import money, words
 from attribution.report._sla import sla_section
 from attribution.report._surveys import survey_section
 
@@ -124,7 +126,11 @@ def render_report(run_dir: str | Path, *, manifest: Mapping[str, Any] | None = N
         manifest = read_json(directory / RunFiles.MANIFEST) or {}
     ctx = Context(directory, dict(manifest))
     sections = [section for build in SECTIONS if (section := build(ctx)) is not None]
-    return _page(ctx, sections)
+    anchors = {s.key for s in sections} | {
+        key for key in ("segments", "alerts") if any(f'id="{key}"' in s.body for s in sections)
+    }
+    top = _empty_state(ctx) or answers(ctx, anchors) or ""
+    return _page(ctx, sections, top)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -140,7 +146,7 @@ def _header(ctx: Context) -> tuple[str, str]:
     package = m.get("package")
     meta = [
         ("run", m.get("run_id", ctx.run_dir.name)),
-        ("created", m.get("created_at")),
+        ("created", _when(m.get("created_at"))),
         ("level", params.get("level")),
         ("conversion", params.get("conversion_stage")),
         ("lookback", _duration(params.get("lookback_seconds")) or params.get("lookback")),
@@ -156,16 +162,22 @@ def _header(ctx: Context) -> tuple[str, str]:
         ("touches in", fmt_num(rec.get("touches_in"))),
         ("conversions", fmt_num(rec.get("conversions"))),
         ("attributed", fmt_num(rec.get("conversions_attributed"))),
-        ("conversion value", fmt_num(totals.get("conversions_value"))),
+        ("conversion value", money(totals.get("conversions_value"))),
         ("models", fmt_num(len(models) if isinstance(models, list) else None)),
     ]
     figures = [(k, v) for k, v in figures if v != "–"]
-    parts: list[str] = [kpis(figures)] if figures else []
+    parts: list[str] = []
     if ctx.findings:
         parts.append(
-            '<div class="findings"><h2>Key findings</h2><ul>'
+            '<div class="findings"><h2>More findings</h2><ul>'
             + "".join(f"<li>{f}</li>" for f in ctx.findings)
             + "</ul></div>"
+        )
+    if figures:
+        parts.append(
+            '<p class="recon">The run: '
+            + " · ".join(f"{e(k)} <b>{e(v)}</b>" for k, v in figures)
+            + ".</p>"
         )
     if rec:
         parts.append(f'<p class="recon">{e(_reconciliation_sentence(rec))}</p>')
@@ -175,6 +187,17 @@ def _header(ctx: Context) -> tuple[str, str]:
     if not m:
         parts.append(note("No manifest: the run's inputs and counts are unknown."))
     return line, "\n".join(parts)
+
+
+def _when(value: Any) -> Any:
+    """An ISO timestamp as ``2026-12-06 07:52 UTC``; anything else as it is."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _run_details(m: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
@@ -256,7 +279,8 @@ function attributionPlot(id, data, layout) {{
 """
 
 _CSS = """
-:root { --ink:#1d2630; --muted:#5f6b77; --line:#e3e7ec; --bad:#fbe3e1; --accent:#3b6ea8; }
+:root { --ink:#1d2630; --muted:#5a6570; --line:#e3e7ec; --bad:#fbe3e1; --bad-ink:#a3261d;
+  --accent:#2f5f96; }
 * { box-sizing: border-box; }
 body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
   color:var(--ink); background:#f6f8fa; }
@@ -273,10 +297,38 @@ section { background:#fff; border:1px solid var(--line); border-radius:8px;
 section h2 { margin:0 0 4px; font-size:20px; }
 section .lead { margin:0 0 12px; color:var(--muted); }
 h3 { font-size:16px; margin:20px 0 8px; }
-.kpis { display:flex; flex-wrap:wrap; gap:12px; margin:8px 0 16px; }
-.kpi { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 16px;
-  min-width:140px; color:var(--muted); font-size:13px; }
-.kpi span { display:block; color:var(--ink); font-size:22px; font-weight:600; }
+.kpis { display:grid; grid-template-columns:repeat(auto-fit, minmax(132px, 1fr)); gap:10px;
+  margin:8px 0 14px; }
+.kpi { background:#fff; border:1px solid var(--line); border-radius:8px; padding:8px 12px;
+  color:var(--muted); font-size:13px; }
+.kpi span { display:block; color:var(--ink); font-size:19px; font-weight:600;
+  white-space:nowrap; }
+.kpi small { display:block; font-size:11px; color:var(--muted); }
+.answers { background:#fff; border:1px solid var(--line); border-left:4px solid var(--accent);
+  border-radius:8px; padding:12px 24px 10px; margin:16px 0 12px; }
+.answers h2 { margin:0 0 4px; }
+.answers h2 { font-size:20px; }
+.answers .lead { margin:0 0 6px; font-size:13px; }
+.answers dl { margin:0; }
+.answer { display:grid; grid-template-columns:250px 1fr; gap:4px 18px; padding:7px 0;
+  border-top:1px solid var(--line); }
+.answer dt { font-weight:600; }
+.answer dd { margin:0; }
+.answer .list { color:var(--muted); font-size:13px; }
+a.more { font-size:13px; color:var(--accent); white-space:nowrap; }
+.bad { color:var(--bad-ink); }
+.ci { color:var(--muted); font-size:12px; white-space:nowrap; }
+.lowconf { font-size:11px; font-weight:600; color:#8a4b00; background:#fff1d6;
+  border:1px solid #e9b96e; border-radius:3px; padding:0 4px; white-space:nowrap; }
+.alerts { background:#fff; border:1px solid var(--line); border-radius:8px;
+  padding:8px 20px 10px; margin:0 0 12px; }
+.alerts h2 { font-size:17px; margin:4px 0; }
+.alerts p { margin:4px 0; }
+.alert-list { margin:2px 0 6px; padding-left:20px; }
+.sev { font-size:11px; font-weight:600; text-transform:uppercase; border-radius:3px;
+  padding:0 4px; background:#eef1f4; color:var(--ink); }
+.sev-high { background:var(--bad); color:var(--bad-ink); }
+@media (max-width: 760px) { .answer { grid-template-columns:1fr; } }
 .findings { background:#fff; border-left:4px solid var(--accent); border-radius:4px;
   padding:8px 20px; margin:8px 0 12px; }
 .findings h2 { font-size:17px; margin:6px 0; }
@@ -309,7 +361,64 @@ footer { color:var(--muted); font-size:12px; text-align:center; padding:16px; }
 """
 
 
-def _page(ctx: Context, sections: Sequence[Section]) -> str:
+def _empty_state(ctx: Context) -> str | None:
+    """What the top of the page says when the run attributed no conversion: why, from the
+    manifest's counts, and what to try."""
+    rec = _as_dict(ctx.manifest.get("reconciliation"))
+    credit = ctx.frame(RunFiles.CHANNEL_CREDIT)
+    attributed = rec.get("conversions_attributed")
+    if attributed is None and credit is None:
+        return None
+    if attributed not in (None, 0) or (credit is not None and credit.height):
+        return None
+    params = _as_dict(ctx.manifest.get("parameters"))
+    stage = params.get("conversion_stage") or "closed_won"
+    lookback = _duration(params.get("lookback_seconds")) or params.get("lookback") or "the window"
+    conversions = rec.get("conversions") or 0
+    dropped = rec.get("touches_dropped")
+    dropped = dropped if isinstance(dropped, dict) else {}
+    why: list[str] = []
+    tries: list[str] = []
+    if not conversions:
+        why.append(f"No stage row reached the conversion stage '{stage}'.")
+        tries.append(
+            f"check the stage names: --conversion-stage names the stage that counts as won "
+            f"(now '{stage}'), and [stages] in the config maps your CRM's names to it"
+        )
+    else:
+        unattributed = rec.get("conversions_unattributed")
+        why.append(
+            f"{fmt_num(conversions)} conversion(s) reached '{stage}', but "
+            f"{fmt_num(unattributed if unattributed is not None else conversions)} had no "
+            f"touch in the {lookback} before it."
+        )
+        tries.append(
+            f"a longer lookback (--lookback, now {lookback}) if your sales cycle is longer"
+        )
+        tries.append(
+            "check that the touches and the stages share their ids (contact_id or, with "
+            "--level account, account_id) and cover the same dates"
+        )
+    if dropped:
+        listed = ", ".join(f"{words(k)} {fmt_num(v)}" for k, v in dropped.items() if v)
+        if listed:
+            why.append(f"Touches dropped before the journeys: {listed}.")
+        if dropped.get("excluded_touch_type"):
+            tries.append("fewer --exclude-touch-types if the excluded touches are marketing")
+    touches = rec.get("touches_in")
+    if touches == 0:
+        why.append("The touch log had no rows.")
+    return (
+        '<div id="answers" class="answers empty" role="region" aria-labelledby="answers-title">'
+        '<h2 id="answers-title">Nothing was attributed</h2>'
+        f'<p>{e(" ".join(why))}</p><p>What to try:</p><ul>'
+        + "".join(f"<li>{e(t)}</li>" for t in tries)
+        + "</ul><p class=\"muted\">The run's counts are in the reconciliation line below and "
+        "in manifest.json.</p></div>"
+    )
+
+
+def _page(ctx: Context, sections: Sequence[Section], top: str = "") -> str:
     template = json.loads(to_json_plotly(pio.templates["plotly_white"].to_plotly_json()))
     template.setdefault("layout", {})["colorway"] = list(PALETTE)
     template["layout"]["font"] = {"family": "system-ui, -apple-system, Segoe UI, sans-serif"}
@@ -341,6 +450,7 @@ def _page(ctx: Context, sections: Sequence[Section]) -> str:
 <header class="top"><h1>Attribution report</h1>{line}</header>
 <nav>{nav}</nav>
 <main>
+{top}
 {summary}
 {body}
 </main>
