@@ -22,8 +22,10 @@ from attribution._version import __version__
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.b2b._alerts import AlertSettings
 from attribution.b2b._alerts_score import AlertScore, score_alerts
+from attribution.b2b._calibration import Calibration, calibrate
 from attribution.b2b._campaigns import CampaignEconomics, campaign_economics, campaign_influence
 from attribution.b2b._economics import UnitEconomics, unit_economics
+from attribution.b2b._experiments_next import experiments_next
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
 from attribution.b2b._retention import Retention, retention
@@ -94,6 +96,7 @@ __all__ = [
     "BenchmarkRange",
     "Benchmarks",
     "CHANNEL_CREDIT_SCHEMA",
+    "Calibration",
     "CampaignEconomics",
     "ColumnNotFoundError",
     "ConfigError",
@@ -138,11 +141,13 @@ __all__ = [
     "attribute_partitioned",
     "attribute_paths",
     "available_models",
+    "calibrate",
     "campaign_economics",
     "campaign_influence",
     "check_plan",
     "compare_surveys",
     "default_models",
+    "experiments_next",
     "funnel",
     "get_model",
     "import_hubspot",

@@ -72,6 +72,14 @@ SubscriptionsOpt = Annotated[
         "observed churn in LTV",
     ),
 ]
+ExperimentsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--experiments",
+        help="Lift tests (channel, start, end, incremental_conversions or incremental_pipeline, "
+        "standard_error, test_type): calibrated credit beside the models'",
+    ),
+]
 BenchmarksOpt = Annotated[
     Path | None,
     typer.Option(
@@ -383,6 +391,36 @@ def economics_extras(
             )
         )
     return extras
+
+
+def calibration_extras(
+    result: AttributionResult,
+    *,
+    experiments: TableLike | None,
+    extras: list[Any],
+    truth: Path | None = None,
+    columns: dict[str, dict[str, str]] | None = None,
+    timestamp_formats: dict[str, tuple[str, ...]] | None = None,
+) -> list[Any]:
+    """Calibrated credit (with ``experiments``; scored against ``truth`` when given) and what
+    to test next (with the unit economics among ``extras``: its spend), as one extra."""
+    from attribution.b2b._calibration import calibrate
+    from attribution.b2b._economics import UnitEconomics
+
+    econ = next((e for e in extras if isinstance(e, UnitEconomics)), None)
+    if experiments is None and econ is None:
+        return []
+    decision_of(result)
+    return [
+        calibrate(
+            result,
+            experiments,
+            economics=econ,
+            truth=truth if experiments is not None else None,
+            columns=columns,
+            timestamp_formats=timestamp_formats,
+        )
+    ]
 
 
 def decision_of(result: AttributionResult) -> tuple[str | None, str | None]:

@@ -12,6 +12,7 @@ from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.cli._app import (
     OutOpt,
     app,
+    calibration_extras,
     console,
     decide,
     economics_extras,
@@ -95,6 +96,12 @@ def demo(
             economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
             influence_csv=True,
         )
+        extras += calibration_extras(
+            result,
+            experiments=optional("experiments.csv"),
+            extras=extras,
+            truth=optional("truth.json"),
+        )
         extras += sla_extras(
             stages=data / "stages.parquet", touches=data / "touches.parquet", settings=None
         )
@@ -151,6 +158,18 @@ def synth(
             "TOML file of [[anomaly]] tables (metric, channel, week, size, weeks)",
         ),
     ] = None,
+    holdout: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--holdout",
+            help="Simulate an account-holdout test of this channel (repeat for several): a "
+            "share of the accounts gets none of its touches from a sixth of the window on; "
+            "the readout is written to experiments.csv",
+        ),
+    ] = None,
+    holdout_share: Annotated[
+        float, typer.Option(help="Share of the accounts each --holdout test holds out")
+    ] = 0.25,
 ) -> None:
     """Generate a seeded synthetic B2B dataset of any size."""
     from attribution.datasets._anomalies import Anomaly, read_anomalies, with_anomalies
@@ -175,10 +194,12 @@ def synth(
             shuffle=shuffle,
             fmt=fmt,  # type: ignore[arg-type]
             conversion_rate=conversion_rate,
+            holdout=tuple(holdout or ()),
+            holdout_share=holdout_share,
         )
         if chosen is not None:
             injected = with_anomalies(files, chosen, seed=seed, start="2025-01-01", days=365)
-    except AttributionError as exc:
+    except (AttributionError, ValueError) as exc:
         fail(exc)
     for name, path in files.items():
         console.print(f"{name:<10} {path}", markup=False, highlight=False)

@@ -13,6 +13,7 @@ from attribution.cli._app import (
     AccountsOpt,
     BenchmarksOpt,
     ContactsOpt,
+    ExperimentsOpt,
     LabelsOpt,
     MaybeStagesOpt,
     MaybeTouchesOpt,
@@ -24,6 +25,7 @@ from attribution.cli._app import (
     TimestampFormatOpt,
     TruthOpt,
     app,
+    calibration_extras,
     decide,
     economics_extras,
     fail,
@@ -95,6 +97,7 @@ def run(
     accounts: AccountsOpt = None,
     subscriptions: SubscriptionsOpt = None,
     plan: PlanOpt = None,
+    experiments: ExperimentsOpt = None,
     sla: SlaOpt = False,
     timestamp_format: TimestampFormatOpt = None,
     database: Annotated[
@@ -141,6 +144,8 @@ def run(
     With --spend (or [inputs] spend), unit economics (CAC, LTV, guardrail; [economics] of the
     config) and the funnel are too, by segment, metro and region with --accounts, with
     retention and NRR from --subscriptions; with --plan (or [inputs] plan) the plan check.
+    With --experiments (or [inputs] experiments) the credit calibrated with lift tests; with
+    --spend, the channels ranked by the value of a test.
     With --sla (or an [sla] section) the sales and marketing SLAs are measured.
     """
     try:
@@ -156,6 +161,7 @@ def run(
             ("accounts", accounts),
             ("subscriptions", subscriptions),
             ("plan", plan),
+            ("experiments", experiments),
         ):
             if value is not None:
                 inputs[key] = value
@@ -248,6 +254,14 @@ def run(
             timestamp_formats=formats,
             benchmarks=load_benchmarks_of(cfg, benchmarks),
             influence_csv=influence_csv,
+        )
+        extras += calibration_extras(
+            result,
+            experiments=inputs.get("experiments"),
+            extras=extras,
+            truth=truth,
+            columns=cfg.columns if cfg else None,
+            timestamp_formats=formats,
         )
         if sla or (cfg is not None and cfg.sla is not None):
             extras += sla_extras(

@@ -12,14 +12,15 @@ touches come on top, numbered after them in the block's identifier range.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from attribution.datasets._accounts import Accounts, Contacts, draw_accounts, draw_contacts
 from attribution.datasets._answers import draw_answers
-from attribution.datasets._deals import draw_funnel, stage_rows
+from attribution.datasets._deals import Funnel, draw_funnel, stage_rows
+from attribution.datasets._holdout import TAG_HOLDOUT, BlockHoldout, Holdout, assign, readout
 from attribution.datasets._sales import draw_sales_touches
 from attribution.datasets._subscriptions import draw_subscriptions
 from attribution.datasets._touches import Journeys, draw_journeys, draw_touch_attributes
@@ -144,9 +145,24 @@ def draw_exposures(
 
 
 def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) -> Block:
-    """Draw block number ``index`` (``nt`` touches) from ``rng``."""
+    """Draw block number ``index`` (``nt`` touches) from ``rng``; with ``params.holdout``,
+    the account holdouts applied (:mod:`attribution.datasets._holdout`)."""
     na, nc, n_orphan = block_shape(nt)
     accounts, contacts, journeys, eta = draw_exposures(rng, nt, float(params.days))
+    held = None
+    if params.holdout is not None:
+        held = assign(
+            params.holdout,
+            np.random.default_rng([params.seed, TAG_HOLDOUT, index]),
+            contacts.account,
+            contacts.has_account,
+            journeys.tc,
+            journeys.channel,
+            journeys.t_day,
+            journeys.exposed,
+        )
+        eta = eta - held.eta_loss
+        journeys = replace(journeys, exposed=held.exposed)
     funnel = draw_funnel(rng, params.thresholds, eta, journeys, contacts.segment)
     touch = draw_touch_attributes(
         rng, journeys.channel, funnel.k_lead, funnel.level >= 1, params.type_cost
@@ -186,7 +202,7 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
     def us(days: np.ndarray) -> np.ndarray:
         return params.start_us + np.round(days * US_PER_DAY).astype(np.int64)
 
-    return Block(
+    block = Block(
         acc_id=np.arange(na) + acc_off + 1,
         acc_industry=accounts.industry,
         acc_metro=accounts.metro,
@@ -245,6 +261,55 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
             subscription_rows=int(subs.account.size),
         ),
     )
+    if held is None or params.holdout is None:
+        return block
+    return _held_out(block, held, params.holdout, contacts, funnel, eta, params, journeys)
+
+
+def _held_out(
+    block: Block,
+    held: BlockHoldout,
+    holdout: Holdout,
+    contacts: Contacts,
+    funnel: Funnel,
+    eta: np.ndarray,
+    params: Params,
+    journeys: Journeys,
+) -> Block:
+    """``block`` without the touches its holdouts removed, with the tests' readout and the
+    touch counts of what is left in its statistics."""
+    keep = np.concatenate([~held.removed, np.ones(block.t_id.size - held.removed.size, bool)])
+    touches = {name: getattr(block, name)[keep] for name in _TOUCH_FIELDS}
+    stats = dict(block.stats)
+    stats["touches"] = int(stats["touches"] - held.removed.sum())
+    stats["touches_by_channel"] = np.bincount(
+        journeys.channel[~held.removed], minlength=len(TRACKED_CHANNELS)
+    )
+    stats["holdout"] = readout(
+        holdout,
+        held,
+        account=contacts.account,
+        has_account=contacts.has_account,
+        won=funnel.won,
+        t_close=funnel.t_close,
+        days=params.days,
+        logit=params.thresholds[4] + eta,
+        channel=journeys.channel,
+    )
+    return replace(block, stats=stats, **touches)
+
+
+_TOUCH_FIELDS = (
+    "t_id",
+    "t_contact",
+    "t_account",
+    "t_us",
+    "t_channel",
+    "t_campaign",
+    "t_type",
+    "t_cost",
+    "t_owner",
+)
 
 
 def draw_blocks(params: Params, first: int, count: int, sizes: list[int]) -> list[Block]:

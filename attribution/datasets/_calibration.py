@@ -9,6 +9,7 @@ sample of blocks, drawn from fixed entropy: they depend on ``conversion_rate`` o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -16,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from attribution.datasets._block import draw_exposures
+from attribution.datasets._holdout import Holdout
 from attribution.datasets._world import (
     BLOCK_TOUCHES,
     CALIBRATION_BLOCKS,
@@ -45,9 +47,18 @@ class Params:
     conversion_rate: float
     thresholds: np.ndarray  # logit intercepts for lead, mql, sql, opportunity, closed_won
     type_cost: np.ndarray  # mean media cost of a touch, per touch-type row (see type_cost)
+    holdout: Holdout | None = None  # account-holdout tests simulated on the world
 
 
-def make_params(n_touches: int, seed: int, start: str, days: int, conversion_rate: float) -> Params:
+def make_params(
+    n_touches: int,
+    seed: int,
+    start: str,
+    days: int,
+    conversion_rate: float,
+    holdout: Sequence[str] = (),
+    holdout_share: float = 0.25,
+) -> Params:
     """Check the arguments of :func:`synthesize` / :func:`write_synthetic` (``ValueError``
     naming the argument) and calibrate."""
     if isinstance(n_touches, bool) or not isinstance(n_touches, int | np.integer) or n_touches < 1:
@@ -74,6 +85,7 @@ def make_params(n_touches: int, seed: int, start: str, days: int, conversion_rat
         conversion_rate=rate,
         thresholds=calibrate(rate),
         type_cost=type_cost(),
+        holdout=Holdout.of(tuple(holdout), holdout_share, int(days)),
     )
 
 

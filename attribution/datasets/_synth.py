@@ -34,6 +34,7 @@ touches (:mod:`._touches`), the funnel and deals (:mod:`._deals`), survey answer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ from attribution.datasets._answers import SURVEY_TEXT
 from attribution.datasets._block import block_sizes, draw_blocks
 from attribution.datasets._calibration import make_params
 from attribution.datasets._frames import assemble
+from attribution.datasets._holdout import experiments_table
 from attribution.datasets._spend import spend_table
 from attribution.datasets._truth import Truth
 from attribution.datasets._world import DARK_CHANNELS as DARK_CHANNELS
@@ -71,7 +73,11 @@ class SyntheticData:
         The tables (schemas in ``sample_data/README.md``).
     truth : dict
         JSON-serialisable ground truth: per channel its lift and true incremental share,
-        the dark funnel, the calibration and realised counts.
+        the dark funnel, the calibration and realised counts (and with a holdout, the
+        tests' readouts under ``experiments``).
+    experiments : polars.DataFrame or None
+        With ``holdout``: the simulated account-holdout tests as an ``experiments`` input
+        table (``experiments.csv``; see :mod:`attribution.datasets._holdout`).
     """
 
     accounts: pl.DataFrame
@@ -82,6 +88,7 @@ class SyntheticData:
     surveys: pl.DataFrame
     subscriptions: pl.DataFrame
     truth: dict[str, Any]
+    experiments: pl.DataFrame | None = None
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """The seven tables by name."""
@@ -96,6 +103,8 @@ def synthesize(
     start: str = "2025-01-01",
     days: int = 365,
     conversion_rate: float = 0.04,
+    holdout: Sequence[str] = (),
+    holdout_share: float = 0.25,
 ) -> SyntheticData:
     """Generate a seeded synthetic B2B world in memory.
 
@@ -114,6 +123,14 @@ def synthesize(
         Length of the window; every touch, stage event and survey answer falls inside it.
     conversion_rate : float, default 0.04
         Target share of contacts reaching ``closed_won``, in (0, 0.5].
+    holdout : sequence of str, default ()
+        Channels to run a simulated account-holdout test on: each holds ``holdout_share`` of
+        the accounts out of the channel from a sixth of the window on (their touches of it
+        are removed, so the touch log has fewer than ``n_touches`` marketing touches; the
+        count is ``truth["counts"]["held_out_touches"]``), and the readout is
+        ``experiments`` (see :mod:`attribution.datasets._holdout`).
+    holdout_share : float, default 0.25
+        Share of the accounts each test holds out (all tests together at most 0.8).
 
     Returns
     -------
@@ -131,7 +148,7 @@ def synthesize(
     >>> round(sum(data.truth["incremental_share"].values()), 9)
     1.0
     """
-    params = make_params(n_touches, seed, start, days, conversion_rate)
+    params = make_params(n_touches, seed, start, days, conversion_rate, holdout, holdout_share)
     sizes = block_sizes(params.n_touches)
     blocks = draw_blocks(params, 0, len(sizes), sizes)
     truth = Truth(params, len(sizes))
@@ -140,4 +157,6 @@ def synthesize(
     del blocks
     spend = spend_table(params, int(truth.sums["accounts"]))
     won = int(frames["stages"].get_column("stage").eq("closed_won").sum())
-    return SyntheticData(spend=spend, truth=truth.result(spend, won), **frames)
+    summary = truth.result(spend, won)
+    tests = experiments_table(summary["experiments"]) if "experiments" in summary else None
+    return SyntheticData(spend=spend, truth=summary, experiments=tests, **frames)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from attribution.datasets._holdout import STATS
+from attribution.datasets._holdout import results as holdout_results
 from attribution.datasets._world import (
     BLOCK_TOUCHES,
     CHANNEL_LIFT,
@@ -141,6 +143,41 @@ class Truth:
                 "exposed_contacts": int(s["exposed_dark"][i]),
             }
         counts = np.asarray(s["stage_counts"])
+        out = self._summary(s, p, channels, dark, loss_d, all_loss, counts, spend, realised_won)
+        if p.holdout is not None and "holdout" in s:
+            out["parameters"]["holdout"] = {
+                "channels": [TRACKED_CHANNELS[c] for c in p.holdout.channels],
+                "share": p.holdout.share,
+            }
+            out["experiments"] = holdout_results(p.holdout, np.asarray(s["holdout"]), p)
+            out["counts"]["held_out_touches"] = int(
+                np.asarray(s["holdout"])[:, STATS.index("held_out_touches")].sum()
+            )
+            out["experiments_method"] = (
+                "account holdout: a random share of the accounts gets none of the channel's "
+                "touches from holdout_start to the end of the data (the touches are removed "
+                "and the contacts' logit loses the channel's lift); closed_won conversions "
+                "dated start..end are counted per account; incremental_conversions = "
+                "(rate_treated - rate_holdout) x accounts_keeping_channel, standard_error "
+                "= accounts_keeping_channel x sqrt(var_treated / treated_accounts + "
+                "var_holdout / holdout_accounts); true_incremental_conversions = the expected "
+                "closed_won conversions the channel adds in the window over the accounts "
+                "that kept it"
+            )
+        return out
+
+    def _summary(
+        self,
+        s: dict[str, Any],
+        p: Params,
+        channels: dict[str, dict[str, Any]],
+        dark: dict[str, dict[str, Any]],
+        loss_d: np.ndarray,
+        all_loss: float,
+        counts: np.ndarray,
+        spend: pl.DataFrame,
+        realised_won: int,
+    ) -> dict[str, Any]:
         return {
             "generator": "attribution.datasets._synth",
             "generator_version": GENERATOR_VERSION,

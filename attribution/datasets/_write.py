@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from attribution.datasets._block import block_sizes, draw_blocks
 from attribution.datasets._calibration import make_params
 from attribution.datasets._frames import assemble
+from attribution.datasets._holdout import experiments_table
 from attribution.datasets._spend import spend_table
 from attribution.datasets._truth import Truth
 from attribution.datasets._world import BLOCK_TOUCHES, TABLES
@@ -27,7 +28,7 @@ from attribution.engine._files import write_json_atomic
 
 __all__ = ["write_synthetic"]
 
-_KWARGS = {"start", "days", "conversion_rate"}
+_KWARGS = {"start", "days", "conversion_rate", "holdout", "holdout_share"}
 
 
 def write_synthetic(
@@ -67,13 +68,15 @@ def write_synthetic(
         at 1M, whatever ``n_touches`` is. The set of rows does not depend on it; their order
         does (touches are shuffled, or sorted, within each chunk).
     **kwargs
-        ``start``, ``days`` and ``conversion_rate``, as in :func:`synthesize`.
+        ``start``, ``days``, ``conversion_rate``, ``holdout`` and ``holdout_share``, as in
+        :func:`synthesize`.
 
     Returns
     -------
     dict of str to Path
         ``accounts``, ``contacts``, ``touches``, ``stages``, ``spend``, ``surveys``,
-        ``subscriptions`` and ``truth`` paths.
+        ``subscriptions`` and ``truth`` paths; with a holdout also ``experiments``
+        (``experiments.csv``, always CSV: the experiments input table).
 
     Examples
     --------
@@ -99,6 +102,8 @@ def write_synthetic(
         kwargs.get("start", "2025-01-01"),
         kwargs.get("days", 365),
         kwargs.get("conversion_rate", 0.04),
+        kwargs.get("holdout", ()),
+        kwargs.get("holdout_share", 0.25),
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,7 +143,13 @@ def write_synthetic(
         for w in writers.values():
             w.close()
         summary = truth.result(spend, won)
-        for name in TABLES:
+        if "experiments" in summary:
+            final["experiments"] = out / "experiments.csv"
+            tmp["experiments"] = out / f".experiments.csv.{tag}.tmp"
+            experiments_table(summary["experiments"]).write_csv(tmp["experiments"])
+        else:  # a world without tests must not leave an older world's tests beside it
+            (out / "experiments.csv").unlink(missing_ok=True)
+        for name in tmp:
             os.replace(tmp[name], final[name])
         # truth.json last: its presence means the set is complete
         write_json_atomic(final["truth"], summary)

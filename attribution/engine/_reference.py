@@ -21,7 +21,8 @@ from attribution.engine._memory import attribute
 from attribution.engine._result import TOUCH_CREDIT_SCHEMA
 from attribution.engine._stages import touch_credit_columns
 from attribution.inputs._campaigns import Key
-from attribution.inputs._schema import STAGES, TOUCHES, deduplicate_touches, load
+from attribution.inputs._dedupe import deduplicate_touches
+from attribution.inputs._schema import STAGES, TOUCHES, load
 from attribution.journeys._journeys import build_journeys
 from attribution.models._estimator import PathModel
 from attribution.typing import ModelLike

@@ -27,15 +27,8 @@ from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA,
 from attribution.exceptions import AttributionError, InputError, ModelParameterError
 from attribution.inputs._channels import normalise_channels
 from attribution.inputs._database import SqlTable
-from attribution.inputs._schema import (
-    ROW,
-    Table,
-    TableSpec,
-    deduplicate_stages,
-    deduplicate_touches,
-    load,
-    split_events,
-)
+from attribution.inputs._dedupe import deduplicate_stages, deduplicate_touches
+from attribution.inputs._schema import ROW, Table, TableSpec, load, split_events
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.inputs._validate import check_values, exclude_touch_types
 from attribution.journeys._journeys import TOUCH_KEY_COLUMNS, Journeys, build_journeys

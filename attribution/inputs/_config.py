@@ -8,6 +8,7 @@ Example (every key optional except an input)::
     contacts = "contacts.parquet"
     accounts = "accounts.parquet"  # account_id, segment, metro, region...: economics slices
     subscriptions = "subscriptions.parquet"  # account_id, month, mrr or arr: retention, NRR
+    experiments = "experiments.csv"  # lift tests: calibrated credit beside the models'
     # or: import = "crm_import"    # a directory written by `attribution import ...`
 
     [inputs.database]              # any table as a query (DuckDB file or PostgreSQL)
@@ -128,6 +129,7 @@ _INPUTS = {
     "paths",
     "plan",
     "import",
+    "experiments",
 }
 #: The [inputs] keys that are tables, not files of another kind: each may be a query of
 #: [inputs.database].

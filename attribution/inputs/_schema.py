@@ -18,7 +18,6 @@ import polars as pl
 
 from attribution.exceptions import (
     ColumnNotFoundError,
-    DuplicateKeyError,
     InputError,
     NullValueError,
     SchemaError,
@@ -146,6 +145,27 @@ PATHS = TableSpec(
     required=("path", "conversions"),
     not_null=("path", "conversions"),
 )
+#: Lift tests (account holdouts, geo and time-split tests): what each measured a channel to
+#: add in a window; checked further by :func:`attribution.inputs._experiments.load_experiments`.
+EXPERIMENTS = TableSpec(
+    "experiments",
+    {
+        "channel": STRING,
+        "start": DATE,
+        "end": DATE,
+        "incremental_conversions": FLOAT,
+        "incremental_pipeline": FLOAT,
+        "standard_error": FLOAT,
+        "test_type": STRING,
+    },
+    required=("channel", "start", "end", "standard_error", "test_type"),
+    one_of=(("incremental_conversions", "incremental_pipeline"),),
+    not_null=("channel", "start", "end", "standard_error", "test_type"),
+    hints={
+        "incremental_conversions": "give what the test measured as 'incremental_conversions' "
+        "(conversions) or 'incremental_pipeline' (USD)"
+    },
+)
 #: The unified single log: touch rows and stage rows told apart by ``event_type``.
 EVENTS = TableSpec(
     "events",
@@ -157,7 +177,18 @@ EVENTS = TableSpec(
 )
 SPECS = {
     s.name: s
-    for s in (TOUCHES, STAGES, CONTACTS, SPEND, ACCOUNTS, SUBSCRIPTIONS, SURVEYS, PATHS, EVENTS)
+    for s in (
+        TOUCHES,
+        STAGES,
+        CONTACTS,
+        SPEND,
+        ACCOUNTS,
+        SUBSCRIPTIONS,
+        SURVEYS,
+        PATHS,
+        EVENTS,
+        EXPERIMENTS,
+    )
 }
 
 
@@ -479,88 +510,6 @@ def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> Non
                 col,
                 rows=_rows_where(frame, pl.col(col).is_null()),
             )
-
-
-def _repeated(frame: pl.DataFrame, key: pl.Expr) -> pl.Series | None:
-    """Mask of the rows whose ``key`` (a u64 expression over ``frame``) occurs more than
-    once, or None when all are distinct.
-
-    One lazy query hashes, sorts and looks at neighbours (0.17 s for 10M touch ids in a new
-    process, 0.26 s eagerly) instead of ``is_duplicated`` (0.94 s): logs rarely have
-    repeats, so the sort is usually all, and the mask is built only when there are some.
-    """
-    h = pl.col("h")
-    ordered = frame.lazy().select(key.alias("h").sort())
-    if not ordered.select((h == h.shift(1)).any()).collect().item():
-        return None
-    repeats = ordered.filter(h == h.shift(1)).unique().collect().get_column("h")
-    return frame.select(key.is_in(repeats.implode())).to_series()
-
-
-def deduplicate_touches(table: Table) -> tuple[pl.DataFrame, int]:
-    """Drop exact duplicate touches (every column equal); return the frame and the count.
-
-    Rows that share a ``touch_id`` but differ elsewhere are an error: we cannot tell which
-    one is right. Every column of the source counts, including those :func:`load` did not
-    read (``table.unloaded``): they are read for the suspect rows only.
-    """
-    frame, source = table.frame, table.source
-    assert "touch_id" not in table.unloaded, "duplicates are told by touch_id: load it"
-    # Only rows that may be duplicates are compared exactly. With a touch_id, an exact
-    # duplicate shares its touch_id, so rows whose touch_id hash is unique are done (hashing
-    # one column and a u64 is_duplicated: ~0.3 s at 10M touches, where is_duplicated on the
-    # strings took 2.3 s and a row hash over every column 1.0 s). Without one, rows equal in
-    # every column are equal in the loaded ones. A collision only adds suspects, which the
-    # exact comparison then clears.
-    has_id = "touch_id" in frame.columns
-    if has_id:
-        candidates = _repeated(frame, pl.col("touch_id").hash(0))
-    else:
-        hashes = frame.select(pl.exclude(ROW)).hash_rows(seed=0)
-        candidates = _repeated(hashes.to_frame("_h"), pl.col("_h"))
-    deduped, removed = frame, 0
-    if candidates is not None:
-        suspects = table.full_rows(frame.filter(candidates).get_column(ROW))
-        content = [c for c in suspects.columns if c != ROW]
-        kept = suspects.unique(subset=content, keep="first", maintain_order=True)
-        removed = suspects.height - kept.height
-        if removed:
-            dropped = suspects.join(kept.select(ROW), on=ROW, how="anti").get_column(ROW)
-            deduped = frame.filter(~pl.col(ROW).is_in(dropped.implode()))
-        if has_id:
-            ids = kept.get_column("touch_id")
-            dup = ids.is_duplicated() & ids.is_not_null()
-            if dup.any():
-                raise DuplicateKeyError(
-                    f"{dup.sum()} rows share a touch_id but differ in other columns",
-                    table="touches",
-                    source=source.name,
-                    column="touch_id",
-                    rows=kept.filter(dup).sort(ROW).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list(),
-                    hint="touch_id must identify one touch; exact duplicate rows are removed "
-                    "for you",
-                )
-    return deduped, removed
-
-
-def deduplicate_stages(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Drop stage events equal to an earlier one in every column read (an export that lists
-    one event twice); return the frame and the count. The same checks as for touches: a hash
-    of each row sorted once, and an exact comparison only when some hashes repeat."""
-    content = [c for c in frame.columns if c != ROW]
-    if frame.height < 2 or not content:
-        return frame, 0
-    hashes = frame.select(content).hash_rows(seed=0)
-    candidates = _repeated(hashes.to_frame("_h"), pl.col("_h"))
-    if candidates is None:
-        return frame, 0
-    suspects = frame.filter(candidates)
-    kept = suspects.unique(subset=content, keep="first", maintain_order=True)
-    removed = suspects.height - kept.height
-    if not removed:
-        return frame, 0
-    dropped = suspects.join(kept.select(ROW), on=ROW, how="anti").get_column(ROW)
-    return frame.filter(~pl.col(ROW).is_in(dropped.implode())), removed
 
 
 def split_events(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
