@@ -103,10 +103,10 @@ def experiments_next(
     p1 = total / journeys if journeys > 0 else float("nan")
     frame = (
         spread.join(width, on="channel", how="left")
-        .join(spend_frame, on="channel", how="left")
+        .join(spend_frame, on="channel", how="full", coalesce=True)
         .with_columns(pl.col("spend").fill_null(0.0))
         .with_columns(
-            pl.when(pl.col("mean_conversions") > 0)
+            pl.when((pl.col("mean_conversions") > 0).fill_null(False))
             .then(
                 (pl.col("max_conversions") - pl.col("min_conversions")) / pl.col("mean_conversions")
             )

@@ -40,6 +40,7 @@ from attribution.report._credit import (
     shapley_section,
 )
 from attribution.report._economics import economics_section, plan_section
+from attribution.report._experiments import experiments_section
 from attribution.report._format import details, e, fmt_num, kv_table, note, table
 from attribution.report._format import duration as _duration
 from attribution.report._funnel import funnel_section
@@ -55,6 +56,7 @@ SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
     channel_credit_section,
     economics_section,
     plan_section,
+    experiments_section,
     funnel_section,
     sla_section,
     account_section,
