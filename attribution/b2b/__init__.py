@@ -10,7 +10,9 @@ funnel (``_funnel``, with ``_funnel_stages`` and ``_funnel_velocity``) and its w
 ``_alerts_stats``); campaign credit, CAC and ROI and the CRM influence export
 (``_campaigns``); the plan check (``_plan``, with ``_plan_file``, ``_plan_flags``,
 ``_plan_reallocation`` and ``_plan_verdict``); the sales and marketing SLAs (``_sla``, with
-``_sla_metrics`` and ``_sla_targets``); helpers the modules share (``_shared``).
+``_sla_metrics`` and ``_sla_targets``); credit calibrated with lift tests and what to test
+next (``_calibration``, with ``_calibration_credit`` and ``_experiments_next``); helpers the
+modules share (``_shared``).
 """
 
 # The account names first: the engine imports them, and the modules below import from the
