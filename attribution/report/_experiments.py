@@ -14,22 +14,8 @@ from attribution.report._context import Context, Section
 from attribution.report._format import details, e, fmt_pct, missing_note, note, table
 
 _BASELINE = "baseline"
-_NEXT_COLUMNS = (
-    "rank",
-    "channel",
-    "value",
-    "spend",
-    "disagreement",
-    "interval_width",
-    "min_conversions",
-    "max_conversions",
-    "lowest_model",
-    "highest_model",
-    "holdout_per_arm",
-    "journeys",
-    "fits_in_run",
-    "tested",
-)
+#: What-to-test-next columns the report leaves to the file (the rates behind the size).
+_NEXT_HIDDEN = ("decision_share", "p_with", "p_without")
 
 
 def experiments_section(ctx: Context) -> Section | None:
@@ -145,5 +131,5 @@ def _next(ctx: Context, nxt: pl.DataFrame) -> list[str]:
         "bootstrap). The holdout size detects the gap between the highest and the lowest "
         "model's credit with a two-proportion z-test at alpha 5% and power 80%.</p>"
     )
-    parts.append(table(nxt.select(c for c in _NEXT_COLUMNS if c in nxt.columns)))
+    parts.append(table(nxt.drop(_NEXT_HIDDEN, strict=False)))
     return parts
