@@ -333,13 +333,27 @@ def funnel(
     velocity = pipeline_velocity(wide, steps, span[1])
     spend_frame = None
     if spend is not None:
-        spend_frame = load(
+        spend_table = load(
             spend,
             SPEND,
             columns=columns.get("spend"),
             formats=resolve_formats(timestamp_formats, "spend"),
-        ).frame
-        spend_frame = normalise_channels(spend_frame, check_channel_aliases(channel_aliases))[0]
+        )
+        for count in ("impressions", "clicks"):
+            if count in spend_table.frame.columns:
+                negative = spend_table.frame.filter(pl.col(count) < 0)
+                if negative.height:
+                    raise rows_error(
+                        f"{negative.height} negative {count}",
+                        spend_table,
+                        negative,
+                        column=count,
+                        hint="impressions and clicks are counts >= 0; leave a row blank "
+                        "when the platform reports none",
+                    )
+        spend_frame = normalise_channels(
+            spend_table.frame, check_channel_aliases(channel_aliases)
+        )[0]
     kpis = funnel_kpis(
         wide,
         velocity,

@@ -29,6 +29,13 @@ Definitions (also in ``funnel.json`` and the README):
   channel's ``mql_rate`` row; with spend, ``cost_per_lead`` = the channel's spend over the
   spend table / the leads it sourced over the stages table (judged against its ``cpl``
   row) and ``cost_per_mql`` likewise. Channels without a row of their own have no range.
+- Media figures per channel (spend rows with ``impressions`` / ``clicks``, the ad platform's
+  counts for the same rows): ``cpm`` = spend / impressions x 1,000 and ``cpc`` = spend /
+  clicks, each over the spend rows that carry the count; ``ctr`` = clicks / impressions over
+  the rows that carry both. Judged against the channel's ``cpm``, ``cpc`` and ``ctr`` rows
+  (LinkedIn CPM $30-80, CPC $5-15, CTR 0.3-0.8%; programmatic CPM $10-30, CTR 0.05-0.15%;
+  paid search CTR 3-8%: its CPC ranges are per brand and generic keywords, which the spend
+  does not say, so give your own ``[targets.channel.NAME] cpc``).
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ __all__ = ["KPI_BENCHMARKS", "KPI_COLUMNS", "funnel_kpis", "gap_lines", "judged"
 KPI_BENCHMARKS: dict[str, str] = {
     "mql_rate": "mql_rate",
     "cost_per_lead": "cpl",
+    "cpm": "cpm",
+    "cpc": "cpc",
+    "ctr": "ctr",
     "time_to_close_days": "deal_velocity_days",
     "sales_cycle_months": "sales_cycle_months",
     "win_rate": "win_rate",
@@ -67,6 +77,9 @@ _UNITS = {
     "mql_rate": "rate",
     "cost_per_lead": "usd",
     "cost_per_mql": "usd",
+    "cpm": "usd",
+    "cpc": "usd",
+    "ctr": "rate",
 }
 KPI_COLUMNS = (
     "dimension",
@@ -116,6 +129,8 @@ def funnel_kpis(
         parts.append(_marketing(wide, steps, dims))
     if "channel" in wide.columns:
         parts.append(_by_channel(wide, spend))
+    if spend is not None:
+        parts.append(_media(spend))
     if nrr:
         parts.append(
             pl.DataFrame(
@@ -237,6 +252,51 @@ def _by_channel(wide: pl.DataFrame, spend: pl.DataFrame | None) -> pl.DataFrame:
     return pl.concat(kpis)
 
 
+_MEDIA: tuple[tuple[str, str, str, float], ...] = (
+    ("cpm", "amount", "impressions", 1_000.0),
+    ("cpc", "amount", "clicks", 1.0),
+    ("ctr", "clicks", "impressions", 1.0),
+)
+
+
+def _media(spend: pl.DataFrame) -> pl.DataFrame:
+    """CPM, CPC and CTR per channel from the spend rows that carry impressions / clicks."""
+    parts = [
+        pl.DataFrame(
+            schema={"dimension": pl.String, "group": pl.String, "kpi": pl.String,
+                    "value": pl.Float64, "detail": pl.String}  # fmt: skip
+        )
+    ]
+    for kpi, num, den, scale in _MEDIA:
+        if num not in spend.columns or den not in spend.columns:
+            continue
+        kept = pl.col(num).is_not_null() & pl.col(den).is_not_null()
+        agg = spend.group_by(pl.col("channel").alias("group")).agg(
+            pl.col(num).filter(kept).sum().alias("_num"),
+            pl.col(den).filter(kept).sum().alias("_den"),
+            kept.sum().alias("_rows"),
+        )
+        parts.append(
+            agg.filter(pl.col("_rows") > 0).select(
+                pl.lit("channel").alias("dimension"),
+                "group",
+                pl.lit(kpi).alias("kpi"),
+                pl.when(pl.col("_den") > 0)
+                .then(pl.col("_num") / pl.col("_den") * scale)
+                .alias("value"),
+                pl.format(
+                    "{}{} {} / {} {}",
+                    pl.lit("$" if num == "amount" else ""),
+                    pl.col("_num").round(0).cast(pl.Int64),
+                    pl.lit("spend" if num == "amount" else "clicks"),
+                    pl.col("_den").round(0).cast(pl.Int64),
+                    pl.lit(den),
+                ).alias("detail"),
+            )
+        )
+    return pl.concat(parts)
+
+
 def _marketing(wide: pl.DataFrame, steps: list[str], dims: list[str]) -> pl.DataFrame:
     opp, won = steps[-2], steps[-1]
     at = pl.coalesce(pl.col(f"{opp}_at"), pl.col(f"{won}_at"), pl.col("_lost_at"))
@@ -332,6 +392,9 @@ _LABELS = {
     "mql_rate": "MQL rate of sourced leads",
     "cost_per_lead": "cost per lead",
     "cost_per_mql": "cost per MQL",
+    "cpm": "CPM",
+    "cpc": "CPC",
+    "ctr": "CTR",
 }
 
 
@@ -376,7 +439,10 @@ def kpi_lines(kpis: pl.DataFrame) -> list[str]:
     has_range = pl.col("benchmark_low").is_not_null() | pl.col("benchmark_high").is_not_null()
     channels = kpis.filter((pl.col("dimension") == "channel") & has_range)
     if channels.height:
-        lines.append("  by sourced channel (where the benchmark table has the channel):")
+        lines.append(
+            "  by channel (its sourced leads; the spend's impressions and clicks), where the "
+            "benchmark table has the channel:"
+        )
     for (group,), rows in channels.group_by("group", maintain_order=True):
         lines.append(
             f"    {group}: "

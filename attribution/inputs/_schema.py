@@ -95,9 +95,19 @@ CONTACTS = TableSpec(
     required=("contact_id", "account_id"),
     not_null=("contact_id",),
 )
+#: Spend: ``amount`` per channel and month or day; optional ``impressions`` and ``clicks``
+#: (what the ad platform reports for the same rows) give the channel's CPM, CPC and CTR.
 SPEND = TableSpec(
     "spend",
-    {"channel": STRING, "date": DATE, "month": DATE, "amount": FLOAT, "campaign": STRING},
+    {
+        "channel": STRING,
+        "date": DATE,
+        "month": DATE,
+        "amount": FLOAT,
+        "campaign": STRING,
+        "impressions": FLOAT,
+        "clicks": FLOAT,
+    },
     required=("channel", "amount"),
     one_of=(("date", "month"),),
     not_null=("channel", "amount"),
