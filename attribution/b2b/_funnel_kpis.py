@@ -48,7 +48,15 @@ import polars as pl
 from attribution.inputs._account_inputs import UNKNOWN
 from attribution.inputs._benchmarks import Benchmarks, format_range, format_value, gap_expr
 
-__all__ = ["KPI_BENCHMARKS", "KPI_COLUMNS", "funnel_kpis", "gap_lines", "judged", "kpi_lines"]
+__all__ = [
+    "KPI_BENCHMARKS",
+    "KPI_COLUMNS",
+    "KPI_LABELS",
+    "funnel_kpis",
+    "gap_lines",
+    "judged",
+    "kpi_lines",
+]
 
 #: KPI -> the benchmark table's metric it is judged against
 KPI_BENCHMARKS: dict[str, str] = {
@@ -379,7 +387,7 @@ def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-_LABELS = {
+KPI_LABELS = {
     "average_deal_size": "average deal size",
     "time_to_close_days": "time to close",
     "sales_cycle_months": "sales cycle",
@@ -419,7 +427,7 @@ def kpi_lines(kpis: pl.DataFrame) -> list[str]:
             continue  # the same figure as time to close; its ranges are per segment
         detail = f" ({r['detail']})" if r["detail"] and r["kpi"] != "nrr" else ""
         lines.append(
-            f"  {_LABELS[r['kpi']]:<30} {judged(r['value'], r['unit'], r['kpi'], r)}{detail}"
+            f"  {KPI_LABELS[r['kpi']]:<30} {judged(r['value'], r['unit'], r['kpi'], r)}{detail}"
         )
     segments = kpis.filter(
         (pl.col("dimension") == "segment")
@@ -432,7 +440,7 @@ def kpi_lines(kpis: pl.DataFrame) -> list[str]:
         lines.append(
             f"    {group}: "
             + "; ".join(
-                f"{_LABELS[r['kpi']]} {judged(r['value'], r['unit'], r['kpi'], r)}"
+                f"{KPI_LABELS[r['kpi']]} {judged(r['value'], r['unit'], r['kpi'], r)}"
                 for r in rows.iter_rows(named=True)
             )
         )
@@ -447,7 +455,7 @@ def kpi_lines(kpis: pl.DataFrame) -> list[str]:
         lines.append(
             f"    {group}: "
             + "; ".join(
-                f"{_LABELS[r['kpi']]} {judged(r['value'], r['unit'], r['kpi'], r)}"
+                f"{KPI_LABELS[r['kpi']]} {judged(r['value'], r['unit'], r['kpi'], r)}"
                 for r in rows.iter_rows(named=True)
             )
         )

@@ -45,6 +45,7 @@ from attribution.report._format import details, e, fmt_num, kv_table, note, tabl
 from attribution.report._format import duration as _duration
 from attribution.report._funnel import funnel_section
 from attribution.report._labels import money, words
+from attribution.report._kpis import kpi_section
 from attribution.report._sla import sla_section
 from attribution.report._surveys import survey_section
 
@@ -58,6 +59,7 @@ SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
     plan_section,
     experiments_section,
     funnel_section,
+    kpi_section,
     sla_section,
     account_section,
     survey_section,

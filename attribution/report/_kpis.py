@@ -1,0 +1,101 @@
+"""The funnel KPIs section (``funnel_kpis.parquet``): NRR, average deal size, time to close,
+pipeline velocity, customer concentration, win rate and the marketing-sourced and
+-influenced shares, overall, per segment and per channel, each beside its range."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from attribution.b2b._funnel_kpis import KPI_LABELS
+from attribution.engine._files import RunFiles
+from attribution.inputs._benchmarks import format_range, format_value
+from attribution.report._context import Context, Section
+from attribution.report._format import e, fmt_pct, is_missing, missing_note, note, table
+
+__all__ = ["kpi_section"]
+
+_NEED = ("dimension", "group", "kpi", "value", "unit")
+_SCOPES = (("all", "Overall", None), ("segment", "By segment", "segment"),
+           ("channel", "By channel", "channel"))  # fmt: skip
+
+
+def _verdict(gap: Any) -> str:
+    if is_missing(gap):
+        return ""
+    return "short" if gap < 0 else "better" if gap > 0 else "within"
+
+
+def _rows(kpis: pl.DataFrame, scope: str | None) -> pl.DataFrame:
+    """The displayed rows: the KPI's label, its value and range in their unit, the gap and
+    the judgement (a few dozen rows: formatted one by one)."""
+    out = []
+    for r in kpis.iter_rows(named=True):
+        low, high = r.get("benchmark_low"), r.get("benchmark_high")
+        ranged = not (is_missing(low) and is_missing(high))
+        row = {
+            **({scope: r["group"]} if scope else {}),
+            "KPI": KPI_LABELS.get(r["kpi"], r["kpi"]),
+            "value": format_value(r["value"], r["unit"], r["kpi"]),
+            "range": format_range(low, high, r["unit"], r["kpi"]) if ranged else "",
+            "gap": r.get("benchmark_gap") if ranged else None,
+            "judgement": "no range"
+            if not ranged
+            else "no figure"
+            if is_missing(r["value"])
+            else _verdict(r.get("benchmark_gap")),
+            "detail": r.get("detail") or "",
+        }
+        out.append(row)
+    return pl.DataFrame(out, schema_overrides={"gap": pl.Float64}, infer_schema_length=None)
+
+
+def kpi_section(ctx: Context) -> Section | None:
+    kpis = ctx.frame(RunFiles.FUNNEL_KPIS)
+    if kpis is None:
+        return None
+    parts: list[str] = []
+    if gap := missing_note("The KPI tables", kpis, _NEED):
+        parts.append(gap)
+    elif kpis.height == 0:
+        parts.append(note(f"{RunFiles.FUNNEL_KPIS} is empty: no KPI to show."))
+    else:
+        has_gap = "benchmark_gap" in kpis.columns
+        for dimension, title, scope in _SCOPES:
+            rows = kpis.filter(pl.col("dimension") == dimension)
+            if rows.height == 0:
+                continue
+            parts.append(f"<h3>{e(title)}</h3>")
+            parts.append(
+                table(
+                    _rows(rows, scope),
+                    formats={"gap": lambda v: "" if is_missing(v) else fmt_pct(v)},
+                    row_class=lambda r: "bad" if r.get("judgement") == "short" else "",
+                    max_rows=300,
+                )
+            )
+        if has_gap:
+            short = kpis.filter(pl.col("benchmark_gap") < 0)
+            judged = kpis.filter(pl.col("benchmark_gap").is_not_null())
+            overall = short.filter(pl.col("dimension") == "all")
+            ctx.findings.append(
+                f"Funnel KPIs: <b>{short.height} of {judged.height}</b> with a range fall "
+                "short of it"
+                + (
+                    " (overall: "
+                    + e(", ".join(KPI_LABELS.get(k, k) for k in overall.get_column("kpi")))
+                    + ")."
+                    if overall.height
+                    else "."
+                )
+            )
+    return Section(
+        "kpis",
+        "Funnel KPIs against their ranges",
+        "\n".join(parts),
+        "NRR, average deal size, time to close, pipeline velocity, customer concentration, "
+        "win rate and the marketing-sourced and -influenced shares, overall, per segment and "
+        "per channel, each beside its published range (the gap is how far beyond the end it "
+        "passes; short = on the worse side).",
+    )
