@@ -99,15 +99,8 @@ CONTACTS = TableSpec(
 #: (what the ad platform reports for the same rows) give the channel's CPM, CPC and CTR.
 SPEND = TableSpec(
     "spend",
-    {
-        "channel": STRING,
-        "date": DATE,
-        "month": DATE,
-        "amount": FLOAT,
-        "campaign": STRING,
-        "impressions": FLOAT,
-        "clicks": FLOAT,
-    },
+    {"channel": STRING, "date": DATE, "month": DATE, "amount": FLOAT, "campaign": STRING,
+     "impressions": FLOAT, "clicks": FLOAT},  # fmt: skip
     required=("channel", "amount"),
     one_of=(("date", "month"),),
     not_null=("channel", "amount"),

@@ -44,8 +44,8 @@ from attribution.report._experiments import experiments_section
 from attribution.report._format import details, e, fmt_num, kv_table, note, table
 from attribution.report._format import duration as _duration
 from attribution.report._funnel import funnel_section
-from attribution.report._labels import money, words
 from attribution.report._kpis import kpi_section
+from attribution.report._labels import money, words
 from attribution.report._sla import sla_section
 from attribution.report._surveys import survey_section
 
