@@ -225,7 +225,10 @@ def test_monthly_rerate_per_segment() -> None:
     assert "Re-rating (guardrail breached two months running, trailing three months): none." in (
         summary
     )
-    assert "  by segment: smb: linkedin (from 2025-04-01)." in summary
+    # April, the month re-rated, had spend and no customer of the segment: said beside it
+    assert "  by segment: smb: linkedin (from 2025-04-01; no customers in those windows)." in (
+        summary
+    )
 
 
 @st.composite

@@ -218,15 +218,21 @@ def _rerate(econ: UnitEconomics, model: str) -> list[str]:
     by_segment = (
         rows.filter(~pl.col("segment").is_in(["all", UNKNOWN]))
         .group_by("segment", "channel")
-        .agg(pl.col("month").min())
+        .agg(
+            pl.col("month").min(),
+            (pl.col("status") == "no_customers").all().alias("_none"),
+        )
         .sort("segment", "month", "channel")
     )
     if by_segment.height:
+        # a streak of windows with spend and no customer of the segment says little on a
+        # segment with few deals: say so beside the channel
         lines.append(
             "  by segment: "
             + "; ".join(
-                f"{seg}: " + ", ".join(f"{c} (from {m})" for c, m in zip(
-                    part.get_column("channel"), part.get_column("month"), strict=True))
+                f"{seg}: " + ", ".join(
+                    f"{c} (from {m}{'; no customers in those windows' if none else ''})"
+                    for c, m, none in part.select("channel", "month", "_none").iter_rows())
                 for (seg,), part in by_segment.group_by("segment", maintain_order=True)
             )  # fmt: skip
             + "."
