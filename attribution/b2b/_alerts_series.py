@@ -16,6 +16,7 @@ from attribution.b2b._funnel_stages import days
 __all__ = [
     "ALL",
     "Matrix",
+    "daily_spend",
     "full_weeks",
     "horizons",
     "matrix",
@@ -167,19 +168,24 @@ def weekly_frames(
     return {"count": pl.concat(counts), "rate": pl.concat(rates), "mean": means}
 
 
+def daily_spend(spend: pl.DataFrame) -> pl.DataFrame:
+    """``day``, ``channel``, ``amount``: a spend table by ``date`` as it is, one by ``month``
+    with each month's amount spread evenly over its days."""
+    if "date" in spend.columns:
+        return spend.select(pl.col("date").alias("day"), "channel", "amount")
+    return spend.select(
+        pl.date_ranges(
+            pl.col("month").dt.month_start(), pl.col("month").dt.month_end(), "1d"
+        ).alias("day"),
+        "channel",
+        (pl.col("amount") / pl.col("month").dt.days_in_month()).alias("amount"),
+    ).explode("day")
+
+
 def spend_weekly(spend: pl.DataFrame) -> tuple[pl.DataFrame, tuple[date, date]]:
     """Weekly spend per channel and overall (monthly amounts spread evenly over the month's
     days), and the first and last day the spend table covers."""
-    if "date" in spend.columns:
-        daily = spend.select(pl.col("date").alias("day"), "channel", "amount")
-    else:
-        daily = spend.select(
-            pl.date_ranges(
-                pl.col("month").dt.month_start(), pl.col("month").dt.month_end(), "1d"
-            ).alias("day"),
-            "channel",
-            (pl.col("amount") / pl.col("month").dt.days_in_month()).alias("amount"),
-        ).explode("day")
+    daily = daily_spend(spend)
     covered = (daily.get_column("day").min(), daily.get_column("day").max())
     weekly = daily.with_columns(pl.col("day").dt.truncate("1w").alias("week"))
     frame = _by_channel(weekly, "spend", [pl.col("amount").sum().alias("a")])

@@ -28,6 +28,12 @@ A plan (TOML file or mapping) gives a budget by channel, targets (``customers``,
   and the verdict says by how much CAC would have to fall. Caps default to
   ``cap_multiple`` (2) x the channel's budget; floors to 0. Channels named only in
   ``[caps]`` join the reallocation with a budget of 0.
+- **Risk** (:mod:`attribution.b2b._plan_risk`): the projection drawn many times from each
+  channel's CAC interval (the bootstrap's draws when the run has them, else a Poisson count
+  of credited customers) and a cost inflation (``[risk]``, default 15-20%): the chance of
+  reaching the targets, a 90% interval of the customers (``customers_low``,
+  ``customers_high``), and the scenarios a plan's owner worries about
+  (``plan_risk.parquet``).
 """
 
 from __future__ import annotations
@@ -53,8 +59,9 @@ from attribution.b2b._plan_levers import (
 )
 from attribution.b2b._plan_ranges import plan_range_flags
 from attribution.b2b._plan_reallocation import project_plan
+from attribution.b2b._plan_risk import RISK_NOTE, draws_of, plan_risk, risk_sentence
 from attribution.b2b._plan_verdict import verdict as plan_verdict
-from attribution.b2b._shared import jsonable, money, num
+from attribution.b2b._shared import jsonable, money, num, pct
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ConfigError, ModelNotFoundError
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
@@ -76,6 +83,8 @@ PLAN_COLUMNS = (
     "measured_customers",
     "measured_cac",
     "projected_customers",
+    "customers_low",
+    "customers_high",
     "projected_mqls",
     "target_customers",
     "target_mqls",
@@ -108,6 +117,9 @@ class PlanCheck:
     levers : pl.DataFrame
         Each channel's action under every model of the run and how many agree
         (:mod:`attribution.b2b._plan_levers`); empty without data.
+    risk : pl.DataFrame
+        The plan risk's scenarios (:data:`attribution.b2b._plan_risk.RISK_COLUMNS`): as
+        planned, costs up, each channel delivering half; empty without data.
     """
 
     table: pl.DataFrame
@@ -115,15 +127,18 @@ class PlanCheck:
     verdict: str
     summary_data: dict[str, Any] = field(default_factory=dict)
     levers: pl.DataFrame = field(default_factory=pl.DataFrame)
+    risk: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def write(self, directory: str | Path) -> Path:
         """Write ``plan.parquet``, ``plan_flags.parquet``, ``plan.json`` and (with data)
-        ``levers.parquet``."""
+        ``levers.parquet`` and ``plan_risk.parquet``."""
         out = Path(directory)
         write_parquet_atomic(out / RunFiles.PLAN, self.table)
         write_parquet_atomic(out / RunFiles.PLAN_FLAGS, self.flags)
         if self.levers.width:
             write_parquet_atomic(out / RunFiles.LEVERS, self.levers)
+        if self.risk.width:
+            write_parquet_atomic(out / RunFiles.PLAN_RISK, self.risk)
         write_json_atomic(
             out / RunFiles.PLAN_JSON, jsonable(dict(self.summary_data, verdict=self.verdict))
         )
@@ -170,6 +185,17 @@ class PlanCheck:
             f"{num(r['reallocated_customers']):>9}"
             for r in self.table.iter_rows(named=True)
         )
+        if self.risk.height:
+            lines.append(
+                f"  {'scenario (median of the draws)':<44} {'customers':>9} {'90% interval':>15} "
+                f"{'CAC':>9} {'P(target)':>9}"
+            )
+            lines.extend(
+                f"  {r['scenario'][:44]:<44} {num(r['customers']):>9} "
+                f"{num(r['customers_low']) + '-' + num(r['customers_high']):>15} "
+                f"{money(r['cac']):>9} {pct(r['p_target']):>9}"
+                for r in self.risk.iter_rows(named=True)
+            )
         flagged = self.flags.filter(pl.col("flagged") & (against == "data"))
         lines.append(f"Assumptions far from the data ({flagged.height}):")
         lines.extend(f"  - {n}" for n in flagged.get_column("note").to_list())
@@ -201,6 +227,7 @@ def check_plan(
     stage_names: Mapping[str, str | list[str]] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
     benchmarks: Benchmarks | str | os.PathLike[str] | None = None,
+    economics_draws: pl.DataFrame | None = None,
 ) -> PlanCheck:
     """Project a plan with the measured CAC per channel and stage rates; flag and reallocate.
     Without data (no ``result``, ``spend`` or ``stages``), check the plan against its own
@@ -231,6 +258,10 @@ def check_plan(
     timestamp_formats
         As :attr:`attribution.RunOptions.timestamp_formats`: strftime patterns for dates
         written as text (a list, or a mapping by column).
+    economics_draws
+        The bootstrap's per-draw economics (``draw``, ``model``, ``segment``, ``channel``,
+        ``cac``) for the plan risk; default: the result's, when its run drew them; without
+        any, the risk draws each channel's credited customers as a Poisson count.
 
     Examples
     --------
@@ -302,6 +333,9 @@ def check_plan(
         for m in available
     }
     frame, outcome = frames[chosen]
+    risk = plan_risk(frame, p.targets, p.risk, draws_of(result, economics_draws, chosen))
+    frame = frame.join(risk.channels, on="channel", how="left", maintain_order="left")
+    planned = risk.table.row(0, named=True) if risk.table.height else {}
     target_customers = p.targets.get("customers")
     target_mqls = p.targets.get("mqls")
     levers = lever_table(
@@ -323,6 +357,8 @@ def check_plan(
         pl.col("measured_customers").sum(),
         pl.lit(blended_cac, pl.Float64).alias("measured_cac"),
         pl.col("projected_customers").fill_null(0.0).sum(),
+        pl.lit(planned.get("customers_low"), pl.Float64).alias("customers_low"),
+        pl.lit(planned.get("customers_high"), pl.Float64).alias("customers_high"),
         pl.col("projected_mqls").sum(),
         pl.col("target_customers").sum(),
         pl.col("target_mqls").sum(),
@@ -362,6 +398,8 @@ def check_plan(
     )
     if across := lever_sentence(levers):
         verdict = f"{verdict} {across}"
+    if chance := risk_sentence(risk, p.targets):
+        verdict = f"{verdict} Risk: {chance}"
     summary = {
         "name": p.name,
         "source": p.source,
@@ -399,6 +437,12 @@ def check_plan(
             "mqls": projected_total / mql_to_customer if mql_to_customer else None,
         },
         "reallocation": outcome,
+        "risk": {
+            "sentence": chance,
+            "source": risk.source,
+            "parameters": risk.parameters,
+            "as_planned": planned,
+        },
         "mode": "data",
         "benchmarks": _bench_source(bench),
         "parameters": {
@@ -421,12 +465,20 @@ def check_plan(
             "budget; cut the budget along the same order if only that meets the CAC target; "
             f"default cap = {p.cap_multiple:g} x the channel's budget",
             "ranges": _RANGES_NOTE.format(tol=p.tolerance),
+            "risk": RISK_NOTE,
             "levers": "each channel's action (grow, keep, cut; drop counts as cut) under every "
             "model of the run (levers.parquet); recommended when at least "
             f"{LEVER_AGREEMENT:.0%} of the models agree, else contested",
         },
     }
-    return PlanCheck(table=table, flags=flags, verdict=verdict, summary_data=summary, levers=levers)
+    return PlanCheck(
+        table=table,
+        flags=flags,
+        verdict=verdict,
+        summary_data=summary,
+        levers=levers,
+        risk=risk.table,
+    )
 
 
 _RANGES_NOTE = (

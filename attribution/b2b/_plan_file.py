@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attribution.b2b._plan_options import ChannelTest, RiskSettings, read_risk, read_tests
 from attribution.b2b._shared import is_number
 from attribution.exceptions import ConfigError, did_you_mean
 from attribution.inputs._toml import read_toml
 
 __all__ = ["MONEY_ASSUMPTIONS", "Plan", "assumed_range", "read_plan"]
 
-_SECTIONS = {"plan", "budget", "targets", "caps", "floors", "assumptions"}
+_SECTIONS = {"plan", "budget", "targets", "caps", "floors", "assumptions", "tests", "risk"}
 _PLAN_KEYS = {"name", "model", "period_months", "flag_factor", "cap_multiple", "tolerance"}
 _TARGETS = {"customers", "cac", "mqls"}
 #: [assumptions] in money (USD > 0); every other key but ``cac`` is a rate in (0, 1]
@@ -55,6 +56,11 @@ class Plan:
     tolerance : float
         How far two figures of the plan's own arithmetic may differ before they are flagged
         (default 0.05: 5%).
+    tests : dict of str to ChannelTest
+        The channels the plan tests (``[tests.<channel>]``): start, validation window and
+        targets, read out by :func:`attribution.b2b._plan_tests.channel_tests`.
+    risk : RiskSettings
+        How the plan risk draws (``[risk]``): cost inflation, draws, seed, scenarios.
     """
 
     budget: dict[str, float]
@@ -69,6 +75,8 @@ class Plan:
     cap_multiple: float = 2.0
     source: str = "<memory>"
     tolerance: float = 0.05
+    tests: dict[str, ChannelTest] = field(default_factory=dict)
+    risk: RiskSettings = field(default_factory=RiskSettings)
 
 
 def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
@@ -165,4 +173,6 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
         cap_multiple=float(head.get("cap_multiple", 2.0)),
         source=where,
         tolerance=float(head.get("tolerance", 0.05)),
+        tests=read_tests(data.get("tests"), fail),
+        risk=read_risk(data.get("risk"), fail),
     )

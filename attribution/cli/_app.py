@@ -278,7 +278,8 @@ def economics_extras(
     from attribution.b2b._economics import unit_economics
     from attribution.b2b._economics_slices import touch_exposure
     from attribution.b2b._funnel import funnel
-    from attribution.b2b._plan import check_plan
+    from attribution.b2b._plan import check_plan, read_plan
+    from attribution.b2b._plan_tests import channel_tests
     from attribution.b2b._retention import close_months, retention
     from attribution.inputs._account_inputs import load_accounts, load_subscriptions
     from attribution.inputs._formats import formats_for
@@ -390,6 +391,28 @@ def economics_extras(
                 benchmarks=benchmarks,
             )
         )
+        if read_plan(plan).tests:  # go / no-go readouts of the channels the plan tests
+            if touches is None:
+                raise ConfigError(
+                    f"plan '{plan}': its [tests] need the touch log (--touches) for the "
+                    "channel that sourced each MQL"
+                )
+            extras.append(
+                channel_tests(
+                    plan,
+                    stages,
+                    touches,
+                    spend,
+                    columns=columns,
+                    stage_names=stage_names,
+                    timestamp_formats=timestamp_formats,
+                    channel_aliases=(result.manifest.get("parameters") or {}).get(
+                        "channel_aliases"
+                    ),
+                    steps=flow.parameters["steps"],
+                    lost_stage=flow.parameters["lost_stage"],
+                )
+            )
     return extras
 
 
