@@ -28,6 +28,7 @@ from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._experiments_next import experiments_next
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+from attribution.b2b._plan_tests import ChannelTests, channel_tests
 from attribution.b2b._retention import Retention, retention
 from attribution.b2b._sla import SLA, SLA_DEFAULTS, sla
 from attribution.engine._files import RunFiles, write_json_atomic
@@ -98,6 +99,7 @@ __all__ = [
     "CHANNEL_CREDIT_SCHEMA",
     "Calibration",
     "CampaignEconomics",
+    "ChannelTests",
     "ColumnNotFoundError",
     "ConfigError",
     "CounterfactualModel",
@@ -144,6 +146,7 @@ __all__ = [
     "calibrate",
     "campaign_economics",
     "campaign_influence",
+    "channel_tests",
     "check_plan",
     "compare_surveys",
     "default_models",

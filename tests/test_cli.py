@@ -12,6 +12,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+import attribution
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 CLI = [sys.executable, "-m", "attribution.cli"]
@@ -172,6 +174,21 @@ def test_plan_command_checks_the_example_plan(tmp_path: Path) -> None:
     meta = json.loads((run_dir / "plan.json").read_text())
     assert meta["model"] == "linear"
     assert meta["targets"]["customers"] == 5000
+    # the plan risk in a sentence, its scenarios, and the readout of the plan's channel tests
+    assert "chance of reaching 5,000 customers at <= $150 CAC" in proc.stdout
+    risk = pl.read_parquet(run_dir / "plan_risk.parquet")
+    assert risk.get_column("scenario")[0] == "as planned"
+    assert meta["risk"]["sentence"] in meta["verdict"]
+    assert "Channel tests (2;" in proc.stdout
+    tests = pl.read_parquet(run_dir / "tests.parquet")
+    expected = attribution.channel_tests(
+        SAMPLE / "plan.toml",
+        SAMPLE / "stages.parquet",
+        SAMPLE / "touches.parquet",
+        SAMPLE / "spend.parquet",
+    )
+    assert tests.equals(expected.table)
+    assert f"call: {expected.calls()['g2_capterra'].upper()}" in proc.stdout
 
 
 def test_plan_command_reports_a_bad_plan(tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ from the subscriptions table (``_retention``; :func:`nrr` is the KPI the funnel 
 funnel (``_funnel``, with ``_funnel_stages`` and ``_funnel_velocity``) and its weekly alerts
 (``_alerts``, with ``_alerts_settings``, ``_alerts_series``, ``_alerts_weekly`` and
 ``_alerts_stats``); campaign credit, CAC and ROI and the CRM influence export
-(``_campaigns``); the plan check (``_plan``, with ``_plan_file``, ``_plan_flags``,
-``_plan_reallocation`` and ``_plan_verdict``); the sales and marketing SLAs (``_sla``, with
-``_sla_metrics`` and ``_sla_targets``); credit calibrated with lift tests and what to test
-next (``_calibration``, with ``_calibration_credit`` and ``_experiments_next``); helpers the
-modules share (``_shared``).
+(``_campaigns``); the plan check (``_plan``, with ``_plan_file``, ``_plan_options``,
+``_plan_flags``, ``_plan_reallocation``, ``_plan_verdict`` and ``_plan_risk``) and the
+readout of the channels a plan tests (``_plan_tests``); the sales and marketing SLAs
+(``_sla``, with ``_sla_metrics`` and ``_sla_targets``); credit calibrated with lift tests and
+what to test next (``_calibration``, with ``_calibration_credit`` and ``_experiments_next``);
+helpers the modules share (``_shared``).
 """
 
 # The account names first: the engine imports them, and the modules below import from the
@@ -37,6 +38,7 @@ from attribution.b2b._campaigns import CampaignEconomics, campaign_economics, ca
 from attribution.b2b._economics import UnitEconomics, unit_economics
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
+from attribution.b2b._plan_tests import ChannelTests, channel_tests
 from attribution.b2b._retention import Retention, nrr, retention
 from attribution.b2b._sla import SLA, SLA_DEFAULTS, sla
 
@@ -58,8 +60,10 @@ __all__ = [
     "SLA_DEFAULTS",
     "UnitEconomics",
     "CampaignEconomics",
+    "ChannelTests",
     "campaign_economics",
     "campaign_influence",
+    "channel_tests",
     "account_outputs",
     "check_plan",
     "check_required_roles",

@@ -186,12 +186,13 @@ class PlanCheck:
             for r in self.table.iter_rows(named=True)
         )
         if self.risk.height:
+            w = max(30, *(len(x) for x in self.risk.get_column("scenario")))
             lines.append(
-                f"  {'scenario (median of the draws)':<44} {'customers':>9} {'90% interval':>15} "
+                f"  {'scenario (median of the draws)':<{w}} {'customers':>9} {'90% interval':>15} "
                 f"{'CAC':>9} {'P(target)':>9}"
             )
             lines.extend(
-                f"  {r['scenario'][:44]:<44} {num(r['customers']):>9} "
+                f"  {r['scenario']:<{w}} {num(r['customers']):>9} "
                 f"{num(r['customers_low']) + '-' + num(r['customers_high']):>15} "
                 f"{money(r['cac']):>9} {pct(r['p_target']):>9}"
                 for r in self.risk.iter_rows(named=True)

@@ -284,7 +284,7 @@ def risk_sentence(risk: PlanRisk, targets: dict[str, float]) -> str | None:
         f"({risk.parameters['draws']:,} draws from {basis}, costs up {inflation}; "
         f"median {planned['customers']:,.0f} customers"
         + (f" at ${planned['cac']:,.0f}" if planned["cac"] is not None else "")
-        + ")."
+        + f", {1 - (1 - LEVEL) / 2:.0%} chance of at least {planned['customers_low']:,.0f})."
     )
     worst = risk.table.filter(pl.col("kind") != "planned").sort("p_target", nulls_last=True)
     if worst.height and planned["p_target"]:  # how a plan with a chance can lose it

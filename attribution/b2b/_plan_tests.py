@@ -4,7 +4,7 @@ monthly checkpoints, and the call at the end of its validation window.
 Method (also written to ``tests.json``):
 
 - **The test's cohort**: the MQLs the channel sourced (the channel of the contact's first
-  marketing touch, as the funnel's channel rows) whose MQL date falls in the window, from
+  touch, as the funnel's channel rows) whose MQL date falls in the window, from
   ``start`` to ``start + validation_days``. At a checkpoint, what the cohort did before the
   checkpoint's day counts: MQLs so far, SQLs among them (MQL quality: the MQL -> SQL rate),
   customers (reached closed won). Spend = the channel's spend from ``start`` to the day
@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from attribution.b2b._alerts_series import daily_spend
 from attribution.b2b._funnel import DEFAULT_STEPS, _sourced_channels
@@ -111,6 +110,8 @@ def poisson_interval(count: np.ndarray, level: float = LEVEL) -> tuple[np.ndarra
     >>> [round(float(x), 2) for x in low], [round(float(x), 2) for x in high]
     ([0.0, 5.43], [3.0, 16.96])
     """
+    from scipy import stats  # here: importing attribution does not load SciPy
+
     k = np.asarray(count, dtype=float)
     a = (1 - level) / 2
     low = np.where(k > 0, stats.gamma.ppf(a, np.maximum(k, 1e-12)), 0.0)
@@ -130,6 +131,8 @@ def rate_interval(
     >>> [round(float(x), 3) for x in low], [round(float(x), 3) for x in high]
     ([0.0, 0.222], [0.259, 0.778])
     """
+    from scipy import stats
+
     x, m = np.asarray(hits, dtype=float), np.asarray(n, dtype=float)
     a = (1 - level) / 2
     with np.errstate(invalid="ignore", divide="ignore"):

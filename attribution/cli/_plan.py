@@ -89,6 +89,13 @@ def plan_cmd(
                 )
             path = write_extra(check, out, "plan")
             console.print(check.summary(), highlight=False, markup=False)
+            if tests := read_plan(plan).tests:
+                console.print(
+                    f"The plan's {len(tests)} channel test(s) ({', '.join(tests)}) and its risk "
+                    "need the data (--touches, --stages, --spend): no readout.",
+                    highlight=False,
+                    markup=False,
+                )
             console.print(f"plan check written to [bold]{escape(str(path))}[/bold]")
             return
         missing = [k for k, v in data.items() if v is None]

@@ -31,6 +31,7 @@ from attribution.report._format import (
     table,
 )
 from attribution.report._labels import words
+from attribution.report._plan_tests import plan_risk_parts
 
 ECONOMICS_COLUMNS = (
     "channel", "status", "spend", "customers", "revenue", "cac", "loaded_cac", "ltv",
@@ -350,6 +351,7 @@ def plan_section(ctx: Context) -> Section | None:
     parts = _plan_verdict(ctx, meta) if meta else []
     if plan is not None:
         parts.extend(_plan_budget(ctx, plan))
+    parts.extend(plan_risk_parts(ctx, meta))
     if (levers := ctx.frame(RunFiles.LEVERS)) is not None:
         parts.extend(_plan_levers(ctx, levers))
     if flags is not None:

@@ -46,6 +46,7 @@ from attribution.report._format import duration as _duration
 from attribution.report._funnel import funnel_section
 from attribution.report._kpis import kpi_section
 from attribution.report._labels import money, words
+from attribution.report._plan_tests import tests_section
 from attribution.report._sla import sla_section
 from attribution.report._surveys import survey_section
 
@@ -57,6 +58,7 @@ SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
     channel_credit_section,
     economics_section,
     plan_section,
+    tests_section,
     experiments_section,
     funnel_section,
     kpi_section,
