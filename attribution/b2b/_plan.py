@@ -61,12 +61,10 @@ from attribution.b2b._plan_ranges import plan_range_flags
 from attribution.b2b._plan_reallocation import project_plan
 from attribution.b2b._plan_risk import RISK_NOTE, draws_of, plan_risk, risk_sentence
 from attribution.b2b._plan_verdict import verdict as plan_verdict
-from attribution.b2b._shared import jsonable, money, num, pct
+from attribution.b2b._shared import jsonable, load_spend, money, num, pct
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ConfigError, ModelNotFoundError
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
-from attribution.inputs._formats import resolve_formats
-from attribution.inputs._schema import SPEND, load
 from attribution.typing import TableLike
 
 if TYPE_CHECKING:  # only annotations: the engine imports the b2b room, not the other way
@@ -317,12 +315,7 @@ def check_plan(
             stages, columns=columns, stage_names=stage_names, timestamp_formats=timestamp_formats
         )
     )
-    spend_frame = load(
-        spend,
-        SPEND,
-        columns=(columns or {}).get("spend"),
-        formats=resolve_formats(timestamp_formats, "spend"),
-    ).frame
+    spend_frame = load_spend(spend, columns=columns, timestamp_formats=timestamp_formats)
     date_col = "month" if "month" in spend_frame.columns else "date"
     data_months = _months(spend_frame.get_column(date_col))
     scale = p.period_months / data_months if data_months else None

@@ -50,11 +50,10 @@ from attribution.b2b._funnel import DEFAULT_STEPS, _sourced_channels
 from attribution.b2b._funnel_stages import entities
 from attribution.b2b._plan_file import Plan, read_plan
 from attribution.b2b._plan_options import ChannelTest
-from attribution.b2b._shared import jsonable, load_stage_events, money, num, pct
+from attribution.b2b._shared import jsonable, load_spend, load_stage_events, money, num, pct
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import resolve_formats
-from attribution.inputs._schema import SPEND, load
 from attribution.typing import TableLike
 
 __all__ = ["TEST_COLUMNS", "ChannelTests", "channel_tests", "poisson_interval", "rate_interval"]
@@ -342,12 +341,7 @@ def channel_tests(
     median_lag = wide.select(lag.median()).item()
     median_days = float(median_lag) if median_lag is not None else None
 
-    spend_frame = load(
-        spend,
-        SPEND,
-        columns=(columns or {}).get("spend"),
-        formats=resolve_formats(timestamp_formats, "spend"),
-    ).frame
+    spend_frame = load_spend(spend, columns=columns, timestamp_formats=timestamp_formats)
     spend_frame = normalise_channels(spend_frame, check_channel_aliases(channel_aliases))[0]
     daily = daily_spend(spend_frame)
 

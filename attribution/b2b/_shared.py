@@ -12,13 +12,14 @@ import polars as pl
 
 from attribution.exceptions import InputError, ModelNotFoundError
 from attribution.inputs._formats import resolve_formats
-from attribution.inputs._schema import ROW, STAGES, Table, load
+from attribution.inputs._schema import ROW, SPEND, STAGES, Table, load
 from attribution.typing import TableLike
 
 __all__ = [
     "chosen_models",
     "is_number",
     "jsonable",
+    "load_spend",
     "load_stage_events",
     "money",
     "num",
@@ -123,3 +124,18 @@ def load_stage_events(
         frame = frame.with_columns(pl.col("stage").replace(renames))
     key = "contact_id" if "contact_id" in frame.columns else "account_id"
     return table, frame, key
+
+
+def load_spend(
+    spend: TableLike,
+    *,
+    columns: Mapping[str, Mapping[str, str]] | None,
+    timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None,
+) -> pl.DataFrame:
+    """The spend table read with the user's column mapping and timestamp formats."""
+    return load(
+        spend,
+        SPEND,
+        columns=(columns or {}).get("spend"),
+        formats=resolve_formats(timestamp_formats, "spend"),
+    ).frame
