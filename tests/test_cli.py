@@ -187,7 +187,8 @@ def test_plan_command_checks_the_example_plan(tmp_path: Path) -> None:
         SAMPLE / "touches.parquet",
         SAMPLE / "spend.parquet",
     )
-    assert tests.equals(expected.table)
+    # the same readout (sums of daily spend may differ in the last bits across threads)
+    assert_frame_equal(tests, expected.table, check_exact=False)
     assert f"call: {expected.calls()['g2_capterra'].upper()}" in proc.stdout
 
 
