@@ -14,13 +14,13 @@ from attribution.report._format import (
     e,
     fmt_num,
     fmt_pct,
-    is_missing,
     json_block,
     missing_note,
     note,
     select,
     table,
 )
+from attribution.report._labels import money
 
 RISK_COLUMNS = ("scenario", "customers", "customers_low", "customers_high", "cac", "cac_low",
                 "cac_high", "p_customers", "p_cac", "p_target")  # fmt: skip
@@ -31,8 +31,33 @@ TEST_COLUMNS = (
 )  # fmt: skip
 
 
-def _money(value: Any) -> str:
-    return "–" if is_missing(value) else f"${value:,.0f}"
+#: headers of the columns the page's label table does not know
+HEADERS = {
+    "scenario": "Scenario",
+    "customers": "Customers (median)",
+    "customers_low": "Customers, 90% low",
+    "customers_high": "Customers, 90% high",
+    "cac": "CAC (median)",
+    "cac_low": "CAC, 90% low",
+    "cac_high": "CAC, 90% high",
+    "p_customers": "Chance: customers target",
+    "p_cac": "Chance: CAC target",
+    "p_target": "Chance: both",
+    "checkpoint": "Checkpoint",
+    "day": "Day",
+    "mqls": "MQLs",
+    "mqls_low": "MQLs, 90% low",
+    "mqls_high": "MQLs, 90% high",
+    "mql_to_sql": "MQL to SQL",
+    "cost_per_mql": "Cost per MQL",
+    "cost_per_mql_low": "Cost per MQL, 90% low",
+    "cost_per_mql_high": "Cost per MQL, 90% high",
+    "cost_per_mql_status": "Cost per MQL vs target",
+    "cac_status": "CAC vs target",
+    "mqls_status": "MQL volume vs target",
+    "on_track": "On track",
+    "decision": "Call",
+}
 
 
 def plan_risk_parts(ctx: Context, meta: dict[str, Any] | None) -> list[str]:
@@ -60,10 +85,10 @@ def plan_risk_parts(ctx: Context, meta: dict[str, Any] | None) -> list[str]:
         )
         formats: dict[str, Formatter] = {
             **{c: fmt_num for c in ("customers", "customers_low", "customers_high")},
-            **{c: _money for c in ("cac", "cac_low", "cac_high")},
+            **{c: money for c in ("cac", "cac_low", "cac_high")},
             **{c: lambda v: fmt_pct(v, 0) for c in ("p_customers", "p_cac", "p_target")},
         }
-        parts.append(table(select(risk, RISK_COLUMNS), formats=formats))
+        parts.append(table(select(risk, RISK_COLUMNS), formats=formats, headers=HEADERS))
     return parts
 
 
@@ -92,10 +117,10 @@ def tests_section(ctx: Context) -> Section | None:
         if gap := missing_note("The readout", readout, ("channel", "checkpoint", "decision")):
             parts.append(gap)
         else:
-            money = ("spend", "cost_per_mql", "cost_per_mql_low", "cost_per_mql_high", "cac",
+            dollars = ("spend", "cost_per_mql", "cost_per_mql_low", "cost_per_mql_high", "cac",
                      "cac_low", "cac_high")  # fmt: skip
             formats: dict[str, Formatter] = {
-                **{c: _money for c in money},
+                **{c: money for c in dollars},
                 "mql_to_sql": fmt_pct,
                 "mqls_low": fmt_num,
                 "mqls_high": fmt_num,
@@ -104,6 +129,7 @@ def tests_section(ctx: Context) -> Section | None:
                 table(
                     select(readout, TEST_COLUMNS),
                     formats=formats,
+                    headers=HEADERS,
                     row_class=lambda r: (
                         "bad" if r.get("decision") == "no-go" or r.get("on_track") is False else ""
                     ),
