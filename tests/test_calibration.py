@@ -379,3 +379,28 @@ def test_run_with_experiments_writes_calibrated_credit_and_the_next_tests(tmp_pa
     assert "bad.csv" in out.output
     assert "standard_error" in out.output
     assert "Traceback" not in out.output
+
+
+def test_config_inputs_experiments_and_synth_holdout_errors(tmp_path) -> None:
+    data = tmp_path / "data"
+    out = CliRunner().invoke(app, ["synth", "--touches", "36000", "--seed", "4", "--out",
+                                   str(data), "--holdout", "partner_referral"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "experiments" in out.output
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[inputs]\ntouches = "data/touches.parquet"\nstages = "data/stages.parquet"\n'
+        'experiments = "data/experiments.csv"\n[run]\nmodels = ["linear"]\n'
+        f'out = "{tmp_path / "runs"}"\n'
+    )
+    out = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert out.exit_code == 0, out.output
+    assert "Calibrated with 1 experiment(s) from" in out.output
+    run = next((tmp_path / "runs").iterdir())
+    assert (run / "calibrated_credit.parquet").is_file()
+    assert not (run / "experiments_next.parquet").exists()  # no spend: nothing to rank by
+    out = CliRunner().invoke(app, ["synth", "--touches", "36000", "--out", str(tmp_path / "x"),
+                                   "--holdout", "tiktok"])  # fmt: skip
+    assert out.exit_code == 2
+    assert "holdout channel(s) ['tiktok']" in out.output
+    assert "Traceback" not in out.output
