@@ -272,6 +272,17 @@ def test_the_holdout_removes_only_the_channel_in_held_out_accounts_after_its_sta
     assert e["standard_error"] > 0
     table = load_experiments(held.experiments)
     assert table.frame.get_column("channel").to_list() == ["partner_referral"]
+    # the test saves the channel's media spend on the accounts held out (fees stay)
+    april = (pl.col("month") == datetime(2025, 4, 1).date()) & (
+        pl.col("channel") == "partner_referral"
+    )
+    spend = plain.spend.filter(april).join(
+        held.spend.filter(april), on="campaign", nulls_equal=True, suffix="_held"
+    )
+    media = spend.filter(pl.col("campaign").is_not_null())
+    assert (media["amount_held"] / media["amount"]).to_list() == pytest.approx([0.5] * 3, abs=1e-3)
+    fees = spend.filter(pl.col("campaign").is_null())
+    assert fees["amount_held"].to_list() == fees["amount"].to_list()
     assert plain.experiments is None
     assert "experiments" not in plain.truth
 

@@ -7,6 +7,8 @@ contacts get none of its touches. Those touches are removed from the touch log, 
 contacts' exposure and conversion logit lose the channel's lift, and the funnel is drawn with
 the same uniforms as without the test, so only contacts for whom the channel was decisive
 convert differently. Each account is in at most one holdout group; the others are treated.
+The holdout saves the channel's media spend on the accounts held out: the spend table's
+campaign rows of the channel shrink by the share held out over the days from its start.
 
 The readout, after a ramp of ``HOLDOUT_RAMP_DAYS`` (journeys that began before the holdout
 still carry earlier touches of the channel), counts each account's closed_won conversions

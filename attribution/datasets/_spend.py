@@ -3,7 +3,8 @@
 Proportional to the number of accounts and to the days of each month inside the window, with a
 season (events follow the conference calendar, the rest is nearly flat with a December dip) and
 a little noise from its own random stream; a share of each channel's month (fees, tools) has no
-campaign.
+campaign. An account holdout saves the tested channel's media spend on the accounts it holds
+out, from its start (the fees and tools stay).
 """
 
 from __future__ import annotations
@@ -45,6 +46,24 @@ def _months(params: Params) -> list[tuple[date, float]]:
     return out
 
 
+def _held_out_share(params: Params, months: list[tuple[date, float]]) -> np.ndarray:
+    """Per tracked channel and month, the share of its media spend an account holdout saves:
+    the share of accounts held out times the part of the month's window days from the
+    holdout's start on (0 for the channels not tested, and without a holdout)."""
+    out = np.zeros((len(TRACKED_CHANNELS), len(months)))
+    h = params.holdout
+    if h is None:
+        return out
+    epoch = date(1970, 1, 1)
+    start_day = params.start_us / US_PER_DAY
+    held_from = start_day + h.start_day
+    for i, (first, days) in enumerate(months):  # a dozen months
+        lo = max((first - epoch).days, start_day)
+        after = max(0.0, lo + days - max(lo, held_from))
+        out[list(h.channels), i] = h.share * after / days
+    return out
+
+
 # Events spend follows the conference calendar; the rest is nearly flat with a December dip.
 _EVENT_SEASON = np.array([0.2, 0.4, 2.4, 0.6, 1.8, 1.2, 0.3, 0.3, 3.0, 2.4, 1.2, 0.2])
 _FLAT_SEASON = np.array([1.0, 1.05, 1.1, 1.0, 1.0, 0.95, 0.9, 0.95, 1.05, 1.1, 1.05, 0.85])
@@ -71,6 +90,7 @@ def spend_table(params: Params, n_accounts: int) -> pl.DataFrame:
         * season
         * rng.lognormal(0.0, 0.08, season.shape)
     )  # (channel, month)
+    saved = _held_out_share(params, months)  # (tracked channel, month)
     rows_m, rows_ch, rows_c, rows_a = [], [], [], []
     for j, ch in enumerate(funded):
         camps = [c for c in CAMPAIGNS if c[0] == TRACKED_CHANNELS[ch]]
@@ -82,7 +102,8 @@ def spend_table(params: Params, n_accounts: int) -> pl.DataFrame:
             rows_m.extend([m] * len(labels))
             rows_ch.extend([TRACKED_CHANNELS[ch]] * len(labels))
             rows_c.extend(labels)
-            rows_a.extend(np.round(monthly[j, i] * shares, 2).tolist())
+            media = np.where(np.arange(shares.size) < len(names), 1.0 - saved[ch, i], 1.0)
+            rows_a.extend(np.round(monthly[j, i] * shares * media, 2).tolist())
     return pl.DataFrame(
         {"month": rows_m, "channel": rows_ch, "campaign": rows_c, "amount": rows_a},
         schema={
