@@ -249,3 +249,20 @@ def test_the_risk_settings_are_read() -> None:
     assert p.risk.inflation == (0.1, 0.1)
     assert p.risk.draws == 50
     assert np.isclose(attribution.read_plan({"budget": {"a": 1}}).risk.inflation[1], 0.20)
+
+
+def test_draws_are_taken_from_the_first_source_that_has_them() -> None:
+    from types import SimpleNamespace
+
+    from attribution.b2b._plan_risk import draws_of
+
+    econ = SimpleNamespace(draws=bootstrap_draws([10.0], [20.0]))
+    given = bootstrap_draws([30.0], [40.0])
+    empty = SimpleNamespace(draws=pl.DataFrame())
+    picked = draws_of(None, empty, econ, model="linear")
+    assert picked is not None
+    assert picked.get_column("cac").sort().to_list() == [10.0, 20.0]  # linear, segment all
+    first = draws_of(given, econ, model="linear")
+    assert first is not None
+    assert first.get_column("cac").sort().to_list() == [30.0, 40.0]
+    assert draws_of(None, empty, SimpleNamespace(economics_draws=None), model="linear") is None

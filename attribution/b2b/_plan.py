@@ -259,8 +259,9 @@ def check_plan(
         written as text (a list, or a mapping by column).
     economics_draws
         The bootstrap's per-draw economics (``draw``, ``model``, ``segment``, ``channel``,
-        ``cac``) for the plan risk; default: the result's, when its run drew them; without
-        any, the risk draws each channel's credited customers as a Poisson count.
+        ``cac``) for the plan risk; default: those of the unit economics measured on
+        ``result`` (or the result's own), when its run drew them; without any, the risk
+        draws each channel's credited customers as a Poisson count.
 
     Examples
     --------
@@ -327,7 +328,8 @@ def check_plan(
         for m in available
     }
     frame, outcome = frames[chosen]
-    risk = plan_risk(frame, p.targets, p.risk, draws_of(result, economics_draws, chosen))
+    draws = draws_of(economics_draws, econ, result, model=chosen)
+    risk = plan_risk(frame, p.targets, p.risk, draws)
     frame = frame.join(risk.channels, on="channel", how="left", maintain_order="left")
     planned = risk.table.row(0, named=True) if risk.table.height else {}
     target_customers = p.targets.get("customers")

@@ -316,11 +316,20 @@ RISK_NOTE = (
 )
 
 
-def draws_of(result: Any, given: pl.DataFrame | None, model: str) -> pl.DataFrame | None:
-    """The bootstrap's per-draw economics of ``model``, segment ``all`` (the given frame,
-    else the result's), or ``None``."""
-    draws = given if given is not None else getattr(result, "economics_draws", None)
-    if not isinstance(draws, pl.DataFrame) or draws.height == 0:
+def draws_of(*sources: Any, model: str) -> pl.DataFrame | None:
+    """The bootstrap's per-draw economics of ``model``, segment ``all``: the first of
+    ``sources`` that has them (a frame, or an object with ``draws`` or ``economics_draws``:
+    the unit economics, the result), else ``None``."""
+    draws = None
+    for source in sources:
+        found = source if isinstance(source, pl.DataFrame) else None
+        for name in ("draws", "economics_draws"):
+            if found is None and isinstance(getattr(source, name, None), pl.DataFrame):
+                found = getattr(source, name)
+        if found is not None and found.height:
+            draws = found
+            break
+    if draws is None:
         return None
     if "model" in draws.columns:
         draws = draws.filter(pl.col("model") == model)
