@@ -144,6 +144,18 @@ def test_a_window_past_the_data_stays_pending_and_a_later_start_has_no_row() -> 
     assert "no checkpoint yet: the data ends 2025-06-30" in later.summary()
 
 
+def test_a_channel_the_data_does_not_know_is_said() -> None:
+    spec = {"start": "2025-03-01", "validation_days": 60, "cost_per_mql": 200.0}
+    t = channel_tests({"budget": {"a": 1}, "tests": {"webinar": spec, "webnar": spec}}, *world())
+    assert t.parameters["tests"]["webinar"]["in_data"] is True
+    assert t.parameters["tests"]["webnar"]["in_data"] is False
+    assert "no spend and no sourced MQL of 'webnar' in the data" in t.summary()
+    assert "of 'webinar'" not in t.summary()
+    none = t.table.filter(pl.col("channel") == "webnar").row(1, named=True)
+    assert (none["mqls"], none["spend"], none["cost_per_mql_status"]) == (0, 0.0, "no data")
+    assert none["decision"] == "extend"
+
+
 def test_write_and_summary(tmp_path: Path) -> None:
     t = channel_tests(plan(cost_per_mql=5000.0), *world())
     t.write(tmp_path)
@@ -159,6 +171,7 @@ def test_write_and_summary(tmp_path: Path) -> None:
     [
         ({"start": "2025-13-01"}, "start must be a date"),
         ({"validation_days": 0}, "validation_days must be a whole number"),
+        ({"validation_days": 3651}, "validation_days must be a whole number of days in [1, 3,650]"),
         ({"validation_days": 30.5}, "validation_days must be a whole number"),
         ({"cost_per_mql": -1.0}, "cost_per_mql must be a number > 0"),
         ({"cost_per_mql": None, "cac": None}, "needs a target: cost_per_mql or cac"),

@@ -16,6 +16,8 @@ __all__ = ["ChannelTest", "RiskSettings", "read_risk", "read_tests"]
 
 _TEST_KEYS = {"start", "validation_days", "cost_per_mql", "cac", "mqls"}
 _RISK_KEYS = {"inflation", "draws", "seed", "cost_shock", "shortfall"}
+#: the longest validation window a channel test may have (ten years, in days)
+MAX_DAYS = 3_650
 #: the most draws the plan risk takes (10,000 x a few dozen channels x scenarios stays small)
 MAX_DRAWS = 1_000_000
 
@@ -111,9 +113,9 @@ def read_tests(data: Any, fail: Callable[[str], ConfigError]) -> dict[str, Chann
         if start is None:
             raise fail(f"{where} start must be a date (2025-06-01), got {spec.get('start')!r}")
         days = spec.get("validation_days")
-        if not (isinstance(days, int) and not isinstance(days, bool) and days > 0):
-            raise fail(f"{where} validation_days must be a whole number of days > 0 (30, 60, "
-                       f"90), got {days!r}")  # fmt: skip
+        if not (isinstance(days, int) and not isinstance(days, bool) and 0 < days <= MAX_DAYS):
+            raise fail(f"{where} validation_days must be a whole number of days in [1, "
+                       f"{MAX_DAYS:,}] (30, 60, 90), got {days!r}")  # fmt: skip
         for k in ("cost_per_mql", "cac", "mqls"):
             if k in spec and not (is_number(spec[k]) and spec[k] > 0):
                 raise fail(f"{where} {k} must be a number > 0, got {spec[k]!r}")

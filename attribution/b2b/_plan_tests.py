@@ -189,6 +189,11 @@ class ChannelTests:
             lines.append(
                 f"  {ch}: from {spec['start']} for {spec['validation_days']} days, target {targets}"
             )
+            if not spec["in_data"]:
+                lines.append(
+                    f"    ! no spend and no sourced MQL of '{ch}' in the data: is the name the "
+                    "data's channel name?"
+                )
             if rows.height == 0:
                 lines.append(f"    no checkpoint yet: the data ends {p['data_end']}")
                 continue
@@ -419,9 +424,18 @@ def channel_tests(
     table = _readout(
         base.with_columns(**{f"target_{k}": v for k, v in targets.items()}), median_days
     )
+    # a test channel with neither spend nor sourced MQLs anywhere is likely a misspelling
+    known = set(cohort.get_column("channel").drop_nulls()) | set(
+        daily.get_column("channel").drop_nulls()
+    )
     parameters = {
         "tests": {
-            c: {"start": t.start, "validation_days": t.validation_days, "targets": t.targets()}
+            c: {
+                "start": t.start,
+                "validation_days": t.validation_days,
+                "targets": t.targets(),
+                "in_data": c in known,
+            }
             for c, t in p.tests.items()
         },
         "data_end": end_day,
