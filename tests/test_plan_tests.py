@@ -4,13 +4,13 @@ the plan file's [tests] and the CLI, by hand on tiny frames and against the samp
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -267,3 +267,67 @@ def test_the_report_notes_a_readout_missing_its_columns(tmp_path: Path) -> None:
     pl.DataFrame({"channel": ["webinar"]}).write_parquet(tmp_path / "tests.parquet")
     page = render_report(tmp_path, manifest={})
     assert "The readout not drawn: column(s) checkpoint, decision missing" in page
+
+
+@settings(max_examples=25)
+@given(
+    mql_days=st.lists(st.integers(0, 200), min_size=1, max_size=30),
+    sql_after=st.lists(st.one_of(st.none(), st.integers(0, 60)), min_size=30, max_size=30),
+    won_after=st.lists(st.one_of(st.none(), st.integers(0, 120)), min_size=30, max_size=30),
+    start=st.integers(0, 150),
+    window=st.integers(1, 200),
+    target=st.floats(1.0, 1000.0),
+)
+def test_readout_invariants(
+    mql_days: list[int],
+    sql_after: list[int | None],
+    won_after: list[int | None],
+    start: int,
+    window: int,
+    target: float,
+) -> None:
+    origin = date(2025, 1, 1)
+    rows = []
+    for i, d in enumerate(mql_days):
+        rows.append((f"c{i}", "mql", origin + timedelta(days=d)))
+        if sql_after[i] is not None:
+            rows.append((f"c{i}", "sql", origin + timedelta(days=d + sql_after[i])))
+        if won_after[i] is not None:
+            rows.append((f"c{i}", "closed_won", origin + timedelta(days=d + won_after[i])))
+    stages = pl.DataFrame(rows, schema=["contact_id", "stage", "timestamp"], orient="row")
+    touches = pl.DataFrame(
+        {"contact_id": [f"c{i}" for i in range(len(mql_days))], "channel": "webinar",
+         "timestamp": [origin] * len(mql_days)}
+    )  # fmt: skip
+    spend = pl.DataFrame(
+        {"channel": "webinar", "month": [date(2025, m, 1) for m in range(1, 13)],
+         "amount": [100.0 * m for m in range(1, 13)]}
+    )  # fmt: skip
+    spec = {
+        "start": (origin + timedelta(days=start)).isoformat(),
+        "validation_days": window,
+        "cost_per_mql": target,
+        "mqls": 3.0,
+    }
+    t = channel_tests(
+        {"budget": {"webinar": 1}, "tests": {"webinar": spec}}, stages, touches, spend
+    )
+    table = t.table
+    if table.height == 0:
+        return
+    for c in ("mqls", "spend"):
+        values = table.get_column(c).to_list()
+        assert values == sorted(values)  # so far: never falls from one checkpoint to the next
+    for r in table.iter_rows(named=True):
+        assert 0 <= r["sqls"] <= r["mqls"]
+        assert r["mqls_low"] <= r["mqls"] <= r["mqls_high"]
+        if r["cost_per_mql"] is not None and r["cost_per_mql_high"] is not None:
+            assert r["cost_per_mql_low"] <= r["cost_per_mql"] <= r["cost_per_mql_high"]
+        if r["customers"] is not None:
+            assert r["customers"] <= r["mqls"]
+        assert (r["decision"] == "pending") is (not r["final"])
+        if r["decision"] == "go":
+            assert r["cost_per_mql_status"] == "met"
+            assert r["mqls_status"] == "met"
+        if r["decision"] == "no-go":
+            assert "missed" in (r["cost_per_mql_status"], r["mqls_status"])
