@@ -51,11 +51,12 @@ def answers(ctx: Context, anchors: set[str]) -> str | None:
         ("Where does the funnel leak most?", _gap(funnel), "funnel", "the funnel"),
         ("What should we change?", _lever(ctx, levers), "plan", "the plan check"),
     ]
+    # elementtiming: the browser reports when each answer is painted (Element Timing API)
     rows = "".join(
-        f'<div class="answer"><dt>{e(q)}</dt><dd>{text}'
+        f'<div class="answer"><dt>{e(q)}</dt><dd elementtiming="answer-{i}">{text}'
         + (f' <a class="more" href="#{anchor}">See {e(where)} ↓</a>' if anchor in anchors else "")
         + "</dd></div>"
-        for q, text, anchor, where in items
+        for i, (q, text, anchor, where) in enumerate(items, start=1)
     )
     lead = view.lead()
     return (

@@ -24,7 +24,11 @@ const attributionPlotly = (async () => {
   if (typeof DecompressionStream === "undefined") {
     throw new Error("this browser cannot unpack the charts (no DecompressionStream)");
   }
-  const bytes = Uint8Array.from(atob("PACKED"), (c) => c.charCodeAt(0));
+  // after the page's first paint: the unpacking must not hold up the text
+  await new Promise((done) => setTimeout(done, 0));
+  const text = atob("PACKED");
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   const script = document.createElement("script");
   script.textContent = await new Response(stream).text();

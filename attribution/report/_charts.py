@@ -101,14 +101,15 @@ def shaded_table(
             if is_missing(v):
                 cells.append('<td class="num">–</td>')
                 continue
-            shade = shades[v]
+            shade = readable(shades[v])
             cells.append(
                 f'<td class="num" style="background:{shade};color:{ink_on(shade)}">'
                 f"{fmt_pct(v)}</td>"
             )
         body.append(f'<tr><th scope="row">{e(name)}</th>{"".join(cells)}</tr>')
     return (
-        f'<div class="table-wrap"><table class="heat" data-heat-table="{e(colorscale)}">'
+        f'<div class="table-wrap" tabindex="0"><table class="heat" '
+        f'data-heat-table="{e(colorscale)}">'
         f'<caption>{caption}</caption><thead><tr><th scope="col">{e(corner)}</th>{head}'
         f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
     )
@@ -128,6 +129,37 @@ def ink_on(rgb: str) -> str:
     dark = (background + 0.05) / (_luminance("rgb(29, 38, 48)") + 0.05)
     light = 1.05 / (background + 0.05)
     return INK if dark >= light else "#fff"
+
+
+MIN_CONTRAST = 4.5  # WCAG AA for text of normal size
+
+
+def contrast(rgb: str) -> float:
+    """The better WCAG contrast ratio of the page's ink or white on ``rgb``."""
+    background = _luminance(rgb)
+    return max(
+        (background + 0.05) / (_luminance("rgb(29, 38, 48)") + 0.05), 1.05 / (background + 0.05)
+    )
+
+
+def readable(rgb: str) -> str:
+    """``rgb`` itself when ink or white reads on it at WCAG AA (4.5:1), else the same hue
+    mixed with white step by step until the ink does (mid-tones of a scale reach neither).
+
+    >>> readable("rgb(8, 48, 107)"), round(contrast("rgb(52, 132, 191)"), 2)
+    ('rgb(8, 48, 107)', 4.04)
+    >>> readable("rgb(52, 132, 191)"), round(contrast(readable("rgb(52, 132, 191)")), 2)
+    ('rgb(93, 157, 204)', 5.22)
+    """
+    r, g, b = (float(x) for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(","))
+    shade, step = rgb, 0
+    while contrast(shade) < MIN_CONTRAST and step < 10:
+        step += 1
+        mix = step / 10
+        shade = "rgb({:.0f}, {:.0f}, {:.0f})".format(
+            *(c + (255 - c) * mix for c in (r, g, b))
+        )
+    return shade
 
 
 def _luminance(rgb: str) -> float:

@@ -30,7 +30,7 @@ from attribution.report._format import (
     skip_note,
     table,
 )
-from attribution.report._labels import words
+from attribution.report._labels import label, words
 from attribution.report._plan_tests import plan_risk_parts
 
 ECONOMICS_COLUMNS = (
@@ -42,6 +42,7 @@ PLAN_COLUMNS = (
     "channel", "budget", "measured_cac", "projected_customers", "target_customers", "gap",
     "floor", "cap", "reallocated_budget", "reallocated_customers", "change", "action",
 )  # fmt: skip
+PER_MODEL_KEYS = ("blended", "breaches", "segment_breaches", "rerate")
 TOTAL_LABELS = frozenset({"total", "all", "(total)", "__total__", "sum"})
 
 
@@ -86,7 +87,16 @@ def economics_section(ctx: Context) -> Section | None:
     else:
         parts.extend(_economics_body(ctx, econ, meta or {}))
     if meta:
-        parts.append(details("Parameters, method notes and blended CAC", json_block(meta)))
+        # the per-model lists (blended rows, breaches, re-rating) stay in economics.json: the
+        # page shows the decision model's above, and every model's would double its size
+        listed = [k for k in PER_MODEL_KEYS if meta.get(k)]
+        body = json_block(meta, skip=PER_MODEL_KEYS)
+        if listed:
+            body += note(
+                f"Every model's {', '.join(label(k).lower() for k in listed)} are in "
+                f"{RunFiles.ECONOMICS_JSON}."
+            )
+        parts.append(details("Parameters and method notes", body))
     return Section(
         "economics",
         "CAC against the guardrail",
@@ -148,7 +158,8 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
         parts.append(
             details(
                 "Table: unit economics under every model",
-                table(econ, formats=formats, row_class=breach_class, max_rows=500),
+                table(select(econ, ("model", *ECONOMICS_COLUMNS)), formats=formats,
+                      row_class=breach_class, max_rows=500),  # fmt: skip
             )
         )
     return parts

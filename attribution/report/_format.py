@@ -147,7 +147,7 @@ def table(
         else ""
     )
     return (
-        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+        f'<div class="table-wrap" tabindex="0"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{more}"
     )
 
@@ -158,7 +158,10 @@ def kv_table(items: Mapping[str, Any]) -> str:
         f'<tr><th scope="row">{e(label(str(k)))}</th><td>{e(_kv_value(v))}</td></tr>'
         for k, v in items.items()
     )
-    return f'<div class="table-wrap"><table class="kv"><tbody>{rows}</tbody></table></div>'
+    return (
+        f'<div class="table-wrap" tabindex="0"><table class="kv"><tbody>{rows}</tbody></table>'
+        "</div>"
+    )
 
 
 def _kv_value(value: Any) -> str:

@@ -274,14 +274,35 @@ _TEMPLATE_JS = """
 const ATTRIBUTION_TEMPLATE = {template};
 const ATTRIBUTION_CONFIG = {{displaylogo: false, responsive: true,
   modeBarButtonsToRemove: ["lasso2d", "select2d"]}};
+// Charts are queued while the page is read and drawn after it: the ones in view first, then
+// the others one at a time, yielding between them, so the text (the answers first) shows at
+// once and the page stays responsive. "attribution-charts-drawn" marks the end (Performance API).
+const attributionQueue = [];
 function attributionPlot(id, data, layout) {{
   layout.template = ATTRIBUTION_TEMPLATE;
   layout.autosize = true;
-  attributionPlotly.then(
-    (plotly) => plotly.newPlot(id, data, layout, ATTRIBUTION_CONFIG),
-    (error) => {{ document.getElementById(id).textContent = "Chart not drawn: " + error.message; }},
-  );
+  attributionQueue.push({{id, data, layout}});
 }}
+document.addEventListener("DOMContentLoaded", () => attributionPlotly.then(
+  async (plotly) => {{
+    const inView = (c) => {{
+      const r = document.getElementById(c.id).getBoundingClientRect();
+      return r.top < window.innerHeight && r.bottom > 0;
+    }};
+    const order = [...attributionQueue.filter(inView),
+                   ...attributionQueue.filter((c) => !inView(c))];
+    for (const c of order) {{
+      await plotly.newPlot(c.id, c.data, c.layout, ATTRIBUTION_CONFIG);
+      await new Promise((done) => setTimeout(done, 0));
+    }}
+    performance.mark("attribution-charts-drawn");
+  }},
+  (error) => {{
+    for (const c of attributionQueue) {{
+      document.getElementById(c.id).textContent = "Chart not drawn: " + error.message;
+    }}
+  }},
+));
 """
 
 _CSS = """
