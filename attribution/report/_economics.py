@@ -9,6 +9,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from attribution.b2b._decision import DEFAULT_DECISION_MODELS, decision_note
+from attribution.b2b._economics_summary import BASIS_TEXT
 from attribution.engine._files import RunFiles
 from attribution.models._registry import available_models
 from attribution.report._charts import BLUE, GREY, ORANGE, RED, col, model_order
@@ -35,8 +36,8 @@ from attribution.report._plan_tests import plan_risk_parts
 
 ECONOMICS_COLUMNS = (
     "channel", "status", "spend", "customers", "revenue", "cac", "loaded_cac", "ltv",
-    "ltv_to_cac", "payback_months", "gross_profit_per_customer", "guardrail_share",
-    "guardrail_limit", "breach",
+    "ltv_to_cac", "payback_months", "gross_profit_per_customer", "guardrail_share", "breach",
+    "breach_probability", "loaded_cac_ci_low", "loaded_cac_ci_high", "low_confidence",
 )  # fmt: skip
 PLAN_COLUMNS = (
     "channel", "budget", "measured_cac", "projected_customers", "target_customers", "gap",
@@ -146,12 +147,23 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
     }
 
     def breach_class(row: dict[str, Any]) -> str:
-        return "bad" if row.get("breach") else ""
+        # over the guardrail in red; too few credited customers to trust: greyed, italic
+        return " ".join(
+            c for c, on in (("bad", row.get("breach")), ("lowconf-row", row.get("low_confidence")))
+            if on
+        )  # fmt: skip
 
     basis = meta.get("parameters", {}).get("guardrail_basis")
     parts.append(f"<h3>Unit economics under {e(under)}</h3>")
     if basis:
-        parts.append(note(f"Guardrail basis: {basis} (see the method notes below)."))
+        limit = (meta.get("parameters") or {}).get("guardrail_limit")
+        within = f"at most {fmt_pct(limit, 0)} of " if isinstance(limit, int | float) else ""
+        parts.append(
+            note(
+                f"The guardrail: loaded CAC {within}"
+                f"{BASIS_TEXT.get(str(basis), str(basis))} (basis {basis}; method notes below)."
+            )
+        )
     parts.append(table(select(rows, ECONOMICS_COLUMNS), formats=formats, row_class=breach_class))
     parts.extend(_segment_parts(ctx, chosen, meta, formats))
     if len(models) > 1:

@@ -303,6 +303,29 @@ document.addEventListener("DOMContentLoaded", () => attributionPlotly.then(
     }}
   }},
 ));
+// Printing: every chart drawn (the ones still queued too) at the width of a landscape A4 page
+// less the print style's margins, then back to the window's width.
+const ATTRIBUTION_PRINT_WIDTH = 1000;
+window.addEventListener("beforeprint", () => {{
+  if (!window.Plotly) return;
+  for (const c of attributionQueue) {{
+    const el = document.getElementById(c.id);
+    if (el.classList.contains("js-plotly-plot")) {{
+      Plotly.relayout(el, {{width: ATTRIBUTION_PRINT_WIDTH}});
+    }} else {{
+      Plotly.newPlot(el, c.data, {{...c.layout, width: ATTRIBUTION_PRINT_WIDTH}},
+                     ATTRIBUTION_CONFIG);
+    }}
+  }}
+}});
+window.addEventListener("afterprint", () => {{
+  if (!window.Plotly) return;
+  for (const c of attributionQueue) {{
+    const el = document.getElementById(c.id);
+    if (!el.classList.contains("js-plotly-plot")) continue;
+    Plotly.relayout(el, {{width: null, autosize: true}});
+  }}
+}});
 """
 
 _CSS = """
@@ -324,7 +347,7 @@ section { background:#fff; border:1px solid var(--line); border-radius:8px;
 section h2 { margin:0 0 4px; font-size:20px; }
 section .lead { margin:0 0 12px; color:var(--muted); }
 h3 { font-size:16px; margin:20px 0 8px; }
-.kpis { display:grid; grid-template-columns:repeat(auto-fit, minmax(132px, 1fr)); gap:10px;
+.kpis { display:grid; grid-template-columns:repeat(auto-fit, minmax(116px, 1fr)); gap:10px;
   margin:8px 0 14px; }
 .kpi { background:#fff; border:1px solid var(--line); border-radius:8px; padding:8px 12px;
   color:var(--muted); font-size:13px; }
@@ -380,11 +403,35 @@ table.heat td { min-width:64px; print-color-adjust:exact; -webkit-print-color-ad
 table.heat th[scope="row"] { white-space:nowrap; }
 table.kv th { font-weight:500; color:var(--muted); }
 tr.bad td { background:var(--bad); }
+tr.lowconf-row td { font-style:italic; color:var(--muted); }
 tr.total td { font-weight:600; border-top:2px solid var(--ink); }
 details { margin:8px 0; }
 summary { cursor:pointer; color:var(--accent); }
 pre { background:#f6f8fa; padding:12px; overflow-x:auto; font-size:12px; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:16px; }
+a:focus-visible, summary:focus-visible, .table-wrap:focus-visible { outline:2px solid var(--accent);
+  outline-offset:2px; }
+@page { size: A4 landscape; margin: 10mm; }
+@media print {
+  body { background:#fff; font-size:11pt; }
+  nav, a.more, .modebar-container, .updatemenu-container { display:none !important; }
+  header.top { background:none; color:var(--ink); padding:0 0 4px;
+    border-bottom:2px solid var(--ink); }
+  header.top .meta, header.top .meta b { color:var(--ink); }
+  main { max-width:none; padding:0; }
+  section { border:none; border-top:2px solid var(--line); border-radius:0; padding:8px 0 0;
+    margin:14px 0 0; }
+  .answers, .alerts, .kpi, .findings { break-inside:avoid; }
+  .answer, figure.chart, .kpis, .callout, tr, caption { break-inside:avoid; }
+  h2, h3, h4, summary { break-after:avoid; }
+  .table-wrap { overflow:visible; }
+  table { font-size:7.5pt; }
+  th, td { padding:2px 4px; }
+  thead th { position:static; }
+  a { color:inherit; text-decoration:none; }
+  summary { color:var(--ink); list-style:none; font-weight:600; }
+  footer { padding:8px 0 0; }
+}
 """
 
 
