@@ -340,7 +340,8 @@ header.top .meta { margin:0; color:#c9d1d9; font-size:13px; }
 header.top .meta b { color:#fff; font-weight:600; }
 nav { position:sticky; top:0; z-index:10; background:#fff; border-bottom:1px solid var(--line);
   padding:8px 32px; font-size:14px; }
-nav a { color:var(--accent); text-decoration:none; margin-right:18px; white-space:nowrap; }
+nav { display:flex; flex-wrap:wrap; gap:2px 18px; }
+nav a { color:var(--accent); text-decoration:none; white-space:nowrap; }
 main { max-width:1280px; margin:0 auto; padding:16px 32px 48px; }
 section { background:#fff; border:1px solid var(--line); border-radius:8px;
   padding:16px 24px 20px; margin:20px 0; }
