@@ -12,8 +12,9 @@ closer, the mean errors, and the tests' own error (measured minus true, in stand
     python benchmarks/calibration.py --seeds 10 --json benchmarks/results/calibration.json
 
 Scenarios: ``sample`` (the sample data's tests: linkedin and partner_referral, a quarter of
-the accounts each), ``powered`` (partner_referral, half the accounts) and ``underpowered``
-(linkedin, half the accounts).
+the accounts each, read out only as the sample ships them), ``sample_applied`` (the same tests
+applied to the tables), ``powered`` (partner_referral, half the accounts) and ``underpowered``
+(linkedin, half the accounts), both applied.
 """
 
 from __future__ import annotations
@@ -31,16 +32,20 @@ import attribution
 from attribution.datasets import synthesize
 
 SALES = ("sales_call", "sales_email", "meeting")
-SCENARIOS: dict[str, tuple[tuple[str, ...], float]] = {
-    "sample": (("linkedin", "partner_referral"), 0.25),
-    "powered": (("partner_referral",), 0.5),
-    "underpowered": (("linkedin",), 0.5),
+#: name -> (tests, share of the accounts each holds out, the test applied to the tables)
+SCENARIOS: dict[str, tuple[tuple[str, ...], float, bool]] = {
+    "sample": (("linkedin", "partner_referral"), 0.25, False),
+    "sample_applied": (("linkedin", "partner_referral"), 0.25, True),
+    "powered": (("partner_referral",), 0.5, True),
+    "underpowered": (("linkedin",), 0.5, True),
 }
 
 
-def one(seed: int, channels: tuple[str, ...], share: float, touches: int) -> dict[str, Any]:
+def one(
+    seed: int, channels: tuple[str, ...], share: float, applied: bool, touches: int
+) -> dict[str, Any]:
     data = synthesize(touches, seed=seed, conversion_rate=0.035, holdout=channels,
-                      holdout_share=share)  # fmt: skip
+                      holdout_share=share, holdout_applied=applied)  # fmt: skip
     result = attribution.attribute(data.touches, data.stages, exclude_touch_types=SALES)
     cal = attribution.calibrate(result, data.experiments, truth=data.truth)
     assert cal.truth is not None
@@ -64,9 +69,9 @@ def main() -> int:
     args = parser.parse_args()
     out: dict[str, Any] = {"touches": args.touches, "seeds": args.seeds, "scenarios": {}}
     for name in args.scenario or list(SCENARIOS):
-        channels, share = SCENARIOS[name]
+        channels, share, applied = SCENARIOS[name]
         started = time.perf_counter()
-        runs = [one(seed, channels, share, args.touches) for seed in range(args.seeds)]
+        runs = [one(seed, channels, share, applied, args.touches) for seed in range(args.seeds)]
         scores = pl.DataFrame(
             [{"seed": r["seed"], **s} for r in runs for s in r["scores"]]
         )
@@ -79,6 +84,7 @@ def main() -> int:
         summary = {
             "tests": list(channels),
             "holdout_share": share,
+            "applied": applied,
             "pairs_closer": float(scores.get_column("improved").mean() or 0.0),
             "seeds_all_models_closer": int(all_closer.sum()),
             "mae_uncalibrated": float(scores.get_column("mae_uncalibrated").mean() or 0.0),
@@ -91,7 +97,8 @@ def main() -> int:
         }
         out["scenarios"][name] = summary
         print(
-            f"{name:<13} tests {', '.join(channels)} ({share:.0%} of accounts each): closer in "
+            f"{name:<15} tests {', '.join(channels)} ({share:.0%} of accounts each, "
+            f"{'applied' if applied else 'read out only'}): closer in "
             f"{summary['pairs_closer']:.1%} of seed x model pairs, every model closer in "
             f"{summary['seeds_all_models_closer']} of {args.seeds} seeds; mean MAE "
             f"{summary['mae_uncalibrated']:.4f} -> {summary['mae_calibrated']:.4f}; test error "

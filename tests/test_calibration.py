@@ -267,7 +267,7 @@ def test_the_holdout_removes_only_the_channel_in_held_out_accounts_after_its_sta
     # an account holdout is measured as an analyst would: treated vs held-out rates per account
     r_t = e["conversions_treated"] / e["treated_accounts"]
     r_h = e["conversions_holdout"] / e["holdout_accounts"]
-    kept_accounts = e["accounts_keeping_channel"]
+    kept_accounts = e["scaled_to_accounts"]
     assert e["incremental_conversions"] == pytest.approx((r_t - r_h) * kept_accounts)
     assert e["standard_error"] > 0
     table = load_experiments(held.experiments)
@@ -415,3 +415,29 @@ def test_config_inputs_experiments_and_synth_holdout_errors(tmp_path) -> None:
     assert out.exit_code == 2
     assert "holdout channel(s) ['tiktok']" in out.output
     assert "Traceback" not in out.output
+
+
+def test_a_holdout_read_out_only_keeps_the_tables_as_they_were() -> None:
+    plain = synthesize(36_000, seed=3)
+    read = synthesize(36_000, seed=3, holdout=("partner_referral",), holdout_share=0.5,
+                      holdout_applied=False)  # fmt: skip
+    for name, frame in plain.tables().items():
+        assert read.tables()[name].equals(frame), name
+    truth = dict(read.truth)
+    e = truth.pop("experiments")[0]
+    truth.pop("experiments_method")
+    assert truth["parameters"].pop("holdout") == {
+        "channels": ["partner_referral"], "share": 0.5, "applied": False,
+    }  # fmt: skip
+    assert truth == plain.truth  # the world's own truth is unchanged
+    assert e["applied"] is False
+    assert e["scaled_to_accounts"] == plain.truth["counts"]["accounts"]
+    assert e["treated_accounts"] + e["holdout_accounts"] == e["scaled_to_accounts"]
+    # the treated accounts convert as shipped: their window conversions are the plain world's
+    won = plain.stages.filter(
+        (pl.col("stage") == "closed_won")
+        & (pl.col("timestamp").dt.date() >= datetime.fromisoformat(e["start"]).date())
+        & pl.col("account_id").is_not_null()
+    )
+    assert e["conversions_treated"] + e["conversions_holdout"] < won.height  # held-out lose
+    assert e["incremental_conversions"] > 0

@@ -170,6 +170,15 @@ def synth(
     holdout_share: Annotated[
         float, typer.Option(help="Share of the accounts each --holdout test holds out")
     ] = 0.25,
+    holdout_applied: Annotated[
+        bool,
+        typer.Option(
+            "--holdout-applied/--holdout-readout",
+            help="Applied: the tables carry the test (the held-out touches removed, their "
+            "spend saved); readout: the tables are the world without it and experiments.csv "
+            "is what the test would have read on it",
+        ),
+    ] = True,
 ) -> None:
     """Generate a seeded synthetic B2B dataset of any size."""
     from attribution.datasets._anomalies import Anomaly, read_anomalies, with_anomalies
@@ -196,6 +205,7 @@ def synth(
             conversion_rate=conversion_rate,
             holdout=tuple(holdout or ()),
             holdout_share=holdout_share,
+            holdout_applied=holdout_applied,
         )
         if chosen is not None:
             injected = with_anomalies(files, chosen, seed=seed, start="2025-01-01", days=365)

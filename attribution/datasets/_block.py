@@ -146,10 +146,10 @@ def draw_exposures(
 
 def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) -> Block:
     """Draw block number ``index`` (``nt`` touches) from ``rng``; with ``params.holdout``,
-    the account holdouts applied (:mod:`attribution.datasets._holdout`)."""
+    the account holdouts applied, or only read out (:mod:`attribution.datasets._holdout`)."""
     na, nc, n_orphan = block_shape(nt)
     accounts, contacts, journeys, eta = draw_exposures(rng, nt, float(params.days))
-    held = None
+    held = test_funnel = None
     if params.holdout is not None:
         held = assign(
             params.holdout,
@@ -161,8 +161,19 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
             journeys.t_day,
             journeys.exposed,
         )
-        eta = eta - held.eta_loss
-        journeys = replace(journeys, exposed=held.exposed)
+        if params.holdout.applied:
+            eta = eta - held.eta_loss
+            journeys = replace(journeys, exposed=held.exposed)
+        else:  # the test's world, drawn with the same random numbers, for its readout only
+            twin = np.random.Generator(type(rng.bit_generator)())
+            twin.bit_generator.state = rng.bit_generator.state
+            test_funnel = draw_funnel(
+                twin,
+                params.thresholds,
+                eta - held.eta_loss,
+                replace(journeys, exposed=held.exposed),
+                contacts.segment,
+            )
     funnel = draw_funnel(rng, params.thresholds, eta, journeys, contacts.segment)
     touch = draw_touch_attributes(
         rng, journeys.channel, funnel.k_lead, funnel.level >= 1, params.type_cost
@@ -263,6 +274,21 @@ def draw_block(rng: np.random.Generator, index: int, nt: int, params: Params) ->
     )
     if held is None or params.holdout is None:
         return block
+    if test_funnel is not None:  # the shipped world is the one without the test
+        stats = dict(block.stats)
+        stats["holdout"] = readout(
+            params.holdout,
+            held,
+            account=contacts.account,
+            has_account=contacts.has_account,
+            won=test_funnel.won,
+            t_close=test_funnel.t_close,
+            days=params.days,
+            logit=params.thresholds[4] + eta,
+            exposed=journeys.exposed,
+            channel=journeys.channel,
+        )
+        return replace(block, stats=stats)
     return _held_out(block, held, params.holdout, contacts, funnel, eta, params, journeys)
 
 
@@ -294,6 +320,7 @@ def _held_out(
         t_close=funnel.t_close,
         days=params.days,
         logit=params.thresholds[4] + eta,
+        exposed=held.exposed,
         channel=journeys.channel,
     )
     return replace(block, stats=stats, **touches)

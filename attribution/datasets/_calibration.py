@@ -58,6 +58,7 @@ def make_params(
     conversion_rate: float,
     holdout: Sequence[str] = (),
     holdout_share: float = 0.25,
+    holdout_applied: bool = True,
 ) -> Params:
     """Check the arguments of :func:`synthesize` / :func:`write_synthetic` (``ValueError``
     naming the argument) and calibrate."""
@@ -85,7 +86,7 @@ def make_params(
         conversion_rate=rate,
         thresholds=calibrate(rate),
         type_cost=type_cost(),
-        holdout=Holdout.of(tuple(holdout), holdout_share, int(days)),
+        holdout=Holdout.of(tuple(holdout), holdout_share, int(days), holdout_applied),
     )
 
 

@@ -17,12 +17,20 @@ treated accounts (in no holdout group) with the channel's holdout group, per acc
 
 - ``rate_treated = conversions / accounts`` of the treated group, ``rate_holdout`` likewise;
 - ``incremental_conversions = (rate_treated - rate_holdout) x N``, scaled to the ``N``
-  accounts that kept the channel (every account outside its holdout group);
+  accounts that kept the channel (every account outside its holdout group; every account
+  when the test is only read out, below);
 - ``standard_error = N x sqrt(s_t^2 / n_t + s_h^2 / n_h)`` with the per-account sample
   variances ``s^2`` and group sizes ``n`` (a difference of two means, accounts as the unit
   of randomisation).
 
-Contacts without an account are not randomised and not counted. ``truth.json`` holds the
+Contacts without an account are not randomised and not counted.
+
+**Read out only** (``applied=False``): the shipped world is the one without the test (no
+touch removed, the spend as planned) and the test's world is drawn beside it from the same
+random numbers, so the treated accounts convert exactly as shipped and only the held-out
+accounts' conversions differ; the readout then says what the test would have measured on the
+shipped world, scaled to every account. That keeps a world's tables as they were (the sample
+data's story holds) while giving it a test to calibrate with. ``truth.json`` holds the
 readout and the expected incremental conversions the same window really holds
 (``true_incremental_conversions``), so a test's own error can be told from the calibration's.
 """
@@ -72,9 +80,12 @@ class Holdout:
     share: float
     start_day: int
     readout_day: int
+    applied: bool = True  # False: the shipped world is the one without the test
 
     @staticmethod
-    def of(channels: tuple[str, ...] | list[str], share: float, days: int) -> Holdout | None:
+    def of(
+        channels: tuple[str, ...] | list[str], share: float, days: int, applied: bool = True
+    ) -> Holdout | None:
         """Checked holdout settings (``ValueError`` naming the argument); None for none."""
         names = tuple(channels)
         if not names:
@@ -101,6 +112,7 @@ class Holdout:
             share,
             start,
             start + HOLDOUT_RAMP_DAYS,
+            bool(applied),
         )
 
 
@@ -153,10 +165,14 @@ def readout(
     t_close: np.ndarray,
     days: int,
     logit: np.ndarray,
+    exposed: np.ndarray,
     channel: np.ndarray,
 ) -> np.ndarray:
-    """Per test, the block's additive readout statistics (:data:`STATS`); ``logit`` is each
-    contact's closed_won logit with the holdout applied, ``channel`` each marketing touch's."""
+    """Per test, the block's additive readout statistics (:data:`STATS`). ``won`` are the
+    conversions of the world the test ran in; ``logit`` and ``exposed`` (each contact's
+    closed_won logit and channel exposures) are the shipped world's, whose true increment
+    the test estimates: over the accounts that kept the channel when the test is applied,
+    over every account when it is only read out. ``channel``: each marketing touch's."""
     n_accounts = block.group.size
     in_window = (t_close >= holdout.readout_day) & (t_close < days) & has_account
     acc = np.maximum(account, 0)
@@ -165,9 +181,11 @@ def readout(
     out = np.zeros((len(holdout.channels), len(STATS)))
     for k, c in enumerate(holdout.channels):  # one row per test
         held = block.group == k
-        kept_accounts = ~held
-        # what the channel really adds in the window, over the accounts that kept it
-        lift = np.where(block.exposed[:, c], CHANNEL_LIFT[c], 0.0)
+        # the accounts the readout scales to: those that kept the channel (the test applied)
+        # or every account (the shipped world is the one without the test)
+        kept_accounts = ~held if holdout.applied else np.ones_like(held)
+        # what the channel really adds in the window, over those accounts
+        lift = np.where(exposed[:, c], CHANNEL_LIFT[c], 0.0)
         gain = sigmoid(logit) - sigmoid(logit - lift)
         counted = in_window & kept_accounts[acc]
         out[k] = (
@@ -207,7 +225,8 @@ def results(holdout: Holdout, stats: np.ndarray, params: Params) -> list[dict[st
                 "end": (start + timedelta(days=params.days - 1)).isoformat(),
                 "treated_accounts": int(n_t),
                 "holdout_accounts": int(n_h),
-                "accounts_keeping_channel": int(n_kept),
+                "scaled_to_accounts": int(n_kept),
+                "applied": holdout.applied,
                 "conversions_treated": int(s["treated_conversions"]),
                 "conversions_holdout": int(s["holdout_conversions"]),
                 "rate_treated": r_t,

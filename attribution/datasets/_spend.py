@@ -52,7 +52,7 @@ def _held_out_share(params: Params, months: list[tuple[date, float]]) -> np.ndar
     holdout's start on (0 for the channels not tested, and without a holdout)."""
     out = np.zeros((len(TRACKED_CHANNELS), len(months)))
     h = params.holdout
-    if h is None:
+    if h is None or not h.applied:  # a test only read out spends as planned
         return out
     epoch = date(1970, 1, 1)
     start_day = params.start_us / US_PER_DAY

@@ -105,6 +105,7 @@ def synthesize(
     conversion_rate: float = 0.04,
     holdout: Sequence[str] = (),
     holdout_share: float = 0.25,
+    holdout_applied: bool = True,
 ) -> SyntheticData:
     """Generate a seeded synthetic B2B world in memory.
 
@@ -131,6 +132,10 @@ def synthesize(
         ``experiments`` (see :mod:`attribution.datasets._holdout`).
     holdout_share : float, default 0.25
         Share of the accounts each test holds out (all tests together at most 0.8).
+    holdout_applied : bool, default True
+        ``False``: the tables are the world without the test (no touch removed) and
+        ``experiments`` is what the test would have read on it (its world drawn beside, from
+        the same random numbers).
 
     Returns
     -------
@@ -148,7 +153,9 @@ def synthesize(
     >>> round(sum(data.truth["incremental_share"].values()), 9)
     1.0
     """
-    params = make_params(n_touches, seed, start, days, conversion_rate, holdout, holdout_share)
+    params = make_params(
+        n_touches, seed, start, days, conversion_rate, holdout, holdout_share, holdout_applied
+    )
     sizes = block_sizes(params.n_touches)
     blocks = draw_blocks(params, 0, len(sizes), sizes)
     truth = Truth(params, len(sizes))

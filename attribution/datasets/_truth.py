@@ -148,21 +148,25 @@ class Truth:
             out["parameters"]["holdout"] = {
                 "channels": [TRACKED_CHANNELS[c] for c in p.holdout.channels],
                 "share": p.holdout.share,
+                "applied": p.holdout.applied,
             }
             out["experiments"] = holdout_results(p.holdout, np.asarray(s["holdout"]), p)
-            out["counts"]["held_out_touches"] = int(
-                np.asarray(s["holdout"])[:, STATS.index("held_out_touches")].sum()
-            )
+            if p.holdout.applied:
+                out["counts"]["held_out_touches"] = int(
+                    np.asarray(s["holdout"])[:, STATS.index("held_out_touches")].sum()
+                )
             out["experiments_method"] = (
                 "account holdout: a random share of the accounts gets none of the channel's "
-                "touches from holdout_start to the end of the data (the touches are removed "
-                "and the contacts' logit loses the channel's lift); closed_won conversions "
-                "dated start..end are counted per account; incremental_conversions = "
-                "(rate_treated - rate_holdout) x accounts_keeping_channel, standard_error "
-                "= accounts_keeping_channel x sqrt(var_treated / treated_accounts + "
-                "var_holdout / holdout_accounts); true_incremental_conversions = the expected "
-                "closed_won conversions the channel adds in the window over the accounts "
-                "that kept it"
+                "touches from holdout_start to the end of the data (the contacts' logit loses "
+                "the channel's lift; applied: the touches are removed from the tables; read "
+                "out only: the tables are the world without the test and the test's world is "
+                "drawn beside it with the same random numbers); closed_won conversions dated "
+                "start..end are counted per account; incremental_conversions = (rate_treated "
+                "- rate_holdout) x scaled_to_accounts (the accounts that kept the channel, or "
+                "every account when read out only), standard_error = scaled_to_accounts x "
+                "sqrt(var_treated / treated_accounts + var_holdout / holdout_accounts); "
+                "true_incremental_conversions = the expected closed_won conversions the "
+                "channel adds in the window over those accounts"
             )
         return out
 

@@ -28,7 +28,7 @@ from attribution.engine._files import write_json_atomic
 
 __all__ = ["write_synthetic"]
 
-_KWARGS = {"start", "days", "conversion_rate", "holdout", "holdout_share"}
+_KWARGS = {"start", "days", "conversion_rate", "holdout", "holdout_share", "holdout_applied"}
 
 
 def write_synthetic(
@@ -68,8 +68,8 @@ def write_synthetic(
         at 1M, whatever ``n_touches`` is. The set of rows does not depend on it; their order
         does (touches are shuffled, or sorted, within each chunk).
     **kwargs
-        ``start``, ``days``, ``conversion_rate``, ``holdout`` and ``holdout_share``, as in
-        :func:`synthesize`.
+        ``start``, ``days``, ``conversion_rate``, ``holdout``, ``holdout_share`` and
+        ``holdout_applied``, as in :func:`synthesize`.
 
     Returns
     -------
@@ -104,6 +104,7 @@ def write_synthetic(
         kwargs.get("conversion_rate", 0.04),
         kwargs.get("holdout", ()),
         kwargs.get("holdout_share", 0.25),
+        kwargs.get("holdout_applied", True),
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
