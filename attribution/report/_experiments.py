@@ -11,7 +11,7 @@ import polars as pl
 from attribution.engine._files import RunFiles
 from attribution.report._charts import col, color
 from attribution.report._context import Context, Section
-from attribution.report._format import details, e, fmt_pct, missing_note, note, table
+from attribution.report._format import e, fmt_pct, missing_note, note, table
 
 _BASELINE = "baseline"
 #: What-to-test-next columns the report leaves to the file (the rates behind the size).
@@ -104,10 +104,14 @@ def _calibrated(
             "parquet; the baseline holds " + e(baseline) + " of conversions)."
         )
     if tests is not None and tests.height:
-        parts.append("<h3>The tests, weighed against each model</h3>")
+        parts.append(f"<h3>The tests, weighed against {e(model)}</h3>")
         parts.append(table(tests.filter(pl.col("model") == model).drop("model")))
-        parts.append(details("Every model x test", table(tests)))
-    parts.append(details("Calibrated credit of every model", table(credit)))
+    parts.append(
+        note(
+            "Every model's calibrated credit is in calibrated_credit.parquet, every model x "
+            "test in calibration_tests.parquet."
+        )
+    )
     return parts
 
 
