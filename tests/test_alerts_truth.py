@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 import attribution
 from attribution.datasets import synthesize
@@ -101,19 +103,27 @@ def test_synth_writes_the_injected_anomalies_to_truth(tmp_path) -> None:
     assert "incremental_share" in written  # the generator's truth is kept
 
 
-def test_the_sample_anomalies_are_found() -> None:
-    """sample_data/anomalies.toml injected into the sample world: every one is found."""
-    from pathlib import Path
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
+
+def test_the_sample_anomalies_are_found() -> None:
+    """The shipped sample world carries the anomalies of sample_data/anomalies.toml (listed
+    in its truth.json): the generated world with them injected, and every one is found."""
     from attribution.datasets import read_anomalies
 
-    sample = Path(__file__).resolve().parents[1] / "sample_data"
-    listed = read_anomalies(sample / "anomalies.toml")
+    listed = read_anomalies(SAMPLE / "anomalies.toml")
     data = synthesize(90_000, seed=7, conversion_rate=0.035, shuffle=False)  # the sample world
     tables = {"touches": data.touches, "stages": data.stages, "spend": data.spend,
               "surveys": data.surveys}  # fmt: skip
     changed, truth = inject_anomalies(tables, listed, seed=7)
-    f = attribution.funnel(changed["stages"], changed["touches"], changed["spend"])
-    score = attribution.score_alerts(f.alerts, truth)
-    assert score.anomalies.get_column("found").all(), score.anomalies
+    shipped = json.loads((SAMPLE / "truth.json").read_text())["anomalies"]
+    assert shipped == truth
     assert [a["metric"] for a in truth] == ["touches", "lead_to_mql", "spend"]
+    for name in ("touches", "stages", "spend", "surveys"):  # the files are that world
+        on_disk = pl.read_parquet(SAMPLE / f"{name}.parquet")
+        assert_frame_equal(on_disk, changed[name], check_dtypes=False)
+        assert not on_disk.equals(tables[name]), name  # and every one of them changed
+    f = attribution.funnel(SAMPLE / "stages.parquet", SAMPLE / "touches.parquet",
+                           SAMPLE / "spend.parquet")  # fmt: skip
+    score = attribution.score_alerts(f.alerts, shipped)
+    assert score.anomalies.get_column("found_metric").all(), score.anomalies

@@ -226,14 +226,14 @@ out = "out"
 [economics]
 gross_margin = 0.8
 [economics.costs]
-sales_compensation = 53000
+sales_compensation = 52100
 """
     )
     proc = run_cli("run", "--config", "run.toml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     run_dir = only_run(tmp_path / "out")
     econ = pl.read_parquet(run_dir / "economics.parquet")
-    # 53,000 of non-media costs over 530 credited customers: 100 more per customer
+    # 52,100 of non-media costs over 521 credited customers: 100 more per customer
     diff = econ.filter(pl.col("customers") > 0).select(pl.col("loaded_cac") - pl.col("cac"))
     assert diff.to_series().to_list() == pytest.approx([100.0] * diff.height)
     meta = json.loads((run_dir / "economics.json").read_text())

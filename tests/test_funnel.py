@@ -163,11 +163,11 @@ def test_stage_names_and_errors(stages) -> None:
 def test_sample_data_funnel() -> None:
     f = attribution.funnel(SAMPLE / "stages.parquet", SAMPLE / "touches.parquet")
     rates = dict(f.overall().select("from_stage", "rate").rows())
-    # sample_data/README.md: lead->mql 65.5%, mql->sql 55.2%, sql->opportunity 61.6%,
-    # opp->won 18.6%
-    assert rates["lead"] == pytest.approx(0.655, abs=0.001)
+    # sample_data/README.md: lead->mql 64.3%, mql->sql 55.2%, sql->opportunity 61.6%,
+    # opp->won 18.6% (the injected lead-quality drop included)
+    assert rates["lead"] == pytest.approx(0.643, abs=0.001)
     assert rates["mql"] == pytest.approx(0.552, abs=0.001)
     assert rates["sql"] == pytest.approx(0.616, abs=0.001)
     assert rates["opportunity"] == pytest.approx(0.186, abs=0.001)
     assert f.weakest["from_stage"] == "opportunity"
-    assert f.overall().item(3, "advanced") == 530
+    assert f.overall().item(3, "advanced") == 521

@@ -371,11 +371,11 @@ def test_sample_end_to_end(sample_result, tmp_path):
         seed=0,
     )
     counts = bench.counts
-    assert counts["answers"] == 1322
-    assert counts["answers_joined"] + counts["answers_without_conversion"] == 1322
+    assert counts["answers"] == 1297
+    assert counts["answers_joined"] + counts["answers_without_conversion"] == 1297
     assert counts["joined_on"]["opportunity_id"] == counts["answers_joined"]
-    assert counts["conversions"] == 530
-    assert counts["conversions_with_answer"] + counts["conversions_without_answer"] == 530
+    assert counts["conversions"] == 521
+    assert counts["conversions_with_answer"] + counts["conversions_without_answer"] == 521
     assert bench.coverage["coded_share"] > 0.85
     assert bench.coverage["other_reasons"]["unmatched"] == 0
 

@@ -16,6 +16,7 @@ from attribution.datasets._anomalies import (
     largest_channels,
     random_anomalies,
     read_anomalies,
+    with_anomalies,
 )
 from attribution.datasets._synth import (
     DARK_CHANNELS,
@@ -41,5 +42,6 @@ __all__ = [
     "random_anomalies",
     "read_anomalies",
     "synthesize",
+    "with_anomalies",
     "write_synthetic",
 ]
