@@ -134,14 +134,27 @@ def size_label(n: int) -> str:
 
 
 def ensure_data(n_touches: int) -> Path:
-    """Seeded synthetic data in benchmarks/data/<size>/, generated once and reused."""
+    """Seeded synthetic data in benchmarks/data/<size>/, generated once and reused while the
+    generator's version (``attribution.datasets.GENERATOR_VERSION``, of the library measured),
+    the size and the seed match the cached ``truth.json``; otherwise the directory (with the
+    path table and mam log derived from it) is removed and generated again."""
+    from attribution.datasets import GENERATOR_VERSION
+
     out = DATA / size_label(n_touches)
     truth = out / "truth.json"
     if truth.exists() and (out / "touches.parquet").exists() and (out / "stages.parquet").exists():
-        params = json.loads(truth.read_text()).get("parameters", {})
-        if params.get("n_touches") == n_touches and params.get("seed") == SEED:
+        cached = json.loads(truth.read_text())
+        params = cached.get("parameters", {})
+        if (params.get("n_touches") == n_touches and params.get("seed") == SEED
+                and cached.get("generator_version") == GENERATOR_VERSION):
             return out
-    print(f"generating {n_touches:,} touches into {out}", file=sys.stderr)
+        print(f"{out}: cached data of generator version {cached.get('generator_version')}, "
+              f"size {params.get('n_touches')}, seed {params.get('seed')}; regenerating",
+              file=sys.stderr)
+    if out.exists():
+        shutil.rmtree(out)
+    print(f"generating {n_touches:,} touches into {out} (generator version "
+          f"{GENERATOR_VERSION})", file=sys.stderr)
     subprocess.run(
         [sys.executable, "-m", "attribution.cli", "synth", "--touches", str(n_touches),
          "--seed", str(SEED), "--shuffle", "--out", str(out)],
