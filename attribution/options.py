@@ -43,6 +43,10 @@ from attribution.typing import ContactScope, Duration, Level, ModelLike
 
 __all__ = ["DEFAULT_LOOKBACK", "OptionFlag", "RunOptions", "option_flags", "read_flags"]
 
+#: How ``touch_credit.parquet`` holds the models' credit (see ``touch_credit_layout``).
+TouchCreditLayout = Literal["wide", "long"]
+TOUCH_CREDIT_LAYOUTS: tuple[str, ...] = ("wide", "long")
+
 #: Journey window when none is given, by level.
 DEFAULT_LOOKBACK: Mapping[str, str] = {"contact": "90d", "account": "180d"}
 
@@ -186,6 +190,17 @@ class RunOptions:
         (``linkedin/spring``; ``<channel>/(none)`` without a campaign), put in the touches'
         ``channel`` by the journeys stage, so outputs naming a channel name the unit (see
         :mod:`attribution.inputs._campaigns`).
+    touch_credit_layout
+        How ``touch_credit.parquet`` holds the credit of the run's models. ``"wide"``
+        (default): one row per journey touch, the columns naming it (``conversion_id``,
+        ``touch_id``, ``contact_id``, ``account_id``, ``channel``, ``timestamp``),
+        ``conversion_value``, then one column ``credit:<model>`` per model (a touch's
+        credited value is its credit x ``conversion_value``). ``"long"``: one row per touch
+        and model (``model``, ``credit``, ``value``), the layout of ``touch_credit`` in
+        memory; it repeats the touch's columns once per model (13 models: 13 times the
+        rows, about 8x the CPU time to write). Only the file changes: in memory
+        :attr:`AttributionResult.touch_credit` is the long layout and
+        :attr:`AttributionResult.touch_credit_wide` the wide one, whichever is written.
 
     Raises
     ------
@@ -330,6 +345,14 @@ class RunOptions:
             "--key", help="Unit credited: channel, campaign or channel/campaign (default channel)"
         ),
     )
+    touch_credit_layout: TouchCreditLayout = field(
+        default="wide",
+        metadata=_flag(
+            "--touch-credit-layout",
+            help="touch_credit.parquet: wide (default: one row per touch, a credit:<model> "
+            "column per model) or long (one row per touch and model)",
+        ),
+    )
     decision_model: str | None = field(
         default=None,
         metadata=_flag(
@@ -419,6 +442,13 @@ class RunOptions:
         self._checked["late"] = late
         with _option("key"):
             check_key(self.key)
+        with _option("touch_credit_layout"):
+            if self.touch_credit_layout not in TOUCH_CREDIT_LAYOUTS:
+                raise InputError(
+                    "touch_credit_layout must be one of "
+                    f"{', '.join(map(repr, TOUCH_CREDIT_LAYOUTS))}; got "
+                    f"{self.touch_credit_layout!r}"
+                )
         with _option("decision_model"):
             labels = [run.label for run in runs]
             if self.decision_model is not None and self.decision_model not in labels:

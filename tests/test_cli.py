@@ -58,9 +58,13 @@ def test_demo_writes_a_complete_run(tmp_path: Path) -> None:
     per_model = channel.group_by("model").agg(pl.col("conversions").sum())
     for total in per_model.get_column("conversions"):
         assert total == pytest.approx(rec["conversions_attributed"], rel=1e-9)
-    sums = touch.group_by("model", "conversion_id").agg(pl.col("credit").sum())
-    assert (sums.get_column("credit") - 1).abs().max() < 1e-9
-    assert touch.get_column("credit").min() >= 0
+    # the default (wide) layout: one row per journey touch, a credit:<model> column per model
+    credit = [c for c in touch.columns if c.startswith("credit:")]
+    assert [c.removeprefix("credit:") for c in credit] == [m["label"] for m in manifest["models"]]
+    sums = touch.group_by("conversion_id").agg(pl.col(credit).sum())
+    for column in credit:
+        assert (sums.get_column(column) - 1).abs().max() < 1e-9
+        assert touch.get_column(column).min() >= 0
     # the demo includes the survey benchmark, scored against the known truth too
     assert "Leaderboard by top-1 agreement" in proc.stdout
     bench = pl.read_parquet(run_dir / "survey_benchmark.parquet")

@@ -257,7 +257,11 @@ def test_result_write_is_complete_and_atomic(data, tmp_path) -> None:
     assert manifest["run_id"] == "r1"
     assert manifest["reconciliation"] == result.manifest["reconciliation"]
     assert set(manifest["files"]) == {p.name for p in run.iterdir()}
-    assert_frame_equal(pl.read_parquet(run / "touch_credit.parquet"), result.touch_credit)
+    # the default layout: one row per journey touch, a credit column per model
+    assert_frame_equal(pl.read_parquet(run / "touch_credit.parquet"), result.touch_credit_wide)
+    assert manifest["parameters"]["touch_credit_layout"] == "wide"
+    long = result.write(tmp_path / "long", run_id="r1", touch_credit_layout="long")
+    assert_frame_equal(pl.read_parquet(long / "touch_credit.parquet"), result.touch_credit)
     assert_frame_equal(pl.read_parquet(run / "channel_credit.parquet"), result.channel_credit)
     with pytest.raises(FileExistsError):
         result.write(tmp_path / "runs", run_id="r1")

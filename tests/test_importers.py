@@ -41,8 +41,8 @@ def run_dir(runs: Path) -> Path:
 
 
 def credit_by_touch(run: Path, model: str) -> dict[str, float]:
-    touch = pl.read_parquet(run / "touch_credit.parquet").filter(pl.col("model") == model)
-    return dict(touch.select("touch_id", "credit").iter_rows())
+    touch = pl.read_parquet(run / "touch_credit.parquet")  # wide: a credit column per model
+    return dict(touch.select("touch_id", f"credit:{model}").iter_rows())
 
 
 def hubspot_import(out: Path, folder: Path = HS_UI, **kw: object) -> attribution.ImportResult:

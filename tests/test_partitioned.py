@@ -89,7 +89,10 @@ def test_every_model_equals_in_memory(synth: Any, level: str) -> None:
 def test_campaign_keys_equal_in_memory(synth: Any, key: str, level: str) -> None:
     models = [m for m in every_model() if m != "shapley"] + ["shapley:max_channels=64"]
     kwargs: dict[str, Any] = {
-        "models": models, "level": level, "contacts": synth.contacts, "key": key
+        "models": models,
+        "level": level,
+        "contacts": synth.contacts,
+        "key": key,
     }
     expected = attribution.attribute(synth.touches, synth.stages, **kwargs)
     assert expected.campaign_credit.height > 0
@@ -157,10 +160,31 @@ def test_parquet_inputs_and_streamed_run_directory(synth: Any, tmp_path: Path) -
     assert list((tmp_path / "work").iterdir()) == []  # the work files are gone
     in_memory = expected.write(tmp_path / "runs", run_id="r0")
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in in_memory.iterdir())
+    # the default, wide layout: a row per journey touch, partition after partition
+    wide = pl.read_parquet(out / "touch_credit.parquet")
+    assert wide.columns[-len(models) :] == [f"credit:{m}" for m in models]
+    assert_frame_equal(
+        pl.read_parquet(in_memory / "touch_credit.parquet").sort("conversion_id", "touch_id"),
+        wide.sort("conversion_id", "touch_id"),
+        rel_tol=TOL,
+    )
+    # the long layout, streamed from the partition files as they are
+    long_out = run_partitioned(
+        tmp_path / "touches.parquet",
+        tmp_path / "stages.parquet",
+        runs_dir=tmp_path / "long",
+        run_id="r1",
+        models=models,
+        partitions=5,
+        touch_credit_layout="long",
+    )
     by = ["model", "conversion_id", "touch_id"]
     assert_frame_equal(
-        pl.read_parquet(in_memory / "touch_credit.parquet").sort(by),
-        pl.read_parquet(out / "touch_credit.parquet").sort(by),
+        pl.read_parquet(
+            expected.write(tmp_path / "long", run_id="r0", touch_credit_layout="long")
+            / "touch_credit.parquet"
+        ).sort(by),
+        pl.read_parquet(long_out / "touch_credit.parquet").sort(by),
         rel_tol=TOL,
     )
     manifest = json.loads((out / "manifest.json").read_text())

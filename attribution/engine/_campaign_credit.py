@@ -35,6 +35,7 @@ __all__ = [
     "campaign_pass",
     "CampaignRows",
     "conversion_campaigns",
+    "conversion_campaigns_wide",
     "journey_campaigns",
     "key_units",
     "reduce_campaign_sums",
@@ -235,6 +236,42 @@ def conversion_campaigns(
             .group_by("conversion_id", "model", "channel", "campaign")
             .agg(pl.col("credit").sum(), pl.col("value").sum())
         )
+    models = touch_credit.select(pl.col("model").gather([b * n for b in range(blocks)]))
+    return _block_rows(
+        campaigns,
+        models,
+        touch_credit.get_column("credit").to_numpy(),
+        touch_credit.get_column("value").to_numpy(),
+    )
+
+
+def conversion_campaigns_wide(table: pl.DataFrame, campaigns: pl.DataFrame) -> CampaignRows:
+    """:func:`conversion_campaigns` of the wide touch credit (a row per journey touch, a
+    ``credit:<model>`` column per model: :mod:`attribution.engine._credit_table`), whose
+    rows are the journey touches in the order of ``campaigns``."""
+    from attribution.engine._credit_table import credit_column, labels_of, long_touch_credit
+
+    labels = labels_of(table)
+    if table.height == 0 or not labels:
+        return CampaignRows.empty()
+    if not table.get_column("touch_id").equals(campaigns.get_column("touch_id")):
+        return conversion_campaigns(long_touch_credit(table, labels), campaigns)
+    value = table.get_column("conversion_value")
+    credit = [table.get_column(credit_column(label)) for label in labels]
+    return _block_rows(
+        campaigns,
+        pl.DataFrame({"model": labels}, schema={"model": pl.String}),
+        np.concatenate([c.to_numpy() for c in credit]),
+        np.concatenate([(c * value).to_numpy() for c in credit]),
+    )
+
+
+def _block_rows(
+    campaigns: pl.DataFrame, model_names: pl.DataFrame, credit: np.ndarray, value: np.ndarray
+) -> CampaignRows:
+    """Campaign rows of touch credit given in blocks, one per model (``model_names``, in
+    block order), each over the journey touches of ``campaigns`` in their order."""
+    n, blocks = campaigns.height, model_names.height
     # journey touches come conversion by conversion: a run of one id is one conversion
     keys = campaigns.with_columns(pl.col("conversion_id").rle_id().cast(_INDEX).alias("_conv"))
     if keys.get_column("_conv").n_unique() != keys.get_column("conversion_id").n_unique():
@@ -243,10 +280,7 @@ def conversion_campaigns(
         )
     pairs = _pairs(keys)
     keys = keys.join(pairs, on=["channel", "campaign"], how="left", maintain_order="left")
-    models = _codes(
-        touch_credit.select(pl.col("model").gather([b * n for b in range(blocks)])),
-        "_model",
-    )
+    models = _codes(model_names, "_model")
     conversions = keys.select("_conv", "conversion_id").unique("_conv").sort("_conv")
     # the (conversion, campaign) of each journey touch, numbered once; every model's credit
     # is then summed per model and number with one NumPy bincount (no group-by per model)
@@ -263,8 +297,8 @@ def conversion_campaigns(
             "_model": np.repeat(np.arange(blocks, dtype=np.uint32), n_groups),
             "_conv": np.tile(groups // n_pair, blocks).astype(np.uint32),
             "_pair": np.tile(groups % n_pair, blocks).astype(np.uint32),
-            "credit": np.bincount(index, touch_credit.get_column("credit").to_numpy(), size),
-            "value": np.bincount(index, touch_credit.get_column("value").to_numpy(), size),
+            "credit": np.bincount(index, credit, size),
+            "value": np.bincount(index, value, size),
         }
     )
     return CampaignRows(codes, models, conversions, pairs)

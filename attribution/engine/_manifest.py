@@ -100,6 +100,7 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         "exclude_touch_types": list(options.exclude_touch_types),
         "allow_empty": options.allow_empty,
         "key": options.key,
+        "touch_credit_layout": options.touch_credit_layout,
         "channel_aliases": {
             ours: theirs if isinstance(theirs, str) else list(theirs)
             for ours, theirs in (options.channel_aliases or {}).items()

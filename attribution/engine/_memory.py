@@ -4,7 +4,7 @@ tables), the whole run in one process and one pass of each stage."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -20,6 +20,12 @@ from attribution.b2b._campaigns import campaign_influence
 from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
     conversion_campaigns,
+    conversion_campaigns_wide,
+)
+from attribution.engine._credit_table import (
+    credit_table,
+    long_touch_credit,
+    wide_channel_credit,
 )
 from attribution.engine._manifest import (
     Timer,
@@ -45,9 +51,10 @@ from attribution.engine._stages import (
     load_input,
     order_selection,
     path_table,
-    rule_credit,
+    rule_credit_columns,
     run_stage_columns,
     run_touch_columns,
+    touch_credit_columns,
 )
 from attribution.exceptions import ConfigError, InputError, ModelParameterError
 from attribution.inputs._account_inputs import Accounts
@@ -210,10 +217,10 @@ def attribute(
     # built on first use: the Markov and Shapley models fit on the coded journeys instead
     paths = functools.cache(functools.partial(path_table, journeys))
     sequences = functools.cache(functools.partial(journey_sequences, journeys))
-    rules: dict[int, pl.DataFrame] = {}
+    rule_columns: dict[int, pl.Series] = {}
     if any(run.spec.family == "rule" for run in runs):
         timer.stage("models:rule-based")
-        rules = rule_credit(journeys.touches, options)
+        rule_columns = rule_credit_columns(journeys.touches, options)
     fitted = fit_models(
         options, paths, sequences=sequences, allocate_on=journeys.touches, timer=timer
     )
@@ -225,10 +232,30 @@ def attribute(
         notes.append(f"markov order selection: suggested order {best} (held-out ROC AUC)")
 
     timer.stage("collect")
-    touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
+    # one row per journey touch, a credit column per model: the long layout (a row per
+    # touch and model) is built only when asked for (AttributionResult.touch_credit)
+    wide = credit_table(journeys.touches, runs, rule_columns, fitted)
+    touch_credit: pl.DataFrame | Callable[[], pl.DataFrame]
+    if wide is not None:
+        labels = [run.label for run in runs]
+        touch_credit = functools.partial(long_touch_credit, wide, labels)
+        channel_credit = wide_channel_credit(wide, runs, fitted)
+    else:  # a model's credit is not row for row over the journeys: the long layout as built
+        rules = {
+            i: touch_credit_columns(journeys.touches.with_columns(credit), runs[i].label).cast(
+                TOUCH_CREDIT_SCHEMA
+            )
+            for i, credit in rule_columns.items()
+        }
+        touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
+        wide = pl.DataFrame()
     campaign_credit = influence = pl.DataFrame()
     if part.campaigns is not None:  # an aggregate of the touch credit above: no model reruns
-        by_conversion = conversion_campaigns(touch_credit, part.campaigns)
+        by_conversion = (
+            conversion_campaigns_wide(wide, part.campaigns)
+            if wide.width
+            else conversion_campaigns(cast(pl.DataFrame, touch_credit), part.campaigns)
+        )
         campaign_credit = campaign_credit_from_sums(
             by_conversion.sums(), [run.label for run in runs]
         )
@@ -238,6 +265,8 @@ def attribute(
     account: dict[str, Any] = {}
     if options.level == "account":
         timer.stage("accounts")
+        if callable(touch_credit):
+            touch_credit = touch_credit()
         outputs = account_outputs(
             touches=part.touches,
             stages=part.stages,
@@ -267,7 +296,7 @@ def attribute(
     manifest["totals"] = conversion_totals(journeys.conversions)
     return AttributionResult(
         channel_credit,
-        touch_credit,
+        cast(pl.DataFrame, touch_credit),  # a builder: the property calls it on first use
         manifest,
         conversions,
         cast(pl.DataFrame, paths),  # a builder: the paths property calls it on first use
@@ -278,6 +307,7 @@ def attribute(
         pipeline=pipeline,
         campaign_credit=campaign_credit,
         campaign_influence=influence,
+        touch_credit_wide=wide,
     )
 
 

@@ -53,7 +53,7 @@ from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
     conversion_campaigns,
 )
-from attribution.engine._files import RunFiles
+from attribution.engine._credit_table import StreamedTouchCredit
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
@@ -484,21 +484,6 @@ def _run(
     return result, [f for i in range(len(runs)) for f in files[i]]
 
 
-class _StreamedTouchCredit:
-    """Writes ``touch_credit.parquet`` from the partition files, streaming (``also=`` of
-    :meth:`AttributionResult.write`, which calls it after its own, empty, file)."""
-
-    def __init__(self, files: list[Path]) -> None:
-        self.files = files
-
-    def write(self, directory: Path) -> None:
-        target = directory / RunFiles.TOUCH_CREDIT
-        if self.files:
-            pl.scan_parquet(self.files, hive_partitioning=False).sink_parquet(target)
-        else:
-            pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA).write_parquet(target)
-
-
 _RUN_DOC = """
     Parameters
     ----------
@@ -577,7 +562,9 @@ def run_partitioned(
     ) as (result, files):
         more = list(extras_for(result)) if extras_for is not None else []
         return result.write(
-            runs_dir, run_id=run_id, also=[_StreamedTouchCredit(files), *also, *more]
+            runs_dir,
+            run_id=run_id,
+            also=[StreamedTouchCredit(files, result, options.touch_credit_layout), *also, *more],
         )
 
 

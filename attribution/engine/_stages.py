@@ -55,6 +55,7 @@ __all__ = [
     "reconciliation",
     "rename_stages",
     "rule_credit",
+    "rule_credit_columns",
     "run_stage_columns",
     "run_touch_columns",
     "touch_credit_columns",
@@ -423,9 +424,12 @@ def channel_credit_from_touches(touch_credit: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def rule_credit(journey_touches: pl.DataFrame, options: RunOptions) -> dict[int, pl.DataFrame]:
-    """Touch credit of every rule-based model (index in ``options.runs`` -> credit), in one
-    pass: Polars computes the models' columns in parallel. Role multipliers apply here."""
+def rule_credit_columns(
+    journey_touches: pl.DataFrame, options: RunOptions
+) -> dict[int, pl.Series]:
+    """The credit of every rule-based model over ``journey_touches``, row for row (index in
+    ``options.runs`` -> a ``credit`` series), in one pass: Polars computes the models'
+    columns in parallel. Role multipliers apply here."""
     runs = options.runs
     rules = {_rule_column(i): r.build() for i, r in enumerate(runs) if r.spec.family == "rule"}
     if not rules:
@@ -434,16 +438,27 @@ def rule_credit(journey_touches: pl.DataFrame, options: RunOptions) -> dict[int,
     if multipliers is not None:
         journey_touches = journey_touches.with_columns(role_multiplier_expr(multipliers))
     credited = with_credit(
-        journey_touches, rules, multiplier="role_multiplier" if multipliers is not None else None
+        journey_touches,
+        rules,
+        multiplier="role_multiplier" if multipliers is not None else None,
     )
-    out = {}
-    for i, run in enumerate(runs):
-        if run.spec.family == "rule":
-            one = credited.rename({_rule_column(i): "credit"}).drop(
-                [c for c in rules if c != _rule_column(i)]
-            )
-            out[i] = touch_credit_columns(one, run.label).cast(TOUCH_CREDIT_SCHEMA)
-    return out
+    return {
+        i: credited.get_column(_rule_column(i)).alias("credit")
+        for i, run in enumerate(runs)
+        if run.spec.family == "rule"
+    }
+
+
+def rule_credit(journey_touches: pl.DataFrame, options: RunOptions) -> dict[int, pl.DataFrame]:
+    """Touch credit of every rule-based model (index in ``options.runs`` -> its long touch
+    credit rows), from :func:`rule_credit_columns`."""
+    runs = options.runs
+    return {
+        i: touch_credit_columns(journey_touches.with_columns(credit), runs[i].label).cast(
+            TOUCH_CREDIT_SCHEMA
+        )
+        for i, credit in rule_credit_columns(journey_touches, options).items()
+    }
 
 
 def _rule_column(i: int) -> str:
