@@ -288,9 +288,10 @@ def test_business_sections_show_their_findings(full_run: Path) -> None:
     # the flagged assumption's row is marked, with plan and data figures side by side
     flagged_row = re.search(r'<tr class="bad">(.*?)</tr>', page[page.index('id="plan"') :])
     assert flagged_row is not None
-    assert "mql_to_customer" in flagged_row.group(1)
-    assert "0.33" in flagged_row.group(1)
-    assert "0.03" in flagged_row.group(1)
+    # (the assumption in words, each figure in its unit: a rate as a percentage)
+    assert "MQL to customer" in flagged_row.group(1)
+    assert "33.0%" in flagged_row.group(1)
+    assert "3.0%" in flagged_row.group(1)
     assert '<tr class="total">' in page  # the plan's total row is set apart
 
 

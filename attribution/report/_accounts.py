@@ -64,7 +64,9 @@ def _pipeline(ctx: Context, pipeline: pl.DataFrame) -> list[str]:
         pipeline, group="measure", x="channel", y="pipeline",
         groups=(("sourced", BLUE), ("influenced", ORANGE)), order=order,
     )  # fmt: skip
-    fig.update_layout(barmode="group", yaxis={"title": "pipeline", "tickformat": ",.0f"})
+    fig.update_layout(
+        barmode="group", yaxis={"title": "pipeline ($)", "tickformat": ",.0f", "tickprefix": "$"}
+    )
     shares = {c: fmt_pct for c in pipeline.columns if c.endswith("_share")}
     return [
         ctx.chart(

@@ -70,6 +70,7 @@ def shaded_table(
     colorscale: str,
     caption: str,
     corner: str = "",
+    muted: Sequence[bool] = (),
 ) -> str:
     """Shares as an HTML table in place of a heatmap: each cell holds its percentage on a
     background from ``colorscale`` (plotly's scale of that name, spread over the smallest to
@@ -81,7 +82,10 @@ def shaded_table(
     >>> page.count("<td"), "m&lt;1&gt;" in page, "75.0%" in page, "–</td>" in page
     (4, True, True, True)
     """
-    values = [v for row in z for v in row if not is_missing(v)]
+    quiet = [bool(m) for m in muted] + [False] * (len(z) - len(muted))
+    # rows marked ``muted`` (provisional) show their values unshaded, outside the scale
+    values = [v for row, q in zip(z, quiet, strict=True) if not q for v in row
+              if not is_missing(v)]  # fmt: skip
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     span = high - low
     shades = dict(
@@ -95,18 +99,19 @@ def shaded_table(
     )
     head = "".join(f'<th scope="col">{e(c)}</th>' for c in columns)
     body = []
-    for name, row in zip(rows, z, strict=True):
+    for name, row, q in zip(rows, z, quiet, strict=True):
         cells = []
         for v in row:
-            if is_missing(v):
-                cells.append('<td class="num">–</td>')
+            if is_missing(v) or q:
+                cells.append(f'<td class="num{" provisional" if q else ""}">{fmt_pct(v)}</td>')
                 continue
             shade = readable(shades[v])
             cells.append(
                 f'<td class="num" style="background:{shade};color:{ink_on(shade)}">'
                 f"{fmt_pct(v)}</td>"
             )
-        body.append(f'<tr><th scope="row">{e(name)}</th>{"".join(cells)}</tr>')
+        mark = ' <span class="lowconf">provisional</span>' if q else ""
+        body.append(f'<tr><th scope="row">{e(name)}{mark}</th>{"".join(cells)}</tr>')
     return (
         f'<div class="table-wrap" tabindex="0"><table class="heat" '
         f'data-heat-table="{e(colorscale)}">'

@@ -250,7 +250,7 @@ def _graph_chart(ctx: Context, data: dict[str, Any]) -> str:
         colour = GREEN if kinds[b] == "conversion" else BLUE
         annotations.append(
             {
-                "x": x0 + 0.9 * (x1 - x0), "y": y0 + 0.9 * (y1 - y0), "ax": x0, "ay": y0,
+                "x": x0 + 0.8 * (x1 - x0), "y": y0 + 0.8 * (y1 - y0), "ax": x0, "ay": y0,
                 "xref": "x", "yref": "y", "axref": "x", "ayref": "y", "text": "",
                 "showarrow": True, "arrowhead": 2, "arrowsize": 1,
                 "arrowwidth": 0.6 + 5 * p / top, "arrowcolor": colour, "opacity": 0.55,

@@ -515,6 +515,7 @@ def _plan_flags(ctx: Context, flags: pl.DataFrame) -> list[str]:
     # plan / data is below 1 for a CAC the plan underestimates and above 1 for customers it
     # overestimates: shown as how many times apart, the direction in its own column
     ratio: dict[str, Formatter] = {"ratio": _apart}
+    flags = _flags_in_units(flags)
     parts.append(
         table(
             flags,
@@ -535,3 +536,37 @@ def _apart(value: Any) -> str:
     if is_missing(value) or not isinstance(value, int | float) or value <= 0:
         return "–"
     return f"{max(value, 1 / value):,.1f}×"
+
+
+_FLAG_VALUES = ("plan_value", "data_value", "range_low", "range_high")
+
+
+def _flags_in_units(flags: pl.DataFrame) -> pl.DataFrame:
+    """plan_flags with each row's figures in its own unit (dollars for costs and budgets, a
+    percentage for rates, else a count) and the assumption's name in words."""
+    if "assumption" not in flags.columns:
+        return flags
+    names = [str(a) for a in col(flags, "assumption")]
+    out = flags.with_columns(pl.Series("assumption", [words(a) for a in names]))
+    for column in (c for c in _FLAG_VALUES if c in flags.columns):
+        out = out.with_columns(
+            pl.Series(column, [_in_unit(a, v) for a, v in zip(names, col(flags, column),
+                                                               strict=True)])
+        )  # fmt: skip
+    return out
+
+
+def _in_unit(assumption: str, value: Any) -> str:
+    """``cac`` 150 -> ``$150``; ``mql_to_customer`` 0.0634 -> ``6.3%``; ``customers`` 404 ->
+    ``404``.
+
+    >>> _in_unit("cac", 150.0), _in_unit("mql_to_customer", 0.0634), _in_unit("customers", 404.2)
+    ('$150', '6.3%', '404')
+    """
+    if is_missing(value) or not isinstance(value, int | float):
+        return "–"
+    if any(w in assumption for w in ("cac", "cost", "budget", "spend")):
+        return money(value)
+    if "_to_" in assumption or "rate" in assumption:
+        return fmt_pct(value)
+    return fmt_num(value)

@@ -4,6 +4,7 @@ cohort, the weekly leading indicators and the alerts (``alerts.parquet``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
@@ -188,7 +189,7 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
         rows = funnel.filter(pl.col("dimension") == dim)
         if rows.height == 0 or "group" not in rows.columns:
             continue
-        parts.append(_rates_by_group(rows, steps, title))
+        parts.append(_rates_by_group(rows, steps, title, meta if dim == "cohort" else None))
     parts.append(details("Table: funnel", table(funnel, formats={"rate": fmt_pct},
                                                 max_rows=500)))  # fmt: skip
     return parts
@@ -200,9 +201,13 @@ def _unit(meta: Mapping[str, Any] | None) -> str:
     return "accounts" if "account" in unit else "contacts" if "contact" in unit else "entities"
 
 
-def _rates_by_group(rows: pl.DataFrame, steps: list[str], title: str) -> str:
+def _rates_by_group(
+    rows: pl.DataFrame, steps: list[str], title: str, meta: Mapping[str, Any] | None = None
+) -> str:
     """Each group's stage conversion rates as a shaded table, the steps in funnel order
-    (``steps`` as the page labels them: :func:`words` of each stage)."""
+    (``steps`` as the page labels them: :func:`words` of each stage). With ``meta`` (the
+    cohort table), cohorts too recent to have settled are marked provisional and left out of
+    the colour scale (:func:`_provisional_cohorts`)."""
     pairs = list(zip(col(rows, "from_stage"), col(rows, "to_stage"), strict=True))
     labels = [f"{words(a)} → {words(b)}" for a, b in pairs]
     groups = sorted({str(g) for g in col(rows, "group")})
@@ -212,21 +217,64 @@ def _rates_by_group(rows: pl.DataFrame, steps: list[str], title: str) -> str:
     }  # fmt: skip
     cols = [s for s in steps if s in set(labels)]
     z = [[rate.get((g, s)) for s in cols] for g in groups]
+    recent, days = _provisional_cohorts(groups, meta) if meta is not None else (set(), None)
+    caption = f"Stage conversion rate {title}: red for the lowest, green for the highest."
+    if recent:
+        caption += (
+            f" Provisional: cohorts whose month ended less than {days} days before the last "
+            "stage event "
+            "(open deals still count as not advanced), unshaded and outside the scale."
+        )
     return shaded_table(
         z, cols, groups, colorscale="RdYlGn", corner=title.removeprefix("by "),
-        caption=e(f"Stage conversion rate {title}: red for the lowest, green for the highest."),
+        caption=e(caption), muted=[g in recent for g in groups],
     )  # fmt: skip
+
+
+def _provisional_cohorts(
+    groups: list[str], meta: Mapping[str, Any]
+) -> tuple[set[str], int | None]:
+    """The monthly cohorts (``YYYY-MM``) whose month ends less than the funnel's settle time
+    (funnel.json: parameters.alerts.settle_days_used) before the data's last stage event
+    (counts.span), and that settle time in days."""
+    alerts = ((meta.get("parameters") or {}).get("alerts") or {}) if meta else {}
+    settle = alerts.get("settle_days_used") if isinstance(alerts, dict) else None
+    span = (meta.get("counts") or {}).get("span") if meta else None
+    if not isinstance(settle, int | float) or not isinstance(span, list) or len(span) != 2:
+        return set(), None
+    try:
+        end = datetime.fromisoformat(str(span[1])).date()
+    except ValueError:
+        return set(), None
+    recent = set()
+    for group in groups:
+        try:
+            start = datetime.strptime(group, "%Y-%m").date()
+        except ValueError:
+            continue
+        month_end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if (end - month_end).days < settle:
+            recent.add(group)
+    return recent, int(settle)
 
 
 def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
     if "channel" in weekly.columns:  # the overall series; the per-channel ones are in the file
         weekly = weekly.filter(pl.col("channel").is_null())
     metrics = list(dict.fromkeys(col(weekly, "metric")))
-    fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, subplot_titles=metrics,
+    titles = [f"{words(m)} ({_metric_unit(m)})" for m in metrics]
+    fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, subplot_titles=titles,
                         vertical_spacing=min(0.08, 0.3 / max(1, len(metrics))))  # fmt: skip
     alerts_total = 0
     for i, metric in enumerate(metrics, start=1):
         rows = weekly.filter(pl.col("metric") == metric).sort("week")
+        unit = _metric_unit(str(metric))
+        if unit == "$":
+            fig.update_yaxes(tickprefix="$", tickformat=",.0f", row=i, col=1)
+        elif unit == "%":
+            fig.update_yaxes(tickformat=".0%", row=i, col=1)
+        else:
+            fig.update_yaxes(tickformat=",.0f", row=i, col=1)
         weeks = [str(w) for w in col(rows, "week")]
         first = i == 1
         fig.add_scatter(x=weeks, y=col(rows, "value"), mode="lines+markers", name="value",
@@ -254,6 +302,21 @@ def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
         "their expected range (per-channel series are in funnel_weekly.parquet).",
         height=max(320, 170 * len(metrics)),
     )
+
+
+def _metric_unit(metric: str) -> str:
+    """The unit of a weekly metric, from its name: dollars, a share, days or a count.
+
+    >>> _metric_unit("cost_per_lead"), _metric_unit("mql_to_sql"), _metric_unit("mql_volume")
+    ('$', '%', 'count')
+    """
+    if metric.startswith(("cost", "spend")) or metric == "spend":
+        return "$"
+    if "_to_" in metric or metric.endswith("rate"):
+        return "%"
+    if metric.endswith("days"):
+        return "days"
+    return "count"
 
 
 def _alerts_table(ctx: Context, alerts: pl.DataFrame) -> str:

@@ -405,6 +405,7 @@ table.heat th[scope="row"] { white-space:nowrap; }
 table.kv th { font-weight:500; color:var(--muted); }
 tr.bad td { background:var(--bad); }
 tr.lowconf-row td { font-style:italic; color:var(--muted); }
+table.heat td.provisional { color:var(--muted); font-style:italic; background:#f6f8fa; }
 tr.total td { font-weight:600; border-top:2px solid var(--ink); }
 details { margin:8px 0; }
 summary { cursor:pointer; color:var(--accent); }
