@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -233,13 +234,18 @@ def test_demo_report_answers_first_fast_and_accessible(browser: Any, demo_report
     size = demo_report.stat().st_size
     assert size < 1_500_000, f"{size:,} bytes"
     browser.get("about:blank")  # the browser process is up: the timing is the page's own
-    browser.get(demo_report.as_uri())
-    timing = browser.execute_async_script(TIMING)
-    painted = timing["answers"]
-    assert sorted(painted) == [f"answer-{i}" for i in range(1, 6)], timing
-    first_render = max(painted.values())
-    assert 0 < first_render < FIRST_RENDER_MS, timing
-    assert timing["paint"]["first-contentful-paint"] < FIRST_RENDER_MS, timing
+    # three loads, the median judged: the machine is shared, one load can be held up by others
+    renders, paints = [], []
+    for _ in range(3):
+        browser.get(demo_report.as_uri())
+        timing = browser.execute_async_script(TIMING)
+        painted = timing["answers"]
+        assert sorted(painted) == [f"answer-{i}" for i in range(1, 6)], timing
+        renders.append(max(painted.values()))
+        paints.append(timing["paint"]["first-contentful-paint"])
+    first_render = statistics.median(renders)
+    assert 0 < first_render < FIRST_RENDER_MS, renders
+    assert statistics.median(paints) < FIRST_RENDER_MS, paints
     # the five answers, with numbers, on the first screen
     # nothing wider than the window (a long navigation bar once was)
     assert browser.execute_script(
@@ -287,9 +293,10 @@ def test_demo_report_answers_first_fast_and_accessible(browser: Any, demo_report
     assert top.stat().st_size > 10_000
     assert full.stat().st_size > top.stat().st_size
     print(
-        f"\ndemo report {size:,} bytes: five answers painted at {first_render:.0f} ms "
-        f"(first contentful paint {timing['paint']['first-contentful-paint']:.0f} ms, "
-        f"DOMContentLoaded {timing['dcl']:.0f} ms), {len(charts)} charts drawn by "
+        f"\ndemo report {size:,} bytes: five answers painted at {first_render:.0f} ms, the "
+        f"median of {', '.join(f'{r:.0f}' for r in renders)} ms (first contentful paint "
+        f"{', '.join(f'{p:.0f}' for p in paints)} ms; last load's DOMContentLoaded "
+        f"{timing['dcl']:.0f} ms), {len(charts)} charts drawn by "
         f"{drawn:.0f} ms; axe-core {AXE_VERSION}: no violation; screenshots {top}, {full}"
     )
 

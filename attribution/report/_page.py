@@ -519,7 +519,6 @@ def _page(ctx: Context, sections: Sequence[Section], top: str = "") -> str:
 <meta name="generator" content="attribution-engine {e(__version__)}">
 <title>Attribution report · {e(run_id)}</title>
 <style>{_CSS}</style>
-<script>{plotly_script()}</script>
 <script>{_TEMPLATE_JS.format(template=script_json(template))}</script>
 </head>
 <body>
@@ -532,6 +531,8 @@ def _page(ctx: Context, sections: Sequence[Section], top: str = "") -> str:
 </main>
 <footer>Written by attribution-engine {e(__version__)} on {e(generated)}. Self-contained: no
 network needed to view it.</footer>
+<!-- the chart library last: the text above is read and painted before its 0.5 MB -->
+<script>{plotly_script()}</script>
 </body>
 </html>
 """
