@@ -94,3 +94,45 @@ def test_cpm_is_cpc_times_ctr(rows) -> None:
     cpm, cpc, ctr = (got[("linkedin", k)]["value"] for k in ("cpm", "cpc", "ctr"))
     assert cpm == pytest.approx(1_000 * cpc * ctr, rel=1e-9)
     assert cpm * sum(r[1] for r in rows) / 1_000 == pytest.approx(sum(r[0] for r in rows))
+
+
+def test_sourced_sql_conversion_and_leads_per_click() -> None:
+    # four leads sourced by content syndication: three MQLs, one SQL; two by paid search
+    people = [f"p{i}" for i in range(6)]
+    stages = pl.DataFrame(
+        {
+            "contact_id": people + ["p0", "p1", "p2", "p0"] + ["p4"],
+            "stage": ["lead"] * 6 + ["mql", "mql", "mql", "sql"] + ["mql"],
+            "timestamp": ["2025-01-02"] * 6 + ["2025-01-05"] * 4 + ["2025-01-05"],
+        }
+    )
+    touches = pl.DataFrame(
+        {
+            "contact_id": people,
+            "channel": ["content_syndication"] * 4 + ["paid_search"] * 2,
+            "timestamp": ["2025-01-01"] * 6,
+        }
+    )
+    spend = pl.DataFrame(
+        {"channel": ["paid_search", "paid_search"], "month": ["2025-01-01", "2025-02-01"],
+         "amount": [400.0, 100.0], "clicks": [40.0, None]}
+    )  # fmt: skip
+    kpis = attribution.funnel(stages, touches, spend).kpis.filter(
+        pl.col("dimension") == "channel"
+    )
+    got = {(r["group"], r["kpi"]): r for r in kpis.iter_rows(named=True)}
+    syndication = got[("content_syndication", "sql_conversion")]
+    assert syndication["value"] == pytest.approx(1 / 3)
+    assert (syndication["benchmark_low"], syndication["benchmark_high"]) == (0.10, 0.20)
+    assert syndication["benchmark_gap"] == pytest.approx(1 / 3 / 0.20 - 1)
+    assert syndication["detail"] == "1 of 3 sourced MQLs"
+    per_click = got[("paid_search", "conversion_rate")]
+    assert per_click["value"] == pytest.approx(2 / 40)
+    assert per_click["benchmark_gap"] == 0.0  # 5%: the low end of 5-15%
+    assert per_click["detail"] == "2 sourced leads / 40 clicks"
+    # paid search's CPC: no range of its own (brand or generic is not known)
+    assert got[("paid_search", "cpc")]["value"] == pytest.approx(400 / 40)
+    assert got[("paid_search", "cpc")]["benchmark_low"] is None
+    # without clicks there is no leads-per-click row
+    bare = attribution.funnel(stages, touches, spend.drop("clicks")).kpis
+    assert bare.filter(pl.col("kpi") == "conversion_rate").height == 0

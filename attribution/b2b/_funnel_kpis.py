@@ -29,6 +29,12 @@ Definitions (also in ``funnel.json`` and the README):
   channel's ``mql_rate`` row; with spend, ``cost_per_lead`` = the channel's spend over the
   spend table / the leads it sourced over the stages table (judged against its ``cpl``
   row) and ``cost_per_mql`` likewise. Channels without a row of their own have no range.
+- Per sourced channel too: ``sql_conversion`` = the share of the MQLs it sourced that
+  became SQLs (judged against the channel's ``sql_conversion`` row, content syndication
+  10-20%, read as MQL -> SQL); with ``clicks`` in the spend, ``conversion_rate`` = the leads
+  it sourced / its clicks (paid search 5-15%). LinkedIn's lead-form conversion and
+  programmatic view-through rates need form opens and view-throughs no input carries: not
+  compared.
 - Media figures per channel (spend rows with ``impressions`` / ``clicks``, the ad platform's
   counts for the same rows): ``cpm`` = spend / impressions x 1,000 and ``cpc`` = spend /
   clicks, each over the spend rows that carry the count; ``ctr`` = clicks / impressions over
@@ -61,6 +67,8 @@ __all__ = [
 #: KPI -> the benchmark table's metric it is judged against
 KPI_BENCHMARKS: dict[str, str] = {
     "mql_rate": "mql_rate",
+    "sql_conversion": "sql_conversion",
+    "conversion_rate": "conversion_rate",
     "cost_per_lead": "cpl",
     "cpm": "cpm",
     "cpc": "cpc",
@@ -83,6 +91,8 @@ _UNITS = {
     "marketing_influenced_share": "rate",
     "nrr": "ratio",
     "mql_rate": "rate",
+    "sql_conversion": "rate",
+    "conversion_rate": "rate",
     "cost_per_lead": "usd",
     "cost_per_mql": "usd",
     "cpm": "usd",
@@ -226,7 +236,9 @@ def _concentration(
 def _by_channel(wide: pl.DataFrame, spend: pl.DataFrame | None) -> pl.DataFrame:
     leads = wide.filter(pl.col("depth") >= 0)
     agg = leads.group_by(pl.col("channel").alias("group")).agg(
-        pl.len().alias("_leads"), (pl.col("depth") >= 1).sum().alias("_mqls")
+        pl.len().alias("_leads"),
+        (pl.col("depth") >= 1).sum().alias("_mqls"),
+        (pl.col("depth") >= 2).sum().alias("_sqls"),
     )
     kpis = [
         agg.select(
@@ -235,8 +247,35 @@ def _by_channel(wide: pl.DataFrame, spend: pl.DataFrame | None) -> pl.DataFrame:
             pl.lit("mql_rate").alias("kpi"),
             (pl.col("_mqls") / pl.col("_leads")).alias("value"),
             pl.format("{} of {} sourced leads", pl.col("_mqls"), pl.col("_leads")).alias("detail"),
-        )
+        ),
+        agg.select(
+            pl.lit("channel").alias("dimension"),
+            "group",
+            pl.lit("sql_conversion").alias("kpi"),
+            pl.when(pl.col("_mqls") > 0).then(pl.col("_sqls") / pl.col("_mqls")).alias("value"),
+            pl.format("{} of {} sourced MQLs", pl.col("_sqls"), pl.col("_mqls")).alias("detail"),
+        ),
     ]
+    if spend is not None and "clicks" in spend.columns:
+        clicks = spend.group_by(pl.col("channel").alias("group")).agg(
+            pl.col("clicks").sum().alias("_clicks"),
+            pl.col("clicks").is_not_null().sum().alias("_rows"),
+        )
+        kpis.append(
+            agg.join(clicks.filter(pl.col("_rows") > 0), on="group", how="inner").select(
+                pl.lit("channel").alias("dimension"),
+                "group",
+                pl.lit("conversion_rate").alias("kpi"),
+                pl.when(pl.col("_clicks") > 0)
+                .then(pl.col("_leads") / pl.col("_clicks"))
+                .alias("value"),
+                pl.format(
+                    "{} sourced leads / {} clicks",
+                    pl.col("_leads"),
+                    pl.col("_clicks").round(0).cast(pl.Int64),
+                ).alias("detail"),
+            )
+        )
     if spend is not None:
         by_channel = spend.group_by(pl.col("channel").alias("group")).agg(
             pl.col("amount").sum().alias("_spend")
@@ -398,6 +437,8 @@ KPI_LABELS = {
     "marketing_influenced_share": "marketing-influenced pipeline",
     "nrr": "NRR",
     "mql_rate": "MQL rate of sourced leads",
+    "sql_conversion": "SQL rate of sourced MQLs",
+    "conversion_rate": "sourced leads per click",
     "cost_per_lead": "cost per lead",
     "cost_per_mql": "cost per MQL",
     "cpm": "CPM",
