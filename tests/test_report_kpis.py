@@ -57,7 +57,7 @@ def test_the_economics_section_judges_segments_against_their_ranges(
     page = render_report(tmp_path, manifest={})
     start = page.index('<section id="economics"')
     section = re.sub(r' class=""', "", page[start : page.index("</section>", start)])
-    assert "created_pipeline_per_dollar" in section
+    assert "Pipeline created per $</th>" in section  # the column, with its label
     blended = {r["segment"]: r for r in econ.blended.iter_rows(named=True)}
     smb = blended["smb"]
     assert smb["pipeline_per_dollar_judgement"] == "short"
