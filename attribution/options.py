@@ -41,7 +41,14 @@ from attribution.models._registry import ModelRun, default_models, resolve_all
 from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS, check_role_multipliers
 from attribution.typing import ContactScope, Duration, Level, ModelLike
 
-__all__ = ["DEFAULT_LOOKBACK", "OptionFlag", "RunOptions", "option_flags", "read_flags"]
+__all__ = [
+    "DEFAULT_LOOKBACK",
+    "MAX_BOOTSTRAP_DRAWS",
+    "OptionFlag",
+    "RunOptions",
+    "option_flags",
+    "read_flags",
+]
 
 #: How ``touch_credit.parquet`` holds the models' credit (see ``touch_credit_layout``).
 TouchCreditLayout = Literal["wide", "long"]
@@ -49,6 +56,9 @@ TOUCH_CREDIT_LAYOUTS: tuple[str, ...] = ("wide", "long")
 
 #: Journey window when none is given, by level.
 DEFAULT_LOOKBACK: Mapping[str, str] = {"contact": "90d", "account": "180d"}
+#: The most bootstrap draws a run takes (``bootstrap``): time and memory grow linearly with
+#: the draws (README, "Uncertainty"), and 1,000 is what percentile intervals need.
+MAX_BOOTSTRAP_DRAWS = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,14 @@ class OptionFlag:
 
 def _flag(*flags: str, **spelling: Any) -> dict[str, OptionFlag]:
     return {"flag": OptionFlag(flags, **spelling)}
+
+
+def _whole_number(text: str) -> int:
+    """A flag's text -> an int (the option's own check then holds it to its range)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"takes a whole number; got {text!r}") from None
 
 
 def _role_multipliers(text: str) -> dict[str, float]:
@@ -201,6 +219,19 @@ class RunOptions:
         rows, about 8x the CPU time to write). Only the file changes: in memory
         :attr:`AttributionResult.touch_credit` is the long layout and
         :attr:`AttributionResult.touch_credit_wide` the wide one, whichever is written.
+    decision_model
+        The model the economics, the plan check and the report decide with (one of the
+        run's); default: the survey benchmark's best, else the best against a truth file,
+        else ``linear``.
+    bootstrap
+        Bootstrap draws (0: none, the default; at most :data:`MAX_BOOTSTRAP_DRAWS`). Each
+        draw weighs every journey (every account at ``level="account"``, its conversions and
+        non-converting path together) by a Poisson(1) count and refits every model of the
+        run exactly on the reweighted journeys; the draws give 90% intervals (5th-95th
+        percentile) of channel credit and of the unit economics, and the probability that a
+        channel breaches the guardrail (README, "Uncertainty"). In-memory runs only.
+    bootstrap_seed
+        The seed of the draws (default 0): the same seed and data give the same draws.
 
     Raises
     ------
@@ -361,6 +392,21 @@ class RunOptions:
             "the run's; default: the best by survey agreement, else by truth MAE, else linear)",
         ),
     )
+    bootstrap: int = field(
+        default=0,
+        metadata=_flag(
+            "--bootstrap",
+            help="Bootstrap draws for 90% intervals of credit and unit economics and the "
+            f"probability of a guardrail breach (0: off; at most {MAX_BOOTSTRAP_DRAWS:,})",
+            parse=_whole_number,
+        ),
+    )
+    bootstrap_seed: int = field(
+        default=0,
+        metadata=_flag(
+            "--bootstrap-seed", help="Seed of the bootstrap draws (default 0)", parse=_whole_number
+        ),
+    )
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -456,6 +502,12 @@ class RunOptions:
                     f"decision_model {self.decision_model!r} is not a model of this run; "
                     f"it has {labels}"
                 )
+        with _option("bootstrap"):
+            _check_draws(self.bootstrap)
+        with _option("bootstrap_seed"):
+            seed = self.bootstrap_seed
+            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+                raise InputError(f"bootstrap_seed must be a whole number >= 0; got {seed!r}")
         self._checked.update(
             runs=runs,
             window=window,
@@ -545,6 +597,8 @@ class RunOptions:
         stages.append("collect")
         if self.level == "account":
             stages.append("accounts")
+        if self.bootstrap:
+            stages.append("bootstrap")
         return tuple(stages)
 
     def table_formats(self, table: str) -> dict[str, tuple[str, ...]]:
@@ -618,6 +672,17 @@ def _option(name: str) -> Iterator[None]:
     except InputError as exc:
         exc.option = name
         raise
+
+
+def _check_draws(draws: object) -> None:
+    """``bootstrap``: a whole number of draws in [0, MAX_BOOTSTRAP_DRAWS]."""
+    if not isinstance(draws, int) or isinstance(draws, bool) or draws < 0:
+        raise InputError(f"bootstrap must be a whole number of draws >= 0; got {draws!r}")
+    if draws > MAX_BOOTSTRAP_DRAWS:
+        raise InputError(
+            f"bootstrap takes at most {MAX_BOOTSTRAP_DRAWS:,} draws (time and memory grow "
+            f"with each draw; 1,000 is enough for 90% percentile intervals); got {draws:,}"
+        )
 
 
 def _check_uri(uri: object) -> None:

@@ -54,7 +54,18 @@ def test_demo_writes_a_complete_run(tmp_path: Path) -> None:
     assert rec["touches_in"] == pl.read_parquet(SAMPLE / "touches.parquet").height
     channel = pl.read_parquet(run_dir / "channel_credit.parquet")
     touch = pl.read_parquet(run_dir / "touch_credit.parquet")
-    assert set(channel.columns) == {"model", "channel", "conversions", "value", "share"}
+    # the demo bootstraps: every share has its 90% interval, and the draws are written
+    assert set(channel.columns) == {
+        "model", "channel", "conversions", "value", "share", "ci_low", "ci_high"
+    }  # fmt: skip
+    assert channel.filter(pl.col("conversions") > 0).get_column("ci_low").null_count() == 0
+    assert (channel.get_column("ci_low") <= channel.get_column("ci_high")).all()
+    assert channel.get_column("ci_low").min() >= 0
+    assert channel.get_column("ci_high").max() <= 1
+    assert manifest["bootstrap"]["draws"] == manifest["parameters"]["bootstrap"] > 0
+    assert "economics_draws.parquet" in manifest["files"]
+    assert "Bootstrap: " in proc.stdout
+    assert "P(breach)" in proc.stdout
     per_model = channel.group_by("model").agg(pl.col("conversions").sum())
     for total in per_model.get_column("conversions"):
         assert total == pytest.approx(rec["conversions_attributed"], rel=1e-9)

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from attribution.b2b import _economics_ranges as _ranges_module
+from attribution.b2b._economics_draws import bootstrap_parameters, draw_notes, with_bootstrap
 from attribution.b2b._economics_metrics import (
     DEFAULT_ANNUAL_CHURN,
     DEFAULT_GROSS_MARGIN,
@@ -150,6 +151,15 @@ class UnitEconomics:
         One row per model and segment (``all`` too): every channel together.
     retention : Retention or None
         The retention measured from the subscriptions table, when given.
+    draws : pl.DataFrame
+        With a bootstrapped result (``RunOptions(bootstrap=N)``): every draw's figures, one
+        row per ``draw``, model, segment and channel (``economics_draws.parquet``; see
+        :mod:`attribution.b2b._economics_draws`); else empty. ``table`` and ``segments``
+        then carry the 90% intervals (``customers_ci_low`` / ``_high``, ``cac_...``,
+        ``loaded_cac_...``, ``ltv_to_cac_...``, ``payback_months_...``,
+        ``guardrail_share_...``) and ``breach_probability``; null without draws.
+        ``low_confidence`` is always there: fewer credited customers than
+        :data:`~attribution.b2b._economics_draws.MIN_CUSTOMERS`.
     parameters, notes : dict
         The parameters used (with where each came from) and the method notes.
     """
@@ -162,6 +172,7 @@ class UnitEconomics:
     slices: pl.DataFrame = field(default_factory=pl.DataFrame)
     monthly: pl.DataFrame = field(default_factory=pl.DataFrame)
     retention: Retention | None = None
+    draws: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def frame(self) -> pl.DataFrame:
@@ -171,11 +182,14 @@ class UnitEconomics:
 
     def write(self, directory: str | Path) -> Path:
         """Write ``economics.parquet`` (``all`` and segment rows), ``economics_slices.parquet``,
-        ``economics_monthly.parquet`` and ``economics.json`` into ``directory``."""
+        ``economics_monthly.parquet``, ``economics.json`` and, with draws,
+        ``economics_draws.parquet`` into ``directory``."""
         out = Path(directory)
         write_parquet_atomic(out / RunFiles.ECONOMICS, self.frame)
         write_parquet_atomic(out / RunFiles.ECONOMICS_SLICES, self.slices)
         write_parquet_atomic(out / RunFiles.ECONOMICS_MONTHLY, self.monthly)
+        if self.draws.height:
+            write_parquet_atomic(out / RunFiles.ECONOMICS_DRAWS, self.draws)
         write_json_atomic(
             out / RunFiles.ECONOMICS_JSON,
             jsonable(
@@ -485,6 +499,10 @@ def unit_economics(
         float(payback_target_months),
     )
     blended = with_ranges(blended_pipeline(blended, pipeline), bench)
+    boot = result.bootstrap
+    out, segments, draws = with_bootstrap(
+        out, segments, boot, chosen, assumptions, non_media, allocation, segment_spend
+    )
     monthly, lag = monthly_rows(
         touch_credit,
         result.conversions,
@@ -560,6 +578,7 @@ def unit_economics(
         "customers_with_a_segment": known_share(segments),
         "subscriptions_source": kept.notes.get("source") if kept is not None else None,
         "ltv_inputs": ltv_inputs(blended, arpa, ltv, gross_margin, churns, churn_source),
+        "bootstrap": bootstrap_parameters(boot, sliced),
     }
     notes = economics_notes(
         allocation=allocation,
@@ -577,6 +596,7 @@ def unit_economics(
         if pipeline is not None
         else None
     )
+    notes.update(draw_notes(boot is not None, sliced and (boot is None or boot.segmented)))
     return UnitEconomics(
         table=out,
         blended=blended,
@@ -586,4 +606,5 @@ def unit_economics(
         slices=slices,
         monthly=monthly,
         retention=kept,
+        draws=draws,
     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from attribution.b2b._decision import decision_note
+from attribution.b2b._economics_draws import LOW_MARK, low_note, span
 from attribution.b2b._funnel_kpis import judged
 from attribution.b2b._shared import money, num, pct
 from attribution.inputs._account_inputs import UNKNOWN
@@ -16,6 +17,8 @@ from attribution.inputs._account_inputs import UNKNOWN
 if TYPE_CHECKING:
     from attribution.b2b._economics import UnitEconomics
 
+#: The interval columns' header (after the flag column, 10 wide).
+_CI_HEADER = f" {'':<10} {'loaded CAC 90%':>17} {'guardrail 90%':>14} {'P(breach)':>9}"
 BASIS_TEXT = {
     "lifetime_gross_profit": "lifetime gross profit per customer",
     "first_year_gross_profit": "first-year gross profit per customer",
@@ -39,6 +42,8 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
     )
     limit, basis = p["guardrail_limit"], p["guardrail_basis"]
     churn = p["annual_churn"]
+    draws = int((p.get("bootstrap") or {}).get("draws") or 0)
+    ci = draws > 0 and "loaded_cac_ci_low" in rows.columns
     lines = [
         f"Unit economics under {under} (CAC = spend / credited customers; loaded adds "
         f"non-media costs ${p['non_media_total']:,.0f} allocated by {p['allocation']}; "
@@ -47,7 +52,8 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         f"{p.get('max_lifetime_years', 5):g} years; guardrail basis {basis}: loaded CAC <= "
         f"{limit:.0%} of {BASIS_TEXT[basis]}):",
         f"  {'channel':<22} {'spend':>10} {'customers':>9} {'CAC':>9} {'loaded':>9} "
-        f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}",
+        f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}"
+        + (_CI_HEADER if ci else ""),
     ]
     for r in rows.iter_rows(named=True):
         flag = "BREACH" if r["breach"] else "ok"
@@ -55,29 +61,40 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
             flag = "unpaid"
         elif r["status"] == "no_touches":
             flag = "no touches"
-        lines.append(
-            f"  {r['channel']:<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
+        low = LOW_MARK if r.get("low_confidence") else " "
+        line = (
+            f"  {r['channel']:<22} {money(r['spend']):>10} {r['customers']:>8.1f}{low} "
             f"{money(r['cac']):>9} {money(r['loaded_cac']):>9} "
             f"{num(r['ltv_to_cac'], '.1f'):>8} {num(r['payback_months'], '.1f'):>8} "
             f"{num(r['guardrail_share'], '.1%'):>9} {flag}"
         )
+        if ci:
+            line = (
+                f"{line:<{len(line) - len(flag) + 10}} "
+                f"{span(r['loaded_cac_ci_low'], r['loaded_cac_ci_high']):>17} "
+                f"{span(r['guardrail_share_ci_low'], r['guardrail_share_ci_high'], 'pct'):>14} "
+                f"{num(r['breach_probability'], '.0%'):>9}"
+            )
+        lines.append(line.rstrip())
     blended = econ.blended.filter(pl.col("model") == model)
     overall = blended.filter(pl.col("segment") == "all")
     if overall.height:
         r = overall.row(0, named=True)
         lines.append(
-            f"  {'(blended)':<22} {money(r['spend']):>10} {r['customers']:>9.1f} "
+            f"  {'(blended)':<22} {money(r['spend']):>10} {r['customers']:>8.1f}  "
             f"{money(r['cac']):>9} {money(r['loaded_cac']):>9} "
             f"{num(r['ltv_to_cac'], '.1f'):>8} {num(r['payback_months'], '.1f'):>8} "
             f"{num(r['guardrail_share'], '.1%'):>9}"
         )
+    if rows.filter(pl.col("low_confidence")).height or ci:
+        lines.append(f"  ({low_note(draws)})")
     breaches = rows.filter(pl.col("breach"))
     lines.append(
         f"Guardrail breaches under {model}: "
-        + (", ".join(breaches.get_column("channel").to_list()) or "none")
+        + (", ".join(_with_odds(r, ci) for r in breaches.iter_rows(named=True)) or "none")
         + "."
     )
-    lines.extend(_closest(rows, limit, BASIS_TEXT[basis]))
+    lines.extend(_closest(rows, limit, BASIS_TEXT[basis], ci))
     if overall.height:
         r = overall.row(0, named=True)
         lines.append(
@@ -98,7 +115,14 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _closest(rows: pl.DataFrame, limit: float, base: str) -> list[str]:
+def _with_odds(r: dict[str, object], ci: bool) -> str:
+    """A channel's name, with its low-n mark and the share of draws in breach."""
+    name = f"{r['channel']}{LOW_MARK if r.get('low_confidence') else ''}"
+    odds = r.get("breach_probability")
+    return f"{name} (in breach in {odds:.0%} of draws)" if ci and isinstance(odds, float) else name
+
+
+def _closest(rows: pl.DataFrame, limit: float, base: str, ci: bool = False) -> list[str]:
     """The paid channel nearest the guardrail from below, and the one furthest over it."""
     paid = rows.filter((pl.col("status") == "paid") & pl.col("guardrail_share").is_not_null())
     out = []
@@ -109,14 +133,14 @@ def _closest(rows: pl.DataFrame, limit: float, base: str) -> list[str]:
     if over.height:
         r = over.row(0, named=True)
         out.append(
-            f"Furthest over the line: {r['channel']} at {pct(r['guardrail_share'])} of "
+            f"Furthest over the line: {_with_odds(r, ci)} at {pct(r['guardrail_share'])} of "
             f"{base} against the {limit:.0%} limit (loaded CAC {money(r['loaded_cac'])})."
         )
     if under.height:
         r = under.row(0, named=True)
         out.append(
-            f"Closest to the line: {r['channel']} at {pct(r['guardrail_share'])} of {base} "
-            f"against the {limit:.0%} limit (loaded CAC {money(r['loaded_cac'])})."
+            f"Closest to the line: {_with_odds(r, ci)} at {pct(r['guardrail_share'])} of "
+            f"{base} against the {limit:.0%} limit (loaded CAC {money(r['loaded_cac'])})."
         )
     return out
 
@@ -134,16 +158,24 @@ def _segments(econ: UnitEconomics, model: str, blended: pl.DataFrame) -> list[st
         f"  {'channel':<22} " + " ".join(f"{s:>12}" for s in names),
     ]
     wide = {
-        (r["channel"], r["segment"]): r["loaded_cac"]
-        for r in seg.select("channel", "segment", "loaded_cac").iter_rows(named=True)
+        (r["channel"], r["segment"]): (
+            (LOW_MARK if r["low_confidence"] else "") + money(r["loaded_cac"])
+            if r["loaded_cac"] is not None
+            else "-"
+        )
+        for r in seg.select("channel", "segment", "loaded_cac", "low_confidence").iter_rows(
+            named=True
+        )
     }
     channels = econ.table.filter(
         (pl.col("model") == model) & (pl.col("status") == "paid")
     ).get_column("channel")
     lines.extend(
-        f"  {channel:<22} " + " ".join(f"{money(wide.get((channel, s))):>12}" for s in names)
+        f"  {channel:<22} " + " ".join(f"{wide.get((channel, s), '-'):>12}" for s in names)
         for channel in channels
     )
+    if seg.filter(pl.col("low_confidence")).height:
+        lines.append(f"  ({low_note(None)})")
     lines.append(
         f"  {'segment':<12} {'customers':>9} {'loaded CAC':>10} {'ARPA':>9} {'LTV':>9} "
         f"{'LTV/CAC':>8} {'payback mo':>10} {'target mo':>9} {'payback vs target':<17} "

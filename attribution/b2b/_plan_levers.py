@@ -5,7 +5,10 @@ models agree.
 The lever of a channel is the action most models give it (ties: the decision model's, then
 grow, keep, cut in that order); it is ``recommended`` when at least :data:`LEVER_AGREEMENT`
 (75%) of the models give it, else ``contested``: the advice depends on the model, so it is
-not a recommendation. Written to ``levers.parquet``.
+not a recommendation. With the bootstrap (``RunOptions(bootstrap=N)``), ``draw_agreement`` is
+the share of the draws in which the decision model gives the channel its action of the point
+estimate (``decision_action``): the plan is projected again with each draw's CAC. Written to
+``levers.parquet``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["LEVER_AGREEMENT", "LEVER_COLUMNS", "lever_lines", "lever_sentence", "lever_table"]
+__all__ = [
+    "LEVER_AGREEMENT",
+    "LEVER_COLUMNS",
+    "lever_lines",
+    "lever_sentence",
+    "lever_table",
+    "with_draw_agreement",
+]
 
 #: The share of the run's models that must give a channel the same action for it to be
 #: recommended.
@@ -29,6 +39,7 @@ LEVER_COLUMNS = (
     "status",
     "decision_action",
     "actions",
+    "draw_agreement",
 )
 _ORDER = {"grow": 0, "keep": 1, "cut": 2}
 
@@ -80,9 +91,30 @@ def lever_table(actions: pl.DataFrame, decision: str) -> pl.DataFrame:
             pl.when(pl.col("agreement") >= LEVER_AGREEMENT - 1e-12)
             .then(pl.lit("recommended"))
             .otherwise(pl.lit("contested"))
-            .alias("status")
+            .alias("status"),
+            pl.lit(None, pl.Float64).alias("draw_agreement"),
         )
         .sort("_pos")
+        .select(*LEVER_COLUMNS)
+    )
+
+
+def with_draw_agreement(levers: pl.DataFrame, draw_actions: pl.DataFrame) -> pl.DataFrame:
+    """``levers`` with ``draw_agreement``: of the draws in ``draw_actions`` (``draw``,
+    ``channel``, ``action`` of the decision model, as the plan writes it), the share whose
+    action for the channel is its ``decision_action``."""
+    if draw_actions.height == 0:
+        return levers
+    n_draws = draw_actions.get_column("draw").n_unique()
+    agree = (
+        draw_actions.with_columns(pl.col("action").replace({"drop": "cut"}).alias("_lever"))
+        .join(levers.select("channel", "decision_action"), on="channel", how="inner")
+        .group_by("channel")
+        .agg(((pl.col("_lever") == pl.col("decision_action")).sum() / n_draws).alias("_share"))
+    )
+    return (
+        levers.join(agree, on="channel", how="left", maintain_order="left")
+        .with_columns(pl.col("_share").alias("draw_agreement"))
         .select(*LEVER_COLUMNS)
     )
 
@@ -96,11 +128,24 @@ def lever_lines(levers: pl.DataFrame) -> list[str]:
 def _line(r: dict[str, Any]) -> str:
     if r["status"] == "contested":
         return (
-            f"{r['channel']}: contested ({r['actions']} of {r['models']} models; not recommended)"
+            f"{r['channel']}: contested ({r['actions']} of {r['models']} models; not "
+            f"recommended){_draws(r)}"
         )
     if r["action"] == "keep":
         return ""
-    return f"{r['action']} {r['channel']}: {r['models_agreeing']} of {r['models']} models"
+    agreeing = f"{r['models_agreeing']} of {r['models']} models"
+    return f"{r['action']} {r['channel']}: {agreeing}{_draws(r)}"
+
+
+def _draws(r: dict[str, Any]) -> str:
+    """``, 92% of draws`` (the decision model's action is the lever's), or what the decision
+    model does in the draws; empty without the bootstrap."""
+    share = r.get("draw_agreement")
+    if share is None:
+        return ""
+    if r["status"] != "contested" and r["decision_action"] == r["action"]:
+        return f", {share:.0%} of draws"
+    return f"; the decision model's {r['decision_action']} in {share:.0%} of draws"
 
 
 def lever_sentence(levers: pl.DataFrame) -> str:
@@ -115,7 +160,7 @@ def lever_sentence(levers: pl.DataFrame) -> str:
         parts.append(
             "recommended: "
             + ", ".join(
-                f"{r['action']} {r['channel']} ({r['models_agreeing']} of {n})"
+                f"{r['action']} {r['channel']} ({r['models_agreeing']} of {n}{_draws(r)})"
                 for r in moves.iter_rows(named=True)
             )
         )

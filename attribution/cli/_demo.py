@@ -35,6 +35,10 @@ DEMO_COSTS = {"sales_compensation": 200_000.0, "tooling": 30_000.0, "onboarding"
 #: The sample company's gross margin (not in the data; churn is observed in its subscriptions
 #: table); see sample_data/README.md.
 DEMO_GROSS_MARGIN = 0.80
+#: Bootstrap draws of the demo's contact-level run: enough for its 90% intervals to show what
+#: is noise, few enough that the demo stays quick (use 1,000 for decisions; README,
+#: "Uncertainty").
+DEMO_BOOTSTRAP = 100
 
 
 @app.command()
@@ -74,7 +78,12 @@ def demo(
             fail(exc)
 
     models = default_models()
-    result = sample(models, select_markov_order=True)
+    result = sample(
+        models,
+        select_markov_order=True,
+        bootstrap=DEMO_BOOTSTRAP,
+        accounts=optional("accounts.parquet"),  # the draws' credit per segment
+    )
 
     spend = optional("spend.parquet")
     try:

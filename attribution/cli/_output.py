@@ -45,14 +45,19 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
     if cc.height == 0:
         console.print("[yellow]No attributed conversions.[/yellow]")
         return
-    by_model = Table(title="Top channels by model (share of credited conversions)")
+    ci = "ci_low" in cc.columns and cc.get_column("ci_low").null_count() < cc.height
+    by_model = Table(
+        title="Top channels by model (share of credited conversions"
+        + (", 90% interval" if ci else "")
+        + ")"
+    )
     by_model.add_column("model", style="bold", no_wrap=True)
     by_model.add_column("conversions", justify="right")
     by_model.add_column("top channels")
     for model in dict.fromkeys(cc.get_column("model").to_list()):
         rows = cc.filter(pl.col("model") == model).sort("share", descending=True)
         best = " · ".join(
-            f"{escape(r['channel'])} {r['share']:.0%}"
+            f"{escape(r['channel'])} {r['share']:.0%}" + (_interval(r) if ci else "")
             for r in rows.head(top).iter_rows(named=True)
         )
         by_model.add_row(escape(model), f"{rows.get_column('conversions').sum():,.1f}", best)
@@ -74,6 +79,15 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
             escape(r["channel"]), f"{r['lo']:.1%}", f"{r['mid']:.1%}", f"{r['hi']:.1%}"
         )
     console.print(by_channel)
+    if boot := result.manifest.get("bootstrap"):
+        console.print(
+            f"Bootstrap: {boot['draws']} draws over {boot['unit']}s ({boot['units']:,}; seed "
+            f"{boot['seed']}; every model refitted per draw, {boot['seconds']:.1f} s): 90% "
+            "intervals in channel_credit.parquet (ci_low, ci_high) and economics.parquet, "
+            "every draw in credit_draws.parquet and economics_draws.parquet",
+            markup=False,
+            highlight=False,
+        )
     if "markov_order_selection" in result.extras:
         order_table = Table(title="Markov order selection (held-out ROC AUC)")
         for col in ("order", "auc", "n_states"):
@@ -85,6 +99,13 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         _print_accounts(result)
     for line in reconciliation_lines(result.manifest.get("reconciliation", {})):
         console.print(line, markup=False, highlight=False)
+
+
+def _interval(r: dict[str, Any]) -> str:
+    """`` (17-20%)``: a share's interval, empty without one."""
+    if r.get("ci_low") is None or r.get("ci_high") is None:
+        return ""
+    return f" ({r['ci_low']:.0%}-{r['ci_high']:.0%})"
 
 
 def reconciliation_lines(rec: dict[str, Any]) -> list[str]:

@@ -53,6 +53,8 @@ class RunFiles:
     ECONOMICS_JSON: Final = "economics.json"
     ECONOMICS_SLICES: Final = "economics_slices.parquet"
     ECONOMICS_MONTHLY: Final = "economics_monthly.parquet"
+    ECONOMICS_DRAWS: Final = "economics_draws.parquet"
+    CREDIT_DRAWS: Final = "credit_draws.parquet"
     RETENTION: Final = "retention.parquet"
     RETENTION_COHORTS: Final = "retention_cohorts.parquet"
     RETENTION_JSON: Final = "retention.json"

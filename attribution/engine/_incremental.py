@@ -61,7 +61,7 @@ from attribution.engine._deltas import (
 )
 from attribution.engine._files import write_json_atomic
 from attribution.engine._manifest import Timer, conversion_totals, make_manifest, run_parameters
-from attribution.engine._memory import attribute
+from attribution.engine._memory import attribute, refuse_bootstrap
 from attribution.engine._merge import collect_credit
 from attribution.engine._result import (
     AttributionResult,
@@ -256,6 +256,7 @@ def attribute_incremental(
     options = RunOptions.of(options, **keywords)
     if options.state is None:
         raise ConfigError("an incremental run needs a state directory (state / --state)")
+    refuse_bootstrap(options, "in incremental runs")
     if stages is None:
         raise ConfigError(
             "an incremental run takes touches and stages, not a unified event log (--events)"

@@ -101,6 +101,8 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         "allow_empty": options.allow_empty,
         "key": options.key,
         "touch_credit_layout": options.touch_credit_layout,
+        "bootstrap": options.bootstrap,
+        "bootstrap_seed": options.bootstrap_seed,
         "channel_aliases": {
             ours: theirs if isinstance(theirs, str) else list(theirs)
             for ours, theirs in (options.channel_aliases or {}).items()

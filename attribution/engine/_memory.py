@@ -17,6 +17,7 @@ from attribution.b2b._accounts import (
     account_outputs,
 )
 from attribution.b2b._campaigns import campaign_influence
+from attribution.engine._bootstrap import bootstrap_credit, conversion_segments, with_intervals
 from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
     conversion_campaigns,
@@ -140,6 +141,18 @@ def load_inputs(
     return Inputs(touch_table, stage_table, contact_frame, sources, segments)
 
 
+def refuse_bootstrap(options: RunOptions, executor: str) -> None:
+    """An executor that cannot draw the bootstrap refuses ``options.bootstrap`` rather than
+    leave the intervals out in silence."""
+    if options.bootstrap:
+        raise ConfigError(
+            f"bootstrap={options.bootstrap} is not available {executor}: the draws refit every "
+            "model on the whole set of journeys, which only the in-memory run holds; run "
+            "attribute() (attribution run without --partitions or --state), on a sample if "
+            "the data do not fit in memory"
+        )
+
+
 def refuse_state(options: RunOptions) -> None:
     """An executor that keeps no state refuses ``options.state`` rather than ignore it."""
     if options.state is not None:
@@ -174,7 +187,8 @@ def attribute(
         Contacts table (``contact_id``, ``account_id``, ``role``): maps contacts to accounts.
     accounts
         Accounts table (``account_id``, ``segment``...): read when ``lookback`` is given per
-        segment, for each journey's window.
+        segment, for each journey's window, and with ``bootstrap``, for the draws' credit
+        per segment (which the unit economics' intervals per segment need).
     options
         The run's :class:`~attribution.RunOptions`.
     progress
@@ -210,7 +224,7 @@ def attribute(
         inputs.contacts,
         options,
         timer=timer,
-        segments=segments_of(inputs.segments),
+        segments=segments_of(inputs.segments, options),
     )
     journeys = part.journeys
 
@@ -285,6 +299,16 @@ def attribute(
         account_credit = outputs.account_credit.cast(ACCOUNT_CREDIT_SCHEMA)
         pipeline = outputs.pipeline.cast(PIPELINE_SCHEMA)
         account = account_parameters(options, outputs.reference_time)
+    boot = None
+    if options.bootstrap:
+        timer.stage("bootstrap")
+        boot = bootstrap_credit(
+            journeys,
+            options,
+            rule_columns,
+            groups=conversion_segments(journeys.touches, inputs.segments),
+        )
+        channel_credit = with_intervals(channel_credit, boot)
     manifest = make_manifest(
         runs,
         inputs=inputs.describe(),  # last: the input files' hashes run in the background
@@ -294,6 +318,8 @@ def attribute(
         notes=notes,
     )
     manifest["totals"] = conversion_totals(journeys.conversions)
+    if boot is not None:
+        manifest["bootstrap"] = boot.describe()
     return AttributionResult(
         channel_credit,
         cast(pl.DataFrame, touch_credit),  # a builder: the property calls it on first use
@@ -308,6 +334,7 @@ def attribute(
         campaign_credit=campaign_credit,
         campaign_influence=influence,
         touch_credit_wide=wide,
+        bootstrap=boot,
     )
 
 

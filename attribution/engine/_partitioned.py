@@ -61,7 +61,7 @@ from attribution.engine._manifest import (
     make_manifest,
     run_parameters,
 )
-from attribution.engine._memory import refuse_state
+from attribution.engine._memory import refuse_bootstrap, refuse_state
 from attribution.engine._merge import (
     GLOBAL_ROW,
     bucket_expr,
@@ -287,6 +287,7 @@ def _run(
     timer = Timer(progress)
     check_partitions(partitions)
     refuse_state(options)
+    refuse_bootstrap(options, "in partitioned mode")
     if options.select_markov_order:
         raise ModelParameterError(
             "select_markov_order is not available in partitioned mode: its held-out split of "
@@ -327,7 +328,9 @@ def _run(
         stage_split = split(stages, STAGES)
     _check_touch_ids_across(touch_split, partitions, work / "touch_ids")
     shutil.rmtree(work / "touch_ids", ignore_errors=True)
-    parts = _Partitions(touch_split, stage_split, contact_frame, options, segments_of(segments))
+    parts = _Partitions(
+        touch_split, stage_split, contact_frame, options, segments_of(segments, options)
+    )
 
     timer.stage("partitions: journeys and rule-based models")
     counts: list[dict[str, Any]] = []

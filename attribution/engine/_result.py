@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import networkx as nx
 import polars as pl
@@ -15,6 +15,9 @@ import polars as pl
 from attribution.engine._empty import require_conversions
 from attribution.engine._files import RunFiles, atomic_directory, write_json_atomic
 from attribution.inputs._separator import STORED_SEPARATOR
+
+if TYPE_CHECKING:
+    from attribution.engine._bootstrap import Bootstrap
 
 __all__ = [
     "CAMPAIGN_CREDIT_SCHEMA",
@@ -159,6 +162,11 @@ class AttributionResult:
         model and campaign (``credit_share`` sums to 1 per opportunity and model,
         ``revenue_share`` to the opportunity's amount); see
         :func:`attribution.b2b._campaigns.campaign_influence`.
+    bootstrap : Bootstrap or None
+        With ``RunOptions(bootstrap=N)`` (in memory): the draws, every model refitted on
+        each (:class:`attribution.engine._bootstrap.Bootstrap`; ``credit`` per draw, model,
+        segment and channel); ``channel_credit`` then has ``ci_low`` and ``ci_high``, the
+        90% interval of ``share``. The unit economics read it for theirs.
     """
 
     channel_credit: pl.DataFrame
@@ -177,6 +185,7 @@ class AttributionResult:
     campaign_credit: pl.DataFrame = field(default_factory=pl.DataFrame)
     campaign_influence: pl.DataFrame = field(default_factory=pl.DataFrame)
     touch_credit_wide: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    bootstrap: Bootstrap | None = field(default=None, repr=False)
 
     def require_conversions(self) -> AttributionResult:
         """This result, or :class:`~attribution.EmptyResultError` saying why no conversion
@@ -220,11 +229,12 @@ class AttributionResult:
         level 1: about the CPU time of lz4 or no compression (the encoding dominates) for
         files a quarter smaller than lz4's.
 
-        Files: ``manifest.json``, ``channel_credit.parquet``, ``touch_credit.parquet``,
+        Files: ``manifest.json``, ``channel_credit.parquet`` (with ``ci_low`` and
+        ``ci_high`` after a bootstrap), ``touch_credit.parquet``,
         ``conversions.parquet``, ``paths.parquet``, one Parquet file per extra, at account
         level ``accounts.parquet``, ``account_credit.parquet`` and ``pipeline.parquet``,
         ``campaign_credit.parquet`` and ``campaign_influence.parquet`` when the touches carry
-        campaigns, and
+        campaigns, ``credit_draws.parquet`` with the bootstrap, and
         whatever the objects in ``also`` write (each has ``.write(directory)``, e.g. a survey
         benchmark), and last ``report.html``, the self-contained report of everything written
         (``report=False`` skips it: about 0.6 s and 1 MB, half of it the packed plotly.js).
@@ -245,6 +255,8 @@ class AttributionResult:
                     lambda: self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR)),
                 ),
             ]
+            if (boot := self.bootstrap) is not None:  # every draw's credit
+                tables.append((RunFiles.CREDIT_DRAWS, lambda: boot.credit))
             for file, frame in (
                 (RunFiles.CONVERSIONS, self.conversions),
                 (RunFiles.ACCOUNTS, self.accounts),

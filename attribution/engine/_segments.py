@@ -16,11 +16,18 @@ __all__ = ["load_segments", "segments_of"]
 
 def load_segments(accounts: Accounts | TableLike | None, options: RunOptions) -> Accounts | None:
     """The load stage of the accounts table for a lookback per segment
-    (``options.segment_windows``): None when the run has one lookback (the table is not
-    read); an error naming the option when the table is needed but not given, or has no
+    (``options.segment_windows``) or the bootstrap's segments (``options.bootstrap``): None
+    when the run has one lookback and no bootstrap (the table is not read); for a lookback
+    per segment, an error naming the option when the table is not given or has no
     ``segment`` column."""
-    if options.segment_windows is None:
-        return None
+    if options.segment_windows is None:  # the bootstrap's segments need no column
+        if not options.bootstrap or accounts is None:
+            return None
+        return accounts if isinstance(accounts, Accounts) else load_accounts(
+            accounts,
+            columns=options.table_columns("accounts"),
+            formats=options.table_formats("accounts"),
+        )
     if accounts is None:
         missing = InputError(
             "lookback is given per segment, which needs the accounts table (each account's "
@@ -52,7 +59,10 @@ def load_segments(accounts: Accounts | TableLike | None, options: RunOptions) ->
     return loaded
 
 
-def segments_of(accounts: Accounts | None) -> pl.DataFrame | None:
-    """``account_id`` and ``segment`` of the accounts :func:`load_segments` read (None
-    without), as :func:`build_part` takes them (small: a Spark job broadcasts them)."""
-    return accounts.frame.select("account_id", "segment") if accounts is not None else None
+def segments_of(accounts: Accounts | None, options: RunOptions) -> pl.DataFrame | None:
+    """``account_id`` and ``segment`` of the accounts :func:`load_segments` read for a
+    lookback per segment (None without), as :func:`build_part` takes them (small: a Spark
+    job broadcasts them)."""
+    if accounts is None or options.segment_windows is None:
+        return None
+    return accounts.frame.select("account_id", "segment")

@@ -23,7 +23,7 @@ Needs the ``spark`` extra (``pip install 'attribution-engine[spark]'``); importi
 
 Journeys are built twice (once per pass): persisting the journey touches of a large log
 costs more than rebuilding them. Account-level extras (``accounts``, ``pipeline``,
-``account_credit``) and Markov order selection are not computed here.
+``account_credit``), Markov order selection and the bootstrap are not computed here.
 
 Run as a job::
 
@@ -51,6 +51,7 @@ import pyarrow as pa
 from attribution.engine._campaign_credit import reduce_campaign_sums, spark_campaign_sums
 from attribution.engine._empty import require_conversions
 from attribution.engine._manifest import make_manifest, run_parameters
+from attribution.engine._memory import refuse_bootstrap
 from attribution.engine._merge import (
     GLOBAL_ROW,
     channel_sums,
@@ -410,11 +411,11 @@ def attribute_spark(
             "columns mappings are not applied on Spark; rename the columns in Spark first "
             "(withColumnRenamed) to the canonical names"
         )
+    refuse_bootstrap(options, "on Spark")
     if options.select_markov_order:
-        raise ModelParameterError(
-            "select_markov_order is not available on Spark: its held-out split of journeys "
-            "is not an additive partial result; run attribute() on a sample for it"
-        )
+        raise ModelParameterError("select_markov_order is not available on Spark: its held-"
+            "out split of journeys is not an additive partial result; run attribute() on a "
+            "sample for it")  # fmt: skip
     runs = options.runs
     n = check_partitions(partitions or 2 * spark.sparkContext.defaultParallelism)
     contact_frame = None
@@ -424,7 +425,7 @@ def attribute_spark(
     contact_map = contact_accounts(contact_frame, options)
     if options.segment_windows is not None and accounts is not None:
         accounts = accounts if isinstance(accounts, pl.DataFrame) else _to_polars(accounts)
-    segments = segments_of(load_segments(accounts, options))
+    segments = segments_of(load_segments(accounts, options), options)
     # read and shuffled once, read by three jobs (the touch_id check and both passes)
     events = _events(
         touches, stages, level=options.level, contact_map=contact_map, partitions=n

@@ -38,6 +38,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from attribution._runs import run_start
 from attribution.exceptions import ColumnNotFoundError, InputError
 from attribution.inputs._schema import ROW
 from attribution.journeys._cap import (
@@ -57,7 +58,7 @@ from attribution.journeys._conversions import (
 )
 from attribution.journeys._order import ENTITY, ENTITY_ID, channel_codes, entity_order
 from attribution.journeys._segment_windows import WINDOW, entity_windows, touch_windows
-from attribution.journeys._windows import assign, null_paths, scope_contacts
+from attribution.journeys._windows import PATH_ENTITY, assign, null_paths, scope_contacts
 from attribution.typing import ContactScope, Level
 
 __all__ = ["CONTACT_SCOPES", "JOURNEY_COLUMNS", "TOUCH_KEY_COLUMNS", "Journeys", "build_journeys"]
@@ -111,6 +112,11 @@ class Journeys:
     null_touches: pl.DataFrame
     counts: dict[str, int | dict[str, int]] = field(default_factory=dict)
     level: Level = "contact"
+    #: Account level: ``conversion_id`` and ``entity`` (an integer per account), and the
+    #: ``entity`` of each non-converting path (``path_id`` order) in the same numbering:
+    #: which journeys the bootstrap resamples together. None at contact level.
+    conversion_entities: pl.DataFrame | None = None
+    null_path_entities: pl.Series | None = None
 
 
 def _entity_key(level: Level) -> str:
@@ -254,13 +260,20 @@ def build_journeys(
     if out_of_scope:
         dropped["outside_contact_scope"] = out_of_scope
     cut = int(assigned.get_column("_too_long").sum())
-    null_touches = null_paths(assigned, window)
+    by_account = level == "account"
+    null_touches = null_paths(assigned, window, entity=by_account)
     outside = assigned.height - journey.height - out_of_scope - cut - null_touches.height
     if outside:
         dropped["outside_lookback"] = outside
     null_touches, long_null = cap_null_paths(
-        null_touches, lambda: null_paths(assigned, window, ("_idx",)), max_touches_per_journey
+        null_touches,
+        lambda: null_paths(assigned, window, ("_idx",), entity=by_account),
+        max_touches_per_journey,
     )
+    null_entities = None
+    if by_account:
+        null_entities = null_touches.filter(run_start(pl.col("path_id"))).get_column(PATH_ENTITY)
+        null_touches = null_touches.drop(PATH_ENTITY)
     cut += int(long_null.get_column("cut").sum())
     if cut:
         dropped["journey_too_long"] = cut
@@ -271,6 +284,9 @@ def build_journeys(
         long_null,
     )
 
+    conversion_entities = (
+        conv.select("conversion_id", pl.col(ENTITY_ID).alias("entity")) if by_account else None
+    )
     per_conv = journey.group_by("conversion_id").agg(pl.len().alias("n_touches"))
     conversions = (
         conv.join(per_conv, on="conversion_id", how="left")
@@ -313,4 +329,6 @@ def build_journeys(
         null_touches,
         counts,
         level,
+        conversion_entities=conversion_entities,
+        null_path_entities=null_entities,
     )

@@ -12,7 +12,7 @@ from attribution._runs import run_end
 from attribution.journeys._order import ENTITY, ENTITY_ID
 from attribution.typing import ContactScope
 
-__all__ = ["assign", "null_paths", "scope_contacts"]
+__all__ = ["PATH_ENTITY", "assign", "null_paths", "scope_contacts"]
 
 
 def _window(lookback: timedelta | str) -> timedelta | pl.Expr:
@@ -20,13 +20,22 @@ def _window(lookback: timedelta | str) -> timedelta | pl.Expr:
     return pl.col(lookback) if isinstance(lookback, str) else lookback
 
 
+#: The column of :func:`null_paths` with each touch's entity id (``entity=True``).
+PATH_ENTITY = "_path_entity"
+
+
 def null_paths(
-    assigned: pl.DataFrame, lookback: timedelta | str, carry: Sequence[str] = ()
+    assigned: pl.DataFrame,
+    lookback: timedelta | str,
+    carry: Sequence[str] = (),
+    *,
+    entity: bool = False,
 ) -> pl.DataFrame:
     """One non-converting path per entity: its unassigned touches within one lookback before
     the last of them (touches cut from a too-long converting journey, ``_too_long``, are not
     among them). ``lookback``: one window, or the column of ``assigned`` holding each
-    touch's (its entity's) window. ``carry``: columns of ``assigned`` kept beside.
+    touch's (its entity's) window. ``carry``: columns of ``assigned`` kept beside;
+    ``entity``: also the entity id (:data:`PATH_ENTITY`), for the account bootstrap.
 
     ``path_id`` is an integer per path (entities in hash order) and ``channel`` the ``Enum``
     codes of :func:`channel_codes`, carried through the entity sort in ``_ch``.
@@ -43,7 +52,10 @@ def null_paths(
         .select(ENTITY_ID, "timestamp", "_ch", *carry, *per_touch)
         .filter(pl.col("timestamp") >= last_time - _window(lookback))
         .select(
-            ids.rle_id().alias("path_id").set_sorted(), pl.col("_ch").alias("channel"), *carry
+            ids.rle_id().alias("path_id").set_sorted(),
+            pl.col("_ch").alias("channel"),
+            *carry,
+            *([ids.alias(PATH_ENTITY)] if entity else []),
         )
         .collect()
     )

@@ -9,6 +9,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from attribution.b2b._decision import DEFAULT_DECISION_MODELS, decision_note
+from attribution.b2b._economics_draws import MIN_CUSTOMERS
 from attribution.b2b._economics_summary import BASIS_TEXT
 from attribution.engine._files import RunFiles
 from attribution.models._registry import available_models
@@ -33,6 +34,7 @@ from attribution.report._format import (
 )
 from attribution.report._labels import label, words
 from attribution.report._plan_tests import plan_risk_parts
+from attribution.report._uncertainty import LOW_LABEL, low_cell
 
 ECONOMICS_COLUMNS = (
     "channel", "status", "spend", "customers", "revenue", "cac", "loaded_cac", "ltv",
@@ -144,6 +146,11 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
         "payback_months": lambda v: fmt_num(v, 1),
         "guardrail_share": fmt_pct,
         "guardrail_limit": fmt_pct,
+        "breach_probability": lambda v: fmt_pct(v, 0),
+        "loaded_cac_ci_low": money,
+        "loaded_cac_ci_high": money,
+        # the visible mark of a figure on too few customers (the row is greyed as well)
+        "low_confidence": lambda v: LOW_LABEL if v else "",
     }
 
     def breach_class(row: dict[str, Any]) -> str:
@@ -226,11 +233,25 @@ def _segment_parts(
     if full is not None and {"segment", "loaded_cac", "model", "channel"} <= set(full.columns):
         seg = full.filter((pl.col("model") == chosen) & (pl.col("segment") != "all"))
         if seg.height:
-            wide = seg.pivot(on="segment", index="channel", values="loaded_cac").sort("channel")
+            low = (
+                col(seg, "low_confidence")
+                if "low_confidence" in seg.columns
+                else [False] * seg.height
+            )
+            cells = seg.with_columns(
+                pl.Series(
+                    "cell",
+                    [low_cell(money(v), flag)
+                     for v, flag in zip(col(seg, "loaded_cac"), low, strict=True)],  # fmt: skip
+                    dtype=pl.String,
+                )
+            )
+            wide = cells.pivot(on="segment", index="channel", values="cell").sort("channel")
             parts.append(
                 details(
-                    "Table: loaded CAC by channel and segment",
-                    table(wide, formats=dict.fromkeys(wide.columns[1:], money)),
+                    f"Table: loaded CAC by channel and segment ({LOW_LABEL}: fewer than "
+                    f"{MIN_CUSTOMERS:g} credited customers)",
+                    table(wide.fill_null("–")),
                 )
             )
     ret = ctx.frame(RunFiles.RETENTION)

@@ -49,6 +49,7 @@ from attribution.report._labels import money, words
 from attribution.report._plan_tests import tests_section
 from attribution.report._sla import sla_section
 from attribution.report._surveys import survey_section
+from attribution.report._uncertainty import uncertainty_section
 
 __all__ = ["REPORT_FILE", "Report", "render_report", "write_report"]
 
@@ -57,6 +58,7 @@ REPORT_FILE: Final = RunFiles.REPORT
 SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
     channel_credit_section,
     economics_section,
+    uncertainty_section,
     plan_section,
     tests_section,
     experiments_section,
