@@ -152,14 +152,7 @@ class UnitEconomics:
     retention : Retention or None
         The retention measured from the subscriptions table, when given.
     draws : pl.DataFrame
-        With a bootstrapped result (``RunOptions(bootstrap=N)``): every draw's figures, one
-        row per ``draw``, model, segment and channel (``economics_draws.parquet``; see
-        :mod:`attribution.b2b._economics_draws`); else empty. ``table`` and ``segments``
-        then carry the 90% intervals (``customers_ci_low`` / ``_high``, ``cac_...``,
-        ``loaded_cac_...``, ``ltv_to_cac_...``, ``payback_months_...``,
-        ``guardrail_share_...``) and ``breach_probability``; null without draws.
-        ``low_confidence`` is always there: fewer credited customers than
-        :data:`~attribution.b2b._economics_draws.MIN_CUSTOMERS`.
+        Every bootstrap draw's figures (:mod:`attribution.b2b._economics_draws`), or empty.
     parameters, notes : dict
         The parameters used (with where each came from) and the method notes.
     """
@@ -182,8 +175,7 @@ class UnitEconomics:
 
     def write(self, directory: str | Path) -> Path:
         """Write ``economics.parquet`` (``all`` and segment rows), ``economics_slices.parquet``,
-        ``economics_monthly.parquet``, ``economics.json`` and, with draws,
-        ``economics_draws.parquet`` into ``directory``."""
+        ``economics_monthly.parquet``, ``economics.json`` (and draws) into ``directory``."""
         out = Path(directory)
         write_parquet_atomic(out / RunFiles.ECONOMICS, self.frame)
         write_parquet_atomic(out / RunFiles.ECONOMICS_SLICES, self.slices)
@@ -499,10 +491,9 @@ def unit_economics(
         float(payback_target_months),
     )
     blended = with_ranges(blended_pipeline(blended, pipeline), bench)
-    boot = result.bootstrap
-    out, segments, draws = with_bootstrap(
-        out, segments, boot, chosen, assumptions, non_media, allocation, segment_spend
-    )
+    boot = result.bootstrap  # intervals of the rows and every draw's figures
+    out, segments, draws = with_bootstrap(out, segments, boot, chosen, assumptions, non_media,
+                                          allocation, segment_spend)  # fmt: skip
     monthly, lag = monthly_rows(
         touch_credit,
         result.conversions,
@@ -596,12 +587,11 @@ def unit_economics(
         if pipeline is not None
         else None
     )
-    notes.update(draw_notes(boot is not None, sliced and (boot is None or boot.segmented)))
     return UnitEconomics(
         table=out,
         blended=blended,
         parameters=parameters,
-        notes=notes,
+        notes={**notes, **draw_notes(boot, sliced)},
         segments=segments,
         slices=slices,
         monthly=monthly,

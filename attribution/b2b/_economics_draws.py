@@ -220,8 +220,10 @@ def bootstrap_parameters(boot: Bootstrap | None, sliced: bool) -> dict[str, obje
     }
 
 
-def draw_notes(drawn: bool, segments: bool) -> dict[str, str]:
-    """The method notes of the intervals and the small-sample mark (``economics.json``)."""
+def draw_notes(boot: Bootstrap | None, sliced: bool) -> dict[str, str]:
+    """The method notes of the intervals and the small-sample mark (``economics.json``);
+    ``sliced``: the economics have segment rows."""
+    drawn, segments = boot is not None, sliced and (boot is None or boot.segmented)
     notes = {
         "low_confidence": f"fewer than {MIN_CUSTOMERS:g} credited customers: the row's CAC, "
         "LTV/CAC, payback and guardrail rest on a handful of deals",

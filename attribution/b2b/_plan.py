@@ -53,6 +53,7 @@ from attribution.b2b._plan_file import Plan, read_plan
 from attribution.b2b._plan_flags import FLAG_SCHEMA, plan_flags
 from attribution.b2b._plan_levers import (
     LEVER_AGREEMENT,
+    draw_actions,
     lever_lines,
     lever_sentence,
     lever_table,
@@ -344,7 +345,7 @@ def check_plan(
     )  # fmt: skip
     if econ.draws.height:  # the decision model's action in every bootstrap draw
         levers = with_draw_agreement(
-            levers, _draw_actions(p, econ.draws, chosen, total_budget, mql_to_customer)
+            levers, draw_actions(p, econ.draws, chosen, total_budget, mql_to_customer)
         )
     projected_total = float(frame.get_column("projected_customers").fill_null(0.0).sum())
     plan_channels = frame.filter(pl.col("budget") > 0)
@@ -492,27 +493,6 @@ _RANGES_NOTE = (
     "ranges of the benchmark table (range_low, range_high; a rate over several steps against "
     "the product of the step ranges), flagged when outside"
 )
-
-
-def _draw_actions(
-    p: Plan,
-    draws: pl.DataFrame,
-    model: str,
-    total_budget: float,
-    mql_to_customer: float | None,
-) -> pl.DataFrame:
-    """``draw``, ``channel``, ``action``: the plan projected with each bootstrap draw's CAC
-    under ``model`` (one projection per draw; the channels are few)."""
-    rows = draws.filter((pl.col("model") == model) & (pl.col("segment") == "all"))
-    return pl.concat(
-        [
-            project_plan(p, one, total_budget, mql_to_customer)[0]
-            .select("channel", "action")
-            .with_columns(pl.lit(draw, pl.Int32).alias("draw"))
-            for (draw,), one in rows.partition_by("draw", as_dict=True, maintain_order=True).items()
-        ]
-        or [pl.DataFrame(schema={"channel": pl.String, "action": pl.String, "draw": pl.Int32})]
-    )
 
 
 def _range_flags(p: Plan, bench: Benchmarks, steps: list[str]) -> pl.DataFrame:

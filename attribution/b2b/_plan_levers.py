@@ -13,13 +13,19 @@ estimate (``decision_action``): the plan is projected again with each draw's CAC
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+from attribution.b2b._plan_reallocation import project_plan
+
+if TYPE_CHECKING:
+    from attribution.b2b._plan_file import Plan
 
 __all__ = [
     "LEVER_AGREEMENT",
     "LEVER_COLUMNS",
+    "draw_actions",
     "lever_lines",
     "lever_sentence",
     "lever_table",
@@ -116,6 +122,27 @@ def with_draw_agreement(levers: pl.DataFrame, draw_actions: pl.DataFrame) -> pl.
         levers.join(agree, on="channel", how="left", maintain_order="left")
         .with_columns(pl.col("_share").alias("draw_agreement"))
         .select(*LEVER_COLUMNS)
+    )
+
+
+def draw_actions(
+    p: Plan,
+    draws: pl.DataFrame,
+    model: str,
+    total_budget: float,
+    mql_to_customer: float | None,
+) -> pl.DataFrame:
+    """``draw``, ``channel``, ``action``: the plan projected with each bootstrap draw's CAC
+    under ``model`` (one projection per draw; the channels are few)."""
+    rows = draws.filter((pl.col("model") == model) & (pl.col("segment") == "all"))
+    return pl.concat(
+        [
+            project_plan(p, one, total_budget, mql_to_customer)[0]
+            .select("channel", "action")
+            .with_columns(pl.lit(draw, pl.Int32).alias("draw"))
+            for (draw,), one in rows.partition_by("draw", as_dict=True, maintain_order=True).items()
+        ]
+        or [pl.DataFrame(schema={"channel": pl.String, "action": pl.String, "draw": pl.Int32})]
     )
 
 
