@@ -33,7 +33,8 @@ from typing import Final
 import polars as pl
 
 from attribution.b2b._economics_metrics import Assumptions, with_metrics
-from attribution.engine._bootstrap import ALL, Bootstrap, interval_exprs
+from attribution.b2b._economics_slices import ALL
+from attribution.engine._bootstrap import Bootstrap, interval_exprs
 
 __all__ = [
     "DRAW_COLUMNS",

@@ -44,6 +44,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from attribution._runs import run_start
+from attribution.b2b._economics_slices import ALL
 from attribution.engine._stages import _fit
 from attribution.models._allocation import PathSequences
 
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from attribution.options import RunOptions
 
 __all__ = [
-    "ALL",
     "CI_HIGH",
     "CI_LOW",
     "CREDIT_DRAWS_SCHEMA",
@@ -70,8 +70,6 @@ __all__ = [
 INTERVAL: Final = 0.90
 CI_LOW: Final = (1.0 - INTERVAL) / 2.0
 CI_HIGH: Final = 1.0 - CI_LOW
-#: The ``segment`` of the rows holding every segment together.
-ALL: Final = "all"
 #: One row per draw, model, segment and channel: the credited customers and revenue.
 CREDIT_DRAWS_SCHEMA: Final = pl.Schema(
     {
