@@ -282,7 +282,7 @@ def test_business_sections_show_their_findings(full_run: Path) -> None:
     assert '<span class="sev sev-high">high</span>' in alerts
     findings = page[page.index("More findings") : page.index("</ul>", page.index("More findings"))]
     assert "The budget buys about 239 customers, not 5,000" in findings
-    assert "<b>1</b> plan assumption(s) are far from what the data shows: mql_to_customer" in (
+    assert "<b>1</b> plan assumption(s) are far from what the data shows: MQL to customer" in (
         findings
     )
     # the flagged assumption's row is marked, with plan and data figures side by side

@@ -122,7 +122,7 @@ class _EconomicsView:
         if self.decided:
             return (
                 f"Every figure is under the run's decision model, <b>{e(self.under)}</b> "
-                "(manifest.json: decision_model; change it with --decision-model)."
+                '<span class="muted">(set with --decision-model)</span>.'
             )
         return (
             f"Every figure is under <b>{e(self.model)}</b> (the run names no decision model: "

@@ -521,7 +521,7 @@ def _plan_flags(ctx: Context, flags: pl.DataFrame) -> list[str]:
             named = col(data_rows, "assumption") if "assumption" in flags.columns else []
             ctx.findings.append(
                 f"<b>{data_rows.height}</b> plan assumption(s) are far from what the data "
-                "shows: " + e(", ".join(map(str, named)))
+                "shows: " + e(", ".join(words(n) for n in named))
             )
         other = flags.filter(flagged & ~vs_data)
         if other.height and "note" in flags.columns:

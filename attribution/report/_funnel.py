@@ -277,9 +277,15 @@ def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
             fig.update_yaxes(tickformat=",.0f", row=i, col=1)
         weeks = [str(w) for w in col(rows, "week")]
         first = i == 1
+        # provisional weeks (near the data's first or last day, still moving): hollow grey
+        provisional = (col(rows, "provisional") if "provisional" in rows.columns
+                       else [False] * rows.height)  # fmt: skip
         fig.add_scatter(x=weeks, y=col(rows, "value"), mode="lines+markers", name="value",
-                        line={"color": BLUE}, marker={"size": 4}, legendgroup="value",
-                        showlegend=first, row=i, col=1)  # fmt: skip
+                        line={"color": BLUE},
+                        marker={"size": 5, "color": [GREY if p else BLUE for p in provisional],
+                                "symbol": ["circle-open" if p else "circle"
+                                           for p in provisional]},
+                        legendgroup="value", showlegend=first, row=i, col=1)  # fmt: skip
         if "expected" in rows.columns:
             fig.add_scatter(x=weeks, y=col(rows, "expected"), mode="lines",
                             name="expected", line={"color": GREY, "dash": "dash"},
@@ -299,7 +305,9 @@ def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
     return ctx.chart(
         fig,
         caption="Each overall metric against its expected value; red crosses are weeks out of "
-        "their expected range (per-channel series are in funnel_weekly.parquet).",
+        "their expected range; hollow grey points are provisional weeks (within the funnel's "
+        "settle time of the data's first or last day, where counts and rates still move: "
+        "they never alert). Per-channel series are in funnel_weekly.parquet.",
         height=max(320, 170 * len(metrics)),
     )
 
