@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from attribution.report._page import render_report
 
@@ -242,3 +243,28 @@ def test_nothing_attributed_says_why_and_what_to_try(tmp_path: Path) -> None:
     page = render_report(tmp_path, manifest=manifest)
     assert "No stage row reached the conversion stage &#x27;closed_won&#x27;." in page
     assert "--conversion-stage" in page
+
+
+def test_credit_shares_carry_their_bootstrap_interval(tmp_path: Path) -> None:
+    credit = pl.DataFrame(
+        {"model": ["linear", "linear"], "channel": ["linkedin", "email"],
+         "conversions": [60.0, 40.0], "value": [6e5, 4e5], "share": [0.6, 0.4],
+         "ci_low": [0.5, 0.3], "ci_high": [0.7, 0.55]}  # fmt: skip
+    )
+    credit.write_parquet(tmp_path / "channel_credit.parquet")
+    page = render_report(tmp_path, manifest={})
+    assert "Whiskers: the bootstrap's 90% interval." in page
+    call = re.search(r'attributionPlot\("chart-1", (\[.*?\]), \{', page)
+    assert call is not None
+    (trace,) = json.loads(call.group(1))
+    assert trace["y"] == [0.6, 0.4]
+    assert trace["error_y"]["array"] == pytest.approx([0.1, 0.15])
+    assert trace["error_y"]["arrayminus"] == pytest.approx([0.1, 0.1])
+    # without the columns: no whiskers, and the caption does not mention them
+    credit.drop("ci_low", "ci_high").write_parquet(tmp_path / "channel_credit.parquet")
+    page = render_report(tmp_path, manifest={})
+    assert "Whiskers" not in page
+    call = re.search(r'attributionPlot\("chart-1", (\[.*?\]), \{', page)
+    assert call is not None
+    (trace,) = json.loads(call.group(1))
+    assert "error_y" not in trace

@@ -74,13 +74,33 @@ def _credit_charts(ctx: Context, credit: pl.DataFrame) -> list[str]:
         "channel",
     )
     share = {(r["model"], r["channel"]): r["share"] for r in credit.iter_rows(named=True)}
+    # the bootstrap's 90% interval of each share, where the run has it (ci_low / ci_high)
+    bounds = {
+        (r["model"], r["channel"]): (r["ci_low"], r["ci_high"])
+        for r in credit.iter_rows(named=True)
+        if {"ci_low", "ci_high"} <= set(credit.columns)
+        and r["ci_low"] is not None and r["ci_high"] is not None
+    }  # fmt: skip
     visible = visible_models(models)
     bars = go.Figure()
     for i, model in enumerate(models):
+        y = [share.get((model, c)) for c in channels]
+        whiskers = None
+        if bounds:
+            low = [bounds.get((model, c), (v, v))[0] for c, v in zip(channels, y, strict=True)]
+            high = [bounds.get((model, c), (v, v))[1] for c, v in zip(channels, y, strict=True)]
+            whiskers = {
+                "type": "data", "symmetric": False, "color": "#444", "thickness": 1,
+                "array": [None if v is None or h is None else h - v
+                          for v, h in zip(y, high, strict=True)],
+                "arrayminus": [None if v is None or lo is None else v - lo
+                               for v, lo in zip(y, low, strict=True)],
+            }  # fmt: skip
         bars.add_bar(
             name=model,
             x=channels,
-            y=[share.get((model, c)) for c in channels],
+            y=y,
+            error_y=whiskers,
             marker_color=color(i),
             visible=True if model in visible else "legendonly",
             hovertemplate=f"{e(model)}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
@@ -95,7 +115,9 @@ def _credit_charts(ctx: Context, credit: pl.DataFrame) -> list[str]:
     parts = [
         ctx.chart(
             bars,
-            caption="Share of attributed conversions each model gives each channel." + more,
+            caption="Share of attributed conversions each model gives each channel."
+            + (" Whiskers: the bootstrap's 90% interval." if bounds else "")
+            + more,
         )
     ]
     z = [[share.get((m, c)) for c in channels] for m in models]
