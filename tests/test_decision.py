@@ -175,11 +175,13 @@ def cli_run(tmp_path: Path, *extra: str) -> tuple[str, Path]:
 
 
 def breach_finding(run_dir: Path) -> str:
-    """The model the report's guardrail finding names (with its source)."""
+    """The model the report's answers (the guardrail among them) are under, with its source:
+    the page's top names it once, for all five answers."""
     import re
 
     html = (run_dir / "report.html").read_text(encoding="utf-8")
-    (found,) = set(re.findall(r"the CAC guardrail under ([^:<]+?)(?::|\.</li>)", html))
+    (found,) = set(re.findall(r"Every figure is under the run's decision model, <b>([^<]+)</b>",
+                              html))  # fmt: skip
     return str(found)
 
 
