@@ -104,3 +104,27 @@ def test_the_option_is_checked_and_the_cli_takes_it(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "--touch-credit-layout" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_journey_campaigns_by_source_row_equal_the_join() -> None:
+    from attribution.engine._campaign_credit import journey_campaigns, key_units
+    from attribution.engine._memory import load_inputs
+    from attribution.engine._stages import build_part
+
+    options = attribution.RunOptions(models=["linear"])
+    inputs = load_inputs(SAMPLE / "touches.parquet", SAMPLE / "stages.parquet", None, options)
+    part = build_part(inputs.touches, inputs.stages, None, options)
+    journeys = part.journeys
+    assert journeys.rows is not None
+    assert journeys.rows.len() == journeys.touches.height > 0
+    _, by_touch = key_units(inputs.touches.frame, "channel", inputs.touches)
+    assert by_touch is not None
+    fast = journey_campaigns(by_touch, journeys.touches, journeys.rows)
+    joined = journey_campaigns(by_touch, journeys.touches)
+    assert fast is not None
+    assert joined is not None
+    assert_frame_equal(fast, joined)
+    assert_frame_equal(part.campaigns, fast)
+    # rows out of source order: the join is used, with the same answer
+    shuffled = by_touch.sample(fraction=1.0, shuffle=True, seed=1)
+    assert_frame_equal(journey_campaigns(shuffled, journeys.touches, journeys.rows), joined)

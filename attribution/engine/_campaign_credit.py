@@ -74,7 +74,7 @@ def key_units(
             if has_ids
             else row_id
         )
-        by_touch = touch_frame.select(touch_id.alias("touch_id"), "channel", "campaign")
+        by_touch = touch_frame.select(touch_id.alias("touch_id"), "channel", "campaign", ROW)
     if key == "channel":
         return touch_frame, by_touch
     try:
@@ -94,21 +94,45 @@ def key_units(
 
 
 def journey_campaigns(
-    by_touch: pl.DataFrame | None, journey_touches: pl.DataFrame
+    by_touch: pl.DataFrame | None,
+    journey_touches: pl.DataFrame,
+    rows: pl.Series | None = None,
 ) -> pl.DataFrame | None:
     """``Part.campaigns``: each journey touch's ``conversion_id``, ``touch_id``, ``channel``
     and ``campaign``, in the journeys' order (touch credit is on them; :func:`key_units`
     gave every touch's), or None without campaigns: what :func:`conversion_campaigns` groups
-    touch credit by."""
+    touch credit by. ``rows``: the journey touches' source rows (``Journeys.rows``): their
+    touches are then found by a binary search in ``by_touch``'s rows, which come in source
+    order (0.9M searches, where a join hashed the 12M touch ids of a 10M-touch log)."""
     if by_touch is None:
         return None
     ids = journey_touches.select("conversion_id", "touch_id")
+    columns = ["channel", "campaign"]
+    found = _by_row(by_touch.get_column(ROW), rows) if rows is not None else None
+    if found is not None and found.len() == ids.height:
+        mine = by_touch.select(columns).gather(found)
+        return ids.with_columns(mine.get_columns()).with_columns(
+            campaign_values(pl.col("campaign"))
+        )
     # the few journey touches' rows first (a hash of 92k ids probed by 1M touches), then
     # joined in the journeys' order: 3x less work than a left join on the whole log
-    mine = by_touch.join(ids.select("touch_id"), on="touch_id", how="semi")
+    mine = by_touch.select("touch_id", *columns).join(
+        ids.select("touch_id"), on="touch_id", how="semi"
+    )
     return ids.join(mine, on="touch_id", how="left", maintain_order="left").with_columns(
         campaign_values(pl.col("campaign"))
     )
+
+
+def _by_row(source_rows: pl.Series, wanted: pl.Series) -> pl.Series | None:
+    """The positions in ``source_rows`` (ascending) of ``wanted``, or None when they are
+    not sorted or one is missing."""
+    if not source_rows.is_sorted():
+        return None
+    at = source_rows.search_sorted(wanted).clip(0, max(source_rows.len() - 1, 0))
+    if source_rows.is_empty() or not source_rows.gather(at).equals(wanted.rename(ROW)):
+        return None
+    return at
 
 
 @dataclass

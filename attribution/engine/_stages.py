@@ -276,7 +276,7 @@ def build_part(
     counts.update(
         touch_channels=channels, channel_values_renamed=renamed, touches_channel_renamed=n_renamed
     )
-    campaigns = journey_campaigns(by_touch, journeys.touches)
+    campaigns = journey_campaigns(by_touch, journeys.touches, journeys.rows)
     return Part(touch_frame, stage_frame, journeys, counts, rows_in, campaigns)
 
 

@@ -117,6 +117,8 @@ class Journeys:
     #: which journeys the bootstrap resamples together. None at contact level.
     conversion_entities: pl.DataFrame | None = None
     null_path_entities: pl.Series | None = None
+    #: the source row (``_row``) of each row of ``touches``, in their order
+    rows: pl.Series | None = None
 
 
 def _entity_key(level: Level) -> str:
@@ -331,4 +333,5 @@ def build_journeys(
         level,
         conversion_entities=conversion_entities,
         null_path_entities=null_entities,
+        rows=journey.get_column(ROW),
     )
