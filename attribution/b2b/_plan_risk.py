@@ -11,8 +11,9 @@ Method (also in ``plan.json``: ``risk``):
   from a bootstrap draw, or with no finite CAC in it (no credited customer), buys nothing
   in that draw. Without them, each channel's credited customers are drawn from a Gamma
   (``customers + 1/2``, 1): the Jeffreys posterior of a Poisson count (a count of ``n``
-  customers is known to about ``sqrt(n)``), and its CAC = its measured spend / the drawn
-  customers. A channel without a measured CAC buys no customer in any draw, as in the
+  customers is known to about ``sqrt(n)``), independently per channel (a bootstrap draw
+  keeps its channels together), and its CAC = its measured spend / the drawn customers. A
+  channel without a measured CAC buys no customer in any draw, as in the
   projection.
 - **Cost inflation**: one factor per draw, uniform in ``[risk] inflation`` (default
   15-20%), the same for every channel (costs move together); every CAC is multiplied by
