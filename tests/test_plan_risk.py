@@ -266,3 +266,46 @@ def test_draws_are_taken_from_the_first_source_that_has_them() -> None:
     assert first is not None
     assert first.get_column("cac").sort().to_list() == [30.0, 40.0]
     assert draws_of(None, empty, SimpleNamespace(economics_draws=None), model="linear") is None
+
+
+def test_a_bootstrapped_run_feeds_the_plan_risk_its_own_draws(make_touches, make_stages) -> None:
+    # 60 contacts: a sources half, b the other half, 24 win; the run draws 20 bootstraps
+    touches = make_touches(
+        [(f"t{i}", f"c{i}", "a" if i % 2 else "b", 1 + i % 5) for i in range(60)]
+        + [(f"u{i}", f"c{i}", "b", 20) for i in range(0, 60, 3)]
+    )
+    stages = make_stages(
+        [(f"c{i}", "mql", 25, None) for i in range(60)]
+        + [(f"c{i}", "closed_won", 40, 100.0) for i in range(0, 60, 5)]
+        + [(f"c{i}", "closed_won", 41, 100.0) for i in range(1, 60, 5)]
+    )
+    spend = pl.DataFrame(
+        {"channel": ["a", "b"], "month": ["2025-01-01"] * 2, "amount": [1200.0, 900.0]}
+    )
+    result = attribution.attribute(
+        touches, stages, models=["linear"], bootstrap=20, bootstrap_seed=3
+    )
+    plan = {
+        "budget": {"a": 5000, "b": 5000},
+        "targets": {"customers": 130},
+        "risk": {"inflation": 0.0, "draws": 2000},
+    }
+    check = attribution.check_plan(plan, result, spend, stages)
+    risk = check.summary_data["risk"]
+    assert risk["source"] == "bootstrap"
+    assert risk["parameters"]["bootstrap_draws"] == 20
+    # without inflation every risk draw is one bootstrap draw's projection, by hand
+    econ = attribution.unit_economics(result, spend)
+    wide = (
+        econ.draws.filter((pl.col("model") == "linear") & (pl.col("segment") == "all"))
+        .pivot(on="channel", index="draw", values="cac")
+        .sort("draw")
+    )
+    by_draw = 5000 / wide.get_column("a").to_numpy() + 5000 / wide.get_column("b").to_numpy()
+    planned = check.risk.row(0, named=True)
+    for end in ("customers_low", "customers", "customers_high"):
+        assert np.isclose(by_draw, planned[end]).any()
+    assert by_draw.min() <= planned["customers_low"] <= planned["customers_high"]
+    assert planned["customers_high"] <= by_draw.max()
+    assert 0.2 < (by_draw >= 130).mean() < 0.8  # the target sits inside the draws
+    assert planned["p_customers"] == pytest.approx((by_draw >= 130).mean(), abs=0.05)

@@ -58,6 +58,18 @@ def plan_cmd(
     ] = None,
     timestamp_format: TimestampFormatOpt = None,
     benchmarks: BenchmarksOpt = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap",
+            help="Bootstrap draws: the plan risk draws each channel's CAC from them (and the "
+            "economics get 90% intervals); 0 (default): from the credited customers as counts",
+            min=0,
+        ),
+    ] = 0,
+    bootstrap_seed: Annotated[
+        int, typer.Option("--bootstrap-seed", help="Seed of the bootstrap draws", min=0)
+    ] = 0,
     out: OutOpt = Path("runs"),
 ) -> None:
     """Check a plan: can this budget buy the target customers at the target CAC?
@@ -134,6 +146,8 @@ def plan_cmd(
             stage_names=cfg.stage_names if cfg else None,
             timestamp_formats=formats,
             channel_aliases=(cfg.channels or None) if cfg else None,
+            bootstrap=bootstrap,
+            bootstrap_seed=bootstrap_seed,
         )
         try:  # a plan measured on no customer is no answer: exit 3 saying why
             result.require_conversions()
