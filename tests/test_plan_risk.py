@@ -309,3 +309,38 @@ def test_a_bootstrapped_run_feeds_the_plan_risk_its_own_draws(make_touches, make
     assert planned["customers_high"] <= by_draw.max()
     assert 0.2 < (by_draw >= 130).mean() < 0.8  # the target sits inside the draws
     assert planned["p_customers"] == pytest.approx((by_draw >= 130).mean(), abs=0.05)
+
+
+def test_the_plan_command_draws_from_the_bootstrap(tmp_path, make_touches, make_stages) -> None:
+    import subprocess
+    import sys
+
+    make_touches(
+        [(f"t{i}", f"c{i}", "a" if i % 2 else "b", 1 + i % 5) for i in range(40)]
+    ).write_parquet(tmp_path / "touches.parquet")
+    make_stages(
+        [(f"c{i}", "mql", 25, None) for i in range(40)]
+        + [(f"c{i}", "closed_won", 40, 100.0) for i in range(0, 40, 3)]
+    ).write_parquet(tmp_path / "stages.parquet")
+    pl.DataFrame(
+        {"channel": ["a", "b"], "month": ["2025-01-01"] * 2, "amount": [1200.0, 900.0]}
+    ).write_parquet(tmp_path / "spend.parquet")
+    (tmp_path / "plan.toml").write_text(
+        "[plan]\nmodel = 'linear'\n[budget]\na = 5000\nb = 5000\n[targets]\ncustomers = 60\n"
+    )
+    args = [sys.executable, "-m", "attribution.cli", "plan", "plan.toml"]
+    for name in ("touches", "stages", "spend"):
+        args += [f"--{name}", f"{name}.parquet"]
+    proc = subprocess.run(
+        [*args, "--bootstrap", "10", "--out", "out"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "chance of reaching 60 customers (10,000 draws from the bootstrap's 10 draws" in (
+        proc.stdout
+    )
+    bad = subprocess.run(
+        [*args, "--bootstrap", "5000"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2
+    assert "bootstrap takes at most 1,000 draws" in bad.stderr
