@@ -279,3 +279,47 @@ def test_monthly_segments_add_up_to_the_all_rows(world, allocation) -> None:
             streak = streak + 1 if r["breach"] else 0
             assert r["breach_streak"] == streak
             assert r["rerate"] == (streak >= 2)
+
+
+def test_gross_margin_per_segment(three_deals) -> None:  # noqa: F811
+    margins = {"SMB": 0.5, "Enterprise": 0.9, "all": 0.8}
+    econ = attribution.unit_economics(
+        three_deals, SPEND, accounts=ACCOUNTS, gross_margin=margins, annual_churn=0.2
+    )
+    li_smb, li_ent = seg(econ, "smb", "linkedin"), seg(econ, "enterprise", "linkedin")
+    assert (li_smb["gross_margin"], li_ent["gross_margin"]) == (0.5, 0.9)
+    assert li_smb["ltv"] == pytest.approx(12_000 * 0.5 / 0.2)
+    assert li_ent["ltv"] == pytest.approx(24_000 * 0.9 / 0.2)
+    assert li_ent["payback_months"] == pytest.approx(500 / (2_000 * 0.9))
+    li_all = econ.table.filter(pl.col("channel") == "linkedin").row(0, named=True)
+    assert li_all["gross_margin"] == 0.8
+    assert li_all["ltv"] == pytest.approx(42_000 / 2.5 * 0.8 / 0.2)
+    blended = {r["segment"]: r for r in econ.blended.iter_rows(named=True)}
+    assert blended["smb"]["gross_margin"] == 0.5
+    assert econ.parameters["gross_margin"] == {
+        "value": 0.8, "source": "given for all", "by_segment": {"smb": 0.5, "enterprise": 0.9}
+    }  # fmt: skip
+    inputs = {r["segment"]: r for r in econ.parameters["ltv_inputs"]}
+    assert inputs["smb"]["gross_margin_source"] == "given for smb"
+    assert inputs["all"]["gross_margin_source"] == "given for all"
+    assert "LTV = ARPA x 80% margin (smb 50%, enterprise 90%) / annual churn" in econ.summary()
+    # the monthly segment rows use their segment's margin too
+    res, spend, accounts = monthly_world()
+    monthly = attribution.unit_economics(
+        res, spend, accounts=accounts, gross_margin={"smb": 0.4}, monthly_lag_months=0
+    ).monthly
+    got = dict(monthly.select("segment", "gross_margin").unique().iter_rows())
+    assert got == {"all": 0.75, "smb": 0.4, "enterprise": 0.75}
+    with pytest.raises(attribution.ModelParameterError, match="gross_margin"):
+        attribution.unit_economics(three_deals, SPEND, gross_margin={"smb": 1.5})
+
+
+def test_config_takes_a_gross_margin_per_segment(tmp_path) -> None:
+    from attribution.inputs._config import load_config
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[economics]\ngross_margin = {smb = 0.7, all = 0.8}\n')
+    assert load_config(cfg).economics == {"gross_margin": {"smb": 0.7, "all": 0.8}}
+    cfg.write_text('[economics]\ngross_margin = {smb = "high"}\n')
+    with pytest.raises(attribution.ConfigError, match=r"\[economics\] gross_margin must be"):
+        load_config(cfg)

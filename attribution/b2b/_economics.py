@@ -85,9 +85,11 @@ from attribution.b2b._economics_slices import (
     credit_by,
     known_share,
     ltv_inputs,
+    margin_source,
     monthly_rows,
     observed_churns,
     segment_spend_shares,
+    split_margins,
     split_spend,
     with_exposure,
 )
@@ -221,7 +223,7 @@ def unit_economics(
     *,
     costs: Mapping[str, float] | None = None,
     allocation: Allocation = "customers",
-    gross_margin: float | None = None,
+    gross_margin: float | Mapping[str, float] | None = None,
     annual_churn: float | None = None,
     arpa: float | None = None,
     ltv: float | None = None,
@@ -260,6 +262,9 @@ def unit_economics(
         ``"spend"`` (by media spend).
     gross_margin, annual_churn
         Fractions in (0, 1]; ``None`` = the default assumptions 0.75 and 0.15, marked as such.
+        ``gross_margin`` may also map segment -> margin (``{"smb": 0.7, "enterprise": 0.85,
+        "all": 0.8}``): each segment's rows use its own, ``all`` the ``all`` rows and the
+        segments not named (the default 0.75 without it).
     arpa
         Annual revenue per customer; ``None`` = from the data, per channel.
     ltv
@@ -291,10 +296,8 @@ def unit_economics(
         (:func:`attribution.b2b._economics_slices.touch_exposure`): the weights of the
         ``touches`` spend split; without it, the attributed journeys' touches.
     pipeline
-        The created pipeline per ``segment`` and sourced ``channel`` (:attr:`Funnel.pipeline`
-        of :func:`attribution.funnel` run with the touches and the accounts): the
-        ``pipeline_created`` and ``created_pipeline_per_dollar`` columns, judged against the
-        segment's ``pipeline_per_dollar`` range; ``None``: those columns are null.
+        Created pipeline per ``segment`` and sourced ``channel`` (:attr:`Funnel.pipeline`):
+        ``created_pipeline_per_dollar`` against the segment's range (``None``: null).
     monthly_lag_months
         Months between spend and the customers it buys in the monthly figures (default: the
         data's median months from first credited touch to conversion).
@@ -353,7 +356,7 @@ def unit_economics(
         monthly_lag_months=monthly_lag_months,
         max_lifetime_years=max_lifetime_years,
     )
-    margin = DEFAULT_GROSS_MARGIN if gross_margin is None else float(gross_margin)
+    margin, margins, spelled_margin = split_margins(gross_margin)
     table = load(spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend"))
     frame = table.frame
     negative = frame.filter(pl.col("amount") < 0)
@@ -410,6 +413,7 @@ def unit_economics(
     )
     assumptions = Assumptions(
         margin=margin,
+        margins=tuple(sorted(margins.items())),
         arpa=arpa,
         ltv=ltv,
         value_period_months=value_period_months,
@@ -457,11 +461,8 @@ def unit_economics(
             ("model", dimension, "channel"),
         )
 
-    def judged(frame: pl.DataFrame) -> pl.DataFrame:
-        return with_ranges(with_pipeline(frame, pipeline), bench)
-
     segments = (
-        judged(slice_rows("segment", True)).sort(
+        with_ranges(with_pipeline(slice_rows("segment", True), pipeline), bench).sort(
             order, "segment", "customers", "channel", descending=[False, False, True, False]
         )
         if sliced
@@ -529,7 +530,8 @@ def unit_economics(
         "allocation": allocation,
         "gross_margin": {
             "value": margin,
-            "source": "given" if gross_margin is not None else "default assumption",
+            "source": margin_source(ALL, spelled_margin),
+            **({"by_segment": margins} if margins else {}),
         },
         "annual_churn": {"value": all_churn, "source": churn_source},
         "annual_churn_by_segment": {k: v for k, v in churns.items() if k != ALL},
@@ -568,7 +570,7 @@ def unit_economics(
         "accounts_source": account_table.source if account_table is not None else None,
         "customers_with_a_segment": known_share(segments),
         "subscriptions_source": kept.notes.get("source") if kept is not None else None,
-        "ltv_inputs": ltv_inputs(blended, arpa, ltv, gross_margin, churns, churn_source),
+        "ltv_inputs": ltv_inputs(blended, arpa, ltv, spelled_margin, churns, churn_source),
         "bootstrap": bootstrap_parameters(boot, sliced),
     }
     notes = economics_notes(
@@ -582,11 +584,7 @@ def unit_economics(
         max_lifetime_years=max_lifetime_years,
     )
     notes["ranges"] = " ".join((_ranges_module.__doc__ or "").split("\n\n", 1)[-1].split())
-    parameters["pipeline"] = (
-        "created pipeline: opportunity amounts by sourced channel and segment (the funnel)"
-        if pipeline is not None
-        else None
-    )
+    parameters["pipeline"] = "opportunities by sourced channel" if pipeline is not None else None
     return UnitEconomics(
         table=out,
         blended=blended,

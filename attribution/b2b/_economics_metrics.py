@@ -48,6 +48,7 @@ METRIC_COLUMNS: Final = (
     "non_media_cost",
     "loaded_cac",
     "annual_churn",
+    "gross_margin",
     "ltv",
     "ltv_to_cac",
     "payback_months",
@@ -86,6 +87,18 @@ class Assumptions:
     unmatched: Sequence[str] = ()
     #: the longest customer lifetime LTV counts, in years (1 / churn, capped)
     max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS
+    #: gross margin by segment (segment, margin) over ``margin``, for rows with a ``segment``
+    margins: tuple[tuple[str, float], ...] = ()
+
+
+def margin_expr(frame: pl.DataFrame, a: Assumptions) -> pl.Expr:
+    """The gross margin of each row: its segment's (``a.margins``) where the frame has a
+    ``segment`` column, else (and for other segments) ``a.margin``."""
+    if a.margins and "segment" in frame.columns:
+        return pl.col("segment").replace_strict(
+            dict(a.margins), default=a.margin, return_dtype=pl.Float64
+        )
+    return pl.lit(float(a.margin))
 
 
 def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -95,7 +108,7 @@ def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
 
 def _gross_profit(a: Assumptions) -> pl.Expr:
     """Gross profit per customer on the guardrail's basis."""
-    yearly = pl.col("arpa") * a.margin
+    yearly = pl.col("arpa") * pl.col("gross_margin")
     if a.basis == "lifetime_gross_profit":
         return pl.col("ltv")
     if a.basis == "first_year_gross_profit":
@@ -130,7 +143,7 @@ def with_metrics(frame: pl.DataFrame, a: Assumptions, keys: Sequence[str]) -> pl
         pl.lit(float(a.ltv))
         if a.ltv is not None
         else pl.col("arpa")
-        * a.margin
+        * pl.col("gross_margin")
         * pl.min_horizontal(ratio(pl.lit(1.0), pl.col("annual_churn")), a.max_lifetime_years)
     )
     return (
@@ -138,6 +151,7 @@ def with_metrics(frame: pl.DataFrame, a: Assumptions, keys: Sequence[str]) -> pl
             status.alias("status"),
             pl.when(has_customers).then(pl.col("spend") / pl.col("customers")).alias("cac"),
             arpa.alias("arpa"),
+            margin_expr(frame, a).alias("gross_margin"),
         )
         .with_columns(
             pl.when(has_customers)
@@ -149,7 +163,9 @@ def with_metrics(frame: pl.DataFrame, a: Assumptions, keys: Sequence[str]) -> pl
             _gross_profit(a).alias("gross_profit_per_customer"),
             pl.lit(a.basis).alias("guardrail_basis"),
             ratio(pl.col("ltv"), pl.col("loaded_cac")).alias("ltv_to_cac"),
-            ratio(pl.col("loaded_cac"), pl.col("arpa") / 12.0 * a.margin).alias("payback_months"),
+            ratio(pl.col("loaded_cac"), pl.col("arpa") / 12.0 * pl.col("gross_margin")).alias(
+                "payback_months"
+            ),
             pl.lit(float(a.limit)).alias("guardrail_limit"),
             ratio(pl.col("revenue"), pl.col("spend")).alias("pipeline_per_dollar"),
             ratio(pl.col("revenue") - pl.col("spend"), pl.col("spend")).alias("marketing_roi"),
@@ -216,7 +232,7 @@ def check_economics(
     *,
     costs: Mapping[str, float],
     allocation: str,
-    gross_margin: float | None,
+    gross_margin: float | Mapping[str, float] | None,
     annual_churn: float | None,
     arpa: float | None,
     ltv: float | None,
@@ -256,9 +272,16 @@ def check_economics(
     for key, value in (payback_targets or {}).items():
         if not is_number(value) or value <= 0:
             raise bad("payback_targets", f"a map of segment -> months > 0 ('{key}')", value)
-    for name, fraction in (("gross_margin", gross_margin), ("annual_churn", annual_churn)):
-        if fraction is not None and not (is_number(fraction) and 0 < fraction <= 1):
-            raise bad(name, "a fraction in (0, 1]", fraction)
+    margins = gross_margin.values() if isinstance(gross_margin, Mapping) else [gross_margin]
+    for margin in margins:
+        if margin is not None and not (is_number(margin) and 0 < margin <= 1):
+            raise bad(
+                "gross_margin",
+                "a fraction in (0, 1], or a map of segment -> fraction in (0, 1]",
+                gross_margin,
+            )
+    if annual_churn is not None and not (is_number(annual_churn) and 0 < annual_churn <= 1):
+        raise bad("annual_churn", "a fraction in (0, 1]", annual_churn)
     for name, amount in (("arpa", arpa), ("ltv", ltv)):
         if amount is not None and not (is_number(amount) and amount > 0):
             raise bad(name, "a number > 0 or None", amount)

@@ -32,6 +32,7 @@ Methods (also in ``economics.json``'s notes and the README, "Unit economics"):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -39,6 +40,7 @@ from typing import Final, Literal
 import polars as pl
 
 from attribution.b2b._economics_metrics import (
+    DEFAULT_GROSS_MARGIN,
     METRIC_COLUMNS,
     Assumptions,
     target_expr,
@@ -449,11 +451,25 @@ def blended_rows(
     ).drop("status")
 
 
+def margin_source(segment: str, gross_margin: float | Mapping[str, float] | None) -> str:
+    """Where the gross margin of ``segment``'s LTV came from."""
+    if isinstance(gross_margin, Mapping):  # spelled by margins_given
+        if segment in gross_margin:
+            return f"given for {segment}"
+        return f"given for {ALL}" if ALL in gross_margin else "default assumption"
+    return "given" if gross_margin is not None else "default assumption"
+
+
+def margins_given(gross_margin: Mapping[str, float]) -> dict[str, float]:
+    """A ``gross_margin`` map with its segments spelled as the accounts table's are."""
+    return {re.sub(r"[\s\-]+", "_", k.strip().lower()): float(v) for k, v in gross_margin.items()}
+
+
 def ltv_inputs(
     blended: pl.DataFrame,
     arpa: float | None,
     ltv: float | None,
-    gross_margin: float | None,
+    gross_margin: float | Mapping[str, float] | None,
     churns: dict[str, float],
     source: str,
 ) -> list[dict[str, object]]:
@@ -469,7 +485,8 @@ def ltv_inputs(
             "arpa": r["arpa"],
             "arpa_source": "given" if arpa is not None else "data (deal values of the "
             "segment's credited customers)",
-            "gross_margin_source": "given" if gross_margin is not None else "default assumption",
+            "gross_margin": r["gross_margin"],
+            "gross_margin_source": margin_source(r["segment"], gross_margin),
             "annual_churn": r["annual_churn"],
             "annual_churn_source": churn_source(r["segment"], churns, source),
             "ltv": r["ltv"],
@@ -510,3 +527,16 @@ def known_share(segments: pl.DataFrame) -> float | None:
         pl.col("customers").filter(pl.col("segment") != UNKNOWN).sum().alias("known"),
     ).row(0)
     return float(known) / float(total) if total else None
+
+
+def split_margins(
+    gross_margin: float | Mapping[str, float] | None,
+) -> tuple[float, dict[str, float], float | dict[str, float] | None]:
+    """The ``all`` rows' gross margin, the segments' own, and the parameter as given with
+    its segments spelled as the accounts table's (for :func:`margin_source`)."""
+    if isinstance(gross_margin, Mapping):
+        spelled = margins_given(gross_margin)
+        own = {k: v for k, v in spelled.items() if k != ALL}
+        return spelled.get(ALL, DEFAULT_GROSS_MARGIN), own, spelled
+    margin = DEFAULT_GROSS_MARGIN if gross_margin is None else float(gross_margin)
+    return margin, {}, gross_margin

@@ -4,7 +4,7 @@ the line, blended LTV/CAC, payback per segment against its target, NRR, re-ratin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -47,7 +47,7 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
     lines = [
         f"Unit economics under {under} (CAC = spend / credited customers; loaded adds "
         f"non-media costs ${p['non_media_total']:,.0f} allocated by {p['allocation']}; "
-        f"LTV = ARPA x {p['gross_margin']['value']:.0%} margin / annual churn "
+        f"LTV = ARPA x {p['gross_margin']['value']:.0%} margin{_by_segment(p)} / annual churn "
         f"({churn['value']:.0%}, {churn['source']}), lifetime at most "
         f"{p.get('max_lifetime_years', 5):g} years; guardrail basis {basis}: loaded CAC <= "
         f"{limit:.0%} of {BASIS_TEXT[basis]}):",
@@ -272,3 +272,9 @@ def _rerate(econ: UnitEconomics, model: str) -> list[str]:
     elif monthly.filter(pl.col("segment") != "all").height:
         lines.append("  by segment: none.")
     return lines
+
+
+def _by_segment(p: dict[str, Any]) -> str:
+    """`` (smb 70%, enterprise 85%)``: the segments' own gross margins, when given."""
+    own = (p.get("gross_margin") or {}).get("by_segment") or {}
+    return " (" + ", ".join(f"{s} {m:.0%}" for s, m in own.items()) + ")" if own else ""

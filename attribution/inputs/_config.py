@@ -45,7 +45,7 @@ Example (every key optional except an input)::
 
     [economics]                    # unit economics (needs [inputs] spend); all optional
     allocation = "customers"       # non-media costs reach channels by customers or spend
-    gross_margin = 0.75
+    gross_margin = 0.75           # or per segment: {smb = 0.7, enterprise = 0.85, all = 0.8}
     annual_churn = 0.15
     max_lifetime_years = 5         # LTV's lifetime, 1 / churn, capped at this many years
     guardrail_limit = 0.30         # loaded CAC / gross profit per customer, on the basis:
@@ -440,9 +440,14 @@ def _economics(section: dict[str, Any], path: Path) -> dict[str, Any]:
     """Check [economics]: keyword arguments for ``unit_economics`` (ranges are checked there)."""
     _unknown(set(section), _ECONOMICS, "[economics]", path)
     for key in _ECONOMICS_NUMBERS & set(section):
-        if not _number(section[key]):
+        value = section[key]
+        if key == "gross_margin" and isinstance(value, dict) and all(map(_number, value.values())):
+            continue  # a margin per segment: gross_margin = {smb = 0.7, all = 0.8}
+        if not _number(value):
             raise ConfigError(
-                f"config '{path}': [economics] {key} must be a number, got {section[key]!r}"
+                f"config '{path}': [economics] {key} must be a number"
+                + (" (or, gross_margin, a table segment = margin)" if key == "gross_margin" else "")
+                + f", got {value!r}"
             )
     for key, words in _ECONOMICS_CHOICES.items():
         if key in section and section[key] not in words:
