@@ -95,6 +95,20 @@ def test_cli_refuses_too_many_draws_in_one_line(tmp_path: Path) -> None:
     assert "--bootstrap: bootstrap takes at most 1,000 draws" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list(tmp_path.iterdir())
+    # the plan check takes the draws too, and refuses the same way
+    plan = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "plan", str(SAMPLE / "plan.toml"),
+         "--touches", str(SAMPLE / "touches.parquet"), "--stages", str(SAMPLE / "stages.parquet"),
+         "--spend", str(SAMPLE / "spend.parquet"), "-m", "linear", "--bootstrap", "1001",
+         "--out", str(tmp_path)],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert plan.returncode == 2
+    assert "bootstrap takes at most 1,000 draws" in plan.stderr
+    assert "Traceback" not in plan.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_executors_without_every_journey_refuse_the_bootstrap(tmp_path: Path) -> None:

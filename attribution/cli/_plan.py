@@ -141,6 +141,7 @@ def plan_cmd(
             touches=touches,
             stages=stages,
             contacts=contacts,
+            accounts=accounts if bootstrap else None,  # the draws' segments
             models=models,
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
