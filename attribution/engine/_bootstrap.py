@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from attribution._runs import run_start
 from attribution.b2b._economics_slices import ALL
@@ -309,6 +308,8 @@ class _RuleCredit:
         rules: Mapping[int, tuple[str, pl.Series]],
         n_groups: int,
     ) -> None:
+        import scipy.sparse as sp  # not at import: `import attribution` loads no SciPy
+
         lookup = {c: i for i, c in enumerate(design.channels)}
         n_ch = len(design.channels)
         # the journey touches are in conversion order: a conversion's index is its run's
@@ -368,6 +369,8 @@ def bootstrap_credit(
         The counts of every unit, one array per draw (default: :func:`draw_weights`); a
         test gives all ones to get the point estimate back.
     """
+    import scipy.sparse as sp  # not at import: `import attribution` loads no SciPy
+
     started = time.perf_counter()
     design = _design(journeys, groups)
     runs = options.runs
