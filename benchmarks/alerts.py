@@ -20,49 +20,27 @@ import argparse
 import json
 import sys
 import time
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 import attribution
 from attribution.datasets import (
-    Anomaly,
     inject_anomalies,
     largest_channels,
     random_anomalies,
     synthesize,
+    target_anomalies,
 )
 
 MIN_TARGET_VOLUME = 100
 
 
-def targeted(seed: int, channels: list[str], paid: list[str]) -> list[Anomaly]:
-    """Changes of the sizes the issue's targets name, on the series they are about: the
-    overall lead and MQL volume, the lead -> MQL rate (over 300 entrants a week), the
-    largest channel's touches and the largest paid channel's spend (sizes drawn, seeded)."""
-    rng = np.random.default_rng([seed, 18])
-    start = date(2025, 1, 6)
-
-    def week(n: int) -> date:
-        return start + timedelta(weeks=n + int(rng.integers(0, 2)))
-
-    # the touches on a channel other than the spend's: one alert must not find both
-    unpaid = next(c for c in channels if c != paid[0])
-    return [
-        Anomaly("mql_volume", None, week(22), -float(rng.uniform(0.30, 0.50))),
-        Anomaly("touches", unpaid, week(24), -float(rng.uniform(0.30, 0.60))),
-        Anomaly("lead_to_mql", None, week(27), -float(rng.uniform(0.10, 0.20))),
-        Anomaly("spend", paid[0], week(27), float(rng.uniform(0.30, 0.60))),
-        Anomaly("lead_volume", None, week(31), -float(rng.uniform(0.30, 0.50))),
-    ]
-
-
 def world(seed: int, touches: int, anomalies: int, scenario: str) -> dict[str, Any]:
     """One seed: alerts on the clean world, then on the world with anomalies injected:
-    ``anomalies`` random ones (``scenario = "random"``) or :func:`targeted`."""
+    ``anomalies`` random ones (``scenario = "random"``) or the targets
+    (:func:`attribution.datasets.target_anomalies`)."""
     data = synthesize(touches, seed=seed)
     clean = attribution.funnel(data.stages, data.touches, data.spend)
     weeks = clean.weekly.get_column("week").n_unique()
@@ -72,7 +50,7 @@ def world(seed: int, touches: int, anomalies: int, scenario: str) -> dict[str, A
     if scenario == "random":  # all in one world: they may cross each other's baselines
         batches = [random_anomalies(anomalies, seed, "2025-01-01", 365, channels, paid)]
     else:  # one world each: every anomaly against a clean baseline
-        batches = [[a] for a in targeted(seed, channels, paid)]
+        batches = [[a] for a in target_anomalies(seed, channels, paid)]
     scores, hits = [], []
     for batch in batches:
         changed, truth = inject_anomalies(tables, batch, seed)
@@ -124,6 +102,16 @@ def in_target() -> pl.Expr:
     )
 
 
+#: The issue's three families of target: volumes (leads, MQLs, touches), step rates, cost.
+FAMILIES = {"lead_volume": "volume", "mql_volume": "volume", "touches": "volume",
+            "spend": "cost"}  # fmt: skip
+
+
+def family() -> pl.Expr:
+    """volume / rate / cost of an injected anomaly's metric."""
+    return pl.col("metric").replace_strict(FAMILIES, default="rate", return_dtype=pl.String)
+
+
 def _recall(frame: pl.DataFrame) -> float | None:
     return round(float(frame.get_column("found").mean()), 3) if frame.height else None  # type: ignore[arg-type]
 
@@ -172,6 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         else None,
         "recall_in_target_without_spend": _recall(target.filter(pl.col("metric") != "spend")),
         "recall_in_target_spend": _recall(target.filter(pl.col("metric") == "spend")),
+        **{
+            f"recall_in_target_{name}": _recall(target.filter(family() == name))
+            for name in ("volume", "rate", "cost")
+        },
+        **{
+            f"in_target_{name}": target.filter(family() == name).height
+            for name in ("volume", "rate", "cost")
+        },
         "recall_same_metric": round(float(anomalies.get_column("found_metric").mean()), 3),  # type: ignore[arg-type]
         "injected": scored.height,
         "injected_on_provisional_weeks": provisional.height,

@@ -151,3 +151,67 @@ def test_alerts_are_whole_and_never_provisional(seed: int, drop_week: int, facto
     # every alerting week of the series is out of its range in the alert's direction
     flagged = f.weekly.filter(pl.col("alert"))
     assert not flagged.get_column("provisional").any()
+
+
+# --- spend by month ------------------------------------------------------------------------
+def test_the_common_factor_leaves_the_channel_out() -> None:
+    """A channel is judged against the move the other channels share: a season they all
+    follow is in its factor, its own spike is not (leave one out), nor one channel's own
+    calendar; the overall series gets none."""
+    from attribution.b2b._alerts_weekly import common_factor
+
+    season = np.log(np.array([1.0, 1.0, 1.3, 1.3, 1.0, 1.0]))
+    levels = np.log(np.array([[100.0], [200.0], [400.0], [50.0], [70.0], [30.0], [900.0]]))
+    y = levels + season[None, :]
+    y[0, 4] += np.log(1.5)  # channel 0 spikes in week 4
+    y[1, :] += np.log(np.array([1, 8, 1, 8, 1, 8]))  # channel 1 has a calendar of its own
+    overall = np.array([False] * 6 + [True])
+    f = common_factor(y, overall)
+    assert np.isnan(f[6]).all()
+    for c in range(6):  # every channel's factor is the shared season
+        assert f[c] == pytest.approx(season, abs=1e-9), c
+    assert np.isnan(common_factor(y[:1], np.array([False]))).all()  # no other channel
+
+
+def test_a_monthly_series_gets_a_months_share_of_the_false_alerts() -> None:
+    from statistics import NormalDist
+
+    from attribution.b2b._alerts_weekly import monthly_threshold
+
+    nd = NormalDist()
+    for z in (2.5, 3.5, 4.5):
+        m = monthly_threshold(z)
+        assert m < z
+        # 12 monthly tests a year carry the tail of 104 weekly ones (a week and two pooled)
+        assert 12 * (1 - nd.cdf(m)) == pytest.approx(104 * (1 - nd.cdf(z)), rel=1e-9)
+    assert monthly_threshold(3.5) == pytest.approx(2.8756, abs=1e-3)
+
+
+def spend_table(months: list[float], channels: int = 6, seed: int = 3) -> pl.DataFrame:
+    """Monthly spend of ``channels`` channels with 5% noise a month, channel 0 scaled by
+    ``months`` (1.0: as planned)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(channels):
+        for m, factor in enumerate(months):
+            amount = 10_000.0 * (c + 1) * rng.lognormal(0.0, 0.05) * (factor if c == 0 else 1.0)
+            rows.append((datetime(2025, m + 1, 1).date(), f"ch{c}", amount))
+    return pl.DataFrame(rows, schema=["month", "channel", "amount"], orient="row")
+
+
+def test_a_thirty_five_percent_month_of_spend_alerts_a_plan_month_does_not() -> None:
+    """Monthly spend with 5% noise: a month 35% over plan on one channel alerts (its spend,
+    dated in that month), the same world without it does not."""
+    stages = leads(noisy(300, 52)).with_columns(pl.lit("ch1").alias("channel"))
+    touches = stages.select("contact_id", "timestamp", "channel")
+    plan = [1.0] * 12
+    spiked = [1.0] * 8 + [1.35] + [1.0] * 3  # September
+    clean = attribution.funnel(stages, touches, spend_table(plan), alerts={"settle_days": 0})
+    assert clean.alerts.filter(pl.col("metric") == "spend").height == 0
+    hit = attribution.funnel(stages, touches, spend_table(spiked), alerts={"settle_days": 0})
+    spend = hit.alerts.filter(pl.col("metric") == "spend")
+    assert spend.get_column("channel").to_list() == ["ch0"]
+    assert spend.item(0, "week").month in (8, 9)  # the week holding September 1st, or after
+    assert spend.item(0, "kind") == "spike"
+    series = hit.weekly.filter((pl.col("metric") == "spend") & (pl.col("channel") == "ch0"))
+    assert series.filter(pl.col("alert")).get_column("week").min() == spend.item(0, "week")

@@ -190,8 +190,7 @@ def _directions(series: pl.DataFrame, specs: dict[str, Spec], cfg: AlertSettings
     """``kind`` (drop / spike / null) and ``window`` (1 or 2) of each (series, week)."""
     rate = pl.col("stat") == "rate"
     min_effect = pl.when(rate).then(pl.lit(cfg.min_points)).otherwise(pl.lit(cfg.min_change))
-    thr = pl.col("metric").replace_strict(cfg.thresholds, default=cfg.threshold,
-                                          return_dtype=pl.Float64)  # fmt: skip
+    thr = pl.col("threshold")
     may_drop = pl.col("metric").is_in([m for m, s in specs.items() if "drop" in s.directions])
     may_spike = pl.col("metric").is_in([m for m, s in specs.items() if "spike" in s.directions])
     muted = pl.col("metric").is_in([m for m in cfg.mute if ":" not in m])
@@ -249,8 +248,7 @@ def _episodes(series: pl.DataFrame, specs: dict[str, Spec], cfg: AlertSettings) 
     )
     if runs.height == 0:
         return pl.DataFrame(schema=ALERTS_SCHEMA)
-    thr = pl.col("metric").replace_strict(cfg.thresholds, default=cfg.threshold,
-                                          return_dtype=pl.Float64)  # fmt: skip
+    thr = pl.col("threshold")
     silent = (pl.col("stat") == "count") & (pl.col("value") == 0) & (pl.col("kind") == "drop")
     severity = (
         pl.when(silent | (pl.col("score").abs() >= thr + _SEVERITY_STEPS[1]))

@@ -39,6 +39,9 @@ class AlertSettings:
         Expected weekly spend a spend series needs before it can alert.
     trailing_weeks, min_history : int
         Weeks of baseline, and how many of them must hold a (mature) value.
+    spend_trailing_weeks : int
+        Weeks of baseline of a spend table given by month (at least ``trailing_weeks``; a
+        third of them must hold a value): one value a month needs months of history.
     horizon_quantile : float
         Quantile of the time in a stage that sets its rate horizon.
     max_horizon_days : int
@@ -64,6 +67,7 @@ class AlertSettings:
     min_spend: float = 100.0
     trailing_weeks: int = 12
     min_history: int = 6
+    spend_trailing_weeks: int = 39
     horizon_quantile: float = 0.9
     max_horizon_days: int = 120
     trend: bool = False
@@ -85,7 +89,8 @@ class AlertSettings:
             if not number(v) or v < 0 or (name == "threshold" and v == 0):
                 raise bad(name, "a number > 0" if name == "threshold" else "a number >= 0")
         for name, low in (("min_entrants", 0), ("min_deals", 0), ("trailing_weeks", 3),
-                          ("min_history", 2), ("max_horizon_days", 7)):  # fmt: skip
+                          ("min_history", 2), ("max_horizon_days", 7),
+                          ("spend_trailing_weeks", 3)):  # fmt: skip
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise bad(name, f"an int >= {low}")

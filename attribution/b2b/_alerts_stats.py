@@ -11,7 +11,8 @@ baseline of week ``t``):
   spread of those prediction errors (1.4826 x their median absolute deviation), of which the
   part a count's sampling noise explains is replaced week by week by that week's own
   sampling variance (``1 / count``), so a week of 20 is judged noisier than a week of 2,000;
-  counts are then scored by their Poisson deviance (:func:`count_z`).
+  counts are then scored by their Poisson deviance (:func:`count_z`). Spend by month
+  shrinks each channel's spread toward the other channels' (``pool``).
 - :func:`rate_test`, for rates with their counts (``k`` of ``n``): beta-binomial. The
   expected rate is the pooled rate of the baseline weeks; the variance of a week's rate is
   ``p (1 - p) / n x (1 + (n - 1) rho)`` plus that of the pooled rate, where ``rho`` (the
@@ -44,9 +45,9 @@ _MAD_TO_SD = 1.4826
 #: infinitely significant.
 MIN_LOG_SD = 0.02
 #: The floor for spend: a budget spread evenly over a month repeats one value for four or
-#: five weeks, so its weeks understate how much a month moves (the synthetic world's
-#: channels move about 14% a month against their trailing three months).
-MIN_SPEND_LOG_SD = 0.08
+#: five weeks, so a channel's own weeks may understate how much its months move; with the
+#: spread pooled over the channels (see :func:`level_test`) a small floor is enough.
+MIN_SPEND_LOG_SD = 0.05
 
 GUARD = 1
 _CHI2_1_MEDIAN = 0.454936
@@ -114,17 +115,24 @@ def level_test(
     min_history: int,
     trend: bool = True,
     floor: float = MIN_LOG_SD,
+    pool: np.ndarray | None = None,
+    prior: float = 0.0,
+    per_value: float = 1.0,
 ) -> LevelTest:
     """Test the log values ``y`` (NaN: no value, or a week that may not enter a baseline)
     with sampling variances ``e`` (0 for amounts), and the two-week pooled ``y2`` / ``e2``
-    (see the module docstring); ``floor``: the least spread a series is given."""
+    (see the module docstring); ``floor``: the least spread a series is given. With
+    ``pool`` (a mask of series) and ``prior`` > 0, each pooled series' spread is shrunk
+    toward the median spread of the pool: its own variance weighted by its residuals
+    counted in units of ``per_value`` weeks (a monthly series: months), the pool's by
+    ``prior``; a series with a spread of its own far above the pool's keeps most of it."""
     level, slope, centre = _trend(y, trailing, min_history, trend)
     # distance from the window's centre to week t (and to week t - 1)
     ahead = GUARD + trailing - centre
     expected = level + slope * ahead
     expected2 = level + slope * (ahead - 0.5)
-    sd, excess = _spread(y - expected, e, floor)
-    sd2, excess2 = _spread(y2 - expected2, e2, floor)
+    sd, excess = _spread(y - expected, e, floor, pool, prior, per_value)
+    sd2, excess2 = _spread(y2 - expected2, e2, floor, pool, prior, per_value)
     return LevelTest(
         expected=expected,
         sd=sd,
@@ -150,12 +158,23 @@ def count_z(x: np.ndarray, mu: np.ndarray, excess: np.ndarray) -> np.ndarray:
 
 
 def _spread(
-    resid: np.ndarray, e: np.ndarray, floor: float = MIN_LOG_SD
+    resid: np.ndarray,
+    e: np.ndarray,
+    floor: float = MIN_LOG_SD,
+    pool: np.ndarray | None = None,
+    prior: float = 0.0,
+    per_value: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per (series, week): the series' robust spread of prediction errors, with the typical
-    sampling variance replaced by the week's own; and per series the excess variance."""
+    """Per (series, week): the series' robust spread of prediction errors (shrunk toward the
+    ``pool``'s, see :func:`level_test`), with the typical sampling variance replaced by the
+    week's own; and per series the excess variance."""
     ok = ~np.isnan(resid)
     scale = _MAD_TO_SD * _nanmedian(np.abs(np.where(ok, resid, np.nan)), axis=1)
+    if pool is not None and prior > 0 and np.isfinite(scale[pool]).any():
+        pooled = float(_nanmedian(scale[pool], axis=0))
+        k = ok.sum(axis=1) / per_value
+        mixed = np.sqrt((k * np.nan_to_num(scale) ** 2 + prior * pooled**2) / (k + prior))
+        scale = np.where(pool & (k > 0), mixed, scale)
     typical = _nanmedian(np.where(ok, e, np.nan), axis=1)
     excess = np.maximum(np.nan_to_num(scale**2 - typical, nan=0.0), 0.0)
     out: np.ndarray = np.sqrt(np.maximum(excess[:, None] + e, floor**2))

@@ -6,8 +6,10 @@ rules are in :mod:`attribution.b2b._alerts`)."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 from datetime import datetime, time, timedelta
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
@@ -24,9 +26,11 @@ from attribution.b2b._alerts_stats import (
 from attribution.b2b._funnel_stages import days
 
 __all__ = [
+    "common_factor",
     "cost_series",
     "count_series",
     "mean_series",
+    "monthly_threshold",
     "rate_series",
     "settling",
     "time_to_outcome",
@@ -66,16 +70,23 @@ def _level(
     provisional: np.ndarray | None = None,
     base: tuple[np.ndarray, np.ndarray] | None = None,
     floor: float = MIN_LOG_SD,
+    thr: np.ndarray | None = None,
+    window: tuple[int, int] | None = None,
+    pool: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Level test on log values ``y = log(value + offset)``; ``e is None``: Poisson
     sampling variance from the expected count. With ``base`` (log values for one week and
     two, per series and week), ``y - base`` is what is tested, so the expected value moves
-    with the base."""
+    with the base. ``thr``: per series, the z it must reach (default: the settings');
+    ``window``: (trailing weeks, weeks of history needed) instead of the settings';
+    ``pool``: the series whose spreads are pooled (see :func:`level_test`)."""
     zero = np.zeros_like(y)
     shift, shift2 = base if base is not None else (zero, zero)
+    trailing, history = (cfg.trailing_weeks, cfg.min_history) if window is None else window
     first = level_test(y - shift, zero if e is None else e, y2 - shift2,
-                       zero if e2 is None else e2, trailing=cfg.trailing_weeks,
-                       min_history=cfg.min_history, trend=cfg.trend, floor=floor)  # fmt: skip
+                       zero if e2 is None else e2, trailing=trailing, min_history=history,
+                       trend=cfg.trend, floor=floor, pool=pool, prior=SPEND_PRIOR_MONTHS,
+                       per_value=WEEKS_PER_MONTH)  # fmt: skip
     if base is not None:
         first = replace(first, expected=first.expected + shift,
                         expected2=first.expected2 + shift2)  # fmt: skip
@@ -85,7 +96,7 @@ def _level(
         test = level_test(y, 1.0 / np.maximum(mu, 0.5), y2, 1.0 / np.maximum(2 * mu, 0.5),
                           trailing=cfg.trailing_weeks, min_history=cfg.min_history,
                           trend=cfg.trend)  # fmt: skip
-    thr = _thresholds(keys, cfg)[:, None]
+    thr = (_thresholds(keys, cfg) if thr is None else thr)[:, None]
     z, z2 = test.z, test.z2
     if e is None:
         mu = np.maximum(np.exp(test.expected) - offset, 0.5)
@@ -94,7 +105,8 @@ def _level(
         z2 = count_z(value + _shift(value), mu2, test.excess2)
         z, z2 = np.where(np.isnan(test.z), np.nan, z), np.where(np.isnan(test.z2), np.nan, z2)
     cols = {"value": value, "volume_ok": volume_ok.astype(float),
-            "volume_ok2": volume_ok.astype(float)}  # fmt: skip
+            "volume_ok2": volume_ok.astype(float),
+            "threshold": np.broadcast_to(thr, y.shape).astype(float)}  # fmt: skip
     with np.errstate(over="ignore", invalid="ignore"):
         cols["value2"] = np.exp(y2) - offset
         for sfx, obs, exp, sd, score in (
@@ -224,6 +236,7 @@ def rate_series(
             "volume_ok2": ((n2 >= max(cfg.min_entrants, 1)) & _shift_bool(mature)).astype(float),
             "entrants": n,
             "entrants2": n2,
+            "threshold": np.broadcast_to(thr, k.shape).astype(float),
         }
     return _frame(m.keys, weeks, cols).with_columns(
         pl.Series("provisional", ~mature.reshape(-1)), pl.lit("rate").alias("stat")
@@ -232,6 +245,58 @@ def rate_series(
 
 def _shift_bool(a: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros((a.shape[0], 1), dtype=bool), a[:, :-1]], axis=1)
+
+
+#: A spend table by month has one value a month: its weekly series repeats it, so its spread
+#: is learnt from a handful of months and pooled with the other channels' (a prior worth
+#: this many months), against this many weeks of history.
+SPEND_PRIOR_MONTHS = 12.0
+WEEKS_PER_MONTH = 52.0 / 12.0
+#: Channels up to which a channel's common factor leaves the channel itself out (beyond,
+#: one channel moves the median of all of them little; the leave-one-out array grows as
+#: channels squared).
+MAX_LEAVE_ONE_OUT = 64
+
+
+def monthly_threshold(threshold: float) -> float:
+    """The z a series that moves once a month must reach to get, a year, the chances of a
+    false alert a weekly series gets at ``threshold``: a weekly series is tested twice a
+    week (the week, and the two weeks pooled), 104 times a year, one that moves monthly 12
+    times; so its one-sided tail may be 104 / 12 times the weekly one (3.5 -> 2.88)."""
+    nd = NormalDist()
+    p = (1.0 - nd.cdf(threshold)) * 2.0 * 52.0 / 12.0
+    return float(nd.inv_cdf(1.0 - min(p, 0.5)))
+
+
+def common_factor(y: np.ndarray, overall: np.ndarray) -> np.ndarray:
+    """Per channel series and week, the move every other channel's spend shares: the median
+    over the other channels (leave one out, the overall series not counted) of their log
+    spend less their own median level. A season or a budget cycle most channels follow is
+    in it; one channel's own swing (an events calendar) or spike is not, and a channel's
+    spike never moves its own factor (with up to :data:`MAX_LEAVE_ONE_OUT` channels; more,
+    and the median of all). NaN where no other channel has a value."""
+    channels = y[~overall]
+    centred = channels - _nanmedian_rows(channels)[:, None]
+    c = centred.shape[0]
+    out = np.full(y.shape, np.nan)
+    if c < 2:
+        return out
+    with warnings.catch_warnings():  # a week no other channel covers
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if c > MAX_LEAVE_ONE_OUT:
+            out[~overall] = np.nanmedian(centred, axis=0)[None, :]
+            return out
+        others = np.broadcast_to(centred, (c, *centred.shape)).copy()  # channel, other, week
+        others[np.arange(c), np.arange(c), :] = np.nan
+        out[~overall] = np.nanmedian(others, axis=1)
+    return out
+
+
+def _nanmedian_rows(a: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out: np.ndarray = np.nanmedian(a, axis=1)
+    return out
 
 
 def cost_series(
@@ -258,18 +323,23 @@ def cost_series(
                      min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
     ok = np.exp(own.expected) - 1 >= cfg.min_spend
     overall = (m.keys.get_column("channel") == ALL).to_numpy()
-    total = x[overall].sum(axis=0) if overall.any() else x.sum(axis=0)
-    others = np.where(overall[:, None], np.nan, total[None, :] - x)
-    others2 = others + _shift(others)
-    base = (
-        np.where(overall[:, None], 0.0, np.log(others + 1.0)),
-        np.where(overall[:, None], 0.0, np.log(others2 / 2 + 1.0)),
+    base = (  # a channel against the move the other channels share; overall on its own
+        np.where(overall[:, None], 0.0, common_factor(y, overall)),
+        np.where(overall[:, None], 0.0, common_factor(y2, overall)),
     )
-    parts = [
-        _level(m.keys, weeks, np.where(inside, x, np.nan), y, y2, np.zeros_like(y),
-               np.zeros_like(y), cfg, 1.0, ok, None, base, MIN_SPEND_LOG_SD).with_columns(
-            pl.lit("amount").alias("stat"))
-    ]  # fmt: skip
+    thr, window, pool = None, None, None
+    monthly = "date" not in spend.columns
+    if monthly:  # one value a month: months of baseline, the other channels' spread, a
+        # month's share of the false-alert chances, and no two-week pooling (no new value)
+        thr = np.array([monthly_threshold(t) for t in _thresholds(m.keys, cfg)])
+        trailing = max(cfg.trailing_weeks, cfg.spend_trailing_weeks)
+        window, pool = (trailing, max(cfg.min_history, trailing // 3)), ~overall
+    amounts = _level(m.keys, weeks, np.where(inside, x, np.nan), y, y2, np.zeros_like(y),
+                     np.zeros_like(y), cfg, 1.0, ok, None, base, MIN_SPEND_LOG_SD, thr, window,
+                     pool).with_columns(pl.lit("amount").alias("stat"))  # fmt: skip
+    if monthly:
+        amounts = amounts.with_columns(pl.lit(0.0).alias("volume_ok2"))
+    parts = [amounts]
     for stage in steps[:2]:
         ratio = weekly.join(
             counts.filter(pl.col("metric") == f"{stage}_volume").select(

@@ -55,6 +55,7 @@ from attribution.b2b import _funnel_kpis as _kpis_module
 from attribution.b2b import _funnel_pipeline as _pipeline_module
 from attribution.b2b._alerts import ALERTS_SCHEMA, AlertSettings, detect_alerts
 from attribution.b2b._alerts import SERIES_SCHEMA as WEEKLY_SCHEMA
+from attribution.b2b._alerts_weekly import monthly_threshold
 from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines
 from attribution.b2b._funnel_pipeline import PIPELINE_SCHEMA, created_pipeline
 from attribution.b2b._funnel_stages import (
@@ -370,12 +371,19 @@ def funnel(
     thresholds = f"|z| >= {settings.threshold:g}" + (
         f" (per metric: {settings.thresholds})" if settings.thresholds else ""
     )
+    monthly = spend_frame is not None and "date" not in spend_frame.columns
+    spend_weeks = max(settings.trailing_weeks, settings.spend_trailing_weeks)
+    spend_z = monthly_threshold(settings.thresholds.get("spend", settings.threshold))
+    by_month = f"; spend by month: z >= {spend_z:.2f} vs {spend_weeks} weeks" if monthly else ""
     rule = (
         f"each week, and the last two weeks pooled, against the {settings.trailing_weeks} weeks "
         "before them with a week of guard: volumes, touches, spend, costs per lead / MQL and "
-        "the sales cycle on the log scale against the baseline's median (a channel's spend as "
-        "its ratio to the other channels') with the series' own robust spread, counts scored "
-        "by their Poisson deviance; step and win rates "
+        "the sales cycle on the log scale against the baseline's median with the series' own "
+        "robust spread, counts scored by their Poisson deviance (a channel's spend against the "
+        "median move of the other channels' spend; a spend table by month against "
+        f"{spend_weeks} weeks, its spread pooled with the other channels', tested once a month "
+        "at the threshold that gives a month the false-alert chances of its 52 / 12 weeks, two "
+        "tests each: 3.5 -> 2.88); step and win rates "
         "beta-binomial against the baseline's pooled rate. An alert needs "
         f"{thresholds}, a change of at least {settings.min_change:.0%} (rates: "
         f"{settings.min_points * 100:g} points) and volume: an expected {settings.min_volume:g} "
@@ -408,8 +416,8 @@ def funnel(
         "cost_per_lead": "weekly spend of the channel (each month's spend spread evenly over "
         "its days; overall: every channel) / the leads (MQLs) it sourced that week",
         "alert_rule": rule,
-        "alert_rule_short": f"{thresholds} vs the trailing {settings.trailing_weeks} weeks, "
-        "provisional weeks excluded",
+        "alert_rule_short": f"{thresholds} vs the trailing {settings.trailing_weeks} weeks"
+        f"{by_month}, provisional weeks excluded",
     }
     notes["kpis"] = (_kpis_module.__doc__ or "").split("Definitions", 1)[-1].strip()
     notes["segment"] = (

@@ -16,6 +16,7 @@ from attribution.datasets._anomalies import (
     largest_channels,
     random_anomalies,
     read_anomalies,
+    target_anomalies,
     with_anomalies,
 )
 from attribution.datasets._synth import (
@@ -42,6 +43,7 @@ __all__ = [
     "random_anomalies",
     "read_anomalies",
     "synthesize",
+    "target_anomalies",
     "with_anomalies",
     "write_synthetic",
 ]

@@ -43,6 +43,7 @@ __all__ = [
     "largest_channels",
     "random_anomalies",
     "read_anomalies",
+    "target_anomalies",
     "with_anomalies",
 ]
 
@@ -194,6 +195,33 @@ def random_anomalies(
             continue
         out.append(Anomaly(metric, channel, week, size))
     return out
+
+
+def target_anomalies(
+    seed: int, channels: list[str], paid: list[str], start: date = date(2025, 1, 6)
+) -> list[Anomaly]:
+    """Changes of the sizes the alerts' targets name (issue 18), on the series they are
+    about, for a one-year world starting at ``start``: the overall MQL volume (30-50% down),
+    the touches of the largest channel that is not ``paid[0]`` (30-60% down), the overall
+    lead -> MQL rate (10-20 points down), the spend of ``paid[0]`` (30-60% up) and the
+    overall lead volume (30-50% down); weeks 22-33 of the window (room for a baseline before
+    and mature outcomes after), sizes drawn from their own seeded stream. Meant to be
+    injected one at a time, each into a world of its own (see ``channels``, ``paid``:
+    :func:`largest_channels`)."""
+    rng = np.random.default_rng([seed, 18])
+
+    def week(n: int) -> date:
+        return start + timedelta(weeks=n + int(rng.integers(0, 2)))
+
+    # the touches on a channel other than the spend's: one alert must not find both
+    unpaid = next(c for c in channels if c != paid[0])
+    return [
+        Anomaly("mql_volume", None, week(22), -float(rng.uniform(0.30, 0.50))),
+        Anomaly("touches", unpaid, week(24), -float(rng.uniform(0.30, 0.60))),
+        Anomaly("lead_to_mql", None, week(27), -float(rng.uniform(0.10, 0.20))),
+        Anomaly("spend", paid[0], week(27), float(rng.uniform(0.30, 0.60))),
+        Anomaly("lead_volume", None, week(31), -float(rng.uniform(0.30, 0.50))),
+    ]
 
 
 def inject_anomalies(
