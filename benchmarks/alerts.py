@@ -4,10 +4,13 @@ For each seed: a clean synthetic world of the sample's size (false alerts per ye
 alert is one), then the same world with anomalies injected (recall: an anomaly is found
 when an alert of its family and channel starts within a week of it): by default the
 issue's targets, each in a world of its own; with ``--scenario random``, random ones, all
-in one world. Prints a table and, with ``--json``, writes the figures.
+in one world; with ``--scenario spend``, six spend changes on the two largest paid channels
+in three months of the year, each in a world of its own. Prints a table and, with
+``--json``, writes the figures.
 
-    python benchmarks/alerts.py --seeds 20                      # the targets, ~1.5 s a seed
+    python benchmarks/alerts.py --seeds 20                      # the targets, ~8 s a seed
     python benchmarks/alerts.py --seeds 20 --scenario random    # 8 random anomalies a world
+    python benchmarks/alerts.py --seeds 10 --scenario spend     # spend beyond the target's
     python benchmarks/alerts.py --seeds 5 --json benchmarks/results/alerts.json
 
 "In target" follows the issue: a change of 30% or more in a volume, touches or spend, or
@@ -20,13 +23,16 @@ import argparse
 import json
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 import attribution
 from attribution.datasets import (
+    Anomaly,
     inject_anomalies,
     largest_channels,
     random_anomalies,
@@ -49,6 +55,8 @@ def world(seed: int, touches: int, anomalies: int, scenario: str) -> dict[str, A
     channels, paid = largest_channels(tables)
     if scenario == "random":  # all in one world: they may cross each other's baselines
         batches = [random_anomalies(anomalies, seed, "2025-01-01", 365, channels, paid)]
+    elif scenario == "spend":  # one world each: every anomaly against a clean baseline
+        batches = [[a] for a in spend_anomalies(seed, paid)]
     else:  # one world each: every anomaly against a clean baseline
         batches = [[a] for a in target_anomalies(seed, channels, paid)]
     scores, hits = [], []
@@ -86,6 +94,19 @@ def world(seed: int, touches: int, anomalies: int, scenario: str) -> dict[str, A
     }
 
 
+def spend_anomalies(seed: int, paid: list[str]) -> list[Anomaly]:
+    """Spend 30-60% up on each of the two largest paid channels, starting in weeks 20-23,
+    27-30 and 34-37 of the year (six changes, drawn from their own seeded stream)."""
+    rng = np.random.default_rng([seed, 18, 1])
+    start = date(2025, 1, 6)
+    return [
+        Anomaly("spend", channel, start + timedelta(weeks=week + int(rng.integers(0, 4))),
+                float(rng.uniform(0.30, 0.60)))
+        for channel in paid[:2]
+        for week in (20, 27, 34)
+    ]  # fmt: skip
+
+
 def in_target() -> pl.Expr:
     """The issue's target: 10 points or more in a step rate with at least 200 entrants a
     week; 30% or more in spend, or in a volume or touches of at least
@@ -121,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--touches", type=int, default=90_000)
     parser.add_argument("--anomalies", type=int, default=8, help="random: injected per world")
-    parser.add_argument("--scenario", choices=["target", "random"], default="target",
-                        help="target: the issue's targets on their series; random")  # fmt: skip
+    parser.add_argument("--scenario", choices=["target", "random", "spend"], default="target",
+                        help="target: the issue's targets on their series; random; spend: "
+                        "six spend changes on the two largest paid channels")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
     started = time.perf_counter()
