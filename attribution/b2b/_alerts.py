@@ -18,16 +18,19 @@ Metrics (weeks start on Monday, UTC; only weeks wholly inside the stage events' 
 Statistics (:mod:`attribution.b2b._alerts_stats`): each week, and the last two weeks
 pooled, against the ``trailing_weeks`` weeks before them (one week of guard): their median
 on the log scale for volumes and amounts (``trend``: a Theil-Sen trend carried forward; a
-channel's spend against its ratio to the other channels'), beta-binomial for rates; counts
-scored by their Poisson deviance. A week alerts when
-``|z| >= threshold`` *and* the change is at least ``min_change`` (relative) or
-``min_points`` (rates) *and* there is volume enough (``min_volume`` expected per week for
-counts, ``min_entrants`` entrants for a rate, ``min_deals`` closed deals for the sales
-cycle, ``min_spend`` expected spend). A step rate's week is **provisional** until its
-horizon (the ``horizon_quantile`` of the funnel's own time in that stage, at most
-``max_horizon_days``) has passed by the end of the data; provisional weeks never alert and
-never enter a baseline. Consecutive alerting weeks of one metric, channel and kind are one
-alert, dated by its first week (``weeks`` says how long it lasted).
+channel's spend against the median move of the other channels' spend), beta-binomial for
+rates; counts scored by their Poisson deviance. A spend table by month is tested against
+``spend_trailing_weeks``, its spread pooled with the other channels', at the monthly
+threshold (:func:`attribution.b2b._alerts_weekly.monthly_threshold`), without the two-week
+pooling. A week alerts when ``|z| >=`` its series' threshold *and* the change is at least
+``min_change`` (relative) or ``min_points`` (rates) *and* there is volume enough
+(``min_volume`` expected per week for counts, ``min_entrants`` entrants for a rate,
+``min_deals`` closed deals for the sales cycle, ``min_spend`` expected spend). A step
+rate's week is **provisional** until its horizon (the ``horizon_quantile`` of the funnel's
+own time in that stage, at most ``max_horizon_days``) has passed by the end of the data;
+provisional weeks never alert and never enter a baseline. Consecutive alerting weeks of one
+metric, channel and kind are one alert, dated by its first week (``weeks`` says how long it
+lasted).
 """
 
 from __future__ import annotations
