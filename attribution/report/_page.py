@@ -336,12 +336,12 @@ _CSS = """
 * { box-sizing: border-box; }
 body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
   color:var(--ink); background:#f6f8fa; }
-header.top { background:#1d2630; color:#fff; padding:20px 32px 12px; }
-header.top h1 { margin:0 0 4px; font-size:24px; font-weight:600; }
+header.top { background:#1d2630; color:#fff; padding:12px 32px 8px; }
+header.top h1 { margin:0 0 2px; font-size:21px; font-weight:600; }
 header.top .meta { margin:0; color:#c9d1d9; font-size:13px; }
 header.top .meta b { color:#fff; font-weight:600; }
-nav { position:sticky; top:0; z-index:10; background:#fff; border-bottom:1px solid var(--line);
-  padding:8px 32px; font-size:14px; }
+nav { position:sticky; top:0; z-index:10; background:#fff; border:1px solid var(--line);
+  border-radius:8px; padding:8px 16px; margin:12px 0; font-size:14px; }
 nav { display:flex; flex-wrap:wrap; gap:2px 18px; }
 nav a { color:var(--accent); text-decoration:none; white-space:nowrap; }
 main { max-width:1280px; margin:0 auto; padding:16px 32px 48px; }
@@ -525,9 +525,9 @@ def _page(ctx: Context, sections: Sequence[Section], top: str = "") -> str:
 </head>
 <body>
 <header class="top"><h1>Attribution report</h1>{line}</header>
-<nav>{nav}</nav>
 <main>
 {top}
+<nav aria-label="Sections">{nav}</nav>
 {summary}
 {body}
 </main>
