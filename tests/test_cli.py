@@ -287,6 +287,11 @@ def test_demo_writes_economics_funnel_and_plan(tmp_path: Path) -> None:
         "tooling": 30_000.0,
         "onboarding": 40_000.0,
     }
+    # the sample's anomalies injected on purpose (truth.json) are scored in the summary
+    assert "Anomalies injected on purpose (truth): 3 of 3 found" in proc.stdout
+    injected = json.loads((run_dir / "funnel.json").read_text())["injected_anomalies"]
+    assert [(a["metric"], a["found"]) for a in injected] == [
+        ("touches", True), ("lead_to_mql", True), ("spend", True)]  # fmt: skip
 
 
 def test_run_with_partitions_gives_the_in_memory_answer(tmp_path: Path) -> None:
@@ -322,3 +327,16 @@ def test_a_bad_run_option_names_the_flag_or_the_config_key(tmp_path: Path) -> No
                    cwd=tmp_path)  # the flag wins over the file
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "runs").exists() or len(list((tmp_path / "runs").iterdir())) == 1
+
+
+def test_run_with_a_truth_whose_anomalies_are_malformed(tmp_path: Path) -> None:
+    truth = json.loads((SAMPLE / "truth.json").read_text())
+    truth["anomalies"] = [{"metric": "spend", "week": "2025-06-02"}]  # no family, channel, size
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    proc = run_cli("run", "--touches", str(SAMPLE / "touches.parquet"),
+                   "--stages", str(SAMPLE / "stages.parquet"),
+                   "--spend", str(SAMPLE / "spend.parquet"), "-m", "linear",
+                   "--truth", "truth.json", "--out", "out", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2, proc.stdout
+    assert "truth 'truth.json': anomalies entry 1 needs" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -55,6 +55,7 @@ from attribution.b2b import _funnel_kpis as _kpis_module
 from attribution.b2b import _funnel_pipeline as _pipeline_module
 from attribution.b2b._alerts import ALERTS_SCHEMA, AlertSettings, detect_alerts
 from attribution.b2b._alerts import SERIES_SCHEMA as WEEKLY_SCHEMA
+from attribution.b2b._alerts_score import score_alerts
 from attribution.b2b._alerts_weekly import monthly_threshold
 from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines
 from attribution.b2b._funnel_pipeline import PIPELINE_SCHEMA, created_pipeline
@@ -127,6 +128,9 @@ class Funnel:
         Parameters used and the method notes (the module docstring, in parts).
     alerts : pl.DataFrame
         One row per alert (``alerts.parquet``, :data:`attribution.b2b._alerts.ALERTS_SCHEMA`).
+    injected : pl.DataFrame or None
+        With a truth that lists anomalies injected on purpose (:meth:`score_injected`): the
+        table of :func:`attribution.score_alerts`, one row per anomaly with ``found``.
     """
 
     table: pl.DataFrame
@@ -139,6 +143,12 @@ class Funnel:
     alerts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ALERTS_SCHEMA))
     kpis: pl.DataFrame = field(default_factory=pl.DataFrame)
     pipeline: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PIPELINE_SCHEMA))
+    injected: pl.DataFrame | None = None
+
+    def score_injected(self, anomalies: list[dict[str, Any]]) -> None:
+        """Score the alerts against ``anomalies`` injected on purpose (``truth.json``'s
+        ``anomalies``): :attr:`injected`, in the summary and ``funnel.json``."""
+        self.injected = score_alerts(self.alerts, anomalies).anomalies
 
     def overall(self) -> pl.DataFrame:
         """The ``all`` rows of :attr:`table`: one row per step."""
@@ -164,6 +174,9 @@ class Funnel:
                     "kpis": self.kpis.filter(pl.col("dimension") == "all").to_dicts(),
                     "alert_rule": self.notes.get("alert_rule"),
                     "alerts": self.alerts.with_columns(pl.col("week").cast(pl.String)).to_dicts(),
+                    "injected_anomalies": None
+                    if self.injected is None
+                    else self.injected.with_columns(pl.col("week").cast(pl.String)).to_dicts(),
                     "counts": self.counts,
                     "parameters": self.parameters,
                     "notes": self.notes,
@@ -183,6 +196,18 @@ class Funnel:
         ]
         if n > limit:
             lines.append(f"  ... and {n - limit} more in alerts.parquet")
+        if self.injected is not None and self.injected.height:
+            found = int(self.injected.get_column("found").sum())
+            lines.append(
+                f"Anomalies injected on purpose (truth): {found} of {self.injected.height} "
+                "found (an alert of the anomaly's family and channel within a week of it):"
+            )
+            for r in self.injected.iter_rows(named=True):  # a handful of anomalies
+                where = r["channel"] or "overall"
+                lines.append(
+                    f"  [{'found' if r['found'] else 'missed'}] {r['metric']} {where} from "
+                    f"{r['week']} (size {r['size']:+g})" + (f": {r['alert']}" if r["alert"] else "")
+                )
         return lines
 
     def summary(self) -> str:

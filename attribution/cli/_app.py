@@ -5,6 +5,7 @@ errors, economics extras, writing and printing a run)."""
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, cast
@@ -251,6 +252,27 @@ def decide(
     return bench
 
 
+def _injected_anomalies(truth: Path | None) -> list[dict[str, Any]] | None:
+    """The ``anomalies`` a synthetic truth file lists (``synth --anomalies``), if any."""
+    if truth is None:
+        return None
+    try:
+        data = json.loads(Path(truth).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read truth '{truth}': {exc}") from exc
+    listed = data.get("anomalies") if isinstance(data, dict) else None
+    if not isinstance(listed, list) or not listed:
+        return None
+    need = {"family", "metric", "channel", "week", "size"}
+    for i, entry in enumerate(listed, start=1):
+        if not isinstance(entry, dict) or not need <= set(entry):
+            raise ConfigError(
+                f"truth '{truth}': anomalies entry {i} needs {sorted(need)} (as synth "
+                "--anomalies writes them)"
+            )
+    return listed
+
+
 def economics_extras(
     result: AttributionResult,
     *,
@@ -268,6 +290,7 @@ def economics_extras(
     benchmarks: Benchmarks | None = None,
     alerts: dict[str, Any] | None = None,
     influence_csv: bool = False,
+    truth: Path | None = None,
 ) -> list[Any]:
     """Campaign credit (touches with campaigns; CAC and ROI with campaign spend, and the
     influence export as CSV with ``influence_csv``), unit economics (needs spend; by segment,
@@ -345,6 +368,9 @@ def economics_extras(
             accounts=account_table,
             nrr=kept,
         )
+        injected = _injected_anomalies(truth)
+        if injected is not None:
+            flow.score_injected(injected)
     exposure = None  # the spend split by segment weighs every touch of the log
     if account_table is not None and touches is not None and (economics or {}).get(
         "segment_spend", "touches"

@@ -104,6 +104,7 @@ def demo(
             contacts=optional("contacts.parquet"),
             economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
             influence_csv=True,
+            truth=optional("truth.json"),
         )
         extras += calibration_extras(
             result,

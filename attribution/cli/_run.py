@@ -254,6 +254,7 @@ def run(
             timestamp_formats=formats,
             benchmarks=load_benchmarks_of(cfg, benchmarks),
             influence_csv=influence_csv,
+            truth=truth,
         )
         extras += calibration_extras(
             result,
