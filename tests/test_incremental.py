@@ -45,6 +45,18 @@ def assert_same(got: attribution.AttributionResult, full: attribution.Attributio
         got.paths.sort("path"), full.paths.sort("path"), abs_tol=1e-9, rel_tol=1e-12
     )
     assert got.manifest["reconciliation"] == full.manifest["reconciliation"]
+    for name, value in full.manifest["totals"].items():
+        assert got.manifest["totals"][name] == pytest.approx(value, rel=1e-12, abs=1e-9)
+    # the campaign outputs, as a full run writes them (built from the state when read)
+    assert got.campaign_credit.columns == full.campaign_credit.columns
+    if full.campaign_credit.width:
+        keys = ["model", "channel", "campaign"]
+        assert_frame_equal(got.campaign_credit.sort(keys), full.campaign_credit.sort(keys),
+                           abs_tol=1e-12, rel_tol=1e-12)
+        influence = full.campaign_influence
+        keys = [c for c in influence.columns if influence.schema[c] == pl.String]
+        assert_frame_equal(got.campaign_influence.sort(keys), influence.sort(keys),
+                           abs_tol=1e-9, rel_tol=1e-12)
 
 
 def _batches(frame: pl.DataFrame, cuts: list[datetime]) -> list[pl.DataFrame]:
@@ -88,6 +100,36 @@ def test_nightly_runs_equal_full_runs(sample, tmp_path) -> None:
         (pl.col("timestamp").min() < cuts[0]) & (pl.col("converted").first() >= cuts[0])
     )
     assert spanning.get_column("timestamp").sum() > 10
+
+
+def test_many_nights_keep_generations_and_compact_them(sample, tmp_path, monkeypatch) -> None:
+    """Each night appends the re-opened entities' journeys as a generation (an entity
+    re-opened twice: its latest one counts); past the limit they are compacted into one.
+    Every night equals a full run; a result read after a later run compacted its files
+    says so instead of answering from another state."""
+    from attribution.engine import _incremental
+
+    monkeypatch.setattr(_incremental, "MAX_GENERATIONS", 2)
+    touches, stages = sample
+    cuts = [datetime(2025, m, 1, tzinfo=UTC) for m in (6, 8, 9, 10, 11)]
+    state = tmp_path / "state"
+    counts = []
+    results = []
+    models = ["linear", "position_based", "markov"]
+    for t, s in zip(_batches(touches, cuts), _batches(stages, cuts), strict=True):
+        got = attribute_incremental(t, s, models=models, state=state)
+        results.append(got)
+        meta = json.loads((state / "state.json").read_text())
+        counts.append(len(meta["generations"]))
+        if len(results) in (2, 3, 6):
+            assert_same(got, attribution.attribute(t, s, models=models))
+    assert counts == [1, 2, 1, 2, 1, 2]  # nights 3 and 5 compacted three generations
+    stored = {p.relative_to(state).as_posix() for p in state.rglob("*.parquet")}
+    listed = {g["tables"]["journeys"] for g in meta["generations"]}
+    assert listed <= stored
+    assert not any("journeys-000002" in p for p in stored)  # compacted away
+    with pytest.raises(attribution.ConfigError, match="compacted it"):
+        results[3].touch_credit  # noqa: B018 (built on first access, from the state's files)
 
 
 def test_late_rows_inside_the_window_are_read_and_beyond_it_force_a_full_recompute(
@@ -265,3 +307,39 @@ def test_account_level_is_a_full_recompute_every_night(sample, tmp_path) -> None
     by = ["model", "channel"]
     assert_frame_equal(got.channel_credit.sort(by), full.channel_credit.sort(by), abs_tol=1e-12)
     assert got.manifest["reconciliation"] == full.manifest["reconciliation"]
+
+
+def test_path_table_update_with_new_channels_and_hash_collisions(monkeypatch) -> None:
+    """The state's coded path table updated by ``total - before + after``: a channel that
+    sorts before the known ones renumbers the codes; with every hash colliding the update
+    falls back to joining on the codes and gives the same table."""
+    from attribution.engine import _deltas
+
+    def table(rows: list[tuple[list[str], float, float, float]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            rows, schema=["path", "conversions", "nulls", "value"], orient="row"
+        ).cast(attribution.engine._result.PATH_TABLE_SCHEMA)
+
+    total = table([(["b", "c"], 2, 1, 30.0), (["c"], 1, 0, 5.0), (["b"], 0, 2, 0.0)])
+    before = table([(["c"], 1, 0, 5.0), (["b"], 0, 1, 0.0)])
+    after = table([(["a", "c"], 1, 0, 7.5), (["b"], 0, 1, 0.0), (["b", "c"], 1, 0, 2.0)])
+    expected = table([(["b", "c"], 3, 1, 32.0), (["b"], 0, 2, 0.0), (["a", "c"], 1, 0, 7.5)])
+
+    def update() -> pl.DataFrame:
+        coded, channels = _deltas.coded_paths(total, [])
+        unique = _deltas.hashes_unique(coded)
+        old_before, grown = _deltas.coded_paths(before, channels)
+        new_after, grown = _deltas.coded_paths(after, grown)
+        assert grown == ["a", "b", "c"]
+        updated, still = _deltas.update_paths(
+            _deltas.recode(coded, channels, grown), _deltas.recode(old_before, channels, grown),
+            new_after, unique=unique,
+        )  # fmt: skip
+        assert still == unique
+        return _deltas.decoded_paths(updated, grown)
+
+    assert_frame_equal(update().sort("path"), expected.sort("path"))
+    monkeypatch.setattr(
+        _deltas, "_hashed", lambda frame: frame.with_columns(pl.lit(7, pl.UInt64).alias("_h"))
+    )
+    assert_frame_equal(update().sort("path"), expected.sort("path"))

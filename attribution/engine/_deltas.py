@@ -11,16 +11,22 @@ import polars as pl
 from attribution.engine._result import PATH_TABLE_SCHEMA
 from attribution.inputs._schema import ROW
 from attribution.journeys._cap import LISTED
+from attribution.models._allocation import PathSequences
 
 __all__ = [
-    "PATH_KEY",
+    "CODED_PATHS_SCHEMA",
     "combine_counts",
     "shown_stage_counts",
     "stage_counts_full",
     "unseen",
-    "keyed_paths",
-    "unkeyed_paths",
+    "coded_paths",
+    "hashes_unique",
+    "recode",
+    "coded_sequences",
+    "decoded_paths",
     "update_paths",
+    "rule_sums",
+    "update_rule_sums",
 ]
 
 
@@ -89,8 +95,9 @@ def stage_counts_full(stages: pl.DataFrame) -> dict[str, int]:
     if "stage" not in stages.columns or not stages.height:
         return {}
     counted = stages.group_by("stage").len()
-    return dict(zip(counted["stage"].cast(pl.String).to_list(), counted["len"].to_list(),
-                    strict=True))
+    return dict(
+        zip(counted["stage"].cast(pl.String).to_list(), counted["len"].to_list(), strict=True)
+    )
 
 
 def shown_stage_counts(full: Mapping[str, int]) -> dict[str, int]:
@@ -101,45 +108,183 @@ def shown_stage_counts(full: Mapping[str, int]) -> dict[str, int]:
     return dict(ordered[:STAGE_COUNTS_SHOWN])
 
 
-#: The path table's text key in the state: a path's channels joined by a unit separator.
-PATH_KEY = "_key"
-_SEPARATOR = "\x1f"
+# --- the path table, coded ---------------------------------------------------------------------
+#
+# The state keeps the path table with each path as a list of integer codes (``codes``) into
+# the state's channel list (``channels``, sorted), and a hash of the codes (``_h``, unique
+# among the table's paths: checked when the table is built and whenever paths are added),
+# written as Arrow IPC. Reading and writing it, updating it by a join of the few changed
+# paths on the hash (the codes compared, to be exact) and coding it for the models costs a
+# fraction of a text key (680k paths: 0.07 s to read or write where text took 0.4 s and 2 s;
+# no split of 680k keys for the fit).
+
+_SUMS_PATHS = ["conversions", "nulls", "value"]
+_CODE = pl.UInt32()
+CODED_PATHS_SCHEMA = pl.Schema(
+    {"codes": pl.List(_CODE), "_h": pl.UInt64(), "conversions": pl.Float64(),
+     "nulls": pl.Float64(), "value": pl.Float64()}
+)  # fmt: skip
 
 
-def keyed_paths(paths: pl.DataFrame) -> pl.DataFrame:
-    """A path table as the state keeps it: :data:`PATH_KEY` (text) instead of the list of
-    channels -- grouping, joining and writing text is several times faster than lists."""
-    return paths.select(
-        pl.col("path").list.join(_SEPARATOR).alias(PATH_KEY), "conversions", "nulls", "value"
+def _hashed(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col("codes").hash(seed=0).alias("_h"))
+
+
+def coded_paths(paths: pl.DataFrame, channels: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    """A path table (``path`` a list of channels) coded into the sorted ``channels``,
+    extended by the channels it has not seen (:func:`recode` then renumbers a table coded
+    into the old list); returns both."""
+    names = paths.select(pl.col("path").explode().unique().drop_nulls()).to_series().to_list()
+    extended = sorted({*channels, *names})
+    coded = paths.select(
+        pl.col("path")
+        .cast(pl.List(pl.Enum(extended)))
+        .list.eval(pl.element().to_physical().cast(_CODE))
+        .alias("codes"),
+        *_SUMS_PATHS,
     )
+    return _hashed(coded).select(list(CODED_PATHS_SCHEMA)).cast(CODED_PATHS_SCHEMA), extended
 
 
-def unkeyed_paths(paths: pl.DataFrame) -> pl.DataFrame:
-    """The path table (``path`` a list of channels) from :func:`keyed_paths`."""
-    return paths.select(
-        pl.col(PATH_KEY).str.split(_SEPARATOR).alias("path"), "conversions", "nulls", "value"
-    ).cast(PATH_TABLE_SCHEMA)
+def hashes_unique(coded: pl.DataFrame) -> bool:
+    """Whether no two paths of a coded table share a hash (what the fast update needs)."""
+    return bool(coded.get_column("_h").is_unique().all())
 
 
-def update_paths(total: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
-    """The keyed path table ``total - before + after`` (``total`` and the result as
-    :func:`keyed_paths`; ``before`` and ``after`` path tables): only the paths of ``before``
-    and ``after`` change; paths left with no conversion and no null path are gone."""
-    sums = ["conversions", "nulls", "value"]
-    delta = (
-        pl.concat([keyed_paths(before).with_columns(-pl.col(sums)), keyed_paths(after)])
-        .group_by(PATH_KEY)
-        .agg(*(pl.col(c).sum().alias(f"_d_{c}") for c in sums))
+def recode(coded: pl.DataFrame, old: list[str], new: list[str]) -> pl.DataFrame:
+    """A table coded into ``old`` channels, coded into ``new`` (a sorted superset)."""
+    if old == new:
+        return coded
+    position = {name: i for i, name in enumerate(new)}
+    moved = coded.with_columns(
+        pl.col("codes").list.eval(
+            pl.element().replace_strict(
+                list(range(len(old))), [position[n] for n in old], return_dtype=_CODE
+            )
+        )
+    )
+    return _hashed(moved).cast(CODED_PATHS_SCHEMA)
+
+
+def decoded_paths(coded: pl.DataFrame, channels: list[str]) -> pl.DataFrame:
+    """The path table (``path`` a list of channel names) from :func:`coded_paths`, in the
+    order :func:`~attribution.engine._stages.path_table` gives."""
+    names = pl.element().replace_strict(
+        list(range(len(channels))), channels, return_dtype=pl.String
     )
     return (
-        total.join(delta, on=PATH_KEY, how="full", coalesce=True)
-        .select(
-            PATH_KEY,
-            *(
-                (pl.col(c).fill_null(0.0) + pl.col(f"_d_{c}").fill_null(0.0)).alias(c)
-                for c in sums
-            ),
-        )
-        .filter((pl.col("conversions") != 0) | (pl.col("nulls") != 0))
+        coded.select(pl.col("codes").list.eval(names).alias("path"), *_SUMS_PATHS)
+        .cast(PATH_TABLE_SCHEMA)
         .sort(["conversions", "nulls"], descending=True)
+    )
+
+
+def coded_sequences(coded: pl.DataFrame, channels: list[str]) -> PathSequences:
+    """The coded path table as :class:`~attribution.models._allocation.PathSequences` (what
+    the Markov and Shapley models fit on)."""
+    touches = (
+        coded.select("codes")
+        .with_row_index("pid")
+        .explode("codes")
+        .select(pl.col("pid").cast(pl.UInt32), pl.col("codes").alias("ch"))
+    )
+    return PathSequences.from_codes(
+        touches, coded.select(_SUMS_PATHS), channels,
+        where="of the incremental state's path table",
+    )  # fmt: skip
+
+
+def update_paths(
+    total: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame, *, unique: bool
+) -> tuple[pl.DataFrame, bool]:
+    """The coded path table ``total - before + after`` (all three coded alike), and whether
+    its hashes are still unique: only the paths of ``before`` and ``after`` change; paths
+    left with no conversion and no null path are gone. With unique hashes (``unique``) the
+    changed paths are found by their hash and their codes compared; else (or on a
+    collision) joined on the codes."""
+    delta = _hashed(
+        pl.concat([before.with_columns(-pl.col(_SUMS_PATHS)), after])
+        .group_by("codes")
+        .agg(pl.col(_SUMS_PATHS).sum())
+    )
+    updated = _by_hash(total, delta) if unique else None
+    fast = updated is not None
+    if updated is None:  # joined on the codes (slow: lists are compared and gathered)
+        joined = total.join(delta.drop("_h"), on="codes", how="full", coalesce=True)
+        updated = _hashed(
+            joined.select(
+                "codes",
+                *((pl.col(c).fill_null(0.0) + pl.col(f"{c}_right").fill_null(0.0)).alias(c)
+                  for c in _SUMS_PATHS),
+            )
+        )  # fmt: skip
+    gone = (pl.col("conversions") == 0) & (pl.col("nulls") == 0)
+    if updated.select(gone.any()).item():
+        updated = updated.filter(~gone)
+    updated = updated.select(list(CODED_PATHS_SCHEMA)).cast(CODED_PATHS_SCHEMA)
+    return updated, fast or hashes_unique(updated)
+
+
+def _by_hash(total: pl.DataFrame, delta: pl.DataFrame) -> pl.DataFrame | None:
+    """:func:`update_paths` by hash: each changed path's row found by its hash, its sums
+    added in place, new paths appended; None on any collision."""
+    if not hashes_unique(delta):
+        return None
+    found = delta.join(
+        total.select("_h").with_row_index("_i"), on="_h", how="left", maintain_order="left"
+    )
+    hit = found.filter(pl.col("_i").is_not_null())
+    rows = hit.get_column("_i")
+    if not hit.get_column("codes").equals(total.get_column("codes").gather(rows)):
+        return None  # two paths share a hash
+    index = rows.to_numpy()
+    sums = {}
+    for c in _SUMS_PATHS:
+        column = total.get_column(c).to_numpy().copy()
+        column[index] += hit.get_column(c).to_numpy()
+        sums[c] = column
+    kept = total.with_columns(pl.Series(c, v, dtype=pl.Float64) for c, v in sums.items())
+    new = found.filter(pl.col("_i").is_null()).drop("_i")
+    return pl.concat([kept, new.select(kept.columns).cast(kept.schema)])
+
+
+# --- rule-based channel credit ----------------------------------------------------------------
+
+_SUMS = ["credit", "value", "touches"]
+
+
+def rule_sums(rules: Mapping[int, pl.DataFrame]) -> pl.DataFrame:
+    """Per model and channel, the rule-based touch credit and value summed, and the touches
+    counted (``rules``: :func:`~attribution.engine._stages.rule_credit`'s touch credit): an
+    additive partial of the rule-based channel credit."""
+    parts = [
+        credit.group_by("model", "channel").agg(
+            pl.col("credit").sum(), pl.col("value").sum(), pl.len().cast(pl.Int64).alias("touches")
+        )
+        for credit in rules.values()
+    ]
+    schema = {"model": pl.String, "channel": pl.String, "credit": pl.Float64,
+              "value": pl.Float64, "touches": pl.Int64}  # fmt: skip
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+def update_rule_sums(
+    total: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame
+) -> pl.DataFrame:
+    """:func:`rule_sums` ``total - before + after``; a model's channel left with no touch is
+    gone (so no channel is reported that a full run would not credit)."""
+    keys = ["model", "channel"]
+    delta = (
+        pl.concat([before.with_columns(-pl.col(_SUMS)), after])
+        .group_by(keys)
+        .agg(*(pl.col(c).sum().alias(f"_d_{c}") for c in _SUMS))
+    )
+    return (
+        total.join(delta, on=keys, how="full", coalesce=True)
+        .select(
+            *keys,
+            *((pl.col(c).fill_null(0) + pl.col(f"_d_{c}").fill_null(0)).alias(c) for c in _SUMS),
+        )
+        .filter(pl.col("touches") != 0)
+        .sort(keys)
     )

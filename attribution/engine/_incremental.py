@@ -6,11 +6,15 @@ Why this is exact: everything a journey is made of -- its conversions (ids ``<en
 lookback windows, milestones, the non-converting path, duplicates, the touch cap -- depends
 on its entity's own rows only. So the state keeps (``RunOptions.state``, a directory):
 
-- ``history/``: every validated input row read so far, with its global row number (ties in
-  time and ``row-N`` touch ids are those of a full run over the rows in the order they were
-  read, each run's new rows after the earlier ones);
-- the *additive* outputs: the path table, the reconciliation counts (with the uncut stage
-  counts), and the per-entity outputs: the converting journeys' touches and the conversions;
+- the **history**: every validated input row read so far, with its global row number (ties
+  in time and ``row-N`` touch ids are those of a full run over the rows in the order they
+  were read, each run's new rows after the earlier ones), one file per run;
+- the *additive* outputs: the path table (coded, :mod:`attribution.engine._deltas`), the
+  rule-based credit summed per model and channel, the reconciliation counts (with the uncut
+  stage counts) and the conversion totals;
+- the per-entity outputs -- the converting journeys' touches, the conversions and the
+  journey touches' campaigns -- as generations (:mod:`attribution.engine._generations`):
+  each run appends those of the entities it re-opened;
 - each input's **watermark** (its latest timestamp) and row count, and a fingerprint of the
   run options the state was built with.
 
@@ -20,9 +24,14 @@ filtered as it is scanned), and skips the rows it had already read (compared as 
 row hashes with the history's rows in that window); (2) takes the entities of the new rows,
 rebuilds their journeys from their whole history plus the new rows, and also from their
 history alone (what the state counted for them); (3) updates the additive outputs by
-``old - before + after`` and replaces those entities' journeys and conversions; (4) computes
-the credit of every model over the stored journeys: rule-based credit per touch, data-driven
-models fitted once on the merged path table and allocated over every journey.
+``old - before + after`` and appends those entities' journeys and conversions as a
+generation; (4) fits the data-driven models once on the path table and reports the
+channel credit (:mod:`attribution.engine._state_answer`).
+The per-touch tables (touch credit, conversions, campaign credit and influence) are built
+from the state's journeys when first read, exactly as a full run builds them. So a run's
+cost follows its new rows, except for two parts that follow the history: scanning the
+history for the re-opened entities' rows (their journeys are rebuilt from all of them), and
+the data-driven models' fit on the path table (one row per distinct path).
 
 Cases that make a run a **full recompute** (all rows read again from the inputs and the
 state rebuilt; the manifest's notes say which): no state yet; run options other than those
@@ -40,10 +49,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,29 +59,41 @@ import polars as pl
 
 from attribution._version import __version__
 from attribution.engine._deltas import (
+    coded_paths,
     combine_counts,
-    keyed_paths,
+    hashes_unique,
+    recode,
+    rule_sums,
     shown_stage_counts,
     stage_counts_full,
-    unkeyed_paths,
     unseen,
     update_paths,
+    update_rule_sums,
 )
-from attribution.engine._files import write_json_atomic
-from attribution.engine._manifest import Timer, conversion_totals, make_manifest, run_parameters
+from attribution.engine._generations import (
+    EMPTY_TIME,
+    MAX_GENERATIONS,
+    STATE_VERSION,
+    State,
+    append_history,
+    commit,
+    compact,
+    entity_filter,
+    new_directory,
+    write_generation,
+    write_table,
+)
+from attribution.engine._manifest import Timer, conversion_totals
 from attribution.engine._memory import attribute, refuse_bootstrap
-from attribution.engine._merge import collect_credit
-from attribution.engine._result import (
-    AttributionResult,
-)
+from attribution.engine._result import AttributionResult
 from attribution.engine._stages import (
     Part,
     build_part,
-    fit_models,
     load_input,
     path_table,
     rule_credit,
 )
+from attribution.engine._state_answer import answer
 from attribution.exceptions import ConfigError
 from attribution.inputs._database import SqlTable
 from attribution.inputs._schema import CONTACTS, ROW, STAGES, TOUCHES, Table, TableSpec
@@ -83,46 +103,8 @@ from attribution.typing import Progress, TableLike
 
 __all__ = ["attribute_incremental"]
 
-_VERSION = 1
-_STATE = "state.json"
-#: run options that do not change a result: the state serves runs that differ only in them
 _NOT_FINGERPRINTED = ("state", "late_window", "write_to", "allow_empty")
 _TABLES = {"touches": TOUCHES, "stages": STAGES}
-_EMPTY_TIME = datetime(1900, 1, 1, tzinfo=UTC)
-
-
-# --- the state directory --------------------------------------------------------------------
-
-
-@dataclass
-class _State:
-    """What ``state.json`` says, and where the state's tables are."""
-
-    directory: Path
-    meta: dict[str, Any]
-    #: the tables this run wrote, kept in memory
-    written: dict[str, pl.DataFrame] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, directory: Path) -> _State | None:
-        path = directory / _STATE
-        if not path.is_file():
-            return None
-        try:
-            meta = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"state '{directory}': cannot read {_STATE}: {exc}") from None
-        if meta.get("version") != _VERSION:
-            return None
-        return cls(directory, meta)
-
-    def table(self, name: str) -> pl.DataFrame:
-        if name in self.written:  # this run's own: not read back from disk
-            return self.written[name]
-        return pl.read_parquet(self.directory / self.meta["files"][name])
-
-    def history(self, table: str) -> list[Path]:
-        return [self.directory / f for f in self.meta["history"][table]]
 
 
 def _fingerprint(options: RunOptions, contacts: pl.DataFrame | None) -> str:
@@ -134,6 +116,7 @@ def _fingerprint(options: RunOptions, contacts: pl.DataFrame | None) -> str:
     }
     values["models"] = [run.label for run in options.runs]
     values["version"] = __version__  # another release may build journeys otherwise
+    values["polars"] = pl.__version__  # the state's path table is keyed by Polars' hash
     rules = options.channel_rules
     if rules is not None and Path(rules).is_file():
         values["channel_rules"] = hashlib.sha256(Path(rules).read_bytes()).hexdigest()
@@ -221,11 +204,6 @@ def _key(options: RunOptions) -> str:
     return "contact_id" if options.level == "contact" else "account_id"
 
 
-def _entity_filter(key: str, entities: pl.Series) -> pl.Expr:
-    inside = pl.col(key).is_in(entities.drop_nulls().implode())
-    return inside | pl.col(key).is_null() if entities.null_count() else inside
-
-
 def attribute_incremental(
     touches: TableLike,
     stages: TableLike,
@@ -265,7 +243,7 @@ def attribute_incremental(
     timer.stage("load")
     contact_frame = load_input(contacts, CONTACTS, options).frame if contacts is not None else None
     fingerprint = _fingerprint(options, contact_frame)
-    state = None if full else _State.read(directory)
+    state = None if full else State.read(directory)
     reason: str | None = None
     if full:
         reason = "asked for (full=True)"
@@ -316,10 +294,10 @@ def attribute_incremental(
 def _cutoff(seen: Mapping[str, Any], options: RunOptions) -> datetime:
     """Where an input's new rows start: its watermark less the late window."""
     watermark = datetime.fromisoformat(seen["watermark"])
-    return max(watermark - options.late, _EMPTY_TIME) if watermark > _EMPTY_TIME else watermark
+    return max(watermark - options.late, EMPTY_TIME) if watermark > EMPTY_TIME else watermark
 
 
-def _history_count_before(state: _State, name: str, cutoff: datetime) -> int:
+def _history_count_before(state: State, name: str, cutoff: datetime) -> int:
     files = state.history(name)
     if not files:
         return 0
@@ -349,18 +327,18 @@ def _full(
         "stages": load_input(stages, STAGES, options),
     }
     directory = Path(options.state or "")
-    fresh = directory / f".build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
-    fresh.mkdir(parents=True, exist_ok=True)
+    fresh = new_directory(directory)
     meta: dict[str, Any] = {
-        "version": _VERSION,
+        "version": STATE_VERSION,
         "fingerprint": fingerprint,
         "inputs": {},
         "history": {},
         "files": {},
+        "generations": [],
         "runs": 1,
     }
     for name, table in tables.items():
-        _append_history(fresh, meta, name, table.frame, 0)
+        append_history(fresh, meta, name, table.frame, 0)
     per_entity = (
         options.level == "contact"
         and not options.select_markov_order
@@ -375,7 +353,7 @@ def _full(
             accounts=accounts,
             options=options.replace(state=None),
         )
-        _commit(directory, fresh, meta)
+        commit(directory, meta)
         result.manifest["notes"].append(f"incremental run: full recompute ({reason})")
         result.manifest["parameters"]["incremental"] = {"mode": "full", "reason": reason}
         return result
@@ -385,21 +363,21 @@ def _full(
         options,
         (tables["touches"], tables["stages"]),
     )
-    counts = dict(part.counts)
+    timer.stage("state")
     meta["stage_counts_full"] = stage_counts_full(part.stages)
-    meta["counts"] = counts
-    written = {
-        "journeys": part.journeys.touches,
-        "conversions": part.journeys.conversions,
-        "paths": keyed_paths(path_table(part.journeys)),
-    }
-    for name, frame in written.items():
-        _write(fresh, meta, name, frame)
-    _commit(directory, fresh, meta)
-    state = _State(directory, meta, written)
+    meta["counts"] = dict(part.counts)
+    meta["totals"] = conversion_totals(part.journeys.conversions)
+    written = write_generation(fresh, meta, part, _key(options), None)
+    rules = rule_credit(part.journeys.touches, options)
+    written["paths"], meta["channels"] = coded_paths(path_table(part.journeys), [])
+    meta["paths_hash_unique"] = hashes_unique(written["paths"])
+    written["rule_sums"] = rule_sums(rules)
+    for name in ("paths", "rule_sums"):
+        meta["files"][name] = write_table(fresh, name, written[name], ipc=True)
+    commit(directory, meta)
     rows = {n: t.rows_in for n, t in tables.items()}
-    return _answer(
-        state,
+    return answer(
+        State(directory, meta, written),
         options,
         timer,
         {"mode": "full", "reason": reason, "rows_read": rows, "entities_reopened": None},
@@ -407,7 +385,7 @@ def _full(
 
 
 def _incremental(
-    state: _State,
+    state: State,
     reads: dict[str, _Read],
     options: RunOptions,
     fingerprint: str,
@@ -434,12 +412,13 @@ def _incremental(
         pl.concat([new[n].select(key) for n in new if key in new[n].columns])
         .get_column(key)
         .unique()
+        .sort()
     )
     timer.stage("history of the entities with new rows")
     for name in reads:
         files = state.history(name)
-        if files and key in pl.scan_parquet(files).collect_schema().names():
-            old[name] = pl.scan_parquet(files).filter(_entity_filter(key, entities)).collect()
+        if files and entities.len() and key in pl.scan_parquet(files).collect_schema().names():
+            old[name] = pl.scan_parquet(files).filter(entity_filter(key, entities)).collect()
         else:
             old[name] = new[name].clear()
     tables = (reads["touches"].table, reads["stages"].table)
@@ -461,22 +440,30 @@ def _incremental(
         full_stages[s] = full_stages.get(s, 0) + n
     meta["stage_counts_full"] = {s: n for s, n in full_stages.items() if n}
     meta["counts"]["stage_counts"] = shown_stage_counts(meta["stage_counts_full"])
-    mine = _entity_filter(key, entities)
-    journeys = pl.concat(
-        [state.table("journeys").filter(~mine), after.journeys.touches], how="vertical_relaxed"
-    ).sort("conversion_id", "position")
-    conversions = pl.concat(
-        [state.table("conversions").filter(~mine), after.journeys.conversions],
-        how="vertical_relaxed",
-    ).sort("conversion_id")
-    paths = update_paths(
-        state.table("paths"), path_table(before.journeys), path_table(after.journeys)
+    totals = [conversion_totals(p.journeys.conversions) for p in (before, after)]
+    meta["totals"] = {
+        name: value - totals[0][name] + totals[1][name] for name, value in meta["totals"].items()
+    }
+    coded_before, channels = coded_paths(path_table(before.journeys), meta["channels"])
+    coded_after, channels = coded_paths(path_table(after.journeys), channels)
+    coded_before = recode(coded_before, meta["channels"], channels)
+    total = recode(state.table("paths"), meta["channels"], channels)
+    paths, meta["paths_hash_unique"] = update_paths(
+        total, coded_before, coded_after, unique=meta["paths_hash_unique"]
     )
-    fresh_dir = state.directory / f".build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
-    fresh_dir.mkdir(parents=True)
+    meta["channels"] = channels
+    written = {
+        "paths": paths,
+        "rule_sums": update_rule_sums(
+            state.table("rule_sums"),
+            rule_sums(rule_credit(before.journeys.touches, options)),
+            rule_sums(rule_credit(after.journeys.touches, options)),
+        ),
+    }
+    fresh_dir = new_directory(state.directory)
     meta["runs"] = int(meta["runs"]) + 1
     for name in reads:
-        _append_history(
+        append_history(
             fresh_dir,
             meta,
             name,
@@ -484,14 +471,19 @@ def _incremental(
             int(meta["inputs"][name]["rows"]),
             keep=meta["history"][name],
         )
-    written = {"journeys": journeys, "conversions": conversions, "paths": paths}
     for name, frame in written.items():
-        _write(fresh_dir, meta, name, frame)
+        meta["files"][name] = write_table(fresh_dir, name, frame, ipc=True)
+    if entities.len():
+        write_generation(fresh_dir, meta, after, key, entities)
+    first, later = State(state.directory, meta).generation_rows()
+    if len(meta["generations"]) > MAX_GENERATIONS or later > first:
+        timer.stage("state: compaction")
+        compact(State(state.directory, meta), fresh_dir, key, written)
     meta["fingerprint"] = fingerprint
-    _commit(state.directory, fresh_dir, meta)
+    commit(state.directory, meta)
     rows = {n: new[n].height for n in new}
-    return _answer(
-        _State(state.directory, meta, written),
+    return answer(
+        State(state.directory, meta, written),
         options,
         timer,
         {
@@ -500,91 +492,4 @@ def _incremental(
             "rows_read": rows,
             "entities_reopened": len(affected),
         },
-    )
-
-
-def _append_history(
-    directory: Path,
-    meta: dict[str, Any],
-    name: str,
-    frame: pl.DataFrame,
-    offset: int,
-    keep: list[str] | None = None,
-) -> None:
-    """Record ``frame`` (validated rows, global ``_row``) in the history and the watermark."""
-    files = list(keep or [])
-    if frame.height:
-        target = f"history-{name}-{meta['runs']:06d}.parquet"
-        frame.write_parquet(directory / target, compression="lz4")
-        files.append(f"{directory.name}/{target}")
-    meta["history"][name] = files
-    previous = meta["inputs"].get(name, {})
-    watermark = datetime.fromisoformat(previous.get("watermark", _EMPTY_TIME.isoformat()))
-    latest = frame.get_column("timestamp").max() if frame.height else None
-    if isinstance(latest, datetime):
-        watermark = max(watermark, latest)
-    meta["inputs"][name] = {
-        "watermark": watermark.isoformat(),
-        "rows": offset + frame.height,
-        "columns": list(frame.columns),
-    }
-
-
-def _write(directory: Path, meta: dict[str, Any], name: str, frame: pl.DataFrame) -> None:
-    frame.write_parquet(directory / f"{name}.parquet", compression="lz4")
-    meta["files"][name] = f"{directory.name}/{name}.parquet"
-
-
-def _commit(directory: Path, fresh: Path, meta: dict[str, Any]) -> None:
-    """Point ``state.json`` at the new files (one atomic replace: a run that stops before it
-    leaves the old state whole), then remove what no longer belongs to the state."""
-    write_json_atomic(directory / _STATE, meta)
-    used = {Path(f).parts[0] for f in meta["files"].values()}
-    used |= {Path(f).parts[0] for files in meta["history"].values() for f in files}
-    for entry in directory.iterdir():
-        if entry.is_dir() and entry.name not in used:
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _answer(
-    state: _State, options: RunOptions, timer: Timer, incremental: dict[str, Any]
-) -> AttributionResult:
-    """Credit of every model over the state's journeys, as :func:`attribute` gives it."""
-    runs = options.runs
-    # stored in (conversion_id, position) order: saying so halves the rule-based credit's time
-    journeys = state.table("journeys").with_columns(pl.col("conversion_id").set_sorted())
-    paths = unkeyed_paths(state.table("paths"))
-    rules: dict[int, pl.DataFrame] = {}
-    if any(run.spec.family == "rule" for run in runs):
-        timer.stage("models:rule-based")
-        rules = rule_credit(journeys, options)
-    fitted = fit_models(options, paths, allocate_on=journeys, timer=timer)
-    timer.stage("collect")
-    touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
-    conversions = state.table("conversions")
-    parameters = run_parameters(options)
-    parameters["incremental"] = incremental
-    notes = [*fitted.notes]
-    if incremental["mode"] == "full":
-        notes.append(f"incremental run: full recompute ({incremental['reason']})")
-    else:
-        notes.append(
-            f"incremental run: {incremental['entities_reopened']:,} entities re-opened, "
-            f"rows read {incremental['rows_read']}"
-        )
-    inputs = {
-        name: {"rows": seen["rows"], "watermark": seen["watermark"]}
-        for name, seen in state.meta["inputs"].items()
-    }
-    manifest = make_manifest(
-        runs,
-        inputs=inputs,
-        parameters=parameters,
-        counts=dict(state.meta["counts"]),
-        timings=timer.done(),
-        notes=notes,
-    )
-    manifest["totals"] = conversion_totals(conversions)
-    return AttributionResult(
-        channel_credit, touch_credit, manifest, conversions, paths, fitted.extras, fitted.graphs
     )

@@ -128,6 +128,9 @@ class AttributionResult:
         ``touch_credit.parquet`` holds under ``touch_credit_layout="wide"``, the default).
         Empty (no columns) when the executor holds only the long layout; :meth:`write`
         then builds it when the wide file is asked for.
+        From :func:`attribute_incremental` this table, ``conversions``, ``campaign_credit``
+        and ``campaign_influence`` are built from the run's state on first access (read
+        them, or write the result, before the next run on that state).
     manifest : dict
         Run id, inputs, parameters, models, timings and reconciliation counts.
     conversions : pl.DataFrame
@@ -173,7 +176,7 @@ class AttributionResult:
     touch_credit: pl.DataFrame
     manifest: dict[str, Any]
     conversions: pl.DataFrame = field(default_factory=pl.DataFrame)
-    # the path table; may be given as a function that builds it (see _get_paths below)
+    # the path table; may be given as a function that builds it (see _LAZY below)
     paths: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema=PATH_TABLE_SCHEMA), repr=False
     )
@@ -197,8 +200,8 @@ class AttributionResult:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_paths"] = self.paths  # a pending builder does not pickle: build it first
-        state["_touch_credit"] = self.touch_credit
+        for name in _LAZY:  # a pending builder does not pickle: build it first
+            state[f"_{name}"] = getattr(self, name)
         return state
 
     def touch_credit_table(self, layout: str) -> pl.DataFrame:
@@ -314,38 +317,30 @@ def write_tables(directory: Path, tables: Sequence[tuple[str, Callable[[], pl.Da
         future.result()
 
 
-def _get_touch_credit(self: AttributionResult) -> pl.DataFrame:
-    """The long touch credit (see the class docstring). :func:`attribute` gives a function
-    building it from ``touch_credit_wide`` on first use."""
-    value = self.__dict__["_touch_credit"]
-    if callable(value):
-        value = self.__dict__["_touch_credit"] = value()
-    return cast(pl.DataFrame, value)
+#: Fields that may be given as a function building the table on first access: the path
+#: table of :func:`attribute` (0.5 s at 10M touches; the data-driven models fit on coded
+#: journeys, which keeps the journeys in memory until then), and the per-touch outputs of an
+#: incremental run (built from its state only when read or written: see
+#: :mod:`attribution.engine._incremental`).
+_LAZY = ("touch_credit", "conversions", "paths", "campaign_credit", "campaign_influence")
 
 
-def _set_touch_credit(
-    self: AttributionResult, value: pl.DataFrame | Callable[[], pl.DataFrame]
-) -> None:
-    self.__dict__["_touch_credit"] = value
+def _lazy(name: str) -> property:
+    slot = f"_{name}"
 
+    def get(self: AttributionResult) -> pl.DataFrame:
+        value = self.__dict__[slot]
+        if callable(value):
+            value = self.__dict__[slot] = value()
+        return cast(pl.DataFrame, value)
 
-def _get_paths(self: AttributionResult) -> pl.DataFrame:
-    """The path table (see the class docstring). :func:`attribute` gives a function and the
-    table is built on first use (0.5 s at 10M touches; the data-driven models fit on coded
-    journeys), which keeps the journeys in memory until then."""
-    value = self.__dict__["_paths"]
-    if callable(value):
-        value = self.__dict__["_paths"] = value()
-    return cast(pl.DataFrame, value)
+    def set_(self: AttributionResult, value: pl.DataFrame | Callable[[], pl.DataFrame]) -> None:
+        self.__dict__[slot] = value
 
-
-def _set_paths(self: AttributionResult, value: pl.DataFrame | Callable[[], pl.DataFrame]) -> None:
-    self.__dict__["_paths"] = value
+    return property(get, set_)
 
 
 # After the dataclass is made, so that ``__init__`` and ``dataclasses.replace`` keep the
-# ``paths`` keyword and pass through the setter.
-AttributionResult.paths = property(_get_paths, _set_paths)  # type: ignore[assignment]
-AttributionResult.touch_credit = property(  # type: ignore[assignment]
-    _get_touch_credit, _set_touch_credit
-)
+# keywords and pass through the setters.
+for _name in _LAZY:
+    setattr(AttributionResult, _name, _lazy(_name))

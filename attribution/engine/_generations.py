@@ -1,0 +1,247 @@
+"""The state directory of incremental runs (:mod:`attribution.engine._incremental`): what
+``state.json`` says, and the per-entity tables kept as **generations**.
+
+A generation is what one run wrote of the per-entity tables (the converting journeys'
+touches, the conversions, the journey touches' campaigns): the first run (a full build) all
+entities, each later run only the entities it re-opened, with the list of them. An
+entity's current rows are those of the latest generation that holds it, so a nightly run
+appends a few files instead of rewriting the journeys of every entity; the current tables
+are assembled only when read (:meth:`State.current`). When the later generations hold as
+many rows as the first, or there are more than :data:`MAX_GENERATIONS`, a run compacts
+them into one (its cost then is that of the journeys, once in a while).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from attribution.engine._files import write_json_atomic
+from attribution.engine._stages import Part
+from attribution.exceptions import ConfigError
+
+__all__ = [
+    "EMPTY_TIME",
+    "append_history",
+    "compact",
+    "new_directory",
+    "write_generation",
+    "ENTITY_TABLES",
+    "MAX_GENERATIONS",
+    "STATE_FILE",
+    "STATE_VERSION",
+    "State",
+    "commit",
+    "entity_filter",
+    "write_table",
+]
+
+STATE_VERSION = 2
+STATE_FILE = "state.json"
+#: the per-entity tables, kept as generations
+ENTITY_TABLES = ("journeys", "conversions", "campaigns")
+#: more generations than this are compacted into one
+MAX_GENERATIONS = 16
+#: the watermark of an input with no row yet
+EMPTY_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def entity_filter(key: str, entities: pl.Series) -> pl.Expr:
+    """Rows whose ``key`` is among ``entities`` (a null key too, when they hold a null)."""
+    inside = pl.col(key).is_in(entities.drop_nulls().implode())
+    return inside | pl.col(key).is_null() if entities.null_count() else inside
+
+
+@dataclass
+class State:
+    """What ``state.json`` says, and where the state's tables are."""
+
+    directory: Path
+    meta: dict[str, Any]
+    #: tables this run wrote, kept in memory (not read back from disk)
+    written: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, directory: Path) -> State | None:
+        """The state in ``directory``; None when there is none (or of another version: it is
+        rebuilt)."""
+        path = directory / STATE_FILE
+        if not path.is_file():
+            return None
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"state '{directory}': cannot read {STATE_FILE}: {exc}") from None
+        if meta.get("version") != STATE_VERSION:
+            return None
+        return cls(directory, meta)
+
+    def table(self, name: str) -> pl.DataFrame:
+        """One of the state's whole tables (``paths``, ``rule_sums``)."""
+        if name in self.written:
+            return self.written[name]
+        path = self._file(self.meta["files"][name])
+        return pl.read_ipc(path) if path.suffix == ".arrow" else pl.read_parquet(path)
+
+    def history(self, table: str) -> list[Path]:
+        return [self.directory / f for f in self.meta["history"][table]]
+
+    def _file(self, relative: str) -> Path:
+        path = self.directory / relative
+        if not path.exists():
+            raise ConfigError(
+                f"state '{self.directory}': {relative} is gone: a later incremental run on "
+                "this state compacted it. Read a result's per-touch tables (or write it) "
+                "before the next run on the same state"
+            )
+        return path
+
+    def current(self, name: str, key: str) -> pl.DataFrame | None:
+        """The per-entity table ``name`` as it stands: each entity's rows from the latest
+        generation holding it, generations in order (each conversion's rows as written);
+        None when the run has no such table (``campaigns`` without a campaign column)."""
+        if name in self.written:  # this run built it whole
+            return self.written[name]
+        generations = self.meta["generations"]
+        if generations[0]["tables"].get(name) is None:
+            return None
+        frames: list[pl.LazyFrame] = []
+        later: list[pl.Series] = []
+        for generation in reversed(generations):
+            frame = pl.scan_parquet(self._file(generation["tables"][name]))
+            if later:
+                frame = frame.filter(~entity_filter(key, pl.concat(later)))
+            frames.append(frame)
+            if generation["entities"] is None:  # a full build: every entity before it
+                break
+            later.append(pl.read_parquet(self._file(generation["entities"])).to_series())
+        return pl.concat(frames[::-1]).collect()
+
+    def generation_rows(self) -> tuple[int, int]:
+        """Rows of journeys in the first generation and in the later ones."""
+        rows = [int(g["rows"]) for g in self.meta["generations"]]
+        return rows[0], sum(rows[1:])
+
+
+def write_table(directory: Path, name: str, frame: pl.DataFrame, *, ipc: bool = False) -> str:
+    """Write one of a run's state tables into its new directory (Parquet, or ``ipc``: Arrow
+    IPC, for a table read and written whole every run); the path to record."""
+    if ipc:
+        frame.write_ipc(directory / f"{name}.arrow", compression="lz4")
+        return f"{directory.name}/{name}.arrow"
+    frame.write_parquet(directory / f"{name}.parquet", compression="lz4")
+    return f"{directory.name}/{name}.parquet"
+
+
+def commit(directory: Path, meta: dict[str, Any]) -> None:
+    """Point ``state.json`` at the new files (one atomic replace: a run that stops before it
+    leaves the old state whole), then remove what no longer belongs to the state."""
+    write_json_atomic(directory / STATE_FILE, meta)
+    used = set(meta["files"].values())
+    used |= {f for files in meta["history"].values() for f in files}
+    for generation in meta["generations"]:
+        used |= {f for f in generation["tables"].values() if f is not None}
+        if generation["entities"] is not None:
+            used.add(generation["entities"])
+    for entry in directory.iterdir():
+        if not entry.is_dir():
+            continue
+        for file in entry.iterdir():
+            if f"{entry.name}/{file.name}" not in used:
+                file.unlink(missing_ok=True)
+        if not any(entry.iterdir()):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def new_directory(state: Path) -> Path:
+    fresh = state / f".build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    fresh.mkdir(parents=True, exist_ok=True)
+    return fresh
+
+
+def write_generation(
+    directory: Path, meta: dict[str, Any], part: Part, key: str, entities: pl.Series | None
+) -> dict[str, pl.DataFrame]:
+    """Write ``part``'s per-entity tables as a new generation (of ``entities``; None: all of
+    them) and record it; returns the tables."""
+    journeys = part.journeys
+    tables: dict[str, pl.DataFrame | None] = {
+        "journeys": journeys.touches,
+        "conversions": journeys.conversions,
+        "campaigns": None
+        if part.campaigns is None
+        else part.campaigns.join(
+            journeys.conversions.select("conversion_id", key).unique("conversion_id"),
+            on="conversion_id",
+            how="left",
+            maintain_order="left",
+        ),
+    }
+    run = int(meta["runs"])
+    suffix = f"{run:06d}" if entities is not None else f"{run:06d}-all"
+    generation: dict[str, Any] = {
+        "run": run,
+        "rows": journeys.touches.height,
+        "entities": None,
+        "tables": {
+            name: None if frame is None else write_table(directory, f"{name}-{suffix}", frame)
+            for name, frame in tables.items()
+        },
+    }
+    if entities is not None:
+        generation["entities"] = write_table(
+            directory, f"entities-{suffix}", entities.to_frame(key)
+        )
+        meta["generations"].append(generation)
+    else:
+        meta["generations"] = [generation]
+    return {name: frame for name, frame in tables.items() if frame is not None}
+
+
+def compact(state: State, directory: Path, key: str, written: dict[str, pl.DataFrame]) -> None:
+    """Replace the state's generations by one holding every entity's current rows."""
+    meta = state.meta
+    run = int(meta["runs"])
+    generation: dict[str, Any] = {"run": run, "rows": 0, "entities": None, "tables": {}}
+    for name in ENTITY_TABLES:
+        frame = state.current(name, key)
+        if frame is not None:
+            written[name] = frame
+        generation["tables"][name] = (
+            None if frame is None else write_table(directory, f"{name}-{run:06d}-all", frame)
+        )
+    generation["rows"] = written["journeys"].height
+    meta["generations"] = [generation]
+
+
+def append_history(
+    directory: Path,
+    meta: dict[str, Any],
+    name: str,
+    frame: pl.DataFrame,
+    offset: int,
+    keep: list[str] | None = None,
+) -> None:
+    """Record ``frame`` (validated rows, global ``_row``) in the history and the watermark."""
+    files = list(keep or [])
+    if frame.height:
+        target = f"history-{name}-{meta['runs']:06d}.parquet"
+        frame.write_parquet(directory / target, compression="lz4")
+        files.append(f"{directory.name}/{target}")
+    meta["history"][name] = files
+    previous = meta["inputs"].get(name, {})
+    watermark = datetime.fromisoformat(previous.get("watermark", EMPTY_TIME.isoformat()))
+    latest = frame.get_column("timestamp").max() if frame.height else None
+    if isinstance(latest, datetime):
+        watermark = max(watermark, latest)
+    meta["inputs"][name] = {
+        "watermark": watermark.isoformat(),
+        "rows": offset + frame.height,
+        "columns": list(frame.columns),
+    }

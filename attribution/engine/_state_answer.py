@@ -1,0 +1,160 @@
+"""The answer of an incremental run (:mod:`attribution.engine._incremental`) from its state:
+what :func:`attribution.attribute` returns on every row read so far. The channel credit is
+made at once (rule-based models from their additive sums, data-driven ones fitted once on
+the path table); the per-touch tables -- touch credit, conversions, campaign credit and
+influence -- are built from the state's journeys when first read, so a run that nobody asks
+for them costs what its new rows cost."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, cast
+
+import polars as pl
+
+from attribution.b2b._campaigns import campaign_influence
+from attribution.engine._campaign_credit import campaign_credit_from_sums, conversion_campaigns
+from attribution.engine._deltas import coded_sequences, decoded_paths
+from attribution.engine._generations import State
+from attribution.engine._manifest import Timer, make_manifest, run_parameters
+from attribution.engine._merge import collect_credit
+from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, AttributionResult
+from attribution.engine._stages import (
+    Fitted,
+    channel_credit_from_touches,
+    concat,
+    fit_models,
+    rule_credit,
+)
+from attribution.options import RunOptions
+
+__all__ = ["answer"]
+
+
+def answer(
+    state: State, options: RunOptions, timer: Timer, incremental: dict[str, Any]
+) -> AttributionResult:
+    """What :func:`attribute` returns, from the state: the channel credit now (rule-based
+    models from their additive sums, data-driven ones fitted on the path table); the
+    per-touch tables -- touch credit, conversions, campaign credit and influence -- built from
+    the state's journeys when first read (:class:`_Lazy`)."""
+    runs = options.runs
+    coded, channels = state.table("paths"), list(state.meta["channels"])
+    sums = state.table("rule_sums")
+    paths = functools.cache(lambda: decoded_paths(coded, channels))
+    fitted = fit_models(
+        options,
+        paths,
+        sequences=functools.cache(lambda: coded_sequences(coded, channels)),
+        timer=timer,
+    )
+    timer.stage("collect")
+    channel_credit = concat(
+        [
+            _rule_channel_credit(sums, run.label)
+            if run.spec.family == "rule"
+            else fitted.channel_credit[i]
+            for i, run in enumerate(runs)
+        ],
+        CHANNEL_CREDIT_SCHEMA,
+    )
+    key = "contact_id" if options.level == "contact" else "account_id"
+    lazy = _Lazy(state, options, fitted, key)
+    parameters = run_parameters(options)
+    parameters["incremental"] = incremental
+    notes = [*fitted.notes]
+    if incremental["mode"] == "full":
+        notes.append(f"incremental run: full recompute ({incremental['reason']})")
+    else:
+        notes.append(
+            f"incremental run: {incremental['entities_reopened']:,} entities re-opened, "
+            f"rows read {incremental['rows_read']}"
+        )
+    inputs = {
+        name: {"rows": seen["rows"], "watermark": seen["watermark"]}
+        for name, seen in state.meta["inputs"].items()
+    }
+    manifest = make_manifest(
+        runs,
+        inputs=inputs,
+        parameters=parameters,
+        counts=dict(state.meta["counts"]),
+        timings=timer.done(),
+        notes=notes,
+    )
+    manifest["totals"] = dict(state.meta["totals"])
+    return AttributionResult(
+        channel_credit,
+        cast(pl.DataFrame, lazy.touch_credit),
+        manifest,
+        cast(pl.DataFrame, lazy.conversions),
+        cast(pl.DataFrame, paths),
+        fitted.extras,
+        fitted.graphs,
+        campaign_credit=cast(pl.DataFrame, lazy.campaign_credit),
+        campaign_influence=cast(pl.DataFrame, lazy.campaign_influence),
+    )
+
+
+def _rule_channel_credit(sums: pl.DataFrame, label: str) -> pl.DataFrame:
+    mine = sums.filter(pl.col("model") == label)
+    if not mine.height:
+        return pl.DataFrame(schema=CHANNEL_CREDIT_SCHEMA)
+    return channel_credit_from_touches(mine.select("model", "channel", "credit", "value"))
+
+
+class _Lazy:
+    """The per-touch tables of an incremental run, built from the state's journeys on first
+    use, exactly as :func:`attribute` builds them (rule-based credit per touch, the fitted
+    data-driven models allocated over every journey, campaign credit and influence summed
+    from that touch credit). Their cost is that of the journeys, not of the new rows."""
+
+    def __init__(self, state: State, options: RunOptions, fitted: Fitted, key: str) -> None:
+        self.state, self.options, self.fitted, self.key = state, options, fitted, key
+
+    @functools.cached_property
+    def _journeys(self) -> pl.DataFrame:
+        journeys = self.state.current("journeys", self.key)
+        assert journeys is not None
+        # each conversion's rows stay in position order: a stable sort by conversion
+        return journeys.sort("conversion_id", maintain_order=True).with_columns(
+            pl.col("conversion_id").set_sorted()
+        )
+
+    @functools.cached_property
+    def _touch_credit(self) -> pl.DataFrame:
+        rules = rule_credit(self._journeys, self.options)
+        fitted = dataclasses.replace(self.fitted, touch_credit=self.fitted.allocate(self._journeys))
+        return collect_credit(len(self.options.runs), rules, fitted)[0]
+
+    def touch_credit(self) -> pl.DataFrame:
+        return self._touch_credit
+
+    @functools.cached_property
+    def _conversions(self) -> pl.DataFrame:
+        conversions = self.state.current("conversions", self.key)
+        assert conversions is not None
+        return conversions.sort("conversion_id")
+
+    def conversions(self) -> pl.DataFrame:
+        return self._conversions
+
+    @functools.cached_property
+    def _campaigns(self) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+        campaigns = self.state.current("campaigns", self.key)
+        if campaigns is None:
+            return None
+        ordered = campaigns.sort("conversion_id", maintain_order=True).drop(self.key)
+        by_conversion = conversion_campaigns(self.touch_credit(), ordered)
+        labels = [run.label for run in self.options.runs]
+        return (
+            campaign_credit_from_sums(by_conversion.sums(), labels),
+            campaign_influence(by_conversion, self.conversions()),
+        )
+
+    def campaign_credit(self) -> pl.DataFrame:
+        return pl.DataFrame() if self._campaigns is None else self._campaigns[0]
+
+    def campaign_influence(self) -> pl.DataFrame:
+        return pl.DataFrame() if self._campaigns is None else self._campaigns[1]
