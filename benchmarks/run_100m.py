@@ -7,6 +7,11 @@ Generates (once, cached in ``benchmarks/data/<size>/``) the seeded shuffled log 
 project's generator, then runs ``run_partitioned`` with every rule-based model, Markov order
 1 and Shapley (the engine case of ``run.py``) in a child process, recording its wall time
 and peak RSS (``os.wait4``: the whole process). One run: at this size a run takes minutes.
+Then, in the same call and on the same commit, the in-memory run (``attribution.attribute``
+and the run directory written, report included) on the ``--compare`` log (default 10m),
+also in a child process: the target is the partitioned run's time per million touches
+within 1.3x the in-memory one's (``partitioned_over_memory_per_million``), peak RSS under
+8 GB. The load average before and after is recorded (the machine may be shared).
 Writes ``benchmarks/results/<timestamp>-<size>-partitioned.json``. Use the engine's own
 environment (``.venv/bin/python``); nothing here needs the peers.
 """
@@ -61,15 +66,47 @@ def child(data: Path, out: Path, partitions: int, result: Path) -> None:
     )
 
 
+def memory_child(data: Path, out: Path, result: Path) -> None:
+    import attribution
+
+    models = [
+        n for n, s in attribution.available_models().items() if s.family == "rule" and n != "custom"
+    ] + ["markov", "shapley"]
+    t0 = time.perf_counter()
+    res = attribution.attribute(data / "touches.parquet", data / "stages.parquet", models=models)
+    run_dir = res.write(out)
+    elapsed = time.perf_counter() - t0
+    result.write_text(json.dumps({"timed_s": elapsed, "stages_s": res.manifest["timings_seconds"],
+                                  "files": sorted(p.name for p in run_dir.iterdir())}))
+
+
+def in_child(args: list[str]) -> tuple[dict, float, float]:
+    """Run this script with ``args`` in a child: its result, wall time and peak RSS (GB)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, *args])
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{args} failed (exit {os.waitstatus_to_exitcode(status)})")
+    return json.loads(Path(args[-1]).read_text()), wall, usage.ru_maxrss / 1024 / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--touches", default="100m")
     parser.add_argument("--partitions", type=int, default=64)
+    parser.add_argument("--compare", default="10m",
+                        help="the in-memory run's log size, measured in the same call")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         data, out, result = map(Path, args.child)
         child(data, out, args.partitions, result)
+        return
+    if args.memory_child:
+        data, out, result = map(Path, args.memory_child)
+        memory_child(data, out, result)
         return
 
     n = parse_size(args.touches)
@@ -81,15 +118,21 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     result = out / "result.json"
-    cmd = [sys.executable, __file__, "--partitions", str(args.partitions),
-           "--child", str(data), str(out), str(result)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"run_partitioned failed (exit {os.waitstatus_to_exitcode(status)})")
-    measured = json.loads(result.read_text())
+    load_start = os.getloadavg()
+    measured, wall, peak = in_child(["--partitions", str(args.partitions),
+                                     "--child", str(data), str(out), str(result)])
+    load_mid = os.getloadavg()
+    m = parse_size(args.compare)
+    memory_data = ensure_data(m)
+    memory_out = RUNS / f"{size_label(m)}-memory"
+    shutil.rmtree(memory_out, ignore_errors=True)
+    memory_out.mkdir(parents=True)
+    memory, memory_wall, memory_peak = in_child(
+        ["--memory-child", str(memory_data), str(memory_out), str(memory_out / "result.json")]
+    )
+    shutil.rmtree(memory_out, ignore_errors=True)
+    per_m = measured["timed_s"] / (n / 1e6)
+    memory_per_m = memory["timed_s"] / (m / 1e6)
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     record = {
@@ -103,9 +146,19 @@ def main() -> None:
         "engine_commit": commit,
         "elapsed_s": round(measured["timed_s"], 1),
         "wall_s_with_imports": round(wall, 1),
-        "peak_rss_gb": round(usage.ru_maxrss / 1024 / 1024, 2),
-        "cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / wall),
-        "seconds_per_million_touches": round(measured["timed_s"] / (n / 1e6), 3),
+        "peak_rss_gb": round(peak, 2),
+        "seconds_per_million_touches": round(per_m, 3),
+        "memory_run": {
+            "touches": m,
+            "elapsed_s": round(memory["timed_s"], 1),
+            "wall_s_with_imports": round(memory_wall, 1),
+            "peak_rss_gb": round(memory_peak, 2),
+            "seconds_per_million_touches": round(memory_per_m, 3),
+            "stages_s": memory["stages_s"],
+        },
+        "partitioned_over_memory_per_million": round(per_m / memory_per_m, 3),
+        "loadavg": {"start": load_start, "after_partitioned": load_mid,
+                    "end": os.getloadavg()},
         "reconciliation": measured["reconciliation"],
         "stages_s": measured["stages_s"],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
@@ -116,7 +169,8 @@ def main() -> None:
     path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{label}-partitioned.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({k: record[k] for k in ("elapsed_s", "peak_rss_gb",
-                                             "seconds_per_million_touches")}))
+                                             "seconds_per_million_touches",
+                                             "partitioned_over_memory_per_million", "loadavg")}))
     print(f"wrote {path}")
     shutil.rmtree(out, ignore_errors=True)
 
