@@ -175,6 +175,10 @@ def test_other_options_rebuild_the_state(sample, tmp_path) -> None:
         "entities_reopened": 0,
     }  # fmt: skip
     assert_same(again, got)
+    # options that shape no credit (the file layout, the economics' model) keep the state
+    layout = attribute_incremental(touches, stages, models=["linear"], lookback="30d",
+                                   state=state, touch_credit_layout="long")
+    assert layout.manifest["parameters"]["incremental"]["mode"] == "incremental"
 
 
 def test_executors_without_state_refuse_it(sample) -> None:

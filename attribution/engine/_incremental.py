@@ -36,7 +36,8 @@ the data-driven models' fit on the path table (one row per distinct path).
 Cases that make a run a **full recompute** (all rows read again from the inputs and the
 state rebuilt; the manifest's notes say which): no state yet; run options other than those
 the state was built with (models, level, windows, mappings, anything but ``state``,
-``late_window``, ``write_to`` and ``allow_empty``); a different contacts table; input columns
+``late_window``, ``write_to``, ``allow_empty``, ``touch_credit_layout`` and
+``decision_model``, which shape no credit); a different contacts table; input columns
 other than before; rows older than the late window (the inputs hold more, or fewer, rows at
 or before ``watermark - late_window`` than were read: a late arrival beyond the window, or
 an update or deletion of old rows); account level and Markov order selection (their outputs
@@ -103,7 +104,14 @@ from attribution.typing import Progress, TableLike
 
 __all__ = ["attribute_incremental"]
 
-_NOT_FINGERPRINTED = ("state", "late_window", "write_to", "allow_empty")
+_NOT_FINGERPRINTED = (
+    "state",
+    "late_window",
+    "write_to",
+    "allow_empty",
+    "touch_credit_layout",  # how touch_credit.parquet is laid out
+    "decision_model",  # which model the economics act on
+)
 _TABLES = {"touches": TOUCHES, "stages": STAGES}
 
 
