@@ -36,6 +36,11 @@ def assert_same(got: attribution.AttributionResult, full: attribution.Attributio
     assert_frame_equal(
         got.touch_credit.sort(BY), full.touch_credit.sort(BY), abs_tol=1e-12, rel_tol=1e-12
     )
+    # the wide layout (touch_credit.parquet by default) too
+    assert got.touch_credit_wide.columns == full.touch_credit_wide.columns
+    keys = ["conversion_id", "touch_id"]
+    assert_frame_equal(got.touch_credit_wide.sort(keys), full.touch_credit_wide.sort(keys),
+                       abs_tol=1e-12, rel_tol=1e-12)
     by = ["model", "channel"]
     assert_frame_equal(
         got.channel_credit.sort(by), full.channel_credit.sort(by), abs_tol=1e-12, rel_tol=1e-12

@@ -322,7 +322,14 @@ def write_tables(directory: Path, tables: Sequence[tuple[str, Callable[[], pl.Da
 #: journeys, which keeps the journeys in memory until then), and the per-touch outputs of an
 #: incremental run (built from its state only when read or written: see
 #: :mod:`attribution.engine._incremental`).
-_LAZY = ("touch_credit", "conversions", "paths", "campaign_credit", "campaign_influence")
+_LAZY = (
+    "touch_credit",
+    "conversions",
+    "paths",
+    "campaign_credit",
+    "campaign_influence",
+    "touch_credit_wide",
+)
 
 
 def _lazy(name: str) -> property:

@@ -9,23 +9,34 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any, cast
 
 import polars as pl
 
 from attribution.b2b._campaigns import campaign_influence
-from attribution.engine._campaign_credit import campaign_credit_from_sums, conversion_campaigns
+from attribution.engine._campaign_credit import (
+    campaign_credit_from_sums,
+    conversion_campaigns,
+    conversion_campaigns_wide,
+)
+from attribution.engine._credit_table import credit_table, long_touch_credit
 from attribution.engine._deltas import coded_sequences, decoded_paths
 from attribution.engine._generations import State
 from attribution.engine._manifest import Timer, make_manifest, run_parameters
 from attribution.engine._merge import collect_credit
-from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, AttributionResult
+from attribution.engine._result import (
+    CHANNEL_CREDIT_SCHEMA,
+    TOUCH_CREDIT_SCHEMA,
+    AttributionResult,
+)
 from attribution.engine._stages import (
     Fitted,
     channel_credit_from_touches,
     concat,
     fit_models,
-    rule_credit,
+    rule_credit_columns,
+    touch_credit_columns,
 )
 from attribution.options import RunOptions
 
@@ -94,6 +105,7 @@ def answer(
         fitted.graphs,
         campaign_credit=cast(pl.DataFrame, lazy.campaign_credit),
         campaign_influence=cast(pl.DataFrame, lazy.campaign_influence),
+        touch_credit_wide=cast(pl.DataFrame, lazy.touch_credit_wide),
     )
 
 
@@ -123,13 +135,33 @@ class _Lazy:
         )
 
     @functools.cached_property
+    def _credit(self) -> tuple[pl.DataFrame, pl.DataFrame | Callable[[], pl.DataFrame]]:
+        """The wide touch credit (a row per journey touch, a credit column per model; empty
+        when a model's credit is not row for row) and the long one (or its builder)."""
+        journeys, runs = self._journeys, self.options.runs
+        columns = rule_credit_columns(journeys, self.options)
+        fitted = dataclasses.replace(self.fitted, touch_credit=self.fitted.allocate(journeys))
+        wide = credit_table(journeys, runs, columns, fitted)
+        if wide is not None:
+            return wide, functools.partial(long_touch_credit, wide, [r.label for r in runs])
+        rules = {
+            i: touch_credit_columns(journeys.with_columns(credit), runs[i].label).cast(
+                TOUCH_CREDIT_SCHEMA
+            )
+            for i, credit in columns.items()
+        }
+        return pl.DataFrame(), collect_credit(len(runs), rules, fitted)[0]
+
+    @functools.cached_property
     def _touch_credit(self) -> pl.DataFrame:
-        rules = rule_credit(self._journeys, self.options)
-        fitted = dataclasses.replace(self.fitted, touch_credit=self.fitted.allocate(self._journeys))
-        return collect_credit(len(self.options.runs), rules, fitted)[0]
+        long = self._credit[1]
+        return long() if callable(long) else long
 
     def touch_credit(self) -> pl.DataFrame:
         return self._touch_credit
+
+    def touch_credit_wide(self) -> pl.DataFrame:
+        return self._credit[0]
 
     @functools.cached_property
     def _conversions(self) -> pl.DataFrame:
@@ -146,7 +178,12 @@ class _Lazy:
         if campaigns is None:
             return None
         ordered = campaigns.sort("conversion_id", maintain_order=True).drop(self.key)
-        by_conversion = conversion_campaigns(self.touch_credit(), ordered)
+        wide = self._credit[0]
+        by_conversion = (
+            conversion_campaigns_wide(wide, ordered)
+            if wide.width
+            else conversion_campaigns(self.touch_credit(), ordered)
+        )
         labels = [run.label for run in self.options.runs]
         return (
             campaign_credit_from_sums(by_conversion.sums(), labels),
