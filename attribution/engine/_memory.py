@@ -3,6 +3,7 @@ tables), the whole run in one process and one pass of each stage."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -89,6 +90,11 @@ class Inputs:
     contacts: pl.DataFrame | None
     sources: dict[str, tuple[Source, int]]
     segments: Accounts | None = None
+
+    def release_logs(self) -> None:
+        """Drop the touch and stage frames (keeping their sources and row counts)."""
+        self.touches = dataclasses.replace(self.touches, frame=self.touches.frame.clear())
+        self.stages = dataclasses.replace(self.stages, frame=self.stages.frame.clear())
 
     def describe(self) -> dict[str, Any]:
         """The manifest's ``inputs`` (the input files' hashes finish here)."""
@@ -227,6 +233,12 @@ def attribute(
         segments=segments_of(inputs.segments, options),
     )
     journeys = part.journeys
+    if options.level != "account":
+        # the logs are done with (only account-level outputs read them again): freed before
+        # the models, the credit and the run directory are built, the run's peak memory is
+        # the journeys stage's (at 12M touches 2.5 GB instead of 3.4 GB at the collect stage)
+        part.touches, part.stages = part.touches.clear(), part.stages.clear()
+        inputs.release_logs()
 
     # built on first use: the Markov and Shapley models fit on the coded journeys instead
     paths = functools.cache(functools.partial(path_table, journeys))
