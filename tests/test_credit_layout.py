@@ -64,9 +64,13 @@ def test_wide_and_long_hold_the_same_credit(result: attribution.AttributionResul
 def test_wide_built_from_long_equals_the_run_s(result: attribution.AttributionResult) -> None:
     # what an executor holding only the long layout writes
     rebuilt = wide_from_long(result.touch_credit, result.conversions)
+    assert_frame_equal(rebuilt, result.touch_credit_wide)  # model blocks side by side
+    # rows in any order: pivoted, the same table up to the row order
+    shuffled = result.touch_credit.sample(fraction=1.0, shuffle=True, seed=3)
     assert_frame_equal(
-        rebuilt.sort("conversion_id", "touch_id"),
+        wide_from_long(shuffled, result.conversions).sort("conversion_id", "touch_id"),
         result.touch_credit_wide.sort("conversion_id", "touch_id"),
+        check_column_order=False,  # the models in the order the rows name them first
     )
 
 

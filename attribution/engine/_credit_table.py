@@ -167,6 +167,20 @@ def wide_from_long(touch_credit: pl.DataFrame, conversions: pl.DataFrame) -> pl.
     labels = touch_credit.get_column("model").unique(maintain_order=True).to_list()
     if touch_credit.height == 0:
         return empty_table(labels)
+    n = touch_credit.height // len(labels)
+    if n * len(labels) == touch_credit.height:  # model after model, as the executors give it
+        blocks = [touch_credit.slice(i * n, n) for i in range(len(labels))]
+        if all(
+            block.get_column("model").n_unique() == 1 and block.item(0, "model") == label
+            for block, label in zip(blocks, labels, strict=True)
+        ) and all(_aligned(block, blocks[0]) for block in blocks[1:]):
+            return wide_of_parts(blocks, labels, conversions)
+    return _pivot(touch_credit, labels, conversions)
+
+
+def _pivot(
+    touch_credit: pl.DataFrame, labels: Sequence[str], conversions: pl.DataFrame
+) -> pl.DataFrame:
     wide = touch_credit.pivot(
         on="model", index=list(TOUCH_KEY_COLUMNS), values="credit", aggregate_function=None
     ).rename({label: credit_column(label) for label in labels})
@@ -189,7 +203,7 @@ def wide_of_parts(
         return empty_table(labels)
     first = parts[0]
     if not all(_aligned(part, first) for part in parts[1:]):
-        return wide_from_long(concat(list(parts), TOUCH_CREDIT_SCHEMA), conversions)
+        return _pivot(concat(list(parts), TOUCH_CREDIT_SCHEMA), labels, conversions)
     values = conversions.select(
         "conversion_id", pl.col("value").fill_null(0.0).cast(pl.Float64).alias("conversion_value")
     )
