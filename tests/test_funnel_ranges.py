@@ -253,7 +253,8 @@ def test_channel_kpis_against_the_channels_rows(stages, touches) -> None:
     assert email["cost_per_lead"]["benchmark_gap"] == pytest.approx(-(500 / 100 - 1))
     assert email["cost_per_mql"]["benchmark_low"] is None
     outbound = k.filter(pl.col("group") == "outbound")  # c2, c3; no spend: no costs
-    assert outbound.get_column("kpi").to_list() == ["mql_rate"]
+    # the rates of its sourced leads, and no cost row
+    assert outbound.get_column("kpi").to_list() == ["mql_rate", "sql_conversion"]
     assert outbound.item(0, "benchmark_low") is None  # no row for the channel
     no_touch = k.filter((pl.col("group") == "(no touch)") & (pl.col("kpi") == "mql_rate"))
     assert no_touch.item(0, "value") == pytest.approx(22 / 224)
