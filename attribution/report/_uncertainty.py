@@ -14,7 +14,7 @@ from attribution.b2b._economics_draws import LOW_MARK, MIN_CUSTOMERS, span
 from attribution.engine._files import RunFiles
 from attribution.report._charts import BLUE, RED, col
 from attribution.report._context import Context, Section
-from attribution.report._format import Formatter, details, e, fmt_num, fmt_pct, note, table
+from attribution.report._format import e, fmt_num, fmt_pct, note, table
 
 __all__ = ["LOW_LABEL", "low_cell", "marked", "uncertainty_section"]
 
@@ -88,16 +88,10 @@ def uncertainty_section(ctx: Context) -> Section | None:
         rows = credit.filter(pl.col("model") == chosen).sort("share", descending=True)
         parts.append(f"<h3>Channel share under {e(chosen)}, with its 90% interval</h3>")
         parts.append(ctx.chart(_share_chart(rows), height=380))
-        pct: Formatter = fmt_pct
-        formats = {"share": pct, "ci_low": pct, "ci_high": pct}
         parts.append(
-            details(
-                "Table: channel share and its interval under every model",
-                table(
-                    credit.select("model", "channel", "conversions", "share", "ci_low", "ci_high"),
-                    formats={**formats, "conversions": lambda v: fmt_num(v, 1)},
-                    max_rows=500,
-                ),
+            note(
+                "Every model's shares and intervals are in channel_credit.parquet (ci_low, "
+                "ci_high); every draw in credit_draws.parquet."
             )
         )
     econ = ctx.frame(RunFiles.ECONOMICS)
