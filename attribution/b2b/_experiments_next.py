@@ -45,7 +45,7 @@ def holdout_size(p1: pl.Expr | float, p2: pl.Expr | float) -> pl.Expr:
     the rates ``p1`` and ``p2`` apart (null when they are equal).
 
     >>> round(pl.select(holdout_size(0.10, 0.05)).item())
-    432
+    434
     """
     a, b = pl.lit(p1) if isinstance(p1, float) else p1, pl.lit(p2) if isinstance(p2, float) else p2
     pbar = (a + b) / 2
