@@ -234,7 +234,11 @@ def test_cli_summary_shows_the_gap_with_numbers(stages, touches, accounts, tmp_p
     seg = pl.read_parquet(run / "funnel.parquet").filter(pl.col("dimension") == "segment")
     assert seg.height > 0
     page = (run / "report.html").read_text()
-    assert "the biggest conversion gap is <b>mql → sql</b> (12.0% advance vs a target of" in page
+    # the answer at the top of the page: the step, its rate and its benchmark target
+    gap = page[page.index('<dd elementtiming="answer-4">') :]
+    gap = gap[: gap.index("</dd>")]
+    assert "<b>MQL → SQL</b>: 12.0% advance (" in gap
+    assert "against a benchmark target of <b>" in gap
 
 
 def test_channel_kpis_against_the_channels_rows(stages, touches) -> None:

@@ -511,7 +511,7 @@ def test_report_shows_segments_and_retention(tmp_path: Path) -> None:
     assert "By segment under linear (every channel)" in html
     assert "Table: loaded CAC by channel and segment" in html
     assert "Retention (subscriptions)" in html
-    assert "Guardrail basis: lifetime_gross_profit" in html
+    assert "of lifetime gross profit per customer (basis lifetime_gross_profit;" in html
     written = pl.read_parquet(run_dir / "retention.parquet")
     assert written.filter(pl.col("segment") == "all").get_column("annual_churn").item() == (
         pytest.approx(1 - (1 - 5 / 50) ** 12)
