@@ -307,6 +307,7 @@ def economics_extras(
     from attribution.inputs._account_inputs import load_accounts, load_subscriptions
     from attribution.inputs._formats import formats_for
 
+    channel_aliases = (result.manifest.get("parameters") or {}).get("channel_aliases")
     extras: list[Any] = []
     # the account-side tables are read (and checked) whenever given: other steps slice by
     # them too, and a bad file is an error even in a run without spend
@@ -362,7 +363,7 @@ def economics_extras(
             columns=columns,
             stage_names=stage_names,
             timestamp_formats=timestamp_formats,
-            channel_aliases=(result.manifest.get("parameters") or {}).get("channel_aliases"),
+            channel_aliases=channel_aliases,
             alerts=alerts,
             benchmarks=benchmarks,
             accounts=account_table,
@@ -380,7 +381,7 @@ def economics_extras(
             contacts,
             columns=columns,
             formats=timestamp_formats,
-            channel_aliases=(result.manifest.get("parameters") or {}).get("channel_aliases"),
+            channel_aliases=channel_aliases,
         )
     econ = unit_economics(
         result,
@@ -432,9 +433,7 @@ def economics_extras(
                     columns=columns,
                     stage_names=stage_names,
                     timestamp_formats=timestamp_formats,
-                    channel_aliases=(result.manifest.get("parameters") or {}).get(
-                        "channel_aliases"
-                    ),
+                    channel_aliases=channel_aliases,
                     steps=flow.parameters["steps"],
                     lost_stage=flow.parameters["lost_stage"],
                 )
