@@ -22,6 +22,7 @@ from attribution._version import __version__
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES
 from attribution.b2b._alerts import AlertSettings
 from attribution.b2b._alerts_score import AlertScore, score_alerts
+from attribution.b2b._analysis import Analysis, B2BInputs, analyse
 from attribution.b2b._calibration import Calibration, calibrate
 from attribution.b2b._campaigns import CampaignEconomics, campaign_economics, campaign_influence
 from attribution.b2b._economics import UnitEconomics, unit_economics
@@ -92,8 +93,10 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "AlertScore",
     "AlertSettings",
+    "Analysis",
     "AttributionError",
     "AttributionResult",
+    "B2BInputs",
     "BenchmarkRange",
     "Benchmarks",
     "CHANNEL_CREDIT_SCHEMA",
@@ -138,6 +141,7 @@ __all__ = [
     "TOUCH_CREDIT_SCHEMA",
     "UnitEconomics",
     "__version__",
+    "analyse",
     "attribute",
     "attribute_incremental",
     "attribute_partitioned",

@@ -3,7 +3,8 @@
 One module a command (or a small family of them), all registering on the one Typer ``app``
 of :mod:`attribution.cli._app`, which also holds what commands share: the option types
 (``ModelOpt``, ``OutOpt``, ...), ``fail`` (the one-line error and exit code 2),
-``with_progress``, ``economics_extras`` and ``finish`` (write a run, print its summaries).
+``with_progress`` and ``finish`` (write a run with the outputs of the B2B stage,
+:func:`attribution.analyse`, and print its summaries).
 :mod:`attribution.cli._output` holds the consoles and the run summary.
 
 Adding a command ``attribution NAME``:

@@ -8,17 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from attribution.b2b._analysis import B2BInputs, analyse
 from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.cli._app import (
     OutOpt,
     app,
-    calibration_extras,
     console,
-    decide,
-    economics_extras,
     fail,
     finish,
-    sla_extras,
     with_progress,
 )
 from attribution.cli._output import rule
@@ -87,33 +84,24 @@ def demo(
 
     spend = optional("spend.parquet")
     try:
-        bench = decide(
+        analysis = analyse(
             result,
-            surveys=optional("surveys.parquet"),
-            truth=optional("truth.json"),
-            survey_labels=optional("survey_labels.csv"),
-        )
-        extras = economics_extras(
-            result,
-            spend=spend,
-            stages=data / "stages.parquet",
-            touches=data / "touches.parquet",
-            plan=optional("plan.toml") if spend is not None else None,
-            accounts=optional("accounts.parquet"),
-            subscriptions=optional("subscriptions.parquet"),
-            contacts=optional("contacts.parquet"),
-            economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
-            influence_csv=True,
-            truth=optional("truth.json"),
-        )
-        extras += calibration_extras(
-            result,
-            experiments=optional("experiments.csv"),
-            extras=extras,
-            truth=optional("truth.json"),
-        )
-        extras += sla_extras(
-            stages=data / "stages.parquet", touches=data / "touches.parquet", settings=None
+            B2BInputs(
+                touches=data / "touches.parquet",
+                stages=data / "stages.parquet",
+                contacts=optional("contacts.parquet"),
+                spend=spend,
+                accounts=optional("accounts.parquet"),
+                subscriptions=optional("subscriptions.parquet"),
+                surveys=optional("surveys.parquet"),
+                survey_labels=optional("survey_labels.csv"),
+                truth=optional("truth.json"),
+                experiments=optional("experiments.csv"),
+                plan=optional("plan.toml") if spend is not None else None,
+                economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
+                sla=True,
+                influence_csv=True,
+            ),
         )
     except AttributionError as exc:
         fail(exc)
@@ -127,15 +115,7 @@ def demo(
             highlight=False,
             markup=False,
         )
-    finish(
-        result,
-        out,
-        surveys=optional("surveys.parquet"),
-        truth=optional("truth.json"),
-        survey_labels=optional("survey_labels.csv"),
-        extras=extras,
-        bench=bench,
-    )
+    finish(result, out, analysis=analysis)
     if optional("contacts.parquet") is None:
         return
     rule("Account level: buying committees, engagement, sourced vs influenced")

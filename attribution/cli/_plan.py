@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from attribution.b2b._analysis import B2BInputs, analyse
 from attribution.cli._app import (
     EXIT_EMPTY,
     AccountsOpt,
@@ -20,8 +21,6 @@ from attribution.cli._app import (
     TimestampFormatOpt,
     app,
     console,
-    decide,
-    economics_extras,
     fail,
     finish,
     load_benchmarks_of,
@@ -33,6 +32,7 @@ from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import load_config
 from attribution.inputs._sources import check_readable
+from attribution.options import RunOptions
 
 
 @app.command("plan")
@@ -135,13 +135,7 @@ def plan_cmd(
         given = model or read_plan(plan).model
         models = [given] if given else default_models()
         formats = timestamp_formats(timestamp_format, cfg)
-        result = with_progress(
-            len(models),
-            attribute,
-            touches=touches,
-            stages=stages,
-            contacts=contacts,
-            accounts=accounts if bootstrap else None,  # the draws' segments
+        options = RunOptions(
             models=models,
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
@@ -149,28 +143,38 @@ def plan_cmd(
             channel_aliases=(cfg.channels or None) if cfg else None,
             bootstrap=bootstrap,
             bootstrap_seed=bootstrap_seed,
+            decision_model=given,
+        )
+        result = with_progress(
+            len(models),
+            attribute,
+            touches=touches,
+            stages=stages,
+            contacts=contacts,
+            accounts=accounts if bootstrap else None,  # the draws' segments
+            options=options,
         )
         try:  # a plan measured on no customer is no answer: exit 3 saying why
             result.require_conversions()
         except EmptyResultError as exc:
             fail(exc, EXIT_EMPTY)
-        decide(result, given=given)
-        extras = economics_extras(
+        analysis = analyse(
             result,
-            spend=spend,
-            stages=stages,
-            touches=touches,
-            plan=plan,
-            accounts=accounts,
-            subscriptions=subscriptions,
-            contacts=contacts,
-            economics=cfg.economics if cfg else {},
-            alerts=cfg.alerts if cfg else None,
-            columns=cfg.columns if cfg else None,
-            stage_names=cfg.stage_names if cfg else None,
-            timestamp_formats=formats,
-            benchmarks=bench,
+            B2BInputs(
+                touches=touches,
+                stages=stages,
+                contacts=contacts,
+                spend=spend,
+                accounts=accounts,
+                subscriptions=subscriptions,
+                plan=plan,
+                economics=cfg.economics if cfg else {},
+                alerts=cfg.alerts if cfg else None,
+                benchmarks=bench,
+                experiments_next=False,  # the plan's own tests are read out instead
+            ),
+            options=options,
         )
     except AttributionError as exc:
         fail(exc)
-    finish(result, out, extras=extras, summary=False)
+    finish(result, out, analysis=analysis, summary=False)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from attribution.b2b._analysis import B2BInputs, analyse
 from attribution.cli._app import (
     EXIT_EMPTY,
     AccountsOpt,
@@ -25,13 +26,9 @@ from attribution.cli._app import (
     TimestampFormatOpt,
     TruthOpt,
     app,
-    calibration_extras,
-    decide,
-    economics_extras,
     fail,
     finish,
     load_benchmarks_of,
-    sla_extras,
     takes_run_options,
     timestamp_formats,
     with_progress,
@@ -231,58 +228,34 @@ def run(
             result.require_conversions()
         except EmptyResultError as exc:
             fail(exc, EXIT_EMPTY)
-        bench = decide(
+        analysis = analyse(
             result,
-            given=options.decision_model,
-            surveys=inputs.get("surveys"),
-            truth=truth,
-            survey_labels=survey_labels,
-        )
-        extras = economics_extras(
-            result,
-            spend=inputs.get("spend"),
-            stages=stage_input,
-            touches=main_input if stage_input is not None else None,
-            plan=plan_file(inputs.get("plan")),
-            accounts=inputs.get("accounts"),
-            subscriptions=inputs.get("subscriptions"),
-            contacts=inputs.get("contacts"),
-            economics=cfg.economics if cfg else {},
-            alerts=cfg.alerts if cfg else None,
-            columns=cfg.columns if cfg else None,
-            stage_names=cfg.stage_names if cfg else None,
-            timestamp_formats=formats,
-            benchmarks=load_benchmarks_of(cfg, benchmarks),
-            influence_csv=influence_csv,
-            truth=truth,
-        )
-        extras += calibration_extras(
-            result,
-            experiments=inputs.get("experiments"),
-            extras=extras,
-            truth=truth,
-            columns=cfg.columns if cfg else None,
-            timestamp_formats=formats,
-        )
-        if sla or (cfg is not None and cfg.sla is not None):
-            extras += sla_extras(
-                stages=stage_input,
+            B2BInputs(
                 touches=main_input if stage_input is not None else None,
+                stages=stage_input,
                 events=main_input if stage_input is None else None,
-                settings=cfg.sla if cfg else None,
-                columns=cfg.columns if cfg else None,
-                stage_names=cfg.stage_names if cfg else None,
-                timestamp_formats=formats,
-            )
+                contacts=inputs.get("contacts"),
+                spend=inputs.get("spend"),
+                accounts=inputs.get("accounts"),
+                subscriptions=inputs.get("subscriptions"),
+                surveys=inputs.get("surveys"),
+                survey_labels=survey_labels,
+                truth=truth,
+                experiments=inputs.get("experiments"),
+                plan=plan_file(inputs.get("plan")),
+                economics=cfg.economics if cfg else {},
+                alerts=cfg.alerts if cfg else None,
+                sla=cfg.sla if cfg is not None and cfg.sla is not None else sla,
+                benchmarks=load_benchmarks_of(cfg, benchmarks),
+                influence_csv=influence_csv,
+            ),
+            options=options,
+        )
     except AttributionError as exc:
         fail(exc)
     finish(
         result,
         out or Path(cfg.run.get("out", "runs") if cfg else "runs"),
-        surveys=inputs.get("surveys"),
-        truth=truth,
-        survey_labels=survey_labels,
-        extras=extras,
+        analysis=analysis,
         write_to=options.write_to,
-        bench=bench,
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from attribution.b2b._analysis import Analysis
 from attribution.cli._app import (
     EXIT_EMPTY,
     LabelsOpt,
@@ -37,6 +38,8 @@ def surveys_cmd(
     out: OutOpt = Path("runs"),
 ) -> None:
     """Benchmark models against self-reported surveys ("How did you hear about us?")."""
+    from attribution.surveys._benchmark import compare_surveys
+
     models = model or default_models()
     try:
         check_readable(
@@ -52,8 +55,9 @@ def surveys_cmd(
             len(models), attribute, touches=touches, stages=stages, models=models
         )
         result.require_conversions()
+        bench = compare_surveys(result, surveys, truth=truth, classifier=survey_labels)
     except EmptyResultError as exc:  # no conversion to compare the answers with
         fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         fail(exc)
-    finish(result, out, surveys=surveys, truth=truth, survey_labels=survey_labels)
+    finish(result, out, analysis=Analysis(survey_benchmark=bench))

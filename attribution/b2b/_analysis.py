@@ -1,0 +1,534 @@
+"""The B2B stage: what a run computes after the attribution itself, in one copy for every
+executor (``attribution run``, ``demo`` and ``plan``, the service's batch runs).
+
+:func:`analyse` takes an :class:`~attribution.AttributionResult`, the B2B inputs
+(:class:`B2BInputs`) and the run's :class:`~attribution.RunOptions`, records the decision
+model in the result's manifest and returns an :class:`Analysis`: the extras to write into
+the run directory, in this order (that of their summaries too):
+
+1. the survey benchmark (with surveys); the decision model chosen from it, else from a
+   truth file, else the default (``decision_model`` of the options wins);
+2. campaign economics (touches with campaigns) and the CRM influence export as CSV;
+3. unit economics (with spend; by segment, metro and region with accounts), retention and
+   NRR (with subscriptions), the funnel with its weekly alerts (with stages), the plan check
+   and the readout of the channels it tests (with a plan);
+4. calibrated credit (with experiments) and what to test next (with spend);
+5. the sales and marketing SLAs (``sla``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attribution.exceptions import ConfigError, InputError
+from attribution.inputs._formats import formats_for
+from attribution.typing import TableLike
+
+if TYPE_CHECKING:
+    from attribution.engine._result import AttributionResult
+    from attribution.inputs._benchmarks import Benchmarks
+    from attribution.options import RunOptions
+    from attribution.surveys._benchmark import SurveyBenchmark
+
+
+@dataclass(frozen=True, kw_only=True)
+class B2BInputs:
+    """The inputs and settings of the B2B steps of a run (see :func:`analyse`).
+
+    Every table is anything the library reads as one (a path, a Polars frame, an Arrow table,
+    an :class:`~attribution.SqlTable`); column names, stage names and timestamp formats are
+    those of the run's :class:`~attribution.RunOptions`.
+
+    Parameters
+    ----------
+    touches, stages
+        The touch log and the CRM stage events of the run (the funnel, the segment exposure,
+        the channel tests and the SLAs read them).
+    events
+        The unified event log instead of both (then only the SLAs read it).
+    contacts
+        Contact -> account: the segment exposure of touches at contact level.
+    spend
+        Spend by channel and month: unit economics, the funnel and the plan check.
+    accounts
+        Accounts (``account_id``; segment, metro, region...): economics by segment.
+    subscriptions
+        Subscriptions (``account_id``, ``month``, ``mrr`` or ``arr``): retention, NRR and the
+        observed churn in LTV.
+    surveys
+        Survey answers: the survey benchmark, and the decision model it ranks first.
+    survey_labels
+        Labelled answers (``response``, ``channel``) to fit a survey classifier on.
+    truth
+        A synthetic dataset's ``truth.json``: models scored against it, the injected
+        anomalies scored, the calibration scored.
+    experiments
+        Lift tests: credit calibrated with them.
+    plan
+        A plan TOML: the plan check (needs spend and stages) and its channel tests.
+    economics
+        The keywords of :func:`attribution.unit_economics` (a config's ``[economics]``).
+    alerts
+        The fields of :class:`attribution.AlertSettings` (a config's ``[alerts]``).
+    sla
+        Measure the SLAs: ``True`` with the defaults, or their settings (a config's
+        ``[sla]``); ``False`` (default): not measured.
+    benchmarks
+        The benchmark table the economics, the funnel and the plan check compare with
+        (default: the shipped one).
+    influence_csv
+        Also write ``campaign_influence.csv`` (touches with campaigns).
+    experiments_next
+        With spend, rank the channels by the value of a lift test even without experiments
+        (default); ``attribution plan`` turns it off.
+
+    Examples
+    --------
+    >>> from attribution import B2BInputs
+    >>> B2BInputs(spend="spend.parquet", sla=True).sla
+    True
+    >>> B2BInputs(sla="yes")
+    Traceback (most recent call last):
+    ...
+    attribution.exceptions.InputError: sla must be True, False or a mapping of SLA settings; \
+got 'yes'
+    """
+
+    touches: TableLike | None = None
+    stages: TableLike | None = None
+    events: TableLike | None = None
+    contacts: TableLike | None = None
+    spend: TableLike | None = None
+    accounts: TableLike | None = None
+    subscriptions: TableLike | None = None
+    surveys: TableLike | None = None
+    survey_labels: TableLike | None = None
+    truth: str | Path | None = None
+    experiments: TableLike | None = None
+    plan: str | Path | None = None
+    economics: Mapping[str, Any] | None = None
+    alerts: Mapping[str, Any] | None = None
+    sla: bool | Mapping[str, Any] = False
+    benchmarks: Benchmarks | None = None
+    influence_csv: bool = False
+    experiments_next: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sla, bool | Mapping):
+            error = InputError(
+                f"sla must be True, False or a mapping of SLA settings; got {self.sla!r}"
+            )
+            error.option = "sla"
+            raise error
+        for name in ("economics", "alerts"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                error = InputError(f"{name} must be a mapping; got {type(value).__name__}")
+                error.option = name
+                raise error
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyse` returns: the B2B extras of a run, in their order.
+
+    Attributes
+    ----------
+    survey_benchmark
+        The survey benchmark (with surveys), else ``None``.
+    extras
+        The other extras (economics, funnel, plan check, calibration, SLAs...): each has
+        ``.write(directory)`` and ``.summary()``.
+    """
+
+    survey_benchmark: SurveyBenchmark | None = None
+    extras: list[Any] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[Any]:
+        """Everything to write into the run directory (``AttributionResult.write(also=)``),
+        the survey benchmark first."""
+        bench = [self.survey_benchmark] if self.survey_benchmark is not None else []
+        return [*bench, *self.extras]
+
+    def summaries(self) -> list[str]:
+        """The summary of each output, in order."""
+        return [extra.summary() for extra in self.outputs]
+
+
+def analyse(
+    result: AttributionResult,
+    inputs: B2BInputs | None = None,
+    *,
+    options: RunOptions | None = None,
+) -> Analysis:
+    """The B2B steps of a run, after its attribution: decision model, survey benchmark,
+    campaign and unit economics, retention, the funnel and its alerts, the plan check and
+    channel tests, calibration, SLAs (see :mod:`attribution.b2b._analysis` for the order).
+
+    The decision model (``options.decision_model``, else the survey benchmark's best, else
+    the best against ``truth``, else the default) is written into ``result.manifest``
+    (``decision_model``, ``decision_model_source``). Each step runs when its inputs are
+    given; a step missing an input it needs (a plan without spend) is a
+    :class:`~attribution.ConfigError`, bad input the error naming the file, the column and
+    the lines.
+
+    Parameters
+    ----------
+    result
+        From :func:`attribution.attribute` (or any executor).
+    inputs
+        The B2B inputs and settings; default: none (only the decision model).
+    options
+        The run's options: ``decision_model``, ``columns``, ``stage_names`` and
+        ``timestamp_formats`` are read from them.
+
+    Returns
+    -------
+    Analysis
+        The extras; write them with ``result.write(runs_dir, also=analysis.outputs)``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from attribution import attribute, analyse
+    >>> touches = pl.DataFrame({"contact_id": ["c1", "c1"], "channel": ["ads", "email"],
+    ...     "timestamp": ["2025-01-01", "2025-01-05"]})
+    >>> stages = pl.DataFrame({"contact_id": ["c1"], "stage": ["closed_won"],
+    ...     "timestamp": ["2025-01-10"], "value": [100.0]})
+    >>> result = attribute(touches, stages, models=["linear", "last_touch"])
+    >>> analyse(result).extras, result.manifest["decision_model"]
+    ([], 'linear')
+    """
+    inputs = inputs or B2BInputs()
+    bench = _decide(result, inputs, options)
+    extras = _economics(result, inputs, options)
+    extras += _calibration(result, inputs, options, extras)
+    if inputs.sla is not False:
+        extras.append(_sla(inputs, options))
+    return Analysis(survey_benchmark=bench, extras=extras)
+
+
+def _columns(options: RunOptions | None) -> dict[str, dict[str, str]] | None:
+    columns = options.columns if options is not None else None
+    return {k: dict(v) for k, v in columns.items()} if columns is not None else None
+
+
+def _stage_names(options: RunOptions | None) -> dict[str, Any] | None:
+    names = options.stage_names if options is not None else None
+    return dict(names) if names is not None else None
+
+
+def _formats(options: RunOptions | None) -> dict[str, tuple[str, ...]] | None:
+    formats = options.timestamp_formats if options is not None else None
+    return dict(formats) if isinstance(formats, Mapping) and formats else None  # type: ignore[arg-type]
+
+
+def _decide(
+    result: AttributionResult, inputs: B2BInputs, options: RunOptions | None
+) -> SurveyBenchmark | None:
+    """Choose the run's decision model (:mod:`attribution.b2b._decision`) and record it in
+    the manifest; return the survey benchmark (with surveys)."""
+    from attribution.b2b._decision import choose_decision_model
+
+    given = options.decision_model if options is not None else None
+    bench = truth_scores = None
+    if inputs.surveys is not None:
+        from attribution.surveys._benchmark import compare_surveys
+
+        bench = compare_surveys(
+            result, inputs.surveys, truth=inputs.truth, classifier=inputs.survey_labels
+        )
+    elif given is None and inputs.truth is not None:
+        from attribution.surveys._truth import score_against_truth
+
+        truth_scores = score_against_truth(result, inputs.truth)
+    models = result.channel_credit.get_column("model").unique(maintain_order=True).to_list()
+    if not models and given is None:  # an empty run (allow_empty): nothing to decide with
+        return bench
+    model, source = choose_decision_model(
+        models,
+        given=given,
+        given_by="decision_model",
+        leaderboard=bench.leaderboard if bench is not None and given is None else None,
+        truth=truth_scores,
+    )
+    result.manifest["decision_model"] = model
+    result.manifest["decision_model_source"] = source
+    return bench
+
+
+def _decision(result: AttributionResult) -> tuple[str | None, str | None]:
+    """The decision model recorded in the manifest and its source (``None``: a run without
+    any credit)."""
+    model = result.manifest.get("decision_model")
+    if not isinstance(model, str):
+        return None, None
+    return model, result.manifest.get("decision_model_source")
+
+
+def _injected_anomalies(truth: str | Path | None) -> list[dict[str, Any]] | None:
+    """The ``anomalies`` a synthetic truth file lists (``synth --anomalies``), if any."""
+    if truth is None:
+        return None
+    try:
+        data = json.loads(Path(truth).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read truth '{truth}': {exc}") from exc
+    listed = data.get("anomalies") if isinstance(data, dict) else None
+    if not isinstance(listed, list) or not listed:
+        return None
+    need = {"family", "metric", "channel", "week", "size"}
+    for i, entry in enumerate(listed, start=1):
+        if not isinstance(entry, dict) or not need <= set(entry):
+            raise ConfigError(
+                f"truth '{truth}': anomalies entry {i} needs {sorted(need)} (as synth "
+                "--anomalies writes them)"
+            )
+    return listed
+
+
+def _account_tables(
+    inputs: B2BInputs, options: RunOptions | None
+) -> tuple[Any | None, Any | None]:
+    """The accounts and subscriptions tables, read and checked whenever given: other steps
+    slice by them too, and a bad file is an error even in a run without spend."""
+    from attribution.inputs._account_inputs import load_accounts, load_subscriptions
+
+    columns, formats = _columns(options) or {}, _formats(options) or {}
+    accounts = (
+        load_accounts(
+            inputs.accounts,
+            columns=columns.get("accounts"),
+            formats=formats_for("accounts", formats),
+        )
+        if inputs.accounts is not None
+        else None
+    )
+    subscriptions = (
+        load_subscriptions(
+            inputs.subscriptions,
+            columns=columns.get("subscriptions"),
+            formats=formats_for("subscriptions", formats),
+        )
+        if inputs.subscriptions is not None
+        else None
+    )
+    return accounts, subscriptions
+
+
+def _economics(
+    result: AttributionResult, inputs: B2BInputs, options: RunOptions | None
+) -> list[Any]:
+    """Campaign credit (touches with campaigns; CAC and ROI with campaign spend, the
+    influence export as CSV with ``influence_csv``), unit economics (needs spend; by segment,
+    metro and region with accounts, observed churn from subscriptions), retention and NRR
+    (subscriptions, with or without spend), the funnel (needs stages) and the plan check."""
+    from attribution.b2b._campaigns import InfluenceCsv, campaign_economics
+    from attribution.b2b._economics import unit_economics
+    from attribution.b2b._economics_slices import touch_exposure
+    from attribution.b2b._retention import close_months, retention
+
+    columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
+    spend, stages, touches = inputs.spend, inputs.stages, inputs.touches
+    channel_aliases = (result.manifest.get("parameters") or {}).get("channel_aliases")
+    extras: list[Any] = []
+    account_table, subscription_table = _account_tables(inputs, options)
+    kept = (
+        retention(
+            subscription_table,
+            account_table,
+            close_months=close_months(result.touch_credit, result.conversions),
+        )
+        if subscription_table
+        else None
+    )
+    decision = _decision(result)
+    if result.campaign_credit.width:
+        by_campaign = campaign_economics(
+            result, spend, columns=(columns or {}).get("spend"), timestamp_formats=formats
+        )
+        by_campaign.parameters["decision_model"] = decision[0]
+        extras.append(by_campaign)
+        if inputs.influence_csv:
+            extras.append(InfluenceCsv(result.campaign_influence))
+    if spend is None:  # economics and the funnel come with spend (a plan needs it too)
+        if inputs.plan is not None:
+            raise ConfigError("the plan check needs a spend table (--spend or [inputs] spend)")
+        return [*extras, kept] if kept is not None else extras
+    flow = None
+    if stages is not None:
+        from attribution.b2b._funnel import funnel
+
+        flow = funnel(
+            stages,
+            touches,
+            spend,
+            columns=columns,
+            stage_names=stage_names,
+            timestamp_formats=formats,
+            channel_aliases=channel_aliases,
+            alerts=dict(inputs.alerts) if inputs.alerts is not None else None,
+            benchmarks=inputs.benchmarks,
+            accounts=account_table,
+            nrr=kept,
+        )
+        injected = _injected_anomalies(inputs.truth)
+        if injected is not None:
+            flow.score_injected(injected)
+    economics = dict(inputs.economics or {})
+    exposure = None  # the spend split by segment weighs every touch of the log
+    if (
+        account_table is not None
+        and touches is not None
+        and economics.get("segment_spend", "touches") == "touches"
+    ):
+        exposure = touch_exposure(
+            touches,
+            inputs.contacts,
+            columns=columns,
+            formats=formats,
+            channel_aliases=channel_aliases,
+        )
+    econ = unit_economics(
+        result,
+        spend,
+        exposure=exposure,
+        columns=(columns or {}).get("spend"),
+        timestamp_formats=formats,
+        accounts=account_table,
+        subscriptions=kept,
+        benchmarks=inputs.benchmarks,
+        pipeline=flow.pipeline if flow is not None else None,
+        **economics,
+    )
+    econ.parameters.update(decision_model=decision[0], decision_model_source=decision[1])
+    extras.append(econ)
+    if kept is not None:
+        extras.append(kept)
+    if flow is not None:
+        extras.append(flow)
+    if inputs.plan is not None:
+        extras += _plan(result, inputs, options, flow, decision)
+    return extras
+
+
+def _plan(
+    result: AttributionResult,
+    inputs: B2BInputs,
+    options: RunOptions | None,
+    flow: Any,
+    decision: tuple[str | None, str | None],
+) -> list[Any]:
+    """The plan check and the readout of the channels the plan tests."""
+    from attribution.b2b._plan import check_plan, read_plan
+    from attribution.b2b._plan_tests import channel_tests
+
+    plan = inputs.plan
+    assert plan is not None
+    if flow is None:
+        raise ConfigError("the plan check needs a stages table (--stages), not only --events")
+    columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
+    extras: list[Any] = [
+        check_plan(
+            plan,
+            result,
+            inputs.spend,
+            flow,
+            model=decision[0],
+            decision_source=decision[1],
+            columns=columns,
+            stage_names=stage_names,
+            timestamp_formats=formats,
+            benchmarks=inputs.benchmarks,
+        )
+    ]
+    if read_plan(plan).tests:  # go / no-go readouts of the channels the plan tests
+        if inputs.touches is None:
+            raise ConfigError(
+                f"plan '{plan}': its [tests] need the touch log (--touches) for the "
+                "channel that sourced each MQL"
+            )
+        extras.append(
+            channel_tests(
+                plan,
+                inputs.stages,
+                inputs.touches,
+                inputs.spend,
+                columns=columns,
+                stage_names=stage_names,
+                timestamp_formats=formats,
+                channel_aliases=(result.manifest.get("parameters") or {}).get(
+                    "channel_aliases"
+                ),
+                steps=flow.parameters["steps"],
+                lost_stage=flow.parameters["lost_stage"],
+            )
+        )
+    return extras
+
+
+def _calibration(
+    result: AttributionResult,
+    inputs: B2BInputs,
+    options: RunOptions | None,
+    extras: list[Any],
+) -> list[Any]:
+    """Calibrated credit (with experiments; scored against the truth when given) and what to
+    test next (with the unit economics among ``extras``: its spend), as one extra."""
+    from attribution.b2b._calibration import calibrate
+    from attribution.b2b._economics import UnitEconomics
+
+    econ = next((e for e in extras if isinstance(e, UnitEconomics)), None)
+    if not inputs.experiments_next:
+        econ = None
+    if inputs.experiments is None and econ is None:
+        return []
+    return [
+        calibrate(
+            result,
+            inputs.experiments,
+            economics=econ,
+            truth=inputs.truth if inputs.experiments is not None else None,
+            columns=_columns(options),
+            timestamp_formats=_formats(options),
+        )
+    ]
+
+
+def _sla(inputs: B2BInputs, options: RunOptions | None) -> Any:
+    """The SLAs, from the stages and the touch log, or from the unified event log split
+    into both."""
+    from attribution.b2b._sla import sla
+
+    columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
+    stages, touches = inputs.stages, inputs.touches
+    if (stages is None or touches is None) and inputs.events is not None:
+        from attribution.inputs._schema import EVENTS, load, split_events
+
+        log = load(
+            inputs.events,
+            EVENTS,
+            columns=(columns or {}).get("events") or (columns or {}).get("touches"),
+            formats=formats_for("events", formats or {}),
+        )
+        try:
+            touches, stages = split_events(log.frame, log.source)
+        except InputError as exc:
+            raise log.error(exc) from None
+        columns, formats = None, None  # the split tables have our names and types
+    if stages is None or touches is None:
+        raise ConfigError("the SLAs need the stages and the touch log (or the event log)")
+    settings = dict(inputs.sla) if isinstance(inputs.sla, Mapping) else None
+    return sla(
+        stages,
+        touches,
+        settings=settings,
+        columns=columns,
+        stage_names=stage_names,
+        timestamp_formats=formats,
+    )
