@@ -24,112 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from attribution.b2b._analysis_inputs import B2BInputs
 from attribution.exceptions import ConfigError, InputError
 from attribution.inputs._formats import formats_for
-from attribution.typing import TableLike
 
 if TYPE_CHECKING:
     from attribution.engine._result import AttributionResult
-    from attribution.inputs._benchmarks import Benchmarks
     from attribution.options import RunOptions
     from attribution.surveys._benchmark import SurveyBenchmark
 
-
-@dataclass(frozen=True, kw_only=True)
-class B2BInputs:
-    """The inputs and settings of the B2B steps of a run (see :func:`analyse`).
-
-    Every table is anything the library reads as one (a path, a Polars frame, an Arrow table,
-    an :class:`~attribution.SqlTable`); column names, stage names and timestamp formats are
-    those of the run's :class:`~attribution.RunOptions`.
-
-    Parameters
-    ----------
-    touches, stages
-        The touch log and the CRM stage events of the run (the funnel, the segment exposure,
-        the channel tests and the SLAs read them).
-    events
-        The unified event log instead of both (then only the SLAs read it).
-    contacts
-        Contact -> account: the segment exposure of touches at contact level.
-    spend
-        Spend by channel and month: unit economics, the funnel and the plan check.
-    accounts
-        Accounts (``account_id``; segment, metro, region...): economics by segment.
-    subscriptions
-        Subscriptions (``account_id``, ``month``, ``mrr`` or ``arr``): retention, NRR and the
-        observed churn in LTV.
-    surveys
-        Survey answers: the survey benchmark, and the decision model it ranks first.
-    survey_labels
-        Labelled answers (``response``, ``channel``) to fit a survey classifier on.
-    truth
-        A synthetic dataset's ``truth.json``: models scored against it, the injected
-        anomalies scored, the calibration scored.
-    experiments
-        Lift tests: credit calibrated with them.
-    plan
-        A plan TOML: the plan check (needs spend and stages) and its channel tests.
-    economics
-        The keywords of :func:`attribution.unit_economics` (a config's ``[economics]``).
-    alerts
-        The fields of :class:`attribution.AlertSettings` (a config's ``[alerts]``).
-    sla
-        Measure the SLAs: ``True`` with the defaults, or their settings (a config's
-        ``[sla]``); ``False`` (default): not measured.
-    benchmarks
-        The benchmark table the economics, the funnel and the plan check compare with
-        (default: the shipped one).
-    influence_csv
-        Also write ``campaign_influence.csv`` (touches with campaigns).
-    experiments_next
-        With spend, rank the channels by the value of a lift test even without experiments
-        (default); ``attribution plan`` turns it off.
-
-    Examples
-    --------
-    >>> from attribution import B2BInputs
-    >>> B2BInputs(spend="spend.parquet", sla=True).sla
-    True
-    >>> B2BInputs(sla="yes")
-    Traceback (most recent call last):
-    ...
-    attribution.exceptions.InputError: sla must be True, False or a mapping of SLA settings; \
-got 'yes'
-    """
-
-    touches: TableLike | None = None
-    stages: TableLike | None = None
-    events: TableLike | None = None
-    contacts: TableLike | None = None
-    spend: TableLike | None = None
-    accounts: TableLike | None = None
-    subscriptions: TableLike | None = None
-    surveys: TableLike | None = None
-    survey_labels: TableLike | None = None
-    truth: str | Path | None = None
-    experiments: TableLike | None = None
-    plan: str | Path | None = None
-    economics: Mapping[str, Any] | None = None
-    alerts: Mapping[str, Any] | None = None
-    sla: bool | Mapping[str, Any] = False
-    benchmarks: Benchmarks | None = None
-    influence_csv: bool = False
-    experiments_next: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.sla, bool | Mapping):
-            error = InputError(
-                f"sla must be True, False or a mapping of SLA settings; got {self.sla!r}"
-            )
-            error.option = "sla"
-            raise error
-        for name in ("economics", "alerts"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, Mapping):
-                error = InputError(f"{name} must be a mapping; got {type(value).__name__}")
-                error.option = name
-                raise error
+__all__ = ["Analysis", "B2BInputs", "analyse"]
 
 
 @dataclass

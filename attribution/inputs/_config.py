@@ -92,6 +92,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attribution.b2b._analysis_inputs import ECONOMICS_KEYS, check_economics
 from attribution.b2b._sla_targets import check_sla_settings
 from attribution.exceptions import ConfigError, InputError, did_you_mean
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
@@ -136,35 +137,6 @@ _INPUTS = {
 _TABLES = _INPUTS - {"plan", "import", "paths"}
 #: The tables an import directory (``attribution import ...``, ``[inputs] import``) holds.
 _IMPORTED = ("touches", "stages", "contacts", "surveys")
-#: [economics] keys -> the keyword of :func:`attribution.b2b._economics.unit_economics`
-_ECONOMICS_NUMBERS = {
-    "monthly_lag_months",
-    "gross_margin",
-    "annual_churn",
-    "arpa",
-    "ltv",
-    "value_period_months",
-    "guardrail_limit",
-    "ltv_to_cac_target",
-    "payback_target_months",
-    "max_lifetime_years",
-}
-_ECONOMICS = _ECONOMICS_NUMBERS | {
-    "costs",
-    "allocation",
-    "guardrail_basis",
-    "segment_spend",
-}
-#: [economics] keys that take one of a few words -> those words
-_ECONOMICS_CHOICES = {
-    "allocation": ("customers", "spend"),
-    "guardrail_basis": (
-        "lifetime_gross_profit",
-        "first_year_gross_profit",
-        "period_gross_profit",
-    ),
-    "segment_spend": ("touches", "customers"),
-}
 #: The run options with a section of their own (checked here); every other run option is a
 #: key of [run], as is ``out`` (the runs directory of the command line).
 _SECTIONED = {  # option -> (the RunConfig attribute, where the file gives it)
@@ -432,33 +404,10 @@ def _formats(section: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
         raise ConfigError(f"config '{path}': [formats] {exc}") from None
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _economics(section: dict[str, Any], path: Path) -> dict[str, Any]:
     """Check [economics]: keyword arguments for ``unit_economics`` (ranges are checked there)."""
-    _unknown(set(section), _ECONOMICS, "[economics]", path)
-    for key in _ECONOMICS_NUMBERS & set(section):
-        value = section[key]
-        if key == "gross_margin" and isinstance(value, dict) and all(map(_number, value.values())):
-            continue  # a margin per segment: gross_margin = {smb = 0.7, all = 0.8}
-        if not _number(value):
-            raise ConfigError(
-                f"config '{path}': [economics] {key} must be a number"
-                + (" (or, gross_margin, a table segment = margin)" if key == "gross_margin" else "")
-                + f", got {value!r}"
-            )
-    for key, words in _ECONOMICS_CHOICES.items():
-        if key in section and section[key] not in words:
-            raise ConfigError(
-                f"config '{path}': [economics] {key} must be "
-                + " or ".join(f"'{w}'" for w in words)
-                + f"; {did_you_mean(str(section[key]), list(words))}"
-            )
-    costs = section.get("costs", {})
-    if not isinstance(costs, dict) or not all(_number(v) and v >= 0 for v in costs.values()):
-        raise ConfigError(
-            f"config '{path}': [economics.costs] maps a cost name = amount >= 0, got {costs!r}"
-        )
-    return dict(section)
+    _unknown(set(section), set(ECONOMICS_KEYS), "[economics]", path)
+    try:
+        return check_economics(section)
+    except InputError as exc:
+        raise ConfigError(f"config '{path}': [economics] {exc}") from None

@@ -1,0 +1,196 @@
+"""The inputs and settings of the B2B stage (:class:`B2BInputs`), checked once when made:
+the settings (``economics``, ``alerts``, ``sla``) by the same checks a config file's sections
+go through, a bad value an :class:`~attribution.InputError` naming the setting
+(``exc.option``) and its key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attribution.exceptions import InputError, ModelParameterError, did_you_mean
+from attribution.typing import TableLike
+
+if TYPE_CHECKING:
+    from attribution.inputs._benchmarks import Benchmarks
+
+#: ``economics`` keys taking a number -> the keywords of :func:`attribution.unit_economics`
+ECONOMICS_NUMBERS = frozenset(
+    {
+        "monthly_lag_months",
+        "gross_margin",
+        "annual_churn",
+        "arpa",
+        "ltv",
+        "value_period_months",
+        "guardrail_limit",
+        "ltv_to_cac_target",
+        "payback_target_months",
+        "max_lifetime_years",
+    }
+)
+#: ``economics`` keys that take one of a few words -> those words
+ECONOMICS_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "allocation": ("customers", "spend"),
+    "guardrail_basis": (
+        "lifetime_gross_profit",
+        "first_year_gross_profit",
+        "period_gross_profit",
+    ),
+    "segment_spend": ("touches", "customers"),
+}
+#: every ``economics`` key (a config's ``[economics]``)
+ECONOMICS_KEYS = ECONOMICS_NUMBERS | set(ECONOMICS_CHOICES) | {"costs"}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_economics(section: Mapping[str, Any]) -> dict[str, Any]:
+    """``economics`` settings (the keywords of :func:`attribution.unit_economics`) checked
+    for their keys and types (ranges are checked there); an InputError names the key."""
+    for key in section:
+        if key not in ECONOMICS_KEYS:
+            raise InputError(f"unknown key '{key}'; {did_you_mean(key, sorted(ECONOMICS_KEYS))}")
+    for key in ECONOMICS_NUMBERS & set(section):
+        value = section[key]
+        per_segment = isinstance(value, Mapping) and all(map(_number, value.values()))
+        if key == "gross_margin" and per_segment:
+            continue  # a margin per segment: gross_margin = {smb = 0.7, all = 0.8}
+        if not _number(value):
+            raise InputError(
+                f"{key} must be a number"
+                + (" (or, gross_margin, a table segment = margin)" if key == "gross_margin" else "")
+                + f", got {value!r}"
+            )
+    for key, words in ECONOMICS_CHOICES.items():
+        if key in section and section[key] not in words:
+            raise InputError(
+                f"{key} must be "
+                + " or ".join(f"'{w}'" for w in words)
+                + f"; {did_you_mean(str(section[key]), list(words))}"
+            )
+    costs = section.get("costs", {})
+    if not isinstance(costs, Mapping) or not all(_number(v) and v >= 0 for v in costs.values()):
+        raise InputError(f"costs maps a cost name = amount >= 0, got {costs!r}")
+    return dict(section)
+
+
+def _named(name: str, error: Exception) -> InputError:
+    """``error`` as the InputError of the setting ``name``."""
+    out = InputError(f"{name}: {error}")
+    out.option = name
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class B2BInputs:
+    """The inputs and settings of the B2B steps of a run (see :func:`analyse`).
+
+    Every table is anything the library reads as one (a path, a Polars frame, an Arrow table,
+    an :class:`~attribution.SqlTable`); column names, stage names and timestamp formats are
+    those of the run's :class:`~attribution.RunOptions`.
+
+    Parameters
+    ----------
+    touches, stages
+        The touch log and the CRM stage events of the run (the funnel, the segment exposure,
+        the channel tests and the SLAs read them).
+    events
+        The unified event log instead of both (then only the SLAs read it).
+    contacts
+        Contact -> account: the segment exposure of touches at contact level.
+    spend
+        Spend by channel and month: unit economics, the funnel and the plan check.
+    accounts
+        Accounts (``account_id``; segment, metro, region...): economics by segment.
+    subscriptions
+        Subscriptions (``account_id``, ``month``, ``mrr`` or ``arr``): retention, NRR and the
+        observed churn in LTV.
+    surveys
+        Survey answers: the survey benchmark, and the decision model it ranks first.
+    survey_labels
+        Labelled answers (``response``, ``channel``) to fit a survey classifier on.
+    truth
+        A synthetic dataset's ``truth.json``: models scored against it, the injected
+        anomalies scored, the calibration scored.
+    experiments
+        Lift tests: credit calibrated with them.
+    plan
+        A plan TOML: the plan check (needs spend and stages) and its channel tests.
+    economics
+        The keywords of :func:`attribution.unit_economics` (a config's ``[economics]``).
+    alerts
+        The fields of :class:`attribution.AlertSettings` (a config's ``[alerts]``).
+    sla
+        Measure the SLAs: ``True`` with the defaults, or their settings (a config's
+        ``[sla]``); ``False`` (default): not measured.
+    benchmarks
+        The benchmark table the economics, the funnel and the plan check compare with
+        (default: the shipped one).
+    influence_csv
+        Also write ``campaign_influence.csv`` (touches with campaigns).
+    experiments_next
+        With spend, rank the channels by the value of a lift test even without experiments
+        (default); ``attribution plan`` turns it off.
+
+    Examples
+    --------
+    >>> from attribution import B2BInputs
+    >>> B2BInputs(spend="spend.parquet", sla=True).sla
+    True
+    >>> B2BInputs(economics={"gross_margin": "high"})
+    Traceback (most recent call last):
+    ...
+    attribution.exceptions.InputError: economics: gross_margin must be a number (or, \
+gross_margin, a table segment = margin), got 'high'
+    """
+
+    touches: TableLike | None = None
+    stages: TableLike | None = None
+    events: TableLike | None = None
+    contacts: TableLike | None = None
+    spend: TableLike | None = None
+    accounts: TableLike | None = None
+    subscriptions: TableLike | None = None
+    surveys: TableLike | None = None
+    survey_labels: TableLike | None = None
+    truth: str | Path | None = None
+    experiments: TableLike | None = None
+    plan: str | Path | None = None
+    economics: Mapping[str, Any] | None = None
+    alerts: Mapping[str, Any] | None = None
+    sla: bool | Mapping[str, Any] = False
+    benchmarks: Benchmarks | None = None
+    influence_csv: bool = False
+    experiments_next: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sla, bool | Mapping):
+            raise _named("sla", InputError(f"takes True, False or SLA settings; got {self.sla!r}"))
+        for name in ("economics", "alerts"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                raise _named(name, InputError(f"takes a mapping; got {type(value).__name__}"))
+        if self.economics is not None:
+            try:
+                check_economics(self.economics)
+            except InputError as exc:
+                raise _named("economics", exc) from None
+        if self.alerts is not None:
+            from attribution.b2b._alerts_settings import AlertSettings
+
+            try:
+                AlertSettings.of(self.alerts)
+            except (ModelParameterError, TypeError) as exc:
+                raise _named("alerts", exc) from None
+        if isinstance(self.sla, Mapping):
+            from attribution.b2b._sla_targets import check_sla_settings
+
+            try:
+                check_sla_settings(self.sla)
+            except InputError as exc:
+                raise _named("sla", exc) from None
