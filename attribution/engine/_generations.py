@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from attribution.engine._files import write_json_atomic
+from attribution.engine._history import MAX_FILES, merge_history, write_history
 from attribution.engine._stages import Part
 from attribution.exceptions import ConfigError
 
@@ -42,7 +43,7 @@ __all__ = [
     "write_table",
 ]
 
-STATE_VERSION = 2
+STATE_VERSION = 3  # 3: the history as indexed Arrow IPC files
 STATE_FILE = "state.json"
 #: the per-entity tables, kept as generations
 ENTITY_TABLES = ("journeys", "conversions", "campaigns")
@@ -226,14 +227,22 @@ def append_history(
     name: str,
     frame: pl.DataFrame,
     offset: int,
+    key: str,
     keep: list[str] | None = None,
 ) -> None:
-    """Record ``frame`` (validated rows, global ``_row``) in the history and the watermark."""
+    """Record ``frame`` (validated rows, global ``_row``) in the history (a file indexed by
+    ``key``, :mod:`attribution.engine._history`) and the watermark; past
+    :data:`~attribution.engine._history.MAX_FILES` files, all but the first are merged."""
     files = list(keep or [])
     if frame.height:
-        target = f"history-{name}-{meta['runs']:06d}.parquet"
-        frame.write_parquet(directory / target, compression="lz4")
+        target = f"history-{name}-{meta['runs']:06d}.arrow"
+        write_history(directory / target, frame, key)
         files.append(f"{directory.name}/{target}")
+    if len(files) > MAX_FILES:
+        target = f"history-{name}-{meta['runs']:06d}-merged.arrow"
+        state = directory.parent
+        merge_history([state / f for f in files[1:]], directory / target, key)
+        files = [files[0], f"{directory.name}/{target}"]
     meta["history"][name] = files
     previous = meta["inputs"].get(name, {})
     watermark = datetime.fromisoformat(previous.get("watermark", EMPTY_TIME.isoformat()))

@@ -8,7 +8,9 @@ on its entity's own rows only. So the state keeps (``RunOptions.state``, a direc
 
 - the **history**: every validated input row read so far, with its global row number (ties
   in time and ``row-N`` touch ids are those of a full run over the rows in the order they
-  were read, each run's new rows after the earlier ones), one file per run;
+  were read, each run's new rows after the earlier ones), one file per run, indexed by
+  entity (:mod:`attribution.engine._history`: a night gathers only the re-opened entities'
+  rows);
 - the *additive* outputs: the path table (coded, :mod:`attribution.engine._deltas`), the
   rule-based credit summed per model and channel, the reconciliation counts (with the uncut
   stage counts) and the conversion totals;
@@ -29,9 +31,9 @@ generation; (4) fits the data-driven models once on the path table and reports t
 channel credit (:mod:`attribution.engine._state_answer`).
 The per-touch tables (touch credit, conversions, campaign credit and influence) are built
 from the state's journeys when first read, exactly as a full run builds them. So a run's
-cost follows its new rows, except for two parts that follow the history: scanning the
-history for the re-opened entities' rows (their journeys are rebuilt from all of them), and
-the data-driven models' fit on the path table (one row per distinct path).
+cost follows its new rows and the re-opened entities' history (gathered through the
+index), except for the data-driven models' fit on the path table (one row per distinct
+path).
 
 Cases that make a run a **full recompute** (all rows read again from the inputs and the
 state rebuilt; the manifest's notes say which): no state yet; run options other than those
@@ -79,11 +81,11 @@ from attribution.engine._generations import (
     append_history,
     commit,
     compact,
-    entity_filter,
     new_directory,
     write_generation,
     write_table,
 )
+from attribution.engine._history import count_before, rows_of, rows_since
 from attribution.engine._manifest import Timer, conversion_totals
 from attribution.engine._memory import attribute, refuse_bootstrap
 from attribution.engine._result import AttributionResult
@@ -306,16 +308,7 @@ def _cutoff(seen: Mapping[str, Any], options: RunOptions) -> datetime:
 
 
 def _history_count_before(state: State, name: str, cutoff: datetime) -> int:
-    files = state.history(name)
-    if not files:
-        return 0
-    return int(
-        pl.scan_parquet(files)
-        .filter(pl.col("timestamp") < cutoff)
-        .select(pl.len())
-        .collect()
-        .item()
-    )
+    return count_before(state.history(name), cutoff)
 
 
 def _full(
@@ -346,7 +339,7 @@ def _full(
         "runs": 1,
     }
     for name, table in tables.items():
-        append_history(fresh, meta, name, table.frame, 0)
+        append_history(fresh, meta, name, table.frame, 0, _key(options))
     per_entity = (
         options.level == "contact"
         and not options.select_markov_order
@@ -407,12 +400,9 @@ def _incremental(
     for name, read in reads.items():
         seen_meta = meta["inputs"][name]
         cutoff = _cutoff(seen_meta, options)
-        history = pl.scan_parquet(state.history(name)) if state.history(name) else None
-        recent = (
-            history.filter(pl.col("timestamp") >= cutoff).collect()
-            if history is not None
-            else read.table.frame.clear()
-        )
+        recent = rows_since(state.history(name), cutoff)
+        if recent is None:
+            recent = read.table.frame.clear()
         fresh = unseen(read.table.frame, recent.select(read.table.frame.columns))
         offset = int(seen_meta["rows"])
         new[name] = fresh.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias(ROW))
@@ -424,11 +414,8 @@ def _incremental(
     )
     timer.stage("history of the entities with new rows")
     for name in reads:
-        files = state.history(name)
-        if files and entities.len() and key in pl.scan_parquet(files).collect_schema().names():
-            old[name] = pl.scan_parquet(files).filter(entity_filter(key, entities)).collect()
-        else:
-            old[name] = new[name].clear()
+        found = rows_of(state.history(name), key, entities) if entities.len() else None
+        old[name] = new[name].clear() if found is None else found.select(new[name].columns)
     tables = (reads["touches"].table, reads["stages"].table)
     timer.stage("journeys")
     before = _part(old["touches"], old["stages"], options, tables)
@@ -477,6 +464,7 @@ def _incremental(
             name,
             new[name],
             int(meta["inputs"][name]["rows"]),
+            key,
             keep=meta["history"][name],
         )
     for name, frame in written.items():

@@ -1,0 +1,132 @@
+"""The incremental state's history index (:mod:`attribution.engine._history`): files sorted
+by a hash of the entity key, from which a night gathers only the re-opened entities' rows --
+the same rows a scan of the whole history finds, with colliding hashes, null keys and many
+files; merged past the file limit without changing any night's answer."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import attribution
+from attribution import attribute_incremental
+from attribution.engine import _history
+from attribution.engine._history import (
+    HASH,
+    count_before,
+    rows_of,
+    rows_since,
+    write_history,
+)
+from attribution.inputs._schema import ROW
+
+KEYS = ["a", "b", "c", "d", "e", None]
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _history_frame(keys: list[str | None], days: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            ROW: range(len(keys)),
+            "contact_id": keys,
+            "timestamp": [START + timedelta(days=d) for d in days],
+            "channel": [f"ch{i % 3}" for i in range(len(keys))],
+        },
+        schema={ROW: pl.Int64, "contact_id": pl.String,
+                "timestamp": pl.Datetime("us", "UTC"), "channel": pl.String},
+    )  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.sampled_from(KEYS), st.integers(0, 30)), max_size=60),
+    cuts=st.lists(st.integers(0, 60), max_size=3),
+    wanted=st.lists(st.sampled_from(KEYS), min_size=1, max_size=4),
+    coarse=st.booleans(),
+    day=st.integers(0, 31),
+)
+def test_the_index_finds_what_a_scan_finds(
+    tmp_path_factory, rows, cuts, wanted, coarse, day
+) -> None:
+    """Rows of the wanted entities (a null among them: the rows without a key), counts and
+    rows around a cutoff: equal to filtering the whole history, whatever the files and
+    with every key's hash colliding (``coarse``: the hash taken modulo 2) and files of many
+    record batches."""
+    directory = tmp_path_factory.mktemp("history")
+    frame = _history_frame([k for k, _ in rows], [d for _, d in rows])
+    bounds = sorted({0, *(c for c in cuts if c < frame.height), frame.height})
+    files = []
+    original, batch_rows = _history._key_hash, _history.BATCH_ROWS
+    try:
+        _history.BATCH_ROWS = 4  # many record batches: rows gathered across them
+        if coarse:
+            _history._key_hash = lambda keys: original(keys) % 2  # type: ignore[assignment]
+        for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+            files.append(directory / f"h{i}.arrow")
+            write_history(files[-1], frame.slice(lo, hi - lo), "contact_id")
+        entities = pl.Series("contact_id", wanted, dtype=pl.String).unique()
+        got = rows_of(files, "contact_id", entities)
+    finally:
+        _history._key_hash = original  # type: ignore[assignment]
+        _history.BATCH_ROWS = batch_rows
+    if not files:
+        assert got is None
+        return
+    inside = pl.col("contact_id").is_in(entities.drop_nulls().implode())
+    if entities.null_count():
+        inside = inside | pl.col("contact_id").is_null()
+    assert got is not None
+    assert_frame_equal(got, frame.filter(inside))
+    cutoff = START + timedelta(days=day)
+    assert count_before(files, cutoff) == frame.filter(pl.col("timestamp") < cutoff).height
+    since = rows_since(files, cutoff)
+    assert since is not None
+    assert_frame_equal(since.sort(ROW), frame.filter(pl.col("timestamp") >= cutoff))
+
+
+def test_history_files_are_sorted_by_the_key_hash(tmp_path) -> None:
+    frame = _history_frame(["b", "a", None, "b", "c", "a"], [5, 4, 3, 2, 1, 0])
+    write_history(tmp_path / "h.arrow", frame, "contact_id")
+    stored = pl.read_ipc(tmp_path / "h.arrow")
+    assert stored.get_column(HASH).is_sorted()
+    # one entity's rows in row order, every row kept
+    assert_frame_equal(stored.drop(HASH).sort(ROW), frame)
+    assert stored.filter(pl.col("contact_id") == "a").get_column(ROW).to_list() == [1, 5]
+
+
+def test_many_nights_merge_history_files_and_equal_full_runs(tmp_path, monkeypatch) -> None:
+    """Past the file limit a night merges the later history files into one; every night
+    still equals a full run (a touch table without touch ids: ``row-N`` ids follow the
+    global row order)."""
+    from attribution.engine import _generations
+    from tests.test_incremental import SAMPLE, _batches, assert_same
+
+    monkeypatch.setattr(_generations, "MAX_FILES", 2)
+    touches = pl.read_parquet(SAMPLE / "touches.parquet").drop("touch_id")
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    cuts = [datetime(2025, m, 1, tzinfo=UTC) for m in (7, 8, 9, 10)]
+    state = tmp_path / "state"
+    files = []
+    models = ["linear", "time_decay", "markov", "shapley"]
+    for t, s in zip(_batches(touches, cuts), _batches(stages, cuts), strict=True):
+        got = attribute_incremental(t, s, models=models, state=state)
+        meta = json.loads((state / "state.json").read_text())
+        files.append(len(meta["history"]["touches"]))
+        assert_same(got, attribution.attribute(t, s, models=models))
+    assert files == [1, 2, 2, 2, 2]
+    assert any(f.endswith("-merged.arrow") for f in meta["history"]["touches"])
+    stored = sorted(p.name for p in state.rglob("history-touches-*"))
+    assert len(stored) == 2  # the merged files' parts are gone
+
+
+def test_a_table_without_the_key_is_kept_unindexed(tmp_path) -> None:
+    frame = _history_frame(["a", "b"], [1, 0])
+    write_history(tmp_path / "h.arrow", frame.drop("contact_id"), "contact_id")
+    assert_frame_equal(pl.read_ipc(tmp_path / "h.arrow"), frame.drop("contact_id"))
+    got = rows_of([tmp_path / "h.arrow"], "contact_id", pl.Series("contact_id", ["a"]))
+    assert got is None  # no index: the night reads none of its rows (as before the index)
