@@ -10,6 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import attribution
 from attribution.engine._partitioned import attribute_partitioned
@@ -22,7 +24,8 @@ from attribution.inputs import (
     read_source,
 )
 from attribution.inputs._config import load_config
-from attribution.inputs._schema import SPEND, STAGES, load
+from attribution.inputs._reading import blank_free, frame_blanks_as_null, parquet_text_bounds
+from attribution.inputs._schema import SPEND, STAGES, TOUCHES, load
 
 US = ["%m/%d/%Y %I:%M %p", "%m/%d/%Y"]
 
@@ -96,6 +99,60 @@ def test_quoted_and_whitespace_blanks_are_missing(tmp_path: Path) -> None:
     frame = blanks_as_null(read_source(path, table="t").frame).collect()
     assert frame.get_column("a").null_count() == 4
     assert frame.get_column("b").to_list() == [None, "x", None, "y"]
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from([" ", "\t", "\n", "\u0085", "\u00a0", "\u2003", "\u3000",
+                              "\u200b", "!", "a", "Z", "~", "\u0084", "\u00e9", "\x1f"]),
+    max_size=4,
+)  # fmt: skip
+
+
+def _strip_blanks(frame: pl.DataFrame) -> pl.DataFrame:
+    """The reference: every text value stripped by Polars and tested (what the loader did
+    for every value before the bounds were used)."""
+    return frame.with_columns(
+        pl.when(pl.col(c).str.strip_chars().str.len_bytes() == 0)
+        .then(None)
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in frame.columns
+    )
+
+
+@given(st.lists(st.one_of(st.none(), _TEXT), max_size=12))
+def test_blank_free_bounds_never_hide_a_blank(values: list[str | None]) -> None:
+    """``blank_free(min, max)`` only when no value is blank, and the loader's replacement
+    (which trusts it) equals stripping every value, on whitespace of every kind."""
+    frame = pl.DataFrame({"a": values}, schema={"a": pl.String})
+    expected = _strip_blanks(frame)
+    text = frame.get_column("a").drop_nulls()
+    if text.len() and blank_free(text.min(), text.max()):
+        assert expected.get_column("a").null_count() == frame.get_column("a").null_count()
+    assert frame_blanks_as_null(frame, ["a"]).equals(expected)
+
+
+def test_parquet_statistics_find_a_blank_in_any_row_group(tmp_path: Path) -> None:
+    """A blank in the last row group only, or a column whose statistics cannot clear it,
+    is still a missing value; clean columns are told by the file's statistics alone."""
+    clean = [f"c{i}" for i in range(30)]
+    frame = pl.DataFrame(
+        {"contact_id": clean, "channel": ["email"] * 29 + ["\u00a0 "], "stage": ["x"] * 30}
+    )
+    path = tmp_path / "t.parquet"
+    frame.write_parquet(path, row_group_size=10)
+    bounds = parquet_text_bounds(path, ["contact_id", "channel", "missing"])
+    assert blank_free(*bounds["contact_id"])
+    assert not blank_free(*bounds["channel"])
+    assert "missing" not in bounds
+    touches = frame.select(
+        "contact_id", "channel", pl.lit("2025-01-01T00:00:00Z").alias("timestamp")
+    )
+    touches.write_parquet(path, row_group_size=10)
+    loaded = load(path, TOUCHES).frame
+    assert loaded.get_column("channel").null_count() == 1
+    assert loaded.get_column("channel").is_null().to_list()[-1]
+    assert loaded.get_column("contact_id").to_list() == clean
 
 
 def test_blank_ids_and_values_are_missing_in_a_run(export: Path) -> None:

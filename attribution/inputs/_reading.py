@@ -17,7 +17,8 @@ These are the pieces every reader of user files shares (the table loader of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -48,6 +49,81 @@ def blanks_as_null(frame: pl.LazyFrame, columns: Sequence[str] | None = None) ->
     if not text:
         return frame
     return frame.with_columns(blank_as_null(pl.col(c)).alias(c) for c in text)
+
+
+#: Every ASCII whitespace character sorts below ``"!"`` and every other Unicode White_Space
+#: character at or above U+0085 (NEL): a text column whose values all lie in between
+#: (``"!" <= min`` and ``max < "\u0085"``, in code point order, which is UTF-8's byte order)
+#: holds no blank value, since a blank is ``""`` or starts with a whitespace character.
+_LOWEST_NON_BLANK, _FIRST_NON_ASCII_SPACE = "!", "\u0085"
+
+
+def blank_free(low: object, high: object) -> bool:
+    """True when text values bounded by ``low`` and ``high`` (a column's min and max, or
+    bounds of them such as Parquet statistics) cannot hold a blank value."""
+    return (
+        isinstance(low, str)
+        and isinstance(high, str)
+        and low >= _LOWEST_NON_BLANK
+        and high < _FIRST_NON_ASCII_SPACE
+    )
+
+
+def parquet_text_bounds(path: Path, columns: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The bounds of each of ``columns`` (file names) that the Parquet file's statistics
+    give in every row group (the footer only: about 2 ms for a 10M-row file). Columns
+    without statistics in some row group, or not text, are left out."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, ValueError):  # pragma: no cover - the scan read this file already
+        return {}
+    wanted = set(columns)
+    bounds: dict[str, tuple[str, str]] = {}
+    missing: set[str] = set()
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for i in range(group.num_columns):
+            chunk = group.column(i)
+            name = chunk.path_in_schema
+            if name not in wanted or name in missing:
+                continue
+            stats = chunk.statistics
+            low = high = None
+            if stats is not None and stats.has_min_max:
+                low, high = stats.min, stats.max
+            if not isinstance(low, str) or not isinstance(high, str):
+                missing.add(name)
+                bounds.pop(name, None)
+                continue
+            if name in bounds:
+                low, high = min(bounds[name][0], low), max(bounds[name][1], high)
+            bounds[name] = (low, high)
+    return bounds
+
+
+def frame_blanks_as_null(
+    frame: pl.DataFrame, columns: Sequence[str], clean: Collection[str] = ()
+) -> pl.DataFrame:
+    """:func:`blanks_as_null` on a collected ``frame``, for those of ``columns`` that are
+    text, skipping the columns known to be ``clean`` (say, by Parquet statistics) and those
+    whose min and max show that no value is blank (:func:`blank_free`): one pass of string
+    comparisons (0.7 s of CPU for 5 columns of 10M values, where stripping every value to
+    test it took 1.0 s), and the exact replacement only where it may change something."""
+    text = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
+    unsure = [c for c in text if c not in clean]
+    if not unsure or frame.height == 0:
+        return frame
+    ends = frame.select(
+        *(pl.col(c).min().alias(f"{i}_min") for i, c in enumerate(unsure)),
+        *(pl.col(c).max().alias(f"{i}_max") for i, c in enumerate(unsure)),
+    ).row(0)
+    n = len(unsure)
+    blank = [c for i, c in enumerate(unsure) if not blank_free(ends[i], ends[n + i])]
+    if not blank:
+        return frame
+    return frame.with_columns(blank_as_null(pl.col(c)).alias(c) for c in blank)
 
 
 def _iso_timestamp(text: pl.Expr) -> pl.Expr:

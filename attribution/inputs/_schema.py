@@ -24,9 +24,12 @@ from attribution.exceptions import (
     did_you_mean,
 )
 from attribution.inputs._reading import (
+    blank_free,
     blanks_as_null,
     check_parsed,
+    frame_blanks_as_null,
     locate,
+    parquet_text_bounds,
     parse_date,
     parse_timestamp,
 )
@@ -318,7 +321,6 @@ def _load(
     available = list(schema.names())
     _check_columns(spec, available, source)
     present = [c for c in spec.columns if c in available]
-    lazy = blanks_as_null(lazy, present)  # "" and whitespace-only cells are missing values
     parsed = {col for col, _ in _conversions(schema, spec, source, formats)[1]}  # bad types raise
     wanted = set(present if keep is None else keep(present)) | parsed | set(spec.not_null)
     loaded = [c for c in present if c in wanted]
@@ -328,11 +330,28 @@ def _load(
     )
     if require_rows and frame.height == 0:
         check_has_rows(source, spec)
+    # "" and whitespace-only cells are missing values: replaced only in the columns that may
+    # hold one (the file's statistics or the column's min and max tell: see blank_free)
+    frame = frame_blanks_as_null(frame, loaded, _clean_by_statistics(source, loaded, renames))
+    lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     frame = _normalise_types(frame, spec, source, formats)
     _check_not_null(frame, spec, source)
     return Table(
         frame, source, frame.height, unloaded, lazy if unloaded else None, spec, names, formats
     )
+
+
+def _clean_by_statistics(
+    source: Source, columns: Sequence[str], renames: Mapping[str, str]
+) -> set[str]:
+    """Those of ``columns`` (ours) that a Parquet file's statistics show hold no blank
+    value (:func:`~attribution.inputs._reading.blank_free`); none for other sources."""
+    if source.path is None or source.path.suffix.lower() not in (".parquet", ".pq"):
+        return set()
+    theirs = {ours: theirs for theirs, ours in renames.items()}
+    names = {theirs.get(c, c): c for c in columns}
+    bounds = parquet_text_bounds(source.path, list(names))
+    return {names[name] for name, (low, high) in bounds.items() if blank_free(low, high)}
 
 
 def check_has_rows(source: Source, spec: TableSpec) -> None:
