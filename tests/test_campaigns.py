@@ -439,6 +439,23 @@ def test_run_directory_and_cli(tmp_path: Path, synth: Any) -> None:
     assert "Traceback" not in bad.stderr + bad.stdout
 
 
+def test_campaign_outputs_built_on_first_use_or_by_the_writer(synth: Any, tmp_path: Path) -> None:
+    """attribute() leaves the campaign outputs to be built when read or written: the run
+    directory's writer builds them in its threads, and the files equal the tables read
+    afterwards (built from the same touch credit)."""
+    res = attribution.attribute(synth.touches, synth.stages, models=["linear", "markov"])
+    assert callable(res.__dict__["_campaign_influence"])
+    assert callable(res.__dict__["_campaign_credit"])
+    run = res.write(tmp_path / "runs", report=False)
+    influence = pl.read_parquet(run / "campaign_influence.parquet")
+    assert influence.height > 0
+    assert_frame_equal(influence, res.campaign_influence)
+    assert_frame_equal(pl.read_parquet(run / "campaign_credit.parquet"), res.campaign_credit)
+    again = attribution.attribute(synth.touches, synth.stages, models=["linear", "markov"])
+    assert_frame_equal(again.campaign_influence, influence)  # read first, then written
+    assert (again.write(tmp_path / "again", report=False) / "campaign_credit.parquet").exists()
+
+
 def test_campaign_key_in_incremental_runs_equals_a_full_run(synth: Any, tmp_path: Path) -> None:
     from datetime import timedelta
 

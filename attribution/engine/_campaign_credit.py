@@ -127,6 +127,13 @@ def journey_campaigns(
 def _by_row(source_rows: pl.Series, wanted: pl.Series) -> pl.Series | None:
     """The positions in ``source_rows`` (ascending) of ``wanted``, or None when they are
     not sorted or one is missing."""
+    n = source_rows.len()
+    if n and wanted.len() and wanted.min() >= 0 and wanted.max() < n:  # type: ignore[operator]
+        # no row dropped before (most logs): a row's position is its number, as the gather
+        # checks (0.02 s where the search took 0.4 s for 0.7M of 10M rows)
+        at = wanted.cast(pl.get_index_type())
+        if source_rows.gather(at).equals(wanted.rename(ROW)):
+            return at
     if not source_rows.is_sorted():
         return None
     at = source_rows.search_sorted(wanted).clip(0, max(source_rows.len() - 1, 0))

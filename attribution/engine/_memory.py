@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -20,6 +21,7 @@ from attribution.b2b._accounts import (
 from attribution.b2b._campaigns import campaign_influence
 from attribution.engine._bootstrap import bootstrap_credit, conversion_segments, with_intervals
 from attribution.engine._campaign_credit import (
+    CampaignRows,
     campaign_credit_from_sums,
     conversion_campaigns,
     conversion_campaigns_wide,
@@ -275,17 +277,15 @@ def attribute(
         }
         touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
         wide = pl.DataFrame()
-    campaign_credit = influence = pl.DataFrame()
+    campaign_credit: pl.DataFrame | Callable[[], pl.DataFrame] = pl.DataFrame()
+    influence: pl.DataFrame | Callable[[], pl.DataFrame] = pl.DataFrame()
     if part.campaigns is not None:  # an aggregate of the touch credit above: no model reruns
-        by_conversion = (
-            conversion_campaigns_wide(wide, part.campaigns)
-            if wide.width
-            else conversion_campaigns(cast(pl.DataFrame, touch_credit), part.campaigns)
-        )
-        campaign_credit = campaign_credit_from_sums(
-            by_conversion.sums(), [run.label for run in runs]
-        )
-        influence = campaign_influence(by_conversion, journeys.conversions)
+        # built on first access (or by the run directory's writer, beside the other tables):
+        # a run that reads only channel credit does not pay for them
+        rows = _Once(functools.partial(_campaign_rows, wide, touch_credit, part.campaigns))
+        labels = [run.label for run in runs]
+        campaign_credit = lambda: campaign_credit_from_sums(rows().sums(), labels)  # noqa: E731
+        influence = functools.partial(_influence, rows, journeys.conversions)
     conversions = journeys.conversions
     accounts = account_credit = pipeline = pl.DataFrame()
     account: dict[str, Any] = {}
@@ -343,11 +343,45 @@ def attribute(
         accounts=accounts,
         account_credit=account_credit,
         pipeline=pipeline,
-        campaign_credit=campaign_credit,
-        campaign_influence=influence,
+        campaign_credit=cast(pl.DataFrame, campaign_credit),  # builders, as touch_credit
+        campaign_influence=cast(pl.DataFrame, influence),
         touch_credit_wide=wide,
         bootstrap=boot,
     )
+
+
+class _Once:
+    """``build()`` called once, whichever thread asks first (the run directory's writer
+    builds the campaign outputs in parallel threads: both read the same rows)."""
+
+    def __init__(self, build: Callable[[], CampaignRows]) -> None:
+        self._build: Callable[[], CampaignRows] | None = build
+        self._value: CampaignRows | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> CampaignRows:
+        with self._lock:
+            if self._build is not None:
+                self._value, self._build = self._build(), None
+            assert self._value is not None
+            return self._value
+
+
+def _campaign_rows(
+    wide: pl.DataFrame,
+    touch_credit: pl.DataFrame | Callable[[], pl.DataFrame],
+    campaigns: pl.DataFrame,
+) -> CampaignRows:
+    """Touch credit summed by model, conversion and campaign, from the wide touch credit or
+    else the long one."""
+    if wide.width:
+        return conversion_campaigns_wide(wide, campaigns)
+    frame = touch_credit() if callable(touch_credit) else touch_credit
+    return conversion_campaigns(frame, campaigns)
+
+
+def _influence(rows: Callable[[], CampaignRows], conversions: pl.DataFrame) -> pl.DataFrame:
+    return campaign_influence(rows(), conversions)
 
 
 def attribute_paths(

@@ -265,12 +265,18 @@ class AttributionResult:
                 (RunFiles.ACCOUNTS, self.accounts),
                 (RunFiles.ACCOUNT_CREDIT, self.account_credit),
                 (RunFiles.PIPELINE, self.pipeline),
-                (RunFiles.CAMPAIGN_CREDIT, self.campaign_credit),
-                (RunFiles.CAMPAIGN_INFLUENCE, self.campaign_influence),
                 *((f"{name}.parquet", frame) for name, frame in self.extras.items()),
             ):
                 if frame.width:
                     tables.append((file, lambda frame=frame: frame))  # type: ignore[misc]
+            # the campaign outputs, when still to be built, are built by the writer's threads
+            # (beside the touch credit's encoding); an empty one writes no file
+            for file, name in (
+                (RunFiles.CAMPAIGN_CREDIT, "campaign_credit"),
+                (RunFiles.CAMPAIGN_INFLUENCE, "campaign_influence"),
+            ):
+                if callable(self.__dict__[f"_{name}"]) or getattr(self, name).width:
+                    tables.append((file, lambda name=name: getattr(self, name)))  # type: ignore[misc]
             write_tables(tmp, tables)
             for extra in also:  # e.g. a SurveyBenchmark: anything with .write(directory)
                 extra.write(tmp)
@@ -300,12 +306,14 @@ class AttributionResult:
 def write_tables(directory: Path, tables: Sequence[tuple[str, Callable[[], pl.DataFrame]]]) -> None:
     """Write each ``(file, build)`` of ``tables`` as Parquet (zstd level 1) into ``directory``,
     in parallel threads: Polars builds and writes without the GIL, so the path table's
-    group-by, the touch credit's encoding and the disk overlap. The first error is raised
-    once every thread is done."""
+    group-by, the touch credit's encoding and the disk overlap. A table built with no
+    column writes no file. The first error is raised once every thread is done."""
     from concurrent.futures import ThreadPoolExecutor
 
     def write(file: str, build: Callable[[], pl.DataFrame]) -> None:
-        build().write_parquet(directory / file, compression="zstd", compression_level=1)
+        frame = build()
+        if frame.width:  # a table built here may turn out empty: no file, as before
+            frame.write_parquet(directory / file, compression="zstd", compression_level=1)
 
     if len(tables) < 2:
         for file, build in tables:
