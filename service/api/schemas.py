@@ -238,6 +238,67 @@ class RunRequest(BaseModel):
     allow_empty: bool = Field(
         False, description="a run that attributes no conversion succeeds (empty) instead of "
         "failing with error type 'empty_result' and the reason")
+    # the other run options (attribution.RunOptions, as a config's [run] keys); absent: the
+    # library's default. Not taken: write_to, state and late_window (server-side state)
+    decision_model: Name | None = Field(
+        None, description="the model the economics, the plan check and the report decide "
+        "with (one of the run's); default: the survey benchmark's best, else by truth, else "
+        "linear")
+    columns: Annotated[dict[Name, Annotated[dict[Name, Name], Field(max_length=64)]] | None,
+                       Field(None, max_length=16, description="per table, our column -> "
+                             "yours, e.g. {\"touches\": {\"timestamp\": \"event_time\"}}")]
+    stage_names: Annotated[dict[Name, Name | Annotated[list[Name], Field(max_length=32)]]
+                           | None, Field(None, max_length=32, description="our stage -> "
+                                         "yours, e.g. {\"closed_won\": \"Closed Won\"}")]
+    milestones: Annotated[dict[Name, Name | Annotated[list[Name], Field(max_length=32)]]
+                          | None, Field(None, max_length=8)]
+    timestamp_formats: Annotated[
+        Annotated[list[Name], Field(max_length=16)]
+        | Annotated[dict[Name, Name | Annotated[list[Name], Field(max_length=16)]],
+                    Field(max_length=64)] | None,
+        Field(None, description="strftime patterns for dates written as text, tried before "
+              "ISO 8601; a list, or per column ({\"stages.timestamp\": \"%m/%d/%Y\"})")]
+    channel_aliases: Annotated[dict[Name, Name | Annotated[list[Name], Field(max_length=64)]]
+                               | None, Field(None, max_length=256)]
+    channel_rules: FilePath | None = Field(None, description="channel taxonomy rules (TOML)")
+    exclude_touch_types: Annotated[list[Name] | None, Field(None, max_length=64)]
+    select_markov_order: bool | None = None
+    contact_scope: Literal["account", "opportunity_roles", "primary"] | None = None
+    role_multipliers: Annotated[dict[Name, float] | None, Field(None, max_length=32)]
+    required_roles: Annotated[list[Name] | None, Field(None, max_length=32)]
+    key: Literal["channel", "campaign", "channel/campaign"] | None = None
+    touch_credit_layout: Literal["wide", "long"] | None = None
+    bootstrap: int | None = Field(None, description="bootstrap draws (0-1,000)")
+    bootstrap_seed: int | None = None
+    # the B2B inputs (files under the data directory, as touches and stages) and settings,
+    # the same as the command line's: attribution.B2BInputs
+    spend: FilePath | None = Field(
+        None, description="spend table (channel, month, amount): unit economics, the funnel "
+        "and its weekly alerts, the plan check")
+    subscriptions: FilePath | None = Field(
+        None, description="subscriptions (account_id, month, mrr or arr): retention and NRR")
+    surveys: FilePath | None = Field(
+        None, description="survey answers: the survey benchmark and the decision model")
+    survey_labels: FilePath | None = Field(
+        None, description="labelled answers (response, channel) for a survey classifier")
+    truth: FilePath | None = Field(None, description="truth.json of synthetic data")
+    experiments: FilePath | None = Field(None, description="lift tests: calibrated credit")
+    plan: FilePath | None = Field(
+        None, description="plan TOML: the plan check (needs spend, and touches + stages)")
+    benchmarks: FilePath | None = Field(
+        None, description="your benchmark table (CSV), over the shipped ranges")
+    targets: Annotated[dict[Name, Any] | None, Field(
+        None, max_length=64, description="your targets over the benchmark table, as a "
+        "config's [targets]")]
+    economics: Annotated[dict[Name, Any] | None, Field(
+        None, max_length=32, description="unit economics settings, as a config's [economics] "
+        "(gross_margin, annual_churn, costs, guardrail_limit...)")]
+    alerts: Annotated[dict[Name, Any] | None, Field(
+        None, max_length=32, description="weekly alert settings, as a config's [alerts]")]
+    sla: Annotated[bool | dict[Name, Any], Field(
+        False, description="measure the SLAs: true (defaults) or settings, as a config's "
+        "[sla]")]
+    influence_csv: bool = Field(False, description="also write campaign_influence.csv")
 
     @model_validator(mode="after")
     def _inputs(self) -> RunRequest:

@@ -95,20 +95,23 @@ class _Lost(Exception):
 
 @dataclass
 class RunJob:
-    """What to run: the inputs and options of :func:`attribution.attribute`."""
+    """What to run: the inputs and options of :func:`attribution.attribute`, and the B2B
+    inputs of :func:`attribution.analyse`."""
 
     touches: Path
     stages: Path | None
     contacts: Path | None
     options: attribution.RunOptions
     request: dict[str, Any]  # as sent, for the status file
-    accounts: Path | None = None  # read for a lookback per segment
+    accounts: Path | None = None  # read for a lookback per segment (and by the B2B stage)
+    #: the inputs of the B2B stage (attribution.analyse), as the command line's run takes them
+    b2b: attribution.B2BInputs = field(default_factory=attribution.B2BInputs)
 
     @property
     def steps(self) -> int:
         """Progress steps: each stage attribute() reports, its closing 'done' (shown as
-        'summary') and the service's own 'write'."""
-        return len(self.options.progress_stages) + 2
+        'summary'), the B2B stage ('analysis') and the service's own 'write'."""
+        return len(self.options.progress_stages) + 3
 
 
 @dataclass
@@ -406,8 +409,10 @@ class RunStore:
                                            accounts=job.accounts, options=job.options,
                                            progress=progress)
             result.require_conversions()  # no conversion: failed, saying why (allow_empty)
+            progress("analysis")  # the command line's B2B stage, the same copy of it
+            analysis = attribution.analyse(result, job.b2b, options=job.options)
             progress("write")
-            result.write(self.runs_dir, run_id=run_id)
+            result.write(self.runs_dir, run_id=run_id, also=analysis.outputs)
         except Exception as exc:  # a crash must end as "failed" with its error, whatever it is
             if isinstance(exc, _Lost) or run_id in self._lost:
                 raise _Lost(run_id) from exc

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 import attribution
+from attribution import AttributionError
 
-from ...core.errors import ServiceError, model_errors
+from ...core.errors import ServiceError, describe_library_error, model_errors
 from ...core.runs import RunJob
 from ..deps import RunsDep, SettingsDep
 from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors, errors_json
@@ -52,33 +55,105 @@ def _data_file(data_dir: Path, name: str, field: str) -> Path:
     return path
 
 
+#: the request's files: tables and other files under the data directory
+FILES = ("touches", "stages", "contacts", "events", "accounts", "channel_rules", "spend",
+         "subscriptions", "surveys", "survey_labels", "truth", "experiments", "plan",
+         "benchmarks")
+#: run options a request cannot set: they name server-side state (a database to write to,
+#: incremental state)
+SERVER_OPTIONS = ("write_to", "state", "late_window")
+
+
+def _options(body: RunRequest, files: dict[str, Path]) -> attribution.RunOptions:
+    """The run's options: every RunOptions field the request gives (absent: the library's
+    default), checked now: unknown models, bad parameters or a bad lookback are a 422
+    naming the field, not a failed run."""
+    given: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in attribution.RunOptions.names()
+        if name not in SERVER_OPTIONS and getattr(body, name, None) is not None
+    }
+    if "models" in given:
+        given["models"] = list(given["models"])
+    if "channel_rules" in files:
+        given["channel_rules"] = files["channel_rules"]
+    with model_errors(body.models):
+        options = attribution.RunOptions(**given)
+    if options.segment_windows is not None and "accounts" not in files:
+        raise ServiceError(422, "input", "the lookback is given per segment, which needs the "
+                           "accounts table (each account's segment): give 'accounts'",
+                           field="lookback")
+    return options
+
+
+@contextmanager
+def _library_errors(redact: Callable[[Any], Any], field: str | None) -> Iterator[None]:
+    """A library error raised inside as a 422 naming ``field`` (else the option at fault),
+    its message with no absolute server path."""
+    try:
+        yield
+    except AttributionError as exc:
+        kind, message, at = describe_library_error(exc)
+        raise ServiceError(422, kind, redact(message), field=field or at) from None
+
+
+def _b2b(body: RunRequest, files: dict[str, Path],
+         redact: Callable[[Any], Any]) -> attribution.B2BInputs:
+    """The B2B inputs and settings of the run (attribution.analyse), checked now: a bad
+    setting, plan, benchmark table or target is a 422 naming the field, not a failed run."""
+    events = files.get("events")
+    if "plan" in files:
+        if "spend" not in files:
+            raise ServiceError(422, "input", "the plan check needs the spend table: give "
+                               "'spend'", field="plan")
+        if events is not None:
+            raise ServiceError(422, "input", "the plan check needs 'touches' and 'stages' "
+                               "(the funnel and the channel that sourced each MQL), not "
+                               "'events'", field="plan")
+        with _library_errors(redact, "plan"):
+            attribution.read_plan(files["plan"])
+    with _library_errors(redact, "benchmarks"):  # a bad table: InputError
+        try:
+            benchmarks = attribution.load_benchmarks(files.get("benchmarks"),
+                                                     targets=body.targets, where="targets")
+        except attribution.ConfigError as exc:  # a bad target
+            raise ServiceError(422, "config", redact(str(exc)), field="targets") from None
+    with _library_errors(redact, None):
+        return attribution.B2BInputs(
+            touches=None if events is not None else files["touches"],
+            stages=None if events is not None else files["stages"],
+            events=events,
+            contacts=files.get("contacts"),
+            spend=files.get("spend"),
+            accounts=files.get("accounts"),
+            subscriptions=files.get("subscriptions"),
+            surveys=files.get("surveys"),
+            survey_labels=files.get("survey_labels"),
+            truth=files.get("truth"),
+            experiments=files.get("experiments"),
+            plan=files.get("plan"),
+            economics=body.economics,
+            alerts=body.alerts,
+            sla=body.sla,
+            benchmarks=benchmarks,
+            influence_csv=body.influence_csv,
+        )
+
+
 @router.post("", status_code=202, response_model=RunStatus,
              responses=errors(400, 401, 413, 422, 429, 503))
 def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[str, Any]:
     """Start a batch run over files in the data directory; poll GET /v1/runs/{run_id}.
 
-    429 (with Retry-After) when the queue is full; 503 when the runs directory cannot take
-    the run (read-only, full: what GET /readyz says) or the service is shutting down."""
+    The run is the command line's ``attribution run``: the attribution, then the B2B stage
+    (decision model, survey benchmark, economics, funnel and alerts, plan check, calibration,
+    SLAs) on the B2B inputs given. 429 (with Retry-After) when the queue is full; 503 when
+    the runs directory cannot take the run (read-only, full: what GET /readyz says) or the
+    service is shutting down."""
     files = {name: _data_file(settings.data_dir, value, name)
-             for name in ("touches", "stages", "contacts", "events", "accounts")
-             if (value := getattr(body, name)) is not None}
-    # the run's options, checked now: unknown models, bad parameters or a bad lookback are
-    # a 422 naming the field, not a failed run
-    with model_errors(body.models):
-        options = attribution.RunOptions(
-            models=list(body.models) if body.models else None,
-            level=body.level,
-            conversion_stage=body.conversion_stage,
-            lookback=body.lookback,
-            allow_empty=body.allow_empty,
-            # checked by RunOptions (a whole number or "none"); absent: the default
-            **({} if body.max_touches_per_journey is None
-               else {"max_touches_per_journey": cast(Any, body.max_touches_per_journey)}),
-        )
-    if options.segment_windows is not None and "accounts" not in files:
-        raise ServiceError(422, "input", "the lookback is given per segment, which needs the "
-                           "accounts table (each account's segment): give 'accounts'",
-                           field="lookback")
+             for name in FILES if (value := getattr(body, name)) is not None}
+    options = _options(body, files)
+    b2b = _b2b(body, files, runs.redact)
     request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
     reason = runs.not_ready(settings.runs_min_free_bytes)
     if reason is not None:
@@ -90,6 +165,7 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
         accounts=files.get("accounts"),
         options=options,
         request=request,
+        b2b=b2b,
     ))
 
 
