@@ -215,3 +215,68 @@ def test_a_thirty_five_percent_month_of_spend_alerts_a_plan_month_does_not() -> 
     assert spend.item(0, "kind") == "spike"
     series = hit.weekly.filter((pl.col("metric") == "spend") & (pl.col("channel") == "ch0"))
     assert series.filter(pl.col("alert")).get_column("week").min() == spend.item(0, "week")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=40),
+    st.floats(1e8, 1e12),
+    st.integers(0, 5),
+    st.data(),
+)
+def test_the_robust_mean_is_a_robust_centre(
+    values: list[float], push: float, gaps: int, data: st.DataObject
+) -> None:
+    """The robust mean lies within the values, is their mean for one or two, ignores NaN,
+    and stays within the range of the others when fewer than half of them are pushed
+    anywhere far."""
+    from attribution.b2b._alerts_stats import robust_mean
+
+    a = np.array(values)
+    m = float(robust_mean(a[None, :], 1)[0])
+    assert min(values) - 1e-6 <= m <= max(values) + 1e-6
+    if a.size <= 2:
+        assert m == pytest.approx(float(np.mean(a)), rel=1e-9, abs=1e-6)
+    with_nan = np.concatenate([a, np.full(gaps, np.nan)])
+    assert float(robust_mean(with_nan[:, None], 0)[0]) == pytest.approx(m, rel=1e-9, abs=1e-6)
+    bad = data.draw(st.integers(0, (a.size - 1) // 2))
+    if bad:
+        moved = a.copy()
+        moved[:bad] = push * data.draw(st.sampled_from([-1.0, 1.0]))
+        rest = a[bad:]
+        r = float(robust_mean(moved[None, :], 1)[0])
+        assert rest.min() - 1e-6 <= r <= rest.max() + 1e-6
+    assert np.isnan(robust_mean(np.full((1, 3), np.nan), 1)).all()
+
+
+def test_a_changed_month_does_not_widen_its_own_yardstick() -> None:
+    """Spend 60% over plan for two months: the range the channel's spend is judged by in
+    those months is (nearly) the one of the same world without the change; the change is
+    what is tested, not part of what normal looks like."""
+    stages = leads(noisy(300, 52)).with_columns(pl.lit("ch1").alias("channel"))
+    touches = stages.select("contact_id", "timestamp", "channel")
+    plan = [1.0] * 12
+    spiked = [1.0] * 8 + [1.6, 1.6] + [1.0] * 2  # September and October
+    width = []
+    for months in (plan, spiked):
+        f = attribution.funnel(stages, touches, spend_table(months), alerts={"settle_days": 0})
+        s = f.weekly.filter(
+            (pl.col("metric") == "spend")
+            & (pl.col("channel") == "ch0")
+            & (pl.col("week").dt.month() == 9)
+            & (pl.col("week").dt.day() >= 8)
+        )
+        width.append((s.get_column("high") / s.get_column("expected")).log().to_numpy())
+    assert width[1] == pytest.approx(width[0], rel=0.1)
+
+
+def test_the_cut_spread_is_corrected_for_the_cut() -> None:
+    """Normal errors with those beyond two spreads left out: their median absolute value
+    over :func:`truncated_mad` is still the spread."""
+    from attribution.b2b._alerts_stats import truncated_mad
+
+    z = np.random.default_rng(5).normal(0.0, 1.0, 400_000)
+    for k in (1.5, 2.0, 3.0):
+        kept = np.abs(z[np.abs(z) <= k])
+        assert np.median(kept) / truncated_mad(k) == pytest.approx(1.0, abs=0.01)
+    assert truncated_mad(40.0) == pytest.approx(0.67449, abs=1e-4)

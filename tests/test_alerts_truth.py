@@ -168,3 +168,30 @@ def test_the_issue_targets_on_several_worlds_of_the_samples_size() -> None:
         assert sum(hits) / len(hits) >= 0.8, (family, hits)
     assert false_alerts / (weeks / 52) <= 4, false_alerts
     assert on_provisional == 0
+
+
+def test_an_anomaly_is_found_while_it_lasts() -> None:
+    """A two-month spend change (a monthly table changes whole months): an alert in its
+    second month finds it (not at its start); one after its last week, or before the week
+    ahead of its first, does not."""
+    from datetime import timedelta
+
+    truth = [{"family": "channel", "metric": "spend", "channel": "linkedin",
+              "week": "2025-06-30", "size": 0.4, "kind": "spike", "weeks": 9}]  # fmt: skip
+    start = date(2025, 6, 30)
+
+    def at(days: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"week": [start + timedelta(days=days)], "family": ["channel"],
+             "metric": ["spend"], "channel": ["linkedin"], "message": ["m"]}
+        )  # fmt: skip
+
+    cases = ((-7, True, True), (7, True, True), (35, True, False), (56, True, False),
+             (63, False, False), (-14, False, False))  # fmt: skip
+    for days, found, at_start in cases:
+        row = attribution.score_alerts(at(days), truth).anomalies.row(0, named=True)
+        assert (row["found"], row["found_at_start"]) == (found, at_start), days
+    # without weeks (an older truth.json), a week either side of its start
+    old = [{k: v for k, v in truth[0].items() if k != "weeks"}]
+    assert attribution.score_alerts(at(7), old).anomalies.item(0, "found")
+    assert not attribution.score_alerts(at(14), old).anomalies.item(0, "found")

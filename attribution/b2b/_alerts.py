@@ -20,9 +20,11 @@ pooled, against the ``trailing_weeks`` weeks before them (one week of guard): th
 on the log scale for volumes and amounts (``trend``: a Theil-Sen trend carried forward; a
 channel's spend against the median move of the other channels' spend), beta-binomial for
 rates; counts scored by their Poisson deviance. A spend table by month is tested against
-``spend_trailing_weeks``, its spread pooled with the other channels', at the monthly
-threshold (:func:`attribution.b2b._alerts_weekly.monthly_threshold`), without the two-week
-pooling. A week alerts when ``|z| >=`` its series' threshold *and* the change is at least
+``spend_trailing_weeks`` (their robust mean, against the robust mean move of the other
+channels), its spread pooled with the other channels' and learnt without the weeks beyond
+two spreads, at the monthly threshold
+(:func:`attribution.b2b._alerts_weekly.monthly_threshold`), without the two-week pooling.
+A week alerts when ``|z| >=`` its series' threshold *and* the change is at least
 ``min_change`` (relative) or ``min_points`` (rates) *and* there is volume enough
 (``min_volume`` expected per week for counts, ``min_entrants`` entrants for a rate,
 ``min_deals`` closed deals for the sales cycle, ``min_spend`` expected spend). A step

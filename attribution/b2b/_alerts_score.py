@@ -1,8 +1,12 @@
 """The alerts scored against anomalies injected on purpose (``truth.json``'s ``anomalies``).
 
 An injected anomaly counts as **found** when an alert of its family and channel (the same
-channel, or both overall) starts within ``tolerance_weeks`` of its week; ``found_metric``
-asks for the same metric as well (a stricter reading). Alerts that match no anomaly by
+channel, or both overall) starts within ``tolerance_weeks`` of it: from ``tolerance_weeks``
+before its first week to its last week (``weeks`` long; a two-week anomaly: a week either
+side of its first week; a spend table given by month changes whole months, and an alert in
+the second month of a two-month change is timely for that month). ``found_at_start`` is
+the stricter reading, within ``tolerance_weeks`` of its first week only; ``found_metric``
+asks for the same metric as well. Alerts that match no anomaly by
 family, channel and week are **unmatched**; on a world without injected anomalies every
 alert is a false alert.
 """
@@ -26,6 +30,7 @@ _INJECTED = pl.Schema(
         "week": pl.Date(),
         "size": pl.Float64(),
         "kind": pl.String(),
+        "weeks": pl.Int64(),
     }
 )
 
@@ -38,8 +43,8 @@ class AlertScore:
     ----------
     anomalies : pl.DataFrame
         One row per injected anomaly: ``family``, ``metric``, ``channel``, ``week``,
-        ``size``, ``kind``, ``found``, ``found_metric`` and ``alert`` (the first matching
-        alert's message).
+        ``size``, ``kind``, ``weeks``, ``found``, ``found_at_start``, ``found_metric`` and
+        ``alert`` (the first matching alert's message).
     unmatched : pl.DataFrame
         The alerts that match no anomaly.
     """
@@ -62,7 +67,8 @@ def score_alerts(
 ) -> AlertScore:
     """Score ``alerts`` (the ``alerts.parquet`` table) against injected ``anomalies`` (the
     ``anomalies`` list of ``truth.json``: ``family``, ``metric``, ``channel`` (null:
-    overall), ``week`` (ISO date of its Monday), ``size``, ``kind``).
+    overall), ``week`` (ISO date of its Monday), ``size``, ``kind``, ``weeks`` (optional,
+    default 1)).
 
     Examples
     --------
@@ -81,6 +87,7 @@ def score_alerts(
             **{k: a.get(k) for k in _INJECTED.names()},
             "week": date.fromisoformat(str(a["week"])),
             "size": float(a["size"]),
+            "weeks": int(a.get("weeks") or 1),
         }
         for a in anomalies
     ]
@@ -89,22 +96,24 @@ def score_alerts(
         "week", "family", "metric", pl.col("channel").cast(pl.String), "message"
     ).with_row_index("_r")
     days = 7 * tolerance_weeks
+    late = (pl.col("week_alert") - pl.col("week")).dt.total_days()
+    last = 7 * pl.max_horizontal(pl.lit(tolerance_weeks), pl.col("weeks") - 1)
     pairs = (
         injected.join(fired, on="family", suffix="_alert")
         .filter(
-            pl.col("channel").eq_missing(pl.col("channel_alert"))
-            & ((pl.col("week_alert") - pl.col("week")).dt.total_days().abs() <= days)
+            pl.col("channel").eq_missing(pl.col("channel_alert")) & late.is_between(-days, last)
         )
         .sort("_a", "week_alert")
     )
     found = pairs.group_by("_a").agg(
         pl.lit(True).alias("found"),
+        (late.abs() <= days).any().alias("found_at_start"),
         (pl.col("metric") == pl.col("metric_alert")).any().alias("found_metric"),
         pl.col("message").first().alias("alert"),
     )
     table = (
         injected.join(found, on="_a", how="left")
-        .with_columns(pl.col("found", "found_metric").fill_null(False))
+        .with_columns(pl.col("found", "found_at_start", "found_metric").fill_null(False))
         .sort("_a")
         .drop("_a")
     )

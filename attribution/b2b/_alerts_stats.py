@@ -12,7 +12,10 @@ baseline of week ``t``):
   part a count's sampling noise explains is replaced week by week by that week's own
   sampling variance (``1 / count``), so a week of 20 is judged noisier than a week of 2,000;
   counts are then scored by their Poisson deviance (:func:`count_z`). Spend by month
-  shrinks each channel's spread toward the other channels' (``pool``).
+  shrinks each channel's spread toward the other channels' (``pool``), learns it again
+  without the errors far beyond it (``reject``: a changed month repeats one value for four
+  or five weeks, and would otherwise widen its own yardstick), and takes the baseline's
+  robust mean rather than its median (:func:`robust_mean`: a few months of history).
 - :func:`rate_test`, for rates with their counts (``k`` of ``n``): beta-binomial. The
   expected rate is the pooled rate of the baseline weeks; the variance of a week's rate is
   ``p (1 - p) / n x (1 + (n - 1) rho)`` plus that of the pooled rate, where ``rho`` (the
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -37,6 +41,8 @@ __all__ = [
     "count_z",
     "level_test",
     "rate_test",
+    "robust_mean",
+    "truncated_mad",
     "windows",
 ]
 
@@ -69,6 +75,25 @@ def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
     return out
 
 
+def robust_mean(a: np.ndarray, axis: int, k: float = 2.5) -> np.ndarray:
+    """A one-step robust mean along ``axis``, NaN left out: the mean of the values within
+    ``k`` robust spreads (1.4826 x the median absolute deviation) of their median. Fewer
+    than half the values may be anything without taking it outside the others' range, as
+    with a median (values equal to the median, when more than half are, give the median
+    exactly); on normal noise it is nearly as precise as the mean, where a median of a few
+    values has about 1.5 times the mean's variance. NaN with no value."""
+    with warnings.catch_warnings():  # all NaN: no value
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmedian(a, axis=axis, keepdims=True)
+        dev = np.abs(a - centre)
+        reach = k * _MAD_TO_SD * np.nanmedian(dev, axis=axis, keepdims=True)
+        keep = dev <= reach
+        total = np.sum(np.where(keep, a, 0.0), axis=axis)
+        count = np.sum(keep, axis=axis)
+        out: np.ndarray = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return out
+
+
 @dataclass(frozen=True)
 class LevelTest:
     """Per (series, week), on the log scale: the prediction ``expected`` for the week and
@@ -86,9 +111,10 @@ class LevelTest:
 
 
 def _trend(
-    y: np.ndarray, k: int, min_history: int, trend: bool
+    y: np.ndarray, k: int, min_history: int, trend: bool, centre_of: str = "median"
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Level at the baseline window's centre and slope per week (Theil-Sen), per week."""
+    """Level at the baseline window's centre (its median, or with ``centre_of="mean"`` its
+    robust mean, :func:`robust_mean`) and slope per week (Theil-Sen), per week."""
     w = windows(y, k)
     n = np.sum(~np.isnan(w), axis=2)
     pos = np.arange(k, dtype=float)
@@ -100,7 +126,8 @@ def _trend(
         slope = np.where(np.isnan(slope), 0.0, slope)
     else:
         slope = np.zeros(y.shape, dtype=float)
-    level = _nanmedian(w - slope[:, :, None] * (pos - centre), axis=2)
+    detrended = w - slope[:, :, None] * (pos - centre)
+    level = robust_mean(detrended, 2) if centre_of == "mean" else _nanmedian(detrended, axis=2)
     level = np.where(n >= min_history, level, np.nan)
     return level, slope, centre
 
@@ -118,6 +145,8 @@ def level_test(
     pool: np.ndarray | None = None,
     prior: float = 0.0,
     per_value: float = 1.0,
+    reject: float | None = None,
+    centre_of: str = "median",
 ) -> LevelTest:
     """Test the log values ``y`` (NaN: no value, or a week that may not enter a baseline)
     with sampling variances ``e`` (0 for amounts), and the two-week pooled ``y2`` / ``e2``
@@ -125,14 +154,18 @@ def level_test(
     ``pool`` (a mask of series) and ``prior`` > 0, each pooled series' spread is shrunk
     toward the median spread of the pool: its own variance weighted by its residuals
     counted in units of ``per_value`` weeks (a monthly series: months), the pool's by
-    ``prior``; a series with a spread of its own far above the pool's keeps most of it."""
-    level, slope, centre = _trend(y, trailing, min_history, trend)
+    ``prior``; a series with a spread of its own far above the pool's keeps most of it.
+    ``reject``: the spread is learnt again without the errors beyond ``reject`` times the
+    first spread, corrected for the cut (:func:`truncated_mad`), so the changes a test is
+    meant to find do not widen its yardstick.
+    ``centre_of``: the baseline's level, its ``"median"`` or robust ``"mean"``."""
+    level, slope, centre = _trend(y, trailing, min_history, trend, centre_of)
     # distance from the window's centre to week t (and to week t - 1)
     ahead = GUARD + trailing - centre
     expected = level + slope * ahead
     expected2 = level + slope * (ahead - 0.5)
-    sd, excess = _spread(y - expected, e, floor, pool, prior, per_value)
-    sd2, excess2 = _spread(y2 - expected2, e2, floor, pool, prior, per_value)
+    sd, excess = _spread(y - expected, e, floor, pool, prior, per_value, reject)
+    sd2, excess2 = _spread(y2 - expected2, e2, floor, pool, prior, per_value, reject)
     return LevelTest(
         expected=expected,
         sd=sd,
@@ -157,6 +190,14 @@ def count_z(x: np.ndarray, mu: np.ndarray, excess: np.ndarray) -> np.ndarray:
     return out
 
 
+def truncated_mad(k: float) -> float:
+    """The median absolute deviation of a standard normal cut at ``+-k`` (0.6745 uncut):
+    the spread learnt again without the errors beyond ``k`` spreads is divided by it, so
+    on normal noise the cut does not shrink it."""
+    nd = NormalDist()
+    return float(nd.inv_cdf(0.5 + (nd.cdf(k) - 0.5) / 2.0))
+
+
 def _spread(
     resid: np.ndarray,
     e: np.ndarray,
@@ -164,12 +205,19 @@ def _spread(
     pool: np.ndarray | None = None,
     prior: float = 0.0,
     per_value: float = 1.0,
+    reject: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per (series, week): the series' robust spread of prediction errors (shrunk toward the
     ``pool``'s, see :func:`level_test`), with the typical sampling variance replaced by the
     week's own; and per series the excess variance."""
     ok = ~np.isnan(resid)
-    scale = _MAD_TO_SD * _nanmedian(np.abs(np.where(ok, resid, np.nan)), axis=1)
+    size = np.abs(np.where(ok, resid, np.nan))
+    scale = _MAD_TO_SD * _nanmedian(size, axis=1)
+    if reject is not None:  # the weeks far out are what is tested, not the yardstick
+        with np.errstate(invalid="ignore"):
+            ok = ok & (size <= reject * scale[:, None])
+        kept = _nanmedian(np.where(ok, size, np.nan), axis=1) / truncated_mad(reject)
+        scale = np.where(np.isfinite(kept), kept, scale)
     if pool is not None and prior > 0 and np.isfinite(scale[pool]).any():
         pooled = float(_nanmedian(scale[pool], axis=0))
         k = ok.sum(axis=1) / per_value

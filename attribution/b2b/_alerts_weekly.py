@@ -22,6 +22,7 @@ from attribution.b2b._alerts_stats import (
     count_z,
     level_test,
     rate_test,
+    robust_mean,
 )
 from attribution.b2b._funnel_stages import days
 
@@ -86,7 +87,8 @@ def _level(
     first = level_test(y - shift, zero if e is None else e, y2 - shift2,
                        zero if e2 is None else e2, trailing=trailing, min_history=history,
                        trend=cfg.trend, floor=floor, pool=pool, prior=SPEND_PRIOR_MONTHS,
-                       per_value=WEEKS_PER_MONTH)  # fmt: skip
+                       per_value=WEEKS_PER_MONTH, reject=None if pool is None else REJECT_Z,
+                       centre_of="median" if pool is None else "mean")  # fmt: skip
     if base is not None:
         first = replace(first, expected=first.expected + shift,
                         expected2=first.expected2 + shift2)  # fmt: skip
@@ -252,6 +254,10 @@ def _shift_bool(a: np.ndarray) -> np.ndarray:
 #: this many months), against this many weeks of history.
 SPEND_PRIOR_MONTHS = 12.0
 WEEKS_PER_MONTH = 52.0 / 12.0
+#: A spend series' spread is learnt twice: the second time without the weeks beyond this
+#: many spreads of the first, so a changed month (four or five weeks of one value, or two
+#: months) does not widen the yardstick it is measured by.
+REJECT_Z = 2.0
 #: Channels up to which a channel's common factor leaves the channel itself out (beyond,
 #: one channel moves the median of all of them little; the leave-one-out array grows as
 #: channels squared).
@@ -269,12 +275,15 @@ def monthly_threshold(threshold: float) -> float:
 
 
 def common_factor(y: np.ndarray, overall: np.ndarray) -> np.ndarray:
-    """Per channel series and week, the move every other channel's spend shares: the median
-    over the other channels (leave one out, the overall series not counted) of their log
-    spend less their own median level. A season or a budget cycle most channels follow is
-    in it; one channel's own swing (an events calendar) or spike is not, and a channel's
-    spike never moves its own factor (with up to :data:`MAX_LEAVE_ONE_OUT` channels; more,
-    and the median of all). NaN where no other channel has a value."""
+    """Per channel series and week, the move every other channel's spend shares: the
+    robust mean (:func:`~attribution.b2b._alerts_stats.robust_mean`) over the other
+    channels (leave one out, the overall series not counted) of their log spend less their
+    own median level. A season or a budget cycle most channels follow is in it; one
+    channel's own swing (an events calendar) or spike is not (values far from the other
+    channels' median are left out), and a channel's spike never moves its own factor (with
+    up to :data:`MAX_LEAVE_ONE_OUT` channels; more, and the robust mean of all). A robust
+    mean rather than the median: each channel's month carries its own noise, and the
+    factor's noise is part of every test's. NaN where no other channel has a value."""
     channels = y[~overall]
     centred = channels - _nanmedian_rows(channels)[:, None]
     c = centred.shape[0]
@@ -284,11 +293,11 @@ def common_factor(y: np.ndarray, overall: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():  # a week no other channel covers
         warnings.simplefilter("ignore", RuntimeWarning)
         if c > MAX_LEAVE_ONE_OUT:
-            out[~overall] = np.nanmedian(centred, axis=0)[None, :]
+            out[~overall] = robust_mean(centred, 0)[None, :]
             return out
         others = np.broadcast_to(centred, (c, *centred.shape)).copy()  # channel, other, week
         others[np.arange(c), np.arange(c), :] = np.nan
-        out[~overall] = np.nanmedian(others, axis=1)
+        out[~overall] = robust_mean(others, 1)
     return out
 
 
