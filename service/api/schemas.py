@@ -212,6 +212,11 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "touches": "touches.parquet", "stages": "stages.parquet",
         "contacts": "contacts.parquet", "models": ["linear", "w_shaped", "markov"],
+    }, {
+        "touches": "touches.parquet", "stages": "stages.parquet",
+        "contacts": "contacts.parquet", "spend": "spend.parquet",
+        "accounts": "accounts.parquet", "surveys": "surveys.parquet",
+        "plan": "plan.toml", "economics": {"gross_margin": 0.8}, "sla": True,
     }]})
 
     touches: FilePath | None = None

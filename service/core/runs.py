@@ -20,8 +20,12 @@ directory removed). On shutdown (SIGTERM) queued runs are interrupted at once an
 ones get ``shutdown(grace)`` seconds to finish; the rest are interrupted, and their worker
 threads, which die with the process, can no longer write their status.
 
-Progress counts finished steps (each library stage, its summary, and writing the run
-directory); its fraction reaches 1.0 only together with ``succeeded``.
+A run is the command line's ``attribution run``: :func:`attribution.attribute`, then the
+B2B stage :func:`attribution.analyse` (decision model, economics, funnel, plan check...) on
+the job's :class:`attribution.B2BInputs`, written into the run directory together.
+
+Progress counts finished steps (each library stage, its summary, the B2B stage and writing
+the run directory); its fraction reaches 1.0 only together with ``succeeded``.
 """
 
 from __future__ import annotations
