@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from service.api.body import read_plain
+from service.api.body import _read_typed, _read_walk, read_plain
 from service.api.schemas import AttributeRequest
 
 
@@ -112,6 +112,51 @@ def test_plain_reader_agrees_with_the_schema(body: dict[str, Any]) -> None:
     assert plain.models == schema.models
     assert plain.snapshot == schema.snapshot
     assert _instants(plain.journeys) == _instants(schema.journeys)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_body(), st.booleans())
+def test_typed_reader_agrees_with_the_walk(body: dict[str, Any], ascii_only: bool) -> None:
+    """The typed decoder takes only what the walk takes, with the same result; bodies
+    written without escapes (non-ASCII as is) are the ones it reads."""
+    raw = json.dumps(body, ensure_ascii=ascii_only).encode()
+    typed = _read_typed(raw)
+    walk = _read_walk(raw)
+    if typed is None:
+        return
+    assert walk is not None
+    assert typed.models == walk.models
+    assert typed.snapshot == walk.snapshot
+    assert typed.journeys == walk.journeys
+    assert [type(j["conversion"].get("value")) for j in typed.journeys] == [
+        type(j["conversion"].get("value")) for j in walk.journeys]
+
+
+def test_typed_reader_takes_the_everyday_body() -> None:
+    crm = {"models": ["linear", {"name": "time_decay", "params": {"half_life": "14d"}}],
+           "journeys": [{"conversion": {"id": "opp-42", "timestamp": "2025-03-01T12:00:00Z",
+                                        "value": 48000},
+                         "touches": [{"touch_id": f"t{k}", "timestamp": f"2025-01-0{k + 1}",
+                                      "channel": "LinkedIn ", "contact_id": None}
+                                     for k in range(3)],
+                         "milestones": {"lead": "2025-01-06 10:00", "opportunity": None}}]}
+    raw = json.dumps(crm).encode()
+    typed = _read_typed(raw)
+    assert typed is not None
+    assert typed.journeys == _read_walk(raw).journeys  # type: ignore[union-attr]
+    assert typed.journeys[0]["conversion"]["value"] == 48000.0
+    # each thing the typed decoder leaves to the walk (or the schema): an escape, a blank or
+    # empty string, DEL, a date it cannot read, an unknown key, a null stage, a bool value
+    for odd in ('"\\u00e9"', '" "', '""', '"a\x7fb"'):
+        assert _read_typed(raw.replace(b'"opp-42"', odd.encode())) is None
+    for before, after in ((b'"2025-01-01"', b'"2025-13-01"'), (b'"2025-01-01"', b'"20250101"'),
+                          (b'"value": 48000', b'"value": 48000, "x": 1'),
+                          (b'"value": 48000', b'"value": true'),
+                          (b'"value": 48000', b'"value": 48000, "stage": null')):
+        assert _read_typed(raw.replace(before, after)) is None
+    escaped = raw.replace(b'"opp-42"', b'"opp\\/42"')  # "opp/42", written with an escape
+    assert _read_typed(escaped) is None
+    assert _read_walk(escaped).journeys[0]["conversion"]["id"] == "opp/42"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("raw", [

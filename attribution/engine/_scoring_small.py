@@ -62,7 +62,6 @@ __all__ = ["SMALL_TOUCHES", "NeedsGeneralEngine", "SmallEngine"]
 SMALL_TOUCHES: Final = 2_000
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_NAIVE_EPOCH: Final = datetime(1970, 1, 1)
 _US: Final = timedelta(microseconds=1)
 #: The ISO 8601 forms read here; anything else goes to the general engine's parser.
 _ISO: Final = re.compile(
@@ -119,6 +118,17 @@ def _spell(channels: list[str]) -> list[str]:
     return [_spellings[c] for c in channels]
 
 
+def _texts(values: list[Any]) -> None:
+    """Each value non-empty text, else the general engine reads the request."""
+    if not all(type(v) is str and v for v in values):
+        raise NeedsGeneralEngine
+
+
+#: No milestone reached (below any timestamp that a ``datetime`` can hold).
+_NEVER: Final = np.iinfo(np.int64).min
+_ROLE_STAGES: Final = tuple(DEFAULT_MILESTONES.items())
+
+
 class _Request:
     """A request's journeys as arrays, touches in (conversion id, time, touch id, position
     sent) order: what :func:`with_roles` gives the Polars engine."""
@@ -129,7 +139,7 @@ class _Request:
         conv_ids: list[str] = []
         conv_times: list[int] = []
         values: list[float] = []
-        reached: dict[str, list[int | None]] = {role: [] for role in DEFAULT_MILESTONES}
+        reached: list[list[int]] = []  # per journey, per milestone role: when, or _NEVER
         t_conv: list[int] = []
         t_ids: list[str] = []
         t_contacts: list[str | None] = []
@@ -165,86 +175,88 @@ class _Request:
             milestones = journey.get("milestones") or {}
             if not _mapping(milestones) or not set(milestones) <= set(MILESTONES):
                 raise NeedsGeneralEngine
-            for role, names in DEFAULT_MILESTONES.items():
+            when: list[int] = []
+            for role, names in _ROLE_STAGES:
                 # the first of the milestone's events, the conversion one of its own stage,
                 # kept when reached at or before the conversion (_with_milestones)
                 sent = milestones.get(role) if role in MILESTONES else None
-                times = [_micros(sent)] if sent is not None else []
-                if stage in names:
-                    times.append(at)
-                first = min(times) if times else None
-                reached[role].append(first if first is not None and first <= at else None)
+                first = _micros(sent) if sent is not None else None
+                if stage in names and (first is None or at < first):
+                    first = at
+                when.append(first if first is not None and first <= at else _NEVER)
+            reached.append(when)
             touches = journey.get("touches")
             if touches is None:
                 continue
             if type(touches) is not list and (isinstance(touches, Mapping)
                                               or not isinstance(touches, Sequence)):
                 raise NeedsGeneralEngine
-            seen: set[str] = set()
-            for k, touch in enumerate(touches):
-                if not _mapping(touch) or len(t_ids) >= SMALL_TOUCHES:
-                    raise NeedsGeneralEngine
-                tid = touch.get("touch_id")
-                tid = f"touches[{k}]" if tid is None else _text(tid)
-                if tid in seen:
-                    raise NeedsGeneralEngine
-                seen.add(tid)
-                contact = touch.get("contact_id")
-                channel = _text(touch.get("channel"))
-                if SEPARATOR in channel:
-                    raise NeedsGeneralEngine
-                moment = _micros(touch.get("timestamp"))
-                if moment > at:
-                    raise NeedsGeneralEngine
-                t_conv.append(j)
-                t_ids.append(tid)
-                t_contacts.append(None if contact is None else _text(contact))
-                t_channels.append(channel)
-                t_times.append(moment)
+            sent_count = len(touches)
+            if len(t_ids) + sent_count > SMALL_TOUCHES or not all(map(_mapping, touches)):
+                raise NeedsGeneralEngine
+            ids = [t.get("touch_id") for t in touches]
+            if None in ids:
+                ids = [f"touches[{k}]" if t is None else t for k, t in enumerate(ids)]
+            _texts(ids)
+            if len(set(ids)) < sent_count:
+                raise NeedsGeneralEngine
+            contacts = [t.get("contact_id") for t in touches]
+            _texts([c for c in contacts if c is not None])
+            channels = [t.get("channel") for t in touches]
+            _texts(channels)
+            if any(SEPARATOR in c for c in channels):
+                raise NeedsGeneralEngine
+            moments = [_micros(t.get("timestamp")) for t in touches]
+            if moments and max(moments) > at:
+                raise NeedsGeneralEngine
+            t_conv += [j] * sent_count
+            t_ids += ids
+            t_contacts += contacts
+            t_channels += channels
+            t_times += moments
         if len(set(conv_ids)) < len(conv_ids):
             raise NeedsGeneralEngine
         self.conv_ids = conv_ids
         self.conv_values = np.asarray(values, dtype=np.float64)
         n = len(t_ids)
-        # journeys ranked by id (as Polars sorts strings: code point order, that of UTF-8)
-        by_id = sorted(range(len(conv_ids)), key=conv_ids.__getitem__)
-        rank = np.empty(len(conv_ids), dtype=np.int64)
-        rank[by_id] = np.arange(len(conv_ids))
         conv = np.asarray(t_conv, dtype=np.int64)
         t_array = np.asarray(t_times, dtype=np.int64)
         distinct = sorted(set(t_ids))
         id_rank = dict(zip(distinct, range(len(distinct)), strict=True))
-        tid_rank = np.fromiter((id_rank[t] for t in t_ids), dtype=np.int64, count=n)
-        order = np.lexsort((np.arange(n), tid_rank, t_array, rank[conv]))
+        tid_rank = np.fromiter(map(id_rank.__getitem__, t_ids), dtype=np.int64, count=n)
+        if len(conv_ids) > 1:
+            # journeys ranked by id (as Polars sorts strings: code point order, that of UTF-8)
+            by_id = sorted(range(len(conv_ids)), key=conv_ids.__getitem__)
+            rank = np.empty(len(conv_ids), dtype=np.int64)
+            rank[by_id] = np.arange(len(conv_ids))
+            order = np.lexsort((tid_rank, t_array, rank[conv]))  # stable: position sent last
+        else:
+            order = np.lexsort((tid_rank, t_array))
         self.n = n
         self.conv = conv[order]            # the journey of each touch
         self.times: np.ndarray = t_array[order]
-        self.touch_ids = [t_ids[i] for i in order]
-        self.contacts = [t_contacts[i] for i in order]
-        self.channels = _spell([t_channels[i] for i in order])
+        listed = order.tolist()
+        self.touch_ids = [t_ids[i] for i in listed]
+        self.contacts = [t_contacts[i] for i in listed]
+        self.channels = _spell([t_channels[i] for i in listed])
         # journeys in id order, each one's touches contiguous
-        self.counts = np.bincount(self.conv, minlength=len(conv_ids))
-        starts = np.zeros(n, dtype=bool)
-        ends = np.zeros(n, dtype=bool)
+        starts = np.empty(n, dtype=bool)
+        ends = np.empty(n, dtype=bool)
         if n:
-            starts[0] = True
-            starts[1:] = self.conv[1:] != self.conv[:-1]
+            starts[0] = ends[-1] = True
+            np.not_equal(self.conv[1:], self.conv[:-1], out=starts[1:])
             ends[:-1] = starts[1:]
-            ends[-1] = True
         self.start_index = np.flatnonzero(starts)
-        self.sizes = np.diff(np.append(self.start_index, n))  # touches per journey with some
+        self.sizes = np.diff(self.start_index, append=n)  # touches per journey with some
         self.segment = np.cumsum(starts) - 1   # 0.. per journey with touches, in id order
-        self.position = np.arange(n) - self.start_index[self.segment] if n else np.zeros(0, int)
-        self.n_touches = self.counts[self.conv]
-        flags = {"first": starts, "last": ends}
-        for role in ("lead", "opportunity", "closed_won"):
-            at_role = np.asarray([-1 if t is None else t for t in reached[role]], dtype=np.int64)
-            has = np.asarray([t is not None for t in reached[role]], dtype=bool)
-            before = has[self.conv] & (self.times <= at_role[self.conv])
-            after_next = np.ones(n, dtype=bool)
-            after_next[:-1] = ~before[1:]
-            flags[role] = before & (ends | after_next)
-        self.flags = flags
+        self.position = np.arange(n) - self.start_index[self.segment]
+        self.n_touches = self.sizes[self.segment]
+        # lead, opportunity, closed won: the last touch at or before the milestone
+        before = self.times <= np.asarray(reached, dtype=np.int64).reshape(-1, 3)[self.conv].T
+        before[:, :-1] &= ends[:-1] | ~before[:, 1:]
+        #: touches x roles, the roles in ROLES order (without last non-direct)
+        self.roles = np.column_stack((starts, ends, before.T))
+        self.last = ends
 
     def segment_sum(self, values: np.ndarray) -> np.ndarray:
         """Per journey (with touches, id order) sums of ``values`` (touches x k)."""
@@ -274,57 +286,68 @@ class SmallEngine:
             if w.last_non_direct > 0:
                 weights[len(role_rows) + self._direct_sets.index(w.direct_channels), m] = (
                     w.last_non_direct)
-        self._role_rows = role_rows
         self._weights = weights
         self._holds = (weights > 0).astype(np.float64)
         self._others = np.asarray([w.others for _, w in rules], dtype=np.float64)
+        self._with_others = self._others > 0
         self._no_roles = ~(weights > 0).any(axis=0)
+        self._multipliers = [(m, dict(w.channel_multipliers))
+                             for m, (_, w) in enumerate(rules) if w.channel_multipliers]
+        decays = [(m, w.half_life.total_seconds() * 1e6)
+                  for m, (_, w) in enumerate(rules) if w.half_life is not None]
+        self._decay_models = np.asarray([m for m, _ in decays], dtype=np.int64)
+        self._half_lives = np.asarray([h for _, h in decays], dtype=np.float64)
         self._data: list[tuple[str, PathModel]] = []
         for label, estimator in estimators.items():
             if not isinstance(estimator, ChannelWeightModel | CounterfactualModel):
                 raise NeedsGeneralEngine
             self._data.append((label, estimator))
+        # each family's rows in the model-major credit (the labels' order)
+        self._rule_rows = [m for m, r in enumerate(runs) if r.spec.family == "rule"]
+        self._data_rows = [self.labels.index(label) for label, _ in self._data]
         self._paths: dict[str, dict[tuple[Any, ...], np.ndarray]] = {}
 
     # --- rule-based models ------------------------------------------------------------------
 
     def _rule_credit(self, req: _Request) -> np.ndarray:
         """Touches x rule models."""
-        n, models = req.n, len(self._rules)
-        flags = [req.flags[r] for r in self._role_rows]
-        for direct in self._direct_sets:
-            non_direct = np.fromiter((c not in direct for c in req.channels), dtype=bool,
-                                     count=n)
-            # the journey's last non-direct position; none: its last touch
-            last = np.maximum.reduceat(np.where(non_direct, req.position, -1), req.start_index)
-            last = np.where(last < 0, req.sizes - 1, last)
-            flags.append(req.position == last[req.segment])
-        held_roles = np.stack(flags, axis=1).astype(np.float64)
+        n = req.n
+        held_roles = req.roles
+        if self._direct_sets:
+            flags = [held_roles]
+            for direct in self._direct_sets:
+                non_direct = np.fromiter((c not in direct for c in req.channels), dtype=bool,
+                                         count=n)
+                # the journey's last non-direct position; none: its last touch
+                last = np.maximum.reduceat(np.where(non_direct, req.position, -1),
+                                           req.start_index)
+                last = np.where(last < 0, req.sizes - 1, last)
+                flags.append((req.position == last[req.segment])[:, None])
+            held_roles = np.hstack(flags)
+        held_roles = held_roles.astype(np.float64)
         raw = held_roles @ self._weights
-        held = (held_roles @ self._holds) > 0
-        if (self._others > 0).any():
-            free = ~held
+        if self._with_others.any():
+            free = (held_roles @ self._holds) <= 0
             n_free = req.segment_sum(free.astype(np.float64))[req.segment]
             share = np.divide(self._others, n_free, out=np.zeros_like(raw), where=free)
             every = self._others / req.n_touches[:, None].astype(np.float64)
-            raw = raw + np.where(self._no_roles, every, share) * (self._others > 0)
-        for m, (_, w) in enumerate(self._rules):
-            if w.channel_multipliers:
-                table = dict(w.channel_multipliers)
-                raw[:, m] *= np.fromiter((table.get(c, 1.0) for c in req.channels),
-                                         dtype=np.float64, count=n)
-            if w.half_life is not None:
-                positive = raw[:, m] > 0
-                t_ref = np.maximum.reduceat(np.where(positive, req.times, np.iinfo(np.int64).min),
-                                            req.start_index)
-                age = np.clip((t_ref[req.segment] - req.times).astype(np.float64), 0.0, None)
-                factor = 2.0 ** (-age / (w.half_life.total_seconds() * 1e6))
-                raw[:, m] = np.where(t_ref[req.segment] > np.iinfo(np.int64).min,
-                                     raw[:, m] * factor, 0.0)
-        total = req.segment_sum(raw)[req.segment] if n else np.zeros((0, models))
+            raw = raw + np.where(self._no_roles, every, share) * self._with_others
+        for m, table in self._multipliers:
+            raw[:, m] *= np.fromiter((table.get(c, 1.0) for c in req.channels),
+                                     dtype=np.float64, count=n)
+        if self._half_lives.size:  # time decay, every such model at once
+            part = raw[:, self._decay_models]
+            # the journey's latest touch with positive weight; none: no credit from decay
+            t_ref = np.maximum.reduceat(np.where(part > 0, req.times[:, None], _NEVER),
+                                        req.start_index, axis=0)[req.segment]
+            age = np.clip((t_ref - req.times[:, None]).astype(np.float64), 0.0, None)
+            factor = 2.0 ** (-age / self._half_lives)
+            raw[:, self._decay_models] = np.where(t_ref > _NEVER, part * factor, 0.0)
+        total = req.segment_sum(raw)[req.segment]
         # no positive weight in the journey: its last touch takes the credit
-        credit = np.repeat(req.flags["last"].astype(np.float64)[:, None], models, axis=1)
-        return np.divide(raw, total, out=credit, where=total > 0)
+        credit = np.repeat(req.last.astype(np.float64)[:, None], len(self._rules), axis=1)
+        out: np.ndarray = np.divide(raw, total, out=credit, where=total > 0)
+        return out
 
     # --- data-driven models -----------------------------------------------------------------
 
@@ -418,24 +441,21 @@ class SmallEngine:
             A model whose parameters make credit non-finite or negative.
         """
         req = _Request(journeys)
-        parts: dict[str, np.ndarray] = {}
-        if self._rules and req.n:
-            credit = self._rule_credit(req)
-            for m, (label, _) in enumerate(self._rules):
-                parts[label] = credit[:, m]
-        for label, estimator in self._data:
-            if not req.n:
-                break
+        if not req.n:
+            return SmallResult(req, self.labels, np.zeros(0))
+        matrix = np.empty((len(self.labels), req.n))  # models x touches
+        if self._rules:
+            matrix[self._rule_rows] = self._rule_credit(req).T
+        for row, (label, estimator) in zip(self._data_rows, self._data, strict=True):
             if isinstance(estimator, CounterfactualModel):
-                parts[label] = self._counterfactual(req, label, estimator)
+                matrix[row] = self._counterfactual(req, label, estimator)
             else:
                 assert isinstance(estimator, ChannelWeightModel)
-                parts[label] = self._by_channel_weights(req, estimator)
-        credit = (np.concatenate([parts[label] for label in self.labels]) if req.n
-                  else np.zeros(0))
-        bad = ~np.isfinite(credit) | (credit < 0)
-        if bad.any():
-            rows = np.flatnonzero(bad) // max(req.n, 1)
+                matrix[row] = self._by_channel_weights(req, estimator)
+        credit = matrix.ravel()
+        if not (credit.min() >= 0 and credit.max() < np.inf):  # NaN fails both
+            bad = ~np.isfinite(credit) | (credit < 0)
+            rows = np.flatnonzero(bad) // req.n
             names = ", ".join(dict.fromkeys(self.labels[i] for i in rows.tolist()))
             raise ModelParameterError(
                 f"{names}: the parameters give non-finite or negative credit; use finite "
@@ -443,13 +463,18 @@ class SmallEngine:
         return SmallResult(req, self.labels, credit)
 
 
-def _iso(micros: int) -> str:
-    """A UTC timestamp as Polars writes it in JSON (``...T09:00:00.500+00:00``: whole
-    milliseconds in three digits)."""
-    moment = _NAIVE_EPOCH + timedelta(microseconds=micros)  # naive: formats faster
-    if micros % 1000 == 0 and micros % 1_000_000:
-        return moment.isoformat(timespec="milliseconds") + "+00:00"
-    return moment.isoformat() + "+00:00"
+def _iso_texts(micros: np.ndarray) -> list[str]:
+    """UTC timestamps as Polars writes them in JSON: ``...T09:00:00+00:00``, whole
+    milliseconds in three digits (``...T09:00:00.500+00:00``), else six."""
+    text = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us").tolist()
+    cut = np.where(micros % 1_000_000 == 0, 19, np.where(micros % 1000 == 0, 23, 26)).tolist()
+    return [t[:c] + "+00:00" for t, c in zip(text, cut, strict=True)]
+
+
+def _numbers(values: np.ndarray) -> list[bytes]:
+    """Each float as orjson writes it (shortest round-trip form), in one call."""
+    out: list[bytes] = orjson.dumps(values.tolist())[1:-1].split(b",")
+    return out
 
 
 class SmallResult:
@@ -494,25 +519,29 @@ class SmallResult:
             schema=TOUCH_CREDIT_SCHEMA,
         )
 
-    def _channel_sums(self) -> tuple[list[str], list[str], list[float], list[float], list[float]]:
-        """Sums by model and channel; in model order, then conversions (descending), then
-        channel, as :func:`channel_credit_from_touches` sorts them."""
-        req, names = self.req, self.names
-        models, k = len(self.labels), len(names)
-        group = np.tile(self.codes, models) + np.repeat(np.arange(models) * k, req.n)
+    def _channel_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Sums by model and channel: (channel index, conversions, value, share) per row, in
+        model order, then conversions (descending), then channel, as
+        :func:`channel_credit_from_touches` sorts them. Every channel of the request has
+        touches under every model: each model has a row per channel."""
+        models, k = len(self.labels), len(self.names)
+        group = (np.arange(models)[:, None] * k + self.codes).ravel()
         conversions = np.bincount(group, weights=self.credit, minlength=models * k)
         values = np.bincount(group, weights=self.value, minlength=models * k)
         # a model's channel shares; 0 where the model credits nothing (0 / 0)
         per_model = np.repeat(conversions.reshape(models, k).sum(axis=1), k)
         share = np.divide(conversions, per_model, out=np.zeros(conversions.shape),
                           where=per_model != 0)
-        model_of = np.repeat(np.arange(models), k)
-        channel_rank = np.tile(np.arange(k), models)
-        # every channel of the request has touches under every model: all groups present
-        order = np.lexsort((channel_rank, -conversions, model_of))
-        return ([self.labels[i] for i in model_of[order].tolist()],
-                [names[i] for i in channel_rank[order].tolist()],
-                conversions[order].tolist(), values[order].tolist(), share[order].tolist())
+        channel = np.tile(np.arange(k), models)
+        order = np.lexsort((channel, -conversions, np.repeat(np.arange(models), k)))
+        return channel[order], conversions[order], values[order], share[order]
+
+    def _channel_sums(self) -> tuple[list[str], list[str], list[float], list[float], list[float]]:
+        channel, conversions, values, share = self._channel_table()
+        k = len(self.names)
+        return ([label for label in self.labels for _ in range(k)],
+                [self.names[i] for i in channel.tolist()],
+                conversions.tolist(), values.tolist(), share.tolist())
 
     def channel_frame(self) -> pl.DataFrame:
         return pl.DataFrame(dict(zip(CHANNEL_CREDIT_SCHEMA, self._channel_sums(), strict=True)),
@@ -520,37 +549,45 @@ class SmallResult:
 
     def json_rows(self) -> tuple[bytes, bytes]:
         """Touch and channel credit as JSON arrays of row objects: the frames' own
-        ``write_json``, with the same keys and values (numbers to the last digit)."""
-        req = self.req
-        touch_parts = [
+        ``write_json``, with the same keys and values (numbers to the last digit).
+
+        The rows are put together from pieces in one ``join`` per array: each touch's head
+        (ids, channel, time) written once, each model's label and each channel once, the
+        numbers in one ``orjson`` call per column; no dict or format string per row."""
+        req, n, labels = self.req, self.req.n, self.labels
+        if not n:
+            return b"[]", b"[]"
+        heads = [
             orjson.dumps({"conversion_id": req.conv_ids[j], "touch_id": t, "contact_id": k,
-                          "account_id": None, "channel": ch, "timestamp": _iso(ts)})[:-1]
+                          "account_id": None, "channel": ch, "timestamp": ts})[:-1]
             for j, t, k, ch, ts in zip(req.conv.tolist(), req.touch_ids, req.contacts,
-                                       req.channels, req.times.tolist(), strict=True)
+                                       req.channels, _iso_texts(req.times), strict=True)
         ]
-        # every number as orjson writes it, in one call: the row objects are put together
-        # from these pieces (no dict per row)
-        credit = orjson.dumps(self.credit.tolist())[1:-1].split(b",") if req.n else []
-        value = orjson.dumps(self.value.tolist())[1:-1].split(b",") if req.n else []
-        # per model one format string (heads with %-signs doubled), filled in one % each
-        heads = [h.replace(b"%", b"%%") for h in touch_parts]
-        blocks: list[bytes] = []
-        for m, label in enumerate(self.labels):
-            if not req.n:
-                break
-            tail = b',"model":' + orjson.dumps(label).replace(b"%", b"%%") + b',"credit":'
-            fmt = b'%b,"value":%b},'.join([h + tail for h in heads]) + b'%b,"value":%b}'
-            numbers: list[bytes] = [b""] * (2 * req.n)
-            numbers[0::2] = credit[m * req.n:(m + 1) * req.n]
-            numbers[1::2] = value[m * req.n:(m + 1) * req.n]
-            blocks.append(fmt % tuple(numbers))
-        models, channels, conversions, values, shares = self._channel_sums()
-        model_parts = {m: b'{"model":' + orjson.dumps(m) + b',"channel":' for m in self.labels}
-        channel_parts = {c: orjson.dumps(c) + b',"conversions":' for c in self.names}
-        sums = (orjson.dumps(x)[1:-1].split(b",") if models else []
-                for x in (conversions, values, shares))
-        channel_rows = map(b"".join, zip(
-            map(model_parts.__getitem__, models), map(channel_parts.__getitem__, channels),
-            next(sums), repeat(b',"value":'), next(sums), repeat(b',"share":'),
-            next(sums), repeat(b"}")))
-        return b"[" + b",".join(blocks) + b"]", b"[" + b",".join(channel_rows) + b"]"
+        rows = n * len(labels)
+        # per row: head, model and "credit" key, credit, "value" key, value, end
+        touch: list[bytes] = [b""] * (6 * rows)
+        touch[0::6] = heads * len(labels)
+        touch[1::6] = [tail for label in labels
+                       for tail in repeat(b',"model":' + orjson.dumps(label) + b',"credit":', n)]
+        touch[2::6] = _numbers(self.credit)
+        touch[3::6] = [b',"value":'] * rows
+        touch[4::6] = _numbers(self.value)
+        touch[5::6] = [b"},"] * rows
+        touch[0] = b"[" + touch[0]
+        touch[-1] = b"}]"
+        channel, conversions, values, share = self._channel_table()
+        k, rows = len(self.names), len(conversions)
+        names = [orjson.dumps(c) + b',"conversions":' for c in self.names]
+        sums: list[bytes] = [b""] * (8 * rows)
+        sums[0::8] = [head for label in labels
+                      for head in repeat(b'{"model":' + orjson.dumps(label) + b',"channel":', k)]
+        sums[1::8] = [names[i] for i in channel.tolist()]
+        sums[2::8] = _numbers(conversions)
+        sums[3::8] = [b',"value":'] * rows
+        sums[4::8] = _numbers(values)
+        sums[5::8] = [b',"share":'] * rows
+        sums[6::8] = _numbers(share)
+        sums[7::8] = [b"},"] * rows
+        sums[0] = b"[" + sums[0]
+        sums[-1] = b"}]"
+        return b"".join(touch), b"".join(sums)

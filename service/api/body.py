@@ -15,6 +15,12 @@ whose every value is in the plain form that both read alike:
 Anything else returns None, and the body goes through pydantic as before: it reads the
 rest (non-ASCII names, other timestamp forms) and words every error, so answers and error
 messages are the schema's own. A test holds the two readers to the same result.
+
+The everyday body takes a shorter way still (:func:`_read_typed`): when the raw bytes are
+ASCII without a backslash, DEL or a blank string (``""``, ``"  "``), every string in it is
+plain text as sent, and a ``msgspec`` typed decoder checks the rest in C (keys, types,
+lengths, ranges); only the timestamps are then read here, all against the pattern in one
+match. Anything it does not take goes to the walk.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+import msgspec
 import orjson
 
 from .schemas import AttributeRequest
@@ -119,8 +126,100 @@ def _journey(value: Any) -> dict[str, Any]:
     return journey
 
 
+# --- the typed decoder: what the plain form allows, checked in C ------------------------------
+
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_Stage = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+_Amount = Annotated[float, msgspec.Meta(ge=0, le=_MAX_AMOUNT)]
+
+
+class _Conversion(msgspec.Struct, forbid_unknown_fields=True):
+    id: _Id
+    timestamp: str
+    value: _Amount | None = None
+    stage: _Stage = "-"  # sent or not; never null
+
+
+class _Touch(msgspec.Struct, forbid_unknown_fields=True):
+    timestamp: str
+    channel: _Name
+    touch_id: _Id | None = None
+    contact_id: _Id | None = None
+    role: _Name | None = None
+
+
+class _Milestones(msgspec.Struct, forbid_unknown_fields=True):
+    lead: str | None = None
+    opportunity: str | None = None
+
+
+class _Journey(msgspec.Struct, forbid_unknown_fields=True):
+    conversion: _Conversion
+    touches: list[_Touch]
+    milestones: _Milestones | None = None
+
+
+class _Model(msgspec.Struct, forbid_unknown_fields=True):
+    name: _Name
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class _Body(msgspec.Struct, forbid_unknown_fields=True):
+    models: Annotated[list[_Name | _Model], msgspec.Meta(min_length=1, max_length=_MAX_MODELS)]
+    journeys: Annotated[list[_Journey], msgspec.Meta(min_length=1)]
+    snapshot: Annotated[str, msgspec.Meta(max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_=.-]*\Z")
+                        ] | None = None
+
+
+_TYPED: Final = msgspec.json.Decoder(_Body)
+_STAMPS: Final = re.compile(f"{_ISO.pattern}(?:\x00{_ISO.pattern})*")
+
+
+def _read_typed(raw: bytes) -> AttributeRequest | None:
+    """The request, for a body in the plain form whose every string is as sent (see the
+    module); else None."""
+    # without a backslash no string holds a quote: with the spaces taken out, two quotes in
+    # a row are an empty or blank string (or broken JSON)
+    if (not raw.isascii() or b"\\" in raw or b"\x7f" in raw
+            or b'""' in raw.replace(b" ", b"")):
+        return None
+    try:
+        _TYPED.decode(raw)
+        data = orjson.loads(raw)
+    except (msgspec.DecodeError, orjson.JSONDecodeError):
+        return None
+    spots: list[tuple[dict[str, Any], str]] = []  # where each timestamp is
+    for journey in data["journeys"]:
+        conversion = journey["conversion"]
+        if type(conversion.get("value")) is int:
+            conversion["value"] = float(conversion["value"])
+        spots.append((conversion, "timestamp"))
+        spots += [(touch, "timestamp") for touch in journey["touches"]]
+        milestones = journey.get("milestones")
+        if milestones:
+            spots += [(milestones, name) for name, at in milestones.items() if at is not None]
+    texts = [holder[key] for holder, key in spots]
+    if _STAMPS.fullmatch("\x00".join(texts)) is None:
+        return None
+    try:
+        moments = list(map(datetime.fromisoformat, texts))
+    except ValueError:
+        return None
+    for (holder, key), moment in zip(spots, moments, strict=True):
+        holder[key] = moment
+    return AttributeRequest.model_construct(models=data["models"], journeys=data["journeys"],
+                                            snapshot=data.get("snapshot"))
+
+
 def read_plain(raw: bytes) -> AttributeRequest | None:
     """The request, when the body is JSON in the plain form (see the module); else None."""
+    typed = _read_typed(raw)
+    return typed if typed is not None else _read_walk(raw)
+
+
+def _read_walk(raw: bytes) -> AttributeRequest | None:
+    """:func:`read_plain` by a walk over the decoded JSON."""
     try:
         data = orjson.loads(raw)
         body = _keys(data, _TOP)
