@@ -130,3 +130,84 @@ def test_a_table_without_the_key_is_kept_unindexed(tmp_path) -> None:
     assert_frame_equal(pl.read_ipc(tmp_path / "h.arrow"), frame.drop("contact_id"))
     got = rows_of([tmp_path / "h.arrow"], "contact_id", pl.Series("contact_id", ["a"]))
     assert got is None  # no index: the night reads none of its rows (as before the index)
+
+
+# --- the data-driven models' statistics ---------------------------------------------------------
+
+
+def test_nights_refit_markov_and_shapley_from_their_statistics(tmp_path, monkeypatch) -> None:
+    """After the first night the data-driven models are fitted from the statistics the
+    state keeps (the coded paths are never exploded: that would fail here), and every
+    night still equals a full run -- Markov of order 1 and 2, without repeats collapsed or
+    null paths, Shapley by rate and by count."""
+    from attribution.engine import _state_answer
+    from tests.test_incremental import SAMPLE, _batches, assert_same
+
+    touches = pl.read_parquet(SAMPLE / "touches.parquet")
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    models = ["linear", "markov", "markov:order=2", "markov:collapse_repeats=false",
+              "markov:use_nulls=false", "shapley", "shapley:value=count"]  # fmt: skip
+    cuts = [datetime(2025, m, 1, tzinfo=UTC) for m in (8, 10)]
+    state = tmp_path / "state"
+    for night, (t, s) in enumerate(zip(_batches(touches, cuts), _batches(stages, cuts),
+                                       strict=True)):  # fmt: skip
+        if night:
+
+            def exploded(*_: object) -> None:
+                raise AssertionError("the models were fitted on the exploded path table")
+
+            monkeypatch.setattr(_state_answer, "coded_sequences", exploded)
+        got = attribute_incremental(t, s, models=models, state=state)
+        assert_same(got, attribution.attribute(t, s, models=models))
+        meta = json.loads((state / "state.json").read_text())
+        stored = sorted(n for n in meta["files"] if n.startswith("fit-"))
+        assert stored == ["fit-markov-1-0-1-edges", "fit-markov-1-0-1-ends",
+                          "fit-markov-1-1-0-edges", "fit-markov-1-1-0-ends",
+                          "fit-markov-1-1-1-edges", "fit-markov-1-1-1-ends",
+                          "fit-markov-2-1-1-edges", "fit-markov-2-1-1-ends",
+                          "fit-presence", "fit-shapley"]  # fmt: skip
+
+
+CODES = st.lists(st.integers(0, 3), min_size=1, max_size=4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    start=st.lists(st.tuples(CODES, st.integers(0, 3), st.integers(0, 3), st.integers(0, 9)),
+                   min_size=1, max_size=12),
+    changes=st.lists(st.tuples(CODES, st.integers(-2, 2), st.integers(-2, 2),
+                               st.integers(-5, 5)), max_size=12),
+)  # fmt: skip
+def test_statistics_updated_by_changes_equal_statistics_from_scratch(start, changes) -> None:
+    """The statistics plus those of a signed change equal those of the changed table (rows
+    whose journeys net to zero are gone; a change that moves only value is kept)."""
+    from attribution.engine._fit_stats import statistics, update_statistics
+    from attribution.options import RunOptions
+
+    def table(rows: list) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"codes": [r[0] for r in rows], "_h": [0] * len(rows),
+             "conversions": [float(r[1]) for r in rows], "nulls": [float(r[2]) for r in rows],
+             "value": [float(r[3]) * (r[1] != 0) for r in rows]},
+            schema={"codes": pl.List(pl.UInt32), "_h": pl.UInt64, "conversions": pl.Float64,
+                    "nulls": pl.Float64, "value": pl.Float64},
+        )  # fmt: skip
+
+    channels = ["a", "b", "c", "d"]
+    options = RunOptions.of(None, models=["markov", "markov:order=2", "shapley"])
+    total, change = table(start), table(changes)
+    combined = (
+        pl.concat([total, change])
+        .group_by("codes")
+        .agg(pl.col("_h").first(), pl.col("conversions", "nulls", "value").sum())
+    )
+    if (combined.get_column("conversions") < 0).any() or (combined["nulls"] < 0).any():
+        return  # not a table a state can hold
+    combined = combined.filter((pl.col("conversions") != 0) | (pl.col("nulls") != 0))
+    got = update_statistics(
+        statistics(total, channels, options), statistics(change, channels, options, delta=True)
+    )
+    want = statistics(combined, channels, options)
+    assert got.keys() == want.keys()
+    for name, frame in want.items():
+        assert_frame_equal(got[name], frame, check_dtypes=False, abs_tol=1e-9)

@@ -73,6 +73,7 @@ from attribution.engine._deltas import (
     update_paths,
     update_rule_sums,
 )
+from attribution.engine._fit_stats import STATISTICS, statistics, update_statistics
 from attribution.engine._generations import (
     EMPTY_TIME,
     MAX_GENERATIONS,
@@ -115,6 +116,7 @@ _NOT_FINGERPRINTED = (
     "decision_model",  # which model the economics act on
 )
 _TABLES = {"touches": TOUCHES, "stages": STAGES}
+_PATH_SUMS = ["conversions", "nulls", "value"]
 
 
 def _fingerprint(options: RunOptions, contacts: pl.DataFrame | None) -> str:
@@ -301,6 +303,28 @@ def attribute_incremental(
     return _incremental(state, reads, options, fingerprint, timer)
 
 
+def _statistics(
+    state: State,
+    meta: Mapping[str, Any],
+    paths: pl.DataFrame,
+    changed: tuple[pl.DataFrame, pl.DataFrame],
+    channels: list[str],
+    options: RunOptions,
+) -> dict[str, pl.DataFrame]:
+    """The data-driven models' statistics (:mod:`attribution.engine._fit_stats`) after this
+    run: the state's plus those of the changed paths (``after - before``); built from the
+    whole path table when the channel list grew or the state has none."""
+    names = [n for n in meta["files"] if n.startswith(STATISTICS)]
+    if channels != meta["channels"] or not names:
+        built = statistics(paths, channels, options)
+    else:
+        before, after = changed
+        delta = pl.concat([before.with_columns(-pl.col(_PATH_SUMS)), after])
+        total = {n.removeprefix(STATISTICS): state.table(n) for n in names}
+        built = update_statistics(total, statistics(delta, channels, options, delta=True))
+    return {STATISTICS + name: frame for name, frame in built.items()}
+
+
 def _cutoff(seen: Mapping[str, Any], options: RunOptions) -> datetime:
     """Where an input's new rows start: its watermark less the late window."""
     watermark = datetime.fromisoformat(seen["watermark"])
@@ -373,8 +397,11 @@ def _full(
     written["paths"], meta["channels"] = coded_paths(path_table(part.journeys), [])
     meta["paths_hash_unique"] = hashes_unique(written["paths"])
     written["rule_sums"] = rule_sums(rules)
-    for name in ("paths", "rule_sums"):
-        meta["files"][name] = write_table(fresh, name, written[name], ipc=True)
+    for name, frame in statistics(written["paths"], meta["channels"], options).items():
+        written[STATISTICS + name] = frame
+    for name in written:
+        if name == "paths" or name == "rule_sums" or name.startswith(STATISTICS):
+            meta["files"][name] = write_table(fresh, name, written[name], ipc=True)
     commit(directory, meta)
     rows = {n: t.rows_in for n, t in tables.items()}
     return answer(
@@ -446,7 +473,6 @@ def _incremental(
     paths, meta["paths_hash_unique"] = update_paths(
         total, coded_before, coded_after, unique=meta["paths_hash_unique"]
     )
-    meta["channels"] = channels
     written = {
         "paths": paths,
         "rule_sums": update_rule_sums(
@@ -455,6 +481,11 @@ def _incremental(
             rule_sums(rule_credit(after.journeys.touches, options)),
         ),
     }
+    timer.stage("state: model statistics")
+    written.update(_statistics(state, meta, paths, (coded_before, coded_after), channels, options))
+    meta["files"] = {n: f for n, f in meta["files"].items() if not n.startswith(STATISTICS)}
+    meta["channels"] = channels
+    timer.stage("state: write")
     fresh_dir = new_directory(state.directory)
     meta["runs"] = int(meta["runs"]) + 1
     for name in reads:

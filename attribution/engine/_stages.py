@@ -505,11 +505,13 @@ def fit_models(
     sequences: Callable[[], PathSequences] | None = None,
     allocate_on: pl.DataFrame | None = None,
     timer: Any = None,
+    prefit: Callable[[ModelRun], PathModel | None] | None = None,
 ) -> Fitted:
     """Fit every data-driven model of the run once: on the path table (``paths``, or a
     function building it on first use), or on coded journeys (``sequences``) for the models
     that take them. ``allocate_on``: also allocate each model's credit over these journey
-    touches, inside the model's own stage of ``timer``."""
+    touches, inside the model's own stage of ``timer``. ``prefit(run)``: a model fitted
+    another way (the incremental state's statistics), or None to fit it here."""
     runs = options.runs
     fitted = Fitted(runs)
     for i, run in enumerate(runs):
@@ -519,7 +521,7 @@ def fit_models(
             timer.stage(f"model:{run.label}")
         if options.multipliers is not None:
             fitted.notes.append(_NO_MULTIPLIERS.format(label=run.label))
-        estimator = _fit(run, paths, sequences)
+        estimator = _fit(run, paths, sequences, prefit)
         fitted.estimators[i] = estimator
         if allocate_on is not None:
             fitted.touch_credit[i] = _allocate(run, estimator, allocate_on)
@@ -555,11 +557,15 @@ def _fit(
     run: ModelRun,
     paths: pl.DataFrame | Callable[[], pl.DataFrame],
     sequences: Callable[[], PathSequences] | None = None,
+    prefit: Callable[[ModelRun], PathModel | None] | None = None,
 ) -> PathModel:
     """Fit a data-driven model on the path table, or on coded journeys (``sequences``) when
-    the model takes them (``fits_sequences``); its own ValueErrors become the library's
-    error type. ``paths`` may be a function building the table."""
+    the model takes them (``fits_sequences``), or as ``prefit`` does; its own ValueErrors
+    become the library's error type. ``paths`` may be a function building the table."""
     try:
+        done = prefit(run) if prefit is not None else None
+        if done is not None:
+            return done
         estimator = run.build()
         if not isinstance(estimator, PathModel):
             raise TypeError(f"{run.label}: a data-driven model builds a PathModel")

@@ -22,6 +22,7 @@ from attribution.engine._campaign_credit import (
 )
 from attribution.engine._credit_table import credit_table, long_touch_credit
 from attribution.engine._deltas import coded_sequences, decoded_paths
+from attribution.engine._fit_stats import STATISTICS, prefit
 from attribution.engine._generations import State
 from attribution.engine._manifest import Timer, make_manifest, run_parameters
 from attribution.engine._merge import collect_credit
@@ -54,11 +55,15 @@ def answer(
     coded, channels = state.table("paths"), list(state.meta["channels"])
     sums = state.table("rule_sums")
     paths = functools.cache(lambda: decoded_paths(coded, channels))
+    def stored(name: str) -> pl.DataFrame | None:
+        return state.table(STATISTICS + name) if STATISTICS + name in state.meta["files"] else None
+
     fitted = fit_models(
         options,
         paths,
         sequences=functools.cache(lambda: coded_sequences(coded, channels)),
         timer=timer,
+        prefit=prefit(stored, coded, channels),
     )
     timer.stage("collect")
     channel_credit = concat(

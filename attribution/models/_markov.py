@@ -215,17 +215,8 @@ class MarkovModel(ChannelWeightModel):
     def _fit_sequences(self, paths: PathSequences) -> None:
         """Build the chain from coded paths and solve its removal effects and credit."""
         order = int(self.order)
-        name = type(self).__name__
-        notes = list(paths.notes)
         channels = paths.channels
-        check_channel_names(channels, order, name)
-        base = len(channels) + 1
-        if base**order >= MAX_CODE:
-            raise ValueError(
-                f"MarkovModel cannot encode order-{order} states over {len(channels)} "
-                "channels; lower 'order' or group rare channels."
-            )
-
+        base = self._check_encoding(channels)
         numbers = paths.paths.select(
             "conversions",
             (pl.col("nulls") if self.use_nulls else pl.lit(0.0)).alias("nulls"),
@@ -233,23 +224,61 @@ class MarkovModel(ChannelWeightModel):
         ).with_columns((pl.col("conversions") + pl.col("nulls")).alias("weight"))
         positive = numbers.get_column("weight") > 0
         weighted = numbers.filter(positive)
+        counts = None
+        if weighted.height:
+            touches = paths.touches if positive.all() else paths.touches_of(positive)
+            counts = transition_counts(touches, numbers, order, base, self.collapse_repeats)
+        self._fit_counts(
+            counts,
+            channels,
+            conversions=float(weighted["conversions"].sum()),
+            value=float(weighted["value"].sum()),
+            nulls=float(weighted["nulls"].sum()),
+            notes=list(paths.notes),
+        )
+
+    def _check_encoding(self, channels: list[str]) -> int:
+        """The base of the state codes over ``channels`` (checked to fit)."""
+        order = int(self.order)
+        check_channel_names(channels, order, type(self).__name__)
+        base = len(channels) + 1
+        if base**order >= MAX_CODE:
+            raise ValueError(
+                f"MarkovModel cannot encode order-{order} states over {len(channels)} "
+                "channels; lower 'order' or group rare channels."
+            )
+        return base
+
+    def _fit_counts(
+        self,
+        counts: tuple[pl.DataFrame, pl.DataFrame] | None,
+        channels: list[str],
+        *,
+        conversions: float,
+        value: float,
+        nulls: float,
+        notes: list[str],
+    ) -> None:
+        """The fit from the chain's sufficient statistics: ``counts`` -- the transition
+        counts and the exits per state of :func:`transition_counts` over the paths of
+        positive weight, None when there is none -- and those paths' totals. Summed over
+        paths, so a caller may keep them up to date as paths are added and removed (the
+        incremental state does)."""
+        order = int(self.order)
+        base = self._check_encoding(channels)
         if not self.use_nulls:
             notes.append(f"use_nulls=False: {NO_NULLS_NOTE}.")
-        elif weighted.height and weighted["nulls"].sum() == 0:
+        elif counts is not None and nulls == 0:
             notes.append(f"the path table has no null paths: {NO_NULLS_NOTE}.")
-
         self.channels_ = channels
-        self.total_conversions_ = float(weighted["conversions"].sum())
-        self.total_value_ = float(weighted["value"].sum())
-        if weighted.height == 0:
+        self.total_conversions_ = conversions
+        self.total_value_ = value
+        if counts is None:
             notes.append("no path with a positive weight: the chain is empty.")
             self._fit_empty(channels)
             self.notes_ = notes
             return
-
-        touches = paths.touches if positive.all() else paths.touches_of(positive)
-        edges, ends = transition_counts(touches, numbers, order, base, self.collapse_repeats)
-        self._solve(edges, ends, channels, order, base)
+        self._solve(*counts, channels, order, base)
         if not any(self.channel_weights_.values()):
             notes.append(
                 "all removal effects are 0 (nothing converts): channel credit is 0 and "

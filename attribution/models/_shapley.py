@@ -95,15 +95,7 @@ class ShapleyModel(ChannelWeightModel):
         counts = np.bincount(touches.get_column("ch").to_numpy(), minlength=len(paths.channels))
         used = pl.Series(np.flatnonzero(counts), dtype=pl.UInt32)
         channels = [paths.channels[i] for i in used.to_list()]
-        if len(channels) > self.max_channels:
-            raise ValueError(
-                f"ShapleyModel(max_channels={self.max_channels}) refuses paths with "
-                f"{len(channels)} distinct channels. Raise 'max_channels' (up to "
-                f"{_MASK_BITS}) or group rare channels into one."
-            )
-        self.channels_ = channels
-        self.total_conversions_ = float(numbers["conversions"].sum())
-        self.total_value_ = float(numbers["value"].sum())
+        self._check_channels(channels)
         # bit i of a mask is channel i of channels_ (the used codes, renumbered in order)
         bits = pl.Series([0] * len(paths.channels), dtype=pl.UInt64).scatter(
             used, pl.Series([1 << i for i in range(used.len())], dtype=pl.UInt64)
@@ -129,6 +121,40 @@ class ShapleyModel(ChannelWeightModel):
             .agg(pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum())
             .sort("mask")
         )
+        self._fit_coalitions(
+            coalitions,
+            channels,
+            conversions=float(numbers["conversions"].sum()),
+            value=float(numbers["value"].sum()),
+            notes=notes,
+        )
+
+    def _check_channels(self, channels: list[str]) -> None:
+        if len(channels) > self.max_channels:
+            raise ValueError(
+                f"ShapleyModel(max_channels={self.max_channels}) refuses paths with "
+                f"{len(channels)} distinct channels. Raise 'max_channels' (up to "
+                f"{_MASK_BITS}) or group rare channels into one."
+            )
+
+    def _fit_coalitions(
+        self,
+        coalitions: pl.DataFrame,
+        channels: list[str],
+        *,
+        conversions: float,
+        value: float,
+        notes: list[str],
+    ) -> None:
+        """The fit from its sufficient statistics: ``coalitions`` -- ``mask`` (bit ``i``:
+        channel ``i`` of ``channels``, each used), ``conversions``, ``nulls``, ``value``
+        summed over the paths of positive weight with that set of channels, sorted by
+        ``mask`` -- and those paths' totals. Summed over paths, so a caller may keep them up
+        to date as paths are added and removed (the incremental state does)."""
+        self._check_channels(channels)
+        self.channels_ = channels
+        self.total_conversions_ = conversions
+        self.total_value_ = value
         mask_arr = coalitions["mask"].to_numpy().astype(np.uint64)
         member = (
             (mask_arr[:, None] >> np.arange(len(channels), dtype=np.uint64)[None, :]) & np.uint64(1)
