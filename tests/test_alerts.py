@@ -280,3 +280,30 @@ def test_the_cut_spread_is_corrected_for_the_cut() -> None:
         kept = np.abs(z[np.abs(z) <= k])
         assert np.median(kept) / truncated_mad(k) == pytest.approx(1.0, abs=0.01)
     assert truncated_mad(40.0) == pytest.approx(0.67449, abs=1e-4)
+
+
+def test_a_budget_month_moves_the_cost_per_lead_within_its_range() -> None:
+    """Spend by month: five flat channels and an events budget on the conference calendar
+    (3x its mean in September), leads steady. The cost per lead's spend part moves once a
+    month, by no more than the spend test allows a month, so the September budget alone
+    does not make it alert (judged by its weekly errors, three weeks in four with the spend
+    unchanged, it scored z 3.6 in this world); the same leads halved for two weeks do."""
+    events = [0.2, 0.4, 2.4, 0.6, 1.8, 1.2, 0.3, 0.3, 3.0, 2.4, 1.2, 0.2]
+    rng = np.random.default_rng(3)
+    rows = [(datetime(2025, m, 1).date(), f"ch{c}", 5_000.0 * (c + 1) * rng.lognormal(0, 0.05))
+            for c in range(5) for m in range(1, 13)]  # fmt: skip
+    rows += [(datetime(2025, m, 1).date(), "events", 6_000.0 * f * rng.lognormal(0, 0.05))
+             for m, f in enumerate(events, start=1)]  # fmt: skip
+    spend = pl.DataFrame(rows, schema=["month", "channel", "amount"], orient="row")
+    per_week = noisy(300, 52, seed=3)
+    cost = pl.col("metric") == "cost_per_lead"
+    for weeks, alerts in (([], 0), ([20, 21], 1)):
+        counts = [n // 2 if w in weeks else n for w, n in enumerate(per_week)]
+        stages = leads(counts).with_columns(pl.lit("ch1").alias("channel"))
+        touches = stages.select("contact_id", "timestamp", "channel")
+        f = attribution.funnel(stages, touches, spend, alerts={"settle_days": 0})
+        overall = f.alerts.filter(cost & pl.col("channel").is_null())
+        assert overall.height == alerts, overall.get_column("message").to_list()
+        if alerts:
+            assert overall.item(0, "kind") == "spike"
+            assert overall.item(0, "week") in (MONDAY.date() + timedelta(weeks=w) for w in weeks)

@@ -147,6 +147,7 @@ def level_test(
     per_value: float = 1.0,
     reject: float | None = None,
     centre_of: str = "median",
+    spread: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LevelTest:
     """Test the log values ``y`` (NaN: no value, or a week that may not enter a baseline)
     with sampling variances ``e`` (0 for amounts), and the two-week pooled ``y2`` / ``e2``
@@ -158,7 +159,9 @@ def level_test(
     ``reject``: the spread is learnt again without the errors beyond ``reject`` times the
     first spread, corrected for the cut (:func:`truncated_mad`), so the changes a test is
     meant to find do not widen its yardstick.
-    ``centre_of``: the baseline's level, its ``"median"`` or robust ``"mean"``."""
+    ``centre_of``: the baseline's level, its ``"median"`` or robust ``"mean"``.
+    ``spread``: per (series, week), the spreads of one week and of two to use instead of
+    the learnt ones where they are finite (a value whose parts are judged apart)."""
     level, slope, centre = _trend(y, trailing, min_history, trend, centre_of)
     # distance from the window's centre to week t (and to week t - 1)
     ahead = GUARD + trailing - centre
@@ -166,6 +169,9 @@ def level_test(
     expected2 = level + slope * (ahead - 0.5)
     sd, excess = _spread(y - expected, e, floor, pool, prior, per_value, reject)
     sd2, excess2 = _spread(y2 - expected2, e2, floor, pool, prior, per_value, reject)
+    if spread is not None:
+        sd = np.where(np.isfinite(spread[0]), spread[0], sd)
+        sd2 = np.where(np.isfinite(spread[1]), spread[1], sd2)
     return LevelTest(
         expected=expected,
         sd=sd,

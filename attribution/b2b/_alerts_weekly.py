@@ -74,6 +74,7 @@ def _level(
     thr: np.ndarray | None = None,
     window: tuple[int, int] | None = None,
     pool: np.ndarray | None = None,
+    spread: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """Level test on log values ``y = log(value + offset)``; ``e is None``: Poisson
     sampling variance from the expected count. With ``base`` (log values for one week and
@@ -88,7 +89,8 @@ def _level(
                        zero if e2 is None else e2, trailing=trailing, min_history=history,
                        trend=cfg.trend, floor=floor, pool=pool, prior=SPEND_PRIOR_MONTHS,
                        per_value=WEEKS_PER_MONTH, reject=None if pool is None else REJECT_Z,
-                       centre_of="median" if pool is None else "mean")  # fmt: skip
+                       centre_of="median" if pool is None else "mean",
+                       spread=spread)  # fmt: skip
     if base is not None:
         first = replace(first, expected=first.expected + shift,
                         expected2=first.expected2 + shift2)  # fmt: skip
@@ -308,6 +310,26 @@ def _nanmedian_rows(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _monthly_variance(amounts: pl.DataFrame, shape: tuple[int, ...]) -> np.ndarray:
+    """Per spend series and week, the variance (log scale) the spend-by-month test allows
+    a month: its spread; where it has no baseline yet, the series' median spread (0 with
+    none)."""
+    sd = (
+        amounts.select(
+            ((pl.col("high") + 1.0).log() - (pl.col("expected") + 1.0).log()) / pl.col("threshold")
+        )
+        .to_series()
+        .fill_null(float("nan"))
+        .to_numpy()
+        .reshape(shape)
+    )
+    with warnings.catch_warnings():  # a series without any baseline
+        warnings.simplefilter("ignore", RuntimeWarning)
+        typical = np.nanmedian(sd, axis=1, keepdims=True)
+    out: np.ndarray = np.nan_to_num(np.where(np.isnan(sd), typical, sd), nan=0.0) ** 2
+    return out
+
+
 def cost_series(
     spend: pl.DataFrame,
     counts: pl.DataFrame,
@@ -346,9 +368,12 @@ def cost_series(
     amounts = _level(m.keys, weeks, np.where(inside, x, np.nan), y, y2, np.zeros_like(y),
                      np.zeros_like(y), cfg, 1.0, ok, None, base, MIN_SPEND_LOG_SD, thr, window,
                      pool).with_columns(pl.lit("amount").alias("stat"))  # fmt: skip
+    spend_var = np.zeros_like(x)
     if monthly:
         amounts = amounts.with_columns(pl.lit(0.0).alias("volume_ok2"))
+        spend_var = _monthly_variance(amounts, x.shape)
     parts = [amounts]
+    channel_row = {c: i for i, c in enumerate(m.keys.get_column("channel").to_list())}
     for stage in steps[:2]:
         ratio = weekly.join(
             counts.filter(pl.col("metric") == f"{stage}_volume").select(
@@ -366,6 +391,20 @@ def cost_series(
             yr2 = np.where(live & _shift_bool(np.broadcast_to(live, c.shape)) & (c2 > 0) & (s2 > 0),
                            np.log(s2 / c2), np.nan)  # fmt: skip
             er, er2 = 1.0 / np.maximum(c, 1.0), 1.0 / np.maximum(c2, 1.0)
+        parted = None
+        if monthly:  # the spend part moves once a month, the count part every week: each
+            # judged by its own test's spread (their errors taken as independent), as the
+            # ratio's weekly errors (three weeks in four with the spend unchanged) would
+            # understate the spend's moves and call every ordinary budget month a spike
+            rows = [channel_row.get(ch, -1) for ch in r.keys.get_column("channel").to_list()]
+            v = np.where(np.array(rows)[:, None] >= 0, spend_var[rows], np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                yc = np.where(live, np.log(c + 0.5), np.nan)
+                yc2 = np.where(live & _shift_bool(np.broadcast_to(live, c.shape)),
+                               np.log(c2 / 2 + 0.5), np.nan)  # fmt: skip
+            part = level_test(yc, er, yc2, er2, trailing=cfg.trailing_weeks,
+                              min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
+            parted = (np.sqrt(part.sd**2 + v), np.sqrt(part.sd2**2 + v))
         ok_r = c >= cfg.min_volume / 2
         parts.append(
             _level(
@@ -380,6 +419,7 @@ def cost_series(
                 0.0,
                 ok_r,
                 settling,
+                spread=parted,
             ).with_columns(  # fmt: skip
                 pl.lit("ratio").alias("stat"),
                 pl.Series("volume_ok2", (c2 >= cfg.min_volume).astype(float).reshape(-1)),
