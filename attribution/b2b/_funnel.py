@@ -8,6 +8,14 @@ Methods (also written to ``funnel.json``):
   of any later step (CRMs skip stages; a later stage implies the earlier ones). A
   ``closed_lost`` event implies the opportunity step. Time in stage is measured only where
   both stage timestamps exist (first event of each stage).
+- **Not measured.** A step is measured only when the data has events of both its stages (for
+  the step into won, an opportunity or a lost event). A stage the data never records would
+  otherwise be "reached" by everyone who reached a later one, and its step read 100% by
+  construction (stages with only lead and closed_won gave mql -> sql 100%): such a step has
+  no rate and ``not_measured`` says why; the win rate and pipeline velocity need lost
+  events, the pipeline KPIs (marketing-sourced and -influenced shares, created pipeline)
+  an opportunity or lost event, a channel's MQL rate, SQL conversion and costs per lead /
+  MQL their stages. None is judged against a range.
 - **Rates** are lifetime-to-date: of those that reached ``from_stage``, the share that
   reached ``to_stage`` by the end of the data. Open deals count as not advanced, so recent
   cohorts look worse (right censoring); the weekly series uses a fixed window instead.
@@ -63,9 +71,11 @@ from attribution.b2b._funnel_stages import (
     FUNNEL_SCHEMA,
     entities,
     judge_steps,
+    mark_unmeasured,
     stage_rates,
     step_ranges,
     step_rows,
+    unmeasured_steps,
 )
 from attribution.b2b._funnel_velocity import pipeline_velocity
 from attribution.b2b._retention import Retention
@@ -103,8 +113,9 @@ class Funnel:
     table : pl.DataFrame
         ``dimension`` (``all`` | ``channel`` | ``segment`` | ``cohort``), ``group``,
         ``from_stage``, ``to_stage``, ``entered``, ``advanced``, ``rate``,
-        ``median_days_in_stage``, ``p75_days_in_stage``, ``benchmark_low``,
-        ``benchmark_high``, ``benchmark_gap``, ``benchmark_source``.
+        ``median_days_in_stage``, ``p75_days_in_stage``, ``not_measured`` (why a step is
+        not measured: null where it is), ``benchmark_low``, ``benchmark_high``,
+        ``benchmark_gap``, ``benchmark_source``.
     weekly : pl.DataFrame
         Every weekly series the alerts test (``week``, ``metric``, ``family``, ``channel``
         (null: overall), ``value``, ``entrants``, ``expected``, ``low``, ``high``, ``score``,
@@ -123,7 +134,8 @@ class Funnel:
     pipeline : pl.DataFrame
         The created pipeline per ``segment`` (``all`` too) and sourced ``channel``:
         ``opportunities`` and their amounts (``pipeline``), for the economics' pipeline per
-        dollar (:mod:`attribution.b2b._funnel_pipeline`; empty without touches).
+        dollar (:mod:`attribution.b2b._funnel_pipeline`; empty without touches; None when the
+        stages have no opportunity and no lost event: only won deals, no pipeline).
     parameters, notes : dict
         Parameters used and the method notes (the module docstring, in parts).
     alerts : pl.DataFrame
@@ -142,7 +154,9 @@ class Funnel:
     counts: dict[str, Any] = field(default_factory=dict)
     alerts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ALERTS_SCHEMA))
     kpis: pl.DataFrame = field(default_factory=pl.DataFrame)
-    pipeline: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PIPELINE_SCHEMA))
+    pipeline: pl.DataFrame | None = field(
+        default_factory=lambda: pl.DataFrame(schema=PIPELINE_SCHEMA)
+    )
     injected: pl.DataFrame | None = None
 
     def score_injected(self, anomalies: list[dict[str, Any]]) -> None:
@@ -170,6 +184,11 @@ class Funnel:
             jsonable(
                 {
                     "weakest_stage": self.weakest,
+                    "not_measured_steps": {
+                        f"{r['from_stage']} -> {r['to_stage']}": r["not_measured"]
+                        for r in self.overall().iter_rows(named=True)
+                        if r.get("not_measured")
+                    },
                     "pipeline_velocity": overall_velocity[0] if overall_velocity else None,
                     "kpis": self.kpis.filter(pl.col("dimension") == "all").to_dicts(),
                     "alert_rule": self.notes.get("alert_rule"),
@@ -215,6 +234,9 @@ class Funnel:
         lines = ["Funnel (lifetime-to-date step rates, median days in stage):"]
         for r in self.overall().iter_rows(named=True):
             days = r["median_days_in_stage"]
+            if r.get("not_measured"):
+                lines.append(f"  {r['from_stage']:>12} -> {r['to_stage']:<12} {r['not_measured']}")
+                continue
             lines.append(
                 f"  {r['from_stage']:>12} -> {r['to_stage']:<12} {r['advanced']:>6,} / "
                 f"{r['entered']:<6,} {pct(r['rate']):>6}   "
@@ -351,12 +373,21 @@ def funnel(
         )
     if account_table is not None:
         wide = account_table.attach(wide, ("segment",), key="_account")
-    rates, weakest = judge_steps(stage_rates(step_rows(wide, steps)), bench)
+    # the stages the data has: a step without events of both its stages is not measured
+    seen = set(frame.get_column("stage").unique().drop_nulls().to_list()) & set(known)
+    not_measured = unmeasured_steps(steps, lost_stage, seen)
+    rates, weakest = judge_steps(
+        mark_unmeasured(stage_rates(step_rows(wide, steps)), not_measured, seen), bench
+    )
+    if weakest and not_measured:
+        weakest["not_measured"] = {
+            f"{a} -> {steps[steps.index(a) + 1]}": why for a, why in not_measured.items()
+        }
     span: tuple[Any, Any] = (
         frame.get_column("timestamp").min(),
         frame.get_column("timestamp").max(),
     )
-    velocity = pipeline_velocity(wide, steps, span[1])
+    velocity = pipeline_velocity(wide, steps, span[1], lost_seen=lost_stage in seen)
     spend_frame = None
     if spend is not None:
         spend_table = load(
@@ -389,6 +420,8 @@ def funnel(
         top_customers=top_customers,
         nrr=_nrr_of(nrr),
         spend=spend_frame,
+        seen=seen,
+        lost_stage=lost_stage,
     )
     detected = detect_alerts(
         wide, steps, span, touches=touch_frame, spend=spend_frame, settings=settings
@@ -430,6 +463,13 @@ def funnel(
         f"'{NO_TOUCH}' when it has none",
         "cohort": "calendar month (UTC) of the entity's first stage event",
         "weakest": weakest.get("judged_against", ""),
+        "not_measured": "a step is measured only when the data has events of both its stages "
+        f"(for '{steps[-2]} -> {steps[-1]}': a '{steps[-2]}' or '{lost_stage}' event); else a "
+        "later stage, which implies the earlier ones, would make its rate a count of those "
+        "that reached a later stage (100% by construction): its rate, advanced count and days "
+        "are null and not_measured says why. Likewise the win rate (and pipeline velocity) "
+        f"needs '{lost_stage}' events, the pipeline KPIs an opportunity or lost event, a "
+        "channel's MQL rate, SQL conversion and costs per lead / MQL their stages",
         "velocity": "opportunities x win rate x average deal / cycle days, in currency per "
         "day; opportunities = the average number open on a day over the data's span (days "
         "each was open, to its close or the end of the data, summed, / days in the span); "
@@ -454,7 +494,10 @@ def funnel(
     return Funnel(
         table=rates,
         kpis=kpis,
-        pipeline=created_pipeline(wide, steps, NO_TOUCH),
+        # only won deals, no opportunity or lost event: the pipeline is not in the data
+        pipeline=created_pipeline(wide, steps, NO_TOUCH)
+        if steps[-2] in seen or lost_stage in seen
+        else None,
         weekly=detected.series,
         alerts=detected.table,
         velocity=velocity,
@@ -475,6 +518,14 @@ def funnel(
             "rows_without_key": without_key,
             "rows_with_other_stages": unknown.height,
             "entities_without_account": int(wide.get_column("_account").null_count()),
+            "stages_seen": [x for x in known if x in seen],
+            # entities that reached each step, for the steps the data has (None otherwise)
+            "reached": {
+                x: int((wide.get_column("depth") >= i).sum())
+                if x in seen or (i == len(steps) - 2 and lost_stage in seen)
+                else None
+                for i, x in enumerate(steps)
+            },
             "span": [str(span[0]), str(span[1])],
         },
     )

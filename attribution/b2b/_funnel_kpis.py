@@ -62,6 +62,7 @@ __all__ = [
     "gap_lines",
     "judged",
     "kpi_lines",
+    "unmeasured_kpis",
 ]
 
 #: KPI -> the benchmark table's metric it is judged against
@@ -110,6 +111,7 @@ KPI_COLUMNS = (
     "benchmark_high",
     "benchmark_gap",
     "benchmark_source",
+    "not_measured",
 )
 _DAYS_PER_MONTH = 30.4375
 
@@ -124,9 +126,15 @@ def funnel_kpis(
     top_customers: int,
     nrr: Mapping[str, float | None] | None = None,
     spend: pl.DataFrame | None = None,
+    seen: set[str] | None = None,
+    lost_stage: str = "closed_lost",
 ) -> pl.DataFrame:
     """The KPI table (:data:`KPI_COLUMNS`), ``all``, per segment when ``wide`` has one and
-    per sourced channel when it has a channel (``spend``: its costs per lead / MQL)."""
+    per sourced channel when it has a channel (``spend``: its costs per lead / MQL).
+    ``seen``: the stages the data has (default: every step and ``lost_stage``); a KPI whose
+    stages are not among them has no value and ``not_measured`` says why."""
+    reasons = unmeasured_kpis(steps, set(steps) | {lost_stage} if seen is None else seen,
+                              lost_stage)  # fmt: skip
     dims = ["all", *(["segment"] if "segment" in wide.columns else [])]
     from_velocity = (
         velocity.filter(pl.col("dimension").is_in(dims))
@@ -177,6 +185,11 @@ def funnel_kpis(
         channel=pl.when(pl.col("dimension") == "channel").then(pl.col("group")),
     )
     order = list(_UNITS)
+    reason = pl.col("kpi").replace_strict(reasons, default=None, return_dtype=pl.String)
+    kpis = kpis.with_columns(
+        pl.when(reason.is_null()).then(pl.col("value")).alias("value"),
+        reason.alias("not_measured"),
+    )
     return (
         kpis.with_columns(
             gap_expr(
@@ -193,6 +206,39 @@ def funnel_kpis(
         )
         .select(KPI_COLUMNS)
     )
+
+
+def unmeasured_kpis(steps: list[str], seen: set[str], lost: str) -> dict[str, str]:
+    """KPI -> why it is not measured, for the KPIs whose stages the data does not have
+    (``seen``: the stages it has; the rule is in :mod:`attribution.b2b._funnel`)."""
+    lead, mql, opp = steps[0], steps[1], steps[-2]
+
+    def no(*stages: str) -> str:
+        names = " or ".join(f"'{x}'" for x in stages)
+        return f"not measured: the data has no {names} event"
+
+    out: dict[str, str] = {}
+    if lost not in seen:
+        out["win_rate"] = (
+            no(lost) + ", so won / (won + lost) would count every closed deal as won"
+        )
+        out["pipeline_velocity_per_day"] = no(lost) + ": it needs the win rate"
+    if opp not in seen:
+        for kpi in ("time_to_close_days", "sales_cycle_months", "pipeline_velocity_per_day"):
+            out.setdefault(kpi, no(opp) + ": the cycle runs from the opportunity to won")
+        if lost not in seen:
+            for kpi in ("marketing_sourced_share", "marketing_influenced_share"):
+                out[kpi] = (
+                    no(opp, lost) + ": only won deals, so the pipeline is not in the data"
+                )
+    if lead not in seen:
+        for kpi in ("cost_per_lead", "conversion_rate"):
+            out[kpi] = no(lead)
+    for kpi, need in (("mql_rate", (lead, mql)), ("sql_conversion", (mql, *steps[2:3])),
+                      ("cost_per_mql", (mql,))):  # fmt: skip
+        if missing := [x for x in need if x not in seen]:
+            out[kpi] = no(*missing)
+    return out
 
 
 def _group(dim: str) -> pl.Expr:
@@ -375,7 +421,10 @@ def _marketing(wide: pl.DataFrame, steps: list[str], dims: list[str]) -> pl.Data
 
 
 def judged(value: float | None, unit: str, kpi: str, r: Mapping[str, Any]) -> str:
-    """``12% vs a target of 15-25% (-20%)`` or the bare value without a range."""
+    """``12% vs a target of 15-25% (-20%)`` or the bare value without a range; a KPI the
+    data cannot measure (``r["not_measured"]``) says so and why, never judged."""
+    if r.get("not_measured"):
+        return str(r["not_measured"])
     shown = format_value(value, unit, kpi)
     if r.get("benchmark_low") is None and r.get("benchmark_high") is None:
         return shown
@@ -417,6 +466,10 @@ def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
             f"Weakest stage: {step(low)}: the data's lowest rate; no conversion gap against "
             f"the benchmark ranges ({weakest['no_gap']}).",
         ]
+    if skipped := weakest.get("not_measured"):
+        lines.append(
+            f"  Not measured (no events of their stages; never judged): {', '.join(skipped)}."
+        )
     by_segment = {g: w for g, w in (weakest.get("by_segment") or {}).items() if g != UNKNOWN}
     if by_segment:
         lines.append(
@@ -466,7 +519,11 @@ def kpi_lines(kpis: pl.DataFrame) -> list[str]:
     for r in kpis.filter(pl.col("dimension") == "all").iter_rows(named=True):
         if r["kpi"] == "sales_cycle_months" and r["benchmark_low"] is None:
             continue  # the same figure as time to close; its ranges are per segment
-        detail = f" ({r['detail']})" if r["detail"] and r["kpi"] != "nrr" else ""
+        detail = (
+            f" ({r['detail']})"
+            if r["detail"] and r["kpi"] != "nrr" and not r.get("not_measured")
+            else ""
+        )
         lines.append(
             f"  {KPI_LABELS[r['kpi']]:<30} {judged(r['value'], r['unit'], r['kpi'], r)}{detail}"
         )

@@ -20,9 +20,11 @@ __all__ = [
     "days",
     "entities",
     "judge_steps",
+    "mark_unmeasured",
     "stage_rates",
     "step_ranges",
     "step_rows",
+    "unmeasured_steps",
 ]
 
 FUNNEL_SCHEMA = pl.Schema(
@@ -184,6 +186,54 @@ def step_ranges(steps: list[str], given: Mapping[str, Any] | Benchmarks | None) 
         following = steps[steps.index(step) + 1]
         ranges[f"{step}_to_{following}"] = (float(pair[0]), float(pair[1]))
     return load_benchmarks().with_ranges(ranges, source="the funnel's benchmarks parameter")
+
+
+def unmeasured_steps(steps: list[str], lost: str, observed: set[str]) -> dict[str, str]:
+    """The steps the data cannot measure, by from-stage, each with the reason: a step is
+    measured only when the data has events of both its stages (for the step before won, an
+    opportunity or a ``lost`` event). Without one, "a later stage implies the earlier ones"
+    would make its rate a count of those that reached a later stage: 100% by construction
+    (stages with only ``lead`` and ``closed_won`` would read mql -> sql 100%)."""
+
+    def seen(i: int) -> bool:
+        return steps[i] in observed or (i == len(steps) - 2 and lost in observed)
+
+    out = {}
+    for i, (a, b) in enumerate(zip(steps, steps[1:], strict=False)):
+        missing = [s for j, s in ((i, a), (i + 1, b)) if not seen(j)]
+        if not missing:
+            continue
+        named = [
+            f"'{x}'" for s in missing for x in ((s, lost) if s == steps[-2] else (s,))
+        ]
+        names = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+        out[a] = (
+            f"not measured: the data has no {names} event (a rate would count every entity "
+            "that reached a later stage as passing this step)"
+        )
+    return out
+
+
+def mark_unmeasured(
+    rates: pl.DataFrame, reasons: Mapping[str, str], seen: set[str]
+) -> pl.DataFrame:
+    """``rates`` with ``not_measured`` (the reason, null where measured) and, on the steps of
+    ``reasons``, no rate, advanced or days, and no entered unless the from-stage is among the
+    stages the data has (``seen``)."""
+    reason = pl.col("from_stage").replace_strict(
+        dict(reasons), default=None, return_dtype=pl.String
+    )
+    keep = pl.when(reason.is_null())
+    return rates.with_columns(
+        pl.when(reason.is_null() | pl.col("from_stage").is_in(sorted(seen)))
+        .then(pl.col("entered"))
+        .alias("entered"),
+        *[
+            keep.then(pl.col(c)).alias(c)
+            for c in ("advanced", "rate", "median_days_in_stage", "p75_days_in_stage")
+        ],
+        reason.alias("not_measured"),
+    )
 
 
 #: The range columns of the funnel table (see :func:`judge_steps`).

@@ -12,10 +12,13 @@ from attribution.b2b._funnel_stages import DIMENSIONS, days
 __all__ = ["pipeline_velocity"]
 
 
-def pipeline_velocity(wide: pl.DataFrame, steps: list[str], end: datetime | None) -> pl.DataFrame:
+def pipeline_velocity(
+    wide: pl.DataFrame, steps: list[str], end: datetime | None, *, lost_seen: bool = True
+) -> pl.DataFrame:
     """Pipeline velocity overall, by sourced channel and by segment (when ``wide`` has
-    them), up to the
-    data's ``end`` (the rule is in :mod:`attribution.b2b._funnel`)."""
+    them), up to the data's ``end`` (the rule is in :mod:`attribution.b2b._funnel`).
+    ``lost_seen``: the data has lost events; without any, won / (won + lost) would be 100%
+    by construction, so the win rate (and the velocity) is null."""
     opp, won = steps[-2], steps[-1]
     opp_i = len(steps) - 2
     is_opp = pl.col("depth") >= opp_i
@@ -45,7 +48,7 @@ def pipeline_velocity(wide: pl.DataFrame, steps: list[str], end: datetime | None
     closed = pl.col("won") + pl.col("lost")
     return (
         out.with_columns(
-            pl.when(closed > 0).then(pl.col("won") / closed).alias("win_rate"),
+            pl.when((closed > 0) & lost_seen).then(pl.col("won") / closed).alias("win_rate"),
         )
         .with_columns(
             pl.when(pl.col("cycle_days") > 0)

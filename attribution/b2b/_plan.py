@@ -563,20 +563,20 @@ def _without_data(p: Plan, bench: Benchmarks) -> PlanCheck:
 
 
 def _rates(flow: Funnel) -> dict[str, Any]:
+    """The measured step rates (null where the funnel could not measure the step) and the
+    MQLs, customers and MQL- and lead-to-customer rates, from the stages the data has."""
     overall = flow.overall()
     out: dict[str, Any] = {}
     for r in overall.iter_rows(named=True):
         out[f"{r['from_stage']}_to_{r['to_stage']}"] = r["rate"]
     steps = flow.parameters["steps"]
+    reached = flow.counts.get("reached") or {}
     if overall.height:
-        by_from = {r["from_stage"]: r for r in overall.iter_rows(named=True)}
-        won = overall.row(overall.height - 1, named=True)["advanced"]
-        mqls = by_from[steps[1]]["entered"] if steps[1] in by_from else 0
-        leads = by_from[steps[0]]["entered"]
+        won, mqls, leads = (reached.get(x) for x in (steps[-1], steps[1], steps[0]))
         out["mqls"] = mqls
         out["customers"] = won
-        out["mql_to_customer"] = won / mqls if mqls else None
-        out["lead_to_customer"] = won / leads if leads else None
+        out["mql_to_customer"] = won / mqls if won is not None and mqls else None
+        out["lead_to_customer"] = won / leads if won is not None and leads else None
     return out
 
 

@@ -286,7 +286,23 @@ def _payback(view: _EconomicsView) -> str:
 
 def _gap(funnel: Mapping[str, Any]) -> str:
     weakest = funnel.get("weakest_stage")
+    skipped = funnel.get("not_measured_steps")
+    skipped = skipped if isinstance(skipped, dict) else {}
+    unmeasured = (
+        " Not measured (the data has no events of their stages, so no rate is judged): "
+        + "; ".join(e(" → ".join(words(x) for x in k.split(" -> "))) for k in skipped)
+        + "."
+        if skipped
+        else ""
+    )
     if not isinstance(weakest, dict) or not weakest.get("from_stage"):
+        if skipped:
+            seen = (funnel.get("counts") or {}).get("stages_seen") or []
+            return _none(
+                "No funnel step can be measured: the stages have only "
+                + (", ".join(words(str(x)) for x in seen) or "none of the steps")
+                + ", and a step needs events of both its stages."
+            )
         return _none("No funnel in this run: give the CRM stages to measure stage conversion.")
     step = f"{words(weakest['from_stage'])} → {words(weakest.get('to_stage', ''))}"
     rate = fmt_pct(weakest.get("rate"))
@@ -309,10 +325,11 @@ def _gap(funnel: Mapping[str, Any]) -> str:
             f"<b>{target}</b>{below}"
             + (f' <span class="muted">({e(source)})</span>' if source else "")
             + "."
+            + unmeasured
         )
     return (
         f"No stage is below its benchmark target; the lowest rate is <b>{e(step)}</b>, "
-        f"{rate} advance{count}."
+        f"{rate} advance{count}." + unmeasured
     )
 
 

@@ -40,12 +40,14 @@ def _rows(kpis: pl.DataFrame, scope: str | None) -> pl.DataFrame:
             "value": format_value(r["value"], r["unit"], r["kpi"]),
             "range": format_range(low, high, r["unit"], r["kpi"]) if ranged else "",
             "gap": r.get("benchmark_gap") if ranged else None,
-            "judgement": "no range"
+            "judgement": "not measured"
+            if r.get("not_measured")
+            else "no range"
             if not ranged
             else "no figure"
             if is_missing(r["value"])
             else _verdict(r.get("benchmark_gap")),
-            "detail": r.get("detail") or "",
+            "detail": r.get("not_measured") or r.get("detail") or "",
         }
         out.append(row)
     return pl.DataFrame(out, schema_overrides={"gap": pl.Float64}, infer_schema_length=None)
