@@ -1,0 +1,133 @@
+"""The path table of a set of journeys: converting and non-converting journeys grouped by
+their sequence of channels, with conversions, nulls and value per distinct path.
+
+Paths are grouped on integer keys, not on lists: each touch's channel code (1-based, ``b``
+bits for the log's channels) is shifted to its position in the path and the codes of a path
+are OR-ed into one u64, exact for paths of up to ``64 // b`` touches (16 with 11-15
+channels); longer paths, if any, are grouped on their lists. Only the distinct paths are
+turned back into lists of channel names: 0.4 s of CPU at 10M touches instead of 1.5 s for
+grouping every journey's list and then the lists.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+__all__ = ["path_table_of"]
+
+
+def path_table_of(
+    converting: pl.DataFrame, nulls: pl.DataFrame, names: list[str], schema: pl.Schema
+) -> pl.DataFrame:
+    """The path table (``schema``: ``path``, ``conversions``, ``nulls``, ``value``), most
+    conversions first, then most nulls.
+
+    ``converting``: one row per journey touch, ``pid`` (paths numbered 0, 1, ... in
+    consecutive runs, one per conversion), ``ch`` (the channel's code in ``names``) and
+    ``value`` (the conversion's); ``nulls``: ``pid`` and ``ch`` of the non-converting
+    paths' touches, in the same way.
+    """
+    bits = max(1, len(names).bit_length())  # codes 1..len(names)
+    fits = 64 // bits
+    sums = [pl.col("conversions").sum(), pl.col("nulls").sum(), pl.col("value").sum()]
+    keyed, long = [], []
+    for frame, converted in ((converting, True), (nulls, False)):
+        if frame.height == 0:
+            continue
+        keys, lengths, starts = _path_keys(frame, bits, fits)
+        n = len(keys)
+        per_path = pl.DataFrame(
+            {
+                "key": keys,
+                "conversions": np.full(n, 1.0 if converted else 0.0),
+                "nulls": np.full(n, 0.0 if converted else 1.0),
+                "value": frame.get_column("value").gather(starts).to_numpy()
+                if converted
+                else np.zeros(n),
+            }
+        )
+        too_long = lengths > fits
+        keyed.append(per_path.filter(pl.Series(~too_long)))
+        if too_long.any():  # rare: grouped on their lists of codes
+            run = pl.Series("run", np.repeat(np.arange(n), lengths))
+            ids = pl.Series(np.flatnonzero(too_long))
+            lists = (
+                frame.select(run, pl.col("ch").cast(pl.UInt32))
+                .filter(pl.col("run").is_in(ids.implode()))
+                .group_by("run", maintain_order=True)
+                .agg("ch")
+            )
+            long.append(
+                per_path.filter(pl.Series(too_long))
+                .drop("key")
+                .with_columns(lists.get_column("ch").alias("path"))
+            )
+    if not keyed:
+        return pl.DataFrame(schema=schema)
+    # grouped by key with a sort of the keys and sums by bincount: a third of a hash
+    # group-by's time on 1.4M paths
+    every = pl.concat(keyed)
+    distinct, group = np.unique(every.get_column("key").to_numpy(), return_inverse=True)
+    grouped = pl.DataFrame(
+        {"key": distinct}
+        | {
+            name: np.bincount(group, every.get_column(name).to_numpy(), len(distinct))
+            for name in ("conversions", "nulls", "value")
+        }
+    )
+    # most conversions first, then most nulls: sorted before the lists are built
+    order = np.lexsort(
+        (-grouped.get_column("nulls").to_numpy(), -grouped.get_column("conversions").to_numpy())
+    )
+    parts = [_decode(grouped.select(pl.all().gather(order)), names, bits, fits)]
+    if long:
+        grouped = pl.concat(long).group_by("path").agg(sums)
+        parts.append(
+            grouped.with_columns(
+                pl.col("path").list.eval(
+                    pl.element().replace_strict(
+                        list(range(len(names))), names, return_dtype=pl.String
+                    )
+                )
+            )
+        )
+    table = pl.concat([p.select(list(schema)).cast(schema) for p in parts])
+    return table.sort(["conversions", "nulls"], descending=True) if long else table
+
+
+def _path_keys(
+    frame: pl.DataFrame, bits: int, fits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each path's key (the codes + 1 of its first ``fits`` touches, ``bits`` apiece, the
+    first touch lowest), its length and the row where it starts (paths are runs of
+    ``pid``)."""
+    pid = frame.get_column("pid").to_numpy()
+    starts = np.flatnonzero(np.concatenate([[True], pid[1:] != pid[:-1]]))
+    lengths = np.diff(np.append(starts, len(pid)))
+    position = np.arange(len(pid), dtype=np.int64) - np.repeat(starts, lengths)
+    np.minimum(position, fits - 1, out=position)  # past ``fits``: long paths, not keyed
+    # (code, position) -> (code + 1) << (bits * position): one gather per touch
+    table = np.arange(1, (1 << bits) + 1, dtype=np.uint64)[:, None] << (
+        np.arange(fits, dtype=np.uint64)[None, :] * np.uint64(bits)
+    )
+    contributions = table[frame.get_column("ch").to_numpy(), position]
+    keys = np.bitwise_or.reduceat(contributions, starts)
+    return keys, lengths, starts
+
+
+def _decode(keyed: pl.DataFrame, names: list[str], bits: int, fits: int) -> pl.DataFrame:
+    """``keyed`` (``key`` and the sums) with ``path``: the key's codes as channel names."""
+    keys = keyed.get_column("key").to_numpy()
+    mask = np.uint64((1 << bits) - 1)
+    shifts = (np.arange(fits, dtype=np.uint64) * np.uint64(bits))[None, :]
+    codes = np.right_shift(keys[:, None], shifts) & mask  # (paths, positions), 0 past the end
+    present = codes != 0
+    offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int64)
+    values = pl.Series(names, dtype=pl.String).gather(
+        pl.Series((codes[present] - np.uint64(1)).astype(np.uint32))
+    )
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), values.to_arrow())
+    path = pl.Series("path", pl.from_arrow(lists))
+    return keyed.with_columns(path).drop("key")
