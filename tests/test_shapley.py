@@ -122,16 +122,118 @@ def test_fast_formula_equals_brute_force(
         assert credit.sum() == 0.0
 
 
-def test_max_channels() -> None:
+def test_many_channels_in_all_are_not_refused() -> None:
+    # newuser report 2: 21 channels in the data, one per journey, used to be refused with
+    # "max_channels=20 refuses paths with 21 distinct channels"; the exact value needs only
+    # the observed coalitions, so there is no limit on the channels of the whole data set
     channels = [f"ch{i:02d}" for i in range(21)]
     paths = _paths([([c], 1, 1) for c in channels])
+    model = ShapleyModel().fit(paths)
+    assert model.shapley_values_["phi"].to_list() == pytest.approx([0.5] * 21)
+    assert model.channel_credit_["conversions"].sum() == pytest.approx(21.0)
+
+
+def test_max_channels_caps_one_journey() -> None:
+    paths = _paths([(["a", "b", "c"], 1, 0), (["a"], 1, 1), (["d"], 0, 1)])
     with pytest.raises(
         ValueError,
-        match=re.escape("ShapleyModel(max_channels=20) refuses paths with 21 distinct channels"),
+        match=re.escape(
+            "ShapleyModel(max_channels=2) refuses journeys with more than 2 distinct channels "
+            "(the cap is per journey); the widest journey here has 3 (4 channels in all)"
+        ),
     ):
-        ShapleyModel().fit(paths)
-    model = ShapleyModel(max_channels=21).fit(paths)
-    assert model.shapley_values_["phi"].to_list() == pytest.approx([0.5] * 21)
+        ShapleyModel(max_channels=2).fit(paths)
+    fitted = ShapleyModel(max_channels=3).fit(paths)
+    assert dict(fitted.shapley_values_.iter_rows()) == pytest.approx(
+        {"a": 1 / 3 + 1 / 2, "b": 1 / 3, "c": 1 / 3, "d": 0.0}
+    )
+
+
+def _unanimity(rows: list[tuple[list[str], float, float]], value: str) -> dict[str, float]:
+    """phi_i = sum over observed coalitions S containing i of p(S) / |S|, in plain Python
+    (equal to the brute force above; it scales to any number of channels)."""
+    totals: dict[frozenset[str], list[float]] = {}
+    for path, conv, nulls in rows:
+        if conv + nulls > 0:
+            acc = totals.setdefault(frozenset(path), [0.0, 0.0])
+            acc[0] += conv
+            acc[1] += nulls
+    phi: dict[str, float] = {}
+    for s, (c, n) in totals.items():
+        worth = c / (c + n) if value == "rate" else c
+        for i in s:
+            phi[i] = phi.get(i, 0.0) + worth / len(s)
+    return phi
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.lists(st.sampled_from("abcde"), min_size=1, max_size=6),
+            st.integers(0, 4).map(float),
+            st.integers(0, 4).map(float),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    value=st.sampled_from(["rate", "count"]),
+)
+def test_list_coalitions_equal_brute_force(
+    rows: list[tuple[list[str], float, float]], value: str
+) -> None:
+    # the coalitions as lists (taken above 64 channels) forced on small data: the same
+    # values as the brute-force definition and as the bit-mask coalitions
+    masks = ShapleyModel(value=value).fit(_paths(rows))  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("attribution.models._shapley._MASK_BITS", 0)
+        lists = ShapleyModel(value=value).fit(_paths(rows))  # type: ignore[arg-type]
+    expected = _brute_force(rows, value)
+    phi = dict(lists.shapley_values_.iter_rows())
+    assert set(phi) == set(expected)
+    for channel, p in expected.items():
+        assert phi[channel] == pytest.approx(p, abs=1e-9)
+    assert lists.coalitions_["mask"].null_count() == lists.coalitions_.height
+    same = ["channels", "size", "conversions", "nulls", "value", "worth"]
+    by_channels = pl.col("channels").list.join(",")
+    assert_frame_equal(
+        lists.coalitions_.select(same).sort(by_channels),
+        masks.coalitions_.select(same).sort(by_channels),
+    )
+    assert_frame_equal(lists.channel_credit_, masks.channel_credit_, check_exact=False)
+
+
+#: 65 one-channel journeys: with them any data hold more than 64 channels
+_WIDE = [([f"x{i:02d}"], float(i % 3), 1.0) for i in range(65)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.lists(st.integers(0, 149).map(lambda i: f"ch{i:03d}"), min_size=1, max_size=30),
+            st.integers(0, 4).map(float),
+            st.integers(0, 4).map(float),
+        ),
+        min_size=1,
+        max_size=40,
+    ).map(lambda rows: _WIDE + rows),
+    value=st.sampled_from(["rate", "count"]),
+)
+def test_more_than_64_channels_exact(
+    rows: list[tuple[list[str], float, float]], value: str
+) -> None:
+    model = ShapleyModel(value=value).fit(_paths(rows))  # type: ignore[arg-type]
+    expected = _unanimity(rows, value)
+    phi = dict(model.shapley_values_.iter_rows())
+    assert set(phi) == set(expected)
+    for channel, p in expected.items():
+        assert phi[channel] == pytest.approx(p, abs=1e-9)
+    assert model.coalitions_["mask"].null_count() == model.coalitions_.height
+    credit = model.channel_credit_["conversions"]
+    assert (credit >= 0).all()
+    if sum(phi.values()) > 0:
+        assert credit.sum() == pytest.approx(model.total_conversions_, abs=1e-9)
 
 
 def test_sixty_four_channels_use_the_top_bit() -> None:
@@ -155,9 +257,9 @@ def test_sixty_four_channels_use_the_top_bit() -> None:
         (
             {"max_channels": 0},
             "The 'max_channels' parameter of ShapleyModel must be an int in "
-            "[1, 64]. Got 0 instead.",
+            "[1, inf]. Got 0 instead.",
         ),
-        ({"max_channels": 65}, "Got 65 instead."),
+        ({"max_channels": -65}, "Got -65 instead."),
         ({"max_channels": 2.5}, "Got 2.5 instead."),
     ],
 )
@@ -226,3 +328,29 @@ def test_path_sequences_refuse_rows_out_of_path_order() -> None:
         PathSequences(touches, numbers, ["a", "b"])
     with pytest.raises(ValueError, match="codes below 1"):
         PathSequences(touches.sort("pid"), numbers, ["a"])
+
+
+def test_default_run_over_many_channels_keeps_shapley() -> None:
+    # newuser report 2: a default run (no models named) on 21 channels, one touch each,
+    # exited 2 "shapley: ShapleyModel(max_channels=20) refuses paths with 21 distinct
+    # channels"; now Shapley runs, exact, beside the other default models
+    n = 70
+    touches = pl.DataFrame(
+        {
+            "timestamp": ["2025-03-01"] * n,
+            "channel": [f"ch{i}" for i in range(n)],
+            "contact_id": [f"c{i}" for i in range(n)],
+        }
+    )
+    stages = pl.DataFrame(
+        {
+            "timestamp": ["2025-03-05"] * n,
+            "stage": ["closed_won"] * n,
+            "contact_id": [f"c{i}" for i in range(n)],
+        }
+    )
+    result = attribution.attribute(touches, stages)
+    shapley = result.channel_credit.filter(pl.col("model") == "shapley")
+    assert shapley.height == n
+    assert shapley["conversions"].to_list() == pytest.approx([1.0] * n)
+    assert result.extras["shapley_shapley_values"]["phi"].to_list() == pytest.approx([1.0] * n)

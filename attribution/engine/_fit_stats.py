@@ -215,7 +215,7 @@ def prefit(
             return estimator
         assert isinstance(estimator, ShapleyModel)
         coalitions = stats("shapley")
-        if coalitions is None or len(channels) > estimator.max_channels:
+        if coalitions is None or len(channels) > _MASK_BITS:
             return None
         totals, notes = numbers()
         estimator._fit_coalitions(

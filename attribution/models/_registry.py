@@ -560,10 +560,11 @@ register(
             Param(
                 "max_channels",
                 "int",
-                20,
-                "refuse above this many distinct channels",
+                None,
+                "refuse journeys with more distinct channels than this (default: no limit; "
+                "the exact value needs only the observed coalitions)",
                 low=1,
-                high=64,
+                optional=True,
             ),
         ),
         _learned("attribution.models._shapley", "ShapleyModel"),
