@@ -307,3 +307,20 @@ def test_a_budget_month_moves_the_cost_per_lead_within_its_range() -> None:
         if alerts:
             assert overall.item(0, "kind") == "spike"
             assert overall.item(0, "week") in (MONDAY.date() + timedelta(weeks=w) for w in weeks)
+
+
+def test_two_weeks_pooled_halve_the_over_dispersion() -> None:
+    """A rate that moves +-3 points from week to week on 300 entrants (over-dispersed) and
+    falls 13 points for two weeks: each week alone is within its range, the two weeks
+    pooled are not (two independent weeks' deviations average out; judged as one week of
+    600 entrants, as before, they did not alert)."""
+    share = np.array([0.63, 0.57] * 20)
+    share[[30, 31]] = 0.47
+    f = attribution.funnel(leads([300] * 40, share.tolist()), alerts={"settle_days": 0})
+    rate = f.weekly.filter((pl.col("metric") == "lead_to_mql") & pl.col("channel").is_null())
+    assert rate.filter(pl.col("alert")).height > 0
+    assert (rate.get_column("score").abs() < 3.5).all()  # no week alone
+    alert = f.alerts.filter(pl.col("metric") == "lead_to_mql").row(0, named=True)
+    assert alert["window_weeks"] == 2
+    assert alert["kind"] == "drop"
+    assert alert["week"] == (MONDAY + timedelta(weeks=31)).date()

@@ -20,7 +20,8 @@ baseline of week ``t``):
   expected rate is the pooled rate of the baseline weeks; the variance of a week's rate is
   ``p (1 - p) / n x (1 + (n - 1) rho)`` plus that of the pooled rate, where ``rho`` (the
   week-to-week over-dispersion, 0 for a pure binomial) is estimated robustly from the
-  median squared binomial z of the series' weeks.
+  median squared binomial z of the series' weeks; two weeks pooled are two such weeks
+  (their entrant-weighted mean), so pooling halves the over-dispersion's variance too.
 
 Nothing loops over weeks or series in Python: the windows are NumPy sliding views.
 """
@@ -265,20 +266,27 @@ def rate_test(
         rho = _over_dispersion(kb / nb, nb, p0, n_sum)
         base_var = p0 * (1 - p0) / n_sum * (1 + (n_sum / weeks - 1) * rho[:, None])
 
-        def var_of(entrants: np.ndarray) -> np.ndarray:
-            out: np.ndarray = (
-                p0 * (1 - p0) / entrants * (1 + (entrants - 1) * rho[:, None]) + base_var
+        def week_var(entrants: np.ndarray) -> np.ndarray:
+            """A week's rate's variance about the true rate (0 without entrants)."""
+            out: np.ndarray = np.where(
+                entrants > 0,
+                p0 * (1 - p0) / entrants * (1 + (entrants - 1) * rho[:, None]),
+                0.0,
             )
             return out
 
         rate = np.where(n > 0, k / n, np.nan)
-        sd = np.sqrt(var_of(n))
-        k2 = k + np.concatenate([np.zeros((k.shape[0], 1)), k[:, :-1]], axis=1)
-        n2 = n + np.concatenate([np.zeros((n.shape[0], 1)), n[:, :-1]], axis=1)
+        sd = np.sqrt(week_var(n) + base_var)
+        prev_k = np.concatenate([np.zeros((k.shape[0], 1)), k[:, :-1]], axis=1)
+        prev_n = np.concatenate([np.zeros((n.shape[0], 1)), n[:, :-1]], axis=1)
+        k2, n2 = k + prev_k, n + prev_n
         rate2 = np.where(n2 > 0, k2 / n2, np.nan)
         # a pooled week needs both weeks: the first week of the data has no partner
         rate2[:, 0] = np.nan
-        sd2 = np.sqrt(var_of(n2))
+        # two weeks pooled are two clusters, each with its own week-to-week deviation:
+        # the entrant-weighted mean of two independent weeks' rates, not one week of n2
+        pooled_var = (n**2 * week_var(n) + prev_n**2 * week_var(prev_n)) / n2**2
+        sd2 = np.sqrt(pooled_var + base_var)
         z = np.where(sd > 0, (rate - p0) / sd, np.nan)
         z2 = np.where(sd2 > 0, (rate2 - p0) / sd2, np.nan)
     return RateTest(expected=p0, sd=sd, z=z, rate2=rate2, sd2=sd2, z2=z2)
