@@ -178,13 +178,19 @@ def test_a_large_request_is_scored_in_a_process_with_the_same_answers_and_errors
     from attribution import JourneyScorer
     from service import Settings, create_app
 
-    url = start_server(create_app(Settings(api_keys=(KEY,), runs_dir=tmp_path / "runs",
-                                           data_dir=tmp_path, max_credit_rows=20_000)))
+    app = create_app(Settings(api_keys=(KEY,), runs_dir=tmp_path / "runs", data_dir=tmp_path,
+                              max_credit_rows=20_000))
+    url = start_server(app)
     sent = body(4, 300)  # 13,200 rows, an 88 KB body: parsed and scored in a process
     assert len(json.dumps(sent)) > 64 * 1024
     with httpx.Client(base_url=url, headers=AUTH, timeout=120) as http:
         response = http.post("/v1/attribute", json=sent)
         assert response.status_code == 200, response.text[:300]
+        # its 3.7 MB answer came as a file, sent in chunks, the file removed once read
+        assert len(response.content) > 1024 * 1024
+        assert response.headers["content-length"] == str(len(response.content))
+        assert response.headers["content-type"] == "application/json"
+        assert os.listdir(app.state.scoring.spool_dir()) == []
         out = response.json()
         expected = JourneyScorer(models=RULES).fit().score(sent["journeys"])
         assert [r["credit"] for r in out["touch_credit"]] == expected.touch_credit.get_column(
@@ -274,3 +280,55 @@ def test_scoring_processes_end_with_the_service_even_on_kill_9(tmp_path: Path) -
     while any(Path(f"/proc/{pid}").exists() for pid in scoring):
         assert time.monotonic() < deadline, "scoring processes outlived the service"
         time.sleep(0.2)
+
+
+def test_a_large_answer_comes_back_as_a_file_sent_in_chunks(tmp_path: Path) -> None:
+    import asyncio
+
+    from service import Settings
+    from service.api.routes.attribute import (
+        CHUNK_BYTES,
+        Spooled,
+        SpooledResponse,
+        init_process,
+        score_in_process,
+    )
+
+    init_process(Settings(api_keys=(), allow_insecure=True, runs_dir=tmp_path / "runs",
+                          data_dir=tmp_path, max_credit_rows=20_000))
+    raw = json.dumps(body(4, 300)).encode()
+    status, expected, _ = score_in_process(raw)  # no spool directory: the bytes themselves
+    assert status == 200
+    assert isinstance(expected, bytes)
+    assert len(expected) > 2 * CHUNK_BYTES
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    status, spooled, headers = score_in_process(raw, str(spool))
+    assert (status, headers) == (200, None)
+    assert isinstance(spooled, Spooled)
+    assert spooled.size == len(expected)
+    assert Path(spooled.path).read_bytes() == expected
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    asyncio.run(SpooledResponse(spooled)({"type": "http"}, receive, send))
+    assert sent[0]["headers"] == [(b"content-length", str(len(expected)).encode()),
+                                  (b"content-type", b"application/json")]
+    chunks = [m["body"] for m in sent[1:]]
+    assert b"".join(chunks) == expected
+    assert max(map(len, chunks)) == CHUNK_BYTES
+    assert len(chunks) > 2
+    assert not Path(spooled.path).exists()
+    # a small answer, and an error, come back as bytes
+    small = score_in_process(json.dumps(body(1, 3)).encode(), str(spool))
+    assert small[0] == 200
+    assert isinstance(small[1], bytes)
+    error = score_in_process(raw[:-2], str(spool))
+    assert error[0] == 422
+    assert isinstance(error[1], bytes)
+    assert os.listdir(spool) == []

@@ -23,6 +23,8 @@ import logging
 import multiprocessing
 import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -161,8 +163,10 @@ class ScoringPool:
 
     The children are niced (priority 10) and have interpreters of their own: a large
     request's parsing, scoring and rendering take neither this process's GIL nor CPU that a
-    small request wants. They start on the first large request, run ``initializer(*initargs)``
-    once, and then ``fn(*args)`` per request (both importable, their arguments picklable).
+    small request wants. :meth:`spool_dir` is where they may leave large results as files,
+    for the server to send in chunks rather than unpickle whole. They start on the first
+    large request, run ``initializer(*initargs)`` once, and then ``fn(*args)`` per request
+    (both importable, their arguments picklable).
     """
 
     def __init__(self, workers: int = 2, waiting: int = 8, small_rows: int = SMALL_ROWS,
@@ -177,13 +181,16 @@ class ScoringPool:
         self._executor: ProcessPoolExecutor | None = None
         self._slots = threading.BoundedSemaphore(workers + waiting)
         self._lock = threading.Lock()
+        self._spool: str | None = None
 
     async def small(self, scorer: JourneyScorer, journeys: Sequence[Any], render: Render) -> bytes:
         """The rendered response of a small request, scored in the batcher's thread."""
         return await self.batcher.score(scorer, journeys, render)
 
-    async def large(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in a child process.
+    async def large(self, fn: Callable[..., T], *args: Any,
+                    discard: Callable[[T], None] | None = None) -> T:
+        """``fn(*args)`` in a child process; ``discard(result)`` when it ends after the
+        caller stopped waiting (the client went away).
 
         Raises
         ------
@@ -199,7 +206,24 @@ class ScoringPool:
             raise
         # the slot is freed when the work ends, not when a client that went away stops waiting
         future.add_done_callback(lambda _: self._slots.release())
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if discard is not None:
+                future.add_done_callback(
+                    lambda done: None if done.cancelled() or done.exception() is not None
+                    else discard(done.result()))
+            raise
+
+    def spool_dir(self) -> str:
+        """A directory of this pool's own, for large results passed as files (in memory,
+        ``/dev/shm``, where there is one); removed by :meth:`close`."""
+        with self._lock:
+            if self._spool is None:
+                shm = "/dev/shm"
+                memory = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+                self._spool = tempfile.mkdtemp(prefix="attribution-spool-", dir=memory)
+            return self._spool
 
     def _processes(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -222,6 +246,9 @@ class ScoringPool:
                 # process outlives the service
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
+            if self._spool is not None:
+                shutil.rmtree(self._spool, ignore_errors=True)
+                self._spool = None
 
 
 def _child_init(parent: int, initializer: Callable[..., None] | None,

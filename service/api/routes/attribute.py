@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -9,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from attribution import JourneyScores, SnapshotStore
 
@@ -123,9 +128,27 @@ def init_process(settings: Settings) -> None:
                                       size=settings.scorer_cache_size)
 
 
-def score_in_process(raw: bytes) -> tuple[int, bytes, dict[str, str] | None]:
+#: A large request's response above this size comes back from its scoring process as a file
+#: in the pool's spool directory, and is sent from there in chunks of CHUNK_BYTES: the
+#: server's event loop never unpickles, holds or writes a whole 10 MB body at once (which
+#: stalled the small requests it serves meanwhile).
+SPOOL_BYTES = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """A response body written to a file by a scoring process."""
+
+    path: str
+    size: int
+
+
+def score_in_process(raw: bytes, spool: str | None = None
+                     ) -> tuple[int, bytes | Spooled, dict[str, str] | None]:
     """(status, body, headers) of a request, all of it done here: parse, check, fit or
-    find the scorer, score and render; errors rendered as the app's handlers would."""
+    find the scorer, score and render; errors rendered as the app's handlers would. A body
+    above :data:`SPOOL_BYTES` is written to a file in ``spool`` (when given)."""
     settings: Settings = _PROCESS["settings"]
     scorers: ScorerCache = _PROCESS["scorers"]
     try:
@@ -135,20 +158,55 @@ def score_in_process(raw: bytes) -> tuple[int, bytes, dict[str, str] | None]:
         with model_errors(models):
             scoring = scorers.cached(models, body.snapshot) or scorers.get(models, body.snapshot)
             render = _render(scoring.scorer.labels, scoring)
-            return 200, render(scoring.scorer.score(body.journeys)), None
+            content = render(scoring.scorer.score(body.journeys))
     except Exception as exc:  # every answer goes back as data: nothing to unpickle
         status, payload, headers = error_parts(exc)
         return status, orjson.dumps(payload), headers
+    if spool is not None and len(content) > SPOOL_BYTES:
+        handle, path = tempfile.mkstemp(prefix="response-", suffix=".json", dir=spool)
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        return 200, Spooled(path, len(content)), None
+    return 200, content, None
+
+
+def _discard(answer: tuple[int, bytes | Spooled, dict[str, str] | None]) -> None:
+    """The spooled body of an answer nobody waits for any more (the client went away)."""
+    if isinstance(answer[1], Spooled):
+        with contextlib.suppress(OSError):
+            os.unlink(answer[1].path)
+
+
+class SpooledResponse(Response):
+    """A spooled body, sent in chunks of :data:`CHUNK_BYTES` (same headers as a
+    ``Response`` of those bytes); the file is removed once opened."""
+
+    def __init__(self, spooled: Spooled, status_code: int = 200) -> None:
+        super().__init__(None, status_code, {"content-length": str(spooled.size)},
+                         media_type="application/json")
+        self.spooled = spooled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with open(self.spooled.path, "rb") as source:
+            os.unlink(self.spooled.path)
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers})
+            while chunk := source.read(CHUNK_BYTES):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _in_process(pool: ScoringPool, raw: bytes) -> Response:
     try:
-        status, content, headers = await pool.large(score_in_process, raw)
+        status, content, headers = await pool.large(score_in_process, raw, pool.spool_dir(),
+                                                    discard=_discard)
     except ScoringBusy:
         raise ServiceError(
             429, "busy", f"every scoring process is busy and {pool.waiting} more requests "
             "wait (ATTRIBUTION_SCORING_WORKERS, ATTRIBUTION_SCORING_WAITING); retry after a "
             "second, or send smaller requests", headers={"Retry-After": "1"}) from None
+    if isinstance(content, Spooled):
+        return SpooledResponse(content, status)
     return Response(content, status_code=status, headers=headers,
                     media_type="application/json")
 
