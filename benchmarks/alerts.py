@@ -12,9 +12,15 @@ in three months of the year, each in a world of its own. Prints a table and, wit
     python benchmarks/alerts.py --seeds 20 --scenario random    # 8 random anomalies a world
     python benchmarks/alerts.py --seeds 10 --scenario spend     # spend beyond the target's
     python benchmarks/alerts.py --seeds 5 --json benchmarks/results/alerts.json
+    python benchmarks/alerts.py --scenario spend --alerts '{"thresholds": {"spend": 3.25}}'
 
 "In target" follows the issue: a change of 30% or more in a volume, touches or spend, or
-of 10 points or more in a step rate whose series has at least 200 entrants a week.
+of 10 points or more in a step rate whose series has at least 200 entrants a week; recall
+is reported on all, on the in-target ones by family, and on the others apart. "Found": an
+alert of the anomaly's family and channel starting from a week before it to its last week
+(``attribution.score_alerts``); "at start": within a week of its first week only (a spend
+table by month changes whole months, so a change across a month end lasts two months).
+``--alerts`` takes the ``[alerts]`` settings as JSON, used on the clean and changed worlds.
 """
 
 from __future__ import annotations
@@ -43,12 +49,14 @@ from attribution.datasets import (
 MIN_TARGET_VOLUME = 100
 
 
-def world(seed: int, touches: int, anomalies: int, scenario: str) -> dict[str, Any]:
+def world(
+    seed: int, touches: int, anomalies: int, scenario: str, settings: dict[str, Any] | None
+) -> dict[str, Any]:
     """One seed: alerts on the clean world, then on the world with anomalies injected:
     ``anomalies`` random ones (``scenario = "random"``) or the targets
     (:func:`attribution.datasets.target_anomalies`)."""
     data = synthesize(touches, seed=seed)
-    clean = attribution.funnel(data.stages, data.touches, data.spend)
+    clean = attribution.funnel(data.stages, data.touches, data.spend, alerts=settings)
     weeks = clean.weekly.get_column("week").n_unique()
     tables = {"touches": data.touches, "stages": data.stages, "spend": data.spend,
               "surveys": data.surveys}  # fmt: skip
@@ -62,7 +70,9 @@ def world(seed: int, touches: int, anomalies: int, scenario: str) -> dict[str, A
     scores, hits = [], []
     for batch in batches:
         changed, truth = inject_anomalies(tables, batch, seed)
-        hit = attribution.funnel(changed["stages"], changed["touches"], changed["spend"])
+        hit = attribution.funnel(
+            changed["stages"], changed["touches"], changed["spend"], alerts=settings
+        )
         scores.append(attribution.score_alerts(hit.alerts, truth))
         hits.append(hit)
     # the series' entrants (rates) or weekly value on the clean world, at the anomaly's week
@@ -133,8 +143,8 @@ def family() -> pl.Expr:
     return pl.col("metric").replace_strict(FAMILIES, default="rate", return_dtype=pl.String)
 
 
-def _recall(frame: pl.DataFrame) -> float | None:
-    return round(float(frame.get_column("found").mean()), 3) if frame.height else None  # type: ignore[arg-type]
+def _recall(frame: pl.DataFrame, column: str = "found") -> float | None:
+    return round(float(frame.get_column(column).mean()), 3) if frame.height else None  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,10 +156,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="target: the issue's targets on their series; random; spend: "
                         "six spend changes on the two largest paid channels")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--alerts", type=json.loads, default=None,
+                        help="[alerts] settings as JSON, e.g. '{\"threshold\": 4}'")  # fmt: skip
     args = parser.parse_args(argv)
     started = time.perf_counter()
     runs = [
-        world(seed, args.touches, args.anomalies, args.scenario)
+        world(seed, args.touches, args.anomalies, args.scenario, args.alerts)
         for seed in range(1, args.seeds + 1)
     ]
     scored = pl.concat([r["anomalies"] for r in runs]).with_columns(in_target().alias("in_target"))
@@ -164,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             pl.len().alias("injected"),
             pl.col("found").mean().alias("recall"),
             pl.col("found").filter(pl.col("in_target")).mean().alias("recall_in_target"),
+            pl.col("found_at_start").mean().alias("recall_at_start"),
             pl.col("in_target").sum().alias("in_target"),
             pl.col("volume").median().alias("median_weekly_volume"),
         )
@@ -176,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         "touches": args.touches,
         "world_years": round(years, 2),
         "false_alerts_per_year_clean": round(clean / years, 2),
+        "alerts_settings": args.alerts or {},
         "recall": round(float(anomalies.get_column("found").mean()), 3),  # type: ignore[arg-type]
+        "recall_at_start": _recall(anomalies, "found_at_start"),
+        "recall_in_target_at_start": _recall(target, "found_at_start"),
+        "recall_out_of_target": _recall(anomalies.filter(~pl.col("in_target"))),
+        "out_of_target": anomalies.filter(~pl.col("in_target")).height,
         "recall_in_target": round(float(target.get_column("found").mean()), 3)  # type: ignore[arg-type]
         if target.height
         else None,
@@ -200,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     with pl.Config(tbl_rows=50, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
         print(by_metric)
-        print(anomalies.filter(~pl.col("found")).select(
-            "seed", "metric", "channel", "week", "size", "volume", "in_target"))  # fmt: skip
+        missed = anomalies.filter(~pl.col("found"))
+        print(missed.select("seed", "metric", "channel", "week", "weeks", "size", "volume",
+                            "in_target"))  # fmt: skip
     for r in runs:
         for message in r["clean_messages"]:
             print(f"clean world seed {r['seed']}: {message}")
