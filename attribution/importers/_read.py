@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
+from attribution.inputs._read_errors import read_failure
 from attribution.inputs._reading import (  # _with_format: one pattern, the shared semantics
     US_TIMESTAMP_FORMATS,
     _with_format,
@@ -99,15 +100,15 @@ def read_export(path: str | Path, label: str) -> Export:
             source=str(path),
             hint="export the records as CSV (HubSpot: Export > File format CSV)",
         )
-    try:
-        raw = pl.read_csv(
-            path,
-            infer_schema=False,
-            separator="\t" if path.suffix.lower() == ".tsv" else ",",
-            encoding="utf8-lossy",
-        )
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"cannot read the CSV: {exc}", table=label, source=str(path)) from exc
+    tsv = path.suffix.lower() == ".tsv"
+    try:  # UTF-8 only: a byte that is not is an error naming its line, never a U+FFFD stored
+        raw = pl.read_csv(path, infer_schema=False, separator="\t" if tsv else ",")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the file: {exc.strerror or exc}", table=label, source=str(path)
+        ) from None
+    except pl.exceptions.PolarsError as exc:
+        raise read_failure(path, "tsv" if tsv else "csv", label, exc) from None
     if raw.width == 0:
         raise InputError("the file is empty", table=label, source=str(path))
     raw = raw.rename({c: c.lstrip("\ufeff").strip() for c in raw.columns})

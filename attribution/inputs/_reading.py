@@ -126,6 +126,31 @@ def frame_blanks_as_null(
     return frame.with_columns(blank_as_null(pl.col(c)).alias(c) for c in blank)
 
 
+def drop_blank_rows(
+    frame: pl.DataFrame, lazy: pl.LazyFrame, unloaded: Sequence[str], row: str
+) -> tuple[pl.DataFrame, int]:
+    """``frame`` without its blank rows (every column of the table empty: a trailing empty
+    line of a CSV, a row of separators only) and their number. Free when some loaded column
+    has no null (``null_count`` is kept with the column); the unloaded columns are read for
+    the candidate rows only (``row``: the column of 0-based source rows)."""
+    content = [c for c in frame.columns if c != row]
+    if not content or frame.height == 0 or min(frame[c].null_count() for c in content) == 0:
+        return frame, 0
+    rows = frame.filter(pl.all_horizontal(pl.col(c).is_null() for c in content)).get_column(row)
+    if rows.len() and unloaded:
+        extra = (
+            lazy.select(unloaded)
+            .with_row_index(row)
+            .filter(pl.col(row).is_in(rows.cast(pl.get_index_type()).implode()))
+            .filter(pl.all_horizontal(pl.col(c).is_null() for c in unloaded))
+            .collect()
+        )
+        rows = extra.get_column(row).cast(pl.Int64)
+    if not rows.len():
+        return frame, 0
+    return frame.filter(~pl.col(row).is_in(rows.implode())), rows.len()
+
+
 def _iso_timestamp(text: pl.Expr) -> pl.Expr:
     iso = text.str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
     return pl.coalesce(

@@ -23,10 +23,12 @@ from attribution.exceptions import (
     SchemaError,
     did_you_mean,
 )
+from attribution.inputs._read_errors import separator_hint, unreadable
 from attribution.inputs._reading import (
     blank_free,
     blanks_as_null,
     check_parsed,
+    drop_blank_rows,
     frame_blanks_as_null,
     locate,
     parquet_text_bounds,
@@ -215,6 +217,9 @@ class Table:
     #: our column -> the user's, for the columns the config renamed (error messages)
     names: Mapping[str, str] = field(default_factory=dict)
     formats: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: rows dropped because every cell was empty (a trailing blank line of a CSV file):
+    #: counted in the reconciliation's ``blank_rows_dropped`` (``rows_in`` includes them)
+    blank_rows: int = 0
 
     def error(self, exc: InputError) -> InputError:
         """``exc`` located in this table's source: the user's column, the file's lines."""
@@ -276,6 +281,9 @@ def load(
         return _load(source, spec, columns, keep, formats or {}, require_rows, names)
     except InputError as exc:
         raise locate(exc, source, names) from None
+    except pl.exceptions.PolarsError as exc:  # the reader's own failure, said in one line
+        raise unreadable(source, spec.name, exc) from None
+
 
 
 def _load(
@@ -335,9 +343,12 @@ def _load(
     frame = frame_blanks_as_null(frame, loaded, _clean_by_statistics(source, loaded, renames))
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     frame = _normalise_types(frame, spec, source, formats)
+    rows_in = frame.height
+    frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     _check_not_null(frame, spec, source)
     return Table(
-        frame, source, frame.height, unloaded, lazy if unloaded else None, spec, names, formats
+        frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
+        blank_rows=blank,
     )
 
 
@@ -368,6 +379,19 @@ def check_has_rows(source: Source, spec: TableSpec) -> None:
 
 
 def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) -> None:
+    suffix = source.path.suffix.lower() if source.path is not None else ""
+    if (suffix in (".csv", ".tsv") and len(available) == 1) and (
+        other := separator_hint(available, "\t" if suffix == ".tsv" else ",")
+    ):  # one column named 'a;b;c': the file is not delimited as its extension says
+        missing = [c for c in spec.required if c not in available]
+        raise _error(
+            ColumnNotFoundError,
+            f"found one column {available[0]!r} and not the required ones",
+            spec,
+            source,
+            missing[0] if missing else available[0],
+            hint=other,
+        )
     for col in spec.required:
         if col not in available:
             raise _error(

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from attribution.exceptions import InputError
 from attribution.inputs._database import SqlTable
+from attribution.inputs._read_errors import read_failure
 
 #: Anything the library accepts as a table.
 TableLike: TypeAlias = (
@@ -169,8 +170,18 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
             else:
                 frame = pl.scan_ndjson(path)
             frame.collect_schema()
-        except (pl.exceptions.PolarsError, OSError) as exc:
-            raise InputError(f"cannot read {fmt}: {exc}", table=table, source=str(path)) from exc
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the file: {exc.strerror or exc}", table=table, source=str(path)
+            ) from None
+        except pl.exceptions.PolarsError as exc:
+            if fmt == "parquet":
+                raise InputError(
+                    f"cannot read parquet: {str(exc).strip().splitlines()[0]}",
+                    table=table,
+                    source=str(path),
+                ) from None
+            raise read_failure(path, fmt, table, exc) from None
         numbering = {"parquet": ("rows, 1-based", 1), "ndjson": ("lines", 1)}.get(fmt, ("lines", 2))
         digest = _BackgroundHash(path) if prehash else None
         return Source(frame, str(path), path, digest, numbering=numbering)

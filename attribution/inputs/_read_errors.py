@@ -1,0 +1,202 @@
+"""Why a file could not be read, said in one line naming the file and its 1-based line.
+
+The CSV and NDJSON readers fail with messages about their own internals (``invalid utf-8
+sequence``, ``found more fields than defined in 'Schema'`` and a suggestion of a reader
+option, ``Syntax at character 88``). When a read fails, :func:`read_failure` looks at the
+file again to say what is wrong and where:
+
+- **not UTF-8**: the first byte that is not UTF-8, its byte offset and its line
+  (:func:`utf8_problem`); the hint says how to save the file as UTF-8;
+- **a CSV line with more fields than the header**: its line (a cell with the separator in
+  it and no quotes, or a file delimited by ``;`` or tabs), with a hint about the delimiter
+  when the header holds ``;``, a tab or ``|``;
+- **an NDJSON line that is not JSON**: its line.
+
+These run only after a read failed (the data path never pays for them) and look at the
+lines with vectorised expressions (no loop over rows in Python).
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from attribution.exceptions import InputError
+
+if TYPE_CHECKING:
+    from attribution.inputs._sources import Source
+
+__all__ = ["read_failure", "separator_hint", "unreadable", "utf8_problem"]
+
+_BLOCK = 1 << 22
+_MAX_LINES_SHOWN = 5
+#: Delimiters a CSV file may use instead of the comma, with their names in a hint.
+_OTHER_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+
+UTF8_HINT = (
+    "save the file as UTF-8 (Excel: Save As 'CSV UTF-8'; or convert it, e.g. "
+    "iconv -f cp1252 -t utf-8 FILE > FILE-utf8.csv for a Windows / Latin-1 export)"
+)
+
+
+def utf8_problem(path: Path) -> tuple[int, int, bytes] | None:
+    """The first bytes of ``path`` that are not UTF-8: (1-based line, 0-based byte offset,
+    the bytes), or None when the whole file is UTF-8. Decodes by blocks (the codec's C
+    loop), so a file of any size is read in bounded memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, newlines = 0, 0
+    tail = b""  # the bytes of an unfinished character at the end of the previous block
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(_BLOCK)
+            final = not block
+            try:
+                decoder.decode(block, final=final)
+            except UnicodeDecodeError as exc:
+                # ``exc.object`` is the undecoded tail of the previous block and this block
+                data, at = bytes(exc.object), exc.start
+                line = newlines - tail.count(b"\n") + data[:at].count(b"\n") + 1
+                bad = data[at : max(exc.end, at + 1)]
+                return line, offset - len(tail) + at, bad
+            if final:
+                return None
+            pending = decoder.getstate()[0]
+            newlines += block.count(b"\n")
+            offset += len(block)
+            tail = bytes(pending)
+
+
+def separator_hint(columns: Sequence[str], separator: str = ",") -> str | None:
+    """A hint when a header read with ``separator`` looks delimited by another character
+    (one column holding ``;``, tabs or ``|``), else None."""
+    header = "".join(columns)
+    for other, name in _OTHER_SEPARATORS.items():
+        if other != separator and other in header and separator not in header:
+            how = "give the file a .tsv extension" if other == "\t" else (
+                "save it with commas between the cells"
+            )
+            return f"the file looks delimited by {name}, not {separator!r}: {how}"
+    return None
+
+
+def _text_lines(path: Path) -> pl.Series:
+    """The file's physical lines (``\\r`` stripped), as text."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    return pl.Series("line", [text]).str.split("\n").explode().str.strip_suffix("\r")
+
+
+def _ragged_lines(path: Path, separator: str) -> tuple[list[int], int] | None:
+    """The first 1-based lines holding more fields than the header, and the header's
+    number of fields. A quoted cell is one field (quotes removed before counting); lines
+    inside or around a cell that spans lines (an odd number of quotes) are not judged."""
+    lines = _text_lines(path)
+    unquoted = lines.str.replace_all(r'"[^"\n]*"', "")
+    fields = unquoted.str.count_matches(separator, literal=True) + 1
+    balanced = lines.str.count_matches('"', literal=True) % 2 == 0
+    frame = pl.DataFrame({"fields": fields, "balanced": balanced}).with_row_index(
+        "line", offset=1
+    )
+    if frame.height == 0:
+        return None
+    width = int(frame.get_column("fields")[0])
+    # inside a multi-line cell: after an odd number of unbalanced lines
+    inside = (~pl.col("balanced")).cast(pl.Int64).cum_sum() % 2 == 1
+    bad = frame.filter(
+        (pl.col("line") > 1) & pl.col("balanced") & ~inside.shift(1, fill_value=False)
+        & (pl.col("fields") > width)
+    )
+    if bad.height == 0:
+        return None
+    return bad.get_column("line").head(_MAX_LINES_SHOWN).to_list(), width
+
+
+def _bad_json_lines(path: Path) -> list[int]:
+    """The first 1-based lines of an NDJSON file that are not JSON (blank lines are
+    skipped, as the reader skips them)."""
+    lines = _text_lines(path).to_frame().with_row_index("n", offset=1)
+    text = pl.col("line").str.strip_chars()
+    bad = lines.filter(
+        (text.str.len_bytes() > 0) & text.str.json_path_match("$").is_null()
+    )
+    return bad.get_column("n").head(_MAX_LINES_SHOWN).to_list()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def read_failure(path: Path, fmt: str, table: str, exc: BaseException) -> InputError:
+    """The :class:`InputError` to raise when reading ``path`` (``fmt``: ``csv``, ``tsv`` or
+    ``ndjson``) as ``table`` failed with ``exc``: one line naming the file and, where the
+    file shows it, the 1-based line and the likely cause."""
+    source = str(path)
+    origin = 1 if fmt == "ndjson" else 2  # the header is line 1 of a CSV file
+    numbering = ("lines", origin)
+    try:
+        bad = utf8_problem(path)
+    except OSError as err:
+        return InputError(f"cannot read the file: {err.strerror or err}", table=table,
+                          source=source)
+    if bad is not None:
+        line, offset, raw = bad
+        return InputError(
+            f"not UTF-8 text: byte {raw[:4].hex(' ')} at byte offset {offset:,}",
+            table=table,
+            source=source,
+            rows=[line - origin],
+            numbering=numbering,
+            hint=UTF8_HINT,
+        )
+    if fmt in ("csv", "tsv"):
+        separator = "\t" if fmt == "tsv" else ","
+        ragged = _ragged_lines(path, separator)
+        if ragged is not None:
+            lines, width = ragged
+            header = _text_lines(path).head(1).to_list()
+            hint = separator_hint(header, separator) or (
+                f"a cell holding {separator!r} must be quoted (\"a{separator}b\"); "
+                "every line needs the header's fields"
+            )
+            return InputError(
+                f"line(s) with more fields than the header's {width}",
+                table=table,
+                source=source,
+                rows=[line - origin for line in lines],
+                numbering=numbering,
+                hint=hint,
+            )
+        return InputError(f"cannot read the CSV: {_first_line(exc)}", table=table,
+                          source=source)
+    lines = _bad_json_lines(path)
+    if lines:
+        return InputError(
+            "line(s) that are not valid JSON",
+            table=table,
+            source=source,
+            rows=[line - origin for line in lines],
+            numbering=numbering,
+            hint="NDJSON holds one JSON object per line",
+        )
+    return InputError(f"cannot read the NDJSON: {_first_line(exc)}", table=table,
+                      source=source)
+
+
+def unreadable(source: Source, table: str, exc: Exception) -> InputError:
+    """The :class:`InputError` for a read of ``source`` that failed inside Polars (a file
+    not UTF-8, a CSV line with too many fields, an NDJSON line that is not JSON): one line
+    naming the file and the 1-based line (:func:`read_failure`)."""
+    path = source.path
+    fmt = path.suffix.lower().lstrip(".") if path is not None else ""
+    if path is not None and fmt in ("csv", "tsv", "ndjson", "jsonl", "json"):
+        return read_failure(path, "ndjson" if fmt in ("jsonl", "json") else fmt, table, exc)
+    first = str(exc).strip().splitlines()
+    return InputError(
+        f"cannot read the table: {first[0] if first else type(exc).__name__}",
+        table=table,
+        source=source.name,
+    )
