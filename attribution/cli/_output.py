@@ -137,6 +137,9 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
     stages_dropped = rec.get("stages_dropped") or {}
     if stages_dropped:
         checks.append(f"stage events dropped {stages_dropped}")
+    blank = rec.get("blank_rows_dropped") or {}
+    if blank:
+        checks.append(f"blank rows dropped {blank}")
     lines.append("; ".join(checks))
     return lines
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from attribution.cli._app import ModelOpt, OutOpt, app, fail, finish
+from attribution.cli._app import EXIT_EMPTY, ModelOpt, OutOpt, app, fail, finish
 from attribution.engine._memory import attribute_paths
-from attribution.exceptions import AttributionError
+from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.models._registry import default_models
 
 
@@ -23,10 +23,20 @@ def paths(
                      "optional)"),
     ] = ">",
     out: OutOpt = Path("runs"),
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Write the run even when no path has a conversion "
+                     "(else exit 3 saying so)"),
+    ] = False,
 ) -> None:
     """Attribute a pre-aggregated path table (as other tools take)."""
     try:
         result = attribute_paths(file, models=model or default_models(paths_only=True), sep=sep)
     except AttributionError as exc:
         fail(exc)
+    if not allow_empty:
+        try:  # nothing attributed is no answer: exit 3 saying why, as `run` does
+            result.require_conversions()
+        except EmptyResultError as exc:
+            fail(exc, EXIT_EMPTY)
     finish(result, out)

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import EmptyResultError
+from attribution.report._format import duration
 
 __all__ = ["STAGE_COUNTS_SHOWN", "empty_reason", "require_conversions", "stage_counts"]
 
@@ -43,6 +44,15 @@ def stage_counts(stages: pl.DataFrame) -> dict[str, int]:
 def empty_reason(parameters: Mapping[str, Any], counts: Mapping[str, Any]) -> str | None:
     """Why no conversion was attributed, or None when some were (or the run is not a
     touch-log run)."""
+    if "paths" in counts and "conversions_attributed" not in counts:  # a path-table run
+        if float(counts.get("conversions") or 0) > 0:
+            return None
+        return (
+            f"no conversion was attributed: the path table holds {int(counts['paths']):,} "
+            f"path(s) and no conversion (conversions sum to 0; nulls "
+            f"{float(counts.get('nulls') or 0):,g}): only a path with conversions > 0 is "
+            "credited"
+        )
     if counts.get("conversions_attributed", 1) != 0:
         return None
     stage = str(parameters.get("conversion_stage", "closed_won"))
@@ -65,7 +75,7 @@ def empty_reason(parameters: Mapping[str, Any], counts: Mapping[str, Any]) -> st
     outside = dropped.get("outside_lookback", 0)
     if outside:
         seconds = float(parameters.get("lookback_seconds") or 0)
-        window = f"{seconds / 86400:g} days" if seconds else str(parameters.get("lookback"))
+        window = duration(seconds) or str(parameters.get("lookback"))  # "1 second", "90 days"
         reasons.append(
             f"{outside:,} touch(es) fell outside the lookback ({window} before each "
             "conversion; a longer --lookback takes them in)"

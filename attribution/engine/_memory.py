@@ -120,8 +120,9 @@ def load_inputs(
         except InputError as exc:
             raise events.error(exc) from None
         touch_table, stage_table = (
-            Table(frame, events.source, events.rows_in, names=events.names, formats=events.formats)
-            for frame in frames
+            Table(frame, events.source, events.rows_in, names=events.names, formats=events.formats,
+                  blank_rows=blank)
+            for frame, blank in zip(frames, (events.blank_rows, 0), strict=True)
         )
         sources = {"events": (events.source, events.rows_in)}
     else:
@@ -433,17 +434,30 @@ def attribute_paths(
     ) -> None:
         """An InputError naming the first rows of the path table where ``bad`` holds."""
         if frame.select(bad.any()).item():
-            raise InputError(
-                message,
-                table="paths",
-                source=table.source.name,
-                column=column,
-                rows=frame.filter(bad).get_column(ROW).head(5).to_list(),
-                hint=hint,
+            raise table.error(
+                InputError(
+                    message,
+                    table="paths",
+                    source=table.source.name,
+                    column=column,
+                    rows=frame.filter(bad).get_column(ROW).head(5).to_list(),
+                    hint=hint,
+                )
             )
 
     negative = (pl.col("conversions") < 0) | (pl.col("nulls") < 0)
     refuse(frame, negative, "conversions and nulls must be non-negative", "conversions")
+    # 'a >  > b' or 'a >': an empty channel is a broken path, not a shorter one
+    pieces = pl.col("path").str.split(sep).list.eval(pl.element().str.strip_chars() == "")
+    refuse(
+        frame,
+        (pl.col("path").str.strip_chars() != "") & pieces.list.any(),
+        "path(s) with an empty channel (nothing between two separators, or a separator at "
+        "an end)",
+        "path",
+        hint=f"paths are channels joined by {sep!r}: remove the extra separator or name the "
+        "channel",
+    )
     split = frame.with_columns(split_paths(pl.col("path"), sep).alias("path"))
     try:
         check_channels(

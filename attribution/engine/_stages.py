@@ -186,7 +186,10 @@ def reconciliation(
     """The manifest's reconciliation counts: the journeys' counts plus the validate stage's
     (``stages_dropped``: stage events dropped before the journeys, by reason)."""
     counts: dict[str, Any] = dict(journey_counts)
-    counts["stages_dropped"] = {"exact_duplicate": stage_duplicates} if stage_duplicates else {}
+    counts["stages_dropped"] = {  # the journeys' own (no entity id) and the duplicates
+        **(counts.get("stages_dropped") or {}),
+        **({"exact_duplicate": stage_duplicates} if stage_duplicates else {}),
+    }
     touches_in = counts["touches_in"]
     assert isinstance(touches_in, int)
     counts["touches_in"] = touches_in + duplicates + excluded
@@ -238,23 +241,25 @@ def build_part(
             raise touch_table.error(exc) from None
         rows_in = (touch_table.rows_in, 0)
         events = touch_table
-        touch_table = Table(touch_frame, events.source, events.rows_in, names=events.names)
-        stage_table = Table(stage_frame, events.source, events.rows_in, names=events.names)
+        touch_table, stage_table = (
+            Table(f, events.source, events.rows_in, names=events.names, blank_rows=b)
+            for f, b in ((touch_frame, events.blank_rows), (stage_frame, 0))
+        )
     else:
         rows_in = (touch_table.rows_in, stage_table.rows_in)
     if timer is not None:
         timer.stage("validate")
-    touch_table, excluded = exclude_touch_types(touch_table, options.exclude_touch_types)
-    touch_frame, duplicates, other_channel = prepare_touches(touch_table, options.channel_rules)
-    touch_frame, renamed, n_renamed, channels = normalise_channels(touch_frame, options.aliases)
-    touch_frame, by_touch = key_units(touch_frame, options.key, touch_table)
-    check_values(stage_table)
-    stage_frame, stage_duplicates = deduplicate_stages(
-        rename_stages(stage_table.frame, options.stage_names)
-    )
-    if timer is not None:
-        timer.stage("journeys")
-    try:
+    try:  # an error about a table names the user's file, column and 1-based lines
+        touch_table, excluded = exclude_touch_types(touch_table, options.exclude_touch_types)
+        touch_frame, duplicates, other_channel = prepare_touches(touch_table, options.channel_rules)
+        touch_frame, renamed, n_renamed, channels = normalise_channels(touch_frame, options.aliases)
+        touch_frame, by_touch = key_units(touch_frame, options.key, touch_table)
+        check_values(stage_table)
+        stage_frame, stage_duplicates = deduplicate_stages(
+            rename_stages(stage_table.frame, options.stage_names)
+        )
+        if timer is not None:
+            timer.stage("journeys")
         journeys = build_journeys(
             touch_frame,
             stage_frame,
@@ -268,12 +273,16 @@ def build_part(
             segment_windows=options.segment_windows,
             segments=segments,
         )
-    except InputError as exc:  # about the touches (a channel name): say where they came from
-        raise (touch_table.error(exc) if exc.table == "touches" else exc) from None
+    except InputError as exc:  # about a table (a channel name): say where it came from
+        located = {"touches": touch_table, "stages": stage_table}.get(exc.table or "")
+        raise (located.error(exc) if located is not None else exc) from None
     counts = reconciliation(
         journeys.counts, duplicates, other_channel, stage_duplicates, excluded=excluded
     )
     counts["stage_counts"] = stage_counts(stage_frame)
+    if blank := {n: t.blank_rows for n, t in (("touches", touch_table), ("stages", stage_table))
+                 if t.blank_rows}:  # rows whose every cell is empty (a trailing blank line)
+        counts["blank_rows_dropped"] = blank
     counts.update(
         touch_channels=channels, channel_values_renamed=renamed, touches_channel_renamed=n_renamed
     )

@@ -205,6 +205,10 @@ def build_journeys(
         if col not in stages.columns:
             stages = stages.with_columns(pl.lit(None, dtype).alias(col))
     conv = find_conversions(stages, key, conversion_stage)
+    # a conversion event without the entity's id (a blank contact_id) has no journey: counted
+    no_key = int(
+        stages.select(((pl.col("stage") == conversion_stage) & pl.col(key).is_null()).sum()).item()
+    )
     conv = milestone_times(conv, stages, key, milestones)
 
     scope = None
@@ -311,6 +315,7 @@ def build_journeys(
         "touches_in_journeys": journey.height,
         "touches_in_null_paths": null_touches.height,
         "touches_dropped": dropped,
+        "stages_dropped": {f"missing_{key}": no_key} if no_key else {},
         "conversions": conversions.height,
         "conversions_attributed": attributed,
         "conversions_unattributed": conversions.height - attributed - same_time,
