@@ -610,3 +610,34 @@ def test_entity_time_order_takes_times_python_cannot_hold() -> None:
         frame.get_column("id"), frame.get_column("timestamp"), frame, ("touch_id", "_row")
     )
     assert got.get_column("_idx").to_list() == [3, 0, 2, 1]
+
+
+def test_known_channels_give_the_codes_a_search_gives() -> None:
+    """The validate stage's channels spare the journeys a search of the log; the channel
+    codes are the same as found by the search, also when touches without a contact (whose
+    channel is in no journey) were dropped."""
+    from attribution.inputs._schema import TOUCHES, load
+    from attribution.journeys._journeys import build_journeys
+
+    touches = load(
+        pl.DataFrame(
+            {
+                "touch_id": ["t1", "t2", "t3", "t4"],
+                "contact_id": ["c1", "c1", None, "c2"],
+                "channel": ["email", "linkedin", "ghost", "email"],
+                "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"],
+            }
+        ),
+        TOUCHES,
+    ).frame
+    stages = pl.DataFrame(
+        {"contact_id": ["c1"], "stage": ["closed_won"], "value": [1.0], "_row": [0]}
+    ).with_columns(pl.lit("2025-01-10").str.to_datetime(time_zone="UTC").alias("timestamp"))
+    for frame in (touches, touches.filter(pl.col("contact_id").is_not_null())):
+        names = frame.get_column("channel").unique().sort().to_list()
+        searched = build_journeys(frame, stages)
+        given = build_journeys(frame, stages, channels=names)
+        assert given.null_touches.schema == searched.null_touches.schema
+        assert searched.null_touches.schema["channel"].categories.to_list() == ["email", "linkedin"]
+        assert_frame_equal(given.touches, searched.touches)
+        assert_frame_equal(given.null_touches, searched.null_touches)

@@ -272,6 +272,8 @@ def build_part(
             max_touches_per_journey=options.max_touches_per_journey,
             segment_windows=options.segment_windows,
             segments=segments,
+            # the validate stage's distinct channels, unless the key made new units of them
+            channels=channels if options.key == "channel" else None,
         )
     except InputError as exc:  # about a table (a channel name): say where it came from
         located = {"touches": touch_table, "stages": stage_table}.get(exc.table or "")

@@ -138,6 +138,7 @@ def build_journeys(
     max_touches_per_journey: int | None = DEFAULT_MAX_TOUCHES_PER_JOURNEY,
     segment_windows: Mapping[str, timedelta] | None = None,
     segments: pl.DataFrame | None = None,
+    channels: Sequence[str] | None = None,
 ) -> Journeys:
     """Assign touches to conversions and build milestone flags and null paths.
 
@@ -145,7 +146,8 @@ def build_journeys(
     ``contact_scope`` narrows account-level journeys (see the module docstring).
     ``segment_windows`` (segment -> window) with ``segments`` (``account_id``, ``segment``):
     each entity's window is its account segment's, ``lookback`` where it has none
-    (:mod:`attribution.journeys._segment_windows`).
+    (:mod:`attribution.journeys._segment_windows`). ``channels``: the distinct channels of
+    ``touches``, when known (they are then not searched for again).
 
     Reconciliation counts returned in ``Journeys.counts``:
     ``touches_in`` = ``touches_in_journeys`` + ``touches_in_null_paths`` + sum of
@@ -170,6 +172,7 @@ def build_journeys(
             "one contact)"
         )
     key = _entity_key(level)
+    rows_given = touches.height
     # a mapping given for one role (say lead = sql) keeps the defaults of the others
     milestones = {**DEFAULT_MILESTONES, **(milestones or {})}
     if level == "account":
@@ -214,7 +217,10 @@ def build_journeys(
     scope = None
     if contact_scope != "account":
         scope = scope_contacts(conv, stages, key, contact_scope, conversion_stage)
-    carry = [channel_codes(touches)]
+    # the given channels are those of every touch: only while no touch was dropped (a
+    # channel seen only on touches without an entity is not one of the journeys')
+    known = channels if channels is not None and touches.height == rows_given else None
+    carry = [channel_codes(touches, known)]
     window: timedelta | str = lookback
     if segment_windows is not None:
         if segments is None:

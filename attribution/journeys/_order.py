@@ -205,18 +205,24 @@ def _collides(work: pl.DataFrame, conv_ids: pl.Series, conv_check: pl.Series) ->
     return bool((same_id & (checks.gather(at) != conv.get_column("k"))).any())
 
 
-def channel_codes(touches: pl.DataFrame) -> pl.Series:
+def channel_codes(touches: pl.DataFrame, channels: Sequence[str] | None = None) -> pl.Series:
     """The touches' channels as an ``Enum`` of the log's channels (sorted), named ``_ch``.
     A channel name holding the path separator ``>`` is an InputError naming its rows.
+    ``channels``: the distinct channels of ``touches`` when the caller has them (the
+    validate stage does): the log is then only cast, not also searched for its names.
 
     Most touches of a log sit in null paths, whose channels the engine keeps as codes:
     fetching 9M channel strings took 0.7 s at 10M touches. On the streaming engine the string
     hashing runs on every core: 0.15 s instead of 0.26 s.
     """
     channel = touches.lazy().select("channel")
-    names = channel.select(pl.col("channel").unique()).collect(engine="streaming")
+    if channels is None:
+        names = channel.select(pl.col("channel").unique()).collect(engine="streaming")
+        distinct = names.get_column("channel")
+    else:
+        distinct = pl.Series("channel", list(channels), dtype=pl.String)
     # on the distinct names, so the check costs nothing on a clean log
-    check_channels(names.get_column("channel"), touches, table="touches", column="channel", row=ROW)
-    enum = pl.Enum(names.get_column("channel").drop_nulls().sort())
+    check_channels(distinct, touches, table="touches", column="channel", row=ROW)
+    enum = pl.Enum(distinct.drop_nulls().unique().sort())
     codes = channel.select(pl.col("channel").cast(enum)).collect(engine="streaming")
     return codes.get_column("channel").alias("_ch")
