@@ -287,22 +287,48 @@ def conversion_campaigns_wide(table: pl.DataFrame, campaigns: pl.DataFrame) -> C
         return CampaignRows.empty()
     if not table.get_column("touch_id").equals(campaigns.get_column("touch_id")):
         return conversion_campaigns(long_touch_credit(table, labels), campaigns)
-    value = table.get_column("conversion_value")
-    credit = [table.get_column(credit_column(label)) for label in labels]
-    return _block_rows(
-        campaigns,
-        pl.DataFrame({"model": labels}, schema={"model": pl.String}),
-        np.concatenate([c.to_numpy() for c in credit]),
-        np.concatenate([(c * value).to_numpy() for c in credit]),
+    # one group-by of the wide table for every model's sums (a row per journey touch),
+    # where the blocks of the long layout repeat the touches once per model
+    keys, models, conversions, pairs = _touch_keys(
+        campaigns, pl.DataFrame({"model": labels}, schema={"model": pl.String})
     )
+    value = pl.col("conversion_value")
+    credit = [pl.col(credit_column(label)) for label in labels]
+    sums = (
+        table.lazy()
+        .select(*credit, value)
+        .with_columns(keys)
+        .group_by("_key")
+        .agg(
+            *(c.sum().alias(f"c{i}") for i, c in enumerate(credit)),
+            *((c * value).sum().alias(f"v{i}") for i, c in enumerate(credit)),
+        )
+        .sort("_key")
+        .collect()
+    )
+    n_pair = pairs.height
+    key = pl.col("_key")
+    codes = pl.concat(
+        [
+            sums.select(
+                pl.lit(i, _INDEX).alias("_model"),
+                (key // n_pair).cast(_INDEX).alias("_conv"),
+                (key % n_pair).cast(_INDEX).alias("_pair"),
+                pl.col(f"c{i}").alias("credit"),
+                pl.col(f"v{i}").alias("value"),
+            )
+            for i in range(len(labels))
+        ]
+    )
+    return CampaignRows(codes, models, conversions, pairs)
 
 
-def _block_rows(
-    campaigns: pl.DataFrame, model_names: pl.DataFrame, credit: np.ndarray, value: np.ndarray
-) -> CampaignRows:
-    """Campaign rows of touch credit given in blocks, one per model (``model_names``, in
-    block order), each over the journey touches of ``campaigns`` in their order."""
-    n, blocks = campaigns.height, model_names.height
+def _touch_keys(
+    campaigns: pl.DataFrame, model_names: pl.DataFrame
+) -> tuple[pl.Series, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The (conversion, campaign) of each journey touch of ``campaigns`` as one number
+    (``_key``: conversion code x pairs + pair code), and the codes of the models, the
+    conversions and the (channel, campaign) pairs."""
     # journey touches come conversion by conversion: a run of one id is one conversion
     keys = campaigns.with_columns(pl.col("conversion_id").rle_id().cast(_INDEX).alias("_conv"))
     if keys.get_column("_conv").n_unique() != keys.get_column("conversion_id").n_unique():
@@ -313,12 +339,23 @@ def _block_rows(
     keys = keys.join(pairs, on=["channel", "campaign"], how="left", maintain_order="left")
     models = _codes(model_names, "_model")
     conversions = keys.select("_conv", "conversion_id").unique("_conv").sort("_conv")
+    touch_key = (
+        keys.get_column("_conv").cast(pl.UInt64) * pairs.height + keys.get_column("_pair")
+    ).alias("_key")
+    return touch_key, models, conversions, pairs
+
+
+def _block_rows(
+    campaigns: pl.DataFrame, model_names: pl.DataFrame, credit: np.ndarray, value: np.ndarray
+) -> CampaignRows:
+    """Campaign rows of touch credit given in blocks, one per model (``model_names``, in
+    block order), each over the journey touches of ``campaigns`` in their order."""
+    n, blocks = campaigns.height, model_names.height
+    touch_keys, models, conversions, pairs = _touch_keys(campaigns, model_names)
     # the (conversion, campaign) of each journey touch, numbered once; every model's credit
     # is then summed per model and number with one NumPy bincount (no group-by per model)
     n_pair = pairs.height
-    touch_key = (
-        keys.get_column("_conv").cast(pl.UInt64) * n_pair + keys.get_column("_pair")
-    ).to_numpy()
+    touch_key = touch_keys.to_numpy()
     groups, group_of = np.unique(touch_key, return_inverse=True)
     n_groups = len(groups)
     index = (np.tile(group_of, blocks) + np.repeat(np.arange(blocks) * n_groups, n)).ravel()
