@@ -191,6 +191,12 @@ def test_an_anomaly_is_found_while_it_lasts() -> None:
     for days, found, at_start in cases:
         row = attribution.score_alerts(at(days), truth).anomalies.row(0, named=True)
         assert (row["found"], row["found_at_start"]) == (found, at_start), days
+    # an alert running since before it, still out of range in its first week, finds it
+    running = at(-21).with_columns(pl.lit(4).alias("weeks"))
+    row = attribution.score_alerts(running, truth).anomalies.row(0, named=True)
+    assert (row["found"], row["found_at_start"]) == (True, False)
+    over = at(-21).with_columns(pl.lit(2).alias("weeks"))  # over two weeks before it
+    assert not attribution.score_alerts(over, truth).anomalies.item(0, "found")
     # without weeks (an older truth.json), a week either side of its start
     old = [{k: v for k, v in truth[0].items() if k != "weeks"}]
     assert attribution.score_alerts(at(7), old).anomalies.item(0, "found")

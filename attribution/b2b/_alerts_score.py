@@ -1,12 +1,14 @@
 """The alerts scored against anomalies injected on purpose (``truth.json``'s ``anomalies``).
 
 An injected anomaly counts as **found** when an alert of its family and channel (the same
-channel, or both overall) starts within ``tolerance_weeks`` of it: from ``tolerance_weeks``
-before its first week to its last week (``weeks`` long; a two-week anomaly: a week either
-side of its first week; a spend table given by month changes whole months, and an alert in
-the second month of a two-month change is timely for that month). ``found_at_start`` is
-the stricter reading, within ``tolerance_weeks`` of its first week only; ``found_metric``
-asks for the same metric as well. Alerts that match no anomaly by
+channel, or both overall) fires within ``tolerance_weeks`` of it: in some week from
+``tolerance_weeks`` before its first week to its last week (``weeks`` long; a two-week
+anomaly: a week either side of its first week; a spend table given by month changes whole
+months, and an alert in the second month of a two-month change is timely for that month),
+counting every week of an alert that stays out of range (its ``weeks``: one alert covers
+two changes back to back). ``found_at_start`` is the stricter reading: an alert that starts
+within ``tolerance_weeks`` of its first week; ``found_metric`` asks for the same metric as
+well. Alerts that match no anomaly by
 family, channel and week are **unmatched**; on a world without injected anomalies every
 alert is a false alert.
 """
@@ -92,17 +94,19 @@ def score_alerts(
         for a in anomalies
     ]
     injected = pl.DataFrame(rows, schema=_INJECTED).with_row_index("_a")
+    lasted = pl.col("weeks") if "weeks" in alerts.columns else pl.lit(1)
     fired = alerts.select(
-        "week", "family", "metric", pl.col("channel").cast(pl.String), "message"
-    ).with_row_index("_r")
+        "week", "family", "metric", pl.col("channel").cast(pl.String), "message",
+        lasted.cast(pl.Int64).alias("lasted"),
+    ).with_row_index("_r")  # fmt: skip
     days = 7 * tolerance_weeks
     late = (pl.col("week_alert") - pl.col("week")).dt.total_days()
     last = 7 * pl.max_horizontal(pl.lit(tolerance_weeks), pl.col("weeks") - 1)
+    # the alert fires (from its first week through its last) somewhere in the window
+    fires = (late <= last) & (late + 7 * (pl.col("lasted") - 1) >= -days)
     pairs = (
         injected.join(fired, on="family", suffix="_alert")
-        .filter(
-            pl.col("channel").eq_missing(pl.col("channel_alert")) & late.is_between(-days, last)
-        )
+        .filter(pl.col("channel").eq_missing(pl.col("channel_alert")) & fires)
         .sort("_a", "week_alert")
     )
     found = pairs.group_by("_a").agg(
