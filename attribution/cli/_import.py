@@ -54,10 +54,35 @@ def _print(result: ImportResult, out: Path) -> None:
         _say(f"  note: {note}")
     outputs = ", ".join(f"{name} {rows:,}" for name, rows in report["outputs"].items())
     _say(f"wrote {out}: {outputs}")
+    accounts = report["accounts"]
+    touches, lacking = accounts["touches"], accounts["touches_without_account"]
+    from_deals = accounts.get("contacts_account_from_deals", 0)
+    if from_deals:
+        _say(f"  accounts: {from_deals:,} contact(s) take their account from their deals")
+    # account level needs the touches' accounts: offered only when some touch has one
+    by_account = touches > lacking
+    mapping = (
+        "a Contact export with AccountId (--contacts)"
+        if report["crm"] == "salesforce"
+        else "the contacts' associated company (Associated Company ID) in the contacts export"
+    )
+    if lacking and by_account:
+        _say(
+            f"  note: {lacking:,} of {touches:,} touch(es) have no account: a run at "
+            f"--level account drops them (counted); {mapping} maps them"
+        )
+    elif lacking:
+        _say(
+            "  note: no touch has an account (none in the exports, and no deal names one for "
+            "these contacts), so the next run is at contact level, where a deal shared by "
+            f"several contacts is counted once per contact (the run warns); {mapping} "
+            "allows --level account"
+        )
     _say(
         f"closed-won deals: {report['conversions_closed_won']:,}; next: attribution run "
         f"--touches {out / ImportFiles.TOUCHES} --stages {out / ImportFiles.STAGES} "
-        f"--contacts {out / ImportFiles.CONTACTS} --level account"
+        f"--contacts {out / ImportFiles.CONTACTS}"
+        + (" --level account" if by_account else "")
         + (
             f" --surveys {out / ImportFiles.SURVEYS}"
             if ImportFiles.SURVEYS in report["outputs"]

@@ -79,12 +79,17 @@ class ImportReport:
     drops: list[dict[str, Any]] = field(default_factory=list)
     value_mappings: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: counts about the contacts' accounts an importer adds (``contacts_account_from_deals``)
+    accounts: dict[str, int] = field(default_factory=dict)
+    #: per file, the lines of a report footer left out before the rows were read (counted
+    #: in ``rows_read`` and as a drop, so read = kept + dropped still holds)
+    footer_lines: dict[str, int] = field(default_factory=dict)
 
     def read(self, export: Export, columns: Mapping[str, str | None]) -> None:
         """Record a file read and the columns used (ours -> theirs)."""
         self.files[export.label] = {
             "path": export.name,
-            "rows_read": export.frame.height,
+            "rows_read": export.frame.height + self.footer_lines.get(export.label, 0),
             "rows_kept": export.frame.height,
             "columns": {k: v for k, v in columns.items() if v is not None},
         }
@@ -181,9 +186,26 @@ def finish(
             .select(pl.col("opportunity_id").n_unique())
             .item()
         ),
+        "accounts": _account_counts(report, touches, contacts),
         "notes": report.notes,
     }
     result = ImportResult(touches, stages, contacts, surveys, payload)
     if out is not None:
         result.write(out)
     return result
+
+
+def _account_counts(
+    report: ImportReport, touches: pl.DataFrame, contacts: pl.DataFrame
+) -> dict[str, int]:
+    """The report's ``accounts``: how many contacts and touches have an account (what a run
+    at ``--level account`` needs), with the importer's own counts (e.g. accounts taken from
+    deals)."""
+    no_account = pl.col("account_id").is_null()
+    return {
+        "contacts": contacts.height,
+        "contacts_without_account": int(contacts.select(no_account.sum()).item()),
+        **report.accounts,
+        "touches": touches.height,
+        "touches_without_account": int(touches.select(no_account.sum()).item()),
+    }
