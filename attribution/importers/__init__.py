@@ -4,7 +4,9 @@ and surveys tables, with an import report of every row read, kept and dropped.
 Modules: ``_read`` (one export read as text: blanks as missing, 1-based file lines, the user's
 columns found by alias, dates / amounts / booleans parsed with errors naming file, column
 and lines), ``_shared`` (role, stage and campaign-type mappings, self-reported answers),
-``_result`` (the result, the report and the atomic write), ``_hubspot`` and ``_salesforce``.
+``_result`` (the result, the report and the atomic write), ``_hubspot`` and ``_salesforce``
+(with ``_salesforce_read``: ids and report footers, ``_salesforce_accounts``: accounts from
+deals).
 """
 
 from attribution.importers._hubspot import import_hubspot
