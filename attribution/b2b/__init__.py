@@ -1,5 +1,9 @@
 """B2B: accounts and buying committees, unit economics, retention, the funnel, the plan check.
 
+The B2B stage of a run, after its attribution, is :func:`analyse` (``_analysis``; its inputs
+and settings :class:`B2BInputs` in ``_analysis_inputs``): one copy for the command line and
+the service, calling the modules below in a fixed order.
+
 Accounts (``_accounts``: the account outputs of an account-level run, built from
 ``_engagement``, ``_committee``, ``_account_table``, ``_account_credit`` and ``_deals``); unit
 economics by channel, segment, metro, region and month (``_economics``, with
