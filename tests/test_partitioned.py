@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 
 import attribution
 from attribution.datasets._synth import synthesize
+from attribution.engine._merge import bucket_expr
 from attribution.engine._partitioned import attribute_partitioned, run_partitioned
 from attribution.models._registry import available_models
 
@@ -302,3 +303,35 @@ def test_empty_partitions_and_no_conversions(
     got = attribute_partitioned(touches, stages, models=every_model(), partitions=16)
     assert got.channel_credit.height == got.touch_credit.height == 0
     assert_same(expected, got, level="contact")
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_touch_ids_across_partitions_with_colliding_hashes(
+    make_touches: Callable[[Sequence[Any]], pl.DataFrame],
+    make_stages: Callable[[Sequence[Any]], pl.DataFrame],
+    monkeypatch: pytest.MonkeyPatch,
+    shared: bool,
+) -> None:
+    """The cross-partition check compares hashes of the ids first: with every hash
+    colliding, distinct ids still pass (the result is the in-memory one) and a shared id is
+    still the in-memory run's error."""
+    from attribution.engine import _merge
+
+    monkeypatch.setattr(_merge, "_id_hash", lambda ids: ids.hash(seed=0) % 2)
+    rows = [(f"t{i}", f"c{i}", "email", i) for i in range(12)]
+    if shared:
+        rows[7] = ("t2", "c7", "email", 7)
+        keys = pl.DataFrame({"c": ["c2", "c7"]}).select(bucket_expr(pl.col("c"), 4))
+        assert keys.to_series().n_unique() == 2  # the shared id is on two partitions
+    touches = make_touches(rows)
+    stages = make_stages([("c0", "closed_won", 20, 1.0), ("c7", "closed_won", 20, 1.0)])
+    if not shared:
+        expected = attribution.attribute(touches, stages, models=["linear"])
+        got = attribute_partitioned(touches, stages, models=["linear"], partitions=4)
+        assert_same(expected, got, level="contact")
+        return
+    with pytest.raises(attribution.DuplicateKeyError, match="share a touch_id") as in_memory:
+        attribution.attribute(touches, stages, models=["linear"])
+    with pytest.raises(attribution.DuplicateKeyError, match="share a touch_id") as partitioned:
+        attribute_partitioned(touches, stages, models=["linear"], partitions=4)
+    assert partitioned.value.rows == in_memory.value.rows == [2, 7]

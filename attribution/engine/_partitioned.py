@@ -7,9 +7,11 @@
    partitions by ``hash(journey key) % partitions`` (``contact_id`` at contact level; at
    account level ``account_id``, filled from the contacts table where a row has only a
    contact, as the journeys do). Every row keeps its global row number, so ties in time,
-   ``row-N`` touch ids and error messages are those of the in-memory run. A second streaming
-   pass checks that no ``touch_id`` is shared by rows of different partitions (such rows
-   differ in their journey key, which the in-memory run reports as an error too).
+   ``row-N`` touch ids and error messages are those of the in-memory run. Then no
+   ``touch_id`` may be on rows of two partitions (such rows differ in their journey key,
+   which the in-memory run reports as an error too): each partition's ids are hashed and
+   the hashes of all partitions sorted together
+   (:class:`~attribution.engine._merge.TouchIds`).
 2. **pass 1**, per partition in turn -- the library's own validation, journey building and
    rule-based models; the rule-based touch credit is written to the work directory; the
    *additive* partials are kept: the path table (``path``, ``conversions``, ``nulls``,
@@ -64,6 +66,7 @@ from attribution.engine._manifest import (
 from attribution.engine._memory import refuse_bootstrap, refuse_state
 from attribution.engine._merge import (
     GLOBAL_ROW,
+    TouchIds,
     bucket_expr,
     channel_sums,
     check_partitions,
@@ -89,7 +92,7 @@ from attribution.engine._stages import (
     path_table,
     rule_credit,
 )
-from attribution.exceptions import DuplicateKeyError, ModelParameterError
+from attribution.exceptions import ModelParameterError
 from attribution.inputs._account_inputs import Accounts
 from attribution.inputs._schema import (
     CONTACTS,
@@ -184,48 +187,6 @@ def _split(
     )
     empty = source.frame.with_row_index(GLOBAL_ROW).clear().collect()
     return _Split(source, spec, columns, directory, empty, formats)
-
-
-def _check_touch_ids_across(split: _Split, partitions: int, directory: Path) -> None:
-    """A ``touch_id`` on rows of two partitions: rows with different journey keys, which the
-    in-memory run reports as rows that share a touch_id but differ. Checked by a second
-    streaming split, by ``hash(touch_id)``, so memory stays bounded."""
-    names = split.source.frame.collect_schema().names()
-    touch_id = _raw_column(names, dict(split.columns or {}), "touch_id")
-    if touch_id is None or partitions == 1:
-        return
-    files = sorted(split.directory.glob(f"{BUCKET}=*/*.parquet"))
-    if not files:
-        return
-    parts = [
-        pl.scan_parquet(f, hive_partitioning=False).select(
-            touch_id.alias("__touch_id"),
-            GLOBAL_ROW,
-            pl.lit(int(f.parent.name.split("=")[1]), pl.UInt32).alias("__part"),
-        )
-        for f in files
-    ]
-    pl.concat(parts).filter(pl.col("__touch_id").is_not_null()).with_columns(
-        bucket_expr(pl.col("__touch_id"), partitions).alias(BUCKET)
-    ).sink_parquet(
-        pl.PartitionBy(directory, key=BUCKET, include_key=False, approximate_bytes_per_file=None),
-        mkdir=True,
-    )
-    clash: list[pl.DataFrame] = []
-    for sub in sorted(directory.glob(f"{BUCKET}=*")):
-        ids = pl.scan_parquet(sorted(sub.glob("*.parquet")), hive_partitioning=False)
-        shared = ids.filter(pl.col("__part").n_unique().over("__touch_id") > 1)
-        clash.append(shared.select(GLOBAL_ROW).collect())
-    rows = pl.concat(clash).get_column(GLOBAL_ROW).sort()
-    if rows.len():
-        raise DuplicateKeyError(
-            f"{rows.len()} rows share a touch_id but differ in other columns",
-            table="touches",
-            source=split.source.name,
-            column="touch_id",
-            rows=rows.head(5).cast(pl.Int64).to_list(),
-            hint="touch_id must identify one touch; exact duplicate rows are removed for you",
-        )
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -326,8 +287,17 @@ def _run(
     else:
         touch_split = split(touches, TOUCHES)
         stage_split = split(stages, STAGES)
-    _check_touch_ids_across(touch_split, partitions, work / "touch_ids")
-    shutil.rmtree(work / "touch_ids", ignore_errors=True)
+    names = touch_split.source.frame.collect_schema().names()
+    touch_ids = TouchIds(
+        touch_split.directory,
+        BUCKET,
+        _raw_column(names, dict(touch_split.columns or {}), "touch_id"),
+        touch_split.source.name,
+        partitions,
+    )
+    for p in range(partitions):  # before any partition's own checks, as in memory
+        touch_ids.add(p)
+    touch_ids.check()
     parts = _Partitions(
         touch_split, stage_split, contact_frame, options, segments_of(segments, options)
     )
