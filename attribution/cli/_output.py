@@ -99,6 +99,8 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         _print_accounts(result)
     for line in reconciliation_lines(result.manifest.get("reconciliation", {})):
         console.print(line, markup=False, highlight=False)
+    if shared := result.manifest.get("shared_opportunities"):
+        console.print(f"warning: {shared['warning']}", markup=False, highlight=False)
 
 
 def _interval(r: dict[str, Any]) -> str:

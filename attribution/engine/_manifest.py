@@ -24,6 +24,7 @@ from attribution.typing import Progress
 __all__ = [
     "Timer",
     "account_parameters",
+    "add_totals",
     "conversion_totals",
     "make_manifest",
     "new_run_id",
@@ -131,6 +132,69 @@ def conversion_totals(conversions: pl.DataFrame) -> dict[str, float]:
             conversions.filter(pl.col("n_touches") > 0).get_column("value").sum() or 0.0
         ),
     }
+
+
+def shared_opportunities(conversions: pl.DataFrame, level: str) -> dict[str, Any] | None:
+    """Conversions that share an ``opportunity_id`` (one deal, several contacts at contact
+    level: each carries the deal's full value), or None when no two do.
+
+    ``opportunities`` with more than one conversion, the ``conversions`` on them, and the
+    value counted more than once: per such opportunity, its conversions' values beyond the
+    largest one, over every conversion (``value_counted_more_than_once``, as
+    ``totals.conversions_value`` counts) and over the attributed ones
+    (``value_credited_more_than_once``, as the channel credit's value counts). With
+    ``warning``, the sentence the run's notes and the command line's summary say.
+    """
+    if "opportunity_id" not in conversions.columns or not conversions.height:
+        return None
+    attributed = pl.col("n_touches") > 0
+    per = (
+        conversions.filter(pl.col("opportunity_id").is_not_null())
+        .group_by("opportunity_id")
+        .agg(
+            pl.len().alias("n"),
+            (pl.col("value").sum() - pl.col("value").max()).alias("extra"),
+            (
+                pl.col("value").filter(attributed).sum()
+                - pl.col("value").filter(attributed).max().fill_null(0.0)
+            ).alias("extra_credited"),
+        )
+        .filter(pl.col("n") > 1)
+    )
+    if not per.height:
+        return None
+    n_conv = int(per.get_column("n").sum())
+    extra = float(per.get_column("extra").sum())
+    credited = float(per.get_column("extra_credited").sum())
+    advice = (
+        "run with --level account (level='account': one conversion per account deal) to "
+        "count each deal once"
+        if level == "contact"
+        else "check the stage events of these opportunities (one deal on several accounts, "
+        "or closed at several times)"
+    )
+    return {
+        "opportunities": per.height,
+        "conversions": n_conv,
+        "value_counted_more_than_once": extra,
+        "value_credited_more_than_once": credited,
+        "warning": (
+            f"{n_conv:,} conversions share {per.height:,} opportunity id(s): each counts its "
+            f"deal's value, so {extra:,.2f} of value is counted more than once "
+            f"({credited:,.2f} of it in the channel credit); {advice}"
+        ),
+    }
+
+
+def add_totals(manifest: dict[str, Any], conversions: pl.DataFrame, level: str) -> None:
+    """Put the conversion ``totals`` into ``manifest`` and, when conversions share an
+    opportunity id, ``shared_opportunities`` with its warning among the notes (every
+    executor holding the conversions calls this one function)."""
+    manifest["totals"] = conversion_totals(conversions)
+    shared = shared_opportunities(conversions, level)
+    if shared is not None:
+        manifest["shared_opportunities"] = shared
+        manifest["notes"] = [*manifest.get("notes", []), shared["warning"]]
 
 
 def make_manifest(

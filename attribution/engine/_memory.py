@@ -34,7 +34,7 @@ from attribution.engine._credit_table import (
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
-    conversion_totals,
+    add_totals,
     make_manifest,
     run_parameters,
 )
@@ -330,7 +330,7 @@ def attribute(
         timings=timer.done(),
         notes=notes,
     )
-    manifest["totals"] = conversion_totals(journeys.conversions)
+    add_totals(manifest, journeys.conversions, options.level)
     if boot is not None:
         manifest["bootstrap"] = boot.describe()
     return AttributionResult(

@@ -59,7 +59,7 @@ from attribution.engine._credit_table import StreamedTouchCredit
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
-    conversion_totals,
+    add_totals,
     make_manifest,
     run_parameters,
 )
@@ -433,7 +433,7 @@ def _run(
         timings=timer.done(),
         notes=notes,
     )
-    manifest["totals"] = conversion_totals(conversions)
+    add_totals(manifest, conversions, options.level)
     result = AttributionResult(
         channel_credit,
         pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
