@@ -70,6 +70,17 @@ def test_projection_and_gap(result, spend, stages) -> None:
     assert total["gap"] == pytest.approx(10 + 1000 / 300 + 2 - 30)
     assert total["measured_cac"] == pytest.approx(6500 / 25)  # blended over plan channels
     assert check.summary_data["model"] == "linear"
+    # the plan's CAC is one figure: the (total) row, the verdict, plan.json and the summary
+    plan_cac = 3000 / (10 + 1000 / 300 + 2)
+    assert total["projected_cac"] == pytest.approx(plan_cac)
+    assert r["b"]["projected_cac"] == pytest.approx(300.0)  # a channel's is its measured CAC
+    assert check.summary_data["projected"]["cac"] == pytest.approx(plan_cac)
+    assert f"about 15 customers at ${plan_cac:,.0f} each" in check.verdict
+    text = check.summary()
+    total_line = next(line for line in text.splitlines() if line.lstrip().startswith("(total)"))
+    assert f"${plan_cac:,.0f}" in total_line
+    assert "$260" not in total_line
+    assert "the same channels cost $260 a customer as the data spent on them" in text
 
 
 def test_far_assumptions_are_flagged_with_the_data_beside(result, spend, stages) -> None:
@@ -85,8 +96,15 @@ def test_far_assumptions_are_flagged_with_the_data_beside(result, spend, stages)
     assert "50.0%" in rate["note"]
     assert "20.0%" in rate["note"]
     cac = flags[("cac", None)]
-    assert cac["ratio"] == pytest.approx(100 / 260)
-    assert cac["flagged"] is True
+    # the target against the plan's CAC: the budget / the customers it buys at measured CACs
+    # (not the channels' blended CAC as spent in the data, 6,500 / 25 = 260)
+    assert cac["data_value"] == pytest.approx(3000 / (10 + 1000 / 300 + 2))
+    assert cac["ratio"] == pytest.approx(100 / (3000 / (10 + 1000 / 300 + 2)))
+    assert cac["flagged"] is False  # 1.96x, as the customers: inside the 2x band
+    tighter = attribution.check_plan(plan(plan={"flag_factor": 1.5}), result, spend, stages)
+    assert tighter.flags.filter(
+        (pl.col("assumption") == "cac") & (pl.col("against") == "data")
+    ).item(0, "flagged")
     customers = flags[("customers", None)]
     assert customers["ratio"] == pytest.approx(30 / (10 + 1000 / 300 + 2))
     assert customers["flagged"] is False  # 1.96x: inside the 2x band

@@ -58,7 +58,13 @@ def test_the_worked_check_without_data() -> None:
     assert check.table.get_column("channel").to_list() == ["linkedin", "google_ads", "(total)"]
     assert check.table.get_column("target_customers").to_list() == [3_000, 2_000, 5_000]
     assert check.table.get_column("measured_cac").null_count() == 3  # nothing measured
-    assert "3 of 5 check(s) are flagged" in check.verdict
+    # and the published ranges judge the $150 CAC and the $75-80 per MQL (a CAC of $150 is
+    # 9.3x below the $1,389 that LinkedIn's best published costs and rates give)
+    assert "4 of 7 check(s) are flagged" in check.verdict
+    bench_cac = got[("cac", "benchmark")]
+    assert bench_cac["flagged"] is True
+    assert bench_cac["range_low"] == pytest.approx(5 / 0.2 / 0.4 / (0.25 * 0.6 * 0.3))
+    assert got[("cost_per_mql", "benchmark")]["flagged"] is False
     text = check.summary()
     assert text.index("cost per MQL") < text.index("Verdict")
     assert "! budget / cost per MQL" in text
@@ -199,7 +205,8 @@ def test_cli_plan_without_data(tmp_path: Path) -> None:
     (written,) = (tmp_path / "runs").iterdir()
     assert written.name.startswith("plan-")
     flags = pl.read_parquet(written / "plan_flags.parquet")
-    assert flags.filter(pl.col("flagged")).height == 3
+    assert flags.filter(pl.col("flagged")).height == 4  # the 3 above and the $150 CAC
+    assert "9.3x below $1,389, the lowest CAC the published ranges imply" in proc.stdout
     assert json.loads((written / "plan.json").read_text())["mode"] == "no_data"
     # a benchmark file of your own over the shipped one, from the command line
     (tmp_path / "b.csv").write_text(

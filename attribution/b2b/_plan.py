@@ -9,13 +9,18 @@ A plan (TOML file or mapping) gives a budget by channel, targets (``customers``,
   customers / the measured MQL-to-customer rate (MQLs that reached the won stage / MQLs).
   Measured CAC is an average over the spend seen, not a marginal cost: budgets far above it
   are flagged as extrapolation.
+- **The plan's CAC** (``projected_cac``; the verdict's "at $X each", the ``cac`` flag) =
+  budget / projected customers: each channel's measured CAC weighted by the plan's budget.
+  The ``(total)`` row's ``measured_cac`` is another figure, labelled so: the plan's channels'
+  spend in the data / their credited customers (weighted as the money was spent); the
+  risk's ``as planned`` CAC is a third, the median of draws with costs inflated.
 - **Targets by channel**: the customers (and MQLs) target is split in proportion to budget,
   so every channel's implied CAC is the plan's CAC; gap = projected - target (negative:
   short).
 - **Flags**: an assumption is flagged when the plan's figure and the data's differ by more
   than ``flag_factor`` (default 2x) either way; ``direction`` says whether the plan is more
   optimistic or more conservative than the data. Checked: the target CAC against the
-  measured blended CAC of the plan's channels, the target customers against the projection,
+  projected CAC (below), the target customers against the projection,
   the implied MQL-to-customer rate (customers / MQLs) and cost per MQL (budget / MQLs)
   against the data's, each channel's budget against its measured spend (scaled to the
   plan's months), and every rate or CAC in ``[assumptions]``.
@@ -83,6 +88,7 @@ PLAN_COLUMNS = (
     "measured_customers",
     "measured_cac",
     "projected_customers",
+    "projected_cac",
     "customers_low",
     "customers_high",
     "projected_mqls",
@@ -166,8 +172,9 @@ class PlanCheck:
             )
         lines = [
             f"Plan check '{s['name']}' under "
-            f"{decision_note(s['model'], s.get('decision_model_source'))} (measured CAC = "
-            "spend / credited customers"
+            f"{decision_note(s['model'], s.get('decision_model_source'))} (CAC = a channel's "
+            "spend in the data / its credited customers; (total): the budget / the customers "
+            "it buys, the plan's CAC"
             + (
                 f"; the plan file names {s['plan_model_overruled']}, the run decides with "
                 f"{s['model']}: --decision-model {s['plan_model_overruled']} to use it"
@@ -179,16 +186,31 @@ class PlanCheck:
             f"{'gap':>8} {'realloc':>10} {'customers':>9}",
         ]
         lines.extend(
-            f"  {r['channel']:<22} {money(r['budget']):>10} {money(r['measured_cac']):>9} "
+            f"  {r['channel']:<22} {money(r['budget']):>10} "
+            f"{money(r['measured_cac'] if r['channel'] != TOTAL else r['projected_cac']):>9} "
             f"{num(r['projected_customers']):>9} {num(r['target_customers']):>8} "
             f"{num(r['gap'], '+,.0f'):>8} {money(r['reallocated_budget']):>10} "
             f"{num(r['reallocated_customers']):>9}"
             for r in self.table.iter_rows(named=True)
         )
-        if self.risk.height:
-            w = max(30, *(len(x) for x in self.risk.get_column("scenario")))
+        blended = (s.get("measured") or {}).get("blended_cac_of_plan_channels")
+        if blended is not None:
             lines.append(
-                f"  {'scenario (median of the draws)':<{w}} {'customers':>9} {'90% interval':>15} "
+                f"  (the same channels cost {money(blended)} a customer as the data spent on "
+                "them: their spend / credited customers, weighted by that spend, not by this "
+                "plan)"
+            )
+        if self.risk.height:
+            params = (s.get("risk") or {}).get("parameters") or {}
+            low, high = params.get("inflation") or (None, None)
+            head = f"scenario (median of {params.get('draws', 0):,} draws"
+            if low is not None:
+                up = f"{low:.0%}" if low == high else f"{low * 100:.0f}-{high:.0%}"
+                head += f", costs up {up}"
+            head += ")"
+            w = max(len(head), *(len(x) for x in self.risk.get_column("scenario")))
+            lines.append(
+                f"  {head:<{w}} {'customers':>9} {'90% interval':>15} "
                 f"{'CAC':>9} {'P(target)':>9}"
             )
             lines.extend(
@@ -333,6 +355,11 @@ def check_plan(
     draws = draws_of(economics_draws, econ, result, model=chosen)
     risk = plan_risk(frame, p.targets, p.risk, draws)
     frame = frame.join(risk.channels, on="channel", how="left", maintain_order="left")
+    frame = frame.with_columns(
+        pl.when(pl.col("projected_customers") > 0)
+        .then(pl.col("budget") / pl.col("projected_customers"))
+        .alias("projected_cac")
+    )
     planned = risk.table.row(0, named=True) if risk.table.height else {}
     target_customers = p.targets.get("customers")
     target_mqls = p.targets.get("mqls")
@@ -359,6 +386,9 @@ def check_plan(
         pl.col("measured_customers").sum(),
         pl.lit(blended_cac, pl.Float64).alias("measured_cac"),
         pl.col("projected_customers").fill_null(0.0).sum(),
+        pl.lit(
+            total_budget / projected_total if projected_total > 0 else None, pl.Float64
+        ).alias("projected_cac"),
         pl.lit(planned.get("customers_low"), pl.Float64).alias("customers_low"),
         pl.lit(planned.get("customers_high"), pl.Float64).alias("customers_high"),
         pl.col("projected_mqls").sum(),
@@ -384,20 +414,19 @@ def check_plan(
     )
     table = pl.concat([frame.select(*PLAN_COLUMNS), total.select(*PLAN_COLUMNS)])
     all_spend = float(spend_frame.get_column("amount").sum())
+    projected_cac = total_budget / projected_total if projected_total > 0 else None
     flags = plan_flags(
         p,
         frame,
         rates,
-        blended_cac=blended_cac,
+        projected_cac=projected_cac,
         projected_total=projected_total,
         cost_per_mql=all_spend / rates["mqls"] if rates.get("mqls") else None,
         scale=scale,
     )
     steps = list(flow.parameters["steps"])
     flags = pl.concat([flags, _range_flags(p, bench, steps)])
-    verdict = plan_verdict(
-        p, outcome, projected_total, total_budget, blended_cac, frame, flags, mql_to_customer
-    )
+    verdict = plan_verdict(p, outcome, projected_total, total_budget, frame, flags, mql_to_customer)
     if across := lever_sentence(levers):
         verdict = f"{verdict} {across}"
     if chance := risk_sentence(risk, p.targets):
@@ -435,7 +464,7 @@ def check_plan(
         },
         "projected": {
             "customers": projected_total,
-            "cac": total_budget / projected_total if projected_total > 0 else None,
+            "cac": projected_cac,
             "mqls": projected_total / mql_to_customer if mql_to_customer else None,
         },
         "reallocation": outcome,
@@ -458,6 +487,7 @@ def check_plan(
             "projection": "projected customers = budget / measured CAC of the channel under "
             "the model (media spend in the data / credited customers); customers credited to "
             "unpaid channels (organic, direct) are not bought by the budget and are left out",
+            "cac": _CAC_NOTE,
             "targets_by_channel": "the customers and MQL targets are split by budget share",
             "mqls": "projected MQLs = projected customers / measured MQL-to-customer rate",
             "flags": f"flagged when plan / data is above {p.flag_factor:g} or below "
@@ -484,6 +514,17 @@ def check_plan(
         risk=risk.table,
     )
 
+
+_CAC_NOTE = (
+    "the plan's CAC is one figure everywhere (the verdict, the (total) row's projected_cac and "
+    "CAC column, the 'cac' flag, projected.cac): the budget / the customers it buys at each "
+    "channel's measured CAC, i.e. the channels' measured CACs weighted by the plan's budget. "
+    "Two other figures are labelled as what they are: the (total) row's measured_cac (and "
+    "measured.blended_cac_of_plan_channels) is the plan's channels' spend in the data / their "
+    "credited customers, weighted by the spend as it was spent, not by the plan; the risk's "
+    "'as planned' CAC is the median of the draws, with costs up by the inflation ([risk] "
+    "inflation, default 15-20%) and each channel's CAC uncertainty"
+)
 
 _RANGES_NOTE = (
     "rows with against = 'plan' check the plan's own arithmetic (budget / cost per MQL "

@@ -42,7 +42,7 @@ def plan_flags(
     frame: pl.DataFrame,
     rates: dict[str, Any],
     *,
-    blended_cac: float | None,
+    projected_cac: float | None,
     projected_total: float,
     cost_per_mql: float | None,
     scale: float | None,
@@ -102,9 +102,9 @@ def plan_flags(
     add(
         "cac",
         t.get("cac"),
-        blended_cac,
+        projected_cac,
         higher_is_optimistic=False,
-        what="CAC of the plan's channels",
+        what="CAC of this budget (data: budget / the customers it buys at measured CACs)",
         fmt="money",
     )
     add(

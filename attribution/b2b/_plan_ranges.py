@@ -21,6 +21,17 @@ the plan gives what it needs:
   20-30% = 1.2-4.5% from MQL to customer). Flagged when outside the range; ``ratio`` is
   the plan's figure over the end of the range it passes (1 inside).
 - ``ltv_to_cac`` (benchmark): ``ltv`` / target CAC against ``ltv_to_cac`` (>= 3).
+- ``cac`` (benchmark): the CAC target, and budget / target customers when there is no CAC
+  target or it differs from it, against the CAC the published ranges imply
+  (:mod:`attribution.b2b._plan_costs`: each table channel's cost per MQL over the published
+  MQL-to-customer rate; LinkedIn $1,389-$62,500, content syndication $3,704-$111,111 on the
+  shipped table); flagged below the lowest (optimistic) or above the highest.
+- ``cost_per_mql`` (benchmark): the assumed ``cost_per_mql``, else budget / target MQLs,
+  against the published cost per MQL (LinkedIn $62.50-$750, content syndication
+  $167-$1,333); flagged outside.
+
+So a plan with a budget and any target has at least one check: "$750K for 5,000 customers"
+is $150 a customer, 9.3x below the $1,389 the published ranges allow at best.
 
 Ranges on both sides are carried through: ``cost_per_mql = [75, 80]`` gives a cost of
 15,000 MQLs of $1,125,000-$1,200,000.
@@ -32,6 +43,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from attribution.b2b._plan_costs import Implied, dollars, published_costs
 from attribution.b2b._plan_file import MONEY_ASSUMPTIONS, Plan, assumed_range
 from attribution.exceptions import ConfigError, did_you_mean
 from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks, format_range, format_value
@@ -297,7 +309,81 @@ def plan_range_flags(p: Plan, bench: Benchmarks, steps: Sequence[str]) -> list[d
     ltv_row = bench.get("ltv_to_cac")
     if "ltv" in a and t.get("cac") and ltv_row is not None:
         rows.append(_ltv(assumed_range(a["ltv"]), t["cac"], ltv_row))
+    rows.extend(_cost_rows(p, bench, steps, budget, cpm))
     return rows
+
+
+def _cost_rows(
+    p: Plan,
+    bench: Benchmarks,
+    steps: Sequence[str],
+    budget: float,
+    cpm: tuple[float, float] | None,
+) -> list[dict[str, Any]]:
+    """The plan's CAC and cost per MQL against what the published ranges imply."""
+    t, tol = p.targets, p.tolerance
+    per_mql, cacs, _ = published_costs(bench, steps)
+    rows = []
+    cac_figures: list[tuple[str, float, float]] = []
+    if t.get("cac"):
+        cac_figures.append(("The CAC target", t["cac"], t["cac"]))
+    if t.get("customers") and budget > 0:
+        implied = budget / t["customers"]
+        if not t.get("cac") or abs(implied / t["cac"] - 1) > tol:
+            cac_figures.append(
+                (f"Budget / target customers ({_money(budget, budget)} / "
+                 f"{t['customers']:,.0f})", implied, implied)
+            )  # fmt: skip
+    for what, low, high in cac_figures:
+        rows.append(_against_costs("cac", what, low, high, cacs, "CAC"))
+    if cpm:
+        rows.append(_against_costs("cost_per_mql", "The assumed cost per MQL", *cpm, per_mql,
+                                   "cost per MQL"))  # fmt: skip
+    elif t.get("mqls") and budget > 0:
+        x = budget / t["mqls"]
+        what = f"Budget / target MQLs ({_money(budget, budget)} / {t['mqls']:,.0f})"
+        rows.append(_against_costs("cost_per_mql", what, x, x, per_mql, "cost per MQL"))
+    return rows
+
+
+def _against_costs(
+    name: str, what: str, low: float, high: float, implied: list[Implied], metric: str
+) -> dict[str, Any]:
+    """A benchmark row for a cost of the plan (``[low, high]``) against the costs the
+    published ranges imply per channel (lower is optimistic)."""
+    shown = _money(low, high)
+    if not implied:
+        return _row(
+            name, "benchmark", (low + high) / 2, False, None,
+            f"{what} {shown}: the benchmark table implies no {metric} (no channel with "
+            "both a cost per lead and an MQL rate, or no MQL-to-customer steps)",
+        )  # fmt: skip
+    lo, hi = min(i.low for i in implied), max(i.high for i in implied)
+    how = "; ".join(
+        f"{i.channel}: {i.how} = {dollars(i.low)}-{dollars(i.high)}"
+        for i in sorted(implied, key=lambda i: i.low)
+    )
+    span = f"{dollars(lo)}-{dollars(hi)}"
+    if high < lo:
+        flagged, direction, ratio = True, "optimistic", ((low + high) / 2) / lo
+        far = (
+            f"{_times(lo / high, lo / low)} below {dollars(lo)}, the lowest {metric} the "
+            f"published ranges imply (range {span}"
+        )
+    elif low > hi:
+        flagged, direction, ratio = True, "conservative", ((low + high) / 2) / hi
+        far = (
+            f"{_times(low / hi, high / hi)} {dollars(hi)}, the highest {metric} the "
+            f"published ranges imply (range {span}"
+        )
+    else:
+        flagged, direction, ratio = False, None, 1.0
+        far = f"within the {metric} the published ranges imply ({span}"
+    return _row(
+        name, "benchmark", (low + high) / 2, flagged, direction,
+        f"{what} {shown} is {far}: {how})",
+        ratio=ratio, range_low=lo, range_high=hi,
+    )  # fmt: skip
 
 
 def _ltv(ltv: tuple[float, float], cac: float, r: BenchmarkRange) -> dict[str, Any]:

@@ -17,7 +17,6 @@ def verdict(
     outcome: dict[str, Any],
     projected: float,
     budget: float,
-    blended: float | None,
     frame: pl.DataFrame,
     flags: pl.DataFrame,
     mql_to_customer: float | None,

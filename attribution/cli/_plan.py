@@ -92,10 +92,10 @@ def plan_cmd(
             if check.flags.height == 0:  # nothing checked is no answer: exit 3 saying why
                 fail(
                     EmptyResultError(
-                        f"plan '{plan}': nothing to check without data; give [targets] "
-                        "(customers, cac, mqls) and [assumptions] (cost_per_mql, "
-                        "mql_to_customer, step rates, ltv), or the data (--touches, --stages, "
-                        "--spend)"
+                        f"plan '{plan}': nothing to check without data; give a target in "
+                        "[targets] (customers, cac or mqls: each is judged against the "
+                        "published ranges) or a rate in [assumptions] (mql_to_customer, step "
+                        "rates), or the data (--touches, --stages, --spend)"
                     ),
                     EXIT_EMPTY,
                 )

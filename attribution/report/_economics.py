@@ -42,7 +42,8 @@ ECONOMICS_COLUMNS = (
     "breach_probability", "loaded_cac_ci_low", "loaded_cac_ci_high", "low_confidence",
 )  # fmt: skip
 PLAN_COLUMNS = (
-    "channel", "budget", "measured_cac", "projected_customers", "target_customers", "gap",
+    "channel", "budget", "measured_cac", "projected_customers", "projected_cac",
+    "target_customers", "gap",
     "floor", "cap", "reallocated_budget", "reallocated_customers", "change", "action",
 )  # fmt: skip
 PER_MODEL_KEYS = ("blended", "breaches", "segment_breaches", "rerate")

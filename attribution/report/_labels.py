@@ -75,6 +75,7 @@ LABELS: Final = {
     "measured_spend": "Measured spend",
     "measured_customers": "Measured customers",
     "projected_customers": "Projected customers",
+    "projected_cac": "Plan CAC (budget / projected customers)",
     "projected_mqls": "Projected MQLs",
     "target_customers": "Target customers",
     "target_mqls": "Target MQLs",
@@ -125,6 +126,7 @@ LABELS: Final = {
 MONEY_COLUMNS: Final = frozenset({
     "spend", "revenue", "cac", "loaded_cac", "ltv", "arpa", "gross_profit_per_customer",
     "non_media_cost", "budget", "measured_cac", "measured_spend", "implied_cac", "cap", "floor",
+    "projected_cac",
     "reallocated_budget", "change", "pipeline", "conversion_value", "expansion", "average_deal",
     "cac_ci_low", "cac_ci_high", "loaded_cac_ci_low", "loaded_cac_ci_high", "amount",
     "pipeline_created",

@@ -1,0 +1,112 @@
+"""The plan check without data judges the plan's CAC and cost per MQL against what the
+published ranges imply ("$750K for 5,000 customers at $150" was 'ok ... (consistent)')."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import attribution
+from attribution.b2b._funnel import DEFAULT_STEPS
+from attribution.b2b._plan_costs import published_costs
+
+MQL_TO_CUSTOMER = (0.15 * 0.40 * 0.20, 0.25 * 0.60 * 0.30)  # the shipped step ranges
+LINKEDIN_MQL = (5 / 0.20 / 0.40, 15 / 0.10 / 0.20)  # CPC / lead-form conversion / MQL rate
+SYNDICATION_MQL = (50 / 0.30, 200 / 0.15)  # CPL / MQL rate
+CAC_FLOOR = LINKEDIN_MQL[0] / MQL_TO_CUSTOMER[1]  # $1,389
+CAC_CEILING = SYNDICATION_MQL[1] / MQL_TO_CUSTOMER[0]  # $111,111
+
+
+def test_the_costs_the_shipped_ranges_imply() -> None:
+    per_mql, cac, to_customer = published_costs(attribution.load_benchmarks(), DEFAULT_STEPS)
+    assert to_customer == pytest.approx(MQL_TO_CUSTOMER)
+    got = {i.channel: (i.low, i.high) for i in per_mql}
+    # paid search has no MQL rate and programmatic no lead conversion: no cost per MQL
+    assert got == {
+        "linkedin": pytest.approx(LINKEDIN_MQL),
+        "content_syndication": pytest.approx(SYNDICATION_MQL),
+    }
+    cacs = {i.channel: (i.low, i.high) for i in cac}
+    assert cacs["linkedin"] == pytest.approx(
+        (LINKEDIN_MQL[0] / MQL_TO_CUSTOMER[1], LINKEDIN_MQL[1] / MQL_TO_CUSTOMER[0])
+    )
+    assert min(low for low, _ in cacs.values()) == pytest.approx(CAC_FLOOR)
+    assert round(CAC_FLOOR) == 1389
+
+
+def flags_of(plan: dict) -> dict[str, dict]:
+    check = attribution.check_plan(plan)
+    return {
+        r["assumption"]: r
+        for r in check.flags.filter(pl.col("against") == "benchmark").iter_rows(named=True)
+    }
+
+
+def test_750k_for_5000_customers_is_flagged_without_data() -> None:
+    got = flags_of({"budget": {"linkedin": 750_000}, "targets": {"customers": 5_000, "cac": 150}})
+    cac = got["cac"]
+    assert cac["flagged"] is True
+    assert cac["direction"] == "optimistic"
+    assert cac["range_low"] == pytest.approx(CAC_FLOOR)
+    assert cac["ratio"] == pytest.approx(150 / CAC_FLOOR)
+    assert "The CAC target $150 is 9.3x below $1,389" in cac["note"]
+
+
+@given(
+    budget=st.floats(1e3, 1e8),
+    customers=st.floats(1, 1e6),
+    cac=st.none() | st.floats(1, 1e6),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_plan_cac_is_flagged_exactly_outside_the_implied_range(budget, customers, cac) -> None:
+    targets = {"customers": customers} | ({"cac": cac} if cac else {})
+    check = attribution.check_plan({"budget": {"x": budget}, "targets": targets})
+    rows = check.flags.filter((pl.col("assumption") == "cac") & (pl.col("against") == "benchmark"))
+    judged = [cac] if cac else []
+    implied = budget / customers
+    if not cac or abs(implied / cac - 1) > 0.05:
+        judged.append(implied)
+    assert sorted(rows.get_column("plan_value").to_list()) == pytest.approx(sorted(judged))
+    for r in rows.iter_rows(named=True):
+        outside = r["plan_value"] < CAC_FLOOR or r["plan_value"] > CAC_CEILING
+        assert r["flagged"] is outside
+    # a budget and any target is something to check: the no-data check is never empty
+    assert check.flags.height >= 1
+
+
+def test_cost_per_mql_and_your_own_table(tmp_path: Path) -> None:
+    plan = {"budget": {"linkedin": 750_000}, "targets": {"mqls": 15_000}}
+    got = flags_of(plan)
+    assert got["cost_per_mql"]["plan_value"] == pytest.approx(50.0)  # budget / target MQLs
+    assert got["cost_per_mql"]["flagged"] is True  # below LinkedIn's $62.50
+    assumed = flags_of(plan | {"assumptions": {"cost_per_mql": [75, 80]}})
+    assert assumed["cost_per_mql"]["flagged"] is False
+    assert "within the cost per MQL the published ranges imply" in assumed["cost_per_mql"]["note"]
+    # the derivation follows a table of your own: cheaper syndicated leads lower the floor
+    (tmp_path / "b.csv").write_text(
+        "metric,segment,channel,low,high,unit,better\n"
+        "cpl,,content_syndication,5,10,usd,lower\n"
+    )
+    mine = attribution.check_plan(plan, benchmarks=tmp_path / "b.csv")
+    row = mine.flags.filter(pl.col("assumption") == "cost_per_mql").row(0, named=True)
+    assert row["range_low"] == pytest.approx(5 / 0.30)
+    assert row["flagged"] is False
+
+
+def test_cli_budget_and_customers_only_is_checked(tmp_path: Path) -> None:
+    (tmp_path / "plan.toml").write_text("[budget]\nlinkedin = 750000\n[targets]\ncustomers = 5000\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "plan", "plan.toml", "--out", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "! Budget / target customers ($750,000 / 5,000) $150 is 9.3x below $1,389" in (
+        proc.stdout
+    )
+    assert "1 of 1 check(s) are flagged (cac)" in proc.stdout
