@@ -532,7 +532,9 @@ _RANGES_NOTE = (
     "the CAC target, the assumed rates against the targets' ratio), flagged when more than "
     "{tol:.0%} apart; rows with against = 'benchmark' judge its rates against the published "
     "ranges of the benchmark table (range_low, range_high; a rate over several steps against "
-    "the product of the step ranges), flagged when outside"
+    "the product of the step ranges), and its CAC and cost per MQL against what the table's "
+    "channel rows imply (cost per lead / MQL rate, over the MQL-to-customer steps), flagged "
+    "when outside"
 )
 
 
