@@ -100,7 +100,9 @@ def test_cost_per_mql_and_your_own_table(tmp_path: Path) -> None:
 
 
 def test_cli_budget_and_customers_only_is_checked(tmp_path: Path) -> None:
-    (tmp_path / "plan.toml").write_text("[budget]\nlinkedin = 750000\n[targets]\ncustomers = 5000\n")
+    (tmp_path / "plan.toml").write_text(
+        "[budget]\nlinkedin = 750000\n[targets]\ncustomers = 5000\n"
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "attribution.cli", "plan", "plan.toml", "--out", "runs"],
         cwd=tmp_path, capture_output=True, text=True, check=False,
