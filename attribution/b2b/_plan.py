@@ -64,7 +64,16 @@ from attribution.b2b._plan_levers import (
     lever_table,
     with_draw_agreement,
 )
-from attribution.b2b._plan_ranges import plan_range_flags
+from attribution.b2b._plan_measured import (
+    CAC_NOTE,
+    RANGES_NOTE,
+    bench_source,
+    measured_rates,
+    range_flags,
+)
+from attribution.b2b._plan_measured import (
+    data_months as months_of,
+)
 from attribution.b2b._plan_reallocation import project_plan
 from attribution.b2b._plan_risk import RISK_NOTE, draws_of, plan_risk, risk_sentence
 from attribution.b2b._plan_verdict import verdict as plan_verdict
@@ -342,9 +351,9 @@ def check_plan(
     )
     spend_frame = load_spend(spend, columns=columns, timestamp_formats=timestamp_formats)
     date_col = "month" if "month" in spend_frame.columns else "date"
-    data_months = _months(spend_frame.get_column(date_col))
+    data_months = months_of(spend_frame.get_column(date_col))
     scale = p.period_months / data_months if data_months else None
-    rates = _rates(flow)
+    rates = measured_rates(flow)
     mql_to_customer = rates.get("mql_to_customer")
     total_budget = sum(p.budget.values())
     frames = {
@@ -425,7 +434,7 @@ def check_plan(
         scale=scale,
     )
     steps = list(flow.parameters["steps"])
-    flags = pl.concat([flags, _range_flags(p, bench, steps)])
+    flags = pl.concat([flags, range_flags(p, bench, steps)])
     verdict = plan_verdict(p, outcome, projected_total, total_budget, frame, flags, mql_to_customer)
     if across := lever_sentence(levers):
         verdict = f"{verdict} {across}"
@@ -475,7 +484,7 @@ def check_plan(
             "as_planned": planned,
         },
         "mode": "data",
-        "benchmarks": _bench_source(bench),
+        "benchmarks": bench_source(bench),
         "parameters": {
             "flag_factor": p.flag_factor,
             "tolerance": p.tolerance,
@@ -487,7 +496,7 @@ def check_plan(
             "projection": "projected customers = budget / measured CAC of the channel under "
             "the model (media spend in the data / credited customers); customers credited to "
             "unpaid channels (organic, direct) are not bought by the budget and are left out",
-            "cac": _CAC_NOTE,
+            "cac": CAC_NOTE,
             "targets_by_channel": "the customers and MQL targets are split by budget share",
             "mqls": "projected MQLs = projected customers / measured MQL-to-customer rate",
             "flags": f"flagged when plan / data is above {p.flag_factor:g} or below "
@@ -496,7 +505,7 @@ def check_plan(
             "reallocation": "cheapest measured CAC first, from floors to caps, same total "
             "budget; cut the budget along the same order if only that meets the CAC target; "
             f"default cap = {p.cap_multiple:g} x the channel's budget",
-            "ranges": _RANGES_NOTE.format(tol=p.tolerance),
+            "ranges": RANGES_NOTE.format(tol=p.tolerance),
             "risk": RISK_NOTE,
             "levers": "each channel's action (grow, keep, cut; drop counts as cut) under every "
             "model of the run (levers.parquet); recommended when at least "
@@ -515,41 +524,9 @@ def check_plan(
     )
 
 
-_CAC_NOTE = (
-    "the plan's CAC is one figure everywhere (the verdict, the (total) row's projected_cac and "
-    "CAC column, the 'cac' flag, projected.cac): the budget / the customers it buys at each "
-    "channel's measured CAC, i.e. the channels' measured CACs weighted by the plan's budget. "
-    "Two other figures are labelled as what they are: the (total) row's measured_cac (and "
-    "measured.blended_cac_of_plan_channels) is the plan's channels' spend in the data / their "
-    "credited customers, weighted by the spend as it was spent, not by the plan; the risk's "
-    "'as planned' CAC is the median of the draws, with costs up by the inflation ([risk] "
-    "inflation, default 15-20%) and each channel's CAC uncertainty"
-)
-
-_RANGES_NOTE = (
-    "rows with against = 'plan' check the plan's own arithmetic (budget / cost per MQL "
-    "against the MQL target, budget / customers and cost per MQL / MQL-to-customer against "
-    "the CAC target, the assumed rates against the targets' ratio), flagged when more than "
-    "{tol:.0%} apart; rows with against = 'benchmark' judge its rates against the published "
-    "ranges of the benchmark table (range_low, range_high; a rate over several steps against "
-    "the product of the step ranges), and its CAC and cost per MQL against what the table's "
-    "channel rows imply (cost per lead / MQL rate, over the MQL-to-customer steps), flagged "
-    "when outside"
-)
-
-
-def _range_flags(p: Plan, bench: Benchmarks, steps: list[str]) -> pl.DataFrame:
-    rows = plan_range_flags(p, bench, steps)
-    return pl.DataFrame(rows, schema=FLAG_SCHEMA) if rows else pl.DataFrame(schema=FLAG_SCHEMA)
-
-
-def _bench_source(bench: Benchmarks) -> list[str]:
-    return sorted(bench.table.get_column("origin").unique().to_list())
-
-
 def _without_data(p: Plan, bench: Benchmarks) -> PlanCheck:
     """The plan against its own arithmetic and the published ranges: no data needed."""
-    flags = _range_flags(p, bench, list(DEFAULT_STEPS))
+    flags = range_flags(p, bench, list(DEFAULT_STEPS))
     total = sum(p.budget.values())
     t = p.targets
     channels = list(p.budget)
@@ -594,36 +571,12 @@ def _without_data(p: Plan, bench: Benchmarks) -> PlanCheck:
         "assumptions": p.assumptions,
         "budget_total": total,
         "period_months": p.period_months,
-        "benchmarks": _bench_source(bench),
+        "benchmarks": bench_source(bench),
         "parameters": {"tolerance": p.tolerance},
         "notes": {
             "mode": "no touch, stage or spend data: nothing is measured; the plan's targets and "
             "[assumptions] are checked against each other and the benchmark table",
-            "ranges": _RANGES_NOTE.format(tol=p.tolerance),
+            "ranges": RANGES_NOTE.format(tol=p.tolerance),
         },
     }
     return PlanCheck(table=frame, flags=flags, verdict=verdict, summary_data=summary)
-
-
-def _rates(flow: Funnel) -> dict[str, Any]:
-    """The measured step rates (null where the funnel could not measure the step) and the
-    MQLs, customers and MQL- and lead-to-customer rates, from the stages the data has."""
-    overall = flow.overall()
-    out: dict[str, Any] = {}
-    for r in overall.iter_rows(named=True):
-        out[f"{r['from_stage']}_to_{r['to_stage']}"] = r["rate"]
-    steps = flow.parameters["steps"]
-    reached = flow.counts.get("reached") or {}
-    if overall.height:
-        won, mqls, leads = (reached.get(x) for x in (steps[-1], steps[1], steps[0]))
-        out["mqls"] = mqls
-        out["customers"] = won
-        out["mql_to_customer"] = won / mqls if won is not None and mqls else None
-        out["lead_to_customer"] = won / leads if won is not None and leads else None
-    return out
-
-
-def _months(dates: pl.Series) -> float:
-    if dates.len() == 0:
-        return 0.0
-    return float(dates.dt.month_start().n_unique())

@@ -1,0 +1,78 @@
+"""The plan check's parts that are not the projection: the measured rates it reads from the
+funnel, the data's months, the checks against the published ranges, and its method notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from attribution.b2b._funnel import Funnel
+from attribution.b2b._plan_file import Plan
+from attribution.b2b._plan_flags import FLAG_SCHEMA
+from attribution.b2b._plan_ranges import plan_range_flags
+from attribution.inputs._benchmarks import Benchmarks
+
+__all__ = [
+    "CAC_NOTE",
+    "RANGES_NOTE",
+    "bench_source",
+    "data_months",
+    "measured_rates",
+    "range_flags",
+]
+
+CAC_NOTE = (
+    "the plan's CAC is one figure everywhere (the verdict, the (total) row's projected_cac and "
+    "CAC column, the 'cac' flag, projected.cac): the budget / the customers it buys at each "
+    "channel's measured CAC, i.e. the channels' measured CACs weighted by the plan's budget. "
+    "Two other figures are labelled as what they are: the (total) row's measured_cac (and "
+    "measured.blended_cac_of_plan_channels) is the plan's channels' spend in the data / their "
+    "credited customers, weighted by the spend as it was spent, not by the plan; the risk's "
+    "'as planned' CAC is the median of the draws, with costs up by the inflation ([risk] "
+    "inflation, default 15-20%) and each channel's CAC uncertainty"
+)
+
+RANGES_NOTE = (
+    "rows with against = 'plan' check the plan's own arithmetic (budget / cost per MQL "
+    "against the MQL target, budget / customers and cost per MQL / MQL-to-customer against "
+    "the CAC target, the assumed rates against the targets' ratio), flagged when more than "
+    "{tol:.0%} apart; rows with against = 'benchmark' judge its rates against the published "
+    "ranges of the benchmark table (range_low, range_high; a rate over several steps against "
+    "the product of the step ranges), and its CAC and cost per MQL against what the table's "
+    "channel rows imply (cost per lead / MQL rate, over the MQL-to-customer steps), flagged "
+    "when outside"
+)
+
+
+def range_flags(p: Plan, bench: Benchmarks, steps: list[str]) -> pl.DataFrame:
+    rows = plan_range_flags(p, bench, steps)
+    return pl.DataFrame(rows, schema=FLAG_SCHEMA) if rows else pl.DataFrame(schema=FLAG_SCHEMA)
+
+
+def bench_source(bench: Benchmarks) -> list[str]:
+    return sorted(bench.table.get_column("origin").unique().to_list())
+
+
+def measured_rates(flow: Funnel) -> dict[str, Any]:
+    """The measured step rates (null where the funnel could not measure the step) and the
+    MQLs, customers and MQL- and lead-to-customer rates, from the stages the data has."""
+    overall = flow.overall()
+    out: dict[str, Any] = {}
+    for r in overall.iter_rows(named=True):
+        out[f"{r['from_stage']}_to_{r['to_stage']}"] = r["rate"]
+    steps = flow.parameters["steps"]
+    reached = flow.counts.get("reached") or {}
+    if overall.height:
+        won, mqls, leads = (reached.get(x) for x in (steps[-1], steps[1], steps[0]))
+        out["mqls"] = mqls
+        out["customers"] = won
+        out["mql_to_customer"] = won / mqls if won is not None and mqls else None
+        out["lead_to_customer"] = won / leads if won is not None and leads else None
+    return out
+
+
+def data_months(dates: pl.Series) -> float:
+    if dates.len() == 0:
+        return 0.0
+    return float(dates.dt.month_start().n_unique())
