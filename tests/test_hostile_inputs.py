@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -236,3 +237,77 @@ def test_a_sub_day_lookback_is_said_in_its_unit() -> None:
     assert reason is not None
     assert "(1 second before each conversion" in reason
     assert "e-05" not in reason
+
+
+# ------------------------------------------------------------------------------------ spend
+SPEND_CSV = (
+    "month,channel,amount\n2025-02,linkedin,1000\n2025-03,linkedin,1000\n2025-03,email,500\n"
+)
+
+
+def _spend(econ: attribution.UnitEconomics) -> dict[str, float]:
+    rows = econ.table.filter(pl.col("model") == "linear")
+    return dict(zip(rows["channel"], rows["spend"], strict=True))
+
+
+def test_spend_pasted_twice_is_counted_once_and_said(tmp_path: Path) -> None:
+    result = attribution.attribute(_write(tmp_path / "t.csv", TOUCHES_CSV),
+                                   _write(tmp_path / "s.csv", STAGES_CSV), models=["linear"])
+    clean = attribution.unit_economics(result, _write(tmp_path / "sp.csv", SPEND_CSV))
+    body = SPEND_CSV.split("\n", 1)[1]
+    doubled = attribution.unit_economics(
+        result, _write(tmp_path / "dup.csv", SPEND_CSV + body)
+    )
+    expected = {"linkedin": 2000.0, "email": 500.0, "médias sociaux": 0.0}
+    assert _spend(doubled) == _spend(clean) == expected
+    found = doubled.parameters["spend_checks"]["exact_duplicate"]
+    assert found == {"rows": 3, "amount": 2500.0, "lines": [5, 6, 7]}
+    assert "3 exact duplicate row(s) dropped ($2,500; lines 5, 6, 7)" in doubled.summary()
+    assert "spend_checks" not in clean.parameters or not clean.parameters["spend_checks"]
+
+
+def test_spend_dated_outside_the_conversions_period_is_flagged(tmp_path: Path) -> None:
+    result = attribution.attribute(_write(tmp_path / "t.csv", TOUCHES_CSV),
+                                   _write(tmp_path / "s.csv", STAGES_CSV), models=["linear"])
+    text = SPEND_CSV + "2030-01,linkedin,1000\n2024-01,email,250\n"
+    econ = attribution.unit_economics(result, _write(tmp_path / "sp.csv", text))
+    checks = econ.parameters["spend_checks"]
+    assert checks["after_last_conversion"] == {
+        "rows": 1, "amount": 1000.0, "month": "2025-03", "lines": [5]
+    }
+    assert checks["before_lookback_window"]["lines"] == [6]
+    assert "dated after the last conversion's month (2025-03; lines 5)" in econ.summary()
+    assert _spend(econ)["linkedin"] == 3000.0  # kept in CAC, and said
+
+
+# ------------------------------------------------------------------------------------ dates
+def test_a_day_first_date_gets_the_day_first_pattern_in_its_hint(tmp_path: Path) -> None:
+    text = TOUCHES_CSV.replace("2025-03-02,Médias", "21/02/2025,Médias")
+    with pytest.raises(InputError, match="cannot be read as timestamp") as caught:
+        load(_write(tmp_path / "t.csv", text), TOUCHES)
+    assert "day-first date: try --timestamp-format '%d/%m/%Y %H:%M'" in str(caught.value)
+    assert caught.value.lines == [3]
+
+
+def _us_dates(text: str, day: str | None) -> str:
+    """The fixture's ISO dates written month-first; every day ``day`` when given."""
+    import re
+
+    def us(m: re.Match[str]) -> str:
+        return f"{m[2]}/{day or m[3]}/{m[1]} {m[4]}"
+
+    return re.sub(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}:\d{2})", us, text)
+
+
+@pytest.mark.parametrize(("day", "noted"), [("05", True), (None, False)])
+def test_import_says_when_no_date_confirms_month_first(
+    tmp_path: Path, day: str | None, noted: bool
+) -> None:
+    contacts = _write(tmp_path / "c.csv", _us_dates((HS_UI / "contacts.csv").read_text(), day))
+    deals = _write(tmp_path / "d.csv", _us_dates((HS_UI / "deals.csv").read_text(), day))
+    assert "/2025 " in contacts.read_text()
+    notes = import_hubspot(contacts, deals).report["notes"]
+    said = [n for n in notes if "read month-first" in n]
+    assert bool(said) is noted, notes
+    if noted:
+        assert "--timestamp-format '%d/%m/%Y %H:%M'" in said[0]

@@ -96,6 +96,7 @@ from attribution.b2b._economics_slices import (
 from attribution.b2b._economics_summary import economics_summary
 from attribution.b2b._retention import Retention, retention
 from attribution.b2b._shared import chosen_models, jsonable, rows_error
+from attribution.b2b._spend_checks import spend_checks
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.inputs._account_inputs import Accounts, Subscriptions, as_accounts
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
@@ -368,7 +369,7 @@ def unit_economics(
             column="amount",
             hint="spend is money paid out; record refunds as lower positive amounts",
         )
-    date_col = "month" if "month" in frame.columns else "date"
+    frame, date_col, spend_found = spend_checks(table, result.conversions, result.manifest)
     # spend channels in the run's spelling (trimmed, folded, lower case, its aliases), so
     # that 'LinkedIn' spend meets 'linkedin' touches
     rec = result.manifest.get("reconciliation") or {}
@@ -561,6 +562,7 @@ def unit_economics(
         "models": chosen,
         "spend_source": table.source.name,
         "spend_period": spend_span,
+        "spend_checks": spend_found,
         "conversion_period": conv_span,
         "spend_channels_without_credit": sorted(
             set(by_channel.get_column("channel").to_list()) - credited

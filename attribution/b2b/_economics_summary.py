@@ -12,6 +12,7 @@ from attribution.b2b._decision import decision_note
 from attribution.b2b._economics_draws import LOW_MARK, low_note, span
 from attribution.b2b._funnel_kpis import judged
 from attribution.b2b._shared import money, num, pct
+from attribution.b2b._spend_checks import spend_check_lines
 from attribution.inputs._account_inputs import UNKNOWN
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         )
     for channel, hint in (p.get("spend_channels_without_touches") or {}).items():
         lines.append(f"Spend channel '{channel}' matches no touch channel: {hint}")
+    lines.extend(spend_check_lines(p.get("spend_checks")))  # duplicates, dates off the period
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ below, so the CSV reading and the timestamp parsing sit in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +17,7 @@ import polars as pl
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
 from attribution.inputs._read_errors import read_failure
 from attribution.inputs._reading import (  # _with_format: one pattern, the shared semantics
+    SLASH_DATE,
     US_TIMESTAMP_FORMATS,
     _with_format,
     blank_as_null,
@@ -48,6 +49,10 @@ class Export:
     label: str  # what the file is, e.g. "deals"
     path: Path
     frame: pl.DataFrame
+    #: its ``a/b/yyyy`` date columns read month-first: column -> (dates, dates whose
+    #: second number is above 12, so month-first for sure, an example); see
+    #: :func:`ambiguous_dates_note`
+    dates: dict[str, tuple[int, int, str]] = field(default_factory=dict, compare=False)
 
     @property
     def name(self) -> str:
@@ -242,10 +247,46 @@ def parse_timestamps(
         expr,
         "a date/time",
         "tried " + ", ".join(formats) + " and ISO 8601; give yours with timestamp_formats "
-        "(--timestamp-format)",
+        "(--timestamp-format; day-first dates such as 25/03/2025: '%d/%m/%Y %H:%M' and "
+        "'%d/%m/%Y')",
         ours,
     )
+    _note_ambiguous_dates(export, column, formats)
     return expr
+
+
+def _note_ambiguous_dates(export: Export, column: str, formats: Sequence[str]) -> None:
+    """Count the ``a/b/yyyy`` dates of ``column`` a month-first pattern read, and those
+    whose second number is above 12 (month-first for sure), for
+    :func:`ambiguous_dates_note`."""
+    if not any(f.startswith("%m") for f in formats):
+        return
+    groups = pl.col(column).str.extract_groups(SLASH_DATE)
+    n, sure = export.frame.select(
+        groups.struct.field("1").is_not_null().sum().alias("n"),
+        (groups.struct.field("3").cast(pl.Int64) > 12).sum().alias("sure"),
+    ).row(0)
+    if n:
+        example = export.frame.filter(pl.col(column).str.contains(SLASH_DATE))
+        export.dates[column] = (n, sure, str(example.get_column(column).item(0)))
+
+
+def ambiguous_dates_note(exports: Sequence[Export]) -> str | None:
+    """A note when the import read ``a/b/yyyy`` dates month-first (the US default of CRM
+    exports) and none of them had a second number above 12 to show that order: day-first
+    dates (05/01 for 5 January) would have been read as well, and wrongly (May 1). A
+    day-first date with a day above 12 is an error already (no month 13)."""
+    found = [(e.label, c, *v) for e in exports for c, v in e.dates.items()]
+    if not found or any(sure for *_, sure, _ in found):
+        return None
+    total = sum(n for _, _, n, _, _ in found)
+    label, column, _, _, example = found[0]
+    return (
+        f"{total:,} date(s) in {len(found)} column(s) (e.g. {label} '{column}': {example!r}) "
+        "were read month-first, as US CRM exports write them; no date in the import has a "
+        "second number above 12 to confirm that order: if this export writes day/month, "
+        "import again with --timestamp-format '%d/%m/%Y %H:%M' --timestamp-format '%d/%m/%Y'"
+    )
 
 
 def parse_amounts(export: Export, column: str | None, ours: str | None = "value") -> pl.Expr:

@@ -11,7 +11,7 @@ from typing import Any, Final
 import polars as pl
 
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
-from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export
+from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export, ambiguous_dates_note
 
 
 class ImportFiles:
@@ -84,9 +84,12 @@ class ImportReport:
     #: per file, the lines of a report footer left out before the rows were read (counted
     #: in ``rows_read`` and as a drop, so read = kept + dropped still holds)
     footer_lines: dict[str, int] = field(default_factory=dict)
+    #: the files read (their dates read month-first: ``ambiguous_dates_note``)
+    exports: list[Export] = field(default_factory=list)
 
     def read(self, export: Export, columns: Mapping[str, str | None]) -> None:
         """Record a file read and the columns used (ours -> theirs)."""
+        self.exports.append(export)
         self.files[export.label] = {
             "path": export.name,
             "rows_read": export.frame.height + self.footer_lines.get(export.label, 0),
@@ -187,7 +190,7 @@ def finish(
             .item()
         ),
         "accounts": _account_counts(report, touches, contacts),
-        "notes": report.notes,
+        "notes": [*report.notes, *filter(None, [ambiguous_dates_note(report.exports)])],
     }
     result = ImportResult(touches, stages, contacts, surveys, payload)
     if out is not None:

@@ -151,6 +151,16 @@ def drop_blank_rows(
     return frame.filter(~pl.col(row).is_in(rows.implode())), rows.len()
 
 
+def drop_duplicate_rows(frame: pl.DataFrame, row: str) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """``frame`` without the rows equal to an earlier one in every column but ``row`` (the
+    source row numbers), and those rows (None when there are none)."""
+    content = [c for c in frame.columns if c != row]
+    if frame.height < 2 or not frame.select(content).is_duplicated().any():
+        return frame, None
+    kept = frame.unique(subset=content, keep="first", maintain_order=True)
+    return kept, frame.join(kept.select(row), on=row, how="anti")
+
+
 def _iso_timestamp(text: pl.Expr) -> pl.Expr:
     iso = text.str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
     return pl.coalesce(
@@ -201,16 +211,32 @@ def parse_date(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
     return pl.coalesce(month, parse_timestamp(text, formats).dt.date())
 
 
+#: ``d/m/y`` or ``m/d/y`` (with ``/``, ``.`` or ``-``), the first two numbers captured
+SLASH_DATE = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-]\d{2,4}"
+
+
 def timestamp_hint(example: object) -> str:
-    """The hint for a timestamp that could not be read, suggesting the US pattern when the
-    value looks like one."""
-    text = str(example).strip()
-    if pl.select(pl.lit(text).str.contains(r"^\d{1,2}/\d{1,2}/\d{2,4}")).item():
-        return (
-            f"{_ISO_HINT}; this looks like a US date: try --timestamp-format "
-            f"'%m/%d/%Y %I:%M %p' (and '%m/%d/%Y' for dates without a time)"
-        )
-    return _ISO_HINT
+    """The hint for a timestamp that could not be read: the US pattern when the value looks
+    like a US date (``2/21/2025``), the day-first one when it can only be day-first
+    (``21/02/2025``), both when it could be either (``05/01/2025``).
+
+    >>> "'%d/%m/%Y" in timestamp_hint("21/02/2025 13:05"), "'%m/%d" in timestamp_hint("2/21/2025")
+    (True, True)
+    """
+    parts = pl.select(pl.lit(str(example)).str.extract_groups(SLASH_DATE)).item()
+    first, sep, second = (parts or {}).get("1"), (parts or {}).get("2"), (parts or {}).get("3")
+    if first is None or second is None:
+        return _ISO_HINT
+    us = f"'%m{sep}%d{sep}%Y %I:%M %p' (and '%m{sep}%d{sep}%Y' for dates without a time)"
+    eu = f"'%d{sep}%m{sep}%Y %H:%M' (and '%d{sep}%m{sep}%Y' for dates without a time)"
+    if int(first) > 12:
+        return f"{_ISO_HINT}; this looks like a day-first date: try --timestamp-format {eu}"
+    if int(second) > 12:
+        return f"{_ISO_HINT}; this looks like a US date: try --timestamp-format {us}"
+    return (
+        f"{_ISO_HINT}; this date reads either way: give the order your export writes, "
+        f"US month-first --timestamp-format {us} or day-first {eu}"
+    )
 
 
 def locate(

@@ -29,6 +29,7 @@ from attribution.inputs._reading import (
     blanks_as_null,
     check_parsed,
     drop_blank_rows,
+    drop_duplicate_rows,
     frame_blanks_as_null,
     locate,
     parquet_text_bounds,
@@ -56,6 +57,8 @@ class TableSpec:
     one_of: tuple[tuple[str, ...], ...] = ()  # each group: at least one column present
     not_null: tuple[str, ...] = ()
     hints: Mapping[str, str] = field(default_factory=dict)
+    #: rows equal in every column are one row: the repeats are dropped (``Table.duplicates``)
+    unique_rows: bool = False
 
 
 TOUCHES = TableSpec(
@@ -109,6 +112,7 @@ SPEND = TableSpec(
     required=("channel", "amount"),
     one_of=(("date", "month"),),
     not_null=("channel", "amount"),
+    unique_rows=True,  # an export appended twice must not double a channel's spend
 )
 #: Accounts: one row per account, with what a RevOps lead slices by (segment, metro...);
 #: checked further by :func:`attribution.inputs._account_inputs.load_accounts`.
@@ -220,6 +224,8 @@ class Table:
     #: rows dropped because every cell was empty (a trailing blank line of a CSV file):
     #: counted in the reconciliation's ``blank_rows_dropped`` (``rows_in`` includes them)
     blank_rows: int = 0
+    #: the rows dropped as exact repeats of an earlier row (``TableSpec.unique_rows``)
+    duplicates: pl.DataFrame | None = None
 
     def error(self, exc: InputError) -> InputError:
         """``exc`` located in this table's source: the user's column, the file's lines."""
@@ -346,9 +352,10 @@ def _load(
     rows_in = frame.height
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     _check_not_null(frame, spec, source)
+    frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
-        blank_rows=blank,
+        blank_rows=blank, duplicates=repeats,
     )
 
 
