@@ -132,3 +132,31 @@ def test_journey_campaigns_by_source_row_equal_the_join() -> None:
     # rows out of source order: the join is used, with the same answer
     shuffled = by_touch.sample(fraction=1.0, shuffle=True, seed=1)
     assert_frame_equal(journey_campaigns(shuffled, journeys.touches, journeys.rows), joined)
+
+
+def test_data_driven_runs_allocate_touch_credit_on_first_access(
+    result: attribution.AttributionResult, tmp_path: Path
+) -> None:
+    """Without a rule-based model the run's touch-level credit waits for first access (or
+    the writer); read or written, it equals the same models' columns of a run that built it
+    eagerly, and the channel credit is the same."""
+    touches = pl.read_parquet(SAMPLE / "touches.parquet")
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    contacts = touches.get_column("contact_id").unique().sort().head(400)
+    lazy = attribution.attribute(
+        touches.filter(pl.col("contact_id").is_in(contacts.implode())),
+        stages.filter(pl.col("contact_id").is_in(contacts.implode())),
+        models=["markov", "shapley"],
+    )
+    assert callable(lazy.__dict__["_touch_credit_wide"])
+    assert callable(lazy.__dict__["_touch_credit"])
+    channel = result.channel_credit.filter(pl.col("model").is_in(["markov", "shapley"]))
+    assert_frame_equal(lazy.channel_credit, channel)
+    run = lazy.write(tmp_path / "runs", report=False)
+    written = pl.read_parquet(run / "touch_credit.parquet")
+    columns = [*KEYS, "conversion_value", "credit:markov", "credit:shapley"]
+    assert_frame_equal(written, result.touch_credit_wide.select(columns))
+    assert_frame_equal(
+        lazy.touch_credit,
+        result.touch_credit.filter(pl.col("model").is_in(["markov", "shapley"])),
+    )

@@ -8,7 +8,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import polars as pl
 
@@ -47,6 +47,7 @@ from attribution.engine._result import (
 )
 from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
+    Fitted,
     build_part,
     channel_credit_from_touches,
     concat,
@@ -75,12 +76,14 @@ from attribution.inputs._schema import (
 )
 from attribution.inputs._separator import check_channels, split_paths
 from attribution.inputs._sources import Source
-from attribution.models._registry import default_models
+from attribution.models._registry import ModelRun, default_models
 from attribution.models._rules import with_credit
 from attribution.options import RunOptions
 from attribution.typing import ModelLike, Progress, TableLike
 
 __all__ = ["attribute", "attribute_paths", "load_inputs"]
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -250,8 +253,15 @@ def attribute(
     if any(run.spec.family == "rule" for run in runs):
         timer.stage("models:rule-based")
         rule_columns = rule_credit_columns(journeys.touches, options)
+    # without a rule-based model the touch-level credit is not needed for channel credit:
+    # each data-driven model's allocation over the journey touches waits for first access
+    eager = bool(rule_columns) or options.level == "account" or bool(options.bootstrap)
     fitted = fit_models(
-        options, paths, sequences=sequences, allocate_on=journeys.touches, timer=timer
+        options,
+        paths,
+        sequences=sequences,
+        allocate_on=journeys.touches if eager else None,
+        timer=timer,
     )
     extras, notes = fitted.extras, fitted.notes
     if options.select_markov_order:
@@ -261,23 +271,17 @@ def attribute(
         notes.append(f"markov order selection: suggested order {best} (held-out ROC AUC)")
 
     timer.stage("collect")
-    # one row per journey touch, a credit column per model: the long layout (a row per
-    # touch and model) is built only when asked for (AttributionResult.touch_credit)
-    wide = credit_table(journeys.touches, runs, rule_columns, fitted)
+    wide: pl.DataFrame | Callable[[], pl.DataFrame]
     touch_credit: pl.DataFrame | Callable[[], pl.DataFrame]
-    if wide is not None:
-        labels = [run.label for run in runs]
-        touch_credit = functools.partial(long_touch_credit, wide, labels)
-        channel_credit = wide_channel_credit(wide, runs, fitted)
-    else:  # a model's credit is not row for row over the journeys: the long layout as built
-        rules = {
-            i: touch_credit_columns(journeys.touches.with_columns(credit), runs[i].label).cast(
-                TOUCH_CREDIT_SCHEMA
-            )
-            for i, credit in rule_columns.items()
-        }
-        touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
-        wide = pl.DataFrame()
+    if eager:
+        wide, touch_credit, channel_credit = _touch_outputs(
+            journeys.touches, runs, rule_columns, fitted
+        )
+    else:
+        channel_credit = wide_channel_credit(pl.DataFrame(), runs, fitted)  # as fitted
+        built = _Once(functools.partial(_allocated_outputs, journeys.touches, runs, fitted))
+        wide = lambda: built()[0]  # noqa: E731
+        touch_credit = functools.partial(_built_touch_credit, built)
     campaign_credit: pl.DataFrame | Callable[[], pl.DataFrame] = pl.DataFrame()
     influence: pl.DataFrame | Callable[[], pl.DataFrame] = pl.DataFrame()
     if part.campaigns is not None:  # an aggregate of the touch credit above: no model reruns
@@ -346,21 +350,21 @@ def attribute(
         pipeline=pipeline,
         campaign_credit=cast(pl.DataFrame, campaign_credit),  # builders, as touch_credit
         campaign_influence=cast(pl.DataFrame, influence),
-        touch_credit_wide=wide,
+        touch_credit_wide=cast(pl.DataFrame, wide),  # a builder without rule-based models
         bootstrap=boot,
     )
 
 
-class _Once:
+class _Once(Generic[_T]):
     """``build()`` called once, whichever thread asks first (the run directory's writer
     builds the campaign outputs in parallel threads: both read the same rows)."""
 
-    def __init__(self, build: Callable[[], CampaignRows]) -> None:
-        self._build: Callable[[], CampaignRows] | None = build
-        self._value: CampaignRows | None = None
+    def __init__(self, build: Callable[[], _T]) -> None:
+        self._build: Callable[[], _T] | None = build
+        self._value: _T | None = None
         self._lock = threading.Lock()
 
-    def __call__(self) -> CampaignRows:
+    def __call__(self) -> _T:
         with self._lock:
             if self._build is not None:
                 self._value, self._build = self._build(), None
@@ -368,13 +372,61 @@ class _Once:
             return self._value
 
 
+_Built = tuple[pl.DataFrame, "pl.DataFrame | Callable[[], pl.DataFrame]", pl.DataFrame]
+
+
+def _touch_outputs(
+    journey_touches: pl.DataFrame,
+    runs: list[ModelRun],
+    rule_columns: dict[int, pl.Series],
+    fitted: Fitted,
+) -> _Built:
+    """The wide touch credit (empty when a model's credit is not row for row over the
+    journeys), the long touch credit (a builder of it from the wide table) and the channel
+    credit."""
+    # one row per journey touch, a credit column per model: the long layout (a row per
+    # touch and model) is built only when asked for (AttributionResult.touch_credit)
+    wide = credit_table(journey_touches, runs, rule_columns, fitted)
+    if wide is not None:
+        labels = [run.label for run in runs]
+        return (
+            wide,
+            functools.partial(long_touch_credit, wide, labels),
+            wide_channel_credit(wide, runs, fitted),
+        )
+    # a model's credit is not row for row over the journeys: the long layout as built
+    rules = {
+        i: touch_credit_columns(journey_touches.with_columns(credit), runs[i].label).cast(
+            TOUCH_CREDIT_SCHEMA
+        )
+        for i, credit in rule_columns.items()
+    }
+    touch_credit, channel_credit = collect_credit(len(runs), rules, fitted)
+    return pl.DataFrame(), touch_credit, channel_credit
+
+
+def _allocated_outputs(
+    journey_touches: pl.DataFrame, runs: list[ModelRun], fitted: Fitted
+) -> _Built:
+    """:func:`_touch_outputs` of a run without rule-based models, allocating the fitted
+    models' credit over the journey touches first."""
+    fitted.touch_credit.update(fitted.allocate(journey_touches))
+    return _touch_outputs(journey_touches, runs, {}, fitted)
+
+
+def _built_touch_credit(built: Callable[[], _Built]) -> pl.DataFrame:
+    touch_credit = built()[1]
+    return touch_credit() if callable(touch_credit) else touch_credit
+
+
 def _campaign_rows(
-    wide: pl.DataFrame,
+    wide: pl.DataFrame | Callable[[], pl.DataFrame],
     touch_credit: pl.DataFrame | Callable[[], pl.DataFrame],
     campaigns: pl.DataFrame,
 ) -> CampaignRows:
     """Touch credit summed by model, conversion and campaign, from the wide touch credit or
     else the long one."""
+    wide = wide() if callable(wide) else wide
     if wide.width:
         return conversion_campaigns_wide(wide, campaigns)
     frame = touch_credit() if callable(touch_credit) else touch_credit
