@@ -71,7 +71,7 @@ from attribution.models._registry import (
     get_model,
 )
 from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS, RoleWeights
-from attribution.options import RunOptions
+from attribution.options import RunOptions, option_flags
 from attribution.surveys._benchmark import SurveyBenchmark, compare_surveys, score_against_truth
 from attribution.surveys._classifier import SurveyClassifier
 
@@ -161,6 +161,7 @@ __all__ = [
     "import_salesforce",
     "load_benchmarks",
     "new_run_id",
+    "option_flags",
     "read_plan",
     "read_run_paths",
     "retention",

@@ -30,6 +30,7 @@ from .core.errors import install_error_handlers
 from .core.limits import BodySizeLimit
 from .core.runs import RunStore
 from .core.scoring import ScorerCache
+from .core.storage import data_dir_problem
 from .core.timing import ServerTiming
 
 log = logging.getLogger("attribution.service")
@@ -172,4 +173,6 @@ def serve(
     if not settings.api_keys:
         log.warning("starting WITHOUT API keys (insecure local-development mode)%s",
                     "" if _is_loopback(host) else f"; and listening on {host}, not loopback")
+    if (problem := data_dir_problem(settings.data_dir)) is not None:
+        log.warning("%s ('%s')", problem, settings.data_dir)
     uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options)

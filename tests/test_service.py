@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -83,7 +84,10 @@ def test_v1_needs_a_valid_key(client: TestClient, headers: dict[str, str], messa
     response = client.request(method, path, headers=headers, json=body())
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
-    assert error(response) == {"type": "unauthorized", "message": message}
+    assert error(response) == {"type": "unauthorized", "message": message,
+                               "field": "Authorization"}
+    # rendered as every other error is (orjson: no spaces), not by another serialiser
+    assert response.content == orjson.dumps(response.json())
 
 
 def test_every_configured_key_works(client: TestClient) -> None:
@@ -222,7 +226,9 @@ def test_body_over_the_limit_is_413(client: TestClient) -> None:
     assert response.status_code == 413
     err = error(response)
     assert err["type"] == "payload_too_large"
+    assert err["field"] == "body"
     assert "20,000 bytes (ATTRIBUTION_MAX_BODY_BYTES)" in err["message"]
+    assert response.content == orjson.dumps(response.json())
 
 
 def test_streamed_body_over_the_limit_is_413(client: TestClient) -> None:
@@ -234,6 +240,7 @@ def test_streamed_body_over_the_limit_is_413(client: TestClient) -> None:
                            content=chunks())
     assert response.status_code == 413
     assert error(response)["type"] == "payload_too_large"
+    assert error(response)["field"] == "body"
 
 
 @pytest.mark.parametrize(("mutate", "field", "text"), [

@@ -146,6 +146,10 @@ def test_a_run_that_attributes_nothing_fails_saying_why(client: TestClient,
     assert empty["status"] == "failed"
     assert empty["error"]["type"] == "empty_result"
     assert "closed_won" in empty["error"]["message"]  # the stage names found, a did-you-mean
+    # the fix is told as the request's fields, not as command-line flags
+    assert "'allow_empty'" in empty["error"]["message"]
+    assert "'conversion_stage'" in empty["error"]["message"]
+    assert "--" not in empty["error"]["message"]
     assert not (settings.runs_dir / empty["run_id"]).exists()
     allowed = wait(client, start(client, models=["linear"], conversion_stage="won",
                                  allow_empty=True))
@@ -306,3 +310,24 @@ def test_progress_counts_every_stage_once(settings: Settings, monkeypatch, model
     assert seen[-1] == {"stage": "done", "completed": write["total"], "total": write["total"],
                         "fraction": 1.0}
     assert final["progress"] == seen[-1]
+
+
+def test_a_missing_data_directory_is_a_readiness_warning_and_named_in_a_run_400(
+        tmp_path: Path) -> None:
+    settings = Settings(api_keys=("k-0123456789abcdef",), data_dir=tmp_path / "nowhere",
+                        runs_dir=tmp_path / "runs")
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200  # scoring still works: a warning, not a refusal
+        assert ready.json()["warnings"] == [
+            "the data directory (ATTRIBUTION_DATA_DIR) does not exist: batch runs cannot "
+            "read inputs"]
+        response = client.post("/v1/runs", headers=AUTH, json=RUN)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["field"] == "touches"
+        assert "ATTRIBUTION_DATA_DIR" in error["message"]
+        assert str(tmp_path) not in error["message"]  # never the server's absolute path
+    (tmp_path / "nowhere").mkdir()
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json() == {"status": "ok"}

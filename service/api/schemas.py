@@ -347,6 +347,9 @@ class ChannelCreditResponse(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    warnings: list[str] | None = Field(
+        None, description="what works only in part, e.g. batch runs without a data directory "
+        "(scoring still works); absent when nothing is wrong")
 
 
 class ErrorBody(BaseModel):

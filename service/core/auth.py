@@ -8,7 +8,6 @@ unread body and keeps the connection usable.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 
@@ -16,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from attribution import ConfigError
 
-from .errors import error_body
+from .errors import error_bytes
 
 #: Shortest accepted API key.
 MIN_KEY_LENGTH = 16
@@ -87,8 +86,8 @@ class ApiKeyAuth:
         if token is not None and key_matches(token, self.keys):
             await self.app(scope, receive, send)
             return
-        body = json.dumps(error_body("unauthorized", MISSING if token is None else INVALID))
-        payload = body.encode()
+        payload = error_bytes("unauthorized", MISSING if token is None else INVALID,
+                              field="Authorization")
         await send({"type": "http.response.start", "status": 401,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(payload)).encode()),

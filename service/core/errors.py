@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -84,10 +85,34 @@ def error_body(type: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": error}
 
 
+def error_bytes(type: str, message: str, field: str | None = None) -> bytes:
+    """:func:`error_body` rendered as every other response is (orjson), for the ASGI
+    middlewares that answer before FastAPI (401, 413)."""
+    return orjson.dumps(error_body(type, message, field))
+
+
+def _request_fields() -> dict[str, str]:
+    """Command-line flag -> the run request's field (the run option's name), e.g.
+    ``--allow-empty`` -> ``allow_empty``: library messages name the flags."""
+    return {flag: name for name, spec in attribution.option_flags() for flag in spec.flags}
+
+
+_FLAG = re.compile(r"--[a-z][a-z0-9-]*")
+
+
+def for_http(message: str) -> str:
+    """A library message as an HTTP client reads it: the command-line flags it names become
+    the request's fields (``--allow-empty`` -> ``'allow_empty'``); flags without a request
+    field stay as they are."""
+    fields = _request_fields()
+    return _FLAG.sub(lambda m: f"'{fields[m.group()]}'" if m.group() in fields else m.group(),
+                     message)
+
+
 def describe_library_error(exc: AttributionError) -> tuple[str, str, str | None]:
     """(type, message, field) of a library error; also used for failed runs' status."""
     kind = next(t for cls, t in _LIBRARY_STATUS if isinstance(exc, cls))
-    message = str(exc)
+    message = for_http(str(exc))
     if isinstance(exc, attribution.ModelNotFoundError) and "available:" not in message:
         message += "; available: " + ", ".join(attribution.available_models())
     field = getattr(exc, "column", None) or getattr(exc, "option", None)
@@ -206,7 +231,8 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers) if exc.headers else None
     if exc.status_code == 405:  # Starlette names the first route of the path only
         headers = (headers or {}) | {"Allow": ", ".join(_allowed(request))}
-    return _response(exc.status_code, kind, str(exc.detail), None, headers)
+    field = "body" if exc.status_code == 413 else None
+    return _response(exc.status_code, kind, str(exc.detail), field, headers)
 
 
 def _allowed(request: Request) -> list[str]:

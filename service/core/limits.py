@@ -6,12 +6,10 @@ sent without one (chunked) is counted as it streams and refused once it passes t
 
 from __future__ import annotations
 
-import json
-
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_body
+from .errors import error_bytes
 
 #: Bodies declared up to this size are read and dropped before the 413; larger ones are not.
 DRAIN_LIMIT = 64 * 1024 * 1024
@@ -38,7 +36,8 @@ class BodySizeLimit:
             try:
                 length = int(declared)
             except ValueError:
-                await _send_error(send, 400, "bad_request", "Content-Length is not a number")
+                await _send_error(send, 400, "bad_request", "Content-Length is not a number",
+                                  field="Content-Length")
                 return
             if length > self.max_bytes:
                 drained = length <= DRAIN_LIMIT
@@ -73,8 +72,8 @@ async def _drain(receive: Receive) -> None:
 
 
 async def _send_error(send: Send, status: int, type: str, message: str,
-                      close: bool = True) -> None:
-    body = json.dumps(error_body(type, message)).encode()
+                      close: bool = True, field: str = "body") -> None:
+    body = error_bytes(type, message, field=field)
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status,

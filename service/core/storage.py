@@ -66,3 +66,21 @@ def not_ready(runs_dir: Path, min_free_bytes: int) -> str | None:
     except OSError as exc:
         return f"the runs directory (ATTRIBUTION_RUNS_DIR) cannot be written: {_reason(exc)}"
     return None
+
+
+def data_dir_problem(data_dir: Path) -> str | None:
+    """Why batch runs cannot read their inputs from the data directory (missing, not a
+    directory, not readable), or None. Scoring needs no data directory, so this is a warning
+    (at startup, in ``/readyz``, and in a run's 400), not a reason to refuse to serve."""
+    try:
+        if not data_dir.exists():
+            why = "does not exist"
+        elif not data_dir.is_dir():
+            why = "is not a directory"
+        elif not os.access(data_dir, os.R_OK | os.X_OK):
+            why = "cannot be read"
+        else:
+            return None
+    except OSError as exc:
+        why = f"is not usable: {_reason(exc)}"
+    return f"the data directory (ATTRIBUTION_DATA_DIR) {why}: batch runs cannot read inputs"

@@ -15,6 +15,7 @@ from attribution import AttributionError
 
 from ...core.errors import ServiceError, describe_library_error, model_errors
 from ...core.runs import RunJob
+from ...core.storage import data_dir_problem
 from ..deps import RunsDep, SettingsDep
 from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors, errors_json
 
@@ -51,7 +52,8 @@ def _data_file(data_dir: Path, name: str, field: str) -> Path:
     except OSError as exc:  # too long, a loop (ELOOP), no permission, ...
         raise bad(f"cannot be read: {exc.strerror or type(exc).__name__}") from None
     if not found:
-        raise bad("is not a file in the data directory")
+        problem = data_dir_problem(data_dir)
+        raise bad("is not a file in the data directory" + (f" ({problem})" if problem else ""))
     return path
 
 
