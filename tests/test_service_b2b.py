@@ -161,18 +161,45 @@ def test_bad_b2b_inputs_are_json_4xx_naming_the_field(
     assert str(data) not in response.text
 
 
-def test_a_bad_b2b_table_fails_the_run_naming_file_column_and_line(url: str, data: Path) -> None:
+def test_a_bad_b2b_table_is_a_422_naming_file_column_and_line(url: str, data: Path) -> None:
     with httpx.Client(base_url=url, headers=AUTH, timeout=60) as http:
-        status = _finished(http, RUN | {"spend": "bad_spend.csv"})
-        assert status["status"] == "failed"
-        message = status["error"]["message"]
-        assert "bad_spend.csv" in message
-        assert "column 'amount'" in message
-        assert "lines: 3" in message  # 1-based, the header is line 1
-        assert status["error"]["field"] == "amount"
-        assert str(data) not in json.dumps(status)
-        # the server keeps taking runs: the same request with a good table succeeds
+        response = http.post("/v1/runs", json=RUN | {"spend": "bad_spend.csv"})
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["field"] == "amount"
+        assert "bad_spend.csv" in error["message"]
+        assert "column 'amount'" in error["message"]
+        assert "lines: 3" in error["message"]  # 1-based, the header is line 1
+        assert str(data) not in response.text
+        assert "Traceback" not in response.text
+        # the connection stays usable: the same request with a good table succeeds
         assert _finished(http, RUN | {"spend": "spend.parquet"})["status"] == "succeeded"
+
+
+def test_a_table_that_goes_bad_after_the_request_fails_the_run_saying_why(
+    url: str, data: Path
+) -> None:
+    """The run reads the tables again: one changed between the request and the run fails the
+    run with the same error (file, column, lines), never a traceback."""
+    from attribution.b2b import _analysis
+
+    changing = data / "changing_spend.csv"
+    changing.write_text("channel,month,amount\nlinkedin,2025-01-01,100\n")
+    real = _analysis.analyse
+
+    def analyse_after_a_change(*args: Any, **kwargs: Any) -> Any:
+        changing.write_text("channel,month,amount\nlinkedin,2025-01-01,100\nads,2025-02-01,x\n")
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attribution, "analyse", analyse_after_a_change)
+        with httpx.Client(base_url=url, headers=AUTH, timeout=60) as http:
+            status = _finished(http, RUN | {"spend": "changing_spend.csv"})
+    assert status["status"] == "failed"
+    assert status["error"]["field"] == "amount"
+    assert "changing_spend.csv" in status["error"]["message"]
+    assert "lines: 3" in status["error"]["message"]
+    assert str(data) not in json.dumps(status)
 
 
 def test_the_request_takes_every_run_option_and_b2b_input() -> None:

@@ -15,6 +15,7 @@ from attribution.typing import TableLike
 
 if TYPE_CHECKING:
     from attribution.inputs._benchmarks import Benchmarks
+    from attribution.options import RunOptions
 
 #: ``economics`` keys taking a number -> the keywords of :func:`attribution.unit_economics`
 ECONOMICS_NUMBERS = frozenset(
@@ -194,3 +195,56 @@ gross_margin, a table segment = margin), got 'high'
                 check_sla_settings(self.sla)
             except InputError as exc:
                 raise _named("sla", exc) from None
+
+    def check(self, options: RunOptions | None = None) -> None:
+        """Read and check the small tables given (spend, accounts, subscriptions,
+        experiments, surveys) as the B2B stage reads them, under the run's column names and
+        timestamp formats: a bad table is the error naming the file, the user's column and
+        the 1-based lines before any work starts (the service answers it as a 422). The
+        stage reads them again; the touch log and the stages are the run's to check.
+
+        >>> import polars as pl
+        >>> spend = pl.DataFrame({"channel": ["ads"], "month": ["2025-01-01"],
+        ...                       "amount": ["lots"]})
+        >>> from attribution import SchemaError
+        >>> try:
+        ...     B2BInputs(spend=spend).check()
+        ... except SchemaError as exc:
+        ...     print(exc.table, exc.column, exc.rows)
+        spend amount [0]
+        """
+        from attribution.inputs._account_inputs import load_accounts, load_subscriptions
+        from attribution.inputs._experiments import load_experiments
+        from attribution.inputs._formats import formats_for
+        from attribution.inputs._schema import SPEND, SURVEYS, load
+
+        columns = dict(options.columns or {}) if options is not None else {}
+        given = options.timestamp_formats if options is not None else None
+        formats: dict[str, Any] = dict(given) if isinstance(given, Mapping) else {}
+        if self.spend is not None:
+            load(
+                self.spend,
+                SPEND,
+                columns=columns.get("spend"),
+                formats=formats_for("spend", formats),
+            )
+        if self.accounts is not None:
+            load_accounts(
+                self.accounts,
+                columns=columns.get("accounts"),
+                formats=formats_for("accounts", formats),
+            )
+        if self.subscriptions is not None:
+            load_subscriptions(
+                self.subscriptions,
+                columns=columns.get("subscriptions"),
+                formats=formats_for("subscriptions", formats),
+            )
+        if self.experiments is not None:
+            load_experiments(
+                self.experiments,
+                columns=columns.get("experiments"),
+                formats=formats_for("experiments", formats),
+            )
+        if self.surveys is not None:  # the survey benchmark reads our column names
+            load(self.surveys, SURVEYS)

@@ -99,10 +99,12 @@ def _library_errors(redact: Callable[[Any], Any], field: str | None) -> Iterator
         raise ServiceError(422, kind, redact(message), field=field or at) from None
 
 
-def _b2b(body: RunRequest, files: dict[str, Path],
+def _b2b(body: RunRequest, files: dict[str, Path], options: attribution.RunOptions,
          redact: Callable[[Any], Any]) -> attribution.B2BInputs:
     """The B2B inputs and settings of the run (attribution.analyse), checked now: a bad
-    setting, plan, benchmark table or target is a 422 naming the field, not a failed run."""
+    setting, plan, benchmark table or target, or a bad row of a small B2B table (spend,
+    accounts, subscriptions, experiments, surveys), is a 422 naming the field (the column),
+    the file and the lines, not a failed run."""
     events = files.get("events")
     if "plan" in files:
         if "spend" not in files:
@@ -121,7 +123,7 @@ def _b2b(body: RunRequest, files: dict[str, Path],
         except attribution.ConfigError as exc:  # a bad target
             raise ServiceError(422, "config", redact(str(exc)), field="targets") from None
     with _library_errors(redact, None):
-        return attribution.B2BInputs(
+        b2b = attribution.B2BInputs(
             touches=None if events is not None else files["touches"],
             stages=None if events is not None else files["stages"],
             events=events,
@@ -140,6 +142,8 @@ def _b2b(body: RunRequest, files: dict[str, Path],
             benchmarks=benchmarks,
             influence_csv=body.influence_csv,
         )
+        b2b.check(options)  # the small tables; the touch log is read by the run
+    return b2b
 
 
 @router.post("", status_code=202, response_model=RunStatus,
@@ -155,7 +159,7 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
     files = {name: _data_file(settings.data_dir, value, name)
              for name in FILES if (value := getattr(body, name)) is not None}
     options = _options(body, files)
-    b2b = _b2b(body, files, runs.redact)
+    b2b = _b2b(body, files, options, runs.redact)
     request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
     reason = runs.not_ready(settings.runs_min_free_bytes)
     if reason is not None:
