@@ -311,3 +311,22 @@ def test_import_says_when_no_date_confirms_month_first(
     assert bool(said) is noted, notes
     if noted:
         assert "--timestamp-format '%d/%m/%Y %H:%M'" in said[0]
+
+
+# ------------------------------------------------------------------------ partitioned runs
+def test_partitioned_runs_say_the_same_about_hostile_files(tmp_path: Path) -> None:
+    from attribution.engine._partitioned import attribute_partitioned
+
+    stages = _write(tmp_path / "s.csv", STAGES_CSV)
+    padded = _write(tmp_path / "b.csv", TOUCHES_CSV + "\n,,,\n")
+    result = attribute_partitioned(padded, stages, partitions=2, models=["linear"])
+    assert result.manifest["reconciliation"]["blank_rows_dropped"] == {"touches": 2}
+    assert result.manifest["reconciliation"]["conversions_attributed"] == 2
+    latin = _write(tmp_path / "l.csv", TOUCHES_CSV, "latin-1")
+    with pytest.raises(InputError, match="not UTF-8") as caught:
+        attribute_partitioned(latin, stages, partitions=2, models=["linear"])
+    assert caught.value.lines == [3]
+    ragged = _write(tmp_path / "r.csv", TOUCHES_CSV + "t9,2025-03-03,email,c1,extra\n")
+    with pytest.raises(InputError, match="more fields") as caught:
+        attribute_partitioned(ragged, stages, partitions=2, models=["linear"])
+    assert caught.value.lines == [5]

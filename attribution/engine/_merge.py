@@ -93,13 +93,13 @@ def load_with_rows(
         table = load(frame.drop(GLOBAL_ROW), spec, columns=columns, formats=formats)
     except InputError as exc:
         raise _with_global_rows(exc, rows, source) from None
-    assert table.frame.height == rows.len()  # the validator drops no row
-    return Table(
-        table.frame.with_columns(rows.alias(ROW)),
+    return Table(  # blank rows (every cell empty) are dropped by the validator: counted
+        table.frame.with_columns(rows.gather(table.frame.get_column(ROW)).alias(ROW)),
         source,
         table.rows_in,
         names=table.names,
         formats=table.formats,
+        blank_rows=table.blank_rows,
     )
 
 

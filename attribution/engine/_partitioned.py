@@ -36,7 +36,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,7 @@ from attribution.engine._stages import (
 )
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._account_inputs import Accounts
+from attribution.inputs._read_errors import unreadable
 from attribution.inputs._schema import (
     CONTACTS,
     EVENTS,
@@ -158,8 +159,25 @@ def _split(
 ) -> _Split:
     source = read_source(data, table=spec.name)
     # column and type errors surface here, before any pass over the data (an empty or
-    # header-only file too: its first row is read)
-    load(source.frame.clear(), spec, columns=columns, formats=formats)
+    # header-only file too: its first row is read), naming the file
+    load(replace(source, frame=source.frame.clear()), spec, columns=columns, formats=formats)
+    try:  # a file the reader fails on (not UTF-8, a ragged line): one line naming the line
+        return _split_source(source, spec, columns, level, contact_map, partitions, directory,
+                             formats)  # fmt: skip
+    except pl.exceptions.PolarsError as exc:
+        raise unreadable(source, spec.name, exc) from None
+
+
+def _split_source(
+    source: Source,
+    spec: TableSpec,
+    columns: Mapping[str, str] | None,
+    level: Level,
+    contact_map: pl.DataFrame | None,
+    partitions: int,
+    directory: Path,
+    formats: Mapping[str, Sequence[str]] | None,
+) -> _Split:
     if source.path is not None or source.sql is not None:
         check_has_rows(source, spec)
     lazy = source.frame.with_row_index(GLOBAL_ROW)
