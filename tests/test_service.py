@@ -356,3 +356,16 @@ def test_openapi_docs_are_served(tmp_path: Path) -> None:
                                     "/v1/runs/{run_id}", "/v1/runs/{run_id}/channel-credit",
                                     "/v1/runs/{run_id}/report"}
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+@pytest.mark.parametrize("depth", [20_000, 200_000])
+def test_deeply_nested_json_is_a_400_not_a_500(tmp_path: Path, depth: int) -> None:
+    raw = '{"models":["linear"],"journeys":' + "[" * depth + "]" * depth + "}"
+    settings = make_settings(tmp_path, max_body_bytes=1_048_576)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.post("/v1/attribute", content=raw,
+                               headers=AUTH | {"content-type": "application/json"})
+    assert response.status_code == 400
+    assert error(response) == {"type": "bad_request", "field": "body",
+                               "message": "the body nests JSON arrays or objects too deeply "
+                                          "to be a scoring request"}

@@ -83,6 +83,9 @@ def parse_request(raw: bytes) -> AttributeRequest:
                                        "ctx": {"error": exc.msg}}], body=exc.doc) from None
     except UnicodeDecodeError:
         raise ServiceError(400, "bad_request", "the body is not UTF-8 JSON") from None
+    except RecursionError:  # e.g. 20,000 nested '[': no request of ours nests beyond 6
+        raise ServiceError(400, "bad_request", "the body nests JSON arrays or objects too "
+                           "deeply to be a scoring request", field="body") from None
     try:
         return AttributeRequest.model_validate(data)
     except ValidationError as exc:
