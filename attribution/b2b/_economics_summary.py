@@ -217,7 +217,10 @@ def _range_lines(blended: pl.DataFrame) -> list[str]:
         return []
     lines = [
         "Segments against the published ranges (pipeline per $ = created pipeline, the "
-        "opportunity amounts the channels sourced, / media spend; CAC recovery = payback):"
+        "opportunity amounts the channels sourced, / media spend; CAC recovery = the same "
+        "payback months, against the playbook's CAC recovery range for the segment, which is "
+        "tighter than the payback target of the table above: a segment can meet one and miss "
+        "the other):"
     ]
     for r in judged_rows.iter_rows(named=True):
         parts = []
@@ -231,7 +234,14 @@ def _range_lines(blended: pl.DataFrame) -> list[str]:
                 "benchmark_gap": r[f"{prefix}_gap"],
             }
             if r[figure] is not None or ranged["benchmark_low"] is not None:
-                parts.append(f"{label} {judged(r[figure], unit, '', ranged)}")
+                text = f"{label} {judged(r[figure], unit, '', ranged)}"
+                ok, target = r.get("payback_ok"), r.get("payback_target_months")
+                if prefix == "cac_payback" and ok is not None and target is not None:
+                    # the other published yardstick for the same months, said beside it
+                    text += (
+                        f"; {'within' if ok else 'over'} the {target:g}-month payback target"
+                    )
+                parts.append(text)
         lines.append(f"  {r['segment']:<12} " + "; ".join(parts))
     return lines
 

@@ -65,7 +65,7 @@ from attribution.b2b._alerts import ALERTS_SCHEMA, AlertSettings, detect_alerts
 from attribution.b2b._alerts import SERIES_SCHEMA as WEEKLY_SCHEMA
 from attribution.b2b._alerts_score import score_alerts
 from attribution.b2b._alerts_weekly import monthly_threshold
-from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines
+from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines, win_rate_line
 from attribution.b2b._funnel_pipeline import PIPELINE_SCHEMA, created_pipeline
 from attribution.b2b._funnel_stages import (
     FUNNEL_SCHEMA,
@@ -243,6 +243,8 @@ class Funnel:
                 + (f"{days:.1f} days" if days is not None else "-")
             )
         lines.extend(gap_lines(self.weakest))
+        if self.weakest:
+            lines.extend(win_rate_line(self.weakest, self.kpis, self.parameters["steps"][-1]))
         overall = self.velocity.filter(pl.col("dimension") == "all")
         if overall.height:
             v = overall.row(0, named=True)

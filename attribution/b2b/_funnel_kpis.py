@@ -51,6 +51,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution.b2b._shared import pct
 from attribution.inputs._account_inputs import UNKNOWN
 from attribution.inputs._benchmarks import Benchmarks, format_range, format_value, gap_expr
 
@@ -63,6 +64,7 @@ __all__ = [
     "judged",
     "kpi_lines",
     "unmeasured_kpis",
+    "win_rate_line",
 ]
 
 #: KPI -> the benchmark table's metric it is judged against
@@ -148,7 +150,23 @@ def funnel_kpis(
             pl.col("velocity_per_day").alias("pipeline_velocity_per_day"),
         )
         .unpivot(index=["dimension", "group"], variable_name="kpi", value_name="value")
-        .with_columns(pl.lit(None, pl.String).alias("detail"))
+        .join(
+            # the win rate says its definition: closed deals only (the funnel's step into won
+            # counts open opportunities as not won, so it reads lower on the same range)
+            velocity.filter(pl.col("dimension").is_in(dims)).select(
+                "dimension",
+                "group",
+                pl.lit("win_rate").alias("kpi"),
+                pl.format(
+                    "{} won of {} closed deals; open ones left out",
+                    pl.col("won"),
+                    pl.col("won") + pl.col("lost"),
+                ).alias("detail"),
+            ),
+            on=["dimension", "group", "kpi"],
+            how="left",
+            maintain_order="left",
+        )
     )
     parts = [from_velocity, _concentration(wide, steps, dims, top_customers, key)]
     if "_first_is_marketing" in wide.columns:
@@ -477,6 +495,26 @@ def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
             + "; ".join(f"{g}: {step(w)}" for g, w in by_segment.items())
         )
     return lines
+
+
+def win_rate_line(weakest: Mapping[str, Any], kpis: pl.DataFrame, won: str) -> list[str]:
+    """When the step into won is named (the biggest gap or the lowest rate), the win rate
+    beside it with both definitions, so the two figures on one range do not read as a
+    contradiction."""
+    named = [w for w in (weakest, weakest.get("data_weakest") or {}) if w.get("to_stage") == won]
+    rows = kpis.filter(
+        (pl.col("dimension") == "all")
+        & (pl.col("kpi") == "win_rate")
+        & pl.col("value").is_not_null()
+    )
+    if not named or rows.height == 0:
+        return []
+    step, r = named[0], rows.row(0, named=True)
+    return [
+        f"  {step['from_stage']} -> {won} ({pct(step['rate'])}) is of every opportunity, the "
+        f"open ones counted as not won; the win rate, of closed deals only, is "
+        f"{judged(r['value'], 'rate', 'win_rate', r)}."
+    ]
 
 
 KPI_LABELS = {

@@ -277,6 +277,15 @@ def _payback(view: _EconomicsView) -> str:
             f"{fmt_num(months, 1)} months vs {fmt_num(s.get('payback_target_months'))}"
             + (", over target" if late else "")
         )
+        low, high = s.get("cac_payback_low"), s.get("cac_payback_high")
+        recovery = s.get("cac_payback_judgement")
+        if not is_missing(low) and not is_missing(high) and recovery in ("short", "better"):
+            # the same months against the playbook's CAC recovery range for the segment, which
+            # is tighter than the payback target: say which yardstick each verdict uses
+            pay += (
+                f" (the payback target; {'above' if recovery == 'short' else 'below'} the "
+                f"{fmt_num(low)}–{fmt_num(high)}-month CAC recovery range)"
+            )
         item = f"{e(s['segment'])} {ratio_text}, payback {pay}"
         parts.append(f'<b class="bad">{item}</b>' if weak or late else item)
     if parts:
@@ -311,6 +320,7 @@ def _gap(funnel: Mapping[str, Any]) -> str:
         if weakest.get("entered") is not None
         else ""
     )
+    unmeasured += _win_rate_note(funnel, weakest)
     low, high = weakest.get("benchmark_low"), weakest.get("benchmark_high")
     if weakest.get("below_range") and isinstance(low, int | float):
         target = f"{fmt_pct(low, 0)}–{fmt_pct(high, 0)}" if not is_missing(high) else (
@@ -330,6 +340,32 @@ def _gap(funnel: Mapping[str, Any]) -> str:
     return (
         f"No stage is below its benchmark target; the lowest rate is <b>{e(step)}</b>, "
         f"{rate} advance{count}." + unmeasured
+    )
+
+
+def _win_rate_note(funnel: Mapping[str, Any], weakest: Mapping[str, Any]) -> str:
+    """When the answer names the step into won, the win rate beside it with both definitions
+    (the step counts open opportunities as not won; the win rate only closed deals), so the
+    answer and the win-rate tile, judged on the same range, do not read as a contradiction."""
+    won = ((funnel.get("parameters") or {}).get("steps") or [None])[-1]
+    if won is None or weakest.get("to_stage") != won:
+        return ""
+    rows = [
+        k for k in funnel.get("kpis") or []
+        if isinstance(k, dict) and k.get("kpi") == "win_rate" and k.get("group") == "all"
+    ]
+    if not rows or is_missing(rows[0].get("value")):
+        return ""
+    r = rows[0]
+    low, high = r.get("benchmark_low"), r.get("benchmark_high")
+    judged = ""
+    if not is_missing(low) and not is_missing(high):
+        value = r["value"]
+        where = "below" if value < low else "above" if value > high else "within"
+        judged = f", {where} {fmt_pct(low, 0)}–{fmt_pct(high, 0)}"
+    return (
+        " This step counts the opportunities still open as not won; the win rate, of closed "
+        f"deals only, is <b>{fmt_pct(r['value'])}</b>{judged} (the win-rate tile)."
     )
 
 
@@ -406,7 +442,7 @@ def _tiles(view: _EconomicsView, funnel: Mapping[str, Any]) -> str:
         ("Loaded CAC", money(overall.get("loaded_cac")), "blended"),
         ("LTV/CAC", _times(overall.get("ltv_to_cac")), "blended"),
         ("Payback (months)", fmt_num(overall.get("payback_months"), 1), "blended"),
-        ("Win rate", fmt_pct(velocity.get("win_rate")), "won / closed deals"),
+        ("Win rate", fmt_pct(velocity.get("win_rate")), "won / closed deals, open left out"),
         ("Pipeline velocity", money(velocity.get("velocity_per_day")), "a day"),
     ]  # fmt: skip
     cells = "".join(
