@@ -242,9 +242,12 @@ class Funnel:
                 f"{r['entered']:<6,} {pct(r['rate']):>6}   "
                 + (f"{days:.1f} days" if days is not None else "-")
             )
-        lines.extend(gap_lines(self.weakest))
-        if self.weakest:
-            lines.extend(win_rate_line(self.weakest, self.kpis, self.parameters["steps"][-1]))
+        won = self.parameters["steps"][-1]
+        lines.extend(
+            gap_lines(self.weakest, win_rate_line(self.weakest, self.kpis, won))
+            if self.weakest
+            else []
+        )
         overall = self.velocity.filter(pl.col("dimension") == "all")
         if overall.height:
             v = overall.row(0, named=True)

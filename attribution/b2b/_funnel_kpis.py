@@ -46,7 +46,7 @@ Definitions (also in ``funnel.json`` and the README):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -465,8 +465,9 @@ def _share(x: float) -> str:
     return f"{x:.0%}" if x >= 0.095 else f"{x:.1%}" if x >= 0.0005 else f"{x:.2%}"
 
 
-def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
-    """The biggest conversion gap and the data's own weakest step, with the numbers."""
+def gap_lines(weakest: Mapping[str, Any], extra: Sequence[str] = ()) -> list[str]:
+    """The biggest conversion gap and the data's own weakest step, with the numbers, then
+    ``extra`` (lines about them), then the steps not measured and the gaps by segment."""
     if not weakest:
         return []
 
@@ -484,6 +485,7 @@ def gap_lines(weakest: Mapping[str, Any]) -> list[str]:
             f"Weakest stage: {step(low)}: the data's lowest rate; no conversion gap against "
             f"the benchmark ranges ({weakest['no_gap']}).",
         ]
+    lines.extend(extra)
     if skipped := weakest.get("not_measured"):
         lines.append(
             f"  Not measured (no events of their stages; never judged): {', '.join(skipped)}."
