@@ -65,6 +65,7 @@ from attribution.b2b._alerts import ALERTS_SCHEMA, AlertSettings, detect_alerts
 from attribution.b2b._alerts import SERIES_SCHEMA as WEEKLY_SCHEMA
 from attribution.b2b._alerts_score import score_alerts
 from attribution.b2b._alerts_weekly import monthly_threshold
+from attribution.b2b._funnel_channels import NO_TOUCH, sourced_channels
 from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines, win_rate_line
 from attribution.b2b._funnel_pipeline import PIPELINE_SCHEMA, created_pipeline
 from attribution.b2b._funnel_stages import (
@@ -82,13 +83,12 @@ from attribution.b2b._retention import Retention
 from attribution.b2b._shared import jsonable, load_stage_events, pct, rows_error
 from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
-from attribution.exceptions import InputError, ModelParameterError
+from attribution.exceptions import ModelParameterError
 from attribution.inputs._account_inputs import Accounts, as_accounts
 from attribution.inputs._benchmarks import Benchmarks
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import resolve_formats
-from attribution.inputs._schema import ROW, SPEND, TOUCHES, load
-from attribution.inputs._taxonomy import derive_channels, load_rules
+from attribution.inputs._schema import SPEND, load
 from attribution.typing import TableLike
 
 __all__ = [
@@ -101,7 +101,6 @@ __all__ = [
 ]
 
 DEFAULT_STEPS: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "closed_won")
-NO_TOUCH = "(no touch)"
 
 
 @dataclass
@@ -364,7 +363,7 @@ def funnel(
             hint="map your stage names in [stage_names] of the config (ours = 'theirs')",
         )
     wide = entities(frame, key, steps, lost_stage)
-    channel_of, touch_frame = _sourced_channels(
+    channel_of, touch_frame = sourced_channels(
         touches,
         key,
         columns.get("touches"),
@@ -550,52 +549,3 @@ def _check_params(steps: list[str]) -> None:
         raise ModelParameterError(
             f"The 'steps' parameter of funnel must list 2 or more distinct stages. Got {steps}."
         )
-
-
-def _sourced_channels(
-    touches: TableLike | None,
-    key: str,
-    columns: Mapping[str, str] | None,
-    formats: Mapping[str, Sequence[str]] | None = None,
-    channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
-    sales_touch_types: Sequence[str] = DEFAULT_SALES_TOUCH_TYPES,
-) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """Per entity: the channel of its first touch, when it was, whether it was a marketing
-    touch (not a sales touch type), and its first marketing touch; and the touches'
-    ``timestamp`` and ``channel``."""
-    if touches is None:
-        return None, None
-    frame = load(touches, TOUCHES, columns=columns, formats=formats).frame
-    if key not in frame.columns:
-        raise InputError(
-            f"the stages are keyed by '{key}', which the touches do not have",
-            table="touches",
-            column=key,
-        )
-    if "channel" not in frame.columns:
-        frame, _ = derive_channels(frame, load_rules(None))
-    frame = normalise_channels(frame, check_channel_aliases(channel_aliases))[0]
-    # a sales touch: one of the sales touch types, or made by a sales team (owner_team)
-    sales = [t.strip().lower() for t in sales_touch_types]
-    by_sales = pl.lit(False)
-    if "touch_type" in frame.columns:
-        kind = pl.col("touch_type").str.strip_chars().str.to_lowercase()
-        by_sales = by_sales | kind.is_in(sales).fill_null(False)
-    if "owner_team" in frame.columns:
-        by_sales = by_sales | (
-            pl.col("owner_team").str.strip_chars().str.len_chars() > 0
-        ).fill_null(False)
-    marketing = ~by_sales
-    sourced = (
-        frame.filter(pl.col(key).is_not_null())
-        .with_columns(marketing.alias("_marketing"))
-        .group_by(key)
-        .agg(
-            pl.col("channel").sort_by("timestamp", ROW).first(),
-            pl.col("timestamp").min().alias("_first_touch_at"),
-            pl.col("_marketing").sort_by("timestamp", ROW).first().alias("_first_is_marketing"),
-            pl.col("timestamp").filter(pl.col("_marketing")).min().alias("_first_marketing_at"),
-        )
-        .with_columns(pl.col("channel").fill_null(NO_TOUCH))
-    )
-    return sourced, frame.select("timestamp", pl.col("channel").fill_null(NO_TOUCH))

@@ -46,7 +46,8 @@ import numpy as np
 import polars as pl
 
 from attribution.b2b._alerts_series import daily_spend
-from attribution.b2b._funnel import DEFAULT_STEPS, _sourced_channels
+from attribution.b2b._funnel import DEFAULT_STEPS
+from attribution.b2b._funnel_channels import sourced_channels
 from attribution.b2b._funnel_stages import entities
 from attribution.b2b._plan_file import Plan, read_plan
 from attribution.b2b._plan_options import ChannelTest
@@ -331,7 +332,7 @@ def channel_tests(
     )
     frame = frame.filter(pl.col(key).is_not_null())
     wide = entities(frame, key, steps, lost_stage)
-    sourced, _ = _sourced_channels(
+    sourced, _ = sourced_channels(
         touches,
         key,
         (columns or {}).get("touches"),

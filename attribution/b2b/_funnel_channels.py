@@ -1,0 +1,69 @@
+"""The funnel's sourced channel per entity: the channel of its first touch, whether that
+touch was a marketing touch (not a sales touch type, no owner team), and when its first
+marketing touch was (the rules are in :mod:`attribution.b2b._funnel`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
+from attribution.exceptions import InputError
+from attribution.inputs._channels import check_channel_aliases, normalise_channels
+from attribution.inputs._schema import ROW, TOUCHES, load
+from attribution.inputs._taxonomy import derive_channels, load_rules
+from attribution.typing import TableLike
+
+__all__ = ["NO_TOUCH", "sourced_channels"]
+
+NO_TOUCH = "(no touch)"
+
+
+def sourced_channels(
+    touches: TableLike | None,
+    key: str,
+    columns: Mapping[str, str] | None,
+    formats: Mapping[str, Sequence[str]] | None = None,
+    channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
+    sales_touch_types: Sequence[str] = DEFAULT_SALES_TOUCH_TYPES,
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """Per entity: the channel of its first touch, when it was, whether it was a marketing
+    touch (not a sales touch type), and its first marketing touch; and the touches'
+    ``timestamp`` and ``channel``."""
+    if touches is None:
+        return None, None
+    frame = load(touches, TOUCHES, columns=columns, formats=formats).frame
+    if key not in frame.columns:
+        raise InputError(
+            f"the stages are keyed by '{key}', which the touches do not have",
+            table="touches",
+            column=key,
+        )
+    if "channel" not in frame.columns:
+        frame, _ = derive_channels(frame, load_rules(None))
+    frame = normalise_channels(frame, check_channel_aliases(channel_aliases))[0]
+    # a sales touch: one of the sales touch types, or made by a sales team (owner_team)
+    sales = [t.strip().lower() for t in sales_touch_types]
+    by_sales = pl.lit(False)
+    if "touch_type" in frame.columns:
+        kind = pl.col("touch_type").str.strip_chars().str.to_lowercase()
+        by_sales = by_sales | kind.is_in(sales).fill_null(False)
+    if "owner_team" in frame.columns:
+        by_sales = by_sales | (
+            pl.col("owner_team").str.strip_chars().str.len_chars() > 0
+        ).fill_null(False)
+    marketing = ~by_sales
+    sourced = (
+        frame.filter(pl.col(key).is_not_null())
+        .with_columns(marketing.alias("_marketing"))
+        .group_by(key)
+        .agg(
+            pl.col("channel").sort_by("timestamp", ROW).first(),
+            pl.col("timestamp").min().alias("_first_touch_at"),
+            pl.col("_marketing").sort_by("timestamp", ROW).first().alias("_first_is_marketing"),
+            pl.col("timestamp").filter(pl.col("_marketing")).min().alias("_first_marketing_at"),
+        )
+        .with_columns(pl.col("channel").fill_null(NO_TOUCH))
+    )
+    return sourced, frame.select("timestamp", pl.col("channel").fill_null(NO_TOUCH))
