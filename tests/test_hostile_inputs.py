@@ -330,3 +330,15 @@ def test_partitioned_runs_say_the_same_about_hostile_files(tmp_path: Path) -> No
     with pytest.raises(InputError, match="more fields") as caught:
         attribute_partitioned(ragged, stages, partitions=2, models=["linear"])
     assert caught.value.lines == [5]
+
+
+def test_touches_and_conversions_dated_in_the_future_are_counted(tmp_path: Path) -> None:
+    text = TOUCHES_CSV.replace("2025-03-02,email", "2031-03-02,email")
+    touches = _write(tmp_path / "t.csv", text)
+    stages = _write(tmp_path / "s.csv", STAGES_CSV.replace("2025-03-06", "2031-03-06"))
+    rec = attribution.attribute(touches, stages, models=["linear"]).manifest["reconciliation"]
+    assert rec["dated_in_the_future"] == {"touches": 1, "conversions": 1}
+    assert "dated in the future (kept: check the year)" in " ".join(reconciliation_lines(rec))
+    clean = attribution.attribute(_write(tmp_path / "c.csv", TOUCHES_CSV),
+                                  _write(tmp_path / "d.csv", STAGES_CSV), models=["linear"])
+    assert "dated_in_the_future" not in clean.manifest["reconciliation"]

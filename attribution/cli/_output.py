@@ -142,6 +142,9 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
     blank = rec.get("blank_rows_dropped") or {}
     if blank:
         checks.append(f"blank rows dropped {blank}")
+    future = rec.get("dated_in_the_future") or {}
+    if future:
+        checks.append(f"dated in the future (kept: check the year) {future}")
     lines.append("; ".join(checks))
     return lines
 

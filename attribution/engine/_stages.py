@@ -23,6 +23,7 @@ from attribution._runs import run_start
 from attribution.engine._campaign_credit import journey_campaigns, key_units
 from attribution.engine._empty import stage_counts
 from attribution.engine._files import RunFiles
+from attribution.engine._input_counts import input_counts
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.exceptions import AttributionError, InputError, ModelParameterError
 from attribution.inputs._channels import normalise_channels
@@ -282,9 +283,7 @@ def build_part(
         journeys.counts, duplicates, other_channel, stage_duplicates, excluded=excluded
     )
     counts["stage_counts"] = stage_counts(stage_frame)
-    if blank := {n: t.blank_rows for n, t in (("touches", touch_table), ("stages", stage_table))
-                 if t.blank_rows}:  # rows whose every cell is empty (a trailing blank line)
-        counts["blank_rows_dropped"] = blank
+    counts.update(input_counts(touch_table, stage_table, touch_frame, journeys.conversions))
     counts.update(
         touch_channels=channels, channel_values_renamed=renamed, touches_channel_renamed=n_renamed
     )

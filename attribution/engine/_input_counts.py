@@ -1,0 +1,40 @@
+"""Counts about the inputs that are not errors but that a user must see: the blank rows
+dropped at load and the touches and conversions dated in the future (a year typed 2030 for
+2025, a clock set wrong). Both go into the manifest's reconciliation, which the summary
+prints; nothing is dropped for being in the future (the run cannot know the right date)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from attribution.inputs._schema import Table
+
+__all__ = ["input_counts"]
+
+
+def input_counts(
+    touch_table: Table,
+    stage_table: Table,
+    touches: pl.DataFrame,
+    conversions: pl.DataFrame,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """``blank_rows_dropped`` (table -> rows whose every cell was empty) and
+    ``dated_in_the_future`` (touches / conversions after ``now``, default the current UTC
+    time), each only when not empty."""
+    out: dict[str, Any] = {}
+    blank = {n: t.blank_rows for n, t in (("touches", touch_table), ("stages", stage_table))}
+    if any(blank.values()):
+        out["blank_rows_dropped"] = {n: k for n, k in blank.items() if k}
+    moment = pl.lit(now or datetime.now(UTC), pl.Datetime("us", "UTC"))
+    future = {
+        name: int(frame.select((pl.col("timestamp") > moment).sum()).item())
+        for name, frame in (("touches", touches), ("conversions", conversions))
+        if "timestamp" in frame.columns and frame.height
+    }
+    if any(future.values()):
+        out["dated_in_the_future"] = {n: k for n, k in future.items() if k}
+    return out
