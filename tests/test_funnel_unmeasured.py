@@ -166,5 +166,8 @@ def test_cli_and_report_say_not_measured(make_stages, make_touches, tmp_path: Pa
     gap = gap[: gap.index("</dd>")]
     assert "No funnel step can be measured" in gap
     assert "No funnel in this run" not in gap
+    section = page[page.index('id="funnel"') :]
+    assert "No funnel step is measured: lead → MQL: not measured" in section[:3000]
+    assert "Weakest stage:" not in section[:3000]
     tiles = page[page.index('aria-label="Key figures"') :]
     assert "Win rate" not in tiles[: tiles.index("</div></div>") + 200]

@@ -106,8 +106,28 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
     label = f"as named in {RunFiles.FUNNEL_JSON}"
     if isinstance(named, dict):
         label = str(named.get("judged_against") or label)
+    measured = overall.filter(pl.col("rate").is_not_null())
+    if weakest is None and measured.height == 0:
+        # no step the data can measure (its stages miss): say so, judge nothing
+        why = "; ".join(
+            f"{words(a)} → {words(b)}: {why}"
+            for a, b, why in zip(
+                col(overall, "from_stage"),
+                col(overall, "to_stage"),
+                col(overall, "not_measured") if "not_measured" in overall.columns
+                else [None] * overall.height,
+                strict=True,
+            )
+            if why
+        )
+        parts.append(
+            '<div class="callout">No funnel step is measured'
+            + (f": {e(why)}" if why else ": no step has a rate")
+            + ".</div>"
+        )
+        return parts
     if weakest is None:
-        low = overall.sort("rate", nulls_last=True).row(0, named=True)
+        low = measured.sort("rate").row(0, named=True)
         weakest = (low["from_stage"], low["to_stage"])
         label = f"the lowest rate ({RunFiles.FUNNEL_JSON} names no weakest stage)"
     pairs = list(zip(col(overall, "from_stage"), col(overall, "to_stage"), strict=True))
