@@ -59,6 +59,10 @@ def test_lead_and_won_only_measure_nothing_between(make_stages, make_touches) ->
     assert mql_rate.height
     assert mql_rate.get_column("value").null_count() == mql_rate.height
     assert f.pipeline is None  # only won deals: no created pipeline to judge per dollar
+    # nor is a weekly series of them tested (lead -> mql would read "leads that won")
+    weekly = set(f.weekly.get_column("metric").to_list())
+    assert "lead_volume" in weekly
+    assert not weekly & {"lead_to_mql", "mql_to_sql", "win_rate", "cost_per_mql", "mql_volume"}
     assert f.velocity.filter(pl.col("dimension") == "all").item(0, "win_rate") is None
     text = f.summary()
     assert "100%" not in text

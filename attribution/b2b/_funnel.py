@@ -430,6 +430,7 @@ def funnel(
     detected = detect_alerts(
         wide, steps, span, touches=touch_frame, spend=spend_frame, settings=settings
     )
+    unmeasured = _unmeasured_series(steps, lost_stage, seen, not_measured)
     thresholds = f"|z| >= {settings.threshold:g}" + (
         f" (per metric: {settings.thresholds})" if settings.thresholds else ""
     )
@@ -502,8 +503,9 @@ def funnel(
         pipeline=created_pipeline(wide, steps, NO_TOUCH)
         if steps[-2] in seen or lost_stage in seen
         else None,
-        weekly=detected.series,
-        alerts=detected.table,
+        # a weekly series of a step or KPI the data cannot measure is not tested either
+        weekly=detected.series.filter(~pl.col("metric").is_in(unmeasured)),
+        alerts=detected.table.filter(~pl.col("metric").is_in(unmeasured)),
         velocity=velocity,
         weakest=weakest,
         parameters={
@@ -533,6 +535,23 @@ def funnel(
             "span": [str(span[0]), str(span[1])],
         },
     )
+
+
+def _unmeasured_series(
+    steps: list[str], lost: str, seen: set[str], not_measured: Mapping[str, str]
+) -> list[str]:
+    """The weekly series whose stages the data does not have (the alerts' metric names):
+    the steps not measured, the win rate without lost events, the sales cycle without
+    opportunity events, volumes and costs of a stage the data never records."""
+    out = [f"{a}_to_{steps[steps.index(a) + 1]}" for a in not_measured]
+    if lost not in seen:
+        out.append("win_rate")
+    if steps[-2] not in seen:
+        out.append("sales_cycle_days")
+    for stage in steps[:2]:
+        if stage not in seen:
+            out += [f"{stage}_volume", f"cost_per_{stage}"]
+    return out
 
 
 def _nrr_of(nrr: Retention | Mapping[str, float | None] | None) -> dict[str, float | None]:
