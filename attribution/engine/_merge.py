@@ -261,14 +261,18 @@ class TouchIds:
             return
         keys = pl.concat(self.keys).sort().to_numpy()  # Polars sorts on every core
         self.keys = []
-        high = np.uint64(self.high)
+        hashes = np.bitwise_and(keys, np.uint64(self.high))  # one temporary of 8 bytes a touch
         # the same hash from two partitions: equal high bits, other low bits (an id twice in
         # one partition gives equal keys)
-        twice = np.flatnonzero(((keys[1:] & high) == (keys[:-1] & high)) & (keys[1:] != keys[:-1]))
+        same = hashes[1:] == hashes[:-1]
+        same &= keys[1:] != keys[:-1]
+        twice = np.flatnonzero(same)
+        del same
         if not twice.size:
             return
         parts = keys[np.concatenate([twice, twice + 1])] & np.uint64(self.low)
-        suspects = pl.Series(np.unique(keys[twice] & high), dtype=pl.UInt64).implode()
+        suspects = pl.Series(np.unique(hashes[twice]), dtype=pl.UInt64).implode()
+        del keys, hashes
         scans = [
             scan.filter(
                 (_id_hash(pl.col("__touch_id")) & pl.lit(self.high, pl.UInt64)).is_in(suspects)
