@@ -21,6 +21,7 @@ channels.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -28,11 +29,11 @@ import polars as pl
 from attribution._runs import run_start
 from attribution.models._allocation import check_path_numbers
 from attribution.models._estimator import PathModel
-from attribution.models._markov import MarkovModel
-from attribution.models._markov_chain import transition_counts
 from attribution.models._registry import ModelRun
-from attribution.models._shapley import ShapleyModel
 from attribution.options import RunOptions
+
+if TYPE_CHECKING:  # imported when used: the Markov model loads SciPy
+    from attribution.models._markov import MarkovModel
 
 __all__ = ["STATISTICS", "prefit", "statistics", "update_statistics"]
 
@@ -43,6 +44,9 @@ _MASK_BITS = 64
 
 
 def _estimator(run: ModelRun) -> PathModel | None:
+    from attribution.models._markov import MarkovModel
+    from attribution.models._shapley import ShapleyModel
+
     if run.spec.family == "rule":
         return None
     try:
@@ -61,6 +65,9 @@ def _markov_name(model: MarkovModel) -> str:
 
 def _names(options: RunOptions) -> dict[str, PathModel]:
     """The statistics the run's models fit on, by name (``presence`` always)."""
+    from attribution.models._markov import MarkovModel
+    from attribution.models._shapley import ShapleyModel
+
     out: dict[str, PathModel] = {}
     for run in options.runs:
         estimator = _estimator(run)
@@ -79,6 +86,9 @@ def statistics(
     ``<name>-edges`` / ``<name>-ends`` (Markov) or ``shapley`` (coalitions). ``delta``: the
     sums may be negative (paths taken away) and a row whose journeys net to zero is kept
     (its value may not: a conversion's value moved)."""
+    from attribution.models._markov import MarkovModel
+    from attribution.models._markov_chain import transition_counts
+
     models = _names(options)
     if not models:
         return {}
@@ -193,6 +203,9 @@ def prefit(
     every = presence is not None and presence.height == len(channels)
 
     def fit(run: ModelRun) -> PathModel | None:
+        from attribution.models._markov import MarkovModel
+        from attribution.models._shapley import ShapleyModel
+
         estimator = _estimator(run)
         if estimator is None or not every:
             return None
