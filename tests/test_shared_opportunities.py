@@ -109,3 +109,33 @@ def test_cli_prints_the_warning(tmp_path: Path) -> None:
     (run,) = (tmp_path / "runs").iterdir()
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["shared_opportunities"]["conversions"] == 4
+
+
+def test_incremental_night_says_the_same(tmp_path: Path) -> None:
+    # night 1 without c2's conversion; night 2 adds it (after the watermark): deal 5001 is
+    # then shared by c1 (not re-opened) and c2 (re-opened), which the night must still see
+    touches, stages = tmp_path / "t.parquet", tmp_path / "s.parquet"
+    before = STAGES.filter(pl.col("contact_id") != "c2")
+    after = pl.concat(
+        [
+            before,
+            STAGES.filter(pl.col("contact_id") == "c2").with_columns(
+                timestamp=pl.lit("2025-03-04")
+            ),
+        ]
+    )
+    TOUCHES.write_parquet(touches)
+    before.write_parquet(stages)
+    first = attribution.attribute_incremental(
+        touches, stages, models=["linear"], state=tmp_path / "state"
+    )
+    assert first.manifest["shared_opportunities"]["opportunities"] == 1  # 5003
+    after.write_parquet(stages)
+    night = attribution.attribute_incremental(
+        touches, stages, models=["linear"], state=tmp_path / "state"
+    )
+    assert night.manifest["parameters"]["incremental"]["mode"] != "full"
+    full = attribution.attribute(TOUCHES, after, models=["linear"])
+    assert full.manifest["shared_opportunities"]["opportunities"] == 2
+    assert night.manifest["shared_opportunities"] == full.manifest["shared_opportunities"]
+    assert full.manifest["shared_opportunities"]["warning"] in night.manifest["notes"]

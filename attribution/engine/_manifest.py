@@ -28,7 +28,9 @@ __all__ = [
     "conversion_totals",
     "make_manifest",
     "new_run_id",
+    "note_shared_opportunities",
     "run_parameters",
+    "shared_opportunities",
 ]
 
 
@@ -191,6 +193,14 @@ def add_totals(manifest: dict[str, Any], conversions: pl.DataFrame, level: str) 
     opportunity id, ``shared_opportunities`` with its warning among the notes (every
     executor holding the conversions calls this one function)."""
     manifest["totals"] = conversion_totals(conversions)
+    note_shared_opportunities(manifest, conversions, level)
+
+
+def note_shared_opportunities(
+    manifest: dict[str, Any], conversions: pl.DataFrame, level: str
+) -> None:
+    """``shared_opportunities`` in ``manifest`` and its warning among the notes, when
+    conversions share an opportunity id (:func:`shared_opportunities`)."""
     shared = shared_opportunities(conversions, level)
     if shared is not None:
         manifest["shared_opportunities"] = shared

@@ -24,7 +24,12 @@ from attribution.engine._credit_table import credit_table, long_touch_credit
 from attribution.engine._deltas import coded_sequences, decoded_paths
 from attribution.engine._fit_stats import STATISTICS, prefit
 from attribution.engine._generations import State
-from attribution.engine._manifest import Timer, make_manifest, run_parameters
+from attribution.engine._manifest import (
+    Timer,
+    make_manifest,
+    note_shared_opportunities,
+    run_parameters,
+)
 from attribution.engine._merge import collect_credit
 from attribution.engine._result import (
     CHANNEL_CREDIT_SCHEMA,
@@ -100,6 +105,8 @@ def answer(
         notes=notes,
     )
     manifest["totals"] = dict(state.meta["totals"])
+    # not additive over nights (a deal's contacts re-open apart): from the conversions now
+    note_shared_opportunities(manifest, lazy.conversions(), options.level)
     return AttributionResult(
         channel_credit,
         cast(pl.DataFrame, lazy.touch_credit),
