@@ -418,3 +418,32 @@ def test_the_room_exports_the_page_and_loads_plotly_only_on_use() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_top_rows_of_a_large_table_equal_sorting_it_whole(tmp_path: Path) -> None:
+    """The report's top paths are read without the whole path table: the same top rows
+    (ties at the cut included) as reading and sorting it; a file without the column or with
+    nulls in it is read whole."""
+    from attribution.report._context import Context
+
+    conversions = [float((i * 37) % 23) for i in range(500)]  # many ties
+    table = pl.DataFrame({"path": [f"p{i}" for i in range(500)], "conversions": conversions})
+    table.write_parquet(tmp_path / "paths.parquet", row_group_size=64)
+    ctx = Context(tmp_path, {})
+    top = ctx.top("paths.parquet", "conversions", 15)
+    assert top is not None
+    expected = table.sort("conversions", descending=True).head(15)
+    assert top.get_column("conversions").to_list() == expected.get_column("conversions").to_list()
+    assert set(top.get_column("path")) <= set(
+        table.filter(pl.col("conversions") >= expected.get_column("conversions").min())
+        .get_column("path")
+    )
+    table.with_columns(pl.lit(None, pl.Float64).alias("conversions").head(1).append(
+        pl.Series([1.0] * 499))).write_parquet(tmp_path / "nulls.parquet")
+    nulls = ctx.top("nulls.parquet", "conversions", 15)
+    assert nulls is not None
+    assert nulls.height == 500
+    whole = ctx.top("paths.parquet", "value", 15)
+    assert whole is not None
+    assert whole.height == 500
+    assert ctx.top("missing.parquet", "conversions", 15) is None

@@ -127,7 +127,10 @@ class AttributionResult:
         ``conversion_value``, then ``credit:<model>`` per model in the run's order (what
         ``touch_credit.parquet`` holds under ``touch_credit_layout="wide"``, the default).
         Empty (no columns) when the executor holds only the long layout; :meth:`write`
-        then builds it when the wide file is asked for.
+        then builds it when the wide file is asked for. From :func:`attribute` a run
+        without rule-based models builds it (its data-driven models' allocation over the
+        journey touches) on first access, as it does ``campaign_credit`` and
+        ``campaign_influence`` in every run; :meth:`write` builds them in its threads.
         From :func:`attribute_incremental` this table, ``conversions``, ``campaign_credit``
         and ``campaign_influence`` are built from the run's state on first access (read
         them, or write the result, before the next run on that state).

@@ -52,7 +52,7 @@ def channel_credit_section(ctx: Context) -> Section | None:
         parts.append(note("No channel credit: no conversion was attributed."))
     else:
         parts.extend(_credit_charts(ctx, credit))
-    paths = ctx.frame(RunFiles.PATHS)
+    paths = ctx.top(RunFiles.PATHS, "conversions", 15)  # not the whole table: its top
     if paths is not None and not missing_columns(paths, ("path", "conversions")) and paths.height:
         cols = [c for c in ("path", "conversions", "nulls", "value") if c in paths.columns]
         top_paths = paths.sort("conversions", descending=True).head(15).select(cols)
