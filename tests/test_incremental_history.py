@@ -211,3 +211,24 @@ def test_statistics_updated_by_changes_equal_statistics_from_scratch(start, chan
     assert got.keys() == want.keys()
     for name, frame in want.items():
         assert_frame_equal(got[name], frame, check_dtypes=False, abs_tol=1e-9)
+
+
+def test_categorical_columns_are_kept_as_text_and_read_back(tmp_path, monkeypatch) -> None:
+    """A categorical column of the user's (kept as it came) is stored as text -- record
+    batches of an IPC file cannot each bring their dictionary -- and nights still equal
+    full runs."""
+    from tests.test_incremental import SAMPLE, _batches, assert_same
+
+    monkeypatch.setattr(_history, "BATCH_ROWS", 500)  # several record batches
+    touches = pl.read_parquet(SAMPLE / "touches.parquet").with_columns(
+        pl.col("channel").alias("segment_label").cast(pl.Categorical)
+    )
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    cuts = [datetime(2025, 9, 1, tzinfo=UTC)]
+    state = tmp_path / "state"
+    modes = []
+    for t, s in zip(_batches(touches, cuts), _batches(stages, cuts), strict=True):
+        got = attribute_incremental(t, s, models=["linear", "markov"], state=state)
+        assert_same(got, attribution.attribute(t, s, models=["linear", "markov"]))
+        modes.append(got.manifest["parameters"]["incremental"]["mode"])
+    assert modes == ["full", "incremental"]

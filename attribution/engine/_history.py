@@ -59,6 +59,9 @@ def write_history(path: Path, frame: pl.DataFrame, key: str) -> None:
     strings), in record batches of :data:`BATCH_ROWS` gathered one at a time (the sorted
     copy of a 10M-row history is never held whole). A table without ``key`` is written in
     row order, unindexed."""
+    # a categorical's dictionary would differ from batch to batch, which an IPC file cannot
+    # hold: kept as text (the reader casts back to the new rows' types)
+    frame = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
     if key in frame.columns:
         frame = frame.with_columns(_key_hash(pl.col(key)).alias(HASH))
         order = frame.select(pl.arg_sort_by(HASH, ROW)).to_series()

@@ -430,7 +430,8 @@ def _incremental(
         recent = rows_since(state.history(name), cutoff)
         if recent is None:
             recent = read.table.frame.clear()
-        fresh = unseen(read.table.frame, recent.select(read.table.frame.columns))
+        mine = read.table.frame.schema  # the history keeps text for categoricals
+        fresh = unseen(read.table.frame, recent.select(list(mine)).cast(dict(mine)))
         offset = int(seen_meta["rows"])
         new[name] = fresh.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias(ROW))
     entities = (
@@ -442,7 +443,8 @@ def _incremental(
     timer.stage("history of the entities with new rows")
     for name in reads:
         found = rows_of(state.history(name), key, entities) if entities.len() else None
-        old[name] = new[name].clear() if found is None else found.select(new[name].columns)
+        schema = dict(new[name].schema)
+        old[name] = new[name].clear() if found is None else found.select(list(schema)).cast(schema)
     tables = (reads["touches"].table, reads["stages"].table)
     timer.stage("journeys")
     before = _part(old["touches"], old["stages"], options, tables)
