@@ -431,7 +431,7 @@ def _incremental(
         if recent is None:
             recent = read.table.frame.clear()
         mine = read.table.frame.schema  # the history keeps text for categoricals
-        fresh = unseen(read.table.frame, recent.select(list(mine)).cast(dict(mine)))
+        fresh = unseen(read.table.frame, recent.select(list(mine)).cast(mine))
         offset = int(seen_meta["rows"])
         new[name] = fresh.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias(ROW))
     entities = (
@@ -443,7 +443,7 @@ def _incremental(
     timer.stage("history of the entities with new rows")
     for name in reads:
         found = rows_of(state.history(name), key, entities) if entities.len() else None
-        schema = dict(new[name].schema)
+        schema = new[name].schema
         old[name] = new[name].clear() if found is None else found.select(list(schema)).cast(schema)
     tables = (reads["touches"].table, reads["stages"].table)
     timer.stage("journeys")
