@@ -342,3 +342,14 @@ def test_touches_and_conversions_dated_in_the_future_are_counted(tmp_path: Path)
     clean = attribution.attribute(_write(tmp_path / "c.csv", TOUCHES_CSV),
                                   _write(tmp_path / "d.csv", STAGES_CSV), models=["linear"])
     assert "dated_in_the_future" not in clean.manifest["reconciliation"]
+
+
+def test_a_contact_of_two_accounts_names_the_contacts_file_lines(tmp_path: Path) -> None:
+    contacts = _write(tmp_path / "c.csv", "contact_id,account_id\nc1,a1\nc2,a2\nc1,a3\n")
+    touches = _write(tmp_path / "t.csv", TOUCHES_CSV)
+    stages = _write(tmp_path / "s.csv", STAGES_CSV)
+    with pytest.raises(InputError, match="several accounts") as caught:
+        attribution.attribute(touches, stages, contacts=contacts, level="account",
+                              models=["linear"])
+    assert caught.value.lines == [2, 4]
+    assert caught.value.source == str(contacts)

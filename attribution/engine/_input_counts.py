@@ -1,7 +1,10 @@
 """Counts about the inputs that are not errors but that a user must see: the blank rows
 dropped at load and the touches and conversions dated in the future (a year typed 2030 for
 2025, a clock set wrong). Both go into the manifest's reconciliation, which the summary
-prints; nothing is dropped for being in the future (the run cannot know the right date)."""
+prints; nothing is dropped for being in the future (the run cannot know the right date).
+
+Also :func:`contacts_frame`: the contacts table checked when it is loaded, so that its
+errors name the file's lines."""
 
 from __future__ import annotations
 
@@ -10,9 +13,23 @@ from typing import Any
 
 import polars as pl
 
+from attribution.exceptions import InputError
 from attribution.inputs._schema import Table
+from attribution.journeys._contacts import attach_accounts
 
-__all__ = ["input_counts"]
+__all__ = ["contacts_frame", "input_counts"]
+
+
+def contacts_frame(table: Table, level: str) -> pl.DataFrame:
+    """The loaded contacts table's frame; at account level, a contact listed with two
+    accounts is an error naming the contacts file and its 1-based lines (found here, when
+    the table is loaded, rather than inside the journeys, which no longer know the file)."""
+    if level == "account":
+        try:
+            attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), table.frame, "")
+        except InputError as exc:
+            raise table.error(exc) from None
+    return table.frame
 
 
 def input_counts(

@@ -31,6 +31,7 @@ from attribution.engine._credit_table import (
     long_touch_credit,
     wide_channel_credit,
 )
+from attribution.engine._input_counts import contacts_frame
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
@@ -145,7 +146,7 @@ def load_inputs(
     contact_frame = None
     if contacts is not None:
         contact_table = load_input(contacts, CONTACTS, options)
-        contact_frame = contact_table.frame
+        contact_frame = contacts_frame(contact_table, options.level)
         sources["contacts"] = (contact_table.source, contact_table.rows_in)
     segments = load_segments(accounts, options)
     if segments is not None:

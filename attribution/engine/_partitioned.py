@@ -56,6 +56,7 @@ from attribution.engine._campaign_credit import (
     conversion_campaigns,
 )
 from attribution.engine._credit_table import StreamedTouchCredit
+from attribution.engine._input_counts import contacts_frame
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
@@ -284,7 +285,7 @@ def _run(
     contact_frame = None
     if contacts is not None:
         contact_table = load_input(contacts, CONTACTS, options)
-        contact_frame = contact_table.frame
+        contact_frame = contacts_frame(contact_table, options.level)
         inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
     contact_map = contact_accounts(contact_frame, options)
     segments = load_segments(account_table, options)
