@@ -477,3 +477,15 @@ def test_campaign_key_in_incremental_runs_equals_a_full_run(synth: Any, tmp_path
         by = ["model", "conversion_id", "touch_id"]
         assert_frame_equal(got.touch_credit.sort(by), full.touch_credit.sort(by), abs_tol=1e-9)
     assert got.manifest["parameters"]["incremental"]["mode"] == "incremental"
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=" \t\u00a0ab_(", max_size=6)), max_size=20))
+def test_campaigns_spelled_per_distinct_name_equal_every_row(values: list[str | None]) -> None:
+    """The journey touches' campaigns are spelled once per distinct name and mapped back:
+    the same as spelling every row (blank and missing -> (none), whitespace runs -> one
+    space, trimmed)."""
+    from attribution.inputs._campaigns import campaign_series, campaign_values
+
+    series = pl.Series("campaign", values, dtype=pl.String)
+    expected = series.to_frame().select(campaign_values(pl.col("campaign"))).to_series()
+    assert campaign_series(series).to_list() == expected.to_list()
