@@ -183,6 +183,19 @@ def main(argv: list[str] | None = None) -> int:
         .sort("metric")
     )
     target = anomalies.filter(pl.col("in_target"))
+    # size bands: 10% of a volume or spend, 5 points of a rate
+    rate = pl.col("metric").str.contains("_to_")
+    band = (
+        pl.when(rate)
+        .then((pl.col("size").abs() * 20).floor() / 20)
+        .otherwise((pl.col("size").abs() * 10).floor() / 10)
+    )
+    by_size = (
+        target.with_columns(family().alias("family"), band.round(2).alias("band"))
+        .group_by("family", "band")
+        .agg(pl.col("found").sum().alias("found"), pl.len().alias("injected"))
+        .sort("family", "band")
+    )
     summary = {
         "scenario": args.scenario,
         "seeds": args.seeds,
@@ -207,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         **{
             f"in_target_{name}": target.filter(family() == name).height
             for name in ("volume", "rate", "cost")
+        },
+        "in_target_by_size": {
+            f"{r['family']} {r['band']:.2f}+": f"{r['found']} of {r['injected']}"
+            for r in by_size.iter_rows(named=True)
         },
         "recall_same_metric": round(float(anomalies.get_column("found_metric").mean()), 3),  # type: ignore[arg-type]
         "injected": scored.height,
