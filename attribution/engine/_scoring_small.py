@@ -120,7 +120,7 @@ def _spell(channels: list[str]) -> list[str]:
 
 def _texts(values: list[Any]) -> None:
     """Each value non-empty text, else the general engine reads the request."""
-    if not all(type(v) is str and v for v in values):
+    if values and (set(map(type, values)) != {str} or "" in values):
         raise NeedsGeneralEngine
 
 
@@ -247,7 +247,7 @@ class _Request:
             np.not_equal(self.conv[1:], self.conv[:-1], out=starts[1:])
             ends[:-1] = starts[1:]
         self.start_index = np.flatnonzero(starts)
-        self.sizes = np.diff(self.start_index, append=n)  # touches per journey with some
+        self.sizes = np.flatnonzero(ends) - self.start_index + 1  # per journey with touches
         self.segment = np.cumsum(starts) - 1   # 0.. per journey with touches, in id order
         self.position = np.arange(n) - self.start_index[self.segment]
         self.n_touches = self.sizes[self.segment]
@@ -485,7 +485,7 @@ class SmallResult:
         self.req = req
         self.labels = labels
         self.credit = credit
-        self.value = credit * np.tile(req.conv_values[req.conv], len(labels))
+        self.value = (credit.reshape(len(labels), req.n) * req.conv_values[req.conv]).ravel()
         names = sorted(set(req.channels))
         self.names = names
         code = dict(zip(names, range(len(names)), strict=True))
@@ -532,9 +532,11 @@ class SmallResult:
         per_model = np.repeat(conversions.reshape(models, k).sum(axis=1), k)
         share = np.divide(conversions, per_model, out=np.zeros(conversions.shape),
                           where=per_model != 0)
-        channel = np.tile(np.arange(k), models)
-        order = np.lexsort((channel, -conversions, np.repeat(np.arange(models), k)))
-        return channel[order], conversions[order], values[order], share[order]
+        # per model, by conversions (descending) then channel: a stable sort of the negated
+        # sums within each model's k rows
+        order = np.argsort(-conversions.reshape(models, k), axis=1, kind="stable")
+        flat = (order + np.arange(models)[:, None] * k).ravel()
+        return order.ravel(), conversions[flat], values[flat], share[flat]
 
     def _channel_sums(self) -> tuple[list[str], list[str], list[float], list[float], list[float]]:
         channel, conversions, values, share = self._channel_table()
