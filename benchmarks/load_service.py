@@ -279,6 +279,87 @@ def mixed(port: int, small: dict[str, Any], large: dict[str, Any], total: int,
     }
 
 
+def _best_cpu_ms(fn: Any, repeat: int, rounds: int = 7) -> float:
+    """CPU milliseconds (this process, all threads) per call of ``fn``: the least of
+    ``rounds`` rounds of ``repeat`` calls (the least disturbed by other work)."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(repeat):
+            fn()
+        best = min(best, (time.process_time() - started) / repeat * 1e3)
+    return round(best, 4)
+
+
+def profile_parts(body: dict[str, Any], repeat: int = 300) -> dict[str, float]:
+    """CPU ms per request of each part of a scoring request, in this process, no socket:
+    reading the body, scoring, rendering the JSON answer, and the whole app (every
+    middleware, the key check, the fast path) for a scoring request and a health check, as
+    an ASGI call with the server's part (uvicorn, the socket) left out."""
+    sys.path.insert(0, str(ROOT))
+    from service import Settings, create_app
+    from service.api.routes.attribute import parse_request
+
+    raw = json.dumps(body).encode()
+    with tempfile.TemporaryDirectory(prefix="attribution-profile-") as tmp:
+        app = create_app(Settings(api_keys=(API_KEY,), runs_dir=Path(tmp) / "runs",
+                                  data_dir=Path(tmp)))
+
+        async def call(method: str, path: str, payload: bytes) -> None:
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                     "method": method, "scheme": "http", "path": path,
+                     "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                     "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000),
+                     "headers": [(b"host", b"127.0.0.1:8000"),
+                                 (b"authorization", f"Bearer {API_KEY}".encode()),
+                                 (b"content-type", b"application/json"),
+                                 (b"content-length", str(len(payload)).encode())]}
+            status: list[int] = []
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": payload, "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+
+            await app(scope, receive, send)
+            if status != [200]:
+                raise RuntimeError(f"{method} {path} answered {status}")
+
+        def app_ms(method: str, path: str, payload: bytes) -> float:
+            """As :func:`_best_cpu_ms`, the calls awaited in one coroutine per round."""
+            async def calls() -> None:
+                for _ in range(repeat):
+                    await call(method, path, payload)
+
+            best = float("inf")
+            for _ in range(7):
+                started = time.process_time()
+                loop.run_until_complete(calls())
+                best = min(best, (time.process_time() - started) / repeat * 1e3)
+            return round(best, 4)
+
+        loop = asyncio.new_event_loop()
+        try:
+            # the first request resolves the models: the scorer is cached from then on
+            loop.run_until_complete(call("POST", "/v1/attribute", raw))
+            scoring = app.state.scorers.cached(list(parse_request(raw).models))
+            scorer = scoring.scorer
+            journeys = parse_request(raw).journeys
+            scores = scorer.score(journeys)
+            parts = {
+                "read_body_ms": _best_cpu_ms(lambda: parse_request(raw), repeat),
+                "score_ms": _best_cpu_ms(lambda: scorer.score(journeys), repeat),
+                "render_json_ms": _best_cpu_ms(lambda: scores.to_json({"k": 1}), repeat),
+                "app_scoring_ms": app_ms("POST", "/v1/attribute", raw),
+                "app_healthz_ms": app_ms("GET", "/healthz", b""),
+            }
+        finally:
+            loop.close()
+    return parts
+
+
 def profile_scoring(body: dict[str, Any], repeat: int) -> None:
     """Profile the library's scoring path alone (what one request costs the worker)."""
     import cProfile
@@ -288,6 +369,7 @@ def profile_scoring(body: dict[str, Any], repeat: int) -> None:
     from attribution import JourneyScorer
     from service.api.routes.attribute import parse_request
 
+    print("CPU ms per request, by part (no socket):", profile_parts(body))
     raw = json.dumps(body).encode()
     parsed = parse_request(raw)
     scorer = JourneyScorer(models=parsed.models).fit()
@@ -323,6 +405,15 @@ def markdown(report: dict[str, Any]) -> str:
             f"{sc['p99_ms']:.2f} | {sc['requests_per_s'] / h['requests_per_s']:.0%} | "
             f"{h['server_cpu_ms_per_request']:.2f} / {sc['server_cpu_ms_per_request']:.2f} | "
             f"{h['load_average_before']} / {sc['load_average_before']} |")
+    parts = report.get("parts")
+    if parts:
+        lines += ["", "CPU per request by part, in the benchmark's process before the server "
+                  f"starts (no socket; least of 7 rounds; load average {parts['load_average']}):"
+                  f" reading the body {parts['read_body_ms']:.3f} ms, scoring "
+                  f"{parts['score_ms']:.3f} ms, rendering the JSON answer "
+                  f"{parts['render_json_ms']:.3f} ms; the whole app (middleware, key check, "
+                  f"fast path) {parts['app_scoring_ms']:.3f} ms for a scoring request and "
+                  f"{parts['app_healthz_ms']:.3f} ms for a health check."]
     lone = report["lone"]
     lines += ["", f"Lone request (c=1, {lone['requests']} sequential): server time p50 "
               f"{lone['server_p50_ms']:.3f} ms, p99 {lone['server_p99_ms']:.3f} ms "
@@ -380,10 +471,13 @@ def main() -> None:
 
     import polars as pl
 
+    load = os.getloadavg()[0]
+    parts: dict[str, Any] = {**profile_parts(body), "load_average": round(load, 2)}
+    print("parts", parts, flush=True)
     port = free_port()
     runs_dir = Path(tempfile.mkdtemp(prefix="attribution-load-"))
     server = start_server(port, runs_dir, args.workers)
-    report: dict[str, Any] = {"healthz": [], "scoring": []}
+    report: dict[str, Any] = {"healthz": [], "scoring": [], "parts": parts}
     try:
         asyncio.run(wait_ready(port))
         check = asyncio.run(python_load(port, [http_request("POST", "/v1/attribute", port,
