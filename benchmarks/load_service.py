@@ -40,6 +40,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -231,6 +232,7 @@ def run_case(tool: str, port: int, method: str, path: str, body: dict[str, Any] 
              total: int, concurrency: int, server_pid: int) -> dict[str, Any]:
     load = os.getloadavg()[0]
     cpu = tree_cpu_s(server_pid)
+    client = _client_cpu_s()
     if tool == "hey":
         raw = json.dumps(body).encode() if body is not None else None
         result = hey_load(port, method, path, raw, total, concurrency)
@@ -239,8 +241,17 @@ def run_case(tool: str, port: int, method: str, path: str, body: dict[str, Any] 
         out, wall = asyncio.run(python_load(port, [request], [1.0], total, concurrency))
         result = summary([o[1] for o in out], wall, sum(o[2] != 200 for o in out))
     cpu_ms = (tree_cpu_s(server_pid) - cpu) / total * 1e3
+    client_ms = (_client_cpu_s() - client) / total * 1e3
     return {**result, "concurrency": concurrency, "load_average_before": round(load, 2),
-            "server_cpu_ms_per_request": round(cpu_ms, 3)}
+            "server_cpu_ms_per_request": round(cpu_ms, 3),
+            "client_cpu_ms_per_request": round(client_ms, 3)}
+
+
+def _client_cpu_s() -> float:
+    """CPU seconds of the load tool: this process (the asyncio client) and its finished
+    children (``hey``; the server, still running, is not among them)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def lone_server_time(port: int, body: dict[str, Any], count: int) -> dict[str, Any]:
@@ -395,8 +406,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"client and the machine's other users; {s['requests']:,} requests per case.",
         "",
         "| c | healthz req/s | p50 ms | p99 ms | scoring req/s | p50 ms | p99 ms | "
-        "scoring / healthz | server CPU ms/req (healthz / scoring) | load avg |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "scoring / healthz | server CPU ms/req (healthz / scoring) | "
+        "load tool CPU ms/req (healthz / scoring) | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for h, sc in zip(report["healthz"], report["scoring"], strict=True):
         lines.append(
@@ -404,6 +416,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"{h['p99_ms']:.2f} | {sc['requests_per_s']:,.0f} | {sc['p50_ms']:.2f} | "
             f"{sc['p99_ms']:.2f} | {sc['requests_per_s'] / h['requests_per_s']:.0%} | "
             f"{h['server_cpu_ms_per_request']:.2f} / {sc['server_cpu_ms_per_request']:.2f} | "
+            f"{h['client_cpu_ms_per_request']:.2f} / {sc['client_cpu_ms_per_request']:.2f} | "
             f"{h['load_average_before']} / {sc['load_average_before']} |")
     parts = report.get("parts")
     if parts:
