@@ -202,7 +202,11 @@ def hey_load(port: int, method: str, path: str, body: bytes | None, total: int,
     # offsets are when each request started; the last one's end closes the run
     wall = max(float(r["offset"]) + float(r["response-time"]) for r in rows)
     errors = sum(r["status-code"] != "200" for r in rows)
-    return summary(latencies, wall, errors)
+    # where the slowest 1% are: how many of them started in the run's first tenth (new
+    # connections, the server's queue filling up) rather than spread over the run
+    slow = sorted(rows, key=lambda r: float(r["response-time"]))[-max(1, len(rows) // 100):]
+    early = sum(float(r["offset"]) < wall / 10 for r in slow) / len(slow)
+    return {**summary(latencies, wall, errors), "slowest_1pct_in_first_tenth": round(early, 2)}
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -418,6 +422,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"{h['server_cpu_ms_per_request']:.2f} / {sc['server_cpu_ms_per_request']:.2f} | "
             f"{h['client_cpu_ms_per_request']:.2f} / {sc['client_cpu_ms_per_request']:.2f} | "
             f"{h['load_average_before']} / {sc['load_average_before']} |")
+    if all("slowest_1pct_in_first_tenth" in case for case in report["scoring"]):
+        lines += ["", "Share of the slowest 1% of requests that started in the run's first tenth "
+                  "(healthz / scoring): " + "; ".join(
+                      f"c={sc['concurrency']} {h['slowest_1pct_in_first_tenth']:.0%} / "
+                      f"{sc['slowest_1pct_in_first_tenth']:.0%}"
+                      for h, sc in zip(report["healthz"], report["scoring"], strict=True)) + "."]
     parts = report.get("parts")
     if parts:
         lines += ["", "CPU per request by part, in the benchmark's process before the server "
