@@ -328,6 +328,10 @@ def test_a_large_answer_comes_back_as_a_file_sent_in_chunks(tmp_path: Path) -> N
     small = score_in_process(json.dumps(body(1, 3)).encode(), str(spool))
     assert small[0] == 200
     assert isinstance(small[1], bytes)
+    # a spool that cannot take the file (gone, or a full /dev/shm): the bytes themselves
+    status, fallback, _ = score_in_process(raw, str(spool / "gone"))
+    assert status == 200
+    assert fallback == expected
     error = score_in_process(raw[:-2], str(spool))
     assert error[0] == 422
     assert isinstance(error[1], bytes)

@@ -167,11 +167,23 @@ def score_in_process(raw: bytes, spool: str | None = None
         status, payload, headers = error_parts(exc)
         return status, orjson.dumps(payload), headers
     if spool is not None and len(content) > SPOOL_BYTES:
-        handle, path = tempfile.mkstemp(prefix="response-", suffix=".json", dir=spool)
+        try:
+            return 200, _spooled(content, spool), None
+        except OSError:  # the spool is full (a small /dev/shm) or gone: send the bytes
+            pass
+    return 200, content, None
+
+
+def _spooled(content: bytes, spool: str) -> Spooled:
+    handle, path = tempfile.mkstemp(prefix="response-", suffix=".json", dir=spool)
+    try:
         with os.fdopen(handle, "wb") as out:
             out.write(content)
-        return 200, Spooled(path, len(content)), None
-    return 200, content, None
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return Spooled(path, len(content))
 
 
 def _discard(answer: tuple[int, bytes | Spooled, dict[str, str] | None]) -> None:
