@@ -112,3 +112,49 @@ def test_cli_budget_and_customers_only_is_checked(tmp_path: Path) -> None:
         proc.stdout
     )
     assert "1 of 1 check(s) are flagged (cac)" in proc.stdout
+
+
+@given(
+    spend=st.lists(st.floats(100, 1e6), min_size=2, max_size=4),
+    customers=st.lists(st.integers(1, 500), min_size=4, max_size=4),
+    budget=st.lists(st.floats(0, 1e6), min_size=4, max_size=4),
+)
+@settings(max_examples=40, deadline=None)
+def test_the_plans_cac_is_one_figure_everywhere(spend, customers, budget) -> None:
+    from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+
+    channels = [f"ch{i}" for i in range(len(spend))]
+    credit = pl.DataFrame(
+        [("linear", c, float(n), 1.0, 0.0) for c, n in zip(channels, customers, strict=False)],
+        schema=CHANNEL_CREDIT_SCHEMA,
+        orient="row",
+    )
+    result = attribution.AttributionResult(credit, pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA), {})
+    spend_table = pl.DataFrame(
+        {"channel": channels, "month": ["2025-01-01"] * len(channels), "amount": spend}
+    )
+    stages = pl.DataFrame(
+        {"contact_id": ["a", "a"], "stage": ["mql", "closed_won"],
+         "timestamp": ["2025-01-01", "2025-01-05"]}
+    )  # fmt: skip
+    plan = {"budget": dict(zip(channels, budget, strict=False)), "targets": {"cac": 10}}
+    if sum(plan["budget"].values()) <= 0:
+        return
+    check = attribution.check_plan(plan, result, spend_table, stages)
+    total = check.table.filter(pl.col("channel") == "(total)").row(0, named=True)
+    cac = sum(plan["budget"].values()) / total["projected_customers"]
+    # by hand: each channel buys budget / (spend / customers)
+    by_hand = sum(
+        b / (s / n) for b, s, n in zip(budget, spend, customers, strict=False)
+    )
+    assert total["projected_customers"] == pytest.approx(by_hand)
+    assert total["projected_cac"] == pytest.approx(cac)
+    assert check.summary_data["projected"]["cac"] == pytest.approx(cac)
+    assert f"at ${cac:,.0f} each" in check.verdict
+    flag = check.flags.filter((pl.col("assumption") == "cac") & (pl.col("against") == "data"))
+    assert flag.item(0, "data_value") == pytest.approx(cac)
+    # the other CAC, as spent, is the plan channels' spend / customers, labelled apart
+    paid = [(s, n) for s, n, b in zip(spend, customers, budget, strict=False) if b > 0]
+    assert total["measured_cac"] == pytest.approx(
+        sum(s for s, _ in paid) / sum(n for _, n in paid)
+    )
