@@ -158,3 +158,32 @@ def test_the_plans_cac_is_one_figure_everywhere(spend, customers, budget) -> Non
     assert total["measured_cac"] == pytest.approx(
         sum(s for s, _ in paid) / sum(n for _, n in paid)
     )
+
+
+def test_a_cheap_channel_without_budget_or_cap_is_said_not_divided_by() -> None:
+    """Found by the property above: the cheapest channel had no budget (so no cap) and the
+    reallocation's cut path divided by zero customers (a traceback)."""
+    from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+
+    credit = pl.DataFrame(
+        [("linear", "a", 500.0, 1.0, 0.0), ("linear", "b", 1.0, 1.0, 0.0)],
+        schema=CHANNEL_CREDIT_SCHEMA, orient="row",
+    )  # fmt: skip
+    result = attribution.AttributionResult(credit, pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA), {})
+    spend = pl.DataFrame(
+        {"channel": ["a", "b"], "month": ["2025-01-01"] * 2, "amount": [100.0, 1000.0]}
+    )
+    stages = pl.DataFrame(
+        {"contact_id": ["a", "a"], "stage": ["mql", "closed_won"],
+         "timestamp": ["2025-01-01", "2025-01-05"]}
+    )  # fmt: skip
+    plan = {"budget": {"a": 0, "b": 1000}, "targets": {"cac": 10}}
+    check = attribution.check_plan(plan, result, spend, stages)
+    outcome = check.summary_data["reallocation"]
+    assert outcome["mode"] == "impossible"
+    assert outcome["cheap_without_room"] == ["a"]
+    assert "(a) have no budget and no cap" in check.verdict
+    # with room, the same channel takes the money and meets the target
+    capped = attribution.check_plan(plan | {"caps": {"a": 500}}, result, spend, stages)
+    assert capped.summary_data["reallocation"]["cac_target_met"] is True
+    assert capped.table.filter(pl.col("channel") == "a").item(0, "reallocated_budget") == 500

@@ -72,16 +72,24 @@ def reallocate(
                 total = float(alloc.sum())
                 if total > budget:  # cheap channels alone could take more than the budget
                     alloc = full
-                out.update(
-                    mode="cut_budget" if total < budget - 1e-6 else "same_budget",
-                    cac_target_met=True,
-                    budget=float(alloc.sum()),
-                    customers=_customers(alloc, cac),
-                    cac=float(alloc.sum()) / _customers(alloc, cac),
-                )
-            else:
+                bought = _customers(alloc, cac)
+                if bought > 0:
+                    out.update(
+                        mode="cut_budget" if total < budget - 1e-6 else "same_budget",
+                        cac_target_met=True,
+                        budget=float(alloc.sum()),
+                        customers=bought,
+                        cac=float(alloc.sum()) / bought,
+                    )
+                else:  # the channels under the target have no room (no budget, no cap)
+                    alloc = full
+            if not out["cac_target_met"]:
                 out["mode"] = "impossible"
                 out["cac_reduction_needed"] = (1 - target_cac / best) if best else None
+                names = frame.get_column("channel").to_list()
+                out["cheap_without_room"] = [
+                    names[int(i)] for i in order if cac[i] <= target_cac and room[i] <= 0
+                ]
     # what it would take to reach the customers target at measured CACs, within the caps
     if target_customers is not None:
         spend_s, cust_s = base_spend, base_customers

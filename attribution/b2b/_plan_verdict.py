@@ -55,6 +55,14 @@ def verdict(
                 f"can be judged against the ${t['cac']:,.0f} CAC target (check the plan's "
                 "channel names are the data's)."
             )
+        elif stuck := outcome.get("cheap_without_room"):
+            parts.append(
+                f"No reallocation meets the ${t['cac']:,.0f} CAC target within the plan: the "
+                f"channels whose measured CAC is under it ({', '.join(stuck)}) have no budget "
+                "and no cap, so the reallocation cannot move money to them (give them a [caps] "
+                f"entry); the best allocation buys {outcome['customers']:,.0f} customers at "
+                f"${outcome['cac']:,.0f}."
+            )
         else:
             need = outcome.get("cac_reduction_needed")
             parts.append(
