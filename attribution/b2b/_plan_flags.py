@@ -77,7 +77,7 @@ def plan_flags(
             optimistic = ratio > 1 if higher_is_optimistic else ratio < 1
             flagged = ratio > factor or ratio < 1 / factor
             direction = words[0] if optimistic else words[1]
-            far = max(ratio, 1 / ratio)
+            far = max(ratio, 1 / ratio) if ratio > 0 else float("inf")
             note = (
                 f"{what}: the plan assumes {shown or _show(plan_value, fmt)}, the data shows "
                 f"{_show(data_value, fmt)} ({far:.1f}x, {_PHRASES[direction]})"
