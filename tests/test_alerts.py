@@ -106,6 +106,14 @@ def test_mute_and_per_metric_thresholds() -> None:
     assert attribution.funnel(data, alerts=high).alerts.height == 0
 
 
+def test_spend_has_its_own_default_threshold_under_the_users() -> None:
+    assert AlertSettings().thresholds == {"spend": 3.25}
+    assert AlertSettings(threshold=4.0).thresholds["spend"] == 3.25  # 'threshold' is the rest's
+    assert AlertSettings(thresholds={"lead_volume": 5.0}).thresholds == {
+        "spend": 3.25, "lead_volume": 5.0}
+    assert AlertSettings(thresholds={"spend": 4.0}).thresholds == {"spend": 4.0}
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(attribution.ModelParameterError, match="'threshold'"):
         AlertSettings(threshold=0)

@@ -432,7 +432,9 @@ def funnel(
     )
     unmeasured = _unmeasured_series(steps, lost_stage, seen, not_measured)
     thresholds = f"|z| >= {settings.threshold:g}" + (
-        f" (per metric: {settings.thresholds})" if settings.thresholds else ""
+        " (" + ", ".join(f"{m} {t:g}" for m, t in settings.thresholds.items()) + ")"
+        if settings.thresholds
+        else ""
     )
     monthly = spend_frame is not None and "date" not in spend_frame.columns
     spend_weeks = max(settings.trailing_weeks, settings.spend_trailing_weeks)
