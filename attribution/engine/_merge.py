@@ -23,7 +23,8 @@ from attribution.engine._result import (
     TOUCH_CREDIT_SCHEMA,
 )
 from attribution.engine._stages import Fitted, channel_credit_from_touches, concat
-from attribution.exceptions import DuplicateKeyError, InputError
+from attribution.exceptions import InputError
+from attribution.inputs._dedupe import touch_id_conflict
 from attribution.inputs._reading import locate
 from attribution.inputs._schema import ROW, Table, TableSpec, load
 from attribution.inputs._sources import Source
@@ -284,11 +285,4 @@ class TouchIds:
         shared = found.filter(pl.col("__part").n_unique().over("__touch_id") > 1)
         rows = shared.get_column(GLOBAL_ROW).sort()
         if rows.len():
-            raise DuplicateKeyError(
-                f"{rows.len()} rows share a touch_id but differ in other columns",
-                table="touches",
-                source=self.source,
-                column="touch_id",
-                rows=rows.head(5).cast(pl.Int64).to_list(),
-                hint="touch_id must identify one touch; exact duplicate rows are removed for you",
-            )
+            raise touch_id_conflict(rows.len(), self.source, rows)

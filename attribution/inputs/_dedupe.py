@@ -63,16 +63,24 @@ def deduplicate_touches(table: Table) -> tuple[pl.DataFrame, int]:
             ids = kept.get_column("touch_id")
             dup = ids.is_duplicated() & ids.is_not_null()
             if dup.any():
-                raise DuplicateKeyError(
-                    f"{dup.sum()} rows share a touch_id but differ in other columns",
-                    table="touches",
-                    source=source.name,
-                    column="touch_id",
-                    rows=kept.filter(dup).sort(ROW).get_column(ROW).head(_MAX_ROWS_SHOWN).to_list(),
-                    hint="touch_id must identify one touch; exact duplicate rows are removed "
-                    "for you",
+                raise touch_id_conflict(
+                    int(dup.sum()), source.name, kept.filter(dup).sort(ROW).get_column(ROW)
                 )
     return deduped, removed
+
+
+def touch_id_conflict(count: int, source: str | None, rows: pl.Series) -> DuplicateKeyError:
+    """The error for ``count`` rows sharing a touch_id while differing in other columns, naming
+    the first of ``rows`` (0-based, sorted): one wording for the in-memory check and the
+    partitioned one."""
+    return DuplicateKeyError(
+        f"{count} rows share a touch_id but differ in other columns",
+        table="touches",
+        source=source,
+        column="touch_id",
+        rows=rows.head(_MAX_ROWS_SHOWN).cast(pl.Int64).to_list(),
+        hint="touch_id must identify one touch; exact duplicate rows are removed for you",
+    )
 
 
 def deduplicate_stages(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
