@@ -87,6 +87,7 @@ from attribution.engine._generations import (
     write_table,
 )
 from attribution.engine._history import count_before, rows_of, rows_since
+from attribution.engine._input_counts import count_blank_rows
 from attribution.engine._manifest import Timer, conversion_totals
 from attribution.engine._memory import attribute, refuse_bootstrap
 from attribution.engine._result import AttributionResult
@@ -156,6 +157,7 @@ class _Read:
 
     table: Table
     before: int
+    whole: bool = True  #: the whole input was read (its blank rows counted), not filtered
 
 
 def _read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: datetime) -> _Read:
@@ -172,7 +174,7 @@ def _read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: d
             f"{_literal(cutoff)}",
         )
         before = int(count.frame(spec.name).item())
-        return _Read(load_input(after, spec, options, require_rows=False), before)
+        return _Read(load_input(after, spec, options, require_rows=False), before, whole=False)
     source = read_source(data, table=spec.name)
     dtype = source.frame.collect_schema().get(column)
     if isinstance(dtype, pl.Datetime):
@@ -188,7 +190,7 @@ def _read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: d
             f"{source.name} (rows at or after {cutoff.isoformat()})",
             numbering=None,
         )
-        return _Read(load_input(filtered, spec, options), int(before))
+        return _Read(load_input(filtered, spec, options), int(before), whole=False)
     table = load_input(data, spec, options)
     early = table.frame.get_column("timestamp") < cutoff
     before = int(early.sum())
@@ -196,7 +198,8 @@ def _read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: d
 
 
 def _replace(table: Table, frame: pl.DataFrame) -> Table:
-    return Table(frame, table.source, frame.height, names=table.names, spec=table.spec)
+    return Table(frame, table.source, frame.height, names=table.names, spec=table.spec,
+                 blank_rows=table.blank_rows)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -391,6 +394,7 @@ def _full(
     timer.stage("state")
     meta["stage_counts_full"] = stage_counts_full(part.stages)
     meta["counts"] = dict(part.counts)
+    count_blank_rows(meta["counts"], tables)  # as a full run counts them
     meta["totals"] = conversion_totals(part.journeys.conversions)
     written = write_generation(fresh, meta, part, _key(options), None)
     rules = rule_credit(part.journeys.touches, options)
@@ -457,6 +461,7 @@ def _incremental(
     timer.stage("state")
     affected = set(entities.to_list())
     meta["counts"] = combine_counts(meta["counts"], before.counts, after.counts, affected, key)
+    count_blank_rows(meta["counts"], {n: r.table for n, r in reads.items() if r.whole})
     full_stages = dict(meta["stage_counts_full"])
     for s, n in stage_counts_full(before.stages).items():
         full_stages[s] = full_stages.get(s, 0) - n

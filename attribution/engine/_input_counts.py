@@ -8,6 +8,7 @@ errors name the file's lines."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from attribution.exceptions import InputError
 from attribution.inputs._schema import Table
 from attribution.journeys._contacts import attach_accounts
 
-__all__ = ["contacts_frame", "input_counts"]
+__all__ = ["contacts_frame", "count_blank_rows", "input_counts"]
 
 
 def contacts_frame(table: Table, level: str) -> pl.DataFrame:
@@ -43,9 +44,7 @@ def input_counts(
     ``dated_in_the_future`` (touches / conversions after ``now``, default the current UTC
     time), each only when not empty."""
     out: dict[str, Any] = {}
-    blank = {n: t.blank_rows for n, t in (("touches", touch_table), ("stages", stage_table))}
-    if any(blank.values()):
-        out["blank_rows_dropped"] = {n: k for n, k in blank.items() if k}
+    count_blank_rows(out, {"touches": touch_table, "stages": stage_table})
     moment = pl.lit(now or datetime.now(UTC), pl.Datetime("us", "UTC"))
     future = {
         name: int(frame.select((pl.col("timestamp") > moment).sum()).item())
@@ -55,3 +54,15 @@ def input_counts(
     if any(future.values()):
         out["dated_in_the_future"] = {n: k for n, k in future.items() if k}
     return out
+
+
+def count_blank_rows(counts: dict[str, Any], tables: Mapping[str, Table]) -> None:
+    """Set ``counts["blank_rows_dropped"]`` to each of ``tables``' blank rows (the tables
+    not given keep the count already there; zeros left out, the key only when not empty):
+    how a run made of several reads (an incremental night reads only the inputs it read
+    whole again) reports what a full run on the same files reports."""
+    before = dict(counts.pop("blank_rows_dropped", None) or {})
+    blank = {n: t.blank_rows for n, t in tables.items()}
+    merged = {n: blank.get(n, before.get(n, 0)) for n in dict.fromkeys([*blank, *before])}
+    if any(merged.values()):
+        counts["blank_rows_dropped"] = {n: k for n, k in merged.items() if k}

@@ -9,7 +9,7 @@ below, so the CSV reading and the timestamp parsing sit in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -53,6 +53,9 @@ class Export:
     #: second number is above 12, so month-first for sure, an example); see
     #: :func:`ambiguous_dates_note`
     dates: dict[str, tuple[int, int, str]] = field(default_factory=dict, compare=False)
+    #: rows whose every cell was empty (a blank line, ``,,,``): left out of ``frame`` and
+    #: counted (:func:`drop_blank_rows`), never read as records without an id
+    blank_rows: int = field(default=0, compare=False)
 
     @property
     def name(self) -> str:
@@ -88,12 +91,14 @@ class Export:
         return self.frame.filter(mask).get_column(LINE).head(_MAX_LINES_SHOWN).to_list()
 
 
-def read_export(path: str | Path, label: str) -> Export:
+def read_export(path: str | Path, label: str, *, keep_blank_rows: bool = False) -> Export:
     """Read a CSV export as text.
 
     Every cell is text; surrounding whitespace (NBSP included) is trimmed, and empty cells,
     quoted empty strings (``""``) and whitespace-only cells are missing (null). ``_line`` is
-    the line the row starts on (quoted cells spanning lines are counted).
+    the line the row starts on (quoted cells spanning lines are counted). Rows whose every
+    cell is missing are left out and counted (:func:`drop_blank_rows`) unless
+    ``keep_blank_rows`` (a reader that looks at them first, then drops them).
     """
     path = Path(path)
     if not path.is_file():
@@ -130,9 +135,29 @@ def read_export(path: str | Path, label: str) -> Export:
         ).alias(LINE),
         *[blank_as_null(pl.col(c)).str.strip_chars().alias(c) for c in text],
     )
+    export = Export(label, path, frame)
     if frame.height == 0:
         raise InputError("the file has a header but no rows", table=label, source=str(path))
-    return Export(label, path, frame)
+    return export if keep_blank_rows else drop_blank_rows(export)
+
+
+def drop_blank_rows(export: Export) -> Export:
+    """``export`` without its rows whose every cell is missing, counted in ``blank_rows``
+    (the import report's drop "blank row (every cell empty)"); a file of blank rows only is
+    an error, as one with a header only."""
+    cells = [c for c in export.frame.columns if c != LINE]
+    blank = pl.all_horizontal(pl.col(c).is_null() for c in cells)
+    kept = export.frame.filter(~blank)
+    if kept.height == export.frame.height:
+        return export
+    if kept.height == 0:
+        raise InputError(
+            f"the file has a header but no rows (only {export.frame.height:,} blank row(s))",
+            table=export.label,
+            source=export.name,
+        )
+    dropped = export.blank_rows + export.frame.height - kept.height
+    return replace(export, frame=kept, blank_rows=dropped)
 
 
 def _fold(name: str) -> str:

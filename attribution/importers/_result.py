@@ -92,10 +92,13 @@ class ImportReport:
         self.exports.append(export)
         self.files[export.label] = {
             "path": export.name,
-            "rows_read": export.frame.height + self.footer_lines.get(export.label, 0),
+            "rows_read": export.frame.height
+            + export.blank_rows
+            + self.footer_lines.get(export.label, 0),
             "rows_kept": export.frame.height,
             "columns": {k: v for k, v in columns.items() if v is not None},
         }
+        self.drop(export.label, "blank row (every cell empty)", export.blank_rows)
 
     def kept(self, label: str, rows: int) -> None:
         self.files[label]["rows_kept"] = int(rows)
