@@ -88,7 +88,8 @@ class InputError(AttributionError, ValueError):
         #: how ``rows`` are shown: (word, number of row 0), e.g. ("lines", 2) for a CSV file
         self.numbering = numbering
         origin = numbering[1] if numbering else 0
-        self.lines = [r + origin for r in self.rows]
+        lines_of = getattr(numbering, "lines_of", None)  # an NDJSON file with blank lines
+        self.lines = lines_of(self.rows) if lines_of else [r + origin for r in self.rows]
         where = []
         if table:
             where.append(f"table '{table}'")

@@ -69,3 +69,34 @@ def test_import_counts_blank_rows_as_blank_rows_not_as_records_without_ids(
         assert report["files"][label]["rows_read"] == clean["files"][label]["rows_read"] + added
         assert report["files"][label]["rows_kept"] == clean["files"][label]["rows_kept"]
     assert report["outputs"] == clean["outputs"]
+
+
+# ------------------------------------------------------------------- NDJSON lines, blank lines
+def test_ndjson_value_errors_name_file_lines_past_blank_lines(tmp_path: Path) -> None:
+    import pytest
+
+    from attribution import InputError
+
+    rows = [
+        '{"timestamp": "2025-03-01", "channel": "linkedin", "contact_id": "c1"}',
+        "",
+        "   ",
+        '{"timestamp": "2025-03-02", "channel": "email", "contact_id": "c1"}',
+        "",
+        '{"timestamp": "yesterday", "channel": "email", "contact_id": "c2"}',
+        '{"timestamp": "2025-03-03", "channel": "email", "contact_id": "c2"}',
+        "\t",
+        '{"timestamp": "soon", "channel": "email", "contact_id": "c2"}',
+    ]
+    touches = _write(tmp_path / "t.ndjson", "\n".join(rows) + "\n")
+    stages = _write(tmp_path / "s.csv", STAGES_CSV)
+    with pytest.raises(InputError) as caught:
+        attribution.attribute(touches, stages, models=["linear"])
+    assert caught.value.lines == [6, 9]
+    assert caught.value.rows == [2, 4]  # 0-based among the file's rows
+    assert "(first offending lines: 6, 9)" in str(caught.value)
+    # without blank lines, the lines are the rows + 1, as before
+    plain = _write(tmp_path / "p.ndjson", "\n".join(r for r in rows if r.strip()) + "\n")
+    with pytest.raises(InputError) as caught:
+        attribution.attribute(plain, stages, models=["linear"])
+    assert caught.value.lines == [3, 5]

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from attribution.exceptions import InputError
 from attribution.inputs._database import SqlTable
+from attribution.inputs._ndjson_lines import NdjsonLines
 from attribution.inputs._read_errors import read_failure
 
 #: Anything the library accepts as a table.
@@ -182,7 +183,9 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
                     source=str(path),
                 ) from None
             raise read_failure(path, fmt, table, exc) from None
-        numbering = {"parquet": ("rows, 1-based", 1), "ndjson": ("lines", 1)}.get(fmt, ("lines", 2))
+        numbering: tuple[str, int] = {"parquet": ("rows, 1-based", 1)}.get(fmt, ("lines", 2))
+        if fmt == "ndjson":  # its rows' lines past the blank lines the reader skips
+            numbering = NdjsonLines(path)
         digest = _BackgroundHash(path) if prehash else None
         return Source(frame, str(path), path, digest, numbering=numbering)
     raise InputError(
