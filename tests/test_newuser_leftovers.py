@@ -100,3 +100,60 @@ def test_ndjson_value_errors_name_file_lines_past_blank_lines(tmp_path: Path) ->
     with pytest.raises(InputError) as caught:
         attribution.attribute(plain, stages, models=["linear"])
     assert caught.value.lines == [3, 5]
+
+
+# ------------------------------------------------------------------- small money in the plan
+def test_money_under_a_dollar_is_never_shown_as_zero() -> None:
+    from attribution.b2b._shared import money
+
+    assert money(0) == "$0"
+    assert money(0.2) == "$0.20"
+    assert money(0.004) == "<$0.01"
+    assert money(2.5) == "$2.50"
+    assert money(3.0) == "$3"
+    assert money(9.999) == "$10"
+    assert money(1234.4) == "$1,234"
+    assert money(-0.5) == "-$0.50"
+    assert money(None) == "-"
+    assert money(62.5, cents_below=100) == "$62.50"
+
+
+def test_plan_with_cacs_under_a_dollar_prints_them(make_stages) -> None:
+    import re
+
+    import polars as pl
+
+    from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+
+    credit = pl.DataFrame(
+        [("linear", c, n, 1.0, 0.0) for c, n in (("a", 10.0), ("b", 10.0), ("c", 5.0))],
+        schema=CHANNEL_CREDIT_SCHEMA,
+        orient="row",
+    )
+    result = attribution.AttributionResult(credit, pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA), {})
+    # measured CAC: a $0.10, b $0.30, c $0.50
+    spend = pl.DataFrame(
+        {"channel": ["a", "b", "c"], "month": ["2025-01-01"] * 3, "amount": [1.0, 3.0, 2.5]}
+    )
+    rows = [(f"c{i}", "mql", 1, None) for i in range(10)]
+    stages = make_stages([*rows, ("c0", "closed_won", 9, 10.0), ("c1", "closed_won", 9, 10.0)])
+    plan = {"budget": {"a": 1, "b": 1, "c": 1}, "targets": {"customers": 30, "cac": 0.05}}
+    check = attribution.check_plan(plan, result, spend, stages)
+    cac = 3 / (10 + 1 / 0.3 + 2)
+    assert f"about 15 customers at ${cac:.2f} each, against a target of 30 at $0.05" in (
+        check.verdict
+    )
+    zero = re.compile(r"\$0(?![.\d])")
+    assert not zero.search(check.verdict), check.verdict
+    table = {line.split()[0]: line for line in check.summary().splitlines()[2:6]}
+    for channel, shown in (("a", "$0.10"), ("b", "$0.30"), ("c", "$0.50")):
+        assert shown in table[channel]
+    assert f"${cac:.2f}" in table["(total)"]
+    # the only $0 left is a real zero: channel c's budget after the reallocation
+    shown = [line for line in check.summary().splitlines() if zero.search(line)]
+    assert shown == [table["c"]], shown
+    assert by_realloc(check)["c"] == 0
+
+
+def by_realloc(check: attribution.PlanCheck) -> dict[str, float]:
+    return dict(check.table.select("channel", "reallocated_budget").iter_rows())

@@ -172,7 +172,7 @@ class PlanCheck:
         if s.get("mode") == "no_data":
             return "\n".join(
                 [
-                    f"Plan check '{s['name']}' without data: ${s['budget_total']:,.0f} over "
+                    f"Plan check '{s['name']}' without data: {money(s['budget_total'])} over "
                     f"{s['period_months']:g} months, against its own arithmetic and the "
                     "published ranges (! = flagged):",
                     *check_lines,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from attribution.b2b._shared import money
 from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks
 
 __all__ = ["Implied", "dollars", "published_costs"]
@@ -45,7 +46,7 @@ def _both(r: BenchmarkRange | None) -> tuple[float, float] | None:
 
 def dollars(x: float) -> str:
     """``$62.50`` below $100, else ``$1,389``."""
-    return f"${x:,.2f}".replace(".00", "") if x < 100 else f"${x:,.0f}"
+    return money(x, cents_below=100)
 
 
 def _cost_per_lead(bench: Benchmarks, channel: str) -> tuple[float, float, str] | None:

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from attribution.b2b._plan_file import MONEY_ASSUMPTIONS, Plan, assumed_range
+from attribution.b2b._shared import money
 from attribution.exceptions import ConfigError, did_you_mean
 
 __all__ = ["FLAG_SCHEMA", "plan_flags"]
@@ -210,5 +211,5 @@ def plan_flags(
 
 def _show(x: float, kind: str) -> str:
     if kind == "money":
-        return f"${x:,.0f}"
+        return money(x)
     return f"{x:.1%}" if kind == "rate" else f"{x:,.0f}"

@@ -45,6 +45,7 @@ from typing import Any
 
 from attribution.b2b._plan_costs import Implied, dollars, published_costs
 from attribution.b2b._plan_file import MONEY_ASSUMPTIONS, Plan, assumed_range
+from attribution.b2b._shared import money
 from attribution.exceptions import ConfigError, did_you_mean
 from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks, format_range, format_value
 
@@ -52,7 +53,8 @@ __all__ = ["plan_range_flags"]
 
 
 def _money(low: float, high: float) -> str:
-    return f"${low:,.0f}" if round(low) == round(high) else f"${low:,.0f}-${high:,.0f}"
+    shown = money(low), money(high)
+    return shown[0] if shown[0] == shown[1] else f"{shown[0]}-{shown[1]}"
 
 
 def _rate(low: float, high: float) -> str:

@@ -40,6 +40,7 @@ import numpy as np
 import polars as pl
 
 from attribution.b2b._plan_options import RiskSettings
+from attribution.b2b._shared import money
 
 __all__ = ["RISK_COLUMNS", "RISK_NOTE", "PlanRisk", "draws_of", "plan_risk", "risk_sentence"]
 
@@ -267,12 +268,12 @@ def risk_sentence(risk: PlanRisk, targets: dict[str, float]) -> str | None:
         x
         for x in (
             f"reaching {t_cust:,.0f} customers" if t_cust else "",
-            f"<= ${t_cac:,.0f} CAC" if t_cac else "",
+            f"<= {money(t_cac)} CAC" if t_cac else "",
         )
         if x
     )
     if not t_cust:
-        goal = f"a CAC <= ${t_cac:,.0f}"
+        goal = f"a CAC <= {money(t_cac)}"
     low, high = risk.parameters["inflation"]
     inflation = f"{low:.0%}" if low == high else f"{low * 100:.0f}-{high:.0%}"
     basis = (
@@ -284,7 +285,7 @@ def risk_sentence(risk: PlanRisk, targets: dict[str, float]) -> str | None:
         f"{_chance(planned['p_target'])} chance of {goal} "
         f"({risk.parameters['draws']:,} draws from {basis}, costs up {inflation}; "
         f"median {planned['customers']:,.0f} customers"
-        + (f" at ${planned['cac']:,.0f}" if planned["cac"] is not None else "")
+        + (f" at {money(planned['cac'])}" if planned["cac"] is not None else "")
         + f", {1 - (1 - LEVEL) / 2:.0%} chance of at least {planned['customers_low']:,.0f})."
     )
     worst = risk.table.filter(pl.col("kind") != "planned").sort("p_target", nulls_last=True)

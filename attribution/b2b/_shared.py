@@ -65,9 +65,17 @@ def is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def money(x: float | None) -> str:
-    """``$1,235`` (whole currency units); ``-`` for a missing value."""
-    return "-" if x is None else f"${x:,.0f}"
+def money(x: float | None, cents_below: float = 10.0) -> str:
+    """``$1,235`` (whole currency units); below ``cents_below`` with cents (``$0.62``,
+    ``$2.50``; ``$3`` for a whole amount), so an amount that is not zero is never shown as
+    ``$0`` (under a cent: ``<$0.01``); ``-`` for a missing value."""
+    if x is None:
+        return "-"
+    if x == 0 or abs(x) >= cents_below:
+        return f"${x:,.0f}".replace("$-", "-$")
+    if abs(x) < 0.005:
+        return "<$0.01" if x > 0 else ">-$0.01"
+    return f"${x:,.2f}".replace(".00", "").replace("$-", "-$")
 
 
 def num(x: float | None, fmt: str = ",.0f") -> str:
