@@ -145,7 +145,11 @@ def test_plan_with_cacs_under_a_dollar_prints_them(make_stages) -> None:
     )
     zero = re.compile(r"\$0(?![.\d])")
     assert not zero.search(check.verdict), check.verdict
-    table = {line.split()[0]: line for line in check.summary().splitlines()[2:6]}
+    table = {
+        line.split()[0]: line
+        for line in check.summary().splitlines()
+        if line.split()[:1] in (["a"], ["b"], ["c"], ["(total)"]) and "$" in line.split()[1]
+    }
     for channel, shown in (("a", "$0.10"), ("b", "$0.30"), ("c", "$0.50")):
         assert shown in table[channel]
     assert f"${cac:.2f}" in table["(total)"]
@@ -157,3 +161,58 @@ def test_plan_with_cacs_under_a_dollar_prints_them(make_stages) -> None:
 
 def by_realloc(check: attribution.PlanCheck) -> dict[str, float]:
     return dict(check.table.select("channel", "reallocated_budget").iter_rows())
+
+
+# ------------------------------------------- the plan's CAC: sales touches, one default
+PLAN_TOUCHES = (
+    "touch_id,timestamp,channel,contact_id,touch_type\n"
+    "t1,2025-03-01,linkedin,c1,ad_click\n"
+    "t2,2025-03-02,sales,c1,sales_call\n"
+    "t3,2025-03-02,email,c2,open\n"
+    "t4,2025-03-03,sales,c2,meeting\n"
+    "t5,2025-03-03,linkedin,c3,ad_click\n"
+)
+PLAN_STAGES = (
+    "timestamp,stage,contact_id\n2025-03-01,mql,c1\n2025-03-01,mql,c2\n2025-03-01,mql,c3\n"
+    "2025-03-05,closed_won,c1\n2025-03-06,closed_won,c2\n2025-03-06,closed_won,c3\n"
+)
+PLAN_SPEND = "channel,month,amount\nlinkedin,2025-03,2000\nemail,2025-03,500\n"
+PLAN_TOML = (
+    '[plan]\nmodel = "linear"\n[budget]\nlinkedin = 4000\nemail = 1000\n[targets]\ncac = 500\n'
+)
+
+
+def _plan_json(cwd: Path, *extra: str) -> tuple[dict, str]:
+    import json
+
+    from tests.test_no_silent_empty import _cli
+
+    out = cwd / f"runs{len(list(cwd.glob('runs*')))}"
+    proc = _cli(cwd, "plan", "plan.toml", "--touches", "t.csv", "--stages", "s.csv",
+                "--spend", "spend.csv", "-o", str(out), *extra)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    return json.loads((run / "plan.json").read_text()), proc.stdout
+
+
+def test_plan_leaves_sales_touches_out_by_default_as_the_demo_does(tmp_path: Path) -> None:
+    for name, text in (("t.csv", PLAN_TOUCHES), ("s.csv", PLAN_STAGES),
+                       ("spend.csv", PLAN_SPEND), ("plan.toml", PLAN_TOML)):
+        _write(tmp_path / name, text)
+    plan, printed = _plan_json(tmp_path)
+    assert plan["touch_types_left_out"] == {
+        "types": ["sales_call", "sales_email", "meeting"], "touches": 2,
+    }
+    # linear: c1 and c2 are each one marketing touch, c3 one linkedin touch: linkedin 2, email 1
+    assert plan["projected"]["customers"] == 4000 / (2000 / 2) + 1000 / (500 / 1)
+    assert "2 touches left out of the credit" in " ".join(printed.split())
+    # every touch: the sales touches take half of c1's and c2's credit
+    plan, printed = _plan_json(tmp_path, "--exclude-touch-types", "none")
+    assert plan["touch_types_left_out"] == {"types": [], "touches": 0}
+    assert plan["projected"]["customers"] == 4000 / (2000 / 1.5) + 1000 / (500 / 0.5)
+    assert "CAC measured on every touch" in " ".join(printed.split())
+    # a log without touch_type: nothing to leave out, no error
+    _write(tmp_path / "t.csv", "\n".join(
+        line.rsplit(",", 1)[0] for line in PLAN_TOUCHES.splitlines()) + "\n")
+    plan, _ = _plan_json(tmp_path)
+    assert plan["touch_types_left_out"] == {"types": [], "touches": 0}

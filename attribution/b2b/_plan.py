@@ -76,6 +76,7 @@ from attribution.b2b._plan_measured import (
 )
 from attribution.b2b._plan_reallocation import project_plan
 from attribution.b2b._plan_risk import RISK_NOTE, draws_of, plan_risk, risk_sentence
+from attribution.b2b._plan_verdict import credited_touches_note, touch_types_left_out
 from attribution.b2b._plan_verdict import verdict as plan_verdict
 from attribution.b2b._shared import jsonable, load_spend, money, num, pct
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
@@ -191,6 +192,7 @@ class PlanCheck:
                 else ""
             )
             + "):",
+            "  " + credited_touches_note(s.get("touch_types_left_out")),
             f"  {'channel':<22} {'budget':>10} {'CAC':>9} {'customers':>9} {'target':>8} "
             f"{'gap':>8} {'realloc':>10} {'customers':>9}",
         ]
@@ -446,6 +448,7 @@ def check_plan(
         "model": chosen,
         "decision_model_source": source,
         "plan_model_overruled": overruled,
+        "touch_types_left_out": touch_types_left_out(result),
         "levers": {
             "models": available,
             "agreement_needed": LEVER_AGREEMENT,

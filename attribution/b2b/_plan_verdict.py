@@ -3,14 +3,18 @@ meets the CAC target, what the customers target would take, and what to grow or 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from attribution.b2b._plan_file import Plan
 from attribution.b2b._shared import money
 
-__all__ = ["verdict"]
+if TYPE_CHECKING:
+    from attribution.engine._result import AttributionResult
+
+__all__ = ["credited_touches_note", "touch_types_left_out", "verdict"]
 
 
 def verdict(
@@ -109,3 +113,28 @@ def verdict(
         "arithmetic and the published ranges are flagged (plan_flags.parquet)."
     )
     return " ".join(parts)
+
+
+def touch_types_left_out(result: AttributionResult) -> dict[str, Any]:
+    """The touch types the run that measured CAC left out of the credit, and how many
+    touches that was (``parameters.exclude_touch_types`` and the reconciliation)."""
+    manifest = result.manifest or {}
+    types = list((manifest.get("parameters") or {}).get("exclude_touch_types") or [])
+    dropped = ((manifest.get("reconciliation") or {}).get("touches_dropped") or {})
+    return {"types": types, "touches": int(dropped.get("excluded_touch_type", 0))}
+
+
+def credited_touches_note(left_out: Mapping[str, Any] | None) -> str:
+    """What the CAC was measured on: every touch, or all but the types left out."""
+    types = list((left_out or {}).get("types") or [])
+    if not types:
+        return (
+            "(CAC measured on every touch, sales follow-ups included: --exclude-touch-types "
+            "sales_call,sales_email,meeting leaves them out, as `attribution plan` does "
+            "by default)"
+        )
+    return (
+        f"(CAC measured without the touch types {', '.join(types)}: "
+        f"{int((left_out or {}).get('touches', 0)):,} touches left out of the credit; "
+        "--exclude-touch-types none credits every touch)"
+    )

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from attribution.b2b._analysis import B2BInputs, analyse
+from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.cli._app import (
     EXIT_EMPTY,
     AccountsOpt,
@@ -30,9 +31,26 @@ from attribution.cli._app import (
 )
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
-from attribution.inputs._config import load_config
-from attribution.inputs._sources import check_readable
+from attribution.inputs._config import RunConfig, load_config
+from attribution.inputs._sources import check_readable, read_source
 from attribution.options import RunOptions
+
+
+def plan_touch_types(given: str | None, touches: Path, cfg: RunConfig | None) -> tuple[str, ...]:
+    """The touch types the plan's CAC leaves out: ``--exclude-touch-types`` as given
+    (``none``: none), else the sales follow-ups (``[sla] sales_touch_types``, default
+    ``sales_call``, ``sales_email``, ``meeting``) when the touches have a ``touch_type``
+    column: a plan buys marketing channels, whose CAC the sales team's own touches would
+    raise by taking their credit (README, "Plan check")."""
+    if given is not None:
+        parts = [p.strip() for p in given.split(",") if p.strip()]
+        return () if [p.lower() for p in parts] == ["none"] else tuple(parts)
+    column = (cfg.columns.get("touches") or {}).get("touch_type", "touch_type") if cfg else None
+    names = read_source(touches, table="touches").frame.collect_schema().names()
+    if (column or "touch_type") not in names:
+        return ()
+    sales = (cfg.sla or {}).get("sales_touch_types") if cfg else None
+    return tuple(sales or DEFAULT_SALES_TOUCH_TYPES)
 
 
 @app.command("plan")
@@ -70,6 +88,16 @@ def plan_cmd(
     bootstrap_seed: Annotated[
         int, typer.Option("--bootstrap-seed", help="Seed of the bootstrap draws", min=0)
     ] = 0,
+    exclude_touch_types: Annotated[
+        str | None,
+        typer.Option(
+            "--exclude-touch-types",
+            help="touch_type values left out of the credit that measures CAC, comma-separated "
+            "(default: the sales follow-ups sales_call,sales_email,meeting, or [sla] "
+            "sales_touch_types, when the touches have a touch_type column, as the demo; "
+            "'none': credit every touch)",
+        ),
+    ] = None,
     out: OutOpt = Path("runs"),
 ) -> None:
     """Check a plan: can this budget buy the target customers at the target CAC?
@@ -137,6 +165,7 @@ def plan_cmd(
         formats = timestamp_formats(timestamp_format, cfg)
         options = RunOptions(
             models=models,
+            exclude_touch_types=plan_touch_types(exclude_touch_types, touches, cfg),
             columns=cfg.columns if cfg else None,
             stage_names=cfg.stage_names if cfg else None,
             timestamp_formats=formats,
