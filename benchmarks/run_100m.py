@@ -14,6 +14,15 @@ within 1.3x the in-memory one's (``partitioned_over_memory_per_million``), peak 
 8 GB. The load average before and after is recorded (the machine may be shared).
 Writes ``benchmarks/results/<timestamp>-<size>-partitioned.json``. Use the engine's own
 environment (``.venv/bin/python``); nothing here needs the peers.
+
+Memory per stage (``stage_peaks_gb``): the child follows the engine's stages through the
+``progress`` callback (the manifest's timer stages; what follows ``done`` is writing the run
+directory and the report) and, at each boundary, reads the process's high-water mark
+(``VmHWM`` of ``/proc/self/status``: the peak since the last reset) as the finished stage's
+peak, then resets it (``/proc/self/clear_refs`` ``5``). The whole run's peak is the largest of
+them (the reset also lowers what ``wait4`` reports, so ``peak_rss_gb`` is this maximum). A
+thread samples ``VmRSS`` every 50 ms as well: ``rss_timeline`` holds the largest sample of
+each second with its stage, to see what grows within a stage.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,8 +46,74 @@ sys.path.insert(0, str(HERE))
 from run import RESULTS, RUNS, SEED, ensure_data, parse_size, size_label  # noqa: E402
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class StageMemory:
+    """Peak RSS per engine stage (``progress`` callback) and a sampled RSS timeline."""
+
+    AFTER = "write: run directory and report"
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.stage = "imports and setup"
+        self.peaks_kb: dict[str, int] = {}
+        self.samples: list[tuple[float, int, str]] = []
+        self.resettable = self._reset()
+        self.t0 = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _reset() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as refs:
+                refs.write("5")
+            return True
+        except OSError:
+            return False
+
+    def _sample(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.samples.append((time.perf_counter() - self.t0, _status_kb("VmRSS"), self.stage))
+
+    def __call__(self, stage: str) -> None:
+        self._close(self.AFTER if stage == "done" else stage)
+
+    def _close(self, following: str) -> None:
+        hwm = _status_kb("VmHWM")
+        self.peaks_kb[self.stage] = max(self.peaks_kb.get(self.stage, 0), hwm)
+        self._reset()
+        self.stage = following
+
+    def finish(self) -> dict[str, object]:
+        self._close("")
+        self._stop.set()
+        self._thread.join()
+        by_second: dict[int, tuple[int, str]] = {}
+        for t, kb, stage in self.samples:
+            second = int(t)
+            if kb >= by_second.get(second, (0, ""))[0]:
+                by_second[second] = (kb, stage)
+        gb = 1024 * 1024
+        return {
+            "stage_peaks_gb": {k: round(v / gb, 2) for k, v in self.peaks_kb.items()},
+            "peak_gb": round(max(self.peaks_kb.values()) / gb, 2),
+            "hwm_reset": self.resettable,
+            "rss_timeline": [[s, round(kb / gb, 2), stage]
+                             for s, (kb, stage) in sorted(by_second.items())],
+        }
+
+
 def child(data: Path, out: Path, partitions: int, result: Path) -> None:
     import attribution
+
+    memory = StageMemory()
 
     models = [
         n for n, s in attribution.available_models().items() if s.family == "rule" and n != "custom"
@@ -50,8 +126,10 @@ def child(data: Path, out: Path, partitions: int, result: Path) -> None:
         models=models,
         partitions=partitions,
         workdir=out / "work",
+        progress=memory,
     )
     elapsed = time.perf_counter() - t0
+    stage_memory = memory.finish()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     result.write_text(
         json.dumps(
@@ -61,6 +139,7 @@ def child(data: Path, out: Path, partitions: int, result: Path) -> None:
                 "reconciliation": manifest["reconciliation"],
                 "stages_s": manifest["timings_seconds"],
                 "files": sorted(p.name for p in run_dir.iterdir()),
+                "memory": stage_memory,
             }
         )
     )
@@ -69,15 +148,19 @@ def child(data: Path, out: Path, partitions: int, result: Path) -> None:
 def memory_child(data: Path, out: Path, result: Path) -> None:
     import attribution
 
+    memory = StageMemory()
+
     models = [
         n for n, s in attribution.available_models().items() if s.family == "rule" and n != "custom"
     ] + ["markov", "shapley"]
     t0 = time.perf_counter()
-    res = attribution.attribute(data / "touches.parquet", data / "stages.parquet", models=models)
+    res = attribution.attribute(data / "touches.parquet", data / "stages.parquet", models=models,
+                                progress=memory)  # its "done" opens the write stage
     run_dir = res.write(out)
     elapsed = time.perf_counter() - t0
     result.write_text(json.dumps({"timed_s": elapsed, "stages_s": res.manifest["timings_seconds"],
-                                  "files": sorted(p.name for p in run_dir.iterdir())}))
+                                  "files": sorted(p.name for p in run_dir.iterdir()),
+                                  "memory": memory.finish()}))
 
 
 def in_child(args: list[str]) -> tuple[dict, float, float]:
@@ -88,7 +171,11 @@ def in_child(args: list[str]) -> tuple[dict, float, float]:
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{args} failed (exit {os.waitstatus_to_exitcode(status)})")
-    return json.loads(Path(args[-1]).read_text()), wall, usage.ru_maxrss / 1024 / 1024
+    result = json.loads(Path(args[-1]).read_text())
+    peak = usage.ru_maxrss / 1024 / 1024
+    if result.get("memory", {}).get("hwm_reset"):  # wait4 saw only the last stage's peak
+        peak = max(peak, result["memory"]["peak_gb"])
+    return result, wall, peak
 
 
 def main() -> None:
@@ -96,7 +183,8 @@ def main() -> None:
     parser.add_argument("--touches", default="100m")
     parser.add_argument("--partitions", type=int, default=64)
     parser.add_argument("--compare", default="10m",
-                        help="the in-memory run's log size, measured in the same call")
+                        help="the in-memory run's log size, measured in the same call "
+                        "('none': skip it, for an investigation)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -122,6 +210,12 @@ def main() -> None:
     measured, wall, peak = in_child(["--partitions", str(args.partitions),
                                      "--child", str(data), str(out), str(result)])
     load_mid = os.getloadavg()
+    if args.compare == "none":
+        print(json.dumps({"elapsed_s": round(measured["timed_s"], 1), "peak_rss_gb": round(peak, 2),
+                          "stages_s": measured["stages_s"],
+                          "stage_peaks_gb": measured["memory"]["stage_peaks_gb"]}, indent=1))
+        shutil.rmtree(out, ignore_errors=True)
+        return
     m = parse_size(args.compare)
     memory_data = ensure_data(m)
     memory_out = RUNS / f"{size_label(m)}-memory"
@@ -155,12 +249,15 @@ def main() -> None:
             "peak_rss_gb": round(memory_peak, 2),
             "seconds_per_million_touches": round(memory_per_m, 3),
             "stages_s": memory["stages_s"],
+            "stage_peaks_gb": memory["memory"]["stage_peaks_gb"],
         },
         "partitioned_over_memory_per_million": round(per_m / memory_per_m, 3),
         "loadavg": {"start": load_start, "after_partitioned": load_mid,
                     "end": os.getloadavg()},
         "reconciliation": measured["reconciliation"],
         "stages_s": measured["stages_s"],
+        "stage_peaks_gb": measured["memory"]["stage_peaks_gb"],
+        "rss_timeline": measured["memory"]["rss_timeline"],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
         "runs": 1,
@@ -170,7 +267,8 @@ def main() -> None:
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({k: record[k] for k in ("elapsed_s", "peak_rss_gb",
                                              "seconds_per_million_touches",
-                                             "partitioned_over_memory_per_million", "loadavg")}))
+                                             "partitioned_over_memory_per_million", "loadavg",
+                                             "stages_s", "stage_peaks_gb")}, indent=1))
     print(f"wrote {path}")
     shutil.rmtree(out, ignore_errors=True)
 

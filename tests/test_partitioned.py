@@ -65,6 +65,12 @@ def assert_same(
     if a.campaign_credit.width:
         by = ["model", "channel", "campaign"]
         assert_frame_equal(a.campaign_credit.sort(by), b.campaign_credit.sort(by), rel_tol=TOL)
+    # the campaign influence export, in the same order (by opportunity, model, campaign):
+    # built by ranges of the opportunity ids, never whole
+    assert a.campaign_influence.width == b.campaign_influence.width
+    if a.campaign_influence.width:
+        assert a.campaign_influence.height > 0
+        assert_frame_equal(a.campaign_influence, b.campaign_influence, rel_tol=TOL)
     if level == "account":
         assert a.accounts.height > 0
         assert_frame_equal(a.accounts, b.accounts, rel_tol=TOL)
@@ -335,3 +341,84 @@ def test_touch_ids_across_partitions_with_colliding_hashes(
     with pytest.raises(attribution.DuplicateKeyError, match="share a touch_id") as partitioned:
         attribute_partitioned(touches, stages, models=["linear"], partitions=4)
     assert partitioned.value.rows == in_memory.value.rows == [2, 7]
+
+
+def test_campaign_influence_built_by_opportunity_ranges(
+    synth: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The influence export of a partitioned run is built range by range of the sorted
+    opportunity ids (never whole): the ranges' outputs one after the other are the in-memory
+    export, row for row, also for opportunities whose conversions are on several partitions;
+    run_partitioned streams them into the run directory."""
+    from attribution.engine import _partition_outputs
+
+    monkeypatch.setattr(_partition_outputs, "CONVERSIONS_PER_RANGE", 4)
+    built: list[int] = []
+    influence = _partition_outputs.campaign_influence
+
+    def spy(rows: Any, conversions: pl.DataFrame) -> pl.DataFrame:
+        out = influence(rows, conversions)
+        built.append(out.height)
+        return out
+
+    monkeypatch.setattr(_partition_outputs, "campaign_influence", spy)
+    models = ["linear", "time_decay", "markov"]
+    # every three opportunities made one (as the contacts on a deal each convert)
+    stages = synth.stages.with_columns(
+        pl.col("opportunity_id").rank("dense").floordiv(3).cast(pl.String).alias("opportunity_id")
+    )
+    expected = attribution.attribute(synth.touches, stages, models=models)
+    whole = expected.campaign_influence
+    # conversions sharing an opportunity, on different partitions
+    shared = (
+        expected.conversions.filter(pl.col("opportunity_id").is_not_null())
+        .filter(pl.len().over("opportunity_id") > 1)
+        .join(expected.touch_credit.select("conversion_id", "contact_id").unique(),
+              on="conversion_id")
+        .with_columns(bucket_expr(pl.col("contact_id"), 5).alias("part"))
+        .filter(pl.col("part").n_unique().over("opportunity_id") > 1)
+    )
+    assert shared.height > 0
+    got = attribute_partitioned(synth.touches, stages, models=models, partitions=5)
+    assert_frame_equal(got.campaign_influence, whole, rel_tol=TOL)
+    assert len(built) > 3
+    assert max(built) < whole.height
+    assert sum(built) == whole.height
+    built.clear()
+    out = run_partitioned(
+        synth.touches, stages, runs_dir=tmp_path, run_id="r", models=models, partitions=5
+    )
+    written = expected.write(tmp_path, run_id="m")
+    assert_frame_equal(
+        pl.read_parquet(out / "campaign_influence.parquet"),
+        pl.read_parquet(written / "campaign_influence.parquet"),
+        rel_tol=TOL,
+    )
+    assert len(built) > 3
+    assert max(built) < whole.height
+
+
+def test_touch_credit_streamed_from_partition_files(synth: Any, tmp_path: Path) -> None:
+    """run_partitioned writes the touch credit from one wide work file per partition: the
+    file equals the in-memory run's, in either layout, and the result handed to
+    ``extras_for`` holds no touch credit."""
+    models = ["first_touch", "w_shaped", "markov", "shapley"]
+    expected = attribution.attribute(synth.touches, synth.stages, models=models)
+    seen: list[int] = []
+    for layout in ("wide", "long"):
+        out = run_partitioned(
+            synth.touches, synth.stages, runs_dir=tmp_path / layout, run_id="r",
+            models=models, partitions=6, touch_credit_layout=layout,
+            extras_for=lambda result: seen.append(result.touch_credit.height) or [],
+        )  # fmt: skip
+        mine = pl.read_parquet(out / "touch_credit.parquet")
+        theirs = pl.read_parquet(
+            expected.write(tmp_path / layout, run_id="m", touch_credit_layout=layout)
+            / "touch_credit.parquet"
+        )
+        by = ["conversion_id", "touch_id"] + (["model"] if layout == "long" else [])
+        assert mine.height > 0
+        assert_frame_equal(mine.sort(by), theirs.sort(by), rel_tol=TOL)
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["parameters"]["touch_credit_layout"] == layout
+    assert seen == [0, 0]

@@ -13,23 +13,20 @@ holds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from attribution.engine._files import RunFiles
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.engine._stages import Fitted, channel_credit_from_touches, concat
 from attribution.journeys._journeys import TOUCH_KEY_COLUMNS
 from attribution.models._registry import ModelRun
 
 if TYPE_CHECKING:
-    from attribution.engine._result import AttributionResult
+    pass
 
 __all__ = [
     "CREDIT_PREFIX",
-    "StreamedTouchCredit",
     "credit_column",
     "credit_table",
     "long_touch_credit",
@@ -215,41 +212,3 @@ def wide_of_parts(
     return wide.select(*_KEYS, *(credit_column(label) for label in labels)).cast(
         empty_table(labels).schema
     )
-
-
-class StreamedTouchCredit:
-    """Writes ``touch_credit.parquet`` of a partitioned run from its partition files,
-    streaming (``also=`` of :meth:`AttributionResult.write`, which calls it after its own,
-    empty, file). ``files``
-    hold the long touch credit model by model, one file per partition each; in the wide
-    layout each partition's models are put side by side first (one partition in memory at
-    a time)."""
-
-    def __init__(self, files: list[Path], result: AttributionResult, layout: str) -> None:
-        self.files, self.layout = files, layout
-        self.labels = [m["label"] for m in result.manifest["models"]]
-        self.conversions = result.conversions
-
-    def write(self, directory: Path) -> None:
-        target = directory / RunFiles.TOUCH_CREDIT
-        files = self.files
-        if self.layout == "wide":
-            if not files:
-                empty_table(self.labels).write_parquet(target)
-                return
-            n = len(files) // len(self.labels)
-            scratch = files[0].parent.parent.parent / "wide"
-            scratch.mkdir(exist_ok=True)
-            wide = []
-            for p in range(n):
-                parts = [pl.read_parquet(files[i * n + p]) for i in range(len(self.labels))]
-                table = wide_of_parts(parts, self.labels, self.conversions)
-                table.write_parquet(scratch / f"{p:05d}.parquet")
-                wide.append(scratch / f"{p:05d}.parquet")
-            files = wide
-        if files:
-            pl.scan_parquet(files, hive_partitioning=False).sink_parquet(
-                target, compression="zstd", compression_level=1
-            )
-        else:
-            pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA).write_parquet(target)

@@ -13,17 +13,26 @@
    the hashes of all partitions sorted together
    (:class:`~attribution.engine._merge.TouchIds`).
 2. **pass 1**, per partition in turn -- the library's own validation, journey building and
-   rule-based models; the rule-based touch credit is written to the work directory; the
-   *additive* partials are kept: the path table (``path``, ``conversions``, ``nulls``,
-   ``value``), the reconciliation counts and per-channel credit sums.
+   rule-based models; the journey touches with the rule-based credit (a ``credit:<model>``
+   column per model, as the wide touch credit has them) are written to the work directory;
+   the *additive* partials are kept: the path table (``path``, ``conversions``, ``nulls``,
+   ``value``), the reconciliation counts, per-channel credit sums and the conversions (one
+   row each).
 3. **fit** -- the path-table partials are summed by path (sorted first, so the float
    ``value`` sums are deterministic) and each data-driven model is fitted once on the merged
    table with the library's estimator. Integer counts equal the in-memory table exactly, so
    the fit does too (``value`` sums to the last bits).
 4. **pass 2**, per partition -- the fitted estimators allocate each conversion's credit over
-   its touches (the same ``allocate`` as in memory) and, at account level, the account outputs
-   are computed with a run-wide reference time; the engagement z-score and tiers, which are
-   relative to every account of the run, are recomputed on the merged table.
+   its touches (the same ``allocate`` as in memory); the partition's wide touch credit is
+   written to a work file, its campaign rows summed (campaign credit) and written by range of
+   opportunity ids (:mod:`attribution.engine._partition_outputs`); at account level the
+   account outputs are computed with a run-wide reference time; the engagement z-score and
+   tiers, which are relative to every account of the run, are recomputed on the merged
+   table.
+5. **campaign influence** -- built range by range of the sorted opportunity ids.
+
+The touch credit and the campaign influence are never held whole: :func:`run_partitioned`
+streams them from the work files into the run directory.
 
 Markov order selection (a held-out split of journeys) is not additive and is refused here.
 The stages are the engine's own (:mod:`attribution.engine._stages`); this module only splits
@@ -49,13 +58,17 @@ from attribution.b2b._accounts import (
     _pipeline,
     account_outputs,
 )
-from attribution.b2b._campaigns import campaign_influence
 from attribution.engine._campaign_credit import (
-    CampaignRows,
     campaign_credit_from_sums,
-    conversion_campaigns,
+    conversion_campaigns_wide,
 )
-from attribution.engine._credit_table import StreamedTouchCredit
+from attribution.engine._credit_table import (
+    credit_column,
+    credit_table,
+    empty_table,
+    long_touch_credit,
+    wide_of_parts,
+)
 from attribution.engine._input_counts import contacts_frame
 from attribution.engine._manifest import (
     Timer,
@@ -66,150 +79,55 @@ from attribution.engine._manifest import (
 )
 from attribution.engine._memory import refuse_bootstrap, refuse_state
 from attribution.engine._merge import (
-    GLOBAL_ROW,
     TouchIds,
     bucket_expr,
-    channel_sums,
     check_partitions,
     contact_accounts,
-    load_with_rows,
     merge_channel_sums,
     merge_counts,
     merge_paths,
     retier,
 )
+from attribution.engine._partition_outputs import (
+    InfluenceBuckets,
+    StreamedOutputs,
+    read_wide,
+    write_work,
+)
 from attribution.engine._result import (
+    CAMPAIGN_SUMS_SCHEMA,
     CHANNEL_CREDIT_SCHEMA,
     TOUCH_CREDIT_SCHEMA,
     AttributionResult,
 )
 from attribution.engine._segments import load_segments, segments_of
+from attribution.engine._split import BUCKET, Split, raw_column
+from attribution.engine._split import split as split_table
 from attribution.engine._stages import (
+    Fitted,
     Part,
     build_part,
     concat,
     fit_models,
     load_input,
     path_table,
-    rule_credit,
+    rule_credit_columns,
+    touch_credit_columns,
 )
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._account_inputs import Accounts
-from attribution.inputs._read_errors import unreadable
 from attribution.inputs._schema import (
     CONTACTS,
     EVENTS,
     STAGES,
     TOUCHES,
-    Table,
     TableSpec,
-    check_has_rows,
-    load,
 )
-from attribution.inputs._sources import Source, read_source
+from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
-from attribution.typing import Level, Progress, TableLike
+from attribution.typing import Progress, TableLike
 
 __all__ = ["attribute_partitioned", "bucket_expr", "run_partitioned"]
-
-BUCKET = "__bucket"
-
-
-# --- the split ------------------------------------------------------------------------------
-
-
-def _raw_column(names: Sequence[str], columns: Mapping[str, str], ours: str) -> pl.Expr | None:
-    """The user's column that ``load`` will rename to ``ours`` (as text), if there is one."""
-    theirs = columns.get(ours)
-    if theirs is None:
-        # a user column with our name that the config maps to something else makes way
-        if ours in columns.values() and ours not in columns:
-            return None
-        theirs = ours
-    return pl.col(theirs).cast(pl.String) if theirs in names else None
-
-
-@dataclass
-class _Split:
-    """One input table written as partitions under ``directory``."""
-
-    source: Source
-    spec: TableSpec
-    columns: Mapping[str, str] | None
-    directory: Path
-    empty: pl.DataFrame
-    formats: Mapping[str, Sequence[str]] | None = None
-
-    def load(self, part: int) -> Table:
-        """Partition ``part`` through the library's validator, with global row numbers."""
-        files = sorted((self.directory / f"{BUCKET}={part}").glob("*.parquet"))
-        frame = pl.read_parquet(files) if files else self.empty
-        return load_with_rows(frame, self.spec, self.columns, self.source, self.formats)
-
-
-def _split(
-    data: TableLike,
-    spec: TableSpec,
-    columns: Mapping[str, str] | None,
-    *,
-    level: Level,
-    contact_map: pl.DataFrame | None,
-    partitions: int,
-    directory: Path,
-    formats: Mapping[str, Sequence[str]] | None = None,
-) -> _Split:
-    source = read_source(data, table=spec.name)
-    # column and type errors surface here, before any pass over the data (an empty or
-    # header-only file too: its first row is read), naming the file
-    load(replace(source, frame=source.frame.clear()), spec, columns=columns, formats=formats)
-    try:  # a file the reader fails on (not UTF-8, a ragged line): one line naming the line
-        return _split_source(source, spec, columns, level, contact_map, partitions, directory,
-                             formats)  # fmt: skip
-    except pl.exceptions.PolarsError as exc:
-        raise unreadable(source, spec.name, exc) from None
-
-
-def _split_source(
-    source: Source,
-    spec: TableSpec,
-    columns: Mapping[str, str] | None,
-    level: Level,
-    contact_map: pl.DataFrame | None,
-    partitions: int,
-    directory: Path,
-    formats: Mapping[str, Sequence[str]] | None,
-) -> _Split:
-    if source.path is not None or source.sql is not None:
-        check_has_rows(source, spec)
-    lazy = source.frame.with_row_index(GLOBAL_ROW)
-    names = lazy.collect_schema().names()
-    cols = dict(columns or {})
-    contact = _raw_column(names, cols, "contact_id")
-    if level == "contact":
-        key = contact if contact is not None else pl.lit(None, pl.String)
-    else:
-        account = _raw_column(names, cols, "account_id")
-        if contact_map is not None and contact is not None:
-            lazy = lazy.with_columns(contact.alias("__contact")).join(
-                contact_map.lazy(), on="__contact", how="left"
-            )
-            mapped = pl.col("__account")
-            key = pl.coalesce(account, mapped) if account is not None else mapped
-        else:
-            key = account if account is not None else pl.lit(None, pl.String)
-    lazy = lazy.with_columns(bucket_expr(key, partitions).alias(BUCKET)).drop(
-        "__contact", "__account", strict=False
-    )
-    # work files, read back whole once: lz4 and no statistics (10M touches: the split ~15%
-    # faster than zstd, read back ~40% faster)
-    lazy.sink_parquet(
-        pl.PartitionBy(directory, key=BUCKET, include_key=False, approximate_bytes_per_file=None),
-        mkdir=True,
-        compression="lz4",
-        statistics=False,
-    )
-    empty = source.frame.with_row_index(GLOBAL_ROW).clear().collect()
-    return _Split(source, spec, columns, directory, empty, formats)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -218,8 +136,8 @@ def _split_source(
 class _Partitions:
     def __init__(
         self,
-        touches: _Split,
-        stages: _Split | None,
+        touches: Split,
+        stages: Split | None,
         contacts: pl.DataFrame | None,
         options: RunOptions,
         segments: pl.DataFrame | None = None,
@@ -234,18 +152,10 @@ class _Partitions:
         )
 
 
-def _write(frame: pl.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, compression="lz4", statistics=False)  # a work file
-    return path
-
-
 @contextmanager
-def _run_in_workspace(
-    workdir: str | Path | None, *args: Any, **kwargs: Any
-) -> Iterator[tuple[AttributionResult, list[Path]]]:
+def _run_in_workspace(workdir: str | Path | None, *args: Any, **kwargs: Any) -> Iterator[_Outputs]:
     """``_run(*args, **kwargs)`` in a temporary working directory (under ``workdir``),
-    removed on exit: the touch credit files it returns live until then."""
+    removed on exit: the work files it returns live until then."""
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix="attribution-partitioned-", dir=workdir))
@@ -265,9 +175,9 @@ def _run(
     progress: Progress | None,
     work: Path,
     account_table: Accounts | TableLike | None = None,
-) -> tuple[AttributionResult, list[Path]]:
-    """The partitioned run: the result without ``touch_credit``, and the Parquet files that
-    hold it (model by model, in the order of the run's models)."""
+) -> _Outputs:
+    """The partitioned run: the result without ``touch_credit`` and ``campaign_influence``,
+    and the work files that hold them."""
     timer = Timer(progress)
     check_partitions(partitions)
     refuse_state(options)
@@ -292,8 +202,8 @@ def _run(
     if segments is not None:
         inputs["accounts"] = segments.table.source.describe(segments.table.rows_in)
 
-    def split(data: TableLike, spec: TableSpec) -> _Split:
-        return _split(
+    def split(data: TableLike, spec: TableSpec) -> Split:
+        return split_table(
             data,
             spec,
             options.table_columns(spec.name),
@@ -314,7 +224,7 @@ def _run(
     touch_ids = TouchIds(
         touch_split.directory,
         BUCKET,
-        _raw_column(names, dict(touch_split.columns or {}), "touch_id"),
+        raw_column(names, dict(touch_split.columns or {}), "touch_id"),
         touch_split.source.name,
         partitions,
     )
@@ -326,16 +236,14 @@ def _run(
     )
 
     timer.stage("partitions: journeys and rule-based models")
+    labels = [run.label for run in runs]
     counts: list[dict[str, Any]] = []
     path_partials: list[pl.DataFrame] = []
     conversion_parts: list[pl.DataFrame] = []
     sums: dict[int, list[pl.DataFrame]] = {i: [] for i in range(len(runs))}
-    campaign_parts: list[CampaignRows] = []
     has_campaigns = False
-    files: dict[int, list[Path]] = {i: [] for i in range(len(runs))}
     rows_in = [0, 0]
     latest: list[datetime] = []
-    data_driven = [i for i, run in enumerate(runs) if run.spec.family != "rule"]
     for p in range(partitions):
         part = parts.part(p)
         journeys = part.journeys
@@ -347,16 +255,19 @@ def _run(
             stamps = pl.concat([f.select("timestamp") for f in (part.touches, part.stages)])
             if stamps.height:
                 latest.append(stamps.get_column("timestamp").max())  # type: ignore[arg-type]
-        if data_driven or level == "account":
-            _write(journeys.touches, work / "journeys" / f"{p:05d}.parquet")
+        rules = rule_credit_columns(journeys.touches, options)
+        # the journey touches with their rule-based credit, a column per model (as the
+        # wide touch credit has them): pass 2 adds the data-driven models' and writes it
+        touches = journeys.touches.with_columns(
+            credit.alias(credit_column(runs[i].label)) for i, credit in rules.items()
+        )
+        write_work(touches, work / "journeys" / f"{p:05d}.parquet")
+        for i, frame in _rule_sums(touches, runs, rules).items():
+            sums[i].append(frame)
         has_campaigns = part.campaigns is not None  # the same in every partition
-        if part.campaigns is not None and data_driven:
-            _write(part.campaigns, work / "campaigns" / f"{p:05d}.parquet")
-        for i, credit in rule_credit(journeys.touches, options).items():
-            files[i].append(_write(credit, work / "credit" / f"{i:03d}" / f"{p:05d}.parquet"))
-            sums[i].append(channel_sums(credit))
-            campaign_parts.append(conversion_campaigns(credit, part.campaigns))
-        del part, journeys
+        if part.campaigns is not None:
+            write_work(part.campaigns, work / "campaigns" / f"{p:05d}.parquet")
+        del part, journeys, touches, rules
 
     timer.stage("paths")
     paths = merge_paths(path_partials)
@@ -370,65 +281,73 @@ def _run(
     reference = max(latest) if latest else None
     accounts = account_credit = pipeline = pl.DataFrame()
     account: dict[str, Any] = {}
-    if data_driven or level == "account":
-        timer.stage(
-            "partitions: data-driven allocation" + (" and accounts" if level == "account" else "")
-        )
-        account_parts: list[pl.DataFrame] = []
-        credit_parts: list[pl.DataFrame] = []
-        deal_parts: list[pl.DataFrame] = []
-        for p in range(partitions):
-            journey_touches = pl.read_parquet(work / "journeys" / f"{p:05d}.parquet")
-            campaign_file = work / "campaigns" / f"{p:05d}.parquet"
-            campaigns = pl.read_parquet(campaign_file) if campaign_file.exists() else None
-            for i, credit in fitted.allocate(journey_touches).items():
-                files[i].append(_write(credit, work / "credit" / f"{i:03d}" / f"{p:05d}.parquet"))
-                campaign_parts.append(conversion_campaigns(credit, campaigns))
-            if level == "account":
-                part = parts.part(p)
-                touch_credit = (
-                    pl.concat([pl.read_parquet(files[i][p]) for i in range(len(runs))])
-                    if runs
-                    else pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA)
-                )
-                outputs = account_outputs(
-                    touches=part.touches,
-                    stages=part.stages,
-                    contacts=contact_frame,
-                    journey_touches=journey_touches,
-                    conversions=part.journeys.conversions,
-                    touch_credit=touch_credit,
-                    milestones=options.all_milestones,
-                    conversion_stage=options.conversion_stage,
-                    required_roles=options.required,
-                    reference_time=reference,
-                )
-                # every account of the contacts table shows in every partition: keep its own
-                mine = bucket_expr(pl.col("account_id"), partitions) == p
-                account_parts.append(outputs.accounts.filter(mine))
-                credit_parts.append(outputs.account_credit)
-                deal_parts.append(outputs.deals)
-                del part, touch_credit, outputs
+    timer.stage("partitions: touch credit" + (" and accounts" if level == "account" else ""))
+    influence = InfluenceBuckets(conversions, labels, work / "influence") if has_campaigns else None
+    campaign_sums: list[pl.DataFrame] = []
+    wide_files: list[Path] = []
+    account_parts: list[pl.DataFrame] = []
+    credit_parts: list[pl.DataFrame] = []
+    deal_parts: list[pl.DataFrame] = []
+    rule_labels = {
+        i: credit_column(runs[i].label) for i in range(len(runs)) if i not in fitted.estimators
+    }
+    for p in range(partitions):
+        touches = pl.read_parquet(work / "journeys" / f"{p:05d}.parquet")
+        journey_touches = touches.drop(rule_labels.values())
+        rules = {i: touches.get_column(name).alias("credit") for i, name in rule_labels.items()}
+        fitted.touch_credit = fitted.allocate(journey_touches)
+        table = _wide_table(journey_touches, runs, rules, fitted, conversions)
+        del touches, rules
+        fitted.touch_credit = {}
+        wide_files.append(write_work(table, work / "wide" / f"{p:05d}.parquet"))
+        campaign_file = work / "campaigns" / f"{p:05d}.parquet"
+        if influence is not None and campaign_file.exists():
+            rows = conversion_campaigns_wide(table, pl.read_parquet(campaign_file))
+            campaign_sums.append(rows.sums())
+            influence.add(rows, p)
+            del rows
         if level == "account":
-            timer.stage("accounts")
-            deals = pl.concat(deal_parts)
-            accounts = retier(pl.concat(account_parts))
-            account_credit = (
-                pl.concat(credit_parts)
-                .sort("conversion_id", maintain_order=True)
-                .cast(ACCOUNT_CREDIT_SCHEMA)
+            part = parts.part(p)
+            outputs = account_outputs(
+                touches=part.touches,
+                stages=part.stages,
+                contacts=contact_frame,
+                journey_touches=journey_touches,
+                conversions=part.journeys.conversions,
+                touch_credit=long_touch_credit(table, labels),
+                milestones=options.all_milestones,
+                conversion_stage=options.conversion_stage,
+                required_roles=options.required,
+                reference_time=reference,
             )
-            pipeline = _pipeline(conversions.join(deals, on="conversion_id", how="left")).cast(
-                PIPELINE_SCHEMA
-            )
-            conversions = conversions.join(
-                deals, on="conversion_id", how="left", maintain_order="left"
-            )
-            account = account_parameters(options, reference)
+            # every account of the contacts table shows in every partition: keep its own
+            mine = bucket_expr(pl.col("account_id"), partitions) == p
+            account_parts.append(outputs.accounts.filter(mine))
+            credit_parts.append(outputs.account_credit)
+            deal_parts.append(outputs.deals)
+            del part, outputs
+        del table, journey_touches
+    if level == "account":
+        timer.stage("accounts")
+        deals = pl.concat(deal_parts)
+        accounts = retier(pl.concat(account_parts))
+        account_credit = (
+            pl.concat(credit_parts)
+            .sort("conversion_id", maintain_order=True)
+            .cast(ACCOUNT_CREDIT_SCHEMA)
+        )
+        pipeline = _pipeline(conversions.join(deals, on="conversion_id", how="left")).cast(
+            PIPELINE_SCHEMA
+        )
+        conversions = conversions.join(
+            deals, on="conversion_id", how="left", maintain_order="left"
+        )
+        account = account_parameters(options, reference)
+    if influence is not None:
+        timer.stage("campaign influence")
+        influence.build()
 
     timer.stage("collect")
-    by_conversion = CampaignRows.concat(campaign_parts)
-    del campaign_parts
     channel_credit = concat(
         [
             merge_channel_sums(sums[i])
@@ -469,15 +388,69 @@ def _run(
         account_credit=account_credit,
         pipeline=pipeline,
         campaign_credit=campaign_credit_from_sums(
-            by_conversion.sums(), [run.label for run in runs]
+            concat(campaign_sums, CAMPAIGN_SUMS_SCHEMA), labels
         )
         if has_campaigns
         else pl.DataFrame(),
-        campaign_influence=campaign_influence(by_conversion, conversions)
-        if has_campaigns
-        else pl.DataFrame(),
     )
-    return result, [f for i in range(len(runs)) for f in files[i]]
+    return _Outputs(result, wide_files, labels, influence)
+
+
+def _rule_sums(
+    touches: pl.DataFrame, runs: Sequence[ModelRun], rules: Mapping[int, pl.Series]
+) -> dict[int, pl.DataFrame]:
+    """Per rule-based model, its credit and value summed by channel over one partition's
+    journey touches (an additive partial, as :func:`channel_sums` of its long rows)."""
+    if not rules:
+        return {}
+    value = pl.col("conversion_value")
+    columns = {i: pl.col(credit_column(runs[i].label)) for i in rules}
+    summed = touches.group_by("channel").agg(
+        *(c.sum().alias(f"c{i}") for i, c in columns.items()),
+        *((c * value).sum().alias(f"v{i}") for i, c in columns.items()),
+    )
+    return {
+        i: summed.select(
+            pl.lit(runs[i].label).alias("model"),
+            "channel",
+            pl.col(f"c{i}").alias("credit"),
+            pl.col(f"v{i}").alias("value"),
+        )
+        for i in rules
+    }
+
+
+def _wide_table(
+    journey_touches: pl.DataFrame,
+    runs: Sequence[ModelRun],
+    rules: Mapping[int, pl.Series],
+    fitted: Fitted,
+    conversions: pl.DataFrame,
+) -> pl.DataFrame:
+    """One partition's wide touch credit (as the in-memory run builds it); when a model's
+    credit is not row for row over the journey touches, from its long rows."""
+    table = credit_table(journey_touches, runs, rules, fitted)
+    labels = [run.label for run in runs]
+    if table is None:
+        parts = [
+            fitted.touch_credit[i]
+            if i in fitted.touch_credit
+            else touch_credit_columns(journey_touches.with_columns(rules[i]), runs[i].label)
+            for i in range(len(runs))
+        ]
+        table = wide_of_parts(parts, labels, conversions)
+    return table.cast(empty_table(labels).schema)
+
+
+@dataclass
+class _Outputs:
+    """A partitioned run's result (without its per-touch outputs) and the work files that
+    hold them: the wide touch credit per partition, the campaign influence per range."""
+
+    result: AttributionResult
+    wide: list[Path]
+    labels: list[str]
+    influence: InfluenceBuckets | None
 
 
 _RUN_DOC = """
@@ -521,9 +494,13 @@ def attribute_partitioned(
     with _run_in_workspace(
         workdir, touches, stages, contacts, options,
         partitions=partitions, progress=progress, account_table=accounts,
-    ) as (result, files):
-        if files:
-            result.touch_credit = pl.read_parquet(files, hive_partitioning=False)
+    ) as outputs:
+        result = outputs.result
+        wide = read_wide(outputs.wide, outputs.labels)
+        result.touch_credit_wide = wide
+        result.touch_credit = long_touch_credit(wide, outputs.labels)
+        if outputs.influence is not None:
+            result.campaign_influence = outputs.influence.read()
     return result
 
 
@@ -549,18 +526,31 @@ def run_partitioned(
 
     ``also`` is passed to :meth:`AttributionResult.write` (objects with ``.write(directory)``,
     e.g. a survey benchmark); ``extras_for(result)`` may return more, computed from the
-    result before it is written (its ``touch_credit`` is empty: the credit is on disk).
+    result before it is written (its ``touch_credit`` is empty: the credit is on disk; its
+    ``campaign_influence`` is read from disk if it is asked for).
     """
     options = RunOptions.of(options, **keywords)
     with _run_in_workspace(
         workdir, touches, stages, contacts, options,
         partitions=partitions, progress=progress, account_table=accounts,
-    ) as (result, files):
+    ) as outputs:
+        result, influence = outputs.result, outputs.influence
+        if influence is not None:
+            result.campaign_influence = influence.read  # type: ignore[assignment]
         more = list(extras_for(result)) if extras_for is not None else []
-        return result.write(
+        streamed = StreamedOutputs(
+            outputs.wide,
+            outputs.labels,
+            options.touch_credit_layout,
+            influence.outputs if influence is not None else None,
+        )
+        # the per-touch outputs are streamed from the work files, never held whole
+        bare = replace(result, campaign_influence=pl.DataFrame())
+        return bare.write(
             runs_dir,
             run_id=run_id,
-            also=[StreamedTouchCredit(files, result, options.touch_credit_layout), *also, *more],
+            also=[streamed, *also, *more],
+            touch_credit_layout=options.touch_credit_layout,
         )
 
 

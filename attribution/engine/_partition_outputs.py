@@ -1,0 +1,214 @@
+"""The per-touch outputs of a partitioned run, kept on disk: never the whole run in memory.
+
+What grows with the whole log rather than with one partition is written partition by
+partition and read back in pieces:
+
+- **touch credit**: each partition's wide table (a row per journey touch, a
+  ``credit:<model>`` column per model, :mod:`attribution.engine._credit_table`) is one work
+  file; ``touch_credit.parquet`` is a streaming concatenation of them (the long layout is
+  streamed from them model by model).
+- **campaign influence** (one row per opportunity, model and campaign: about 60M rows at
+  100M touches): each partition's campaign rows (:class:`CampaignRows`) go to work files by
+  *range* of the run's sorted opportunity ids (:class:`InfluenceBuckets`); each range is
+  then built on its own with the library's :func:`campaign_influence`. The ranges are
+  contiguous in the sorted ids, so their outputs one after the other are in the order of
+  the in-memory export (by opportunity, model, campaign). Several conversions of one
+  opportunity (at contact level, the contacts on a deal) may be in different partitions:
+  they meet in their range.
+
+Peak memory is then that of one partition (or one range), plus the merged path table and
+one row per conversion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from attribution.b2b._campaigns import CAMPAIGN_INFLUENCE_SCHEMA, campaign_influence
+from attribution.engine._campaign_credit import CampaignRows
+from attribution.engine._credit_table import credit_column, empty_table
+from attribution.engine._files import RunFiles
+from attribution.engine._result import TOUCH_CREDIT_SCHEMA
+from attribution.journeys._journeys import TOUCH_KEY_COLUMNS
+
+__all__ = [
+    "InfluenceBuckets",
+    "StreamedOutputs",
+    "read_wide",
+    "write_work",
+]
+
+#: Conversions per opportunity range of the influence export (at 100M touches about 4M
+#: influence rows a range).
+CONVERSIONS_PER_RANGE = 50_000
+_INDEX = pl.UInt32()
+
+
+def write_work(frame: pl.DataFrame, path: Path) -> Path:
+    """A work file: read back whole once, so lz4 and no statistics."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(path, compression="lz4", statistics=False)
+    return path
+
+
+def read_wide(files: Sequence[Path], labels: Sequence[str]) -> pl.DataFrame:
+    """The wide touch credit of every partition, one after the other."""
+    if not files:
+        return empty_table(labels)
+    return pl.read_parquet(list(files), hive_partitioning=False)
+
+
+def _long_scan(files: Sequence[Path], labels: Sequence[str]) -> pl.LazyFrame:
+    """The long layout of the wide work files, model after model (each over every
+    partition in turn), as :func:`~attribution.engine._credit_table.long_touch_credit`."""
+    scan = pl.scan_parquet(list(files), hive_partitioning=False)
+    return pl.concat(
+        [
+            scan.select(
+                *TOUCH_KEY_COLUMNS,
+                pl.lit(label).alias("model"),
+                pl.col(credit_column(label)).alias("credit"),
+                (pl.col(credit_column(label)) * pl.col("conversion_value")).alias("value"),
+            ).cast(TOUCH_CREDIT_SCHEMA)
+            for label in labels
+        ]
+    )
+
+
+class InfluenceBuckets:
+    """The campaign influence export built by ranges of the run's sorted opportunity ids.
+
+    ``conversions``: the run's conversions (``conversion_id``, ``value``, and
+    ``opportunity_id`` when the stages had one); ``labels``: the run's models in order (the
+    ``_model`` codes of the campaign rows); ``directory``: where the work files go."""
+
+    def __init__(self, conversions: pl.DataFrame, labels: Sequence[str], directory: Path) -> None:
+        self.conversions, self.labels, self.directory = conversions, list(labels), directory
+        opportunity = (
+            pl.col("opportunity_id").cast(pl.String)
+            if "opportunity_id" in conversions.columns
+            else pl.lit(None, pl.String)
+        )
+        keyed = conversions.select(
+            "conversion_id", pl.coalesce(opportunity, pl.col("conversion_id")).alias("_key")
+        )
+        names = keyed.select("_key").unique().sort("_key")
+        self.ranges = max(1, -(-conversions.height // CONVERSIONS_PER_RANGE))
+        per_range = max(1, -(-names.height // self.ranges))
+        ranges = names.with_columns((pl.int_range(pl.len()) // per_range).cast(_INDEX).alias("_r"))
+        #: each conversion's range and global number (its row in ``conversions``)
+        self.of_conversion = (
+            keyed.with_row_index("_g")
+            .join(ranges, on="_key", how="left")
+            .select("conversion_id", pl.col("_g").cast(_INDEX), "_r")
+        )
+        self.outputs: list[Path] = []
+
+    def add(self, rows: CampaignRows, part: int) -> None:
+        """One partition's campaign rows, written to the work files of their ranges."""
+        if rows.codes.height == 0:
+            return
+        located = rows.conversions.join(self.of_conversion, on="conversion_id", how="left")
+        frame = (
+            rows.codes.join(located.select("_conv", "_g", "_r"), on="_conv", how="left")
+            .join(rows.pairs, on="_pair", how="left")
+            .select("_r", "_g", "_model", "channel", "campaign", "credit", "value")
+        )
+        for (r,), piece in frame.partition_by("_r", as_dict=True, include_key=False).items():
+            write_work(piece, self.directory / "rows" / f"{r:05d}" / f"{part:05d}.parquet")
+
+    def build(self) -> list[Path]:
+        """Each range's influence rows, written to a work file; the files in order."""
+        models = pl.DataFrame(
+            {"_model": range(len(self.labels)), "model": self.labels},
+            schema={"_model": _INDEX, "model": pl.String},
+        )
+        conversion_ids = self.conversions.get_column("conversion_id")
+        self.outputs = []
+        for r in range(self.ranges):
+            folder = self.directory / "rows" / f"{r:05d}"
+            files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+            if not files:
+                continue
+            frame = pl.read_parquet(files, hive_partitioning=False)
+            conversions = (
+                frame.select("_g")
+                .unique()
+                .sort("_g")
+                .with_row_index("_conv")
+                .with_columns(pl.col("_conv").cast(_INDEX))
+            )
+            pairs = (
+                frame.select("channel", "campaign")
+                .unique()
+                .sort("campaign", "channel")
+                .with_row_index("_pair")
+                .with_columns(pl.col("_pair").cast(_INDEX))
+            )
+            codes = (
+                frame.join(conversions, on="_g", how="left", maintain_order="left")
+                .join(pairs, on=["channel", "campaign"], how="left", maintain_order="left")
+                .select("_model", "_conv", "_pair", "credit", "value")
+            )
+            rows = CampaignRows(
+                codes,
+                models,
+                conversions.select(
+                    "_conv",
+                    conversion_ids.gather(conversions.get_column("_g")).alias("conversion_id"),
+                ),
+                pairs,
+            )
+            del frame
+            influence = campaign_influence(rows, self.conversions)
+            self.outputs.append(write_work(influence, self.directory / "out" / f"{r:05d}.parquet"))
+        return self.outputs
+
+    def read(self) -> pl.DataFrame:
+        """The whole export (for :func:`attribute_partitioned`, which returns it in memory)."""
+        if not self.outputs:
+            return pl.DataFrame(schema=CAMPAIGN_INFLUENCE_SCHEMA)
+        return pl.read_parquet(self.outputs, hive_partitioning=False)
+
+
+class StreamedOutputs:
+    """Writes ``touch_credit.parquet`` (wide or long) and ``campaign_influence.parquet`` of a
+    partitioned run from its work files, streaming (``also=`` of
+    :meth:`AttributionResult.write`, which writes neither itself)."""
+
+    def __init__(
+        self,
+        wide: Sequence[Path],
+        labels: Sequence[str],
+        layout: str,
+        influence: Sequence[Path] | None,
+    ) -> None:
+        self.wide, self.labels, self.layout = list(wide), list(labels), layout
+        self.influence = None if influence is None else list(influence)
+
+    def write(self, directory: Path) -> None:
+        target = directory / RunFiles.TOUCH_CREDIT
+        if not self.wide:
+            empty = empty_table(self.labels)
+            if self.layout == "long":
+                empty = pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA)
+            empty.write_parquet(target)
+        else:
+            scan = (
+                pl.scan_parquet(self.wide, hive_partitioning=False)
+                if self.layout == "wide"
+                else _long_scan(self.wide, self.labels)
+            )
+            scan.sink_parquet(target, compression="zstd", compression_level=1)
+        if self.influence is None:  # the touches carry no campaign: no file, as in memory
+            return
+        target = directory / RunFiles.CAMPAIGN_INFLUENCE
+        if self.influence:
+            pl.scan_parquet(self.influence, hive_partitioning=False).sink_parquet(
+                target, compression="zstd", compression_level=1
+            )
+        else:
+            pl.DataFrame(schema=CAMPAIGN_INFLUENCE_SCHEMA).write_parquet(target)
