@@ -228,6 +228,9 @@ def run(
             result.require_conversions()
         except EmptyResultError as exc:
             fail(exc, EXIT_EMPTY)
+        # the path table and campaign outputs the run directory holds are built in threads
+        # while the B2B stage runs (it reads the campaign credit)
+        result.build_in_background()
         analysis = analyse(
             result,
             B2BInputs(

@@ -7,7 +7,6 @@ credit every executor has already computed (:func:`conversion_campaigns`, additi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -140,7 +139,6 @@ def _by_row(source_rows: pl.Series, wanted: pl.Series) -> pl.Series | None:
     return at
 
 
-@dataclass
 class CampaignRows:
     """Touch credit summed by model, conversion and campaign (within its channel), on integer
     codes: what campaign credit and the campaign influence export aggregate.
@@ -148,12 +146,33 @@ class CampaignRows:
     ``codes``: ``_model``, ``_conv``, ``_pair``, ``credit``, ``value`` (one row per key);
     ``models``, ``conversions`` and ``pairs`` name the codes (``model``; ``conversion_id``;
     ``channel`` and ``campaign``, coded in the order of the campaign names). Text is gathered
-    once, for the outputs: a join and a group-by on text per model took 7x longer."""
+    once, for the outputs: a join and a group-by on text per model took 7x longer.
 
-    codes: pl.DataFrame
-    models: pl.DataFrame
-    conversions: pl.DataFrame
-    pairs: pl.DataFrame
+    ``wide`` (when built from the wide touch credit): the same sums with one row per
+    (conversion, pair), ``_conv`` and ``_pair`` ascending, and ``c<i>`` / ``v<i>`` the credit
+    and value of model ``i`` (every model has every row). Campaign credit and the influence
+    rows are then aggregated from it directly (13x fewer rows with 13 models); ``codes`` is
+    built from it only when read."""
+
+    def __init__(
+        self,
+        codes: pl.DataFrame | None,
+        models: pl.DataFrame,
+        conversions: pl.DataFrame,
+        pairs: pl.DataFrame,
+        *,
+        wide: pl.DataFrame | None = None,
+    ) -> None:
+        assert codes is not None or wide is not None
+        self._codes, self.models, self.conversions, self.pairs = codes, models, conversions, pairs
+        self.wide = wide
+
+    @property
+    def codes(self) -> pl.DataFrame:
+        if self._codes is None:
+            assert self.wide is not None
+            self._codes = _long_codes(self.wide, self.models.height)
+        return self._codes
 
     @classmethod
     def empty(cls) -> CampaignRows:
@@ -207,9 +226,34 @@ class CampaignRows:
     def sums(self) -> pl.DataFrame:
         """Summed by model, channel and campaign (an additive partial, as
         :data:`CAMPAIGN_SUMS_SCHEMA`)."""
+        if self.wide is not None:
+            return self._wide_sums(self.wide)
         return (
             self.codes.group_by("_model", "_pair")
             .agg(pl.col("credit").sum(), pl.col("value").sum())
+            .join(self.models, on="_model")
+            .join(self.pairs, on="_pair")
+            .select(list(CAMPAIGN_SUMS_SCHEMA))
+            .cast(CAMPAIGN_SUMS_SCHEMA)
+        )
+
+    def _wide_sums(self, wide: pl.DataFrame) -> pl.DataFrame:
+        n_model = self.models.height
+        per_pair = wide.group_by("_pair").agg(
+            *(pl.col(f"{kind}{i}").sum() for i in range(n_model) for kind in "cv")
+        )
+        return (
+            pl.concat(
+                [
+                    per_pair.select(
+                        pl.lit(i, _INDEX).alias("_model"),
+                        "_pair",
+                        pl.col(f"c{i}").alias("credit"),
+                        pl.col(f"v{i}").alias("value"),
+                    )
+                    for i in range(n_model)
+                ]
+            )
             .join(self.models, on="_model")
             .join(self.pairs, on="_pair")
             .select(list(CAMPAIGN_SUMS_SCHEMA))
@@ -225,6 +269,22 @@ class CampaignRows:
             .select(list(CONVERSION_CAMPAIGNS_SCHEMA))
             .cast(CONVERSION_CAMPAIGNS_SCHEMA)
         )
+
+
+def _long_codes(wide: pl.DataFrame, n_model: int) -> pl.DataFrame:
+    """The ``codes`` of :attr:`CampaignRows.wide`: model after model, each its rows."""
+    return pl.concat(
+        [
+            wide.select(
+                pl.lit(i, _INDEX).alias("_model"),
+                "_conv",
+                "_pair",
+                pl.col(f"c{i}").alias("credit"),
+                pl.col(f"v{i}").alias("value"),
+            )
+            for i in range(n_model)
+        ]
+    )
 
 
 def _codes(frame: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -290,35 +350,22 @@ def conversion_campaigns_wide(table: pl.DataFrame, campaigns: pl.DataFrame) -> C
     keys, models, conversions, pairs = _touch_keys(
         campaigns, pl.DataFrame({"model": labels}, schema={"model": pl.String})
     )
-    value = pl.col("conversion_value")
-    credit = [pl.col(credit_column(label)) for label in labels]
-    sums = (
-        table.lazy()
-        .select(*credit, value)
-        .with_columns(keys)
-        .group_by("_key")
-        .agg(
-            *(c.sum().alias(f"c{i}") for i, c in enumerate(credit)),
-            *((c * value).sum().alias(f"v{i}") for i, c in enumerate(credit)),
-        )
-        .sort("_key")
-        .collect()
-    )
-    n_pair = pairs.height
-    key = pl.col("_key")
-    codes = pl.concat(
-        [
-            sums.select(
-                pl.lit(i, _INDEX).alias("_model"),
-                (key // n_pair).cast(_INDEX).alias("_conv"),
-                (key % n_pair).cast(_INDEX).alias("_pair"),
-                pl.col(f"c{i}").alias("credit"),
-                pl.col(f"v{i}").alias("value"),
-            )
-            for i in range(len(labels))
-        ]
-    )
-    return CampaignRows(codes, models, conversions, pairs)
+    # the touches' keys numbered by a sort, every model's credit and value summed by
+    # bincount (in row order): a third of a 26-column group-by's time
+    groups, group_of = np.unique(keys.to_numpy(), return_inverse=True)
+    group_of = group_of.ravel()
+    n_groups, n_pair = len(groups), pairs.height
+    value = table.get_column("conversion_value").to_numpy()
+    sums: dict[str, Any] = {
+        "_conv": (groups // n_pair).astype(np.uint32),
+        "_pair": (groups % n_pair).astype(np.uint32),
+    }
+    for i, label in enumerate(labels):
+        credit = table.get_column(credit_column(label)).to_numpy()
+        sums[f"c{i}"] = np.bincount(group_of, credit, n_groups)
+        sums[f"v{i}"] = np.bincount(group_of, credit * value, n_groups)
+    rows = pl.DataFrame(sums)
+    return CampaignRows(None, models, conversions, pairs, wide=rows)
 
 
 def _touch_keys(

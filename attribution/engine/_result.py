@@ -4,6 +4,7 @@ it writes."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +208,18 @@ class AttributionResult:
             state[f"_{name}"] = getattr(self, name)
         return state
 
+    def build_in_background(self, *names: str) -> None:
+        """Start building the tables ``names`` that are still to be built on first access
+        (default: the path table and the campaign outputs), each in a thread of its own; a
+        reader (e.g. :meth:`write`) then waits for the thread instead of building it. The
+        command line calls it before the B2B stage, whose work then overlaps these builds
+        (Polars and NumPy build them without the GIL). An error is raised to the reader."""
+        for name in names or ("paths", "campaign_influence", "campaign_credit"):
+            slot = f"_{name}"
+            build = self.__dict__[slot]
+            if callable(build) and not isinstance(build, _Background):
+                self.__dict__[slot] = _Background(build)
+
     def touch_credit_table(self, layout: str) -> pl.DataFrame:
         """The touch credit as ``touch_credit.parquet`` holds it under ``layout`` (``"wide"``
         or ``"long"``, see ``RunOptions.touch_credit_layout``)."""
@@ -341,6 +354,30 @@ _LAZY = (
     "campaign_influence",
     "touch_credit_wide",
 )
+
+
+class _Background:
+    """A table built in a thread of its own; calling it waits for the table (or raises the
+    build's error)."""
+
+    def __init__(self, build: Callable[[], pl.DataFrame]) -> None:
+        self._value: pl.DataFrame | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(build,), daemon=True)
+        self._thread.start()
+
+    def _run(self, build: Callable[[], pl.DataFrame]) -> None:
+        try:
+            self._value = build()
+        except BaseException as exc:  # raised to the reader, in its thread
+            self._error = exc
+
+    def __call__(self) -> pl.DataFrame:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def _lazy(name: str) -> property:
