@@ -150,6 +150,9 @@ class DuplicateKeyError(InputError):
 class ConfigError(AttributionError, ValueError):
     """A configuration file or option is wrong."""
 
+    #: the run option or input at fault, when one is (``spend`` for a missing spend table)
+    option: str | None = None
+
 
 class EmptyResultError(AttributionError):
     """A run that attributed no conversion, with the reason in the message: the stage names

@@ -216,3 +216,39 @@ def test_plan_leaves_sales_touches_out_by_default_as_the_demo_does(tmp_path: Pat
         line.rsplit(",", 1)[0] for line in PLAN_TOUCHES.splitlines()) + "\n")
     plan, _ = _plan_json(tmp_path)
     assert plan["touch_types_left_out"] == {"types": [], "touches": 0}
+
+
+# ------------------------------------- the plan step's errors: each interface, its own input
+def test_a_missing_plan_input_is_named_as_each_interface_takes_it(tmp_path: Path) -> None:
+    import pytest
+
+    from attribution import B2BInputs, ConfigError, analyse
+    from service.core.errors import describe_library_error
+    from tests.test_no_silent_empty import _cli, _error_line
+
+    for name, text in (("t.csv", PLAN_TOUCHES), ("s.csv", PLAN_STAGES),
+                       ("spend.csv", PLAN_SPEND), ("plan.toml", PLAN_TOML)):
+        _write(tmp_path / name, text)
+    touches, stages, plan = tmp_path / "t.csv", tmp_path / "s.csv", tmp_path / "plan.toml"
+    result = attribution.attribute(touches, stages, models=["linear"])
+    # Python: the B2BInputs field
+    with pytest.raises(ConfigError) as caught:
+        analyse(result, B2BInputs(touches=touches, stages=stages, plan=plan))
+    assert "the plan check needs a spend table (input 'spend')" in str(caught.value)
+    assert "--" not in str(caught.value)
+    assert caught.value.option == "spend"
+    # HTTP: the run request's field, in the message and as the error's field
+    kind, message, field = describe_library_error(caught.value)
+    assert (kind, field) == ("config", "spend")
+    assert "'spend'" in message
+    assert "--" not in message
+    # the command line: its flag and config key
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "--plan",
+                "plan.toml", "-m", "linear", "-o", "runs")
+    assert proc.returncode == 2
+    assert "the plan check needs a spend table (--spend or [inputs] spend)" in _error_line(proc)
+    # a plan with channel tests and no touch log (a unified event log): input 'stages'
+    with pytest.raises(ConfigError) as caught:
+        analyse(result, B2BInputs(events=touches, spend=tmp_path / "spend.csv", plan=plan))
+    assert caught.value.option == "stages"
+    assert "(input 'stages')" in str(caught.value)

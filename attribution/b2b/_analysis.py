@@ -196,6 +196,16 @@ def _injected_anomalies(truth: str | Path | None) -> list[dict[str, Any]] | None
     return listed
 
 
+def missing_input(message: str, name: str) -> ConfigError:
+    """A :class:`ConfigError` for a B2B input the step needs and was not given, naming it
+    as every interface knows it: ``input 'spend'`` (``B2BInputs(spend=...)``, the run
+    request's ``spend``; the command line shows its flag, ``--spend``) and as ``exc.option``
+    (the HTTP error's ``field``)."""
+    exc = ConfigError(f"{message} (input '{name}')")
+    exc.option = name
+    return exc
+
+
 def _account_tables(
     inputs: B2BInputs, options: RunOptions | None
 ) -> tuple[Any | None, Any | None]:
@@ -262,7 +272,7 @@ def _economics(
             extras.append(InfluenceCsv(result.campaign_influence))
     if spend is None:  # economics and the funnel come with spend (a plan needs it too)
         if inputs.plan is not None:
-            raise ConfigError("the plan check needs a spend table (--spend or [inputs] spend)")
+            raise missing_input("the plan check needs a spend table", "spend")
         return [*extras, kept] if kept is not None else extras
     flow = None
     if stages is not None:
@@ -335,7 +345,9 @@ def _plan(
     plan = inputs.plan
     assert plan is not None
     if flow is None:
-        raise ConfigError("the plan check needs a stages table (--stages), not only --events")
+        raise missing_input(
+            "the plan check needs a stages table, not only the unified event log", "stages"
+        )
     columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
     extras: list[Any] = [
         check_plan(
@@ -353,9 +365,10 @@ def _plan(
     ]
     if read_plan(plan).tests:  # go / no-go readouts of the channels the plan tests
         if inputs.touches is None:
-            raise ConfigError(
-                f"plan '{plan}': its [tests] need the touch log (--touches) for the "
-                "channel that sourced each MQL"
+            raise missing_input(
+                f"plan '{plan}': its [tests] need the touch log for the channel that sourced "
+                "each MQL",
+                "touches",
             )
         extras.append(
             channel_tests(

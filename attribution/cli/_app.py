@@ -6,6 +6,7 @@ errors, writing and printing a run; the B2B steps are the library's
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, cast
@@ -153,11 +154,21 @@ def takes_run_options(after: str) -> Callable[[Command], Command]:
 EXIT_ERROR, EXIT_EMPTY = 2, 3
 
 
+_INPUT = re.compile(r"\(input '([a-z_]+)'\)")
+
+
+def for_cli(message: str) -> str:
+    """A library message as the command line says it: an input named as every interface
+    knows it, ``(input 'spend')``, becomes its flag and config key, ``(--spend or [inputs]
+    spend)`` (the service names the request's field, ``'spend'``, instead)."""
+    return _INPUT.sub(lambda m: f"(--{m[1].replace('_', '-')} or [inputs] {m[1]})", message)
+
+
 def fail(exc: Exception, code: int = EXIT_ERROR) -> NoReturn:
     """Print ``exc`` as the one-line error a user sees and exit ``code`` (2: bad input,
     config or option; 3: the run attributed no conversion), never with a traceback."""
     # the message is the user's text: escaped, so "[inputs]" stays "[inputs]"; one line
-    err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
+    err.print(f"[bold red]error:[/bold red] {escape(for_cli(str(exc)))}", soft_wrap=True)
     raise typer.Exit(code)
 
 
