@@ -562,6 +562,50 @@ def test_entity_time_order_is_the_full_sort(data) -> None:
     assert times == expected.get_column("timestamp").to_physical().to_list()
 
 
+@settings(max_examples=200)
+@given(_sort_inputs(), st.lists(st.integers(0, 12), min_size=60, max_size=60))
+def test_entity_time_order_with_times_in_the_key_is_the_full_sort(data, code_values) -> None:
+    """``time_in_key``: times and codes read back from the key where they fit beside the ids
+    and rows (exact), gathered where not (wide ids and a wide span): the same rows, times and
+    codes as the full sort either way."""
+    ids, micros, touch = data
+    names = [f"ch{k:02d}" for k in range(13)]
+    frame = pl.DataFrame(
+        {
+            "id": pl.Series(ids, dtype=pl.UInt64),
+            "timestamp": pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+            "touch_id": touch,
+            "_ch": pl.Series([names[k] for k in code_values[: len(ids)]], dtype=pl.Enum(names)),
+        }
+    ).with_row_index("_row")
+    got = order_module.entity_time_order(
+        frame.get_column("id"),
+        frame.get_column("timestamp"),
+        frame,
+        ("touch_id", "_row"),
+        codes=frame.get_column("_ch"),
+        time_in_key=True,
+    )
+    expected = frame.sort(["id", "timestamp", "touch_id", "_row"])
+    assert got.columns == ["_idx", "id", "time", "_ch"]
+    assert got.get_column("_idx").to_list() == expected.get_column("_row").to_list()
+    assert got.get_column("id").to_list() == expected.get_column("id").to_list()
+    assert got.get_column("time").dtype == pl.Datetime("us", "UTC")
+    times = got.get_column("time").to_physical().to_list()
+    assert times == expected.get_column("timestamp").to_physical().to_list()
+    assert got.get_column("_ch").dtype == pl.Enum(names)
+    assert got.get_column("_ch").to_list() == expected.get_column("_ch").to_list()
+
+
+def test_exact_key_bits() -> None:
+    """The ids' share of an exact key: 128 less the time span's, the rows' and the codes'
+    bits (a span of 2**45 - 1 microseconds, 2**24 rows, codes up to 12)."""
+    times = pl.Series([0, 2**45 - 1], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    codes = pl.Series([0, 12], dtype=pl.UInt8)
+    assert order_module.exact_id_bits(times, 2**24, codes) == 128 - 45 - 24 - 4
+    assert order_module.exact_id_bits(times, 2**24) == 128 - 45 - 24
+
+
 def test_entity_time_order_resorts_only_unsettled_ids(monkeypatch) -> None:
     """Many settled entities, one id with a tie in time and one with two times closer than
     the time quantum: the partial re-sort path (not the whole-table fallback) gives the full

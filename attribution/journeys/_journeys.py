@@ -220,7 +220,8 @@ def build_journeys(
     # the given channels are those of every touch: only while no touch was dropped (a
     # channel seen only on touches without an entity is not one of the journeys')
     known = channels if channels is not None and touches.height == rows_given else None
-    carry = [channel_codes(touches, known)]
+    codes = channel_codes(touches, known)
+    carry: list[pl.Series] = []
     window: timedelta | str = lookback
     if segment_windows is not None:
         if segments is None:
@@ -236,7 +237,9 @@ def build_journeys(
         )
         carry.append(per_touch.alias(WINDOW))
         window = WINDOW
-    work, conv = entity_order(touches, conv, key, carry, with_contact=scope is not None)
+    work, conv = entity_order(
+        touches, conv, key, carry, with_contact=scope is not None, codes=codes
+    )
     if segment_windows is not None:  # one window per entity: its conversions' window too
         work = work.with_columns(entity_windows(lookback))
     # ``_conv_row`` (from here on) numbers the rows of this ``conv``: keep its order unchanged

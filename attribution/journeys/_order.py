@@ -7,6 +7,8 @@ on one u128 key.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -16,7 +18,14 @@ from attribution._runs import run_start
 from attribution.inputs._schema import ROW
 from attribution.inputs._separator import check_channels
 
-__all__ = ["ENTITY", "ENTITY_ID", "channel_codes", "entity_order", "entity_time_order"]
+__all__ = [
+    "ENTITY",
+    "ENTITY_ID",
+    "channel_codes",
+    "entity_order",
+    "entity_time_order",
+    "exact_id_bits",
+]
 
 ENTITY = "_entity"
 #: Integer stand-in for the entity key: sorting, grouping and as-of joining 10M touches on a
@@ -24,6 +33,9 @@ ENTITY = "_entity"
 ENTITY_ID = "_entity_id"
 _HASH_SEED = 0x5EED
 _CHECK_SEED = 0xC0FFEE
+_ZERO = pl.lit(0, pl.UInt64)
+#: The fewest bits a hashed entity id is cut to so that times ride in the sort key exactly.
+_MIN_ID_BITS = 52
 _SeriesOrExpr = TypeVar("_SeriesOrExpr", pl.Series, pl.Expr)
 
 
@@ -52,34 +64,50 @@ def entity_order(
     carry: Sequence[pl.Series],
     *,
     with_contact: bool,
+    codes: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The slim work table: one row per touch in (entity, time, touch_id, row) order.
 
     Columns: ``_idx`` (row of ``touches``), ``ENTITY_ID``, ``timestamp``, the ``carry``
-    series (one value per touch, put in the same order) and ``contact_id`` for a narrowed
-    scope. Entities are keyed by a 64-bit hash of the key, checked for collisions (two keys,
-    one id) among the touches and conversions with a second, independent 64-bit hash of the
-    key (another seed); on a collision the ids are recomputed exactly. So
-    two entities are merged only if their keys agree on both hashes: odds of about
-    ``n**2 / 2**129`` for ``n`` entities (1e-27 for 1.7M). Comparing the key strings instead
-    was exact but cost 0.65 s at 10M touches (gathering 10M strings); the check hash, computed
-    beside the first and carried through the sort, 0.05 s.
+    series (one value per touch, put in the same order), ``codes`` (the channel codes: read
+    back from the sort key when they fit, see :func:`entity_time_order`) and ``contact_id``
+    for a narrowed scope. Entities are keyed by a 64-bit hash of the key, checked for
+    collisions (two keys, one id) among the touches and conversions with a second,
+    independent 64-bit hash of the key (another seed); on a collision the ids are recomputed
+    exactly. So two entities are merged only if their keys agree on both hashes: odds of
+    about ``n**2 / 2**129`` for ``n`` entities (1e-27 for 1.7M). Comparing the key strings
+    instead was exact but cost 0.65 s at 10M touches (gathering 10M strings); the check hash,
+    computed beside the first and carried through the sort, 0.05 s.
+
+    When the times' span, the row numbers and the codes leave at least
+    :data:`_MIN_ID_BITS` bits of the 128-bit sort key for the ids, the first hash is cut to
+    those bits, so the times and codes ride in the key (:func:`exact_id_bits`; at 10M
+    touches over a year of microseconds, 55 bits): two keys then share an id with odds of
+    about ``n**2 / 2**(bits + 1)`` (4e-5 for 1.7M entities at 55 bits), and the check hash
+    catches it as before (exact ids then, at the cost of a second sort).
     Returns the work table and ``conv`` with ``ENTITY_ID``.
     """
+    times = touches.get_column("timestamp")
+    bits = exact_id_bits(times, touches.height, codes)
+    cut = 64 - bits if _MIN_ID_BITS <= bits < 64 else 0
+
+    def hashed(keys: _SeriesOrExpr) -> _SeriesOrExpr:
+        ids = _hash_ids(keys)
+        return ids // 2**cut if cut else ids
 
     def in_order(ids: pl.Series, check: pl.Series) -> pl.DataFrame:
         payload = [check.alias("_check"), *carry]
         if with_contact:
             payload.append(touches.get_column("contact_id"))
         work = entity_time_order(
-            ids, touches.get_column("timestamp"), touches, ("touch_id", ROW), payload
+            ids, times, touches, ("touch_id", ROW), payload, codes=codes, time_in_key=True
         )
         return work.rename({"id": ENTITY_ID, "time": "timestamp"})
 
     keys = touches.get_column(key)
     conv_keys = conv.get_column(ENTITY)
-    conv_ids = _hash_ids(conv_keys)
-    hashes = keys.to_frame().select(_hash_ids(pl.col(key)), _check_ids(pl.col(key)).alias("c"))
+    conv_ids = hashed(conv_keys)
+    hashes = keys.to_frame().select(hashed(pl.col(key)), _check_ids(pl.col(key)).alias("c"))
     work = in_order(hashes.get_column(key), hashes.get_column("c"))
     if _collides(work, conv_ids, _check_ids(conv_keys)):  # exact ids instead
         every = pl.concat([keys, conv_keys.rename(key)])
@@ -94,22 +122,32 @@ def entity_time_order(
     frame: pl.DataFrame,
     tiebreak: Sequence[str],
     carry: Sequence[pl.Series] = (),
+    *,
+    codes: pl.Series | None = None,
+    time_in_key: bool = False,
 ) -> pl.DataFrame:
     """Rows in (``ids``, ``times``, then the ``tiebreak`` columns of ``frame``) order.
 
-    Returns ``_idx`` (the row), ``id`` (u64), ``time`` (``times``) and the ``carry`` series
-    in that order (one gather for them all, which Polars runs in parallel): the same order as
-    ``frame.sort([ids, times, *tiebreak])``, in 0.7 s instead of 1.5 s for 10M rows in a new
-    process. A multi-column sort goes through row encoding and a frame sort gathers every
-    column, while sorting the values of one u128 column is fast (0.2 s) and carries the row
-    with it: the key is the id (high 64 bits) over the time quantised to ``64 - b`` bits and
-    the row number (``b`` bits, enough for the rows). That order is exact except where two
-    rows of one id share a quantised time (equal times, or times closer than the quantum):
-    only those ids' rows are sorted again on the full columns, in place (an id's rows keep
-    their positions, since the id leads the key). When over a quarter of the rows need that
-    (times given as dates, say), the whole table is sorted on the full columns instead. Ids
-    are u64 (a hash, exact dense ids after a collision, or a rank); neither ids nor times
-    may be null.
+    Returns ``_idx`` (the row), ``id`` (u64), ``time`` (``times``), the ``carry`` series and
+    ``codes`` in that order (one gather for them all, which Polars runs in parallel): the
+    same order as ``frame.sort([ids, times, *tiebreak])``, in 0.7 s instead of 1.5 s for 10M
+    rows in a new process. A multi-column sort goes through row encoding and a frame sort
+    gathers every column, while sorting the values of one u128 column is fast (0.2 s) and
+    carries the row with it: the key is the id (high 64 bits) over the time quantised to
+    ``64 - b`` bits and the row number (``b`` bits, enough for the rows). That order is exact
+    except where two rows of one id share a quantised time (equal times, or times closer than
+    the quantum): only those ids' rows are sorted again on the full columns, in place (an
+    id's rows keep their positions, since the id leads the key). When over a quarter of the
+    rows need that (times given as dates, say), the whole table is sorted on the full columns
+    instead. Ids are u64 (a hash, exact dense ids after a collision, or a rank); neither ids
+    nor times may be null.
+
+    ``time_in_key``: when the ids' bits, the times' span from the earliest (in their unit),
+    the row number and the ``codes`` (small non-negative integers or an ``Enum``, no nulls)
+    fit in 128 bits together (:func:`exact_id_bits`), the key holds them all exactly: the
+    times and codes are then read back from the sorted key instead of gathered (a random
+    gather of 10M values costs about a sort's time), and only equal times tie. Otherwise, and
+    for ``codes`` without it, the codes are gathered as ``carry`` is.
 
     Polars expressions rather than NumPy: on the 2-core VMs here, fresh NumPy temporaries
     of 80 MB (transparent huge pages on ``madvise``) made the same steps twice as slow.
@@ -117,7 +155,8 @@ def entity_time_order(
     u64, u128 = pl.UInt64, pl.UInt128
     assert not ids.null_count(), "ids must not be null"
     assert not times.null_count(), "times must not be null"
-    out = pl.DataFrame([ids.cast(u64).alias("id"), times.alias("time"), *carry])
+    code_list = [] if codes is None else [codes]
+    out = pl.DataFrame([ids.cast(u64).alias("id"), times.alias("time"), *carry, *code_list])
     columns = ["_idx", *out.columns]
     n = out.height
     if n == 0:
@@ -126,38 +165,76 @@ def entity_time_order(
     physical = times.to_physical()
     t_min = int(physical.min())  # type: ignore[arg-type]
     span = int(physical.max()) - t_min  # type: ignore[arg-type]
-    row_bits = max(1, (n - 1).bit_length())
-    time_div = 2 ** max(0, span.bit_length() - (64 - row_bits))
+    row_bits = _row_bits(n)
     t_rel = (pl.col("time").to_physical() - t_min).cast(u64)
-    low = (t_rel // pl.lit(time_div, u64)) * pl.lit(2**row_bits, u64) + pl.int_range(n, dtype=u64)
-    key = (pl.col("id").cast(u128) * pl.lit(2**64, u128) + low.cast(u128)).alias("_key")
-    low_bits = pl.col("_key").cast(u64, wrap_numerical=True)
-    ordered = (
-        out.lazy()
-        .select(key)
-        .sort("_key")
-        .select(
+    index = pl.int_range(n, dtype=u64)
+    id_bits = int(out.get_column("id").max()).bit_length()  # type: ignore[arg-type]
+    code_bits = _code_bits(codes) if codes is not None and not codes.null_count() else -1
+    exact = (
+        time_in_key
+        and code_bits >= 0
+        and id_bits + span.bit_length() + row_bits + code_bits <= 128
+        and row_bits + code_bits <= 64
+    )
+    if exact:
+        # id | time since the earliest | row | code, from the high bits down
+        below = row_bits + code_bits
+        fields = [
+            (pl.col("id"), below + span.bit_length(), id_bits),
+            (t_rel, below, span.bit_length()),
+            (index, code_bits, row_bits),
+        ]
+        if code_list:
+            fields.append((pl.col(code_list[0].name).to_physical().cast(u64), 0, code_bits))
+        high_parts, low_parts = zip(*(_place(*f) for f in fields), strict=True)
+        high = functools.reduce(operator.add, [p for p in high_parts if p is not None], _ZERO)
+        low = functools.reduce(operator.add, [p for p in low_parts if p is not None], _ZERO)
+        key = (high.cast(u128) * pl.lit(2**64, u128) + low.cast(u128)).alias("_key")
+        key_high = (pl.col("_key") // pl.lit(2**64, u128)).cast(u64)
+        key_low = pl.col("_key").cast(u64, wrap_numerical=True)
+        since = _take(key_high, key_low, below, span.bit_length())
+        unpacked = [
+            _take(key_high, key_low, code_bits, row_bits).cast(pl.get_index_type()).alias("_idx"),
+            _take(key_high, key_low, below + span.bit_length(), id_bits).alias("id"),
+            # the exact time: only equal times tie
+            (since.cast(pl.Int64) + pl.lit(t_min, pl.Int64))
+            .cast(physical.dtype)
+            .cast(times.dtype)
+            .alias("time"),
+            *(_from_codes(_take(key_high, key_low, 0, code_bits), c) for c in code_list),
+        ]
+        quantum = "time"
+        gathered = [c for c in out.columns[1:] if c not in ("time", *(s.name for s in code_list))]
+    else:
+        time_div = 2 ** max(0, span.bit_length() - (64 - row_bits))
+        low_key = (t_rel // pl.lit(time_div, u64)) * pl.lit(2**row_bits, u64) + index
+        key = (pl.col("id").cast(u128) * pl.lit(2**64, u128) + low_key.cast(u128)).alias("_key")
+        low_bits = pl.col("_key").cast(u64, wrap_numerical=True)
+        unpacked = [
             (low_bits & pl.lit(2**row_bits - 1, u64)).cast(pl.get_index_type()).alias("_idx"),
             (pl.col("_key") // pl.lit(2**64, u128)).cast(u64).alias("id"),
             (low_bits // pl.lit(2**row_bits, u64)).alias("_quantum"),
-        )
-        .collect()
-    )
+        ]
+        quantum = "_quantum"
+        gathered = out.columns[1:]
+    ordered = out.lazy().select(key).sort("_key").select(unpacked).collect()
     # a lazy gather with one-chunk indices reads the many chunks of a Parquet read directly:
     # 0.29 s for 3 columns at 10M rows, where rechunking them and gathering took 0.41 s
     # (the columns of both come out in different chunks: eager steps on the joined frame
     # would rechunk them, so the tie check below runs on the sort's frame alone)
     rows = ordered.get_column("_idx").rechunk()
-    payload = out.lazy().select(pl.exclude("id").gather(rows)).collect()
+    payload = [out.lazy().select(pl.col(gathered).gather(rows)).collect()] if gathered else []
     # an id needs the exact sort when two of its rows share a quantised time
     same_id = pl.col("id") == pl.col("id").shift(1)
-    tie = same_id & (pl.col("_quantum") == pl.col("_quantum").shift(1))
+    tie = same_id & (pl.col(quantum) == pl.col(quantum).shift(1))
     # lazy queries here and below: an eager one materialises its 10M-row temporaries, which
     # on the VMs here costs more than the work (a lazy query runs in cache-sized morsels)
     redo = (
         ordered.lazy().filter(tie.fill_null(False)).select(pl.col("id").unique()).collect()
     ).get_column("id")
-    ordered = pl.concat([ordered.select("_idx", "id"), payload], how="horizontal")
+    ordered = pl.concat(
+        [ordered.drop(quantum) if quantum == "_quantum" else ordered, *payload], how="horizontal"
+    ).select(columns)
     if redo.len():
         positions = ordered.select(
             pl.arg_where(pl.col("id").is_in(redo.implode())).alias("pos")
@@ -181,6 +258,67 @@ def entity_time_order(
             for name in columns
         )
     return ordered
+
+
+def _from_codes(values: pl.Expr, codes: pl.Series) -> pl.Expr:
+    """u64 ``values`` back in the dtype of ``codes`` (an ``Enum`` from its physical codes)."""
+    physical = codes.to_physical().dtype
+    back = values.cast(physical)
+    if isinstance(codes.dtype, pl.Enum | pl.Categorical):
+        back = back.cat.to(codes.dtype, strict=False)  # codes of the same dtype: all valid
+    else:
+        back = back.cast(codes.dtype)
+    return back.alias(codes.name)
+
+
+def exact_id_bits(times: pl.Series, rows: int, codes: pl.Series | None = None) -> int:
+    """The bits left for the ids in an exact key of :func:`entity_time_order` with
+    ``time_in_key``: 128 less the times' span (from the earliest), the row numbers and the
+    ``codes``' values."""
+    if times.is_empty():
+        return 128
+    physical = times.to_physical()
+    span = int(physical.max()) - int(physical.min())  # type: ignore[arg-type]
+    return 128 - span.bit_length() - _row_bits(rows) - _code_bits(codes)
+
+
+def _row_bits(rows: int) -> int:
+    return max(1, (rows - 1).bit_length())
+
+
+def _code_bits(codes: pl.Series | None) -> int:
+    if codes is None or codes.is_empty():
+        return 0
+    return int(codes.to_physical().max()).bit_length()  # type: ignore[arg-type]
+
+
+def _place(value: pl.Expr, at: int, width: int) -> tuple[pl.Expr | None, pl.Expr | None]:
+    """A u64 ``value`` of ``width`` bits put at bit ``at`` of a 128-bit key: its parts of
+    the key's high and low 64 bits (None where it has none)."""
+    if width == 0:
+        return None, None
+    if at >= 64:
+        return value * pl.lit(2 ** (at - 64), pl.UInt64), None
+    if at + width <= 64:
+        return None, value * pl.lit(2**at, pl.UInt64)
+    low = (value & pl.lit(2 ** (64 - at) - 1, pl.UInt64)) * pl.lit(2**at, pl.UInt64)
+    return value // pl.lit(2 ** (64 - at), pl.UInt64), low
+
+
+def _take(high: pl.Expr, low: pl.Expr, at: int, width: int) -> pl.Expr:
+    """Bits ``at`` to ``at + width`` of a key split into its high and low 64 bits, as u64."""
+    u64 = pl.UInt64
+    if width == 0:
+        return pl.lit(0, u64)
+    if at >= 64:
+        part = high // pl.lit(2 ** (at - 64), u64) if at > 64 else high
+        return part & pl.lit(2**width - 1, u64) if at - 64 + width < 64 else part
+    part = low // pl.lit(2**at, u64) if at else low
+    if at + width < 64:
+        return part & pl.lit(2**width - 1, u64)
+    if at + width == 64:
+        return part
+    return part + (high & pl.lit(2 ** (at + width - 64) - 1, u64)) * pl.lit(2 ** (64 - at), u64)
 
 
 def _collides(work: pl.DataFrame, conv_ids: pl.Series, conv_check: pl.Series) -> bool:
