@@ -10,6 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import attribution
@@ -599,3 +601,23 @@ def test_duplicate_suspects_read_mapped_columns_from_a_csv(tmp_path: Path) -> No
     touches.with_columns(pl.Series("promo", ["spring", "x", "spring", "y"])).write_csv(path)
     rec = _run(path, columns=columns).manifest["reconciliation"]
     assert rec["touches_dropped"]["exact_duplicate"] == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=60), st.integers(1, 7))
+def test_repeated_hashes_across_slices(values, width) -> None:
+    """The duplicate check's neighbour comparison, a slice at a time: the same repeated
+    values as counting them, whatever the slice width (pairs across a slice boundary too)."""
+    import numpy as np
+
+    from attribution.inputs import _dedupe
+
+    old = _dedupe._SLICE
+    _dedupe._SLICE = width
+    try:
+        got = _dedupe._sorted_repeats(np.sort(np.array(values, dtype=np.uint64)))
+    finally:
+        _dedupe._SLICE = old
+    counts = pl.Series(values, dtype=pl.UInt64).value_counts()
+    expected = sorted(counts.filter(pl.col("count") > 1).get_column("").to_list())
+    assert got.tolist() == expected

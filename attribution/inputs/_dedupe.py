@@ -3,6 +3,7 @@ and counted; touches that share a ``touch_id`` but differ elsewhere are an error
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from attribution.exceptions import DuplicateKeyError
@@ -11,22 +12,37 @@ from attribution.inputs._schema import ROW, Table
 __all__ = ["deduplicate_stages", "deduplicate_touches"]
 
 _MAX_ROWS_SHOWN = 5
+#: Sorted hashes compared a slice at a time (no temporary as long as the table).
+_SLICE = 1 << 20
 
 
 def _repeated(frame: pl.DataFrame, key: pl.Expr) -> pl.Series | None:
     """Mask of the rows whose ``key`` (a u64 expression over ``frame``) occurs more than
     once, or None when all are distinct.
 
-    One lazy query hashes, sorts and looks at neighbours (0.17 s for 10M touch ids in a new
-    process, 0.26 s eagerly) instead of ``is_duplicated`` (0.94 s): logs rarely have
-    repeats, so the sort is usually all, and the mask is built only when there are some.
+    The hashes are sorted and neighbours compared (logs rarely have repeats, so the sort is
+    usually all, and the mask is built only when there are some), instead of
+    ``is_duplicated`` (0.94 s for 10M touch ids). NumPy's sort of 64-bit integers (vectorised
+    on CPUs with AVX-512) takes 0.25-0.37 s of CPU for 12.3M touch ids with the hashing,
+    where a lazy Polars sort took 0.46-0.73 s (fresh processes, alternated); the
+    neighbours are compared a slice at a time, so no 12M-element temporary is made.
     """
-    h = pl.col("h")
-    ordered = frame.lazy().select(key.alias("h").sort())
-    if not ordered.select((h == h.shift(1)).any()).collect().item():
+    hashes = frame.lazy().select(key.alias("h")).collect().to_series()
+    repeats = _sorted_repeats(np.sort(hashes.to_numpy()))
+    if not len(repeats):
         return None
-    repeats = ordered.filter(h == h.shift(1)).unique().collect().get_column("h")
-    return frame.select(key.is_in(repeats.implode())).to_series()
+    return frame.select(key.is_in(pl.Series(repeats).implode())).to_series()
+
+
+def _sorted_repeats(values: np.ndarray) -> np.ndarray:
+    """The distinct values that occur more than once in the sorted array ``values``."""
+    found = []
+    for start in range(0, len(values) - 1, _SLICE):
+        stop = min(start + _SLICE, len(values) - 1)
+        same = values[start + 1 : stop + 1] == values[start:stop]
+        if same.any():
+            found.append(values[start + 1 : stop + 1][same])
+    return np.unique(np.concatenate(found)) if found else values[:0]
 
 
 def deduplicate_touches(table: Table) -> tuple[pl.DataFrame, int]:
