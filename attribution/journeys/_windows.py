@@ -110,12 +110,15 @@ def assign(
     scope: pl.DataFrame | None,
     lookback: timedelta | str,
 ) -> pl.DataFrame:
-    """Each touch's conversion (``_conv_row``: its row in ``conv``; and its time ``_T``) and
-    the flags ``_in_journey`` and ``_outside_scope`` (in an account-scope window, but in no
-    journey under the scope). ``lookback``: one window, or the column of ``work`` holding
-    each touch's (its entity's, so its conversion's) window. A row number rather than the
-    id: the as-of join fills it for every touch, and 10M u32 cost less than 10M strings
-    (mostly null)."""
+    """Each touch's conversion (``_conv_row``: its row in ``conv``, null for a touch in no
+    journey) and the flags ``_in_journey`` and ``_outside_scope`` (in an account-scope
+    window, but in no journey under the scope). ``lookback``: one window, or the column of
+    ``work`` holding each touch's (its entity's, so its conversion's) window. A row number
+    rather than the id: 10M u32 cost less than 10M strings (mostly null).
+
+    Without a narrowed scope only the touches of converting entities (a tenth of the
+    benchmark log's) go through the as-of join: 0.16-0.19 s of CPU instead of 0.30-0.35 s
+    at 10M touches."""
     conv = conv.with_row_index("_conv_row")
     # earliest conversion at or after each touch; conversions sharing a time: the first one.
     # With ``by``, the as-of join needs each entity's rows sorted by time, which ``work`` is
@@ -125,16 +128,31 @@ def assign(
         .select(ENTITY_ID, pl.col("timestamp").alias("_T"), "_conv_row")
         .sort("_T")
     )
-    assigned = _next_at_or_after(work, targets, "_T", ENTITY_ID)
     in_window = pl.col("_conv_row").is_not_null() & (
         pl.col("timestamp") >= pl.col("_T") - _window(lookback)
     )
     if scope is None:
-        return (
-            assigned.lazy()
-            .with_columns(in_window.alias("_in_journey"), pl.lit(False).alias("_outside_scope"))
+        per_touch = [lookback] if isinstance(lookback, str) else []
+        converting = pl.col(ENTITY_ID).is_in(targets.get_column(ENTITY_ID).unique().implode())
+        candidates = (
+            work.lazy()
+            .with_row_index("_pos")
+            .filter(converting)
+            .select("_pos", ENTITY_ID, "timestamp", *per_touch)
             .collect()
         )
+        joined = _next_at_or_after(candidates, targets, "_T", ENTITY_ID).filter(in_window)
+        conv_row = (
+            pl.Series("_conv_row", [], pl.get_index_type())
+            .extend_constant(None, work.height)
+            .scatter(joined.get_column("_pos"), joined.get_column("_conv_row"))
+        )
+        return work.with_columns(
+            conv_row,
+            conv_row.is_not_null().alias("_in_journey"),
+            pl.lit(False).alias("_outside_scope"),
+        )
+    assigned = _next_at_or_after(work, targets, "_T", ENTITY_ID)
     assigned = assigned.with_columns(in_window.alias("_in_account_window")).drop(
         "_conv_row", "_T"
     )
