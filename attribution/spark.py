@@ -3,7 +3,8 @@
 
 import sys
 
-from attribution.engine._spark import SparkAttribution, attribute_spark, main
+from attribution.engine._spark import SparkAttribution, attribute_spark
+from attribution.engine._spark_job import main
 
 __all__ = ["SparkAttribution", "attribute_spark", "main"]
 

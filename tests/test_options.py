@@ -146,7 +146,8 @@ def test_every_flagged_option_is_a_flag_of_run_and_of_the_spark_job() -> None:
     import typer.main
 
     from attribution.cli import app
-    from attribution.engine._spark import NOT_ON_SPARK, job_parser
+    from attribution.engine._spark import NOT_ON_SPARK
+    from attribution.engine._spark_job import job_parser
     from attribution.options import option_flags
 
     run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]

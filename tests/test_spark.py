@@ -152,3 +152,64 @@ def test_touch_id_on_two_journey_keys_is_an_error(spark: SparkSession) -> None:
         attribute_spark(
             _to_spark(spark, touches), _to_spark(spark, stages), models=["linear"], partitions=2
         )
+
+
+# --------------------------------------------------------------- the B2B stage on Spark
+SAMPLE_PLAN = Path(__file__).resolve().parents[1] / "sample_data" / "plan.toml"
+
+
+def test_b2b_stage_is_the_one_of_every_executor(spark: SparkSession, synth: Any) -> None:
+    """attribute_spark(..., b2b=B2BInputs) runs attribution.analyse on the run gathered on
+    the driver: the same outputs as the in-memory run's analyse, figure for figure."""
+    models = ["linear", "last_touch", "w_shaped", "markov"]
+    inputs = attribution.B2BInputs(
+        touches=synth.touches, stages=synth.stages, contacts=synth.contacts,
+        spend=synth.spend, accounts=synth.accounts, subscriptions=synth.subscriptions,
+        surveys=synth.surveys, plan=SAMPLE_PLAN, sla=True,
+    )  # fmt: skip
+    options = attribution.RunOptions(models=models)
+    expected = attribution.attribute(synth.touches, synth.stages, options=options)
+    analysis = attribution.analyse(expected, inputs, options=options)
+    result = attribute_spark(
+        _to_spark(spark, synth.touches), _to_spark(spark, synth.stages),
+        options=options, partitions=3, b2b=inputs,
+    )  # fmt: skip
+    assert result.analysis is not None
+    names = [type(o).__name__ for o in analysis.outputs]
+    assert [type(o).__name__ for o in result.analysis.outputs] == names
+    assert {"SurveyBenchmark", "UnitEconomics", "Funnel", "PlanCheck"} <= set(names)
+    for got, want in zip(result.analysis.summaries(), analysis.summaries(), strict=True):
+        assert got == want
+    assert result.manifest["decision_model"] == expected.manifest["decision_model"]
+    assert result.manifest["totals"] == pytest.approx(expected.manifest["totals"])
+    shared = expected.manifest.get("shared_opportunities")
+    assert result.manifest.get("shared_opportunities") == shared
+    econ = {type(o).__name__: o for o in result.analysis.outputs}["UnitEconomics"]
+    want = {type(o).__name__: o for o in analysis.outputs}["UnitEconomics"]
+    assert_frame_equal(econ.table, want.table, rel_tol=1e-9)
+    assert econ.table.height > 0
+
+
+def test_job_with_b2b_inputs_writes_their_outputs(
+    spark: SparkSession, synth: Any, tmp_path: Path
+) -> None:
+    for name in ("touches", "stages", "spend"):
+        getattr(synth, name).write_parquet(tmp_path / f"{name}.parquet")
+    out = tmp_path / "run"
+    args = ["--touches", str(tmp_path / "touches.parquet"), "--stages",
+            str(tmp_path / "stages.parquet"), "--out", str(out), "--model", "linear",
+            "--partitions", "2"]  # fmt: skip
+    assert main([*args, "--spend", str(tmp_path / "spend.parquet")]) == 0
+    expected = attribution.attribute(synth.touches, synth.stages, models=["linear"])
+    analysis = attribution.analyse(
+        expected, attribution.B2BInputs(touches=synth.touches, stages=synth.stages,
+                                        spend=synth.spend),
+    )  # fmt: skip
+    written = pl.read_parquet(out / "economics.parquet")
+    econ = {type(o).__name__: o for o in analysis.outputs}["UnitEconomics"]
+    assert_frame_equal(written, econ.table, rel_tol=1e-9)
+    assert (out / "funnel.parquet").exists()
+    manifest = json.loads("".join(p.read_text() for p in (out / "manifest.json").glob("part-*")))
+    assert manifest["decision_model"] == "linear"
+    # B2B outputs need a local --out: refused before Spark starts, one line, exit 2
+    assert main([*args[:5], "s3a://bucket/run", *args[6:], "--spend", "x.parquet"]) == 2

@@ -36,11 +36,9 @@ or ``python -m attribution.spark ...`` with a local master.
 
 from __future__ import annotations
 
-import argparse
+import io
 import json
-import os
-import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -49,8 +47,7 @@ import polars as pl
 import pyarrow as pa
 
 from attribution.engine._campaign_credit import reduce_campaign_sums, spark_campaign_sums
-from attribution.engine._empty import require_conversions
-from attribution.engine._manifest import make_manifest, run_parameters
+from attribution.engine._manifest import add_totals, make_manifest, run_parameters
 from attribution.engine._memory import refuse_bootstrap
 from attribution.engine._merge import (
     GLOBAL_ROW,
@@ -77,22 +74,22 @@ from attribution.engine._stages import (
     rule_credit,
 )
 from attribution.exceptions import (
-    AttributionError,
     DuplicateKeyError,
-    EmptyResultError,
     InputError,
     ModelParameterError,
 )
 from attribution.inputs._schema import CONTACTS, EVENTS, load
 from attribution.inputs._separator import STORED_SEPARATOR
 from attribution.inputs._sources import Source
-from attribution.options import RunOptions, option_flags, read_flags
+from attribution.options import RunOptions
 from attribution.typing import Level
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SparkAttribution", "attribute_spark", "main"]
+    from attribution.b2b._analysis_inputs import B2BInputs
+
+__all__ = ["SparkAttribution", "attribute_spark"]
 
 KEY = "__key"
 #: Run options :func:`attribute_spark` refuses (so the job has no flag for them).
@@ -125,6 +122,7 @@ PARTIALS_ARROW = pa.schema(
         ("model", pa.string()),
         ("channel", pa.string()),
         ("payload", pa.string()),
+        ("blob", pa.binary()),  # kind "conversions": the task's conversions as Arrow IPC
     ]
 )
 
@@ -148,6 +146,13 @@ class SparkAttribution:
         Model extras (removal effects, transition matrix, Shapley values).
     campaign_sums : pyspark.sql.DataFrame or None
         With campaigns: the campaign pass's partials (see :meth:`campaign_credit`).
+    conversions : pl.DataFrame
+        One row per conversion (as :attr:`attribution.AttributionResult.conversions` at
+        contact level), gathered from the tasks: the manifest's ``totals`` and the B2B stage
+        read it.
+    analysis : Analysis or None
+        With B2B inputs (``attribute_spark(..., b2b=...)``): the B2B stage's outputs, the
+        same :func:`attribution.analyse` as every executor's (:meth:`write` writes them).
     """
 
     channel_credit: DataFrame
@@ -157,6 +162,8 @@ class SparkAttribution:
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
     cached: list[DataFrame] = field(default_factory=list, repr=False)
     campaign_sums: DataFrame | None = None
+    conversions: pl.DataFrame = field(default_factory=pl.DataFrame)
+    analysis: Any = None
 
     def campaign_credit(self) -> pl.DataFrame | None:
         """As :attr:`attribution.AttributionResult.campaign_credit`; None without campaigns."""
@@ -174,14 +181,23 @@ class SparkAttribution:
         """Write ``out/channel_credit.parquet``, ``out/touch_credit.parquet``,
         ``out/paths.parquet``, with campaigns ``out/campaign_credit.parquet`` (Spark Parquet
         directories) and ``out/manifest.json`` (a text
-        directory with one JSON line). ``out`` may be any URI Spark can write."""
+        directory with one JSON line). ``out`` may be any URI Spark can write; with a B2B
+        stage (``analysis``), a local directory, where the driver also writes its outputs
+        (``economics.parquet``, ``funnel.parquet``, ``plan.json``, ...), as in a run
+        directory."""
         spark = self.channel_credit.sparkSession
         base = out.rstrip("/")
+        if self.analysis is not None:
+            from attribution.engine._spark_b2b import local_directory
+
+            local_directory(out)  # checked before anything is written
         self.channel_credit.coalesce(1).write.mode("overwrite").parquet(
             f"{base}/channel_credit.parquet"
         )
         self.touch_credit.write.mode("overwrite").parquet(f"{base}/touch_credit.parquet")
-        if (campaigns := self.campaign_credit()) is not None:
+        # with a B2B stage, its campaign economics are campaign_credit.parquet (the credit
+        # and the campaign's spend, CAC and ROI), as in a run directory
+        if self.analysis is None and (campaigns := self.campaign_credit()) is not None:
             campaign_file = f"{base}/campaign_credit.parquet"
             _to_spark(spark, campaigns).coalesce(1).write.mode("overwrite").parquet(campaign_file)
         paths = self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR))
@@ -190,6 +206,10 @@ class SparkAttribution:
         spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("overwrite").text(
             f"{base}/manifest.json"
         )
+        if self.analysis is not None:
+            from attribution.engine._spark_b2b import write_analysis
+
+            write_analysis(self.analysis, out)
         self.unpersist()
 
 
@@ -243,7 +263,7 @@ def _pass1(
 ) -> Iterator[pa.RecordBatch]:
     """Pass 1: the additive partials (path rows, rule-based channel sums, counts)."""
     paths = path_table(part.journeys).select(
-        pl.lit("path").alias("kind"), pl.all(), *_nulls("model", "channel", "payload")
+        pl.lit("path").alias("kind"), pl.all(), *_nulls("model", "channel", "payload"), _blob()
     )
     sums = concat([channel_sums(c) for c in credit.values()], SUMS_SCHEMA)
     channels = sums.select(
@@ -255,6 +275,7 @@ def _pass1(
         "model",
         "channel",
         pl.lit(None, pl.String).alias("payload"),
+        _blob(),
     )
     counts = pl.DataFrame({"kind": ["counts"], "payload": [json.dumps(part.counts)]}).select(
         "kind",
@@ -262,8 +283,14 @@ def _pass1(
         *(pl.lit(None, pl.Float64).alias(c) for c in ("conversions", "nulls", "value")),
         *_nulls("model", "channel"),
         "payload",
+        _blob(),
     )
-    out = pl.concat([paths, channels, counts], how="vertical_relaxed")
+    conversions = counts.with_columns(
+        pl.lit("conversions").alias("kind"),
+        pl.lit(None, pl.String).alias("payload"),
+        pl.lit(ipc_bytes(part.journeys.conversions), pl.Binary).alias("blob"),
+    )
+    out = pl.concat([paths, channels, counts, conversions], how="vertical_relaxed")
     yield from _batches(out, PARTIALS_ARROW)
 
 
@@ -281,6 +308,17 @@ def _pass2(
 
 def _nulls(*names: str) -> list[pl.Expr]:
     return [pl.lit(None, pl.String).alias(n) for n in names]
+
+
+def _blob() -> pl.Expr:
+    return pl.lit(None, pl.Binary).alias("blob")
+
+
+def ipc_bytes(frame: pl.DataFrame) -> bytes:
+    """``frame`` as Arrow IPC bytes (a task's conversions, read back on the driver)."""
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    return buffer.getvalue()
 
 
 # --- the driver -----------------------------------------------------------------------------
@@ -378,6 +416,7 @@ def attribute_spark(
     contacts: DataFrame | pl.DataFrame | None = None,
     accounts: DataFrame | pl.DataFrame | None = None,
     options: RunOptions | None = None,
+    b2b: B2BInputs | None = None,
     **keywords: Any,
 ) -> SparkAttribution:
     """:func:`attribution.attribute` on Spark DataFrames, journeys partitioned by key.
@@ -394,6 +433,12 @@ def attribute_spark(
     Channel credit equals the single-machine run: the data-driven models are fitted on the
     same merged path table; rule-based sums agree to float rounding. Touch credit rows are
     the single machine's (their order is not).
+
+    ``b2b`` (:class:`attribution.B2BInputs`): the B2B stage, :func:`attribution.analyse`,
+    runs on the driver on the run gathered there (:func:`~attribution.engine._spark_b2b.
+    driver_result`: channel credit, the touch credit collected, conversions, paths) and is
+    kept as ``analysis``; its tables (spend, the stage events, the touch log for the funnel
+    and the SLAs...) are read on the driver as the library reads them.
     """
     from pyspark import StorageLevel
     from pyspark.sql.pandas.types import from_arrow_schema  # one schema, not a DDL twin
@@ -441,7 +486,7 @@ def attribute_spark(
         from_arrow_schema(PARTIALS_ARROW),
     ).persist()
     try:
-        paths, sums, counts = _reduce(partials)
+        paths, sums, counts, conversions = _reduce(partials)
     finally:
         partials.unpersist()
 
@@ -486,7 +531,9 @@ def attribute_spark(
         timings={},
         notes=notes,
     )
-    return SparkAttribution(
+    if conversions.width:
+        add_totals(manifest, conversions, options.level)
+    out = SparkAttribution(
         _to_spark(spark, channel_credit)
         if channel_credit.height
         else spark.createDataFrame([], _ddl(CHANNEL_CREDIT_SCHEMA)),
@@ -496,7 +543,13 @@ def attribute_spark(
         fitted.extras,
         cached=[events],
         campaign_sums=campaigns,
+        conversions=conversions,
     )
+    if b2b is not None:  # the one B2B stage of every executor, on the driver
+        from attribution.engine._spark_b2b import analyse_spark
+
+        out.analysis = analyse_spark(out, b2b, options)
+    return out
 
 
 def _ddl(schema: pl.Schema) -> str:
@@ -504,7 +557,9 @@ def _ddl(schema: pl.Schema) -> str:
     return ", ".join(f"{name} {kinds[dtype]}" for name, dtype in schema.items())
 
 
-def _reduce(partials: DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+def _reduce(
+    partials: DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], pl.DataFrame]:
     """Spark sums the partials; the float ``value`` per path comes back as a sorted list and
     is summed here in that order, so the result does not depend on the shuffle."""
     from pyspark.sql import functions as F
@@ -532,69 +587,11 @@ def _reduce(partials: DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, 
         json.loads(r["payload"])
         for r in partials.filter(F.col("kind") == "counts").select("payload").collect()
     )
-    return paths, sums, counts
-
-
-# --- the job --------------------------------------------------------------------------------
-
-
-def job_parser() -> argparse.ArgumentParser:
-    """The job's command line: its inputs and a flag for every run option with an
-    :class:`~attribution.options.OptionFlag` but those in :data:`NOT_ON_SPARK`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m attribution.spark",
-        description="Attribution on Spark: Parquet touches and stages in, run files out.",
-    )
-    parser.add_argument("--touches", required=True, help="Parquet path or URI of the touches")
-    parser.add_argument("--stages", required=True, help="Parquet path or URI of the stages")
-    parser.add_argument("--contacts", help="Parquet path or URI of the contacts")
-    parser.add_argument(
-        "--accounts", help="Parquet path or URI of the accounts (for a lookback per segment)"
-    )
-    parser.add_argument("--out", required=True, help="output directory or URI")
-    parser.add_argument("--partitions", type=int, default=None)
-    parser.add_argument("--master", default=None, help="Spark master (spark-submit sets it)")
-    for name, flag in option_flags():  # the run options: RunOptions field metadata
-        if name not in NOT_ON_SPARK:
-            action = {"switch": "store_true", "repeat": "append"}.get(flag.kind, "store")
-            parser.add_argument(*flag.flags, dest=name, action=action, help=flag.help)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m attribution.spark --touches URI --stages URI --out URI --model NAME ...``"""
-    args = job_parser().parse_args(argv)
-
-    try:  # the options are checked before Spark starts; an error names the flag
-        options = RunOptions.written(read_flags(vars(args)))
-    except AttributionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    from pyspark.sql import SparkSession
-
-    # executors must run this interpreter (a job entry point, like the CLI, may read it)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName("attribution").config(
-        "spark.sql.session.timeZone", "UTC"
-    )
-    if args.master:
-        builder = builder.master(args.master)
-    spark = builder.getOrCreate()
-    result = attribute_spark(
-        spark.read.parquet(args.touches),
-        spark.read.parquet(args.stages),
-        options=options,
-        partitions=args.partitions,
-        contacts=spark.read.parquet(args.contacts) if args.contacts else None,
-        accounts=spark.read.parquet(args.accounts) if args.accounts else None,
-    )
-    try:  # as the CLI: an empty result is no answer unless --allow-empty (exit 3, why)
-        require_conversions(result.manifest)
-    except EmptyResultError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    result.write(args.out)
-    print(json.dumps(result.manifest["reconciliation"], default=str))
-    return 0
-
+    blobs = [
+        pl.read_ipc(io.BytesIO(r["blob"]))
+        for r in partials.filter(F.col("kind") == "conversions").select("blob").collect()
+    ]
+    conversions = pl.concat(blobs, how="vertical_relaxed") if blobs else pl.DataFrame()
+    if "conversion_id" in conversions.columns:
+        conversions = conversions.sort("conversion_id")
+    return paths, sums, counts, conversions
