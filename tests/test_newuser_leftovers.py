@@ -252,3 +252,34 @@ def test_a_missing_plan_input_is_named_as_each_interface_takes_it(tmp_path: Path
         analyse(result, B2BInputs(events=touches, spend=tmp_path / "spend.csv", plan=plan))
     assert caught.value.option == "stages"
     assert "(input 'stages')" in str(caught.value)
+
+
+# ------------------------------------------------- import headers: unnamed and repeated
+def test_import_leaves_unnamed_columns_out_and_refuses_a_repeated_header_it_reads(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    from attribution import InputError
+
+    clean = attribution.import_hubspot(HS_UI / "contacts.csv", HS_UI / "deals.csv")
+    lines = (HS_UI / "contacts.csv").read_text().splitlines()
+    # Excel leaves empty header cells after deleted columns: one empty, one a space
+    padded = "\n".join([lines[0] + ",, ", *(line + ",," for line in lines[1:])]) + "\n"
+    got = attribution.import_hubspot(_write(tmp_path / "c.csv", padded), HS_UI / "deals.csv")
+    assert got.contacts.equals(clean.contacts)
+    assert got.stages.equals(clean.stages)
+    # a header written twice that the import reads: which copy is the user's call
+    deals = (HS_UI / "deals.csv").read_text().splitlines()
+    position = deals[0].split(",").index("Amount") + 1
+    twice = "\n".join([deals[0] + ",Amount", *(line + ",1" for line in deals[1:])]) + "\n"
+    with pytest.raises(InputError) as caught:
+        attribution.import_hubspot(HS_UI / "contacts.csv", _write(tmp_path / "d.csv", twice))
+    text = str(caught.value)
+    assert "d.csv" in text
+    assert f"the header 'Amount' is written 2 times (columns {position}, " in text
+    assert caught.value.column == "Amount"
+    # a repeated header the import does not read is fine
+    unused = "\n".join([deals[0] + ",Deal Name", *(line + ",x" for line in deals[1:])]) + "\n"
+    other = attribution.import_hubspot(HS_UI / "contacts.csv", _write(tmp_path / "e.csv", unused))
+    assert other.stages.equals(clean.stages)

@@ -8,6 +8,7 @@ below, so the CSV reading and the timestamp parsing sit in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,6 +57,11 @@ class Export:
     #: rows whose every cell was empty (a blank line, ``,,,``): left out of ``frame`` and
     #: counted (:func:`drop_blank_rows`), never read as records without an id
     blank_rows: int = field(default=0, compare=False)
+    #: headers written more than once (after the BOM and surrounding spaces are removed):
+    #: header -> its 1-based column positions; the copies after the first are in ``frame``
+    #: as ``"<header> (column <n>)"``, and reading such a column is an error
+    #: (:func:`find_column`)
+    duplicated: dict[str, list[int]] = field(default_factory=dict, compare=False)
 
     @property
     def name(self) -> str:
@@ -121,7 +127,7 @@ def read_export(path: str | Path, label: str, *, keep_blank_rows: bool = False) 
         raise read_failure(path, "tsv" if tsv else "csv", label, exc) from None
     if raw.width == 0:
         raise InputError("the file is empty", table=label, source=str(path))
-    raw = raw.rename({c: c.lstrip("\ufeff").strip() for c in raw.columns})
+    raw, duplicated = _headers(raw)
     text = raw.columns
     # a row's first line: 2 + its index + the newlines inside the cells of the rows before it
     newlines = pl.sum_horizontal(
@@ -135,7 +141,7 @@ def read_export(path: str | Path, label: str, *, keep_blank_rows: bool = False) 
         ).alias(LINE),
         *[blank_as_null(pl.col(c)).str.strip_chars().alias(c) for c in text],
     )
-    export = Export(label, path, frame)
+    export = Export(label, path, frame, duplicated=duplicated)
     if frame.height == 0:
         raise InputError("the file has a header but no rows", table=label, source=str(path))
     return export if keep_blank_rows else drop_blank_rows(export)
@@ -160,6 +166,30 @@ def drop_blank_rows(export: Export) -> Export:
     return replace(export, frame=kept, blank_rows=dropped)
 
 
+def _headers(raw: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, list[int]]]:
+    """``raw`` with its headers as written (the BOM and surrounding spaces removed), its
+    unnamed columns left out (an empty header cell: Excel leaves them after a deleted
+    column; nothing can name them), and each header written more than once kept once under
+    its name, its later copies as ``"<header> (column <n>)"``; returns the headers written
+    more than once with their 1-based positions. (Polars names a repeated header
+    ``<header>_duplicated_<n>``.)"""
+    written = [c.lstrip("\ufeff").strip() for c in raw.columns]
+    plain = set(written)
+    for i, name in enumerate(written):
+        base = re.sub(r"_duplicated_\d+$", "", name)
+        if base != name and base in plain:
+            written[i] = base
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(written):
+        positions.setdefault(name, []).append(i + 1)
+    names: dict[str, str] = {}
+    for i, (column, name) in enumerate(zip(raw.columns, written, strict=True)):
+        if name:
+            names[column] = name if positions[name][0] == i + 1 else f"{name} (column {i + 1})"
+    duplicated = {n: p for n, p in positions.items() if n and len(p) > 1}
+    return raw.select(list(names)).rename(names), duplicated
+
+
 def _fold(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
@@ -170,11 +200,11 @@ def find_column(export: Export, aliases: Sequence[str], *, required: bool = True
     columns = [c for c in export.frame.columns if c != LINE]
     for alias in aliases:
         if alias in columns:
-            return alias
+            return _unique(export, alias)
     folded = {_fold(c): c for c in reversed(columns)}
     for alias in aliases:
         if _fold(alias) in folded:
-            return folded[_fold(alias)]
+            return _unique(export, folded[_fold(alias)])
     if required:
         raise ColumnNotFoundError(
             f"no column for {aliases[0]!r} (looked for {', '.join(map(repr, aliases))})",
@@ -184,6 +214,22 @@ def find_column(export: Export, aliases: Sequence[str], *, required: bool = True
             hint=did_you_mean(aliases[0], columns),
         )
     return None
+
+
+def _unique(export: Export, column: str) -> str:
+    """``column``, unless the file writes that header more than once: then which copy to
+    read is the user's call, an error naming the file, the header and its positions."""
+    if column in export.duplicated:
+        shown = ", ".join(map(str, export.duplicated[column]))
+        raise SchemaError(
+            f"the header {column!r} is written {len(export.duplicated[column])} times "
+            f"(columns {shown}): which one to read is ambiguous",
+            table=export.label,
+            source=export.name,
+            column=column,
+            hint="rename or delete the other copies, e.g. 'Amount (company currency)'",
+        )
+    return column
 
 
 def _refuse(
