@@ -391,7 +391,8 @@ def check_finite_credit(channel_credit: pl.DataFrame) -> pl.DataFrame:
     """``channel_credit`` unchanged, or an error when a model's credit is not finite: a run
     never reports NaN or infinite conversions as an answer (the parameter checks make it
     impossible; this is the last guard)."""
-    bad = channel_credit.filter(~pl.col("conversions").is_finite().fill_null(False))
+    finite = pl.col("conversions").is_finite() & pl.col("value").is_finite()
+    bad = channel_credit.filter(~finite.fill_null(False))
     if bad.height:
         models = ", ".join(sorted(bad.get_column("model").unique().to_list()))
         raise AttributionError(

@@ -9,6 +9,13 @@ from attribution.inputs._account_inputs import (
     load_accounts,
     load_subscriptions,
 )
+from attribution.inputs._limits import (
+    MAX_AMOUNT,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PATH_CHARS,
+    MAX_TEXT_CHARS,
+)
 from attribution.inputs._reading import (
     US_TIMESTAMP_FORMATS,
     blank_as_null,
@@ -22,6 +29,11 @@ from attribution.inputs._reading import (
 from attribution.inputs._sources import Source, read_source
 
 __all__ = [
+    "MAX_AMOUNT",
+    "MAX_ID_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_PATH_CHARS",
+    "MAX_TEXT_CHARS",
     "SEGMENTS",
     "US_TIMESTAMP_FORMATS",
     "Accounts",

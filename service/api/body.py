@@ -33,6 +33,8 @@ from typing import Annotated, Any, Final
 import msgspec
 import orjson
 
+from attribution.inputs import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS
+
 from .schemas import AttributeRequest
 
 _TOP: Final = frozenset({"models", "journeys", "snapshot"})
@@ -46,7 +48,7 @@ _ISO: Final = re.compile(
 )
 _SNAPSHOT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_=.-]*")
 _MAX_MODELS: Final = 32
-_MAX_AMOUNT: Final = 1e15
+_MAX_AMOUNT: Final = MAX_AMOUNT  # the library's limits, one set for files and requests
 
 
 class _NotPlain(Exception):
@@ -96,7 +98,7 @@ def _model(value: Any) -> Any:
 def _journey(value: Any) -> dict[str, Any]:
     journey = _keys(value, _JOURNEY)
     conversion = _keys(journey.get("conversion"), _CONVERSION)
-    _text(conversion.get("id"), 256)
+    _text(conversion.get("id"), MAX_ID_CHARS)
     conversion["timestamp"] = _moment(conversion.get("timestamp"))
     if "value" in conversion and conversion["value"] is not None:
         amount = conversion["value"]
@@ -112,11 +114,11 @@ def _journey(value: Any) -> dict[str, Any]:
         raise _NotPlain
     for touch in touches:
         _keys(touch, _TOUCH)
-        _optional_text(touch.get("touch_id"), 256)
+        _optional_text(touch.get("touch_id"), MAX_ID_CHARS)
         touch["timestamp"] = _moment(touch.get("timestamp"))
-        _text(touch.get("channel"), 128)
-        _optional_text(touch.get("contact_id"), 256)
-        _optional_text(touch.get("role"), 128)
+        _text(touch.get("channel"), MAX_NAME_CHARS)
+        _optional_text(touch.get("contact_id"), MAX_ID_CHARS)
+        _optional_text(touch.get("role"), MAX_NAME_CHARS)
     milestones = journey.get("milestones")
     if milestones is not None:
         _keys(milestones, _MILESTONES)
@@ -128,8 +130,8 @@ def _journey(value: Any) -> dict[str, Any]:
 
 # --- the typed decoder: what the plain form allows, checked in C ------------------------------
 
-_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS)]
 _Stage = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 _Amount = Annotated[float, msgspec.Meta(ge=0, le=_MAX_AMOUNT)]
 

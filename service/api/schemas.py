@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 from typing_extensions import TypedDict
 
+from attribution.inputs import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS
+
 from ..core.errors import CLEAN_TEXT
 
 _ISO_HINT = "must be an ISO 8601 timestamp string, e.g. 2025-01-31T09:00:00Z"
@@ -31,10 +33,11 @@ def _iso_text(value: Any) -> Any:
 
 Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
 # ids and names: no control character (NUL, tab, newline, ...), not blank
-Id = Annotated[str, Field(min_length=1, max_length=256, pattern=CLEAN_TEXT)]
-Name = Annotated[str, Field(min_length=1, max_length=128, pattern=CLEAN_TEXT)]
+# the library's limits of an input cell (attribution.inputs), one set for files and requests
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=CLEAN_TEXT)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=CLEAN_TEXT)]
 Stage = Annotated[str, Field(min_length=1, max_length=64, pattern=CLEAN_TEXT)]
-Amount = Annotated[float, Strict(), Field(ge=0, le=1e15, allow_inf_nan=False)]
+Amount = Annotated[float, Strict(), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 RunIdField = Annotated[str, Field(min_length=1, max_length=128,
                                   pattern=r"^[A-Za-z0-9][A-Za-z0-9_=.-]*$")]
 SnapshotIdField = RunIdField  # snapshot ids are made like run ids
