@@ -512,14 +512,42 @@ def test_collision_check(touch_checks, conv_ids, conv_checks, collides) -> None:
     u64 = pl.UInt64
     work = pl.DataFrame(
         {
+            "_idx": pl.Series([0, 1, 2, 3], dtype=pl.UInt32),
             order_module.ENTITY_ID: pl.Series([3, 3, 5, 2**64 - 1], dtype=u64),
-            "_check": pl.Series(touch_checks, dtype=u64),
         }
     )
     got = order_module._collides(
-        work, pl.Series(conv_ids, dtype=u64), pl.Series(conv_checks, dtype=u64)
+        work,
+        pl.Series(touch_checks, dtype=u64),
+        pl.Series(conv_ids, dtype=u64),
+        pl.Series(conv_checks, dtype=u64),
     )
     assert got is collides
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.integers(0, 30), max_size=40),
+    st.integers(1, 8),
+    st.permutations(range(40)),
+)
+def test_collision_check_finds_every_shared_id(keys, width, shuffle) -> None:
+    """Rows in any order, ids that merge some keys (``key // width``), checks a 64-bit
+    hash of the key: the sums of :func:`_collides` say an id is shared exactly when two
+    distinct keys of the touches have it."""
+    u64 = pl.UInt64
+    rows = [i for i in shuffle if i < len(keys)]  # the rows in id order
+    keyed = pl.Series("k", keys, dtype=u64)
+    ids = keyed // width
+    order = pl.DataFrame({"_idx": pl.Series(rows, dtype=pl.UInt32)}).with_columns(
+        ids.gather(pl.Series(rows, dtype=pl.UInt32)).alias("sort_id")
+    )
+    order = order.sort("sort_id", maintain_order=True)
+    work = order.select("_idx", pl.col("sort_id").alias(order_module.ENTITY_ID))
+    none = pl.Series([], dtype=u64)
+    got = order_module._collides(work, keyed.hash(7), none, none)
+    shared = pl.DataFrame({"k": keyed, "id": ids}).unique().get_column("id").is_duplicated()
+    assert got is bool(shared.any())
 
 
 # ----------------------------------------------------------------- the (entity, time) sort
