@@ -422,3 +422,26 @@ def test_touch_credit_streamed_from_partition_files(synth: Any, tmp_path: Path) 
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["parameters"]["touch_credit_layout"] == layout
     assert seen == [0, 0]
+
+
+def test_parquet_partitions_with_blank_cells(synth: Any, tmp_path: Path) -> None:
+    """A partition of a Parquet file is cleaned of blank cells as the whole file is (its
+    statistics tell which text columns may hold one): blank campaigns and accounts are
+    missing values in both runs."""
+    touches = synth.touches.with_columns(
+        pl.when(pl.int_range(pl.len()) % 5 == 0).then(pl.lit("")).otherwise("campaign")
+        .alias("campaign"),
+        pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("  ")).otherwise("account_id")
+        .alias("account_id"),
+    )  # fmt: skip
+    touches.write_parquet(tmp_path / "touches.parquet")
+    synth.stages.write_parquet(tmp_path / "stages.parquet")
+    kwargs: dict[str, Any] = {"models": ["linear", "markov"]}
+    expected = attribution.attribute(
+        tmp_path / "touches.parquet", tmp_path / "stages.parquet", **kwargs
+    )
+    assert expected.campaign_credit.get_column("campaign").is_in(["", "  "]).sum() == 0
+    got = attribute_partitioned(
+        tmp_path / "touches.parquet", tmp_path / "stages.parquet", partitions=4, **kwargs
+    )
+    assert_same(expected, got, level="contact")

@@ -88,10 +88,19 @@ def load_with_rows(
     """``frame`` (raw columns plus :data:`GLOBAL_ROW`) through the library's validator, with
     the global row numbers as ``_row``, so ties, ``row-N`` ids and errors are the run's (and
     errors name the source's lines and the user's column)."""
-    frame = frame.sort(GLOBAL_ROW, maintain_order=True)  # source order: duplicates keep the first
+    if not frame.get_column(GLOBAL_ROW).is_sorted():  # the split keeps source order
+        frame = frame.sort(GLOBAL_ROW, maintain_order=True)  # duplicates keep the first
     rows = frame.get_column(GLOBAL_ROW).cast(pl.Int64)
+    data: pl.DataFrame | Source = frame.drop(GLOBAL_ROW)
+    if source.path is not None and source.path.suffix.lower() in (".parquet", ".pq"):
+        # a partition of a Parquet file: the file's statistics say which text columns hold
+        # no blank cell (then none of its partitions does), as they do for the whole file
+        data = Source(
+            frame.drop(GLOBAL_ROW).lazy(), source.name, path=source.path,
+            numbering=source.numbering,
+        )  # fmt: skip
     try:
-        table = load(frame.drop(GLOBAL_ROW), spec, columns=columns, formats=formats)
+        table = load(data, spec, columns=columns, formats=formats)
     except InputError as exc:
         raise _with_global_rows(exc, rows, source) from None
     return Table(  # blank rows (every cell empty) are dropped by the validator: counted
