@@ -445,3 +445,55 @@ def test_parquet_partitions_with_blank_cells(synth: Any, tmp_path: Path) -> None
         tmp_path / "touches.parquet", tmp_path / "stages.parquet", partitions=4, **kwargs
     )
     assert_same(expected, got, level="contact")
+
+
+def test_split_of_a_parquet_log_leaves_out_unread_columns(
+    synth: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Of a Parquet log the split writes only the columns the run reads; when some touch id
+    is on two rows it splits again with every column, so exact duplicates (every column
+    equal) and rows that differ only in an unread column are told as in memory."""
+    from attribution.engine import _split
+
+    left: list[tuple[str, ...]] = []
+    split = _split.split
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = split(*args, **kwargs)
+        left.append(out.left_out)
+        return out
+
+    monkeypatch.setattr(_partitioned_module(), "split_table", spy)
+    touches, stages = tmp_path / "touches.parquet", tmp_path / "stages.parquet"
+    synth.touches.write_parquet(touches)
+    synth.stages.write_parquet(stages)
+    models = ["linear", "markov"]
+    expected = attribution.attribute(touches, stages, models=models)
+    assert_same(expected, attribute_partitioned(touches, stages, models=models, partitions=3),
+                level="contact")  # fmt: skip
+    assert "cost" in left[0]  # touches: unread columns left out
+    assert "touch_id" not in left[0]
+    assert left[1] == ("account_id",)  # stages at contact level
+    # an exact duplicate row: split again with every column, removed as in memory
+    left.clear()
+    doubled = pl.concat([synth.touches, synth.touches.slice(10, 3)])
+    doubled.write_parquet(touches)
+    expected = attribution.attribute(touches, stages, models=models)
+    assert expected.manifest["reconciliation"]["touches_dropped"]["exact_duplicate"] == 3
+    assert_same(expected, attribute_partitioned(touches, stages, models=models, partitions=3),
+                level="contact")  # fmt: skip
+    assert [bool(x) for x in left] == [True, True, False]
+    # the same touch id, differing only in an unread column: the in-memory run's error
+    changed = synth.touches.slice(10, 1).with_columns(pl.col("cost").fill_null(0.0) + 1.0)
+    pl.concat([synth.touches, changed]).write_parquet(touches)
+    with pytest.raises(attribution.DuplicateKeyError, match="share a touch_id") as in_memory:
+        attribution.attribute(touches, stages, models=models)
+    with pytest.raises(attribution.DuplicateKeyError, match="share a touch_id") as partitioned:
+        attribute_partitioned(touches, stages, models=models, partitions=3)
+    assert partitioned.value.rows == in_memory.value.rows
+
+
+def _partitioned_module() -> Any:
+    from attribution.engine import _partitioned
+
+    return _partitioned

@@ -245,6 +245,8 @@ class TouchIds:
         self.low = (1 << max(partitions - 1, 1).bit_length()) - 1
         self.high = ((1 << 64) - 1) ^ self.low
         self.keys: list[pl.Series] = []
+        #: after :meth:`check`: whether some id's hash is on two rows (None: not checked)
+        self.repeated: bool | None = None
 
     def _scan(self, part: int) -> pl.LazyFrame | None:
         files = sorted((self.directory / f"{self.bucket}={part}").glob("*.parquet"))
@@ -268,6 +270,7 @@ class TouchIds:
     def check(self) -> None:
         """Raise the in-memory run's error when an id is on rows of two partitions."""
         if not self.keys:
+            self.repeated = False if self.active else None
             return
         keys = pl.concat(self.keys).sort().to_numpy()  # Polars sorts on every core
         self.keys = []
@@ -275,6 +278,7 @@ class TouchIds:
         # the same hash from two partitions: equal high bits, other low bits (an id twice in
         # one partition gives equal keys)
         same = hashes[1:] == hashes[:-1]
+        self.repeated = bool(same.any())  # some id (or hash) twice, on one partition or two
         same &= keys[1:] != keys[:-1]
         twice = np.flatnonzero(same)
         del same

@@ -112,6 +112,8 @@ from attribution.engine._stages import (
     load_input,
     path_table,
     rule_credit_columns,
+    run_stage_columns,
+    run_touch_columns,
     touch_credit_columns,
 )
 from attribution.exceptions import ModelParameterError
@@ -202,7 +204,8 @@ def _run(
     if segments is not None:
         inputs["accounts"] = segments.table.source.describe(segments.table.rows_in)
 
-    def split(data: TableLike, spec: TableSpec) -> Split:
+    def split(data: TableLike, spec: TableSpec, keep: Any = None) -> Split:
+        shutil.rmtree(work / spec.name, ignore_errors=True)
         return split_table(
             data,
             spec,
@@ -212,14 +215,16 @@ def _run(
             partitions=partitions,
             directory=work / spec.name,
             formats=options.table_formats(spec.name),
+            keep=keep if partitions > 1 else None,  # one partition: no id check (below)
         )
 
     stage_split = None
+    touch_columns = run_touch_columns(level, touch_types=bool(options.exclude_touch_types))
     if stages is None:
         touch_split = split(touches, EVENTS)
     else:
-        touch_split = split(touches, TOUCHES)
-        stage_split = split(stages, STAGES)
+        touch_split = split(touches, TOUCHES, touch_columns)
+        stage_split = split(stages, STAGES, run_stage_columns(level))
     names = touch_split.source.frame.collect_schema().names()
     touch_ids = TouchIds(
         touch_split.directory,
@@ -231,6 +236,10 @@ def _run(
     for p in range(partitions):  # before any partition's own checks, as in memory
         touch_ids.add(p)
     touch_ids.check()
+    if touch_split.left_out and touch_ids.repeated is not False:
+        # some touch id is on two rows: exact duplicates are told by every column of the
+        # source, so the partitions need them all (the split runs again with every column)
+        touch_split = split(touches, TOUCHES)
     parts = _Partitions(
         touch_split, stage_split, contact_frame, options, segments_of(segments, options)
     )

@@ -4,7 +4,7 @@ every row keeping its global row number (:data:`~attribution.engine._merge.GLOBA
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import polars as pl
 
 from attribution.engine._merge import GLOBAL_ROW, bucket_expr, load_with_rows
 from attribution.inputs._read_errors import unreadable
-from attribution.inputs._schema import Table, TableSpec, check_has_rows, load
+from attribution.inputs._schema import ROW, Table, TableSpec, check_has_rows, load
 from attribution.inputs._sources import Source, read_source
 from attribution.typing import Level, TableLike
 
@@ -37,7 +37,8 @@ def raw_column(names: Sequence[str], columns: Mapping[str, str], ours: str) -> p
 
 @dataclass
 class Split:
-    """One input table written as partitions under ``directory``."""
+    """One input table written as partitions under ``directory``. ``left_out``: the user's
+    columns the split did not write (see :func:`split`)."""
 
     source: Source
     spec: TableSpec
@@ -45,6 +46,7 @@ class Split:
     directory: Path
     empty: pl.DataFrame
     formats: Mapping[str, Sequence[str]] | None = None
+    left_out: tuple[str, ...] = ()
 
     def load(self, part: int) -> Table:
         """Partition ``part`` through the library's validator, with global row numbers."""
@@ -63,14 +65,27 @@ def split(
     partitions: int,
     directory: Path,
     formats: Mapping[str, Sequence[str]] | None = None,
+    keep: Callable[[Sequence[str]], Collection[str]] | None = None,
 ) -> Split:
+    """``data`` written as ``partitions`` Parquet partitions under ``directory``.
+
+    ``keep``: the columns the run reads (as for :func:`load`). Of a Parquet file whose
+    ``timestamp`` column is a datetime without a null (its statistics say so), the split then
+    writes only those (and the touch id): the others are checked by type, here, and the
+    library reads them only to tell a blank row (every column empty: then the timestamp
+    would be missing) or to compare rows that share a touch id (the caller splits again
+    with every column when ids repeat: :attr:`Split.left_out`)."""
     source = read_source(data, table=spec.name)
     # column and type errors surface here, before any pass over the data (an empty or
     # header-only file too: its first row is read), naming the file
-    load(replace(source, frame=source.frame.clear()), spec, columns=columns, formats=formats)
+    probe = load(
+        replace(source, frame=source.frame.clear()), spec, columns=columns, formats=formats,
+        keep=keep,
+    )  # fmt: skip
+    left_out = _left_out(source, spec, probe, columns) if keep is not None else ()
     try:  # a file the reader fails on (not UTF-8, a ragged line): one line naming the line
         return _split_source(source, spec, columns, level, contact_map, partitions, directory,
-                             formats)  # fmt: skip
+                             formats, left_out)  # fmt: skip
     except pl.exceptions.PolarsError as exc:
         raise unreadable(source, spec.name, exc) from None
 
@@ -84,10 +99,11 @@ def _split_source(
     partitions: int,
     directory: Path,
     formats: Mapping[str, Sequence[str]] | None,
+    left_out: tuple[str, ...] = (),
 ) -> Split:
     if source.path is not None or source.sql is not None:
         check_has_rows(source, spec)
-    lazy = source.frame.with_row_index(GLOBAL_ROW)
+    lazy = source.frame.with_row_index(GLOBAL_ROW).drop(left_out)
     names = lazy.collect_schema().names()
     cols = dict(columns or {})
     contact = raw_column(names, cols, "contact_id")
@@ -114,5 +130,60 @@ def _split_source(
         compression="lz4",
         statistics=False,
     )
-    empty = source.frame.with_row_index(GLOBAL_ROW).clear().collect()
-    return Split(source, spec, columns, directory, empty, formats)
+    empty = source.frame.with_row_index(GLOBAL_ROW).drop(left_out).clear().collect()
+    kept = {ours: theirs for ours, theirs in (columns or {}).items() if theirs not in left_out}
+    return Split(
+        source, spec, kept if columns is not None else None, directory, empty, formats, left_out
+    )
+
+
+def _left_out(
+    source: Source, spec: TableSpec, probe: Table, columns: Mapping[str, str] | None
+) -> tuple[str, ...]:
+    """The user's columns of a Parquet file that a run need not read (``probe``: the file's
+    empty frame loaded with the run's ``keep``): every column but those it loads, when the
+    file's statistics show a datetime ``timestamp`` without a null (so no row is blank in
+    every column the run reads) and, for touches, a ``touch_id`` without a null."""
+    if source.path is None or source.path.suffix.lower() not in (".parquet", ".pq"):
+        return ()
+    theirs = dict(columns or {})
+    loaded = [c for c in probe.frame.columns if c != ROW]
+    wanted = {theirs.get(c, c) for c in loaded}
+    names = source.frame.collect_schema()
+    stamp = theirs.get("timestamp", "timestamp")
+    if not isinstance(names.get(stamp), pl.Datetime):
+        return ()
+    counted = _null_counts(source.path, [stamp, theirs.get("touch_id", "touch_id")])
+    if counted.get(stamp) != 0:
+        return ()
+    if "touch_id" in spec.columns:
+        if "touch_id" not in loaded or counted.get(theirs.get("touch_id", "touch_id")) != 0:
+            return ()
+    return tuple(n for n in names.names() if n not in wanted)
+
+
+def _null_counts(path: Path, columns: Sequence[str]) -> dict[str, int]:
+    """Nulls in each of ``columns`` by the Parquet file's statistics (the footer only); a
+    column without statistics in some row group is left out."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, ValueError):  # pragma: no cover - the scan read this file already
+        return {}
+    counts: dict[str, int] = {}
+    unknown: set[str] = set()
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for i in range(group.num_columns):
+            chunk = group.column(i)
+            name = chunk.path_in_schema
+            if name not in columns or name in unknown:
+                continue
+            stats = chunk.statistics
+            if stats is None or stats.null_count is None:
+                unknown.add(name)
+                counts.pop(name, None)
+                continue
+            counts[name] = counts.get(name, 0) + stats.null_count
+    return counts
