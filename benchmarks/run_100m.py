@@ -22,7 +22,9 @@ directory and the report) and, at each boundary, reads the process's high-water 
 peak, then resets it (``/proc/self/clear_refs`` ``5``). The whole run's peak is the largest of
 them (the reset also lowers what ``wait4`` reports, so ``peak_rss_gb`` is this maximum). A
 thread samples ``VmRSS`` every 50 ms as well: ``rss_timeline`` holds the largest sample of
-each second with its stage, to see what grows within a stage.
+each second with its stage, to see what grows within a stage. ``stage_cpu_s``: the process's
+CPU seconds (user + system, ``getrusage``) per stage, the figure to compare on a shared
+machine.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -62,6 +65,8 @@ class StageMemory:
     def __init__(self, interval: float = 0.05) -> None:
         self.stage = "imports and setup"
         self.peaks_kb: dict[str, int] = {}
+        self.cpu_s: dict[str, float] = {}
+        self._cpu = self._cpu_now()
         self.samples: list[tuple[float, int, str]] = []
         self.resettable = self._reset()
         self.t0 = time.perf_counter()
@@ -85,9 +90,17 @@ class StageMemory:
     def __call__(self, stage: str) -> None:
         self._close(self.AFTER if stage == "done" else stage)
 
+    @staticmethod
+    def _cpu_now() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
     def _close(self, following: str) -> None:
         hwm = _status_kb("VmHWM")
         self.peaks_kb[self.stage] = max(self.peaks_kb.get(self.stage, 0), hwm)
+        cpu = self._cpu_now()
+        self.cpu_s[self.stage] = round(self.cpu_s.get(self.stage, 0.0) + cpu - self._cpu, 2)
+        self._cpu = cpu
         self._reset()
         self.stage = following
 
@@ -104,6 +117,7 @@ class StageMemory:
         return {
             "stage_peaks_gb": {k: round(v / gb, 2) for k, v in self.peaks_kb.items()},
             "peak_gb": round(max(self.peaks_kb.values()) / gb, 2),
+            "stage_cpu_s": self.cpu_s,
             "hwm_reset": self.resettable,
             "rss_timeline": [[s, round(kb / gb, 2), stage]
                              for s, (kb, stage) in sorted(by_second.items())],
@@ -213,7 +227,8 @@ def main() -> None:
     if args.compare == "none":
         print(json.dumps({"elapsed_s": round(measured["timed_s"], 1), "peak_rss_gb": round(peak, 2),
                           "stages_s": measured["stages_s"],
-                          "stage_peaks_gb": measured["memory"]["stage_peaks_gb"]}, indent=1))
+                          "stage_peaks_gb": measured["memory"]["stage_peaks_gb"],
+                          "stage_cpu_s": measured["memory"]["stage_cpu_s"]}, indent=1))
         shutil.rmtree(out, ignore_errors=True)
         return
     m = parse_size(args.compare)
@@ -250,6 +265,7 @@ def main() -> None:
             "seconds_per_million_touches": round(memory_per_m, 3),
             "stages_s": memory["stages_s"],
             "stage_peaks_gb": memory["memory"]["stage_peaks_gb"],
+            "stage_cpu_s": memory["memory"]["stage_cpu_s"],
         },
         "partitioned_over_memory_per_million": round(per_m / memory_per_m, 3),
         "loadavg": {"start": load_start, "after_partitioned": load_mid,
@@ -257,6 +273,7 @@ def main() -> None:
         "reconciliation": measured["reconciliation"],
         "stages_s": measured["stages_s"],
         "stage_peaks_gb": measured["memory"]["stage_peaks_gb"],
+        "stage_cpu_s": measured["memory"]["stage_cpu_s"],
         "rss_timeline": measured["memory"]["rss_timeline"],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
@@ -268,7 +285,8 @@ def main() -> None:
     print(json.dumps({k: record[k] for k in ("elapsed_s", "peak_rss_gb",
                                              "seconds_per_million_touches",
                                              "partitioned_over_memory_per_million", "loadavg",
-                                             "stages_s", "stage_peaks_gb")}, indent=1))
+                                             "stages_s", "stage_peaks_gb", "stage_cpu_s")},
+                     indent=1))
     print(f"wrote {path}")
     shutil.rmtree(out, ignore_errors=True)
 
