@@ -283,3 +283,34 @@ def test_import_leaves_unnamed_columns_out_and_refuses_a_repeated_header_it_read
     unused = "\n".join([deals[0] + ",Deal Name", *(line + ",x" for line in deals[1:])]) + "\n"
     other = attribution.import_hubspot(HS_UI / "contacts.csv", _write(tmp_path / "e.csv", unused))
     assert other.stages.equals(clean.stages)
+
+
+# ------------------------------------------------------------ European amounts in an import
+def test_import_refuses_a_decimal_comma_instead_of_misreading_it(tmp_path: Path) -> None:
+    import pytest
+
+    from attribution import InputError
+
+    deals = (HS_UI / "deals.csv").read_text().splitlines()
+    assert deals[1].split(",")[3] == "24000"
+
+    def with_amount(text: str) -> Path:
+        row = deals[1].split(",")
+        row[3] = f'"{text}"'
+        return _write(tmp_path / "d.csv", "\n".join([deals[0], ",".join(row), *deals[2:]]) + "\n")
+
+    def value(text: str) -> float:
+        stages = attribution.import_hubspot(HS_UI / "contacts.csv", with_amount(text)).stages
+        won = stages.filter(stages["stage"] == "closed_won", stages["opportunity_id"] == "5001")
+        return float(won.get_column("value")[0])
+
+    for text, amount in (("$24,000.00", 24000.0), ("$ 24,000", 24000.0), ("24000.5", 24000.5),
+                         ("1,024,000.25", 1024000.25), ("2.4E+04", 24000.0)):
+        assert value(text) == amount, text
+    for text in ("24.000,00", "1,5", "0,99", "12 000,00", "12,345,6", "24.000,00 €"):
+        with pytest.raises(InputError) as caught:
+            value(text)
+        assert "d.csv" in str(caught.value)
+        assert caught.value.their_column == "Amount"
+        assert "file line(s) 2" in str(caught.value)
+        assert "decimal comma" in str(caught.value)

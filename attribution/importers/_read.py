@@ -360,13 +360,36 @@ def ambiguous_dates_note(exports: Sequence[Export]) -> str | None:
     )
 
 
+#: An amount as US exports write it: an optional sign and ``$``, digits with a comma only
+#: between groups of three (``24,000``), a point before the decimals (``24,000.50``). A
+#: decimal comma (``24.000,00``, ``1,5``) or spaces between digits (``12 000,00``) do not
+#: match: read as US text they would be off by 10x-1000x, so they are an error instead.
+_AMOUNT = r"^[-+]?\$?\s*[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?$"
+
+
 def parse_amounts(export: Export, column: str | None, ours: str | None = "value") -> pl.Expr:
-    """Text -> Float64 (``$``, spaces and thousands commas removed); a value that is not a
-    number, or a negative one, is an error naming the lines. No column: null amounts."""
+    """Text -> Float64: ``25000``, ``25,000.50``, ``$ 25,000.50`` (:data:`_AMOUNT`: ``$``,
+    spaces around it and thousands commas removed); anything else, a decimal comma
+    (``24.000,00``) included, or a negative amount is an error naming the lines. No column:
+    null amounts."""
     if column is None:
         return pl.lit(None, pl.Float64)
-    expr = pl.col(column).str.replace_all(r"[\s$,\u00a0]", "").cast(pl.Float64, strict=False)
-    _bad(export, column, expr, "an amount", "amounts are numbers such as 25000 or 25000.50", ours)
+    text = pl.col(column).str.replace_all("\u00a0", " ").str.strip_chars()
+    expr = (
+        pl.when(text.str.contains(_AMOUNT))
+        .then(text.str.replace_all(r"[\s$,]", ""))
+        .cast(pl.Float64, strict=False)
+    )
+    _bad(
+        export,
+        column,
+        expr,
+        "an amount",
+        "amounts are written as US exports write them: 25000, 25,000.50 or $25,000.50 (a "
+        "comma only between groups of three digits, a point before the decimals); a decimal "
+        "comma (24.000,00 or 1,5) is not read: export the amounts with a decimal point",
+        ours,
+    )
     _refuse(
         export,
         column,
