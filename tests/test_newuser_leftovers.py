@@ -314,3 +314,61 @@ def test_import_refuses_a_decimal_comma_instead_of_misreading_it(tmp_path: Path)
         assert caught.value.their_column == "Amount"
         assert "file line(s) 2" in str(caught.value)
         assert "decimal comma" in str(caught.value)
+
+
+# ------------------------------------------------ plan channels spelled as the data's are
+def _plan_data(make_stages):  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+
+    credit = pl.DataFrame(
+        [("linear", c, n, 1.0, 0.0) for c, n in (("linkedin", 10.0), ("email", 5.0))],
+        schema=CHANNEL_CREDIT_SCHEMA, orient="row",
+    )  # fmt: skip
+    result = attribution.AttributionResult(credit, pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
+                                           {"parameters": {}})
+    spend = pl.DataFrame({"channel": ["linkedin", "email"], "month": ["2025-01-01"] * 2,
+                          "amount": [1000.0, 500.0]})  # fmt: skip
+    rows = [(f"c{i}", "mql", 1, None) for i in range(10)]
+    stages = make_stages([*rows, ("c0", "closed_won", 9, 10.0)])
+    return result, spend, stages
+
+
+def test_plan_channel_names_are_folded_and_aliased_like_the_data(make_stages) -> None:
+    import pytest
+
+    result, spend, stages = _plan_data(make_stages)
+    plan = {"budget": {"linkedin": 2000, "email": 1000}, "targets": {"customers": 100},
+            "caps": {"linkedin": 4000}, "floors": {"email": 500}}  # fmt: skip
+    want = attribution.check_plan(plan, result, spend, stages)
+    shown = {"budget": {"LinkedIn": 2000, " Email ": 1000}, "targets": {"customers": 100},
+             "caps": {"LINKEDIN": 4000}, "floors": {"email": 500}}  # fmt: skip
+    got = attribution.check_plan(shown, result, spend, stages)
+    assert got.table.equals(want.table)
+    assert got.verdict == want.verdict
+    assert "cut LinkedIn" not in got.verdict
+    # the run's [channels] aliases apply to the plan too
+    result.manifest["parameters"]["channel_aliases"] = {"linkedin": ["LinkedIn Ads"]}
+    aliased = {**plan, "budget": {"LinkedIn Ads": 2000, "email": 1000}}
+    assert attribution.check_plan(aliased, result, spend, stages).table.equals(want.table)
+    # one channel twice is an error naming both spellings
+    with pytest.raises(attribution.ConfigError, match="names channel 'linkedin' twice"):
+        attribution.read_plan({"budget": {"LinkedIn": 1, "linkedin": 2}})
+    # a channel the data does not have: flagged with a did-you-mean
+    typo = {**plan, "budget": {"linkdin": 2000, "email": 1000}, "caps": {}}
+    notes = attribution.check_plan(typo, result, spend, stages).flags.get_column("note")
+    assert any("linkdin" in n and "did you mean 'linkedin'" in n for n in notes), notes
+
+
+def test_plan_figures_are_bounded(make_stages) -> None:
+    import pytest
+
+    for section, key in (("budget", "linkedin"), ("caps", "linkedin"), ("targets", "cac")):
+        plan = {"budget": {"linkedin": 1000}, "targets": {"customers": 10}}
+        plan[section] = {**plan.get(section, {}), key: 1e300}  # type: ignore[dict-item]
+        with pytest.raises(attribution.ConfigError) as caught:
+            attribution.read_plan(plan)
+        assert f"[{section}] {key} must be a number" in str(caught.value)
+        assert "at most 1,000,000,000,000" in str(caught.value)
+    assert attribution.read_plan({"budget": {"linkedin": 1e12}}).budget == {"linkedin": 1e12}

@@ -54,7 +54,7 @@ import polars as pl
 from attribution.b2b._decision import choose_decision_model, decision_note
 from attribution.b2b._economics import unit_economics
 from attribution.b2b._funnel import DEFAULT_STEPS, Funnel, funnel
-from attribution.b2b._plan_file import Plan, read_plan
+from attribution.b2b._plan_file import Plan, read_plan, with_aliases
 from attribution.b2b._plan_flags import FLAG_SCHEMA, plan_flags
 from attribution.b2b._plan_levers import (
     LEVER_AGREEMENT,
@@ -316,6 +316,8 @@ def check_plan(
     [('a', 5.0, 800.0), ('b', 1.25, 200.0), ('(total)', 6.25, 1000.0)]
     """
     p = read_plan(plan)
+    if result is not None:  # the plan's channels under the run's [channels] aliases
+        p = with_aliases(p, (result.manifest.get("parameters") or {}).get("channel_aliases"))
     bench = benchmarks if isinstance(benchmarks, Benchmarks) else load_benchmarks(benchmarks)
     given = [x is not None for x in (result, spend, stages)]
     if not any(given):
@@ -434,6 +436,7 @@ def check_plan(
         projected_total=projected_total,
         cost_per_mql=all_spend / rates["mqls"] if rates.get("mqls") else None,
         scale=scale,
+        data_channels=econ.table.get_column("channel").unique().sort().to_list(),
     )
     steps = list(flow.parameters["steps"])
     flags = pl.concat([flags, range_flags(p, bench, steps)])

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from attribution.b2b._plan_options import ChannelTest, RiskSettings, read_risk, read_tests
 from attribution.b2b._shared import is_number
 from attribution.exceptions import ConfigError, did_you_mean
+from attribution.inputs._channels import check_channel_aliases, spell_channel
 from attribution.inputs._toml import read_toml
 
-__all__ = ["MONEY_ASSUMPTIONS", "Plan", "assumed_range", "read_plan"]
+__all__ = ["MONEY_ASSUMPTIONS", "Plan", "assumed_range", "read_plan", "with_aliases"]
 
 _SECTIONS = {"plan", "budget", "targets", "caps", "floors", "assumptions", "tests", "risk"}
 _PLAN_KEYS = {"name", "model", "period_months", "flag_factor", "cap_multiple", "tolerance"}
 _TARGETS = {"customers", "cac", "mqls"}
+#: The largest figure a plan may give ([budget], [caps], [floors], [targets]): a trillion
+#: dollars (or customers, MQLs), far above any plan, far below where sums lose their cents
+#: (a budget of 1e300 is a typo, not a plan)
+MAX_PLAN_FIGURE = 1e12
 #: [assumptions] in money (USD > 0); every other key but ``cac`` is a rate in (0, 1]
 MONEY_ASSUMPTIONS = ("cost_per_mql", "ltv")
 
@@ -111,10 +116,26 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
             raise fail(f"[{section}] must be a table of channel = amount")
         out = {}
         for k, v in value.items():
-            if not is_number(v) or v < 0 or (positive and v == 0):
+            if not is_number(v) or v < 0 or (positive and v == 0) or v > MAX_PLAN_FIGURE:
                 rule = "> 0" if positive else ">= 0"
-                raise fail(f"[{section}] {k} must be a number {rule}, got {v!r}")
+                raise fail(f"[{section}] {k} must be a number {rule} and at most "
+                           f"{MAX_PLAN_FIGURE:,.0f}, got {v!r}")  # fmt: skip
             out[str(k)] = float(v)
+        return out if section == "targets" else channels(section, out)
+
+    def channels(section: str, table: Mapping[str, Any]) -> dict[str, Any]:
+        """``table`` keyed by the channels' one spelling, as the touches and the spend are
+        (``LinkedIn`` is ``linkedin``); two keys of one channel are an error."""
+        out: dict[str, Any] = {}
+        written: dict[str, str] = {}
+        for k, v in table.items():
+            name = spell_channel(str(k))
+            if name in out:
+                raise fail(
+                    f"[{section}] names channel '{name}' twice ('{written[name]}' and '{k}': "
+                    "channel names are compared trimmed and lower-cased)"
+                )
+            out[name], written[name] = v, str(k)
         return out
 
     budget = amounts("budget")
@@ -142,6 +163,7 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
         if k == "cac":
             if not isinstance(v, Mapping) or not all(is_number(x) and x > 0 for x in v.values()):
                 raise fail("[assumptions.cac] must map channel = CAC > 0")
+            assumptions = {**assumptions, "cac": channels("assumptions.cac", v)}
             continue
         pair = v if isinstance(v, list) else [v]
         money = k in MONEY_ASSUMPTIONS
@@ -173,6 +195,42 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
         cap_multiple=float(head.get("cap_multiple", 2.0)),
         source=where,
         tolerance=float(head.get("tolerance", 0.05)),
-        tests=read_tests(data.get("tests"), fail),
+        tests={
+            name: replace(test, channel=name)
+            for name, test in channels("tests", read_tests(data.get("tests"), fail)).items()
+        },
         risk=read_risk(data.get("risk"), fail),
+    )
+
+
+def with_aliases(p: Plan, aliases: Mapping[str, Any] | None) -> Plan:
+    """``p`` with its channels under the run's ``channel_aliases`` (``[channels]``: ours =
+    theirs), as the touches and the spend are: a plan may name a channel as the ads account
+    does. Two plan channels that become one are an error."""
+    mapping = check_channel_aliases(aliases) if aliases else {}
+    if not mapping:
+        return p
+
+    def table(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            ours = mapping.get(name, name)
+            if ours in out:
+                raise ConfigError(
+                    f"plan '{p.source}': [{section}] names channel '{ours}' twice (through "
+                    f"[channels] aliases: '{name}' is '{ours}')"
+                )
+            out[ours] = value
+        return out
+
+    assumptions = dict(p.assumptions)
+    if isinstance(assumptions.get("cac"), Mapping):
+        assumptions["cac"] = table("assumptions.cac", assumptions["cac"])
+    return replace(
+        p,
+        budget=table("budget", p.budget),
+        caps=table("caps", p.caps),
+        floors=table("floors", p.floors),
+        assumptions=assumptions,
+        tests={n: replace(t, channel=n) for n, t in table("tests", p.tests).items()},
     )

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -11,6 +12,7 @@ import polars as pl
 from attribution.b2b._plan_file import MONEY_ASSUMPTIONS, Plan, assumed_range
 from attribution.b2b._shared import money
 from attribution.exceptions import ConfigError, did_you_mean
+from attribution.inputs._channels import unmatched_channels
 
 __all__ = ["FLAG_SCHEMA", "plan_flags"]
 
@@ -47,8 +49,12 @@ def plan_flags(
     projected_total: float,
     cost_per_mql: float | None,
     scale: float | None,
+    data_channels: Sequence[str] = (),
 ) -> pl.DataFrame:
+    """The plan's assumptions against the data (``data_channels``: the channels of the run,
+    for a did-you-mean beside a plan channel the data does not have)."""
     rows: list[dict[str, Any]] = []
+    unknown = unmatched_channels(list(frame.get_column("channel")), list(data_channels))
     factor = p.flag_factor
 
     def add(
@@ -192,7 +198,10 @@ def plan_flags(
                 channel=r["channel"],
                 note=f"{r['channel']}: the data has no spend with credited customers for this "
                 "channel, so its budget buys no projected customers (check the name is the "
-                "data's channel name)",
+                "data's channel name"
+                + (f": {unknown[r['channel']]}" if r["channel"] in unknown and data_channels
+                   else "")
+                + ")",
             )
         elif r["budget"] > 0 and scale is not None:
             add(
