@@ -37,6 +37,14 @@ Formats = Annotated[
         "order; default: US %m/%d/%Y %I:%M %p and its variants)",
     ),
 ]
+DecimalComma = Annotated[
+    bool,
+    typer.Option(
+        "--decimal-comma",
+        help="Amounts are written with a decimal comma (24.000,00 / 1,5), as European exports "
+        "write them; default: a decimal point (24,000.00)",
+    ),
+]
 
 
 def _say(text: str) -> None:
@@ -97,6 +105,7 @@ def _import(
     out: Path,
     self_reported: str | None,
     timestamp_format: list[str] | None,
+    decimal_comma: bool,
     **options: Any,
 ) -> None:
     """Run ``importer`` on ``files`` with the options every import command has, writing into
@@ -106,6 +115,7 @@ def _import(
             *files,
             self_reported_column=self_reported,
             timestamp_formats=timestamp_format,
+            decimal_comma=decimal_comma,
             out=out,
             **options,
         )
@@ -130,6 +140,7 @@ def hubspot_cmd(
         Path | None, typer.Option(help="Channel taxonomy rules for the UTM fields")
     ] = None,
     timestamp_format: Formats = None,
+    decimal_comma: DecimalComma = False,
 ) -> None:
     """HubSpot contacts + deals (+ engagements, companies) -> touches, stages, contacts."""
     _import(
@@ -138,6 +149,7 @@ def hubspot_cmd(
         out,
         self_reported,
         timestamp_format,
+        decimal_comma,
         engagements=engagements,
         companies=companies,
         channel_rules=channel_rules,
@@ -173,6 +185,7 @@ def salesforce_cmd(
     ] = False,
     self_reported: SelfReported = None,
     timestamp_format: Formats = None,
+    decimal_comma: DecimalComma = False,
 ) -> None:
     """Salesforce CampaignMember + Opportunity (+ roles, contacts, campaigns, history,
     leads) -> touches, stages, contacts."""
@@ -182,6 +195,7 @@ def salesforce_cmd(
         out,
         self_reported,
         timestamp_format,
+        decimal_comma,
         contact_roles=contact_roles,
         contacts=contacts,
         campaigns=campaigns,

@@ -182,6 +182,7 @@ def import_hubspot(
     self_reported_column: str | None = None,
     channel_rules: str | Path | None = None,
     timestamp_formats: Sequence[str] | None = None,
+    decimal_comma: bool = False,
     out: str | Path | None = None,
 ) -> ImportResult:
     """Import HubSpot CSV exports into canonical touches, stages and contacts.
@@ -202,10 +203,17 @@ def import_hubspot(
     timestamp_formats
         strftime patterns tried in order, then ISO 8601 (default: US month/day/year with and
         without a 12-hour clock).
+    decimal_comma
+        Amounts are written with a decimal comma (``24.000,00``, ``1,5``); by default a
+        decimal point (``24,000.00``). Either way a value of the other form is an error.
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).
     """
-    report, formats = begin("hubspot", timestamp_formats)
+    report, formats = begin(
+        "hubspot",
+        timestamp_formats,
+        decimal_comma=decimal_comma,
+    )
     con = read_export(contacts, "contacts")
     deal = read_export(deals, "deals")
     comp = read_export(companies, "companies") if companies is not None else None
@@ -344,7 +352,7 @@ def _deals(
         outcome.alias("_outcome"),
         parse_timestamps(deal, created, formats, "timestamp").alias("_created"),
         parse_timestamps(deal, closed, formats, "timestamp").alias("_closed"),
-        parse_amounts(deal, amount).alias("value"),
+        parse_amounts(deal, amount, decimal_comma=report.decimal_comma).alias("value"),
         (split_ids(people) if people else pl.lit([], pl.List(pl.String))).alias("contact_id"),
         company.alias("_company"),
         (pl.col(source) if source else pl.lit(None, pl.String)).alias("_source"),

@@ -360,36 +360,76 @@ def ambiguous_dates_note(exports: Sequence[Export]) -> str | None:
     )
 
 
-#: An amount as US exports write it: an optional sign and ``$``, digits with a comma only
-#: between groups of three (``24,000``), a point before the decimals (``24,000.50``). A
-#: decimal comma (``24.000,00``, ``1,5``) or spaces between digits (``12 000,00``) do not
-#: match: read as US text they would be off by 10x-1000x, so they are an error instead.
-_AMOUNT = r"^[-+]?\$?\s*[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?$"
+#: Amount forms, after a leading ``$`` and the surrounding spaces are removed. A digit group
+#: separator (``,`` with a decimal point; ``.`` with a decimal comma; a space, NBSP or
+#: narrow NBSP with either) separates groups of exactly three digits, so ``1,5`` is never
+#: 15 and ``24.000,00`` never 24: a value in neither form is an error.
+_SPACES = "[ \u00a0\u202f]"
+_DOT_DECIMAL = (
+    rf"^[-+]?(\d+|\d{{1,3}}(,\d{{3}})+|\d{{1,3}}({_SPACES}\d{{3}})+)(\.\d+)?$"
+    r"|^[-+]?\d+(\.\d+)?[eE][+-]?\d+$"
+)
+_COMMA_DECIMAL = rf"^[-+]?(\d+|\d{{1,3}}(\.\d{{3}})+|\d{{1,3}}({_SPACES}\d{{3}})+)(,\d+)?$"
+#: ``1.234`` / ``24.000``: a dot before exactly three digits reads either way (1.234 or
+#: 1234); ambiguous unless another amount of the column shows the dot is a decimal point
+_DOT_THOUSANDS_LOOK = r"^-?[1-9]\d{0,2}(\.\d{3})+$"
+_DOT_IS_DECIMAL = r"^-?\d+\.(\d{1,2}|\d{4,})$|,\d{3}"
 
 
-def parse_amounts(export: Export, column: str | None, ours: str | None = "value") -> pl.Expr:
-    """Text -> Float64: ``25000``, ``25,000.50``, ``$ 25,000.50`` (:data:`_AMOUNT`: ``$``,
-    spaces around it and thousands commas removed); anything else, a decimal comma
-    (``24.000,00``) included, or a negative amount is an error naming the lines. No column:
-    null amounts."""
+def parse_amounts(
+    export: Export,
+    column: str | None,
+    ours: str | None = "value",
+    *,
+    decimal_comma: bool = False,
+) -> pl.Expr:
+    """Text -> Float64; a value that is not an amount, or a negative one, is an error naming
+    the file, the column and the lines. No column: null amounts.
+
+    Default: a decimal point, with ``,`` (or a space) between groups of exactly three digits
+    (``24,000.00``, ``$1,500.50``, ``12 000``). ``decimal_comma`` (``--decimal-comma``): a
+    decimal comma, with ``.`` (or a space) between groups of three (``24.000,00``, ``1,5``,
+    ``12 000,00``). Anything else (``1,5`` or ``24.000,00`` by default, ``1,500.50`` with a
+    decimal comma) is an error whose hint names the other form, never a misread amount; a
+    value such as ``1.234`` (one or more ``.ddd`` groups) is an error by default unless
+    another amount of the column has a decimal point (``.50``) or comma groups.
+    """
     if column is None:
         return pl.lit(None, pl.Float64)
-    text = pl.col(column).str.replace_all("\u00a0", " ").str.strip_chars()
-    expr = (
-        pl.when(text.str.contains(_AMOUNT))
-        .then(text.str.replace_all(r"[\s$,]", ""))
-        .cast(pl.Float64, strict=False)
-    )
-    _bad(
-        export,
-        column,
-        expr,
-        "an amount",
-        "amounts are written as US exports write them: 25000, 25,000.50 or $25,000.50 (a "
-        "comma only between groups of three digits, a point before the decimals); a decimal "
-        "comma (24.000,00 or 1,5) is not read: export the amounts with a decimal point",
-        ours,
-    )
+    # a sign, then ``$`` and spaces around it: ``-$500``, ``$ 24,000``
+    text = pl.col(column).str.replace(r"^([-+]?)\s*\$\s*", "${1}").str.strip_chars()
+    if decimal_comma:
+        valid = text.str.contains(_COMMA_DECIMAL)
+        number = text.str.replace_all(rf"[.{_SPACES[1:-1]}]", "").str.replace(",", ".")
+        hint = (
+            "with --decimal-comma amounts are written 24.000,00 / 1,5 / 12 000,00 (dots or "
+            "spaces between groups of three digits); values such as 24,000.00 need the import "
+            "without --decimal-comma"
+        )
+    else:
+        valid = text.str.contains(_DOT_DECIMAL)
+        number = text.str.replace_all(rf"[,{_SPACES[1:-1]}]", "")
+        hint = (
+            "amounts are written 25000, 25000.50 or 25,000.50 (commas only between groups of "
+            "three digits); an export with decimal commas (24.000,00, 1,5) needs "
+            "--decimal-comma (decimal_comma=True)"
+        )
+    expr = pl.when(valid).then(number.cast(pl.Float64, strict=False))
+    _bad(export, column, expr, "an amount", hint, ours)
+    if not decimal_comma:
+        decided = export.frame.select(pl.col(column).str.contains(_DOT_IS_DECIMAL).any()).item()
+        if not decided:
+            _refuse(
+                export,
+                column,
+                text.str.contains(_DOT_THOUSANDS_LOOK),
+                "{n} amount(s) such as {example} read either way (a decimal point or a "
+                "thousands separator) and no other amount of the column tells which,",
+                "give --decimal-comma (decimal_comma=True) if the dots separate thousands "
+                "(1.234 = 1234); if they are decimal points, write the amounts with two "
+                "decimals (1.23) or without the dot",
+                ours,
+            )
     _refuse(
         export,
         column,

@@ -86,6 +86,11 @@ class ImportReport:
     footer_lines: dict[str, int] = field(default_factory=dict)
     #: the files read (their dates read month-first: ``ambiguous_dates_note``)
     exports: list[Export] = field(default_factory=list)
+    #: counts the import report gives beside the drops (``counts`` in the JSON): events and
+    #: values changed or not made, e.g. ``close_dates_end_of_day``
+    counts: dict[str, int] = field(default_factory=dict)
+    #: how amounts are written: a decimal comma (``--decimal-comma``) instead of a point
+    decimal_comma: bool = False
 
     def read(self, export: Export, columns: Mapping[str, str | None]) -> None:
         """Record a file read and the columns used (ours -> theirs)."""
@@ -147,10 +152,15 @@ class ImportResult:
 
 
 def begin(
-    crm: str, timestamp_formats: Sequence[str] | None
+    crm: str,
+    timestamp_formats: Sequence[str] | None,
+    *,
+    decimal_comma: bool = False,
 ) -> tuple[ImportReport, tuple[str, ...]]:
-    """An import's empty report and its timestamp formats (default: the US CRM ones)."""
-    return ImportReport(crm), tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
+    """An import's empty report (holding the options of how values are read) and its
+    timestamp formats (default: the US CRM ones)."""
+    report = ImportReport(crm, decimal_comma=decimal_comma)
+    return report, tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
 
 
 def finish(
@@ -193,6 +203,10 @@ def finish(
             .item()
         ),
         "accounts": _account_counts(report, touches, contacts),
+        "counts": report.counts,
+        "options": {
+            "decimal_comma": report.decimal_comma,
+        },
         "notes": [*report.notes, *filter(None, [ambiguous_dates_note(report.exports)])],
     }
     result = ImportResult(touches, stages, contacts, surveys, payload)

@@ -80,6 +80,7 @@ def import_salesforce(
     include_non_responders: bool = False,
     self_reported_column: str | None = None,
     timestamp_formats: Sequence[str] | None = None,
+    decimal_comma: bool = False,
     out: str | Path | None = None,
 ) -> ImportResult:
     """Import Salesforce CSV exports into canonical touches, stages and contacts.
@@ -103,10 +104,17 @@ def import_salesforce(
     timestamp_formats
         strftime patterns tried in order, then ISO 8601 (default: US ``2/21/2025 1:19 PM`` and its
         variants).
+    decimal_comma
+        Amounts are written with a decimal comma (``24.000,00``, ``1,5``); by default a
+        decimal point (``24,000.00``). Either way a value of the other form is an error.
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).
     """
-    report, formats = begin("salesforce", timestamp_formats)
+    report, formats = begin(
+        "salesforce",
+        timestamp_formats,
+        decimal_comma=decimal_comma,
+    )
     members = read_salesforce(campaign_members, "campaign_members", report)
     opps = read_salesforce(opportunities, "opportunities", report)
     lead = read_salesforce(leads, "leads", report) if leads is not None else None
@@ -424,7 +432,7 @@ def _opportunities(
         _col(account).alias("_opp_account"),
         _col(contact).alias("_opp_contact"),
         _col(source).alias("lead_source"),
-        parse_amounts(opps, amount).alias("value"),
+        parse_amounts(opps, amount, decimal_comma=report.decimal_comma).alias("value"),
         parse_timestamps(opps, created, formats, "timestamp").alias("_created"),
         parse_timestamps(opps, close, formats, "timestamp").alias("_close"),
         outcome.alias("_outcome"),

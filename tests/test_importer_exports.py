@@ -1,0 +1,111 @@
+"""CRM importers on exports as real users make them (new-user report 2): European amounts,
+custom and localised deal stages, ids Excel turned into scientific notation, date-only close
+dates, company names spelled several ways, source values without their dates. Each test
+writes a small export shaped like the real one and checks the import's answer or error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from attribution import InputError, import_salesforce
+
+ROOT = Path(__file__).resolve().parents[1]
+SF = ROOT / "tests" / "fixtures" / "salesforce"
+
+#: a Salesforce Opportunity report (amounts as a German / French Excel writes them)
+_OPP_HEADER = "Opportunity ID,Account ID,Stage,Amount,Close Date,Created Date,Won,Closed\n"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _opportunities(tmp_path: Path, amounts: list[str]) -> Path:
+    rows = [
+        f'006A{i:011d},001A{i:011d},Closed Won,"{a}",2025-07-01,2025-05-01 09:00,1,1\n'
+        for i, a in enumerate(amounts)
+    ]
+    return _write(tmp_path / "Opp.csv", _OPP_HEADER + "".join(rows))
+
+
+def _sf_amounts(tmp_path: Path, amounts: list[str], **kw: object) -> list[float]:
+    result = import_salesforce(
+        SF / "CampaignMember.csv",
+        _opportunities(tmp_path, amounts),
+        campaigns=SF / "Campaign.csv",
+        **kw,  # type: ignore[arg-type]
+    )
+    won = result.stages.filter(pl.col("stage") == "closed_won").sort("opportunity_id")
+    return won.get_column("value").to_list()
+
+
+# ---------------------------------------------------------------- amounts (defect 2)
+def test_amounts_with_a_decimal_point_and_comma_groups_are_read(tmp_path: Path) -> None:
+    got = _sf_amounts(tmp_path, ["24,000.00", "$1,500.50", "1,000,000", "700", "12 000", "0.99"])
+    assert got == [24000.0, 1500.5, 1000000.0, 700.0, 12000.0, 0.99]
+
+
+@pytest.mark.parametrize("amount", ["24.000,00", "1,5", "0,99", "1,50", "12 000,00", "12,345,6"])
+def test_a_decimal_comma_is_an_error_by_default_never_a_misread_amount(
+    tmp_path: Path, amount: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        _sf_amounts(tmp_path, ["100", amount])
+    text = str(caught.value)
+    assert "Opp.csv" in text
+    assert "column 'Amount'" in text
+    assert "cannot be read as an amount" in text
+    assert "line(s) 3" in text
+    assert "--decimal-comma" in text
+
+
+def test_decimal_comma_reads_european_amounts(tmp_path: Path) -> None:
+    got = _sf_amounts(
+        tmp_path,
+        ["24.000,00", "1,5", "0,99", "12 000,00", "1.234", "1.000.000,5", "700"],
+        decimal_comma=True,
+    )
+    assert got == [24000.0, 1.5, 0.99, 12000.0, 1234.0, 1000000.5, 700.0]
+
+
+@pytest.mark.parametrize("amount", ["24,000.00", "12,345,6", "1.5", "1.23.456"])
+def test_decimal_comma_refuses_a_dot_decimal_amount(tmp_path: Path, amount: str) -> None:
+    with pytest.raises(InputError, match=r"line\(s\) 3.*without --decimal-comma"):
+        _sf_amounts(tmp_path, ["100", amount], decimal_comma=True)
+
+
+def test_a_dot_before_three_digits_is_ambiguous_unless_the_column_says(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"'1\.234'.*read either way.*line\(s\) 3"):
+        _sf_amounts(tmp_path, ["100", "1.234"])
+    # another amount with a decimal point (or comma groups) says the dot is a decimal point
+    assert _sf_amounts(tmp_path, ["100.50", "1.234"]) == [100.5, 1.234]
+    assert _sf_amounts(tmp_path, ["1,000", "1.234"]) == [1000.0, 1.234]
+
+
+def test_decimal_comma_on_the_command_line(tmp_path: Path) -> None:
+    opp = _opportunities(tmp_path, ["24.000,00", "1,5"])
+    base = [sys.executable, "-m", "attribution.cli", "import", "salesforce"]
+    args = ["--campaign-members", str(SF / "CampaignMember.csv"), "--opportunities", str(opp)]
+    args += ["--campaigns", str(SF / "Campaign.csv")]
+    bad = subprocess.run(
+        [*base, *args, "--out", str(tmp_path / "a")], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2, bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert "--decimal-comma" in bad.stderr
+    good = subprocess.run(
+        [*base, *args, "--decimal-comma", "--out", str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert good.returncode == 0, good.stderr
+    stages = pl.read_parquet(tmp_path / "b" / "stages.parquet")
+    won = stages.filter(pl.col("stage") == "closed_won").sort("opportunity_id")
+    assert won.get_column("value").to_list() == [24000.0, 1.5]
