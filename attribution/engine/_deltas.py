@@ -41,15 +41,32 @@ def unseen(new: pl.DataFrame, seen: pl.DataFrame) -> pl.DataFrame:
     so a row that the source holds twice is kept once if it was read once before)."""
     if not seen.height or not new.height:
         return new
+    if "timestamp" in new.columns:
+        # only a row inside the seen rows' time span can be one of them: the others (the
+        # night's new rows, past the watermark) are never hashed
+        stamps = seen.get_column("timestamp")
+        inside = pl.col("timestamp").is_between(stamps.min(), stamps.max())
+        candidate = new.select(inside.fill_null(True)).to_series()
+        if not candidate.any():
+            return new
+        if not candidate.all():
+            dropped = _seen_rows(new.filter(candidate), seen)
+            positions = candidate.arg_true().filter(dropped)
+            keep = ~pl.int_range(pl.len(), dtype=pl.UInt32).is_in(positions.implode())
+            return new.filter(keep)
+    return new.filter(~_seen_rows(new, seen))
+
+
+def _seen_rows(new: pl.DataFrame, seen: pl.DataFrame) -> pl.Series:
+    """Which rows of ``new`` are among ``seen`` (as multisets: see :func:`unseen`)."""
     columns = [c for c in new.columns if c != ROW]
     mine = _content_hashes(new.select([*columns, ROW]))
     theirs = _content_hashes(seen.select([*columns, ROW])).with_columns(pl.lit(True).alias("_seen"))
-    unseen = (
+    return (
         mine.join(theirs, on=["_h", "_n"], how="left", maintain_order="left")
         .get_column("_seen")
-        .is_null()
+        .is_not_null()
     )
-    return new.filter(unseen)
 
 
 # --- counts ---------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from attribution._version import __version__
 from attribution.engine._deltas import (
@@ -86,7 +88,7 @@ from attribution.engine._generations import (
     write_generation,
     write_table,
 )
-from attribution.engine._history import count_before, rows_of, rows_since
+from attribution.engine._history import rows_of, rows_since
 from attribution.engine._input_counts import count_blank_rows
 from attribution.engine._manifest import Timer, conversion_totals
 from attribution.engine._memory import attribute, refuse_bootstrap
@@ -153,11 +155,14 @@ def _literal(moment: datetime) -> str:
 @dataclass
 class _Read:
     """One input's rows at or after the cutoff (validated, ``_row`` local), and how many
-    rows the input holds before it."""
+    rows the input holds before it (for a file: every row but those, so a row without a
+    timestamp counts there and forces the full recompute that reports it, as a full run
+    does); ``recent``: the history's rows at or after the cutoff (set by the caller)."""
 
     table: Table
     before: int
     whole: bool = True  #: the whole input was read (its blank rows counted), not filtered
+    recent: pl.DataFrame | None = None
 
 
 def _read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: datetime) -> _Read:
@@ -184,22 +189,60 @@ def _read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: d
             if moment is not None
             else pl.lit(cutoff).dt.convert_time_zone(dtype.time_zone or "UTC")
         )
-        before = source.frame.filter(pl.col(column) < bound).select(pl.len()).collect().item()
+        recent = source.frame.filter(pl.col(column) >= bound).collect()
         filtered = Source(
-            source.frame.filter(pl.col(column) >= bound),
+            recent.lazy(),
             f"{source.name} (rows at or after {cutoff.isoformat()})",
             numbering=None,
         )
-        return _Read(load_input(filtered, spec, options), int(before), whole=False)
+        before = _count_before(source, column, bound, recent.height)
+        return _Read(load_input(filtered, spec, options), before, whole=False)
     table = load_input(data, spec, options)
     early = table.frame.get_column("timestamp") < cutoff
     before = int(early.sum())
     return _Read(_replace(table, table.frame.filter(~early)), before)
 
 
+def _count_before(source: Source, column: str, bound: pl.Expr, after: int) -> int:
+    """How many rows of a file have a timestamp before the cutoff, ``after`` being those at
+    or after it: for a Parquet file whose statistics count the column's nulls, the rows
+    less those and the nulls, from the file's metadata (a filtered count scans the whole
+    column: 0.16 s for 12M rows); else counted by that scan."""
+    nulls = _parquet_nulls(source.path, column) if source.path is not None else None
+    if nulls is None:
+        counted = source.frame.filter(pl.col(column) < bound).select(pl.len()).collect()
+        return int(counted.item())
+    return int(source.frame.select(pl.len()).collect().item()) - after - nulls
+
+
+def _parquet_nulls(path: Path, column: str) -> int | None:
+    """The nulls of a top-level column of a Parquet file, from its row groups' statistics;
+    None when it is no Parquet file or a row group does not count them."""
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    try:
+        metadata = pq.ParquetFile(path).metadata
+        index = metadata.schema.names.index(column)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    total = 0
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(index).statistics
+        if stats is None or not stats.has_null_count:
+            return None
+        total += int(stats.null_count)
+    return total
+
+
 def _replace(table: Table, frame: pl.DataFrame) -> Table:
-    return Table(frame, table.source, frame.height, names=table.names, spec=table.spec,
-                 blank_rows=table.blank_rows)
+    return Table(
+        frame,
+        table.source,
+        frame.height,
+        names=table.names,
+        spec=table.spec,
+        blank_rows=table.blank_rows,
+    )
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -279,7 +322,10 @@ def attribute_incremental(
             seen = state.meta["inputs"][name]
             cutoff = _cutoff(seen, options)
             read = _read_after(data, _TABLES[name], options, cutoff)
-            known = _history_count_before(state, name, cutoff)
+            # the history's rows before the cutoff: all it holds less those after (one pass
+            # over its timestamps, whose rows the new ones are then checked against)
+            read.recent = rows_since(state.history(name), cutoff)
+            known = int(seen["rows"]) - (0 if read.recent is None else read.recent.height)
             if read.before != known:
                 reason = (
                     f"{name}: the input holds {read.before:,} rows before {cutoff.isoformat()} "
@@ -332,10 +378,6 @@ def _cutoff(seen: Mapping[str, Any], options: RunOptions) -> datetime:
     """Where an input's new rows start: its watermark less the late window."""
     watermark = datetime.fromisoformat(seen["watermark"])
     return max(watermark - options.late, EMPTY_TIME) if watermark > EMPTY_TIME else watermark
-
-
-def _history_count_before(state: State, name: str, cutoff: datetime) -> int:
-    return count_before(state.history(name), cutoff)
 
 
 def _full(
@@ -430,8 +472,7 @@ def _incremental(
     timer.stage("validate")
     for name, read in reads.items():
         seen_meta = meta["inputs"][name]
-        cutoff = _cutoff(seen_meta, options)
-        recent = rows_since(state.history(name), cutoff)
+        recent = read.recent
         if recent is None:
             recent = read.table.frame.clear()
         mine = read.table.frame.schema  # the history keeps text for categoricals
@@ -452,9 +493,10 @@ def _incremental(
     tables = (reads["touches"].table, reads["stages"].table)
     timer.stage("journeys")
     before = _part(old["touches"], old["stages"], options, tables)
+    # in row order already: the history's rows come sorted, the new ones after them
     after = _part(
-        pl.concat([old["touches"], new["touches"]]).sort(ROW),
-        pl.concat([old["stages"], new["stages"]]).sort(ROW),
+        pl.concat([old["touches"], new["touches"]]).with_columns(pl.col(ROW).set_sorted()),
+        pl.concat([old["stages"], new["stages"]]).with_columns(pl.col(ROW).set_sorted()),
         options,
         tables,
     )
