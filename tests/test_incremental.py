@@ -137,6 +137,35 @@ def test_many_nights_keep_generations_and_compact_them(sample, tmp_path, monkeyp
         results[3].touch_credit  # noqa: B018 (built on first access, from the state's files)
 
 
+def test_path_deltas_are_appended_and_merged(sample, tmp_path, monkeypatch) -> None:
+    """A night appends its change of the path table as a delta file instead of rewriting the
+    table; the table read (the result's paths, the models' fallback fit) is the last whole
+    one plus the deltas; past the limit they are merged into a new whole table. Every night
+    equals a full run."""
+    from attribution.engine import _incremental
+
+    monkeypatch.setattr(_incremental, "PATH_DELTA_SHARE", 1e9)  # never merged for their size
+    monkeypatch.setattr(_incremental, "MAX_GENERATIONS", 2)  # merged past 2 deltas
+    touches, stages = sample
+    cuts = [datetime(2025, m, 1, tzinfo=UTC) for m in (6, 8, 9, 10, 11)]
+    state = tmp_path / "state"
+    deltas, wholes = [], []
+    for t, s in zip(_batches(touches, cuts), _batches(stages, cuts), strict=True):
+        got = attribute_incremental(t, s, models=MODELS, state=state)
+        meta = json.loads((state / "state.json").read_text())
+        deltas.append(len(meta["path_deltas"]))
+        wholes.append(meta["files"]["paths"])
+        assert_same(got, attribution.attribute(t, s, models=MODELS))
+        totals = got.paths.select(pl.col("conversions", "nulls", "value").sum()).row(0, named=True)
+        for name, value in totals.items():
+            assert meta["path_totals"][name] == pytest.approx(value, rel=1e-12, abs=1e-9)
+    # a new channel merges too: the sample's channels all appear by the first cut
+    assert deltas == [0, 1, 2, 0, 1, 2]
+    assert wholes[1] == wholes[2] == wholes[0] != wholes[3]  # not rewritten while appended
+    stored = {p.relative_to(state).as_posix() for p in state.rglob("paths-delta-*.arrow")}
+    assert stored == {d["file"] for d in meta["path_deltas"]}  # merged ones removed
+
+
 def test_late_rows_inside_the_window_are_read_and_beyond_it_force_a_full_recompute(
     sample, tmp_path
 ) -> None:

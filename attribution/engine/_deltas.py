@@ -25,6 +25,9 @@ __all__ = [
     "coded_sequences",
     "decoded_paths",
     "update_paths",
+    "path_delta",
+    "merge_path_deltas",
+    "apply_path_delta",
     "rule_sums",
     "update_rule_sums",
 ]
@@ -219,11 +222,31 @@ def update_paths(
     left with no conversion and no null path are gone. With unique hashes (``unique``) the
     changed paths are found by their hash and their codes compared; else (or on a
     collision) joined on the codes."""
-    delta = _hashed(
-        pl.concat([before.with_columns(-pl.col(_SUMS_PATHS)), after])
-        .group_by("codes")
-        .agg(pl.col(_SUMS_PATHS).sum())
-    )
+    return apply_path_delta(total, path_delta(before, after), unique=unique)
+
+
+def path_delta(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    """What ``after - before`` (coded alike) changes in a path table: per path, the sums
+    added (signed; a path whose sums do not change is left out), hashed like the table."""
+    return _sum_by_codes(pl.concat([before.with_columns(-pl.col(_SUMS_PATHS)), after]))
+
+
+def merge_path_deltas(deltas: list[pl.DataFrame]) -> pl.DataFrame:
+    """Several :func:`path_delta` tables (coded alike) as one."""
+    return deltas[0] if len(deltas) == 1 else _sum_by_codes(pl.concat(deltas))
+
+
+def _sum_by_codes(rows: pl.DataFrame) -> pl.DataFrame:
+    changed = pl.any_horizontal(pl.col(c) != 0 for c in _SUMS_PATHS)
+    summed = rows.group_by("codes", maintain_order=True).agg(pl.col(_SUMS_PATHS).sum())
+    return _hashed(summed.filter(changed)).select(list(CODED_PATHS_SCHEMA)).cast(CODED_PATHS_SCHEMA)
+
+
+def apply_path_delta(
+    total: pl.DataFrame, delta: pl.DataFrame, *, unique: bool
+) -> tuple[pl.DataFrame, bool]:
+    """The coded path table ``total`` with the :func:`path_delta` ``delta`` added, and
+    whether its hashes are still unique (see :func:`update_paths`)."""
     updated = _by_hash(total, delta) if unique else None
     fast = updated is not None
     if updated is None:  # joined on the codes (slow: lists are compared and gathered)

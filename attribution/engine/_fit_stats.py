@@ -20,7 +20,7 @@ channels.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -182,20 +182,20 @@ def update_statistics(
 
 def prefit(
     stats: Callable[[str], pl.DataFrame | None],
-    paths: pl.DataFrame,
+    totals: Mapping[str, float],
     channels: list[str],
 ) -> Callable[[ModelRun], PathModel | None]:
     """A fit from the statistics (``stats(name)``: the table, or None when the state has
-    none) for the runs they serve; None for the others (fitted on the path table)."""
-    checked: list[tuple[pl.DataFrame, list[str]]] = []
+    none) for the runs they serve; None for the others (fitted on the path table).
+    ``totals``: the path table's conversions, nulls and value summed (kept in the state),
+    checked as a fit on the path table checks its columns."""
+    checked = check_path_numbers(
+        pl.DataFrame({c: [float(totals[c])] for c in _SUMS}),
+        where="of the incremental state's path table (summed)",
+    )[0].row(0, named=True)
 
     def numbers() -> tuple[dict[str, float], list[str]]:
-        """The table's totals and notes, checked as a fit on the path table checks them."""
-        if not checked:
-            where = "of the incremental state's path table"
-            checked.append(check_path_numbers(paths.select(_SUMS), where=where))
-        table, notes = checked[0]
-        return table.select(pl.col(_SUMS).sum()).row(0, named=True), list(notes)
+        return checked, []
 
     presence = stats("presence")
     # the models number the channels their paths use: the statistics' codes are theirs only

@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution.engine._deltas import apply_path_delta, merge_path_deltas
 from attribution.engine._files import write_json_atomic
 from attribution.engine._history import MAX_FILES, merge_history, write_history
 from attribution.engine._stages import Part
@@ -35,6 +36,7 @@ __all__ = [
     "write_generation",
     "ENTITY_TABLES",
     "MAX_GENERATIONS",
+    "PATH_DELTA_SHARE",
     "STATE_FILE",
     "STATE_VERSION",
     "State",
@@ -43,12 +45,17 @@ __all__ = [
     "write_table",
 ]
 
-STATE_VERSION = 3  # 3: the history as indexed Arrow IPC files
+STATE_VERSION = 4  # 3: the history as indexed Arrow IPC files; 4: the path table as a
+#                       table written whole plus the path deltas of the nights since
 STATE_FILE = "state.json"
 #: the per-entity tables, kept as generations
 ENTITY_TABLES = ("journeys", "conversions", "campaigns")
-#: more generations than this are compacted into one
+#: more generations than this are compacted into one (and more path deltas than this are
+#: merged into the path table)
 MAX_GENERATIONS = 16
+#: the path deltas are merged into the path table when they hold more rows than this share
+#: of it
+PATH_DELTA_SHARE = 0.25
 #: the watermark of an input with no row yet
 EMPTY_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 
@@ -67,6 +74,8 @@ class State:
     meta: dict[str, Any]
     #: tables this run wrote, kept in memory (not read back from disk)
     written: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: the path table with its deltas added, once read (:meth:`paths`)
+    _merged: list[tuple[pl.DataFrame, bool]] = field(default_factory=list)
 
     @classmethod
     def read(cls, directory: Path) -> State | None:
@@ -89,6 +98,20 @@ class State:
             return self.written[name]
         path = self._file(self.meta["files"][name])
         return pl.read_ipc(path) if path.suffix == ".arrow" else pl.read_parquet(path)
+
+    def paths(self) -> tuple[pl.DataFrame, bool]:
+        """The coded path table as it stands (:mod:`attribution.engine._deltas`) and whether
+        its hashes are unique: the table last written whole plus the path deltas of the runs
+        since, added when first asked for (a night that only refits the models from their
+        statistics never reads it)."""
+        if not self._merged:
+            base = self.table("paths")
+            unique = bool(self.meta["paths_hash_unique"])
+            deltas = [pl.read_ipc(self._file(d["file"])) for d in self.meta["path_deltas"]]
+            if deltas:
+                base, unique = apply_path_delta(base, merge_path_deltas(deltas), unique=unique)
+            self._merged.append((base, unique))
+        return self._merged[0]
 
     def history(self, table: str) -> list[Path]:
         return [self.directory / f for f in self.meta["history"][table]]
@@ -146,6 +169,7 @@ def commit(directory: Path, meta: dict[str, Any]) -> None:
     write_json_atomic(directory / STATE_FILE, meta)
     used = set(meta["files"].values())
     used |= {f for files in meta["history"].values() for f in files}
+    used |= {d["file"] for d in meta.get("path_deltas", ())}
     for generation in meta["generations"]:
         used |= {f for f in generation["tables"].values() if f is not None}
         if generation["entities"] is not None:

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,21 +64,23 @@ import pyarrow.parquet as pq
 
 from attribution._version import __version__
 from attribution.engine._deltas import (
+    apply_path_delta,
     coded_paths,
     combine_counts,
     hashes_unique,
+    path_delta,
     recode,
     rule_sums,
     shown_stage_counts,
     stage_counts_full,
     unseen,
-    update_paths,
     update_rule_sums,
 )
 from attribution.engine._fit_stats import STATISTICS, statistics, update_statistics
 from attribution.engine._generations import (
     EMPTY_TIME,
     MAX_GENERATIONS,
+    PATH_DELTA_SHARE,
     STATE_VERSION,
     State,
     append_history,
@@ -355,23 +357,28 @@ def attribute_incremental(
 def _statistics(
     state: State,
     meta: Mapping[str, Any],
-    paths: pl.DataFrame,
-    changed: tuple[pl.DataFrame, pl.DataFrame],
+    paths: Callable[[], pl.DataFrame],
+    delta: pl.DataFrame,
     channels: list[str],
     options: RunOptions,
 ) -> dict[str, pl.DataFrame]:
     """The data-driven models' statistics (:mod:`attribution.engine._fit_stats`) after this
-    run: the state's plus those of the changed paths (``after - before``); built from the
-    whole path table when the channel list grew or the state has none."""
+    run: the state's plus those of the changed paths (``delta``: the path table's change,
+    signed); built from the whole path table (``paths()``) when the channel list grew or the
+    state has none."""
     names = [n for n in meta["files"] if n.startswith(STATISTICS)]
     if channels != meta["channels"] or not names:
-        built = statistics(paths, channels, options)
+        built = statistics(paths(), channels, options)
     else:
-        before, after = changed
-        delta = pl.concat([before.with_columns(-pl.col(_PATH_SUMS)), after])
         total = {n.removeprefix(STATISTICS): state.table(n) for n in names}
         built = update_statistics(total, statistics(delta, channels, options, delta=True))
     return {STATISTICS + name: frame for name, frame in built.items()}
+
+
+def _path_totals(coded: pl.DataFrame, plus: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The path table's conversions, nulls and value summed (``plus``: added to those)."""
+    sums = coded.select(pl.col(_PATH_SUMS).sum()).row(0, named=True)
+    return {c: float(sums[c]) + float((plus or {}).get(c, 0.0)) for c in _PATH_SUMS}
 
 
 def _cutoff(seen: Mapping[str, Any], options: RunOptions) -> datetime:
@@ -442,6 +449,9 @@ def _full(
     rules = rule_credit(part.journeys.touches, options)
     written["paths"], meta["channels"] = coded_paths(path_table(part.journeys), [])
     meta["paths_hash_unique"] = hashes_unique(written["paths"])
+    meta["path_deltas"] = []
+    meta["paths_rows"] = written["paths"].height
+    meta["path_totals"] = _path_totals(written["paths"])
     written["rule_sums"] = rule_sums(rules)
     for name, frame in statistics(written["paths"], meta["channels"], options).items():
         written[STATISTICS + name] = frame
@@ -518,20 +528,44 @@ def _incremental(
     coded_before, channels = coded_paths(path_table(before.journeys), meta["channels"])
     coded_after, channels = coded_paths(path_table(after.journeys), channels)
     coded_before = recode(coded_before, meta["channels"], channels)
-    total = recode(state.table("paths"), meta["channels"], channels)
-    paths, meta["paths_hash_unique"] = update_paths(
-        total, coded_before, coded_after, unique=meta["paths_hash_unique"]
-    )
+    delta = path_delta(coded_before, coded_after)
     written = {
-        "paths": paths,
         "rule_sums": update_rule_sums(
             state.table("rule_sums"),
             rule_sums(rule_credit(before.journeys.touches, options)),
             rule_sums(rule_credit(after.journeys.touches, options)),
         ),
     }
+    # the path table: this run's change appended as a delta file, or -- when the channel
+    # list grew (the codes renumber) or the deltas grew past their share -- everything
+    # merged and written whole
+    deltas = list(meta["path_deltas"])
+    pending = sum(int(d["rows"]) for d in deltas) + delta.height
+    merge = (
+        channels != meta["channels"]
+        or len(deltas) >= MAX_GENERATIONS
+        or pending > PATH_DELTA_SHARE * int(meta["paths_rows"])
+    )
+    if merge:
+        total, unique = state.paths()
+        paths, meta["paths_hash_unique"] = apply_path_delta(
+            recode(total, meta["channels"], channels), delta, unique=unique
+        )
+        written["paths"] = paths
+        meta["path_deltas"] = []
+        meta["paths_rows"] = paths.height
+        meta["path_totals"] = _path_totals(paths)
+    else:
+        meta["path_totals"] = _path_totals(delta, meta["path_totals"])
     timer.stage("state: model statistics")
-    written.update(_statistics(state, meta, paths, (coded_before, coded_after), channels, options))
+
+    def whole() -> pl.DataFrame:  # the path table now (channels unchanged unless merged)
+        if "paths" in written:
+            return written["paths"]
+        total, unique = state.paths()
+        return apply_path_delta(total, delta, unique=unique)[0]
+
+    written.update(_statistics(state, meta, whole, delta, channels, options))
     meta["files"] = {n: f for n, f in meta["files"].items() if not n.startswith(STATISTICS)}
     meta["channels"] = channels
     timer.stage("state: write")
@@ -549,6 +583,9 @@ def _incremental(
         )
     for name, frame in written.items():
         meta["files"][name] = write_table(fresh_dir, name, frame, ipc=True)
+    if not merge and delta.height:
+        file = write_table(fresh_dir, f"paths-delta-{meta['runs']:06d}", delta, ipc=True)
+        meta["path_deltas"].append({"file": file, "rows": delta.height})
     if entities.len():
         write_generation(fresh_dir, meta, after, key, entities)
     first, later = State(state.directory, meta).generation_rows()

@@ -57,18 +57,23 @@ def answer(
     per-touch tables -- touch credit, conversions, campaign credit and influence -- built from
     the state's journeys when first read (:class:`_Lazy`)."""
     runs = options.runs
-    coded, channels = state.table("paths"), list(state.meta["channels"])
+    channels = list(state.meta["channels"])
     sums = state.table("rule_sums")
-    paths = functools.cache(lambda: decoded_paths(coded, channels))
+
+    def coded() -> pl.DataFrame:  # the path table, read (and its deltas added) when asked
+        return state.paths()[0]
+
+    paths = functools.cache(lambda: decoded_paths(coded(), channels))
+
     def stored(name: str) -> pl.DataFrame | None:
         return state.table(STATISTICS + name) if STATISTICS + name in state.meta["files"] else None
 
     fitted = fit_models(
         options,
         paths,
-        sequences=functools.cache(lambda: coded_sequences(coded, channels)),
+        sequences=functools.cache(lambda: coded_sequences(coded(), channels)),
         timer=timer,
-        prefit=prefit(stored, coded, channels),
+        prefit=prefit(stored, state.meta["path_totals"], channels),
     )
     timer.stage("collect")
     channel_credit = concat(
