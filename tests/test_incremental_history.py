@@ -232,3 +232,30 @@ def test_categorical_columns_are_kept_as_text_and_read_back(tmp_path, monkeypatc
         assert_same(got, attribution.attribute(t, s, models=["linear", "markov"]))
         modes.append(got.manifest["parameters"]["incremental"]["mode"])
     assert modes == ["full", "incremental"]
+
+
+def test_text_with_few_values_is_stored_as_a_dictionary(tmp_path) -> None:
+    """A text column with few distinct values (a channel) is kept as one dictionary per file
+    (smaller to page in and gather); a column of distinct values (the key, an id) stays text;
+    what a night reads back is the text as read, nulls kept."""
+    n = 64
+    frame = _history_frame([f"c{i % 9}" for i in range(n)], list(range(n))).with_columns(
+        pl.Series("channel", [None if i % 5 == 0 else f"ch{i % 2}" for i in range(n)]),
+        pl.Series("touch_id", [f"t{i}" for i in range(n)]),
+        pl.lit(None, pl.String).alias("owner"),
+    )
+    path = tmp_path / "h.arrow"
+    write_history(path, frame, "contact_id")
+    import pyarrow as pa
+
+    schema = pa.ipc.open_file(pa.memory_map(str(path))).schema
+    assert pa.types.is_dictionary(schema.field("channel").type)
+    assert pa.types.is_dictionary(schema.field("owner").type)
+    for name in ("contact_id", "touch_id"):
+        assert not pa.types.is_dictionary(schema.field(name).type)
+    got = rows_of([path], "contact_id", pl.Series(["c1", "c4"]))
+    assert got is not None
+    assert_frame_equal(got, frame.filter(pl.col("contact_id").is_in(["c1", "c4"])))
+    since = rows_since([path], START + timedelta(days=40))
+    assert since is not None
+    assert_frame_equal(since.sort(ROW), frame.filter(pl.col(ROW) >= 40))
