@@ -166,6 +166,37 @@ def test_path_deltas_are_appended_and_merged(sample, tmp_path, monkeypatch) -> N
     assert stored == {d["file"] for d in meta["path_deltas"]}  # merged ones removed
 
 
+def test_rows_before_the_cutoff_counted_from_parquet_statistics(sample, tmp_path) -> None:
+    """A Parquet input's rows before the cutoff are its rows less the new ones and its null
+    timestamps (from the row groups' statistics, where a filtered count scans the column):
+    the same count as the scan, a blank row included; a night stays incremental, and an old
+    row deleted forces the full recompute."""
+    from attribution.engine._incremental_read import read_after
+    from attribution.inputs._schema import TOUCHES
+
+    touches, stages = sample
+    cut = datetime(2025, 9, 1, tzinfo=UTC)
+    blank = pl.DataFrame([pl.Series(c, [None], dtype=t) for c, t in touches.schema.items()])
+    padded = tmp_path / "padded.parquet"
+    pl.concat([touches.head(5), blank, touches.slice(5)]).write_parquet(padded, row_group_size=500)
+    read = read_after(padded, TOUCHES, attribution.RunOptions(), cut)
+    assert read.before == touches.filter(pl.col("timestamp") < cut).height
+    assert read.table.frame.height == touches.filter(pl.col("timestamp") >= cut).height
+    state, files = tmp_path / "state", {}
+    for night, frames in enumerate(zip(_batches(touches, [cut]), _batches(stages, [cut]))):
+        files = {"t": tmp_path / f"t{night}.parquet", "s": tmp_path / f"s{night}.parquet"}
+        frames[0].write_parquet(files["t"], row_group_size=500)
+        frames[1].write_parquet(files["s"])
+        got = attribute_incremental(files["t"], files["s"], models=MODELS, state=state)
+        assert_same(got, attribution.attribute(files["t"], files["s"], models=MODELS))
+        mode = got.manifest["parameters"]["incremental"]["mode"]
+        assert mode == ("full" if night == 0 else "incremental")
+    pl.read_parquet(files["t"]).slice(1).write_parquet(files["t"])  # an old row deleted
+    got = attribute_incremental(files["t"], files["s"], models=MODELS, state=state)
+    assert got.manifest["parameters"]["incremental"]["mode"] == "full"
+    assert "touches: the input holds" in got.manifest["parameters"]["incremental"]["reason"]
+
+
 def test_late_rows_inside_the_window_are_read_and_beyond_it_force_a_full_recompute(
     sample, tmp_path
 ) -> None:

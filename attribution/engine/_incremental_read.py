@@ -1,0 +1,123 @@
+"""Reading an incremental run's new rows (:mod:`attribution.engine._incremental`): each
+input's rows at or after the cutoff (``watermark - late_window``), and how many rows it holds
+before it (checked against the history: inputs are taken to only grow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from attribution.engine._stages import load_input
+from attribution.inputs._database import SqlTable
+from attribution.inputs._schema import Table, TableSpec
+from attribution.inputs._sources import Source, read_source
+from attribution.options import RunOptions
+from attribution.typing import TableLike
+
+__all__ = ["Read", "read_after"]
+
+
+def _their_timestamp(options: RunOptions, table: str) -> str:
+    return (options.table_columns(table) or {}).get("timestamp", "timestamp")
+
+
+def _literal(moment: datetime) -> str:
+    return f"CAST('{moment.isoformat()}' AS TIMESTAMP WITH TIME ZONE)"
+
+
+@dataclass
+class Read:
+    """One input's rows at or after the cutoff (validated, ``_row`` local), and how many
+    rows the input holds before it (rows without a timestamp not counted); ``whole``: the
+    input was read whole; ``recent``: the history's rows at or after the cutoff (set by the
+    caller)."""
+
+    table: Table
+    before: int
+    whole: bool = True  #: the whole input was read (its blank rows counted), not filtered
+    recent: pl.DataFrame | None = None
+
+
+def read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: datetime) -> Read:
+    """The rows of ``data`` with a timestamp at or after ``cutoff``, and the count before it:
+    a query is wrapped so the database filters; a file whose timestamp column is a datetime
+    is filtered as it is scanned; anything else is read whole and filtered once validated."""
+    column = _their_timestamp(options, spec.name)
+    if isinstance(data, SqlTable):
+        inner = f'SELECT * FROM ({data.query}) AS _attribution_q WHERE "{column}"'
+        after = SqlTable(data.uri, f"{inner} >= {_literal(cutoff)}")
+        count = SqlTable(
+            data.uri,
+            f'SELECT count(*) AS n FROM ({data.query}) AS _attribution_q WHERE "{column}" < '
+            f"{_literal(cutoff)}",
+        )
+        before = int(count.frame(spec.name).item())
+        return Read(load_input(after, spec, options, require_rows=False), before, whole=False)
+    source = read_source(data, table=spec.name)
+    dtype = source.frame.collect_schema().get(column)
+    if isinstance(dtype, pl.Datetime):
+        moment = pl.lit(cutoff).dt.replace_time_zone(None) if dtype.time_zone is None else None
+        bound = (
+            moment
+            if moment is not None
+            else pl.lit(cutoff).dt.convert_time_zone(dtype.time_zone or "UTC")
+        )
+        recent = source.frame.filter(pl.col(column) >= bound).collect()
+        filtered = Source(
+            recent.lazy(),
+            f"{source.name} (rows at or after {cutoff.isoformat()})",
+            numbering=None,
+        )
+        before = _count_before(source, column, bound, recent.height)
+        return Read(load_input(filtered, spec, options), before, whole=False)
+    table = load_input(data, spec, options)
+    early = table.frame.get_column("timestamp") < cutoff
+    before = int(early.sum())
+    return Read(_replace(table, table.frame.filter(~early)), before)
+
+
+def _count_before(source: Source, column: str, bound: pl.Expr, after: int) -> int:
+    """How many rows of a file have a timestamp before the cutoff, ``after`` being those at
+    or after it: for a Parquet file whose statistics count the column's nulls, the rows
+    less those and the nulls, from the file's metadata (a filtered count scans the whole
+    column: 0.16 s for 12M rows); else counted by that scan."""
+    nulls = _parquet_nulls(source.path, column) if source.path is not None else None
+    if nulls is None:
+        counted = source.frame.filter(pl.col(column) < bound).select(pl.len()).collect()
+        return int(counted.item())
+    return int(source.frame.select(pl.len()).collect().item()) - after - nulls
+
+
+def _parquet_nulls(path: Path, column: str) -> int | None:
+    """The nulls of a top-level column of a Parquet file, from its row groups' statistics;
+    None when it is no Parquet file or a row group does not count them."""
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    try:
+        metadata = pq.ParquetFile(path).metadata
+        index = metadata.schema.names.index(column)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    total = 0
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(index).statistics
+        if stats is None or not stats.has_null_count:
+            return None
+        total += int(stats.null_count)
+    return total
+
+
+def _replace(table: Table, frame: pl.DataFrame) -> Table:
+    return Table(
+        frame,
+        table.source,
+        frame.height,
+        names=table.names,
+        spec=table.spec,
+        blank_rows=table.blank_rows,
+    )
