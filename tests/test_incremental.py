@@ -183,7 +183,8 @@ def test_rows_before_the_cutoff_counted_from_parquet_statistics(sample, tmp_path
     assert read.before == touches.filter(pl.col("timestamp") < cut).height
     assert read.table.frame.height == touches.filter(pl.col("timestamp") >= cut).height
     state, files = tmp_path / "state", {}
-    for night, frames in enumerate(zip(_batches(touches, [cut]), _batches(stages, [cut]))):
+    nights = zip(_batches(touches, [cut]), _batches(stages, [cut]), strict=True)
+    for night, frames in enumerate(nights):
         files = {"t": tmp_path / f"t{night}.parquet", "s": tmp_path / f"s{night}.parquet"}
         frames[0].write_parquet(files["t"], row_group_size=500)
         frames[1].write_parquet(files["s"])
