@@ -75,3 +75,54 @@ def test_the_bound_itself_is_accepted_and_credit_stays_finite() -> None:
     for model in ("linear", "markov"):
         total = credit.filter(pl.col("model") == model).get_column("value").sum()
         assert total == pytest.approx(2 * MAX_AMOUNT + 5.0, rel=1e-12)
+
+
+# ----------------------------------------------------------- 11: two-digit years
+def test_a_two_digit_year_under_a_four_digit_pattern_is_an_error_with_the_y_hint(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, "t.csv", "timestamp,channel,contact_id\n3/5/25,linkedin,c1\n"
+           "3/6/2025,email,c1\n3/7/25 7:41 AM,email,c1\n")
+    _write(tmp_path, "s.csv", "timestamp,stage,contact_id\n3/20/2025,closed_won,c1\n")
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear",
+                "--timestamp-format", "%m/%d/%Y %I:%M %p", "--timestamp-format", "%m/%d/%Y",
+                "--out", "runs")
+    assert proc.returncode == 2, proc.stderr
+    line = _error_line(proc)
+    assert "source 't.csv', column 'timestamp': 2 value(s) cannot be read as timestamp" in line
+    assert "(first offending lines: 2, 4)" in line
+    assert "two-digit year" in line
+    assert "'%m/%d/%y %I:%M %p'" in line
+    # with %y the same file reads as 2025
+    ok = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear",
+              "--timestamp-format", "%m/%d/%y %I:%M %p", "--timestamp-format", "%m/%d/%y",
+              "--timestamp-format", "%m/%d/%Y", "--out", "runs")
+    assert ok.returncode == 0, ok.stderr
+    assert "dated before 1990" not in ok.stdout
+
+
+@pytest.mark.parametrize("text", ["25-03-05", "0025-03-05", "3/5/25"])
+def test_no_pattern_reads_a_year_before_1000(text: str) -> None:
+    from attribution.inputs import parse_timestamp
+
+    parsed = pl.select(parse_timestamp(pl.lit(text), ["%m/%d/%Y", "%Y-%m-%d"])).item()
+    assert parsed is None
+
+
+def test_typed_dates_before_1990_are_counted_and_printed(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    touches = pl.DataFrame({"timestamp": [datetime(25, 3, 5), datetime(2025, 3, 6)],
+                            "channel": ["linkedin", "email"], "contact_id": ["c1", "c1"]})
+    stages = pl.DataFrame({"timestamp": [datetime(1970, 1, 1), datetime(2025, 3, 20)],
+                           "stage": ["closed_won"] * 2, "contact_id": ["c2", "c1"]})
+    touches.write_parquet(tmp_path / "t.parquet")
+    stages.write_parquet(tmp_path / "s.parquet")
+    result = attribution.attribute(touches, stages, models=["linear"])
+    assert result.manifest["reconciliation"]["dated_before_1990"] == {
+        "touches": 1, "conversions": 1}
+    proc = _cli(tmp_path, "run", "--touches", "t.parquet", "--stages", "s.parquet", "-m",
+                "linear", "--out", "runs", "--allow-empty")
+    assert proc.returncode == 0, proc.stderr
+    assert "dated before 1990 (kept: check the year) {'touches': 1, 'conversions': 1}" in \
+        proc.stdout

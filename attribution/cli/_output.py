@@ -145,6 +145,9 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
     future = rec.get("dated_in_the_future") or {}
     if future:
         checks.append(f"dated in the future (kept: check the year) {future}")
+    past = rec.get("dated_before_1990") or {}
+    if past:
+        checks.append(f"dated before 1990 (kept: check the year) {past}")
     lines.append("; ".join(checks))
     return lines
 

@@ -1,7 +1,8 @@
 """Counts about the inputs that are not errors but that a user must see: the blank rows
 dropped at load and the touches and conversions dated in the future (a year typed 2030 for
-2025, a clock set wrong). Both go into the manifest's reconciliation, which the summary
-prints; nothing is dropped for being in the future (the run cannot know the right date).
+2025, a clock set wrong) or before 1990 (a year read as 25, an epoch-zero date). They go
+into the manifest's reconciliation, which the summary prints; nothing is dropped for its
+date (the run cannot know the right one).
 
 Also :func:`contacts_frame`: the contacts table checked when it is loaded, so that its
 errors name the file's lines."""
@@ -18,7 +19,12 @@ from attribution.exceptions import InputError
 from attribution.inputs._schema import Table
 from attribution.journeys._contacts import attach_accounts
 
-__all__ = ["contacts_frame", "count_blank_rows", "input_counts"]
+__all__ = ["DISTANT_PAST", "contacts_frame", "count_blank_rows", "input_counts"]
+
+#: Touches and conversions before this are counted (``dated_before_1990``) and printed, as
+#: those dated in the future are: a year read wrong (``25`` for 2025 in a typed column, an
+#: epoch-zero ``1970-01-01`` standing for a missing date), since no CRM holds such touches.
+DISTANT_PAST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 def contacts_frame(table: Table, level: str) -> pl.DataFrame:
@@ -40,19 +46,26 @@ def input_counts(
     conversions: pl.DataFrame,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """``blank_rows_dropped`` (table -> rows whose every cell was empty) and
+    """``blank_rows_dropped`` (table -> rows whose every cell was empty),
     ``dated_in_the_future`` (touches / conversions after ``now``, default the current UTC
-    time), each only when not empty."""
+    time) and ``dated_before_1990`` (before :data:`DISTANT_PAST`), each only when not
+    empty."""
     out: dict[str, Any] = {}
     count_blank_rows(out, {"touches": touch_table, "stages": stage_table})
     moment = pl.lit(now or datetime.now(UTC), pl.Datetime("us", "UTC"))
-    future = {
-        name: int(frame.select((pl.col("timestamp") > moment).sum()).item())
-        for name, frame in (("touches", touches), ("conversions", conversions))
-        if "timestamp" in frame.columns and frame.height
-    }
+    early = pl.lit(DISTANT_PAST, pl.Datetime("us", "UTC"))
+    future: dict[str, int] = {}
+    past: dict[str, int] = {}
+    for name, frame in (("touches", touches), ("conversions", conversions)):
+        if "timestamp" in frame.columns and frame.height:
+            future[name], past[name] = frame.select(
+                (pl.col("timestamp") > moment).sum().alias("future"),
+                (pl.col("timestamp") < early).sum().alias("past"),
+            ).row(0)
     if any(future.values()):
         out["dated_in_the_future"] = {n: k for n, k in future.items() if k}
+    if any(past.values()):
+        out[f"dated_before_{DISTANT_PAST.year}"] = {n: k for n, k in past.items() if k}
     return out
 
 

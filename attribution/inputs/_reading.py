@@ -161,24 +161,46 @@ def drop_duplicate_rows(frame: pl.DataFrame, row: str) -> tuple[pl.DataFrame, pl
     return kept, frame.join(kept.select(row), on=row, how="anti")
 
 
+#: The earliest year a ``%Y`` (or ISO 8601) date may name: chrono's ``%Y`` reads one to four
+#: digits, so ``3/5/25`` under ``%m/%d/%Y`` (Excel's short date, re-saved) would be year 25.
+#: A date of a year before this is unreadable instead, and its error hints at ``%y``.
+FIRST_YEAR = 1000
+
+
+def _early_years_as_null(parsed: pl.Series) -> pl.Series:
+    return parsed.zip_with(parsed.dt.year() >= FIRST_YEAR, parsed.clear(parsed.len()))
+
+
+def _four_digit_year(parsed: pl.Expr) -> pl.Expr:
+    """``parsed`` with the dates before :data:`FIRST_YEAR` as null. On the parsed series (a
+    ``when``/``then`` naming ``parsed`` twice would parse the text twice: 2x the cost)."""
+    return parsed.map_batches(_early_years_as_null, is_elementwise=True)
+
+
 def _iso_timestamp(text: pl.Expr) -> pl.Expr:
     iso = text.str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
-    return pl.coalesce(
+    return _four_digit_year(pl.coalesce(
         iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC"),
         iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
         iso.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_zone="UTC"),
         iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.replace_time_zone("UTC"),
         iso.str.to_datetime("%Y-%m-%d", strict=False).dt.replace_time_zone("UTC"),
-    )
+    ))
 
 
 def _with_format(text: pl.Expr, fmt: str) -> pl.Expr:
-    """One strftime pattern: aware results converted to UTC, naive ones taken as UTC."""
+    """One strftime pattern: aware results converted to UTC, naive ones taken as UTC. A
+    ``%Y`` that read fewer than four digits (a year before :data:`FIRST_YEAR`) reads
+    nothing."""
     if "%z" in fmt or "%Z" in fmt:
-        return text.str.to_datetime(fmt, strict=False, time_zone="UTC")
-    if any(f"%{c}" in fmt for c in "HIMSTRcrX"):  # a time part
-        return text.str.to_datetime(fmt, strict=False).dt.replace_time_zone("UTC")
-    return text.str.to_date(fmt, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        parsed = text.str.to_datetime(fmt, strict=False, time_zone="UTC")
+    elif any(f"%{c}" in fmt for c in "HIMSTRcrX"):  # a time part
+        parsed = text.str.to_datetime(fmt, strict=False).dt.replace_time_zone("UTC")
+    else:
+        parsed = (
+            text.str.to_date(fmt, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        )
+    return _four_digit_year(parsed) if "%Y" in fmt or "%F" in fmt else parsed
 
 
 def parse_timestamp(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
@@ -213,6 +235,8 @@ def parse_date(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
 
 #: ``d/m/y`` or ``m/d/y`` (with ``/``, ``.`` or ``-``), the first two numbers captured
 SLASH_DATE = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-]\d{2,4}"
+#: the same with a two-digit year (Excel's short date format: ``3/5/25 7:41 AM``)
+_SHORT_YEAR = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(\D|$)"
 
 
 def timestamp_hint(example: object) -> str:
@@ -227,14 +251,20 @@ def timestamp_hint(example: object) -> str:
     first, sep, second = (parts or {}).get("1"), (parts or {}).get("2"), (parts or {}).get("3")
     if first is None or second is None:
         return _ISO_HINT
-    us = f"'%m{sep}%d{sep}%Y %I:%M %p' (and '%m{sep}%d{sep}%Y' for dates without a time)"
-    eu = f"'%d{sep}%m{sep}%Y %H:%M' (and '%d{sep}%m{sep}%Y' for dates without a time)"
+    base, year = _ISO_HINT, "%Y"
+    short = pl.select(pl.lit(str(example)).str.contains(_SHORT_YEAR)).item()
+    if short:  # '%Y' reads 1 to 4 digits: 25 would be the year 25
+        year = "%y"
+    us = f"'%m{sep}%d{sep}{year} %I:%M %p' (and '%m{sep}%d{sep}{year}' for dates without a time)"
+    eu = f"'%d{sep}%m{sep}{year} %H:%M' (and '%d{sep}%m{sep}{year}' for dates without a time)"
+    if short:  # said first: a pattern with %Y given for it reads nothing
+        base = f"{base}; this date has a two-digit year: %y reads it (25 is 2025), %Y needs four"
     if int(first) > 12:
-        return f"{_ISO_HINT}; this looks like a day-first date: try --timestamp-format {eu}"
+        return f"{base}; this looks like a day-first date: try --timestamp-format {eu}"
     if int(second) > 12:
-        return f"{_ISO_HINT}; this looks like a US date: try --timestamp-format {us}"
+        return f"{base}; this looks like a US date: try --timestamp-format {us}"
     return (
-        f"{_ISO_HINT}; this date reads either way: give the order your export writes, "
+        f"{base}; this date reads either way: give the order your export writes, "
         f"US month-first --timestamp-format {us} or day-first {eu}"
     )
 
