@@ -497,3 +497,25 @@ def _partitioned_module() -> Any:
     from attribution.engine import _partitioned
 
     return _partitioned
+
+
+def test_campaign_influence_from_long_campaign_rows(
+    synth: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Campaign rows given long (a row per model, conversion and campaign: the fallback of
+    the wide sums) are laid out wide for the influence ranges: the same export."""
+    from attribution.engine import _campaign_credit, _partitioned
+
+    wide_rows = _campaign_credit.conversion_campaigns_wide
+
+    def long_rows(table: pl.DataFrame, campaigns: pl.DataFrame) -> Any:
+        rows = wide_rows(table, campaigns)
+        assert rows.wide is not None
+        return _campaign_credit.CampaignRows(rows.codes, rows.models, rows.conversions, rows.pairs)
+
+    monkeypatch.setattr(_partitioned, "conversion_campaigns_wide", long_rows)
+    models = ["first_touch", "linear", "shapley"]
+    expected = attribution.attribute(synth.touches, synth.stages, models=models)
+    got = attribute_partitioned(synth.touches, synth.stages, models=models, partitions=3)
+    assert got.campaign_influence.height > 0
+    assert_frame_equal(got.campaign_influence, expected.campaign_influence, rel_tol=TOL)

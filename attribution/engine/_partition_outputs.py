@@ -83,9 +83,19 @@ class InfluenceBuckets:
 
     ``conversions``: the run's conversions (``conversion_id``, ``value``, and
     ``opportunity_id`` when the stages had one); ``labels``: the run's models in order (the
-    ``_model`` codes of the campaign rows); ``directory``: where the work files go."""
+    ``_model`` codes of the campaign rows); ``pairs``: the (``channel``, ``campaign``) pairs
+    of the run's journey touches (any repeats, from every partition); ``directory``: where
+    the work files go. The work files hold codes only: the conversion's row in
+    ``conversions``, the model and the pair (coded in the order of the campaign, then the
+    channel, as :class:`CampaignRows` codes them), and the credit."""
 
-    def __init__(self, conversions: pl.DataFrame, labels: Sequence[str], directory: Path) -> None:
+    def __init__(
+        self,
+        conversions: pl.DataFrame,
+        labels: Sequence[str],
+        pairs: pl.DataFrame,
+        directory: Path,
+    ) -> None:
         self.conversions, self.labels, self.directory = conversions, list(labels), directory
         opportunity = (
             pl.col("opportunity_id").cast(pl.String)
@@ -105,17 +115,41 @@ class InfluenceBuckets:
             .join(ranges, on="_key", how="left")
             .select("conversion_id", pl.col("_g").cast(_INDEX), "_r")
         )
+        self.pairs = (
+            pairs.select("channel", "campaign")
+            .unique()
+            .sort("campaign", "channel")
+            .with_row_index("_pair")
+            .with_columns(pl.col("_pair").cast(_INDEX))
+        )
         self.outputs: list[Path] = []
 
     def add(self, rows: CampaignRows, part: int) -> None:
-        """One partition's campaign rows, written to the work files of their ranges."""
-        if rows.codes.height == 0:
+        """One partition's campaign rows, written to the work files of their ranges (its
+        conversion and pair codes made the run's). The rows are kept wide: one per
+        conversion and pair, a credit column ``c<i>`` per model (13x fewer rows than one per
+        model at 13 models)."""
+        wide = rows.wide if rows.wide is not None else _wide_of_codes(rows.codes, self.labels)
+        if wide.height == 0:
             return
-        located = rows.conversions.join(self.of_conversion, on="conversion_id", how="left")
-        frame = (
-            rows.codes.join(located.select("_conv", "_g", "_r"), on="_conv", how="left")
-            .join(rows.pairs, on="_pair", how="left")
-            .select("_r", "_g", "_model", "channel", "campaign", "credit", "value")
+        # the partition's codes are 0..n-1: each one's run-wide code by position
+        located = rows.conversions.sort("_conv").join(
+            self.of_conversion, on="conversion_id", how="left", maintain_order="left"
+        )
+        pair_of = (
+            rows.pairs.sort("_pair")
+            .join(self.pairs, on=["channel", "campaign"], how="left", maintain_order="left",
+                  nulls_equal=True)
+            .get_column("_pair_right")
+        )  # fmt: skip
+        conv = wide.get_column("_conv")
+        frame = pl.DataFrame(
+            [
+                located.get_column("_r").gather(conv).alias("_r"),
+                located.get_column("_g").gather(conv).alias("_g"),
+                pair_of.gather(wide.get_column("_pair")).alias("_pair"),
+                *(wide.get_column(f"c{i}") for i in range(len(self.labels))),
+            ]
         )
         for (r,), piece in frame.partition_by("_r", as_dict=True, include_key=False).items():
             write_work(piece, self.directory / "rows" / f"{r:05d}" / f"{part:05d}.parquet")
@@ -134,36 +168,29 @@ class InfluenceBuckets:
             if not files:
                 continue
             frame = pl.read_parquet(files, hive_partitioning=False)
-            conversions = (
-                frame.select("_g")
-                .unique()
-                .sort("_g")
-                .with_row_index("_conv")
-                .with_columns(pl.col("_conv").cast(_INDEX))
-            )
-            pairs = (
-                frame.select("channel", "campaign")
-                .unique()
-                .sort("campaign", "channel")
-                .with_row_index("_pair")
-                .with_columns(pl.col("_pair").cast(_INDEX))
-            )
-            codes = (
-                frame.join(conversions, on="_g", how="left", maintain_order="left")
-                .join(pairs, on=["channel", "campaign"], how="left", maintain_order="left")
-                .select("_model", "_conv", "_pair", "credit", "value")
-            )
-            rows = CampaignRows(
-                codes,
-                models,
-                conversions.select(
-                    "_conv",
-                    conversion_ids.gather(conversions.get_column("_g")).alias("conversion_id"),
-                ),
-                pairs,
-            )
+            # the range's conversions numbered 0..n-1 in the order of their run-wide
+            # number; rows by conversion, then pair, as CampaignRows.wide has them
+            wide = frame.select(
+                (pl.col("_g").rank("dense") - 1).cast(_INDEX).alias("_conv"),
+                "_pair",
+                *(f"c{i}" for i in range(len(self.labels))),
+            ).sort("_conv", "_pair", maintain_order=True)
+            numbers = frame.get_column("_g").unique().sort()
             del frame
+            rows = CampaignRows(
+                None,
+                models,
+                pl.DataFrame(
+                    {
+                        "_conv": pl.int_range(numbers.len(), dtype=_INDEX, eager=True),
+                        "conversion_id": conversion_ids.gather(numbers),
+                    }
+                ),
+                self.pairs,
+                wide=wide,
+            )
             influence = campaign_influence(rows, self.conversions)
+            del rows, wide
             self.outputs.append(write_work(influence, self.directory / "out" / f"{r:05d}.parquet"))
         return self.outputs
 
@@ -172,6 +199,18 @@ class InfluenceBuckets:
         if not self.outputs:
             return pl.DataFrame(schema=CAMPAIGN_INFLUENCE_SCHEMA)
         return pl.read_parquet(self.outputs, hive_partitioning=False)
+
+
+def _wide_of_codes(codes: pl.DataFrame, labels: Sequence[str]) -> pl.DataFrame:
+    """Long campaign codes (a row per model, conversion and pair) as wide rows."""
+    model = pl.col("_model")
+    return (
+        codes.group_by("_conv", "_pair")
+        .agg(
+            pl.col("credit").filter(model == i).sum().alias(f"c{i}") for i in range(len(labels))
+        )
+        .sort("_conv", "_pair")
+    )
 
 
 class StreamedOutputs:

@@ -251,6 +251,7 @@ def _run(
     conversion_parts: list[pl.DataFrame] = []
     sums: dict[int, list[pl.DataFrame]] = {i: [] for i in range(len(runs))}
     has_campaigns = False
+    pair_parts: list[pl.DataFrame] = []
     rows_in = [0, 0]
     latest: list[datetime] = []
     for p in range(partitions):
@@ -276,6 +277,7 @@ def _run(
         has_campaigns = part.campaigns is not None  # the same in every partition
         if part.campaigns is not None:
             write_work(part.campaigns, work / "campaigns" / f"{p:05d}.parquet")
+            pair_parts.append(part.campaigns.select("channel", "campaign").unique())
         del part, journeys, touches, rules
 
     timer.stage("paths")
@@ -291,7 +293,11 @@ def _run(
     accounts = account_credit = pipeline = pl.DataFrame()
     account: dict[str, Any] = {}
     timer.stage("partitions: touch credit" + (" and accounts" if level == "account" else ""))
-    influence = InfluenceBuckets(conversions, labels, work / "influence") if has_campaigns else None
+    influence = (
+        InfluenceBuckets(conversions, labels, pl.concat(pair_parts), work / "influence")
+        if has_campaigns
+        else None
+    )
     campaign_sums: list[pl.DataFrame] = []
     wide_files: list[Path] = []
     account_parts: list[pl.DataFrame] = []
