@@ -372,3 +372,75 @@ def test_plan_figures_are_bounded(make_stages) -> None:
         assert f"[{section}] {key} must be a number" in str(caught.value)
         assert "at most 1,000,000,000,000" in str(caught.value)
     assert attribution.read_plan({"budget": {"linkedin": 1e12}}).budget == {"linkedin": 1e12}
+
+
+# ------------------------------------------------ deal stages the word match cannot read
+DEALS_BY_STAGE = (
+    "Record ID,Deal Stage,Create Date,Close Date,Amount,Associated Contact IDs\n"
+    "7000,Closed Won,2025-03-06 10:00,2025-03-09,1000,101\n"
+    "7001,Contract Signed,2025-03-06 10:00,2025-03-19,5000,102\n"
+    "7002,Abgeschlossen und gewonnen,2025-03-06 10:00,2025-03-19,5000,102\n"
+    "7004,Not won,2025-03-06 10:00,2025-03-19,5000,102\n"
+    "7005,Won/Lost Review,2025-03-06 10:00,,5000,102\n"
+)
+
+
+def test_deal_stages_with_a_negation_or_both_words_are_an_error_until_given(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    from attribution import InputError
+
+    deals = _write(tmp_path / "d.csv", DEALS_BY_STAGE)
+    with pytest.raises(InputError) as caught:
+        attribution.import_hubspot(HS_UI / "contacts.csv", deals)
+    text = str(caught.value)
+    assert "'Not won', 'Won/Lost Review' read neither as won nor as lost" in text
+    assert "file line(s) 5, 6" in text
+    assert "--won-stage 'Not won'" in text
+    got = attribution.import_hubspot(
+        HS_UI / "contacts.csv", deals, won_stages=["contract signed", "Abgeschlossen und gewonnen"],
+        lost_stages=["Not won"], open_stages=["Won/Lost Review"],
+    )  # fmt: skip
+    mapping = got.report["value_mappings"]["deal_stage"]
+    assert mapping == {
+        "Abgeschlossen und gewonnen": "closed_won", "Closed Won": "closed_won",
+        "Contract Signed": "closed_won", "Not won": "closed_lost", "Won/Lost Review": "open",
+    }  # fmt: skip
+    won = got.stages.filter(got.stages["stage"] == "closed_won")
+    assert sorted(won.get_column("opportunity_id").unique()) == ["7000", "7001", "7002"]
+    # a stage left open that carries a close date is noted, by stage
+    left = attribution.import_hubspot(
+        HS_UI / "contacts.csv", deals, lost_stages=["Not won"], open_stages=["Won/Lost Review"]
+    )
+    (note,) = [n for n in left.report["notes"] if "read as open" in n]
+    assert "2 deal(s) carry a close date" in note
+    assert "'Contract Signed' (1), 'Abgeschlossen und gewonnen' (1)" in note
+    with pytest.raises(InputError, match="two of won, lost and open"):
+        attribution.import_hubspot(HS_UI / "contacts.csv", deals, won_stages=["Not won"],
+                                   lost_stages=["not-won"])  # fmt: skip
+
+
+def test_ids_rounded_by_excel_are_an_error_not_merged_records(tmp_path: Path) -> None:
+    import pytest
+
+    from attribution import InputError
+
+    deals = (HS_UI / "deals.csv").read_text().splitlines()
+    header = deals[0].split(",")
+    for column, value in (("Record ID", "4.5678E+10"), ("Associated Contact IDs", "101;1.2E+10")):
+        rows = [line.split(",") for line in deals[1:]]
+        rows[1][header.index(column)] = f'"{value}"'
+        text = "\n".join([deals[0], *(",".join(r) for r in rows)]) + "\n"
+        with pytest.raises(InputError) as caught:
+            attribution.import_hubspot(HS_UI / "contacts.csv", _write(tmp_path / "d.csv", text))
+        message = str(caught.value)
+        assert f"column '{column}'" in message
+        assert "written in scientific notation" in message
+        assert "file line(s) 3" in message
+    # a number that is not an id (an amount) in that form is read as before
+    rows = [line.split(",") for line in deals[1:]]
+    rows[0][header.index("Amount")] = "2.4E+04"
+    text = "\n".join([deals[0], *(",".join(r) for r in rows)]) + "\n"
+    attribution.import_hubspot(HS_UI / "contacts.csv", _write(tmp_path / "d.csv", text))

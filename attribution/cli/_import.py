@@ -60,6 +60,8 @@ def _print(result: ImportResult, out: Path) -> None:
         _say(f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}")
     for note in report["notes"]:
         _say(f"  note: {note}")
+    if mapped := report["value_mappings"].get("deal_stage"):  # how each stage was read
+        _say("deal stages: " + ", ".join(f"'{k}' -> {v}" for k, v in mapped.items()))
     outputs = ", ".join(f"{name} {rows:,}" for name, rows in report["outputs"].items())
     _say(f"wrote {out}: {outputs}")
     accounts = report["accounts"]
@@ -99,6 +101,28 @@ def _print(result: ImportResult, out: Path) -> None:
     )
 
 
+#: --won-stage / --lost-stage / --open-stage: deal stages whose names do not say it
+WonStages = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--won-stage",
+        help="A deal stage that is closed won whatever its name says (repeatable), e.g. "
+        "'Contract Signed'",
+    ),
+]
+LostStages = Annotated[
+    list[str] | None,
+    typer.Option("--lost-stage", help="A deal stage that is closed lost (repeatable)"),
+]
+OpenStages = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--open-stage", help="A deal stage that is open though its name says won or lost "
+        "(repeatable), e.g. 'Won/Lost Review'"
+    ),
+]
+
+
 def _import(
     importer: Callable[..., ImportResult],
     files: tuple[Path, ...],
@@ -106,6 +130,7 @@ def _import(
     self_reported: str | None,
     timestamp_format: list[str] | None,
     decimal_comma: bool,
+    stages: tuple[list[str] | None, list[str] | None, list[str] | None] = (None, None, None),
     **options: Any,
 ) -> None:
     """Run ``importer`` on ``files`` with the options every import command has, writing into
@@ -116,6 +141,9 @@ def _import(
             self_reported_column=self_reported,
             timestamp_formats=timestamp_format,
             decimal_comma=decimal_comma,
+            won_stages=stages[0] or (),
+            lost_stages=stages[1] or (),
+            open_stages=stages[2] or (),
             out=out,
             **options,
         )
@@ -141,6 +169,9 @@ def hubspot_cmd(
     ] = None,
     timestamp_format: Formats = None,
     decimal_comma: DecimalComma = False,
+    won_stage: WonStages = None,
+    lost_stage: LostStages = None,
+    open_stage: OpenStages = None,
 ) -> None:
     """HubSpot contacts + deals (+ engagements, companies) -> touches, stages, contacts."""
     _import(
@@ -150,6 +181,7 @@ def hubspot_cmd(
         self_reported,
         timestamp_format,
         decimal_comma,
+        (won_stage, lost_stage, open_stage),
         engagements=engagements,
         companies=companies,
         channel_rules=channel_rules,
@@ -186,6 +218,9 @@ def salesforce_cmd(
     self_reported: SelfReported = None,
     timestamp_format: Formats = None,
     decimal_comma: DecimalComma = False,
+    won_stage: WonStages = None,
+    lost_stage: LostStages = None,
+    open_stage: OpenStages = None,
 ) -> None:
     """Salesforce CampaignMember + Opportunity (+ roles, contacts, campaigns, history,
     leads) -> touches, stages, contacts."""
@@ -196,6 +231,7 @@ def salesforce_cmd(
         self_reported,
         timestamp_format,
         decimal_comma,
+        (won_stage, lost_stage, open_stage),
         contact_roles=contact_roles,
         contacts=contacts,
         campaigns=campaigns,

@@ -39,7 +39,9 @@ from attribution.importers._read import (
 )
 from attribution.importers._result import ImportReport, ImportResult, begin, finish
 from attribution.importers._shared import (
+    closed_by_stage,
     folded,
+    note_open_with_close_date,
     one_account,
     record_mapping,
     repeated_ids,
@@ -183,6 +185,9 @@ def import_hubspot(
     channel_rules: str | Path | None = None,
     timestamp_formats: Sequence[str] | None = None,
     decimal_comma: bool = False,
+    won_stages: Sequence[str] = (),
+    lost_stages: Sequence[str] = (),
+    open_stages: Sequence[str] = (),
     out: str | Path | None = None,
 ) -> ImportResult:
     """Import HubSpot CSV exports into canonical touches, stages and contacts.
@@ -206,6 +211,10 @@ def import_hubspot(
     decimal_comma
         Amounts are written with a decimal comma (``24.000,00``, ``1,5``); by default a
         decimal point (``24,000.00``). Either way a value of the other form is an error.
+    won_stages, lost_stages, open_stages
+        Deal stages that are won, lost or open whatever their names say (a custom or
+        localised stage: ``Contract Signed``, ``Abgeschlossen und gewonnen``); needed for a
+        stage named with both words or a negation (``Not won``), an error otherwise.
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).
     """
@@ -267,7 +276,8 @@ def import_hubspot(
         )
 
     accounts = one_account(contact_rows.select("contact_id", "account_id", "lead_source"))
-    deal_stages = _deals(deal, comp, con, accounts, report, formats)
+    stages = (tuple(won_stages), tuple(lost_stages), tuple(open_stages))
+    deal_stages = _deals(deal, comp, con, accounts, report, formats, stages)
     touches = (
         _engagements(
             read_export(engagements, "engagements"), accounts, report, formats, channel_rules
@@ -306,8 +316,10 @@ def _deals(
     accounts: pl.DataFrame,
     report: ImportReport,
     formats: Sequence[str],
+    stages: tuple[Sequence[str], Sequence[str], Sequence[str]] = ((), (), ()),
 ) -> pl.DataFrame:
-    """Deal stage events: opportunity, closed_won / closed_lost, for each associated contact."""
+    """Deal stage events: opportunity, closed_won / closed_lost, for each associated contact
+    (``stages``: the deal stages given as won, lost and open)."""
     did = deal.require(DEAL_ID)
     stage_col = deal.require(["Deal Stage", "dealstage"])
     created = deal.require(CREATE_DATE)
@@ -331,17 +343,7 @@ def _deals(
             "lead_source": source or "the first associated contact's source",
         },
     )
-    stage_text = pl.col(stage_col).str.to_lowercase()
-    by_stage = (
-        pl.when(folded(pl.col(stage_col)) == "closedwon")
-        .then(pl.lit("closed_won"))
-        .when(folded(pl.col(stage_col)) == "closedlost")
-        .then(pl.lit("closed_lost"))
-        .when(stage_text.str.contains(r"\bwon\b"))
-        .then(pl.lit("closed_won"))
-        .when(stage_text.str.contains(r"\blost\b"))
-        .then(pl.lit("closed_lost"))
-    )
+    by_stage = closed_by_stage(deal, stage_col, *stages)
     outcome: pl.Expr = by_stage
     if won_col is not None:
         won = parse_booleans(deal, won_col)
@@ -374,6 +376,7 @@ def _deals(
         "_stage_raw",
         "_outcome",
     )
+    note_open_with_close_date(report, frame, "deals")
     report.drop("deals", f"no deal id in '{did}'", frame.get_column("opportunity_id").null_count())
     frame = frame.filter(pl.col("opportunity_id").is_not_null())
     orphan = (pl.col("contact_id").list.len() == 0) & pl.col("_company").is_null()

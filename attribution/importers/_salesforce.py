@@ -40,6 +40,7 @@ from attribution.importers._salesforce_read import read_salesforce
 from attribution.importers._shared import (
     best_role,
     campaign_channel_expr,
+    closed_by_stage,
     one_account,
     record_mapping,
     repeated_ids,
@@ -57,17 +58,6 @@ def _col(column: str | None) -> pl.Expr:
     return pl.col(column) if column is not None else _NULL
 
 
-def _closed_by_name(column: str) -> pl.Expr:
-    """``Closed Won`` / ``Closed Lost`` (any case; ``won`` / ``lost`` as a word) -> ours."""
-    text = pl.col(column).str.to_lowercase()
-    return (
-        pl.when(text.str.contains(r"\bwon\b"))
-        .then(pl.lit("closed_won"))
-        .when(text.str.contains(r"\blost\b"))
-        .then(pl.lit("closed_lost"))
-    )
-
-
 def import_salesforce(
     campaign_members: str | Path,
     opportunities: str | Path,
@@ -81,6 +71,9 @@ def import_salesforce(
     self_reported_column: str | None = None,
     timestamp_formats: Sequence[str] | None = None,
     decimal_comma: bool = False,
+    won_stages: Sequence[str] = (),
+    lost_stages: Sequence[str] = (),
+    open_stages: Sequence[str] = (),
     out: str | Path | None = None,
 ) -> ImportResult:
     """Import Salesforce CSV exports into canonical touches, stages and contacts.
@@ -107,6 +100,9 @@ def import_salesforce(
     decimal_comma
         Amounts are written with a decimal comma (``24.000,00``, ``1,5``); by default a
         decimal point (``24,000.00``). Either way a value of the other form is an error.
+    won_stages, lost_stages, open_stages
+        ``StageName`` values that are won, lost or open whatever their names say (read
+        when the export has no ``IsWon``); as :func:`attribution.import_hubspot`.
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).
     """
@@ -122,7 +118,8 @@ def import_salesforce(
 
     lead_map, lead_stages, lead_contacts = _leads(lead, report, formats)
     contact_rows = _contacts(con, report)
-    opp_frame, opp_stages = _opportunities(opps, report, formats)
+    given = (tuple(won_stages), tuple(lost_stages), tuple(open_stages))
+    opp_frame, opp_stages = _opportunities(opps, report, formats, given)
     role_rows = pl.DataFrame(
         schema={"contact_id": pl.String, "opportunity_id": pl.String, "role": pl.String}
     )
@@ -139,7 +136,10 @@ def import_salesforce(
     stages = _deal_events(opp_frame, opp_stages, role_rows, accounts, report)
     if opportunity_history is not None:
         history = _history(
-            read_salesforce(opportunity_history, "opportunity_history", report), report, formats
+            read_salesforce(opportunity_history, "opportunity_history", report),
+            report,
+            formats,
+            given,
         )
         stages = pl.concat(
             [stages, _deal_events(opp_frame, history, role_rows, accounts, report, count=False)]
@@ -388,7 +388,10 @@ def _members(
 
 
 def _opportunities(
-    opps: Export, report: ImportReport, formats: Sequence[str]
+    opps: Export,
+    report: ImportReport,
+    formats: Sequence[str],
+    stages: tuple[Sequence[str], Sequence[str], Sequence[str]] = ((), (), ()),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The opportunities (id, account, contact, amount) and their own events."""
     oid = opps.require(["Id", "Opportunity ID"])
@@ -418,7 +421,7 @@ def _opportunities(
         },
     )
     outcome: pl.Expr
-    by_name = _closed_by_name(stage) if stage else pl.lit(None, pl.String)
+    by_name = closed_by_stage(opps, stage, *stages) if stage else pl.lit(None, pl.String)
     if won is not None:
         is_won = parse_booleans(opps, won)
         is_closed = parse_booleans(opps, closed) if closed else by_name.is_not_null() | is_won
@@ -506,7 +509,12 @@ def _contact_roles(roles: Export, lead_map: pl.DataFrame, report: ImportReport) 
     )
 
 
-def _history(hist: Export, report: ImportReport, formats: Sequence[str]) -> pl.DataFrame:
+def _history(
+    hist: Export,
+    report: ImportReport,
+    formats: Sequence[str],
+    given: tuple[Sequence[str], Sequence[str], Sequence[str]] = ((), (), ()),
+) -> pl.DataFrame:
     """Open stage changes (``StageName`` in snake case at ``CreatedDate``)."""
     oid = hist.require(["OpportunityId", "Opportunity ID"])
     stage = hist.require(["StageName", "Stage", "To Stage"])
@@ -517,7 +525,7 @@ def _history(hist: Export, report: ImportReport, formats: Sequence[str]) -> pl.D
         parse_timestamps(hist, created, formats, "timestamp").alias("timestamp"),
         pl.col(stage).alias("_stage_raw"),
         snake(pl.col(stage)).alias("stage"),
-        _closed_by_name(stage).alias("_closed"),
+        closed_by_stage(hist, stage, *given).alias("_closed"),
     )
     incomplete = frame.select(
         pl.any_horizontal(pl.col("opportunity_id", "timestamp", "stage").is_null()).sum()

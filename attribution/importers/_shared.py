@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from attribution.exceptions import ColumnNotFoundError, did_you_mean
+from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
 from attribution.importers._read import LINE, Export, find_column
 from attribution.importers._result import ImportReport
 
@@ -164,3 +164,85 @@ def self_reported(
             hint=did_you_mean(column, columns),
         )
     return pl.concat(frames, how="diagonal_relaxed")
+
+
+def closed_by_stage(
+    export: Export,
+    column: str,
+    won_stages: Sequence[str] = (),
+    lost_stages: Sequence[str] = (),
+    open_stages: Sequence[str] = (),
+) -> pl.Expr:
+    """A deal's stage name -> ``closed_won`` / ``closed_lost``, null when open.
+
+    The stages given as won / lost / open (``--won-stage`` / ``--lost-stage`` /
+    ``--open-stage``; compared in lower case, letters and digits only) first; then ``Closed
+    Won`` / ``closedwon`` and ``Closed Lost``; then a name holding the word ``won`` or
+    ``lost``. A name holding both words (``Won/Lost Review``) or a negation of one (``Not
+    won``, ``No-Lost``, ``Unwon``) is read neither way: an error naming the file, the
+    column, the stage and its lines, unless the stage is given."""
+    name = folded(pl.col(column))
+    text = pl.col(column).str.to_lowercase()
+    won_given = [str(pl.select(folded(pl.lit(s))).item()) for s in won_stages]
+    lost_given = [str(pl.select(folded(pl.lit(s))).item()) for s in lost_stages]
+    open_given = [str(pl.select(folded(pl.lit(s))).item()) for s in open_stages]
+    twice = (
+        (set(won_given) & set(lost_given))
+        | (set(won_given) & set(open_given))
+        | (set(lost_given) & set(open_given))
+    )
+    if twice:
+        raise InputError(f"stage(s) given as two of won, lost and open: {sorted(twice)}")
+    word_won, word_lost = text.str.contains(r"\bwon\b"), text.str.contains(r"\blost\b")
+    negated = text.str.contains(r"\b(not|no|non|never)\b[\s_-]*(won|lost)\b|\bun-?(won|lost)\b")
+    given = name.is_in(won_given + lost_given + open_given)
+    unclear = ~given & ~name.is_in(["closedwon", "closedlost"]) & (
+        (word_won & word_lost) | negated
+    )
+    if export.frame.select(unclear.fill_null(False).any()).item():
+        bad = export.frame.filter(unclear)
+        stages = bad.get_column(column).unique(maintain_order=True).head(5).to_list()
+        raise SchemaError(
+            f"deal stage(s) {', '.join(map(repr, stages))} read neither as won nor as lost "
+            f"(both words, or a negation) at file line(s) "
+            f"{', '.join(map(str, export.lines(unclear)))}",
+            table=export.label,
+            source=export.name,
+            column=column,
+            hint=f"say which they are: --won-stage {stages[0]!r}, --lost-stage "
+            f"{stages[0]!r} or --open-stage {stages[0]!r} (won_stages= / lost_stages= / "
+            "open_stages= in Python)",
+        )
+    return (
+        pl.when(name.is_in(won_given))
+        .then(pl.lit("closed_won"))
+        .when(name.is_in(lost_given))
+        .then(pl.lit("closed_lost"))
+        .when(name.is_in(open_given))
+        .then(pl.lit(None, pl.String))
+        .when(name == "closedwon")
+        .then(pl.lit("closed_won"))
+        .when(name == "closedlost")
+        .then(pl.lit("closed_lost"))
+        .when(word_won)
+        .then(pl.lit("closed_won"))
+        .when(word_lost)
+        .then(pl.lit("closed_lost"))
+    )
+
+
+def note_open_with_close_date(report: ImportReport, frame: pl.DataFrame, label: str) -> None:
+    """Note the deals read as open (no won / lost in their stage's name) that carry a close
+    date, by stage: a custom or localised won stage (``Contract Signed``, ``Abgeschlossen
+    und gewonnen``) reads as open pipeline unless given (``--won-stage``). ``frame`` has
+    ``_stage_raw``, ``_outcome`` and ``_closed``."""
+    open_closed = frame.filter(pl.col("_outcome").is_null() & pl.col("_closed").is_not_null())
+    if open_closed.height == 0:
+        return
+    by_stage = open_closed.group_by("_stage_raw", maintain_order=True).len().head(5)
+    shown = ", ".join(f"'{s}' ({n:,})" for s, n in by_stage.iter_rows())
+    report.notes.append(
+        f"{label}: {open_closed.height:,} deal(s) carry a close date but read as open (no won "
+        f"or lost in their stage's name): {shown}; if a stage is closed, give it with "
+        "--won-stage / --lost-stage (an open deal's close date is its expected one)"
+    )
