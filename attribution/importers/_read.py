@@ -144,7 +144,32 @@ def read_export(path: str | Path, label: str, *, keep_blank_rows: bool = False) 
     export = Export(label, path, frame, duplicated=duplicated)
     if frame.height == 0:
         raise InputError("the file has a header but no rows", table=label, source=str(path))
+    refuse_rounded_ids(export)
     return export if keep_blank_rows else drop_blank_rows(export)
+
+
+#: A header naming record ids: ``Record ID``, ``Associated Contact IDs``, ``ContactId``, ``Id``
+_ID_HEADER = r"(?i:\bids?$|\bid\b|_ids?$|^vid$)|[a-z](Id|ID|Ids|IDs)$|^(Id|ID)$"
+#: An id Excel wrote in scientific notation (``1.23457E+10``): rounded, its digits lost
+_ROUNDED = r"(^|;)\s*\d(\.\d+)?[eE][+-]?\d+\s*(;|$)"
+
+
+def refuse_rounded_ids(export: Export) -> None:
+    """An id column holding a number in scientific notation (``4.5678E+10``: Excel opened
+    the export and saved it, rounding every long id to 6 significant digits, so different
+    records now share an id) is an error naming the file, the column and the lines."""
+    for column in export.frame.columns:
+        if column == LINE or not re.search(_ID_HEADER, column):
+            continue
+        _refuse(
+            export,
+            column,
+            pl.col(column).str.contains(_ROUNDED),
+            "{n} id(s) written in scientific notation, e.g. {example}, rounded by Excel (records "
+            "that differ now share an id),",
+            "export the file again without opening it in Excel, or format the id columns as "
+            "Text before saving",
+        )
 
 
 def drop_blank_rows(export: Export) -> Export:
