@@ -12,13 +12,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from attribution import InputError, import_salesforce
+from attribution import InputError, import_hubspot, import_salesforce
 
 ROOT = Path(__file__).resolve().parents[1]
 SF = ROOT / "tests" / "fixtures" / "salesforce"
 
 #: a Salesforce Opportunity report (amounts as a German / French Excel writes them)
 _OPP_HEADER = "Opportunity ID,Account ID,Stage,Amount,Close Date,Created Date,Won,Closed\n"
+#: a HubSpot deals export's header
+_DEALS = "Record ID,Deal Stage,Create Date,Close Date,Amount,Associated Contact IDs\n"
 
 
 def _write(path: Path, text: str) -> Path:
@@ -109,3 +111,54 @@ def test_decimal_comma_on_the_command_line(tmp_path: Path) -> None:
     stages = pl.read_parquet(tmp_path / "b" / "stages.parquet")
     won = stages.filter(pl.col("stage") == "closed_won").sort("opportunity_id")
     assert won.get_column("value").to_list() == [24000.0, 1.5]
+
+
+# --------------------------------------------- HubSpot source values without a date (defect 29)
+def test_source_values_without_their_date_are_counted_and_noted(tmp_path: Path) -> None:
+    contacts = _write(
+        tmp_path / "c.csv",
+        "Record ID,Create Date,Original Source,Latest Source,Latest Source Date\n"
+        "51001,3/1/2025 7:41 AM,Paid Search,Email Marketing,\n"
+        "51002,,Paid Search,,\n"
+        "51003,3/1/2025 7:41 AM,,,\n",
+    )
+    deals = _write(
+        tmp_path / "d.csv",
+        "Record ID,Deal Stage,Create Date,Close Date,Amount,Associated Contact IDs\n"
+        "7000,Closed Won,3/6/2025 10:00 AM,3/9/2025,1000,51001\n"
+        "7001,Closed Won,,3/9/2025,1000,51002\n",
+    )
+    result = import_hubspot(contacts, deals)
+    assert result.touches.height == 1  # 51001's original source: the only dated source
+    report = result.report
+    assert report["counts"]["original_source_without_date"] == 1  # 51002
+    assert report["counts"]["latest_source_without_date"] == 1  # 51001
+    notes = " | ".join(report["notes"])
+    assert "1 original source value(s) in 'Original Source' have no date in 'Create Date'" in notes
+    assert (
+        "1 latest source value(s) in 'Latest Source' have no date in 'Latest Source Date'" in notes
+    )
+    # a deal without a create date is kept (its close too): said so, not counted as dropped
+    assert report["counts"]["deals_without_create_date"] == 1
+    assert "1 deal(s) without a create date in 'Create Date': no opportunity event" in notes
+    assert not [d for d in report["drops"] if "create date" in d["reason"]]
+    won = result.stages.filter(pl.col("stage") == "closed_won")
+    assert sorted(won.get_column("opportunity_id").to_list()) == ["7000", "7001"]
+
+
+def test_a_source_column_without_a_date_column_is_counted(tmp_path: Path) -> None:
+    contacts = _write(
+        tmp_path / "c.csv",
+        "Record ID,Create Date,Original Source,Latest Source\n"
+        "51001,3/1/2025 7:41 AM,Paid Search,Email Marketing\n"
+        "51002,3/1/2025 7:41 AM,Paid Search,Referrals\n",
+    )
+    deals = _write(
+        tmp_path / "d.csv", _DEALS + "7000,Closed Won,3/6/2025 10:00 AM,3/9/2025,1,51001\n"
+    )
+    report = import_hubspot(contacts, deals).report
+    assert report["counts"]["latest_source_without_date"] == 2
+    assert any(
+        "2 latest source value(s) in 'Latest Source' have no date column" in n
+        for n in report["notes"]
+    )

@@ -27,7 +27,12 @@ from pathlib import Path
 
 import polars as pl
 
-from attribution.exceptions import ColumnNotFoundError
+from attribution.importers._hubspot_companies import (
+    COMPANY_IDS,
+    ID,
+    companies_expr,
+    first_id,
+)
 from attribution.importers._read import (
     Export,
     parse_amounts,
@@ -49,21 +54,12 @@ from attribution.importers._shared import (
     row_ids,
     self_reported,
     snake,
+    uncreated,
 )
 from attribution.inputs._taxonomy import channel_expr, load_rules
 
-ID = ["Record ID", "hs_object_id", "id"]
 CONTACT_ID = ["Record ID", "Contact ID", "hs_object_id", "vid", "id"]
 DEAL_ID = ["Record ID", "Deal ID", "hs_object_id", "dealId", "id"]
-COMPANY_IDS = [
-    "Primary Associated Company ID",
-    "Associated Company IDs",
-    "Associated Company ID",
-    "associatedcompanyid",
-    "associatedcompanyids",
-    "Company ID",
-]
-COMPANY_NAMES = ["Associated Company", "Company Name", "company"]
 CONTACT_IDS = [
     "Associated Contact IDs",
     "Associated Contact ID",
@@ -120,61 +116,6 @@ def _lifecycle_columns(export: Export) -> dict[str, str]:
     return found
 
 
-def _first_id(column: str | None) -> pl.Expr:
-    if column is None:
-        return pl.lit(None, pl.String)
-    return split_ids(column).list.first()
-
-
-def _companies(
-    export: Export, companies: Export | None, report: ImportReport, others: Sequence[Export]
-) -> tuple[pl.Expr, str | None]:
-    """The expression giving a row's company id, and the column it came from: an id column,
-    else a name column (mapped to the id through the companies file when given; without it,
-    names where ``others`` use ids could never meet, so that is an error)."""
-    ids = export.column(COMPANY_IDS, required=False)
-    if ids is not None:
-        return _first_id(ids), ids
-    names = export.column(COMPANY_NAMES, required=False)
-    if names is None:
-        return pl.lit(None, pl.String), None
-    if companies is None and any(
-        other.label != export.label and other.column(COMPANY_IDS, required=False)
-        for other in others
-    ):
-        raise ColumnNotFoundError(
-            f"companies are named ('{names}') here but given by id in "
-            + ", ".join(o.name for o in others if o.label != export.label),
-            table=export.label,
-            source=export.name,
-            column=names,
-            hint="give the companies export (--companies companies.csv) to map names to ids, "
-            "or export the 'Associated Company IDs' column",
-        )
-    if companies is None:
-        report.notes.append(
-            f"{export.label}: no company id column; the company name in '{names}' is the "
-            "account id (give --companies to map names to ids)"
-        )
-        return pl.col(names), names
-    lookup = _company_lookup(companies)
-    mapped = pl.col(names).replace_strict(
-        lookup.get_column("name"), lookup.get_column("id"), default=pl.col(names)
-    )
-    return mapped, names
-
-
-def _company_lookup(companies: Export) -> pl.DataFrame:
-    cid = companies.require(ID + ["Company ID"])
-    name = companies.require(["Company name", "Name", "name"])
-    # a name held by several companies cannot be told apart: it is not mapped
-    return (
-        companies.frame.select(pl.col(name).alias("name"), pl.col(cid).alias("id"))
-        .drop_nulls()
-        .filter(pl.col("name").is_unique())
-    )
-
-
 def import_hubspot(
     contacts: str | Path,
     deals: str | Path,
@@ -229,7 +170,7 @@ def import_hubspot(
 
     # contacts: the contact -> account table and the lifecycle stage events
     cid = con.require(CONTACT_ID)
-    company, company_col = _companies(con, comp, report, [deal])
+    company, company_col = companies_expr(con, comp, report, [deal])
     role_col = con.column(["Buying Role", "hs_buying_role"], required=False)
     source_col = con.column(SOURCE, required=False)
     lifecycle = _lifecycle_columns(con)
@@ -290,7 +231,7 @@ def import_hubspot(
     surveys = None
     if self_reported_column:
         deal_ids = deal.require(DEAL_ID)
-        deal_company, _ = _companies(deal, comp, ImportReport("hubspot"), [con])
+        deal_company, _ = companies_expr(deal, comp, ImportReport("hubspot"), [con])
         surveys = self_reported(
             report,
             self_reported_column,
@@ -328,7 +269,7 @@ def _deals(
     people = deal.column(CONTACT_IDS, required=False)
     won_col = deal.column(["Is Closed Won", "hs_is_closed_won"], required=False)
     source = deal.column(SOURCE, required=False)
-    company, company_col = _companies(deal, comp, report, [con])
+    company, company_col = companies_expr(deal, comp, report, [con])
     report.read(
         deal,
         {
@@ -383,11 +324,7 @@ def _deals(
     report.drop("deals", "no associated contact and no company", frame.select(orphan.sum()).item())
     frame = frame.filter(~orphan)
     report.kept("deals", frame.height)
-    report.drop(
-        "deals",
-        f"no create date in '{created}': no opportunity event",
-        frame.get_column("_created").null_count(),
-    )
+    uncreated(report, "deals", created, frame.get_column("_created").null_count())
     unclosed = pl.col("_outcome").is_not_null() & pl.col("_closed").is_null()
     report.drop(
         "deals",
@@ -488,7 +425,7 @@ def _engagements(
         (pl.col(source) if source else text).alias("utm_source"),
         (pl.col(medium) if medium else text).alias("utm_medium"),
         (pl.col(campaign) if campaign else text).alias("campaign"),
-        _first_id(company).alias("_company"),
+        first_id(company).alias("_company"),
     )
     no_time = frame.get_column("timestamp").null_count()
     report.drop("engagements", f"no date in '{when}'", no_time)
@@ -561,7 +498,14 @@ def _source_touches(
     pairs = [(source_col, created, "original_source"), (latest, latest_at, "latest_source")]
     frames = []
     for src, at, kind in pairs:
-        if src is None or at is None:
+        if src is None:
+            continue
+        # a source value without its date is no touch: counted and said, never silent
+        undated = pl.col(src).is_not_null() & (
+            timestamp_expr(at, formats).is_null() if at is not None else pl.lit(True)
+        )
+        _undated_sources(report, kind, src, at, people.select(undated.sum()).item())
+        if at is None:
             continue
         report.files["contacts"]["columns"][f"touch:{kind}"] = f"{src} @ {at}"
         parse_timestamps(con, at, formats, "timestamp")
@@ -597,3 +541,17 @@ def _source_touches(
     record_mapping(report, "channel (HubSpot source)", touches, "_source", "channel")
     accounts = contact_rows.select("contact_id", "account_id").unique("contact_id")
     return touches.join(accounts, on="contact_id", how="left").drop("_source")
+
+
+def _undated_sources(
+    report: ImportReport, kind: str, source: str, at: str | None, count: int
+) -> None:
+    """Count (``counts.<kind>_without_date``) and note the contacts whose ``source`` value
+    has no date in ``at`` (or no date column at all): they give no touch."""
+    report.counts[f"{kind}_without_date"] = int(count)
+    if count:
+        where = f"no date in '{at}'" if at is not None else "no date column for it"
+        report.notes.append(
+            f"contacts: {count:,} {kind.replace('_', ' ')} value(s) in '{source}' have {where}: "
+            "no touch for them"
+        )

@@ -48,6 +48,7 @@ from attribution.importers._shared import (
     row_ids,
     self_reported,
     snake,
+    uncreated,
 )
 
 _NULL = pl.lit(None, pl.String)
@@ -456,11 +457,7 @@ def _opportunities(
     )
     frame = frame.filter(pl.col("opportunity_id").is_not_null())
     report.kept("opportunities", frame.height)
-    report.drop(
-        "opportunities",
-        f"no {created}: no opportunity event",
-        frame.get_column("_created").null_count(),
-    )
+    uncreated(report, "opportunities", created, frame.get_column("_created").null_count())
     unclosed = (pl.col("_outcome").is_not_null() & pl.col("_close").is_null()).sum()
     report.drop(
         "opportunities",

@@ -196,9 +196,7 @@ def closed_by_stage(
     word_won, word_lost = text.str.contains(r"\bwon\b"), text.str.contains(r"\blost\b")
     negated = text.str.contains(r"\b(not|no|non|never)\b[\s_-]*(won|lost)\b|\bun-?(won|lost)\b")
     given = name.is_in(won_given + lost_given + open_given)
-    unclear = ~given & ~name.is_in(["closedwon", "closedlost"]) & (
-        (word_won & word_lost) | negated
-    )
+    unclear = ~given & ~name.is_in(["closedwon", "closedlost"]) & ((word_won & word_lost) | negated)
     if export.frame.select(unclear.fill_null(False).any()).item():
         bad = export.frame.filter(unclear)
         stages = bad.get_column(column).unique(maintain_order=True).head(5).to_list()
@@ -246,3 +244,15 @@ def note_open_with_close_date(report: ImportReport, frame: pl.DataFrame, label: 
         f"or lost in their stage's name): {shown}; if a stage is closed, give it with "
         "--won-stage / --lost-stage (an open deal's close date is its expected one)"
     )
+
+
+def uncreated(report: ImportReport, label: str, column: str, count: int) -> None:
+    """Count (``counts.<label>_without_create_date``) and note the deals kept without a
+    create date: they have no opportunity event, their won / lost event is kept (not a
+    dropped row: the deal is in ``rows_kept``)."""
+    report.counts[f"{label}_without_create_date"] = int(count)
+    if count:
+        report.notes.append(
+            f"{label}: {count:,} deal(s) without a create date in '{column}': no opportunity "
+            "event for them (their won / lost event is kept)"
+        )
