@@ -444,3 +444,36 @@ def test_ids_rounded_by_excel_are_an_error_not_merged_records(tmp_path: Path) ->
     rows[0][header.index("Amount")] = "2.4E+04"
     text = "\n".join([deals[0], *(",".join(r) for r in rows)]) + "\n"
     attribution.import_hubspot(HS_UI / "contacts.csv", _write(tmp_path / "d.csv", text))
+
+
+# ------------------------------------------------ a close date without a time of day
+def test_a_date_only_close_date_closes_at_the_end_of_its_day(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    contacts = _write(tmp_path / "c.csv", (
+        "Record ID,Create Date,Original Source,Latest Source,Latest Source Date,"
+        "Primary Associated Company ID\n"
+        "51001,3/1/2025 7:41 AM,Paid Search,Email Marketing,3/6/2025 9:00 AM,900\n"
+    ))  # fmt: skip
+    deals = _write(tmp_path / "d.csv", (
+        "Record ID,Deal Stage,Create Date,Close Date,Amount,Associated Contact IDs\n"
+        "7000,Closed Won,3/6/2025 10:00 AM,3/6/2025,1000,51001\n"
+        "7001,Closed Won,3/6/2025 10:00 AM,3/7/2025 8:15 AM,1000,51001\n"
+    ))  # fmt: skip
+    imported = attribution.import_hubspot(contacts, deals)
+    stages = imported.stages.filter(pl.col("stage") == "closed_won").sort("opportunity_id")
+    assert stages.get_column("timestamp").to_list() == [
+        datetime(2025, 3, 6, 23, 59, 59, 999999, tzinfo=UTC),  # the end of its day
+        datetime(2025, 3, 7, 8, 15, tzinfo=UTC),  # a time of day is kept
+    ]
+    opened = imported.stages.filter(
+        pl.col("stage") == "opportunity", pl.col("opportunity_id") == "7000"
+    )
+    assert opened.get_column("timestamp")[0] < stages.get_column("timestamp")[0]
+    # the 9:00 email touch of the closing day is in the won deal's journey
+    result = attribution.attribute(imported.touches, imported.stages, contacts=imported.contacts,
+                                   level="account", models=["last_touch"])  # fmt: skip
+    last = result.channel_credit.filter(pl.col("conversions") > 0)
+    assert last.get_column("channel").to_list() == ["email"]

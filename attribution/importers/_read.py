@@ -351,6 +351,24 @@ def parse_timestamps(
     return expr
 
 
+def parse_close_dates(
+    export: Export,
+    column: str,
+    formats: Sequence[str] = DEFAULT_TIMESTAMP_FORMATS,
+    ours: str | None = None,
+) -> pl.Expr:
+    """:func:`parse_timestamps` of a deal's close date, where a date without a time of day
+    (``3/6/2025``, ``2025-03-06``: Salesforce's ``CloseDate`` is a date, and HubSpot deal
+    exports often show one) is the **end** of that day (23:59:59.999999), not its midnight:
+    a deal created and won the same day closes after its creation and after that day's
+    touches, which midnight would put before it and leave out of its journey."""
+    parsed = parse_timestamps(export, column, formats, ours)
+    text = pl.col(column)
+    date_only = ~text.str.contains(r"\d:\d\d") & ~text.str.contains(r"^\d{13}$")
+    end = parsed + pl.duration(days=1) - pl.duration(microseconds=1)
+    return pl.when(date_only).then(end).otherwise(parsed)
+
+
 def _note_ambiguous_dates(export: Export, column: str, formats: Sequence[str]) -> None:
     """Count the ``a/b/yyyy`` dates of ``column`` a month-first pattern read, and those
     whose second number is above 12 (month-first for sure), for

@@ -32,6 +32,7 @@ from attribution.importers._read import (
     Export,
     parse_amounts,
     parse_booleans,
+    parse_close_dates,
     parse_timestamps,
 )
 from attribution.importers._result import ImportReport, ImportResult, begin, finish
@@ -438,7 +439,7 @@ def _opportunities(
         _col(source).alias("lead_source"),
         parse_amounts(opps, amount, decimal_comma=report.decimal_comma).alias("value"),
         parse_timestamps(opps, created, formats, "timestamp").alias("_created"),
-        parse_timestamps(opps, close, formats, "timestamp").alias("_close"),
+        parse_close_dates(opps, close, formats, "timestamp").alias("_close"),
         outcome.alias("_outcome"),
         _col(stage).alias("_stage_raw"),
     )
