@@ -477,3 +477,27 @@ def test_a_date_only_close_date_closes_at_the_end_of_its_day(tmp_path: Path) -> 
                                    level="account", models=["last_touch"])  # fmt: skip
     last = result.channel_credit.filter(pl.col("conversions") > 0)
     assert last.get_column("channel").to_list() == ["email"]
+
+
+# ------------------------------------------ write-back into a table of another shape
+def test_write_back_into_a_table_with_other_columns_says_which(tmp_path: Path) -> None:
+    import duckdb
+    import pytest
+
+    touches = _write(tmp_path / "t.csv", TOUCHES_CSV)
+    stages = _write(tmp_path / "s.csv", STAGES_CSV)
+    result = attribution.attribute(touches, stages, models=["linear"])
+    db = tmp_path / "bad.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE attribution_channel_credit(x INTEGER)")
+    with pytest.raises(attribution.ConfigError) as caught:
+        attribution.write_back(result, f"duckdb:///{db}")
+    text = str(caught.value)
+    assert "table attribution_channel_credit has the columns (x INTEGER)" in text
+    assert "the run writes (run_id, model, channel, conversions, value, share)" in text
+    assert "nothing was written" in text
+    assert "TransactionContext" not in text
+    with duckdb.connect(str(db)) as con:  # nothing written: no row, no second table
+        assert con.sql("SELECT count(*) FROM attribution_channel_credit").fetchall() == [(0,)]
+        tables = {r[0] for r in con.sql("SHOW TABLES").fetchall()}
+    assert tables == {"attribution_channel_credit"}

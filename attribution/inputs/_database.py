@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -202,6 +202,7 @@ class Transaction:
         not exist yet (an existing table must have the columns, by name)."""
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
             raise ConfigError(f"table name {table!r}: letters, digits and _ only")
+        self._check_columns(table, data)
         if self.database.kind == "duckdb":
             con = self.handle
             con.register("__attribution_append", data)
@@ -214,10 +215,40 @@ class Transaction:
                 con.execute(
                     f'INSERT INTO "{table}" ({names}) SELECT {names} FROM __attribution_append'
                 )
-            finally:
-                con.unregister("__attribution_append")
+            except BaseException:  # the first error is the one to report, not the
+                with suppress(Exception):  # aborted transaction's refusal to unregister
+                    con.unregister("__attribution_append")
+                raise
+            con.unregister("__attribution_append")
         else:
             self.handle.adbc_ingest(table, data, mode="create_append")
+
+    def _check_columns(self, table: str, data: pa.Table) -> None:
+        """An existing ``table`` without the columns the run writes (another team's table
+        of that name, last month's schema) is a ConfigError naming both column lists,
+        before anything is appended."""
+        sql = (
+            "SELECT column_name, data_type FROM information_schema.columns WHERE "
+            f"table_name = '{table}' AND table_schema = current_schema() "
+            "ORDER BY ordinal_position"
+        )
+        if self.database.kind == "duckdb":
+            found = self.handle.execute(sql).fetchall()
+        else:
+            self.handle.execute(sql)
+            found = self.handle.fetchall()
+        if not found:
+            return
+        have = {str(name) for name, _ in found}
+        missing = [n for n in data.column_names if n not in have]
+        if missing:
+            shown = ", ".join(f"{name} {kind}" for name, kind in found)
+            raise ConfigError(
+                f"table {table} has the columns ({shown}); the run writes "
+                f"({', '.join(data.column_names)}), missing {', '.join(missing)}, so nothing "
+                "was written: rename or "
+                "drop that table, or write to another database"
+            )
 
 
 def open_database(uri: str, *, write: bool = False) -> Database:
