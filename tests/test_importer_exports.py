@@ -162,3 +162,75 @@ def test_a_source_column_without_a_date_column_is_counted(tmp_path: Path) -> Non
         "2 latest source value(s) in 'Latest Source' have no date column" in n
         for n in report["notes"]
     )
+
+
+# ----------------------------------------------- HubSpot company names as accounts (defect 20)
+def _named(tmp_path: Path, deal_company: str) -> dict[str, object]:
+    contacts = _write(
+        tmp_path / "c.csv",
+        "Record ID,Create Date,Original Source,Associated Company\n"
+        "51001,3/1/2025 7:41 AM,Paid Search,Acme Inc\n"
+        "51002,3/2/2025 7:41 AM,Email Marketing,acme inc \n"
+        "51003,3/2/2025 7:41 AM,Referrals,Globex GmbH\n",
+    )
+    deals = _write(
+        tmp_path / "d.csv",
+        _DEALS.replace("\n", ",Associated Company\n")
+        + f'7000,Closed Won,3/6/2025 10:00 AM,3/9/2025,1000,51001,"{deal_company}"\n'
+        + "7001,Closed Won,3/6/2025 10:00 AM,3/19/2025,1000,51003,GLOBEX\n",
+    )
+    result = import_hubspot(contacts, deals)
+    return {
+        "contacts": dict(result.contacts.select("contact_id", "account_id").iter_rows()),
+        "deals": dict(
+            result.stages.filter(pl.col("stage") == "closed_won")
+            .select("opportunity_id", "account_id")
+            .iter_rows()
+        ),
+        "report": result.report,
+    }
+
+
+def test_company_names_spelled_differently_are_one_account(tmp_path: Path) -> None:
+    got = _named(tmp_path, "ACME, Inc.")
+    assert got["contacts"] == {"51001": "Acme Inc", "51002": "Acme Inc", "51003": "Globex GmbH"}
+    assert got["deals"] == {"7000": "Acme Inc", "7001": "Globex GmbH"}
+    report = got["report"]
+    assert isinstance(report, dict)
+    assert report["counts"]["company_name_spellings_merged"] == 3  # acme inc, ACME, Inc., GLOBEX
+    assert report["counts"]["deal_companies_without_contacts"] == 0
+    assert report["counts"]["deals_with_contacts_of_other_companies"] == 0
+    notes = " | ".join(report["notes"])
+    assert "3 company name spelling(s) are read as another's company" in notes
+    assert "'ACME, Inc.' = 'Acme Inc'" in notes
+
+
+def test_a_deal_company_no_contact_has_is_counted_and_noted(tmp_path: Path) -> None:
+    got = _named(tmp_path, "Acme Holdings")
+    assert got["deals"] == {"7000": "Acme Holdings", "7001": "Globex GmbH"}
+    report = got["report"]
+    assert isinstance(report, dict)
+    assert report["counts"]["deal_companies_without_contacts"] == 1
+    # its contact 51001 is of Acme Inc: at account level its touches miss the deal
+    assert report["counts"]["deals_with_contacts_of_other_companies"] == 1
+    notes = " | ".join(report["notes"])
+    assert "1 deal company name(s) match no contact's company ('Acme Holdings')" in notes
+    assert "deal '7000' of 'Acme Holdings', contact '51001' of 'Acme Inc'" in notes
+
+
+def test_the_companies_file_maps_names_compared_folded(tmp_path: Path) -> None:
+    contacts = _write(
+        tmp_path / "c.csv",
+        "Record ID,Create Date,Original Source,Associated Company\n"
+        "51001,3/1/2025 7:41 AM,Paid Search,ACME Inc.\n",
+    )
+    deals = _write(
+        tmp_path / "d.csv",
+        _DEALS.replace("\n", ",Associated Company\n")
+        + "7000,Closed Won,3/6/2025 10:00 AM,3/9/2025,1000,51001,acme\n",
+    )
+    companies = _write(tmp_path / "co.csv", "Record ID,Company name\n900,\"Acme, Inc\"\n")
+    result = import_hubspot(contacts, deals, companies=companies)
+    assert result.contacts.get_column("account_id").to_list() == ["900"]
+    won = result.stages.filter(pl.col("stage") == "closed_won")
+    assert won.get_column("account_id").to_list() == ["900"]

@@ -32,6 +32,7 @@ from attribution.importers._hubspot_companies import (
     ID,
     companies_expr,
     first_id,
+    note_other_companies,
 )
 from attribution.importers._read import (
     Export,
@@ -346,6 +347,7 @@ def _deals(
         )
         .with_columns(pl.coalesce("_company", "_contact_account").alias("account_id"))
     )
+    note_other_companies(report, per_contact)
     unknown = (
         per_contact.drop_nulls("contact_id")
         .join(accounts, on="contact_id", how="anti")
