@@ -136,7 +136,9 @@ def test_unmapped_stage_names_exit_3_with_the_stages_found(export: Path) -> None
     assert proc.returncode == 3
     line = _error_line(proc)
     assert "no stage event is the conversion stage 'closed_won'" in line
-    assert "'Lead' 3, 'Closed Won' 2" in line  # the names found, with their counts
+    # the names found, with their counts ('Lead' is the stage 'lead' in the run's spelling;
+    # 'Closed Won' is no name the run knows: kept as written)
+    assert "'lead' 3, 'Closed Won' 2" in line
     assert "Did you mean 'Closed Won'?" in line
     assert '[stage_names] closed_won = ["Closed Won"]' in line  # brackets survive Rich
     assert "--allow-empty" in line
@@ -187,7 +189,8 @@ def test_library_result_says_why_it_is_empty(export: Path) -> None:
     with pytest.raises(attribution.EmptyResultError, match="'Closed Won' 2"):
         result.require_conversions()
     rec = result.manifest["reconciliation"]
-    assert rec["stage_counts"] == {"Lead": 3, "Closed Won": 2}
+    assert rec["stage_counts"] == {"lead": 3, "Closed Won": 2}
+    assert rec["stage_values_renamed"] == {"Lead": "lead"}
     allowed = attribution.attribute(
         export / "touches.csv", export / "stages.csv", options=options.replace(allow_empty=True)
     )

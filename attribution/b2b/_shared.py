@@ -13,6 +13,7 @@ import polars as pl
 from attribution.exceptions import InputError, ModelNotFoundError
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import ROW, SPEND, STAGES, Table, load
+from attribution.inputs._stage_names import map_stage_names
 from attribution.typing import TableLike
 
 __all__ = [
@@ -122,14 +123,8 @@ def load_stage_events(
         columns=(columns or {}).get("stages"),
         formats=resolve_formats(timestamp_formats, "stages"),
     )
-    frame = table.frame
-    renames = {
-        theirs: ours
-        for ours, names in (stage_names or {}).items()
-        for theirs in ([names] if isinstance(names, str) else names)
-    }
-    if renames:
-        frame = frame.with_columns(pl.col("stage").replace(renames))
+    # the run's mapping and spellings (attribution.inputs._stage_names), as the journeys' own
+    frame = map_stage_names(table.frame, stage_names)[0]
     key = "contact_id" if "contact_id" in frame.columns else "account_id"
     return table, frame, key
 

@@ -136,6 +136,13 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
         f"channel values renamed {len(rec.get('channel_values_renamed') or {}):,} "
         f"({rec.get('touches_channel_renamed', 0):,} touches)",
     ]
+    if rec.get("stage_values_renamed"):
+        checks.append(
+            f"stage values renamed {len(rec['stage_values_renamed']):,} "
+            f"({rec.get('stage_events_renamed', 0):,} events: "
+            + ", ".join(f"{k!r} -> {v!r}" for k, v in list(rec["stage_values_renamed"].items())[:5])
+            + ")"
+        )
     stages_dropped = rec.get("stages_dropped") or {}
     if stages_dropped:
         checks.append(f"stage events dropped {stages_dropped}")

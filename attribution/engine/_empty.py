@@ -16,12 +16,11 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import EmptyResultError
+from attribution.inputs._stage_names import OUR_STAGES
 from attribution.report._format import duration
 
 __all__ = ["STAGE_COUNTS_SHOWN", "empty_reason", "require_conversions", "stage_counts"]
 
-#: Our stage names (the data may use them as they are).
-_OURS = ("lead", "mql", "sql", "opportunity", "closed_won", "closed_lost")
 #: Stage names kept in the reconciliation's ``stage_counts`` (the most frequent).
 STAGE_COUNTS_SHOWN = 50
 
@@ -109,7 +108,7 @@ def _stage_hint(stage: str, names: list[str]) -> str:
     close += [n for k, n in spelled.items() if (target in k or k in target) and n not in close]
     close = close[:3]
     text = f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    if close and close[0] in _OURS:  # the data already uses our name: the option is off
+    if close and close[0] in OUR_STAGES:  # the data already uses our name: the option is off
         return f"{text}Give it with --conversion-stage {close[0]}"
     example = close[0] if close else "Your Won Stage"
     return (

@@ -30,6 +30,7 @@ from attribution.inputs._channels import normalise_channels
 from attribution.inputs._database import SqlTable
 from attribution.inputs._dedupe import deduplicate_stages, deduplicate_touches
 from attribution.inputs._schema import ROW, Table, TableSpec, load, split_events
+from attribution.inputs._stage_names import map_stage_names
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.inputs._validate import check_values, exclude_touch_types
 from attribution.journeys._journeys import TOUCH_KEY_COLUMNS, Journeys, build_journeys
@@ -105,15 +106,6 @@ def load_input(
 # --- validate -------------------------------------------------------------------------------
 
 
-def _stage_renames(stage_names: Mapping[str, str | Sequence[str]] | None) -> dict[str, str]:
-    """Config ``{ours: theirs or [theirs...]}`` -> ``{theirs: ours}``."""
-    out: dict[str, str] = {}
-    for ours, theirs in (stage_names or {}).items():
-        for name in [theirs] if isinstance(theirs, str) else theirs:
-            out[name] = ours
-    return out
-
-
 def run_touch_columns(
     level: Level, *, touch_types: bool = False
 ) -> Callable[[Sequence[str]], set[str]]:
@@ -168,13 +160,16 @@ def prepare_touches(
 
 
 def rename_stages(
-    stage_frame: pl.DataFrame, stage_names: Mapping[str, str | Sequence[str]] | None
-) -> pl.DataFrame:
-    """Map the data's stage names to ours (``stage_names`` as :func:`attribute` takes it)."""
-    renames = _stage_renames(stage_names)
-    if renames:
-        stage_frame = stage_frame.with_columns(pl.col("stage").replace(renames))
-    return stage_frame
+    stage_frame: pl.DataFrame, options: RunOptions
+) -> tuple[pl.DataFrame, dict[str, str], int]:
+    """Map the data's stage names to the run's (``stage_names``, then the spellings that
+    differ from a name the run knows only by case or spaces: see
+    :mod:`attribution.inputs._stage_names`); returns the frame, the values renamed and
+    their events."""
+    known = [options.conversion_stage]
+    for names in options.all_milestones.values():
+        known.extend([names] if isinstance(names, str) else names)
+    return map_stage_names(stage_frame, options.stage_names, known)
 
 
 def reconciliation(
@@ -256,9 +251,8 @@ def build_part(
         touch_frame, renamed, n_renamed, channels = normalise_channels(touch_frame, options.aliases)
         touch_frame, by_touch = key_units(touch_frame, options.key, touch_table)
         check_values(stage_table)
-        stage_frame, stage_duplicates = deduplicate_stages(
-            rename_stages(stage_table.frame, options.stage_names)
-        )
+        stage_frame, stages_renamed, n_stages_renamed = rename_stages(stage_table.frame, options)
+        stage_frame, stage_duplicates = deduplicate_stages(stage_frame)
         if timer is not None:
             timer.stage("journeys")
         journeys = build_journeys(
@@ -287,6 +281,8 @@ def build_part(
     counts.update(
         touch_channels=channels, channel_values_renamed=renamed, touches_channel_renamed=n_renamed
     )
+    if stages_renamed:
+        counts.update(stage_values_renamed=stages_renamed, stage_events_renamed=n_stages_renamed)
     campaigns = journey_campaigns(by_touch, journeys.touches, journeys.rows)
     return Part(touch_frame, stage_frame, journeys, counts, rows_in, campaigns)
 
