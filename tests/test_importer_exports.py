@@ -229,8 +229,42 @@ def test_the_companies_file_maps_names_compared_folded(tmp_path: Path) -> None:
         _DEALS.replace("\n", ",Associated Company\n")
         + "7000,Closed Won,3/6/2025 10:00 AM,3/9/2025,1000,51001,acme\n",
     )
-    companies = _write(tmp_path / "co.csv", "Record ID,Company name\n900,\"Acme, Inc\"\n")
+    companies = _write(tmp_path / "co.csv", 'Record ID,Company name\n900,"Acme, Inc"\n')
     result = import_hubspot(contacts, deals, companies=companies)
     assert result.contacts.get_column("account_id").to_list() == ["900"]
     won = result.stages.filter(pl.col("stage") == "closed_won")
     assert won.get_column("account_id").to_list() == ["900"]
+
+
+# ----------------------------------------------- date-only close dates, counted (defect 13)
+def test_date_only_close_dates_and_closes_before_creation_are_counted(tmp_path: Path) -> None:
+    contacts = _write(
+        tmp_path / "c.csv",
+        "Record ID,Create Date,Original Source\n51001,3/1/2025 7:41 AM,Paid Search\n",
+    )
+    deals = _write(
+        tmp_path / "d.csv",
+        _DEALS
+        + "7000,Closed Won,3/6/2025 10:00 AM,3/6/2025,1000,51001\n"  # date only: end of 3/6
+        + "7001,Closed Won,3/6/2025 10:00 AM,3/7/2025 9:00 AM,1000,51001\n"  # has a time
+        + "7002,Closed Lost,3/6/2025 10:00 AM,3/2/2025,1000,51001\n",  # before its creation
+    )
+    result = import_hubspot(contacts, deals)
+    counts = result.report["counts"]
+    assert counts["close_dates_end_of_day"] == 2
+    assert counts["deals_closed_before_created"] == 1
+    notes = " | ".join(result.report["notes"])
+    assert "deals: 2 close date(s) in 'Close Date' have no time of day" in notes
+    assert "deals: 1 won / lost deal(s) close before their own create date" in notes
+    won = result.stages.filter(pl.col("opportunity_id") == "7000").sort("timestamp")
+    assert won.get_column("stage").to_list() == ["opportunity", "closed_won"]
+
+
+def test_salesforce_close_dates_are_counted(tmp_path: Path) -> None:
+    result = import_salesforce(
+        SF / "CampaignMember.csv",
+        _opportunities(tmp_path, ["100", "200"]),
+        campaigns=SF / "Campaign.csv",
+    )
+    assert result.report["counts"]["close_dates_end_of_day"] == 2
+    assert result.report["counts"]["deals_closed_before_created"] == 0

@@ -36,6 +36,7 @@ from attribution.importers._hubspot_companies import (
 )
 from attribution.importers._read import (
     Export,
+    count_close_dates,
     parse_amounts,
     parse_booleans,
     parse_close_dates,
@@ -327,6 +328,7 @@ def _deals(
     frame = frame.filter(~orphan)
     report.kept("deals", frame.height)
     uncreated(report, "deals", created, frame.get_column("_created").null_count())
+    count_close_dates(report, deal, closed, frame, "_closed", "_created", "_outcome")
     unclosed = pl.col("_outcome").is_not_null() & pl.col("_closed").is_null()
     report.drop(
         "deals",

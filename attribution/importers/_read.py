@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -25,6 +26,9 @@ from attribution.inputs._reading import (  # _with_format: one pattern, the shar
     parse_timestamp,
 )
 from attribution.inputs._schema import UTC_DATETIME
+
+if TYPE_CHECKING:
+    from attribution.importers._result import ImportReport
 
 #: The 1-based line of the file on which a row starts (the header is line 1).
 LINE = "_line"
@@ -363,10 +367,46 @@ def parse_close_dates(
     a deal created and won the same day closes after its creation and after that day's
     touches, which midnight would put before it and leave out of its journey."""
     parsed = parse_timestamps(export, column, formats, ours)
-    text = pl.col(column)
-    date_only = ~text.str.contains(r"\d:\d\d") & ~text.str.contains(r"^\d{13}$")
     end = parsed + pl.duration(days=1) - pl.duration(microseconds=1)
-    return pl.when(date_only).then(end).otherwise(parsed)
+    return pl.when(date_only(column)).then(end).otherwise(parsed)
+
+
+def date_only(column: str) -> pl.Expr:
+    """A date without a time of day (no ``h:mm``, not 13-digit epoch milliseconds)."""
+    text = pl.col(column)
+    return ~text.str.contains(r"\d:\d\d") & ~text.str.contains(r"^\d{13}$")
+
+
+def count_close_dates(
+    report: ImportReport,
+    export: Export,
+    column: str,
+    frame: pl.DataFrame,
+    closed: str,
+    created: str,
+    outcome: str,
+) -> None:
+    """The import report's counts of a deal file's close dates: those without a time of day,
+    read as the end of their day (``close_dates_end_of_day``), and the won / lost deals
+    that still close before their own create date (``deals_closed_before_created``: their
+    conversion precedes their opportunity event), each with a note."""
+    end_of_day = export.frame.select((pl.col(column).is_not_null() & date_only(column)).sum())
+    n = int(end_of_day.item())
+    report.counts["close_dates_end_of_day"] = report.counts.get("close_dates_end_of_day", 0) + n
+    if n:
+        report.notes.append(
+            f"{export.label}: {n:,} close date(s) in '{column}' have no time of day: read as "
+            "the end of that day (23:59:59.999999 UTC), so a deal won the day it was created "
+            "closes after it and after that day's touches"
+        )
+    early = frame.filter(pl.col(outcome).is_not_null() & (pl.col(closed) < pl.col(created))).height
+    report.counts["deals_closed_before_created"] = early
+    if early:
+        report.notes.append(
+            f"{export.label}: {early:,} won / lost deal(s) close before their own create date "
+            f"('{column}' before the create date): their conversion comes before their "
+            "opportunity event"
+        )
 
 
 def _note_ambiguous_dates(export: Export, column: str, formats: Sequence[str]) -> None:

@@ -30,6 +30,7 @@ import polars as pl
 from attribution.exceptions import ColumnNotFoundError
 from attribution.importers._read import (
     Export,
+    count_close_dates,
     parse_amounts,
     parse_booleans,
     parse_close_dates,
@@ -459,6 +460,7 @@ def _opportunities(
     frame = frame.filter(pl.col("opportunity_id").is_not_null())
     report.kept("opportunities", frame.height)
     uncreated(report, "opportunities", created, frame.get_column("_created").null_count())
+    count_close_dates(report, opps, close, frame, "_close", "_created", "_outcome")
     unclosed = (pl.col("_outcome").is_not_null() & pl.col("_close").is_null()).sum()
     report.drop(
         "opportunities",
