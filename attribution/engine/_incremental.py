@@ -224,7 +224,7 @@ def attribute_incremental(
                 reason = (
                     f"{name}: the input holds {read.before:,} rows before {cutoff.isoformat()} "
                     f"where {known:,} were read (rows arrived later than the late window, or "
-                    "old rows changed)"
+                    "old rows were deleted)"
                 )
                 break
             if list(read.table.frame.columns) != seen["columns"]:

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from attribution.engine._stages import load_input
+from attribution.exceptions import InputError
 from attribution.inputs._database import SqlTable
 from attribution.inputs._schema import Table, TableSpec
 from attribution.inputs._sources import Source, read_source
@@ -48,7 +49,7 @@ def read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: da
     a query is wrapped so the database filters; a file whose timestamp column is a datetime
     is filtered as it is scanned; anything else is read whole and filtered once validated."""
     column = _their_timestamp(options, spec.name)
-    if isinstance(data, SqlTable):
+    if isinstance(data, SqlTable) and _datetime_query(data, spec, options, column):
         inner = f'SELECT * FROM ({data.query}) AS _attribution_q WHERE "{column}"'
         after = SqlTable(data.uri, f"{inner} >= {_literal(cutoff)}")
         count = SqlTable(
@@ -79,6 +80,24 @@ def read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: da
     early = table.frame.get_column("timestamp") < cutoff
     before = int(early.sum())
     return Read(_replace(table, table.frame.filter(~early)), before)
+
+
+def _datetime_query(data: SqlTable, spec: TableSpec, options: RunOptions, column: str) -> bool:
+    """Whether the query's timestamp column is a date/time the database can compare, so the
+    query can be wrapped (``WHERE "timestamp" >= ...``). Its columns are probed first (``LIMIT
+    0``) and checked as the query's own result would be, so a missing or mistyped column is
+    the error a full run gives, naming the user's query, never the wrapper's SQL. Text
+    timestamps (ISO 8601 or with ``timestamp_formats``): False, the query is read whole and
+    filtered once parsed, as a CSV file is. A probe the database refuses: False (the query
+    then runs as written and its own error names it)."""
+    probe = SqlTable(data.uri, f"SELECT * FROM ({data.query}) AS _attribution_q LIMIT 0")
+    try:
+        empty = probe.frame(spec.name)
+    except InputError:
+        return False
+    source = Source(empty.lazy(), data.name, numbering=("rows, 1-based", 1))
+    load_input(source, spec, options, require_rows=False)  # the columns and their types
+    return isinstance(empty.schema.get(column), pl.Datetime | pl.Date)
 
 
 def _count_before(source: Source, column: str, bound: pl.Expr, after: int) -> int:
