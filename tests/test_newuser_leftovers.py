@@ -501,3 +501,58 @@ def test_write_back_into_a_table_with_other_columns_says_which(tmp_path: Path) -
         assert con.sql("SELECT count(*) FROM attribution_channel_credit").fetchall() == [(0,)]
         tables = {r[0] for r in con.sql("SHOW TABLES").fetchall()}
     assert tables == {"attribution_channel_credit"}
+
+
+# ------------------------------------------------ --state over queries: text timestamps
+def test_incremental_queries_with_text_timestamps_or_bad_columns(tmp_path: Path) -> None:
+    import duckdb
+    import pytest
+
+    from attribution import InputError, SqlTable
+
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"CREATE TABLE touches AS SELECT * FROM read_csv('{_write(tmp_path / 't.csv', TOUCHES_CSV)}', all_varchar=true)")  # noqa: E501
+        con.execute(f"CREATE TABLE stages AS SELECT * FROM read_csv('{_write(tmp_path / 's.csv', STAGES_CSV)}', all_varchar=true)")  # noqa: E501
+    uri = f"duckdb:///{db}"
+
+    def night(touches: str, stages: str = "SELECT * FROM stages") -> attribution.AttributionResult:
+        return attribution.attribute_incremental(
+            SqlTable(uri, touches), SqlTable(uri, stages), state=tmp_path / "state",
+            models=["linear"],
+        )  # fmt: skip
+
+    text = "SELECT * FROM touches"  # every column VARCHAR, timestamps ISO text
+    first = night(text)
+    assert first.manifest["parameters"]["incremental"]["mode"] == "full"
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO touches VALUES ('t4', '2025-03-04', 'email', 'c2')")
+    second = night(text)  # was: Binder Error comparing VARCHAR with a timestamp
+    full = attribution.attribute(SqlTable(uri, text), SqlTable(uri, "SELECT * FROM stages"),
+                                 models=["linear"])  # fmt: skip
+    assert second.manifest["reconciliation"] == full.manifest["reconciliation"]
+    assert second.channel_credit.sort("channel").equals(full.channel_credit.sort("channel"))
+    # a query without the timestamp column: the error a full run gives, naming the query
+    renamed = "SELECT touch_id, contact_id, timestamp AS event_time, channel FROM touches"
+    with pytest.raises(InputError) as caught:
+        night(renamed)
+    message = str(caught.value)
+    assert "required column is missing" in message
+    assert "event_time" in message
+    assert "count(*)" not in message
+    assert "_attribution_q" not in message
+
+
+# ------------------------------------------------ spend did-you-mean: paid stays paid
+def test_spend_suggestions_never_book_paid_spend_on_an_unpaid_channel() -> None:
+    from attribution.inputs._channels import unmatched_channels
+
+    known = ["organic_search", "google_ads", "email", "linkedin", "direct"]
+    hints = unmatched_channels(["paid search", "google ads", "direct mail", "linkdin"], known)
+    assert hints["paid search"].startswith("did you mean 'google_ads'?")
+    assert "organic_search" not in hints["paid search"]
+    assert hints["google ads"].startswith("did you mean 'google_ads'?")
+    assert "'direct'" not in hints["direct mail"]  # direct mail is paid, direct is not
+    assert hints["linkdin"].startswith("did you mean 'linkedin'?")
+    # a name that says organic may still be offered the organic channel
+    assert "organic_search" in unmatched_channels(["organic searc"], known)["organic searc"]

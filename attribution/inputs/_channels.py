@@ -105,16 +105,42 @@ def normalise_channels(
     return frame, mapping, changed, channels
 
 
+#: Paid channels as ad platforms and exports name them (letters and digits only) -> the
+#: shipped taxonomy's name: a did-you-mean offers it before any look-alike name
+_PAID_NAMES = {
+    "paidsearch": "google_ads",
+    "googleads": "google_ads",
+    "adwords": "google_ads",
+    "ppc": "google_ads",
+    "sem": "google_ads",
+    "paidsocial": "paid_social",
+    "linkedinads": "linkedin",
+}
+
+
+def _unpaid(name: str) -> bool:
+    """An unpaid channel's name (``organic_search``, ``Organic Social``, ``direct``; not
+    ``direct_mail``): never offered for a paid name (spend, a plan's budget), whose money
+    would then be booked on organic traffic."""
+    return "organic" in name or name.strip().lower() in ("direct", "direct traffic")
+
+
 def unmatched_channels(channels: Sequence[str], known: Sequence[str]) -> dict[str, str]:
-    """Each of ``channels`` that is not in ``known``, with a did-you-mean among ``known`` (or
-    the hint to map it)."""
+    """Each of ``channels`` (spend or budget channels: paid) that is not in ``known``, with a
+    did-you-mean among ``known`` (or the hint to map it): a paid channel's usual name first
+    (``paid search`` -> ``google_ads``), never an unpaid channel (``organic_search``,
+    ``direct``) unless the name says so itself."""
     known_set = set(known)
     out: dict[str, str] = {}
     for name in channels:
         if name in known_set:
             continue
-        close = get_close_matches(name, list(known), n=2, cutoff=0.6)
-        close += [k for k in known if (name in k or k in name) and k not in close]
+        folded = "".join(ch for ch in name.lower() if ch.isalnum())
+        candidates = [k for k in known if not _unpaid(k) or _unpaid(name)]
+        usual = _PAID_NAMES.get(folded)
+        close = [usual] if usual in known_set else []
+        close += [c for c in get_close_matches(name, candidates, n=2, cutoff=0.6) if c not in close]
+        close += [k for k in candidates if (name in k or k in name) and k not in close]
         out[name] = (
             "did you mean " + " or ".join(f"'{c}'" for c in close[:2]) + "? map it in "
             f'[channels] ({close[0]} = ["{name}"])'
