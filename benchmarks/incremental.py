@@ -16,9 +16,11 @@ Models: every rule-based model, Markov order 1 and Shapley (the engine case of `
 Timed: the library call (``timed_s``: what a nightly job costs when it reads the channel
 credit, or writes it back), and then writing the run directory without the report
 (``write_s``: touch credit, conversions, campaign credit and influence -- an incremental
-run builds these from its state only then). The nightly result is checked against the full
-one (channel credit to 1e-9). Median of ``--repeats``; the load
-average before and after is recorded. Writes ``benchmarks/results/<stamp>-<size>-incremental.json``.
+run builds these from its state only then); each also in CPU seconds of the process, every
+thread (``cpu_s``, ``write_cpu_s``: steadier than wall time on a shared machine). The
+nightly result is checked against the full one (channel credit to 1e-9). Median of
+``--repeats``; the load average before and after is recorded. Writes
+``benchmarks/results/<stamp>-<size>-incremental.json``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def child(case: str, work: Path, result: Path) -> None:
 
     chosen = models()
     data = work / ("history" if case == "seed" else "all")
+    c0 = _cpu()
     t0 = time.perf_counter()
     if case == "full":
         out = attribution.attribute(
@@ -66,15 +69,28 @@ def child(case: str, work: Path, result: Path) -> None:
             state=work / "state",
         )  # fmt: skip
     elapsed = time.perf_counter() - t0
+    cpu = _cpu() - c0
+    c0 = _cpu()
     t0 = time.perf_counter()
     out.write(work / "runs", run_id=case, report=False)
     written = time.perf_counter() - t0
+    written_cpu = _cpu() - c0
     shutil.copy(work / "runs" / case / "channel_credit.parquet",
                 work / f"{case}-channel_credit.parquet")
     shutil.rmtree(work / "runs" / case)
     info = out.manifest["parameters"].get("incremental")
     result.write_text(json.dumps({"timed_s": elapsed, "write_s": written, "incremental": info,
+                                  "cpu_s": cpu, "write_cpu_s": written_cpu,
                                   "stages_s": out.manifest["timings_seconds"]}))
+
+
+def _cpu() -> float:
+    """CPU seconds of this process so far, every thread (user + system): on a shared
+    machine a steadier figure than wall time."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(case: str, work: Path) -> dict[str, float]:
@@ -89,6 +105,8 @@ def measure(case: str, work: Path) -> dict[str, float]:
     return {
         "timed_s": round(measured["timed_s"], 3),
         "write_s": round(measured["write_s"], 3),
+        "cpu_s": round(measured["cpu_s"], 3),
+        "write_cpu_s": round(measured["write_cpu_s"], 3),
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "incremental": measured["incremental"],
@@ -167,6 +185,10 @@ def main() -> None:
     written = {
         k: statistics.median(r["timed_s"] + r["write_s"] for r in v) for k, v in runs.items()
     }
+    cpu = {k: statistics.median(r["cpu_s"] for r in v) for k, v in runs.items()}
+    cpu_written = {
+        k: statistics.median(r["cpu_s"] + r["write_cpu_s"] for r in v) for k, v in runs.items()
+    }
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     record = {
@@ -182,6 +204,12 @@ def main() -> None:
         "nightly_over_full": round(median["nightly"] / median["full"], 3),
         "median_with_run_directory_s": written,
         "nightly_over_full_with_run_directory": round(written["nightly"] / written["full"], 3),
+        "median_cpu_s": cpu,
+        "nightly_over_full_cpu": round(cpu["nightly"] / cpu["full"], 3),
+        "median_cpu_with_run_directory_s": cpu_written,
+        "nightly_over_full_cpu_with_run_directory": round(
+            cpu_written["nightly"] / cpu_written["full"], 3
+        ),
         "seed": seed,
         "runs": runs,
         "loadavg_start": load_start,
@@ -194,6 +222,8 @@ def main() -> None:
     path.write_text(json.dumps(record, indent=2, default=str) + "\n")
     print(json.dumps({"median_timed_s": median, "nightly_over_full": record["nightly_over_full"],
                       "with_run_directory": record["nightly_over_full_with_run_directory"],
+                      "cpu": record["nightly_over_full_cpu"],
+                      "cpu_with_run_directory": record["nightly_over_full_cpu_with_run_directory"],
                       "loadavg": [load_start, record["loadavg_end"]]}))
     print(f"wrote {path}")
     shutil.rmtree(work, ignore_errors=True)
