@@ -268,3 +268,34 @@ def test_salesforce_close_dates_are_counted(tmp_path: Path) -> None:
     )
     assert result.report["counts"]["close_dates_end_of_day"] == 2
     assert result.report["counts"]["deals_closed_before_created"] == 0
+
+
+# ------------------------------------------- a deal id on several rows (defect 14, second half)
+def test_a_deal_id_repeated_with_other_values_is_counted_and_noted(tmp_path: Path) -> None:
+    contacts = _write(
+        tmp_path / "c.csv",
+        "Record ID,Create Date,Original Source\n51001,3/1/2025 7:41 AM,Paid Search\n",
+    )
+    deals = _write(
+        tmp_path / "d.csv",
+        _DEALS
+        + "45678,Closed Won,3/6/2025 10:00 AM,3/9/2025,1000,51001\n"
+        + "45678,Closed Won,3/7/2025 10:00 AM,3/10/2025,2000,51001\n"
+        + "7001,Closed Won,3/6/2025 10:00 AM,3/9/2025,1000,51001\n"
+        + "7001,Closed Won,3/6/2025 10:00 AM,3/9/2025,1000,51001\n",  # the same row twice
+    )
+    report = import_hubspot(contacts, deals).report
+    assert report["counts"]["deals_ids_repeated"] == 2
+    assert report["counts"]["deals_ids_repeated_with_other_values"] == 1
+    notes = " | ".join(report["notes"])
+    assert "deals: 1 id(s) in 'Record ID' are on several rows with different values" in notes
+    assert "'45678'" in notes
+
+
+def test_salesforce_repeated_opportunity_ids_are_counted(tmp_path: Path) -> None:
+    opp = _opportunities(tmp_path, ["100", "200"])
+    text = opp.read_text().replace("006A00000000001", "006A00000000000")
+    result = import_salesforce(
+        SF / "CampaignMember.csv", _write(opp, text), campaigns=SF / "Campaign.csv"
+    )
+    assert result.report["counts"]["opportunities_ids_repeated_with_other_values"] == 1

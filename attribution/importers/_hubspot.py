@@ -52,6 +52,7 @@ from attribution.importers._shared import (
     note_open_with_close_date,
     one_account,
     record_mapping,
+    repeated_deals,
     repeated_ids,
     role_expr,
     row_ids,
@@ -327,6 +328,7 @@ def _deals(
     report.drop("deals", "no associated contact and no company", frame.select(orphan.sum()).item())
     frame = frame.filter(~orphan)
     report.kept("deals", frame.height)
+    repeated_deals(report, "deals", frame, did, ["_stage_raw", "_created", "_closed", "value"])
     uncreated(report, "deals", created, frame.get_column("_created").null_count())
     count_close_dates(report, deal, closed, frame, "_closed", "_created", "_outcome")
     unclosed = pl.col("_outcome").is_not_null() & pl.col("_closed").is_null()

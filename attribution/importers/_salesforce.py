@@ -45,6 +45,7 @@ from attribution.importers._shared import (
     closed_by_stage,
     one_account,
     record_mapping,
+    repeated_deals,
     repeated_ids,
     role_expr,
     row_ids,
@@ -459,6 +460,9 @@ def _opportunities(
     )
     frame = frame.filter(pl.col("opportunity_id").is_not_null())
     report.kept("opportunities", frame.height)
+    repeated_deals(
+        report, "opportunities", frame, oid, ["_stage_raw", "_created", "_close", "value"]
+    )
     uncreated(report, "opportunities", created, frame.get_column("_created").null_count())
     count_close_dates(report, opps, close, frame, "_close", "_created", "_outcome")
     unclosed = (pl.col("_outcome").is_not_null() & pl.col("_close").is_null()).sum()

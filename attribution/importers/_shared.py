@@ -132,6 +132,35 @@ def repeated_ids(report: ImportReport, label: str, frame: pl.DataFrame, column: 
         )
 
 
+def repeated_deals(
+    report: ImportReport, label: str, frame: pl.DataFrame, column: str, values: Sequence[str]
+) -> None:
+    """Count and note deal ids on several rows (``frame``'s ``opportunity_id``; ``column`` is
+    the user's header): ``counts.<label>_ids_repeated`` and, of those, the ids whose rows
+    differ in ``values`` (stage, dates, amount, company): two deals under one id, e.g. ids
+    Excel rounded, or an export appended twice. Every row's events are kept."""
+    ids = frame.get_column("opportunity_id")
+    repeated = frame.filter(ids.is_duplicated())
+    differ = (
+        repeated.select("opportunity_id", *values)
+        .unique()
+        .group_by("opportunity_id")
+        .len()
+        .filter(pl.col("len") > 1)
+        .sort("opportunity_id")
+    )
+    report.counts[f"{label}_ids_repeated"] = repeated.get_column("opportunity_id").n_unique()
+    report.counts[f"{label}_ids_repeated_with_other_values"] = differ.height
+    if differ.height:
+        shown = ", ".join(map(repr, differ.get_column("opportunity_id").head(3)))
+        report.notes.append(
+            f"{label}: {differ.height:,} id(s) in '{column}' are on several rows with different "
+            f"values (stage, dates, amount or company; e.g. {shown}): each row's events are "
+            "kept under the one id, so they may be different deals sharing it (check the "
+            "export)"
+        )
+
+
 def self_reported(
     report: ImportReport,
     column: str,
