@@ -65,3 +65,34 @@ def test_keyed_paths_equal_grouping_the_lists(n_names: int, data: st.DataObject)
     assert_frame_equal(got.sort(key), expected.sort(key), check_exact=False, rel_tol=1e-12)
     sums = got.select("conversions", "nulls").rows()
     assert sums == sorted(sums, reverse=True)  # most conversions first, then most nulls
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_names=st.integers(1, 300), data=st.data())
+def test_joined_paths_equal_the_lists_joined(n_names: int, data: st.DataObject) -> None:
+    """``joined=">"`` (the run directory's form, decoded from the keys a chunk of codes at
+    a time, 1 to 9 bits a code): the same rows as the lists joined, paths longer than a key
+    holds included."""
+    names = [f"c{i}" * (1 + i % 3) for i in range(n_names)]  # names of different lengths
+    fits = 64 // max(1, n_names.bit_length())
+    path = st.lists(st.integers(0, n_names - 1), min_size=1, max_size=2 * fits)
+    pool = data.draw(st.lists(path, min_size=1, max_size=6))
+    picks = data.draw(st.lists(st.integers(0, len(pool) - 1), max_size=30))
+    converted = data.draw(st.lists(st.booleans(), min_size=len(picks), max_size=len(picks)))
+    paths = [pool[i] for i in picks]
+    conv = [p for p, c in zip(paths, converted, strict=True) if c]
+    nulls = [p for p, c in zip(paths, converted, strict=True) if not c]
+    def touches(paths: list[list[int]]) -> pl.DataFrame:  # u16 codes: past 255 with 9 bits
+        rows = [(pid, c) for pid, p in enumerate(paths) for c in p]
+        return pl.DataFrame({"pid": [r[0] for r in rows], "ch": [r[1] for r in rows]},
+                            schema={"pid": pl.UInt32, "ch": pl.UInt16})
+
+    args = (touches(conv).with_columns(value=pl.lit(1.0)), touches(nulls), names,
+            PATH_TABLE_SCHEMA)
+    lists = path_table_of(*args)
+    joined = path_table_of(*args, joined=">")
+    assert joined.schema == pl.Schema({**PATH_TABLE_SCHEMA, "path": pl.String()})
+    expected = lists.with_columns(pl.col("path").list.join(">"))
+    assert_frame_equal(joined.sort(pl.all()), expected.sort(pl.all()))
+    assert joined.select("conversions", "nulls").rows() == lists.select(
+        "conversions", "nulls").rows()

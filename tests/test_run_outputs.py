@@ -87,3 +87,27 @@ def test_run_directory_follows_the_process_umask(sample_result, tmp_path: Path, 
     assert "channel_credit.parquet" in modes
     assert "report.html" in modes
     assert {name: mode for name, mode in modes.items() if mode != file} == {}
+
+
+def test_paths_file_is_the_path_table_joined(tmp_path: Path) -> None:
+    """paths.parquet of a fresh result (built from the paths' keys, in a thread started by
+    build_in_background, without the lists) holds the path table's rows, each path joined
+    by the stored separator (' > '), as when the lists are built first."""
+    from attribution.inputs._separator import STORED_SEPARATOR
+
+    def run() -> attribution.AttributionResult:
+        return attribution.attribute(SAMPLE / "touches.parquet", SAMPLE / "stages.parquet",
+                                     models=["markov", "linear"])
+
+    fresh = run()
+    fresh.build_in_background()
+    assert "_stored_paths" in fresh.__dict__  # the written form, building
+    written = pl.read_parquet(fresh.write(tmp_path / "a", report=False) / "paths.parquet")
+    lists_first = run()
+    expected = lists_first.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR))
+    again = pl.read_parquet(lists_first.write(tmp_path / "b", report=False) / "paths.parquet")
+    assert written.height == expected.height > 0
+    assert written.schema["path"] == pl.String
+    assert written.sort(pl.all()).equals(expected.sort(pl.all()))
+    assert again.sort(pl.all()).equals(expected.sort(pl.all()))
+    assert fresh.paths.sort("conversions", "nulls", "value").height == expected.height

@@ -32,6 +32,7 @@ from attribution.engine._credit_table import (
     wide_channel_credit,
 )
 from attribution.engine._input_counts import contacts_frame
+from attribution.engine._lazy_paths import LazyPaths
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
@@ -56,7 +57,6 @@ from attribution.engine._stages import (
     journey_sequences,
     load_input,
     order_selection,
-    path_table,
     rule_credit_columns,
     run_stage_columns,
     run_touch_columns,
@@ -248,7 +248,7 @@ def attribute(
         inputs.release_logs()
 
     # built on first use: the Markov and Shapley models fit on the coded journeys instead
-    paths = functools.cache(functools.partial(path_table, journeys))
+    paths = LazyPaths(journeys)  # the run directory's writer builds its stored form only
     sequences = functools.cache(functools.partial(journey_sequences, journeys))
     rule_columns: dict[int, pl.Series] = {}
     if any(run.spec.family == "rule" for run in runs):

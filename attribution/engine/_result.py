@@ -204,6 +204,7 @@ class AttributionResult:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
+        state.pop("_stored_paths", None)  # a thread building the written form
         for name in _LAZY:  # a pending builder does not pickle: build it first
             state[f"_{name}"] = getattr(self, name)
         return state
@@ -217,8 +218,23 @@ class AttributionResult:
         for name in names or ("paths", "campaign_influence", "campaign_credit"):
             slot = f"_{name}"
             build = self.__dict__[slot]
-            if callable(build) and not isinstance(build, _Background):
+            if name == "paths" and callable(stored := getattr(build, "stored", None)):
+                # the run directory's form: built without the lists (see stored_paths)
+                if "_stored_paths" not in self.__dict__:
+                    self.__dict__["_stored_paths"] = _Background(stored)
+            elif callable(build) and not isinstance(build, _Background):
                 self.__dict__[slot] = _Background(build)
+
+    def stored_paths(self) -> pl.DataFrame:
+        """The path table as ``paths.parquet`` holds it: each ``path`` one string, its
+        channels joined by ``>``. From :func:`attribute` it is built from the paths' keys
+        without the lists of ``paths`` when those are not built yet."""
+        if (pending := self.__dict__.get("_stored_paths")) is not None:
+            return cast(pl.DataFrame, pending())
+        build = self.__dict__["_paths"]
+        if callable(build) and callable(stored := getattr(build, "stored", None)):
+            return cast(pl.DataFrame, stored())
+        return self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR))
 
     def touch_credit_table(self, layout: str) -> pl.DataFrame:
         """The touch credit as ``touch_credit.parquet`` holds it under ``layout`` (``"wide"``
@@ -269,10 +285,7 @@ class AttributionResult:
             tables: list[tuple[str, Callable[[], pl.DataFrame]]] = [
                 (RunFiles.CHANNEL_CREDIT, lambda: self.channel_credit),
                 (RunFiles.TOUCH_CREDIT, lambda: self.touch_credit_table(layout)),
-                (
-                    RunFiles.PATHS,
-                    lambda: self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR)),
-                ),
+                (RunFiles.PATHS, self.stored_paths),
             ]
             if (boot := self.bootstrap) is not None:  # every draw's credit
                 tables.append((RunFiles.CREDIT_DRAWS, lambda: boot.credit))

@@ -290,10 +290,11 @@ def build_part(
 # --- paths ----------------------------------------------------------------------------------
 
 
-def path_table(journeys: Journeys) -> pl.DataFrame:
+def path_table(journeys: Journeys, *, joined: str | None = None) -> pl.DataFrame:
     """Aggregate converting and non-converting journeys into a path table, grouped on the
     channel codes (the ``Enum`` of the null touches) packed into integer keys
-    (:mod:`attribution.journeys._paths`): 0.4 s of CPU for 10M touches instead of 1.5 s."""
+    (:mod:`attribution.journeys._paths`): 0.4 s of CPU for 10M touches instead of 1.5 s.
+    ``joined``: each ``path`` one string, its channels joined by it."""
     codes = journeys.null_touches.schema["channel"]
     assert isinstance(codes, pl.Enum)
     converting = journeys.touches.select(
@@ -304,7 +305,9 @@ def path_table(journeys: Journeys) -> pl.DataFrame:
     nulls = journeys.null_touches.select(
         pl.col("path_id").alias("pid"), pl.col("channel").to_physical().alias("ch")
     )
-    return path_table_of(converting, nulls, codes.categories.to_list(), PATH_TABLE_SCHEMA)
+    return path_table_of(
+        converting, nulls, codes.categories.to_list(), PATH_TABLE_SCHEMA, joined=joined
+    )
 
 
 def journey_sequences(journeys: Journeys) -> PathSequences:
