@@ -198,6 +198,27 @@ def test_rows_before_the_cutoff_counted_from_parquet_statistics(sample, tmp_path
     assert "touches: the input holds" in got.manifest["parameters"]["incremental"]["reason"]
 
 
+def test_a_blank_row_read_before_leaves_the_nights_equal_to_full_runs(sample, tmp_path) -> None:
+    """A blank row (dropped, counted) leaves a gap in the row numbers: the night's new rows
+    are numbered after the last number read, as a full run numbers them, not after the count
+    of rows (which gave a new touch an old one's number and another touch's campaign)."""
+    touches, stages = sample
+    cut = datetime(2025, 9, 1, tzinfo=UTC)
+    blank = pl.DataFrame([pl.Series(c, [None], dtype=t) for c, t in touches.schema.items()])
+    state = tmp_path / "state"
+    nights = zip(_batches(touches, [cut]), _batches(stages, [cut]), strict=True)
+    for night, (t, s) in enumerate(nights):
+        padded = pl.concat([t.head(5), blank, t.slice(5)])
+        got = attribute_incremental(padded, s, models=MODELS, state=state)
+        assert_same(got, attribution.attribute(padded, s, models=MODELS))
+        assert got.manifest["parameters"]["incremental"]["mode"] == (
+            "full" if night == 0 else "incremental"
+        )
+    meta = json.loads((state / "state.json").read_text())
+    assert meta["inputs"]["touches"]["next_row"] == touches.height + 1
+    assert meta["inputs"]["touches"]["rows"] == touches.height
+
+
 def test_late_rows_inside_the_window_are_read_and_beyond_it_force_a_full_recompute(
     sample, tmp_path
 ) -> None:

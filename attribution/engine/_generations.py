@@ -27,6 +27,7 @@ from attribution.engine._files import write_json_atomic
 from attribution.engine._history import MAX_FILES, merge_history, write_history
 from attribution.engine._stages import Part
 from attribution.exceptions import ConfigError
+from attribution.inputs._schema import ROW
 
 __all__ = [
     "EMPTY_TIME",
@@ -276,5 +277,16 @@ def append_history(
     meta["inputs"][name] = {
         "watermark": watermark.isoformat(),
         "rows": offset + frame.height,
+        "next_row": _next_row(previous, frame),
         "columns": list(frame.columns),
     }
+
+
+def _next_row(previous: dict[str, Any], frame: pl.DataFrame) -> int:
+    """Where the next run numbers an input's new rows: after every row number read so far.
+    The numbers have a gap where a blank row was dropped; numbering from the count of rows
+    instead gave a new row the number of an old one (and a journey touch another touch's
+    campaign). So rows appended to a file are numbered as a full run numbers them."""
+    after = int(previous.get("next_row", previous.get("rows", 0)))
+    top = frame.get_column(ROW).max() if ROW in frame.columns and frame.height else None
+    return max(after, int(top) + 1) if isinstance(top, int) else after + frame.height

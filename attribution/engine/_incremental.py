@@ -379,7 +379,8 @@ def _incremental(
             recent = read.table.frame.clear()
         mine = read.table.frame.schema  # the history keeps text for categoricals
         fresh = unseen(read.table.frame, recent.select(list(mine)).cast(mine))
-        offset = int(seen_meta["rows"])
+        # numbered after the history's last row number (a blank row dropped leaves a gap)
+        offset = int(seen_meta.get("next_row", seen_meta["rows"]))
         new[name] = fresh.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias(ROW))
     entities = (
         pl.concat([new[n].select(key) for n in new if key in new[n].columns])
