@@ -556,3 +556,43 @@ def test_spend_suggestions_never_book_paid_spend_on_an_unpaid_channel() -> None:
     assert hints["linkdin"].startswith("did you mean 'linkedin'?")
     # a name that says organic may still be offered the organic channel
     assert "organic_search" in unmatched_channels(["organic searc"], known)["organic searc"]
+
+
+# ------------------------------------------------ --out and --state checked, one line each
+def test_out_and_state_that_cannot_be_written_or_read_are_one_line(tmp_path: Path) -> None:
+    import sys
+
+    from tests.test_no_silent_empty import _cli, _error_line
+
+    _write(tmp_path / "t.csv", TOUCHES_CSV)
+    _write(tmp_path / "s.csv", STAGES_CSV)
+    _write(tmp_path / "afile", "not a directory\n")
+    base = ["run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear"]
+    # --out under a file: refused before the run starts
+    proc = _cli(tmp_path, *base, "--out", "afile/sub")
+    assert proc.returncode == 2
+    assert _error_line(proc) == (
+        "error: --out 'afile/sub' is not a directory ('afile' is a file): give a directory "
+        "for the runs"
+    )
+    assert "[load]" not in proc.stderr  # nothing computed
+    if sys.platform.startswith("linux"):  # a directory nothing can be made in, found late
+        proc = _cli(tmp_path, *base, "--out", "/proc/attribution-runs")
+        assert proc.returncode == 2
+        assert "cannot write the run into --out '/proc/attribution-runs'" in _error_line(proc)
+    # --state that is a file
+    proc = _cli(tmp_path, *base, "--out", "runs", "--state", "afile")
+    assert proc.returncode == 2
+    assert _error_line(proc).startswith("error: --state 'afile' is not a directory")
+    # a damaged state (a file truncated by a partial restore or a full disk)
+    assert _cli(tmp_path, *base, "-m", "markov", "--out", "runs", "--state", "st").returncode == 0
+    damaged = [p for p in (tmp_path / "st").rglob("*.arrow") if p.stat().st_size > 200]
+    assert damaged
+    for path in damaged:
+        path.write_bytes(path.read_bytes()[:200])
+    _write(tmp_path / "t.csv", TOUCHES_CSV + "t4,2025-03-04,email,c2\n")
+    proc = _cli(tmp_path, *base, "-m", "markov", "--out", "runs", "--state", "st")
+    assert proc.returncode == 2
+    line = _error_line(proc)
+    assert line.startswith("error: state 'st': cannot read or write its files")
+    assert "pass a new --state" in line

@@ -6,6 +6,7 @@ errors, writing and printing a run; the B2B steps are the library's
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from attribution.cli._output import print_summary
 from attribution.engine._files import atomic_directory
 from attribution.engine._manifest import new_run_id
 from attribution.engine._result import AttributionResult
-from attribution.exceptions import AttributionError
+from attribution.exceptions import AttributionError, ConfigError
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._config import RunConfig
 from attribution.options import option_flags
@@ -220,9 +221,38 @@ def write_extra(extra: Any, out: Path, kind: str) -> Path:
     """Write ``extra`` (anything with ``.write(directory)``) into a new directory
     ``out/<kind>-<run id>``, atomically; return its path."""
     final = out / f"{kind}-{new_run_id()}"
-    with atomic_directory(final) as tmp:
-        extra.write(tmp)
+    try:
+        with atomic_directory(final) as tmp:
+            extra.write(tmp)
+    except OSError as exc:
+        fail(unwritable(out, exc))
     return final
+
+
+def check_out(out: Path, flag: str = "--out") -> None:
+    """The directory a command writes its run into, checked before any work starts (a long
+    run is not lost to a typo): it is a directory, or can be made in its nearest existing
+    parent, which is a directory this process may write; else a ConfigError naming the flag
+    and the path."""
+    path = Path(out)
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "" if probe == path else f" ('{probe}' is a file)"
+        raise ConfigError(
+            f"{flag} '{out}' is not a directory{where}: give a directory for the runs"
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} '{out}': '{probe}' is not writable by this user")
+
+
+def unwritable(out: Path, exc: OSError) -> ConfigError:
+    """The one-line error of a run that could not be written into ``out``."""
+    return ConfigError(
+        f"cannot write the run into --out '{out}': {exc.strerror or exc} (the run was "
+        "computed; nothing was written)"
+    )
 
 
 SlaOpt = Annotated[
@@ -249,7 +279,10 @@ def finish(
     credit and economics to that database in one transaction (exit 2 when it fails: the run
     directory stays, the database is unchanged)."""
     analysis = analysis or Analysis()
-    path = result.write(out, also=analysis.outputs)
+    try:
+        path = result.write(out, also=analysis.outputs)
+    except OSError as exc:  # a path check_out could not foresee (a full disk, a read-only
+        fail(unwritable(out, exc))  # mount): one line, never a traceback
     if summary:
         print_summary(result)
     if isinstance(decided := result.manifest.get("decision_model"), str):

@@ -21,6 +21,7 @@ from attribution.cli._app import (
     SubscriptionsOpt,
     TimestampFormatOpt,
     app,
+    check_out,
     console,
     fail,
     finish,
@@ -112,6 +113,7 @@ def plan_cmd(
 
     data = {"--touches": touches, "--stages": stages, "--spend": spend}
     try:
+        check_out(out)
         check_readable({"plan": plan, "benchmarks": benchmarks})
         cfg = load_config(config) if config else None
         bench = load_benchmarks_of(cfg, benchmarks)

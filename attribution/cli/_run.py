@@ -26,6 +26,7 @@ from attribution.cli._app import (
     TimestampFormatOpt,
     TruthOpt,
     app,
+    check_out,
     fail,
     finish,
     load_benchmarks_of,
@@ -75,6 +76,24 @@ def sql_inputs(database: str | None, queries: dict[str, str | None]) -> dict[str
 def plan_file(given: object) -> Path | None:
     """[inputs] plan or --plan: a file (a plan is no table a query can give)."""
     return given if isinstance(given, Path) else None
+
+
+def _nightly(engine: Any, **kwargs: Any) -> Any:
+    """``engine`` (an incremental run) with a state it cannot read (a truncated file, a
+    partial restore, a full disk) as one line naming the state directory and the remedy."""
+    import polars as pl
+    import pyarrow as pa
+
+    try:
+        return engine(**kwargs)
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as exc:
+        state = kwargs["options"].state
+        text = str(exc).strip().splitlines()
+        raise ConfigError(
+            f"state '{state}': cannot read or write its files ({type(exc).__name__}: "
+            f"{text[0] if text else exc}): delete it, or pass a new --state, and the next run "
+            "reads everything and rebuilds it"
+        ) from None
 
 
 @app.command()
@@ -191,7 +210,10 @@ def run(
                 f"{written['lookback'][1]}: the lookback is given per segment, which needs the "
                 "accounts table (each account's segment): give --accounts or [inputs] accounts"
             )
-        # every file the run will read, checked before any work starts
+        # where the run goes and every file it will read, checked before any work starts
+        runs_dir = out or Path(cfg.run.get("out", "runs") if cfg else "runs")
+        given_by = "[run] out" if out is None and cfg and "out" in cfg.run else "--out"
+        check_out(runs_dir, given_by)
         check_readable(
             {
                 **inputs,
@@ -210,7 +232,8 @@ def run(
                     "--state takes --touches and --stages (files or queries), without "
                     "--partitions or --events"
                 )
-            engine = attribute_incremental
+            check_out(Path(options.state), "--state")
+            engine = functools.partial(_nightly, attribute_incremental)
         elif partitions:
             from attribution.engine._partitioned import attribute_partitioned
 
@@ -258,7 +281,7 @@ def run(
         fail(exc)
     finish(
         result,
-        out or Path(cfg.run.get("out", "runs") if cfg else "runs"),
+        runs_dir,
         analysis=analysis,
         write_to=options.write_to,
     )
