@@ -596,3 +596,21 @@ def test_out_and_state_that_cannot_be_written_or_read_are_one_line(tmp_path: Pat
     line = _error_line(proc)
     assert line.startswith("error: state 'st': cannot read or write its files")
     assert "pass a new --state" in line
+
+
+def test_plan_floors_and_caps_hold_whatever_the_spelling(make_stages) -> None:
+    import pytest
+
+    result, spend, stages = _plan_data(make_stages)
+    plan = {"budget": {"linkedin": 2500, "email": 1000}, "targets": {"cac": 50},
+            "floors": {"LinkedIn": 2500}, "caps": {"Email": 1000}}  # fmt: skip
+    check = attribution.check_plan(plan, result, spend, stages)
+    rows = {r["channel"]: r for r in check.table.iter_rows(named=True)}
+    assert set(rows) == {"linkedin", "email", "(total)"}  # no phantom 'Email' row
+    assert rows["linkedin"]["reallocated_budget"] >= 2500  # the floor holds
+    assert rows["email"]["reallocated_budget"] <= 1000  # the cap holds
+    with pytest.raises(attribution.ConfigError) as caught:
+        attribution.read_plan({**plan, "floors": {"linkdin": 2500}})
+    assert "[floors] linkdin: no such channel in [budget]; did you mean 'linkedin'" in str(
+        caught.value
+    )

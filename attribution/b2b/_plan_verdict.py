@@ -82,7 +82,7 @@ def verdict(
         if need_budget is not None:
             parts.append(
                 f"Buying {t['customers']:,.0f} customers at measured CACs would take about "
-                f"{money(need_budget)} within the caps."
+                f"{money(need_budget)}, spent cheapest CAC first within the caps."
             )
         elif outcome.get("max_customers_within_caps") is not None:
             parts.append(
