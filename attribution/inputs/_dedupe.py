@@ -28,7 +28,9 @@ def _repeated(frame: pl.DataFrame, key: pl.Expr) -> pl.Series | None:
     neighbours are compared a slice at a time, so no 12M-element temporary is made.
     """
     hashes = frame.lazy().select(key.alias("h")).collect().to_series()
-    repeats = _sorted_repeats(np.sort(hashes.to_numpy()))
+    values = hashes.to_numpy(writable=True)  # one copy (the hashes come in chunks), sorted
+    values.sort()  # in place: a second 12M-value array would cost its fresh pages again
+    repeats = _sorted_repeats(values)
     if not len(repeats):
         return None
     return frame.select(key.is_in(pl.Series(repeats).implode())).to_series()
