@@ -176,3 +176,42 @@ def test_stage_names_are_folded_toward_the_runs_own_spelling() -> None:
     _, frame, _ = load_stage_events(stages.with_columns(pl.lit("Closed_Won ").alias("stage")),
                                     stage_names=None, columns=None, timestamp_formats=None)
     assert frame.get_column("stage").unique().to_list() == ["closed_won"]
+
+
+# ----------------------------------------------------------- 7: null tokens
+@pytest.mark.parametrize("token", ["null", "N/A", "#N/A", "NaN", "None", "-", "NULL", "n/a"])
+def test_null_tokens_are_missing_values_not_a_channel(tmp_path: Path, token: str) -> None:
+    _write(tmp_path, "t.csv", f"timestamp,channel,contact_id\n2025-03-01,linkedin,c1\n"
+           f"2025-03-02,{token},c1\n2025-03-02,email,{token}\n")
+    _write(tmp_path, "s.csv", f"timestamp,stage,contact_id,value\n2025-03-05,closed_won,c1,"
+           f"{token}\n")
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear",
+                "--out", "runs")
+    assert proc.returncode == 2, proc.stderr
+    line = _error_line(proc)
+    assert "column 'channel': 1 touches have no channel (first offending lines: 3)" in line
+    # without the token channel: the token contact id is a touch without a contact, the
+    # token value a conversion without a value
+    _write(tmp_path, "t.csv", f"timestamp,channel,contact_id\n2025-03-01,linkedin,c1\n"
+           f"2025-03-02,email,{token}\n")
+    result = attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"])
+    rec = result.manifest["reconciliation"]
+    assert rec["touches_dropped"] == {"missing_contact_id": 1}
+    assert rec["conversions_without_value"] == 1
+    assert result.channel_credit.get_column("channel").to_list() == ["linkedin"]
+
+
+def test_null_tokens_are_found_in_parquet_whatever_the_statistics(tmp_path: Path) -> None:
+    # ids whose bounds exclude every token skip the exact look; a channel column cannot
+    touches = pl.DataFrame({"timestamp": ["2025-03-01", "2025-03-02"], "channel": ["a", "nan"],
+                            "contact_id": ["C1", "C2"]})
+    touches.write_parquet(tmp_path / "t.parquet")
+    with pytest.raises(attribution.InputError, match=r"1 touches have no channel \(first "
+                       r"offending rows, 1-based: 2\)"):
+        attribution.attribute(tmp_path / "t.parquet", pl.read_csv(HUGE_STAGES.encode()).head(0),
+                              models=["linear"])
+    from attribution.inputs._reading import token_free
+
+    assert token_free("C0001", "C9999")
+    assert not token_free("direct", "webinar")
+    assert not token_free("0000", "ffff")  # 'N/A' sorts between digits and letters

@@ -174,6 +174,14 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
     if "tolerance" in head and not (is_number(head["tolerance"]) and 0 <= head["tolerance"] < 1):
         raise fail(f"[plan] tolerance must be a share in [0, 1), got {head['tolerance']!r}")
     floors, caps = amounts("floors"), amounts("caps")
+    for section, table in (("floors", floors), ("caps", caps)):
+        for ch in table:
+            if ch not in budget:
+                raise fail(
+                    f"[{section}] {ch}: no such channel in [budget]; "
+                    f"{did_you_mean(ch, sorted(budget))} (a channel the plan may move money "
+                    "into is listed in [budget], with 0 if it has none yet)"
+                )
     for ch, low in floors.items():
         if ch in caps and caps[ch] < low:
             raise fail(f"channel '{ch}': floor {low:,.0f} is above its cap {caps[ch]:,.0f}")

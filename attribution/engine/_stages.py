@@ -153,8 +153,9 @@ def prepare_touches(
             source=touch_table.source.name,
             column="channel",
             rows=touch_frame.filter(pl.col("channel").is_null()).get_column(ROW).head(5).to_list(),
-            hint="fill the channel, or drop the column to derive channels from utm_source / "
-            "utm_medium",
+            hint="fill the channel (an empty cell and the null tokens 'null', 'N/A', 'NaN', "
+            "'None', '-' are missing values), or drop the column to derive channels from "
+            "utm_source / utm_medium",
         )
     return touch_frame, duplicates, other_channel
 

@@ -26,7 +26,6 @@ from attribution.exceptions import (
 from attribution.inputs._limits import check_numbers
 from attribution.inputs._read_errors import separator_hint, unreadable
 from attribution.inputs._reading import (
-    blank_free,
     blanks_as_null,
     check_parsed,
     drop_blank_rows,
@@ -347,7 +346,7 @@ def _load(
         check_has_rows(source, spec)
     # "" and whitespace-only cells are missing values: replaced only in the columns that may
     # hold one (the file's statistics or the column's min and max tell: see blank_free)
-    frame = frame_blanks_as_null(frame, loaded, _clean_by_statistics(source, loaded, renames))
+    frame = frame_blanks_as_null(frame, loaded, _statistics_bounds(source, loaded, renames))
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     frame = _normalise_types(frame, spec, source, formats)
     check_numbers(frame, [c for c in loaded if spec.columns[c] == FLOAT], spec.name, source, ROW)
@@ -361,17 +360,17 @@ def _load(
     )
 
 
-def _clean_by_statistics(
+def _statistics_bounds(
     source: Source, columns: Sequence[str], renames: Mapping[str, str]
-) -> set[str]:
-    """Those of ``columns`` (ours) that a Parquet file's statistics show hold no blank
-    value (:func:`~attribution.inputs._reading.blank_free`); none for other sources."""
+) -> dict[str, tuple[str, str]]:
+    """The bounds of those of ``columns`` (ours) that a Parquet file's statistics give
+    (:func:`~attribution.inputs._reading.parquet_text_bounds`); none for other sources."""
     if source.path is None or source.path.suffix.lower() not in (".parquet", ".pq"):
-        return set()
+        return {}
     theirs = {ours: theirs for theirs, ours in renames.items()}
     names = {theirs.get(c, c): c for c in columns}
     bounds = parquet_text_bounds(source.path, list(names))
-    return {names[name] for name, (low, high) in bounds.items() if blank_free(low, high)}
+    return {names[name]: ends for name, ends in bounds.items()}
 
 
 def check_has_rows(source: Source, spec: TableSpec) -> None:
