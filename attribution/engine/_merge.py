@@ -37,6 +37,7 @@ __all__ = [
     "TouchIds",
     "collect_credit",
     "bucket_expr",
+    "compact_paths",
     "channel_sums",
     "check_partitions",
     "contact_accounts",
@@ -156,14 +157,15 @@ def merge_counts(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def merge_paths(partials: list[pl.DataFrame]) -> pl.DataFrame:
-    """Sum path-table partials by path. Rows are ordered by a hash of the path coded as
+    """Sum path-table partials by path (a partial's ``path`` may be a list of text or of
+    :func:`compact_paths` categories). Rows are ordered by a hash of the path coded as
     channel integers (then by partition) first, so the float ``value`` sums are made in one
     deterministic order; the path lists themselves are never sorted or hashed as text (on
     2.1M partial rows 6.5 s instead of 39.6 s sorting the lists, at load average 14)."""
     if not partials:
         return pl.DataFrame(schema=PATH_TABLE_SCHEMA)
     channels = (
-        pl.concat([p.select(pl.col("path").explode()) for p in partials])
+        pl.concat([p.select(pl.col("path").explode().cast(pl.String)) for p in partials])
         .get_column("path")
         .drop_nulls()
         .unique()
@@ -187,6 +189,12 @@ def merge_paths(partials: list[pl.DataFrame]) -> pl.DataFrame:
         .select(list(PATH_TABLE_SCHEMA))
         .cast(PATH_TABLE_SCHEMA)
     )
+
+
+def compact_paths(partial: pl.DataFrame) -> pl.DataFrame:
+    """A path-table partial with its paths as lists of categories (4 bytes a channel instead
+    of a 16-byte string view): what a partitioned run holds until the merge."""
+    return partial.with_columns(pl.col("path").cast(pl.List(pl.Categorical)))
 
 
 def retier(accounts: pl.DataFrame) -> pl.DataFrame:

@@ -82,6 +82,7 @@ from attribution.engine._merge import (
     TouchIds,
     bucket_expr,
     check_partitions,
+    compact_paths,
     contact_accounts,
     merge_channel_sums,
     merge_counts,
@@ -259,7 +260,7 @@ def _run(
         journeys = part.journeys
         counts.append(part.counts)
         rows_in = [rows_in[0] + part.rows_in[0], rows_in[1] + part.rows_in[1]]
-        path_partials.append(path_table(journeys))
+        path_partials.append(compact_paths(path_table(journeys)))
         conversion_parts.append(journeys.conversions)
         if level == "account":
             stamps = pl.concat([f.select("timestamp") for f in (part.touches, part.stages)])
@@ -480,8 +481,8 @@ _RUN_DOC = """
         table and one row per conversion).
     workdir
         Where the partition files go (a temporary directory inside it, removed at the end);
-        default the system's temporary directory. It needs about the size of the inputs plus
-        the touch credit, as Parquet.
+        default the system's temporary directory. It needs about the size of the columns
+        the run reads, plus the touch credit and the campaign rows, as Parquet.
 """
 
 
