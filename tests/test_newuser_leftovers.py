@@ -610,7 +610,7 @@ def test_plan_floors_and_caps_hold_whatever_the_spelling(make_stages) -> None:
     assert rows["linkedin"]["reallocated_budget"] >= 2500  # the floor holds
     assert rows["email"]["reallocated_budget"] <= 1000  # the cap holds
     with pytest.raises(attribution.ConfigError) as caught:
-        attribution.read_plan({**plan, "floors": {"linkdin": 2500}})
+        attribution.check_plan({**plan, "floors": {"linkdin": 2500}}, result, spend, stages)
     assert "[floors] linkdin: no such channel in [budget]; did you mean 'linkedin'" in str(
         caught.value
     )

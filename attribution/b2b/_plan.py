@@ -54,7 +54,7 @@ import polars as pl
 from attribution.b2b._decision import choose_decision_model, decision_note
 from attribution.b2b._economics import unit_economics
 from attribution.b2b._funnel import DEFAULT_STEPS, Funnel, funnel
-from attribution.b2b._plan_file import Plan, read_plan, with_aliases
+from attribution.b2b._plan_file import Plan, read_plan, require_budget_channels, with_aliases
 from attribution.b2b._plan_flags import FLAG_SCHEMA, plan_flags
 from attribution.b2b._plan_levers import (
     LEVER_AGREEMENT,
@@ -318,6 +318,7 @@ def check_plan(
     p = read_plan(plan)
     if result is not None:  # the plan's channels under the run's [channels] aliases
         p = with_aliases(p, (result.manifest.get("parameters") or {}).get("channel_aliases"))
+    require_budget_channels(p)
     bench = benchmarks if isinstance(benchmarks, Benchmarks) else load_benchmarks(benchmarks)
     given = [x is not None for x in (result, spend, stages)]
     if not any(given):

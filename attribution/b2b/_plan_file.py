@@ -15,7 +15,14 @@ from attribution.exceptions import ConfigError, did_you_mean
 from attribution.inputs._channels import check_channel_aliases, spell_channel
 from attribution.inputs._toml import read_toml
 
-__all__ = ["MONEY_ASSUMPTIONS", "Plan", "assumed_range", "read_plan", "with_aliases"]
+__all__ = [
+    "MONEY_ASSUMPTIONS",
+    "Plan",
+    "assumed_range",
+    "read_plan",
+    "require_budget_channels",
+    "with_aliases",
+]
 
 _SECTIONS = {"plan", "budget", "targets", "caps", "floors", "assumptions", "tests", "risk"}
 _PLAN_KEYS = {"name", "model", "period_months", "flag_factor", "cap_multiple", "tolerance"}
@@ -174,14 +181,6 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
     if "tolerance" in head and not (is_number(head["tolerance"]) and 0 <= head["tolerance"] < 1):
         raise fail(f"[plan] tolerance must be a share in [0, 1), got {head['tolerance']!r}")
     floors, caps = amounts("floors"), amounts("caps")
-    for section, table in (("floors", floors), ("caps", caps)):
-        for ch in table:
-            if ch not in budget:
-                raise fail(
-                    f"[{section}] {ch}: no such channel in [budget]; "
-                    f"{did_you_mean(ch, sorted(budget))} (a channel the plan may move money "
-                    "into is listed in [budget], with 0 if it has none yet)"
-                )
     for ch, low in floors.items():
         if ch in caps and caps[ch] < low:
             raise fail(f"channel '{ch}': floor {low:,.0f} is above its cap {caps[ch]:,.0f}")
@@ -209,6 +208,20 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
         },
         risk=read_risk(data.get("risk"), fail),
     )
+
+
+def require_budget_channels(p: Plan) -> None:
+    """Every ``[floors]`` and ``[caps]`` channel is one of ``[budget]`` (after the spelling
+    and the run's aliases): another name is a ConfigError with a did-you-mean, never a floor
+    or cap silently ignored."""
+    for section, table in (("floors", p.floors), ("caps", p.caps)):
+        for ch in table:
+            if ch not in p.budget:
+                raise ConfigError(
+                    f"plan '{p.source}': [{section}] {ch}: no such channel in [budget]; "
+                    f"{did_you_mean(ch, sorted(p.budget))} (a channel the plan may move money "
+                    "into is listed in [budget], with 0 if it has none yet)"
+                )
 
 
 def with_aliases(p: Plan, aliases: Mapping[str, Any] | None) -> Plan:
