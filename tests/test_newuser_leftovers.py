@@ -614,3 +614,11 @@ def test_plan_floors_and_caps_hold_whatever_the_spelling(make_stages) -> None:
     assert "[floors] linkdin: no such channel in [budget]; did you mean 'linkedin'" in str(
         caught.value
     )
+
+
+def test_a_plan_channel_without_data_is_to_measure_not_to_cut(make_stages) -> None:
+    result, spend, stages = _plan_data(make_stages)
+    plan = {"budget": {"linkedin": 2000, "tiktok": 1000}, "targets": {"customers": 100}}
+    verdict = attribution.check_plan(plan, result, spend, stages).verdict
+    assert "cut tiktok" not in verdict
+    assert "measure tiktok before deciding (no CAC in the data" in verdict

@@ -92,7 +92,14 @@ def verdict(
             )
     grow = frame.filter(pl.col("action") == "grow").get_column("channel").to_list()
     cut = frame.filter(pl.col("action").is_in(["cut", "drop"])).get_column("channel").to_list()
-    if grow or cut:
+    # a channel the data cannot measure (new, or under test) is no channel to cut: say so
+    unmeasured = (
+        frame.filter(pl.col("measured_cac").is_null() & (pl.col("budget") > 0))
+        .get_column("channel")
+        .to_list()
+    )
+    cut = [c for c in cut if c not in unmeasured]
+    if grow or cut or unmeasured:
         parts.append(
             "To narrow the gap: "
             + "; ".join(
@@ -100,6 +107,10 @@ def verdict(
                 for x in (
                     f"grow {', '.join(grow)}" if grow else "",
                     f"cut {', '.join(cut)}" if cut else "",
+                    f"measure {', '.join(unmeasured)} before deciding (no CAC in the data: a "
+                    "channel to test, not to cut)"
+                    if unmeasured
+                    else "",
                 )
                 if x
             )
