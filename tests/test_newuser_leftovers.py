@@ -622,3 +622,28 @@ def test_a_plan_channel_without_data_is_to_measure_not_to_cut(make_stages) -> No
     verdict = attribution.check_plan(plan, result, spend, stages).verdict
     assert "cut tiktok" not in verdict
     assert "measure tiktok before deciding (no CAC in the data" in verdict
+
+
+# ------------------------------------------ exports without a column: said, never silent
+def test_an_export_without_amount_or_has_responded_says_so(tmp_path: Path) -> None:
+    import polars as pl
+
+    sf = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "salesforce"
+    members = pl.read_csv(sf / "CampaignMember.csv", infer_schema=False).drop("HasResponded")
+    opps = pl.read_csv(sf / "Opportunity.csv", infer_schema=False).drop("Amount")
+    members.write_csv(tmp_path / "cm.csv")
+    opps.write_csv(tmp_path / "opp.csv")
+    report = attribution.import_salesforce(
+        tmp_path / "cm.csv", tmp_path / "opp.csv", campaigns=sf / "Campaign.csv"
+    ).report
+    assert any("no 'Amount' column, so no deal has a value" in n for n in report["notes"])
+    reasons = [d["reason"] for d in report["drops"] if d["file"] == "campaign_members"]
+    assert "did not respond (HasResponded false)" not in reasons
+    silent = [r for r in reasons if "did not respond" in r]
+    assert all(r.startswith("did not respond (no HasResponded column") for r in silent)
+    deals = (HS_UI / "deals.csv").read_text().splitlines()
+    at = deals[0].split(",").index("Amount")
+    text = "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != at)
+                     for line in deals) + "\n"  # fmt: skip
+    hub = attribution.import_hubspot(HS_UI / "contacts.csv", _write(tmp_path / "d.csv", text))
+    assert any("no 'Amount' column" in n for n in hub.report["notes"])

@@ -270,6 +270,11 @@ def _deals(
     created = deal.require(CREATE_DATE)
     closed = deal.require(["Close Date", "closedate"])
     amount = deal.column(["Amount", "amount"], required=False)
+    if amount is None:
+        report.notes.append(
+            "deals: no 'Amount' column, so no deal has a value: revenue, ROI, LTV and the "
+            "pipeline figures cannot be measured (export the Amount property)"
+        )
     people = deal.column(CONTACT_IDS, required=False)
     won_col = deal.column(["Is Closed Won", "hs_is_closed_won"], required=False)
     source = deal.column(SOURCE, required=False)

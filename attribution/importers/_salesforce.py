@@ -357,7 +357,12 @@ def _members(
     if include_non_responders:
         report.notes.append(f"campaign_members: {silent} non-responder(s) included at CreatedDate")
     else:
-        report.drop("campaign_members", "did not respond (HasResponded false)", silent)
+        reason = (
+            f"did not respond ({responded} false)"
+            if responded
+            else f"did not respond (no HasResponded column, and no {first})"
+        )
+        report.drop("campaign_members", reason, silent)
         touches = touches.filter(pl.col("_responded"))
     late = touches.filter(
         pl.col("_responded") & pl.col("_first").is_null() & pl.col("_created").is_not_null()
@@ -405,6 +410,11 @@ def _opportunities(
     won = opps.column(["IsWon", "Won"], required=False)
     closed = opps.column(["IsClosed", "Closed"], required=False)
     amount = opps.column(["Amount"], required=False)
+    if amount is None:
+        report.notes.append(
+            "opportunities: no 'Amount' column, so no deal has a value: revenue, ROI, LTV and "
+            "the pipeline figures cannot be measured (export the Amount field)"
+        )
     account = opps.column(["AccountId", "Account ID"], required=False)
     contact = opps.column(["ContactId", "Contact ID"], required=False)
     source = opps.column(["LeadSource", "Lead Source"], required=False)
