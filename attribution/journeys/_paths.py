@@ -58,19 +58,19 @@ def path_table_of(
         )
         too_long = lengths > fits
         keyed.append(per_path.filter(pl.Series(~too_long)))
-        if too_long.any():  # rare: grouped on their lists of codes
-            run = pl.Series("run", np.repeat(np.arange(n), lengths))
-            ids = pl.Series(np.flatnonzero(too_long))
-            lists = (
-                frame.select(run, pl.col("ch").cast(pl.UInt32))
-                .filter(pl.col("run").is_in(ids.implode()))
-                .group_by("run", maintain_order=True)
-                .agg("ch")
+        if too_long.any():  # grouped on their lists of codes
+            # their touches (runs in path order) made into lists by their offsets
+            codes = frame.get_column("ch").cast(pl.UInt32).filter(
+                pl.Series(np.repeat(too_long, lengths))
+            )
+            offsets = np.concatenate([[0], np.cumsum(lengths[too_long])]).astype(np.int64)
+            lists = pl.from_arrow(
+                pa.LargeListArray.from_arrays(pa.array(offsets), codes.to_arrow())
             )
             long.append(
                 per_path.filter(pl.Series(too_long))
                 .drop("key")
-                .with_columns(lists.get_column("ch").alias("path"))
+                .with_columns(pl.Series("path", lists))
             )
     if joined is not None:
         schema = pl.Schema({**schema, "path": pl.String()})
