@@ -647,3 +647,26 @@ def test_an_export_without_amount_or_has_responded_says_so(tmp_path: Path) -> No
                      for line in deals) + "\n"  # fmt: skip
     hub = attribution.import_hubspot(HS_UI / "contacts.csv", _write(tmp_path / "d.csv", text))
     assert any("no 'Amount' column" in n for n in hub.report["notes"])
+
+
+def test_history_of_an_opportunity_not_exported_is_a_counted_drop(tmp_path: Path) -> None:
+    sf = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "salesforce"
+
+    def files(history: Path) -> dict:
+        return attribution.import_salesforce(
+            sf / "CampaignMember.csv", sf / "Opportunity.csv", campaigns=sf / "Campaign.csv",
+            opportunity_history=history,
+        ).report  # fmt: skip
+
+    clean = files(sf / "OpportunityHistory.csv")
+    lines = (sf / "OpportunityHistory.csv").read_text().splitlines()
+    row = lines[1].split(",")
+    header = [h.strip('"') for h in lines[0].split(",")]
+    row[header.index("OpportunityId")] = '"006NOTEXIST"'
+    extra = _write(tmp_path / "h.csv", "\n".join([*lines, ",".join(row)]) + "\n")
+    report = files(extra)
+    info, before = report["files"]["opportunity_history"], clean["files"]["opportunity_history"]
+    assert info["rows_read"] == before["rows_read"] + 1
+    assert info["rows_kept"] == before["rows_kept"]
+    drops = {d["reason"]: d["count"] for d in report["drops"] if d["file"] == "opportunity_history"}
+    assert drops["opportunity not in the Opportunity export"] == 1

@@ -145,6 +145,12 @@ def import_salesforce(
             formats,
             given,
         )
+        # a change of an opportunity the Opportunity export does not hold gives no event
+        orphan = ~pl.col("opportunity_id").is_in(opp_frame.get_column("opportunity_id").implode())
+        orphans = history.select(orphan.sum()).item()
+        report.drop("opportunity_history", "opportunity not in the Opportunity export", orphans)
+        report.kept("opportunity_history", history.height - orphans)
+        history = history.filter(~orphan)
         stages = pl.concat(
             [stages, _deal_events(opp_frame, history, role_rows, accounts, report, count=False)]
         )
