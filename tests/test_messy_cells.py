@@ -112,7 +112,7 @@ def test_no_pattern_reads_a_year_before_1000(text: str) -> None:
 def test_typed_dates_before_1990_are_counted_and_printed(tmp_path: Path) -> None:
     from datetime import datetime
 
-    touches = pl.DataFrame({"timestamp": [datetime(25, 3, 5), datetime(2025, 3, 6)],
+    touches = pl.DataFrame({"timestamp": [datetime(1925, 3, 5), datetime(2025, 3, 6)],
                             "channel": ["linkedin", "email"], "contact_id": ["c1", "c1"]})
     stages = pl.DataFrame({"timestamp": [datetime(1970, 1, 1), datetime(2025, 3, 20)],
                            "stage": ["closed_won"] * 2, "contact_id": ["c2", "c1"]})
@@ -215,3 +215,56 @@ def test_null_tokens_are_found_in_parquet_whatever_the_statistics(tmp_path: Path
     assert token_free("C0001", "C9999")
     assert not token_free("direct", "webinar")
     assert not token_free("0000", "ffff")  # 'N/A' sorts between digits and letters
+
+
+# ----------------------------------------------------------- 9, 22, 23: cells and dates bounded
+def test_a_huge_cell_is_an_error_naming_the_line_before_any_work(tmp_path: Path) -> None:
+    _write(tmp_path, "t.csv", "timestamp,channel,contact_id\n2025-03-01," + "x" * 2_000_000
+           + ",c1\n2025-03-02,email,c1\n")
+    _write(tmp_path, "s.csv", "timestamp,stage,contact_id\n2025-03-05,closed_won,c1\n")
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear",
+                "--out", "runs")
+    assert proc.returncode == 2, proc.stderr
+    line = _error_line(proc)
+    assert "column 'channel': 1 value(s) longer than 128 characters (the longest 2,000,000 " \
+        "characters" in line
+    assert "(first offending lines: 2)" in line
+    assert len(line) < 1_000
+
+
+@pytest.mark.parametrize(("column", "limit"), [("contact_id", 256), ("channel", 128),
+                                               ("campaign", 4096)])
+def test_cell_limits_count_characters_not_bytes(column: str, limit: int) -> None:
+    base = {"timestamp": ["2025-03-01"] * 2, "channel": ["a", "b"], "contact_id": ["c1", "c2"],
+            "campaign": ["x", "y"]}
+    stages = pl.DataFrame({"timestamp": ["2025-03-05"], "stage": ["closed_won"],
+                           "contact_id": ["c1"]})
+    at_limit = {**base, column: [base[column][0], "é" * limit]}  # 2 bytes a character
+    attribution.attribute(pl.DataFrame(at_limit), stages, models=["linear"])
+    over = {**base, column: [base[column][0], "é" * (limit + 1)]}
+    with pytest.raises(attribution.InputError, match=rf"column '{column}': 1 value\(s\) longer "
+                       rf"than {limit:,} characters .*\(first offending rows, 0-based: 1\)"):
+        attribution.attribute(pl.DataFrame(over), stages, models=["linear"])
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "1899-12-31", "2100-01-01"])
+def test_dates_out_of_range_are_an_error_not_centuries_of_weeks(tmp_path: Path, when: str) -> None:
+    _write(tmp_path, "t.csv", "timestamp,channel,contact_id\n2025-03-01,linkedin,c1\n")
+    _write(tmp_path, "s.csv", f"timestamp,stage,contact_id\n2025-03-05,closed_won,c1\n"
+           f"{when},closed_won,c2\n")
+    _write(tmp_path, "sp.csv", "channel,month,amount\nlinkedin,2025-03,100\n")
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "--spend", "sp.csv",
+                "-m", "linear", "--out", "runs")
+    assert proc.returncode == 2, proc.stderr
+    line = _error_line(proc)
+    assert "source 's.csv', column 'timestamp': 1 date(s) before 1900 or from 2100 on" in line
+    assert "(first offending lines: 3)" in line
+
+
+def test_a_year_one_placeholder_says_so(tmp_path: Path) -> None:
+    _write(tmp_path, "t.csv", "timestamp,channel,contact_id\n0001-01-01T00:00:00Z,a,c1\n")
+    _write(tmp_path, "s.csv", "timestamp,stage,contact_id\n2025-03-05,closed_won,c1\n")
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear",
+                "--out", "runs")
+    assert proc.returncode == 2, proc.stderr
+    assert "0001-01-01: a placeholder for no date?" in _error_line(proc)

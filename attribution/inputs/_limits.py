@@ -19,10 +19,13 @@ when a limit is broken.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING
 
 import polars as pl
+import pyarrow as pa
 
 from attribution.exceptions import InputError
 
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
     from attribution.inputs._sources import Source
 
 __all__ = [
+    "END_DATE",
+    "FIRST_DATE",
     "ID_COLUMNS",
     "MAX_AMOUNT",
     "MAX_ID_CHARS",
@@ -37,6 +42,8 @@ __all__ = [
     "MAX_PATH_CHARS",
     "MAX_TEXT_CHARS",
     "NAME_COLUMNS",
+    "check_dates",
+    "check_lengths",
     "check_numbers",
     "max_chars",
 ]
@@ -51,6 +58,11 @@ MAX_NAME_CHARS = 128
 MAX_PATH_CHARS = 1_000_000
 #: The longest other text cell (characters): campaigns, UTM fields, survey answers, segments.
 MAX_TEXT_CHARS = 4_096
+
+#: Dates must lie in [FIRST_DATE, END_DATE): a placeholder (``0001-01-01``, ``9999-12-31``)
+#: or a misread year is an error, not a series of weeks spanning centuries.
+FIRST_DATE = date(1900, 1, 1)
+END_DATE = date(2100, 1, 1)
 
 ID_COLUMNS = frozenset({"touch_id", "contact_id", "account_id", "opportunity_id"})
 NAME_COLUMNS = frozenset({"channel", "stage", "touch_type", "role"})
@@ -101,4 +113,106 @@ def check_numbers(
             numbering=source.numbering,
             hint="a typo'd or pasted amount (an id in an amount column, a broken formula); "
             "amounts are in currency units, at most 1,000,000,000,000,000",
+        )
+
+
+def check_lengths(
+    frame: pl.DataFrame, columns: Sequence[str], table: str, source: Source, row: str
+) -> None:
+    """An :class:`InputError` naming the file, the column and its lines when a text value of
+    ``columns`` is longer than :func:`max_chars` allows. One ``max`` of the byte lengths per
+    column (a byte count bounds the characters); characters are counted only on the rows
+    over the limit in bytes."""
+    text = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
+    text = [c for c in text if _longest_bound(frame.get_column(c)) > max_chars(c)]
+    if not text or frame.height == 0:
+        return
+    longest = frame.select(pl.col(c).str.len_bytes().max() for c in text).row(0)
+    for column, size in zip(text, longest, strict=True):
+        limit = max_chars(column)
+        if size is None or size <= limit:
+            continue
+        offending = frame.filter(pl.col(column).str.len_bytes() > limit).filter(
+            pl.col(column).str.len_chars() > limit
+        )
+        if offending.height == 0:
+            continue
+        chars = offending.get_column(column).str.len_chars()
+        most = int(chars.max() or 0)  # type: ignore[arg-type]
+        start = str(offending.get_column(column).item(int(chars.arg_max() or 0)))[:40]
+        kind = "ids" if column in ID_COLUMNS else "names" if column in NAME_COLUMNS else "cells"
+        raise InputError(
+            f"{offending.height} value(s) longer than {limit:,} characters (the longest "
+            f"{most:,} characters, starting {start!r}); {column} {kind} are at "
+            f"most {limit:,}",
+            table=table,
+            source=source.name,
+            column=column,
+            rows=offending.get_column(row).head(_MAX_ROWS_SHOWN).to_list(),
+            numbering=source.numbering,
+            hint="a quote left open in a CSV file takes the rest of the file into one cell; "
+            "else shorten the values",
+        )
+
+
+#: A string view holds a value of up to 12 bytes in the view itself.
+_INLINE_BYTES = 12
+
+
+def _longest_bound(series: pl.Series) -> float:
+    """An upper bound of the byte length of ``series``' values, from its buffers alone (no
+    pass over the values): Polars keeps text as Arrow string views, where a value of up to
+    12 bytes is inline and a longer one lies in one data buffer, so no value is longer than
+    the largest data buffer. Free, and conclusive for the columns of a Parquet file, whose
+    repeated names share small dictionary buffers (ids of up to 12 characters have none);
+    infinite when the buffers cannot be seen."""
+    longest = _INLINE_BYTES
+    try:
+        for chunk in series.get_chunks():
+            array = chunk.to_arrow(compat_level=pl.CompatLevel.newest())
+            if not pa.types.is_string_view(array.type):
+                return math.inf
+            sizes = [b.size for b in array.buffers()[2:] if b is not None]
+            longest = max([longest, *sizes])
+    except (pl.exceptions.PolarsError, pa.ArrowException):  # pragma: no cover - defensive
+        return math.inf
+    return longest
+
+
+def check_dates(
+    frame: pl.DataFrame, columns: Sequence[str], table: str, source: Source, row: str
+) -> None:
+    """An :class:`InputError` naming the file, the column and its lines when a timestamp or
+    date of ``columns`` is before :data:`FIRST_DATE` or from :data:`END_DATE` on: a
+    placeholder (``0001-01-01``, ``9999-12-31`` for "never") or a year misread, which
+    would otherwise stretch every weekly and monthly series over centuries. One ``min`` and
+    one ``max`` per column."""
+    dated = [
+        c for c in columns if c in frame.columns
+        and (frame.schema[c] == pl.Date or isinstance(frame.schema[c], pl.Datetime))
+    ]  # fmt: skip
+    if not dated or frame.height == 0:
+        return
+    ends = frame.select(
+        *(pl.col(c).min().dt.year().alias(f"{i}_min") for i, c in enumerate(dated)),
+        *(pl.col(c).max().dt.year().alias(f"{i}_max") for i, c in enumerate(dated)),
+    ).row(0)
+    for i, column in enumerate(dated):
+        low, high = ends[i], ends[len(dated) + i]
+        if low is None or (low >= FIRST_DATE.year and high < END_DATE.year):
+            continue
+        year = pl.col(column).dt.year()
+        offending = frame.filter((year < FIRST_DATE.year) | (year >= END_DATE.year))
+        example = [str(v) for v in offending.get_column(column).head(3).to_list()]
+        raise InputError(
+            f"{offending.height} date(s) before {FIRST_DATE.year} or from {END_DATE.year} on, "
+            f"e.g. {', '.join(example)}",
+            table=table,
+            source=source.name,
+            column=column,
+            rows=offending.get_column(row).head(_MAX_ROWS_SHOWN).to_list(),
+            numbering=source.numbering,
+            hint=f"dates are between {FIRST_DATE.year} and {END_DATE.year - 1}: a placeholder "
+            "(0001-01-01, 9999-12-31 for 'never') or a misread year; leave the cell blank "
+            "where there is no date",
         )

@@ -292,6 +292,11 @@ def timestamp_hint(example: object) -> str:
     >>> "'%d/%m/%Y" in timestamp_hint("21/02/2025 13:05"), "'%m/%d" in timestamp_hint("2/21/2025")
     (True, True)
     """
+    if pl.select(pl.lit(str(example)).str.contains(r"^\s*[+-]?0\d{3}(\D|$)")).item():
+        return (
+            f"{_ISO_HINT}; a year before {FIRST_YEAR} (0001-01-01: a placeholder for no date?) "
+            "is not read: leave the cell blank where there is no date"
+        )
     parts = pl.select(pl.lit(str(example)).str.extract_groups(SLASH_DATE)).item()
     first, sep, second = (parts or {}).get("1"), (parts or {}).get("2"), (parts or {}).get("3")
     if first is None or second is None:

@@ -23,7 +23,7 @@ from attribution.exceptions import (
     SchemaError,
     did_you_mean,
 )
-from attribution.inputs._limits import check_numbers
+from attribution.inputs._limits import check_dates, check_lengths, check_numbers
 from attribution.inputs._read_errors import separator_hint, unreadable
 from attribution.inputs._reading import (
     blanks_as_null,
@@ -350,6 +350,9 @@ def _load(
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     frame = _normalise_types(frame, spec, source, formats)
     check_numbers(frame, [c for c in loaded if spec.columns[c] == FLOAT], spec.name, source, ROW)
+    check_lengths(frame, [c for c in loaded if spec.columns[c] == STRING], spec.name, source, ROW)
+    check_dates(frame, [c for c in loaded if spec.columns[c] in (TIMESTAMP, DATE)], spec.name,
+                source, ROW)
     rows_in = frame.height
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     _check_not_null(frame, spec, source)
