@@ -268,3 +268,16 @@ def test_a_year_one_placeholder_says_so(tmp_path: Path) -> None:
                 "--out", "runs")
     assert proc.returncode == 2, proc.stderr
     assert "0001-01-01: a placeholder for no date?" in _error_line(proc)
+
+
+# ----------------------------------------------------------- 10: an unclosed quote
+def test_an_unclosed_quote_names_its_line_and_column(tmp_path: Path) -> None:
+    _write(tmp_path, "t.csv", 'timestamp,channel,contact_id\n2025-03-01,"a,b",c1\n'
+           '2025-03-01,"linkedin,c1\n2025-03-02,email,c1\n2025-03-03,email,c1\n')
+    _write(tmp_path, "s.csv", "timestamp,stage,contact_id\n2025-03-05,closed_won,c1\n")
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear",
+                "--out", "runs")
+    assert proc.returncode == 2, proc.stderr
+    line = _error_line(proc)
+    assert "source 't.csv': a quote opened in column 'channel' is never closed: the rest of " \
+        "the file is inside one cell (first offending lines: 3)" in line

@@ -19,6 +19,7 @@ lines with vectorised expressions (no loop over rows in Python).
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,6 +115,25 @@ def _ragged_lines(path: Path, separator: str) -> tuple[list[int], int] | None:
     return bad.get_column("line").head(_MAX_LINES_SHOWN).to_list(), width
 
 
+def _unclosed_quote(path: Path, separator: str) -> tuple[int, str] | None:
+    """The 1-based line where a quote opens that no later quote closes (the file holds an
+    odd number of quotes), and the header's name of the cell it opens; None when every
+    quote is closed."""
+    lines = _text_lines(path)
+    quotes = lines.str.count_matches('"', literal=True)
+    if int(quotes.sum() or 0) % 2 == 0:
+        return None
+    # the last line where the count of quotes so far turns odd: it stays odd to the end
+    before_line = (quotes.cum_sum() % 2).shift(1, fill_value=0)
+    line = int(before_line.eq(0).arg_true().max() or 0)  # type: ignore[arg-type]
+    text = str(lines[line])
+    at = text.rfind('"')  # the line holds an odd number of quotes: the last one opens
+    before = re.sub(r'"[^"]*"', "", text[:at])
+    header = [c.strip().strip('"') for c in str(lines[0]).split(separator)]
+    index = before.count(separator)
+    return line + 1, header[index] if index < len(header) else f"#{index + 1}"
+
+
 def _bad_json_lines(path: Path) -> list[int]:
     """The first 1-based lines of an NDJSON file that are not JSON (blank lines are
     skipped, as the reader skips them)."""
@@ -169,6 +189,18 @@ def read_failure(path: Path, fmt: str, table: str, exc: BaseException) -> InputE
                 rows=[line - origin for line in lines],
                 numbering=numbering,
                 hint=hint,
+            )
+        opened = _unclosed_quote(path, separator)
+        if opened is not None:
+            line, column = opened
+            return InputError(
+                f"a quote opened in column {column!r} is never closed: the rest of the file "
+                "is inside one cell",
+                table=table,
+                source=source,
+                rows=[line - origin],
+                numbering=numbering,
+                hint='close the quote, or double a quote inside a quoted cell ("say ""hi""")',
             )
         return InputError(f"cannot read the CSV: {_first_line(exc)}", table=table,
                           source=source)
