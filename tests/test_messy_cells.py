@@ -281,3 +281,18 @@ def test_an_unclosed_quote_names_its_line_and_column(tmp_path: Path) -> None:
     line = _error_line(proc)
     assert "source 't.csv': a quote opened in column 'channel' is never closed: the rest of " \
         "the file is inside one cell (first offending lines: 3)" in line
+
+
+# ----------------------------------------------------------- 17: conversions without their id
+def test_an_empty_account_id_column_says_so_not_did_you_mean(tmp_path: Path) -> None:
+    _write(tmp_path, "t.csv", "timestamp,channel,contact_id,account_id\n"
+           "2025-03-01,linkedin,c1,\n2025-03-02,email,c2,\n")
+    _write(tmp_path, "s.csv", "timestamp,stage,contact_id,account_id\n"
+           "2025-03-05,closed_won,c1,\n2025-03-06,closed_won,c2,\n")
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "--level", "account",
+                "-m", "linear", "--out", "runs")
+    assert proc.returncode == 3, proc.stderr
+    line = _error_line(proc)
+    assert "no conversion: all 2 'closed_won' event(s) have no account_id" in line
+    assert "give --contacts to map contacts to accounts" in line
+    assert "Did you mean" not in line

@@ -60,6 +60,19 @@ def empty_reason(parameters: Mapping[str, Any], counts: Mapping[str, Any]) -> st
     if conversions == 0:
         if not found:
             return "no conversion: the stages table holds no stage event"
+        level = str(parameters.get("level") or "contact")
+        missing = int(dict(counts.get("stages_dropped") or {}).get(f"missing_{level}_id", 0))
+        if stage in found and missing >= found[stage]:  # the events are there, their ids not
+            fix = (
+                "give --contacts to map contacts to accounts, or run at contact level"
+                if level == "account"
+                else "fill contact_id, or run at account level (--level account)"
+            )
+            return (
+                f"no conversion: all {found[stage]:,} '{stage}' event(s) have no {level}_id "
+                f"(the stages' {level}_id is blank on those rows; blank cells are missing "
+                f"values): {fix}"
+            )
         listed = ", ".join(f"'{name}' {n:,}" for name, n in list(found.items())[:12])
         more = f" and {len(found) - 12} more" if len(found) > 12 else ""
         return (
