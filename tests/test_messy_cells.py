@@ -296,3 +296,20 @@ def test_an_empty_account_id_column_says_so_not_did_you_mean(tmp_path: Path) -> 
     assert "no conversion: all 2 'closed_won' event(s) have no account_id" in line
     assert "give --contacts to map contacts to accounts" in line
     assert "Did you mean" not in line
+
+
+# ----------------------------------------------------------- 8: a header written twice
+def test_a_header_written_twice_is_an_error_when_the_run_reads_it(tmp_path: Path) -> None:
+    _write(tmp_path, "t.csv", "timestamp,channel,contact_id,channel,Notes,Notes\n"
+           "2025-03-01,a,c1,b,x,y\n")
+    _write(tmp_path, "s.csv", "timestamp,stage,contact_id\n2025-03-05,closed_won,c1\n")
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear",
+                "--out", "runs")
+    assert proc.returncode == 2, proc.stderr
+    assert "source 't.csv', column 'channel': the header 'channel' is written twice (columns 2 " \
+        "and 4)" in _error_line(proc)
+    # a repeated column the run does not read is fine
+    _write(tmp_path, "t.csv", "timestamp,channel,contact_id,Notes,Notes\n2025-03-01,a,c1,x,y\n")
+    ok = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear",
+              "--out", "runs")
+    assert ok.returncode == 0, ok.stderr

@@ -10,6 +10,7 @@ name the user's column beside ours and the file's own lines.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -305,6 +306,7 @@ def _load(
         keep = None
     lazy = source.frame
     available = list(lazy.collect_schema().names())
+    _check_repeated_headers(available, spec, source, columns)
     renames: dict[str, str] = {}
     for ours, theirs in (columns or {}).items():
         if ours not in spec.columns:
@@ -361,6 +363,32 @@ def _load(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
         blank_rows=blank, duplicates=repeats,
     )
+
+
+def _check_repeated_headers(
+    available: Sequence[str],
+    spec: TableSpec,
+    source: Source,
+    columns: Mapping[str, str] | None,
+) -> None:
+    """A header written twice in a CSV file (the reader names the second copy
+    ``<name>_duplicated_0``) is an error naming it and both 1-based positions when the run
+    reads that column (one of ours, or one the config maps); a repeated column the run does
+    not read is left alone."""
+    read = set(spec.columns) | set((columns or {}).values())
+    for position, name in enumerate(available):
+        match = re.fullmatch(r"(.+)_duplicated_\d+", name)
+        if match is None or match.group(1) not in available or match.group(1) not in read:
+            continue
+        first = available.index(match.group(1))
+        raise InputError(
+            f"the header {match.group(1)!r} is written twice (columns {first + 1} and "
+            f"{position + 1}): which one to read is not clear",
+            table=spec.name,
+            source=source.name,
+            column=match.group(1),
+            hint="rename or delete one of the two columns",
+        )
 
 
 def _statistics_bounds(
