@@ -20,7 +20,7 @@ when a limit is broken.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,7 @@ __all__ = [
     "NAME_COLUMNS",
     "check_dates",
     "check_lengths",
+    "check_limits",
     "check_numbers",
     "max_chars",
 ]
@@ -216,3 +217,14 @@ def check_dates(
             "(0001-01-01, 9999-12-31 for 'never') or a misread year; leave the cell blank "
             "where there is no date",
         )
+
+
+def check_limits(
+    frame: pl.DataFrame, kinds: Mapping[str, str], table: str, source: Source, row: str
+) -> None:
+    """Every limit on ``frame``'s columns by their kind in the table's spec (``kinds``: ours
+    -> ``float`` / ``string`` / ``timestamp`` / ``date``): numbers, text lengths, dates."""
+    check_numbers(frame, [c for c, k in kinds.items() if k == "float"], table, source, row)
+    check_lengths(frame, [c for c, k in kinds.items() if k == "string"], table, source, row)
+    check_dates(frame, [c for c, k in kinds.items() if k in ("timestamp", "date")], table,
+                source, row)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +31,7 @@ from attribution.exceptions import InputError
 if TYPE_CHECKING:
     from attribution.inputs._sources import Source
 
-__all__ = ["read_failure", "separator_hint", "unreadable", "utf8_problem"]
+__all__ = ["check_repeated_headers", "read_failure", "separator_hint", "unreadable", "utf8_problem"]
 
 _BLOCK = 1 << 22
 _MAX_LINES_SHOWN = 5
@@ -232,3 +232,25 @@ def unreadable(source: Source, table: str, exc: Exception) -> InputError:
         table=table,
         source=source.name,
     )
+
+
+def check_repeated_headers(
+    available: Sequence[str], read: Collection[str], table: str, source: Source
+) -> None:
+    """A header written twice in a CSV file (the reader names the second copy
+    ``<name>_duplicated_0``) is an error naming it and both 1-based positions when the run
+    reads that column (``read``: ours and the ones the config maps); a repeated column the
+    run does not read is left alone."""
+    for position, name in enumerate(available):
+        match = re.fullmatch(r"(.+)_duplicated_\d+", name)
+        if match is None or match.group(1) not in available or match.group(1) not in read:
+            continue
+        first = list(available).index(match.group(1))
+        raise InputError(
+            f"the header {match.group(1)!r} is written twice (columns {first + 1} and "
+            f"{position + 1}): which one to read is not clear",
+            table=table,
+            source=source.name,
+            column=match.group(1),
+            hint="rename or delete one of the two columns",
+        )

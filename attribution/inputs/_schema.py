@@ -10,7 +10,6 @@ name the user's column beside ours and the file's own lines.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -24,8 +23,8 @@ from attribution.exceptions import (
     SchemaError,
     did_you_mean,
 )
-from attribution.inputs._limits import check_dates, check_lengths, check_numbers
-from attribution.inputs._read_errors import separator_hint, unreadable
+from attribution.inputs._limits import check_limits
+from attribution.inputs._read_errors import check_repeated_headers, separator_hint, unreadable
 from attribution.inputs._reading import (
     blanks_as_null,
     check_parsed,
@@ -306,7 +305,8 @@ def _load(
         keep = None
     lazy = source.frame
     available = list(lazy.collect_schema().names())
-    _check_repeated_headers(available, spec, source, columns)
+    check_repeated_headers(available, set(spec.columns) | set((columns or {}).values()),
+                           spec.name, source)
     renames: dict[str, str] = {}
     for ours, theirs in (columns or {}).items():
         if ours not in spec.columns:
@@ -351,10 +351,7 @@ def _load(
     frame = frame_blanks_as_null(frame, loaded, _statistics_bounds(source, loaded, renames))
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     frame = _normalise_types(frame, spec, source, formats)
-    check_numbers(frame, [c for c in loaded if spec.columns[c] == FLOAT], spec.name, source, ROW)
-    check_lengths(frame, [c for c in loaded if spec.columns[c] == STRING], spec.name, source, ROW)
-    check_dates(frame, [c for c in loaded if spec.columns[c] in (TIMESTAMP, DATE)], spec.name,
-                source, ROW)
+    check_limits(frame, {c: spec.columns[c] for c in loaded}, spec.name, source, ROW)
     rows_in = frame.height
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     _check_not_null(frame, spec, source)
@@ -363,32 +360,6 @@ def _load(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
         blank_rows=blank, duplicates=repeats,
     )
-
-
-def _check_repeated_headers(
-    available: Sequence[str],
-    spec: TableSpec,
-    source: Source,
-    columns: Mapping[str, str] | None,
-) -> None:
-    """A header written twice in a CSV file (the reader names the second copy
-    ``<name>_duplicated_0``) is an error naming it and both 1-based positions when the run
-    reads that column (one of ours, or one the config maps); a repeated column the run does
-    not read is left alone."""
-    read = set(spec.columns) | set((columns or {}).values())
-    for position, name in enumerate(available):
-        match = re.fullmatch(r"(.+)_duplicated_\d+", name)
-        if match is None or match.group(1) not in available or match.group(1) not in read:
-            continue
-        first = available.index(match.group(1))
-        raise InputError(
-            f"the header {match.group(1)!r} is written twice (columns {first + 1} and "
-            f"{position + 1}): which one to read is not clear",
-            table=spec.name,
-            source=source.name,
-            column=match.group(1),
-            hint="rename or delete one of the two columns",
-        )
 
 
 def _statistics_bounds(
