@@ -23,7 +23,7 @@ def _repeated(frame: pl.DataFrame, key: pl.Expr) -> pl.Series | None:
     The hashes are sorted and neighbours compared (logs rarely have repeats, so the sort is
     usually all, and the mask is built only when there are some), instead of
     ``is_duplicated`` (0.94 s for 10M touch ids). NumPy's sort of 64-bit integers (vectorised
-    on CPUs with AVX-512) takes 0.25-0.37 s of CPU for 12.3M touch ids with the hashing,
+    on CPUs with AVX-512) takes 0.25-0.47 s of CPU for 12.3M touch ids with the hashing,
     where a lazy Polars sort took 0.46-0.73 s (fresh processes, alternated); the
     neighbours are compared a slice at a time, so no 12M-element temporary is made.
     """
