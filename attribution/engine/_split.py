@@ -12,6 +12,7 @@ import polars as pl
 
 from attribution.engine._merge import GLOBAL_ROW, bucket_expr, load_with_rows
 from attribution.inputs._read_errors import unreadable
+from attribution.inputs._reading import parquet_column_statistics
 from attribution.inputs._schema import ROW, Table, TableSpec, check_has_rows, load
 from attribution.inputs._sources import Source, read_source
 from attribution.typing import Level, TableLike
@@ -165,25 +166,14 @@ def _left_out(
 def _null_counts(path: Path, columns: Sequence[str]) -> dict[str, int]:
     """Nulls in each of ``columns`` by the Parquet file's statistics (the footer only); a
     column without statistics in some row group is left out."""
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.read_metadata(path)
-    except (OSError, ValueError):  # pragma: no cover - the scan read this file already
-        return {}
     counts: dict[str, int] = {}
     unknown: set[str] = set()
-    for g in range(meta.num_row_groups):
-        group = meta.row_group(g)
-        for i in range(group.num_columns):
-            chunk = group.column(i)
-            name = chunk.path_in_schema
-            if name not in columns or name in unknown:
-                continue
-            stats = chunk.statistics
-            if stats is None or stats.null_count is None:
-                unknown.add(name)
-                counts.pop(name, None)
-                continue
-            counts[name] = counts.get(name, 0) + stats.null_count
+    for name, stats in parquet_column_statistics(path, columns):
+        if name in unknown:
+            continue
+        if stats is None or stats.null_count is None:
+            unknown.add(name)
+            counts.pop(name, None)
+            continue
+        counts[name] = counts.get(name, 0) + stats.null_count
     return counts
