@@ -32,7 +32,6 @@ __all__ = [
     "BATCH_ROWS",
     "HASH",
     "MAX_FILES",
-    "count_before",
     "history_columns",
     "merge_history",
     "rows_of",
@@ -163,16 +162,6 @@ def rows_of(files: Sequence[Path], key: str, entities: pl.Series) -> pl.DataFram
             inside = inside | pl.col(key).is_null()
         parts.append(gathered.filter(inside))  # exact: two keys may share a hash
     return pl.concat(parts).sort(ROW)
-
-
-def count_before(files: Sequence[Path], cutoff: datetime) -> int:
-    """How many history rows have a timestamp before ``cutoff``."""
-    total = 0
-    for path in files:
-        stamps = pl.from_arrow(_mapped(path).column("timestamp"))
-        assert isinstance(stamps, pl.Series)
-        total += int((stamps < cutoff).sum())
-    return total
 
 
 def rows_since(files: Sequence[Path], cutoff: datetime) -> pl.DataFrame | None:
