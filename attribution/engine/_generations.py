@@ -27,7 +27,6 @@ from attribution.engine._files import write_json_atomic
 from attribution.engine._history import MAX_FILES, merge_history, write_history
 from attribution.engine._stages import Part
 from attribution.exceptions import ConfigError
-from attribution.inputs._schema import ROW
 
 __all__ = [
     "EMPTY_TIME",
@@ -46,8 +45,9 @@ __all__ = [
     "write_table",
 ]
 
-STATE_VERSION = 4  # 3: the history as indexed Arrow IPC files; 4: the path table as a
-#                       table written whole plus the path deltas of the nights since
+STATE_VERSION = 5  # 3: the history as indexed Arrow IPC files; 4: the path table as a
+#                       table written whole plus the path deltas of the nights since; 5: each
+#                       input's source positions (rows numbered as a full run numbers them)
 STATE_FILE = "state.json"
 #: the per-entity tables, kept as generations
 ENTITY_TABLES = ("journeys", "conversions", "campaigns")
@@ -80,8 +80,8 @@ class State:
 
     @classmethod
     def read(cls, directory: Path) -> State | None:
-        """The state in ``directory``; None when there is none (or of another version: it is
-        rebuilt)."""
+        """The state in ``directory``; None when there is none. A state of another layout
+        (``version``) is returned as it is: the caller rebuilds it, saying so."""
         path = directory / STATE_FILE
         if not path.is_file():
             return None
@@ -89,8 +89,6 @@ class State:
             meta = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"state '{directory}': cannot read {STATE_FILE}: {exc}") from None
-        if meta.get("version") != STATE_VERSION:
-            return None
         return cls(directory, meta)
 
     def table(self, name: str) -> pl.DataFrame:
@@ -253,11 +251,14 @@ def append_history(
     frame: pl.DataFrame,
     offset: int,
     key: str,
+    numbered: tuple[int, int | None],
     keep: list[str] | None = None,
 ) -> None:
     """Record ``frame`` (validated rows, global ``_row``) in the history (a file indexed by
     ``key``, :mod:`attribution.engine._history`) and the watermark; past
-    :data:`~attribution.engine._history.MAX_FILES` files, all but the first are merged."""
+    :data:`~attribution.engine._history.MAX_FILES` files, all but the first are merged.
+    ``numbered``: the input's next row number (a night's new rows are numbered from it) and
+    how many source positions, blank rows included, it held (None: not known)."""
     files = list(keep or [])
     if frame.height:
         target = f"history-{name}-{meta['runs']:06d}.arrow"
@@ -277,16 +278,7 @@ def append_history(
     meta["inputs"][name] = {
         "watermark": watermark.isoformat(),
         "rows": offset + frame.height,
-        "next_row": _next_row(previous, frame),
+        "next_row": numbered[0],
+        "positions": numbered[1],
         "columns": list(frame.columns),
     }
-
-
-def _next_row(previous: dict[str, Any], frame: pl.DataFrame) -> int:
-    """Where the next run numbers an input's new rows: after every row number read so far.
-    The numbers have a gap where a blank row was dropped; numbering from the count of rows
-    instead gave a new row the number of an old one (and a journey touch another touch's
-    campaign). So rows appended to a file are numbered as a full run numbers them."""
-    after = int(previous.get("next_row", previous.get("rows", 0)))
-    top = frame.get_column(ROW).max() if ROW in frame.columns and frame.height else None
-    return max(after, int(top) + 1) if isinstance(top, int) else after + frame.height

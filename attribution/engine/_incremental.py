@@ -201,7 +201,12 @@ def attribute_incremental(
         reason = "asked for (full=True)"
     elif state is None:
         reason = "no state yet"
-    elif state.meta["fingerprint"] != fingerprint:
+    elif state.meta.get("version") != STATE_VERSION:
+        reason = (
+            f"the state was written in layout version {state.meta.get('version')}; this "
+            f"engine keeps version {STATE_VERSION}: the state is rebuilt"
+        )
+    elif state.meta.get("fingerprint") != fingerprint:
         reason = "the run options or the contacts table differ from the state's"
     elif options.level != "contact":
         reason = "account level (engagement tiers are relative to every account)"
@@ -215,7 +220,7 @@ def attribute_incremental(
         for name, data in (("touches", touches), ("stages", stages)):
             seen = state.meta["inputs"][name]
             cutoff = _cutoff(seen, options)
-            read = read_after(data, _TABLES[name], options, cutoff)
+            read = read_after(data, _TABLES[name], options, cutoff, seen.get("positions"))
             # the history's rows before the cutoff: all it holds less those after (one pass
             # over its timestamps, whose rows the new ones are then checked against)
             read.recent = rows_since(state.history(name), cutoff)
@@ -307,7 +312,10 @@ def _full(
         "runs": 1,
     }
     for name, table in tables.items():
-        append_history(fresh, meta, name, table.frame, 0, _key(options))
+        # the rows are numbered by source position: the next is past every position
+        # (trailing blank rows too), as a full run numbers rows appended to the source
+        numbered = (table.rows_in, table.rows_in)
+        append_history(fresh, meta, name, table.frame, 0, _key(options), numbered)
     per_entity = (
         options.level == "contact"
         and not options.select_markov_order
@@ -360,6 +368,30 @@ def _full(
     )
 
 
+def _numbered(
+    fresh: pl.DataFrame, read: Read, seen: Mapping[str, Any]
+) -> tuple[pl.DataFrame, tuple[int, int | None]]:
+    """The night's new rows with their global row numbers, and the input's next row number
+    and source positions after them (for ``state.json``). A full run numbers a source's rows
+    by position, blank rows included: so when the source's positions are known (a file or
+    frame; not a query the database filters) and every new row lies past those read before
+    (rows appended), a new row's number is the next number plus its distance past them --
+    the blank rows read before (trailing ones too) and between new rows leave the full run's
+    gaps. Otherwise (rows inserted among old ones, or no positions) the new rows are
+    numbered in turn after every number read."""
+    offset = int(seen.get("next_row", seen["rows"]))
+    start = seen.get("positions")
+    local = fresh.get_column(ROW)
+    position = local if read.positions is None else read.positions.gather(local)
+    appended = not position.len() or bool((position >= int(start or 0)).all())
+    if read.total is not None and start is not None and appended:
+        numbers = position - int(start) + offset
+        after = (offset + read.total - int(start), read.total)
+        return fresh.with_columns(numbers.alias(ROW)), after
+    turns = pl.int_range(pl.len(), dtype=pl.Int64) + offset
+    return fresh.with_columns(turns.alias(ROW)), (offset + fresh.height, read.total)
+
+
 def _incremental(
     state: State,
     reads: dict[str, Read],
@@ -370,6 +402,7 @@ def _incremental(
     key = _key(options)
     meta = json.loads(json.dumps(state.meta))
     new: dict[str, pl.DataFrame] = {}
+    numbered: dict[str, tuple[int, int | None]] = {}
     old: dict[str, pl.DataFrame] = {}
     timer.stage("validate")
     for name, read in reads.items():
@@ -379,9 +412,7 @@ def _incremental(
             recent = read.table.frame.clear()
         mine = read.table.frame.schema  # the history keeps text for categoricals
         fresh = unseen(read.table.frame, recent.select(list(mine)).cast(mine))
-        # numbered after the history's last row number (a blank row dropped leaves a gap)
-        offset = int(seen_meta.get("next_row", seen_meta["rows"]))
-        new[name] = fresh.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias(ROW))
+        new[name], numbered[name] = _numbered(fresh, read, seen_meta)
     entities = (
         pl.concat([new[n].select(key) for n in new if key in new[n].columns])
         .get_column(key)
@@ -407,6 +438,10 @@ def _incremental(
     affected = set(entities.to_list())
     meta["counts"] = combine_counts(meta["counts"], before.counts, after.counts, affected, key)
     count_blank_rows(meta["counts"], {n: r.table for n, r in reads.items() if r.whole})
+    for name, read in reads.items():  # a filtered read's blank rows: those past the last read
+        if not read.whole and read.table.blank_rows:
+            blank = meta["counts"].setdefault("blank_rows_dropped", {})
+            blank[name] = blank.get(name, 0) + read.table.blank_rows
     full_stages = dict(meta["stage_counts_full"])
     for s, n in stage_counts_full(before.stages).items():
         full_stages[s] = full_stages.get(s, 0) - n
@@ -472,6 +507,7 @@ def _incremental(
             new[name],
             int(meta["inputs"][name]["rows"]),
             key,
+            numbered[name],
             keep=meta["history"][name],
         )
     for name, frame in written.items():

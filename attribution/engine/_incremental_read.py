@@ -23,6 +23,10 @@ from attribution.typing import TableLike
 __all__ = ["Read", "read_after"]
 
 
+#: the column of source positions while an input is filtered (dropped before validation)
+_POSITION = "__attribution_position"
+
+
 def _their_timestamp(options: RunOptions, table: str) -> str:
     return (options.table_columns(table) or {}).get("timestamp", "timestamp")
 
@@ -42,12 +46,26 @@ class Read:
     before: int
     whole: bool = True  #: the whole input was read (its blank rows counted), not filtered
     recent: pl.DataFrame | None = None
+    #: the source positions (0-based, blank rows included) of the rows read, by their local
+    #: ``_row``; None: ``_row`` is the source position already (an input read whole)
+    positions: pl.Series | None = None
+    #: how many positions (rows, blank ones included) the source holds; None: not known
+    #: (a query the database filters)
+    total: int | None = None
 
 
-def read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: datetime) -> Read:
+def read_after(
+    data: TableLike,
+    spec: TableSpec,
+    options: RunOptions,
+    cutoff: datetime,
+    start: int | None = None,
+) -> Read:
     """The rows of ``data`` with a timestamp at or after ``cutoff``, and the count before it:
     a query is wrapped so the database filters; a file whose timestamp column is a datetime
-    is filtered as it is scanned; anything else is read whole and filtered once validated."""
+    is filtered as it is scanned; anything else is read whole and filtered once validated.
+    ``start``: the source positions read before (rows past them without a timestamp are
+    read too, so that blank ones are counted and others refused, as a full run does)."""
     column = _their_timestamp(options, spec.name)
     if isinstance(data, SqlTable) and _datetime_query(data, spec, options, column):
         inner = f'SELECT * FROM ({data.query}) AS _attribution_q WHERE "{column}"'
@@ -68,18 +86,27 @@ def read_after(data: TableLike, spec: TableSpec, options: RunOptions, cutoff: da
             if moment is not None
             else pl.lit(cutoff).dt.convert_time_zone(dtype.time_zone or "UTC")
         )
-        recent = source.frame.filter(pl.col(column) >= bound).collect()
+        # each row's position in the source (free: the scan still skips row groups), so
+        # the new rows are numbered as a full run numbers them, blank rows included
+        wanted = pl.col(column) >= bound
+        if start is not None:
+            wanted = wanted | (pl.col(column).is_null() & (pl.col(_POSITION) >= start))
+        recent = source.frame.with_row_index(_POSITION).filter(wanted).collect()
         filtered = Source(
-            recent.lazy(),
+            recent.drop(_POSITION).lazy(),
             f"{source.name} (rows at or after {cutoff.isoformat()})",
             numbering=None,
         )
-        before = _count_before(source, column, bound, recent.height)
-        return Read(load_input(filtered, spec, options), before, whole=False)
+        total = int(source.frame.select(pl.len()).collect().item())
+        timed = recent.height - recent.get_column(column).null_count()
+        before = _count_before(source, column, bound, timed, total)
+        positions = recent.get_column(_POSITION).cast(pl.Int64)
+        table = load_input(filtered, spec, options)
+        return Read(table, before, whole=False, positions=positions, total=total)
     table = load_input(data, spec, options)
     early = table.frame.get_column("timestamp") < cutoff
     before = int(early.sum())
-    return Read(_replace(table, table.frame.filter(~early)), before)
+    return Read(_replace(table, table.frame.filter(~early)), before, total=table.rows_in)
 
 
 def _datetime_query(data: SqlTable, spec: TableSpec, options: RunOptions, column: str) -> bool:
@@ -100,16 +127,16 @@ def _datetime_query(data: SqlTable, spec: TableSpec, options: RunOptions, column
     return isinstance(empty.schema.get(column), pl.Datetime | pl.Date)
 
 
-def _count_before(source: Source, column: str, bound: pl.Expr, after: int) -> int:
+def _count_before(source: Source, column: str, bound: pl.Expr, after: int, total: int) -> int:
     """How many rows of a file have a timestamp before the cutoff, ``after`` being those at
-    or after it: for a Parquet file whose statistics count the column's nulls, the rows
-    less those and the nulls, from the file's metadata (a filtered count scans the whole
-    column: 0.16 s for 12M rows); else counted by that scan."""
+    or after it and ``total`` all its rows: for a Parquet file whose statistics count the
+    column's nulls, the rows less those and the nulls, from the file's metadata (a filtered
+    count scans the whole column: 0.16 s for 12M rows); else counted by that scan."""
     nulls = _parquet_nulls(source.path, column) if source.path is not None else None
     if nulls is None:
         counted = source.frame.filter(pl.col(column) < bound).select(pl.len()).collect()
         return int(counted.item())
-    return int(source.frame.select(pl.len()).collect().item()) - after - nulls
+    return total - after - nulls
 
 
 def _parquet_nulls(path: Path, column: str) -> int | None:
