@@ -19,6 +19,7 @@ from attribution.engine._campaign_credit import key_units
 from attribution.engine._journey_request import CONVERSION_STAGE, MILESTONES, SEP
 from attribution.engine._memory import attribute
 from attribution.engine._result import TOUCH_CREDIT_SCHEMA
+from attribution.engine._scoring_unseen import allocate_seen
 from attribution.engine._stages import touch_credit_columns
 from attribution.inputs._campaigns import Key
 from attribution.inputs._dedupe import deduplicate_touches
@@ -85,7 +86,7 @@ def reference_touch_credit(
                                   level="account", conversion_stage=CONVERSION_STAGE,
                                   lookback=lookback, max_touches_per_journey=None)
         for label, estimator in estimators.items():
-            allocated = estimator.allocate(journeys.touches)
+            allocated = allocate_seen(estimator, journeys.touches)
             parts.append(touch_credit_columns(allocated, label))
     return (
         pl.concat([p.cast(TOUCH_CREDIT_SCHEMA) for p in parts])

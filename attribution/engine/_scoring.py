@@ -45,7 +45,9 @@ summation order; ``small`` to 1e-12):
 Data-driven models (registry family ``"data"``: Markov, Shapley, counterfactual) learn from
 many journeys, so they are fitted once on a stored run's path table
 (:func:`~attribution.engine._run_paths.read_run_paths`) and then allocate each request's
-journeys.
+journeys. A channel the fitted model never saw earns no credit of its own and moves
+nothing: each data-driven model scores a journey as its seen touches alone
+(:mod:`attribution.engine._scoring_unseen`).
 
 The request is read into frames by :mod:`attribution.engine._journey_request`; the reference
 engine is :mod:`attribution.engine._reference`.
@@ -74,6 +76,7 @@ from attribution.engine._scoring_small import (
     SmallEngine,
     SmallResult,
 )
+from attribution.engine._scoring_unseen import allocate_seen
 from attribution.engine._stages import channel_credit_from_touches, fit_models, touch_credit_columns
 from attribution.exceptions import ModelParameterError, NotFittedError
 from attribution.inputs._campaigns import Key
@@ -389,7 +392,7 @@ class JourneyScorer:
                         (pl.col("credit") * pl.col("conversion_value")).alias("value"))
             )
         for label, estimator in self.estimators_.items():
-            parts.append(touch_credit_columns(estimator.allocate(journey), label))
+            parts.append(touch_credit_columns(allocate_seen(estimator, journey), label))
         touch_credit = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
         if self._rule_labels + list(self.estimators_) != self.labels:  # interleaved families
             touch_credit = touch_credit.sort(self._order(), maintain_order=True)
