@@ -168,6 +168,16 @@ def ensure_data(n_touches: int) -> Path:
 # --------------------------------------------------------------------------------------
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process so far, every thread (user + system, ``getrusage``): on
+    the shared 2-core machines the time a run costs, where its wall time also measures how
+    much of it ran in parallel and what else was running."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_now_mb() -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -214,7 +224,7 @@ def w_floor(ctx: dict[str, Any]) -> dict[str, Any]:
     import polars as pl
 
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     touches = pl.read_parquet(ctx["data"] / "touches.parquet",
                               columns=["contact_id", "timestamp", "channel"])
     paths = (
@@ -222,8 +232,9 @@ def w_floor(ctx: dict[str, Any]) -> dict[str, Any]:
         .group_by("contact_id", maintain_order=True)
         .agg(pl.col("channel").alias("path"))
     )
-    timed = time.perf_counter() - t0
-    return {"timed_s": timed, "rss_after_imports_mb": rss0, "rows_out": paths.height}
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0,
+            "rows_out": paths.height}
 
 
 def w_engine_run(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -239,13 +250,13 @@ def w_engine_run(ctx: dict[str, Any]) -> dict[str, Any]:
     _import_models()
     _import_command()
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     app(args, standalone_mode=False)
-    timed = time.perf_counter() - t0
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
     run_dir = max((p for p in out.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     return {
-        "timed_s": timed,
+        "timed_s": timed, "cpu_s": cpu,
         "rss_after_imports_mb": rss0,
         "run_dir": str(run_dir),
         "models": models,
@@ -260,11 +271,11 @@ def w_model(ctx: dict[str, Any]) -> dict[str, Any]:
 
     _import_models()
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     res = attribution.attribute(ctx["data"] / "touches.parquet", ctx["data"] / "stages.parquet",
                                 models=[ctx["model"]])
-    timed = time.perf_counter() - t0
-    return {"timed_s": timed, "rss_after_imports_mb": rss0,
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0,
             "stages_s": res.manifest["timings_seconds"]}
 
 
@@ -280,10 +291,10 @@ def w_model_in_memory(ctx: dict[str, Any]) -> dict[str, Any]:
     stages = pl.read_parquet(ctx["data"] / "stages.parquet")
     _import_models()
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     res = attribution.attribute(touches, stages, models=[ctx["model"]])
-    timed = time.perf_counter() - t0
-    return {"timed_s": timed, "rss_after_imports_mb": rss0,
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0,
             "stages_s": res.manifest["timings_seconds"]}
 
 
@@ -303,10 +314,10 @@ def w_ca_heuristics(ctx: dict[str, Any]) -> dict[str, Any]:
 
     df = _ca_paths(ctx)
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     ca.heuristic_models(df, "path", "conversions", var_value="value", sep=">", flg_pro=False)
-    timed = time.perf_counter() - t0
-    return {"timed_s": timed, "rss_after_imports_mb": rss0, "paths": len(df)}
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0, "paths": len(df)}
 
 
 def w_paths_model(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -318,10 +329,11 @@ def w_paths_model(ctx: dict[str, Any]) -> dict[str, Any]:
     frame = pl.read_parquet(ctx["data"] / "paths.parquet")
     _import_models()
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     res = attribution.attribute_paths(frame, models=ctx["model"].split(","))
-    timed = time.perf_counter() - t0
-    return {"timed_s": timed, "rss_after_imports_mb": rss0, "paths": frame.height,
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0,
+            "paths": frame.height,
             "stages_s": res.manifest["timings_seconds"]}
 
 
@@ -336,10 +348,10 @@ def _ca_markov(df: Any, nsim_start: float = 1e5) -> Any:
 def w_ca_markov(ctx: dict[str, Any]) -> dict[str, Any]:
     df = _ca_paths(ctx)
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     _ca_markov(df)
-    timed = time.perf_counter() - t0
-    return {"timed_s": timed, "rss_after_imports_mb": rss0, "paths": len(df)}
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0, "paths": len(df)}
 
 
 def w_ca_accuracy(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -481,14 +493,14 @@ def w_mam(ctx: dict[str, Any]) -> dict[str, Any]:
 
     df = pl.read_parquet(ctx["data"] / "mam_touches.parquet")
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     model = mam.MAM(df, format_type="session", channels_colname="channel",
                     journey_with_conv_colname="has_conversion", datetime_colname="timestamp",
                     user_id_colname="contact_id", create_journey_id_based_on_conversion=True)
     t1 = time.perf_counter()
     model.run_markov()
-    t2 = time.perf_counter()
-    return {"timed_s": t2 - t0, "rss_after_imports_mb": rss0,
+    t2, cpu = time.perf_counter(), _cpu_s() - cpu0
+    return {"timed_s": t2 - t0, "cpu_s": cpu, "rss_after_imports_mb": rss0,
             "stages_s": {"journeys": t1 - t0, "markov": t2 - t1},
             "journeys": model.unified_df.height}
 
@@ -516,7 +528,7 @@ def w_pandas_vectorised(ctx: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     touches, stages = _pandas_inputs(ctx)
     won = (
         stages.loc[stages["stage"] == "closed_won", ["contact_id", "timestamp"]]
@@ -534,8 +546,8 @@ def w_pandas_vectorised(ctx: dict[str, Any]) -> dict[str, Any]:
     first = j.loc[pos == 0].groupby("channel").size()
     last = j.loc[pos == n - 1].groupby("channel").size()
     linear = (1.0 / n).groupby(j["channel"]).sum()
-    timed = time.perf_counter() - t0
-    return {"timed_s": timed, "rss_after_imports_mb": rss0,
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0,
             "credit": _credit_frame(first, last, linear)}
 
 
@@ -544,7 +556,7 @@ def w_pandas_naive(ctx: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     touches, stages = _pandas_inputs(ctx)
     won_times = (
         stages[stages["stage"] == "closed_won"].groupby("contact_id")["timestamp"]
@@ -574,8 +586,8 @@ def w_pandas_naive(ctx: dict[str, Any]) -> dict[str, Any]:
     per_journey = touches.groupby("contact_id")[["timestamp", "touch_id", "channel"]].apply(
         credit)
     totals = per_journey.groupby(["model", "channel"])["credit"].sum()
-    timed = time.perf_counter() - t0
-    return {"timed_s": timed, "rss_after_imports_mb": rss0,
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0,
             "credit": [{"model": m, "channel": c, "conversions": float(v)}
                        for (m, c), v in totals.items()]}
 
@@ -619,11 +631,11 @@ def w_long_journey(ctx: dict[str, Any]) -> dict[str, Any]:
     keywords = {} if ctx["model"] == "default" else {"max_touches_per_journey": None}
     _import_models()
     rss0 = _rss_now_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     res = attribution.attribute(touches, stages, **keywords)
-    timed = time.perf_counter() - t0
+    timed, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
     rec = res.manifest["reconciliation"]
-    return {"timed_s": timed, "rss_after_imports_mb": rss0,
+    return {"timed_s": timed, "cpu_s": cpu, "rss_after_imports_mb": rss0,
             "models": [m["label"] for m in res.manifest["models"]],
             "max_touches_per_journey": res.manifest["parameters"]["max_touches_per_journey"],
             "touches_dropped": rec["touches_dropped"],
@@ -837,6 +849,9 @@ def summarise(runs: list[dict[str, Any]], timed: bool) -> dict[str, Any]:
     if ok and timed:
         summary["median_s"] = statistics.median(r["timed_s"] for r in ok)
         summary["median_wall_s"] = statistics.median(r["wall_s"] for r in ok)
+        cpu = [r["cpu_s"] for r in ok if "cpu_s" in r]
+        if cpu:
+            summary["median_cpu_s"] = statistics.median(cpu)
         summary["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
         stages = [r["stages_s"] for r in ok if "stages_s" in r]
         if stages:
@@ -993,9 +1008,9 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
             "",
             f"`{res.get('command', '')}`, started {res.get('started_at', '?')}",
             "",
-            "| case | median s | runs (s) | s per M touches | peak RSS GB | x floor | "
+            "| case | median s | runs (s) | s per M touches | CPU s | peak RSS GB | x floor | "
             "x CA markov |",
-            "|---|---:|---|---:|---:|---:|---:|",
+            "|---|---:|---|---:|---:|---:|---:|---:|",
         ]
         for name, c in cases.items():
             med = c.get("median_s")
@@ -1011,7 +1026,8 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
                 f"> {c['timed_out_at_s']:.0f}" if "timed_out_at_s" in c else "-")
             lines.append(
                 f"| {name} | {med_txt} | {runs_txt} | "
-                f"{_fmt_s(med / per_m) if med is not None else '-'} | {rss} | "
+                f"{_fmt_s(med / per_m) if med is not None else '-'} | "
+                f"{_fmt_s(c.get('median_cpu_s'))} | {rss} | "
                 f"{_fmt_ratio(med / floor if med is not None and floor else None)} | "
                 f"{_fmt_ratio(med / ca_m if med is not None and ca_m else None)} |"
             )
@@ -1053,7 +1069,37 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
                 lines.append(f"\n{key}: max abs diff vs the engine's first/last/linear "
                              f"conversions {d:.2e}")
         lines.append("")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _per_million(results)) + "\n"
+
+
+def _per_million(results: list[dict[str, Any]]) -> list[str]:
+    """Seconds per million touches (of each size's label) of every case run at two sizes
+    or more, wall and CPU, and the largest size's over the smallest's."""
+    if len(results) < 2:
+        return []
+    small, large = results[0], results[-1]
+    lines = [
+        f"## Per million touches, {small['size']} against {large['size']}",
+        "",
+        "| case | wall s/M " + " | ".join(r["size"] for r in results) + " | ratio | "
+        "CPU s/M " + " | ".join(r["size"] for r in results) + " | ratio |",
+        "|---|" + "---:|" * (2 * len(results) + 2),
+    ]
+    per = [r["n_touches"] / 1e6 for r in results]
+
+    def cells(values: list[Any]) -> str:
+        if any(v is None for v in values):
+            return " | ".join("-" for _ in values) + " | - |"
+        rates = [v / m for v, m in zip(values, per, strict=True)]
+        return " | ".join(_fmt_s(x) for x in rates) + f" | {rates[-1] / rates[0]:.2f} |"
+
+    for name in large["cases"]:
+        walls = [r["cases"].get(name, {}).get("median_s") for r in results]
+        cpus = [r["cases"].get(name, {}).get("median_cpu_s") for r in results]
+        if any(w is None for w in walls):
+            continue
+        lines.append(f"| {name} | {cells(walls)} {cells(cpus)}")
+    return [*lines, ""]
 
 
 def main() -> None:
