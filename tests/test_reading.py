@@ -155,6 +155,32 @@ def test_parquet_statistics_find_a_blank_in_any_row_group(tmp_path: Path) -> Non
     assert loaded.get_column("contact_id").to_list() == clean
 
 
+def test_parquet_bounds_read_no_timestamp_statistics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load stage asks the statistics of every column it reads: a timestamp's are not
+    boxed (pyarrow imports pandas for them, 0.3-0.5 s where it is installed); text bounds
+    still come back."""
+    import importlib.abc
+
+    tried: list[str] = []
+
+    class Watch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: object, target: object = None) -> None:
+            if name.split(".")[0] == "pandas":
+                tried.append(name)
+
+    path = tmp_path / "t.parquet"
+    pl.DataFrame(
+        {"timestamp": [datetime(2025, 1, 1, tzinfo=UTC)] * 3, "channel": ["b", "a", "c"]}
+    ).write_parquet(path)
+    monkeypatch.setattr(sys, "meta_path", [Watch(), *sys.meta_path])
+    monkeypatch.delitem(sys.modules, "pandas", raising=False)
+    bounds = parquet_text_bounds(path, ["timestamp", "channel"])
+    assert bounds == {"channel": ("a", "c")}
+    assert tried == []
+
+
 def test_blank_ids_and_values_are_missing_in_a_run(export: Path) -> None:
     result = attribution.attribute(
         export / "touches.csv",

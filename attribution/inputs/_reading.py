@@ -122,14 +122,16 @@ def parquet_column_statistics(path: Path, columns: Sequence[str]) -> Iterator[tu
 def parquet_text_bounds(path: Path, columns: Sequence[str]) -> dict[str, tuple[str, str]]:
     """The bounds of each of ``columns`` (file names) that the Parquet file's statistics
     give in every row group (:func:`parquet_column_statistics`). Columns without statistics
-    in some row group, or not text, are left out."""
+    in some row group, or not text, are left out. Only byte-array statistics are read as
+    values: pyarrow boxes a timestamp's as a datetime through pandas, whose import (0.3-0.5
+    s, where pandas is installed) the load stage then paid."""
     bounds: dict[str, tuple[str, str]] = {}
     missing: set[str] = set()
     for name, stats in parquet_column_statistics(path, columns):
         if name in missing:
             continue
         low = high = None
-        if stats is not None and stats.has_min_max:
+        if stats is not None and stats.has_min_max and stats.physical_type == "BYTE_ARRAY":
             low, high = stats.min, stats.max
         if not isinstance(low, str) or not isinstance(high, str):
             missing.add(name)
