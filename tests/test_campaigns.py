@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 import attribution
 from attribution import RunOptions
 from attribution.b2b._campaigns import campaign_economics, campaign_influence
+from attribution.b2b._influence import long_influence
 from attribution.exceptions import ColumnNotFoundError, InputError
 
 MODELS = list(attribution.available_models())
@@ -431,7 +432,10 @@ def test_run_directory_and_cli(tmp_path: Path, synth: Any) -> None:
     assert {"spend", "cac", "roi", "status"} <= set(credit.columns)
     assert (credit.get_column("status") == "paid").any()
     csv = pl.read_csv(run / "campaign_influence.csv")
-    assert csv.height == pl.read_parquet(run / "campaign_influence.parquet").height > 0
+    # the CSV (the CRM import file) is long; the Parquet file wide by default: the same rows
+    assert manifest["parameters"]["influence_layout"] == "wide"
+    wide = pl.read_parquet(run / "campaign_influence.parquet")
+    assert csv.height == long_influence(wide).height > 0
     bad = subprocess.run([*cmd[:-2], "--key", "campaigns", "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
@@ -445,9 +449,13 @@ def test_campaign_outputs_built_on_first_use_or_by_the_writer(synth: Any, tmp_pa
     afterwards (built from the same touch credit)."""
     res = attribution.attribute(synth.touches, synth.stages, models=["linear", "markov"])
     assert callable(res.__dict__["_campaign_influence"])
+    assert callable(res.__dict__["_campaign_influence_wide"])
     assert callable(res.__dict__["_campaign_credit"])
     run = res.write(tmp_path / "runs", report=False)
-    influence = pl.read_parquet(run / "campaign_influence.parquet")
+    written = pl.read_parquet(run / "campaign_influence.parquet")  # the wide layout, default
+    assert callable(res.__dict__["_campaign_influence"])  # the long one was not built for it
+    assert_frame_equal(written, res.campaign_influence_wide)
+    influence = long_influence(written)
     assert influence.height > 0
     assert_frame_equal(influence, res.campaign_influence)
     assert_frame_equal(pl.read_parquet(run / "campaign_credit.parquet"), res.campaign_credit)
@@ -476,6 +484,10 @@ def test_campaign_key_in_incremental_runs_equals_a_full_run(synth: Any, tmp_path
         assert_frame_equal(got.channel_credit.sort(by), full.channel_credit.sort(by), abs_tol=1e-9)
         by = ["model", "conversion_id", "touch_id"]
         assert_frame_equal(got.touch_credit.sort(by), full.touch_credit.sort(by), abs_tol=1e-9)
+        # the influence in both layouts (the run directory's default is the wide one)
+        for layout in ("campaign_influence", "campaign_influence_wide"):
+            assert getattr(got, layout).height > 0
+            assert_frame_equal(getattr(got, layout), getattr(full, layout), abs_tol=1e-9)
     assert got.manifest["parameters"]["incremental"]["mode"] == "incremental"
 
 

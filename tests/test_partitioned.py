@@ -353,15 +353,15 @@ def test_campaign_influence_built_by_opportunity_ranges(
     from attribution.engine import _partition_outputs
 
     monkeypatch.setattr(_partition_outputs, "CONVERSIONS_PER_RANGE", 4)
-    built: list[int] = []
-    influence = _partition_outputs.campaign_influence
+    built: list[int] = []  # each range's rows in the long layout
+    influence = _partition_outputs.influence_codes
 
-    def spy(rows: Any, conversions: pl.DataFrame) -> pl.DataFrame:
+    def spy(rows: Any, conversions: pl.DataFrame) -> Any:
         out = influence(rows, conversions)
-        built.append(out.height)
+        built.append(len(out.opp) * len(out.models))
         return out
 
-    monkeypatch.setattr(_partition_outputs, "campaign_influence", spy)
+    monkeypatch.setattr(_partition_outputs, "influence_codes", spy)
     models = ["linear", "time_decay", "markov"]
     # every three opportunities made one (as the contacts on a deal each convert)
     stages = synth.stages.with_columns(
@@ -396,6 +396,19 @@ def test_campaign_influence_built_by_opportunity_ranges(
     )
     assert len(built) > 3
     assert max(built) < whole.height
+    # the file in either layout (RunOptions.influence_layout), as the in-memory run writes it
+    for layout in ("wide", "long"):
+        out = run_partitioned(
+            synth.touches, stages, runs_dir=tmp_path / layout, run_id="r", models=models,
+            partitions=5, influence_layout=layout,
+        )
+        written = expected.write(tmp_path / layout, run_id="m", influence_layout=layout)
+        file = pl.read_parquet(out / "campaign_influence.parquet")
+        assert_frame_equal(file, pl.read_parquet(written / "campaign_influence.parquet"),
+                           rel_tol=TOL)
+        assert ("model" in file.columns) == (layout == "long")
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["parameters"]["influence_layout"] == layout
 
 
 def test_touch_credit_streamed_from_partition_files(synth: Any, tmp_path: Path) -> None:

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
+from attribution.b2b._influence import CAMPAIGN_INFLUENCE_SCHEMA, campaign_influence
 from attribution.b2b._shared import chosen_models, jsonable, money, num, rows_error
-from attribution.engine._campaign_credit import CampaignRows
 from attribution.engine._files import (
     RunFiles,
     write_csv_atomic,
@@ -52,23 +51,6 @@ __all__ = [
     "campaign_influence",
 ]
 
-#: ``campaign_influence.parquet``: per opportunity (``crm_opportunity`` false: the
-#: conversion's id, it had no ``opportunity_id``), model, campaign and its channel.
-CAMPAIGN_INFLUENCE_SCHEMA = pl.Schema(
-    {
-        "opportunity_id": pl.String(),
-        "crm_opportunity": pl.Boolean(),
-        "model": pl.String(),
-        "campaign_id": pl.String(),
-        "channel": pl.String(),
-        "credit_share": pl.Float64(),
-        "influence_percent": pl.Float64(),
-        "revenue_share": pl.Float64(),
-        "opportunity_amount": pl.Float64(),
-        "conversions": pl.Int64(),
-    }
-)
-
 CAMPAIGN_ECONOMICS_COLUMNS = (
     "model",
     "channel",
@@ -82,140 +64,6 @@ CAMPAIGN_ECONOMICS_COLUMNS = (
     "cac",
     "roi",
 )
-
-
-def _long_influence(
-    codes: pl.DataFrame, opp_of_conv: np.ndarray, n_model: int, n_pair: int
-) -> tuple[pl.Series, pl.Series, pl.Series, np.ndarray]:
-    """The influence rows' opportunity, model and pair codes and summed credit, from long
-    codes: one integer key per (opportunity, model, campaign); NumPy's unique numbers them
-    in that order and bincount sums the credit (a group-by and a sort on text took 0.7 s
-    at 150k rows)."""
-    key = (
-        opp_of_conv[codes.get_column("_conv").to_numpy()] * n_model
-        + codes.get_column("_model").to_numpy()
-    ) * n_pair + codes.get_column("_pair").to_numpy()
-    keys, row_of = np.unique(key, return_inverse=True)
-    credit = np.bincount(row_of.ravel(), codes.get_column("credit").to_numpy(), len(keys))
-    opp = pl.Series(keys // (n_model * n_pair))
-    return opp, pl.Series(keys // n_pair % n_model), pl.Series(keys % n_pair), credit
-
-
-def _wide_influence(
-    wide: pl.DataFrame, opp_of_conv: np.ndarray, n_model: int, n_pair: int
-) -> tuple[pl.Series, pl.Series, pl.Series, np.ndarray]:
-    """:func:`_long_influence` of the wide rows (``CampaignRows.wide``: a row per
-    conversion and pair, a credit column per model): summed per (opportunity, pair) once
-    for every model, then laid out by opportunity, model and pair with one gather (the
-    long codes' unique sorted 13x as many keys at 13 models)."""
-    key = opp_of_conv[wide.get_column("_conv").to_numpy()] * n_pair + wide.get_column(
-        "_pair"
-    ).to_numpy().astype(np.uint64)
-    keys, row_of = np.unique(key, return_inverse=True)
-    n_key = len(keys)
-    row_of = row_of.ravel()
-    # credit[m * n_key + k]: model m's credit of (opportunity, pair) k
-    credit = np.concatenate(
-        [np.bincount(row_of, wide.get_column(f"c{m}").to_numpy(), n_key) for m in range(n_model)]
-    )
-    opp_of_key = keys // n_pair
-    pair_of_key = keys - opp_of_key * n_pair
-    # each opportunity's keys are a run; its rows are that run once per model. The
-    # opportunities with runs of one length are laid out together by broadcasting (a loop
-    # over the distinct lengths, at most the number of campaigns)
-    starts = np.flatnonzero(np.concatenate([[True], opp_of_key[1:] != opp_of_key[:-1]]))
-    runs = np.diff(np.append(starts, n_key))
-    n_rows = n_key * n_model
-    opp, pair = np.empty(n_rows, np.uint64), np.empty(n_rows, np.uint64)
-    model, out = np.empty(n_rows, np.uint32), np.empty(n_rows, np.float64)
-    by_model = credit.reshape(n_model, n_key)
-    models = np.arange(n_model, dtype=np.uint32)
-    for length in np.unique(runs).tolist():
-        first = starts[runs == length]
-        at = first[:, None] + np.arange(length)  # (opportunities, length): their keys
-        to = (
-            (first * n_model)[:, None, None]
-            + (np.arange(n_model) * length)[None, :, None]
-            + np.arange(length)[None, None, :]
-        )
-        out[to] = by_model[:, at].transpose(1, 0, 2)
-        opp[to] = opp_of_key[first][:, None, None]
-        model[to] = models[None, :, None]
-        pair[to] = pair_of_key[at][:, None, :]
-    return pl.Series(opp), pl.Series(model), pl.Series(pair), out
-
-
-def campaign_influence(
-    rows: CampaignRows | pl.DataFrame, conversions: pl.DataFrame
-) -> pl.DataFrame:
-    """The campaign influence export from per-conversion campaign credit.
-
-    ``rows``: touch credit summed by conversion, model, channel and campaign (a
-    :class:`~attribution.engine._campaign_credit.CampaignRows`, or a frame of
-    ``conversion_id``, ``model``, ``channel``, ``campaign``, ``credit``, ``value``);
-    ``conversions``: the run's conversions (``conversion_id``, ``value``, ``opportunity_id``
-    when the stages had one). An opportunity is the conversion's ``opportunity_id``, else the
-    conversion itself (``crm_opportunity`` false). Several conversions of one opportunity (at
-    contact level each contact on the deal converts) share it: ``credit_share`` = the
-    campaign's credit over those conversions / their number, so it sums to 1 per opportunity
-    and model; ``opportunity_amount`` = the largest value among them (each carries the deal
-    amount) and ``revenue_share`` = ``credit_share`` x that amount, so revenue shares sum to
-    the amount. Rows come by opportunity, model (as run) and campaign.
-    """
-    coded = rows if isinstance(rows, CampaignRows) else CampaignRows.of(rows)
-    if (coded.wide if coded.wide is not None else coded.codes).height == 0:
-        return pl.DataFrame(schema=CAMPAIGN_INFLUENCE_SCHEMA)
-    opportunity = (
-        pl.col("opportunity_id") if "opportunity_id" in conversions.columns else pl.lit(None)
-    ).cast(pl.String)
-    # the credited conversions (every model credits each of them) with their opportunity
-    conv = coded.conversions.join(
-        conversions.select(
-            "conversion_id",
-            pl.coalesce(opportunity, pl.col("conversion_id")).alias("opportunity_id"),
-            opportunity.is_not_null().alias("crm_opportunity"),
-            pl.col("value").fill_null(0.0).alias("amount"),
-        ),
-        on="conversion_id",
-        how="left",
-    ).with_columns(  # (a credited conversion is always among them: this only keeps rows whole)
-        pl.coalesce("opportunity_id", "conversion_id").alias("opportunity_id"),
-        pl.col("crm_opportunity").fill_null(False),
-        pl.col("amount").fill_null(0.0),
-    )
-    names = conv.select("opportunity_id").unique().sort("opportunity_id").with_row_index("_opp")
-    conv = conv.join(names, on="opportunity_id").sort("_conv")
-    opportunities = (
-        conv.group_by("_opp")
-        .agg(
-            pl.len().cast(pl.Int64).alias("conversions"),
-            pl.col("crm_opportunity").first(),
-            pl.col("amount").max().alias("opportunity_amount"),
-        )
-        .sort("_opp")
-    )
-    n_model, n_pair = coded.models.height, coded.pairs.height
-    opp_of_conv = conv.get_column("_opp").to_numpy().astype(np.uint64)  # by _conv, 0..n-1
-    if coded.wide is not None:
-        opp, model, pair, credit = _wide_influence(coded.wide, opp_of_conv, n_model, n_pair)
-    else:
-        opp, model, pair, credit = _long_influence(coded.codes, opp_of_conv, n_model, n_pair)
-    per = opportunities.select(pl.all().gather(pl.lit(opp)))
-    share = pl.Series(credit) / per.get_column("conversions")
-    return pl.DataFrame(
-        {
-            "opportunity_id": names.get_column("opportunity_id").gather(opp),
-            "crm_opportunity": per.get_column("crm_opportunity"),
-            "model": coded.models.get_column("model").gather(model),
-            "campaign_id": coded.pairs.get_column("campaign").gather(pair),
-            "channel": coded.pairs.get_column("channel").gather(pair),
-            "credit_share": share,
-            "influence_percent": share * 100.0,
-            "revenue_share": share * per.get_column("opportunity_amount"),
-            "opportunity_amount": per.get_column("opportunity_amount"),
-            "conversions": per.get_column("conversions"),
-        }
-    ).cast(CAMPAIGN_INFLUENCE_SCHEMA)
 
 
 @dataclass
@@ -258,6 +106,9 @@ class CampaignEconomics:
 
     table: pl.DataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: the run's file this one writes in its place (:meth:`AttributionResult.write` then
+    #: leaves it to this one: written once)
+    replaces: tuple[str, ...] = field(default=(RunFiles.CAMPAIGN_CREDIT,), init=False, repr=False)
 
     def write(self, directory: str | Path) -> Path:
         """Write ``campaign_credit.parquet`` (with the spend columns) and

@@ -104,6 +104,7 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         "allow_empty": options.allow_empty,
         "key": options.key,
         "touch_credit_layout": options.touch_credit_layout,
+        "influence_layout": options.influence_layout,
         "bootstrap": options.bootstrap,
         "bootstrap_seed": options.bootstrap_seed,
         "channel_aliases": {

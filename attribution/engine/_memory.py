@@ -18,7 +18,7 @@ from attribution.b2b._accounts import (
     PIPELINE_SCHEMA,
     account_outputs,
 )
-from attribution.b2b._campaigns import campaign_influence
+from attribution.b2b._influence import InfluenceCodes, influence_codes
 from attribution.engine._bootstrap import bootstrap_credit, conversion_segments, with_intervals
 from attribution.engine._campaign_credit import (
     CampaignRows,
@@ -285,13 +285,16 @@ def attribute(
         touch_credit = functools.partial(_built_touch_credit, built)
     campaign_credit: pl.DataFrame | Callable[[], pl.DataFrame] = pl.DataFrame()
     influence: pl.DataFrame | Callable[[], pl.DataFrame] = pl.DataFrame()
+    influence_wide: pl.DataFrame | Callable[[], pl.DataFrame] = pl.DataFrame()
     if part.campaigns is not None:  # an aggregate of the touch credit above: no model reruns
         # built on first access (or by the run directory's writer, beside the other tables):
         # a run that reads only channel credit does not pay for them
         rows = _Once(functools.partial(_campaign_rows, wide, touch_credit, part.campaigns))
         labels = [run.label for run in runs]
         campaign_credit = lambda: campaign_credit_from_sums(rows().sums(), labels)  # noqa: E731
-        influence = functools.partial(_influence, rows, journeys.conversions)
+        codes = _Once(functools.partial(_influence, rows, journeys.conversions))
+        influence = lambda: codes().long()  # noqa: E731
+        influence_wide = lambda: codes().wide()  # noqa: E731
     conversions = journeys.conversions
     accounts = account_credit = pipeline = pl.DataFrame()
     account: dict[str, Any] = {}
@@ -351,6 +354,7 @@ def attribute(
         pipeline=pipeline,
         campaign_credit=cast(pl.DataFrame, campaign_credit),  # builders, as touch_credit
         campaign_influence=cast(pl.DataFrame, influence),
+        campaign_influence_wide=cast(pl.DataFrame, influence_wide),
         touch_credit_wide=cast(pl.DataFrame, wide),  # a builder without rule-based models
         bootstrap=boot,
     )
@@ -434,8 +438,9 @@ def _campaign_rows(
     return conversion_campaigns(frame, campaigns)
 
 
-def _influence(rows: Callable[[], CampaignRows], conversions: pl.DataFrame) -> pl.DataFrame:
-    return campaign_influence(rows(), conversions)
+def _influence(rows: Callable[[], CampaignRows], conversions: pl.DataFrame) -> InfluenceCodes:
+    """The campaign influence on codes: both layouts are laid out from it."""
+    return influence_codes(rows(), conversions)
 
 
 def attribute_paths(

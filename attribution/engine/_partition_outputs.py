@@ -10,7 +10,8 @@ partition and read back in pieces:
 - **campaign influence** (one row per opportunity, model and campaign: about 60M rows at
   100M touches): each partition's campaign rows (:class:`CampaignRows`) go to work files by
   *range* of the run's sorted opportunity ids (:class:`InfluenceBuckets`); each range is
-  then built on its own with the library's :func:`campaign_influence`. The ranges are
+  then built on its own with the library's :func:`campaign_influence` (or its wide layout,
+  ``RunOptions.influence_layout``). The ranges are
   contiguous in the sorted ids, so their outputs one after the other are in the order of
   the in-memory export (by opportunity, model, campaign). Several conversions of one
   opportunity (at contact level, the contacts on a deal) may be in different partitions:
@@ -27,7 +28,12 @@ from pathlib import Path
 
 import polars as pl
 
-from attribution.b2b._campaigns import CAMPAIGN_INFLUENCE_SCHEMA, campaign_influence
+from attribution.b2b._influence import (
+    CAMPAIGN_INFLUENCE_SCHEMA,
+    empty_wide_influence,
+    influence_codes,
+    long_influence,
+)
 from attribution.engine._campaign_credit import CampaignRows
 from attribution.engine._credit_table import credit_column, empty_table
 from attribution.engine._files import RunFiles
@@ -97,6 +103,7 @@ class InfluenceBuckets:
         directory: Path,
     ) -> None:
         self.conversions, self.labels, self.directory = conversions, list(labels), directory
+        self.layout = "long"
         opportunity = (
             pl.col("opportunity_id").cast(pl.String)
             if "opportunity_id" in conversions.columns
@@ -154,8 +161,11 @@ class InfluenceBuckets:
         for (r,), piece in frame.partition_by("_r", as_dict=True, include_key=False).items():
             write_work(piece, self.directory / "rows" / f"{r:05d}" / f"{part:05d}.parquet")
 
-    def build(self) -> list[Path]:
-        """Each range's influence rows, written to a work file; the files in order."""
+    def build(self, layout: str = "long") -> list[Path]:
+        """Each range's influence rows in ``layout`` (``RunOptions.influence_layout``: the
+        file's), written to a work file; the files in order (at least one: without rows, an
+        empty one of the layout's columns)."""
+        self.layout = layout
         models = pl.DataFrame(
             {"_model": range(len(self.labels)), "model": self.labels},
             schema={"_model": _INDEX, "model": pl.String},
@@ -189,15 +199,27 @@ class InfluenceBuckets:
                 self.pairs,
                 wide=wide,
             )
-            influence = campaign_influence(rows, self.conversions)
-            del rows, wide
+            codes = influence_codes(rows, self.conversions)
+            influence = codes.wide() if layout == "wide" else codes.long()
+            del rows, wide, codes
             self.outputs.append(write_work(influence, self.directory / "out" / f"{r:05d}.parquet"))
+        if not self.outputs:  # no row: the file still has the layout's columns
+            empty = (
+                empty_wide_influence(self.labels)
+                if layout == "wide"
+                else pl.DataFrame(schema=CAMPAIGN_INFLUENCE_SCHEMA)
+            )
+            self.outputs.append(write_work(empty, self.directory / "out" / "empty.parquet"))
         return self.outputs
 
     def read(self) -> pl.DataFrame:
         """The whole export (for :func:`attribute_partitioned`, which returns it in memory)."""
         if not self.outputs:
             return pl.DataFrame(schema=CAMPAIGN_INFLUENCE_SCHEMA)
+        if self.layout == "wide":  # the long rows of each range, in turn
+            return pl.concat(
+                [long_influence(pl.read_parquet(f)) for f in self.outputs], how="vertical"
+            )
         return pl.read_parquet(self.outputs, hive_partitioning=False)
 
 

@@ -361,7 +361,7 @@ def _run(
         account = account_parameters(options, reference)
     if influence is not None:
         timer.stage("campaign influence")
-        influence.build()
+        influence.build(options.influence_layout)
 
     timer.stage("collect")
     channel_credit = concat(

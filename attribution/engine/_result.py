@@ -168,7 +168,15 @@ class AttributionResult:
         With campaigns (not on Spark): the CRM campaign-influence rows, one per opportunity,
         model and campaign (``credit_share`` sums to 1 per opportunity and model,
         ``revenue_share`` to the opportunity's amount); see
-        :func:`attribution.b2b._campaigns.campaign_influence`.
+        :func:`attribution.b2b._campaigns.campaign_influence`. From :func:`attribute` it is
+        built on first access.
+    campaign_influence_wide : pl.DataFrame
+        The same shares, one row per opportunity and campaign: the columns naming them,
+        then ``credit_share:<model>`` per model in the run's order (what
+        ``campaign_influence.parquet`` holds under ``influence_layout="wide"``, the default;
+        see :mod:`attribution.b2b._influence`). Built on first access; empty (no columns)
+        when the executor holds only the long layout, which :meth:`write` then turns into
+        this one when the wide file is asked for.
     bootstrap : Bootstrap or None
         With ``RunOptions(bootstrap=N)`` (in memory): the draws, every model refitted on
         each (:class:`attribution.engine._bootstrap.Bootstrap`; ``credit`` per draw, model,
@@ -192,6 +200,7 @@ class AttributionResult:
     campaign_credit: pl.DataFrame = field(default_factory=pl.DataFrame)
     campaign_influence: pl.DataFrame = field(default_factory=pl.DataFrame)
     touch_credit_wide: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    campaign_influence_wide: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
     bootstrap: Bootstrap | None = field(default=None, repr=False)
 
     def require_conversions(self) -> AttributionResult:
@@ -214,8 +223,15 @@ class AttributionResult:
         (default: the path table and the campaign outputs), each in a thread of its own; a
         reader (e.g. :meth:`write`) then waits for the thread instead of building it. The
         command line calls it before the B2B stage, whose work then overlaps these builds
-        (Polars and NumPy build them without the GIL). An error is raised to the reader."""
-        for name in names or ("paths", "campaign_influence", "campaign_credit"):
+        (Polars and NumPy build them without the GIL). An error is raised to the reader.
+        The campaign influence is the layout the run writes (``influence_layout``)."""
+        influence = (
+            "campaign_influence_wide"
+            if self._layout("influence_layout", None) == "wide"
+            and callable(self.__dict__["_campaign_influence_wide"])
+            else "campaign_influence"
+        )
+        for name in names or ("paths", influence, "campaign_credit"):
             slot = f"_{name}"
             build = self.__dict__[slot]
             if name == "paths" and callable(stored := getattr(build, "stored", None)):
@@ -247,6 +263,30 @@ class AttributionResult:
 
         return wide_from_long(self.touch_credit, self.conversions)
 
+    def campaign_influence_table(self, layout: str) -> pl.DataFrame:
+        """The campaign influence as ``campaign_influence.parquet`` holds it under ``layout``
+        (``"wide"`` or ``"long"``, see ``RunOptions.influence_layout``)."""
+        if layout == "long":
+            return self.campaign_influence
+        if self.campaign_influence_wide.width:
+            return self.campaign_influence_wide
+        from attribution.b2b._influence import wide_influence
+
+        long = self.campaign_influence
+        if not long.width:  # no campaigns: no file
+            return long
+        # the models in the rows' order (by opportunity, model as run); without rows the run's
+        models = self.channel_credit.get_column("model").unique(maintain_order=True).to_list()
+        return wide_influence(long, None if long.height else models)
+
+    def _layout(self, option: str, given: str | None) -> str:
+        """A file's layout: ``given``, else the run's (the manifest's parameters), else
+        long (a result made by hand, or before the option was)."""
+        layout = given or self.manifest.get("parameters", {}).get(option, "long")
+        if layout not in ("wide", "long"):
+            raise ValueError(f"{option} must be 'wide' or 'long'; got {layout!r}")
+        return str(layout)
+
     def write(
         self,
         runs_dir: str | Path,
@@ -255,11 +295,13 @@ class AttributionResult:
         also: Sequence[Any] = (),
         report: bool = True,
         touch_credit_layout: str | None = None,
+        influence_layout: str | None = None,
     ) -> Path:
         """Write the run directory ``runs_dir/<run_id>`` atomically and return its path.
 
         ``touch_credit_layout``: ``"wide"`` or ``"long"`` (see ``RunOptions``); default the
-        run's (the manifest's ``parameters.touch_credit_layout``, else long). The tables are
+        run's (the manifest's ``parameters.touch_credit_layout``, else long);
+        ``influence_layout`` likewise for ``campaign_influence.parquet``. The tables are
         written in parallel threads (Polars writes without the GIL), Parquet with zstd at
         level 1: about the CPU time of lz4 or no compression (the encoding dominates) for
         files a quarter smaller than lz4's.
@@ -271,16 +313,16 @@ class AttributionResult:
         ``campaign_credit.parquet`` and ``campaign_influence.parquet`` when the touches carry
         campaigns, ``credit_draws.parquet`` with the bootstrap, and
         whatever the objects in ``also`` write (each has ``.write(directory)``, e.g. a survey
-        benchmark), and last ``report.html``, the self-contained report of everything written
+        benchmark; one that lists a file of the run in its ``replaces``, as campaign
+        economics does ``campaign_credit.parquet``, writes that file instead of the run, so it
+        is written once), and last ``report.html``, the self-contained report of everything written
         (``report=False`` skips it: about 0.6 s and 1 MB, half of it the packed plotly.js).
         """
         run_id = run_id or self.manifest["run_id"]
         final = Path(runs_dir) / run_id
-        layout = touch_credit_layout or self.manifest.get("parameters", {}).get(
-            "touch_credit_layout", "long"
-        )
-        if layout not in ("wide", "long"):
-            raise ValueError(f"touch_credit_layout must be 'wide' or 'long'; got {layout!r}")
+        layout = self._layout("touch_credit_layout", touch_credit_layout)
+        influence_layout = self._layout("influence_layout", influence_layout)
+        replaced = {file for extra in also for file in getattr(extra, "replaces", ())}
         with atomic_directory(final) as tmp:
             tables: list[tuple[str, Callable[[], pl.DataFrame]]] = [
                 (RunFiles.CHANNEL_CREDIT, lambda: self.channel_credit),
@@ -300,13 +342,16 @@ class AttributionResult:
                     tables.append((file, lambda frame=frame: frame))  # type: ignore[misc]
             # the campaign outputs, when still to be built, are built by the writer's threads
             # (beside the touch credit's encoding); an empty one writes no file
-            for file, name in (
-                (RunFiles.CAMPAIGN_CREDIT, "campaign_credit"),
-                (RunFiles.CAMPAIGN_INFLUENCE, "campaign_influence"),
-            ):
-                if callable(self.__dict__[f"_{name}"]) or getattr(self, name).width:
-                    tables.append((file, lambda name=name: getattr(self, name)))  # type: ignore[misc]
-            write_tables(tmp, tables)
+            if self._pending("campaign_credit"):
+                tables.append((RunFiles.CAMPAIGN_CREDIT, lambda: self.campaign_credit))
+            if self._pending("campaign_influence") or self._pending("campaign_influence_wide"):
+                tables.append(
+                    (
+                        RunFiles.CAMPAIGN_INFLUENCE,
+                        lambda: self.campaign_influence_table(influence_layout),
+                    )
+                )
+            write_tables(tmp, [(file, build) for file, build in tables if file not in replaced])
             for extra in also:  # e.g. a SurveyBenchmark: anything with .write(directory)
                 extra.write(tmp)
             for name, graph in self.graphs.items():
@@ -321,7 +366,11 @@ class AttributionResult:
                 files=sorted(written + [RunFiles.REPORT] if report else written),
             )
             if "parameters" in manifest:  # the layout the file was written in
-                manifest["parameters"] = dict(manifest["parameters"], touch_credit_layout=layout)
+                manifest["parameters"] = dict(
+                    manifest["parameters"],
+                    touch_credit_layout=layout,
+                    influence_layout=influence_layout,
+                )
             if report:  # last: it reads every other file of the run
                 from attribution.report._page import (
                     write_report,  # plotly loads only when a report is written
@@ -330,6 +379,10 @@ class AttributionResult:
                 write_report(tmp, manifest=manifest)
             write_json_atomic(tmp / RunFiles.MANIFEST, manifest)
         return final
+
+    def _pending(self, name: str) -> bool:
+        """Whether table ``name`` is still to be built, or built with columns."""
+        return callable(self.__dict__[f"_{name}"]) or bool(getattr(self, name).width)
 
 
 def write_tables(directory: Path, tables: Sequence[tuple[str, Callable[[], pl.DataFrame]]]) -> None:
@@ -366,6 +419,7 @@ _LAZY = (
     "campaign_credit",
     "campaign_influence",
     "touch_credit_wide",
+    "campaign_influence_wide",
 )
 
 

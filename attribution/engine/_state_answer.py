@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import polars as pl
 
-from attribution.b2b._campaigns import campaign_influence
+from attribution.b2b._influence import InfluenceCodes, influence_codes
 from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
     conversion_campaigns,
@@ -122,6 +122,7 @@ def answer(
         fitted.graphs,
         campaign_credit=cast(pl.DataFrame, lazy.campaign_credit),
         campaign_influence=cast(pl.DataFrame, lazy.campaign_influence),
+        campaign_influence_wide=cast(pl.DataFrame, lazy.campaign_influence_wide),
         touch_credit_wide=cast(pl.DataFrame, lazy.touch_credit_wide),
     )
 
@@ -190,7 +191,7 @@ class _Lazy:
         return self._conversions
 
     @functools.cached_property
-    def _campaigns(self) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    def _campaigns(self) -> tuple[pl.DataFrame, InfluenceCodes] | None:
         campaigns = self.state.current("campaigns", self.key)
         if campaigns is None:
             return None
@@ -204,11 +205,14 @@ class _Lazy:
         labels = [run.label for run in self.options.runs]
         return (
             campaign_credit_from_sums(by_conversion.sums(), labels),
-            campaign_influence(by_conversion, self.conversions()),
+            influence_codes(by_conversion, self.conversions()),
         )
 
     def campaign_credit(self) -> pl.DataFrame:
         return pl.DataFrame() if self._campaigns is None else self._campaigns[0]
 
     def campaign_influence(self) -> pl.DataFrame:
-        return pl.DataFrame() if self._campaigns is None else self._campaigns[1]
+        return pl.DataFrame() if self._campaigns is None else self._campaigns[1].long()
+
+    def campaign_influence_wide(self) -> pl.DataFrame:
+        return pl.DataFrame() if self._campaigns is None else self._campaigns[1].wide()

@@ -276,6 +276,7 @@ class RunRequest(BaseModel):
     required_roles: Annotated[list[Name] | None, Field(None, max_length=32)]
     key: Literal["channel", "campaign", "channel/campaign"] | None = None
     touch_credit_layout: Literal["wide", "long"] | None = None
+    influence_layout: Literal["wide", "long"] | None = None
     bootstrap: int | None = Field(None, description="bootstrap draws (0-1,000)")
     bootstrap_seed: int | None = None
     # the B2B inputs (files under the data directory, as touches and stages) and settings,
