@@ -15,12 +15,14 @@
 2. **pass 1**, per partition in turn -- the library's own validation, journey building and
    rule-based models; the journey touches with the rule-based credit (a ``credit:<model>``
    column per model, as the wide touch credit has them) are written to the work directory;
-   the *additive* partials are kept: the path table (``path``, ``conversions``, ``nulls``,
-   ``value``), the reconciliation counts, per-channel credit sums and the conversions (one
-   row each).
-3. **fit** -- the path-table partials are summed by path (sorted first, so the float
-   ``value`` sums are deterministic) and each data-driven model is fitted once on the merged
-   table with the library's estimator. Integer counts equal the in-memory table exactly, so
+   the *additive* partials are kept: the path table on integer codes
+   (:class:`~attribution.engine._path_partials.PathPartial`: ``conversions``, ``nulls``,
+   ``value`` by packed path key), the reconciliation counts, per-channel credit sums and the
+   conversions (one row each).
+3. **fit** -- the path-table partials are recoded to the run's channels and summed by key
+   (in partition order, so the float ``value`` sums are deterministic), the distinct paths
+   decoded into lists once, and each data-driven model is fitted once on the merged table
+   with the library's estimator. Integer counts equal the in-memory table exactly, so
    the fit does too (``value`` sums to the last bits).
 4. **pass 2**, per partition -- the fitted estimators allocate each conversion's credit over
    its touches (the same ``allocate`` as in memory); the partition's wide touch credit is
@@ -82,11 +84,9 @@ from attribution.engine._merge import (
     TouchIds,
     bucket_expr,
     check_partitions,
-    compact_paths,
     contact_accounts,
     merge_channel_sums,
     merge_counts,
-    merge_paths,
     retier,
 )
 from attribution.engine._partition_outputs import (
@@ -95,6 +95,7 @@ from attribution.engine._partition_outputs import (
     read_wide,
     write_work,
 )
+from attribution.engine._path_partials import PathPartial, merge_path_partials, path_partial
 from attribution.engine._result import (
     CAMPAIGN_SUMS_SCHEMA,
     CHANNEL_CREDIT_SCHEMA,
@@ -111,7 +112,6 @@ from attribution.engine._stages import (
     concat,
     fit_models,
     load_input,
-    path_table,
     rule_credit_columns,
     run_stage_columns,
     run_touch_columns,
@@ -248,7 +248,7 @@ def _run(
     timer.stage("partitions: journeys and rule-based models")
     labels = [run.label for run in runs]
     counts: list[dict[str, Any]] = []
-    path_partials: list[pl.DataFrame] = []
+    path_partials: list[PathPartial] = []
     conversion_parts: list[pl.DataFrame] = []
     sums: dict[int, list[pl.DataFrame]] = {i: [] for i in range(len(runs))}
     has_campaigns = False
@@ -260,7 +260,7 @@ def _run(
         journeys = part.journeys
         counts.append(part.counts)
         rows_in = [rows_in[0] + part.rows_in[0], rows_in[1] + part.rows_in[1]]
-        path_partials.append(compact_paths(path_table(journeys)))
+        path_partials.append(path_partial(journeys))
         conversion_parts.append(journeys.conversions)
         if level == "account":
             stamps = pl.concat([f.select("timestamp") for f in (part.touches, part.stages)])
@@ -282,7 +282,7 @@ def _run(
         del part, journeys, touches, rules
 
     timer.stage("paths")
-    paths = merge_paths(path_partials)
+    paths = merge_path_partials(path_partials)
     del path_partials
 
     fitted = fit_models(options, paths, timer=timer)
