@@ -53,6 +53,7 @@ __all__ = [
     "journey_sequences",
     "load_input",
     "order_selection",
+    "path_codes",
     "path_table",
     "prepare_touches",
     "reconciliation",
@@ -296,6 +297,14 @@ def path_table(journeys: Journeys, *, joined: str | None = None) -> pl.DataFrame
     channel codes (the ``Enum`` of the null touches) packed into integer keys
     (:mod:`attribution.journeys._paths`): 0.4 s of CPU for 10M touches instead of 1.5 s.
     ``joined``: each ``path`` one string, its channels joined by it."""
+    converting, nulls, names = path_codes(journeys)
+    return path_table_of(converting, nulls, names, PATH_TABLE_SCHEMA, joined=joined)
+
+
+def path_codes(journeys: Journeys) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """The journeys as :func:`~attribution.journeys._paths.path_table_of` takes them: the
+    converting and the null paths' touches (``pid``, ``ch``, and ``value`` for the
+    converting ones) coded in the channels' ``Enum``, and its names."""
     codes = journeys.null_touches.schema["channel"]
     assert isinstance(codes, pl.Enum)
     converting = journeys.touches.select(
@@ -306,9 +315,7 @@ def path_table(journeys: Journeys, *, joined: str | None = None) -> pl.DataFrame
     nulls = journeys.null_touches.select(
         pl.col("path_id").alias("pid"), pl.col("channel").to_physical().alias("ch")
     )
-    return path_table_of(
-        converting, nulls, codes.categories.to_list(), PATH_TABLE_SCHEMA, joined=joined
-    )
+    return converting, nulls, codes.categories.to_list()
 
 
 def journey_sequences(journeys: Journeys) -> PathSequences:
