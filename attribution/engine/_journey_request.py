@@ -7,9 +7,10 @@ Reading the nested request is one pass over its items; everything after is colum
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, time
+from typing import Any, Final
 
 import polars as pl
 
@@ -23,6 +24,8 @@ from attribution.journeys._conversions import DEFAULT_MILESTONES
 
 __all__ = [
     "CONVERSION_STAGE",
+    "DATE_ONLY",
+    "END_OF_DAY",
     "MILESTONES",
     "SEP",
     "JourneyLike",
@@ -74,13 +77,25 @@ def _number(value: Any, path: str) -> float | None:
     return out
 
 
-class _Times:
-    """Collects timestamps (datetime or ISO text) with their field paths; parses in bulk."""
+#: A date without a time of day, as ISO 8601 text (``2025-03-01``).
+DATE_ONLY: Final = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s*")
+#: The time of day a conversion sent as a date alone is taken at (:class:`_Times`).
+END_OF_DAY: Final = time(23, 59, 59, 999_999)
 
-    def __init__(self) -> None:
+
+class _Times:
+    """Collects timestamps (datetime or ISO text) with their field paths; parses in bulk.
+
+    With ``end_of_day`` (conversions), a date without a time of day (``"2025-03-01"`` or a
+    :class:`~datetime.date`) is the *end* of that day, 23:59:59.999999 UTC, as ``attribution
+    import`` reads a CRM's close dates: a deal closed on a date comes after that day's
+    touches. Other timestamps sent as a date are its midnight."""
+
+    def __init__(self, *, end_of_day: bool = False) -> None:
         self.moments: list[datetime | None] = []
         self.texts: list[str | None] = []
         self.paths: list[str] = []
+        self.end_of_day = end_of_day
 
     def add(self, value: Any, path: str, *, required: bool = True) -> None:
         if value is None and not required:
@@ -88,9 +103,12 @@ class _Times:
         elif isinstance(value, datetime):
             moment, text = value, None
         elif isinstance(value, date):
-            moment, text = datetime(value.year, value.month, value.day), None
+            moment, text = datetime.combine(value, END_OF_DAY if self.end_of_day
+                                            else time()), None
         elif isinstance(value, str):
             moment, text = None, value
+            if self.end_of_day and DATE_ONLY.fullmatch(value):
+                text = f"{value.strip()}T{END_OF_DAY.isoformat()}"
         else:
             raise _fail(path, f"must be an ISO 8601 timestamp; got {value!r}")
         self.moments.append(moment)
@@ -135,7 +153,7 @@ def frames(
     conv_ids: list[str] = []
     values: list[float | None] = []
     stages: list[str] = []
-    conv_times, milestone_times = _Times(), {m: _Times() for m in MILESTONES}
+    conv_times, milestone_times = _Times(end_of_day=True), {m: _Times() for m in MILESTONES}
     t_conv: list[int] = []
     t_ids: list[str] = []
     t_contacts: list[str | None] = []

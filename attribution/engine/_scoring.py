@@ -442,7 +442,9 @@ def score_journeys(
         Each a mapping ``{"conversion": {"id", "timestamp", "value"?, "stage"?},
         "touches": [{"touch_id"?, "timestamp", "channel", "campaign"?, "contact_id"?,
         "role"?}], "milestones"?: {"lead"?, "opportunity"?}}``; timestamps as ISO 8601 text
-        or ``datetime`` (naive = UTC).
+        or ``datetime`` (naive = UTC). A conversion sent as a date alone (``"2025-03-01"``
+        or a ``date``) is the end of that day (23:59:59.999999), as ``attribution import``
+        reads close dates; touches and milestones sent as a date are its midnight.
     models
         Registry names, ``(name, params)`` pairs or ``{"name", "params"}`` mappings.
     paths

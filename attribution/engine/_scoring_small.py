@@ -96,6 +96,20 @@ def _micros(value: Any) -> int:
     return micros
 
 
+#: From a day's midnight to its end (23:59:59.999999), in microseconds.
+_DAY_END: Final = 86_400_000_000 - 1
+
+
+def _conversion_micros(value: Any) -> int:
+    """:func:`_micros` of a conversion: a date alone is the end of that day (as
+    :class:`attribution.engine._journey_request._Times` reads it)."""
+    micros = _micros(value)
+    kind = type(value)
+    if kind is date or (kind is str and len(value) == 10):  # _ISO: YYYY-MM-DD alone
+        micros += _DAY_END
+    return micros
+
+
 def _mapping(value: Any) -> bool:
     return type(value) is dict or isinstance(value, Mapping)
 
@@ -151,7 +165,7 @@ class _Request:
             if not _mapping(conversion):
                 raise NeedsGeneralEngine
             conv_ids.append(_text(conversion.get("id")))
-            at = _micros(conversion.get("timestamp"))
+            at = _conversion_micros(conversion.get("timestamp"))
             conv_times.append(at)
             value = conversion.get("value")
             if value is None:

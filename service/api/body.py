@@ -79,6 +79,12 @@ def _moment(value: Any) -> datetime:
     return moment
 
 
+def _end_of_day(moment: datetime) -> datetime:
+    """A conversion sent as a date alone (``_ISO``'s ten characters) is the end of that day,
+    as the schema and the library read it."""
+    return moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
+
+
 def _keys(value: Any, allowed: frozenset[str]) -> dict[str, Any]:
     if type(value) is not dict or not allowed.issuperset(value):
         raise _NotPlain
@@ -99,7 +105,9 @@ def _journey(value: Any) -> dict[str, Any]:
     journey = _keys(value, _JOURNEY)
     conversion = _keys(journey.get("conversion"), _CONVERSION)
     _text(conversion.get("id"), MAX_ID_CHARS)
-    conversion["timestamp"] = _moment(conversion.get("timestamp"))
+    sent = conversion.get("timestamp")
+    moment = _moment(sent)  # text of the _ISO form, or _NotPlain
+    conversion["timestamp"] = _end_of_day(moment) if len(str(sent)) == 10 else moment
     if "value" in conversion and conversion["value"] is not None:
         amount = conversion["value"]
         if type(amount) is not float and type(amount) is not int:
@@ -208,8 +216,11 @@ def _read_typed(raw: bytes) -> AttributeRequest | None:
         moments = list(map(datetime.fromisoformat, texts))
     except ValueError:
         return None
+    dates = [j["conversion"] for j in data["journeys"] if len(j["conversion"]["timestamp"]) == 10]
     for (holder, key), moment in zip(spots, moments, strict=True):
         holder[key] = moment
+    for conversion in dates:  # a date alone: the end of that day
+        conversion["timestamp"] = _end_of_day(conversion["timestamp"])
     return AttributeRequest.model_construct(models=data["models"], journeys=data["journeys"],
                                             snapshot=data.get("snapshot"))
 

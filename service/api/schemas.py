@@ -32,6 +32,19 @@ def _iso_text(value: Any) -> Any:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
+_DATE_ONLY = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s*")
+
+
+def _conversion_text(value: Any) -> Any:
+    # a conversion sent as a date alone (Salesforce's CloseDate) is the end of that day, as
+    # the library reads it: the day's touches come before it
+    value = _iso_text(value)
+    if isinstance(value, str) and _DATE_ONLY.fullmatch(value):
+        return f"{value.strip()}T23:59:59.999999"
+    return value
+
+
+ConversionTimestamp = Annotated[datetime, BeforeValidator(_conversion_text)]
 # ids and names: no control character (NUL, tab, newline, ...), not blank
 # the library's limits of an input cell (attribution.inputs), one set for files and requests
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=CLEAN_TEXT)]
@@ -49,7 +62,9 @@ class Conversion(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     id: Annotated[Id, Field(description="your id (e.g. the opportunity id); echoed back")]
-    timestamp: Annotated[Timestamp, Field(description="ISO 8601; naive = UTC")]
+    timestamp: Annotated[ConversionTimestamp, Field(
+        description="ISO 8601; naive = UTC; a date alone is the end of that day "
+                    "(23:59:59.999999)")]
     value: NotRequired[Annotated[Amount | None, Field(description="deal amount")]]
     stage: NotRequired[Annotated[Stage, Field(description="default closed_won")]]
 
