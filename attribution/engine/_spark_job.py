@@ -54,7 +54,9 @@ def job_parser() -> argparse.ArgumentParser:
     for name, flag in option_flags():  # the run options: RunOptions field metadata
         if name not in NOT_ON_SPARK:
             action = {"switch": "store_true", "repeat": "append"}.get(flag.kind, "store")
-            parser.add_argument(*flag.flags, dest=name, action=action, help=flag.help)
+            # argparse formats help text with %: "90% intervals" must reach it as "90%%"
+            help_text = flag.help.replace("%", "%%") if flag.help else flag.help
+            parser.add_argument(*flag.flags, dest=name, action=action, help=help_text)
     return parser
 
 
