@@ -302,6 +302,65 @@ def test_unseen_channels_and_their_credit_rule(url: str) -> None:
         assert got[model, "mixed", "t2"] > 0
 
 
+def test_a_damaged_pointer_is_not_read_as_nothing_published(
+        tmp_path: Path, stored: dict[str, Path]) -> None:
+    store = SnapshotStore(tmp_path / "store")
+    assert store.current() is None  # no store at all: nothing published
+    first = store.publish(stored["good"])
+    second = store.publish(shutil.copytree(stored["good"], tmp_path / "again"))
+    pointer = store.root / "current.json"
+    for content, says in ((b'{"snapshot_id": "nope"}', "names snapshot 'nope', which the "
+                                                       "store does not hold"),
+                          (b'{"snap', 'is not the {"snapshot_id": "..."}'),
+                          (b"[]", 'is not the {"snapshot_id": "..."}'),
+                          (b"\xff\xfe", "cannot be read")):
+        pointer.write_bytes(content)
+        with pytest.raises(attribution.InputError) as err:
+            store.current()
+        message = " ".join(str(err.value).split())
+        assert "current.json" in message
+        assert says in message
+        assert f"{second.snapshot_id}, {first.snapshot_id}" in message  # newest first
+        assert "attribution publish" in message
+    pointer.unlink()
+    assert store.current() is None
+
+
+def test_scoring_on_a_damaged_pointer_says_so_over_http(url: str, runs_dir: Path) -> None:
+    """newuser-report3 #3: a pointer naming a missing snapshot, or truncated, answered 409
+    no_snapshot "none is published; publish a finished run": now 503 for the operator,
+    naming the pointer and the snapshots there; rule-based and named-snapshot requests are
+    unaffected, the listing warns, and a publication repairs it."""
+    sent = {"models": ["markov"], "journeys": [journey("o1", "linkedin", "email")]}
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        snap = http.post("/v1/models/snapshots", json={"run_id": "good"}).json()
+        assert http.post("/v1/attribute", json=sent).status_code == 200  # cached, fast path
+        pointer = runs_dir / ".snapshots" / "current.json"
+        for content in ('{"snapshot_id": "nope"}', '{"snap'):
+            pointer.write_text(content)
+            answer = http.post("/v1/attribute", json=sent)
+            assert answer.status_code == 503, answer.text
+            err = answer.json()["error"]
+            assert err["type"] == "snapshot_store"
+            assert ".snapshots/current.json" in err["message"]
+            assert snap["snapshot_id"] in err["message"]
+            assert "none is published" not in err["message"]
+            assert str(runs_dir) not in answer.text
+            if "nope" in content:
+                assert "names snapshot 'nope'" in err["message"]
+            assert http.post("/v1/attribute", json=sent | {"models": ["linear"]}
+                             ).status_code == 200
+            named = http.post("/v1/attribute", json=sent | {"snapshot": snap["snapshot_id"]})
+            assert named.status_code == 200
+            listed = http.get("/v1/models/snapshots").json()
+            assert listed["current"] is None
+            assert [s["snapshot_id"] for s in listed["snapshots"]] == [snap["snapshot_id"]]
+            assert listed["warnings"] == [err["message"]]
+        again = http.post("/v1/models/snapshots", json={"run_id": "good"}).json()
+        assert http.post("/v1/attribute", json=sent).json()["snapshot"] == again["snapshot_id"]
+        assert http.get("/v1/models/snapshots").json()["warnings"] == []
+
+
 def test_a_run_not_succeeded_cannot_be_published(url: str, runs_dir: Path) -> None:
     status = {"run_id": "busy", "status": "running", "owner": {"host": "elsewhere", "pid": 1}}
     (runs_dir / ".status").mkdir(exist_ok=True)

@@ -251,9 +251,48 @@ class SnapshotStore:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def current(self) -> ModelSnapshot | None:
-        """The current snapshot, or None when nothing was published."""
-        current = self.current_id()
-        return self.get(current) if current is not None else None
+        """The current snapshot, or None when nothing was published (no pointer).
+
+        Raises
+        ------
+        InputError
+            The pointer (``current.json``) is there but cannot be read, is not what a
+            publication writes, or names a snapshot the store does not hold (removed, or
+            the file edited by hand): the message says which and lists the published
+            snapshots. A damaged pointer is never read as "nothing published".
+        """
+        pointer = self.root / CURRENT
+        try:
+            text = pointer.read_text()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            raise self._damaged(f"cannot be read ({why})") from None
+        try:
+            current = json.loads(text).get("snapshot_id")
+        except (ValueError, AttributeError):
+            current = None
+        if not isinstance(current, str) or not current:
+            raise self._damaged('is not the {"snapshot_id": "..."} a publication writes')
+        snapshot = self.get(current)
+        if snapshot is None:
+            raise self._damaged(f"names snapshot '{current[:128]}', which the store does not "
+                                "hold (removed, or its snapshot.json cannot be read)")
+        return snapshot
+
+    def _damaged(self, problem: str) -> InputError:
+        """The error of a damaged pointer: what is wrong, the snapshots there are, the fix."""
+        names = [s.snapshot_id for s in self.all()]
+        there = (f"published snapshots (newest first): {', '.join(names[:10])}"
+                 + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                 if names else "no complete snapshot is in the store")
+        return InputError(
+            f"the pointer to the current snapshot {problem}; {there}",
+            table="snapshots", source=f"{self.root.name}/{CURRENT}",
+            hint="publish a run again to make it current (`attribution publish RUN_DIR`, "
+                 'or POST /v1/models/snapshots {"run_id": ...}), or name a snapshot in the '
+                 "request")
 
     def all(self) -> list[ModelSnapshot]:
         """Every complete snapshot, newest first."""

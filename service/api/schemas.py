@@ -211,6 +211,10 @@ class SnapshotInfo(BaseModel):
 class SnapshotsResponse(BaseModel):
     current: str | None = Field(description="the snapshot used when a request names none")
     snapshots: list[SnapshotInfo] = Field(description="newest first")
+    warnings: list[str] = Field(default_factory=list, description=(
+        "why current is null although snapshots are listed: the store's pointer to the "
+        "current one is damaged (scoring with data-driven models answers 503 until a "
+        "publication repairs it)"))
 
 
 class ModelInfo(BaseModel):

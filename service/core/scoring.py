@@ -90,7 +90,8 @@ class ScorerCache:
         Raises
         ------
         ServiceError
-            404 for an unknown snapshot, 409 when none is published.
+            404 for an unknown snapshot, 409 when none is published, 503 when the store's
+            pointer to the current one is damaged (unreadable, or naming a missing one).
         attribution.ModelNotFoundError, attribution.ModelParameterError
             An unknown model or a bad parameter.
         """
@@ -134,7 +135,10 @@ class ScorerCache:
                                    "GET /v1/models/snapshots lists them", field="snapshot")
             return snapshot
         marker = self.snapshots.current_marker()  # before reading: a change after it is seen
-        current = self.snapshots.current()
+        try:
+            current = self.snapshots.current()
+        except attribution.InputError as exc:  # a damaged pointer: the operator's to repair
+            raise ServiceError(503, "snapshot_store", str(exc)) from None
         if current is not None and marker is not None:
             self._current = (marker, current.snapshot_id)
         if current is None:

@@ -228,7 +228,7 @@ async def _in_process(pool: ScoringPool, raw: bytes) -> Response:
 
 
 @router.post("/attribute", response_model=AttributeResponse,
-             responses=errors(400, 401, 404, 409, 413, 422, 429),
+             responses=errors(400, 401, 404, 409, 413, 422, 429, 503),
              openapi_extra={"requestBody": {"required": True,
                                             "content": {"application/json": {"schema": _BODY}}}})
 async def attribute(request: Request, settings: SettingsDep, scorers: ScorersDep,

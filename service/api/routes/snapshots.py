@@ -23,12 +23,16 @@ def _info(snapshot: ModelSnapshot, current: str | None) -> dict[str, Any]:
 
 @router.get("", response_model=SnapshotsResponse, responses=errors(401))
 def list_snapshots(snapshots: SnapshotsDep) -> dict[str, Any]:
-    """Every published snapshot, newest first, and which one is current."""
-    current = snapshots.current_id()
-    every = snapshots.all()
-    if current is not None and all(s.snapshot_id != current for s in every):
-        current = None  # the pointer names a snapshot that is gone
-    return {"current": current, "snapshots": [_info(s, current) for s in every]}
+    """Every published snapshot, newest first, and which one is current (null, with a
+    warning saying why, when the store's pointer to it is damaged)."""
+    warnings: list[str] = []
+    try:
+        found = snapshots.current()
+    except attribution.InputError as exc:  # listed all the same: the operator repairs it
+        found, warnings = None, [str(exc)]
+    current = found.snapshot_id if found is not None else None
+    return {"current": current, "snapshots": [_info(s, current) for s in snapshots.all()],
+            "warnings": warnings}
 
 
 @router.post("", status_code=201, response_model=SnapshotInfo,
