@@ -149,6 +149,8 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
     blank = rec.get("blank_rows_dropped") or {}
     if blank:
         checks.append(f"blank rows dropped {blank}")
+    if rec.get("ids_trimmed"):
+        checks.append(f"ids trimmed of surrounding spaces {rec['ids_trimmed']}")
     future = rec.get("dated_in_the_future") or {}
     if future:
         checks.append(f"dated in the future (kept: check the year) {future}")

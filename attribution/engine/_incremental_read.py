@@ -166,4 +166,5 @@ def _replace(table: Table, frame: pl.DataFrame) -> Table:
         names=table.names,
         spec=table.spec,
         blank_rows=table.blank_rows,
+        trimmed=table.trimmed,
     )

@@ -46,7 +46,8 @@ def input_counts(
     conversions: pl.DataFrame,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """``blank_rows_dropped`` (table -> rows whose every cell was empty),
+    """``blank_rows_dropped`` (table -> rows whose every cell was empty), ``ids_trimmed``
+    (``table.column`` -> id cells trimmed of surrounding whitespace),
     ``dated_in_the_future`` (touches / conversions after ``now``, default the current UTC
     time) and ``dated_before_1990`` (before :data:`DISTANT_PAST`), each only when not
     empty."""
@@ -70,12 +71,23 @@ def input_counts(
 
 
 def count_blank_rows(counts: dict[str, Any], tables: Mapping[str, Table]) -> None:
-    """Set ``counts["blank_rows_dropped"]`` to each of ``tables``' blank rows (the tables
-    not given keep the count already there; zeros left out, the key only when not empty):
-    how a run made of several reads (an incremental night reads only the inputs it read
-    whole again) reports what a full run on the same files reports."""
+    """Set ``counts["blank_rows_dropped"]`` to each of ``tables``' blank rows and
+    ``counts["ids_trimmed"]`` to their id cells trimmed of surrounding whitespace
+    (``"touches.contact_id"``: cells), the tables not given keeping the counts already
+    there (zeros left out, a key only when not empty): how a run made of several reads (an
+    incremental night reads only the inputs it read whole again) reports what a full run
+    on the same files reports."""
     before = dict(counts.pop("blank_rows_dropped", None) or {})
     blank = {n: t.blank_rows for n, t in tables.items()}
     merged = {n: blank.get(n, before.get(n, 0)) for n in dict.fromkeys([*blank, *before])}
     if any(merged.values()):
         counts["blank_rows_dropped"] = {n: k for n, k in merged.items() if k}
+    trimmed = {
+        key: k
+        for key, k in (counts.pop("ids_trimmed", None) or {}).items()
+        if key.split(".")[0] not in tables
+    }
+    for n, t in tables.items():
+        trimmed.update({f"{n}.{c}": k for c, k in t.trimmed.items() if k})
+    if trimmed:
+        counts["ids_trimmed"] = trimmed

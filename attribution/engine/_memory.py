@@ -125,8 +125,9 @@ def load_inputs(
             raise events.error(exc) from None
         touch_table, stage_table = (
             Table(frame, events.source, events.rows_in, names=events.names, formats=events.formats,
-                  blank_rows=blank)
-            for frame, blank in zip(frames, (events.blank_rows, 0), strict=True)
+                  blank_rows=blank, trimmed=trimmed)
+            for frame, blank, trimmed in zip(frames, (events.blank_rows, 0), (events.trimmed, {}),
+                                             strict=True)
         )
         sources = {"events": (events.source, events.rows_in)}
     else:

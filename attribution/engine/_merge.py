@@ -108,6 +108,7 @@ def load_with_rows(
         names=table.names,
         formats=table.formats,
         blank_rows=table.blank_rows,
+        trimmed=table.trimmed,
     )
 
 

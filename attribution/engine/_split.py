@@ -26,14 +26,15 @@ BUCKET = "__bucket"
 
 
 def raw_column(names: Sequence[str], columns: Mapping[str, str], ours: str) -> pl.Expr | None:
-    """The user's column that ``load`` will rename to ``ours`` (as text), if there is one."""
+    """The user's column that ``load`` will rename to ``ours`` (as text, trimmed as
+    ``load`` trims ids: `` c1`` and ``c1`` go to one partition), if there is one."""
     theirs = columns.get(ours)
     if theirs is None:
         # a user column with our name that the config maps to something else makes way
         if ours in columns.values() and ours not in columns:
             return None
         theirs = ours
-    return pl.col(theirs).cast(pl.String) if theirs in names else None
+    return pl.col(theirs).cast(pl.String).str.strip_chars() if theirs in names else None
 
 
 @dataclass

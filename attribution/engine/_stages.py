@@ -240,8 +240,8 @@ def build_part(
         rows_in = (touch_table.rows_in, 0)
         events = touch_table
         touch_table, stage_table = (
-            Table(f, events.source, events.rows_in, names=events.names, blank_rows=b)
-            for f, b in ((touch_frame, events.blank_rows), (stage_frame, 0))
+            Table(f, events.source, events.rows_in, names=events.names, blank_rows=b, trimmed=t)
+            for f, b, t in ((touch_frame, events.blank_rows, events.trimmed), (stage_frame, 0, {}))
         )
     else:
         rows_in = (touch_table.rows_in, stage_table.rows_in)

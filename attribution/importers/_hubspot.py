@@ -167,9 +167,10 @@ def import_hubspot(
         "hubspot",
         timestamp_formats,
         decimal_comma=decimal_comma,
+        free_text=self_reported_column,
     )
-    con = read_export(contacts, "contacts")
-    deal = read_export(deals, "deals")
+    con = read_export(contacts, "contacts", free_text=report.free_text)
+    deal = read_export(deals, "deals", free_text=report.free_text)
     comp = read_export(companies, "companies") if companies is not None else None
 
     # contacts: the contact -> account table and the lifecycle stage events

@@ -101,11 +101,16 @@ class Export:
         return self.frame.filter(mask).get_column(LINE).head(_MAX_LINES_SHOWN).to_list()
 
 
-def read_export(path: str | Path, label: str, *, keep_blank_rows: bool = False) -> Export:
+def read_export(
+    path: str | Path, label: str, *, keep_blank_rows: bool = False, free_text: Sequence[str] = ()
+) -> Export:
     """Read a CSV export as text.
 
     Every cell is text; surrounding whitespace (NBSP included) is trimmed, and empty cells,
-    quoted empty strings (``""``) and whitespace-only cells are missing (null). ``_line`` is
+    quoted empty strings (``""``), whitespace-only cells and the null tokens (``N/A``,
+    ``null``, padded or not) are missing (null), except that a column named in
+    ``free_text`` (compared as :func:`find_column` does: the self-reported answer) keeps
+    its tokens: the survey coder reads ``N/A`` as a don't-know answer. ``_line`` is
     the line the row starts on (quoted cells spanning lines are counted). Rows whose every
     cell is missing are left out and counted (:func:`drop_blank_rows`) unless
     ``keep_blank_rows`` (a reader that looks at them first, then drops them).
@@ -133,6 +138,7 @@ def read_export(path: str | Path, label: str, *, keep_blank_rows: bool = False) 
         raise InputError("the file is empty", table=label, source=str(path))
     raw, duplicated = _headers(raw)
     text = raw.columns
+    answers = {c for c in text if c in free_text or _fold(c) in {_fold(f) for f in free_text}}
     # a row's first line: 2 + its index + the newlines inside the cells of the rows before it
     newlines = pl.sum_horizontal(
         [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text]
@@ -143,7 +149,8 @@ def read_export(path: str | Path, label: str, *, keep_blank_rows: bool = False) 
             + 2
             + newlines.cum_sum().shift(1, fill_value=0).cast(pl.Int64)
         ).alias(LINE),
-        *[blank_as_null(pl.col(c)).str.strip_chars().alias(c) for c in text],
+        *[blank_as_null(pl.col(c), tokens=c not in answers).str.strip_chars().alias(c)
+          for c in text],
     )
     export = Export(label, path, frame, duplicated=duplicated)
     if frame.height == 0:

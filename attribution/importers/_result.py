@@ -91,6 +91,9 @@ class ImportReport:
     counts: dict[str, int] = field(default_factory=dict)
     #: how amounts are written: a decimal comma (``--decimal-comma``) instead of a point
     decimal_comma: bool = False
+    #: free-text columns (the self-reported answer) whose null tokens (``N/A``) are kept as
+    #: written: the survey coder reads them as don't-know answers, as in ``run``
+    free_text: tuple[str, ...] = ()
 
     def read(self, export: Export, columns: Mapping[str, str | None]) -> None:
         """Record a file read and the columns used (ours -> theirs)."""
@@ -156,10 +159,13 @@ def begin(
     timestamp_formats: Sequence[str] | None,
     *,
     decimal_comma: bool = False,
+    free_text: str | None = None,
 ) -> tuple[ImportReport, tuple[str, ...]]:
-    """An import's empty report (holding the options of how values are read) and its
-    timestamp formats (default: the US CRM ones)."""
-    report = ImportReport(crm, decimal_comma=decimal_comma)
+    """An import's empty report (holding the options of how values are read: ``free_text``,
+    the self-reported column) and its timestamp formats (default: the US CRM ones)."""
+    report = ImportReport(
+        crm, decimal_comma=decimal_comma, free_text=(free_text,) if free_text else ()
+    )
     return report, tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
 
 

@@ -114,6 +114,7 @@ def import_salesforce(
         "salesforce",
         timestamp_formats,
         decimal_comma=decimal_comma,
+        free_text=self_reported_column,
     )
     members = read_salesforce(campaign_members, "campaign_members", report)
     opps = read_salesforce(opportunities, "opportunities", report)

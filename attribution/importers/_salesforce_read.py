@@ -33,7 +33,8 @@ def read_salesforce(path: str | Path, label: str, report: ImportReport) -> Expor
     file's ``rows_read`` and as dropped for ``Salesforce report footer (Copyright / Generated
     By lines)``, not as records missing their ids.
     """
-    export = read_export(path, label, keep_blank_rows=True)  # the footer's count them
+    # the footer's count them
+    export = read_export(path, label, keep_blank_rows=True, free_text=report.free_text)
     footer = _footer_rows(export.frame)
     if footer:
         report.footer_lines[label] = footer

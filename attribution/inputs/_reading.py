@@ -52,20 +52,25 @@ FREE_TEXT = frozenset({"response"})
 
 def blank_as_null(expr: pl.Expr, *, tokens: bool = True) -> pl.Expr:
     """``expr`` (text) with empty and whitespace-only values (NBSP included) and, unless
-    ``tokens=False`` (free text), the :data:`NULL_TOKENS` as null."""
-    missing = expr.str.strip_chars().str.len_bytes() == 0
+    ``tokens=False`` (free text), the :data:`NULL_TOKENS` as null, padded or not (`` N/A ``
+    is ``N/A``)."""
+    stripped = expr.str.strip_chars()
+    missing = stripped.str.len_bytes() == 0
     if tokens:
-        missing = missing | expr.is_in(NULL_TOKENS)
+        missing = missing | stripped.is_in(NULL_TOKENS)
     return pl.when(missing).then(None).otherwise(expr)
 
 
 def token_free(low: object, high: object) -> bool:
     """True when text values bounded by ``low`` and ``high`` cannot be a :data:`NULL_TOKENS`
-    value (every token sorts outside the bounds: ids such as ``C0001``-``C9999``)."""
+    value, padded on the right or not (every token sorts outside the bounds, and ``low`` does
+    not start with one: ids such as ``C0001``-``C9999``)."""
     return (
         isinstance(low, str)
         and isinstance(high, str)
-        and all(token < low or token > high for token in NULL_TOKENS)
+        and all(
+            (token < low and not low.startswith(token)) or token > high for token in NULL_TOKENS
+        )
     )
 
 
@@ -143,6 +148,25 @@ def parquet_text_bounds(path: Path, columns: Sequence[str]) -> dict[str, tuple[s
     return bounds
 
 
+def text_bounds(
+    frame: pl.DataFrame,
+    columns: Sequence[str],
+    known: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Bounds of those of ``columns`` that are text: ``known`` ones (say, by Parquet
+    statistics), else the column's min and max (one pass of string comparisons)."""
+    text = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
+    bounds: dict[str, tuple[Any, Any]] = {c: b for c, b in (known or {}).items() if c in text}
+    unsure = [c for c in text if c not in bounds]
+    if unsure and frame.height:
+        ends = frame.select(
+            *(pl.col(c).min().alias(f"{i}_min") for i, c in enumerate(unsure)),
+            *(pl.col(c).max().alias(f"{i}_max") for i, c in enumerate(unsure)),
+        ).row(0)
+        bounds.update({c: (ends[i], ends[len(unsure) + i]) for i, c in enumerate(unsure)})
+    return bounds
+
+
 def frame_blanks_as_null(
     frame: pl.DataFrame,
     columns: Sequence[str],
@@ -150,29 +174,25 @@ def frame_blanks_as_null(
 ) -> pl.DataFrame:
     """:func:`blanks_as_null` on a collected ``frame``, for those of ``columns`` that are
     text, where it may change something (null tokens: not in :data:`FREE_TEXT`). Each
-    column's bounds (``known``: say, by Parquet statistics; else its min and max, one pass
-    of string comparisons: 0.7 s of CPU for 5 columns of 10M values, where stripping every
-    value to test it took 1.0 s) show whether it may hold a blank (:func:`blank_free`) or a
-    null token (:func:`token_free`); a token is then looked for exactly (``is_in``: 35 ms
-    for 12M values), and the replacement made
+    column's bounds (:func:`text_bounds`: ``known``, else its min and max, one pass of
+    string comparisons: 0.7 s of CPU for 5 columns of 10M values, where stripping every
+    value to test it took 1.0 s) show whether it may hold a blank or a value with leading
+    whitespace (:func:`blank_free`) or a null token (:func:`token_free`); a token is then
+    looked for exactly (``is_in``: 35 ms for 12M values), with a value ending in a space
+    (``ends_with``: 50 ms; a token padded on the right, ``N/A ``), and the replacement made
     only in the columns that hold one or may hold a blank."""
     text = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
     if not text or frame.height == 0:
         return frame
-    bounds = {c: b for c, b in (known or {}).items() if c in text}
-    unsure = [c for c in text if c not in bounds]
-    if unsure:
-        ends = frame.select(
-            *(pl.col(c).min().alias(f"{i}_min") for i, c in enumerate(unsure)),
-            *(pl.col(c).max().alias(f"{i}_max") for i, c in enumerate(unsure)),
-        ).row(0)
-        bounds.update({c: (ends[i], ends[len(unsure) + i]) for i, c in enumerate(unsure)})
+    bounds = text_bounds(frame, text, known)
     blank = [c for c in text if not blank_free(*bounds[c])]
     maybe = [
         c for c in text if c not in blank and c not in FREE_TEXT and not token_free(*bounds[c])
     ]
     if maybe:
-        found = frame.select(pl.col(c).is_in(NULL_TOKENS).any() for c in maybe).row(0)
+        found = frame.select(
+            (pl.col(c).is_in(NULL_TOKENS) | pl.col(c).str.ends_with(" ")).any() for c in maybe
+        ).row(0)
         blank += [c for c, hit in zip(maybe, found, strict=True) if hit]
     if not blank:
         return frame

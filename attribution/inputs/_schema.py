@@ -23,6 +23,7 @@ from attribution.exceptions import (
     SchemaError,
     did_you_mean,
 )
+from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
 from attribution.inputs._read_errors import check_repeated_headers, separator_hint, unreadable
 from attribution.inputs._reading import (
@@ -35,6 +36,7 @@ from attribution.inputs._reading import (
     parquet_text_bounds,
     parse_date,
     parse_timestamp,
+    text_bounds,
 )
 from attribution.inputs._sources import Source, TableLike, read_source
 
@@ -187,21 +189,9 @@ EVENTS = TableSpec(
     not_null=("timestamp", "event_type"),
     hints=TOUCHES.hints,
 )
-SPECS = {
-    s.name: s
-    for s in (
-        TOUCHES,
-        STAGES,
-        CONTACTS,
-        SPEND,
-        ACCOUNTS,
-        SUBSCRIPTIONS,
-        SURVEYS,
-        PATHS,
-        EVENTS,
-        EXPERIMENTS,
-    )
-}
+_ALL = (TOUCHES, STAGES, CONTACTS, SPEND, ACCOUNTS, SUBSCRIPTIONS, SURVEYS, PATHS, EVENTS,
+        EXPERIMENTS)  # fmt: skip
+SPECS = {s.name: s for s in _ALL}
 
 
 @dataclass(frozen=True)
@@ -226,6 +216,8 @@ class Table:
     blank_rows: int = 0
     #: the rows dropped as exact repeats of an earlier row (``TableSpec.unique_rows``)
     duplicates: pl.DataFrame | None = None
+    #: id cells trimmed of surrounding whitespace, per column (``ids_trimmed``)
+    trimmed: Mapping[str, int] = field(default_factory=dict)
 
     def error(self, exc: InputError) -> InputError:
         """``exc`` located in this table's source: the user's column, the file's lines."""
@@ -346,9 +338,11 @@ def _load(
     )
     if require_rows and frame.height == 0:
         check_has_rows(source, spec)
-    # "" and whitespace-only cells are missing values: replaced only in the columns that may
-    # hold one (the file's statistics or the column's min and max tell: see blank_free)
-    frame = frame_blanks_as_null(frame, loaded, _statistics_bounds(source, loaded, renames))
+    # ids trimmed; "" and whitespace-only cells are missing values: replaced only in the
+    # columns that may hold one (the file's statistics or the column's min and max tell)
+    bounds = text_bounds(frame, loaded, _statistics_bounds(source, loaded, renames))
+    frame, trimmed, bounds = tidy_ids(frame, bounds, spec.name, source, ROW)
+    frame = frame_blanks_as_null(frame, loaded, bounds)
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     frame = _normalise_types(frame, spec, source, formats)
     check_limits(frame, {c: spec.columns[c] for c in loaded}, spec.name, source, ROW)
@@ -358,7 +352,7 @@ def _load(
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
-        blank_rows=blank, duplicates=repeats,
+        blank_rows=blank, duplicates=repeats, trimmed=trimmed,
     )
 
 
