@@ -58,6 +58,7 @@ from attribution.exceptions import (
     ModelParameterError,
     NotFittedError,
     NullValueError,
+    OutputExistsError,
     SchemaError,
 )
 from attribution.importers import ImportResult, import_hubspot, import_salesforce
@@ -122,6 +123,7 @@ __all__ = [
     "ModelSpec",
     "NotFittedError",
     "NullValueError",
+    "OutputExistsError",
     "PATH_TABLE_SCHEMA",
     "Param",
     "Plan",

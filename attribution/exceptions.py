@@ -11,6 +11,7 @@ Every error the library raises on purpose derives from :class:`AttributionError`
     │   └── DuplicateKeyError      one key, several different rows
     ├── ConfigError                a config file or option is wrong
     ├── EmptyResultError           a run attributed no conversion (and says why)
+    ├── OutputExistsError          a run directory or import output already written
     ├── ModelNotFoundError         a model name is not in the registry
     └── ModelParameterError        a model parameter is unknown or out of range
         └── NotFittedError         a learned model used before ``fit``
@@ -36,6 +37,7 @@ __all__ = [
     "ModelParameterError",
     "NotFittedError",
     "NullValueError",
+    "OutputExistsError",
     "SchemaError",
 ]
 
@@ -159,6 +161,12 @@ class EmptyResultError(AttributionError):
     found and a did-you-mean against the conversion stage, or the touches that fell outside
     the lookback. Raised where an empty result must not pass for an answer (the CLI exits
     with code 3) unless ``allow_empty``."""
+
+
+class OutputExistsError(AttributionError, FileExistsError):
+    """A run directory (``runs/<run_id>``) or an import's ``out`` that already exists: a run
+    is written once (with the B2B outputs: ``result.write(runs, also=b2b.outputs)`` after
+    :func:`~attribution.analyse`), never over an earlier one. Also a ``FileExistsError``."""
 
 
 class ModelNotFoundError(AttributionError, KeyError):

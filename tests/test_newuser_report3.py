@@ -163,3 +163,36 @@ def test_import_keeps_a_null_token_survey_answer_as_run_reads_it(tmp_path: Path)
 
     loaded = load(tmp_path / "surveys.parquet", SURVEYS).frame.get_column("response").to_list()
     assert sorted(map(str, loaded)) == sorted(map(str, answers))
+
+
+# ------------------------------------------------ report 3, 1: the README's Python tour
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_python_tour_runs_as_written(tmp_path: Path, monkeypatch) -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("### Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    # as written, up to the B2B write (the rest needs the user's own paths.csv / warehouse)
+    tour = block.split("also=b2b.outputs)", 1)[0] + "also=b2b.outputs)\n"
+    writes = [line for line in tour.splitlines() if line.startswith("result.write(")]
+    assert len(writes) == 1, "the tour writes its run once"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
+    exec(compile(tour, "README.md", "exec"), {})
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "economics.parquet").exists() and (run / "channel_credit.parquet").exists()
+
+
+def test_writing_a_run_twice_is_an_attribution_error(tmp_path: Path) -> None:
+    result = attribution.attribute(
+        _write(tmp_path / "t.csv", "timestamp,channel,contact_id\n2025-03-01,a,c1\n"),
+        _write(tmp_path / "s.csv", "timestamp,stage,contact_id\n2025-03-05,closed_won,c1\n"),
+        models=["linear"],
+    )
+    first = result.write(tmp_path / "runs", report=False)
+    with pytest.raises(attribution.OutputExistsError, match="already exists: a run directory "
+                       "is written once") as caught:
+        result.write(tmp_path / "runs", report=False)
+    assert isinstance(caught.value, attribution.AttributionError)
+    assert isinstance(caught.value, FileExistsError)  # as before, for callers catching it
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [first.name]

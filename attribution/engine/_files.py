@@ -14,6 +14,8 @@ from typing import Any, Final
 
 import polars as pl
 
+from attribution.exceptions import OutputExistsError
+
 __all__ = [
     "RunFiles",
     "atomic_directory",
@@ -140,7 +142,11 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         _as_umask_allows(tmp, 0o777)
         yield tmp
         if final.exists():
-            raise FileExistsError(f"{final} already exists")
+            raise OutputExistsError(
+                f"{final} already exists: a run directory is written once (with the B2B "
+                "outputs, write after analyse: result.write(runs, also=b2b.outputs)); give "
+                "another runs directory or run_id"
+            )
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,6 +11,7 @@ from typing import Any, Final
 import polars as pl
 
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
+from attribution.exceptions import OutputExistsError
 from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export, ambiguous_dates_note
 
 
@@ -143,7 +144,7 @@ class ImportResult:
         renamed; ``out`` must not exist yet). Returns ``out``."""
         out = Path(out)
         if out.exists():
-            raise FileExistsError(f"{out} already exists; choose a new --out directory")
+            raise OutputExistsError(f"{out} already exists; choose a new --out directory")
         with atomic_directory(out) as tmp:
             write_parquet_atomic(tmp / ImportFiles.TOUCHES, self.touches)
             write_parquet_atomic(tmp / ImportFiles.STAGES, self.stages)
