@@ -154,7 +154,8 @@ def test_import_keeps_a_null_token_survey_answer_as_run_reads_it(tmp_path: Path)
                                         self_reported_column="how did you hear about us")
     assert result.surveys is not None
     answers = result.surveys.get_column("response").to_list()
-    assert "N/A" in answers and "-" in answers  # kept as written, as `run` keeps them
+    assert "N/A" in answers
+    assert "-" in answers
     # other columns: the padded token is a missing value, not a source called 'null'
     assert "null" not in " ".join(map(str, result.touches.get_column("channel").to_list()))
     # `run`'s survey reader keeps them too (the coder reads them as don't know)
@@ -180,7 +181,8 @@ def test_the_readme_python_tour_runs_as_written(tmp_path: Path, monkeypatch) -> 
     (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
     exec(compile(tour, "README.md", "exec"), {})
     (run,) = (tmp_path / "runs").iterdir()
-    assert (run / "economics.parquet").exists() and (run / "channel_credit.parquet").exists()
+    assert (run / "economics.parquet").exists()
+    assert (run / "channel_credit.parquet").exists()
 
 
 def test_writing_a_run_twice_is_an_attribution_error(tmp_path: Path) -> None:
@@ -196,3 +198,35 @@ def test_writing_a_run_twice_is_an_attribution_error(tmp_path: Path) -> None:
     assert isinstance(caught.value, attribution.AttributionError)
     assert isinstance(caught.value, FileExistsError)  # as before, for callers catching it
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [first.name]
+
+
+# ------------------------------------------- report 3, 9: a plan channel the data lacks
+def test_a_plan_channel_the_data_lacks_is_held_and_in_no_lever(make_stages) -> None:
+    from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+
+    credit = pl.DataFrame(
+        [(m, c, n, 1.0, 0.0) for m in ("linear", "first_touch")
+         for c, n in (("linkedin", 10.0), ("email", 5.0))],
+        schema=CHANNEL_CREDIT_SCHEMA, orient="row",
+    )  # fmt: skip
+    result = attribution.AttributionResult(credit, pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
+                                           {"parameters": {}})
+    spend = pl.DataFrame({"channel": ["linkedin", "email"], "month": ["2025-01-01"] * 2,
+                          "amount": [1000.0, 500.0]})  # fmt: skip
+    stages = make_stages([*[(f"c{i}", "mql", 1, None) for i in range(10)],
+                          ("c0", "closed_won", 9, 10.0)])  # fmt: skip
+    # 'linked in' is how the data does not spell linkedin; tiktok is new
+    plan = {"budget": {"email": 2000, "linked in": 3000, "tiktok": 1000},
+            "targets": {"customers": 100}}  # fmt: skip
+    check = attribution.check_plan(plan, result, spend, stages)
+    rows = {r["channel"]: r for r in check.table.iter_rows(named=True)}
+    for unknown, budget in (("linked in", 3000), ("tiktok", 1000)):
+        assert rows[unknown]["action"] == "no_data"
+        assert rows[unknown]["reallocated_budget"] == budget  # not moved to a measured channel
+    assert rows["email"]["reallocated_budget"] == pytest.approx(2000)  # nothing to move to it
+    assert set(check.levers.get_column("channel")) == {"email"}  # no model judged the others
+    assert "cut linked in" not in check.verdict
+    assert "cut tiktok" not in check.verdict
+    assert "linked in, tiktok: not a channel of the data" in check.verdict
+    assert "not judged (not in the data): linked in, tiktok" in check.summary()
+    assert "did you mean 'linkedin'" in check.summary()

@@ -245,6 +245,8 @@ class PlanCheck:
                 f"(recommended when at least {LEVER_AGREEMENT:.0%} agree):"
             )
             lines.extend(f"  {line}" for line in lever_lines(self.levers) or ["keep every channel"])
+            if unknown := self.table.filter(pl.col("action") == "no_data")["channel"].to_list():
+                lines.append(f"  not judged (not in the data): {', '.join(unknown)}")
         lines.append("Verdict: " + self.verdict)
         return "\n".join(lines)
 

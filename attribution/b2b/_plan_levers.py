@@ -52,8 +52,11 @@ _ORDER = {"grow": 0, "keep": 1, "cut": 2}
 
 def lever_table(actions: pl.DataFrame, decision: str) -> pl.DataFrame:
     """``actions``: one row per model and channel (``model``, ``channel``, ``action`` as the
-    plan writes it); the levers, one row per channel in the plan's order (see the module)."""
-    long = actions.with_columns(pl.col("action").replace({"drop": "cut"}).alias("lever"))
+    plan writes it); the levers, one row per channel in the plan's order (see the module). A
+    channel the data does not have (action ``no_data``) is no lever: no model judged it."""
+    long = actions.filter(pl.col("action") != "no_data").with_columns(
+        pl.col("action").replace({"drop": "cut"}).alias("lever")
+    )
     n_models = long.get_column("model").n_unique()
     mine = (
         long.filter(pl.col("model") == decision)

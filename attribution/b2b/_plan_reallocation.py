@@ -146,7 +146,15 @@ def project_plan(
         .join(measured, on="channel", how="left")
         .with_columns(pl.col("measured_spend", "measured_customers").fill_null(0.0))
     )
-    frame = frame.with_columns(pl.max_horizontal("cap", "floor").alias("cap"))
+    # a channel the data does not have (new, under test, or spelled otherwise: the flags give
+    # a did-you-mean) has no CAC to move money by: held at its budget, not judged (no_data)
+    unknown = ~pl.col("channel").is_in(measured.get_column("channel").implode())
+    held = pl.max_horizontal("floor", "budget")
+    frame = frame.with_columns(
+        pl.when(unknown).then(held).otherwise(pl.col("floor")).alias("floor"),
+        pl.when(unknown).then(held).otherwise(pl.max_horizontal("cap", "floor")).alias("cap"),
+        unknown.alias("_unknown"),
+    )
     target_customers = p.targets.get("customers")
     target_mqls = p.targets.get("mqls")
     target_cac = p.targets.get("cac")
@@ -178,7 +186,9 @@ def project_plan(
         (pl.col("reallocated_budget") - pl.col("budget")).alias("change"),
     )
     frame = frame.with_columns(
-        pl.when((pl.col("reallocated_budget") == 0) & (pl.col("budget") > 0))
+        pl.when(pl.col("_unknown"))
+        .then(pl.lit("no_data"))
+        .when((pl.col("reallocated_budget") == 0) & (pl.col("budget") > 0))
         .then(pl.lit("drop"))
         .when(pl.col("change") > 0.005 * total_budget)
         .then(pl.lit("grow"))
@@ -186,5 +196,5 @@ def project_plan(
         .then(pl.lit("cut"))
         .otherwise(pl.lit("keep"))
         .alias("action")
-    )
+    ).drop("_unknown")
     return frame, outcome
