@@ -85,7 +85,7 @@ def _nightly(engine: Any, **kwargs: Any) -> Any:
     import pyarrow as pa
 
     try:
-        return engine(**kwargs)
+        result = engine(**kwargs)
     except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as exc:
         state = kwargs["options"].state
         text = str(exc).strip().splitlines()
@@ -94,6 +94,11 @@ def _nightly(engine: Any, **kwargs: Any) -> Any:
             f"{text[0] if text else exc}): delete it, or pass a new --state, and the next run "
             "reads everything and rebuilds it"
         ) from None
+    night = result.manifest["parameters"].get("incremental") or {}
+    if night.get("mode") == "full" and night.get("reason") != "no state yet":
+        # a state that could not be built on (old rows changed, other options...): said
+        typer.echo(f"incremental run: full recompute ({night.get('reason')})", err=True)
+    return result
 
 
 @app.command()

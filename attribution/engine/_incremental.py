@@ -92,6 +92,7 @@ from attribution.engine._incremental_read import Read, read_after
 from attribution.engine._input_counts import count_blank_rows
 from attribution.engine._manifest import Timer, conversion_totals
 from attribution.engine._memory import attribute, refuse_bootstrap
+from attribution.engine._old_rows import check_file, file_mark
 from attribution.engine._result import AttributionResult
 from attribution.engine._stages import (
     Part,
@@ -218,22 +219,9 @@ def attribute_incremental(
     if reason is None:
         assert state is not None
         for name, data in (("touches", touches), ("stages", stages)):
-            seen = state.meta["inputs"][name]
-            cutoff = _cutoff(seen, options)
-            read = read_after(data, _TABLES[name], options, cutoff, seen.get("positions"))
-            # the history's rows before the cutoff: all it holds less those after (one pass
-            # over its timestamps, whose rows the new ones are then checked against)
-            read.recent = rows_since(state.history(name), cutoff)
-            known = int(seen["rows"]) - (0 if read.recent is None else read.recent.height)
-            if read.before != known:
-                reason = (
-                    f"{name}: the input holds {read.before:,} rows before {cutoff.isoformat()} "
-                    f"where {known:,} were read (rows arrived later than the late window, or "
-                    "old rows were deleted)"
-                )
-                break
-            if list(read.table.frame.columns) != seen["columns"]:
-                reason = f"{name}: the input's columns differ from those read before"
+            read, reason = _read_night(state, name, data, options)
+            if reason is not None:
+                reason = f"{name}: {reason}"
                 break
             reads[name] = read
     if reason is not None:
@@ -249,6 +237,45 @@ def attribute_incremental(
         )
     assert state is not None
     return _incremental(state, reads, options, fingerprint, timer)
+
+
+def _read_night(
+    state: State, name: str, data: TableLike, options: RunOptions
+) -> tuple[Read, str | None]:
+    """One input's rows since the cutoff, those not read before among them (``fresh``), and
+    why the night cannot build on the state (None: it can): old rows changed, deleted or
+    added late (:mod:`attribution.engine._old_rows`), other columns."""
+    seen = state.meta["inputs"][name]
+    cutoff = _cutoff(seen, options)
+    read = read_after(data, _TABLES[name], options, cutoff, seen.get("positions"), seen)
+    # the history's rows before the cutoff: all it holds less those after (one pass over
+    # its timestamps, whose rows the new ones are then checked against)
+    recent = rows_since(state.history(name), cutoff)
+    known = int(seen["rows"]) - (0 if recent is None else recent.height)
+    if read.before != known:
+        return read, (
+            f"the input holds {read.before:,} rows before {cutoff.isoformat()} where {known:,} "
+            "were read (rows arrived later than the late window, or old rows were deleted)"
+        )
+    if list(read.table.frame.columns) != seen["columns"]:
+        return read, "the input's columns differ from those read before"
+    changed, mark = check_file(data, seen.get("old_rows"))
+    read.mark = mark if read.mark is None else read.mark
+    if (changed or read.changed) is not None:
+        grow = "an old row was changed or deleted (inputs are taken to only grow)"
+        return read, f"{changed or read.changed}: {grow}"
+    frame = read.table.frame
+    recent = frame.clear() if recent is None else recent
+    # the history keeps text for categoricals
+    read.fresh = unseen(frame, recent.select(list(frame.schema)).cast(frame.schema))
+    if frame.height - read.fresh.height != recent.height:  # a row read before is gone
+        missing = recent.height - (frame.height - read.fresh.height)
+        return read, (
+            f"{missing:,} row(s) read before, dated at or after {cutoff.isoformat()}, are no "
+            "longer in the input as read: an old row was changed or deleted (inputs are taken "
+            "to only grow)"
+        )
+    return read, None
 
 
 def _statistics(
@@ -316,6 +343,7 @@ def _full(
         # (trailing blank rows too), as a full run numbers rows appended to the source
         numbered = (table.rows_in, table.rows_in)
         append_history(fresh, meta, name, table.frame, 0, _key(options), numbered)
+        meta["inputs"][name]["old_rows"] = file_mark(touches if name == "touches" else stages)
     per_entity = (
         options.level == "contact"
         and not options.select_markov_order
@@ -406,13 +434,8 @@ def _incremental(
     old: dict[str, pl.DataFrame] = {}
     timer.stage("validate")
     for name, read in reads.items():
-        seen_meta = meta["inputs"][name]
-        recent = read.recent
-        if recent is None:
-            recent = read.table.frame.clear()
-        mine = read.table.frame.schema  # the history keeps text for categoricals
-        fresh = unseen(read.table.frame, recent.select(list(mine)).cast(mine))
-        new[name], numbered[name] = _numbered(fresh, read, seen_meta)
+        assert read.fresh is not None
+        new[name], numbered[name] = _numbered(read.fresh, read, meta["inputs"][name])
     entities = (
         pl.concat([new[n].select(key) for n in new if key in new[n].columns])
         .get_column(key)
@@ -510,6 +533,7 @@ def _incremental(
             numbered[name],
             keep=meta["history"][name],
         )
+        meta["inputs"][name]["old_rows"] = reads[name].mark
     for name, frame in written.items():
         meta["files"][name] = write_table(fresh_dir, name, frame, ipc=True)
     if not merge and delta.height:

@@ -4,17 +4,20 @@ before it (checked against the history: inputs are taken to only grow)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from attribution.engine._old_rows import sql_checksum
 from attribution.engine._stages import load_input
 from attribution.exceptions import InputError
-from attribution.inputs._database import SqlTable
+from attribution.inputs._database import SqlTable, database_kind
 from attribution.inputs._schema import Table, TableSpec
 from attribution.inputs._sources import Source, read_source
 from attribution.options import RunOptions
@@ -52,6 +55,12 @@ class Read:
     #: how many positions (rows, blank ones included) the source holds; None: not known
     #: (a query the database filters)
     total: int | None = None
+    #: the rows read not read before (set by the caller)
+    fresh: pl.DataFrame | None = None
+    #: what the state keeps to check the old rows next time
+    #: (:mod:`attribution.engine._old_rows`), and why they are not as read (None: they are)
+    mark: dict[str, Any] | None = None
+    changed: str | None = None
 
 
 def read_after(
@@ -60,23 +69,41 @@ def read_after(
     options: RunOptions,
     cutoff: datetime,
     start: int | None = None,
+    seen: Mapping[str, Any] | None = None,
 ) -> Read:
     """The rows of ``data`` with a timestamp at or after ``cutoff``, and the count before it:
     a query is wrapped so the database filters; a file whose timestamp column is a datetime
     is filtered as it is scanned; anything else is read whole and filtered once validated.
     ``start``: the source positions read before (rows past them without a timestamp are
-    read too, so that blank ones are counted and others refused, as a full run does)."""
+    read too, so that blank ones are counted and others refused, as a full run does).
+    ``seen``: the state's record of the input (a query's rows before the last cutoff are
+    checked against the database's checksum of them)."""
     column = _their_timestamp(options, spec.name)
     if isinstance(data, SqlTable) and _datetime_query(data, spec, options, column):
         inner = f'SELECT * FROM ({data.query}) AS _attribution_q WHERE "{column}"'
         after = SqlTable(data.uri, f"{inner} >= {_literal(cutoff)}")
+        kind = database_kind(data.uri)
+        stored = dict((seen or {}).get("old_rows") or {})
+        checked = stored.get("before") if stored.get("kind") == "sql" else None
+        sums = sql_checksum(kind, "_attribution_q") + " AS now"
+        if checked is not None:
+            earlier = f'"{column}" < {_literal(datetime.fromisoformat(checked))}'
+            sums += ", " + sql_checksum(kind, "_attribution_q", earlier) + " AS checked"
         count = SqlTable(
             data.uri,
-            f'SELECT count(*) AS n FROM ({data.query}) AS _attribution_q WHERE "{column}" < '
-            f"{_literal(cutoff)}",
+            f"SELECT count(*) AS n, {sums} FROM ({data.query}) AS _attribution_q "
+            f'WHERE "{column}" < {_literal(cutoff)}',
         )
-        before = int(count.frame(spec.name).item())
-        return Read(load_input(after, spec, options, require_rows=False), before, whole=False)
+        counted = count.frame(spec.name).row(0, named=True)
+        read = Read(load_input(after, spec, options, require_rows=False), int(counted["n"]))
+        read.whole = False
+        read.mark = {"kind": "sql", "before": cutoff.isoformat(), "sum": counted["now"]}
+        if checked is not None and counted["checked"] != stored.get("sum"):
+            read.changed = (
+                f"the database's checksum of the rows before {checked} differs from that of "
+                "the rows read"
+            )
+        return read
     source = read_source(data, table=spec.name)
     dtype = source.frame.collect_schema().get(column)
     if isinstance(dtype, pl.Datetime):

@@ -1,0 +1,223 @@
+"""Old rows changed in place: each incremental night (:mod:`attribution.engine._incremental`)
+checks, cheaply, that the rows earlier runs read are still in the input as they were read,
+and rebuilds the state when they are not (a full recompute, the reason in the manifest and
+on stderr). Inputs are taken to only grow; this is how a night notices when one did not.
+
+- **Rows inside the late window** (at or after the cutoff, every source): each history row
+  there must be among the rows read again (compared as a multiset of row hashes, which the
+  night computes anyway to skip rows it has read): exact.
+- **A Parquet file**: the footer's description of each row group -- its rows, and per column
+  the compressed and uncompressed sizes, value and null counts, min and max -- must be what
+  it was for every row group read whole before (the last one read may have grown by the
+  appended rows). Free (the footer only), and not a content hash: an edit that keeps every
+  size and min/max of its row group (a compressed page of the same length) is not seen; a
+  file rewritten with other row groups (another writer, another row-group size) reads as
+  changed: a full recompute.
+- **A CSV, TSV or NDJSON file**: a hash of the bytes read before (the file as it was, a
+  prefix of it now): exact for a file that is appended to. It costs one pass over the file
+  (about 1 GB/s; the file is read and parsed whole every night anyway); a file rewritten
+  with other formatting or row order reads as changed.
+- **A query**: the database sums a hash of every row before the previous night's cutoff,
+  in the query that counts those rows (DuckDB's ``hash`` of the row, PostgreSQL's ``md5``
+  of its text): the database's work, one pass over its old rows. Rows dated between the
+  previous cutoff and this one are checked by neither sum (only their count is).
+- **A frame in memory**: rows before the cutoff are counted, not checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from attribution.typing import TableLike
+
+__all__ = ["CHUNK", "check_file", "file_mark", "sql_checksum"]
+
+#: bytes read and summed at a time
+CHUNK = 8 << 20
+_TEXT = (".csv", ".tsv", ".ndjson", ".jsonl", ".json")
+_PARQUET = (".parquet", ".pq")
+
+
+def _path(data: TableLike) -> Path | None:
+    if isinstance(data, str | os.PathLike):
+        path = Path(data)
+        return path if path.is_file() else None
+    return None
+
+
+def file_mark(data: TableLike) -> dict[str, Any] | None:
+    """What the state keeps to check the rows of ``data`` next time: a Parquet file's row
+    groups, a text file's size and hash; None for anything else (a query is checked by the
+    database: :func:`sql_checksum`)."""
+    return check_file(data, None)[1]
+
+
+def check_file(
+    data: TableLike, stored: Mapping[str, Any] | None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """Whether the rows ``stored`` describes are still in ``data`` as read (a reason when
+    not, else None), and the mark of ``data`` now."""
+    path = _path(data)
+    if path is None:
+        return None, None
+    suffix = path.suffix.lower()
+    if suffix in _PARQUET:
+        return _check_parquet(path, stored)
+    if suffix in _TEXT:
+        return _check_text(path, stored)
+    return None, None
+
+
+def _groups(path: Path) -> tuple[list[tuple[int, str]], list[int]] | None:
+    """Each row group's rows and a digest of its footer description, and the byte where
+    each ends."""
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException):
+        return None
+    groups, ends = [], []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        columns, end = [], 0
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            stats = chunk.statistics
+            described: list[Any] = [
+                chunk.path_in_schema,
+                chunk.total_compressed_size,
+                chunk.total_uncompressed_size,
+                chunk.num_values,
+            ]
+            if stats is not None:
+                described.append(stats.null_count if stats.has_null_count else None)
+                if stats.has_min_max:
+                    described += [str(stats.min), str(stats.max)]
+            columns.append(described)
+            first = chunk.dictionary_page_offset if chunk.has_dictionary_page else None
+            start = first if first is not None else chunk.data_page_offset
+            end = max(end, int(start) + int(chunk.total_compressed_size))
+        digest = hashlib.sha256(json.dumps(columns, default=str).encode()).hexdigest()[:32]
+        groups.append((group.num_rows, digest))
+        ends.append(end)
+    return groups, ends
+
+
+def _check_parquet(
+    path: Path, stored: Mapping[str, Any] | None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The row groups read whole before (all but the last one read, which the appended rows
+    may have grown) must be the same bytes (:func:`_checksums` of the file up to their end)
+    and the same footer description; the last one, the same description or a grown one."""
+    found = _groups(path)
+    if found is None:
+        return None, None
+    groups, ends = found
+    covered = ends[-2] if len(ends) > 1 else 0  # the bytes of every row group but the last
+    earlier = None
+    if stored is not None and stored.get("kind") == "parquet" and stored["groups"]:
+        earlier = int(stored["bytes"])
+    sums = _checksums(path, sorted({covered, *([] if earlier is None else [earlier])}))
+    mark = {
+        "kind": "parquet",
+        "groups": [list(g) for g in groups],
+        "bytes": covered,
+        "sum": sums[covered],
+    }
+    if stored is None or earlier is None:
+        return None, mark
+    before = [tuple(g) for g in stored["groups"]]
+    if len(groups) < len(before):
+        return f"the Parquet file has {len(groups)} row groups where {len(before)} were read", mark
+    *whole, last = before
+    for index, (old, new) in enumerate(zip(whole, groups, strict=False)):
+        if old != new:
+            return (
+                f"row group {index + 1} of the Parquet file is not as it was read (its rows, "
+                "sizes or min/max differ)",
+                mark,
+            )
+    rows, digest = groups[len(whole)]
+    if rows < last[0] or (rows == last[0] and digest != last[1]):
+        return f"row group {len(before)} of the Parquet file is not as it was read", mark
+    if earlier > path.stat().st_size or sums[earlier] != stored["sum"]:
+        return (
+            f"the bytes of row groups 1-{len(whole)} of the Parquet file (the rows read "
+            "before) changed",
+            mark,
+        )
+    return None, mark
+
+
+def _check_text(
+    path: Path, stored: Mapping[str, Any] | None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """One pass over the file: the checksum of its first ``stored["size"]`` bytes
+    (compared) and of all of it (the new mark)."""
+    size = path.stat().st_size
+    old = int(stored["size"]) if stored is not None and stored.get("kind") == "bytes" else None
+    if old is not None and size < old:
+        return f"the file holds {size:,} bytes where {old:,} were read", _text_mark(path, size)
+    ends = sorted({size, *([] if old is None else [old])})
+    hashes = _checksums(path, ends)
+    mark = {"kind": "bytes", "size": size, "hash": hashes[size]}
+    if old is not None and hashes[old] != stored["hash"]:  # type: ignore[index]
+        return f"the first {old:,} bytes of the file (the rows read before) changed", mark
+    return None, mark
+
+
+def _text_mark(path: Path, size: int) -> dict[str, Any]:
+    return {"kind": "bytes", "size": size, "hash": _checksums(path, [size])[size]}
+
+
+def _checksums(path: Path, ends: list[int]) -> dict[int, str]:
+    """For each of ``ends`` (ascending), a checksum of the file's bytes before it, in one
+    pass: a Fletcher-style pair of sums over the bytes as little-endian 64-bit words --
+    their sum and their sum weighted by position, modulo 2**64 -- and the length (the last,
+    partial word zero-padded). Any change of one word changes it; accidental changes of
+    several cancel out about once in 2**64. NumPy over :data:`CHUNK` bytes at a time:
+    0.13-0.16 s of CPU for a 322 MB file (the 10M benchmark's touches)."""
+    out: dict[int, str] = {}
+    buffer = np.empty(CHUNK // 8, dtype=np.uint64)
+    raw = buffer.data.cast("B")
+    weights = np.arange(1, CHUNK // 8 + 1, dtype=np.uint64)
+    plain, weighted = np.uint64(0), np.uint64(0)
+    position = 0
+    with path.open("rb", buffering=0) as file, np.errstate(over="ignore"):
+        for end in ends:
+            whole = end - end % 8
+            while position < whole:
+                read = file.readinto(raw[: min(CHUNK, whole - position)]) or 0
+                if not read:
+                    break
+                words = buffer[: read // 8]
+                total = words.sum(dtype=np.uint64)
+                plain += total
+                weighted += (words * weights[: words.size]).sum(dtype=np.uint64)
+                weighted += np.uint64(position // 8) * total
+                position += read
+            last = file.read(end - position)
+            file.seek(position)  # read again as part of a whole word past this end
+            word = np.uint64(int.from_bytes(last, "little"))
+            sums = (plain + word, weighted + word * np.uint64(position // 8 + 1))
+            out[end] = f"{int(sums[0]):016x}{int(sums[1]):016x}-{end}"
+    return out
+
+
+def sql_checksum(kind: str, alias: str, where: str | None = None) -> str:
+    """The SQL of a checksum of the rows of ``alias`` (a subquery; ``where``: those rows
+    only), by the database: a sum of a hash of each row (DuckDB's ``hash`` of the row;
+    PostgreSQL's ``md5`` of the row's text, 60 bits of it), as text."""
+    only = "" if where is None else f" FILTER (WHERE {where})"
+    if kind == "duckdb":
+        return f"CAST(sum(hash({alias})){only} AS VARCHAR)"
+    hashed = f"('x' || substr(md5({alias}::text), 1, 15))::bit(60)::bigint"
+    return f"CAST(sum({hashed}){only} AS TEXT)"

@@ -1,0 +1,176 @@
+"""An old row changed in place (same row count) under ``--state``: noticed, and the night is
+a full recompute saying why (manifest, notes, stderr) -- a Parquet file's row groups, a text
+file's bytes read before, a database's checksum of its old rows, any source's rows inside
+the late window -- so the answer is a full run's, never one built from the old row."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+import attribution
+from attribution import attribute_incremental
+from attribution.engine._old_rows import CHUNK, _checksums, check_file, file_mark
+from tests.test_incremental import MODELS, _batches, assert_same
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+CUT = datetime(2025, 9, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return pl.read_parquet(SAMPLE / "touches.parquet"), pl.read_parquet(SAMPLE / "stages.parquet")
+
+
+def _edited(frame: pl.DataFrame, row: int) -> pl.DataFrame:
+    """``frame`` with the channel of one row changed (as an UPDATE would)."""
+    channel = frame.get_column("channel")[row]
+    other = next(c for c in frame.get_column("channel").unique().sort() if c != channel)
+    index = pl.int_range(pl.len())
+    return frame.with_columns(
+        pl.when(index == row).then(pl.lit(other)).otherwise(pl.col("channel")).alias("channel")
+    )
+
+
+def _full_because(result: attribution.AttributionResult, words: str) -> None:
+    info = result.manifest["parameters"]["incremental"]
+    assert info["mode"] == "full", info
+    assert words in info["reason"]
+    assert "an old row was changed or deleted" in info["reason"]
+    assert any(words in note for note in result.manifest["notes"])
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_an_old_row_edited_in_a_file_forces_a_full_recompute(sample, tmp_path, kind) -> None:
+    touches, stages = sample
+    first, second = _batches(touches, [CUT])
+    path = tmp_path / f"touches.{kind}"
+
+    def write(frame: pl.DataFrame) -> None:
+        if kind == "parquet":
+            frame.write_parquet(path, row_group_size=300)
+        else:
+            frame.write_csv(path)
+
+    state = tmp_path / "state"
+    write(first)
+    attribute_incremental(path, stages, models=MODELS, state=state)
+    write(second)  # appended: a night as usual
+    night = attribute_incremental(path, stages, models=MODELS, state=state)
+    assert night.manifest["parameters"]["incremental"]["mode"] == "incremental"
+    write(_edited(second, 10))  # an old row's channel corrected in place: same row count
+    got = attribute_incremental(path, stages, models=MODELS, state=state)
+    _full_because(got, "of the Parquet file" if kind == "parquet" else "bytes of the file")
+    assert_same(got, attribution.attribute(path, stages, models=MODELS))
+    again = attribute_incremental(path, stages, models=MODELS, state=state)
+    assert again.manifest["parameters"]["incremental"]["mode"] == "incremental"
+
+
+def test_a_row_inside_the_late_window_edited_forces_a_full_recompute(sample, tmp_path) -> None:
+    """A frame's old rows are only counted, but those inside the late window are read again
+    and must be there as read."""
+    touches, stages = sample
+    first, second = _batches(touches, [CUT])
+    state = tmp_path / "state"
+    attribute_incremental(first, stages, models=MODELS, state=state, late_window="10d")
+    inside = first.with_row_index("i").filter(pl.col("timestamp") >= CUT - timedelta(days=5))
+    edited = _edited(second, int(inside.get_column("i")[0]))
+    got = attribute_incremental(edited, stages, models=MODELS, state=state, late_window="10d")
+    _full_because(got, "no longer in the input as read")
+    assert_same(got, attribution.attribute(edited, stages, models=MODELS))
+
+
+def test_a_database_row_updated_forces_a_full_recompute(sample, tmp_path) -> None:
+    """The database sums a hash of the rows before the previous cutoff in the query that
+    counts them: an UPDATE of one is noticed from the second incremental night on."""
+    touches, stages = sample
+    cuts = [datetime(2025, 8, 1, tzinfo=UTC), CUT]
+    path = tmp_path / "crm.duckdb"
+    uri = f"duckdb://{path}"
+    state = tmp_path / "state"
+    with duckdb.connect(str(path)) as con:
+        con.register("s", stages.to_arrow())
+        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+        con.execute("CREATE TABLE touches AS SELECT * FROM s LIMIT 0")  # replaced below
+    for night, frame in enumerate(_batches(touches, cuts)):
+        with duckdb.connect(str(path)) as con:
+            con.register("t", frame.to_arrow())
+            con.execute("CREATE OR REPLACE TABLE touches AS SELECT * FROM t")
+        queries = (attribution.SqlTable(uri, "SELECT * FROM touches"),
+                   attribution.SqlTable(uri, "SELECT * FROM stages"))  # fmt: skip
+        got = attribute_incremental(*queries, models=MODELS, state=state)
+        assert got.manifest["parameters"]["incremental"]["mode"] == (
+            "full" if night == 0 else "incremental"
+        )
+    with duckdb.connect(str(path)) as con:  # an old row's channel corrected
+        con.execute(
+            "UPDATE touches SET channel = 'email' WHERE touch_id = (SELECT touch_id FROM "
+            "touches WHERE channel <> 'email' AND timestamp < TIMESTAMPTZ '2025-06-01' "
+            "ORDER BY touch_id LIMIT 1)"
+        )
+    queries = (attribution.SqlTable(uri, "SELECT * FROM touches"),
+               attribution.SqlTable(uri, "SELECT * FROM stages"))  # fmt: skip
+    got = attribute_incremental(*queries, models=MODELS, state=state)
+    _full_because(got, "the database's checksum of the rows before")
+    updated = attribution.SqlTable(uri, "SELECT * FROM touches").frame()
+    assert_same(got, attribution.attribute(updated, stages, models=MODELS))
+
+
+def test_the_cli_says_why_on_stderr(sample, tmp_path) -> None:
+    touches, stages = sample
+    first, second = _batches(touches, [CUT])
+    first.write_parquet(tmp_path / "touches.parquet", row_group_size=300)
+    stages.write_parquet(tmp_path / "stages.parquet")
+    command = [
+        sys.executable, "-m", "attribution.cli", "run", "--touches", "touches.parquet",
+        "--stages", "stages.parquet", "-m", "linear", "--state", "state", "--out", "runs",
+    ]  # fmt: skip
+    env = dict(os.environ, COLUMNS="200")
+    first_night = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
+                                 env=env, timeout=300)  # fmt: skip
+    assert first_night.returncode == 0, first_night.stderr
+    assert "full recompute" not in first_night.stderr  # the first night: nothing to say
+    _edited(second, 3).write_parquet(tmp_path / "touches.parquet", row_group_size=300)
+    edited = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env,
+                            timeout=300)  # fmt: skip
+    assert edited.returncode == 0, edited.stderr
+    assert "incremental run: full recompute (touches: the bytes of row groups 1-" in (
+        edited.stderr
+    )
+
+
+def test_a_text_files_hash_covers_the_bytes_read_before(tmp_path) -> None:
+    """The bytes read before are hashed as the same chunks whatever the file holds after
+    them: appended bytes leave the check passing; one byte changed anywhere before, or the
+    file cut, fails it -- across chunk boundaries too."""
+    import attribution.engine._old_rows as old_rows
+
+    path = tmp_path / "t.csv"
+    body = b"".join(b"row %d,abc\n" % i for i in range(3000))
+    path.write_bytes(body)
+    original = old_rows.CHUNK
+    try:
+        old_rows.CHUNK = 1000  # many chunks, the prefix ending inside one
+        mark = file_mark(path)
+        assert mark is not None and mark["size"] == len(body)
+        path.write_bytes(body + b"row x,new\n")
+        assert check_file(path, mark)[0] is None
+        for spot in (0, 999, 1000, len(body) - 1):
+            changed = bytearray(body)
+            changed[spot] ^= 1
+            path.write_bytes(bytes(changed) + b"row x,new\n")
+            assert "bytes of the file" in (check_file(path, mark)[0] or "")
+        path.write_bytes(body[:-5])
+        assert "bytes where" in (check_file(path, mark)[0] or "")
+        assert _checksums(path, [10, 20])[10] == _checksums(path, [10])[10]
+    finally:
+        old_rows.CHUNK = original
+    assert CHUNK == original
