@@ -160,7 +160,8 @@ def test_a_text_files_hash_covers_the_bytes_read_before(tmp_path) -> None:
     try:
         old_rows.CHUNK = 1000  # many chunks, the prefix ending inside one
         mark = file_mark(path)
-        assert mark is not None and mark["size"] == len(body)
+        assert mark is not None
+        assert mark["size"] == len(body)
         path.write_bytes(body + b"row x,new\n")
         assert check_file(path, mark)[0] is None
         for spot in (0, 999, 1000, len(body) - 1):
