@@ -27,6 +27,7 @@ from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
 from attribution.inputs._read_errors import check_repeated_headers, separator_hint, unreadable
 from attribution.inputs._reading import (
+    aligned_row_index,
     blanks_as_null,
     check_parsed,
     drop_blank_rows,
@@ -333,9 +334,8 @@ def _load(
     wanted = set(present if keep is None else keep(present)) | parsed | set(spec.not_null)
     loaded = [c for c in present if c in wanted]
     unloaded = tuple(c for c in present if c not in wanted)
-    frame = (
-        lazy.select(loaded).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64)).collect()
-    )
+    read = lazy.select(loaded).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = aligned_row_index(read.collect(), ROW)  # a frame in memory: see there
     if require_rows and frame.height == 0:
         check_has_rows(source, spec)
     # ids trimmed; "" and whitespace-only cells are missing values: replaced only in the
