@@ -230,3 +230,55 @@ def test_a_plan_channel_the_data_lacks_is_held_and_in_no_lever(make_stages) -> N
     assert "linked in, tiktok: not a channel of the data" in check.verdict
     assert "not judged (not in the data): linked in, tiktok" in check.summary()
     assert "did you mean 'linkedin'" in check.summary()
+
+
+# ------------------------------------ report 3, 10 and 10b: [columns.surveys], [formats]
+SURVEY_TOUCHES = "timestamp,channel,contact_id\n2025-03-01,linkedin,c1\n2025-03-02,email,c2\n"
+SURVEY_STAGES = "timestamp,stage,contact_id\n2025-03-05,closed_won,c1\n2025-03-06,closed_won,c2\n"
+SURVEY_ANSWERS = "contact_id,submitted,answer\nc1,03/07/2025,LinkedIn\nc2,03/08/2025,an email\n"
+
+
+def test_survey_columns_and_formats_from_the_config_are_used(tmp_path: Path) -> None:
+    _write(tmp_path / "t.csv", SURVEY_TOUCHES)
+    _write(tmp_path / "s.csv", SURVEY_STAGES)
+    _write(tmp_path / "a.csv", SURVEY_ANSWERS)
+    _write(tmp_path / "c.toml", '[inputs]\ntouches = "t.csv"\nstages = "s.csv"\n'
+           'surveys = "a.csv"\n[columns.surveys]\nresponse = "answer"\n'
+           'timestamp = "submitted"\n[formats]\ntimestamp = ["%m/%d/%Y"]\n')
+    proc = _cli(tmp_path, "run", "--config", "c.toml", "-m", "first_touch", "-m", "last_touch",
+                "--out", "runs")
+    assert proc.returncode == 0, proc.stderr
+    assert "Survey answers: 2; coded to a channel 2" in proc.stdout
+    assert "chosen by survey agreement" in proc.stdout
+    # the service's and the library's early check reads them the same way
+    options = attribution.RunOptions(columns={"surveys": {"response": "answer",
+                                                          "timestamp": "submitted"}},
+                                     timestamp_formats={"timestamp": ["%m/%d/%Y"]})
+    attribution.B2BInputs(surveys=tmp_path / "a.csv").check(options)
+    with pytest.raises(attribution.SchemaError, match="column 'submitted'"):
+        attribution.B2BInputs(surveys=tmp_path / "a.csv").check(
+            attribution.RunOptions(columns=options.columns)
+        )
+    # without the mapping: one hint, naming the config section to write
+    with pytest.raises(attribution.ColumnNotFoundError) as caught:
+        attribution.B2BInputs(surveys=tmp_path / "a.csv").check()
+    assert str(caught.value).count("available:") == 1
+    assert "map yours in [columns.surveys]" in str(caught.value)
+
+
+def test_a_canonical_column_in_other_case_gets_its_mapping_as_the_hint(tmp_path: Path) -> None:
+    touches = _write(tmp_path / "t.csv", "Timestamp,Channel,Contact ID\n2025-03-01,a,c1\n")
+    stages = _write(tmp_path / "s.csv", SURVEY_STAGES)
+    with pytest.raises(attribution.ColumnNotFoundError) as caught:
+        attribution.attribute(touches, stages, models=["linear"])
+    assert "did you mean 'Timestamp'? map it in [columns.touches] (timestamp = \"Timestamp\")" \
+        in str(caught.value)
+    mapped: dict[str, str] = {"timestamp": "Timestamp"}
+    for ours, theirs in (("contact_id", "Contact ID"), ("channel", "Channel")):
+        with pytest.raises(attribution.ColumnNotFoundError) as caught:
+            attribution.attribute(touches, stages, models=["linear"],
+                                  columns={"touches": mapped})
+        assert f"did you mean '{theirs}'? map it in [columns.touches] ({ours} = \"{theirs}\")" \
+            in str(caught.value)
+        mapped[ours] = theirs
+    assert attribution.attribute(touches, stages, models=["linear"], columns={"touches": mapped})

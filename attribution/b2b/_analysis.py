@@ -142,10 +142,16 @@ def _decide(
     given = options.decision_model if options is not None else None
     bench = truth_scores = None
     if inputs.surveys is not None:
+        from attribution.inputs._formats import formats_for
         from attribution.surveys._benchmark import compare_surveys
 
         bench = compare_surveys(
-            result, inputs.surveys, truth=inputs.truth, classifier=inputs.survey_labels
+            result,
+            inputs.surveys,
+            truth=inputs.truth,
+            classifier=inputs.survey_labels,
+            columns=(options.columns or {}).get("surveys") if options is not None else None,
+            formats=formats_for("surveys", _formats(options)),
         )
     elif given is None and inputs.truth is not None:
         from attribution.surveys._truth import score_against_truth

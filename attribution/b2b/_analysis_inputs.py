@@ -246,5 +246,10 @@ gross_margin, a table segment = margin), got 'high'
                 columns=columns.get("experiments"),
                 formats=formats_for("experiments", formats),
             )
-        if self.surveys is not None:  # the survey benchmark reads our column names
-            load(self.surveys, SURVEYS)
+        if self.surveys is not None:
+            load(
+                self.surveys,
+                SURVEYS,
+                columns=columns.get("surveys"),
+                formats=formats_for("surveys", formats),
+            )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Collection, Sequence
+from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,14 @@ from attribution.exceptions import InputError
 if TYPE_CHECKING:
     from attribution.inputs._sources import Source
 
-__all__ = ["check_repeated_headers", "read_failure", "separator_hint", "unreadable", "utf8_problem"]
+__all__ = [
+    "check_repeated_headers",
+    "missing_column_hint",
+    "read_failure",
+    "separator_hint",
+    "unreadable",
+    "utf8_problem",
+]
 
 _BLOCK = 1 << 22
 _MAX_LINES_SHOWN = 5
@@ -254,3 +262,31 @@ def check_repeated_headers(
             column=match.group(1),
             hint="rename or delete one of the two columns",
         )
+
+
+def missing_column_hint(
+    table: str, wanted: Sequence[str], available: Sequence[str], hint: str | None = None
+) -> str:
+    """The hint of a missing column (``wanted``: ours, one or a group of alternatives): the
+    user's column that is ours but for case and spaces (``Channel``) or close to it, with
+    the mapping to write, then ``hint`` (the table's own); else the columns there are."""
+    folded = {c.strip().lower().replace(" ", "_"): c for c in reversed(available)}
+    pairs: dict[str, str] = {}
+    for ours in wanted:
+        theirs = folded.get(ours) or next(
+            iter(get_close_matches(ours, list(folded), n=1, cutoff=0.75)), None
+        )
+        if theirs is not None and folded.get(theirs, theirs) not in pairs.values():
+            pairs[ours] = folded.get(theirs, theirs)
+    parts = [
+        f"did you mean {theirs!r}? map it in [columns.{table}] ({ours} = \"{theirs}\")"
+        for ours, theirs in pairs.items()
+    ]
+    if hint:
+        parts.append(hint)
+    if not parts:
+        parts.append(
+            "available: " + ", ".join(f"'{c}'" for c in sorted(available)) + f"; map yours "
+            f"in [columns.{table}] (our name = \"your column\")"
+        )
+    return "; ".join(parts)

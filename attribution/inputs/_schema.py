@@ -25,7 +25,12 @@ from attribution.exceptions import (
 )
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
-from attribution.inputs._read_errors import check_repeated_headers, separator_hint, unreadable
+from attribution.inputs._read_errors import (
+    check_repeated_headers,
+    missing_column_hint,
+    separator_hint,
+    unreadable,
+)  # fmt: skip
 from attribution.inputs._reading import (
     aligned_row_index,
     blanks_as_null,
@@ -404,19 +409,18 @@ def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) ->
                 spec,
                 source,
                 col,
-                hint=spec.hints.get(col) or did_you_mean(col, available),
+                hint=missing_column_hint(spec.name, [col], available, spec.hints.get(col)),
             )
     for group in spec.one_of:
         if not any(c in available for c in group):
             names = " or ".join(f"'{c}'" for c in group)
-            close = [did_you_mean(c, available) for c in group]
             raise _error(
                 ColumnNotFoundError,
                 f"needs at least one of {names}; found {', '.join(available) or 'no columns'}",
                 spec,
                 source,
                 group[0],
-                hint=spec.hints.get(group[0]) or "; ".join(close),
+                hint=missing_column_hint(spec.name, group, available, spec.hints.get(group[0])),
             )
 
 

@@ -41,7 +41,7 @@ result with its files (:mod:`._result`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,7 @@ def compare_surveys(
     bootstrap: int = 1000,
     seed: int = 0,
     columns: Mapping[str, str] | None = None,
+    formats: Mapping[str, Sequence[str]] | None = None,
 ) -> SurveyBenchmark:
     """Score every model of ``result`` against self-reported attribution answers.
 
@@ -119,7 +120,10 @@ def compare_surveys(
     seed
         Seeds the bootstrap (and the classifier's folds when it is fitted here).
     columns
-        Our column name -> the surveys table's.
+        Our column name -> the surveys table's (``[columns.surveys]``).
+    formats
+        Our timestamp column -> strftime patterns (``[formats]``; ``formats_for("surveys",
+        ...)`` of a run's ``timestamp_formats``).
 
     Examples
     --------
@@ -172,6 +176,7 @@ def compare_surveys(
         mode=coding,
         known_channels=sorted(tracked_raw),
         columns=columns,
+        formats=formats,
     )
     coded = (
         join_answers(coded_answers.frame, result.conversions)

@@ -70,6 +70,7 @@ def code_answers(
     mode: CodingMode = "rules_first",
     known_channels: Sequence[str] = (),
     columns: Mapping[str, str] | None = None,
+    formats: Mapping[str, Sequence[str]] | None = None,
 ) -> CodedAnswers:
     """Code each survey answer to a channel.
 
@@ -87,6 +88,10 @@ def code_answers(
     known_channels
         Extra channel names a pick-list value may hold as is (e.g. the touch log's channels).
         Other pick-list labels ("Search engine") are coded with the rules.
+    columns
+        Our column name -> the surveys table's (``[columns.surveys]``).
+    formats
+        Our timestamp column -> strftime patterns (``[formats]``, as ``load`` takes them).
 
     Returns
     -------
@@ -112,7 +117,7 @@ def code_answers(
     if classifier is not None:
         classifier._check_fitted()
     rule_set = rules if isinstance(rules, SurveyRules) else load_survey_rules(rules)
-    table = load(surveys, SURVEYS, columns=columns)
+    table = load(surveys, SURVEYS, columns=columns, formats=formats)
     frame = table.frame
     if "channel" in frame.columns:
         frame = frame.rename({"channel": "pick_list"})
