@@ -96,7 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runs = runs
     app.state.snapshots = SnapshotStore.beside(settings.runs_dir)
-    app.state.scorers = ScorerCache(app.state.snapshots, size=settings.scorer_cache_size)
+    app.state.scorers = ScorerCache(app.state.snapshots, size=settings.scorer_cache_size,
+                                    max_fits=settings.max_fits,
+                                    fitted_models=settings.fitted_models)
     app.state.scoring = scoring
     # innermost: the everyday scoring request answered before routing (same answer)
     app.add_middleware(ScoringFastPath)

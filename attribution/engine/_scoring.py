@@ -199,7 +199,8 @@ class JourneyScorer:
         self.models = list(models) if not isinstance(models, str | tuple) else [models]
         self.key = key
 
-    def fit(self, paths: pl.DataFrame | None = None) -> JourneyScorer:
+    def fit(self, paths: pl.DataFrame | None = None, *,
+            estimators: Mapping[str, PathModel] | None = None) -> JourneyScorer:
         """Resolve the models and fit the data-driven ones on ``paths``.
 
         Parameters
@@ -207,6 +208,11 @@ class JourneyScorer:
         paths
             Path table (``path`` as ``list[str]``, ``conversions``, ``nulls``, ``value``),
             e.g. :func:`read_run_paths` of a stored run. Needed only by data-driven models.
+        estimators
+            Data-driven models fitted already, by label (another scorer's
+            :attr:`estimators_` for the same model on the same paths, whatever its
+            spelling): taken as they are, not fitted again. ``paths`` is then needed only
+            for the others.
 
         Raises
         ------
@@ -215,7 +221,8 @@ class JourneyScorer:
         """
         options = RunOptions(models=self.models, key=self.key)
         runs = options.runs
-        data = [r for r in runs if r.spec.family == "data"]
+        given = dict(estimators or {})
+        data = [r for r in runs if r.spec.family == "data" and r.label not in given]
         if data and paths is None:
             raise ModelParameterError(
                 f"{', '.join(r.label for r in data)} "
@@ -225,9 +232,11 @@ class JourneyScorer:
             )
         self.runs_: list[ModelRun] = runs
         self.requests_: list[ModelLike] = list(self.models)
-        fitted = fit_models(options, paths) if data and paths is not None else None
+        fitted = fit_models(options, paths, prefit=lambda run: given.get(run.label)) \
+            if data and paths is not None else None
         self.estimators_: dict[str, PathModel] = (
-            {runs[i].label: est for i, est in fitted.estimators.items()} if fitted else {}
+            {runs[i].label: est for i, est in fitted.estimators.items()} if fitted
+            else {r.label: given[r.label] for r in runs if r.spec.family == "data"}
         )
         rules = [r for r in runs if r.spec.family == "rule"]
         self._rule_labels = [r.label for r in rules]

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     run_workers: int = Field(default=2, ge=1, description="batch runs executed at once")
     scorer_cache_size: int = Field(default=64, ge=1,
                                    description="model sets kept resolved / fitted")
+    max_fits: int = Field(default=1, ge=1, le=64,
+                          description="data-driven model fits run at once per server process; "
+                                      "a request needing another fit meanwhile gets 429")
+    fitted_models: int = Field(default=32, ge=1,
+                               description="fitted data-driven models kept, per snapshot and "
+                                           "resolved parameters")
     max_queued_runs: int = Field(default=4, ge=0,
                                  description="batch runs waiting for a worker; more get 429")
     run_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600,

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,21 @@ class Scoring:
         return [c for c in scores.channels if c not in self.seen]
 
 
+class FitPending(Exception):  # noqa: N818 - a signal, not an error
+    """Another request is fitting a model this one needs: wait for ``future`` (it ends when
+    that fit does, with its error if it failed), then ask again. Raised by
+    :meth:`ScorerCache.get` with ``wait=False``, so the event loop awaits the fit without
+    holding a thread."""
+
+    def __init__(self, future: Future[Any]) -> None:
+        super().__init__("a fit of this model is under way")
+        self.future = future
+
+
+#: Seconds a request refused for want of a fit slot is told to wait (Retry-After).
+FIT_RETRY_SECONDS = 5
+
+
 def _key(models: list[Any]) -> str:
     """The cache key of a model set (orjson: a few microseconds per request)."""
     try:
@@ -54,10 +71,18 @@ def _key(models: list[Any]) -> str:
 class ScorerCache:
     """LRU of :class:`Scoring` by (models, snapshot id)."""
 
-    def __init__(self, snapshots: SnapshotStore, size: int = 64) -> None:
+    def __init__(self, snapshots: SnapshotStore, size: int = 64, *, max_fits: int = 1,
+                 fitted_models: int = 32) -> None:
         self.snapshots = snapshots
         self.size = size
+        self.max_fits = max_fits
+        self.fitted_models = fitted_models
         self._scorers: OrderedDict[tuple[str, str | None], Scoring] = OrderedDict()
+        #: fitted data-driven models by (snapshot id, model name, resolved parameters):
+        #: shared by every spelling and model set that holds them
+        self._fits: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        #: fits under way: their identity -> (the future their waiters wait for, label, start)
+        self._fitting: dict[tuple[str, str, str], tuple[Future[Any], str, float]] = {}
         self._needs_snapshot: dict[str, bool] = {}
         self._lock = threading.Lock()
         #: (pointer marker, snapshot id) of the current snapshot when last read.
@@ -83,15 +108,24 @@ class ScorerCache:
             snapshot_id = current[1]
         return self._scorers.get((key, snapshot_id))
 
-    def get(self, models: list[Any], snapshot_id: str | None) -> Scoring:
+    def get(self, models: list[Any], snapshot_id: str | None, *, wait: bool = True) -> Scoring:
         """The scorer for ``models``, fitted on snapshot ``snapshot_id`` (default: the
         current one) when any of them is data-driven.
+
+        Each data-driven model is fitted once per snapshot and resolved parameters, whatever
+        its spelling (``markov:order=4``, ``{"name": "markov", "params": {"order": 4}}``),
+        and at most :attr:`max_fits` fits run at once: a request needing a model that is
+        being fitted waits for that fit (``wait``; else :class:`FitPending`), one needing
+        another fit while every slot is taken gets 429.
 
         Raises
         ------
         ServiceError
             404 for an unknown snapshot, 409 when none is published, 503 when the store's
-            pointer to the current one is damaged (unreadable, or naming a missing one).
+            pointer to the current one is damaged (unreadable, or naming a missing one),
+            429 ``busy`` when a fit is needed and :attr:`max_fits` are under way.
+        FitPending
+            With ``wait=False``: another request is fitting a model this one needs.
         attribution.ModelNotFoundError, attribution.ModelParameterError
             An unknown model or a bad parameter.
         """
@@ -109,13 +143,74 @@ class ScorerCache:
         if snapshot is None:
             scoring = Scoring(JourneyScorer(models=models).fit())
         else:
-            scorer = JourneyScorer(models=models).fit(snapshot.read_paths())
+            estimators = {label: self._fitted(identity, model, label, snapshot, wait)
+                          for identity, model, label in self._identities(models, snapshot)}
+            scorer = JourneyScorer(models=models).fit(None, estimators=estimators)
             scoring = Scoring(scorer, snapshot, frozenset(snapshot.channels))
         with self._lock:
             self._scorers[cache_key] = scoring
             while len(self._scorers) > self.size:
                 self._scorers.popitem(last=False)
         return scoring
+
+    @staticmethod
+    def _identities(models: list[Any], snapshot: ModelSnapshot
+                    ) -> list[tuple[tuple[str, str, str], Any, str]]:
+        """Per data-driven model of the set: (its identity: snapshot id, name and resolved
+        parameters, defaults included; the model as one spelling of it; its label)."""
+        out = []
+        for run in RunOptions(models=models).runs:
+            if run.spec.family == "data":
+                params = dict(run.params)
+                out.append(((snapshot.snapshot_id, run.spec.name, _key([params])),
+                            (run.spec.name, params), run.label))
+        return out
+
+    def _fitted(self, identity: tuple[str, str, str], model: Any, label: str,
+                snapshot: ModelSnapshot, wait: bool) -> Any:
+        """The model fitted on the snapshot: kept, or fitted here (single flight, at most
+        :attr:`max_fits` at once)."""
+        while True:
+            with self._lock:
+                fitted = self._fits.get(identity)
+                if fitted is not None:
+                    self._fits.move_to_end(identity)
+                    return fitted
+                pending = self._fitting.get(identity)
+                if pending is None:
+                    if len(self._fitting) >= self.max_fits:
+                        raise self._busy(label)
+                    future: Future[Any] = Future()
+                    self._fitting[identity] = (future, label, time.monotonic())
+                    break
+            if not wait:
+                raise FitPending(pending[0])
+            pending[0].result()  # its error, if the fit failed; else look again
+        try:
+            scorer = JourneyScorer(models=[model]).fit(snapshot.read_paths())
+            fitted = next(iter(scorer.estimators_.values()))
+        except BaseException as exc:
+            with self._lock:
+                del self._fitting[identity]
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            del self._fitting[identity]
+            self._fits[identity] = fitted
+            while len(self._fits) > self.fitted_models:
+                self._fits.popitem(last=False)
+        future.set_result(None)
+        return fitted
+
+    def _busy(self, label: str) -> ServiceError:
+        under_way = ", ".join(f"{name} ({time.monotonic() - started:.0f} s so far)"
+                              for _, name, started in self._fitting.values())
+        return ServiceError(
+            429, "busy",
+            f"{label} has not been fitted on this snapshot yet and the server fits at most "
+            f"{self.max_fits} data-driven model(s) at once (ATTRIBUTION_MAX_FITS); under way: "
+            f"{under_way}; retry in a few seconds (a model fitted once answers at once "
+            "after)", field="models", headers={"Retry-After": str(FIT_RETRY_SECONDS)})
 
     def _data_driven(self, key: str, models: list[Any]) -> list[str]:
         needs = self._needs_snapshot.get(key)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -20,7 +21,7 @@ from attribution import JourneyScores, SnapshotStore
 from ...core.batching import ScoringBusy, ScoringPool
 from ...core.config import Settings
 from ...core.errors import ServiceError, error_parts, model_errors
-from ...core.scoring import ScorerCache, Scoring
+from ...core.scoring import FitPending, ScorerCache, Scoring
 from ..body import read_plain
 from ..deps import ScorersDep, ScoringDep, SettingsDep
 from ..schemas import AttributeRequest, AttributeResponse, errors
@@ -129,7 +130,8 @@ def init_process(settings: Settings) -> None:
     """A scoring process's own settings and scorer cache."""
     _PROCESS["settings"] = settings
     _PROCESS["scorers"] = ScorerCache(SnapshotStore.beside(settings.runs_dir),
-                                      size=settings.scorer_cache_size)
+                                      size=settings.scorer_cache_size,
+                                      fitted_models=settings.fitted_models)
 
 
 #: A large request's response above this size comes back from its scoring process as a file
@@ -254,7 +256,12 @@ async def attribute(request: Request, settings: SettingsDep, scorers: ScorersDep
     if scoring is None:
         # resolving models, reading the snapshot and fitting touch the disk: not on the loop
         with model_errors(models):
-            scoring = await run_in_threadpool(scorers.get, models, body.snapshot)
+            while scoring is None:
+                try:
+                    scoring = await run_in_threadpool(scorers.get, models, body.snapshot,
+                                                      wait=False)
+                except FitPending as pending:  # another request fits it: wait, no thread held
+                    await asyncio.wrap_future(pending.future)
     render = _render(scoring.scorer.labels, scoring)
     with model_errors(models):  # parameters that give non-finite credit
         if rows <= INLINE_ROWS and scoring.scorer.small_engine:
