@@ -139,3 +139,34 @@ def test_a_failed_fit_is_the_error_of_every_request_waiting_for_it(
         assert again.status_code == 422
         assert reads["count"] == 2
         assert http.post("/v1/attribute", json=_body("shapley")).status_code == 200
+
+
+def test_fitted_models_kept_are_bounded_and_so_are_the_model_sets_holding_them(
+        tmp_path: Path, stored: Path, reads: dict[str, Any]) -> None:
+    """newuser-report3 #5b: each fit stayed in memory as long as any of 64 model sets held
+    it. Now at most ATTRIBUTION_FITTED_MODELS fitted models are kept: evicting one drops
+    the model sets fitted with it."""
+    from service.core.scoring import ScorerCache
+    runs = tmp_path / "runs"
+    shutil.copytree(stored, runs / "good")
+    SnapshotStore.beside(runs).publish(runs / "good")
+    cache = ScorerCache(SnapshotStore.beside(runs), size=64, fitted_models=2)
+    first = cache.get(["linear", "markov"], None)
+    assert cache.cached(["linear", "markov"]) is first
+    assert cache.get(["markov:order=1"], None).scorer.estimators_["markov(order=1)"] is \
+        first.scorer.estimators_["markov"]  # one fit, two sets
+    cache.get(["shapley"], None)
+    assert cache.cached(["linear", "markov"]) is first  # two fitted models: both kept
+    cache.get(["counterfactual"], None)  # a third: markov, the oldest, goes
+    assert cache.cached(["linear", "markov"]) is None
+    assert cache.cached(["markov:order=1"]) is None
+    assert cache.cached(["shapley"]) is not None
+    assert cache.cached(["linear"]) is None  # never asked
+    assert cache.get(["linear"], None).snapshot is None
+    kept = {id(e) for key in (["shapley"], ["counterfactual"], ["linear"])
+            if (s := cache.cached(key)) is not None for e in s.scorer.estimators_.values()}
+    assert len(kept) == 2
+    assert reads["count"] == 3
+    again = cache.get(["linear", "markov"], None)  # fitted again when asked again
+    assert again is not first
+    assert reads["count"] == 4

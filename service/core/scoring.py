@@ -198,7 +198,12 @@ class ScorerCache:
             del self._fitting[identity]
             self._fits[identity] = fitted
             while len(self._fits) > self.fitted_models:
-                self._fits.popitem(last=False)
+                _, evicted = self._fits.popitem(last=False)
+                # and the model sets fitted with it: memory is bounded by the fitted models
+                # kept, not by the model sets (a set holding it is fitted again when asked)
+                for key in [k for k, v in self._scorers.items()
+                            if any(e is evicted for e in v.scorer.estimators_.values())]:
+                    del self._scorers[key]
         future.set_result(None)
         return fitted
 
