@@ -37,6 +37,7 @@ from attribution.b2b._influence import (
 from attribution.engine._campaign_credit import CampaignRows
 from attribution.engine._credit_table import credit_column, empty_table
 from attribution.engine._files import RunFiles
+from attribution.engine._partition_pool import in_order
 from attribution.engine._result import TOUCH_CREDIT_SCHEMA
 from attribution.journeys._journeys import TOUCH_KEY_COLUMNS
 
@@ -171,12 +172,12 @@ class InfluenceBuckets:
             schema={"_model": _INDEX, "model": pl.String},
         )
         conversion_ids = self.conversions.get_column("conversion_id")
-        self.outputs = []
-        for r in range(self.ranges):
+
+        def one(r: int) -> Path | None:
             folder = self.directory / "rows" / f"{r:05d}"
             files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
             if not files:
-                continue
+                return None
             frame = pl.read_parquet(files, hive_partitioning=False)
             # the range's conversions numbered 0..n-1 in the order of their run-wide
             # number; rows by conversion, then pair, as CampaignRows.wide has them
@@ -202,7 +203,10 @@ class InfluenceBuckets:
             codes = influence_codes(rows, self.conversions)
             influence = codes.wide() if layout == "wide" else codes.long()
             del rows, wide, codes
-            self.outputs.append(write_work(influence, self.directory / "out" / f"{r:05d}.parquet"))
+            return write_work(influence, self.directory / "out" / f"{r:05d}.parquet")
+
+        # two ranges at a time (threads), the files in range order
+        self.outputs = [path for path in in_order(one, self.ranges) if path is not None]
         if not self.outputs:  # no row: the file still has the layout's columns
             empty = (
                 empty_wide_influence(self.labels)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -66,10 +66,7 @@ from attribution.engine._campaign_credit import (
 )
 from attribution.engine._credit_table import (
     credit_column,
-    credit_table,
-    empty_table,
     long_touch_credit,
-    wide_of_parts,
 )
 from attribution.engine._input_counts import contacts_frame
 from attribution.engine._manifest import (
@@ -89,12 +86,14 @@ from attribution.engine._merge import (
     merge_counts,
     retier,
 )
+from attribution.engine._partition_credit import rule_sums, wide_table
 from attribution.engine._partition_outputs import (
     InfluenceBuckets,
     StreamedOutputs,
     read_wide,
     write_work,
 )
+from attribution.engine._partition_pool import in_order
 from attribution.engine._path_partials import PathPartial, merge_path_partials, path_partial
 from attribution.engine._result import (
     CAMPAIGN_SUMS_SCHEMA,
@@ -106,7 +105,6 @@ from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._split import BUCKET, Split, raw_column
 from attribution.engine._split import split as split_table
 from attribution.engine._stages import (
-    Fitted,
     Part,
     build_part,
     concat,
@@ -115,7 +113,6 @@ from attribution.engine._stages import (
     rule_credit_columns,
     run_stage_columns,
     run_touch_columns,
-    touch_credit_columns,
 )
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._account_inputs import Accounts
@@ -126,7 +123,6 @@ from attribution.inputs._schema import (
     TOUCHES,
     TableSpec,
 )
-from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
 from attribution.typing import Progress, TableLike
 
@@ -247,6 +243,30 @@ def _run(
 
     timer.stage("partitions: journeys and rule-based models")
     labels = [run.label for run in runs]
+
+    def first_pass(p: int) -> _FirstPass:
+        part = parts.part(p)
+        journeys = part.journeys
+        latest: Any = None
+        if level == "account":
+            stamps = pl.concat([f.select("timestamp") for f in (part.touches, part.stages)])
+            latest = stamps.get_column("timestamp").max() if stamps.height else None
+        rules = rule_credit_columns(journeys.touches, options)
+        # the journey touches with their rule-based credit, a column per model (as the
+        # wide touch credit has them): pass 2 adds the data-driven models' and writes it
+        touches = journeys.touches.with_columns(
+            credit.alias(credit_column(runs[i].label)) for i, credit in rules.items()
+        )
+        write_work(touches, work / "journeys" / f"{p:05d}.parquet")
+        pairs = None
+        if part.campaigns is not None:
+            write_work(part.campaigns, work / "campaigns" / f"{p:05d}.parquet")
+            pairs = part.campaigns.select("channel", "campaign").unique()
+        return _FirstPass(
+            part.counts, part.rows_in, path_partial(journeys), journeys.conversions,
+            latest, rule_sums(touches, runs, rules), part.campaigns is not None, pairs,
+        )  # fmt: skip
+
     counts: list[dict[str, Any]] = []
     path_partials: list[PathPartial] = []
     conversion_parts: list[pl.DataFrame] = []
@@ -255,31 +275,19 @@ def _run(
     pair_parts: list[pl.DataFrame] = []
     rows_in = [0, 0]
     latest: list[datetime] = []
-    for p in range(partitions):
-        part = parts.part(p)
-        journeys = part.journeys
-        counts.append(part.counts)
-        rows_in = [rows_in[0] + part.rows_in[0], rows_in[1] + part.rows_in[1]]
-        path_partials.append(path_partial(journeys))
-        conversion_parts.append(journeys.conversions)
-        if level == "account":
-            stamps = pl.concat([f.select("timestamp") for f in (part.touches, part.stages)])
-            if stamps.height:
-                latest.append(stamps.get_column("timestamp").max())  # type: ignore[arg-type]
-        rules = rule_credit_columns(journeys.touches, options)
-        # the journey touches with their rule-based credit, a column per model (as the
-        # wide touch credit has them): pass 2 adds the data-driven models' and writes it
-        touches = journeys.touches.with_columns(
-            credit.alias(credit_column(runs[i].label)) for i, credit in rules.items()
-        )
-        write_work(touches, work / "journeys" / f"{p:05d}.parquet")
-        for i, frame in _rule_sums(touches, runs, rules).items():
+    for done in in_order(first_pass, partitions):  # two partitions at a time, in order
+        counts.append(done.counts)
+        rows_in = [rows_in[0] + done.rows_in[0], rows_in[1] + done.rows_in[1]]
+        path_partials.append(done.paths)
+        conversion_parts.append(done.conversions)
+        if done.latest is not None:
+            latest.append(done.latest)
+        for i, frame in done.sums.items():
             sums[i].append(frame)
-        has_campaigns = part.campaigns is not None  # the same in every partition
-        if part.campaigns is not None:
-            write_work(part.campaigns, work / "campaigns" / f"{p:05d}.parquet")
-            pair_parts.append(part.campaigns.select("channel", "campaign").unique())
-        del part, journeys, touches, rules
+        has_campaigns = done.has_campaigns  # the same in every partition
+        if done.pairs is not None:
+            pair_parts.append(done.pairs)
+        del done
 
     timer.stage("paths")
     paths = merge_path_partials(path_partials)
@@ -299,29 +307,27 @@ def _run(
         if has_campaigns
         else None
     )
-    campaign_sums: list[pl.DataFrame] = []
-    wide_files: list[Path] = []
-    account_parts: list[pl.DataFrame] = []
-    credit_parts: list[pl.DataFrame] = []
-    deal_parts: list[pl.DataFrame] = []
     rule_labels = {
         i: credit_column(runs[i].label) for i in range(len(runs)) if i not in fitted.estimators
     }
-    for p in range(partitions):
+
+    def second_pass(p: int) -> tuple[Path, pl.DataFrame | None, Any]:
         touches = pl.read_parquet(work / "journeys" / f"{p:05d}.parquet")
         journey_touches = touches.drop(rule_labels.values())
         rules = {i: touches.get_column(name).alias("credit") for i, name in rule_labels.items()}
-        fitted.touch_credit = fitted.allocate(journey_touches)
-        table = _wide_table(journey_touches, runs, rules, fitted, conversions)
-        del touches, rules
-        fitted.touch_credit = {}
-        wide_files.append(write_work(table, work / "wide" / f"{p:05d}.parquet"))
+        # this partition's allocations (a copy of ``fitted``: two partitions run at once)
+        mine = replace(fitted, touch_credit=fitted.allocate(journey_touches))
+        table = wide_table(journey_touches, runs, rules, mine, conversions)
+        del touches, rules, mine
+        wide = write_work(table, work / "wide" / f"{p:05d}.parquet")
+        summed = None
         campaign_file = work / "campaigns" / f"{p:05d}.parquet"
         if influence is not None and campaign_file.exists():
             rows = conversion_campaigns_wide(table, pl.read_parquet(campaign_file))
-            campaign_sums.append(rows.sums())
+            summed = rows.sums()
             influence.add(rows, p)
             del rows
+        outputs = None
         if level == "account":
             part = parts.part(p)
             outputs = account_outputs(
@@ -336,13 +342,24 @@ def _run(
                 required_roles=options.required,
                 reference_time=reference,
             )
+        return wide, summed, outputs
+
+    campaign_sums: list[pl.DataFrame] = []
+    wide_files: list[Path] = []
+    account_parts: list[pl.DataFrame] = []
+    credit_parts: list[pl.DataFrame] = []
+    deal_parts: list[pl.DataFrame] = []
+    for p, (wide, summed, outputs) in enumerate(in_order(second_pass, partitions)):
+        wide_files.append(wide)
+        if summed is not None:
+            campaign_sums.append(summed)
+        if outputs is not None:
             # every account of the contacts table shows in every partition: keep its own
             mine = bucket_expr(pl.col("account_id"), partitions) == p
             account_parts.append(outputs.accounts.filter(mine))
             credit_parts.append(outputs.account_credit)
             deal_parts.append(outputs.deals)
-            del part, outputs
-        del table, journey_touches
+        del outputs
     if level == "account":
         timer.stage("accounts")
         deals = pl.concat(deal_parts)
@@ -412,50 +429,18 @@ def _run(
     return _Outputs(result, wide_files, labels, influence)
 
 
-def _rule_sums(
-    touches: pl.DataFrame, runs: Sequence[ModelRun], rules: Mapping[int, pl.Series]
-) -> dict[int, pl.DataFrame]:
-    """Per rule-based model, its credit and value summed by channel over one partition's
-    journey touches (an additive partial, as :func:`channel_sums` of its long rows)."""
-    if not rules:
-        return {}
-    value = pl.col("conversion_value")
-    columns = {i: pl.col(credit_column(runs[i].label)) for i in rules}
-    summed = touches.group_by("channel").agg(
-        *(c.sum().alias(f"c{i}") for i, c in columns.items()),
-        *((c * value).sum().alias(f"v{i}") for i, c in columns.items()),
-    )
-    return {
-        i: summed.select(
-            pl.lit(runs[i].label).alias("model"),
-            "channel",
-            pl.col(f"c{i}").alias("credit"),
-            pl.col(f"v{i}").alias("value"),
-        )
-        for i in rules
-    }
+@dataclass
+class _FirstPass:
+    """What pass 1 keeps of a partition (its journeys and rule credit are work files)."""
 
-
-def _wide_table(
-    journey_touches: pl.DataFrame,
-    runs: Sequence[ModelRun],
-    rules: Mapping[int, pl.Series],
-    fitted: Fitted,
-    conversions: pl.DataFrame,
-) -> pl.DataFrame:
-    """One partition's wide touch credit (as the in-memory run builds it); when a model's
-    credit is not row for row over the journey touches, from its long rows."""
-    table = credit_table(journey_touches, runs, rules, fitted)
-    labels = [run.label for run in runs]
-    if table is None:
-        parts = [
-            fitted.touch_credit[i]
-            if i in fitted.touch_credit
-            else touch_credit_columns(journey_touches.with_columns(rules[i]), runs[i].label)
-            for i in range(len(runs))
-        ]
-        table = wide_of_parts(parts, labels, conversions)
-    return table.cast(empty_table(labels).schema)
+    counts: dict[str, Any]
+    rows_in: tuple[int, int]
+    paths: PathPartial
+    conversions: pl.DataFrame
+    latest: datetime | None  #: the latest touch or stage time (account level)
+    sums: dict[int, pl.DataFrame]  #: per rule-based model, credit and value by channel
+    has_campaigns: bool
+    pairs: pl.DataFrame | None  #: the (channel, campaign) pairs of its journey touches
 
 
 @dataclass
