@@ -48,6 +48,84 @@ def test_survey_rank_one_then_truth_then_default() -> None:
     assert decision_note("shapley", "survey agreement") == "shapley, chosen by survey agreement"
 
 
+def _board(models: list[str], agreement: list[float], p_best: list[float], n: int = 100):
+    return pl.DataFrame(
+        {"rank": list(range(1, len(models) + 1)), "model": models, "conversions": [n] * len(models),
+         "agreement": agreement, "p_best": p_best}
+    )  # fmt: skip
+
+
+def test_the_survey_chooses_only_with_the_minimum_evidence() -> None:
+    """New-user report 3, defects 11 and 11b: a dead heat (two models at 0.238, p_best 0.47
+    each) or one compared conversion (nine models tied at 1.000) chose the decision model
+    'by survey agreement'; below the minimum evidence it falls back and says why."""
+    from attribution.b2b._decision import decide
+    from attribution.surveys._leader import MIN_COMPARED_CONVERSIONS, MIN_P_BEST
+
+    assert (MIN_COMPARED_CONVERSIONS, MIN_P_BEST) == (30, 0.5)
+    models = ["markov", "shapley", "linear", "first_touch"]
+    clear = _board(models, [0.40, 0.30, 0.20, 0.10], [0.80, 0.15, 0.05, 0.0])
+    assert decide(models, leaderboard=clear) == ("markov", "survey agreement", None)
+    # a tie at the top: the default, and the line names the tied models
+    tie = _board(models, [0.238, 0.238, 0.20, 0.10], [0.47, 0.47, 0.06, 0.0])
+    model, source, reason = decide(models, leaderboard=tie)
+    assert (model, source) == ("linear", "default")
+    assert reason == (
+        "the survey cannot choose: markov and shapley tie on agreement at 0.238, "
+        "p_best 0.47 / 0.47"
+    )
+    # a leader first in fewer than half of the draws
+    weak = _board(models, [0.30, 0.29, 0.20, 0.10], [0.45, 0.40, 0.15, 0.0])
+    model, source, reason = decide(models, leaderboard=weak)
+    assert (model, source) == ("linear", "default")
+    assert reason == (
+        "the survey cannot choose: its leader markov at 0.300 is first in 45% of the "
+        "bootstrap draws, below the 50% needed; next shapley at 0.290, p_best 0.40"
+    )
+    # one compared conversion: too small, whatever the bootstrap says
+    nine = [f"m{i}" for i in range(9)]
+    one = _board(nine, [1.0] * 9, [1 / 9] * 9, n=1)
+    assert decide([*nine, "linear"], leaderboard=one) == (
+        "linear",
+        "default",
+        "the survey is too small to choose: 1 compared conversion, at least 30 needed",
+    )
+    single = _board(models, [1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], n=29)
+    assert decide(models, leaderboard=single)[:2] == ("linear", "default")
+    # at the bars exactly: the survey chooses
+    edge = _board(models, [0.31, 0.30, 0.20, 0.10], [0.50, 0.45, 0.05, 0.0], n=30)
+    assert decide(models, leaderboard=edge) == ("markov", "survey agreement", None)
+    # with a truth file, the truth decides when the survey cannot
+    truth = pl.DataFrame({"model": models, "truth_mae": [0.05, 0.01, 0.2, 0.3]})
+    model, source, reason = decide(models, leaderboard=tie, truth=truth)
+    assert (model, source) == ("shapley", "truth")
+    assert reason is not None
+    # the note of every summary carries the reason when there is one
+    assert decision_note("linear", "default", reason).startswith(
+        "linear, the default (the survey cannot choose: markov and shapley tie"
+    )
+    assert decision_note("linear", "default", None) == "linear, the default"
+
+
+@pytest.mark.slow
+def test_a_survey_too_small_to_choose_says_so_in_the_cli_manifest_and_report(
+    tmp_path: Path,
+) -> None:
+    """One answer joined to a conversion (new-user report 3, 11b): the decision model is the
+    default and the CLI line, the manifest and the report's answers say why."""
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    contact = stages.filter(pl.col("stage") == "closed_won").get_column("contact_id")[0]
+    (tmp_path / "one.csv").write_text(f"contact_id,response\n{contact},LinkedIn\n")
+    stdout, run_dir = cli_run(tmp_path, "--surveys", str(tmp_path / "one.csv"))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    reason = "the survey is too small to choose: 1 compared conversion, at least 30 needed"
+    assert (manifest["decision_model"], manifest["decision_model_source"]) == ("linear", "default")
+    assert manifest["decision_model_reason"] == reason
+    assert f"Decision model: linear, the default ({reason}) (manifest.json" in stdout
+    assert breach_finding(run_dir) == f"linear, the default ({reason})"
+    assert "Unit economics under linear, the default (CAC" in stdout
+
+
 def test_run_option_names_the_option() -> None:
     with pytest.raises(InputError, match="decision_model 'nope' is not a model") as info:
         attribution.RunOptions(models=["linear"], decision_model="nope")

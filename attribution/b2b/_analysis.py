@@ -137,7 +137,7 @@ def _decide(
 ) -> SurveyBenchmark | None:
     """Choose the run's decision model (:mod:`attribution.b2b._decision`) and record it in
     the manifest; return the survey benchmark (with surveys)."""
-    from attribution.b2b._decision import choose_decision_model
+    from attribution.b2b._decision import decide
 
     given = options.decision_model if options is not None else None
     bench = truth_scores = None
@@ -153,6 +153,7 @@ def _decide(
             columns=(options.columns or {}).get("surveys") if options is not None else None,
             formats=formats_for("surveys", _formats(options)),
         )
+        truth_scores = bench.truth  # the next yardstick when the survey cannot choose
     elif given is None and inputs.truth is not None:
         from attribution.surveys._truth import score_against_truth
 
@@ -160,7 +161,7 @@ def _decide(
     models = result.channel_credit.get_column("model").unique(maintain_order=True).to_list()
     if not models and given is None:  # an empty run (allow_empty): nothing to decide with
         return bench
-    model, source = choose_decision_model(
+    model, source, reason = decide(
         models,
         given=given,
         given_by="decision_model",
@@ -169,6 +170,7 @@ def _decide(
     )
     result.manifest["decision_model"] = model
     result.manifest["decision_model_source"] = source
+    result.manifest["decision_model_reason"] = reason  # why the survey did not choose
     return bench
 
 

@@ -288,7 +288,11 @@ def finish(
     if isinstance(decided := result.manifest.get("decision_model"), str):
         from attribution.b2b._decision import decision_note
 
-        note = decision_note(decided, result.manifest.get("decision_model_source"))
+        note = decision_note(
+            decided,
+            result.manifest.get("decision_model_source"),
+            result.manifest.get("decision_model_reason"),
+        )
         console.print(
             f"Decision model: {note} (manifest.json: decision_model; the economics, the plan "
             "check and the report use it; --decision-model to choose another)",

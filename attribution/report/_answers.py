@@ -105,7 +105,11 @@ class _EconomicsView:
             source = ctx.manifest.get("decision_model_source") or params.get(
                 "decision_model_source"
             )
-            under = decision_note(chosen, source if isinstance(source, str) else None)
+            under = decision_note(
+                chosen,
+                source if isinstance(source, str) else None,
+                ctx.manifest.get("decision_model_reason"),
+            )
         rows = econ.filter(pl.col("model") == chosen)
         if "segment" in rows.columns:
             rows = rows.filter(pl.col("segment") == "all")

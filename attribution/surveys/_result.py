@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
+from attribution.surveys._leader import survey_doubt
 
 __all__ = ["METRICS", "SurveyBenchmark"]
 
@@ -132,6 +133,9 @@ class SurveyBenchmark:
                 "coverage": self.coverage,
                 "counts": self.counts,
                 "parameters": self.parameters,
+                # why the survey's rank 1 cannot decide (null: it can)
+                "leader_doubt": survey_doubt(self.leaderboard) if self.leaderboard.height
+                else None,
             },
         )
         # engine._files has no atomic text writer (yet): the same temporary-name-and-rename
@@ -200,6 +204,11 @@ class SurveyBenchmark:
             if has_truth:
                 line += f" {_num(row['truth_mae'], 8, 3)} {_num(row['truth_spearman'], 9, 2)}"
             lines.append(line)
+        if self.leaderboard.height and (doubt := survey_doubt(self.leaderboard)):
+            lines.append(
+                f"{doubt[0].upper()}{doubt[1:]}; a run's decision model is then the best by "
+                "truth MAE, else the default (--decision-model to choose)."
+            )
         return "\n".join(lines)
 
 
