@@ -119,21 +119,30 @@ def test_job_reads_and_writes_parquet(spark: SparkSession, synth: Any, tmp_path:
     expected = attribution.attribute(
         synth.touches, synth.stages, models=["linear", ("markov", {"order": 2})]
     )
-    channel = pl.read_parquet(out / "channel_credit.parquet" / "*.parquet")
+    # a local --out is a run directory (newuser-report3 #13): the driver's files are single
+    # files, the touch credit Spark's directory of part files, and the report beside them
+    channel = pl.read_parquet(out / "channel_credit.parquet")
     by = ["model", "channel"]
     assert_frame_equal(expected.channel_credit.sort(by), channel.sort(by), rel_tol=TOL)
     touches = pl.read_parquet(out / "touch_credit.parquet" / "*.parquet")
     assert touches.height == expected.touch_credit.height
-    campaigns = pl.read_parquet(out / "campaign_credit.parquet" / "*.parquet")
+    campaigns = pl.read_parquet(out / "campaign_credit.parquet")
     by = ["model", "channel", "campaign"]
     assert_frame_equal(
         expected.campaign_credit.sort(by), campaigns.sort(by), rel_tol=1e-9
     )
-    paths = pl.read_parquet(out / "paths.parquet" / "*.parquet")
+    paths = pl.read_parquet(out / "paths.parquet")
     assert paths.get_column("conversions").sum() == expected.paths.get_column("conversions").sum()
-    lines = "".join(p.read_text() for p in (out / "manifest.json").glob("part-*"))
-    manifest = json.loads(lines)
+    manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["reconciliation"] == expected.manifest["reconciliation"]
+    assert manifest["run_id"] in (out / "report.html").read_text()
+    # so a Spark run can be published for scoring (#13b)
+    snapshot = attribution.SnapshotStore(tmp_path / "store").publish(out)
+    assert snapshot.conversions == pytest.approx(
+        expected.paths.get_column("conversions").sum())
+    assert_frame_equal(attribution.read_run_paths(out).sort("path"),
+                       attribution.read_run_paths(expected.write(tmp_path / "mem")).sort("path"),
+                       rel_tol=1e-9)
 
 
 def test_touch_id_on_two_journey_keys_is_an_error(spark: SparkSession) -> None:
@@ -209,7 +218,41 @@ def test_job_with_b2b_inputs_writes_their_outputs(
     econ = {type(o).__name__: o for o in analysis.outputs}["UnitEconomics"]
     assert_frame_equal(written, econ.table, rel_tol=1e-9)
     assert (out / "funnel.parquet").exists()
-    manifest = json.loads("".join(p.read_text() for p in (out / "manifest.json").glob("part-*")))
+    manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["decision_model"] == "linear"
+    report = (out / "report.html").read_text()  # newuser-report3 #13c: the report too
+    assert "The answers" in report
     # B2B outputs need a local --out: refused before Spark starts, one line, exit 2
     assert main([*args[:5], "s3a://bucket/run", *args[6:], "--spend", "x.parquet"]) == 2
+
+
+def test_a_rerun_into_the_same_out_replaces_an_older_spark_layout(
+        spark: SparkSession, synth: Any, tmp_path: Path) -> None:
+    """An --out written by an earlier version (each file a Spark directory) is replaced by
+    the run directory's single files."""
+    synth.touches.write_parquet(tmp_path / "touches.parquet")
+    synth.stages.write_parquet(tmp_path / "stages.parquet")
+    out = tmp_path / "run"
+    for name in ("manifest.json", "channel_credit.parquet", "paths.parquet"):
+        (out / name).mkdir(parents=True)
+        (out / name / "part-00000").write_text("old")
+    assert main(["--touches", str(tmp_path / "touches.parquet"), "--stages",
+                 str(tmp_path / "stages.parquet"), "--out", str(out), "--model",
+                 "linear"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["models"][0]["label"] == "linear"
+    assert pl.read_parquet(out / "channel_credit.parquet").height > 0
+
+
+def test_an_input_spark_cannot_read_is_one_line_exit_2(
+        spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """newuser-report3 #19: an input the local check lets through (an empty directory, or
+    a remote URI) that Spark cannot read: one line, exit 2, no traceback."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "stages").mkdir()
+    code = main(["--touches", str(tmp_path / "empty"), "--stages", str(tmp_path / "stages"),
+                 "--out", str(tmp_path / "run"), "--model", "linear"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Spark cannot read the inputs:")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err

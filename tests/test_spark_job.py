@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
 
 from attribution.engine._spark import NOT_ON_SPARK
-from attribution.engine._spark_job import job_parser
+from attribution.engine._spark_job import job_parser, main
 from attribution.options import option_flags
 
 
@@ -30,3 +34,29 @@ def test_python_m_attribution_spark_help_exits_0() -> None:
     assert "Traceback" not in done.stderr
     assert "--touches" in done.stdout
     assert "--bootstrap" in done.stdout
+
+
+@pytest.mark.parametrize(("touches", "says"), [
+    ("nope.parquet", "--touches '{p}': no such file or directory"),
+    ("t.csv", "--touches '{p}' is not a Parquet file: the Spark job reads Parquet"),
+])
+def test_a_missing_or_csv_input_is_one_line_before_spark_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], touches: str, says: str) -> None:
+    """newuser-report3 #19 / #19b: a missing input and a CSV were a 7-frame Python traceback
+    and 283 lines of Java stack, exit 1, after the JVM started. Now one line, exit 2,
+    checked before Spark (so no pyspark is needed here)."""
+    pl.DataFrame({"contact_id": ["c"], "channel": ["email"],
+                  "timestamp": ["2025-01-01"]}).write_csv(tmp_path / "t.csv")
+    pl.DataFrame({"contact_id": ["c"]}).write_parquet(tmp_path / "stages.parquet")
+    path = str(tmp_path / touches)
+    code = main(["--touches", path, "--stages", str(tmp_path / "stages.parquet"),
+                 "--out", str(tmp_path / "run"), "--model", "linear"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {says.format(p=path)}")
+    assert not (tmp_path / "run").exists()
+    file_uri = main(["--touches", "file://" + path, "--stages",
+                     str(tmp_path / "stages.parquet"), "--out", str(tmp_path / "run"),
+                     "--model", "linear"])
+    assert file_uri == 2

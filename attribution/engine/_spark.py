@@ -79,7 +79,6 @@ from attribution.exceptions import (
     ModelParameterError,
 )
 from attribution.inputs._schema import CONTACTS, EVENTS, load
-from attribution.inputs._separator import STORED_SEPARATOR
 from attribution.inputs._sources import Source
 from attribution.options import RunOptions
 from attribution.typing import Level
@@ -178,39 +177,13 @@ class SparkAttribution:
         self.cached = []
 
     def write(self, out: str) -> None:
-        """Write ``out/channel_credit.parquet``, ``out/touch_credit.parquet``,
-        ``out/paths.parquet``, with campaigns ``out/campaign_credit.parquet`` (Spark Parquet
-        directories) and ``out/manifest.json`` (a text
-        directory with one JSON line). ``out`` may be any URI Spark can write; with a B2B
-        stage (``analysis``), a local directory, where the driver also writes its outputs
-        (``economics.parquet``, ``funnel.parquet``, ``plan.json``, ...), as in a run
-        directory."""
-        spark = self.channel_credit.sparkSession
-        base = out.rstrip("/")
-        if self.analysis is not None:
-            from attribution.engine._spark_b2b import local_directory
+        """Write the run into ``out``: ``touch_credit.parquet`` by Spark (a directory of
+        part files), the rest as a run directory holds it when ``out`` is local, with the
+        B2B outputs and ``report.html`` (see
+        :func:`attribution.engine._spark_write.write_spark_run`)."""
+        from attribution.engine._spark_write import write_spark_run
 
-            local_directory(out)  # checked before anything is written
-        self.channel_credit.coalesce(1).write.mode("overwrite").parquet(
-            f"{base}/channel_credit.parquet"
-        )
-        self.touch_credit.write.mode("overwrite").parquet(f"{base}/touch_credit.parquet")
-        # with a B2B stage, its campaign economics are campaign_credit.parquet (the credit
-        # and the campaign's spend, CAC and ROI), as in a run directory
-        if self.analysis is None and (campaigns := self.campaign_credit()) is not None:
-            campaign_file = f"{base}/campaign_credit.parquet"
-            _to_spark(spark, campaigns).coalesce(1).write.mode("overwrite").parquet(campaign_file)
-        paths = self.paths.with_columns(pl.col("path").list.join(STORED_SEPARATOR))
-        _to_spark(spark, paths).coalesce(1).write.mode("overwrite").parquet(f"{base}/paths.parquet")
-        text = json.dumps(self.manifest, default=str)
-        spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("overwrite").text(
-            f"{base}/manifest.json"
-        )
-        if self.analysis is not None:
-            from attribution.engine._spark_b2b import write_analysis
-
-            write_analysis(self.analysis, out)
-        self.unpersist()
+        write_spark_run(self, out)
 
 
 # --- the tasks (they run on the executors: they must live in the installed package) ---------

@@ -10,14 +10,16 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from attribution.engine._empty import require_conversions
 from attribution.engine._spark import NOT_ON_SPARK, attribute_spark
-from attribution.exceptions import AttributionError, EmptyResultError
+from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.options import RunOptions, option_flags, read_flags
 
-__all__ = ["B2B_TABLES", "job_parser", "main"]
+__all__ = ["B2B_TABLES", "PARQUET_INPUTS", "check_inputs", "job_parser", "main"]
 
 #: The B2B tables the job takes (Parquet, read by Spark and gathered on the driver) and
 #: what each adds: the B2B stage runs when one of them, ``--plan`` or ``--sla`` is given.
@@ -60,6 +62,49 @@ def job_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The job's Parquet inputs, by flag.
+PARQUET_INPUTS = ("touches", "stages", "contacts", "accounts", *B2B_TABLES)
+_PARQUET_MAGIC = b"PAR1"
+
+
+def local_path(uri: str) -> Path | None:
+    """``uri`` as a local path (a path or a ``file:`` URI), else None (``s3a://``, ...)."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and uri[1:3] == ":\\"):
+        return Path(uri)
+    return None
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Each local Parquet input (a path or a ``file:`` URI) exists and is Parquet (a file
+    that starts with ``PAR1``, or a directory of part files), else a ConfigError naming
+    its flag: checked before the JVM starts, instead of Spark's stack traces. Other URIs
+    are Spark's to read (a read that fails is one line too, see :func:`main`)."""
+    for name in PARQUET_INPUTS:
+        given = getattr(args, name, None)
+        if not given:
+            continue
+        path = local_path(given)
+        if path is None:
+            continue
+        if not path.exists():
+            raise ConfigError(f"--{name} {given!r}: no such file or directory")
+        if path.is_dir():
+            continue
+        try:
+            with path.open("rb") as handle:
+                magic = handle.read(4)
+        except OSError as exc:
+            raise ConfigError(f"--{name} {given!r}: cannot be read ({exc.strerror})") from None
+        if magic != _PARQUET_MAGIC:
+            raise ConfigError(
+                f"--{name} {given!r} is not a Parquet file: the Spark job reads Parquet "
+                "(convert it first, e.g. polars.read_csv(path).write_parquet(...), or run "
+                "`attribution run`, which reads CSV)")
+
+
 def _b2b_inputs(args: argparse.Namespace, spark: Any, touches: Any, stages: Any) -> Any:
     """The B2B inputs of the job (None without any): its tables gathered on the driver, the
     touch log and the stage events among them (the funnel, the segment exposure, the plan's
@@ -89,8 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m attribution.spark --touches URI --stages URI --out URI --model NAME ...``"""
     args = job_parser().parse_args(argv)
 
-    try:  # the options are checked before Spark starts; an error names the flag
+    try:  # the options and local inputs are checked before Spark starts; errors name flags
         options = RunOptions.written(read_flags(vars(args)))
+        check_inputs(args)
         b2b_wanted = any(getattr(args, n) for n in B2B_TABLES) or args.plan or args.sla
         if b2b_wanted:
             from attribution.engine._spark_b2b import local_directory
@@ -110,16 +156,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.master:
         builder = builder.master(args.master)
     spark = builder.getOrCreate()
-    touches, stages = spark.read.parquet(args.touches), spark.read.parquet(args.stages)
+    from pyspark.errors import AnalysisException
+
+    try:
+        touches, stages = spark.read.parquet(args.touches), spark.read.parquet(args.stages)
+        contacts = spark.read.parquet(args.contacts) if args.contacts else None
+        accounts = spark.read.parquet(args.accounts) if args.accounts else None
+        b2b = _b2b_inputs(args, spark, touches, stages)
+    except AnalysisException as exc:  # a path Spark cannot find or read: one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: Spark cannot read the inputs: {first}", file=sys.stderr)
+        return 2
     try:
         result = attribute_spark(
             touches,
             stages,
             options=options,
             partitions=args.partitions,
-            contacts=spark.read.parquet(args.contacts) if args.contacts else None,
-            accounts=spark.read.parquet(args.accounts) if args.accounts else None,
-            b2b=_b2b_inputs(args, spark, touches, stages),
+            contacts=contacts,
+            accounts=accounts,
+            b2b=b2b,
         )
     except EmptyResultError as exc:  # as the CLI: no conversion is no answer (exit 3, why)
         print(f"error: {exc}", file=sys.stderr)
@@ -136,5 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if result.analysis is not None:
         for summary in result.analysis.summaries():
             print(summary)
+    local = local_path(args.out)  # a local run directory has its report
+    print(f"run written to {args.out}" + (f"; report: {local / 'report.html'}" if local else ""))
     print(json.dumps(result.manifest["reconciliation"], default=str))
     return 0
