@@ -213,3 +213,34 @@ def test_the_request_takes_every_run_option_and_b2b_input() -> None:
     assert b2b - {"benchmarks"} <= fields, b2b - fields
     assert {"benchmarks", "targets"} <= fields  # the benchmark table: a file and targets
     assert set(FILES) <= fields
+
+
+def test_an_http_run_maps_the_survey_export_s_own_columns(
+        url: str, data: Path, tmp_path: Path) -> None:
+    """newuser-report3 #10c: a survey export with its own column names, mapped by the
+    request's columns and timestamp_formats, as a config's [columns.surveys] and [formats]
+    map it on the command line: the run succeeds with the same survey benchmark as the
+    export in our names (it was a 422 'needs at least one of response or channel')."""
+    ours = pl.read_parquet(data / "surveys.parquet")
+    theirs = ours.select(
+        "contact_id", "opportunity_id",
+        pl.col("timestamp").dt.strftime("%m/%d/%Y").alias("submitted"),
+        pl.col("response").alias("How did you hear about us?"),
+    )
+    theirs.write_csv(data / "zz_their_surveys.csv")
+    ours.select("contact_id", "opportunity_id",
+                pl.col("timestamp").dt.truncate("1d"), "response").write_csv(
+        data / "zz_our_surveys.csv")
+    body = RUN | {"columns": {"surveys": {"response": "How did you hear about us?",
+                                          "timestamp": "submitted"}},
+                  "timestamp_formats": {"surveys.timestamp": ["%m/%d/%Y"]}}
+    with httpx.Client(base_url=url, headers=AUTH, timeout=60) as http:
+        mapped = _finished(http, body | {"surveys": "zz_their_surveys.csv"})
+        assert mapped["status"] == "succeeded", mapped
+        plain = _finished(http, RUN | {"surveys": "zz_our_surveys.csv"})
+        assert plain["status"] == "succeeded", plain
+    runs = tmp_path / "runs"
+    got = pl.read_parquet(runs / mapped["run_id"] / "survey_benchmark.parquet")
+    want = pl.read_parquet(runs / plain["run_id"] / "survey_benchmark.parquet")
+    assert got.height > 0
+    assert_frame_equal(got, want)
