@@ -100,6 +100,14 @@ def _whole_number(text: str) -> int:
         raise InputError(f"takes a whole number; got {text!r}") from None
 
 
+def _number(text: str) -> float:
+    """A flag's text -> a float (the option's own check then holds it to its range)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"takes a number; got {text!r}") from None
+
+
 def _role_multipliers(text: str) -> dict[str, float]:
     """``"default"`` or ``"decision_maker=2|user=0.5"`` -> a role multiplier map."""
     if text == "default":
@@ -247,6 +255,11 @@ class RunOptions:
         channel breaches the guardrail (README, "Uncertainty"). In-memory runs only.
     bootstrap_seed
         The seed of the draws (default 0): the same seed and data give the same draws.
+    survey_min_proba
+        The survey classifier's probability floor (default 0.5, in [0, 1]): an answer the
+        classifier (``--survey-labels``) codes with a top-class probability below it stays
+        ``other`` (unmatched, counted) instead of entering the survey benchmark with a guess
+        (``#VALUE!`` or ``0`` coded word of mouth at 0.10, "saw an ad" LinkedIn at 0.30).
 
     Raises
     ------
@@ -431,6 +444,15 @@ class RunOptions:
             "--bootstrap-seed", help="Seed of the bootstrap draws (default 0)", parse=_whole_number
         ),
     )
+    survey_min_proba: float = field(
+        default=0.5,
+        metadata=_flag(
+            "--survey-min-proba",
+            help="Survey classifier (--survey-labels): answers it codes with a probability "
+            "below this stay unmatched (default 0.5)",
+            parse=_number,
+        ),
+    )
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -538,6 +560,15 @@ class RunOptions:
             seed = self.bootstrap_seed
             if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
                 raise InputError(f"bootstrap_seed must be a whole number >= 0; got {seed!r}")
+        with _option("survey_min_proba"):
+            floor = self.survey_min_proba
+            if (
+                not isinstance(floor, int | float)
+                or isinstance(floor, bool)
+                or not 0 <= floor <= 1  # NaN fails too
+            ):
+                raise InputError(f"survey_min_proba must be a number in [0, 1]; got {floor!r}")
+        object.__setattr__(self, "survey_min_proba", float(floor))
         self._checked.update(
             runs=runs,
             window=window,

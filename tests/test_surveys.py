@@ -272,12 +272,68 @@ def test_rules_first_sends_only_unmatched_answers_to_the_classifier():
         "community",
         "linkedin",
     ]
-    only = code_answers(answers, classifier=clf, mode="classifier_only")
+    # without a probability floor the classifier codes every answer
+    only = code_answers(answers, classifier=clf, mode="classifier_only", min_proba=0.0)
     assert set(only.frame.get_column("coded_by")) == {"classifier"}
     # the classifier knows no 'community' or 'other': it must pick one of its classes
     assert only.frame.item(2, "channel") in clf.classes_
     assert only.coverage["mode"] == "classifier_only"
     assert only.coverage["classifier"]["n_splits"] == 2
+
+
+def test_classifier_floor_leaves_garbage_unmatched_counted_and_shows_the_probability():
+    """New-user report 3, defect 17: the classifier coded every leftover answer ('#VALUE!'
+    and '0' word of mouth, 'saw an ad' and 'por un amigo' LinkedIn) and the guesses entered
+    the benchmark. Under the default floor (0.5) they stay unmatched, counted, with the
+    classifier's guess and probability in the coded table."""
+    from attribution.surveys._classifier import DEFAULT_MIN_PROBA
+
+    assert DEFAULT_MIN_PROBA == 0.5
+    assert SurveyClassifier().min_proba == DEFAULT_MIN_PROBA
+    labels = pl.read_csv(SAMPLE / "survey_labels.csv")
+    clf = SurveyClassifier().fit(labels)
+    garbage = ["#VALUE!", "0", "1", "por un amigo", "saw an ad"]
+    answers = _surveys([*garbage, "my buddy at work", "Google"])
+    coded = code_answers(answers, classifier=clf)
+    frame = coded.frame
+    got = {r["response"]: r for r in frame.iter_rows(named=True)}
+    for text in garbage:
+        row = got[text]
+        assert (row["channel"], row["coded_by"]) == ("other", "unmatched"), row
+        assert row["classifier_channel"] is not None
+        assert 0 < row["classifier_proba"] < DEFAULT_MIN_PROBA
+    buddy = got["my buddy at work"]
+    assert (buddy["channel"], buddy["coded_by"]) == ("word_of_mouth", "classifier")
+    assert buddy["classifier_proba"] >= DEFAULT_MIN_PROBA
+    # a rule-coded answer never went to the classifier
+    assert got["Google"]["classifier_proba"] is None
+    assert coded.coverage["below_min_proba"] == len(garbage)
+    assert coded.coverage["other_reasons"]["unmatched"] == len(garbage)
+    assert coded.coverage["min_proba"] == DEFAULT_MIN_PROBA
+    # the floor is a setting: 0 codes every answer, as before
+    loose = code_answers(answers, classifier=clf, min_proba=0.0)
+    assert loose.coverage["below_min_proba"] == 0
+    assert set(loose.frame.get_column("coded_by")) == {"classifier", "rule"}
+    with pytest.raises(ConfigError, match="survey_min_proba must be a number in"):
+        code_answers(answers, classifier=clf, min_proba=1.5)
+
+
+def test_survey_min_proba_is_a_run_option_flag_and_config_key(tmp_path):
+    from attribution import RunOptions
+    from attribution.inputs._config import load_config
+    from attribution.options import read_flags
+
+    assert RunOptions().survey_min_proba == 0.5
+    with pytest.raises(InputError, match="survey_min_proba must be a number in") as info:
+        RunOptions(survey_min_proba=2)
+    assert info.value.option == "survey_min_proba"
+    given = read_flags({"survey_min_proba": "0.3"})
+    assert given["survey_min_proba"] == (0.3, "--survey-min-proba")
+    assert RunOptions.written(given).survey_min_proba == 0.3
+    (tmp_path / "run.toml").write_text(
+        '[inputs]\ntouches = "t.csv"\nstages = "s.csv"\n[run]\nsurvey_min_proba = 0.2\n'
+    )
+    assert load_config(tmp_path / "run.toml").options({}).survey_min_proba == 0.2
 
 
 @pytest.mark.parametrize(
@@ -375,3 +431,33 @@ def test_sample_labels_are_the_sample_surveys_pick_list_pairs():
     clf = SurveyClassifier().fit(SAMPLE / "survey_labels.csv")
     assert clf.n_splits_ == 5
     assert 0.5 < clf.cv_accuracy_ <= 1.0
+
+
+def test_the_run_reads_the_floor_from_its_options():
+    """The B2B stage (attribution run, the service, Spark) codes with RunOptions'
+    survey_min_proba, and survey_coded.parquet holds the probability."""
+    import attribution
+
+    touches = pl.DataFrame(
+        {"contact_id": ["c0", "c1"], "channel": ["linkedin", "email"],
+         "timestamp": ["2025-01-01", "2025-01-02"]}
+    )  # fmt: skip
+    stages = pl.DataFrame(
+        {"contact_id": ["c0", "c1"], "stage": ["closed_won"] * 2, "timestamp": ["2025-02-01"] * 2}
+    )
+    answers = _surveys(["#VALUE!", "saw an ad"])
+    labels = pl.read_csv(SAMPLE / "survey_labels.csv")
+    coded = {}
+    for floor in (0.5, 0.0):
+        options = attribution.RunOptions(models=["linear"], survey_min_proba=floor)
+        result = attribution.attribute(touches, stages, options=options)
+        inputs = attribution.B2BInputs(surveys=answers, survey_labels=labels)
+        bench = attribution.analyse(result, inputs, options=options).survey_benchmark
+        assert bench is not None
+        assert bench.parameters["min_proba"] == floor
+        coded[floor] = bench.coded
+    assert coded[0.5].get_column("coded_by").to_list() == ["unmatched", "unmatched"]
+    assert coded[0.0].get_column("coded_by").to_list() == ["classifier", "classifier"]
+    assert coded[0.5].get_column("classifier_proba").to_list() == pytest.approx(
+        coded[0.0].get_column("classifier_proba").to_list()
+    )

@@ -152,6 +152,7 @@ def _decide(
             classifier=inputs.survey_labels,
             columns=(options.columns or {}).get("surveys") if options is not None else None,
             formats=formats_for("surveys", _formats(options)),
+            min_proba=options.survey_min_proba if options is not None else None,
         )
         truth_scores = bench.truth  # the next yardstick when the survey cannot choose
     elif given is None and inputs.truth is not None:

@@ -25,6 +25,7 @@ from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.inputs._sources import check_readable
 from attribution.models._registry import default_models
+from attribution.surveys._classifier import DEFAULT_MIN_PROBA
 
 
 @app.command("surveys")
@@ -35,6 +36,16 @@ def surveys_cmd(
     model: ModelOpt = None,
     truth: TruthOpt = None,
     survey_labels: LabelsOpt = None,
+    survey_min_proba: Annotated[
+        float,
+        typer.Option(
+            "--survey-min-proba",
+            min=0.0,
+            max=1.0,
+            help="Survey classifier (--survey-labels): answers it codes with a probability "
+            "below this stay unmatched",
+        ),
+    ] = DEFAULT_MIN_PROBA,
     out: OutOpt = Path("runs"),
 ) -> None:
     """Benchmark models against self-reported surveys ("How did you hear about us?")."""
@@ -55,7 +66,9 @@ def surveys_cmd(
             len(models), attribute, touches=touches, stages=stages, models=models
         )
         result.require_conversions()
-        bench = compare_surveys(result, surveys, truth=truth, classifier=survey_labels)
+        bench = compare_surveys(
+            result, surveys, truth=truth, classifier=survey_labels, min_proba=survey_min_proba
+        )
     except EmptyResultError as exc:  # no conversion to compare the answers with
         fail(exc, EXIT_EMPTY)
     except AttributionError as exc:

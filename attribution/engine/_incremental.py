@@ -116,6 +116,7 @@ _NOT_FINGERPRINTED = (
     "allow_empty",
     "touch_credit_layout",  # how touch_credit.parquet is laid out
     "decision_model",  # which model the economics act on
+    "survey_min_proba",  # how the survey benchmark codes answers
 )
 _TABLES = {"touches": TOUCHES, "stages": STAGES}
 _PATH_SUMS = ["conversions", "nulls", "value"]

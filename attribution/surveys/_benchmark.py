@@ -93,6 +93,7 @@ def compare_surveys(
     seed: int = 0,
     columns: Mapping[str, str] | None = None,
     formats: Mapping[str, Sequence[str]] | None = None,
+    min_proba: float | None = None,
 ) -> SurveyBenchmark:
     """Score every model of ``result`` against self-reported attribution answers.
 
@@ -124,6 +125,10 @@ def compare_surveys(
     formats
         Our timestamp column -> strftime patterns (``[formats]``; ``formats_for("surveys",
         ...)`` of a run's ``timestamp_formats``).
+    min_proba
+        The classifier's probability floor (``RunOptions.survey_min_proba``,
+        ``--survey-min-proba``); ``None``: the classifier's own (default 0.5). Answers it
+        codes less surely stay ``other`` (unmatched, counted as ``below_min_proba``).
 
     Examples
     --------
@@ -174,6 +179,7 @@ def compare_surveys(
         rules=rule_set,
         classifier=classifier,
         mode=coding,
+        min_proba=min_proba,
         known_channels=sorted(tracked_raw),
         columns=columns,
         formats=formats,
@@ -243,6 +249,7 @@ def compare_surveys(
         "rules": rule_set.source,
         "groups": {k: list(v) for k, v in rule_set.groups.items()},
         "coding": coding if classifier is not None else "rules_only",
+        "min_proba": coded_answers.coverage["min_proba"],
         "bootstrap": bootstrap,
         "seed": seed,
         "hybrid_dark_share": float(hybrid_dark_share),

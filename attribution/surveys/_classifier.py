@@ -34,7 +34,13 @@ from attribution.surveys._rules import load_survey_rules as load_survey_rules
 from attribution.surveys._rules import normalise_answer as normalise_answer
 from attribution.surveys._rules import rule_number_expr as rule_number_expr
 
-__all__ = ["LABELS", "SurveyClassifier"]
+__all__ = ["DEFAULT_MIN_PROBA", "LABELS", "SurveyClassifier"]
+
+#: The default probability floor: an answer is coded only when the classifier finds its top
+#: channel more likely than all the others together. Below it the guess is noise: on a
+#: messy export, ``#VALUE!``, ``0`` and ``por un amigo`` came out at 0.10-0.12 (18 classes)
+#: and "saw an ad" LinkedIn at 0.30-0.38, while typos of a labelled answer scored 0.6-0.9.
+DEFAULT_MIN_PROBA = 0.5
 
 #: A labelled set of answers: free text and its true channel.
 LABELS = TableSpec(
@@ -51,7 +57,14 @@ PARAMS = (
     Param("C", "float", 10.0, "inverse regularisation strength", low=1e-6, high=1e6),
     Param("cv", "int", 5, "folds of the seeded stratified cross-validation", low=2, high=20),
     Param("seed", "int", 0, "seeds the fold shuffling", low=0, high=2**32 - 1),
-    Param("min_proba", "float", 0.0, "leave answers below this probability uncoded", 0.0, 1.0),
+    Param(
+        "min_proba",
+        "float",
+        DEFAULT_MIN_PROBA,
+        "leave answers below this probability uncoded",
+        0.0,
+        1.0,
+    ),
 )
 
 
@@ -73,7 +86,8 @@ class SurveyClassifier:
     seed
         Seeds the fold shuffling, so the reported accuracy is reproducible.
     min_proba
-        Leave an answer uncoded when the top class probability is below this.
+        Leave an answer uncoded when the top class probability is below this (default
+        :data:`DEFAULT_MIN_PROBA`, 0.5; 0 codes every answer, garbage included).
 
     Attributes
     ----------
@@ -105,7 +119,7 @@ class SurveyClassifier:
         C: float = 10.0,  # noqa: N803 - scikit-learn's name for it
         cv: int = 5,
         seed: int = 0,
-        min_proba: float = 0.0,
+        min_proba: float = DEFAULT_MIN_PROBA,
     ) -> None:
         self.C = C
         self.cv = cv
@@ -203,10 +217,12 @@ class SurveyClassifier:
             )
 
     def predict_proba(
-        self, texts: Sequence[str | None] | pl.Series
+        self, texts: Sequence[str | None] | pl.Series, *, min_proba: float | None = None
     ) -> tuple[list[str | None], np.ndarray]:
-        """Predicted channel and its probability for each text (``None`` for blank text)."""
+        """Predicted channel and its probability for each text (``None`` for blank text, and
+        below ``min_proba``: default the classifier's own; 0 gives every top channel)."""
         self._check_fitted()
+        floor = self.min_proba if min_proba is None else min_proba
         series = pl.Series("t", list(texts), dtype=pl.String)
         norm = pl.select(normalise_answer(pl.lit(series))).to_series().fill_null("")
         keep = (norm != "").to_numpy()
@@ -218,7 +234,7 @@ class SurveyClassifier:
             best = p.argmax(axis=1)
             proba[keep] = p[np.arange(len(best)), best]
             out[keep] = np.asarray(self.classes_, dtype=object)[best]
-            out[proba < self.min_proba] = None
+            out[proba < floor] = None
         return out.tolist(), proba
 
     def predict(self, texts: Sequence[str | None] | pl.Series) -> list[str | None]:

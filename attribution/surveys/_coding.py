@@ -71,6 +71,7 @@ def code_answers(
     known_channels: Sequence[str] = (),
     columns: Mapping[str, str] | None = None,
     formats: Mapping[str, Sequence[str]] | None = None,
+    min_proba: float | None = None,
 ) -> CodedAnswers:
     """Code each survey answer to a channel.
 
@@ -92,14 +93,20 @@ def code_answers(
         Our column name -> the surveys table's (``[columns.surveys]``).
     formats
         Our timestamp column -> strftime patterns (``[formats]``, as ``load`` takes them).
+    min_proba
+        The classifier's probability floor (default: the classifier's own, 0.5 unless set):
+        an answer it codes less surely stays ``other`` (``unmatched``), counted in the
+        coverage as ``below_min_proba``.
 
     Returns
     -------
     CodedAnswers
         ``frame``: the surveys columns, ``pick_list`` (the original ``channel``), ``answer``
         (normalised text), ``channel`` (coded), ``coded_by`` (``pick_list`` / ``rule`` /
-        ``classifier`` / ``blank`` / ``unmatched``) and ``rule`` (1-based rule number).
-        ``coverage``: counts and shares coded / ``other``.
+        ``classifier`` / ``blank`` / ``unmatched``), ``rule`` (1-based rule number),
+        ``classifier_channel`` and ``classifier_proba`` (the classifier's top channel and its
+        probability for the answers sent to it, coded or left below the floor; null for the
+        others). ``coverage``: counts and shares coded / ``other``.
 
     Examples
     --------
@@ -116,6 +123,11 @@ def code_answers(
         raise ConfigError("mode='classifier_only' needs a fitted SurveyClassifier")
     if classifier is not None:
         classifier._check_fitted()
+    floor = classifier.min_proba if classifier is not None and min_proba is None else min_proba
+    if floor is not None and (
+        not isinstance(floor, int | float) or isinstance(floor, bool) or not 0 <= floor <= 1
+    ):
+        raise ConfigError(f"survey_min_proba must be a number in [0, 1]; got {floor!r}")
     rule_set = rules if isinstance(rules, SurveyRules) else load_survey_rules(rules)
     table = load(surveys, SURVEYS, columns=columns, formats=formats)
     frame = table.frame
@@ -152,11 +164,25 @@ def code_answers(
         # only the answers the rules left uncoded (all of them in classifier_only mode)
         needs = (pl.col("answer") != "") & pl.col("_text_rule").is_null()
         todo = frame.filter(needs)
-        predicted, _ = classifier.predict_proba(todo.get_column("answer"))
+        guess, proba = classifier.predict_proba(todo.get_column("answer"), min_proba=0.0)
         frame = frame.join(
-            todo.select(ROW, pl.Series("_clf", predicted, dtype=pl.String)), on=ROW, how="left"
+            todo.select(
+                ROW,
+                pl.Series("classifier_channel", guess, dtype=pl.String),
+                pl.Series("classifier_proba", proba, dtype=pl.Float64),
+            ),
+            on=ROW,
+            how="left",
         )
-        clf_channel = pl.col("_clf")
+        # under the floor the guess stays a guess: the answer is unmatched, counted
+        clf_channel = pl.when(pl.col("classifier_proba") >= floor).then(
+            pl.col("classifier_channel")
+        )
+    else:
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias("classifier_channel"),
+            pl.lit(None, dtype=pl.Float64).alias("classifier_proba"),
+        )
     text_channel = pl.coalesce(pl.col("_text_rule"), clf_channel)
     text_by = (
         pl.when(pl.col("_text_rule").is_not_null())
@@ -187,9 +213,10 @@ def code_answers(
         c for c in ("contact_id", "account_id", "opportunity_id", "timestamp") if c in frame.columns
     ]
     coded = frame.select(
-        ROW, *keys, "response", "pick_list", "answer", "channel", "coded_by", "rule"
-    ).sort(ROW)
-    return CodedAnswers(coded, coverage(coded, rule_set, classifier, mode))
+        ROW, *keys, "response", "pick_list", "answer", "channel", "coded_by", "rule",
+        "classifier_channel", "classifier_proba",
+    ).sort(ROW)  # fmt: skip
+    return CodedAnswers(coded, coverage(coded, rule_set, classifier, mode, floor))
 
 
 def coverage(
@@ -197,8 +224,10 @@ def coverage(
     rules: SurveyRules,
     classifier: SurveyClassifier | None,
     mode: str,
+    min_proba: float | None = None,
 ) -> dict[str, Any]:
-    """Share of answers coded to a channel and share left ``other``, with the reasons."""
+    """Share of answers coded to a channel and share left ``other``, with the reasons
+    (``below_min_proba``: the unmatched answers the classifier scored under its floor)."""
     n = coded.height
     is_other = pl.col("channel") == OTHER
     stats = coded.select(
@@ -208,6 +237,13 @@ def coverage(
         .alias("dont_know"),
         (pl.col("coded_by") == "blank").sum().alias("blank"),
         (pl.col("coded_by") == "unmatched").sum().alias("unmatched"),
+        (
+            (pl.col("coded_by") == "unmatched")
+            & pl.col("classifier_proba").is_not_null()
+            & pl.col("classifier_channel").is_not_null()
+        )
+        .sum()
+        .alias("below_min_proba"),
         *[
             ((pl.col("coded_by") == s) & ~is_other).sum().alias(s)
             for s in ("pick_list", "rule", "classifier")
@@ -226,6 +262,9 @@ def coverage(
         "mode": mode if classifier is not None else "rules_only",
         "rules": rules.source,
         "classifier": classifier.describe() if classifier is not None else None,
+        "min_proba": float(min_proba) if classifier is not None and min_proba is not None
+        else None,
+        "below_min_proba": int(stats["below_min_proba"]),
     }
 
 

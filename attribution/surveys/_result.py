@@ -157,9 +157,14 @@ class SurveyBenchmark:
         ]
         clf = cov.get("classifier")
         if clf:
+            floor = cov.get("min_proba")
             lines.append(
                 f"Classifier ({cov['mode']}): {clf['n_splits']}-fold CV accuracy "
-                f"{clf['cv_accuracy']:.3f} on {clf['n_labelled']} labelled answers."
+                f"{clf['cv_accuracy']:.3f} on {clf['n_labelled']} labelled answers; it coded "
+                f"{cov['coded_by']['classifier']} answer(s) to a channel and left "
+                f"{cov.get('below_min_proba', 0)} it was less sure of unmatched (probability "
+                f"below {floor if floor is not None else clf['min_proba']:.2f}, "
+                "--survey-min-proba; classifier_proba in survey_coded.parquet)."
             )
         joined = ", ".join(f"{v} by {k}" for k, v in cnt["joined_on"].items() if v)
         lines.append(

@@ -298,6 +298,9 @@ class RunRequest(BaseModel):
     influence_layout: Literal["wide", "long"] | None = None
     bootstrap: int | None = Field(None, description="bootstrap draws (0-1,000)")
     bootstrap_seed: int | None = None
+    survey_min_proba: float | None = Field(
+        None, description="survey classifier's probability floor (0-1, default 0.5): answers "
+        "it codes less surely stay unmatched")
     # the B2B inputs (files under the data directory, as touches and stages) and settings,
     # the same as the command line's: attribution.B2BInputs
     spend: FilePath | None = Field(
