@@ -15,7 +15,7 @@ import attribution
 from attribution.datasets._synth import synthesize
 from attribution.engine import _partitioned
 from attribution.engine._partitioned import attribute_partitioned
-from attribution.engine._path_partials import PathPartial, merge_path_partials
+from attribution.engine._path_partials import MergedPaths, PathPartial, merge_path_partials
 from tests.conftest import stages_frame, touches_frame
 
 TOL = 1e-12
@@ -78,19 +78,34 @@ def test_partitions_with_other_channels_and_long_paths(monkeypatch: pytest.Monke
     ] + [([i % 17, (i * 7) % 17], float(i)) for i in range(40)]
     touches, stages = _inputs(journeys)
     seen: list[list[PathPartial]] = []
+    merged: list[MergedPaths] = []
 
-    def spy(partials: list[PathPartial]) -> pl.DataFrame:
+    def spy(partials: list[PathPartial]) -> MergedPaths:
         seen.append(partials)
-        return merge_path_partials(partials)
+        merged.append(merge_path_partials(partials))
+        return merged[-1]
 
     monkeypatch.setattr(_partitioned, "merge_path_partials", spy)
     expected = attribution.attribute(touches, stages, models=["first_touch", "markov"])
     got = attribute_partitioned(touches, stages, models=["first_touch", "markov"], partitions=4)
     (partials,) = seen
+    assert merged[0]._table is None  # the lists are built only when asked for
+    stored = merged[0].stored()  # from the keys
     union = sorted({n for p in partials for n in p.names})
     assert any(p.names != union for p in partials)  # recoded
     assert sum(p.long.height for p in partials) >= 3  # the long path from several partitions
     _same_paths(expected.paths, got.paths)
+    # the stored form (channels joined, built from the keys without lists), before the
+    # lists are built and after, is the table of lists joined, row for row
+    assert stored.height == got.paths.height
+    joined = got.paths.with_columns(pl.col("path").list.join(" > "))
+    assert_frame_equal(stored, joined)
+    assert merged[0]._table is not None
+    assert_frame_equal(merged[0].stored(), joined)  # from the lists
+    # the models fit on the distinct paths as codes: one sequence per row of the table
+    sequences = merged[0].sequences()
+    assert sequences.paths.height == got.paths.height
+    assert sequences.paths.get_column("conversions").sum() == got.paths["conversions"].sum()
     row = got.paths.filter(pl.col("path").list.len() == len(long))
     assert row.select("conversions", "nulls", "value").row(0) == (2.0, 1.0, 150.0)
     by = ["model", "channel"]
@@ -109,6 +124,6 @@ def test_synthetic_log(partitions: int) -> None:
 
 
 def test_no_partials_and_empty_partials() -> None:
-    empty = merge_path_partials([])
+    empty = merge_path_partials([])()
     assert empty.height == 0
     assert empty.columns == ["path", "conversions", "nulls", "value"]

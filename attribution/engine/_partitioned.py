@@ -43,6 +43,7 @@ the inputs and merges the partials (:mod:`attribution.engine._merge`).
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -50,7 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -293,7 +294,8 @@ def _run(
     paths = merge_path_partials(path_partials)
     del path_partials
 
-    fitted = fit_models(options, paths, timer=timer)
+    # fitted on the distinct paths as codes; the table of lists is built only if asked for
+    fitted = fit_models(options, paths, sequences=functools.cache(paths.sequences), timer=timer)
     notes = [f"partitioned run: {partitions} partition(s) by hash of the journey key"]
     notes += fitted.notes
     conversions = pl.concat(conversion_parts).sort("conversion_id")
@@ -414,7 +416,7 @@ def _run(
         pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
         manifest,
         conversions,
-        paths,
+        cast(pl.DataFrame, paths),  # a builder: the paths property calls it on first use
         fitted.extras,
         fitted.graphs,
         accounts=accounts,

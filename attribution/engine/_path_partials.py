@@ -15,6 +15,7 @@ nulls (at 100M touches the merge on lists of categories took 16.9 s).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +23,19 @@ import polars as pl
 
 from attribution.engine._result import PATH_TABLE_SCHEMA
 from attribution.engine._stages import path_codes
+from attribution.inputs._separator import STORED_SEPARATOR
 from attribution.journeys._journeys import Journeys
-from attribution.journeys._paths import _decode, _lists, key_packing, path_sums, sum_keys
+from attribution.journeys._paths import (
+    _decode,
+    _decode_joined,
+    _lists,
+    key_packing,
+    path_sums,
+    sum_keys,
+)
+from attribution.models._allocation import PathSequences
 
-__all__ = ["PathPartial", "merge_path_partials", "path_partial"]
+__all__ = ["MergedPaths", "PathPartial", "merge_path_partials", "path_partial"]
 
 _SUMS = ("conversions", "nulls", "value")
 _KEYS = pl.Schema({"key": pl.UInt64(), **dict.fromkeys(_SUMS, pl.Float64())})
@@ -99,9 +109,8 @@ def _recode(
     return short, long
 
 
-def merge_path_partials(partials: list[PathPartial]) -> pl.DataFrame:
-    """The run's path table (``PATH_TABLE_SCHEMA``) from its partitions' partials, most
-    conversions first, then most nulls (ties in key order, as in memory)."""
+def merge_path_partials(partials: list[PathPartial]) -> MergedPaths:
+    """The run's path table from its partitions' partials (see :class:`MergedPaths`)."""
     names = sorted({name for partial in partials for name in partial.names})
     bits, fits = key_packing(len(names))
     position = {name: code for code, name in enumerate(names)}
@@ -117,25 +126,97 @@ def merge_path_partials(partials: list[PathPartial]) -> pl.DataFrame:
         long.append(longer)
     keyed = [k for k in keyed if k.height]
     grouped = sum_keys(keyed).cast(_KEYS) if keyed else pl.DataFrame(schema=_KEYS)
-    if grouped.height == 0 and not any(x.height for x in long):
-        return pl.DataFrame(schema=PATH_TABLE_SCHEMA)
     order = np.lexsort(
         (-grouped.get_column("nulls").to_numpy(), -grouped.get_column("conversions").to_numpy())
     )
-    parts = [_decode(grouped.select(pl.all().gather(order)), names, bits, fits)]
     long_rows = pl.concat([x for x in long if x.height] or [pl.DataFrame(schema=_LONG)])
-    if long_rows.height:
-        summed = long_rows.group_by("path", maintain_order=True).agg(pl.col(s).sum() for s in _SUMS)
-        parts.append(
-            summed.with_columns(
+    summed = long_rows.group_by("path", maintain_order=True).agg(pl.col(s).sum() for s in _SUMS)
+    return MergedPaths(grouped.select(pl.all().gather(order)), summed.cast(_LONG), names)
+
+
+class MergedPaths:
+    """A partitioned run's path table, summed on codes: ``keyed`` (``key`` and the sums,
+    most conversions first, then most nulls, ties in key order as in memory) and ``long``
+    (the paths longer than a key holds, as lists of codes, summed). As the in-memory run's
+    :class:`~attribution.engine._lazy_paths.LazyPaths`, calling it builds (once) the table of
+    channel lists (``PATH_TABLE_SCHEMA``), :meth:`stored` the table as ``paths.parquet``
+    holds it (built from the keys without lists), and the data-driven models fit on
+    :meth:`sequences`, the distinct paths as codes, with no list or string."""
+
+    def __init__(self, keyed: pl.DataFrame, long: pl.DataFrame, names: list[str]) -> None:
+        self.keyed, self.long, self.names = keyed, long, names
+        self.bits, self.fits = key_packing(len(names))
+        self._table: pl.DataFrame | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> pl.DataFrame:
+        with self._lock:
+            if self._table is None:
+                self._table = self._build(None)
+            return self._table
+
+    def stored(self) -> pl.DataFrame:
+        if self._table is not None:
+            return self._table.with_columns(pl.col("path").list.join(STORED_SEPARATOR))
+        return self._build(STORED_SEPARATOR)
+
+    def _build(self, joined: str | None) -> pl.DataFrame:
+        schema = PATH_TABLE_SCHEMA
+        if joined is not None:
+            schema = pl.Schema({**schema, "path": pl.String()})
+        names, bits, fits = self.names, self.bits, self.fits
+        parts = [
+            _decode(self.keyed, names, bits, fits)
+            if joined is None
+            else _decode_joined(self.keyed, names, bits, fits, joined)
+        ]
+        if self.long.height:
+            lists = self.long.with_columns(
                 pl.col("path").list.eval(
                     pl.element().replace_strict(
                         list(range(len(names))), names, return_dtype=pl.String
                     )
                 )
             )
+            if joined is not None:
+                lists = lists.with_columns(pl.col("path").list.join(joined))
+            parts.append(lists)
+        table = pl.concat([p.select(list(schema)).cast(schema) for p in parts])
+        if self.long.height:
+            table = table.sort(["conversions", "nulls"], descending=True, maintain_order=True)
+        return table
+
+    def sequences(self) -> PathSequences:
+        """The distinct paths as coded sequences (one per row of the table, weighted by
+        its sums), for the models that fit on them."""
+        index = pl.get_index_type()
+        keys = self.keyed.get_column("key").to_numpy()
+        mask = np.uint64((1 << self.bits) - 1)
+        shifts = np.arange(self.fits, dtype=np.uint64) * np.uint64(self.bits)
+        codes = (keys[:, None] >> shifts[None, :]) & mask  # (paths, positions), 0 past the end
+        present = codes != 0
+        lengths = present.sum(axis=1)
+        touches = [
+            pl.DataFrame(
+                {
+                    "pid": np.repeat(np.arange(len(keys)), lengths),
+                    "ch": (codes[present] - np.uint64(1)).astype(np.uint32),
+                }
+            )
+        ]
+        del codes, present
+        if self.long.height:
+            exploded = (
+                self.long.select("path")
+                .with_row_index("pid", offset=len(keys))
+                .explode("path")
+                .rename({"path": "ch"})
+            )
+            touches.append(exploded)
+        weights = pl.concat([self.keyed.drop("key"), self.long.drop("path")])
+        return PathSequences.from_codes(
+            pl.concat([t.cast({"pid": index, "ch": pl.UInt32}) for t in touches]),
+            weights,
+            self.names,
+            where="of the conversions (their stage 'value')",
         )
-    table = pl.concat([p.select(list(PATH_TABLE_SCHEMA)).cast(PATH_TABLE_SCHEMA) for p in parts])
-    if long_rows.height:
-        table = table.sort(["conversions", "nulls"], descending=True, maintain_order=True)
-    return table
