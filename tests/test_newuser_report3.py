@@ -227,8 +227,8 @@ def test_a_plan_channel_the_data_lacks_is_held_and_in_no_lever(make_stages) -> N
     assert set(check.levers.get_column("channel")) == {"email"}  # no model judged the others
     assert "cut linked in" not in check.verdict
     assert "cut tiktok" not in check.verdict
-    assert "linked in, tiktok: not a channel of the data" in check.verdict
-    assert "not judged (not in the data): linked in, tiktok" in check.summary()
+    assert "linked in, tiktok: no CAC in the data (not a channel of it" in check.verdict
+    assert "not judged (no CAC in the data): linked in, tiktok" in check.summary()
     assert "did you mean 'linkedin'" in check.summary()
 
 
@@ -282,3 +282,30 @@ def test_a_canonical_column_in_other_case_gets_its_mapping_as_the_hint(tmp_path:
             in str(caught.value)
         mapped[ours] = theirs
     assert attribution.attribute(touches, stages, models=["linear"], columns={"touches": mapped})
+
+
+def test_a_plan_budget_on_an_unpaid_channel_is_not_judged(make_stages) -> None:
+    from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+
+    credit = pl.DataFrame(
+        [(m, c, n, 1.0, 0.0) for m in ("linear", "first_touch")
+         for c, n in (("linkedin", 10.0), ("email", 5.0), ("organic_search", 20.0))],
+        schema=CHANNEL_CREDIT_SCHEMA, orient="row",
+    )  # fmt: skip
+    result = attribution.AttributionResult(credit, pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
+                                           {"parameters": {}})
+    spend = pl.DataFrame({"channel": ["linkedin", "email", "display"],
+                          "month": ["2025-01-01"] * 3, "amount": [1000.0, 500.0, 700.0]})
+    stages = make_stages([*[(f"c{i}", "mql", 1, None) for i in range(10)],
+                          ("c0", "closed_won", 9, 10.0)])  # fmt: skip
+    plan = {"budget": {"email": 2000, "organic_search": 3000, "display": 1000}}
+    check = attribution.check_plan(plan, result, spend, stages)
+    rows = {r["channel"]: r for r in check.table.iter_rows(named=True)}
+    assert rows["organic_search"]["action"] == "no_data"
+    assert rows["organic_search"]["reallocated_budget"] == 3000
+    assert "organic_search" not in check.levers.get_column("channel").to_list()
+    assert "organic_search: unpaid in the data (20.0 credited customers, no spend)" in \
+        check.summary()
+    # spend without customers is a measured (infinite) CAC: judged, and cut
+    assert rows["display"]["action"] == "drop"
+    assert "display" in check.levers.get_column("channel").to_list()

@@ -246,7 +246,7 @@ class PlanCheck:
             )
             lines.extend(f"  {line}" for line in lever_lines(self.levers) or ["keep every channel"])
             if unknown := self.table.filter(pl.col("action") == "no_data")["channel"].to_list():
-                lines.append(f"  not judged (not in the data): {', '.join(unknown)}")
+                lines.append(f"  not judged (no CAC in the data): {', '.join(unknown)}")
         lines.append("Verdict: " + self.verdict)
         return "\n".join(lines)
 

@@ -196,7 +196,13 @@ def plan_flags(
                 what=f"budget for {r['channel']}",
                 fmt="money",
                 channel=r["channel"],
-                note=f"{r['channel']}: the data has no spend with credited customers for this "
+                note=(
+                    f"{r['channel']}: unpaid in the data ({r['measured_customers']:,.1f} "
+                    "credited customers, no spend): its CAC cannot be measured, so its budget "
+                    "is not projected and the channel is not judged"
+                )
+                if r["measured_customers"] > 0 and r["measured_spend"] == 0
+                else f"{r['channel']}: the data has no spend with credited customers for this "
                 "channel, so its budget buys no projected customers (check the name is the "
                 "data's channel name"
                 + (f": {unknown[r['channel']]}" if r["channel"] in unknown and data_channels

@@ -146,9 +146,11 @@ def project_plan(
         .join(measured, on="channel", how="left")
         .with_columns(pl.col("measured_spend", "measured_customers").fill_null(0.0))
     )
-    # a channel the data does not have (new, under test, or spelled otherwise: the flags give
-    # a did-you-mean) has no CAC to move money by: held at its budget, not judged (no_data)
-    unknown = ~pl.col("channel").is_in(measured.get_column("channel").implode())
+    # a channel whose CAC the data cannot measure, because the data does not have it (new,
+    # under test, or spelled otherwise: the flags give a did-you-mean) or has it without
+    # spend (unpaid: organic_search), has no CAC to move money by: held at its budget, not
+    # judged (no_data). Spend without customers is a measured (infinite) CAC: judged.
+    unknown = pl.col("measured_spend") <= 0
     held = pl.max_horizontal("floor", "budget")
     frame = frame.with_columns(
         pl.when(unknown).then(held).otherwise(pl.col("floor")).alias("floor"),

@@ -101,9 +101,9 @@ def verdict(
     cut = [c for c in cut if c not in unmeasured]
     if unknown := frame.filter(pl.col("action") == "no_data").get_column("channel").to_list():
         parts.append(
-            f"{', '.join(unknown)}: not a channel of the data (new, or spelled otherwise: see the "
-            "assumptions for a did-you-mean), so held at its budget in the reallocation and in "
-            "no lever."
+            f"{', '.join(unknown)}: no CAC in the data (not a channel of it: new, or spelled "
+            "otherwise, see the assumptions for a did-you-mean; or unpaid in it), so held at "
+            "its budget in the reallocation and in no lever."
         )
     if grow or cut or unmeasured:
         parts.append(
