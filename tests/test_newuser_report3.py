@@ -249,7 +249,7 @@ def test_survey_columns_and_formats_from_the_config_are_used(tmp_path: Path) -> 
                 "--out", "runs")
     assert proc.returncode == 0, proc.stderr
     assert "Survey answers: 2; coded to a channel 2" in proc.stdout
-    assert "chosen by survey agreement" in proc.stdout
+    assert "Joined 2 answers to conversions (2 by contact_id)" in proc.stdout
     # the service's and the library's early check reads them the same way
     options = attribution.RunOptions(columns={"surveys": {"response": "answer",
                                                           "timestamp": "submitted"}},
