@@ -369,3 +369,33 @@ def test_a_run_not_succeeded_cannot_be_published(url: str, runs_dir: Path) -> No
                           json={"run_id": "busy"})
     assert response.status_code == 409
     assert response.json()["error"]["field"] == "run_id"
+
+
+def test_a_succeeded_run_whose_directory_is_gone_says_so(url: str, runs_dir: Path) -> None:
+    """newuser-report3 #24 / #24b: a retention job removed a succeeded run's directory (its
+    status file stays): publishing it said "is succeeded; a run can be published once it
+    has succeeded", and its channel credit and report the same. Now 410 gone, saying the
+    directory was removed, and the status read says it too."""
+    shutil.move(runs_dir / "good", runs_dir.parent / "moved-away")
+    status = {"run_id": "good", "status": "succeeded", "created_at": "2026-12-06T00:00:00Z",
+              "finished_at": "2026-12-06T00:01:00Z"}
+    (runs_dir / ".status").mkdir(exist_ok=True)
+    (runs_dir / ".status" / "good.json").write_text(json.dumps(status))
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        for answer in (http.post("/v1/models/snapshots", json={"run_id": "good"}),
+                       http.get("/v1/runs/good/channel-credit"),
+                       http.get("/v1/runs/good/report")):
+            assert answer.status_code == 410, answer.text
+            err = answer.json()["error"]
+            assert (err["type"], err["field"]) == ("gone", "run_id")
+            assert "$ATTRIBUTION_RUNS_DIR/good is gone" in err["message"]
+            assert "once it has succeeded" not in err["message"]
+            assert str(runs_dir) not in answer.text
+        read = http.get("/v1/runs/good").json()
+        assert read["status"] == "succeeded"
+        assert read["error"]["type"] == "gone"
+        assert read["manifest"] is None
+    shutil.move(runs_dir.parent / "moved-away", runs_dir / "good")  # back: served again
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        assert http.get("/v1/runs/good/channel-credit").status_code == 200
+        assert http.get("/v1/runs/good").json()["error"] is None

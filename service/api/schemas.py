@@ -362,7 +362,8 @@ class RunStatus(BaseModel):
     progress: Progress | None = None
     request: dict[str, Any] | None = None
     manifest: dict[str, Any] | None = Field(None, description="when succeeded")
-    error: RunError | None = Field(None, description="when failed")
+    error: RunError | None = Field(None, description="when failed; on a succeeded run whose "
+                                   "directory was removed since, type 'gone'")
 
 
 class ChannelCreditResponse(BaseModel):

@@ -118,6 +118,13 @@ class RunJob:
         return len(self.options.progress_stages) + 3
 
 
+def gone_message(run_id: str) -> str:
+    """What a succeeded run whose directory was removed since (a retention job, a manual
+    clean-up; its status file stays) says when asked for its files."""
+    return (f"run '{run_id}' succeeded, but its run directory $ATTRIBUTION_RUNS_DIR/{run_id} "
+            "is gone (removed after the run): its files cannot be read; start the run again")
+
+
 @dataclass
 class RunStore:
     """Starts runs, tracks their status files and leases, and finds finished runs.
@@ -236,6 +243,8 @@ class RunStore:
             status["manifest"] = manifest
         elif status is None:
             return None
+        elif status.get("status") == "succeeded":  # its directory was removed since
+            status["error"] = {"type": "gone", "message": gone_message(run_id)}
         elif status.get("status") not in TERMINAL:
             status = self._check(run_id, status)
         return dict(self.redact(status))

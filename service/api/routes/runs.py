@@ -14,7 +14,7 @@ import attribution
 from attribution import AttributionError
 
 from ...core.errors import ServiceError, describe_library_error, model_errors
-from ...core.runs import RunJob
+from ...core.runs import RunJob, gone_message
 from ...core.storage import data_dir_problem
 from ..deps import RunsDep, SettingsDep
 from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors, errors_json
@@ -186,19 +186,22 @@ def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
 
 def _succeeded_run(runs: RunsDep, run_id: str, what: str) -> Path:
     """The directory of a run that has succeeded: 404 for an unknown run, 409 (naming
-    ``what`` the caller wanted) for one still queued, running or failed."""
+    ``what`` the caller wanted) for one still queued, running or failed, 410 for one that
+    succeeded and whose directory was removed since."""
     run_dir = runs.run_dir(run_id)
     if run_dir is None:
         status = runs.get(run_id)
         if status is None:
             raise ServiceError(404, "not_found", f"no run '{run_id}'", field="run_id")
+        if status["status"] == "succeeded":  # and its directory removed since
+            raise ServiceError(410, "gone", gone_message(run_id), field="run_id")
         raise ServiceError(409, "conflict", f"run '{run_id}' is {status['status']}; {what} "
                            "is there once it has succeeded", field="run_id")
     return run_dir
 
 
 @router.get("/{run_id}/channel-credit", response_model=ChannelCreditResponse,
-            responses=errors(401, 404, 409))
+            responses=errors(401, 404, 409, 410))
 def channel_credit(run_id: str, runs: RunsDep, model: str | None = None) -> dict[str, Any]:
     """Channel credit rows of a finished run, for one model (``?model=``) or all."""
     run_dir = _succeeded_run(runs, run_id, "channel credit")
@@ -214,7 +217,7 @@ def channel_credit(run_id: str, runs: RunsDep, model: str | None = None) -> dict
 
 @router.get("/{run_id}/report", response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}},
-                       **errors_json(401, 404, 409)})
+                       **errors_json(401, 404, 409, 410)})
 def report(run_id: str, runs: RunsDep) -> HTMLResponse:
     """The run's HTML report (the page ``report.html`` in its run directory)."""
     page = _succeeded_run(runs, run_id, "the report") / attribution.RunFiles.REPORT

@@ -11,6 +11,7 @@ import attribution
 from attribution import ModelSnapshot
 
 from ...core.errors import ServiceError, describe_library_error
+from ...core.runs import gone_message
 from ..deps import RunsDep, SnapshotsDep
 from ..schemas import PublishRequest, SnapshotInfo, SnapshotsResponse, errors
 
@@ -36,7 +37,7 @@ def list_snapshots(snapshots: SnapshotsDep) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=SnapshotInfo,
-             responses=errors(400, 401, 404, 409, 422, 503))
+             responses=errors(400, 401, 404, 409, 410, 422, 503))
 async def publish(body: PublishRequest, runs: RunsDep, snapshots: SnapshotsDep) -> dict[str, Any]:
     """Publish a succeeded run as a new snapshot and make it the current one.
 
@@ -49,6 +50,8 @@ async def publish(body: PublishRequest, runs: RunsDep, snapshots: SnapshotsDep) 
         status = await run_in_threadpool(runs.get, body.run_id)
         if status is None:
             raise ServiceError(404, "not_found", f"no run '{body.run_id}'", field="run_id")
+        if status.get("status") == "succeeded":  # and its directory removed since
+            raise ServiceError(410, "gone", gone_message(body.run_id), field="run_id")
         raise ServiceError(409, "conflict", f"run '{body.run_id}' is {status.get('status')}; "
                            "a run can be published once it has succeeded", field="run_id")
     try:
