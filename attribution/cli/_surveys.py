@@ -46,6 +46,13 @@ def surveys_cmd(
             "below this stay unmatched",
         ),
     ] = DEFAULT_MIN_PROBA,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Write a benchmark that compared no conversion (else exit code 3, saying why)",
+        ),
+    ] = False,
     out: OutOpt = Path("runs"),
 ) -> None:
     """Benchmark models against self-reported surveys ("How did you hear about us?")."""
@@ -69,7 +76,9 @@ def surveys_cmd(
         bench = compare_surveys(
             result, surveys, truth=truth, classifier=survey_labels, min_proba=survey_min_proba
         )
-    except EmptyResultError as exc:  # no conversion to compare the answers with
+        if not allow_empty:  # the benchmark is the command's answer: empty is no answer
+            bench.require_compared()
+    except EmptyResultError as exc:  # no conversion, or no answer, to compare
         fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         fail(exc)

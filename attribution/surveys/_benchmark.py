@@ -53,7 +53,7 @@ from attribution.inputs._sources import TableLike
 from attribution.surveys._classifier import SurveyClassifier
 from attribution.surveys._coding import CodingMode, code_answers
 from attribution.surveys._dark_funnel import dark_funnel_table, hybrid_table
-from attribution.surveys._join import JOIN_KEYS, join_answers, join_counts
+from attribution.surveys._join import JOIN_KEYS, empty_reason, join_answers, join_counts
 from attribution.surveys._metrics import bootstrap_means, jensen_shannon, spearman, total_variation
 from attribution.surveys._result import METRICS, SurveyBenchmark
 from attribution.surveys._rules import OTHER, SurveyRules, load_survey_rules
@@ -267,4 +267,5 @@ def compare_surveys(
         counts=counts,
         parameters=parameters,
         truth=truth_frame,
+        empty=empty_reason(coded, joined, result.conversions) if conv_ids.len() == 0 else None,
     )

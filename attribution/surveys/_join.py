@@ -13,7 +13,7 @@ import polars as pl
 from attribution.inputs._schema import ROW
 from attribution.surveys._rules import OTHER
 
-__all__ = ["JOIN_KEYS", "join_answers", "join_counts"]
+__all__ = ["JOIN_KEYS", "empty_reason", "join_answers", "join_counts"]
 
 JOIN_KEYS: tuple[str, ...] = ("opportunity_id", "contact_id", "account_id")
 
@@ -120,3 +120,57 @@ def join_counts(
         ),
         "conversions_compared": compared.get_column("conversion_id").n_unique(),
     }
+
+
+def _examples(values: pl.Series, n: int = 2) -> str:
+    shown = values.drop_nulls().unique(maintain_order=True).head(n).to_list()
+    return ", ".join(repr(v) for v in shown)
+
+
+def empty_reason(coded: pl.DataFrame, joined: pl.DataFrame, conversions: pl.DataFrame) -> str:
+    """Why no answer was compared (the benchmark is empty), in one line: no answer joined a
+    conversion (the join tried: each id column, its answers, examples from both sides), or
+    the joined answers name no tracked channel (how many are ``other`` or untracked)."""
+    if coded.height == 0:
+        return "the survey table has no answer"
+    if joined.height == 0:
+        tried = []
+        for k in JOIN_KEYS:
+            in_answers, in_conversions = k in coded.columns, k in conversions.columns
+            if not in_answers:
+                continue
+            if not in_conversions:
+                tried.append(f"{k}: in the answers, not in the conversions")
+                continue
+            with_key = coded.filter(pl.col("joined_on") == k)
+            convs = conversions.get_column(k)
+            tried.append(
+                f"{k}: {with_key.height:,} answer(s), e.g. "
+                f"{_examples(with_key.get_column(k)) or 'none'}, none among the "
+                f"{convs.n_unique():,} conversions' (e.g. {_examples(convs) or 'none'})"
+            )
+        absent = [k for k in JOIN_KEYS if k not in coded.columns]
+        no_key = int(coded.get_column("joined_on").is_null().sum())
+        return (
+            "no survey answer joined a conversion (by the most specific id both carry: "
+            "opportunity_id, else contact_id, else account_id): "
+            + "; ".join(
+                [
+                    *tried,
+                    *([f"{no_key:,} answer(s) have no id"] if no_key else []),
+                    *([f"the answers have no {' or '.join(absent)}"] if absent else []),
+                ]
+            )
+            + ". Check that the survey export's ids are the CRM's (a survey tool's own "
+            "respondent ids do not join)"
+        )
+    other = int((joined.get_column("compare_channel") == OTHER).sum())
+    dark = int((~joined.get_column("tracked") & (joined.get_column("compare_channel") != OTHER))
+               .sum())  # fmt: skip
+    untouched = int((joined.get_column("n_touches").fill_null(0) == 0).sum())
+    return (
+        f"none of the {joined.height:,} answer(s) joined to a conversion names a tracked "
+        f"channel of an attributed conversion: {other:,} name none (other: don't know, blank, "
+        f"unmatched), {dark:,} name a channel the touches never record, {untouched:,} belong "
+        "to conversions without touches"
+    )

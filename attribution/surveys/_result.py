@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
+from attribution.exceptions import EmptyResultError
 from attribution.surveys._leader import survey_doubt
 
 __all__ = ["METRICS", "SurveyBenchmark"]
@@ -63,6 +64,10 @@ class SurveyBenchmark:
         without an answer...) and the parameters used.
     truth : pl.DataFrame or None
         :func:`score_against_truth`, when a truth was given.
+    empty : str or None
+        Why no conversion was compared (no answer joined a conversion: the join tried, with
+        examples of both sides' ids; or no joined answer names a tracked channel); ``None``
+        when the benchmark has compared conversions. :meth:`require_compared` raises it.
     """
 
     coded: pl.DataFrame
@@ -75,6 +80,14 @@ class SurveyBenchmark:
     counts: dict[str, Any]
     parameters: dict[str, Any] = field(default_factory=dict)
     truth: pl.DataFrame | None = None
+    empty: str | None = None
+
+    def require_compared(self) -> SurveyBenchmark:
+        """This benchmark, or :class:`~attribution.EmptyResultError` saying why it compared
+        no conversion (``attribution surveys`` exits 3 with it unless ``--allow-empty``)."""
+        if self.empty is not None:
+            raise EmptyResultError(f"the survey benchmark is empty: {self.empty}")
+        return self
 
     def to_long(self) -> pl.DataFrame:
         """The metrics and leaderboard in tidy long form (``survey_benchmark.parquet``).
@@ -133,6 +146,7 @@ class SurveyBenchmark:
                 "coverage": self.coverage,
                 "counts": self.counts,
                 "parameters": self.parameters,
+                "empty": self.empty,  # why no conversion was compared (null: some were)
                 # why the survey's rank 1 cannot decide (null: it can)
                 "leader_doubt": survey_doubt(self.leaderboard) if self.leaderboard.height
                 else None,
@@ -188,6 +202,11 @@ class SurveyBenchmark:
                 f"a channel with no touch in the journey; untracked channels named: "
                 f"{named or 'none'}."
             )
+        if self.empty is not None:  # no ranking of empty scores
+            lines.append(
+                f"Warning: the survey benchmark is empty, no model is ranked: {self.empty}."
+            )
+            return "\n".join(lines)
         resamples = self.parameters.get("bootstrap", 0)
         lines.append(
             f"Leaderboard by top-1 agreement (95% bootstrap CI, {resamples} resamples, seed "
