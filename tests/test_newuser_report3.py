@@ -309,3 +309,21 @@ def test_a_plan_budget_on_an_unpaid_channel_is_not_judged(make_stages) -> None:
     # spend without customers is a measured (infinite) CAC: judged, and cut
     assert rows["display"]["action"] == "drop"
     assert "display" in check.levers.get_column("channel").to_list()
+
+
+# ---------------------------------------- report 3, 21: path tables fold channel names
+def test_a_path_table_spells_channels_as_a_touch_log_does(tmp_path: Path) -> None:
+    paths = pl.DataFrame({"path": ["LinkedIn > Email", "linkedin > email ", " Email"],
+                          "conversions": [5, 3, 2], "nulls": [10, 4, 0]})
+    result = attribution.attribute_paths(paths, models=["linear", "markov"])
+    credit = result.channel_credit
+    assert sorted(credit.get_column("channel").unique().to_list()) == ["email", "linkedin"]
+    linear = dict(credit.filter(pl.col("model") == "linear").select("channel", "conversions")
+                  .iter_rows())
+    assert linear == pytest.approx({"linkedin": 4.0, "email": 6.0})
+    assert result.manifest["reconciliation"]["channel_values_renamed"] == {
+        "LinkedIn": "linkedin", "Email": "email"}
+    folded = attribution.attribute_paths(
+        paths.with_columns(pl.col("path").str.to_lowercase()), models=["linear", "markov"]
+    )
+    assert folded.channel_credit.sort("model", "channel").equals(credit.sort("model", "channel"))

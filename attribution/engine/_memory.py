@@ -64,6 +64,7 @@ from attribution.engine._stages import (
 )
 from attribution.exceptions import ConfigError, InputError, ModelParameterError
 from attribution.inputs._account_inputs import Accounts
+from attribution.inputs._channels import spell_path_channels
 from attribution.inputs._schema import (
     CONTACTS,
     EVENTS,
@@ -530,6 +531,7 @@ def attribute_paths(
         raise table.error(exc) from None
     empty = pl.col("path").list.len() == 0
     refuse(split, empty, "empty path", "path", hint=f"paths are channels joined by {sep!r}")
+    split, renamed = spell_path_channels(split)  # one spelling per channel, as in touch logs
     path_frame = split.select(list(PATH_TABLE_SCHEMA)).cast(PATH_TABLE_SCHEMA)
 
     # each converting row becomes one pseudo-journey, weighted by its conversions
@@ -574,6 +576,7 @@ def attribute_paths(
             "conversions": total_conv,
             "nulls": float(frame.get_column("nulls").sum() or 0.0),
             "value": float(frame.get_column("value").sum() or 0.0),
+            **({"channel_values_renamed": renamed} if renamed else {}),
         },
         timings=timer.done(),
         notes=fitted.notes,

@@ -26,6 +26,7 @@ __all__ = [
     "check_channel_aliases",
     "channel_spelling",
     "normalise_channels",
+    "spell_path_channels",
     "spell_channel",
     "unmatched_channels",
 ]
@@ -103,6 +104,20 @@ def normalise_channels(
     )
     frame = frame.with_columns(pl.col("channel").replace(mapping))
     return frame, mapping, changed, channels
+
+
+def spell_path_channels(
+    frame: pl.DataFrame, column: str = "path"
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``frame`` with the channels of its path lists (``column``) in their one spelling, as
+    a touch log's are (``LinkedIn > Email`` and ``linkedin > email`` are one path), and the
+    values renamed (``{as written: as used}``). On the distinct channels."""
+    distinct = frame.select(pl.col(column).explode().unique().drop_nulls().alias("raw"))
+    names = distinct.with_columns(channel_spelling(pl.col("raw")).alias("used"))
+    renamed = dict(names.filter(pl.col("raw") != pl.col("used")).iter_rows())
+    if not renamed:
+        return frame, {}
+    return frame.with_columns(pl.col(column).list.eval(pl.element().replace(renamed))), renamed
 
 
 #: Paid channels as ad platforms and exports name them (letters and digits only) -> the
