@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -122,6 +124,28 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def check_address(host: str, port: int) -> None:
+    """That the server can listen on ``host:port`` (bound and released here, with
+    ``SO_REUSEADDR`` as uvicorn binds), else a ConfigError saying why: a port in use was
+    uvicorn's log line and exit status 3, after the app had started up."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise attribution.ConfigError(
+            f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc} "
+            "(--host: an interface name or address)") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            hint = ("another process listens there: stop it, or choose another --port"
+                    if exc.errno == errno.EADDRINUSE else "choose another --host or --port")
+            raise attribution.ConfigError(
+                f"cannot listen on {host} port {port}: {exc.strerror}; {hint}") from None
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -164,6 +188,7 @@ def serve(
     settings = settings if settings is not None else load_settings()
     if allow_insecure is not None:
         settings = settings.model_copy(update={"allow_insecure": allow_insecure})
+    check_address(host, port)  # before the app touches the runs directory
     if workers == 1:
         app: Any = create_app(settings)
     else:

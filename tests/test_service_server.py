@@ -129,3 +129,33 @@ def test_serve_with_workers_answers_from_every_worker(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         assert server.wait(30) == 0
+
+
+def test_serve_on_a_port_in_use_is_one_line_exit_2_before_startup(tmp_path: Path) -> None:
+    """newuser-report3 #16: `attribution serve --port P` with P taken started the app (runs
+    directory, leases), logged uvicorn's bind error and exited 3, the code of "no
+    conversion". Now one line, exit 2, and the runs directory is not touched."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("attribution")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "attribution.cli"]
+    env = {**os.environ, "ATTRIBUTION_API_KEYS": "live-key-0123456789",
+           "ATTRIBUTION_RUNS_DIR": str(tmp_path / "runs"), "ATTRIBUTION_DATA_DIR": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([*command, "serve", "--port", str(port)], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: cannot listen on 127.0.0.1 port {port}")
+    assert "choose another --port" in lines[0]
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(attribution.ConfigError, match="cannot listen on"):
+        serve("192.0.2.1", 8000,  # TEST-NET: an address of no interface here
+              settings=Settings(api_keys=("live-key-0123456789",), runs_dir=tmp_path / "r"))
