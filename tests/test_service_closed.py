@@ -91,8 +91,8 @@ def test_touches_times_models_above_the_budget_is_422_naming_it(url: str) -> Non
         assert over.json() == {"error": {
             "type": "limit_exceeded", "field": "journeys",
             "message": "26 touches x 4 models = 104 rows of touch credit; the limit is 100 per "
-                       "request (ATTRIBUTION_MAX_CREDIT_ROWS): send fewer journeys or models "
-                       "per request"}}
+                       "request (ATTRIBUTION_MAX_CREDIT_ROWS): send fewer touches (journeys) "
+                       "or models per request, or have the limit raised"}}
 
 
 def test_the_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,7 +143,8 @@ def test_ordinary_names_with_inner_spaces_and_unicode_pass(url: str) -> None:
     assert response.json()["touch_credit"][0]["channel"] == "événement salon"
 
 
-@pytest.mark.parametrize("stamp", ["1700000000", " 1700000000.5 ", "1.7e9", 1700000000])
+@pytest.mark.parametrize("stamp", ["1700000000", " 1700000000.5 ", "1.7e9", 1700000000,
+                                   "1740823200000", 1740823200000])
 def test_seconds_are_not_a_timestamp_even_as_text(url: str, stamp: Any) -> None:
     sent = journey(1)
     sent["conversion"]["timestamp"] = stamp
@@ -153,7 +154,9 @@ def test_seconds_are_not_a_timestamp_even_as_text(url: str, stamp: Any) -> None:
     error = response.json()["error"]
     assert error["field"] == "journeys[0].conversion.timestamp"
     assert "ISO 8601" in error["message"]
-    assert "number of seconds is not accepted" in error["message"]
+    # milliseconds too (newuser-report3 #16: the message said only "seconds")
+    assert "a number (seconds or milliseconds since the epoch) is not accepted" in error[
+        "message"]
 
 
 # --- error fields -------------------------------------------------------------------------------

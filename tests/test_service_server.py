@@ -43,6 +43,9 @@ def test_real_server_over_http(server: str) -> None:
                             content=b"[" + b" " * 2_000_000 + b"]")
         assert too_big.status_code == 413
         assert too_big.json()["error"]["type"] == "payload_too_large"
+        # one long journey is too large too: the message names touches, not only journeys
+        assert "send fewer journeys or touches per request" in too_big.json()["error"][
+            "message"]
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch,

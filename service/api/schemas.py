@@ -27,7 +27,8 @@ def _iso_text(value: Any) -> Any:
     # not even one sent as text ("1700000000", which pydantic would read as Unix time)
     if not isinstance(value, str | datetime) or (
             isinstance(value, str) and _SECONDS.fullmatch(value)):
-        raise ValueError(f"{_ISO_HINT}; a number of seconds is not accepted")
+        raise ValueError(f"{_ISO_HINT}; a number (seconds or milliseconds since the epoch) "
+                         "is not accepted")
     return value
 
 

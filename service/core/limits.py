@@ -17,7 +17,8 @@ DRAIN_LIMIT = 64 * 1024 * 1024
 
 def too_large_message(limit: int) -> str:
     return (f"request body is larger than the limit of {limit:,} bytes "
-            "(ATTRIBUTION_MAX_BODY_BYTES); send fewer journeys per request")
+            "(ATTRIBUTION_MAX_BODY_BYTES): send fewer journeys or touches per request, or "
+            "have the limit raised")
 
 
 class BodySizeLimit:

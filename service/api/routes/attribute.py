@@ -116,7 +116,8 @@ def check_request(body: AttributeRequest, settings: Settings) -> int:
             422, "limit_exceeded",
             f"{touches:,} touches x {len(body.models)} models = {rows:,} rows of "
             f"touch credit; the limit is {settings.max_credit_rows:,} per request "
-            "(ATTRIBUTION_MAX_CREDIT_ROWS): send fewer journeys or models per request",
+            "(ATTRIBUTION_MAX_CREDIT_ROWS): send fewer touches (journeys) or models per "
+            "request, or have the limit raised",
             field="journeys")
     return rows
 
