@@ -327,3 +327,35 @@ def test_a_path_table_spells_channels_as_a_touch_log_does(tmp_path: Path) -> Non
         paths.with_columns(pl.col("path").str.to_lowercase()), models=["linear", "markov"]
     )
     assert folded.channel_credit.sort("model", "channel").equals(credit.sort("model", "channel"))
+
+
+# -------------------------------------- report 2, 12: spend on channels without touches
+def test_the_cac_answer_names_spend_without_touches_and_one_channel_reads_once(
+    tmp_path: Path,
+) -> None:
+    import json
+    import re
+
+    from attribution.report._page import render_report
+
+    rows = [
+        {"model": "linear", "segment": "all", "channel": c, "status": s, "spend": sp,
+         "customers": n, "cac": sp / n if n else None,
+         "loaded_cac": sp / n if n else None}
+        for c, s, sp, n in (("google_ads", "paid", 8_000.0, 2.66), ("google ads", "no_touches",
+                            8_000.0, 0.0), ("paid search", "no_touches", 5_000.0, 0.0),
+                            ("organic_search", "unpaid", 0.0, 10.0))
+    ]  # fmt: skip
+    pl.DataFrame(rows).write_parquet(tmp_path / "economics.parquet")
+    blended = {"model": "linear", "segment": "all", "spend": 21_000.0, "customers": 19.0,
+               "loaded_cac": 21_000.0 / 19}  # fmt: skip
+    (tmp_path / "economics.json").write_text(json.dumps({"parameters": {}, "blended": [blended]}))
+    page = render_report(tmp_path, manifest={"decision_model": "linear"})
+    html = re.search(r'<dd elementtiming="answer-1">(.*?)</dd>', page, re.DOTALL)
+    assert html is not None
+    cac = re.sub(r"<[^>]+>", "", html.group(1))
+    assert "google_ads, the one paid channel with credited customers, $3,008" in cac
+    assert "runs from" not in cac  # not 'from $3,008 (google_ads) to $3,008 (google_ads)'
+    assert ("$13,000 of $21,000 spend (62%) is on channels with no touches in the data: "
+            "google ads, paid search") in cac
+    assert "The blended $1,105 includes it; without it, $421." in cac

@@ -187,6 +187,9 @@ def _cac(view: _EconomicsView) -> str:
     text = (
         f"{what} runs from <b>{money(cheapest[column])}</b> ({e(cheapest['channel'])}) to "
         f"<b>{money(dearest[column])}</b> ({e(dearest['channel'])})"
+        if paid.height > 1
+        else f"{what}: {e(cheapest['channel'])}, the one paid channel with credited customers, "
+        f"<b>{money(cheapest[column])}</b>"
     )
     overall = view.overall()
     if overall and not is_missing(overall.get(column)):
@@ -208,7 +211,37 @@ def _cac(view: _EconomicsView) -> str:
                 f'<br><span class="list">Without spend (non-media costs only): '
                 f"{e(', '.join(map(str, names)))}.</span>"
             )
-    return text
+    return text + _spend_without_touches(view, overall, column)
+
+
+def _spend_without_touches(
+    view: _EconomicsView, overall: Mapping[str, Any] | None, column: str
+) -> str:
+    """The spend on channels no touch of the run has (status ``no_touches``: a name the touches
+    spell otherwise, or a channel the touch log does not track): how much, which channels,
+    and the blended CAC without it, since the blended figure carries it."""
+    rows = view.channels
+    if not {"status", "spend", "channel"} <= set(rows.columns):
+        return ""
+    lost = rows.filter(pl.col("status") == "no_touches")
+    amount = float(lost.get_column("spend").sum() or 0.0)
+    if amount <= 0:
+        return ""
+    total = float(rows.get_column("spend").sum() or 0.0)
+    names = ", ".join(map(str, lost.sort("spend", descending=True).get_column("channel")))
+    text = (
+        f'<br><span class="list"><b class="bad">{money(amount)} of {money(total)} spend '
+        f"({amount / total:.0%}) is on channels with no touches</b> in the data: {e(names)}"
+    )
+    customers = overall.get("customers") if overall else None
+    if overall and not is_missing(overall.get(column)) and customers and customers > 0:
+        without = float(overall[column]) - amount / float(customers)
+        text += (
+            f". The blended {money(overall[column])} includes it; without it, "
+            f"{money(without)}. Map those names to the touches' channels in [channels], or "
+            "leave that spend out"
+        )
+    return text + ".</span>"
 
 
 def _guardrail(view: _EconomicsView) -> str:
