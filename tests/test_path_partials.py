@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 import attribution
 from attribution.datasets._synth import synthesize
-from attribution.engine import _partitioned
+from attribution.engine import _partitioned, _path_partials
 from attribution.engine._partitioned import attribute_partitioned
 from attribution.engine._path_partials import MergedPaths, PathPartial, merge_path_partials
 from tests.conftest import stages_frame, touches_frame
@@ -105,6 +105,8 @@ def test_partitions_with_other_channels_and_long_paths(monkeypatch: pytest.Monke
     # the models fit on the distinct paths as codes: one sequence per row of the table
     sequences = merged[0].sequences()
     assert sequences.paths.height == got.paths.height
+    monkeypatch.setattr(_path_partials, "_CHUNK", 5)  # decoded a few keys at a time
+    assert_frame_equal(merged[0].sequences().touches, sequences.touches)
     assert sequences.paths.get_column("conversions").sum() == got.paths["conversions"].sum()
     row = got.paths.filter(pl.col("path").list.len() == len(long))
     assert row.select("conversions", "nulls", "value").row(0) == (2.0, 1.0, 150.0)

@@ -1,7 +1,8 @@
 """Bounded-memory attribution on one machine: partitions by a hash of the journey key.
 
 :func:`attribute_partitioned` and :func:`run_partitioned` give the results of
-:func:`attribution.attribute` while holding one partition of the touch log at a time:
+:func:`attribution.attribute` while holding two partitions of the touch log at a time
+(:mod:`attribution.engine._partition_pool`: threads, results merged in partition order):
 
 1. **split** -- one streaming pass over each input writes it to ``partitions`` Parquet
    partitions by ``hash(journey key) % partitions`` (``contact_id`` at contact level; at
@@ -12,7 +13,7 @@
    which the in-memory run reports as an error too): each partition's ids are hashed and
    the hashes of all partitions sorted together
    (:class:`~attribution.engine._merge.TouchIds`).
-2. **pass 1**, per partition in turn -- the library's own validation, journey building and
+2. **pass 1**, per partition, two at a time -- the library's own validation, journey building and
    rule-based models; the journey touches with the rule-based credit (a ``credit:<model>``
    column per model, as the wide touch credit has them) are written to the work directory;
    the *additive* partials are kept: the path table on integer codes
@@ -20,18 +21,20 @@
    ``value`` by packed path key), the reconciliation counts, per-channel credit sums and the
    conversions (one row each).
 3. **fit** -- the path-table partials are recoded to the run's channels and summed by key
-   (in partition order, so the float ``value`` sums are deterministic), the distinct paths
-   decoded into lists once, and each data-driven model is fitted once on the merged table
-   with the library's estimator. Integer counts equal the in-memory table exactly, so
+   (in partition order, so the float ``value`` sums are deterministic), and each
+   data-driven model is fitted once on the distinct paths as codes with the library's
+   estimator (:class:`~attribution.engine._path_partials.MergedPaths`; the table of channel
+   lists is built only if asked for). Integer counts equal the in-memory table exactly, so
    the fit does too (``value`` sums to the last bits).
-4. **pass 2**, per partition -- the fitted estimators allocate each conversion's credit over
-   its touches (the same ``allocate`` as in memory); the partition's wide touch credit is
-   written to a work file, its campaign rows summed (campaign credit) and written by range of
-   opportunity ids (:mod:`attribution.engine._partition_outputs`); at account level the
-   account outputs are computed with a run-wide reference time; the engagement z-score and
-   tiers, which are relative to every account of the run, are recomputed on the merged
-   table.
-5. **campaign influence** -- built range by range of the sorted opportunity ids.
+4. **pass 2**, per partition, two at a time -- the fitted estimators allocate each
+   conversion's credit over its touches (the same ``allocate`` as in memory); the
+   partition's wide touch credit is written to a work file, its campaign rows summed
+   (campaign credit) and written by range of opportunity ids
+   (:mod:`attribution.engine._partition_outputs`); at account level the account outputs
+   are computed with a run-wide reference time; the engagement z-score and tiers, which are
+   relative to every account of the run, are recomputed on the merged table.
+5. **campaign influence** -- built range by range of the sorted opportunity ids (two
+   ranges at a time).
 
 The touch credit and the campaign influence are never held whole: :func:`run_partitioned`
 streams them from the work files into the run directory.
@@ -463,9 +466,9 @@ _RUN_DOC = """
         As for :func:`attribution.attribute` (``select_markov_order`` is refused: order
         selection is not additive).
     partitions
-        How many partitions (by hash of the journey key) to process in turn. Peak memory is
-        about that of an in-memory run on ``1 / partitions`` of the data (plus the merged path
-        table and one row per conversion).
+        How many partitions (by hash of the journey key); two are processed at a time. Peak
+        memory is about that of an in-memory run on ``2 / partitions`` of the data (plus the
+        merged path table and one row per conversion).
     workdir
         Where the partition files go (a temporary directory inside it, removed at the end);
         default the system's temporary directory. It needs about the size of the columns

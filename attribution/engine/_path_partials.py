@@ -38,6 +38,8 @@ from attribution.models._allocation import PathSequences
 __all__ = ["MergedPaths", "PathPartial", "merge_path_partials", "path_partial"]
 
 _SUMS = ("conversions", "nulls", "value")
+#: Keys decoded at a time into coded sequences (a paths x positions temporary of 128 MB)
+_CHUNK = 1 << 20
 _KEYS = pl.Schema({"key": pl.UInt64(), **dict.fromkeys(_SUMS, pl.Float64())})
 _LONG = pl.Schema({"path": pl.List(pl.UInt32), **dict.fromkeys(_SUMS, pl.Float64())})
 
@@ -193,18 +195,20 @@ class MergedPaths:
         keys = self.keyed.get_column("key").to_numpy()
         mask = np.uint64((1 << self.bits) - 1)
         shifts = np.arange(self.fits, dtype=np.uint64) * np.uint64(self.bits)
-        codes = (keys[:, None] >> shifts[None, :]) & mask  # (paths, positions), 0 past the end
-        present = codes != 0
-        lengths = present.sum(axis=1)
-        touches = [
-            pl.DataFrame(
-                {
-                    "pid": np.repeat(np.arange(len(keys)), lengths),
-                    "ch": (codes[present] - np.uint64(1)).astype(np.uint32),
-                }
+        touches = [pl.DataFrame(schema={"pid": pl.Int64, "ch": pl.UInt32})]
+        for start in range(0, len(keys), _CHUNK):  # temporaries of _CHUNK keys at a time
+            chunk = keys[start : start + _CHUNK]
+            codes = (chunk[:, None] >> shifts[None, :]) & mask  # (paths, positions), 0 past end
+            present = codes != 0
+            touches.append(
+                pl.DataFrame(
+                    {
+                        "pid": np.repeat(np.arange(start, start + len(chunk)), present.sum(axis=1)),
+                        "ch": (codes[present] - np.uint64(1)).astype(np.uint32),
+                    }
+                )
             )
-        ]
-        del codes, present
+            del codes, present
         if self.long.height:
             exploded = (
                 self.long.select("path")
