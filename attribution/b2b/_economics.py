@@ -94,6 +94,7 @@ from attribution.b2b._economics_slices import (
     with_exposure,
 )
 from attribution.b2b._economics_summary import economics_summary
+from attribution.b2b._economics_window import month_count, spend_window
 from attribution.b2b._retention import Retention, retention
 from attribution.b2b._shared import chosen_models, jsonable, rows_error
 from attribution.b2b._spend_checks import spend_checks
@@ -370,6 +371,7 @@ def unit_economics(
             hint="spend is money paid out; record refunds as lower positive amounts",
         )
     frame, date_col, spend_found = spend_checks(table, result.conversions, result.manifest)
+    window = spend_window(result, frame.get_column(date_col), monthly_lag_months)
     # spend channels in the run's spelling (trimmed, folded, lower case, its aliases), so
     # that 'LinkedIn' spend meets 'linkedin' touches
     rec = result.manifest.get("reconciliation") or {}
@@ -382,7 +384,7 @@ def unit_economics(
         if touch_channels is not None
         else {}
     )
-    credit = result.channel_credit
+    credit = window.channel_credit
     chosen = chosen_models(credit, models, "the attribution result")
     credit = credit.filter(pl.col("model").is_in(chosen)).select(
         "model", "channel", pl.col("conversions").alias("customers"), pl.col("value")
@@ -401,12 +403,7 @@ def unit_economics(
     totals = grid.group_by("model").agg(pl.col("customers", "spend").sum())
     grid = allocate_non_media(grid, non_media, allocation, totals)
     months = frame.get_column(date_col).dt.truncate("1mo")
-    period_months = float(
-        (months.max().year - months.min().year) * 12  # type: ignore[union-attr]
-        + months.max().month  # type: ignore[union-attr]
-        - months.min().month  # type: ignore[union-attr]
-        + 1
-    )
+    period_months = float(month_count(months.min(), months.max()))  # type: ignore[arg-type]
     churns, churn_source = observed_churns(annual_churn, kept)
     all_churn = churns.get(ALL, DEFAULT_ANNUAL_CHURN)
     targets, target_source = payback_target_table(
@@ -437,7 +434,7 @@ def unit_economics(
     ).sort(order, "customers", "channel", descending=[False, True, False])
     bench = benchmarks if benchmarks is not None else load_benchmarks()
     out = with_ranges(with_pipeline(out, pipeline), bench)
-    touch_credit = result.touch_credit.filter(pl.col("model").is_in(chosen))
+    touch_credit = window.touch_credit.filter(pl.col("model").is_in(chosen))
     sliced = account_table is not None and touch_credit.height > 0
 
     def slice_rows(dimension: str, per_segment: bool) -> pl.DataFrame:
@@ -493,12 +490,12 @@ def unit_economics(
         float(payback_target_months),
     )
     blended = with_ranges(blended_pipeline(blended, pipeline), bench)
-    boot = result.bootstrap  # intervals of the rows and every draw's figures
+    boot = window.bootstrap  # intervals of the rows and every draw's figures
     out, segments, draws = with_bootstrap(out, segments, boot, chosen, assumptions, non_media,
                                           allocation, segment_spend)  # fmt: skip
     monthly, lag = monthly_rows(
         touch_credit,
-        result.conversions,
+        window.conversions,
         frame.select("channel", months.alias("month"), "amount"),
         chosen,
         non_media,
@@ -563,6 +560,7 @@ def unit_economics(
         "spend_source": table.source.name,
         "spend_period": spend_span,
         "spend_checks": spend_found,
+        "spend_coverage": window.coverage,
         "conversion_period": conv_span,
         "spend_channels_without_credit": sorted(
             set(by_channel.get_column("channel").to_list()) - credited

@@ -1,0 +1,140 @@
+"""Spend against the customers it is divided by: which conversions enter CAC when the spend
+table covers only part of the conversions' months.
+
+Rule (README, "Unit economics", "Spend period"): the conversions' months run from the first
+conversion's calendar month to the last's, the spend's from its first row's month to its
+last's. When the spend's months cover less than ``COVERAGE_FLOOR`` (80%) of the conversions'
+months, CAC divided the spend of a few months by the customers of many (a quarter's invoices
+against a year of wins gives a CAC several times too low), so the economics keep only the
+conversions of the months the spend buys: the spend's months moved on by the **spend lag**
+(``monthly_lag_months``, by default the median whole months from a journey's first credited
+touch to its conversion), inside the conversions' months (without the lag when that leaves
+none). Every figure (customers, revenue, CAC, LTV/CAC, payback, guardrail, segments, months)
+is on those customers, and the coverage is stated in ``economics.json``
+(``parameters.spend_coverage``) and in the summary. The restricted credit is the touch
+credit of the kept conversions summed by model and channel; the bootstrap intervals, drawn
+on every conversion, are left out then. Without
+any overlap nothing is restricted (every spend row is then off the period, and
+:mod:`attribution.b2b._spend_checks` counts and prints them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from attribution.b2b._economics_slices import spend_lag
+
+if TYPE_CHECKING:
+    from attribution import AttributionResult
+    from attribution.engine._bootstrap import Bootstrap
+
+__all__ = ["COVERAGE_FLOOR", "SpendWindow", "coverage_lines", "month_count", "spend_window"]
+
+#: Below this share of the conversions' months covered by spend, CAC is restricted.
+COVERAGE_FLOOR = 0.8
+
+
+def _index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def month_count(first: date, last: date) -> int:
+    """Calendar months from ``first``'s to ``last``'s, both counted."""
+    return _index(last) - _index(first) + 1
+
+
+@dataclass(frozen=True)
+class SpendWindow:
+    """The conversions, channel credit, touch credit and bootstrap the economics use, and
+    the coverage found (``None`` when the spend covers the conversions' months)."""
+
+    conversions: pl.DataFrame
+    channel_credit: pl.DataFrame
+    touch_credit: pl.DataFrame
+    bootstrap: Bootstrap | None
+    coverage: dict[str, Any] | None
+
+
+def _month(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def spend_window(
+    result: AttributionResult, spend_dates: pl.Series, lag: int | None = None
+) -> SpendWindow:
+    """The run's figures restricted to the customers its spend buys (module docstring);
+    ``lag``: the spend lag in months (default: measured)."""
+    conv = result.conversions
+    whole = SpendWindow(conv, result.channel_credit, result.touch_credit, result.bootstrap, None)
+    if "timestamp" not in conv.columns or conv.height == 0 or spend_dates.len() == 0:
+        return whole
+    first, last = conv.select(
+        pl.col("timestamp").min().alias("a"), pl.col("timestamp").max().alias("b")
+    ).row(0)
+    s_first, s_last = spend_dates.min(), spend_dates.max()
+    if not all(isinstance(d, date) for d in (first, last, s_first, s_last)):
+        return whole
+    c_lo, c_hi = _index(first), _index(last)
+    s_lo, s_hi = _index(s_first), _index(s_last)  # type: ignore[arg-type]
+    lo, hi = max(c_lo, s_lo), min(c_hi, s_hi)
+    overlap = max(0, hi - lo + 1)
+    months = c_hi - c_lo + 1
+    share = overlap / months
+    if share >= COVERAGE_FLOOR:
+        return whole
+    coverage: dict[str, Any] = {
+        "conversion_months": months,
+        "conversion_period": [_month(c_lo), _month(c_hi)],
+        "spend_months": s_hi - s_lo + 1,
+        "spend_period": [_month(s_lo), _month(s_hi)],
+        "overlap_months": overlap,
+        "share": share,
+        "floor": COVERAGE_FLOOR,
+        "conversions": conv.height,
+    }
+    touch = result.touch_credit
+    if overlap == 0 or touch.height == 0:
+        coverage["restricted"] = False
+        coverage["kept_conversions"] = conv.height
+        return SpendWindow(conv, result.channel_credit, touch, result.bootstrap, coverage)
+    if lag is None:
+        lag = spend_lag(touch, conv)
+    if max(c_lo, s_lo + lag) <= min(c_hi, s_hi + lag):
+        lo, hi = max(c_lo, s_lo + lag), min(c_hi, s_hi + lag)
+    month = pl.col("timestamp").dt.year() * 12 + pl.col("timestamp").dt.month() - 1
+    kept = conv.filter(month.is_between(lo, hi))
+    touch = touch.filter(pl.col("conversion_id").is_in(kept.get_column("conversion_id")))
+    credit = touch.group_by("model", "channel", maintain_order=True).agg(
+        pl.col("credit").sum().alias("conversions"), pl.col("value").sum()
+    )
+    coverage["restricted"] = True
+    coverage["lag_months"] = lag
+    coverage["customer_months"] = [_month(lo), _month(hi)]
+    coverage["kept_conversions"] = kept.height
+    return SpendWindow(kept, credit, touch, None, coverage)
+
+
+def coverage_lines(coverage: dict[str, Any] | None) -> list[str]:
+    """The summary's statement of :func:`spend_window`'s coverage."""
+    if not coverage:
+        return []
+    c = coverage
+    said = (
+        f"Spend covers {c['overlap_months']} of the conversions' {c['conversion_months']} "
+        f"months (spend {c['spend_period'][0]} to {c['spend_period'][1]}, conversions "
+        f"{c['conversion_period'][0]} to {c['conversion_period'][1]}; {c['share']:.0%}, below "
+        f"{c['floor']:.0%})"
+    )
+    if c.get("restricted"):
+        return [
+            f"{said}: CAC, LTV/CAC, payback and the guardrail are on the "
+            f"{c['kept_conversions']:,} of {c['conversions']:,} conversions of "
+            f"{c['customer_months'][0]} to {c['customer_months'][1]} only (the spend's months "
+            f"{c['lag_months']} month(s) on, the spend lag; no intervals); give the spend of "
+            "every month for the whole period."
+        ]
+    return [f"WARNING: {said}: CAC divides this spend by customers of other months."]
