@@ -74,6 +74,13 @@ CASES = [
     ("N/A", "other"),
     ("-", "other"),
     ("idk", "other"),
+    # new-user report 3, defect 15c: LinkedIn's typos and a bare LI; Excel's #N/A
+    ("Linkedln", "linkedin"),
+    ("lnkedin", "linkedin"),
+    ("LI", "linkedin"),
+    ("Linked1n ads", "linkedin"),
+    ("Li Wei, a friend", "word_of_mouth"),
+    ("#N/A", "other"),
 ]
 
 
@@ -461,3 +468,79 @@ def test_the_run_reads_the_floor_from_its_options():
     assert coded[0.5].get_column("classifier_proba").to_list() == pytest.approx(
         coded[0.0].get_column("classifier_proba").to_list()
     )
+
+
+def test_excel_na_is_dont_know_like_na():
+    coded = code_answers(_surveys(["#N/A", "N/A", "lnkedin"]))
+    assert coded.frame.get_column("coded_by").to_list() == ["rule", "rule", "rule"]
+    assert coded.coverage["other_reasons"] == {"dont_know": 2, "blank": 0, "unmatched": 0}
+
+
+def test_answers_naming_several_channels_are_traced():
+    """New-user report 3, defect 15b: "Google and LinkedIn" was coded linkedin without a
+    trace. The first rule still codes it; channels_named lists every channel named (the
+    answer cut at and / then / commas...), and one phrase stays one channel."""
+    answers = [
+        "Google and LinkedIn",
+        "a trade show, then reviews on G2, then I googled you",
+        "partner referral",
+        "LinkedIn group",
+        "heard you on the FreightWaves podcast",
+        "Google ads and a Google search",
+        "don't know",
+    ]
+    coded = code_answers(_surveys(answers))
+    named = dict(zip(answers, coded.frame.get_column("channels_named").to_list(), strict=True))
+    assert named["Google and LinkedIn"] == ["linkedin", "search"]
+    assert named["a trade show, then reviews on G2, then I googled you"] == [
+        "g2_capterra",
+        "events",
+        "search",
+    ]
+    assert named["partner referral"] == ["partner_referral"]
+    assert named["LinkedIn group"] == ["community"]
+    assert named["heard you on the FreightWaves podcast"] == ["podcast"]
+    assert named["Google ads and a Google search"] == ["search"]  # one group: search
+    assert named["don't know"] == []
+    assert coded.coverage["several_channels"] == 2
+    assert code_answers(SAMPLE / "surveys.parquet").coverage["several_channels"] == 0
+
+
+def test_a_long_answer_is_cut_and_counted_not_an_error(tmp_path):
+    """New-user report 3, defect 15a: one 20,461-character answer (a pasted e-mail) stopped
+    the whole run. A survey answer is cut to 4,096 characters and counted with its line; the
+    other columns keep their limits."""
+    import attribution
+    from attribution.inputs import MAX_TEXT_CHARS
+
+    long = "LinkedIn, then " + "blah " * 4_000
+    frame = pl.DataFrame({"contact_id": ["c0", "c1", "c2"], "response": ["Google", long, "x"]})
+    frame.write_csv(tmp_path / "s.csv")
+    coded = code_answers(tmp_path / "s.csv")
+    assert coded.coverage["truncated"] == {
+        "values": 1,
+        "longest": len(long),
+        "limit": MAX_TEXT_CHARS,
+        "lines": [3],
+        "numbering": "lines",
+    }
+    response = coded.frame.get_column("response")
+    assert response.str.len_chars().to_list() == [6, MAX_TEXT_CHARS, 1]
+    assert coded.frame.item(1, "channel") == "linkedin"
+    assert code_answers(_surveys(["Google"])).coverage["truncated"] is None
+    # the summary says so
+    touches = pl.DataFrame({"contact_id": ["c1"], "channel": ["linkedin"],
+                            "timestamp": ["2025-01-01"]})  # fmt: skip
+    stages = pl.DataFrame({"contact_id": ["c1"], "stage": ["closed_won"],
+                           "timestamp": ["2025-01-02"]})  # fmt: skip
+    result = attribution.attribute(touches, stages, models=["linear"])
+    text = attribution.compare_surveys(result, tmp_path / "s.csv", bootstrap=10).summary()
+    assert (
+        f"1 answer(s) longer than 4,096 characters cut to their first 4,096 (the longest "
+        f"{len(long):,}; lines 3)." in text
+    )
+    # a long pick-list value is still an error naming the line
+    bad = frame.with_columns(pl.Series("channel", [None, "x" * 200, None], dtype=pl.String))
+    bad.write_csv(tmp_path / "bad.csv")
+    with pytest.raises(InputError, match="longer than 128 characters"):
+        code_answers(tmp_path / "bad.csv")

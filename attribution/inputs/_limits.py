@@ -46,7 +46,9 @@ __all__ = [
     "check_lengths",
     "check_limits",
     "check_numbers",
+    "CUT_TEXT",
     "max_chars",
+    "truncate_text",
 ]
 
 #: The largest number (in absolute value) an input cell may hold: deal values, spend, costs.
@@ -64,6 +66,10 @@ MAX_TEXT_CHARS = 4_096
 #: or a misread year is an error, not a series of weeks spanning centuries.
 FIRST_DATE = date(1900, 1, 1)
 END_DATE = date(2100, 1, 1)
+
+#: Text columns cut to their limit and counted instead of refused, by table: a survey's
+#: free-text answer (a buyer's pasted e-mail is an answer, and must not stop a run).
+CUT_TEXT: Mapping[str, tuple[str, ...]] = {"surveys": ("response",)}
 
 ID_COLUMNS = frozenset({"touch_id", "contact_id", "account_id", "opportunity_id"})
 NAME_COLUMNS = frozenset({"channel", "stage", "touch_type", "role"})
@@ -156,6 +162,40 @@ def check_lengths(
         )
 
 
+def truncate_text(
+    frame: pl.DataFrame, columns: Sequence[str], source: Source, row: str
+) -> tuple[pl.DataFrame, dict[str, dict[str, object]]]:
+    """``frame`` with the text of ``columns`` longer than :func:`max_chars` cut to it, and
+    per column cut: ``values`` (how many), ``longest`` (characters before the cut) and
+    ``lines`` (the first five, numbered as the source's errors number them). For the
+    columns where a long value is the user's text, not a broken file (a survey answer with a
+    pasted e-mail): :data:`CUT_TEXT`. Free when no value can be that long (the
+    buffers' bound, as :func:`check_lengths`)."""
+    cut: dict[str, dict[str, object]] = {}
+    for column in columns:
+        if column not in frame.columns or frame.schema[column] != pl.String:
+            continue
+        limit = max_chars(column)
+        if _longest_bound(frame.get_column(column)) <= limit:
+            continue
+        chars = pl.col(column).str.len_chars()
+        over = frame.filter(chars > limit)
+        if over.height == 0:
+            continue
+        rows = over.get_column(row).head(_MAX_ROWS_SHOWN).to_list()
+        origin = source.numbering[1] if source.numbering else 0
+        lines_of = getattr(source.numbering, "lines_of", None)
+        cut[column] = {
+            "values": over.height,
+            "longest": int(over.select(chars.max()).item()),
+            "limit": limit,
+            "lines": lines_of(rows) if lines_of else [r + origin for r in rows],
+            "numbering": source.numbering[0] if source.numbering else "rows, 0-based",
+        }
+        frame = frame.with_columns(pl.col(column).str.slice(0, limit))
+    return frame, cut
+
+
 #: A string view holds a value of up to 12 bytes in the view itself.
 _INLINE_BYTES = 12
 
@@ -220,11 +260,19 @@ def check_dates(
 
 
 def check_limits(
-    frame: pl.DataFrame, kinds: Mapping[str, str], table: str, source: Source, row: str
-) -> None:
+    frame: pl.DataFrame,
+    kinds: Mapping[str, str],
+    table: str,
+    source: Source,
+    row: str,
+) -> tuple[pl.DataFrame, dict[str, dict[str, object]]]:
     """Every limit on ``frame``'s columns by their kind in the table's spec (``kinds``: ours
-    -> ``float`` / ``string`` / ``timestamp`` / ``date``): numbers, text lengths, dates."""
+    -> ``float`` / ``string`` / ``timestamp`` / ``date``): numbers, text lengths, dates. The
+    table's :data:`CUT_TEXT` columns are cut to their limit first (:func:`truncate_text`);
+    returns the frame and what was cut."""
+    frame, truncated = truncate_text(frame, CUT_TEXT.get(table, ()), source, row)
     check_numbers(frame, [c for c, k in kinds.items() if k == "float"], table, source, row)
     check_lengths(frame, [c for c, k in kinds.items() if k == "string"], table, source, row)
     check_dates(frame, [c for c, k in kinds.items() if k in ("timestamp", "date")], table,
                 source, row)
+    return frame, truncated

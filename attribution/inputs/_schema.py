@@ -224,6 +224,7 @@ class Table:
     duplicates: pl.DataFrame | None = None
     #: id cells trimmed of surrounding whitespace, per column (``ids_trimmed``)
     trimmed: Mapping[str, int] = field(default_factory=dict)
+    truncated: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # CUT_TEXT
 
     def error(self, exc: InputError) -> InputError:
         """``exc`` located in this table's source: the user's column, the file's lines."""
@@ -350,14 +351,15 @@ def _load(
     frame = frame_blanks_as_null(frame, loaded, bounds)
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     frame = _normalise_types(frame, spec, source, formats)
-    check_limits(frame, {c: spec.columns[c] for c in loaded}, spec.name, source, ROW)
+    kinds = {c: spec.columns[c] for c in loaded}  # limits (a survey answer is cut to its own)
+    frame, truncated = check_limits(frame, kinds, spec.name, source, ROW)
     rows_in = frame.height
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     _check_not_null(frame, spec, source)
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
-        blank_rows=blank, duplicates=repeats, trimmed=trimmed,
+        blank_rows=blank, duplicates=repeats, trimmed=trimmed, truncated=truncated,
     )
 
 

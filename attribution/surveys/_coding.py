@@ -27,6 +27,7 @@ import polars as pl
 from attribution.exceptions import ConfigError, InputError
 from attribution.inputs._schema import ROW, SURVEYS, load
 from attribution.inputs._sources import TableLike
+from attribution.surveys._named import channels_named
 from attribution.surveys._rules import (
     OTHER,
     SurveyRules,
@@ -106,7 +107,9 @@ def code_answers(
         ``classifier`` / ``blank`` / ``unmatched``), ``rule`` (1-based rule number),
         ``classifier_channel`` and ``classifier_proba`` (the classifier's top channel and its
         probability for the answers sent to it, coded or left below the floor; null for the
-        others). ``coverage``: counts and shares coded / ``other``.
+        others) and ``channels_named`` (every channel the answer names, its own first:
+        :mod:`attribution.surveys._named`). ``coverage``: counts and shares coded /
+        ``other``, ``several_channels`` (answers naming more than one).
 
     Examples
     --------
@@ -216,7 +219,10 @@ def code_answers(
         ROW, *keys, "response", "pick_list", "answer", "channel", "coded_by", "rule",
         "classifier_channel", "classifier_proba",
     ).sort(ROW)  # fmt: skip
-    return CodedAnswers(coded, coverage(coded, rule_set, classifier, mode, floor))
+    coded = coded.with_columns(channels_named(coded, rule_set))
+    cover = coverage(coded, rule_set, classifier, mode, floor)
+    cover["truncated"] = dict(table.truncated.get("response") or {}) or None
+    return CodedAnswers(coded, cover)
 
 
 def coverage(
@@ -244,6 +250,7 @@ def coverage(
         )
         .sum()
         .alias("below_min_proba"),
+        (pl.col("channels_named").list.len() > 1).sum().alias("several_channels"),
         *[
             ((pl.col("coded_by") == s) & ~is_other).sum().alias(s)
             for s in ("pick_list", "rule", "classifier")
@@ -265,6 +272,7 @@ def coverage(
         "min_proba": float(min_proba) if classifier is not None and min_proba is not None
         else None,
         "below_min_proba": int(stats["below_min_proba"]),
+        "several_channels": int(stats["several_channels"]),
     }
 
 

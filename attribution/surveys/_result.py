@@ -169,6 +169,18 @@ class SurveyBenchmark:
             f"{reasons['dont_know']} don't know, {reasons['blank']} blank, "
             f"{reasons['unmatched']} unmatched).",
         ]
+        if cut := cov.get("truncated"):
+            lines.append(
+                f"{cut['values']} answer(s) longer than {cut['limit']:,} characters cut to their "
+                f"first {cut['limit']:,} (the longest {cut['longest']:,}; {cut['numbering']} "
+                f"{', '.join(map(str, cut['lines']))})."
+            )
+        if several := cov.get("several_channels"):
+            lines.append(
+                f"{several} answer(s) name several channels (\"Google and LinkedIn\"): each is "
+                "coded to the channel of the first rule that matches it; survey_coded.parquet "
+                "lists every channel named (channels_named)."
+            )
         clf = cov.get("classifier")
         if clf:
             floor = cov.get("min_proba")
