@@ -399,3 +399,30 @@ def test_a_succeeded_run_whose_directory_is_gone_says_so(url: str, runs_dir: Pat
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
         assert http.get("/v1/runs/good/channel-credit").status_code == 200
         assert http.get("/v1/runs/good").json()["error"] is None
+
+
+def test_get_v1_runs_lists_the_runs_to_publish(url: str, runs_dir: Path) -> None:
+    """newuser-report3 #16: there was no GET /v1/runs (405): a CRM admin could not find the
+    succeeded run to publish over HTTP."""
+    (runs_dir / ".status").mkdir(exist_ok=True)
+    failed = {"run_id": "20261206T100000Z-aaaa", "status": "failed",
+              "error": {"type": "input", "message": "bad"}, "request": {"touches": "t"}}
+    (runs_dir / ".status" / "20261206T100000Z-aaaa.json").write_text(json.dumps(failed))
+    shutil.copytree(runs_dir / "good", runs_dir / "20261206T110000Z-bbbb")
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        listed = http.get("/v1/runs")
+        assert listed.status_code == 200, listed.text
+        runs = listed.json()["runs"]
+        assert [(r["run_id"], r["status"]) for r in runs] == [
+            ("good", "succeeded"), ("20261206T110000Z-bbbb", "succeeded"),
+            ("20261206T100000Z-aaaa", "failed")]
+        assert all(r["manifest"] is None and r["request"] is None for r in runs)
+        assert runs[2]["error"]["message"] == "bad"
+        succeeded = http.get("/v1/runs", params={"status": "succeeded", "limit": 1}).json()
+        assert [r["run_id"] for r in succeeded["runs"]] == ["good"]
+        assert http.get("/v1/runs", params={"limit": 0}).status_code == 422
+        assert http.get("/v1/runs", params={"status": "done"}).status_code == 422
+        assert http.get("/v1/runs", params={"satus": "succeeded"}).status_code == 422  # typo
+        assert http.post("/v1/models/snapshots",
+                         json={"run_id": runs[1]["run_id"]}).status_code == 201
+    assert httpx.get(f"{url}/v1/runs", timeout=10).status_code == 401

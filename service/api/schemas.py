@@ -367,6 +367,20 @@ class RunStatus(BaseModel):
                                    "directory was removed since, type 'gone'")
 
 
+class RunListQuery(BaseModel):
+    """The query of GET /v1/runs (an unknown parameter is a 422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["queued", "running", "succeeded", "failed"] | None = Field(
+        None, description="only the runs of this status (succeeded: those to publish)")
+    limit: int = Field(100, ge=1, le=1000, description="at most this many runs")
+
+
+class RunList(BaseModel):
+    runs: list[RunStatus] = Field(description="newest first; without manifest and request")
+
+
 class ChannelCreditResponse(BaseModel):
     run_id: str
     model: str | None

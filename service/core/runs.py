@@ -30,6 +30,7 @@ the run directory); its fraction reaches 1.0 only together with ``succeeded``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import logging
@@ -224,6 +225,27 @@ class RunStore:
             status.update(changes)
             write_json_atomic(self.status_path(run_id), status)
             return status
+
+    def recent(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The runs of the runs directory (those with a status file, and run directories
+        written there by ``attribution run``), newest run id first (ids begin with their UTC
+        creation time), as :meth:`get` reads them without their manifest and request; only
+        those of ``status`` when given; at most ``limit``."""
+        ids: set[str] = set()
+        with contextlib.suppress(OSError):
+            ids.update(p.stem for p in (self.runs_dir / STATUS_DIR).glob("*.json"))
+        with contextlib.suppress(OSError):
+            ids.update(p.name for p in self.runs_dir.iterdir()
+                       if not p.name.startswith(".") and (p / "manifest.json").is_file())
+        found: list[dict[str, Any]] = []
+        for run_id in sorted((i for i in ids if RUN_ID.match(i)), reverse=True):
+            read = self.get(run_id)
+            if read is None or (status is not None and read.get("status") != status):
+                continue
+            found.append({k: v for k, v in read.items() if k not in ("manifest", "request")})
+            if len(found) >= limit:
+                break
+        return found
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """Status of a run, with its manifest when it succeeded; None when unknown.

@@ -4,10 +4,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 import attribution
@@ -17,7 +17,15 @@ from ...core.errors import ServiceError, describe_library_error, model_errors
 from ...core.runs import RunJob, gone_message
 from ...core.storage import data_dir_problem
 from ..deps import RunsDep, SettingsDep
-from ..schemas import ChannelCreditResponse, RunRequest, RunStatus, errors, errors_json
+from ..schemas import (
+    ChannelCreditResponse,
+    RunList,
+    RunListQuery,
+    RunRequest,
+    RunStatus,
+    errors,
+    errors_json,
+)
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -173,6 +181,15 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
         request=request,
         b2b=b2b,
     ))
+
+
+@router.get("", response_model=RunList, responses=errors(401, 422))
+def list_runs(runs: RunsDep, query: Annotated[RunListQuery, Query()]) -> dict[str, Any]:
+    """The runs, newest first (run ids begin with their UTC creation time): each one's
+    status as GET /v1/runs/{run_id} gives it, without its manifest and request; only those
+    of ``?status=`` when given (``succeeded``: the runs that can be published); at most
+    ``?limit=`` (100; 1,000 at most)."""
+    return {"runs": runs.recent(status=query.status, limit=query.limit)}
 
 
 @router.get("/{run_id}", response_model=RunStatus, responses=errors(401, 404))
