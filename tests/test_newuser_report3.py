@@ -359,3 +359,27 @@ def test_the_cac_answer_names_spend_without_touches_and_one_channel_reads_once(
     assert ("$13,000 of $21,000 spend (62%) is on channels with no touches in the data: "
             "google ads, paid search") in cac
     assert "The blended $1,105 includes it; without it, $421." in cac
+
+
+# ---------------------------------- report 3, 22: plan's hints name the options plan has
+def test_plan_hints_name_options_that_plan_has(tmp_path: Path) -> None:
+    from tests.test_newuser_leftovers import (
+        PLAN_SPEND,
+        PLAN_STAGES,
+        PLAN_TOML,
+        PLAN_TOUCHES,
+        _plan_json,
+    )
+
+    for name, text in (("t.csv", PLAN_TOUCHES), ("s.csv", PLAN_STAGES),
+                       ("spend.csv", PLAN_SPEND), ("plan.toml", PLAN_TOML)):
+        _write(tmp_path / name, text)
+    _, printed = _plan_json(tmp_path, "-m", "first_touch")  # the plan file names linear
+    text = " ".join(printed.split())
+    assert "--decision-model to choose another" not in text  # plan has no such option
+    assert "Decision model: first_touch, given" in text
+    assert "-m to choose another" in text
+    assert "the plan file names linear, the run decides with first_touch: to use it, " \
+        "--decision-model linear in attribution run, -m linear in attribution plan" in text
+    _, printed = _plan_json(tmp_path, "-m", "linear")  # following the hint works
+    assert "Decision model: linear" in " ".join(printed.split())

@@ -187,7 +187,8 @@ class PlanCheck:
             "it buys, the plan's CAC"
             + (
                 f"; the plan file names {s['plan_model_overruled']}, the run decides with "
-                f"{s['model']}: --decision-model {s['plan_model_overruled']} to use it"
+                f"{s['model']}: to use it, --decision-model {s['plan_model_overruled']} in "
+                f"attribution run, -m {s['plan_model_overruled']} in attribution plan"
                 if s.get("plan_model_overruled")
                 else ""
             )

@@ -272,12 +272,14 @@ def finish(
     analysis: Analysis | None = None,
     summary: bool = True,
     write_to: str | None = None,
+    choose: str = "--decision-model",
 ) -> None:
     """Write the run atomically with the outputs of ``analysis`` (the B2B stage,
     :func:`attribution.analyse`: survey benchmark, economics, funnel, plan check...), print
     summaries (the credit's too unless ``summary`` is false); ``write_to``: then append the
     credit and economics to that database in one transaction (exit 2 when it fails: the run
-    directory stays, the database is unchanged)."""
+    directory stays, the database is unchanged); ``choose``: the command's option that
+    chooses the decision model (``plan`` has ``-m``, not ``--decision-model``)."""
     analysis = analysis or Analysis()
     try:
         path = result.write(out, also=analysis.outputs)
@@ -295,7 +297,7 @@ def finish(
         )
         console.print(
             f"Decision model: {note} (manifest.json: decision_model; the economics, the plan "
-            "check and the report use it; --decision-model to choose another)",
+            f"check and the report use it; {choose} to choose another)",
             highlight=False,
             markup=False,
         )

@@ -208,4 +208,4 @@ def plan_cmd(
         )
     except AttributionError as exc:
         fail(exc)
-    finish(result, out, analysis=analysis, summary=False)
+    finish(result, out, analysis=analysis, summary=False, choose="-m")
