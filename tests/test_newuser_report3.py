@@ -383,3 +383,26 @@ def test_plan_hints_name_options_that_plan_has(tmp_path: Path) -> None:
         "--decision-model linear in attribution run, -m linear in attribution plan" in text
     _, printed = _plan_json(tmp_path, "-m", "linear")  # following the hint works
     assert "Decision model: linear" in " ".join(printed.split())
+
+
+# --------------------------- report 3, 7: the credit chart shows the decision model first
+def test_the_credit_chart_shows_the_decision_model_first(tmp_path: Path) -> None:
+    import json
+    import re
+
+    from attribution.report._page import render_report
+
+    models = ["first_touch", "last_touch", "linear", "w_shaped", "markov", "shapley",
+              "time_decay", "last_non_direct"]  # fmt: skip
+    pl.DataFrame(
+        [(m, c, 1.0, 0.0, s) for m in models for c, s in (("a", 0.6), ("b", 0.4))],
+        schema=["model", "channel", "conversions", "value", "share"], orient="row",
+    ).write_parquet(tmp_path / "channel_credit.parquet")
+    manifest = {"decision_model": "last_non_direct", "models": [{"label": m} for m in models]}
+    page = render_report(tmp_path, manifest=manifest)
+    call = re.search(r'attributionPlot\("chart-1", (\[.*?\]), \{', page, re.DOTALL)
+    assert call is not None
+    traces = json.loads(call.group(1).replace("\\u003c", "<"))
+    assert traces[0]["name"] == "last_non_direct"
+    assert traces[0].get("visible", True) is True
+    assert sum(t.get("visible", True) is True for t in traces) == 5  # still five shown

@@ -81,7 +81,10 @@ def _credit_charts(ctx: Context, credit: pl.DataFrame) -> list[str]:
         if {"ci_low", "ci_high"} <= set(credit.columns)
         and r["ci_low"] is not None and r["ci_high"] is not None
     }  # fmt: skip
-    visible = visible_models(models)
+    decided = ctx.manifest.get("decision_model")
+    if decided in models:  # the model every figure is under: shown, first
+        models = [decided, *(m for m in models if m != decided)]
+    visible = visible_models(models, keep=[decided] if decided in models else [])
     bars = go.Figure()
     for i, model in enumerate(models):
         y = [share.get((model, c)) for c in channels]
