@@ -122,6 +122,9 @@ def test_layouts_of_any_rows_agree(rows: list[Any], opportunities: list[Any]) ->
     assert long.height == wide.height * len(labels)
     assert_frame_equal(long_influence(wide), long, check_exact=True)
     assert_frame_equal(wide_influence(long, labels), wide, check_exact=True)
+    # rows in any order (no longer taken by position: pivoted) give the same table
+    shuffled = long.sample(fraction=1.0, shuffle=True, seed=len(rows))
+    assert_frame_equal(wide_influence(shuffled, labels), wide, check_exact=True)
     # a share is never negative, and the long layout's derived columns are its products
     shares = wide.select(pl.col(f"^{share_column('')}.*$"))
     assert (shares.min_horizontal() >= 0).all()
