@@ -8,11 +8,13 @@ Both start from touch credit a run has already computed (no model runs again):
   ``campaign`` column: ``cac`` = spend / credited customers, ``roi`` = (credited revenue -
   spend) / spend, with statuses as the channel economics have them (``paid``, ``unpaid``,
   ``no_customers``; never dropped).
-- **campaign influence** (``AttributionResult.campaign_influence``,
-  ``campaign_influence.parquet``): one row per opportunity, model and campaign, in the shape
-  CRMs import (Salesforce's Customizable Campaign Influence: OpportunityId, CampaignId,
-  ModelId, Influence %): ``credit_share`` sums to 1 per opportunity and model and
-  ``revenue_share`` = ``credit_share`` x the opportunity's amount.
+- **campaign influence** (``AttributionResult.campaign_influence``, ``campaign_influence.csv``
+  and, under ``influence_layout="long"``, ``campaign_influence.parquet``): one row per
+  opportunity, model and campaign, in the shape CRMs import (Salesforce's Customizable
+  Campaign Influence: OpportunityId, CampaignId, ModelId, Influence %): ``credit_share`` sums
+  to 1 per opportunity and model and ``revenue_share`` = ``credit_share`` x the opportunity's
+  amount. Built in :mod:`attribution.b2b._influence`, with the wide layout the run
+  directory holds by default (a ``credit_share:<model>`` column per model).
 """
 
 from __future__ import annotations
