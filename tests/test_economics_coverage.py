@@ -76,3 +76,89 @@ def test_spend_of_most_months_is_not_restricted(year) -> None:
     assert econ.parameters["spend_coverage"] is None
     assert econ.table.row(0, named=True)["customers"] == pytest.approx(11.0)
     assert "Spend covers" not in econ.summary()
+
+
+def _spend_all_months() -> pl.DataFrame:
+    return pl.DataFrame(
+        {"channel": ["linkedin"] * 10, "month": [f"{m}-01" for m in MONTHS], "amount": [100.0] * 10}
+    )
+
+
+def test_most_conversions_without_touches_are_flagged_with_ids_of_both_sides() -> None:
+    ids = [f"c{i}" for i in range(10)]
+    # re-key six of the ten conversions, as after a CRM migration: they lose their touches
+    touches = pl.DataFrame(
+        {
+            "contact_id": ids,
+            "channel": ["linkedin"] * 10,
+            "timestamp": [f"{m}-10" for m in MONTHS],
+        }  # fmt: skip
+    )
+    stages = pl.DataFrame(
+        {
+            "contact_id": [f"SF-{c}" if i < 6 else c for i, c in enumerate(ids)],
+            "stage": ["closed_won"] * 10,
+            "timestamp": [f"{m}-20" for m in MONTHS],
+            "value": [12_000.0] * 10,
+        }  # fmt: skip
+    )
+    res = attribution.attribute(touches, stages, models=["linear"])
+    econ = attribution.unit_economics(res, _spend_all_months(), annual_churn=0.2)
+    found = econ.parameters["unattributed"]
+    assert (found["without_touches"], found["conversions"]) == (6, 10)
+    assert found["examples_without_touches"][0].startswith("SF-")
+    assert not found["examples_with_touches"][0].startswith("SF-")
+    text = econ.summary()
+    assert "6 of 10 conversions (60%, over 20%) have no touch" in text
+    assert "'SF-c0'" in text
+    # under the limit: nothing said
+    ok = attribution.unit_economics(
+        _run(ids, MONTHS), _spend_all_months(), annual_churn=0.2
+    )  # fmt: skip
+    assert ok.parameters["unattributed"] is None
+    assert "have no touch" not in ok.summary()
+
+
+def _subscriptions(prefix: str) -> pl.DataFrame:
+    # ten accounts a month for a year, two of them leaving in June: churn observed
+    rows = [
+        (f"{prefix}Ac{i}", f"2025-{m:02d}-01", 100.0)
+        for i in range(10)
+        for m in range(1, 13)
+        if not (i < 2 and m > 6)
+    ]
+    return pl.DataFrame(rows, schema=["account_id", "month", "mrr"], orient="row")
+
+
+def test_subscriptions_of_other_ids_fall_back_to_the_default_churn(year) -> None:
+    spend = _spend_all_months()
+    same = attribution.unit_economics(year, spend, subscriptions=_subscriptions(""))
+    assert same.parameters["annual_churn"]["source"].startswith("observed")
+    assert same.parameters["subscriptions_match"]["used"] is True
+    other = attribution.unit_economics(year, spend, subscriptions=_subscriptions("X"))
+    churn = other.parameters["annual_churn"]
+    assert churn["value"] == pytest.approx(0.15)  # the default assumption
+    assert churn["source"].startswith("default assumption: the subscriptions match 0 of 11")
+    match = other.parameters["subscriptions_match"]
+    assert (match["matched"], match["used"]) == (0, False)
+    assert match["examples_subscriptions"][0].startswith("XA")
+    assert "the subscriptions' accounts match 0 of 11 customers' accounts (0%): under 5%" in (
+        other.summary()
+    )
+    assert "subscriptions' accounts match" not in same.summary()
+
+
+def test_accounts_of_other_ids_are_said(year) -> None:
+    spend = _spend_all_months()
+    ids = [f"Ac{i}" for i in range(11)]
+    good = pl.DataFrame({"account_id": ids, "segment": ["smb"] * 11})
+    bad = pl.DataFrame({"account_id": [f"X{a}" for a in ids], "segment": ["smb"] * 11})
+    assert (
+        attribution.unit_economics(year, spend, accounts=good).parameters["accounts_match"][
+            "matched"
+        ]
+        == 11
+    )
+    econ = attribution.unit_economics(year, spend, accounts=bad)
+    assert econ.parameters["accounts_match"]["matched"] == 0
+    assert "0 of 11 customers' accounts are in the accounts table" in econ.summary()

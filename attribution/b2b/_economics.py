@@ -58,6 +58,7 @@ import polars as pl
 
 from attribution.b2b import _economics_ranges as _ranges_module
 from attribution.b2b._economics_draws import bootstrap_parameters, draw_notes, with_bootstrap
+from attribution.b2b._economics_joins import accounts_match, matched_churns, unattributed
 from attribution.b2b._economics_metrics import (
     DEFAULT_ANNUAL_CHURN,
     DEFAULT_GROSS_MARGIN,
@@ -87,7 +88,6 @@ from attribution.b2b._economics_slices import (
     ltv_inputs,
     margin_source,
     monthly_rows,
-    observed_churns,
     segment_spend_shares,
     split_margins,
     split_spend,
@@ -404,7 +404,7 @@ def unit_economics(
     grid = allocate_non_media(grid, non_media, allocation, totals)
     months = frame.get_column(date_col).dt.truncate("1mo")
     period_months = float(month_count(months.min(), months.max()))  # type: ignore[arg-type]
-    churns, churn_source = observed_churns(annual_churn, kept)
+    churns, churn_source, subs_match = matched_churns(annual_churn, kept, window.touch_credit)
     all_churn = churns.get(ALL, DEFAULT_ANNUAL_CHURN)
     targets, target_source = payback_target_table(
         benchmarks, payback_targets, payback_target_months
@@ -521,7 +521,6 @@ def unit_economics(
         else None
     )
     spend_span = [str(frame.get_column(date_col).min()), str(frame.get_column(date_col).max())]
-    credited = set(credit.get_column("channel").to_list())
     parameters = {
         "costs": costs,
         "non_media_total": non_media,
@@ -563,12 +562,15 @@ def unit_economics(
         "spend_coverage": window.coverage,
         "conversion_period": conv_span,
         "spend_channels_without_credit": sorted(
-            set(by_channel.get_column("channel").to_list()) - credited
+            set(by_channel.get_column("channel")) - set(credit.get_column("channel"))
         ),
         "spend_channels_renamed": spend_renamed,
         "spend_channels_without_touches": unmatched,
         "accounts_source": account_table.source if account_table is not None else None,
         "customers_with_a_segment": known_share(segments),
+        "accounts_match": accounts_match(account_table, window.touch_credit),
+        "subscriptions_match": subs_match,
+        "unattributed": unattributed(window.conversions, window.touch_credit),
         "subscriptions_source": kept.notes.get("source") if kept is not None else None,
         "ltv_inputs": ltv_inputs(blended, arpa, ltv, spelled_margin, churns, churn_source),
         "bootstrap": bootstrap_parameters(boot, sliced),

@@ -10,6 +10,7 @@ import polars as pl
 
 from attribution.b2b._decision import decision_note
 from attribution.b2b._economics_draws import LOW_MARK, low_note, span
+from attribution.b2b._economics_joins import join_lines
 from attribution.b2b._economics_window import coverage_lines
 from attribution.b2b._funnel_kpis import judged
 from attribution.b2b._shared import money, num, pct
@@ -57,7 +58,7 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}"
         + (_CI_HEADER if ci else ""),
     ]
-    lines[0:0] = coverage_lines(p.get("spend_coverage"))  # spend of part of the months
+    lines[0:0] = [*coverage_lines(p.get("spend_coverage")), *join_lines(p)]  # inputs apart
     for r in rows.iter_rows(named=True):
         flag = "BREACH" if r["breach"] else "ok"
         if r["status"] == "unpaid":

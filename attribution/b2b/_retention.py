@@ -115,6 +115,8 @@ class Retention:
     monthly: pl.DataFrame
     cohorts: pl.DataFrame
     notes: dict[str, Any] = field(default_factory=dict)
+    #: the accounts with recurring revenue (for the economics' match with the customers)
+    accounts: pl.Series = field(default_factory=lambda: pl.Series("account_id", [], pl.String))
 
     def churn(self) -> dict[str, float]:
         """Observed annual logo churn by segment, where some was observed (for LTV)."""
@@ -278,7 +280,13 @@ def retention(
             "annualised": "GRR, NRR ^ 12; annual churn = 1 - (1 - monthly logo churn) ^ 12",
         },
     }
-    return Retention(table=table, monthly=monthly, cohorts=cohorts, notes=notes)
+    return Retention(
+        table=table,
+        monthly=monthly,
+        cohorts=cohorts,
+        notes=notes,
+        accounts=active.get_column("account_id").unique(),
+    )
 
 
 def _rates() -> list[pl.Expr]:

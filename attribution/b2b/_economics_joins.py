@@ -1,0 +1,162 @@
+"""Do the economics' inputs meet? Conversions without touches, subscriptions and accounts
+keyed by other ids (README, "Unit economics", "Inputs that do not meet").
+
+- **Conversions without touches**: above ``UNATTRIBUTED_LIMIT`` (20%) of the conversions,
+  CAC divides the spend by the attributed customers only (a few of them when most
+  conversions lost their touches), and the likely cause is that the stages and the touches
+  key contacts differently (a CRM migration, 15- vs 18-character ids): a warning names the
+  share and a few ids of each side.
+- **Subscriptions**: the customers' accounts (the accounts of the attributed conversions)
+  are looked up among the subscriptions' accounts. When fewer than ``USE_FLOOR`` (5%)
+  match, the subscriptions describe other accounts (most likely other ids: a billing
+  system's customer ids) and their churn is not the customers': LTV falls back to the
+  default churn assumption, with the reason and the count matched. Under ``MATCH_FLOOR``
+  (20%) the observed churn is kept and a warning says how few customers it covers.
+- **Accounts**: the same share against the accounts table; under ``MATCH_FLOOR`` the
+  segment, metro and region figures are (nearly) all ``unknown``, and a warning says so.
+
+Each finding goes into ``economics.json`` (``parameters.unattributed``,
+``subscriptions_match``, ``accounts_match``) and the economics summary.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from attribution.b2b._economics_slices import conversion_accounts, observed_churns
+
+if TYPE_CHECKING:
+    from attribution.b2b._retention import Retention
+    from attribution.inputs._account_inputs import Accounts
+
+__all__ = [
+    "MATCH_FLOOR",
+    "UNATTRIBUTED_LIMIT",
+    "USE_FLOOR",
+    "accounts_match",
+    "join_lines",
+    "matched_churns",
+    "unattributed",
+]
+
+UNATTRIBUTED_LIMIT = 0.2
+MATCH_FLOOR = 0.2
+USE_FLOOR = 0.05
+_SHOWN = 3
+
+
+def _sample(ids: pl.Series) -> list[str]:
+    return [str(x) for x in ids.drop_nulls().unique().sort().head(_SHOWN).to_list()]
+
+
+def unattributed(conversions: pl.DataFrame, touch_credit: pl.DataFrame) -> dict[str, Any] | None:
+    """The conversions without a touch, when more than ``UNATTRIBUTED_LIMIT`` of them."""
+    if "n_touches" not in conversions.columns or conversions.height == 0:
+        return None
+    missing = conversions.filter(pl.col("n_touches") == 0)
+    share = missing.height / conversions.height
+    if share <= UNATTRIBUTED_LIMIT:
+        return None
+    key = "contact_id" if "contact_id" in conversions.columns else "conversion_id"
+    empty = pl.Series(key, [], dtype=pl.String)
+    touched = touch_credit.get_column(key) if key in touch_credit.columns else empty
+    return {
+        "conversions": conversions.height,
+        "without_touches": missing.height,
+        "share": share,
+        "limit": UNATTRIBUTED_LIMIT,
+        "id": key,
+        "examples_without_touches": _sample(missing.get_column(key)),
+        "examples_with_touches": _sample(touched),
+    }
+
+
+def _customer_accounts(touch_credit: pl.DataFrame) -> pl.Series | None:
+    if touch_credit.height == 0 or "account_id" not in touch_credit.columns:
+        return None
+    ids = conversion_accounts(touch_credit).get_column("account_id").drop_nulls().unique()
+    return ids if ids.len() else None
+
+
+def _match(customers: pl.Series, others: pl.Series, name: str) -> dict[str, Any]:
+    matched = int(customers.is_in(others.implode()).sum())
+    return {
+        "customer_accounts": customers.len(),
+        "matched": matched,
+        "share": matched / customers.len(),
+        "floor": MATCH_FLOOR,
+        "examples_customers": _sample(customers),
+        f"examples_{name}": _sample(others),
+    }
+
+
+def matched_churns(
+    given: float | None, kept: Retention | None, touch_credit: pl.DataFrame
+) -> tuple[dict[str, float], str, dict[str, Any] | None]:
+    """Annual churn by segment and its source (:func:`observed_churns`), the subscriptions'
+    churn left out (default assumption) when under ``USE_FLOOR`` of the customers'
+    accounts are in the subscriptions; and the match found."""
+    customers = _customer_accounts(touch_credit)
+    if kept is None or customers is None or kept.accounts.len() == 0:
+        return (*observed_churns(given, kept), None)
+    match = _match(customers, kept.accounts, "subscriptions")
+    match["used"] = match["share"] >= USE_FLOOR
+    if match["used"] or given is not None:
+        return (*observed_churns(given, kept), match)
+    churns, _ = observed_churns(given, None)
+    return (
+        churns,
+        (
+            f"default assumption: the subscriptions match {match['matched']:,} of "
+            f"{match['customer_accounts']:,} customers' accounts, under {USE_FLOOR:.0%}"
+        ),
+        match,
+    )
+
+
+def accounts_match(accounts: Accounts | None, touch_credit: pl.DataFrame) -> dict[str, Any] | None:
+    """The customers' accounts found in the accounts table."""
+    customers = _customer_accounts(touch_credit)
+    if accounts is None or customers is None:
+        return None
+    return _match(customers, accounts.frame.get_column("account_id"), "accounts")
+
+
+def _ids(xs: list[str]) -> str:
+    return ", ".join(f"'{x}'" for x in xs) or "none"
+
+
+def join_lines(p: dict[str, Any]) -> list[str]:
+    """The summary's warnings for the findings in the economics ``parameters`` ``p``."""
+    out = []
+    if u := p.get("unattributed"):
+        out.append(
+            f"WARNING: {u['without_touches']:,} of {u['conversions']:,} conversions "
+            f"({u['share']:.0%}, over {u['limit']:.0%}) have no touch: CAC, LTV/CAC and the "
+            f"guardrail are on the {u['conversions'] - u['without_touches']:,} with touches. "
+            f"Do the stages and the touches key contacts alike? {u['id']} of conversions "
+            f"without touches: {_ids(u['examples_without_touches'])}; of touches: "
+            f"{_ids(u['examples_with_touches'])}."
+        )
+    if (s := p.get("subscriptions_match")) and s["share"] < s["floor"]:
+        used = (
+            "their churn is of other accounts than most customers'"
+            if s["used"]
+            else f"under {USE_FLOOR:.0%}, their churn is not used: LTV takes the default assumption"
+        )
+        out.append(
+            f"WARNING: the subscriptions' accounts match {s['matched']:,} of "
+            f"{s['customer_accounts']:,} customers' accounts ({s['share']:.0%}): {used}. "
+            f"Customers' account_id: {_ids(s['examples_customers'])}; subscriptions': "
+            f"{_ids(s['examples_subscriptions'])}."
+        )
+    if (a := p.get("accounts_match")) and a["share"] < MATCH_FLOOR:
+        out.append(
+            f"WARNING: {a['matched']:,} of {a['customer_accounts']:,} customers' accounts "
+            f"are in the accounts table (under {a['floor']:.0%}): the segment, metro and "
+            f"region figures are mostly 'unknown'. Customers' account_id: "
+            f"{_ids(a['examples_customers'])}; accounts table's: {_ids(a['examples_accounts'])}."
+        )
+    return out
