@@ -406,3 +406,15 @@ def test_the_credit_chart_shows_the_decision_model_first(tmp_path: Path) -> None
     assert traces[0]["name"] == "last_non_direct"
     assert traces[0].get("visible", True) is True
     assert sum(t.get("visible", True) is True for t in traces) == 5  # still five shown
+
+
+# -------------------------- report 3, 8: the funnel gap in points and as the CLI says it
+def test_the_gap_answer_gives_points_and_the_clis_relative_gap(tmp_path: Path) -> None:
+    from attribution.report._page import render_report
+    from tests.test_report_answers import answer, write_run
+
+    write_run(tmp_path)
+    page = render_report(tmp_path, manifest={"decision_model": "shapley"})
+    # 18.6% against 20-30%: 1.4 points, and 7.0% below the low end as the CLI's
+    # '(7.0% below it, short)' says it
+    assert "1.4 points below its low end (7.0% below it)" in answer(page, 4)

@@ -365,7 +365,11 @@ def _gap(funnel: Mapping[str, Any]) -> str:
         )
         value = weakest.get("rate")
         points = value - low if isinstance(value, int | float) and not is_missing(value) else None
-        below = f", {100 * -points:.1f} points below its low end" if points is not None else ""
+        below = (  # in points, and relative to the low end as the CLI and the funnel say it
+            f", {100 * -points:.1f} points below its low end ({-points / low:.1%} below it)"
+            if points is not None and low > 0
+            else ""
+        )
         source = weakest.get("benchmark_source")
         return (
             f"<b>{e(step)}</b>: {rate} advance{count} against a benchmark target of "
