@@ -44,6 +44,10 @@ def test_demo_writes_a_complete_run(tmp_path: Path) -> None:
     assert "Top channels by model" in proc.stdout
     assert "[journeys]" in proc.stderr  # one line per stage when not on a terminal
     run_dir = only_run(tmp_path / "runs")
+    # the last report printed is the one with the answers (new-user report 3, defect 6)
+    last = [line for line in proc.stdout.splitlines() if "report.html" in line][-2]
+    assert last.startswith("Start here, the report with the answers")
+    assert str(run_dir / "report.html") in " ".join(proc.stdout.split())
     manifest = json.loads((run_dir / "manifest.json").read_text())
     rec = manifest["reconciliation"]
     assert rec["touches_in"] == (

@@ -273,13 +273,14 @@ def finish(
     summary: bool = True,
     write_to: str | None = None,
     choose: str = "--decision-model",
-) -> None:
+) -> Path:
     """Write the run atomically with the outputs of ``analysis`` (the B2B stage,
     :func:`attribution.analyse`: survey benchmark, economics, funnel, plan check...), print
     summaries (the credit's too unless ``summary`` is false); ``write_to``: then append the
     credit and economics to that database in one transaction (exit 2 when it fails: the run
     directory stays, the database is unchanged); ``choose``: the command's option that
-    chooses the decision model (``plan`` has ``-m``, not ``--decision-model``)."""
+    chooses the decision model (``plan`` has ``-m``, not ``--decision-model``). Returns the
+    run directory."""
     analysis = analysis or Analysis()
     try:
         path = result.write(out, also=analysis.outputs)
@@ -318,3 +319,4 @@ def finish(
             f"written to {escape(redacted(write_to))} (run_id {path.name}): {escape(rows)}",
             highlight=False,
         )
+    return path

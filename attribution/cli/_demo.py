@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from attribution.b2b._analysis import B2BInputs, analyse
 from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
@@ -115,13 +116,19 @@ def demo(
             highlight=False,
             markup=False,
         )
-    finish(result, out, analysis=analysis)
+    main = finish(result, out, analysis=analysis)
     if optional("contacts.parquet") is None:
         return
     rule("Account level: buying committees, engagement, sourced vs influenced")
     account_models = [m for m in models if m in ("linear", "w_shaped", "markov")]
     accounts = sample(account_models, level="account", role_multipliers=DEFAULT_ROLE_MULTIPLIERS)
-    finish(accounts, out)
+    account_run = finish(accounts, out)
+    # the last path printed is the one a reader opens: the report with the answers
+    console.print(
+        f"\nStart here, the report with the answers (CAC, guardrail, payback, funnel, the "
+        f"lever): [bold]{escape(str(main / 'report.html'))}[/bold]\n(the account-level "
+        f"view above: {escape(str(account_run / 'report.html'))})"
+    )
 
 
 @app.command()
