@@ -162,3 +162,55 @@ def test_accounts_of_other_ids_are_said(year) -> None:
     econ = attribution.unit_economics(year, spend, accounts=bad)
     assert econ.parameters["accounts_match"]["matched"] == 0
     assert "0 of 11 customers' accounts are in the accounts table" in econ.summary()
+
+
+def _deals(won_values: list[float | None], opp_values: list[float | None]):
+    ids = [f"c{i}" for i in range(len(won_values))]
+    touches = pl.DataFrame(
+        {
+            "contact_id": ids,
+            "channel": ["linkedin"] * len(ids),
+            "timestamp": ["2025-01-02"] * len(ids),
+        }  # fmt: skip
+    )
+    stages = pl.DataFrame(
+        {
+            "contact_id": ids * 2,
+            "opportunity_id": [f"o{i}" for i in range(len(ids))] * 2,
+            "stage": ["opportunity"] * len(ids) + ["closed_won"] * len(ids),
+            "timestamp": ["2025-01-05"] * len(ids) + ["2025-01-20"] * len(ids),
+            "value": [*opp_values, *won_values],
+        },
+        schema_overrides={"value": pl.Float64},
+    )
+    return attribution.attribute(touches, stages, models=["linear"])
+
+
+def test_a_won_row_without_value_takes_its_opportunitys_amount() -> None:
+    res = _deals([None, 5_000.0, None], [12_000.0, 4_000.0, None])
+    values = dict(res.conversions.select("contact_id", "value").iter_rows())
+    # c0 from its opportunity; c1 keeps its own won value; c2 has none anywhere
+    assert values == {"c0": 12_000.0, "c1": 5_000.0, "c2": 0.0}
+    rec = res.manifest["reconciliation"]
+    assert rec["conversions_value_from_opportunity"] == 1
+    assert rec["conversions_without_value"] == 1
+
+
+def test_no_deal_value_at_all_is_not_measured_rather_than_inside_the_guardrail() -> None:
+    res = _deals([None, None], [None, None])
+    spend = pl.DataFrame({"channel": ["linkedin"], "month": ["2025-01-01"], "amount": [1_000.0]})
+    econ = attribution.unit_economics(res, spend)
+    row = econ.table.row(0, named=True)
+    assert row["cac"] == pytest.approx(500.0)  # CAC needs no value
+    assert row["ltv_to_cac"] is None
+    assert row["guardrail_share"] is None
+    assert econ.parameters["not_measured"].startswith("not measured: won deals carry no value")
+    text = econ.summary()
+    assert "WARNING: not measured: won deals carry no value" in text
+    assert "Guardrail breaches under linear: not measured (no deal values)." in text
+    line = next(x for x in text.splitlines() if x.strip().startswith("linkedin"))
+    assert line.endswith("not measured")
+    assert " ok" not in line
+    # with values, nothing of it
+    valued = attribution.unit_economics(_deals([9_000.0, 9_000.0], [None, None]), spend)
+    assert valued.parameters["not_measured"] is None

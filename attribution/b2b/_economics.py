@@ -58,7 +58,7 @@ import polars as pl
 
 from attribution.b2b import _economics_ranges as _ranges_module
 from attribution.b2b._economics_draws import bootstrap_parameters, draw_notes, with_bootstrap
-from attribution.b2b._economics_joins import accounts_match, matched_churns, unattributed
+from attribution.b2b._economics_joins import join_findings, matched_churns
 from attribution.b2b._economics_metrics import (
     DEFAULT_ANNUAL_CHURN,
     DEFAULT_GROSS_MARGIN,
@@ -568,9 +568,7 @@ def unit_economics(
         "spend_channels_without_touches": unmatched,
         "accounts_source": account_table.source if account_table is not None else None,
         "customers_with_a_segment": known_share(segments),
-        "accounts_match": accounts_match(account_table, window.touch_credit),
-        "subscriptions_match": subs_match,
-        "unattributed": unattributed(window.conversions, window.touch_credit),
+        **join_findings(account_table, window, subs_match, blended),  # inputs that miss
         "subscriptions_source": kept.notes.get("source") if kept is not None else None,
         "ltv_inputs": ltv_inputs(blended, arpa, ltv, spelled_margin, churns, churn_source),
         "bootstrap": bootstrap_parameters(boot, sliced),

@@ -28,18 +28,27 @@ import polars as pl
 from attribution.b2b._economics_slices import conversion_accounts, observed_churns
 
 if TYPE_CHECKING:
+    from attribution.b2b._economics_window import SpendWindow
     from attribution.b2b._retention import Retention
     from attribution.inputs._account_inputs import Accounts
 
 __all__ = [
     "MATCH_FLOOR",
+    "NO_VALUE",
     "UNATTRIBUTED_LIMIT",
     "USE_FLOOR",
     "accounts_match",
+    "join_findings",
     "join_lines",
     "matched_churns",
     "unattributed",
 ]
+
+#: what the economics say when no credited customer has a deal value (``not_measured``)
+NO_VALUE = (
+    "not measured: won deals carry no value (LTV, LTV/CAC, payback and the guardrail need "
+    "the deal's value on its closed-won row or on its opportunity's earlier stage events)"
+)
 
 UNATTRIBUTED_LIMIT = 0.2
 MATCH_FLOOR = 0.2
@@ -124,6 +133,24 @@ def accounts_match(accounts: Accounts | None, touch_credit: pl.DataFrame) -> dic
     return _match(customers, accounts.frame.get_column("account_id"), "accounts")
 
 
+def join_findings(
+    accounts: Accounts | None,
+    window: SpendWindow,
+    subscriptions: dict[str, Any] | None,
+    blended: pl.DataFrame,
+) -> dict[str, Any]:
+    """``economics.json`` ``parameters``' findings of this module (module docstring), and
+    ``not_measured`` when the credited customers carry no value at all."""
+    valued = blended.filter(pl.col("segment") == "all", pl.col("customers") > 0)
+    no_value = valued.height > 0 and not valued.filter(pl.col("revenue") > 0).height
+    return {
+        "accounts_match": accounts_match(accounts, window.touch_credit),
+        "subscriptions_match": subscriptions,
+        "unattributed": unattributed(window.conversions, window.touch_credit),
+        "not_measured": NO_VALUE if no_value else None,
+    }
+
+
 def _ids(xs: list[str]) -> str:
     return ", ".join(f"'{x}'" for x in xs) or "none"
 
@@ -131,6 +158,8 @@ def _ids(xs: list[str]) -> str:
 def join_lines(p: dict[str, Any]) -> list[str]:
     """The summary's warnings for the findings in the economics ``parameters`` ``p``."""
     out = []
+    if p.get("not_measured"):
+        out.append(f"WARNING: {p['not_measured']}.")
     if u := p.get("unattributed"):
         out.append(
             f"WARNING: {u['without_touches']:,} of {u['conversions']:,} conversions "

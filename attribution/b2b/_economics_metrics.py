@@ -135,7 +135,8 @@ def with_metrics(frame: pl.DataFrame, a: Assumptions, keys: Sequence[str]) -> pl
     arpa = (
         pl.lit(float(a.arpa))
         if a.arpa is not None
-        else pl.when(has_customers).then(
+        # customers without any deal value: not measured (null), not an ARPA of 0
+        else pl.when(has_customers & (pl.col("revenue") > 0)).then(
             pl.col("revenue") / pl.col("customers") * (12.0 / a.value_period_months)
         )
     )

@@ -61,6 +61,8 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
     lines[0:0] = [*coverage_lines(p.get("spend_coverage")), *join_lines(p)]  # inputs apart
     for r in rows.iter_rows(named=True):
         flag = "BREACH" if r["breach"] else "ok"
+        if r["guardrail_share"] is None and r["status"] == "paid":
+            flag = "not measured"
         if r["status"] == "unpaid":
             flag = "unpaid"
         elif r["status"] == "no_touches":
@@ -95,7 +97,10 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
     breaches = rows.filter(pl.col("breach"))
     lines.append(
         f"Guardrail breaches under {model}: "
-        + (", ".join(_with_odds(r, ci) for r in breaches.iter_rows(named=True)) or "none")
+        + (
+            ", ".join(_with_odds(r, ci) for r in breaches.iter_rows(named=True))
+            or ("not measured (no deal values)" if p.get("not_measured") else "none")
+        )
         + "."
     )
     lines.extend(_closest(rows, limit, BASIS_TEXT[basis], ci))

@@ -129,7 +129,12 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
             if rec.get("conversions_same_timestamp")
             else ""
         )
-        + f"; without a value {rec.get('conversions_without_value', 0):,}",
+        + f"; without a value {rec.get('conversions_without_value', 0):,}"
+        + (
+            f" (value taken from the deal's opportunity event {n:,})"
+            if (n := rec.get("conversions_value_from_opportunity"))
+            else ""
+        ),
     ]
     checks = [
         f"touches mapped to 'other' {rec.get('touches_channel_other', 0):,}",

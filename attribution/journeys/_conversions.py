@@ -34,10 +34,36 @@ DEFAULT_MILESTONES: dict[str, tuple[str, ...]] = {
 ROLE_FLAGS = ("is_first", "is_last", "is_lead", "is_opportunity", "is_closed_won")
 
 
+def _opportunity_values(
+    conv: pl.DataFrame, stages: pl.DataFrame, conversion_stage: str
+) -> pl.DataFrame:
+    """``_opp_value``: for a conversion row without a ``value``, the value of the latest
+    other stage event of its own ``opportunity_id`` at or before it (an export that carries
+    the amount on the opportunity and a bare stage change for the win); else null."""
+    need = conv.filter(pl.col("value").is_null() & pl.col("opportunity_id").is_not_null())
+    if need.height == 0:
+        return conv.with_columns(pl.lit(None, pl.Float64).alias("_opp_value"))
+    amounts = stages.filter(
+        (pl.col("stage") != conversion_stage)
+        & pl.col("value").is_not_null()
+        & pl.col("opportunity_id").is_in(need.get_column("opportunity_id").unique().implode())
+    ).select("opportunity_id", pl.col("timestamp").alias("_at"), pl.col("value").alias("_v"))
+    found = (
+        need.select(ROW, "opportunity_id", "timestamp")
+        .join(amounts, on="opportunity_id", how="inner")
+        .filter(pl.col("_at") <= pl.col("timestamp"))
+        .sort(ROW, "_at")
+        .group_by(ROW)
+        .agg(pl.col("_v").last().alias("_opp_value"))
+    )
+    return conv.join(found, on=ROW, how="left")
+
+
 def find_conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> pl.DataFrame:
     conv = (
         stages.filter((pl.col("stage") == conversion_stage) & pl.col(key).is_not_null())
         .unique(subset=[key, "timestamp", "opportunity_id", "value"], keep="first")
+        .pipe(_opportunity_values, stages, conversion_stage)
         .with_columns(pl.col(key).alias(ENTITY))
         # ties in time by opportunity, then value: the order of the input rows must not decide
         .sort([ENTITY, "timestamp", "opportunity_id", "value", ROW], nulls_last=True)
@@ -46,9 +72,12 @@ def find_conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> p
         .with_columns((position_in_run(pl.col("_new")) + 1).alias("_k"))
         .with_columns(
             (pl.col(ENTITY) + pl.lit("#") + pl.col("_k").cast(pl.String)).alias("conversion_id"),
-            pl.col("value").is_null().alias("_value_missing"),
+            (pl.col("value").is_null() & pl.col("_opp_value").is_null()).alias("_value_missing"),
+            (pl.col("value").is_null() & pl.col("_opp_value").is_not_null()).alias(
+                "_value_from_opportunity"
+            ),
             pl.col("value").alias("_value_raw"),
-            pl.col("value").fill_null(0.0),
+            pl.coalesce("value", "_opp_value").fill_null(0.0).alias("value"),
             (pl.col("_new") | (pl.col("timestamp") != pl.col("timestamp").shift(1))).alias(
                 "_first_at_time"
             ),
@@ -63,6 +92,7 @@ def find_conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> p
         "opportunity_id",
         "_k",
         "_value_missing",
+        "_value_from_opportunity",
         "_value_raw",
         "_first_at_time",
         "_previous",

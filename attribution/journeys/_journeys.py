@@ -330,6 +330,7 @@ def build_journeys(
         "conversions_unattributed": conversions.height - attributed - same_time,
         "conversions_same_timestamp": same_time,
         "conversions_without_value": int(conv.get_column("_value_missing").sum()),
+        "conversions_value_from_opportunity": int(conv.get_column("_value_from_opportunity").sum()),
         "null_paths": null_touches.get_column("path_id").n_unique() if null_touches.height else 0,
         **too_long_counts(too_long, key),
     }
@@ -341,7 +342,7 @@ def build_journeys(
     columns = [*JOURNEY_COLUMNS, "role"] if level == "account" else list(JOURNEY_COLUMNS)
     return Journeys(
         journey.select(columns),
-        conversions.drop("_value_missing", "_value_raw", "_k"),
+        conversions.drop("_value_missing", "_value_from_opportunity", "_value_raw", "_k"),
         null_touches,
         counts,
         level,

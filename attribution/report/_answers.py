@@ -257,6 +257,9 @@ def _guardrail(view: _EconomicsView) -> str:
     shares = paid.filter(pl.col("guardrail_share").is_not_null()).sort(
         "guardrail_share", descending=True
     )
+    if shares.height == 0:  # no paid channel measured: never "all 0 are inside it"
+        why = view.params.get("not_measured") or "no paid channel has a guardrail share"
+        return _none(f"No guardrail verdict: {why}.")
     over = shares.filter(pl.col("guardrail_share") > limit) if not is_missing(limit) else shares
     inside = shares.filter(pl.col("guardrail_share") <= limit) if not is_missing(limit) else None
     if over.height:
