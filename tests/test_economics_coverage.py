@@ -214,3 +214,15 @@ def test_no_deal_value_at_all_is_not_measured_rather_than_inside_the_guardrail()
     # with values, nothing of it
     valued = attribution.unit_economics(_deals([9_000.0, 9_000.0], [None, None]), spend)
     assert valued.parameters["not_measured"] is None
+
+
+def test_the_reports_cac_answer_states_the_spend_coverage(year, tmp_path) -> None:
+    from attribution.report._page import render_report
+
+    spend = pl.DataFrame({"channel": ["linkedin"], "month": ["2025-01-01"], "amount": [1_000.0]})
+    attribution.unit_economics(year, spend, annual_churn=0.2).write(tmp_path)
+    page = render_report(tmp_path, manifest={})
+    assert "Spend covers 1 of the conversions&#x27; 10 months" in page or (
+        "Spend covers 1 of the conversions' 10 months" in page
+    )
+    assert "2 of 11 conversions" in page

@@ -21,7 +21,9 @@ from typing import Any
 import polars as pl
 
 from attribution.b2b._decision import decision_note
+from attribution.b2b._economics_joins import join_lines
 from attribution.b2b._economics_summary import BASIS_TEXT
+from attribution.b2b._economics_window import coverage_lines
 from attribution.engine._files import RunFiles
 from attribution.report._charts import col, model_order
 from attribution.report._context import Context
@@ -211,6 +213,10 @@ def _cac(view: _EconomicsView) -> str:
                 f'<br><span class="list">Without spend (non-media costs only): '
                 f"{e(', '.join(map(str, names)))}.</span>"
             )
+    # the spend of part of the period, conversions without touches, ids that miss (econfix)
+    said = [*coverage_lines(view.params.get("spend_coverage")), *join_lines(dict(view.params))]
+    for line in said:
+        text += f'<br><span class="list"><b class="bad">{e(line)}</b></span>'
     return text + _spend_without_touches(view, overall, column)
 
 
