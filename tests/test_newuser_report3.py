@@ -156,6 +156,13 @@ def test_import_keeps_a_null_token_survey_answer_as_run_reads_it(tmp_path: Path)
     answers = result.surveys.get_column("response").to_list()
     assert "N/A" in answers
     assert "-" in answers
+    # a row without an answer is kept: no survey answer for it, not a dropped contact
+    # (report 3, 16: 'dropped 2 contacts row(s): no self-reported answer')
+    drops = result.report["drops"]
+    assert not [d for d in drops if "self-reported" in d["reason"]]
+    blank = (HS_UI / "contacts.csv").read_text().count("\n") - 1 - len(answers)
+    assert blank > 0
+    assert result.report["counts"]["contacts_without_self_reported_answer"] == blank
     # other columns: the padded token is a missing value, not a source called 'null'
     assert "null" not in " ".join(map(str, result.touches.get_column("channel").to_list()))
     # `run`'s survey reader keeps them too (the coder reads them as don't know)

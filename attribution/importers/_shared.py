@@ -182,7 +182,12 @@ def self_reported(
         )
         report.files[export.label]["columns"]["self_reported"] = found
         blank = answers.get_column("response").null_count()
-        report.drop(export.label, f"no self-reported answer in '{found}'", blank)
+        if blank:  # the rows are kept (contacts, deals): only no survey answer is written
+            report.counts[f"{export.label}_without_self_reported_answer"] = int(blank)
+            report.notes.append(
+                f"{export.label}: {blank:,} of {answers.height:,} row(s) have no answer in "
+                f"'{found}': no survey answer for them (the rows themselves are kept)"
+            )
         frames.append(answers.drop_nulls("response").drop(LINE))
     if not frames:
         columns = sorted({c for e, _ in sources for c in e.frame.columns if c != LINE})
