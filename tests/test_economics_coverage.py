@@ -226,3 +226,25 @@ def test_the_reports_cac_answer_states_the_spend_coverage(year, tmp_path) -> Non
         "Spend covers 1 of the conversions' 10 months" in page
     )
     assert "2 of 11 conversions" in page
+
+
+def test_input_warnings_are_data_alerts_beside_the_weekly_ones(year) -> None:
+    from datetime import date
+
+    from attribution.b2b._alerts import ALERTS_SCHEMA
+    from attribution.b2b._alerts_data import with_data_alerts
+
+    spend = pl.DataFrame({"channel": ["linkedin"], "month": ["2025-01-01"], "amount": [1_000.0]})
+    econ = attribution.unit_economics(year, spend, annual_churn=0.2)
+    weekly = pl.DataFrame({"week": [date(2025, 9, 29), date(2025, 10, 6)]})
+    alerts = with_data_alerts(pl.DataFrame(schema=ALERTS_SCHEMA), econ.parameters, weekly)
+    assert alerts.schema == ALERTS_SCHEMA
+    (row,) = alerts.iter_rows(named=True)
+    assert (row["family"], row["metric"], row["severity"]) == ("data", "spend_coverage", "high")
+    assert row["week"] == date(2025, 10, 6)
+    assert row["message"].startswith("Spend covers 1 of the conversions' 10 months")
+    # inputs that meet: no alert added
+    whole = attribution.unit_economics(year, _spend_all_months(), annual_churn=0.2)
+    assert (
+        with_data_alerts(pl.DataFrame(schema=ALERTS_SCHEMA), whole.parameters, weekly).height == 0
+    )

@@ -331,6 +331,10 @@ def _economics(
     )
     econ.parameters.update(decision_model=decision[0], decision_model_source=decision[1])
     extras.append(econ)
+    if flow is not None:  # the economics' input warnings are alerts too (econfix)
+        from attribution.b2b._alerts_data import with_data_alerts
+
+        flow.alerts = with_data_alerts(flow.alerts, econ.parameters, flow.weekly)
     if kept is not None:
         extras.append(kept)
     if flow is not None:

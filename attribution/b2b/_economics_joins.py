@@ -39,6 +39,7 @@ __all__ = [
     "USE_FLOOR",
     "accounts_match",
     "join_findings",
+    "join_items",
     "join_lines",
     "matched_churns",
     "unattributed",
@@ -157,17 +158,25 @@ def _ids(xs: list[str]) -> str:
 
 def join_lines(p: dict[str, Any]) -> list[str]:
     """The summary's warnings for the findings in the economics ``parameters`` ``p``."""
-    out = []
+    return [text for _, text in join_items(p)]
+
+
+def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
+    """:func:`join_lines` with the name of each finding (the alerts' ``metric``)."""
+    out: list[tuple[str, str]] = []
     if p.get("not_measured"):
-        out.append(f"WARNING: {p['not_measured']}.")
+        out.append(("deal_values", f"WARNING: {p['not_measured']}."))
     if u := p.get("unattributed"):
         out.append(
-            f"WARNING: {u['without_touches']:,} of {u['conversions']:,} conversions "
-            f"({u['share']:.0%}, over {u['limit']:.0%}) have no touch: CAC, LTV/CAC and the "
-            f"guardrail are on the {u['conversions'] - u['without_touches']:,} with touches. "
-            f"Do the stages and the touches key contacts alike? {u['id']} of conversions "
-            f"without touches: {_ids(u['examples_without_touches'])}; of touches: "
-            f"{_ids(u['examples_with_touches'])}."
+            (
+                "conversions_without_touches",
+                f"WARNING: {u['without_touches']:,} of {u['conversions']:,} conversions "
+                f"({u['share']:.0%}, over {u['limit']:.0%}) have no touch: CAC, LTV/CAC and the "
+                f"guardrail are on the {u['conversions'] - u['without_touches']:,} with touches. "
+                f"Do the stages and the touches key contacts alike? {u['id']} of conversions "
+                f"without touches: {_ids(u['examples_without_touches'])}; of touches: "
+                f"{_ids(u['examples_with_touches'])}.",
+            )
         )
     if (s := p.get("subscriptions_match")) and s["share"] < s["floor"]:
         used = (
@@ -176,16 +185,23 @@ def join_lines(p: dict[str, Any]) -> list[str]:
             else f"under {USE_FLOOR:.0%}, their churn is not used: LTV takes the default assumption"
         )
         out.append(
-            f"WARNING: the subscriptions' accounts match {s['matched']:,} of "
-            f"{s['customer_accounts']:,} customers' accounts ({s['share']:.0%}): {used}. "
-            f"Customers' account_id: {_ids(s['examples_customers'])}; subscriptions': "
-            f"{_ids(s['examples_subscriptions'])}."
+            (
+                "subscriptions_match",
+                f"WARNING: the subscriptions' accounts match {s['matched']:,} of "
+                f"{s['customer_accounts']:,} customers' accounts ({s['share']:.0%}): {used}. "
+                f"Customers' account_id: {_ids(s['examples_customers'])}; subscriptions': "
+                f"{_ids(s['examples_subscriptions'])}.",
+            )
         )
     if (a := p.get("accounts_match")) and a["share"] < MATCH_FLOOR:
         out.append(
-            f"WARNING: {a['matched']:,} of {a['customer_accounts']:,} customers' accounts "
-            f"are in the accounts table (under {a['floor']:.0%}): the segment, metro and "
-            f"region figures are mostly 'unknown'. Customers' account_id: "
-            f"{_ids(a['examples_customers'])}; accounts table's: {_ids(a['examples_accounts'])}."
+            (
+                "accounts_match",
+                f"WARNING: {a['matched']:,} of {a['customer_accounts']:,} customers' accounts "
+                f"are in the accounts table (under {a['floor']:.0%}): the segment, metro and "
+                f"region figures are mostly 'unknown'. Customers' account_id: "
+                f"{_ids(a['examples_customers'])}; accounts table's: "
+                f"{_ids(a['examples_accounts'])}.",
+            )
         )
     return out
