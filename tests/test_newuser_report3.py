@@ -425,3 +425,23 @@ def test_the_gap_answer_gives_points_and_the_clis_relative_gap(tmp_path: Path) -
     # 18.6% against 20-30%: 1.4 points, and 7.0% below the low end as the CLI's
     # '(7.0% below it, short)' says it
     assert "1.4 points below its low end (7.0% below it)" in answer(page, 4)
+
+
+# ------------------------------------------------- report 3, 16: plan wording
+def test_plan_wording_for_a_tiny_budget_and_an_impossible_rate(make_stages) -> None:
+    from tests.test_newuser_leftovers import _plan_data
+
+    result, spend, stages = _plan_data(make_stages)
+    tiny = attribution.check_plan({"budget": {"email": 1}, "targets": {"customers": 1},
+                                   "caps": {"email": 2}}, result, spend, stages)  # fmt: skip
+    assert "1 customer(s) are out of reach" in tiny.verdict
+    assert "not one whole customer" in tiny.verdict
+    assert "at most 0 for" not in tiny.verdict
+    odd = attribution.check_plan({"budget": {"email": 1000},
+                                  "targets": {"customers": 50, "mqls": 10}},
+                                 result, spend, stages)  # fmt: skip
+    row = odd.flags.filter(pl.col("assumption") == "mql_to_customer").row(0, named=True)
+    assert row["direction"] == "impossible"
+    assert row["flagged"]
+    assert "impossible: a rate above 100%" in odd.summary()
+    assert "more optimistic than the data" not in row["note"]

@@ -21,6 +21,7 @@ _PHRASES = {
     "conservative": "more conservative than the data",
     "extrapolated": "beyond the spend the CAC was measured at",
     "contracted": "below the spend the CAC was measured at",
+    "impossible": "impossible: a rate above 100%",
 }
 
 FLAG_SCHEMA = pl.Schema(
@@ -84,6 +85,8 @@ def plan_flags(
             optimistic = ratio > 1 if higher_is_optimistic else ratio < 1
             flagged = ratio > factor or ratio < 1 / factor
             direction = words[0] if optimistic else words[1]
+            if fmt == "rate" and plan_value > 1:  # more customers than MQLs: not optimistic
+                flagged, direction = True, "impossible"
             far = max(ratio, 1 / ratio) if ratio > 0 else float("inf")
             note = (
                 f"{what}: the plan assumes {shown or _show(plan_value, fmt)}, the data shows "

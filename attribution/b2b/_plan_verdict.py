@@ -85,10 +85,14 @@ def verdict(
                 f"{money(need_budget)}, spent cheapest CAC first within the caps."
             )
         elif outcome.get("max_customers_within_caps") is not None:
+            most = outcome["max_customers_within_caps"]
             parts.append(
-                f"{t['customers']:,.0f} customers are out of reach within the caps at measured "
-                f"CACs (at most {outcome['max_customers_within_caps']:,.0f} for "
-                f"{money(outcome['max_spend_within_caps'])})."
+                f"{t['customers']:,.0f} customer(s) are out of reach within the caps at "
+                "measured CACs ("
+                + (f"at most {most:,.0f} for {money(outcome['max_spend_within_caps'])}"
+                   if most >= 0.5 else f"at most {most:.2f} for "
+                   f"{money(outcome['max_spend_within_caps'])}: not one whole customer")
+                + ")."
             )
     grow = frame.filter(pl.col("action") == "grow").get_column("channel").to_list()
     cut = frame.filter(pl.col("action").is_in(["cut", "drop"])).get_column("channel").to_list()
