@@ -445,3 +445,18 @@ def test_plan_wording_for_a_tiny_budget_and_an_impossible_rate(make_stages) -> N
     assert row["flagged"]
     assert "impossible: a rate above 100%" in odd.summary()
     assert "more optimistic than the data" not in row["note"]
+
+
+# ------------------------------- report 3, smaller: a spend export's Total row
+def test_a_spend_total_row_is_an_error_not_a_channel(tmp_path: Path) -> None:
+    _write(tmp_path / "sp.csv", "month,channel,amount\n2025-03,linkedin,100\n2025-03,email,50\n"
+           "2025-03, Grand Total ,150\n")
+    with pytest.raises(attribution.InputError) as caught:
+        attribution.B2BInputs(spend=tmp_path / "sp.csv").check()
+    message = str(caught.value)
+    assert "column 'channel': 1 row(s) with the channel ' Grand Total ' look like the " \
+        "export's total row" in message
+    assert "(first offending lines: 4)" in message
+    _write(tmp_path / "sp.csv", "month,channel,amount\n2025-03,linkedin,100\n"
+           "2025-03,total_tv,50\n")  # a channel that merely starts with it is a channel
+    attribution.B2BInputs(spend=tmp_path / "sp.csv").check()

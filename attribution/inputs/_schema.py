@@ -45,6 +45,7 @@ from attribution.inputs._reading import (
     text_bounds,
 )
 from attribution.inputs._sources import Source, TableLike, read_source
+from attribution.inputs._spend_rows import refuse_total_rows
 
 _E = TypeVar("_E", bound=InputError)
 
@@ -344,8 +345,7 @@ def _load(
     frame = aligned_row_index(read.collect(), ROW)  # a frame in memory: see there
     if require_rows and frame.height == 0:
         check_has_rows(source, spec)
-    # ids trimmed; "" and whitespace-only cells are missing values: replaced only in the
-    # columns that may hold one (the file's statistics or the column's min and max tell)
+    # ids trimmed; blank cells null where the bounds (statistics, or min and max) allow one
     bounds = text_bounds(frame, loaded, _statistics_bounds(source, loaded, renames))
     frame, trimmed, bounds = tidy_ids(frame, bounds, spec.name, source, ROW)
     frame = frame_blanks_as_null(frame, loaded, bounds)
@@ -356,6 +356,7 @@ def _load(
     rows_in = frame.height
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     _check_not_null(frame, spec, source)
+    refuse_total_rows(frame, spec.name, source, ROW)  # spend: a BI export's Total row
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
