@@ -460,3 +460,21 @@ def test_a_spend_total_row_is_an_error_not_a_channel(tmp_path: Path) -> None:
     _write(tmp_path / "sp.csv", "month,channel,amount\n2025-03,linkedin,100\n"
            "2025-03,total_tv,50\n")  # a channel that merely starts with it is a channel
     attribution.B2BInputs(spend=tmp_path / "sp.csv").check()
+
+
+# ------------------------ report 3, 16: the credit summary of one model, 0% channels
+def test_the_summary_lists_no_zero_share_top_channel_and_no_one_model_spread(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path / "t.csv", "timestamp,channel,contact_id\n2025-03-01,direct,c1\n"
+           "2025-03-02,email,c1\n2025-03-01,email,c2\n")
+    _write(tmp_path / "s.csv", SURVEY_STAGES)
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "last_touch",
+                "--out", "runs")
+    assert proc.returncode == 0, proc.stderr
+    assert "email 100%" in proc.stdout
+    assert "direct 0%" not in proc.stdout  # last touch gives direct nothing
+    assert "Channel share across models" not in proc.stdout  # one model: nothing to spread
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "last_touch",
+                "-m", "first_touch", "--out", "runs")
+    assert "Channel share across models" in proc.stdout

@@ -58,8 +58,8 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         rows = cc.filter(pl.col("model") == model).sort("share", descending=True)
         best = " · ".join(
             f"{escape(r['channel'])} {r['share']:.0%}" + (_interval(r) if ci else "")
-            for r in rows.head(top).iter_rows(named=True)
-        )
+            for r in rows.filter(pl.col("share") > 0).head(top).iter_rows(named=True)
+        )  # a channel of 0% is no top channel
         by_model.add_row(escape(model), f"{rows.get_column('conversions').sum():,.1f}", best)
     console.print(by_model)
     spread = (
@@ -78,7 +78,8 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         by_channel.add_row(
             escape(r["channel"]), f"{r['lo']:.1%}", f"{r['mid']:.1%}", f"{r['hi']:.1%}"
         )
-    console.print(by_channel)
+    if cc.get_column("model").n_unique() > 1:  # one model: min = median = max, no spread
+        console.print(by_channel)
     if boot := result.manifest.get("bootstrap"):
         console.print(
             f"Bootstrap: {boot['draws']} draws over {boot['unit']}s ({boot['units']:,}; seed "
