@@ -223,14 +223,16 @@ class TouchIds:
             .filter(pl.col("__touch_id").is_not_null())
         )
 
-    def add(self, part: int) -> None:
-        """Hash partition ``part``'s ids: the hash's low bits replaced by the partition."""
-        scan = self._scan(part) if self.active else None
-        if scan is None:
-            return
+    def add(self, *parts: int) -> None:
+        """Hash partitions ``parts``' ids (the hash's low bits replaced by the partition),
+        every partition's query run at once (``collect_all``: in parallel)."""
         high = pl.lit(self.high, pl.UInt64)
-        keys = scan.select((_id_hash(pl.col("__touch_id")) & high) | pl.lit(part, pl.UInt64))
-        self.keys.append(keys.collect().to_series())
+        queries = [
+            scan.select((_id_hash(pl.col("__touch_id")) & high) | pl.lit(part, pl.UInt64))
+            for part in parts
+            if (scan := self._scan(part) if self.active else None) is not None
+        ]
+        self.keys.extend(frame.to_series() for frame in pl.collect_all(queries))
 
     def check(self) -> None:
         """Raise the in-memory run's error when an id is on rows of two partitions."""

@@ -234,8 +234,7 @@ def _run(
         touch_split.source.name,
         partitions,
     )
-    for p in range(partitions):  # before any partition's own checks, as in memory
-        touch_ids.add(p)
+    touch_ids.add(*range(partitions))  # before any partition's own checks, as in memory
     touch_ids.check()
     if touch_split.left_out and touch_ids.repeated is not False:
         # some touch id is on two rows: exact duplicates are told by every column of the
