@@ -107,6 +107,9 @@ def test_partitions_with_other_channels_and_long_paths(monkeypatch: pytest.Monke
     assert sequences.paths.height == got.paths.height
     monkeypatch.setattr(_path_partials, "_CHUNK", 5)  # decoded a few keys at a time
     assert_frame_equal(merged[0].sequences().touches, sequences.touches)
+    chunked = MergedPaths(merged[0].keyed, merged[0].long, merged[0].names)
+    assert_frame_equal(chunked.stored(), joined)  # built a few keys at a time
+    assert_frame_equal(chunked(), got.paths)
     assert sequences.paths.get_column("conversions").sum() == got.paths["conversions"].sum()
     row = got.paths.filter(pl.col("path").list.len() == len(long))
     assert row.select("conversions", "nulls", "value").row(0) == (2.0, 1.0, 150.0)

@@ -167,10 +167,15 @@ class MergedPaths:
         if joined is not None:
             schema = pl.Schema({**schema, "path": pl.String()})
         names, bits, fits = self.names, self.bits, self.fits
+        chunks = [  # _CHUNK keys at a time: bounded temporaries
+            self.keyed.slice(start, _CHUNK)
+            for start in range(0, max(self.keyed.height, 1), _CHUNK)
+        ]
         parts = [
-            _decode(self.keyed, names, bits, fits)
+            _decode(chunk, names, bits, fits)
             if joined is None
-            else _decode_joined(self.keyed, names, bits, fits, joined)
+            else _decode_joined(chunk, names, bits, fits, joined)
+            for chunk in chunks
         ]
         if self.long.height:
             lists = self.long.with_columns(
