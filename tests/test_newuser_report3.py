@@ -478,3 +478,20 @@ def test_the_summary_lists_no_zero_share_top_channel_and_no_one_model_spread(
     proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "last_touch",
                 "-m", "first_touch", "--out", "runs")
     assert "Channel share across models" in proc.stdout
+
+
+# --------------------------- report 3, 28: synth never replaces a user's files silently
+def test_synth_refuses_a_directory_holding_files_unless_forced(tmp_path: Path) -> None:
+    (tmp_path / "crm").mkdir()
+    precious = _write(tmp_path / "crm" / "touches.parquet", "precious")
+    proc = _cli(tmp_path, "synth", "--touches", "300", "--out", "crm")
+    assert proc.returncode == 2, proc.stderr
+    line = _error_line(proc)
+    assert "--out 'crm' already holds 1 file(s) (touches.parquet)" in line
+    assert "or --force" in line
+    assert precious.read_text() == "precious"
+    proc = _cli(tmp_path, "synth", "--touches", "300", "--out", "crm", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert pl.read_parquet(precious).height > 0
+    (tmp_path / "empty").mkdir()  # an empty directory is fine
+    assert _cli(tmp_path, "synth", "--touches", "300", "--out", "empty").returncode == 0

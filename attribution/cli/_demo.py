@@ -22,7 +22,7 @@ from attribution.cli._app import (
 from attribution.cli._output import rule
 from attribution.engine._memory import attribute
 from attribution.engine._result import AttributionResult
-from attribution.exceptions import AttributionError
+from attribution.exceptions import AttributionError, ConfigError
 from attribution.models._registry import default_models
 from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS
 
@@ -176,10 +176,28 @@ def synth(
             "is what the test would have read on it",
         ),
     ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a directory that already holds files")
+    ] = False,
 ) -> None:
-    """Generate a seeded synthetic B2B dataset of any size."""
+    """Generate a seeded synthetic B2B dataset of any size, into a new or empty directory."""
     from attribution.datasets._anomalies import Anomaly, read_anomalies, with_anomalies
     from attribution.datasets._synth import write_synthetic
+
+    held = sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) if (
+        out.is_dir()
+    ) else []  # fmt: skip
+    if held and not force:  # a user's exports (or sample_data/) are never replaced silently
+        fail(
+            ConfigError(
+                f"--out '{out}' already holds {len(held)} file(s) ({', '.join(held[:5])}"
+                + (", ..." if len(held) > 5 else "")
+                + "): synth writes its tables there and would replace any of the same name; "
+                "give a new or empty directory, or --force"
+            )
+        )
+    if out.exists() and not out.is_dir():
+        fail(ConfigError(f"--out '{out}' is a file, not a directory"))
 
     chosen: int | list[Anomaly] | None = None
     if anomalies is not None:  # a bad list fails before anything is written
