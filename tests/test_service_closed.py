@@ -240,7 +240,7 @@ def test_docs_are_off_by_default_and_on_by_setting(tmp_path: Path,
 
 @pytest.mark.parametrize(("method", "path", "allow"), [
     ("DELETE", "/v1/models/snapshots", "GET, POST"),
-    ("PUT", "/v1/runs", "POST"),
+    ("PUT", "/v1/runs", "GET, POST"),  # GET lists the runs (newuser-report3 #16)
     ("POST", "/v1/runs/x", "GET"),
 ])
 def test_405_names_every_method_of_the_path(url: str, method: str, path: str,
