@@ -42,7 +42,7 @@ def test_no_answer_joined_names_the_join_tried_with_ids_of_both_sides() -> None:
     with pytest.raises(EmptyResultError, match="the survey benchmark is empty: no survey answer"):
         bench.require_compared()
     text = bench.summary()
-    assert "Warning: the survey benchmark is empty, no model is ranked" in text
+    assert "Leaderboard: none, no model is ranked. Warning: the survey benchmark is empty" in text
     assert "Leaderboard by" not in text
 
 
@@ -90,7 +90,7 @@ def test_surveys_command_exits_3_on_an_empty_benchmark_unless_allowed(tmp_path: 
     (run_dir,) = _runs(tmp_path)
     meta = json.loads((run_dir / "survey_benchmark.json").read_text())
     assert meta["empty"].startswith("no survey answer joined a conversion")
-    assert "Warning: the survey benchmark is empty" in allowed.stdout
+    assert "Warning: the survey benchmark is empty: no survey answer" in allowed.stdout
 
 
 @pytest.mark.slow
@@ -99,7 +99,7 @@ def test_run_with_surveys_warns_and_goes_on(tmp_path: Path) -> None:
     counted, and the decision model falls back."""
     proc = _cli(tmp_path, "run")
     assert proc.returncode == 0, proc.stderr
-    assert "Warning: the survey benchmark is empty, no model is ranked: no survey answer" in (
+    assert "no model is ranked. Warning: the survey benchmark is empty: no survey answer" in (
         proc.stdout
     )
     assert "Leaderboard by" not in proc.stdout

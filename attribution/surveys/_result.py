@@ -216,7 +216,8 @@ class SurveyBenchmark:
             )
         if self.empty is not None:  # no ranking of empty scores
             lines.append(
-                f"Warning: the survey benchmark is empty, no model is ranked: {self.empty}."
+                "Leaderboard: none, no model is ranked. Warning: the survey benchmark is "
+                f"empty: {self.empty}."
             )
             return "\n".join(lines)
         resamples = self.parameters.get("bootstrap", 0)
