@@ -532,3 +532,22 @@ def test_campaign_influence_from_long_campaign_rows(
     got = attribute_partitioned(synth.touches, synth.stages, models=models, partitions=3)
     assert got.campaign_influence.height > 0
     assert_frame_equal(got.campaign_influence, expected.campaign_influence, rel_tol=TOL)
+
+
+def test_run_directory_written_without_the_path_lists(
+    synth: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_partitioned writes paths.parquet from the merged paths' keys: the table of
+    channel lists (MergedPaths.__call__) is never built. A copy of the result with
+    dataclasses.replace read every field, so it built them (about 21 s and 5 GB at 100M)."""
+    from attribution.engine._path_partials import MergedPaths
+
+    def refuse(self: MergedPaths) -> pl.DataFrame:
+        raise AssertionError("the path table's lists were built")
+
+    monkeypatch.setattr(MergedPaths, "__call__", refuse)
+    out = run_partitioned(
+        synth.touches, synth.stages, runs_dir=tmp_path / "runs", run_id="r",
+        models=["linear", "markov"], partitions=4,
+    )  # fmt: skip
+    assert pl.read_parquet(out / "paths.parquet").height > 0

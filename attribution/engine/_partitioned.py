@@ -549,9 +549,12 @@ def run_partitioned(
             options.touch_credit_layout,
             influence.outputs if influence is not None else None,
         )
-        # the per-touch outputs are streamed from the work files, never held whole
-        bare = replace(result, campaign_influence=pl.DataFrame())
-        return bare.write(
+        # the per-touch outputs are streamed from the work files, never held whole; set
+        # on the result itself: dataclasses.replace would read every field, building the
+        # merged path table's lists that the run directory never needs (1.0 s and
+        # +0.62 GB at 10M in 8 partitions; about 21 s and 5 GB at 100M)
+        result.campaign_influence = pl.DataFrame()
+        return result.write(
             runs_dir,
             run_id=run_id,
             also=[streamed, *also, *more],
