@@ -35,11 +35,14 @@ ROLE_FLAGS = ("is_first", "is_last", "is_lead", "is_opportunity", "is_closed_won
 
 
 def _opportunity_values(
-    conv: pl.DataFrame, stages: pl.DataFrame, conversion_stage: str
+    conv: pl.DataFrame, stages: pl.DataFrame, key: str, conversion_stage: str
 ) -> pl.DataFrame:
     """``_opp_value``: for a conversion row without a ``value``, the value of the latest
-    other stage event of its own ``opportunity_id`` at or before it (an export that carries
-    the amount on the opportunity and a bare stage change for the win); else null."""
+    other stage event of its own ``opportunity_id`` *and entity* (``key``: the contact, or
+    the account at account level) at or before it (an export that carries the amount on the
+    opportunity and a bare stage change for the win); else null. Within the entity, so every
+    executor gives the same answer: the partitioned and Spark runs hold one entity's stage
+    events together, not one opportunity's."""
     need = conv.filter(pl.col("value").is_null() & pl.col("opportunity_id").is_not_null())
     if need.height == 0:
         return conv.with_columns(pl.lit(None, pl.Float64).alias("_opp_value"))
@@ -47,10 +50,10 @@ def _opportunity_values(
         (pl.col("stage") != conversion_stage)
         & pl.col("value").is_not_null()
         & pl.col("opportunity_id").is_in(need.get_column("opportunity_id").unique().implode())
-    ).select("opportunity_id", pl.col("timestamp").alias("_at"), pl.col("value").alias("_v"))
+    ).select(key, "opportunity_id", pl.col("timestamp").alias("_at"), pl.col("value").alias("_v"))
     found = (
-        need.select(ROW, "opportunity_id", "timestamp")
-        .join(amounts, on="opportunity_id", how="inner")
+        need.select(ROW, key, "opportunity_id", "timestamp")
+        .join(amounts, on=[key, "opportunity_id"], how="inner")
         .filter(pl.col("_at") <= pl.col("timestamp"))
         .sort(ROW, "_at")
         .group_by(ROW)
@@ -63,7 +66,7 @@ def find_conversions(stages: pl.DataFrame, key: str, conversion_stage: str) -> p
     conv = (
         stages.filter((pl.col("stage") == conversion_stage) & pl.col(key).is_not_null())
         .unique(subset=[key, "timestamp", "opportunity_id", "value"], keep="first")
-        .pipe(_opportunity_values, stages, conversion_stage)
+        .pipe(_opportunity_values, stages, key, conversion_stage)
         .with_columns(pl.col(key).alias(ENTITY))
         # ties in time by opportunity, then value: the order of the input rows must not decide
         .sort([ENTITY, "timestamp", "opportunity_id", "value", ROW], nulls_last=True)
