@@ -69,10 +69,16 @@ def _print(result: ImportResult, out: Path) -> None:
     from_deals = accounts.get("contacts_account_from_deals", 0)
     if from_deals:
         _say(f"  accounts: {from_deals:,} contact(s) take their account from their deals")
+    if from_members := accounts.get("contacts_account_from_campaign_members", 0):
+        _say(
+            f"  accounts: {from_members:,} contact(s) take their account from the campaign "
+            "members' own account column"
+        )
     # account level needs the touches' accounts: offered only when some touch has one
     by_account = touches > lacking
     mapping = (
-        "a Contact export with AccountId (--contacts)"
+        "a Contact export with AccountId (--contacts), or an Account ID column in the "
+        "campaign members export,"
         if report["crm"] == "salesforce"
         else "the contacts' associated company (Associated Company ID) in the contacts export"
     )

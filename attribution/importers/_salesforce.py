@@ -37,7 +37,12 @@ from attribution.importers._read import (
     parse_timestamps,
 )
 from attribution.importers._result import ImportReport, ImportResult, begin, finish
-from attribution.importers._salesforce_accounts import deal_accounts
+from attribution.importers._salesforce_accounts import (
+    MEMBER_ACCOUNT,
+    deal_accounts,
+    member_accounts,
+    person,
+)
 from attribution.importers._salesforce_read import read_salesforce
 from attribution.importers._shared import (
     best_role,
@@ -132,7 +137,10 @@ def import_salesforce(
         role_rows = _contact_roles(
             read_salesforce(contact_roles, "contact_roles", report), lead_map, report
         )
-    known = pl.concat([contact_rows.select("contact_id", "account_id"), lead_contacts])
+    from_members = member_accounts(members, lead_map, contact_rows, lead_contacts, report)
+    known = pl.concat(
+        [contact_rows.select("contact_id", "account_id"), lead_contacts, from_members]
+    )
     from_deals = deal_accounts(opp_frame, role_rows, known, report)
     accounts = one_account(pl.concat([known, from_deals]))
     touches = _members(
@@ -161,6 +169,7 @@ def import_salesforce(
         [
             contact_rows,
             lead_contacts.with_columns(role=_NULL, lead_source=_NULL),
+            from_members.with_columns(role=_NULL, lead_source=_NULL),
             from_deals.with_columns(role=_NULL, lead_source=_NULL),
             role_rows.select("contact_id", account_id=_NULL, role=_NULL, lead_source=_NULL),
         ],
@@ -182,7 +191,7 @@ def import_salesforce(
             sources.append(
                 (
                     lead,
-                    {"contact_id": _person(lead_map, _NULL, pl.col(lid))},
+                    {"contact_id": person(lead_map, _NULL, pl.col(lid))},
                 )
             )
         surveys = self_reported(report, self_reported_column, sources)
@@ -254,14 +263,6 @@ def _contacts(con: Export | None, report: ImportReport) -> pl.DataFrame:
     )
 
 
-def _person(lead_map: pl.DataFrame, contact: pl.Expr, lead_id: pl.Expr) -> pl.Expr:
-    """The contact of a row: its contact id, else its lead's converted contact, else the lead."""
-    converted = lead_id.replace_strict(
-        lead_map.get_column("_from"), lead_map.get_column("_to"), default=None
-    )
-    return pl.coalesce(contact, converted.cast(pl.String), lead_id)
-
-
 def _members(
     members: Export,
     campaigns: str | Path | None,
@@ -329,6 +330,7 @@ def _members(
             "touch_id": mid,
             "contact_id": contact,
             "lead_id": lead_id,
+            "account_id": members.column(MEMBER_ACCOUNT, required=False),
             "campaign_id": campaign_id,
             "has_responded": responded,
             "timestamp": first,
@@ -348,7 +350,7 @@ def _members(
     )
     touches = frame.select(
         row_ids(mid, "campaign-member").alias("touch_id"),
-        _person(lead_map, _col(contact), _col(lead_id)).alias("contact_id"),
+        person(lead_map, _col(contact), _col(lead_id)).alias("contact_id"),
         did_respond.fill_null(False).alias("_responded"),
         first_at.alias("_first"),
         created_at.alias("_created"),
@@ -513,7 +515,7 @@ def _contact_roles(roles: Export, lead_map: pl.DataFrame, report: ImportReport) 
     report.read(roles, {"opportunity_id": oid, "contact_id": cid, "role": role})
     frame = roles.frame.select(
         pl.col(oid).alias("opportunity_id"),
-        _person(lead_map, pl.col(cid), _NULL).alias("contact_id"),
+        person(lead_map, pl.col(cid), _NULL).alias("contact_id"),
         (role_expr(role) if role else _NULL).alias("role"),
         _col(role).alias("_role_raw"),
     )
