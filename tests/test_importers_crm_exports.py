@@ -102,3 +102,90 @@ def test_member_report_without_account_column_still_imports(tmp_path: Path) -> N
     result = import_salesforce(_members(tmp_path, account=False), _opps(tmp_path))
     assert result.report["accounts"]["touches_without_account"] == 3
     assert "contacts_account_from_campaign_members" not in result.report["accounts"]
+
+
+# --- HubSpot: lifecycle dates, several columns for one stage; a portal without deals ------
+
+HS_CONTACTS = [
+    "Record ID", "First Name", "Email", "Create Date", "Original Source",
+    "Primary Associated Company ID", "Became a Lead Date",
+    'Date entered "Lead (Lifecycle Stage Pipeline)"', "hs_v2_date_entered_lead",
+    "Became a Customer Date",
+]  # fmt: skip
+HS_DEALS = [
+    "Record ID", "Deal Name", "Deal Stage", "Create Date", "Close Date", "Amount",
+    "Associated Contact IDs",
+]  # fmt: skip
+
+
+def _hs_contacts(tmp_path: Path) -> Path:
+    return export(
+        tmp_path / "contacts.csv",
+        HS_CONTACTS,
+        [
+            # three lead columns that disagree: Became a Lead Date wins
+            ["51001", "Ann", "ann@acme.example", "3/1/2025 7:41 AM", "Paid Search", "9001",
+             "3/1/2025", "3/2/2025 10:00 AM", "2025-03-03T00:00:00Z", "4/2/2025 9:00 AM"],
+            # no Became a Lead Date: the next column gives it
+            ["51002", "Ben", "Ben@Beta.example", "3/5/2025 8:00 AM", "Organic Search", "9002",
+             "", "3/6/2025 10:00 AM", "2025-03-06T10:00:00Z", ""],
+            # columns that agree: no disagreement
+            ["51003", "Cy", "cy@acme.example", "3/7/2025 8:00 AM", "Paid Social", "9001",
+             "3/7/2025 9:00 AM", "3/7/2025 9:00 AM", "2025-03-07T09:00:00Z", "4/20/2025"],
+        ],
+    )  # fmt: skip
+
+
+def _hs_deals(tmp_path: Path, rows: bool = True) -> Path:
+    data = [["7001", "Acme", "Closed Won", "3/20/2025 10:00 AM", "4/2/2025", "12,000.00", "51001"]]
+    return export(tmp_path / "deals.csv", HS_DEALS, data if rows else [])
+
+
+def test_one_lifecycle_column_per_stage_by_preference(tmp_path: Path) -> None:
+    result = import_hubspot(_hs_contacts(tmp_path), _hs_deals(tmp_path))
+    leads = dict(
+        result.stages.filter(pl.col("stage") == "lead")
+        .select("contact_id", pl.col("timestamp").dt.strftime("%Y-%m-%d %H:%M"))
+        .iter_rows()
+    )
+    # one lead event per contact (before: 51001 had one per column, 3/2's column ignored)
+    assert leads == {"51001": "2025-03-01 00:00", "51002": "2025-03-06 10:00",
+                     "51003": "2025-03-07 09:00"}  # fmt: skip
+    columns = result.report["files"]["contacts"]["columns"]
+    assert columns["stage:lead"] == "Became a Lead Date"
+    assert columns["stage:lead:where_blank"] == (
+        'Date entered "Lead (Lifecycle Stage Pipeline)"; hs_v2_date_entered_lead'
+    )
+    assert result.report["counts"]["lifecycle_dates_disagree"] == 1
+    assert result.report["counts"]["lifecycle_dates_from_other_columns"] == 1
+    notes = " ".join(result.report["notes"])
+    assert "1 contact(s) have a 'lead' date in" in notes and "'Became a Lead Date' is used" in notes
+
+
+def test_portal_without_deals_converts_on_customer_dates(tmp_path: Path) -> None:
+    contacts = _hs_contacts(tmp_path)
+    for deals in (_hs_deals(tmp_path, rows=False), None):  # header-only export, or none
+        result = import_hubspot(contacts, deals)
+        assert result.report["conversion_stage"] == "customer"
+        assert result.report["conversions"] == 2
+        assert result.report["conversions_closed_won"] == 0
+        customers = result.stages.filter(pl.col("stage") == "customer")
+        assert sorted(customers.get_column("contact_id")) == ["51001", "51003"]
+        assert any("--conversion-stage customer" in n for n in result.report["notes"])
+    with_deals = import_hubspot(contacts, _hs_deals(tmp_path))
+    assert with_deals.report["conversion_stage"] == "closed_won"
+    assert with_deals.report["conversions"] == 1
+
+
+@pytest.mark.slow
+def test_portal_without_deals_next_command_runs(tmp_path: Path) -> None:
+    _hs_contacts(tmp_path)
+    done = run_cli("import", "hubspot", "--contacts", "contacts.csv", "--out", "crm", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("customer conversions (lifecycle dates, no deals): 2; next: ")
+    command = last.split("next: attribution ", 1)[1].split()
+    assert "--conversion-stage" in command and command[command.index("--conversion-stage") + 1] == "customer"
+    ran = run_cli(*command, "-m", "linear", "--out", "runs", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "conversions 2" in ran.stdout

@@ -94,11 +94,18 @@ def _print(result: ImportResult, out: Path) -> None:
             f"several contacts is counted once per contact (the run warns); {mapping} "
             "allows --level account"
         )
+    stage = report.get("conversion_stage", "closed_won")
+    count = (  # a portal without deals converts on its lifecycle customers
+        f"closed-won deals: {report['conversions_closed_won']:,}"
+        if stage == "closed_won"
+        else f"{stage} conversions (lifecycle dates, no deals): {report['conversions']:,}"
+    )
     _say(
-        f"closed-won deals: {report['conversions_closed_won']:,}; next: attribution run "
+        f"{count}; next: attribution run "
         f"--touches {out / ImportFiles.TOUCHES} --stages {out / ImportFiles.STAGES} "
         f"--contacts {out / ImportFiles.CONTACTS}"
         + (" --level account" if by_account else "")
+        + (f" --conversion-stage {stage}" if stage != "closed_won" else "")
         + (
             f" --surveys {out / ImportFiles.SURVEYS}"
             if ImportFiles.SURVEYS in report["outputs"]
@@ -161,8 +168,14 @@ def _import(
 @group.command("hubspot")
 def hubspot_cmd(
     contacts: Annotated[Path, typer.Option(help="Contacts export (CSV)")],
-    deals: Annotated[Path, typer.Option(help="Deals export (CSV)")],
     out: ImportOut,
+    deals: Annotated[
+        Path | None,
+        typer.Option(
+            help="Deals export (CSV); a portal without deals: leave it out (or a header-only "
+            "export), the customers are the contacts' Became a Customer Date"
+        ),
+    ] = None,
     engagements: Annotated[
         Path | None, typer.Option(help="Activities / form submissions with UTM fields (CSV)")
     ] = None,

@@ -21,7 +21,6 @@ Semantics (README, "From your CRM"):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +32,11 @@ from attribution.importers._hubspot_companies import (
     companies_expr,
     first_id,
     note_other_companies,
+)
+from attribution.importers._hubspot_lifecycle import (
+    customers_without_deals,
+    lifecycle_columns,
+    lifecycle_events,
 )
 from attribution.importers._read import (
     Export,
@@ -72,23 +76,6 @@ CONTACT_IDS = [
 ]
 CREATE_DATE = ["Create Date", "createdate", "hs_createdate"]
 SOURCE = ["Original Source", "Original Traffic Source", "hs_analytics_source"]
-#: lifecycle stage (folded label or internal name) -> our stage name
-LIFECYCLE = {
-    "lead": "lead",
-    "marketingqualifiedlead": "mql",
-    "salesqualifiedlead": "sql",
-    "opportunity": "opportunity",
-    "customer": "customer",
-    "subscriber": "subscriber",
-    "evangelist": "evangelist",
-    "other": "other",
-}
-_LIFECYCLE_COLUMN = [
-    re.compile(r"^became an? (.+?) date$", re.IGNORECASE),
-    re.compile(r'^date entered ["\'](.+?) \(lifecycle stage pipeline\)["\']$', re.IGNORECASE),
-    re.compile(r"^hs_lifecyclestage_(.+)_date$"),
-    re.compile(r"^hs_v2_date_entered_(.+)$"),
-]
 #: HubSpot's source categories (Original / Latest Source, folded) -> channels
 SOURCES = {
     "organicsearch": "organic_search",
@@ -106,23 +93,9 @@ SOURCES = {
 }
 
 
-def _lifecycle_columns(export: Export) -> dict[str, str]:
-    """The export's lifecycle date columns -> our stage names."""
-    found: dict[str, str] = {}
-    for column in export.frame.columns:
-        for pattern in _LIFECYCLE_COLUMN:
-            match = pattern.match(column.strip())
-            if match:
-                key = "".join(ch for ch in match.group(1).lower() if ch.isalnum())
-                name = re.sub(r"[^a-z0-9]+", "_", match.group(1).lower()).strip("_")
-                found[column] = LIFECYCLE.get(key, name)
-                break
-    return found
-
-
 def import_hubspot(
     contacts: str | Path,
-    deals: str | Path,
+    deals: str | Path | None = None,
     *,
     engagements: str | Path | None = None,
     companies: str | Path | None = None,
@@ -140,7 +113,10 @@ def import_hubspot(
     Parameters
     ----------
     contacts, deals
-        The contacts and deals exports (UI labels or API property names).
+        The contacts and deals exports (UI labels or API property names). A portal without
+        deals (no deals export, or one with a header only): the customers are the
+        contacts' "Became a Customer Date" events (``customer``), and the report's
+        ``conversion_stage`` says to run with ``--conversion-stage customer``.
     engagements
         Activities / form submissions with UTM fields: the touches. Without it each
         contact's original and latest source are its touches.
@@ -170,15 +146,20 @@ def import_hubspot(
         free_text=self_reported_column,
     )
     con = read_export(contacts, "contacts", free_text=report.free_text)
-    deal = read_export(deals, "deals", free_text=report.free_text)
+    deal = (
+        read_export(deals, "deals", free_text=report.free_text, allow_empty=True)
+        if deals is not None
+        else None
+    )
+    others = [deal] if deal is not None else []
     comp = read_export(companies, "companies") if companies is not None else None
 
     # contacts: the contact -> account table and the lifecycle stage events
     cid = con.require(CONTACT_ID)
-    company, company_col = companies_expr(con, comp, report, [deal])
+    company, company_col = companies_expr(con, comp, report, others)
     role_col = con.column(["Buying Role", "hs_buying_role"], required=False)
     source_col = con.column(SOURCE, required=False)
-    lifecycle = _lifecycle_columns(con)
+    lifecycle = lifecycle_columns(con)
     report.read(
         con,
         {
@@ -186,7 +167,6 @@ def import_hubspot(
             "account_id": company_col,
             "role": role_col,
             "lead_source": source_col,
-            **{f"stage:{stage}": col for col, stage in lifecycle.items()},
         },
     )
     no_id = con.frame.get_column(cid).null_count()
@@ -203,27 +183,15 @@ def import_hubspot(
     )
     if role_col:
         record_mapping(report, "role", contact_rows, "_role_raw", "role")
-    report.mapped("stage", {col: stage for col, stage in lifecycle.items()})
-    for col in lifecycle:
-        parse_timestamps(con, col, formats, "timestamp")
-    contact_stages = pl.DataFrame(
-        schema={"contact_id": pl.String, "timestamp": pl.Datetime("us", "UTC"), "stage": pl.String}
-    )
-    if lifecycle:
-        contact_stages = (
-            people.select(pl.col(cid).alias("contact_id"), *lifecycle)
-            .unpivot(index="contact_id", on=list(lifecycle), variable_name="_col", value_name="_t")
-            .drop_nulls("_t")
-            .select(
-                "contact_id",
-                timestamp_expr("_t", formats).alias("timestamp"),
-                pl.col("_col").replace_strict(lifecycle, return_dtype=pl.String).alias("stage"),
-            )
-        )
+    contact_stages = lifecycle_events(con, people, cid, lifecycle, report, formats)
 
     accounts = one_account(contact_rows.select("contact_id", "account_id", "lead_source"))
     stages = (tuple(won_stages), tuple(lost_stages), tuple(open_stages))
-    deal_stages = _deals(deal, comp, con, accounts, report, formats, stages)
+    if deal is not None and deal.frame.height:
+        deal_stages = _deals(deal, comp, con, accounts, report, formats, stages)
+    else:
+        deal_stages = customers_without_deals(deal, contact_stages, report)
+        deal = None
     touches = (
         _engagements(
             read_export(engagements, "engagements"), accounts, report, formats, channel_rules
@@ -235,16 +203,16 @@ def import_hubspot(
 
     surveys = None
     if self_reported_column:
-        deal_ids = deal.require(DEAL_ID)
-        deal_company, _ = companies_expr(deal, comp, ImportReport("hubspot"), [con])
-        surveys = self_reported(
-            report,
-            self_reported_column,
-            [
-                (con, {"contact_id": pl.col(cid), "account_id": company}),
-                (deal, {"opportunity_id": pl.col(deal_ids), "account_id": deal_company}),
-            ],
-        )
+        sources: list[tuple[Export, dict[str, pl.Expr]]] = [
+            (con, {"contact_id": pl.col(cid), "account_id": company})
+        ]
+        if deal is not None:
+            deal_ids = deal.require(DEAL_ID)
+            deal_company, _ = companies_expr(deal, comp, ImportReport("hubspot"), [con])
+            sources.append(
+                (deal, {"opportunity_id": pl.col(deal_ids), "account_id": deal_company})
+            )
+        surveys = self_reported(report, self_reported_column, sources)
     return finish(
         report,
         touches,

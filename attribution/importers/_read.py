@@ -102,7 +102,12 @@ class Export:
 
 
 def read_export(
-    path: str | Path, label: str, *, keep_blank_rows: bool = False, free_text: Sequence[str] = ()
+    path: str | Path,
+    label: str,
+    *,
+    keep_blank_rows: bool = False,
+    free_text: Sequence[str] = (),
+    allow_empty: bool = False,
 ) -> Export:
     """Read a CSV export as text.
 
@@ -113,7 +118,9 @@ def read_export(
     its tokens: the survey coder reads ``N/A`` as a don't-know answer. ``_line`` is
     the line the row starts on (quoted cells spanning lines are counted). Rows whose every
     cell is missing are left out and counted (:func:`drop_blank_rows`) unless
-    ``keep_blank_rows`` (a reader that looks at them first, then drops them).
+    ``keep_blank_rows`` (a reader that looks at them first, then drops them). A file with
+    a header and no rows is an error unless ``allow_empty`` (a HubSpot portal without
+    deals).
     """
     path = Path(path)
     if not path.is_file():
@@ -153,7 +160,7 @@ def read_export(
           for c in text],
     )
     export = Export(label, path, frame, duplicated=duplicated)
-    if frame.height == 0:
+    if frame.height == 0 and not allow_empty:
         raise InputError("the file has a header but no rows", table=label, source=str(path))
     refuse_rounded_ids(export)
     return export if keep_blank_rows else drop_blank_rows(export)
@@ -208,8 +215,10 @@ def _headers(raw: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, list[int]]]:
     column; nothing can name them), and each header written more than once kept once under
     its name, its later copies as ``"<header> (column <n>)"``; returns the headers written
     more than once with their 1-based positions. (Polars names a repeated header
-    ``<header>_duplicated_<n>``.)"""
-    written = [c.lstrip("\ufeff").strip() for c in raw.columns]
+    ``<header>_duplicated_<n>``, and keeps the doubled quotes of a quoted header as
+    written, so a doubled quote in a header is read as one quote.)"""
+    # Polars keeps a quoted header's doubled quotes: 'Date entered ""Lead (...)""'
+    written = [c.lstrip("\ufeff").strip().replace('""', '"') for c in raw.columns]
     plain = set(written)
     for i, name in enumerate(written):
         base = re.sub(r"_duplicated_\d+$", "", name)

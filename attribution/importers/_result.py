@@ -95,6 +95,9 @@ class ImportReport:
     #: free-text columns (the self-reported answer) whose null tokens (``N/A``) are kept as
     #: written: the survey coder reads them as don't-know answers, as in ``run``
     free_text: tuple[str, ...] = ()
+    #: the stage the next run converts on: ``closed_won`` (the deals' wins), or
+    #: ``customer`` for a HubSpot portal without deals (lifecycle dates)
+    conversion_stage: str = "closed_won"
 
     def read(self, export: Export, columns: Mapping[str, str | None]) -> None:
         """Record a file read and the columns used (ours -> theirs)."""
@@ -207,6 +210,12 @@ def finish(
         "conversions_closed_won": int(
             stages.filter(pl.col("stage") == "closed_won")
             .select(pl.col("opportunity_id").n_unique())
+            .item()
+        ),
+        "conversion_stage": report.conversion_stage,
+        "conversions": int(
+            stages.filter(pl.col("stage") == report.conversion_stage)
+            .select(pl.coalesce("opportunity_id", "contact_id").n_unique())
             .item()
         ),
         "accounts": _account_counts(report, touches, contacts),
