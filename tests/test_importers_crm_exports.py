@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from attribution import SchemaError, import_hubspot, import_salesforce
+from attribution import import_hubspot, import_salesforce
 
 CLI = [sys.executable, "-m", "attribution.cli"]
 
@@ -51,12 +51,15 @@ OPP_REPORT = [
 
 
 def _members(tmp_path: Path, account: bool = True) -> Path:
+    c1, c2, c3, lead = "0035g00000Xk9p1", "0035g00000Xk9p2", "0035g00000Xk9p3", "00Q5g00000Ab001"
+    a1, a2 = "0015g00000Mn3a1", "0015g00000Mn3a2"
+    show = ["SaaStr booth", "Trade Show", "Responded", "1", "2/16/2025", "2/15/2025"]
     rows = [
-        ["Q1 Webinar", "Webinar", "Attended", "1", "1/10/2025", "1/9/2025", "0035g00000Xk9p1", "", "0015g00000Mn3a1"],
-        ["Q1 Newsletter", "Email", "Responded", "1", "1/12/2025", "1/9/2025", "0035g00000Xk9p2", "", "0015g00000Mn3a1"],
-        ["SaaStr booth", "Trade Show", "Responded", "1", "2/16/2025", "2/15/2025", "0035g00000Xk9p3", "", "0015g00000Mn3a2"],
-        ["SaaStr booth", "Trade Show", "Responded", "1", "2/16/2025", "2/15/2025", "", "00Q5g00000Ab001", ""],
-    ]  # fmt: skip
+        ["Q1 Webinar", "Webinar", "Attended", "1", "1/10/2025", "1/9/2025", c1, "", a1],
+        ["Q1 Newsletter", "Email", "Responded", "1", "1/12/2025", "1/9/2025", c2, "", a1],
+        [*show, c3, "", a2],
+        [*show, "", lead, ""],
+    ]
     header = MEMBER_REPORT if account else MEMBER_REPORT[:-1]
     return export(tmp_path / "cm.csv", header, [r if account else r[:-1] for r in rows])
 
@@ -89,7 +92,9 @@ def test_member_report_account_id_maps_touches_to_accounts(tmp_path: Path) -> No
 
 def test_member_account_yields_to_the_contact_export(tmp_path: Path) -> None:
     contacts = export(
-        tmp_path / "Contact.csv", ["Contact ID", "Account ID"], [["0035g00000Xk9p3", "0015g00000Mn3a9"]]
+        tmp_path / "Contact.csv",
+        ["Contact ID", "Account ID"],
+        [["0035g00000Xk9p3", "0015g00000Mn3a9"]],
     )
     result = import_salesforce(_members(tmp_path), _opps(tmp_path), contacts=contacts)
     accounts = dict(result.touches.select("contact_id", "account_id").iter_rows())
@@ -159,7 +164,8 @@ def test_one_lifecycle_column_per_stage_by_preference(tmp_path: Path) -> None:
     assert result.report["counts"]["lifecycle_dates_disagree"] == 1
     assert result.report["counts"]["lifecycle_dates_from_other_columns"] == 1
     notes = " ".join(result.report["notes"])
-    assert "1 contact(s) have a 'lead' date in" in notes and "'Became a Lead Date' is used" in notes
+    assert "1 contact(s) have a 'lead' date in" in notes
+    assert "'Became a Lead Date' is used" in notes
 
 
 def test_portal_without_deals_converts_on_customer_dates(tmp_path: Path) -> None:
@@ -185,7 +191,8 @@ def test_portal_without_deals_next_command_runs(tmp_path: Path) -> None:
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("customer conversions (lifecycle dates, no deals): 2; next: ")
     command = last.split("next: attribution ", 1)[1].split()
-    assert "--conversion-stage" in command and command[command.index("--conversion-stage") + 1] == "customer"
+    assert "--conversion-stage" in command
+    assert command[command.index("--conversion-stage") + 1] == "customer"
     ran = run_cli(*command, "-m", "linear", "--out", "runs", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert "conversions 2" in ran.stdout

@@ -138,7 +138,7 @@ OpenStages = Annotated[
 
 def _import(
     importer: Callable[..., ImportResult],
-    files: tuple[Path, ...],
+    files: tuple[Path | None, ...],
     out: Path,
     self_reported: str | None,
     timestamp_format: list[str] | None,

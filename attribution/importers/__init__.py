@@ -6,7 +6,8 @@ columns found by alias, dates / amounts / booleans parsed with errors naming fil
 and lines), ``_shared`` (role, stage and campaign-type mappings, self-reported answers),
 ``_result`` (the result, the report and the atomic write), ``_hubspot`` and ``_salesforce``
 (with ``_salesforce_read``: ids and report footers, ``_salesforce_accounts``: accounts from
-deals).
+the members' own column and from deals, ``_salesforce_history``: OpportunityHistory), and
+``_hubspot_lifecycle`` (lifecycle dates, one column per stage; a portal without deals).
 """
 
 from attribution.importers._hubspot import import_hubspot

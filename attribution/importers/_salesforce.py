@@ -43,6 +43,7 @@ from attribution.importers._salesforce_accounts import (
     member_accounts,
     person,
 )
+from attribution.importers._salesforce_history import history_events
 from attribution.importers._salesforce_read import read_salesforce
 from attribution.importers._shared import (
     best_role,
@@ -55,7 +56,6 @@ from attribution.importers._shared import (
     role_expr,
     row_ids,
     self_reported,
-    snake,
     uncreated,
 )
 
@@ -148,7 +148,7 @@ def import_salesforce(
     )
     stages = _deal_events(opp_frame, opp_stages, role_rows, accounts, report)
     if opportunity_history is not None:
-        history = _history(
+        history = history_events(
             read_salesforce(opportunity_history, "opportunity_history", report),
             report,
             formats,
@@ -530,41 +530,6 @@ def _contact_roles(roles: Export, lead_map: pl.DataFrame, report: ImportReport) 
     return frame.drop("_role_raw").unique(
         ["opportunity_id", "contact_id"], keep="first", maintain_order=True
     )
-
-
-def _history(
-    hist: Export,
-    report: ImportReport,
-    formats: Sequence[str],
-    given: tuple[Sequence[str], Sequence[str], Sequence[str]] = ((), (), ()),
-) -> pl.DataFrame:
-    """Open stage changes (``StageName`` in snake case at ``CreatedDate``)."""
-    oid = hist.require(["OpportunityId", "Opportunity ID"])
-    stage = hist.require(["StageName", "Stage", "To Stage"])
-    created = hist.require(["CreatedDate", "Created Date", "Last Modified", "Edit Date"])
-    report.read(hist, {"opportunity_id": oid, "stage": stage, "timestamp": created})
-    frame = hist.frame.select(
-        pl.col(oid).alias("opportunity_id"),
-        parse_timestamps(hist, created, formats, "timestamp").alias("timestamp"),
-        pl.col(stage).alias("_stage_raw"),
-        snake(pl.col(stage)).alias("stage"),
-        closed_by_stage(hist, stage, *given).alias("_closed"),
-    )
-    incomplete = frame.select(
-        pl.any_horizontal(pl.col("opportunity_id", "timestamp", "stage").is_null()).sum()
-    ).item()
-    report.drop("opportunity_history", "no OpportunityId, StageName or CreatedDate", incomplete)
-    frame = frame.drop_nulls(["opportunity_id", "timestamp", "stage"])
-    closed = frame.get_column("_closed").is_not_null()
-    report.drop(
-        "opportunity_history",
-        "closed stage (won/lost come from the Opportunity's CloseDate)",
-        int(closed.sum()),
-    )
-    frame = frame.filter(~closed)
-    report.kept("opportunity_history", frame.height)
-    record_mapping(report, "opportunity history stage", frame, "_stage_raw", "stage")
-    return frame.select("opportunity_id", "timestamp", "stage")
 
 
 def _deal_events(
