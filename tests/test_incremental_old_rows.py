@@ -124,6 +124,41 @@ def test_a_database_row_updated_forces_a_full_recompute(sample, tmp_path) -> Non
     assert_same(got, attribution.attribute(updated, stages, models=MODELS))
 
 
+def test_a_database_row_updated_the_first_night_after_a_full_one_is_seen(sample, tmp_path):
+    """A full night (the first, or any recompute) has the database sum its old rows too, so
+    an UPDATE made before the very next night is noticed (new-user report 4, defect 1:
+    the night after a full one compared nothing, and its wrong answer then stayed)."""
+    touches, stages = sample
+    path = tmp_path / "crm.duckdb"
+    uri = f"duckdb://{path}"
+    state = tmp_path / "state"
+    early = touches.filter(pl.col("timestamp") < CUT)
+    with duckdb.connect(str(path)) as con:
+        con.register("s", stages.to_arrow())
+        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+        con.register("t", early.to_arrow())
+        con.execute("CREATE TABLE touches AS SELECT * FROM t")
+
+    def night() -> attribution.AttributionResult:
+        queries = (attribution.SqlTable(uri, "SELECT * FROM touches"),
+                   attribution.SqlTable(uri, "SELECT * FROM stages"))  # fmt: skip
+        return attribute_incremental(*queries, models=MODELS, state=state)
+
+    assert night().manifest["parameters"]["incremental"]["mode"] == "full"
+    with duckdb.connect(str(path)) as con:  # the new rows, and an old row corrected
+        con.register("t", touches.filter(pl.col("timestamp") >= CUT).to_arrow())
+        con.execute("INSERT INTO touches SELECT * FROM t")
+        con.execute(
+            "UPDATE touches SET channel = 'email' WHERE touch_id = (SELECT touch_id FROM "
+            "touches WHERE channel <> 'email' AND timestamp < TIMESTAMPTZ '2025-06-01' "
+            "ORDER BY touch_id LIMIT 1)"
+        )
+    got = night()
+    _full_because(got, "the database's checksum of the rows before")
+    updated = attribution.SqlTable(uri, "SELECT * FROM touches").frame()
+    assert_same(got, attribution.attribute(updated, stages, models=MODELS))
+
+
 def test_the_cli_says_why_on_stderr(sample, tmp_path) -> None:
     touches, stages = sample
     first, second = _batches(touches, [CUT])

@@ -88,7 +88,7 @@ from attribution.engine._generations import (
     write_table,
 )
 from attribution.engine._history import rows_of, rows_since
-from attribution.engine._incremental_read import Read, read_after
+from attribution.engine._incremental_read import Read, read_after, sql_mark
 from attribution.engine._input_counts import count_blank_rows
 from attribution.engine._manifest import Timer, conversion_totals
 from attribution.engine._memory import attribute, refuse_bootstrap
@@ -344,7 +344,12 @@ def _full(
         # (trailing blank rows too), as a full run numbers rows appended to the source
         numbered = (table.rows_in, table.rows_in)
         append_history(fresh, meta, name, table.frame, 0, _key(options), numbered)
-        meta["inputs"][name]["old_rows"] = file_mark(touches if name == "touches" else stages)
+        data = touches if name == "touches" else stages
+        # a query's old rows are summed by the database now, so the next night can compare
+        # them (without it, an edit made before that night would never be seen)
+        meta["inputs"][name]["old_rows"] = file_mark(data) or sql_mark(
+            data, _TABLES[name], options, _cutoff(meta["inputs"][name], options)
+        )
     per_entity = (
         options.level == "contact"
         and not options.select_markov_order

@@ -23,7 +23,7 @@ from attribution.inputs._sources import Source, read_source
 from attribution.options import RunOptions
 from attribution.typing import TableLike
 
-__all__ = ["Read", "read_after"]
+__all__ = ["Read", "read_after", "sql_mark"]
 
 
 #: the column of source positions while an input is filtered (dropped before validation)
@@ -82,19 +82,9 @@ def read_after(
     if isinstance(data, SqlTable) and _datetime_query(data, spec, options, column):
         inner = f'SELECT * FROM ({data.query}) AS _attribution_q WHERE "{column}"'
         after = SqlTable(data.uri, f"{inner} >= {_literal(cutoff)}")
-        kind = database_kind(data.uri)
         stored = dict((seen or {}).get("old_rows") or {})
         checked = stored.get("before") if stored.get("kind") == "sql" else None
-        sums = sql_checksum(kind, "_attribution_q") + " AS now"
-        if checked is not None:
-            earlier = f'"{column}" < {_literal(datetime.fromisoformat(checked))}'
-            sums += ", " + sql_checksum(kind, "_attribution_q", earlier) + " AS checked"
-        count = SqlTable(
-            data.uri,
-            f"SELECT count(*) AS n, {sums} FROM ({data.query}) AS _attribution_q "
-            f'WHERE "{column}" < {_literal(cutoff)}',
-        )
-        counted = count.frame(spec.name).row(0, named=True)
+        counted = _sums_before(data, spec, column, cutoff, checked)
         read = Read(load_input(after, spec, options, require_rows=False), int(counted["n"]))
         read.whole = False
         read.mark = {"kind": "sql", "before": cutoff.isoformat(), "sum": counted["now"]}
@@ -141,6 +131,40 @@ def read_after(
     early = table.frame.get_column("timestamp") < cutoff
     before = int(early.sum())
     return Read(_replace(table, table.frame.filter(~early)), before, total=table.rows_in)
+
+
+def _sums_before(
+    data: SqlTable, spec: TableSpec, column: str, cutoff: datetime, checked: str | None
+) -> dict[str, Any]:
+    """One query: the count ``n`` and the checksum ``now`` of the rows dated before
+    ``cutoff``, and (``checked``: the previous cutoff) the checksum of those before it."""
+    kind = database_kind(data.uri)
+    sums = sql_checksum(kind, "_attribution_q") + " AS now"
+    if checked is not None:
+        earlier = f'"{column}" < {_literal(datetime.fromisoformat(checked))}'
+        sums += ", " + sql_checksum(kind, "_attribution_q", earlier) + " AS checked"
+    count = SqlTable(
+        data.uri,
+        f"SELECT count(*) AS n, {sums} FROM ({data.query}) AS _attribution_q "
+        f'WHERE "{column}" < {_literal(cutoff)}',
+    )
+    return count.frame(spec.name).row(0, named=True)
+
+
+def sql_mark(
+    data: TableLike, spec: TableSpec, options: RunOptions, cutoff: datetime
+) -> dict[str, Any] | None:
+    """What a full night keeps so the next night can check a query's old rows: the
+    database's checksum of its rows dated before ``cutoff`` (the next night's cutoff: the
+    rows it will not read again). None for anything but a query whose timestamp column the
+    database can compare (a file is marked by :func:`attribution.engine._old_rows.file_mark`)."""
+    if not isinstance(data, SqlTable):
+        return None
+    column = _their_timestamp(options, spec.name)
+    if not _datetime_query(data, spec, options, column):
+        return None
+    counted = _sums_before(data, spec, column, cutoff, None)
+    return {"kind": "sql", "before": cutoff.isoformat(), "sum": counted["now"]}
 
 
 def _datetime_query(data: SqlTable, spec: TableSpec, options: RunOptions, column: str) -> bool:
