@@ -116,3 +116,28 @@ def test_the_process_lane_reads_a_close_date_as_the_end_of_that_day(url: str) ->
     last = [r for r in answer.json()["touch_credit"] if r["credit"] == 1.0]
     assert {r["channel"] for r in last} == {"webinar"}
     assert len(last) == 40
+
+
+def test_the_end_of_a_day_is_defined_once() -> None:
+    """One public constant says what a date alone stands for (attribution.inputs.END_OF_DAY);
+    the importers, the library's scoring request, the small-journey scorer and the service
+    read it instead of writing the time again."""
+    import re
+    from datetime import time
+
+    from attribution.inputs import END_OF_DAY
+
+    assert END_OF_DAY == time(23, 59, 59, 999_999)
+    root = Path(attribution.__file__).parent.parent
+    written = re.compile(
+        r"time\(23\b|hour=23|86_?400_?000_?000\s*-\s*1|days=1\)\s*-|T23:59:59|999_999\)"
+        r"|\"\(23:59|999999 UTC\), so a deal won"
+    )
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("attribution", "service")
+        for path in sorted((root / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if written.search(line.split("#")[0]) and "END_OF_DAY: Final" not in line
+    ]
+    assert found == []

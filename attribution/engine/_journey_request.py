@@ -17,7 +17,7 @@ import polars as pl
 from attribution.exceptions import InputError
 from attribution.inputs._campaigns import Key, unit_expr
 from attribution.inputs._channels import channel_spelling
-from attribution.inputs._reading import parse_timestamp
+from attribution.inputs._reading import END_OF_DAY, parse_timestamp
 from attribution.inputs._schema import ROW, UTC_DATETIME
 from attribution.inputs._separator import SEPARATOR
 from attribution.journeys._conversions import DEFAULT_MILESTONES
@@ -79,8 +79,6 @@ def _number(value: Any, path: str) -> float | None:
 
 #: A date without a time of day, as ISO 8601 text (``2025-03-01``).
 DATE_ONLY: Final = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s*")
-#: The time of day a conversion sent as a date alone is taken at (:class:`_Times`).
-END_OF_DAY: Final = time(23, 59, 59, 999_999)
 
 
 class _Times:

@@ -47,6 +47,7 @@ from attribution.engine._journey_request import CONVERSION_STAGE, MILESTONES
 from attribution.engine._scoring_small_result import SmallResult
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._channels import channel_spelling
+from attribution.inputs._reading import END_OF_DAY_OFFSET
 from attribution.inputs._separator import SEPARATOR
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.models._allocation import _check_weights, _relative_weights
@@ -96,8 +97,8 @@ def _micros(value: Any) -> int:
     return micros
 
 
-#: From a day's midnight to its end (23:59:59.999999), in microseconds.
-_DAY_END: Final = 86_400_000_000 - 1
+#: From a day's midnight to its end (:data:`attribution.inputs.END_OF_DAY`), in microseconds.
+_DAY_END: Final = END_OF_DAY_OFFSET // timedelta(microseconds=1)
 
 
 def _conversion_micros(value: Any) -> int:

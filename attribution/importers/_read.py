@@ -19,6 +19,8 @@ import polars as pl
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
 from attribution.inputs._read_errors import read_failure
 from attribution.inputs._reading import (  # _with_format: one pattern, the shared semantics
+    END_OF_DAY,
+    END_OF_DAY_OFFSET,
     SLASH_DATE,
     US_TIMESTAMP_FORMATS,
     _with_format,
@@ -379,11 +381,12 @@ def parse_close_dates(
 ) -> pl.Expr:
     """:func:`parse_timestamps` of a deal's close date, where a date without a time of day
     (``3/6/2025``, ``2025-03-06``: Salesforce's ``CloseDate`` is a date, and HubSpot deal
-    exports often show one) is the **end** of that day (23:59:59.999999), not its midnight:
-    a deal created and won the same day closes after its creation and after that day's
-    touches, which midnight would put before it and leave out of its journey."""
+    exports often show one) is the **end** of that day
+    (:data:`~attribution.inputs.END_OF_DAY`), not its midnight: a deal created and won the
+    same day closes after its creation and after that day's touches, which midnight would
+    put before it and leave out of its journey."""
     parsed = parse_timestamps(export, column, formats, ours)
-    end = parsed + pl.duration(days=1) - pl.duration(microseconds=1)
+    end = parsed + END_OF_DAY_OFFSET
     return pl.when(date_only(column)).then(end).otherwise(parsed)
 
 
@@ -412,8 +415,8 @@ def count_close_dates(
     if n:
         report.notes.append(
             f"{export.label}: {n:,} close date(s) in '{column}' have no time of day: read as "
-            "the end of that day (23:59:59.999999 UTC), so a deal won the day it was created "
-            "closes after it and after that day's touches"
+            f"the end of that day ({END_OF_DAY.isoformat()} UTC), so a deal won the day it "
+            "was created closes after it and after that day's touches"
         )
     early = frame.filter(pl.col(outcome).is_not_null() & (pl.col(closed) < pl.col(created))).height
     report.counts["deals_closed_before_created"] = early

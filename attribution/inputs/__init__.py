@@ -17,6 +17,7 @@ from attribution.inputs._limits import (
     MAX_TEXT_CHARS,
 )
 from attribution.inputs._reading import (
+    END_OF_DAY,
     US_TIMESTAMP_FORMATS,
     blank_as_null,
     blanks_as_null,
@@ -29,6 +30,7 @@ from attribution.inputs._reading import (
 from attribution.inputs._sources import Source, read_source
 
 __all__ = [
+    "END_OF_DAY",
     "MAX_AMOUNT",
     "MAX_ID_CHARS",
     "MAX_NAME_CHARS",

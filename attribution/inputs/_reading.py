@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
@@ -36,6 +37,18 @@ _ISO_HINT = (
     "timestamps must be ISO 8601 (2025-03-01, 2025-03-01T09:30:00, 2025-03-01T09:30:00+02:00) "
     "or match a strftime pattern given with --timestamp-format or [formats] in the config"
 )
+
+
+#: The time of day a **date alone** stands for where it is a deal's close or a conversion:
+#: the *end* of that day (23:59:59.999999 UTC), so a deal closed on a date comes after that
+#: day's touches and after an opportunity created the same day. The one rule for ``attribution
+#: import`` (close dates), scoring requests (the library's and the service's) and the
+#: small-journey scorer; other timestamps sent as a date are that day's midnight.
+END_OF_DAY: Final = time(23, 59, 59, 999_999)
+#: :data:`END_OF_DAY` as the time from that day's midnight.
+END_OF_DAY_OFFSET: Final = datetime.combine(datetime.min, END_OF_DAY) - datetime.min
+assert END_OF_DAY_OFFSET < timedelta(days=1)
+
 
 
 #: Text that stands for a missing value in exports (BI tools, Excel, pandas' ``astype(str)``):

@@ -33,7 +33,7 @@ from typing import Annotated, Any, Final
 import msgspec
 import orjson
 
-from attribution.inputs import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS
+from attribution.inputs import END_OF_DAY, MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS
 
 from .schemas import AttributeRequest
 
@@ -82,7 +82,7 @@ def _moment(value: Any) -> datetime:
 def _end_of_day(moment: datetime) -> datetime:
     """A conversion sent as a date alone (``_ISO``'s ten characters) is the end of that day,
     as the schema and the library read it."""
-    return moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return datetime.combine(moment.date(), END_OF_DAY, tzinfo=moment.tzinfo)
 
 
 def _keys(value: Any, allowed: frozenset[str]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 from typing_extensions import TypedDict
 
-from attribution.inputs import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS
+from attribution.inputs import END_OF_DAY, MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS
 
 from ..core.errors import CLEAN_TEXT
 
@@ -41,7 +41,7 @@ def _conversion_text(value: Any) -> Any:
     # the library reads it: the day's touches come before it
     value = _iso_text(value)
     if isinstance(value, str) and _DATE_ONLY.fullmatch(value):
-        return f"{value.strip()}T23:59:59.999999"
+        return f"{value.strip()}T{END_OF_DAY.isoformat()}"
     return value
 
 
@@ -65,7 +65,7 @@ class Conversion(TypedDict):
     id: Annotated[Id, Field(description="your id (e.g. the opportunity id); echoed back")]
     timestamp: Annotated[ConversionTimestamp, Field(
         description="ISO 8601; naive = UTC; a date alone is the end of that day "
-                    "(23:59:59.999999)")]
+                    f"({END_OF_DAY.isoformat()})")]
     value: NotRequired[Annotated[Amount | None, Field(description="deal amount")]]
     stage: NotRequired[Annotated[Stage, Field(description="default closed_won")]]
 
