@@ -1,0 +1,84 @@
+"""Run-time input forms new users met (new-user report 2, "Smaller / docs"): warehouse text
+timestamps, semicolon CSVs, naive CRM dates in a time zone, invisible names, a BOM'd truth
+file, options given but unused, and the checks a run makes at load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import attribution
+from attribution.inputs import parse_timestamp
+
+STAGES = "contact_id,stage,timestamp,value\nc1,closed_won,2025-03-10T00:00:00Z,100\n"
+
+
+def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "attribution.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=180,
+    )
+
+
+# ------------------------------------------------------------- warehouse text timestamps
+def test_postgres_and_bigquery_text_timestamps_are_read() -> None:
+    raw = pl.Series(
+        [
+            "2025-03-05 10:00:00+00",  # psql / COPY TO CSV of a timestamptz
+            "2025-03-05 10:00:00.250-08",
+            "2025-03-05T10:00+05",
+            "2025-03-05 10:00:00 UTC",  # BigQuery's CSV / JSON export
+            "2025-03-05 10:00:00.5 UTC",
+            "2025-03-05",  # a date: its "-05" is no offset
+        ]
+    )
+    got = pl.select(parse_timestamp(pl.lit(raw))).to_series().to_list()
+    assert got == [
+        datetime(2025, 3, 5, 10, tzinfo=UTC),
+        datetime(2025, 3, 5, 18, 0, 0, 250_000, tzinfo=UTC),
+        datetime(2025, 3, 5, 5, tzinfo=UTC),
+        datetime(2025, 3, 5, 10, tzinfo=UTC),
+        datetime(2025, 3, 5, 10, 0, 0, 500_000, tzinfo=UTC),
+        datetime(2025, 3, 5, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2025-03-05 10:00:00 EST", "2025-03-05 10:00:00 CET", "2025-03-05 10+00", "03-05 10:00:00+00"],
+)
+def test_ambiguous_zone_forms_stay_unreadable_with_the_hint(tmp_path: Path, value: str) -> None:
+    (tmp_path / "t.csv").write_text(
+        f"contact_id,channel,timestamp\nc1,email,2025-03-01 09:00:00+00\nc1,web,{value}\n"
+    )
+    (tmp_path / "s.csv").write_text(STAGES)
+    with pytest.raises(attribution.SchemaError) as info:
+        attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"])
+    assert info.value.lines == [3]
+    assert "timestamps must be ISO 8601" in str(info.value)
+
+
+def test_a_run_reads_warehouse_text_like_iso(tmp_path: Path) -> None:
+    (tmp_path / "pg.csv").write_text(
+        "contact_id,channel,timestamp\nc1,email,2025-03-01 09:00:00+00\n"
+        "c1,web,2025-03-05 10:00:00 UTC\n"
+    )
+    (tmp_path / "iso.csv").write_text(
+        "contact_id,channel,timestamp\nc1,email,2025-03-01T09:00:00Z\nc1,web,2025-03-05T10:00:00Z\n"
+    )
+    (tmp_path / "s.csv").write_text(STAGES)
+    credit = [
+        attribution.attribute(tmp_path / name, tmp_path / "s.csv", models=["time_decay"])
+        .touch_credit.sort("timestamp")
+        .select("timestamp", "credit")
+        for name in ("pg.csv", "iso.csv")
+    ]
+    assert credit[0].equals(credit[1])
