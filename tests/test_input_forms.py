@@ -4,8 +4,6 @@ file, options given but unused, and the checks a run makes at load."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,16 +14,6 @@ import attribution
 from attribution.inputs import parse_timestamp
 
 STAGES = "contact_id,stage,timestamp,value\nc1,closed_won,2025-03-10T00:00:00Z,100\n"
-
-
-def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "attribution.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=180,
-    )
 
 
 # ------------------------------------------------------------- warehouse text timestamps
