@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from attribution import import_hubspot, import_salesforce
+from attribution import ColumnNotFoundError, import_hubspot, import_salesforce
 
 CLI = [sys.executable, "-m", "attribution.cli"]
 
@@ -196,3 +196,56 @@ def test_portal_without_deals_next_command_runs(tmp_path: Path) -> None:
     ran = run_cli(*command, "-m", "linear", "--out", "runs", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert "conversions 2" in ran.stdout
+
+
+# --- HubSpot: a form-submission export keyed by e-mail ------------------------------------
+
+FORMS = ["Conversion Date", "Page URL", "Email", "First Name", "utm_source", "utm_medium"]
+
+
+def _forms(tmp_path: Path) -> Path:
+    return export(
+        tmp_path / "forms.csv",
+        FORMS,
+        [
+            ["2025-03-03 10:00", "https://acme.example/demo", "ann@acme.example", "Ann",
+             "linkedin", "paid_social"],
+            # case and padding differ from the contacts export's 'Ben@Beta.example'
+            ["2025-03-04 11:00", "https://acme.example/demo?utm_source=google&utm_medium=cpc",
+             " BEN@beta.example ", "Ben", "", ""],
+            ["2025-03-05 12:00", "https://acme.example/demo", "nobody@else.example", "Zed",
+             "google", "cpc"],
+            ["2025-03-06 12:00", "https://acme.example/demo", "", "Anon", "", ""],
+        ],
+    )  # fmt: skip
+
+
+def test_form_submissions_join_contacts_on_email(tmp_path: Path) -> None:
+    contacts, deals = _hs_contacts(tmp_path), _hs_deals(tmp_path)
+    result = import_hubspot(contacts, deals, engagements=_forms(tmp_path))
+    touches = result.touches.sort("timestamp")
+    assert touches.get_column("contact_id").to_list() == ["51001", "51002"]
+    assert touches.get_column("touch_type").to_list() == ["form_submission", "form_submission"]
+    # the second row's UTM comes from its page URL (its UTM cells are blank)
+    assert touches.get_column("utm_source").to_list() == ["linkedin", "google"]
+    assert touches.get_column("account_id").to_list() == ["9001", "9002"]
+    drops = {d["reason"]: d["count"] for d in result.report["drops"] if d["file"] == "engagements"}
+    assert drops == {
+        "no e-mail in 'Email'": 1,
+        "e-mail in 'Email' matches no contact of the contacts export": 1,
+    }
+    eng = result.report["files"]["engagements"]
+    assert (eng["rows_read"], eng["rows_kept"]) == (4, 2)
+    assert eng["columns"]["contact_id"] == "Email -> contacts 'Email' -> 'Record ID'"
+
+
+def test_form_submissions_need_the_contacts_email(tmp_path: Path) -> None:
+    contacts = export(
+        tmp_path / "c.csv", ["Record ID", "Create Date"], [["51001", "3/1/2025 7:41 AM"]]
+    )
+    with pytest.raises(ColumnNotFoundError) as caught:
+        import_hubspot(contacts, _hs_deals(tmp_path), engagements=_forms(tmp_path))
+    text = str(caught.value)
+    assert "c.csv" in text
+    assert "by e-mail ('Email')" in text
+    assert "\n" not in text

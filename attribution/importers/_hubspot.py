@@ -27,12 +27,12 @@ from pathlib import Path
 import polars as pl
 
 from attribution.importers._hubspot_companies import (
-    COMPANY_IDS,
-    ID,
+    CONTACT_IDS,
+    CREATE_DATE,
     companies_expr,
-    first_id,
     note_other_companies,
 )
+from attribution.importers._hubspot_engagements import engagement_touches
 from attribution.importers._hubspot_lifecycle import (
     customers_without_deals,
     lifecycle_columns,
@@ -59,22 +59,13 @@ from attribution.importers._shared import (
     repeated_deals,
     repeated_ids,
     role_expr,
-    row_ids,
     self_reported,
     snake,
     uncreated,
 )
-from attribution.inputs._taxonomy import channel_expr, load_rules
 
 CONTACT_ID = ["Record ID", "Contact ID", "hs_object_id", "vid", "id"]
 DEAL_ID = ["Record ID", "Deal ID", "hs_object_id", "dealId", "id"]
-CONTACT_IDS = [
-    "Associated Contact IDs",
-    "Associated Contact ID",
-    "associatedcontactids",
-    "Contact IDs",
-]
-CREATE_DATE = ["Create Date", "createdate", "hs_createdate"]
 SOURCE = ["Original Source", "Original Traffic Source", "hs_analytics_source"]
 #: HubSpot's source categories (Original / Latest Source, folded) -> channels
 SOURCES = {
@@ -193,8 +184,13 @@ def import_hubspot(
         deal_stages = customers_without_deals(deal, contact_stages, report)
         deal = None
     touches = (
-        _engagements(
-            read_export(engagements, "engagements"), accounts, report, formats, channel_rules
+        engagement_touches(
+            read_export(engagements, "engagements"),
+            (con, cid),
+            accounts,
+            report,
+            formats,
+            channel_rules,
         )
         if engagements is not None
         else _source_touches(con, people, cid, source_col, contact_rows, report, formats)
@@ -357,103 +353,6 @@ def _deals(
             "lead_source",
         )
         for kept, at, stage in events
-    )
-
-
-def _engagements(
-    eng: Export,
-    accounts: pl.DataFrame,
-    report: ImportReport,
-    formats: Sequence[str],
-    channel_rules: str | Path | None,
-) -> pl.DataFrame:
-    """Engagements / form submissions -> one touch per associated contact."""
-    eid = eng.column(["Activity ID", "Engagement ID", "Submission ID"] + ID, required=False)
-    people = eng.require(CONTACT_IDS + ["Contact ID", "contact_id", "hs_contact_id"])
-    when = eng.require(
-        ["Activity date", "Timestamp", "hs_timestamp", "Conversion Date", "Submitted At"]
-        + CREATE_DATE
-    )
-    kind = eng.column(
-        ["Activity type", "Engagement Type", "hs_activity_type", "hs_engagement_type", "type"],
-        required=False,
-    )
-    source = eng.column(["UTM Source", "utm_source", "hs_utm_source"], required=False)
-    medium = eng.column(["UTM Medium", "utm_medium", "hs_utm_medium"], required=False)
-    campaign = eng.column(
-        ["UTM Campaign", "utm_campaign", "hs_utm_campaign", "Campaign"], required=False
-    )
-    company = eng.column(COMPANY_IDS, required=False)
-    report.read(
-        eng,
-        {
-            "touch_id": eid,
-            "contact_id": people,
-            "timestamp": when,
-            "touch_type": kind,
-            "utm_source": source,
-            "utm_medium": medium,
-            "campaign": campaign,
-            "account_id": company,
-        },
-    )
-    text = pl.lit(None, pl.String)
-    frame = eng.frame.select(
-        row_ids(eid, "engagement").alias("_id"),
-        split_ids(people).alias("contact_id"),
-        parse_timestamps(eng, when, formats, "timestamp").alias("timestamp"),
-        (pl.col(kind) if kind else text).alias("touch_type"),
-        (pl.col(source) if source else text).alias("utm_source"),
-        (pl.col(medium) if medium else text).alias("utm_medium"),
-        (pl.col(campaign) if campaign else text).alias("campaign"),
-        first_id(company).alias("_company"),
-    )
-    no_time = frame.get_column("timestamp").null_count()
-    report.drop("engagements", f"no date in '{when}'", no_time)
-    frame = frame.filter(pl.col("timestamp").is_not_null())
-    nobody = (pl.col("contact_id").list.len() == 0) & pl.col("_company").is_null()
-    report.drop(
-        "engagements", f"no associated contact in '{people}'", frame.select(nobody.sum()).item()
-    )
-    frame = frame.filter(~nobody)
-    report.kept("engagements", frame.height)
-    rules = load_rules(channel_rules)
-    has_utm = pl.col("utm_source").is_not_null() | pl.col("utm_medium").is_not_null()
-    frame = frame.with_columns(
-        pl.when(has_utm | pl.col("touch_type").is_null())
-        .then(channel_expr(rules, {"utm_source", "utm_medium"}))
-        .otherwise(snake(pl.col("touch_type")))
-        .alias("channel")
-    )
-    utm = frame.filter(has_utm).select(
-        pl.concat_str(
-            pl.col("utm_source").fill_null(""), pl.col("utm_medium").fill_null(""), separator=" / "
-        ).alias("utm"),
-        "channel",
-    )
-    record_mapping(report, "channel (utm_source / utm_medium)", utm, "utm", "channel")
-    record_mapping(
-        report, "channel (activity type, no UTM)", frame.filter(~has_utm), "touch_type", "channel"
-    )
-    many = pl.col("contact_id").list.len() > 1
-    return (
-        frame.with_columns(many.alias("_many"))
-        .explode("contact_id")
-        .join(accounts.rename({"account_id": "_contact_account"}), on="contact_id", how="left")
-        .select(
-            pl.when("_many")
-            .then(pl.col("_id") + ":" + pl.col("contact_id"))
-            .otherwise("_id")
-            .alias("touch_id"),
-            "timestamp",
-            "channel",
-            "contact_id",
-            pl.coalesce("_company", "_contact_account").alias("account_id"),
-            "campaign",
-            "touch_type",
-            "utm_source",
-            "utm_medium",
-        )
     )
 
 

@@ -26,6 +26,14 @@ COMPANY_IDS = [
     "Company ID",
 ]
 COMPANY_NAMES = ["Associated Company", "Company Name", "company"]
+#: the contact ids a deal or engagement is associated with (``;``-separated)
+CONTACT_IDS = [
+    "Associated Contact IDs",
+    "Associated Contact ID",
+    "associatedcontactids",
+    "Contact IDs",
+]
+CREATE_DATE = ["Create Date", "createdate", "hs_createdate"]
 
 
 def first_id(column: str | None) -> pl.Expr:
