@@ -260,6 +260,12 @@ class RunOptions:
         classifier (``--survey-labels``) codes with a top-class probability below it stays
         ``other`` (unmatched, counted) instead of entering the survey benchmark with a guess
         (``#VALUE!`` or ``0`` coded word of mouth at 0.10, "saw an ad" LinkedIn at 0.30).
+    survey_post_purchase_days
+        A survey answer at most this many days after one of its contact's (or account's)
+        conversions is about that conversion (a post-purchase or onboarding survey), else it
+        joins the next conversion (default 30, a whole number in [0, 3650]; 0: always the
+        next one unless at the same moment). ``join_rule`` in ``survey_coded.parquet`` says
+        which rule joined each answer.
 
     Raises
     ------
@@ -453,6 +459,15 @@ class RunOptions:
             parse=_number,
         ),
     )
+    survey_post_purchase_days: int = field(
+        default=30,  # attribution.surveys._join.DEFAULT_POST_PURCHASE_DAYS
+        metadata=_flag(
+            "--survey-post-purchase-days",
+            help="A survey answer at most this many days after a conversion of its contact or "
+            "account is about that conversion, else the next one (default 30)",
+            parse=_whole_number,
+        ),
+    )
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -569,6 +584,15 @@ class RunOptions:
             ):
                 raise InputError(f"survey_min_proba must be a number in [0, 1]; got {floor!r}")
         object.__setattr__(self, "survey_min_proba", float(floor))
+        with _option("survey_post_purchase_days"):
+            from attribution.surveys._join import check_post_purchase_days
+
+            try:
+                check_post_purchase_days(
+                    self.survey_post_purchase_days, "survey_post_purchase_days"
+                )
+            except ModelParameterError as exc:
+                raise InputError(str(exc)) from None
         self._checked.update(
             runs=runs,
             window=window,

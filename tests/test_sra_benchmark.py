@@ -137,6 +137,12 @@ def test_counts_keep_answers_without_a_conversion(tiny):
         "answers_without_conversion": 2,
         "answers_without_key": 0,
         "joined_on": {"opportunity_id": 0, "contact_id": 5, "account_id": 0},
+        "join_rules": {  # no answer time: the first conversion of the key
+            "after_conversion": 0,
+            "next_conversion": 0,
+            "previous_conversion": 0,
+            "untimed": 5,
+        },
         "conversions": 6,
         "conversions_with_answer": 5,
         "conversions_without_answer": 1,
@@ -324,8 +330,24 @@ def test_join_by_account_takes_the_next_conversion_else_the_last(day):
             "timestamp": [day(5), day(20), day(60), day(1)],
         }
     )
-    out = join_answers(coded, conversions)
+    # without a post-purchase window: the next conversion, else the last one
+    out = join_answers(coded, conversions, post_purchase_days=0)
     assert out.get_column("conversion_id").to_list() == ["a#1", "a#2", "a#2", None]
+    assert out.get_column("join_rule").to_list() == [
+        "next_conversion",
+        "next_conversion",
+        "previous_conversion",
+        None,
+    ]
+    # the default window (30 days): day 20 is 10 days after a#1, a post-purchase answer
+    out = join_answers(coded, conversions)
+    assert out.get_column("conversion_id").to_list() == ["a#1", "a#1", "a#2", None]
+    assert out.get_column("join_rule").to_list() == [
+        "next_conversion",
+        "after_conversion",
+        "after_conversion",
+        None,
+    ]
 
 
 # ------------------------------------------------------------------------ truth

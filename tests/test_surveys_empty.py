@@ -109,3 +109,12 @@ def test_run_with_surveys_warns_and_goes_on(tmp_path: Path) -> None:
     meta = json.loads((run_dir / "survey_benchmark.json").read_text())
     assert meta["counts"]["answers_without_conversion"] == 2
     assert meta["empty"].startswith("no survey answer joined a conversion")
+    # no model is ranked anywhere: no leaderboard rows of NaN ranks, no 'agrees best'
+    assert pl.read_parquet(run_dir / "survey_leaderboard.parquet").height == 0
+    assert "agrees best with what buyers report" not in (run_dir / "report.html").read_text()
+    assert manifest["decision_model_reason"] == (
+        "the survey is unusable: 0 of 2 answers joined a conversion"
+    )
+    assert "Decision model: linear, the default (the survey is unusable: 0 of 2 answers" in (
+        proc.stdout
+    )

@@ -144,7 +144,15 @@ def _decide(
     if inputs.surveys is not None:
         from attribution.inputs._formats import formats_for
         from attribution.surveys._benchmark import compare_surveys
+        from attribution.surveys._join import DEFAULT_POST_PURCHASE_DAYS
 
+        contacts = None
+        level = options.level if options is not None else "contact"
+        if inputs.contacts is not None and level == "account":  # a contact's answer: its account
+            from attribution.inputs._schema import CONTACTS, load
+
+            columns = (_columns(options) or {}).get("contacts")
+            contacts = load(inputs.contacts, CONTACTS, columns=columns).frame
         bench = compare_surveys(
             result,
             inputs.surveys,
@@ -153,6 +161,12 @@ def _decide(
             columns=(options.columns or {}).get("surveys") if options is not None else None,
             formats=formats_for("surveys", _formats(options)),
             min_proba=options.survey_min_proba if options is not None else None,
+            contacts=contacts,
+            post_purchase_days=(
+                options.survey_post_purchase_days
+                if options is not None
+                else DEFAULT_POST_PURCHASE_DAYS
+            ),
         )
         truth_scores = bench.truth  # the next yardstick when the survey cannot choose
     elif given is None and inputs.truth is not None:
@@ -168,6 +182,7 @@ def _decide(
         given_by="decision_model",
         leaderboard=bench.leaderboard if bench is not None and given is None else None,
         truth=truth_scores,
+        survey_unusable=bench.unusable if bench is not None and given is None else None,
     )
     result.manifest["decision_model"] = model
     result.manifest["decision_model_source"] = source

@@ -75,6 +75,7 @@ def decide(
     given_by: str = "decision_model",
     leaderboard: pl.DataFrame | None = None,
     truth: pl.DataFrame | None = None,
+    survey_unusable: str | None = None,
 ) -> tuple[str, str, str | None]:
     """``(model, source, reason)``: the decision model among ``models`` (the run's model
     labels), its source, and why the survey did not choose when a ``leaderboard`` was given
@@ -83,12 +84,16 @@ def decide(
     ``given`` must be one of ``models`` (else :class:`ModelNotFoundError` naming
     ``given_by``); ``leaderboard`` is a survey benchmark's (``rank``, ``model``,
     ``agreement``, ``conversions``, ``p_best``), ``truth`` a :func:`score_against_truth`
-    frame (``model``, ``truth_mae``).
+    frame (``model``, ``truth_mae``). ``survey_unusable``: surveys were given but no
+    conversion could be compared (:attr:`SurveyBenchmark.unusable`, e.g. ``"0 of 413
+    answers joined a conversion"``): the survey does not choose and the reason says so.
 
     >>> board = pl.DataFrame({"rank": [1, 2], "model": ["markov", "linear"],
     ...     "conversions": [1, 1], "agreement": [1.0, 0.0], "p_best": [1.0, 0.0]})
     >>> decide(["markov", "linear"], leaderboard=board)[2]
     'the survey is too small to choose: 1 compared conversion, at least 30 needed'
+    >>> decide(["markov", "linear"], survey_unusable="0 of 413 answers joined a conversion")
+    ('linear', 'default', 'the survey is unusable: 0 of 413 answers joined a conversion')
     """
     names = list(models)
     if not names:
@@ -100,7 +105,9 @@ def decide(
             )
         return given, "given", None
     reason = None
-    if leaderboard is not None and {"rank", "model", "agreement"} <= set(leaderboard.columns):
+    if survey_unusable:
+        reason = f"the survey is unusable: {survey_unusable}"
+    elif leaderboard is not None and {"rank", "model", "agreement"} <= set(leaderboard.columns):
         board = leaderboard.filter(
             pl.col("model").is_in(names) & pl.col("agreement").is_not_nan()
         ).sort("rank")

@@ -26,6 +26,7 @@ from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.inputs._sources import check_readable
 from attribution.models._registry import default_models
 from attribution.surveys._classifier import DEFAULT_MIN_PROBA
+from attribution.surveys._join import DEFAULT_POST_PURCHASE_DAYS, MAX_POST_PURCHASE_DAYS
 
 
 @app.command("surveys")
@@ -46,6 +47,16 @@ def surveys_cmd(
             "below this stay unmatched",
         ),
     ] = DEFAULT_MIN_PROBA,
+    survey_post_purchase_days: Annotated[
+        int,
+        typer.Option(
+            "--survey-post-purchase-days",
+            min=0,
+            max=MAX_POST_PURCHASE_DAYS,
+            help="An answer at most this many days after a conversion of its contact is about "
+            "that conversion, else the next one",
+        ),
+    ] = DEFAULT_POST_PURCHASE_DAYS,
     allow_empty: Annotated[
         bool,
         typer.Option(
@@ -74,7 +85,12 @@ def surveys_cmd(
         )
         result.require_conversions()
         bench = compare_surveys(
-            result, surveys, truth=truth, classifier=survey_labels, min_proba=survey_min_proba
+            result,
+            surveys,
+            truth=truth,
+            classifier=survey_labels,
+            min_proba=survey_min_proba,
+            post_purchase_days=survey_post_purchase_days,
         )
         if not allow_empty:  # the benchmark is the command's answer: empty is no answer
             bench.require_compared()

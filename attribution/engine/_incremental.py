@@ -117,6 +117,7 @@ _NOT_FINGERPRINTED = (
     "touch_credit_layout",  # how touch_credit.parquet is laid out
     "decision_model",  # which model the economics act on
     "survey_min_proba",  # how the survey benchmark codes answers
+    "survey_post_purchase_days",  # how the survey benchmark joins answers
 )
 _TABLES = {"touches": TOUCHES, "stages": STAGES}
 _PATH_SUMS = ["conversions", "nulls", "value"]

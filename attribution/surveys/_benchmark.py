@@ -49,11 +49,20 @@ import polars as pl
 
 from attribution.engine._result import AttributionResult
 from attribution.exceptions import InputError, ModelParameterError
+from attribution.inputs._schema import CONTACTS, ROW, load
 from attribution.inputs._sources import TableLike
 from attribution.surveys._classifier import SurveyClassifier
 from attribution.surveys._coding import CodingMode, code_answers
 from attribution.surveys._dark_funnel import dark_funnel_table, hybrid_table
-from attribution.surveys._join import JOIN_KEYS, empty_reason, join_answers, join_counts
+from attribution.surveys._join import (
+    DEFAULT_POST_PURCHASE_DAYS,
+    JOIN_KEYS,
+    accounts_from_contacts,
+    check_post_purchase_days,
+    empty_reason,
+    join_answers,
+    join_counts,
+)
 from attribution.surveys._metrics import bootstrap_means, jensen_shannon, spearman, total_variation
 from attribution.surveys._result import METRICS, SurveyBenchmark
 from attribution.surveys._rules import OTHER, SurveyRules, load_survey_rules
@@ -94,6 +103,8 @@ def compare_surveys(
     columns: Mapping[str, str] | None = None,
     formats: Mapping[str, Sequence[str]] | None = None,
     min_proba: float | None = None,
+    contacts: TableLike | None = None,
+    post_purchase_days: int = DEFAULT_POST_PURCHASE_DAYS,
 ) -> SurveyBenchmark:
     """Score every model of ``result`` against self-reported attribution answers.
 
@@ -129,6 +140,15 @@ def compare_surveys(
         The classifier's probability floor (``RunOptions.survey_min_proba``,
         ``--survey-min-proba``); ``None``: the classifier's own (default 0.5). Answers it
         codes less surely stay ``other`` (unmatched, counted as ``below_min_proba``).
+    contacts
+        The run's contacts table (``contact_id``, ``account_id``; the run's ``contacts``). At
+        account level, an answer keyed by a contact alone joins its contact's account
+        (counted: ``answers_account_from_contact``, ``answers_contact_without_account``).
+    post_purchase_days
+        An answer at most this many days after one of its key's conversions is about that
+        conversion (``RunOptions.survey_post_purchase_days``, default 30); else it goes to the
+        next conversion. ``join_rule`` in :attr:`SurveyBenchmark.coded` says which rule
+        joined each answer (:func:`attribution.surveys._join.join_answers`).
 
     Examples
     --------
@@ -154,6 +174,7 @@ def compare_surveys(
             f"The 'hybrid_dark_share' parameter of compare_surveys must be a float in [0, 1]. "
             f"Got {hybrid_dark_share!r} instead."
         )
+    check_post_purchase_days(post_purchase_days, "post_purchase_days")
     if not isinstance(result, AttributionResult):
         raise InputError(f"expected an AttributionResult, got {type(result).__name__}")
     if result.conversions.width == 0 or "conversion_id" not in result.conversions.columns:
@@ -184,8 +205,20 @@ def compare_surveys(
         columns=columns,
         formats=formats,
     )
+    contact_frame = None
+    conversion_ids = result.conversions.columns
+    if contacts is not None and "account_id" in conversion_ids and "contact_id" not in (
+        conversion_ids
+    ):  # account level: the answers' contacts are mapped to accounts
+        contact_frame = (
+            contacts if isinstance(contacts, pl.DataFrame) and ROW in contacts.columns
+            else load(contacts, CONTACTS).frame
+        )
+    answers, contact_accounts = accounts_from_contacts(
+        coded_answers.frame, result.conversions, contact_frame
+    )
     coded = (
-        join_answers(coded_answers.frame, result.conversions)
+        join_answers(answers, result.conversions, post_purchase_days=post_purchase_days)
         .with_columns(
             pl.col("channel").replace(group_of).alias("compare_channel"),
         )
@@ -195,12 +228,13 @@ def compare_surveys(
         *[
             c
             for c in coded.columns
-            if c not in ("compare_channel", "tracked", "conversion_id", "joined_on")
+            if c not in ("compare_channel", "tracked", "conversion_id", "joined_on", "join_rule")
         ],
         "compare_channel",
         "tracked",
         "conversion_id",
         "joined_on",
+        "join_rule",
     )
 
     conversions = result.conversions.select(
@@ -222,7 +256,7 @@ def compare_surveys(
     credit = conversion_credit(touch_credit, group_of, conv_ids)
 
     top1, mean_credit = per_conversion_scores(compared, credit, models, conv_ids)
-    counts = join_counts(coded, joined, result.conversions, compared)
+    counts = join_counts(coded, joined, result.conversions, compared) | contact_accounts
     distances, shares = compare_shares(compared, credit, models, joined, tracked, conv_ids.len())
     metrics = pl.DataFrame(
         {
@@ -243,6 +277,8 @@ def compare_surveys(
             truth_frame.drop("channels"), on="model", how="left", maintain_order="left"
         )
     leaderboard = leaderboard_table(metrics, top1, mean_credit, bootstrap=bootstrap, seed=seed)
+    if conv_ids.len() == 0:  # nothing compared: no model is ranked (no rows of NaN ranks)
+        leaderboard = leaderboard.clear()
     dark_funnel = dark_funnel_table(joined, touch_credit, group_of, tracked)
     hybrid = hybrid_table(joined, touch_credit, tracked, hybrid_dark_share)
     parameters = {
@@ -253,6 +289,8 @@ def compare_surveys(
         "bootstrap": bootstrap,
         "seed": seed,
         "hybrid_dark_share": float(hybrid_dark_share),
+        "post_purchase_days": post_purchase_days,
+        "contacts": contact_frame is not None,  # contact -> account at account level
         "models": models,
         "tracked_channels": sorted(tracked),
     }
@@ -267,5 +305,15 @@ def compare_surveys(
         counts=counts,
         parameters=parameters,
         truth=truth_frame,
-        empty=empty_reason(coded, joined, result.conversions) if conv_ids.len() == 0 else None,
+        empty=(
+            empty_reason(
+                coded,
+                joined,
+                result.conversions,
+                contact_accounts,
+                with_contacts=contact_frame is not None,
+            )
+            if conv_ids.len() == 0
+            else None
+        ),
     )

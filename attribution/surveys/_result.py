@@ -40,7 +40,10 @@ class SurveyBenchmark:
     coded : pl.DataFrame
         One row per answer: keys, ``response``, ``pick_list``, ``channel`` (coded),
         ``coded_by``, ``rule``, ``compare_channel`` (after the groups), ``tracked``,
-        ``conversion_id`` (null when the answer has no conversion) and ``joined_on``.
+        ``conversion_id`` (null when the answer has no conversion), ``joined_on`` (the id
+        column it joined by) and ``join_rule`` (how its time placed it among its id's
+        conversions: ``after_conversion``, ``next_conversion``, ``previous_conversion``,
+        ``untimed``; see :func:`attribution.surveys._join.join_answers`).
     shares : pl.DataFrame
         Channel shares side by side: ``channel``, ``tracked``, ``answers``, ``sra_share``
         (compared conversions, tracked channels), ``sra_share_incl_dark`` (every joined answer
@@ -81,6 +84,29 @@ class SurveyBenchmark:
     parameters: dict[str, Any] = field(default_factory=dict)
     truth: pl.DataFrame | None = None
     empty: str | None = None
+
+    @property
+    def unusable(self) -> str | None:
+        """Why the survey cannot be used at all, in a few words for the decision line
+        (``"0 of 413 answers joined a conversion"``); ``None`` when some conversion was
+        compared. :attr:`empty` has the whole reason."""
+        if self.empty is None:
+            return None
+        cnt = self.counts
+        if not cnt.get("answers"):
+            return "the survey table has no answer"
+        if not cnt.get("answers_joined"):
+            without = cnt.get("answers_contact_without_account", 0)
+            return f"0 of {cnt['answers']:,} answers joined a conversion" + (
+                f", {without:,} of them keyed by a contact without an account "
+                "(account level: give account_id, or --contacts)"
+                if without
+                else ""
+            )
+        return (
+            f"none of the {cnt['answers_joined']:,} answers joined to a conversion names a "
+            "tracked channel of an attributed conversion"
+        )
 
     def require_compared(self) -> SurveyBenchmark:
         """This benchmark, or :class:`~attribution.EmptyResultError` saying why it compared
@@ -199,6 +225,30 @@ class SurveyBenchmark:
             f"compared); {cnt['conversions_without_answer']} of {cnt['conversions']} "
             "conversions have no answer."
         )
+        if "answers_account_from_contact" in cnt:
+            mapped = cnt["answers_account_from_contact"]
+            without = cnt["answers_contact_without_account"]
+            lines.append(
+                f"Account level: {mapped} answers keyed by a contact joined by the contact's "
+                f"account (contacts table); {without} keyed by a contact without an account."
+                if self.parameters.get("contacts")
+                else f"Account level: {without} answers keyed by a contact alone join no "
+                "account's conversion without the contacts table (--contacts) or their "
+                "account_id."
+            )
+        if rules := {k: v for k, v in cnt.get("join_rules", {}).items() if v}:
+            days = self.parameters.get("post_purchase_days")
+            said = {
+                "after_conversion": f"within {days} days after a conversion (post-purchase)",
+                "next_conversion": "the next conversion",
+                "previous_conversion": f"the last conversion, more than {days} days before",
+                "untimed": "no answer time: the first conversion",
+            }
+            lines.append(
+                "Answers placed by time (join_rule in survey_coded.parquet): "
+                + "; ".join(f"{v} {said.get(k, k)}" for k, v in rules.items())
+                + "."
+            )
         groups = self.parameters.get("groups") or {}
         rolled = "; ".join(f"{g} = {' + '.join(m)}" for g, m in groups.items())
         lines.append(

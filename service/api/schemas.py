@@ -302,6 +302,9 @@ class RunRequest(BaseModel):
     survey_min_proba: float | None = Field(
         None, description="survey classifier's probability floor (0-1, default 0.5): answers "
         "it codes less surely stay unmatched")
+    survey_post_purchase_days: int | None = Field(
+        None, description="a survey answer at most this many days after a conversion is about "
+        "it, else the next conversion (0-3650, default 30)")
     # the B2B inputs (files under the data directory, as touches and stages) and settings,
     # the same as the command line's: attribution.B2BInputs
     spend: FilePath | None = Field(
