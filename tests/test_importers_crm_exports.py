@@ -16,7 +16,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from attribution import ColumnNotFoundError, import_hubspot, import_salesforce
+from attribution import (
+    ColumnNotFoundError,
+    InputError,
+    SchemaError,
+    import_hubspot,
+    import_salesforce,
+)
 
 CLI = [sys.executable, "-m", "attribution.cli"]
 
@@ -249,3 +255,122 @@ def test_form_submissions_need_the_contacts_email(tmp_path: Path) -> None:
     assert "c.csv" in text
     assert "by e-mail ('Email')" in text
     assert "\n" not in text
+
+
+# --- amounts in several currencies ---------------------------------------------------------
+
+SF_MULTI = [
+    "Opportunity ID", "Opportunity Name", "Account ID", "Stage", "Amount Currency", "Amount",
+    "Close Date", "Created Date", "Won", "Closed", "Contact ID",
+]  # fmt: skip
+
+
+def _multi_opps(
+    tmp_path: Path, currencies: tuple[str, ...] = ("USD", "EUR", "GBP", "eur ")
+) -> Path:
+    rows = [
+        [f"0065g00000Oz7b{i}", f"Opp {i}", "0015g00000Mn3a1", "Closed Won", code, "10,000.00",
+         "3/20/2025", "2/5/2025", "1", "1", "0035g00000Xk9p2"]
+        for i, code in enumerate(currencies)
+    ]  # fmt: skip
+    return export(tmp_path / "opp_multi.csv", SF_MULTI, rows)
+
+
+def test_several_currencies_are_refused_naming_them(tmp_path: Path) -> None:
+    with pytest.raises(SchemaError) as caught:
+        import_salesforce(_members(tmp_path), _multi_opps(tmp_path))
+    text = str(caught.value)
+    assert "opp_multi.csv" in text
+    assert "'Amount Currency'" in text
+    assert "3 currencies" in text
+    assert "EUR 2, GBP 1, USD 1" in text
+    assert "file line(s) 2, 4" in text  # rows not in the most common currency (EUR)
+    assert "--currency-rates" in text
+    assert "\n" not in text
+
+
+def test_currency_rates_convert_to_the_reporting_currency(tmp_path: Path) -> None:
+    rates = tmp_path / "rates.csv"
+    rates.write_bytes(b"\xef\xbb\xbfcurrency,rate\r\nUSD,1\r\nEUR,1.08\r\nGBP,1.27\r\n")
+    result = import_salesforce(_members(tmp_path), _multi_opps(tmp_path), currency_rates=rates)
+    won = result.stages.filter(pl.col("stage") == "closed_won")
+    values = dict(won.select("opportunity_id", "value").iter_rows())
+    assert values == pytest.approx(
+        {"0065g00000Oz7b0": 10_000.0, "0065g00000Oz7b1": 10_800.0,
+         "0065g00000Oz7b2": 12_700.0, "0065g00000Oz7b3": 10_800.0}
+    )  # fmt: skip
+    assert result.report["currency"]["currency"] == "USD"
+    assert result.report["currency"]["converted_from"] == {"EUR": 2, "GBP": 1, "USD": 1}
+    # a currency the rates file lacks: an error naming it and its lines
+    partial = tmp_path / "partial.csv"
+    partial.write_text("currency,rate\nUSD,1\nEUR,1.08\n")
+    with pytest.raises(SchemaError, match=r"1 amount\(s\) in GBP.*file line\(s\) 4"):
+        import_salesforce(_members(tmp_path), _multi_opps(tmp_path), currency_rates=partial)
+    no_base = tmp_path / "no_base.csv"
+    no_base.write_text("currency,rate\nEUR,1.08\nGBP,1.27\nUSD,0.99\n")
+    with pytest.raises(InputError, match="no currency has rate 1"):
+        import_salesforce(_members(tmp_path), _multi_opps(tmp_path), currency_rates=no_base)
+
+
+def test_one_currency_is_recorded(tmp_path: Path) -> None:
+    result = import_salesforce(_members(tmp_path), _multi_opps(tmp_path, ("EUR", "eur")))
+    assert result.report["currency"] == {
+        "column": "Amount Currency", "currency": "EUR", "counts": {"EUR": 2}
+    }  # fmt: skip
+    assert result.stages.filter(pl.col("stage") == "closed_won").get_column("value").sum() == 20_000
+
+
+def test_the_crms_converted_amount_is_used_when_exported(tmp_path: Path) -> None:
+    header = [*SF_MULTI, "Amount (converted) Currency", "Amount (converted)"]
+    rows = [
+        ["0065g00000Oz7c1", "A", "0015g00000Mn3a1", "Closed Won", "JPY", "10,000", "3/20/2025",
+         "2/5/2025", "1", "1", "0035g00000Xk9p2", "USD", "83.86"],
+        ["0065g00000Oz7c2", "B", "0015g00000Mn3a1", "Closed Won", "USD", "10,000.00",
+         "3/20/2025", "2/5/2025", "1", "1", "0035g00000Xk9p2", "USD", "10,000.00"],
+    ]  # fmt: skip
+    opps = export(tmp_path / "opp_conv.csv", header, rows)
+    result = import_salesforce(_members(tmp_path), opps)
+    won = result.stages.filter(pl.col("stage") == "closed_won")
+    assert sorted(won.get_column("value").to_list()) == [83.86, 10_000.0]
+    assert result.report["currency"]["value_column"] == "Amount (converted)"
+    assert result.report["currency"]["currency"] == "USD"
+
+
+def test_hubspot_deal_currency_column(tmp_path: Path) -> None:
+    header = [*HS_DEALS, "Currency"]
+    rows = [
+        ["7001", "Acme", "Closed Won", "3/20/2025 10:00 AM", "4/2/2025", "12,000.00", "51001",
+         "USD"],
+        ["7002", "Beta", "Closed Won", "3/21/2025 10:00 AM", "4/3/2025", "9,000.00", "51002",
+         "EUR"],
+    ]  # fmt: skip
+    deals = export(tmp_path / "deals_cur.csv", header, rows)
+    with pytest.raises(SchemaError, match=r"deals_cur\.csv.*'Currency'.*EUR 1, USD 1"):
+        import_hubspot(_hs_contacts(tmp_path), deals)
+    rates = tmp_path / "rates.csv"
+    rates.write_text("currency,rate\nEUR,1\nUSD,0.9\n")
+    result = import_hubspot(_hs_contacts(tmp_path), deals, currency_rates=rates)
+    won = dict(
+        result.stages.filter(pl.col("stage") == "closed_won")
+        .select("opportunity_id", "value")
+        .iter_rows()
+    )
+    assert won == pytest.approx({"7001": 10_800.0, "7002": 9_000.0})
+    assert result.report["currency"]["currency"] == "EUR"
+
+
+@pytest.mark.slow
+def test_several_currencies_cli_is_one_line(tmp_path: Path) -> None:
+    _members(tmp_path)
+    _multi_opps(tmp_path)
+    args = ["import", "salesforce", "--campaign-members", "cm.csv", "--opportunities",
+            "opp_multi.csv"]  # fmt: skip
+    done = run_cli(*args, "--out", "crm", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
+    assert "'Amount Currency'" in done.stderr
+    (tmp_path / "rates.csv").write_text("currency,rate\nUSD,1\nEUR,1.08\nGBP,1.27\n")
+    done = run_cli(*args, "--currency-rates", "rates.csv", "--out", "crm", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "converted to USD" in done.stdout

@@ -46,6 +46,15 @@ DecimalComma = Annotated[
     ),
 ]
 
+CurrencyRates = Annotated[
+    Path | None,
+    typer.Option(
+        "--currency-rates",
+        help="CSV of currency,rate converting deal amounts in several currencies to your "
+        "reporting currency (the one at rate 1); without it several currencies are an error",
+    ),
+]
+
 
 def _say(text: str) -> None:
     """One line as it is (no Rich markup or highlighting; a long line wraps, never cut)."""
@@ -60,6 +69,8 @@ def _print(result: ImportResult, out: Path) -> None:
         _say(f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}")
     for note in report["notes"]:
         _say(f"  note: {note}")
+    if currency := report.get("currency", {}).get("currency"):
+        _say(f"deal amounts in {currency} ('{report['currency']['column']}')")
     if mapped := report["value_mappings"].get("deal_stage"):  # how each stage was read
         _say("deal stages: " + ", ".join(f"'{k}' -> {v}" for k, v in mapped.items()))
     outputs = ", ".join(f"{name} {rows:,}" for name, rows in report["outputs"].items())
@@ -188,6 +199,7 @@ def hubspot_cmd(
     ] = None,
     timestamp_format: Formats = None,
     decimal_comma: DecimalComma = False,
+    currency_rates: CurrencyRates = None,
     won_stage: WonStages = None,
     lost_stage: LostStages = None,
     open_stage: OpenStages = None,
@@ -203,6 +215,7 @@ def hubspot_cmd(
         (won_stage, lost_stage, open_stage),
         engagements=engagements,
         companies=companies,
+        currency_rates=currency_rates,
         channel_rules=channel_rules,
     )
 
@@ -237,6 +250,7 @@ def salesforce_cmd(
     self_reported: SelfReported = None,
     timestamp_format: Formats = None,
     decimal_comma: DecimalComma = False,
+    currency_rates: CurrencyRates = None,
     won_stage: WonStages = None,
     lost_stage: LostStages = None,
     open_stage: OpenStages = None,
@@ -252,6 +266,7 @@ def salesforce_cmd(
         decimal_comma,
         (won_stage, lost_stage, open_stage),
         contact_roles=contact_roles,
+        currency_rates=currency_rates,
         contacts=contacts,
         campaigns=campaigns,
         opportunity_history=opportunity_history,

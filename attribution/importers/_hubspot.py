@@ -26,6 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
+from attribution.importers._currency import deal_amounts
 from attribution.importers._hubspot_companies import (
     CONTACT_IDS,
     CREATE_DATE,
@@ -41,7 +42,6 @@ from attribution.importers._hubspot_lifecycle import (
 from attribution.importers._read import (
     Export,
     count_close_dates,
-    parse_amounts,
     parse_booleans,
     parse_close_dates,
     parse_timestamps,
@@ -94,6 +94,7 @@ def import_hubspot(
     channel_rules: str | Path | None = None,
     timestamp_formats: Sequence[str] | None = None,
     decimal_comma: bool = False,
+    currency_rates: str | Path | None = None,
     won_stages: Sequence[str] = (),
     lost_stages: Sequence[str] = (),
     open_stages: Sequence[str] = (),
@@ -123,6 +124,10 @@ def import_hubspot(
     decimal_comma
         Amounts are written with a decimal comma (``24.000,00``, ``1,5``); by default a
         decimal point (``24,000.00``). Either way a value of the other form is an error.
+    currency_rates
+        A CSV of ``currency,rate`` converting deal amounts in several currencies to the
+        reporting currency (the one at rate 1); without it, amounts in several currencies
+        are an error unless the export has the CRM's converted amount in one currency.
     won_stages, lost_stages, open_stages
         Deal stages that are won, lost or open whatever their names say (a custom or
         localised stage: ``Contract Signed``, ``Abgeschlossen und gewonnen``); needed for a
@@ -135,6 +140,7 @@ def import_hubspot(
         timestamp_formats,
         decimal_comma=decimal_comma,
         free_text=self_reported_column,
+        currency_rates=currency_rates,
     )
     con = read_export(contacts, "contacts", free_text=report.free_text)
     deal = (
@@ -269,7 +275,7 @@ def _deals(
         outcome.alias("_outcome"),
         parse_timestamps(deal, created, formats, "timestamp").alias("_created"),
         parse_close_dates(deal, closed, formats, "timestamp").alias("_closed"),
-        parse_amounts(deal, amount, decimal_comma=report.decimal_comma).alias("value"),
+        deal_amounts(deal, amount, report).alias("value"),
         (split_ids(people) if people else pl.lit([], pl.List(pl.String))).alias("contact_id"),
         company.alias("_company"),
         (pl.col(source) if source else pl.lit(None, pl.String)).alias("_source"),

@@ -98,6 +98,10 @@ class ImportReport:
     #: the stage the next run converts on: ``closed_won`` (the deals' wins), or
     #: ``customer`` for a HubSpot portal without deals (lifecycle dates)
     conversion_stage: str = "closed_won"
+    #: ``--currency-rates``: the rates file converting several currencies to one
+    currency_rates: Path | None = None
+    #: the deals' currency (``importers._currency``): the column, the currency, counts
+    currency: dict[str, Any] = field(default_factory=dict)
 
     def read(self, export: Export, columns: Mapping[str, str | None]) -> None:
         """Record a file read and the columns used (ours -> theirs)."""
@@ -164,11 +168,15 @@ def begin(
     *,
     decimal_comma: bool = False,
     free_text: str | None = None,
+    currency_rates: str | Path | None = None,
 ) -> tuple[ImportReport, tuple[str, ...]]:
     """An import's empty report (holding the options of how values are read: ``free_text``,
     the self-reported column) and its timestamp formats (default: the US CRM ones)."""
     report = ImportReport(
-        crm, decimal_comma=decimal_comma, free_text=(free_text,) if free_text else ()
+        crm,
+        decimal_comma=decimal_comma,
+        free_text=(free_text,) if free_text else (),
+        currency_rates=Path(currency_rates) if currency_rates is not None else None,
     )
     return report, tuple(timestamp_formats or DEFAULT_TIMESTAMP_FORMATS)
 
@@ -220,8 +228,10 @@ def finish(
         ),
         "accounts": _account_counts(report, touches, contacts),
         "counts": report.counts,
+        "currency": report.currency,
         "options": {
             "decimal_comma": report.decimal_comma,
+            "currency_rates": str(report.currency_rates) if report.currency_rates else None,
         },
         "notes": [*report.notes, *filter(None, [ambiguous_dates_note(report.exports)])],
     }

@@ -28,10 +28,10 @@ from pathlib import Path
 import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError
+from attribution.importers._currency import deal_amounts
 from attribution.importers._read import (
     Export,
     count_close_dates,
-    parse_amounts,
     parse_booleans,
     parse_close_dates,
     parse_timestamps,
@@ -80,6 +80,7 @@ def import_salesforce(
     self_reported_column: str | None = None,
     timestamp_formats: Sequence[str] | None = None,
     decimal_comma: bool = False,
+    currency_rates: str | Path | None = None,
     won_stages: Sequence[str] = (),
     lost_stages: Sequence[str] = (),
     open_stages: Sequence[str] = (),
@@ -109,6 +110,10 @@ def import_salesforce(
     decimal_comma
         Amounts are written with a decimal comma (``24.000,00``, ``1,5``); by default a
         decimal point (``24,000.00``). Either way a value of the other form is an error.
+    currency_rates
+        A CSV of ``currency,rate`` converting deal amounts in several currencies to the
+        reporting currency (the one at rate 1); without it, amounts in several currencies
+        are an error unless the export has the CRM's converted amount in one currency.
     won_stages, lost_stages, open_stages
         ``StageName`` values that are won, lost or open whatever their names say (read
         when the export has no ``IsWon``); as :func:`attribution.import_hubspot`.
@@ -120,6 +125,7 @@ def import_salesforce(
         timestamp_formats,
         decimal_comma=decimal_comma,
         free_text=self_reported_column,
+        currency_rates=currency_rates,
     )
     members = read_salesforce(campaign_members, "campaign_members", report)
     opps = read_salesforce(opportunities, "opportunities", report)
@@ -458,7 +464,7 @@ def _opportunities(
         _col(account).alias("_opp_account"),
         _col(contact).alias("_opp_contact"),
         _col(source).alias("lead_source"),
-        parse_amounts(opps, amount, decimal_comma=report.decimal_comma).alias("value"),
+        deal_amounts(opps, amount, report).alias("value"),
         parse_timestamps(opps, created, formats, "timestamp").alias("_created"),
         parse_close_dates(opps, close, formats, "timestamp").alias("_close"),
         outcome.alias("_outcome"),

@@ -1,0 +1,227 @@
+"""Deal amounts and their currency: an export of a multi-currency CRM holds amounts in
+several currencies, which summed as one would be a wrong revenue, ROI and LTV.
+
+*Decision* (README, "From your CRM", "Currencies"): the amount's currency column
+(Salesforce reports ``Amount Currency``, Data Loader ``CurrencyIsoCode``; HubSpot
+``Currency`` / ``deal_currency_code``) is read beside the amount.
+
+* one currency (or no currency column): the amounts are taken as they are, and the
+  currency is recorded in ``import_report.json`` (``currency``);
+* several currencies and ``--currency-rates FILE`` (``currency,rate``: the value of one
+  unit of each currency in the reporting currency, which is the one at rate 1): each amount
+  is converted, one rate per currency for the whole import, counted per currency;
+* several currencies and the CRM's own converted amount in the export (Salesforce
+  ``Amount (converted)``, HubSpot ``Amount in company currency``) in one currency: that
+  column is the value, noted;
+* otherwise an error naming the file, the column, the currencies with their counts and the
+  lines of the rows not in the most common one, with both remedies.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from attribution.exceptions import InputError, SchemaError
+from attribution.importers._read import Export, parse_amounts
+from attribution.importers._result import ImportReport
+
+#: The amount's currency column, by CRM
+CURRENCY = {
+    "salesforce": ["Amount Currency", "CurrencyIsoCode", "Opportunity Currency", "Currency"],
+    "hubspot": ["Currency", "Deal currency code", "deal_currency_code", "Deal Currency"],
+}
+#: The CRM's own amount converted to one currency, and that column's currency column
+CONVERTED = {
+    "salesforce": (["Amount (converted)", "Amount (Converted)"], ["Amount (converted) Currency"]),
+    "hubspot": (["Amount in company currency", "amount_in_home_currency"], []),
+}
+_HINT = (
+    "give --currency-rates rates.csv (columns currency,rate: the value of one unit in your "
+    "reporting currency, which has rate 1; currency_rates= in Python), or export the "
+    "amounts converted to one currency ({converted})"
+)
+
+
+def _code(column: str) -> pl.Expr:
+    return pl.col(column).str.strip_chars().str.to_uppercase()
+
+
+def deal_amounts(export: Export, amount: str | None, report: ImportReport) -> pl.Expr:
+    """The deals' values (Float64) in one currency, read as :func:`parse_amounts` reads
+    them; records ``report.currency``. Errors name the file, the column and the lines."""
+    if amount is None:
+        return parse_amounts(export, None)
+    column = export.column(CURRENCY[report.crm], required=False)
+    value = parse_amounts(export, amount, decimal_comma=report.decimal_comma)
+    if column is None:
+        report.currency = {"column": None, "currency": None, "counts": {}}
+        return value
+    priced = pl.col(amount).is_not_null()
+    counts = (
+        export.frame.filter(priced & pl.col(column).is_not_null())
+        .group_by(_code(column).alias("code"))
+        .len()
+        .sort(["len", "code"], descending=[True, False])
+    )
+    by_code = {str(c): int(n) for c, n in counts.iter_rows()}
+    report.currency = {"column": column, "currency": None, "counts": by_code}
+    if len(by_code) <= 1:
+        report.currency["currency"] = next(iter(by_code), None)
+        return value
+    shown = ", ".join(f"{c} {n:,}" for c, n in by_code.items())
+    blank = priced & pl.col(column).is_null()
+    _refuse(export, column, blank, f"{{n}} amount(s) without a currency (the others are {shown})")
+    if report.currency_rates is not None:
+        return _convert(export, column, value, by_code, report)
+    converted = _converted(export, report)
+    if converted is not None:
+        return converted
+    names, _ = CONVERTED[report.crm]
+    main = next(iter(by_code))
+    other = priced & (_code(column) != main)
+    raise SchemaError(
+        f"the amounts in '{amount}' are in {len(by_code)} currencies by '{column}' ({shown}); "
+        f"summed as one they would be wrong (rows not in {main} at file line(s) "
+        f"{', '.join(map(str, export.lines(other)))})",
+        table=export.label,
+        source=export.name,
+        column=column,
+        hint=_HINT.format(converted=f"'{names[0]}'"),
+    )
+
+
+def _refuse(export: Export, column: str, mask: pl.Expr, what: str) -> None:
+    n = export.frame.select(mask.sum()).item()
+    if n:
+        raise SchemaError(
+            what.format(n=n) + f" at file line(s) {', '.join(map(str, export.lines(mask)))}",
+            table=export.label,
+            source=export.name,
+            column=column,
+            hint="fill in each amount's currency, or " + _HINT.format(converted="one column"),
+        )
+
+
+def _converted(export: Export, report: ImportReport) -> pl.Expr | None:
+    """The CRM's own converted amount when the export has it in one currency; else None."""
+    names, currencies = CONVERTED[report.crm]
+    column = export.column(names, required=False)
+    if column is None:
+        return None
+    code_col = export.column(currencies, required=False) if currencies else None
+    codes = (
+        export.frame.filter(pl.col(column).is_not_null()).select(_code(code_col).unique())
+        .drop_nulls().to_series().to_list()
+        if code_col
+        else []
+    )  # fmt: skip
+    if len(codes) > 1:
+        return None
+    report.currency["currency"] = codes[0] if codes else "the CRM's company currency"
+    report.currency["value_column"] = column
+    report.notes.append(
+        f"{export.label}: amounts in {len(report.currency['counts'])} currencies by "
+        f"'{report.currency['column']}': the value is the CRM's converted amount "
+        f"'{column}' ({report.currency['currency']})"
+    )
+    return parse_amounts(export, column, decimal_comma=report.decimal_comma)
+
+
+def _convert(
+    export: Export, column: str, value: pl.Expr, by_code: dict[str, int], report: ImportReport
+) -> pl.Expr:
+    """``value`` times the rate of each row's currency (``--currency-rates``)."""
+    assert report.currency_rates is not None
+    rates, reporting = read_rates(report.currency_rates)
+    missing = [c for c in by_code if c not in rates]
+    if missing:
+        mask = pl.col(column).is_not_null() & _code(column).is_in(missing)
+        _refuse(
+            export,
+            column,
+            mask,
+            f"{{n}} amount(s) in {', '.join(missing)}, a currency the rates file "
+            f"{report.currency_rates} has no rate for,",
+        )
+    report.currency.update(
+        {"currency": reporting, "converted_from": by_code, "rates": str(report.currency_rates)}
+    )
+    report.notes.append(
+        f"{export.label}: amounts in {len(by_code)} currencies by '{column}' ("
+        + ", ".join(f"{c} {n:,}" for c, n in by_code.items())
+        + f") converted to {reporting} with the rates of {report.currency_rates}"
+    )
+    rate = _code(column).replace_strict(
+        list(rates), list(rates.values()), default=None, return_dtype=pl.Float64
+    )
+    return value * rate
+
+
+def read_rates(path: str | Path) -> tuple[dict[str, float], str]:
+    """``--currency-rates``: a CSV of ``currency,rate`` (the value of one unit of the
+    currency in the reporting currency; the reporting currency is the one row at 1). Every
+    error names the file, the column and the lines."""
+    label, source = "currency_rates", str(path)
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"cannot read the file: {exc}".splitlines()[0], table=label,
+                         source=source) from None  # fmt: skip
+    frame = frame.rename({c: c.lstrip("\ufeff").strip().lower() for c in frame.columns})
+    for name in ("currency", "rate"):
+        if name not in frame.columns:
+            raise InputError(
+                f"needs the columns currency,rate; found {', '.join(frame.columns)}",
+                table=label,
+                source=source,
+                column=name,
+                hint="one row per currency: EUR,1.08 (one euro in the reporting currency); "
+                "the reporting currency itself at 1",
+            )
+    rows = frame.select(
+        (pl.int_range(pl.len()) + 2).alias("line"),
+        _code("currency").alias("currency"),
+        pl.col("rate").str.strip_chars().cast(pl.Float64, strict=False).alias("rate"),
+        pl.col("rate").alias("text"),
+    )
+    bad = rows.filter(
+        pl.col("currency").is_null()
+        | pl.col("rate").is_null()
+        | ~pl.col("rate").is_finite()
+        | (pl.col("rate") <= 0)
+    )
+    if bad.height:
+        raise InputError(
+            f"{bad.height} row(s) without a currency or a positive rate, e.g. "
+            f"{bad.get_column('text').item(0)!r}, at file line(s) "
+            f"{', '.join(map(str, bad.get_column('line').head(5)))}",
+            table=label,
+            source=source,
+            column="rate",
+            hint="a rate is a number above 0 written with a decimal point (1.08)",
+        )
+    twice = rows.filter(pl.col("currency").is_duplicated())
+    if twice.height:
+        raise InputError(
+            f"currency {twice.get_column('currency').item(0)!r} is given more than once at "
+            f"file line(s) {', '.join(map(str, twice.get_column('line').head(5)))}",
+            table=label,
+            source=source,
+            column="currency",
+        )
+    rates: dict[str, Any] = dict(rows.select("currency", "rate").iter_rows())
+    at_one = [c for c, r in rates.items() if math.isclose(r, 1.0, rel_tol=0, abs_tol=0)]
+    if len(at_one) != 1:
+        raise InputError(
+            "the reporting currency is the one at rate 1: "
+            + ("no currency has rate 1" if not at_one else f"{', '.join(at_one)} all have it"),
+            table=label,
+            source=source,
+            column="rate",
+            hint="add your reporting currency with rate 1 (USD,1), once",
+        )
+    return rates, at_one[0]
