@@ -70,3 +70,34 @@ def test_a_run_reads_warehouse_text_like_iso(tmp_path: Path) -> None:
         for name in ("pg.csv", "iso.csv")
     ]
     assert credit[0].equals(credit[1])
+
+
+# ------------------------------------------------------------------- BOM'd JSON and TOML
+SAMPLE = Path(__file__).parent.parent / "sample_data"
+
+
+def test_a_truth_file_with_a_bom_reads_as_without(tmp_path: Path) -> None:
+    from attribution.b2b._analysis import _injected_anomalies
+    from attribution.b2b._calibration import truth_shares
+    from attribution.surveys._truth import read_truth
+
+    plain = SAMPLE / "truth.json"
+    bom = tmp_path / "truth.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert read_truth(bom) == read_truth(plain)
+    assert truth_shares(bom) == truth_shares(plain)
+    assert _injected_anomalies(bom) == _injected_anomalies(plain)
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes(b'{"a": "M\xe9dias"}')
+    with pytest.raises(attribution.ConfigError, match=r"truth '.*latin1.json': not UTF-8"):
+        read_truth(bad)
+
+
+def test_a_config_with_a_bom_reads_as_without(tmp_path: Path) -> None:
+    from attribution.inputs._config import load_config
+
+    text = '[run]\nlevel = "account"\n[formats]\ntimestamp = "%m/%d/%Y"\n'
+    (tmp_path / "plain.toml").write_text(text)
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    plain, bom = (load_config(tmp_path / f"{n}.toml") for n in ("plain", "bom"))
+    assert (bom.run, bom.formats) == (plain.run, plain.formats) != ({}, {})

@@ -18,7 +18,6 @@ the run directory, in this order (that of their summaries too):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from attribution.b2b._analysis_inputs import B2BInputs
 from attribution.exceptions import ConfigError, InputError
 from attribution.inputs._formats import formats_for
+from attribution.inputs._toml import read_json
 
 if TYPE_CHECKING:
     from attribution.engine._result import AttributionResult
@@ -203,10 +203,7 @@ def _injected_anomalies(truth: str | Path | None) -> list[dict[str, Any]] | None
     """The ``anomalies`` a synthetic truth file lists (``synth --anomalies``), if any."""
     if truth is None:
         return None
-    try:
-        data = json.loads(Path(truth).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read truth '{truth}': {exc}") from exc
+    data = read_json(truth, "truth")
     listed = data.get("anomalies") if isinstance(data, dict) else None
     if not isinstance(listed, list) or not listed:
         return None

@@ -31,7 +31,6 @@ conversion of the run falls in its window or the model credits the channel nothi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +53,7 @@ from attribution.exceptions import did_you_mean
 from attribution.inputs._experiments import Experiments, load_experiments
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import ROW
+from attribution.inputs._toml import read_json
 from attribution.typing import TableLike
 
 __all__ = ["BASELINE", "Z90", "Calibration", "calibrate", "truth_shares"]
@@ -201,7 +201,7 @@ def truth_shares(truth: Mapping[str, Any] | str | Path) -> dict[str, float]:
     conversions. (Removals overlap, so these shares add up to more than 1 over the channels;
     ``incremental_share`` in ``truth.json`` is the same figure normalised to 1.)
     """
-    data = truth if isinstance(truth, Mapping) else json.loads(Path(truth).read_text())
+    data = truth if isinstance(truth, Mapping) else read_json(truth, "truth")
     won = float(data["expected"]["closed_won"])
     return {
         ch: float(v["expected_conversions_lost_if_removed"]) / won

@@ -1,14 +1,16 @@
-"""Reading the TOML files a user writes (run config, plan, channel and survey rules)."""
+"""Reading the TOML and JSON files a user writes (run config, plan, channel and survey rules,
+a truth file). A UTF-8 byte-order mark, as Windows tools write one, is read past, as in CSVs."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from attribution.exceptions import ConfigError
 
-__all__ = ["read_toml"]
+__all__ = ["read_json", "read_toml"]
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
@@ -29,8 +31,23 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     attribution.exceptions.ConfigError: cannot read plan '.../nope.toml': ...
     """
     try:
-        return tomllib.loads(Path(path).read_text())
+        return tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {what} '{path}': not UTF-8 text: {exc.reason} at "
+                          f"byte offset {exc.start:,}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {what} '{path}': {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"cannot read {what} '{path}': not valid TOML: {exc}") from exc
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """The JSON file at ``path``, a UTF-8 byte-order mark read past; a :class:`ConfigError`
+    naming ``what`` the file is and its path when it cannot be read or parsed."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {what} '{path}': not UTF-8 text: {exc.reason} at "
+                          f"byte offset {exc.start:,}") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} '{path}': {exc}") from exc

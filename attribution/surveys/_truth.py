@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import polars as pl
 
 from attribution.engine._result import AttributionResult
 from attribution.exceptions import ConfigError
+from attribution.inputs._toml import read_json
 from attribution.surveys._metrics import spearman
 from attribution.surveys._scores import result_models
 
@@ -20,10 +20,7 @@ __all__ = ["read_truth", "score_against_truth"]
 
 def read_truth(truth: str | Path | Mapping[str, Any]) -> dict[str, float]:
     if isinstance(truth, str | Path):
-        try:
-            data = json.loads(Path(truth).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read truth '{truth}': {exc}") from exc
+        data = read_json(truth, "truth")
         where = str(truth)
     else:
         data, where = dict(truth), "<memory>"
