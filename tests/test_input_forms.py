@@ -101,3 +101,32 @@ def test_a_config_with_a_bom_reads_as_without(tmp_path: Path) -> None:
     (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + text.encode())
     plain, bom = (load_config(tmp_path / f"{n}.toml") for n in ("plain", "bom"))
     assert (bom.run, bom.formats) == (plain.run, plain.formats) != ({}, {})
+
+
+# ------------------------------------------------------------------------ invisible names
+def test_a_name_of_invisible_characters_is_blank_in_a_run(tmp_path: Path) -> None:
+    touches = (
+        "touch_id,contact_id,channel,timestamp,campaign\n"
+        "t1,c1,email,2025-03-01T09:00:00Z,\u200b\n"  # campaign: blank, not a campaign
+        "t2,\u200b\u200c,web,2025-03-02T09:00:00Z,spring\n"  # no contact: dropped, counted
+        "t3,c1,web,2025-03-03T09:00:00Z,\u2060\ufeff \n"
+    )
+    (tmp_path / "t.csv").write_text(touches)
+    (tmp_path / "s.csv").write_text(STAGES)
+    result = attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"])
+    rec = result.manifest["reconciliation"]
+    assert rec["touches_dropped"]["missing_contact_id"] == 1
+    assert set(result.campaign_credit.get_column("campaign").to_list()) == {"(none)"}
+    (tmp_path / "t.csv").write_text(touches.replace(",web,2025-03-03", ",\u200d \u200b,2025-03-03"))
+    with pytest.raises(attribution.InputError) as info:
+        attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"])
+    assert (info.value.column, info.value.lines) == ("channel", [4])
+
+
+def test_score_journeys_refuses_an_invisible_channel() -> None:
+    journey = {
+        "conversion": {"id": "o1", "timestamp": "2025-03-05"},
+        "touches": [{"timestamp": "2025-03-01T00:00:00Z", "channel": "\u200b"}],
+    }
+    with pytest.raises(attribution.InputError, match=r"touches\[0\]\.channel.*non-blank"):
+        attribution.score_journeys([journey], models=["linear"])

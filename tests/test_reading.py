@@ -24,7 +24,12 @@ from attribution.inputs import (
     read_source,
 )
 from attribution.inputs._config import load_config
-from attribution.inputs._reading import blank_free, frame_blanks_as_null, parquet_text_bounds
+from attribution.inputs._reading import (
+    BLANK_CHARS,
+    blank_free,
+    frame_blanks_as_null,
+    parquet_text_bounds,
+)
 from attribution.inputs._schema import SPEND, STAGES, TOUCHES, load
 
 US = ["%m/%d/%Y %I:%M %p", "%m/%d/%Y"]
@@ -109,10 +114,11 @@ _TEXT = st.text(
 
 
 def _strip_blanks(frame: pl.DataFrame) -> pl.DataFrame:
-    """The reference: every text value stripped by Polars and tested (what the loader did
-    for every value before the bounds were used)."""
+    """The reference: every text value stripped by Polars of whitespace and invisible
+    characters and tested (what the loader did for every value before the bounds were
+    used; the invisible ones since new-user report 2)."""
     return frame.with_columns(
-        pl.when(pl.col(c).str.strip_chars().str.len_bytes() == 0)
+        pl.when(pl.col(c).str.strip_chars(BLANK_CHARS).str.len_bytes() == 0)
         .then(None)
         .otherwise(pl.col(c))
         .alias(c)

@@ -109,6 +109,9 @@ def test_the_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     ({"channel": "   "}, "journeys[0].touches[0].channel"),
     ({"channel": "\u00a0\u2003"}, "journeys[0].touches[0].channel"),
     ({"channel": "x\u0085"}, "journeys[0].touches[0].channel"),
+    ({"channel": "\u200b"}, "journeys[0].touches[0].channel"),  # invisible: blank
+    ({"channel": " \u200c\u200d\u2060\ufeff"}, "journeys[0].touches[0].channel"),
+    ({"contact_id": "\ufeff"}, "journeys[0].touches[0].contact_id"),
     ({"touch_id": "t\n1"}, "journeys[0].touches[0].touch_id"),
     ({"contact_id": " "}, "journeys[0].touches[0].contact_id"),
     ({"role": "\x7f"}, "journeys[0].touches[0].role"),
@@ -124,7 +127,7 @@ def test_control_characters_and_blanks_are_422_with_the_field(url: str, touch: d
                                 "characters (NUL, tab, newline, ...)")
 
 
-@pytest.mark.parametrize("conversion_id", ["\x00", "  ", "opp\r\n1"])
+@pytest.mark.parametrize("conversion_id", ["\x00", "  ", "opp\r\n1", "\u200b"])
 def test_conversion_ids_too(url: str, conversion_id: str) -> None:
     sent = journey(1)
     sent["conversion"]["id"] = conversion_id

@@ -17,7 +17,7 @@ import polars as pl
 from attribution.exceptions import InputError
 from attribution.inputs._campaigns import Key, unit_expr
 from attribution.inputs._channels import channel_spelling
-from attribution.inputs._reading import END_OF_DAY, parse_timestamp
+from attribution.inputs._reading import END_OF_DAY, is_blank, parse_timestamp
 from attribution.inputs._schema import ROW, UTC_DATETIME
 from attribution.inputs._separator import SEPARATOR
 from attribution.journeys._conversions import DEFAULT_MILESTONES
@@ -61,8 +61,8 @@ def _get(obj: Any, key: str, path: str, *, required: bool = True) -> Any:
 def _text(value: Any, path: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value:
-        raise _fail(path, f"must be a non-empty string; got {value!r}")
+    if not isinstance(value, str) or is_blank(value):
+        raise _fail(path, f"must be a non-blank string; got {value!r}")
     return value
 
 

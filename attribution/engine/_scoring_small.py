@@ -47,7 +47,7 @@ from attribution.engine._journey_request import CONVERSION_STAGE, MILESTONES
 from attribution.engine._scoring_small_result import SmallResult
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._channels import channel_spelling
-from attribution.inputs._reading import END_OF_DAY_OFFSET
+from attribution.inputs._reading import END_OF_DAY_OFFSET, is_blank
 from attribution.inputs._separator import SEPARATOR
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.models._allocation import _check_weights, _relative_weights
@@ -133,8 +133,10 @@ def _spell(channels: list[str]) -> list[str]:
 
 
 def _texts(values: list[Any]) -> None:
-    """Each value non-empty text, else the general engine reads the request."""
-    if values and (set(map(type, values)) != {str} or "" in values):
+    """Each value non-blank text (:func:`attribution.inputs._reading.is_blank`: whitespace
+    or invisible characters only), else the general engine reads the request (and names the
+    value)."""
+    if values and (set(map(type, values)) != {str} or any(map(is_blank, values))):
         raise NeedsGeneralEngine
 
 

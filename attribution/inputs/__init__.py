@@ -18,6 +18,7 @@ from attribution.inputs._limits import (
 )
 from attribution.inputs._reading import (
     END_OF_DAY,
+    INVISIBLE,
     US_TIMESTAMP_FORMATS,
     blank_as_null,
     blanks_as_null,
@@ -31,6 +32,7 @@ from attribution.inputs._sources import Source, read_source
 
 __all__ = [
     "END_OF_DAY",
+    "INVISIBLE",
     "MAX_AMOUNT",
     "MAX_ID_CHARS",
     "MAX_NAME_CHARS",

@@ -64,11 +64,29 @@ NULL_TOKENS = (
 FREE_TEXT = frozenset({"response"})
 
 
+#: Characters a cell may hold and still be blank: Unicode's White_Space (what ``str.strip``
+#: and Polars' ``strip_chars()`` remove: spaces, tabs, NBSP, ...) and the invisible format
+#: characters an editor or a copy from a web page leaves: zero-width space, non-joiner and
+#: joiner, word joiner, and a byte-order mark inside the text. A channel, id, stage or
+#: campaign of only these is missing, never a name nobody can see.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+BLANK_CHARS = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000" + INVISIBLE
+)
+
+
+def is_blank(value: str) -> bool:
+    """True when ``value`` holds nothing but :data:`BLANK_CHARS` (the rule of
+    :func:`blank_as_null`, for one Python string: scoring requests)."""
+    return not value.strip(BLANK_CHARS)
+
+
 def blank_as_null(expr: pl.Expr, *, tokens: bool = True) -> pl.Expr:
-    """``expr`` (text) with empty and whitespace-only values (NBSP included) and, unless
-    ``tokens=False`` (free text), the :data:`NULL_TOKENS` as null, padded or not (`` N/A ``
-    is ``N/A``)."""
-    stripped = expr.str.strip_chars()
+    """``expr`` (text) with empty and blank values (:data:`BLANK_CHARS` only: whitespace,
+    NBSP, zero-width characters) and, unless ``tokens=False`` (free text), the
+    :data:`NULL_TOKENS` as null, padded or not (`` N/A `` is ``N/A``)."""
+    stripped = expr.str.strip_chars(BLANK_CHARS)
     missing = stripped.str.len_bytes() == 0
     if tokens:
         missing = missing | stripped.is_in(NULL_TOKENS)

@@ -34,6 +34,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 import attribution
 from attribution import AttributionError
+from attribution.inputs import INVISIBLE
 
 from .asgi import HttpMiddleware
 from .responses import FastJSONResponse
@@ -53,8 +54,11 @@ _LIBRARY_STATUS: list[tuple[type[AttributionError], str]] = [
     (AttributionError, "attribution"),
 ]
 #: Pattern of ids, channels and names (Rust regex, as pydantic runs it): no control character
-#: (C0, DEL, C1: NUL, tab, newline, ...) and at least one character that is not whitespace.
-CLEAN_TEXT = (r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")
+#: (C0, DEL, C1: NUL, tab, newline, ...) and at least one character that is neither
+#: whitespace nor invisible (zero-width space, joiners, word joiner, BOM: blank as the
+#: library reads a file's cells, attribution.inputs.INVISIBLE).
+CLEAN_TEXT = (r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f" + INVISIBLE
+              + r"][^\x00-\x1f\x7f-\x9f]*$")
 _PATTERN_MESSAGES = {
     CLEAN_TEXT: "must not be blank and must not contain control characters "
                 "(NUL, tab, newline, ...)",
