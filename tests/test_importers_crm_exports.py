@@ -374,3 +374,30 @@ def test_several_currencies_cli_is_one_line(tmp_path: Path) -> None:
     done = run_cli(*args, "--currency-rates", "rates.csv", "--out", "crm", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "converted to USD" in done.stdout
+
+
+# --- self-reported answers: the run's own length limit, cut and counted --------------------
+
+
+def test_long_self_reported_answers_are_cut_as_the_run_cuts_them(tmp_path: Path) -> None:
+    from attribution.inputs import MAX_TEXT_CHARS
+
+    header = ["Record ID", "Email", "Create Date", "How did you hear about us?"]
+    pasted = "Hi team,\nI found you on LinkedIn. " + "x" * 6_000  # a pasted e-mail
+    contacts = export(
+        tmp_path / "contacts.csv",
+        header,
+        [["51001", "ann@acme.example", "3/1/2025 7:41 AM", "LinkedIn"],
+         ["51002", "ben@beta.example", "3/2/2025 7:41 AM", pasted]],
+    )  # fmt: skip
+    result = import_hubspot(
+        contacts, _hs_deals(tmp_path), self_reported_column="How did you hear about us?"
+    )
+    assert result.surveys is not None
+    answers = dict(result.surveys.select("contact_id", "response").iter_rows())
+    assert answers["51001"] == "LinkedIn"
+    assert answers["51002"] == pasted[:MAX_TEXT_CHARS]
+    assert result.report["counts"]["self_reported_answers_cut"] == 1
+    note = next(n for n in result.report["notes"] if "cut to their first" in n)
+    # the line the row starts on: the header is line 1, Ann line 2, Ben's answer line 3
+    assert f"longest {len(pasted):,}; lines 3)" in note

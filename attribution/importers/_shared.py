@@ -10,6 +10,8 @@ import polars as pl
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
 from attribution.importers._read import LINE, Export, find_column
 from attribution.importers._result import ImportReport
+from attribution.inputs._limits import MAX_TEXT_CHARS, truncate_text
+from attribution.inputs._sources import Source
 
 #: CRM buying / contact roles (folded: lower case, letters and digits only) -> our roles.
 ROLE_MAP: dict[str, str] = {
@@ -188,7 +190,7 @@ def self_reported(
                 f"{export.label}: {blank:,} of {answers.height:,} row(s) have no answer in "
                 f"'{found}': no survey answer for them (the rows themselves are kept)"
             )
-        frames.append(answers.drop_nulls("response").drop(LINE))
+        frames.append(_cut_long_answers(report, export, found, answers.drop_nulls("response")))
     if not frames:
         columns = sorted({c for e, _ in sources for c in e.frame.columns if c != LINE})
         raise ColumnNotFoundError(
@@ -198,6 +200,30 @@ def self_reported(
             hint=did_you_mean(column, columns),
         )
     return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _cut_long_answers(
+    report: ImportReport, export: Export, column: str, answers: pl.DataFrame
+) -> pl.DataFrame:
+    """``answers`` without ``_line``, each answer longer than :data:`MAX_TEXT_CHARS` cut to
+    it and counted (``counts.self_reported_answers_cut``) with a note naming the longest and
+    the file lines: the run's own limit and behaviour on a survey answer
+    (:func:`attribution.inputs._limits.truncate_text`), so an imported answer is never
+    longer than a run would keep it."""
+    where = Source(frame=pl.LazyFrame(), name=export.name, numbering=("lines", 0))
+    answers, cut = truncate_text(answers, ["response"], where, LINE)
+    if "response" in cut:
+        info = cut["response"]
+        n = int(info["values"])  # type: ignore[call-overload]
+        report.counts["self_reported_answers_cut"] = (
+            report.counts.get("self_reported_answers_cut", 0) + n
+        )
+        report.notes.append(
+            f"{export.label}: {n:,} answer(s) in '{column}' longer than {MAX_TEXT_CHARS:,} "
+            f"characters cut to their first {MAX_TEXT_CHARS:,} (the longest "
+            f"{info['longest']:,}; lines {', '.join(map(str, info['lines']))})"  # type: ignore[call-overload]
+        )
+    return answers.drop(LINE)
 
 
 def closed_by_stage(
