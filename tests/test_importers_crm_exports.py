@@ -318,6 +318,15 @@ def test_one_currency_is_recorded(tmp_path: Path) -> None:
         "column": "Amount Currency", "currency": "EUR", "counts": {"EUR": 2}
     }  # fmt: skip
     assert result.stages.filter(pl.col("stage") == "closed_won").get_column("value").sum() == 20_000
+    # with rates naming another reporting currency, one currency is converted too
+    rates = tmp_path / "rates.csv"
+    rates.write_text("currency,rate\nUSD,1\nEUR,1.08\n")
+    usd = import_salesforce(
+        _members(tmp_path), _multi_opps(tmp_path, ("EUR", "eur")), currency_rates=rates
+    )
+    won = usd.stages.filter(pl.col("stage") == "closed_won").get_column("value")
+    assert won.to_list() == pytest.approx([10_800.0, 10_800.0])
+    assert usd.report["currency"]["currency"] == "USD"
 
 
 def test_the_crms_converted_amount_is_used_when_exported(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ several currencies, which summed as one would be a wrong revenue, ROI and LTV.
 
 * one currency (or no currency column): the amounts are taken as they are, and the
   currency is recorded in ``import_report.json`` (``currency``);
-* several currencies and ``--currency-rates FILE`` (``currency,rate``: the value of one
-  unit of each currency in the reporting currency, which is the one at rate 1): each amount
-  is converted, one rate per currency for the whole import, counted per currency;
+* ``--currency-rates FILE`` (``currency,rate``: the value of one unit of each currency in
+  the reporting currency, which is the one at rate 1): each amount is converted, one rate
+  per currency for the whole import, counted per currency (one currency too: an export in
+  EUR with USD at rate 1 is converted to USD);
 * several currencies and the CRM's own converted amount in the export (Salesforce
   ``Amount (converted)``, HubSpot ``Amount in company currency``) in one currency: that
   column is the value, noted;
@@ -69,6 +70,10 @@ def deal_amounts(export: Export, amount: str | None, report: ImportReport) -> pl
     )
     by_code = {str(c): int(n) for c, n in counts.iter_rows()}
     report.currency = {"column": column, "currency": None, "counts": by_code}
+    if len(by_code) == 1 and report.currency_rates is not None:
+        # one currency, converted when the rates say another is the reporting one (a blank
+        # currency cell is that currency)
+        return _convert(export, column, value, by_code, report, fill=next(iter(by_code)))
     if len(by_code) <= 1:
         report.currency["currency"] = next(iter(by_code), None)
         return value
@@ -132,9 +137,15 @@ def _converted(export: Export, report: ImportReport) -> pl.Expr | None:
 
 
 def _convert(
-    export: Export, column: str, value: pl.Expr, by_code: dict[str, int], report: ImportReport
+    export: Export,
+    column: str,
+    value: pl.Expr,
+    by_code: dict[str, int],
+    report: ImportReport,
+    fill: str | None = None,
 ) -> pl.Expr:
-    """``value`` times the rate of each row's currency (``--currency-rates``)."""
+    """``value`` times the rate of each row's currency (``--currency-rates``; ``fill``: the
+    currency of a row whose currency cell is blank)."""
     assert report.currency_rates is not None
     rates, reporting = read_rates(report.currency_rates)
     missing = [c for c in by_code if c not in rates]
@@ -151,11 +162,11 @@ def _convert(
         {"currency": reporting, "converted_from": by_code, "rates": str(report.currency_rates)}
     )
     report.notes.append(
-        f"{export.label}: amounts in {len(by_code)} currencies by '{column}' ("
+        f"{export.label}: amounts by their currency in '{column}' ("
         + ", ".join(f"{c} {n:,}" for c, n in by_code.items())
         + f") converted to {reporting} with the rates of {report.currency_rates}"
     )
-    rate = _code(column).replace_strict(
+    rate = _code(column).fill_null(pl.lit(fill, pl.String)).replace_strict(
         list(rates), list(rates.values()), default=None, return_dtype=pl.Float64
     )
     return value * rate
