@@ -108,7 +108,8 @@ def test_every_step_gets_its_range_and_gap(stages) -> None:
     assert w["data_weakest"]["rate"] == pytest.approx(25 / 227)
     text = f.summary()
     assert (
-        "Biggest conversion gap: mql -> sql at 12% vs a target of 15-25% (20% below it, short)"
+        "Biggest conversion gap: mql -> sql at 12% vs a target of 15-25% (3.0 points (20%) below "
+        "it, short)"
         in text
     )
     assert "weakest step (lowest rate): lead -> mql at 11%" in text

@@ -157,7 +157,7 @@ def test_the_five_answers_with_numbers_intervals_and_marks(tmp_path: Path) -> No
     assert "enterprise 22.1×, payback 26.0 months vs 24, over target" in payback
     gap = answer(page, 4)
     assert "opportunity → closed won: 18.6% advance (530 of 2,845)" in gap
-    assert "benchmark target of 20%–30%, 1.4 points below its low end" in gap
+    assert "benchmark target of 20%–30%, 1.4 points (7.0%) below it" in gap
     lever = answer(page, 5)
     # the biggest recommended budget move first, with its agreement across models and draws
     assert lever.startswith(

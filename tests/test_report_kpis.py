@@ -32,13 +32,16 @@ def test_the_kpi_section_shows_each_kpi_with_its_range(tmp_path: Path) -> None:
     cells = re.sub(r' class=""', "", section)
     assert (
         '<tr class="bad"><td>smb</td><td>NRR</td><td>90%</td><td>100-115%</td>'
-        '<td class="num">-10.0%</td><td>short</td>' in cells
+        '<td>10.0 points (10%) below it</td><td>short</td>' in cells
     )
     assert "<td>enterprise</td><td>sales cycle</td><td>-</td><td>6-18 months</td>" in cells
     assert "<td>linkedin</td><td>CPM</td><td>$50</td><td>$30-$80</td>" in cells
     short = kpis.filter(pl.col("benchmark_gap") < 0).height
     judged = kpis.filter(pl.col("benchmark_gap").is_not_null()).height
-    assert f"Funnel KPIs: <b>{short} of {judged}</b> with a range fall short of it" in page
+    assert (
+        f"Of the funnel KPIs (the KPI tables), <b>{short} of {judged}</b> with a range fall "
+        "short of it" in page
+    )
     # a run without the file has no such section
     (tmp_path / "funnel_kpis.parquet").unlink()
     assert 'id="kpis"' not in render_report(tmp_path, manifest={})

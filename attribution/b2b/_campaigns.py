@@ -131,6 +131,13 @@ class CampaignEconomics:
         model = model or (decided if decided in models else None)
         model = model or ("linear" if "linear" in models else models[0])
         rows = self.table.filter(pl.col("model") == model)
+        if rows.filter(pl.col("campaign") != NO_CAMPAIGN).height == 0:
+            # the touches' campaign column is empty: every row is a channel's "(none)",
+            # which is no campaign to list (new-user report 2: a header and no campaign)
+            return (
+                "Campaign credit: no campaigns in the touches (their campaign column is "
+                "empty), so no campaign is credited; the channel credit above is the run's."
+            )
         with_spend = self.parameters.get("spend_by_campaign", False)
         lines = [
             f"Top campaigns under {model} (credited customers; "

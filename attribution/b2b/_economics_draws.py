@@ -247,21 +247,33 @@ def draw_notes(boot: Bootstrap | None, sliced: bool) -> dict[str, str]:
 LOW_MARK: Final = "~"
 
 
-def span(low: float | None, high: float | None, kind: str = "money") -> str:
+def span(
+    low: float | None, high: float | None, kind: str = "money", customers: float | None = None
+) -> str:
     """An interval as text: ``$1,234-$5,678``, ``12.0%-30.5%`` or ``3.1-7.9`` (``kind``
-    ``money``, ``pct``, ``num``); an infinite end is ``inf``; ``-`` without an interval."""
+    ``money``, ``pct``, ``num``); ``-`` without an interval. Never ``inf``: an upper end
+    that is infinite (more than 5% of the draws credit the channel no customer, so its CAC,
+    payback and guardrail share have no upper bound) reads ``$2,485 or more``, and both ends
+    infinite (no customer in 95% of the draws) ``not measured``, with the row's credited
+    ``customers`` when given (``not measured (0 customers)``)."""
     if low is None or high is None or math.isnan(low) or math.isnan(high):
         return "-"
+    if math.isinf(low):
+        return "not measured" + (
+            f" ({customers:,.3g} customers)"
+            if customers is not None and not math.isnan(customers)
+            else ""
+        )
 
     def one(x: float) -> str:
-        if math.isinf(x):
-            return "inf"
         if kind == "money":
             return f"${x:,.0f}"
         if kind == "pct":
             return f"{x:.1%}"
         return f"{x:,.1f}"
 
+    if math.isinf(high):
+        return f"{one(low)} or more"
     return f"{one(low)}-{one(high)}"
 
 
@@ -269,7 +281,11 @@ def low_note(draws: int | None) -> str:
     """The legend of the marks: what ``~`` means, and where the intervals come from."""
     note = f"{LOW_MARK} low n: fewer than {MIN_CUSTOMERS:g} credited customers"
     if draws:
-        note += f"; 90% intervals (5th-95th percentile) over {draws} bootstrap draws"
+        note += (
+            f"; 90% intervals (5th-95th percentile) over {draws} bootstrap draws; 'X or "
+            "more': some draws credit the channel no customer, so the figure has no upper "
+            "bound"
+        )
     return note
 
 

@@ -268,7 +268,8 @@ def judge_steps(rates: pl.DataFrame, bench: Benchmarks) -> tuple[pl.DataFrame, d
     if below.height:
         weakest = _step(below.row(0, named=True))
         weakest["judged_against"] = (
-            "the benchmark ranges: the step furthest below its range (rate / low end - 1); "
+            "the benchmark ranges: the step furthest below its range (ranked by the gap as a "
+            "share of the low end, the figure in brackets after the points); "
             f"{below.height} of {judged} step(s) with a range are below it"
         )
         weakest["below_range"] = True

@@ -24,6 +24,7 @@ from attribution.b2b._decision import decision_note
 from attribution.b2b._economics_joins import join_lines
 from attribution.b2b._economics_summary import BASIS_TEXT
 from attribution.b2b._economics_window import coverage_lines
+from attribution.b2b._funnel_kpis import gap_words
 from attribution.engine._files import RunFiles
 from attribution.report._charts import col, model_order
 from attribution.report._context import Context
@@ -162,9 +163,15 @@ class _EconomicsView:
 def _interval(row: Mapping[str, Any], column: str, fmt: Any) -> str:
     """`` [low–high]`` from the row's bootstrap bounds of ``column``, else nothing."""
     low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
-    if is_missing(low) or is_missing(high):
+    if low is None or high is None or low != low or high != high:  # none, or NaN
         return ""
-    return f' <span class="ci" title="90% bootstrap interval">[{fmt(low)}–{fmt(high)}]</span>'
+    if is_missing(low):  # both ends infinite: no customer in 95% of the draws
+        shown = "not measured in most draws"
+    elif is_missing(high):  # some draws credit no customer: no upper bound (never "inf")
+        shown = f"{fmt(low)} or more"
+    else:
+        shown = f"{fmt(low)}–{fmt(high)}"
+    return f' <span class="ci" title="90% bootstrap interval">[{shown}]</span>'
 
 
 def _low(row: Mapping[str, Any]) -> str:
@@ -373,10 +380,9 @@ def _gap(funnel: Mapping[str, Any]) -> str:
             f"at least {fmt_pct(low, 0)}"
         )
         value = weakest.get("rate")
-        points = value - low if isinstance(value, int | float) and not is_missing(value) else None
-        below = (  # in points, and relative to the low end as the CLI and the funnel say it
-            f", {100 * -points:.1f} points below its low end ({-points / low:.1%} below it)"
-            if points is not None and low > 0
+        below = (  # worded as the CLI and the funnel section word it: points (share)
+            ", " + gap_words(value, low, None if is_missing(high) else high, "rate")
+            if isinstance(value, int | float) and not is_missing(value)
             else ""
         )
         source = weakest.get("benchmark_source")

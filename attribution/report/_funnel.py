@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from attribution.b2b._funnel_kpis import gap_words
 from attribution.engine._files import RunFiles
 from attribution.report._charts import BLUE, GREY, RED, col, shaded_table
 from attribution.report._context import Context, Section
@@ -139,9 +140,17 @@ def _funnel_charts(ctx: Context, funnel: pl.DataFrame, meta: Mapping[str, Any] |
     lo, hi = weak_row.get("benchmark_low"), weak_row.get("benchmark_high")
     target = ""
     if not is_missing(lo):
-        target = f" (benchmark target {fmt_pct(lo, 0)}" + (
-            f"–{fmt_pct(hi, 0)})" if not is_missing(hi) else " or more)"
+        rate = weak_row.get("rate")
+        gap = weak_row.get("benchmark_gap")
+        # the gap worded as the answers and the CLI word it: points (share of the low end)
+        below = (
+            ", " + gap_words(rate, lo, None if is_missing(hi) else hi, "rate")
+            if isinstance(rate, int | float) and isinstance(gap, int | float) and gap < 0
+            else ""
         )
+        target = f" (benchmark target {fmt_pct(lo, 0)}" + (
+            f"–{fmt_pct(hi, 0)}" if not is_missing(hi) else " or more"
+        ) + f"{below})"
     parts.append(
         f'<div class="callout">Weakest stage: <b>{e(words(weakest[0]))} → '
         f"{e(words(weakest[1]))}</b>, {e(fmt_pct(weak_row['rate']))} of those entering "

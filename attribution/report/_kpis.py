@@ -8,11 +8,11 @@ from typing import Any
 
 import polars as pl
 
-from attribution.b2b._funnel_kpis import KPI_LABELS
+from attribution.b2b._funnel_kpis import KPI_LABELS, gap_words, judgement
 from attribution.engine._files import RunFiles
 from attribution.inputs._benchmarks import format_range, format_value
 from attribution.report._context import Context, Section
-from attribution.report._format import e, fmt_pct, is_missing, missing_note, note, table
+from attribution.report._format import e, is_missing, missing_note, note, table
 
 __all__ = ["kpi_section"]
 
@@ -22,9 +22,19 @@ _SCOPES = (("all", "Overall", None), ("segment", "By segment", "segment"),
 
 
 def _verdict(gap: Any) -> str:
-    if is_missing(gap):
+    return "" if is_missing(gap) else judgement(gap)
+
+
+def _gap_text(r: dict[str, Any], low: Any, high: Any) -> str:
+    """The gap worded as the CLI and the answers word it (``1.4 points (6.9%) below it``
+    for a rate); empty without a figure or a gap."""
+    value, gap = r.get("value"), r.get("benchmark_gap")
+    if not isinstance(value, int | float) or is_missing(value) or is_missing(gap):
         return ""
-    return "short" if gap < 0 else "better" if gap > 0 else "within"
+    return gap_words(
+        value, None if is_missing(low) else low, None if is_missing(high) else high,
+        r["unit"], r["kpi"],
+    )  # fmt: skip
 
 
 def _rows(kpis: pl.DataFrame, scope: str | None) -> pl.DataFrame:
@@ -39,7 +49,7 @@ def _rows(kpis: pl.DataFrame, scope: str | None) -> pl.DataFrame:
             "KPI": KPI_LABELS.get(r["kpi"], r["kpi"]),
             "value": format_value(r["value"], r["unit"], r["kpi"]),
             "range": format_range(low, high, r["unit"], r["kpi"]) if ranged else "",
-            "gap": r.get("benchmark_gap") if ranged else None,
+            "gap": _gap_text(r, low, high) if ranged else "",
             "judgement": "not measured"
             if r.get("not_measured")
             else "no range"
@@ -50,7 +60,7 @@ def _rows(kpis: pl.DataFrame, scope: str | None) -> pl.DataFrame:
             "detail": r.get("not_measured") or r.get("detail") or "",
         }
         out.append(row)
-    return pl.DataFrame(out, schema_overrides={"gap": pl.Float64}, infer_schema_length=None)
+    return pl.DataFrame(out, schema_overrides={"gap": pl.String}, infer_schema_length=None)
 
 
 def kpi_section(ctx: Context) -> Section | None:
@@ -63,7 +73,6 @@ def kpi_section(ctx: Context) -> Section | None:
     elif kpis.height == 0:
         parts.append(note(f"{RunFiles.FUNNEL_KPIS} is empty: no KPI to show."))
     else:
-        has_gap = "benchmark_gap" in kpis.columns
         for dimension, title, scope in _SCOPES:
             rows = kpis.filter(pl.col("dimension") == dimension)
             if rows.height == 0:
@@ -72,24 +81,8 @@ def kpi_section(ctx: Context) -> Section | None:
             parts.append(
                 table(
                     _rows(rows, scope),
-                    formats={"gap": lambda v: "" if is_missing(v) else fmt_pct(v)},
                     row_class=lambda r: "bad" if r.get("judgement") == "short" else "",
                     max_rows=300,
-                )
-            )
-        if has_gap:
-            short = kpis.filter(pl.col("benchmark_gap") < 0)
-            judged = kpis.filter(pl.col("benchmark_gap").is_not_null())
-            overall = short.filter(pl.col("dimension") == "all")
-            ctx.findings.append(
-                f"Funnel KPIs: <b>{short.height} of {judged.height}</b> with a range fall "
-                "short of it"
-                + (
-                    " (overall: "
-                    + e(", ".join(KPI_LABELS.get(k, k) for k in overall.get_column("kpi")))
-                    + ")."
-                    if overall.height
-                    else "."
                 )
             )
     return Section(

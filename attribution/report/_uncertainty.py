@@ -15,6 +15,7 @@ from attribution.engine._files import RunFiles
 from attribution.report._charts import BLUE, RED, col
 from attribution.report._context import Context, Section
 from attribution.report._format import e, fmt_num, fmt_pct, note, table
+from attribution.report._labels import money
 
 __all__ = ["LOW_LABEL", "low_cell", "marked", "uncertainty_section"]
 
@@ -45,7 +46,8 @@ def marked(rows: pl.DataFrame) -> pl.DataFrame:
     if drawn:
         texts = {
             label: [
-                span(r.get(f"{figure}_ci_low"), r.get(f"{figure}_ci_high"), kind)
+                span(r.get(f"{figure}_ci_low"), r.get(f"{figure}_ci_high"), kind,
+                     r.get("customers"))  # fmt: skip
                 for r in rows.iter_rows(named=True)
             ]
             for figure, label, kind in _SPANS
@@ -78,7 +80,10 @@ def uncertainty_section(ctx: Context) -> Section | None:
             f"{boot.get('seed')}): each draw weighs every {boot.get('unit')} by a Poisson(1) "
             "count and refits every model; the intervals are the 5th to 95th percentiles of "
             "the draws (90%). A figure whose interval is wide is noise more than signal. "
-            f"{LOW_LABEL}: fewer than {MIN_CUSTOMERS:g} credited customers."
+            f"{LOW_LABEL}: fewer than {MIN_CUSTOMERS:g} credited customers. \"$2,485 or "
+            "more\": in more than 5% of the draws the channel is credited no customer, so its "
+            "CAC, payback and guardrail share have no upper bound; \"not measured\": no "
+            "customer in 95% of the draws."
         )
     ]
     models = col(credit, "model")
@@ -124,7 +129,7 @@ def uncertainty_section(ctx: Context) -> Section | None:
                     shown,
                     formats={
                         "customers": lambda v: fmt_num(v, 1),
-                        "loaded_cac": lambda v: fmt_num(v),
+                        "loaded_cac": money,
                         "guardrail_share": fmt_pct,
                         "P(breach)": lambda v: fmt_pct(v, 0),
                     },
