@@ -432,19 +432,33 @@ def check_plan(
     table = pl.concat([frame.select(*PLAN_COLUMNS), total.select(*PLAN_COLUMNS)])
     all_spend = float(spend_frame.get_column("amount").sum())
     projected_cac = total_budget / projected_total if projected_total > 0 else None
+    # the spend of part of the conversions' months: CAC is on the customers it buys (the
+    # economics restrict it), and all spend / all MQLs would divide a quarter's spend by a
+    # year's MQLs, so the cost per MQL is not compared (new-user report 3, defect 25b)
+    coverage = econ.parameters.get("spend_coverage")
+    partial = (
+        f"the spend covers {coverage['overlap_months']} of the conversions' "
+        f"{coverage['conversion_months']} months, and all spend / all MQLs would divide it by "
+        "the MQLs of every month"
+        if coverage
+        else None
+    )
     flags = plan_flags(
         p,
         frame,
         rates,
         projected_cac=projected_cac,
         projected_total=projected_total,
-        cost_per_mql=all_spend / rates["mqls"] if rates.get("mqls") else None,
+        cost_per_mql=all_spend / rates["mqls"] if rates.get("mqls") and not partial else None,
         scale=scale,
         data_channels=econ.table.get_column("channel").unique().sort().to_list(),
+        cost_per_mql_not_measured=partial,
     )
     steps = list(flow.parameters["steps"])
     flags = pl.concat([flags, range_flags(p, bench, steps)])
-    verdict = plan_verdict(p, outcome, projected_total, total_budget, frame, flags, mql_to_customer)
+    verdict = plan_verdict(
+        p, outcome, projected_total, total_budget, frame, flags, mql_to_customer, coverage
+    )
     if across := lever_sentence(levers):
         verdict = f"{verdict} {across}"
     if chance := risk_sentence(risk, p.targets):
@@ -474,7 +488,8 @@ def check_plan(
         "measured": {
             "blended_cac_of_plan_channels": blended_cac,
             "rates": rates,
-            "cost_per_mql": all_spend / rates["mqls"] if rates.get("mqls") else None,
+            "cost_per_mql": all_spend / rates["mqls"] if rates.get("mqls") and not partial
+            else None,
             "unpaid_customers_not_in_projection": float(
                 econ.table.filter((pl.col("status") == "unpaid") & (pl.col("model") == chosen))
                 .get_column("customers")

@@ -51,9 +51,12 @@ def plan_flags(
     cost_per_mql: float | None,
     scale: float | None,
     data_channels: Sequence[str] = (),
+    cost_per_mql_not_measured: str | None = None,
 ) -> pl.DataFrame:
     """The plan's assumptions against the data (``data_channels``: the channels of the run,
-    for a did-you-mean beside a plan channel the data does not have)."""
+    for a did-you-mean beside a plan channel the data does not have;
+    ``cost_per_mql_not_measured``: why the data's cost per MQL is not measured, e.g. the
+    spend covers part of the MQLs' months: the rows say so, unflagged)."""
     rows: list[dict[str, Any]] = []
     unknown = unmatched_channels(list(frame.get_column("channel")), list(data_channels))
     factor = p.flag_factor
@@ -74,7 +77,12 @@ def plan_flags(
         if plan_value is None:
             return
         ratio: float | None = None
-        if data_value is None or data_value == 0:
+        if name == "cost_per_mql" and cost_per_mql_not_measured:
+            flagged, direction, data_value = False, "not measured", None
+            note = f"{what}: the plan has {_show(plan_value, fmt)}; not compared: " + (
+                cost_per_mql_not_measured
+            )
+        elif data_value is None or data_value == 0:
             flagged, direction = True, "no data"
             note = note or (
                 f"{what}: the plan has {_show(plan_value, fmt)}; the data has nothing to "

@@ -8,7 +8,10 @@ Method (also written to ``tests.json``):
   ``start`` to ``start + validation_days``. At a checkpoint, what the cohort did before the
   checkpoint's day counts: MQLs so far, SQLs among them (MQL quality: the MQL -> SQL rate),
   customers (reached closed won). Spend = the channel's spend from ``start`` to the day
-  before the checkpoint (monthly amounts spread evenly over their days).
+  before the checkpoint (monthly amounts spread evenly over their days). When the spend
+  table does not cover those days (its first day is after ``start``, or its last before the
+  checkpoint's eve), the spend, cost per MQL and CAC are not measured (null, ``no data``):
+  a window the spend table does not reach is not a window without spend.
 - **Checkpoints**: each month after ``start`` (same day of the month) before the window
   ends, then the window's end; only those on or before the data's last stage event.
 - **Intervals** (90%, as the bootstrap's): counts (MQLs, customers) get the exact Poisson
@@ -209,12 +212,27 @@ def _fmt(key: str, value: float | None) -> str:
 
 
 def _span(low: float | None, high: float | None, key: str) -> str:
-    return f"{_fmt(key, low)}-{_fmt(key, high) if high is not None else 'inf'}"
+    """``$49-$63``; ``$49 or more`` without an upper bound (no MQL yet: never ``inf``)."""
+    if low is None:
+        return "not measured"
+    return f"{_fmt(key, low)}-{_fmt(key, high)}" if high is not None else (
+        f"{_fmt(key, low)} or more"
+    )
+
+
+def _cost(label: str, r: Mapping[str, Any], key: str) -> str:
+    if r[key] is None and r[f"{key}_low"] is None:
+        return f"{label} not measured"
+    return f"{label} {money(r[key])} ({_span(r[f'{key}_low'], r[f'{key}_high'], key)})"
 
 
 def _row_line(r: Mapping[str, Any]) -> str:
+    spent = (
+        money(r["spend"]) if r["spend"] is not None
+        else "not in the spend table (it does not cover these days)"
+    )  # fmt: skip
     parts = [
-        f"{r['checkpoint']} (day {r['day']}): spend {money(r['spend'])}",
+        f"{r['checkpoint']} (day {r['day']}): spend {spent}",
         f"MQLs {r['mqls']} ({_span(r['mqls_low'], r['mqls_high'], 'mqls')})",
         f"MQL->SQL {pct(r['mql_to_sql'])}"
         + (
@@ -222,13 +240,11 @@ def _row_line(r: Mapping[str, Any]) -> str:
             if r["mql_to_sql_low"] is not None
             else ""
         ),
-        f"cost/MQL {money(r['cost_per_mql'])} "
-        f"({_span(r['cost_per_mql_low'], r['cost_per_mql_high'], 'cost_per_mql')})",
+        _cost("cost/MQL", r, "cost_per_mql"),
     ]
     if r["cac_status"] != "too early" and r["customers"] is not None:
         parts.append(
-            f"customers {r['customers']}, CAC {money(r['cac'])} "
-            f"({_span(r['cac_low'], r['cac_high'], 'cac')})"
+            f"customers {r['customers']}, {_cost('CAC', r, 'cac')}"
         )
     status = [
         f"{k.replace('_', ' ')} {r[f'{k}_status']}"
@@ -404,11 +420,18 @@ def channel_tests(
         .group_by("channel", "checkpoint")
         .agg(pl.col("amount").sum().alias("spend"))
     )
+    # the days the spend table covers (every channel's): a checkpoint beyond them has no
+    # spend figure, never a spend of $0 (a quarter's spend against a later test window)
+    first_day, last_day = daily.get_column("day").min(), daily.get_column("day").max()
+    covered = (
+        (pl.lit(first_day, pl.Date) <= pl.col("start"))
+        & (pl.col("checkpoint") - timedelta(days=1) <= pl.lit(last_day, pl.Date))
+    ).fill_null(False)
     base = (
         points.join(counted, on=["channel", "checkpoint"], how="left")
         .join(spent, on=["channel", "checkpoint"], how="left")
         .with_columns(
-            pl.col("spend").fill_null(0.0),
+            pl.when(covered).then(pl.col("spend").fill_null(0.0)).alias("spend"),
             (pl.col("checkpoint") - pl.col("start")).dt.total_days().alias("day"),
             pl.col("channel")
             .replace_strict({c: t.validation_days for c, t in p.tests.items()}, default=None)
@@ -453,7 +476,7 @@ def _readout(base: pl.DataFrame, median_days: float | None) -> pl.DataFrame:
     mqls = base.get_column("mqls").fill_null(0).to_numpy().astype(float)
     sqls = base.get_column("sqls").fill_null(0).to_numpy().astype(float)
     won = base.get_column("customers").fill_null(0).to_numpy().astype(float)
-    spend = base.get_column("spend").to_numpy().astype(float)
+    spend = base.get_column("spend").fill_null(np.nan).to_numpy().astype(float)
     days = base.get_column("day").to_numpy().astype(float)
     window = base.get_column("_window").to_numpy().astype(float)
     m_lo, m_hi = poisson_interval(mqls)

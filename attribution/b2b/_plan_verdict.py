@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from attribution.b2b._economics_window import coverage_lines
 from attribution.b2b._plan_file import Plan
 from attribution.b2b._shared import money
 
@@ -25,6 +26,7 @@ def verdict(
     frame: pl.DataFrame,
     flags: pl.DataFrame,
     mql_to_customer: float | None,
+    coverage: Mapping[str, Any] | None = None,
 ) -> str:
     t = p.targets
     parts = []
@@ -36,6 +38,8 @@ def verdict(
         if t.get("cac"):
             head += f" at {money(t['cac'])}"
     parts.append(head + ".")
+    if coverage:  # as the economics summary and the report's CAC answer say it
+        parts.append(f"Measured CACs: {coverage_lines(dict(coverage))[0]}")
     if t.get("mqls") and mql_to_customer:
         parts.append(
             f"It would take about {projected / mql_to_customer:,.0f} MQLs at the data's "
@@ -80,9 +84,18 @@ def verdict(
     if t.get("customers"):
         need_budget = outcome.get("budget_for_target_customers")
         if need_budget is not None:
+            # a reallocation, not the plan's split: it can cost less than the budget that
+            # buys fewer customers as the plan spends it (new-user report 2, defect 27)
             parts.append(
-                f"Buying {t['customers']:,.0f} customers at measured CACs would take about "
-                f"{money(need_budget)}, spent cheapest CAC first within the caps."
+                f"Spent cheapest CAC first within the caps (a reallocation, not the plan's "
+                f"split), {t['customers']:,.0f} customers at measured CACs would take about "
+                f"{money(need_budget)}"
+                + (
+                    f", less than the plan's {money(budget)}, which buys fewer as it is split"
+                    if need_budget < budget and projected < t["customers"]
+                    else ""
+                )
+                + "."
             )
         elif outcome.get("max_customers_within_caps") is not None:
             most = outcome["max_customers_within_caps"]
@@ -109,9 +122,13 @@ def verdict(
             "otherwise, see the assumptions for a did-you-mean; or unpaid in it), so held at "
             "its budget in the reallocation and in no lever."
         )
+    short = bool(t.get("customers") and projected < t["customers"]) or bool(
+        t.get("cac") and (cac_now is None or cac_now > t["cac"])
+    )
     if grow or cut or unmeasured:
         parts.append(
-            "To narrow the gap: "
+            ("To narrow the gap: " if short else "The targets are met at measured CACs; to buy "
+             "more with the same budget: ")
             + "; ".join(
                 x
                 for x in (
