@@ -106,7 +106,7 @@ class Page(HTMLParser):
 
 
 def test_the_gap_is_worded_in_points_then_share_for_rates_and_as_a_share_otherwise() -> None:
-    from attribution.b2b._funnel_kpis import gap_words
+    from attribution.b2b._gaps import gap_words
 
     assert gap_words(0.186, 0.2, 0.3, "rate") == "1.4 points (7.0%) below it"
     assert gap_words(0.959, 0.3, 0.5, "rate", "marketing_sourced_share") == (

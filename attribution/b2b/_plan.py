@@ -69,6 +69,7 @@ from attribution.b2b._plan_measured import (
     RANGES_NOTE,
     bench_source,
     measured_rates,
+    partial_spend,
     range_flags,
 )
 from attribution.b2b._plan_measured import (
@@ -432,17 +433,8 @@ def check_plan(
     table = pl.concat([frame.select(*PLAN_COLUMNS), total.select(*PLAN_COLUMNS)])
     all_spend = float(spend_frame.get_column("amount").sum())
     projected_cac = total_budget / projected_total if projected_total > 0 else None
-    # the spend of part of the conversions' months: CAC is on the customers it buys (the
-    # economics restrict it), and all spend / all MQLs would divide a quarter's spend by a
-    # year's MQLs, so the cost per MQL is not compared (new-user report 3, defect 25b)
     coverage = econ.parameters.get("spend_coverage")
-    partial = (
-        f"the spend covers {coverage['overlap_months']} of the conversions' "
-        f"{coverage['conversion_months']} months, and all spend / all MQLs would divide it by "
-        "the MQLs of every month"
-        if coverage
-        else None
-    )
+    partial = partial_spend(coverage)  # then no cost per MQL to compare
     flags = plan_flags(
         p,
         frame,

@@ -76,3 +76,18 @@ def data_months(dates: pl.Series) -> float:
     if dates.len() == 0:
         return 0.0
     return float(dates.dt.month_start().n_unique())
+
+
+def partial_spend(coverage: dict[str, Any] | None) -> str | None:
+    """Why the data's cost per MQL is not compared when the spend covers part of the
+    conversions' months (``economics.parameters["spend_coverage"]``): CAC is then on the
+    customers that spend buys (the economics restrict it), while all spend / all MQLs would
+    divide a quarter's spend by a year's MQLs (new-user report 3, defect 25b). None when the
+    spend covers the period."""
+    if not coverage:
+        return None
+    return (
+        f"the spend covers {coverage['overlap_months']} of the conversions' "
+        f"{coverage['conversion_months']} months, and all spend / all MQLs would divide it by "
+        "the MQLs of every month"
+    )

@@ -24,7 +24,7 @@ from attribution.b2b._decision import decision_note
 from attribution.b2b._economics_joins import join_lines
 from attribution.b2b._economics_summary import BASIS_TEXT
 from attribution.b2b._economics_window import coverage_lines
-from attribution.b2b._funnel_kpis import gap_words
+from attribution.b2b._gaps import gap_words
 from attribution.engine._files import RunFiles
 from attribution.report._charts import col, model_order
 from attribution.report._context import Context

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from attribution.b2b._funnel_kpis import gap_words
+from attribution.b2b._gaps import gap_words
 from attribution.engine._files import RunFiles
 from attribution.report._charts import BLUE, GREY, RED, col, shaded_table
 from attribution.report._context import Context, Section

@@ -8,7 +8,8 @@ from typing import Any
 
 import polars as pl
 
-from attribution.b2b._funnel_kpis import KPI_LABELS, gap_words, judgement
+from attribution.b2b._funnel_kpis import KPI_LABELS
+from attribution.b2b._gaps import gap_words, judgement
 from attribution.engine._files import RunFiles
 from attribution.inputs._benchmarks import format_range, format_value
 from attribution.report._context import Context, Section

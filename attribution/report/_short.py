@@ -18,7 +18,8 @@ from typing import Any
 
 import polars as pl
 
-from attribution.b2b._funnel_kpis import KPI_LABELS, gap_words
+from attribution.b2b._funnel_kpis import KPI_LABELS
+from attribution.b2b._gaps import gap_words
 from attribution.engine._files import RunFiles
 from attribution.report._charts import col, model_order
 from attribution.report._context import Context
