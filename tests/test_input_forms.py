@@ -12,6 +12,7 @@ import pytest
 
 import attribution
 from attribution.inputs import parse_timestamp
+from tests.test_no_silent_empty import _cli, _error_line
 
 STAGES = "contact_id,stage,timestamp,value\nc1,closed_won,2025-03-10T00:00:00Z,100\n"
 
@@ -130,3 +131,78 @@ def test_score_journeys_refuses_an_invisible_channel() -> None:
     }
     with pytest.raises(attribution.InputError, match=r"touches\[0\]\.channel.*non-blank"):
         attribution.score_journeys([journey], models=["linear"])
+
+
+# ------------------------------------------------------- options unused, checks at load
+TOUCHES = (
+    "contact_id,channel,timestamp,touch_type\n"
+    "c1,email,2025-03-01T09:00:00Z,email\nc1,web,2025-03-02T09:00:00Z,web\n"
+)
+
+
+def test_channel_rules_given_but_unused_are_said_and_checked(tmp_path: Path) -> None:
+    from attribution.inputs._taxonomy import default_rules_path
+
+    (tmp_path / "t.csv").write_text(TOUCHES)
+    (tmp_path / "s.csv").write_text(STAGES)
+    (tmp_path / "rules.toml").write_bytes(default_rules_path().read_bytes())
+    base = ["run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear", "--out", "r"]
+    proc = _cli(tmp_path, *base, "--channel-rules", "rules.toml")
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if "--channel-rules" in line]
+    assert notes == [
+        "note: --channel-rules 'rules.toml' is not used: the touches have a channel column "
+        "('channel'); the rules derive a channel from utm_source / utm_medium only for "
+        "touches without one (drop or unmap that column to use them)"
+    ]
+    # a file that is no rules file is an error even though the run would not read it
+    proc = _cli(tmp_path, *base, "--channel-rules", "s.csv")
+    assert proc.returncode == 2
+    assert "cannot read channel rules" in _error_line(proc)
+    # without the option: no note
+    proc = _cli(tmp_path, *base)
+    assert proc.returncode == 0
+    assert "channel-rules" not in proc.stderr
+
+
+def test_sla_without_its_stages_fails_at_load_naming_no_line(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(TOUCHES)
+    (tmp_path / "s.csv").write_text(STAGES + "c1,opportunity,2025-03-05T00:00:00Z,\n")
+    proc = _cli(
+        tmp_path,
+        *("run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear", "--sla"),
+        *("--out", "r"),
+    )
+    assert proc.returncode == 2
+    line = _error_line(proc)
+    assert "source 's.csv', column 'stage'" in line
+    assert "no event is one; the stages found are ['closed_won', 'opportunity']" in line
+    assert "lines" not in line  # no row is wrong: none is named
+    assert "[load]" not in proc.stderr  # before the run computed anything
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_ctrl_c_during_a_run_says_nothing_was_written(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "attribution.cli", "run", "--touches",
+         str(SAMPLE / "touches.parquet"), "--stages", str(SAMPLE / "stages.parquet"),
+         "--out", str(out)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # progress: one line a stage when stderr is not a terminal
+        seen.append(line)
+        if line.startswith("[journeys]"):
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "Traceback" not in rest
+    assert rest.strip().splitlines()[-1] == "interrupted: nothing was written"
+    assert not out.exists() or not any(out.iterdir())

@@ -37,7 +37,7 @@ from typing import Any
 
 import polars as pl
 
-from attribution.b2b._shared import jsonable, load_stage_events, pct, rows_error
+from attribution.b2b._shared import jsonable, load_stage_events, pct
 from attribution.b2b._sla_metrics import (
     BREACH,
     COMPLIANT,
@@ -58,7 +58,7 @@ from attribution.b2b._sla_targets import SLA_DEFAULTS, SLA_SOURCES, check_sla_se
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError
 from attribution.inputs._formats import resolve_formats
-from attribution.inputs._schema import TOUCHES, load
+from attribution.inputs._schema import TOUCHES, Table, load
 from attribution.typing import TableLike
 
 __all__ = ["BREACHES_SCHEMA", "NO_TEAM", "SLA", "SLA_DEFAULTS", "SLA_SCHEMA", "sla"]
@@ -267,15 +267,7 @@ def sla(
         stages, stage_names=stage_names, columns=columns, timestamp_formats=timestamp_formats
     )
     frame = frame.filter(pl.col(key).is_not_null())
-    if frame.height and not frame.select(pl.col("stage").is_in(["mql", "sql"]).any()).item():
-        found = frame.get_column("stage").unique().sort().head(8).to_list()
-        raise rows_error(
-            f"the SLAs start at an 'mql' or 'sql' stage event, and none is found; found {found}",
-            stage_table,
-            frame,
-            column="stage",
-            hint="map your stage names in [stage_names] of the config (ours = 'theirs')",
-        )
+    _check_start_stages(stage_table, frame)
     wanted = {"timestamp", "contact_id", "account_id", "touch_type", "owner_team"}
     touch_table = load(
         touches,
@@ -330,6 +322,41 @@ def sla(
             "as_of": str(as_of) if as_of is not None else None,
         },
     )
+
+
+def _check_start_stages(stage_table: Table, frame: pl.DataFrame) -> None:
+    """An InputError naming the stages file and its stage column when no event of ``frame``
+    (the stage events, names mapped to ours) is an ``mql`` or ``sql``: the SLAs start there.
+    No line is named: no row is wrong, one is missing."""
+    if frame.height and not frame.select(pl.col("stage").is_in(["mql", "sql"]).any()).item():
+        found = frame.get_column("stage").unique().sort().head(8).to_list()
+        raise stage_table.error(
+            InputError(
+                "the SLAs start at an 'mql' or 'sql' stage event, and no event is one; the "
+                f"stages found are {found}",
+                table="stages",
+                source=stage_table.source.name,
+                column="stage",
+                hint="map your stage names in [stage_names] of the config (ours = 'theirs'), "
+                "or run without --sla / [sla]",
+            )
+        )
+
+
+def check_sla_stages(
+    stages: TableLike,
+    *,
+    stage_names: Mapping[str, str | Sequence[str]] | None = None,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+    timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+) -> None:
+    """What :func:`sla` needs of the stages, checked before a run computes anything
+    (``attribution run --sla``): an ``mql`` or ``sql`` event, else the InputError
+    :func:`sla` would raise after every model has run."""
+    stage_table, frame, key = load_stage_events(
+        stages, stage_names=stage_names, columns=columns, timestamp_formats=timestamp_formats
+    )
+    _check_start_stages(stage_table, frame.filter(pl.col(key).is_not_null()))
 
 
 def _all_items(

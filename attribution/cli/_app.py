@@ -26,7 +26,7 @@ from attribution.engine._result import AttributionResult
 from attribution.exceptions import AttributionError, ConfigError
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._config import RunConfig
-from attribution.options import option_flags
+from attribution.options import RunOptions, option_flags
 
 app = typer.Typer(
     add_completion=False,
@@ -247,6 +247,43 @@ def check_out(out: Path, flag: str = "--out") -> None:
         raise ConfigError(f"{flag} '{out}': '{probe}' is not writable by this user")
 
 
+def interrupted(what: str) -> NoReturn:
+    """Ctrl-C: one line saying what was written (``what``), exit 130 (128 + SIGINT), no
+    traceback."""
+    err.print(f"interrupted: {what}", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(130)
+
+
+def unused_channel_rules(
+    options: RunOptions, touches: object, where: str, table: str = "touches"
+) -> None:
+    """``channel_rules`` given (``where``: the flag or the config key that gave them) are read
+    and checked even when the run will not use them, and a touch table (a file or a frame)
+    that has a channel column of its own, so that the rules derive nothing, is said in one
+    line on stderr: an option is never ignored in silence. A query's columns are not known
+    before it runs; its rules are only checked."""
+    if options.channel_rules is None:
+        return
+    from attribution.inputs._database import SqlTable
+    from attribution.inputs._sources import read_source
+    from attribution.inputs._taxonomy import load_rules
+
+    load_rules(options.channel_rules)
+    if touches is None or isinstance(touches, SqlTable):
+        return
+    theirs = (options.table_columns(table) or {}).get("channel", "channel")
+    names = read_source(cast(Any, touches), table=table).frame.collect_schema().names()
+    if theirs in names:
+        err.print(
+            f"note: {where} '{options.channel_rules}' is not used: the touches have a channel "
+            f"column ('{theirs}'); the rules derive a channel from utm_source / utm_medium only "
+            "for touches without one (drop or unmap that column to use them)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
 def unwritable(out: Path, exc: OSError) -> ConfigError:
     """The one-line error of a run that could not be written into ``out``."""
     return ConfigError(
@@ -286,6 +323,33 @@ def finish(
         path = result.write(out, also=analysis.outputs)
     except OSError as exc:  # a path check_out could not foresee (a full disk, a read-only
         fail(unwritable(out, exc))  # mount): one line, never a traceback
+    except KeyboardInterrupt:  # the directory is made atomically: not there at all
+        interrupted("nothing was written (the run directory is made whole or not at all)")
+    try:
+        _summarise(result, path, analysis, summary=summary, write_to=write_to, choose=choose)
+    except KeyboardInterrupt:
+        from attribution.inputs._database import redacted
+
+        where = (
+            f"; its write to {redacted(write_to)} (one transaction, run_id {path.name}) is "
+            "whole or absent"
+            if write_to
+            else ""
+        )
+        interrupted(f"the run directory {path} was written{where}")
+    return path
+
+
+def _summarise(
+    result: AttributionResult,
+    path: Path,
+    analysis: Analysis,
+    *,
+    summary: bool,
+    write_to: str | None,
+    choose: str,
+) -> None:
+    """:func:`finish` after the run directory is written: the summaries, then ``write_to``."""
     if summary:
         print_summary(result)
     if isinstance(decided := result.manifest.get("decision_model"), str):
@@ -319,4 +383,4 @@ def finish(
             f"written to {escape(redacted(write_to))} (run_id {path.name}): {escape(rows)}",
             highlight=False,
         )
-    return path
+

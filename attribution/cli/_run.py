@@ -29,9 +29,11 @@ from attribution.cli._app import (
     check_out,
     fail,
     finish,
+    interrupted,
     load_benchmarks_of,
     takes_run_options,
     timestamp_formats,
+    unused_channel_rules,
     with_progress,
 )
 from attribution.engine._memory import attribute
@@ -228,6 +230,24 @@ def run(
                 "channel_rules": options.channel_rules,
             }
         )
+        sla_setting = cfg.sla if cfg is not None and cfg.sla is not None else sla
+        if sla_setting is not False and stage_input is not None:
+            # what the SLAs need of the stages, before the run computes (not after it)
+            from attribution.b2b._sla import check_sla_stages
+
+            check_sla_stages(
+                stage_input,
+                stage_names=options.stage_names,
+                columns=options.columns,
+                timestamp_formats=options.timestamp_formats,
+            )
+        written = {**(cfg.written() if cfg else {}), **given}
+        unused_channel_rules(
+            options,
+            main_input,
+            written.get("channel_rules", (None, "--channel-rules"))[1],
+            "touches" if stage_input is not None else "events",
+        )
         engine: Any = attribute
         if options.state is not None:
             from attribution.engine._incremental import attribute_incremental
@@ -276,7 +296,7 @@ def run(
                 plan=plan_file(inputs.get("plan")),
                 economics=cfg.economics if cfg else {},
                 alerts=cfg.alerts if cfg else None,
-                sla=cfg.sla if cfg is not None and cfg.sla is not None else sla,
+                sla=sla_setting,
                 benchmarks=load_benchmarks_of(cfg, benchmarks),
                 influence_csv=influence_csv,
             ),
@@ -284,6 +304,8 @@ def run(
         )
     except AttributionError as exc:
         fail(exc)
+    except KeyboardInterrupt:  # Ctrl-C while the run computes: its directory is not made
+        interrupted("nothing was written")
     finish(
         result,
         runs_dir,
