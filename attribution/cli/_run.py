@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +38,7 @@ from attribution.cli._app import (
     with_progress,
 )
 from attribution.engine._memory import attribute
+from attribution.engine._state_lock import state_lock
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import load_config
 from attribution.inputs._database import SqlTable
@@ -171,6 +173,9 @@ def run(
     --spend, the channels ranked by the value of a test.
     With --sla (or an [sla] section) the sales and marketing SLAs are measured.
     """
+    # --state: the state is held from reading it to writing the run directory and the
+    # write-back (the result reads state files until then), so two runs never overlap on it
+    hold = contextlib.ExitStack()
     try:
         cfg = load_config(config) if config else None
         inputs = dict(cfg.inputs) if cfg else {}
@@ -258,6 +263,7 @@ def run(
                     "--partitions or --events"
                 )
             check_out(Path(options.state), "--state")
+            hold.enter_context(state_lock(options.state))
             engine = functools.partial(_nightly, attribute_incremental)
         elif partitions:
             from attribution.engine._partitioned import attribute_partitioned
@@ -303,12 +309,10 @@ def run(
             options=options,
         )
     except AttributionError as exc:
+        hold.close()
         fail(exc)
     except KeyboardInterrupt:  # Ctrl-C while the run computes: its directory is not made
+        hold.close()
         interrupted("nothing was written")
-    finish(
-        result,
-        runs_dir,
-        analysis=analysis,
-        write_to=options.write_to,
-    )
+    with hold:
+        finish(result, runs_dir, analysis=analysis, write_to=options.write_to)

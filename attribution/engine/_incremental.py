@@ -102,6 +102,7 @@ from attribution.engine._stages import (
     rule_credit,
 )
 from attribution.engine._state_answer import answer
+from attribution.engine._state_lock import state_lock
 from attribution.exceptions import ConfigError
 from attribution.inputs._schema import CONTACTS, ROW, STAGES, TOUCHES, Table
 from attribution.options import RunOptions
@@ -185,7 +186,6 @@ def attribute_incremental(
     recompute). A ``touch_id`` that a new row shares with a row of another entity read in
     an earlier run is not reported (a full run reports it).
     """
-    timer = Timer(progress)
     options = RunOptions.of(options, **keywords)
     if options.state is None:
         raise ConfigError("an incremental run needs a state directory (state / --state)")
@@ -194,6 +194,22 @@ def attribute_incremental(
         raise ConfigError(
             "an incremental run takes touches and stages, not a unified event log (--events)"
         )
+    with state_lock(options.state):
+        return _attribute_incremental(
+            touches, stages, contacts, accounts, options, full, Timer(progress)
+        )
+
+
+def _attribute_incremental(
+    touches: TableLike,
+    stages: TableLike,
+    contacts: TableLike | None,
+    accounts: Any,
+    options: RunOptions,
+    full: bool,
+    timer: Timer,
+) -> AttributionResult:
+    assert options.state is not None
     directory = Path(options.state)
     timer.stage("load")
     contact_frame = load_input(contacts, CONTACTS, options).frame if contacts is not None else None
