@@ -66,7 +66,8 @@ def test_another_thread_cannot_share_it_the_same_thread_can(sample, tmp_path) ->
         worker.join()
         # re-entrant: the thread holding it runs (as the command line does)
         mine = attribute_incremental(touches, stages, models=["linear"], state=state)
-    assert len(caught) == 1 and isinstance(caught[0], StateInUseError)
+    assert len(caught) == 1
+    assert isinstance(caught[0], StateInUseError)
     assert isinstance(caught[0], attribution.AttributionError)
     assert mine.manifest["parameters"]["incremental"]["mode"] == "full"
     with state_lock(state):  # released after the outer hold
@@ -82,7 +83,8 @@ def test_a_killed_holder_releases_the_state(tmp_path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", code, str(state)], stdout=subprocess.PIPE,
                               text=True)  # fmt: skip
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(StateInUseError, match=f"pid {holder.pid} "):
             with state_lock(state):
                 pass
