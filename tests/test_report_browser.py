@@ -212,6 +212,7 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env=dict(os.environ, COLUMNS="200"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+    (out / "demo-stdout.txt").write_text(proc.stdout)  # what the CLI printed, to compare
     (run,) = [p for p in (out / "runs").iterdir() if not (p / "accounts.parquet").exists()]
     return run / REPORT_FILE
 
@@ -323,3 +324,46 @@ def test_demo_report_prints_to_a_clean_pdf(demo_report: Path, tmp_path: Path) ->
     assert box is not None
     assert float(box.group(1)) > float(box.group(2)), box.group(0)
     print(f"\n{pdf}: {pages} pages, {len(data):,} bytes")
+
+
+# --- the 90-second read: the page agrees with itself and with the CLI (new-user report 3, 8) --
+
+READ = """
+const answers = [...document.querySelectorAll('#answers .answer dd')].map(d => d.innerText);
+const findings = [...document.querySelectorAll('.findings li')].map(li => li.innerText);
+const lead = document.querySelector('#answers .lead').innerText;
+return {answers, findings, lead, text: document.body.innerText};
+"""
+
+
+def test_demo_report_reads_one_way(browser: Any, demo_report: Path) -> None:
+    """What the page shows in Chromium (innerText: what a reader sees, closed details left
+    out): no inf or NaN anywhere; the findings open with what is short of its published
+    range, naming the step the funnel answer shows below its target (never "0 of N fall
+    short" beside it); the funnel gap worded as the CLI worded it; the decision model's
+    lead does not claim --decision-model set it when the survey chose it."""
+    browser.get(demo_report.as_uri())
+    page = browser.execute_script(READ)
+    shown = re.findall(r"\b(?:inf|-inf|Infinity|NaN|nan)\b", page["text"])
+    assert shown == [], shown
+    gap = page["answers"][3]
+    step = re.match(r"(.+?): [0-9.]+% advance", gap)
+    assert step is not None, gap
+    below = re.search(r"[0-9.]+ points \([0-9.]+%\) below it", gap)
+    assert below is not None, gap
+    first = page["findings"][0]
+    assert first.startswith("Short of its published range: "), page["findings"]
+    count = re.match(r"Short of its published range: (\d+) figure", first)
+    assert count is not None, first
+    assert int(count.group(1)) >= 1, first
+    assert f"the funnel step {step.group(1)} (" in first, first
+    assert below.group(0) in first
+    # the CLI printed the same gap in the same words
+    stdout = (demo_report.parent.parent.parent / "demo-stdout.txt").read_text()
+    cli = re.search(r"^Biggest conversion gap: .*$", stdout, re.MULTILINE)
+    assert cli is not None
+    assert f"({below.group(0)}, short)" in cli.group(0), (cli.group(0), gap)
+    # chosen by survey agreement: the lead says how to choose another, not "set with"
+    assert "chosen by survey agreement" in page["lead"], page["lead"]
+    assert "set with --decision-model" not in page["lead"]
+    assert "--decision-model chooses another" in page["lead"]

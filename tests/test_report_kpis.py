@@ -64,6 +64,6 @@ def test_the_economics_section_judges_segments_against_their_ranges(
     blended = {r["segment"]: r for r in econ.blended.iter_rows(named=True)}
     smb = blended["smb"]
     assert smb["pipeline_per_dollar_judgement"] == "short"
-    shown = f"{smb['created_pipeline_per_dollar']:.1f}x".replace(".0x", "x")
+    shown = f"{smb['created_pipeline_per_dollar']:.1f}×"  # ratios with × in every table
     assert re.search(rf'<tr class="bad"><td>smb</td>.*?<td class="num">{shown}</td>', section)
     assert "Short: smb (pipeline per $)" in section

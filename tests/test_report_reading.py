@@ -361,3 +361,37 @@ def test_the_verdict_says_a_cheaper_reallocation_is_one(make_stages) -> None:
     ).verdict  # fmt: skip
     assert "To narrow the gap" not in met
     assert "The targets are met at measured CACs" in met
+
+
+# --- the rest of the 90-second read -------------------------------------------------------
+
+
+def test_the_lead_says_how_to_choose_another_model_and_low_n_stays_on_one_line(
+    tmp_path: Path,
+) -> None:
+    _uncertain_run(tmp_path)
+    (tmp_path / "economics.json").write_text(json.dumps({"blended": []}))
+    manifest = {"decision_model": "linear", "decision_model_source": "survey agreement",
+                "bootstrap": {"draws": 100, "unit": "journey", "seed": 0}}  # fmt: skip
+    html = render_report(tmp_path, manifest=manifest)
+    page = Page(html)
+    lead = " ".join(" ".join(page.text).split())
+    assert "linear, chosen by survey agreement (--decision-model chooses another)" in lead
+    assert "set with --decision-model" not in lead
+    rows = page.tables["uncertainty"]
+    low = [r for r in rows[1:] if r[1] == "outbound"][0]
+    assert "~\u00a0low\u00a0n" in low  # one cell, never wrapped over three lines
+
+
+def test_the_plan_section_says_its_cac_is_not_loaded(tmp_path: Path) -> None:
+    (tmp_path / "plan.json").write_text(json.dumps(
+        {"verdict": "At measured CACs the $750,000 budget buys about 390 customers.",
+         "model": "linear", "decision_model_source": "given", "targets": {"customers": 5000}}
+    ))  # fmt: skip
+    pl.DataFrame({"channel": ["linkedin", "(total)"], "budget": [1.0, 1.0],
+                  "reallocated_budget": [1.0, 1.0]}).write_parquet(tmp_path / "plan.parquet")
+    text = " ".join(" ".join(Page(render_report(tmp_path, manifest={})).text).split())
+    assert (
+        "Measured CAC under linear, given: media spend / credited customers, without the "
+        "non-media costs the answers' loaded CAC adds"
+    ) in text

@@ -129,7 +129,7 @@ class _EconomicsView:
         if self.decided:
             return (
                 f"Every figure is under the run's decision model, <b>{e(self.under)}</b> "
-                '<span class="muted">(set with --decision-model)</span>.'
+                '<span class="muted">(--decision-model chooses another)</span>.'
             )
         return (
             f"Every figure is under <b>{e(self.model)}</b> (the run names no decision model: "

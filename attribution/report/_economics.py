@@ -34,7 +34,7 @@ from attribution.report._format import (
 )
 from attribution.report._labels import label, words
 from attribution.report._plan_tests import plan_risk_parts
-from attribution.report._uncertainty import LOW_LABEL, low_cell
+from attribution.report._uncertainty import LOW_CELL, LOW_LABEL, low_cell
 
 ECONOMICS_COLUMNS = (
     "channel", "status", "spend", "customers", "revenue", "cac", "loaded_cac", "ltv",
@@ -151,7 +151,7 @@ def _economics_body(ctx: Context, econ: pl.DataFrame, meta: dict[str, Any]) -> l
         "loaded_cac_ci_low": money,
         "loaded_cac_ci_high": money,
         # the visible mark of a figure on too few customers (the row is greyed as well)
-        "low_confidence": lambda v: LOW_LABEL if v else "",
+        "low_confidence": lambda v: LOW_CELL if v else "",
     }
 
     def breach_class(row: dict[str, Any]) -> str:
@@ -215,7 +215,7 @@ def _segment_parts(
                         **dict.fromkeys(
                             ("created_pipeline_per_dollar", "pipeline_per_dollar_low",
                              "pipeline_per_dollar_high"),  # fmt: skip
-                            lambda v: "–" if is_missing(v) else f"{fmt_num(v, 1)}x",
+                            lambda v: "–" if is_missing(v) else f"{fmt_num(v, 1)}×",
                         ),
                         **dict.fromkeys(
                             ("cac_payback_low", "cac_payback_high"), lambda v: fmt_num(v, 0)
@@ -446,7 +446,15 @@ def _plan_verdict(ctx: Context, meta: dict[str, Any]) -> list[str]:
     model, source = meta.get("model"), meta.get("decision_model_source")
     if isinstance(model, str):
         named = decision_note(model, source if isinstance(source, str) else None)
-        parts.append(note(f"Measured CAC under {named}."))
+        parts.append(
+            note(
+                f"Measured CAC under {named}: media spend / credited customers, without the "
+                "non-media costs the answers' loaded CAC adds (so a channel reads lower here "
+                "than in the answers). The (total) row's measured CAC is the plan's channels "
+                "as the data spent on them; the plan CAC is the budget / the customers it "
+                "buys at those CACs."
+            )
+        )
     targets = meta.get("targets")
     if isinstance(targets, dict) and targets:
         parts.append(kpis((f"target {words(k)}", _target(k, v)) for k, v in targets.items()))

@@ -17,10 +17,12 @@ from attribution.report._context import Context, Section
 from attribution.report._format import e, fmt_num, fmt_pct, note, table
 from attribution.report._labels import money
 
-__all__ = ["LOW_LABEL", "low_cell", "marked", "uncertainty_section"]
+__all__ = ["LOW_CELL", "LOW_LABEL", "low_cell", "marked", "uncertainty_section"]
 
 #: What a low-confidence row shows in its ``n`` column.
 LOW_LABEL = f"{LOW_MARK} low n"
+#: the same in a table cell, kept on one line (no-break spaces)
+LOW_CELL = LOW_LABEL.replace(" ", "\u00a0")
 _SPANS = (
     ("customers", "customers 90%", "num"),
     ("loaded_cac", "loaded CAC 90%", "money"),
@@ -37,7 +39,7 @@ def marked(rows: pl.DataFrame) -> pl.DataFrame:
     out = rows
     if "low_confidence" in rows.columns:
         out = out.with_columns(
-            pl.when(pl.col("low_confidence")).then(pl.lit(LOW_LABEL)).otherwise(pl.lit(""))
+            pl.when(pl.col("low_confidence")).then(pl.lit(LOW_CELL)).otherwise(pl.lit(""))
             .alias("n")
         )  # fmt: skip
     drawn = "breach_probability" in rows.columns and rows.get_column(
