@@ -295,3 +295,45 @@ def test_cli_reads_a_database_and_writes_back(duck, tmp_path, from_parquet) -> N
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2
     assert "--touches-sql, --stages-sql need --database" in proc.stderr
+
+
+def test_a_write_target_held_by_another_process_stops_the_run_before_its_work(tmp_path) -> None:
+    """New-user report 4, defect 7: a BI tool holding the DuckDB file open made the write-back
+    fail after the run (and after a nightly state advanced) with DuckDB's advice to open the
+    file read-only. Now it is found before any work; a write-back refused after the run says
+    what was and was not written and what to do."""
+    results = tmp_path / "results.duckdb"
+    with duckdb.connect(str(results)) as con:
+        con.execute("CREATE TABLE attribution_channel_credit (x INTEGER)")  # not the run's
+    command = [
+        sys.executable, "-m", "attribution.cli", "run",
+        "--touches", str(SAMPLE / "touches.parquet"), "--stages", str(SAMPLE / "stages.parquet"),
+        "-m", "linear", "--write-to", f"duckdb://{results}", "--out", str(tmp_path / "runs"),
+    ]  # fmt: skip
+    code = (
+        "import duckdb, sys, time\n"
+        "c = duckdb.connect(sys.argv[1], read_only=True)\nprint('open', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    reader = subprocess.Popen([sys.executable, "-c", code, str(results)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert reader.stdout is not None
+        assert reader.stdout.readline().strip() == "open"
+        held = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    finally:
+        reader.kill()
+        reader.wait(timeout=30)
+        if reader.stdout is not None:
+            reader.stdout.close()
+    assert held.returncode == 2, held.stderr
+    assert f"the file is locked by another process (PID {reader.pid})" in held.stderr
+    assert "nothing was run" in held.stderr
+    assert "read-only mode" not in held.stderr
+    assert not (tmp_path / "runs").exists()
+    # free, but its table has other columns: the run is written, the database is not
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert "Nothing of this run was written to it; the run directory" in refused.stderr
+    assert f"{run_dir.name} is complete: run the same command again" in refused.stderr

@@ -377,7 +377,20 @@ def _summarise(
         try:
             written = write_back(result, write_to, run_id=path.name, extras=analysis.extras)
         except AttributionError as exc:
-            fail(exc)
+            night = result.manifest["parameters"].get("incremental")
+            state = " and the --state is updated" if night else ""
+            again = (
+                " (with --state it reads nothing new and writes this night's whole result)"
+                if night
+                else ""
+            )
+            fail(
+                ConfigError(
+                    f"--write-to {redacted(write_to)}: {exc}. Nothing of this run was written "
+                    f"to it; the run directory {path} is complete{state}: run the same "
+                    f"command again to write it{again}"
+                )
+            )
         rows = ", ".join(f"{table} {n:,}" for table, n in written.items())
         console.print(
             f"written to {escape(redacted(write_to))} (run_id {path.name}): {escape(rows)}",

@@ -41,7 +41,7 @@ from attribution.engine._memory import attribute
 from attribution.engine._state_lock import state_lock
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import load_config
-from attribution.inputs._database import SqlTable
+from attribution.inputs._database import SqlTable, check_write_target
 from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions, read_flags
 
@@ -226,6 +226,11 @@ def run(
         runs_dir = out or Path(cfg.run.get("out", "runs") if cfg else "runs")
         given_by = "[run] out" if out is None and cfg and "out" in cfg.run else "--out"
         check_out(runs_dir, given_by)
+        if options.write_to is not None:  # a held DuckDB file or a refused login: now
+            try:
+                check_write_target(options.write_to)
+            except ConfigError as exc:
+                raise ConfigError(f"--write-to: {exc}; nothing was run") from None
         check_readable(
             {
                 **inputs,

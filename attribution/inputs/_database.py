@@ -32,7 +32,15 @@ import pyarrow as pa
 
 from attribution.exceptions import ConfigError, InputError
 
-__all__ = ["Database", "SqlTable", "database_kind", "open_database", "redacted", "result_hash"]
+__all__ = [
+    "Database",
+    "SqlTable",
+    "check_write_target",
+    "database_kind",
+    "open_database",
+    "redacted",
+    "result_hash",
+]
 
 Kind = Literal["duckdb", "postgresql"]
 _DUCKDB_SUFFIXES = (".duckdb", ".ddb")
@@ -132,9 +140,17 @@ class Database:
         except ConfigError:
             raise
         except Exception as exc:  # the driver's own errors: said once, without secrets
-            raise ConfigError(
-                f"cannot connect to {self.name}: {_scrub(str(exc), self.uri)}"
-            ) from None
+            text = _scrub(str(exc), self.uri)
+            if self.kind == "duckdb" and "Could not set lock on file" in text:
+                # DuckDB's own advice (open it read-only) is wrong for a writer
+                holder = re.search(r"\(PID (\d+)\)", text)
+                raise ConfigError(
+                    f"cannot open {self.name}: the file is locked by another process"
+                    + (f" (PID {holder.group(1)})" if holder else "")
+                    + ": DuckDB allows one writer, and a reader that holds the file open (a "
+                    "BI tool, a notebook) blocks writes; close it, or write to PostgreSQL"
+                ) from None
+            raise ConfigError(f"cannot connect to {self.name}: {text}") from None
 
     def close(self) -> None:
         if self._con is not None:
@@ -255,6 +271,19 @@ def open_database(uri: str, *, write: bool = False) -> Database:
     """An open :class:`Database` for ``uri`` (see the module's URIs); ``write``: to append
     (a DuckDB file is then created if missing; otherwise it is opened read-only)."""
     return Database(uri, write=write)
+
+
+def check_write_target(uri: str) -> None:
+    """Open the ``--write-to`` database for writing and close it, before a run starts, so a
+    DuckDB file another process holds or a refused login stops the run before its work (and
+    before a nightly state takes the night's rows). A DuckDB file not there yet is left
+    uncreated (the write-back makes it)."""
+    if database_kind(uri) == "duckdb":
+        path = _duckdb_path(uri)
+        if path == ":memory:" or not Path(path).is_file():
+            return
+    with open_database(uri, write=True):
+        pass
 
 
 def result_hash(frame: pl.DataFrame) -> str:
