@@ -32,7 +32,7 @@ from attribution.report._format import (
     skip_note,
     table,
 )
-from attribution.report._labels import label, words
+from attribution.report._labels import PLAN_CAC, label, words
 from attribution.report._plan_tests import plan_risk_parts
 from attribution.report._uncertainty import LOW_CELL, LOW_LABEL, low_cell
 
@@ -446,15 +446,7 @@ def _plan_verdict(ctx: Context, meta: dict[str, Any]) -> list[str]:
     model, source = meta.get("model"), meta.get("decision_model_source")
     if isinstance(model, str):
         named = decision_note(model, source if isinstance(source, str) else None)
-        parts.append(
-            note(
-                f"Measured CAC under {named}: media spend / credited customers, without the "
-                "non-media costs the answers' loaded CAC adds (so a channel reads lower here "
-                "than in the answers). The (total) row's measured CAC is the plan's channels "
-                "as the data spent on them; the plan CAC is the budget / the customers it "
-                "buys at those CACs."
-            )
-        )
+        parts.append(note(f"Measured CAC under {named}: {PLAN_CAC}"))
     targets = meta.get("targets")
     if isinstance(targets, dict) and targets:
         parts.append(kpis((f"target {words(k)}", _target(k, v)) for k, v in targets.items()))

@@ -183,3 +183,12 @@ def money(value: Any, digits: int = 0) -> str:
         return "–" if _missing(value) else str(value)
     sign = "-" if value < 0 else ""
     return f"{sign}${abs(value):,.{digits}f}"
+
+
+#: what the plan section's measured CAC is, beside the answers' loaded CAC
+PLAN_CAC = (
+    "media spend / credited customers, without the non-media costs the answers' loaded CAC "
+    "adds (so a channel reads lower here than in the answers). The (total) row's measured "
+    "CAC is the plan's channels as the data spent on them; the plan CAC is the budget / the "
+    "customers it buys at those CACs."
+)
