@@ -143,6 +143,7 @@ def test_counts_keep_answers_without_a_conversion(tiny):
             "previous_conversion": 0,
             "untimed": 5,
         },
+        "answers_joined_by_15_character_id": 0,
         "conversions": 6,
         "conversions_with_answer": 5,
         "conversions_without_answer": 1,
@@ -151,6 +152,7 @@ def test_counts_keep_answers_without_a_conversion(tiny):
         "conversions_answer_dark": 1,
         "conversions_unattributed_with_answer": 0,
         "conversions_compared": 3,
+        "duplicate_answers_dropped": 0,
     }
     coded = bench.coded
     assert coded.height == 7  # nothing is lost

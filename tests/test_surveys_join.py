@@ -271,3 +271,64 @@ def test_an_empty_benchmark_writes_no_ranked_rows(tmp_path: Path) -> None:
     assert board.height == 0
     assert pl.read_parquet(tmp_path / "survey_benchmark.parquet").height == 0
     assert "Leaderboard by" not in bench.summary()
+
+
+# --- messy exports: Salesforce ids in two forms, repeated rows (item 4) -------------------
+
+
+def _opportunity_result(ids: list[str]) -> attribution.AttributionResult:
+    touches = pl.DataFrame(
+        {"contact_id": ["c1", "c2"], "channel": ["linkedin", "google_ads"],
+         "timestamp": ["2025-01-01T10:00:00Z", "2025-01-02T10:00:00Z"]}
+    )  # fmt: skip
+    stages = pl.DataFrame(
+        {"contact_id": ["c1", "c2"], "opportunity_id": ids, "stage": ["closed_won"] * 2,
+         "timestamp": ["2025-03-01T10:00:00Z", "2025-02-01T10:00:00Z"]}
+    )  # fmt: skip
+    return attribution.attribute(touches, stages, models=["last_touch"])
+
+
+def test_salesforce_ids_meet_in_their_15_and_18_character_forms() -> None:
+    """A survey tool's 18-character opportunity ids join the 15-character ids of a report
+    export (defect 18b: 0 joined, exit 0), and the other way round."""
+    short = ["0065g00000AbCdE", "0065g00000XyZwQ"]
+    long_ = ["0065g00000AbCdEAAV", "0065g00000XyZwQAAV"]
+    for conv_ids, answer_ids in ((short, long_), (long_, short)):
+        answers = pl.DataFrame({"opportunity_id": answer_ids, "response": ["LinkedIn", "google"]})
+        bench = attribution.compare_surveys(_opportunity_result(conv_ids), answers, bootstrap=0)
+        assert bench.counts["answers_joined"] == 2
+        assert bench.counts["answers_joined_by_15_character_id"] == 2
+        assert bench.coded.get_column("id_15").to_list() == [True, True]
+        assert "2 answers joined by the 15-character form" in bench.summary()
+
+
+def test_an_id_found_as_it_is_wins_over_its_15_character_form() -> None:
+    conv_ids = ["0065g00000AbCdE", "0065g00000AbCdEAAV"]  # both forms are conversions' ids
+    answers = pl.DataFrame({"opportunity_id": ["0065g00000AbCdEAAV"], "response": ["LinkedIn"]})
+    result = _opportunity_result(conv_ids)
+    bench = attribution.compare_surveys(result, answers, bootstrap=0)
+    row = bench.coded.row(0, named=True)
+    by_opportunity = dict(result.conversions.select("opportunity_id", "conversion_id").rows())
+    assert row["conversion_id"] == by_opportunity["0065g00000AbCdEAAV"]
+    assert row["id_15"] is False
+    # an 18-character id not shaped like Salesforce's (lower-case checksum) is not cut
+    odd = pl.DataFrame({"opportunity_id": ["0065g00000XyZwQaav"], "response": ["google"]})
+    other = attribution.compare_surveys(_opportunity_result(["0065g00000XyZwQ", "x"]), odd)
+    assert other.counts["answers_joined"] == 0
+
+
+def test_exact_repeats_of_an_answer_count_once_and_different_answers_stay() -> None:
+    result = attribution.attribute(T23, S23, models=["first_touch", "last_touch"])
+    answers = pl.DataFrame(
+        {
+            "contact_id": ["c2", "c2", "c2", "c1"],
+            "timestamp": ["2025-02-02T00:00:00Z"] * 2 + ["2025-02-03T00:00:00Z",
+                                                         "2025-03-02T00:00:00Z"],
+            "response": ["google", "google", "email", "LinkedIn"],
+        }
+    )  # fmt: skip
+    bench = attribution.compare_surveys(result, answers, bootstrap=0)
+    assert bench.counts["duplicate_answers_dropped"] == 1
+    assert bench.coded.height == 3
+    assert bench.counts["conversions_with_several_answers"] == 1  # c2: google and email
+    assert "1 answer(s) repeating an earlier row exactly" in bench.summary()

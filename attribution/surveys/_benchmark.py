@@ -59,6 +59,7 @@ from attribution.surveys._join import (
     JOIN_KEYS,
     accounts_from_contacts,
     check_post_purchase_days,
+    drop_duplicate_answers,
     empty_reason,
     join_answers,
     join_counts,
@@ -205,6 +206,7 @@ def compare_surveys(
         columns=columns,
         formats=formats,
     )
+    answers, duplicates = drop_duplicate_answers(coded_answers.frame)
     contact_frame = None
     conversion_ids = result.conversions.columns
     if contacts is not None and "account_id" in conversion_ids and "contact_id" not in (
@@ -214,9 +216,7 @@ def compare_surveys(
             contacts if isinstance(contacts, pl.DataFrame) and ROW in contacts.columns
             else load(contacts, CONTACTS).frame
         )
-    answers, contact_accounts = accounts_from_contacts(
-        coded_answers.frame, result.conversions, contact_frame
-    )
+    answers, contact_accounts = accounts_from_contacts(answers, result.conversions, contact_frame)
     coded = (
         join_answers(answers, result.conversions, post_purchase_days=post_purchase_days)
         .with_columns(
@@ -224,18 +224,8 @@ def compare_surveys(
         )
         .with_columns(pl.col("compare_channel").is_in(sorted(tracked)).alias("tracked"))
     )
-    coded = coded.select(
-        *[
-            c
-            for c in coded.columns
-            if c not in ("compare_channel", "tracked", "conversion_id", "joined_on", "join_rule")
-        ],
-        "compare_channel",
-        "tracked",
-        "conversion_id",
-        "joined_on",
-        "join_rule",
-    )
+    last = ("compare_channel", "tracked", "conversion_id", "joined_on", "join_rule", "id_15")
+    coded = coded.select(*[c for c in coded.columns if c not in last], *last)
 
     conversions = result.conversions.select(
         "conversion_id",
@@ -257,6 +247,7 @@ def compare_surveys(
 
     top1, mean_credit = per_conversion_scores(compared, credit, models, conv_ids)
     counts = join_counts(coded, joined, result.conversions, compared) | contact_accounts
+    counts["duplicate_answers_dropped"] = duplicates
     distances, shares = compare_shares(compared, credit, models, joined, tracked, conv_ids.len())
     metrics = pl.DataFrame(
         {

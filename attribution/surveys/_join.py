@@ -13,6 +13,7 @@ import polars as pl
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._schema import ROW
 from attribution.journeys._contacts import attach_accounts
+from attribution.surveys._ids import match_salesforce_ids
 from attribution.surveys._rules import OTHER
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_POST_PURCHASE_DAYS",
     "accounts_from_contacts",
     "check_post_purchase_days",
+    "drop_duplicate_answers",
     "empty_reason",
     "join_answers",
     "join_counts",
@@ -50,7 +52,7 @@ def join_answers(
     *,
     post_purchase_days: int = DEFAULT_POST_PURCHASE_DAYS,
 ) -> pl.DataFrame:
-    """Add ``conversion_id``, ``joined_on`` and ``join_rule`` to each answer.
+    """Add ``conversion_id``, ``joined_on``, ``join_rule`` and ``id_15`` to each answer.
 
     The key is the most specific one that both the answer row (non-null) and the conversions
     carry: ``opportunity_id``, else ``contact_id``, else ``account_id``; there is no fallback to
@@ -70,6 +72,11 @@ def join_answers(
 
     An answer whose key matches one conversion joins it, under the rule its time gives.
     Answers without a match keep a null ``conversion_id`` and ``join_rule``.
+
+    Salesforce ids meet in either form: an answer's 18-character id (a survey tool's) joins
+    the conversion with its 15-character form (a report's, or ``attribution import``'s),
+    and the other way round, where the id as it is meets nothing
+    (:func:`attribution.surveys._ids.match_salesforce_ids`); ``id_15`` is True for those.
     """
     check_post_purchase_days(post_purchase_days, "post_purchase_days")
     keys = [k for k in JOIN_KEYS if k in coded.columns and k in conversions.columns]
@@ -91,21 +98,29 @@ def join_answers(
     no_time = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
     answer_ts = pl.col("timestamp") if "timestamp" in base.columns else no_time
     conv_ts = pl.col("timestamp") if "timestamp" in conversions.columns else no_time
-    candidates = [
-        base.filter(pl.col("joined_on") == k)
-        .select(ROW, k, answer_ts.cast(pl.Datetime("us", "UTC")).alias("_answer_ts"))
-        .join(
+    candidates = []
+    for k in keys:
+        answers, targets = match_salesforce_ids(
+            base.filter(pl.col("joined_on") == k).select(
+                ROW, pl.col(k).cast(pl.String), answer_ts.cast(pl.Datetime("us", "UTC"))
+                .alias("_answer_ts")
+            ),
             conversions.select(
                 pl.col(k).cast(pl.String),
                 "conversion_id",
                 conv_ts.cast(pl.Datetime("us", "UTC")).alias("_conv_ts"),
             ).filter(pl.col(k).is_not_null()),
-            on=k,
-            how="inner",
+            k,
+        )  # fmt: skip
+        candidates.append(
+            answers.join(targets, on=k, how="inner", suffix="_conv").select(
+                ROW,
+                "conversion_id",
+                "_conv_ts",
+                "_answer_ts",
+                (pl.col("_id15") | pl.col("_id15_conv")).alias("id_15"),
+            )
         )
-        .select(ROW, "conversion_id", "_conv_ts", "_answer_ts")
-        for k in keys
-    ]
     if candidates:
         cand = pl.concat(candidates, how="vertical_relaxed")
         # microseconds from the conversion to the answer (> 0: the answer came after it)
@@ -137,12 +152,13 @@ def join_answers(
             )
             .sort([ROW, "_p", "_near", "conversion_id"])
             .unique(subset=ROW, keep="first", maintain_order=True)
-            .select(ROW, "conversion_id", "join_rule")
+            .select(ROW, "conversion_id", "join_rule", "id_15")
         )
     else:
         chosen = pl.DataFrame(
-            schema={ROW: pl.Int64, "conversion_id": pl.String, "join_rule": pl.String}
-        )
+            schema={ROW: pl.Int64, "conversion_id": pl.String, "join_rule": pl.String,
+                    "id_15": pl.Boolean}
+        )  # fmt: skip
     return base.join(chosen, on=ROW, how="left")
 
 
@@ -159,6 +175,20 @@ def check_post_purchase_days(days: object, name: str) -> int:
             f"got {days!r}"
         )
     return days
+
+
+def drop_duplicate_answers(coded: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The answers with each exact repeat left out (the same ids, ``timestamp``, ``response``
+    and pick-list ``channel`` as an earlier row: a form submitted twice, an export appended
+    to itself), and how many were left out. Two different answers of one contact are both
+    kept (each weighs ``1 / k`` on its conversion)."""
+    same = [
+        c
+        for c in (*JOIN_KEYS, "timestamp", "response", "pick_list")
+        if c in coded.columns
+    ]
+    kept = coded.unique(subset=same, keep="first", maintain_order=True) if same else coded
+    return kept, coded.height - kept.height
 
 
 def accounts_from_contacts(
@@ -222,6 +252,9 @@ def join_counts(
         "answers_without_key": no_key,
         "joined_on": {k: int(v) for k, v in joined_on.items() if k is not None},
         "join_rules": {k: int(v) for k, v in join_rules.items() if k is not None},
+        "answers_joined_by_15_character_id": int(coded.get_column("id_15").fill_null(False).sum())
+        if "id_15" in coded.columns
+        else 0,
         "conversions": n_conv,
         "conversions_with_answer": with_answer,
         "conversions_without_answer": n_conv - with_answer,

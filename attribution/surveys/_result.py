@@ -225,6 +225,17 @@ class SurveyBenchmark:
             f"compared); {cnt['conversions_without_answer']} of {cnt['conversions']} "
             "conversions have no answer."
         )
+        if repeats := cnt.get("duplicate_answers_dropped"):
+            lines.append(
+                f"{repeats} answer(s) repeating an earlier row exactly (same ids, time and "
+                "answer: a form sent twice, an export appended to itself) left out, counted "
+                "once."
+            )
+        if cut := cnt.get("answers_joined_by_15_character_id"):
+            lines.append(
+                f"{cut} answers joined by the 15-character form of an 18-character Salesforce "
+                "id (a survey tool's ids against a report's; id_15 in survey_coded.parquet)."
+            )
         if "answers_account_from_contact" in cnt:
             mapped = cnt["answers_account_from_contact"]
             without = cnt["answers_contact_without_account"]
