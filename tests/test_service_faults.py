@@ -14,6 +14,7 @@ by big data, so the whole file takes seconds.
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import select
@@ -587,11 +588,35 @@ def _lease_file(runs: Path, run_id: str, host: str, expires_in: float) -> None:
         "progress": {"stage": "journeys", "completed": 2, "total": 8, "fraction": 0.25}}))
 
 
-def test_another_hosts_run_is_interrupted_once_its_lease_expires(data_dir, tmp_path,
-                                                                 start_server) -> None:
+class _ServerClock:
+    """The ``time`` module as ``service.core.runs`` sees it, with its wall clock moved on by
+    ``ahead`` seconds: a lease's expiry is then reached when the test says, not after a
+    real wait that a loaded machine can stretch past it."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def test_another_hosts_run_is_interrupted_once_its_lease_expires(
+    data_dir, tmp_path, start_server, monkeypatch
+) -> None:
+    """A lease of another host is waited on while it lasts and interrupts the run once it
+    has expired. The live lease lasts 10 minutes and the server's clock is then moved past
+    it (it used to last 3 real seconds, which the server's start-up could use up on a loaded
+    machine: the live run then read as interrupted and the test failed)."""
+    import service.core.runs as runs_module
+
+    clock = _ServerClock()
+    monkeypatch.setattr(runs_module, "time", clock)
     runs = tmp_path / "runs"
     _lease_file(runs, "20250101T000000Z-00000001", "another-host", expires_in=-5)
-    _lease_file(runs, "20250101T000000Z-00000002", "another-host", expires_in=3)
+    _lease_file(runs, "20250101T000000Z-00000002", "another-host", expires_in=600)
     url = start_server(_app(data_dir, runs))
     with httpx.Client(base_url=url, headers=AUTH, timeout=10) as http:
         expired = http.get("/v1/runs/20250101T000000Z-00000001").json()
@@ -599,8 +624,16 @@ def test_another_hosts_run_is_interrupted_once_its_lease_expires(data_dir, tmp_p
         assert "lease expired" in expired["error"]["message"]
         live = http.get("/v1/runs/20250101T000000Z-00000002").json()
         assert live["status"] == "running"  # another host's live lease: cannot tell, wait
+        status = runs / ".status" / "20250101T000000Z-00000002.json"
+        expires = json.loads(status.read_text())["lease"]["expires_at"]
+        at = calendar.timegm(time.strptime(expires, "%Y-%m-%dT%H:%M:%S+00:00"))
+        clock.ahead = at - 30 - time.time()  # the server's clock 30 s before the expiry
+        live = http.get("/v1/runs/20250101T000000Z-00000002").json()
+        assert live["status"] == "running"
+        clock.ahead = at + 1 - time.time()  # past it (real time only adds): interrupted
         later = _poll(http, "20250101T000000Z-00000002", _interrupted, timeout=10)
         assert later["error"]["type"] == "interrupted"
+        assert "lease expired" in later["error"]["message"]
 
 
 def test_errors_are_json_and_keep_the_connection(data_dir, tmp_path, start_server) -> None:
