@@ -17,11 +17,12 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES, check_required_roles
+from attribution.b2b._engagement import check_as_of
 from attribution.exceptions import (
     InputError,
     ModelNotFoundError,
@@ -168,7 +169,13 @@ class RunOptions:
         channels from path statistics and do not use it (noted in the manifest).
     required_roles
         Account level: the roles a deal's buying committee needs; coverage ("3 of 4") in
-        ``accounts`` and ``conversions`` is counted against them.
+        ``accounts`` and ``conversions`` is counted against them. A role that no contact
+        holds is an error naming this option (with the roles the contacts table has).
+    as_of
+        Account level: the time the engagement scores and tiers are measured at (ISO 8601
+        text, a ``date`` or a ``datetime``; a date alone is the end of that day; naive = UTC).
+        Default: the latest touch or stage time not after the run's own time. Touches after
+        it weigh nothing in the engagement and are counted and named (manifest note).
     max_touches_per_journey
         The most touches one journey keeps (default 5,000; ``None`` or ``"none"``: no cap).
         A longer journey keeps its last touches (those closest to the conversion; for a
@@ -351,6 +358,14 @@ class RunOptions:
             parse=lambda text: text.split("|"),
         ),
     )
+    as_of: datetime | date | str | None = field(
+        default=None,
+        metadata=_flag(
+            "--as-of",
+            help="Account level: the time engagement is measured at (ISO 8601; a date alone is "
+            "the end of that day; default: the latest timestamp not after the run's time)",
+        ),
+    )
     max_touches_per_journey: int | None = field(
         default=DEFAULT_MAX_TOUCHES_PER_JOURNEY,
         metadata=_flag(
@@ -511,6 +526,13 @@ class RunOptions:
             )
         with _option("required_roles"):
             required = check_required_roles(self.required_roles)
+        with _option("as_of"):
+            as_of = check_as_of(self.as_of)
+            if as_of is not None and self.level != "account":
+                raise InputError(
+                    "as_of needs level='account' (it is when the account engagement is "
+                    "measured)"
+                )
         with _option("lookback"):
             window, by_segment = check_lookback(self.lookback, DEFAULT_LOOKBACK[self.level])
         if isinstance(self.lookback, Mapping):
@@ -599,6 +621,7 @@ class RunOptions:
             segment_windows=by_segment,
             multipliers=multipliers,
             required=required,
+            as_of=as_of,
         )
 
     # --- what the stages read ---------------------------------------------------------------
@@ -662,6 +685,13 @@ class RunOptions:
         if "required" not in self._checked:
             self._checked["required"] = check_required_roles(self.required_roles)
         return tuple(self._checked["required"])
+
+    @property
+    def as_of_time(self) -> datetime | None:
+        """``as_of`` as an aware UTC datetime, or None (README, Account level)."""
+        if "as_of" not in self._checked:
+            self._checked["as_of"] = check_as_of(self.as_of)
+        return cast("datetime | None", self._checked["as_of"])
 
     @property
     def all_milestones(self) -> dict[str, str | Sequence[str]]:

@@ -42,8 +42,11 @@ Per-deal columns added to ``conversions``: ``contacts_in_journey``, ``roles_in_j
 lead source, null without one), ``opportunity_created_at``, ``influencing_channels``,
 ``pipeline_value``, ``revenue``.
 
-**Engagement.** The reference time ``R`` is the latest timestamp in the data (touches and
-stage events), so a rerun on the same data gives the same scores. A touch of age
+**Engagement.** The reference time ``R`` (the as-of time) is the ``as_of`` option when given,
+else the latest timestamp in the data (touches and stage events) not after the run's own
+(wall-clock) time, so a rerun on the same data gives the same scores, and a touch dated in the
+future (a scheduled meeting, a mistyped year) cannot move every account's window: touches
+after ``R`` weigh nothing, and are counted and named (:class:`EngagementClock`). A touch of age
 ``a = R - t`` weighs ``w(touch_type) * 2 ** (-a / 30 days)`` (:data:`DEFAULT_TOUCH_WEIGHTS`;
 1 without ``touch_type``); ``engagement_30d`` / ``_60d`` / ``_90d`` sum it over the touches of
 the last 30 / 60 / 90 days and ``engagement_score`` is the 90-day sum. ``engagement_z`` is
@@ -59,7 +62,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -73,6 +76,9 @@ from attribution.b2b._engagement import (
     ENGAGEMENT_HALF_LIFE,
     ENGAGEMENT_WINDOWS_DAYS,
     HOT_Z,
+    EngagementClock,
+    clock_part,
+    engagement_clock,
     engagement_z_expr,
     tier_expr,
 )
@@ -110,7 +116,11 @@ class AccountOutputs:
     account_credit: pl.DataFrame
     pipeline: pl.DataFrame
     deals: pl.DataFrame
-    reference_time: datetime | None
+    clock: EngagementClock
+
+    @property
+    def reference_time(self) -> datetime | None:
+        return self.clock.reference
 
 
 def account_outputs(
@@ -124,30 +134,32 @@ def account_outputs(
     milestones: Mapping[str, Sequence[str]],
     conversion_stage: str,
     required_roles: Sequence[str] = DEFAULT_REQUIRED_ROLES,
-    reference_time: datetime | None = None,
+    clock: EngagementClock | None = None,
+    as_of: datetime | None = None,
+    now: datetime | None = None,
     touch_weights: Mapping[str, float] = DEFAULT_TOUCH_WEIGHTS,
 ) -> AccountOutputs:
     """Build the account view, per-deal credit and sourced vs influenced pipeline.
 
     ``touches`` / ``stages`` / ``contacts`` are the validated inputs of the run (stage names
     already mapped); ``journey_touches`` and ``conversions`` come from the account-level
-    journeys and ``touch_credit`` is the run's, every model.
+    journeys and ``touch_credit`` is the run's, every model. ``clock``: the run-wide
+    engagement clock (a partitioned run's); else it is made here from ``as_of`` or ``now``
+    (default: the current UTC time).
     """
     required = check_required_roles(required_roles)
     roles = contact_roles(contacts)
     stages = attach_accounts(stages, contacts, "stages")
-    if reference_time is None:
-        latest = pl.concat([f.select("timestamp") for f in (touches, stages)]).get_column(
-            "timestamp"
-        )
-        reference_time = latest.max() if latest.len() else None  # type: ignore[assignment]
+    if clock is None:
+        cutoff = as_of or now or datetime.now(UTC)
+        clock = engagement_clock([clock_part(touches, stages, cutoff)], as_of=as_of, cutoff=cutoff)
     deals = deal_table(journey_touches, conversions, stages, milestones, conversion_stage, required)
     return AccountOutputs(
         accounts=account_table(
-            touches, stages, contacts, conversions, roles, required, reference_time, touch_weights
+            touches, stages, contacts, conversions, roles, required, clock.reference, touch_weights
         ),
         account_credit=account_credit(touch_credit, conversions, roles),
         pipeline=pipeline_table(conversions.join(deals, on="conversion_id", how="left")),
         deals=deals,
-        reference_time=reference_time,
+        clock=clock,
     )

@@ -170,10 +170,17 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
 def _print_accounts(result: AttributionResult) -> None:
     accounts = result.accounts
     tiers = accounts.group_by("tier").len().sort("tier").rows()
+    engagement = result.manifest.get("parameters", {}).get("engagement") or {}
+    as_of = engagement.get("reference_time")
     console.print(
-        f"accounts: {accounts.height:,} (tiers " + " · ".join(f"{t} {n:,}" for t, n in tiers) + ")",
+        f"accounts: {accounts.height:,} (tiers "
+        + " · ".join(f"{t} {n:,}" for t, n in tiers)
+        + (f"; engagement as of {as_of}" if as_of else "")
+        + ")",
         markup=False,
     )
+    for note in engagement.get("notes") or ():
+        console.print(f"  {note}", markup=False)
     cols: list[str] = [
         c
         for c in ("account_id", "coverage", "engagement_score", "tier", "conversions")

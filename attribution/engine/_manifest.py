@@ -16,6 +16,7 @@ import polars as pl
 
 from attribution._version import __version__
 from attribution.b2b._accounts import COLD_Z, ENGAGEMENT_HALF_LIFE, HOT_Z
+from attribution.b2b._engagement import EngagementClock
 from attribution.engine._empty import empty_reason
 from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
@@ -71,14 +72,16 @@ class Timer:
         return self.timings
 
 
-def account_parameters(options: RunOptions, reference: datetime | None) -> dict[str, Any]:
-    """The account-level part of the manifest's ``parameters``."""
+def account_parameters(
+    options: RunOptions, clock: EngagementClock, notes: list[str]
+) -> dict[str, Any]:
+    """The account-level part of the manifest's ``parameters`` (``notes``: the clock's)."""
     return {
         "contact_scope": options.contact_scope,
         "role_multipliers": options.multipliers,
         "required_roles": list(options.required),
         "engagement": {
-            "reference_time": reference.isoformat() if reference is not None else None,
+            **clock.describe(notes),
             "half_life_days": ENGAGEMENT_HALF_LIFE.total_seconds() / 86400,
             "tiers": f"hot: z >= {HOT_Z}; cold: z <= {COLD_Z} or score 0; warm otherwise "
             "(z of log1p(90-day score) within the run)",

@@ -314,6 +314,7 @@ def attribute(
             milestones=options.all_milestones,
             conversion_stage=options.conversion_stage,
             required_roles=options.required,
+            as_of=options.as_of_time,
         )
         conversions = conversions.join(
             outputs.deals, on="conversion_id", how="left", maintain_order="left"
@@ -321,7 +322,9 @@ def attribute(
         accounts = outputs.accounts.cast(ACCOUNTS_SCHEMA)
         account_credit = outputs.account_credit.cast(ACCOUNT_CREDIT_SCHEMA)
         pipeline = outputs.pipeline.cast(PIPELINE_SCHEMA)
-        account = account_parameters(options, outputs.reference_time)
+        clock_notes = outputs.clock.notes(accounts)
+        notes += clock_notes
+        account = account_parameters(options, outputs.clock, clock_notes)
     boot = None
     if options.bootstrap:
         timer.stage("bootstrap")

@@ -52,7 +52,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -64,6 +64,7 @@ from attribution.b2b._accounts import (
     _pipeline,
     account_outputs,
 )
+from attribution.b2b._engagement import ClockPart, clock_part, engagement_clock
 from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
     conversion_campaigns_wide,
@@ -192,6 +193,7 @@ def _run(
         )
     runs = options.runs
     level = options.level
+    cutoff = options.as_of_time or datetime.now(UTC)  # one engagement clock for every partition
 
     timer.stage("split")
     inputs: dict[str, Any] = {}
@@ -250,10 +252,9 @@ def _run(
     def first_pass(p: int) -> _FirstPass:
         part = parts.part(p)
         journeys = part.journeys
-        latest: Any = None
+        latest: ClockPart | None = None
         if level == "account":
-            stamps = pl.concat([f.select("timestamp") for f in (part.touches, part.stages)])
-            latest = stamps.get_column("timestamp").max() if stamps.height else None
+            latest = clock_part(part.touches, part.stages, cutoff)
         rules = rule_credit_columns(journeys.touches, options)
         # the journey touches with their rule-based credit, a column per model (as the
         # wide touch credit has them): pass 2 adds the data-driven models' and writes it
@@ -277,7 +278,7 @@ def _run(
     has_campaigns = False
     pair_parts: list[pl.DataFrame] = []
     rows_in = [0, 0]
-    latest: list[datetime] = []
+    latest: list[ClockPart] = []
     for done in in_order(first_pass, partitions):  # two partitions at a time, in order
         counts.append(done.counts)
         rows_in = [rows_in[0] + done.rows_in[0], rows_in[1] + done.rows_in[1]]
@@ -302,7 +303,7 @@ def _run(
     notes += fitted.notes
     conversions = pl.concat(conversion_parts).sort("conversion_id")
     del conversion_parts
-    reference = max(latest) if latest else None
+    clock = engagement_clock(latest, as_of=options.as_of_time, cutoff=cutoff)
     accounts = account_credit = pipeline = pl.DataFrame()
     account: dict[str, Any] = {}
     timer.stage("partitions: touch credit" + (" and accounts" if level == "account" else ""))
@@ -344,7 +345,7 @@ def _run(
                 milestones=options.all_milestones,
                 conversion_stage=options.conversion_stage,
                 required_roles=options.required,
-                reference_time=reference,
+                clock=clock,
             )
         return wide, summed, outputs
 
@@ -379,7 +380,9 @@ def _run(
         conversions = conversions.join(
             deals, on="conversion_id", how="left", maintain_order="left"
         )
-        account = account_parameters(options, reference)
+        clock_notes = clock.notes(accounts)
+        notes += clock_notes
+        account = account_parameters(options, clock, clock_notes)
     if influence is not None:
         timer.stage("campaign influence")
         influence.build(options.influence_layout)
@@ -441,7 +444,7 @@ class _FirstPass:
     rows_in: tuple[int, int]
     paths: PathPartial
     conversions: pl.DataFrame
-    latest: datetime | None  #: the latest touch or stage time (account level)
+    latest: ClockPart | None  #: the engagement clock's figures of the partition (account level)
     sums: dict[int, pl.DataFrame]  #: per rule-based model, credit and value by channel
     has_campaigns: bool
     pairs: pl.DataFrame | None  #: the (channel, campaign) pairs of its journey touches
