@@ -18,6 +18,7 @@ import pytest
 import attribution
 from attribution import attribute_incremental
 from attribution.engine._old_rows import CHUNK, _checksums, check_file, file_mark
+from attribution.inputs._database import redacted
 from tests.test_incremental import MODELS, _batches, assert_same
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,3 +211,40 @@ def test_a_text_files_hash_covers_the_bytes_read_before(tmp_path) -> None:
     finally:
         old_rows.CHUNK = original
     assert CHUNK == original
+
+
+def test_a_nights_manifest_names_its_sources_and_the_rows_it_read(sample, tmp_path) -> None:
+    """New-user report 4, defect 6: a --state run's manifest had only rows and watermark per
+    input. Now, as a full run's, where each came from (a query: the redacted URI and the
+    query text), and the rows read that night with a sha256 of them."""
+    touches, stages = sample
+    path = tmp_path / "crm.duckdb"
+    uri = f"duckdb://{path}"
+    with duckdb.connect(str(path)) as con:
+        con.register("s", stages.to_arrow())
+        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+        con.register("t", touches.filter(pl.col("timestamp") < CUT).to_arrow())
+        con.execute("CREATE TABLE touches AS SELECT * FROM t")
+    queries = (attribution.SqlTable(uri, "SELECT * FROM touches"),
+               attribution.SqlTable(uri, "SELECT * FROM stages"))  # fmt: skip
+    first = attribute_incremental(*queries, models=["linear"], state=tmp_path / "state")
+    with duckdb.connect(str(path)) as con:
+        con.register("t", touches.filter(pl.col("timestamp") >= CUT).to_arrow())
+        con.execute("INSERT INTO touches SELECT * FROM t")
+    second = attribute_incremental(*queries, models=["linear"], state=tmp_path / "state")
+    assert second.manifest["parameters"]["incremental"]["mode"] == "incremental"
+    early = touches.filter(pl.col("timestamp") < CUT)
+    old, new = early.height, touches.height - early.height
+    # a night reads from the watermark on (no late window): the rows at it are read again
+    again = early.filter(pl.col("timestamp") == early.get_column("timestamp").max()).height
+    for result, read, held in ((first, old, old), (second, again + new, old + new)):
+        entry = result.manifest["inputs"]["touches"]
+        assert entry["source"] == redacted(uri)
+        assert entry["query"] == "SELECT * FROM touches"
+        assert entry["rows_read"] == read
+        assert len(entry["sha256_rows_read"]) == 64
+        assert entry["rows"] == held
+        assert "watermark" in entry
+        assert result.manifest["inputs"]["stages"]["query"] == "SELECT * FROM stages"
+    assert (first.manifest["inputs"]["touches"]["sha256_rows_read"]
+            != second.manifest["inputs"]["touches"]["sha256_rows_read"])  # fmt: skip

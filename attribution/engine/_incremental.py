@@ -88,7 +88,7 @@ from attribution.engine._generations import (
     write_table,
 )
 from attribution.engine._history import rows_of, rows_since
-from attribution.engine._incremental_read import Read, read_after, sql_mark
+from attribution.engine._incremental_read import Read, described, read_after, sql_mark
 from attribution.engine._input_counts import count_blank_rows
 from attribution.engine._manifest import Timer, conversion_totals
 from attribution.engine._memory import attribute, refuse_bootstrap
@@ -266,6 +266,7 @@ def _read_night(
     seen = state.meta["inputs"][name]
     cutoff = _cutoff(seen, options)
     read = read_after(data, _TABLES[name], options, cutoff, seen.get("positions"), seen)
+    read.described = described(data, read.table.frame)
     # the history's rows before the cutoff: all it holds less those after (one pass over
     # its timestamps, whose rows the new ones are then checked against)
     recent = rows_since(state.history(name), cutoff)
@@ -367,6 +368,7 @@ def _full(
         meta["inputs"][name]["old_rows"] = file_mark(data) or sql_mark(
             data, _TABLES[name], options, _cutoff(meta["inputs"][name], options)
         )
+        meta["inputs"][name]["read"] = described(data, table.frame)
     per_entity = (
         options.level == "contact"
         and not options.select_markov_order
@@ -557,6 +559,7 @@ def _incremental(
             keep=meta["history"][name],
         )
         meta["inputs"][name]["old_rows"] = reads[name].mark
+        meta["inputs"][name]["read"] = reads[name].described
     for name, frame in written.items():
         meta["files"][name] = write_table(fresh_dir, name, frame, ipc=True)
     if not merge and delta.height:

@@ -4,6 +4,7 @@ before it (checked against the history: inputs are taken to only grow)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +18,13 @@ import pyarrow.parquet as pq
 from attribution.engine._old_rows import sql_checksum
 from attribution.engine._stages import load_input
 from attribution.exceptions import InputError
-from attribution.inputs._database import SqlTable, database_kind
+from attribution.inputs._database import SqlTable, database_kind, redacted, result_hash
 from attribution.inputs._schema import Table, TableSpec
 from attribution.inputs._sources import Source, read_source
 from attribution.options import RunOptions
 from attribution.typing import TableLike
 
-__all__ = ["Read", "read_after", "sql_mark"]
+__all__ = ["Read", "described", "read_after", "sql_mark"]
 
 
 #: the column of source positions while an input is filtered (dropped before validation)
@@ -61,6 +62,24 @@ class Read:
     #: (:mod:`attribution.engine._old_rows`), and why they are not as read (None: they are)
     mark: dict[str, Any] | None = None
     changed: str | None = None
+    #: the manifest's record of the input tonight (:func:`described`)
+    described: dict[str, Any] | None = None
+
+
+def described(data: TableLike, rows: pl.DataFrame) -> dict[str, Any]:
+    """A night's record of one input for the manifest (and the state): where it came from
+    (a query: the redacted URI and the query text; a file: its path), and the rows read
+    tonight -- their count and a sha256 of them as validated (a full run's ``sha256`` is of
+    the whole source; a night reads only its new rows and the late window's)."""
+    if isinstance(data, SqlTable):
+        entry: dict[str, Any] = {"source": redacted(data.uri), "query": data.query}
+    elif isinstance(data, str | os.PathLike):
+        entry = {"source": str(data)}
+    else:
+        entry = {"source": "<memory>"}
+    entry["rows_read"] = rows.height
+    entry["sha256_rows_read"] = result_hash(rows)
+    return entry
 
 
 def read_after(

@@ -97,8 +97,14 @@ def answer(
             f"incremental run: {incremental['entities_reopened']:,} entities re-opened, "
             f"rows read {incremental['rows_read']}"
         )
+    # where each input came from, its rows in the state, its watermark and tonight's rows
     inputs = {
-        name: {"rows": seen["rows"], "watermark": seen["watermark"]}
+        name: {
+            **{k: v for k, v in (seen.get("read") or {}).items() if k in ("source", "query")},
+            "rows": seen["rows"],
+            "watermark": seen["watermark"],
+            **{k: v for k, v in (seen.get("read") or {}).items() if k not in ("source", "query")},
+        }
         for name, seen in state.meta["inputs"].items()
     }
     manifest = make_manifest(
