@@ -18,6 +18,7 @@ from attribution.b2b._accounts import (
     PIPELINE_SCHEMA,
     account_outputs,
 )
+from attribution.b2b._committee import check_run_roles
 from attribution.b2b._influence import InfluenceCodes, influence_codes
 from attribution.engine._bootstrap import bootstrap_credit, conversion_segments, with_intervals
 from attribution.engine._campaign_credit import (
@@ -145,11 +146,13 @@ def load_inputs(
             "touches": (touch_table.source, touch_table.rows_in),
             "stages": (stage_table.source, stage_table.rows_in),
         }
-    contact_frame = None
+    contact_frame = contact_name = None
     if contacts is not None:
         contact_table = load_input(contacts, CONTACTS, options)
         contact_frame = contacts_frame(contact_table, options.level)
         sources["contacts"] = (contact_table.source, contact_table.rows_in)
+        contact_name = contact_table.source.name
+    check_run_roles(contact_frame, options, contact_name)
     segments = load_segments(accounts, options)
     if segments is not None:
         sources["accounts"] = (segments.table.source, segments.table.rows_in)

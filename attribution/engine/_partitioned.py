@@ -64,6 +64,7 @@ from attribution.b2b._accounts import (
     _pipeline,
     account_outputs,
 )
+from attribution.b2b._committee import check_run_roles
 from attribution.b2b._engagement import ClockPart, clock_part, engagement_clock
 from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
@@ -202,6 +203,9 @@ def _run(
         contact_table = load_input(contacts, CONTACTS, options)
         contact_frame = contacts_frame(contact_table, options.level)
         inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
+    check_run_roles(
+        contact_frame, options, contact_table.source.name if contacts is not None else None
+    )
     contact_map = contact_accounts(contact_frame, options)
     segments = load_segments(account_table, options)
     if segments is not None:

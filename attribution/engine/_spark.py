@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
+from attribution.b2b._committee import check_run_roles
 from attribution.engine._campaign_credit import reduce_campaign_sums, spark_campaign_sums
 from attribution.engine._manifest import add_totals, make_manifest, run_parameters
 from attribution.engine._memory import refuse_bootstrap
@@ -440,6 +441,7 @@ def attribute_spark(
     if contacts is not None:
         raw = contacts if isinstance(contacts, pl.DataFrame) else _to_polars(contacts)
         contact_frame = load(raw, CONTACTS).frame
+    check_run_roles(contact_frame, options)
     contact_map = contact_accounts(contact_frame, options)
     if options.segment_windows is not None and accounts is not None:
         accounts = accounts if isinstance(accounts, pl.DataFrame) else _to_polars(accounts)
