@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import polars as pl
 
+from attribution.b2b._committee import check_run_roles
 from attribution.exceptions import InputError
 from attribution.inputs._schema import Table
 from attribution.journeys._contacts import attach_accounts
+
+if TYPE_CHECKING:
+    from attribution.options import RunOptions
 
 __all__ = ["DISTANT_PAST", "contacts_frame", "count_blank_rows", "input_counts"]
 
@@ -27,16 +31,24 @@ __all__ = ["DISTANT_PAST", "contacts_frame", "count_blank_rows", "input_counts"]
 DISTANT_PAST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
-def contacts_frame(table: Table, level: str) -> pl.DataFrame:
-    """The loaded contacts table's frame; at account level, a contact listed with two
-    accounts is an error naming the contacts file and its 1-based lines (found here, when
-    the table is loaded, rather than inside the journeys, which no longer know the file)."""
-    if level == "account":
+@overload
+def contacts_frame(table: Table, options: RunOptions) -> pl.DataFrame: ...
+@overload
+def contacts_frame(table: None, options: RunOptions) -> None: ...
+def contacts_frame(table: Table | None, options: RunOptions) -> pl.DataFrame | None:
+    """The loaded contacts table's frame (None without one); at account level, a contact
+    listed with two accounts is an error naming the contacts file and its 1-based lines
+    (found here, when the table is loaded, rather than inside the journeys, which no longer
+    know the file), and so is a buying-committee role the run was given that no contact
+    holds (:func:`attribution.b2b._committee.check_run_roles`)."""
+    if table is not None and options.level == "account":
         try:
             attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), table.frame, "")
         except InputError as exc:
             raise table.error(exc) from None
-    return table.frame
+    frame = table.frame if table is not None else None
+    check_run_roles(frame, options, table.source.name if table is not None else None)
+    return frame
 
 
 def input_counts(

@@ -73,15 +73,18 @@ class Timer:
 
 
 def account_parameters(
-    options: RunOptions, clock: EngagementClock, notes: list[str]
+    options: RunOptions, clock: EngagementClock, accounts: pl.DataFrame, notes: list[str]
 ) -> dict[str, Any]:
-    """The account-level part of the manifest's ``parameters`` (``notes``: the clock's)."""
+    """The account-level part of the manifest's ``parameters``; the clock's notes on the
+    run's ``accounts`` are added to the run's ``notes`` too."""
+    clock_notes = clock.notes(accounts)
+    notes += clock_notes
     return {
         "contact_scope": options.contact_scope,
         "role_multipliers": options.multipliers,
         "required_roles": list(options.required),
         "engagement": {
-            **clock.describe(notes),
+            **clock.describe(clock_notes),
             "half_life_days": ENGAGEMENT_HALF_LIFE.total_seconds() / 86400,
             "tiers": f"hot: z >= {HOT_Z}; cold: z <= {COLD_Z} or score 0; warm otherwise "
             "(z of log1p(90-day score) within the run)",

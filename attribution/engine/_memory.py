@@ -18,7 +18,6 @@ from attribution.b2b._accounts import (
     PIPELINE_SCHEMA,
     account_outputs,
 )
-from attribution.b2b._committee import check_run_roles
 from attribution.b2b._influence import InfluenceCodes, influence_codes
 from attribution.engine._bootstrap import bootstrap_credit, conversion_segments, with_intervals
 from attribution.engine._campaign_credit import (
@@ -146,13 +145,10 @@ def load_inputs(
             "touches": (touch_table.source, touch_table.rows_in),
             "stages": (stage_table.source, stage_table.rows_in),
         }
-    contact_frame = contact_name = None
-    if contacts is not None:
-        contact_table = load_input(contacts, CONTACTS, options)
-        contact_frame = contacts_frame(contact_table, options.level)
+    contact_table = load_input(contacts, CONTACTS, options) if contacts is not None else None
+    contact_frame = contacts_frame(contact_table, options)  # checks the roles given too
+    if contact_table is not None:
         sources["contacts"] = (contact_table.source, contact_table.rows_in)
-        contact_name = contact_table.source.name
-    check_run_roles(contact_frame, options, contact_name)
     segments = load_segments(accounts, options)
     if segments is not None:
         sources["accounts"] = (segments.table.source, segments.table.rows_in)
@@ -325,9 +321,7 @@ def attribute(
         accounts = outputs.accounts.cast(ACCOUNTS_SCHEMA)
         account_credit = outputs.account_credit.cast(ACCOUNT_CREDIT_SCHEMA)
         pipeline = outputs.pipeline.cast(PIPELINE_SCHEMA)
-        clock_notes = outputs.clock.notes(accounts)
-        notes += clock_notes
-        account = account_parameters(options, outputs.clock, clock_notes)
+        account = account_parameters(options, outputs.clock, accounts, notes)
     boot = None
     if options.bootstrap:
         timer.stage("bootstrap")

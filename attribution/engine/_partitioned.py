@@ -64,7 +64,6 @@ from attribution.b2b._accounts import (
     _pipeline,
     account_outputs,
 )
-from attribution.b2b._committee import check_run_roles
 from attribution.b2b._engagement import ClockPart, clock_part, engagement_clock
 from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
@@ -198,14 +197,10 @@ def _run(
 
     timer.stage("split")
     inputs: dict[str, Any] = {}
-    contact_frame = None
-    if contacts is not None:
-        contact_table = load_input(contacts, CONTACTS, options)
-        contact_frame = contacts_frame(contact_table, options.level)
+    contact_table = load_input(contacts, CONTACTS, options) if contacts is not None else None
+    contact_frame = contacts_frame(contact_table, options)  # checks the roles given too
+    if contact_table is not None:
         inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
-    check_run_roles(
-        contact_frame, options, contact_table.source.name if contacts is not None else None
-    )
     contact_map = contact_accounts(contact_frame, options)
     segments = load_segments(account_table, options)
     if segments is not None:
@@ -384,9 +379,7 @@ def _run(
         conversions = conversions.join(
             deals, on="conversion_id", how="left", maintain_order="left"
         )
-        clock_notes = clock.notes(accounts)
-        notes += clock_notes
-        account = account_parameters(options, clock, clock_notes)
+        account = account_parameters(options, clock, accounts, notes)
     if influence is not None:
         timer.stage("campaign influence")
         influence.build(options.influence_layout)
