@@ -248,3 +248,30 @@ def test_a_nights_manifest_names_its_sources_and_the_rows_it_read(sample, tmp_pa
         assert result.manifest["inputs"]["stages"]["query"] == "SELECT * FROM stages"
     assert (first.manifest["inputs"]["touches"]["sha256_rows_read"]
             != second.manifest["inputs"]["touches"]["sha256_rows_read"])  # fmt: skip
+
+
+def test_a_row_dated_in_the_future_does_not_move_the_watermark(sample, tmp_path) -> None:
+    """New-user report 4, defect 10: one touch dated months ahead (a scheduled meeting)
+    moved the watermark there, and every later night was a full recompute blaming late or
+    deleted rows. Rows dated after the run's time leave the watermark where it was, said in
+    a note; the next nights stay incremental and equal a full run."""
+    touches, stages = sample
+    first, second, third = _batches(touches, [datetime(2025, 8, 1, tzinfo=UTC), CUT])
+    ahead = datetime.now(UTC) + timedelta(days=200)
+    meeting = second.head(1).with_columns(
+        pl.lit(ahead).dt.cast_time_unit("us").alias("timestamp"),
+        pl.lit("T-FUTURE").alias("touch_id"),
+    )
+    state = tmp_path / "state"
+    # each batch holds the one before it, then its new rows (an append-only table)
+    later = third[second.height :]
+    nights = [first, pl.concat([second, meeting]), pl.concat([second, meeting, later])]
+    got = [attribute_incremental(rows, stages, models=MODELS, state=state) for rows in nights]
+    modes = [g.manifest["parameters"]["incremental"]["mode"] for g in got]
+    assert modes == ["full", "incremental", "incremental"]
+    note = [n for n in got[1].manifest["notes"] if "watermark stays" in n]
+    assert len(note) == 1
+    assert "1 row(s) read tonight are dated after this run's time" in note[0]
+    watermark = got[1].manifest["inputs"]["touches"]["watermark"]
+    assert datetime.fromisoformat(watermark) == second.get_column("timestamp").max()
+    assert_same(got[2], attribution.attribute(nights[2], stages, models=MODELS))

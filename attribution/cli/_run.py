@@ -98,6 +98,9 @@ def _nightly(engine: Any, **kwargs: Any) -> Any:
             f"{text[0] if text else exc}): delete it, or pass a new --state, and the next run "
             "reads everything and rebuilds it"
         ) from None
+    for note in result.manifest["notes"]:
+        if note.startswith("incremental run: the ") and "watermark stays" in note:
+            typer.echo(note, err=True)
     night = result.manifest["parameters"].get("incremental") or {}
     if night.get("mode") == "full" and night.get("reason") != "no state yet":
         # a state that could not be built on (old rows changed, other options...): said

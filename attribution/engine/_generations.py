@@ -30,6 +30,7 @@ from attribution.exceptions import ConfigError
 
 __all__ = [
     "EMPTY_TIME",
+    "ahead_notes",
     "append_history",
     "compact",
     "new_directory",
@@ -272,7 +273,18 @@ def append_history(
     meta["history"][name] = files
     previous = meta["inputs"].get(name, {})
     watermark = datetime.fromisoformat(previous.get("watermark", EMPTY_TIME.isoformat()))
-    latest = frame.get_column("timestamp").max() if frame.height else None
+    # rows dated after this run's time (a scheduled meeting, a typo year) do not move the
+    # watermark: one would make every later night a full recompute until its date came
+    now = pl.lit(datetime.now(UTC), pl.Datetime("us", "UTC"))
+    ahead_rows, ahead_latest, latest = (
+        frame.select(
+            (pl.col("timestamp") > now).sum().alias("rows"),
+            pl.col("timestamp").filter(pl.col("timestamp") > now).max().alias("ahead"),
+            pl.col("timestamp").filter(pl.col("timestamp") <= now).max().alias("latest"),
+        ).row(0)
+        if frame.height
+        else (0, None, None)
+    )
     if isinstance(latest, datetime):
         watermark = max(watermark, latest)
     meta["inputs"][name] = {
@@ -282,3 +294,18 @@ def append_history(
         "positions": numbered[1],
         "columns": list(frame.columns),
     }
+    if ahead_rows:
+        ahead = {"rows": int(ahead_rows), "latest": ahead_latest.isoformat()}
+        meta["inputs"][name]["ahead"] = ahead
+
+
+def ahead_notes(meta: dict[str, Any]) -> list[str]:
+    """The notes of a run that read rows dated after its own time (:func:`append_history`)."""
+    return [
+        f"incremental run: the {name} watermark stays at {seen['watermark']}: "
+        f"{seen['ahead']['rows']:,} row(s) read tonight are dated after this run's time "
+        f"(latest {seen['ahead']['latest']}) and do not move it (else every later night would "
+        "be a full recompute until then); they are read again each night until their time"
+        for name, seen in meta["inputs"].items()
+        if seen.get("ahead")
+    ]

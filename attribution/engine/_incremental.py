@@ -80,6 +80,7 @@ from attribution.engine._generations import (
     PATH_DELTA_SHARE,
     STATE_VERSION,
     State,
+    ahead_notes,
     append_history,
     commit,
     compact,
@@ -385,6 +386,7 @@ def _full(
         )
         commit(directory, meta)
         result.manifest["notes"].append(f"incremental run: full recompute ({reason})")
+        result.manifest["notes"].extend(ahead_notes(meta))
         result.manifest["parameters"]["incremental"] = {"mode": "full", "reason": reason}
         return result
     part = _part(

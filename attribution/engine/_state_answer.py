@@ -23,7 +23,7 @@ from attribution.engine._campaign_credit import (
 from attribution.engine._credit_table import credit_table, long_touch_credit
 from attribution.engine._deltas import coded_sequences, decoded_paths
 from attribution.engine._fit_stats import STATISTICS, prefit
-from attribution.engine._generations import State
+from attribution.engine._generations import State, ahead_notes
 from attribution.engine._manifest import (
     Timer,
     make_manifest,
@@ -97,6 +97,7 @@ def answer(
             f"incremental run: {incremental['entities_reopened']:,} entities re-opened, "
             f"rows read {incremental['rows_read']}"
         )
+    notes.extend(ahead_notes(state.meta))
     # where each input came from, its rows in the state, its watermark and tonight's rows
     inputs = {
         name: {
