@@ -32,7 +32,8 @@ from attribution.exceptions import (
 from attribution.inputs._campaigns import Key, check_key
 from attribution.inputs._channels import check_channel_aliases
 from attribution.inputs._durations import parse_duration
-from attribution.inputs._formats import check_timestamp_formats, formats_for
+from attribution.inputs._formats import check_timestamp_formats, check_timezone, formats_for
+from attribution.inputs._reading import TIMEZONE_KEY
 from attribution.inputs._validate import check_touch_types
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
@@ -200,6 +201,12 @@ class RunOptions:
         conversion stage, the touches outside the lookback), and
         :meth:`AttributionResult.require_conversions` raises :class:`EmptyResultError`; the
         reason is in the manifest's notes either way.
+    timezone
+        The IANA time zone (``America/New_York``) that timestamps written without an offset
+        are in; they are converted to UTC. Default ``None``: UTC. A HubSpot UI export writes
+        the portal's local time without an offset, its API and engagement exports UTC with
+        ``Z``; values with an offset (or ``Z``) keep it. Dates alone are midnight in that
+        zone.
     timestamp_formats
         strftime patterns for timestamps and dates written as text, tried in order before
         ISO 8601 (which is always tried last). A list applies to every timestamp and date
@@ -394,6 +401,14 @@ class RunOptions:
         ),
     )
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None
+    timezone: str | None = field(
+        default=None,
+        metadata=_flag(
+            "--timezone",
+            help="IANA time zone of timestamps written without an offset, e.g. "
+            "America/New_York for a HubSpot UI export (default: UTC); converted to UTC",
+        ),
+    )
     write_to: str | None = field(
         default=None,
         repr=False,  # a URI may hold a password
@@ -559,6 +574,12 @@ class RunOptions:
                 raise InputError(f"allow_empty must be True or False; got {self.allow_empty!r}")
         with _option("timestamp_formats"):
             formats = check_timestamp_formats(self.timestamp_formats)
+        with _option("timezone"):
+            zone = check_timezone(self.timezone)
+        # the zone travels with the formats to every reader of a timestamp column
+        formats.pop(TIMEZONE_KEY, None)
+        if zone is not None:
+            formats[TIMEZONE_KEY] = (zone,)
         object.__setattr__(self, "timestamp_formats", formats or None)
         with _option("write_to"):
             if self.write_to is not None:

@@ -206,3 +206,122 @@ def test_ctrl_c_during_a_run_says_nothing_was_written(tmp_path: Path) -> None:
     assert "Traceback" not in rest
     assert rest.strip().splitlines()[-1] == "interrupted: nothing was written"
     assert not out.exists() or not any(out.iterdir())
+
+
+# ------------------------------------------------------------------ --timezone ZONE
+def test_naive_crm_dates_read_in_the_given_zone(tmp_path: Path) -> None:
+    """HubSpot: engagements in UTC with Z, the UI export's close in the portal's local time
+    without an offset. Read as UTC, the 9 AM ET touch (14:00Z) lands after the 10 AM ET
+    close; read in America/New_York, the close is 15:00Z and the touch is in the journey."""
+    (tmp_path / "t.csv").write_text(
+        "contact_id,channel,timestamp\nc1,email,2025-03-01T09:00:00Z\n"
+        "c1,webinar,2025-03-05T14:00:00Z\n"
+    )
+    (tmp_path / "s.csv").write_text(
+        "contact_id,stage,timestamp,value\nc1,closed_won,2025-03-05 10:00,100\n"
+    )
+
+    def touches(**kw: object) -> list[str]:
+        result = attribution.attribute(
+            tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"], **kw
+        )
+        return result.touch_credit.sort("timestamp").get_column("channel").to_list()
+
+    assert touches() == ["email"]
+    assert touches(timezone="America/New_York") == ["email", "webinar"]
+    result = attribution.attribute(
+        tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"], timezone="America/New_York"
+    )
+    assert result.manifest["parameters"]["timezone"] == "America/New_York"
+    assert result.conversions.get_column("timestamp").to_list() == [
+        datetime(2025, 3, 5, 15, tzinfo=UTC)
+    ]
+    # a Parquet file's naive datetimes are read in the zone too; aware ones keep theirs
+    frame = pl.DataFrame(
+        {
+            "contact_id": ["c1"],
+            "stage": ["closed_won"],
+            "timestamp": [datetime(2025, 7, 5, 10)],
+        }
+    )
+    frame.write_parquet(tmp_path / "s.parquet")
+    got = attribution.attribute(
+        tmp_path / "t.csv",
+        tmp_path / "s.parquet",
+        models=["linear"],
+        timezone="Europe/Berlin",
+        allow_empty=True,
+    ).conversions.get_column("timestamp")
+    assert got.to_list() == [datetime(2025, 7, 5, 8, tzinfo=UTC)]  # CEST, UTC+2
+
+
+def test_a_time_the_zone_skips_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(
+        "contact_id,channel,timestamp\nc1,email,2025-03-01T09:00:00Z\n"
+        "c1,web,2025-03-09 02:30\n"  # 2:30 AM does not exist in New York that night
+    )
+    (tmp_path / "s.csv").write_text(STAGES)
+    with pytest.raises(attribution.SchemaError) as info:
+        attribution.attribute(
+            tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"], timezone="America/New_York"
+        )
+    assert info.value.lines == [3]
+
+
+@pytest.mark.parametrize(
+    ("zone", "said"),
+    [("America/New York", "did you mean 'America/New_York'?"), ("Mars/Olympus", "IANA"),
+     (5, "IANA")],
+)  # fmt: skip
+def test_a_bad_timezone_is_an_error_naming_the_option(zone: object, said: str) -> None:
+    with pytest.raises(attribution.InputError) as info:
+        attribution.RunOptions(timezone=zone)  # type: ignore[arg-type]
+    assert info.value.option == "timezone"
+    assert said in str(info.value)
+
+
+def test_the_cli_takes_timezone_and_names_it_when_bad(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(TOUCHES)
+    (tmp_path / "s.csv").write_text(STAGES)
+    base = ["run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear", "--out", "r"]
+    proc = _cli(tmp_path, *base, "--timezone", "Europe/Berln")
+    assert proc.returncode == 2
+    line = _error_line(proc)
+    assert line.startswith("error: --timezone: ")
+    assert "did you mean 'Europe/Berlin'" in line
+    proc = _cli(tmp_path, *base, "--timezone", "Europe/Berlin")
+    assert proc.returncode == 0, proc.stderr
+    (manifest,) = (tmp_path / "r").glob("*/manifest.json")
+    assert '"timezone": "Europe/Berlin"' in manifest.read_text()
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "hubspot_ui"
+
+
+def test_import_timezone_reads_the_ui_export_in_the_portal_zone(tmp_path: Path) -> None:
+    """The HubSpot UI export writes the portal's local time without an offset: with
+    --timezone America/New_York, 2025-03-15 16:00 (EDT, UTC-4) is 20:00Z; the report says
+    the zone; a bad zone is one line naming --timezone."""
+    args = ["import", "hubspot", "--contacts", str(FIXTURES / "contacts.csv"), "--deals",
+            str(FIXTURES / "deals.csv")]  # fmt: skip
+    proc = _cli(tmp_path, *args, "--out", "utc")
+    assert proc.returncode == 0, proc.stderr
+    proc = _cli(tmp_path, *args, "--out", "ny", "--timezone", "America/New_York")
+    assert proc.returncode == 0, proc.stderr
+    won = [
+        pl.read_parquet(tmp_path / out / "stages.parquet")
+        .filter(pl.col("stage") == "closed_won", pl.col("opportunity_id") == "5001")
+        .get_column("timestamp")
+        .unique()
+        .to_list()
+        for out in ("utc", "ny")
+    ]
+    assert won == [
+        [datetime(2025, 3, 15, 16, tzinfo=UTC)],
+        [datetime(2025, 3, 15, 20, tzinfo=UTC)],
+    ]
+    report = (tmp_path / "ny" / "import_report.json").read_text()
+    assert '"timezone": "America/New_York"' in report
+    proc = _cli(tmp_path, *args, "--out", "bad", "--timezone", "US/Eastern Time")
+    assert proc.returncode == 2
+    assert _error_line(proc).startswith("error: --timezone: timezone must be an IANA")

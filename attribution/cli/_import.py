@@ -10,8 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from attribution.cli._app import app, console, fail
-from attribution.exceptions import AttributionError
+from attribution.exceptions import AttributionError, ConfigError, InputError
 from attribution.importers import ImportFiles, ImportResult, import_hubspot, import_salesforce
+from attribution.inputs._formats import check_timezone
+from attribution.inputs._reading import naive_zone
 
 group = typer.Typer(
     no_args_is_help=True,
@@ -35,6 +37,14 @@ Formats = Annotated[
         "--timestamp-format",
         help="strftime pattern for dates, tried before ISO 8601 (repeat for several, tried in "
         "order; default: US %m/%d/%Y %I:%M %p and its variants)",
+    ),
+]
+Timezone = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        help="IANA time zone of dates written without an offset, e.g. America/New_York for "
+        "a HubSpot UI export in the portal's zone (default: UTC); converted to UTC",
     ),
 ]
 DecimalComma = Annotated[
@@ -155,22 +165,29 @@ def _import(
     timestamp_format: list[str] | None,
     decimal_comma: bool,
     stages: tuple[list[str] | None, list[str] | None, list[str] | None] = (None, None, None),
+    timezone: str | None = None,
     **options: Any,
 ) -> None:
     """Run ``importer`` on ``files`` with the options every import command has, writing into
-    ``out``, and print its summary; an error is the one-line CLI failure."""
+    ``out``, and print its summary; an error is the one-line CLI failure. ``timezone``: the
+    zone naive dates are read in (``--timezone``)."""
     try:
-        result = importer(
-            *files,
-            self_reported_column=self_reported,
-            timestamp_formats=timestamp_format,
-            decimal_comma=decimal_comma,
-            won_stages=stages[0] or (),
-            lost_stages=stages[1] or (),
-            open_stages=stages[2] or (),
-            out=out,
-            **options,
-        )
+        try:
+            zone = check_timezone(timezone)
+        except InputError as exc:
+            raise ConfigError(f"--timezone: {exc}") from None
+        with naive_zone(zone):
+            result = importer(
+                *files,
+                self_reported_column=self_reported,
+                timestamp_formats=timestamp_format,
+                decimal_comma=decimal_comma,
+                won_stages=stages[0] or (),
+                lost_stages=stages[1] or (),
+                open_stages=stages[2] or (),
+                out=out,
+                **options,
+            )
     except (AttributionError, OSError) as exc:
         fail(exc)
     _print(result, out)
@@ -199,6 +216,7 @@ def hubspot_cmd(
     ] = None,
     timestamp_format: Formats = None,
     decimal_comma: DecimalComma = False,
+    timezone: Timezone = None,
     currency_rates: CurrencyRates = None,
     won_stage: WonStages = None,
     lost_stage: LostStages = None,
@@ -213,6 +231,7 @@ def hubspot_cmd(
         timestamp_format,
         decimal_comma,
         (won_stage, lost_stage, open_stage),
+        timezone,
         engagements=engagements,
         companies=companies,
         currency_rates=currency_rates,
@@ -250,6 +269,7 @@ def salesforce_cmd(
     self_reported: SelfReported = None,
     timestamp_format: Formats = None,
     decimal_comma: DecimalComma = False,
+    timezone: Timezone = None,
     currency_rates: CurrencyRates = None,
     won_stage: WonStages = None,
     lost_stage: LostStages = None,
@@ -265,6 +285,7 @@ def salesforce_cmd(
         timestamp_format,
         decimal_comma,
         (won_stage, lost_stage, open_stage),
+        timezone,
         contact_roles=contact_roles,
         currency_rates=currency_rates,
         contacts=contacts,

@@ -107,6 +107,7 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         "stage_names": dict(options.stage_names or {}),
         "max_touches_per_journey": options.max_touches_per_journey,
         "exclude_touch_types": list(options.exclude_touch_types),
+        "timezone": options.timezone or "UTC",
         "allow_empty": options.allow_empty,
         "key": options.key,
         "touch_credit_layout": options.touch_credit_layout,

@@ -21,6 +21,7 @@ from attribution.inputs._read_errors import read_failure
 from attribution.inputs._reading import (  # _with_format: one pattern, the shared semantics
     END_OF_DAY,
     END_OF_DAY_OFFSET,
+    NAIVE_ZONE,
     SLASH_DATE,
     US_TIMESTAMP_FORMATS,
     _with_format,
@@ -317,7 +318,7 @@ def _epoch_ms(text: pl.Expr) -> pl.Expr:
     )
 
 
-def _parse_series(raw: pl.Series, formats: Sequence[str]) -> pl.Series:
+def _parse_series(raw: pl.Series, formats: Sequence[str], zone: str | None = None) -> pl.Series:
     """Each step reads only the values no earlier step read: the patterns one at a time, then
     the shared parser's ISO 8601 set, then epoch milliseconds. The same result as trying them
     all on every value (the first that reads a value wins), at the cost of about one parse
@@ -326,8 +327,8 @@ def _parse_series(raw: pl.Series, formats: Sequence[str]) -> pl.Series:
     out = pl.Series(raw.name, [], dtype=UTC_DATETIME).extend_constant(None, raw.len())
     todo = text.is_not_null() & (text.str.len_bytes() > 0)
     steps = [
-        *[lambda e, f=fmt: _with_format(e, f) for fmt in (*formats, *_ISO_FAST)],
-        lambda e: parse_timestamp(e, ()),
+        *[lambda e, f=fmt: _with_format(e, f, zone) for fmt in (*formats, *_ISO_FAST)],
+        lambda e: parse_timestamp(e, (), zone),
         _epoch_ms,
     ]
     for step in steps:
@@ -344,9 +345,11 @@ def _parse_series(raw: pl.Series, formats: Sequence[str]) -> pl.Series:
 def timestamp_expr(column: str, formats: Sequence[str] = DEFAULT_TIMESTAMP_FORMATS) -> pl.Expr:
     """Text -> UTC datetime: each strftime pattern in order, then ISO 8601 (the shared parser
     of :mod:`attribution.inputs._reading`), then epoch milliseconds (13 digits, as HubSpot's
-    API writes them). Naive values are taken as UTC; a value nothing reads is null."""
+    API writes them). Naive values are taken as UTC, or read in ``import --timezone``'s zone
+    (:data:`~attribution.inputs._reading.NAIVE_ZONE`); a value nothing reads is null."""
+    zone = NAIVE_ZONE.get()
     return pl.col(column).map_batches(
-        lambda s: _parse_series(s, tuple(formats)), return_dtype=UTC_DATETIME
+        lambda s: _parse_series(s, tuple(formats), zone), return_dtype=UTC_DATETIME
     )
 
 

@@ -13,6 +13,7 @@ import polars as pl
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import OutputExistsError
 from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export, ambiguous_dates_note
+from attribution.inputs._reading import NAIVE_ZONE
 
 
 class ImportFiles:
@@ -231,6 +232,7 @@ def finish(
         "currency": report.currency,
         "options": {
             "decimal_comma": report.decimal_comma,
+            "timezone": NAIVE_ZONE.get() or "UTC",  # import --timezone: naive dates' zone
             "currency_rates": str(report.currency_rates) if report.currency_rates else None,
         },
         "notes": [*report.notes, *filter(None, [ambiguous_dates_note(report.exports)])],

@@ -6,9 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from attribution.exceptions import InputError, did_you_mean
+from attribution.inputs._reading import TIMEZONE_KEY
 from attribution.inputs._schema import DATE, SPECS, TIMESTAMP
 
-__all__ = ["check_timestamp_formats", "formats_for"]
+__all__ = [
+    "TIMEZONE_KEY",
+    "check_timestamp_formats",
+    "check_timezone",
+    "formats_for",
+]
 
 #: every (table, column) that holds a timestamp or a date
 _TIME_COLUMNS = {
@@ -45,6 +51,10 @@ def check_timestamp_formats(
         return {"*": _patterns("*", value)}
     out: dict[str, tuple[str, ...]] = {}
     for key, patterns in value.items():
+        if key == TIMEZONE_KEY:
+            zones = [patterns] if isinstance(patterns, str) else list(patterns)
+            out[key] = tuple(z for z in zones if check_timezone(z) is not None)
+            continue
         if key not in _KEYS:
             raise InputError(
                 f"timestamp formats: '{key}' is not a timestamp or date column; "
@@ -63,6 +73,8 @@ def formats_for(
         return {}
     tables = (table, "touches", "stages") if table == "events" else (table,)
     out: dict[str, tuple[str, ...]] = {}
+    if formats.get(TIMEZONE_KEY):
+        out[TIMEZONE_KEY] = tuple(formats[TIMEZONE_KEY])
     for t, column in sorted(_TIME_COLUMNS):
         if t != table:
             continue
@@ -79,3 +91,29 @@ def resolve_formats(
     """``timestamp_formats`` as the user gives them (a list or a mapping, see
     :class:`attribution.RunOptions`) -> our columns of ``table`` -> patterns."""
     return formats_for(table, check_timestamp_formats(value))
+
+
+def check_timezone(value: object) -> str | None:
+    """``value`` (``timezone``: the zone naive timestamps are read in) checked: None, or an
+    IANA time zone name (``America/New_York``, ``Europe/Berlin``, ``UTC``); an InputError
+    with a did-you-mean otherwise."""
+    if value is None:
+        return None
+    import zoneinfo
+
+    if isinstance(value, str) and value.strip() and value == value.strip():
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+        else:
+            return value
+    names = sorted(zoneinfo.available_timezones())
+    spelled = str(value).strip().replace(" ", "_")
+    near = [n for n in names if n.lower() == spelled.lower()]
+    raise InputError(
+        f"timezone must be an IANA time zone name such as 'America/New_York' or "
+        f"'Europe/Berlin'; got {value!r}; "
+        + (f"did you mean {near[0]!r}?" if near else did_you_mean(str(value), names))
+    )
+

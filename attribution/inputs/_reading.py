@@ -18,8 +18,11 @@ These are the pieces every reader of user files shares (the table loader of
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -313,14 +316,54 @@ def _four_digit_year(parsed: pl.Expr) -> pl.Expr:
     return parsed.map_batches(_early_years_as_null, is_elementwise=True)
 
 
-def _iso_forms(text: pl.Expr) -> pl.Expr:
+#: The key under which a run's ``timezone`` (``--timezone``) travels with the timestamp
+#: formats, from :class:`attribution.RunOptions` to every reader of a timestamp column.
+TIMEZONE_KEY = "@timezone"
+
+
+#: The zone ``attribution import --timezone`` reads naive CRM dates in (None: UTC): set
+#: around an import by :func:`naive_zone`, read by the importers when they build their
+#: timestamp expressions (in the caller's thread, not in Polars' workers).
+NAIVE_ZONE: ContextVar[str | None] = ContextVar("attribution_naive_zone", default=None)
+
+
+@contextmanager
+def naive_zone(zone: str | None) -> Iterator[None]:
+    """Within the block, the importers read naive timestamps in ``zone``."""
+    token = NAIVE_ZONE.set(zone)
+    try:
+        yield
+    finally:
+        NAIVE_ZONE.reset(token)
+
+
+def zone_of(formats: Mapping[str, Sequence[str]] | None) -> str | None:
+    """The zone naive timestamps are read in (:data:`TIMEZONE_KEY` of ``formats``), None
+    for UTC."""
+    zones = (formats or {}).get(TIMEZONE_KEY) or ()
+    return zones[0] if zones else None
+
+
+def naive_in(parsed: pl.Expr, zone: str | None = None) -> pl.Expr:
+    """Naive datetimes ``parsed`` as UTC: read in ``zone`` (an IANA name, ``--timezone``)
+    and converted, or taken as UTC without one. A local time a daylight-saving change skips
+    (02:30 on the spring-forward night) does not exist: null, so an error names its line;
+    one it repeats (the autumn night's 01:30) is read as the first of the two."""
+    if zone is None:
+        return parsed.dt.replace_time_zone("UTC")
+    return parsed.dt.replace_time_zone(
+        zone, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+
+
+def _iso_forms(text: pl.Expr, zone: str | None = None) -> pl.Expr:
     iso = text.str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
     return pl.coalesce(
         iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC"),
-        iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
+        naive_in(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False), zone),
         iso.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_zone="UTC"),
-        iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.replace_time_zone("UTC"),
-        iso.str.to_datetime("%Y-%m-%d", strict=False).dt.replace_time_zone("UTC"),
+        naive_in(iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False), zone),
+        naive_in(iso.str.to_datetime("%Y-%m-%d", strict=False), zone),
     ).dt.cast_time_unit("us")
 
 
@@ -335,7 +378,7 @@ _WAREHOUSE_FORMS = (
 )
 
 
-def _second_read(pair: pl.Series) -> pl.Series:
+def _second_read(pair: pl.Series, zone: str | None = None) -> pl.Series:
     """The ISO 8601 reading of ``pair`` (a struct of the text and its first reading), with
     the values the first reading left null read again in :data:`_WAREHOUSE_FORMS`: only
     those, so a column of ordinary ISO text pays no second pass (a regex over 10M values
@@ -348,38 +391,44 @@ def _second_read(pair: pl.Series) -> pl.Series:
     fixed = pl.select(pl.lit(text.gather(where)).alias("t")).lazy()
     for pattern, replacement in _WAREHOUSE_FORMS:
         fixed = fixed.with_columns(pl.col("t").str.replace(pattern, replacement))
-    again = fixed.select(_iso_forms(pl.col("t"))).collect().to_series()
+    again = fixed.select(_iso_forms(pl.col("t"), zone)).collect().to_series()
     return parsed.scatter(where, again)
 
 
-def _iso_timestamp(text: pl.Expr) -> pl.Expr:
+def _iso_timestamp(text: pl.Expr, zone: str | None = None) -> pl.Expr:
     # the struct takes its first field's name: the column's own, kept by the result
-    pair = pl.struct(text, _iso_forms(text).alias("_attribution_iso"))
+    pair = pl.struct(text, _iso_forms(text, zone).alias("_attribution_iso"))
     return _four_digit_year(
-        pair.map_batches(_second_read, return_dtype=UTC_MICROS, is_elementwise=True)
+        pair.map_batches(
+            functools.partial(_second_read, zone=zone), return_dtype=UTC_MICROS, is_elementwise=True
+        )
     )
 
 
-def _with_format(text: pl.Expr, fmt: str) -> pl.Expr:
-    """One strftime pattern: aware results converted to UTC, naive ones taken as UTC. A
+def _with_format(text: pl.Expr, fmt: str, zone: str | None = None) -> pl.Expr:
+    """One strftime pattern: aware results converted to UTC, naive ones read in ``zone``
+    (:func:`naive_in`; UTC without one). A pattern ending in a literal ``Z`` is UTC. A
     ``%Y`` that read fewer than four digits (a year before :data:`FIRST_YEAR`) reads
     nothing."""
+    if fmt.endswith("Z") and not fmt.endswith("%Z"):
+        zone = None  # '...%SZ': the Z says UTC
     if "%z" in fmt or "%Z" in fmt:
         parsed = text.str.to_datetime(fmt, strict=False, time_zone="UTC")
     elif any(f"%{c}" in fmt for c in "HIMSTRcrX"):  # a time part
-        parsed = text.str.to_datetime(fmt, strict=False).dt.replace_time_zone("UTC")
+        parsed = naive_in(text.str.to_datetime(fmt, strict=False), zone)
     else:
-        parsed = (
-            text.str.to_date(fmt, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        )
+        parsed = naive_in(text.str.to_date(fmt, strict=False).cast(pl.Datetime("us")), zone)
     return _four_digit_year(parsed) if "%Y" in fmt or "%F" in fmt else parsed
 
 
-def parse_timestamp(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
+def parse_timestamp(
+    expr: pl.Expr, formats: Sequence[str] = (), zone: str | None = None
+) -> pl.Expr:
     """Text -> UTC datetime (µs): each of ``formats`` (strftime) in order, then ISO 8601.
 
-    Aware values are converted to UTC, naive ones taken as UTC. Blank text gives null; text
-    no pattern reads gives null too (see :func:`check_parsed`).
+    Aware values are converted to UTC, naive ones read in ``zone`` (an IANA name:
+    ``--timezone``) or, without one, taken as UTC. Blank text gives null; text no pattern
+    reads gives null too (see :func:`check_parsed`).
 
     Examples
     --------
@@ -391,8 +440,30 @@ def parse_timestamp(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
     ['2025-02-21 13:19', '2025-02-22 08:00', None]
     """
     text = expr.str.strip_chars()
-    tried = [_with_format(text, fmt).dt.cast_time_unit("us") for fmt in formats]
-    return pl.coalesce(*tried, _iso_timestamp(text).dt.cast_time_unit("us"))
+    tried = [_with_format(text, fmt, zone).dt.cast_time_unit("us") for fmt in formats]
+    return pl.coalesce(*tried, _iso_timestamp(text, zone).dt.cast_time_unit("us"))
+
+
+def timestamp_conversion(
+    c: pl.Expr, dtype: pl.DataType, formats: Sequence[str] = (), zone: str | None = None
+) -> tuple[pl.Expr | None, bool] | None:
+    """How a column of ``dtype`` becomes a UTC timestamp (the loader's ``_conversion``): the
+    expression (None when it is one already) and whether its values need checking (text,
+    or naive values read in ``zone``, where a skipped hour reads nothing); None when it
+    cannot."""
+    if isinstance(dtype, pl.Datetime):
+        if dtype == UTC_MICROS:
+            return None, False
+        if dtype.time_zone is None:
+            return naive_in(c.dt.cast_time_unit("us"), zone), zone is not None
+        return c.dt.convert_time_zone("UTC").dt.cast_time_unit("us"), False
+    if dtype == pl.Date:
+        return naive_in(c.cast(pl.Datetime("us")), zone), zone is not None
+    if dtype == pl.String:
+        return parse_timestamp(c, formats, zone), True
+    if dtype == pl.Null:
+        return c.cast(UTC_MICROS), False
+    return None
 
 
 def parse_date(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
@@ -482,11 +553,19 @@ def check_parsed(
     ``rows`` holds the 0-based source rows of the values; ``kind`` is ``timestamp``,
     ``date`` or ``float``.
     """
-    bad = raw.is_not_null() & (raw.str.strip_chars().str.len_bytes() > 0) & parsed.is_null()
+    if raw.dtype == pl.String:
+        bad = raw.is_not_null() & (raw.str.strip_chars().str.len_bytes() > 0) & parsed.is_null()
+    else:  # a naive datetime read in a zone (--timezone) where its time does not exist
+        bad = raw.is_not_null() & parsed.is_null()
     if not bad.any():
         return
     example = raw.filter(bad).head(1).item()
-    if kind in ("timestamp", "date"):
+    if kind in ("timestamp", "date") and raw.dtype != pl.String:
+        hint = (
+            "this local time does not exist in the --timezone zone (the hour a daylight-saving "
+            "change skips): correct it, or give the value with its UTC offset"
+        )
+    elif kind in ("timestamp", "date"):
         hint = timestamp_hint(example)
     else:
         hint = "numbers must use '.' as the decimal point and no thousands separator"

@@ -41,8 +41,9 @@ from attribution.inputs._reading import (
     locate,
     parquet_text_bounds,
     parse_date,
-    parse_timestamp,
     text_bounds,
+    timestamp_conversion,
+    zone_of,
 )
 from attribution.inputs._sources import Source, TableLike, read_source
 from attribution.inputs._spend_rows import refuse_total_rows
@@ -473,7 +474,9 @@ def _conversions(
         if col not in schema or kind not in _EXPECTED:
             continue
         dtype = schema[col]
-        found = _conversion(pl.col(col), dtype, kind, (formats or {}).get(col, ()))
+        found = _conversion(
+            pl.col(col), dtype, kind, (formats or {}).get(col, ()), zone_of(formats)
+        )
         if found is None:
             expected, hint = _EXPECTED[kind]
             raise _error(
@@ -488,7 +491,7 @@ def _conversions(
 
 
 def _conversion(
-    c: pl.Expr, dtype: pl.DataType, kind: str, formats: Sequence[str] = ()
+    c: pl.Expr, dtype: pl.DataType, kind: str, formats: Sequence[str] = (), zone: str | None = None
 ) -> tuple[pl.Expr | None, bool] | None:
     """How a column of ``dtype`` becomes ``kind``: the expression (None when it already is)
     and whether it parses text (its values are then checked); None when it cannot. Text
@@ -510,18 +513,7 @@ def _conversion(
         if dtype.is_numeric() or dtype in (pl.Null, pl.Boolean):
             return c.cast(pl.Float64), False
     elif kind == TIMESTAMP:
-        if isinstance(dtype, pl.Datetime):
-            if dtype == UTC_DATETIME:
-                return None, False
-            if dtype.time_zone is None:
-                return c.dt.replace_time_zone("UTC").dt.cast_time_unit("us"), False
-            return c.dt.convert_time_zone("UTC").dt.cast_time_unit("us"), False
-        if dtype == pl.Date:
-            return c.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), False
-        if dtype == pl.String:
-            return parse_timestamp(c, formats), True
-        if dtype == pl.Null:
-            return c.cast(UTC_DATETIME), False
+        return timestamp_conversion(c, dtype, formats, zone)
     elif kind == DATE:
         if dtype == pl.Date:
             return None, False
