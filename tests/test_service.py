@@ -369,3 +369,24 @@ def test_deeply_nested_json_is_a_400_not_a_500(tmp_path: Path, depth: int) -> No
     assert error(response) == {"type": "bad_request", "field": "body",
                                "message": "the body nests JSON arrays or objects too deeply "
                                           "to be a scoring request"}
+
+
+@pytest.mark.parametrize("where", ["extra", "value"])
+def test_a_number_of_thousands_of_digits_is_a_400_not_a_500(tmp_path: Path, where: str) -> None:
+    """New-user report 4, defect 16: a 5,000-digit number passed Python's JSON parser's
+    integer-digits limit (4,300) as a ValueError: 500 and a traceback in the log."""
+    digits = "1" * 5000
+    journey = ('{"touches":[{"timestamp":"2025-03-01T10:00:00Z","channel":"email"}],'
+               '"conversion":{"timestamp":"2025-03-02T10:00:00Z","value":'
+               + (digits if where == "value" else "100") + "}}")  # fmt: skip
+    raw = ('{"models":["linear"],"journeys":[' + journey + "]"
+           + (f',"x":{digits}' if where == "extra" else "") + "}")  # fmt: skip
+    settings = make_settings(tmp_path, max_body_bytes=1_048_576)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.post("/v1/attribute", content=raw,
+                               headers=AUTH | {"content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 400, response.text
+    body = error(response)
+    assert body["type"] == "bad_request"
+    assert body["field"] == "body"
+    assert "digits" in body["message"]

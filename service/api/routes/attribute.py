@@ -88,6 +88,9 @@ def parse_request(raw: bytes) -> AttributeRequest:
     except RecursionError:  # e.g. 20,000 nested '[': no request of ours nests beyond 6
         raise ServiceError(400, "bad_request", "the body nests JSON arrays or objects too "
                            "deeply to be a scoring request", field="body") from None
+    except ValueError as exc:  # Python's limit on an integer's digits (4,300): a client's
+        raise ServiceError(400, "bad_request", "the body is not JSON a scoring request can "
+                           f"hold: {str(exc).split(';')[0]}", field="body") from None
     try:
         return AttributeRequest.model_validate(data)
     except ValidationError as exc:
