@@ -132,6 +132,15 @@ def _formats(options: RunOptions | None) -> dict[str, tuple[str, ...]] | None:
     return dict(formats) if isinstance(formats, Mapping) and formats else None  # type: ignore[arg-type]
 
 
+def _contacts(inputs: B2BInputs, options: RunOptions | None) -> Any:
+    """The contacts table's frame at account level (a contact's account), else None."""
+    if inputs.contacts is None or options is None or options.level != "account":
+        return None
+    from attribution.inputs._schema import CONTACTS, load
+
+    return load(inputs.contacts, CONTACTS, columns=(_columns(options) or {}).get("contacts")).frame
+
+
 def _decide(
     result: AttributionResult, inputs: B2BInputs, options: RunOptions | None
 ) -> SurveyBenchmark | None:
@@ -146,13 +155,7 @@ def _decide(
         from attribution.surveys._benchmark import compare_surveys
         from attribution.surveys._join import DEFAULT_POST_PURCHASE_DAYS
 
-        contacts = None
-        level = options.level if options is not None else "contact"
-        if inputs.contacts is not None and level == "account":  # a contact's answer: its account
-            from attribution.inputs._schema import CONTACTS, load
-
-            columns = (_columns(options) or {}).get("contacts")
-            contacts = load(inputs.contacts, CONTACTS, columns=columns).frame
+        contacts = _contacts(inputs, options)  # a contact's answer: its account
         bench = compare_surveys(
             result,
             inputs.surveys,
@@ -265,6 +268,7 @@ def _economics(
     (subscriptions, with or without spend), the funnel (needs stages) and the plan check."""
     from attribution.b2b._campaigns import InfluenceCsv, campaign_economics
     from attribution.b2b._economics import unit_economics
+    from attribution.b2b._economics_accountless import accountless_finding, drop_accountless
     from attribution.b2b._economics_slices import touch_exposure
     from attribution.b2b._retention import close_months, retention
 
@@ -311,6 +315,7 @@ def _economics(
             benchmarks=inputs.benchmarks,
             accounts=account_table,
             nrr=kept,
+            contacts=_contacts(inputs, options),
         )
         injected = _injected_anomalies(inputs.truth)
         if injected is not None:
@@ -329,6 +334,9 @@ def _economics(
             formats=formats,
             channel_aliases=channel_aliases,
         )
+    accountless = None  # at account level a touch without an account reaches no segment
+    if exposure is not None and options is not None and options.level == "account":
+        exposure, accountless = drop_accountless(exposure)
     econ = unit_economics(
         result,
         spend,
@@ -342,6 +350,8 @@ def _economics(
         **economics,
     )
     econ.parameters.update(decision_model=decision[0], decision_model_source=decision[1])
+    if accountless is not None:
+        econ.parameters["touches_without_account"] = accountless_finding(accountless, econ.table)
     extras.append(econ)
     if flow is not None:  # the economics' input warnings are alerts too (econfix)
         from attribution.b2b._alerts_data import with_data_alerts

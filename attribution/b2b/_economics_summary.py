@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from attribution.b2b._decision import decision_note
+from attribution.b2b._economics_accountless import accountless_lines
 from attribution.b2b._economics_draws import LOW_MARK, low_note, span
 from attribution.b2b._economics_joins import join_lines
 from attribution.b2b._economics_window import coverage_lines
@@ -58,7 +59,7 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}"
         + (_CI_HEADER if ci else ""),
     ]
-    lines[0:0] = [*coverage_lines(p.get("spend_coverage")), *join_lines(p)]  # inputs apart
+    lines[0:0] = [*coverage_lines(p.get("spend_coverage")), *join_lines(p), *accountless_lines(p)]
     for r in rows.iter_rows(named=True):
         flag = "BREACH" if r["breach"] else "ok"
         if r["guardrail_share"] is None and r["status"] == "paid":

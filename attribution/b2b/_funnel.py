@@ -70,6 +70,7 @@ from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines, win_
 from attribution.b2b._funnel_pipeline import PIPELINE_SCHEMA, created_pipeline
 from attribution.b2b._funnel_stages import (
     FUNNEL_SCHEMA,
+    attach_segments,
     entities,
     judge_steps,
     mark_unmeasured,
@@ -278,6 +279,7 @@ def funnel(
     alerts: AlertSettings | Mapping[str, Any] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
+    contacts: pl.DataFrame | None = None,
 ) -> Funnel:
     """Stage conversion rates, time in stage, pipeline velocity and weekly alerts.
 
@@ -325,6 +327,9 @@ def funnel(
         Our channel -> the data's names for it, as
         :attr:`attribution.RunOptions.channel_aliases`; channel values are put in their one
         spelling (trimmed, whitespace folded, lower case) either way.
+    contacts
+        At account level, the run's contacts table: a contact's account where its stage
+        events name none; an entity without one is segment ``(no account)``.
 
     Examples
     --------
@@ -376,7 +381,8 @@ def funnel(
             pl.col("channel").fill_null(NO_TOUCH)
         )
     if account_table is not None:
-        wide = account_table.attach(wide, ("segment",), key="_account")
+        own = "account_id" in frame.columns
+        wide = attach_segments(wide, account_table, contacts, key, own)
     # the stages the data has: a step without events of both its stages is not measured
     seen = set(frame.get_column("stage").unique().drop_nulls().to_list()) & set(known)
     not_measured = unmeasured_steps(steps, lost_stage, seen)

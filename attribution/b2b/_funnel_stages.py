@@ -5,7 +5,7 @@ weakest step (the rules are in :mod:`attribution.b2b._funnel`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
@@ -13,7 +13,12 @@ from attribution.b2b._shared import is_number
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._benchmarks import Benchmarks, gap_expr, load_benchmarks
 
+if TYPE_CHECKING:
+    from attribution.inputs._account_inputs import Accounts
+
 __all__ = [
+    "NO_ACCOUNT",
+    "attach_segments",
     "DIMENSIONS",
     "FUNNEL_SCHEMA",
     "RANGE_COLUMNS",
@@ -43,6 +48,9 @@ FUNNEL_SCHEMA = pl.Schema(
 
 
 _DAY_US = 86_400_000_000.0
+#: The segment of an account-level funnel's entity without any account (see
+#: :func:`attach_segments`).
+NO_ACCOUNT: Final = "(no account)"
 
 
 def days(delta: pl.Expr) -> pl.Expr:
@@ -81,6 +89,32 @@ def entities(frame: pl.DataFrame, key: str, steps: list[str], lost: str) -> pl.D
         .with_columns(pl.col("_first_at").dt.strftime("%Y-%m").alias("cohort"))
         .with_columns(*([] if account else [pl.col(key).alias("_account")]))
         .sort(key)
+    )
+
+
+def attach_segments(
+    wide: pl.DataFrame, accounts: Accounts, contacts: pl.DataFrame | None, key: str, own: bool
+) -> pl.DataFrame:
+    """``wide`` (:func:`entities`) with each entity's ``segment``. With ``contacts`` (an
+    account-level run's contacts table) an entity keyed by contact takes its contact's
+    account where its stage events (``own``: they have an ``account_id`` column) name none,
+    as the run's journeys do, and one with no account either way is :data:`NO_ACCOUNT`:
+    the run leaves it out of its journeys, so ``unknown`` means what it means in the
+    economics (an account the accounts table lacks)."""
+    if contacts is None or key != "contact_id":
+        return accounts.attach(wide, ("segment",), key="_account")
+    mapping = contacts.filter(pl.col("account_id").is_not_null()).select(
+        "contact_id", pl.col("account_id").cast(pl.String).alias("_of_contact")
+    )
+    ours = pl.col("_account") if own else pl.lit(None, pl.String)
+    wide = wide.join(
+        mapping.unique("contact_id"), on="contact_id", how="left", maintain_order="left"
+    ).with_columns(pl.coalesce(ours, pl.col("_of_contact")).alias("_account"))
+    return accounts.attach(wide.drop("_of_contact"), ("segment",), key="_account").with_columns(
+        pl.when(pl.col("_account").is_null())
+        .then(pl.lit(NO_ACCOUNT))
+        .otherwise(pl.col("segment"))
+        .alias("segment")
     )
 
 

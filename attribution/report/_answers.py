@@ -290,7 +290,10 @@ def _guardrail(view: _EconomicsView) -> str:
     segments = [s for s in view.segments() if s.get("breach")]
     if segments:
         text += " By segment, over the line: " + "; ".join(
-            f"<b>{e(s['segment'])}</b> at {fmt_pct(s.get('guardrail_share'))}" for s in segments
+            f"<b>{e(s['segment'])}</b> at {fmt_pct(s.get('guardrail_share'))}"
+            if not is_missing(s.get("guardrail_share"))  # never "at –": say what it lacks
+            else f"<b>{e(s['segment'])}</b> (spend {money(s.get('spend'))}, no credited customer)"
+            for s in segments
         ) + "."
     return text
 
@@ -340,6 +343,8 @@ def _payback(view: _EconomicsView) -> str:
                 f"{fmt_num(low)}–{fmt_num(high)}-month CAC recovery range)"
             )
         item = f"{e(s['segment'])} {ratio_text}, payback {pay}"
+        if is_missing(ratio) and is_missing(months):  # no credited customer: no "–×, – months"
+            item = f"{e(s['segment'])}: no credited customer (spend {money(s.get('spend'))})"
         parts.append(f'<b class="bad">{item}</b>' if weak or late else item)
     if parts:
         text += f'<br><span class="list">By segment: {" · ".join(parts)}.</span>'
