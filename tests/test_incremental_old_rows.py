@@ -5,6 +5,7 @@ the late window -- so the answer is a full run's, never one built from the old r
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -275,3 +276,43 @@ def test_a_row_dated_in_the_future_does_not_move_the_watermark(sample, tmp_path)
     watermark = got[1].manifest["inputs"]["touches"]["watermark"]
     assert datetime.fromisoformat(watermark) == second.get_column("timestamp").max()
     assert_same(got[2], attribution.attribute(nights[2], stages, models=MODELS))
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/New_York"])
+def test_a_column_without_a_time_zone_stays_incremental_off_utc(sample, tmp_path, zone) -> None:
+    """New-user report 4, defect 13: a DuckDB TIMESTAMP column (no time zone) compared with
+    the wrapper's TIMESTAMPTZ literal in the machine's local zone: every night off UTC was a
+    full recompute blamed on late or deleted rows. The literal now has the column's type."""
+    touches, stages = sample
+    path = tmp_path / "crm.duckdb"
+    with duckdb.connect(str(path)) as con:
+        for name, frame in (("t", touches.filter(pl.col("timestamp") < CUT)), ("s", stages)):
+            naive = frame.with_columns(pl.col("timestamp").dt.replace_time_zone(None))
+            con.register(name, naive.to_arrow())
+        con.execute("CREATE TABLE touches AS SELECT * FROM t")
+        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+    later = touches.filter(pl.col("timestamp") >= CUT)
+    later.with_columns(pl.col("timestamp").dt.replace_time_zone(None)).write_parquet(
+        tmp_path / "later.parquet"
+    )
+    code = f"""
+import duckdb, json, sys, attribution
+uri = "duckdb://{path}"
+def night():
+    q = (attribution.SqlTable(uri, "SELECT * FROM touches"),
+         attribution.SqlTable(uri, "SELECT * FROM stages"))
+    r = attribution.attribute_incremental(*q, models=["linear"], state="{tmp_path / "state"}")
+    return r.manifest["parameters"]["incremental"]
+modes = [night()]
+with duckdb.connect("{path}") as con:
+    con.execute("INSERT INTO touches SELECT * FROM read_parquet('{tmp_path / "later.parquet"}')")
+modes.append(night())
+print(json.dumps(modes))
+"""
+    env = dict(os.environ, TZ=zone)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    first, second = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert first["mode"] == "full"
+    assert second["mode"] == "incremental", second

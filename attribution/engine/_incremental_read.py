@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pyarrow as pa
@@ -35,8 +36,16 @@ def _their_timestamp(options: RunOptions, table: str) -> str:
     return (options.table_columns(table) or {}).get("timestamp", "timestamp")
 
 
-def _literal(moment: datetime) -> str:
-    return f"CAST('{moment.isoformat()}' AS TIMESTAMP WITH TIME ZONE)"
+def _literal(moment: datetime, naive: str | None = None) -> str:
+    """``moment`` as SQL the database compares with the timestamp column: a time-zone-aware
+    column with an absolute moment; a column without a time zone (``naive``: the zone its
+    values are read in, UTC or ``--timezone``) or a date with ``moment`` on that zone's
+    clock, so the database's session time zone (the server's or the machine's local one)
+    never enters the comparison."""
+    if naive is None:
+        return f"CAST('{moment.isoformat()}' AS TIMESTAMP WITH TIME ZONE)"
+    local = moment.astimezone(ZoneInfo(naive)).replace(tzinfo=None)
+    return f"CAST('{local.isoformat()}' AS TIMESTAMP)"
 
 
 @dataclass
@@ -98,12 +107,13 @@ def read_after(
     ``seen``: the state's record of the input (a query's rows before the last cutoff are
     checked against the database's checksum of them)."""
     column = _their_timestamp(options, spec.name)
-    if isinstance(data, SqlTable) and _datetime_query(data, spec, options, column):
+    naive = _query_clock(data, spec, options, column) if isinstance(data, SqlTable) else False
+    if isinstance(data, SqlTable) and naive is not False:
         inner = f'SELECT * FROM ({data.query}) AS _attribution_q WHERE "{column}"'
-        after = SqlTable(data.uri, f"{inner} >= {_literal(cutoff)}")
+        after = SqlTable(data.uri, f"{inner} >= {_literal(cutoff, naive)}")
         stored = dict((seen or {}).get("old_rows") or {})
         checked = stored.get("before") if stored.get("kind") == "sql" else None
-        counted = _sums_before(data, spec, column, cutoff, checked)
+        counted = _sums_before(data, spec, column, cutoff, checked, naive)
         read = Read(load_input(after, spec, options, require_rows=False), int(counted["n"]))
         read.whole = False
         read.mark = {"kind": "sql", "before": cutoff.isoformat(), "sum": counted["now"]}
@@ -153,19 +163,25 @@ def read_after(
 
 
 def _sums_before(
-    data: SqlTable, spec: TableSpec, column: str, cutoff: datetime, checked: str | None
+    data: SqlTable,
+    spec: TableSpec,
+    column: str,
+    cutoff: datetime,
+    checked: str | None,
+    naive: str | None,
 ) -> dict[str, Any]:
     """One query: the count ``n`` and the checksum ``now`` of the rows dated before
-    ``cutoff``, and (``checked``: the previous cutoff) the checksum of those before it."""
+    ``cutoff``, and (``checked``: the previous cutoff) the checksum of those before it
+    (``naive``: :func:`_literal`)."""
     kind = database_kind(data.uri)
     sums = sql_checksum(kind, "_attribution_q") + " AS now"
     if checked is not None:
-        earlier = f'"{column}" < {_literal(datetime.fromisoformat(checked))}'
+        earlier = f'"{column}" < {_literal(datetime.fromisoformat(checked), naive)}'
         sums += ", " + sql_checksum(kind, "_attribution_q", earlier) + " AS checked"
     count = SqlTable(
         data.uri,
         f"SELECT count(*) AS n, {sums} FROM ({data.query}) AS _attribution_q "
-        f'WHERE "{column}" < {_literal(cutoff)}',
+        f'WHERE "{column}" < {_literal(cutoff, naive)}',
     )
     return count.frame(spec.name).row(0, named=True)
 
@@ -180,20 +196,25 @@ def sql_mark(
     if not isinstance(data, SqlTable):
         return None
     column = _their_timestamp(options, spec.name)
-    if not _datetime_query(data, spec, options, column):
+    naive = _query_clock(data, spec, options, column)
+    if naive is False:
         return None
-    counted = _sums_before(data, spec, column, cutoff, None)
+    counted = _sums_before(data, spec, column, cutoff, None, naive)
     return {"kind": "sql", "before": cutoff.isoformat(), "sum": counted["now"]}
 
 
-def _datetime_query(data: SqlTable, spec: TableSpec, options: RunOptions, column: str) -> bool:
+def _query_clock(
+    data: SqlTable, spec: TableSpec, options: RunOptions, column: str
+) -> str | None | Literal[False]:
     """Whether the query's timestamp column is a date/time the database can compare, so the
-    query can be wrapped (``WHERE "timestamp" >= ...``). Its columns are probed first (``LIMIT
-    0``) and checked as the query's own result would be, so a missing or mistyped column is
-    the error a full run gives, naming the user's query, never the wrapper's SQL. Text
-    timestamps (ISO 8601 or with ``timestamp_formats``): False, the query is read whole and
-    filtered once parsed, as a CSV file is. A probe the database refuses: False (the query
-    then runs as written and its own error names it)."""
+    query can be wrapped (``WHERE "timestamp" >= ...``), and how to compare it: None for a
+    time-zone-aware column, the zone its values are read in (``--timezone``, else UTC) for
+    one without a time zone or a date (:func:`_literal`). Its columns are probed first
+    (``LIMIT 0``) and checked as the query's own result would be, so a missing or mistyped
+    column is the error a full run gives, naming the user's query, never the wrapper's SQL.
+    Text timestamps (ISO 8601 or with ``timestamp_formats``): False, the query is read whole
+    and filtered once parsed, as a CSV file is. A probe the database refuses: False (the
+    query then runs as written and its own error names it)."""
     probe = SqlTable(data.uri, f"SELECT * FROM ({data.query}) AS _attribution_q LIMIT 0")
     try:
         empty = probe.frame(spec.name)
@@ -201,7 +222,12 @@ def _datetime_query(data: SqlTable, spec: TableSpec, options: RunOptions, column
         return False
     source = Source(empty.lazy(), data.name, numbering=("rows, 1-based", 1))
     load_input(source, spec, options, require_rows=False)  # the columns and their types
-    return isinstance(empty.schema.get(column), pl.Datetime | pl.Date)
+    dtype = empty.schema.get(column)
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        return None
+    if isinstance(dtype, pl.Datetime | pl.Date):
+        return options.timezone or "UTC"
+    return False
 
 
 def _count_before(source: Source, column: str, bound: pl.Expr, after: int, total: int) -> int:
