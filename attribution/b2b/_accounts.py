@@ -69,7 +69,14 @@ import polars as pl
 from attribution.b2b._account_credit import ACCOUNT_CREDIT_SCHEMA, account_credit
 from attribution.b2b._account_table import ACCOUNTS_SCHEMA, account_table
 from attribution.b2b._committee import DEFAULT_REQUIRED_ROLES, check_required_roles
-from attribution.b2b._deals import NO_TOUCH, NOTES, PIPELINE_SCHEMA, deal_table, pipeline_table
+from attribution.b2b._deals import (
+    NO_TOUCH,
+    NOTES,
+    PIPELINE_SCHEMA,
+    deal_scope,
+    deal_table,
+    pipeline_table,
+)
 from attribution.b2b._engagement import (
     COLD_Z,
     DEFAULT_TOUCH_WEIGHTS,
@@ -159,7 +166,10 @@ def account_outputs(
             touches, stages, contacts, conversions, roles, required, clock.reference, touch_weights
         ),
         account_credit=account_credit(touch_credit, conversions, roles),
-        pipeline=pipeline_table(conversions.join(deals, on="conversion_id", how="left")),
+        pipeline=pipeline_table(
+            conversions.join(deals, on="conversion_id", how="left"),
+            deal_scope(conversion_stage, milestones),
+        ),
         deals=deals,
         clock=clock,
     )

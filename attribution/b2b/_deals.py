@@ -12,7 +12,15 @@ import polars as pl
 from attribution.b2b._committee import coverage_text, roles_covered
 from attribution.journeys._contacts import UNKNOWN_ROLE
 
-__all__ = ["NOTES", "NO_SOURCE", "NO_TOUCH", "PIPELINE_SCHEMA", "deal_table", "pipeline_table"]
+__all__ = [
+    "NOTES",
+    "NO_SOURCE",
+    "NO_TOUCH",
+    "PIPELINE_SCHEMA",
+    "deal_scope",
+    "deal_table",
+    "pipeline_table",
+]
 
 NO_TOUCH: Final = "(no touches)"
 
@@ -144,9 +152,25 @@ def deal_table(
     )
 
 
-def pipeline_table(deals: pl.DataFrame) -> pl.DataFrame:
+def deal_scope(conversion_stage: str, milestones: Mapping[str, str | Sequence[str]]) -> str:
+    """Which deals ``pipeline.parquet`` covers: the run's conversions, so with the default
+    conversion stage the closed-won deals only (README, Account level: one meaning per word;
+    every opportunity's created pipeline is the economics' and the funnel's)."""
+
+    def stages(role: str) -> list[str]:
+        found = milestones.get(role) or ()
+        return [found] if isinstance(found, str) else list(found)
+
+    if conversion_stage in stages("closed_won"):
+        return "closed-won deals only"
+    if conversion_stage in stages("opportunity"):
+        return "every opportunity (open, lost and won)"
+    return f"the deals that reached {conversion_stage!r}"
+
+
+def pipeline_table(deals: pl.DataFrame, scope: str | None = None) -> pl.DataFrame:
     """Sourced and influenced deals, pipeline and revenue by channel (one row per measure x
-    channel)."""
+    channel); ``scope`` (:func:`deal_scope`) leads each row's ``note``."""
     totals = deals.select(
         pl.len().alias("n"), pl.col("pipeline_value").sum().alias("p"), pl.col("revenue").sum()
     ).row(0)
@@ -194,7 +218,12 @@ def pipeline_table(deals: pl.DataFrame) -> pl.DataFrame:
             share("pipeline", p).alias("pipeline_share"),
             share("revenue", r).alias("revenue_share"),
             (pl.col("measure") != "influenced").alias("sums_to_total"),
-            pl.col("measure").replace_strict(NOTES, return_dtype=pl.String).alias("note"),
+            pl.col("measure")
+            .replace_strict(
+                {k: f"{scope}: {v}" if scope else v for k, v in NOTES.items()},
+                return_dtype=pl.String,
+            )
+            .alias("note"),
         )
         .sort(
             [pl.col("measure").replace_strict(_MEASURE_ORDER), "pipeline", "deals", "channel"],

@@ -199,7 +199,12 @@ def _print_accounts(result: AttributionResult) -> None:
     console.print(top)
     pipe = result.pipeline
     if pipe.height:
-        table = Table(title="Sourced vs influenced pipeline (influenced does NOT sum to 100%)")
+        deals = result.manifest.get("parameters", {}).get("pipeline_deals")
+        table = Table(
+            title="Sourced vs influenced pipeline"
+            + (f" of {escape(deals)}" if deals else "")
+            + " (influenced does NOT sum to 100%)"
+        )
         pipe_cols: list[str] = [
             c
             for c in ("measure", "channel", "deals", "pipeline", "pipeline_share")
@@ -219,3 +224,10 @@ def _print_accounts(result: AttributionResult) -> None:
                     cells.append(escape(str(v)))
             table.add_row(*cells)
         console.print(table)
+        if deals == "closed-won deals only":
+            console.print(
+                "  pipeline = the opportunity amounts of the run's won deals; every "
+                "opportunity's (open and lost too) is the economics' pipeline_created "
+                "(pipeline per $) and the funnel's",
+                markup=False,
+            )

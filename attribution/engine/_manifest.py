@@ -16,6 +16,7 @@ import polars as pl
 
 from attribution._version import __version__
 from attribution.b2b._accounts import COLD_Z, ENGAGEMENT_HALF_LIFE, HOT_Z
+from attribution.b2b._deals import deal_scope
 from attribution.b2b._engagement import EngagementClock
 from attribution.engine._empty import empty_reason
 from attribution.models._registry import ModelRun
@@ -83,6 +84,7 @@ def account_parameters(
         "contact_scope": options.contact_scope,
         "role_multipliers": options.multipliers,
         "required_roles": list(options.required),
+        "pipeline_deals": deal_scope(options.conversion_stage, options.all_milestones),
         "engagement": {
             **clock.describe(clock_notes),
             "half_life_days": ENGAGEMENT_HALF_LIFE.total_seconds() / 86400,

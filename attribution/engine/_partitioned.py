@@ -64,6 +64,7 @@ from attribution.b2b._accounts import (
     _pipeline,
     account_outputs,
 )
+from attribution.b2b._deals import deal_scope
 from attribution.b2b._engagement import ClockPart, clock_part, engagement_clock
 from attribution.engine._campaign_credit import (
     campaign_credit_from_sums,
@@ -373,7 +374,8 @@ def _run(
             .sort("conversion_id", maintain_order=True)
             .cast(ACCOUNT_CREDIT_SCHEMA)
         )
-        pipeline = _pipeline(conversions.join(deals, on="conversion_id", how="left")).cast(
+        scope = deal_scope(options.conversion_stage, options.all_milestones)
+        pipeline = _pipeline(conversions.join(deals, on="conversion_id", how="left"), scope).cast(
             PIPELINE_SCHEMA
         )
         conversions = conversions.join(

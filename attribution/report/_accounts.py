@@ -18,7 +18,7 @@ from attribution.report._charts import (
     model_order,
 )
 from attribution.report._context import Context, Section
-from attribution.report._format import details, fmt_pct, missing_columns, missing_note, table
+from attribution.report._format import details, e, fmt_pct, missing_columns, missing_note, table
 
 TIER_ORDER = ("hot", "warm", "cold")
 TOP_ACCOUNT_COLUMNS = (
@@ -68,14 +68,22 @@ def _pipeline(ctx: Context, pipeline: pl.DataFrame) -> list[str]:
         barmode="group", yaxis={"title": "pipeline ($)", "tickformat": ",.0f", "tickprefix": "$"}
     )
     shares = {c: fmt_pct for c in pipeline.columns if c.endswith("_share")}
+    deals = (ctx.manifest.get("parameters") or {}).get("pipeline_deals") or "the run's deals"
+    won = (
+        " Open and lost opportunities are not in it: every opportunity's pipeline is the unit "
+        "economics' (pipeline per $) and the funnel's."
+        if deals.startswith("closed-won")
+        else ""
+    )
     return [
         ctx.chart(
             fig,
-            caption="Sourced: the channel of the deal's first touch (sums to the total "
-            "pipeline). Influenced: every channel with a touch before the opportunity, "
-            "each counted with the full deal value, so it does NOT sum to 100%.",
+            caption=f"Over {e(deals)}: the pipeline is their opportunity amounts.{won} Sourced: "
+            "the channel of the deal's first touch (sums to the total). Influenced: every "
+            "channel with a touch before the opportunity, each counted with the full deal "
+            "value, so it does NOT sum to 100%.",
         ),
-        details("Table: sourced vs influenced", table(pipeline, formats=shares)),
+        details(f"Table: sourced vs influenced, {deals}", table(pipeline, formats=shares)),
     ]
 
 
