@@ -325,3 +325,72 @@ def test_import_timezone_reads_the_ui_export_in_the_portal_zone(tmp_path: Path) 
     proc = _cli(tmp_path, *args, "--out", "bad", "--timezone", "US/Eastern Time")
     assert proc.returncode == 2
     assert _error_line(proc).startswith("error: --timezone: timezone must be an IANA")
+
+
+# -------------------------------------------------------------------- semicolon CSVs
+def _semicolons(text: str) -> str:
+    return text.replace(",", ";")
+
+
+def test_a_semicolon_csv_reads_as_its_comma_twin(tmp_path: Path) -> None:
+    touches = "contact_id,channel,timestamp\nc1,email,2025-03-01T09:00:00Z\nc1,web,2025-03-02\n"
+    stages = "contact_id,stage,timestamp,value\nc1,closed_won,2025-03-10T00:00:00Z,100.5\n"
+    for name, text in (("t", touches), ("s", stages)):
+        (tmp_path / f"{name}.csv").write_text(text)
+        (tmp_path / f"{name}_sc.csv").write_bytes(b"\xef\xbb\xbf" + _semicolons(text).encode())
+    comma = attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"])
+    semi = attribution.attribute(tmp_path / "t_sc.csv", tmp_path / "s_sc.csv", models=["linear"])
+    assert semi.channel_credit.equals(comma.channel_credit)
+    assert semi.manifest["inputs"]["touches"]["separator"] == ";"
+    assert "separator" not in comma.manifest["inputs"]["touches"]
+    # the CLI says so, one line a file
+    proc = _cli(
+        tmp_path,
+        *("run", "--touches", "t_sc.csv", "--stages", "s_sc.csv", "-m", "linear", "--out", "r"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if "';'-separated" in line]
+    assert [n.split(":")[0] for n in notes] == ["note", "note"]
+    assert "touches 't_sc.csv': read as ';'-separated" in notes[0]
+
+
+def test_a_decimal_comma_in_a_semicolon_file_is_an_error_not_a_misread(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(_semicolons(TOUCHES))
+    for value, line in (("1,5", 2), ("1,500", 2)):
+        (tmp_path / "s.csv").write_text(
+            f"contact_id;stage;timestamp;value\nc1;closed_won;2025-03-10T00:00:00Z;{value}\n"
+        )
+        with pytest.raises(attribution.SchemaError) as info:
+            attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"])
+        assert (info.value.column, info.value.lines) == ("value", [line])
+        assert "a comma ('1,5' or '1,500') is never guessed" in str(info.value)
+
+
+def test_a_header_with_both_separators_is_not_guessed(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("contact_id;channel,timestamp\nc1;email,2025-03-01T09:00:00Z\n")
+    (tmp_path / "s.csv").write_text(STAGES)
+    with pytest.raises(attribution.InputError):
+        attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"])
+
+
+def test_import_reads_a_semicolon_export_and_notes_it(tmp_path: Path) -> None:
+    from attribution import import_hubspot
+
+    for name in ("contacts", "deals"):
+        text = (FIXTURES / f"{name}.csv").read_text()
+        # the fixture's id lists use ';' inside cells: quoted in a ';' file, as Excel does
+        rows = [
+            ";".join(f'"{cell}"' for cell in row)
+            for row in pl.read_csv(FIXTURES / f"{name}.csv", infer_schema=False)
+            .fill_null("")
+            .rows()
+        ]
+        header = ";".join(pl.read_csv(FIXTURES / f"{name}.csv", n_rows=0).columns)
+        (tmp_path / f"{name}.csv").write_text("\n".join([header, *rows]) + "\n")
+        assert "," in text
+    comma = import_hubspot(FIXTURES / "contacts.csv", FIXTURES / "deals.csv")
+    semi = import_hubspot(tmp_path / "contacts.csv", tmp_path / "deals.csv")
+    assert semi.stages.equals(comma.stages)
+    assert semi.touches.equals(comma.touches)
+    notes = [n for n in semi.report["notes"] if "';'-separated" in n]
+    assert len(notes) == 2

@@ -350,6 +350,12 @@ def _summarise(
     choose: str,
 ) -> None:
     """:func:`finish` after the run directory is written: the summaries, then ``write_to``."""
+    from attribution.inputs._read_errors import SEMICOLON_NOTE
+
+    for table, entry in (result.manifest.get("inputs") or {}).items():
+        if isinstance(entry, dict) and entry.get("separator") == ";":
+            err.print(f"note: {table} '{entry.get('source')}': {SEMICOLON_NOTE}",
+                      highlight=False, markup=False, soft_wrap=True)
     if summary:
         print_summary(result)
     if isinstance(decided := result.manifest.get("decision_model"), str):

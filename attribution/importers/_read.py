@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
-from attribution.inputs._read_errors import read_failure
+from attribution.inputs._read_errors import csv_separator, read_failure
 from attribution.inputs._reading import (  # _with_format: one pattern, the shared semantics
     END_OF_DAY,
     END_OF_DAY_OFFSET,
@@ -69,6 +69,8 @@ class Export:
     #: as ``"<header> (column <n>)"``, and reading such a column is an error
     #: (:func:`find_column`)
     duplicated: dict[str, list[int]] = field(default_factory=dict, compare=False)
+    #: the cell separator: ``;`` for an unambiguous semicolon file (noted in the report)
+    separator: str = field(default=",", compare=False)
 
     @property
     def name(self) -> str:
@@ -136,14 +138,15 @@ def read_export(
             hint="export the records as CSV (HubSpot: Export > File format CSV)",
         )
     tsv = path.suffix.lower() == ".tsv"
+    separator = csv_separator(path, "tsv" if tsv else "csv")  # ';' from Excel, unambiguous
     try:  # UTF-8 only: a byte that is not is an error naming its line, never a U+FFFD stored
-        raw = pl.read_csv(path, infer_schema=False, separator="\t" if tsv else ",")
+        raw = pl.read_csv(path, infer_schema=False, separator=separator)
     except OSError as exc:
         raise InputError(
             f"cannot read the file: {exc.strerror or exc}", table=label, source=str(path)
         ) from None
     except pl.exceptions.PolarsError as exc:
-        raise read_failure(path, "tsv" if tsv else "csv", label, exc) from None
+        raise read_failure(path, "tsv" if tsv else "csv", label, exc, separator) from None
     if raw.width == 0:
         raise InputError("the file is empty", table=label, source=str(path))
     raw, duplicated = _headers(raw)
@@ -162,7 +165,7 @@ def read_export(
         *[blank_as_null(pl.col(c), tokens=c not in answers).str.strip_chars().alias(c)
           for c in text],
     )
-    export = Export(label, path, frame, duplicated=duplicated)
+    export = Export(label, path, frame, duplicated=duplicated, separator=separator)
     if frame.height == 0 and not allow_empty:
         raise InputError("the file has a header but no rows", table=label, source=str(path))
     refuse_rounded_ids(export)

@@ -13,6 +13,7 @@ import polars as pl
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import OutputExistsError
 from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export, ambiguous_dates_note
+from attribution.inputs._read_errors import SEMICOLON_NOTE
 from attribution.inputs._reading import NAIVE_ZONE
 
 
@@ -116,6 +117,8 @@ class ImportReport:
             "columns": {k: v for k, v in columns.items() if v is not None},
         }
         self.drop(export.label, "blank row (every cell empty)", export.blank_rows)
+        if export.separator == ";":
+            self.notes.append(f"{export.label} '{export.name}': {SEMICOLON_NOTE}")
 
     def kept(self, label: str, rows: int) -> None:
         self.files[label]["rows_kept"] = int(rows)

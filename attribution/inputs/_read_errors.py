@@ -79,6 +79,30 @@ def utf8_problem(path: Path) -> tuple[int, int, bytes] | None:
             tail = bytes(pending)
 
 
+def csv_separator(path: Path, fmt: str = "csv") -> str:
+    """The cell separator of a CSV / TSV file: a tab for ``.tsv``; for ``.csv`` a comma, or
+    ``;`` when the header line holds ``;`` and no comma (*decision*: Excel in a
+    comma-decimal locale writes ``;`` even for "CSV UTF-8 (Comma delimited)", so such a file
+    is read as what it unambiguously is, and said; a header with both is read with commas).
+    Reads only the first line (at most 64 KiB)."""
+    if fmt == "tsv":
+        return "\t"
+    try:
+        with path.open("rb") as handle:
+            head = handle.readline(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+    except OSError:  # the reader reports it
+        return ","
+    return ";" if ";" in head and "," not in head else ","
+
+
+#: What a run and an import say of a file read as ``;``-separated (:func:`csv_separator`).
+SEMICOLON_NOTE = (
+    "read as ';'-separated (its header has ';' and no comma: Excel in a comma-decimal "
+    "locale writes it so); a number with a decimal comma ('1,5') in it is an error, never "
+    "a misread number"
+)
+
+
 def separator_hint(columns: Sequence[str], separator: str = ",") -> str | None:
     """A hint when a header read with ``separator`` looks delimited by another character
     (one column holding ``;``, tabs or ``|``), else None."""
@@ -158,7 +182,9 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def read_failure(path: Path, fmt: str, table: str, exc: BaseException) -> InputError:
+def read_failure(
+    path: Path, fmt: str, table: str, exc: BaseException, separator: str | None = None
+) -> InputError:
     """The :class:`InputError` to raise when reading ``path`` (``fmt``: ``csv``, ``tsv`` or
     ``ndjson``) as ``table`` failed with ``exc``: one line naming the file and, where the
     file shows it, the 1-based line and the likely cause."""
@@ -181,7 +207,7 @@ def read_failure(path: Path, fmt: str, table: str, exc: BaseException) -> InputE
             hint=UTF8_HINT,
         )
     if fmt in ("csv", "tsv"):
-        separator = "\t" if fmt == "tsv" else ","
+        separator = separator or ("\t" if fmt == "tsv" else ",")
         ragged = _ragged_lines(path, separator)
         if ragged is not None:
             lines, width = ragged

@@ -567,6 +567,13 @@ def check_parsed(
         )
     elif kind in ("timestamp", "date"):
         hint = timestamp_hint(example)
+    elif "," in str(example):
+        hint = (
+            "numbers must use '.' as the decimal point and no thousands separator: a comma "
+            "('1,5' or '1,500') is never guessed; write the numbers with '.' (Excel in a "
+            "comma-decimal locale: File > Options > Advanced, decimal separator '.', then "
+            "save again)"
+        )
     else:
         hint = "numbers must use '.' as the decimal point and no thousands separator"
     raise SchemaError(

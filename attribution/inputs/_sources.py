@@ -17,7 +17,7 @@ import pyarrow as pa
 from attribution.exceptions import InputError
 from attribution.inputs._database import SqlTable
 from attribution.inputs._ndjson_lines import NdjsonLines
-from attribution.inputs._read_errors import read_failure
+from attribution.inputs._read_errors import csv_separator, read_failure
 
 #: Anything the library accepts as a table.
 TableLike: TypeAlias = (
@@ -115,6 +115,8 @@ class Source:
     repeatable: bool = True
     numbering: tuple[str, int] | None = None
     sql: SqlTable | None = field(default=None, compare=False, repr=False)
+    #: a CSV / TSV file's cell separator (``;`` for an unambiguous semicolon file)
+    separator: str | None = None
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
@@ -125,7 +127,10 @@ class Source:
             digest: str | None = self.digest.result()
         else:
             digest = _file_hash(self.path) if self.path else None
-        return {"source": self.name, "rows": rows, "sha256": digest}
+        entry = {"source": self.name, "rows": rows, "sha256": digest}
+        if self.separator == ";":  # said: the file was read as what it unambiguously is
+            entry["separator"] = ";"
+        return entry
 
 
 def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) -> Source:
@@ -159,15 +164,15 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
                 hint="use one of " + ", ".join(sorted(_FORMATS)),
             )
         frame: pl.LazyFrame
+        separator: str | None = None
         try:
             if fmt == "parquet":
                 frame = pl.scan_parquet(path)
             elif fmt in ("csv", "tsv"):
                 # Everything as text: types are checked and converted by the validator, which
                 # can then name the offending rows instead of failing inside the CSV reader.
-                frame = pl.scan_csv(
-                    path, separator="\t" if fmt == "tsv" else ",", infer_schema=False
-                )
+                separator = csv_separator(path, fmt)
+                frame = pl.scan_csv(path, separator=separator, infer_schema=False)
             else:
                 frame = pl.scan_ndjson(path)
             frame.collect_schema()
@@ -182,12 +187,12 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
                     table=table,
                     source=str(path),
                 ) from None
-            raise read_failure(path, fmt, table, exc) from None
+            raise read_failure(path, fmt, table, exc, separator) from None
         numbering: tuple[str, int] = {"parquet": ("rows, 1-based", 1)}.get(fmt, ("lines", 2))
         if fmt == "ndjson":  # its rows' lines past the blank lines the reader skips
             numbering = NdjsonLines(path)
         digest = _BackgroundHash(path) if prehash else None
-        return Source(frame, str(path), path, digest, numbering=numbering)
+        return Source(frame, str(path), path, digest, numbering=numbering, separator=separator)
     raise InputError(
         f"expected a file path, a Polars DataFrame/LazyFrame, an Arrow table or a SqlTable, "
         f"got {type(data).__name__}",
