@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -23,6 +23,7 @@ from attribution.cli._app import (
     app,
     check_out,
     console,
+    err,
     fail,
     finish,
     load_benchmarks_of,
@@ -35,6 +36,7 @@ from attribution.exceptions import AttributionError, ConfigError, EmptyResultErr
 from attribution.inputs._config import RunConfig, load_config
 from attribution.inputs._sources import check_readable, read_source
 from attribution.options import RunOptions
+from attribution.typing import Level
 
 
 def plan_touch_types(given: str | None, touches: Path, cfg: RunConfig | None) -> tuple[str, ...]:
@@ -99,6 +101,14 @@ def plan_cmd(
             "'none': credit every touch)",
         ),
     ] = None,
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level",
+            help="contact or account: what one customer is (account: one per account deal, "
+            "the contacts table maps contacts to accounts; a buying committee is one customer)",
+        ),
+    ] = "contact",
     out: OutOpt = Path("runs"),
 ) -> None:
     """Check a plan: can this budget buy the target customers at the target CAC?
@@ -175,6 +185,7 @@ def plan_cmd(
             bootstrap=bootstrap,
             bootstrap_seed=bootstrap_seed,
             decision_model=given,
+            level=cast(Level, level),  # validated there: an error naming the option
         )
         result = with_progress(
             len(models),
@@ -209,3 +220,13 @@ def plan_cmd(
     except AttributionError as exc:
         fail(exc)
     finish(result, out, analysis=analysis, summary=False, choose="-m")
+    if shared := result.manifest.get("shared_opportunities"):
+        # the plan counts customers as the run does: a deal closed by three contacts is
+        # three customers at contact level (new-user report 4, defect 15)
+        err.print(
+            f"warning: {shared['warning']}; the plan above counts each of them as a customer "
+            "(attribution plan ... --level account --contacts FILE counts each deal once)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
