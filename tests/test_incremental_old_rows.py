@@ -316,3 +316,22 @@ print(json.dumps(modes))
     first, second = json.loads(proc.stdout.strip().splitlines()[-1])
     assert first["mode"] == "full"
     assert second["mode"] == "incremental", second
+
+
+def test_a_growing_contacts_table_keeps_the_night_incremental(sample, tmp_path) -> None:
+    """New-user report 4, defect 14: a contacts table that grew by 10 contacts made every
+    night a full recompute ('the run options or the contacts table differ'). A night's
+    contact-level journeys do not read it; other options are named when they differ."""
+    touches, stages = sample
+    first, second = _batches(touches, [CUT])
+    contacts = pl.read_parquet(SAMPLE / "contacts.parquet")
+    state = tmp_path / "state"
+    attribute_incremental(first, stages, contacts=contacts.head(100), models=MODELS, state=state)
+    got = attribute_incremental(second, stages, contacts=contacts, models=MODELS, state=state)
+    assert got.manifest["parameters"]["incremental"]["mode"] == "incremental"
+    assert_same(got, attribution.attribute(second, stages, contacts=contacts, models=MODELS))
+    other = attribute_incremental(
+        second, stages, contacts=contacts, models=["linear"], lookback="30d", state=state
+    )
+    reason = other.manifest["parameters"]["incremental"]["reason"]
+    assert reason == "the run options differ from the state's: lookback, models"

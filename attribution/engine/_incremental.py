@@ -39,8 +39,8 @@ Cases that make a run a **full recompute** (all rows read again from the inputs 
 state rebuilt; the manifest's notes say which): no state yet; run options other than those
 the state was built with (models, level, windows, mappings, anything but ``state``,
 ``late_window``, ``write_to``, ``allow_empty``, ``touch_credit_layout`` and
-``decision_model``, which shape no credit); a different contacts table; input columns
-other than before; rows older than the late window (the inputs hold more, or fewer, rows at
+``decision_model``, which shape no credit: the reason names the options that differ); input
+columns other than before; rows older than the late window (the inputs hold more, or fewer, rows at
 or before ``watermark - late_window`` than were read: a late arrival beyond the window, or
 an update or deletion of old rows); account level and Markov order selection (their outputs
 -- engagement tiers relative to every account, the held-out split -- are not per entity:
@@ -55,7 +55,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -105,7 +105,7 @@ from attribution.engine._stages import (
 from attribution.engine._state_answer import answer
 from attribution.engine._state_lock import state_lock
 from attribution.exceptions import ConfigError
-from attribution.inputs._schema import CONTACTS, ROW, STAGES, TOUCHES, Table
+from attribution.inputs._schema import ROW, STAGES, TOUCHES, Table
 from attribution.options import RunOptions
 from attribution.typing import Progress, TableLike
 
@@ -125,8 +125,12 @@ _TABLES = {"touches": TOUCHES, "stages": STAGES}
 _PATH_SUMS = ["conversions", "nulls", "value"]
 
 
-def _fingerprint(options: RunOptions, contacts: pl.DataFrame | None) -> str:
-    """A hash of everything that shapes a result but the new rows themselves."""
+def _option_values(options: RunOptions) -> dict[str, Any]:
+    """Everything that shapes a result but the new rows themselves, as JSON values (kept in
+    the state, so a night run with other options can say which differ). Not the contacts
+    table: the journeys of a per-entity night do not read it (it maps contacts to accounts
+    for account level and a lookback per segment, whose every night is a full recompute), so
+    a contacts table that grows every day costs no full recompute."""
     values = {
         name: getattr(options, name)
         for name in RunOptions.names()
@@ -138,10 +142,22 @@ def _fingerprint(options: RunOptions, contacts: pl.DataFrame | None) -> str:
     rules = options.channel_rules
     if rules is not None and Path(rules).is_file():
         values["channel_rules"] = hashlib.sha256(Path(rules).read_bytes()).hexdigest()
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode())
-    if contacts is not None:
-        digest.update(contacts.hash_rows(seed=0).to_numpy().tobytes())
-    return digest.hexdigest()
+    return cast(dict[str, Any], json.loads(json.dumps(values, sort_keys=True, default=str)))
+
+
+def _fingerprint(values: dict[str, Any]) -> str:
+    """A hash of :func:`_option_values`."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def _options_differ(meta: dict[str, Any], values: dict[str, Any]) -> str:
+    """The full-recompute reason of a state built with other run options, naming them."""
+    kept = meta.get("options")
+    if not isinstance(kept, dict):  # a state written before the options were kept
+        return "the run options differ from the state's"
+    names = sorted(n for n in {*kept, *values} if kept.get(n) != values.get(n))
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return f"the run options differ from the state's: {shown}"
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -213,8 +229,8 @@ def _attribute_incremental(
     assert options.state is not None
     directory = Path(options.state)
     timer.stage("load")
-    contact_frame = load_input(contacts, CONTACTS, options).frame if contacts is not None else None
-    fingerprint = _fingerprint(options, contact_frame)
+    values = _option_values(options)
+    fingerprint = _fingerprint(values)
     state = None if full else State.read(directory)
     reason: str | None = None
     if full:
@@ -227,7 +243,7 @@ def _attribute_incremental(
             f"engine keeps version {STATE_VERSION}: the state is rebuilt"
         )
     elif state.meta.get("fingerprint") != fingerprint:
-        reason = "the run options or the contacts table differ from the state's"
+        reason = _options_differ(state.meta, values)
     elif options.level != "contact":
         reason = "account level (engagement tiers are relative to every account)"
     elif options.select_markov_order:
@@ -248,14 +264,13 @@ def _attribute_incremental(
             touches,
             stages,
             (contacts, accounts),
-            contact_frame,
             options,
-            fingerprint,
+            values,
             reason,
             timer,
         )
     assert state is not None
-    return _incremental(state, reads, options, fingerprint, timer)
+    return _incremental(state, reads, options, values, timer)
 
 
 def _read_night(
@@ -335,9 +350,8 @@ def _full(
     touches: TableLike,
     stages: TableLike,
     others: tuple[TableLike | None, Any],
-    contact_frame: pl.DataFrame | None,
     options: RunOptions,
-    fingerprint: str,
+    values: dict[str, Any],
     reason: str,
     timer: Timer,
 ) -> AttributionResult:
@@ -351,7 +365,8 @@ def _full(
     fresh = new_directory(directory)
     meta: dict[str, Any] = {
         "version": STATE_VERSION,
-        "fingerprint": fingerprint,
+        "fingerprint": _fingerprint(values),
+        "options": values,
         "inputs": {},
         "history": {},
         "files": {},
@@ -451,7 +466,7 @@ def _incremental(
     state: State,
     reads: dict[str, Read],
     options: RunOptions,
-    fingerprint: str,
+    values: dict[str, Any],
     timer: Timer,
 ) -> AttributionResult:
     key = _key(options)
@@ -573,7 +588,8 @@ def _incremental(
     if len(meta["generations"]) > MAX_GENERATIONS or later > first:
         timer.stage("state: compaction")
         compact(State(state.directory, meta), fresh_dir, key, written)
-    meta["fingerprint"] = fingerprint
+    meta["fingerprint"] = _fingerprint(values)
+    meta["options"] = values
     commit(state.directory, meta)
     rows = {n: new[n].height for n in new}
     return answer(
