@@ -394,3 +394,45 @@ def test_import_reads_a_semicolon_export_and_notes_it(tmp_path: Path) -> None:
     assert semi.touches.equals(comma.touches)
     notes = [n for n in semi.report["notes"] if "';'-separated" in n]
     assert len(notes) == 2
+
+
+def test_nights_on_naive_parquet_in_a_zone_equal_a_full_run(tmp_path: Path) -> None:
+    """--state on Parquet files whose timestamps carry no zone, read in --timezone: the
+    night's cutoff is compared on that zone's clock, so the night reads the rows a full run
+    reads (on UTC's clock it lost the rows of the zone's offset after the cut)."""
+    from datetime import timedelta
+
+    from attribution.engine._incremental import attribute_incremental
+
+    zone = "America/Phoenix"  # UTC-7 all year: no skipped hour in the sample
+    touches = pl.read_parquet(SAMPLE / "touches.parquet").with_columns(
+        pl.col("timestamp").dt.replace_time_zone(None)
+    )
+    stages = pl.read_parquet(SAMPLE / "stages.parquet").with_columns(
+        pl.col("timestamp").dt.replace_time_zone(None)
+    )
+    cut = datetime(2025, 9, 1)
+    first, full = tmp_path / "first", tmp_path / "full"
+    for folder, keep in ((first, pl.col("timestamp") < cut), (full, pl.lit(True))):
+        folder.mkdir()
+        touches.filter(keep).write_parquet(folder / "t.parquet")
+        stages.filter(keep).write_parquet(folder / "s.parquet")
+    assert touches.filter(
+        (pl.col("timestamp") >= cut) & (pl.col("timestamp") < cut + timedelta(hours=7))
+    ).height
+    options = {"models": ["linear"], "timezone": zone, "state": tmp_path / "state"}
+    attribute_incremental(first / "t.parquet", first / "s.parquet", **options)
+    night = attribute_incremental(full / "t.parquet", full / "s.parquet", **options)
+    assert night.manifest["parameters"]["incremental"]["mode"] == "incremental"
+    whole = attribution.attribute(
+        full / "t.parquet", full / "s.parquet", models=["linear"], timezone=zone
+    )
+    assert (
+        night.manifest["reconciliation"]["touches_in"]
+        == whole.manifest["reconciliation"]["touches_in"]
+    )
+    got, want = (r.channel_credit.sort("model", "channel") for r in (night, whole))
+    assert got.get_column("channel").to_list() == want.get_column("channel").to_list()
+    assert got.get_column("conversions").to_list() == pytest.approx(
+        want.get_column("conversions").to_list(), abs=1e-9
+    )

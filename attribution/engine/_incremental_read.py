@@ -126,7 +126,13 @@ def read_after(
     source = read_source(data, table=spec.name)
     dtype = source.frame.collect_schema().get(column)
     if isinstance(dtype, pl.Datetime):
-        moment = pl.lit(cutoff).dt.replace_time_zone(None) if dtype.time_zone is None else None
+        moment = (  # naive values are on the clock of --timezone (else UTC): so is the bound
+            pl.lit(cutoff)
+            .dt.convert_time_zone(options.timezone or "UTC")
+            .dt.replace_time_zone(None)
+            if dtype.time_zone is None
+            else None
+        )
         bound = (
             moment
             if moment is not None
