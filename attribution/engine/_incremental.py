@@ -50,16 +50,14 @@ touches and stages.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
 
-from attribution._version import __version__
 from attribution.engine._deltas import (
     apply_path_delta,
     coded_paths,
@@ -104,6 +102,7 @@ from attribution.engine._stages import (
 )
 from attribution.engine._state_answer import answer
 from attribution.engine._state_lock import state_lock
+from attribution.engine._state_options import fingerprint, option_values, options_differ
 from attribution.exceptions import ConfigError
 from attribution.inputs._schema import ROW, STAGES, TOUCHES, Table
 from attribution.options import RunOptions
@@ -111,53 +110,8 @@ from attribution.typing import Progress, TableLike
 
 __all__ = ["attribute_incremental"]
 
-_NOT_FINGERPRINTED = (
-    "state",
-    "late_window",
-    "write_to",
-    "allow_empty",
-    "touch_credit_layout",  # how touch_credit.parquet is laid out
-    "decision_model",  # which model the economics act on
-    "survey_min_proba",  # how the survey benchmark codes answers
-    "survey_post_purchase_days",  # how the survey benchmark joins answers
-)
 _TABLES = {"touches": TOUCHES, "stages": STAGES}
 _PATH_SUMS = ["conversions", "nulls", "value"]
-
-
-def _option_values(options: RunOptions) -> dict[str, Any]:
-    """Everything that shapes a result but the new rows themselves, as JSON values (kept in
-    the state, so a night run with other options can say which differ). Not the contacts
-    table: the journeys of a per-entity night do not read it (it maps contacts to accounts
-    for account level and a lookback per segment, whose every night is a full recompute), so
-    a contacts table that grows every day costs no full recompute."""
-    values = {
-        name: getattr(options, name)
-        for name in RunOptions.names()
-        if name not in _NOT_FINGERPRINTED
-    }
-    values["models"] = [run.label for run in options.runs]
-    values["version"] = __version__  # another release may build journeys otherwise
-    values["polars"] = pl.__version__  # the state's path table is keyed by Polars' hash
-    rules = options.channel_rules
-    if rules is not None and Path(rules).is_file():
-        values["channel_rules"] = hashlib.sha256(Path(rules).read_bytes()).hexdigest()
-    return cast(dict[str, Any], json.loads(json.dumps(values, sort_keys=True, default=str)))
-
-
-def _fingerprint(values: dict[str, Any]) -> str:
-    """A hash of :func:`_option_values`."""
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
-
-
-def _options_differ(meta: dict[str, Any], values: dict[str, Any]) -> str:
-    """The full-recompute reason of a state built with other run options, naming them."""
-    kept = meta.get("options")
-    if not isinstance(kept, dict):  # a state written before the options were kept
-        return "the run options differ from the state's"
-    names = sorted(n for n in {*kept, *values} if kept.get(n) != values.get(n))
-    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-    return f"the run options differ from the state's: {shown}"
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -229,8 +183,7 @@ def _attribute_incremental(
     assert options.state is not None
     directory = Path(options.state)
     timer.stage("load")
-    values = _option_values(options)
-    fingerprint = _fingerprint(values)
+    values = option_values(options)
     state = None if full else State.read(directory)
     reason: str | None = None
     if full:
@@ -242,8 +195,8 @@ def _attribute_incremental(
             f"the state was written in layout version {state.meta.get('version')}; this "
             f"engine keeps version {STATE_VERSION}: the state is rebuilt"
         )
-    elif state.meta.get("fingerprint") != fingerprint:
-        reason = _options_differ(state.meta, values)
+    elif state.meta.get("fingerprint") != fingerprint(values):
+        reason = options_differ(state.meta, values)
     elif options.level != "contact":
         reason = "account level (engagement tiers are relative to every account)"
     elif options.select_markov_order:
@@ -365,7 +318,7 @@ def _full(
     fresh = new_directory(directory)
     meta: dict[str, Any] = {
         "version": STATE_VERSION,
-        "fingerprint": _fingerprint(values),
+        "fingerprint": fingerprint(values),
         "options": values,
         "inputs": {},
         "history": {},
@@ -588,7 +541,7 @@ def _incremental(
     if len(meta["generations"]) > MAX_GENERATIONS or later > first:
         timer.stage("state: compaction")
         compact(State(state.directory, meta), fresh_dir, key, written)
-    meta["fingerprint"] = _fingerprint(values)
+    meta["fingerprint"] = fingerprint(values)
     meta["options"] = values
     commit(state.directory, meta)
     rows = {n: new[n].height for n in new}

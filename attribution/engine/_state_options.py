@@ -1,0 +1,63 @@
+"""What a state keeps of the run options (:mod:`attribution.engine._incremental`): their
+values, so a night run with other options is a full recompute that names them, and a hash
+of them (the state's ``fingerprint``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, cast
+
+import polars as pl
+
+from attribution._version import __version__
+from attribution.options import RunOptions
+
+__all__ = ["fingerprint", "option_values", "options_differ"]
+
+NOT_FINGERPRINTED = (
+    "state",
+    "late_window",
+    "write_to",
+    "allow_empty",
+    "touch_credit_layout",  # how touch_credit.parquet is laid out
+    "decision_model",  # which model the economics act on
+    "survey_min_proba",  # how the survey benchmark codes answers
+    "survey_post_purchase_days",  # how the survey benchmark joins answers
+)
+
+
+def option_values(options: RunOptions) -> dict[str, Any]:
+    """Everything that shapes a result but the new rows themselves, as JSON values (kept in
+    the state, so a night run with other options can say which differ). Not the contacts
+    table: the journeys of a per-entity night do not read it (it maps contacts to accounts
+    for account level and a lookback per segment, whose every night is a full recompute), so
+    a contacts table that grows every day costs no full recompute."""
+    values = {
+        name: getattr(options, name)
+        for name in RunOptions.names()
+        if name not in NOT_FINGERPRINTED
+    }
+    values["models"] = [run.label for run in options.runs]
+    values["version"] = __version__  # another release may build journeys otherwise
+    values["polars"] = pl.__version__  # the state's path table is keyed by Polars' hash
+    rules = options.channel_rules
+    if rules is not None and Path(rules).is_file():
+        values["channel_rules"] = hashlib.sha256(Path(rules).read_bytes()).hexdigest()
+    return cast(dict[str, Any], json.loads(json.dumps(values, sort_keys=True, default=str)))
+
+
+def fingerprint(values: dict[str, Any]) -> str:
+    """A hash of :func:`option_values`."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def options_differ(meta: dict[str, Any], values: dict[str, Any]) -> str:
+    """The full-recompute reason of a state built with other run options, naming them."""
+    kept = meta.get("options")
+    if not isinstance(kept, dict):  # a state written before the options were kept
+        return "the run options differ from the state's"
+    names = sorted(n for n in {*kept, *values} if kept.get(n) != values.get(n))
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return f"the run options differ from the state's: {shown}"
