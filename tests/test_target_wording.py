@@ -53,7 +53,7 @@ def test_the_payback_answer_says_which_yardstick(tmp_path: Path) -> None:
     payback = answer(render_report(tmp_path, manifest=manifest), 3)
     assert (
         "smb 2.2×, below 3×, payback 14.3 months vs 18 (the payback target; above the 3–9-month "
-        "CAC recovery range)" in payback
+        "CAC recovery range: short)" in payback
     )
     assert "enterprise 22.1×, payback 26.0 months vs 24, over target." in payback
 

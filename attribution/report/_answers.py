@@ -340,7 +340,7 @@ def _payback(view: _EconomicsView) -> str:
             # is tighter than the payback target: say which yardstick each verdict uses
             pay += (
                 f" (the payback target; {'above' if recovery == 'short' else 'below'} the "
-                f"{fmt_num(low)}–{fmt_num(high)}-month CAC recovery range)"
+                f"{fmt_num(low)}–{fmt_num(high)}-month CAC recovery range: {recovery})"
             )
         item = f"{e(s['segment'])} {ratio_text}, payback {pay}"
         if is_missing(ratio) and is_missing(months):  # no credited customer: no "–×, – months"
