@@ -18,6 +18,8 @@ from attribution import attribute_incremental
 from attribution.engine import _history
 from attribution.engine._history import (
     HASH,
+    LATEST,
+    index_path,
     rows_of,
     rows_since,
     write_history,
@@ -89,14 +91,26 @@ def test_the_index_finds_what_a_scan_finds(
     assert_frame_equal(since.sort(ROW), frame.filter(pl.col("timestamp") >= cutoff))
 
 
-def test_history_files_are_sorted_by_the_key_hash(tmp_path) -> None:
-    frame = _history_frame(["b", "a", None, "b", "c", "a"], [5, 4, 3, 2, 1, 0])
+def test_history_files_hold_each_entity_together_by_latest_time(tmp_path) -> None:
+    """A history file holds each entity's rows together, in row order, entities by their
+    latest time (the recently active ones at the end); its index gives each key hash's row
+    range; every row is kept."""
+    frame = _history_frame(["b", "a", None, "b", "c", "a"], [5, 4, 3, 2, 9, 0])
     write_history(tmp_path / "h.arrow", frame, "contact_id")
     stored = pl.read_ipc(tmp_path / "h.arrow")
-    assert stored.get_column(HASH).is_sorted()
-    # one entity's rows in row order, every row kept
-    assert_frame_equal(stored.drop(HASH).sort(ROW), frame)
-    assert stored.filter(pl.col("contact_id") == "a").get_column(ROW).to_list() == [1, 5]
+    assert HASH not in stored.columns
+    assert stored.get_column(LATEST).is_sorted()
+    assert_frame_equal(stored.drop(LATEST).sort(ROW), frame)
+    # latest times: None 3, a 4, b 5, c 9 -> None's row, then a's, b's, c's
+    assert stored.get_column("contact_id").to_list() == [None, "a", "a", "b", "b", "c"]
+    assert stored.get_column(ROW).to_list() == [2, 1, 5, 0, 3, 4]
+    index = pl.read_ipc(index_path(tmp_path / "h.arrow"))
+    assert index.get_column(HASH).is_sorted()
+    assert index.height == 4
+    for start, end in index.select("start", "end").iter_rows():
+        keys = stored.get_column("contact_id").slice(start, end - start).unique()
+        assert keys.len() == 1  # one entity per range (no collision here)
+    assert sorted((e - s for s, e in index.select("start", "end").iter_rows())) == [1, 1, 2, 2]
 
 
 def test_many_nights_merge_history_files_and_equal_full_runs(tmp_path, monkeypatch) -> None:
@@ -121,7 +135,9 @@ def test_many_nights_merge_history_files_and_equal_full_runs(tmp_path, monkeypat
     assert files == [1, 2, 2, 2, 2]
     assert any(f.endswith("-merged.arrow") for f in meta["history"]["touches"])
     stored = sorted(p.name for p in state.rglob("history-touches-*"))
-    assert len(stored) == 2  # the merged files' parts are gone
+    # the merged files' parts are gone (and their indexes)
+    assert len([n for n in stored if not n.endswith(".index.arrow")]) == 2
+    assert len([n for n in stored if n.endswith(".index.arrow")]) == 2
 
 
 def test_a_table_without_the_key_is_kept_unindexed(tmp_path) -> None:

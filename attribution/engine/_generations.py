@@ -24,7 +24,7 @@ import polars as pl
 
 from attribution.engine._deltas import apply_path_delta, merge_path_deltas
 from attribution.engine._files import write_json_atomic
-from attribution.engine._history import MAX_FILES, merge_history, write_history
+from attribution.engine._history import MAX_FILES, index_path, merge_history, write_history
 from attribution.engine._stages import Part
 from attribution.exceptions import ConfigError
 
@@ -46,9 +46,11 @@ __all__ = [
     "write_table",
 ]
 
-STATE_VERSION = 5  # 3: the history as indexed Arrow IPC files; 4: the path table as a
+STATE_VERSION = 6  # 3: the history as indexed Arrow IPC files; 4: the path table as a
 #                       table written whole plus the path deltas of the nights since; 5: each
-#                       input's source positions (rows numbered as a full run numbers them)
+#                       input's source positions (rows numbered as a full run numbers them);
+#                       6: history files ordered by their entities' latest time, each with an
+#                       index file
 STATE_FILE = "state.json"
 #: the per-entity tables, kept as generations
 ENTITY_TABLES = ("journeys", "conversions", "campaigns")
@@ -168,7 +170,8 @@ def commit(directory: Path, meta: dict[str, Any]) -> None:
     leaves the old state whole), then remove what no longer belongs to the state."""
     write_json_atomic(directory / STATE_FILE, meta)
     used = set(meta["files"].values())
-    used |= {f for files in meta["history"].values() for f in files}
+    histories = [f for files in meta["history"].values() for f in files]
+    used |= {*histories, *(str(index_path(Path(f))) for f in histories)}
     used |= {d["file"] for d in meta.get("path_deltas", ())}
     for generation in meta["generations"]:
         used |= {f for f in generation["tables"].values() if f is not None}
