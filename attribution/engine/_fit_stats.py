@@ -101,15 +101,23 @@ def statistics(
     )
     weight = (pl.col("conversions") + pl.col("nulls")).alias("weight")
     numbers = coded.select(*_SUMS, weight)
+    base = len(channels) + 1
+    # each path's distinct channels: the (path, code) pairs as one integer, unique (a
+    # frame's unique of two columns row-encodes them: 3x the time on a night's 835k touches)
+    pair = (pl.col("pid").cast(pl.UInt64) * base + pl.col("ch").cast(pl.UInt64)).unique()
+    pairs = touches.select(pair.alias("k")).select(
+        (pl.col("k") // base).cast(pl.UInt32).alias("pid"),
+        (pl.col("k") % base).cast(touches.schema["ch"]).alias("ch"),
+    )
     out = {
-        "presence": touches.unique()
-        .with_columns(pl.lit(numbers.get_column("weight")).gather(pl.col("pid")).alias("weight"))
+        "presence": pairs.with_columns(
+            pl.lit(numbers.get_column("weight")).gather(pl.col("pid")).alias("weight")
+        )
         .group_by("ch")
         .agg(pl.col("weight").sum())
         .filter(pl.col("weight") != 0)
         .sort("ch")
     }
-    base = len(channels) + 1
     for name, model in models.items():
         if isinstance(model, MarkovModel):
             mine = numbers.select(

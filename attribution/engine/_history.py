@@ -214,7 +214,9 @@ def rows_of(files: Sequence[Path], key: str, entities: pl.Series) -> pl.DataFram
         inside = pl.col(key).is_in(names)
         if entities.null_count():
             inside = inside | pl.col(key).is_null()
-        parts.append(gathered.filter(inside))  # exact: two keys may share a hash
+        mask = gathered.select(inside.fill_null(False)).to_series()
+        # exact: two keys may share a hash (filtered only then: a filter copies every column)
+        parts.append(gathered if mask.all() else gathered.filter(mask))
     return pl.concat(parts).sort(ROW) if parts else None
 
 

@@ -118,13 +118,18 @@ _PATH_SUMS = ["conversions", "nulls", "value"]
 
 
 def _part(
-    touches: pl.DataFrame, stages: pl.DataFrame, options: RunOptions, names: tuple[Table, Table]
+    touches: pl.DataFrame,
+    stages: pl.DataFrame,
+    options: RunOptions,
+    names: tuple[Table, Table],
+    *,
+    campaigns: bool = True,
 ) -> Part:
     touch_table = Table(
         touches, names[0].source, touches.height, names=names[0].names, spec=TOUCHES
     )
     stage_table = Table(stages, names[1].source, stages.height, names=names[1].names, spec=STAGES)
-    return build_part(touch_table, stage_table, None, options)
+    return build_part(touch_table, stage_table, None, options, campaigns=campaigns)
 
 
 def _key(options: RunOptions) -> str:
@@ -444,7 +449,9 @@ def _incremental(
         old[name] = new[name].clear() if found is None else found.select(list(schema)).cast(schema)
     tables = (reads["touches"].table, reads["stages"].table)
     timer.stage("journeys")
-    before = _part(old["touches"], old["stages"], options, tables)
+    # what the state counted for them (its campaigns are never read: the generation written
+    # is that of after)
+    before = _part(old["touches"], old["stages"], options, tables, campaigns=False)
     # in row order already: the history's rows come sorted, the new ones after them
     after = _part(
         pl.concat([old["touches"], new["touches"]]).with_columns(pl.col(ROW).set_sorted()),

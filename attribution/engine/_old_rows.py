@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -183,8 +184,47 @@ def _checksums(path: Path, ends: list[int]) -> dict[int, str]:
     pass: a Fletcher-style pair of sums over the bytes as little-endian 64-bit words --
     their sum and their sum weighted by position, modulo 2**64 -- and the length (the last,
     partial word zero-padded). Any change of one word changes it; accidental changes of
-    several cancel out about once in 2**64. NumPy over :data:`CHUNK` bytes at a time:
-    0.13-0.16 s of CPU for a 322 MB file (the 10M benchmark's touches)."""
+    several cancel out about once in 2**64. NumPy over :data:`CHUNK` bytes at a time of the
+    memory-mapped file (no copy: 0.10 s of CPU for the 10M benchmark's 296 MB of touches,
+    where reading it into a buffer took 0.12-0.17 s)."""
+    size = path.stat().st_size
+    if not ends or ends[-1] > size or size < 8:
+        return _checksums_read(path, ends)  # past the end (a file that shrank), or tiny
+    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        every = np.frombuffer(mapped, dtype=np.uint64, count=size // 8)
+        try:
+            return _fletcher(every, mapped, ends)
+        finally:
+            del every  # the mapping closes only once no array views it
+
+
+def _fletcher(every: np.ndarray, mapped: mmap.mmap, ends: list[int]) -> dict[int, str]:
+    """:func:`_checksums` of the file whose whole words are ``every`` (``mapped``: its
+    bytes)."""
+    out: dict[int, str] = {}
+    weights = np.arange(1, CHUNK // 8 + 1, dtype=np.uint64)
+    plain, weighted = np.uint64(0), np.uint64(0)
+    position = 0
+    with np.errstate(over="ignore"):
+        for end in ends:
+            whole = end - end % 8
+            while position < whole:
+                step = min(CHUNK, whole - position)
+                words = every[position // 8 : (position + step) // 8]
+                total = words.sum(dtype=np.uint64)
+                plain += total
+                weighted += (words * weights[: words.size]).sum(dtype=np.uint64)
+                weighted += np.uint64(position // 8) * total
+                position += step
+            word = np.uint64(int.from_bytes(mapped[position:end], "little"))
+            sums = (plain + word, weighted + word * np.uint64(position // 8 + 1))
+            out[end] = f"{int(sums[0]):016x}{int(sums[1]):016x}-{end}"
+    return out
+
+
+def _checksums_read(path: Path, ends: list[int]) -> dict[int, str]:
+    """:func:`_checksums` by reading the file into a buffer (any ``ends``, past its end
+    too)."""
     out: dict[int, str] = {}
     buffer = np.empty(CHUNK // 8, dtype=np.uint64)
     raw = buffer.data.cast("B")

@@ -225,13 +225,14 @@ def build_part(
     *,
     timer: Any = None,
     segments: pl.DataFrame | None = None,
+    campaigns: bool = True,
 ) -> Part:
     """The validate and journeys stages: exact duplicates removed, channels derived or
     checked, stage names mapped, journeys built, counts reconciled. ``stage_table=None``: the
     touch table is the unified event log. ``timer`` (a :class:`~attribution.engine._manifest.Timer`)
     is told each stage. ``segments`` (``account_id``, ``segment``: :func:`segments_of` the
     accounts from :func:`load_segments`): each account's segment, for a lookback per
-    segment."""
+    segment. ``campaigns=False``: ``Part.campaigns`` is not built (None)."""
     if stage_table is None:
         try:
             touch_frame, stage_frame = split_events(touch_table.frame, touch_table.source)
@@ -285,8 +286,8 @@ def build_part(
     )
     if stages_renamed:
         counts.update(stage_values_renamed=stages_renamed, stage_events_renamed=n_stages_renamed)
-    campaigns = journey_campaigns(by_touch, journeys.touches, journeys.rows)
-    return Part(touch_frame, stage_frame, journeys, counts, rows_in, campaigns)
+    found = journey_campaigns(by_touch, journeys.touches, journeys.rows) if campaigns else None
+    return Part(touch_frame, stage_frame, journeys, counts, rows_in, found)
 
 
 # --- paths ----------------------------------------------------------------------------------
