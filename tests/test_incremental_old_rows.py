@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import attribution
 from attribution import attribute_incremental
@@ -335,3 +337,26 @@ def test_a_growing_contacts_table_keeps_the_night_incremental(sample, tmp_path) 
     )
     reason = other.manifest["parameters"]["incremental"]["reason"]
     assert reason == "the run options differ from the state's: lookback, models"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(max_size=300),
+    ends=st.lists(st.integers(0, 330), min_size=1, max_size=3),
+    chunk=st.sampled_from([8, 16, 24, 64]),
+)
+def test_the_mapped_checksum_is_the_read_one(tmp_path_factory, data, ends, chunk) -> None:
+    """The sums over the memory-mapped file equal those of reading it into a buffer (what
+    earlier states stored), whatever the chunks, the ends (inside a word, past the file's
+    end) and the file's size (empty, under one word)."""
+    import attribution.engine._old_rows as old_rows
+
+    path = tmp_path_factory.mktemp("sums") / "f.bin"
+    path.write_bytes(data)
+    original = old_rows.CHUNK
+    try:
+        old_rows.CHUNK = chunk
+        wanted = sorted(set(ends))
+        assert _checksums(path, wanted) == old_rows._checksums_read(path, wanted)
+    finally:
+        old_rows.CHUNK = original
