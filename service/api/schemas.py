@@ -294,6 +294,9 @@ class RunRequest(BaseModel):
     contact_scope: Literal["account", "opportunity_roles", "primary"] | None = None
     role_multipliers: Annotated[dict[Name, float] | None, Field(None, max_length=32)]
     required_roles: Annotated[list[Name] | None, Field(None, max_length=32)]
+    timezone: Name | None = Field(
+        None, description="IANA time zone (America/New_York) of timestamps written without an "
+        "offset; default UTC")
     as_of: Name | None = Field(
         None, description="account level: the time engagement is measured at (ISO 8601; a "
         "date alone is the end of that day; default: the latest timestamp not after now)")
