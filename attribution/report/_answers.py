@@ -31,6 +31,7 @@ from attribution.report._context import Context
 from attribution.report._economics import pick_model
 from attribution.report._format import e, fmt_num, fmt_pct, is_missing
 from attribution.report._labels import money, words
+from attribution.report._shared import shared_deals
 
 LTV_TO_CAC_TARGET = 3.0  # when economics.json does not say
 
@@ -65,7 +66,7 @@ def answers(ctx: Context, anchors: set[str]) -> str | None:
     return (
         '<div id="answers" class="answers" role="region" aria-labelledby="answers-title">'
         '<h2 id="answers-title">The answers</h2>'
-        f'<p class="lead">{lead}</p><dl>{rows}</dl></div>'
+        f'<p class="lead">{lead}</p>{shared_deals(ctx.manifest)}<dl>{rows}</dl></div>'
         + _tiles(view, funnel)
         + _alerts(ctx, "alerts" in anchors)
     )
