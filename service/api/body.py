@@ -8,8 +8,9 @@ whose every value is in the plain form that both read alike:
 
 - ids, channels, names and stages: ASCII, printable, not blank, within the schema's
   lengths; the snapshot id as its pattern says;
-- timestamps: ``2025-01-31``, ``2025-01-31T09:00[:00[.123456]][Z|+01:00]`` (``T`` or a
-  space); a value: an int or a float, finite, 0 to 1e15;
+- timestamps: ``2025-01-31``, ``2025-01-31T09:00[:00[.123456]][Z|+01:00|+01]`` (``T`` or
+  a space; ``+01``, PostgreSQL's offset of whole hours, read as ``+01:00`` as the schema
+  reads it); a value: an int or a float, finite, 0 to 1e15;
 - no key the schema does not have.
 
 Anything else returns None, and the body goes through pydantic as before: it reads the
@@ -44,7 +45,7 @@ _TOUCH: Final = frozenset({"touch_id", "timestamp", "channel", "contact_id", "ro
 _MILESTONES: Final = frozenset({"lead", "opportunity"})
 _MODEL: Final = frozenset({"name", "params"})
 _ISO: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::\d{2})?)?)?"
 )
 _SNAPSHOT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_=.-]*")
 _MAX_MODELS: Final = 32
