@@ -436,3 +436,54 @@ def test_nights_on_naive_parquet_in_a_zone_equal_a_full_run(tmp_path: Path) -> N
     assert got.get_column("conversions").to_list() == pytest.approx(
         want.get_column("conversions").to_list(), abs=1e-9
     )
+
+
+# ------------------------------------------- invisible characters inside a name, controls
+def test_invisible_characters_inside_a_name_are_removed_and_counted(tmp_path: Path) -> None:
+    """``linkedin<U+200B>`` beside ``linkedin`` was a look-alike channel that took credit."""
+    (tmp_path / "t.csv").write_text(
+        "touch_id,contact_id,channel,timestamp,campaign\n"
+        "t1,c1,linkedin,2025-03-01T09:00:00Z,spring\n"
+        "t2,c2,linked\u200bin,2025-03-02T09:00:00Z,spring\u2060\n"
+        "t3,c3,\ufeffLinkedIn\u200d,2025-03-03T09:00:00Z,spr\u200cing\n"
+    )
+    (tmp_path / "s.csv").write_text(
+        "contact_id,stage,timestamp,value\n"
+        "c1,closed_won,2025-03-10T00:00:00Z,100\n"
+        "c2,closed_won\u200b,2025-03-10T00:00:00Z,100\n"
+        "c3,closed\u2060_won,2025-03-10T00:00:00Z,100\n"
+    )
+    result = attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", models=["linear"])
+    assert result.channel_credit.get_column("channel").unique().to_list() == ["linkedin"]
+    assert result.channel_credit.get_column("conversions").sum() == pytest.approx(3.0)
+    assert set(result.campaign_credit.get_column("campaign").to_list()) == {"spring"}
+    rec = result.manifest["reconciliation"]
+    assert set(rec["channel_values_renamed"]) == {"linked\u200bin", "\ufeffLinkedIn\u200d"}
+    assert set(rec["stage_values_renamed"]) == {"closed_won\u200b", "closed\u2060_won"}
+
+
+@pytest.mark.parametrize(("column", "cell"), [("channel", "link\x00edin"), ("Contact", "c\x012")])
+def test_a_control_character_in_a_name_or_id_is_refused(
+    tmp_path: Path, column: str, cell: str
+) -> None:
+    """A NUL inside ``linkedin`` printed as ``linkedin`` and took credit, exit 0; the service
+    refused it. One rule: the file, the user's column and the 1-based line, no NUL printed."""
+    rows = [["t1", "c1", "linkedin"], ["t2", "c2", "email"], ["t3", "c3", "web"]]
+    rows[1][2 if column == "channel" else 1] = cell
+    (tmp_path / "t.csv").write_text(
+        "touch_id,Contact,channel,timestamp\n"
+        + "".join(f"{a},{b},{c},2025-03-0{i + 1}T09:00:00Z\n" for i, (a, b, c) in enumerate(rows))
+    )
+    (tmp_path / "s.csv").write_text(STAGES)
+    (tmp_path / "run.toml").write_text('[columns.touches]\ncontact_id = "Contact"\n')
+    proc = _cli(
+        tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "--config", "run.toml",
+        "-m", "linear", "--out", "out",
+    )  # fmt: skip
+    line = _error_line(proc)
+    assert proc.returncode == 2
+    assert "\x00" not in proc.stderr + proc.stdout
+    assert "t.csv" in line, line
+    assert f"column '{column}'" in line, line
+    assert "lines: 3)" in line, line
+    assert "control character" in line

@@ -23,6 +23,7 @@ from typing import Final, Literal
 import polars as pl
 
 from attribution.exceptions import InputError
+from attribution.inputs._channels import without_invisible
 from attribution.inputs._separator import SEPARATOR
 
 __all__ = [
@@ -52,8 +53,9 @@ def check_key(key: object) -> Key:
 
 
 def campaign_spelling(expr: pl.Expr) -> pl.Expr:
-    """A campaign name trimmed, whitespace runs as one space (case kept); blank -> null."""
-    spelled = expr.str.replace_all(r"\s+", " ").str.strip_chars()
+    """A campaign name without invisible characters (zero-width space, ...), trimmed,
+    whitespace runs as one space (case kept); blank -> null."""
+    spelled = without_invisible(expr).str.replace_all(r"\s+", " ").str.strip_chars()
     return pl.when(spelled != "").then(spelled)
 
 

@@ -3,7 +3,10 @@
 ``linkedin``, ``LinkedIn``, ``linkedin `` and ``Linkedin`` are one channel; so are
 ``Google Ads`` and ``Google Ads<NBSP>``. Every channel value (touches, spend, the channel
 aliases themselves) is trimmed, its runs of whitespace (NBSP and tabs included) folded to one
-space, and lower-cased. The lower-case spelling wins because it depends on no count: every
+space, its invisible format characters (zero-width space, joiners, word joiner, a BOM inside
+the text: :data:`~attribution.inputs.INVISIBLE`, left by a copy from a web page or a CRM
+pick-list) removed, and lower-cased, so ``linkedin<U+200B>`` is ``linkedin``, never a
+look-alike channel. The lower-case spelling wins because it depends on no count: every
 executor, every partition and the spend table agree on it without seeing each other's data,
 and the built-in taxonomy's names (``linkedin``, ``google_ads``) are lower-case already.
 ``channel_aliases`` (``[channels]`` in a config) then maps other names to one of ours
@@ -21,6 +24,7 @@ from difflib import get_close_matches
 import polars as pl
 
 from attribution.exceptions import InputError
+from attribution.inputs._reading import INVISIBLE
 
 __all__ = [
     "check_channel_aliases",
@@ -29,12 +33,25 @@ __all__ = [
     "spell_path_channels",
     "spell_channel",
     "unmatched_channels",
+    "without_invisible",
 ]
 
 
+#: The invisible format characters of a name (:data:`INVISIBLE`), as a regex class.
+INVISIBLE_CLASS = "[" + INVISIBLE + "]"
+
+
+def without_invisible(expr: pl.Expr) -> pl.Expr:
+    """``expr`` (text) without its :data:`INVISIBLE` characters (zero-width space, ...)."""
+    return expr.str.replace_all(INVISIBLE_CLASS, "")
+
+
 def channel_spelling(expr: pl.Expr) -> pl.Expr:
-    """The one spelling of a channel name: trimmed, whitespace runs as one space, lower case."""
-    return expr.str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()
+    """The one spelling of a channel name: invisible characters removed, trimmed, whitespace
+    runs as one space, lower case."""
+    return (
+        without_invisible(expr).str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()
+    )
 
 
 def spell_channel(name: str) -> str:

@@ -23,6 +23,7 @@ from attribution.exceptions import (
     SchemaError,
     did_you_mean,
 )
+from attribution.inputs._control import refuse_control_characters
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
 from attribution.inputs._read_errors import (
@@ -357,6 +358,7 @@ def _load(
     rows_in = frame.height
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     _check_not_null(frame, spec, source)
+    refuse_control_characters(frame, spec.name, source, ROW)  # a NUL inside 'linkedin'
     refuse_total_rows(frame, spec.name, source, ROW)  # spend: a BI export's Total row
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     return Table(
