@@ -3,13 +3,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# setuptools' "Editable installation." notice (a note that a folder named like the package
+# in the working directory could shadow it; ours is the package) reaches pip as a build
+# backend warning: one Python warnings filter on that message, in the environment of the
+# install, silences it; every other warning and error of pip and setuptools still prints
+EDITABLE_QUIET := PYTHONWARNINGS="$${PYTHONWARNINGS:+$$PYTHONWARNINGS,}ignore:Editable installation"
 
 .PHONY: demo test lint env clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(EDITABLE_QUIET) $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 env: $(STAMP)
