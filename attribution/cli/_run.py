@@ -261,6 +261,12 @@ def run(
             written.get("channel_rules", (None, "--channel-rules"))[1],
             "touches" if stage_input is not None else "events",
         )
+        if options.state is None and "late_window" in written:  # only a --state run reads it
+            typer.echo(
+                f"note: {written['late_window'][1]} has no effect without --state: a run "
+                "without a state reads every row, late ones included",
+                err=True,
+            )
         engine: Any = attribute
         if options.state is not None:
             from attribution.engine._incremental import attribute_incremental
