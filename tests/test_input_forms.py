@@ -487,3 +487,33 @@ def test_a_control_character_in_a_name_or_id_is_refused(
     assert f"column '{column}'" in line, line
     assert "lines: 3)" in line, line
     assert "control character" in line
+
+
+# ------------------------------------------------------- UTF-16 files, CR-only line ends
+_TOUCHES = "touch_id,contact_id,channel,timestamp\nt1,c1,email,2025-03-01T09:00:00Z\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "said"),
+    [
+        ("t.csv", _TOUCHES.replace("\n", "\r\n").encode("utf-16"), "UTF-16 text"),  # BOM
+        ("t.csv", _TOUCHES.encode("utf-16-be"), "UTF-16 text"),  # no BOM: every other byte NUL
+        ("t.txt", _TOUCHES.replace(",", "\t").encode("utf-16-le"), "UTF-16 text"),  # Excel
+        ("t.csv", _TOUCHES.replace("\n", "\r").encode(), "carriage return alone"),
+    ],
+)
+def test_a_utf16_or_cr_only_file_is_named_in_one_line(
+    tmp_path: Path, name: str, data: bytes, said: str
+) -> None:
+    """A UTF-16 CSV got 'required column is missing' listing NUL-padded column names."""
+    (tmp_path / name).write_bytes(data)
+    (tmp_path / "s.csv").write_text(STAGES)
+    proc = _cli(tmp_path, "run", "--touches", name, "--stages", "s.csv", "-m", "linear")
+    line = _error_line(proc)
+    assert proc.returncode == 2
+    assert "\x00" not in proc.stderr + proc.stdout
+    assert "\ufffd" not in proc.stderr
+    assert said in line, line
+    assert f"source '{name}'" in line, line
+    with pytest.raises(attribution.InputError, match=said):
+        attribution.attribute(tmp_path / name, tmp_path / "s.csv", models=["linear"])

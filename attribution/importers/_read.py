@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
-from attribution.inputs._read_errors import csv_separator, read_failure
+from attribution.inputs._read_errors import check_text_file, csv_separator, read_failure
 from attribution.inputs._reading import (  # _with_format: one pattern, the shared semantics
     END_OF_DAY,
     END_OF_DAY_OFFSET,
@@ -138,6 +138,7 @@ def read_export(
             hint="export the records as CSV (HubSpot: Export > File format CSV)",
         )
     tsv = path.suffix.lower() == ".tsv"
+    check_text_file(path, label)  # UTF-16, CR-only line ends: one line, no NUL printed
     separator = csv_separator(path, "tsv" if tsv else "csv")  # ';' from Excel, unambiguous
     try:  # UTF-8 only: a byte that is not is an error naming its line, never a U+FFFD stored
         raw = pl.read_csv(path, infer_schema=False, separator=separator)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_repeated_headers",
+    "check_text_file",
     "missing_column_hint",
     "read_failure",
     "separator_hint",
@@ -77,6 +78,50 @@ def utf8_problem(path: Path) -> tuple[int, int, bytes] | None:
             newlines += block.count(b"\n")
             offset += len(block)
             tail = bytes(pending)
+
+
+#: What a UTF-16 file (Excel "Unicode Text", PowerShell ``>``) is told.
+UTF16_MESSAGE = (
+    "the file is UTF-16 text; save it as UTF-8 (Excel: CSV UTF-8) or "
+    "iconv -f utf-16 -t utf-8 FILE > FILE-utf8.csv"
+)
+#: What a file whose lines end with a carriage return alone (classic Mac OS) is told.
+CR_MESSAGE = (
+    "the file's lines end with a carriage return alone (classic Mac OS line ends), so it "
+    "reads as one line; save it with Windows or Unix line ends (Excel: CSV UTF-8), or "
+    "tr '\\r' '\\n' < FILE > FILE-lf.csv"
+)
+_HEAD = 1 << 16
+
+
+def text_file_problem(path: Path) -> str | None:
+    """What makes ``path`` (a CSV / TSV / NDJSON file) unreadable as UTF-8 lines, from its
+    first 64 KiB, or None: UTF-16 (a byte-order mark ``FF FE`` / ``FE FF``, or every other
+    byte NUL: no UTF-8 text holds NUL bytes at every other position), or lines ended by a
+    carriage return alone (a CR and no line feed in the first 64 KiB)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD)
+    except OSError:  # the reader reports it
+        return None
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return UTF16_MESSAGE
+    pairs = len(head) // 2
+    if pairs >= 2:
+        even, odd = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
+        if max(even, odd) >= 0.4 * pairs:
+            return UTF16_MESSAGE
+    if b"\r" in head and b"\n" not in head:
+        return CR_MESSAGE
+    return None
+
+
+def check_text_file(path: Path, table: str) -> None:
+    """An :class:`InputError` naming ``path`` in one line when :func:`text_file_problem`
+    finds one (never the file's bytes: a UTF-16 header read as UTF-8 is full of NULs)."""
+    problem = text_file_problem(path)
+    if problem is not None:
+        raise InputError(problem, table=table, source=str(path))
 
 
 def csv_separator(path: Path, fmt: str = "csv") -> str:

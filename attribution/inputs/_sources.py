@@ -17,7 +17,7 @@ import pyarrow as pa
 from attribution.exceptions import InputError
 from attribution.inputs._database import SqlTable
 from attribution.inputs._ndjson_lines import NdjsonLines
-from attribution.inputs._read_errors import csv_separator, read_failure
+from attribution.inputs._read_errors import check_text_file, csv_separator, read_failure
 
 #: Anything the library accepts as a table.
 TableLike: TypeAlias = (
@@ -156,6 +156,8 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
         if not path.exists():
             raise InputError("file not found", table=table, source=str(path))
         fmt = _FORMATS.get(path.suffix.lower())
+        if fmt != "parquet":  # UTF-16 (Excel "Unicode Text" .txt too), CR-only line ends
+            check_text_file(path, table)
         if fmt is None:
             raise InputError(
                 f"cannot tell the format from the extension '{path.suffix}'",
