@@ -310,9 +310,6 @@ class RunRequest(BaseModel):
                     Field(max_length=64)] | None,
         Field(None, description="strftime patterns for dates written as text, tried before "
               "ISO 8601; a list, or per column ({\"stages.timestamp\": \"%m/%d/%Y\"})")]
-    timezone: Name | None = Field(
-        None, description="IANA time zone of timestamps written without an offset, e.g. "
-        "America/New_York (default: UTC); converted to UTC")
     channel_aliases: Annotated[dict[Name, Name | Annotated[list[Name], Field(max_length=64)]]
                                | None, Field(None, max_length=256)]
     channel_rules: FilePath | None = Field(None, description="channel taxonomy rules (TOML)")
