@@ -517,3 +517,18 @@ def test_a_utf16_or_cr_only_file_is_named_in_one_line(
     assert f"source '{name}'" in line, line
     with pytest.raises(attribution.InputError, match=said):
         attribution.attribute(tmp_path / name, tmp_path / "s.csv", models=["linear"])
+
+
+# ------------------------------------------------------------ doubled quotes in a header
+def test_a_quoted_headers_doubled_quotes_are_one_quote_in_a_run(tmp_path: Path) -> None:
+    # a quoted header 'contact ""id""' was read with both pairs; the importers read one quote
+    (tmp_path / "t.csv").write_text(
+        'touch_id,"contact ""id""",channel,timestamp\nt1,c1,email,2025-03-01T09:00:00Z\n'
+    )
+    (tmp_path / "s.csv").write_text(STAGES)
+    options = attribution.RunOptions(
+        models=["linear"], columns={"touches": {"contact_id": 'contact "id"'}}
+    )
+    result = attribution.attribute(tmp_path / "t.csv", tmp_path / "s.csv", options=options)
+    assert result.channel_credit.get_column("channel").to_list() == ["email"]
+    assert result.channel_credit.get_column("conversions").sum() == pytest.approx(1.0)

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
-from attribution.inputs._read_errors import check_text_file, csv_separator, read_failure
+from attribution.inputs._read_errors import (
+    check_text_file,
+    csv_separator,
+    header_as_written,
+    read_failure,
+)
 from attribution.inputs._reading import (  # _with_format: one pattern, the shared semantics
     END_OF_DAY,
     END_OF_DAY_OFFSET,
@@ -225,7 +230,7 @@ def _headers(raw: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, list[int]]]:
     ``<header>_duplicated_<n>``, and keeps the doubled quotes of a quoted header as
     written, so a doubled quote in a header is read as one quote.)"""
     # Polars keeps a quoted header's doubled quotes: 'Date entered ""Lead (...)""'
-    written = [c.lstrip("\ufeff").strip().replace('""', '"') for c in raw.columns]
+    written = [header_as_written(c.lstrip("\ufeff").strip()) for c in raw.columns]
     plain = set(written)
     for i, name in enumerate(written):
         base = re.sub(r"_duplicated_\d+$", "", name)

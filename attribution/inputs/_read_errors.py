@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "check_repeated_headers",
     "check_text_file",
+    "header_as_written",
     "missing_column_hint",
     "read_failure",
     "separator_hint",
@@ -122,6 +123,13 @@ def check_text_file(path: Path, table: str) -> None:
     problem = text_file_problem(path)
     if problem is not None:
         raise InputError(problem, table=table, source=str(path))
+
+
+def header_as_written(name: str) -> str:
+    """A CSV header as its file means it. Polars keeps the doubled quotes of a quoted
+    header cell (a header written ``contact ""id""`` inside quotes is read with both pairs);
+    each pair stands for one quote (``contact "id"``). The one rule of run and import."""
+    return name.replace('""', '"')
 
 
 def csv_separator(path: Path, fmt: str = "csv") -> str:

@@ -17,7 +17,12 @@ import pyarrow as pa
 from attribution.exceptions import InputError
 from attribution.inputs._database import SqlTable
 from attribution.inputs._ndjson_lines import NdjsonLines
-from attribution.inputs._read_errors import check_text_file, csv_separator, read_failure
+from attribution.inputs._read_errors import (
+    check_text_file,
+    csv_separator,
+    header_as_written,
+    read_failure,
+)
 
 #: Anything the library accepts as a table.
 TableLike: TypeAlias = (
@@ -133,6 +138,17 @@ class Source:
         return entry
 
 
+def _headers_as_written(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` (a CSV scan) with its quoted headers' doubled quotes read as one quote
+    (:func:`header_as_written`), unless that names two columns alike."""
+    names = frame.collect_schema().names()
+    fixed = {c: header_as_written(c) for c in names if '""' in c}
+    fixed = {c: new for c, new in fixed.items() if new not in names}
+    if not fixed or len(set(fixed.values())) < len(fixed):
+        return frame
+    return frame.rename(fixed)
+
+
 def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) -> Source:
     """Open ``data`` lazily, whatever it is: a path (Parquet, CSV, TSV, NDJSON) or a frame
     (a :class:`Source` already open is returned as it is).
@@ -175,6 +191,7 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
                 # can then name the offending rows instead of failing inside the CSV reader.
                 separator = csv_separator(path, fmt)
                 frame = pl.scan_csv(path, separator=separator, infer_schema=False)
+                frame = _headers_as_written(frame)
             else:
                 frame = pl.scan_ndjson(path)
             frame.collect_schema()
