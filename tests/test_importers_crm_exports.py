@@ -410,3 +410,20 @@ def test_long_self_reported_answers_are_cut_as_the_run_cuts_them(tmp_path: Path)
     note = next(n for n in result.report["notes"] if "cut to their first" in n)
     # the line the row starts on: the header is line 1, Ann line 2, Ben's answer line 3
     assert f"longest {len(pasted):,}; lines 3)" in note
+
+
+def test_a_config_importing_a_portal_without_deals_converts_on_customer(tmp_path: Path) -> None:
+    """``[inputs] import`` took the import's tables but not its conversion stage: a portal
+    without deals' run looked for closed_won and found none."""
+    from attribution.inputs._config import load_config
+
+    import_hubspot(_hs_contacts(tmp_path), None).write(tmp_path / "crm")
+    (tmp_path / "run.toml").write_text('[inputs]\nimport = "crm"\n')
+    assert load_config(tmp_path / "run.toml").run["conversion_stage"] == "customer"
+    (tmp_path / "own.toml").write_text(
+        '[inputs]\nimport = "crm"\n[run]\nconversion_stage = "closed_won"\n'
+    )
+    assert load_config(tmp_path / "own.toml").run["conversion_stage"] == "closed_won"
+    ran = run_cli("run", "--config", "run.toml", "-m", "linear", "--out", "runs", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "conversions 2" in ran.stdout

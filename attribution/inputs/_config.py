@@ -87,6 +87,7 @@ Example (every key optional except an input)::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -387,6 +388,18 @@ def _imported(inputs: dict[str, Path | SqlTable], run: dict[str, Any], path: Pat
         if table not in inputs and (folder / f"{table}.parquet").is_file():
             inputs[table] = folder / f"{table}.parquet"
     run.setdefault("level", "account")
+    # the import's conversions: closed-won deals, or a portal without deals' lifecycle
+    # customers ('customer'), unless [run] conversion_stage says otherwise
+    try:
+        report = json.loads((folder / "import_report.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"config '{path}': [inputs] import = '{folder}': cannot read its "
+            f"import_report.json ({exc}); write it again with 'attribution import'"
+        ) from None
+    stage = report.get("conversion_stage") if isinstance(report, dict) else None
+    if isinstance(stage, str) and stage.strip():
+        run.setdefault("conversion_stage", stage)
 
 
 def _formats(section: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
