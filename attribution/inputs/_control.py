@@ -45,6 +45,11 @@ def refuse_control_characters(
     text = [c for c in NAME_COLUMNS if c in frame.columns and frame.schema[c] == pl.String]
     if not text or frame.height == 0:
         return
+    if source.path is None and source.sql is None:
+        # a frame built in memory is the caller's own data, not an export: the scoring
+        # engine marks its internal rows with control characters no request can hold
+        # (engine._journey_request SEP and CONVERSION_STAGE; the service refuses them)
+        return
     hits = frame.select(pl.col(c).str.contains(CONTROL_CLASS).any() for c in text).row(0)
     for column, hit in zip(text, hits, strict=True):
         if not hit:
