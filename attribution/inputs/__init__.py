@@ -29,6 +29,7 @@ from attribution.inputs._reading import (
     timestamp_hint,
 )
 from attribution.inputs._sources import Source, read_source
+from attribution.inputs._warehouse_stamps import warehouse_iso
 
 __all__ = [
     "END_OF_DAY",
@@ -53,4 +54,5 @@ __all__ = [
     "parse_timestamp",
     "read_source",
     "timestamp_hint",
+    "warehouse_iso",
 ]

@@ -31,6 +31,7 @@ import polars as pl
 
 from attribution.exceptions import InputError, SchemaError
 from attribution.inputs._sources import Source
+from attribution.inputs._warehouse_stamps import WAREHOUSE_FORMS
 
 #: The US formats of CRM exports (Salesforce Data Loader, HubSpot UI): "2/21/2025 1:19 PM",
 #: "2/21/2025". Never guessed: give them with ``--timestamp-format`` or ``[formats]``.
@@ -367,20 +368,9 @@ def _iso_forms(text: pl.Expr, zone: str | None = None) -> pl.Expr:
     ).dt.cast_time_unit("us")
 
 
-#: The warehouses' own text forms of an aware timestamp, written as ISO 8601 before a second
-#: read: PostgreSQL's ``2025-03-05 10:00:00+00`` (an offset of whole hours, ``+hh``: what
-#: psql and ``COPY ... TO CSV`` write for a timestamptz) gets its ``:00``, BigQuery's
-#: ``2025-03-05 10:00:00 UTC`` (its CSV / JSON exports) is ``+00:00``. Only that one zone
-#: name: ``EST`` or ``CET`` name several offsets, and stay unreadable.
-_WAREHOUSE_FORMS = (
-    (r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)([+-]\d\d)$", "${1}${2}:00"),
-    (r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) UTC$", "${1}+00:00"),
-)
-
-
 def _second_read(pair: pl.Series, zone: str | None = None) -> pl.Series:
     """The ISO 8601 reading of ``pair`` (a struct of the text and its first reading), with
-    the values the first reading left null read again in :data:`_WAREHOUSE_FORMS`: only
+    the values the first reading left null read again in :data:`WAREHOUSE_FORMS`: only
     those, so a column of ordinary ISO text pays no second pass (a regex over 10M values
     costs about 0.7 s of CPU)."""
     text, parsed = pair.struct.unnest().get_columns()
@@ -389,7 +379,7 @@ def _second_read(pair: pl.Series, zone: str | None = None) -> pl.Series:
         return parsed
     where = unread.arg_true()
     fixed = pl.select(pl.lit(text.gather(where)).alias("t")).lazy()
-    for pattern, replacement in _WAREHOUSE_FORMS:
+    for pattern, replacement in WAREHOUSE_FORMS:
         fixed = fixed.with_columns(pl.col("t").str.replace(pattern, replacement))
     again = fixed.select(_iso_forms(pl.col("t"), zone)).collect().to_series()
     return parsed.scatter(where, again)

@@ -9,41 +9,23 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 from typing_extensions import TypedDict
 
-from attribution.inputs import END_OF_DAY, MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS
+from attribution.inputs import (
+    END_OF_DAY,
+    MAX_AMOUNT,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    warehouse_iso,
+)
 
 from ..core.errors import CLEAN_TEXT
 
 _ISO_HINT = "must be an ISO 8601 timestamp string, e.g. 2025-01-31T09:00:00Z"
 _SECONDS = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
-
-
-#: The warehouses' text forms of an aware timestamp that files read too (attribution's
-#: readers, README "Input formats"): PostgreSQL's ``2025-03-01 10:00:00+00`` (an offset of
-#: whole hours, what psql and ``COPY ... TO CSV`` write) gets its ``:00``; BigQuery's
-#: ``2025-03-01 10:00:00 UTC`` is ``+00:00``. The same patterns as the files' reader; a
-#: test holds the two to the same readings.
-_STAMP_TEXT: Final = r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)"
-_WAREHOUSE_FORMS: Final = (
-    (re.compile(_STAMP_TEXT + r"([+-]\d\d)"), r"\1\2:00"),
-    (re.compile(_STAMP_TEXT + r" UTC"), r"\1+00:00"),
-)
-
-
-def warehouse_form(text: str) -> str:
-    """``text`` in ISO 8601 when it is one of :data:`_WAREHOUSE_FORMS`, else as it is.
-
-    >>> warehouse_form("2025-01-02 14:10:15.742226+00"), warehouse_form("2025-03-01 UTC")
-    ('2025-01-02 14:10:15.742226+00:00', '2025-03-01 UTC')
-    """
-    for pattern, replacement in _WAREHOUSE_FORMS:
-        if pattern.fullmatch(text):
-            return pattern.sub(replacement, text)
-    return text
 
 
 def _iso_text(value: Any) -> Any:
@@ -53,7 +35,7 @@ def _iso_text(value: Any) -> Any:
             isinstance(value, str) and _SECONDS.fullmatch(value)):
         raise ValueError(f"{_ISO_HINT}; a number (seconds or milliseconds since the epoch) "
                          "is not accepted")
-    return warehouse_form(value) if isinstance(value, str) else value
+    return warehouse_iso(value) if isinstance(value, str) else value
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
