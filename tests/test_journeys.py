@@ -465,6 +465,21 @@ def test_parse_duration_rejects(bad) -> None:
         parse_duration(bad)
 
 
+@pytest.mark.parametrize("text", ["1000000000d", "99999999999999d", "1e400d", "inf d"])
+def test_too_long_duration_says_so(text) -> None:
+    # a duration beyond timedelta's range is well formed: the error gives the maximum
+    # (report 6 #1: it said "must be a duration like '90d'" of '1000000000d')
+    with pytest.raises(attribution.InputError, match=r"'half_life' is too long: at most "
+                       r"999,999,999 days \('999999999d'\)"):
+        parse_duration(text, name="half_life")
+    assert parse_duration("999999999d", name="half_life").days == 999_999_999
+
+
+def test_negative_duration_is_not_positive() -> None:
+    with pytest.raises(attribution.InputError, match="'lookback' must be positive"):
+        parse_duration("-infd")
+
+
 def test_number_without_unit_names_the_fix() -> None:
     with pytest.raises(
         attribution.InputError, match=r"needs a unit; got '90' \(for 90 days write '90d'\)"

@@ -12,6 +12,8 @@ from attribution.typing import Duration
 __all__ = ["parse_duration"]
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+#: the longest duration (Python's ``timedelta.max``, in whole days)
+_MAX_DAYS = timedelta.max.days
 
 
 def parse_duration(
@@ -35,9 +37,17 @@ def parse_duration(
         number = text[:-1] if unit else text
         try:
             amount = float(number)
-            result = timedelta(seconds=amount * _UNITS[unit]) if unit else timedelta(0)
-        except (ValueError, OverflowError):  # not a number; nan, inf or beyond timedelta
+        except ValueError:  # not a number
             raise InputError(f"{usage}; got {value!r}") from None
+        if unit and amount < 0:
+            raise InputError(f"'{name}' must be positive; got {value!r}")
+        try:
+            result = timedelta(seconds=amount * _UNITS[unit]) if unit else timedelta(0)
+        except ValueError:  # nan
+            raise InputError(f"{usage}; got {value!r}") from None
+        except OverflowError:  # inf, or beyond what a duration holds
+            raise InputError(f"'{name}' is too long: at most {_MAX_DAYS:,} days "
+                             f"('{_MAX_DAYS}d'); got {value!r}") from None
         if not unit:
             days = f" (for {number} days write '{number}d')" if 0 < amount < 1e6 else ""
             raise InputError(f"{usage}: a number needs a unit; got {value!r}{days}")
