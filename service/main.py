@@ -28,6 +28,7 @@ from .api.routes.attribute import document_body, init_process
 from .core.auth import ApiKeyAuth, check_keys
 from .core.batching import ScoringPool
 from .core.config import Settings, load_settings
+from .core.content_type import JsonBodyOnly
 from .core.errors import install_error_handlers
 from .core.limits import BodySizeLimit
 from .core.runs import RunStore
@@ -105,6 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # innermost: the everyday scoring request answered before routing (same answer)
     app.add_middleware(ScoringFastPath)
     install_error_handlers(app)
+    # a body of another declared media type is a 415 (inside the size limit: the body it
+    # drops before answering is bounded by it)
+    app.add_middleware(JsonBodyOnly)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # the key is checked before the body is read or routed
     app.add_middleware(ApiKeyAuth, keys=settings.api_keys)

@@ -48,6 +48,39 @@ def test_real_server_over_http(server: str) -> None:
             "message"]
 
 
+
+@pytest.mark.parametrize("media", ["text/plain", "application/x-www-form-urlencoded",
+                                   "application/xml", "multipart/form-data; boundary=x"])
+def test_a_body_of_another_media_type_is_415_naming_the_header(server: str, media: str) -> None:
+    # new-user report 6 #2: any Content-Type was read as JSON, undocumented; now every body
+    # endpoint refuses it, the body read and dropped (the connection stays usable)
+    auth = {"Authorization": "Bearer live-key-0123456789"}
+    body = b'{"models": ["linear"], "journeys": []}'
+    with httpx.Client(base_url=server, timeout=10) as http:
+        for path in ("/v1/attribute", "/v1/runs", "/v1/models/snapshots"):
+            response = http.post(path, headers=auth | {"content-type": media}, content=body)
+            assert response.status_code == 415, (path, response.text)
+            error = response.json()["error"]
+            assert error["type"] == "unsupported_media_type"
+            assert error["field"] == "Content-Type"
+            assert "'Content-Type: application/json'" in error["message"]
+            assert media.split(";")[0] in error["message"]
+        # the key is checked first; JSON with parameters or a +json type is taken
+        assert http.post("/v1/attribute", headers={"content-type": media},
+                         content=body).status_code == 401
+        journey = {"conversion": {"id": "o", "timestamp": "2025-02-01T00:00:00Z"},
+                   "touches": [{"timestamp": "2025-01-01T00:00:00Z", "channel": "email"}]}
+        for json_type in ("application/json; charset=utf-8", "application/vnd.crm+json"):
+            ok = http.post("/v1/attribute", headers=auth | {"content-type": json_type},
+                           json={"models": ["linear"], "journeys": [journey]})
+            assert ok.status_code == 200, ok.text
+        # a body without a Content-Type is read as JSON (some clients send none)
+        bare = httpx.Request("POST", f"{server}/v1/attribute", headers=auth,
+                             content=b'{"models": ["linear"], "journeys": [' +
+                             httpx.Response(200, json=journey).content + b"]}")
+        assert "content-type" not in bare.headers
+        assert http.send(bare).status_code == 200
+
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch,
                                             tmp_path: Path) -> None:
     monkeypatch.setenv("ATTRIBUTION_API_KEYS", " k1 , k2,,")

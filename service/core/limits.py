@@ -37,7 +37,7 @@ class BodySizeLimit:
             try:
                 length = int(declared)
             except ValueError:
-                await _send_error(send, 400, "bad_request", "Content-Length is not a number",
+                await send_error(send, 400, "bad_request", "Content-Length is not a number",
                                   field="Content-Length")
                 return
             if length > self.max_bytes:
@@ -46,8 +46,8 @@ class BodySizeLimit:
                     # read and drop the body first: a server that answers and closes while
                     # the client is still sending makes the client see a reset, not the 413;
                     # with the body read, the connection stays usable for the next request
-                    await _drain(receive)
-                await _send_error(send, 413, "payload_too_large",
+                    await drain_body(receive)
+                await send_error(send, 413, "payload_too_large",
                                   too_large_message(self.max_bytes), close=not drained)
                 return
         received = 0
@@ -65,14 +65,14 @@ class BodySizeLimit:
         await self.app(scope, limited, send)
 
 
-async def _drain(receive: Receive) -> None:
+async def drain_body(receive: Receive) -> None:
     while True:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
 
 
-async def _send_error(send: Send, status: int, type: str, message: str,
+async def send_error(send: Send, status: int, type: str, message: str,
                       close: bool = True, field: str = "body") -> None:
     body = error_bytes(type, message, field=field)
     headers = [(b"content-type", b"application/json"),
