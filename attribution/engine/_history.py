@@ -31,13 +31,14 @@ into one, so a night looks up a bounded number of files.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from attribution.engine._history_take import numbers, take_batch
 from attribution.inputs._schema import ROW
 
 __all__ = [
@@ -102,7 +103,9 @@ def write_history(path: Path, frame: pl.DataFrame, key: str) -> None:
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
         for start in range(0, frame.height, BATCH_ROWS):
             batch = frame[order.slice(start, BATCH_ROWS)].to_arrow(compat_level=oldest)
-            writer.write_table(batch.cast(schema), max_chunksize=BATCH_ROWS)
+            # (a cast goes through pyarrow.compute: only when a batch's types differ)
+            same = batch.schema.equals(schema, check_metadata=True)
+            writer.write_table(batch if same else batch.cast(schema), max_chunksize=BATCH_ROWS)
 
 
 def _write_index(path: Path, hashes: pl.Series) -> None:
@@ -158,7 +161,7 @@ def _take(table: pa.Table, positions: np.ndarray) -> pl.DataFrame:
     starts = np.concatenate([[0], ends[:-1]])
     lower = np.concatenate([[0], cuts[:-1]])
     taken = [
-        batch.take(pa.array(positions[lo:hi] - start))
+        take_batch(batch, positions[lo:hi] - start)
         for batch, start, lo, hi in zip(batches, starts, lower, cuts, strict=True)
         if hi > lo
     ]
@@ -225,7 +228,7 @@ def _index(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     table = _mapped(path)
     columns = []
     for name in (HASH, "start", "end"):
-        chunks = [chunk.to_numpy() for chunk in table.column(name).chunks]
+        chunks = [numbers(chunk) for chunk in table.column(name).chunks]
         columns.append(chunks[0] if len(chunks) == 1 else np.concatenate(chunks))
     return columns[0], columns[1], columns[2]
 
@@ -243,17 +246,42 @@ def rows_since(files: Sequence[Path], cutoff: datetime) -> pl.DataFrame | None:
         for batch in table.to_batches():
             start = 0
             if LATEST in batch.schema.names:
-                latest = pl.from_arrow(batch.column(LATEST))
-                assert isinstance(latest, pl.Series)
-                if not latest.null_count():
-                    start = int(latest.search_sorted(cutoff, "left"))
-            stamps = pl.from_arrow(batch.column("timestamp").slice(start))
-            assert isinstance(stamps, pl.Series)
-            recent = (stamps >= cutoff).arg_true().to_numpy().astype(np.int64)
-            positions.append(recent + (offset + start))
+                latest = batch.column(LATEST)
+                if not latest.null_count:
+                    start = int(np.searchsorted(_ticks(latest), _tick(cutoff, latest), "left"))
+            stamps = batch.column("timestamp").slice(start)
+            recent = np.flatnonzero(_ticks(stamps) >= _tick(cutoff, stamps))
+            if stamps.null_count:  # a null timestamp is never at or after the cutoff
+                recent = recent[_valid(stamps)[recent]]
+            positions.append(recent.astype(np.int64) + (offset + start))
             offset += batch.num_rows
         parts.append(_take(table, np.concatenate([np.empty(0, np.int64), *positions])))
     return pl.concat(parts)
+
+
+def _ticks(array: pa.Array) -> np.ndarray:
+    """A timestamp array's values as integers of its unit (a null's value is meaningless:
+    see :func:`_valid`), read from the mapped buffer (``pl.from_arrow`` of an array imports
+    ``pyarrow.compute``, which a night need not pay for)."""
+    if not len(array):
+        return np.empty(0, np.int64)
+    values = np.frombuffer(array.buffers()[1], dtype=np.int64, count=len(array) + array.offset)
+    return values[array.offset :]
+
+
+def _valid(array: pa.Array) -> np.ndarray:
+    bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[array.offset : array.offset + len(array)].astype(bool)
+
+
+def _tick(moment: datetime, array: pa.Array) -> int:
+    """``moment`` in the integer ticks of a timestamp array (rounded up: a value at or after
+    the tick is at or after the moment)."""
+    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[array.type.unit]
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    since = aware - datetime(1970, 1, 1, tzinfo=UTC)
+    micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+    return -((-micros * per_second) // 1_000_000)
 
 
 def merge_history(files: Sequence[Path], target: Path, key: str) -> None:
