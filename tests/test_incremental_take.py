@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attribution.engine._history_take import numbers, take_array, take_batch
-from attribution.engine._old_rows import _bound
+from attribution.engine._old_rows import _bound, _timestamp_unit
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = st.one_of(st.none(), st.text(max_size=6))
@@ -47,20 +47,26 @@ def _arrays(values: list[str | None], numbers_: list[int | None]) -> list[pa.Arr
     rows=st.lists(st.tuples(TEXT, st.one_of(st.none(), st.integers(-(2**40), 2**40))),
                   min_size=1, max_size=40),
     offset=st.integers(0, 5),
-    picks=st.lists(st.integers(0, 1000), max_size=30),
+    picks=st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 6)), max_size=12),
 )  # fmt: skip
 def test_the_gather_is_arrows_take(rows, offset, picks) -> None:
+    """Positions in runs (a contact's rows), single, repeated, descending."""
     values = [r[0] for r in rows]
     ints = [r[1] for r in rows]
     for array in _arrays(values, ints):
         sliced = array.slice(min(offset, len(array) - 1))
-        positions = np.array([p % len(sliced) for p in picks], dtype=np.int64)
+        n = len(sliced)
+        positions = np.array(
+            [(p + i) % n for p, length in picks for i in range(length)], dtype=np.int64
+        )
         got = take_array(sliced, positions)
         assert got.type == sliced.type
         assert got.equals(sliced.take(pa.array(positions))), (array.type, got)
         assert got.validate(full=True) is None
     batch = pa.RecordBatch.from_arrays(_arrays(values, ints), names=list("abcdefg"))
-    positions = np.array([p % batch.num_rows for p in picks], dtype=np.int64)
+    positions = np.array(
+        [(p + i) % batch.num_rows for p, length in picks for i in range(length)], dtype=np.int64
+    )
     assert take_batch(batch, positions).equals(batch.take(pa.array(positions)))
 
 
@@ -84,8 +90,9 @@ def test_timestamp_bounds_are_pyarrows_text(tmp_path, unit, zone) -> None:
     group = pq.ParquetFile(path).metadata.row_group(0)
     for j in range(group.num_columns):
         stats = group.column(j).statistics
-        assert _bound(stats, "min") == str(stats.min)
-        assert _bound(stats, "max") == str(stats.max)
+        kind = _timestamp_unit(stats)
+        assert _bound(stats, "min", kind) == str(stats.min)
+        assert _bound(stats, "max", kind) == str(stats.max)
 
 
 _RUN = """

@@ -93,18 +93,32 @@ def _validity(array: pa.Array, positions: np.ndarray) -> pa.Buffer | None:
 def _take_text(
     array: pa.Array, positions: np.ndarray, validity: pa.Buffer | None, width: type
 ) -> pa.Array:
-    offsets = np.frombuffer(array.buffers()[1], dtype=width, count=len(array) + array.offset + 1)[
-        array.offset :
-    ].astype(np.int64, copy=False)
+    """Strings gathered by runs of consecutive positions (a contact's rows lie together):
+    each run's bytes are one span of the source, so the byte positions are a running sum
+    that jumps at each run's start (no per-row repeat)."""
+    count = len(array) + array.offset + 1
+    mapped: np.ndarray = np.frombuffer(array.buffers()[1], dtype=width, count=count)
+    offsets = mapped[array.offset :].astype(np.int64, copy=False)
     starts = offsets[positions]
-    lengths = offsets[positions + 1] - starts
-    ends = np.cumsum(lengths)
     out = np.zeros(positions.size + 1, dtype=np.int64)
-    out[1:] = ends
-    total = int(ends[-1]) if ends.size else 0
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if total else np.empty(0, np.uint8)
-    where = np.repeat(starts - out[:-1], lengths) + np.arange(total, dtype=np.int64)
-    gathered = np.ascontiguousarray(data[where])
+    np.cumsum(offsets[positions + 1] - starts, out=out[1:])
+    total = int(out[-1])
+    if total:
+        data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+        # runs of consecutive positions holding bytes: their source starts and where they
+        # start in the gathered bytes
+        first = np.flatnonzero(np.diff(positions, prepend=positions[0] - 2) != 1)
+        source, target = starts[first], out[first]
+        sizes = np.diff(target, append=total)
+        source, target = source[sizes > 0], target[sizes > 0]
+        index = np.int32 if data.size < 2**31 else np.int64
+        step = np.ones(total, dtype=index)
+        step[0] = source[0]
+        # at each later run: from the byte past the previous run's last to this run's first
+        step[target[1:]] = source[1:] - (source[:-1] + (target[1:] - target[:-1]) - 1)
+        gathered = data[np.cumsum(step, dtype=index)]
+    else:
+        gathered = np.empty(0, np.uint8)
     new_offsets = out if width is np.int64 else out.astype(np.int32)
     return pa.Array.from_buffers(
         array.type, positions.size, [validity, pa.py_buffer(new_offsets), pa.py_buffer(gathered)]
