@@ -148,13 +148,13 @@ def _mapped(path: Path) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
-def _take(table: pa.Table, positions: np.ndarray) -> pl.DataFrame:
+def _take(table: pa.Table, positions: np.ndarray, *, text: bool = True) -> pl.DataFrame:
     """The rows at ``positions`` (ascending) of a mapped file, gathered record batch by
     record batch (Arrow's take on a chunked table first concatenates every chunk: it would
     read the whole file)."""
     batches = table.to_batches()
     if not batches:
-        return _frame(table.slice(0, 0))
+        return _frame(table.slice(0, 0), text=text)
     ends = np.cumsum([b.num_rows for b in batches])
     positions = positions.astype(np.int64, copy=False)
     cuts = np.searchsorted(positions, ends)  # rows of batch i: positions[cuts[i-1]:cuts[i]]
@@ -165,7 +165,8 @@ def _take(table: pa.Table, positions: np.ndarray) -> pl.DataFrame:
         for batch, start, lo, hi in zip(batches, starts, lower, cuts, strict=True)
         if hi > lo
     ]
-    return _frame(pa.Table.from_batches(taken, schema=table.schema) if taken else table.slice(0, 0))
+    found = pa.Table.from_batches(taken, schema=table.schema) if taken else table.slice(0, 0)
+    return _frame(found, text=text)
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -179,11 +180,18 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return positions
 
 
-def _frame(table: pa.Table) -> pl.DataFrame:
+def _frame(table: pa.Table, *, text: bool = True) -> pl.DataFrame:
+    """A mapped table's rows as a frame, without the index columns; ``text``: its
+    dictionary columns as text (:func:`_as_text`), else as the file's enums."""
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    # text as the rows were read (one file's dictionary is not another's)
-    return frame.drop(HASH, LATEST, strict=False).with_columns(pl.col(pl.Enum).cast(pl.String))
+    frame = frame.drop(HASH, LATEST, strict=False)
+    return _as_text(frame) if text else frame
+
+
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text as the rows were read (one file's dictionary is not another's)."""
+    return frame.with_columns(pl.col(pl.Enum).cast(pl.String))
 
 
 def history_columns(files: Sequence[Path]) -> list[str]:
@@ -213,14 +221,16 @@ def rows_of(files: Sequence[Path], key: str, entities: pl.Series) -> pl.DataFram
             continue
         at = np.searchsorted(hashes, wanted).clip(max=hashes.size - 1)
         found = at[hashes[at] == wanted]
-        gathered = _take(_mapped(path), _ranges(starts[found], ends[found]))
+        gathered = _take(_mapped(path), _ranges(starts[found], ends[found]), text=False)
         inside = pl.col(key).is_in(names)
         if entities.null_count():
             inside = inside | pl.col(key).is_null()
         mask = gathered.select(inside.fill_null(False)).to_series()
         # exact: two keys may share a hash (filtered only then: a filter copies every column)
         parts.append(gathered if mask.all() else gathered.filter(mask))
-    return pl.concat(parts).sort(ROW) if parts else None
+    if len(parts) == 1:  # sorted while its text columns are codes (a quarter cheaper)
+        return _as_text(parts[0].sort(ROW))
+    return pl.concat([_as_text(part) for part in parts]).sort(ROW) if parts else None
 
 
 def _index(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
