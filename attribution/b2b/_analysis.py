@@ -33,7 +33,10 @@ if TYPE_CHECKING:
     from attribution.options import RunOptions
     from attribution.surveys._benchmark import SurveyBenchmark
 
-__all__ = ["Analysis", "B2BInputs", "analyse"]
+__all__ = ["ECONOMICS_NOT_COMPUTED", "Analysis", "B2BInputs", "analyse"]
+
+#: the manifest's key for why a run with spend has no unit economics (the report says it)
+ECONOMICS_NOT_COMPUTED = "unit_economics_not_computed"
 
 
 @dataclass
@@ -64,6 +67,20 @@ class Analysis:
         return [extra.summary() for extra in self.outputs]
 
 
+@dataclass
+class Said:
+    """A step that did not run, and why: its summary is that sentence; it writes nothing
+    (the sentence is in the manifest's notes too)."""
+
+    sentence: str
+
+    def summary(self) -> str:
+        return f"Note: {self.sentence}."
+
+    def write(self, directory: str | Path) -> Path:
+        return Path(directory)
+
+
 def analyse(
     result: AttributionResult,
     inputs: B2BInputs | None = None,
@@ -88,8 +105,10 @@ def analyse(
     inputs
         The B2B inputs and settings; default: none (only the decision model).
     options
-        The run's options: ``decision_model``, ``columns``, ``stage_names`` and
-        ``timestamp_formats`` are read from them.
+        The run's options: ``decision_model``, ``columns``, ``stage_names``,
+        ``conversion_stage`` and ``timestamp_formats`` are read from them; default: those
+        the result was made with (``result.options``), so the B2B steps read the inputs as
+        the run did.
 
     Returns
     -------
@@ -109,6 +128,8 @@ def analyse(
     ([], 'linear')
     """
     inputs = inputs or B2BInputs()
+    if options is None:  # the run's own: its mappings, stage names and conversion stage
+        options = result.options
     bench = _decide(result, inputs, options)
     extras = _economics(result, inputs, options)
     extras += _calibration(result, inputs, options, extras)
@@ -123,8 +144,25 @@ def _columns(options: RunOptions | None) -> dict[str, dict[str, str]] | None:
 
 
 def _stage_names(options: RunOptions | None) -> dict[str, Any] | None:
-    names = options.stage_names if options is not None else None
-    return dict(names) if names is not None else None
+    """The run's stage names (ours -> the data's) as the B2B steps read the stages: with a
+    conversion stage that is none of ours (``--conversion-stage "Closed Won"``) and no name
+    given for ``closed_won``, the conversion stage is the funnel's won stage too."""
+    from attribution.b2b._funnel import DEFAULT_STEPS, LOST_STAGE
+
+    names = dict(options.stage_names or {}) if options is not None else {}
+    won = options.conversion_stage if options is not None else DEFAULT_STEPS[-1]
+    if won not in (*DEFAULT_STEPS, LOST_STAGE) and DEFAULT_STEPS[-1] not in names:
+        names[DEFAULT_STEPS[-1]] = won
+    return names or None
+
+
+def _earlier_conversion(options: RunOptions | None) -> str | None:
+    """The run's conversion stage when it is a funnel step before the won stage
+    (``opportunity``...): its conversions are not customers."""
+    from attribution.b2b._funnel import DEFAULT_STEPS
+
+    stage = options.conversion_stage if options is not None else None
+    return stage if stage in DEFAULT_STEPS[:-1] else None
 
 
 def _formats(options: RunOptions | None) -> dict[str, tuple[str, ...]] | None:
@@ -287,9 +325,13 @@ def _economics(
         else None
     )
     decision = _decision(result)
+    earlier = _earlier_conversion(options)
     if result.campaign_credit.width:
         by_campaign = campaign_economics(
-            result, spend, columns=(columns or {}).get("spend"), timestamp_formats=formats
+            result,
+            spend if earlier is None else None,  # no CAC of conversions that are not customers
+            columns=(columns or {}).get("spend"),
+            timestamp_formats=formats,
         )
         by_campaign.parameters["decision_model"] = decision[0]
         extras.append(by_campaign)
@@ -320,6 +362,24 @@ def _economics(
         injected = _injected_anomalies(inputs.truth)
         if injected is not None:
             flow.score_injected(injected)
+    if earlier is not None:  # the run's conversions are not customers: no CAC
+        if inputs.plan is not None:
+            raise ConfigError(
+                f"the plan check needs won deals as the run's conversions: this run's "
+                f"conversion stage is {earlier!r} (--conversion-stage); run the plan with "
+                "the won stage, closed_won (the default)"
+            )
+        note = (
+            f"unit economics (CAC, LTV/CAC, payback, the CAC guardrail) are not computed: "
+            f"this run's conversions are {earlier!r} events, not won deals, so spend per "
+            f"credited conversion would be a cost per {earlier}, and their values pipeline, "
+            "not revenue; run with the won stage, closed_won (the default conversion "
+            "stage), for them"
+        )
+        result.manifest.setdefault("notes", []).append(note)
+        result.manifest[ECONOMICS_NOT_COMPUTED] = note  # the report's answers say it
+        extras.append(Said(note))
+        return [*extras, *(x for x in (kept, flow) if x is not None)]
     economics = dict(inputs.economics or {})
     exposure = None  # the spend split by segment weighs every touch of the log
     if (

@@ -94,6 +94,7 @@ from attribution.typing import TableLike
 
 __all__ = [
     "DEFAULT_STEPS",
+    "LOST_STAGE",
     "FUNNEL_SCHEMA",
     "NO_TOUCH",
     "WEEKLY_SCHEMA",
@@ -102,6 +103,8 @@ __all__ = [
 ]
 
 DEFAULT_STEPS: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "closed_won")
+#: the stage of a lost deal (it implies the opportunity step)
+LOST_STAGE = "closed_lost"
 
 
 @dataclass
@@ -242,6 +245,16 @@ class Funnel:
                 f"{r['entered']:<6,} {pct(r['rate']):>6}   "
                 + (f"{days:.1f} days" if days is not None else "-")
             )
+        if others := self.counts.get("other_stages"):
+            shown = ", ".join(f"{name!r} ({n:,})" for name, n in others.items())
+            more = self.counts["rows_with_other_stages"] - sum(others.values())
+            lines.append(
+                f"  Stage events the funnel does not know, left out: {shown}"
+                + (f" and {more:,} more" if more else "")
+                + f"; the funnel's stages are {', '.join(self.parameters['steps'])} and "
+                f"{self.parameters['lost_stage']}: map yours to them in the "
+                f'config ([stage_names] <our stage> = ["{next(iter(others))}"]).'
+            )
         won = self.parameters["steps"][-1]
         lines.extend(
             gap_lines(self.weakest, win_rate_line(self.weakest, self.kpis, won))
@@ -268,7 +281,7 @@ def funnel(
     spend: TableLike | None = None,
     *,
     steps: Sequence[str] = DEFAULT_STEPS,
-    lost_stage: str = "closed_lost",
+    lost_stage: str = LOST_STAGE,
     stage_names: Mapping[str, str | Sequence[str]] | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
     benchmarks: Benchmarks | Mapping[str, float | tuple[float, float]] | None = None,
@@ -390,7 +403,7 @@ def funnel(
         mark_unmeasured(stage_rates(step_rows(wide, steps)), not_measured, seen), bench
     )
     if weakest and not_measured:
-        weakest["not_measured"] = {
+        weakest["not_measured_steps"] = {
             f"{a} -> {steps[steps.index(a) + 1]}": why for a, why in not_measured.items()
         }
     span: tuple[Any, Any] = (
@@ -531,6 +544,11 @@ def funnel(
             "stage_rows": table.rows_in,
             "rows_without_key": without_key,
             "rows_with_other_stages": unknown.height,
+            # the stages the funnel does not know, most events first (the summary names them)
+            "other_stages": dict(
+                unknown.group_by("stage").len().sort(["len", "stage"], descending=[True, False])
+                .head(10).iter_rows()
+            ),
             "entities_without_account": int(wide.get_column("_account").null_count()),
             "stages_seen": [x for x in known if x in seen],
             # entities that reached each step, for the steps the data has (None otherwise)

@@ -481,7 +481,7 @@ def gap_lines(weakest: Mapping[str, Any], extra: Sequence[str] = ()) -> list[str
             f"the benchmark ranges ({weakest['no_gap']}).",
         ]
     lines.extend(extra)
-    if skipped := weakest.get("not_measured"):
+    if skipped := weakest.get("not_measured_steps"):
         lines.append(
             f"  Not measured (no events of their stages; never judged): {', '.join(skipped)}."
         )

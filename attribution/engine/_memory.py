@@ -359,6 +359,7 @@ def attribute(
         campaign_influence_wide=cast(pl.DataFrame, influence_wide),
         touch_credit_wide=cast(pl.DataFrame, wide),  # a builder without rule-based models
         bootstrap=boot,
+        options=options,
     )
 
 
@@ -594,4 +595,5 @@ def attribute_paths(
         paths=path_frame,
         extras=fitted.extras,
         graphs=fitted.graphs,
+        options=options,
     )

@@ -431,6 +431,7 @@ def _run(
         )
         if has_campaigns
         else pl.DataFrame(),
+        options=options,
     )
     return _Outputs(result, wide_files, labels, influence)
 

@@ -19,6 +19,7 @@ from attribution.inputs._separator import STORED_SEPARATOR
 
 if TYPE_CHECKING:
     from attribution.engine._bootstrap import Bootstrap
+    from attribution.options import RunOptions
 
 __all__ = [
     "CAMPAIGN_CREDIT_SCHEMA",
@@ -182,6 +183,9 @@ class AttributionResult:
         each (:class:`attribution.engine._bootstrap.Bootstrap`; ``credit`` per draw, model,
         segment and channel); ``channel_credit`` then has ``ci_low`` and ``ci_high``, the
         90% interval of ``share``. The unit economics read it for theirs.
+    options : RunOptions or None
+        The options the run was made with (``None`` for a result built by hand):
+        :func:`attribution.analyse` uses them when it is given none.
     """
 
     channel_credit: pl.DataFrame
@@ -202,6 +206,9 @@ class AttributionResult:
     touch_credit_wide: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
     campaign_influence_wide: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
     bootstrap: Bootstrap | None = field(default=None, repr=False)
+    #: the run's options (every executor sets them): :func:`attribution.analyse` reads the
+    #: run's column mappings, stage names, conversion stage and formats from them
+    options: RunOptions | None = field(default=None, repr=False, compare=False)
 
     def require_conversions(self) -> AttributionResult:
         """This result, or :class:`~attribution.EmptyResultError` saying why no conversion

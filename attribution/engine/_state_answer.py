@@ -131,6 +131,7 @@ def answer(
         campaign_influence=cast(pl.DataFrame, lazy.campaign_influence),
         campaign_influence_wide=cast(pl.DataFrame, lazy.campaign_influence_wide),
         touch_credit_wide=cast(pl.DataFrame, lazy.touch_credit_wide),
+        options=options,
     )
 
 

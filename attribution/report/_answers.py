@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution.b2b._analysis import ECONOMICS_NOT_COMPUTED
 from attribution.b2b._decision import decision_note
 from attribution.b2b._economics_joins import join_lines
 from attribution.b2b._economics_summary import BASIS_TEXT
@@ -84,7 +85,9 @@ class _EconomicsView:
         blended: pl.DataFrame,
         params: Mapping[str, Any],
         decided: bool = False,
+        absent: str = "no spend",
     ) -> None:
+        self.absent = absent  # why the run has no unit economics (when it has none)
         self.decided = decided  # the model is the run's decision model
         self.model = model
         self.under = under
@@ -100,7 +103,10 @@ class _EconomicsView:
         assert isinstance(params, dict)
         empty = pl.DataFrame()
         if econ is None or "model" not in econ.columns or econ.height == 0:
-            return cls(None, "", empty, empty, params)
+            # not computed on purpose (conversions that are not customers), else no spend
+            skipped = ctx.manifest.get(ECONOMICS_NOT_COMPUTED)
+            return cls(None, "", empty, empty, params,
+                       absent=skipped if isinstance(skipped, str) else "no spend")
         models = model_order(ctx, col(econ, "model"))
         decided = ctx.manifest.get("decision_model") or params.get("decision_model")
         chosen = pick_model(models, decided)
@@ -126,7 +132,8 @@ class _EconomicsView:
 
     def lead(self) -> str:
         if self.model is None:
-            return "Figures from the run's files; the run has no unit economics (no spend)."
+            why = " (no spend)" if self.absent == "no spend" else ": see the first answer"
+            return f"Figures from the run's files; the run has no unit economics{why}."
         if self.decided:
             return (
                 f"Every figure is under the run's decision model, <b>{e(self.under)}</b> "
@@ -186,6 +193,8 @@ def _low(row: Mapping[str, Any]) -> str:
 
 def _cac(view: _EconomicsView) -> str:
     if view.model is None:
+        if view.absent != "no spend":
+            return _none(f"No unit economics in this run: {view.absent}.")
         return _none("No unit economics in this run: give the spend table (--spend) to get CAC.")
     paid = view.paid()
     column = view.cac_column()
