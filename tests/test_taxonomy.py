@@ -15,6 +15,13 @@ CASES = [
     ("linkedin", "paid_social", "linkedin"),
     ("lnkd.in", None, "linkedin"),
     (" LinkedIn ", "CPC", "linkedin"),  # trimmed, case-insensitive; first rule wins
+    # LinkedIn's organic posts are not its ads (new-user report 5 #37)
+    ("linkedin", "social", "organic_social"),
+    ("linkedin", "Organic", "organic_social"),
+    ("lnkd.in", "post", "organic_social"),
+    ("linkedin", "sponsored", "linkedin"),
+    ("bing", "cpc", "microsoft_ads"),
+    ("Microsoft", "paid_search", "microsoft_ads"),
     ("google", "cpc", "google_ads"),
     ("adwords", "PPC", "google_ads"),
     ("google", "organic", "organic_search"),
@@ -74,7 +81,8 @@ def test_only_one_utm_column() -> None:
     result = attribution.attribute(touches, STAGES, models=["linear"])
     channels = result.touch_credit.get_column("channel").to_list()
     assert channels[0] == "linkedin"
-    assert channels[3] == "other"  # google without a medium: neither ads nor organic
+    google = CASES.index(("google", "cpc", "google_ads"))
+    assert channels[google] == "other"  # google without a medium: neither ads nor organic
 
 
 def test_an_existing_channel_column_is_kept(tmp_path: Path) -> None:
@@ -131,7 +139,7 @@ def test_rust_regex_syntax_is_accepted(tmp_path: Path) -> None:
 def test_the_shipped_file_is_what_load_rules_reads() -> None:
     assert default_rules_path().is_file()
     assert load_rules(default_rules_path()) == load_rules()
-    assert load_rules()[0].channel == "linkedin"
+    assert load_rules()[0].channel == "organic_social"  # LinkedIn's organic posts first
 
 
 @pytest.mark.parametrize(
