@@ -109,3 +109,22 @@ def test_channel_credit_of_a_request_with_unseen_channels_sums_to_its_conversion
         cf = channel.filter(pl.col("model") == "counterfactual")
         by = dict(cf.select("channel", "conversions").rows())
         assert (by["email"], by["tiktok"], by["snapchat"]) == pytest.approx((1.0, 1.0, 0.0))
+
+
+def test_the_channel_spelling_cache_emptied_mid_request_spells_every_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # new-user report 6 #9: once 4,096 spellings were cached, a request whose other channel
+    # was cached lost it to the emptying: KeyError, a 500 from the service
+    from attribution.engine import _scoring_small
+
+    monkeypatch.setattr(_scoring_small, "_SPELLING_CACHE_SIZE", 8)
+    monkeypatch.setattr(_scoring_small, "_spellings", {})
+    for i in range(30):
+        journey = {"conversion": {"id": "c1", "timestamp": "2025-03-01T10:00:00Z"},
+                   "touches": [{"timestamp": "2025-01-10T09:00:00Z", "channel": f"Ch{i}"},
+                               {"timestamp": "2025-01-11T09:00:00Z", "channel": " B "}]}
+        credit = attribution.score_journeys([journey], models=["linear"]).channel_credit
+        assert dict(credit.select("channel", "conversions").iter_rows()) == {
+            f"ch{i}": 0.5, "b": 0.5}
+        assert len(_scoring_small._spellings) <= 8

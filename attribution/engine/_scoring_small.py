@@ -35,6 +35,7 @@ vectorised Polars engine.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -69,6 +70,7 @@ _ISO: Final = re.compile(
 )
 _SPELLING_CACHE_SIZE: Final = 4_096
 _spellings: dict[str, str] = {}
+_spelling_lock: Final = threading.Lock()
 
 
 class NeedsGeneralEngine(Exception):  # noqa: N818 - a signal, not an error
@@ -122,14 +124,21 @@ def _text(value: Any) -> str:
 
 
 def _spell(channels: list[str]) -> list[str]:
-    """:func:`channel_spelling` of each name; names not seen before in one Polars call."""
-    missing = [c for c in set(channels) if c not in _spellings]
-    if missing:
-        if len(_spellings) + len(missing) > _SPELLING_CACHE_SIZE:
-            _spellings.clear()
-        spelled = pl.select(channel_spelling(pl.lit(pl.Series(missing, dtype=pl.String))))
-        _spellings.update(zip(missing, spelled.to_series().to_list(), strict=True))
-    return [_spellings[c] for c in channels]
+    """:func:`channel_spelling` of each name; names not seen before in one Polars call.
+
+    The cache is emptied when it would pass :data:`_SPELLING_CACHE_SIZE`, and then every
+    name of the request is spelled again (a name cached before the emptying is gone too);
+    one lock, as the service scores from threads (new-user report 6 #9: after 4,096
+    spellings a request's cached name was cleared away, a KeyError and a 500)."""
+    with _spelling_lock:
+        missing = [c for c in set(channels) if c not in _spellings]
+        if missing:
+            if len(_spellings) + len(missing) > _SPELLING_CACHE_SIZE:
+                _spellings.clear()
+                missing = list(set(channels))
+            spelled = pl.select(channel_spelling(pl.lit(pl.Series(missing, dtype=pl.String))))
+            _spellings.update(zip(missing, spelled.to_series().to_list(), strict=True))
+        return [_spellings[c] for c in channels]
 
 
 def _texts(values: list[Any]) -> None:
