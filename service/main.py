@@ -38,6 +38,11 @@ from .core.timing import ServerTiming
 
 log = logging.getLogger("attribution.service")
 
+#: seconds a worker may take to answer uvicorn's supervisor (its start included) before it
+#: is killed and started again: a worker's start (importing the library, the app) took
+#: ~40 s on a host at load 30, where uvicorn's default of 5 s restarted it 17 times
+WORKER_HEALTHCHECK_S = 60
+
 DESCRIPTION = """\
 Multi-touch attribution over HTTP: score journeys sent by the CRM, start batch runs over
 files in the data directory and read their results. Every `/v1` route needs
@@ -173,7 +178,9 @@ def serve(
     workers
         Server processes sharing the port (uvicorn's ``--workers``): each builds its own
         app from the ``ATTRIBUTION_*`` variables (so ``settings`` must be None), with its
-        own scorer cache and scoring pool.
+        own scorer cache and scoring pool. uvicorn's supervisor restarts a worker that does
+        not answer its ping within :data:`WORKER_HEALTHCHECK_S` seconds (uvicorn's own
+        default, 5 s, killed every worker still starting on a busy host, in a loop).
     uvicorn_options
         Passed on to :func:`uvicorn.run` (e.g. ``access_log=False``).
 
@@ -200,7 +207,9 @@ def serve(
         if allow_insecure is not None:  # the workers read it from the environment
             os.environ["ATTRIBUTION_ALLOW_INSECURE"] = "true" if allow_insecure else "false"
         app = "service.main:create_app"
-        uvicorn_options = {"factory": True, "workers": workers, **uvicorn_options}
+        uvicorn_options = {"factory": True, "workers": workers,
+                           "timeout_worker_healthcheck": WORKER_HEALTHCHECK_S,
+                           **uvicorn_options}
     if not settings.api_keys:
         log.warning("starting WITHOUT API keys (insecure local-development mode)%s",
                     "" if _is_loopback(host) else f"; and listening on {host}, not loopback")

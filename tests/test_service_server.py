@@ -111,6 +111,26 @@ def test_insecure_flag_allows_no_keys(tmp_path: Path) -> None:
         assert client.get("/v1/models").status_code == 200
 
 
+def test_serve_gives_slow_starting_workers_time(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    # new-user report 6 #11: uvicorn's 5 s worker healthcheck killed every worker still
+    # starting on a busy host (17 restarts); serve() gives them WORKER_HEALTHCHECK_S, and an
+    # explicit uvicorn option still wins
+    import uvicorn
+
+    import service.main as main
+
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.append(options))
+    monkeypatch.setenv("ATTRIBUTION_API_KEYS", "live-key-0123456789")
+    monkeypatch.setenv("ATTRIBUTION_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("ATTRIBUTION_DATA_DIR", str(tmp_path))
+    serve(port=0, workers=2)
+    serve(port=0, workers=2, timeout_worker_healthcheck=7)
+    assert main.WORKER_HEALTHCHECK_S >= 30
+    assert [o["timeout_worker_healthcheck"] for o in seen] == [main.WORKER_HEALTHCHECK_S, 7]
+
+
 def test_serve_with_workers_answers_from_every_worker(tmp_path: Path) -> None:
     """``attribution serve --workers 2``: both processes serve the port; SIGTERM stops all."""
     import os
