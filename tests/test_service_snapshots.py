@@ -322,8 +322,35 @@ def test_a_damaged_pointer_is_not_read_as_nothing_published(
         assert says in message
         assert f"{second.snapshot_id}, {first.snapshot_id}" in message  # newest first
         assert "attribution publish" in message
-    pointer.unlink()
-    assert store.current() is None
+    pointer.unlink()  # new-user report 6 #3: a missing pointer beside snapshots is damaged
+    with pytest.raises(attribution.InputError, match="current snapshot is missing; published "
+                       f"snapshots \\(newest first\\): {second.snapshot_id}"):
+        store.current()
+    assert store.current_id() is None
+    shutil.rmtree(store.root / first.snapshot_id)
+    shutil.rmtree(store.root / second.snapshot_id)
+    assert store.current() is None  # no snapshot, no pointer: nothing published
+
+
+def test_publications_at_once_leave_the_newest_current(tmp_path: Path,
+                                                       stored: dict[str, Path]) -> None:
+    # new-user report 6 #12: six publications at once each wrote the pointer; the last
+    # write won (not the newest publication) and each was told it was current
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = SnapshotStore(tmp_path / "store")
+    with ThreadPoolExecutor(6) as pool:
+        published = list(pool.map(lambda _: store.publish(stored["good"]), range(6)))
+    newest = max(published, key=lambda x: (x.published_at, x.snapshot_id))
+    assert store.current_id() == newest.snapshot_id
+    # a publication that finishes after a newer one does not move the pointer back
+    older = published[0] if published[0] is not newest else published[1]
+    assert store._point_at(older) is False
+    assert store.current_id() == newest.snapshot_id
+    result = CliRunner().invoke(attribution.cli.app, ["publish", str(stored["good"]),
+                                                      "--to", str(store.root)])
+    assert result.exit_code == 0, result.output
+    assert "it is now the current snapshot" in " ".join(result.output.split())
 
 
 def test_scoring_on_a_damaged_pointer_says_so_over_http(url: str, runs_dir: Path) -> None:
@@ -426,3 +453,18 @@ def test_get_v1_runs_lists_the_runs_to_publish(url: str, runs_dir: Path) -> None
         assert http.post("/v1/models/snapshots",
                          json={"run_id": runs[1]["run_id"]}).status_code == 201
     assert httpx.get(f"{url}/v1/runs", timeout=10).status_code == 401
+
+
+def test_a_publication_older_than_the_current_one_answers_current_false(
+        url: str, runs_dir: Path) -> None:
+    # the 201's "current" is read from the store after the pointer moved (report 6 #12)
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        first = http.post("/v1/models/snapshots", json={"run_id": "good"}).json()
+        assert first["current"] is True
+        info = runs_dir / ".snapshots" / first["snapshot_id"] / "snapshot.json"
+        data = json.loads(info.read_text())
+        info.write_text(json.dumps(data | {"published_at": "2999-01-01T00:00:00+00:00"}))
+        second = http.post("/v1/models/snapshots", json={"run_id": "good"})
+        assert second.status_code == 201, second.text
+        assert second.json()["current"] is False
+        assert http.get("/v1/models/snapshots").json()["current"] == first["snapshot_id"]

@@ -31,7 +31,12 @@ def publish_cmd(
         fail(exc)
     except OSError as exc:  # the store cannot be written
         fail(ConfigError(f"cannot write the snapshot store {store.root}: {exc.strerror or exc}"))
+    current = store.current_id()
     console.print(f"published snapshot {snapshot.snapshot_id} of run {snapshot.run_id} "
                   f"({snapshot.conversions:,.0f} conversions, {len(snapshot.channels)} "
-                  f"channels); it is now the current snapshot in {store.root}",
+                  "channels); "
+                  + (f"it is now the current snapshot in {store.root}"
+                     if current == snapshot.snapshot_id
+                     else f"a newer publication, {current}, stays the current snapshot in "
+                          f"{store.root}"),
                   markup=False, highlight=False)

@@ -20,11 +20,13 @@ would learn nothing from it and answer equal splits.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +50,19 @@ __all__ = ["ModelSnapshot", "SnapshotStore"]
 SNAPSHOTS_DIR: Final = ".snapshots"
 #: The pointer to the current snapshot, in the store.
 CURRENT: Final = "current.json"
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` of ``directory`` itself (no lock file among the snapshots),
+    waited for; released when the block ends, or by the operating system when the process
+    does."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 #: A snapshot's own description, in its folder.
 SNAPSHOT: Final = "snapshot.json"
 #: Seconds after which a temporary file or folder of a publication counts as abandoned.
@@ -196,8 +211,22 @@ class SnapshotStore:
             write_parquet_atomic(tmp / RunFiles.PATHS, paths)
             shutil.copyfile(run_dir / RunFiles.MANIFEST, tmp / RunFiles.MANIFEST)
             write_json_atomic(tmp / SNAPSHOT, info)
-        write_json_atomic(self.root / CURRENT, {"snapshot_id": snapshot_id})
-        return ModelSnapshot.read(final)
+        snapshot = ModelSnapshot.read(final)
+        self._point_at(snapshot)
+        return snapshot
+
+    def _point_at(self, snapshot: ModelSnapshot) -> bool:
+        """Make ``snapshot`` the current one unless a newer publication already is (the
+        newest publication is the current snapshot, whichever write finishes last: several
+        publications at once, from two servers on one store too, each under an exclusive
+        ``flock`` of the store's directory); whether it did."""
+        with _locked(self.root):
+            current = self.get(self.current_id() or "")
+            if current is not None and (current.published_at, current.snapshot_id) > (
+                    snapshot.published_at, snapshot.snapshot_id):
+                return False
+            write_json_atomic(self.root / CURRENT, {"snapshot_id": snapshot.snapshot_id})
+            return True
 
     def remove_orphans(self, older_than: float = ORPHAN_AGE) -> int:
         """Remove what publications killed mid-write left (temporary ``.*.tmp`` folders and
@@ -265,6 +294,8 @@ class SnapshotStore:
         try:
             text = pointer.read_text()
         except FileNotFoundError:
+            if self.all():  # published snapshots without a pointer: not "none published"
+                raise self._damaged("is missing") from None
             return None
         except (OSError, UnicodeDecodeError) as exc:
             why = getattr(exc, "strerror", None) or type(exc).__name__

@@ -62,4 +62,6 @@ async def publish(body: PublishRequest, runs: RunsDep, snapshots: SnapshotsDep) 
     except OSError as exc:  # a read-only or full disk: say so, without the server's paths
         raise ServiceError(503, "storage", "cannot write the snapshot store: "
                            f"{exc.strerror or type(exc).__name__}") from exc
-    return _info(snapshot, snapshot.snapshot_id)
+    # "current" as the store says after the pointer moved: a newer publication at the same
+    # time may be the current one, and this answer must not say otherwise
+    return _info(snapshot, await run_in_threadpool(snapshots.current_id))
