@@ -215,6 +215,12 @@ def test_a_request_may_name_a_snapshot(url: str, runs_dir: Path, tmp_path: Path)
         assert unknown.status_code == 404
         assert unknown.json()["error"]["field"] == "snapshot"
         assert http.post("/v1/models/snapshots", json={"run_id": "nope"}).status_code == 404
+        # a named snapshot removed from the store is not served from a fit cached before:
+        # 404, as a server that never fitted it answers (new-user report 6 #4)
+        shutil.move(runs_dir / ".snapshots" / first["snapshot_id"], tmp_path / "moved")
+        gone = http.post("/v1/attribute", json=sent | {"snapshot": first["snapshot_id"]})
+        assert gone.status_code == 404, gone.text
+        assert gone.json()["error"]["field"] == "snapshot"
 
 
 def test_a_data_driven_scorer_is_reused_until_the_current_snapshot_changes(

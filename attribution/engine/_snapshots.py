@@ -261,6 +261,12 @@ class SnapshotStore:
         except (OSError, ValueError, KeyError):
             return None
 
+    def holds(self, snapshot_id: str) -> bool:
+        """Whether the store holds the snapshot ``snapshot_id`` (one ``stat``, no read)."""
+        if not snapshot_id or snapshot_id.startswith(".") or Path(snapshot_id).name != snapshot_id:
+            return False
+        return (self.root / snapshot_id / SNAPSHOT).is_file()
+
     def current_id(self) -> str | None:
         """The id of the current snapshot (the last published), or None."""
         try:

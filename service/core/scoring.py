@@ -94,7 +94,8 @@ class ScorerCache:
         A rule-only set is found by its models. A data-driven set is found for the snapshot
         a request names (snapshots never change once written), or for the current one while
         the store's pointer is unchanged since the scorer was fitted (one ``stat``): a new
-        publication is seen by the very next request."""
+        publication is seen by the very next request; and only while the store still holds
+        that snapshot (one more ``stat``)."""
         key = _key(models)
         needs = self._needs_snapshot.get(key)
         if needs is None:
@@ -106,7 +107,12 @@ class ScorerCache:
             if current is None or self.snapshots.current_marker() != current[0]:
                 return None
             snapshot_id = current[1]
-        return self._scorers.get((key, snapshot_id))
+        scoring = self._scorers.get((key, snapshot_id))
+        # a snapshot removed from the store (by an operator, or another server's retention)
+        # is not served from this cache: one stat, so every server on the store answers alike
+        if scoring is not None and not self.snapshots.holds(snapshot_id):
+            return None
+        return scoring
 
     def get(self, models: list[Any], snapshot_id: str | None, *, wait: bool = True) -> Scoring:
         """The scorer for ``models``, fitted on snapshot ``snapshot_id`` (default: the
