@@ -137,6 +137,12 @@ def test_a_plain_http_run_records_the_decision_model(url: str) -> None:
     [
         ({"economics": {"gross_margin": "high"}}, 422, "economics", ["gross_margin", "number"]),
         ({"economics": {"margin": 0.7}}, 422, "economics", ["unknown key 'margin'"]),
+        # out of range: 422 at the request (new-user report 6 #18: 202, then a failed run
+        # after the attribution, field null; without spend not checked at all)
+        ({"economics": {"gross_margin": -0.5}}, 422, "economics",
+         ["gross_margin must be a fraction in (0, 1]", "-0.5"]),
+        ({"economics": {"gross_margin": 1e308}}, 422, "economics", ["gross_margin"]),
+        ({"economics": {"guardrail_limit": 0}}, 422, "economics", ["guardrail_limit", "> 0"]),
         ({"sla": {"speed_to_lead": 2}}, 422, "sla", ["speed_to_lead"]),
         ({"alerts": {"treshold": 3}}, 422, "alerts", ["treshold"]),
         ({"plan": "plan.toml"}, 422, "plan", ["spend"]),

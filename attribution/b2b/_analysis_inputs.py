@@ -77,7 +77,31 @@ def check_economics(section: Mapping[str, Any]) -> dict[str, Any]:
     costs = section.get("costs", {})
     if not isinstance(costs, Mapping) or not all(_number(v) and v >= 0 for v in costs.values()):
         raise InputError(f"costs maps a cost name = amount >= 0, got {costs!r}")
+    _check_ranges(section)
     return dict(section)
+
+
+def _check_ranges(section: Mapping[str, Any]) -> None:
+    """The ranges :func:`attribution.unit_economics` checks (a margin in (0, 1], a target
+    > 0...), checked now, with the other settings at their defaults: a bad value is an error
+    when the settings are given (a config read, a request made), not after the run's
+    attribution, and also when the run has no spend to compute economics with."""
+    import inspect
+
+    from attribution.b2b._economics import unit_economics
+    from attribution.b2b._economics_metrics import check_economics as check_ranges
+    from attribution.exceptions import ModelParameterError
+
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(unit_economics).parameters.items()
+        if name in inspect.signature(check_ranges).parameters
+    }
+    try:
+        check_ranges(**{**defaults, "costs": {}, **section})
+    except ModelParameterError as exc:
+        text = str(exc).replace("The '", "", 1).replace("' parameter of unit_economics", "", 1)
+        raise InputError(text) from None
 
 
 def _named(name: str, error: Exception) -> InputError:
