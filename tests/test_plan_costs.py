@@ -66,7 +66,9 @@ def test_750k_for_5000_customers_is_flagged_without_data() -> None:
 @settings(max_examples=60, deadline=None)
 def test_a_plan_cac_is_flagged_exactly_outside_the_implied_range(budget, customers, cac) -> None:
     targets = {"customers": customers} | ({"cac": cac} if cac else {})
-    check = attribution.check_plan({"budget": {"x": budget}, "targets": targets})
+    # the plan buys both channels the shipped table implies a CAC for: its range is theirs
+    split = {"linkedin": budget / 2, "content_syndication": budget / 2}
+    check = attribution.check_plan({"budget": split, "targets": targets})
     rows = check.flags.filter((pl.col("assumption") == "cac") & (pl.col("against") == "benchmark"))
     judged = [cac] if cac else []
     implied = budget / customers
@@ -78,6 +80,13 @@ def test_a_plan_cac_is_flagged_exactly_outside_the_implied_range(budget, custome
         assert r["flagged"] is outside
     # a budget and any target is something to check: the no-data check is never empty
     assert check.flags.height >= 1
+    # a channel the table has no cost for ('x') is judged by no other channel's range
+    other = attribution.check_plan({"budget": {"x": budget}, "targets": targets})
+    rows = other.flags.filter((pl.col("assumption") == "cac") & (pl.col("against") == "benchmark"))
+    assert sorted(rows.get_column("plan_value").to_list()) == pytest.approx(sorted(judged))
+    assert not any(rows.get_column("flagged"))
+    assert all("the benchmark table has no cost for the plan's channels (x)" in n
+               for n in rows.get_column("note"))  # fmt: skip
 
 
 def test_cost_per_mql_and_your_own_table(tmp_path: Path) -> None:
@@ -93,10 +102,16 @@ def test_cost_per_mql_and_your_own_table(tmp_path: Path) -> None:
         "metric,segment,channel,low,high,unit,better\n"
         "cpl,,content_syndication,5,10,usd,lower\n"
     )
-    mine = attribution.check_plan(plan, benchmarks=tmp_path / "b.csv")
+    both = plan | {"budget": {"linkedin": 375_000, "content_syndication": 375_000}}
+    mine = attribution.check_plan(both, benchmarks=tmp_path / "b.csv")
     row = mine.flags.filter(pl.col("assumption") == "cost_per_mql").row(0, named=True)
     assert row["range_low"] == pytest.approx(5 / 0.30)
     assert row["flagged"] is False
+    # ... for a plan that buys syndicated leads: LinkedIn alone keeps its own floor
+    mine = attribution.check_plan(plan, benchmarks=tmp_path / "b.csv")
+    row = mine.flags.filter(pl.col("assumption") == "cost_per_mql").row(0, named=True)
+    assert row["range_low"] == pytest.approx(62.5)
+    assert row["flagged"] is True
 
 
 def test_cli_budget_and_customers_only_is_checked(tmp_path: Path) -> None:

@@ -11,6 +11,9 @@ A plan (TOML file or mapping) gives a budget by channel, targets (``customers``,
   are flagged as extrapolation.
 - **The plan's CAC** (``projected_cac``; the verdict's "at $X each", the ``cac`` flag) =
   budget / projected customers: each channel's measured CAC weighted by the plan's budget.
+  The budget of channels without a CAC in the data (no spend) is not projected: left out of
+  it, and of the reallocation's figures and the risk, and stated on its own
+  (:mod:`attribution.b2b._plan_totals`).
   The ``(total)`` row's ``measured_cac`` is another figure, labelled so: the plan's channels'
   spend in the data / their credited customers (weighted as the money was spent); the
   risk's ``as planned`` CAC is a third, the median of draws with costs inflated.
@@ -77,6 +80,13 @@ from attribution.b2b._plan_measured import (
 )
 from attribution.b2b._plan_reallocation import project_plan
 from attribution.b2b._plan_risk import RISK_NOTE, draws_of, plan_risk, risk_sentence
+from attribution.b2b._plan_totals import (
+    TOTAL,
+    blended_line,
+    not_projected_line,
+    plan_parts,
+    total_row,
+)
 from attribution.b2b._plan_verdict import credited_touches_note, touch_types_left_out
 from attribution.b2b._plan_verdict import verdict as plan_verdict
 from attribution.b2b._shared import jsonable, load_spend, money, num, pct
@@ -89,8 +99,6 @@ if TYPE_CHECKING:  # only annotations: the engine imports the b2b room, not the 
     from attribution import AttributionResult
 
 __all__ = ["FLAG_SCHEMA", "PLAN_COLUMNS", "TOTAL", "Plan", "PlanCheck", "check_plan", "read_plan"]
-
-TOTAL = "(total)"
 
 PLAN_COLUMNS = (
     "channel",
@@ -206,13 +214,14 @@ class PlanCheck:
             f"{num(r['reallocated_customers']):>9}"
             for r in self.table.iter_rows(named=True)
         )
-        blended = (s.get("measured") or {}).get("blended_cac_of_plan_channels")
-        if blended is not None:
-            lines.append(
-                f"  (the same channels cost {money(blended)} a customer as the data spent on "
-                "them: their spend / credited customers, weighted by that spend, not by this "
-                "plan)"
+        lines.extend(
+            x
+            for x in (
+                not_projected_line(s.get("projected") or {}),
+                blended_line(s.get("measured") or {}),
             )
+            if x
+        )
         if self.risk.height:
             params = (s.get("risk") or {}).get("parameters") or {}
             low, high = params.get("inflation") or (None, None)
@@ -393,46 +402,20 @@ def check_plan(
             levers, draw_actions(p, econ.draws, chosen, total_budget, mql_to_customer)
         )
     projected_total = float(frame.get_column("projected_customers").fill_null(0.0).sum())
-    plan_channels = frame.filter(pl.col("budget") > 0)
-    measured_spend = float(plan_channels.get_column("measured_spend").sum())
-    measured_customers = float(plan_channels.get_column("measured_customers").sum())
-    blended_cac = measured_spend / measured_customers if measured_customers > 0 else None
-    total = frame.select(
-        pl.lit(TOTAL).alias("channel"),
-        pl.col("budget").sum(),
-        pl.col("measured_spend").sum(),
-        pl.col("measured_customers").sum(),
-        pl.lit(blended_cac, pl.Float64).alias("measured_cac"),
-        pl.col("projected_customers").fill_null(0.0).sum(),
-        pl.lit(
-            total_budget / projected_total if projected_total > 0 else None, pl.Float64
-        ).alias("projected_cac"),
-        pl.lit(planned.get("customers_low"), pl.Float64).alias("customers_low"),
-        pl.lit(planned.get("customers_high"), pl.Float64).alias("customers_high"),
-        pl.col("projected_mqls").sum(),
-        pl.col("target_customers").sum(),
-        pl.col("target_mqls").sum(),
-        pl.lit(total_budget / target_customers if target_customers else None, pl.Float64).alias(
-            "implied_cac"
-        ),
-        pl.col("gap").sum(),
-        pl.col("floor").sum(),
-        pl.col("cap").sum(),
-        pl.col("reallocated_budget").sum(),
-        pl.col("reallocated_customers").sum(),
-        pl.col("change").sum(),
-        pl.lit(None, pl.String).alias("action"),
-    )
-    if not target_customers:
-        total = total.with_columns(pl.lit(None, pl.Float64).alias("target_customers"))
-    if not target_mqls:
-        total = total.with_columns(pl.lit(None, pl.Float64).alias("target_mqls"))
-    total = total.with_columns(
-        (pl.col("projected_customers") - pl.col("target_customers")).alias("gap")
+    parts = plan_parts(frame)
+    blended_cac = parts["blended_cac"]
+    total = total_row(
+        frame,
+        parts,
+        projected_total=projected_total,
+        total_budget=total_budget,
+        planned=planned,
+        target_customers=target_customers,
+        target_mqls=target_mqls,
     )
     table = pl.concat([frame.select(*PLAN_COLUMNS), total.select(*PLAN_COLUMNS)])
     all_spend = float(spend_frame.get_column("amount").sum())
-    projected_cac = total_budget / projected_total if projected_total > 0 else None
+    projected_cac = parts["projected_budget"] / projected_total if projected_total > 0 else None
     coverage = econ.parameters.get("spend_coverage")
     partial = partial_spend(coverage)  # then no cost per MQL to compare
     flags = plan_flags(
@@ -445,11 +428,13 @@ def check_plan(
         scale=scale,
         data_channels=econ.table.get_column("channel").unique().sort().to_list(),
         cost_per_mql_not_measured=partial,
+        not_projected=(parts["held_budget"], parts["held_channels"]),
     )
     steps = list(flow.parameters["steps"])
     flags = pl.concat([flags, range_flags(p, bench, steps)])
     verdict = plan_verdict(
-        p, outcome, projected_total, total_budget, frame, flags, mql_to_customer, coverage
+        p, outcome, projected_total, total_budget, frame, flags, mql_to_customer, coverage,
+        not_projected=(parts["held_budget"], parts["held_channels"]),
     )
     if across := lever_sentence(levers):
         verdict = f"{verdict} {across}"
@@ -479,6 +464,8 @@ def check_plan(
         "data_months": data_months,
         "measured": {
             "blended_cac_of_plan_channels": blended_cac,
+            "blended_cac_channels": parts["paid"],
+            "channels_without_spend": parts["unpaid"],
             "rates": rates,
             "cost_per_mql": all_spend / rates["mqls"] if rates.get("mqls") and not partial
             else None,
@@ -491,6 +478,9 @@ def check_plan(
         "projected": {
             "customers": projected_total,
             "cac": projected_cac,
+            "budget": parts["projected_budget"],
+            "budget_not_projected": parts["held_budget"],
+            "channels_not_projected": parts["held_channels"],
             "mqls": projected_total / mql_to_customer if mql_to_customer else None,
         },
         "reallocation": outcome,

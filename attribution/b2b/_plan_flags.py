@@ -52,6 +52,7 @@ def plan_flags(
     scale: float | None,
     data_channels: Sequence[str] = (),
     cost_per_mql_not_measured: str | None = None,
+    not_projected: tuple[float, Sequence[str]] = (0.0, ()),
 ) -> pl.DataFrame:
     """The plan's assumptions against the data (``data_channels``: the channels of the run,
     for a did-you-mean beside a plan channel the data does not have;
@@ -117,20 +118,44 @@ def plan_flags(
         )
 
     t = p.targets
+    held, held_channels = not_projected
+    budget = sum(p.budget.values())
+    # budget on channels without a CAC in the data is not projected: the CAC and customers
+    # are of the rest, and the customers target is its share of that rest (new-user report
+    # 5, defect 7), as the channel rows split it by budget
+    if held <= 0 or held >= budget:  # all measured, or nothing is: the whole budget
+        held, held_channels = 0.0, ()
+    measured = budget - held
+    aside = (
+        f"; {money(held)} on {', '.join(held_channels)} is not projected: no CAC in the data"
+        if held > 0
+        else ""
+    )
     add(
         "cac",
         t.get("cac"),
         projected_cac,
         higher_is_optimistic=False,
-        what="CAC of this budget (data: budget / the customers it buys at measured CACs)",
+        what=(
+            f"CAC of this budget (data: the {money(measured)} with a measured CAC / the "
+            f"customers it buys{aside})"
+            if held > 0
+            else "CAC of this budget (data: budget / the customers it buys at measured CACs)"
+        ),
         fmt="money",
     )
     add(
         "customers",
-        t.get("customers"),
+        t["customers"] * measured / budget if t.get("customers") and budget > 0 else None,
         projected_total,
         higher_is_optimistic=True,
-        what="customers from this budget (data: budget / measured CAC)",
+        what=(
+            f"customers from the {money(measured)} with a measured CAC (plan: its budget "
+            f"share of the {t.get('customers') or 0:,.0f} target; data: budget / measured "
+            f"CAC{aside})"
+            if held > 0
+            else "customers from this budget (data: budget / measured CAC)"
+        ),
         fmt="count",
     )
     if t.get("customers") and t.get("mqls"):

@@ -25,10 +25,13 @@ __all__ = [
 CAC_NOTE = (
     "the plan's CAC is one figure everywhere (the verdict, the (total) row's projected_cac and "
     "CAC column, the 'cac' flag, projected.cac): the budget / the customers it buys at each "
-    "channel's measured CAC, i.e. the channels' measured CACs weighted by the plan's budget. "
+    "channel's measured CAC, i.e. the channels' measured CACs weighted by the plan's budget; "
+    "the budget of channels without a CAC in the data (no spend) is not projected: left out "
+    "of it and stated as projected.budget_not_projected. "
     "Two other figures are labelled as what they are: the (total) row's measured_cac (and "
     "measured.blended_cac_of_plan_channels) is the plan's channels' spend in the data / their "
-    "credited customers, weighted by the spend as it was spent, not by the plan; the risk's "
+    "credited customers, weighted by the spend as it was spent, not by the plan, over the "
+    "plan's channels with spend in the data (measured.blended_cac_channels); the risk's "
     "'as planned' CAC is the median of the draws, with costs up by the inflation ([risk] "
     "inflation, default 15-20%) and each channel's CAC uncertainty"
 )
@@ -40,8 +43,9 @@ RANGES_NOTE = (
     "{tol:.0%} apart; rows with against = 'benchmark' judge its rates against the published "
     "ranges of the benchmark table (range_low, range_high; a rate over several steps against "
     "the product of the step ranges), and its CAC and cost per MQL against what the table's "
-    "channel rows imply (cost per lead / MQL rate, over the MQL-to-customer steps), flagged "
-    "when outside"
+    "channel rows imply for the channels the plan buys (cost per lead / MQL rate, over the "
+    "MQL-to-customer steps), flagged when outside; not judged when the table covers none of "
+    "the plan's channels"
 )
 
 

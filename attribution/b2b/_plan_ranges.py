@@ -25,7 +25,9 @@ the plan gives what it needs:
   target or it differs from it, against the CAC the published ranges imply
   (:mod:`attribution.b2b._plan_costs`: each table channel's cost per MQL over the published
   MQL-to-customer rate; LinkedIn $1,389-$62,500, content syndication $3,704-$111,111 on the
-  shipped table); flagged below the lowest (optimistic) or above the highest.
+  shipped table), of the channels the plan buys only; flagged below the lowest (optimistic)
+  or above the highest. A plan that buys none of the table's channels gets an unflagged row
+  saying so.
 - ``cost_per_mql`` (benchmark): the assumed ``cost_per_mql``, else budget / target MQLs,
   against the published cost per MQL (LinkedIn $62.50-$750, content syndication
   $167-$1,333); flagged outside.
@@ -94,10 +96,18 @@ def _row(
 
 
 def _agree(
-    name: str, low: float, high: float, other: float, tol: float, say: str, cheaper_is_good: bool
+    name: str,
+    low: float,
+    high: float,
+    other: float,
+    tol: float,
+    say: str,
+    cheaper_is_good: bool,
+    inconsistent: str = "",
 ) -> dict[str, Any]:
     """A plan-arithmetic row: ``[low, high]`` (what one part of the plan implies) against
-    ``other`` (what another part says), flagged when ``other`` lies more than ``tol`` outside."""
+    ``other`` (what another part says), flagged when ``other`` lies more than ``tol`` outside;
+    ``inconsistent``: what does not add up, said after ``say`` when flagged."""
     outside_low = other < low * (1 - tol)
     outside_high = other > high * (1 + tol)
     flagged = outside_low or outside_high
@@ -115,7 +125,7 @@ def _agree(
         other,
         flagged,
         direction,
-        say + ("" if flagged else " (consistent)"),
+        say + ((f": {inconsistent}" if inconsistent else "") if flagged else " (consistent)"),
         ratio=other / mid if mid else None,
         range_low=low,
         range_high=high,
@@ -208,6 +218,8 @@ def plan_range_flags(p: Plan, bench: Benchmarks, steps: Sequence[str]) -> list[d
                 f"{t['customers']:,.0f} = {_money(implied, implied)} per customer; the CAC "
                 f"target is {_money(t['cac'], t['cac'])}",
                 cheaper_is_good=True,
+                inconsistent=f"at {_money(t['cac'], t['cac'])} the budget buys "
+                f"{budget / t['cac']:,.0f} customers, not {t['customers']:,.0f}",
             )
         )
     implied_rate = t["customers"] / t["mqls"] if t.get("customers") and t.get("mqls") else None
@@ -325,6 +337,7 @@ def _cost_rows(
     """The plan's CAC and cost per MQL against what the published ranges imply."""
     t, tol = p.targets, p.tolerance
     per_mql, cacs, _ = published_costs(bench, steps)
+    bought = [c for c, b in p.budget.items() if b > 0]
     rows = []
     cac_figures: list[tuple[str, float, float]] = []
     if t.get("cac"):
@@ -337,22 +350,32 @@ def _cost_rows(
                  f"{t['customers']:,.0f})", implied, implied)
             )  # fmt: skip
     for what, low, high in cac_figures:
-        rows.append(_against_costs("cac", what, low, high, cacs, "CAC"))
+        rows.append(_against_costs("cac", what, low, high, cacs, "CAC", bought))
     if cpm:
         rows.append(_against_costs("cost_per_mql", "The assumed cost per MQL", *cpm, per_mql,
-                                   "cost per MQL"))  # fmt: skip
+                                   "cost per MQL", bought))  # fmt: skip
     elif t.get("mqls") and budget > 0:
         x = budget / t["mqls"]
         what = f"Budget / target MQLs ({_money(budget, budget)} / {t['mqls']:,.0f})"
-        rows.append(_against_costs("cost_per_mql", what, x, x, per_mql, "cost per MQL"))
+        rows.append(_against_costs("cost_per_mql", what, x, x, per_mql, "cost per MQL", bought))
     return rows
 
 
 def _against_costs(
-    name: str, what: str, low: float, high: float, implied: list[Implied], metric: str
+    name: str,
+    what: str,
+    low: float,
+    high: float,
+    implied: list[Implied],
+    metric: str,
+    bought: Sequence[str],
 ) -> dict[str, Any]:
     """A benchmark row for a cost of the plan (``[low, high]``) against the costs the
-    published ranges imply per channel (lower is optimistic)."""
+    published ranges imply for the plan's channels (``bought``: those with a budget; lower
+    is optimistic). A channel the plan does not buy says nothing about what the plan's
+    customers cost (new-user report 5, defect 8: a plan of partner referrals and review
+    sites was flagged from LinkedIn's and content syndication's ranges), so the range is the
+    plan's channels' that the table covers; with none, the row says so, unflagged."""
     shown = _money(low, high)
     if not implied:
         return _row(
@@ -360,12 +383,22 @@ def _against_costs(
             f"{what} {shown}: the benchmark table implies no {metric} (no channel with "
             "both a cost per lead and an MQL rate, or no MQL-to-customer steps)",
         )  # fmt: skip
+    covered = sorted(implied, key=lambda i: i.low)
+    implied = [i for i in covered if i.channel in bought]
+    if not implied:
+        return _row(
+            name, "benchmark", (low + high) / 2, False, None,
+            f"{what} {shown}: the benchmark table has no cost for the plan's channels "
+            f"({', '.join(bought)}), so it is not judged; it covers "
+            f"{', '.join(i.channel for i in covered)}, which this plan does not buy (add "
+            "rows for your channels in a benchmarks file: --benchmarks)",
+        )  # fmt: skip
     lo, hi = min(i.low for i in implied), max(i.high for i in implied)
     how = "; ".join(
         f"{i.channel}: {i.how} = {dollars(i.low)}-{dollars(i.high)}"
         for i in sorted(implied, key=lambda i: i.low)
     )
-    span = f"{dollars(lo)}-{dollars(hi)}"
+    span = f"{dollars(lo)}-{dollars(hi)}, of the plan's channels the table covers"
     if high < lo:
         flagged, direction, ratio = True, "optimistic", ((low + high) / 2) / lo
         far = (

@@ -20,11 +20,22 @@ def reallocate(
     budget: float,
     target_cac: float | None,
     target_customers: float | None,
+    held: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Cheapest measured CAC first from floors to caps; cut when only that meets the CAC."""
+    """Cheapest measured CAC first from floors to caps; cut when only that meets the CAC.
+
+    ``held``: the channels without a CAC in the data (no spend), held at their budget (their
+    floor and cap). Their budget buys nothing that was measured, so it is left out of every
+    figure of the outcome (``budget``, ``cac``, the cut, the budget for the customers target)
+    and stated on its own (``held_budget``, ``held_channels``): counting it as money that
+    buys no customer would put the plan's CAC, and the fall it needs, on budget nobody
+    measured (new-user report 5, defect 7)."""
     cac = frame.get_column("measured_cac").fill_null(np.inf).to_numpy()
     floor = frame.get_column("floor").to_numpy().astype(float)
     cap = frame.get_column("cap").to_numpy().astype(float)
+    if held is None:
+        held = np.zeros(len(cac), dtype=bool)
+    held_budget = float(floor[held].sum())
     order = np.argsort(cac, kind="stable")
     order = order[np.isfinite(cac[order])]
     room = np.zeros_like(floor)
@@ -32,18 +43,22 @@ def reallocate(
     # the fill path: floors, then each channel's room in order
     seg_cac = cac[order]
     seg_len = room[order]
-    base_spend = float(floor.sum())
+    base_spend = float(floor[~held].sum())
     base_customers = float(np.where(np.isfinite(cac), floor / cac, 0.0).sum())
-    full = _fill(order, floor, seg_len, budget - base_spend)
+    full = _fill(order, floor, seg_len, budget - held_budget - base_spend)
     unallocated = budget - float(full.sum())
     customers_full = _customers(full, cac)
-    best = customers_full and float(full.sum()) / customers_full
+    measured_full = float(full.sum()) - held_budget
+    best = customers_full and measured_full / customers_full
+    names = frame.get_column("channel").to_list()
     out: dict[str, Any] = {
         "mode": "same_budget",
         "cac_target_met": None,
-        "budget": float(full.sum()),
+        "budget": measured_full,
         "customers": customers_full,
         "cac": best,
+        "held_budget": held_budget,
+        "held_channels": [names[i] for i in np.flatnonzero(held & (floor > 0))],
         "unallocated_budget": unallocated,
         "cheapest_channel": frame.get_column("channel")[int(order[0])] if order.size else None,
         "cheapest_cac": float(seg_cac[0]) if order.size else None,
@@ -74,19 +89,19 @@ def reallocate(
                     alloc = full
                 bought = _customers(alloc, cac)
                 if bought > 0:
+                    spent = float(alloc.sum()) - held_budget
                     out.update(
                         mode="cut_budget" if total < budget - 1e-6 else "same_budget",
                         cac_target_met=True,
-                        budget=float(alloc.sum()),
+                        budget=spent,
                         customers=bought,
-                        cac=float(alloc.sum()) / bought,
+                        cac=spent / bought,
                     )
                 else:  # the channels under the target have no room (no budget, no cap)
                     alloc = full
             if not out["cac_target_met"]:
                 out["mode"] = "impossible"
                 out["cac_reduction_needed"] = (1 - target_cac / best) if best else None
-                names = frame.get_column("channel").to_list()
                 out["cheap_without_room"] = [
                     names[int(i)] for i in order if cac[i] <= target_cac and room[i] <= 0
                 ]
@@ -178,7 +193,13 @@ def project_plan(
         .alias("implied_cac"),
         (pl.col("projected_customers") - pl.col("target_customers")).alias("gap"),
     )
-    realloc, outcome = reallocate(frame, total_budget, target_cac, target_customers)
+    realloc, outcome = reallocate(
+        frame,
+        total_budget,
+        target_cac,
+        target_customers,
+        held=frame.get_column("_unknown").to_numpy().astype(bool),
+    )
     frame = frame.with_columns(
         pl.Series("reallocated_budget", realloc, dtype=pl.Float64),
     ).with_columns(

@@ -19,7 +19,9 @@ Method (also in ``plan.json``: ``risk``):
   15-20%), the same for every channel (costs move together); every CAC is multiplied by
   ``1 + inflation``.
 - **Projection per draw**: customers = sum over channels of budget / drawn CAC; CAC =
-  total budget / customers. ``p_customers`` = share of draws reaching the customers
+  the budget of the channels with spend in the data / customers (a channel without any, not
+  projected, is left out of the CAC, and the customers target is cut to the budget share of
+  the rest). ``p_customers`` = share of draws reaching the customers
   target, ``p_cac`` = share at or under the CAC target, ``p_target`` = share meeting
   both (the targets given). Intervals are the 5th and 95th percentiles (90%).
 - **Scenarios** (rows of ``plan_risk.parquet``, beside the plan table): ``as planned``;
@@ -193,11 +195,18 @@ def plan_risk(
     cust_factor = np.stack([x[4] for x in scen])  # scenarios x channels
     # scenarios x draws: customers bought
     customers = np.einsum("dc,sc->sd", per_channel, cust_factor) / cost_factor[:, None]
-    total = float(budget.sum())
+    # the budget of channels without a CAC in the data (no spend) buys nothing in any draw,
+    # and is left out of the CAC and of the customers target (its budget share), as in the
+    # projection (new-user report 5, defect 7)
+    paid = frame.get_column("measured_spend").fill_null(0.0).to_numpy() > 0
+    whole = float(budget.sum())
+    total = float(budget[paid].sum()) if paid.any() else whole
     with np.errstate(divide="ignore"):
         blended = np.where(customers > 0, total / np.maximum(customers, 1e-300), np.inf)
     lo, hi = (1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2
     t_cust, t_cac = targets.get("customers"), targets.get("cac")
+    if t_cust and whole > 0:
+        t_cust = t_cust * total / whole
     reach = customers >= t_cust if t_cust else None
     cheap = blended <= t_cac * (1 + 1e-12) if t_cac else None
     both = (
@@ -253,6 +262,9 @@ def plan_risk(
         "shortfall": s.shortfall,
         "level": LEVEL,
         "bootstrap_draws": n_boot,
+        "budget": total,
+        "budget_not_projected": whole - total,
+        "customers_target": t_cust,
     }
     return PlanRisk(table=table, channels=intervals, source=source, parameters=parameters)
 
@@ -274,6 +286,18 @@ def risk_sentence(risk: PlanRisk, targets: dict[str, float]) -> str | None:
     )
     if not t_cust:
         goal = f"a CAC <= {money(t_cac)}"
+    held = risk.parameters.get("budget_not_projected") or 0.0
+    if held > 0:  # on the part of the budget with a measured CAC
+        share = risk.parameters.get("customers_target")
+        goal = (
+            f"reaching {share:,.0f} customers (the {t_cust:,.0f} target's budget share)"
+            + (f" at <= {money(t_cac)} CAC" if t_cac else "")
+            if t_cust and share is not None
+            else goal
+        ) + (
+            f" on the {money(risk.parameters['budget'])} with a measured CAC "
+            f"({money(held)} not projected)"
+        )
     low, high = risk.parameters["inflation"]
     inflation = f"{low:.0%}" if low == high else f"{low * 100:.0f}-{high:.0%}"
     basis = (
@@ -310,7 +334,9 @@ RISK_NOTE = (
     "decision model (a bootstrap draw picked uniformly; source 'bootstrap') or, without "
     "them, spend / credited customers drawn from Gamma(customers + 1/2, 1) (source "
     "'counts'), times 1 + a cost inflation drawn uniformly in [risk] inflation (the same "
-    "for every channel); customers = sum of budget / CAC, CAC = budget / customers; "
+    "for every channel); customers = sum of budget / CAC, CAC = budget / customers, on the "
+    "channels with spend in the data (the budget of the others is not projected, and the "
+    "customers target is cut to its budget share of the rest); "
     "p_customers, p_cac, p_target = share of draws meeting the customers target, the CAC "
     "target, both; intervals are the 5th-95th percentiles; scenarios (plan_risk.parquet): "
     "costs up a further [risk] cost_shock on top of the inflation, and each channel "

@@ -3,7 +3,7 @@ meets the CAC target, what the customers target would take, and what to grow or 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -27,17 +27,57 @@ def verdict(
     flags: pl.DataFrame,
     mql_to_customer: float | None,
     coverage: Mapping[str, Any] | None = None,
+    *,
+    not_projected: tuple[float, Sequence[str]] = (0.0, ()),
 ) -> str:
+    """The verdict in sentences. ``not_projected``: the budget on channels without a CAC in
+    the data, and those channels: the figures are then on the rest of the budget (the part
+    with a measured CAC), and that budget is stated as not projected (new-user report 5,
+    defect 7), never counted as money that buys no customer."""
     t = p.targets
     parts = []
-    cac_now = budget / projected if projected > 0 else None
-    head = f"At measured CACs the {money(budget)} budget buys about {projected:,.0f} customers"
+    held, held_channels = not_projected
+    if held <= 0 or held >= budget:  # every channel measured, or none (said below)
+        held, held_channels = 0.0, ()
+    spent = budget - held  # the part of the budget with a measured CAC
+    cac_now = spent / projected if projected > 0 else None
+    on = " with a measured CAC" if held else ""
+    if held:
+        measured = [
+            c for c in frame.filter(pl.col("budget") > 0).get_column("channel").to_list()
+            if c not in held_channels
+        ]  # fmt: skip
+        head = (
+            f"At measured CACs {money(spent)} of the {money(budget)} budget "
+            f"({', '.join(measured)}) buys about {projected:,.0f} customers"
+        )
+    else:
+        head = f"At measured CACs the {money(budget)} budget buys about {projected:,.0f} customers"
     head += f" at {money(cac_now)} each" if cac_now else ""
-    if t.get("customers"):
+    if held:
+        head += (
+            f"; the other {money(held)} ({', '.join(held_channels)}: no CAC in the data) is "
+            "not projected."
+        )
+        if t.get("customers"):
+            head += (
+                f" Against a target of {t['customers']:,.0f}"
+                + (f" at {money(t['cac'])}" if t.get("cac") else "")
+                + " for the whole budget"
+            )
+            if projected < t["customers"]:
+                rest = t["customers"] - projected
+                head += (
+                    f", the other {money(held)} would have to buy the remaining {rest:,.0f} "
+                    f"at {money(held / rest)} each"
+                )
+            else:
+                head += ", the measured part alone reaches it"
+    elif t.get("customers"):
         head += f", against a target of {t['customers']:,.0f}"
         if t.get("cac"):
             head += f" at {money(t['cac'])}"
-    parts.append(head + ".")
+    parts.append(head if head.endswith(".") else head + ".")
     if coverage:  # as the economics summary and the report's CAC answer say it
         parts.append(f"Measured CACs: {coverage_lines(dict(coverage))[0]}")
     if t.get("mqls") and mql_to_customer:
@@ -50,12 +90,14 @@ def verdict(
         if outcome["cac_target_met"] and mode == "same_budget":
             parts.append(
                 f"Reallocating cheapest-CAC first within the caps meets the {money(t['cac'])} CAC "
-                f"target: {outcome['customers']:,.0f} customers at {money(outcome['cac'])}."
+                f"target: {outcome['customers']:,.0f} customers at {money(outcome['cac'])}"
+                + (f" (on the {money(outcome['budget'])}{on})." if held else ".")
             )
         elif mode == "cut_budget":
             parts.append(
-                f"The {money(t['cac'])} CAC target is met only by cutting the budget to "
-                f"{money(outcome['budget'])} on the cheapest channels: "
+                f"The {money(t['cac'])} CAC target is met only by cutting the budget"
+                + (f"{on} ({money(spent)})" if held else "")
+                + f" to {money(outcome['budget'])} on the cheapest channels: "
                 f"{outcome['customers']:,.0f} customers at {money(outcome['cac'])}."
             )
         elif outcome.get("cheapest_channel") is None:
@@ -77,9 +119,16 @@ def verdict(
             parts.append(
                 f"No reallocation meets the {money(t['cac'])} CAC target: the cheapest channel, "
                 f"{outcome['cheapest_channel']}, costs {money(outcome['cheapest_cac'])} per "
-                f"customer; the best allocation within the caps buys "
-                f"{outcome['customers']:,.0f} customers at {money(outcome['cac'])}"
-                + (f", so CAC would have to fall by {need:.0%}." if need else ".")
+                "customer; the best allocation"
+                + (f" of the {money(outcome['budget'])}{on}" if held else "")
+                + f" within the caps buys {outcome['customers']:,.0f} customers at "
+                f"{money(outcome['cac'])}"
+                + (
+                    f", so {'the CAC of the channels' + on if held else 'CAC'} would have to "
+                    f"fall by {need:.0%}."
+                    if need
+                    else "."
+                )
             )
     if t.get("customers"):
         need_budget = outcome.get("budget_for_target_customers")
@@ -90,9 +139,12 @@ def verdict(
                 f"Spent cheapest CAC first within the caps (a reallocation, not the plan's "
                 f"split), {t['customers']:,.0f} customers at measured CACs would take about "
                 f"{money(need_budget)}"
+                + (f" on the channels{on}" if held else "")
                 + (
-                    f", less than the plan's {money(budget)}, which buys fewer as it is split"
-                    if need_budget < budget and projected < t["customers"]
+                    f", less than the plan's {money(spent)}"
+                    + (" on them" if held else "")
+                    + ", which buys fewer as it is split"
+                    if need_budget < spent and projected < t["customers"]
                     else ""
                 )
                 + "."
@@ -102,9 +154,9 @@ def verdict(
             parts.append(
                 f"{t['customers']:,.0f} customer(s) are out of reach within the caps at "
                 "measured CACs ("
-                + (f"at most {most:,.0f} for {money(outcome['max_spend_within_caps'])}"
+                + (f"at most {most:,.0f} for {money(outcome['max_spend_within_caps'])}{on}"
                    if most >= 0.5 else f"at most {most:.2f} for "
-                   f"{money(outcome['max_spend_within_caps'])}: not one whole customer")
+                   f"{money(outcome['max_spend_within_caps'])}{on}: not one whole customer")
                 + ")."
             )
     grow = frame.filter(pl.col("action") == "grow").get_column("channel").to_list()
