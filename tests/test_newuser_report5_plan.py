@@ -4,10 +4,16 @@ own channels."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 import attribution
+from attribution.cli._plan import plan_hint
 from attribution.engine._memory import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
 
 
@@ -131,7 +137,7 @@ def test_benchmark_costs_come_from_the_plans_own_channels() -> None:
     plan = {"budget": {"partner_referral": 40_000, "g2_capterra": 60_000, "email": 10_000},
             "targets": {"customers": 100, "cac": 1_200}}  # fmt: skip
     check = attribution.check_plan(plan)
-    cac = check.flags.filter(pl.col("assumption") == "cac")
+    cac = check.flags.filter(pl.col("assumption").is_in(["cac", "implied_cac_vs_benchmark"]))
     assert cac.height == 2
     assert not any(cac.get_column("flagged"))
     assert all("the benchmark table has no cost for the plan's channels" in n
@@ -162,4 +168,89 @@ def test_the_flagged_arithmetic_row_says_what_does_not_add_up() -> None:
         pl.col("assumption") == "implied_cac").row(0, named=True)  # fmt: skip
     assert row["note"].endswith(
         "the CAC target is $1,000: at $1,000 the budget buys 110 customers, not 100"
+    )
+
+
+# ------------------- 32: a cap below the budget, a floor above it, cap_multiple < 1
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"caps": {"email": 500}},
+         r"channel 'email': budget 1,000 is above its cap 500 \(\[caps\] is the most"),
+        ({"floors": {"linkedin": 9000}},
+         r"channel 'linkedin': floor 9,000 is above its budget 8,000 \(\[floors\] is a "),
+        ({"plan": {"cap_multiple": 0.5}}, r"\[plan\] cap_multiple must be at least 1"),
+    ],
+)
+def test_a_plan_that_breaks_its_own_caps_or_floors_is_an_error(changes, match) -> None:
+    plan = {"budget": {"linkedin": 8000, "email": 1000}, "targets": {"customers": 30}} | changes
+    with pytest.raises(attribution.ConfigError, match=match):
+        attribution.read_plan(plan)
+
+
+def test_the_reallocation_never_buys_fewer_than_the_plan(result, spend, stages) -> None:
+    plan = {"budget": {"linkedin": 8000, "email": 1000}, "targets": {"customers": 100},
+            "caps": {"email": 1000}, "plan": {"cap_multiple": 1}}  # fmt: skip
+    check = attribution.check_plan(plan, result, spend, stages)
+    total = rows(check)["(total)"]
+    assert total["reallocated_customers"] >= total["projected_customers"] - 1e-9
+
+
+# ------------------------- 18: the two benchmark CAC rows have names of their own
+def test_each_check_has_its_own_name() -> None:
+    plan = {"budget": {"linkedin": 110_000}, "targets": {"customers": 100, "cac": 1_200}}
+    check = attribution.check_plan(plan)
+    names = check.flags.get_column("assumption").to_list()
+    assert names == ["implied_cac", "cac", "implied_cac_vs_benchmark"]
+    assert "3 of 3 check(s) are flagged (implied_cac, cac, implied_cac_vs_benchmark)" in (
+        check.verdict
+    )
+
+
+# ------------- 25: an [assumptions.cac] channel outside the budget is not "far from the data"
+def test_an_assumed_cac_of_a_channel_outside_the_budget_is_noted_not_flagged(
+    result, spend, stages
+) -> None:
+    # linkedin's budget is its spend in the data scaled to 12 months: nothing far from it
+    plan = {"budget": {"linkedin": 48_000}, "targets": {"customers": 120},
+            "assumptions": {"cac": {"linkedin": 400, "tiktok": 50, "emial": 90}}}  # fmt: skip
+    check = attribution.check_plan(plan, result, spend, stages)
+    cac = check.flags.filter(pl.col("assumption") == "cac").filter(pl.col("channel").is_not_null())
+    by = {r["channel"]: r for r in cac.iter_rows(named=True)}
+    assert not by["tiktok"]["flagged"]
+    assert "tiktok is not a channel of [budget]" in by["tiktok"]["note"]
+    assert "did you mean 'email'" in by["emial"]["note"]
+    assert "0 assumption(s) are far from the data" in check.verdict
+
+
+# ---------------------------- 16: read_plan names an unknown money assumption
+def test_a_typo_of_a_money_assumption_is_named() -> None:
+    plan = {"budget": {"linkedin": 1000}, "targets": {"customers": 3},
+            "assumptions": {"cost_per_mq": 80}}  # fmt: skip
+    with pytest.raises(attribution.ConfigError,
+                       match=r"unknown assumption 'cost_per_mq'; did you mean 'cost_per_mql'"):
+        attribution.read_plan(plan)
+
+
+# ------------------- 23: `attribution plan` hints at what it takes, not run's options
+def test_plan_says_how_to_map_the_stage_name_with_its_own_options(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("timestamp,channel,contact_id\n2025-03-01,linkedin,c1\n")
+    (tmp_path / "s.csv").write_text("timestamp,stage,contact_id\n2025-03-05,Closed Won,c1\n")
+    (tmp_path / "sp.csv").write_text("channel,month,amount\nlinkedin,2025-03-01,100\n")
+    (tmp_path / "p.toml").write_text("[budget]\nlinkedin = 1000\n[targets]\ncustomers = 5\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "plan", "p.toml", "--touches", "t.csv",
+         "--stages", "s.csv", "--spend", "sp.csv", "-m", "linear", "--out", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, COLUMNS="400"),
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert "--conversion-stage (" not in proc.stderr
+    assert "--allow-empty" not in proc.stderr
+    assert ('([stage_names] closed_won = ["Closed Won"]) in a config given with -c CONFIG '
+            "(attribution plan has no --conversion-stage)") in " ".join(proc.stderr.split())
+    assert plan_hint("Did you mean 'customer'? Give it with --conversion-stage customer") == (
+        "Did you mean 'customer'? attribution plan measures the stage 'closed_won': map "
+        'customer to it in a config given with -c CONFIG ([stage_names] closed_won = '
+        '["customer"])'
     )

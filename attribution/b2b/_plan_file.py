@@ -33,6 +33,11 @@ _TARGETS = {"customers", "cac", "mqls"}
 MAX_PLAN_FIGURE = 1e12
 #: [assumptions] in money (USD > 0); every other key but ``cac`` is a rate in (0, 1]
 MONEY_ASSUMPTIONS = ("cost_per_mql", "ltv")
+#: the rates of the default funnel, for a did-you-mean beside an unknown assumption
+_DEFAULT_RATES = (
+    "lead_to_mql", "mql_to_sql", "sql_to_opportunity", "opportunity_to_closed_won",
+    "mql_to_customer", "lead_to_customer",
+)  # fmt: skip
 
 
 def assumed_range(value: float | list[float]) -> tuple[float, float]:
@@ -163,6 +168,14 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
             raise fail(f"[plan] {k} must be a number > 0, got {head[k]!r}")
     if "flag_factor" in head and head["flag_factor"] <= 1:
         raise fail(f"[plan] flag_factor must be > 1 (a ratio), got {head['flag_factor']!r}")
+    if "cap_multiple" in head and head["cap_multiple"] < 1:
+        # a default cap below the budget would make the reallocation cut every channel and
+        # call it narrowing the gap (new-user report 5, defect 32)
+        raise fail(
+            f"[plan] cap_multiple must be at least 1, got {head['cap_multiple']!r} (a "
+            "channel's default cap is cap_multiple x its budget: 1 holds every channel at its "
+            "budget, 1.5 lets each grow by half)"
+        )
     assumptions = data.get("assumptions", {})
     if not isinstance(assumptions, Mapping):
         raise fail("[assumptions] must be a table")
@@ -172,6 +185,12 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
                 raise fail("[assumptions.cac] must map channel = CAC > 0")
             assumptions = {**assumptions, "cac": channels("assumptions.cac", v)}
             continue
+        if k not in MONEY_ASSUMPTIONS and "_to_" not in k:  # a rate is <from>_to_<to>
+            raise fail(
+                f"unknown assumption '{k}'; "
+                + did_you_mean(k, sorted({*MONEY_ASSUMPTIONS, "cac", *_DEFAULT_RATES}))
+                + " (rates are <from>_to_<to> of the funnel's steps, e.g. mql_to_customer)"
+            )
         pair = v if isinstance(v, list) else [v]
         money = k in MONEY_ASSUMPTIONS
         ok = len(pair) in (1, 2) and all(is_number(x) and x > 0 and (money or x <= 1) for x in pair)
@@ -184,6 +203,22 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
     for ch, low in floors.items():
         if ch in caps and caps[ch] < low:
             raise fail(f"channel '{ch}': floor {low:,.0f} is above its cap {caps[ch]:,.0f}")
+    # the plan's own split must keep its caps and floors: a reallocation from a split that
+    # breaks them would move money to keep them and call it narrowing the gap, buying fewer
+    # customers (new-user report 5, defect 32)
+    for ch, high in caps.items():
+        if ch in budget and budget[ch] > high:
+            raise fail(
+                f"channel '{ch}': budget {budget[ch]:,.0f} is above its cap {high:,.0f} "
+                "([caps] is the most the channel can absorb: raise the cap or lower the budget)"
+            )
+    for ch, low in floors.items():
+        if ch in budget and budget[ch] < low:
+            raise fail(
+                f"channel '{ch}': floor {low:,.0f} is above its budget {budget[ch]:,.0f} "
+                "([floors] is a commitment the budget must keep: raise the budget or lower "
+                "the floor)"
+            )
     if sum(floors.values()) > sum(budget.values()):
         raise fail("the floors add up to more than the budget")
     model = head.get("model")

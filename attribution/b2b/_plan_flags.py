@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from difflib import get_close_matches
 from typing import Any
 
 import polars as pl
@@ -179,6 +180,28 @@ def plan_flags(
     for key, value in p.assumptions.items():
         if key == "cac":
             for ch, v in value.items():
+                if ch not in p.budget:  # nothing of the plan is projected with it: not "far
+                    # from the data", a name to check (new-user report 5, defect 25)
+                    close = get_close_matches(ch, sorted({*p.budget, *data_channels}), n=1,
+                                              cutoff=0.6)  # fmt: skip
+                    rows.append(
+                        dict(
+                            assumption="cac",
+                            channel=ch,
+                            plan_value=float(v),
+                            data_value=None,
+                            ratio=None,
+                            flagged=False,
+                            direction="not a budget channel",
+                            note=f"CAC of {ch}: the plan assumes {money(float(v))}; {ch} is "
+                            "not a channel of [budget], so nothing is projected with it"
+                            + (f" (did you mean '{close[0]}'?)" if close else ""),
+                            against="data",
+                            range_low=None,
+                            range_high=None,
+                        )
+                    )
+                    continue
                 row = frame.filter(pl.col("channel") == ch)
                 data = row.item(0, "measured_cac") if row.height else None
                 add(

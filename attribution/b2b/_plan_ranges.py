@@ -21,8 +21,9 @@ the plan gives what it needs:
   20-30% = 1.2-4.5% from MQL to customer). Flagged when outside the range; ``ratio`` is
   the plan's figure over the end of the range it passes (1 inside).
 - ``ltv_to_cac`` (benchmark): ``ltv`` / target CAC against ``ltv_to_cac`` (>= 3).
-- ``cac`` (benchmark): the CAC target, and budget / target customers when there is no CAC
-  target or it differs from it, against the CAC the published ranges imply
+- ``cac`` (benchmark): the CAC target, and (``implied_cac_vs_benchmark``) budget / target
+  customers when there is no CAC target or it differs from it, against the CAC the
+  published ranges imply
   (:mod:`attribution.b2b._plan_costs`: each table channel's cost per MQL over the published
   MQL-to-customer rate; LinkedIn $1,389-$62,500, content syndication $3,704-$111,111 on the
   shipped table), of the channels the plan buys only; flagged below the lowest (optimistic)
@@ -339,18 +340,19 @@ def _cost_rows(
     per_mql, cacs, _ = published_costs(bench, steps)
     bought = [c for c, b in p.budget.items() if b > 0]
     rows = []
-    cac_figures: list[tuple[str, float, float]] = []
+    # (name, what, low, high): each row a name of its own (new-user report 5, defect 18)
+    cac_figures: list[tuple[str, str, float, float]] = []
     if t.get("cac"):
-        cac_figures.append(("The CAC target", t["cac"], t["cac"]))
+        cac_figures.append(("cac", "The CAC target", t["cac"], t["cac"]))
     if t.get("customers") and budget > 0:
         implied = budget / t["customers"]
         if not t.get("cac") or abs(implied / t["cac"] - 1) > tol:
             cac_figures.append(
-                (f"Budget / target customers ({_money(budget, budget)} / "
-                 f"{t['customers']:,.0f})", implied, implied)
+                ("implied_cac_vs_benchmark", f"Budget / target customers ("
+                 f"{_money(budget, budget)} / {t['customers']:,.0f})", implied, implied)
             )  # fmt: skip
-    for what, low, high in cac_figures:
-        rows.append(_against_costs("cac", what, low, high, cacs, "CAC", bought))
+    for name, what, low, high in cac_figures:
+        rows.append(_against_costs(name, what, low, high, cacs, "CAC", bought))
     if cpm:
         rows.append(_against_costs("cost_per_mql", "The assumed cost per MQL", *cpm, per_mql,
                                    "cost per MQL", bought))  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -56,6 +57,23 @@ def plan_touch_types(given: str | None, touches: Path, cfg: RunConfig | None) ->
     return tuple(sales or DEFAULT_SALES_TOUCH_TYPES)
 
 
+def plan_hint(message: str) -> str:
+    """The run's "no conversion" message with what ``attribution plan`` takes: it has no
+    --conversion-stage or --allow-empty (a plan measured on no customer is no answer); the
+    stage names are mapped in the config given with -c (new-user report 5, defect 23)."""
+    message = message.replace(" (--allow-empty accepts an empty run)", "")
+    message = message.replace(
+        " or give it with --conversion-stage",
+        " in a config given with -c CONFIG (attribution plan has no --conversion-stage)",
+    )
+    return re.sub(
+        r"Give it with --conversion-stage (\S+)",
+        r"attribution plan measures the stage 'closed_won': map \1 to it in a config given "
+        r'with -c CONFIG ([stage_names] closed_won = ["\1"])',
+        message,
+    )
+
+
 @app.command("plan")
 def plan_cmd(
     plan: Annotated[Path, typer.Argument(help="Plan TOML: [budget] by channel, [targets]")],
@@ -75,7 +93,13 @@ def plan_cmd(
         ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config: columns, [economics]")
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="TOML config: [columns], [stage_names] (the data's stage names, e.g. "
+            'closed_won = ["Closed Won"]), [channels], [formats], [economics], [benchmarks]',
+        ),
     ] = None,
     timestamp_format: TimestampFormatOpt = None,
     benchmarks: BenchmarksOpt = None,
@@ -199,7 +223,7 @@ def plan_cmd(
         try:  # a plan measured on no customer is no answer: exit 3 saying why
             result.require_conversions()
         except EmptyResultError as exc:
-            fail(exc, EXIT_EMPTY)
+            fail(EmptyResultError(plan_hint(str(exc))), EXIT_EMPTY)
         analysis = analyse(
             result,
             B2BInputs(
