@@ -45,9 +45,9 @@ def test_split_files_hold_codes_and_read_back_as_the_source(synth: Any, tmp_path
     done = split(path, TOUCHES, None, level="contact", contact_map=None, partitions=4,
                  directory=tmp_path / "split")  # fmt: skip
     assert set(done.coded) >= {"channel", "campaign"}
-    files = sorted((tmp_path / "split").glob(f"{BUCKET}=*/*.parquet"))
+    files = sorted((tmp_path / "split").glob(f"{BUCKET}=*/*.ipc"))
     assert files
-    schema = pl.read_parquet_schema(files[0])
+    schema = pl.read_ipc_schema(files[0])
     assert schema["channel"] == pl.UInt32
     assert schema["campaign"] == pl.UInt32
     assert schema["touch_id"] == pl.String  # ids stay text

@@ -217,11 +217,11 @@ class TouchIds:
         self.repeated: bool | None = None
 
     def _scan(self, part: int) -> pl.LazyFrame | None:
-        files = sorted((self.directory / f"{self.bucket}={part}").glob("*.parquet"))
+        files = sorted((self.directory / f"{self.bucket}={part}").glob("*.ipc"))
         if not files or self.column is None:
             return None
         return (
-            pl.scan_parquet(files, hive_partitioning=False)
+            pl.scan_ipc(files, hive_partitioning=False)
             .select(self.column.alias("__touch_id"), GLOBAL_ROW)
             .filter(pl.col("__touch_id").is_not_null())
         )

@@ -1,15 +1,19 @@
-"""The split of a partitioned run: each input table written as Parquet partitions by a hash
-of the journey key, in one streaming pass (``sink_parquet`` to a ``PartitionBy`` target),
-every row keeping its global row number (:data:`~attribution.engine._merge.GLOBAL_ROW`).
+"""The split of a partitioned run: each input table written as partition files by a hash of
+the journey key, in one streaming pass (``sink_ipc`` to a ``PartitionBy`` target), every row
+keeping its global row number (:data:`~attribution.engine._merge.GLOBAL_ROW`).
 
 The partition files are scratch, read back whole once, so they hold what is cheapest to
-write: the text columns of short labels (:data:`LABELS`: channel, campaign, stage...) as
-integer codes of one dictionary per table, decoded to the same text when a partition is
-loaded. Polars' Parquet writer dictionary-encodes such text columns itself, which costs
-more per value than the codes' lookup in the stream and gather on the way back (10M
-touches in 8 partitions, CPU seconds on a busy machine, three alternations: the split of
-the log 6.41-6.63 -> 5.64-5.99; reading back and validating the partitions 1.64-1.69 and
-1.69-1.75)."""
+write and read: Arrow IPC without compression (the columns' own memory layout), and the
+text columns of short labels (:data:`LABELS`: channel, campaign, stage...) as integer codes
+of one dictionary per table, decoded to the same text when a partition is loaded. Parquet
+with lz4 (before) spent most of the split's CPU encoding the id columns, which are text
+(10M touches in 8 partitions, CPU seconds on a busy machine, load 8-17, three alternations:
+the split stage 7.84 / 8.12 / 8.35 -> 6.31 / 5.28 / 5.38; the files take about twice the
+disk: 799 MB for the 10M log's six columns instead of 376 MB). Polars' Parquet writer also
+dictionary-encodes the label columns itself, which costs more per value than the codes'
+lookup in the stream and gather on the way back (10M touches in 8 partitions, Parquet: the
+split of the log 6.41-6.63 -> 5.64-5.99 s of CPU; reading back and validating the
+partitions 1.64-1.69 and 1.69-1.75)."""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from attribution.inputs._schema import ROW, Table, TableSpec, check_has_rows, lo
 from attribution.inputs._sources import Source, read_source
 from attribution.typing import Level, TableLike
 
-__all__ = ["BUCKET", "LABELS", "Split", "raw_column", "split"]
+__all__ = ["BUCKET", "LABELS", "Split", "partition_files", "raw_column", "split"]
 
 BUCKET = "__bucket"
 #: Our text columns of labels (few distinct values, whatever the size of the log): written
@@ -35,6 +39,11 @@ LABELS = (
     "channel", "campaign", "touch_type", "utm_source", "utm_medium", "owner_team", "stage",
     "lead_source", "event_type",
 )  # fmt: skip
+
+
+def partition_files(directory: Path, part: int) -> list[Path]:
+    """The files of partition ``part`` of a split written under ``directory``."""
+    return sorted((directory / f"{BUCKET}={part}").glob("*.ipc"))
 
 
 # --- the split ------------------------------------------------------------------------------
@@ -77,17 +86,17 @@ class Split:
     def read(self, part: int) -> pl.DataFrame:
         """Partition ``part`` as the source has it (its columns and types, the coded text
         columns decoded), with :data:`GLOBAL_ROW`."""
-        files = sorted((self.directory / f"{BUCKET}={part}").glob("*.parquet"))
+        files = partition_files(self.directory, part)
         if not files:
             return self.empty
         if not self.coded or self.labels is None:
-            return pl.read_parquet(files, hive_partitioning=False)
+            return pl.scan_ipc(files, hive_partitioning=False).collect()
         # decoded in the query, so the text columns keep the chunks of the others (a column
         # of one chunk beside columns of one per row group makes every later step of the
         # validator copy the frame: 10M touches, pass 1 +0.8 s of CPU)
         labels = pl.lit(self.labels)
         return (
-            pl.scan_parquet(files, hive_partitioning=False)
+            pl.scan_ipc(files, hive_partitioning=False)
             .with_columns(labels.gather(pl.col(c)).alias(c) for c in self.coded)
             .collect()
         )
@@ -110,7 +119,7 @@ def split(
     formats: Mapping[str, Sequence[str]] | None = None,
     keep: Callable[[Sequence[str]], Collection[str]] | None = None,
 ) -> Split:
-    """``data`` written as ``partitions`` Parquet partitions under ``directory``.
+    """``data`` written as ``partitions`` partitions (Arrow IPC files) under ``directory``.
 
     ``keep``: the columns the run reads (as for :func:`load`). Of a Parquet file whose
     ``timestamp`` column is a datetime without a null (its statistics say so), the split then
@@ -183,13 +192,11 @@ def _split_source(
     anchor = pl.Series(dtype=pl.Categorical(categories))
     if coded:
         lazy = lazy.with_columns(pl.col(list(coded)).cast(pl.Categorical(categories)).to_physical())
-    # work files, read back whole once: lz4 and no statistics (10M touches: the split ~15%
-    # faster than zstd, read back ~40% faster)
-    lazy.sink_parquet(
+    # work files, read back whole once: Arrow IPC, uncompressed (see the module's doc)
+    lazy.sink_ipc(
         pl.PartitionBy(directory, key=BUCKET, include_key=False, approximate_bytes_per_file=None),
         mkdir=True,
-        compression="lz4",
-        statistics=False,
+        compression="uncompressed",
     )
     empty = source.frame.with_row_index(GLOBAL_ROW).drop(left_out).clear().collect()
     kept = {ours: theirs for ours, theirs in (columns or {}).items() if theirs not in left_out}
