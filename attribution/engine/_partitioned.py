@@ -98,6 +98,7 @@ from attribution.engine._partition_outputs import (
     InfluenceBuckets,
     StreamedOutputs,
     read_wide,
+    read_work,
     write_work,
 )
 from attribution.engine._partition_pool import in_order
@@ -262,10 +263,10 @@ def _run(
         touches = journeys.touches.with_columns(
             credit.alias(credit_column(runs[i].label)) for i, credit in rules.items()
         )
-        write_work(touches, work / "journeys" / f"{p:05d}.parquet")
+        write_work(touches, work / "journeys" / f"{p:05d}.arrow")
         pairs = None
         if part.campaigns is not None:
-            write_work(part.campaigns, work / "campaigns" / f"{p:05d}.parquet")
+            write_work(part.campaigns, work / "campaigns" / f"{p:05d}.arrow")
             pairs = part.campaigns.select("channel", "campaign").unique()
         return _FirstPass(
             part.counts, part.rows_in, path_partial(journeys), journeys.conversions,
@@ -318,18 +319,18 @@ def _run(
     }
 
     def second_pass(p: int) -> tuple[Path, pl.DataFrame | None, Any]:
-        touches = pl.read_parquet(work / "journeys" / f"{p:05d}.parquet")
+        touches = read_work(work / "journeys" / f"{p:05d}.arrow")
         journey_touches = touches.drop(rule_labels.values())
         rules = {i: touches.get_column(name).alias("credit") for i, name in rule_labels.items()}
         # this partition's allocations (a copy of ``fitted``: two partitions run at once)
         mine = replace(fitted, touch_credit=fitted.allocate(journey_touches))
         table = wide_table(journey_touches, runs, rules, mine, conversions)
         del touches, rules, mine
-        wide = write_work(table, work / "wide" / f"{p:05d}.parquet")
+        wide = write_work(table, work / "wide" / f"{p:05d}.arrow")
         summed = None
-        campaign_file = work / "campaigns" / f"{p:05d}.parquet"
+        campaign_file = work / "campaigns" / f"{p:05d}.arrow"
         if influence is not None and campaign_file.exists():
-            rows = conversion_campaigns_wide(table, pl.read_parquet(campaign_file))
+            rows = conversion_campaigns_wide(table, read_work(campaign_file))
             summed = rows.sums()
             influence.add(rows, p)
             del rows
@@ -474,10 +475,10 @@ _RUN_DOC = """
         merged path table and one row per conversion).
     workdir
         Where the partition files go (a temporary directory inside it, removed at the end);
-        default the system's temporary directory. It needs about the size in memory of
-        the columns the run reads (the partition files are uncompressed: about 65 bytes a
-        touch and 55 a stage row for the synthetic log's columns, 10 GB at 100M touches),
-        plus the touch credit and the campaign rows as Parquet.
+        default the system's temporary directory. Its files are uncompressed: it needs
+        about the size in memory of the columns the run reads (for the synthetic log about
+        65 bytes a touch and 55 a stage row, 10 GB at 100M touches), plus the journey
+        touches, touch credit and campaign rows (1.5 GB in all at 10M touches).
 """
 
 
