@@ -12,13 +12,14 @@ Both cost little: the column's bounds (Parquet statistics, or the min and max th
 check takes anyway) show whether any value may start with whitespace (or hold non-ASCII
 text) and whether any may start with a digit; only then is a value stripped or matched.
 A value ending in a space is looked for on the loaded column (``ends_with``: 50 ms for
-10M values); a trailing tab or NBSP alone, in an ASCII column whose values start with no
-whitespace, is not looked for.
+10M values) unless the control check's byte scan found no whitespace byte in the column (the
+usual id: then neither pass runs); a trailing tab or NBSP alone, in an ASCII column whose
+values start with no whitespace, is not looked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import polars as pl
@@ -47,15 +48,18 @@ def tidy_ids(
     table: str,
     source: Source,
     row: str,
+    spaceless: Collection[str] = (),
 ) -> tuple[pl.DataFrame, dict[str, int], dict[str, tuple[Any, Any]]]:
     """``frame`` with its text id columns trimmed, the cells trimmed per column (only
     columns with some; a whitespace-only cell or a padded null token is a missing value, not
     counted here), and ``bounds`` (text columns' min and max) updated for the columns
-    changed. An Excel-rounded id is a :class:`SchemaError` (``row``: the source rows)."""
+    changed. An Excel-rounded id is a :class:`SchemaError` (``row``: the source rows).
+    ``spaceless``: columns known to hold no whitespace at all (the control check's byte
+    scan, :func:`~attribution.inputs._control.scan_text`), neither trimmed nor looked at."""
     bounds = dict(bounds)
     ids = [c for c in ID_COLUMNS if c in bounds and frame.height]
-    suspect = [c for c in ids if not blank_free(*bounds[c])]
-    rest = [c for c in ids if c not in suspect]
+    suspect = [c for c in ids if not blank_free(*bounds[c]) and c not in spaceless]
+    rest = [c for c in ids if c not in suspect and c not in spaceless]
     if rest:  # a value starting with whitespace is out of the bounds; one ending with a space
         ends = frame.select(pl.col(c).str.ends_with(" ").any() for c in rest).row(0)
         suspect += [c for c, hit in zip(rest, ends, strict=True) if hit]

@@ -23,7 +23,7 @@ from attribution.exceptions import (
     SchemaError,
     did_you_mean,
 )
-from attribution.inputs._control import refuse_control_characters
+from attribution.inputs._control import refuse_control_characters, scan_text, spaceless
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
 from attribution.inputs._read_errors import (
@@ -349,8 +349,9 @@ def _load(
         check_has_rows(source, spec)
     # ids trimmed; blank cells null where the bounds (statistics, or min and max) allow one
     bounds = text_bounds(frame, loaded, _statistics_bounds(source, loaded, renames))
-    frame, trimmed, bounds = tidy_ids(frame, bounds, spec.name, source, ROW)
-    frame = frame_blanks_as_null(frame, loaded, bounds)
+    scans = scan_text(frame, source)  # ids, channels, stages: controls? whitespace?
+    frame, trimmed, bounds = tidy_ids(frame, bounds, spec.name, source, ROW, spaceless(scans))
+    frame = frame_blanks_as_null(frame, loaded, bounds, spaceless(scans))
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     frame = _normalise_types(frame, spec, source, formats)
     kinds = {c: spec.columns[c] for c in loaded}  # limits (a survey answer is cut to its own)
@@ -358,7 +359,7 @@ def _load(
     rows_in = frame.height
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     _check_not_null(frame, spec, source)
-    refuse_control_characters(frame, spec.name, source, ROW)  # a NUL inside 'linkedin'
+    refuse_control_characters(frame, spec.name, source, ROW, scans)  # a NUL in 'linkedin'
     refuse_total_rows(frame, spec.name, source, ROW)  # spend: a BI export's Total row
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     return Table(
