@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from attribution.cli._app import app, console, fail
+from attribution.cli._app import app, console, fail, interrupted
 from attribution.exceptions import AttributionError, ConfigError, InputError
 from attribution.importers import ImportFiles, ImportResult, import_hubspot, import_salesforce
 from attribution.inputs._formats import check_timezone
@@ -171,6 +171,7 @@ def _import(
     """Run ``importer`` on ``files`` with the options every import command has, writing into
     ``out``, and print its summary; an error is the one-line CLI failure. ``timezone``: the
     zone naive dates are read in (``--timezone``)."""
+    existed = Path(out).exists()  # the importer refuses it: nothing of ours there
     try:
         try:
             zone = check_timezone(timezone)
@@ -190,7 +191,24 @@ def _import(
             )
     except (AttributionError, OSError) as exc:
         fail(exc)
-    _print(result, out)
+    except KeyboardInterrupt:  # Ctrl-C while reading or writing: the directory is atomic
+        _interrupted(out, existed)
+    try:
+        _print(result, out)
+    except KeyboardInterrupt:  # Ctrl-C while the summary prints: the import is written
+        _interrupted(out, existed)
+
+
+def _interrupted(out: Path, existed: bool) -> NoReturn:
+    """Ctrl-C during an import: one line saying what was written, exit 130. The import
+    directory is built under a temporary name and renamed when whole, so it is either
+    there complete or not at all (the temporary one is removed)."""
+    if not existed and Path(out).is_dir():
+        interrupted(
+            f"the import directory {out} was written (complete); its summary was not printed: "
+            f"see {out / ImportFiles.REPORT}"
+        )
+    interrupted(f"nothing was written ({out} is made whole or not at all)")
 
 
 @group.command("hubspot")
