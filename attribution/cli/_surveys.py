@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from attribution.b2b._analysis import Analysis
+from attribution.b2b._analysis import B2BInputs, analyse
 from attribution.cli._app import (
     EXIT_EMPTY,
+    ContactsOpt,
     LabelsOpt,
     ModelOpt,
     OutOpt,
@@ -24,9 +25,11 @@ from attribution.cli._app import (
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.inputs._sources import check_readable
-from attribution.models._registry import default_models
+from attribution.options import RunOptions, option_flags, read_flags
 from attribution.surveys._classifier import DEFAULT_MIN_PROBA
 from attribution.surveys._join import DEFAULT_POST_PURCHASE_DAYS, MAX_POST_PURCHASE_DAYS
+
+_LEVEL = dict(option_flags())["level"]
 
 
 @app.command("surveys")
@@ -34,6 +37,8 @@ def surveys_cmd(
     surveys: Annotated[Path, typer.Option(help="Survey answers file")],
     touches: TouchesOpt,
     stages: StagesOpt,
+    contacts: ContactsOpt = None,
+    level: Annotated[str | None, typer.Option(*_LEVEL.flags, help=_LEVEL.help)] = None,
     model: ModelOpt = None,
     truth: TruthOpt = None,
     survey_labels: LabelsOpt = None,
@@ -66,36 +71,53 @@ def surveys_cmd(
     ] = False,
     out: OutOpt = Path("runs"),
 ) -> None:
-    """Benchmark models against self-reported surveys ("How did you hear about us?")."""
-    from attribution.surveys._benchmark import compare_surveys
+    """Benchmark models against self-reported surveys ("How did you hear about us?").
 
-    models = model or default_models()
+    The run is described as ``attribution run`` describes it (one :class:`RunOptions`):
+    --level account with --contacts makes account journeys, and a survey answer keyed by a
+    contact joins its contact's account's conversions, as in ``run --surveys``.
+    """
     try:
         check_readable(
             {
                 "surveys": surveys,
                 "touches": touches,
                 "stages": stages,
+                "contacts": contacts,
                 "truth": truth,
                 "survey_labels": survey_labels,
             }
         )
+        given = read_flags({"models": model, "level": level})
+        given["survey_min_proba"] = (survey_min_proba, "--survey-min-proba")
+        given["survey_post_purchase_days"] = (
+            survey_post_purchase_days,
+            "--survey-post-purchase-days",
+        )
+        options = RunOptions.written(given)
         result = with_progress(
-            len(models), attribute, touches=touches, stages=stages, models=models
+            len(options.runs),
+            attribute,
+            touches=touches,
+            stages=stages,
+            contacts=contacts,
+            options=options,
         )
         result.require_conversions()
-        bench = compare_surveys(
+        # the benchmark (and the decision model it ranks first) as `run --surveys` makes it
+        analysis = analyse(
             result,
-            surveys,
-            truth=truth,
-            classifier=survey_labels,
-            min_proba=survey_min_proba,
-            post_purchase_days=survey_post_purchase_days,
+            B2BInputs(
+                surveys=surveys, contacts=contacts, survey_labels=survey_labels, truth=truth
+            ),
+            options=options,
         )
+        bench = analysis.survey_benchmark
+        assert bench is not None  # surveys were given
         if not allow_empty:  # the benchmark is the command's answer: empty is no answer
             bench.require_compared()
     except EmptyResultError as exc:  # no conversion, or no answer, to compare
         fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         fail(exc)
-    finish(result, out, analysis=Analysis(survey_benchmark=bench))
+    finish(result, out, analysis=analysis)
