@@ -543,4 +543,5 @@ def _sla(inputs: B2BInputs, options: RunOptions | None) -> Any:
         columns=columns,
         stage_names=stage_names,
         timestamp_formats=formats,
+        as_of=options.as_of_time if options is not None else None,  # the run's as-of time
     )

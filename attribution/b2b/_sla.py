@@ -12,9 +12,13 @@ Rules (also written to ``sla.json``):
 - **Owner team** of a hand-off: ``owner_team`` of its stage event when the stages carry one,
   else that of the first sales touch at or after it, else ``(no team)``. Per-team rows are
   written when the data names any team.
-- **Data end** (``as_of``): the latest timestamp of the stages and touches. A hand-off whose
-  deadline is after it and which is not yet done is **not judged** (neither met nor
-  breached); one never done by a deadline before it is a breach.
+- **As of** (``as_of``): the time "still open" and "overdue" are measured at, the run's
+  as-of time as the account engagement takes it: the ``as_of`` option (``--as-of``) when
+  given, else the latest timestamp of the stages and touches **not after the run's own
+  time** (a meeting scheduled for next week does not move it). Stage events and touches
+  dated after it are left out (counted: ``rows_after_as_of``; a hand-off done only after it
+  is still open). A hand-off whose deadline is after it and which is not yet done is **not
+  judged** (neither met nor breached); one never done by a deadline before it is a breach.
 - **speed_to_lead**: hours from the MQL to the first sales touch at or after it; compliant
   within ``speed_to_lead_hours``. ``value`` is the median over the MQLs touched.
 - **follow_up**: sales touches in ``[MQL, MQL + follow_up_days]``; compliant with at least
@@ -31,12 +35,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from attribution.b2b._engagement import check_as_of
 from attribution.b2b._shared import jsonable, load_stage_events, pct
 from attribution.b2b._sla_metrics import (
     BREACH,
@@ -111,7 +116,7 @@ class SLA:
     breaches : pl.DataFrame
         One row per breach (:data:`BREACHES_SCHEMA`): the metric, team, contact / account,
         when the hand-off started, its deadline, when it was done (null: never) and
-        ``late_hours`` (done, or the data's end when never, minus the deadline); longest
+        ``late_hours`` (done, or the as-of time when never, minus the deadline); longest
         first within each metric.
     settings, notes, counts : dict
         The targets used, the rules and where each default comes from, and the counts.
@@ -152,6 +157,18 @@ class SLA:
         """A few readable lines: each metric against its target, the breaches, the teams."""
         s = self.settings
         lines = ["SLAs (hand-offs from MQL; targets from [sla] or the defaults):"]
+        if self.counts.get("as_of_from"):
+            after = self.counts.get("rows_after_as_of") or {}
+            left = (
+                f"; {after.get('stages', 0):,} stage event(s) and {after.get('touches', 0):,} "
+                "touch(es) dated after it left out (--as-of sets the time)"
+                if after.get("stages") or after.get("touches")
+                else ""
+            )
+            lines.append(
+                f"  open and overdue as of {self.counts.get('as_of')} "
+                f"({self.counts['as_of_from']}){left}"
+            )
         rows = {r["metric"]: r for r in self.overall().iter_rows(named=True)}
         never = self.breaches.filter(
             (pl.col("metric") == "speed_to_lead") & pl.col("completed_at").is_null()
@@ -226,6 +243,8 @@ def sla(
     stage_names: Mapping[str, str | Sequence[str]] | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+    as_of: datetime | date | str | None = None,
+    now: datetime | None = None,
 ) -> SLA:
     """Sales and marketing SLAs from stage events and sales touches (rules: module notes).
 
@@ -244,6 +263,12 @@ def sla(
         ``sql_to_opportunity_days``.
     stage_names, columns, timestamp_formats
         As for :func:`attribution.funnel`.
+    as_of
+        The time open and overdue hand-offs are measured at (the run's ``as_of``,
+        ``--as-of``; a date alone is the end of that day); default: the latest stage or
+        touch time not after ``now``.
+    now
+        The run's own time (default: the current UTC time).
 
     Raises
     ------
@@ -286,8 +311,22 @@ def sla(
                 column=key,
             )
         )
+    given = check_as_of(as_of)
+    cutoff = given or now or datetime.now(UTC)
+    limit = pl.lit(cutoff, pl.Datetime("us", "UTC"))
     ends = pl.concat([frame.select("timestamp"), touch_frame.select("timestamp")])
-    as_of: datetime | None = ends.get_column("timestamp").max()  # type: ignore[assignment]
+    reference: datetime | None = given or ends.get_column("timestamp").filter(
+        ends.get_column("timestamp") <= cutoff
+    ).max()  # type: ignore[assignment]
+    # what is dated after the as-of time has not happened yet, as of it: left out, counted
+    after = {
+        "stages": int(frame.select((pl.col("timestamp") > limit).sum()).item()),
+        "touches": int(touch_frame.select((pl.col("timestamp") > limit).sum()).item()),
+    }
+    if reference is not None and given is None:
+        limit = pl.lit(reference, pl.Datetime("us", "UTC"))
+    frame = frame.filter(pl.col("timestamp") <= limit)
+    touch_frame = touch_frame.filter(pl.col("timestamp") <= limit)
     types: tuple[str, ...] = s["sales_touch_types"]
     sales = (
         sales_touches(touch_frame, key, types)
@@ -296,10 +335,10 @@ def sla(
             touch_frame.with_columns(pl.lit(None, pl.String).alias("touch_type")), key, types
         )
     )
-    items, skipped = _all_items(frame, sales, key, s, as_of)
+    items, skipped = _all_items(frame, sales, key, s, reference)
     has_teams = items.select((pl.col("owner_team") != NO_TEAM).any()).item() or False
     table = _table(items, s, per_team=bool(has_teams))
-    breaches = _breaches(items, key, as_of)
+    breaches = _breaches(items, key, reference)
     return SLA(
         table=table,
         breaches=breaches,
@@ -319,7 +358,11 @@ def sla(
             "teams": sorted(
                 t for t in items.get_column("owner_team").unique().to_list() if t != NO_TEAM
             ),
-            "as_of": str(as_of) if as_of is not None else None,
+            "as_of": reference.isoformat() if reference is not None else None,
+            "as_of_from": "the as_of option"
+            if given is not None
+            else f"the latest touch or stage time not after the run's time ({cutoff.isoformat()})",
+            "rows_after_as_of": after,
         },
     )
 

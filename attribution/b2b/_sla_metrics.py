@@ -160,7 +160,7 @@ def _items(frame: pl.DataFrame, key: str, metric: str, **columns: pl.Expr) -> pl
 
 def _status(done: pl.Expr, deadline: pl.Expr, as_of: datetime) -> pl.Expr:
     """Compliant when done (``done`` true) by the deadline; a breach when done after it or
-    not done once it has passed; not judged while the deadline is after the data's end."""
+    not done once it has passed; not judged while the deadline is after the as-of time."""
     return (
         pl.when(done)
         .then(pl.lit(COMPLIANT))
@@ -245,7 +245,7 @@ def follow_up(
 
 def sql_acceptance(mqls: pl.DataFrame, key: str, days: float, as_of: datetime) -> pl.DataFrame:
     """Per MQL: accepted when it reached SQL (``sql_at``) within ``days``; not judged while
-    the window is open at the data's end."""
+    the window is open at the as-of time."""
     deadline = pl.col("started_at") + timedelta(days=days)
     accepted = pl.col("sql_at").is_not_null() & (pl.col("sql_at") <= deadline)
     status = (

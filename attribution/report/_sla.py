@@ -3,6 +3,8 @@ compliance of each owner team, and the longest breaches (``sla_breaches.parquet`
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -42,6 +44,8 @@ def sla_section(ctx: Context) -> Section | None:
         return Section("sla", "Sales and marketing SLAs", gap)
     overall = slas.filter(pl.col("owner_team").is_null())
     parts = [kpis(_figures(overall))]
+    if clock := _as_of(meta):
+        parts.append(f"<p>{e(clock)}</p>")
     _finding(ctx, overall)
     parts.append(
         table(overall.select(c for c in _COLUMNS if c in overall.columns and c != "owner_team"))
@@ -76,6 +80,23 @@ def sla_section(ctx: Context) -> Section | None:
         "The hand-off from marketing to sales: how fast MQLs get a first sales touch, whether "
         "they are followed up, accepted, and moved on, against the SLA targets.",
     )
+
+
+def _as_of(meta: dict[str, Any] | None) -> str | None:
+    """The time open and overdue hand-offs were measured at and where it came from (the
+    run's as-of time), with the rows dated after it; None for a run written before
+    ``sla.json`` said it."""
+    counts = (meta or {}).get("counts") or {}
+    if not counts.get("as_of_from"):
+        return None
+    after = counts.get("rows_after_as_of") or {}
+    left = (
+        f"; {after.get('stages', 0):,} stage event(s) and {after.get('touches', 0):,} "
+        "touch(es) dated after it are left out"
+        if after.get("stages") or after.get("touches")
+        else ""
+    )
+    return f"Open and overdue as of {counts.get('as_of')} ({counts['as_of_from']}){left}."
 
 
 def _figures(overall: pl.DataFrame) -> list[tuple[str, str]]:
