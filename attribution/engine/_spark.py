@@ -65,6 +65,7 @@ from attribution.engine._result import (
     SUMS_SCHEMA,
 )
 from attribution.engine._segments import load_segments, segments_of
+from attribution.engine._spark_options import refuse_on_spark
 from attribution.engine._stages import (
     Fitted,
     Part,
@@ -196,7 +197,10 @@ def _task_part(
     """A task's journeys (its whole Spark partition as one frame: journeys cross batch
     boundaries) and their rule-based touch credit; None for an empty partition.
     ``contacts`` and ``segments`` are broadcasts (or None)."""
-    table = pa.Table.from_batches(list(batches))
+    listed = list(batches)
+    if not listed:  # a partition no journey key hashed to: no batch at all
+        return None
+    table = pa.Table.from_batches(listed)
     if table.num_rows == 0:
         return None
     frame = pl.from_arrow(table)
@@ -431,6 +435,12 @@ def attribute_spark(
             "(withColumnRenamed) to the canonical names"
         )
     refuse_bootstrap(options, "on Spark")
+    refuse_on_spark(
+        options,
+        given=keywords,
+        b2b=b2b is not None,
+        sla=b2b is not None and b2b.sla is not False,
+    )
     if options.select_markov_order:
         raise ModelParameterError("select_markov_order is not available on Spark: its held-"
             "out split of journeys is not an additive partial result; run attribute() on a "

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from attribution.engine._empty import require_conversions
 from attribution.engine._spark import NOT_ON_SPARK, attribute_spark
+from attribution.engine._spark_options import refuse_on_spark
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.options import RunOptions, option_flags, read_flags
 
@@ -135,9 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = job_parser().parse_args(argv)
 
     try:  # the options and local inputs are checked before Spark starts; errors name flags
-        options = RunOptions.written(read_flags(vars(args)))
+        given = read_flags(vars(args))
+        options = RunOptions.written(given)
         check_inputs(args)
         b2b_wanted = any(getattr(args, n) for n in B2B_TABLES) or args.plan or args.sla
+        # an option Spark cannot honour: refused before Spark starts, never left out
+        refuse_on_spark(options, given=given, b2b=bool(b2b_wanted), sla=bool(args.sla))
         if b2b_wanted:
             from attribution.engine._spark_b2b import local_directory
 
