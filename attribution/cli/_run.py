@@ -164,6 +164,16 @@ def run(
         ),
     ] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Runs directory")] = None,
+    keep_runs: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-runs",
+            min=1,
+            help="After a successful run, keep the newest N run directories of --out and "
+            "remove the older ones (only run directories this package wrote, never the new "
+            "one); says what it removed",
+        ),
+    ] = None,
     **flags: Any,
 ) -> None:
     """Run a batch attribution job from files or a config file; writes a run directory.
@@ -329,4 +339,22 @@ def run(
         hold.close()
         interrupted("nothing was written")
     with hold:
-        finish(result, runs_dir, analysis=analysis, write_to=options.write_to)
+        path = finish(result, runs_dir, analysis=analysis, write_to=options.write_to)
+    if keep_runs is not None:
+        _keep(runs_dir, keep_runs, path)
+
+
+def _keep(runs_dir: Path, keep: int, written: Path) -> None:
+    """``--keep-runs``: the older run directories removed, said in one line (stderr)."""
+    from attribution.cli._keep_runs import keep_runs
+
+    try:
+        kept = keep_runs(runs_dir, keep, written)
+    except ConfigError as exc:
+        fail(exc)
+    except KeyboardInterrupt:  # each directory is hidden, then deleted: none is half there
+        interrupted(
+            f"the run directory {written} was written; --keep-runs {keep} was interrupted "
+            "(each older run directory is removed whole or left)"
+        )
+    typer.echo(kept.line(runs_dir, keep), err=True)

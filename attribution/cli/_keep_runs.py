@@ -1,0 +1,124 @@
+"""``attribution run --keep-runs N``: after a successful run, the runs directory keeps its
+newest ``N`` run directories and the older ones are removed, saying which.
+
+A run directory of ours is a directory of the runs directory (not hidden: a run being
+written is a hidden temporary one) whose ``manifest.json`` is this package's
+(``package.name``) and names the directory (``run_id`` = its name); nothing else is ever
+removed (a state directory, a snapshot store, a file, a directory of another tool). Newest
+is by the manifest's ``created_at``, then the run id (which starts with the run's UTC time).
+The run just written is never removed. A directory is renamed to a hidden name first, then
+deleted, so a reader (the service, a BI tool) never sees half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from attribution.engine._files import RunFiles
+from attribution.exceptions import ConfigError
+
+__all__ = ["KeptRuns", "keep_runs", "our_runs"]
+
+_PACKAGE = "attribution-engine"
+
+
+@dataclass
+class KeptRuns:
+    """What :func:`keep_runs` did: the run directories removed and kept (names, oldest
+    first) and the entries left alone because they are not run directories of ours."""
+
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    not_runs: list[str] = field(default_factory=list)
+
+    def line(self, runs_dir: Path, keep: int) -> str:
+        """One line for the command line."""
+        alone = (
+            f"; {len(self.not_runs):,} other entr{'y' if len(self.not_runs) == 1 else 'ies'} "
+            "(not run directories of ours) left alone"
+            if self.not_runs
+            else ""
+        )
+        if not self.removed:
+            return (
+                f"--keep-runs {keep}: nothing removed from {runs_dir} ({len(self.kept):,} run "
+                f"director{'y' if len(self.kept) == 1 else 'ies'}){alone}"
+            )
+        return (
+            f"--keep-runs {keep}: removed {len(self.removed):,} older run "
+            f"director{'y' if len(self.removed) == 1 else 'ies'} from {runs_dir}: "
+            f"{', '.join(self.removed)}; kept {len(self.kept):,} (newest {self.kept[-1]}){alone}"
+        )
+
+
+def our_runs(runs_dir: Path) -> tuple[list[Path], list[str]]:
+    """The run directories of ours in ``runs_dir``, oldest first, and the names of the other
+    (not hidden) entries."""
+    runs: list[tuple[str, str, Path]] = []
+    others: list[str] = []
+    for entry in sorted(runs_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue  # a run being written, a store's own files
+        manifest = _manifest(entry)
+        if manifest is None:
+            others.append(entry.name)
+            continue
+        runs.append((str(manifest.get("created_at") or ""), entry.name, entry))
+    return [path for _, _, path in sorted(runs)], others
+
+
+def _manifest(entry: Path) -> dict[str, object] | None:
+    """The manifest of ``entry`` when it is a run directory of ours, else None."""
+    if entry.is_symlink() or not entry.is_dir():
+        return None
+    try:
+        manifest = json.loads((entry / RunFiles.MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    package = manifest.get("package")
+    if not isinstance(package, dict) or package.get("name") != _PACKAGE:
+        return None
+    return manifest if manifest.get("run_id") == entry.name else None
+
+
+def keep_runs(runs_dir: Path, keep: int, written: Path) -> KeptRuns:
+    """Remove all but the newest ``keep`` run directories of ours in ``runs_dir``, never
+    ``written`` (the run just written); see the module. A directory that cannot be removed
+    is a :class:`ConfigError` saying what was removed before it."""
+    if keep < 1:
+        raise ConfigError(f"--keep-runs must be at least 1; got {keep}")
+    runs, others = our_runs(runs_dir)
+    out = KeptRuns(not_runs=others)
+    old = runs[:-keep] if len(runs) > keep else []
+    written = Path(written).resolve()
+    for path in runs:
+        if path in old and path.resolve() != written:
+            hidden = path.with_name(f".{path.name}.{os.getpid()}.removing")
+            try:
+                path.rename(hidden)
+            except FileNotFoundError:  # another run's --keep-runs took it first
+                continue
+            except OSError as exc:
+                raise _unremovable(keep, path, exc, out) from None
+            out.removed.append(path.name)  # gone from the runs directory from here
+            try:
+                shutil.rmtree(hidden)
+            except OSError as exc:
+                raise _unremovable(keep, hidden, exc, out) from None
+        else:
+            out.kept.append(path.name)
+    return out
+
+
+def _unremovable(keep: int, path: Path, exc: OSError, out: KeptRuns) -> ConfigError:
+    done = f"removed {', '.join(out.removed)}" if out.removed else "removed none"
+    return ConfigError(
+        f"--keep-runs {keep}: the run was written, but '{path}' could not be removed "
+        f"({type(exc).__name__}: {exc}); {done}"
+    )
