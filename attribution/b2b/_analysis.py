@@ -193,7 +193,6 @@ def _decide(
         from attribution.surveys._benchmark import compare_surveys
         from attribution.surveys._join import DEFAULT_POST_PURCHASE_DAYS
 
-        contacts = _contacts(inputs, options)  # a contact's answer: its account
         bench = compare_surveys(
             result,
             inputs.surveys,
@@ -202,7 +201,10 @@ def _decide(
             columns=(options.columns or {}).get("surveys") if options is not None else None,
             formats=formats_for("surveys", _formats(options)),
             min_proba=options.survey_min_proba if options is not None else None,
-            contacts=contacts,
+            # a contact's answer: its account; an e-mail's: its contact (or the touches')
+            contacts=inputs.contacts,
+            touches=inputs.touches if inputs.touches is not None else inputs.events,
+            table_columns=_columns(options),
             post_purchase_days=(
                 options.survey_post_purchase_days
                 if options is not None

@@ -108,7 +108,11 @@ def surveys_cmd(
         analysis = analyse(
             result,
             B2BInputs(
-                surveys=surveys, contacts=contacts, survey_labels=survey_labels, truth=truth
+                surveys=surveys,
+                contacts=contacts,
+                touches=touches,  # read only for e-mails, when the answers are keyed by one
+                survey_labels=survey_labels,
+                truth=truth,
             ),
             options=options,
         )

@@ -54,6 +54,7 @@ from attribution.inputs._sources import TableLike
 from attribution.surveys._classifier import SurveyClassifier
 from attribution.surveys._coding import CodingMode, code_answers
 from attribution.surveys._dark_funnel import dark_funnel_table, hybrid_table
+from attribution.surveys._emails import contacts_from_emails, email_contacts
 from attribution.surveys._join import (
     DEFAULT_POST_PURCHASE_DAYS,
     JOIN_KEYS,
@@ -106,6 +107,8 @@ def compare_surveys(
     min_proba: float | None = None,
     contacts: TableLike | None = None,
     post_purchase_days: int = DEFAULT_POST_PURCHASE_DAYS,
+    touches: TableLike | None = None,
+    table_columns: Mapping[str, Mapping[str, str]] | None = None,
 ) -> SurveyBenchmark:
     """Score every model of ``result`` against self-reported attribution answers.
 
@@ -145,6 +148,12 @@ def compare_surveys(
         The run's contacts table (``contact_id``, ``account_id``; the run's ``contacts``). At
         account level, an answer keyed by a contact alone joins its contact's account
         (counted: ``answers_account_from_contact``, ``answers_contact_without_account``).
+    touches
+        The run's touch log: read for ``contact_id`` and ``email`` only, when the answers
+        are keyed by e-mail and ``contacts`` carries no ``email`` column.
+    table_columns
+        The run's column mappings by table (``{"contacts": {...}, "touches": {...}}``),
+        for reading ``contact_id`` and ``email`` from ``contacts`` or ``touches``.
     post_purchase_days
         An answer at most this many days after one of its key's conversions is about that
         conversion (``RunOptions.survey_post_purchase_days``, default 30); else it goes to the
@@ -207,6 +216,13 @@ def compare_surveys(
         formats=formats,
     )
     answers, duplicates = drop_duplicate_answers(coded_answers.frame)
+    # answers keyed by e-mail: the contact carrying it (contacts table, else the touches)
+    emails = (
+        email_contacts({"contacts": contacts, "touches": touches}, table_columns)
+        if "email" in answers.columns
+        else None
+    )
+    answers, email_counts = contacts_from_emails(answers, emails)
     contact_frame = None
     conversion_ids = result.conversions.columns
     if contacts is not None and "account_id" in conversion_ids and "contact_id" not in (
@@ -214,7 +230,7 @@ def compare_surveys(
     ):  # account level: the answers' contacts are mapped to accounts
         contact_frame = (
             contacts if isinstance(contacts, pl.DataFrame) and ROW in contacts.columns
-            else load(contacts, CONTACTS).frame
+            else load(contacts, CONTACTS, columns=(table_columns or {}).get("contacts")).frame
         )
     answers, contact_accounts = accounts_from_contacts(answers, result.conversions, contact_frame)
     coded = (
@@ -247,6 +263,7 @@ def compare_surveys(
 
     top1, mean_credit = per_conversion_scores(compared, credit, models, conv_ids)
     counts = join_counts(coded, joined, result.conversions, compared) | contact_accounts
+    counts |= email_counts
     counts["duplicate_answers_dropped"] = duplicates
     distances, shares = compare_shares(compared, credit, models, joined, tracked, conv_ids.len())
     metrics = pl.DataFrame(

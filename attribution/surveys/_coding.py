@@ -27,6 +27,7 @@ import polars as pl
 from attribution.exceptions import ConfigError, InputError
 from attribution.inputs._schema import ROW, SURVEYS, load
 from attribution.inputs._sources import TableLike
+from attribution.surveys._emails import SURVEYS_WITH_EMAIL
 from attribution.surveys._named import channels_named
 from attribution.surveys._rules import (
     OTHER,
@@ -132,7 +133,7 @@ def code_answers(
     ):
         raise ConfigError(f"survey_min_proba must be a number in [0, 1]; got {floor!r}")
     rule_set = rules if isinstance(rules, SurveyRules) else load_survey_rules(rules)
-    table = load(surveys, SURVEYS, columns=columns, formats=formats)
+    table = load(surveys, SURVEYS_WITH_EMAIL, columns=columns, formats=formats)
     frame = table.frame
     if "channel" in frame.columns:
         frame = frame.rename({"channel": "pick_list"})
@@ -213,7 +214,8 @@ def code_answers(
         .alias("coded_by"),
     ).with_columns(pl.when(pl.col("coded_by") == "rule").then(pl.col("rule")).alias("rule"))
     keys = [
-        c for c in ("contact_id", "account_id", "opportunity_id", "timestamp") if c in frame.columns
+        c for c in ("contact_id", "account_id", "opportunity_id", "email", "timestamp")
+        if c in frame.columns
     ]
     coded = frame.select(
         ROW, *keys, "response", "pick_list", "answer", "channel", "coded_by", "rule",

@@ -184,7 +184,7 @@ def drop_duplicate_answers(coded: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     kept (each weighs ``1 / k`` on its conversion)."""
     same = [
         c
-        for c in (*JOIN_KEYS, "timestamp", "response", "pick_list")
+        for c in (*JOIN_KEYS, "email", "timestamp", "response", "pick_list")
         if c in coded.columns
     ]
     kept = coded.unique(subset=same, keep="first", maintain_order=True) if same else coded

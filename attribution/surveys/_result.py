@@ -236,6 +236,19 @@ class SurveyBenchmark:
                 f"{cut} answers joined by the 15-character form of an 18-character Salesforce "
                 "id (a survey tool's ids against a report's; id_15 in survey_coded.parquet)."
             )
+        if "email_source" in cnt:
+            lines.append(
+                f"Answers keyed by e-mail: {cnt['answers_contact_from_email']} given the contact "
+                f"of their e-mail ({cnt['email_source']} table; trimmed, case-insensitive); "
+                f"{cnt['answers_email_unknown']} with an e-mail no contact carries; "
+                f"{cnt['answers_email_ambiguous_dropped']} dropped: their e-mail is on two or "
+                "more contacts, so the answer cannot say whose it is."
+            )
+        elif cnt.get("answers_email_without_table"):
+            lines.append(
+                f"{cnt['answers_email_without_table']} answers keyed by e-mail alone join "
+                "nothing: neither the contacts table nor the touches carry an 'email' column."
+            )
         if "answers_account_from_contact" in cnt:
             mapped = cnt["answers_account_from_contact"]
             without = cnt["answers_contact_without_account"]
