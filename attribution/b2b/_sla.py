@@ -361,7 +361,8 @@ def sla(
             "as_of": reference.isoformat() if reference is not None else None,
             "as_of_from": "the as_of option"
             if given is not None
-            else f"the latest touch or stage time not after the run's time ({cutoff.isoformat()})",
+            else "the latest touch or stage time not after the run's time",
+            "run_time": cutoff.isoformat(),  # apart: the summary is the same for every run
             "rows_after_as_of": after,
         },
     )
