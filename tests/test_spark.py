@@ -256,3 +256,40 @@ def test_an_input_spark_cannot_read_is_one_line_exit_2(
     assert err.startswith("error: Spark cannot read the inputs:")
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_lookback_per_segment_with_campaigns_equals_single_machine(
+        spark: SparkSession, synth: Any) -> None:
+    """new-user report 6 #19: the campaign pass rebuilt the journeys without the accounts'
+    segments (an InputError in every task) whenever the touches had a campaign column."""
+    options = {"models": ["linear", "markov"], "level": "account", "lookback": "segments",
+               "contacts": synth.contacts, "accounts": synth.accounts}
+    expected = attribution.attribute(synth.touches, synth.stages, **options)
+    result = attribute_spark(_to_spark(spark, synth.touches), _to_spark(spark, synth.stages),
+                             partitions=2, **options)
+    campaigns = result.campaign_credit()
+    assert campaigns is not None
+    assert campaigns.height > 0
+    by = ["model", "channel", "campaign"]
+    assert_frame_equal(expected.campaign_credit.sort(by), campaigns.sort(by), rel_tol=1e-9)
+    by = ["model", "channel"]
+    assert_frame_equal(expected.channel_credit.sort(by),
+                       _to_polars(result.channel_credit).sort(by), rel_tol=1e-9)
+    # what Spark writes, whatever the in-memory default (report 6 #8)
+    assert result.manifest["parameters"]["touch_credit_layout"] == "long"
+    result.unpersist()
+
+
+def test_a_write_spark_cannot_do_is_one_line_exit_2(
+        spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """new-user report 6 #13: a write failure after the job was a Java traceback, exit 1."""
+    small = synthesize(100, seed=5)
+    small.touches.write_parquet(tmp_path / "touches.parquet")
+    small.stages.write_parquet(tmp_path / "stages.parquet")
+    out = "nosuchfs://bucket/run"
+    code = main(["--touches", str(tmp_path / "touches.parquet"), "--stages",
+                 str(tmp_path / "stages.parquet"), "--out", out, "--model", "linear"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write the run into --out {out!r}: ")
+    assert len(err.strip().splitlines()) == 1

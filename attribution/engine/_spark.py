@@ -499,11 +499,13 @@ def attribute_spark(
         ),
         from_arrow_schema(TOUCH_CREDIT_ARROW),
     )
-    shared = {"contacts": contacts_b, "estimators": estimators_b}
+    # the campaign pass rebuilds the journeys as passes 1 and 2 do: the same broadcasts
+    shared = {"contacts": contacts_b, "segments": segments_b, "estimators": estimators_b}
     campaigns = spark_campaign_sums(events, _task, options, **shared)
     account = {"contact_scope": options.contact_scope} if options.level == "account" else {}
     parameters = run_parameters(options, account)
     parameters["partitions"] = n
+    parameters["touch_credit_layout"] = "long"  # what Spark writes, whatever the default
     manifest = make_manifest(
         runs,
         inputs={

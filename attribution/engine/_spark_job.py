@@ -1,26 +1,32 @@
-"""The Spark job's command line (``python -m attribution.spark``, ``spark-submit -m
-attribution.spark``): Parquet inputs in, run files out, with the B2B stage
-(:func:`attribution.analyse`, on the driver: :mod:`attribution.engine._spark_b2b`) when a
-B2B input is given."""
+"""The Spark job's command line (``python -m attribution.spark``; for ``spark-submit``
+the file ``python -m attribution.spark --submit-file`` prints): Parquet inputs in, run
+files out, with the B2B stage (:func:`attribution.analyse`, on the driver:
+:mod:`attribution.engine._spark_b2b`) when a B2B input is given."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from attribution.engine._empty import require_conversions
 from attribution.engine._spark import NOT_ON_SPARK, attribute_spark
 from attribution.engine._spark_options import refuse_on_spark
+from attribution.engine._spark_start import (
+    check_out_uri,
+    check_spark_start,
+    first_line,
+    local_path,
+    parquet_directory_problem,
+    start_spark,
+)
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.options import RunOptions, option_flags, read_flags
 
-__all__ = ["B2B_TABLES", "PARQUET_INPUTS", "check_inputs", "job_parser", "main"]
+__all__ = ["B2B_TABLES", "PARQUET_INPUTS", "check_inputs", "job_parser", "main", "submit_file"]
 
 #: The B2B tables the job takes (Parquet, read by Spark and gathered on the driver) and
 #: what each adds: the B2B stage runs when one of them, ``--plan`` or ``--sla`` is given.
@@ -38,6 +44,8 @@ def job_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m attribution.spark",
         description="Attribution on Spark: Parquet touches and stages in, run files out.",
+        epilog="python -m attribution.spark --submit-file prints the path of the job's file "
+        "for spark-submit (spark-submit [options] FILE --touches ...).",
     )
     parser.add_argument("--touches", required=True, help="Parquet path or URI of the touches")
     parser.add_argument("--stages", required=True, help="Parquet path or URI of the stages")
@@ -68,16 +76,6 @@ PARQUET_INPUTS = ("touches", "stages", "contacts", "accounts", *B2B_TABLES)
 _PARQUET_MAGIC = b"PAR1"
 
 
-def local_path(uri: str) -> Path | None:
-    """``uri`` as a local path (a path or a ``file:`` URI), else None (``s3a://``, ...)."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return Path(parsed.path)
-    if parsed.scheme == "" or (len(parsed.scheme) == 1 and uri[1:3] == ":\\"):
-        return Path(uri)
-    return None
-
-
 def check_inputs(args: argparse.Namespace) -> None:
     """Each local Parquet input (a path or a ``file:`` URI) exists and is Parquet (a file
     that starts with ``PAR1``, or a directory of part files), else a ConfigError naming
@@ -93,6 +91,9 @@ def check_inputs(args: argparse.Namespace) -> None:
         if not path.exists():
             raise ConfigError(f"--{name} {given!r}: no such file or directory")
         if path.is_dir():
+            problem = parquet_directory_problem(path)
+            if problem is not None:
+                raise ConfigError(f"--{name} {given!r}: {problem}")
             continue
         try:
             with path.open("rb") as handle:
@@ -131,8 +132,21 @@ def _b2b_inputs(args: argparse.Namespace, spark: Any, touches: Any, stages: Any)
     )
 
 
+def submit_file() -> Path:
+    """The job's entry script for ``spark-submit`` (which takes a Python file, not ``-m``):
+    alone in its package directory, so the directory Python puts first on ``sys.path``
+    shadows no standard module."""
+    from attribution import _spark_submit
+
+    return Path(_spark_submit.__file__).parent / "attribution_spark_job.py"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m attribution.spark --touches URI --stages URI --out URI --model NAME ...``"""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--submit-file"]:  # the file to give spark-submit
+        print(submit_file())
+        return 0
     args = job_parser().parse_args(argv)
 
     try:  # the options and local inputs are checked before Spark starts; errors name flags
@@ -146,20 +160,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from attribution.engine._spark_b2b import local_directory
 
             local_directory(args.out)  # the driver writes the B2B outputs there
+        check_out_uri(args.out)  # a local --out: writable, before the whole job runs
+        check_spark_start(args.master)
     except AttributionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from pyspark.sql import SparkSession
-
-    # executors must run this interpreter (a job entry point, like the CLI, may read it)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName("attribution").config(
-        "spark.sql.session.timeZone", "UTC"
-    )
-    if args.master:
-        builder = builder.master(args.master)
-    spark = builder.getOrCreate()
+    spark = start_spark(args.master)
+    if isinstance(spark, str):
+        print(f"error: Spark could not start: {spark}", file=sys.stderr)
+        return 2
     from pyspark.errors import AnalysisException
 
     try:
@@ -192,7 +202,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmptyResultError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    result.write(args.out)
+    try:
+        result.write(args.out)
+    except AttributionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 -- Spark's or the OS's: one line, never a trace
+        print(f"error: cannot write the run into --out {args.out!r}: {first_line(exc)}",
+              file=sys.stderr)
+        return 2
     if result.analysis is not None:
         for summary in result.analysis.summaries():
             print(summary)
