@@ -7,11 +7,15 @@ refuses control characters in ids and channels (422); a run refuses them too, na
 file, the user's column and the lines, in every id column, ``channel`` and ``stage``.
 
 Refused: the C0 and C1 control characters (U+0000-U+001F, U+007F-U+009F) that are not
-whitespace. Tab, line feed, carriage return, vertical tab, form feed and NEL are whitespace
-in a file's cell, as before: trimmed, and folded to one space inside a channel or stage name
-(``linked<TAB>in`` is ``linked in``). The service, whose JSON has no reason to hold them,
-refuses those too. Invisible format characters (zero-width space, ...) are not controls:
-the channel, stage and campaign spellings remove them.
+whitespace, in ids, channels and stages; and in a channel or stage, the whitespace ones too
+-- tab, line feed, carriage return, vertical tab, form feed, NEL (:data:`LABEL_COLUMNS`,
+:data:`BREAK_CLASS`) -- anywhere in the cell, as the HTTP service refuses them in these
+fields (422): ``Paid<LF>Search`` is a cell edited with Alt+Enter or pasted from two cells, a
+name nobody typed; folded to ``paid search`` it took credit under a name the CRM does not
+have. A cell of whitespace only is still a missing value, and an id keeps its rule (padding,
+tabs included, trimmed and counted; a control character inside refused). Invisible format
+characters (zero-width space, ...) are not controls: the channel, stage and campaign
+spellings remove them.
 
 The check reads a column's bytes, not its values (:func:`scan_text`): the column is exported
 to Arrow a slice at a time (its text copied into one buffer, about 5 ms per million ids) and
@@ -39,7 +43,9 @@ from attribution.inputs._ids import ID_COLUMNS
 from attribution.inputs._sources import Source
 
 __all__ = [
+    "BREAK_CLASS",
     "CONTROL_CLASS",
+    "LABEL_COLUMNS",
     "NAME_COLUMNS",
     "TextBytes",
     "holds_control",
@@ -51,19 +57,26 @@ __all__ = [
 
 #: The control characters a name or id may not hold (not whitespace): a regex class.
 CONTROL_CLASS = r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]"
+#: The whitespace control characters (tab, line feed, VT, FF, carriage return, NEL): refused
+#: in a :data:`LABEL_COLUMNS` cell, as the service refuses them.
+BREAK_CLASS = r"[\x09-\x0d\x85]"
 #: The columns (ours) checked: ids, channels, stages.
 NAME_COLUMNS = (*ID_COLUMNS, "channel", "stage")
+#: The names among them, where :data:`BREAK_CLASS` is refused too.
+LABEL_COLUMNS = ("channel", "stage")
+_LABEL_CLASS = r"[\x00-\x1f\x7f-\x9f]"  # CONTROL_CLASS and BREAK_CLASS
 
 
 @dataclass(frozen=True)
 class TextBytes:
     """What the values of a text column hold, byte-wise (:func:`scan_text`): the lowest and
     highest byte (``low > high`` when there is none) and whether a character of
-    :data:`CONTROL_CLASS` is among them."""
+    :data:`CONTROL_CLASS` (``control``) or :data:`BREAK_CLASS` (``breaks``) is among them."""
 
     low: int
     high: int
     control: bool
+    breaks: bool = False
 
     @property
     def spaceless(self) -> bool:
@@ -98,18 +111,20 @@ def spaceless(scans: Mapping[str, TextBytes]) -> set[str]:
 
 def text_bytes(series: pl.Series) -> TextBytes:
     """:class:`TextBytes` of ``series`` (text) from the bytes of its Arrow export."""
-    low, high, control = 0x100, -1, False
+    low, high, control, breaks = 0x100, -1, False, False
     for start in range(0, series.len(), _SLICE):
         array = series.slice(start, _SLICE).to_arrow(compat_level=pl.CompatLevel.oldest())
         if not isinstance(array, pa.LargeStringArray):  # pragma: no cover - another layout
-            return TextBytes(0, 0xFF, bool(series.str.contains(CONTROL_CLASS).any()))
+            return TextBytes(0, 0xFF, bool(series.str.contains(CONTROL_CLASS).any()),
+                             bool(series.str.contains(BREAK_CLASS).any()))  # fmt: skip
         data = _data_bytes(array)
         if data.size == 0:
             continue
         lowest, highest = int(data.min()), int(data.max())
         low, high = min(low, lowest), max(high, highest)
         control = control or _control_bytes(data, lowest, highest)
-    return TextBytes(low, high, control)
+        breaks = breaks or _break_bytes(data, lowest, highest)
+    return TextBytes(low, high, control, breaks)
 
 
 #: Values exported at a time: a slice of the column is one Arrow array (its text in one
@@ -151,6 +166,16 @@ def _control_bytes(data: np.ndarray, low: int, high: int) -> bool:
     return False
 
 
+def _break_bytes(data: np.ndarray, low: int, high: int) -> bool:
+    """Whether UTF-8 ``data`` (lowest byte ``low``, highest ``high``) holds a character of
+    :data:`BREAK_CLASS`: a byte 09-0D, or NEL (``C2 85``)."""
+    if low < 0x20 and bool(((data >= 0x09) & (data <= 0x0D)).any()):
+        return True
+    if high >= 0xC2:
+        return bool((data[np.flatnonzero(data[:-1] == 0xC2) + 1] == 0x85).any())
+    return False
+
+
 def refuse_control_characters(
     frame: pl.DataFrame,
     table: str,
@@ -161,35 +186,46 @@ def refuse_control_characters(
 ) -> None:
     """An :class:`InputError` naming the column and the first ``shown`` rows (``row``: the
     0-based source rows) when a text column of :data:`NAME_COLUMNS` in ``frame`` holds a
-    control character (:data:`CONTROL_CLASS`). ``scans``: :func:`scan_text` of the frame or
+    control character (:data:`CONTROL_CLASS`; in a :data:`LABEL_COLUMNS` column, or a tab
+    or line break: :data:`BREAK_CLASS`). ``scans``: :func:`scan_text` of the frame or
     of an earlier state of it whose values held these (rows since dropped, values trimmed or
     made null: a clean scan stays clean); a column not in it is scanned here."""
     text = [c for c in NAME_COLUMNS if c in frame.columns and frame.schema[c] == pl.String]
     if not text or frame.height == 0 or not checked(source):
         return
     for column in text:
-        scan = (scans or {}).get(column)
-        if not (scan.control if scan is not None else holds_control(frame.get_column(column))):
+        label = column in LABEL_COLUMNS
+        scan = (scans or {}).get(column) or text_bytes(frame.get_column(column))
+        if not (scan.control or (label and scan.breaks)):
             continue
-        bad = frame.filter(pl.col(column).str.contains(CONTROL_CLASS))
+        bad = frame.filter(pl.col(column).str.contains(_LABEL_CLASS if label else CONTROL_CLASS))
         if bad.height == 0:  # held by a row dropped since the scan
             continue
-        found = sorted(
-            {f"U+{ord(ch):04X}" for v in bad.get_column(column).head(shown).to_list()
-             for ch in v if ch in _CONTROLS}
-        )
+        refused = _LABEL_CHARACTERS if label else _CONTROLS
+        values = bad.get_column(column).head(shown).to_list()
+        found = sorted({f"U+{ord(ch):04X}" for v in values for ch in v if ch in refused})
+        breaks = not any(ch in _CONTROLS for v in values for ch in v)
         raise InputError(
-            f"{bad.height} value(s) hold a control character ({', '.join(found)}): a damaged "
-            "export; a name or id with one would look like another one and be counted apart",
+            f"{bad.height} value(s) hold a control character ({', '.join(found)}): "
+            + (
+                "a tab or line break inside a name (a cell edited with Alt+Enter, or pasted "
+                "from two cells); the HTTP service refuses it too"
+                if breaks
+                else "a damaged export; a name or id with one would look like another one and "
+                "be counted apart"
+            ),
             table=table,
             source=source.name,
             column=column,
             numbering=source.numbering,
             rows=bad.get_column(row).head(shown).to_list(),
-            hint="remove the control characters (NUL, ...) from the file or export it again",
+            hint="write the name on one line, without tabs, in the file or the CRM"
+            if breaks
+            else "remove the control characters (NUL, ...) from the file or export it again",
         )
 
 
 _CONTROLS = frozenset(
     chr(c) for c in (*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0x85), *range(0x86, 0xA0))
 )
+_LABEL_CHARACTERS = frozenset(chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)))
