@@ -24,6 +24,7 @@ from typing import Any, Literal, cast
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES, check_required_roles
 from attribution.b2b._engagement import check_as_of
 from attribution.exceptions import (
+    ColumnNotFoundError,
     InputError,
     ModelNotFoundError,
     ModelParameterError,
@@ -34,6 +35,7 @@ from attribution.inputs._channels import check_channel_aliases
 from attribution.inputs._durations import parse_duration
 from attribution.inputs._formats import check_timestamp_formats, check_timezone, formats_for
 from attribution.inputs._reading import TIMEZONE_KEY
+from attribution.inputs._schema import SPECS
 from attribution.inputs._validate import check_touch_types
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
@@ -535,6 +537,8 @@ class RunOptions:
                     raise InputError(f"{name} must be a mapping; got {type(value).__name__}")
             if value is not None:  # a private copy: the options cannot change under a run
                 object.__setattr__(self, name, copy.deepcopy(dict(value)))
+        with _option("columns"):
+            check_columns(self.columns)
         with _option("role_multipliers"):
             multipliers = (
                 check_role_multipliers(self.role_multipliers) if self.role_multipliers else None
@@ -808,6 +812,32 @@ def _option(name: str) -> Iterator[None]:
     except InputError as exc:
         exc.option = name
         raise
+
+
+def check_columns(columns: Mapping[str, Any] | None) -> None:
+    """``columns``: each key a table of :data:`~attribution.inputs._schema.SPECS` (as a
+    config's ``[columns]``), mapping our column names (of that table; ``touches`` also
+    those of the unified event log, which reads its mapping) to the data's: a typo is an
+    error with a did-you-mean, not a mapping dropped in silence."""
+    for table, mapping in (columns or {}).items():
+        if table not in SPECS:
+            raise InputError(
+                f"columns: unknown table {table!r}; {did_you_mean(str(table), sorted(SPECS))}"
+            )
+        if not isinstance(mapping, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+        ):
+            raise InputError(
+                f"columns[{table!r}] must map our column names to the data's, e.g. "
+                f"{{'timestamp': 'ts'}}; got {mapping!r}"
+            )
+        ours = SPECS["events" if table == "touches" else table].columns
+        for name in mapping:
+            if name not in ours:  # the loader raised this class for it before this check
+                raise ColumnNotFoundError(
+                    f"columns[{table!r}]: unknown column {name!r} (the keys are our names, "
+                    f"the values the data's); {did_you_mean(name, sorted(ours))}"
+                )
 
 
 def _check_draws(draws: object) -> None:

@@ -187,7 +187,9 @@ def test_eager_equals_lazy_equals_files(model, data, tmp_path) -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_empty_touches_give_empty_outputs(model, data) -> None:
     touches, stages = data
-    result = _run(touches.clear(), stages, model)
+    with pytest.raises(attribution.InputError, match="the frame has no rows"):
+        _run(touches.clear(), stages, model)  # no answer unless allowed (report 5 #3)
+    result = _run(touches.clear(), stages, model, allow_empty=True)
     assert result.touch_credit.height == 0
     assert result.channel_credit.height == 0
     assert result.touch_credit.columns[:3] == ["conversion_id", "touch_id", "contact_id"]
@@ -201,7 +203,7 @@ def test_empty_touches_give_empty_outputs(model, data) -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_empty_touches_and_stages(model, data) -> None:
     touches, stages = data
-    result = _run(touches.clear(), stages.clear(), model)
+    result = _run(touches.clear(), stages.clear(), model, allow_empty=True)
     assert (result.touch_credit.height, result.channel_credit.height) == (0, 0)
     assert result.manifest["reconciliation"]["conversions"] == 0
 
@@ -209,7 +211,10 @@ def test_empty_touches_and_stages(model, data) -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_no_conversions_at_all(model, data) -> None:
     touches, stages = data
-    result = _run(touches, stages.filter(pl.col("stage") != "closed_won"), model)
+    with pytest.raises(attribution.EmptyResultError, match="no conversion"):
+        _run(touches, stages.filter(pl.col("stage") != "closed_won"), model)
+    result = _run(touches, stages.filter(pl.col("stage") != "closed_won"), model,
+                  allow_empty=True)
     assert (result.touch_credit.height, result.channel_credit.height) == (0, 0)
     rec = result.manifest["reconciliation"]
     assert rec["touches_in_null_paths"] + sum(rec["touches_dropped"].values()) == touches.height

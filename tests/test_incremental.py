@@ -294,8 +294,10 @@ def test_any_split_equals_the_full_run(make_touches, make_stages, tmp_path_facto
     state = tmp_path_factory.mktemp("state")
     models = ["linear", "time_decay", "markov"]
     for t, s in zip(_batches(touches, days), _batches(stages, days), strict=True):
-        got = attribute_incremental(t, s, models=models, state=state, late_window=late)
-        assert_same(got, attribution.attribute(t, s, models=models))
+        # an early night may hold no conversion yet: both runs accept it (allow_empty)
+        got = attribute_incremental(t, s, models=models, state=state, late_window=late,
+                                    allow_empty=True)
+        assert_same(got, attribution.attribute(t, s, models=models, allow_empty=True))
 
 
 def test_a_database_sends_only_the_new_rows(sample, tmp_path) -> None:

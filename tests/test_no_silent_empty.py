@@ -185,16 +185,17 @@ def test_allow_empty_accepts_and_spend_on_an_empty_result_does_not_raise(export:
 
 def test_library_result_says_why_it_is_empty(export: Path) -> None:
     options = _options("linear").replace(stage_names=None)
-    result = attribution.attribute(export / "touches.csv", export / "stages.csv", options=options)
-    with pytest.raises(attribution.EmptyResultError, match="'Closed Won' 2"):
-        result.require_conversions()
-    rec = result.manifest["reconciliation"]
-    assert rec["stage_counts"] == {"lead": 3, "Closed Won": 2}
-    assert rec["stage_values_renamed"] == {"Lead": "lead"}
+    with pytest.raises(attribution.EmptyResultError, match="'Closed Won' 2"):  # report 5 #3
+        attribution.attribute(export / "touches.csv", export / "stages.csv", options=options)
     allowed = attribution.attribute(
         export / "touches.csv", export / "stages.csv", options=options.replace(allow_empty=True)
     )
+    rec = allowed.manifest["reconciliation"]
+    assert rec["stage_counts"] == {"lead": 3, "Closed Won": 2}
+    assert rec["stage_values_renamed"] == {"Lead": "lead"}
     assert allowed.require_conversions() is allowed
+    with pytest.raises(attribution.EmptyResultError, match="'Closed Won' 2"):
+        allowed.write(export / "refused", allow_empty=False)
 
 
 # --------------------------------------------------------------------------- bad inputs

@@ -34,7 +34,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("stored")
     touches, stages = SAMPLE / "touches.parquet", SAMPLE / "stages.parquet"
     good = attribution.attribute(touches, stages, models=["linear"]).write(root, run_id="good")
-    empty = attribution.attribute(touches, stages, models=["linear"],
+    empty = attribution.attribute(touches, stages, models=["linear"], allow_empty=True,
                                   conversion_stage="nothing").write(root, run_id="empty")
     return {"good": good, "empty": empty}
 

@@ -304,7 +304,9 @@ def test_stage_name_mapping(worked) -> None:
     )
     expected = attribution.attribute(touches, stages, models=["w_shaped"])
     assert_frame_equal(result.touch_credit, expected.touch_credit)
-    unmapped = attribution.attribute(touches, crm, models=["w_shaped"])
+    with pytest.raises(attribution.EmptyResultError, match="no stage event is the conversion"):
+        attribution.attribute(touches, crm, models=["w_shaped"])
+    unmapped = attribution.attribute(touches, crm, models=["w_shaped"], allow_empty=True)
     assert unmapped.manifest["reconciliation"]["conversions"] == 0
 
 

@@ -30,13 +30,11 @@ def paths(
     ] = False,
 ) -> None:
     """Attribute a pre-aggregated path table (as other tools take)."""
-    try:
-        result = attribute_paths(file, models=model or default_models(paths_only=True), sep=sep)
+    try:  # nothing attributed is no answer: exit 3 saying why, as `run` does
+        result = attribute_paths(file, models=model or default_models(paths_only=True), sep=sep,
+                                 allow_empty=allow_empty)
+    except EmptyResultError as exc:
+        fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         fail(exc)
-    if not allow_empty:
-        try:  # nothing attributed is no answer: exit 3 saying why, as `run` does
-            result.require_conversions()
-        except EmptyResultError as exc:
-            fail(exc, EXIT_EMPTY)
     finish(result, out)

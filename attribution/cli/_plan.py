@@ -241,6 +241,8 @@ def plan_cmd(
             ),
             options=options,
         )
+    except EmptyResultError as exc:  # attribute() itself refuses an empty run: exit 3
+        fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         fail(exc)
     finish(result, out, analysis=analysis, summary=False, choose="-m")

@@ -332,6 +332,9 @@ def run(
             ),
             options=options,
         )
+    except EmptyResultError as exc:  # attribute() itself refuses an empty run: exit 3
+        hold.close()
+        fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         hold.close()
         fail(exc)

@@ -15,14 +15,31 @@ from typing import Any
 
 import polars as pl
 
-from attribution.exceptions import EmptyResultError
+from attribution.exceptions import EmptyResultError, InputError
 from attribution.inputs._stage_names import OUR_STAGES
 from attribution.report._format import duration
 
-__all__ = ["STAGE_COUNTS_SHOWN", "empty_reason", "require_conversions", "stage_counts"]
+__all__ = [
+    "ACCEPT",
+    "STAGE_COUNTS_SHOWN",
+    "empty_reason",
+    "ids_compared",
+    "refuse_empty_frame",
+    "require_conversions",
+    "stage_counts",
+]
 
 #: Stage names kept in the reconciliation's ``stage_counts`` (the most frequent).
 STAGE_COUNTS_SHOWN = 50
+#: How the empty-run error ends: the one flag that accepts an empty run (the HTTP service
+#: says it as the request's field ``'allow_empty'``; in Python ``allow_empty=True``).
+ACCEPT = " (--allow-empty accepts an empty run)"
+#: Ids shown of each side when none of them meet.
+_IDS_SHOWN = 3
+#: A whole number written as a float ("1.0"): an id column read as Float64 (pandas reads an
+#: integer column with a blank cell as floats).
+_FLOAT_ID = r"^-?\d+\.0+$"
+_INT_ID = r"^-?\d+$"
 
 
 def stage_counts(stages: pl.DataFrame) -> dict[str, int]:
@@ -103,6 +120,9 @@ def empty_reason(parameters: Mapping[str, Any], counts: Mapping[str, Any]) -> st
             "entity follows within the lookback; do the touches and stages share their "
             "contact / account ids?)"
         )
+    ids = counts.get("ids_compared")
+    if in_null and ids:
+        reasons.append(_ids_text(ids))
     same = int(counts.get("conversions_same_timestamp", 0))
     if same:
         reasons.append(f"{same:,} conversion(s) share a timestamp with an earlier one")
@@ -111,6 +131,53 @@ def empty_reason(parameters: Mapping[str, Any], counts: Mapping[str, Any]) -> st
         f"no conversion was attributed: {conversions:,} conversion(s) of stage '{stage}', "
         f"none with a touch in its journey: {detail}"
     )
+
+
+def ids_compared(
+    conversions: pl.DataFrame, touches: pl.DataFrame, level: str
+) -> dict[str, Any] | None:
+    """When no conversion has a touch: a few ids of each side (the conversions' and the
+    touches' ``<level>_id``) and whether one side's ids are whole numbers written as floats
+    (``'1.0'`` where the other has ``'1'``), for :func:`empty_reason`; None when either side
+    has no id column or no id."""
+    key = f"{level}_id"
+    if key not in conversions.columns or key not in touches.columns:
+        return None
+    sides = {
+        "stages": conversions.get_column(key).drop_nulls().unique().sort(),
+        "touches": touches.get_column(key).drop_nulls().unique().sort(),
+    }
+    if any(ids.len() == 0 for ids in sides.values()):
+        return None
+    floats = [
+        name
+        for name, ids in sides.items()
+        for other in sides.values()
+        if other is not ids
+        and bool(ids.str.contains(_FLOAT_ID).all())
+        and bool(other.str.contains(_INT_ID).all())
+    ]
+    return {
+        "id": key,
+        **{name: [str(x) for x in ids.head(_IDS_SHOWN).to_list()] for name, ids in sides.items()},
+        "floats": floats[0] if floats else None,
+    }
+
+
+def _ids_text(ids: Mapping[str, Any]) -> str:
+    """The ids of each side, and the float pattern when one side has it."""
+    key = ids["id"]
+    shown = {side: ", ".join(f"'{x}'" for x in ids[side]) for side in ("stages", "touches")}
+    text = f"the stages' {key} are e.g. {shown['stages']} and the touches' {shown['touches']}"
+    if side := ids.get("floats"):
+        other = "touches" if side == "stages" else "stages"
+        text += (
+            f". The {side}' {key} are whole numbers read as floats ('{ids[side][0]}' where the "
+            f"{other} have '{ids[other][0]}'): write that column as text or integers (pandas "
+            "reads an integer column with a blank cell as floats: .astype('Int64') before "
+            "saving)"
+        )
+    return text
 
 
 def _stage_hint(stage: str, names: list[str]) -> str:
@@ -130,12 +197,26 @@ def _stage_hint(stage: str, names: list[str]) -> str:
     )
 
 
-def require_conversions(manifest: Mapping[str, Any]) -> None:
+def refuse_empty_frame(table: Any, allow_empty: bool) -> None:
+    """An input frame (of :func:`attribution.attribute`) without a row is an error naming
+    its table, as an empty file is, unless ``allow_empty``: a frame that a failed query or
+    filter left empty attributes nothing, and the run would say so only in its notes."""
+    if allow_empty or table.rows_in:
+        return
+    raise InputError(
+        "the frame has no rows (an empty table attributes nothing)",
+        table=table.spec.name if table.spec is not None else None,
+        source=table.source.name,
+        hint="allow_empty=True (--allow-empty) accepts an empty run",
+    )
+
+
+def require_conversions(manifest: Mapping[str, Any], allow_empty: bool | None = None) -> None:
     """Raise :class:`EmptyResultError` saying why, when the run attributed no conversion and
-    its options do not allow it (``allow_empty``)."""
+    ``allow_empty`` (None: the run's own option, the manifest's ``parameters``) is false."""
     parameters = manifest.get("parameters") or {}
-    if parameters.get("allow_empty"):
+    if parameters.get("allow_empty") if allow_empty is None else allow_empty:
         return
     reason = empty_reason(parameters, manifest.get("reconciliation") or {})
     if reason is not None:
-        raise EmptyResultError(reason + " (--allow-empty accepts an empty run)")
+        raise EmptyResultError(reason + ACCEPT)

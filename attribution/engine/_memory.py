@@ -1,12 +1,13 @@
 """The in-memory executor: :func:`attribute` (touch logs) and :func:`attribute_paths` (path
-tables), the whole run in one process and one pass of each stage."""
+tables, :mod:`attribution.engine._path_table_run`), the whole run in one process and one
+pass of each stage."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -31,6 +32,7 @@ from attribution.engine._credit_table import (
     long_touch_credit,
     wide_channel_credit,
 )
+from attribution.engine._empty import ids_compared, refuse_empty_frame, require_conversions
 from attribution.engine._input_counts import contacts_frame
 from attribution.engine._lazy_paths import LazyPaths
 from attribution.engine._manifest import (
@@ -41,9 +43,11 @@ from attribution.engine._manifest import (
     run_parameters,
 )
 from attribution.engine._merge import collect_credit
+from attribution.engine._path_table_run import attribute_paths
 from attribution.engine._result import (
-    CHANNEL_CREDIT_SCHEMA,
-    PATH_TABLE_SCHEMA,
+    CHANNEL_CREDIT_SCHEMA as CHANNEL_CREDIT_SCHEMA,  # re-exported: its importers' name
+)
+from attribution.engine._result import (
     TOUCH_CREDIT_SCHEMA,
     AttributionResult,
 )
@@ -51,8 +55,6 @@ from attribution.engine._segments import load_segments, segments_of
 from attribution.engine._stages import (
     Fitted,
     build_part,
-    channel_credit_from_touches,
-    concat,
     fit_models,
     journey_sequences,
     load_input,
@@ -62,26 +64,20 @@ from attribution.engine._stages import (
     run_touch_columns,
     touch_credit_columns,
 )
-from attribution.exceptions import ConfigError, InputError, ModelParameterError
+from attribution.exceptions import ConfigError, InputError
 from attribution.inputs._account_inputs import Accounts
-from attribution.inputs._channels import spell_path_channels
 from attribution.inputs._schema import (
     CONTACTS,
     EVENTS,
-    PATHS,
-    ROW,
     STAGES,
     TOUCHES,
     Table,
-    load,
     split_events,
 )
-from attribution.inputs._separator import check_channels, split_paths
 from attribution.inputs._sources import Source
-from attribution.models._registry import ModelRun, default_models
-from attribution.models._rules import with_credit
+from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
-from attribution.typing import ModelLike, Progress, TableLike
+from attribution.typing import Progress, TableLike
 
 __all__ = ["attribute", "attribute_paths", "load_inputs"]
 
@@ -120,6 +116,7 @@ def load_inputs(
     accounts table only for a lookback per segment."""
     if stages is None:
         events = load_input(touches, EVENTS, options, prehash=True)
+        refuse_empty_frame(events, options.allow_empty)  # as an empty file is
         try:
             frames = split_events(events.frame, events.source)
         except InputError as exc:
@@ -141,6 +138,8 @@ def load_inputs(
         stage_table = load_input(
             stages, STAGES, options, keep=run_stage_columns(options.level), prehash=True
         )
+        for table in (touch_table, stage_table):
+            refuse_empty_frame(table, options.allow_empty)  # as an empty file is
         sources = {
             "touches": (touch_table.source, touch_table.rows_in),
             "stages": (stage_table.source, stage_table.rows_in),
@@ -241,6 +240,12 @@ def attribute(
         segments=segments_of(inputs.segments, options),
     )
     journeys = part.journeys
+    if not part.counts.get("conversions_attributed", 1) and not options.allow_empty:
+        # no answer: say why, with a few ids of each side (in the error, not the manifest,
+        # whose reconciliation every executor writes alike)
+        ids = ids_compared(journeys.conversions, part.touches, options.level)
+        require_conversions({"parameters": run_parameters(options),
+                             "reconciliation": {**part.counts, "ids_compared": ids}})
     if options.level != "account":
         # the logs are done with (only account-level outputs read them again): freed before
         # the models, the credit and the run directory are built, the run's peak memory is
@@ -444,156 +449,3 @@ def _campaign_rows(
 def _influence(rows: Callable[[], CampaignRows], conversions: pl.DataFrame) -> InfluenceCodes:
     """The campaign influence on codes: both layouts are laid out from it."""
     return influence_codes(rows(), conversions)
-
-
-def attribute_paths(
-    paths: TableLike,
-    *,
-    models: Iterable[ModelLike] | None = None,
-    sep: str = ">",
-    columns: Mapping[str, str] | None = None,
-) -> AttributionResult:
-    """Credit channels from a pre-aggregated path table (``path``, ``conversions``, optional
-    ``nulls`` and ``value``), for every model that needs no timestamps or milestones
-    (``models=None``: every default model that a path table can feed).
-
-    ``path`` is text, its channels separated by ``sep`` (default ``">"``, with or without
-    spaces around it: ``a>b`` and ``a > b`` are the same path); channels are trimmed. A
-    channel name may not contain ``>`` (an InputError naming the rows), whatever ``sep`` is.
-
-    Examples
-    --------
-    >>> import polars as pl, attribution
-    >>> paths = pl.DataFrame({"path": ["a > b", "b"], "conversions": [2, 1]})
-    >>> res = attribution.attribute_paths(paths, models=["first_touch"])
-    >>> credit = res.channel_credit
-    >>> dict(zip(credit["channel"], credit["conversions"], strict=True))
-    {'a': 2.0, 'b': 1.0}
-    """
-    timer = Timer(None)
-    options = RunOptions(
-        models=list(models) if models is not None else default_models(paths_only=True)
-    )
-    runs = options.runs
-    for run in runs:
-        if run.needs_timestamps or run.needs_milestones:
-            what = "timestamps" if run.needs_timestamps else "lead/opportunity milestones"
-            raise ModelParameterError(
-                f"model '{run.label}' needs {what}, which a path table does not have; use "
-                "attribute() with the touch log instead"
-            )
-    timer.stage("load")
-    table = load(paths, PATHS, columns=columns)
-    frame = table.frame
-    for col in ("nulls", "value"):
-        if col not in frame.columns:
-            frame = frame.with_columns(pl.lit(0.0).alias(col))
-    frame = frame.with_columns(pl.col("nulls", "value").fill_null(0.0))
-
-    def refuse(
-        frame: pl.DataFrame, bad: pl.Expr, message: str, column: str, hint: str | None = None
-    ) -> None:
-        """An InputError naming the first rows of the path table where ``bad`` holds."""
-        if frame.select(bad.any()).item():
-            raise table.error(
-                InputError(
-                    message,
-                    table="paths",
-                    source=table.source.name,
-                    column=column,
-                    rows=frame.filter(bad).get_column(ROW).head(5).to_list(),
-                    hint=hint,
-                )
-            )
-
-    negative = (pl.col("conversions") < 0) | (pl.col("nulls") < 0)
-    refuse(frame, negative, "conversions and nulls must be non-negative", "conversions")
-    # 'a >  > b' or 'a >': an empty channel is a broken path, not a shorter one
-    pieces = pl.col("path").str.split(sep).list.eval(pl.element().str.strip_chars() == "")
-    refuse(
-        frame,
-        (pl.col("path").str.strip_chars() != "") & pieces.list.any(),
-        "path(s) with an empty channel (nothing between two separators, or a separator at "
-        "an end)",
-        "path",
-        hint=f"paths are channels joined by {sep!r}: remove the extra separator or name the "
-        "channel",
-    )
-    split = frame.with_columns(split_paths(pl.col("path"), sep).alias("path"))
-    try:
-        check_channels(
-            split.get_column("path").explode().unique(),
-            split,
-            table="paths",
-            column="path",
-            row=ROW,
-        )
-    except InputError as exc:
-        raise table.error(exc) from None
-    empty = pl.col("path").list.len() == 0
-    refuse(split, empty, "empty path", "path", hint=f"paths are channels joined by {sep!r}")
-    split, renamed = spell_path_channels(split)  # one spelling per channel, as in touch logs
-    path_frame = split.select(list(PATH_TABLE_SCHEMA)).cast(PATH_TABLE_SCHEMA)
-
-    # each converting row becomes one pseudo-journey, weighted by its conversions
-    journeys = (
-        split.filter(pl.col("conversions") > 0)
-        .select(pl.col(ROW).cast(pl.String).alias("conversion_id"), "path", "conversions", "value")
-        .explode("path")
-        .rename({"path": "channel"})
-        .with_columns(
-            pl.int_range(pl.len()).over("conversion_id").alias("position"),
-            pl.len().over("conversion_id").alias("n_touches"),
-        )
-        .with_columns(
-            (pl.col("position") == 0).alias("is_first"),
-            (pl.col("position") == pl.col("n_touches") - 1).alias("is_last"),
-        )
-    )
-    rules = {f"\x00credit:{i}": r.build() for i, r in enumerate(runs) if r.spec.family == "rule"}
-    rule_parts: dict[int, pl.DataFrame] = {}
-    if rules:
-        timer.stage("models:rule-based")
-        credited = with_credit(journeys, rules)
-        for i, run in enumerate(runs):
-            if run.spec.family == "rule":
-                credit = pl.col(f"\x00credit:{i}")
-                rule_parts[i] = channel_credit_from_touches(
-                    credited.select(
-                        pl.lit(run.label).alias("model"),
-                        "channel",
-                        (credit * pl.col("conversions")).alias("credit"),
-                        (credit * pl.col("value")).alias("value"),
-                    )
-                )
-    fitted = fit_models(options, path_frame, timer=timer)
-    total_conv = float(frame.get_column("conversions").sum() or 0.0)
-    manifest = make_manifest(
-        runs,
-        inputs={"paths": table.source.describe(table.rows_in)},
-        parameters={"sep": sep},
-        counts={
-            "paths": frame.height,
-            "conversions": total_conv,
-            "nulls": float(frame.get_column("nulls").sum() or 0.0),
-            "value": float(frame.get_column("value").sum() or 0.0),
-            **({"channel_values_renamed": renamed} if renamed else {}),
-        },
-        timings=timer.done(),
-        notes=fitted.notes,
-    )
-    return AttributionResult(
-        concat(
-            [
-                rule_parts[i] if i in rule_parts else fitted.channel_credit[i]
-                for i in range(len(runs))
-            ],
-            CHANNEL_CREDIT_SCHEMA,
-        ),
-        pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),
-        manifest,
-        paths=path_frame,
-        extras=fitted.extras,
-        graphs=fitted.graphs,
-        options=options,
-    )

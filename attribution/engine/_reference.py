@@ -74,7 +74,7 @@ def reference_touch_credit(
     # size is bounded by the service's budget instead)
     options: dict[str, Any] = {"level": "account", "conversion_stage": CONVERSION_STAGE,
                                "lookback": lookback, "max_touches_per_journey": None,
-                               "key": key}
+                               "key": key, "allow_empty": True}  # journeys without touches
     parts: list[pl.DataFrame] = []
     if rule_requests:
         parts.append(attribute(log, stages, models=list(rule_requests), **options).touch_credit)

@@ -303,8 +303,13 @@ class AttributionResult:
         report: bool = True,
         touch_credit_layout: str | None = None,
         influence_layout: str | None = None,
+        allow_empty: bool | None = None,
     ) -> Path:
         """Write the run directory ``runs_dir/<run_id>`` atomically and return its path.
+
+        A run that attributed no conversion raises :class:`~attribution.EmptyResultError`
+        saying why and writes nothing, unless ``allow_empty`` (default: the run's own
+        option, ``RunOptions.allow_empty``), as ``attribution run`` exits 3.
 
         ``touch_credit_layout``: ``"wide"`` or ``"long"`` (see ``RunOptions``); default the
         run's (the manifest's ``parameters.touch_credit_layout``, else long);
@@ -325,6 +330,7 @@ class AttributionResult:
         is written once), and last ``report.html``, the self-contained report of everything written
         (``report=False`` skips it: about 0.6 s and 1 MB, half of it the packed plotly.js).
         """
+        require_conversions(self.manifest, allow_empty)
         run_id = run_id or self.manifest["run_id"]
         final = Path(runs_dir) / run_id
         layout = self._layout("touch_credit_layout", touch_credit_layout)
