@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from attribution.b2b._influence import CAMPAIGN_INFLUENCE_SCHEMA, campaign_influence
+from attribution.b2b._reconcile import reconciled_to_channels
 from attribution.b2b._shared import chosen_models, jsonable, money, num, rows_error
 from attribution.engine._files import (
     RunFiles,
@@ -220,10 +221,21 @@ def campaign_economics(
         credit = pl.DataFrame(schema=CAMPAIGN_CREDIT_SCHEMA)
     chosen = chosen_models(credit, models, "the result's campaign credit")
     credit = credit.filter(pl.col("model").is_in(chosen))
-    parameters: dict[str, Any] = {"models": chosen, "spend_by_campaign": False}
+    key = str((result.manifest.get("parameters") or {}).get("key") or "channel")
+    credit, reconciled = reconciled_to_channels(credit, result.channel_credit, key)
+    parameters: dict[str, Any] = {
+        "models": chosen,
+        "spend_by_campaign": False,
+        "reconciled_to_channel_credit": reconciled,
+    }
     notes = {
         "conversions": "credited customers of the campaign: the sum of its touches' credit "
-        "under the model (touch credit the run computed, summed by channel and campaign)",
+        "under the model (touch credit the run computed, summed by channel and campaign); "
+        "under a model whose touch credit does not sum per channel to its channel credit "
+        "(Markov, Shapley: they split each journey by channel weights fitted on all "
+        "journeys; listed in reconciled_to_channel_credit), the channel's credit split over "
+        "its campaigns in proportion to their touch credit, so that campaign CAC and ROI "
+        "are on the customers of the channel economics",
         "campaign": "trimmed, whitespace folded, case kept; '(none)': touches (and spend rows) "
         "without a campaign",
     }
