@@ -60,3 +60,32 @@ def test_campaign_economics_divide_spend_by_the_channel_credit() -> None:
     # the run's own campaign credit stays the touch split (influence shares come from it)
     assert _by_channel(result.campaign_credit, "shapley", "conversions") == {
         "linkedin": 0.25, "email": 1.75}
+
+
+def test_a_channel_whose_campaigns_have_no_value_gets_its_value_by_their_credit() -> None:
+    # 'a' only touches the deal without a value, yet Markov's value removal effect (a leads
+    # to b, whose other deal has one) and Shapley give it value: split by credit, not 0/0
+    touches = pl.DataFrame({
+        "contact_id": ["c1", "c1", "c2"],
+        "channel": ["a", "b", "b"],
+        "campaign": ["x", "y", "z"],
+        "timestamp": ["2025-03-01", "2025-03-02", "2025-03-01"],
+    })
+    stages = pl.DataFrame({
+        "contact_id": ["c1", "c2"],
+        "stage": ["closed_won", "closed_won"],
+        "timestamp": ["2025-03-05", "2025-03-05"],
+        "value": [0.0, 100.0],
+    })
+    result = attribution.attribute(touches, stages, models=["markov", "shapley"])
+    spend = pl.DataFrame({"channel": ["a", "b"], "campaign": ["x", "y"],
+                          "month": ["2025-03-01", "2025-03-01"], "amount": [100.0, 100.0]})
+    table = attribution.campaign_economics(result, spend).table
+    assert table.select(pl.col("conversions", "value").is_nan().any()).row(0) == (False, False)
+    for model in ("markov", "shapley"):
+        expected = _by_channel(result.channel_credit, model, "value")
+        assert expected["a"] > 0  # the case: value credited to a channel of valueless deals
+        assert _by_channel(table, model, "value") == pytest.approx(expected)
+        assert _by_channel(table, model, "conversions") == pytest.approx(
+            _by_channel(result.channel_credit, model, "conversions"))
+        assert table.filter(model=model, campaign="x").item(0, "roi") is not None

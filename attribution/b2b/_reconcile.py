@@ -62,12 +62,17 @@ def _reconciled(
     credit_col: str,
     value_col: str,
     shares: dict[str, list[str]],
-    only: set[str] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
-    """``frame`` with ``credit_col`` / ``value_col`` rescaled per model and unit to the
+    """``frame`` with ``credit_col`` / ``value_col`` split per model and unit from the
     channel credit where they do not sum to it, and ``shares`` recomputed over their
-    groups; the models rescaled."""
-    checked = frame if only is None else frame.filter(pl.col("model").is_in(only))
+    groups; the models rescaled.
+
+    Each row takes its unit's credit in proportion to its own credit; its unit's value in
+    proportion to its own value, or, where the unit's rows have no value (all their
+    conversions without one, while Markov's value removal effect still gives the channel
+    value), in proportion to its credit; and where the unit's rows have no credit either,
+    in equal parts. So each unit sums to its channel credit, and no share is NaN or
+    infinite."""
     totals = channel_credit.select(
         "model",
         pl.col("channel").alias("_unit"),
@@ -75,9 +80,11 @@ def _reconciled(
         pl.col("value").alias("_unit_value"),
     )
     sums = (
-        checked.group_by("model", unit.alias("_unit"))
-        .agg(pl.col(credit_col).sum().alias("_sum_credit"), pl.col(value_col).sum().alias(
-            "_sum_value"))
+        frame.group_by("model", unit.alias("_unit"))
+        .agg(
+            pl.col(credit_col).sum().alias("_sum_credit"),
+            pl.col(value_col).sum().alias("_sum_value"),
+        )
         .join(totals, on=["model", "_unit"], how="left")
     )
 
@@ -95,18 +102,28 @@ def _reconciled(
     if not models:
         return frame, []
     scaled = pl.col("model").is_in(models)
-    factors = sums.filter(scaled).select(
-        "model",
-        "_unit",
-        (pl.col("_unit_credit") / pl.col("_sum_credit")).fill_nan(0.0).alias("_f_credit"),
-        (pl.col("_unit_value") / pl.col("_sum_value")).fill_nan(0.0).alias("_f_value"),
-    )
     joined = frame.with_columns(unit.alias("_unit")).join(
-        factors, on=["model", "_unit"], how="left", maintain_order="left"
+        sums.select("model", "_unit", "_sum_credit", "_sum_value", "_unit_credit", "_unit_value"),
+        on=["model", "_unit"],
+        how="left",
+        maintain_order="left",
+    )
+    rows = pl.len().over("model", "_unit")
+    credit_share = (
+        pl.when(pl.col("_sum_credit") > 0)
+        .then(pl.col(credit_col) / pl.col("_sum_credit"))
+        .otherwise(1.0 / rows)
+    )
+    value_share = (
+        pl.when(pl.col("_sum_value") > 0)
+        .then(pl.col(value_col) / pl.col("_sum_value"))
+        .otherwise(credit_share)
     )
     out = joined.with_columns(
-        pl.when(scaled).then(pl.col(col) * pl.col(f"_f_{kind}")).otherwise(pl.col(col)).alias(col)
-        for col, kind in ((credit_col, "credit"), (value_col, "value"))
+        pl.when(scaled).then(pl.col("_unit_credit") * credit_share).otherwise(pl.col(credit_col))
+        .alias(credit_col),
+        pl.when(scaled).then(pl.col("_unit_value") * value_share).otherwise(pl.col(value_col))
+        .alias(value_col),
     )
     if shares:
         out = out.with_columns(

@@ -220,10 +220,7 @@ def plan_cmd(
             accounts=accounts if bootstrap else None,  # the draws' segments
             options=options,
         )
-        try:  # a plan measured on no customer is no answer: exit 3 saying why
-            result.require_conversions()
-        except EmptyResultError as exc:
-            fail(EmptyResultError(plan_hint(str(exc))), EXIT_EMPTY)
+        result.require_conversions()  # a plan measured on no customer is no answer (below)
         analysis = analyse(
             result,
             B2BInputs(
@@ -241,8 +238,9 @@ def plan_cmd(
             ),
             options=options,
         )
-    except EmptyResultError as exc:  # attribute() itself refuses an empty run: exit 3
-        fail(exc, EXIT_EMPTY)
+    except EmptyResultError as exc:  # no customer measured (attribute() refuses an empty
+        # run): exit 3 saying why, with the options plan takes (no --conversion-stage)
+        fail(EmptyResultError(plan_hint(str(exc))), EXIT_EMPTY)
     except AttributionError as exc:
         fail(exc)
     finish(result, out, analysis=analysis, summary=False, choose="-m")
