@@ -279,6 +279,21 @@ def test_library_input_errors_give_the_field_path(client: TestClient) -> None:
     assert "after its conversion" in err["message"]
 
 
+@pytest.mark.parametrize("model", ["linear", "w_shaped"])
+def test_a_milestone_after_its_conversion_is_422_naming_it(client: TestClient,
+                                                            model: str) -> None:
+    """newuser-report6 #15: a lead a month after the deal closed was read as no lead (200,
+    the credit of a request without milestones), while a touch after it is a 422."""
+    sent = body(models=[model])
+    sent["journeys"][0]["milestones"] = {"lead": "2025-04-01T00:00:00Z"}
+    response = client.post("/v1/attribute", headers=AUTH, json=sent)
+    assert response.status_code == 422
+    err = error(response)
+    assert err["field"] == "journeys[0].milestones.lead"
+    assert ("milestone is after its conversion (2025-04-01T00:00:00+00:00, the conversion "
+            "2025-03-01T00:00:00+00:00)") in err["message"]
+
+
 def test_malformed_json_is_422(client: TestClient) -> None:
     response = client.post("/v1/attribute", headers=AUTH | {"content-type": "application/json"},
                            content=b"{not json")

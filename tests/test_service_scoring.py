@@ -155,6 +155,8 @@ def test_opportunity_conversion_is_its_own_opportunity_milestone() -> None:
      "non-negative"),
     (lambda j: j["milestones"].update(mql=day(1)), "journeys[0].milestones.mql",
      "not a milestone"),
+    (lambda j: j["milestones"].update(opportunity=day(11)),
+     "journeys[0].milestones.opportunity", "milestone is after its conversion"),
 ])
 def test_bad_journeys_name_the_field(bad: Any, field: str, text: str) -> None:
     j = journey("opp", [("t1", "linkedin", 0), ("t2", "email", 5)], 10)
@@ -234,7 +236,7 @@ _journey = st.tuples(
     st.lists(_touch, max_size=6),
     st.integers(0, 45),                      # conversion day (touches after it are dropped)
     st.sampled_from([None, "closed_won", "opportunity", "mql", "sql"]),
-    st.one_of(st.none(), st.integers(0, 50)),  # lead
+    st.one_of(st.none(), st.integers(0, 50)),  # lead (after the conversion: left out)
     st.one_of(st.none(), st.integers(0, 50)),  # opportunity
     st.one_of(st.none(), st.floats(0, 1e6)),
 )
@@ -246,6 +248,7 @@ def test_fast_engine_equals_reference(spec: list[Any]) -> None:
     journeys = []
     for i, (touches, at, stage, lead, opp, value) in enumerate(spec):
         kept = [(f"t{k}", ch, d) for k, (ch, d) in enumerate(touches) if d <= at]
+        lead, opp = (m if m is None or m <= at else None for m in (lead, opp))  # else a 422
         journeys.append(journey(f"c{i}", kept, at, value=value, stage=stage, lead=lead,
                                 opportunity=opp))
     _assert_engines_agree(journeys, [*RULES, ("custom", {"lead": 1, "others": 0.5,
@@ -305,6 +308,7 @@ def _small_journeys(spec: list[Any]) -> list[dict[str, Any]]:
             if d <= at and (tid is None or tid not in seen):
                 seen.add(tid)
                 kept.append((tid or f"x{k}", ch, d))
+        lead, opp = (m if m is None or m <= at else None for m in (lead, opp))  # else a 422
         journeys.append(journey(f"c{(i * 7) % 5}{i}", kept, at, value=value, stage=stage,
                                 lead=lead, opportunity=opp))
     return journeys

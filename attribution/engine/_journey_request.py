@@ -224,6 +224,7 @@ def frames(
         "stage": pl.Series(stages, dtype=pl.String),
         **{f"{m}_sent": milestone_times[m].series(f"{m}_sent") for m in MILESTONES},
     })
+    _milestones_reached(conversions, milestone_times)
     index = pl.Series(t_conv, dtype=pl.UInt32)
     times = t_times.series("timestamp")
     late = times > conversions.get_column("timestamp").gather(index)
@@ -247,6 +248,22 @@ def frames(
     if key != "channel":  # the scorer's engines make the units (see with_units)
         touches = touches.with_columns(pl.Series("campaign", t_campaigns, dtype=pl.String))
     return touches, _with_milestones(conversions)
+
+
+def _milestones_reached(conversions: pl.DataFrame, sent: Mapping[str, _Times]) -> None:
+    """A milestone sent after its conversion is refused, as a touch after it is: the deal
+    cannot have reached it yet, so the CRM sent a wrong field or a later record (reading it
+    as "not reached" would change the credit of U/W-shaped and full-path in silence)."""
+    for role in MILESTONES:
+        late = conversions.get_column(f"{role}_sent") > conversions.get_column("timestamp")
+        if late.any():
+            j = int(late.arg_true()[0])
+            at = conversions.get_column(f"{role}_sent")[j].isoformat()
+            raise _fail(sent[role].paths[j],
+                        f"milestone is after its conversion ({at}, the conversion "
+                        f"{conversions.get_column('timestamp')[j].isoformat()}); "
+                        "send the milestone times reached at or before the conversion, or "
+                        "leave the milestone out")
 
 
 def with_units(touches: pl.DataFrame, key: Key) -> pl.DataFrame:

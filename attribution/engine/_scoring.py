@@ -13,7 +13,8 @@ wants credited and, optionally, the lead / opportunity milestone times::
 The CRM sends exactly the touches it wants credited, so every journey is its own entity:
 its touches can only go to its own conversion, there is no lookback window (all touches sent
 are in the journey) and there are no non-converting paths. A touch after its conversion
-cannot be credited under any model and is an error, as are duplicate conversion ids and a
+cannot be credited under any model and is an error, as is a milestone after its conversion
+(the deal cannot have reached it yet), duplicate conversion ids and a
 ``touch_id`` sent twice in one journey. Touches without a ``touch_id`` are named
 ``touches[<k>]`` after their 0-based position in the journey as sent. ``role`` (the
 buying-committee role of the contact) is accepted; no registered model uses it yet.

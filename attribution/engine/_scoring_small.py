@@ -206,6 +206,8 @@ class _Request:
                 # kept when reached at or before the conversion (_with_milestones)
                 sent = milestones.get(role) if role in MILESTONES else None
                 first = _micros(sent) if sent is not None else None
+                if first is not None and first > at:
+                    raise NeedsGeneralEngine  # refused there, naming the milestone
                 if stage in names and (first is None or at < first):
                     first = at
                 when.append(first if first is not None and first <= at else _NEVER)
