@@ -5,7 +5,8 @@
 aliases themselves) is trimmed, its runs of whitespace (NBSP and tabs included) folded to one
 space, its invisible format characters (zero-width space, joiners, word joiner, a BOM inside
 the text: :data:`~attribution.inputs.INVISIBLE`, left by a copy from a web page or a CRM
-pick-list) removed, and lower-cased, so ``linkedin<U+200B>`` is ``linkedin``, never a
+pick-list) removed, lower-cased and put in Unicode NFC (a composed ``é`` and ``e`` plus a
+combining accent are one letter), so ``linkedin<U+200B>`` is ``linkedin``, never a
 look-alike channel. The lower-case spelling wins because it depends on no count: every
 executor, every partition and the spend table agree on it without seeing each other's data,
 and the built-in taxonomy's names (``linkedin``, ``google_ads``) are lower-case already.
@@ -48,9 +49,15 @@ def without_invisible(expr: pl.Expr) -> pl.Expr:
 
 def channel_spelling(expr: pl.Expr) -> pl.Expr:
     """The one spelling of a channel name: invisible characters removed, trimmed, whitespace
-    runs as one space, lower case."""
+    runs as one space, lower case, in Unicode NFC (``café`` typed on macOS, ``e`` plus a
+    combining acute, is the ``café`` of a Windows export: one channel, not two that print
+    alike)."""
     return (
-        without_invisible(expr).str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()
+        without_invisible(expr)
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.normalize("NFC")
     )
 
 

@@ -28,6 +28,7 @@ from typing import Final
 import polars as pl
 
 from attribution.exceptions import InputError
+from attribution.inputs._channels import channel_spelling
 from attribution.inputs._schema import EXPERIMENTS, ROW, Table, load
 from attribution.inputs._sources import TableLike
 
@@ -98,7 +99,7 @@ def load_experiments(
             f = f.with_columns(pl.lit(None, pl.Float64).alias(col))
     conv, pipe = pl.col("incremental_conversions"), pl.col("incremental_pipeline")
     f = f.with_columns(
-        pl.col("channel").str.strip_chars().str.to_lowercase(),
+        channel_spelling(pl.col("channel")),  # as the run's channels are spelled
         pl.col("test_type")
         .str.strip_chars()
         .str.to_lowercase()
