@@ -207,9 +207,39 @@ def test_a_crash_while_writing_leaves_no_half_written_run(
     run_id = start(client, models=["linear"])
     status = wait(client, run_id)
     assert status["status"] == "failed"
-    assert status["error"] == {"type": "internal", "message": "OSError: disk full",
-                               "field": None}
+    assert status["error"] == {
+        "type": "runs_dir", "field": None,
+        "message": "the run was computed but could not be written into the runs directory "
+                   "(ATTRIBUTION_RUNS_DIR): OSError; GET /readyz says whether it can take "
+                   "runs now"}
     assert sorted(p.name for p in settings.runs_dir.iterdir()) == [".status"]
+
+
+def test_a_runs_directory_that_refuses_new_entries_is_not_ready(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """newuser-report6 #14: a runs directory made immutable (chattr +i) with its .status
+    folder still writable: /readyz said ok and POST /v1/runs took runs that were computed and
+    then failed as 'internal' ('PermissionError: ... <the server's path>')."""
+    import tempfile
+
+    make = tempfile.mkstemp
+
+    def refuse(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        if Path(kwargs.get("dir") or "") == settings.runs_dir:
+            raise PermissionError(1, "Operation not permitted")
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["error"] == {
+        "type": "not_ready",
+        "message": "the runs directory (ATTRIBUTION_RUNS_DIR) cannot be written: "
+                   "Operation not permitted"}
+    refused = client.post("/v1/runs", headers=AUTH, json=RUN)
+    assert refused.status_code == 503
+    assert "Operation not permitted" in refused.json()["error"]["message"]
 
 
 def test_status_survives_a_restart(settings: Settings) -> None:

@@ -98,6 +98,18 @@ class _Lost(Exception):
     declared it interrupted): its worker must not write anything more."""
 
 
+class _WriteFailed(Exception):
+    """The run was computed but its directory could not be written into the runs directory
+    (read-only, immutable, full): the message names the setting and the system's reason,
+    never the server's path."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(
+            "the run was computed but could not be written into the runs directory "
+            f"(ATTRIBUTION_RUNS_DIR): {exc.strerror or type(exc).__name__}; GET /readyz says "
+            "whether it can take runs now")
+
+
 @dataclass
 class RunJob:
     """What to run: the inputs and options of :func:`attribution.attribute`, and the B2B
@@ -447,11 +459,16 @@ class RunStore:
             progress("analysis")  # the command line's B2B stage, the same copy of it
             analysis = attribution.analyse(result, job.b2b, options=job.options)
             progress("write")
-            result.write(self.runs_dir, run_id=run_id, also=analysis.outputs)
+            try:
+                result.write(self.runs_dir, run_id=run_id, also=analysis.outputs)
+            except OSError as exc:
+                raise _WriteFailed(exc) from exc
         except Exception as exc:  # a crash must end as "failed" with its error, whatever it is
             if isinstance(exc, _Lost) or run_id in self._lost:
                 raise _Lost(run_id) from exc
-            if isinstance(exc, AttributionError):
+            if isinstance(exc, _WriteFailed):  # the storage, not a bug: said as /readyz says it
+                error = {"type": "runs_dir", "message": str(exc)}
+            elif isinstance(exc, AttributionError):
                 kind, message, fld = describe_library_error(exc)
                 error = {"type": kind, "message": message, **({"field": fld} if fld else {})}
             else:

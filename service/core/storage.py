@@ -44,6 +44,7 @@ def check_runs_dir(runs_dir: Path) -> None:
     try:
         (runs_dir / STATUS_DIR).mkdir(parents=True, exist_ok=True)
         _probe(runs_dir / STATUS_DIR)
+        _probe(runs_dir)  # where runs are written: its own permissions, its own flags
     except OSError as exc:
         raise attribution.ConfigError(
             f"the runs directory '{runs_dir}' (ATTRIBUTION_RUNS_DIR) cannot be created or "
@@ -63,6 +64,10 @@ def not_ready(runs_dir: Path, min_free_bytes: int) -> str | None:
                 f"ATTRIBUTION_RUNS_MIN_FREE_BYTES ({min_free_bytes:,})")
     try:
         _probe(folder)
+        # runs are written beside the status folder, not in it: a runs directory made
+        # immutable (chattr +i) or read-only to this user with a writable .status in it took
+        # runs that failed at their last step
+        _probe(runs_dir)
     except OSError as exc:
         return f"the runs directory (ATTRIBUTION_RUNS_DIR) cannot be written: {_reason(exc)}"
     return None
