@@ -247,7 +247,7 @@ def test_streamed_body_over_the_limit_is_413(client: TestClient) -> None:
     (lambda b: b["journeys"][0]["touches"][1].pop("channel"), "journeys[0].touches[1].channel",
      "Field required"),
     (lambda b: b["journeys"][0]["touches"][2].update(timestamp="not a time"),
-     "journeys[0].touches[2].timestamp", "datetime"),
+     "journeys[0].touches[2].timestamp", "must be an ISO 8601 timestamp string"),
     (lambda b: b["journeys"][0]["conversion"].update(value=-5), "journeys[0].conversion.value",
      "greater than or equal to 0"),
     (lambda b: b["journeys"][0]["touches"][0].update(chanel="x"),
@@ -292,6 +292,30 @@ def test_a_milestone_after_its_conversion_is_422_naming_it(client: TestClient,
     assert err["field"] == "journeys[0].milestones.lead"
     assert ("milestone is after its conversion (2025-04-01T00:00:00+00:00, the conversion "
             "2025-03-01T00:00:00+00:00)") in err["message"]
+
+
+@pytest.mark.parametrize(("sent", "said"), [
+    ("3/1/2025", "a month/day/year or day.month.year date is never guessed"),
+    ("03/01/2025 10:00 AM", "send year-month-day, 2025-03-01"),
+    ("2025-03-01T10:00:00 PST", "a zone name ('PST') is not read"),
+    ("2025/03/01", "(invalid date separator, expected `-`)"),
+])
+def test_an_unreadable_timestamp_says_the_form_expected(client: TestClient, sent: str,
+                                                       said: str) -> None:
+    """newuser-report6 #10: a CRM's US date got pydantic's 'Input should be a valid
+    datetime or date, input is too short', naming no form to send."""
+    body_sent = body()
+    body_sent["journeys"][0]["conversion"]["timestamp"] = sent
+    response = client.post("/v1/attribute", headers=AUTH, json=body_sent)
+    assert response.status_code == 422
+    err = error(response)
+    assert err["field"] == "journeys[0].conversion.timestamp"
+    assert err["message"].startswith(
+        "journeys[0].conversion.timestamp: must be an ISO 8601 timestamp string, e.g. "
+        f"2025-01-31T09:00:00Z or 2025-01-31T09:00:00-08:00 (a date alone, 2025-01-31, is "
+        f"read too); got {sent!r}")
+    assert said in err["message"]
+    assert "Input should be" not in err["message"]
 
 
 def test_malformed_json_is_422(client: TestClient) -> None:

@@ -173,10 +173,37 @@ def validation_message(errors: list[Any], document: Any = None) -> tuple[str, st
     field = field_path(first.get("loc", ()))
     pattern = (first.get("ctx") or {}).get("pattern")
     text = _PATTERN_MESSAGES.get(pattern) if isinstance(pattern, str) else None
+    if first.get("type") in _TIME_ERRORS:
+        text = _time_message(first)
     message = f"{field}: {text or first.get('msg', 'invalid value')}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
     return message, field
+
+
+#: pydantic's errors of a timestamp it could not read (its own wording names no form)
+_TIME_ERRORS = frozenset({"datetime_from_date_parsing", "datetime_parsing", "datetime_type",
+                          "date_from_datetime_parsing", "date_parsing"})
+_SLASHED = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b.*")
+_ZONE_NAME = re.compile(r".*\d\s*\(?([A-Za-z]{2,5}|[A-Za-z]+/[A-Za-z_]+)\)?\s*")
+
+
+def _time_message(error: Any) -> str:
+    """A timestamp pydantic could not read, said as the forms it takes, with the value sent
+    and, for a CRM's usual forms, what to send instead."""
+    value = error.get("input")
+    shown = repr(value) if len(repr(value)) <= 64 else repr(value)[:60] + "...'"
+    head = ("must be an ISO 8601 timestamp string, e.g. 2025-01-31T09:00:00Z or "
+            "2025-01-31T09:00:00-08:00 (a date alone, 2025-01-31, is read too); got " + shown)
+    if isinstance(value, str) and _SLASHED.fullmatch(value):
+        return (f"{head}: a month/day/year or day.month.year date is never guessed (3/1/2025 "
+                "is March 1st or January 3rd): send year-month-day, 2025-03-01")
+    if isinstance(value, str) and (zone := _ZONE_NAME.fullmatch(value)) and \
+            zone.group(1).upper() not in ("Z", "UTC", "AM", "PM"):
+        return (f"{head}: a zone name ('{zone.group(1)}') is not read (EST or CET stand for "
+                "several offsets): send the UTC offset (-08:00) or the time in UTC (Z)")
+    reason = str((error.get("ctx") or {}).get("error") or "").strip()
+    return f"{head} ({reason})" if reason else head
 
 
 def error_parts(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | None]:
