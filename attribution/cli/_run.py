@@ -37,6 +37,7 @@ from attribution.cli._app import (
     unused_channel_rules,
     with_progress,
 )
+from attribution.engine._manifest import WATERMARK_HELD, coded_notes
 from attribution.engine._memory import attribute
 from attribution.engine._state_lock import state_lock
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
@@ -98,9 +99,8 @@ def _nightly(engine: Any, **kwargs: Any) -> Any:
             f"{text[0] if text else exc}): delete it, or pass a new --state, and the next run "
             "reads everything and rebuilds it"
         ) from None
-    for note in result.manifest["notes"]:
-        if note.startswith("incremental run: the ") and "watermark stays" in note:
-            typer.echo(note, err=True)
+    for note in coded_notes(result.manifest, WATERMARK_HELD):  # by its code, not its words
+        typer.echo(note, err=True)
     night = result.manifest["parameters"].get("incremental") or {}
     if night.get("mode") == "full" and night.get("reason") != "no state yet":
         # a state that could not be built on (old rows changed, other options...): said

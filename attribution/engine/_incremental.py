@@ -89,7 +89,12 @@ from attribution.engine._generations import (
 from attribution.engine._history import rows_of, rows_since
 from attribution.engine._incremental_read import Read, described, read_after, sql_mark
 from attribution.engine._input_counts import count_blank_rows
-from attribution.engine._manifest import Timer, conversion_totals
+from attribution.engine._manifest import (
+    WATERMARK_HELD,
+    Timer,
+    add_coded_notes,
+    conversion_totals,
+)
 from attribution.engine._memory import attribute, refuse_bootstrap
 from attribution.engine._old_rows import check_file, file_mark
 from attribution.engine._result import AttributionResult
@@ -359,7 +364,7 @@ def _full(
         )
         commit(directory, meta)
         result.manifest["notes"].append(f"incremental run: full recompute ({reason})")
-        result.manifest["notes"].extend(ahead_notes(meta))
+        add_coded_notes(result.manifest, WATERMARK_HELD, ahead_notes(meta))
         result.manifest["parameters"]["incremental"] = {"mode": "full", "reason": reason}
         return result
     part = _part(

@@ -24,9 +24,12 @@ from attribution.options import RunOptions
 from attribution.typing import Progress
 
 __all__ = [
+    "WATERMARK_HELD",
     "Timer",
     "account_parameters",
+    "add_coded_notes",
     "add_totals",
+    "coded_notes",
     "conversion_totals",
     "make_manifest",
     "new_run_id",
@@ -34,6 +37,27 @@ __all__ = [
     "run_parameters",
     "shared_opportunities",
 ]
+
+
+#: The code of an incremental run's note that an input's watermark stays where it was
+#: (rows read that night are dated after the run's time): ``manifest["note_codes"]``.
+WATERMARK_HELD = "incremental_watermark_held"
+
+
+def add_coded_notes(manifest: dict[str, Any], code: str, notes: Sequence[str]) -> None:
+    """Append ``notes`` to the manifest's ``notes`` and list them under ``code`` in its
+    ``note_codes`` (code -> its notes): a program selects a note by its code
+    (:func:`coded_notes`), never by its wording."""
+    if not notes:
+        return
+    manifest["notes"] = [*manifest.get("notes", []), *notes]
+    codes = manifest.setdefault("note_codes", {})
+    codes[code] = [*codes.get(code, []), *notes]
+
+
+def coded_notes(manifest: Mapping[str, Any], code: str) -> list[str]:
+    """The notes of ``manifest`` marked ``code`` (:func:`add_coded_notes`), in order."""
+    return list((manifest.get("note_codes") or {}).get(code, []))
 
 
 def new_run_id(now: datetime | None = None) -> str:

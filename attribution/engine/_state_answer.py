@@ -25,7 +25,9 @@ from attribution.engine._deltas import coded_sequences, decoded_paths
 from attribution.engine._fit_stats import STATISTICS, prefit
 from attribution.engine._generations import State, ahead_notes
 from attribution.engine._manifest import (
+    WATERMARK_HELD,
     Timer,
+    add_coded_notes,
     make_manifest,
     note_shared_opportunities,
     run_parameters,
@@ -97,7 +99,6 @@ def answer(
             f"incremental run: {incremental['entities_reopened']:,} entities re-opened, "
             f"rows read {incremental['rows_read']}"
         )
-    notes.extend(ahead_notes(state.meta))
     # where each input came from, its rows in the state, its watermark and tonight's rows
     inputs = {
         name: {
@@ -116,6 +117,7 @@ def answer(
         timings=timer.done(),
         notes=notes,
     )
+    add_coded_notes(manifest, WATERMARK_HELD, ahead_notes(state.meta))
     manifest["totals"] = dict(state.meta["totals"])
     # not additive over nights (a deal's contacts re-open apart): from the conversions now
     note_shared_opportunities(manifest, lazy.conversions(), options.level)
