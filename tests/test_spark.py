@@ -258,6 +258,27 @@ def test_an_input_spark_cannot_read_is_one_line_exit_2(
     assert "Traceback" not in err
 
 
+def test_a_truncated_parquet_part_read_during_the_job_is_one_line_exit_2(
+        spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """new-user report 6 #16: a part file that starts as Parquet but is cut short passes
+    the check before Spark starts and fails when a task reads it: one line, exit 2."""
+    small = synthesize(100, seed=5)
+    (tmp_path / "touches").mkdir()
+    small.touches.write_parquet(tmp_path / "touches" / "part-0.parquet")
+    whole = (tmp_path / "touches" / "part-0.parquet").read_bytes()
+    (tmp_path / "touches" / "part-1.parquet").write_bytes(whole[: len(whole) // 2])
+    small.stages.write_parquet(tmp_path / "stages.parquet")
+    code = main(["--touches", str(tmp_path / "touches"), "--stages",
+                 str(tmp_path / "stages.parquet"), "--out", str(tmp_path / "run"),
+                 "--model", "linear"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: Spark cannot read the inputs:")
+    assert "part-1.parquet" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
 def test_lookback_per_segment_with_campaigns_equals_single_machine(
         spark: SparkSession, synth: Any) -> None:
     """new-user report 6 #19: the campaign pass rebuilt the journeys without the accounts'

@@ -115,3 +115,53 @@ def test_the_submit_file_runs_the_job(tmp_path: Path) -> None:
                          text=True, timeout=120, check=False, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert "--touches" in ran.stdout
+
+
+# --- a failure during the job (new-user report 6 #16, #19: Py4J traces, exit 1) ----------
+
+_PY4J = """An error occurred while calling o295.collectToPython.
+: org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage 38.0 failed 1 times
+org.apache.spark.api.python.PythonException: Traceback (most recent call last):
+  File "/x/attribution/engine/_spark.py", line 230, in _task
+  File "/x/attribution/journeys/_journeys.py", line 228, in build_journeys
+attribution.exceptions.InputError: table 'touches', source 'part-0': column 'when' (timestamp), line 3: not a time
+\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(PythonRunner.scala:572)
+"""
+
+_READ = """An error occurred while calling o88.collectToPython.
+: org.apache.spark.SparkException: Job aborted due to stage failure
+Caused by: java.lang.RuntimeException: file:/data/t/part-1.parquet is not a Parquet file. Expected magic number at tail, but found [1, 2, 3, 4]
+\tat org.apache.parquet.hadoop.ParquetFileReader.readFooter(ParquetFileReader.java:557)
+"""
+
+
+def test_a_tasks_attribution_error_is_its_own_line_exit_2() -> None:
+    from attribution.engine._spark_failure import job_failure
+
+    line, code = job_failure(RuntimeError(_PY4J))
+    assert line == (
+        "table 'touches', source 'part-0': column 'when' (timestamp), line 3: not a time"
+    )
+    assert code == 2
+    empty = _PY4J.replace("InputError: table", "EmptyResultError: table")
+    assert job_failure(RuntimeError(empty))[1] == 3
+
+
+def test_a_read_spark_cannot_do_during_the_job_is_one_line_exit_2() -> None:
+    from attribution.engine._spark_failure import job_failure
+
+    line, code = job_failure(RuntimeError(_READ))
+    assert line == (
+        "Spark cannot read the inputs: file:/data/t/part-1.parquet is not a Parquet file. "
+        "Expected magic number at tail, but found [1, 2, 3, 4]"
+    )
+    assert code == 2
+
+
+def test_any_other_failure_is_one_line_exit_1_naming_its_kind() -> None:
+    from attribution.engine._spark_failure import job_failure
+
+    line, code = job_failure(MemoryError("Java heap space"))
+    assert line.startswith("the Spark job failed: MemoryError: Java heap space")
+    assert "\n" not in line
+    assert code == 1

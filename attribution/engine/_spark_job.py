@@ -14,6 +14,7 @@ from typing import Any
 
 from attribution.engine._empty import require_conversions
 from attribution.engine._spark import NOT_ON_SPARK, attribute_spark
+from attribution.engine._spark_failure import job_failure
 from attribution.engine._spark_options import refuse_on_spark
 from attribution.engine._spark_start import (
     check_out_uri,
@@ -181,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: Spark cannot read the inputs: {first}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 -- a failure in Spark (gathering the B2B tables)
+        line, code = job_failure(exc)
+        print(f"error: {line}", file=sys.stderr)
+        return code
     try:
         result = attribute_spark(
             touches,
@@ -197,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AttributionError as exc:  # one line naming the input, never a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 -- a failure in Spark: a task's error, a read
+        line, code = job_failure(exc)
+        print(f"error: {line}", file=sys.stderr)
+        return code
     try:  # as the CLI: an empty result is no answer unless --allow-empty (exit 3, why)
         require_conversions(result.manifest)
     except EmptyResultError as exc:
