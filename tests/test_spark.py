@@ -61,6 +61,9 @@ def test_every_model_equals_single_machine(spark: SparkSession, synth: Any, leve
     assert touch_credit.height == expected.touch_credit.height > 0
     assert_frame_equal(expected.touch_credit.sort(by), touch_credit.sort(by), rel_tol=TOL)
     assert result.manifest["reconciliation"] == expected.manifest["reconciliation"]
+    if level == "account":  # new-user report 6 #8: the account options recorded on Spark too
+        for key in ("contact_scope", "role_multipliers", "required_roles", "pipeline_deals"):
+            assert result.manifest["parameters"][key] == expected.manifest["parameters"][key]
     # integer path counts are bit-identical; values to float rounding
     assert_frame_equal(expected.paths.sort("path"), result.paths.sort("path"), rel_tol=TOL)
     for name, frame in expected.extras.items():

@@ -119,20 +119,26 @@ def test_the_submit_file_runs_the_job(tmp_path: Path) -> None:
 
 # --- a failure during the job (new-user report 6 #16, #19: Py4J traces, exit 1) ----------
 
-_PY4J = """An error occurred while calling o295.collectToPython.
-: org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage 38.0 failed 1 times
-org.apache.spark.api.python.PythonException: Traceback (most recent call last):
-  File "/x/attribution/engine/_spark.py", line 230, in _task
-  File "/x/attribution/journeys/_journeys.py", line 228, in build_journeys
-attribution.exceptions.InputError: table 'touches', source 'part-0': column 'when' (timestamp), line 3: not a time
-\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(PythonRunner.scala:572)
-"""
+_PY4J = "\n".join([
+    "An error occurred while calling o295.collectToPython.",
+    ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage "
+    "38.0 failed 1 times",
+    "org.apache.spark.api.python.PythonException: Traceback (most recent call last):",
+    '  File "/x/attribution/engine/_spark.py", line 230, in _task',
+    '  File "/x/attribution/journeys/_journeys.py", line 228, in build_journeys',
+    "attribution.exceptions.InputError: table 'touches', source 'part-0': column 'when' "
+    "(timestamp), line 3: not a time",
+    "\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException("
+    "PythonRunner.scala:572)",
+])
 
-_READ = """An error occurred while calling o88.collectToPython.
-: org.apache.spark.SparkException: Job aborted due to stage failure
-Caused by: java.lang.RuntimeException: file:/data/t/part-1.parquet is not a Parquet file. Expected magic number at tail, but found [1, 2, 3, 4]
-\tat org.apache.parquet.hadoop.ParquetFileReader.readFooter(ParquetFileReader.java:557)
-"""
+_READ = "\n".join([
+    "An error occurred while calling o88.collectToPython.",
+    ": org.apache.spark.SparkException: Job aborted due to stage failure",
+    "Caused by: java.lang.RuntimeException: file:/data/t/part-1.parquet is not a Parquet "
+    "file. Expected magic number at tail, but found [1, 2, 3, 4]",
+    "\tat org.apache.parquet.hadoop.ParquetFileReader.readFooter(ParquetFileReader.java:557)",
+])
 
 
 def test_a_tasks_attribution_error_is_its_own_line_exit_2() -> None:

@@ -26,6 +26,7 @@ from attribution.typing import Progress
 __all__ = [
     "WATERMARK_HELD",
     "Timer",
+    "account_options",
     "account_parameters",
     "add_coded_notes",
     "add_totals",
@@ -97,6 +98,17 @@ class Timer:
         return self.timings
 
 
+def account_options(options: RunOptions) -> dict[str, Any]:
+    """The account-level run options of the manifest's ``parameters`` (every executor's:
+    Spark, which has no account outputs, records them too)."""
+    return {
+        "contact_scope": options.contact_scope,
+        "role_multipliers": options.multipliers,
+        "required_roles": list(options.required),
+        "pipeline_deals": deal_scope(options.conversion_stage, options.all_milestones),
+    }
+
+
 def account_parameters(
     options: RunOptions, clock: EngagementClock, accounts: pl.DataFrame, notes: list[str]
 ) -> dict[str, Any]:
@@ -105,10 +117,7 @@ def account_parameters(
     clock_notes = clock.notes(accounts)
     notes += clock_notes
     return {
-        "contact_scope": options.contact_scope,
-        "role_multipliers": options.multipliers,
-        "required_roles": list(options.required),
-        "pipeline_deals": deal_scope(options.conversion_stage, options.all_milestones),
+        **account_options(options),
         "engagement": {
             **clock.describe(clock_notes),
             "half_life_days": ENGAGEMENT_HALF_LIFE.total_seconds() / 86400,

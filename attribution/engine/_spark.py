@@ -48,7 +48,12 @@ import pyarrow as pa
 
 from attribution.b2b._committee import check_run_roles
 from attribution.engine._campaign_credit import reduce_campaign_sums, spark_campaign_sums
-from attribution.engine._manifest import add_totals, make_manifest, run_parameters
+from attribution.engine._manifest import (
+    account_options,
+    add_totals,
+    make_manifest,
+    run_parameters,
+)
 from attribution.engine._memory import refuse_bootstrap
 from attribution.engine._merge import (
     GLOBAL_ROW,
@@ -502,7 +507,7 @@ def attribute_spark(
     # the campaign pass rebuilds the journeys as passes 1 and 2 do: the same broadcasts
     shared = {"contacts": contacts_b, "segments": segments_b, "estimators": estimators_b}
     campaigns = spark_campaign_sums(events, _task, options, **shared)
-    account = {"contact_scope": options.contact_scope} if options.level == "account" else {}
+    account = account_options(options) if options.level == "account" else {}
     parameters = run_parameters(options, account)
     parameters["partitions"] = n
     parameters["touch_credit_layout"] = "long"  # what Spark writes, whatever the default
