@@ -96,16 +96,30 @@ def _nightly(engine: Any, **kwargs: Any) -> Any:
         text = str(exc).strip().splitlines()
         raise ConfigError(
             f"state '{state}': cannot read or write its files ({type(exc).__name__}: "
-            f"{text[0] if text else exc}): delete it, or pass a new --state, and the next run "
+            f"{text[0] if text else exc}). A run that fails leaves the state as it was: "
+            "when the cause was the disk or a permission, fix it and run again; when the "
+            "state's files are damaged, delete it or pass a new --state, and the next run "
             "reads everything and rebuilds it"
         ) from None
     for note in coded_notes(result.manifest, WATERMARK_HELD):  # by its code, not its words
         typer.echo(note, err=True)
-    night = result.manifest["parameters"].get("incremental") or {}
-    if night.get("mode") == "full" and night.get("reason") != "no state yet":
-        # a state that could not be built on (old rows changed, other options...): said
-        typer.echo(f"incremental run: full recompute ({night.get('reason')})", err=True)
+    typer.echo(night_line(result.manifest["parameters"].get("incremental") or {}), err=True)
     return result
+
+
+def night_line(night: dict[str, Any]) -> str:
+    """What an incremental run did, in one line for a job's log (stderr): a night that
+    built on the state (rows read, entities re-opened), the first one, or a full recompute
+    and why."""
+    rows = night.get("rows_read") or {}
+    read = ", ".join(f"{n:,} {name}" for name, n in rows.items())
+    if night.get("mode") == "incremental":
+        reopened = night.get("entities_reopened") or 0
+        return f"incremental run: new rows read: {read or 'none'}; {reopened:,} entities re-opened"
+    if night.get("reason") == "no state yet":
+        return f"incremental run: first run, every row read ({read}); the state is built"
+    # a state that could not be built on (old rows changed, other options...): said
+    return f"incremental run: full recompute ({night.get('reason')})"
 
 
 @app.command()

@@ -19,7 +19,13 @@ import pyarrow.parquet as pq
 from attribution.engine._old_rows import sql_checksum
 from attribution.engine._stages import load_input
 from attribution.exceptions import InputError
-from attribution.inputs._database import SqlTable, database_kind, redacted, result_hash
+from attribution.inputs._database import (
+    SqlTable,
+    database_kind,
+    redacted,
+    result_hash,
+    subquery,
+)
 from attribution.inputs._schema import Table, TableSpec
 from attribution.inputs._sources import Source, read_source
 from attribution.options import RunOptions
@@ -109,8 +115,13 @@ def read_after(
     column = _their_timestamp(options, spec.name)
     naive = _query_clock(data, spec, options, column) if isinstance(data, SqlTable) else False
     if isinstance(data, SqlTable) and naive is not False:
-        inner = f'SELECT * FROM ({data.query}) AS _attribution_q WHERE "{column}"'
-        after = SqlTable(data.uri, f"{inner} >= {_literal(cutoff, naive)}")
+        # rows without a timestamp are read too: they are refused, naming the query and
+        # the column, as a full run refuses them (else a night would skip them in silence)
+        after = SqlTable(
+            data.uri,
+            f'SELECT * FROM {subquery(data.query)} WHERE "{column}" >= '
+            f'{_literal(cutoff, naive)} OR "{column}" IS NULL',
+        )
         stored = dict((seen or {}).get("old_rows") or {})
         checked = stored.get("before") if stored.get("kind") == "sql" else None
         counted = _sums_before(data, spec, column, cutoff, checked, naive)
@@ -186,7 +197,7 @@ def _sums_before(
         sums += ", " + sql_checksum(kind, "_attribution_q", earlier) + " AS checked"
     count = SqlTable(
         data.uri,
-        f"SELECT count(*) AS n, {sums} FROM ({data.query}) AS _attribution_q "
+        f"SELECT count(*) AS n, {sums} FROM {subquery(data.query)} "
         f'WHERE "{column}" < {_literal(cutoff, naive)}',
     )
     return count.frame(spec.name).row(0, named=True)
@@ -221,7 +232,7 @@ def _query_clock(
     Text timestamps (ISO 8601 or with ``timestamp_formats``): False, the query is read whole
     and filtered once parsed, as a CSV file is. A probe the database refuses: False (the
     query then runs as written and its own error names it)."""
-    probe = SqlTable(data.uri, f"SELECT * FROM ({data.query}) AS _attribution_q LIMIT 0")
+    probe = SqlTable(data.uri, f"SELECT * FROM {subquery(data.query)} LIMIT 0")
     try:
         empty = probe.frame(spec.name)
     except InputError:

@@ -56,8 +56,15 @@ def state_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
         if entry is not None:
             entry[1] += 1
         else:
-            path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:  # /proc/x, a file in the way, no permission: one line
+                raise ConfigError(
+                    f"state '{directory}': cannot create or open it ({exc.strerror or exc}"
+                    f"{f': {exc.filename}' if exc.filename else ''}): give a directory this "
+                    "user can write (--state)"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

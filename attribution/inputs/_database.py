@@ -19,13 +19,14 @@ No row of a result passes through a Python loop. A URI is shown (errors, manifes
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 import polars as pl
 import pyarrow as pa
@@ -38,8 +39,10 @@ __all__ = [
     "check_write_target",
     "database_kind",
     "open_database",
+    "readable",
     "redacted",
     "result_hash",
+    "subquery",
 ]
 
 Kind = Literal["duckdb", "postgresql"]
@@ -62,6 +65,25 @@ def database_kind(uri: str) -> Kind:
     )
 
 
+def _userinfo(uri: str) -> tuple[str, str, str | None, str] | None:
+    """A URI's ``scheme://``, user, password (None: none given) and what follows the ``@``
+    (host, port, database, parameters); None without a user part.
+
+    The user part ends at the *last* ``@`` (libpq's rule), so a password pasted without
+    percent-encoding -- with ``#``, ``?``, ``/`` or ``@`` in it, which a URL parser reads
+    as a fragment, a query, a path or the host -- is still the password.
+    """
+    text = str(uri)
+    if "://" not in text:
+        return None
+    scheme, rest = text.split("://", 1)
+    at = rest.rfind("@")
+    if at < 0:
+        return None
+    user, colon, password = rest[:at].partition(":")
+    return f"{scheme}://", user, password if colon else None, rest[at + 1 :]
+
+
 def redacted(uri: str) -> str:
     """``uri`` with its password (and any ``password=`` parameter) replaced by ``***``.
 
@@ -69,17 +91,41 @@ def redacted(uri: str) -> str:
     --------
     >>> redacted("postgresql://ana:s3cret@db:5432/crm?sslmode=require&password=x")
     'postgresql://ana:***@db:5432/crm?sslmode=require&password=***'
+    >>> redacted("postgresql://bi:Pa55#w/rd@db/crm")  # not percent-encoded
+    'postgresql://bi:***@db/crm'
     >>> redacted("duckdb:///data/warehouse.duckdb")
     'duckdb:///data/warehouse.duckdb'
     """
     text = str(uri)
-    if "://" in text:
-        parts = urlsplit(text)
-        if parts.password is not None:
-            host = parts.netloc.rsplit("@", 1)[1]
-            user = parts.username or ""
-            text = urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    parts = _userinfo(text)
+    if parts is not None and parts[2] is not None:
+        scheme, user, _, host = parts
+        text = f"{scheme}{user}:***@{host}"
     return _SECRET_PARAM.sub(r"\1***", text)
+
+
+#: seconds libpq waits to connect (and log in) unless the URI or PGCONNECT_TIMEOUT says
+CONNECT_TIMEOUT_S = 30
+
+
+def _postgres_uri(uri: str) -> str:
+    """The URI handed to libpq: ``postgresql://``, the user and password percent-encoded
+    (a password pasted as it is -- ``Pa55#word`` -- logs in instead of failing or being
+    cut at the ``#``; one already encoded stays as it was), and a connect timeout of
+    :data:`CONNECT_TIMEOUT_S` unless the URI or ``PGCONNECT_TIMEOUT`` sets one (libpq
+    waits for ever by default: a nightly job would hang on a server that accepts the
+    connection and never answers)."""
+    text = str(uri).replace("postgres://", "postgresql://", 1)
+    parts = _userinfo(text)
+    if parts is not None:
+        scheme, user, password, host = parts
+        login = quote(unquote(user), safe="")
+        if password is not None:
+            login += ":" + quote(unquote(password), safe="")
+        text = f"{scheme}{login}@{host}"
+    if "connect_timeout=" not in text.lower() and not os.environ.get("PGCONNECT_TIMEOUT"):
+        text += ("&" if "?" in text else "?") + f"connect_timeout={CONNECT_TIMEOUT_S}"
+    return text
 
 
 def _duckdb_path(uri: str) -> str:
@@ -91,19 +137,28 @@ def _duckdb_path(uri: str) -> str:
 
 
 def _secrets(uri: str) -> list[str]:
-    """The parts of ``uri`` an error message must never show."""
+    """The passwords of ``uri`` (as written and decoded; and any ``password=`` parameter)
+    an error message must never show, if one repeats them: those of 8 characters or more
+    that are not the user's name. A driver does not repeat a password it was given; what
+    it repeats is a URI, which is replaced whole (:func:`_scrub`). Replacing a short
+    password wherever its letters occur in a message (``analyst``, ``127``, ``e``) would
+    say where it is, and garble the message."""
     found = re.findall(r"password=([^&;\s]+)", uri, flags=re.IGNORECASE)
-    if "://" in uri:
-        password = urlsplit(uri).password
-        if password:
-            found.append(password)
-    return [s for s in found if s]
+    parts = _userinfo(uri)
+    user = parts[1] if parts is not None else ""
+    if parts is not None and parts[2]:
+        found += [parts[2], unquote(parts[2])]
+    return sorted({s for s in found if len(s) >= 8 and s != user}, key=len, reverse=True)
 
 
 def _scrub(message: str, uri: str) -> str:
+    """``message`` without the URI's secrets: the URI (as given and as handed to the
+    driver) shown redacted, then any long password left."""
+    for form in sorted({uri, _postgres_uri(uri)}, key=len, reverse=True):
+        message = message.replace(form, redacted(uri))
     for secret in _secrets(uri):
         message = message.replace(secret, "***")
-    return message.replace(uri, redacted(uri))
+    return _SECRET_PARAM.sub(r"\1***", message)
 
 
 class Database:
@@ -136,7 +191,7 @@ class Database:
                         f"reading PostgreSQL ({self.name}) needs the ADBC PostgreSQL driver: "
                         "pip install 'attribution-engine[postgres]'"
                     ) from None
-                self._con = pg.connect(self.uri.replace("postgres://", "postgresql://", 1))
+                self._con = pg.connect(_postgres_uri(self.uri))
         except ConfigError:
             raise
         except Exception as exc:  # the driver's own errors: said once, without secrets
@@ -174,7 +229,9 @@ class Database:
             return self._con.sql(sql).to_arrow_table()
         cursor = self._con.cursor()
         try:
-            cursor.execute(sql)
+            # the driver sends COPY (<sql>) TO STDOUT: a line break keeps a query's last
+            # line comment (-- ...) from swallowing the parenthesis
+            cursor.execute(sql + "\n")
             table = cursor.fetch_arrow_table()
         finally:
             cursor.close()
@@ -343,9 +400,7 @@ class SqlTable:
                         table=table,
                         source=self.name,
                     ) from None
-            frame = pl.from_arrow(arrow)
-            assert isinstance(frame, pl.DataFrame)
-            self._result["frame"] = frame
+            self._result["frame"] = readable(arrow, table, self.name)
         return self._result["frame"]
 
     def describe(self, rows: int) -> dict[str, Any]:
@@ -356,6 +411,77 @@ class SqlTable:
             "rows": rows,
             "sha256": result_hash(self.frame()),
         }
+
+
+def _pg_type(field: pa.Field) -> str:
+    return str((field.metadata or {}).get(b"POSTGRESQL:type", b"").decode())
+
+
+def readable(arrow: pa.Table, table: str | None, source: str) -> pl.DataFrame:
+    """A query's Arrow result as a frame the loader reads, or an InputError naming the
+    query and the column. Column by column (no row loop):
+
+    - two columns of one name: an error naming them (give each its own ``AS``);
+    - PostgreSQL ``money``: an error (the driver gives whole cents, in a unit the server's
+      ``lc_monetary`` decides: ``$12.50`` arrives as 1250), saying to cast it;
+    - PostgreSQL ``numeric``: its text read as a number (Float64), as DuckDB's DECIMAL is;
+    - a UUID: its canonical text (``0cc175b9-c0f1-b6a8-31c3-99e269772661``);
+    - an interval (no column of the engine is one): left out of the result.
+    """
+    names = arrow.column_names
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(
+            f"the query returns the column(s) {', '.join(map(repr, repeated))} more than once",
+            table=table,
+            source=source,
+            hint="give each column its own name (SELECT ..., x AS other_name)",
+        )
+    columns: dict[str, pl.Series] = {}
+    for described, column in zip(arrow.schema, arrow.columns, strict=True):
+        kind = described.type
+        if _pg_type(described) == "money":
+            raise InputError(
+                f"column '{described.name}' is a PostgreSQL money, which arrives as whole cents "
+                "($12.50 as 1250)",
+                table=table,
+                source=source,
+                column=described.name,
+                hint=f"cast it in the query: {described.name}::numeric",
+            )
+        if pa.types.is_interval(kind):
+            continue
+        if isinstance(kind, pa.BaseExtensionType):
+            storage = pa.chunked_array([c.storage for c in column.chunks], type=kind.storage_type)
+            series = pl.Series(described.name, storage)
+            if kind.extension_name == "arrow.uuid":
+                series = _uuid_text(series.bin.encode("hex")).alias(described.name)
+            elif _pg_type(described) == "numeric" and series.dtype == pl.String:
+                series = series.cast(pl.Float64, strict=False)
+            columns[described.name] = series
+            continue
+        columns[described.name] = pl.Series(described.name, column)
+    return pl.DataFrame(list(columns.values())) if columns else pl.DataFrame()
+
+
+def _uuid_text(hexed: pl.Series) -> pl.Series:
+    """32 hex digits as a UUID's text (8-4-4-4-12)."""
+    frame = hexed.to_frame("h")
+    h = pl.col("h")
+    return frame.select(
+        pl.concat_str(
+            [h.str.slice(0, 8), h.str.slice(8, 4), h.str.slice(12, 4), h.str.slice(16, 4),
+             h.str.slice(20, 12)],
+            separator="-",
+        )
+    ).to_series()
+
+
+def subquery(query: str) -> str:
+    """``query`` as a subquery the engine wraps (``SELECT ... FROM (<query>) AS
+    _attribution_q``): on lines of its own, so a last line comment (``-- ...``) ends
+    before the parenthesis."""
+    return f"(\n{query}\n) AS _attribution_q"
 
 
 def _one_line(query: str, limit: int = 80) -> str:
