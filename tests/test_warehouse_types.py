@@ -257,3 +257,58 @@ def test_each_night_says_what_it_did_on_stderr(tmp_path: Path) -> None:
     )
     manifest = json.loads(next((tmp_path / "runs").glob("*/manifest.json")).read_text())
     assert manifest["parameters"]["incremental"]
+
+
+# --- write-back into tables that exist -------------------------------------------------------
+
+
+def _result(bootstrap: int = 0) -> attribution.AttributionResult:
+    root = Path(__file__).resolve().parents[1] / "sample_data"
+    return attribution.attribute(
+        root / "touches.parquet", root / "stages.parquet", models=["linear"],
+        bootstrap=bootstrap, bootstrap_seed=1,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
+def test_a_bootstraps_interval_columns_are_added_to_an_existing_table(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Report 7 #13: turning on --bootstrap made every later write-back fail (ci_low and
+    ci_high missing from the table the earlier runs made)."""
+    if kind == "duckdb":
+        uri = f"duckdb://{tmp_path / 'out.duckdb'}"
+    else:
+        uri = request.getfixturevalue("postgres_uri")
+        with _database.open_database(uri, write=True) as db, db.transaction() as t:
+            t.handle.execute("DROP TABLE IF EXISTS attribution_channel_credit")
+            t.handle.execute("DROP TABLE IF EXISTS attribution_touch_credit")
+            t.handle.execute("DROP TABLE IF EXISTS attribution_campaign_influence")
+    attribution.write_back(_result(), uri, run_id="plain")
+    attribution.write_back(_result(bootstrap=20), uri, run_id="boot")
+    attribution.write_back(_result(), uri, run_id="plain-again")
+    got = SqlTable(
+        uri, "SELECT run_id, count(ci_low) AS n, count(*) AS rows FROM "
+        "attribution_channel_credit GROUP BY run_id ORDER BY run_id"
+    ).frame()  # fmt: skip
+    rows = {r["run_id"]: (r["n"], r["rows"]) for r in got.to_dicts()}
+    assert rows["boot"][0] == rows["boot"][1] > 0
+    assert rows["plain"][0] == 0
+    assert rows["plain-again"][0] == 0
+
+
+def test_a_column_that_would_round_the_credit_is_refused(tmp_path: Path) -> None:
+    """Report 7 #14: a pre-created table with integer columns got 182 for 182.44."""
+    path = tmp_path / "typ.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE attribution_channel_credit (run_id VARCHAR, model VARCHAR, "
+            "channel VARCHAR, conversions BIGINT, value DECIMAL(12,0), share DOUBLE)"
+        )
+    with pytest.raises(attribution.ConfigError) as caught:
+        attribution.write_back(_result(), f"duckdb://{path}", run_id="r")
+    text = str(caught.value)
+    assert "conversions BIGINT, value DECIMAL(12,0) would round" in text
+    assert "nothing was written" in text
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("SELECT count(*) FROM attribution_channel_credit").fetchone() == (0,)

@@ -199,11 +199,17 @@ class Database:
             if self.kind == "duckdb" and "Could not set lock on file" in text:
                 # DuckDB's own advice (open it read-only) is wrong for a writer
                 holder = re.search(r"\(PID (\d+)\)", text)
+                advice = (
+                    ": DuckDB allows one writer, and a reader that holds the file open (a "
+                    "BI tool, a notebook) blocks writes; close it, or write to PostgreSQL"
+                    if write
+                    else ": DuckDB lets no other process read a file while one writes it; "
+                    "run when that process has finished, or read a copy of the file"
+                )
                 raise ConfigError(
                     f"cannot open {self.name}: the file is locked by another process"
                     + (f" (PID {holder.group(1)})" if holder else "")
-                    + ": DuckDB allows one writer, and a reader that holds the file open (a "
-                    "BI tool, a notebook) blocks writes; close it, or write to PostgreSQL"
+                    + advice
                 ) from None
             raise ConfigError(f"cannot connect to {self.name}: {text}") from None
 
@@ -299,10 +305,15 @@ class Transaction:
     def _check_columns(self, table: str, data: pa.Table) -> None:
         """An existing ``table`` without the columns the run writes (another team's table
         of that name, last month's schema) is a ConfigError naming both column lists,
-        before anything is appended."""
+        before anything is appended -- but for the optional number columns a run writes
+        only with some options (:data:`OPTIONAL_COLUMNS`: a bootstrap's ``ci_low`` /
+        ``ci_high``), which are added to it (nullable: earlier runs' rows have none). A
+        column that would round what the run writes (a number with decimals into an
+        integer or a DECIMAL with no decimals) is a ConfigError too: appended, 182.44
+        conversions would read 182."""
         sql = (
-            "SELECT column_name, data_type FROM information_schema.columns WHERE "
-            f"table_name = '{table}' AND table_schema = current_schema() "
+            "SELECT column_name, data_type, numeric_scale FROM information_schema.columns "
+            f"WHERE table_name = '{table}' AND table_schema = current_schema() "
             "ORDER BY ordinal_position"
         )
         if self.database.kind == "duckdb":
@@ -312,16 +323,52 @@ class Transaction:
             found = self.handle.fetchall()
         if not found:
             return
-        have = {str(name) for name, _ in found}
+        have = {str(name): (str(kind), scale) for name, kind, scale in found}
         missing = [n for n in data.column_names if n not in have]
+        optional = [n for n in missing if n in OPTIONAL_COLUMNS]
+        if missing and missing == optional:
+            for name in optional:  # nullable numbers: earlier runs' rows have none
+                self.handle.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" DOUBLE PRECISION')
+            missing = []
+        shown = ", ".join(f"{name} {kind}" for name, kind, _ in found)
         if missing:
-            shown = ", ".join(f"{name} {kind}" for name, kind in found)
             raise ConfigError(
                 f"table {table} has the columns ({shown}); the run writes "
                 f"({', '.join(data.column_names)}), missing {', '.join(missing)}, so nothing "
                 "was written: rename or "
                 "drop that table, or write to another database"
             )
+        rounded = [
+            name
+            for name, kind in zip(data.column_names, data.schema.types, strict=True)
+            if pa.types.is_floating(kind) and name in have and _whole(*have[name])
+        ]
+        if rounded:
+            raise ConfigError(
+                f"table {table} has the columns ({shown}): "
+                + ", ".join(f"{n} {have[n][0]}" for n in rounded)
+                + " would round what the run writes (numbers with decimals), so nothing was "
+                "written: make them DOUBLE PRECISION (or NUMERIC with decimals), or write to "
+                "another table"
+            )
+
+
+#: columns a run writes back only with some options (the bootstrap's interval), added to an
+#: existing table that lacks them
+OPTIONAL_COLUMNS = ("ci_low", "ci_high")
+_WHOLE_TYPES = re.compile(
+    r"(tiny|small|big|huge|u)?int(eger)?\d*|u?(tiny|small|big|huge)int|int[248]|serial|bigserial",
+    re.IGNORECASE,
+)
+
+
+def _whole(kind: str, scale: Any) -> bool:
+    """Whether a column of the database type ``kind`` (``numeric_scale`` ``scale``) holds
+    whole numbers only."""
+    text = kind.strip().lower()
+    if _WHOLE_TYPES.fullmatch(text):
+        return True
+    return text.startswith(("decimal", "numeric")) and scale is not None and int(scale) == 0
 
 
 def open_database(uri: str, *, write: bool = False) -> Database:
