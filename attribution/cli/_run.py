@@ -103,7 +103,9 @@ def _nightly(engine: Any, **kwargs: Any) -> Any:
         ) from None
     for note in coded_notes(result.manifest, WATERMARK_HELD):  # by its code, not its words
         typer.echo(note, err=True)
-    typer.echo(night_line(result.manifest["parameters"].get("incremental") or {}), err=True)
+    night = result.manifest["parameters"].get("incremental")
+    if night:
+        typer.echo(night_line(night), err=True)
     return result
 
 
