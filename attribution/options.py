@@ -36,6 +36,7 @@ from attribution.inputs._durations import parse_duration
 from attribution.inputs._formats import check_timestamp_formats, check_timezone, formats_for
 from attribution.inputs._reading import TIMEZONE_KEY
 from attribution.inputs._schema import SPECS
+from attribution.inputs._stage_names import canonical_stage, check_milestones
 from attribution.inputs._validate import check_touch_types
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
@@ -561,6 +562,12 @@ class RunOptions:
                 raise InputError(
                     f"conversion_stage must be a stage name; got {self.conversion_stage!r}"
                 )
+        # stage names the run is given, spelled as the data's stage values are compared
+        stage = canonical_stage(self.conversion_stage, self.stage_names)
+        object.__setattr__(self, "conversion_stage", stage)
+        with _option("milestones"):
+            object.__setattr__(self, "milestones", check_milestones(self.milestones,
+                                                                    self.stage_names))
         with _option("max_touches_per_journey"):
             cap = check_max_touches(self.max_touches_per_journey)
         object.__setattr__(self, "max_touches_per_journey", cap)

@@ -306,7 +306,14 @@ def test_custom_milestone_stages(make_touches, make_stages) -> None:
 
 def test_milestones_for_one_role_keep_the_other_defaults(worked) -> None:
     touches, stages = worked
-    # lead marked by `sql` (absent here): no LC; opportunity keeps its default stage (OC = t4)
+    # a role given a stage no event has is an error (new-user report 5 #28: a typo dropped
+    # the milestone in silence)
+    with pytest.raises(attribution.InputError, match=r"milestones: lead = \['sql'\]"):
+        _run(touches, stages, models=["w_shaped"], milestones={"lead": ["sql"]})
+    # lead marked by `sql` (another contact's event, none of c1's): no LC; opportunity keeps
+    # its default stage (OC = t4)
+    stages = pl.concat([stages, stages.head(1).with_columns(
+        pl.lit("c2").alias("contact_id"), pl.lit("sql").alias("stage"))])
     for lead in (["sql"], "sql"):
         result = _run(touches, stages, models=["w_shaped"], milestones={"lead": lead})
         assert result.touch_credit.get_column("credit").to_list() == pytest.approx(

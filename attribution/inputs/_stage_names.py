@@ -22,12 +22,70 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
+from attribution.exceptions import InputError, did_you_mean
 from attribution.inputs._channels import channel_spelling, spell_channel
 
-__all__ = ["OUR_STAGES", "map_stage_names", "stage_renames"]
+__all__ = [
+    "MILESTONE_ROLES",
+    "OUR_STAGES",
+    "canonical_stage",
+    "check_milestones",
+    "map_stage_names",
+    "stage_renames",
+]
 
 #: Our stage names (the defaults of the milestones, the funnel and the conversion stage).
 OUR_STAGES = ("lead", "mql", "sql", "opportunity", "closed_won", "closed_lost")
+
+
+#: The milestone roles (``milestones`` keys; ``[milestones]`` in a config).
+MILESTONE_ROLES = ("lead", "opportunity", "closed_won")
+
+
+def canonical_stage(name: str, stage_names: Mapping[str, str | Sequence[str]] | None) -> str:
+    """A stage name the run is given (the conversion stage, a milestone's stage) in the
+    run's own spelling, as a stage value of the data is compared (see the module
+    docstring): equal once trimmed, whitespace-folded and lower-cased to one of ours (the
+    default stages, ``stage_names``' keys) it is that name (``Closed_Won`` is
+    ``closed_won``); equal so to a data name of ``stage_names`` it is the name that maps to
+    (``{"closed_won": "Closed Won"}``: ``closed won`` is ``closed_won``); else as given."""
+    targets: dict[str, str] = {}
+    for theirs, ours in stage_renames(stage_names).items():
+        targets.setdefault(spell_channel(theirs), ours)
+    for ours in (*(stage_names or {}), *OUR_STAGES):
+        targets.setdefault(spell_channel(ours), ours)
+    if name in targets.values():
+        return name
+    return targets.get(spell_channel(name), name)
+
+
+def check_milestones(
+    milestones: Mapping[str, str | Sequence[str]] | None,
+    stage_names: Mapping[str, str | Sequence[str]] | None,
+) -> dict[str, list[str]] | None:
+    """``milestones`` (role -> stage name or names) checked: a role among
+    :data:`MILESTONE_ROLES` (else a did-you-mean, as ``[milestones]`` in a config), each
+    stage a non-blank name, in the run's spelling (:func:`canonical_stage`)."""
+    if milestones is None:
+        return None
+    out: dict[str, list[str]] = {}
+    for role, names in milestones.items():
+        if role not in MILESTONE_ROLES:
+            raise InputError(
+                f"milestones: unknown role {role!r}; "
+                f"{did_you_mean(str(role), list(MILESTONE_ROLES))}"
+            )
+        listed = [names] if isinstance(names, str) else names
+        if (
+            isinstance(listed, Mapping)
+            or not isinstance(listed, Sequence)
+            or not all(isinstance(n, str) and n.strip() for n in listed)
+        ):
+            raise InputError(
+                f"milestones: {role} must be a stage name or a list of them; got {names!r}"
+            )
+        out[role] = list(dict.fromkeys(canonical_stage(n, stage_names) for n in listed))
+    return out
 
 
 def stage_renames(stage_names: Mapping[str, str | Sequence[str]] | None) -> dict[str, str]:
