@@ -580,9 +580,12 @@ class RunOptions:
         with _option("exclude_touch_types"):
             excluded = check_touch_types(self.exclude_touch_types)
         object.__setattr__(self, "exclude_touch_types", excluded)
-        with _option("allow_empty"):
-            if not isinstance(self.allow_empty, bool):
-                raise InputError(f"allow_empty must be True or False; got {self.allow_empty!r}")
+        for switch in ("allow_empty", "select_markov_order"):  # every bool option: a bool
+            with _option(switch):
+                if not isinstance(getattr(self, switch), bool):
+                    raise InputError(
+                        f"{switch} must be True or False; got {getattr(self, switch)!r}"
+                    )
         with _option("timestamp_formats"):
             formats = check_timestamp_formats(self.timestamp_formats)
         with _option("timezone"):

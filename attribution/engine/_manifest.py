@@ -19,7 +19,7 @@ from attribution.b2b._accounts import COLD_Z, ENGAGEMENT_HALF_LIFE, HOT_Z
 from attribution.b2b._deals import deal_scope
 from attribution.b2b._engagement import EngagementClock
 from attribution.engine._empty import empty_reason
-from attribution.journeys._milestone_stages import FOUND_KEY, check_milestone_stages
+from attribution.journeys._milestone_stages import check_found_names
 from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
 from attribution.typing import Progress
@@ -272,15 +272,8 @@ def make_manifest(
             f"{counts['touches_dropped'].get('journey_too_long', 0)} touches dropped "
             "(reconciliation: journeys_too_long_list)",
         ]
-    found = counts.get(FOUND_KEY)
-    if found is not None:  # the milestones' stages with an event (partitions' united)
-        counts = {k: v for k, v in counts.items() if k != FOUND_KEY}
-        night = parameters.get("incremental")  # a night's counts of an older state may lack it
-        if not (isinstance(night, Mapping) and night.get("mode") != "full"):
-            notes = [*notes, *check_milestone_stages(
-                parameters.get("milestones") or {}, found, counts.get("stage_counts") or {},
-                weighted=any(run.needs_milestones for run in runs),
-            )]
+    counts, found = check_found_names(counts, parameters, runs)  # milestones, touch types
+    notes = [*notes, *found]
     reason = empty_reason(parameters, counts)
     if reason is not None:  # said where a reader of the run looks first
         notes = [*notes, reason]

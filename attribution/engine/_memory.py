@@ -75,7 +75,7 @@ from attribution.inputs._schema import (
     split_events,
 )
 from attribution.inputs._sources import Source
-from attribution.journeys._milestone_stages import FOUND_KEY, check_milestone_stages
+from attribution.journeys._milestone_stages import check_found_names
 from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
 from attribution.typing import Progress, TableLike
@@ -241,10 +241,8 @@ def attribute(
         segments=segments_of(inputs.segments, options),
     )
     journeys = part.journeys
-    check_milestone_stages(  # a milestone no event marks: an error before the models
-        options.all_milestones, part.counts[FOUND_KEY], part.counts["stage_counts"],
-        weighted=any(run.needs_milestones for run in runs),
-    )
+    # a milestone no event marks, a touch type no touch has: errors before the models
+    check_found_names(part.counts, run_parameters(options), runs)
     if not part.counts.get("conversions_attributed", 1) and not options.allow_empty:
         # no answer: say why, with a few ids of each side (in the error, not the manifest,
         # whose reconciliation every executor writes alike)

@@ -34,7 +34,7 @@ from attribution.inputs._stage_names import map_stage_names
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.inputs._validate import check_values, exclude_touch_types
 from attribution.journeys._journeys import TOUCH_KEY_COLUMNS, Journeys, build_journeys
-from attribution.journeys._milestone_stages import FOUND_KEY, milestone_stages_found
+from attribution.journeys._milestone_stages import names_found
 from attribution.journeys._paths import path_table_of
 from attribution.models._allocation import PathSequences
 from attribution.models._estimator import PathModel
@@ -250,6 +250,7 @@ def build_part(
     if timer is not None:
         timer.stage("validate")
     try:  # an error about a table names the user's file, column and 1-based lines
+        given = touch_table  # before the exclusion: the touch types found
         touch_table, excluded = exclude_touch_types(touch_table, options.exclude_touch_types)
         touch_frame, duplicates, other_channel = prepare_touches(touch_table, options.channel_rules)
         touch_frame, renamed, n_renamed, channels = normalise_channels(touch_frame, options.aliases)
@@ -281,7 +282,7 @@ def build_part(
         journeys.counts, duplicates, other_channel, stage_duplicates, excluded=excluded
     )
     counts["stage_counts"] = stage_counts(stage_frame)
-    counts[FOUND_KEY] = milestone_stages_found(stage_frame, options.all_milestones)
+    counts.update(names_found(given.frame, stage_frame, options))
     counts.update(input_counts(touch_table, stage_table, touch_frame, journeys.conversions))
     counts.update(
         touch_channels=channels, channel_values_renamed=renamed, touches_channel_renamed=n_renamed

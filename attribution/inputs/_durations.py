@@ -1,6 +1,8 @@
 """Durations as users write them: ``"90d"``, ``"12h"``, ``"30m"``, ``"2w"``, ``"45s"``, or a
 ``timedelta``. A number without a unit is an error: ``--lookback 90`` most likely means 90
-days, and reading it as 90 seconds would silently leave every journey empty."""
+days, and reading it as 90 seconds would silently leave every journey empty. A capital
+``M`` is an error too: ``"3M"`` is 3 months in ISO 8601 (``P3M``) and pandas, and units are
+otherwise read in any case, so it would be 3 minutes."""
 
 from __future__ import annotations
 
@@ -14,6 +16,13 @@ __all__ = ["parse_duration"]
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 #: the longest duration (Python's ``timedelta.max``, in whole days)
 _MAX_DAYS = timedelta.max.days
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def parse_duration(
@@ -32,7 +41,17 @@ def parse_duration(
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, int | float | str) and not isinstance(value, bool):
-        text = str(value).strip().lower()
+        raw = str(value).strip()
+        if raw.endswith("M") and _number(raw[:-1]) is not None:
+            # ISO 8601 P3M and pandas 'M' are months, our 'm' minutes: neither is guessed
+            number, amount = raw[:-1].strip(), _number(raw[:-1]) or 0.0
+            months = f"'{round(amount * 30):d}d' for about {number} months" if (
+                0 < amount < 1e6) else "a number of days ('90d') for months"
+            raise InputError(
+                f"'{name}': 'M' is ambiguous (months or minutes?); got {value!r}: write "
+                f"{months}, or '{number}m' for minutes"
+            )
+        text = raw.lower()
         unit = text[-1:] if text[-1:] in _UNITS else ""
         number = text[:-1] if unit else text
         try:

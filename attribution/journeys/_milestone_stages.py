@@ -22,7 +22,17 @@ import polars as pl
 from attribution.exceptions import InputError
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 
-__all__ = ["FOUND_KEY", "check_milestone_stages", "milestone_problems", "milestone_stages_found"]
+__all__ = [
+    "FOUND_KEY",
+    "TYPES_KEY",
+    "check_found_names",
+    "check_milestone_stages",
+    "check_touch_types_found",
+    "milestone_problems",
+    "milestone_stages_found",
+    "names_found",
+    "touch_types_found",
+]
 
 #: The reconciliation key of :func:`milestone_stages_found` (private: popped from the
 #: manifest once checked).
@@ -112,3 +122,76 @@ def check_milestone_stages(
 def runs_weight_milestones(runs: Sequence[Any]) -> bool:
     """Whether a model of ``runs`` weights a milestone role."""
     return any(run.needs_milestones for run in runs)
+
+
+# --- touch types ------------------------------------------------------------------------------
+#: The reconciliation key of :func:`touch_types_found` (private, popped as :data:`FOUND_KEY`).
+TYPES_KEY = "_touch_types_found"
+
+
+def touch_types_found(touches: pl.DataFrame, excluded: Sequence[str]) -> list[str]:
+    """With ``exclude_touch_types`` given, the distinct ``touch_type`` values of ``touches``
+    (trimmed, lower case, as the option compares them), sorted; else none."""
+    if not excluded or "touch_type" not in touches.columns:
+        return []
+    spelled = pl.col("touch_type").str.strip_chars().str.to_lowercase()
+    found = touches.select(spelled.unique().drop_nulls())
+    return sorted(found.to_series().to_list())
+
+
+def check_touch_types_found(excluded: Sequence[str], found: Sequence[str]) -> None:
+    """An ``exclude_touch_types`` value no touch has (a typo: it would leave nothing out)
+    is an InputError of the option with a did-you-mean among the touch types found."""
+    have = set(found)
+    missing = [name for name in excluded if name not in have]
+    if not missing:
+        return
+    named = []
+    for name in missing:
+        close = get_close_matches(name, sorted(have), n=2, cutoff=0.6)
+        named.append(f"'{name}'" + (
+            " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)" if close else ""
+        ))
+    shown = ", ".join(f"'{t}'" for t in sorted(have)[:20]) + (" ..." if len(have) > 20 else "")
+    shown = shown or "none: every touch_type is blank"
+    error = InputError(
+        f"exclude_touch_types: {', '.join(named)} "
+        f"{'is the touch_type' if len(missing) == 1 else 'are the touch_types'} of no touch "
+        f"and would leave nothing out; touch types there: {shown}"
+    )
+    error.option = "exclude_touch_types"
+    raise error
+
+
+def names_found(touches: pl.DataFrame, stages: pl.DataFrame, options: Any) -> dict[str, list[str]]:
+    """The journeys stage's counts of the names the run was given (a part's: the partitions'
+    lists are united): the milestone stages with an event (``stages`` after the stage-name
+    mapping) and, with ``exclude_touch_types``, the touch types (``touches`` before the
+    exclusion)."""
+    return {
+        FOUND_KEY: milestone_stages_found(stages, options.all_milestones),
+        TYPES_KEY: touch_types_found(touches, options.exclude_touch_types),
+    }
+
+
+def check_found_names(
+    counts: dict[str, Any], parameters: Mapping[str, Any], runs: Sequence[Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """``counts`` without the keys of :func:`names_found`, and the notes of checking them
+    (:func:`check_milestone_stages`, :func:`check_touch_types_found`: errors raised) against
+    the run's ``parameters`` (as the manifest holds them). Not on an incremental night, whose
+    older state may lack the counts."""
+    found, types = counts.get(FOUND_KEY), counts.get(TYPES_KEY)
+    counts = {k: v for k, v in counts.items() if k not in (FOUND_KEY, TYPES_KEY)}
+    night = parameters.get("incremental")
+    if isinstance(night, Mapping) and night.get("mode") != "full":
+        return counts, []
+    notes: list[str] = []
+    if found is not None:
+        notes = check_milestone_stages(
+            parameters.get("milestones") or {}, found, counts.get("stage_counts") or {},
+            weighted=runs_weight_milestones(runs),
+        )
+    if types is not None:
+        check_touch_types_found(parameters.get("exclude_touch_types") or (), types)
+    return counts, notes
