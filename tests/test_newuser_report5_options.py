@@ -75,3 +75,16 @@ def test_every_bool_option_must_be_a_bool() -> None:
                 attribution.RunOptions(**{name: wrong})
             assert caught.value.option == name
         assert getattr(attribution.RunOptions(**{name: True}), name) is True
+
+
+def test_a_lookback_segment_no_account_has_is_an_error_with_a_did_you_mean() -> None:
+    accounts = pl.DataFrame({"account_id": ["a1", "a2"], "segment": ["SMB", "enterprise"]})
+    touches = TOUCHES.with_columns(pl.lit("a1").alias("account_id"))
+    with pytest.raises(InputError, match="'enterprize', which no account has; did you mean "
+                       "'enterprise'") as caught:
+        attribution.attribute(touches, STAGES, models=["linear"], accounts=accounts,
+                              lookback={"smb": "30d", "enterprize": "180d"})
+    assert caught.value.option == "lookback"
+    result = attribution.attribute(touches, STAGES, models=["linear"], accounts=accounts,
+                                   lookback="Smb=30d,enterprise=180d,default=60d")
+    assert result.manifest["reconciliation"]["conversions_attributed"] == 2

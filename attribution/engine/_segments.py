@@ -8,6 +8,7 @@ import polars as pl
 
 from attribution.exceptions import InputError
 from attribution.inputs._account_inputs import Accounts, load_accounts
+from attribution.journeys._segment_windows import check_lookback_segments
 from attribution.options import RunOptions
 from attribution.typing import TableLike
 
@@ -56,6 +57,7 @@ def load_segments(accounts: Accounts | TableLike | None, options: RunOptions) ->
                 "one lookback",
             )
         )
+    check_lookback_segments(options.lookback, loaded.frame.get_column("segment"))
     return loaded
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from difflib import get_close_matches
 from typing import Any, Final
 
 import polars as pl
@@ -39,6 +40,7 @@ __all__ = [
     "SEGMENT_LOOKBACK",
     "WINDOW",
     "check_lookback",
+    "check_lookback_segments",
     "entity_windows",
     "touch_windows",
 ]
@@ -89,6 +91,29 @@ def check_lookback(
         given[name] = parse_duration(duration, name=f"lookback.{name}")
     single = given.pop(DEFAULT_KEY, None) or parse_duration(level_default)
     return single, {**SEGMENT_LOOKBACK, **given}
+
+
+def check_lookback_segments(value: Any, segments: pl.Series) -> None:
+    """Each segment ``lookback`` names (``default`` aside) is the ``segment`` of some account
+    (``segments``: the accounts table's, spelled): a typo (``enterprize``) would give the real
+    segment its default window in silence. The error has a did-you-mean."""
+    if isinstance(value, str) and "=" in value:
+        value = _pairs(value.strip())
+    if not isinstance(value, Mapping):
+        return
+    have = set(segments.drop_nulls().unique().to_list())
+    for key in value:
+        name = _spelling(str(key))
+        if name == DEFAULT_KEY or name in have:
+            continue
+        close = get_close_matches(name, sorted(have), n=2, cutoff=0.6)
+        error = InputError(
+            f"lookback names segment '{name}', which no account has"
+            + ("; did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else "")
+            + f" (the accounts' segments: {', '.join(map(repr, sorted(have))) or 'none'})"
+        )
+        error.option = "lookback"
+        raise error
 
 
 def _pairs(text: str) -> dict[str, str]:
