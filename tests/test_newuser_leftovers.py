@@ -200,8 +200,8 @@ def test_plan_leaves_sales_touches_out_by_default_as_the_demo_does(tmp_path: Pat
                        ("spend.csv", PLAN_SPEND), ("plan.toml", PLAN_TOML)):
         _write(tmp_path / name, text)
     plan, printed = _plan_json(tmp_path)
-    assert plan["touch_types_left_out"] == {
-        "types": ["sales_call", "sales_email", "meeting"], "touches": 2,
+    assert plan["touch_types_left_out"] == {  # the default sales types the touches have
+        "types": ["sales_call", "meeting"], "touches": 2,  # (no touch is a sales_email)
     }
     # linear: c1 and c2 are each one marketing touch, c3 one linkedin touch: linkedin 2, email 1
     assert plan["projected"]["customers"] == 4000 / (2000 / 2) + 1000 / (500 / 1)

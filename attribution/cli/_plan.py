@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, cast
 
+import polars as pl
 import typer
 from rich.markup import escape
 
@@ -50,11 +51,14 @@ def plan_touch_types(given: str | None, touches: Path, cfg: RunConfig | None) ->
         parts = [p.strip() for p in given.split(",") if p.strip()]
         return () if [p.lower() for p in parts] == ["none"] else tuple(parts)
     column = (cfg.columns.get("touches") or {}).get("touch_type", "touch_type") if cfg else None
-    names = read_source(touches, table="touches").frame.collect_schema().names()
-    if (column or "touch_type") not in names:
+    frame = read_source(touches, table="touches").frame
+    if (column or "touch_type") not in frame.collect_schema().names():
         return ()
     sales = (cfg.sla or {}).get("sales_touch_types") if cfg else None
-    return tuple(sales or DEFAULT_SALES_TOUCH_TYPES)
+    # a default leaves out the sales types the touches have (a run refuses a type no touch has)
+    found = set(frame.select(pl.col(column or "touch_type").cast(pl.String).str.strip_chars()
+                             .str.to_lowercase().unique()).collect().to_series().to_list())
+    return tuple(t for t in sales or DEFAULT_SALES_TOUCH_TYPES if t.strip().lower() in found)
 
 
 def plan_hint(message: str) -> str:
