@@ -42,6 +42,7 @@ from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.journeys._journeys import CONTACT_SCOPES
 from attribution.journeys._segment_windows import check_lookback
+from attribution.models._channel_params import with_aliases
 from attribution.models._registry import ModelRun, default_models, resolve_all
 from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS, check_role_multipliers
 from attribution.typing import ContactScope, Duration, Level, ModelLike
@@ -577,6 +578,7 @@ class RunOptions:
         if self.channel_aliases is not None:
             object.__setattr__(self, "channel_aliases", copy.deepcopy(dict(self.channel_aliases)))
         self._checked["aliases"] = aliases
+        runs = with_aliases(runs, aliases)  # model parameters naming channels, as the data's
         with _option("exclude_touch_types"):
             excluded = check_touch_types(self.exclude_touch_types)
         object.__setattr__(self, "exclude_touch_types", excluded)

@@ -20,6 +20,7 @@ from attribution.b2b._deals import deal_scope
 from attribution.b2b._engagement import EngagementClock
 from attribution.engine._empty import empty_reason
 from attribution.journeys._milestone_stages import check_found_names
+from attribution.models._channel_params import check_model_channels
 from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
 from attribution.typing import Progress
@@ -274,6 +275,11 @@ def make_manifest(
         ]
     counts, found = check_found_names(counts, parameters, runs)  # milestones, touch types
     notes = [*notes, *found]
+    channels = counts.get("touch_channels")
+    if channels is not None and parameters.get("key", "channel") == "channel":
+        # every executor's channels (partitions united): a model parameter naming none of
+        # them is an error (the in-memory run checks before its models), a default a note
+        notes = [*notes, *check_model_channels(runs, channels)]
     reason = empty_reason(parameters, counts)
     if reason is not None:  # said where a reader of the run looks first
         notes = [*notes, reason]

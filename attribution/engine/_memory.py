@@ -76,6 +76,7 @@ from attribution.inputs._schema import (
 )
 from attribution.inputs._sources import Source
 from attribution.journeys._milestone_stages import check_found_names
+from attribution.models._channel_params import check_model_channels
 from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
 from attribution.typing import Progress, TableLike
@@ -243,6 +244,11 @@ def attribute(
     journeys = part.journeys
     # a milestone no event marks, a touch type no touch has: errors before the models
     check_found_names(part.counts, run_parameters(options), runs)
+    units = journeys.null_touches.schema["channel"]  # the channels (units) models credit
+    if isinstance(units, pl.Enum) and options.key == "channel":  # as the manifest checks:
+        # a model parameter naming no channel is an error, now (a campaign key's units are
+        # not channels)
+        check_model_channels(runs, units.categories.to_list())
     if not part.counts.get("conversions_attributed", 1) and not options.allow_empty:
         # no answer: say why, with a few ids of each side (in the error, not the manifest,
         # whose reconciliation every executor writes alike)

@@ -9,6 +9,7 @@ import polars as pl
 
 from attribution.engine._empty import require_conversions
 from attribution.engine._manifest import Timer, make_manifest
+from attribution.engine._path_input import read_path_table
 from attribution.engine._result import (
     CHANNEL_CREDIT_SCHEMA,
     PATH_TABLE_SCHEMA,
@@ -16,10 +17,9 @@ from attribution.engine._result import (
     AttributionResult,
 )
 from attribution.engine._stages import channel_credit_from_touches, concat, fit_models
-from attribution.exceptions import InputError, ModelParameterError
-from attribution.inputs._channels import spell_path_channels
-from attribution.inputs._schema import PATHS, ROW, load
-from attribution.inputs._separator import check_channels, split_paths
+from attribution.exceptions import ModelParameterError
+from attribution.inputs._schema import ROW
+from attribution.models._channel_params import check_model_channels
 from attribution.models._registry import default_models
 from attribution.models._rules import with_credit
 from attribution.options import RunOptions
@@ -66,56 +66,12 @@ def attribute_paths(
                 "attribute() with the touch log instead"
             )
     timer.stage("load")
-    table = load(paths, PATHS, columns=columns)
-    frame = table.frame
-    for col in ("nulls", "value"):
-        if col not in frame.columns:
-            frame = frame.with_columns(pl.lit(0.0).alias(col))
-    frame = frame.with_columns(pl.col("nulls", "value").fill_null(0.0))
-
-    def refuse(
-        frame: pl.DataFrame, bad: pl.Expr, message: str, column: str, hint: str | None = None
-    ) -> None:
-        """An InputError naming the first rows of the path table where ``bad`` holds."""
-        if frame.select(bad.any()).item():
-            raise table.error(
-                InputError(
-                    message,
-                    table="paths",
-                    source=table.source.name,
-                    column=column,
-                    rows=frame.filter(bad).get_column(ROW).head(5).to_list(),
-                    hint=hint,
-                )
-            )
-
-    negative = (pl.col("conversions") < 0) | (pl.col("nulls") < 0)
-    refuse(frame, negative, "conversions and nulls must be non-negative", "conversions")
-    # 'a >  > b' or 'a >': an empty channel is a broken path, not a shorter one
-    pieces = pl.col("path").str.split(sep).list.eval(pl.element().str.strip_chars() == "")
-    refuse(
-        frame,
-        (pl.col("path").str.strip_chars() != "") & pieces.list.any(),
-        "path(s) with an empty channel (nothing between two separators, or a separator at "
-        "an end)",
-        "path",
-        hint=f"paths are channels joined by {sep!r}: remove the extra separator or name the "
-        "channel",
+    read = read_path_table(paths, sep=sep, columns=columns)
+    table, frame, split = read.table, read.frame, read.split
+    # a model parameter naming a channel names one of the table's (did-you-mean otherwise)
+    channel_notes = check_model_channels(
+        runs, split.get_column("path").explode().unique().drop_nulls().to_list()
     )
-    split = frame.with_columns(split_paths(pl.col("path"), sep).alias("path"))
-    try:
-        check_channels(
-            split.get_column("path").explode().unique(),
-            split,
-            table="paths",
-            column="path",
-            row=ROW,
-        )
-    except InputError as exc:
-        raise table.error(exc) from None
-    empty = pl.col("path").list.len() == 0
-    refuse(split, empty, "empty path", "path", hint=f"paths are channels joined by {sep!r}")
-    split, renamed = spell_path_channels(split)  # one spelling per channel, as in touch logs
     path_frame = split.select(list(PATH_TABLE_SCHEMA)).cast(PATH_TABLE_SCHEMA)
 
     # each converting row becomes one pseudo-journey, weighted by its conversions
@@ -160,10 +116,11 @@ def attribute_paths(
             "conversions": total_conv,
             "nulls": float(frame.get_column("nulls").sum() or 0.0),
             "value": float(frame.get_column("value").sum() or 0.0),
-            **({"channel_values_renamed": renamed} if renamed else {}),
+            "conversions_without_value": read.conversions_without_value,
+            **({"channel_values_renamed": read.renamed} if read.renamed else {}),
         },
         timings=timer.done(),
-        notes=fitted.notes,
+        notes=[*fitted.notes, *channel_notes],
     )
     require_conversions(manifest)  # no conversion: no answer, unless allow_empty
     return AttributionResult(

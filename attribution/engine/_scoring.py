@@ -83,6 +83,7 @@ from attribution.exceptions import ModelParameterError, NotFittedError
 from attribution.inputs._campaigns import Key
 from attribution.journeys._conversions import with_roles
 from attribution.journeys._journeys import JOURNEY_COLUMNS
+from attribution.models._channel_params import check_model_channels
 from attribution.models._estimator import PathModel
 from attribution.models._registry import ModelRun
 from attribution.models._rules import with_credit
@@ -222,6 +223,12 @@ class JourneyScorer:
         """
         options = RunOptions(models=self.models, key=self.key)
         runs = options.runs
+        if paths is not None and self.key == "channel" and isinstance(
+            paths.schema.get("path"), pl.List
+        ):  # a parameter naming a channel names one of the run's (a typo changes nothing)
+            check_model_channels(
+                runs, paths.get_column("path").explode().drop_nulls().unique().to_list()
+            )
         given = dict(estimators or {})
         data = [r for r in runs if r.spec.family == "data" and r.label not in given]
         if data and paths is None:

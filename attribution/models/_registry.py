@@ -17,6 +17,7 @@ import numpy as np
 
 from attribution.exceptions import InputError, ModelNotFoundError, ModelParameterError, did_you_mean
 from attribution.inputs._durations import parse_duration
+from attribution.models._channel_params import CHANNEL_KINDS, spell_channel_names, spell_multipliers
 from attribution.models._rules import BUILTIN, WEIGHT_MAX, WEIGHT_MIN, RoleWeights, weight_problem
 
 Family = Literal["rule", "data"]
@@ -265,7 +266,9 @@ def _parse(owner: str, param: Param, value: Any) -> Any:
         elif param.kind == "channels":
             if isinstance(value, str):
                 value = [v for v in value.split("|") if v]
-            out = tuple(str(v) for v in value)
+            if isinstance(value, Mapping) or not all(isinstance(v, str) for v in value):
+                raise TypeError
+            out = spell_channel_names(list(value), where)  # as the data's channels are
         elif param.kind == "multipliers":
             if isinstance(value, str):  # "linkedin=2|direct=0.5"
                 value = dict(item.split("=", 1) for item in value.split("|") if item)
@@ -280,6 +283,7 @@ def _parse(owner: str, param: Param, value: Any) -> Any:
                         f"{WEIGHT_MAX:g}: the multiplier of {channel!r} {problem}. "
                         f"Got {value[channel] if channel in value else number!r} instead."
                     )
+            out = spell_multipliers(out, where)
         elif param.kind == "choice":
             out = str(value)
         else:  # pragma: no cover - kinds are a closed set
@@ -321,7 +325,11 @@ def resolve(model: str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]) -> M
                 f"{spec.name} has no parameter '{key}'; its parameters: {valid}"
             )
     values = {p.name: _coerce(spec, p, params.get(p.name, p.default)) for p in spec.params}
-    changed = {k: v for k, v in params.items() if k in known}
+    changed = {
+        k: values[k] if known[k].kind in CHANNEL_KINDS else v  # channels as spelled
+        for k, v in params.items()
+        if k in known
+    }
     label = spec.name
     if changed:
         label += "(" + ",".join(f"{k}={_show(v)}" for k, v in sorted(changed.items())) + ")"
@@ -334,7 +342,8 @@ def _show(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "|".join(map(str, value))
     if isinstance(value, Mapping):
-        return "|".join(f"{k}={v}" for k, v in value.items())
+        return "|".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in value.items())
     return str(value)
 
 
