@@ -4,6 +4,8 @@ ids, won deals without a value."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -248,3 +250,42 @@ def test_input_warnings_are_data_alerts_beside_the_weekly_ones(year) -> None:
     assert (
         with_data_alerts(pl.DataFrame(schema=ALERTS_SCHEMA), whole.parameters, weekly).height == 0
     )
+
+
+def test_spend_of_no_conversion_month_is_refused_naming_the_file(year, tmp_path) -> None:
+    """newuser-report5 #29: spend of 2024-01 against conversions of 2025 gave CACs and a
+    BREACH verdict (2024 spend over 2025 customers) beside a WARNING, exit 0."""
+    path = tmp_path / "spend.csv"
+    path.write_text("Channel,Month,Amount\nlinkedin,2024-01,2000\nlinkedin,2024-02,300\n")
+    mapping = {"channel": "Channel", "month": "Month", "amount": "Amount"}
+    with pytest.raises(attribution.InputError) as info:
+        attribution.unit_economics(year, path, columns=mapping, monthly_lag_months=2)
+    text = str(info.value)
+    assert "spend.csv" in text
+    assert "column 'Month'" in text
+    assert "the spend (2024-01 to 2024-02) covers none of the conversions' months " in text
+    assert "(2025-01 to 2025-10), not even 2 month(s) on" in text
+    assert "lines: 2, 3)" in text
+    # a lag that reaches the conversions' months buys their customers: CAC on those only
+    path.write_text("Channel,Month,Amount\nlinkedin,2024-12,1000\n")
+    econ = attribution.unit_economics(year, path, columns=mapping, monthly_lag_months=1,
+                                      annual_churn=0.2)
+    assert econ.parameters["spend_coverage"]["customer_months"] == ["2025-01", "2025-01"]
+    assert econ.table.row(0, named=True)["customers"] == pytest.approx(2.0)
+
+
+def test_the_command_line_refuses_spend_of_no_conversion_month(tmp_path) -> None:
+    from tests.test_no_silent_empty import _cli, _error_line
+
+    data = Path(__file__).resolve().parents[1] / "sample_data"
+    pl.read_parquet(data / "spend.parquet").with_columns(
+        pl.col("month").dt.offset_by("-3y")
+    ).write_csv(tmp_path / "old_spend.csv")
+    proc = _cli(tmp_path, "run", "--touches", str(data / "touches.parquet"), "--stages",
+                str(data / "stages.parquet"), "--spend", "old_spend.csv", "-m", "linear",
+                "--out", "out")  # fmt: skip
+    line = _error_line(proc)
+    assert proc.returncode == 2, proc.stderr
+    assert "old_spend.csv" in line
+    assert "covers none of the conversions' months" in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

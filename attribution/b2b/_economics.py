@@ -371,7 +371,7 @@ def unit_economics(
             hint="spend is money paid out; record refunds as lower positive amounts",
         )
     frame, date_col, spend_found = spend_checks(table, result.conversions, result.manifest)
-    window = spend_window(result, frame.get_column(date_col), monthly_lag_months)
+    window = spend_window(result, frame.get_column(date_col), monthly_lag_months, table)
     # spend channels in the run's spelling (trimmed, folded, lower case, its aliases), so
     # that 'LinkedIn' spend meets 'linkedin' touches
     rec = result.manifest.get("reconciliation") or {}

@@ -13,9 +13,12 @@ none). Every figure (customers, revenue, CAC, LTV/CAC, payback, guardrail, segme
 is on those customers, and the coverage is stated in ``economics.json``
 (``parameters.spend_coverage``) and in the summary. The restricted credit is the touch
 credit of the kept conversions summed by model and channel; the bootstrap intervals, drawn
-on every conversion, are left out then. Without
-any overlap nothing is restricted (every spend row is then off the period, and
-:mod:`attribution.b2b._spend_checks` counts and prints them).
+on every conversion, are left out then. Without any overlap, the spend's months moved on by
+the lag still buy the customers of those months; when they hold none either (spend of 2024
+against conversions of 2025: a wrong file or a year typed wrong), there is no customer to
+divide the spend by and the spend table is refused (an InputError naming the file, its
+date column and lines), never a CAC or a guardrail
+verdict of spend against customers of other months.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from attribution.b2b._economics_slices import spend_lag
+from attribution.b2b._shared import rows_error
 
 if TYPE_CHECKING:
     from attribution import AttributionResult
     from attribution.engine._bootstrap import Bootstrap
+    from attribution.inputs._schema import Table
 
 __all__ = ["COVERAGE_FLOOR", "SpendWindow", "coverage_lines", "month_count", "spend_window"]
 
@@ -64,10 +69,14 @@ def _month(index: int) -> str:
 
 
 def spend_window(
-    result: AttributionResult, spend_dates: pl.Series, lag: int | None = None
+    result: AttributionResult,
+    spend_dates: pl.Series,
+    lag: int | None = None,
+    table: Table | None = None,
 ) -> SpendWindow:
     """The run's figures restricted to the customers its spend buys (module docstring);
-    ``lag``: the spend lag in months (default: measured)."""
+    ``lag``: the spend lag in months (default: measured); ``table``: the spend table
+    ``spend_dates`` (its date column) is of, refused when it buys no customer."""
     conv = result.conversions
     whole = SpendWindow(conv, result.channel_credit, result.touch_credit, result.bootstrap, None)
     if "timestamp" not in conv.columns or conv.height == 0 or spend_dates.len() == 0:
@@ -97,7 +106,7 @@ def spend_window(
         "conversions": conv.height,
     }
     touch = result.touch_credit
-    if overlap == 0 or touch.height == 0:
+    if touch.height == 0:
         coverage["restricted"] = False
         coverage["kept_conversions"] = conv.height
         return SpendWindow(conv, result.channel_credit, touch, result.bootstrap, coverage)
@@ -105,16 +114,29 @@ def spend_window(
         lag = spend_lag(touch, conv)
     if max(c_lo, s_lo + lag) <= min(c_hi, s_hi + lag):
         lo, hi = max(c_lo, s_lo + lag), min(c_hi, s_hi + lag)
+    elif overlap == 0 and table is not None:  # no customer of the spend's months
+        raise rows_error(
+            f"the spend ({_month(s_lo)} to {_month(s_hi)}) covers none of the conversions' "
+            f"months ({_month(c_lo)} to {_month(c_hi)}), not even {lag} month(s) on (the "
+            "spend lag): CAC, LTV/CAC, payback and the guardrail would divide it by "
+            "customers it did not buy",
+            table, table.frame, column=spend_dates.name,
+            hint="check the spend's dates (the wrong file, or a year typed wrong?) or give "
+            "the spend of the conversions' months; without --spend the run has no unit "
+            "economics",
+        )
     month = pl.col("timestamp").dt.year() * 12 + pl.col("timestamp").dt.month() - 1
     kept = conv.filter(month.is_between(lo, hi))
-    touch = touch.filter(pl.col("conversion_id").is_in(kept.get_column("conversion_id")))
-    credit = touch.group_by("model", "channel", maintain_order=True).agg(
-        pl.col("credit").sum().alias("conversions"), pl.col("value").sum()
-    )
     coverage["restricted"] = True
     coverage["lag_months"] = lag
     coverage["customer_months"] = [_month(lo), _month(hi)]
     coverage["kept_conversions"] = kept.height
+    if kept.height == conv.height:  # the spend buys every customer: the whole run, draws too
+        return SpendWindow(conv, result.channel_credit, touch, result.bootstrap, coverage)
+    touch = touch.filter(pl.col("conversion_id").is_in(kept.get_column("conversion_id")))
+    credit = touch.group_by("model", "channel", maintain_order=True).agg(
+        pl.col("credit").sum().alias("conversions"), pl.col("value").sum()
+    )
     return SpendWindow(kept, credit, touch, None, coverage)
 
 
@@ -134,7 +156,8 @@ def coverage_lines(coverage: dict[str, Any] | None) -> list[str]:
             f"{said}: CAC, LTV/CAC, payback and the guardrail are on the "
             f"{c['kept_conversions']:,} of {c['conversions']:,} conversions of "
             f"{c['customer_months'][0]} to {c['customer_months'][1]} only (the spend's months "
-            f"{c['lag_months']} month(s) on, the spend lag; no intervals); give the spend of "
-            "every month for the whole period."
+            f"{c['lag_months']} month(s) on, the spend lag"
+            f"{'; no intervals' if c['kept_conversions'] < c['conversions'] else ''}); give "
+            "the spend of every month for the whole period."
         ]
     return [f"WARNING: {said}: CAC divides this spend by customers of other months."]
