@@ -59,6 +59,7 @@ from attribution.exceptions import (
     NotFittedError,
     NullValueError,
     OutputExistsError,
+    OutputPathError,
     SchemaError,
 )
 from attribution.importers import ImportResult, import_hubspot, import_salesforce
@@ -124,6 +125,7 @@ __all__ = [
     "NotFittedError",
     "NullValueError",
     "OutputExistsError",
+    "OutputPathError",
     "PATH_TABLE_SCHEMA",
     "Param",
     "Plan",

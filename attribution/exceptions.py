@@ -169,6 +169,12 @@ class OutputExistsError(AttributionError, FileExistsError):
     :func:`~attribution.analyse`), never over an earlier one. Also a ``FileExistsError``."""
 
 
+class OutputPathError(AttributionError, NotADirectoryError):
+    """A directory to write into (the runs directory of ``result.write``, an import's
+    ``out``) whose path runs through a file: ``runs/sub`` where ``runs`` is a file. Also a
+    ``NotADirectoryError``."""
+
+
 class ModelNotFoundError(AttributionError, KeyError):
     """A model name that is not registered."""
 

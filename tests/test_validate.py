@@ -171,11 +171,18 @@ def test_touches_without_ids_get_their_row_number() -> None:
 
 # --------------------------------------------------------------------------- files and types
 def test_bad_file_extension(tmp_path: Path) -> None:
-    path = tmp_path / "touches.xlsx"
+    path = tmp_path / "touches.xml"
     path.write_text("x")
-    with pytest.raises(attribution.InputError, match=r"extension '\.xlsx'.*\.parquet") as info:
+    with pytest.raises(attribution.InputError, match=r"extension '\.xml'.*\.parquet") as info:
         _run(path)
     assert info.value.source == str(path)
+    # a workbook is said to be one (newuser-report5 #19), with what to give instead
+    book = tmp_path / "touches.xlsx"
+    book.write_text("x")
+    with pytest.raises(attribution.InputError, match=r"workbook \('\.xlsx'\) is not read.*"
+                       "CSV") as info:
+        _run(book)
+    assert info.value.source == str(book)
 
 
 def test_missing_file(tmp_path: Path) -> None:

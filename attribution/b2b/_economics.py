@@ -82,6 +82,7 @@ from attribution.b2b._economics_slices import (
     SegmentSpend,
     allocate_non_media,
     blended_rows,
+    check_margin_segments,
     conversion_segments,
     credit_by,
     known_share,
@@ -359,6 +360,7 @@ def unit_economics(
         max_lifetime_years=max_lifetime_years,
     )
     margin, margins, spelled_margin = split_margins(gross_margin)
+    check_margin_segments(margins, account_table)
     table = load(spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend"))
     frame = table.frame
     negative = frame.filter(pl.col("amount") < 0)

@@ -47,6 +47,7 @@ from attribution.b2b._economics_metrics import (
     with_metrics,
 )
 from attribution.b2b._retention import Retention
+from attribution.exceptions import ModelParameterError, did_you_mean
 from attribution.inputs._account_inputs import UNKNOWN, Accounts
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import formats_for
@@ -527,6 +528,22 @@ def known_share(segments: pl.DataFrame) -> float | None:
         pl.col("customers").filter(pl.col("segment") != UNKNOWN).sum().alias("known"),
     ).row(0)
     return float(known) / float(total) if total else None
+
+
+def check_margin_segments(margins: Mapping[str, float], accounts: Accounts | None) -> None:
+    """A per-segment ``gross_margin`` naming a segment no account has (``enterprize``) is a
+    :class:`ModelParameterError` with a did-you-mean, never a segment silently left at the
+    default margin. ``margins``: the segments' own (:func:`split_margins`)."""
+    if not margins or accounts is None or not accounts.has("segment"):
+        return
+    known = sorted({*accounts.frame.get_column("segment").drop_nulls().unique(), UNKNOWN})
+    for name in margins:
+        if name not in known:
+            raise ModelParameterError(
+                f"The 'gross_margin' parameter of unit_economics names the segment '{name}', "
+                f"which no account of '{accounts.source}' has: {did_you_mean(name, known)} "
+                f"(its segments: {', '.join(known)})"
+            )
 
 
 def split_margins(

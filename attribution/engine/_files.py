@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from attribution.exceptions import OutputExistsError
+from attribution.exceptions import OutputExistsError, OutputPathError
 
 __all__ = [
     "RunFiles",
@@ -136,6 +136,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     On error the temporary directory is removed. The directory gets the permissions of a
     plain ``mkdir`` under the process umask (0755 with the usual 022), not ``mkdtemp``'s 0700.
     """
+    _through_directories(final.parent)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
@@ -151,6 +152,18 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _through_directories(folder: Path) -> None:
+    """An :class:`OutputPathError` when ``folder`` or the nearest of its parents that exists
+    is not a directory (``runs/sub`` where ``runs`` is a file), as the command line says it."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "" if probe == folder else f" ('{probe}' is a file)"
+        raise OutputPathError(f"'{folder}' is not a directory{where}: give a directory to "
+                              "write into")
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -369,3 +369,16 @@ def missing_column_hint(
             f"in [columns.{table}] (our name = \"your column\")"
         )
     return "; ".join(parts)
+
+
+def zone_name_hint(example: str) -> str | None:
+    """What to write instead of a zone name after a time (``09:00:00 EST``,
+    ``... Europe/Berlin``), or None when ``example`` ends in none (UTC and GMT are read)."""
+    zone = re.search(r"\d\s*\(?([A-Za-z]{2,5}|[A-Za-z]+/[A-Za-z_]+)\)?\s*$", example)
+    if zone is None or zone.group(1).upper() in ("Z", "AM", "PM", "UTC", "GMT"):
+        return None
+    return (
+        f"a zone name ('{zone.group(1)}') is not read (EST or CET stand for several "
+        "offsets): write the offset (2025-03-01T09:00:00-05:00), or remove the name and "
+        "give the zone with --timezone America/New_York (RunOptions(timezone=...))"
+    )

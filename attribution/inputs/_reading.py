@@ -30,6 +30,7 @@ from typing import Any, Final
 import polars as pl
 
 from attribution.exceptions import InputError, SchemaError
+from attribution.inputs._read_errors import zone_name_hint
 from attribution.inputs._sources import Source
 from attribution.inputs._warehouse_stamps import WAREHOUSE_FORMS
 
@@ -492,6 +493,8 @@ def timestamp_hint(example: object) -> str:
             f"{_ISO_HINT}; a year before {FIRST_YEAR} (0001-01-01: a placeholder for no date?) "
             "is not read: leave the cell blank where there is no date"
         )
+    if (zone := zone_name_hint(str(example))) is not None:
+        return f"{_ISO_HINT}; {zone}"
     parts = pl.select(pl.lit(str(example)).str.extract_groups(SLASH_DATE)).item()
     first, sep, second = (parts or {}).get("1"), (parts or {}).get("2"), (parts or {}).get("3")
     if first is None or second is None:
@@ -544,11 +547,14 @@ def check_parsed(
     column: str,
     their_column: str | None = None,
     max_rows: int = 5,
+    formats: Sequence[str] = (),
+    zone: str | None = None,
 ) -> None:
     """Raise :class:`SchemaError` when a non-blank ``raw`` value gave null in ``parsed``.
 
     ``rows`` holds the 0-based source rows of the values; ``kind`` is ``timestamp``,
-    ``date`` or ``float``.
+    ``date`` or ``float``; ``formats`` and ``zone`` are those the text was read with (a
+    value that reads without the zone is a local time the zone skips, and said so).
     """
     if raw.dtype == pl.String:
         bad = raw.is_not_null() & (raw.str.strip_chars().str.len_bytes() > 0) & parsed.is_null()
@@ -561,6 +567,13 @@ def check_parsed(
         hint = (
             "this local time does not exist in the --timezone zone (the hour a daylight-saving "
             "change skips): correct it, or give the value with its UTC offset"
+        )
+    elif kind in ("timestamp", "date") and zone is not None and pl.select(
+        parse_timestamp(pl.lit(str(example)), formats).is_not_null()
+    ).item():
+        hint = (
+            f"{str(example).strip()!r} does not exist in {zone} (the clocks skip that hour "
+            "on a daylight-saving change): correct it, or give the value with its UTC offset"
         )
     elif kind in ("timestamp", "date"):
         hint = timestamp_hint(example)

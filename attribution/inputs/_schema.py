@@ -547,6 +547,8 @@ def _normalise_types(
             source=source,
             column=col,
             max_rows=_MAX_ROWS_SHOWN,
+            formats=(formats or {}).get(col, ()),
+            zone=zone_of(formats),
         )
     return converted
 

@@ -172,6 +172,8 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
         if not path.exists():
             raise InputError("file not found", table=table, source=str(path))
         fmt = _FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            _unread_kind(path, table)
         if fmt != "parquet":  # UTF-16 (Excel "Unicode Text" .txt too), CR-only line ends
             check_text_file(path, table)
         if fmt is None:
@@ -212,11 +214,40 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
             numbering = NdjsonLines(path)
         digest = _BackgroundHash(path) if prehash else None
         return Source(frame, str(path), path, digest, numbering=numbering, separator=separator)
+    pandas = type(data).__module__.split(".")[0] == "pandas"
     raise InputError(
         f"expected a file path, a Polars DataFrame/LazyFrame, an Arrow table or a SqlTable, "
-        f"got {type(data).__name__}",
+        f"got {'a pandas ' if pandas else ''}{type(data).__name__}",
         table=table,
+        hint="pass pl.from_pandas(df) (Polars reads it through Arrow)" if pandas else None,
     )
+
+
+#: Spreadsheet files: a workbook, not a table of text
+_WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".numbers")
+
+
+def _unread_kind(path: Path, table: str) -> None:
+    """An :class:`InputError` saying what ``path`` (of no readable extension) is, when that
+    is a directory or a spreadsheet workbook, with what to give instead."""
+    if path.is_dir():
+        raise InputError(
+            "is a directory, not a file",
+            table=table,
+            source=str(path),
+            hint="give one file (" + ", ".join(sorted(_FORMATS)) + "); a folder of Parquet "
+            "parts is not read as one table: combine them "
+            f"(pl.read_parquet('{path}/*.parquet').write_parquet('{table}.parquet')) or pass "
+            f"pl.scan_parquet('{path}/*.parquet') to the library",
+        )
+    if path.suffix.lower() in _WORKBOOKS:
+        raise InputError(
+            f"a spreadsheet workbook ('{path.suffix}') is not read",
+            table=table,
+            source=str(path),
+            hint="save the sheet as CSV (Excel: File > Save As > CSV UTF-8 (Comma delimited)) "
+            "and give that file",
+        )
 
 
 def check_readable(files: Mapping[str, object]) -> None:

@@ -11,12 +11,13 @@ __all__ = ["WAREHOUSE_FORMS", "warehouse_iso"]
 #: The warehouses' own text forms of an aware timestamp, written as ISO 8601 before a second
 #: read: PostgreSQL's ``2025-03-05 10:00:00+00`` (an offset of whole hours, ``+hh``: what
 #: psql and ``COPY ... TO CSV`` write for a timestamptz) gets its ``:00``, BigQuery's
-#: ``2025-03-05 10:00:00 UTC`` (its CSV / JSON exports) is ``+00:00``. Only that one zone
-#: name: ``EST`` or ``CET`` name several offsets, and stay unreadable.
+#: ``2025-03-05 10:00:00 UTC`` (its CSV / JSON exports) is ``+00:00``, and so is ``GMT``
+#: (one offset, as UTC: what JavaScript's toUTCString and e-mail dates write). Only those
+#: zone names: ``EST`` or ``CET`` name several offsets, and stay unreadable.
 _STAMP_TEXT = r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)"
 WAREHOUSE_FORMS = (
     ("^" + _STAMP_TEXT + r"([+-]\d\d)$", "${1}${2}:00"),
-    ("^" + _STAMP_TEXT + r" UTC$", "${1}+00:00"),
+    ("^" + _STAMP_TEXT + r" (?:UTC|GMT)$", "${1}+00:00"),
 )
 #: the same forms for one value in Python (the HTTP service's request reader)
 _WAREHOUSE_RE = tuple(

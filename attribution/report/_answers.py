@@ -326,6 +326,14 @@ def _payback(view: _EconomicsView) -> str:
     if overall is None:
         return _none("No LTV or payback: the run has no blended unit economics.")
     target = float(view.params.get("ltv_to_cac_target") or LTV_TO_CAC_TARGET)
+    if is_missing(overall.get("ltv_to_cac")) and is_missing(overall.get("payback_months")):
+        # never "–× ... – months": say what is missing, as the guardrail answer does
+        why = view.params.get("not_measured")
+        return _none(
+            "Blended LTV/CAC and payback: "
+            + (why if isinstance(why, str) and why else "not measured")
+            + "."
+        )
     text = (
         f"Blended LTV/CAC <b>{fmt_num(overall.get('ltv_to_cac'), 1)}×</b>"
         f"{_interval(overall, 'ltv_to_cac', lambda v: fmt_num(v, 1))} (target ≥ {target:g}×), "

@@ -47,7 +47,7 @@ from attribution.report._funnel import funnel_section
 from attribution.report._kpis import kpi_section
 from attribution.report._labels import money, words
 from attribution.report._plan_tests import tests_section
-from attribution.report._shared import shared_deals
+from attribution.report._shared import no_answers, shared_deals
 from attribution.report._short import short_finding
 from attribution.report._sla import sla_section
 from attribution.report._surveys import survey_section
@@ -139,7 +139,9 @@ def render_report(run_dir: str | Path, *, manifest: Mapping[str, Any] | None = N
     anchors = {s.key for s in sections} | {
         key for key in ("segments", "alerts") if any(f'id="{key}"' in s.body for s in sections)
     }
-    top = _empty_state(ctx) or answers(ctx, anchors) or shared_deals(ctx.manifest)
+    top = _empty_state(ctx) or answers(ctx, anchors) or (
+        no_answers(ctx.manifest) + shared_deals(ctx.manifest)
+    )
     if short := short_finding(ctx):  # one tally of "short" for the answers and the findings
         ctx.findings.insert(0, short)
     return _page(ctx, sections, top)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from attribution.b2b._analysis import ECONOMICS_NOT_COMPUTED
 from attribution.report._format import e, fmt_num
 from attribution.report._labels import money
 
@@ -52,3 +53,18 @@ def shared_deals(manifest: Mapping[str, Any]) -> str:
             "once."
         )
     return f'<p class="callout" id="shared-deals" role="note">{text}</p>'
+
+
+def no_answers(manifest: Mapping[str, Any]) -> str:
+    """Where a run has no answers (no spend was given): the line saying what gives them;
+    ``""`` for a run of path counts or one whose economics were left out on purpose."""
+    inputs = manifest.get("inputs")
+    if manifest.get(ECONOMICS_NOT_COMPUTED) or (isinstance(inputs, Mapping) and "paths" in inputs):
+        return ""
+    return (
+        '<p class="callout muted" id="no-answers">No answers on cost in this run: CAC by '
+        "channel, the guardrail, payback and the funnel's leak need the media spend. Give "
+        "the spend by channel and month (<code>--spend SPEND</code>; <code>spend=</code> in "
+        "Python and in an HTTP run), and a plan (<code>--plan PLAN.toml</code>) for what to "
+        "change.</p>"
+    )

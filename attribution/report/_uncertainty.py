@@ -55,11 +55,23 @@ def marked(rows: pl.DataFrame) -> pl.DataFrame:
             for figure, label, kind in _SPANS
             if f"{figure}_ci_low" in rows.columns
         }
+        # spend and no credited customer: one statement, not "not measured" in every
+        # interval beside its 100% breach (the CAC is unbounded: that is the breach)
+        for i, r in enumerate(rows.iter_rows(named=True)):
+            spent, customers = r.get("spend"), r.get("customers")
+            if customers == 0 and isinstance(spent, int | float) and spent > 0:
+                for label in texts:
+                    if label != "customers 90%":
+                        texts[label][i] = (
+                            f"no customer for {money(spent)} of spend: CAC unbounded"
+                            if label == "loaded CAC 90%" else ""
+                        )
         out = out.with_columns(
             *(pl.Series(label, values, dtype=pl.String) for label, values in texts.items()),
             pl.col("breach_probability").alias("P(breach)"),
         )
-    drop = [c for c in out.columns if "_ci_" in c or c in ("breach_probability", "low_confidence")]
+    drop = [c for c in out.columns
+            if "_ci_" in c or c in ("breach_probability", "low_confidence", "spend")]
     return out.drop(drop)
 
 
@@ -120,7 +132,7 @@ def uncertainty_section(ctx: Context) -> Section | None:
                 )
             shown = marked(
                 rows.select(
-                    "segment", "channel", "customers", "loaded_cac", "guardrail_share",
+                    "segment", "channel", "customers", "spend", "loaded_cac", "guardrail_share",
                     *[c for c in rows.columns if "_ci_" in c],
                     "breach_probability", "low_confidence",
                 )  # fmt: skip
