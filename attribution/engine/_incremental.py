@@ -50,9 +50,10 @@ touches and stages.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,10 @@ from attribution.engine._deltas import (
     rule_sums,
     shown_stage_counts,
     stage_counts_full,
-    unseen,
     update_rule_sums,
 )
 from attribution.engine._fit_stats import STATISTICS, statistics, update_statistics
 from attribution.engine._generations import (
-    EMPTY_TIME,
     MAX_GENERATIONS,
     PATH_DELTA_SHARE,
     STATE_VERSION,
@@ -86,8 +85,8 @@ from attribution.engine._generations import (
     write_generation,
     write_table,
 )
-from attribution.engine._history import rows_of, rows_since
-from attribution.engine._incremental_read import Read, described, read_after, sql_mark
+from attribution.engine._history import rows_of
+from attribution.engine._incremental_read import Read, described, sql_mark
 from attribution.engine._input_counts import count_blank_rows
 from attribution.engine._manifest import (
     WATERMARK_HELD,
@@ -96,7 +95,8 @@ from attribution.engine._manifest import (
     conversion_totals,
 )
 from attribution.engine._memory import attribute, refuse_bootstrap
-from attribution.engine._old_rows import check_file, file_mark
+from attribution.engine._night_rows import TABLES, cutoff, number_rows, read_night
+from attribution.engine._old_rows import file_mark
 from attribution.engine._result import AttributionResult
 from attribution.engine._stages import (
     Part,
@@ -108,6 +108,7 @@ from attribution.engine._stages import (
 from attribution.engine._state_answer import answer
 from attribution.engine._state_lock import state_lock
 from attribution.engine._state_options import fingerprint, option_values, options_differ
+from attribution.engine._together import together
 from attribution.exceptions import ConfigError
 from attribution.inputs._schema import ROW, STAGES, TOUCHES, Table
 from attribution.options import RunOptions
@@ -115,7 +116,6 @@ from attribution.typing import Progress, TableLike
 
 __all__ = ["attribute_incremental"]
 
-_TABLES = {"touches": TOUCHES, "stages": STAGES}
 _PATH_SUMS = ["conversions", "nulls", "value"]
 
 
@@ -216,10 +216,13 @@ def _attribute_incremental(
     reads: dict[str, Read] = {}
     if reason is None:
         assert state is not None
-        for name, data in (("touches", touches), ("stages", stages)):
-            read, reason = _read_night(state, name, data, options)
-            if reason is not None:
-                reason = f"{name}: {reason}"
+        inputs = {"touches": touches, "stages": stages}
+        found = together(
+            *(functools.partial(read_night, state, n, d, options) for n, d in inputs.items())
+        )
+        for name, (read, why) in zip(inputs, found, strict=True):
+            if why is not None:
+                reason = f"{name}: {why}"
                 break
             reads[name] = read
     if reason is not None:
@@ -234,46 +237,6 @@ def _attribute_incremental(
         )
     assert state is not None
     return _incremental(state, reads, options, values, timer)
-
-
-def _read_night(
-    state: State, name: str, data: TableLike, options: RunOptions
-) -> tuple[Read, str | None]:
-    """One input's rows since the cutoff, those not read before among them (``fresh``), and
-    why the night cannot build on the state (None: it can): old rows changed, deleted or
-    added late (:mod:`attribution.engine._old_rows`), other columns."""
-    seen = state.meta["inputs"][name]
-    cutoff = _cutoff(seen, options)
-    read = read_after(data, _TABLES[name], options, cutoff, seen.get("positions"), seen)
-    read.described = described(data, read.table.frame)
-    # the history's rows before the cutoff: all it holds less those after (one pass over
-    # its timestamps, whose rows the new ones are then checked against)
-    recent = rows_since(state.history(name), cutoff)
-    known = int(seen["rows"]) - (0 if recent is None else recent.height)
-    if read.before != known:
-        return read, (
-            f"the input holds {read.before:,} rows before {cutoff.isoformat()} where {known:,} "
-            "were read (rows arrived later than the late window, or old rows were deleted)"
-        )
-    if list(read.table.frame.columns) != seen["columns"]:
-        return read, "the input's columns differ from those read before"
-    changed, mark = check_file(data, seen.get("old_rows"))
-    read.mark = mark if read.mark is None else read.mark
-    if (changed or read.changed) is not None:
-        grow = "an old row was changed or deleted (inputs are taken to only grow)"
-        return read, f"{changed or read.changed}: {grow}"
-    frame = read.table.frame
-    recent = frame.clear() if recent is None else recent
-    # the history keeps text for categoricals
-    read.fresh = unseen(frame, recent.select(list(frame.schema)).cast(frame.schema))
-    if frame.height - read.fresh.height != recent.height:  # a row read before is gone
-        missing = recent.height - (frame.height - read.fresh.height)
-        return read, (
-            f"{missing:,} row(s) read before, dated at or after {cutoff.isoformat()}, are no "
-            "longer in the input as read: an old row was changed or deleted (inputs are taken "
-            "to only grow)"
-        )
-    return read, None
 
 
 def _statistics(
@@ -301,12 +264,6 @@ def _path_totals(coded: pl.DataFrame, plus: Mapping[str, float] | None = None) -
     """The path table's conversions, nulls and value summed (``plus``: added to those)."""
     sums = coded.select(pl.col(_PATH_SUMS).sum()).row(0, named=True)
     return {c: float(sums[c]) + float((plus or {}).get(c, 0.0)) for c in _PATH_SUMS}
-
-
-def _cutoff(seen: Mapping[str, Any], options: RunOptions) -> datetime:
-    """Where an input's new rows start: its watermark less the late window."""
-    watermark = datetime.fromisoformat(seen["watermark"])
-    return max(watermark - options.late, EMPTY_TIME) if watermark > EMPTY_TIME else watermark
 
 
 def _full(
@@ -345,7 +302,7 @@ def _full(
         # a query's old rows are summed by the database now, so the next night can compare
         # them (without it, an edit made before that night would never be seen)
         meta["inputs"][name]["old_rows"] = file_mark(data) or sql_mark(
-            data, _TABLES[name], options, _cutoff(meta["inputs"][name], options)
+            data, TABLES[name], options, cutoff(meta["inputs"][name], options)
         )
         meta["inputs"][name]["read"] = described(data, table.frame)
     per_entity = (
@@ -401,28 +358,31 @@ def _full(
     )
 
 
-def _numbered(
-    fresh: pl.DataFrame, read: Read, seen: Mapping[str, Any]
-) -> tuple[pl.DataFrame, tuple[int, int | None]]:
-    """The night's new rows with their global row numbers, and the input's next row number
-    and source positions after them (for ``state.json``). A full run numbers a source's rows
-    by position, blank rows included: so when the source's positions are known (a file or
-    frame; not a query the database filters) and every new row lies past those read before
-    (rows appended), a new row's number is the next number plus its distance past them --
-    the blank rows read before (trailing ones too) and between new rows leave the full run's
-    gaps. Otherwise (rows inserted among old ones, or no positions) the new rows are
-    numbered in turn after every number read."""
-    offset = int(seen.get("next_row", seen["rows"]))
-    start = seen.get("positions")
-    local = fresh.get_column(ROW)
-    position = local if read.positions is None else read.positions.gather(local)
-    appended = not position.len() or bool((position >= int(start or 0)).all())
-    if read.total is not None and start is not None and appended:
-        numbers = position - int(start) + offset
-        after = (offset + read.total - int(start), read.total)
-        return fresh.with_columns(numbers.alias(ROW)), after
-    turns = pl.int_range(pl.len(), dtype=pl.Int64) + offset
-    return fresh.with_columns(turns.alias(ROW)), (offset + fresh.height, read.total)
+@dataclass
+class _Side:
+    """The re-opened entities' journeys (as the state counted them, or with the night's
+    rows) and what they add to the state's additive outputs: their stage events counted,
+    conversion totals, path table (coded into ``channels``: the state's, extended by the
+    channels the night brings) and rule-based sums."""
+
+    part: Part
+    stages: dict[str, int]
+    totals: dict[str, float]
+    paths: pl.DataFrame
+    channels: list[str]
+    rules: pl.DataFrame
+
+    @classmethod
+    def of(cls, part: Part, options: RunOptions, channels: list[str]) -> _Side:
+        paths, extended = coded_paths(path_table(part.journeys), channels)
+        return cls(
+            part,
+            stage_counts_full(part.stages),
+            conversion_totals(part.journeys.conversions),
+            paths,
+            extended,
+            rule_sums(rule_credit(part.journeys.touches, options)),
+        )
 
 
 def _incremental(
@@ -436,11 +396,10 @@ def _incremental(
     meta = json.loads(json.dumps(state.meta))
     new: dict[str, pl.DataFrame] = {}
     numbered: dict[str, tuple[int, int | None]] = {}
-    old: dict[str, pl.DataFrame] = {}
     timer.stage("validate")
     for name, read in reads.items():
         assert read.fresh is not None
-        new[name], numbered[name] = _numbered(read.fresh, read, meta["inputs"][name])
+        new[name], numbered[name] = number_rows(read.fresh, read, meta["inputs"][name])
     entities = (
         pl.concat([new[n].select(key) for n in new if key in new[n].columns])
         .get_column(key)
@@ -448,52 +407,62 @@ def _incremental(
         .sort()
     )
     timer.stage("history of the entities with new rows")
-    for name in reads:
+
+    def history(name: str) -> pl.DataFrame:
         found = rows_of(state.history(name), key, entities) if entities.len() else None
         schema = new[name].schema
-        old[name] = new[name].clear() if found is None else found.select(list(schema)).cast(schema)
+        return new[name].clear() if found is None else found.select(list(schema)).cast(schema)
+
+    old = dict(zip(reads, together(*(functools.partial(history, n) for n in reads)), strict=True))
     tables = (reads["touches"].table, reads["stages"].table)
     timer.stage("journeys")
     # what the state counted for them (its campaigns are never read: the generation written
-    # is that of after)
-    before = _part(old["touches"], old["stages"], options, tables, campaigns=False)
-    # in row order already: the history's rows come sorted, the new ones after them
-    after = _part(
-        pl.concat([old["touches"], new["touches"]]).with_columns(pl.col(ROW).set_sorted()),
-        pl.concat([old["stages"], new["stages"]]).with_columns(pl.col(ROW).set_sorted()),
-        options,
-        tables,
+    # is that of after), and what they count now -- in row order already: the history's rows
+    # come sorted, the new ones after them
+    before, after = together(
+        lambda: _Side.of(
+            _part(old["touches"], old["stages"], options, tables, campaigns=False),
+            options,
+            meta["channels"],
+        ),
+        lambda: _Side.of(
+            _part(
+                pl.concat([old["touches"], new["touches"]]).with_columns(pl.col(ROW).set_sorted()),
+                pl.concat([old["stages"], new["stages"]]).with_columns(pl.col(ROW).set_sorted()),
+                options,
+                tables,
+            ),
+            options,
+            meta["channels"],
+        ),
     )
     timer.stage("state")
     affected = set(entities.to_list())
-    meta["counts"] = combine_counts(meta["counts"], before.counts, after.counts, affected, key)
+    meta["counts"] = combine_counts(
+        meta["counts"], before.part.counts, after.part.counts, affected, key
+    )
     count_blank_rows(meta["counts"], {n: r.table for n, r in reads.items() if r.whole})
     for name, read in reads.items():  # a filtered read's blank rows: those past the last read
         if not read.whole and read.table.blank_rows:
             blank = meta["counts"].setdefault("blank_rows_dropped", {})
             blank[name] = blank.get(name, 0) + read.table.blank_rows
     full_stages = dict(meta["stage_counts_full"])
-    for s, n in stage_counts_full(before.stages).items():
+    for s, n in before.stages.items():
         full_stages[s] = full_stages.get(s, 0) - n
-    for s, n in stage_counts_full(after.stages).items():
+    for s, n in after.stages.items():
         full_stages[s] = full_stages.get(s, 0) + n
     meta["stage_counts_full"] = {s: n for s, n in full_stages.items() if n}
     meta["counts"]["stage_counts"] = shown_stage_counts(meta["stage_counts_full"])
-    totals = [conversion_totals(p.journeys.conversions) for p in (before, after)]
     meta["totals"] = {
-        name: value - totals[0][name] + totals[1][name] for name, value in meta["totals"].items()
+        name: value - before.totals[name] + after.totals[name]
+        for name, value in meta["totals"].items()
     }
-    coded_before, channels = coded_paths(path_table(before.journeys), meta["channels"])
-    coded_after, channels = coded_paths(path_table(after.journeys), channels)
-    coded_before = recode(coded_before, meta["channels"], channels)
-    delta = path_delta(coded_before, coded_after)
-    written = {
-        "rule_sums": update_rule_sums(
-            state.table("rule_sums"),
-            rule_sums(rule_credit(before.journeys.touches, options)),
-            rule_sums(rule_credit(after.journeys.touches, options)),
-        ),
-    }
+    channels = sorted({*before.channels, *after.channels})
+    delta = path_delta(
+        recode(before.paths, before.channels, channels),
+        recode(after.paths, after.channels, channels),
+    )
+    written = {"rule_sums": update_rule_sums(state.table("rule_sums"), before.rules, after.rules)}
     # the path table: this run's change appended as a delta file, or -- when the channel
     # list grew (the codes renumber) or the deltas grew past their share -- everything
     # merged and written whole
@@ -529,7 +498,8 @@ def _incremental(
     timer.stage("state: write")
     fresh_dir = new_directory(state.directory)
     meta["runs"] = int(meta["runs"]) + 1
-    for name in reads:
+
+    def history_file(name: str) -> None:
         append_history(
             fresh_dir,
             meta,
@@ -540,15 +510,29 @@ def _incremental(
             numbered[name],
             keep=meta["history"][name],
         )
+
+    def table_file(name: str, frame: pl.DataFrame) -> tuple[str, str]:
+        return name, write_table(fresh_dir, name, frame, ipc=True)
+
+    delta_file = None if merge or not delta.height else f"paths-delta-{meta['runs']:06d}"
+    files = together(
+        *(functools.partial(history_file, n) for n in reads),
+        *(functools.partial(table_file, n, f) for n, f in written.items()),
+        *([functools.partial(table_file, delta_file, delta)] if delta_file else []),
+        *(
+            [functools.partial(write_generation, fresh_dir, meta, after.part, key, entities)]
+            if entities.len()
+            else []
+        ),
+    )
+    for name in reads:
         meta["inputs"][name]["old_rows"] = reads[name].mark
         meta["inputs"][name]["read"] = reads[name].described
-    for name, frame in written.items():
-        meta["files"][name] = write_table(fresh_dir, name, frame, ipc=True)
-    if not merge and delta.height:
-        file = write_table(fresh_dir, f"paths-delta-{meta['runs']:06d}", delta, ipc=True)
-        meta["path_deltas"].append({"file": file, "rows": delta.height})
-    if entities.len():
-        write_generation(fresh_dir, meta, after, key, entities)
+    for found in files:
+        if isinstance(found, tuple) and found[0] == delta_file:
+            meta["path_deltas"].append({"file": found[1], "rows": delta.height})
+        elif isinstance(found, tuple):
+            meta["files"][found[0]] = found[1]
     first, later = State(state.directory, meta).generation_rows()
     if len(meta["generations"]) > MAX_GENERATIONS or later > first:
         timer.stage("state: compaction")
