@@ -331,18 +331,18 @@ def _full(
         (tables["touches"], tables["stages"]),
     )
     timer.stage("state")
-    meta["stage_counts_full"] = stage_counts_full(part.stages)
+    side = _Side.of(part, options, [])  # everything's additive outputs, as a night's
+    meta["stage_counts_full"] = side.stages
     meta["counts"] = dict(part.counts)
     count_blank_rows(meta["counts"], tables)  # as a full run counts them
-    meta["totals"] = conversion_totals(part.journeys.conversions)
+    meta["totals"] = side.totals
     written = write_generation(fresh, meta, part, _key(options), None)
-    rules = rule_credit(part.journeys.touches, options)
-    written["paths"], meta["channels"] = coded_paths(path_table(part.journeys), [])
+    written["paths"], meta["channels"] = side.paths, side.channels
     meta["paths_hash_unique"] = hashes_unique(written["paths"])
     meta["path_deltas"] = []
     meta["paths_rows"] = written["paths"].height
     meta["path_totals"] = _path_totals(written["paths"])
-    written["rule_sums"] = rule_sums(rules)
+    written["rule_sums"] = side.rules
     for name, frame in statistics(written["paths"], meta["channels"], options).items():
         written[STATISTICS + name] = frame
     for name in written:
