@@ -373,7 +373,8 @@ def unit_economics(
             hint="spend is money paid out; record refunds as lower positive amounts",
         )
     frame, date_col, spend_found = spend_checks(table, result.conversions, result.manifest)
-    window = spend_window(result, frame.get_column(date_col), monthly_lag_months, table)
+    chosen = chosen_models(result.channel_credit, models, "the attribution result")
+    window = spend_window(result, frame.get_column(date_col), monthly_lag_months, table, chosen)
     # spend channels in the run's spelling (trimmed, folded, lower case, its aliases), so
     # that 'LinkedIn' spend meets 'linkedin' touches
     rec = result.manifest.get("reconciliation") or {}
@@ -386,9 +387,7 @@ def unit_economics(
         if touch_channels is not None
         else {}
     )
-    credit = window.channel_credit
-    chosen = chosen_models(credit, models, "the attribution result")
-    credit = credit.filter(pl.col("model").is_in(chosen)).select(
+    credit = window.channel_credit.select(  # the chosen models' (reconciled touch sums below)
         "model", "channel", pl.col("conversions").alias("customers"), pl.col("value")
     )
     grid = (
@@ -436,7 +435,7 @@ def unit_economics(
     ).sort(order, "customers", "channel", descending=[False, True, False])
     bench = benchmarks if benchmarks is not None else load_benchmarks()
     out = with_ranges(with_pipeline(out, pipeline), bench)
-    touch_credit = window.touch_credit.filter(pl.col("model").is_in(chosen))
+    touch_credit = window.touch_credit  # sums per model and channel to its channel credit
     sliced = account_table is not None and touch_credit.height > 0
 
     def slice_rows(dimension: str, per_segment: bool) -> pl.DataFrame:
@@ -558,6 +557,7 @@ def unit_economics(
             "from a journey's first credited touch to its conversion",
         },
         "models": chosen,
+        "reconciled_to_channel_credit": list(window.reconciled),
         "spend_source": table.source.name,
         "spend_period": spend_span,
         "spend_checks": spend_found,

@@ -34,6 +34,7 @@ import polars as pl
 
 from attribution.b2b._economics_metrics import Assumptions, with_metrics
 from attribution.b2b._economics_slices import ALL
+from attribution.b2b._reconcile import draws_reconciled
 from attribution.engine._bootstrap import Bootstrap, interval_exprs
 
 __all__ = [
@@ -195,6 +196,8 @@ def with_bootstrap(
         credit = boot.credit.filter(pl.col("model").is_in(list(models)))
         if not (boot.segmented and segments.height):  # intervals of the "all" rows only
             credit = credit.filter(pl.col("segment") == ALL)
+        else:  # the segments of a channel sum to its channel credit, as the point estimate's
+            credit = draws_reconciled(credit)
         draws = economics_draws(
             pl.concat([out, segments]) if segments.height else out,
             credit,

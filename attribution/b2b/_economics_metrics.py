@@ -367,7 +367,12 @@ def economics_notes(
             else "its credited customers there"
         )
         + " (a channel without any: like the model's touches overall); customers, spend and "
-        "non-media costs of the segments add up to the 'all' row",
+        "non-media costs of the segments add up to the 'all' row. A channel's customers and "
+        "revenue in a segment, metro, region or month are its touch credit there; for a "
+        "model whose touch credit does not sum per channel to its channel credit (Markov, "
+        "Shapley: they split each journey by channel weights fitted on all journeys; listed "
+        "in parameters.reconciled_to_channel_credit), the channel's credit split over them in "
+        "proportion to its touch credit there, so they add up to the channel credit",
         "monthly": "economics_monthly.parquet: each month M holds the trailing three months "
         "M-2..M: conversions closed in them against the spend of the same months moved back "
         "by the spend lag (parameters.monthly_lag_months) and non-media costs x 3 / the "

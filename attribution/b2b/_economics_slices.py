@@ -8,7 +8,11 @@ Methods (also in ``economics.json``'s notes and the README, "Unit economics"):
   without an account, or whose account is not in the table, is in ``unknown``.
 - **Customers and revenue** of a channel in a slice = the credit (and credited value) the
   model gives the channel on conversions of that slice, so the slices of a channel add up
-  to its ``all`` row.
+  to its ``all`` row. The touch credit summed is the economics' (the spend window's):
+  under Markov and Shapley, whose touch credit does not sum per channel to their channel
+  credit, each channel's credit split over its touches in proportion to their touch credit
+  (:func:`attribution.b2b._reconcile.touches_reconciled`), so the slices and the months of
+  a channel hold its channel credit split in proportion to its touch credit there.
 - **Spend has no segment.** A channel's spend is split across the slices in proportion to
   its touches on each slice's accounts (``segment_spend = "touches"``, the default: spend
   follows the touches it bought, so a slice that takes many touches and converts few

@@ -12,8 +12,11 @@ touch to its conversion), inside the conversions' months (without the lag when t
 none). Every figure (customers, revenue, CAC, LTV/CAC, payback, guardrail, segments, months)
 is on those customers, and the coverage is stated in ``economics.json``
 (``parameters.spend_coverage``) and in the summary. The restricted credit is the touch
-credit of the kept conversions summed by model and channel; the bootstrap intervals, drawn
-on every conversion, are left out then. Without any overlap, the spend's months moved on by
+credit of the kept conversions summed by model and channel (under Markov and Shapley the touch
+credit reconciled to the channel credit, :func:`attribution.b2b._reconcile.touches_reconciled`:
+each channel's credit split over its conversions' months in proportion to their touch credit,
+the kept months' summed); the bootstrap intervals, drawn on every conversion, are left out
+then. Without any overlap, the spend's months moved on by
 the lag still buy the customers of those months; when they hold none either (spend of 2024
 against conversions of 2025: a wrong file or a year typed wrong), there is no customer to
 divide the spend by and the spend table is refused (an InputError naming the file, its
@@ -23,13 +26,15 @@ verdict of spend against customers of other months.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from attribution.b2b._economics_slices import spend_lag
+from attribution.b2b._reconcile import touches_reconciled
 from attribution.b2b._shared import rows_error
 
 if TYPE_CHECKING:
@@ -54,14 +59,16 @@ def month_count(first: date, last: date) -> int:
 
 @dataclass(frozen=True)
 class SpendWindow:
-    """The conversions, channel credit, touch credit and bootstrap the economics use, and
-    the coverage found (``None`` when the spend covers the conversions' months)."""
+    """The conversions, channel credit, touch credit and bootstrap the economics use, the
+    coverage found (``None`` when the spend covers the conversions' months), and the models
+    whose touch credit was rescaled to their channel credit (``reconciled``)."""
 
     conversions: pl.DataFrame
     channel_credit: pl.DataFrame
     touch_credit: pl.DataFrame
     bootstrap: Bootstrap | None
     coverage: dict[str, Any] | None
+    reconciled: tuple[str, ...] = ()
 
 
 def _month(index: int) -> str:
@@ -73,12 +80,20 @@ def spend_window(
     spend_dates: pl.Series,
     lag: int | None = None,
     table: Table | None = None,
+    models: Sequence[str] | None = None,
 ) -> SpendWindow:
     """The run's figures restricted to the customers its spend buys (module docstring);
     ``lag``: the spend lag in months (default: measured); ``table``: the spend table
-    ``spend_dates`` (its date column) is of, refused when it buys no customer."""
+    ``spend_dates`` (its date column) is of, refused when it buys no customer; ``models``:
+    those the economics report (default: all). Its touch credit sums per model and channel
+    to the channel credit (:func:`attribution.b2b._reconcile.touches_reconciled`)."""
     conv = result.conversions
-    whole = SpendWindow(conv, result.channel_credit, result.touch_credit, result.bootstrap, None)
+    touch, credit = result.touch_credit, result.channel_credit
+    if models is not None:
+        touch = touch.filter(pl.col("model").is_in(list(models)))
+        credit = credit.filter(pl.col("model").is_in(list(models)))
+    touch, rescaled = touches_reconciled(touch, credit)
+    whole = SpendWindow(conv, credit, touch, result.bootstrap, None, tuple(rescaled))
     if "timestamp" not in conv.columns or conv.height == 0 or spend_dates.len() == 0:
         return whole
     first, last = conv.select(
@@ -105,11 +120,10 @@ def spend_window(
         "floor": COVERAGE_FLOOR,
         "conversions": conv.height,
     }
-    touch = result.touch_credit
     if touch.height == 0:
         coverage["restricted"] = False
         coverage["kept_conversions"] = conv.height
-        return SpendWindow(conv, result.channel_credit, touch, result.bootstrap, coverage)
+        return replace(whole, coverage=coverage)
     if lag is None:
         lag = spend_lag(touch, conv)
     if max(c_lo, s_lo + lag) <= min(c_hi, s_hi + lag):
@@ -132,12 +146,12 @@ def spend_window(
     coverage["customer_months"] = [_month(lo), _month(hi)]
     coverage["kept_conversions"] = kept.height
     if kept.height == conv.height:  # the spend buys every customer: the whole run, draws too
-        return SpendWindow(conv, result.channel_credit, touch, result.bootstrap, coverage)
+        return replace(whole, coverage=coverage)
     touch = touch.filter(pl.col("conversion_id").is_in(kept.get_column("conversion_id")))
     credit = touch.group_by("model", "channel", maintain_order=True).agg(
         pl.col("credit").sum().alias("conversions"), pl.col("value").sum()
     )
-    return SpendWindow(kept, credit, touch, None, coverage)
+    return SpendWindow(kept, credit, touch, None, coverage, whole.reconciled)
 
 
 def coverage_lines(coverage: dict[str, Any] | None) -> list[str]:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from attribution.b2b._economics_slices import ALL
 from attribution.inputs._campaigns import NO_CAMPAIGN
 
-__all__ = ["reconciled_to_channels"]
+__all__ = ["draws_reconciled", "reconciled_to_channels", "touches_reconciled"]
 
 #: Relative difference above which a model's campaign sums per unit are not its channel
 #: credit (float sums of the same credit differ by about 1e-15).
@@ -55,6 +56,48 @@ def reconciled_to_channels(
                        {"share": ["model"], "channel_share": ["model", "channel"]})
 
 
+def touches_reconciled(
+    touch_credit: pl.DataFrame, channel_credit: pl.DataFrame
+) -> tuple[pl.DataFrame, list[str]]:
+    """Touch credit whose sums per model and credited unit are the model's
+    ``channel_credit``, and the models rescaled: what the unit economics sum below the
+    channel (segments, metros, regions, months, the conversions a partial spend period
+    keeps).
+
+    The same split as :func:`reconciled_to_channels`, on touches instead of campaigns: a
+    rule-based or counterfactual model's rows are returned as they are; under Markov and
+    Shapley each unit's channel credit (conversions, value) is split over its touches in
+    proportion to their touch credit (value to their value, or to their credit where the
+    unit's touches carry none). Any grouping of the rows (a segment, a month) then holds
+    the unit's channel credit split in proportion to its touch credit there, and the groups
+    sum to the channel credit. A conversion's rescaled credit no longer sums to 1: these
+    rows are for sums per channel, never for a journey's split (``result.touch_credit``).
+    """
+    if touch_credit.height == 0 or channel_credit.height == 0:
+        return touch_credit, []
+    return _reconciled(touch_credit, channel_credit, pl.col("channel"), "credit", "value", {})
+
+
+def draws_reconciled(credit: pl.DataFrame) -> pl.DataFrame:
+    """The bootstrap draws' credit (``draw``, ``model``, ``segment``, ``channel``,
+    ``customers``, ``revenue``; :attr:`attribution.engine._bootstrap.Bootstrap.credit`) with
+    each draw's segment rows summing per model and channel to the draw's ``all`` row, as
+    :func:`touches_reconciled` makes the point estimate's: a data-driven model's ``all`` row
+    is its refit's channel credit, its segment rows the refit's split of each path, which
+    under Markov and Shapley do not sum to it. Rule-based rows (their ``all`` row is the
+    segments' sum) are returned as they are."""
+    parts = pl.col("segment") != ALL
+    if credit.height == 0 or credit.filter(parts).height == 0:
+        return credit
+    totals = credit.filter(~parts).select(
+        "draw", "model", "channel", pl.col("customers").alias("conversions"),
+        pl.col("revenue").alias("value"),
+    )  # fmt: skip
+    segments, rescaled = _reconciled(credit.filter(parts), totals, pl.col("channel"),
+                                     "customers", "revenue", {}, by=("draw", "model"))  # fmt: skip
+    return pl.concat([credit.filter(~parts), segments]) if rescaled else credit
+
+
 def _reconciled(
     frame: pl.DataFrame,
     channel_credit: pl.DataFrame,
@@ -62,10 +105,11 @@ def _reconciled(
     credit_col: str,
     value_col: str,
     shares: dict[str, list[str]],
+    by: tuple[str, ...] = ("model",),
 ) -> tuple[pl.DataFrame, list[str]]:
-    """``frame`` with ``credit_col`` / ``value_col`` split per model and unit from the
-    channel credit where they do not sum to it, and ``shares`` recomputed over their
-    groups; the models rescaled.
+    """``frame`` with ``credit_col`` / ``value_col`` split per model (per ``by``: the model
+    and, for the bootstrap's draws, the draw) and unit from the channel credit where they do
+    not sum to it, and ``shares`` recomputed over their groups; the models rescaled.
 
     Each row takes its unit's credit in proportion to its own credit; its unit's value in
     proportion to its own value, or, where the unit's rows have no value (all their
@@ -73,19 +117,20 @@ def _reconciled(
     value), in proportion to its credit; and where the unit's rows have no credit either,
     in equal parts. So each unit sums to its channel credit, and no share is NaN or
     infinite."""
+    keys = [*by, "_unit"]
     totals = channel_credit.select(
-        "model",
+        *by,
         pl.col("channel").alias("_unit"),
         pl.col("conversions").alias("_unit_credit"),
         pl.col("value").alias("_unit_value"),
     )
     sums = (
-        frame.group_by("model", unit.alias("_unit"))
+        frame.group_by(*by, unit.alias("_unit"))
         .agg(
             pl.col(credit_col).sum().alias("_sum_credit"),
             pl.col(value_col).sum().alias("_sum_value"),
         )
-        .join(totals, on=["model", "_unit"], how="left")
+        .join(totals, on=keys, how="left")
     )
 
     def off(column: str) -> pl.Expr:
@@ -93,22 +138,29 @@ def _reconciled(
         gap = (pl.col(f"_sum_{column}") - total).abs()
         return gap > _RECONCILE_TOLERANCE * pl.max_horizontal(total.abs(), pl.lit(1.0))
 
-    found = sums.group_by("model").agg(
+    found = sums.group_by(*by).agg(
         (off("credit") | off("value")).any().alias("off"),
         pl.col("_unit_credit").is_null().any().alias("unmatched"),
     )
     # a unit missing from channel_credit (a result made by hand): that model kept as it is
-    models = set(found.filter(pl.col("off") & ~pl.col("unmatched")).get_column("model"))
-    if not models:
-        return frame, []
-    scaled = pl.col("model").is_in(models)
-    joined = frame.with_columns(unit.alias("_unit")).join(
-        sums.select("model", "_unit", "_sum_credit", "_sum_value", "_unit_credit", "_unit_value"),
-        on=["model", "_unit"],
-        how="left",
-        maintain_order="left",
+    groups = found.filter(pl.col("off") & ~pl.col("unmatched")).select(
+        *by, pl.lit(True).alias("_scaled")
     )
-    rows = pl.len().over("model", "_unit")
+    if groups.height == 0:
+        return frame, []
+    models = set(groups.get_column("model"))
+    scaled = pl.col("_scaled").fill_null(False)
+    joined = (
+        frame.with_columns(unit.alias("_unit"))
+        .join(
+            sums.select(*keys, "_sum_credit", "_sum_value", "_unit_credit", "_unit_value"),
+            on=keys,
+            how="left",
+            maintain_order="left",
+        )
+        .join(groups, on=list(by), how="left", maintain_order="left")
+    )
+    rows = pl.len().over(*keys)
     credit_share = (
         pl.when(pl.col("_sum_credit") > 0)
         .then(pl.col(credit_col) / pl.col("_sum_credit"))

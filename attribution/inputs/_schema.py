@@ -23,6 +23,7 @@ from attribution.exceptions import (
     SchemaError,
     did_you_mean,
 )
+from attribution.inputs._column_map import check_column_map
 from attribution.inputs._control import refuse_control_characters, scan_text, spaceless
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
@@ -283,6 +284,7 @@ def load(
     require_rows
         A table without data rows (an empty or header-only file) is an error naming it.
     """
+    check_column_map(columns, spec.name, spec.columns)
     source = read_source(data, table=spec.name, prehash=prehash)
     names = {ours: theirs for ours, theirs in (columns or {}).items() if theirs != ours}
     try:
