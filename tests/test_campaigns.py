@@ -254,6 +254,64 @@ def test_campaign_key_in_scoring_equals_the_run(make_touches, make_stages) -> No
         attribution.score_journeys(bad, models=["linear"], key="campaign")
 
 
+@pytest.mark.parametrize("key", ["campaign", "channel/campaign"])
+def test_channel_parameters_name_channels_under_a_campaign_key(synth: Any, key: str) -> None:
+    """last_non_direct's direct channels and the channel multipliers name channels: under a
+    campaign key a direct touch is still direct (its unit ``direct/(none)``, or a campaign's
+    name) and a multiplier applies to its channel's touches, so every rule-based model
+    credits each touch exactly as under key=channel; only the unit's name differs. (Before,
+    they were matched against the unit and matched nothing: last_non_direct credited
+    direct touches, 10.6% of the demo's conversions under channel/campaign.)"""
+    direct = synth.touches.filter(pl.col("channel") == "direct")
+    assert direct.height > 0
+    assert direct.get_column("campaign").drop_nulls().len() > 0  # direct touches in campaigns
+    models: list[Any] = [
+        "last_non_direct",
+        "u_shaped",
+        ("custom", {"others": 1.0, "channel_multipliers": {"email": 3.0, "direct": 0.5}}),
+    ]
+    by = ["model", "conversion_id", "touch_id"]
+    runs = {
+        k: attribution.attribute(synth.touches, synth.stages, models=models, key=k)
+        .touch_credit.select(*by, "credit", "value")
+        .sort(by)
+        for k in ("channel", key)
+    }
+    assert_frame_equal(runs[key], runs["channel"], abs_tol=1e-12)
+    credited = attribution.attribute(
+        synth.touches, synth.stages, models=["last_non_direct"], key=key
+    ).touch_credit.join(synth.touches.select("touch_id", "channel").rename({"channel": "ch"}),
+                        on="touch_id")
+    # a direct touch takes credit only in a journey with no other touch
+    lone = credited.group_by("conversion_id").agg((pl.col("ch") != "direct").any().alias("other"))
+    direct_credit = credited.join(lone, on="conversion_id").filter(
+        (pl.col("ch") == "direct") & pl.col("other")
+    )
+    assert direct_credit.get_column("credit").sum() == 0
+
+
+def test_channel_parameters_in_scoring_under_a_campaign_key(make_touches, make_stages) -> None:
+    touches, stages = _log(make_touches, make_stages)
+    journeys = [
+        {
+            "conversion": {"id": "k1", "timestamp": "2025-01-10T00:00:00+00:00", "value": 50.0},
+            "touches": [
+                {"touch_id": "a", "timestamp": "2025-01-04T00:00:00+00:00",
+                 "channel": "linkedin", "campaign": "spring"},
+                {"touch_id": "b", "timestamp": "2025-01-05T00:00:00+00:00",
+                 "channel": "direct", "campaign": "spring"},
+            ],
+        }
+    ]
+    for key in ("campaign", "channel/campaign"):
+        for engine in ("auto", "fast", "reference"):
+            scored = attribution.score_journeys(
+                journeys, models=["last_non_direct"], key=key, engine=engine
+            )
+            credit = dict(scored.touch_credit.select("touch_id", "credit").iter_rows())
+            assert credit == {"a": 1.0, "b": 0.0}, (key, engine)
+
+
 # --- campaign economics ---------------------------------------------------------------------
 
 

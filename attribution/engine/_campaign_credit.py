@@ -19,7 +19,13 @@ from attribution.engine._result import (
     CONVERSION_CAMPAIGNS_SCHEMA,
 )
 from attribution.exceptions import ColumnNotFoundError, InputError
-from attribution.inputs._campaigns import campaign_series, check_campaigns, check_key, unit_expr
+from attribution.inputs._campaigns import (
+    TOUCH_CHANNEL,
+    campaign_series,
+    check_campaigns,
+    check_key,
+    unit_expr,
+)
 from attribution.inputs._schema import ROW, Table
 
 if TYPE_CHECKING:
@@ -89,7 +95,8 @@ def key_units(
     except InputError as exc:
         raise touch_table.error(exc) from None
     unit = unit_expr(check_key(key), pl.col("channel"), pl.col("campaign"))
-    return touch_frame.with_columns(unit.alias("channel")), by_touch
+    kept = pl.col("channel").alias(TOUCH_CHANNEL)  # the models' channel parameters name it
+    return touch_frame.with_columns(kept, unit.alias("channel")), by_touch
 
 
 def journey_campaigns(

@@ -15,7 +15,7 @@ from typing import Any, Final
 import polars as pl
 
 from attribution.exceptions import InputError
-from attribution.inputs._campaigns import Key, unit_expr
+from attribution.inputs._campaigns import TOUCH_CHANNEL, Key, unit_expr
 from attribution.inputs._channels import channel_spelling
 from attribution.inputs._reading import END_OF_DAY, is_blank, parse_timestamp
 from attribution.inputs._schema import ROW, UTC_DATETIME
@@ -272,7 +272,8 @@ def with_units(touches: pl.DataFrame, key: Key) -> pl.DataFrame:
     if key == "channel":
         return touches
     return touches.with_columns(
-        unit_expr(key, pl.col("channel"), pl.col("campaign")).alias("channel")
+        pl.col("channel").alias(TOUCH_CHANNEL),
+        unit_expr(key, pl.col("channel"), pl.col("campaign")).alias("channel"),
     )
 
 

@@ -80,7 +80,7 @@ from attribution.engine._scoring_small import (
 from attribution.engine._scoring_unseen import allocate_seen
 from attribution.engine._stages import channel_credit_from_touches, fit_models, touch_credit_columns
 from attribution.exceptions import ModelParameterError, NotFittedError
-from attribution.inputs._campaigns import Key
+from attribution.inputs._campaigns import TOUCH_CHANNEL, Key
 from attribution.journeys._conversions import with_roles
 from attribution.journeys._journeys import JOURNEY_COLUMNS
 from attribution.models._channel_params import check_model_channels
@@ -395,13 +395,15 @@ class JourneyScorer:
         rows = conversions.select("conversion_id").with_row_index("_conv_row")
         touches = with_units(touches, self.key)
         touches = touches.join(rows, on="conversion_id", how="left").drop("conversion_id")
-        journey = with_roles(touches, conversions).select(JOURNEY_COLUMNS)
+        extra = [TOUCH_CHANNEL] if TOUCH_CHANNEL in touches.columns else []
+        journey = with_roles(touches, conversions).select(*JOURNEY_COLUMNS, *extra)
         keep = ["conversion_id", "touch_id", "contact_id", "account_id", "channel", "timestamp"]
         parts: list[pl.DataFrame] = []
         if self._rule_weights:
             names = list(self._rule_weights)
             parts.append(
-                with_credit(journey, self._rule_weights)
+                with_credit(journey, self._rule_weights,
+                            channel=TOUCH_CHANNEL if extra else "channel")
                 .select(*keep, "conversion_value", *names)
                 .unpivot(on=names, index=[*keep, "conversion_value"], variable_name="model",
                          value_name="credit")

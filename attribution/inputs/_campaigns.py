@@ -29,6 +29,7 @@ from attribution.inputs._separator import SEPARATOR
 __all__ = [
     "KEYS",
     "NO_CAMPAIGN",
+    "TOUCH_CHANNEL",
     "Key",
     "campaign_spelling",
     "campaign_values",
@@ -42,6 +43,11 @@ Key = Literal["channel", "campaign", "channel/campaign"]
 KEYS: Final = ("channel", "campaign", "channel/campaign")
 #: The campaign of a touch (or spend row) without one.
 NO_CAMPAIGN: Final = "(none)"
+#: Under a campaign key, the column of a journey touch holding its channel (``channel``
+#: holds the unit credited): what the rule-based models' channel parameters -- the direct
+#: channels of ``last_non_direct``, the channel multipliers -- are matched against, since
+#: they name channels, whatever the unit.
+TOUCH_CHANNEL: Final = "_touch_channel"
 _SHOWN = 5
 
 

@@ -40,6 +40,7 @@ import polars as pl
 
 from attribution._runs import run_start
 from attribution.exceptions import ColumnNotFoundError, InputError
+from attribution.inputs._campaigns import TOUCH_CHANNEL
 from attribution.inputs._schema import ROW
 from attribution.journeys._cap import (
     DEFAULT_MAX_TOUCHES_PER_JOURNEY,
@@ -259,8 +260,10 @@ def build_journeys(
     mask = pl.zeros(touches.height, pl.Boolean, eager=True).scatter(
         in_journey.get_column("_idx"), True
     )
+    # under a campaign key each touch's channel rides beside its unit (TOUCH_CHANNEL)
+    extra = [TOUCH_CHANNEL] if TOUCH_CHANNEL in touches.columns else []
     journey = (
-        touches.select("touch_id", "contact_id", "account_id", "channel", "timestamp", ROW)
+        touches.select("touch_id", "contact_id", "account_id", "channel", "timestamp", ROW, *extra)
         .filter(mask)
         .with_columns(in_journey.get_column("_conv_row"))
     )
@@ -340,6 +343,7 @@ def build_journeys(
         counts["conversions_scope_fallback"] = int(conversions.get_column("scope_fallback").sum())
     assert touches_in == journey.height + null_touches.height + sum(dropped.values())
     columns = [*JOURNEY_COLUMNS, "role"] if level == "account" else list(JOURNEY_COLUMNS)
+    columns += extra
     return Journeys(
         journey.select(columns),
         conversions.drop("_value_missing", "_value_from_opportunity", "_value_raw", "_k"),

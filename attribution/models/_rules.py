@@ -145,6 +145,7 @@ def credit_stages(
     by: str = "conversion_id",
     multiplier: str | None = None,
     name: str = "credit",
+    channel: str = "channel",
 ) -> list[list[pl.Expr]]:
     """The expressions that compute a model's credit, in stages.
 
@@ -157,13 +158,15 @@ def credit_stages(
     Needs ``position``, ``n_touches``, ``channel``, the ``is_<role>`` flags of the roles the
     model uses and, for time decay, ``timestamp``. ``multiplier`` names an optional column of
     non-negative per-touch multipliers (buying-committee role weights) applied with the channel
-    multipliers, before the renormalisation.
+    multipliers, before the renormalisation. ``channel``: the column the direct channels and
+    the channel multipliers are matched against (under a campaign key, each touch's channel
+    rather than the unit credited).
     """
     tmp = f"_{name}:"
     roles = weights.role_weights()
     first: list[pl.Expr] = []
     if "last_non_direct" in roles:
-        non_direct = ~pl.col("channel").is_in(list(weights.direct_channels))
+        non_direct = ~pl.col(channel).is_in(list(weights.direct_channels))
         first.append(pl.when(non_direct).then(pl.col("position")).max().over(by).alias(tmp + "lnd"))
 
     role_part: pl.Expr | None = None
@@ -183,7 +186,7 @@ def credit_stages(
             n_others = pl.col(tmp + "n_others")
             raw = raw + pl.when(~held).then(weights.others / n_others).otherwise(0.0)
     if weights.channel_multipliers:
-        mult = pl.col("channel").replace_strict(
+        mult = pl.col(channel).replace_strict(
             dict(weights.channel_multipliers), default=1.0, return_dtype=pl.Float64
         )
         raw = raw * mult
@@ -216,8 +219,10 @@ def with_credit(
     *,
     by: str = "conversion_id",
     multiplier: str | None = None,
+    channel: str = "channel",
 ) -> FrameT:
-    """``frame`` plus one credit column per model (column name -> weights).
+    """``frame`` plus one credit column per model (column name -> weights). ``channel``: see
+    :func:`credit_stages`.
 
     All models are computed together, stage by stage (:func:`credit_stages`), so Polars
     evaluates them in parallel; helper columns are dropped.
@@ -231,7 +236,10 @@ def with_credit(
     >>> with_credit(t, {"credit": BUILTIN["position_based"]})["credit"].to_list()
     [0.4, 0.2, 0.4]
     """
-    staged = [credit_stages(w, by=by, multiplier=multiplier, name=n) for n, w in models.items()]
+    staged = [
+        credit_stages(w, by=by, multiplier=multiplier, name=n, channel=channel)
+        for n, w in models.items()
+    ]
     depth = max((len(s) for s in staged), default=0)
     # pad at the front so that every model's credit column lands in the last pass
     empty: list[list[pl.Expr]] = [[]]
