@@ -100,7 +100,8 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         f"Guardrail breaches under {model}: "
         + (
             ", ".join(_with_odds(r, ci) for r in breaches.iter_rows(named=True))
-            or ("not measured (no deal values)" if p.get("not_measured") else "none")
+            or ("not measured (no deal values)" if p.get("not_measured") else None)
+            or _none_judged(rows)
         )
         + "."
     )
@@ -124,6 +125,22 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         lines.append(f"Spend channel '{channel}' matches no touch channel: {hint}")
     lines.extend(spend_check_lines(p.get("spend_checks")))  # duplicates, dates off the period
     return "\n".join(lines)
+
+
+def _none_judged(rows: pl.DataFrame) -> str:
+    """``none``, or -- when no channel has both spend and touches while spend was given --
+    that nothing was judged, and why: a guardrail with no breach because every spend row
+    missed the touches' channel names is not a pass."""
+    judged = rows.filter(pl.col("status").is_in(["paid", "no_customers"])).height
+    unmatched = float(rows.filter(pl.col("status") == "no_touches").get_column("spend").sum())
+    if judged or unmatched <= 0:
+        return "none"
+    total = float(rows.get_column("spend").sum())
+    return (
+        f"none judged: {money(unmatched)} of {money(total)} spend is on channels with no touch "
+        "(their names are not the touches' channel names: see the lines 'Spend channel ... "
+        "matches no touch channel' below)"
+    )
 
 
 def _with_odds(r: dict[str, object], ci: bool) -> str:

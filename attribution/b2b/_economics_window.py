@@ -36,6 +36,7 @@ import polars as pl
 from attribution.b2b._economics_slices import spend_lag
 from attribution.b2b._reconcile import touches_reconciled
 from attribution.b2b._shared import rows_error
+from attribution.exceptions import InputError
 
 if TYPE_CHECKING:
     from attribution import AttributionResult
@@ -52,8 +53,17 @@ def _index(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def month_count(first: date, last: date) -> int:
-    """Calendar months from ``first``'s to ``last``'s, both counted."""
+def month_count(first: date | None, last: date | None) -> int:
+    """Calendar months from ``first``'s to ``last``'s, both counted; a spend table with no
+    month (no row: a frame or a query with nothing in it) is an input error, not 0 months
+    (a CAC over no spend would read as free customers)."""
+    if first is None or last is None:
+        raise InputError(
+            "the spend table has no rows: nothing to compute a CAC from",
+            table="spend",
+            hint="give the spend of the period, one row per channel and month (a month "
+            "without spend: amount 0)",
+        )
     return _index(last) - _index(first) + 1
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import polars as pl
 
 from attribution.engine._merge import GLOBAL_ROW, bucket_expr, load_with_rows
-from attribution.inputs._read_errors import unreadable
+from attribution.inputs._read_errors import check_has_rows, unreadable
 from attribution.inputs._reading import parquet_column_statistics
-from attribution.inputs._schema import ROW, Table, TableSpec, check_has_rows, load
+from attribution.inputs._schema import ROW, Table, TableSpec, load
 from attribution.inputs._sources import Source, read_source
 from attribution.typing import Level, TableLike
 
@@ -156,7 +156,7 @@ def _split_source(
     left_out: tuple[str, ...] = (),
 ) -> Split:
     if source.path is not None or source.sql is not None:
-        check_has_rows(source, spec)
+        check_has_rows(source, spec.name)
     lazy = source.frame.with_row_index(GLOBAL_ROW).drop(left_out)
     names = lazy.collect_schema().names()
     cols = dict(columns or {})

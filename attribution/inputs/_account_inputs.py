@@ -40,7 +40,6 @@ Examples
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -182,7 +181,6 @@ def _read(
         spec,
         columns=columns,
         formats=formats,
-        require_rows=isinstance(data, str | os.PathLike),
     )
 
 

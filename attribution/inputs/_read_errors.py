@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from attribution.inputs._sources import Source
 
 __all__ = [
+    "check_has_rows",
     "check_repeated_headers",
     "check_text_file",
     "header_as_written",
@@ -42,6 +43,22 @@ __all__ = [
     "unreadable",
     "utf8_problem",
 ]
+
+def check_has_rows(source: Source, table: str, blank: int = 0) -> None:
+    """An InputError naming the file when ``source`` has no data row (reads one row), or
+    when its ``blank`` rows (dropped) were all it had."""
+    if blank or source.frame.head(1).collect().height == 0:
+        names = source.frame.collect_schema().names()
+        raise InputError(
+            f"the table has no data rows: {blank} blank row(s) under its header"
+            if blank
+            else "the table has no data rows (an empty or header-only file, or a query that "
+            "returned no row)",
+            table=table,
+            source=source.name,
+            hint=f"columns found: {', '.join(names) or 'none'}",
+        )
+
 
 _BLOCK = 1 << 22
 _MAX_LINES_SHOWN = 5

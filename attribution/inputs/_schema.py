@@ -10,6 +10,7 @@ name the user's column beside ours and the file's own lines.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from attribution.inputs._control import refuse_control_characters, scan_text, sp
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
 from attribution.inputs._read_errors import (
+    check_has_rows,
     check_repeated_headers,
     missing_column_hint,
     separator_hint,
@@ -260,7 +262,7 @@ def load(
     keep: Callable[[Sequence[str]], Collection[str]] | None = None,
     prehash: bool = False,
     formats: Mapping[str, Sequence[str]] | None = None,
-    require_rows: bool = False,
+    require_rows: bool | None = None,
 ) -> Table:
     """Read ``data`` and check it against ``spec``.
 
@@ -283,7 +285,11 @@ def load(
         (timestamp and date columns).
     require_rows
         A table without data rows (an empty or header-only file) is an error naming it.
+        Default: for a file (a path) -- a spend sheet exported with the wrong filter must
+        not read as "no spend" -- but not for a frame (an empty frame is an empty table).
     """
+    if require_rows is None:
+        require_rows = isinstance(data, str | os.PathLike)
     check_column_map(columns, spec.name, spec.columns)
     source = read_source(data, table=spec.name, prehash=prehash)
     names = {ours: theirs for ours, theirs in (columns or {}).items() if theirs != ours}
@@ -348,7 +354,7 @@ def _load(
     read = lazy.select(loaded).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
     frame = aligned_row_index(read.collect(), ROW)  # a frame in memory: see there
     if require_rows and frame.height == 0:
-        check_has_rows(source, spec)
+        check_has_rows(source, spec.name)
     # ids trimmed; blank cells null where the bounds (statistics, or min and max) allow one
     bounds = text_bounds(frame, loaded, _statistics_bounds(source, loaded, renames))
     scans = scan_text(frame, source)  # ids, channels, stages: controls? whitespace?
@@ -360,6 +366,8 @@ def _load(
     frame, truncated = check_limits(frame, kinds, spec.name, source, ROW)
     rows_in = frame.height
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
+    if require_rows and blank and frame.height == 0:  # only blank lines under the header
+        check_has_rows(source, spec.name, blank)
     _check_not_null(frame, spec, source)
     refuse_control_characters(frame, spec.name, source, ROW, scans)  # a NUL in 'linkedin'
     refuse_total_rows(frame, spec.name, source, ROW)  # spend: a BI export's Total row
@@ -381,19 +389,6 @@ def _statistics_bounds(
     names = {theirs.get(c, c): c for c in columns}
     bounds = parquet_text_bounds(source.path, list(names))
     return {names[name]: ends for name, ends in bounds.items()}
-
-
-def check_has_rows(source: Source, spec: TableSpec) -> None:
-    """An InputError naming the file when ``source`` has no data row (reads one row)."""
-    if source.frame.head(1).collect().height == 0:
-        names = source.frame.collect_schema().names()
-        raise InputError(
-            "the table has no data rows (an empty or header-only file, or a query that "
-            "returned no row)",
-            table=spec.name,
-            source=source.name,
-            hint=f"columns found: {', '.join(names) or 'none'}",
-        )
 
 
 def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) -> None:

@@ -1,0 +1,70 @@
+"""Defects a growth lead found with a HubSpot export and a finance spend sheet (new-user
+report 8): a header-only spend file was a traceback after the whole run; spend on channels
+whose names match no touch channel printed "Guardrail breaches: none" as if judged."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import attribution
+from attribution.exceptions import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def result() -> attribution.AttributionResult:
+    return attribution.attribute(
+        SAMPLE / "touches.parquet", SAMPLE / "stages.parquet", models=["linear"]
+    )
+
+
+def test_a_header_only_spend_file_is_an_error_naming_it(result, tmp_path) -> None:
+    empty = tmp_path / "spend.csv"
+    empty.write_text("channel,month,amount\n")
+    with pytest.raises(InputError, match=r"spend.*spend\.csv.*no data rows"):
+        attribution.unit_economics(result, empty)
+    blank = tmp_path / "blank.csv"
+    blank.write_text("channel,month,amount\n,,\n")
+    with pytest.raises(InputError, match=r"blank\.csv"):
+        attribution.unit_economics(result, blank)
+    # an empty frame stays an empty table (nothing to read wrong)
+    frame = pl.read_csv(empty, schema_overrides={"month": pl.Date, "amount": pl.Float64})
+    with pytest.raises(InputError):  # no spend at all: refused, not a traceback
+        attribution.unit_economics(result, frame)
+
+
+def test_the_cli_says_so_in_one_line(tmp_path) -> None:
+    empty = tmp_path / "spend.csv"
+    empty.write_text("channel,month,amount\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "run", "--touches",
+         str(SAMPLE / "touches.parquet"), "--stages", str(SAMPLE / "stages.parquet"),
+         "-m", "linear", "--spend", str(empty), "--out", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "spend.csv" in done.stderr and "no data rows" in done.stderr
+
+
+def test_spend_matching_no_touch_channel_is_not_judged_as_no_breach(result, tmp_path) -> None:
+    spend = pl.read_parquet(SAMPLE / "spend.parquet").with_columns(
+        pl.col("channel") + " Ads"  # finance's names, no [channels] mapping yet
+    )
+    text = attribution.unit_economics(result, spend).summary("linear")
+    line = next(x for x in text.splitlines() if x.startswith("Guardrail breaches under"))
+    assert "none judged" in line
+    total = spend.get_column("amount").sum()
+    assert f"${total:,.0f} of ${total:,.0f}" in line
+    # mapped, the same spend is judged: a verdict, not "none judged"
+    judged = attribution.unit_economics(
+        result, pl.read_parquet(SAMPLE / "spend.parquet")
+    ).summary("linear")
+    assert "none judged" not in judged
