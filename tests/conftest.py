@@ -12,8 +12,12 @@ edges can be placed to the microsecond.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -163,7 +167,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The service's data directory for batch runs: the sample touches, stages, contacts and
     accounts, and ``broken.parquet`` (not Parquet)."""
     import shutil
-    from pathlib import Path
 
     sample = Path(__file__).resolve().parents[1] / "sample_data"
     data = tmp_path_factory.mktemp("data")
@@ -176,8 +179,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def spark_missing() -> str | None:
     """Why a local Spark session cannot run here (no PySpark, no working Java), or None."""
     import shutil
-    import subprocess
-    from pathlib import Path
 
     try:
         import pyspark  # noqa: F401
@@ -201,8 +202,6 @@ def spark() -> Iterator[Any]:
     """One local[2] Spark session (UTC) for every test that needs it; skips without Spark."""
     if (why := spark_missing()) is not None:
         pytest.skip(why)
-    import sys
-
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -218,6 +217,29 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What ``attribution demo --out OUT/runs`` printed (``proc``) and where (``out``)."""
+
+    proc: subprocess.CompletedProcess[str]
+    out: Path
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``attribution demo`` run once for the session, as a user runs it (a subprocess, an
+    absolute --out, COLUMNS=200): the demo takes 13-17 s, and the tests that read its output
+    (tests/test_cli.py, tests/test_report_browser.py) share this one run. They only read it:
+    a test that changes files of a run makes its own."""
+    out = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "demo", "--out", str(out / "runs")],
+        cwd=out, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, COLUMNS="200"),
+    )  # fmt: skip
+    return DemoRun(proc=proc, out=out)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import attribution
+from tests.conftest import DemoRun
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -38,8 +39,8 @@ def only_run(runs: Path) -> Path:
     return run_dir
 
 
-def test_demo_writes_a_complete_run(tmp_path: Path) -> None:
-    proc = run_cli("demo", "--out", str(tmp_path / "runs"), cwd=tmp_path)
+def test_demo_writes_a_complete_run(demo_run: DemoRun) -> None:
+    proc, tmp_path = demo_run.proc, demo_run.out  # one demo run for the session (conftest)
     assert proc.returncode == 0, proc.stderr
     assert "Top channels by model" in proc.stdout
     assert "[journeys]" in proc.stderr  # one line per stage when not on a terminal
@@ -261,8 +262,8 @@ sales_compensation = 52100
     assert "Unit economics under linear" in proc.stdout
 
 
-def test_demo_writes_economics_funnel_and_plan(tmp_path: Path) -> None:
-    proc = run_cli("demo", "--out", "runs", cwd=tmp_path)
+def test_demo_writes_economics_funnel_and_plan(demo_run: DemoRun) -> None:
+    proc, tmp_path = demo_run.proc, demo_run.out  # one demo run for the session (conftest)
     assert proc.returncode == 0, proc.stderr
     run_dir = only_run(tmp_path / "runs")
     manifest = json.loads((run_dir / "manifest.json").read_text())

@@ -15,7 +15,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 
 import attribution
 from attribution.report._page import REPORT_FILE, write_report
+from tests.conftest import DemoRun
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -203,14 +203,10 @@ axe.run(document, {resultTypes: ['violations']}).then(
 
 
 @pytest.fixture(scope="module")
-def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The report of ``attribution demo`` (its contact-level run), as a user gets it."""
-    out = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run(
-        [sys.executable, "-m", "attribution.cli", "demo", "--out", str(out / "runs")],
-        cwd=out, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, COLUMNS="200"),
-    )  # fmt: skip
+def demo_report(demo_run: DemoRun) -> Path:
+    """The report of ``attribution demo`` (its contact-level run), as a user gets it (the
+    session's one demo run, tests/conftest.py)."""
+    out, proc = demo_run.out, demo_run.proc
     assert proc.returncode == 0, proc.stderr[-2000:]
     (out / "demo-stdout.txt").write_text(proc.stdout)  # what the CLI printed, to compare
     (run,) = [p for p in (out / "runs").iterdir() if not (p / "accounts.parquet").exists()]
