@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import networkx as nx
 import polars as pl
 
 from attribution.engine._empty import require_conversions
@@ -367,6 +366,8 @@ class AttributionResult:
             write_tables(tmp, [(file, build) for file, build in tables if file not in replaced])
             for extra in also:  # e.g. a SurveyBenchmark: anything with .write(directory)
                 extra.write(tmp)
+            if self.graphs:  # networkx imported here: 0.1 s of every process's start before
+                import networkx as nx
             for name, graph in self.graphs.items():
                 nx.write_graphml(graph, tmp / f"{name}.graphml")
                 (tmp / f"{name}.json").write_text(
