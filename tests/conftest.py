@@ -37,6 +37,26 @@ settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the bytecode of ``attribution`` and ``service`` once, before any test.
+
+    Many tests start Python processes (the CLI as a user runs it, the service and its
+    workers, Spark's Python workers), and each imports about 250 modules of the package.
+    Where no bytecode is cached (a fresh clone, or ``PYTHONDONTWRITEBYTECODE=1``, set in the
+    environment of the machine the CI runs on, under which no process writes any), each of
+    them compiled every module from source: ``python -c 'import attribution.cli'`` took
+    0.9 s instead of 0.45 s. Files already compiled and unchanged are skipped (compileall
+    compares the source's time stamp), so this costs about a second on a fresh clone and
+    nothing after.
+    """
+    import compileall
+
+    root = Path(__file__).resolve().parents[1]
+    for package in ("attribution", "service"):
+        compileall.compile_dir(root / package, quiet=1)
+
+
 ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
 
 Day = float | datetime
