@@ -51,7 +51,8 @@ def test_the_cli_says_so_in_one_line(tmp_path) -> None:
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
-    assert "spend.csv" in done.stderr and "no data rows" in done.stderr
+    assert "spend.csv" in done.stderr
+    assert "no data rows" in done.stderr
 
 
 def test_spend_matching_no_touch_channel_is_not_judged_as_no_breach(result, tmp_path) -> None:
