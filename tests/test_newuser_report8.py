@@ -69,3 +69,28 @@ def test_spend_matching_no_touch_channel_is_not_judged_as_no_breach(result, tmp_
         result, pl.read_parquet(SAMPLE / "spend.parquet")
     ).summary("linear")
     assert "none judged" not in judged
+
+
+def test_the_funnel_never_suggests_mapping_an_imports_customer_stage() -> None:
+    """An import writes the contacts' lifecycle 'customer' dates beside the deals' won
+    events; the funnel's hint told the user to map 'customer' into the funnel, which counts
+    each win twice (47 conversions became 94, payback past its target)."""
+    touches = pl.read_parquet(SAMPLE / "touches.parquet")
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    won = stages.filter(pl.col("stage") == "closed_won")
+    lifecycle = won.with_columns(pl.lit("customer").alias("stage"))
+    extra = stages.filter(pl.col("stage") == "lead").head(3).with_columns(
+        pl.lit("Evangelist").alias("stage")
+    )
+    both = pl.concat([stages, lifecycle, extra])
+    result = attribution.attribute(touches, both, models=["linear"])
+    inputs = attribution.B2BInputs(touches=touches, stages=both, spend=SAMPLE / "spend.parquet")
+    analysis = attribution.analyse(result, inputs)
+    funnel = next(x for x in analysis.extras if type(x).__name__ == "Funnel")
+    summary = funnel.summary()  # type: ignore[attr-defined]
+    assert '= ["customer"]' not in summary
+    assert f"'customer' ({won.height:,} events, the contacts' lifecycle date) is left out" in (
+        summary
+    )
+    # another stage the funnel does not know still gets its mapping line
+    assert '[stage_names] <our stage> = ["Evangelist"]' in summary

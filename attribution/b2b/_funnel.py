@@ -74,6 +74,7 @@ from attribution.b2b._funnel_stages import (
     entities,
     judge_steps,
     mark_unmeasured,
+    other_stage_lines,
     stage_rates,
     step_ranges,
     step_rows,
@@ -245,17 +246,10 @@ class Funnel:
                 f"{r['entered']:<6,} {pct(r['rate']):>6}   "
                 + (f"{days:.1f} days" if days is not None else "-")
             )
-        if others := self.counts.get("other_stages"):
-            shown = ", ".join(f"{name!r} ({n:,})" for name, n in others.items())
-            more = self.counts["rows_with_other_stages"] - sum(others.values())
-            lines.append(
-                f"  Stage events the funnel does not know, left out: {shown}"
-                + (f" and {more:,} more" if more else "")
-                + f"; the funnel's stages are {', '.join(self.parameters['steps'])} and "
-                f"{self.parameters['lost_stage']}: map yours to them in the "
-                f'config ([stage_names] <our stage> = ["{next(iter(others))}"]).'
-            )
         won = self.parameters["steps"][-1]
+        lines.extend(
+            other_stage_lines(self.counts, self.parameters["steps"], self.parameters["lost_stage"])
+        )
         lines.extend(
             gap_lines(self.weakest, win_rate_line(self.weakest, self.kpis, won))
             if self.weakest

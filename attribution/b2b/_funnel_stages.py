@@ -26,6 +26,7 @@ __all__ = [
     "entities",
     "judge_steps",
     "mark_unmeasured",
+    "other_stage_lines",
     "stage_rates",
     "step_ranges",
     "step_rows",
@@ -335,3 +336,30 @@ def judge_steps(rates: pl.DataFrame, bench: Benchmarks) -> tuple[pl.DataFrame, d
 def _step(row: dict[str, Any]) -> dict[str, Any]:
     keys = ("from_stage", "to_stage", "rate", "entered", "advanced", *RANGE_COLUMNS)
     return {k: row[k] for k in keys}
+
+
+def other_stage_lines(counts: Mapping[str, Any], steps: list[str], lost_stage: str) -> list[str]:
+    """The summary's lines on the stage events the funnel left out (``counts``: the
+    funnel's): their names with a ``[stage_names]`` line to map them -- but an import's
+    lifecycle ``customer`` date beside the deals' won events, a second record of the same
+    wins that mapping would count twice, which is said apart and never suggested."""
+    won = steps[-1]
+    others = dict(counts.get("other_stages") or {})
+    lifecycle = others.pop("customer", None) if won in counts.get("stages_seen", ()) else None
+    lines = []
+    if lifecycle:
+        lines.append(
+            f"  'customer' ({lifecycle:,} events, the contacts' lifecycle date) is left out: "
+            f"the deals' {won} events are the won step (mapping both would count each win "
+            "twice)."
+        )
+    if others:
+        shown = ", ".join(f"{name!r} ({n:,})" for name, n in others.items())
+        more = counts["rows_with_other_stages"] - sum(others.values()) - (lifecycle or 0)
+        lines.append(
+            f"  Stage events the funnel does not know, left out: {shown}"
+            + (f" and {more:,} more" if more else "")
+            + f"; the funnel's stages are {', '.join(steps)} and {lost_stage}: map yours to "
+            f'them in the config ([stage_names] <our stage> = ["{next(iter(others))}"]).'
+        )
+    return lines
