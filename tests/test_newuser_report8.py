@@ -94,3 +94,31 @@ def test_the_funnel_never_suggests_mapping_an_imports_customer_stage() -> None:
     )
     # another stage the funnel does not know still gets its mapping line
     assert '[stage_names] <our stage> = ["Evangelist"]' in summary
+
+
+def test_a_later_stage_dated_before_the_earlier_one_has_no_negative_days() -> None:
+    """A HubSpot contact added to a deal after its creation has its opportunity event (the
+    deal's create date) before its own SQL date: the funnel printed 'sql -> opportunity
+    -15.1 days'. Such entities are left out of the days in stage, and counted."""
+    touches = pl.read_parquet(SAMPLE / "touches.parquet")
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    opp = stages.filter(pl.col("stage") == "opportunity").get_column("contact_id").unique()
+    moved = opp.head(40)
+    sql_at = stages.filter((pl.col("stage") == "sql") & pl.col("contact_id").is_in(moved.implode()))
+    late = sql_at.get_column("contact_id").unique()
+    shifted = stages.with_columns(
+        pl.when((pl.col("stage") == "sql") & pl.col("contact_id").is_in(late.implode()))
+        .then(pl.col("timestamp") + pl.duration(days=400))
+        .otherwise(pl.col("timestamp"))
+        .alias("timestamp")
+    )
+    result = attribution.attribute(touches, shifted, models=["linear"])
+    inputs = attribution.B2BInputs(touches=touches, stages=shifted, spend=SAMPLE / "spend.parquet")
+    funnel = next(x for x in attribution.analyse(result, inputs).extras
+                  if type(x).__name__ == "Funnel")  # fmt: skip
+    table = funnel.overall()  # type: ignore[attr-defined]
+    assert table.get_column("median_days_in_stage").drop_nulls().min() >= 0
+    assert table.get_column("p75_days_in_stage").drop_nulls().min() >= 0
+    counted = funnel.counts["steps_out_of_order"]  # type: ignore[attr-defined]
+    assert counted.get("sql -> opportunity", 0) >= late.len() > 0
+    assert "Left out of the days in stage" in funnel.summary()  # type: ignore[attr-defined]

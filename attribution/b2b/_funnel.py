@@ -75,6 +75,7 @@ from attribution.b2b._funnel_stages import (
     judge_steps,
     mark_unmeasured,
     other_stage_lines,
+    out_of_order,
     stage_rates,
     step_ranges,
     step_rows,
@@ -245,6 +246,12 @@ class Funnel:
                 f"  {r['from_stage']:>12} -> {r['to_stage']:<12} {r['advanced']:>6,} / "
                 f"{r['entered']:<6,} {pct(r['rate']):>6}   "
                 + (f"{days:.1f} days" if days is not None else "-")
+            )
+        if late := self.counts.get("steps_out_of_order"):
+            lines.append(
+                "  Left out of the days in stage (the later stage dated before the earlier "
+                "one, e.g. a contact added to a deal after its creation): "
+                + ", ".join(f"{step} {n:,}" for step, n in late.items())
             )
         won = self.parameters["steps"][-1]
         lines.extend(
@@ -538,6 +545,7 @@ def funnel(
             "stage_rows": table.rows_in,
             "rows_without_key": without_key,
             "rows_with_other_stages": unknown.height,
+            "steps_out_of_order": out_of_order(wide, steps),
             # the stages the funnel does not know, most events first (the summary names them)
             "other_stages": dict(
                 unknown.group_by("stage").len().sort(["len", "stage"], descending=[True, False])

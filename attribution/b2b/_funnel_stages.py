@@ -27,6 +27,7 @@ __all__ = [
     "judge_steps",
     "mark_unmeasured",
     "other_stage_lines",
+    "out_of_order",
     "stage_rates",
     "step_ranges",
     "step_rows",
@@ -148,7 +149,9 @@ def step_rows(wide: pl.DataFrame, steps: list[str]) -> pl.DataFrame:
                 pl.lit(b).alias("to_stage"),
                 pl.lit(1).alias("entered"),
                 advanced.cast(pl.Int64).alias("advanced"),
-                pl.when(advanced)
+                # the later stage dated before the earlier one (a contact added to a deal
+                # after it was created): no days in stage (out_of_order counts them)
+                pl.when(advanced & (pl.col(f"{b}_at") >= pl.col(f"{a}_at")))
                 .then(days(pl.col(f"{b}_at") - pl.col(f"{a}_at")))
                 .otherwise(None)
                 .alias("days"),
@@ -363,3 +366,15 @@ def other_stage_lines(counts: Mapping[str, Any], steps: list[str], lost_stage: s
             f'them in the config ([stage_names] <our stage> = ["{next(iter(others))}"]).'
         )
     return lines
+
+
+def out_of_order(wide: pl.DataFrame, steps: list[str]) -> dict[str, int]:
+    """Per step (``"a -> b"``), the entities that reached ``b`` at a time before they
+    reached ``a``: left out of the step's days in stage (:func:`step_rows`), counted."""
+    found = {}
+    for a, b in zip(steps, steps[1:], strict=False):
+        if f"{a}_at" in wide.columns and f"{b}_at" in wide.columns:
+            n = int(wide.select((pl.col(f"{b}_at") < pl.col(f"{a}_at")).sum()).item())
+            if n:
+                found[f"{a} -> {b}"] = n
+    return found
