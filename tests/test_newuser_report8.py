@@ -122,3 +122,26 @@ def test_a_later_stage_dated_before_the_earlier_one_has_no_negative_days() -> No
     counted = funnel.counts["steps_out_of_order"]  # type: ignore[attr-defined]
     assert counted.get("sql -> opportunity", 0) >= late.len() > 0
     assert "Left out of the days in stage" in funnel.summary()  # type: ignore[attr-defined]
+
+
+def test_won_deals_without_an_amount_are_said_beside_ltv() -> None:
+    """7 of 47 won deals without an Amount counted as $0 revenue in ARPA: LTV 15% low, and
+    the economics did not say so."""
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    blank = pl.col("contact_id").hash(0) % 7 == 0
+    stages = stages.with_columns(pl.when(blank).then(None).otherwise(pl.col("value")).alias("value"))
+    result = attribution.attribute(SAMPLE / "touches.parquet", stages, models=["linear"])
+    econ = attribution.unit_economics(result, SAMPLE / "spend.parquet")
+    z = econ.parameters["customers_at_zero_value"]
+    credited = result.conversions.filter(pl.col("n_touches") > 0)
+    assert z["customers"] == credited.height
+    assert z["at_zero"] == credited.filter(pl.col("value") <= 0).height > 0
+    assert f"counts {z['at_zero']:,} of {z['customers']:,} credited customers" in econ.summary()
+    # every deal with an amount: no such line
+    full = attribution.unit_economics(
+        attribution.attribute(SAMPLE / "touches.parquet", SAMPLE / "stages.parquet",
+                              models=["linear"]),
+        SAMPLE / "spend.parquet",
+    )  # fmt: skip
+    assert full.parameters["customers_at_zero_value"] is None
+    assert "at $0: their deals have no amount" not in full.summary()

@@ -149,7 +149,25 @@ def join_findings(
         "subscriptions_match": subscriptions,
         "unattributed": unattributed(window.conversions, window.touch_credit),
         "not_measured": NO_VALUE if no_value else None,
+        "customers_at_zero_value": None if no_value else at_zero_value(window.conversions),
     }
+
+
+def at_zero_value(conversions: pl.DataFrame) -> dict[str, Any] | None:
+    """How many of the credited customers (the conversions with touches) carry no deal
+    amount (or 0): ARPA, and so LTV, LTV/CAC and payback, count them at $0 -- none when
+    none or all do (all: ``not_measured``)."""
+    if "value" not in conversions.columns or not conversions.height:
+        return None
+    credited = (
+        conversions.filter(pl.col("n_touches") > 0)
+        if "n_touches" in conversions.columns
+        else conversions
+    )
+    zero = credited.filter(pl.col("value").fill_null(0.0) <= 0).height
+    if not 0 < zero < credited.height:
+        return None
+    return {"customers": credited.height, "at_zero": zero, "share": zero / credited.height}
 
 
 def _ids(xs: list[str]) -> str:
@@ -166,6 +184,16 @@ def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if p.get("not_measured"):
         out.append(("deal_values", f"WARNING: {p['not_measured']}."))
+    if z := p.get("customers_at_zero_value"):
+        out.append(
+            (
+                "deal_values_missing",
+                f"NOTE: ARPA, and so LTV, LTV/CAC and payback, counts {z['at_zero']:,} of "
+                f"{z['customers']:,} credited customers ({z['share']:.0%}) at $0: their deals "
+                "have no amount. Give the amounts, or read LTV as understated by up to that "
+                "share.",
+            )
+        )
     if u := p.get("unattributed"):
         out.append(
             (
