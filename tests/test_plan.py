@@ -211,3 +211,28 @@ def test_sample_plan_on_sample_data() -> None:
     capped = table.filter(pl.col("channel") != "(total)")
     assert (capped["reallocated_budget"] <= capped["cap"] + 1e-6).all()
     assert capped["reallocated_budget"].sum() == pytest.approx(750_000)
+
+
+def test_a_paid_channel_with_no_touch_is_held_not_cut() -> None:
+    """Finance pays for trade shows; the CRM logs no trade-show touch. Its spend measures no
+    CAC: the plan held it and said 'a channel to test, not to cut' in its verdict while the
+    levers said 'cut trade shows: 14 of 14 models' and the reallocation moved its budget
+    away (new-user report 8 #3). It is now held (no_data), in no lever, like a channel the
+    data does not have."""
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    stages = pl.read_parquet(sample / "stages.parquet")
+    result = attribution.attribute(sample / "touches.parquet", stages, models=["linear"])
+    spend = pl.read_parquet(sample / "spend.parquet")
+    shows = spend.head(1).with_columns(pl.lit("trade_shows").alias("channel"),
+                                       pl.lit(80_000.0).alias("amount"))  # fmt: skip
+    paid = pl.concat([spend, shows])
+    budget = {"linkedin": 250_000, "google_ads": 150_000, "trade_shows": 80_000}
+    check = attribution.check_plan(
+        {"budget": budget, "targets": {"customers": 5000, "cac": 150}}, result, paid, stages
+    )
+    row = by_channel(check)["trade_shows"]
+    assert row["action"] == "no_data"
+    assert row["reallocated_budget"] == pytest.approx(80_000)
+    summary = check.summary()
+    assert "cut trade_shows" not in summary
+    assert "trade_shows: no CAC in the data" in summary

@@ -136,9 +136,13 @@ def project_plan(
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """The plan's channel frame (projection, targets, reallocation, action) under one model's
     unit economics (``economics``: its rows of the economics table)."""
+    # spend on a channel with no touch in the data (trade shows whose leads were never
+    # logged as touches) measures no CAC: held like a channel the data does not have, not
+    # dropped as an infinite CAC (that is spend with touches and no customer)
+    untracked = pl.col("status") == "no_touches" if "status" in economics.columns else False
     measured = economics.select(
         "channel",
-        pl.col("spend").alias("measured_spend"),
+        pl.when(untracked).then(0.0).otherwise(pl.col("spend")).alias("measured_spend"),
         pl.col("customers").alias("measured_customers"),
         pl.when(pl.col("cac") > 0).then(pl.col("cac")).alias("measured_cac"),
     )

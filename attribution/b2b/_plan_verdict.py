@@ -171,8 +171,8 @@ def verdict(
     if unknown := frame.filter(pl.col("action") == "no_data").get_column("channel").to_list():
         parts.append(
             f"{', '.join(unknown)}: no CAC in the data (not a channel of it: new, or spelled "
-            "otherwise, see the assumptions for a did-you-mean; or unpaid in it), so held at "
-            "its budget in the reallocation and in no lever."
+            "otherwise, see the assumptions for a did-you-mean; unpaid in it; or paid with no "
+            "touch in it), so held at its budget in the reallocation and in no lever."
         )
     short = bool(t.get("customers") and projected < t["customers"]) or bool(
         t.get("cac") and (cac_now is None or cac_now > t["cac"])
