@@ -145,3 +145,28 @@ def test_won_deals_without_an_amount_are_said_beside_ltv() -> None:
     )  # fmt: skip
     assert full.parameters["customers_at_zero_value"] is None
     assert "at $0: their deals have no amount" not in full.summary()
+
+
+def test_a_reps_logged_email_is_a_sales_touch_not_the_email_channel(tmp_path) -> None:
+    """HubSpot's EMAIL / CALL / MEETING activities without UTM fields (a rep's own 1:1
+    work) became the channels email / call / meeting: 16% of the marketing email channel's
+    credit went to reps' e-mails, and the plan's default sales exclusion (sales_call,
+    sales_email, meeting) missed them. Now they are sales touches by type and channel; an
+    EMAIL activity with UTM fields (a marketing e-mail click) keeps its UTM channel."""
+    import shutil
+
+    folder = tmp_path / "hs"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "hubspot_ui", folder)
+    with (folder / "engagements.csv").open("a") as f:
+        f.write("E12,EMAIL,2025-02-26 10:00,102,,,\nE13,CALL,2025-02-27 10:00,101,,,\n")
+    found = attribution.import_hubspot(
+        folder / "contacts.csv", folder / "deals.csv", engagements=folder / "engagements.csv",
+        out=tmp_path / "crm",
+    )  # fmt: skip
+    touches = pl.read_parquet(tmp_path / "crm" / "touches.parquet")
+    by_id = {r["touch_id"]: r for r in touches.iter_rows(named=True)}
+    assert (by_id["E12"]["channel"], by_id["E12"]["touch_type"]) == ("sales_email", "sales_email")
+    assert (by_id["E13"]["channel"], by_id["E13"]["touch_type"]) == ("sales_call", "sales_call")
+    assert (by_id["E3"]["channel"], by_id["E3"]["touch_type"]) == ("meeting", "meeting")
+    assert by_id["E4"]["channel"] == "email"  # EMAIL with UTM hubspot / email: marketing
+    assert found is not None

@@ -32,6 +32,15 @@ ENGAGEMENT_CONTACTS = CONTACT_IDS + ["Contact ID", "contact_id", "hs_contact_id"
 EMAIL = ["Email", "email", "E-mail", "Email Address", "hs_email"]
 
 
+#: HubSpot's activity types of a rep's own work (snake case) -> the sales touch type and
+#: channel they are imported as (without UTM fields)
+SALES_ACTIVITIES = {
+    "email": "sales_email",
+    "incoming_email": "sales_email",
+    "call": "sales_call",
+    "meeting": "meeting",
+}
+
 def _email_key(expr: pl.Expr) -> pl.Expr:
     """An e-mail as compared: trimmed, lower case (``' Ann@Acme.com '`` = ``ann@acme.com``)."""
     return expr.str.strip_chars().str.to_lowercase().replace("", None)
@@ -166,11 +175,19 @@ def engagement_touches(
     report.kept("engagements", frame.height)
     rules = load_rules(channel_rules)
     has_utm = pl.col("utm_source").is_not_null() | pl.col("utm_medium").is_not_null()
+    # a rep's logged e-mail, call or meeting (no UTM) is a sales touch, never the marketing
+    # `email` channel: its type and channel say so, and the plan's default sales exclusion
+    # (sales_call, sales_email, meeting) leaves it out of the CAC
+    activity = snake(pl.col("touch_type"))
+    sales = pl.when(~has_utm).then(
+        activity.replace_strict(SALES_ACTIVITIES, default=None, return_dtype=pl.String)
+    )
     frame = frame.with_columns(
         pl.when(has_utm | pl.col("touch_type").is_null())
         .then(channel_expr(rules, {"utm_source", "utm_medium"}))
-        .otherwise(snake(pl.col("touch_type")))
-        .alias("channel")
+        .otherwise(pl.coalesce(sales, activity))
+        .alias("channel"),
+        pl.coalesce(sales, pl.col("touch_type")).alias("touch_type"),
     )
     utm = frame.filter(has_utm).select(
         pl.concat_str(
