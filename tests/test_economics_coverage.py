@@ -66,6 +66,47 @@ def test_restricted_customers_follow_the_spend_lag(year) -> None:
     assert econ.parameters["spend_coverage"]["customer_months"] == ["2025-02", "2025-02"]
 
 
+def test_only_the_spend_that_buys_the_customers_kept_is_divided(year) -> None:
+    """A spend sheet of the wrong year (2024, against 2025's customers) reached only the
+    first customers through the lag, yet CAC divided all twelve months by them (new-user
+    report 8 #5: 6x too high): now only the spend of the months that buy the customers kept
+    counts."""
+    months = [f"2024-{m:02d}-01" for m in range(1, 13)]
+    spend = pl.DataFrame(
+        {
+            "channel": ["linkedin"] * 12,
+            "month": months,
+            "amount": [1_000.0 * (i + 1) for i in range(12)],
+        }
+    )
+    econ = attribution.unit_economics(year, spend, annual_churn=0.2, monthly_lag_months=1)
+    cov = econ.parameters["spend_coverage"]
+    assert cov["customer_months"] == ["2025-01", "2025-01"]  # December's spend, one month on
+    assert cov["spend_months_used"] == ["2024-12", "2024-12"]
+    row = econ.table.row(0, named=True)
+    assert row["spend"] == pytest.approx(12_000.0)  # December 2024's, not the year's 78,000
+    assert row["cac"] == pytest.approx(12_000.0 / 2)  # the 2 January customers
+    assert "and the spend of 2024-12 to 2024-12" in econ.summary()
+
+
+def test_spend_whose_lag_passes_the_data_reads_its_own_months(year) -> None:
+    """Spend of the data's last months with a lag that puts its customers after the data:
+    the customers of its own months, said so (the summary claimed 'N month(s) on')."""
+    spend = pl.DataFrame(
+        {
+            "channel": ["linkedin"] * 2,
+            "month": ["2025-09-01", "2025-10-01"],
+            "amount": [500.0, 700.0],
+        }
+    )
+    econ = attribution.unit_economics(year, spend, annual_churn=0.2, monthly_lag_months=3)
+    cov = econ.parameters["spend_coverage"]
+    assert (cov["lag_months"], cov["measured_lag_months"]) == (0, 3)
+    assert cov["customer_months"] == ["2025-09", "2025-10"]
+    assert econ.table.row(0, named=True)["spend"] == pytest.approx(1_200.0)
+    assert "its 3-month lag would put its customers after the data's" in econ.summary()
+
+
 def test_spend_of_most_months_is_not_restricted(year) -> None:
     spend = pl.DataFrame(
         {

@@ -129,7 +129,9 @@ def test_won_deals_without_an_amount_are_said_beside_ltv() -> None:
     the economics did not say so."""
     stages = pl.read_parquet(SAMPLE / "stages.parquet")
     blank = pl.col("contact_id").hash(0) % 7 == 0
-    stages = stages.with_columns(pl.when(blank).then(None).otherwise(pl.col("value")).alias("value"))
+    stages = stages.with_columns(
+        pl.when(blank).then(None).otherwise(pl.col("value")).alias("value")
+    )
     result = attribution.attribute(SAMPLE / "touches.parquet", stages, models=["linear"])
     econ = attribution.unit_economics(result, SAMPLE / "spend.parquet")
     z = econ.parameters["customers_at_zero_value"]

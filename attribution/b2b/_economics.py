@@ -362,8 +362,7 @@ def unit_economics(
     margin, margins, spelled_margin = split_margins(gross_margin)
     check_margin_segments(margins, account_table)
     table = load(spend, SPEND, columns=columns, formats=resolve_formats(timestamp_formats, "spend"))
-    frame = table.frame
-    negative = frame.filter(pl.col("amount") < 0)
+    negative = (frame := table.frame).filter(pl.col("amount") < 0)
     if negative.height:
         raise rows_error(
             f"{negative.height} negative amount(s)",
@@ -375,6 +374,7 @@ def unit_economics(
     frame, date_col, spend_found = spend_checks(table, result.conversions, result.manifest)
     chosen = chosen_models(result.channel_credit, models, "the attribution result")
     window = spend_window(result, frame.get_column(date_col), monthly_lag_months, table, chosen)
+    frame = window.spend_of(frame, date_col)  # only the spend that buys the customers kept
     # spend channels in the run's spelling (trimmed, folded, lower case, its aliases), so
     # that 'LinkedIn' spend meets 'linkedin' touches
     rec = result.manifest.get("reconciliation") or {}

@@ -79,6 +79,18 @@ class SpendWindow:
     bootstrap: Bootstrap | None
     coverage: dict[str, Any] | None
     reconciled: tuple[str, ...] = ()
+    #: the spend's months (first, last: month indexes) that buy the customers kept; None:
+    #: all of them
+    spend_months: tuple[int, int] | None = None
+
+    def spend_of(self, frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        """The rows of the spend table ``frame`` (``column``: its date) of
+        :attr:`spend_months`: spend of months whose customers the data does not hold buys
+        none of the customers counted, and is not divided by them."""
+        if self.spend_months is None:
+            return frame
+        month = pl.col(column).dt.year() * 12 + pl.col(column).dt.month() - 1
+        return frame.filter(month.is_between(*self.spend_months))
 
 
 def _month(index: int) -> str:
@@ -136,9 +148,12 @@ def spend_window(
         return replace(whole, coverage=coverage)
     if lag is None:
         lag = spend_lag(touch, conv)
+    measured = lag
     if max(c_lo, s_lo + lag) <= min(c_hi, s_hi + lag):
         lo, hi = max(c_lo, s_lo + lag), min(c_hi, s_hi + lag)
-    elif overlap == 0 and table is not None:  # no customer of the spend's months
+    elif overlap > 0:  # the lag puts the spend's customers past the data: its own months
+        lag = 0
+    elif table is not None:  # no customer of the spend's months
         raise rows_error(
             f"the spend ({_month(s_lo)} to {_month(s_hi)}) covers none of the conversions' "
             f"months ({_month(c_lo)} to {_month(c_hi)}), not even {lag} month(s) on (the "
@@ -153,15 +168,18 @@ def spend_window(
     kept = conv.filter(month.is_between(lo, hi))
     coverage["restricted"] = True
     coverage["lag_months"] = lag
+    coverage["measured_lag_months"] = measured
     coverage["customer_months"] = [_month(lo), _month(hi)]
+    coverage["spend_months_used"] = [_month(lo - lag), _month(hi - lag)]
     coverage["kept_conversions"] = kept.height
+    bought = (lo - lag, hi - lag)
     if kept.height == conv.height:  # the spend buys every customer: the whole run, draws too
-        return replace(whole, coverage=coverage)
+        return replace(whole, coverage=coverage, spend_months=bought)
     touch = touch.filter(pl.col("conversion_id").is_in(kept.get_column("conversion_id")))
     credit = touch.group_by("model", "channel", maintain_order=True).agg(
         pl.col("credit").sum().alias("conversions"), pl.col("value").sum()
     )
-    return SpendWindow(kept, credit, touch, None, coverage, whole.reconciled)
+    return SpendWindow(kept, credit, touch, None, coverage, whole.reconciled, bought)
 
 
 def coverage_lines(coverage: dict[str, Any] | None) -> list[str]:
@@ -176,12 +194,20 @@ def coverage_lines(coverage: dict[str, Any] | None) -> list[str]:
         f"{c['floor']:.0%})"
     )
     if c.get("restricted"):
+        lag, measured = c["lag_months"], c.get("measured_lag_months", c["lag_months"])
+        used = c.get("spend_months_used") or c["spend_period"]
         return [
             f"{said}: CAC, LTV/CAC, payback and the guardrail are on the "
             f"{c['kept_conversions']:,} of {c['conversions']:,} conversions of "
-            f"{c['customer_months'][0]} to {c['customer_months'][1]} only (the spend's months "
-            f"{c['lag_months']} month(s) on, the spend lag"
-            f"{'; no intervals' if c['kept_conversions'] < c['conversions'] else ''}); give "
+            f"{c['customer_months'][0]} to {c['customer_months'][1]} only, and the spend of "
+            f"{used[0]} to {used[1]} ("
+            + (
+                f"the spend's months {lag} month(s) on, the spend lag"
+                if lag == measured
+                else f"the spend's own months: its {measured}-month lag would put its "
+                "customers after the data's"
+            )
+            + f"{'; no intervals' if c['kept_conversions'] < c['conversions'] else ''}); give "
             "the spend of every month for the whole period."
         ]
     return [f"WARNING: {said}: CAC divides this spend by customers of other months."]
