@@ -172,3 +172,23 @@ def test_a_reps_logged_email_is_a_sales_touch_not_the_email_channel(tmp_path) ->
     assert (by_id["E3"]["channel"], by_id["E3"]["touch_type"]) == ("meeting", "meeting")
     assert by_id["E4"]["channel"] == "email"  # EMAIL with UTM hubspot / email: marketing
     assert found is not None
+
+
+def test_plan_reads_the_configs_inputs_as_run_does(tmp_path) -> None:
+    """`attribution plan plan.toml -c run.toml` ignored the config's [inputs] and answered
+    'without data' (exit 0, 0 flags) where the same config's run measured the plan."""
+    config = tmp_path / "run.toml"
+    config.write_text(
+        "[inputs]\n"
+        f'touches = "{SAMPLE / "touches.parquet"}"\n'
+        f'stages = "{SAMPLE / "stages.parquet"}"\n'
+        f'spend = "{SAMPLE / "spend.parquet"}"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "plan", str(SAMPLE / "plan.toml"),
+         "-c", str(config), "-m", "linear", "--out", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "without data" not in done.stdout
+    assert "buys about" in done.stdout  # measured at the data's CACs

@@ -101,7 +101,8 @@ def plan_cmd(
         typer.Option(
             "--config",
             "-c",
-            help="TOML config: [columns], [stage_names] (the data's stage names, e.g. "
+            help="TOML config: [inputs] (the data, as `run` reads it; a flag wins), "
+            "[columns], [stage_names] (the data's stage names, e.g. "
             'closed_won = ["Closed Won"]), [channels], [formats], [economics], [benchmarks]',
         ),
     ] = None,
@@ -149,11 +150,33 @@ def plan_cmd(
     from attribution.b2b._plan import check_plan, read_plan
     from attribution.models._registry import default_models
 
-    data = {"--touches": touches, "--stages": stages, "--spend": spend}
     try:
         check_out(out)
         check_readable({"plan": plan, "benchmarks": benchmarks})
         cfg = load_config(config) if config else None
+        # the config's [inputs] (its import folder too), as `run` reads them; a flag wins
+        given_inputs = {
+            name: cfg.inputs.get(name) if cfg and value is None else value
+            for name, value in (
+                ("touches", touches),
+                ("stages", stages),
+                ("spend", spend),
+                ("contacts", contacts),
+                ("accounts", accounts),
+                ("subscriptions", subscriptions),
+            )
+        }
+        queried = [n for n, v in given_inputs.items() if v is not None and not isinstance(v, Path)]
+        if queried:
+            raise ConfigError(
+                f"attribution plan reads files: the config's [inputs] {', '.join(queried)} "
+                "is a query; run `attribution run --plan` with that config instead"
+            )
+        touches, stages, spend, contacts, accounts, subscriptions = (
+            cast(Path | None, given_inputs[n])
+            for n in ("touches", "stages", "spend", "contacts", "accounts", "subscriptions")
+        )
+        data = {"--touches": touches, "--stages": stages, "--spend": spend}
         bench = load_benchmarks_of(cfg, benchmarks)
         if all(v is None for v in data.values()):
             check = check_plan(plan, benchmarks=bench)
