@@ -192,3 +192,20 @@ def test_plan_reads_the_configs_inputs_as_run_does(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "without data" not in done.stdout
     assert "buys about" in done.stdout  # measured at the data's CACs
+
+
+def test_small_wordings_a_growth_lead_tripped_on(result, tmp_path) -> None:
+    """Report 8 #12, #14, #18: a blank spend cell says what to write; the channel nearest
+    the guardrail from below is 'closest inside the line' (not the one just over it); an
+    unquoted '750k' in a plan says how amounts are written."""
+    blank = tmp_path / "spend.csv"
+    blank.write_text("channel,month,amount\nlinkedin,2025-01-01,100\nemail,2025-01-01,\n")
+    with pytest.raises(InputError, match="a month without spend: write 0"):
+        attribution.unit_economics(result, blank)
+    text = attribution.unit_economics(result, SAMPLE / "spend.parquet").summary("linear")
+    assert "Closest inside the line:" in text
+    assert "Closest to the line" not in text
+    plan = tmp_path / "plan.toml"
+    plan.write_text("[budget]\nlinkedin = 750k\n")
+    with pytest.raises(attribution.ConfigError, match=r"750000 or 750_000, not 750k"):
+        attribution.check_plan(plan)

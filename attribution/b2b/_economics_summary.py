@@ -167,7 +167,7 @@ def _closest(rows: pl.DataFrame, limit: float, base: str, ci: bool = False) -> l
     if under.height:
         r = under.row(0, named=True)
         out.append(
-            f"Closest to the line: {_with_odds(r, ci)} at {pct(r['guardrail_share'])} of "
+            f"Closest inside the line: {_with_odds(r, ci)} at {pct(r['guardrail_share'])} of "
             f"{base} against the {limit:.0%} limit (loaded CAC {money(r['loaded_cac'])})."
         )
     return out

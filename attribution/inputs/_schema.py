@@ -550,6 +550,10 @@ def _normalise_types(
     return converted
 
 
+#: what to write in an empty required cell, where there is an obvious answer
+_EMPTY_HINTS = {("spend", "amount"): "a month without spend: write 0"}
+
+
 def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> None:
     for col in spec.not_null:
         if col in frame.columns and frame.get_column(col).null_count():
@@ -560,6 +564,7 @@ def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> Non
                 source,
                 col,
                 rows=_rows_where(frame, pl.col(col).is_null()),
+                hint=_EMPTY_HINTS.get((spec.name, col)),
             )
 
 

@@ -38,7 +38,11 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read {what} '{path}': {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"cannot read {what} '{path}': not valid TOML: {exc}") from exc
+        raise ConfigError(
+            f"cannot read {what} '{path}': not valid TOML: {exc} (text goes in quotes, "
+            'name = "Q1 plan"; amounts are plain numbers, 750000 or 750_000, not 750k, '
+            "$750,000 or 750,000)"
+        ) from exc
 
 
 def read_json(path: str | Path, what: str) -> Any:
