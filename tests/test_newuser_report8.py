@@ -209,3 +209,19 @@ def test_small_wordings_a_growth_lead_tripped_on(result, tmp_path) -> None:
     plan.write_text("[budget]\nlinkedin = 750k\n")
     with pytest.raises(attribution.ConfigError, match=r"750000 or 750_000, not 750k"):
         attribution.check_plan(plan)
+
+
+def test_a_finance_amount_and_a_misspelled_plan_channel_say_what_to_do(result, tmp_path) -> None:
+    """Report 8 #11: '$24,379.07' in a spend sheet got the comma-decimal locale's hint;
+    #17: a misspelled budget channel's did-you-mean was only in the assumptions list."""
+    money = tmp_path / "spend.csv"
+    money.write_text('channel,month,amount\nlinkedin,2025-01-01,"$24,379.07"\n')
+    with pytest.raises(InputError, match=r"no currency sign, no thousands commas"):
+        attribution.unit_economics(result, money)
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    check = attribution.check_plan(
+        {"budget": {"linkedn": 1000, "google_ads": 2000}, "targets": {"customers": 100}},
+        result, pl.read_parquet(SAMPLE / "spend.parquet"), stages,
+    )  # fmt: skip
+    verdict = next(x for x in check.summary().splitlines() if x.startswith("Verdict"))
+    assert "Did you mean: linkedn -> linkedin?" in verdict

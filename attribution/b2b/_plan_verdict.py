@@ -173,6 +173,7 @@ def verdict(
             f"{', '.join(unknown)}: no CAC in the data (not a channel of it: new, or spelled "
             "otherwise, see the assumptions for a did-you-mean; unpaid in it; or paid with no "
             "touch in it), so held at its budget in the reallocation and in no lever."
+            + _did_you_mean(flags, unknown)
         )
     short = bool(t.get("customers") and projected < t["customers"]) or bool(
         t.get("cac") and (cac_now is None or cac_now > t["cac"])
@@ -203,6 +204,18 @@ def verdict(
         "arithmetic and the published ranges are flagged (plan_flags.parquet)."
     )
     return " ".join(parts)
+
+
+def _did_you_mean(flags: pl.DataFrame, channels: Sequence[str]) -> str:
+    """The flags' did-you-means for ``channels`` (a misspelled budget channel, new-user
+    report 8 #17), as a sentence of the verdict; empty when there is none."""
+    if not {"assumption", "channel", "note"} <= set(flags.columns):
+        return ""
+    notes = flags.filter(
+        (pl.col("assumption") == "channel_cac") & pl.col("channel").is_in(list(channels))
+    ).select("channel", pl.col("note").str.extract(r"did you mean '([^']+)'").alias("close"))
+    said = [f"{c} -> {close}?" for c, close in notes.drop_nulls("close").iter_rows()]
+    return f" Did you mean: {', '.join(said)}" if said else ""
 
 
 def touch_types_left_out(result: AttributionResult) -> dict[str, Any]:

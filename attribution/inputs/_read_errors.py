@@ -38,6 +38,7 @@ __all__ = [
     "check_text_file",
     "header_as_written",
     "missing_column_hint",
+    "number_hint",
     "read_failure",
     "separator_hint",
     "unreadable",
@@ -58,6 +59,25 @@ def check_has_rows(source: Source, table: str, blank: int = 0) -> None:
             source=source.name,
             hint=f"columns found: {', '.join(names) or 'none'}",
         )
+
+
+#: a finance sheet's money: a currency sign, or US thousands groups before a decimal point
+_MONEY_TEXT = re.compile(r"\s*[$€£].*|\s*\d{1,3}(,\d{3})+\.\d+\s*")
+
+
+def number_hint(example: str) -> str:
+    """The hint of a number that does not read: a finance sheet's money (``$24,379.07``,
+    new-user report 8 #11), a comma (never guessed: ``1,5`` or ``1,500``), or neither."""
+    if _MONEY_TEXT.fullmatch(example):
+        return "no currency sign, no thousands commas: '$24,379.07' is written 24379.07"
+    if "," in example:
+        return (
+            "numbers must use '.' as the decimal point and no thousands separator: a comma "
+            "('1,5' or '1,500') is never guessed; write the numbers with '.' (Excel in a "
+            "comma-decimal locale: File > Options > Advanced, decimal separator '.', then "
+            "save again)"
+        )
+    return "numbers must use '.' as the decimal point and no thousands separator"
 
 
 _BLOCK = 1 << 22

@@ -30,7 +30,7 @@ from typing import Any, Final
 import polars as pl
 
 from attribution.exceptions import InputError, SchemaError
-from attribution.inputs._read_errors import zone_name_hint
+from attribution.inputs._read_errors import number_hint, zone_name_hint
 from attribution.inputs._sources import Source
 from attribution.inputs._warehouse_stamps import WAREHOUSE_FORMS
 
@@ -577,15 +577,8 @@ def check_parsed(
         )
     elif kind in ("timestamp", "date"):
         hint = timestamp_hint(example)
-    elif "," in str(example):
-        hint = (
-            "numbers must use '.' as the decimal point and no thousands separator: a comma "
-            "('1,5' or '1,500') is never guessed; write the numbers with '.' (Excel in a "
-            "comma-decimal locale: File > Options > Advanced, decimal separator '.', then "
-            "save again)"
-        )
     else:
-        hint = "numbers must use '.' as the decimal point and no thousands separator"
+        hint = number_hint(str(example))
     raise SchemaError(
         f"{bad.sum()} value(s) cannot be read as {kind}, e.g. {example!r}",
         table=table,
