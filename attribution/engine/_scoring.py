@@ -402,8 +402,7 @@ class JourneyScorer:
         if self._rule_weights:
             names = list(self._rule_weights)
             parts.append(
-                with_credit(journey, self._rule_weights,
-                            channel=TOUCH_CHANNEL if extra else "channel")
+                with_credit(journey, self._rule_weights)
                 .select(*keep, "conversion_value", *names)
                 .unpivot(on=names, index=[*keep, "conversion_value"], variable_name="model",
                          value_name="credit")

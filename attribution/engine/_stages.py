@@ -26,7 +26,6 @@ from attribution.engine._files import RunFiles
 from attribution.engine._input_counts import input_counts
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, PATH_TABLE_SCHEMA, TOUCH_CREDIT_SCHEMA
 from attribution.exceptions import AttributionError, InputError, ModelParameterError
-from attribution.inputs._campaigns import TOUCH_CHANNEL
 from attribution.inputs._channels import normalise_channels
 from attribution.inputs._database import SqlTable
 from attribution.inputs._dedupe import deduplicate_stages, deduplicate_touches
@@ -442,9 +441,8 @@ def rule_credit_columns(
     multipliers = options.multipliers
     if multipliers is not None:
         journey_touches = journey_touches.with_columns(role_multiplier_expr(multipliers))
-    channel = TOUCH_CHANNEL if TOUCH_CHANNEL in journey_touches.columns else "channel"
     multiplier = "role_multiplier" if multipliers is not None else None
-    credited = with_credit(journey_touches, rules, multiplier=multiplier, channel=channel)
+    credited = with_credit(journey_touches, rules, multiplier=multiplier)
     return {
         i: credited.get_column(_rule_column(i)).alias("credit")
         for i, run in enumerate(runs)

@@ -36,6 +36,7 @@ from typing import TypeVar
 import polars as pl
 
 from attribution.exceptions import InputError
+from attribution.inputs._campaigns import TOUCH_CHANNEL
 
 ROLES = ("first", "last", "lead", "opportunity", "closed_won", "last_non_direct")
 MILESTONE_ROLES = frozenset({"lead", "opportunity", "closed_won"})
@@ -219,10 +220,11 @@ def with_credit(
     *,
     by: str = "conversion_id",
     multiplier: str | None = None,
-    channel: str = "channel",
 ) -> FrameT:
-    """``frame`` plus one credit column per model (column name -> weights). ``channel``: see
-    :func:`credit_stages`.
+    """``frame`` plus one credit column per model (column name -> weights). The models'
+    channel parameters match :data:`~attribution.inputs._campaigns.TOUCH_CHANNEL` when
+    ``frame`` has it (journeys under a campaign key), else ``channel`` (see
+    :func:`credit_stages`).
 
     All models are computed together, stage by stage (:func:`credit_stages`), so Polars
     evaluates them in parallel; helper columns are dropped.
@@ -236,6 +238,7 @@ def with_credit(
     >>> with_credit(t, {"credit": BUILTIN["position_based"]})["credit"].to_list()
     [0.4, 0.2, 0.4]
     """
+    channel = TOUCH_CHANNEL if TOUCH_CHANNEL in frame.collect_schema().names() else "channel"
     staged = [
         credit_stages(w, by=by, multiplier=multiplier, name=n, channel=channel)
         for n, w in models.items()
