@@ -30,6 +30,7 @@ from attribution.b2b._experiments_next import experiments_next
 from attribution.b2b._funnel import Funnel, funnel
 from attribution.b2b._plan import Plan, PlanCheck, check_plan, read_plan
 from attribution.b2b._plan_tests import ChannelTests, channel_tests
+from attribution.b2b._plan_touch_types import plan_touch_types
 from attribution.b2b._retention import Retention, retention
 from attribution.b2b._sla import SLA, SLA_DEFAULTS, sla
 from attribution.engine._files import RunFiles, write_json_atomic
@@ -166,6 +167,7 @@ __all__ = [
     "load_benchmarks",
     "new_run_id",
     "option_flags",
+    "plan_touch_types",
     "read_plan",
     "read_run_paths",
     "retention",

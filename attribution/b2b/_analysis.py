@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attribution.b2b._analysis_inputs import B2BInputs
+from attribution.b2b._analysis_inputs import B2BInputs, missing_input
 from attribution.exceptions import ConfigError, InputError
 from attribution.inputs._formats import formats_for
 from attribution.inputs._toml import read_json
@@ -258,16 +258,6 @@ def _injected_anomalies(truth: str | Path | None) -> list[dict[str, Any]] | None
                 "--anomalies writes them)"
             )
     return listed
-
-
-def missing_input(message: str, name: str) -> ConfigError:
-    """A :class:`ConfigError` for a B2B input the step needs and was not given, naming it
-    as every interface knows it: ``input 'spend'`` (``B2BInputs(spend=...)``, the run
-    request's ``spend``; the command line shows its flag, ``--spend``) and as ``exc.option``
-    (the HTTP error's ``field``)."""
-    exc = ConfigError(f"{message} (input '{name}')")
-    exc.option = name
-    return exc
 
 
 def _account_tables(

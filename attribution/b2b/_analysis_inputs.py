@@ -6,15 +6,16 @@ go through, a bad value an :class:`~attribution.InputError` naming the setting
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attribution.exceptions import InputError, ModelParameterError, did_you_mean
+from attribution.exceptions import ConfigError, InputError, ModelParameterError, did_you_mean
 from attribution.typing import TableLike
 
 if TYPE_CHECKING:
     from attribution.inputs._benchmarks import Benchmarks
+    from attribution.inputs._sources import Source
     from attribution.options import RunOptions
 
 #: ``economics`` keys taking a number -> the keywords of :func:`attribution.unit_economics`
@@ -222,10 +223,10 @@ gross_margin, a table segment = margin), got 'high'
 
     def check(self, options: RunOptions | None = None) -> None:
         """Read and check the small tables given (spend, accounts, subscriptions,
-        experiments, surveys) as the B2B stage reads them, under the run's column names and
-        timestamp formats: a bad table is the error naming the file, the user's column and
-        the 1-based lines before any work starts (the service answers it as a 422). The
-        stage reads them again; the touch log and the stages are the run's to check.
+        experiments, surveys) and the plan as the B2B stage reads them (see :meth:`read`),
+        under the run's column names and timestamp formats: a bad table is the error naming
+        the file, the user's column and the 1-based lines before any work starts (the
+        service answers it as a 422); the touch log and the stages are the run's to check.
 
         >>> import polars as pl
         >>> spend = pl.DataFrame({"channel": ["ads"], "month": ["2025-01-01"],
@@ -237,6 +238,15 @@ gross_margin, a table segment = margin), got 'high'
         ...     print(exc.table, exc.column, exc.rows)
         spend amount [0]
         """
+        self.read(options)
+
+    def read(self, options: RunOptions | None = None) -> B2BInputs:
+        """:meth:`check`, returning these inputs with each table given as a file (or a
+        query) held as it was read: in memory, under its file's name and line numbering, so
+        the B2B stage checks it again from there (a later error still names the file and its
+        lines) without reading the file a second time. ``attribution run`` and ``attribution
+        plan`` call it before the attribution starts: a spend typo costs seconds, not a run.
+        """
         from attribution.inputs._account_inputs import load_accounts, load_subscriptions
         from attribution.inputs._experiments import load_experiments
         from attribution.inputs._formats import formats_for
@@ -245,35 +255,91 @@ gross_margin, a table segment = margin), got 'high'
         columns = dict(options.columns or {}) if options is not None else {}
         given = options.timestamp_formats if options is not None else None
         formats: dict[str, Any] = dict(given) if isinstance(given, Mapping) else {}
+        held: dict[str, Any] = {}
         if self.spend is not None:
-            load(
+            spend = load(
                 self.spend,
                 SPEND,
                 columns=columns.get("spend"),
                 formats=formats_for("spend", formats),
             )
+            held["spend"] = _held(self.spend, spend.source)
         if self.accounts is not None:
-            load_accounts(
+            accounts = load_accounts(
                 self.accounts,
                 columns=columns.get("accounts"),
                 formats=formats_for("accounts", formats),
             )
+            held["accounts"] = _held(self.accounts, accounts.table.source)
         if self.subscriptions is not None:
-            load_subscriptions(
+            subscriptions = load_subscriptions(
                 self.subscriptions,
                 columns=columns.get("subscriptions"),
                 formats=formats_for("subscriptions", formats),
             )
+            held["subscriptions"] = _held(self.subscriptions, subscriptions.table.source)
         if self.experiments is not None:
-            load_experiments(
+            experiments = load_experiments(
                 self.experiments,
                 columns=columns.get("experiments"),
                 formats=formats_for("experiments", formats),
             )
+            held["experiments"] = _held(self.experiments, experiments.table.source)
         if self.surveys is not None:
-            load(
+            surveys = load(
                 self.surveys,
                 SURVEYS,
                 columns=columns.get("surveys"),
                 formats=formats_for("surveys", formats),
             )
+            held["surveys"] = _held(self.surveys, surveys.source)
+        if self.plan is not None:
+            self._check_plan(options)
+        return replace(self, **held) if held else self
+
+    def _check_plan(self, options: RunOptions | None) -> None:
+        """The plan file read and checked, and the inputs its check needs given (spend,
+        the stages, the touches for its [tests]; won deals as the conversions)."""
+        from attribution.b2b._funnel import DEFAULT_STEPS
+        from attribution.b2b._plan_file import read_plan
+
+        assert self.plan is not None
+        plan = read_plan(self.plan)
+        if self.spend is None:
+            raise missing_input("the plan check needs a spend table", "spend")
+        if self.stages is None:
+            raise missing_input(
+                "the plan check needs a stages table, not only the unified event log", "stages"
+            )
+        if plan.tests and self.touches is None:
+            raise missing_input(
+                f"plan '{self.plan}': its [tests] need the touch log for the channel that "
+                "sourced each MQL",
+                "touches",
+            )
+        stage = options.conversion_stage if options is not None else None
+        if stage in DEFAULT_STEPS[:-1]:  # the run's conversions are not customers
+            raise ConfigError(
+                f"the plan check needs won deals as the run's conversions: this run's "
+                f"conversion stage is {stage!r} (--conversion-stage); run the plan with "
+                "the won stage, closed_won (the default)"
+            )
+
+
+def _held(given: Any, source: Source) -> Any:
+    """A table given as a file or a query, as it was read (its rows in memory, its name,
+    path and numbering kept: :func:`attribution.inputs._schema.load` reads a
+    :class:`Source` as it is); a frame as given."""
+    if source.path is None and source.sql is None:
+        return given
+    return replace(source, frame=source.frame.collect().lazy())
+
+
+def missing_input(message: str, name: str) -> ConfigError:
+    """A :class:`ConfigError` for a B2B input the step needs and was not given, naming it
+    as every interface knows it: ``input 'spend'`` (``B2BInputs(spend=...)``, the run
+    request's ``spend``; the command line shows its flag, ``--spend``) and as ``exc.option``
+    (the HTTP error's ``field``)."""
+    exc = ConfigError(f"{message} (input '{name}')")
+    exc.option = name
+    return exc

@@ -54,6 +54,7 @@ def verdict(
     else:
         head = f"At measured CACs the {money(budget)} budget buys about {projected:,.0f} customers"
     head += f" at {money(cac_now)} each" if cac_now else ""
+    head += _extrapolated(p, flags)
     if held:
         head += (
             f"; the other {money(held)} ({', '.join(held_channels)}: no CAC in the data) is "
@@ -218,6 +219,32 @@ def _did_you_mean(flags: pl.DataFrame, channels: Sequence[str]) -> str:
     return f" Did you mean: {', '.join(said)}" if said else ""
 
 
+def _extrapolated(p: Plan, flags: pl.DataFrame) -> str:
+    """The caveat of the verdict's first sentence when the plan spends channels well beyond
+    what their CAC was measured at (the flagged ``budget`` rows, ``extrapolated``): a CFO
+    reads that sentence alone, and a CAC measured at a quarter of the spend is not the CAC
+    of four times it (new-user report 8, defect 23)."""
+    if not flags.height:
+        return ""
+    rows = flags.filter(
+        (pl.col("assumption") == "budget")
+        & (pl.col("direction") == "extrapolated")
+        & pl.col("flagged")
+    )
+    if not rows.height:
+        return ""
+    ratios = rows.get_column("ratio").to_list()
+    low, high = float(min(ratios)), float(max(ratios))
+    times = f"{low:.1f}x" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}x"
+    names = rows.get_column("channel").to_list()
+    which = ", ".join(names) if len(names) <= 3 else f"{len(names)} of its channels"
+    return (
+        f" (an extrapolation: {which} get {times} the spend their CAC was measured at, "
+        f"scaled to {p.period_months:g} months; a CAC usually rises with spend, so read the "
+        "customers as a ceiling, not a forecast)"
+    )
+
+
 def touch_types_left_out(result: AttributionResult) -> dict[str, Any]:
     """The touch types the run that measured CAC left out of the credit, and how many
     touches that was (``parameters.exclude_touch_types`` and the reconciliation)."""
@@ -232,9 +259,9 @@ def credited_touches_note(left_out: Mapping[str, Any] | None) -> str:
     types = list((left_out or {}).get("types") or [])
     if not types:
         return (
-            "(CAC measured on every touch, sales follow-ups included: --exclude-touch-types "
-            "sales_call,sales_email,meeting leaves them out, as `attribution plan` does "
-            "by default)"
+            "(CAC measured on every touch: no touch type left out; by default a plan's "
+            "CAC, in `attribution plan` and `run --plan` alike, leaves out the sales "
+            "follow-up types the touches have, sales_call, sales_email, meeting)"
         )
     return (
         f"(CAC measured without the touch types {', '.join(types)}: "

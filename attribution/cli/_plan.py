@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 from typing import Annotated, cast
 
-import polars as pl
 import typer
 from rich.markup import escape
 
 from attribution.b2b._analysis import B2BInputs, analyse
-from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
+from attribution.b2b._plan_touch_types import given_touch_types, sales_touch_types_of
+from attribution.b2b._plan_touch_types import plan_touch_types as default_touch_types
 from attribution.cli._app import (
     EXIT_EMPTY,
     AccountsOpt,
@@ -36,29 +36,23 @@ from attribution.cli._app import (
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import RunConfig, load_config
-from attribution.inputs._sources import check_readable, read_source
+from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions
 from attribution.typing import Level
 
 
 def plan_touch_types(given: str | None, touches: Path, cfg: RunConfig | None) -> tuple[str, ...]:
     """The touch types the plan's CAC leaves out: ``--exclude-touch-types`` as given
-    (``none``: none), else the sales follow-ups (``[sla] sales_touch_types``, default
-    ``sales_call``, ``sales_email``, ``meeting``) when the touches have a ``touch_type``
-    column: a plan buys marketing channels, whose CAC the sales team's own touches would
-    raise by taking their credit (README, "Plan check")."""
+    (``none``: none), else the plan's default, the sales follow-ups the touches have
+    (:mod:`attribution.b2b._plan_touch_types`, the default of ``run --plan`` too)."""
     if given is not None:
-        parts = [p.strip() for p in given.split(",") if p.strip()]
-        return () if [p.lower() for p in parts] == ["none"] else tuple(parts)
-    column = (cfg.columns.get("touches") or {}).get("touch_type", "touch_type") if cfg else None
-    frame = read_source(touches, table="touches").frame
-    if (column or "touch_type") not in frame.collect_schema().names():
-        return ()
-    sales = (cfg.sla or {}).get("sales_touch_types") if cfg else None
-    # a default leaves out the sales types the touches have (a run refuses a type no touch has)
-    found = set(frame.select(pl.col(column or "touch_type").cast(pl.String).str.strip_chars()
-                             .str.to_lowercase().unique()).collect().to_series().to_list())
-    return tuple(t for t in sales or DEFAULT_SALES_TOUCH_TYPES if t.strip().lower() in found)
+        return given_touch_types(given.split(","))
+    column = (cfg.columns.get("touches") or {}).get("touch_type") if cfg else None
+    return default_touch_types(
+        touches,
+        column=column or "touch_type",
+        sales=sales_touch_types_of(cfg.sla if cfg else None),
+    )
 
 
 def plan_hint(message: str) -> str:
@@ -238,6 +232,20 @@ def plan_cmd(
             decision_model=given,
             level=cast(Level, level),  # validated there: an error naming the option
         )
+        # the B2B inputs (spend, plan, accounts...) read and checked before the attribution
+        b2b = B2BInputs(
+            touches=touches,
+            stages=stages,
+            contacts=contacts,
+            spend=spend,
+            accounts=accounts,
+            subscriptions=subscriptions,
+            plan=plan,
+            economics=cfg.economics if cfg else {},
+            alerts=cfg.alerts if cfg else None,
+            benchmarks=bench,
+            experiments_next=False,  # the plan's own tests are read out instead
+        ).read(options)
         result = with_progress(
             len(models),
             attribute,
@@ -250,19 +258,7 @@ def plan_cmd(
         result.require_conversions()  # a plan measured on no customer is no answer (below)
         analysis = analyse(
             result,
-            B2BInputs(
-                touches=touches,
-                stages=stages,
-                contacts=contacts,
-                spend=spend,
-                accounts=accounts,
-                subscriptions=subscriptions,
-                plan=plan,
-                economics=cfg.economics if cfg else {},
-                alerts=cfg.alerts if cfg else None,
-                benchmarks=bench,
-                experiments_next=False,  # the plan's own tests are read out instead
-            ),
+            b2b,
             options=options,
         )
     except EmptyResultError as exc:  # no customer measured (attribute() refuses an empty

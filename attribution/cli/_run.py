@@ -293,6 +293,30 @@ def run(
                 "without a state reads every row, late ones included",
                 err=True,
             )
+        options = _plan_touch_types(
+            options, written, plan_file(inputs.get("plan")), main_input, sla_setting
+        )
+        # the B2B inputs (spend, plan, accounts...) read and checked now, not after the
+        # attribution: a typo in the spend sheet costs seconds, not a run (report 8, #13)
+        b2b = B2BInputs(
+            touches=main_input if stage_input is not None else None,
+            stages=stage_input,
+            events=main_input if stage_input is None else None,
+            contacts=inputs.get("contacts"),
+            spend=inputs.get("spend"),
+            accounts=inputs.get("accounts"),
+            subscriptions=inputs.get("subscriptions"),
+            surveys=inputs.get("surveys"),
+            survey_labels=survey_labels,
+            truth=truth,
+            experiments=inputs.get("experiments"),
+            plan=plan_file(inputs.get("plan")),
+            economics=cfg.economics if cfg else {},
+            alerts=cfg.alerts if cfg else None,
+            sla=sla_setting,
+            benchmarks=load_benchmarks_of(cfg, benchmarks),
+            influence_csv=influence_csv,
+        ).read(options)
         engine: Any = attribute
         if options.state is not None:
             from attribution.engine._incremental import attribute_incremental
@@ -327,25 +351,7 @@ def run(
         result.build_in_background()
         analysis = analyse(
             result,
-            B2BInputs(
-                touches=main_input if stage_input is not None else None,
-                stages=stage_input,
-                events=main_input if stage_input is None else None,
-                contacts=inputs.get("contacts"),
-                spend=inputs.get("spend"),
-                accounts=inputs.get("accounts"),
-                subscriptions=inputs.get("subscriptions"),
-                surveys=inputs.get("surveys"),
-                survey_labels=survey_labels,
-                truth=truth,
-                experiments=inputs.get("experiments"),
-                plan=plan_file(inputs.get("plan")),
-                economics=cfg.economics if cfg else {},
-                alerts=cfg.alerts if cfg else None,
-                sla=sla_setting,
-                benchmarks=load_benchmarks_of(cfg, benchmarks),
-                influence_csv=influence_csv,
-            ),
+            b2b,
             options=options,
         )
     except EmptyResultError as exc:  # attribute() itself refuses an empty run: exit 3
@@ -361,6 +367,35 @@ def run(
         path = finish(result, runs_dir, analysis=analysis, write_to=options.write_to)
     if keep_runs is not None:
         _keep(runs_dir, keep_runs, path)
+
+
+def _plan_touch_types(
+    options: RunOptions, written: dict[str, Any], plan: Path | None, touches: Any, sla: Any
+) -> RunOptions:
+    """``--exclude-touch-types none`` credits every touch; without the option, a run with a
+    plan leaves out the sales follow-ups the touches have, as ``attribution plan`` does (one
+    default in one place, :mod:`attribution.b2b._plan_touch_types`: one plan, one CAC),
+    said in a note."""
+    from attribution.b2b._plan_touch_types import (
+        given_touch_types,
+        plan_touch_types,
+        sales_touch_types_of,
+    )
+
+    if "exclude_touch_types" in written:
+        return options.replace(exclude_touch_types=given_touch_types(options.exclude_touch_types))
+    if plan is None:
+        return options
+    column = (options.columns or {}).get("touches", {}).get("touch_type", "touch_type")
+    types = plan_touch_types(touches, column=column, sales=sales_touch_types_of(sla))
+    if types:
+        typer.echo(
+            f"note: the plan's CAC is measured without the sales touch types "
+            f"{', '.join(types)}, as `attribution plan` measures it (the whole run's credit "
+            "leaves them out); --exclude-touch-types none credits every touch",
+            err=True,
+        )
+    return options.replace(exclude_touch_types=types) if types else options
 
 
 def _keep(runs_dir: Path, keep: int, written: Path) -> None:

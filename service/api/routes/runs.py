@@ -74,7 +74,8 @@ FILES = ("touches", "stages", "contacts", "events", "accounts", "channel_rules",
 SERVER_OPTIONS = ("write_to", "state", "late_window")
 
 
-def _options(body: RunRequest, files: dict[str, Path]) -> attribution.RunOptions:
+def _options(body: RunRequest, files: dict[str, Path],
+             redact: Callable[[Any], Any]) -> attribution.RunOptions:
     """The run's options: every RunOptions field the request gives (absent: the library's
     default), checked now: unknown models, bad parameters or a bad lookback are a 422
     naming the field, not a failed run."""
@@ -89,6 +90,17 @@ def _options(body: RunRequest, files: dict[str, Path]) -> attribution.RunOptions
         given["channel_rules"] = files["channel_rules"]
     with model_errors(body.models):
         options = attribution.RunOptions(**given)
+    if "plan" in files and "touches" in files and "exclude_touch_types" not in given:
+        # a plan's CAC leaves out the sales follow-ups by default, as the command line's
+        # `run --plan` and `plan` do: one plan on the same data, one CAC
+        sla = body.sla if isinstance(body.sla, dict) else {}
+        column = (options.columns or {}).get("touches", {}).get("touch_type", "touch_type")
+        with _library_errors(redact, "touches"):
+            types = attribution.plan_touch_types(
+                files["touches"], column=column, sales=sla.get("sales_touch_types")
+            )
+        if types:
+            options = options.replace(exclude_touch_types=types)
     if options.segment_windows is not None and "accounts" not in files:
         raise ServiceError(422, "input", "the lookback is given per segment, which needs the "
                            "accounts table (each account's segment): give 'accounts'",
@@ -166,7 +178,7 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
     service is shutting down."""
     files = {name: _data_file(settings.data_dir, value, name)
              for name in FILES if (value := getattr(body, name)) is not None}
-    options = _options(body, files)
+    options = _options(body, files, runs.redact)
     b2b = _b2b(body, files, options, runs.redact)
     request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
     reason = runs.not_ready(settings.runs_min_free_bytes)
