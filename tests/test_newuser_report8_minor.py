@@ -135,3 +135,134 @@ def test_a_quarter_plan_says_extrapolation_in_its_first_sentence(tmp_path) -> No
         SAMPLE / "plan.toml", result, SAMPLE / "spend.parquet", SAMPLE / "stages.parquet"
     )
     assert "extrapolation" not in year.verdict  # the year's budget is near the data's spend
+
+
+# ------------------------------------------------------------ import hints (#19, #20, #21)
+HS = ROOT / "tests" / "fixtures" / "hubspot_ui"
+
+
+def _hubspot(tmp_path: Path, name: str, edit) -> Path:
+    """A copy of the HubSpot fixture's export ``name`` with its text edited."""
+    path = tmp_path / name
+    path.write_text(edit((HS / name).read_text()))
+    return path
+
+
+def _import(contacts: Path, deals: Path, **kw) -> attribution.ImportResult:
+    return attribution.import_hubspot(contacts, deals, **kw)
+
+
+def _hint(contacts: Path, deals: Path, **kw) -> str:
+    with pytest.raises(attribution.SchemaError) as info:
+        _import(contacts, deals, **kw)
+    return str(info.value)
+
+
+def test_import_date_hints_fit_the_value_shown(tmp_path) -> None:
+    """#19: dotted day-first dates got the slash pattern; a US value under a day-first
+    --timestamp-format got the day-first hint again; a two-digit year got no %y."""
+    import re
+
+    dotted = _hubspot(tmp_path, "contacts.csv",
+                      lambda t: re.sub(r"(\d{4})-(\d\d)-(\d\d) ", r"\3.\2.\1 ", t))
+    text = _hint(dotted, HS / "deals.csv")
+    assert re.search(r"e\.g\. '\d\d\.\d\d\.2025 \d\d:\d\d'", text)
+    assert "--timestamp-format '%d.%m.%Y %H:%M'" in text
+    assert "%d/%m" not in text
+    # the contacts read day-first; the deals' US value gets the US pattern, not day-first
+    us = _hubspot(tmp_path, "deals.csv",
+                  lambda t: t.replace("2025-02-10 10:00", "5/16/2025 10:19 PM"))
+    text = _hint(dotted, us, timestamp_formats=["%d.%m.%Y %H:%M"])
+    assert "'5/16/2025 10:19 PM'" in text
+    assert "this looks like a US date: try --timestamp-format '%m/%d/%Y %I:%M %p'" in text
+    assert "'%d/%m" not in text
+    # a two-digit year: %y, in the value's own order and clock
+    short = _hubspot(tmp_path, "contacts.csv",
+                     lambda t: t.replace("2025-01-05 09:00", "3/5/25 9:00 AM"))
+    text = _hint(short, HS / "deals.csv")
+    assert "two-digit year" in text
+    assert "'%m/%d/%y %I:%M %p'" in text
+
+
+def test_a_currency_sign_in_an_amount_is_named_as_the_problem(tmp_path) -> None:
+    """#20: '24.000,00 €' with --decimal-comma got the decimal-comma hint, whose example it
+    matches but for the sign."""
+    deals = _hubspot(tmp_path, "deals.csv", lambda t: t.replace(",24000,", ',"24.000,00 €",'))
+    text = _hint(HS / "contacts.csv", deals, decimal_comma=True)
+    assert "'24.000,00 €'" in text
+    assert "'€' is a currency sign" in text
+    assert "'24.000,00 €' is then '24.000,00'" in text
+    # without the sign the value reads, as the hint says
+    plain = _hubspot(tmp_path, "deals.csv", lambda t: t.replace(",24000,", ',"24.000,00",'))
+    done = _import(HS / "contacts.csv", plain, decimal_comma=True)
+    assert 24000.0 in done.stages.get_column("value").to_list()
+
+
+def test_naive_dates_beside_utc_ones_are_noted(tmp_path) -> None:
+    """#21: naive UI dates (contacts, deals) were read as UTC beside the engagements' Z dates
+    without a word: a counted note names both and --timezone, in the report's notes."""
+    import re
+
+    from attribution.inputs._reading import naive_zone
+
+    zulu = _hubspot(tmp_path, "engagements.csv",
+                    lambda t: re.sub(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d)", r"\1T\2:00.000Z", t))
+    done = _import(HS / "contacts.csv", HS / "deals.csv", engagements=zulu)
+    notes = [n for n in done.report["notes"] if "without a time zone" in n]
+    assert len(notes) == 1
+    assert "were read as UTC, beside" in notes[0]
+    assert "engagements 'Activity date'" in notes[0]
+    assert "--timezone" in notes[0]
+    # the same import in the portal's zone, or with every date naive: no note
+    with naive_zone("America/New_York"):
+        zoned = _import(HS / "contacts.csv", HS / "deals.csv", engagements=zulu)
+    naive = _import(HS / "contacts.csv", HS / "deals.csv", engagements=HS / "engagements.csv")
+    for quiet in (zoned, naive):
+        assert not [n for n in quiet.report["notes"] if "without a time zone" in n]
+
+
+# --------------------------------------------------------------------- spend sheets (#22)
+def test_a_repeated_header_row_and_months_as_columns_are_said(tmp_path) -> None:
+    """#22: 'Month' cannot be read as date at line 41 is the header repeated; a wide sheet
+    (Channel,Jan-25,Feb-25,...) needs one row per channel and month: errors saying so."""
+    spend = tmp_path / "spend.csv"
+    spend.write_text("Month,Channel,Spend\n2025-01,linkedin,100\nMonth,Channel,Spend\n"
+                     "2025-02,linkedin,120\n")
+    columns = {"spend": {"month": "Month", "channel": "Channel", "amount": "Spend"}}
+    options = attribution.RunOptions(columns=columns)
+    with pytest.raises(InputError, match=r"line.*\b3\b.*the header row repeated: 'Month'"):
+        attribution.B2BInputs(spend=spend).read(options)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("Channel,Jan-25,Feb-25,Mar-25\nlinkedin,100,120,90\n")
+    for given in (options, None):  # mapped to a Month column it lacks, or our names
+        with pytest.raises(InputError) as info:
+            attribution.B2BInputs(spend=wide).read(given)
+        text = str(info.value)
+        assert "wide.csv" in text
+        assert "months as columns ('Jan-25', 'Feb-25', 'Mar-25', ...: 3 of them)" in text
+        assert "one row per channel and month is needed" in text
+
+
+# ------------------------------------------------------- the demo's assumptions shipped (#15)
+def test_the_shipped_demo_config_gives_the_demo_figures(demo_run, tmp_path) -> None:
+    """#15: the README's plan command told another story than the demo on the same data
+    (the demo's costs, margin, bootstrap and survey-chosen model were hard-coded):
+    sample_data/demo.toml holds them, and `run -c` on it gives the demo's figures."""
+    import json
+
+    from polars.testing import assert_frame_equal
+
+    assert demo_run.proc.returncode == 0, demo_run.proc.stderr
+    (demo,) = [p.parent for p in (demo_run.out / "runs").glob("*/plan.json")]
+    done = _cli("run", "-c", str(SAMPLE / "demo.toml"), "--out", str(tmp_path / "runs"))
+    assert done.returncode == 0, done.stderr
+    (ran,) = [p.parent for p in (tmp_path / "runs").glob("*/plan.json")]
+    manifests = [json.loads((d / "manifest.json").read_text()) for d in (demo, ran)]
+    assert [m["decision_model"] for m in manifests] == ["last_non_direct"] * 2
+    plans = [json.loads((d / "plan.json").read_text()) for d in (demo, ran)]
+    assert plans[0]["verdict"] == plans[1]["verdict"]
+    assert plans[0]["verdict"].startswith(
+        "At measured CACs the $750,000 budget buys about 390 customers at $1,923 each"
+    )
+    for name in ("economics.parquet", "plan.parquet", "levers.parquet"):
+        assert_frame_equal(pl.read_parquet(demo / name), pl.read_parquet(ran / name))

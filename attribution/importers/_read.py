@@ -9,14 +9,15 @@ below, so the CSV reading and the timestamp parsing sit in one place.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
+from attribution.importers._amount_hints import amount_hint
 from attribution.inputs._read_errors import (
     check_text_file,
     csv_separator,
@@ -27,13 +28,13 @@ from attribution.inputs._reading import (  # _with_format: one pattern, the shar
     END_OF_DAY,
     END_OF_DAY_OFFSET,
     NAIVE_ZONE,
-    SLASH_DATE,
     US_TIMESTAMP_FORMATS,
     _with_format,
     blank_as_null,
     parse_timestamp,
 )
 from attribution.inputs._schema import UTC_DATETIME
+from attribution.inputs._timestamp_hints import SLASH_DATE, timestamp_hint
 
 if TYPE_CHECKING:
     from attribution.importers._result import ImportReport
@@ -66,6 +67,9 @@ class Export:
     #: second number is above 12, so month-first for sure, an example); see
     #: :func:`ambiguous_dates_note`
     dates: dict[str, tuple[int, int, str]] = field(default_factory=dict, compare=False)
+    #: date columns: column -> (values without a zone, with one, an example of each); see
+    #: :func:`attribution.importers._zones.naive_zone_note`
+    zones: dict[str, tuple[int, int, Any, Any]] = field(default_factory=dict, compare=False)
     #: rows whose every cell was empty (a blank line, ``,,,``): left out of ``frame`` and
     #: counted (:func:`drop_blank_rows`), never read as records without an id
     blank_rows: int = field(default=0, compare=False)
@@ -290,10 +294,16 @@ def _unique(export: Export, column: str) -> str:
 
 
 def _refuse(
-    export: Export, column: str, mask: pl.Expr, what: str, hint: str, ours: str | None = None
+    export: Export,
+    column: str,
+    mask: pl.Expr,
+    what: str,
+    hint: str | Callable[[Any], str],
+    ours: str | None = None,
 ) -> None:
     """Raise a :class:`SchemaError` naming the file, ``column`` and the first file lines of
-    the rows where ``mask`` holds (``what`` says what is wrong: "{n} ... {example}")."""
+    the rows where ``mask`` holds (``what`` says what is wrong: "{n} ... {example}"; a
+    callable ``hint`` is given the example, so the hint fits the value shown)."""
     count = export.frame.select(mask.fill_null(False).sum()).item()
     if count:
         example = export.frame.filter(mask).get_column(column).head(1).item()
@@ -304,12 +314,17 @@ def _refuse(
             source=export.name,
             column=ours or column,
             their_column=column,
-            hint=hint,
+            hint=hint(example) if callable(hint) else hint,
         )
 
 
 def _bad(
-    export: Export, column: str, parsed: pl.Expr, what: str, hint: str, ours: str | None
+    export: Export,
+    column: str,
+    parsed: pl.Expr,
+    what: str,
+    hint: str | Callable[[Any], str],
+    ours: str | None,
 ) -> None:
     mask = pl.col(column).is_not_null() & parsed.is_null()
     text = "{n} value(s) cannot be read as " + what + ", e.g. {example},"
@@ -370,18 +385,13 @@ def parse_timestamps(
 ) -> pl.Expr:
     """``timestamp_expr`` after checking every non-blank value parses (else a
     :class:`SchemaError` naming the file, the column and the lines)."""
+    from attribution.importers._zones import count_zones
+
     expr = timestamp_expr(column, formats)
-    _bad(
-        export,
-        column,
-        expr,
-        "a date/time",
-        "tried " + ", ".join(formats) + " and ISO 8601; give yours with timestamp_formats "
-        "(--timestamp-format; day-first dates such as 25/03/2025: '%d/%m/%Y %H:%M' and "
-        "'%d/%m/%Y')",
-        ours,
-    )
+    tried = "tried " + ", ".join(formats) + " and ISO 8601; give yours with --timestamp-format"
+    _bad(export, column, expr, "a date/time", lambda ex: timestamp_hint(ex, tried), ours)
     _note_ambiguous_dates(export, column, formats)
+    count_zones(export, column)
     return expr
 
 
@@ -529,7 +539,7 @@ def parse_amounts(
             "--decimal-comma (decimal_comma=True)"
         )
     expr = pl.when(valid).then(number.cast(pl.Float64, strict=False))
-    _bad(export, column, expr, "an amount", hint, ours)
+    _bad(export, column, expr, "an amount", lambda ex: amount_hint(ex, hint), ours)
     if not decimal_comma:
         decided = export.frame.select(pl.col(column).str.contains(_DOT_IS_DECIMAL).any()).item()
         if not decided:

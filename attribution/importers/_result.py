@@ -13,6 +13,7 @@ import polars as pl
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import OutputExistsError
 from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export, ambiguous_dates_note
+from attribution.importers._zones import naive_zone_note
 from attribution.inputs._read_errors import SEMICOLON_NOTE
 from attribution.inputs._reading import NAIVE_ZONE
 
@@ -238,7 +239,10 @@ def finish(
             "timezone": NAIVE_ZONE.get() or "UTC",  # import --timezone: naive dates' zone
             "currency_rates": str(report.currency_rates) if report.currency_rates else None,
         },
-        "notes": [*report.notes, *filter(None, [ambiguous_dates_note(report.exports)])],
+        "notes": [
+            *report.notes,
+            *filter(None, [ambiguous_dates_note(report.exports), naive_zone_note(report.exports)]),
+        ],
     }
     result = ImportResult(touches, stages, contacts, surveys, payload)
     if out is not None:

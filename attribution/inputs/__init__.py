@@ -26,9 +26,9 @@ from attribution.inputs._reading import (
     locate,
     parse_date,
     parse_timestamp,
-    timestamp_hint,
 )
 from attribution.inputs._sources import Source, read_source
+from attribution.inputs._timestamp_hints import timestamp_hint
 from attribution.inputs._warehouse_stamps import warehouse_iso
 
 __all__ = [

@@ -38,6 +38,7 @@ __all__ = [
     "check_text_file",
     "header_as_written",
     "missing_column_hint",
+    "months_as_columns",
     "number_hint",
     "read_failure",
     "separator_hint",
@@ -380,12 +381,39 @@ def check_repeated_headers(
         )
 
 
+#: a month as a column header: ``Jan-25``, ``January 2025``, ``2025-01``, ``01/2025``
+_MONTH_HEADER = re.compile(
+    r"(?i)(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[\s\-/']*(\d{2}|\d{4})"
+    r"|\d{4}[-/.]\d{1,2}|\d{1,2}[-/.]\d{4}"
+)
+
+
+def months_as_columns(table: str, available: Sequence[str]) -> str | None:
+    """The hint for a spend sheet laid out wide (``Channel,Jan-25,Feb-25,...``): one row
+    per channel and month is needed. Never reshaped in silence: which columns are months
+    and what their cells hold is the user's to say."""
+    months = [c for c in available if _MONTH_HEADER.fullmatch(c.strip())]
+    if table != "spend" or len(months) < 2:
+        return None
+    others = [c for c in available if c not in months]
+    return (
+        f"months as columns ({', '.join(repr(m) for m in months[:3])}, ...: "
+        f"{len(months)} of them): one row per channel and month is needed, with columns "
+        "channel, month, amount; unpivot the sheet (Excel: Data > From Table/Range, select "
+        f"the month columns, Transform > Unpivot Columns; pandas: df.melt(id_vars={others!r}, "
+        "var_name='month', value_name='amount'))"
+    )
+
+
 def missing_column_hint(
     table: str, wanted: Sequence[str], available: Sequence[str], hint: str | None = None
 ) -> str:
     """The hint of a missing column (``wanted``: ours, one or a group of alternatives): the
     user's column that is ours but for case and spaces (``Channel``) or close to it, with
-    the mapping to write, then ``hint`` (the table's own); else the columns there are."""
+    the mapping to write, then ``hint`` (the table's own); else the columns there are. A
+    spend sheet with months as columns is said so first (:func:`months_as_columns`)."""
+    if (wide := months_as_columns(table, available)) is not None:
+        return wide
     folded = {c.strip().lower().replace(" ", "_"): c for c in reversed(available)}
     pairs: dict[str, str] = {}
     for ours in wanted:

@@ -30,18 +30,15 @@ from typing import Any, Final
 import polars as pl
 
 from attribution.exceptions import InputError, SchemaError
-from attribution.inputs._read_errors import number_hint, zone_name_hint
+from attribution.inputs._read_errors import number_hint
 from attribution.inputs._sources import Source
+from attribution.inputs._timestamp_hints import FIRST_YEAR, timestamp_hint
 from attribution.inputs._warehouse_stamps import WAREHOUSE_FORMS
 
 #: The US formats of CRM exports (Salesforce Data Loader, HubSpot UI): "2/21/2025 1:19 PM",
 #: "2/21/2025". Never guessed: give them with ``--timestamp-format`` or ``[formats]``.
 US_TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 
-_ISO_HINT = (
-    "timestamps must be ISO 8601 (2025-03-01, 2025-03-01T09:30:00, 2025-03-01T09:30:00+02:00) "
-    "or match a strftime pattern given with --timestamp-format or [formats] in the config"
-)
 
 
 #: The time of day a **date alone** stands for where it is a deal's close or a conversion:
@@ -309,10 +306,6 @@ def drop_duplicate_rows(frame: pl.DataFrame, row: str) -> tuple[pl.DataFrame, pl
 
 UTC_MICROS = pl.Datetime("us", "UTC")
 
-#: The earliest year a ``%Y`` (or ISO 8601) date may name: chrono's ``%Y`` reads one to four
-#: digits, so ``3/5/25`` under ``%m/%d/%Y`` (Excel's short date, re-saved) would be year 25.
-#: A date of a year before this is unreadable instead, and its error hints at ``%y``.
-FIRST_YEAR = 1000
 
 
 def _early_years_as_null(parsed: pl.Series) -> pl.Series:
@@ -474,49 +467,6 @@ def parse_date(expr: pl.Expr, formats: Sequence[str] = ()) -> pl.Expr:
     return pl.coalesce(month, parse_timestamp(text, formats).dt.date())
 
 
-#: ``d/m/y`` or ``m/d/y`` (with ``/``, ``.`` or ``-``), the first two numbers captured
-SLASH_DATE = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-]\d{2,4}"
-#: the same with a two-digit year (Excel's short date format: ``3/5/25 7:41 AM``)
-_SHORT_YEAR = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(\D|$)"
-
-
-def timestamp_hint(example: object) -> str:
-    """The hint for a timestamp that could not be read: the US pattern when the value looks
-    like a US date (``2/21/2025``), the day-first one when it can only be day-first
-    (``21/02/2025``), both when it could be either (``05/01/2025``).
-
-    >>> "'%d/%m/%Y" in timestamp_hint("21/02/2025 13:05"), "'%m/%d" in timestamp_hint("2/21/2025")
-    (True, True)
-    """
-    if pl.select(pl.lit(str(example)).str.contains(r"^\s*[+-]?0\d{3}(\D|$)")).item():
-        return (
-            f"{_ISO_HINT}; a year before {FIRST_YEAR} (0001-01-01: a placeholder for no date?) "
-            "is not read: leave the cell blank where there is no date"
-        )
-    if (zone := zone_name_hint(str(example))) is not None:
-        return f"{_ISO_HINT}; {zone}"
-    parts = pl.select(pl.lit(str(example)).str.extract_groups(SLASH_DATE)).item()
-    first, sep, second = (parts or {}).get("1"), (parts or {}).get("2"), (parts or {}).get("3")
-    if first is None or second is None:
-        return _ISO_HINT
-    base, year = _ISO_HINT, "%Y"
-    short = pl.select(pl.lit(str(example)).str.contains(_SHORT_YEAR)).item()
-    if short:  # '%Y' reads 1 to 4 digits: 25 would be the year 25
-        year = "%y"
-    us = f"'%m{sep}%d{sep}{year} %I:%M %p' (and '%m{sep}%d{sep}{year}' for dates without a time)"
-    eu = f"'%d{sep}%m{sep}{year} %H:%M' (and '%d{sep}%m{sep}{year}' for dates without a time)"
-    if short:  # said first: a pattern with %Y given for it reads nothing
-        base = f"{base}; this date has a two-digit year: %y reads it (25 is 2025), %Y needs four"
-    if int(first) > 12:
-        return f"{base}; this looks like a day-first date: try --timestamp-format {eu}"
-    if int(second) > 12:
-        return f"{base}; this looks like a US date: try --timestamp-format {us}"
-    return (
-        f"{base}; this date reads either way: give the order your export writes, "
-        f"US month-first --timestamp-format {us} or day-first {eu}"
-    )
-
-
 def locate(
     exc: InputError, source: Source | None, names: Mapping[str, str] | None = None
 ) -> InputError:
@@ -574,6 +524,11 @@ def check_parsed(
         hint = (
             f"{str(example).strip()!r} does not exist in {zone} (the clocks skip that hour "
             "on a daylight-saving change): correct it, or give the value with its UTC offset"
+        )
+    elif str(example).strip().casefold() == (their_column or column).strip().casefold():
+        hint = (  # a second export pasted below the first, a page header of a report
+            f"the header row repeated: {str(example).strip()!r} is this column's name; delete "
+            "the row (where two exports were pasted one below the other)"
         )
     elif kind in ("timestamp", "date"):
         hint = timestamp_hint(example)

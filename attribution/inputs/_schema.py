@@ -32,6 +32,7 @@ from attribution.inputs._read_errors import (
     check_has_rows,
     check_repeated_headers,
     missing_column_hint,
+    months_as_columns,
     separator_hint,
     unreadable,
 )  # fmt: skip
@@ -335,7 +336,7 @@ def _load(
                 spec,
                 source,
                 theirs,
-                hint=did_you_mean(theirs, available),
+                hint=months_as_columns(spec.name, available) or did_you_mean(theirs, available),
             )
         if theirs != ours:
             renames[theirs] = ours
