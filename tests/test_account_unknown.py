@@ -79,10 +79,16 @@ def test_spend_of_touches_without_an_account_is_counted_not_a_segment(analysed) 
     assert "Touches without an account: 2" in econ.summary()
 
 
-def test_the_funnel_calls_a_deal_without_an_account_no_account(analysed) -> None:
+def test_the_account_funnel_leaves_out_a_deal_without_an_account_and_says_so(analysed) -> None:
+    """At account level the funnel's unit is the account: a contact without one (x1) is
+    left out, as the run leaves it out of its journeys, counted and said."""
     _, flow = analysed
+    assert flow.parameters["key"] == "account_id"
     groups = set(flow.kpis.filter(pl.col("dimension") == "segment").get_column("group"))
-    assert groups == {"smb", "enterprise", "(no account)"}
+    assert groups == {"smb", "enterprise"}
+    without = flow.counts["rows_without_key"]
+    assert without > 0
+    assert f"Left out: {without:,} stage event(s) without an account_id" in flow.summary()
 
 
 def test_contact_level_keeps_unknown(analysed) -> None:

@@ -159,7 +159,7 @@ def test_cli_and_report_say_not_measured(make_stages, make_touches, tmp_path: Pa
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    funnel_part = proc.stdout[proc.stdout.index("Funnel (") : proc.stdout.index("Alerts:")]
+    funnel_part = proc.stdout[proc.stdout.index("Funnel of ") : proc.stdout.index("Alerts:")]
     assert "100%" not in funnel_part
     assert "mql -> sql" in funnel_part
     assert "not measured" in funnel_part

@@ -350,6 +350,7 @@ def _economics(
             accounts=account_table,
             nrr=kept,
             contacts=_contacts(inputs, options),
+            level=options.level if options is not None else None,
         )
         injected = _injected_anomalies(inputs.truth)
         if injected is not None:

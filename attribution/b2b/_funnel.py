@@ -2,8 +2,9 @@
 
 Methods (also written to ``funnel.json``):
 
-- **Unit.** One funnel entity per ``contact_id`` (``account_id`` when the stages table has
-  no contact column). Rows without the key are counted and left out.
+- **Unit** (:mod:`attribution.b2b._funnel_unit`): one funnel entity per account at account
+  level, else per ``contact_id`` (``account_id`` without one), a deal's events on one
+  contact only. Rows without the key are counted and left out.
 - **Reached a stage.** An entity has reached step *i* when it has an event of that stage or
   of any later step (CRMs skip stages; a later stage implies the earlier ones). A
   ``closed_lost`` event implies the opportunity step. Time in stage is measured only where
@@ -79,8 +80,10 @@ from attribution.b2b._funnel_stages import (
     stage_rates,
     step_ranges,
     step_rows,
+    unmeasured_series,
     unmeasured_steps,
 )
+from attribution.b2b._funnel_unit import deal_table, funnel_key, unit_lines
 from attribution.b2b._funnel_velocity import pipeline_velocity
 from attribution.b2b._retention import Retention
 from attribution.b2b._shared import jsonable, load_stage_events, pct, rows_error
@@ -236,7 +239,8 @@ class Funnel:
 
     def summary(self) -> str:
         """A short readable report: step rates, the weakest stage, velocity and alerts."""
-        lines = ["Funnel (lifetime-to-date step rates, median days in stage):"]
+        unit = {"account_id": "accounts", "contact_id": "contacts"}.get(self.parameters["key"])
+        lines = [f"Funnel of {unit} (lifetime-to-date step rates, median days in stage):"]
         for r in self.overall().iter_rows(named=True):
             days = r["median_days_in_stage"]
             if r.get("not_measured"):
@@ -254,6 +258,7 @@ class Funnel:
                 + ", ".join(f"{step} {n:,}" for step, n in late.items())
             )
         won = self.parameters["steps"][-1]
+        lines.extend(unit_lines(self.counts, self.parameters["key"]))
         lines.extend(
             other_stage_lines(self.counts, self.parameters["steps"], self.parameters["lost_stage"])
         )
@@ -294,6 +299,7 @@ def funnel(
     timestamp_formats: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
     contacts: pl.DataFrame | None = None,
+    level: str | None = None,
 ) -> Funnel:
     """Stage conversion rates, time in stage, pipeline velocity and weekly alerts.
 
@@ -344,6 +350,10 @@ def funnel(
     contacts
         At account level, the run's contacts table: a contact's account where its stage
         events name none; an entity without one is segment ``(no account)``.
+    level
+        The funnel's unit (:mod:`attribution.b2b._funnel_unit`): ``"account"`` (each
+        account once: the run at account level), ``"contact"``, or ``None``: the stages'
+        own key (``contact_id``, else ``account_id``); either way a deal counts once.
 
     Examples
     --------
@@ -368,6 +378,7 @@ def funnel(
     table, frame, key = load_stage_events(
         stages, stage_names=stage_names, columns=columns, timestamp_formats=timestamp_formats
     )
+    frame, key = funnel_key(frame, key, level, contacts)
     without_key = int(frame.get_column(key).null_count())
     frame = frame.filter(pl.col(key).is_not_null())
     known = [*steps, lost_stage]
@@ -389,6 +400,7 @@ def funnel(
         resolve_formats(timestamp_formats, "touches"),
         channel_aliases,
         sales_touch_types,
+        contacts if key == "account_id" and level == "account" else None,
     )
     if channel_of is not None:
         wide = wide.join(channel_of, on=key, how="left", maintain_order="left").with_columns(
@@ -411,7 +423,8 @@ def funnel(
         frame.get_column("timestamp").min(),
         frame.get_column("timestamp").max(),
     )
-    velocity = pipeline_velocity(wide, steps, span[1], lost_seen=lost_stage in seen)
+    deals, several = deal_table(frame, wide, key, steps, lost_stage)
+    velocity = pipeline_velocity(deals, steps, span, lost_seen=lost_stage in seen)
     spend_frame = None
     if spend is not None:
         spend_table = load(
@@ -446,11 +459,12 @@ def funnel(
         spend=spend_frame,
         seen=seen,
         lost_stage=lost_stage,
+        deals=deals,
     )
     detected = detect_alerts(
         wide, steps, span, touches=touch_frame, spend=spend_frame, settings=settings
     )
-    unmeasured = _unmeasured_series(steps, lost_stage, seen, not_measured)
+    unmeasured = unmeasured_series(steps, lost_stage, seen, not_measured)
     thresholds = f"|z| >= {settings.threshold:g}" + (
         " (" + ", ".join(f"{m} {t:g}" for m, t in settings.thresholds.items()) + ")"
         if settings.thresholds
@@ -522,7 +536,7 @@ def funnel(
         table=rates,
         kpis=kpis,
         # only won deals, no opportunity or lost event: the pipeline is not in the data
-        pipeline=created_pipeline(wide, steps, NO_TOUCH)
+        pipeline=created_pipeline(deals, steps, NO_TOUCH)
         if steps[-2] in seen or lost_stage in seen
         else None,
         # a weekly series of a step or KPI the data cannot measure is not tested either
@@ -544,6 +558,8 @@ def funnel(
             "entities": wide.height,
             "stage_rows": table.rows_in,
             "rows_without_key": without_key,
+            "deals": deals.height,
+            "deals_on_several_entities": several,
             "rows_with_other_stages": unknown.height,
             "steps_out_of_order": out_of_order(wide, steps),
             # the stages the funnel does not know, most events first (the summary names them)
@@ -563,23 +579,6 @@ def funnel(
             "span": [str(span[0]), str(span[1])],
         },
     )
-
-
-def _unmeasured_series(
-    steps: list[str], lost: str, seen: set[str], not_measured: Mapping[str, str]
-) -> list[str]:
-    """The weekly series whose stages the data does not have (the alerts' metric names):
-    the steps not measured, the win rate without lost events, the sales cycle without
-    opportunity events, volumes and costs of a stage the data never records."""
-    out = [f"{a}_to_{steps[steps.index(a) + 1]}" for a in not_measured]
-    if lost not in seen:
-        out.append("win_rate")
-    if steps[-2] not in seen:
-        out.append("sales_cycle_days")
-    for stage in steps[:2]:
-        if stage not in seen:
-            out += [f"{stage}_volume", f"cost_per_{stage}"]
-    return out
 
 
 def _nrr_of(nrr: Retention | Mapping[str, float | None] | None) -> dict[str, float | None]:

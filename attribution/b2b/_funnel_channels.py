@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+from attribution.b2b._funnel_unit import account_keyed
 from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.exceptions import InputError
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
@@ -27,13 +28,17 @@ def sourced_channels(
     formats: Mapping[str, Sequence[str]] | None = None,
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
     sales_touch_types: Sequence[str] = DEFAULT_SALES_TOUCH_TYPES,
+    contacts: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """Per entity: the channel of its first touch, when it was, whether it was a marketing
     touch (not a sales touch type), and its first marketing touch; and the touches'
-    ``timestamp`` and ``channel``."""
+    ``timestamp`` and ``channel``. ``contacts``: an account-level funnel's contacts table,
+    a touch's account where it names none (:func:`attribution.b2b._funnel_unit.account_keyed`)."""
     if touches is None:
         return None, None
     frame = load(touches, TOUCHES, columns=columns, formats=formats).frame
+    if contacts is not None:
+        frame = account_keyed(frame, contacts, "touches")
     if key not in frame.columns:
         raise InputError(
             f"the stages are keyed by '{key}', which the touches do not have",

@@ -131,9 +131,12 @@ def funnel_kpis(
     spend: pl.DataFrame | None = None,
     seen: set[str] | None = None,
     lost_stage: str = "closed_lost",
+    deals: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The KPI table (:data:`KPI_COLUMNS`), ``all``, per segment when ``wide`` has one and
     per sourced channel when it has a channel (``spend``: its costs per lead / MQL).
+    ``deals``: one row per deal (:func:`attribution.b2b._funnel_unit.deal_table`), for the
+    customer concentration and the marketing shares; ``None``: the entities are the deals.
     ``seen``: the stages the data has (default: every step and ``lost_stage``); a KPI whose
     stages are not among them has no value and ``not_measured`` says why."""
     reasons = unmeasured_kpis(steps, set(steps) | {lost_stage} if seen is None else seen,
@@ -169,9 +172,10 @@ def funnel_kpis(
             maintain_order="left",
         )
     )
-    parts = [from_velocity, _concentration(wide, steps, dims, top_customers, key)]
-    if "_first_is_marketing" in wide.columns:
-        parts.append(_marketing(wide, steps, dims))
+    deal_rows, deal_key = (wide, key) if deals is None else (deals, "_deal")
+    parts = [from_velocity, _concentration(deal_rows, steps, dims, top_customers, deal_key)]
+    if "_first_is_marketing" in deal_rows.columns:
+        parts.append(_marketing(deal_rows, steps, dims))
     if "channel" in wide.columns:
         parts.append(_by_channel(wide, spend))
     if spend is not None:

@@ -1,12 +1,12 @@
 """Created pipeline by sourced channel and segment: what the published "pipeline per $ of
 spend" ranges are about (the economics compare it with the spend, per segment).
 
-- **An opportunity** is a funnel entity that reached the opportunity step (the funnel's unit:
-  one opportunity per entity, as the funnel counts them).
+- **An opportunity** is a deal (:func:`attribution.b2b._funnel_unit.deal_table`: one per
+  ``opportunity_id``, however many contacts its events are written on).
 - **Its amount** is the ``value`` of its first opportunity event that has one, else that of
   its won event, else of its lost event (CRMs that write the amount only on close); an
   opportunity without any is counted with no amount.
-- **Its channel** is the entity's sourced channel (the channel of its first touch), when that
+- **Its channel** is its sourced channel (the first touch of any of its entities), when that
   touch is at or before the opportunity (its opportunity event, else its close); an
   opportunity whose first touch came later, or with no touch, is sourced by no channel
   (``(no touch)``) and is in no channel's pipeline. The same under every model: a model
@@ -33,7 +33,7 @@ PIPELINE_SCHEMA: Final = pl.Schema(
 
 
 def created_pipeline(wide: pl.DataFrame, steps: list[str], no_touch: str) -> pl.DataFrame:
-    """The created pipeline (:data:`PIPELINE_SCHEMA`) of the funnel's entities (``wide``,
+    """The created pipeline (:data:`PIPELINE_SCHEMA`) of the funnel's deals (``wide``,
     with ``channel`` and ``_first_touch_at`` from the touches; empty without them), per
     sourced channel overall (``segment = "all"``) and per segment when ``wide`` has one."""
     if "channel" not in wide.columns or "_first_touch_at" not in wide.columns:

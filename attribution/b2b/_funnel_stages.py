@@ -31,6 +31,7 @@ __all__ = [
     "stage_rates",
     "step_ranges",
     "step_rows",
+    "unmeasured_series",
     "unmeasured_steps",
 ]
 
@@ -378,3 +379,20 @@ def out_of_order(wide: pl.DataFrame, steps: list[str]) -> dict[str, int]:
             if n:
                 found[f"{a} -> {b}"] = n
     return found
+
+
+def unmeasured_series(
+    steps: list[str], lost: str, seen: set[str], not_measured: Mapping[str, str]
+) -> list[str]:
+    """The weekly series whose stages the data does not have (the alerts' metric names):
+    the steps not measured, the win rate without lost events, the sales cycle without
+    opportunity events, volumes and costs of a stage the data never records."""
+    out = [f"{a}_to_{steps[steps.index(a) + 1]}" for a in not_measured]
+    if lost not in seen:
+        out.append("win_rate")
+    if steps[-2] not in seen:
+        out.append("sales_cycle_days")
+    for stage in steps[:2]:
+        if stage not in seen:
+            out += [f"{stage}_volume", f"cost_per_{stage}"]
+    return out

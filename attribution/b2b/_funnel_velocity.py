@@ -13,12 +13,19 @@ __all__ = ["pipeline_velocity"]
 
 
 def pipeline_velocity(
-    wide: pl.DataFrame, steps: list[str], end: datetime | None, *, lost_seen: bool = True
+    wide: pl.DataFrame,
+    steps: list[str],
+    span: tuple[datetime | None, datetime | None],
+    *,
+    lost_seen: bool = True,
 ) -> pl.DataFrame:
     """Pipeline velocity overall, by sourced channel and by segment (when ``wide`` has
-    them), up to the data's ``end`` (the rule is in :mod:`attribution.b2b._funnel`).
+    them) of the deals in ``wide`` (:func:`attribution.b2b._funnel_unit.deal_table`), over
+    the data's ``span`` (its first and last stage event; the rule is in
+    :mod:`attribution.b2b._funnel`).
     ``lost_seen``: the data has lost events; without any, won / (won + lost) would be 100%
     by construction, so the win rate (and the velocity) is null."""
+    start, end = span
     opp, won = steps[-2], steps[-1]
     opp_i = len(steps) - 2
     is_opp = pl.col("depth") >= opp_i
@@ -35,7 +42,7 @@ def pipeline_velocity(
         pl.col("won_value").filter(is_won).mean().alias("average_deal"),
         days(pl.col(f"{won}_at") - opp_at).filter(is_won).mean().alias("cycle_days"),
     ]
-    frame = wide.with_columns(days(pl.lit(end) - pl.col("_first_at").min()).alias("_span_days"))
+    frame = wide.with_columns(days(pl.lit(end) - pl.lit(start)).alias("_span_days"))
     dims = [d for d in ("channel", "segment") if d in wide.columns]
     out = pl.concat(
         [
