@@ -32,6 +32,7 @@ from attribution.exceptions import (
 )
 from attribution.inputs._campaigns import Key, check_key
 from attribution.inputs._channels import check_channel_aliases
+from attribution.inputs._column_map import mappable
 from attribution.inputs._durations import parse_duration
 from attribution.inputs._formats import check_timestamp_formats, check_timezone, formats_for
 from attribution.inputs._reading import TIMEZONE_KEY
@@ -843,7 +844,7 @@ def check_columns(columns: Mapping[str, Any] | None) -> None:
                 f"columns[{table!r}] must map our column names to the data's, e.g. "
                 f"{{'timestamp': 'ts'}}; got {mapping!r}"
             )
-        ours = SPECS["events" if table == "touches" else table].columns
+        ours = mappable(table, SPECS["events" if table == "touches" else table].columns)
         for name in mapping:
             if name not in ours:  # the loader raised this class for it before this check
                 raise ColumnNotFoundError(

@@ -51,6 +51,7 @@ from attribution.importers._read import (
 )
 from attribution.importers._result import ImportReport, ImportResult, begin, finish
 from attribution.importers._shared import (
+    EMAIL_COLUMNS,
     closed_by_stage,
     folded,
     note_open_with_close_date,
@@ -156,6 +157,7 @@ def import_hubspot(
     company, company_col = companies_expr(con, comp, report, others)
     role_col = con.column(["Buying Role", "hs_buying_role"], required=False)
     source_col = con.column(SOURCE, required=False)
+    email_col = con.column(EMAIL_COLUMNS, required=False)
     lifecycle = lifecycle_columns(con)
     report.read(
         con,
@@ -164,6 +166,7 @@ def import_hubspot(
             "account_id": company_col,
             "role": role_col,
             "lead_source": source_col,
+            "email": email_col,
         },
     )
     no_id = con.frame.get_column(cid).null_count()
@@ -176,6 +179,7 @@ def import_hubspot(
         company.alias("account_id"),
         (role_expr(role_col) if role_col else pl.lit(None, pl.String)).alias("role"),
         (pl.col(source_col) if source_col else pl.lit(None, pl.String)).alias("lead_source"),
+        (pl.col(email_col) if email_col else pl.lit(None, pl.String)).alias("email"),
         *([pl.col(role_col).alias("_role_raw")] if role_col else []),
     )
     if role_col:

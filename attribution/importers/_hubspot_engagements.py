@@ -25,11 +25,11 @@ from attribution.importers._hubspot_companies import (
 )
 from attribution.importers._read import Export, parse_timestamps, split_ids
 from attribution.importers._result import ImportReport
-from attribution.importers._shared import record_mapping, row_ids, snake
+from attribution.importers._shared import EMAIL_COLUMNS, record_mapping, row_ids, snake
 from attribution.inputs._taxonomy import channel_expr, load_rules
 
 ENGAGEMENT_CONTACTS = CONTACT_IDS + ["Contact ID", "contact_id", "hs_contact_id"]
-EMAIL = ["Email", "email", "E-mail", "Email Address", "hs_email"]
+EMAIL = EMAIL_COLUMNS  # the contacts export's e-mail column, as the contacts read it
 
 
 #: HubSpot's activity types of a rep's own work (snake case) -> the sales touch type and

@@ -54,6 +54,7 @@ CONTACT_COLUMNS: dict[str, pl.DataType] = {
     "account_id": pl.String(),
     "role": pl.String(),
     "lead_source": pl.String(),
+    "email": pl.String(),  # a survey answered by e-mail joins its contact (surveys._emails)
 }
 SURVEY_COLUMNS: dict[str, pl.DataType] = {
     "response": pl.String(),

@@ -46,14 +46,17 @@ from attribution.importers._salesforce_accounts import (
 from attribution.importers._salesforce_history import history_events
 from attribution.importers._salesforce_read import read_salesforce
 from attribution.importers._shared import (
+    EMAIL_COLUMNS,
     best_role,
     campaign_channel_expr,
     closed_by_stage,
+    note_open_with_close_date,
     one_account,
     record_mapping,
     repeated_deals,
     repeated_ids,
     role_expr,
+    role_rank,
     row_ids,
     self_reported,
     uncreated,
@@ -251,12 +254,16 @@ def _contacts(con: Export | None, report: ImportReport) -> pl.DataFrame:
                 "account_id": pl.String,
                 "role": pl.String,
                 "lead_source": pl.String,
+                "email": pl.String,
             }
         )
     cid = con.require(["Id", "Contact ID"])
     account = con.column(["AccountId", "Account ID"], required=False)
     source = con.column(["LeadSource", "Lead Source"], required=False)
-    report.read(con, {"contact_id": cid, "account_id": account, "lead_source": source})
+    email = con.column(EMAIL_COLUMNS, required=False)
+    report.read(
+        con, {"contact_id": cid, "account_id": account, "lead_source": source, "email": email}
+    )
     report.drop("contacts", f"no contact id in '{cid}'", con.frame.get_column(cid).null_count())
     rows = con.frame.filter(pl.col(cid).is_not_null())
     report.kept("contacts", rows.height)
@@ -266,6 +273,7 @@ def _contacts(con: Export | None, report: ImportReport) -> pl.DataFrame:
         _col(account).alias("account_id"),
         _NULL.alias("role"),
         _col(source).alias("lead_source"),
+        _col(email).alias("email"),
     )
 
 
@@ -470,14 +478,15 @@ def _opportunities(
         outcome.alias("_outcome"),
         _col(stage).alias("_stage_raw"),
     )
-    if stage:
+    if stage:  # the key the CLI prints ('deal stages: ...'), as HubSpot's
         record_mapping(
             report,
-            "opportunity stage",
+            "deal_stage",
             frame.with_columns(pl.col("_outcome").fill_null("open")),
             "_stage_raw",
             "_outcome",
         )
+        note_open_with_close_date(report, frame.rename({"_close": "_closed"}), "opportunities")
     report.drop(
         "opportunities",
         f"no opportunity id in '{oid}'",
@@ -530,12 +539,20 @@ def _contact_roles(roles: Export, lead_map: pl.DataFrame, report: ImportReport) 
     ).item()
     report.drop("contact_roles", "no OpportunityId or no ContactId", incomplete)
     frame = frame.drop_nulls(["opportunity_id", "contact_id"])
-    report.kept("contact_roles", frame.height)
     if role:
         record_mapping(report, "role", frame, "_role_raw", "role")
-    return frame.drop("_role_raw").unique(
+    # a contact with two roles on one opportunity is one row: its higher role (as a contact
+    # on several deals keeps its highest), the other counted
+    one = frame.drop("_role_raw").sort(role_rank(), maintain_order=True).unique(
         ["opportunity_id", "contact_id"], keep="first", maintain_order=True
     )
+    report.drop(
+        "contact_roles",
+        "a second role of one contact on one opportunity (merged: the higher role kept)",
+        frame.height - one.height,
+    )
+    report.kept("contact_roles", one.height)
+    return one
 
 
 def _deal_events(

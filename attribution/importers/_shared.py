@@ -33,6 +33,9 @@ ROLE_MAP: dict[str, str] = {
     "other": "unknown",
     "unknown": "unknown",
 }
+#: A contact's e-mail in the contact exports (HubSpot labels and API names, Salesforce's
+#: ``Email``): kept in ``contacts.parquet`` so survey answers keyed by e-mail join.
+EMAIL_COLUMNS = ["Email", "email", "E-mail", "Email Address", "hs_email"]
 #: When a contact holds several roles (on several deals), the first of these wins.
 ROLE_PRIORITY = ("decision_maker", "champion", "finance", "influencer", "user", "unknown")
 
@@ -101,15 +104,19 @@ def record_mapping(
     report.mapped(what, dict(pairs.iter_rows()))
 
 
-def best_role(frame: pl.DataFrame) -> pl.DataFrame:
-    """One role per contact (``contact_id``, ``role``): the highest in :data:`ROLE_PRIORITY`."""
-    rank = pl.col("role").replace_strict(
+def role_rank() -> pl.Expr:
+    """A role's place in :data:`ROLE_PRIORITY` (0 highest; unknown and null roles last)."""
+    return pl.col("role").replace_strict(
         {r: i for i, r in enumerate(ROLE_PRIORITY)}, default=len(ROLE_PRIORITY)
     )
+
+
+def best_role(frame: pl.DataFrame) -> pl.DataFrame:
+    """One role per contact (``contact_id``, ``role``): the highest in :data:`ROLE_PRIORITY`."""
     return (
         frame.drop_nulls("contact_id")
         .drop_nulls("role")
-        .sort(rank, "role")
+        .sort(role_rank(), "role")
         .unique("contact_id", keep="first", maintain_order=True)
         .select("contact_id", "role")
     )
@@ -292,13 +299,26 @@ def closed_by_stage(
 def note_open_with_close_date(report: ImportReport, frame: pl.DataFrame, label: str) -> None:
     """Note the deals read as open (no won / lost in their stage's name) that carry a close
     date, by stage: a custom or localised won stage (``Contract Signed``, ``Abgeschlossen
-    und gewonnen``) reads as open pipeline unless given (``--won-stage``). ``frame`` has
+    und gewonnen``) reads as open pipeline unless given (``--won-stage``). An open deal's
+    close date is its expected one, usually ahead of the closed deals' (CRMs give every deal
+    one), so the stages come in order of their deals dated no later than the last won or
+    lost deal (said beside the stage), the likeliest closed stage first. ``frame`` has
     ``_stage_raw``, ``_outcome`` and ``_closed``."""
     open_closed = frame.filter(pl.col("_outcome").is_null() & pl.col("_closed").is_not_null())
     if open_closed.height == 0:
         return
-    by_stage = open_closed.group_by("_stage_raw", maintain_order=True).len().head(5)
-    shown = ", ".join(f"'{s}' ({n:,})" for s, n in by_stage.iter_rows())
+    last = frame.filter(pl.col("_outcome").is_not_null()).get_column("_closed").max()
+    past = pl.lit(0) if last is None else (pl.col("_closed") <= pl.lit(last)).sum()
+    by_stage = (
+        open_closed.group_by("_stage_raw", maintain_order=True)
+        .agg(pl.len().alias("n"), past.alias("past"))
+        .sort("past", descending=True, maintain_order=True)
+        .head(5)
+    )
+    shown = ", ".join(
+        f"'{s}' ({n:,}" + (f"; {k:,} dated no later than the last closed deal)" if k else ")")
+        for s, n, k in by_stage.iter_rows()
+    )
     report.notes.append(
         f"{label}: {open_closed.height:,} deal(s) carry a close date but read as open (no won "
         f"or lost in their stage's name): {shown}; if a stage is closed, give it with "

@@ -9,11 +9,22 @@ the key and what is expected, never a ``TypeError`` from inside the reader.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from attribution.exceptions import ConfigError
 
-__all__ = ["check_column_map"]
+__all__ = ["EXTRA_COLUMNS", "check_column_map", "mappable"]
+
+#: Our names a table's mapping may give beyond its schema: the e-mail a survey answer is
+#: joined to its contact by (:mod:`attribution.surveys._emails`), in the answers and in the
+#: table that carries each contact's e-mail (the contacts, else the touches).
+EXTRA_COLUMNS: Final = {t: ("email",) for t in ("surveys", "contacts", "touches", "events")}
+
+
+def mappable(table: str, ours: Mapping[str, Any]) -> list[str]:
+    """The names a ``[columns.<table>]`` mapping may give: ``ours`` (the table's schema)
+    and :data:`EXTRA_COLUMNS`."""
+    return [*ours, *EXTRA_COLUMNS.get(table, ())]
 
 
 def check_column_map(columns: Any, table: str, ours: Mapping[str, Any]) -> None:

@@ -98,6 +98,7 @@ from attribution.b2b._sla_targets import check_sla_settings
 from attribution.exceptions import ConfigError, InputError, did_you_mean
 from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._channels import check_channel_aliases
+from attribution.inputs._column_map import mappable
 from attribution.inputs._database import SqlTable, database_kind
 from attribution.inputs._formats import check_timestamp_formats
 from attribution.inputs._schema import SPECS
@@ -238,7 +239,8 @@ def load_config(path: str | Path) -> RunConfig:
     for table, mapping in columns.items():
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise ConfigError(f"config '{path}': [columns.{table}] maps our name = \"theirs\"")
-        _unknown(set(mapping), set(SPECS[table].columns), f"[columns.{table}]", path)
+        valid = set(mappable(table, SPECS[table].columns))
+        _unknown(set(mapping), valid, f"[columns.{table}]", path)
     milestones = _section(data, "milestones", path)
     _unknown(set(milestones), _MILESTONES, "[milestones]", path)
     stage_names = _section(data, "stage_names", path)

@@ -73,7 +73,8 @@ def email_contacts(
             .drop_nulls()
             .unique()
         )
-        return pairs, name
+        if pairs.height:  # an e-mail column left blank (an import without one): the next
+            return pairs, name
     return None
 
 
