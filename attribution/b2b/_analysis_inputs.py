@@ -250,7 +250,7 @@ gross_margin, a table segment = margin), got 'high'
         from attribution.inputs._account_inputs import load_accounts, load_subscriptions
         from attribution.inputs._experiments import load_experiments
         from attribution.inputs._formats import formats_for
-        from attribution.inputs._schema import SPEND, SURVEYS, load
+        from attribution.inputs._schema import SPEND, load
 
         columns = dict(options.columns or {}) if options is not None else {}
         given = options.timestamp_formats if options is not None else None
@@ -286,9 +286,11 @@ gross_margin, a table segment = margin), got 'high'
             )
             held["experiments"] = _held(self.experiments, experiments.table.source)
         if self.surveys is not None:
-            surveys = load(
+            from attribution.surveys._emails import SURVEYS_WITH_EMAIL
+
+            surveys = load(  # answers may be keyed by e-mail (attribution.surveys._emails)
                 self.surveys,
-                SURVEYS,
+                SURVEYS_WITH_EMAIL,
                 columns=columns.get("surveys"),
                 formats=formats_for("surveys", formats),
             )
