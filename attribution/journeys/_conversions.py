@@ -109,7 +109,10 @@ def milestone_times(
     key: str,
     milestones: Mapping[str, Sequence[str]],
 ) -> pl.DataFrame:
-    """Per conversion, the first event of each milestone after the previous conversion."""
+    """Per conversion, the first event of each milestone after the previous conversion; the
+    opportunity milestone of a conversion with an ``opportunity_id`` is its own
+    opportunity's first opportunity event (of its entity) when there is one at or before
+    it: an account's earlier lost or parallel deal is another deal's creation."""
     start = pl.datetime(1, 1, 1, time_zone="UTC").cast(UTC_DATETIME)
     conv = conv.with_columns(
         pl.coalesce(pl.col("_previous") + timedelta(microseconds=1), start).alias("_after")
@@ -127,8 +130,16 @@ def milestone_times(
             pl.col("stage").is_in([n for names in wanted.values() for n in names])
             & pl.col(key).is_in(conv.get_column(ENTITY).unique().implode())
         )
-        .select(key, "stage", "timestamp")
+        .select(key, "stage", "timestamp", "opportunity_id")
         .collect()
+    )
+    own = (
+        stages.filter(
+            pl.col("stage").is_in(wanted["opportunity"]) & pl.col("opportunity_id").is_not_null()
+        )
+        .group_by(key, "opportunity_id")
+        .agg(pl.col("timestamp").min().alias("_own_opportunity_at"))
+        .rename({key: ENTITY})
     )
     for role, names in wanted.items():
         events = (
@@ -147,11 +158,20 @@ def milestone_times(
         )
     # a milestone first reached after T (e.g. closed_won after an opportunity conversion) is
     # not reached by this conversion; otherwise its journey's last touch would take the role
+    own_at = pl.col("_own_opportunity_at")
+    conv = conv.join(
+        own, on=[ENTITY, "opportunity_id"], how="left", maintain_order="left"
+    ).with_columns(
+        pl.when(own_at <= pl.col("timestamp"))
+        .then(own_at)
+        .otherwise(pl.col("opportunity_at"))
+        .alias("opportunity_at")
+    )
     reached = [
         pl.when(pl.col(f"{role}_at") <= pl.col("timestamp")).then(pl.col(f"{role}_at"))
         for role in ("lead", "opportunity", "closed_won")
     ]
-    return conv.with_columns(reached).drop("_after", "_previous")
+    return conv.with_columns(reached).drop("_after", "_previous", "_own_opportunity_at")
 
 
 def with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:
