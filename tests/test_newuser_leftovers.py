@@ -208,14 +208,16 @@ def test_plan_leaves_sales_touches_out_by_default_as_the_demo_does(tmp_path: Pat
     assert "2 touches left out of the credit" in " ".join(printed.split())
     # every touch: the sales touches take half of c1's and c2's credit
     plan, printed = _plan_json(tmp_path, "--exclude-touch-types", "none")
-    assert plan["touch_types_left_out"] == {"types": [], "touches": 0}
+    assert plan["touch_types_left_out"] == {
+        "types": [], "touches": 0, "sales_types_in_data": ["sales_call", "meeting"],
+    }
     assert plan["projected"]["customers"] == 4000 / (2000 / 1.5) + 1000 / (500 / 0.5)
     assert "CAC measured on every touch" in " ".join(printed.split())
     # a log without touch_type: nothing to leave out, no error
     _write(tmp_path / "t.csv", "\n".join(
         line.rsplit(",", 1)[0] for line in PLAN_TOUCHES.splitlines()) + "\n")
     plan, _ = _plan_json(tmp_path)
-    assert plan["touch_types_left_out"] == {"types": [], "touches": 0}
+    assert plan["touch_types_left_out"] == {"types": [], "touches": 0, "sales_types_in_data": []}
 
 
 # ------------------------------------- the plan step's errors: each interface, its own input

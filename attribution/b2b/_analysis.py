@@ -429,6 +429,7 @@ def _plan(
     """The plan check and the readout of the channels the plan tests."""
     from attribution.b2b._plan import check_plan, read_plan
     from attribution.b2b._plan_tests import channel_tests
+    from attribution.b2b._plan_touch_types import plan_touch_types
 
     plan = inputs.plan
     assert plan is not None
@@ -437,20 +438,28 @@ def _plan(
             "the plan check needs a stages table, not only the unified event log", "stages"
         )
     columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
-    extras: list[Any] = [
-        check_plan(
-            plan,
-            result,
-            inputs.spend,
-            flow,
-            model=decision[0],
-            decision_source=decision[1],
-            columns=columns,
-            stage_names=stage_names,
-            timestamp_formats=formats,
-            benchmarks=inputs.benchmarks,
+    check = check_plan(
+        plan,
+        result,
+        inputs.spend,
+        flow,
+        model=decision[0],
+        decision_source=decision[1],
+        columns=columns,
+        stage_names=stage_names,
+        timestamp_formats=formats,
+        benchmarks=inputs.benchmarks,
+    )
+    left_out = check.summary_data.get("touch_types_left_out")
+    if isinstance(left_out, dict) and not left_out.get("types") and inputs.touches is not None:
+        # every touch credited: its note names the sales follow-ups only when there are some
+        left_out["sales_types_in_data"] = list(
+            plan_touch_types(
+                inputs.touches,
+                column=((columns or {}).get("touches") or {}).get("touch_type", "touch_type"),
+            )
         )
-    ]
+    extras: list[Any] = [check]
     if read_plan(plan).tests:  # go / no-go readouts of the channels the plan tests
         if inputs.touches is None:
             raise missing_input(

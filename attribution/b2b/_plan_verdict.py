@@ -255,8 +255,12 @@ def touch_types_left_out(result: AttributionResult) -> dict[str, Any]:
 
 
 def credited_touches_note(left_out: Mapping[str, Any] | None) -> str:
-    """What the CAC was measured on: every touch, or all but the types left out."""
+    """What the CAC was measured on: every touch, or all but the types left out; the sales
+    follow-ups a plan leaves out by default are named only when the touches have some
+    (``sales_types_in_data``, as the run's plan step finds them; unknown: named)."""
     types = list((left_out or {}).get("types") or [])
+    if not types and (left_out or {}).get("sales_types_in_data") == []:
+        return "(CAC measured on every touch)"  # the touches have no sales follow-up type
     if not types:
         return (
             "(CAC measured on every touch: no touch type left out; by default a plan's "
