@@ -24,3 +24,34 @@ def test_the_plan_names_no_sales_follow_ups_when_the_touches_have_none(tmp_path:
     assert "(CAC measured on every touch)" in flat
     assert "sales follow-up" not in flat
     assert "sales_call" not in flat
+
+
+# ------------------------------- #7: the report says the survey's tie as the run printed it
+def test_the_report_says_a_tie_at_the_top_of_the_survey_as_the_cli_does(tmp_path: Path) -> None:
+    import polars as pl
+
+    from attribution.report._context import Context
+    from attribution.report._surveys import survey_section
+    from attribution.surveys._leader import survey_doubt
+
+    board = pl.DataFrame({
+        "rank": [1, 2, 3], "model": ["shapley", "markov", "linear"],
+        "conversions": [78, 78, 78], "agreement": [0.526, 0.526, 0.434],
+        "p_best": [0.38, 0.38, 0.05],
+    })  # fmt: skip
+    board.write_parquet(tmp_path / "survey_leaderboard.parquet")
+    ctx = Context(run_dir=tmp_path, manifest={})
+    assert survey_section(ctx) is not None
+    (finding,) = [f for f in ctx.findings if f.startswith("Survey benchmark")]
+    doubt = survey_doubt(board)  # the sentence the run printed, from the same rule
+    assert doubt is not None
+    assert "shapley and markov tie on agreement at 0.526" in doubt
+    assert finding == f"Survey benchmark: {doubt}."
+    assert "agrees best" not in finding
+    # a clear leader keeps its sentence
+    clear = board.with_columns(pl.Series("agreement", [0.6, 0.5, 0.4]),
+                               pl.Series("p_best", [0.9, 0.1, 0.0]))  # fmt: skip
+    clear.write_parquet(tmp_path / "survey_leaderboard.parquet")
+    ctx = Context(run_dir=tmp_path, manifest={})
+    survey_section(ctx)
+    assert any("<b>shapley</b> agrees best" in f for f in ctx.findings)

@@ -19,6 +19,7 @@ from attribution.report._format import (
     missing_note,
     table,
 )
+from attribution.surveys._leader import survey_doubt
 
 # Columns of survey_shares.parquet that are not a model's share.
 SHARE_COLUMNS = frozenset({"channel", "tracked", "answers", "sra_share", "sra_share_incl_dark"})
@@ -76,7 +77,7 @@ def _agreement_chart(ctx: Context, board: pl.DataFrame) -> str:
             x=agree,
             y=models,
             orientation="h",
-            marker_color=[BLUE if m == best else GREY for m in models],
+            marker_color=[BLUE if a is not None and a >= agree[0] - 1e-9 else GREY for a in agree],
             error_x={
                 "type": "data",
                 "symmetric": False,
@@ -92,16 +93,26 @@ def _agreement_chart(ctx: Context, board: pl.DataFrame) -> str:
     fig.update_layout(xaxis={"title": "conversions whose reported channel is the model's "
                                       "top channel", "tickformat": ".0%"})  # fmt: skip
     fig.update_yaxes(autorange="reversed")
-    ctx.findings.append(
-        f"Survey benchmark: <b>{e(best)}</b> agrees best with what buyers report "
-        f"({e(fmt_pct(agree[0]))} top-1 agreement)."
-    )
+    ctx.findings.append(_leader_finding(board, best, agree[0]))
     return ctx.chart(
         fig,
         caption="Agreement with what buyers say (top-1), with 95% bootstrap intervals."
         if has_ci
         else "Agreement with what buyers say (top-1).",
         height=max(300, 60 + 26 * len(models)),
+    )
+
+
+def _leader_finding(board: pl.DataFrame, best: Any, agreement: float) -> str:
+    """The finding's sentence: the leader, or why the survey cannot choose one in the
+    words the run printed (:func:`survey_doubt`, the decision model's rule: a tie at the
+    top, too few answers, a leader seldom first in the bootstrap draws)."""
+    doubt = survey_doubt(board) if not missing_columns(board, ("rank", "conversions")) else None
+    if doubt:
+        return f"Survey benchmark: {e(doubt)}."
+    return (
+        f"Survey benchmark: <b>{e(best)}</b> agrees best with what buyers report "
+        f"({e(fmt_pct(agreement))} top-1 agreement)."
     )
 
 
