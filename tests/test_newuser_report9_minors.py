@@ -55,3 +55,37 @@ def test_the_report_says_a_tie_at_the_top_of_the_survey_as_the_cli_does(tmp_path
     ctx = Context(run_dir=tmp_path, manifest={})
     survey_section(ctx)
     assert any("<b>shapley</b> agrees best" in f for f in ctx.findings)
+
+
+# --------------------------------- #4: a repeated CampaignMember row is one touch, counted
+def test_a_repeated_campaign_member_row_is_one_touch_counted(tmp_path: Path) -> None:
+    from attribution import import_salesforce
+    from tests.test_importers_crm_exports import OPP_REPORT, export
+
+    header = ["Campaign ID", "Campaign Name", "Campaign Type", "Member Status", "Responded",
+              "First Responded Date", "Created Date", "Contact ID", "Lead ID", "Account ID"]
+    c1, c2, a1 = "0035g00000Xk9p1", "0035g00000Xk9p2", "0015g00000Mn3a1"
+    webinar = ["7015g0000000002", "FY25 Webinar 02", "Webinar", "Attended", "1"]
+    rows = [
+        [*webinar, "6/22/2025", "6/20/2025 3:43 PM", c1, "", a1],
+        [*webinar, "6/22/2025", "6/20/2025 3:43 PM", c2, "", a1],
+        [*webinar, "6/22/2025", "6/20/2025 3:43 PM", c1, "", a1],  # line 4 repeats line 2
+        [*webinar, "7/22/2025", "7/20/2025 3:43 PM", c1, "", a1],  # other dates: a touch
+    ]  # fmt: skip
+    members = export(tmp_path / "CampaignMember.csv", header, rows)
+    opps = export(tmp_path / "opp.csv", OPP_REPORT, [[
+        "0065g00000Oz7a1", "Acme", a1, "Closed Won", "48,000.00", "8/20/2025", "2/5/2025",
+        "1", "1", c2]])  # fmt: skip
+    result = import_salesforce(members, opps)
+    touches = result.touches.sort("timestamp")
+    assert touches.height == 3
+    assert touches.get_column("touch_id").to_list() == [
+        "campaign-member-line-2", "campaign-member-line-3", "campaign-member-line-5",
+    ]
+    (drop,) = [d for d in result.report["drops"] if "repeated member" in d["reason"]]
+    assert drop["file"] == "campaign_members"
+    assert drop["count"] == 1
+    assert "line 4 repeats line 2" in drop["reason"]
+    files = result.report["files"]["campaign_members"]
+    dropped = sum(d["count"] for d in result.report["drops"] if d["file"] == "campaign_members")
+    assert files["rows_read"] == files["rows_kept"] + dropped  # read = kept + dropped

@@ -44,6 +44,7 @@ from attribution.importers._salesforce_accounts import (
     person,
 )
 from attribution.importers._salesforce_history import history_events
+from attribution.importers._salesforce_members import one_member_per_person
 from attribution.importers._salesforce_read import read_salesforce
 from attribution.importers._shared import (
     EMAIL_COLUMNS,
@@ -354,6 +355,7 @@ def _members(
             "campaign": name if kind != "_campaign_type" else name_label,
         },
     )
+    frame = one_member_per_person(frame, campaign_id, [contact, lead_id], [first, created], report)
     checked = Export(members.label, members.path, frame)
     did_respond = parse_booleans(checked, responded) if responded else pl.col(first).is_not_null()
     first_at = parse_timestamps(checked, first, formats, "timestamp")
