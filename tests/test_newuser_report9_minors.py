@@ -89,3 +89,56 @@ def test_a_repeated_campaign_member_row_is_one_touch_counted(tmp_path: Path) -> 
     files = result.report["files"]["campaign_members"]
     dropped = sum(d["count"] for d in result.report["drops"] if d["file"] == "campaign_members")
     assert files["rows_read"] == files["rows_kept"] + dropped  # read = kept + dropped
+
+
+# ------------------------------------- #8: amounts written with their ISO code ('USD 146,200.00')
+def _coded_opps(tmp_path: Path, amounts: list[str], currencies: list[str] | None) -> Path:
+    from tests.test_importers_crm_exports import export
+
+    header = ["Opportunity ID", "Opportunity Name", "Account ID", "Stage", "Amount",
+              *(["Amount Currency"] if currencies is not None else []),
+              "Close Date", "Created Date", "Won", "Closed", "Contact ID"]  # fmt: skip
+    rows = [
+        [f"0065g00000Oz7c{i}", f"Opp {i}", "0015g00000Mn3a1", "Closed Won", amount,
+         *([currencies[i]] if currencies is not None else []),
+         "3/20/2025", "2/5/2025", "1", "1", "0035g00000Xk9p2"]
+        for i, amount in enumerate(amounts)
+    ]  # fmt: skip
+    return export(tmp_path / "opp_coded.csv", header, rows)
+
+
+def test_amounts_written_with_their_currency_code_are_read(tmp_path: Path) -> None:
+    import polars as pl
+    import pytest
+
+    from attribution import SchemaError, import_salesforce
+    from tests.test_importers_crm_exports import _members
+
+    def won(result: object) -> dict[str, float]:
+        stages = result.stages  # type: ignore[attr-defined]
+        rows = stages.filter(pl.col("stage") == "closed_won").select("opportunity_id", "value")
+        return dict(rows.iter_rows())
+
+    # a multi-currency org's report: the code beside the Amount Currency it repeats
+    amounts = ["USD 146,200.00", "USD 38,700", "46100", "12,000.50 USD"]
+    result = import_salesforce(_members(tmp_path), _coded_opps(tmp_path, amounts,
+                                                               ["USD", "usd", "USD", ""]))
+    assert won(result) == {"0065g00000Oz7c0": 146_200.0, "0065g00000Oz7c1": 38_700.0,
+                           "0065g00000Oz7c2": 46_100.0, "0065g00000Oz7c3": 12_000.5}
+    assert result.report["currency"]["currency"] == "USD"
+    assert any("written with their currency code" in n for n in result.report["notes"])
+    # a code that is not the currency beside it: an error naming the lines, never a misread
+    with pytest.raises(SchemaError) as caught:
+        import_salesforce(_members(tmp_path), _coded_opps(
+            tmp_path, ["USD 1,000.00", "EUR 2,000.00"], ["USD", "USD"]))
+    text = str(caught.value)
+    assert "opp_coded.csv" in text
+    assert "'Amount'" in text
+    assert "'EUR 2,000.00' beside 'USD'" in text
+    assert "file line(s) 3" in text
+    # no currency column: the codes are the currency (one recorded; several refused)
+    one = import_salesforce(_members(tmp_path), _coded_opps(tmp_path, ["EUR 10", "EUR 20"], None))
+    assert one.report["currency"]["currency"] == "EUR"
+    assert sorted(won(one).values()) == [10.0, 20.0]
+    with pytest.raises(SchemaError, match="2 currencies.*EUR 1, USD 1"):
+        import_salesforce(_members(tmp_path), _coded_opps(tmp_path, ["EUR 10", "USD 20"], None))

@@ -3,7 +3,11 @@ several currencies, which summed as one would be a wrong revenue, ROI and LTV.
 
 *Decision* (README, "From your CRM", "Currencies"): the amount's currency column
 (Salesforce reports ``Amount Currency``, Data Loader ``CurrencyIsoCode``; HubSpot
-``Currency`` / ``deal_currency_code``) is read beside the amount.
+``Currency`` / ``deal_currency_code``) is read beside the amount. An amount written with
+its ISO code (``USD 146,200.00``, as multi-currency Salesforce orgs' reports show it, or
+``146,200.00 USD``) is read without it when the code is the currency beside it (a blank
+currency cell takes the code; another code is an error naming the lines); without a
+currency column the codes are the currency column.
 
 * one currency (or no currency column): the amounts are taken as they are, and the
   currency is recorded in ``import_report.json`` (``currency``);
@@ -21,6 +25,7 @@ several currencies, which summed as one would be a wrong revenue, ROI and LTV.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +58,69 @@ def _code(column: str) -> pl.Expr:
 
 def deal_amounts(export: Export, amount: str | None, report: ImportReport) -> pl.Expr:
     """The deals' values (Float64) in one currency, read as :func:`parse_amounts` reads
-    them; records ``report.currency``. Errors name the file, the column and the lines."""
+    them; records ``report.currency``. Errors name the file, the column and the lines.
+    Amounts written with their ISO code (``USD 146,200.00``, ``146,200.00 USD``): see
+    :func:`amounts_without_codes`."""
     if amount is None:
         return parse_amounts(export, None)
-    column = export.column(CURRENCY[report.crm], required=False)
+    coded = amounts_without_codes(export, amount, export.column(CURRENCY[report.crm],
+                                                                required=False))
+    if coded is None:
+        return _deal_amounts(export, amount, report, None)
+    stripped, column = coded
+    value = _deal_amounts(stripped, amount, report, column)
+    report.notes.append(
+        f"{export.label}: amounts in '{amount}' written with their currency code "
+        f"({stripped.frame.get_column(column).drop_nulls().head(1).to_list()[0]} ...): "
+        f"the code is read as the amount's currency ('{column}')"
+    )
+    return pl.lit(stripped.frame.select(value).to_series())  # export.frame's rows, in order
+
+
+def amounts_without_codes(
+    export: Export, amount: str, column: str | None
+) -> tuple[Export, str] | None:
+    """None when no amount carries an ISO currency code; else ``export`` with the codes cut
+    from ``amount`` and the currency column to read: ``column`` (its blank cells filled
+    with the code; a code that disagrees with it is an error naming the lines) or, without
+    one, the codes themselves as ``'<amount> (currency code)'``, read as a currency column
+    is (one currency recorded; several need ``--currency-rates``)."""
+    text = pl.col(amount).str.strip_chars()
+    code = pl.coalesce(
+        text.str.extract(r"^([A-Z]{3})\s*[-+$]?\s*[\d.,]", 1),
+        text.str.extract(r"[\d.]\s*([A-Z]{3})$", 1),
+    )
+    if not export.frame.select(code.is_not_null().any()).item():
+        return None
+    cut = text.str.replace(r"^[A-Z]{3}\s*", "").str.replace(r"\s*[A-Z]{3}$", "")
+    if column is None:
+        column = f"{amount} (currency code)"
+        frame = export.frame.with_columns(code.alias(column))
+    else:
+        other = code.is_not_null() & pl.col(column).is_not_null() & (code != _code(column))
+        if n := export.frame.select(other.sum()).item():
+            example = export.frame.filter(other).row(0, named=True)
+            raise SchemaError(
+                f"{n} amount(s) written with a currency code other than the one in "
+                f"'{column}' beside them, e.g. {example[amount]!r} beside "
+                f"{example[column]!r}, at file line(s) "
+                f"{', '.join(map(str, export.lines(other)))}",
+                table=export.label,
+                source=export.name,
+                column=amount,
+                hint=f"each amount's code must be its currency in '{column}': correct the "
+                "export, or write the amounts without the code",
+            )
+        frame = export.frame.with_columns(pl.coalesce(pl.col(column), code).alias(column))
+    frame = frame.with_columns(pl.when(code.is_not_null()).then(cut).otherwise(text).alias(amount))
+    return replace(export, frame=frame), column
+
+
+def _deal_amounts(
+    export: Export, amount: str, report: ImportReport, column: str | None
+) -> pl.Expr:
+    """:func:`deal_amounts` with its currency column (``None``: the export's, if any)."""
+    column = column or export.column(CURRENCY[report.crm], required=False)
     value = parse_amounts(export, amount, decimal_comma=report.decimal_comma)
     if column is None:
         report.currency = {"column": None, "currency": None, "counts": {}}
