@@ -142,3 +142,54 @@ def test_amounts_written_with_their_currency_code_are_read(tmp_path: Path) -> No
     assert sorted(won(one).values()) == [10.0, 20.0]
     with pytest.raises(SchemaError, match="2 currencies.*EUR 1, USD 1"):
         import_salesforce(_members(tmp_path), _coded_opps(tmp_path, ["EUR 10", "USD 20"], None))
+
+
+# ----------------- #2: a Data Loader Account.csv (18-character ids) meets an import's 15
+def test_a_data_loader_accounts_table_meets_an_imports_15_character_ids() -> None:
+    import polars as pl
+
+    from attribution.b2b._economics_joins import accounts_match, join_lines
+    from attribution.inputs import load_accounts
+
+    accounts = load_accounts(pl.DataFrame({
+        "account_id": ["0015g0000000001JGJ", "0015g0000000002FUJ", "0015g0000000003",
+                       "0015g0000000003AAA", "0015g0000000005abc"],
+        "segment": ["Enterprise", "Mid-Market", "SMB", "Strategic", "SMB"],
+    }))  # fmt: skip
+    keys = pl.DataFrame({"account_id": [
+        "0015g0000000001",  # the 15-character form of a Data Loader id: that account
+        "0015g0000000002FUJ",  # the id as it is
+        "0015g0000000003",  # its own row wins over an 18-character id of the same form
+        "0015g0000000005",  # not shaped like an 18-character id (lower-case checksum)
+        "0015g0000000009",
+    ]})  # fmt: skip
+    segments = accounts.attach(keys).get_column("segment").to_list()
+    assert segments == ["enterprise", "mid_market", "smb", "unknown", "unknown"]
+    # counted and said where the economics name the accounts table's match
+    credit = pl.DataFrame({
+        "model": ["linear"] * 3, "conversion_id": ["o1", "o2", "o3"],
+        "account_id": ["0015g0000000001", "0015g0000000002FUJ", "0015g0000000009"],
+    })  # fmt: skip
+    match = accounts_match(accounts, credit)
+    assert match is not None
+    assert (match["matched"], match["matched_by_15_character_id"]) == (2, 1)
+    (note,) = [line for line in join_lines({"accounts_match": match}) if "15-character" in line]
+    assert note.startswith("NOTE: 1 of 3 customers' accounts met the accounts table by")
+
+
+def test_accounts_keyed_by_other_ids_name_the_length_as_the_cause() -> None:
+    import polars as pl
+
+    from attribution.b2b._economics_joins import accounts_match, join_lines
+    from attribution.inputs import load_accounts
+
+    # a report's 15-character ids against a run keyed by 18-character ones: no 15-form alias
+    accounts = load_accounts(pl.DataFrame({"account_id": ["0015g0000000001", "0015g0000000002"],
+                                           "segment": ["SMB", "SMB"]}))  # fmt: skip
+    credit = pl.DataFrame({"model": ["linear"], "conversion_id": ["o1"],
+                           "account_id": ["0015g0000000001JGJ"]})  # fmt: skip
+    (warning,) = join_lines({"accounts_match": accounts_match(accounts, credit)})
+    assert warning.startswith("WARNING: 0 of 1 customers' accounts are in the accounts table")
+    assert "The ids differ in length (18 characters in the run, 15 in the accounts table)" in (
+        warning
+    )

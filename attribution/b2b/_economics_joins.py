@@ -13,7 +13,10 @@ keyed by other ids (README, "Unit economics", "Inputs that do not meet").
   default churn assumption, with the reason and the count matched. Under ``MATCH_FLOOR``
   (20%) the observed churn is kept and a warning says how few customers it covers.
 - **Accounts**: the same share against the accounts table; under ``MATCH_FLOOR`` the
-  segment, metro and region figures are (nearly) all ``unknown``, and a warning says so.
+  segment, metro and region figures are (nearly) all ``unknown``, and a warning says so
+  (and that the ids differ in length when they do). A customer's 15-character Salesforce
+  id meets the table's 18-character one (``Accounts.lookup``), counted
+  (``matched_by_15_character_id``) and said in a note.
 
 Each finding goes into ``economics.json`` (``parameters.unattributed``,
 ``subscriptions_match``, ``accounts_match``) and the economics summary.
@@ -131,7 +134,20 @@ def accounts_match(accounts: Accounts | None, touch_credit: pl.DataFrame) -> dic
     customers = _customer_accounts(touch_credit)
     if accounts is None or customers is None:
         return None
-    return _match(customers, accounts.frame.get_column("account_id"), "accounts")
+    lookup = accounts.lookup()
+    match = _match(customers, lookup.get_column("account_id"), "accounts")
+    match["examples_accounts"] = _sample(accounts.frame.get_column("account_id"))
+    by_15 = lookup.filter(pl.col("_id15")).get_column("account_id")
+    match["matched_by_15_character_id"] = int(customers.is_in(by_15.implode()).sum())
+    lengths = [_usual_length(customers), _usual_length(accounts.frame.get_column("account_id"))]
+    match["id_lengths"] = lengths if lengths[0] != lengths[1] else None
+    return match
+
+
+def _usual_length(ids: pl.Series) -> int | None:
+    """The most common length of ``ids`` (None without any)."""
+    counts = ids.drop_nulls().cast(pl.String).str.len_chars().value_counts(sort=True)
+    return int(counts.row(0)[0]) if counts.height else None
 
 
 def join_findings(
@@ -175,8 +191,20 @@ def _ids(xs: list[str]) -> str:
 
 
 def join_lines(p: dict[str, Any]) -> list[str]:
-    """The summary's warnings for the findings in the economics ``parameters`` ``p``."""
-    return [text for _, text in join_items(p)]
+    """The summary's warnings for the findings in the economics ``parameters`` ``p``, and
+    a note of the customers' accounts met by their 15-character Salesforce id."""
+    a = p.get("accounts_match") or {}
+    by_15 = (
+        [
+            f"NOTE: {a['matched_by_15_character_id']:,} of {a['customer_accounts']:,} "
+            "customers' accounts met the accounts table by the 15-character form of its "
+            "18-character Salesforce ids (a Data Loader export; reports and attribution "
+            "import write 15)."
+        ]
+        if a.get("matched_by_15_character_id")
+        else []
+    )
+    return by_15 + [text for _, text in join_items(p)]
 
 
 def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
@@ -222,6 +250,14 @@ def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
     if (a := p.get("accounts_match")) and a["share"] < MATCH_FLOOR:
+        lengths = a.get("id_lengths")
+        cause = (
+            f" The ids differ in length ({lengths[0]} characters in the run, {lengths[1]} in "
+            "the accounts table): give the accounts table the ids the touches and stages "
+            "carry."
+            if lengths and None not in lengths
+            else ""
+        )
         out.append(
             (
                 "accounts_match",
@@ -229,7 +265,7 @@ def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
                 f"are in the accounts table (under {a['floor']:.0%}): the segment, metro and "
                 f"region figures are mostly 'unknown'. Customers' account_id: "
                 f"{_ids(a['examples_customers'])}; accounts table's: "
-                f"{_ids(a['examples_accounts'])}.",
+                f"{_ids(a['examples_accounts'])}.{cause}",
             )
         )
     return out

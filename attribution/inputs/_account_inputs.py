@@ -13,7 +13,11 @@ and the objects they return, never a copy of its own:
   :data:`SEGMENTS` but any value is kept), ``metro`` / ``region`` / ``industry`` trimmed,
   ``employees`` a number. :meth:`Accounts.attach` adds account columns to any frame with an
   ``account_id`` (missing -> ``unknown``): that is how a conversion, a touch or a deal
-  gets its segment.
+  gets its segment. *Decision*: an 18-character Salesforce id (Data Loader's Account.csv)
+  also stands for its 15-character form (a report's, and ``attribution import
+  salesforce``'s) when no account has that form as its own id, so a Data Loader accounts
+  table meets an import's ids (:meth:`Accounts.lookup`; the economics count the customers
+  met this way, ``accounts_match.matched_by_15_character_id``).
 - :func:`as_accounts` / :func:`as_subscriptions` take either a loaded object or anything
   :func:`load` reads (a path, a frame): what a public function's ``accounts=`` /
   ``subscriptions=`` parameter calls.
@@ -47,6 +51,7 @@ from typing import Final
 import polars as pl
 
 from attribution.exceptions import DuplicateKeyError, InputError
+from attribution.inputs._salesforce_ids import salesforce_15
 from attribution.inputs._schema import ACCOUNTS, ROW, SUBSCRIPTIONS, Table, TableSpec, load
 from attribution.inputs._sources import TableLike
 
@@ -92,15 +97,35 @@ class Accounts:
             self.frame.height
         )
 
+    def lookup(self, columns: Sequence[str] = ()) -> pl.DataFrame:
+        """``account_id`` and ``columns`` of each account, and each account again under the
+        15-character form of its id when the id is an 18-character Salesforce id (Data
+        Loader's, the API's) and no account has that form as its own id: the form a
+        Salesforce report and ``attribution import salesforce`` write, so the two kinds of
+        export meet (module docstring). ``_id15``: True on those rows."""
+        rows = self.frame.select("account_id", *columns)
+        short = rows.with_columns(salesforce_15(pl.col("account_id")).alias("_15")).filter(
+            pl.col("_15").is_not_null()
+            & ~pl.col("_15").is_in(rows.get_column("account_id").implode())
+            & (pl.col("_15").len().over("_15") == 1)  # two ids of one form: neither
+        )
+        alias = short.with_columns(pl.col("_15").alias("account_id")).drop("_15")
+        return pl.concat(
+            [rows.with_columns(pl.lit(False).alias("_id15")),
+             alias.with_columns(pl.lit(True).alias("_id15"))]
+        )  # fmt: skip
+
     def attach(
         self, frame: pl.DataFrame, columns: Sequence[str] = ("segment",), *, key: str = "account_id"
     ) -> pl.DataFrame:
         """``frame`` with the account ``columns`` joined on ``key`` (a column of account
         ids); a key with no account row, a null key or a null value gets ``unknown`` (text
-        columns; ``employees`` stays null). A column the table lacks is all ``unknown``."""
+        columns; ``employees`` stays null). A column the table lacks is all ``unknown``. A
+        key in the 15-character form of an account's 18-character Salesforce id meets that
+        account (:meth:`lookup`)."""
         text = [c for c in columns if c != "employees"]
         have = [c for c in columns if c in self.frame.columns]
-        lookup = self.frame.select(pl.col("account_id").alias(key), *have)
+        lookup = self.lookup(have).drop("_id15").rename({"account_id": key})
         out = frame.with_columns(pl.col(key).cast(pl.String)).join(
             lookup, on=key, how="left", coalesce=True
         )

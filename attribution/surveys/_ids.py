@@ -4,32 +4,19 @@ Salesforce reports write 15-character record ids and the API, Data Loader and mo
 tools the 18-character ones: the same id plus a 3-character checksum of its letters' case.
 ``attribution import salesforce`` keeps the 15-character form; a survey tool's export of the
 same opportunities carries the 18-character one, so the ids would not meet.
-:func:`salesforce_15` gives the 15-character form of an id shaped like an 18-character one,
-and :func:`match_salesforce_ids` lets an answer's id meet its conversion's in either form
-(only where the id as it is meets nothing).
+:func:`salesforce_15` (:mod:`attribution.inputs._salesforce_ids`) gives the 15-character
+form of an id shaped like an 18-character one, and :func:`match_salesforce_ids` lets an
+answer's id meet its conversion's in either form (only where the id as it is meets
+nothing).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from attribution.inputs._salesforce_ids import salesforce_15
+
 __all__ = ["match_salesforce_ids", "salesforce_15"]
-
-
-def salesforce_15(ids: pl.Expr) -> pl.Expr:
-    """The first 15 characters of each id shaped like an 18-character Salesforce id (15
-    letters or digits, then 3 checksum characters, each ``A-Z`` or ``0-5``); null for
-    anything else. The checksum itself is not recomputed: :func:`match_salesforce_ids`
-    cuts an id only when the 15-character form is a conversion's id and the whole id none.
-
-    >>> pl.select(salesforce_15(pl.lit("0065g00000AbCdEAAV"))).item()
-    '0065g00000AbCdE'
-    >>> pl.select(salesforce_15(pl.lit("0065g00000AbCdEaav"))).item() is None
-    True
-    """
-    text = ids.cast(pl.String)
-    shaped = text.str.contains(r"^[A-Za-z0-9]{15}[A-Z0-5]{3}$")
-    return pl.when(shaped).then(text.str.slice(0, 15)).otherwise(pl.lit(None, pl.String))
 
 
 def match_salesforce_ids(
