@@ -193,3 +193,63 @@ def test_accounts_keyed_by_other_ids_name_the_length_as_the_cause() -> None:
     assert "The ids differ in length (18 characters in the run, 15 in the accounts table)" in (
         warning
     )
+
+
+# --------------------- #6: `attribution surveys --config`, and the did-you-mean of 'response'
+def test_surveys_reads_a_config_as_run_does(tmp_path: Path) -> None:
+    from tests.test_surveys_cli_level import ANSWERS, _bench, _files, _invoke
+
+    common = _files(tmp_path)
+    # a survey tool's export: its own headers, a respondent id beside the answer
+    survey = ANSWERS.rename({"contact_id": "Contact", "response": "How did you hear about us?"})
+    survey.insert_column(0, survey.get_column("Contact").str.replace("C", "R_0000").alias(
+        "Response ID")).write_csv(tmp_path / "survey_tool.csv")
+    touches, stages = (common[common.index(f) + 1] for f in ("--touches", "--stages"))
+    (tmp_path / "run.toml").write_text(
+        f'[inputs]\ntouches = "{touches}"\nstages = "{stages}"\n'
+        f'surveys = "{tmp_path / "survey_tool.csv"}"\n'
+        '[run]\nmodels = ["linear", "last_touch"]\n'
+        '[columns.surveys]\ncontact_id = "Contact"\nresponse = "How did you hear about us?"\n'
+    )
+    got = _invoke("surveys", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "s"))
+    assert got.exit_code == 0, got.output
+    bench = _bench(tmp_path / "s")
+    assert bench["counts"]["answers_joined"] == 3
+    # the same benchmark as run --config
+    ran = _invoke("run", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "r"))
+    assert ran.exit_code == 0, ran.output
+    same = _bench(tmp_path / "r")
+    for key in ("counts", "leaderboard"):
+        assert bench[key] == same[key], key
+    # without [columns.surveys] response: the hint names the answer column, never the id
+    (tmp_path / "run.toml").write_text(
+        (tmp_path / "run.toml").read_text().replace(
+            'response = "How did you hear about us?"\n', "")
+    )
+    bad = _invoke("surveys", "-c", str(tmp_path / "run.toml"), "--out", str(tmp_path / "t"))
+    assert bad.exit_code == 2
+    text = " ".join(bad.output.split())
+    assert "did you mean 'How did you hear about us?'" in text
+    assert 'response = "How did you hear about us?"' in text
+    assert "Response ID'?" not in text
+    assert "Traceback" not in text
+    # no surveys anywhere: a usage error naming the flag
+    none = _invoke("surveys", "--touches", touches, "--stages", stages,
+                   "--out", str(tmp_path / "u"))  # fmt: skip
+    assert none.exit_code == 2
+    assert "--surveys" in none.output
+
+
+def test_the_response_did_you_mean_never_names_an_id_column() -> None:
+    from attribution.inputs._read_errors import missing_column_hint
+
+    found = ["Response ID", "Submitted At", "email", "Company", "How did you hear about us?"]
+    hint = missing_column_hint("surveys", ["response", "channel"], found)
+    assert hint.startswith("did you mean 'How did you hear about us?'?")
+    assert "Response ID" not in hint
+    # an id column alone: no did-you-mean, the columns there are
+    hint = missing_column_hint("surveys", ["response"], ["Response ID", "email"])
+    assert hint.startswith("available: 'Response ID', 'email'")
+    # an id is still suggested for an id of ours
+    assert "did you mean 'Contact ID'?" in missing_column_hint(
+        "surveys", ["contact_id"], ["Contact ID", "email"])

@@ -41,7 +41,7 @@ from attribution.engine._manifest import WATERMARK_HELD, coded_notes
 from attribution.engine._memory import attribute
 from attribution.engine._state_lock import state_lock
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
-from attribution.inputs._config import load_config
+from attribution.inputs._config import RunConfig, load_config
 from attribution.inputs._database import SqlTable, check_write_target
 from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions, read_flags
@@ -76,6 +76,23 @@ def sql_inputs(database: str | None, queries: dict[str, str | None]) -> dict[str
         flags = ", ".join(f"--{t}-sql" for t in given)
         raise typer.BadParameter(f"{flags} need --database URI (or ATTRIBUTION_DATABASE_URI)")
     return {table: SqlTable(database, query) for table, query in given.items() if database}
+
+
+def run_config(
+    config: Path | None, files: dict[str, Any]
+) -> tuple[RunConfig | None, dict[str, Any]]:
+    """A run's config (None without --config) and its inputs: the config's ``[inputs]`` (an
+    import folder's tables included), each file flag given (not None) over its key. One
+    description of a run for every command that runs one (``run``, ``surveys``)."""
+    cfg = load_config(config) if config else None
+    inputs = dict(cfg.inputs) if cfg else {}
+    inputs.update({key: value for key, value in files.items() if value is not None})
+    return cfg, inputs
+
+
+def run_options(cfg: RunConfig | None, given: dict[str, tuple[Any, str]]) -> RunOptions:
+    """The run's options: the flags ``given`` (value, flag) over the config's keys."""
+    return cfg.options(given) if cfg else RunOptions.written(given)
 
 
 def plan_file(given: object) -> Path | None:
@@ -206,22 +223,21 @@ def run(
     # write-back (the result reads state files until then), so two runs never overlap on it
     hold = contextlib.ExitStack()
     try:
-        cfg = load_config(config) if config else None
-        inputs = dict(cfg.inputs) if cfg else {}
-        for key, value in (
-            ("touches", touches),
-            ("stages", stages),
-            ("contacts", contacts),
-            ("events", events),
-            ("surveys", surveys),
-            ("spend", spend),
-            ("accounts", accounts),
-            ("subscriptions", subscriptions),
-            ("plan", plan),
-            ("experiments", experiments),
-        ):
-            if value is not None:
-                inputs[key] = value
+        cfg, inputs = run_config(
+            config,
+            {
+                "touches": touches,
+                "stages": stages,
+                "contacts": contacts,
+                "events": events,
+                "surveys": surveys,
+                "spend": spend,
+                "accounts": accounts,
+                "subscriptions": subscriptions,
+                "plan": plan,
+                "experiments": experiments,
+            },
+        )
         queries = (
             touches_sql,
             stages_sql,
@@ -244,7 +260,7 @@ def run(
         given = read_flags(flags)
         if timestamp_format:  # shared with `plan`; merged with [formats] by column
             given["timestamp_formats"] = (formats, "--timestamp-format")
-        options = cfg.options(given) if cfg else RunOptions.written(given)
+        options = run_options(cfg, given)
         if options.segment_windows is not None and "accounts" not in inputs:
             written = {**(cfg.written() if cfg else {}), **given}
             raise ConfigError(

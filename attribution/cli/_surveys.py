@@ -12,20 +12,21 @@ from attribution.cli._app import (
     EXIT_EMPTY,
     ContactsOpt,
     LabelsOpt,
+    MaybeStagesOpt,
+    MaybeTouchesOpt,
     ModelOpt,
     OutOpt,
-    StagesOpt,
-    TouchesOpt,
     TruthOpt,
     app,
     fail,
     finish,
     with_progress,
 )
+from attribution.cli._run import run_config, run_options
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.inputs._sources import check_readable
-from attribution.options import RunOptions, option_flags, read_flags
+from attribution.options import option_flags, read_flags
 from attribution.surveys._classifier import DEFAULT_MIN_PROBA
 from attribution.surveys._join import DEFAULT_POST_PURCHASE_DAYS, MAX_POST_PURCHASE_DAYS
 
@@ -34,34 +35,47 @@ _LEVEL = dict(option_flags())["level"]
 
 @app.command("surveys")
 def surveys_cmd(
-    surveys: Annotated[Path, typer.Option(help="Survey answers file")],
-    touches: TouchesOpt,
-    stages: StagesOpt,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="TOML run config, read as `attribution run` reads it: [inputs] (surveys, "
+            "touches, stages, contacts, import), [columns.surveys] and the other [columns], "
+            "[formats], [run] (level, models...); a flag wins over its key",
+        ),
+    ] = None,
+    surveys: Annotated[
+        Path | None, typer.Option(help="Survey answers file (or [inputs] surveys)")
+    ] = None,
+    touches: MaybeTouchesOpt = None,
+    stages: MaybeStagesOpt = None,
     contacts: ContactsOpt = None,
     level: Annotated[str | None, typer.Option(*_LEVEL.flags, help=_LEVEL.help)] = None,
     model: ModelOpt = None,
     truth: TruthOpt = None,
     survey_labels: LabelsOpt = None,
     survey_min_proba: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--survey-min-proba",
             min=0.0,
             max=1.0,
             help="Survey classifier (--survey-labels): answers it codes with a probability "
-            "below this stay unmatched",
+            f"below this stay unmatched (default {DEFAULT_MIN_PROBA:g}, or the config's)",
         ),
-    ] = DEFAULT_MIN_PROBA,
+    ] = None,
     survey_post_purchase_days: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--survey-post-purchase-days",
             min=0,
             max=MAX_POST_PURCHASE_DAYS,
             help="An answer at most this many days after a conversion of its contact is about "
-            "that conversion, else the next one",
+            f"that conversion, else the next one (default {DEFAULT_POST_PURCHASE_DAYS}, or "
+            "the config's)",
         ),
-    ] = DEFAULT_POST_PURCHASE_DAYS,
+    ] = None,
     allow_empty: Annotated[
         bool,
         typer.Option(
@@ -73,11 +87,24 @@ def surveys_cmd(
 ) -> None:
     """Benchmark models against self-reported surveys ("How did you hear about us?").
 
-    The run is described as ``attribution run`` describes it (one :class:`RunOptions`):
-    --level account with --contacts makes account journeys, and a survey answer keyed by a
-    contact joins its contact's account's conversions, as in ``run --surveys``.
+    The run is described as ``attribution run`` describes it (one :class:`RunOptions`, and
+    the same --config reading: [inputs], [columns.surveys]...): --level account with
+    --contacts makes account journeys, and a survey answer keyed by a contact joins its
+    contact's account's conversions, as in ``run --surveys``.
     """
     try:
+        cfg, inputs = run_config(
+            config,
+            {"surveys": surveys, "touches": touches, "stages": stages, "contacts": contacts},
+        )
+        missing = [f"--{k}" for k in ("surveys", "touches", "stages") if k not in inputs]
+        if missing:
+            raise typer.BadParameter(
+                f"give {', '.join(missing)} (or [inputs] in a --config, an import folder's "
+                "tables included)"
+            )
+        surveys, touches, stages = inputs["surveys"], inputs["touches"], inputs["stages"]
+        contacts = inputs.get("contacts")
         check_readable(
             {
                 "surveys": surveys,
@@ -89,12 +116,14 @@ def surveys_cmd(
             }
         )
         given = read_flags({"models": model, "level": level})
-        given["survey_min_proba"] = (survey_min_proba, "--survey-min-proba")
-        given["survey_post_purchase_days"] = (
-            survey_post_purchase_days,
-            "--survey-post-purchase-days",
-        )
-        options = RunOptions.written(given)
+        if survey_min_proba is not None:  # else the config's, else the default
+            given["survey_min_proba"] = (survey_min_proba, "--survey-min-proba")
+        if survey_post_purchase_days is not None:
+            given["survey_post_purchase_days"] = (
+                survey_post_purchase_days,
+                "--survey-post-purchase-days",
+            )
+        options = run_options(cfg, given)
         result = with_progress(
             len(options.runs),
             attribute,

@@ -21,13 +21,13 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Collection, Sequence
-from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from attribution.exceptions import InputError
+from attribution.inputs._column_guess import guess_column
 
 if TYPE_CHECKING:
     from attribution.inputs._sources import Source
@@ -417,9 +417,7 @@ def missing_column_hint(
     folded = {c.strip().lower().replace(" ", "_"): c for c in reversed(available)}
     pairs: dict[str, str] = {}
     for ours in wanted:
-        theirs = folded.get(ours) or next(
-            iter(get_close_matches(ours, list(folded), n=1, cutoff=0.75)), None
-        )
+        theirs = guess_column(ours, folded)  # never an id column for an answer column
         if theirs is not None and folded.get(theirs, theirs) not in pairs.values():
             pairs[ours] = folded.get(theirs, theirs)
     parts = [

@@ -1,0 +1,58 @@
+"""Which of the user's columns a missing column of ours most likely is, for the
+did-you-mean of a missing-column error
+(:func:`attribution.inputs._read_errors.missing_column_hint`).
+
+Names close to ours are suggested, but an id column is never suggested for an answer
+column: a survey export's ``Response ID`` is close to ``response`` by its letters, and
+mapping it would benchmark the models against respondent ids (``R_00001``) instead of the
+answers. For the survey's ``response`` a header written as the question (``How did you
+hear about us?``) is the answer column. (A ``Campaign ID`` for ``campaign`` is still
+suggested: an id is a fair campaign key.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from difflib import get_close_matches
+
+__all__ = ["guess_column", "id_like"]
+
+#: our columns whose values are answers to a question
+_ANSWERS = frozenset({"response"})
+_QUESTION = re.compile(r"\?\s*$|(?i:\bhear(d)?\b.*\babout\b|\bhow did you\b)")
+
+
+def id_like(name: str) -> bool:
+    """Whether a header names an id: ``Id``, ``Response ID``, ``response_id``,
+    ``ResponseId``.
+
+    >>> [id_like(n) for n in ("Response ID", "ResponseId", "id", "Paid", "response")]
+    [True, True, True, False, False]
+    """
+    text = name.strip()
+    return bool(re.search(r"(?i)(?:^|[\s_\-.])id$", text) or re.search(r"[a-z]Id$", text))
+
+
+def guess_column(ours: str, folded: Mapping[str, str]) -> str | None:
+    """The folded name (a key of ``folded``: folded -> the user's header) of the user's
+    column most likely ours: the same name but for case and spaces, else the closest name
+    (never an id column for an answer column), else for an answer column a header written
+    as the question. None when none is likely.
+
+    >>> cols = {"response_id": "Response ID",
+    ...         "how_did_you_hear_about_us?": "How did you hear about us?"}
+    >>> guess_column("response", cols)
+    'how_did_you_hear_about_us?'
+    >>> guess_column("response", {"response_id": "Response ID"}) is None
+    True
+    """
+    if ours in folded:
+        return ours
+    names = [f for f, theirs in folded.items() if ours not in _ANSWERS or not id_like(theirs)]
+    close = get_close_matches(ours, names, n=1, cutoff=0.75)
+    if close:
+        return close[0]
+    if ours in _ANSWERS:
+        return next((f for f in names if _QUESTION.search(folded[f])), None)
+    return None
