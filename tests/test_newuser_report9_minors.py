@@ -253,3 +253,44 @@ def test_the_response_did_you_mean_never_names_an_id_column() -> None:
     # an id is still suggested for an id of ours
     assert "did you mean 'Contact ID'?" in missing_column_hint(
         "surveys", ["contact_id"], ["Contact ID", "email"])
+
+
+# ------------------- #9: the committee size of each won deal, from the contacts it names
+def test_the_committee_size_of_each_won_deal_is_reported(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from tests.test_surveys_cli_level import _invoke
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    touches = pl.DataFrame({
+        "contact_id": ["c1", "c2", "c3", "c4", "c5"],
+        "channel": ["webinar", "email", "linkedin", "email", "webinar"],
+        "timestamp": [t0 + timedelta(days=d) for d in (1, 2, 3, 4, 5)],
+    })  # fmt: skip
+    won = t0 + timedelta(days=30)
+    stages = pl.DataFrame({  # o1 names three contacts (its contact roles), o2 none
+        "contact_id": ["c1", "c2", "c3", None],
+        "account_id": ["A1", "A1", "A1", "A2"],
+        "opportunity_id": ["o1", "o1", "o1", "o2"],
+        "stage": ["closed_won"] * 4,
+        "timestamp": [won] * 4,
+        "value": [1000.0, 1000.0, 1000.0, 500.0],
+    })  # fmt: skip
+    contacts = pl.DataFrame({"contact_id": ["c1", "c2", "c3", "c4", "c5"],
+                             "account_id": ["A1", "A1", "A1", "A1", "A2"]})  # fmt: skip
+    for name, frame in (("t", touches), ("s", stages), ("c", contacts)):
+        frame.write_csv(tmp_path / f"{name}.csv")
+    got = _invoke("run", "--touches", str(tmp_path / "t.csv"), "--stages", str(tmp_path / "s.csv"),
+                  "--contacts", str(tmp_path / "c.csv"), "--level", "account", "-m", "linear",
+                  "--out", str(tmp_path / "runs"))  # fmt: skip
+    assert got.exit_code == 0, got.output
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
+    conversions = pl.read_parquet(run / "conversions.parquet").sort("opportunity_id")
+    assert conversions.get_column("deal_contacts").to_list() == [3, 0]
+    assert conversions.get_column("contacts_in_journey").to_list() == [4, 1]  # the account's
+    text = " ".join(got.output.split())
+    assert ("buying committee: 3.0 contacts per deal (median 3, max 3) named on the deal "
+            "itself") in text  # fmt: skip
+    assert "of the 1 deals naming any; 1 of 2 deals name none" in text

@@ -37,7 +37,9 @@ Computed by :func:`attribute` when ``level="account"`` and stored on the result:
     deal without one), one per deal, so it sums to 100%; its ``channel`` holds the CRM's
     values, which need not be channel names.
 
-Per-deal columns added to ``conversions``: ``contacts_in_journey``, ``roles_in_journey``,
+Per-deal columns added to ``conversions``: ``contacts_in_journey``, ``deal_contacts`` (the
+contacts named on the deal's own conversion events: an import's contact roles),
+``roles_in_journey``,
 ``required_roles_covered``, ``coverage``, ``sourced_channel``, ``crm_source`` (the CRM's
 lead source, null without one), ``opportunity_created_at``, ``influencing_channels``,
 ``pipeline_value``, ``revenue``.

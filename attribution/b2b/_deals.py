@@ -17,6 +17,7 @@ __all__ = [
     "NO_SOURCE",
     "NO_TOUCH",
     "PIPELINE_SCHEMA",
+    "committee_line",
     "deal_scope",
     "deal_table",
     "pipeline_table",
@@ -125,8 +126,13 @@ def deal_table(
     empty_list = pl.lit([], dtype=pl.List(pl.String))
     return (
         deals.join(per_deal, on="conversion_id", how="left")
+        .join(_named_contacts(stages, conversion_stage), on="opportunity_id", how="left")
         .with_columns(
             pl.col("contacts_in_journey").fill_null(0).cast(pl.UInt32),
+            pl.when(pl.col("opportunity_id").is_not_null())
+            .then(pl.col("deal_contacts").fill_null(0))
+            .cast(pl.UInt32)
+            .alias("deal_contacts"),
             pl.col("roles_in_journey").fill_null(empty_list),
             pl.col("influencing_channels").fill_null(empty_list),
         )
@@ -136,6 +142,7 @@ def deal_table(
         .select(
             "conversion_id",
             "contacts_in_journey",
+            "deal_contacts",
             "roles_in_journey",
             "required_roles_covered",
             coverage_text(pl.col("required_roles_covered"), required).alias("coverage"),
@@ -149,6 +156,48 @@ def deal_table(
             ),
         )
         .sort("conversion_id")
+    )
+
+
+def _named_contacts(stages: pl.DataFrame, conversion_stage: str) -> pl.DataFrame:
+    """Per ``opportunity_id``: the contacts named on its own conversion-stage events
+    (``deal_contacts``): an import's contact roles (Salesforce OpportunityContactRole,
+    HubSpot's deal contacts), one event per contact on the deal."""
+    contact = pl.col("contact_id") if "contact_id" in stages.columns else pl.lit(None, pl.String)
+    return (
+        stages.filter(
+            (pl.col("stage") == conversion_stage) & pl.col("opportunity_id").is_not_null()
+        )
+        .group_by("opportunity_id")
+        .agg(contact.drop_nulls().n_unique().alias("deal_contacts"))
+    )
+
+
+def committee_line(conversions: pl.DataFrame) -> str | None:
+    """The buying committee of the run's deals in one line: how many contacts each deal
+    names on its own conversion events (``deal_contacts``; mean, median and max over the
+    deals naming any) and how many deals name none; None without deal ids.
+
+    >>> line = committee_line(pl.DataFrame({"deal_contacts": [3, 2, 7, 0, None]}))
+    >>> line.split(" named")[0]
+    'buying committee: 4.0 contacts per deal (median 3, max 7)'
+    >>> line.split("; ")[1]
+    '1 of 4 deals name none'
+    """
+    if "deal_contacts" not in conversions.columns:
+        return None
+    sizes = conversions.get_column("deal_contacts").drop_nulls()
+    named = sizes.filter(sizes > 0).cast(pl.Float64)
+    if not named.len():
+        return None
+    mean, median, most = named.to_frame("n").select(
+        pl.col("n").mean().alias("mean"), pl.col("n").median().alias("median"), pl.col("n").max()
+    ).row(0)
+    none = sizes.len() - named.len()
+    return (
+        f"buying committee: {mean:.1f} contacts per deal (median {median:g}, max {most:g}) "
+        "named on the deal itself (an import's contact roles), of the "
+        f"{named.len():,} deals naming any; {none:,} of {sizes.len():,} deals name none"
     )
 
 

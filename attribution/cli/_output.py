@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from attribution.b2b._deals import committee_line
 from attribution.engine._result import AttributionResult
 
 #: Width of the output when it is not a terminal (a log, a pipe, CI): wide enough that no
@@ -181,6 +182,8 @@ def _print_accounts(result: AttributionResult) -> None:
     )
     for note in engagement.get("notes") or ():
         console.print(f"  {note}", markup=False)
+    if committee := committee_line(result.conversions):
+        console.print(f"  {committee}", markup=False)
     cols: list[str] = [
         c
         for c in ("account_id", "coverage", "engagement_score", "tier", "conversions")
