@@ -266,3 +266,17 @@ def test_the_shipped_demo_config_gives_the_demo_figures(demo_run, tmp_path) -> N
     )
     for name in ("economics.parquet", "plan.parquet", "levers.parquet"):
         assert_frame_equal(pl.read_parquet(demo / name), pl.read_parquet(ran / name))
+
+
+def test_survey_labels_are_checked_before_the_attribution(tmp_path) -> None:
+    """#13: the survey classifier's labelled answers are read before the run too."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("answer,channel\nfrom a podcast,podcast\n")  # no 'response' column
+    done = _cli("run", "-m", "linear", "--touches", str(SAMPLE / "touches.parquet"),
+                "--stages", str(SAMPLE / "stages.parquet"), "--surveys",
+                str(SAMPLE / "surveys.parquet"), "--survey-labels", str(labels),
+                "--out", str(tmp_path / "r"))
+    assert done.returncode == 2, done.stderr
+    assert "labels.csv" in done.stderr
+    assert "response" in done.stderr
+    assert "[load]" not in done.stderr

@@ -223,10 +223,11 @@ gross_margin, a table segment = margin), got 'high'
 
     def check(self, options: RunOptions | None = None) -> None:
         """Read and check the small tables given (spend, accounts, subscriptions,
-        experiments, surveys) and the plan as the B2B stage reads them (see :meth:`read`),
-        under the run's column names and timestamp formats: a bad table is the error naming
-        the file, the user's column and the 1-based lines before any work starts (the
-        service answers it as a 422); the touch log and the stages are the run's to check.
+        experiments, surveys and their labels) and the plan as the B2B stage reads them
+        (see :meth:`read`), under the run's column names and timestamp formats: a bad table
+        is the error naming the file, the user's column and the 1-based lines before any
+        work starts (the service answers it as a 422); the touch log and the stages are the
+        run's to check.
 
         >>> import polars as pl
         >>> spend = pl.DataFrame({"channel": ["ads"], "month": ["2025-01-01"],
@@ -295,6 +296,11 @@ gross_margin, a table segment = margin), got 'high'
                 formats=formats_for("surveys", formats),
             )
             held["surveys"] = _held(self.surveys, surveys.source)
+        if self.survey_labels is not None:  # the classifier's labelled answers
+            from attribution.surveys._classifier import LABELS
+
+            labels = load(self.survey_labels, LABELS)
+            held["survey_labels"] = _held(self.survey_labels, labels.source)
         if self.plan is not None:
             self._check_plan(options)
         return replace(self, **held) if held else self
