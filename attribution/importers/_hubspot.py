@@ -323,7 +323,7 @@ def _deals(
     if won_no_amount:
         report.notes.append(f"deals: {won_no_amount} won deal(s) without an amount (value missing)")
     per_contact = (
-        frame.explode("contact_id")
+        frame.explode("contact_id", empty_as_null=True)  # no contact: the company alone
         .join(
             accounts.select("contact_id", pl.col("account_id").alias("_contact_account")),
             on="contact_id",

@@ -202,7 +202,7 @@ def engagement_touches(
     many = pl.col("contact_id").list.len() > 1
     return (
         frame.with_columns(many.alias("_many"))
-        .explode("contact_id")
+        .explode("contact_id", empty_as_null=True)  # no contact: the company alone
         .join(accounts.rename({"account_id": "_contact_account"}), on="contact_id", how="left")
         .select(
             pl.when("_many")
