@@ -50,3 +50,16 @@ def test_a_deal_or_activity_with_a_company_and_no_contact_is_the_companys(tmp_pa
     assert touch.height == 1
     assert touch.item(0, "account_id") == "9003"
     assert touch.item(0, "contact_id") is None
+
+
+def test_a_deal_on_several_companies_is_counted_and_noted(tmp_path: Path) -> None:
+    """Minor #5: a deal naming two companies silently took the first."""
+    deals = (HS / "deals.csv").read_text().replace(",101;102,9001,", ",101;102,9001;9002,", 1)
+    assert "9001;9002" in deals
+    (tmp_path / "deals.csv").write_text(deals)
+    got = import_hubspot(HS / "contacts.csv", tmp_path / "deals.csv")
+    assert got.report["counts"]["deals_on_several_companies"] == 1
+    (note,) = [n for n in got.report["notes"] if "several companies" in n]
+    assert note.startswith("deals: 1 row(s) name several companies in 'Associated Company IDs'")
+    won = got.stages.filter(pl.col("opportunity_id") == "5001")
+    assert set(won.get_column("account_id")) == {"9001"}

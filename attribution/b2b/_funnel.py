@@ -272,7 +272,7 @@ class Funnel:
             v = overall.row(0, named=True)
             if v["velocity_per_day"] is not None:
                 lines.append(
-                    f"Pipeline velocity: {v['opportunities']:,.0f} open opportunities x "
+                    f"Pipeline velocity: {v['opportunities']:,.0f} open opportunities (avg) x "
                     f"{pct(v['win_rate'])} win rate x ${v['average_deal']:,.0f} average deal / "
                     f"{v['cycle_days']:.1f} cycle days = ${v['velocity_per_day']:,.0f} per day."
                 )

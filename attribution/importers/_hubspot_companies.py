@@ -50,6 +50,13 @@ def companies_expr(
     names where ``others`` use ids could never meet, so that is an error)."""
     ids = export.column(COMPANY_IDS, required=False)
     if ids is not None:
+        several = int(export.frame.select((split_ids(ids).list.len() > 1).sum()).item())
+        if several:  # counted and said: the first company is the account, the others unused
+            report.counts[f"{export.label}_on_several_companies"] = several
+            report.notes.append(
+                f"{export.label}: {several:,} row(s) name several companies in '{ids}'; the "
+                "first is the account (the others are not used)"
+            )
         return first_id(ids), ids
     names = export.column(COMPANY_NAMES, required=False)
     if names is None:
