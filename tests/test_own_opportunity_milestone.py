@@ -74,3 +74,32 @@ def test_a_conversion_without_an_opportunity_id_keeps_the_entity_rule() -> None:
     result = attribution.attribute(TOUCHES, stages, options=options)
     (conv,) = result.conversions.iter_rows(named=True)
     assert conv["opportunity_at"] == _day(3)  # the first opportunity event of the account
+
+
+def test_a_parallel_deal_left_without_touches_is_counted_and_said(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """New-user report 10 #1: an expansion deal opened before the account's new-business
+    deal closed got no touches (a touch belongs to the earliest conversion at or after it),
+    said only as 'without touches 1'. Counted as a parallel deal and said."""
+    import subprocess
+    import sys
+
+    stages = _stages(
+        [("a1", "o1", "opportunity", 3, None), ("a1", "o1", "closed_won", 20, 500.0),
+         ("a2", "o2", "opportunity", 10, None), ("a2", "o2", "closed_won", 30, 900.0)]
+    )  # fmt: skip
+    touches = TOUCHES.filter(pl.col("timestamp") <= _day(12))  # none after the first close
+    options = attribution.RunOptions(level="account", models=["linear"], lookback="120d")
+    result = attribution.attribute(touches, stages, options=options)
+    rec = result.manifest["reconciliation"]
+    assert (rec["conversions_unattributed"], rec["conversions_parallel_without_touches"]) == (1, 1)
+    touches.write_parquet(tmp_path / "t.parquet")
+    stages.write_parquet(tmp_path / "s.parquet")
+    proc = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "run", "--touches", "t.parquet", "--stages",
+         "s.parquet", "--level", "account", "-m", "linear", "--lookback", "120d", "--out", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "of them 1 parallel deal(s), opened before the entity's previous conversion" in (
+        proc.stdout
+    )

@@ -131,6 +131,13 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
             if rec.get("conversions_same_timestamp")
             else ""
         )
+        + (
+            f"; of them {rec['conversions_parallel_without_touches']:,} parallel deal(s), "
+            "opened before the entity's previous conversion, whose touches went to it (a touch "
+            "belongs to the earliest conversion at or after it)"
+            if rec.get("conversions_parallel_without_touches")
+            else ""
+        )
         + f"; without a value {rec.get('conversions_without_value', 0):,}"
         + (
             f" (value taken from the deal's opportunity event {n:,})"

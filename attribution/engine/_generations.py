@@ -46,14 +46,15 @@ __all__ = [
     "write_table",
 ]
 
-STATE_VERSION = 8  # 3: the history as indexed Arrow IPC files; 4: the path table as a
+STATE_VERSION = 9  # 3: the history as indexed Arrow IPC files; 4: the path table as a
 #                       table written whole plus the path deltas of the nights since; 5: each
 #                       input's source positions (rows numbered as a full run numbers them);
 #                       6: history files ordered by their entities' latest time, each with an
 #                       index file; 7: under a campaign key, the journeys' touches keep their
 #                       channel (the models' channel parameters match it); 8: a conversion's
 #                       opportunity milestone is its own opportunity's (the stored journeys'
-#                       roles were built by the entity rule)
+#                       roles were built by the entity rule); 9: the counts hold the
+#                       parallel deals left without touches
 STATE_FILE = "state.json"
 #: the per-entity tables, kept as generations
 ENTITY_TABLES = ("journeys", "conversions", "campaigns")

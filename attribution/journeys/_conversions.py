@@ -171,7 +171,8 @@ def milestone_times(
         pl.when(pl.col(f"{role}_at") <= pl.col("timestamp")).then(pl.col(f"{role}_at"))
         for role in ("lead", "opportunity", "closed_won")
     ]
-    return conv.with_columns(reached).drop("_after", "_previous", "_own_opportunity_at")
+    # _previous stays: a conversion opened before it (a parallel deal) is counted
+    return conv.with_columns(reached).drop("_after", "_own_opportunity_at")
 
 
 def with_roles(journey: pl.DataFrame, conv: pl.DataFrame) -> pl.DataFrame:

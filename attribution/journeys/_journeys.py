@@ -321,7 +321,18 @@ def build_journeys(
             (~pl.col("_first_at_time") & (pl.col("n_touches") == 0)).sum()
         ).item()
     )
-    conversions = conversions.drop("_first_at_time")
+    # a parallel deal: opened before the entity's previous conversion, its touches up to that
+    # conversion are that one's (a touch belongs to the earliest conversion at or after it)
+    parallel = int(
+        conversions.select(
+            (
+                (pl.col("opportunity_at") < pl.col("_previous"))
+                & (pl.col("n_touches") == 0)
+                & pl.col("_first_at_time")  # not one of the same-time ones, counted apart
+            ).sum()
+        ).item()
+    )
+    conversions = conversions.drop("_first_at_time", "_previous")
     counts: dict[str, int | dict[str, int]] = {
         "touches_in": touches_in,
         "touches_in_journeys": journey.height,
@@ -332,6 +343,7 @@ def build_journeys(
         "conversions_attributed": attributed,
         "conversions_unattributed": conversions.height - attributed - same_time,
         "conversions_same_timestamp": same_time,
+        "conversions_parallel_without_touches": parallel,
         "conversions_without_value": int(conv.get_column("_value_missing").sum()),
         "conversions_value_from_opportunity": int(conv.get_column("_value_from_opportunity").sum()),
         "null_paths": null_touches.get_column("path_id").n_unique() if null_touches.height else 0,
