@@ -125,7 +125,8 @@ def test_null_channel_names_the_rows() -> None:
 
 
 def test_non_numeric_value() -> None:
-    stages = STAGES.with_columns(pl.lit("1,000").alias("value"))
+    # a decimal comma; '1,000' reads 1000 as money, as import reads it (test_fix10_money.py)
+    stages = STAGES.with_columns(pl.lit("1,5").alias("value"))
     with pytest.raises(attribution.SchemaError, match="decimal point") as info:
         _run(_touches(), stages)
     assert (info.value.table, info.value.column, info.value.rows) == ("stages", "value", [0])

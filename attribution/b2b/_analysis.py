@@ -128,6 +128,8 @@ def analyse(
     ([], 'linear')
     """
     inputs = inputs or B2BInputs()
+    notes = result.manifest.setdefault("notes", [])  # what reading the B2B inputs said
+    notes.extend(n for n in inputs.notes if n not in notes)  # ('$7,880.74' read as money)
     if options is None:  # the run's own: its mappings, stage names and conversion stage
         options = result.options
     bench = _decide(result, inputs, options)

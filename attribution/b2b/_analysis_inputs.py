@@ -305,6 +305,20 @@ gross_margin, a table segment = margin), got 'high'
             self._check_plan(options)
         return replace(self, **held) if held else self
 
+    @property
+    def notes(self) -> list[str]:
+        """What reading the tables said (inputs as :meth:`read` holds them; none before):
+        one NOTE line per money column whose amounts were written as money (``$7,880.74``
+        in a spend sheet, read without the ``$`` and the thousands commas)."""
+        from attribution.inputs._sources import Source
+
+        return [
+            note
+            for name in ("spend", "subscriptions", "experiments")
+            if isinstance(held := getattr(self, name), Source)
+            for note in held.money_notes(name)
+        ]
+
     def _check_plan(self, options: RunOptions | None) -> None:
         """The plan file read and checked, and the inputs its check needs given (spend,
         the stages, the touches for its [tests]; won deals as the conversions)."""
@@ -338,8 +352,8 @@ def _held(given: Any, source: Source) -> Any:
     """A table given as a file or a query, as it was read (its rows in memory, its name,
     path and numbering kept: :func:`attribution.inputs._schema.load` reads a
     :class:`Source` as it is); a frame as given."""
-    if source.path is None and source.sql is None:
-        return given
+    if source.path is None and source.sql is None and not source.money:
+        return given  # a frame (one whose amounts were read as money: held, to say it)
     return replace(source, frame=source.frame.collect().lazy())
 
 

@@ -350,12 +350,19 @@ def _summarise(
     choose: str,
 ) -> None:
     """:func:`finish` after the run directory is written: the summaries, then ``write_to``."""
+    from attribution.inputs._money import money_note
     from attribution.inputs._read_errors import SEMICOLON_NOTE
 
     for table, entry in (result.manifest.get("inputs") or {}).items():
-        if isinstance(entry, dict) and entry.get("separator") == ";":
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("separator") == ";":
             err.print(f"note: {table} '{entry.get('source')}': {SEMICOLON_NOTE}",
                       highlight=False, markup=False, soft_wrap=True)
+        for ours, read in (entry.get("money_read") or {}).items():
+            note = money_note(table, str(entry.get("source")), ours, read["column"],
+                              (read["values"], read["example"]))  # a value as '$24,000.00'
+            err.print(note, highlight=False, markup=False, soft_wrap=True)
     if summary:
         print_summary(result)
     if isinstance(decided := result.manifest.get("decision_model"), str):

@@ -246,6 +246,8 @@ def plan_cmd(
             benchmarks=bench,
             experiments_next=False,  # the plan's own tests are read out instead
         ).read(options)
+        for note in b2b.notes:  # amounts written as money ('$7,880.74'), read: said once
+            err.print(note, markup=False, highlight=False, soft_wrap=True)
         result = with_progress(
             len(models),
             attribute,

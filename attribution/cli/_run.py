@@ -333,6 +333,8 @@ def run(
             benchmarks=load_benchmarks_of(cfg, benchmarks),
             influence_csv=influence_csv,
         ).read(options)
+        for note in b2b.notes:  # amounts written as money ('$7,880.74'), read: said once
+            typer.echo(note, err=True)
         engine: Any = attribute
         if options.state is not None:
             from attribution.engine._incremental import attribute_incremental

@@ -18,6 +18,13 @@ import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
 from attribution.importers._amount_hints import amount_hint
+from attribution.inputs._money import (
+    DOT_IS_DECIMAL,
+    DOT_THOUSANDS_LOOK,
+    comma_decimal,
+    dot_decimal,
+    money_text,
+)
 from attribution.inputs._read_errors import (
     check_text_file,
     csv_separator,
@@ -484,22 +491,6 @@ def ambiguous_dates_note(exports: Sequence[Export]) -> str | None:
     )
 
 
-#: Amount forms, after a leading ``$`` and the surrounding spaces are removed. A digit group
-#: separator (``,`` with a decimal point; ``.`` with a decimal comma; a space, NBSP or
-#: narrow NBSP with either) separates groups of exactly three digits, so ``1,5`` is never
-#: 15 and ``24.000,00`` never 24: a value in neither form is an error.
-_SPACES = "[ \u00a0\u202f]"
-_DOT_DECIMAL = (
-    rf"^[-+]?(\d+|\d{{1,3}}(,\d{{3}})+|\d{{1,3}}({_SPACES}\d{{3}})+)(\.\d+)?$"
-    r"|^[-+]?\d+(\.\d+)?[eE][+-]?\d+$"
-)
-_COMMA_DECIMAL = rf"^[-+]?(\d+|\d{{1,3}}(\.\d{{3}})+|\d{{1,3}}({_SPACES}\d{{3}})+)(,\d+)?$"
-#: ``1.234`` / ``24.000``: a dot before exactly three digits reads either way (1.234 or
-#: 1234); ambiguous unless another amount of the column shows the dot is a decimal point
-_DOT_THOUSANDS_LOOK = r"^-?[1-9]\d{0,2}(\.\d{3})+$"
-_DOT_IS_DECIMAL = r"^-?\d+\.(\d{1,2}|\d{4,})$|,\d{3}"
-
-
 def parse_amounts(
     export: Export,
     column: str | None,
@@ -521,18 +512,16 @@ def parse_amounts(
     if column is None:
         return pl.lit(None, pl.Float64)
     # a sign, then ``$`` and spaces around it: ``-$500``, ``$ 24,000``
-    text = pl.col(column).str.replace(r"^([-+]?)\s*\$\s*", "${1}").str.strip_chars()
+    text = money_text(pl.col(column))  # the forms: attribution.inputs._money, one reading
     if decimal_comma:
-        valid = text.str.contains(_COMMA_DECIMAL)
-        number = text.str.replace_all(rf"[.{_SPACES[1:-1]}]", "").str.replace(",", ".")
+        valid, number = comma_decimal(text)
         hint = (
             "with --decimal-comma amounts are written 24.000,00 / 1,5 / 12 000,00 (dots or "
             "spaces between groups of three digits); values such as 24,000.00 need the import "
             "without --decimal-comma"
         )
     else:
-        valid = text.str.contains(_DOT_DECIMAL)
-        number = text.str.replace_all(rf"[,{_SPACES[1:-1]}]", "")
+        valid, number = dot_decimal(text)
         hint = (
             "amounts are written 25000, 25000.50 or 25,000.50 (commas only between groups of "
             "three digits); an export with decimal commas (24.000,00, 1,5) needs "
@@ -541,12 +530,12 @@ def parse_amounts(
     expr = pl.when(valid).then(number.cast(pl.Float64, strict=False))
     _bad(export, column, expr, "an amount", lambda ex: amount_hint(ex, hint), ours)
     if not decimal_comma:
-        decided = export.frame.select(pl.col(column).str.contains(_DOT_IS_DECIMAL).any()).item()
+        decided = export.frame.select(text.str.contains(DOT_IS_DECIMAL).any()).item()
         if not decided:
             _refuse(
                 export,
                 column,
-                text.str.contains(_DOT_THOUSANDS_LOOK),
+                text.str.contains(DOT_THOUSANDS_LOOK),
                 "{n} amount(s) such as {example} read either way (a decimal point or a "
                 "thousands separator) and no other amount of the column tells which,",
                 "give --decimal-comma (decimal_comma=True) if the dots separate thousands "

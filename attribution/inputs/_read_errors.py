@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from attribution.inputs._sources import Source
 
 __all__ = [
+    "COMMA_HINT",
     "check_has_rows",
     "check_repeated_headers",
     "check_text_file",
@@ -62,22 +63,27 @@ def check_has_rows(source: Source, table: str, blank: int = 0) -> None:
         )
 
 
+#: a number with a comma that no reader takes (inputs/_money.py reads '1,500.00', not '1,5')
+COMMA_HINT = (
+    "numbers must use '.' as the decimal point: a decimal comma ('1,5', or any comma in a "
+    "';'-separated file) is never guessed; write the numbers with '.' (Excel in a "
+    "comma-decimal locale: File > Options > Advanced, decimal separator '.', then save again)"
+)
 #: a finance sheet's money: a currency sign, or US thousands groups before a decimal point
 _MONEY_TEXT = re.compile(r"\s*[$€£].*|\s*\d{1,3}(,\d{3})+\.\d+\s*")
 
 
 def number_hint(example: str) -> str:
-    """The hint of a number that does not read: a finance sheet's money (``$24,379.07``,
-    new-user report 8 #11), a comma (never guessed: ``1,5`` or ``1,500``), or neither."""
+    """The hint of a number that does not read: money in a form a money column does not
+    read (``€24,379.07``; a money column reads ``$24,379.07``:
+    :mod:`attribution.inputs._money`), a comma (never guessed: ``1,5``), or neither."""
     if _MONEY_TEXT.fullmatch(example):
-        return "no currency sign, no thousands commas: '$24,379.07' is written 24379.07"
-    if "," in example:
         return (
-            "numbers must use '.' as the decimal point and no thousands separator: a comma "
-            "('1,5' or '1,500') is never guessed; write the numbers with '.' (Excel in a "
-            "comma-decimal locale: File > Options > Advanced, decimal separator '.', then "
-            "save again)"
+            "write 24379.07 (an amount column also reads $24,379.07: a '$', commas between "
+            "groups of three digits, '.' as the decimal point; no other currency sign)"
         )
+    if "," in example:
+        return COMMA_HINT
     return "numbers must use '.' as the decimal point and no thousands separator"
 
 

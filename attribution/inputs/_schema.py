@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import polars as pl
@@ -28,6 +28,7 @@ from attribution.inputs._column_map import check_column_map
 from attribution.inputs._control import refuse_control_characters, scan_text, spaceless
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
+from attribution.inputs._money import MONEY_COLUMNS, read_money
 from attribution.inputs._read_errors import (
     check_has_rows,
     check_repeated_headers,
@@ -35,7 +36,7 @@ from attribution.inputs._read_errors import (
     months_as_columns,
     separator_hint,
     unreadable,
-)  # fmt: skip
+)
 from attribution.inputs._reading import (
     aligned_row_index,
     blanks_as_null,
@@ -302,7 +303,6 @@ def load(
         raise unreadable(source, spec.name, exc) from None
 
 
-
 def _load(
     source: Source,
     spec: TableSpec,
@@ -362,7 +362,8 @@ def _load(
     frame, trimmed, bounds = tidy_ids(frame, bounds, spec.name, source, ROW, spaceless(scans))
     frame = frame_blanks_as_null(frame, loaded, bounds, spaceless(scans))
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
-    frame = _normalise_types(frame, spec, source, formats)
+    money: dict[str, tuple[int, str]] = {}  # money columns' values read as money
+    frame = _normalise_types(frame, spec, source, formats, money)
     kinds = {c: spec.columns[c] for c in loaded}  # limits (a survey answer is cut to its own)
     frame, truncated = check_limits(frame, kinds, spec.name, source, ROW)
     rows_in = frame.height
@@ -373,6 +374,7 @@ def _load(
     refuse_control_characters(frame, spec.name, source, ROW, scans)  # a NUL in 'linkedin'
     refuse_total_rows(frame, spec.name, source, ROW)  # spend: a BI export's Total row
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
+    source = replace(source, money={c: (*v, names.get(c, c)) for c, v in money.items()})
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
         blank_rows=blank, duplicates=repeats, trimmed=trimmed, truncated=truncated,
@@ -449,15 +451,9 @@ def _rows_where(frame: pl.DataFrame, predicate: pl.Expr) -> list[int]:
 
 
 #: What each column kind expects, as a type error says it, and the hint it gives.
-_EXPECTED = {
-    STRING: ("text", None),
-    FLOAT: ("a number", None),
-    TIMESTAMP: (
-        "an ISO 8601 timestamp",
-        "timestamps are text like 2025-03-01T09:30:00Z or a datetime column",
-    ),
-    DATE: ("a date", None),
-}
+_EXPECTED = {STRING: ("text", None), FLOAT: ("a number", None), DATE: ("a date", None),
+             TIMESTAMP: ("an ISO 8601 timestamp", "timestamps are text like "
+                         "2025-03-01T09:30:00Z or a datetime column")}  # fmt: skip
 
 
 def _conversions(
@@ -530,12 +526,15 @@ def _normalise_types(
     spec: TableSpec,
     source: Source,
     formats: Mapping[str, Sequence[str]] | None = None,
+    money: dict[str, tuple[int, str]] | None = None,  # filled: the values read as money
 ) -> pl.DataFrame:
     exprs, checks = _conversions(frame.schema, spec, source, formats)
     if not exprs:
         return frame
     converted = frame.with_columns(exprs)
     for col, kind in checks:
+        if kind == FLOAT and col in MONEY_COLUMNS.get(spec.name, ()):  # '$7,880.74'
+            converted = read_money(frame, converted, ROW, col, spec.name, source, money)
         check_parsed(
             frame.get_column(col),
             converted.get_column(col),

@@ -122,6 +122,9 @@ class Source:
     sql: SqlTable | None = field(default=None, compare=False, repr=False)
     #: a CSV / TSV file's cell separator (``;`` for an unambiguous semicolon file)
     separator: str | None = None
+    #: what the load read as money (``$7,880.74``: :mod:`attribution.inputs._money`): our
+    #: column -> (values, the first, the user's column), said where the source is described
+    money: Mapping[str, tuple[int, str, str]] = field(default_factory=dict, compare=False)
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
@@ -135,7 +138,22 @@ class Source:
         entry = {"source": self.name, "rows": rows, "sha256": digest}
         if self.separator == ";":  # said: the file was read as what it unambiguously is
             entry["separator"] = ";"
+        if self.money:  # said: amounts read as money, e.g. '$7,880.74' (inputs/_money.py)
+            entry["money_read"] = {
+                ours: {"values": n, "example": example, "column": theirs}
+                for ours, (n, example, theirs) in self.money.items()
+            }
         return entry
+
+    def money_notes(self, table: str) -> list[str]:
+        """The NOTE lines of what the load of this source (the table ``table``) read as
+        money (:func:`attribution.inputs._money.money_note`), one per column."""
+        from attribution.inputs._money import money_note
+
+        return [
+            money_note(table, self.name, ours, theirs, (n, example))
+            for ours, (n, example, theirs) in self.money.items()
+        ]
 
 
 def _headers_as_written(frame: pl.LazyFrame) -> pl.LazyFrame:
