@@ -64,7 +64,9 @@ def load_segments(accounts: Accounts | TableLike | None, options: RunOptions) ->
 def segments_of(accounts: Accounts | None, options: RunOptions) -> pl.DataFrame | None:
     """``account_id`` and ``segment`` of the accounts :func:`load_segments` read for a
     lookback per segment (None without), as :func:`build_part` takes them (small: a Spark
-    job broadcasts them)."""
+    job broadcasts them). An account with an 18-character Salesforce id is there under its
+    15-character form too (:meth:`Accounts.lookup`, as the rest of the run meets accounts):
+    a Data Loader accounts table meets an import's touches and stages."""
     if accounts is None or options.segment_windows is None:
         return None
-    return accounts.frame.select("account_id", "segment")
+    return accounts.lookup(["segment"]).drop("_id15")
