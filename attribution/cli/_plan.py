@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 from rich.markup import escape
@@ -19,11 +19,9 @@ from attribution.cli._app import (
     ContactsOpt,
     MaybeStagesOpt,
     MaybeTouchesOpt,
-    OutOpt,
     SubscriptionsOpt,
     TimestampFormatOpt,
     app,
-    check_out,
     console,
     err,
     fail,
@@ -33,12 +31,12 @@ from attribution.cli._app import (
     with_progress,
     write_extra,
 )
+from attribution.cli._run import one_run, run_options, runs_dir_of
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import RunConfig, load_config
 from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions
-from attribution.typing import Level
 
 
 def plan_touch_types(given: str | None, touches: Path, cfg: RunConfig | None) -> tuple[str, ...]:
@@ -72,6 +70,48 @@ def plan_hint(message: str) -> str:
     )
 
 
+def _plan_options(
+    plan: Path,
+    cfg: RunConfig | None,
+    touches: Path,
+    model: str | None,
+    timestamp_format: list[str] | None,
+    exclude_touch_types: str | None,
+    flags: dict[str, tuple[Any, str]],
+) -> RunOptions:
+    """The plan's run options, read as ``run`` reads them (cli/_run.py ``run_options``): the
+    flags (``flags``: option -> (value or None, flag)) over the config's ``[run]`` and its
+    sections. A model named (``--model``; else, when the config's ``[run]`` chooses no
+    ``models`` or ``decision_model``, the plan's ``model``) measures alone and decides; else
+    the config's, else every default model (the default decision model measures, the
+    levers compare them all). The touch types left out:
+    ``--exclude-touch-types``, else the config's, else the plan's default (the sales
+    follow-ups the touches have)."""
+    from attribution.b2b._plan import read_plan
+    from attribution.models._registry import default_models
+
+    given = {name: pair for name, pair in flags.items() if pair[0] is not None}
+    # the config's own choice of models wins over the plan's model, as the run's decision
+    # model does in `run --plan` (the plan summary says so when the plan named another)
+    chosen = cfg is not None and bool({"models", "decision_model"} & set(cfg.run))
+    named = model or (None if chosen else read_plan(plan).model)
+    if named:
+        where = "--model" if model else f"plan '{plan}': model"
+        given["models"] = ([named], where)
+        given["decision_model"] = (named, where)
+    if timestamp_format:  # shared with `run`; merged with [formats] by column
+        formats = timestamp_formats(timestamp_format, cfg)
+        given["timestamp_formats"] = (formats, "--timestamp-format")
+    options = one_run(run_options(cfg, given), "plan")
+    if options.models is None:
+        options = options.replace(models=default_models())
+    if exclude_touch_types is None and cfg is not None and "exclude_touch_types" in cfg.run:
+        return options.replace(exclude_touch_types=given_touch_types(options.exclude_touch_types))
+    return options.replace(
+        exclude_touch_types=plan_touch_types(exclude_touch_types, touches, cfg)
+    )
+
+
 @app.command("plan")
 def plan_cmd(
     plan: Annotated[Path, typer.Argument(help="Plan TOML: [budget] by channel, [targets]")],
@@ -95,7 +135,8 @@ def plan_cmd(
         typer.Option(
             "--config",
             "-c",
-            help="TOML config: [inputs] (the data, as `run` reads it; a flag wins), "
+            help="TOML config, read as `attribution run` reads it (a flag wins over its key): "
+            "[inputs] (the data), [run] (models, bootstrap, exclude_touch_types, out...), "
             "[columns], [stage_names] (the data's stage names, e.g. "
             'closed_won = ["Closed Won"]), [channels], [formats], [economics], [benchmarks]',
         ),
@@ -103,36 +144,49 @@ def plan_cmd(
     timestamp_format: TimestampFormatOpt = None,
     benchmarks: BenchmarksOpt = None,
     bootstrap: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--bootstrap",
             help="Bootstrap draws: the plan risk draws each channel's CAC from them (and the "
-            "economics get 90% intervals); 0 (default): from the credited customers as counts",
+            "economics get 90% intervals); 0 (default, or the config's [run] bootstrap): from "
+            "the credited customers as counts",
             min=0,
         ),
-    ] = 0,
+    ] = None,
     bootstrap_seed: Annotated[
-        int, typer.Option("--bootstrap-seed", help="Seed of the bootstrap draws", min=0)
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--bootstrap-seed", help="Seed of the bootstrap draws (default 0)", min=0
+        ),
+    ] = None,
     exclude_touch_types: Annotated[
         str | None,
         typer.Option(
             "--exclude-touch-types",
             help="touch_type values left out of the credit that measures CAC, comma-separated "
-            "(default: the sales follow-ups sales_call,sales_email,meeting, or [sla] "
-            "sales_touch_types, when the touches have a touch_type column, as the demo; "
-            "'none': credit every touch)",
+            "(default: the config's [run] exclude_touch_types, else the sales follow-ups "
+            "sales_call,sales_email,meeting, or [sla] sales_touch_types, when the touches "
+            "have a touch_type column, as the demo; 'none': credit every touch)",
         ),
     ] = None,
     level: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--level",
             help="contact or account: what one customer is (account: one per account deal, "
-            "the contacts table maps contacts to accounts; a buying committee is one customer)",
+            "the contacts table maps contacts to accounts; a buying committee is one "
+            "customer); default contact, or the config's [run] level",
         ),
-    ] = "contact",
-    out: OutOpt = Path("runs"),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory that receives run folders (default: the config's [run] out, else "
+            "runs)",
+        ),
+    ] = None,
 ) -> None:
     """Check a plan: can this budget buy the target customers at the target CAC?
 
@@ -142,12 +196,11 @@ def plan_cmd(
     rates against the published ranges. With none of them: only the latter (no data needed).
     """
     from attribution.b2b._plan import check_plan, read_plan
-    from attribution.models._registry import default_models
 
     try:
-        check_out(out)
         check_readable({"plan": plan, "benchmarks": benchmarks})
         cfg = load_config(config) if config else None
+        out = runs_dir_of(out, cfg)  # --out, else the config's [run] out, as run's
         # the config's [inputs] (its import folder too), as `run` reads them; a flag wins
         given_inputs = {
             name: cfg.inputs.get(name) if cfg and value is None else value
@@ -217,21 +270,11 @@ def plan_cmd(
         )
         # a model named (--model or the plan's) measures alone; else every default model
         # runs, the default decision model measures and the levers compare them all
-        given = model or read_plan(plan).model
-        models = [given] if given else default_models()
-        formats = timestamp_formats(timestamp_format, cfg)
-        options = RunOptions(
-            models=models,
-            exclude_touch_types=plan_touch_types(exclude_touch_types, touches, cfg),
-            columns=cfg.columns if cfg else None,
-            stage_names=cfg.stage_names if cfg else None,
-            timestamp_formats=formats,
-            channel_aliases=(cfg.channels or None) if cfg else None,
-            bootstrap=bootstrap,
-            bootstrap_seed=bootstrap_seed,
-            decision_model=given,
-            level=cast(Level, level),  # validated there: an error naming the option
-        )
+        options = _plan_options(
+            plan, cfg, touches, model, timestamp_format, exclude_touch_types,
+            {"level": (level, "--level"), "bootstrap": (bootstrap, "--bootstrap"),
+             "bootstrap_seed": (bootstrap_seed, "--bootstrap-seed")},
+        )  # fmt: skip
         # the B2B inputs (spend, plan, accounts...) read and checked before the attribution
         b2b = B2BInputs(
             touches=touches,
@@ -249,12 +292,13 @@ def plan_cmd(
         for note in b2b.notes:  # amounts written as money ('$7,880.74'), read: said once
             err.print(note, markup=False, highlight=False, soft_wrap=True)
         result = with_progress(
-            len(models),
+            len(options.runs),
             attribute,
             touches=touches,
             stages=stages,
             contacts=contacts,
-            accounts=accounts if bootstrap else None,  # the draws' segments
+            # the draws' segments, a lookback per segment ([run] lookback = {smb = ...})
+            accounts=accounts if options.bootstrap or options.segment_windows else None,
             options=options,
         )
         result.require_conversions()  # a plan measured on no customer is no answer (below)

@@ -95,6 +95,30 @@ def run_options(cfg: RunConfig | None, given: dict[str, tuple[Any, str]]) -> Run
     return cfg.options(given) if cfg else RunOptions.written(given)
 
 
+def runs_dir_of(out: Path | None, cfg: RunConfig | None) -> Path:
+    """Where a command writes its run directory: ``--out``, else the config's ``[run] out``
+    (relative to the config file), else ``runs``; checked before any work starts, an error
+    naming what gave it. One rule for ``run``, ``surveys`` and ``plan``."""
+    runs_dir = out or Path(cfg.run.get("out", "runs") if cfg else "runs")
+    check_out(runs_dir, "[run] out" if out is None and cfg and "out" in cfg.run else "--out")
+    return runs_dir
+
+
+def one_run(options: RunOptions, command: str) -> RunOptions:
+    """``options`` of a command that writes one run directory and keeps no state
+    (``surveys``, ``plan``): a config's ``[run] state`` / ``write_to`` (a nightly run's) is
+    not theirs and is left out, said in a note."""
+    kept = [name for name in ("state", "write_to") if getattr(options, name) is not None]
+    if not kept:
+        return options
+    typer.echo(
+        f"note: attribution {command} keeps no state and writes no table: the config's "
+        f"[run] {' / '.join(kept)} is for `attribution run` (left out here)",
+        err=True,
+    )
+    return options.replace(state=None, write_to=None)
+
+
 def plan_file(given: object) -> Path | None:
     """[inputs] plan or --plan: a file (a plan is no table a query can give)."""
     return given if isinstance(given, Path) else None
@@ -268,9 +292,7 @@ def run(
                 "accounts table (each account's segment): give --accounts or [inputs] accounts"
             )
         # where the run goes and every file it will read, checked before any work starts
-        runs_dir = out or Path(cfg.run.get("out", "runs") if cfg else "runs")
-        given_by = "[run] out" if out is None and cfg and "out" in cfg.run else "--out"
-        check_out(runs_dir, given_by)
+        runs_dir = runs_dir_of(out, cfg)
         if options.write_to is not None:  # a held DuckDB file or a refused login: now
             try:
                 check_write_target(options.write_to)

@@ -15,14 +15,13 @@ from attribution.cli._app import (
     MaybeStagesOpt,
     MaybeTouchesOpt,
     ModelOpt,
-    OutOpt,
     TruthOpt,
     app,
     fail,
     finish,
     with_progress,
 )
-from attribution.cli._run import run_config, run_options
+from attribution.cli._run import one_run, run_config, run_options, runs_dir_of
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, EmptyResultError
 from attribution.inputs._sources import check_readable
@@ -42,7 +41,7 @@ def surveys_cmd(
             "-c",
             help="TOML run config, read as `attribution run` reads it: [inputs] (surveys, "
             "touches, stages, contacts, import), [columns.surveys] and the other [columns], "
-            "[formats], [run] (level, models...); a flag wins over its key",
+            "[formats], [run] (level, models, out...); a flag wins over its key",
         ),
     ] = None,
     surveys: Annotated[
@@ -83,7 +82,15 @@ def surveys_cmd(
             help="Write a benchmark that compared no conversion (else exit code 3, saying why)",
         ),
     ] = False,
-    out: OutOpt = Path("runs"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory that receives run folders (default: the config's [run] out, else "
+            "runs)",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark models against self-reported surveys ("How did you hear about us?").
 
@@ -104,6 +111,7 @@ def surveys_cmd(
                 "tables included)"
             )
         surveys, touches, stages = inputs["surveys"], inputs["touches"], inputs["stages"]
+        runs_dir = runs_dir_of(out, cfg)  # --out, else the config's [run] out, as run's
         contacts = inputs.get("contacts")
         check_readable(
             {
@@ -123,7 +131,7 @@ def surveys_cmd(
                 survey_post_purchase_days,
                 "--survey-post-purchase-days",
             )
-        options = run_options(cfg, given)
+        options = one_run(run_options(cfg, given), "surveys")
         result = with_progress(
             len(options.runs),
             attribute,
@@ -153,4 +161,4 @@ def surveys_cmd(
         fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         fail(exc)
-    finish(result, out, analysis=analysis)
+    finish(result, runs_dir, analysis=analysis)
