@@ -303,6 +303,8 @@ gross_margin, a table segment = margin), got 'high'
             held["survey_labels"] = _held(self.survey_labels, labels.source)
         if self.plan is not None:
             self._check_plan(options)
+        if self.truth is not None:
+            self._check_truth()
         return replace(self, **held) if held else self
 
     @property
@@ -318,6 +320,29 @@ gross_margin, a table segment = margin), got 'high'
             if isinstance(held := getattr(self, name), Source)
             for note in held.money_notes(name)
         ]
+
+    def _check_truth(self) -> None:
+        """The truth file read as the B2B stage reads it: JSON with ``incremental_share``
+        (the models scored against it), its ``anomalies`` entries (the alerts scored) and,
+        with experiments, what the calibration's truth needs; a ConfigError naming the file
+        and what it lacks, before the attribution starts."""
+        from attribution.b2b._analysis import _injected_anomalies
+        from attribution.b2b._calibration import truth_shares
+        from attribution.surveys._truth import read_truth
+
+        assert self.truth is not None
+        read_truth(self.truth)
+        _injected_anomalies(self.truth)
+        if self.experiments is None:
+            return
+        try:
+            truth_shares(self.truth)
+        except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError):
+            raise ConfigError(
+                f"truth '{self.truth}': scoring the calibration needs 'expected' "
+                "{'closed_won': conversions > 0} and 'channels' {channel: "
+                "{'expected_conversions_lost_if_removed': number}} (as synth writes them)"
+            ) from None
 
     def _check_plan(self, options: RunOptions | None) -> None:
         """The plan file read and checked, and the inputs its check needs given (spend,

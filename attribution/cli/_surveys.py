@@ -132,6 +132,14 @@ def surveys_cmd(
                 "--survey-post-purchase-days",
             )
         options = one_run(run_options(cfg, given), "surveys")
+        # the answers, their labels and the truth read and checked before the attribution
+        b2b = B2BInputs(
+            surveys=surveys,
+            contacts=contacts,
+            touches=touches,  # read only for e-mails, when the answers are keyed by one
+            survey_labels=survey_labels,
+            truth=truth,
+        ).read(options)
         result = with_progress(
             len(options.runs),
             attribute,
@@ -142,17 +150,7 @@ def surveys_cmd(
         )
         result.require_conversions()
         # the benchmark (and the decision model it ranks first) as `run --surveys` makes it
-        analysis = analyse(
-            result,
-            B2BInputs(
-                surveys=surveys,
-                contacts=contacts,
-                touches=touches,  # read only for e-mails, when the answers are keyed by one
-                survey_labels=survey_labels,
-                truth=truth,
-            ),
-            options=options,
-        )
+        analysis = analyse(result, b2b, options=options)
         bench = analysis.survey_benchmark
         assert bench is not None  # surveys were given
         if not allow_empty:  # the benchmark is the command's answer: empty is no answer
