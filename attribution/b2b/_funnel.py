@@ -453,7 +453,6 @@ def funnel(
         velocity,
         steps,
         bench,
-        key=key,
         top_customers=top_customers,
         nrr=_nrr_of(nrr),
         spend=spend_frame,

@@ -125,18 +125,17 @@ def funnel_kpis(
     steps: list[str],
     bench: Benchmarks,
     *,
-    key: str,
+    deals: pl.DataFrame,
     top_customers: int,
     nrr: Mapping[str, float | None] | None = None,
     spend: pl.DataFrame | None = None,
     seen: set[str] | None = None,
     lost_stage: str = "closed_lost",
-    deals: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The KPI table (:data:`KPI_COLUMNS`), ``all``, per segment when ``wide`` has one and
     per sourced channel when it has a channel (``spend``: its costs per lead / MQL).
-    ``deals``: one row per deal (:func:`attribution.b2b._funnel_unit.deal_table`), for the
-    customer concentration and the marketing shares; ``None``: the entities are the deals.
+    ``deals``: one row per deal (:func:`attribution.b2b._funnel_unit.deal_table`, keyed by
+    ``_deal``), for the customer concentration and the marketing shares.
     ``seen``: the stages the data has (default: every step and ``lost_stage``); a KPI whose
     stages are not among them has no value and ``not_measured`` says why."""
     reasons = unmeasured_kpis(steps, set(steps) | {lost_stage} if seen is None else seen,
@@ -172,10 +171,9 @@ def funnel_kpis(
             maintain_order="left",
         )
     )
-    deal_rows, deal_key = (wide, key) if deals is None else (deals, "_deal")
-    parts = [from_velocity, _concentration(deal_rows, steps, dims, top_customers, deal_key)]
-    if "_first_is_marketing" in deal_rows.columns:
-        parts.append(_marketing(deal_rows, steps, dims))
+    parts = [from_velocity, _concentration(deals, steps, dims, top_customers, "_deal")]
+    if "_first_is_marketing" in deals.columns:
+        parts.append(_marketing(deals, steps, dims))
     if "channel" in wide.columns:
         parts.append(_by_channel(wide, spend))
     if spend is not None:

@@ -89,6 +89,7 @@ def funnel_key(
 #: any of them (its channel, when, whether marketing's) and the first marketing touch
 _TOUCH_COLUMNS = ("channel", "_first_touch_at", "_first_is_marketing", "_first_marketing_at")
 
+
 def deal_table(
     frame: pl.DataFrame, wide: pl.DataFrame, key: str, steps: list[str], lost: str
 ) -> tuple[pl.DataFrame, int]:
