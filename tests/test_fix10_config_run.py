@@ -92,3 +92,17 @@ def test_a_nightly_config_s_state_is_not_plan_s(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "[run] state is for `attribution run` (left out here)" in done.stderr
     assert not (tmp_path / "state").exists()
+
+
+def test_a_config_s_allow_empty_does_not_make_an_empty_plan(tmp_path: Path) -> None:
+    """plan has no --allow-empty: a config's [run] allow_empty (with a conversion stage no
+    event has) still ends in exit 3 saying why, not a plan check of no customer."""
+    cfg = tmp_path / "empty.toml"
+    cfg.write_text(
+        f"[inputs]\ntouches = '{SAMPLE / 'touches.parquet'}'\n"
+        f"stages = '{SAMPLE / 'stages.parquet'}'\nspend = '{SAMPLE / 'spend.parquet'}'\n"
+        "[run]\nmodels = ['linear']\nallow_empty = true\nlookback = '1s'\nout = 'r'\n"
+    )
+    done = _cli("plan", str(SAMPLE / "plan.toml"), "-c", str(cfg), cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())

@@ -105,6 +105,8 @@ def _plan_options(
     options = one_run(run_options(cfg, given), "plan")
     if options.models is None:
         options = options.replace(models=default_models())
+    if options.allow_empty:  # a plan measured on no customer is no answer (exit 3)
+        options = options.replace(allow_empty=False)
     if exclude_touch_types is None and cfg is not None and "exclude_touch_types" in cfg.run:
         return options.replace(exclude_touch_types=given_touch_types(options.exclude_touch_types))
     return options.replace(
