@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,13 +70,41 @@ _AccountsSql = Annotated[str | None, typer.Option(help="SQL query giving the acc
 _SubscriptionsSql = Annotated[str | None, typer.Option(help="SQL query giving subscriptions")]
 
 
-def sql_inputs(database: str | None, queries: dict[str, str | None]) -> dict[str, SqlTable]:
-    """``--database URI`` with ``--TABLE-sql`` queries: the tables they give."""
+def sql_inputs(
+    database: str | None,
+    queries: dict[str, str | None],
+    cfg: RunConfig | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> dict[str, SqlTable]:
+    """The tables the run reads with a query, to update its ``inputs`` (the config's, with
+    the file flags over them) with: one database for every query of the run.
+
+    ``--database`` (``database``: the command line's) replaces the config's
+    ``[inputs.database] uri`` for every query, the config's included (a flag wins over the
+    file's key; with the config's URI kept for them, one ``--touches-sql`` would mix two
+    databases in one run); a ``--TABLE-sql`` query without it reads the config's URI, else
+    ``ATTRIBUTION_DATABASE_URI``. A ``--database`` that no query reads is an error, not
+    ignored in silence."""
     given = {table: query for table, query in queries.items() if query}
-    if given and not database:
+    ours = {k: v for k, v in (inputs or {}).items() if isinstance(v, SqlTable)}
+    configured = next(
+        (v.uri for v in (cfg.inputs if cfg else {}).values() if isinstance(v, SqlTable)), None
+    )
+    uri = database or configured or os.environ.get("ATTRIBUTION_DATABASE_URI") or None
+    if given and not uri:
         flags = ", ".join(f"--{t}-sql" for t in given)
-        raise typer.BadParameter(f"{flags} need --database URI (or ATTRIBUTION_DATABASE_URI)")
-    return {table: SqlTable(database, query) for table, query in given.items() if database}
+        raise typer.BadParameter(
+            f"{flags} need --database URI (or [inputs.database] uri in the config, or "
+            "ATTRIBUTION_DATABASE_URI)"
+        )
+    if database and not given and not ours:
+        raise typer.BadParameter(
+            "--database gives no table: add the queries (--touches-sql \"SELECT ...\", "
+            "--stages-sql ...) or [inputs.database] queries in the config"
+        )
+    tables = {t: SqlTable(database, q.query) for t, q in ours.items()} if database else {}
+    tables.update({table: SqlTable(str(uri), query) for table, query in given.items()})
+    return tables
 
 
 def run_config(
@@ -189,10 +218,10 @@ def run(
         str | None,
         typer.Option(
             "--database",
-            envvar="ATTRIBUTION_DATABASE_URI",
-            show_envvar=False,
-            help="Database the --TABLE-sql queries read: duckdb:///file.duckdb or "
-            "postgresql://user@host/db (password: PGPASSWORD or the URI; never logged)",
+            help="Database every query of the run reads (the --TABLE-sql queries and the "
+            "config's, over its [inputs.database] uri; else that uri, else "
+            "ATTRIBUTION_DATABASE_URI): duckdb:///file.duckdb or postgresql://user@host/db "
+            "(password: PGPASSWORD or the URI; never logged)",
         ),
     ] = None,
     touches_sql: _TouchesSql = None,
@@ -272,7 +301,8 @@ def run(
             accounts_sql,
             subscriptions_sql,
         )
-        inputs.update(sql_inputs(database, dict(zip(SQL_TABLES, queries, strict=True))))
+        by_table = dict(zip(SQL_TABLES, queries, strict=True))
+        inputs.update(sql_inputs(database, by_table, cfg, inputs))
         formats = timestamp_formats(timestamp_format, cfg)
         if "events" in inputs:
             main_input, stage_input = inputs["events"], None
