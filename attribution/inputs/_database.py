@@ -247,8 +247,14 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """A transaction: committed when the block ends, rolled back (nothing written) when
-        it raises."""
+        it raises.
+
+        DuckDB's session is set to UTC first: a time with a time zone appended to a column
+        without one (a pre-created ``TIMESTAMP``, a ``DATE``, text) is then written on UTC's
+        clock, as PostgreSQL writes it, never on the clock of the machine's ``TZ`` (which
+        shifted every touch time of a run by its offset)."""
         if self.kind == "duckdb":
+            self._con.execute("SET TimeZone = 'UTC'")
             self._con.begin()
             handle: Any = self._con
         else:
