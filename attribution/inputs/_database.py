@@ -38,6 +38,7 @@ __all__ = [
     "SqlTable",
     "check_write_target",
     "database_kind",
+    "one_line",
     "open_database",
     "readable",
     "redacted",
@@ -151,6 +152,35 @@ def _secrets(uri: str) -> list[str]:
     return sorted({s for s in found if len(s) >= 8 and s != user}, key=len, reverse=True)
 
 
+#: a line of a driver's message that points into the SQL (``LINE 1: SELECT ...`` and the
+#: carets under it), and the ADBC driver's ``Query was: <the SQL, on as many lines>`` up to
+#: its ``. SQLSTATE: ...``: left out of ours, as they would show the engine's wrapper of a
+#: query
+_POINTER = re.compile(r"LINE \d+:.*|\^+")
+_QUERY_WAS = re.compile(r"^Query was: .*?(?=^\. SQLSTATE|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def one_line(message: str) -> str:
+    r"""A driver's message on one line (a libpq error comes on two, ``\tIs the server
+    running on that host ...?`` on the second, and ends with an empty one): its lines
+    stripped and joined -- after a sentence's end with a space, else with ``; `` -- the
+    blank ones and those pointing into the SQL left out.
+
+    >>> one_line('... failed: Connection refused\n\tIs the server running?\n')
+    '... failed: Connection refused; Is the server running?'
+    >>> one_line('Catalog Error: Table touchez does not exist!\nDid you mean "touches"?')
+    'Catalog Error: Table touchez does not exist! Did you mean "touches"?'
+    >>> one_line('ERROR: bad "x"\nLINE 1: SELECT (\n ^\n\nQuery was: SELECT (\n1)\n. SQLSTATE: 2')
+    'ERROR: bad "x"; SQLSTATE: 2'
+    """
+    text = _QUERY_WAS.sub("", str(message))
+    lines = [line.strip().removeprefix(". ") for line in text.splitlines()]
+    text = ""
+    for line in (x for x in lines if x and not _POINTER.fullmatch(x)):
+        text += ("" if not text else " " if text.endswith((".", "!", "?", ":")) else "; ") + line
+    return text
+
+
 def _scrub(message: str, uri: str) -> str:
     """``message`` without the URI's secrets: the URI (as given and as handed to the
     driver) shown redacted, then any long password left."""
@@ -195,7 +225,7 @@ class Database:
         except ConfigError:
             raise
         except Exception as exc:  # the driver's own errors: said once, without secrets
-            text = _scrub(str(exc), self.uri)
+            text = _scrub(one_line(str(exc)) or type(exc).__name__, self.uri)
             if self.kind == "duckdb" and "Could not set lock on file" in text:
                 # DuckDB's own advice (open it read-only) is wrong for a writer
                 holder = re.search(r"\(PID (\d+)\)", text)
@@ -225,9 +255,9 @@ class Database:
         self.close()
 
     def error(self, exc: BaseException) -> str:
-        """The driver's message of ``exc``, with no secret of the URI in it."""
-        text = str(exc).strip()
-        return _scrub(text.splitlines()[0] if text else type(exc).__name__, self.uri)
+        """The driver's message of ``exc`` on one line (:func:`one_line`), with no secret of
+        the URI in it."""
+        return _scrub(one_line(str(exc)) or type(exc).__name__, self.uri)
 
     def query(self, sql: str) -> pa.Table:
         """The result of ``sql`` as an Arrow table (no Python loop over rows)."""
