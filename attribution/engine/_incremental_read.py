@@ -125,7 +125,10 @@ def read_after(
         stored = dict((seen or {}).get("old_rows") or {})
         checked = stored.get("before") if stored.get("kind") == "sql" else None
         counted = _sums_before(data, spec, column, cutoff, checked, naive)
-        read = Read(load_input(after, spec, options, require_rows=False), int(counted["n"]))
+        read = Read(
+            load_input(_night_rows(after, data, spec, cutoff), spec, options, require_rows=False),
+            int(counted["n"]),
+        )
         read.whole = False
         read.mark = {"kind": "sql", "before": cutoff.isoformat(), "sum": counted["now"]}
         if checked is not None and counted["checked"] != stored.get("sum"):
@@ -179,6 +182,22 @@ def read_after(
     return Read(_replace(table, table.frame.filter(~early)), before, total=table.rows_in)
 
 
+def _night_rows(after: SqlTable, data: SqlTable, spec: TableSpec, cutoff: datetime) -> Source:
+    """The rows of ``after`` (``data``'s query wrapped to filter the night's rows) as a
+    source named by the user's own query, never the wrapper's SQL, its rows numbered among
+    those read (a 1-based row of the night's rows is no row the user finds in the table):
+    an error says so."""
+    shown = (
+        f"{data.name} (the night's rows: at or after {cutoff.isoformat()}, or without a timestamp)"
+    )
+    try:
+        frame = after.frame(spec.name)
+    except InputError as exc:
+        raise exc.replace(source=shown) from None
+    numbering = ("rows, 1-based among the night's rows", 1)
+    return Source(frame.lazy(), shown, numbering=numbering, sql=after)
+
+
 def _sums_before(
     data: SqlTable,
     spec: TableSpec,
@@ -200,7 +219,10 @@ def _sums_before(
         f"SELECT count(*) AS n, {sums} FROM {subquery(data.query)} "
         f'WHERE "{column}" < {_literal(cutoff, naive)}',
     )
-    return count.frame(spec.name).row(0, named=True)
+    try:
+        return count.frame(spec.name).row(0, named=True)
+    except InputError as exc:  # named by the user's query, not the wrapper's SQL
+        raise exc.replace(source=data.name) from None
 
 
 def sql_mark(
