@@ -358,6 +358,8 @@ class Transaction:
             self.handle.execute(sql)
             found = self.handle.fetchall()
         if not found:
+            if self.database.kind == "postgresql":
+                self._check_hidden(table)
             return
         have = {str(name): (str(kind), scale) for name, kind, scale in found}
         missing = [n for n in data.column_names if n not in have]
@@ -386,6 +388,26 @@ class Transaction:
                 + " would round what the run writes (numbers with decimals), so nothing was "
                 "written: make them DOUBLE PRECISION (or NUMERIC with decimals), or write to "
                 "another table"
+            )
+
+    def _check_hidden(self, table: str) -> None:
+        """A PostgreSQL ``table`` in the schema the run writes to that this role has no
+        privilege on (``information_schema`` then hides its columns, and the append would
+        fail with the driver's follow-up error): a ConfigError saying so, before anything
+        is appended."""
+        self.handle.execute(
+            "SELECT n.nspname, current_user FROM pg_catalog.pg_class c JOIN "
+            "pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE c.relname = '{table}' AND n.nspname = current_schema()"
+        )
+        hidden = self.handle.fetchall()
+        if hidden:
+            schema, role = hidden[0]
+            raise ConfigError(
+                f"table {schema}.{table} exists but the role {role} has no privilege on it "
+                "(its columns are hidden from it), so nothing was written: grant the role "
+                f"SELECT and INSERT on {schema}.{table}, or write to another schema "
+                "(?options=-csearch_path%3Dother in the URI) or database"
             )
 
 
