@@ -41,12 +41,12 @@ from attribution.inputs._stage_names import canonical_stage, check_milestones
 from attribution.inputs._validate import check_touch_types
 from attribution.journeys._cap import DEFAULT_MAX_TOUCHES_PER_JOURNEY, check_max_touches
 from attribution.journeys._conversions import DEFAULT_MILESTONES
-from attribution.journeys._journeys import CONTACT_SCOPES
+from attribution.journeys._journeys import CONTACT_SCOPES, PARALLEL_DEALS
 from attribution.journeys._segment_windows import check_lookback
 from attribution.models._channel_params import with_aliases
 from attribution.models._registry import ModelRun, default_models, resolve_all
 from attribution.models._rules import DEFAULT_ROLE_MULTIPLIERS, check_role_multipliers
-from attribution.typing import ContactScope, Duration, Level, ModelLike
+from attribution.typing import ContactScope, Duration, Level, ModelLike, ParallelDeals
 
 __all__ = [
     "DEFAULT_LOOKBACK",
@@ -166,6 +166,16 @@ class RunOptions:
         only the contact on the conversion's own stage event. A conversion with no such
         contact falls back to account scope (counted as ``conversions_scope_fallback``);
         touches left out are counted as ``touches_dropped.outside_contact_scope``.
+    parallel_deals
+        Deals of one entity that overlap in time (an expansion opened while the new-business
+        deal was open). ``"earliest"`` (default): a touch belongs to the earliest conversion
+        at or after it, so no touch is credited twice and a parallel deal gets only the
+        touches after the previous conversion (counted as
+        ``conversions_parallel_without_touches`` when that leaves none). ``"share"``: a
+        conversion whose own opportunity was created before its entity's previous conversion
+        also takes, within its lookback, the touches since the entity's last conversion at or
+        before that creation, which are then credited in each such deal (counted as
+        ``journey_touches_shared`` and ``conversions_sharing_touches``).
     role_multipliers
         Account level: buying-committee weighting, role -> multiplier (e.g.
         ``attribution.DEFAULT_ROLE_MULTIPLIERS``: decision_maker 2, champion 1.5, user 0.5).
@@ -353,6 +363,15 @@ class RunOptions:
             "--contact-scope", help="Account level: account, opportunity_roles or primary"
         ),
     )
+    parallel_deals: ParallelDeals = field(
+        default="earliest",
+        metadata=_flag(
+            "--parallel-deals",
+            help="Deals of one entity open at once: earliest (a touch joins the earliest "
+            "conversion at or after it) or share (a deal opened before the previous "
+            "conversion also takes that one's touches)",
+        ),
+    )
     role_multipliers: Mapping[str, float] | None = field(
         default=None,
         metadata=_flag(
@@ -532,6 +551,12 @@ class RunOptions:
                 raise InputError(
                     f"contact_scope must be one of {', '.join(map(repr, CONTACT_SCOPES))}; "
                     f"got {self.contact_scope!r}"
+                )
+        with _option("parallel_deals"):
+            if self.parallel_deals not in PARALLEL_DEALS:
+                raise InputError(
+                    f"parallel_deals must be one of {', '.join(map(repr, PARALLEL_DEALS))}; "
+                    f"got {self.parallel_deals!r}"
                 )
         for name in ("milestones", "stage_names", "columns", "role_multipliers"):
             value = getattr(self, name)

@@ -20,12 +20,22 @@ import pyarrow as pa
 
 from attribution.inputs._database import SqlTable
 
-__all__ = ["ContactScope", "Duration", "Level", "ModelLike", "Progress", "TableLike"]
+__all__ = [
+    "ContactScope",
+    "Duration",
+    "Level",
+    "ModelLike",
+    "ParallelDeals",
+    "Progress",
+    "TableLike",
+]
 
 #: Whose journeys: a contact's own touches, or every contact of an account.
 Level: TypeAlias = Literal["contact", "account"]
 #: Account level: whose touches make an account's journey (see ``RunOptions.contact_scope``).
 ContactScope: TypeAlias = Literal["account", "opportunity_roles", "primary"]
+#: Deals of one entity that overlap in time (see ``RunOptions.parallel_deals``).
+ParallelDeals: TypeAlias = Literal["earliest", "share"]
 #: A model request: a registry name (``"markov:order=2"``), a ``(name, params)`` pair or a
 #: ``{"name": ..., "params": {...}}`` mapping.
 ModelLike: TypeAlias = str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]

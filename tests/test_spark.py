@@ -317,3 +317,24 @@ def test_a_write_spark_cannot_do_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot write the run into --out {out!r}: ")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_parallel_deals_share_equals_single_machine(spark: SparkSession, synth: Any) -> None:
+    """``parallel_deals="share"`` on Spark: the deal opened while another was open takes
+    that one's touches there too (the synthetic accounts hold one such deal)."""
+    models = ["linear", "w_shaped", "markov"]
+    kwargs: dict[str, Any] = {
+        "models": models, "level": "account", "contacts": synth.contacts,
+        "parallel_deals": "share",
+    }  # fmt: skip
+    expected = attribution.attribute(synth.touches, synth.stages, **kwargs)
+    assert expected.manifest["reconciliation"]["journey_touches_shared"] > 0
+    result = attribute_spark(
+        _to_spark(spark, synth.touches), _to_spark(spark, synth.stages), partitions=3, **kwargs
+    )
+    by = ["model", "channel"]
+    assert_frame_equal(
+        expected.channel_credit.sort(by), _to_polars(result.channel_credit).sort(by), rel_tol=TOL
+    )
+    assert result.manifest["reconciliation"] == expected.manifest["reconciliation"]
+    assert result.manifest["parameters"]["parallel_deals"] == "share"

@@ -122,7 +122,14 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
     lines = [
         f"touches in {rec['touches_in']:,} = in journeys {rec['touches_in_journeys']:,} + "
         f"in null paths {rec['touches_in_null_paths']:,} + dropped "
-        f"{sum(dropped.values()):,}" + (f" {dropped}" if dropped else ""),
+        f"{sum(dropped.values()):,}"
+        + (f" {dropped}" if dropped else "")
+        + (
+            f"; and {n:,} of them again in {rec.get('conversions_sharing_touches', 0):,} "
+            "parallel deal(s), credited in each deal (--parallel-deals share)"
+            if (n := rec.get("journey_touches_shared"))
+            else ""
+        ),
         f"conversions {rec['conversions']:,}: attributed {rec['conversions_attributed']:,}, "
         f"without touches {rec['conversions_unattributed']:,}"
         + (
@@ -134,7 +141,8 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
         + (
             f"; of them {rec['conversions_parallel_without_touches']:,} parallel deal(s), "
             "opened before the entity's previous conversion, whose touches went to it (a touch "
-            "belongs to the earliest conversion at or after it)"
+            "belongs to the earliest conversion at or after it; --parallel-deals share gives "
+            "them those touches too)"
             if rec.get("conversions_parallel_without_touches")
             else ""
         )

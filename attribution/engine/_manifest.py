@@ -105,6 +105,7 @@ def account_options(options: RunOptions) -> dict[str, Any]:
     Spark, which has no account outputs, records them too)."""
     return {
         "contact_scope": options.contact_scope,
+        "parallel_deals": options.parallel_deals,
         "role_multipliers": options.multipliers,
         "required_roles": list(options.required),
         "pipeline_deals": deal_scope(options.conversion_stage, options.all_milestones),

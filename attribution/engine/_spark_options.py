@@ -47,9 +47,10 @@ SPARK_LIMITS: dict[str, str] = {
 #: must be placed (tests/test_spark_options.py).
 SPARK_HONOURS = (
     "models", "level", "conversion_stage", "lookback", "milestones", "stage_names",
-    "channel_rules", "contact_scope", "role_multipliers", "max_touches_per_journey",
-    "channel_aliases", "exclude_touch_types", "allow_empty", "timestamp_formats", "timezone",
-    "key", "bootstrap_seed", "survey_min_proba", "survey_post_purchase_days",
+    "channel_rules", "contact_scope", "parallel_deals", "role_multipliers",
+    "max_touches_per_journey", "channel_aliases", "exclude_touch_types", "allow_empty",
+    "timestamp_formats", "timezone", "key", "bootstrap_seed", "survey_min_proba",
+    "survey_post_purchase_days",
 )  # fmt: skip
 
 

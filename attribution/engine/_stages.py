@@ -269,6 +269,7 @@ def build_part(
             milestones=options.milestones,
             contacts=contacts,
             contact_scope=options.contact_scope,
+            parallel_deals=options.parallel_deals,
             max_touches_per_journey=options.max_touches_per_journey,
             segment_windows=options.segment_windows,
             segments=segments,

@@ -58,11 +58,19 @@ from attribution.journeys._conversions import (
     with_roles,
 )
 from attribution.journeys._order import ENTITY, ENTITY_ID, channel_codes, entity_order
+from attribution.journeys._parallel import PARALLEL_DEALS, shared_touches
 from attribution.journeys._segment_windows import WINDOW, entity_windows, touch_windows
 from attribution.journeys._windows import PATH_ENTITY, assign, null_paths, scope_contacts
 from attribution.typing import ContactScope, Level
 
-__all__ = ["CONTACT_SCOPES", "JOURNEY_COLUMNS", "TOUCH_KEY_COLUMNS", "Journeys", "build_journeys"]
+__all__ = [
+    "CONTACT_SCOPES",
+    "JOURNEY_COLUMNS",
+    "PARALLEL_DEALS",
+    "TOUCH_KEY_COLUMNS",
+    "Journeys",
+    "build_journeys",
+]
 
 CONTACT_SCOPES: tuple[str, ...] = ("account", "opportunity_roles", "primary")
 
@@ -140,6 +148,7 @@ def build_journeys(
     segment_windows: Mapping[str, timedelta] | None = None,
     segments: pl.DataFrame | None = None,
     channels: Sequence[str] | None = None,
+    parallel_deals: str = "earliest",
 ) -> Journeys:
     """Assign touches to conversions and build milestone flags and null paths.
 
@@ -161,11 +170,21 @@ def build_journeys(
     ``conversions_scope_fallback``. A journey over ``max_touches_per_journey`` touches keeps
     its last ones (:mod:`attribution.journeys._cap`), and ``journeys_too_long`` /
     ``journeys_too_long_list`` count and list the journeys cut.
+
+    ``parallel_deals="share"``: a deal opened before its entity's previous conversion also
+    takes the touches that went to the earlier deal(s) since (:mod:`._parallel`); the
+    journey touch table then holds ``touches_in_journeys`` + ``journey_touches_shared``
+    rows, and ``conversions_sharing_touches`` counts the deals that took any.
     """
     if contact_scope not in CONTACT_SCOPES:
         raise InputError(
             f"contact_scope must be one of {', '.join(map(repr, CONTACT_SCOPES))}; "
             f"got {contact_scope!r}"
+        )
+    if parallel_deals not in PARALLEL_DEALS:
+        raise InputError(
+            f"parallel_deals must be one of {', '.join(map(repr, PARALLEL_DEALS))}; "
+            f"got {parallel_deals!r}"
         )
     if contact_scope != "account" and level != "account":
         raise InputError(
@@ -247,6 +266,9 @@ def build_journeys(
     # until ``with_roles`` has fetched the conversions' columns by it
     assigned = assign(work, conv, scope, window)
     assigned, long_converting = cap_converting(assigned, max_touches_per_journey)
+    shared = None
+    if parallel_deals == "share":
+        shared = shared_touches(assigned, conv, scope, window, max_touches_per_journey)
     # The big table never carries payload: journey rows (a small share) fetch theirs by index.
     # A mask keeps them in input order: 0.05 s, where a gather from the many chunks of a
     # Parquet read took 0.35 s (686k of 10M touches); their ids are put in the same order.
@@ -262,11 +284,20 @@ def build_journeys(
     )
     # under a campaign key each touch's channel rides beside its unit (TOUCH_CHANNEL)
     extra = [TOUCH_CHANNEL] if TOUCH_CHANNEL in touches.columns else []
-    journey = (
-        touches.select("touch_id", "contact_id", "account_id", "channel", "timestamp", ROW, *extra)
-        .filter(mask)
-        .with_columns(in_journey.get_column("_conv_row"))
+    payload = touches.select(
+        "touch_id", "contact_id", "account_id", "channel", "timestamp", ROW, *extra
     )
+    journey = payload.filter(mask).with_columns(in_journey.get_column("_conv_row"))
+    n_shared = shared.height if shared is not None else 0
+    if shared is not None and n_shared:  # parallel deals' rows: touches already in a journey
+        journey = pl.concat(
+            [
+                journey,
+                payload.gather(shared.get_column("_idx")).with_columns(
+                    shared.get_column("_conv_row")
+                ),
+            ]
+        )
     if level == "account":
         roles = contact_roles(contacts)
         journey = journey.join(roles, on="contact_id", how="left").with_columns(
@@ -280,7 +311,7 @@ def build_journeys(
     cut = int(assigned.get_column("_too_long").sum())
     by_account = level == "account"
     null_touches = null_paths(assigned, window, entity=by_account)
-    outside = assigned.height - journey.height - out_of_scope - cut - null_touches.height
+    outside = assigned.height - in_journey.height - out_of_scope - cut - null_touches.height
     if outside:
         dropped["outside_lookback"] = outside
     null_touches, long_null = cap_null_paths(
@@ -335,7 +366,7 @@ def build_journeys(
     conversions = conversions.drop("_first_at_time", "_previous")
     counts: dict[str, int | dict[str, int]] = {
         "touches_in": touches_in,
-        "touches_in_journeys": journey.height,
+        "touches_in_journeys": in_journey.height,
         "touches_in_null_paths": null_touches.height,
         "touches_dropped": dropped,
         "stages_dropped": {f"missing_{key}": no_key} if no_key else {},
@@ -349,11 +380,17 @@ def build_journeys(
         "null_paths": null_touches.get_column("path_id").n_unique() if null_touches.height else 0,
         **too_long_counts(too_long, key),
     }
+    if shared is not None:
+        counts["journey_touches_shared"] = n_shared
+        counts["conversions_sharing_touches"] = (
+            shared.get_column("_conv_row").n_unique() if n_shared else 0
+        )
     if scope is not None:
         fallback = ~pl.col("conversion_id").is_in(scope.get_column("conversion_id").implode())
         conversions = conversions.with_columns(fallback.alias("scope_fallback"))
         counts["conversions_scope_fallback"] = int(conversions.get_column("scope_fallback").sum())
-    assert touches_in == journey.height + null_touches.height + sum(dropped.values())
+    assert touches_in == in_journey.height + null_touches.height + sum(dropped.values())
+    assert journey.height == in_journey.height + n_shared
     columns = [*JOURNEY_COLUMNS, "role"] if level == "account" else list(JOURNEY_COLUMNS)
     columns += extra
     return Journeys(

@@ -262,6 +262,12 @@ def _reconciliation_sentence(rec: Mapping[str, Any]) -> str:
         )
         if isinstance(dropped, dict) and dropped:
             text += " (" + ", ".join(f"{k} {fmt_num(v)}" for k, v in dropped.items()) + ")"
+        if rec.get("journey_touches_shared"):
+            text += (
+                f"; {fmt_num(rec.get('journey_touches_shared'))} of them also in the journeys "
+                f"of {fmt_num(rec.get('conversions_sharing_touches'))} parallel deal(s), "
+                "credited in each deal"
+            )
         text += ". "
     if "conversions" in rec:
         text += (
