@@ -298,6 +298,10 @@ class RunRequest(BaseModel):
     exclude_touch_types: Annotated[list[Name] | None, Field(None, max_length=64)]
     select_markov_order: bool | None = None
     contact_scope: Literal["account", "opportunity_roles", "primary"] | None = None
+    parallel_deals: Literal["earliest", "share"] | None = Field(
+        None, description="a deal opened while another deal of its entity was open: earliest "
+        "(default; a touch joins the earliest conversion at or after it) or share (it also "
+        "takes the earlier deal's touches, credited in each deal)")
     role_multipliers: Annotated[dict[Name, float] | None, Field(None, max_length=32)]
     required_roles: Annotated[list[Name] | None, Field(None, max_length=32)]
     timezone: Name | None = Field(
