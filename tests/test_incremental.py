@@ -393,7 +393,9 @@ def test_account_level_is_a_full_recompute_every_night(sample, tmp_path) -> None
     got = attribute_incremental(touches, stages, contacts=contacts, **options)
     info = got.manifest["parameters"]["incremental"]
     assert info == {"mode": "full", "reason": "account level (engagement tiers are relative to "
-                    "every account)"}
+                    "every account)",
+                    # every row read, counted (new-user report 11 minor #9: the line said "()")
+                    "rows_read": {"touches": touches.height, "stages": stages.height}}
     full = attribution.attribute(
         touches, stages, contacts=contacts, models=["linear", "markov"], level="account"
     )

@@ -52,7 +52,13 @@ for _module in COMMANDS:
 
 
 def main() -> None:
-    """The ``attribution`` console script."""
+    """The ``attribution`` console script. SIGTERM (``docker stop``, Kubernetes) stops it
+    as Ctrl-C does: one line saying what was written, exit 143."""
+    import signal
+
+    from attribution.cli._app import on_sigterm
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     app()
 
 

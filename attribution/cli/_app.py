@@ -247,11 +247,21 @@ def check_out(out: Path, flag: str = "--out") -> None:
         raise ConfigError(f"{flag} '{out}': '{probe}' is not writable by this user")
 
 
+_TERMINATED: list[bool] = []
+
+
+def on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM: stop where Ctrl-C would (:func:`interrupted` then says so, exit 143)."""
+    _TERMINATED.append(True)
+    raise KeyboardInterrupt
+
+
 def interrupted(what: str) -> NoReturn:
     """Ctrl-C: one line saying what was written (``what``), exit 130 (128 + SIGINT), no
-    traceback."""
-    err.print(f"interrupted: {what}", highlight=False, markup=False, soft_wrap=True)
-    raise typer.Exit(130)
+    traceback; SIGTERM the same line, ``terminated`` and exit 143 (128 + SIGTERM)."""
+    word, code = ("terminated", 143) if _TERMINATED else ("interrupted", 130)
+    err.print(f"{word}: {what}", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(code)
 
 
 def unused_channel_rules(
@@ -391,12 +401,8 @@ def _summarise(
             written = write_back(result, write_to, run_id=path.name, extras=analysis.extras)
         except AttributionError as exc:
             night = result.manifest["parameters"].get("incremental")
-            state = " and the --state is updated" if night else ""
-            again = (
-                " (with --state it reads nothing new and writes this night's whole result)"
-                if night
-                else ""
-            )
+            state = " and the --state is as it was" if night else ""
+            again = " (with --state it reads this night's rows again)" if night else ""
             fail(
                 ConfigError(
                     f"--write-to {redacted(write_to)}: {exc}. Nothing of this run was written "

@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from attribution.engine._files import RunFiles
 from attribution.exceptions import ConfigError
 
-__all__ = ["KeptRuns", "keep_runs", "our_runs"]
+__all__ = ["KeptRuns", "keep_runs", "our_runs", "remove_stale_temporaries"]
 
 _PACKAGE = "attribution-engine"
+#: a run directory being written (``.<run id>.<random>.tmp``) or removed by ``--keep-runs``
+#: (``.<run id>.<pid>.removing``): hidden, named after one of our run ids
+_TEMPORARY = re.compile(r"^\.\d{8}T\d{6}Z-[0-9a-f]{8}\.[A-Za-z0-9_]+\.(tmp|removing)$")
+#: how long a temporary run directory may go unchanged before a later run removes it
+#: (as the service does): a run writing one changes it far more often
+STALE_SECONDS = 3600.0
 
 
 @dataclass
@@ -122,3 +130,26 @@ def _unremovable(keep: int, path: Path, exc: OSError, out: KeptRuns) -> ConfigEr
         f"--keep-runs {keep}: the run was written, but '{path}' could not be removed "
         f"({type(exc).__name__}: {exc}); {done}"
     )
+
+
+def remove_stale_temporaries(runs_dir: Path) -> list[str]:
+    """Remove the temporary run directories a killed run left in ``runs_dir`` (named after a
+    run id, unchanged for :data:`STALE_SECONDS`), as the service does at startup; their
+    names. One that cannot be removed is left (the next run tries again)."""
+    removed: list[str] = []
+    now = time.time()
+    try:
+        entries = list(runs_dir.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMPORARY.match(entry.name) or entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            if now - entry.stat().st_mtime < STALE_SECONDS:
+                continue
+            shutil.rmtree(entry)
+        except OSError:
+            continue
+        removed.append(entry.name)
+    return sorted(removed)

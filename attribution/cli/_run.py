@@ -179,6 +179,28 @@ def _nightly(engine: Any, **kwargs: Any) -> Any:
     return result
 
 
+def commit_state(result: Any, path: Path) -> None:
+    """A night's state, committed once everything it wrote is written (one atomic replace:
+    an interrupt before it leaves the state as it was; after it, the night is whole)."""
+    if result.state_commit is None:
+        return
+    try:
+        result.commit_state()
+    except OSError as exc:
+        fail(
+            ConfigError(
+                f"state '{result.options.state}': cannot write state.json ({exc}); the run "
+                f"directory {path} is complete and the state is as it was: run the same "
+                "command again (it reads this night's rows again)"
+            )
+        )
+    except KeyboardInterrupt:
+        interrupted(
+            f"the run directory {path} was written; the state took this night or is as it "
+            "was (state.json is replaced in one step)"
+        )
+
+
 def night_line(night: dict[str, Any]) -> str:
     """What an incremental run did, in one line for a job's log (stderr): a night that
     built on the state (rows read, entities re-opened), the first one, or a full recompute
@@ -189,7 +211,8 @@ def night_line(night: dict[str, Any]) -> str:
         reopened = night.get("entities_reopened") or 0
         return f"incremental run: new rows read: {read or 'none'}; {reopened:,} entities re-opened"
     if night.get("reason") == "no state yet":
-        return f"incremental run: first run, every row read ({read}); the state is built"
+        counts = f" ({read})" if read else ""
+        return f"incremental run: first run, every row read{counts}; the state is built"
     # a state that could not be built on (old rows changed, other options...): said
     return f"incremental run: full recompute ({night.get('reason')})"
 
@@ -398,7 +421,8 @@ def run(
                 )
             check_out(Path(options.state), "--state")
             hold.enter_context(state_lock(options.state))
-            engine = functools.partial(_nightly, attribute_incremental)
+            # committed once the run directory and the write-back are written (below)
+            engine = functools.partial(_nightly, attribute_incremental, commit=False)
         elif partitions:
             from attribution.engine._partitioned import attribute_partitioned
 
@@ -435,6 +459,8 @@ def run(
         interrupted("nothing was written")
     with hold:
         path = finish(result, runs_dir, analysis=analysis, write_to=options.write_to)
+        commit_state(result, path)
+    _stale(runs_dir)
     if keep_runs is not None:
         _keep(runs_dir, keep_runs, path)
 
@@ -466,6 +492,20 @@ def _plan_touch_types(
             err=True,
         )
     return options.replace(exclude_touch_types=types) if types else options
+
+
+def _stale(runs_dir: Path) -> None:
+    """The temporary run directories a killed run left (an hour unchanged): removed, said."""
+    from attribution.cli._keep_runs import STALE_SECONDS, remove_stale_temporaries
+
+    gone = remove_stale_temporaries(runs_dir)
+    if gone:
+        typer.echo(
+            f"removed {len(gone):,} temporary run director{'y' if len(gone) == 1 else 'ies'} "
+            f"left in {runs_dir} by a run stopped while writing (unchanged for "
+            f"{STALE_SECONDS / 3600:g} hour): {', '.join(gone)}",
+            err=True,
+        )
 
 
 def _keep(runs_dir: Path, keep: int, written: Path) -> None:

@@ -95,7 +95,12 @@ class State:
         try:
             meta = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"state '{directory}': cannot read {STATE_FILE}: {exc}") from None
+            raise ConfigError(
+                f"state '{directory}': cannot read {STATE_FILE}: {exc}. A run writes it in one "
+                "atomic step, so something else damaged it (a partial copy or restore, a full "
+                "disk): restore the whole directory, or delete it or pass a new --state, and "
+                "the next run reads everything and rebuilds it"
+            ) from None
         return cls(directory, meta)
 
     def table(self, name: str) -> pl.DataFrame:
@@ -192,7 +197,8 @@ def commit(directory: Path, meta: dict[str, Any]) -> None:
 
 
 def new_directory(state: Path) -> Path:
-    fresh = state / f".build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    # visible: these directories are the state (a backup or `mv state/*` must take them)
+    fresh = state / f"tables-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
     fresh.mkdir(parents=True, exist_ok=True)
     return fresh
 

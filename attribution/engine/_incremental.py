@@ -150,6 +150,7 @@ def attribute_incremental(
     options: RunOptions | None = None,
     progress: Progress | None = None,
     full: bool = False,
+    commit: bool = True,
     **keywords: Any,
 ) -> AttributionResult:
     """:func:`attribution.attribute` on everything read so far, reading only what is new.
@@ -164,7 +165,10 @@ def attribute_incremental(
 
     Assumes inputs that only grow (rows are added, never changed or deleted; a change to
     old rows is noticed by the row counts before the late window and forces a full
-    recompute). A ``touch_id`` that a new row shares with a row of another entity read in
+    recompute). ``commit=False``: the new state is written beside the old one but not
+    committed; :meth:`AttributionResult.commit_state` commits it (the command line does once
+    the run directory and the write-back are written: a night stopped before leaves the
+    state as it was). A ``touch_id`` that a new row shares with a row of another entity read in
     an earlier run is not reported (a full run reports it).
     """
     options = RunOptions.of(options, **keywords)
@@ -176,9 +180,12 @@ def attribute_incremental(
             "an incremental run takes touches and stages, not a unified event log (--events)"
         )
     with state_lock(options.state):
-        return _attribute_incremental(
+        result = _attribute_incremental(
             touches, stages, contacts, accounts, options, full, Timer(progress)
         )
+    if commit:
+        result.commit_state()
+    return result
 
 
 def _attribute_incremental(
@@ -319,10 +326,14 @@ def _full(
             accounts=accounts,
             options=options.replace(state=None),
         )
-        commit(directory, meta)
+        result.state_commit = functools.partial(commit, directory, meta)
         result.manifest["notes"].append(f"incremental run: full recompute ({reason})")
         add_coded_notes(result.manifest, WATERMARK_HELD, ahead_notes(meta))
-        result.manifest["parameters"]["incremental"] = {"mode": "full", "reason": reason}
+        result.manifest["parameters"]["incremental"] = {
+            "mode": "full",
+            "reason": reason,
+            "rows_read": {n: t.rows_in for n, t in tables.items()},
+        }
         return result
     part = _part(
         tables["touches"].frame,
@@ -348,14 +359,15 @@ def _full(
     for name in written:
         if name == "paths" or name == "rule_sums" or name.startswith(STATISTICS):
             meta["files"][name] = write_table(fresh, name, written[name], ipc=True)
-    commit(directory, meta)
     rows = {n: t.rows_in for n, t in tables.items()}
-    return answer(
+    result = answer(
         State(directory, meta, written),
         options,
         timer,
         {"mode": "full", "reason": reason, "rows_read": rows, "entities_reopened": None},
     )
+    result.state_commit = functools.partial(commit, directory, meta)
+    return result
 
 
 @dataclass
@@ -539,9 +551,8 @@ def _incremental(
         compact(State(state.directory, meta), fresh_dir, key, written)
     meta["fingerprint"] = fingerprint(values)
     meta["options"] = values
-    commit(state.directory, meta)
     rows = {n: new[n].height for n in new}
-    return answer(
+    result = answer(
         State(state.directory, meta, written),
         options,
         timer,
@@ -552,3 +563,5 @@ def _incremental(
             "entities_reopened": len(affected),
         },
     )
+    result.state_commit = functools.partial(commit, state.directory, meta)
+    return result

@@ -208,6 +208,18 @@ class AttributionResult:
     #: the run's options (every executor sets them): :func:`attribution.analyse` reads the
     #: run's column mappings, stage names, conversion stage and formats from them
     options: RunOptions | None = field(default=None, repr=False, compare=False)
+    #: an incremental run asked not to commit its state (``commit=False``): what commits it
+    #: (:meth:`commit_state`)
+    state_commit: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def commit_state(self) -> None:
+        """Commit the state of an incremental run made with ``commit=False`` (one atomic
+        replace of ``state.json``); nothing for any other run. The command line calls it once
+        the run directory (and ``--write-to``) are written, so a night that fails or is
+        stopped before leaves the state as it was."""
+        pending, self.state_commit = self.state_commit, None
+        if pending is not None:
+            pending()
 
     def require_conversions(self) -> AttributionResult:
         """This result, or :class:`~attribution.EmptyResultError` saying why no conversion
