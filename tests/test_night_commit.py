@@ -186,3 +186,14 @@ def test_an_account_level_first_night_counts_its_rows(tmp_path: Path) -> None:
     line = next(x for x in done.stderr.splitlines() if x.startswith("incremental run:"))
     assert "()" not in line
     assert f"{synth.touches.height:,} touches" in line
+
+
+def test_a_new_time_zone_is_named_alone(split: Path) -> None:
+    """Report 11 minor #10: the time zone rides in the timestamp formats internally; a night
+    with another --timezone named `timestamp_formats, timezone`."""
+    state = split / "state"
+    files = (split / "old/touches.parquet", split / "old/stages.parquet")
+    attribute_incremental(*files, models=["linear"], state=state)
+    got = attribute_incremental(*files, models=["linear"], state=state, timezone="America/New_York")
+    reason = got.manifest["parameters"]["incremental"]["reason"]
+    assert reason == "the run options differ from the state's: timezone"

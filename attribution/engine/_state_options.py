@@ -39,6 +39,10 @@ def option_values(options: RunOptions) -> dict[str, Any]:
         for name in RunOptions.names()
         if name not in NOT_FINGERPRINTED
     }
+    formats = values.get("timestamp_formats")
+    if isinstance(formats, dict) and "@timezone" in formats:  # the time zone, kept apart
+        rest = {k: v for k, v in formats.items() if k != "@timezone"}
+        values["timestamp_formats"] = rest or None  # (a change names `timezone` alone)
     values["models"] = [run.label for run in options.runs]
     values["version"] = __version__  # another release may build journeys otherwise
     values["polars"] = pl.__version__  # the state's path table is keyed by Polars' hash
