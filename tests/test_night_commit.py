@@ -197,3 +197,44 @@ def test_a_new_time_zone_is_named_alone(split: Path) -> None:
     got = attribute_incremental(*files, models=["linear"], state=state, timezone="America/New_York")
     reason = got.manifest["parameters"]["incremental"]["reason"]
     assert reason == "the run options differ from the state's: timezone"
+
+
+def test_a_wider_late_window_is_named_as_the_reason(tmp_path: Path) -> None:
+    """Report 11 minor #3: rows arriving 3-4 days late on a 2-day window, then a night with
+    a 7-day window: the full recompute blamed 'an old row was changed or deleted'."""
+    import duckdb
+
+    import attribution
+
+    touches = pl.read_parquet(SAMPLE / "touches.parquet")
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    end = touches.get_column("timestamp").max()
+    late = touches.filter(
+        pl.col("timestamp").is_between(end - pl.duration(days=4), end - pl.duration(days=3))  # type: ignore[operator]
+    ).head(3)
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.register("t", touches.join(late, on="touch_id", how="anti").to_arrow())
+        con.register("s", stages.to_arrow())
+        con.execute("CREATE TABLE touches AS SELECT * FROM t")
+        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+
+    def night(window: str) -> dict[str, object]:
+        queries = (
+            attribution.SqlTable(f"duckdb://{path}", "SELECT * FROM touches"),
+            attribution.SqlTable(f"duckdb://{path}", "SELECT * FROM stages"),
+        )
+        got = attribute_incremental(
+            *queries, models=["linear"], state=tmp_path / "state", late_window=window
+        )
+        return dict(got.manifest["parameters"]["incremental"])
+
+    night("2d")
+    with duckdb.connect(str(path)) as con:  # three touches 3-4 days late
+        con.register("t", late.to_arrow())
+        con.execute("INSERT INTO touches SELECT * FROM t")
+    info = night("7d")
+    assert info["mode"] == "full"
+    reason = str(info["reason"])
+    assert "the late window changed since the state's last night" in reason
+    assert "rows arrived later than the window the state was built with" in reason

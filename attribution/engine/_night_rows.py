@@ -53,6 +53,15 @@ def read_night(
     read.mark = mark if read.mark is None else read.mark
     if (changed or read.changed) is not None:
         grow = "an old row was changed or deleted (inputs are taken to only grow)"
+        checked = (seen.get("old_rows") or {}).get("before")
+        if read.changed is not None and checked not in (None, since.isoformat()):
+            # another --late-window: rows added before the checked bound, later than the old
+            # window, change its checksum without changing the count before the new bound
+            grow = (
+                f"the late window changed since the state's last night (its rows then started "
+                f"at {checked}, now at {since.isoformat()}): rows arrived later than the "
+                "window the state was built with, or an old row was changed or deleted"
+            )
         return read, f"{changed or read.changed}: {grow}"
     frame = read.table.frame
     recent = frame.clear() if recent is None else recent
