@@ -119,12 +119,13 @@ def test_the_channel_spelling_cache_emptied_mid_request_spells_every_name(
     from attribution.engine import _scoring_small
 
     monkeypatch.setattr(_scoring_small, "_SPELLING_CACHE_SIZE", 8)
-    monkeypatch.setattr(_scoring_small, "_spellings", {})
+    scorer = attribution.JourneyScorer(models=["linear"]).fit()  # the cache is the scorer's
+    assert scorer._small is not None
     for i in range(30):
         journey = {"conversion": {"id": "c1", "timestamp": "2025-03-01T10:00:00Z"},
                    "touches": [{"timestamp": "2025-01-10T09:00:00Z", "channel": f"Ch{i}"},
                                {"timestamp": "2025-01-11T09:00:00Z", "channel": " B "}]}
-        credit = attribution.score_journeys([journey], models=["linear"]).channel_credit
+        credit = scorer.score([journey], engine="small").channel_credit
         assert dict(credit.select("channel", "conversions").iter_rows()) == {
             f"ch{i}": 0.5, "b": 0.5}
-        assert len(_scoring_small._spellings) <= 8
+        assert len(scorer._small._spell._names) <= 8

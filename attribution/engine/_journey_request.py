@@ -14,12 +14,19 @@ from typing import Any, Final
 
 import polars as pl
 
-from attribution.exceptions import InputError
+from attribution.exceptions import InputError, did_you_mean
 from attribution.inputs._campaigns import TOUCH_CHANNEL, Key, unit_expr
-from attribution.inputs._channels import channel_spelling
-from attribution.inputs._reading import END_OF_DAY, is_blank, parse_timestamp
+from attribution.inputs._channels import normalise_channels
+from attribution.inputs._reading import (
+    END_OF_DAY,
+    NULL_TOKENS,
+    blank_as_null,
+    is_blank,
+    parse_timestamp,
+)
 from attribution.inputs._schema import ROW, UTC_DATETIME
 from attribution.inputs._separator import SEPARATOR
+from attribution.inputs._stage_names import OUR_STAGES, map_stage_names, stage_renames
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 
 __all__ = [
@@ -30,6 +37,7 @@ __all__ = [
     "SEP",
     "JourneyLike",
     "frames",
+    "scoring_stages",
     "unattributed",
     "with_units",
 ]
@@ -137,8 +145,16 @@ def frames(
     *,
     tags: Sequence[int] | None = None,
     key: Key = "channel",
+    aliases: Mapping[str, str] | None = None,
+    stage_names: Mapping[str, str | Sequence[str]] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Touches (one row per touch sent) and conversions (one row per journey), checked.
+
+    Channels are put through the run's own :func:`normalise_channels` (the one spelling,
+    then ``aliases``, as :func:`check_channel_aliases` returns them); a channel or stage
+    that is a missing value in files (:func:`blank_as_null`: ``N/A``, ``-``, ``null``...)
+    is refused, and a conversion's ``stage`` is mapped through ``stage_names`` as a run
+    maps its stage values (:func:`scoring_stages`).
 
     Reading the nested request is one pass over its items; everything after is columnar.
     With ``tags`` (one per journey), conversion ids become ``<tag><SEP><id>``. Under ``key``
@@ -150,13 +166,14 @@ def frames(
         raise _fail("journeys", "must be a list of journeys")
     conv_ids: list[str] = []
     values: list[float | None] = []
-    stages: list[str] = []
+    stages: list[str | None] = []
     conv_times, milestone_times = _Times(end_of_day=True), {m: _Times() for m in MILESTONES}
     t_conv: list[int] = []
     t_ids: list[str] = []
     t_contacts: list[str | None] = []
     t_channels: list[str] = []
     t_campaigns: list[str | None] = []
+    t_paths: list[str] = []
     t_times = _Times()
     seen_conv: set[str] = set()
     for j, journey in enumerate(journeys):
@@ -177,7 +194,7 @@ def frames(
         stage = _text(conversion.get("stage"), f"{where}.conversion.stage", required=False)
         if stage == CONVERSION_STAGE:
             raise _fail(f"{where}.conversion.stage", f"{stage!r} is not a stage name")
-        stages.append(stage or "closed_won")
+        stages.append(stage)
         milestones = journey.get("milestones") or {}
         if not isinstance(milestones, Mapping):
             raise _fail(f"{where}.milestones", "must be an object")
@@ -210,6 +227,7 @@ def frames(
                 raise _fail(f"{tw}.channel", f"contains {SEPARATOR!r}, the separator of path "
                             "tables; rename the channel (a path table would split it in two)")
             t_channels.append(channel)
+            t_paths.append(f"{tw}.channel")
             campaign = _text(touch.get("campaign"), f"{tw}.campaign", required=False)
             if campaign is not None and SEPARATOR in campaign and key != "channel":
                 raise _fail(f"{tw}.campaign", f"contains {SEPARATOR!r}, the separator of path "
@@ -221,7 +239,8 @@ def frames(
         "conversion_id": pl.Series(conv_ids, dtype=pl.String),
         "timestamp": conv_times.series("timestamp"),
         "value": pl.Series(values, dtype=pl.Float64),
-        "stage": pl.Series(stages, dtype=pl.String),
+        "stage": scoring_stages(stages, stage_names,
+                                [f"journeys[{j}].conversion.stage" for j in range(len(stages))]),
         **{f"{m}_sent": milestone_times[m].series(f"{m}_sent") for m in MILESTONES},
     })
     _milestones_reached(conversions, milestone_times)
@@ -233,21 +252,62 @@ def frames(
         raise _fail(f"{t_times.paths[i]}",
                     "touch is after its conversion; send only the touches to credit, which "
                     "happen at or before the conversion")
+    channels = pl.Series("channel", t_channels, dtype=pl.String)
+    _refuse_placeholders(channels, t_paths, "a touch needs its channel: send the channel's "
+                         "name, or leave the touch out")
+    # the run's own channel names: its spelling and its channel_aliases (LinkedIn ->
+    # paid_social when the run renamed it), by the function the run used
+    channels = normalise_channels(channels.to_frame(), aliases)[0].get_column("channel")
     touches = pl.DataFrame({
         "conversion_id": conversions.get_column("conversion_id").gather(index),
         "touch_id": pl.Series(t_ids, dtype=pl.String),
         "contact_id": pl.Series(t_contacts, dtype=pl.String),
         "account_id": pl.Series([None] * len(t_ids), dtype=pl.String),
-        # in the one spelling of channel names, as runs store them (`LinkedIn ` -> linkedin)
-        "channel": pl.select(
-            channel_spelling(pl.lit(pl.Series(t_channels, dtype=pl.String)))
-        ).to_series(),
+        "channel": channels,
         "timestamp": times,
         ROW: pl.Series(range(len(t_ids)), dtype=pl.Int64),
     })
     if key != "channel":  # the scorer's engines make the units (see with_units)
         touches = touches.with_columns(pl.Series("campaign", t_campaigns, dtype=pl.String))
     return touches, _with_milestones(conversions)
+
+
+def _refuse_placeholders(values: pl.Series, paths: Sequence[str], what: str) -> None:
+    """A value that files read as missing (:func:`blank_as_null`: a null token such as
+    ``N/A``, ``-``, ``null``, ``#N/A``) is refused as a missing value, naming its field: a
+    batch run reads it as missing too, never as a name."""
+    missing = values.is_not_null() & pl.select(blank_as_null(pl.lit(values))).to_series().is_null()
+    if missing.any():
+        i = int(missing.arg_true()[0])
+        raise _fail(paths[i], f"{values[i]!r} stands for a missing value (as in files: "
+                    f"{', '.join(repr(t) for t in NULL_TOKENS)}); {what}")
+
+
+def scoring_stages(
+    stages: Sequence[str | None],
+    stage_names: Mapping[str, str | Sequence[str]] | None,
+    paths: Sequence[str],
+) -> pl.Series:
+    """Each conversion's ``stage`` as the run's names: a stage sent is mapped through the
+    run's ``stage_names`` and folded to a name the run knows (:func:`map_stage_names`, as a
+    run maps its stage values) and must then be one of them (the default stages and the
+    keys of ``stage_names``), else an :class:`InputError` naming its field, the stages known
+    and a did-you-mean; a stage not sent is ``closed_won``. Reading an unknown stage (a
+    CRM's ``Closed Won``) as "not won" would change full-path credit in silence."""
+    sent = pl.Series("stage", list(stages), dtype=pl.String)
+    _refuse_placeholders(sent, paths, "send the deal's stage, or leave stage out (closed_won)")
+    mapped = map_stage_names(sent.to_frame(), stage_names)[0].get_column("stage")
+    known = list(dict.fromkeys([*OUR_STAGES, *(stage_names or {})]))
+    unknown = mapped.is_not_null() & ~mapped.is_in(known)
+    if unknown.any():
+        i = int(unknown.arg_true()[0])
+        name = str(stages[i])
+        names = list(dict.fromkeys([*known, *stage_renames(stage_names)]))
+        how = ("" if stage_names else "; a published snapshot's run maps a CRM's own names "
+               "in its stage_names, e.g. {\"closed_won\": \"Closed Won\"}")
+        raise _fail(paths[i], f"{name!r} is not a stage scoring knows; "
+                    f"{did_you_mean(name, names)} (a won deal is closed_won, the default{how})")
+    return mapped.fill_null("closed_won")
 
 
 def _milestones_reached(conversions: pl.DataFrame, sent: Mapping[str, _Times]) -> None:

@@ -50,6 +50,14 @@ journeys. A channel the fitted model never saw earns no credit of its own and mo
 nothing: each data-driven model scores a journey as its seen touches alone
 (:mod:`attribution.engine._scoring_unseen`).
 
+A journey is read as the run that fitted the models read its data: given that run's
+``channel_aliases`` and ``stage_names`` (a published snapshot's
+:meth:`~attribution.engine._snapshots.ModelSnapshot.scoring_options`), each channel goes
+through the run's own :func:`~attribution.inputs._channels.normalise_channels` and each
+stage through :func:`~attribution.inputs._stage_names.map_stage_names`; a channel or stage
+that files read as missing (a null token: ``N/A``, ``-``) and a stage scoring does not
+know are errors naming their field.
+
 The request is read into frames by :mod:`attribution.engine._journey_request`; the reference
 engine is :mod:`attribution.engine._reference`.
 """
@@ -185,6 +193,14 @@ class JourneyScorer:
         Registry names, ``(name, params)`` pairs or ``{"name", "params"}`` mappings.
     key
         The unit credited (see :func:`score_journeys`); default ``"channel"``.
+    channel_aliases, stage_names
+        The run's own renames (:class:`RunOptions`' options of those names, as a run's
+        manifest ``parameters`` and a published snapshot keep them:
+        :meth:`ModelSnapshot.scoring_options`): each touch's channel is normalised as the
+        run normalised its touches (its spelling, then its aliases: ``LinkedIn`` is the
+        run's ``paid_social`` when it mapped it so), and each conversion's ``stage`` mapped
+        as the run mapped its stage values; a stage that is then no stage the scorer knows
+        is an error naming its field.
 
     Examples
     --------
@@ -197,9 +213,18 @@ class JourneyScorer:
     [('touches[0]', 0.5), ('touches[1]', 0.5)]
     """
 
-    def __init__(self, *, models: Iterable[ModelLike], key: Key = "channel") -> None:
+    def __init__(
+        self,
+        *,
+        models: Iterable[ModelLike],
+        key: Key = "channel",
+        channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
+        stage_names: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> None:
         self.models = list(models) if not isinstance(models, str | tuple) else [models]
         self.key = key
+        self.channel_aliases = channel_aliases
+        self.stage_names = stage_names
 
     def fit(self, paths: pl.DataFrame | None = None, *,
             estimators: Mapping[str, PathModel] | None = None) -> JourneyScorer:
@@ -221,8 +246,11 @@ class JourneyScorer:
         ModelNotFoundError, ModelParameterError
             An unknown model or a bad parameter; a data-driven model without ``paths``.
         """
-        options = RunOptions(models=self.models, key=self.key)
+        options = RunOptions(models=self.models, key=self.key,
+                             channel_aliases=self.channel_aliases, stage_names=self.stage_names)
         runs = options.runs
+        self._aliases = options.aliases
+        self._stage_names = options.stage_names
         if paths is not None and self.key == "channel" and isinstance(
             paths.schema.get("path"), pl.List
         ):  # a parameter naming a channel names one of the run's (a typo changes nothing)
@@ -252,7 +280,8 @@ class JourneyScorer:
         try:  # the small engine credits channels only: a campaign key takes the others
             if self.key != "channel":
                 raise NeedsGeneralEngine
-            self._small: SmallEngine | None = SmallEngine(runs, self.estimators_)
+            self._small: SmallEngine | None = SmallEngine(
+                runs, self.estimators_, aliases=self._aliases, stage_names=self._stage_names)
         except NeedsGeneralEngine:
             self._small = None
         return self
@@ -307,7 +336,8 @@ class JourneyScorer:
                                      "engine='auto'") from None
             else:
                 return JourneyScores(result, None, self.labels, unattributed(journeys))
-        touches, conversions = frames(journeys, key=self.key)
+        touches, conversions = frames(journeys, key=self.key, aliases=self._aliases,
+                                      stage_names=self._stage_names)
         if engine in ("auto", "fast"):
             touch_credit = self._fast(touches, conversions)
             channel_credit = self._channel_credit(touch_credit)
@@ -340,7 +370,8 @@ class JourneyScorer:
             return [self.score(journeys) for journeys in requests]
         tags = [r for r, journeys in enumerate(requests) for _ in journeys]
         flat = [journey for journeys in requests for journey in journeys]
-        touches, conversions = frames(flat, tags=tags, key=self.key)
+        touches, conversions = frames(flat, tags=tags, key=self.key, aliases=self._aliases,
+                                      stage_names=self._stage_names)
         tagged = self._fast(touches, conversions)
         self._check_credit(tagged)
         parts = pl.col("conversion_id").str.splitn(SEP, 2)
@@ -449,6 +480,8 @@ def score_journeys(
     paths: pl.DataFrame | None = None,
     engine: Engine = "auto",
     key: Key = "channel",
+    channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
+    stage_names: Mapping[str, str | Sequence[str]] | None = None,
 ) -> JourneyScores:
     """Credit each journey's touches and channels under every requested model.
 
@@ -475,6 +508,9 @@ def score_journeys(
         ``"campaign"`` or ``"channel/campaign"`` (from each touch's optional ``campaign``;
         without one, ``<channel>/(none)``). Use the ``key`` of the run whose ``paths`` fit
         the data-driven models.
+    channel_aliases, stage_names
+        That run's renames (see :class:`JourneyScorer`), so the journeys' channels and
+        stages are read as the run read its own.
 
     Examples
     --------
@@ -487,4 +523,5 @@ def score_journeys(
     >>> res.channel_credit.select("channel", "conversions", "value").rows()
     [('linkedin', 1.0, 100.0), ('email', 0.0, 0.0)]
     """
-    return JourneyScorer(models=models, key=key).fit(paths).score(journeys, engine=engine)
+    return JourneyScorer(models=models, key=key, channel_aliases=channel_aliases,
+                         stage_names=stage_names).fit(paths).score(journeys, engine=engine)

@@ -10,7 +10,8 @@ included) in a fraction of that:
 - the request is read in one pass; timestamps are Python ``datetime``\\ s (what the HTTP
   service's validated body holds) or ISO 8601 text in its plain forms
   (``2025-01-31``, ``2025-01-31T09:00[:00[.123456]][Z|+01:00]``, ``T`` or a space), read
-  with :meth:`datetime.fromisoformat`; channel spellings are cached per distinct name;
+  with :meth:`datetime.fromisoformat`; channel names (the run's spelling and aliases) are
+  cached per distinct name;
 - touches are ordered once (``np.lexsort``: conversion id, time, touch id, position sent),
   and the role flags (first, last, lead, opportunity, closed won, last non-direct) come from
   that order as in :func:`attribution.journeys._conversions.with_roles`;
@@ -44,12 +45,13 @@ from typing import Any, Final
 import numpy as np
 import polars as pl
 
-from attribution.engine._journey_request import CONVERSION_STAGE, MILESTONES
+from attribution.engine._journey_request import MILESTONES
 from attribution.engine._scoring_small_result import SmallResult
 from attribution.exceptions import ModelParameterError
-from attribution.inputs._channels import channel_spelling
-from attribution.inputs._reading import END_OF_DAY_OFFSET, is_blank
+from attribution.inputs._channels import normalise_channels
+from attribution.inputs._reading import END_OF_DAY_OFFSET, blank_as_null, is_blank
 from attribution.inputs._separator import SEPARATOR
+from attribution.inputs._stage_names import OUR_STAGES, stage_renames
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.models._allocation import _check_weights, _relative_weights
 from attribution.models._counterfactual import CounterfactualModel
@@ -69,8 +71,6 @@ _ISO: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
 )
 _SPELLING_CACHE_SIZE: Final = 4_096
-_spellings: dict[str, str] = {}
-_spelling_lock: Final = threading.Lock()
 
 
 class NeedsGeneralEngine(Exception):  # noqa: N818 - a signal, not an error
@@ -123,22 +123,40 @@ def _text(value: Any) -> str:
     return value
 
 
-def _spell(channels: list[str]) -> list[str]:
-    """:func:`channel_spelling` of each name; names not seen before in one Polars call.
+class _Channels:
+    """Each channel sent as the run names it: :func:`normalise_channels` (the one spelling,
+    then the run's ``aliases``), the function a run normalises its touches with, called once
+    per name not seen before (one Polars call per request at most); a name that files read
+    as missing (:func:`blank_as_null`: ``N/A``, ``-``, ``null``) goes to the general engine,
+    which refuses it naming its field.
 
     The cache is emptied when it would pass :data:`_SPELLING_CACHE_SIZE`, and then every
-    name of the request is spelled again (a name cached before the emptying is gone too);
-    one lock, as the service scores from threads (new-user report 6 #9: after 4,096
+    name of the request is normalised again (a name cached before the emptying is gone
+    too); one lock, as the service scores from threads (new-user report 6 #9: after 4,096
     spellings a request's cached name was cleared away, a KeyError and a 500)."""
-    with _spelling_lock:
-        missing = [c for c in set(channels) if c not in _spellings]
-        if missing:
-            if len(_spellings) + len(missing) > _SPELLING_CACHE_SIZE:
-                _spellings.clear()
-                missing = list(set(channels))
-            spelled = pl.select(channel_spelling(pl.lit(pl.Series(missing, dtype=pl.String))))
-            _spellings.update(zip(missing, spelled.to_series().to_list(), strict=True))
-        return [_spellings[c] for c in channels]
+
+    def __init__(self, aliases: Mapping[str, str] | None) -> None:
+        self.aliases = dict(aliases or {})
+        self._names: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, channels: list[str]) -> list[str]:
+        with self._lock:
+            names = self._names
+            missing = [c for c in set(channels) if c not in names]
+            if missing:
+                if len(names) + len(missing) > _SPELLING_CACHE_SIZE:
+                    names.clear()
+                    missing = list(set(channels))
+                raw = pl.Series("channel", missing, dtype=pl.String)
+                absent = pl.select(blank_as_null(pl.lit(raw))).to_series().is_null().to_list()
+                used = normalise_channels(raw.to_frame(), self.aliases)[0]
+                names.update(zip(missing, [None if a else u for a, u in zip(
+                    absent, used.get_column("channel").to_list(), strict=True)], strict=True))
+            out = [names[c] for c in channels]
+        if None in out:
+            raise NeedsGeneralEngine
+        return out  # type: ignore[return-value]  # no None left
 
 
 def _texts(values: list[Any]) -> None:
@@ -158,7 +176,8 @@ class _Request:
     """A request's journeys as arrays, touches in (conversion id, time, touch id, position
     sent) order: what :func:`with_roles` gives the Polars engine."""
 
-    def __init__(self, journeys: Sequence[Any]) -> None:
+    def __init__(self, journeys: Sequence[Any], spell: _Channels,
+                 stages: frozenset[str]) -> None:
         if isinstance(journeys, Mapping) or not isinstance(journeys, Sequence):
             raise NeedsGeneralEngine
         conv_ids: list[str] = []
@@ -195,7 +214,7 @@ class _Request:
             stage = conversion.get("stage")
             if stage is None:
                 stage = "closed_won"
-            elif _text(stage) == CONVERSION_STAGE:
+            elif _text(stage) not in stages:  # mapped, or refused, by the general engine
                 raise NeedsGeneralEngine
             milestones = journey.get("milestones") or {}
             if not _mapping(milestones) or not set(milestones) <= set(MILESTONES):
@@ -265,7 +284,7 @@ class _Request:
         listed = order.tolist()
         self.touch_ids = [t_ids[i] for i in listed]
         self.contacts = [t_contacts[i] for i in listed]
-        self.channels = _spell([t_channels[i] for i in listed])
+        self.channels = spell([t_channels[i] for i in listed])
         # journeys in id order, each one's touches contiguous
         starts = np.empty(n, dtype=bool)
         ends = np.empty(n, dtype=bool)
@@ -298,8 +317,14 @@ class SmallEngine:
     not know.
     """
 
-    def __init__(self, runs: Sequence[ModelRun], estimators: Mapping[str, PathModel]) -> None:
+    def __init__(self, runs: Sequence[ModelRun], estimators: Mapping[str, PathModel], *,
+                 aliases: Mapping[str, str] | None = None,
+                 stage_names: Mapping[str, str | Sequence[str]] | None = None) -> None:
         self.labels = [r.label for r in runs]
+        self._spell = _Channels(aliases)
+        # stages taken as sent: a name the scorer knows that stage_names does not rename
+        self._stages = frozenset([*OUR_STAGES, *(stage_names or {})]) - set(
+            stage_renames(stage_names))
         rules = [(r.label, r.build()) for r in runs if r.spec.family == "rule"]
         self._rules: list[tuple[str, RoleWeights]] = rules
         # roles x models, "last_non_direct" once per set of direct channels
@@ -485,7 +510,7 @@ class SmallEngine:
         ModelParameterError
             A model whose parameters make credit non-finite or negative.
         """
-        req = _Request(journeys)
+        req = _Request(journeys, self._spell, self._stages)
         if not req.n:
             return SmallResult(req, self.labels, np.zeros(0))
         matrix = np.empty((len(self.labels), req.n))  # models x touches

@@ -111,6 +111,15 @@ class ModelSnapshot:
         manifest: dict[str, Any] = json.loads((self.directory / RunFiles.MANIFEST).read_text())
         return manifest
 
+    def scoring_options(self) -> dict[str, Any]:
+        """The run's own renames, as :class:`JourneyScorer` and :func:`score_journeys` take
+        them (``channel_aliases``, ``stage_names``; each None when the run had none): score
+        with them and a journey's channels and stages are read as the run read its own
+        (``JourneyScorer(models=..., **snapshot.scoring_options())``)."""
+        parameters = self.run.get("parameters") or {}
+        return {"channel_aliases": parameters.get("channel_aliases") or None,
+                "stage_names": parameters.get("stage_names") or None}
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (no file-system path)."""
         return {"snapshot_id": self.snapshot_id, "run_id": self.run_id,

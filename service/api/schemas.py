@@ -73,7 +73,11 @@ class Conversion(TypedDict):
         description="ISO 8601; naive = UTC; a date alone is the end of that day "
                     f"({END_OF_DAY.isoformat()})")]
     value: NotRequired[Annotated[Amount | None, Field(description="deal amount")]]
-    stage: NotRequired[Annotated[Stage, Field(description="default closed_won")]]
+    stage: NotRequired[Annotated[Stage, Field(
+        description="the deal's stage, default closed_won (a won deal: its last touch is the "
+                    "closed-won touch); one of lead, mql, sql, opportunity, closed_won, "
+                    "closed_lost, or a name the snapshot's run maps in stage_names (case and "
+                    "spaces folded); any other is a 422")]]
 
 
 class Touch(TypedDict):
@@ -81,7 +85,10 @@ class Touch(TypedDict):
 
     touch_id: NotRequired[Annotated[Id | None, Field(description="default touches[<index>]")]]
     timestamp: Timestamp
-    channel: Name
+    channel: Annotated[Name, Field(
+        description="as the snapshot's run read its channels: trimmed, lower case, then its "
+                    "channel_aliases (LinkedIn is the run's paid_social when it mapped it "
+                    "so); a missing-value token (N/A, -, null, ...) is a 422")]
     contact_id: NotRequired[Id | None]
     role: NotRequired[Annotated[Name | None, Field(description="buying-committee role")]]
 

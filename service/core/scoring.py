@@ -4,7 +4,10 @@ request should not re-resolve models or refit a Markov chain.
 Data-driven models (Markov, Shapley, counterfactual) are fitted on a model snapshot that
 someone published on purpose (:class:`attribution.SnapshotStore`): the one a request names,
 else the current one; never "the latest run". Snapshots never change once written, so a
-scorer fitted on one stays valid for as long as it is cached.
+scorer fitted on one stays valid for as long as it is cached. A scorer on a snapshot reads
+requests as the snapshot's run read its data (its ``channel_aliases`` and ``stage_names``:
+:meth:`attribution.ModelSnapshot.scoring_options`), rule-based models included when the
+request names the snapshot.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ class ScorerCache:
         needs = self._needs_snapshot.get(key)
         if needs is None:
             return None
-        if not needs:
+        if not needs and snapshot_id is None:
             return self._scorers.get((key, None))
         if snapshot_id is None:
             current = self._current
@@ -138,7 +141,7 @@ class ScorerCache:
         key = _key(models)
         data = self._data_driven(key, models)
         snapshot: ModelSnapshot | None = None
-        if data:
+        if data or snapshot_id is not None:  # a snapshot named is used (and must exist)
             snapshot = self._snapshot(data, snapshot_id)
         cache_key = (key, snapshot.snapshot_id if snapshot else None)
         with self._lock:
@@ -149,9 +152,11 @@ class ScorerCache:
         if snapshot is None:
             scoring = Scoring(JourneyScorer(models=models).fit())
         else:
+            # the run's channel aliases and stage names: requests are read as it read its data
             estimators = {label: self._fitted(identity, model, label, snapshot, wait)
                           for identity, model, label in self._identities(models, snapshot)}
-            scorer = JourneyScorer(models=models).fit(None, estimators=estimators)
+            scorer = JourneyScorer(models=models, **snapshot.scoring_options()).fit(
+                None, estimators=estimators)
             scoring = Scoring(scorer, snapshot, frozenset(snapshot.channels))
         with self._lock:
             self._scorers[cache_key] = scoring
@@ -193,7 +198,8 @@ class ScorerCache:
                 raise FitPending(pending[0])
             pending[0].result()  # its error, if the fit failed; else look again
         try:
-            scorer = JourneyScorer(models=[model]).fit(snapshot.read_paths())
+            scorer = JourneyScorer(models=[model], **snapshot.scoring_options()).fit(
+                snapshot.read_paths())
             fitted = next(iter(scorer.estimators_.values()))
         except BaseException as exc:
             with self._lock:

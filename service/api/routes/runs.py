@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -238,10 +239,25 @@ def channel_credit(run_id: str, runs: RunsDep, model: str | None = None) -> dict
     if model is not None:
         labels = frame.get_column("model").unique(maintain_order=True).to_list()
         if model not in labels:
-            raise ServiceError(404, "not_found", f"model '{model}' is not in run '{run_id}'; "
-                               f"its models: {', '.join(labels) or 'none'}", field="model")
+            # the run's models are its manifest's: a run that attributed no conversion (an
+            # allow_empty run) has them and no rows, an empty answer, not "no such model"
+            listed = _manifest_models(run_dir)
+            if model not in listed:
+                raise ServiceError(404, "not_found", f"model '{model}' is not in run "
+                                   f"'{run_id}'; its models: {', '.join(listed) or 'none'}",
+                                   field="model")
         frame = frame.filter(pl.col("model") == model)
     return {"run_id": run_id, "model": model, "rows": frame.to_dicts()}
+
+
+def _manifest_models(run_dir: Path) -> list[str]:
+    """The labels of a run's models, from its manifest (none when it cannot be read)."""
+    try:
+        manifest = json.loads((run_dir / attribution.RunFiles.MANIFEST).read_text())
+        return [str(m["label"]) if isinstance(m, dict) else str(m)
+                for m in manifest.get("models") or []]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return []
 
 
 @router.get("/{run_id}/report", response_class=HTMLResponse,
