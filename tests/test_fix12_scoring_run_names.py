@@ -227,3 +227,16 @@ def test_an_empty_runs_channel_credit_names_its_models(
                       headers=AUTH, timeout=30)
     assert other.status_code == 404
     assert "its models: linear, markov" in other.json()["error"]["message"]
+
+
+def test_a_journeys_error_is_worded_by_its_field(url: str) -> None:
+    # minor #4: messages for JSON clients were worded as files ("table 'journeys', column
+    # 'journeys[0].touches[1].touch_id': ...")
+    body = journey("linkedin", "email")
+    body["touches"][1]["touch_id"] = "t0"
+    response = post(url, {"models": ["linear"], "journeys": [body]})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "journeys[0].touches[1].touch_id"
+    assert error["message"] == ("journeys[0].touches[1].touch_id: touch_id 't0' is sent twice "
+                                "in this journey")

@@ -116,7 +116,15 @@ def for_http(message: str) -> str:
 def describe_library_error(exc: AttributionError) -> tuple[str, str, str | None]:
     """(type, message, field) of a library error; also used for failed runs' status."""
     kind = next(t for cls, t in _LIBRARY_STATUS if isinstance(exc, cls))
-    message = for_http(str(exc))
+    text = str(exc)
+    if (isinstance(exc, attribution.InputError) and exc.table == "journeys"
+            and exc.source is None and not exc.rows):
+        # a scoring request's field, as a JSON client names it: not worded as a file's
+        # table and column ("journeys[0].touches[3].touch_id: ...")
+        text = f"{exc.column}: {exc.message}" if exc.column else exc.message
+        if exc.hint:
+            text += f". Hint: {exc.hint}"
+    message = for_http(text)
     if isinstance(exc, attribution.ModelNotFoundError) and "available:" not in message:
         message += "; available: " + ", ".join(attribution.available_models())
     field = getattr(exc, "column", None) or getattr(exc, "option", None)
