@@ -240,3 +240,28 @@ def test_a_journeys_error_is_worded_by_its_field(url: str) -> None:
     assert error["field"] == "journeys[0].touches[1].touch_id"
     assert error["message"] == ("journeys[0].touches[1].touch_id: touch_id 't0' is sent twice "
                                 "in this journey")
+
+
+def test_runs_of_one_second_are_listed_newest_first(
+    tmp_path: Path, start_server: Callable[[Any], str],
+) -> None:
+    # minor #9: run ids tell the second, then a random suffix; six runs of one second were
+    # listed by the suffix, so '?limit=1' could name an older run as the latest
+    runs = tmp_path / "runs"
+    older = attribution.attribute(SAMPLE / "touches.parquet", SAMPLE / "stages.parquet",
+                                  models=["linear"])
+    newer = attribution.attribute(SAMPLE / "touches.parquet", SAMPLE / "stages.parquet",
+                                  models=["linear"])
+    assert older.manifest["created_at"] < newer.manifest["created_at"]
+    older.write(runs, run_id="20261207T105229Z-ffffffff")
+    newer.write(runs, run_id="20261207T105229Z-00000000")
+    attribution.attribute(SAMPLE / "touches.parquet", SAMPLE / "stages.parquet",
+                          models=["linear"]).write(runs, run_id="20261207T105228Z-99999999")
+    url = start_server(create_app(Settings(api_keys=(KEY,), data_dir=tmp_path, runs_dir=runs)))
+    listed = httpx.get(f"{url}/v1/runs", headers=AUTH, timeout=30).json()["runs"]
+    assert [r["run_id"] for r in listed] == ["20261207T105229Z-00000000",
+                                            "20261207T105229Z-ffffffff",
+                                            "20261207T105228Z-99999999"]
+    latest = httpx.get(f"{url}/v1/runs", params={"status": "succeeded", "limit": 1},
+                       headers=AUTH, timeout=30).json()["runs"]
+    assert [r["run_id"] for r in latest] == ["20261207T105229Z-00000000"]

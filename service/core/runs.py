@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import json
 import logging
 import math
@@ -91,6 +92,14 @@ def _done(progress: dict[str, Any] | None) -> dict[str, Any]:
     total = (progress or {}).get("total")
     return {**(progress or {}), "stage": "done", "completed": total, "total": total,
             "fraction": 1.0}
+
+
+_ID_SECOND = re.compile(r"\d{8}T\d{6}Z-")
+
+
+def _second_of(run_id: str) -> str:
+    """The creation second a run id begins with (``20261207T105229Z``), else the id."""
+    return run_id[:16] if _ID_SECOND.match(run_id) else run_id
 
 
 class _Lost(Exception):
@@ -250,13 +259,20 @@ class RunStore:
             ids.update(p.name for p in self.runs_dir.iterdir()
                        if not p.name.startswith(".") and (p / "manifest.json").is_file())
         found: list[dict[str, Any]] = []
-        for run_id in sorted((i for i in ids if RUN_ID.match(i)), reverse=True):
-            read = self.get(run_id)
-            if read is None or (status is not None and read.get("status") != status):
-                continue
-            found.append({k: v for k, v in read.items() if k not in ("manifest", "request")})
-            if len(found) >= limit:
-                break
+        ordered = sorted((i for i in ids if RUN_ID.match(i)), reverse=True)
+        # ids tell the second only (then a random suffix): the runs of one second are read
+        # together and put in order by their creation time (new-user report 12 #9)
+        for _, same_second in itertools.groupby(ordered, key=_second_of):
+            reads = [(run_id, self.get(run_id)) for run_id in same_second]
+            reads.sort(key=lambda r: (str((r[1] or {}).get("created_at") or ""), r[0]),
+                       reverse=True)
+            for _, read in reads:
+                if read is None or (status is not None and read.get("status") != status):
+                    continue
+                found.append({k: v for k, v in read.items()
+                              if k not in ("manifest", "request")})
+                if len(found) >= limit:
+                    return found
         return found
 
     def get(self, run_id: str) -> dict[str, Any] | None:
