@@ -265,3 +265,20 @@ def test_runs_of_one_second_are_listed_newest_first(
     latest = httpx.get(f"{url}/v1/runs", params={"status": "succeeded", "limit": 1},
                        headers=AUTH, timeout=30).json()["runs"]
     assert [r["run_id"] for r in latest] == ["20261207T105229Z-00000000"]
+
+
+def test_a_validation_error_names_every_field_at_fault(url: str) -> None:
+    # minor #3: only the first error was shown, "(and 2 more errors)", the others unnamed
+    good = journey("linkedin", "email")
+    bad = journey("linkedin", "email", cid="opp-2")
+    bad["conversion"]["timestamp"] = "bad"
+    bad["touches"][0]["timestamp"] = "also bad"
+    bad["touches"][1]["channel"] = ""
+    response = post(url, {"models": ["linear"], "journeys": [good, bad]})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "journeys[1].conversion.timestamp"
+    assert error["message"].startswith("journeys[1].conversion.timestamp: ")
+    assert error["message"].endswith(
+        "(and 2 more errors, at journeys[1].touches[0].timestamp, "
+        "journeys[1].touches[1].channel)")

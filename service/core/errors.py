@@ -185,8 +185,20 @@ def validation_message(errors: list[Any], document: Any = None) -> tuple[str, st
         text = _time_message(first)
     message = f"{field}: {text or first.get('msg', 'invalid value')}"
     if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+        # the other fields at fault too, so that a client mapping CRM fields fixes them in
+        # one round trip (new-user report 12 #3); the first one's text only
+        others = list(dict.fromkeys(
+            path for path in (field_path(e.get("loc", ())) for e in errors[1:])
+            if path != field))
+        listed = ", ".join(others[:_MAX_FIELDS_LISTED]) + (
+            ", ..." if len(others) > _MAX_FIELDS_LISTED else "")
+        message += (f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''}"
+                    f"{', at ' + listed if others else ''})")
     return message, field
+
+
+#: The other fields at fault a validation message names, at most.
+_MAX_FIELDS_LISTED = 10
 
 
 #: pydantic's errors of a timestamp it could not read (its own wording names no form)
