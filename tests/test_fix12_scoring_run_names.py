@@ -227,6 +227,21 @@ def test_an_empty_runs_channel_credit_names_its_models(
                       headers=AUTH, timeout=30)
     assert other.status_code == 404
     assert "its models: linear, markov" in other.json()["error"]["message"]
+    # minor #5: the run's notes name the request's fields, not the command line's flags
+    notes = httpx.get(f"{url}/v1/runs/empty", headers=AUTH,
+                      timeout=30).json()["manifest"]["notes"]
+    empty = next(n for n in notes if n.startswith("no conversion"))
+    assert "'conversion_stage' closed_won" in empty
+    assert "--" not in " ".join(notes)
+
+
+def test_library_messages_name_the_run_requests_fields() -> None:
+    from service.core.errors import for_http
+
+    said = for_http("timestamps must match a strftime pattern given with --timestamp-format; "
+                    "try --timestamp-format '%d/%m/%Y'; the plan check needs --spend")
+    assert said == ("timestamps must match a strftime pattern given with 'timestamp_formats'; "
+                    "try 'timestamp_formats' '%d/%m/%Y'; the plan check needs 'spend'")
 
 
 def test_a_journeys_error_is_worded_by_its_field(url: str) -> None:

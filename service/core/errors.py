@@ -98,7 +98,19 @@ def error_bytes(type: str, message: str, field: str | None = None) -> bytes:
 def _request_fields() -> dict[str, str]:
     """Command-line flag -> the run request's field (the run option's name), e.g.
     ``--allow-empty`` -> ``allow_empty``: library messages name the flags."""
-    return {flag: name for name, spec in attribution.option_flags() for flag in spec.flags}
+    return {**_OTHER_FLAGS,
+            **{flag: name for name, spec in attribution.option_flags() for flag in spec.flags}}
+
+
+#: Flags of `attribution run` that are no run option's own but a request field of a run:
+#: the timestamp formats (``--timestamp-format``, the request's ``timestamp_formats``) and
+#: the input files (``--spend`` is the request's ``spend``), new-user report 12 #5.
+_OTHER_FLAGS = {
+    "--timestamp-format": "timestamp_formats",
+    **{f"--{name.replace('_', '-')}": name for name in (
+        "touches", "stages", "spend", "accounts", "subscriptions", "surveys",
+        "survey_labels", "truth", "experiments", "plan", "benchmarks", "influence_csv")},
+}
 
 
 _FLAG = re.compile(r"--[a-z][a-z0-9-]*")

@@ -51,7 +51,7 @@ from typing import Any
 import attribution
 from attribution import AttributionError, new_run_id, write_json_atomic
 
-from .errors import ServiceError, describe_library_error
+from .errors import ServiceError, describe_library_error, for_http
 from .lease import Instance, verdict
 from .redact import PathRedactor
 from .storage import STATUS_DIR, check_runs_dir, not_ready
@@ -290,6 +290,10 @@ class RunStore:
                 # the worker's last update has not landed yet: say what it will say
                 status.update(status="succeeded", error=None, finished_at=_finished_at(done),
                               progress=_done(status.get("progress")))
+            # its notes as an HTTP client reads them: the request's fields, not the flags
+            if isinstance(manifest.get("notes"), list):
+                manifest["notes"] = [for_http(n) if isinstance(n, str) else n
+                                     for n in manifest["notes"]]
             status["manifest"] = manifest
         elif status is None:
             return None
