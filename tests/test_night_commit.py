@@ -238,3 +238,48 @@ def test_a_wider_late_window_is_named_as_the_reason(tmp_path: Path) -> None:
     reason = str(info["reason"])
     assert "the late window changed since the state's last night" in reason
     assert "rows arrived later than the window the state was built with" in reason
+
+
+def test_a_postgres_session_in_another_time_zone_keeps_the_night_incremental(
+    postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Report 11 minor #12: the PostgreSQL checksum hashes each row's text, and a
+    timestamptz prints in the session's time zone: a night with PGTZ set (or a role's,
+    a database's timezone) was a full recompute blamed on changed rows."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    import attribution
+
+    touches = pl.read_parquet(SAMPLE / "touches.parquet")
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    with pg.connect(postgres_uri) as con, con.cursor() as cursor:
+        for name, frame in (("night_touches", touches), ("night_stages", stages)):
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+            cursor.adbc_ingest(name, frame.to_arrow(), mode="create")
+        con.commit()
+
+    def night() -> dict[str, object]:
+        got = attribute_incremental(
+            attribution.SqlTable(postgres_uri, "SELECT * FROM night_touches"),
+            attribution.SqlTable(postgres_uri, "SELECT * FROM night_stages"),
+            models=["linear"],
+            state=tmp_path / "state",
+        )
+        return dict(got.manifest["parameters"]["incremental"])
+
+    monkeypatch.delenv("PGTZ", raising=False)
+    night()
+    monkeypatch.setenv("PGTZ", "America/New_York")
+    info = night()
+    assert info["mode"] == "incremental", info
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")
+    with pg.connect(postgres_uri) as con, con.cursor() as cursor:  # and a role's own zone
+        cursor.execute("ALTER ROLE CURRENT_USER SET timezone = 'Pacific/Auckland'")
+        con.commit()
+    try:
+        info = night()
+    finally:
+        with pg.connect(postgres_uri) as con, con.cursor() as cursor:
+            cursor.execute("ALTER ROLE CURRENT_USER RESET timezone")
+            con.commit()
+    assert info["mode"] == "incremental", info

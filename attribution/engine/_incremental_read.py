@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from attribution.engine._old_rows import sql_checksum
+from attribution.engine._old_rows import SQL_CHECKSUM_FORM, sql_checksum
 from attribution.engine._stages import load_input
 from attribution.exceptions import InputError
 from attribution.inputs._database import (
@@ -113,7 +114,9 @@ def read_after(
     ``seen``: the state's record of the input (a query's rows before the last cutoff are
     checked against the database's checksum of them)."""
     column = _their_timestamp(options, spec.name)
-    naive = _query_clock(data, spec, options, column) if isinstance(data, SqlTable) else False
+    naive, schema = (
+        _query_clock(data, spec, options, column) if isinstance(data, SqlTable) else (False, None)
+    )
     if isinstance(data, SqlTable) and naive is not False:
         # rows without a timestamp are read too: they are refused, naming the query and
         # the column, as a full run refuses them (else a night would skip them in silence)
@@ -124,13 +127,14 @@ def read_after(
         )
         stored = dict((seen or {}).get("old_rows") or {})
         checked = stored.get("before") if stored.get("kind") == "sql" else None
-        counted = _sums_before(data, spec, column, cutoff, checked, naive)
+        form = int(stored.get("form") or 1)
+        counted = _sums_before(data, spec, column, cutoff, (checked, form), naive, schema)
         read = Read(
             load_input(_night_rows(after, data, spec, cutoff), spec, options, require_rows=False),
             int(counted["n"]),
         )
         read.whole = False
-        read.mark = {"kind": "sql", "before": cutoff.isoformat(), "sum": counted["now"]}
+        read.mark = _mark(cutoff, counted)
         if checked is not None and counted["checked"] != stored.get("sum"):
             read.changed = (
                 f"the database's checksum of the rows before {checked} differs from that of "
@@ -203,19 +207,24 @@ def _sums_before(
     spec: TableSpec,
     column: str,
     cutoff: datetime,
-    checked: str | None,
+    checked: tuple[str | None, int],
     naive: str | None,
+    schema: pl.Schema | None,
 ) -> dict[str, Any]:
-    """One query: the count ``n`` and the checksum ``now`` of the rows dated before
-    ``cutoff``, and (``checked``: the previous cutoff) the checksum of those before it
+    """One query: the count ``n`` and the checksum ``now`` (of :data:`SQL_CHECKSUM_FORM`,
+    over the columns of ``schema``) of the rows dated before ``cutoff``, and (``checked``:
+    the previous cutoff and the form of its sum) the checksum of those before it
     (``naive``: :func:`_literal`)."""
     kind = database_kind(data.uri)
-    sums = sql_checksum(kind, "_attribution_q") + " AS now"
-    if checked is not None:
-        earlier = f'"{column}" < {_literal(datetime.fromisoformat(checked), naive)}'
-        sums += ", " + sql_checksum(kind, "_attribution_q", earlier) + " AS checked"
+    uri = fixed_session(data.uri) if kind == "postgresql" else data.uri
+    sums = sql_checksum(kind, "_attribution_q", schema=schema) + " AS now"
+    before, form = checked
+    if before is not None:
+        earlier = f'"{column}" < {_literal(datetime.fromisoformat(before), naive)}'
+        same = schema if form == SQL_CHECKSUM_FORM else None  # a state's older form: its own
+        sums += ", " + sql_checksum(kind, "_attribution_q", earlier, same) + " AS checked"
     count = SqlTable(
-        data.uri,
+        uri,
         f"SELECT count(*) AS n, {sums} FROM {subquery(data.query)} "
         f'WHERE "{column}" < {_literal(cutoff, naive)}',
     )
@@ -223,6 +232,32 @@ def _sums_before(
         return count.frame(spec.name).row(0, named=True)
     except InputError as exc:  # named by the user's query, not the wrapper's SQL
         raise exc.replace(source=data.name) from None
+
+
+#: The PostgreSQL session settings a row's text depends on, fixed for the checksum (it
+#: hashes each row's text): a ``timestamptz`` prints in the session's TimeZone, dates in its
+#: DateStyle, floats by extra_float_digits. A server, role or ``PGTZ`` set otherwise on
+#: another night would change every sum and force a full recompute blamed on changed rows.
+PINNED_SESSION = (
+    "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1"
+)
+
+
+def fixed_session(uri: str) -> str:
+    """``uri`` (PostgreSQL) with :data:`PINNED_SESSION` in libpq's ``options`` (before any
+    options the URI gives, which therefore still apply: a ``search_path``).
+
+    >>> fixed_session("postgresql://u@h/db")
+    'postgresql://u@h/db?options=-c%20TimeZone%3DUTC%20-c%20DateStyle%3DISO%2CMDY%20-c%20IntervalStyle%3Dpostgres%20-c%20extra_float_digits%3D1'
+    >>> fixed_session("postgresql://u@h/db?options=-csearch_path%3Dbi").count("options=")
+    1
+    """
+    pinned = quote(PINNED_SESSION, safe="")
+    at = uri.find("options=")
+    if at >= 0:
+        start = at + len("options=")
+        return f"{uri[:start]}{pinned}%20{uri[start:]}"
+    return uri + ("&" if "?" in uri else "?") + "options=" + pinned
 
 
 def sql_mark(
@@ -235,16 +270,25 @@ def sql_mark(
     if not isinstance(data, SqlTable):
         return None
     column = _their_timestamp(options, spec.name)
-    naive = _query_clock(data, spec, options, column)
+    naive, schema = _query_clock(data, spec, options, column)
     if naive is False:
         return None
-    counted = _sums_before(data, spec, column, cutoff, None, naive)
-    return {"kind": "sql", "before": cutoff.isoformat(), "sum": counted["now"]}
+    return _mark(cutoff, _sums_before(data, spec, column, cutoff, (None, 1), naive, schema))
+
+
+def _mark(cutoff: datetime, counted: dict[str, Any]) -> dict[str, Any]:
+    """A query's mark: the cutoff and the checksum of the rows before it, and its form."""
+    return {
+        "kind": "sql",
+        "form": SQL_CHECKSUM_FORM,
+        "before": cutoff.isoformat(),
+        "sum": counted["now"],
+    }
 
 
 def _query_clock(
     data: SqlTable, spec: TableSpec, options: RunOptions, column: str
-) -> str | None | Literal[False]:
+) -> tuple[str | None | Literal[False], pl.Schema | None]:
     """Whether the query's timestamp column is a date/time the database can compare, so the
     query can be wrapped (``WHERE "timestamp" >= ...``), and how to compare it: None for a
     time-zone-aware column, the zone its values are read in (``--timezone``, else UTC) for
@@ -253,20 +297,21 @@ def _query_clock(
     column is the error a full run gives, naming the user's query, never the wrapper's SQL.
     Text timestamps (ISO 8601 or with ``timestamp_formats``): False, the query is read whole
     and filtered once parsed, as a CSV file is. A probe the database refuses: False (the
-    query then runs as written and its own error names it)."""
+    query then runs as written and its own error names it). Also the query's columns as
+    read (the probe's schema), which the checksum of its old rows hashes."""
     probe = SqlTable(data.uri, f"SELECT * FROM {subquery(data.query)} LIMIT 0")
     try:
         empty = probe.frame(spec.name)
     except InputError:
-        return False
+        return False, None
     source = Source(empty.lazy(), data.name, numbering=("rows, 1-based", 1))
     load_input(source, spec, options, require_rows=False)  # the columns and their types
     dtype = empty.schema.get(column)
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-        return None
+        return None, empty.schema
     if isinstance(dtype, pl.Datetime | pl.Date):
-        return options.timezone or "UTC"
-    return False
+        return options.timezone or "UTC", empty.schema
+    return False, None
 
 
 def _count_before(source: Source, column: str, bound: pl.Expr, after: int, total: int) -> int:

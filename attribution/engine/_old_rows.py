@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from attribution.typing import TableLike
 
-__all__ = ["CHUNK", "check_file", "file_mark", "sql_checksum"]
+__all__ = ["CHUNK", "SQL_CHECKSUM_FORM", "check_file", "file_mark", "sql_checksum"]
 
 #: bytes read and summed at a time
 CHUNK = 8 << 20
@@ -285,12 +286,39 @@ def _checksums_read(path: Path, ends: list[int]) -> dict[int, str]:
     return out
 
 
-def sql_checksum(kind: str, alias: str, where: str | None = None) -> str:
+#: The form of a PostgreSQL checksum a state's mark holds (``form`` in the mark; absent: 1,
+#: the row's own text, whose dates and times print in the session's TimeZone and DateStyle).
+SQL_CHECKSUM_FORM = 2
+
+
+def _pg_text(name: str, dtype: pl.DataType) -> str:
+    """A column's text in a form no session setting changes (form 2): times in UTC, ISO."""
+    column = '"' + name.replace('"', '""') + '"'
+    if isinstance(dtype, pl.Datetime):
+        at = f"{column} AT TIME ZONE 'UTC'" if dtype.time_zone is not None else column
+        text = f"to_char({at}, 'YYYY-MM-DD HH24:MI:SS.US')"
+    elif isinstance(dtype, pl.Date):
+        text = f"to_char({column}, 'YYYY-MM-DD')"
+    else:
+        text = f"{column}::text"
+    return f"coalesce({text}, '\\N')"
+
+
+def sql_checksum(
+    kind: str, alias: str, where: str | None = None, schema: pl.Schema | None = None
+) -> str:
     """The SQL of a checksum of the rows of ``alias`` (a subquery; ``where``: those rows
-    only), by the database: a sum of a hash of each row (DuckDB's ``hash`` of the row;
-    PostgreSQL's ``md5`` of the row's text, 60 bits of it), as text."""
+    only), by the database: a sum of a hash of each row, as text. DuckDB: its ``hash`` of
+    the row. PostgreSQL: 60 bits of the ``md5`` of the row's text; with ``schema`` (the
+    query's columns as read) each column's text in a fixed form (:data:`SQL_CHECKSUM_FORM`:
+    a ``PGTZ`` or ``PGDATESTYLE`` of the job, which outranks the session's pinned settings,
+    changes nothing), else the row's own text (form 1, of states written before)."""
     only = "" if where is None else f" FILTER (WHERE {where})"
     if kind == "duckdb":
         return f"CAST(sum(hash({alias})){only} AS VARCHAR)"
-    hashed = f"('x' || substr(md5({alias}::text), 1, 15))::bit(60)::bigint"
+    text = f"{alias}::text"
+    if schema is not None and len(schema):
+        parts = ", ".join(_pg_text(name, dtype) for name, dtype in schema.items())
+        text = f"concat_ws(chr(31), {parts})"
+    hashed = f"('x' || substr(md5({text}), 1, 15))::bit(60)::bigint"
     return f"CAST(sum({hashed}){only} AS TEXT)"
