@@ -49,6 +49,15 @@ MaybeTouchesOpt = Annotated[Path | None, _TOUCHES]
 MaybeStagesOpt = Annotated[Path | None, _STAGES]
 ContactsOpt = Annotated[Path | None, typer.Option(help="Contacts file (contact -> account)")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory that receives run folders")]
+#: a command that also reads a config: ``--out``, else the config's ``[run] out``, else runs
+MaybeOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Directory that receives run folders (default: the config's [run] out, else runs)",
+    ),
+]
 SurveysOpt = Annotated[
     Path | None, typer.Option("--surveys", help="Survey answers: adds the survey benchmark")
 ]

@@ -17,6 +17,7 @@ from attribution.cli._app import (
     AccountsOpt,
     BenchmarksOpt,
     ContactsOpt,
+    MaybeOutOpt,
     MaybeStagesOpt,
     MaybeTouchesOpt,
     SubscriptionsOpt,
@@ -180,15 +181,7 @@ def plan_cmd(
             "customer); default contact, or the config's [run] level",
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Directory that receives run folders (default: the config's [run] out, else "
-            "runs)",
-        ),
-    ] = None,
+    out: MaybeOutOpt = None,
 ) -> None:
     """Check a plan: can this budget buy the target customers at the target CAC?
 

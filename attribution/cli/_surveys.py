@@ -12,6 +12,7 @@ from attribution.cli._app import (
     EXIT_EMPTY,
     ContactsOpt,
     LabelsOpt,
+    MaybeOutOpt,
     MaybeStagesOpt,
     MaybeTouchesOpt,
     ModelOpt,
@@ -82,15 +83,7 @@ def surveys_cmd(
             help="Write a benchmark that compared no conversion (else exit code 3, saying why)",
         ),
     ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Directory that receives run folders (default: the config's [run] out, else "
-            "runs)",
-        ),
-    ] = None,
+    out: MaybeOutOpt = None,
 ) -> None:
     """Benchmark models against self-reported surveys ("How did you hear about us?").
 
