@@ -209,7 +209,7 @@ def _expected_shared(
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(worlds())
 def test_share_adds_exactly_the_rule_and_changes_nothing_else(
     world: tuple[pl.DataFrame, pl.DataFrame, int, int | None],
