@@ -66,6 +66,7 @@ from attribution.exceptions import (
 from attribution.importers import ImportResult, import_hubspot, import_salesforce
 from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks, load_benchmarks
 from attribution.inputs._database import SqlTable
+from attribution.inputs._sources import table_format
 from attribution.models._registry import (
     ModelSpec,
     Param,
@@ -176,6 +177,7 @@ __all__ = [
     "score_alerts",
     "score_journeys",
     "sla",
+    "table_format",
     "unit_economics",
     "write_back",
     "write_json_atomic",

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,9 +31,10 @@ from .core.config import Settings, load_settings
 from .core.content_type import JsonBodyOnly
 from .core.errors import install_error_handlers
 from .core.limits import BodySizeLimit
+from .core.request_id import RequestId
 from .core.runs import RunStore
 from .core.scoring import ScorerCache
-from .core.storage import data_dir_problem
+from .core.storage import SnapshotReadiness, data_dir_problem
 from .core.timing import ServerTiming
 
 log = logging.getLogger("attribution.service")
@@ -85,12 +86,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        unhook = log_through_uvicorn()
         runs.start()
-        yield
-        # SIGTERM (uvicorn's shutdown): running runs get the grace period, then are marked
-        # interrupted; queued runs are marked interrupted at once
-        await asyncio.to_thread(runs.shutdown, settings.shutdown_grace_seconds)
-        await asyncio.to_thread(scoring.close)
+        try:
+            yield
+            # SIGTERM (uvicorn's shutdown): running runs get the grace period, then are
+            # marked interrupted; queued runs are marked interrupted at once
+            await asyncio.to_thread(runs.shutdown, settings.shutdown_grace_seconds)
+            await asyncio.to_thread(scoring.close)
+        finally:
+            unhook()
 
     app = FastAPI(
         title="attribution",
@@ -104,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runs = runs
     app.state.snapshots = SnapshotStore.beside(settings.runs_dir)
+    app.state.readiness = SnapshotReadiness(app.state.snapshots)
     app.state.scorers = ScorerCache(app.state.snapshots, size=settings.scorer_cache_size,
                                     max_fits=settings.max_fits,
                                     fitted_models=settings.fitted_models)
@@ -117,11 +123,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # the key is checked before the body is read or routed
     app.add_middleware(ApiKeyAuth, keys=settings.api_keys)
+    # every request's id (X-Request-ID, taken or made), also on a 401 or a 413
+    app.add_middleware(RequestId)
     # added last, so outermost: times everything the app does for a request
     app.add_middleware(ServerTiming)
     app.include_router(api_router)
     document_body(app)
     return app
+
+
+def log_through_uvicorn() -> Callable[[], None]:
+    """Send the service's log lines (``attribution.service``: batch runs accepted, started,
+    succeeded, failed, interrupted) through the handlers uvicorn logs with, at the level of
+    its ``--log-level``, when nothing else handles them (no handler of their own, none on the
+    root logger: an application that configures logging keeps its own). Without this they
+    went nowhere below WARNING. Returns the undo, for the app's shutdown."""
+    ours = logging.getLogger(log.name)
+    handlers = list(logging.getLogger("uvicorn").handlers)
+    if not handlers or ours.handlers or logging.getLogger().handlers:
+        return lambda: None
+    level = ours.level
+    ours.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
+    for handler in handlers:
+        ours.addHandler(handler)
+
+    def undo() -> None:
+        for handler in handlers:
+            ours.removeHandler(handler)
+        ours.setLevel(level)
+
+    return undo
 
 
 def _is_loopback(host: str) -> bool:

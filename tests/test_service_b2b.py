@@ -172,7 +172,7 @@ def test_a_bad_b2b_table_is_a_422_naming_file_column_and_line(url: str, data: Pa
         response = http.post("/v1/runs", json=RUN | {"spend": "bad_spend.csv"})
         assert response.status_code == 422, response.text
         error = response.json()["error"]
-        assert error["field"] == "amount"
+        assert error["field"] == "spend"  # the request's field; the column in the message
         assert "bad_spend.csv" in error["message"]
         assert "column 'amount'" in error["message"]
         assert "lines: 3" in error["message"]  # 1-based, the header is line 1
@@ -187,22 +187,21 @@ def test_a_table_that_goes_bad_after_the_request_fails_the_run_saying_why(
 ) -> None:
     """The run reads the tables again: one changed between the request and the run fails the
     run with the same error (file, column, lines), never a traceback."""
-    from attribution.b2b import _analysis
-
     changing = data / "changing_spend.csv"
     changing.write_text("channel,month,amount\nlinkedin,2025-01-01,100\n")
-    real = _analysis.analyse
+    real = attribution.attribute
 
-    def analyse_after_a_change(*args: Any, **kwargs: Any) -> Any:
+    def attribute_after_a_change(*args: Any, **kwargs: Any) -> Any:
         changing.write_text("channel,month,amount\nlinkedin,2025-01-01,100\nads,2025-02-01,x\n")
         return real(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(attribution, "analyse", analyse_after_a_change)
+        patch.setattr(attribution, "attribute", attribute_after_a_change)
         with httpx.Client(base_url=url, headers=AUTH, timeout=60) as http:
             status = _finished(http, RUN | {"spend": "changing_spend.csv"})
     assert status["status"] == "failed"
-    assert status["error"]["field"] == "amount"
+    assert status["error"]["field"] == "spend"  # the request's field; the column in the message
+    assert "column 'amount'" in status["error"]["message"]
     assert "changing_spend.csv" in status["error"]["message"]
     assert "lines: 3" in status["error"]["message"]
     assert str(data) not in json.dumps(status)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -337,6 +338,13 @@ def test_sigterm_past_the_grace_period_interrupts_running_and_queued_runs(
     assert (waiting["status"], waiting["error"]["type"]) == ("failed", "interrupted")
     assert "before this run started" in waiting["error"]["message"]
     assert late["progress"]["fraction"] < 1
+    # said in the server's log, one line each, through uvicorn's handlers (report 12 #10)
+    log = server.log.read_text()
+    for run_id, why in ((running, "ATTRIBUTION_SHUTDOWN_GRACE_SECONDS"),
+                        (queued, "before this run started")):
+        assert re.search(rf"^WARNING: +run {run_id} interrupted: .*{why}.*\(request \w+\)$",
+                         log, re.M), log
+    assert KEY not in log
 
 
 # --- startup, readiness, the disk -----------------------------------------------------------
@@ -411,7 +419,7 @@ def test_a_runs_directory_turned_read_only_makes_the_service_not_ready(data_dir,
     server = spawn(_env(data_dir, disk / "runs", ATTRIBUTION_RUNS_MIN_FREE_BYTES="0"),
                    prefix=MOUNT_NS, shell=f"mount -t tmpfs -o size=1m tmpfs {disk}")
     with server.http() as http:
-        assert http.get("/readyz").json() == {"status": "ok"}
+        assert http.get("/readyz").json()["status"] == "ok"
         _in_namespace(server, f"mount -o remount,ro {disk}")
         ready = http.get("/readyz")
         assert ready.status_code == 503
@@ -674,7 +682,7 @@ def test_errors_are_json_and_keep_the_connection(data_dir, tmp_path, start_serve
     assert "connection" not in answers[3][1]  # the 413's body was read: the connection goes on
     assert errors[4]["type"] == "internal"
     assert b"boom" not in answers[4][2]
-    assert json.loads(answers[6][2]) == {"status": "ok"}
+    assert json.loads(answers[6][2])["status"] == "ok"
 
 
 def test_responses_name_files_relative_to_the_data_directory(data_dir, tmp_path,

@@ -360,4 +360,6 @@ def test_a_missing_data_directory_is_a_readiness_warning_and_named_in_a_run_400(
         assert str(tmp_path) not in error["message"]  # never the server's absolute path
     (tmp_path / "nowhere").mkdir()
     with TestClient(create_app(settings)) as client:
-        assert client.get("/readyz").json() == {"status": "ok"}
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ok"
+        assert "warnings" not in ready

@@ -27,7 +27,7 @@ from attribution.inputs._reading import (
     parse_date,
     parse_timestamp,
 )
-from attribution.inputs._sources import Source, read_source
+from attribution.inputs._sources import Source, read_source, table_format
 from attribution.inputs._timestamp_hints import timestamp_hint
 from attribution.inputs._warehouse_stamps import warehouse_iso
 
@@ -53,6 +53,7 @@ __all__ = [
     "parse_date",
     "parse_timestamp",
     "read_source",
+    "table_format",
     "timestamp_hint",
     "warehouse_iso",
 ]

@@ -40,6 +40,18 @@ _FORMATS = {
 }
 
 
+def table_format(path: str | os.PathLike[str]) -> str | None:
+    """The format a table file is read in, told by its extension as :func:`read_source`
+    tells it (``'parquet'``, ``'csv'``, ``'tsv'`` or ``'ndjson'``; case-insensitive), or None
+    when no table is read from a file of that extension (``README.md``, a workbook): the
+    file itself is not opened. The service refuses such an input when the run is requested.
+
+    >>> table_format("exports/Touches.CSV"), table_format("README.md")
+    ('csv', None)
+    """
+    return _FORMATS.get(Path(path).suffix.lower())
+
+
 _BLOCK = 1 << 20
 
 

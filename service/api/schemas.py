@@ -391,6 +391,8 @@ class RunStatus(BaseModel):
     manifest: dict[str, Any] | None = Field(None, description="when succeeded")
     error: RunError | None = Field(None, description="when failed; on a succeeded run whose "
                                    "directory was removed since, type 'gone'")
+    request_id: str | None = Field(None, description="the X-Request-ID of the request that "
+                                   "started it, also in the run's lines of the server log")
 
 
 class RunListQuery(BaseModel):
@@ -415,6 +417,12 @@ class ChannelCreditResponse(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    snapshot: str | None = Field(
+        None, description="/readyz: the current model snapshot data-driven scoring uses; absent "
+        "when none is published")
+    notes: list[str] | None = Field(
+        None, description="/readyz: what the service answers in part, e.g. rule-based scoring "
+        "only while no model snapshot is published")
     warnings: list[str] | None = Field(
         None, description="what works only in part, e.g. batch runs without a data directory "
         "(scoring still works); absent when nothing is wrong")

@@ -102,6 +102,11 @@ def _second_of(run_id: str) -> str:
     return run_id[:16] if _ID_SECOND.match(run_id) else run_id
 
 
+def _by(request_id: Any) -> str:
+    """The log lines' tail naming the request that started a run, when known."""
+    return f" (request {request_id})" if request_id else ""
+
+
 class _Lost(Exception):
     """This instance no longer owns the run (shut down past its grace, or another instance
     declared it interrupted): its worker must not write anything more."""
@@ -132,6 +137,11 @@ class RunJob:
     accounts: Path | None = None  # read for a lookback per segment (and by the B2B stage)
     #: the inputs of the B2B stage (attribution.analyse), as the command line's run takes them
     b2b: attribution.B2BInputs = field(default_factory=attribution.B2BInputs)
+    #: the request's fields naming tables (``touches``, ``spend``): a failed run's error
+    #: about one of them names that field, not the file's column (new-user report 12 #6)
+    tables: tuple[str, ...] = ()
+    #: the id of the request that started the run (X-Request-ID), in its log lines
+    request_id: str | None = None
 
     @property
     def steps(self) -> int:
@@ -336,6 +346,8 @@ class RunStore:
                 if mine or self._gone(run_id, status) is not None:
                     status.update(status="failed", finished_at=_now(),
                                   error={"type": "interrupted", "message": message})
+                    log.warning("run %s interrupted: %s%s", run_id, message,
+                                _by(status.get("request_id")))
                     try:
                         write_json_atomic(self.status_path(run_id), status)
                     except OSError as exc:  # say so anyway; the next read writes it
@@ -423,6 +435,7 @@ class RunStore:
                 run_id, run_id=run_id, status="queued", created_at=_now(), started_at=None,
                 finished_at=None, request=job.request, lease=self._lease(), error=None,
                 progress={"stage": "queued", "completed": 0, "total": total, "fraction": 0.0},
+                request_id=job.request_id,
             )
         except OSError as exc:
             with self._cond:
@@ -430,6 +443,8 @@ class RunStore:
             raise ServiceError(503, "not_ready", "the run's status cannot be written to the "
                                f"runs directory: {exc.strerror or exc}") from None
         self._queue.put((run_id, job))
+        log.info("run %s accepted: queued behind %d run(s)%s", run_id,
+                 len(self._pending) - 1, _by(job.request_id))
         return dict(self.redact(status))
 
     def _retry_after(self) -> int:
@@ -471,13 +486,18 @@ class RunStore:
                                         "fraction": round(done / total, 4)})
 
         self._own(run_id, status="running", started_at=_now())
+        started = time.monotonic()
+        log.info("run %s started%s", run_id, _by(job.request_id))
         try:
             result = attribution.attribute(job.touches, job.stages, contacts=job.contacts,
                                            accounts=job.accounts, options=job.options,
                                            progress=progress)
             result.require_conversions()  # no conversion: failed, saying why (allow_empty)
             progress("analysis")  # the command line's B2B stage, the same copy of it
-            analysis = attribution.analyse(result, job.b2b, options=job.options)
+            # its tables read (and held) as the command line's run reads them, so what the
+            # reading said ('$7,880.74' read as money) is in the manifest's notes too
+            b2b = job.b2b.read(job.options)
+            analysis = attribution.analyse(result, b2b, options=job.options)
             progress("write")
             try:
                 result.write(self.runs_dir, run_id=run_id, also=analysis.outputs)
@@ -490,15 +510,26 @@ class RunStore:
                 error = {"type": "runs_dir", "message": str(exc)}
             elif isinstance(exc, AttributionError):
                 kind, message, fld = describe_library_error(exc)
+                if isinstance(exc, attribution.InputError) and exc.table in job.tables:
+                    fld = exc.table  # the request's field; the column is in the message
                 error = {"type": kind, "message": message, **({"field": fld} if fld else {})}
             else:
                 log.exception("run %s crashed", run_id)
                 error = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
-            self._own(run_id, status="failed", finished_at=_now(), error=self.redact(error))
+            error = self.redact(error)
+            self._own(run_id, status="failed", finished_at=_now(), error=error)
+            log.warning("run %s failed after %.1f s: %s: %s%s", run_id,
+                        time.monotonic() - started, error["type"],
+                        " ".join(str(error["message"]).split()), _by(job.request_id))
             return
         status = self._read(run_id) or {}
         self._update(run_id, status="succeeded", finished_at=_finished_at(self.runs_dir / run_id),
                      progress=_done(status.get("progress")))
+        counts = result.manifest.get("reconciliation") or {}
+        log.info("run %s succeeded in %.1f s: %s of %s conversion(s) attributed, %d model(s)%s",
+                 run_id, time.monotonic() - started, counts.get("conversions_attributed"),
+                 counts.get("conversions"), len(result.manifest.get("models") or ()),
+                 _by(job.request_id))
 
     def wait(self, run_id: str, timeout: float | None = None) -> None:
         """Block until a run started by this store is no longer queued or running."""

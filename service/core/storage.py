@@ -89,3 +89,33 @@ def data_dir_problem(data_dir: Path) -> str | None:
     except OSError as exc:
         why = f"is not usable: {_reason(exc)}"
     return f"the data directory (ATTRIBUTION_DATA_DIR) {why}: batch runs cannot read inputs"
+
+
+class SnapshotReadiness:
+    """Whether data-driven scoring can find its model snapshot: the store's pointer to the
+    current one resolves and its ``snapshot.json`` reads (``SnapshotStore.current``), as
+    scoring reads it. Cheap enough to poll: while the pointer file is unchanged (one
+    ``stat``: inode, mtime, size) and the store still holds that snapshot (one more), the
+    last good answer stands; a damaged pointer is read again at each check (it is what an
+    operator is repairing)."""
+
+    def __init__(self, store: attribution.SnapshotStore) -> None:
+        self.store = store
+        self._good: tuple[tuple[int, int, int], str] | None = None
+
+    def current(self) -> str | None:
+        """The current snapshot's id; None when nothing was ever published.
+
+        Raises
+        ------
+        attribution.InputError
+            The pointer is damaged (unreadable, or naming a snapshot the store does not
+            hold): the message scoring's 503 ``snapshot_store`` gives.
+        """
+        marker = self.store.current_marker()
+        good = self._good
+        if good is not None and marker == good[0] and self.store.holds(good[1]):
+            return good[1]
+        snapshot = self.store.current()
+        self._good = (marker, snapshot.snapshot_id) if snapshot and marker else None
+        return snapshot.snapshot_id if snapshot else None

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 import attribution
+import attribution.inputs
 from attribution import AttributionError
 
 from ...core.errors import ServiceError, describe_library_error, model_errors
@@ -70,6 +71,28 @@ def _data_file(data_dir: Path, name: str, field: str) -> Path:
 FILES = ("touches", "stages", "contacts", "events", "accounts", "channel_rules", "spend",
          "subscriptions", "surveys", "survey_labels", "truth", "experiments", "plan",
          "benchmarks")
+#: the request's files read as tables (the others: channel_rules and plan are TOML, truth
+#: JSON, benchmarks CSV whatever its name)
+TABLES = ("touches", "stages", "contacts", "events", "accounts", "spend", "subscriptions",
+          "surveys", "survey_labels", "experiments")
+
+
+def _check_table_format(field: str, path: Path, redact: Callable[[Any], Any]) -> None:
+    """A table file whose extension the library reads no table from (``README.md``, a
+    workbook) is a 400 naming the field, when the run is requested (new-user report 12 #6:
+    it was a 202, then a run failed at load with no field). The message is the library's
+    (what the file is, the extensions it reads), the file named relative to the data
+    directory."""
+    if attribution.table_format(path) is not None:
+        return
+    message = f"'{path.name}': no table is read from a file of the extension '{path.suffix}'"
+    try:
+        attribution.inputs.read_source(path, table=field)  # raises, saying what the file is
+    except AttributionError as exc:
+        message = redact(str(exc))
+    raise ServiceError(400, "bad_path", message, field=field)
+
+
 #: run options a request cannot set: they name server-side state (a database to write to,
 #: incremental state)
 SERVER_OPTIONS = ("write_to", "state", "late_window")
@@ -110,13 +133,17 @@ def _options(body: RunRequest, files: dict[str, Path],
 
 
 @contextmanager
-def _library_errors(redact: Callable[[Any], Any], field: str | None) -> Iterator[None]:
-    """A library error raised inside as a 422 naming ``field`` (else the option at fault),
-    its message with no absolute server path."""
+def _library_errors(redact: Callable[[Any], Any], field: str | None,
+                    tables: Collection[str] = ()) -> Iterator[None]:
+    """A library error raised inside as a 422 naming ``field`` (else the request's field of
+    the table at fault, one of ``tables``, its column in the message; else the option at
+    fault), its message with no absolute server path."""
     try:
         yield
     except AttributionError as exc:
         kind, message, at = describe_library_error(exc)
+        if isinstance(exc, attribution.InputError) and exc.table in tables:
+            at = exc.table
         raise ServiceError(422, kind, redact(message), field=field or at) from None
 
 
@@ -124,8 +151,8 @@ def _b2b(body: RunRequest, files: dict[str, Path], options: attribution.RunOptio
          redact: Callable[[Any], Any]) -> attribution.B2BInputs:
     """The B2B inputs and settings of the run (attribution.analyse), checked now: a bad
     setting, plan, benchmark table or target, or a bad row of a small B2B table (spend,
-    accounts, subscriptions, experiments, surveys), is a 422 naming the field (the column),
-    the file and the lines, not a failed run."""
+    accounts, subscriptions, experiments, surveys), is a 422 naming the field (the table's),
+    the file, the column and the lines, not a failed run."""
     events = files.get("events")
     if "plan" in files:
         if "spend" not in files:
@@ -143,7 +170,7 @@ def _b2b(body: RunRequest, files: dict[str, Path], options: attribution.RunOptio
                                                      targets=body.targets, where="targets")
         except attribution.ConfigError as exc:  # a bad target
             raise ServiceError(422, "config", redact(str(exc)), field="targets") from None
-    with _library_errors(redact, None):
+    with _library_errors(redact, None, tables=files):
         b2b = attribution.B2BInputs(
             touches=None if events is not None else files["touches"],
             stages=None if events is not None else files["stages"],
@@ -169,7 +196,8 @@ def _b2b(body: RunRequest, files: dict[str, Path], options: attribution.RunOptio
 
 @router.post("", status_code=202, response_model=RunStatus,
              responses=errors(400, 401, 413, 422, 429, 503))
-def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[str, Any]:
+def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep,
+              http: Request) -> dict[str, Any]:
     """Start a batch run over files in the data directory; poll GET /v1/runs/{run_id}.
 
     The run is the command line's ``attribution run``: the attribution, then the B2B stage
@@ -179,6 +207,9 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
     service is shutting down."""
     files = {name: _data_file(settings.data_dir, value, name)
              for name in FILES if (value := getattr(body, name)) is not None}
+    for name in TABLES:
+        if name in files:
+            _check_table_format(name, files[name], runs.redact)
     options = _options(body, files, runs.redact)
     b2b = _b2b(body, files, options, runs.redact)
     request = body.model_dump(exclude_none=True) | {"models": list(options.models or ())}
@@ -193,6 +224,8 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep) -> dict[st
         options=options,
         request=request,
         b2b=b2b,
+        tables=tuple(name for name in TABLES if name in files),
+        request_id=getattr(http.state, "request_id", None),
     ))
 
 
