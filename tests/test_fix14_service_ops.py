@@ -108,7 +108,7 @@ def test_a_run_failing_on_a_table_names_its_field_and_logs_with_the_request_id(
     assert status["request_id"] == "crm-4711"
     lines = _lines(caplog, run_id)
     assert len(lines) == 3, lines
-    assert lines[0].startswith(f"run {run_id} accepted: queued behind ")
+    assert lines[0].startswith(f"run {run_id} accepted, ")
     assert lines[1] == f"run {run_id} started (request crm-4711)"
     assert lines[2].startswith(f"run {run_id} failed after ")
     assert all(line.endswith("(request crm-4711)") for line in lines)

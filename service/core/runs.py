@@ -428,6 +428,7 @@ class RunStore:
                     f"queued, ATTRIBUTION_MAX_QUEUED_RUNS); retry in {retry} s",
                     headers={"Retry-After": str(retry)})
             run_id = new_run_id()
+            others = len(self._pending)  # running or queued before it, for its log line
             self._pending[run_id] = "queued"
         total = job.steps
         try:
@@ -443,8 +444,8 @@ class RunStore:
             raise ServiceError(503, "not_ready", "the run's status cannot be written to the "
                                f"runs directory: {exc.strerror or exc}") from None
         self._queue.put((run_id, job))
-        log.info("run %s accepted: queued behind %d run(s)%s", run_id,
-                 len(self._pending) - 1, _by(job.request_id))
+        log.info("run %s accepted, %d other run(s) running or queued%s", run_id, others,
+                 _by(job.request_id))
         return dict(self.redact(status))
 
     def _retry_after(self) -> int:
