@@ -27,6 +27,7 @@ from attribution.inputs._reading import (
 from attribution.inputs._schema import ROW, UTC_DATETIME
 from attribution.inputs._separator import SEPARATOR
 from attribution.inputs._stage_names import OUR_STAGES, map_stage_names, stage_renames
+from attribution.journeys._contacts import normalise_role
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "SEP",
     "JourneyLike",
     "frames",
+    "reads_as_missing",
     "scoring_stages",
     "unattributed",
     "with_units",
@@ -147,6 +149,9 @@ def frames(
     key: Key = "channel",
     aliases: Mapping[str, str] | None = None,
     stage_names: Mapping[str, str | Sequence[str]] | None = None,
+    conversion_stage: str = "closed_won",
+    milestones: Mapping[str, Sequence[str]] | None = None,
+    roles: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Touches (one row per touch sent) and conversions (one row per journey), checked.
 
@@ -154,7 +159,16 @@ def frames(
     then ``aliases``, as :func:`check_channel_aliases` returns them); a channel or stage
     that is a missing value in files (:func:`blank_as_null`: ``N/A``, ``-``, ``null``...)
     is refused, and a conversion's ``stage`` is mapped through ``stage_names`` as a run
-    maps its stage values (:func:`scoring_stages`).
+    maps its stage values (:func:`scoring_stages`; not sent: ``conversion_stage``, the run's
+    conversion stage). ``milestones`` (role -> stage names: the run's, by default
+    :data:`DEFAULT_MILESTONES`) say which stages mark the lead, opportunity and closed-won
+    milestones, the conversion being an event of its own stage.
+
+    ``_dropped`` (text) is ``"exact_duplicate"`` for a touch equal in every field sent to
+    an earlier touch of its journey (so without a ``touch_id``), as a batch run drops
+    exact duplicate rows; else null (see :mod:`attribution.engine._scoring_drops`). With
+    ``roles``, ``role`` holds each touch's buying-committee role, normalised as a contacts
+    table's (``unknown`` when not sent).
 
     Reading the nested request is one pass over its items; everything after is columnar.
     With ``tags`` (one per journey), conversion ids become ``<tag><SEP><id>``. Under ``key``
@@ -173,6 +187,8 @@ def frames(
     t_contacts: list[str | None] = []
     t_channels: list[str] = []
     t_campaigns: list[str | None] = []
+    t_roles: list[str | None] = []
+    t_sent_ids: list[str | None] = []
     t_paths: list[str] = []
     t_times = _Times()
     seen_conv: set[str] = set()
@@ -195,15 +211,15 @@ def frames(
         if stage == CONVERSION_STAGE:
             raise _fail(f"{where}.conversion.stage", f"{stage!r} is not a stage name")
         stages.append(stage)
-        milestones = journey.get("milestones") or {}
-        if not isinstance(milestones, Mapping):
+        reached = journey.get("milestones") or {}
+        if not isinstance(reached, Mapping):
             raise _fail(f"{where}.milestones", "must be an object")
-        unknown = sorted(set(milestones) - set(MILESTONES))
+        unknown = sorted(set(reached) - set(MILESTONES))
         if unknown:
             raise _fail(f"{where}.milestones.{unknown[0]}",
                         f"is not a milestone; milestones are {', '.join(MILESTONES)}")
         for m in MILESTONES:
-            milestone_times[m].add(milestones.get(m), f"{where}.milestones.{m}", required=False)
+            milestone_times[m].add(reached.get(m), f"{where}.milestones.{m}", required=False)
         touches = journey.get("touches")
         if touches is None:
             touches = []
@@ -214,6 +230,7 @@ def frames(
             tw = f"{where}.touches[{k}]"
             tid = _text(_get(touch, "touch_id", tw, required=False), f"{tw}.touch_id",
                         required=False)
+            t_sent_ids.append(tid)
             tid = tid if tid is not None else f"touches[{k}]"
             if tid in seen_touch:
                 raise _fail(f"{tw}.touch_id", f"touch_id {tid!r} is sent twice in this journey")
@@ -233,6 +250,7 @@ def frames(
                 raise _fail(f"{tw}.campaign", f"contains {SEPARATOR!r}, the separator of path "
                             "tables; rename the campaign (a path table would split it in two)")
             t_campaigns.append(campaign)
+            t_roles.append(_text(touch.get("role"), f"{tw}.role", required=False))
             t_times.add(_get(touch, "timestamp", tw), f"{tw}.timestamp")
 
     conversions = pl.DataFrame({
@@ -240,7 +258,8 @@ def frames(
         "timestamp": conv_times.series("timestamp"),
         "value": pl.Series(values, dtype=pl.Float64),
         "stage": scoring_stages(stages, stage_names,
-                                [f"journeys[{j}].conversion.stage" for j in range(len(stages))]),
+                                [f"journeys[{j}].conversion.stage" for j in range(len(stages))],
+                                conversion_stage=conversion_stage, milestones=milestones),
         **{f"{m}_sent": milestone_times[m].series(f"{m}_sent") for m in MILESTONES},
     })
     _milestones_reached(conversions, milestone_times)
@@ -253,6 +272,14 @@ def frames(
                     "touch is after its conversion; send only the touches to credit, which "
                     "happen at or before the conversion")
     channels = pl.Series("channel", t_channels, dtype=pl.String)
+    sent = pl.DataFrame({"j": index, "id": pl.Series(t_sent_ids, dtype=pl.String),
+                         "t": times, "ch": channels,
+                         "contact": pl.Series(t_contacts, dtype=pl.String),
+                         "campaign": pl.Series(t_campaigns, dtype=pl.String),
+                         "role": pl.Series(t_roles, dtype=pl.String)})
+    # equal in every field sent to an earlier touch of the journey: dropped as a run drops an
+    # exact duplicate row (a touch_id sent twice is refused above)
+    duplicate = sent.select(~pl.struct(pl.all()).is_first_distinct()).to_series()
     _refuse_placeholders(channels, t_paths, "a touch needs its channel: send the channel's "
                          "name, or leave the touch out")
     # the run's own channel names: its spelling and its channel_aliases (LinkedIn ->
@@ -266,38 +293,64 @@ def frames(
         "channel": channels,
         "timestamp": times,
         ROW: pl.Series(range(len(t_ids)), dtype=pl.Int64),
+        "_dropped": pl.select(pl.when(pl.lit(duplicate)).then(pl.lit("exact_duplicate"))
+                              .otherwise(None).alias("_dropped")).to_series(),
     })
+    if roles:
+        touches = touches.with_columns(
+            normalise_role(pl.lit(pl.Series("role", t_roles, dtype=pl.String))).alias("role"))
     if key != "channel":  # the scorer's engines make the units (see with_units)
         touches = touches.with_columns(pl.Series("campaign", t_campaigns, dtype=pl.String))
-    return touches, _with_milestones(conversions)
+    return touches, _with_milestones(conversions, milestones)
+
+
+def reads_as_missing(values: pl.Series) -> pl.Series:
+    """Whether each value is one that files read as missing (:func:`blank_as_null`: blank,
+    or a null token such as ``N/A``, ``-``, ``null``, ``#N/A``); a null is not (it is no
+    value sent)."""
+    return values.is_not_null() & pl.select(blank_as_null(pl.lit(values))).to_series().is_null()
 
 
 def _refuse_placeholders(values: pl.Series, paths: Sequence[str], what: str) -> None:
-    """A value that files read as missing (:func:`blank_as_null`: a null token such as
-    ``N/A``, ``-``, ``null``, ``#N/A``) is refused as a missing value, naming its field: a
-    batch run reads it as missing too, never as a name."""
-    missing = values.is_not_null() & pl.select(blank_as_null(pl.lit(values))).to_series().is_null()
+    """A value that files read as missing (:func:`reads_as_missing`) is refused as a
+    missing value, naming its field: a batch run reads it as missing too, never as a
+    name."""
+    missing = reads_as_missing(values)
     if missing.any():
         i = int(missing.arg_true()[0])
         raise _fail(paths[i], f"{values[i]!r} stands for a missing value (as in files: "
                     f"{', '.join(repr(t) for t in NULL_TOKENS)}); {what}")
 
 
+def known_stages(stage_names: Mapping[str, str | Sequence[str]] | None,
+                 conversion_stage: str = "closed_won",
+                 milestones: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """The stages scoring knows under a run's names: the run's conversion stage, its
+    milestones' stages, the keys of its ``stage_names`` and the default stages (what
+    ``attribution run`` maps its stage values to)."""
+    marks = [n for names in (milestones or DEFAULT_MILESTONES).values() for n in names]
+    return list(dict.fromkeys([conversion_stage, *marks, *(stage_names or {}), *OUR_STAGES]))
+
+
 def scoring_stages(
     stages: Sequence[str | None],
     stage_names: Mapping[str, str | Sequence[str]] | None,
     paths: Sequence[str],
+    *,
+    conversion_stage: str = "closed_won",
+    milestones: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.Series:
     """Each conversion's ``stage`` as the run's names: a stage sent is mapped through the
     run's ``stage_names`` and folded to a name the run knows (:func:`map_stage_names`, as a
-    run maps its stage values) and must then be one of them (the default stages and the
-    keys of ``stage_names``), else an :class:`InputError` naming its field, the stages known
-    and a did-you-mean; a stage not sent is ``closed_won``. Reading an unknown stage (a
-    CRM's ``Closed Won``) as "not won" would change full-path credit in silence."""
+    run maps its stage values) and must then be one of them (:func:`known_stages`), else an
+    :class:`InputError` naming its field, the stages known and a did-you-mean; a stage not
+    sent is the run's ``conversion_stage`` (``closed_won`` by default). Reading an unknown
+    stage (a CRM's ``Closed Won``) as "not won" would change full-path credit in silence."""
     sent = pl.Series("stage", list(stages), dtype=pl.String)
-    _refuse_placeholders(sent, paths, "send the deal's stage, or leave stage out (closed_won)")
-    mapped = map_stage_names(sent.to_frame(), stage_names)[0].get_column("stage")
-    known = list(dict.fromkeys([*OUR_STAGES, *(stage_names or {})]))
+    _refuse_placeholders(sent, paths, f"send the deal's stage, or leave stage out "
+                         f"({conversion_stage})")
+    known = known_stages(stage_names, conversion_stage, milestones)
+    mapped = map_stage_names(sent.to_frame(), stage_names, known)[0].get_column("stage")
     unknown = mapped.is_not_null() & ~mapped.is_in(known)
     if unknown.any():
         i = int(unknown.arg_true()[0])
@@ -306,8 +359,9 @@ def scoring_stages(
         how = ("" if stage_names else "; a published snapshot's run maps a CRM's own names "
                "in its stage_names, e.g. {\"closed_won\": \"Closed Won\"}")
         raise _fail(paths[i], f"{name!r} is not a stage scoring knows; "
-                    f"{did_you_mean(name, names)} (a won deal is closed_won, the default{how})")
-    return mapped.fill_null("closed_won")
+                    f"{did_you_mean(name, names)} (a won deal is closed_won; the default is "
+                    f"{conversion_stage}{how})")
+    return mapped.fill_null(conversion_stage)
 
 
 def _milestones_reached(conversions: pl.DataFrame, sent: Mapping[str, _Times]) -> None:
@@ -337,12 +391,13 @@ def with_units(touches: pl.DataFrame, key: Key) -> pl.DataFrame:
     )
 
 
-def _with_milestones(conversions: pl.DataFrame) -> pl.DataFrame:
+def _with_milestones(conversions: pl.DataFrame,
+                     milestones: Mapping[str, Sequence[str]] | None) -> pl.DataFrame:
     """Milestone times as the journey builder defines them, for one conversion per entity:
     the first event of the milestone's stages (the conversion event is one of its own stage),
     kept only when reached by the conversion (at or before it)."""
     reached = []
-    for role, names in DEFAULT_MILESTONES.items():
+    for role, names in (milestones or DEFAULT_MILESTONES).items():
         own = pl.when(pl.col("stage").is_in(list(names))).then(pl.col("timestamp"))
         sent = [pl.col(f"{role}_sent")] if role in MILESTONES else []
         first = pl.min_horizontal(*sent, own)

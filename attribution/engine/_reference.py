@@ -24,6 +24,7 @@ from attribution.engine._stages import touch_credit_columns
 from attribution.inputs._campaigns import Key
 from attribution.inputs._dedupe import deduplicate_touches
 from attribution.inputs._schema import STAGES, TOUCHES, load
+from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.journeys._journeys import build_journeys
 from attribution.models._estimator import PathModel
 from attribution.typing import ModelLike
@@ -38,16 +39,24 @@ def reference_touch_credit(
     estimators: Mapping[str, PathModel],
     *,
     key: Key = "channel",
+    milestones: Mapping[str, Sequence[str]] | None = None,
+    role_multipliers: Mapping[str, float] | None = None,
 ) -> pl.DataFrame:
     """Touch credit of the request's ``touches`` and ``conversions`` (the frames of
-    :func:`~attribution.engine._journey_request.frames`) under the rule-based models
-    requested and the fitted ``estimators`` (by label), in the scorer's columns (the ids
-    sent, ``account_id`` null), not yet in model order."""
+    :func:`~attribution.engine._journey_request.frames`, touches dropped already) under the
+    rule-based models requested and the fitted ``estimators`` (by label), in the scorer's
+    columns (the ids sent, ``account_id`` null), not yet in model order. ``milestones``:
+    the scorer's run's (role -> stage names); ``role_multipliers``: its buying-committee
+    weighting, each touch's ``role`` (a column of ``touches``) being its contact's."""
+    milestones = milestones or DEFAULT_MILESTONES
     # a touch log keyed by journey (as account) with prefixed touch ids, so that the same
-    # touch_id sent in two journeys stays two touches; and the CRM stage events
+    # touch_id sent in two journeys stays two touches; and the CRM stage events. With role
+    # multipliers each touch is a contact of its own (a role is sent per touch), whose role
+    # a contacts table gives, as an account-level run reads it
+    own = pl.col("conversion_id") + SEP + pl.col("touch_id")
     log = touches.select(
-        (pl.col("conversion_id") + SEP + pl.col("touch_id")).alias("touch_id"),
-        "contact_id",
+        own.alias("touch_id"),
+        own.alias("contact_id") if role_multipliers is not None else pl.col("contact_id"),
         pl.col("conversion_id").alias("account_id"),
         "channel",
         "timestamp",
@@ -61,7 +70,7 @@ def reference_touch_credit(
     ]
     events += [
         conversions.filter(pl.col(f"{m}_sent").is_not_null()).select(
-            pl.col("conversion_id").alias("account_id"), pl.lit(m).alias("stage"),
+            pl.col("conversion_id").alias("account_id"), pl.lit(milestones[m][0]).alias("stage"),
             pl.col(f"{m}_sent").alias("timestamp"), pl.lit(None, pl.Float64).alias("value"))
         for m in MILESTONES
     ]
@@ -74,17 +83,30 @@ def reference_touch_credit(
     # size is bounded by the service's budget instead)
     options: dict[str, Any] = {"level": "account", "conversion_stage": CONVERSION_STAGE,
                                "lookback": lookback, "max_touches_per_journey": None,
-                               "key": key, "allow_empty": True}  # journeys without touches
+                               "key": key, "allow_empty": True,  # journeys without touches
+                               "milestones": dict(milestones)}
     parts: list[pl.DataFrame] = []
     if rule_requests:
-        parts.append(attribute(log, stages, models=list(rule_requests), **options).touch_credit)
+        contacts = None
+        if role_multipliers is not None:
+            options["role_multipliers"] = dict(role_multipliers)
+            contacts = touches.select(own.alias("contact_id"),
+                                      pl.col("conversion_id").alias("account_id"), "role")
+        credit = attribute(log, stages, models=list(rule_requests), contacts=contacts,
+                           **options).touch_credit
+        if role_multipliers is not None:  # each touch's own contact_id back
+            credit = credit.drop("contact_id").join(
+                touches.select(own.alias("touch_id"), "contact_id"), on="touch_id",
+                how="left", maintain_order="left").select(list(TOUCH_CREDIT_SCHEMA))
+        parts.append(credit)
     if estimators:
         touch_table = load(log, TOUCHES)
         deduped, _ = deduplicate_touches(touch_table)
         deduped, _ = key_units(deduped, key, touch_table)
         journeys = build_journeys(deduped, load(stages, STAGES).frame,
                                   level="account", conversion_stage=CONVERSION_STAGE,
-                                  lookback=lookback, max_touches_per_journey=None)
+                                  lookback=lookback, max_touches_per_journey=None,
+                                  milestones=milestones)
         for label, estimator in estimators.items():
             allocated = allocate_seen(estimator, journeys.touches)
             parts.append(touch_credit_columns(allocated, label))

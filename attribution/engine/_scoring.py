@@ -10,9 +10,13 @@ wants credited and, optionally, the lead / opportunity milestone times::
                   "contact_id": "c1", "role": "champion"}, ...],
      "milestones": {"lead": "2025-01-10", "opportunity": "2025-02-01"}}
 
-The CRM sends exactly the touches it wants credited, so every journey is its own entity:
-its touches can only go to its own conversion, there is no lookback window (all touches sent
-are in the journey) and there are no non-converting paths. A touch after its conversion
+Every journey is its own entity: its touches can only go to its own conversion and there
+are no non-converting paths. Given a run's options (a published snapshot's
+:meth:`~attribution.engine._snapshots.ModelSnapshot.scoring_options`), the touches that run
+would not credit are dropped and counted as it counts them: outside its lookback, beyond
+its touch cap (:mod:`attribution.engine._scoring_drops`); without them every touch sent is
+in the journey. An exact duplicate (a touch equal in every field sent to an earlier one of
+its journey) is always dropped and counted, as a run drops one. A touch after its conversion
 cannot be credited under any model and is an error, as is a milestone after its conversion
 (the deal cannot have reached it yet), duplicate conversion ids and a
 ``touch_id`` sent twice in one journey. Touches without a ``touch_id`` are named
@@ -51,12 +55,16 @@ nothing: each data-driven model scores a journey as its seen touches alone
 (:mod:`attribution.engine._scoring_unseen`).
 
 A journey is read as the run that fitted the models read its data: given that run's
-``channel_aliases`` and ``stage_names`` (a published snapshot's
+options (a published snapshot's
 :meth:`~attribution.engine._snapshots.ModelSnapshot.scoring_options`), each channel goes
-through the run's own :func:`~attribution.inputs._channels.normalise_channels` and each
-stage through :func:`~attribution.inputs._stage_names.map_stage_names`; a channel or stage
-that files read as missing (a null token: ``N/A``, ``-``) and a stage scoring does not
-know are errors naming their field.
+through the run's own :func:`~attribution.inputs._channels.normalise_channels` (its
+``channel_aliases``) and each stage through
+:func:`~attribution.inputs._stage_names.map_stage_names` (its ``stage_names``); a
+conversion sent without a stage is one of the run's ``conversion_stage``, its ``milestones``
+say which stages mark the milestones, its ``key`` makes the units and, at account level, its
+``role_multipliers`` weigh each touch by the ``role`` sent. A channel or stage that files
+read as missing (a null token: ``N/A``, ``-``) and a stage scoring does not know are errors
+naming their field.
 
 The request is read into frames by :mod:`attribution.engine._journey_request`; the reference
 engine is :mod:`attribution.engine._reference`.
@@ -65,6 +73,7 @@ engine is :mod:`attribution.engine._reference`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Literal
 
 import orjson
@@ -79,95 +88,36 @@ from attribution.engine._journey_request import (
 )
 from attribution.engine._reference import reference_touch_credit
 from attribution.engine._result import CHANNEL_CREDIT_SCHEMA, TOUCH_CREDIT_SCHEMA
+from attribution.engine._scoring_drops import apply_drops, dropped_counts, unattributed_ids
+from attribution.engine._scoring_scores import JourneyScores
 from attribution.engine._scoring_small import (
     SMALL_TOUCHES,
     NeedsGeneralEngine,
     SmallEngine,
-    SmallResult,
 )
 from attribution.engine._scoring_unseen import allocate_seen
 from attribution.engine._stages import channel_credit_from_touches, fit_models, touch_credit_columns
-from attribution.exceptions import ModelParameterError, NotFittedError
+from attribution.exceptions import (
+    InputError,
+    ModelNotFoundError,
+    ModelParameterError,
+    NotFittedError,
+)
 from attribution.inputs._campaigns import TOUCH_CHANNEL, Key
 from attribution.journeys._conversions import with_roles
 from attribution.journeys._journeys import JOURNEY_COLUMNS
 from attribution.models._channel_params import check_model_channels
 from attribution.models._estimator import PathModel
 from attribution.models._registry import ModelRun
-from attribution.models._rules import with_credit
+from attribution.models._rules import role_multiplier_expr, with_credit
 from attribution.options import RunOptions
-from attribution.typing import ModelLike
+from attribution.typing import Duration, Level, ModelLike
 
 __all__ = ["JourneyScorer", "JourneyScores", "needs_paths", "score_journeys"]
 
 Engine = Literal["auto", "small", "fast", "reference"]
 
 _CREDIT_PREFIX = "\x00credit:"
-
-
-class JourneyScores:
-    """What :meth:`JourneyScorer.score` returns.
-
-    Attributes
-    ----------
-    touch_credit : pl.DataFrame
-        The library's touch-credit columns (``conversion_id`` = the id sent, ``account_id``
-        null), ordered by model as requested, then conversion id and time.
-    channel_credit : pl.DataFrame
-        ``model``, ``channel``, ``conversions``, ``value``, ``share``: the per-touch credit
-        of these journeys summed by channel (for data-driven models too, so it describes
-        the request, not the run the model was fitted on).
-    models : list of str
-        Model labels, as in the ``model`` columns.
-    unattributed : list of str
-        Conversion ids sent without touches (no credit).
-
-    The small engine's results build their frames on first use: :meth:`to_json` and
-    :attr:`channels` (what the HTTP service reads) do without them.
-    """
-
-    def __init__(self, touch_credit: pl.DataFrame | SmallResult,
-                 channel_credit: pl.DataFrame | None, models: list[str],
-                 unattributed: list[str]) -> None:
-        self._small = touch_credit if isinstance(touch_credit, SmallResult) else None
-        self._touch_credit = None if self._small is not None else touch_credit
-        self._channel_credit = channel_credit
-        self.models = models
-        self.unattributed = unattributed
-
-    @property
-    def touch_credit(self) -> pl.DataFrame:
-        if self._touch_credit is None:
-            assert self._small is not None
-            self._touch_credit = self._small.touch_frame()
-        assert isinstance(self._touch_credit, pl.DataFrame)
-        return self._touch_credit
-
-    @property
-    def channel_credit(self) -> pl.DataFrame:
-        if self._channel_credit is None:
-            assert self._small is not None
-            self._channel_credit = self._small.channel_frame()
-        return self._channel_credit
-
-    @property
-    def channels(self) -> list[str]:
-        """The channels of the scored touches (as the library spells them), sorted."""
-        if self._small is not None:
-            return self._small.channel_names()
-        return sorted(self.touch_credit.get_column("channel").unique().to_list())
-
-    def to_json(self, head: Mapping[str, Any] | None = None) -> bytes:
-        """One JSON object: ``head``'s keys, then ``unattributed``, ``touch_credit`` and
-        ``channel_credit`` as lists of row objects (timestamps ISO 8601, UTC)."""
-        start = orjson.dumps({**(head or {}), "unattributed": self.unattributed})[:-1]
-        if self._small is not None:
-            touch, channel = self._small.json_rows()
-            return b"".join((start, b',"touch_credit":', touch, b',"channel_credit":', channel,
-                             b"}"))
-        return b"".join((start, b',"touch_credit":', self.touch_credit.write_json().encode(),
-                         b',"channel_credit":', self.channel_credit.write_json().encode(),
-                         b"}"))
 
 
 def needs_paths(models: Iterable[ModelLike]) -> bool:
@@ -201,6 +151,33 @@ class JourneyScorer:
         run's ``paid_social`` when it mapped it so), and each conversion's ``stage`` mapped
         as the run mapped its stage values; a stage that is then no stage the scorer knows
         is an error naming its field.
+    conversion_stage, milestones
+        The run's conversion stage (a conversion sent without ``stage`` is one of it) and
+        milestone stages (which stages mark the lead, opportunity and closed-won
+        milestones; the conversion is an event of its own stage, so with
+        ``conversion_stage="opportunity"`` it is its own opportunity milestone), as
+        :class:`RunOptions` takes them; defaults ``closed_won`` and the default milestones.
+    lookback, max_touches_per_journey
+        The run's journey window and touch cap: a touch before ``conversion - lookback`` is
+        dropped (``outside_lookback``), and a journey over the cap keeps its last touches
+        (``journey_too_long``), counted in :attr:`JourneyScores.touches_dropped`. A lookback
+        per account segment (a mapping) applies the window of an account without a listed
+        segment (its ``default``), as a run does for one, since a journey sent names no
+        segment (said in the scores' notes). Default None: no window, no cap (every touch
+        sent is credited).
+    level, role_multipliers
+        The run's level and, at account level, its buying-committee weighting: each
+        touch's rule-based weight is multiplied by the multiplier of the ``role`` sent with
+        it (normalised as a contacts table's roles; none sent: ``unknown``), as in an
+        account-level run; data-driven models do not use it, as in a run.
+    notes
+        What the run did that scoring a journey cannot do, echoed in every
+        :attr:`JourneyScores.notes` (:meth:`ModelSnapshot.scoring_options` writes them).
+    run_models
+        The run's models (requests, as :meth:`ModelSnapshot.scoring_options` gives them): a
+        requested model that the run ran under other parameters (``time_decay`` where the
+        run had ``time_decay(half_life=3d)``) is scored as requested, and said in the
+        notes with the run's parameters to send.
 
     Examples
     --------
@@ -220,11 +197,27 @@ class JourneyScorer:
         key: Key = "channel",
         channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
         stage_names: Mapping[str, str | Sequence[str]] | None = None,
+        conversion_stage: str = "closed_won",
+        milestones: Mapping[str, str | Sequence[str]] | None = None,
+        lookback: Duration | Mapping[str, Duration] | None = None,
+        max_touches_per_journey: int | None = None,
+        level: Level = "contact",
+        role_multipliers: Mapping[str, float] | None = None,
+        notes: Sequence[str] = (),
+        run_models: Sequence[ModelLike] | None = None,
     ) -> None:
         self.models = list(models) if not isinstance(models, str | tuple) else [models]
         self.key = key
         self.channel_aliases = channel_aliases
         self.stage_names = stage_names
+        self.conversion_stage = conversion_stage
+        self.milestones = milestones
+        self.lookback = lookback
+        self.max_touches_per_journey = max_touches_per_journey
+        self.level = level
+        self.role_multipliers = role_multipliers
+        self.notes = list(notes)
+        self.run_models = list(run_models) if run_models is not None else None
 
     def fit(self, paths: pl.DataFrame | None = None, *,
             estimators: Mapping[str, PathModel] | None = None) -> JourneyScorer:
@@ -245,9 +238,22 @@ class JourneyScorer:
         ------
         ModelNotFoundError, ModelParameterError
             An unknown model or a bad parameter; a data-driven model without ``paths``.
+        InputError
+            A run option out of its range, named (``exc.option``).
         """
-        options = RunOptions(models=self.models, key=self.key,
-                             channel_aliases=self.channel_aliases, stage_names=self.stage_names)
+        options = RunOptions(
+            models=self.models, key=self.key, channel_aliases=self.channel_aliases,
+            stage_names=self.stage_names, conversion_stage=self.conversion_stage,
+            milestones=self.milestones, lookback=self.lookback,
+            max_touches_per_journey=self.max_touches_per_journey, level=self.level,
+            role_multipliers=self.role_multipliers)
+        self._window: timedelta | None = options.window if self.lookback is not None else None
+        self._cap = options.max_touches_per_journey
+        self._conversion_stage = options.conversion_stage
+        self._milestones = {role: tuple([names] if isinstance(names, str) else names)
+                            for role, names in options.all_milestones.items()}
+        self._multipliers = options.multipliers
+        self.notes_ = [*self.notes, *_scoring_notes(options, self.lookback, self.run_models)]
         runs = options.runs
         self._aliases = options.aliases
         self._stage_names = options.stage_names
@@ -278,10 +284,12 @@ class JourneyScorer:
         self._rule_labels = [r.label for r in rules]
         self._rule_weights = {_CREDIT_PREFIX + r.label: r.build() for r in rules}
         try:  # the small engine credits channels only: a campaign key takes the others
-            if self.key != "channel":
+            if self.key != "channel" or self._multipliers is not None:
                 raise NeedsGeneralEngine
             self._small: SmallEngine | None = SmallEngine(
-                runs, self.estimators_, aliases=self._aliases, stage_names=self._stage_names)
+                runs, self.estimators_, aliases=self._aliases, stage_names=self._stage_names,
+                conversion_stage=self._conversion_stage, milestones=self._milestones,
+                window=self._window, cap=self._cap)
         except NeedsGeneralEngine:
             self._small = None
         return self
@@ -335,9 +343,10 @@ class JourneyScorer:
                     raise ValueError("the small engine does not take this request; use "
                                      "engine='auto'") from None
             else:
-                return JourneyScores(result, None, self.labels, unattributed(journeys))
-        touches, conversions = frames(journeys, key=self.key, aliases=self._aliases,
-                                      stage_names=self._stage_names)
+                return JourneyScores(result, None, self.labels, unattributed(journeys),
+                                     notes=self.notes_)
+        touches, conversions = self._frames(journeys)
+        touches, dropped = apply_drops(touches, conversions, window=self._window, cap=self._cap)
         if engine in ("auto", "fast"):
             touch_credit = self._fast(touches, conversions)
             channel_credit = self._channel_credit(touch_credit)
@@ -347,7 +356,16 @@ class JourneyScorer:
             raise ValueError(
                 f"engine must be 'auto', 'small', 'fast' or 'reference'; got {engine!r}")
         self._check_credit(touch_credit)
-        return JourneyScores(touch_credit, channel_credit, self.labels, unattributed(journeys))
+        return JourneyScores(touch_credit, channel_credit, self.labels,
+                             unattributed_ids(conversions, touches), dropped_counts(dropped),
+                             self.notes_)
+
+    def _frames(self, journeys: Sequence[JourneyLike], tags: Sequence[int] | None = None
+                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The request's touches and conversions, read as the scorer's run reads its data."""
+        return frames(journeys, tags=tags, key=self.key, aliases=self._aliases,
+                      stage_names=self._stage_names, conversion_stage=self._conversion_stage,
+                      milestones=self._milestones, roles=self._multipliers is not None)
 
     def score_many(self, requests: Sequence[Sequence[JourneyLike]]) -> list[JourneyScores]:
         """Score several requests at once: the same result as :meth:`score` on each.
@@ -370,8 +388,8 @@ class JourneyScorer:
             return [self.score(journeys) for journeys in requests]
         tags = [r for r, journeys in enumerate(requests) for _ in journeys]
         flat = [journey for journeys in requests for journey in journeys]
-        touches, conversions = frames(flat, tags=tags, key=self.key, aliases=self._aliases,
-                                      stage_names=self._stage_names)
+        touches, conversions = self._frames(flat, tags)
+        touches, dropped = apply_drops(touches, conversions, window=self._window, cap=self._cap)
         tagged = self._fast(touches, conversions)
         self._check_credit(tagged)
         parts = pl.col("conversion_id").str.splitn(SEP, 2)
@@ -392,10 +410,18 @@ class JourneyScorer:
         channel_by = channel.partition_by("_request", as_dict=True, include_key=False)
         empty_tc = pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA)
         empty_cc = pl.DataFrame(schema=CHANNEL_CREDIT_SCHEMA)
+        request = pl.col("conversion_id").str.splitn(SEP, 2).struct.field("field_0")
+        idle = unattributed_ids(conversions, touches)  # tagged ids, in the order sent
+        by_request: list[list[str]] = [[] for _ in requests]
+        for cid in idle:
+            r, _, sent = cid.partition(SEP)
+            by_request[int(r)].append(sent)
+        drops = dropped.with_columns(request.cast(pl.Int64).alias("_request"))
         return [
             JourneyScores(touch_by.get((r,), empty_tc), channel_by.get((r,), empty_cc),
-                          self.labels, unattributed(journeys))
-            for r, journeys in enumerate(requests)
+                          self.labels, by_request[r],
+                          dropped_counts(drops.filter(pl.col("_request") == r)), self.notes_)
+            for r in range(len(requests))
         ]
 
     def _channel_credit(self, touch_credit: pl.DataFrame) -> pl.DataFrame:
@@ -426,14 +452,18 @@ class JourneyScorer:
         rows = conversions.select("conversion_id").with_row_index("_conv_row")
         touches = with_units(touches, self.key)
         touches = touches.join(rows, on="conversion_id", how="left").drop("conversion_id")
-        extra = [TOUCH_CHANNEL] if TOUCH_CHANNEL in touches.columns else []
+        extra = [c for c in (TOUCH_CHANNEL, "role") if c in touches.columns]
         journey = with_roles(touches, conversions).select(*JOURNEY_COLUMNS, *extra)
         keep = ["conversion_id", "touch_id", "contact_id", "account_id", "channel", "timestamp"]
         parts: list[pl.DataFrame] = []
         if self._rule_weights:
             names = list(self._rule_weights)
+            multiplier = None
+            if self._multipliers is not None:  # the run's buying-committee weighting
+                journey = journey.with_columns(role_multiplier_expr(self._multipliers))
+                multiplier = "role_multiplier"
             parts.append(
-                with_credit(journey, self._rule_weights)
+                with_credit(journey, self._rule_weights, multiplier=multiplier)
                 .select(*keep, "conversion_value", *names)
                 .unpivot(on=names, index=[*keep, "conversion_value"], variable_name="model",
                          value_name="credit")
@@ -455,7 +485,8 @@ class JourneyScorer:
             if run.spec.family == "rule"
         ]
         touch_credit = reference_touch_credit(
-            touches, conversions, rule_requests, self.estimators_, key=self.key
+            touches, conversions, rule_requests, self.estimators_, key=self.key,
+            milestones=self._milestones, role_multipliers=self._multipliers,
         ).sort(self._order(), "conversion_id", "timestamp", "touch_id", maintain_order=True)
         # summed over all models at once, as the fast engine does: per model, group-by sums
         # can differ from it in the last bit
@@ -482,6 +513,7 @@ def score_journeys(
     key: Key = "channel",
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
     stage_names: Mapping[str, str | Sequence[str]] | None = None,
+    **run_options: Any,
 ) -> JourneyScores:
     """Credit each journey's touches and channels under every requested model.
 
@@ -511,6 +543,11 @@ def score_journeys(
     channel_aliases, stage_names
         That run's renames (see :class:`JourneyScorer`), so the journeys' channels and
         stages are read as the run read its own.
+    **run_options
+        The scorer's other options of the run (:class:`JourneyScorer`: ``conversion_stage``,
+        ``milestones``, ``lookback``, ``max_touches_per_journey``, ``level``,
+        ``role_multipliers``, ``notes``, ``run_models``); a published snapshot gives them
+        all: ``score_journeys(..., **snapshot.scoring_options())``.
 
     Examples
     --------
@@ -524,4 +561,32 @@ def score_journeys(
     [('linkedin', 1.0, 100.0), ('email', 0.0, 0.0)]
     """
     return JourneyScorer(models=models, key=key, channel_aliases=channel_aliases,
-                         stage_names=stage_names).fit(paths).score(journeys, engine=engine)
+                         stage_names=stage_names, **run_options
+                         ).fit(paths).score(journeys, engine=engine)
+
+
+def _scoring_notes(options: RunOptions, lookback: object,
+                   run_models: Sequence[ModelLike] | None) -> list[str]:
+    """The scorer's own notes: a lookback per segment (a journey sent names no segment),
+    and requested models the run ran under other parameters."""
+    notes = []
+    if lookback is not None and options.segment_windows is not None:
+        notes.append(
+            f"the run's lookback is per account segment; a journey sent names no segment, so "
+            f"it takes the window of an account without a listed segment "
+            f"({options.window.total_seconds() / 86400:g} days), as the run does")
+    ran: list[tuple[ModelRun, ModelLike]] = []
+    for model in run_models or ():
+        try:
+            ran.append((RunOptions(models=[model]).runs[0], model))
+        except (InputError, ModelNotFoundError, ModelParameterError):
+            continue  # a model not registered here: nothing to compare with
+    for run in options.runs:
+        theirs = [request for other, request in ran if other.spec.name == run.spec.name]
+        if theirs and not any(other.params == run.params for other, _ in ran
+                              if other.spec.name == run.spec.name):
+            said = " or ".join(orjson.dumps(t, default=str).decode() for t in theirs)
+            notes.append(
+                f"{run.label}: the run ran {run.spec.name} with other parameters; scored as "
+                f"requested (send {said} for the run's credit)")
+    return notes

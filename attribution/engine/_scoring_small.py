@@ -26,7 +26,8 @@ included) in a fraction of that:
   journey in a dictionary built on first use.
 
 Anything else (an unusual timestamp form, a field the checks would refuse, a model class
-this engine does not know) raises :class:`NeedsGeneralEngine`, and the scorer takes the
+this engine does not know, a touch to drop: an exact duplicate, or one outside the run's
+lookback or beyond its touch cap; a run's role multipliers) raises :class:`NeedsGeneralEngine`, and the scorer takes the
 general path, which gives the answer or the error with its field path. So this engine never
 accepts what the general one refuses. Its Python work is bounded by :data:`SMALL_TOUCHES`
 (the per-journey dictionary lookups of counterfactual included); larger requests keep the
@@ -39,19 +40,20 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
 import polars as pl
 
-from attribution.engine._journey_request import MILESTONES
+from attribution.engine._journey_request import MILESTONES, known_stages, reads_as_missing
 from attribution.engine._scoring_small_result import SmallResult
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._channels import normalise_channels
-from attribution.inputs._reading import END_OF_DAY_OFFSET, blank_as_null, is_blank
+from attribution.inputs._reading import END_OF_DAY_OFFSET, is_blank
 from attribution.inputs._separator import SEPARATOR
-from attribution.inputs._stage_names import OUR_STAGES, stage_renames
+from attribution.inputs._stage_names import stage_renames
 from attribution.journeys._conversions import DEFAULT_MILESTONES
 from attribution.models._allocation import _check_weights, _relative_weights
 from attribution.models._counterfactual import CounterfactualModel
@@ -149,7 +151,7 @@ class _Channels:
                     names.clear()
                     missing = list(set(channels))
                 raw = pl.Series("channel", missing, dtype=pl.String)
-                absent = pl.select(blank_as_null(pl.lit(raw))).to_series().is_null().to_list()
+                absent = reads_as_missing(raw).to_list()
                 used = normalise_channels(raw.to_frame(), self.aliases)[0]
                 names.update(zip(missing, [None if a else u for a, u in zip(
                     absent, used.get_column("channel").to_list(), strict=True)], strict=True))
@@ -169,15 +171,38 @@ def _texts(values: list[Any]) -> None:
 
 #: No milestone reached (below any timestamp that a ``datetime`` can hold).
 _NEVER: Final = np.iinfo(np.int64).min
-_ROLE_STAGES: Final = tuple(DEFAULT_MILESTONES.items())
+#: The fields of a touch compared to tell an exact duplicate (with its time, read).
+_FIELDS: Final = ("channel", "contact_id", "campaign", "role", "touch_id")
+
+
+def _repeats(touches: Sequence[Mapping[str, Any]], moments: list[int]) -> bool:
+    """Whether two touches of a journey are equal in every field sent (an exact duplicate,
+    which the general engine drops and counts)."""
+    keys = {(moment, *(t.get(f) for f in _FIELDS)) for t, moment in zip(touches, moments,
+                                                                        strict=True)}
+    return len(keys) < len(touches)
+
+
+@dataclass(frozen=True)
+class _JourneyRules:
+    """How the scorer's run reads a journey: the stages taken as sent, the conversion stage
+    of a conversion sent without one, the milestone roles with their stages, and the
+    lookback and cap in microseconds and touches (no window, no cap: beyond any request)."""
+
+    stages: frozenset[str]
+    conversion_stage: str = "closed_won"
+    milestones: tuple[tuple[str, tuple[str, ...]], ...] = tuple(DEFAULT_MILESTONES.items())
+    window: int = np.iinfo(np.int64).max // 2
+    cap: int = SMALL_TOUCHES
 
 
 class _Request:
     """A request's journeys as arrays, touches in (conversion id, time, touch id, position
     sent) order: what :func:`with_roles` gives the Polars engine."""
 
-    def __init__(self, journeys: Sequence[Any], spell: _Channels,
-                 stages: frozenset[str]) -> None:
+    def __init__(self, journeys: Sequence[Any], spell: _Channels, rules: _JourneyRules
+                 ) -> None:
+        stages, role_stages = rules.stages, rules.milestones
         if isinstance(journeys, Mapping) or not isinstance(journeys, Sequence):
             raise NeedsGeneralEngine
         conv_ids: list[str] = []
@@ -213,14 +238,14 @@ class _Request:
                 raise NeedsGeneralEngine
             stage = conversion.get("stage")
             if stage is None:
-                stage = "closed_won"
+                stage = rules.conversion_stage
             elif _text(stage) not in stages:  # mapped, or refused, by the general engine
                 raise NeedsGeneralEngine
             milestones = journey.get("milestones") or {}
             if not _mapping(milestones) or not set(milestones) <= set(MILESTONES):
                 raise NeedsGeneralEngine
             when: list[int] = []
-            for role, names in _ROLE_STAGES:
+            for role, names in role_stages:
                 # the first of the milestone's events, the conversion one of its own stage,
                 # kept when reached at or before the conversion (_with_milestones)
                 sent = milestones.get(role) if role in MILESTONES else None
@@ -240,7 +265,7 @@ class _Request:
             sent_count = len(touches)
             if len(t_ids) + sent_count > SMALL_TOUCHES or not all(map(_mapping, touches)):
                 raise NeedsGeneralEngine
-            ids = [t.get("touch_id") for t in touches]
+            ids = ids_sent = [t.get("touch_id") for t in touches]
             if None in ids:
                 ids = [f"touches[{k}]" if t is None else t for k, t in enumerate(ids)]
             _texts(ids)
@@ -253,8 +278,10 @@ class _Request:
             if any(SEPARATOR in c for c in channels):
                 raise NeedsGeneralEngine
             moments = [_micros(t.get("timestamp")) for t in touches]
-            if moments and max(moments) > at:
-                raise NeedsGeneralEngine
+            if moments and (max(moments) > at or min(moments) < at - rules.window):
+                raise NeedsGeneralEngine  # refused there, or a touch the run's lookback drops
+            if sent_count > rules.cap or (None in ids_sent and _repeats(touches, moments)):
+                raise NeedsGeneralEngine  # touches to drop: the general engine counts them
             t_conv += [j] * sent_count
             t_ids += ids
             t_contacts += contacts
@@ -319,12 +346,20 @@ class SmallEngine:
 
     def __init__(self, runs: Sequence[ModelRun], estimators: Mapping[str, PathModel], *,
                  aliases: Mapping[str, str] | None = None,
-                 stage_names: Mapping[str, str | Sequence[str]] | None = None) -> None:
+                 stage_names: Mapping[str, str | Sequence[str]] | None = None,
+                 conversion_stage: str = "closed_won",
+                 milestones: Mapping[str, Sequence[str]] | None = None,
+                 window: timedelta | None = None, cap: int | None = None) -> None:
         self.labels = [r.label for r in runs]
         self._spell = _Channels(aliases)
+        milestones = milestones or DEFAULT_MILESTONES
         # stages taken as sent: a name the scorer knows that stage_names does not rename
-        self._stages = frozenset([*OUR_STAGES, *(stage_names or {})]) - set(
-            stage_renames(stage_names))
+        known = known_stages(stage_names, conversion_stage, milestones)
+        self._rules_of_journeys = _JourneyRules(
+            frozenset(known) - set(stage_renames(stage_names)), conversion_stage,
+            tuple((role, tuple(names)) for role, names in milestones.items()),
+            **({"window": window // _US} if window is not None else {}),
+            **({"cap": cap} if cap is not None else {}))
         rules = [(r.label, r.build()) for r in runs if r.spec.family == "rule"]
         self._rules: list[tuple[str, RoleWeights]] = rules
         # roles x models, "last_non_direct" once per set of direct channels
@@ -510,7 +545,7 @@ class SmallEngine:
         ModelParameterError
             A model whose parameters make credit non-finite or negative.
         """
-        req = _Request(journeys, self._spell, self._stages)
+        req = _Request(journeys, self._spell, self._rules_of_journeys)
         if not req.n:
             return SmallResult(req, self.labels, np.zeros(0))
         matrix = np.empty((len(self.labels), req.n))  # models x touches

@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -112,13 +112,48 @@ class ModelSnapshot:
         return manifest
 
     def scoring_options(self) -> dict[str, Any]:
-        """The run's own renames, as :class:`JourneyScorer` and :func:`score_journeys` take
-        them (``channel_aliases``, ``stage_names``; each None when the run had none): score
-        with them and a journey's channels and stages are read as the run read its own
-        (``JourneyScorer(models=..., **snapshot.scoring_options())``)."""
+        """The run's options that change a journey's credit, as :class:`JourneyScorer` and
+        :func:`score_journeys` take them: score with them
+        (``JourneyScorer(models=..., **snapshot.scoring_options())``) and a journey sent
+        back gets the credit the run gave it.
+
+        ``channel_aliases`` and ``stage_names`` (each None when the run had none), ``key``,
+        ``conversion_stage``, ``milestones``, ``lookback`` (per segment: the segments'
+        windows and ``default``), ``max_touches_per_journey``, ``level`` and
+        ``role_multipliers`` (from the manifest's ``parameters``); ``run_models``, the
+        run's models as requests (``{"name", "params"}``, the parameters resolved); and
+        ``notes``: what the run did that a journey sent cannot
+        carry (touch types it left out, a time zone for times without an offset, a
+        narrowed contact scope), said in every answer. A snapshot of a run from before a
+        parameter was recorded leaves that one at the scorer's default."""
         parameters = self.run.get("parameters") or {}
-        return {"channel_aliases": parameters.get("channel_aliases") or None,
-                "stage_names": parameters.get("stage_names") or None}
+        options: dict[str, Any] = {
+            "channel_aliases": parameters.get("channel_aliases") or None,
+            "stage_names": parameters.get("stage_names") or None,
+        }
+        for name in ("key", "conversion_stage", "milestones", "level"):
+            if parameters.get(name):
+                options[name] = parameters[name]
+        if "max_touches_per_journey" in parameters:
+            options["max_touches_per_journey"] = parameters["max_touches_per_journey"]
+        seconds = parameters.get("lookback_seconds")
+        if isinstance(seconds, int | float):
+            window = timedelta(seconds=seconds)
+            by_segment = parameters.get("lookback_by_segment_seconds")
+            options["lookback"] = (
+                {**{k: timedelta(seconds=v) for k, v in by_segment.items()}, "default": window}
+                if isinstance(by_segment, Mapping) else window)
+        if parameters.get("role_multipliers") and options.get("level") == "account":
+            options["role_multipliers"] = parameters["role_multipliers"]
+        try:
+            models = self.manifest().get("models")
+        except (OSError, ValueError, AttributeError):  # a snapshot without its manifest
+            models = None
+        if isinstance(models, list):
+            options["run_models"] = [{"name": m["name"], "params": m.get("params") or {}}
+                                     for m in models if isinstance(m, Mapping) and "name" in m]
+        options["notes"] = _run_notes(parameters)
+        return options
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (no file-system path)."""
@@ -133,6 +168,28 @@ class ModelSnapshot:
                    published_at=info["published_at"], channels=tuple(info["channels"]),
                    conversions=float(info["conversions"]), paths=int(info["paths"]),
                    run=info.get("run") or {}, directory=directory)
+
+
+def _run_notes(parameters: Mapping[str, Any]) -> list[str]:
+    """What a run did that scoring a journey cannot: the notes of its scoring options."""
+    notes = []
+    excluded = parameters.get("exclude_touch_types") or []
+    if excluded:
+        notes.append(
+            f"the run left out touches of type {', '.join(map(str, excluded))} "
+            "(exclude_touch_types); a journey sent has no touch type: send only the touches "
+            "to credit")
+    zone = parameters.get("timezone")
+    if zone and zone != "UTC":
+        notes.append(
+            f"the run read its files' times without an offset as {zone}; a request's time "
+            "without an offset is UTC: send times with their offset")
+    scope = parameters.get("contact_scope")
+    if parameters.get("level") == "account" and scope and scope != "account":
+        notes.append(
+            f"the run's journeys held only some contacts' touches (contact_scope {scope}); "
+            "a journey sent is credited as sent: send only those contacts' touches")
+    return notes
 
 
 class SnapshotStore:

@@ -41,7 +41,8 @@ from .schemas import AttributeRequest
 _TOP: Final = frozenset({"models", "journeys", "snapshot"})
 _JOURNEY: Final = frozenset({"conversion", "touches", "milestones"})
 _CONVERSION: Final = frozenset({"id", "timestamp", "value", "stage"})
-_TOUCH: Final = frozenset({"touch_id", "timestamp", "channel", "contact_id", "role"})
+_TOUCH: Final = frozenset({"touch_id", "timestamp", "channel", "contact_id", "role",
+                           "campaign"})
 _MILESTONES: Final = frozenset({"lead", "opportunity"})
 _MODEL: Final = frozenset({"name", "params"})
 _ISO: Final = re.compile(
@@ -128,6 +129,7 @@ def _journey(value: Any) -> dict[str, Any]:
         _text(touch.get("channel"), MAX_NAME_CHARS)
         _optional_text(touch.get("contact_id"), MAX_ID_CHARS)
         _optional_text(touch.get("role"), MAX_NAME_CHARS)
+        _optional_text(touch.get("campaign"), MAX_NAME_CHARS)
     milestones = journey.get("milestones")
     if milestones is not None:
         _keys(milestones, _MILESTONES)
@@ -158,6 +160,7 @@ class _Touch(msgspec.Struct, forbid_unknown_fields=True):
     touch_id: _Id | None = None
     contact_id: _Id | None = None
     role: _Name | None = None
+    campaign: _Name | None = None
 
 
 class _Milestones(msgspec.Struct, forbid_unknown_fields=True):

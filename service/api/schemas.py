@@ -90,7 +90,12 @@ class Touch(TypedDict):
                     "channel_aliases (LinkedIn is the run's paid_social when it mapped it "
                     "so); a missing-value token (N/A, -, null, ...) is a 422")]
     contact_id: NotRequired[Id | None]
-    role: NotRequired[Annotated[Name | None, Field(description="buying-committee role")]]
+    role: NotRequired[Annotated[Name | None, Field(
+        description="buying-committee role; weighs rule-based credit when the snapshot's "
+                    "run is an account-level run with role_multipliers")]]
+    campaign: NotRequired[Annotated[Name | None, Field(
+        description="the touch's campaign: the unit credited when the snapshot's run has "
+                    "key campaign or channel/campaign (without one: <channel>/(none))")]]
 
 
 class Milestones(TypedDict):
@@ -184,7 +189,16 @@ class AttributeResponse(BaseModel):
     unseen_channels: list[str] = Field(
         description="channels sent that the snapshot never saw; data-driven models give them "
                     "no credit of their own (see the README)")
-    unattributed: list[str] = Field(description="conversion ids sent without touches")
+    notes: list[str] = Field(
+        description="what the snapshot's run did that a journey sent cannot carry, and "
+                    "requested models the run ran with other parameters (see the README)")
+    unattributed: list[str] = Field(
+        description="conversion ids without a touch to credit: none sent, or all dropped")
+    touches_dropped: dict[str, int] = Field(
+        description="touches sent and not credited, by reason, as a batch run counts them: "
+                    "exact_duplicate (equal in every field to an earlier touch of its "
+                    "journey); with a snapshot, outside_lookback and journey_too_long under "
+                    "its run's lookback and max_touches_per_journey")
     touch_credit: list[TouchCreditRow]
     channel_credit: list[ChannelCreditRow]
 

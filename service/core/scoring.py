@@ -5,7 +5,8 @@ Data-driven models (Markov, Shapley, counterfactual) are fitted on a model snaps
 someone published on purpose (:class:`attribution.SnapshotStore`): the one a request names,
 else the current one; never "the latest run". Snapshots never change once written, so a
 scorer fitted on one stays valid for as long as it is cached. A scorer on a snapshot reads
-requests as the snapshot's run read its data (its ``channel_aliases`` and ``stage_names``:
+and credits requests as the snapshot's run read and credited its data (its aliases, stage
+names, conversion stage, milestones, key, lookback, touch cap and role multipliers:
 :meth:`attribution.ModelSnapshot.scoring_options`), rule-based models included when the
 request names the snapshot.
 """
