@@ -308,3 +308,26 @@ def test_what_a_journey_cannot_carry_is_said_in_the_notes(tmp_path: Path) -> Non
     assert len(scorer.notes_) == 5  # linear: not a model of the run, nothing to say
     same = JourneyScorer(models=["time_decay:half_life=3d"], **snapshot.scoring_options()).fit()
     assert not any("time_decay" in note for note in same.notes_)
+
+
+def test_a_batch_of_requests_counts_each_ones_drops() -> None:
+    # the service scores concurrent requests together (score_many): each answer its own
+    scorer = JourneyScorer(models=["linear", "w_shaped"], key="channel/campaign",
+                           lookback="14d", max_touches_per_journey=1).fit()
+    far = {"timestamp": "2024-12-01T00:00:00Z", "channel": "events", "campaign": "fall"}
+    requests = [
+        [{"conversion": DEAL, "touches": [far, *REPORT_12]}],
+        [{"conversion": DEAL, "touches": [far]},
+         {"conversion": {**DEAL, "id": "opp-2"}, "touches": REPORT_12[1:]}],
+        [{"conversion": DEAL, "touches": []}],
+    ]
+    many = scorer.score_many(requests)
+    assert [m.touches_dropped for m in many] == [
+        {"exact_duplicate": 1, "journey_too_long": 1, "outside_lookback": 1},
+        {"journey_too_long": 1, "outside_lookback": 1}, {}]
+    assert [m.unattributed for m in many] == [[], ["opp-1"], ["opp-1"]]
+    for journeys, batched in zip(requests, many, strict=True):
+        alone = scorer.score(journeys)  # type: ignore[arg-type]
+        assert batched.touch_credit.equals(alone.touch_credit)
+        assert (batched.touches_dropped, batched.unattributed) == (
+            alone.touches_dropped, alone.unattributed)

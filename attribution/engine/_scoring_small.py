@@ -27,9 +27,10 @@ included) in a fraction of that:
 
 Anything else (an unusual timestamp form, a field the checks would refuse, a model class
 this engine does not know, a touch to drop: an exact duplicate, or one outside the run's
-lookback or beyond its touch cap; a run's role multipliers) raises :class:`NeedsGeneralEngine`, and the scorer takes the
-general path, which gives the answer or the error with its field path. So this engine never
-accepts what the general one refuses. Its Python work is bounded by :data:`SMALL_TOUCHES`
+lookback or beyond its touch cap; a run's role multipliers) raises
+:class:`NeedsGeneralEngine`, and the scorer takes the general path, which gives the answer
+or the error with its field path. So this engine never accepts what the general one
+refuses. Its Python work is bounded by :data:`SMALL_TOUCHES`
 (the per-journey dictionary lookups of counterfactual included); larger requests keep the
 vectorised Polars engine.
 """
