@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from _pytest.nodes import coerce_node_id  # pytest 9: a node's id is its _id
 from hypothesis import settings
 
 import attribution
@@ -55,6 +56,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     root = Path(__file__).resolve().parents[1]
     for package in ("attribution", "service"):
         compileall.compile_dir(root / package, quiet=1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test its own node id.
+
+    schemathesis' items (tests/test_service_schema.py, one per API operation) all carry the
+    test function's node id under pytest 9, their operation only in ``name``. pytest-xdist
+    (``make test`` runs two workers) keys its reports by node id, so ten of the eleven
+    operations ran without a report of their own: a failure there could be shown under the
+    wrong operation or not at all. Such items get their name as the last part of the id.
+    """
+    seen: dict[str, int] = {}
+    for item in items:
+        seen[item.nodeid] = seen.get(item.nodeid, 0) + 1
+    for item in items:
+        if seen[item.nodeid] > 1 and item.name not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid.rpartition('::')[0]}::{item.name}")
+    ids = [item.nodeid for item in items]
+    assert len(ids) == len(set(ids)), "two tests share a node id"
 
 
 ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
