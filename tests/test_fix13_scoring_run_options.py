@@ -331,3 +331,14 @@ def test_a_batch_of_requests_counts_each_ones_drops() -> None:
         assert batched.touch_credit.equals(alone.touch_credit)
         assert (batched.touches_dropped, batched.unattributed) == (
             alone.touches_dropped, alone.unattributed)
+
+
+@pytest.mark.parametrize("field", ["role", "campaign"])
+def test_a_blank_role_or_campaign_is_refused_by_every_engine(field: str) -> None:
+    # the small engine does not read them, so it leaves such a request to the general one
+    touches = [{**REPORT_12[0], field: " "}, REPORT_12[2]]
+    for engine in ("auto", "fast"):
+        with pytest.raises(attribution.InputError) as caught:
+            attribution.score_journeys([{"conversion": DEAL, "touches": touches}],
+                                       models=["linear"], engine=engine)  # type: ignore[arg-type]
+        assert caught.value.column == f"journeys[0].touches[0].{field}"

@@ -274,6 +274,9 @@ class _Request:
                 raise NeedsGeneralEngine
             contacts = [t.get("contact_id") for t in touches]
             _texts([c for c in contacts if c is not None])
+            # role and campaign: read (and checked) by the general engine only
+            _texts([v for t in touches for v in (t.get("role"), t.get("campaign"))
+                    if v is not None])
             channels = [t.get("channel") for t in touches]
             _texts(channels)
             if any(SEPARATOR in c for c in channels):
