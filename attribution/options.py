@@ -295,6 +295,13 @@ class RunOptions:
         joins the next conversion (default 30, a whole number in [0, 3650]; 0: always the
         next one unless at the same moment). ``join_rule`` in ``survey_coded.parquet`` says
         which rule joined each answer.
+    currency_rates
+        A CSV of ``currency,rate`` (the file ``attribution import --currency-rates`` takes:
+        the value of one unit of each currency in the reporting currency, the one at rate
+        1). Money columns (stages ``value``, spend ``amount``, touches ``cost``,
+        subscriptions ``mrr`` / ``arr``) beside a ``currency`` column are converted by it,
+        counted and said; without it, several currencies in a table are an error naming
+        its lines (never summed as one). See :mod:`attribution.inputs._currency_column`.
 
     Raises
     ------
@@ -522,6 +529,15 @@ class RunOptions:
             parse=_whole_number,
         ),
     )
+    currency_rates: str | Path | None = field(
+        default=None,
+        metadata=_flag(
+            "--currency-rates",
+            help="A CSV of currency,rate (one unit in the reporting currency, which has rate "
+            "1): money columns with a currency column are converted by it",
+            kind="path",
+        ),
+    )
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -537,6 +553,11 @@ class RunOptions:
         requests = tuple(default_models() if models is None else models)
         object.__setattr__(self, "models", requests)
         runs = resolve_all(requests)
+        if self.currency_rates is not None:  # a bad rates file fails before any work
+            from attribution.importers._currency import read_rates
+
+            with _option("currency_rates"):
+                read_rates(self.currency_rates)
         with _option("level"):
             if self.level not in DEFAULT_LOOKBACK:
                 raise InputError(f"level must be 'contact' or 'account'; got {self.level!r}")

@@ -132,6 +132,8 @@ def analyse(
     notes.extend(n for n in inputs.notes if n not in notes)  # ('$7,880.74' read as money)
     if options is None:  # the run's own: its mappings, stage names and conversion stage
         options = result.options
+    if options is not None:  # each table with money converted alike (--currency-rates)
+        inputs = inputs.with_rates(options.currency_rates)
     bench = _decide(result, inputs, options)
     extras = _economics(result, inputs, options)
     extras += _calibration(result, inputs, options, extras)
@@ -524,7 +526,8 @@ def _sla(inputs: B2BInputs, options: RunOptions | None) -> Any:
     columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
     stages, touches = inputs.stages, inputs.touches
     if (stages is None or touches is None) and inputs.events is not None:
-        from attribution.inputs._schema import EVENTS, load, split_events
+        from attribution.inputs._schema import EVENTS, load
+        from attribution.inputs._split_events import split_events
 
         log = load(
             inputs.events,

@@ -256,6 +256,9 @@ gross_margin, a table segment = margin), got 'high'
         columns = dict(options.columns or {}) if options is not None else {}
         given = options.timestamp_formats if options is not None else None
         formats: dict[str, Any] = dict(given) if isinstance(given, Mapping) else {}
+        rates = options.currency_rates if options is not None else None
+        if (wrapped := self.with_rates(rates)) is not self:  # every read converts alike
+            return wrapped.read(options)
         held: dict[str, Any] = {}
         if self.spend is not None:
             spend = load(
@@ -306,6 +309,24 @@ gross_margin, a table segment = margin), got 'high'
         if self.truth is not None:
             self._check_truth()
         return replace(self, **held) if held else self
+
+    def with_rates(self, rates: str | Path | None) -> B2BInputs:
+        """These inputs with the run's currency rates kept with each table with money (as
+        a :class:`~attribution.inputs._sources.Source`, opened lazily), so every step that
+        reads one converts its amounts alike (:mod:`attribution.inputs._currency_column`);
+        as they are without rates."""
+        from attribution.inputs._sources import read_source
+
+        if rates is None:
+            return self
+        given = {name: getattr(self, name) for name in _MONEY_TABLES}
+        wrapped: dict[str, Any] = {
+            name: replace(source, currency_rates=str(rates))
+            for name, data in given.items()
+            if data is not None
+            and (source := read_source(data, table=name)).currency_rates is None
+        }
+        return replace(self, **wrapped) if wrapped else self
 
     @property
     def notes(self) -> list[str]:
@@ -371,6 +392,10 @@ gross_margin, a table segment = margin), got 'high'
                 f"conversion stage is {stage!r} (--conversion-stage); run the plan with "
                 "the won stage, closed_won (the default)"
             )
+
+
+#: the inputs whose amounts a currency column may price
+_MONEY_TABLES = ("touches", "stages", "events", "spend", "subscriptions")
 
 
 def _held(given: Any, source: Source) -> Any:

@@ -382,6 +382,11 @@ def _summarise(
             note = money_note(table, str(entry.get("source")), ours, read["column"],
                               (read["values"], read["example"]))  # a value as '$24,000.00'
             err.print(note, highlight=False, markup=False, soft_wrap=True)
+        if entry.get("currency"):  # the amounts' one currency, or what was converted
+            from attribution.inputs._currency_column import currency_note
+
+            note = currency_note(table, str(entry.get("source")), entry["currency"])
+            err.print(note, highlight=False, markup=False, soft_wrap=True)
     if summary:
         print_summary(result)
     if isinstance(decided := result.manifest.get("decision_model"), str):

@@ -72,9 +72,9 @@ from attribution.inputs._schema import (
     STAGES,
     TOUCHES,
     Table,
-    split_events,
 )
 from attribution.inputs._sources import Source
+from attribution.inputs._split_events import split_events
 from attribution.journeys._milestone_stages import check_found_names
 from attribution.models._channel_params import check_model_channels
 from attribution.models._registry import ModelRun

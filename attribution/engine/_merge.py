@@ -98,7 +98,8 @@ def load_with_rows(
             numbering=source.numbering,
         )  # fmt: skip
     try:
-        table = load(data, spec, columns=columns, formats=formats)
+        table = load(data, spec, columns=columns, formats=formats,
+                     currency_rates=source.currency_rates)  # fmt: skip
     except InputError as exc:
         raise _with_global_rows(exc, rows, source) from None
     return Table(  # blank rows (every cell empty) are dropped by the validator: counted

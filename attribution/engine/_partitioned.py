@@ -221,6 +221,7 @@ def _run(
             directory=work / spec.name,
             formats=options.table_formats(spec.name),
             keep=keep if partitions > 1 else None,  # one partition: no id check (below)
+            currency_rates=options.currency_rates,
         )
 
     stage_split = None

@@ -37,6 +37,9 @@ SPARK_LIMITS: dict[str, str] = {
     "touch and model); leave it out, or give 'long'",
     "influence_layout": "campaign_influence.parquet is not written on Spark (it is an account "
     "output); leave it out",
+    "currency_rates": "the Spark tasks do not convert amounts by a currency column; convert "
+    "them to one currency before, or run `attribution run --currency-rates` "
+    "(--partitions for bounded memory)",
 }
 
 
@@ -70,6 +73,7 @@ def refuse_on_spark(
         "touch_credit_layout": "touch_credit_layout" in named
         and options.touch_credit_layout != "long",
         "influence_layout": "influence_layout" in named,
+        "currency_rates": options.currency_rates is not None,
     }
     for name, refuse in refused.items():
         if refuse:

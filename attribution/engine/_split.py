@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from attribution.engine._merge import GLOBAL_ROW, bucket_expr, load_with_rows
+from attribution.inputs._currency_column import CURRENCY, all_currencies
 from attribution.inputs._read_errors import check_has_rows, unreadable
 from attribution.inputs._reading import parquet_column_statistics
 from attribution.inputs._schema import ROW, Table, TableSpec, load
@@ -118,6 +119,7 @@ def split(
     directory: Path,
     formats: Mapping[str, Sequence[str]] | None = None,
     keep: Callable[[Sequence[str]], Collection[str]] | None = None,
+    currency_rates: str | Path | None = None,
 ) -> Split:
     """``data`` written as ``partitions`` partitions (Arrow IPC files) under ``directory``.
 
@@ -136,6 +138,11 @@ def split(
         replace(source, frame=source.frame.clear()), spec, columns=columns, formats=formats,
         keep=keep,
     )  # fmt: skip
+    if CURRENCY in probe.frame.columns:  # one currency (or rates) over every partition
+        source = replace(source, currency_rates=None if currency_rates is None
+                         else str(currency_rates),
+                         currency=all_currencies(source, spec.name, probe.names,
+                                                 currency_rates))  # fmt: skip
     left_out = _left_out(source, spec, probe, columns) if keep is not None else ()
     try:  # a file the reader fails on (not UTF-8, a ragged line): one line naming the line
         return _split_source(source, spec, columns, level, contact_map, partitions, directory,

@@ -29,7 +29,8 @@ from attribution.exceptions import AttributionError, InputError, ModelParameterE
 from attribution.inputs._channels import normalise_channels
 from attribution.inputs._database import SqlTable
 from attribution.inputs._dedupe import deduplicate_stages, deduplicate_touches
-from attribution.inputs._schema import ROW, Table, TableSpec, load, split_events
+from attribution.inputs._schema import ROW, Table, TableSpec, load
+from attribution.inputs._split_events import split_events
 from attribution.inputs._stage_names import map_stage_names
 from attribution.inputs._taxonomy import derive_channels, load_rules
 from attribution.inputs._validate import check_values, exclude_touch_types
@@ -102,6 +103,7 @@ def load_input(
         prehash=prehash,
         formats=options.table_formats(spec.name),
         require_rows=is_file(data) if require_rows is None else require_rows,
+        currency_rates=options.currency_rates,
     )
 
 

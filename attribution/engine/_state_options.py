@@ -46,9 +46,10 @@ def option_values(options: RunOptions) -> dict[str, Any]:
     values["models"] = [run.label for run in options.runs]
     values["version"] = __version__  # another release may build journeys otherwise
     values["polars"] = pl.__version__  # the state's path table is keyed by Polars' hash
-    rules = options.channel_rules
-    if rules is not None and Path(rules).is_file():
-        values["channel_rules"] = hashlib.sha256(Path(rules).read_bytes()).hexdigest()
+    for name in ("channel_rules", "currency_rates"):  # files: their content, not their path
+        file = getattr(options, name)
+        if file is not None and Path(file).is_file():
+            values[name] = hashlib.sha256(Path(file).read_bytes()).hexdigest()
     return cast(dict[str, Any], json.loads(json.dumps(values, sort_keys=True, default=str)))
 
 

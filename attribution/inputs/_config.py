@@ -279,7 +279,7 @@ def load_config(path: str | Path) -> RunConfig:
                 run["write_to"] = _duckdb_relative(target, base)
         except ConfigError as exc:
             raise ConfigError(f"config '{path}': [run] write_to: {exc}") from None
-    for key in ("out", "state"):  # directories: relative to the config file
+    for key in ("out", "state", "currency_rates"):  # paths: relative to the config file
         if key in run:
             if not isinstance(run[key], str):
                 raise ConfigError(

@@ -26,6 +26,7 @@ from attribution.exceptions import (
 )
 from attribution.inputs._column_map import check_column_map
 from attribution.inputs._control import refuse_control_characters, scan_text, spaceless
+from attribution.inputs._currency_column import CURRENCY, currency_column, read_currency
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
 from attribution.inputs._money import MONEY_COLUMNS, read_money
@@ -88,6 +89,7 @@ TOUCHES = TableSpec(
         "campaign": STRING,
         "touch_type": STRING,
         "cost": FLOAT,
+        "currency": STRING,  # the cost's currency (attribution.inputs._currency_column)
         "utm_source": STRING,
         "utm_medium": STRING,
         "owner_team": STRING,  # the sales team of a sales touch: SLAs per team
@@ -106,6 +108,7 @@ STAGES = TableSpec(
         "account_id": STRING,
         "opportunity_id": STRING,
         "value": FLOAT,
+        "currency": STRING,  # the value's currency (attribution.inputs._currency_column)
         "lead_source": STRING,  # the CRM's own source of the deal: crm_sourced pipeline
         "owner_team": STRING,  # the team owning the lead at this stage: SLAs per team
     },
@@ -124,7 +127,7 @@ CONTACTS = TableSpec(
 SPEND = TableSpec(
     "spend",
     {"channel": STRING, "date": DATE, "month": DATE, "amount": FLOAT, "campaign": STRING,
-     "impressions": FLOAT, "clicks": FLOAT},  # fmt: skip
+     "impressions": FLOAT, "clicks": FLOAT, "currency": STRING},  # fmt: skip
     required=("channel", "amount"),
     one_of=(("date", "month"),),
     not_null=("channel", "amount"),
@@ -149,7 +152,7 @@ ACCOUNTS = TableSpec(
 #: further by :func:`attribution.inputs._account_inputs.load_subscriptions`.
 SUBSCRIPTIONS = TableSpec(
     "subscriptions",
-    {"account_id": STRING, "month": DATE, "mrr": FLOAT, "arr": FLOAT},
+    {"account_id": STRING, "month": DATE, "mrr": FLOAT, "arr": FLOAT, "currency": STRING},
     required=("account_id", "month"),
     one_of=(("mrr", "arr"),),
     not_null=("account_id", "month"),
@@ -265,6 +268,7 @@ def load(
     prehash: bool = False,
     formats: Mapping[str, Sequence[str]] | None = None,
     require_rows: bool | None = None,
+    currency_rates: str | os.PathLike[str] | None = None,
 ) -> Table:
     """Read ``data`` and check it against ``spec``.
 
@@ -289,11 +293,16 @@ def load(
         A table without data rows (an empty or header-only file) is an error naming it.
         Default: for a file (a path) -- a spend sheet exported with the wrong filter must
         not read as "no spend" -- but not for a frame (an empty frame is an empty table).
+    currency_rates
+        The run's currency rates file, kept with the source (a :class:`Source` read again
+        converts alike): :mod:`attribution.inputs._currency_column`.
     """
     if require_rows is None:
         require_rows = isinstance(data, str | os.PathLike)
     check_column_map(columns, spec.name, spec.columns)
     source = read_source(data, table=spec.name, prehash=prehash)
+    if currency_rates is not None:
+        source = replace(source, currency_rates=str(currency_rates))
     names = {ours: theirs for ours, theirs in (columns or {}).items() if theirs != ours}
     try:
         return _load(source, spec, columns, keep, formats or {}, require_rows, names)
@@ -310,7 +319,7 @@ def _load(
     keep: Callable[[Sequence[str]], Collection[str]] | None,
     formats: Mapping[str, Sequence[str]],
     require_rows: bool,
-    names: Mapping[str, str],
+    names: dict[str, str],
 ) -> Table:
     if not source.repeatable:
         keep = None
@@ -344,12 +353,16 @@ def _load(
         # a user column that already has a canonical name and is not mapped makes way
         clash = [c for c in renames.values() if c in available and c not in renames]
         lazy = lazy.drop(clash).rename(renames)
+    if (found := currency_column(spec.name, available, names)) is not None:
+        lazy, names[CURRENCY] = lazy.rename({found: CURRENCY}), found  # errors name it
     schema = lazy.collect_schema()
     available = list(schema.names())
     _check_columns(spec, available, source)
     present = [c for c in spec.columns if c in available]
     parsed = {col for col, _ in _conversions(schema, spec, source, formats)[1]}  # bad types raise
     wanted = set(present if keep is None else keep(present)) | parsed | set(spec.not_null)
+    if wanted & MONEY_COLUMNS.get(spec.name, set()):  # the amounts' currency with them
+        wanted.add(CURRENCY)
     loaded = [c for c in present if c in wanted]
     unloaded = tuple(c for c in present if c not in wanted)
     read = lazy.select(loaded).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
@@ -364,6 +377,7 @@ def _load(
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     money: dict[str, tuple[int, str]] = {}  # money columns' values read as money
     frame = _normalise_types(frame, spec, source, formats, money)
+    frame, currency = read_currency(frame, spec.name, source, ROW, source.currency_rates, names)
     kinds = {c: spec.columns[c] for c in loaded}  # limits (a survey answer is cut to its own)
     frame, truncated = check_limits(frame, kinds, spec.name, source, ROW)
     rows_in = frame.height
@@ -374,7 +388,8 @@ def _load(
     refuse_control_characters(frame, spec.name, source, ROW, scans)  # a NUL in 'linkedin'
     refuse_total_rows(frame, spec.name, source, ROW)  # spend: a BI export's Total row
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
-    source = replace(source, money={c: (*v, names.get(c, c)) for c, v in money.items()})
+    source = replace(source, money={c: (*v, names.get(c, c)) for c, v in money.items()},
+                     currency=currency and {**currency, "column": names.get(CURRENCY, CURRENCY)})
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
         blank_rows=blank, duplicates=repeats, trimmed=trimmed, truncated=truncated,
@@ -566,34 +581,3 @@ def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> Non
                 rows=_rows_where(frame, pl.col(col).is_null()),
                 hint=_EMPTY_HINTS.get((spec.name, col)),
             )
-
-
-def split_events(frame: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split a unified event log into touches and stage events by ``event_type``.
-
-    ``event_type`` is ``touch`` for touches and ``stage`` for lifecycle events.
-    """
-    kind = pl.col("event_type").str.to_lowercase().str.strip_chars()
-    bad = ~kind.is_in(["touch", "stage"])
-    if frame.select(bad.any()).item():
-        values = frame.filter(bad).get_column("event_type").unique().head(5).to_list()
-        raise SchemaError(
-            f"event_type must be 'touch' or 'stage', found {values}",
-            table="events",
-            source=source.name,
-            column="event_type",
-            rows=_rows_where(frame, bad),
-        )
-    touch_cols = [c for c in frame.columns if c in TOUCHES.columns or c == ROW]
-    stage_cols = [c for c in frame.columns if c in STAGES.columns or c == ROW]
-    touches = frame.filter(kind == "touch").select(touch_cols)
-    stages = frame.filter(kind == "stage").select(stage_cols)
-    if "stage" in stages.columns and stages.get_column("stage").null_count():
-        raise NullValueError(
-            "stage rows need a stage name",
-            table="events",
-            source=source.name,
-            column="stage",
-            rows=_rows_where(stages, pl.col("stage").is_null()),
-        )
-    return touches, stages

@@ -137,6 +137,10 @@ class Source:
     #: what the load read as money (``$7,880.74``: :mod:`attribution.inputs._money`): our
     #: column -> (values, the first, the user's column), said where the source is described
     money: Mapping[str, tuple[int, str, str]] = field(default_factory=dict, compare=False)
+    #: the run's currency rates file, applied whenever this source is loaded, and the
+    #: currency the load found (:mod:`attribution.inputs._currency_column`)
+    currency_rates: str | None = field(default=None, compare=False)
+    currency: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
@@ -155,17 +159,20 @@ class Source:
                 ours: {"values": n, "example": example, "column": theirs}
                 for ours, (n, example, theirs) in self.money.items()
             }
+        if self.currency:  # said: the amounts' currency, and what was converted
+            entry["currency"] = dict(self.currency)
         return entry
 
     def money_notes(self, table: str) -> list[str]:
         """The NOTE lines of what the load of this source (the table ``table``) read as
         money (:func:`attribution.inputs._money.money_note`), one per column."""
+        from attribution.inputs._currency_column import currency_note
         from attribution.inputs._money import money_note
 
         return [
             money_note(table, self.name, ours, theirs, (n, example))
             for ours, (n, example, theirs) in self.money.items()
-        ]
+        ] + ([currency_note(table, self.name, self.currency)] if self.currency else [])
 
 
 def _headers_as_written(frame: pl.LazyFrame) -> pl.LazyFrame:

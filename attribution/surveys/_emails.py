@@ -64,10 +64,18 @@ def email_contacts(
             names = data.columns
         else:
             names = read_source(data, table=name).frame.collect_schema().names()
-        if not {mapping.get(c, c) for c in ("contact_id", "email")} <= set(names):
+        theirs = {c: mapping.get(c, c) for c in ("contact_id", "email")}
+        if not set(theirs.values()) <= set(names):
             continue
-        spec = TableSpec(name, {"contact_id": STRING, "email": STRING})
-        frame = load(data, spec, columns=mapping or None).frame
+        if theirs["contact_id"] == theirs["email"]:
+            # the contact ids are the e-mails (touches keyed by their ``email`` column,
+            # mapped as contact_id): one column read as both
+            spec = TableSpec(name, {"contact_id": STRING})
+            frame = load(data, spec, columns={"contact_id": theirs["contact_id"]}).frame
+            frame = frame.with_columns(pl.col("contact_id").alias("email"))
+        else:
+            spec = TableSpec(name, {"contact_id": STRING, "email": STRING})
+            frame = load(data, spec, columns=mapping or None).frame
         pairs = (
             frame.select(normalise_email(pl.col("email")).alias("email"), "contact_id")
             .drop_nulls()
@@ -101,7 +109,9 @@ def contacts_from_emails(
                 table="surveys",
                 column="email",
                 hint="give the contacts table with contact_id and email (--contacts), or add "
-                "the answers' contact_id",
+                "the answers' contact_id; if your contact ids are the e-mails themselves, map "
+                "the survey's e-mail column as contact_id ([columns.surveys] contact_id = "
+                "\"<your e-mail column>\"): compared exactly, so the case must match",
             )
         without = int(frame.select(needs.sum()).item())
         return frame.drop("_email"), {"answers_email_without_table": without}

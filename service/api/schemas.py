@@ -316,6 +316,8 @@ class RunRequest(BaseModel):
     channel_aliases: Annotated[dict[Name, Name | Annotated[list[Name], Field(max_length=64)]]
                                | None, Field(None, max_length=256)]
     channel_rules: FilePath | None = Field(None, description="channel taxonomy rules (TOML)")
+    currency_rates: FilePath | None = Field(
+        None, description="currency,rate CSV: money beside a currency column converted")
     exclude_touch_types: Annotated[list[Name] | None, Field(None, max_length=64)]
     select_markov_order: bool | None = None
     contact_scope: Literal["account", "opportunity_roles", "primary"] | None = None

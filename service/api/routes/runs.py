@@ -70,7 +70,7 @@ def _data_file(data_dir: Path, name: str, field: str) -> Path:
 #: the request's files: tables and other files under the data directory
 FILES = ("touches", "stages", "contacts", "events", "accounts", "channel_rules", "spend",
          "subscriptions", "surveys", "survey_labels", "truth", "experiments", "plan",
-         "benchmarks")
+         "benchmarks", "currency_rates")
 #: the request's files read as tables (the others: channel_rules and plan are TOML, truth
 #: JSON, benchmarks CSV whatever its name)
 TABLES = ("touches", "stages", "contacts", "events", "accounts", "spend", "subscriptions",
@@ -110,8 +110,9 @@ def _options(body: RunRequest, files: dict[str, Path],
     }
     if "models" in given:
         given["models"] = list(given["models"])
-    if "channel_rules" in files:
-        given["channel_rules"] = files["channel_rules"]
+    for name in ("channel_rules", "currency_rates"):  # files under the data directory
+        if name in files:
+            given[name] = files[name]
     with model_errors(body.models):
         options = attribution.RunOptions(**given)
     if "plan" in files and "touches" in files and "exclude_touch_types" not in given:
