@@ -161,8 +161,8 @@ def test_the_five_answers_with_numbers_intervals_and_marks(tmp_path: Path) -> No
     lever = answer(page, 5)
     # the biggest recommended budget move first, with its agreement across models and draws
     assert lever.startswith(
-        "Cut linkedin (-$180,000 in the reallocated plan): 14 of 14 models agree, 92% of "
-        "bootstrap draws."
+        "Cut linkedin (-$180,000 in the reallocated plan): 14 of 14 models agree on the "
+        "direction, 92% of bootstrap draws."
     ), lever
     assert "Also recommended: grow google_ads (13/14, 81% of draws)." in lever
     contested = "Contested, not recommended (the advice flips with the model): email (grow 7, cut 7"
@@ -205,7 +205,7 @@ def test_without_bootstrap_no_interval_and_no_mark(tmp_path: Path) -> None:
     assert "low confidence" not in top
     assert "of draws" not in top
     assert "email $2,500 ·" in answer(page, 1)
-    assert "14 of 14 models agree." in answer(page, 5)
+    assert "14 of 14 models agree on the direction." in answer(page, 5)
 
 
 def test_missing_inputs_say_what_to_give(tmp_path: Path) -> None:

@@ -57,6 +57,11 @@ import polars as pl
 from attribution.b2b._decision import choose_decision_model, decision_note
 from attribution.b2b._economics import unit_economics
 from attribution.b2b._funnel import DEFAULT_STEPS, Funnel, funnel
+from attribution.b2b._plan_extrapolation import (
+    extrapolation_summary,
+    levers_with_multiples,
+    with_spend_multiples,
+)
 from attribution.b2b._plan_file import Plan, read_plan, require_budget_channels, with_aliases
 from attribution.b2b._plan_flags import FLAG_SCHEMA, plan_flags
 from attribution.b2b._plan_levers import (
@@ -379,6 +384,8 @@ def check_plan(
         for m in available
     }
     frame, outcome = frames[chosen]
+    frame = with_spend_multiples(frame, scale)  # the reallocation's extrapolation
+    outcome = {**outcome, "extrapolation": extrapolation_summary(p, frame, outcome, scale)}
     draws = draws_of(economics_draws, econ, result, model=chosen)
     risk = plan_risk(frame, p.targets, p.risk, draws)
     frame = frame.join(risk.channels, on="channel", how="left", maintain_order="left")
@@ -401,6 +408,7 @@ def check_plan(
         levers = with_draw_agreement(
             levers, draw_actions(p, econ.draws, chosen, total_budget, mql_to_customer)
         )
+    levers = levers_with_multiples(levers, frame, p.flag_factor)
     projected_total = float(frame.get_column("projected_customers").fill_null(0.0).sum())
     parts = plan_parts(frame)
     blended_cac = parts["blended_cac"]

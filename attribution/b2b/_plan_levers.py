@@ -7,8 +7,12 @@ grow, keep, cut in that order); it is ``recommended`` when at least :data:`LEVER
 (75%) of the models give it, else ``contested``: the advice depends on the model, so it is
 not a recommendation. With the bootstrap (``RunOptions(bootstrap=N)``), ``draw_agreement`` is
 the share of the draws in which the decision model gives the channel its action of the point
-estimate (``decision_action``): the plan is projected again with each draw's CAC. Written to
-``levers.parquet``.
+estimate (``decision_action``): the plan is projected again with each draw's CAC; it is the
+direction of the move that agrees, not its size. ``votes`` keeps which model gave what
+(``first_touch: grow, linear: cut, ...``), ``dissenting`` the models against the lever, named
+in its line (``grow google_ads: 7 of 8 models (first_touch: cut)``); ``spend_multiple`` and
+``extrapolated`` (:mod:`attribution.b2b._plan_extrapolation`) say when a grow lever's
+reallocation is beyond the spend its CAC was measured at. Written to ``levers.parquet``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from attribution.b2b._plan_extrapolation import lever_caveat
 from attribution.b2b._plan_reallocation import project_plan
 
 if TYPE_CHECKING:
@@ -46,6 +51,8 @@ LEVER_COLUMNS = (
     "decision_action",
     "actions",
     "draw_agreement",
+    "dissenting",
+    "votes",
 )
 _ORDER = {"grow": 0, "keep": 1, "cut": 2}
 
@@ -88,8 +95,20 @@ def lever_table(actions: pl.DataFrame, decision: str) -> pl.DataFrame:
         .group_by("channel", maintain_order=True)
         .first()
     )
+    votes = (  # which model voted what (levers.parquet), and the dissenters by name
+        long.join(top.select("channel", pl.col("lever").alias("_top")), on="channel")
+        .group_by("channel", maintain_order=True)
+        .agg(
+            (pl.col("model") + ": " + pl.col("lever")).str.join(", ").alias("votes"),
+            (pl.col("model") + ": " + pl.col("lever"))
+            .filter(pl.col("lever") != pl.col("_top"))
+            .str.join(", ")
+            .alias("dissenting"),
+        )
+    )
     return (
         top.join(spelled, on="channel")
+        .join(votes, on="channel", how="left")
         .with_columns(
             pl.col("lever").alias("action"),
             pl.lit(n_models, pl.Int64).alias("models"),
@@ -164,7 +183,10 @@ def _line(r: dict[str, Any]) -> str:
     if r["action"] == "keep":
         return ""
     agreeing = f"{r['models_agreeing']} of {r['models']} models"
-    return f"{r['action']} {r['channel']}: {agreeing}{_draws(r)}"
+    if r.get("dissenting"):  # who dissents, by name: 'first_touch: cut'
+        agreeing += f" ({r['dissenting']})"
+    caveat = f"; {said}" if (said := lever_caveat(r)) else ""
+    return f"{r['action']} {r['channel']}: {agreeing}{_draws(r)}{caveat}"
 
 
 def _draws(r: dict[str, Any]) -> str:
@@ -190,7 +212,9 @@ def lever_sentence(levers: pl.DataFrame) -> str:
         parts.append(
             "recommended: "
             + ", ".join(
-                f"{r['action']} {r['channel']} ({r['models_agreeing']} of {n}{_draws(r)})"
+                f"{r['action']} {r['channel']} ({r['models_agreeing']} of {n}{_draws(r)}"
+                + (f"; {said}" if (said := lever_caveat(r)) else "")
+                + ")"
                 for r in moves.iter_rows(named=True)
             )
         )

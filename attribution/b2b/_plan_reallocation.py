@@ -109,12 +109,19 @@ def reallocate(
     if target_customers is not None:
         spend_s, cust_s = base_spend, base_customers
         needed: float | None = None
-        for k, length in zip(seg_cac, seg_len, strict=True):
+        for_target = floor.copy()  # that spend by channel (plan.json: its extrapolation)
+        for i, k, length in zip(order, seg_cac, seg_len, strict=True):
             if cust_s + length / k >= target_customers:
                 needed = spend_s + (target_customers - cust_s) * k
+                for_target[i] += max((target_customers - cust_s) * k, 0.0)
                 break
             spend_s, cust_s = spend_s + length, cust_s + length / k
+            for_target[i] += length
         out["budget_for_target_customers"] = needed
+        if needed is not None:
+            out["target_allocation"] = {
+                names[j]: float(for_target[j]) for j in range(len(names)) if not held[j]
+            }
         out["max_customers_within_caps"] = float(cust_s) if needed is None else None
         out["max_spend_within_caps"] = float(spend_s) if needed is None else None
     return alloc, out

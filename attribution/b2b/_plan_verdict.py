@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from attribution.b2b._economics_window import coverage_lines
+from attribution.b2b._plan_extrapolation import extrapolation_caveat
 from attribution.b2b._plan_file import Plan
 from attribution.b2b._shared import money
 
@@ -87,19 +88,22 @@ def verdict(
             f"MQL-to-customer rate of {mql_to_customer:.1%} (target {t['mqls']:,.0f})."
         )
     mode = outcome["mode"]
+    moved = _beyond(p, outcome, "reallocation")  # said once: here, else beside the levers
+    said = bool(t.get("cac"))  # the CAC target's sentence describes the reallocation
     if t.get("cac"):
         if outcome["cac_target_met"] and mode == "same_budget":
             parts.append(
                 f"Reallocating cheapest-CAC first within the caps meets the {money(t['cac'])} CAC "
                 f"target: {outcome['customers']:,.0f} customers at {money(outcome['cac'])}"
-                + (f" (on the {money(outcome['budget'])}{on})." if held else ".")
+                + (f" (on the {money(outcome['budget'])}{on})" if held else "")
+                + f"{moved}."
             )
         elif mode == "cut_budget":
             parts.append(
                 f"The {money(t['cac'])} CAC target is met only by cutting the budget"
                 + (f"{on} ({money(spent)})" if held else "")
                 + f" to {money(outcome['budget'])} on the cheapest channels: "
-                f"{outcome['customers']:,.0f} customers at {money(outcome['cac'])}."
+                f"{outcome['customers']:,.0f} customers at {money(outcome['cac'])}{moved}."
             )
         elif outcome.get("cheapest_channel") is None:
             parts.append(
@@ -113,7 +117,7 @@ def verdict(
                 f"channels whose measured CAC is under it ({', '.join(stuck)}) have no budget "
                 "and no cap, so the reallocation cannot move money to them (give them a [caps] "
                 f"entry); the best allocation buys {outcome['customers']:,.0f} customers at "
-                f"{money(outcome['cac'])}."
+                f"{money(outcome['cac'])}{moved}."
             )
         else:
             need = outcome.get("cac_reduction_needed")
@@ -123,7 +127,7 @@ def verdict(
                 "customer; the best allocation"
                 + (f" of the {money(outcome['budget'])}{on}" if held else "")
                 + f" within the caps buys {outcome['customers']:,.0f} customers at "
-                f"{money(outcome['cac'])}"
+                f"{money(outcome['cac'])}{moved}"
                 + (
                     f", so {'the CAC of the channels' + on if held else 'CAC'} would have to "
                     f"fall by {need:.0%}."
@@ -141,6 +145,7 @@ def verdict(
                 f"split), {t['customers']:,.0f} customers at measured CACs would take about "
                 f"{money(need_budget)}"
                 + (f" on the channels{on}" if held else "")
+                + _beyond(p, outcome, "target_allocation")
                 + (
                     f", less than the plan's {money(spent)}"
                     + (" on them" if held else "")
@@ -195,6 +200,7 @@ def verdict(
                 )
                 if x
             )
+            + ("" if said else moved)
             + "."
         )
     against = flags.get_column("against")
@@ -231,18 +237,15 @@ def _extrapolated(p: Plan, flags: pl.DataFrame) -> str:
         & (pl.col("direction") == "extrapolated")
         & pl.col("flagged")
     )
-    if not rows.height:
-        return ""
-    ratios = rows.get_column("ratio").to_list()
-    low, high = float(min(ratios)), float(max(ratios))
-    times = f"{low:.1f}x" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}x"
-    names = rows.get_column("channel").to_list()
-    which = ", ".join(names) if len(names) <= 3 else f"{len(names)} of its channels"
-    return (
-        f" (an extrapolation: {which} get {times} the spend their CAC was measured at, "
-        f"scaled to {p.period_months:g} months; a CAC usually rises with spend, so read the "
-        "customers as a ceiling, not a forecast)"
-    )
+    pairs = [(str(c), float(r)) for c, r in rows.select("channel", "ratio").iter_rows()]
+    return extrapolation_caveat(pairs, p.period_months)  # one sentence: the reallocation's too
+
+
+def _beyond(p: Plan, outcome: Mapping[str, Any], key: str) -> str:
+    """The reallocation's (``key`` ``reallocation``) or the customers target allocation's
+    (``target_allocation``) extrapolation caveat (:mod:`attribution.b2b._plan_extrapolation`)."""
+    found = (outcome.get("extrapolation") or {}).get(key) or {}
+    return extrapolation_caveat(list(found.items()), p.period_months)
 
 
 def touch_types_left_out(result: AttributionResult) -> dict[str, Any]:

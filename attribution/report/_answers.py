@@ -26,6 +26,7 @@ from attribution.b2b._economics_joins import join_lines
 from attribution.b2b._economics_summary import BASIS_TEXT
 from attribution.b2b._economics_window import coverage_lines
 from attribution.b2b._gaps import gap_words
+from attribution.b2b._plan_extrapolation import lever_caveat
 from attribution.engine._files import RunFiles
 from attribution.report._charts import col, model_order
 from attribution.report._context import Context
@@ -466,12 +467,15 @@ def _lever(ctx: Context, levers: pl.DataFrame | None) -> str:
     else:
         top = rec.row(0, named=True)
         change = top.get("change")
-        moved = f" ({'+' if change > 0 else ''}{money(change)} in the reallocated plan)" if (
+        moved = f"{'+' if change > 0 else ''}{money(change)} in the reallocated plan" if (
             not is_missing(change) and change
         ) else ""
+        if said := lever_caveat(top):  # the tool's own extrapolation, said as the plan's is
+            moved = f"{moved}, {said}" if moved else said
         text = (
-            f"<b>{e(str(top['action']).capitalize())} {e(top['channel'])}</b>{moved}: "
-            f"{_agreement(top)}."
+            f"<b>{e(str(top['action']).capitalize())} {e(top['channel'])}</b>"
+            + (f" ({e(moved)})" if moved else "")
+            + f": {_agreement(top)}."
         )
         if rec.height > 1:
             others = " · ".join(
@@ -496,8 +500,9 @@ def _agreement(row: Mapping[str, Any], *, short: bool = False) -> str:
     text = (
         f"{fmt_num(agree)} of {fmt_num(total)}" if not short else f"{agree}/{total}"
     ) if agree is not None and total is not None else fmt_pct(row.get("agreement"), 0)
-    if not short:
-        text += " models agree"
+    if not short:  # the draws agree on the direction of the move, not its size
+        text += " models agree on the direction" + (
+            f" ({e(row['dissenting'])})" if row.get("dissenting") else "")
     draws = row.get("draw_agreement")
     if not is_missing(draws):
         text += f", {fmt_pct(draws, 0)} of bootstrap draws" if not short else (
