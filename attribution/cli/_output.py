@@ -81,6 +81,7 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         )
     if cc.get_column("model").n_unique() > 1:  # one model: min = median = max, no spread
         console.print(by_channel)
+        console.print(top_channel_line(cc), markup=False, highlight=False)
     if boot := result.manifest.get("bootstrap"):
         console.print(
             f"Bootstrap: {boot['draws']} draws over {boot['unit']}s ({boot['units']:,}; seed "
@@ -103,6 +104,25 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         console.print(line, markup=False, highlight=False)
     if shared := result.manifest.get("shared_opportunities"):
         console.print(f"warning: {shared['warning']}", markup=False, highlight=False)
+
+
+def top_channel_line(cc: pl.DataFrame) -> str:
+    """Whether the top channel changes with the model (the report's finding, said here
+    too): ``The top channel depends on the model: email (shapley), google_ads (last_touch,
+    time_decay), linkedin (first_touch, ...)``, else the one channel every model puts first
+    (ties: the first channel in the table's order)."""
+    top = (
+        cc.filter(pl.col("share") > 0)
+        .sort("share", descending=True, maintain_order=True)
+        .unique("model", keep="first", maintain_order=True)
+    )
+    by_leader: dict[str, list[str]] = {}
+    for r in top.iter_rows(named=True):
+        by_leader.setdefault(str(r["channel"]), []).append(str(r["model"]))
+    if len(by_leader) == 1:
+        return f"Top channel under every model: {next(iter(by_leader))}."
+    shown = ", ".join(f"{c} ({', '.join(ms)})" for c, ms in sorted(by_leader.items()))
+    return f"The top channel depends on the model: {shown}."
 
 
 def _interval(r: dict[str, Any]) -> str:

@@ -54,6 +54,7 @@ from attribution.inputs._reading import (
 )
 from attribution.inputs._sources import Source, TableLike, read_source
 from attribution.inputs._spend_rows import refuse_total_rows
+from attribution.inputs._timestamp_hints import epoch_recipe
 
 _E = TypeVar("_E", bound=InputError)
 
@@ -491,6 +492,9 @@ def _conversions(
         )
         if found is None:
             expected, hint = _EXPECTED[kind]
+            if kind == TIMESTAMP and dtype.is_integer():  # epoch s / ms / us (GA4: us)
+                hint = ("an epoch time? 10 digits are seconds, 13 milliseconds, 16 "
+                        f"microseconds (GA4); convert it: {epoch_recipe('us')}")
             raise _error(
                 SchemaError, f"expected {expected}, found {dtype}", spec, source, col, hint=hint
             )

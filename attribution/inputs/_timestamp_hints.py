@@ -11,7 +11,7 @@ import re
 
 from attribution.inputs._read_errors import zone_name_hint
 
-__all__ = ["FIRST_YEAR", "ISO_HINT", "SLASH_DATE", "timestamp_hint"]
+__all__ = ["FIRST_YEAR", "ISO_HINT", "SLASH_DATE", "epoch_hint", "epoch_recipe", "timestamp_hint"]
 
 #: what a run reads: ISO 8601, or the patterns given
 ISO_HINT = (
@@ -40,6 +40,47 @@ def _time_of_day(value: str) -> str | None:
     return next((pattern for form, pattern in _TIMES if re.search(form, value)), None)
 
 
+#: the digits of an epoch time (up to 2286) and its unit: GA4 / BigQuery event_timestamp
+#: is microseconds, JavaScript and most APIs milliseconds, Unix tools seconds
+_EPOCH_UNITS = {10: ("seconds", "s"), 13: ("milliseconds", "ms"), 16: ("microseconds", "us"),
+                19: ("nanoseconds", "ns")}  # fmt: skip
+
+
+def epoch_hint(value: object) -> str | None:
+    """What to do with an epoch time (``1750441601532619``: 16 digits, microseconds, as GA4
+    / BigQuery export ``event_timestamp``); None when ``value`` is not one.
+
+    >>> print(epoch_hint("1750441601532619"))  # doctest: +ELLIPSIS
+    this looks like an epoch time in microseconds (16 digits, 2025-06-20T17:46:41Z...
+    """
+    from datetime import UTC, datetime
+
+    text = str(value).strip()
+    if not re.fullmatch(r"\d+", text) or len(text) not in _EPOCH_UNITS:
+        return None
+    name, unit = _EPOCH_UNITS[len(text)]
+    size = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    try:
+        when = datetime.fromtimestamp(int(text) / size, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # pragma: no cover - bounded by the digits
+        return None
+    return (
+        f"this looks like an epoch time in {name} ({len(text)} digits, {when}"
+        + ("; GA4 / BigQuery export event_timestamp so" if unit == "us" else "")
+        + f"): a run reads ISO 8601, so convert the column first: {epoch_recipe(unit)}"
+    )
+
+
+def epoch_recipe(unit: str) -> str:
+    """How to turn an epoch column of ``unit`` (s, ms, us, ns) into a run's timestamps."""
+    return (
+        f"pl.from_epoch('your_column', time_unit='{unit}') in Polars, "
+        f"pd.to_datetime(df['your_column'], unit='{unit}', utc=True) in pandas"
+        + (", FORMAT_TIMESTAMP('%FT%TZ', TIMESTAMP_MICROS(event_timestamp)) in BigQuery"
+           if unit == "us" else "")  # fmt: skip
+    )
+
+
 def timestamp_hint(example: object, base: str = ISO_HINT) -> str:
     """The hint for a timestamp that could not be read, after ``base``: the US pattern when
     the value looks like a US date (``2/21/2025``), the day-first one when it can only be
@@ -65,6 +106,8 @@ def timestamp_hint(example: object, base: str = ISO_HINT) -> str:
         )
     if (zone := zone_name_hint(value)) is not None:
         return f"{base}; {zone}"
+    if epoch := epoch_hint(value):
+        return f"{base}; {epoch}"
     parts = re.match(SLASH_DATE, value)
     if parts is None:
         return base
@@ -81,6 +124,11 @@ def timestamp_hint(example: object, base: str = ISO_HINT) -> str:
     eu = pattern(("%d", "%m"), " %H:%M")
     if short:  # said first: a pattern with %Y given for it reads nothing
         base = f"{base}; this date has a two-digit year: %y reads it (25 is 2025), %Y needs four"
+    if first > 12 and second > 12:  # 13/25/2025: neither number is a month
+        return (
+            f"{base}; {first}{sep}{second} names no month (a month is 1 to 12 in either "
+            "order): the value is not a date, correct it in the export"
+        )
     if first > 12:
         return f"{base}; this looks like a day-first date: try --timestamp-format {eu}"
     if second > 12:

@@ -28,6 +28,7 @@ from attribution.b2b._economics_window import coverage_lines
 from attribution.b2b._gaps import gap_words
 from attribution.b2b._plan_extrapolation import lever_caveat
 from attribution.engine._files import RunFiles
+from attribution.report._answer_words import agreement, defaults_said
 from attribution.report._charts import col, model_order
 from attribution.report._context import Context
 from attribution.report._economics import pick_model
@@ -214,6 +215,11 @@ def _cac(view: _EconomicsView) -> str:
     overall = view.overall()
     if overall and not is_missing(overall.get(column)):
         text += f"; blended <b>{money(overall[column])}</b>{_interval(overall, column, money)}"
+        if overall[column] < cheapest[column]:  # below every paid channel: say why
+            text += (
+                " (all spend over every credited customer, those of unpaid channels such as "
+                "organic and direct too: so below the paid channels' own CACs)"
+            )
     listed = " · ".join(
         f"{e(r['channel'])} {money(r[column])}{_interval(r, column, money)}{_low(r)}"
         for r in paid.iter_rows(named=True)
@@ -340,7 +346,8 @@ def _payback(view: _EconomicsView) -> str:
         f"{_interval(overall, 'ltv_to_cac', lambda v: fmt_num(v, 1))} (target ≥ {target:g}×), "
         f"payback <b>{fmt_num(overall.get('payback_months'), 1)} months</b>"
         f"{_interval(overall, 'payback_months', lambda v: fmt_num(v, 1))} (target "
-        f"{fmt_num(overall.get('payback_target_months'))} months)."
+        f"{fmt_num(overall.get('payback_target_months'))} months)"
+        + defaults_said(view.params) + "."
     )
     parts = []
     for s in view.segments():
@@ -475,11 +482,11 @@ def _lever(ctx: Context, levers: pl.DataFrame | None) -> str:
         text = (
             f"<b>{e(str(top['action']).capitalize())} {e(top['channel'])}</b>"
             + (f" ({e(moved)})" if moved else "")
-            + f": {_agreement(top)}."
+            + f": {agreement(top)}."
         )
         if rec.height > 1:
             others = " · ".join(
-                f"{e(r['action'])} {e(r['channel'])} ({_agreement(r, short=True)})"
+                f"{e(r['action'])} {e(r['channel'])} ({agreement(r, short=True)})"
                 for r in rec.slice(1).iter_rows(named=True)
             )
             text += f'<br><span class="list">Also recommended: {others}.</span>'
@@ -491,22 +498,6 @@ def _lever(ctx: Context, levers: pl.DataFrame | None) -> str:
         text += (
             f'<br><span class="list">Contested, not recommended (the advice flips with the '
             f"model): {listed}.</span>"
-        )
-    return text
-
-
-def _agreement(row: Mapping[str, Any], *, short: bool = False) -> str:
-    agree, total = row.get("models_agreeing"), row.get("models")
-    text = (
-        f"{fmt_num(agree)} of {fmt_num(total)}" if not short else f"{agree}/{total}"
-    ) if agree is not None and total is not None else fmt_pct(row.get("agreement"), 0)
-    if not short:  # the draws agree on the direction of the move, not its size
-        text += " models agree on the direction" + (
-            f" ({e(row['dissenting'])})" if row.get("dissenting") else "")
-    draws = row.get("draw_agreement")
-    if not is_missing(draws):
-        text += f", {fmt_pct(draws, 0)} of bootstrap draws" if not short else (
-            f", {fmt_pct(draws, 0)} of draws"
         )
     return text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -108,6 +109,27 @@ def duration(seconds: Any) -> str | None:
             text = f"{n:g}"
             return f"{text} {unit}{'' if n == 1 else 's'}"
     return None  # pragma: no cover
+
+
+def params_text(params: Any) -> str:
+    """A model's parameters as JSON, a duration as the option is written (``"7d"``, not
+    the manifest's ``"604800.0s"``).
+
+    >>> params_text({"half_life": "604800.0s", "w": 0.4})
+    '{"half_life": "7d", "w": 0.4}'
+    """
+    if not isinstance(params, Mapping):
+        return json.dumps(params)
+    shown = {}
+    for key, value in params.items():
+        found = re.fullmatch(r"(\d+(?:\.\d+)?)s", value) if isinstance(value, str) else None
+        if found:
+            seconds = float(found.group(1))
+            unit = next((u for u, n in (("d", 86400), ("h", 3600), ("m", 60))
+                         if seconds >= n and seconds % n == 0), "s")  # fmt: skip
+            value = f"{seconds / {'d': 86400, 'h': 3600, 'm': 60, 's': 1}[unit]:g}{unit}"
+        shown[key] = value
+    return json.dumps(shown)
 
 
 def table(

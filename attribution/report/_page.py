@@ -41,7 +41,7 @@ from attribution.report._credit import (
 )
 from attribution.report._economics import economics_section, plan_section
 from attribution.report._experiments import experiments_section
-from attribution.report._format import details, e, fmt_num, kv_table, note, table
+from attribution.report._format import details, e, fmt_num, kv_table, note, params_text, table
 from attribution.report._format import duration as _duration
 from attribution.report._funnel import funnel_section
 from attribution.report._kpis import kpi_section
@@ -240,7 +240,7 @@ def _run_details(m: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
                 "label": [str(x.get("label", "")) for x in models],
                 "model": [str(x.get("name", "")) for x in models],
                 "family": [str(x.get("family", "")) for x in models],
-                "parameters": [json.dumps(x.get("params", {})) for x in models],
+                "parameters": [params_text(x.get("params", {})) for x in models],
             }
         )
         detail.append("<h3>Models</h3>" + table(frame))

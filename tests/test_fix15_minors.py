@@ -1,0 +1,62 @@
+"""New-user report 13 minors: #3 epoch timestamps named, #11 a date with no month, #4 'LI
+ad', #7 the CLI says the top channel changes with the model, #8 the payback answer names
+its default assumptions, #14 a duration parameter shown as written."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from attribution.cli._output import top_channel_line
+from attribution.inputs._timestamp_hints import timestamp_hint
+from attribution.report._answer_words import defaults_said
+from attribution.report._format import params_text
+from attribution.surveys._coding import normalise_answer
+from attribution.surveys._rules import load_survey_rules, rule_channel, rule_number_expr
+
+
+def test_epoch_times_are_named_with_their_unit_and_a_conversion() -> None:
+    assert "epoch time in microseconds (16 digits, 2025-06-20T17:46:41Z" in timestamp_hint(
+        "1750441601532619"
+    )
+    assert "time_unit='ms'" in timestamp_hint("1750441601532")
+    assert "epoch time in seconds" in timestamp_hint("1750441601")
+    assert "epoch" not in timestamp_hint("20250620")  # 8 digits: a date, not an epoch time
+
+
+def test_a_date_with_no_month_is_not_called_day_first() -> None:
+    hint = timestamp_hint("13/25/2025 10:00")
+    assert "names no month" in hint
+    assert "day-first" not in hint
+
+
+def test_li_ad_is_linkedin() -> None:
+    rules = load_survey_rules()
+    answers = pl.DataFrame({"a": ["LI ad", "LI", "li sponsored", "lisa"]})
+    coded = answers.select(rule_channel(rules, rule_number_expr(rules, normalise_answer(
+        pl.col("a")))))  # fmt: skip
+    assert coded.to_series().to_list() == ["linkedin", "linkedin", "linkedin", None]
+
+
+def test_the_cli_says_when_the_top_channel_changes_with_the_model() -> None:
+    cc = pl.DataFrame(
+        {
+            "model": ["first_touch", "first_touch", "last_touch", "last_touch", "linear", "linear"],
+            "channel": ["linkedin", "ads", "linkedin", "ads", "linkedin", "ads"],
+            "share": [0.6, 0.4, 0.3, 0.7, 0.45, 0.55],
+        }
+    )
+    assert top_channel_line(cc) == (
+        "The top channel depends on the model: ads (last_touch, linear), linkedin (first_touch)."
+    )
+    assert top_channel_line(cc.filter(pl.col("model") != "first_touch")) == (
+        "Top channel under every model: ads."
+    )
+
+
+def test_payback_names_its_default_assumptions_and_durations_read_as_written() -> None:
+    params = {
+        "annual_churn": {"value": 0.15, "source": "default assumption"},
+        "gross_margin": {"value": 0.8, "source": "config"},
+    }
+    assert defaults_said(params) == ", on the default 15% annual churn (give yours in [economics])"
+    assert params_text({"half_life": "604800.0s"}) == '{"half_life": "7d"}'
