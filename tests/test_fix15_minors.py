@@ -60,3 +60,19 @@ def test_payback_names_its_default_assumptions_and_durations_read_as_written() -
     }
     assert defaults_said(params) == ", on the default 15% annual churn (give yours in [economics])"
     assert params_text({"half_life": "604800.0s"}) == '{"half_life": "7d"}'
+
+
+def test_the_dark_funnel_counts_answers_on_conversions_without_a_journey() -> None:
+    """#5: an answer naming a tracked channel on a conversion with no touch at all is an
+    identity gap (an anonymous visitor), counted apart from the untracked channels."""
+    from attribution.surveys._dark_funnel import dark_funnel_table
+
+    joined = pl.DataFrame(
+        {"conversion_id": ["c1", "c2", "c3"], "compare_channel": ["search", "search", "podcast"]}
+    )
+    credit = pl.DataFrame({"conversion_id": ["c1"], "channel": ["search"]})
+    dark = dark_funnel_table(joined, credit, {}, {"search"})
+    rows = {r["channel"]: r for r in dark.iter_rows(named=True)}
+    assert (rows["search"]["without_touch"], rows["search"]["without_journey"]) == (1, 1)
+    assert (rows["podcast"]["without_touch"], rows["podcast"]["without_journey"]) == (1, 1)
+    assert rows["(all)"]["without_journey"] == 2

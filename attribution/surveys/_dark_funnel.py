@@ -19,7 +19,9 @@ def dark_funnel_table(
     group_of: Mapping[str, str],
     tracked: set[str],
 ) -> pl.DataFrame:
-    """Per reported channel: answers whose journey has no touch of that channel."""
+    """Per reported channel: answers whose journey has no touch of that channel
+    (``without_touch``), and of those the answers whose conversion has no touch at all
+    (``without_journey``: an anonymous or unmatched visitor, not an untracked channel)."""
     journeys = (
         touch_credit.select(
             "conversion_id", pl.col("channel").replace(group_of).alias("compare_channel")
@@ -27,14 +29,22 @@ def dark_funnel_table(
         .unique()
         .with_columns(pl.lit(True).alias("_touched"))
     )
+    touched = touch_credit.select(pl.col("conversion_id").unique()).get_column("conversion_id")
     answers = (
         joined.filter(pl.col("compare_channel") != OTHER)
         .join(journeys, on=["conversion_id", "compare_channel"], how="left")
-        .with_columns(pl.col("_touched").fill_null(False))
+        .with_columns(
+            pl.col("_touched").fill_null(False),
+            (~pl.col("conversion_id").is_in(touched.implode())).alias("_no_journey"),
+        )
     )
     per = (
         answers.group_by("compare_channel")
-        .agg(pl.len().alias("answers"), (~pl.col("_touched")).sum().alias("without_touch"))
+        .agg(
+            pl.len().alias("answers"),
+            (~pl.col("_touched")).sum().alias("without_touch"),
+            pl.col("_no_journey").sum().alias("without_journey"),
+        )
         .rename({"compare_channel": "channel"})
         .with_columns(pl.col("channel").is_in(sorted(tracked)).alias("tracked"))
     )
@@ -42,6 +52,7 @@ def dark_funnel_table(
         pl.lit("(all)").alias("channel"),
         pl.len().alias("answers"),
         (~pl.col("_touched")).sum().alias("without_touch"),
+        pl.col("_no_journey").sum().alias("without_journey"),
         pl.lit(None, dtype=pl.Boolean).alias("tracked"),
     )
     per = per.sort(["tracked", "answers", "channel"], descending=[False, True, False])
@@ -49,8 +60,10 @@ def dark_funnel_table(
     return out.with_columns(
         pl.col("answers").cast(pl.Int64),
         pl.col("without_touch").cast(pl.Int64),
+        pl.col("without_journey").cast(pl.Int64),
         (pl.col("without_touch") / pl.col("answers")).alias("dark_funnel_rate"),
-    ).select("channel", "tracked", "answers", "without_touch", "dark_funnel_rate")
+    ).select("channel", "tracked", "answers", "without_touch", "without_journey",
+             "dark_funnel_rate")  # fmt: skip
 
 
 def hybrid_table(

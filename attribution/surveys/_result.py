@@ -283,11 +283,17 @@ class SurveyBenchmark:
         if total.height:
             dark = self.dark_funnel.filter(~pl.col("tracked") & (pl.col("channel") != "(all)"))
             named = ", ".join(f"{c} {a}" for c, a in dark.select("channel", "answers").rows())
+            gap = self.dark_funnel.filter(pl.col("tracked").fill_null(False))  # identity gaps
+            none = int(gap.get_column("without_journey").sum()) if "without_journey" in (
+                gap.columns) else 0
             lines.append(
                 f"Dark funnel: {_pct(total.item(0, 'dark_funnel_rate'))} of joined answers name "
-                f"a channel with no touch in the journey; untracked channels named: "
-                f"{named or 'none'}."
-            )
+                f"a channel with no touch in the journey"
+                + (f" ({none} of those {total.item(0, 'without_touch')} name a tracked channel "
+                   "on a conversion with no touch at all: anonymous or unmatched visitors, not "
+                   "the dark funnel)" if none else "")
+                + f"; untracked channels named: {named or 'none'}."
+            )  # fmt: skip
         if self.empty is not None:  # no ranking of empty scores
             lines.append(
                 "Leaderboard: none, no model is ranked. Warning: the survey benchmark is "
