@@ -76,3 +76,29 @@ def test_the_dark_funnel_counts_answers_on_conversions_without_a_journey() -> No
     assert (rows["search"]["without_touch"], rows["search"]["without_journey"]) == (1, 1)
     assert (rows["podcast"]["without_touch"], rows["podcast"]["without_journey"]) == (1, 1)
     assert rows["(all)"]["without_journey"] == 2
+
+
+def test_conversions_without_touches_name_the_anonymous_visits() -> None:
+    """#10: the warning names the touches dropped for no contact id beside the key check."""
+    import attribution
+
+    touches = pl.DataFrame(
+        {
+            "contact_id": ["a", None, None, "b"],
+            "channel": ["ads", "ads", "ads", "ads"],
+            "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"],
+        }
+    )
+    stages = pl.DataFrame(
+        {
+            "contact_id": ["a", "x", "y", "z"],
+            "stage": ["closed_won"] * 4,
+            "timestamp": ["2025-01-20"] * 4,
+            "value": [100.0] * 4,
+        }
+    )
+    spend = pl.DataFrame({"channel": ["ads"], "month": ["2025-01-01"], "amount": [1000.0]})
+    result = attribution.attribute(touches, stages, models=["linear"])
+    econ = attribution.unit_economics(result, spend, annual_churn=0.2)
+    assert econ.parameters["unattributed"]["anonymous_touches"] == 2
+    assert "Anonymous visits? 2 touches have no contact id" in econ.summary()

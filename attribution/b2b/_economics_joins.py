@@ -24,6 +24,7 @@ Each finding goes into ``economics.json`` (``parameters.unattributed``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -150,20 +151,35 @@ def _usual_length(ids: pl.Series) -> int | None:
     return int(counts.row(0)[0]) if counts.height else None
 
 
+def _with_anonymous(
+    found: dict[str, Any] | None, manifest: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """``found`` with ``anonymous_touches``: the run's touches dropped for no contact id."""
+    if found is None:
+        return None
+    dropped = ((manifest or {}).get("reconciliation") or {}).get("touches_dropped") or {}
+    return {**found, "anonymous_touches": int(dropped.get("missing_contact_id", 0) or 0)}
+
+
 def join_findings(
     accounts: Accounts | None,
     window: SpendWindow,
     subscriptions: dict[str, Any] | None,
     blended: pl.DataFrame,
+    manifest: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``economics.json`` ``parameters``' findings of this module (module docstring), and
-    ``not_measured`` when the credited customers carry no value at all."""
+    ``not_measured`` when the credited customers carry no value at all (inputs that miss;
+    ``manifest``: the run's, whose touches without a contact the unattributed finding
+    names, as anonymous visits are the other usual cause)."""
     valued = blended.filter(pl.col("segment") == "all", pl.col("customers") > 0)
     no_value = valued.height > 0 and not valued.filter(pl.col("revenue") > 0).height
     return {
         "accounts_match": accounts_match(accounts, window.touch_credit),
         "subscriptions_match": subscriptions,
-        "unattributed": unattributed(window.conversions, window.touch_credit),
+        "unattributed": _with_anonymous(
+            unattributed(window.conversions, window.touch_credit), manifest
+        ),
         "not_measured": NO_VALUE if no_value else None,
         "customers_at_zero_value": None if no_value else at_zero_value(window.conversions),
     }
@@ -229,7 +245,11 @@ def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
                 f"WARNING: {u['without_touches']:,} of {u['conversions']:,} conversions "
                 f"({u['share']:.0%}, over {u['limit']:.0%}) have no touch: CAC, LTV/CAC and the "
                 f"guardrail are on the {u['conversions'] - u['without_touches']:,} with touches. "
-                f"Do the stages and the touches key contacts alike? {u['id']} of conversions "
+                + (f"Anonymous visits? {u['anonymous_touches']:,} touches have no contact id "
+                   "(a visitor who never logged in, dropped and counted in the reconciliation: "
+                   "missing_contact_id), so a customer who browsed that way has no journey. "
+                   if u.get("anonymous_touches") else "")
+                + f"Do the stages and the touches key contacts alike? {u['id']} of conversions "
                 f"without touches: {_ids(u['examples_without_touches'])}; of touches: "
                 f"{_ids(u['examples_with_touches'])}.",
             )
