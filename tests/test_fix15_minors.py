@@ -102,3 +102,19 @@ def test_conversions_without_touches_name_the_anonymous_visits() -> None:
     econ = attribution.unit_economics(result, spend, annual_churn=0.2)
     assert econ.parameters["unattributed"]["anonymous_touches"] == 2
     assert "Anonymous visits? 2 touches have no contact id" in econ.summary()
+
+
+def test_an_ad_report_title_above_the_header_is_named(tmp_path) -> None:
+    """#2: Google Ads' 'Campaign report' and its date range above the header."""
+    import pytest
+
+    from attribution.exceptions import InputError
+    from attribution.inputs._schema import SPEND, load
+
+    path = tmp_path / "gads.csv"
+    path.write_text(
+        'Campaign report\n"January 1, 2025 - December 31, 2025"\n'
+        "Day,Campaign,Cost\n2025-01-01,brand,68.90\n"
+    )
+    with pytest.raises(InputError, match=r"the header seems to be line 3 \('Day,Campaign"):
+        load(path, SPEND)

@@ -30,6 +30,7 @@ from attribution.inputs._currency_column import CURRENCY, currency_column, read_
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
 from attribution.inputs._money import MONEY_COLUMNS, read_money
+from attribution.inputs._preamble import preamble_hint
 from attribution.inputs._read_errors import (
     check_has_rows,
     check_repeated_headers,
@@ -346,7 +347,8 @@ def _load(
                 spec,
                 source,
                 theirs,
-                hint=months_as_columns(spec.name, available) or did_you_mean(theirs, available),
+                hint=preamble_hint(source, available) or months_as_columns(spec.name, available)
+                or did_you_mean(theirs, available),
             )
         if theirs != ours:
             renames[theirs] = ours
@@ -412,6 +414,10 @@ def _statistics_bounds(
 
 def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) -> None:
     suffix = source.path.suffix.lower() if source.path is not None else ""
+    missing = [c for c in spec.required if c not in available]
+    if missing and (title := preamble_hint(source, available)):  # an ad platform's report
+        raise _error(ColumnNotFoundError, "required column is missing", spec, source,
+                     missing[0], hint=title)  # fmt: skip
     if (suffix in (".csv", ".tsv") and len(available) == 1) and (
         other := separator_hint(available, "\t" if suffix == ".tsv" else ",")
     ):  # one column named 'a;b;c': the file is not delimited as its extension says

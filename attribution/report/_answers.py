@@ -205,6 +205,8 @@ def _cac(view: _EconomicsView) -> str:
         return _none("No paid channel has credited customers: CAC cannot be measured.")
     cheapest, dearest = paid.row(0, named=True), paid.row(-1, named=True)
     what = "Loaded CAC (spend plus non-media costs, per credited customer)" if loaded else "CAC"
+    if loaded and not any((view.params.get("costs") or {}).values()):  # none given: = CAC
+        what = "CAC (spend per credited customer; no non-media costs given, so loaded = CAC)"
     text = (
         f"{what} runs from <b>{money(cheapest[column])}</b> ({e(cheapest['channel'])}) to "
         f"<b>{money(dearest[column])}</b> ({e(dearest['channel'])})"
