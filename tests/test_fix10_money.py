@@ -38,7 +38,7 @@ def test_a_spend_sheet_in_dollars_reads_as_its_numbers(tmp_path: Path) -> None:
     table = load(sheet, SPEND, columns={"month": "Month", "channel": "Channel", "amount": "Spend"})
     assert table.frame.get_column("amount").to_list() == [9272.23, 7880.74, 120.0, -1000.0]
     assert dict(table.source.money) == {"amount": (3, "$9,272.23", "Spend")}
-    note = table.source.money_notes("spend")
+    note = table.source.notes("spend")
     assert note == [
         f"NOTE: spend '{sheet}', column 'Spend' (ours: 'amount'): 3 amount(s) written as "
         "money (e.g. '$9,272.23') were read without the '$' and the thousands commas (no "

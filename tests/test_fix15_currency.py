@@ -83,7 +83,7 @@ def test_spend_with_a_mapped_currency_column(tmp_path: Path, files: tuple[Path, 
         load(spend, SPEND, columns={"currency": "Cur"})
     table = load(spend, SPEND, columns={"currency": "Cur"}, currency_rates=files[1])
     assert table.frame.get_column("amount").to_list() == [100.0, 15.0, 1.0]
-    assert "converted to USD" in table.source.money_notes("spend")[0]
+    assert "converted to USD" in table.source.notes("spend")[0]
 
 
 def test_an_amount_column_named_in_one_currency_is_taken_as_converted(

@@ -105,7 +105,9 @@ def test_conversions_without_touches_name_the_anonymous_visits() -> None:
 
 
 def test_an_ad_report_title_above_the_header_is_named(tmp_path) -> None:
-    """#2: Google Ads' 'Campaign report' and its date range above the header."""
+    """#2: Google Ads' 'Campaign report' and its date range above the header: read past
+    (tests/test_report_titles.py); where the header holds a value (a year), it is not read
+    past, and the hint names the line the header seems to be on."""
     import pytest
 
     from attribution.exceptions import InputError
@@ -115,6 +117,12 @@ def test_an_ad_report_title_above_the_header_is_named(tmp_path) -> None:
     path.write_text(
         'Campaign report\n"January 1, 2025 - December 31, 2025"\n'
         "Day,Campaign,Cost\n2025-01-01,brand,68.90\n"
+    )
+    with pytest.raises(InputError, match=r"available: 'Campaign', 'Cost', 'Day'"):
+        load(path, SPEND)  # read from its header: the spend's channel is still missing
+    path.write_text(
+        'Campaign report\n"January 1, 2025 - December 31, 2025"\n'
+        "Day,Campaign,2025\n2025-01-01,brand,68.90\n"
     )
     with pytest.raises(InputError, match=r"the header seems to be line 3 \('Day,Campaign"):
         load(path, SPEND)

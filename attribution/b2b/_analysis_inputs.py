@@ -332,14 +332,15 @@ gross_margin, a table segment = margin), got 'high'
     def notes(self) -> list[str]:
         """What reading the tables said (inputs as :meth:`read` holds them; none before):
         one NOTE line per money column whose amounts were written as money (``$7,880.74``
-        in a spend sheet, read without the ``$`` and the thousands commas)."""
+        in a spend sheet, read without the ``$`` and the thousands commas), and one per file
+        read below a report's title lines (an ad platform's export)."""
         from attribution.inputs._sources import Source
 
         return [
             note
-            for name in ("spend", "subscriptions", "experiments")
+            for name in ("spend", "subscriptions", "experiments", "surveys", "survey_labels")
             if isinstance(held := getattr(self, name), Source)
-            for note in held.money_notes(name)
+            for note in held.notes(name)
         ]
 
     def _check_truth(self) -> None:

@@ -370,6 +370,7 @@ def _summarise(
 ) -> None:
     """:func:`finish` after the run directory is written: the summaries, then ``write_to``."""
     from attribution.inputs._money import money_note
+    from attribution.inputs._preamble import title_note
     from attribution.inputs._read_errors import SEMICOLON_NOTE
 
     for table, entry in (result.manifest.get("inputs") or {}).items():
@@ -377,6 +378,9 @@ def _summarise(
             continue
         if entry.get("separator") == ";":
             err.print(f"note: {table} '{entry.get('source')}': {SEMICOLON_NOTE}",
+                      highlight=False, markup=False, soft_wrap=True)
+        if isinstance(title := entry.get("title_lines_skipped"), dict):
+            err.print(f"NOTE: {table} '{entry.get('source')}': {title_note(title)}",
                       highlight=False, markup=False, soft_wrap=True)
         for ours, read in (entry.get("money_read") or {}).items():
             note = money_note(table, str(entry.get("source")), ours, read["column"],

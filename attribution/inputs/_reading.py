@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -486,6 +487,10 @@ def locate(
     return exc.replace(**changes) if changes else exc
 
 
+#: A cell that names a total row (``Total``, ``Total: Account``, ``Grand total``, ``Subtotal``)
+_TOTAL_ROW = r"(?i)^\s*(grand\s+|sub\s*)?totals?\b"
+
+
 def check_parsed(
     raw: pl.Series,
     parsed: pl.Series,
@@ -529,6 +534,12 @@ def check_parsed(
         hint = (  # a second export pasted below the first, a page header of a report
             f"the header row repeated: {str(example).strip()!r} is this column's name; delete "
             "the row (where two exports were pasted one below the other)"
+        )
+    elif re.match(_TOTAL_ROW, str(example)):
+        hint = (  # Google Ads ends a report with 'Total: Account' and 'Total: Campaigns' rows
+            f"{str(example).strip()!r} looks like the export's total row (the sum of the rows "
+            "above it, read as one more row it would count them twice): delete the total "
+            "row(s)"
         )
     elif kind in ("timestamp", "date"):
         hint = timestamp_hint(example)

@@ -17,6 +17,7 @@ import pyarrow as pa
 from attribution.exceptions import InputError
 from attribution.inputs._database import SqlTable
 from attribution.inputs._ndjson_lines import NdjsonLines
+from attribution.inputs._preamble import report_title
 from attribution.inputs._read_errors import (
     check_text_file,
     csv_separator,
@@ -141,6 +142,9 @@ class Source:
     #: currency the load found (:mod:`attribution.inputs._currency_column`)
     currency_rates: str | None = field(default=None, compare=False)
     currency: Mapping[str, Any] | None = field(default=None, compare=False)
+    #: a CSV's report title lines skipped to reach its header (:mod:`attribution.inputs.
+    #: _preamble`): how many, and the first (``Campaign report``)
+    title: tuple[int, str] | None = None
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
@@ -154,6 +158,8 @@ class Source:
         entry = {"source": self.name, "rows": rows, "sha256": digest}
         if self.separator == ";":  # said: the file was read as what it unambiguously is
             entry["separator"] = ";"
+        if self.title is not None:  # said: the lines above the header, skipped
+            entry["title_lines_skipped"] = self.describe_title()
         if self.money:  # said: amounts read as money, e.g. '$7,880.74' (inputs/_money.py)
             entry["money_read"] = {
                 ours: {"values": n, "example": example, "column": theirs}
@@ -163,16 +169,26 @@ class Source:
             entry["currency"] = dict(self.currency)
         return entry
 
-    def money_notes(self, table: str) -> list[str]:
+    def notes(self, table: str) -> list[str]:
         """The NOTE lines of what the load of this source (the table ``table``) read as
-        money (:func:`attribution.inputs._money.money_note`), one per column."""
+        money (:func:`attribution.inputs._money.money_note`), one per column, of the report
+        title lines it skipped (:func:`attribution.inputs._preamble.title_note`) and of the
+        currency of its amounts (:mod:`attribution.inputs._currency_column`)."""
         from attribution.inputs._currency_column import currency_note
         from attribution.inputs._money import money_note
+        from attribution.inputs._preamble import title_note
 
-        return [
+        said = [f"NOTE: {table} '{self.name}': {title_note(self.describe_title())}"] if (
+            self.title is not None) else []
+        return said + [
             money_note(table, self.name, ours, theirs, (n, example))
             for ours, (n, example, theirs) in self.money.items()
         ] + ([currency_note(table, self.name, self.currency)] if self.currency else [])
+
+    def describe_title(self) -> dict[str, object]:
+        """The manifest's ``title_lines_skipped``: how many lines, the first."""
+        assert self.title is not None
+        return {"lines": self.title[0], "first": self.title[1]}
 
 
 def _headers_as_written(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -222,6 +238,7 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
             )
         frame: pl.LazyFrame
         separator: str | None = None
+        title: tuple[int, str] | None = None
         try:
             if fmt == "parquet":
                 frame = pl.scan_parquet(path)
@@ -229,7 +246,9 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
                 # Everything as text: types are checked and converted by the validator, which
                 # can then name the offending rows instead of failing inside the CSV reader.
                 separator = csv_separator(path, fmt)
-                frame = pl.scan_csv(path, separator=separator, infer_schema=False)
+                title = report_title(path, separator)
+                frame = pl.scan_csv(path, separator=separator, infer_schema=False,
+                                    skip_lines=title[0] if title else 0)
                 frame = _headers_as_written(frame)
             else:
                 frame = pl.scan_ndjson(path)
@@ -247,10 +266,13 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
                 ) from None
             raise read_failure(path, fmt, table, exc, separator) from None
         numbering: tuple[str, int] = {"parquet": ("rows, 1-based", 1)}.get(fmt, ("lines", 2))
+        if title is not None:  # the file's own line numbers: the header is below the title
+            numbering = ("lines", 2 + title[0])
         if fmt == "ndjson":  # its rows' lines past the blank lines the reader skips
             numbering = NdjsonLines(path)
         digest = _BackgroundHash(path) if prehash else None
-        return Source(frame, str(path), path, digest, numbering=numbering, separator=separator)
+        return Source(frame, str(path), path, digest, numbering=numbering, separator=separator,
+                      title=title)
     pandas = type(data).__module__.split(".")[0] == "pandas"
     raise InputError(
         f"expected a file path, a Polars DataFrame/LazyFrame, an Arrow table or a SqlTable, "
