@@ -9,6 +9,7 @@ rule-based credit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def load_with_rows(
     if not frame.get_column(GLOBAL_ROW).is_sorted():  # the split keeps source order
         frame = frame.sort(GLOBAL_ROW, maintain_order=True)  # duplicates keep the first
     rows = frame.get_column(GLOBAL_ROW).cast(pl.Int64)
-    data: pl.DataFrame | Source = frame.drop(GLOBAL_ROW)
+    data = Source(frame.drop(GLOBAL_ROW).lazy(), "<memory>")
     if source.path is not None and source.path.suffix.lower() in (".parquet", ".pq"):
         # a partition of a Parquet file: the file's statistics say which text columns hold
         # no blank cell (then none of its partitions does), as they do for the whole file
@@ -97,6 +98,8 @@ def load_with_rows(
             frame.drop(GLOBAL_ROW).lazy(), source.name, path=source.path,
             numbering=source.numbering,
         )  # fmt: skip
+    # the whole file's currency (split.all_currencies): a partition's blank cells are it
+    data = replace(data, currency=source.currency)
     try:
         table = load(data, spec, columns=columns, formats=formats,
                      currency_rates=source.currency_rates)  # fmt: skip

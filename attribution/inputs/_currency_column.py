@@ -17,7 +17,9 @@ LTV, CAC payback and ROI. *Decision* (README, "Input formats", "Currencies"), as
   ``RunOptions(currency_rates=...)``; the file ``import`` takes: ``currency,rate``, the
   value of one unit in the reporting currency, which is the one at rate 1): every amount
   is converted by its row's currency, counted per currency and said; a currency the rates
-  lack is an error naming its lines;
+  lack is an error naming its lines; a blank cell is the one currency (of the whole file,
+  for a partition of it: ``Source.currency``); no currency on any priced row: the amounts
+  are taken as they are (said so), the rates unused;
 - otherwise several currencies are an error naming the file, the user's column, the
   currencies with their counts and the lines of the rows not in the most common one. An
   amount with a blank currency beside others is an error too (its currency is unknown).
@@ -134,7 +136,13 @@ def read_currency(
         _refuse(frame, priced & code.is_in(missing), row, table, source,
                 f"{{n}} amount(s) in {', '.join(missing)}, a currency the rates file "
                 f"{rates_file} has no rate for", names.get(CURRENCY))  # fmt: skip
-    fill = next(iter(by_code)) if len(by_code) == 1 else None  # a blank cell: the one currency
+    # a blank cell is the one currency: the whole file's when this is a partition of it
+    # (its own rows may all be blank), else this frame's; none anywhere: taken as they are
+    whole = getattr(source, "currency", None)
+    codes = list(whole.get("counts") or ()) if whole else list(by_code)
+    if not codes:
+        return frame, found
+    fill = codes[0] if len(codes) == 1 else None
     rate = code.fill_null(pl.lit(fill, pl.String)).replace_strict(
         list(rates), list(rates.values()), default=None, return_dtype=pl.Float64
     )

@@ -113,7 +113,8 @@ def _options(body: RunRequest, files: dict[str, Path],
     for name in ("channel_rules", "currency_rates"):  # files under the data directory
         if name in files:
             given[name] = files[name]
-    with model_errors(body.models):
+    # a bad rates file: a 422 naming the request's field, its message without server paths
+    with _library_errors(redact, None, ("currency_rates",)), model_errors(body.models):
         options = attribution.RunOptions(**given)
     if "plan" in files and "touches" in files and "exclude_touch_types" not in given:
         # a plan's CAC leaves out the sales follow-ups by default, as the command line's
