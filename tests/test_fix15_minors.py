@@ -51,6 +51,15 @@ def test_the_cli_says_when_the_top_channel_changes_with_the_model() -> None:
     assert top_channel_line(cc.filter(pl.col("model") != "first_touch")) == (
         "Top channel under every model: ads."
     )
+    # a tie at a model's top is not a leader (review: table order decided it)
+    tied = cc.with_columns(pl.when(pl.col("model") == "linear").then(0.5)
+                           .otherwise(pl.col("share")).alias("share"))
+    assert top_channel_line(tied.filter(pl.col("model") != "first_touch")) == (
+        "The top channel depends on the model: ads (last_touch), ads = linkedin (linear)."
+    )
+    assert top_channel_line(tied.filter(pl.col("model") == "linear")) == (
+        "Top channels tied under every model: ads = linkedin."
+    )
 
 
 def test_payback_names_its_default_assumptions_and_durations_read_as_written() -> None:

@@ -109,20 +109,27 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
 def top_channel_line(cc: pl.DataFrame) -> str:
     """Whether the top channel changes with the model (the report's finding, said here
     too): ``The top channel depends on the model: email (shapley), google_ads (last_touch,
-    time_decay), linkedin (first_touch, ...)``, else the one channel every model puts first
-    (ties: the first channel in the table's order)."""
-    top = (
-        cc.filter(pl.col("share") > 0)
-        .sort("share", descending=True, maintain_order=True)
-        .unique("model", keep="first", maintain_order=True)
-    )
+    time_decay), linkedin (first_touch, ...)``, else the one channel every model puts first.
+    Channels tied at a model's top (within 1e-12) are named together, ``ads = email``: a tie
+    is not a leader."""
+    credited = cc.filter(pl.col("share") > 0)
+    leaders = credited.filter(
+        pl.col("share") >= pl.col("share").max().over("model") - _TIE
+    ).group_by("model", maintain_order=True).agg(pl.col("channel").sort())
     by_leader: dict[str, list[str]] = {}
-    for r in top.iter_rows(named=True):
-        by_leader.setdefault(str(r["channel"]), []).append(str(r["model"]))
+    for model, channels in leaders.iter_rows():
+        by_leader.setdefault(" = ".join(map(str, channels)), []).append(str(model))
     if len(by_leader) == 1:
-        return f"Top channel under every model: {next(iter(by_leader))}."
+        (leader,) = by_leader
+        if " = " in leader:
+            return f"Top channels tied under every model: {leader}."
+        return f"Top channel under every model: {leader}."
     shown = ", ".join(f"{c} ({', '.join(ms)})" for c, ms in sorted(by_leader.items()))
     return f"The top channel depends on the model: {shown}."
+
+
+#: Shares this close are a tie at a model's top (credit sums carry rounding of ~1e-16).
+_TIE = 1e-12
 
 
 def _interval(r: dict[str, Any]) -> str:
