@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -125,8 +125,12 @@ def for_http(message: str) -> str:
                      message)
 
 
-def describe_library_error(exc: AttributionError) -> tuple[str, str, str | None]:
-    """(type, message, field) of a library error; also used for failed runs' status."""
+def describe_library_error(
+    exc: AttributionError, tables: Collection[str] = ()
+) -> tuple[str, str, str | None]:
+    """(type, message, field) of a library error; also used for failed runs' status. An
+    input error about one of ``tables`` (a run request's table fields) names that field,
+    its column in the message."""
     kind = next(t for cls, t in _LIBRARY_STATUS if isinstance(exc, cls))
     text = str(exc)
     if (isinstance(exc, attribution.InputError) and exc.table == "journeys"
@@ -139,6 +143,8 @@ def describe_library_error(exc: AttributionError) -> tuple[str, str, str | None]
     message = for_http(text)
     if isinstance(exc, attribution.ModelNotFoundError) and "available:" not in message:
         message += "; available: " + ", ".join(attribution.available_models())
+    if isinstance(exc, attribution.InputError) and exc.table in tables:
+        return kind, message, exc.table
     field = getattr(exc, "column", None) or getattr(exc, "option", None)
     return kind, message, field
 

@@ -510,9 +510,7 @@ class RunStore:
             if isinstance(exc, _WriteFailed):  # the storage, not a bug: said as /readyz says it
                 error = {"type": "runs_dir", "message": str(exc)}
             elif isinstance(exc, AttributionError):
-                kind, message, fld = describe_library_error(exc)
-                if isinstance(exc, attribution.InputError) and exc.table in job.tables:
-                    fld = exc.table  # the request's field; the column is in the message
+                kind, message, fld = describe_library_error(exc, job.tables)
                 error = {"type": kind, "message": message, **({"field": fld} if fld else {})}
             else:
                 log.exception("run %s crashed", run_id)

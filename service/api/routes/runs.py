@@ -143,9 +143,7 @@ def _library_errors(redact: Callable[[Any], Any], field: str | None,
     try:
         yield
     except AttributionError as exc:
-        kind, message, at = describe_library_error(exc)
-        if isinstance(exc, attribution.InputError) and exc.table in tables:
-            at = exc.table
+        kind, message, at = describe_library_error(exc, tables)
         raise ServiceError(422, kind, redact(message), field=field or at) from None
 
 
