@@ -63,7 +63,13 @@ from attribution.exceptions import (
     OutputPathError,
     SchemaError,
 )
-from attribution.importers import ImportResult, import_hubspot, import_salesforce
+from attribution.importers import (
+    ImportResult,
+    import_ga4,
+    import_hubspot,
+    import_pipedrive,
+    import_salesforce,
+)
 from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks, load_benchmarks
 from attribution.inputs._database import SqlTable
 from attribution.inputs._sources import table_format
@@ -163,7 +169,9 @@ __all__ = [
     "experiments_next",
     "funnel",
     "get_model",
+    "import_ga4",
     "import_hubspot",
+    "import_pipedrive",
     "import_salesforce",
     "load_benchmarks",
     "new_run_id",

@@ -11,13 +11,21 @@ import typer
 
 from attribution.cli._app import app, console, fail, interrupted
 from attribution.exceptions import AttributionError, ConfigError, InputError
-from attribution.importers import ImportFiles, ImportResult, import_hubspot, import_salesforce
+from attribution.importers import (
+    ImportFiles,
+    ImportResult,
+    import_ga4,
+    import_hubspot,
+    import_pipedrive,
+    import_salesforce,
+)
 from attribution.inputs._formats import check_timezone
 from attribution.inputs._reading import naive_zone
 
 group = typer.Typer(
     no_args_is_help=True,
-    help="Import CRM exports (HubSpot, Salesforce) into touches, stages and contacts.",
+    help="Import CRM exports (HubSpot, Salesforce, Pipedrive) and GA4 events into touches, "
+    "stages and contacts.",
 )
 app.add_typer(group, name="import")
 
@@ -85,6 +93,9 @@ def _print(result: ImportResult, out: Path) -> None:
         _say("deal stages: " + ", ".join(f"'{k}' -> {v}" for k, v in mapped.items()))
     outputs = ", ".join(f"{name} {rows:,}" for name, rows in report["outputs"].items())
     _say(f"wrote {out}: {outputs}")
+    if report["crm"] in ("pipedrive", "ga4"):  # one side of a run: the other is named
+        _say(next_of_one_side(report, out))
+        return
     accounts = report["accounts"]
     touches, lacking = accounts["touches"], accounts["touches_without_account"]
     from_deals = accounts.get("contacts_account_from_deals", 0)
@@ -168,9 +179,32 @@ def _import(
     timezone: str | None = None,
     **options: Any,
 ) -> None:
-    """Run ``importer`` on ``files`` with the options every import command has, writing into
-    ``out``, and print its summary; an error is the one-line CLI failure. ``timezone``: the
-    zone naive dates are read in (``--timezone``)."""
+    """Run ``importer`` on ``files`` with the options every CRM import command has, writing
+    into ``out``, and print its summary; an error is the one-line CLI failure.
+    ``timezone``: the zone naive dates are read in (``--timezone``)."""
+    _run_import(
+        importer,
+        files,
+        out,
+        timezone,
+        self_reported_column=self_reported,
+        timestamp_formats=timestamp_format,
+        decimal_comma=decimal_comma,
+        won_stages=stages[0] or (),
+        lost_stages=stages[1] or (),
+        open_stages=stages[2] or (),
+        **options,
+    )
+
+
+def _run_import(
+    importer: Callable[..., ImportResult],
+    files: tuple[Path | None, ...],
+    out: Path,
+    timezone: str | None,
+    **options: Any,
+) -> None:
+    """:func:`_import` with the importer's own keyword arguments (``options``)."""
     existed = Path(out).exists()  # the importer refuses it: nothing of ours there
     try:
         try:
@@ -178,17 +212,7 @@ def _import(
         except InputError as exc:
             raise ConfigError(f"--timezone: {exc}") from None
         with naive_zone(zone):
-            result = importer(
-                *files,
-                self_reported_column=self_reported,
-                timestamp_formats=timestamp_format,
-                decimal_comma=decimal_comma,
-                won_stages=stages[0] or (),
-                lost_stages=stages[1] or (),
-                open_stages=stages[2] or (),
-                out=out,
-                **options,
-            )
+            result = importer(*files, out=out, **options)
     except (AttributionError, OSError) as exc:
         fail(exc)
     except KeyboardInterrupt:  # Ctrl-C while reading or writing: the directory is atomic
@@ -312,3 +336,94 @@ def salesforce_cmd(
         leads=leads,
         include_non_responders=include_non_responders,
     )
+
+
+def next_of_one_side(report: dict[str, Any], out: Path) -> str:
+    """The next command of an import that is one side of a run: Pipedrive's deals (the
+    stages and contacts; the touches from a web-analytics import) or GA4's touches (the
+    stages and contacts from a CRM import)."""
+    if report["crm"] == "ga4":
+        return (
+            f"touches (sessions): {report['outputs'][ImportFiles.TOUCHES]:,}; next, with the "
+            f"deals of a CRM import in CRM (attribution import pipedrive|hubspot|salesforce ... "
+            f"--out CRM): attribution run --touches {out / ImportFiles.TOUCHES} --stages "
+            f"CRM/{ImportFiles.STAGES} --contacts CRM/{ImportFiles.CONTACTS}"
+        )
+    accounts = report["accounts"]
+    by_account = accounts["contacts"] > accounts["contacts_without_account"]
+    return (
+        f"closed-won deals: {report['conversions_closed_won']:,}; next, with the web touches "
+        f"in WEB (attribution import ga4 --events events.csv --out WEB): attribution run "
+        f"--touches WEB/{ImportFiles.TOUCHES} --stages {out / ImportFiles.STAGES} --contacts "
+        f"{out / ImportFiles.CONTACTS}"
+        + (" --level account (or --level contact: each person's own journey)"
+           if by_account else "")
+        + (f" --surveys {out / ImportFiles.SURVEYS}"
+           if ImportFiles.SURVEYS in report["outputs"] else "")
+    )  # fmt: skip
+
+
+@group.command("pipedrive")
+def pipedrive_cmd(
+    deals: Annotated[Path, typer.Option(help="Deals export (CSV): one row per deal")],
+    out: ImportOut,
+    persons: Annotated[
+        Path | None,
+        typer.Option(help="Persons export: every person a contact; e-mails of deals naming "
+                     "their person only"),
+    ] = None,
+    organizations: Annotated[
+        Path | None,
+        typer.Option(help="Organizations export: names the organizations given by id only"),
+    ] = None,
+    self_reported: SelfReported = None,
+    timestamp_format: Formats = None,
+    decimal_comma: DecimalComma = False,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="IANA time zone Pipedrive wrote the times in (the exporting user's, "
+            "Settings > Personal preferences), e.g. America/New_York (default: UTC); "
+            "converted to UTC",
+        ),
+    ] = None,
+    currency_rates: CurrencyRates = None,
+) -> None:
+    """Pipedrive deals (+ persons, organizations) -> stages, contacts (touches: import ga4)."""
+    _run_import(
+        import_pipedrive,
+        (deals,),
+        out,
+        timezone,
+        persons=persons,
+        organizations=organizations,
+        self_reported_column=self_reported,
+        timestamp_formats=timestamp_format,
+        decimal_comma=decimal_comma,
+        currency_rates=currency_rates,
+    )  # fmt: skip
+
+
+@group.command("ga4")
+def ga4_cmd(
+    events: Annotated[
+        Path,
+        typer.Option(help="GA4 events, the BigQuery export flattened to one row per event "
+                     "(CSV or Parquet)"),
+    ],
+    out: ImportOut,
+    channel_rules: Annotated[
+        Path | None, typer.Option(help="Channel taxonomy rules for the session source / medium")
+    ] = None,
+    timestamp_format: Formats = None,
+) -> None:
+    """GA4 events -> touches: one per session, visitors stitched to their user id."""
+    _run_import(
+        import_ga4,
+        (events,),
+        out,
+        None,
+        channel_rules=channel_rules,
+        timestamp_formats=timestamp_format,
+    )  # fmt: skip

@@ -39,11 +39,13 @@ from attribution.importers._result import ImportReport
 CURRENCY = {
     "salesforce": ["Amount Currency", "CurrencyIsoCode", "Opportunity Currency", "Currency"],
     "hubspot": ["Currency", "Deal currency code", "deal_currency_code", "Deal Currency"],
+    "pipedrive": ["Deal - Currency", "Deal - Currency of Value", "Currency", "Currency of Value"],
 }
 #: The CRM's own amount converted to one currency, and that column's currency column
 CONVERTED = {
     "salesforce": (["Amount (converted)", "Amount (Converted)"], ["Amount (converted) Currency"]),
     "hubspot": (["Amount in company currency", "amount_in_home_currency"], []),
+    "pipedrive": ([], []),  # Pipedrive's export has no converted value column
 }
 _HINT = (
     "give --currency-rates rates.csv (columns currency,rate: the value of one unit in your "
@@ -159,7 +161,7 @@ def _deal_amounts(
         table=export.label,
         source=export.name,
         column=column,
-        hint=_HINT.format(converted=f"'{names[0]}'"),
+        hint=_HINT.format(converted=f"'{names[0]}'" if names else "one column"),
     )
 
 

@@ -66,7 +66,11 @@ SURVEY_COLUMNS: dict[str, pl.DataType] = {
 
 
 def conform(frame: pl.DataFrame, columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """``frame`` with exactly ``columns`` (missing ones null), in that order and type."""
+    """``frame`` with exactly ``columns`` (missing ones null), in that order and type; a
+    frame of no columns (an import without that table) is an empty table, not a row of
+    nulls."""
+    if frame.width == 0:
+        return pl.DataFrame(schema=dict(columns))
     return frame.select(
         [
             (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
