@@ -311,15 +311,17 @@ gross_margin, a table segment = margin), got 'high'
         return replace(self, **held) if held else self
 
     def with_rates(self, rates: str | Path | None) -> B2BInputs:
-        """These inputs with the run's currency rates kept with each table with money (as
-        a :class:`~attribution.inputs._sources.Source`, opened lazily), so every step that
+        """These inputs with the run's currency rates kept with each table with money (the
+        tables of :data:`~attribution.inputs._money.MONEY_COLUMNS`, as a
+        :class:`~attribution.inputs._sources.Source`, opened lazily), so every step that
         reads one converts its amounts alike (:mod:`attribution.inputs._currency_column`);
         as they are without rates."""
+        from attribution.inputs._money import MONEY_COLUMNS
         from attribution.inputs._sources import read_source
 
         if rates is None:
             return self
-        given = {name: getattr(self, name) for name in _MONEY_TABLES}
+        given = {name: getattr(self, name) for name in MONEY_COLUMNS}  # the priced tables
         wrapped: dict[str, Any] = {
             name: replace(source, currency_rates=str(rates))
             for name, data in given.items()
@@ -393,10 +395,6 @@ gross_margin, a table segment = margin), got 'high'
                 f"conversion stage is {stage!r} (--conversion-stage); run the plan with "
                 "the won stage, closed_won (the default)"
             )
-
-
-#: the inputs whose amounts a currency column may price
-_MONEY_TABLES = ("touches", "stages", "events", "spend", "subscriptions")
 
 
 def _held(given: Any, source: Source) -> Any:

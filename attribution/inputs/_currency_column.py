@@ -6,7 +6,8 @@ LTV, CAC payback and ROI. *Decision* (README, "Input formats", "Currencies"), as
 ``attribution import`` decides it (:mod:`attribution.importers._currency`):
 
 - a table with money (stages ``value``; spend ``amount``; touches ``cost``; subscriptions
-  ``mrr`` / ``arr``) may carry a ``currency`` column (an ISO code per row; map the user's
+  ``mrr`` / ``arr``; experiments ``incremental_pipeline``, with its ``standard_error``) may
+  carry a ``currency`` column (an ISO code per row; map the user's
   column as ``[columns.<table>] currency = "Deal - Currency"``), compared trimmed and in
   upper case; unmapped, the one column whose name says currency (``Deal - Currency``) is
   read as it, so amounts are never summed across currencies unseen (not when the mapped
@@ -41,6 +42,12 @@ __all__ = ["CURRENCY", "all_currencies", "currency_column", "currency_note", "re
 
 #: our name of the column that holds each row's currency
 CURRENCY = "currency"
+#: table -> {column: the money column whose unit it shares on the rows that have it}: a
+#: column converted with that amount, where it is priced (a lift test's standard error is
+#: in pipeline dollars beside ``incremental_pipeline``, in conversions beside conversions)
+SAME_UNIT: Mapping[str, Mapping[str, str]] = {
+    "experiments": {"standard_error": "incremental_pipeline"},
+}
 _SHOWN = 5
 _CURRENCY_NAME = re.compile(r"currency|iso.?code", re.IGNORECASE)
 _ONE_CURRENCY = re.compile(
@@ -147,7 +154,14 @@ def read_currency(
         list(rates), list(rates.values()), default=None, return_dtype=pl.Float64
     )
     if convert:
-        frame = frame.with_columns((pl.col(c) * rate).alias(c) for c in money)
+        frame = frame.with_columns(
+            *((pl.col(c) * rate).alias(c) for c in money),
+            *(  # a pipeline test's standard error is in its measure's currency
+                pl.when(pl.col(price).is_not_null()).then(pl.col(c) * rate).otherwise(pl.col(c))
+                for c, price in SAME_UNIT.get(table, {}).items()
+                if c in frame.columns and price in frame.columns
+            ),
+        )
     found.update({"currency": reporting, "rates": str(rates_file), "converted": by_code})
     return frame, found
 

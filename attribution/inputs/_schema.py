@@ -190,6 +190,7 @@ EXPERIMENTS = TableSpec(
         "incremental_pipeline": FLOAT,
         "standard_error": FLOAT,
         "test_type": STRING,
+        "currency": STRING,  # a pipeline test's currency (attribution.inputs._currency_column)
     },
     required=("channel", "start", "end", "standard_error", "test_type"),
     one_of=(("incremental_conversions", "incremental_pipeline"),),
