@@ -48,7 +48,13 @@ from typing import Any, Final
 import numpy as np
 import polars as pl
 
-from attribution.engine._journey_request import MILESTONES, known_stages, reads_as_missing
+from attribution.engine._journey_request import (
+    DUPLICATE_FIELDS,
+    MILESTONES,
+    exact_duplicates,
+    known_stages,
+    reads_as_missing,
+)
 from attribution.engine._scoring_small_result import SmallResult
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._channels import normalise_channels
@@ -172,16 +178,13 @@ def _texts(values: list[Any]) -> None:
 
 #: No milestone reached (below any timestamp that a ``datetime`` can hold).
 _NEVER: Final = np.iinfo(np.int64).min
-#: The fields of a touch compared to tell an exact duplicate (with its time, read).
-_FIELDS: Final = ("channel", "contact_id", "campaign", "role", "touch_id")
 
 
 def _repeats(touches: Sequence[Mapping[str, Any]], moments: list[int]) -> bool:
-    """Whether two touches of a journey are equal in every field sent (an exact duplicate,
-    which the general engine drops and counts)."""
-    keys = {(moment, *(t.get(f) for f in _FIELDS)) for t, moment in zip(touches, moments,
-                                                                        strict=True)}
-    return len(keys) < len(touches)
+    """Whether a touch of a journey is an exact duplicate of another (the general engine's
+    rule, :func:`exact_duplicates`: it drops and counts them)."""
+    fields = {f: [t.get(f) for t in touches] for f in DUPLICATE_FIELDS}
+    return bool(exact_duplicates([0] * len(touches), moments, fields).any())
 
 
 @dataclass(frozen=True)
