@@ -35,6 +35,8 @@ __all__ = [
     "extrapolation_summary",
     "lever_caveat",
     "levers_with_multiples",
+    "scaled_spend",
+    "spend_multiple",
     "with_spend_multiples",
 ]
 
@@ -42,12 +44,20 @@ __all__ = [
 MULTIPLE = "reallocated_spend_multiple"
 
 
-def spend_multiple(money: pl.Expr, scale: float | None) -> pl.Expr:
-    """``money`` over the channel's measured spend scaled to the plan's months (null when
-    the data has no spend on it or no months)."""
+def scaled_spend(scale: float | None) -> pl.Expr:
+    """The channel's measured spend scaled to the plan's months: what a spend multiple
+    divides by (null without the data's months)."""
     if scale is None:
         return pl.lit(None, pl.Float64)
-    base = pl.col("measured_spend") * scale
+    return pl.col("measured_spend") * scale
+
+
+def spend_multiple(money: pl.Expr, scale: float | None) -> pl.Expr:
+    """``money`` over the channel's measured spend scaled to the plan's months (null when
+    the data has no spend on it or no months): the one rule of the reallocation's, the
+    target allocation's and the plan's own budget's multiple (its ``budget`` flags' ratio:
+    :func:`attribution.b2b._plan_flags.plan_flags`)."""
+    base = scaled_spend(scale)
     return pl.when(base > 0).then(money / base)
 
 

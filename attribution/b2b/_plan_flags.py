@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution.b2b._plan_extrapolation import scaled_spend, spend_multiple
 from attribution.b2b._plan_file import MONEY_ASSUMPTIONS, Plan, assumed_range
 from attribution.b2b._shared import money
 from attribution.exceptions import ConfigError, did_you_mean
@@ -75,6 +76,7 @@ def plan_flags(
         note: str | None = None,
         words: tuple[str, str] = ("optimistic", "conservative"),
         shown: str | None = None,
+        multiple: float | None = None,
     ) -> None:
         if plan_value is None:
             return
@@ -91,7 +93,7 @@ def plan_flags(
                 "measure it against"
             )
         else:
-            ratio = plan_value / data_value
+            ratio = plan_value / data_value if multiple is None else multiple
             optimistic = ratio > 1 if higher_is_optimistic else ratio < 1
             flagged = ratio > factor or ratio < 1 / factor
             direction = words[0] if optimistic else words[1]
@@ -245,7 +247,11 @@ def plan_flags(
             fmt="rate",
             shown=shown,
         )
-    for r in frame.iter_rows(named=True):
+    # a budget against the spend its CAC was measured at: the plan's spend multiple
+    # (attribution.b2b._plan_extrapolation), one rule with the reallocation's
+    budgets = frame.with_columns(scaled_spend(scale).alias("_scaled"),
+                                 spend_multiple(pl.col("budget"), scale).alias("_multiple"))
+    for r in budgets.iter_rows(named=True):
         if r["budget"] > 0 and r["measured_cac"] is None:
             add(
                 "channel_cac",
@@ -272,7 +278,8 @@ def plan_flags(
             add(
                 "budget",
                 r["budget"],
-                r["measured_spend"] * scale,
+                r["_scaled"],
+                multiple=r["_multiple"],
                 higher_is_optimistic=True,
                 what=f"budget for {r['channel']} vs its spend in the data "
                 f"(scaled to {p.period_months:g} months)",
