@@ -103,8 +103,25 @@ class ModelSnapshot:
     directory: Path
 
     def read_paths(self) -> pl.DataFrame:
-        """The path table to fit data-driven models on (see :meth:`JourneyScorer.fit`)."""
-        return pl.read_parquet(self.directory / RunFiles.PATHS)
+        """The path table to fit data-driven models on (see :meth:`JourneyScorer.fit`).
+
+        Raises
+        ------
+        InputError
+            The snapshot's copy of it is damaged on disk (cut short, removed, not Parquet):
+            the store's to repair, named as ``<store>/<snapshot_id>/paths.parquet`` (never
+            the server's path); the hint says how."""
+        try:
+            return pl.read_parquet(self.directory / RunFiles.PATHS)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            where = f"{self.directory.parent.name}/{self.snapshot_id}/{RunFiles.PATHS}"
+            raise InputError(
+                f"snapshot '{self.snapshot_id}': its path table cannot be read "
+                f"({type(exc).__name__}: the store's copy is damaged)",
+                table="snapshots", source=where,
+                hint="publish the run again (`attribution publish RUN_DIR`, or POST "
+                     '/v1/models/snapshots {"run_id": ...}) to make a good copy current, or '
+                     "name another snapshot in the request") from None
 
     def manifest(self) -> dict[str, Any]:
         """The manifest of the run it was published from."""

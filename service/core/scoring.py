@@ -132,7 +132,8 @@ class ScorerCache:
         ------
         ServiceError
             404 for an unknown snapshot, 409 when none is published, 503 when the store's
-            pointer to the current one is damaged (unreadable, or naming a missing one),
+            pointer to the current one is damaged (unreadable, or naming a missing one) or
+            the snapshot's path table is (``snapshot_store``, as the pointer's),
             429 ``busy`` when a fit is needed and :attr:`max_fits` are under way.
         FitPending
             With ``wait=False``: another request is fitting a model this one needs.
@@ -199,8 +200,11 @@ class ScorerCache:
                 raise FitPending(pending[0])
             pending[0].result()  # its error, if the fit failed; else look again
         try:
-            scorer = JourneyScorer(models=[model], **snapshot.scoring_options()).fit(
-                snapshot.read_paths())
+            try:
+                paths = snapshot.read_paths()
+            except attribution.InputError as exc:  # its copy damaged: the operator's to repair
+                raise ServiceError(503, "snapshot_store", str(exc)) from None
+            scorer = JourneyScorer(models=[model], **snapshot.scoring_options()).fit(paths)
             fitted = next(iter(scorer.estimators_.values()))
         except BaseException as exc:
             with self._lock:
