@@ -44,7 +44,16 @@ _NUMBERISH = re.compile(r"[-+$€£(]*[\d.,/: -]+[)%]?")
 
 def title_lines(path: Path, separator: str) -> int:
     """How many lines of ``path`` (a CSV / TSV file, cells split by ``separator``) to skip
-    to reach its header: 0 unless its first lines are a report's title (module docstring).
+    to reach its header: 0 unless its first lines are a report's title (module docstring);
+    :func:`report_title`'s count."""
+    found = report_title(path, separator)
+    return found[0] if found else 0
+
+
+def report_title(path: Path, separator: str) -> tuple[int, str] | None:
+    """(how many lines to skip to reach the header, the first of them: ``Campaign
+    report``) when the first lines of ``path`` are a report's title; None without. One read
+    of the file's head, both from it.
 
     Lines are counted as the file writes them (``skip_lines``): a title line is never a
     quoted cell spanning lines (such a file is read as it is).
@@ -57,25 +66,16 @@ def title_lines(path: Path, separator: str) -> int:
         lines = lines[:-1]  # the last line may be cut
     rows = [_cells(line, separator) for line in lines[: _LOOK + _CONFIRM + 1]]
     if not rows or not _title(rows[0]):
-        return 0  # the first line is a header (or a table's row): read as it is
+        return None  # the first line is a header (or a table's row): read as it is
     for at, row in enumerate(rows[:_LOOK]):
         if _title(row):
             continue  # a title line, a blank one, a title padded with separators
         after = rows[at + 1 : at + 1 + _CONFIRM]
-        if any(len(other) != len(row) for other in after):
-            return 0
-        return at if _names(row) else 0
-    return 0
-
-
-def report_title(path: Path, separator: str) -> tuple[int, str] | None:
-    """:func:`title_lines` with the first of them (``Campaign report``), None without."""
-    skip = title_lines(path, separator)
-    if not skip:
-        return None
-    with path.open(encoding="utf-8-sig", errors="replace") as handle:
-        first = handle.readline().strip().strip(separator).strip().strip('"')
-    return skip, first[:80]
+        if not _names(row) or any(len(other) != len(row) for other in after):
+            return None
+        first = lines[0].strip().strip(separator).strip().strip('"')
+        return at, first[:80]
+    return None
 
 
 def title_note(skipped: dict[str, object]) -> str:
