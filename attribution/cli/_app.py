@@ -391,6 +391,11 @@ def _summarise(
 
             note = currency_note(table, str(entry.get("source")), entry["currency"])
             err.print(note, highlight=False, markup=False, soft_wrap=True)
+    from attribution.engine._manifest import coded_notes
+    from attribution.inputs._time_zones import NAIVE_TIMES
+
+    for note in coded_notes(result.manifest, NAIVE_TIMES):  # naive times beside zoned ones
+        err.print(f"NOTE: {note}", highlight=False, markup=False, soft_wrap=True)
     if summary:
         print_summary(result)
     if isinstance(decided := result.manifest.get("decision_model"), str):

@@ -38,6 +38,7 @@ from attribution.engine._lazy_paths import LazyPaths
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
+    add_coded_notes,
     add_totals,
     make_manifest,
     run_parameters,
@@ -75,6 +76,7 @@ from attribution.inputs._schema import (
 )
 from attribution.inputs._sources import Source
 from attribution.inputs._split_events import split_events
+from attribution.inputs._time_zones import NAIVE_TIMES, zone_notes
 from attribution.journeys._milestone_stages import check_found_names
 from attribution.models._channel_params import check_model_channels
 from attribution.models._registry import ModelRun
@@ -355,6 +357,8 @@ def attribute(
         notes=notes,
     )
     add_totals(manifest, journeys.conversions, options.level)
+    add_coded_notes(manifest, NAIVE_TIMES, zone_notes(  # naive times beside zoned ones
+        manifest["inputs"], {n: (s.name, s.zones) for n, (s, _) in inputs.sources.items()}))
     if boot is not None:
         manifest["bootstrap"] = boot.describe()
     return AttributionResult(

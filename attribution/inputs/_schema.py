@@ -55,6 +55,7 @@ from attribution.inputs._reading import (
 )
 from attribution.inputs._sources import Source, TableLike, read_source
 from attribution.inputs._spend_rows import refuse_total_rows
+from attribution.inputs._time_zones import count_zones
 from attribution.inputs._timestamp_hints import epoch_recipe
 
 _E = TypeVar("_E", bound=InputError)
@@ -380,6 +381,7 @@ def _load(
     frame = frame_blanks_as_null(frame, loaded, bounds, spaceless(scans))
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     money: dict[str, tuple[int, str]] = {}  # money columns' values read as money
+    zones = {} if zone_of(formats) else count_zones(frame, spec.columns, TIMESTAMP)  # naive?
     frame = _normalise_types(frame, spec, source, formats, money)
     frame, currency = read_currency(frame, spec.name, source, ROW, source.currency_rates, names)
     kinds = {c: spec.columns[c] for c in loaded}  # limits (a survey answer is cut to its own)
@@ -393,7 +395,8 @@ def _load(
     refuse_total_rows(frame, spec.name, source, ROW)  # spend: a BI export's Total row
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     source = replace(source, money={c: (*v, names.get(c, c)) for c, v in money.items()},
-                     currency=currency and {**currency, "column": names.get(CURRENCY, CURRENCY)})
+                     currency=currency and {**currency, "column": names.get(CURRENCY, CURRENCY)},
+                     zones={c: (*v, names.get(c, c)) for c, v in zones.items()})
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
         blank_rows=blank, duplicates=repeats, trimmed=trimmed, truncated=truncated,

@@ -145,6 +145,10 @@ class Source:
     #: a CSV's report title lines skipped to reach its header (:mod:`attribution.inputs.
     #: _preamble`): how many, and the first (``Campaign report``)
     title: tuple[int, str] | None = None
+    #: its timestamp columns' values as read (:mod:`attribution.inputs._time_zones`): our
+    #: column -> (naive, zoned, the first of each, the user's column); {} with --timezone
+    zones: Mapping[str, tuple[int, int, str | None, str | None, str]] = field(
+        default_factory=dict, compare=False)
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
