@@ -207,6 +207,10 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
     if past:
         checks.append(f"dated before 1990 (kept: check the year) {past}")
     lines.append("; ".join(checks))
+    from attribution.journeys._long import long_journey_note
+
+    if long := long_journey_note(rec):  # far longer than the others: the count, the longest
+        lines.append(f"note: {long}")
     return lines
 
 

@@ -57,6 +57,7 @@ from attribution.journeys._conversions import (
     milestone_times,
     with_roles,
 )
+from attribution.journeys._long import long_journey_counts
 from attribution.journeys._order import ENTITY, ENTITY_ID, channel_codes, entity_order
 from attribution.journeys._parallel import PARALLEL_DEALS, shared_touches
 from attribution.journeys._segment_windows import WINDOW, entity_windows, touch_windows
@@ -379,6 +380,8 @@ def build_journeys(
         "conversions_value_from_opportunity": int(conv.get_column("_value_from_opportunity").sum()),
         "null_paths": null_touches.get_column("path_id").n_unique() if null_touches.height else 0,
         **too_long_counts(too_long, key),
+        **long_journey_counts(  # far longer than the others, under the cap: said, kept
+            conversions, journey, key, too_long.get_column("conversion_id").drop_nulls()),
     }
     if shared is not None:
         counts["journey_touches_shared"] = n_shared
