@@ -6,12 +6,15 @@ Every request body the API takes (``POST /v1/attribute``, ``/v1/runs``,
 application/json'``, ``application/xml``) is refused with 415 naming the header, not read as
 JSON anyway. ``application/json`` and any ``application/*+json`` are taken, with or
 without parameters (``; charset=utf-8``); a request without a ``Content-Type`` is read as
-JSON (some HTTP clients send none), and so is a request without a body.
+JSON (some HTTP clients send none), and so is a request without a body. A method no route
+of the path takes (``PUT /v1/attribute``) is the router's 405 (or 404 for no such path)
+whatever the body's media type, as with a JSON body: the method is the first thing wrong.
 """
 
 from __future__ import annotations
 
 from fastapi import HTTPException
+from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from .asgi import HttpMiddleware
@@ -36,6 +39,18 @@ def is_json(content_type: bytes) -> bool:
     return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
 
 
+def _routed(scope: Scope) -> bool:
+    """Whether a route takes this request's method on its path (the app's routes, as the
+    router will match them): a body sent to one that does not is answered as the router
+    answers it, 405 naming the methods there are (``PUT /v1/attribute``) or 404, whatever
+    its media type; its Content-Type is not the problem."""
+    app = scope.get("app")
+    routes = getattr(getattr(app, "router", None), "routes", None)
+    if routes is None:
+        return True  # no router to ask: refused as before
+    return any(route.matches(scope)[0] == Match.FULL for route in routes)
+
+
 class JsonBodyOnly(HttpMiddleware):
     """Pure ASGI middleware: 415 for a body of another declared media type (module
     docstring). Inside the body-size limit, so the body it reads and drops before answering
@@ -47,7 +62,8 @@ class JsonBodyOnly(HttpMiddleware):
             declared = headers.get(b"content-type")
             has_body = headers.get(b"content-length", b"0") != b"0" or (
                 b"transfer-encoding" in headers)
-            if declared is not None and has_body and not is_json(declared):
+            if (declared is not None and has_body and not is_json(declared)
+                    and _routed(scope)):
                 try:
                     await drain_body(receive)
                 except HTTPException:  # above the body-size limit while draining

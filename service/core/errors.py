@@ -298,10 +298,14 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     kind = _HTTP_TYPES.get(exc.status_code, "error")
     headers = dict(exc.headers) if exc.headers else None
+    message = str(exc.detail)
     if exc.status_code == 405:  # Starlette names the first route of the path only
-        headers = (headers or {}) | {"Allow": ", ".join(_allowed(request))}
+        allowed = _allowed(request)
+        headers = (headers or {}) | {"Allow": ", ".join(allowed)}
+        message = (f"{request.method} is not a method of {request.url.path}: send it as "
+                   f"{' or '.join(m for m in allowed if m != 'HEAD')}")
     field = "body" if exc.status_code == 413 else None
-    return _response(exc.status_code, kind, str(exc.detail), field, headers)
+    return _response(exc.status_code, kind, message, field, headers)
 
 
 def _allowed(request: Request) -> list[str]:
