@@ -82,7 +82,7 @@ def long_journey_note(counts: Mapping[str, Any]) -> str | None:
     without): their count and the longest, with its top channel."""
     n = counts.get("journeys_long")
     listed = counts.get("journeys_long_list") or []
-    if not n or not listed:
+    if not isinstance(n, int) or n <= 0 or not listed:  # none (or a night's delta: none)
         return None
     first = listed[0]
     entity = next((f" of {k} {first[k]}" for k in ("contact_id", "account_id")
