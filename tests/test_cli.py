@@ -98,6 +98,17 @@ def test_demo_writes_a_complete_run(demo_run: DemoRun) -> None:
     assert len(account_runs) == 1
     pipeline = pl.read_parquet(account_runs[0] / "pipeline.parquet")
     assert set(pipeline.get_column("measure")) == {"sourced", "influenced"}
+    # its report answers on cost too: the same spend, credited to accounts won
+    account_files = json.loads((account_runs[0] / "manifest.json").read_text())["files"]
+    assert "economics.parquet" in account_files and "funnel.parquet" in account_files
+    assert 'id="no-answers"' not in (account_runs[0] / "report.html").read_text()
+    credit = pl.read_parquet(account_runs[0] / "channel_credit.parquet")
+    credited = credit.filter(pl.col("model") == "linear")["conversions"].sum()
+    econ = pl.read_parquet(account_runs[0] / "economics.parquet")
+    overall = econ.filter((pl.col("model") == "linear") & (pl.col("segment") == "all"))
+    assert credited > 0
+    assert abs(overall["customers"].sum() - credited) < 1e-6
+    assert overall["spend"].sum() > 0
     # no half-written directories left behind
     assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
 

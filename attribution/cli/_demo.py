@@ -122,7 +122,28 @@ def demo(
     rule("Account level: buying committees, engagement, sourced vs influenced")
     account_models = [m for m in models if m in ("linear", "w_shaped", "markov")]
     accounts = sample(account_models, level="account", role_multipliers=DEFAULT_ROLE_MULTIPLIERS)
-    account_run = finish(accounts, out)
+    # the account-level report answers on cost too (CAC per account won, LTV/CAC, payback):
+    # a CRO opening it gets the economics of the same spend credited to accounts, the
+    # pipeline per $ and the funnel of accounts (the surveys, plan and SLA stay the
+    # contact-level run's)
+    account_analysis = None
+    if spend is not None:
+        try:
+            account_analysis = analyse(
+                accounts,
+                B2BInputs(
+                    touches=data / "touches.parquet",
+                    stages=data / "stages.parquet",
+                    contacts=optional("contacts.parquet"),
+                    spend=spend,
+                    accounts=optional("accounts.parquet"),
+                    subscriptions=optional("subscriptions.parquet"),
+                    economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
+                ),
+            )
+        except AttributionError as exc:
+            fail(exc)
+    account_run = finish(accounts, out, analysis=account_analysis)
     # the last path printed is the one a reader opens: the report with the answers
     console.print(
         f"\nStart here, the report with the answers (CAC, guardrail, payback, funnel, the "
