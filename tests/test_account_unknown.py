@@ -93,9 +93,14 @@ def test_the_account_funnel_leaves_out_a_deal_without_an_account_and_says_so(ana
 
 def test_contact_level_keeps_unknown(analysed) -> None:
     """At contact level a contact without an account has a journey and its deal is in
-    ``unknown`` in both the economics and the funnel, as before."""
+    ``unknown`` in both the economics and the funnel, as before; a contact the contacts
+    table gives an account (the touches carry none) has that account's segment in the touch
+    credit, the economics and the funnel (new-user report 14, S4: every customer was
+    ``unknown`` and the real segments read "spend, no customers: BREACH")."""
     options = attribution.RunOptions(models=["linear"])
     result = attribution.attribute(TOUCHES, STAGES, contacts=CONTACTS, options=options)
+    owners = dict(result.touch_credit.select("contact_id", "account_id").unique().rows())
+    assert owners == {"a1": "A", "b1": "B", "x1": None}
     inputs = attribution.B2BInputs(
         touches=TOUCHES, stages=STAGES, contacts=CONTACTS, spend=SPEND, accounts=ACCOUNTS
     )
@@ -103,8 +108,25 @@ def test_contact_level_keeps_unknown(analysed) -> None:
     (econ,) = [x for x in extras if isinstance(x, UnitEconomics)]
     (flow,) = [x for x in extras if isinstance(x, Funnel)]
     assert "touches_without_account" not in econ.parameters
-    assert "unknown" in econ.segments.get_column("segment").to_list()
-    assert "unknown" in set(flow.kpis.filter(pl.col("dimension") == "segment").get_column("group"))
+    customers = dict(
+        econ.segments.group_by("segment").agg(pl.col("customers").sum()).rows()
+    )
+    assert customers == pytest.approx({"smb": 1.0, "enterprise": 1.0, "unknown": 1.0})
+    assert not econ.segments.filter(pl.col("segment") != "unknown")["breach"].any()
+    kpis = flow.kpis.filter(pl.col("dimension") == "segment")
+    assert set(kpis.get_column("group")) == {"smb", "enterprise", "unknown"}
+
+
+def test_a_contact_with_two_accounts_is_an_error_at_contact_level_too(tmp_path) -> None:
+    """A touch's account is its contact's at either level, so a contact listed under two
+    accounts is the error naming the contacts file and its lines at contact level too."""
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("contact_id,account_id\na1,A\nb1,B\na1,C\n")
+    with pytest.raises(attribution.InputError) as caught:
+        attribution.attribute(TOUCHES, STAGES, contacts=contacts, models=["linear"])
+    text = str(caught.value)
+    assert "contacts.csv" in text and "several accounts" in text
+    assert "2" in text and "4" in text  # the file lines of a1's two rows
 
 
 def test_answers_never_name_a_segment_over_the_line_at_a_dash() -> None:

@@ -175,8 +175,9 @@ def _formats(options: RunOptions | None) -> dict[str, tuple[str, ...]] | None:
 
 
 def _contacts(inputs: B2BInputs, options: RunOptions | None) -> Any:
-    """The contacts table's frame at account level (a contact's account), else None."""
-    if inputs.contacts is None or options is None or options.level != "account":
+    """The contacts table's frame (a contact's account: the funnel's key at account level,
+    a contact's segment at either), else None."""
+    if inputs.contacts is None:
         return None
     from attribution.inputs._schema import CONTACTS, load
 

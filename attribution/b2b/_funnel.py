@@ -348,8 +348,9 @@ def funnel(
         :attr:`attribution.RunOptions.channel_aliases`; channel values are put in their one
         spelling (trimmed, whitespace folded, lower case) either way.
     contacts
-        At account level, the run's contacts table: a contact's account where its stage
-        events name none; an entity without one is segment ``(no account)``.
+        The run's contacts table: a contact's account where its stage events name none (at
+        account level also the funnel's key); an entity without one is segment ``unknown``
+        at contact level, ``(no account)`` at account level.
     level
         The funnel's unit (:mod:`attribution.b2b._funnel_unit`): ``"account"`` (each
         account once: the run at account level), ``"contact"``, or ``None``: the stages'
@@ -408,7 +409,7 @@ def funnel(
         )
     if account_table is not None:
         own = "account_id" in frame.columns
-        wide = attach_segments(wide, account_table, contacts, key, own)
+        wide = attach_segments(wide, account_table, contacts, key, own, level)
     # the stages the data has: a step without events of both its stages is not measured
     seen = set(frame.get_column("stage").unique().drop_nulls().to_list()) & set(known)
     not_measured = unmeasured_steps(steps, lost_stage, seen)

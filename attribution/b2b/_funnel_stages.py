@@ -96,14 +96,20 @@ def entities(frame: pl.DataFrame, key: str, steps: list[str], lost: str) -> pl.D
 
 
 def attach_segments(
-    wide: pl.DataFrame, accounts: Accounts, contacts: pl.DataFrame | None, key: str, own: bool
+    wide: pl.DataFrame,
+    accounts: Accounts,
+    contacts: pl.DataFrame | None,
+    key: str,
+    own: bool,
+    level: str | None = None,
 ) -> pl.DataFrame:
-    """``wide`` (:func:`entities`) with each entity's ``segment``. With ``contacts`` (an
-    account-level run's contacts table) an entity keyed by contact takes its contact's
-    account where its stage events (``own``: they have an ``account_id`` column) name none,
-    as the run's journeys do, and one with no account either way is :data:`NO_ACCOUNT`:
-    the run leaves it out of its journeys, so ``unknown`` means what it means in the
-    economics (an account the accounts table lacks)."""
+    """``wide`` (:func:`entities`) with each entity's ``segment``. With ``contacts`` (the
+    run's contacts table) an entity keyed by contact takes its contact's account where its
+    stage events (``own``: they have an ``account_id`` column) name none, as the run's
+    journeys do; one with no account either way is ``unknown`` at contact level (it has a
+    journey), :data:`NO_ACCOUNT` when ``level`` is ``"account"``: the run leaves it out of
+    its journeys, so ``unknown`` means what it means in the economics (an account the
+    accounts table lacks)."""
     if contacts is None or key != "contact_id":
         return accounts.attach(wide, ("segment",), key="_account")
     mapping = contacts.filter(pl.col("account_id").is_not_null()).select(
@@ -113,7 +119,10 @@ def attach_segments(
     wide = wide.join(
         mapping.unique("contact_id"), on="contact_id", how="left", maintain_order="left"
     ).with_columns(pl.coalesce(ours, pl.col("_of_contact")).alias("_account"))
-    return accounts.attach(wide.drop("_of_contact"), ("segment",), key="_account").with_columns(
+    found = accounts.attach(wide.drop("_of_contact"), ("segment",), key="_account")
+    if level != "account":
+        return found
+    return found.with_columns(
         pl.when(pl.col("_account").is_null())
         .then(pl.lit(NO_ACCOUNT))
         .otherwise(pl.col("segment"))

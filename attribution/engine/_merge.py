@@ -66,10 +66,13 @@ def check_partitions(partitions: object) -> int:
 def contact_accounts(contacts: pl.DataFrame | None, options: RunOptions) -> pl.DataFrame | None:
     """At account level, each contact's account (``__contact``, ``__account``): the split
     keys rows that carry only a contact by it, as the journeys do. A contact of two accounts
-    is an error, raised here, before any pass over the data."""
-    if contacts is None or options.level != "account":
+    is an error (at either level: a touch without an account takes its contact's), raised
+    here, before any pass over the data."""
+    if contacts is None:
         return None
     attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contacts, "")
+    if options.level != "account":
+        return None
     return (
         contacts.filter(pl.col("account_id").is_not_null())
         .select(pl.col("contact_id").alias("__contact"), pl.col("account_id").alias("__account"))

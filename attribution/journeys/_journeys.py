@@ -196,8 +196,11 @@ def build_journeys(
     rows_given = touches.height
     # a mapping given for one role (say lead = sql) keeps the defaults of the others
     milestones = {**DEFAULT_MILESTONES, **(milestones or {})}
+    # a touch's account: its own account_id, else its contact's from the contacts table, at
+    # either level (at contact level it is the segment of the conversion, its draws and its
+    # unit economics: the spend split reads touches alike)
+    touches = attach_accounts(touches, contacts, "touches")
     if level == "account":
-        touches = attach_accounts(touches, contacts, "touches")
         stages = attach_accounts(stages, contacts, "stages")
     for name, frame in (("touches", touches), ("stages", stages)):
         if key not in frame.columns:
