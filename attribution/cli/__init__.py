@@ -56,10 +56,17 @@ def main() -> None:
     as Ctrl-C does: one line saying what was written, exit 143."""
     import signal
 
-    from attribution.cli._app import on_sigterm
+    from attribution.cli._app import on_sigint, on_sigterm, stopped_elsewhere
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    app()
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        app()
+    except SystemExit as exc:
+        code = stopped_elsewhere(exc.code)
+        if code is None:
+            raise
+        raise SystemExit(code) from None
 
 
 __all__ = ["COMMANDS", "app", "main"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
+from polars.exceptions import PanicException
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -257,6 +258,15 @@ def check_out(out: Path, flag: str = "--out") -> None:
 
 
 _TERMINATED: list[bool] = []
+_INTERRUPTED: list[bool] = []
+#: set once :func:`interrupted` has said what was written (``main`` says it otherwise)
+_SAID: list[bool] = []
+
+#: What stops a command as Ctrl-C does: ``KeyboardInterrupt``, and PyO3's ``PanicException``
+#: when a signal's ``KeyboardInterrupt`` was raised inside a Python call that Polars' Rust
+#: code made (the panic then carries it out): a panic counts as the stop only after a signal
+#: was received (:func:`interrupted` re-raises it otherwise).
+STOPS: tuple[type[BaseException], ...] = (KeyboardInterrupt, PanicException)
 
 
 def on_sigterm(signum: int, frame: Any) -> None:
@@ -265,12 +275,42 @@ def on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def interrupted(what: str) -> NoReturn:
+def on_sigint(signum: int, frame: Any) -> None:
+    """SIGINT (Ctrl-C): Python's own ``KeyboardInterrupt``, the signal recorded."""
+    _INTERRUPTED.append(True)
+    raise KeyboardInterrupt
+
+
+def interrupted(what: str, stop: BaseException | None = None) -> NoReturn:
     """Ctrl-C: one line saying what was written (``what``), exit 130 (128 + SIGINT), no
-    traceback; SIGTERM the same line, ``terminated`` and exit 143 (128 + SIGTERM)."""
+    traceback; SIGTERM the same line, ``terminated`` and exit 143 (128 + SIGTERM). ``stop``:
+    the exception caught (one of :data:`STOPS`); a panic without a signal received is no
+    stop, re-raised."""
+    if stop is not None and not isinstance(stop, KeyboardInterrupt):
+        if not (_TERMINATED or _INTERRUPTED):
+            raise stop
     word, code = ("terminated", 143) if _TERMINATED else ("interrupted", 130)
+    _SAID.append(True)
     err.print(f"{word}: {what}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def stopped_elsewhere(code: object) -> int | None:
+    """The exit code for ``main`` when a command ended with Typer's exit 130 (a
+    ``KeyboardInterrupt`` outside the steps that say what they wrote: reading options,
+    checking inputs) without :func:`interrupted` having said anything: 143 after SIGTERM,
+    130 otherwise, with one line saying so; None for any other exit."""
+    if code != 130 or _SAID:
+        return None
+    word, new = ("terminated", 143) if _TERMINATED else ("interrupted", 130)
+    err.print(
+        f"{word}: stopped before the command's work was written (a run or import directory "
+        "is made whole or not at all)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    return new
 
 
 def unused_channel_rules(
@@ -342,11 +382,11 @@ def finish(
         path = result.write(out, also=analysis.outputs)
     except OSError as exc:  # a path check_out could not foresee (a full disk, a read-only
         fail(unwritable(out, exc))  # mount): one line, never a traceback
-    except KeyboardInterrupt:  # the directory is made atomically: not there at all
-        interrupted("nothing was written (the run directory is made whole or not at all)")
+    except STOPS as stop:  # the directory is made atomically: not there at all
+        interrupted("nothing was written (the run directory is made whole or not at all)", stop)
     try:
         _summarise(result, path, analysis, summary=summary, write_to=write_to, choose=choose)
-    except KeyboardInterrupt:
+    except STOPS as stop:
         from attribution.inputs._database import redacted
 
         where = (
@@ -355,7 +395,7 @@ def finish(
             if write_to
             else ""
         )
-        interrupted(f"the run directory {path} was written{where}")
+        interrupted(f"the run directory {path} was written{where}", stop)
     return path
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from attribution.cli._app import app, console, fail, interrupted
+from attribution.cli._app import STOPS, app, console, fail, interrupted
 from attribution.exceptions import AttributionError, ConfigError, InputError
 from attribution.importers import (
     ImportFiles,
@@ -215,24 +215,25 @@ def _run_import(
             result = importer(*files, out=out, **options)
     except (AttributionError, OSError) as exc:
         fail(exc)
-    except KeyboardInterrupt:  # Ctrl-C while reading or writing: the directory is atomic
-        _interrupted(out, existed)
+    except STOPS as stop:  # Ctrl-C while reading or writing: the directory is atomic
+        _interrupted(out, existed, stop)
     try:
         _print(result, out)
-    except KeyboardInterrupt:  # Ctrl-C while the summary prints: the import is written
-        _interrupted(out, existed)
+    except STOPS as stop:  # Ctrl-C while the summary prints: the import is written
+        _interrupted(out, existed, stop)
 
 
-def _interrupted(out: Path, existed: bool) -> NoReturn:
+def _interrupted(out: Path, existed: bool, stop: BaseException) -> NoReturn:
     """Ctrl-C during an import: one line saying what was written, exit 130. The import
     directory is built under a temporary name and renamed when whole, so it is either
     there complete or not at all (the temporary one is removed)."""
     if not existed and Path(out).is_dir():
         interrupted(
             f"the import directory {out} was written (complete); its summary was not printed: "
-            f"see {out / ImportFiles.REPORT}"
+            f"see {out / ImportFiles.REPORT}",
+            stop,
         )
-    interrupted(f"nothing was written ({out} is made whole or not at all)")
+    interrupted(f"nothing was written ({out} is made whole or not at all)", stop)
 
 
 @group.command("hubspot")

@@ -13,6 +13,7 @@ import typer
 from attribution.b2b._analysis import B2BInputs, analyse
 from attribution.cli._app import (
     EXIT_EMPTY,
+    STOPS,
     AccountsOpt,
     BenchmarksOpt,
     ContactsOpt,
@@ -194,10 +195,11 @@ def commit_state(result: Any, path: Path) -> None:
                 "command again (it reads this night's rows again)"
             )
         )
-    except KeyboardInterrupt:
+    except STOPS as stop:
         interrupted(
             f"the run directory {path} was written; the state took this night or is as it "
-            "was (state.json is replaced in one step)"
+            "was (state.json is replaced in one step)",
+            stop,
         )
 
 
@@ -454,9 +456,9 @@ def run(
     except AttributionError as exc:
         hold.close()
         fail(exc)
-    except KeyboardInterrupt:  # Ctrl-C while the run computes: its directory is not made
+    except STOPS as stop:  # Ctrl-C while the run computes: its directory is not made
         hold.close()
-        interrupted("nothing was written")
+        interrupted("nothing was written", stop)
     with hold:
         path = finish(result, runs_dir, analysis=analysis, write_to=options.write_to)
         commit_state(result, path)
@@ -516,9 +518,10 @@ def _keep(runs_dir: Path, keep: int, written: Path) -> None:
         kept = keep_runs(runs_dir, keep, written)
     except ConfigError as exc:
         fail(exc)
-    except KeyboardInterrupt:  # each directory is hidden, then deleted: none is half there
+    except STOPS as stop:  # each directory is hidden, then deleted: none is half there
         interrupted(
             f"the run directory {written} was written; --keep-runs {keep} was interrupted "
-            "(each older run directory is removed whole or left)"
+            "(each older run directory is removed whole or left)",
+            stop,
         )
     typer.echo(kept.line(runs_dir, keep), err=True)
