@@ -100,7 +100,8 @@ def test_demo_writes_a_complete_run(demo_run: DemoRun) -> None:
     assert set(pipeline.get_column("measure")) == {"sourced", "influenced"}
     # its report answers on cost too: the same spend, credited to accounts won
     account_files = json.loads((account_runs[0] / "manifest.json").read_text())["files"]
-    assert "economics.parquet" in account_files and "funnel.parquet" in account_files
+    assert "economics.parquet" in account_files
+    assert "funnel.parquet" in account_files
     assert 'id="no-answers"' not in (account_runs[0] / "report.html").read_text()
     credit = pl.read_parquet(account_runs[0] / "channel_credit.parquet")
     credited = credit.filter(pl.col("model") == "linear")["conversions"].sum()
