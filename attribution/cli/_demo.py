@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from attribution.b2b._analysis import B2BInputs, analyse
+from attribution.b2b._analysis import Analysis, B2BInputs, analyse
 from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.cli._app import (
     OutOpt,
@@ -84,28 +84,37 @@ def demo(
     )
 
     spend = optional("spend.parquet")
-    try:
-        analysis = analyse(
-            result,
-            B2BInputs(
-                touches=data / "touches.parquet",
-                stages=data / "stages.parquet",
-                contacts=optional("contacts.parquet"),
-                spend=spend,
-                accounts=optional("accounts.parquet"),
-                subscriptions=optional("subscriptions.parquet"),
-                surveys=optional("surveys.parquet"),
-                survey_labels=optional("survey_labels.csv"),
-                truth=optional("truth.json"),
-                experiments=optional("experiments.csv"),
-                plan=optional("plan.toml") if spend is not None else None,
-                economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
-                sla=True,
-                influence_csv=True,
-            ),
-        )
-    except AttributionError as exc:
-        fail(exc)
+
+    def analysed(run: AttributionResult, **only: Any) -> Analysis:
+        """The B2B stage on the sample's tables (``only``: more of them), the demo's
+        economics assumptions; a failure is the one-line error."""
+        try:
+            return analyse(
+                run,
+                B2BInputs(
+                    touches=data / "touches.parquet",
+                    stages=data / "stages.parquet",
+                    contacts=optional("contacts.parquet"),
+                    spend=spend,
+                    accounts=optional("accounts.parquet"),
+                    subscriptions=optional("subscriptions.parquet"),
+                    economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
+                    **only,
+                ),
+            )
+        except AttributionError as exc:
+            fail(exc)
+
+    analysis = analysed(
+        result,
+        surveys=optional("surveys.parquet"),
+        survey_labels=optional("survey_labels.csv"),
+        truth=optional("truth.json"),
+        experiments=optional("experiments.csv"),
+        plan=optional("plan.toml") if spend is not None else None,
+        sla=True,
+        influence_csv=True,
+    )
     if spend is not None:
         console.print(
             "Demo assumption: non-media costs "
@@ -126,23 +135,7 @@ def demo(
     # a CRO opening it gets the economics of the same spend credited to accounts, the
     # pipeline per $ and the funnel of accounts (the surveys, plan and SLA stay the
     # contact-level run's)
-    account_analysis = None
-    if spend is not None:
-        try:
-            account_analysis = analyse(
-                accounts,
-                B2BInputs(
-                    touches=data / "touches.parquet",
-                    stages=data / "stages.parquet",
-                    contacts=optional("contacts.parquet"),
-                    spend=spend,
-                    accounts=optional("accounts.parquet"),
-                    subscriptions=optional("subscriptions.parquet"),
-                    economics={"costs": DEMO_COSTS, "gross_margin": DEMO_GROSS_MARGIN},
-                ),
-            )
-        except AttributionError as exc:
-            fail(exc)
+    account_analysis = analysed(accounts) if spend is not None else None
     account_run = finish(accounts, out, analysis=account_analysis)
     # the last path printed is the one a reader opens: the report with the answers
     console.print(
