@@ -56,17 +56,30 @@ def main() -> None:
     as Ctrl-C does: one line saying what was written, exit 143."""
     import signal
 
-    from attribution.cli._app import on_sigint, on_sigterm, stopped_elsewhere
+    from attribution.cli._app import (
+        STOPS,
+        exit_now,
+        on_sigint,
+        on_sigterm,
+        signalled,
+        stopped_elsewhere,
+    )
 
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, on_sigint)
     try:
         app()
+        return
     except SystemExit as exc:
-        code = stopped_elsewhere(exc.code)
-        if code is None:
+        said = stopped_elsewhere(exc.code)
+        code = exc.code if said is None else said
+    except STOPS as stop:  # while Typer builds the command line, before its own handling
+        if not isinstance(stop, KeyboardInterrupt) and not signalled():
             raise
-        raise SystemExit(code) from None
+        code = stopped_elsewhere(130)
+    if signalled() and isinstance(code, int):
+        exit_now(code)
+    raise SystemExit(code)
 
 
 __all__ = ["COMMANDS", "app", "main"]
