@@ -65,6 +65,8 @@ from attribution.exceptions import (
 )
 from attribution.importers import (
     ImportResult,
+    SpendImport,
+    import_ads,
     import_ga4,
     import_hubspot,
     import_pipedrive,
@@ -147,6 +149,7 @@ __all__ = [
     "SchemaError",
     "ShapleyModel",
     "SnapshotStore",
+    "SpendImport",
     "SqlTable",
     "SurveyBenchmark",
     "SurveyClassifier",
@@ -169,6 +172,7 @@ __all__ = [
     "experiments_next",
     "funnel",
     "get_model",
+    "import_ads",
     "import_ga4",
     "import_hubspot",
     "import_pipedrive",

@@ -14,18 +14,21 @@ from attribution.exceptions import AttributionError, ConfigError, InputError
 from attribution.importers import (
     ImportFiles,
     ImportResult,
+    SpendImport,
+    import_ads,
     import_ga4,
     import_hubspot,
     import_pipedrive,
     import_salesforce,
 )
+from attribution.importers._ads import SPEND_FILE
 from attribution.inputs._formats import check_timezone
 from attribution.inputs._reading import naive_zone
 
 group = typer.Typer(
     no_args_is_help=True,
-    help="Import CRM exports (HubSpot, Salesforce, Pipedrive) and GA4 events into touches, "
-    "stages and contacts.",
+    help="Import CRM exports (HubSpot, Salesforce, Pipedrive), GA4 events and ad-platform "
+    "reports into touches, stages, contacts and spend.",
 )
 app.add_typer(group, name="import")
 
@@ -79,8 +82,11 @@ def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _print(result: ImportResult, out: Path) -> None:
+def _print(result: ImportResult | SpendImport, out: Path) -> None:
     report = result.report
+    if isinstance(result, SpendImport):
+        _print_spend(report, out)
+        return
     for label, info in report["files"].items():
         _say(f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept")
     for drop in report["drops"]:
@@ -198,7 +204,7 @@ def _import(
 
 
 def _run_import(
-    importer: Callable[..., ImportResult],
+    importer: Callable[..., ImportResult | SpendImport],
     files: tuple[Path | None, ...],
     out: Path,
     timezone: str | None,
@@ -427,4 +433,55 @@ def ga4_cmd(
         None,
         channel_rules=channel_rules,
         timestamp_formats=timestamp_format,
+    )  # fmt: skip
+
+
+def _print_spend(report: dict[str, Any], out: Path) -> None:
+    """The summary of ``import ads``: rows, drops, notes, spend per channel, the next step."""
+    for label, info in report["files"].items():
+        _say(f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept")
+    for drop in report["drops"]:
+        _say(f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}")
+    for note in report["notes"]:
+        _say(f"  note: {note}")
+    spend = ", ".join(f"{channel} {amount:,.2f}" for channel, amount in report["spend"].items())
+    _say(f"wrote {out}: {SPEND_FILE} {report['outputs'][SPEND_FILE]:,} rows ({spend})")
+    _say(
+        f"next: attribution run ... --spend {out / SPEND_FILE} (or [inputs] spend = "
+        f"\"{out / SPEND_FILE}\" in a config)"
+    )
+
+
+@group.command("ads")
+def ads_cmd(
+    out: ImportOut,
+    google_ads: Annotated[
+        Path | None,
+        typer.Option(help="Google Ads campaign report by day (CSV, as downloaded): channel "
+                     "google_ads"),
+    ] = None,
+    linkedin_ads: Annotated[
+        Path | None,
+        typer.Option(help="LinkedIn Campaign Manager campaign performance report by day (CSV, "
+                     "as exported): channel linkedin"),
+    ] = None,
+    timestamp_format: Formats = None,
+    decimal_comma: DecimalComma = False,
+    currency_rates: Annotated[
+        Path | None,
+        typer.Option("--currency-rates", help="CSV of currency,rate converting reports in "
+                     "several currencies to your reporting currency (the one at rate 1)"),
+    ] = None,
+) -> None:
+    """Google Ads / LinkedIn campaign reports -> a spend table, the channel set per file."""
+    _run_import(
+        import_ads,
+        (),
+        out,
+        None,
+        google_ads=google_ads,
+        linkedin_ads=linkedin_ads,
+        timestamp_formats=timestamp_format,
+        decimal_comma=decimal_comma,
+        currency_rates=currency_rates,
     )  # fmt: skip

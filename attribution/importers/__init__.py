@@ -10,9 +10,11 @@ and lines), ``_shared`` (role, stage and campaign-type mappings, self-reported a
 the members' own column and from deals, ``_salesforce_history``: OpportunityHistory),
 ``_hubspot_lifecycle`` (lifecycle dates, one column per stage; a portal without deals),
 ``_pipedrive`` (one row per deal -> stage events, contacts keyed by e-mail) and ``_ga4``
-(events -> one touch per session, pseudo ids stitched to user ids).
+(events -> one touch per session, pseudo ids stitched to user ids), ``_ads`` (Google Ads /
+LinkedIn campaign reports -> the spend table, the channel set by the importer).
 """
 
+from attribution.importers._ads import SpendImport, import_ads
 from attribution.importers._ga4 import import_ga4
 from attribution.importers._hubspot import import_hubspot
 from attribution.importers._pipedrive import import_pipedrive
@@ -24,6 +26,8 @@ __all__ = [
     "DEFAULT_TIMESTAMP_FORMATS",
     "ImportFiles",
     "ImportResult",
+    "SpendImport",
+    "import_ads",
     "import_ga4",
     "import_hubspot",
     "import_pipedrive",

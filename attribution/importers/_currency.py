@@ -40,12 +40,14 @@ CURRENCY = {
     "salesforce": ["Amount Currency", "CurrencyIsoCode", "Opportunity Currency", "Currency"],
     "hubspot": ["Currency", "Deal currency code", "deal_currency_code", "Deal Currency"],
     "pipedrive": ["Deal - Currency", "Deal - Currency of Value", "Currency", "Currency of Value"],
+    "ads": ["Currency code", "Currency"],  # Google Ads, LinkedIn Campaign Manager reports
 }
 #: The CRM's own amount converted to one currency, and that column's currency column
 CONVERTED = {
     "salesforce": (["Amount (converted)", "Amount (Converted)"], ["Amount (converted) Currency"]),
     "hubspot": (["Amount in company currency", "amount_in_home_currency"], []),
     "pipedrive": ([], []),  # Pipedrive's export has no converted value column
+    "ads": ([], []),
 }
 _HINT = (
     "give --currency-rates rates.csv (columns currency,rate: the value of one unit in your "

@@ -129,6 +129,7 @@ def read_export(
     keep_blank_rows: bool = False,
     free_text: Sequence[str] = (),
     allow_empty: bool = False,
+    skip_lines: int = 0,
 ) -> Export:
     """Read a CSV export as text.
 
@@ -141,7 +142,8 @@ def read_export(
     cell is missing are left out and counted (:func:`drop_blank_rows`) unless
     ``keep_blank_rows`` (a reader that looks at them first, then drops them). A file with
     a header and no rows is an error unless ``allow_empty`` (a HubSpot portal without
-    deals).
+    deals). ``skip_lines``: the lines above the header (a report's title lines,
+    :func:`attribution.inputs._preamble.title_lines`), counted in ``_line``.
     """
     path = Path(path)
     if not path.is_file():
@@ -157,7 +159,7 @@ def read_export(
     check_text_file(path, label)  # UTF-16, CR-only line ends: one line, no NUL printed
     separator = csv_separator(path, "tsv" if tsv else "csv")  # ';' from Excel, unambiguous
     try:  # UTF-8 only: a byte that is not is an error naming its line, never a U+FFFD stored
-        raw = pl.read_csv(path, infer_schema=False, separator=separator)
+        raw = pl.read_csv(path, infer_schema=False, separator=separator, skip_lines=skip_lines)
     except OSError as exc:
         raise InputError(
             f"cannot read the file: {exc.strerror or exc}", table=label, source=str(path)
@@ -177,6 +179,7 @@ def read_export(
         (
             pl.int_range(pl.len(), dtype=pl.Int64)
             + 2
+            + skip_lines
             + newlines.cum_sum().shift(1, fill_value=0).cast(pl.Int64)
         ).alias(LINE),
         *[blank_as_null(pl.col(c), tokens=c not in answers).str.strip_chars().alias(c)

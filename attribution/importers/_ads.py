@@ -1,0 +1,211 @@
+"""Ad-platform spend exports -> the spend table, the channel set by the importer.
+
+Google Ads' downloaded "Campaign report" (title lines ``Campaign report`` and the date range,
+then ``Day, Campaign, ..., Currency code, Cost, Impr., Clicks``, then ``Total: ...`` rows) and
+LinkedIn Campaign Manager's "Campaign Performance Report" (six lines of report facts, then
+``Start Date (in UTC), ..., Campaign Name, Currency, Total Spent, Impressions, Clicks``) have
+no channel column: each file is one channel, ``google_ads`` / ``linkedin`` (the taxonomy's
+names for their touches). The title lines are skipped as ``run`` skips them
+(:mod:`attribution.inputs._preamble`), the total rows dropped and counted, the amounts read
+as the importers read them, and the currencies through the importers' rules: files in
+different currencies (or one file in several) need ``--currency-rates``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
+from attribution.exceptions import OutputExistsError, SchemaError
+from attribution.importers._currency import deal_amounts
+from attribution.importers._read import Export, parse_amounts, parse_timestamps, read_export
+from attribution.importers._result import ImportFiles, ImportReport, begin
+from attribution.inputs._preamble import title_lines
+from attribution.inputs._read_errors import csv_separator
+
+#: platform -> (channel, date columns, month columns, campaign, cost, impressions, clicks)
+PLATFORMS: dict[str, dict[str, Any]] = {
+    "google_ads": {
+        "channel": "google_ads",
+        "date": ["Day", "Date"],
+        "month": ["Month"],
+        "campaign": ["Campaign", "Campaign name"],
+        "amount": ["Cost", "Spend", "Amount spent"],
+        "impressions": ["Impr.", "Impressions"],
+        "clicks": ["Clicks"],
+    },
+    "linkedin": {
+        "channel": "linkedin",
+        "date": ["Start Date (in UTC)", "Start Date", "Day", "Date"],
+        "month": ["Month"],
+        "campaign": ["Campaign Name", "Campaign"],
+        "amount": ["Total Spent", "Amount Spent", "Spend", "Cost"],
+        "impressions": ["Impressions"],
+        "clicks": ["Clicks"],
+    },
+}
+SPEND_FILE = "spend.parquet"
+SPEND_COLUMNS: dict[str, pl.DataType] = {
+    "channel": pl.String(),
+    "date": pl.Date(),
+    "month": pl.String(),
+    "campaign": pl.String(),
+    "amount": pl.Float64(),
+    "impressions": pl.Int64(),
+    "clicks": pl.Int64(),
+}
+
+
+@dataclass
+class SpendImport:
+    """The spend table of ad-platform exports and its import report."""
+
+    spend: pl.DataFrame
+    report: dict[str, Any]
+
+    def write(self, out: str | Path) -> Path:
+        """``spend.parquet`` and ``import_report.json`` into ``out`` (new), atomically."""
+        out = Path(out)
+        if out.exists():
+            raise OutputExistsError(f"{out} already exists; choose a new --out directory")
+        with atomic_directory(out) as tmp:
+            write_parquet_atomic(tmp / SPEND_FILE, self.spend)
+            write_json_atomic(tmp / ImportFiles.REPORT, self.report)
+        return out
+
+
+def import_ads(
+    *,
+    google_ads: str | Path | None = None,
+    linkedin_ads: str | Path | None = None,
+    timestamp_formats: Sequence[str] | None = None,
+    decimal_comma: bool = False,
+    currency_rates: str | Path | None = None,
+    out: str | Path | None = None,
+) -> SpendImport:
+    """Import Google Ads / LinkedIn Campaign Manager campaign reports into one spend table
+    (``channel``, ``date`` or ``month``, ``campaign``, ``amount``, ``impressions``,
+    ``clicks``), each file's rows on its platform's channel."""
+    files = {"google_ads": google_ads, "linkedin": linkedin_ads}
+    given = {k: v for k, v in files.items() if v is not None}
+    if not given:
+        raise SchemaError("give at least one report: --google-ads FILE, --linkedin-ads FILE")
+    report, formats = begin(
+        "ads", timestamp_formats, decimal_comma=decimal_comma, currency_rates=currency_rates
+    )
+    frames = []
+    currencies: dict[str, str | None] = {}
+    per_file: dict[str, Any] = {}
+    for platform, path in given.items():
+        frame, currency = _platform(platform, Path(path), report, formats)
+        frames.append(frame)
+        currencies[platform] = currency
+        per_file[platform] = report.currency
+    _one_currency(currencies, report)
+    spend = pl.concat(frames, how="diagonal_relaxed")
+    if {"date", "month"} <= set(spend.columns):
+        raise SchemaError(
+            "some reports are by day and others by month: the spend table is one or the other",
+            table="spend",
+            hint="download every report with the Day segment (Google Ads: Segment > Time > "
+            "Day; LinkedIn: Time breakdown Daily)",
+        )
+    when = "date" if "date" in spend.columns else "month"
+    spend = spend.select(
+        [(pl.col(c) if c in spend.columns else pl.lit(None)).cast(t).alias(c)
+         for c, t in SPEND_COLUMNS.items() if c in (when, "channel") or c not in ("date", "month")]
+    ).sort("channel", when, "campaign", nulls_last=True)  # fmt: skip
+    payload = {
+        "crm": "ads",
+        "files": report.files,
+        "drops": report.drops,
+        "outputs": {SPEND_FILE: spend.height},
+        "spend": {
+            str(c): round(float(a), 2)
+            for c, a in spend.group_by("channel").agg(pl.col("amount").sum()).sort("channel").rows()
+        },
+        "currency": per_file,
+        "options": {
+            "decimal_comma": decimal_comma,
+            "currency_rates": str(currency_rates) if currency_rates else None,
+        },
+        "notes": report.notes,
+    }
+    result = SpendImport(spend, payload)
+    if out is not None:
+        result.write(out)
+    return result
+
+
+def _platform(
+    platform: str, path: Path, report: ImportReport, formats: Sequence[str]
+) -> tuple[pl.DataFrame, str | None]:
+    """One report's rows as spend rows, with its currency (``None``: none written, or
+    converted by the rates)."""
+    names = PLATFORMS[platform]
+    skip = title_lines(path, csv_separator(path, "csv")) if path.is_file() else 0
+    export = read_export(path, platform, skip_lines=skip)
+    if skip:
+        report.notes.append(
+            f"{platform}: the report's {skip} title line(s) above its header were skipped"
+        )
+    day = export.column(names["date"], required=False)
+    month = export.column(names["month"], required=False) if day is None else None
+    if day is None and month is None:
+        export.require(names["date"])  # the error, with a did-you-mean
+    when = day or month
+    assert when is not None
+    amount = export.require(names["amount"])
+    campaign = export.column(names["campaign"], required=False)
+    impressions = export.column(names["impressions"], required=False)
+    clicks = export.column(names["clicks"], required=False)
+    report.read(
+        export,
+        {"date" if day else "month": when, "amount": amount, "campaign": campaign,
+         "impressions": impressions, "clicks": clicks, "channel": f"(set: {names['channel']})"},
+    )  # fmt: skip
+    # Google Ads' 'Total: Account' / 'Total: Campaigns' rows, under the date column
+    total = pl.col(when).str.contains(r"(?i)^total\s*(:|$)").fill_null(False)
+    totals = export.frame.select(total.sum()).item()
+    report.drop(platform, "the report's total row ('Total: ...')", totals)
+    export = replace(export, frame=export.frame.filter(~total))
+    report.kept(platform, export.frame.height)
+    report.currency = {}
+    value = deal_amounts(export, amount, report)
+    stamp = parse_timestamps(export, when, formats, "date" if day else "month")
+    frame = export.frame.select(
+        pl.lit(names["channel"]).alias("channel"),
+        (stamp.dt.date().alias("date") if day else stamp.dt.strftime("%Y-%m").alias("month")),
+        (pl.col(campaign) if campaign else pl.lit(None, pl.String)).alias("campaign"),
+        value.alias("amount"),
+        _count(export, impressions, "impressions"),
+        _count(export, clicks, "clicks"),
+    )
+    return frame, report.currency.get("currency")
+
+
+def _count(export: Export, column: str | None, ours: str) -> pl.Expr:
+    """An impressions / clicks count (``1,234`` read as 1234); none: null."""
+    if column is None:
+        return pl.lit(None, pl.Int64).alias(ours)
+    return parse_amounts(export, column, ours).cast(pl.Int64).alias(ours)
+
+
+def _one_currency(currencies: dict[str, str | None], report: ImportReport) -> None:
+    """Reports in different currencies (without ``--currency-rates``, which converts each
+    to the reporting one) would be summed as one: an error naming them."""
+    written = {p: c for p, c in currencies.items() if c is not None}
+    if len(set(written.values())) > 1 and report.currency_rates is None:
+        shown = ", ".join(f"{p} in {c}" for p, c in written.items())
+        raise SchemaError(
+            f"the reports are in different currencies ({shown}); summed as one the spend "
+            "would be wrong",
+            table="spend",
+            hint="give --currency-rates rates.csv (columns currency,rate: the value of one unit "
+            "in your reporting currency, which has rate 1)",
+        )
