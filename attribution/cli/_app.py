@@ -17,6 +17,7 @@ import typer
 from polars.exceptions import PanicException
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
 from attribution.b2b._analysis import Analysis
 from attribution.cli._output import console as console  # the consoles, re-exported
@@ -30,7 +31,50 @@ from attribution.inputs._benchmarks import Benchmarks, load_benchmarks
 from attribution.inputs._config import RunConfig
 from attribution.options import RunOptions, option_flags
 
+
+class OnceGroup(TyperGroup):
+    """A command group whose commands refuse a one-value option given twice: the parser
+    keeps the last value, so ``--spend a.csv --spend b.csv`` read b.csv alone with exit 0
+    (new-user report 15, S1: a blended CAC of $120 for $997). Options that take several
+    values (``--model``), flags and counts are left alone."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and not isinstance(command, TyperGroup):
+            refuse_repeated_options(command, rest)
+        return name, command, rest
+
+
+def refuse_repeated_options(command: Any, args: list[str]) -> None:
+    """``typer.BadParameter`` naming an option of ``command`` that takes one value and is
+    given more than once in ``args`` (``--spend x``, ``--spend=x``, ``-c x``), with the
+    values given; arguments after ``--`` are not options."""
+    tokens = args[: args.index("--")] if "--" in args else args
+    for param in getattr(command, "params", ()):
+        names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
+        if not names or getattr(param, "multiple", False) or getattr(param, "is_flag", False):
+            continue
+        if getattr(param, "count", False) or not str(names[0]).startswith("-"):
+            continue
+        given: list[str] = []
+        for i, token in enumerate(tokens):
+            for flag in names:
+                if token == flag:
+                    given.append(tokens[i + 1] if i + 1 < len(tokens) else "")
+                elif flag.startswith("--") and token.startswith(flag + "="):
+                    given.append(token[len(flag) + 1 :])
+        if len(given) > 1:
+            shown = ", ".join(repr(v) for v in given)
+            raise typer.BadParameter(
+                f"given {len(given)} times ({shown}); it takes one value, and a second would "
+                "replace the first without a word: give it once (several files of one "
+                "table: concatenate them into one first)",
+                param_hint=f"'{names[0]}'",
+            )
+
+
 app = typer.Typer(
+    cls=OnceGroup,
     add_completion=False,
     no_args_is_help=True,
     help="Multi-touch attribution for B2B marketing.",

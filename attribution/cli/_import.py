@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from attribution.cli._app import STOPS, app, console, fail, interrupted
+from attribution.cli._app import STOPS, OnceGroup, app, console, fail, interrupted
 from attribution.exceptions import AttributionError, ConfigError, InputError
 from attribution.importers import (
     ImportFiles,
@@ -26,6 +26,7 @@ from attribution.inputs._formats import check_timezone
 from attribution.inputs._reading import naive_zone
 
 group = typer.Typer(
+    cls=OnceGroup,
     no_args_is_help=True,
     help="Import CRM exports (HubSpot, Salesforce, Pipedrive), GA4 events and ad-platform "
     "reports into touches, stages, contacts and spend.",
