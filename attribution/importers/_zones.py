@@ -12,24 +12,20 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from attribution.inputs._reading import NAIVE_ZONE
+from attribution.inputs._time_zones import zone_masks
 
 if TYPE_CHECKING:
     from attribution.importers._read import Export
 
 __all__ = ["count_zones", "naive_zone_note"]
 
-#: a time of day followed by ``Z`` or an offset (``+02:00``, ``-0500``): a zoned value
-_ZONED = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d:?\d\d)\s*$"
-#: epoch milliseconds (HubSpot's API): UTC by definition, neither naive nor written zoned
-_EPOCH = r"^\s*\d{13}\s*$"
-
-
 def count_zones(export: Export, column: str) -> None:
-    """Count ``column``'s values written with a zone and without one (epoch milliseconds are
-    neither), with an example of each, into ``export.zones``."""
+    """Count ``column``'s values written with a zone and without one, with an example of
+    each, into ``export.zones``: ``run``'s rule (:func:`zone_masks`: a date alone, as a
+    Salesforce ``CloseDate``, and epoch milliseconds, as HubSpot's API writes, are
+    neither)."""
     value = pl.col(column)
-    zoned = value.str.contains(_ZONED)
-    naive = value.is_not_null() & ~zoned & ~value.str.contains(_EPOCH)
+    naive, zoned = zone_masks(value)
     counts = export.frame.select(
         zoned.sum().alias("zoned"),
         naive.sum().alias("naive"),

@@ -29,13 +29,24 @@ from typing import Any, Final
 
 import polars as pl
 
-__all__ = ["NAIVE_TIMES", "count_zones", "zone_notes"]
+__all__ = ["NAIVE_TIMES", "count_zones", "zone_masks", "zone_notes"]
 
 #: the manifest's note code of :func:`zone_notes` (``note_codes``)
 NAIVE_TIMES: Final = "naive_times"
 #: a time of day followed by ``Z``, an offset (``+02:00``, ``-0500``, PostgreSQL's ``+00``) or
 #: ``UTC`` / ``GMT`` (BigQuery's text): a zoned value
 _ZONED = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?|UTC|GMT)\s*$"
+
+
+
+def zone_masks(values: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``(naive, zoned)``: whether each text timestamp of ``values`` is a time of day
+    without a zone, and one written with a zone (``Z``, an offset, ``UTC`` / ``GMT``); a
+    date alone and an epoch number (no ``:``) are neither. The one rule of ``run`` and
+    ``attribution import`` (:mod:`attribution.importers._zones`)."""
+    zoned = values.str.contains(_ZONED)
+    return values.str.contains(":", literal=True) & ~zoned, zoned
+
 
 #: per column: (naive values, zoned values, the first naive one, the first zoned one)
 Zones = dict[str, tuple[int, int, str | None, str | None]]
@@ -50,8 +61,9 @@ def count_zones(frame: pl.DataFrame, kinds: Mapping[str, str], timestamp: str) -
     for column in (c for c, kind in kinds.items() if kind == timestamp and c in frame.columns):
         values, dtype = frame.get_column(column), frame.schema[column]
         if dtype == pl.String:
-            zoned_at = values.str.contains(_ZONED)
-            naive_at = values.str.contains(":", literal=True) & ~zoned_at  # a time of day
+            naive_mask, zoned_mask = zone_masks(pl.col(column))
+            masks = frame.select(naive_mask.alias("naive"), zoned_mask.alias("zoned"))
+            naive_at, zoned_at = masks.get_column("naive"), masks.get_column("zoned")
             naive, zoned = int(naive_at.sum()), int(zoned_at.sum())
             first_naive = values[naive_at.arg_max() or 0] if naive else None
             first_zoned = values[zoned_at.arg_max() or 0] if zoned else None
