@@ -425,7 +425,9 @@ def funnel(
         frame.get_column("timestamp").max(),
     )
     deals, several = deal_table(frame, wide, key, steps, lost_stage)
-    velocity = pipeline_velocity(deals, steps, span, lost_seen=lost_stage in seen)
+    velocity = pipeline_velocity(
+        deals, steps, span, lost_seen=lost_stage in seen, opportunity_seen=steps[-2] in seen
+    )
     spend_frame = None
     if spend is not None:
         spend_table = load(
