@@ -33,6 +33,11 @@ def test_touches_twice_and_a_short_option_twice(tmp_path: Path) -> None:
     config = CliRunner().invoke(app, ["run", "-c", "a.toml", "--config", "b.toml"])
     assert config.exit_code == 2
     assert "given 2 times ('a.toml', 'b.toml')" in config.output
+    # a short option's value attached, with or without '=' (review19 #4)
+    for args in (["-c", "a.toml", "-cb.toml"], ["-c=a.toml", "-c", "b.toml"]):
+        attached = CliRunner().invoke(app, ["run", *args])
+        assert attached.exit_code == 2, args
+        assert "given 2 times ('a.toml', 'b.toml')" in attached.output
 
 
 def test_an_import_option_twice_is_refused(tmp_path: Path) -> None:

@@ -101,3 +101,23 @@ def test_cli_writes_spend_that_a_run_reads(tmp_path: Path) -> None:
     nothing = CliRunner().invoke(app, ["import", "ads", "--out", str(tmp_path / "x")])
     assert nothing.exit_code == 2
     assert "--google-ads" in nothing.output
+
+
+def test_total_rows_are_dropped_whichever_column_holds_them(tmp_path: Path) -> None:
+    """review19 #2: laid out Campaign first, Google's 'Total:' rows (their day blank) were
+    kept as spend: google_ads 3,802.56 for 1,267.52, exit 0."""
+    by_campaign = (
+        "Campaign report\n"
+        '"January 1, 2025 - January 2, 2025"\n'
+        "Campaign,Day,Campaign state,Currency code,Cost,Impr.,Clicks\n"
+        "gads_brand,2025-01-01,Enabled,USD,68.90,324,12\n"
+        'gads_generic,2025-01-02,Enabled,USD,"1,198.62","2,532",28\n'
+        'Total: Account,,,USD,"1,267.52",,\n'
+        'Total: Campaigns,,,USD,"1,267.52",,\n'
+        ',,,USD,"5.00",,\n'
+    )
+    result = import_ads(google_ads=write(tmp_path / "g.csv", by_campaign))
+    assert result.spend.get_column("amount").sum() == pytest.approx(1267.52)
+    drops = {d["reason"]: d["count"] for d in result.report["drops"]}
+    assert drops["the report's total row ('Total: ...')"] == 2
+    assert sum(c for r, c in drops.items() if "without a 'Day'" in r) == 1

@@ -228,3 +228,27 @@ def test_cli_writes_the_import_and_names_the_next_step(tmp_path: Path) -> None:
     bad_zone = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "c3"), "--timezone", "NYC"])
     assert bad_zone.exit_code == 2
     assert "--timezone" in bad_zone.output
+
+
+def _by_org_id(tmp_path: Path) -> Path:
+    header = [*HEADER[:-1], "Deal - Organization ID"]
+    rows = [[*row[:-1], oid] for row, oid in zip(ROWS, ["7", "8", "9", "7"], strict=True)]
+    return export(tmp_path / "deals.csv", header, rows)
+
+
+def test_an_organization_listed_twice_is_one_and_two_names_are_an_error(tmp_path: Path) -> None:
+    """review19 #1: an organizations export listing one id twice was a Polars traceback."""
+    deals = _by_org_id(tmp_path)
+    orgs = export(tmp_path / "orgs.csv", ["Organization - ID", "Organization - Name"],
+                  [["7", "Acme Inc"], ["8", "Globex"], ["7", "Acme Inc"], ["9", "Initech"]])
+    result = import_pipedrive(deals, organizations=orgs, currency_rates=rates(tmp_path))
+    assert set(result.contacts.get_column("account_id").drop_nulls()) == {
+        "Acme Inc", "Globex", "Initech"}  # fmt: skip
+    clash = export(tmp_path / "orgs2.csv", ["Organization - ID", "Organization - Name"],
+                   [["7", "Acme Inc"], ["8", "Globex"], ["7", "Acme GmbH"]])
+    with pytest.raises(SchemaError) as caught:
+        import_pipedrive(deals, organizations=clash, currency_rates=rates(tmp_path))
+    text = str(caught.value)
+    assert "orgs2.csv" in text
+    assert "two names" in text
+    assert "2, 4" in text  # the file lines of id 7's rows

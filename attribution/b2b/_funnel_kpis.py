@@ -160,19 +160,7 @@ def funnel_kpis(
                 "dimension",
                 "group",
                 pl.lit("win_rate").alias("kpi"),
-                pl.format(
-                    "{} won of {} closed deals; open ones left out{}",
-                    pl.col("won"),
-                    pl.col("won") + pl.col("lost"),
-                    pl.when(pl.col("won_without_opportunity") > 0)
-                    .then(
-                        pl.format(
-                            "; {} won without an opportunity (self-serve?) left out",
-                            pl.col("won_without_opportunity"),
-                        )
-                    )
-                    .otherwise(pl.lit("")),
-                ).alias("detail"),
+                pl.col("win_rate_detail").alias("detail"),
             ),
             on=["dimension", "group", "kpi"],
             how="left",

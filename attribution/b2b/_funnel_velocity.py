@@ -64,6 +64,19 @@ def pipeline_velocity(
     return (
         out.with_columns(
             pl.when((closed > 0) & lost_seen).then(pl.col("won") / closed).alias("win_rate"),
+            pl.format(
+                "{} won of {} closed deals; open ones left out{}",
+                pl.col("won"),
+                closed,
+                pl.when(pl.col("won_without_opportunity") > 0)
+                .then(
+                    pl.format(
+                        "; {} won without an opportunity (self-serve?) left out",
+                        pl.col("won_without_opportunity"),
+                    )
+                )
+                .otherwise(pl.lit("")),
+            ).alias("win_rate_detail"),
         )
         .with_columns(
             pl.when(pl.col("cycle_days") > 0)
@@ -84,6 +97,7 @@ def pipeline_velocity(
             "lost",
             "won_without_opportunity",
             "win_rate",
+            "win_rate_detail",
             "average_deal",
             "cycle_days",
             "velocity_per_day",

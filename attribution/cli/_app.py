@@ -47,8 +47,8 @@ class OnceGroup(TyperGroup):
 
 def refuse_repeated_options(command: Any, args: list[str]) -> None:
     """``typer.BadParameter`` naming an option of ``command`` that takes one value and is
-    given more than once in ``args`` (``--spend x``, ``--spend=x``, ``-c x``), with the
-    values given; arguments after ``--`` are not options."""
+    given more than once in ``args`` (``--spend x``, ``--spend=x``, ``-c x``, ``-cx``,
+    ``-c=x``), with the values given; arguments after ``--`` are not options."""
     tokens = args[: args.index("--")] if "--" in args else args
     for param in getattr(command, "params", ()):
         names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
@@ -63,6 +63,8 @@ def refuse_repeated_options(command: Any, args: list[str]) -> None:
                     given.append(tokens[i + 1] if i + 1 < len(tokens) else "")
                 elif flag.startswith("--") and token.startswith(flag + "="):
                     given.append(token[len(flag) + 1 :])
+                elif not flag.startswith("--") and token.startswith(flag) and len(token) > 2:
+                    given.append(token[2:].removeprefix("="))  # '-cb.toml', '-o=r9'
         if len(given) > 1:
             shown = ", ".join(repr(v) for v in given)
             raise typer.BadParameter(

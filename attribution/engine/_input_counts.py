@@ -32,17 +32,23 @@ DISTANT_PAST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 @overload
-def contacts_frame(table: Table, options: RunOptions) -> pl.DataFrame: ...
+def contacts_frame(
+    table: Table, options: RunOptions, *, accounts: bool = False
+) -> pl.DataFrame: ...
 @overload
-def contacts_frame(table: None, options: RunOptions) -> None: ...
-def contacts_frame(table: Table | None, options: RunOptions) -> pl.DataFrame | None:
+def contacts_frame(table: None, options: RunOptions, *, accounts: bool = False) -> None: ...
+def contacts_frame(
+    table: Table | None, options: RunOptions, *, accounts: bool = False
+) -> pl.DataFrame | None:
     """The loaded contacts table's frame (None without one); a contact listed with two
-    accounts is an error naming the contacts file and its 1-based lines (at either level: a
-    touch without an account takes its contact's)
-    (found here, when the table is loaded, rather than inside the journeys, which no longer
-    know the file), and so is a buying-committee role the run was given that no contact
-    holds (:func:`attribution.b2b._committee.check_run_roles`)."""
-    if table is not None:
+    accounts is an error naming the contacts file and its 1-based lines at account level,
+    and at contact level when the run is given an accounts table (``accounts``: a touch
+    without an account takes its contact's, whose segment the run reads; without one such
+    a contact's touches keep no account) (found here, when the table is loaded, rather than
+    inside the journeys, which no longer know the file), and so is a buying-committee role
+    the run was given that no contact holds
+    (:func:`attribution.b2b._committee.check_run_roles`)."""
+    if table is not None and (options.level == "account" or accounts):
         try:
             attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), table.frame, "")
         except InputError as exc:

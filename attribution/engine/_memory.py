@@ -149,7 +149,9 @@ def load_inputs(
             "stages": (stage_table.source, stage_table.rows_in),
         }
     contact_table = load_input(contacts, CONTACTS, options) if contacts is not None else None
-    contact_frame = contacts_frame(contact_table, options)  # checks the roles given too
+    contact_frame = contacts_frame(  # checks the roles given too
+        contact_table, options, accounts=accounts is not None
+    )
     if contact_table is not None:
         sources["contacts"] = (contact_table.source, contact_table.rows_in)
     segments = load_segments(accounts, options)

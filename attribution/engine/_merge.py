@@ -63,14 +63,18 @@ def check_partitions(partitions: object) -> int:
     return partitions
 
 
-def contact_accounts(contacts: pl.DataFrame | None, options: RunOptions) -> pl.DataFrame | None:
+def contact_accounts(
+    contacts: pl.DataFrame | None, options: RunOptions, *, accounts: bool = False
+) -> pl.DataFrame | None:
     """At account level, each contact's account (``__contact``, ``__account``): the split
     keys rows that carry only a contact by it, as the journeys do. A contact of two accounts
-    is an error (at either level: a touch without an account takes its contact's), raised
-    here, before any pass over the data."""
+    is an error (at contact level too when the run is given an accounts table: a touch
+    without an account takes its contact's, whose segment the run reads), raised here,
+    before any pass over the data."""
     if contacts is None:
         return None
-    attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contacts, "")
+    if options.level == "account" or accounts:
+        attach_accounts(pl.DataFrame(schema={"contact_id": pl.String}), contacts, "")
     if options.level != "account":
         return None
     return (

@@ -201,10 +201,12 @@ def _run(
     timer.stage("split")
     inputs: dict[str, Any] = {}
     contact_table = load_input(contacts, CONTACTS, options) if contacts is not None else None
-    contact_frame = contacts_frame(contact_table, options)  # checks the roles given too
+    contact_frame = contacts_frame(  # checks the roles given too
+        contact_table, options, accounts=account_table is not None
+    )
     if contact_table is not None:
         inputs["contacts"] = contact_table.source.describe(contact_table.rows_in)
-    contact_map = contact_accounts(contact_frame, options)
+    contact_map = contact_accounts(contact_frame, options, accounts=account_table is not None)
     segments = load_segments(account_table, options)
     if segments is not None:
         inputs["accounts"] = segments.table.source.describe(segments.table.rows_in)

@@ -457,7 +457,7 @@ def attribute_spark(
         raw = contacts if isinstance(contacts, pl.DataFrame) else _to_polars(contacts)
         contact_frame = load(raw, CONTACTS).frame
     check_run_roles(contact_frame, options)
-    contact_map = contact_accounts(contact_frame, options)
+    contact_map = contact_accounts(contact_frame, options, accounts=accounts is not None)
     if options.segment_windows is not None and accounts is not None:
         accounts = accounts if isinstance(accounts, pl.DataFrame) else _to_polars(accounts)
     segments = segments_of(load_segments(accounts, options), options)

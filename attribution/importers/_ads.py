@@ -169,11 +169,18 @@ def _platform(
         {"date" if day else "month": when, "amount": amount, "campaign": campaign,
          "impressions": impressions, "clicks": clicks, "channel": f"(set: {names['channel']})"},
     )  # fmt: skip
-    # Google Ads' 'Total: Account' / 'Total: Campaigns' rows, under the date column
-    total = pl.col(when).str.contains(r"(?i)^total\s*(:|$)").fill_null(False)
-    totals = export.frame.select(total.sum()).item()
+    # Google Ads' 'Total: Account' / 'Total: Campaigns' rows: in the report's first column,
+    # whichever it is (the date, or the campaign when the report is laid out by campaign);
+    # a row with no date is no day's spend either (a total, a subtotal, a blank line)
+    texts = [c for c, t in export.frame.schema.items() if t == pl.String]
+    total = pl.any_horizontal(
+        *(pl.col(c).str.contains(r"(?i)^\s*total\s*(:|$)").fill_null(False) for c in texts)
+    )
+    dateless = ~total & pl.col(when).cast(pl.String).str.strip_chars().fill_null("").eq("")
+    totals, blank = export.frame.select(total.sum().alias("t"), dateless.sum().alias("b")).row(0)
     report.drop(platform, "the report's total row ('Total: ...')", totals)
-    export = replace(export, frame=export.frame.filter(~total))
+    report.drop(platform, f"a row without a {when!r} (a subtotal or a blank line)", blank)
+    export = replace(export, frame=export.frame.filter(~total & ~dateless))
     report.kept(platform, export.frame.height)
     report.currency = {}
     value = deal_amounts(export, amount, report)

@@ -31,6 +31,7 @@ from attribution.exceptions import SchemaError
 from attribution.importers._currency import deal_amounts
 from attribution.importers._read import (
     Export,
+    _refuse,
     count_close_dates,
     parse_close_dates,
     parse_timestamps,
@@ -164,9 +165,22 @@ def _organization_names(orgs: Export | None, report: ImportReport) -> pl.DataFra
     oid = orgs.require(["Organization - ID", "ID", "Organization ID", "id"])
     name = orgs.require(["Organization - Name", "Name", "name"])
     report.read(orgs, {"account_id": oid, "name": name})
-    return orgs.frame.select(
-        pl.col(oid).alias("org_id"), pl.col(name).alias("org_name")
-    ).drop_nulls()
+    # an id listed twice with one name is one organization; with two names, which one a
+    # deal's organization is would be the file's row order: an error naming the lines
+    named = pl.col(name).is_not_null() & pl.col(oid).is_not_null()
+    _refuse(
+        orgs,
+        oid,
+        named & (pl.col(name).filter(pl.col(name).is_not_null()).n_unique().over(oid) > 1),
+        "{n} row(s) give one organization id two names, e.g. {example}",
+        "give each organization id one name (the export lists an organization once)",
+        "account_id",
+    )
+    return (
+        orgs.frame.select(pl.col(oid).alias("org_id"), pl.col(name).alias("org_name"))
+        .drop_nulls()
+        .unique("org_id", keep="first", maintain_order=True)
+    )
 
 
 def _organization(export: Export, org_names: pl.DataFrame | None) -> tuple[pl.Expr, str | None]:

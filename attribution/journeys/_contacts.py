@@ -51,15 +51,19 @@ def contact_roles(contacts: pl.DataFrame | None) -> pl.DataFrame:
 
 
 def attach_accounts(
-    frame: pl.DataFrame, contacts: pl.DataFrame | None, table: str
+    frame: pl.DataFrame, contacts: pl.DataFrame | None, table: str, *, strict: bool = True
 ) -> pl.DataFrame:
-    """Fill ``account_id`` from the contacts table where the row has a contact but no account."""
+    """Fill ``account_id`` from the contacts table where the row has a contact but no
+    account. A contact listed under two accounts is an error (``strict``), else it fills
+    nothing (a contact-level run that reads no account: its journeys do not need one)."""
     if contacts is None or "contact_id" not in frame.columns:
         return frame
     known = contacts.filter(pl.col("account_id").is_not_null())
     # picking one of several accounts would depend on the row order of the contacts table
     conflict = pl.col("account_id").n_unique().over("contact_id") > 1
-    if known.select(conflict.any()).item():
+    if not strict:
+        known = known.filter(~conflict)
+    elif known.select(conflict.any()).item():
         raise _conflict(
             known,
             conflict,

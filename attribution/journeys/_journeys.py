@@ -198,8 +198,9 @@ def build_journeys(
     milestones = {**DEFAULT_MILESTONES, **(milestones or {})}
     # a touch's account: its own account_id, else its contact's from the contacts table, at
     # either level (at contact level it is the segment of the conversion, its draws and its
-    # unit economics: the spend split reads touches alike)
-    touches = attach_accounts(touches, contacts, "touches")
+    # unit economics: the spend split reads touches alike; a contact of two accounts there
+    # is an error only when the run reads accounts, checked with the contacts table)
+    touches = attach_accounts(touches, contacts, "touches", strict=level == "account")
     if level == "account":
         stages = attach_accounts(stages, contacts, "stages")
     for name, frame in (("touches", touches), ("stages", stages)):
