@@ -302,6 +302,12 @@ class RunOptions:
         subscriptions ``mrr`` / ``arr``) beside a ``currency`` column are converted by it,
         counted and said; without it, several currencies in a table are an error naming
         its lines (never summed as one). See :mod:`attribution.inputs._currency_column`.
+    currency
+        The currency the amounts are written in, an ISO 4217 code (``EUR``), for data with
+        no currency column: a label for the report's money (``€600,000``), never a
+        conversion. The run's reporting currency is the rates' currency at rate 1, else the
+        data's one currency, else this, else USD; one that contradicts the rates or the
+        data is an error naming both (:mod:`attribution._reporting_currency`).
 
     Raises
     ------
@@ -538,6 +544,15 @@ class RunOptions:
             kind="path",
         ),
     )
+    currency: str | None = field(
+        default=None,
+        metadata=_flag(
+            "--currency",
+            help="The ISO 4217 code your amounts are written in (EUR), for data without a "
+            "currency column: the report's money sign, no conversion (default: the rates' "
+            "currency at rate 1, else the data's, else USD)",
+        ),
+    )
     _checked: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -558,6 +573,12 @@ class RunOptions:
 
             with _option("currency_rates"):
                 read_rates(self.currency_rates)
+        if self.currency is not None:  # a label of the amounts; never against the rates
+            from attribution._reporting_currency import check_currency_code, decide_currency
+
+            with _option("currency"):
+                object.__setattr__(self, "currency", check_currency_code(self.currency))
+            decide_currency(option=self.currency, rates_file=self.currency_rates, found={})
         with _option("level"):
             if self.level not in DEFAULT_LOOKBACK:
                 raise InputError(f"level must be 'contact' or 'account'; got {self.level!r}")

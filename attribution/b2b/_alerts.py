@@ -45,6 +45,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.b2b._alerts_series import ALL, full_weeks, horizons, weekly_frames
 from attribution.b2b._alerts_settings import AlertSettings, Spec, metric_specs
 from attribution.b2b._alerts_weekly import (
@@ -282,7 +283,7 @@ def _fmt(value: float | None, stat: str, metric: str) -> str:
     if stat == "rate":
         return f"{value:.1%}"
     if metric == "spend" or metric.startswith("cost_per_"):
-        return f"${value:,.0f}" if value >= 10 else f"${value:,.2f}"
+        return money_text(value) if value >= 10 else money_text(value, 2)
     if stat == "mean":
         return f"{value:.1f}"
     return f"{value:,.0f}"

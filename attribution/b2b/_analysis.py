@@ -54,6 +54,8 @@ class Analysis:
 
     survey_benchmark: SurveyBenchmark | None = None
     extras: list[Any] = field(default_factory=list)
+    #: the run's reporting currency (its summaries' money sign): the manifest's currency
+    currency: str = "USD"
 
     @property
     def outputs(self) -> list[Any]:
@@ -64,7 +66,10 @@ class Analysis:
 
     def summaries(self) -> list[str]:
         """The summary of each output, in order."""
-        return [extra.summary() for extra in self.outputs]
+        from attribution._reporting_currency import money_in
+
+        with money_in(self.currency):
+            return [extra.summary() for extra in self.outputs]
 
 
 @dataclass
@@ -134,12 +139,20 @@ def analyse(
         options = result.options
     if options is not None:  # each table with money converted alike (--currency-rates)
         inputs = inputs.with_rates(options.currency_rates)
-    bench = _decide(result, inputs, options)
-    extras = _economics(result, inputs, options)
-    extras += _calibration(result, inputs, options, extras)
-    if inputs.sla is not False:
-        extras.append(_sla(inputs, options))
-    return Analysis(survey_benchmark=bench, extras=extras)
+    # the run's reporting currency, decided once (the money sign of every text below)
+    from attribution._reporting_currency import money_in, run_currency
+
+    currency = run_currency(
+        result.manifest, {"spend": inputs.spend, "subscriptions": inputs.subscriptions}, options
+    )
+    result.manifest["currency"] = currency
+    with money_in(currency["code"]):
+        bench = _decide(result, inputs, options)
+        extras = _economics(result, inputs, options)
+        extras += _calibration(result, inputs, options, extras)
+        if inputs.sla is not False:
+            extras.append(_sla(inputs, options))
+    return Analysis(survey_benchmark=bench, extras=extras, currency=currency["code"])
 
 
 def _columns(options: RunOptions | None) -> dict[str, dict[str, str]] | None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from attribution._reporting_currency import money_text
+
 __all__ = ["accountless_finding", "accountless_lines", "drop_accountless"]
 
 
@@ -66,11 +68,13 @@ def accountless_lines(p: dict[str, Any]) -> list[str]:
     if not found:
         return []
     top = ", ".join(
-        f"{r['channel']} {r['touches']:,.0f} (${r['spend']:,.0f})" for r in found["by_channel"][:3]
+        f"{r['channel']} {r['touches']:,.0f} ({money_text(r['spend'])})"
+        for r in found["by_channel"][:3]
     )
     return [
         f"Touches without an account: {found['touches']:,} (their channels' spend share "
-        f"${found['spend']:,.0f}; {top}{', ...' if len(found['by_channel']) > 3 else ''}) reach "
+        f"{money_text(found['spend'])}; {top}"
+        f"{', ...' if len(found['by_channel']) > 3 else ''}) reach "
         "no account-level journey, so no segment: the spend split across segments follows "
         "each channel's other touches (not a breach of any segment)."
     ]

@@ -32,6 +32,7 @@ from typing import Final
 
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.b2b._economics_metrics import Assumptions, with_metrics
 from attribution.b2b._economics_slices import ALL
 from attribution.b2b._reconcile import draws_reconciled
@@ -270,7 +271,7 @@ def span(
 
     def one(x: float) -> str:
         if kind == "money":
-            return f"${x:,.0f}"
+            return money_text(x)
         if kind == "pct":
             return f"{x:.1%}"
         return f"{x:,.1f}"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.b2b._economics_slices import conversion_accounts, observed_churns
 
 if TYPE_CHECKING:
@@ -233,9 +234,9 @@ def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
             (
                 "deal_values_missing",
                 f"NOTE: ARPA, and so LTV, LTV/CAC and payback, counts {z['at_zero']:,} of "
-                f"{z['customers']:,} credited customers ({z['share']:.0%}) at $0: their deals "
-                "have no amount. Give the amounts, or read LTV as understated by up to that "
-                "share.",
+                f"{z['customers']:,} credited customers ({z['share']:.0%}) at "
+                f"{money_text(0)}: their deals have no amount. Give the amounts, or read LTV "
+                "as understated by up to that share.",
             )
         )
     if u := p.get("unattributed"):

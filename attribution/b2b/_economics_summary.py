@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from attribution._reporting_currency import money_text, sign
 from attribution.b2b._decision import decision_note
 from attribution.b2b._economics_accountless import accountless_lines
 from attribution.b2b._economics_draws import LOW_MARK, low_note, span
@@ -50,7 +51,7 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
     ci = draws > 0 and "loaded_cac_ci_low" in rows.columns
     lines = [
         f"Unit economics under {under} (CAC = spend / credited customers; loaded adds "
-        f"non-media costs ${p['non_media_total']:,.0f} allocated by {p['allocation']}; "
+        f"non-media costs {money_text(p['non_media_total'])} allocated by {p['allocation']}; "
         f"LTV = ARPA x {p['gross_margin']['value']:.0%} margin{_by_segment(p)} / annual churn "
         f"({churn['value']:.0%}, {churn['source']}), lifetime at most "
         f"{p.get('max_lifetime_years', 5):g} years; guardrail basis {basis}: loaded CAC <= "
@@ -207,7 +208,7 @@ def _segments(econ: UnitEconomics, model: str, blended: pl.DataFrame) -> list[st
     lines.append(
         f"  {'segment':<12} {'customers':>9} {'loaded CAC':>10} {'ARPA':>9} {'LTV':>9} "
         f"{'LTV/CAC':>8} {'payback mo':>10} {'target mo':>9} {'payback vs target':<17} "
-        f"{'guardrail':>9} {'':<6} {'pipeline/$':>10}"
+        f"{'guardrail':>9} {'':<6} {'pipeline/' + sign():>10}"
     )
     for r in blended.iter_rows(named=True):
         # each verdict beside the figure it judges: payback against its target, the guardrail
@@ -242,7 +243,8 @@ def _range_lines(blended: pl.DataFrame) -> list[str]:
     if judged_rows.height == 0:
         return []
     lines = [
-        "Segments against the published ranges (pipeline per $ = created pipeline, the "
+        f"Segments against the published ranges (pipeline per {sign()} = created pipeline, "
+        "the "
         "opportunity amounts the channels sourced, / media spend; CAC recovery = the same "
         "payback months, against the playbook's CAC recovery range for the segment, which is "
         "tighter than the payback target of the table above: a segment can meet one and miss "
@@ -251,7 +253,8 @@ def _range_lines(blended: pl.DataFrame) -> list[str]:
     for r in judged_rows.iter_rows(named=True):
         parts = []
         for label, figure, prefix, unit in (
-            ("pipeline per $", "created_pipeline_per_dollar", "pipeline_per_dollar", "ratio"),
+            (f"pipeline per {sign()}", "created_pipeline_per_dollar", "pipeline_per_dollar",
+             "ratio"),
             ("CAC recovery", "payback_months", "cac_payback", "months"),
         ):
             ranged = {

@@ -86,7 +86,7 @@ from attribution.b2b._funnel_stages import (
 from attribution.b2b._funnel_unit import deal_table, funnel_key, unit_lines
 from attribution.b2b._funnel_velocity import pipeline_velocity
 from attribution.b2b._retention import Retention
-from attribution.b2b._shared import jsonable, load_stage_events, pct, rows_error
+from attribution.b2b._shared import jsonable, load_stage_events, money_text, pct, rows_error
 from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import ModelParameterError
@@ -269,12 +269,12 @@ class Funnel:
         )
         overall = self.velocity.filter(pl.col("dimension") == "all")
         if overall.height:
-            v = overall.row(0, named=True)
-            if v["velocity_per_day"] is not None:
+            if (v := overall.row(0, named=True))["velocity_per_day"] is not None:
                 lines.append(
                     f"Pipeline velocity: {v['opportunities']:,.0f} open opportunities (avg) x "
-                    f"{pct(v['win_rate'])} win rate x ${v['average_deal']:,.0f} average deal / "
-                    f"{v['cycle_days']:.1f} cycle days = ${v['velocity_per_day']:,.0f} per day."
+                    f"{pct(v['win_rate'])} win rate x {money_text(v['average_deal'])} average "
+                    f"deal / {v['cycle_days']:.1f} cycle days = "
+                    f"{money_text(v['velocity_per_day'])} per day."
                 )
         lines.extend(kpi_lines(self.kpis))
         lines.extend(self.alert_lines())
@@ -489,7 +489,7 @@ def funnel(
         f"{thresholds}, a change of at least {settings.min_change:.0%} (rates: "
         f"{settings.min_points * 100:g} points) and volume: an expected {settings.min_volume:g} "
         f"a week for counts, {settings.min_entrants} entrants for a rate, "
-        f"{settings.min_deals} closed deals for the sales cycle, ${settings.min_spend:,.0f} "
+        f"{settings.min_deals} closed deals for the sales cycle, {money_text(settings.min_spend)} "
         "of spend. A step rate's week is provisional until the step's horizon (the "
         f"{settings.horizon_quantile:.0%} quantile of its time in stage, at most "
         f"{settings.max_horizon_days} days: {detected.horizons}) has passed; provisional weeks "

@@ -4,44 +4,42 @@ marketing-sourced and -influenced shares of pipeline, and NRR (from the retentio
 
 Definitions (also in ``funnel.json`` and the README):
 
-- ``average_deal_size`` (USD): mean ``value`` of the ``closed_won`` events of won entities.
-- ``time_to_close_days``: mean days from the opportunity to ``closed_won`` (the velocity's
-  cycle days), judged against ``deal_velocity_days``; ``sales_cycle_months`` is the same
-  figure in months (days / 30.4375), judged against the segment's ``sales_cycle_months``.
+- ``average_deal_size`` (money): mean ``value`` of the ``closed_won`` events of won entities.
+- ``time_to_close_days``: mean days from the opportunity to ``closed_won`` (the velocity's cycle
+  days), judged against ``deal_velocity_days``; ``sales_cycle_months`` is the same figure in
+  months (days / 30.4375), judged against the segment's ``sales_cycle_months``.
 - ``win_rate``: won / (won + lost) of closed opportunities.
-- ``pipeline_velocity_per_day`` (USD a day): open opportunities x win rate x average deal /
+- ``pipeline_velocity_per_day`` (money a day): open opportunities x win rate x average deal /
   cycle days (:mod:`attribution.b2b._funnel`).
 - ``customer_concentration``: the share of won revenue that the ``top_customers`` largest
-  customers (accounts; the entity when it has no account) bring; ``detail`` names N and the
-  count of customers.
+  customers (accounts; the entity when it has no account) bring; ``detail`` names N and the count
+  of customers.
 - ``marketing_sourced_share`` / ``marketing_influenced_share`` (with touches): of the
-  opportunities (entities that reached the opportunity step; at the time of the
-  opportunity, else of the won / lost event), the share whose first touch is a marketing
-  touch at or before it (sourced), and the share with any marketing touch at or before it
-  (influenced). A sales touch is one whose ``touch_type`` is a sales touch type
-  (``sales_call``, ``sales_email``, ``meeting``) or that has an ``owner_team`` (made by a
-  sales team: SDR prospecting, AE follow-up); every other touch is a marketing touch.
-  Counts, not value: opportunities carry no amount until they close.
+  opportunities (entities that reached the opportunity step; at the time of the opportunity, else
+  of the won / lost event), the share whose first touch is a marketing touch at or before it
+  (sourced), and the share with any marketing touch at or before it (influenced). A sales touch is
+  one whose ``touch_type`` is a sales touch type (``sales_call``, ``sales_email``, ``meeting``) or
+  that has an ``owner_team`` (made by a sales team: SDR prospecting, AE follow-up); every other
+  touch is a marketing touch. Counts, not value: opportunities carry no amount until they close.
 - ``nrr``: annualised net revenue retention per segment, from
   :func:`attribution.b2b._retention.nrr` (with a subscriptions table).
-- Per sourced channel (with touches; ``dimension = channel``): ``mql_rate`` = the share of
-  the leads the channel sourced (first touch) that became MQLs, judged against the
-  channel's ``mql_rate`` row; with spend, ``cost_per_lead`` = the channel's spend over the
-  spend table / the leads it sourced over the stages table (judged against its ``cpl``
-  row) and ``cost_per_mql`` likewise. Channels without a row of their own have no range.
-- Per sourced channel too: ``sql_conversion`` = the share of the MQLs it sourced that
-  became SQLs (judged against the channel's ``sql_conversion`` row, content syndication
-  10-20%, read as MQL -> SQL); with ``clicks`` in the spend, ``conversion_rate`` = the leads
-  it sourced / its clicks (paid search 5-15%). LinkedIn's lead-form conversion and
-  programmatic view-through rates need form opens and view-throughs no input carries: not
-  compared.
+- Per sourced channel (with touches; ``dimension = channel``): ``mql_rate`` = the share of the
+  leads the channel sourced (first touch) that became MQLs, judged against the channel's
+  ``mql_rate`` row; with spend, ``cost_per_lead`` = the channel's spend over the spend table / the
+  leads it sourced over the stages table (judged against its ``cpl`` row) and ``cost_per_mql``
+  likewise. Channels without a row of their own have no range.
+- Per sourced channel too: ``sql_conversion`` = the share of the MQLs it sourced that became SQLs
+  (judged against the channel's ``sql_conversion`` row, content syndication 10-20%, read as MQL ->
+  SQL); with ``clicks`` in the spend, ``conversion_rate`` = the leads it sourced / its clicks
+  (paid search 5-15%). LinkedIn's lead-form conversion and programmatic view-through rates need
+  form opens and view-throughs no input carries: not compared.
 - Media figures per channel (spend rows with ``impressions`` / ``clicks``, the ad platform's
-  counts for the same rows): ``cpm`` = spend / impressions x 1,000 and ``cpc`` = spend /
-  clicks, each over the spend rows that carry the count; ``ctr`` = clicks / impressions over
-  the rows that carry both. Judged against the channel's ``cpm``, ``cpc`` and ``ctr`` rows
-  (LinkedIn CPM $30-80, CPC $5-15, CTR 0.3-0.8%; programmatic CPM $10-30, CTR 0.05-0.15%;
-  paid search CTR 3-8%: its CPC ranges are per brand and generic keywords, which the spend
-  does not say, so give your own ``[targets.channel.NAME] cpc``).
+  counts for the same rows): ``cpm`` = spend / impressions x 1,000 and ``cpc`` = spend / clicks,
+  each over the spend rows that carry the count; ``ctr`` = clicks / impressions over the rows that
+  carry both. Judged against the channel's ``cpm``, ``cpc`` and ``ctr`` rows (LinkedIn CPM USD
+  30-80, CPC USD 5-15, CTR 0.3-0.8%; programmatic CPM USD 10-30, CTR 0.05-0.15%; paid search CTR
+  3-8%: its CPC ranges are per brand and generic keywords, which the spend does not say, so give
+  your own ``[targets.channel.NAME] cpc``).
 """
 
 from __future__ import annotations
@@ -52,7 +50,7 @@ from typing import Any
 import polars as pl
 
 from attribution.b2b._gaps import gap_words
-from attribution.b2b._shared import pct
+from attribution.b2b._shared import money_prefix, pct
 from attribution.inputs._account_inputs import UNKNOWN
 from attribution.inputs._benchmarks import Benchmarks, format_range, format_value, gap_expr
 
@@ -104,18 +102,9 @@ _UNITS = {
     "ctr": "rate",
 }
 KPI_COLUMNS = (
-    "dimension",
-    "group",
-    "kpi",
-    "value",
-    "unit",
-    "detail",
-    "benchmark_low",
-    "benchmark_high",
-    "benchmark_gap",
-    "benchmark_source",
-    "not_measured",
-)
+    "dimension", "group", "kpi", "value", "unit", "detail", "benchmark_low", "benchmark_high",
+    "benchmark_gap", "benchmark_source", "not_measured",
+)  # fmt: skip
 _DAYS_PER_MONTH = 30.4375
 
 
@@ -352,7 +341,7 @@ def _by_channel(wide: pl.DataFrame, spend: pl.DataFrame | None) -> pl.DataFrame:
                     pl.lit(kpi).alias("kpi"),
                     pl.when(pl.col(n) > 0).then(pl.col("_spend") / pl.col(n)).alias("value"),
                     pl.format(
-                        "${} spend / {} {}",
+                        f"{money_prefix()}{{}} spend / {{}} {{}}",
                         pl.col("_spend").round(0).cast(pl.Int64),
                         pl.col(n),
                         pl.lit("leads" if n == "_leads" else "MQLs"),
@@ -396,7 +385,7 @@ def _media(spend: pl.DataFrame) -> pl.DataFrame:
                 .alias("value"),
                 pl.format(
                     "{}{} {} / {} {}",
-                    pl.lit("$" if num == "amount" else ""),
+                    pl.lit(money_prefix() if num == "amount" else ""),
                     pl.col("_num").round(0).cast(pl.Int64),
                     pl.lit("spend" if num == "amount" else "clicks"),
                     pl.col("_den").round(0).cast(pl.Int64),

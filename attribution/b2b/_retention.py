@@ -52,6 +52,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.b2b._shared import jsonable, pct
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import InputError
@@ -149,7 +150,7 @@ class Retention:
         lines.extend(
             f"  {r['segment']:<12} NRR {pct(r['nrr']):>7}  GRR {pct(r['grr']):>7}  "
             f"annual churn {pct(r['annual_churn']):>6}  expansion "
-            f"${r['expansion']:,.0f}  accounts {r['accounts']:,}"
+            f"{money_text(r['expansion'])}  accounts {r['accounts']:,}"
             for r in self.table.iter_rows(named=True)
         )
         return "\n".join(lines)

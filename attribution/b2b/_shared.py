@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 
+from attribution._reporting_currency import money_prefix as money_prefix  # re-exported
+from attribution._reporting_currency import money_text as money_text  # re-exported
 from attribution.exceptions import InputError, ModelNotFoundError
 from attribution.inputs._formats import resolve_formats
 from attribution.inputs._schema import ROW, SPEND, STAGES, Table, load
@@ -67,16 +69,17 @@ def is_number(x: Any) -> bool:
 
 
 def money(x: float | None, cents_below: float = 10.0) -> str:
-    """``$1,235`` (whole currency units); below ``cents_below`` with cents (``$0.62``,
-    ``$2.50``; ``$3`` for a whole amount), so an amount that is not zero is never shown as
-    ``$0`` (under a cent: ``<$0.01``); ``-`` for a missing value."""
+    """``$1,235`` (whole currency units, the sign of the run's reporting currency:
+    :func:`attribution._reporting_currency.money_text`); below ``cents_below`` with cents
+    (``$0.62``, ``$2.50``; ``$3`` for a whole amount), so an amount that is not zero is
+    never shown as ``$0`` (under a cent: ``<$0.01``); ``-`` for a missing value."""
     if x is None:
         return "-"
     if x == 0 or abs(x) >= cents_below:
-        return f"${x:,.0f}".replace("$-", "-$")
+        return money_text(x)
     if abs(x) < 0.005:
-        return "<$0.01" if x > 0 else ">-$0.01"
-    return f"${x:,.2f}".replace(".00", "").replace("$-", "-$")
+        return f"<{money_text(0.01, 2)}" if x > 0 else f">{money_text(-0.01, 2)}"
+    return money_text(x, 2).replace(".00", "")
 
 
 def num(x: float | None, fmt: str = ",.0f") -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.inputs._schema import ROW, Table
 
 __all__ = ["spend_check_lines", "spend_checks"]
@@ -82,19 +83,19 @@ def spend_check_lines(found: dict[str, Any] | None) -> list[str]:
     out = []
     if dup := found.get("exact_duplicate"):
         out.append(
-            f"Spend: {dup['rows']:,} exact duplicate row(s) dropped (${dup['amount']:,.0f}; "
+            f"Spend: {dup['rows']:,} exact duplicate row(s) dropped ({money_text(dup['amount'])}; "
             f"lines {', '.join(map(str, dup['lines']))}): a row repeated in every column is "
             "counted once"
         )
     if after := found.get("after_last_conversion"):
         out.append(
-            f"Spend: {after['rows']:,} row(s) (${after['amount']:,.0f}) dated after the last "
+            f"Spend: {after['rows']:,} row(s) ({money_text(after['amount'])}) dated after the last "
             f"conversion's month ({after['month']}; lines "
             f"{', '.join(map(str, after['lines']))}) are in CAC, divided by earlier customers"
         )
     if before := found.get("before_lookback_window"):
         out.append(
-            f"Spend: {before['rows']:,} row(s) (${before['amount']:,.0f}) dated before the "
+            f"Spend: {before['rows']:,} row(s) ({money_text(before['amount'])}) dated before the "
             f"first conversion's lookback window opens ({before['month']}; lines "
             f"{', '.join(map(str, before['lines']))}) are in CAC, though no credited touch "
             "can be that old"

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
+from attribution._reporting_currency import money_in
 from attribution.b2b._analysis import Analysis
 from attribution.cli._output import console as console  # the consoles, re-exported
 from attribution.cli._output import err as err
@@ -447,7 +448,8 @@ def finish(
     except STOPS as stop:  # the directory is made atomically: not there at all
         interrupted("nothing was written (the run directory is made whole or not at all)", stop)
     try:
-        _summarise(result, path, analysis, summary=summary, write_to=write_to, choose=choose)
+        with money_in(result.manifest):  # the run's reporting currency (its money sign)
+            _summarise(result, path, analysis, summary=summary, write_to=write_to, choose=choose)
     except STOPS as stop:
         from attribution.inputs._database import redacted
 

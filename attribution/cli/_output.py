@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from attribution._reporting_currency import sign
 from attribution.b2b._deals import committee_line
 from attribution.engine._result import AttributionResult
 
@@ -277,6 +278,6 @@ def _print_accounts(result: AttributionResult) -> None:
             console.print(
                 "  pipeline = the opportunity amounts of the run's won deals; every "
                 "opportunity's (open and lost too) is the economics' pipeline_created "
-                "(pipeline per $) and the funnel's",
+                f"(pipeline per {sign()}) and the funnel's",
                 markup=False,
             )

@@ -9,6 +9,7 @@ from typing import Annotated, Any, cast
 import typer
 from rich.markup import escape
 
+from attribution._reporting_currency import money_in
 from attribution.b2b._analysis import B2BInputs, analyse
 from attribution.b2b._plan_touch_types import given_touch_types, sales_touch_types_of
 from attribution.b2b._plan_touch_types import plan_touch_types as default_touch_types
@@ -182,6 +183,15 @@ def plan_cmd(
         ),
     ] = None,
     out: MaybeOutOpt = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency",
+            help="The ISO 4217 code the plan's budget and your amounts are written in (EUR): "
+            "the money sign of the check, no conversion (default: the config's [run] "
+            "currency, else the rates' or the data's currency, else USD)",
+        ),
+    ] = None,
 ) -> None:
     """Check a plan: can this budget buy the target customers at the target CAC?
 
@@ -221,7 +231,9 @@ def plan_cmd(
         data = {"--touches": touches, "--stages": stages, "--spend": spend}
         bench = load_benchmarks_of(cfg, benchmarks)
         if all(v is None for v in data.values()):
-            check = check_plan(plan, benchmarks=bench)
+            code = _currency_without_data(cfg, currency)  # the budget's currency
+            with money_in(code):
+                check = check_plan(plan, benchmarks=bench)
             if check.flags.height == 0:  # nothing checked is no answer: exit 3 saying why
                 fail(
                     EmptyResultError(
@@ -232,8 +244,9 @@ def plan_cmd(
                     ),
                     EXIT_EMPTY,
                 )
-            path = write_extra(check, out, "plan")
-            console.print(check.summary(), highlight=False, markup=False)
+            with money_in(code):
+                path = write_extra(check, out, "plan")
+                console.print(check.summary(), highlight=False, markup=False)
             if tests := read_plan(plan).tests:
                 console.print(
                     f"The plan's {len(tests)} channel test(s) ({', '.join(tests)}) and its risk "
@@ -268,7 +281,8 @@ def plan_cmd(
         options = _plan_options(
             plan, cfg, touches, model, timestamp_format, exclude_touch_types,
             {"level": (level, "--level"), "bootstrap": (bootstrap, "--bootstrap"),
-             "bootstrap_seed": (bootstrap_seed, "--bootstrap-seed")},
+             "bootstrap_seed": (bootstrap_seed, "--bootstrap-seed"),
+             "currency": (currency, "--currency")},
         )  # fmt: skip
         # the B2B inputs (spend, plan, accounts...) read and checked before the attribution
         b2b = B2BInputs(
@@ -318,3 +332,15 @@ def plan_cmd(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _currency_without_data(cfg: RunConfig | None, currency: str | None) -> str:
+    """The currency a plan checked without data is written in: ``--currency``, else the
+    config's ``[run] currency``, else its rates' currency at rate 1, else USD
+    (:mod:`attribution._reporting_currency`); a bad code or a contradiction is an error."""
+    from attribution._reporting_currency import check_currency_code, decide_currency
+
+    run = cfg.run if cfg is not None else {}
+    given = currency if currency is not None else run.get("currency")
+    code = check_currency_code(given) if given is not None else None
+    return decide_currency(option=code, rates_file=run.get("currency_rates"), found={})["code"]

@@ -147,6 +147,8 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         "max_touches_per_journey": options.max_touches_per_journey,
         "exclude_touch_types": list(options.exclude_touch_types),
         "timezone": options.timezone or "UTC",
+        # the currency option as given (the run's reporting currency: the top-level currency)
+        **({"currency": options.currency} if options.currency is not None else {}),
         "allow_empty": options.allow_empty,
         "key": options.key,
         "touch_credit_layout": options.touch_credit_layout,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
+from attribution._reporting_currency import money_in
 from attribution.engine._empty import require_conversions
 from attribution.engine._files import RunFiles, atomic_directory, write_json_atomic
 from attribution.inputs._separator import STORED_SEPARATOR
@@ -376,8 +377,9 @@ class AttributionResult:
                     )
                 )
             write_tables(tmp, [(file, build) for file, build in tables if file not in replaced])
-            for extra in also:  # e.g. a SurveyBenchmark: anything with .write(directory)
-                extra.write(tmp)
+            with money_in(self.manifest):  # its texts' money in the run's currency
+                for extra in also:  # e.g. a SurveyBenchmark: anything with .write(directory)
+                    extra.write(tmp)
             if self.graphs:  # networkx imported here: 0.1 s of every process's start before
                 import networkx as nx
             for name, graph in self.graphs.items():

@@ -53,6 +53,7 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.exceptions import ConfigError, InputError, did_you_mean
 
 __all__ = [
@@ -478,7 +479,7 @@ def format_value(value: float | None, unit: str, metric: str = "") -> str:
     if unit == "ratio":
         return f"{value:.3g}x"
     if unit == "usd":
-        return f"${value:,.2f}".replace(".00", "") if value < 1000 else f"${value:,.0f}"
+        return money_text(value, 2 if value < 1000 else 0).replace(".00", "")
     return f"{value:,.3g} {unit}"
 
 

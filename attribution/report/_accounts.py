@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 from plotly.subplots import make_subplots
 
+from attribution._reporting_currency import money_prefix, sign
 from attribution.engine._files import RunFiles
 from attribution.report._charts import (
     BLUE,
@@ -65,13 +66,14 @@ def _pipeline(ctx: Context, pipeline: pl.DataFrame) -> list[str]:
         groups=(("sourced", BLUE), ("influenced", ORANGE)), order=order,
     )  # fmt: skip
     fig.update_layout(
-        barmode="group", yaxis={"title": "pipeline ($)", "tickformat": ",.0f", "tickprefix": "$"}
+        barmode="group",
+        yaxis={"title": f"pipeline ({sign()})", "tickformat": ",.0f", "tickprefix": money_prefix()},
     )
     shares = {c: fmt_pct for c in pipeline.columns if c.endswith("_share")}
     deals = (ctx.manifest.get("parameters") or {}).get("pipeline_deals") or "the run's deals"
     won = (
         " Open and lost opportunities are not in it: every opportunity's pipeline is the unit "
-        "economics' (pipeline per $) and the funnel's."
+        f"economics' (pipeline per {e(sign())}) and the funnel's."
         if deals.startswith("closed-won")
         else ""
     )

@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 from plotly.subplots import make_subplots
 
+from attribution._reporting_currency import money_prefix, sign
 from attribution.b2b._decision import DEFAULT_DECISION_MODELS, decision_note
 from attribution.b2b._economics_draws import MIN_CUSTOMERS
 from attribution.b2b._economics_summary import BASIS_TEXT
@@ -271,7 +272,7 @@ def _segment_range_note(rows: pl.DataFrame) -> str:
     short = [
         f"{r['segment']} ({what})"
         for r in rows.iter_rows(named=True)
-        for what, key in (("pipeline per $", "pipeline_per_dollar_judgement"),
+        for what, key in ((f"pipeline per {sign()}", "pipeline_per_dollar_judgement"),
                           ("CAC recovery", "cac_payback_judgement"))  # fmt: skip
         if r.get(key) == "short"
     ]
@@ -291,10 +292,10 @@ def _cac_chart(
     cac_col: str,
     currency: str,
 ) -> str:
-    """Two panels sharing the channels: loaded CAC in dollars, and the same CAC as a share of
-    gross profit per customer against the guardrail, drawn once as a line (linear axes: the
-    guardrail is one share for every channel, so no log axis is needed)."""
-    unit = currency or "$"
+    """Two panels sharing the channels: loaded CAC in the run's currency, and the same CAC
+    as a share of gross profit per customer against the guardrail, drawn once as a line
+    (linear axes: the guardrail is one share for every channel, so no log axis is needed)."""
+    unit = currency or sign()  # the run's reporting currency
     has_share = "guardrail_share" in econ.columns
     limits = [v for v in col(econ, "guardrail_limit") if not is_missing(v)] if (
         "guardrail_limit" in econ.columns
@@ -486,7 +487,8 @@ def _plan_budget(ctx: Context, plan: pl.DataFrame) -> list[str]:
                         legendgroup="re", showlegend=False, row=1, col=2)  # fmt: skip
         fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.3})
         fig.update_yaxes(tickformat=",.0f")
-        fig.update_yaxes(tickprefix="$", title="budget ($ a year)", row=1, col=1)
+        fig.update_yaxes(tickprefix=money_prefix(), title=f"budget ({sign()} a year)", row=1,
+                         col=1)
         fig.update_yaxes(title="customers (at measured CAC)", row=1, col=2)
         parts.append(
             ctx.chart(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.engine._files import RunFiles
 from attribution.report._charts import col, color
 from attribution.report._context import Context, Section
@@ -126,7 +127,7 @@ def _next(ctx: Context, nxt: pl.DataFrame) -> list[str]:
     size = first.get("holdout_per_arm")
     ctx.findings.append(
         f"Test next: <b>{e(first['channel'])}</b> (spend x model disagreement x interval "
-        f"width ${first['value']:,.0f}; an account holdout needs "
+        f"width {e(money_text(first['value']))}; an account holdout needs "
         f"{e(f'{size:,}' if size is not None else '-')} per arm)."
     )
     parts.append(

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from attribution._reporting_currency import money_prefix, sign
 from attribution.b2b._gaps import gap_words
 from attribution.engine._files import RunFiles
 from attribution.report._charts import BLUE, GREY, RED, col, shaded_table
@@ -298,8 +299,8 @@ def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
     for i, metric in enumerate(metrics, start=1):
         rows = weekly.filter(pl.col("metric") == metric).sort("week")
         unit = _metric_unit(str(metric))
-        if unit == "$":
-            fig.update_yaxes(tickprefix="$", tickformat=",.0f", row=i, col=1)
+        if unit == sign():  # money: the run's reporting currency
+            fig.update_yaxes(tickprefix=money_prefix(), tickformat=",.0f", row=i, col=1)
         elif unit == "%":
             fig.update_yaxes(tickformat=".0%", row=i, col=1)
         else:
@@ -342,13 +343,14 @@ def _weekly_chart(ctx: Context, weekly: pl.DataFrame) -> str:
 
 
 def _metric_unit(metric: str) -> str:
-    """The unit of a weekly metric, from its name: dollars, a share, days or a count.
+    """The unit of a weekly metric, from its name: money (the sign of the run's reporting
+    currency), a share, days or a count.
 
     >>> _metric_unit("cost_per_lead"), _metric_unit("mql_to_sql"), _metric_unit("mql_volume")
     ('$', '%', 'count')
     """
     if metric.startswith(("cost", "spend")) or metric == "spend":
-        return "$"
+        return sign()
     if "_to_" in metric or metric.endswith("rate"):
         return "%"
     if metric.endswith("days"):

@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 from typing import Any, Final
 
+from attribution._reporting_currency import money_text, sign
+
 Formatter = Callable[[Any], str]
 
 #: words written in capitals (or their own way) wherever a label is built from a name
@@ -163,8 +165,8 @@ def label(column: str) -> str:
     >>> label("loaded_cac"), label("payback_months"), label("models_agreeing"), label("x_y")
     ('Loaded CAC', 'Payback (months)', 'Models agreeing', 'X y')
     """
-    if column in LABELS:
-        return LABELS[column]
+    if column in LABELS:  # "Pipeline per $": the sign of the run's reporting currency
+        return LABELS[column].replace(" $", f" {sign()}")
     text = words(column)
     return text[:1].upper() + text[1:]
 
@@ -174,15 +176,15 @@ def _missing(value: Any) -> bool:
 
 
 def money(value: Any, digits: int = 0) -> str:
-    """``$1,786``; ``-$40,000``; ``–`` when missing.
+    """``$1,786``; ``-$40,000``; ``–`` when missing (the sign: the run's reporting currency,
+    :func:`attribution._reporting_currency.money_text`).
 
     >>> money(1785.7), money(-40000.0), money(None), money(12.345, 2)
     ('$1,786', '-$40,000', '–', '$12.35')
     """
     if _missing(value) or isinstance(value, bool) or not isinstance(value, int | float):
         return "–" if _missing(value) else str(value)
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.{digits}f}"
+    return money_text(value, digits)  # the sign of the run's reporting currency
 
 
 #: what the plan section's measured CAC is, beside the answers' loaded CAC

@@ -26,6 +26,7 @@ import plotly.io as pio
 import polars as pl
 from plotly.io.json import to_json_plotly
 
+from attribution._reporting_currency import money_in
 from attribution._version import __version__
 from attribution.engine._files import RunFiles
 from attribution.report._accounts import account_section
@@ -134,17 +135,18 @@ def render_report(run_dir: str | Path, *, manifest: Mapping[str, Any] | None = N
     directory = Path(run_dir)
     if manifest is None:
         manifest = read_json(directory / RunFiles.MANIFEST) or {}
-    ctx = Context(directory, dict(manifest))
-    sections = [section for build in SECTIONS if (section := build(ctx)) is not None]
-    anchors = {s.key for s in sections} | {
-        key for key in ("segments", "alerts") if any(f'id="{key}"' in s.body for s in sections)
-    }
-    top = _empty_state(ctx) or answers(ctx, anchors) or (
-        no_answers(ctx.manifest) + shared_deals(ctx.manifest)
-    )
-    if short := short_finding(ctx):  # one tally of "short" for the answers and the findings
-        ctx.findings.insert(0, short)
-    return _page(ctx, sections, top)
+    with money_in(manifest):  # the run's reporting currency: the money sign of every page
+        ctx = Context(directory, dict(manifest))
+        sections = [section for build in SECTIONS if (section := build(ctx)) is not None]
+        anchors = {s.key for s in sections} | {
+            key for key in ("segments", "alerts") if any(f'id="{key}"' in s.body for s in sections)
+        }
+        top = _empty_state(ctx) or answers(ctx, anchors) or (
+            no_answers(ctx.manifest) + shared_deals(ctx.manifest)
+        )
+        if short := short_finding(ctx):  # one tally of "short" for the answers and the findings
+            ctx.findings.insert(0, short)
+        return _page(ctx, sections, top)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

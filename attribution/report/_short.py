@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution._reporting_currency import sign
 from attribution.b2b._funnel_kpis import KPI_LABELS
 from attribution.b2b._gaps import gap_words
 from attribution.engine._files import RunFiles
@@ -31,7 +32,7 @@ __all__ = ["short_finding"]
 
 #: the segment range judgements of the economics: column prefix -> its words and unit
 _SEGMENT_RANGES = (
-    ("pipeline_per_dollar", "created pipeline per $", "created_pipeline_per_dollar", "×"),
+    ("pipeline_per_dollar", "created pipeline per {sign}", "created_pipeline_per_dollar", "×"),
     ("cac_payback", "CAC recovery", "payback_months", " months"),
 )
 
@@ -93,7 +94,8 @@ def _segments(ctx: Context) -> list[str]:
                 continue
             ends = _range(r.get(f"{prefix}_low"), r.get(f"{prefix}_high"), lambda v: f"{v:g}")
             out.append(
-                f"{e(r['segment'])}'s {e(what)} ({e(fmt_num(r.get(figure), 1))}{e(unit)} "
+                f"{e(r['segment'])}'s {e(what.format(sign=sign()))} "
+                f"({e(fmt_num(r.get(figure), 1))}{e(unit)} "
                 f"against {e(ends)}{e(unit)})"
             )
     return out

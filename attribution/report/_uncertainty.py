@@ -10,6 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.b2b._economics_draws import LOW_MARK, MIN_CUSTOMERS, span
 from attribution.engine._files import RunFiles
 from attribution.report._charts import BLUE, RED, col
@@ -94,8 +95,9 @@ def uncertainty_section(ctx: Context) -> Section | None:
             f"{boot.get('seed')}): each draw weighs every {boot.get('unit')} by a Poisson(1) "
             "count and refits every model; the intervals are the 5th to 95th percentiles of "
             "the draws (90%). A figure whose interval is wide is noise more than signal. "
-            f"{LOW_LABEL}: fewer than {MIN_CUSTOMERS:g} credited customers. \"$2,485 or "
-            "more\": in more than 5% of the draws the channel is credited no customer, so its "
+            f"{LOW_LABEL}: fewer than {MIN_CUSTOMERS:g} credited customers. "
+            f"\"{money_text(2485)} or more\": in more than 5% of the draws the channel is "
+            "credited no customer, so its "
             "CAC, payback and guardrail share have no upper bound; \"not measured\": no "
             "customer in 95% of the draws."
         )

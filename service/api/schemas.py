@@ -318,6 +318,10 @@ class RunRequest(BaseModel):
     channel_rules: FilePath | None = Field(None, description="channel taxonomy rules (TOML)")
     currency_rates: FilePath | None = Field(
         None, description="currency,rate CSV: money beside a currency column converted")
+    currency: Name | None = Field(
+        None, description="ISO 4217 code the amounts are written in (EUR), for data without a "
+        "currency column: the report's money sign, no conversion (default: the rates' "
+        "currency at rate 1, else the data's, else USD)")
     exclude_touch_types: Annotated[list[Name] | None, Field(None, max_length=64)]
     select_markov_order: bool | None = None
     contact_scope: Literal["account", "opportunity_roles", "primary"] | None = None
