@@ -494,7 +494,9 @@ def test_run_directory_and_cli(tmp_path: Path, synth: Any) -> None:
     assert manifest["parameters"]["influence_layout"] == "wide"
     wide = pl.read_parquet(run / "campaign_influence.parquet")
     assert csv.height == long_influence(wide).height > 0
-    bad = subprocess.run([*cmd[:-2], "--key", "campaigns", "--out", str(tmp_path / "x")],
+    # the same command with the key misspelt (given once: a second --key is refused as such)
+    bad_cmd = [a if a != "channel/campaign" else "campaigns" for a in cmd[:-2]]
+    bad = subprocess.run([*bad_cmd, "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
     assert "--key: key must be one of" in bad.stderr
