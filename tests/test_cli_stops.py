@@ -151,3 +151,17 @@ def test_a_panic_in_typer_without_a_signal_is_raised(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(cli, "app", panic)
     with pytest.raises(PanicException):
         main()
+
+
+def test_a_signal_after_the_command_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SIGTERM while the interpreter exits after a complete command (its atexit
+    callbacks) raised KeyboardInterrupt there: 'Exception ignored in atexit callback'
+    and a traceback after exit 0 (seen: /tmp/sig19n/night.py, a night with no new rows)."""
+    monkeypatch.setattr(sys, "argv", ["attribution", "models"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

@@ -68,15 +68,22 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, on_sigint)
     try:
-        app()
-        return
-    except SystemExit as exc:
-        said = stopped_elsewhere(exc.code)
-        code = exc.code if said is None else said
-    except STOPS as stop:  # while Typer builds the command line, before its own handling
-        if not isinstance(stop, KeyboardInterrupt) and not signalled():
-            raise
-        code = stopped_elsewhere(130)
+        try:
+            app()
+            return
+        except SystemExit as exc:
+            said = stopped_elsewhere(exc.code)
+            code = exc.code if said is None else said
+        except STOPS as stop:  # while Typer builds the command line, before its handling
+            if not isinstance(stop, KeyboardInterrupt) and not signalled():
+                raise
+            code = stopped_elsewhere(130)
+    finally:
+        # the command is done (or stopped): a signal arriving now, while the interpreter
+        # exits (its atexit callbacks: logging's shutdown), has nothing left to stop, and
+        # raised there it was a traceback after a complete run (exit 0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if signalled() and isinstance(code, int):
         exit_now(code)
     raise SystemExit(code)
