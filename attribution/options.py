@@ -35,6 +35,7 @@ from attribution.inputs._channels import check_channel_aliases
 from attribution.inputs._column_map import mappable
 from attribution.inputs._durations import parse_duration
 from attribution.inputs._formats import check_timestamp_formats, check_timezone, formats_for
+from attribution.inputs._numbers import DECIMAL_COMMA_KEY
 from attribution.inputs._reading import TIMEZONE_KEY
 from attribution.inputs._schema import SPECS
 from attribution.inputs._stage_names import canonical_stage, check_milestones
@@ -229,6 +230,14 @@ class RunOptions:
         every table), ``{"stages.timestamp": "%m/%d/%Y"}`` (one table's) or ``{"*": [...]}``
         (every column); the most specific key wins. E.g. ``["%m/%d/%Y %I:%M %p",
         "%m/%d/%Y"]`` for US exports ("2/21/2025 1:19 PM").
+    decimal_comma
+        Read the numbers written as text (spend ``amount``, a stage's ``value``, a touch's
+        ``cost``, every number column) with a decimal comma, as a comma-decimal locale
+        (German, French, ...) writes them: ``1.414,27`` is 1414.27, ``4.744`` is 4744,
+        ``1,5`` is 1.5, as ``attribution import --decimal-comma`` reads an amount; a value
+        of the other form (``1,414.27``) is an error naming its lines. Default ``False``: a
+        decimal point, and in a ``;``-separated file a column of values such as ``4.744``
+        (read either way) is an error whose hint names this option.
     write_to
         A database URI (``duckdb:///results.duckdb``, ``postgresql://user@host/db``): the
         command line also appends the run's channel credit, touch credit and economics to
@@ -446,6 +455,15 @@ class RunOptions:
             "America/New_York for a HubSpot UI export (default: UTC); converted to UTC",
         ),
     )
+    decimal_comma: bool = field(
+        default=False,
+        metadata=_flag(
+            "--decimal-comma",
+            help="Numbers written with a decimal comma, as a comma-decimal locale's Excel "
+            "writes them (1.414,27 = 1414.27; 4.744 = 4744); config: [formats] decimal_comma",
+            kind="switch",
+        ),
+    )
     write_to: str | None = field(
         default=None,
         repr=False,  # a URI may hold a password
@@ -650,7 +668,7 @@ class RunOptions:
         with _option("exclude_touch_types"):
             excluded = check_touch_types(self.exclude_touch_types)
         object.__setattr__(self, "exclude_touch_types", excluded)
-        for switch in ("allow_empty", "select_markov_order"):  # every bool option: a bool
+        for switch in ("allow_empty", "select_markov_order", "decimal_comma"):  # bools
             with _option(switch):
                 if not isinstance(getattr(self, switch), bool):
                     raise InputError(
@@ -664,6 +682,9 @@ class RunOptions:
         formats.pop(TIMEZONE_KEY, None)
         if zone is not None:
             formats[TIMEZONE_KEY] = (zone,)
+        formats.pop(DECIMAL_COMMA_KEY, None)  # and the decimal comma (inputs/_numbers.py)
+        if self.decimal_comma:
+            formats[DECIMAL_COMMA_KEY] = ("true",)
         object.__setattr__(self, "timestamp_formats", formats or None)
         with _option("write_to"):
             if self.write_to is not None:

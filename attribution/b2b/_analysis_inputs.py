@@ -340,7 +340,8 @@ gross_margin, a table segment = margin), got 'high'
 
         return [
             note
-            for name in ("spend", "subscriptions", "experiments", "surveys", "survey_labels")
+            for name in ("spend", "accounts", "subscriptions", "experiments", "surveys",
+                         "survey_labels")
             if isinstance(held := getattr(self, name), Source)
             for note in held.notes(name)
         ]

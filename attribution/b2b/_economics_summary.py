@@ -94,6 +94,13 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
             f"{num(r['ltv_to_cac'], '.1f'):>8} {num(r['payback_months'], '.1f'):>8} "
             f"{num(r['guardrail_share'], '.1%'):>9}"
         )
+        if (off := float(rows.filter(pl.col("status") == "no_touches")["spend"].sum())) > 0:
+            names = ", ".join(rows.filter(pl.col("status") == "no_touches")["channel"])
+            lines.append(  # spend is spend: kept in the blended row, and said (README)
+                f"  (the blended row includes {money(off)} of spend on channels no touch has: "
+                f"{names}; without it the blended CAC is "
+                f"{money((r['spend'] - off) / r['customers'] if r['customers'] else None)})"
+            )
     if rows.filter(pl.col("low_confidence")).height or ci:
         lines.append(f"  ({low_note(draws)})")
     breaches = rows.filter(pl.col("breach"))

@@ -475,13 +475,14 @@ def _summarise(
     """:func:`finish` after the run directory is written: the summaries, then ``write_to``."""
     from attribution.inputs._money import money_note
     from attribution.inputs._preamble import title_note
-    from attribution.inputs._read_errors import SEMICOLON_NOTE
+    from attribution.inputs._read_errors import semicolon_note
 
     for table, entry in (result.manifest.get("inputs") or {}).items():
         if not isinstance(entry, dict):
             continue
-        if entry.get("separator") == ";":
-            err.print(f"note: {table} '{entry.get('source')}': {SEMICOLON_NOTE}",
+        if entry.get("separator") == ";" and table != "accounts":  # B2BInputs.notes says it
+            note = semicolon_note(bool(entry.get("decimal_comma")))
+            err.print(f"note: {table} '{entry.get('source')}': {note}",
                       highlight=False, markup=False, soft_wrap=True)
         if isinstance(title := entry.get("title_lines_skipped"), dict):
             err.print(f"NOTE: {table} '{entry.get('source')}': {title_note(title)}",

@@ -37,6 +37,7 @@ from attribution.cli._run import one_run, run_options, runs_dir_of
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import RunConfig, load_config
+from attribution.inputs._formats import config_formats_hint
 from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions
 
@@ -146,6 +147,14 @@ def plan_cmd(
         ),
     ] = None,
     timestamp_format: TimestampFormatOpt = None,
+    decimal_comma: Annotated[
+        bool,
+        typer.Option(
+            "--decimal-comma",
+            help="Numbers written with a decimal comma (1.414,27 = 1414.27; 4.744 = 4744); "
+            "config: [formats] decimal_comma",
+        ),
+    ] = False,
     benchmarks: BenchmarksOpt = None,
     bootstrap: Annotated[
         int | None,
@@ -282,7 +291,8 @@ def plan_cmd(
             plan, cfg, touches, model, timestamp_format, exclude_touch_types,
             {"level": (level, "--level"), "bootstrap": (bootstrap, "--bootstrap"),
              "bootstrap_seed": (bootstrap_seed, "--bootstrap-seed"),
-             "currency": (currency, "--currency")},
+             "currency": (currency, "--currency"),
+             "decimal_comma": (decimal_comma or None, "--decimal-comma")},
         )  # fmt: skip
         # the B2B inputs (spend, plan, accounts...) read and checked before the attribution
         b2b = B2BInputs(
@@ -320,7 +330,7 @@ def plan_cmd(
         # run): exit 3 saying why, with the options plan takes (no --conversion-stage)
         fail(EmptyResultError(plan_hint(str(exc))), EXIT_EMPTY)
     except AttributionError as exc:
-        fail(exc)
+        fail(config_formats_hint(exc) if config else exc)  # [formats.spend] month = ...
     finish(result, out, analysis=analysis, summary=False, choose="-m")
     if shared := result.manifest.get("shared_opportunities"):
         # the plan counts customers as the run does: a deal closed by three contacts is

@@ -45,6 +45,7 @@ from attribution.engine._state_lock import state_lock
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import RunConfig, load_config
 from attribution.inputs._database import SqlTable, check_write_target
+from attribution.inputs._formats import config_formats_hint
 from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions, read_flags
 
@@ -455,7 +456,7 @@ def run(
         fail(exc, EXIT_EMPTY)
     except AttributionError as exc:
         hold.close()
-        fail(exc)
+        fail(config_formats_hint(exc) if config else exc)  # [formats.spend] month = ...
     except STOPS as stop:  # Ctrl-C while the run computes: its directory is not made
         hold.close()
         interrupted("nothing was written", stop)

@@ -149,6 +149,7 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
         "timezone": options.timezone or "UTC",
         # the currency option as given (the run's reporting currency: the top-level currency)
         **({"currency": options.currency} if options.currency is not None else {}),
+        "decimal_comma": options.decimal_comma,
         "allow_empty": options.allow_empty,
         "key": options.key,
         "touch_credit_layout": options.touch_credit_layout,

@@ -105,8 +105,9 @@ def load_with_rows(
             frame.drop(GLOBAL_ROW).lazy(), source.name, path=source.path,
             numbering=source.numbering,
         )  # fmt: skip
-    # the whole file's currency (split.all_currencies): a partition's blank cells are it
-    data = replace(data, currency=source.currency)
+    # the whole file's currency (split.all_currencies): a partition's blank cells are it; its
+    # separator: a ';' file's numbers are read as in memory (inputs/_numbers.py)
+    data = replace(data, currency=source.currency, separator=source.separator)  # ';': '4.744'?
     try:
         table = load(data, spec, columns=columns, formats=formats,
                      currency_rates=source.currency_rates)  # fmt: skip

@@ -52,8 +52,8 @@ SPARK_HONOURS = (
     "models", "level", "conversion_stage", "lookback", "milestones", "stage_names",
     "channel_rules", "contact_scope", "parallel_deals", "role_multipliers",
     "max_touches_per_journey", "channel_aliases", "exclude_touch_types", "allow_empty",
-    "timestamp_formats", "timezone", "key", "bootstrap_seed", "survey_min_proba",
-    "survey_post_purchase_days", "currency",
+    "timestamp_formats", "timezone", "decimal_comma", "key", "bootstrap_seed",
+    "survey_min_proba", "survey_post_purchase_days", "currency",
 )  # fmt: skip
 
 

@@ -40,8 +40,9 @@ def option_values(options: RunOptions) -> dict[str, Any]:
         if name not in NOT_FINGERPRINTED
     }
     formats = values.get("timestamp_formats")
-    if isinstance(formats, dict) and "@timezone" in formats:  # the time zone, kept apart
-        rest = {k: v for k, v in formats.items() if k != "@timezone"}
+    kept_apart = ("@timezone", "@decimal_comma")  # options of their own, in the formats
+    if isinstance(formats, dict) and set(kept_apart) & set(formats):
+        rest = {k: v for k, v in formats.items() if k not in kept_apart}
         values["timestamp_formats"] = rest or None  # (a change names `timezone` alone)
     values["models"] = [run.label for run in options.runs]
     values["version"] = __version__  # another release may build journeys otherwise

@@ -525,10 +525,12 @@ def parse_amounts(
         )
     else:
         valid, number = dot_decimal(text)
+        if export.separator == ";":  # Excel in a comma-decimal locale: '1,500' is 1.5 there
+            valid = valid & ~text.str.contains(",", literal=True)
         hint = (
             "amounts are written 25000, 25000.50 or 25,000.50 (commas only between groups of "
-            "three digits); an export with decimal commas (24.000,00, 1,5) needs "
-            "--decimal-comma (decimal_comma=True)"
+            "three digits); an export with decimal commas (24.000,00, 1,5; any comma in a "
+            "';'-separated file) needs --decimal-comma (decimal_comma=True)"
         )
     expr = pl.when(valid).then(number.cast(pl.Float64, strict=False))
     _bad(export, column, expr, "an amount", lambda ex: amount_hint(ex, hint), ours)

@@ -14,7 +14,7 @@ from attribution.engine._files import atomic_directory, write_json_atomic, write
 from attribution.exceptions import OutputExistsError
 from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export, ambiguous_dates_note
 from attribution.importers._zones import naive_zone_note
-from attribution.inputs._read_errors import SEMICOLON_NOTE
+from attribution.inputs._read_errors import semicolon_note
 from attribution.inputs._reading import NAIVE_ZONE
 
 
@@ -124,7 +124,8 @@ class ImportReport:
         }
         self.drop(export.label, "blank row (every cell empty)", export.blank_rows)
         if export.separator == ";":
-            self.notes.append(f"{export.label} '{export.name}': {SEMICOLON_NOTE}")
+            note = semicolon_note(self.decimal_comma, "--decimal-comma")
+            self.notes.append(f"{export.label} '{export.name}': {note}")
 
     def kept(self, label: str, rows: int) -> None:
         self.files[label]["rows_kept"] = int(rows)

@@ -8,6 +8,10 @@ mapping it would benchmark the models against respondent ids (``R_00001``) inste
 answers. For the survey's ``response`` a header written as the question (``How did you
 hear about us?``) is the answer column. (A ``Campaign ID`` for ``campaign`` is still
 suggested: an id is a fair campaign key.)
+
+Headers written in another language are suggested too: a German Excel export's ``Datum``
+for ``timestamp``, ``Kanal`` for ``channel``, ``Kosten`` / ``Betrag`` for ``amount``,
+``value`` or ``cost`` (:data:`OTHER_NAMES`; compared without case, spaces, ``-`` or ``_``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,37 @@ import re
 from collections.abc import Mapping
 from difflib import get_close_matches
 
-__all__ = ["guess_column", "id_like"]
+__all__ = ["OTHER_NAMES", "guess_column", "id_like"]
+
+#: Our column -> headers other languages' exports give it (German, French, Spanish, Italian,
+#: Dutch, Portuguese), folded as :func:`_bare` folds them. Suggested only, never mapped.
+OTHER_NAMES: dict[str, tuple[str, ...]] = {
+    "timestamp": ("datum", "zeitstempel", "zeitpunkt", "date", "fecha", "data", "horodatage",
+                  "datetime"),
+    "channel": ("kanal", "canal", "canale", "kanaal", "marketingkanal", "quelle"),
+    "campaign": ("kampagne", "campagne", "campana", "campagna", "kampagnenname"),
+    "amount": ("kosten", "betrag", "ausgaben", "budget", "spend", "cost", "montant", "importe",
+               "importo", "bedrag", "custo", "gasto"),
+    "value": ("betrag", "wert", "umsatz", "auftragswert", "amount", "montant", "valeur",
+              "importe", "valor", "importo", "bedrag", "waarde"),
+    "cost": ("kosten", "cout", "coste", "costo", "custo", "kost"),
+    "month": ("monat", "mois", "mes", "mese", "maand", "date", "datum"),
+    "stage": ("phase", "stufe", "etape", "fase", "etapa"),
+    "contact_id": ("kontaktid", "kontakt", "contactid", "idcontact", "idcontacto"),
+    "account_id": ("firmenid", "kontoid", "unternehmensid", "firmaid", "accountid",
+                   "idcompte", "idcuenta"),
+    "segment": ("segmento", "kundensegment"),
+    "response": ("antwort", "reponse", "respuesta", "risposta", "antwoord"),
+}  # fmt: skip
+
+
+def _bare(name: str) -> str:
+    """``name`` lower case without spaces, ``-``, ``_`` or accents (``Kontakt-ID``:
+    ``kontaktid``; ``Coût``: ``cout``)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", name.casefold())
+    return re.sub(r"[\s_\-]+", "", "".join(c for c in text if not unicodedata.combining(c)))
 
 #: our columns whose values are answers to a question
 _ANSWERS = frozenset({"response"})
@@ -53,6 +87,9 @@ def guess_column(ours: str, folded: Mapping[str, str]) -> str | None:
     close = get_close_matches(ours, names, n=1, cutoff=0.75)
     if close:
         return close[0]
+    others = OTHER_NAMES.get(ours, ())
+    if other := next((f for f in names if _bare(folded[f]) in others), None):
+        return other  # 'Datum' for timestamp, 'Kanal' for channel
     if ours in _ANSWERS:
         return next((f for f in names if _QUESTION.search(folded[f])), None)
     return None

@@ -40,6 +40,7 @@ Example (every key optional except an input)::
 
     [formats]                      # strftime patterns for text dates, tried in order, then ISO
     timestamp = ["%m/%d/%Y %I:%M %p", "%m/%d/%Y"]   # every table's timestamp column
+    decimal_comma = true           # numbers written 1.414,27 (4.744 is 4744); default false
     [formats.spend]                # or one table's column
     month = "%b %Y"
 
@@ -147,6 +148,7 @@ _SECTIONED = {  # option -> (the RunConfig attribute, where the file gives it)
     "milestones": ("milestones", "[milestones]"),
     "channel_rules": ("channel_rules", "[taxonomy] rules"),
     "timestamp_formats": ("formats", "[formats]"),
+    "decimal_comma": ("decimal_comma", "[formats] decimal_comma"),
     "channel_aliases": ("channels", "[channels]"),
 }
 _RUN = (set(RunOptions.names()) - set(_SECTIONED)) | {"out"}
@@ -169,6 +171,8 @@ class RunConfig:
     path: Path | None = None
     #: [formats] as RunOptions.timestamp_formats takes them: column or table.column -> patterns
     formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: [formats] decimal_comma: numbers written with a decimal comma (RunOptions.decimal_comma)
+    decimal_comma: bool = False
     #: [channels]: our channel -> the data's names for it (RunOptions.channel_aliases)
     channels: dict[str, str | list[str]] = field(default_factory=dict)
     #: [benchmarks] file: the user's benchmark table (over the shipped one)
@@ -259,7 +263,14 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"config '{path}': [taxonomy] rules must be a path, got {rules!r}")
     economics = _economics(_section(data, "economics", path), path)
     alerts = _alerts(_section(data, "alerts", path), path)
-    formats = _formats(_section(data, "formats", path), path)
+    formats_section = dict(_section(data, "formats", path))
+    decimal_comma = formats_section.pop("decimal_comma", False)
+    if not isinstance(decimal_comma, bool):
+        raise ConfigError(
+            f"config '{path}': [formats] decimal_comma must be true or false, got "
+            f"{decimal_comma!r}"
+        )
+    formats = _formats(formats_section, path)
     channels = _section(data, "channels", path)
     try:
         check_channel_aliases(channels)
@@ -312,6 +323,7 @@ def load_config(path: str | Path) -> RunConfig:
         alerts=alerts,
         path=path,
         formats=formats,
+        decimal_comma=decimal_comma,
         channels=channels,
         benchmarks_file=(base / bench["file"]).resolve() if "file" in bench else None,
         targets=_section(data, "targets", path),

@@ -206,7 +206,7 @@ def refuse_control_characters(
         found = sorted({f"U+{ord(ch):04X}" for v in values for ch in v if ch in refused})
         breaks = not any(ch in _CONTROLS for v in values for ch in v)
         raise InputError(
-            f"{bad.height} value(s) hold a control character ({', '.join(found)}): "
+            f"{bad.height:,} value(s) hold a control character ({', '.join(found)}): "
             + (
                 "a tab or line break inside a name (a cell edited with Alt+Enter, or pasted "
                 "from two cells); the HTTP service refuses it too"

@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from attribution.exceptions import InputError, did_you_mean
+from attribution.inputs._numbers import DECIMAL_COMMA_KEY
 from attribution.inputs._reading import TIMEZONE_KEY
 from attribution.inputs._schema import DATE, SPECS, TIMESTAMP
 
 __all__ = [
+    "DECIMAL_COMMA_KEY",
     "TIMEZONE_KEY",
     "check_timestamp_formats",
     "check_timezone",
+    "config_formats_hint",
     "formats_for",
 ]
 
@@ -55,6 +59,9 @@ def check_timestamp_formats(
             zones = [patterns] if isinstance(patterns, str) else list(patterns)
             out[key] = tuple(z for z in zones if check_timezone(z) is not None)
             continue
+        if key == DECIMAL_COMMA_KEY:  # RunOptions.decimal_comma, travelling with them
+            out[key] = ("true",) if patterns else ()
+            continue
         if key not in _KEYS:
             raise InputError(
                 f"timestamp formats: '{key}' is not a timestamp or date column; "
@@ -73,8 +80,9 @@ def formats_for(
         return {}
     tables = (table, "touches", "stages") if table == "events" else (table,)
     out: dict[str, tuple[str, ...]] = {}
-    if formats.get(TIMEZONE_KEY):
-        out[TIMEZONE_KEY] = tuple(formats[TIMEZONE_KEY])
+    for key in (TIMEZONE_KEY, DECIMAL_COMMA_KEY):  # every table's: the zone, the comma
+        if formats.get(key):
+            out[key] = tuple(formats[key])
     for t, column in sorted(_TIME_COLUMNS):
         if t != table:
             continue
@@ -117,3 +125,27 @@ def check_timezone(value: object) -> str | None:
         + (f"did you mean {near[0]!r}?" if near else did_you_mean(str(value), names))
     )
 
+
+
+_SUGGESTED = re.compile(r"'([^']*%[^']*)'")  # the patterns after 'try --timestamp-format'
+
+
+def config_formats_hint(exc: Exception) -> Exception:
+    """``exc`` (an error of a run given a config, ``-c``) with its hint naming the config key
+    of its column beside the ``--timestamp-format`` patterns it suggests: the flag covers
+    every timestamp and date column, ``[formats] timestamp`` only the tables' ``timestamp``
+    columns, so a spend ``month`` needs ``[formats.spend] month``. Other errors as they
+    are."""
+    if not isinstance(exc, InputError) or not exc.hint or not exc.table or not exc.column:
+        return exc
+    at = exc.hint.find("--timestamp-format '")
+    patterns = list(dict.fromkeys(_SUGGESTED.findall(exc.hint[at:]))) if at >= 0 else []
+    if not patterns:
+        return exc
+    column = exc.column
+    key = "[formats] timestamp" if column == "timestamp" else f"[formats.{exc.table}] {column}"
+    value = ", ".join(f'"{p}"' for p in patterns)
+    said = f"; in the config: {key} = [{value}]" + (
+        "" if column == "timestamp" else " ([formats] timestamp covers the timestamp columns only)"
+    )
+    return exc.replace(hint=exc.hint + said)

@@ -111,7 +111,7 @@ def check_numbers(
         offending = frame.filter(bad)
         example = offending.get_column(column).head(3).to_list()
         raise InputError(
-            f"{offending.height} value(s) above 1e15 in absolute value (the "
+            f"{offending.height:,} value(s) above 1e15 in absolute value (the "
             f"largest number an input may hold), e.g. {example}",
             table=table,
             source=source.name,
@@ -149,7 +149,7 @@ def check_lengths(
         start = str(offending.get_column(column).item(int(chars.arg_max() or 0)))[:40]
         kind = "ids" if column in ID_COLUMNS else "names" if column in NAME_COLUMNS else "cells"
         raise InputError(
-            f"{offending.height} value(s) longer than {limit:,} characters (the longest "
+            f"{offending.height:,} value(s) longer than {limit:,} characters (the longest "
             f"{most:,} characters, starting {start!r}); {column} {kind} are at "
             f"most {limit:,}",
             table=table,

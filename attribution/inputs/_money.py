@@ -130,7 +130,7 @@ def read_money(
     if (comma := values.filter("comma")).height:
         first = str(comma.get_column("raw")[0])
         raise _refused(
-            f"{comma.height} value(s) read as a decimal comma (e.g. {first!r}"
+            f"{comma.height:,} value(s) read as a decimal comma (e.g. {first!r}"
             + ("; in a ';'-separated file every comma is one" if source.separator == ";" else "")
             + ")"
             + (f" beside money with a decimal point (e.g. {example!r})" if example != first else "")
@@ -141,7 +141,7 @@ def read_money(
     either = fixed.filter("either")
     if either.height and not values.get_column("text").str.contains(DOT_IS_DECIMAL).any():
         raise _refused(
-            f"{either.height} amount(s) such as {either.get_column('raw')[0]!r} read either "
+            f"{either.height:,} amount(s) such as {either.get_column('raw')[0]!r} read either "
             "way (a decimal point or a thousands separator) and no other amount of the "
             "column tells which",
             "write the amounts without the dot if it separates thousands ($1234), with two "

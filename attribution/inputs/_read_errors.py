@@ -34,14 +34,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMA_HINT",
+    "DECIMAL_COMMA_HOW",
     "check_has_rows",
     "check_repeated_headers",
     "check_text_file",
     "header_as_written",
     "missing_column_hint",
+    "mixed_header_hint",
     "months_as_columns",
     "number_hint",
     "read_failure",
+    "semicolon_note",
     "separator_hint",
     "unreadable",
     "utf8_problem",
@@ -65,9 +68,10 @@ def check_has_rows(source: Source, table: str, blank: int = 0) -> None:
 
 #: a number with a comma that no reader takes (inputs/_money.py reads '1,500.00', not '1,5')
 COMMA_HINT = (
-    "numbers must use '.' as the decimal point: a decimal comma ('1,5', or any comma in a "
-    "';'-separated file) is never guessed; write the numbers with '.' (Excel in a "
-    "comma-decimal locale: File > Options > Advanced, decimal separator '.', then save again)"
+    "a decimal comma ('1,5', or any comma in a ';'-separated file) is never guessed: give "
+    "--decimal-comma ([formats] decimal_comma = true in a config; decimal_comma=True in "
+    "Python) to read the numbers with a decimal comma ('1.414,27' is 1414.27), or write them "
+    "with '.' as the decimal point"
 )
 #: a finance sheet's money: a currency sign, or US thousands groups before a decimal point
 _MONEY_TEXT = re.compile(r"\s*[$€£].*|\s*\d{1,3}(,\d{3})+\.\d+\s*")
@@ -192,12 +196,47 @@ def csv_separator(path: Path, fmt: str = "csv") -> str:
     return ";" if ";" in head and "," not in head else ","
 
 
-#: What a run and an import say of a file read as ``;``-separated (:func:`csv_separator`).
-SEMICOLON_NOTE = (
-    "read as ';'-separated (its header has ';' and no comma: Excel in a comma-decimal "
-    "locale writes it so); a number with a decimal comma ('1,5') in it is an error, never "
-    "a misread number"
+#: How a run is told to read numbers with a decimal comma (inputs/_numbers.py).
+DECIMAL_COMMA_HOW = (
+    "--decimal-comma ([formats] decimal_comma = true in a config; decimal_comma=True in Python)"
 )
+
+
+def semicolon_note(decimal_comma: bool = False, option: str = DECIMAL_COMMA_HOW) -> str:
+    """What a run and an import say of a file read as ``;``-separated
+    (:func:`csv_separator`): how its numbers were read, with the decimal comma (``option``
+    given: ``decimal_comma``) or without (then a number that is not plainly a decimal point
+    is an error naming its lines: a comma, or dots before groups of three alone)."""
+    read = (
+        "read as ';'-separated (its header has ';' and no comma: Excel in a comma-decimal "
+        "locale writes it so); "
+    )
+    if decimal_comma:
+        return read + (
+            "its numbers were read with a decimal comma, as asked ('1.414,27' is 1414.27, "
+            "'4.744' is 4744)"
+        )
+    return read + (
+        "a number with a comma ('1,5', '1.414,27') or with dots before groups of three "
+        "alone ('4.744': 4.744 or 4744?) is an error naming its lines, never a misread "
+        f"number; give {option} to read them with a decimal comma"
+    )
+
+
+def mixed_header_hint(source: Source, columns: Sequence[str]) -> str | None:
+    """A hint when a file was read with commas because its header holds both ``;`` and
+    ``,`` (:func:`csv_separator`: ``Monat;Kanal;Kosten (EUR, netto)``, a German finance
+    sheet's header with a comma inside a name), else None."""
+    if source.separator != "," or not any(";" in c for c in columns):
+        return None
+    header = ",".join(columns)
+    inside = [name for name in header.split(";") if "," in name][:2]
+    return (
+        "the file was read as comma-separated because its header holds both ';' and ',' (a "
+        "header with both is never guessed); the comma is inside the column name(s) "
+        + ", ".join(repr(n) for n in inside)
+        + ": remove it (e.g. 'Kosten (EUR netto)'), and the file is read as ';'-separated"
+    )
 
 
 def separator_hint(columns: Sequence[str], separator: str = ",") -> str | None:

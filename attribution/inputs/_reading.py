@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,6 +33,7 @@ from attribution.exceptions import InputError, SchemaError
 from attribution.inputs._read_errors import number_hint
 from attribution.inputs._sources import Source
 from attribution.inputs._timestamp_hints import FIRST_YEAR, timestamp_hint
+from attribution.inputs._total_rows import is_total
 from attribution.inputs._warehouse_stamps import WAREHOUSE_FORMS
 
 #: The US formats of CRM exports (Salesforce Data Loader, HubSpot UI): "2/21/2025 1:19 PM",
@@ -487,10 +487,6 @@ def locate(
     return exc.replace(**changes) if changes else exc
 
 
-#: A cell that names a total row (``Total``, ``Total: Account``, ``Grand total``, ``Subtotal``)
-_TOTAL_ROW = r"(?i)^\s*(grand\s+|sub\s*)?totals?\b"
-
-
 def check_parsed(
     raw: pl.Series,
     parsed: pl.Series,
@@ -535,7 +531,7 @@ def check_parsed(
             f"the header row repeated: {str(example).strip()!r} is this column's name; delete "
             "the row (where two exports were pasted one below the other)"
         )
-    elif re.match(_TOTAL_ROW, str(example)):
+    elif is_total(example):  # 'Total: Account', 'Summe', 'Gesamtergebnis' (_total_rows.py)
         hint = (  # Google Ads ends a report with 'Total: Account' and 'Total: Campaigns' rows
             f"{str(example).strip()!r} looks like the export's total row (the sum of the rows "
             "above it, read as one more row it would count them twice): delete the total "
@@ -546,7 +542,7 @@ def check_parsed(
     else:
         hint = number_hint(str(example))
     raise SchemaError(
-        f"{bad.sum()} value(s) cannot be read as {kind}, e.g. {example!r}",
+        f"{int(bad.sum()):,} value(s) cannot be read as {kind}, e.g. {example!r}",
         table=table,
         source=source.name if source else None,
         column=column,

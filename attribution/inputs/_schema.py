@@ -29,12 +29,14 @@ from attribution.inputs._control import refuse_control_characters, scan_text, sp
 from attribution.inputs._currency_column import CURRENCY, currency_column, read_currency
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
-from attribution.inputs._money import MONEY_COLUMNS, read_money
+from attribution.inputs._money import MONEY_COLUMNS
+from attribution.inputs._numbers import decimal_comma_of, read_number
 from attribution.inputs._preamble import preamble_hint
 from attribution.inputs._read_errors import (
     check_has_rows,
     check_repeated_headers,
     missing_column_hint,
+    mixed_header_hint,
     months_as_columns,
     separator_hint,
     unreadable,
@@ -54,7 +56,7 @@ from attribution.inputs._reading import (
     zone_of,
 )
 from attribution.inputs._sources import Source, TableLike, read_source
-from attribution.inputs._spend_rows import refuse_total_rows
+from attribution.inputs._spend_rows import check_spend_rows
 from attribution.inputs._time_zones import count_zones
 from attribution.inputs._timestamp_hints import epoch_recipe
 
@@ -349,8 +351,8 @@ def _load(
                 spec,
                 source,
                 theirs,
-                hint=preamble_hint(source, available) or months_as_columns(spec.name, available)
-                or did_you_mean(theirs, available),
+                hint=mixed_header_hint(source, available) or preamble_hint(source, available)
+                or months_as_columns(spec.name, available) or did_you_mean(theirs, available),
             )
         if theirs != ours:
             renames[theirs] = ours
@@ -390,13 +392,14 @@ def _load(
     frame, blank = drop_blank_rows(frame, lazy, unloaded, ROW)
     if require_rows and blank and frame.height == 0:  # only blank lines under the header
         check_has_rows(source, spec.name, blank)
+    check_spend_rows(frame, spec.name, source, ROW)  # a total row ('Summe'), a blank month
     _check_not_null(frame, spec, source)
     refuse_control_characters(frame, spec.name, source, ROW, scans)  # a NUL in 'linkedin'
-    refuse_total_rows(frame, spec.name, source, ROW)  # spend: a BI export's Total row
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     source = replace(source, money={c: (*v, names.get(c, c)) for c, v in money.items()},
                      currency=currency and {**currency, "column": names.get(CURRENCY, CURRENCY)},
-                     zones={c: (*v, names.get(c, c)) for c, v in zones.items()})
+                     zones={c: (*v, names.get(c, c)) for c, v in zones.items()},
+                     decimal_comma=decimal_comma_of(formats))
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
         blank_rows=blank, duplicates=repeats, trimmed=trimmed, truncated=truncated,
@@ -419,7 +422,8 @@ def _statistics_bounds(
 def _check_columns(spec: TableSpec, available: Sequence[str], source: Source) -> None:
     suffix = source.path.suffix.lower() if source.path is not None else ""
     missing = [c for c in spec.required if c not in available]
-    if missing and (title := preamble_hint(source, available)):  # an ad platform's report
+    if missing and (title := mixed_header_hint(source, available)  # 'Kosten (EUR, netto)'
+                    or preamble_hint(source, available)):  # an ad platform's report
         raise _error(ColumnNotFoundError, "required column is missing", spec, source,
                      missing[0], hint=title)  # fmt: skip
     if (suffix in (".csv", ".tsv") and len(available) == 1) and (
@@ -562,8 +566,8 @@ def _normalise_types(
         return frame
     converted = frame.with_columns(exprs)
     for col, kind in checks:
-        if kind == FLOAT and col in MONEY_COLUMNS.get(spec.name, ()):  # '$7,880.74'
-            converted = read_money(frame, converted, ROW, col, spec.name, source, money)
+        if kind == FLOAT:  # '$7,880.74'; '4.744' in a ';' file; a decimal comma (option)
+            converted = read_number(frame, converted, ROW, col, spec.name, source, money, formats)
         check_parsed(
             frame.get_column(col),
             converted.get_column(col),
@@ -588,10 +592,8 @@ def _check_not_null(frame: pl.DataFrame, spec: TableSpec, source: Source) -> Non
         if col in frame.columns and frame.get_column(col).null_count():
             raise _error(
                 NullValueError,
-                f"{frame.get_column(col).null_count()} empty value(s) in a required column",
-                spec,
-                source,
-                col,
+                f"{frame.get_column(col).null_count():,} empty value(s) in a required column",
+                spec, source, col,
                 rows=_rows_where(frame, pl.col(col).is_null()),
                 hint=_EMPTY_HINTS.get((spec.name, col)),
-            )
+            )  # fmt: skip

@@ -149,6 +149,8 @@ class Source:
     #: column -> (naive, zoned, the first of each, the user's column); {} with --timezone
     zones: Mapping[str, tuple[int, int, str | None, str | None, str]] = field(
         default_factory=dict, compare=False)
+    #: the numbers were read with a decimal comma (``decimal_comma``: inputs/_numbers.py)
+    decimal_comma: bool = field(default=False, compare=False)
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
@@ -162,6 +164,8 @@ class Source:
         entry = {"source": self.name, "rows": rows, "sha256": digest}
         if self.separator == ";":  # said: the file was read as what it unambiguously is
             entry["separator"] = ";"
+        if self.decimal_comma:  # its text numbers read with a decimal comma (the option)
+            entry["decimal_comma"] = True
         if self.title is not None:  # said: the lines above the header, skipped
             entry["title_lines_skipped"] = self.describe_title()
         if self.money:  # said: amounts read as money, e.g. '$7,880.74' (inputs/_money.py)
@@ -174,15 +178,19 @@ class Source:
         return entry
 
     def notes(self, table: str) -> list[str]:
-        """The NOTE lines of what the load of this source (the table ``table``) read as
-        money (:func:`attribution.inputs._money.money_note`), one per column, of the report
+        """The NOTE lines of what the load of this source (the table ``table``) read: a
+        ``;``-separated file (:func:`attribution.inputs._read_errors.semicolon_note`), money
+        (:func:`attribution.inputs._money.money_note`), one per column, the report
         title lines it skipped (:func:`attribution.inputs._preamble.title_note`) and of the
         currency of its amounts (:mod:`attribution.inputs._currency_column`)."""
         from attribution.inputs._currency_column import currency_note
         from attribution.inputs._money import money_note
         from attribution.inputs._preamble import title_note
+        from attribution.inputs._read_errors import semicolon_note
 
-        said = [f"NOTE: {table} '{self.name}': {title_note(self.describe_title())}"] if (
+        said = [f"note: {table} '{self.name}': {semicolon_note(self.decimal_comma)}"] if (
+            self.separator == ";") else []
+        said += [f"NOTE: {table} '{self.name}': {title_note(self.describe_title())}"] if (
             self.title is not None) else []
         return said + [
             money_note(table, self.name, ours, theirs, (n, example))

@@ -334,6 +334,9 @@ class RunRequest(BaseModel):
     timezone: Name | None = Field(
         None, description="IANA time zone (America/New_York) of timestamps written without an "
         "offset; default UTC")
+    decimal_comma: bool | None = Field(
+        None, description="numbers written with a decimal comma (1.414,27 = 1414.27, 4.744 = "
+        "4744), as a comma-decimal locale's Excel writes them; default false")
     as_of: Name | None = Field(
         None, description="account level: the time engagement is measured at (ISO 8601; a "
         "date alone is the end of that day; default: the latest timestamp not after now)")
