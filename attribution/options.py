@@ -459,8 +459,8 @@ class RunOptions:
         default=False,
         metadata=_flag(
             "--decimal-comma",
-            help="Numbers written with a decimal comma, as a comma-decimal locale's Excel "
-            "writes them (1.414,27 = 1414.27; 4.744 = 4744); config: [formats] decimal_comma",
+            help="Numbers written with a decimal comma (1.414,27 = 1414.27; 4.744 = 4744), as "
+            "Excel writes them in a German or French locale; config: [formats] decimal_comma",
             kind="switch",
         ),
     )
