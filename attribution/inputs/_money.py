@@ -41,6 +41,7 @@ __all__ = [
     "money_note",
     "money_text",
     "read_money",
+    "rows_refused",
 ]
 
 #: A digit group separator besides ``,`` / ``.``: a space, NBSP or narrow NBSP.
@@ -129,7 +130,7 @@ def read_money(
     where = (table, column, source)
     if (comma := values.filter("comma")).height:
         first = str(comma.get_column("raw")[0])
-        raise _refused(
+        raise rows_refused(
             f"{comma.height:,} value(s) read as a decimal comma (e.g. {first!r}"
             + ("; in a ';'-separated file every comma is one" if source.separator == ";" else "")
             + ")"
@@ -140,7 +141,7 @@ def read_money(
         )  # fmt: skip
     either = fixed.filter("either")
     if either.height and not values.get_column("text").str.contains(DOT_IS_DECIMAL).any():
-        raise _refused(
+        raise rows_refused(
             f"{either.height:,} amount(s) such as {either.get_column('raw')[0]!r} read either "
             "way (a decimal point or a thousands separator) and no other amount of the "
             "column tells which",
@@ -154,7 +155,7 @@ def read_money(
     return converted.with_columns(values.get_column("number").zip_with(read, parsed).alias(column))
 
 
-def _refused(
+def rows_refused(
     message: str,
     hint: str,
     rows: pl.Series,
@@ -162,6 +163,8 @@ def _refused(
     column: str,
     source: Source,
 ) -> SchemaError:
+    """The error naming ``table``'s ``source``, ``column`` and the first of ``rows`` (0-based
+    source rows, in the file's numbering) where a value cannot be read."""
     return SchemaError(
         message,
         table=table,

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from attribution.exceptions import SchemaError
 from attribution.inputs._money import (
     DOT_IS_DECIMAL,
     DOT_THOUSANDS_LOOK,
@@ -42,6 +41,7 @@ from attribution.inputs._money import (
     comma_decimal,
     money_text,
     read_money,
+    rows_refused,
 )
 from attribution.inputs._read_errors import DECIMAL_COMMA_HOW
 
@@ -57,9 +57,6 @@ __all__ = [
 #: The key under which a run's ``decimal_comma`` travels with the timestamp formats, from
 #: :class:`attribution.RunOptions` to every reader of a table (as ``@timezone`` does).
 DECIMAL_COMMA_KEY = "@decimal_comma"
-_SHOWN = 5
-
-
 def decimal_comma_of(formats: Mapping[str, Sequence[str]] | None) -> bool:
     """Whether a table's numbers are read with a decimal comma (:data:`DECIMAL_COMMA_KEY`
     among its ``formats``)."""
@@ -121,7 +118,7 @@ def _comma_read(
         from attribution.importers._amount_hints import amount_hint
 
         example = str(frame.get_column(column).filter(bad)[0])
-        raise _error(
+        raise rows_refused(
             f"{int(bad.sum()):,} value(s) cannot be read as a number with a decimal comma, "
             f"e.g. {example!r}",
             amount_hint(
@@ -148,7 +145,7 @@ def _refuse_dot_groups(
         return
     example = str(frame.get_column(column).filter(look)[0]).strip()
     what = "amount(s)" if money else "value(s)"
-    raise _error(
+    raise rows_refused(
         f"{int(look.sum()):,} {what} such as {example!r} read either way (a decimal point or "
         "a thousands separator) and no other value of the column tells which; the file is "
         "';'-separated (Excel in a comma-decimal locale), where the dot usually separates "
@@ -159,16 +156,3 @@ def _refuse_dot_groups(
         frame.get_column(row).filter(look), table, column, source,
     )  # fmt: skip
 
-
-def _error(
-    message: str, hint: str, rows: pl.Series, table: str, column: str, source: Source
-) -> SchemaError:
-    return SchemaError(
-        message,
-        table=table,
-        source=source.name,
-        column=column,
-        rows=rows.head(_SHOWN).to_list(),
-        hint=hint,
-        numbering=source.numbering,
-    )
