@@ -8,11 +8,14 @@ path among many), so the run keeps it as it is. *Decision* (README, "Journeys"):
 so a person looks at it:
 
 - a converting journey is **long** when it holds at least :data:`LONG_TOUCHES` touches
-  *and* at least :data:`LONG_MULTIPLE` times the run's median journey (of the conversions
-  with touches): far above a person's journey (the seeded benchmark world's longest is 66
-  touches, 146 at account level) and far above this run's others, so an account-level run
-  of big buying committees is not flagged for its size. The median, not a high percentile:
-  in a run of a few dozen deals the 99th percentile is the long journey itself;
+  *and* at least :data:`LONG_MULTIPLE` times the run's median journey of the others (the
+  conversions with touches but fewer than :data:`LONG_TOUCHES`; of every conversion with
+  touches when none is that short): far above a person's journey (the seeded benchmark
+  world's longest is 66 touches, 146 at account level) and far above this run's others, so
+  an account-level run of big buying committees is not flagged for its size. The median,
+  not a high percentile: in a run of a few dozen deals the 99th percentile is the long
+  journey itself; of the others, since in a run of two conversions (5 and 3,502 touches)
+  the median of both is their mean, 1,753.5, and no journey was ever 20 times it;
 - a journey cut by the cap is counted there (``journeys_too_long``), not here; a
   non-converting path is not looked at (it credits nothing);
 - the reconciliation counts them (``journeys_long``) and lists the longest :data:`LISTED`
@@ -48,13 +51,17 @@ def long_journey_counts(
     journey is long): ``conversions`` with ``conversion_id``, ``key`` and ``n_touches``;
     ``journey`` the journeys' touch rows (``conversion_id``, ``channel``); ``cut`` the
     conversion ids of the journeys the cap cut (counted there)."""
+    n = pl.col("n_touches")
     touches = conversions.select(
-        pl.col("n_touches").max().alias("longest"),
-        pl.col("n_touches").filter(pl.col("n_touches") > 0).median().alias("median"),
+        n.max().alias("longest"),
+        n.filter(n > 0).median().alias("median"),
+        n.filter((n > 0) & (n < LONG_TOUCHES)).median().alias("others"),
     ).row(0, named=True)
     if (touches["longest"] or 0) < LONG_TOUCHES:
         return {}
-    median = float(touches["median"] or 0.0)
+    # the others' median: the long journeys do not raise their own yardstick (of two
+    # conversions, 5 and 3,502 touches, the median of both is 1,753.5)
+    median = float(touches["others"] if touches["others"] is not None else touches["median"] or 0)
     least = max(LONG_TOUCHES, LONG_MULTIPLE * median)
     long = conversions.filter(
         (pl.col("n_touches") >= least) & ~pl.col("conversion_id").is_in(cut.implode())
@@ -91,7 +98,8 @@ def long_journey_note(counts: Mapping[str, Any]) -> str | None:
                if first.get("top_channel") is not None else "")  # fmt: skip
     return (
         f"{n:,} journey(s) far longer than the run's others (at least {LONG_TOUCHES:,} "
-        f"touches and {LONG_MULTIPLE} times the median journey; under the touch cap): the "
+        f"touches and {LONG_MULTIPLE} times the others' median journey; under the touch "
+        f"cap): the "
         f"longest, conversion {first['conversion_id']}{entity}, has {first['touches']:,} "
         f"touches{channel}; a bot, a tracking loop or a shared login? Its credit is its own "
         "conversion's and is kept; look at it, or drop its touches "
