@@ -210,11 +210,33 @@ class RunConfig:
         return RunOptions.written({**self.written(), **(given or {})})
 
 
+#: Where a key of another table belongs, as a hint says it: ``decimal_comma`` under [run] is
+#: read by no one (it is a [formats] key), and a did-you-mean among [run]'s keys misleads.
+_HOMES: dict[str, str] = {
+    **{key: f"[inputs] ({key} = \"FILE\")" for key in _INPUTS},
+    **{key: f"[run] ({key} = ...)" for key in _RUN},
+    **{key: f"[economics] ({key} = ...)" for key in ECONOMICS_KEYS},
+    "decimal_comma": "[formats] (decimal_comma = true)",
+    "timestamp_formats": '[formats] (timestamp = ["%m/%d/%Y"], or a column\'s key)',
+    "channel_rules": '[taxonomy] (rules = "FILE")',
+    "rules": '[taxonomy] (rules = "FILE")',
+    "channel_aliases": '[channels] (google_ads = ["Google Ads"])',
+    "channels": '[channels] (google_ads = ["Google Ads"])',
+    "stage_names": "[stage_names]",
+    "milestones": "[milestones]",
+    "columns": '[columns.<table>] (e.g. [columns.touches] channel = "Channel")',
+}
+
+
 def _unknown(keys: set[str], valid: set[str], where: str, path: Path) -> None:
     for key in sorted(keys - valid):
-        raise ConfigError(
-            f"config '{path}': unknown key '{key}' in {where}; {did_you_mean(key, sorted(valid))}"
+        home = _HOMES.get(key)
+        hint = (
+            f"it belongs in {home}, not in {where}"
+            if home is not None and not home.startswith(where)
+            else did_you_mean(key, sorted(valid))
         )
+        raise ConfigError(f"config '{path}': unknown key '{key}' in {where}; {hint}")
 
 
 def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
