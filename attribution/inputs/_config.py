@@ -138,8 +138,9 @@ _INPUTS = {
 #: The [inputs] keys that are tables, not files of another kind: each may be a query of
 #: [inputs.database].
 _TABLES = _INPUTS - {"plan", "import", "paths"}
-#: The tables an import directory (``attribution import ...``, ``[inputs] import``) holds.
-_IMPORTED = ("touches", "stages", "contacts", "surveys")
+#: The tables an import directory (``attribution import ...``, ``[inputs] import``) holds:
+#: the CRM and GA4 imports' (importers.ImportFiles), ``import ads``'s spend (SPEND_FILE)
+_IMPORTED = ("touches", "stages", "contacts", "surveys", "spend")
 #: The run options with a section of their own (checked here); every other run option is a
 #: key of [run], as is ``out`` (the runs directory of the command line).
 _SECTIONED = {  # option -> (the RunConfig attribute, where the file gives it)
@@ -418,7 +419,8 @@ def _imported(inputs: dict[str, Path | SqlTable], run: dict[str, Any], path: Pat
     if not (folder / "import_report.json").is_file():
         raise ConfigError(
             f"config '{path}': [inputs] import = '{folder}' is not an import directory (no "
-            "import_report.json); write one with 'attribution import hubspot|salesforce'"
+            "import_report.json); write one with 'attribution import "
+            "hubspot|salesforce|pipedrive|ga4|ads'"
         )
     for table in _IMPORTED:
         if table not in inputs and (folder / f"{table}.parquet").is_file():
