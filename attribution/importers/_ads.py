@@ -49,6 +49,25 @@ PLATFORMS: dict[str, dict[str, Any]] = {
         "clicks": ["Clicks"],
     },
 }
+#: headers only one platform's export writes (compared as columns are found: case, spaces
+#: and punctuation ignored): a file given as one platform that has none of its own and some
+#: of the other's is the other's report, refused (its spend would be the wrong channel's)
+MARKERS: dict[str, tuple[str, ...]] = {
+    "google_ads": (
+        "Impr.", "Currency code", "Campaign state", "Avg. CPC", "Avg. cost", "Cost / conv.",
+        "Conv. rate", "Interaction rate", "Search impr. share",
+    ),
+    "linkedin": (
+        "Start Date (in UTC)", "End Date (in UTC)", "Total Spent", "Campaign Group Name",
+        "Campaign Group ID", "Average CPC", "Average CPM", "Click Through Rate",
+        "Total Engagements", "Viral Impressions",
+    ),
+}  # fmt: skip
+#: platform -> what its export is called and the option that takes it
+EXPORTS = {
+    "google_ads": ("a Google Ads campaign report", "--google-ads"),
+    "linkedin": ("a LinkedIn Campaign Manager export", "--linkedin-ads"),
+}
 SPEND_FILE = "spend.parquet"
 SPEND_COLUMNS: dict[str, pl.DataType] = {
     "channel": pl.String(),
@@ -150,6 +169,7 @@ def _platform(
     names = PLATFORMS[platform]
     skip = title_lines(path, csv_separator(path, "csv")) if path.is_file() else 0
     export = read_export(path, platform, skip_lines=skip)
+    _refuse_other_platform(export, platform)
     if skip:
         report.notes.append(
             f"{platform}: the report's {skip} title line(s) above its header were skipped"
@@ -194,6 +214,29 @@ def _platform(
         _count(export, clicks, "clicks"),
     )
     return frame, report.currency.get("currency")
+
+
+def _refuse_other_platform(export: Export, platform: str) -> None:
+    """A file given as ``platform`` whose headers are the other platform's (none of
+    :data:`MARKERS` of its own, some of the other's): an error naming the file, what it looks
+    like and the option that takes it."""
+    found = {
+        p: [m for m in markers if export.column([m], required=False) is not None]
+        for p, markers in MARKERS.items()
+    }
+    other = next(p for p in MARKERS if p != platform)
+    if found[platform] or not found[other]:
+        return
+    what, option = EXPORTS[other]
+    given, given_option = EXPORTS[platform]
+    raise SchemaError(
+        f"the file looks like {what} (its header has {', '.join(map(repr, found[other][:3]))}),"
+        f" not {given}: given as {given_option}, its spend would be channel "
+        f"{PLATFORMS[platform]['channel']!r}'s",
+        table=platform,
+        source=export.name,
+        hint=f"give it as {option} {export.name}",
+    )
 
 
 def _count(export: Export, column: str | None, ours: str) -> pl.Expr:
