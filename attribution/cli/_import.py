@@ -9,8 +9,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from attribution.cli._app import STOPS, OnceGroup, app, console, fail, interrupted
-from attribution.exceptions import AttributionError, ConfigError, InputError
+from attribution.cli._app import EXIT_EMPTY, STOPS, OnceGroup, app, console, fail, interrupted
+from attribution.exceptions import AttributionError, ConfigError, EmptyResultError, InputError
 from attribution.importers import (
     ImportFiles,
     ImportResult,
@@ -22,6 +22,7 @@ from attribution.importers import (
     import_salesforce,
 )
 from attribution.importers._ads import SPEND_FILE
+from attribution.importers._result import nothing_kept
 from attribution.inputs._formats import check_timezone
 from attribution.inputs._reading import naive_zone
 
@@ -219,7 +220,11 @@ def _run_import(
         except InputError as exc:
             raise ConfigError(f"--timezone: {exc}") from None
         with naive_zone(zone):
-            result = importer(*files, out=out, **options)
+            result = importer(*files, **options)
+        # an import that kept nothing is no answer: exit 3 saying why, nothing written
+        if empty := nothing_kept(result.report):
+            fail(EmptyResultError(f"{empty}; nothing was written to {out}"), EXIT_EMPTY)
+        result.write(out)
     except (AttributionError, OSError) as exc:
         fail(exc)
     except STOPS as stop:  # Ctrl-C while reading or writing: the directory is atomic

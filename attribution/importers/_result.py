@@ -270,3 +270,21 @@ def _account_counts(
         "touches": touches.height,
         "touches_without_account": int(touches.select(no_account.sum()).item()),
     }
+
+
+def nothing_kept(report: Mapping[str, Any]) -> str | None:
+    """Why an import kept nothing (every table it writes is empty: every row dropped), with
+    each file's rows read and the drops counted by reason; ``None`` when it kept something.
+    ``attribution import`` exits 3 with it (an empty answer), writing nothing."""
+    if any(report["outputs"].values()):
+        return None
+    files = []
+    for label, info in report["files"].items():
+        drops = "; ".join(
+            f"{d['count']:,} {d['reason']}" for d in report["drops"] if d["file"] == label
+        )
+        files.append(
+            f"{label}: {info['rows_read']:,} row(s) read, {info['rows_kept']:,} kept"
+            + (f" (dropped: {drops})" if drops else "")
+        )
+    return "the import kept nothing: " + (", ".join(files) or "no rows read")
