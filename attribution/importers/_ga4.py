@@ -28,6 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from attribution.exceptions import InputError, SchemaError
+from attribution.importers._emails import email_key
 from attribution.importers._read import LINE, Export, read_export, timestamp_expr
 from attribution.importers._result import ImportReport, ImportResult, begin, finish
 from attribution.importers._shared import record_mapping
@@ -157,10 +158,10 @@ def _timestamps(events: Export, column: str, formats: Sequence[str]) -> pl.Expr:
 
 
 def _user_key(expr: pl.Expr) -> pl.Expr:
-    """A user id as the contact key: an e-mail (holding ``@``) trimmed and lower-cased, as
-    the CRM importers key contacts; any other id as written."""
+    """A user id as the contact key: an e-mail (holding ``@``) as the CRM importers key
+    contacts (:func:`~attribution.importers._emails.email_key`); any other id as written."""
     text = expr.str.strip_chars()
-    return pl.when(text.str.contains("@")).then(text.str.to_lowercase()).otherwise(text)
+    return pl.when(text.str.contains("@")).then(email_key(text)).otherwise(text)
 
 
 def _import(

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError
+from attribution.importers._emails import email_key
 from attribution.importers._hubspot_companies import (
     COMPANY_IDS,
     CONTACT_IDS,
@@ -40,11 +41,6 @@ SALES_ACTIVITIES = {
     "call": "sales_call",
     "meeting": "meeting",
 }
-
-def _email_key(expr: pl.Expr) -> pl.Expr:
-    """An e-mail as compared: trimmed, lower case (``' Ann@Acme.com '`` = ``ann@acme.com``)."""
-    return expr.str.strip_chars().str.to_lowercase().replace("", None)
-
 
 def _utm(column: str | None, page: str | None, name: str) -> pl.Expr:
     """A UTM field: its column, else (blank or no column) the page URL's ``name`` parameter."""
@@ -74,7 +70,7 @@ def _by_email(
             hint="export the contacts with their Email property",
         )
     pairs = con.frame.select(
-        _email_key(pl.col(their)).alias("key"), pl.col(cid).alias("id")
+        email_key(pl.col(their)).alias("key"), pl.col(cid).alias("id")
     ).drop_nulls()
     several = pairs.filter(pl.col("key").is_duplicated()).get_column("key").n_unique()
     report.counts["emails_on_several_contacts"] = several
@@ -87,7 +83,7 @@ def _by_email(
     report.files["engagements"]["columns"]["contact_id"] = (
         f"{email} -> contacts '{their}' -> '{cid}'"
     )
-    found = _email_key(pl.col(email)).replace_strict(
+    found = email_key(pl.col(email)).replace_strict(
         lookup.get_column("key"), lookup.get_column("id"), default=None, return_dtype=pl.String
     )
     return pl.concat_list(found).list.drop_nulls()
@@ -151,7 +147,7 @@ def engagement_touches(
         _utm(medium, page, "utm_medium").alias("utm_medium"),
         _utm(campaign, page, "utm_campaign").alias("campaign"),
         first_id(company).alias("_company"),
-        (_email_key(pl.col(email)) if email else text).alias("_email"),
+        (email_key(pl.col(email)) if email else text).alias("_email"),
     )
     no_time = frame.get_column("timestamp").null_count()
     report.drop("engagements", f"no date in '{when}'", no_time)

@@ -29,6 +29,7 @@ import polars as pl
 
 from attribution.exceptions import SchemaError
 from attribution.importers._currency import deal_amounts
+from attribution.importers._emails import email_key
 from attribution.importers._read import (
     Export,
     _refuse,
@@ -69,13 +70,6 @@ ORGANIZATION_ID = ["Deal - Organization ID", "Organization ID", "Organization - 
 SOURCE = ["Deal - Source channel", "Source channel", "Deal - Source origin", "Source origin"]
 #: ``Deal - Status`` (any case) -> the deal's outcome; ``deleted`` deals are dropped
 STATUSES = {"won": "closed_won", "lost": "closed_lost", "open": "open", "deleted": "deleted"}
-
-
-def email_key(expr: pl.Expr) -> pl.Expr:
-    """A contact key from an e-mail cell: the first address (a cell may list several,
-    separated by ``,`` or ``;``), trimmed and lower-cased."""
-    first = expr.str.split(",").list.first().str.split(";").list.first()
-    return first.str.strip_chars().str.to_lowercase().replace("", None)
 
 
 def import_pipedrive(

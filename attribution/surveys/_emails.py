@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import InputError
+from attribution.importers._emails import email_key
 from attribution.inputs._schema import STRING, SURVEYS, TableSpec, load
 from attribution.inputs._sources import TableLike, read_source
 
@@ -43,9 +44,9 @@ _OTHER_KEYS = ("opportunity_id", "contact_id", "account_id")
 
 
 def normalise_email(expr: pl.Expr) -> pl.Expr:
-    """An e-mail as compared: trimmed, lower case, blank as null."""
-    text = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
-    return pl.when(text != "").then(text)
+    """An e-mail as compared: the importers' contact key (trimmed, lower case, blank as
+    null; a cell listing several addresses, its first)."""
+    return email_key(expr)
 
 
 def email_contacts(
