@@ -31,6 +31,7 @@ from attribution.exceptions import SchemaError
 from attribution.importers._currency import deal_amounts
 from attribution.importers._emails import email_key
 from attribution.importers._read import (
+    LINE,
     Export,
     _refuse,
     count_close_dates,
@@ -265,6 +266,7 @@ def _deals(
     lost_at = parse_close_dates(deal, lost, formats, "timestamp") if lost else stamp
     closed_at = parse_close_dates(deal, closed, formats, "timestamp") if closed else stamp
     frame = deal.frame.select(
+        pl.col(LINE).alias("_line"),
         pl.col(did).alias("opportunity_id"),
         outcome.alias("_outcome"),
         (pl.col(status) if status else outcome).alias("_status_raw"),
@@ -284,7 +286,9 @@ def _deals(
     record_mapping(report, "deal_status", frame, "_status_raw", "_outcome")
     if persons is not None:
         frame = _from_persons(frame, persons, report)
-    frame = frame.drop("_person_id", "_person_name", "_status_raw")
+    if status is not None:
+        _status_from_times(report, frame, status)
+    frame = frame.drop("_person_id", "_person_name", "_status_raw", "_line")
     report.drop("deals", f"no deal id in '{did}'", frame.get_column("opportunity_id").null_count())
     frame = frame.filter(pl.col("opportunity_id").is_not_null())
     deleted = pl.col("_outcome") == "deleted"
@@ -310,14 +314,15 @@ def _deals(
 
 def _outcome(deal: Export, status: str | None, won: str | None, lost: str | None) -> pl.Expr:
     """The deal's outcome: its ``Deal - Status`` (won, lost, open, deleted; any case; an
-    unknown status is an error naming its lines); without a status column, won where a won
-    time is given, else lost where a lost time is, else open."""
+    unknown status is an error naming its lines); without a status column, or where the
+    status is blank, won where a won time is given, else lost where a lost time is, else
+    open (*decision*: the time is the evidence; a blank status so read is counted)."""
+    has = [(c, s) for c, s in ((won, "closed_won"), (lost, "closed_lost")) if c]
+    by_times: pl.Expr = pl.lit("open")
+    for column, outcome in reversed(has):
+        by_times = pl.when(pl.col(column).is_not_null()).then(pl.lit(outcome)).otherwise(by_times)
     if status is None:
-        has = [(c, s) for c, s in ((won, "closed_won"), (lost, "closed_lost")) if c]
-        expr: pl.Expr = pl.lit("open")
-        for column, outcome in reversed(has):
-            expr = pl.when(pl.col(column).is_not_null()).then(pl.lit(outcome)).otherwise(expr)
-        return expr
+        return by_times
     low = pl.col(status).str.to_lowercase()
     unknown = pl.col(status).is_not_null() & ~low.is_in(list(STATUSES))
     if n := deal.frame.select(unknown.sum()).item():
@@ -330,7 +335,8 @@ def _outcome(deal: Export, status: str | None, won: str | None, lost: str | None
             column=status,
             hint="export Pipedrive's own 'Status' field (won / lost / open / deleted)",
         )
-    return low.replace_strict(STATUSES, default=None, return_dtype=pl.String).fill_null("open")
+    known = low.replace_strict(STATUSES, default=None, return_dtype=pl.String)
+    return pl.when(pl.col(status).is_null()).then(by_times).otherwise(known)
 
 
 def _person_keys(deal: Export) -> list[pl.Expr]:
@@ -409,3 +415,21 @@ def _notes(report: ImportReport, frame: pl.DataFrame) -> None:
             "in UTC, so if the export is in another zone import again with --timezone ZONE "
             "(e.g. --timezone America/New_York)"
         )
+
+
+def _status_from_times(report: ImportReport, frame: pl.DataFrame, status: str) -> None:
+    """Count (``counts.deals_status_from_times``) and say the kept deals whose ``status`` is
+    blank and whose won / lost time made them won / lost (:func:`_outcome`)."""
+    kept = pl.col("opportunity_id").is_not_null()
+    read = kept & pl.col("_status_raw").is_null() & (pl.col("_outcome") != "open")
+    found = frame.filter(read)
+    report.counts["deals_status_from_times"] = found.height
+    if not found.height:
+        return
+    by = dict(found.group_by("_outcome").len().iter_rows())
+    lines = ", ".join(map(str, found.get_column("_line").head(5)))
+    report.notes.append(
+        f"deals: {found.height:,} deal(s) with a blank '{status}' have a won / lost time, "
+        f"read as won ({by.get('closed_won', 0):,}) or lost ({by.get('closed_lost', 0):,}) by "
+        f"it (file line(s) {lines}): the time is the evidence of the outcome"
+    )
