@@ -29,7 +29,7 @@ import polars as pl
 
 from attribution.exceptions import SchemaError
 from attribution.importers._currency import deal_amounts
-from attribution.importers._emails import email_key
+from attribution.importers._emails import email_key, first_address, other_addresses
 from attribution.importers._read import (
     LINE,
     Export,
@@ -212,9 +212,10 @@ def _persons(
     )
     if not emails:
         people.require(EMAILS)  # the error naming the file, with a did-you-mean
+    _several_addresses(people, report)
     frame = people.frame.select(
         email_key(_email(people)).alias("contact_id"),
-        _email(people).alias("email"),
+        first_address(_email(people)).alias("email"),
         org.alias("_org"),
         (pl.col(pid) if pid else pl.lit(None, pl.String)).alias("_person_id"),
         (pl.col(name) if name else pl.lit(None, pl.String)).alias("_person_name"),
@@ -261,6 +262,7 @@ def _deals(
         },
     )
     outcome = _outcome(deal, status, won, lost)
+    _several_addresses(deal, report)
     stamp = pl.lit(None, pl.Datetime("us", "UTC"))
     won_at = parse_close_dates(deal, won, formats, "timestamp") if won else stamp
     lost_at = parse_close_dates(deal, lost, formats, "timestamp") if lost else stamp
@@ -278,7 +280,7 @@ def _deals(
         .alias("_closed"),
         deal_amounts(deal, amount, report).alias("value"),
         email_key(_email(deal)).alias("contact_id"),
-        _email(deal).alias("email"),
+        first_address(_email(deal)).alias("email"),
         org.alias("_org"),
         (pl.col(source) if source else pl.lit(None, pl.String)).alias("lead_source"),
         *_person_keys(deal),
@@ -433,3 +435,22 @@ def _status_from_times(report: ImportReport, frame: pl.DataFrame, status: str) -
         f"read as won ({by.get('closed_won', 0):,}) or lost ({by.get('closed_lost', 0):,}) by "
         f"it (file line(s) {lines}): the time is the evidence of the outcome"
     )
+
+
+def _several_addresses(export: Export, report: ImportReport) -> None:
+    """Count (``counts.<file>_emails_with_several_addresses``) and say the e-mail cells that
+    list several addresses: the first is the contact (:func:`email_key`), the others are
+    not used."""
+    others = other_addresses(_email(export))
+    several = others > 0
+    n, extra = export.frame.select(several.sum().alias("n"), others.sum().alias("x")).row(0)
+    report.counts[f"{export.label}_emails_with_several_addresses"] = int(n)
+    if n:
+        example = export.frame.filter(several).select(_email(export)).item(0, 0)
+        lines = ", ".join(map(str, export.lines(several)))
+        report.notes.append(
+            f"{export.label}: {n:,} e-mail cell(s) list several addresses (e.g. {example!r}, "
+            f"file line(s) {lines}): the first is the person's contact key and e-mail; the "
+            f"{extra:,} other address(es) are not used (a survey answer or a web login from "
+            "one of them does not reach that person)"
+        )
