@@ -123,12 +123,11 @@ def import_pipedrive(
     contact_frames = [frame.select("contact_id", "account_id", "email", "lead_source")]
     if person_rows is not None:
         contact_frames.insert(0, person_rows.rename({"_org": "account_id"}))
-    contacts = (
-        pl.concat(contact_frames, how="diagonal_relaxed")
-        .drop_nulls("contact_id")
-        .group_by("contact_id", maintain_order=True)
-        .agg(pl.col(c).drop_nulls().first() for c in ("account_id", "email", "lead_source"))
+    people_rows = pl.concat(contact_frames, how="diagonal_relaxed").drop_nulls("contact_id")
+    contacts = people_rows.group_by("contact_id", maintain_order=True).agg(
+        pl.col(c).drop_nulls().first() for c in ("account_id", "email", "lead_source")
     )
+    _several_organizations(report, people_rows)
     _notes(report, frame)
     surveys = None
     if self_reported_column:
@@ -454,3 +453,29 @@ def _several_addresses(export: Export, report: ImportReport) -> None:
             f"{extra:,} other address(es) are not used (a survey answer or a web login from "
             "one of them does not reach that person)"
         )
+
+
+def _several_organizations(report: ImportReport, rows: pl.DataFrame) -> None:
+    """Count (``counts.persons_on_several_organizations``) and say the persons whose
+    persons-export row and deals name several organizations: ``contacts`` lists each under
+    one (a contact belongs to one account; a run refuses one listed under two)."""
+    several = (
+        rows.drop_nulls("account_id")
+        .group_by("contact_id", maintain_order=True)
+        .agg(pl.col("account_id").unique(maintain_order=True))
+        .filter(pl.col("account_id").list.len() > 1)
+    )
+    report.counts["persons_on_several_organizations"] = several.height
+    if not several.height:
+        return
+    shown = "; ".join(
+        f"{contact!r}: " + ", ".join(map(repr, accounts))
+        for contact, accounts in several.head(3).iter_rows()
+    )
+    report.notes.append(
+        f"contacts: {several.height:,} person(s) are on deals of several organizations (e.g. "
+        f"{shown}): a contact belongs to one account, so contacts.parquet lists each under "
+        "the first (the persons export's organization, else the first deal's); each deal's "
+        "events keep their own organization, but at --level account the person's web "
+        "touches join only the first organization's journey"
+    )
