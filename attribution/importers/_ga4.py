@@ -209,23 +209,33 @@ def _import(
         (pl.col(medium) if medium else text).alias("utm_medium"),
         (pl.col(campaign) if campaign else text).alias("campaign"),
     )
-    for column, what in ((pseudo, "user_pseudo_id"), (session, "ga_session_id")):
-        key = "pseudo" if what == "user_pseudo_id" else "session"
-        report.drop("events", f"no {what} in '{column}'", rows.get_column(key).null_count())
-        rows = rows.drop_nulls(key)
+    no_pseudo = rows.get_column("pseudo").null_count()
+    report.drop("events", f"no user_pseudo_id in '{pseudo}'", no_pseudo)
+    rows = rows.drop_nulls("pseudo")
+    # every event of a pseudo id says who it is, in a session or not: a login event sent
+    # without a ga_session_id still stitches the pseudo id's sessions to its user id
+    identities = rows.select("pseudo", "user", pl.col("session").is_null().alias("sessionless"))
+    sessionless = rows.get_column("session").null_count()
+    report.counts["events_without_session_id"] = sessionless
+    report.drop("events", f"no ga_session_id in '{session}'", sessionless)  # noted: stitches
+    rows = rows.drop_nulls("session")
     report.drop("events", f"no time in '{when}'", rows.get_column("timestamp").null_count())
     rows = rows.drop_nulls("timestamp")
     report.kept("events", rows.height)
-    touches = _sessions(rows, report, channel_rules)
+    touches = _sessions(rows, identities, report, channel_rules)
     _note_busy(rows, report)
     return finish(report, touches, pl.DataFrame(), pl.DataFrame(), None, out)
 
 
 def _sessions(
-    rows: pl.DataFrame, report: ImportReport, channel_rules: str | Path | None
+    rows: pl.DataFrame,
+    identities: pl.DataFrame,
+    report: ImportReport,
+    channel_rules: str | Path | None,
 ) -> pl.DataFrame:
     """One touch per ``(pseudo, session)`` at its first event, with its contact (see the
-    module's identity rule) and channel; counts into ``report.counts``."""
+    module's identity rule: the user ids of every event with a pseudo id, ``identities``,
+    the events without a session id too) and channel; counts into ``report.counts``."""
     ordered = rows.sort("pseudo", "session", "timestamp")
     sessions = ordered.group_by("pseudo", "session", maintain_order=True).agg(
         pl.col("timestamp").first(),
@@ -235,9 +245,14 @@ def _sessions(
         *[pl.col(c).drop_nulls().first() for c in ("utm_source", "utm_medium", "campaign")],
     )
     people = (
-        rows.drop_nulls("user")
+        identities.drop_nulls("user")
+        .join(rows.select("pseudo").unique(), on="pseudo", how="semi")  # those with a touch
         .group_by("pseudo")
-        .agg(pl.col("user").n_unique().alias("users"), pl.col("user").first().alias("stitched"))
+        .agg(
+            pl.col("user").n_unique().alias("users"),
+            pl.col("user").first().alias("stitched"),
+            pl.col("sessionless").all().alias("sessionless"),  # known by those events alone
+        )
     )
     sessions = sessions.join(people, on="pseudo", how="left").with_columns(
         pl.col("users").fill_null(0)
@@ -255,13 +270,19 @@ def _sessions(
         (~own & (pl.col("users") > 1)).sum().alias("sessions_of_pseudo_ids_with_several_user_ids"),
         (pl.col("own_users") > 1).sum().alias("sessions_with_several_user_ids"),
         (~pl.col("start")).sum().alias("sessions_without_session_start"),
+        (stitched & pl.col("sessionless").fill_null(False))
+        .sum()
+        .alias("sessions_stitched_by_events_without_session_id"),
     ).row(0, named=True)
     report.counts.update({k: int(v) for k, v in counts.items()})
     report.counts["pseudo_ids"] = rows.get_column("pseudo").n_unique()
     report.counts["pseudo_ids_stitched"] = people.filter(pl.col("users") == 1).height
     several = people.filter(pl.col("users") > 1)
     report.counts["pseudo_ids_with_several_user_ids"] = several.height
-    report.counts["user_ids"] = int(rows.get_column("user").drop_nulls().n_unique())
+    users = identities.join(people, on="pseudo", how="semi").get_column("user")
+    report.counts["user_ids"] = int(users.drop_nulls().n_unique())
+    by_sessionless = people.filter((pl.col("users") == 1) & pl.col("sessionless")).height
+    report.counts["pseudo_ids_stitched_by_events_without_session_id"] = by_sessionless
     _notes(report, several)
     rules = load_rules(channel_rules)
     sessions = sessions.with_columns(channel_expr(rules, {"utm_source", "utm_medium"}))
@@ -301,6 +322,14 @@ def _notes(report: ImportReport, several: pl.DataFrame) -> None:
             f"{shown}; a shared device): not stitched, so "
             f"{c['sessions_of_pseudo_ids_with_several_user_ids']:,} of their session(s) "
             "without a user id of their own stay anonymous"
+        )
+    if n := c["events_without_session_id"]:
+        report.notes.append(
+            f"events: {n:,} event(s) have no ga_session_id (e.g. a login sent outside a "
+            "session, Measurement Protocol hits): no session, so no touch, but their user ids "
+            f"stitch: {c['pseudo_ids_stitched_by_events_without_session_id']:,} pseudo id(s) "
+            "known only by such events take their user id for "
+            f"{c['sessions_stitched_by_events_without_session_id']:,} session(s)"
         )
     if n := c["sessions_without_session_start"]:
         report.notes.append(
