@@ -1,11 +1,15 @@
-"""``attribution import hubspot`` / ``attribution import salesforce``: CRM exports -> the
-canonical tables and an import report, in one directory."""
+"""``attribution import hubspot|salesforce|pipedrive|ga4|ads``: CRM exports, GA4 events and
+ad-platform reports -> the canonical tables (or the spend table) and an import report, in one
+directory. The options the commands share are one alias each (:data:`SHARED`, given to a
+command by :func:`shared_options`), run and printed by one :func:`_run_import` /
+:func:`_print`."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -85,16 +89,18 @@ def _say(text: str) -> None:
 
 
 def _print(result: ImportResult | SpendImport, out: Path) -> None:
+    """The summary of an import: per file the rows read and kept, the drops and notes
+    (every import alike), then what it wrote and the next command (its own)."""
     report = result.report
-    if isinstance(result, SpendImport):
-        _print_spend(report, out)
-        return
     for label, info in report["files"].items():
         _say(f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept")
     for drop in report["drops"]:
         _say(f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}")
     for note in report["notes"]:
         _say(f"  note: {note}")
+    if isinstance(result, SpendImport):
+        _print_spend(report, out)
+        return
     if currency := report.get("currency", {}).get("currency"):
         _say(f"deal amounts in {currency} ('{report['currency']['column']}')")
     if mapped := report["value_mappings"].get("deal_stage"):  # how each stage was read
@@ -176,43 +182,70 @@ OpenStages = Annotated[
 ]
 
 
-def _import(
-    importer: Callable[..., ImportResult],
-    files: tuple[Path | None, ...],
-    out: Path,
-    self_reported: str | None,
-    timestamp_format: list[str] | None,
-    decimal_comma: bool,
-    stages: tuple[list[str] | None, list[str] | None, list[str] | None] = (None, None, None),
-    timezone: str | None = None,
-    **options: Any,
-) -> None:
-    """Run ``importer`` on ``files`` with the options every CRM import command has, writing
-    into ``out``, and print its summary; an error is the one-line CLI failure.
-    ``timezone``: the zone naive dates are read in (``--timezone``)."""
-    _run_import(
-        importer,
-        files,
-        out,
-        timezone,
-        self_reported_column=self_reported,
-        timestamp_formats=timestamp_format,
-        decimal_comma=decimal_comma,
-        won_stages=stages[0] or (),
-        lost_stages=stages[1] or (),
-        open_stages=stages[2] or (),
-        **options,
-    )
+#: The options the import commands share: parameter -> (its alias, its default). A command
+#: takes those it has with :func:`shared_options`.
+SHARED: dict[str, tuple[Any, Any]] = {
+    "timestamp_format": (Formats, None),
+    "decimal_comma": (DecimalComma, False),
+    "timezone": (Timezone, None),
+    "currency_rates": (CurrencyRates, None),
+    "won_stage": (WonStages, None),
+    "lost_stage": (LostStages, None),
+    "open_stage": (OpenStages, None),
+}
+#: a shared option -> the importer's keyword for it (``--timezone`` is read around the call)
+_KEYWORDS = {
+    "self_reported": "self_reported_column",
+    "timestamp_format": "timestamp_formats",
+    "won_stage": "won_stages",
+    "lost_stage": "lost_stages",
+    "open_stage": "open_stages",
+}
+_Command = TypeVar("_Command", bound=Callable[..., None])
+
+
+def shared_options(*names: str, **aliases: Any) -> Callable[[_Command], _Command]:
+    """Give an import command the shared options ``names`` (:data:`SHARED`), listed after
+    its own parameters in this order; the command takes them as ``**shared``. ``aliases``:
+    an option's own alias where its help differs (Pipedrive's ``--timezone``)."""
+
+    def decorate(command: _Command) -> _Command:
+        signature = inspect.signature(command, eval_str=True)
+        params = [
+            param.replace(kind=param.KEYWORD_ONLY)
+            for param in signature.parameters.values()
+            if param.kind is not param.VAR_KEYWORD
+        ]
+        for name in names:
+            alias, default = SHARED[name]
+            params.append(
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                    annotation=aliases.get(name, alias),
+                )
+            )  # fmt: skip
+        command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 def _run_import(
     importer: Callable[..., ImportResult | SpendImport],
     files: tuple[Path | None, ...],
     out: Path,
-    timezone: str | None,
+    timezone: str | None = None,
     **options: Any,
 ) -> None:
-    """:func:`_import` with the importer's own keyword arguments (``options``)."""
+    """Run ``importer`` on ``files`` with ``options`` (the importer's keywords, or a shared
+    option's name: :data:`_KEYWORDS`; a stage option not given is none), naive dates read in
+    ``timezone`` (``--timezone``); write the import into ``out`` and print its summary (an
+    import that kept nothing: exit 3, nothing written); an error is the one-line CLI
+    failure."""
+    options = {_KEYWORDS.get(k, k): v for k, v in options.items()}
+    for stage in ("won_stages", "lost_stages", "open_stages"):
+        if stage in options:
+            options[stage] = options[stage] or ()
     existed = Path(out).exists()  # the importer refuses it: nothing of ours there
     try:
         try:
@@ -249,6 +282,7 @@ def _interrupted(out: Path, existed: bool, stop: BaseException) -> NoReturn:
 
 
 @group.command("hubspot")
+@shared_options(*SHARED)
 def hubspot_cmd(
     contacts: Annotated[Path, typer.Option(help="Contacts export (CSV)")],
     out: ImportOut,
@@ -269,32 +303,23 @@ def hubspot_cmd(
     channel_rules: Annotated[
         Path | None, typer.Option(help="Channel taxonomy rules for the UTM fields")
     ] = None,
-    timestamp_format: Formats = None,
-    decimal_comma: DecimalComma = False,
-    timezone: Timezone = None,
-    currency_rates: CurrencyRates = None,
-    won_stage: WonStages = None,
-    lost_stage: LostStages = None,
-    open_stage: OpenStages = None,
+    **shared: Any,
 ) -> None:
     """HubSpot contacts + deals (+ engagements, companies) -> touches, stages, contacts."""
-    _import(
+    _run_import(
         import_hubspot,
         (contacts, deals),
         out,
-        self_reported,
-        timestamp_format,
-        decimal_comma,
-        (won_stage, lost_stage, open_stage),
-        timezone,
+        self_reported=self_reported,
         engagements=engagements,
         companies=companies,
-        currency_rates=currency_rates,
         channel_rules=channel_rules,
+        **shared,
     )
 
 
 @group.command("salesforce")
+@shared_options(*SHARED)
 def salesforce_cmd(
     campaign_members: Annotated[Path, typer.Option(help="CampaignMember export (CSV)")],
     opportunities: Annotated[Path, typer.Option(help="Opportunity export (CSV)")],
@@ -322,32 +347,22 @@ def salesforce_cmd(
         ),
     ] = False,
     self_reported: SelfReported = None,
-    timestamp_format: Formats = None,
-    decimal_comma: DecimalComma = False,
-    timezone: Timezone = None,
-    currency_rates: CurrencyRates = None,
-    won_stage: WonStages = None,
-    lost_stage: LostStages = None,
-    open_stage: OpenStages = None,
+    **shared: Any,
 ) -> None:
     """Salesforce CampaignMember + Opportunity (+ roles, contacts, campaigns, history,
     leads) -> touches, stages, contacts."""
-    _import(
+    _run_import(
         import_salesforce,
         (campaign_members, opportunities),
         out,
-        self_reported,
-        timestamp_format,
-        decimal_comma,
-        (won_stage, lost_stage, open_stage),
-        timezone,
+        self_reported=self_reported,
         contact_roles=contact_roles,
-        currency_rates=currency_rates,
         contacts=contacts,
         campaigns=campaigns,
         opportunity_history=opportunity_history,
         leads=leads,
         include_non_responders=include_non_responders,
+        **shared,
     )
 
 
@@ -376,7 +391,22 @@ def next_of_one_side(report: dict[str, Any], out: Path) -> str:
     )  # fmt: skip
 
 
+#: Pipedrive's --timezone: its help says whose zone the times are in
+PipedriveTimezone = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        help="IANA time zone Pipedrive wrote the times in (the exporting user's, "
+        "Settings > Personal preferences), e.g. America/New_York (default: UTC); "
+        "converted to UTC",
+    ),
+]
+
+
 @group.command("pipedrive")
+@shared_options(
+    "timestamp_format", "decimal_comma", "timezone", "currency_rates", timezone=PipedriveTimezone
+)
 def pipedrive_cmd(
     deals: Annotated[Path, typer.Option(help="Deals export (CSV): one row per deal")],
     out: ImportOut,
@@ -390,35 +420,17 @@ def pipedrive_cmd(
         typer.Option(help="Organizations export: names the organizations given by id only"),
     ] = None,
     self_reported: SelfReported = None,
-    timestamp_format: Formats = None,
-    decimal_comma: DecimalComma = False,
-    timezone: Annotated[
-        str | None,
-        typer.Option(
-            "--timezone",
-            help="IANA time zone Pipedrive wrote the times in (the exporting user's, "
-            "Settings > Personal preferences), e.g. America/New_York (default: UTC); "
-            "converted to UTC",
-        ),
-    ] = None,
-    currency_rates: CurrencyRates = None,
+    **shared: Any,
 ) -> None:
     """Pipedrive deals (+ persons, organizations) -> stages, contacts (touches: import ga4)."""
     _run_import(
-        import_pipedrive,
-        (deals,),
-        out,
-        timezone,
-        persons=persons,
-        organizations=organizations,
-        self_reported_column=self_reported,
-        timestamp_formats=timestamp_format,
-        decimal_comma=decimal_comma,
-        currency_rates=currency_rates,
+        import_pipedrive, (deals,), out, self_reported=self_reported, persons=persons,
+        organizations=organizations, **shared,
     )  # fmt: skip
 
 
 @group.command("ga4")
+@shared_options("timestamp_format")
 def ga4_cmd(
     events: Annotated[
         Path,
@@ -429,27 +441,14 @@ def ga4_cmd(
     channel_rules: Annotated[
         Path | None, typer.Option(help="Channel taxonomy rules for the session source / medium")
     ] = None,
-    timestamp_format: Formats = None,
+    **shared: Any,
 ) -> None:
     """GA4 events -> touches: one per session, visitors stitched to their user id."""
-    _run_import(
-        import_ga4,
-        (events,),
-        out,
-        None,
-        channel_rules=channel_rules,
-        timestamp_formats=timestamp_format,
-    )  # fmt: skip
+    _run_import(import_ga4, (events,), out, channel_rules=channel_rules, **shared)
 
 
 def _print_spend(report: dict[str, Any], out: Path) -> None:
-    """The summary of ``import ads``: rows, drops, notes, spend per channel, the next step."""
-    for label, info in report["files"].items():
-        _say(f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept")
-    for drop in report["drops"]:
-        _say(f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}")
-    for note in report["notes"]:
-        _say(f"  note: {note}")
+    """The end of ``import ads``'s summary: the spend per channel, the next step."""
     spend = ", ".join(f"{channel} {amount:,.2f}" for channel, amount in report["spend"].items())
     _say(f"wrote {out}: {SPEND_FILE} {report['outputs'][SPEND_FILE]:,} rows ({spend})")
     _say(
@@ -458,7 +457,18 @@ def _print_spend(report: dict[str, Any], out: Path) -> None:
     )
 
 
+#: ``import ads``'s --currency-rates: its help says what the rates convert
+AdsCurrencyRates = Annotated[
+    Path | None,
+    typer.Option("--currency-rates", help="CSV of currency,rate converting reports in "
+                 "several currencies to your reporting currency (the one at rate 1)"),
+]
+
+
 @group.command("ads")
+@shared_options(
+    "timestamp_format", "decimal_comma", "currency_rates", currency_rates=AdsCurrencyRates
+)
 def ads_cmd(
     out: ImportOut,
     google_ads: Annotated[
@@ -471,23 +481,7 @@ def ads_cmd(
         typer.Option(help="LinkedIn Campaign Manager campaign performance report by day (CSV, "
                      "as exported): channel linkedin"),
     ] = None,
-    timestamp_format: Formats = None,
-    decimal_comma: DecimalComma = False,
-    currency_rates: Annotated[
-        Path | None,
-        typer.Option("--currency-rates", help="CSV of currency,rate converting reports in "
-                     "several currencies to your reporting currency (the one at rate 1)"),
-    ] = None,
+    **shared: Any,
 ) -> None:
     """Google Ads / LinkedIn campaign reports -> a spend table, the channel set per file."""
-    _run_import(
-        import_ads,
-        (),
-        out,
-        None,
-        google_ads=google_ads,
-        linkedin_ads=linkedin_ads,
-        timestamp_formats=timestamp_format,
-        decimal_comma=decimal_comma,
-        currency_rates=currency_rates,
-    )  # fmt: skip
+    _run_import(import_ads, (), out, google_ads=google_ads, linkedin_ads=linkedin_ads, **shared)
