@@ -23,7 +23,13 @@ import polars as pl
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import OutputExistsError, SchemaError
 from attribution.importers._currency import deal_amounts
-from attribution.importers._read import Export, parse_amounts, parse_timestamps, read_export
+from attribution.importers._read import (
+    Export,
+    _fold,
+    parse_amounts,
+    parse_timestamps,
+    read_export,
+)
 from attribution.importers._result import ImportFiles, ImportReport, begin
 from attribution.inputs._preamble import title_lines
 from attribution.inputs._read_errors import csv_separator
@@ -220,10 +226,8 @@ def _refuse_other_platform(export: Export, platform: str) -> None:
     """A file given as ``platform`` whose headers are the other platform's (none of
     :data:`MARKERS` of its own, some of the other's): an error naming the file, what it looks
     like and the option that takes it."""
-    found = {
-        p: [m for m in markers if export.column([m], required=False) is not None]
-        for p, markers in MARKERS.items()
-    }
+    headers = {_fold(c) for c in export.frame.columns}
+    found = {p: [m for m in markers if _fold(m) in headers] for p, markers in MARKERS.items()}
     other = next(p for p in MARKERS if p != platform)
     if found[platform] or not found[other]:
         return
