@@ -138,7 +138,8 @@ def test_won_deals_without_an_amount_are_said_beside_ltv() -> None:
     credited = result.conversions.filter(pl.col("n_touches") > 0)
     assert z["customers"] == credited.height
     assert z["at_zero"] == credited.filter(pl.col("value") <= 0).height > 0
-    assert f"counts {z['at_zero']:,} of {z['customers']:,} credited customers" in econ.summary()
+    assert f"{z['at_zero']:,} of {z['customers']:,} credited customers" in econ.summary()
+    assert "counts them at $0" in econ.summary()
     # every deal with an amount: no such line
     full = attribution.unit_economics(
         attribution.attribute(SAMPLE / "touches.parquet", SAMPLE / "stages.parquet",
@@ -146,7 +147,7 @@ def test_won_deals_without_an_amount_are_said_beside_ltv() -> None:
         SAMPLE / "spend.parquet",
     )  # fmt: skip
     assert full.parameters["customers_at_zero_value"] is None
-    assert "at $0: their deals have no amount" not in full.summary()
+    assert "are won deals at $0" not in full.summary()
 
 
 def test_a_reps_logged_email_is_a_sales_touch_not_the_email_channel(tmp_path) -> None:

@@ -31,6 +31,7 @@ import polars as pl
 
 from attribution._reporting_currency import money_text
 from attribution.b2b._economics_slices import conversion_accounts, observed_churns
+from attribution.b2b._shared import money
 
 if TYPE_CHECKING:
     from attribution.b2b._economics_window import SpendWindow
@@ -182,14 +183,22 @@ def join_findings(
             unattributed(window.conversions, window.touch_credit), manifest
         ),
         "not_measured": NO_VALUE if no_value else None,
-        "customers_at_zero_value": None if no_value else at_zero_value(window.conversions),
+        "customers_at_zero_value": None
+        if no_value
+        else at_zero_value(window.conversions, blended, (manifest or {}).get("decision_model")),
     }
 
 
-def at_zero_value(conversions: pl.DataFrame) -> dict[str, Any] | None:
+def at_zero_value(
+    conversions: pl.DataFrame, blended: pl.DataFrame | None = None, model: str | None = None
+) -> dict[str, Any] | None:
     """How many of the credited customers (the conversions with touches) carry no deal
-    amount (or 0): ARPA, and so LTV, LTV/CAC and payback, count them at $0 -- none when
-    none or all do (all: ``not_measured``)."""
+    amount (or 0): ARPA, and so LTV, LTV/CAC and payback, count them at $0, and CAC counts
+    them as customers (a PLG trial's $0 invoice mapped as a won deal) -- none when none or
+    all do (all: ``not_measured``). With the ``blended`` rows: the blended CAC and loaded
+    CAC of ``model`` (the decision model; else the first) with them and without them (each
+    credited conversion is one customer, shared out among channels, so leaving them out
+    takes exactly their count off the blended customers; the spend stays)."""
     if "value" not in conversions.columns or not conversions.height:
         return None
     credited = (
@@ -200,7 +209,58 @@ def at_zero_value(conversions: pl.DataFrame) -> dict[str, Any] | None:
     zero = credited.filter(pl.col("value").fill_null(0.0) <= 0).height
     if not 0 < zero < credited.height:
         return None
-    return {"customers": credited.height, "at_zero": zero, "share": zero / credited.height}
+    found: dict[str, Any] = {
+        "customers": credited.height, "at_zero": zero, "share": zero / credited.height
+    }
+    rows = (
+        blended.filter(pl.col("segment") == "all", pl.col("customers") > 0)
+        if blended is not None and blended.height
+        else None
+    )
+    if rows is None or not rows.height:
+        return found
+    chosen = rows.filter(pl.col("model") == model) if model is not None else rows.clear()
+    r = (chosen if chosen.height else rows).row(0, named=True)
+    customers, cost = float(r["customers"]), float(r["spend"])
+    loaded = cost + float(r["non_media_cost"] or 0.0)
+    kept = customers - zero
+    return {
+        **found,
+        "model": r["model"],
+        "blended_customers": customers,
+        "blended_cac": cost / customers,
+        "blended_cac_without": cost / kept if kept > 0 else None,
+        "blended_loaded_cac": loaded / customers,
+        "blended_loaded_cac_without": loaded / kept if kept > 0 else None,
+    }
+
+
+def zero_value_line(z: Mapping[str, Any]) -> str:
+    """The note of :func:`at_zero_value`'s finding ``z``: the count, what counts them (CAC
+    as customers, ARPA at $0), the blended CAC with and without them, and the two ways out
+    (README, "Won deals at $0")."""
+    n, total, zero = z["at_zero"], z["customers"], money_text(0)
+    cac = ""
+    if z.get("blended_cac_without") is not None:
+        loaded = (
+            f"; loaded {money(z['blended_loaded_cac'])} with them, "
+            f"{money(z['blended_loaded_cac_without'])} without"
+            if z["blended_loaded_cac"] != z["blended_cac"]
+            else ""
+        )
+        cac = (
+            f" Blended CAC under {z['model']}: {money(z['blended_cac'])} with them "
+            f"({z['blended_customers']:,.0f} customers), {money(z['blended_cac_without'])} "
+            f"without them ({z['blended_customers'] - n:,.0f}){loaded}."
+        )
+    return (
+        f"NOTE: {n:,} of {total:,} credited customers ({z['share']:.0%}) are won deals at "
+        f"{zero} (no amount: a trial or free plan's {zero} invoice mapped as a won deal?): "
+        "CAC counts them as customers, and ARPA, and so LTV, LTV/CAC and payback, counts "
+        f"them at {zero}.{cac} If they are not customers, leave their won "
+        "rows (amount 0 or blank) out of the stages (e.g. filter the export on Amount > 0); "
+        "if they are, give their amounts, or read LTV as understated by up to that share."
+    )
 
 
 def _ids(xs: list[str]) -> str:
@@ -230,15 +290,7 @@ def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
     if p.get("not_measured"):
         out.append(("deal_values", f"WARNING: {p['not_measured']}."))
     if z := p.get("customers_at_zero_value"):
-        out.append(
-            (
-                "deal_values_missing",
-                f"NOTE: ARPA, and so LTV, LTV/CAC and payback, counts {z['at_zero']:,} of "
-                f"{z['customers']:,} credited customers ({z['share']:.0%}) at "
-                f"{money_text(0)}: their deals have no amount. Give the amounts, or read LTV "
-                "as understated by up to that share.",
-            )
-        )
+        out.append(("deal_values_missing", zero_value_line(z)))
     if u := p.get("unattributed"):
         out.append(
             (
