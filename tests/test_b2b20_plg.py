@@ -2,7 +2,7 @@
 trial invoices mapped as won deals at $0, and Stripe's monthly subscriptions with amounts
 left in cents. Small files shaped like theirs: a Salesforce report export (``Opportunity
 ID``, ``Account ID``, ``Stage``, ``Close Date``, ``Amount``) and a Stripe MRR export
-(``customer``, ``month``, ``mrr``), mapped in a run config."""
+(``customer``, ``month``, ``amount``), mapped in a run config."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _files(tmp_path: Path, mrr_scale: float = 1.0, deal_scale: float = 1.0) -> P
         (f"001A{i:04d}", f"2025-{m:02d}-01", _value(i) / 12 * mrr_scale)
         for i in range(N) if _value(i) > 0 for m in range(2 + i % 5, 9)
     ]  # fmt: skip
-    pl.DataFrame(subs, schema=["customer", "month", "mrr"], orient="row").write_csv(
+    pl.DataFrame(subs, schema=["customer", "month", "amount"], orient="row").write_csv(
         tmp_path / "stripe_mrr.csv"
     )
     config = tmp_path / "run.toml"
@@ -63,7 +63,7 @@ def _files(tmp_path: Path, mrr_scale: float = 1.0, deal_scale: float = 1.0) -> P
         '[columns.stages]\nopportunity_id = "Opportunity ID"\ncontact_id = "Contact ID"\n'
         'account_id = "Account ID"\nstage = "Stage"\ntimestamp = "Close Date"\n'
         'value = "Amount"\n'
-        '[columns.subscriptions]\naccount_id = "customer"\n'
+        '[columns.subscriptions]\naccount_id = "customer"\nmrr = "amount"\n'
     )
     return config
 
@@ -130,3 +130,76 @@ def test_loaded_cac_with_and_without_the_zero_dollar_deals() -> None:
     line = zero_value_line(z)
     assert "$100 with them (3 customers), $300 without them (1)" in line
     assert "loaded $120 with them, $360 without" in line
+
+
+def _check(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())["subscriptions_amount_check"]
+
+
+def test_subscriptions_in_cents_are_warned_of_and_left_as_they_are(tmp_path: Path) -> None:
+    """Stripe's MRR left in cents (4900 for $49): retention's dollar figures were 100x
+    with nothing to say so. Now a warning names the file, the user's column, the median
+    ratio and the accounts compared, and the fix; the figures are not changed."""
+    output, out = _run(tmp_path, mrr_scale=100.0)
+    paid = sum(1 for i in range(N) if _value(i) > 0)
+    (warning,) = [line for line in output.splitlines() if "look like cents" in line]
+    assert warning.startswith("WARNING: the subscriptions' amounts look like cents")
+    assert "stripe_mrr.csv, column 'amount'" in warning
+    assert "a median 100.0x the same accounts' won-deal values" in warning
+    assert f"({paid} accounts with both compared, {paid} of them 30-300x)" in warning
+    assert "divide the column 'amount' by 100" in warning
+    check = _check(out)
+    assert check["verdict"] == "subscriptions_in_cents"
+    assert check["median_ratio"] == pytest.approx(100.0)
+    assert (check["accounts_compared"], check["accounts_in_band"]) == (paid, paid)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert warning in manifest["notes"]
+    assert json.loads((out / "retention.json").read_text())["amount_check"] == check
+    # nothing changed: the last month's MRR is the file's, in cents
+    subs = pl.read_csv(tmp_path / "stripe_mrr.csv")
+    last = subs.filter(pl.col("month") == subs.get_column("month").max())
+    table = pl.read_parquet(out / "retention.parquet").filter(pl.col("segment") == "all")
+    assert table.get_column("last_month_mrr").item() == pytest.approx(last["amount"].sum())
+
+
+def test_subscriptions_in_dollars_raise_no_warning(tmp_path: Path) -> None:
+    output, out = _run(tmp_path)
+    assert "look like cents" not in output
+    check = _check(out)
+    assert check["verdict"] == "same_unit"
+    assert check["median_ratio"] == pytest.approx(1.0)
+    assert check["warning"] is None
+
+
+def test_won_deals_in_cents_are_warned_of(tmp_path: Path) -> None:
+    output, out = _run(tmp_path, deal_scale=100.0)
+    (warning,) = [line for line in output.splitlines() if "look like cents" in line]
+    assert warning.startswith("WARNING: the won deals' amounts look like cents")
+    assert "(1/100)" in warning
+    assert "opportunities.csv, column 'Amount'" in warning
+    assert "divide the column 'Amount' by 100" in warning
+    assert _check(out)["verdict"] == "deals_in_cents"
+
+
+@pytest.mark.parametrize(
+    ("ratios", "verdict"),
+    [
+        ([100.0, 100.0, 100.0], "subscriptions_in_cents"),
+        ([30.0, 31.0, 500.0], "subscriptions_in_cents"),
+        ([29.0, 29.0, 500.0], "same_unit"),  # the median is below the band
+        ([12.0, 12.0, 12.0], "same_unit"),  # deal values of one month: 12x, not cents
+        ([0.01, 0.01, 1.0], "deals_in_cents"),
+        ([100.0, 100.0], "too_few_accounts"),
+    ],
+)
+def test_the_cents_band(ratios: list[float], verdict: str) -> None:
+    from attribution.b2b._retention_units import amount_check
+
+    ids = [f"a{i}" for i in range(len(ratios))]
+    subs = pl.DataFrame({"account_id": ids, "month": ["2025-01-01"] * len(ids),
+                         "mrr": [100.0 * r / 12 for r in ratios]})  # fmt: skip
+    deals = pl.DataFrame({"account_id": ids, "value": [100.0] * len(ids)})
+    found = amount_check(subs, deals, subscriptions_source="s.csv", subscriptions_column="mrr")
+    assert found is not None
+    assert found["verdict"] == verdict
+    assert (found["warning"] is not None) == (verdict.endswith("in_cents"))

@@ -319,6 +319,7 @@ def _economics(
     from attribution.b2b._economics_accountless import accountless_finding, drop_accountless
     from attribution.b2b._economics_slices import touch_exposure
     from attribution.b2b._retention import close_months, retention
+    from attribution.b2b._retention_units import record_amount_check
 
     columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
     spend, stages, touches = inputs.spend, inputs.stages, inputs.touches
@@ -334,6 +335,9 @@ def _economics(
         if subscription_table
         else None
     )
+    if kept is not None and subscription_table is not None:  # amounts in cents? (a warning)
+        value = ((columns or {}).get("stages") or {}).get("value", "value")
+        record_amount_check(kept, subscription_table, result, stages_column=value)
     decision = _decision(result)
     earlier = _earlier_conversion(options)
     if result.campaign_credit.width:

@@ -153,7 +153,8 @@ class Retention:
             f"{money_text(r['expansion'])}  accounts {r['accounts']:,}"
             for r in self.table.iter_rows(named=True)
         )
-        return "\n".join(lines)
+        warning = (self.notes.get("amount_check") or {}).get("warning")
+        return "\n".join([warning, *lines] if warning else lines)
 
 
 def _with_segment(frame: pl.DataFrame, accounts: Accounts | None) -> pl.DataFrame:
