@@ -320,6 +320,7 @@ def _economics(
     from attribution.b2b._economics_slices import touch_exposure
     from attribution.b2b._retention import close_months, retention
     from attribution.b2b._retention_units import record_amount_check
+    from attribution.b2b._segment_aliases import KEY, segment_benchmarks
 
     columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
     spend, stages, touches = inputs.spend, inputs.stages, inputs.touches
@@ -355,6 +356,8 @@ def _economics(
         if inputs.plan is not None:
             raise missing_input("the plan check needs a spend table", "spend")
         return [*extras, kept] if kept is not None else extras
+    economics = dict(inputs.economics or {})
+    bench, aliases = segment_benchmarks(inputs.benchmarks, economics.pop(KEY, None), account_table)
     flow = None
     if stages is not None:
         from attribution.b2b._funnel import funnel
@@ -368,7 +371,7 @@ def _economics(
             timestamp_formats=formats,
             channel_aliases=channel_aliases,
             alerts=dict(inputs.alerts) if inputs.alerts is not None else None,
-            benchmarks=inputs.benchmarks,
+            benchmarks=bench,
             accounts=account_table,
             nrr=kept,
             contacts=_contacts(inputs, options),
@@ -395,7 +398,6 @@ def _economics(
         result.manifest[ECONOMICS_NOT_COMPUTED] = note  # the report's answers say it
         extras.append(Said(note))
         return [*extras, *(x for x in (kept, flow) if x is not None)]
-    economics = dict(inputs.economics or {})
     exposure = None  # the spend split by segment weighs every touch of the log
     if (
         account_table is not None
@@ -420,11 +422,12 @@ def _economics(
         timestamp_formats=formats,
         accounts=account_table,
         subscriptions=kept,
-        benchmarks=inputs.benchmarks,
+        benchmarks=bench,
         pipeline=flow.pipeline if flow is not None else None,
         **economics,
     )
     econ.parameters.update(decision_model=decision[0], decision_model_source=decision[1])
+    econ.parameters[KEY] = aliases  # the accounts' segments read as published ones
     if accountless is not None:
         econ.parameters["touches_without_account"] = accountless_finding(accountless, econ.table)
     extras.append(econ)

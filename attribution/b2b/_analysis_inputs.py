@@ -44,7 +44,7 @@ ECONOMICS_CHOICES: Mapping[str, tuple[str, ...]] = {
     "segment_spend": ("touches", "customers"),
 }
 #: every ``economics`` key (a config's ``[economics]``)
-ECONOMICS_KEYS = ECONOMICS_NUMBERS | set(ECONOMICS_CHOICES) | {"costs"}
+ECONOMICS_KEYS = ECONOMICS_NUMBERS | set(ECONOMICS_CHOICES) | {"costs", "segment_aliases"}
 
 
 def _number(value: Any) -> bool:
@@ -78,7 +78,11 @@ def check_economics(section: Mapping[str, Any]) -> dict[str, Any]:
     costs = section.get("costs", {})
     if not isinstance(costs, Mapping) or not all(_number(v) and v >= 0 for v in costs.values()):
         raise InputError(f"costs maps a cost name = amount >= 0, got {costs!r}")
-    _check_ranges(section)
+    if "segment_aliases" in section:  # the benchmark ranges' segments, not a unit_economics key
+        from attribution.b2b._segment_aliases import check_segment_aliases
+
+        check_segment_aliases(section["segment_aliases"])
+    _check_ranges({k: v for k, v in section.items() if k != "segment_aliases"})
     return dict(section)
 
 

@@ -211,6 +211,14 @@ def payback_target_table(
     for segment, other in PAYBACK_FALLBACK.items():
         if segment not in targets and other in targets:
             targets[segment] = targets[other]
+    others = table.table.filter(  # a segment of the user's (or read as a published one)
+        pl.col("metric") == "payback_target_months",
+        pl.col("segment").is_not_null() & ~pl.col("segment").is_in(list(SEGMENTS)),
+        pl.col("channel").is_null() & pl.col("high").is_not_null(),
+    )
+    for segment, high, origin in others.select("segment", "high", "origin").iter_rows():
+        targets[segment] = float(high)
+        origins.add(origin)
     targets.update({k: float(v) for k, v in (given or {}).items()})
     targets["all"] = float(default)
     source = "benchmark table payback_target_months (" + ", ".join(sorted(origins)) + ")"

@@ -232,10 +232,10 @@ def _segments(econ: UnitEconomics, model: str, blended: pl.DataFrame) -> list[st
             f"{num(pipe, '.1f') + ('x' if pipe is not None else ''):>10}"
         )
         lines.append(line.rstrip())
-    return [*lines, *_range_lines(blended)]
+    return [*lines, *_range_lines(blended, econ.parameters.get("segment_aliases") or {})]
 
 
-def _range_lines(blended: pl.DataFrame) -> list[str]:
+def _range_lines(blended: pl.DataFrame, aliases: dict[str, Any] | None = None) -> list[str]:
     """Each segment's created pipeline per dollar and CAC recovery against the published
     ranges (the benchmark table's ``pipeline_per_dollar`` and ``cac_payback_months``)."""
     if "pipeline_per_dollar_low" not in blended.columns:
@@ -278,7 +278,9 @@ def _range_lines(blended: pl.DataFrame) -> list[str]:
                         f"; {'within' if ok else 'over'} the {target:g}-month payback target"
                     )
                 parts.append(text)
-        lines.append(f"  {r['segment']:<12} " + "; ".join(parts))
+        alias = (aliases or {}).get(r["segment"])  # a segment of yours read as a published one
+        named = f"{r['segment']} (as {alias['as']})" if alias else r["segment"]
+        lines.append(f"  {named:<12} " + "; ".join(parts))
     return lines
 
 
