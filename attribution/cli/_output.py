@@ -12,6 +12,7 @@ from rich.table import Table
 
 from attribution._reporting_currency import sign
 from attribution.b2b._deals import committee_line
+from attribution.engine._manifest import MODEL_CHANNELS, coded_notes
 from attribution.engine._result import AttributionResult
 
 #: Width of the output when it is not a terminal (a log, a pipe, CI): wide enough that no
@@ -83,6 +84,8 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
     if cc.get_column("model").n_unique() > 1:  # one model: min = median = max, no spread
         console.print(by_channel)
         console.print(top_channel_line(cc), markup=False, highlight=False)
+    for note in coded_notes(result.manifest, MODEL_CHANNELS):  # last_non_direct is last_touch
+        console.print(f"Note: {note}.", markup=False, highlight=False)
     if boot := result.manifest.get("bootstrap"):
         console.print(
             f"Bootstrap: {boot['draws']} draws over {boot['unit']}s ({boot['units']:,}; seed "

@@ -28,6 +28,7 @@ from attribution.typing import Progress
 
 __all__ = [
     "WATERMARK_HELD",
+    "MODEL_CHANNELS",
     "Timer",
     "account_options",
     "account_parameters",
@@ -46,6 +47,10 @@ __all__ = [
 #: The code of an incremental run's note that an input's watermark stays where it was
 #: (rows read that night are dated after the run's time): ``manifest["note_codes"]``.
 WATERMARK_HELD = "incremental_watermark_held"
+#: The code of the notes that a model parameter names no channel of the data (a default
+#: ``direct_channels`` on data without a ``direct`` channel: last_non_direct is last_touch),
+#: which the command line's summary and the report show.
+MODEL_CHANNELS = "model_channels"
 
 
 def add_coded_notes(manifest: dict[str, Any], code: str, notes: Sequence[str]) -> None:
@@ -283,10 +288,12 @@ def make_manifest(
     counts, found = check_found_names(counts, parameters, runs)  # milestones, touch types
     notes = [*notes, *found]
     channels = counts.get("touch_channels")
+    channel_notes: list[str] = []
     if channels is not None and parameters.get("key", "channel") == "channel":
         # every executor's channels (partitions united): a model parameter naming none of
         # them is an error (the in-memory run checks before its models), a default a note
-        notes = [*notes, *check_model_channels(runs, channels)]
+        channel_notes = check_model_channels(runs, channels)
+        notes = [*notes, *channel_notes]
     reason = empty_reason(parameters, counts)
     if reason is not None:  # said where a reader of the run looks first
         notes = [*notes, reason]
@@ -308,6 +315,7 @@ def make_manifest(
         "reconciliation": counts,
         "timings_seconds": timings,
         "notes": notes,
+        **({"note_codes": {MODEL_CHANNELS: channel_notes}} if channel_notes else {}),
     }
 
 

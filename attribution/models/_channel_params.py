@@ -131,10 +131,15 @@ def model_channel_problems(
             if not given:
                 if getattr(run.build(), "last_non_direct", 0) <= 0:
                     continue  # a default the model does not read (custom without the role)
+                same = (
+                    "it credits as last_touch does"
+                    if run.spec.name == "last_non_direct"
+                    else "its last-non-direct share goes to the last touch"
+                )
                 notes.append(
                     f"{run.label}: {name} {', '.join(map(repr, missing))} is no channel of the "
-                    "data, so no touch counts as direct there; give the data's direct channel "
-                    f"with {run.spec.name}:{name}=... if it is named otherwise"
+                    f"data, so no touch counts as direct there: {same}; give the data's "
+                    f"direct channel with {run.spec.name}:{name}=... if it is named otherwise"
                 )
                 continue
             for one in missing:

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from attribution.engine._files import RunFiles
+from attribution.engine._manifest import MODEL_CHANNELS, coded_notes
 from attribution.report._charts import (
     BLUE,
     GREEN,
@@ -52,6 +53,9 @@ def channel_credit_section(ctx: Context) -> Section | None:
         parts.append(note("No channel credit: no conversion was attributed."))
     else:
         parts.extend(_credit_charts(ctx, credit))
+    for said in coded_notes(ctx.manifest, MODEL_CHANNELS):  # last_non_direct is last_touch
+        parts.insert(0, note(f"Note: {said}."))
+        ctx.findings.append(e(f"{said}."))
     paths = ctx.top(RunFiles.PATHS, "conversions", 15)  # not the whole table: its top
     if paths is not None and not missing_columns(paths, ("path", "conversions")) and paths.height:
         cols = [c for c in ("path", "conversions", "nulls", "value") if c in paths.columns]
