@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from attribution._reporting_currency import money_text
 from attribution.b2b._analysis import Analysis, B2BInputs, analyse
 from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.cli._app import (
@@ -118,7 +119,7 @@ def demo(
     if spend is not None:
         console.print(
             "Demo assumption: non-media costs "
-            + ", ".join(f"{k} ${v:,.0f}" for k, v in DEMO_COSTS.items())
+            + ", ".join(f"{k} {money_text(v)}" for k, v in DEMO_COSTS.items())
             + " for the year (the sample data has none; give yours in [economics.costs]); "
             f"gross margin {DEMO_GROSS_MARGIN:.0%} (the sample company's; give yours in "
             "[economics]).",
