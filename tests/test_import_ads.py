@@ -97,7 +97,10 @@ def test_cli_writes_spend_that_a_run_reads(tmp_path: Path) -> None:
     assert f"--spend {out / 'spend.parquet'}" in result.output
     assert json.loads((out / "import_report.json").read_text())["crm"] == "ads"
     spend = pl.read_parquet(out / "spend.parquet")
-    assert spend.columns == ["channel", "date", "campaign", "amount", "impressions", "clicks"]
+    assert spend.columns == [
+        "channel", "date", "campaign", "amount", "impressions", "clicks", "currency"
+    ]  # fmt: skip
+    assert spend.get_column("currency").unique().to_list() == ["USD"]  # report 16 S1
     nothing = CliRunner().invoke(app, ["import", "ads", "--out", str(tmp_path / "x")])
     assert nothing.exit_code == 2
     assert "--google-ads" in nothing.output

@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution._reporting_currency import ISO_4217
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import OutputExistsError, SchemaError
 from attribution.importers._currency import deal_amounts
@@ -31,6 +32,7 @@ from attribution.importers._read import (
     read_export,
 )
 from attribution.importers._result import ImportFiles, ImportReport, begin
+from attribution.inputs._currency_column import CURRENCY as CURRENCY_COLUMN
 from attribution.inputs._preamble import title_lines
 from attribution.inputs._read_errors import csv_separator
 
@@ -140,11 +142,14 @@ def import_ads(
             hint="download every report with the Day segment (Google Ads: Segment > Time > "
             "Day; LinkedIn: Time breakdown Daily)",
         )
+    code = _spend_currency(currencies, report)
     when = "date" if "date" in spend.columns else "month"
     spend = spend.select(
         [(pl.col(c) if c in spend.columns else pl.lit(None)).cast(t).alias(c)
          for c, t in SPEND_COLUMNS.items() if c in (when, "channel") or c not in ("date", "month")]
     ).sort("channel", when, "campaign", nulls_last=True)  # fmt: skip
+    if code is not None:  # the amounts' currency travels with them (as the CRM imports')
+        spend = spend.with_columns(pl.lit(code).alias(CURRENCY_COLUMN))
     payload = {
         "crm": "ads",
         "files": report.files,
@@ -248,6 +253,18 @@ def _count(export: Export, column: str | None, ours: str) -> pl.Expr:
     if column is None:
         return pl.lit(None, pl.Int64).alias(ours)
     return parse_amounts(export, column, ours).cast(pl.Int64).alias(ours)
+
+
+def _spend_currency(currencies: dict[str, str | None], report: ImportReport) -> str | None:
+    """The one ISO currency of every report's amounts (converted by ``--currency-rates``:
+    the reporting one), None when some report's is unknown."""
+    codes = set(currencies.values())
+    if report.currency_rates is not None and report.currency_code() is not None:
+        return report.currency_code()  # each report converted to the rates' rate-1 currency
+    if len(codes) != 1 or None in codes:
+        return None
+    code = codes.pop()
+    return code if code in ISO_4217 else None
 
 
 def _one_currency(currencies: dict[str, str | None], report: ImportReport) -> None:

@@ -10,10 +10,12 @@ from typing import Any, Final
 
 import polars as pl
 
+from attribution._reporting_currency import ISO_4217
 from attribution.engine._files import atomic_directory, write_json_atomic, write_parquet_atomic
 from attribution.exceptions import OutputExistsError
 from attribution.importers._read import DEFAULT_TIMESTAMP_FORMATS, Export, ambiguous_dates_note
 from attribution.importers._zones import naive_zone_note
+from attribution.inputs._currency_column import CURRENCY as CURRENCY_COLUMN
 from attribution.inputs._read_errors import semicolon_note
 from attribution.inputs._reading import NAIVE_ZONE
 
@@ -127,6 +129,13 @@ class ImportReport:
             note = semicolon_note(self.decimal_comma, "--decimal-comma")
             self.notes.append(f"{export.label} '{export.name}': {note}")
 
+    def currency_code(self) -> str | None:
+        """The one ISO 4217 currency the import's amounts are in (converted by
+        ``--currency-rates``: the reporting one), None when unknown (no currency column, or
+        the CRM's converted amount in its company currency, whose code the export omits)."""
+        code = self.currency.get("currency")
+        return code if code in ISO_4217 else None
+
     def kept(self, label: str, rows: int) -> None:
         self.files[label]["rows_kept"] = int(rows)
 
@@ -208,6 +217,11 @@ def finish(
         .unique(maintain_order=True)
         .sort("timestamp", "opportunity_id", "contact_id", "stage", nulls_last=True)
     )
+    code = report.currency_code()
+    if code is not None:
+        # the amounts' currency travels with them: a run on this import (the printed next
+        # command, `[inputs] import = DIR`, an HTTP run) reports in it without an option
+        stages = stages.with_columns(pl.lit(code).alias(CURRENCY_COLUMN))
     contacts = conform(contacts, CONTACT_COLUMNS).sort("contact_id")
     if surveys is not None:
         surveys = conform(surveys, SURVEY_COLUMNS).unique(maintain_order=True)

@@ -1,0 +1,80 @@
+"""New-user report 16 (a UK growth lead: HubSpot deals and ad reports in GBP), S1: both imports
+said "deal amounts in GBP", yet the run they print next, a config's ``[inputs] import = DIR``
+and an HTTP run reported every CAC, LTV and revenue in dollars (manifest ``currency``: USD
+from the default), exit 0. The imports now write the amounts' one currency beside them (a
+``currency`` column in ``stages.parquet`` and ``spend.parquet``), so any run on them takes it
+as the data's currency."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from attribution import import_ads, import_salesforce
+from attribution.cli._app import app
+from tests.test_import_ads import GOOGLE, LINKEDIN, write
+from tests.test_importers_crm_exports import _members, _multi_opps
+
+
+def _gbp_import(tmp_path: Path) -> Path:
+    crm = tmp_path / "crm"
+    import_salesforce(_members(tmp_path), _multi_opps(tmp_path, ("GBP", "gbp ")), out=crm)
+    return crm
+
+
+def test_a_crm_import_writes_its_one_currency_beside_the_amounts(tmp_path: Path) -> None:
+    stages = pl.read_parquet(_gbp_import(tmp_path) / "stages.parquet")
+    assert stages.get_column("currency").unique().to_list() == ["GBP"]
+    # converted by the rates: the reporting currency (rate 1)
+    rates = write(tmp_path / "rates.csv", "currency,rate\nUSD,1\nEUR,1.08\nGBP,1.27\n")
+    usd = import_salesforce(_members(tmp_path), _multi_opps(tmp_path), currency_rates=rates)
+    assert usd.stages.get_column("currency").unique().to_list() == ["USD"]
+    # no currency column in the export: the currency is unknown, no column is made up
+    plain = import_salesforce(_members(tmp_path), _multi_opps(tmp_path, ("",)))
+    assert "currency" not in plain.stages.columns
+
+
+def test_ad_reports_write_their_one_currency(tmp_path: Path) -> None:
+    gbp = (GOOGLE.replace(",USD,", ",GBP,"), LINKEDIN.replace(",USD,", ",GBP,"))
+    both = import_ads(google_ads=write(tmp_path / "g.csv", gbp[0]),
+                      linkedin_ads=write(tmp_path / "l.csv", gbp[1]))  # fmt: skip
+    assert both.spend.get_column("currency").unique().to_list() == ["GBP"]
+    # a report without a currency column beside one with: the spend's currency is unknown
+    bare = LINKEDIN.replace("Currency,", "").replace(",USD,", ",")
+    mixed = import_ads(google_ads=write(tmp_path / "g2.csv", gbp[0]),
+                       linkedin_ads=write(tmp_path / "l2.csv", bare))  # fmt: skip
+    assert "currency" not in mixed.spend.columns
+
+
+def test_runs_on_the_imports_report_in_their_currency(tmp_path: Path) -> None:
+    crm = _gbp_import(tmp_path)
+    ads = tmp_path / "ads"
+    import_ads(
+        google_ads=write(tmp_path / "g.csv", GOOGLE.replace(",USD,", ",GBP,")),
+        linkedin_ads=write(tmp_path / "l.csv", LINKEDIN.replace(",USD,", ",GBP,")),
+        out=ads,
+    )
+    cli = CliRunner().invoke(
+        app,
+        ["run", "--touches", str(crm / "touches.parquet"), "--stages", str(crm / "stages.parquet"),
+         "--contacts", str(crm / "contacts.parquet"), "--level", "account",
+         "--spend", str(ads / "spend.parquet"), "-m", "linear", "--out", str(tmp_path / "runs")],
+    )  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'[inputs]\nimport = "{crm}"\nspend = "{ads / "spend.parquet"}"\n'
+        f'[run]\nmodels = ["linear"]\nout = "{tmp_path / "runs2"}"\n'
+    )
+    by_config = CliRunner().invoke(app, ["run", "-c", str(config)])
+    assert by_config.exit_code == 0, by_config.output
+    for runs, output in ((tmp_path / "runs", cli.output), (tmp_path / "runs2", by_config.output)):
+        (run,) = runs.glob("2*")
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["currency"] == {"code": "GBP", "sign": "£", "from": "data"}
+        assert re.search(r"£\d", output)
+        assert not re.search(r"\$\d", output)  # no amount written in dollars
