@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from attribution import import_ads, import_salesforce
 from attribution.cli._app import app
+from attribution.inputs._channels import unmatched_channels
+from attribution.inputs._reading import naive_zone
 from tests.test_import_ads import GOOGLE, LINKEDIN, write
 from tests.test_importers_crm_exports import _members, _multi_opps
 
@@ -78,3 +80,35 @@ def test_runs_on_the_imports_report_in_their_currency(tmp_path: Path) -> None:
         assert manifest["currency"] == {"code": "GBP", "sign": "£", "from": "data"}
         assert re.search(r"£\d", output)
         assert not re.search(r"\$\d", output)  # no amount written in dollars
+
+
+def test_the_end_of_day_note_names_the_zone_the_dates_were_read_in(tmp_path: Path) -> None:
+    """M6: with --timezone Europe/London the close dates are London's end of day (a BST date
+    is 22:59:59.999999 UTC), but the note said '23:59:59.999999 UTC'."""
+    with naive_zone("Europe/London"):
+        result = import_salesforce(_members(tmp_path), _multi_opps(tmp_path, ("GBP",)))
+    (note,) = [n for n in result.report["notes"] if "no time of day" in n]
+    assert "(23:59:59.999999 Europe/London)" in note
+    won = result.stages.filter(pl.col("stage") == "closed_won").get_column("timestamp")
+    assert won.dt.strftime("%H:%M").to_list() == ["23:59"]  # 20 March: GMT, no shift
+    (utc,) = [n for n in import_salesforce(_members(tmp_path), _multi_opps(tmp_path, ("GBP",)))
+              .report["notes"] if "no time of day" in n]  # fmt: skip
+    assert "(23:59:59.999999 UTC)" in utc
+
+
+def test_a_platforms_spend_is_offered_the_crms_channel_family() -> None:
+    """M1: `import ads` spends on `linkedin`, HubSpot's sources file the same ads under
+    `paid_social`: the unmatched spend channel said 'no touch has this channel' with no
+    did-you-mean, and her biggest channel (57% of spend) judged nothing."""
+    touches = ["paid_social", "paid_search", "organic_search", "organic_social", "direct"]
+    hints = unmatched_channels(["linkedin", "google_ads", "Facebook Ads", "billboard"], touches)
+    assert hints["linkedin"].startswith("did you mean 'paid_social'?")
+    assert 'paid_social = ["linkedin"]' in hints["linkedin"]
+    assert hints["google_ads"].startswith("did you mean 'paid_search'?")
+    assert hints["Facebook Ads"].startswith("did you mean 'paid_social'?")
+    assert "organic" not in hints["linkedin"]  # never an unpaid channel for paid money
+    assert hints["billboard"].startswith("no touch has this channel")
+    # the platform's own name still comes first when the touches have it
+    assert unmatched_channels(["LinkedIn Ads"], ["linkedin", "paid_social"])[
+        "LinkedIn Ads"
+    ].startswith("did you mean 'linkedin' or 'paid_social'?")

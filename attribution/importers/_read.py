@@ -447,8 +447,8 @@ def count_close_dates(
     if n:
         report.notes.append(
             f"{export.label}: {n:,} close date(s) in '{column}' have no time of day: read as "
-            f"the end of that day ({END_OF_DAY.isoformat()} UTC), so a deal won the day it "
-            "was created closes after it and after that day's touches"
+            f"the end of that day ({END_OF_DAY.isoformat()} {NAIVE_ZONE.get() or 'UTC'}), so "
+            "a deal won the day it was created closes after it and after that day's touches"
         )
     early = frame.filter(pl.col(outcome).is_not_null() & (pl.col(closed) < pl.col(created))).height
     report.counts["deals_closed_before_created"] = early

@@ -155,6 +155,19 @@ _PAID_NAMES = {
     "paidsocial": "paid_social",
     "linkedinads": "linkedin",
 }
+#: an ad platform's name -> the channel family a CRM's source field files its traffic under
+#: (HubSpot's ``Original Source`` is ``Paid Social`` for LinkedIn ads): offered after the
+#: platform's own name, so a spend sheet on ``linkedin`` meets touches on ``paid_social``
+_PLATFORM_FAMILIES = {
+    **dict.fromkeys(
+        ("linkedin", "linkedinads", "facebook", "facebookads", "meta", "metaads", "instagram",
+         "twitter", "twitterads", "xads", "tiktok", "tiktokads", "reddit", "redditads"),
+        "paid_social",
+    ),
+    **dict.fromkeys(
+        ("googleads", "google", "adwords", "bing", "bingads", "microsoftads"), "paid_search"
+    ),
+}  # fmt: skip
 
 
 def _unpaid(name: str) -> bool:
@@ -176,8 +189,8 @@ def unmatched_channels(channels: Sequence[str], known: Sequence[str]) -> dict[st
             continue
         folded = "".join(ch for ch in name.lower() if ch.isalnum())
         candidates = [k for k in known if not _unpaid(k) or _unpaid(name)]
-        usual = _PAID_NAMES.get(folded)
-        close = [usual] if usual in known_set else []
+        usual = (_PAID_NAMES.get(folded), _PLATFORM_FAMILIES.get(folded))
+        close = [u for u in dict.fromkeys(usual) if u in known_set]
         close += [c for c in get_close_matches(name, candidates, n=2, cutoff=0.6) if c not in close]
         close += [k for k in candidates if (name in k or k in name) and k not in close]
         out[name] = (
