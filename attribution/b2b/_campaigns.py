@@ -7,7 +7,7 @@ Both start from touch credit a run has already computed (no model runs again):
   value. :func:`campaign_economics` adds spend per campaign from a spend table with a
   ``campaign`` column: ``cac`` = spend / credited customers, ``roi`` = (credited revenue -
   spend) / spend, with statuses as the channel economics have them (``paid``, ``unpaid``,
-  ``no_customers``; never dropped).
+  ``no_customers``, ``not_measured``; never dropped).
 - **campaign influence** (``AttributionResult.campaign_influence``, ``campaign_influence.csv``
   and, under ``influence_layout="long"``, ``campaign_influence.parquet``): one row per
   opportunity, model and campaign, in the shape CRMs import (Salesforce's Customizable
@@ -132,13 +132,28 @@ class CampaignEconomics:
         model = model or (decided if decided in models else None)
         model = model or ("linear" if "linear" in models else models[0])
         rows = self.table.filter(pl.col("model") == model)
-        if rows.filter(pl.col("campaign") != NO_CAMPAIGN).height == 0:
-            # the touches' campaign column is empty: every row is a channel's "(none)",
-            # which is no campaign to list (new-user report 2: a header and no campaign)
-            return (
+        touched = self.parameters.get("campaigns_in_touches")
+        if touched is None:  # a table built otherwise: the campaigns that are credit rows
+            touched = rows.filter(
+                (pl.col("campaign") != NO_CAMPAIGN)
+                & ~pl.col("status").is_in(["no_customers", NOT_MEASURED])
+            ).height > 0
+        reason = self.parameters.get("campaigns_not_measured")
+        if not touched:
+            # the touches' campaign column is empty: every credited row is a channel's
+            # "(none)", which is no campaign to list (new-user report 2: a header and no
+            # campaign); the spend's campaigns match no touch (report 16, S2)
+            text = (
                 "Campaign credit: no campaigns in the touches (their campaign column is "
                 "empty), so no campaign is credited; the channel credit above is the run's."
             )
+            if reason:
+                text += (
+                    f"\nCampaign CAC and ROI: not measured: {reason} (status "
+                    f"'{NOT_MEASURED}' in {RunFiles.CAMPAIGN_CREDIT}); give the touches their "
+                    "campaign (e.g. the UTM campaign) to measure them."
+                )
+            return text
         with_spend = self.parameters.get("spend_by_campaign", False)
         lines = [
             f"Top campaigns under {model} (credited customers; "
@@ -169,6 +184,11 @@ class CampaignEconomics:
             f"  ({credited.height} credited campaign(s) in {RunFiles.CAMPAIGN_CREDIT}; "
             f"the CRM influence rows in {RunFiles.CAMPAIGN_INFLUENCE})"
         )
+        if reason:
+            lines.append(
+                f"Campaign CAC and ROI not measured ('{NOT_MEASURED}'): {reason}; those "
+                "channels' campaign CACs count only the customers of touches with a campaign."
+            )
         loose = self.parameters.get("spend_without_campaign") or 0.0
         if loose:
             lines.append(
@@ -214,7 +234,11 @@ def campaign_economics(
     0), ``no_customers`` (spend, no credited customer: CAC null, ROI -1; never dropped),
     ``no_campaign`` (the spend rows without a campaign where no touch without one is credited:
     channel-level spend, counted in the channel economics),
-    ``no_credit`` (a campaign of the journeys this model credits nothing, without spend).
+    ``no_credit`` (a campaign of the journeys this model credits nothing, without spend),
+    ``not_measured`` (campaign CAC and ROI cannot be measured, ``cac`` and ``roi`` null:
+    the touches carry no campaign while the channel's spend does, or a ``(none)`` row of
+    credited touches in a channel with spend and no spend rows without a campaign;
+    ``parameters["campaigns_not_measured"]`` says which).
     """
     credit = result.campaign_credit
     if credit.width == 0:
@@ -225,6 +249,7 @@ def campaign_economics(
     credit, reconciled = reconciled_to_channels(credit, result.channel_credit, key)
     parameters: dict[str, Any] = {
         "models": chosen,
+        "campaigns_in_touches": credit.filter(pl.col("campaign") != NO_CAMPAIGN).height > 0,
         "spend_by_campaign": False,
         "reconciled_to_channel_credit": reconciled,
     }
@@ -286,22 +311,8 @@ def campaign_economics(
                 pl.col("channel_share").fill_null(0.0),
             )
         )
-        customers = pl.col("conversions") > 0
-        paid = pl.col("spend") > 0
-        out = grid.with_columns(
-            pl.when(customers & paid)
-            .then(pl.lit("paid"))
-            .when(customers)
-            .then(pl.lit("unpaid"))
-            .when(paid & (pl.col("campaign") == NO_CAMPAIGN))
-            .then(pl.lit("no_campaign"))
-            .when(paid)
-            .then(pl.lit("no_customers"))
-            .otherwise(pl.lit("no_credit"))
-            .alias("status"),
-            pl.when(customers).then(pl.col("spend") / pl.col("conversions")).alias("cac"),
-            pl.when(paid).then((pl.col("value") - pl.col("spend")) / pl.col("spend")).alias("roi"),
-        )
+        out, reason = _measured(grid, credit, by_campaign)
+        parameters["campaigns_not_measured"] = reason
         unsold = (
             out.filter(pl.col("status") == "no_customers")
             .select("channel", "campaign")
@@ -317,6 +328,13 @@ def campaign_economics(
             "spend": "the spend table's amount summed by channel and campaign over every row "
             "given (rows without a campaign: the channel's '(none)'); channels spelled as the "
             "touches' (trimmed, folded, lower case, the run's [channels] aliases)",
+            "not_measured": "status 'not_measured': campaign CAC and ROI cannot be measured "
+            "for the row (campaigns_not_measured says why): the touches carry no campaign "
+            "while the channel's spend does (every row of such a channel: the spend rows "
+            "keep their spend with conversions, value and shares null; the '(none)' row "
+            "keeps its customers with spend null), or a '(none)' row of credited touches "
+            "without a campaign in a channel with spend and no spend rows without a campaign "
+            "(their spend is in some campaign's, unknown which); cac and roi null",
             "cac": "spend / credited customers; 0 with status 'unpaid' (customers, no spend); "
             "null with status 'no_customers' (spend, no credited customer: kept, not dropped), "
             "'no_campaign' (the spend rows without a campaign, when no touch without one is "
@@ -334,3 +352,83 @@ def campaign_economics(
         descending=[False, True, False, False],
     )
     return CampaignEconomics(table=table, parameters=parameters)
+
+
+#: the status of a row whose campaign CAC and ROI cannot be measured (README "Campaign-level
+#: credit"): the touches carry no campaign while the spend does, or a '(none)' row of
+#: credited touches in a channel with spend and no spend rows without a campaign
+NOT_MEASURED = "not_measured"
+
+
+def _measured(
+    grid: pl.DataFrame, credit: pl.DataFrame, by_campaign: pl.DataFrame
+) -> tuple[pl.DataFrame, str | None]:
+    """The grid of credit and spend with ``status``, ``cac`` and ``roi``, and why some rows
+    are :data:`NOT_MEASURED` (``None``: none is).
+
+    A CAC needs the spend and the customers of one campaign. When no touch carries a
+    campaign, the spend's campaigns match no touch: every credited customer is on its
+    channel's ``(none)`` row and every campaign of the spend would read ``no_customers``,
+    ROI -1, beside ``(none)`` rows reading ``unpaid``, CAC 0 (new-user report 16, S2).
+    Those rows, in each channel whose spend names a campaign, are not measured: a row of
+    customers keeps them with ``spend`` null, a row of spend keeps it with ``conversions``,
+    ``value`` and the shares null, and ``cac`` and ``roi`` are null. When some touches carry
+    a campaign, a ``(none)`` row of credited touches in a channel with spend and no spend
+    rows without a campaign is not measured either (its customers' spend is in some
+    campaign's, unknown which): not ``unpaid`` with CAC 0.
+    """
+    named = pl.col("campaign") != NO_CAMPAIGN
+    customers = pl.col("conversions") > 0
+    paid = pl.col("spend") > 0
+    touched = credit.filter(named).height > 0
+    channels = by_campaign.group_by("channel").agg(
+        pl.col("spend").sum().alias("_channel_spend"),
+        pl.col("spend").filter(named).sum().alias("_campaign_spend"),
+    )
+    grid = grid.join(channels, on="channel", how="left").with_columns(
+        pl.col("_channel_spend", "_campaign_spend").fill_null(0.0)
+    )
+    blind = (
+        ~named & customers & ~paid & (pl.col("_channel_spend") > 0)
+        if touched
+        else pl.col("_campaign_spend") > 0
+    )
+    out = grid.with_columns(
+        pl.when(blind)
+        .then(pl.lit(NOT_MEASURED))
+        .when(customers & paid)
+        .then(pl.lit("paid"))
+        .when(customers)
+        .then(pl.lit("unpaid"))
+        .when(paid & ~named)
+        .then(pl.lit("no_campaign"))
+        .when(paid)
+        .then(pl.lit("no_customers"))
+        .otherwise(pl.lit("no_credit"))
+        .alias("status"),
+        pl.when(customers & ~blind).then(pl.col("spend") / pl.col("conversions")).alias("cac"),
+        pl.when(paid & ~blind)
+        .then((pl.col("value") - pl.col("spend")) / pl.col("spend"))
+        .alias("roi"),
+        pl.when(blind & customers).then(None).otherwise(pl.col("spend")).alias("spend"),
+        *(
+            pl.when(blind & ~customers).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("conversions", "value", "share", "channel_share")
+        ),
+    ).drop("_channel_spend", "_campaign_spend")
+    unmeasured = out.filter(pl.col("status") == NOT_MEASURED)
+    if unmeasured.height == 0:
+        return out, None
+    names = ", ".join(sorted(unmeasured.get_column("channel").unique().to_list()))
+    if not touched:
+        campaigns = by_campaign.filter(named)
+        total = money(float(campaigns.get_column("spend").sum()))
+        return out, (
+            f"the touches carry no campaign (their campaign column is empty) while the spend "
+            f"names {campaigns.height} campaign(s) ({total} on {names}): no campaign's "
+            "customers are known, so no campaign CAC or ROI"
+        )
+    return out, (
+        f"touches without a campaign in channels with spend and no spend rows without a "
+        f"campaign ({names}): their spend is in some campaign's, unknown which"
+    )
