@@ -17,6 +17,7 @@ from attribution.inputs._toml import read_toml
 
 __all__ = [
     "MONEY_ASSUMPTIONS",
+    "PLAN_SHAPE",
     "Plan",
     "assumed_range",
     "read_plan",
@@ -38,6 +39,50 @@ _DEFAULT_RATES = (
     "lead_to_mql", "mql_to_sql", "sql_to_opportunity", "opportunity_to_closed_won",
     "mql_to_customer", "lead_to_customer",
 )  # fmt: skip
+
+
+#: files a plan is not (a spreadsheet's plan): refused with :data:`PLAN_SHAPE`
+_NOT_TOML = frozenset({".csv", ".tsv", ".xlsx", ".xls", ".xlsm", ".ods", ".json"})
+#: the shape of a plan file, shown when a plan is not one
+PLAN_SHAPE = """\
+  [plan]
+  name = "FY27 plan"
+  period_months = 12          # the months the budget covers (3: one quarter)
+  [budget]                    # the period's budget by channel, the data's channel names
+  linkedin = 500_000
+  google_ads = 240_000
+  [targets]
+  customers = 1_800
+  cac = 500"""
+#: the rule for an amount written as text: what the TOML parse error says too
+#: (attribution.inputs._toml.read_toml)
+_PLAIN_NUMBERS = "amounts are plain numbers, 750000 or 750_000, not 750k, $750,000 or 750,000"
+
+
+def _shown(value: object) -> str:
+    """A value of the plan that is not the number it should be, as the message shows it: a
+    table by its keys (no Python dict repr), text with the rule for amounts."""
+    if isinstance(value, Mapping):
+        return f"a table ({', '.join(map(str, value))})"
+    if isinstance(value, str):
+        return f"the text {value!r}: {_PLAIN_NUMBERS}, without quotes (a value in quotes is text)"
+    return repr(value)
+
+
+def _sub_table(section: str, key: str) -> str:
+    """The message of a table inside ``[section]`` (``[budget."2027-Q1"]``): a plan is one
+    period, its amounts one per channel."""
+    if section == "budget":
+        return (
+            f'[budget] "{key}" is a table ([budget."{key}"]), not an amount: a plan\'s budget '
+            "is one period, one amount per channel (linkedin = 500_000). Sum the quarters (or "
+            "months) per channel into [budget] and set [plan] period_months to the months they "
+            "cover (12 for a year), or check one quarter: its budget in [budget] with "
+            "period_months = 3"
+        )
+    return f'[{section}] "{key}" is a table ([{section}."{key}"]), not a number: [{section}] ' + (
+        "holds customers, cac and mqls" if section == "targets" else "holds channel = amount"
+    ) + " for the plan's one period"
 
 
 def assumed_range(value: float | list[float]) -> tuple[float, float]:
@@ -113,6 +158,14 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
     else:
         path = Path(plan)
         where = str(path)
+        if path.suffix.lower() in _NOT_TOML:
+            # a CFO's plan is a spreadsheet: its TOML parse error said nothing of the shape
+            # (new-user report 16, M4)
+            raise ConfigError(
+                f"plan '{where}': a plan is a TOML file; a {path.suffix.lower()} file is not "
+                "read as one. Write the budget of one period by channel and the targets in a "
+                f".toml file, e.g. plan.toml:\n{PLAN_SHAPE}"
+            )
         data = read_toml(path, "plan")
 
     def fail(message: str) -> ConfigError:
@@ -128,10 +181,12 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
             raise fail(f"[{section}] must be a table of channel = amount")
         out = {}
         for k, v in value.items():
+            if isinstance(v, Mapping):  # [budget."2027-Q1"]: a table where a number goes
+                raise fail(_sub_table(section, str(k)))
             if not is_number(v) or v < 0 or (positive and v == 0) or v > MAX_PLAN_FIGURE:
                 rule = "> 0" if positive else ">= 0"
                 raise fail(f"[{section}] {k} must be a number {rule} and at most "
-                           f"{MAX_PLAN_FIGURE:,.0f}, got {v!r}")  # fmt: skip
+                           f"{MAX_PLAN_FIGURE:,.0f}, got {_shown(v)}")  # fmt: skip
             out[str(k)] = float(v)
         return out if section == "targets" else channels(section, out)
 
@@ -165,7 +220,7 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
             raise fail(f"unknown key '{k}' in [plan]; {did_you_mean(k, sorted(_PLAN_KEYS))}")
     for k in ("period_months", "flag_factor", "cap_multiple"):
         if k in head and not (is_number(head[k]) and head[k] > 0):
-            raise fail(f"[plan] {k} must be a number > 0, got {head[k]!r}")
+            raise fail(f"[plan] {k} must be a number > 0, got {_shown(head[k])}")
     if "flag_factor" in head and head["flag_factor"] <= 1:
         raise fail(f"[plan] flag_factor must be > 1 (a ratio), got {head['flag_factor']!r}")
     if "cap_multiple" in head and head["cap_multiple"] < 1:
@@ -196,7 +251,7 @@ def read_plan(plan: str | os.PathLike[str] | Mapping[str, Any] | Plan) -> Plan:
         ok = len(pair) in (1, 2) and all(is_number(x) and x > 0 and (money or x <= 1) for x in pair)
         if not ok or (len(pair) == 2 and pair[0] > pair[1]):
             kind = "an amount > 0" if money else "a rate in (0, 1]"
-            raise fail(f"[assumptions] {k} must be {kind} or [low, high] of them, got {v!r}")
+            raise fail(f"[assumptions] {k} must be {kind} or [low, high] of them, got {_shown(v)}")
     if "tolerance" in head and not (is_number(head["tolerance"]) and 0 <= head["tolerance"] < 1):
         raise fail(f"[plan] tolerance must be a share in [0, 1), got {head['tolerance']!r}")
     floors, caps = amounts("floors"), amounts("caps")
