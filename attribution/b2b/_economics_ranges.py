@@ -25,14 +25,61 @@ a judgement.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 import polars as pl
 
+from attribution._reporting_currency import DEFAULT_CURRENCY, current_currency, money_in
 from attribution.b2b._economics_metrics import ratio
-from attribution.inputs._benchmarks import Benchmarks, gap_expr
+from attribution.inputs._benchmarks import Benchmarks, format_range, gap_expr, load_benchmarks
 
-__all__ = ["RANGE_COLUMNS", "blended_pipeline", "judgement", "with_pipeline", "with_ranges"]
+__all__ = [
+    "PUBLISHED_USD",
+    "RANGE_COLUMNS",
+    "blended_pipeline",
+    "judgement",
+    "published_in_usd",
+    "usd_range",
+    "with_pipeline",
+    "with_ranges",
+]
+
+#: *Decision* (README, "Currencies"; new-user report 16, M8): the shipped table's money
+#: ranges (CPC, CPM, CPL) are published in US dollars and never converted. In a run whose
+#: reporting currency is not USD, each line that shows one, or a figure derived from one
+#: (the CAC and cost per MQL the plan check says the ranges imply), writes them in dollars
+#: with this label, so a GBP reader never takes "$1,389" for a published pound figure. USD
+#: runs read as before; a range of your own (``[benchmarks] file``, ``[targets]``) is yours,
+#: in your currency, and unlabelled.
+PUBLISHED_USD: Final = "(published ranges, USD)"
+
+
+@functools.cache
+def _shipped_money_sources() -> frozenset[str]:
+    """The ``source`` of each money row of the shipped table."""
+    table = load_benchmarks().table.filter(pl.col("unit") == "usd")
+    return frozenset(table.get_column("source").to_list())
+
+
+def published_in_usd(
+    unit: str | None, *, origin: str | None = None, source: str | None = None
+) -> bool:
+    """Whether a range in ``unit`` is a money range of the shipped (published, USD) table
+    shown in a run whose reporting currency is not USD: by the benchmark row's ``origin``
+    (``shipped``), else by its ``source`` (the funnel tables keep that one)."""
+    if unit != "usd" or current_currency() == DEFAULT_CURRENCY:
+        return False
+    if origin is not None:
+        return origin == "shipped"
+    return source is not None and source in _shipped_money_sources()
+
+
+def usd_range(low: float | None, high: float | None, unit: str, metric: str = "") -> str:
+    """:func:`attribution.inputs._benchmarks.format_range` written in US dollars
+    (``$5-$15``), whatever the run's currency."""
+    with money_in(DEFAULT_CURRENCY):
+        return format_range(low, high, unit, metric)
 
 #: the columns :func:`with_pipeline` and :func:`with_ranges` add, in their order
 RANGE_COLUMNS: Final = (

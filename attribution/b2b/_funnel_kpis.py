@@ -49,6 +49,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution.b2b._economics_ranges import PUBLISHED_USD, published_in_usd, usd_range
 from attribution.b2b._gaps import gap_words
 from attribution.b2b._shared import money_prefix, pct
 from attribution.inputs._account_inputs import UNKNOWN
@@ -435,12 +436,15 @@ def judged(value: float | None, unit: str, kpi: str, r: Mapping[str, Any]) -> st
     if r.get("benchmark_low") is None and r.get("benchmark_high") is None:
         return shown
     low, high = r["benchmark_low"], r["benchmark_high"]
-    target = format_range(low, high, unit, kpi)
+    # a published USD range in a run in another currency: in dollars, labelled (report 16)
+    usd = published_in_usd(unit, source=r.get("benchmark_source"))
+    target = (usd_range if usd else format_range)(low, high, unit, kpi)
+    label = PUBLISHED_USD[1:-1] if usd else ""
     gap = r.get("benchmark_gap")
     if value is None or gap is None:
-        where = ""
+        where = f" ({label})" if label else ""
     else:
-        where = f" ({gap_words(value, low, high, unit, kpi)}"
+        where = f" ({label + '; ' if label else ''}{gap_words(value, low, high, unit, kpi)}"
         where += ")" if where.endswith("within it") else (
             f", {'short' if gap < 0 else 'better'})"
         )

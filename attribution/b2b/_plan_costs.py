@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from attribution._reporting_currency import DEFAULT_CURRENCY, money_in
 from attribution.b2b._shared import money
 from attribution.inputs._benchmarks import BenchmarkRange, Benchmarks
 
@@ -30,12 +31,15 @@ __all__ = ["Implied", "dollars", "published_costs"]
 
 
 class Implied(NamedTuple):
-    """A cost range the published rows imply for one channel, and how."""
+    """A cost range the published rows imply for one channel, and how; ``usd``: its cost row
+    is the shipped table's, published in US dollars (its figures are written in dollars in
+    ``how``, and labelled where the run's currency is another: new-user report 16, M8)."""
 
     channel: str
     low: float
     high: float
     how: str
+    usd: bool = False
 
 
 def _both(r: BenchmarkRange | None) -> tuple[float, float] | None:
@@ -44,24 +48,40 @@ def _both(r: BenchmarkRange | None) -> tuple[float, float] | None:
     return r.low, r.high
 
 
-def dollars(x: float) -> str:
-    """``$62.50`` below $100, else ``$1,389``."""
+def dollars(x: float, usd: bool = False) -> str:
+    """``$62.50`` below $100, else ``$1,389`` (in the run's currency; ``usd``: in US
+    dollars, whatever the run's currency)."""
+    if usd:
+        with money_in(DEFAULT_CURRENCY):
+            return money(x, cents_below=100)
     return money(x, cents_below=100)
 
 
-def _cost_per_lead(bench: Benchmarks, channel: str) -> tuple[float, float, str] | None:
-    cpl = _both(bench.get("cpl", channel=channel))
+def _shipped(*rows: BenchmarkRange | None) -> bool:
+    """Whether the money rows used are the shipped table's (published in USD)."""
+    used = [r for r in rows if r is not None]
+    return bool(used) and all(r.origin == "shipped" for r in used)
+
+
+def _cost_per_lead(
+    bench: Benchmarks, channel: str
+) -> tuple[float, float, str, bool] | None:
+    """The channel's cost per lead (low, high), how, and whether its money row is the
+    shipped table's (USD)."""
+    row = bench.get("cpl", channel=channel)
+    cpl = _both(row)
     if cpl:
-        return cpl[0], cpl[1], f"CPL {dollars(cpl[0])}-{dollars(cpl[1])}"
-    cpc = _both(bench.get("cpc", channel=channel))
+        usd = _shipped(row)
+        return cpl[0], cpl[1], f"CPL {dollars(cpl[0], usd)}-{dollars(cpl[1], usd)}", usd
+    row = bench.get("cpc", channel=channel)
+    cpc, usd = _both(row), _shipped(row)
     what = "CPC"
     if cpc is None:
-        brand, generic = (
-            _both(bench.get(m, channel=channel)) for m in ("cpc_brand", "cpc_generic")
-        )
+        rows = [bench.get(m, channel=channel) for m in ("cpc_brand", "cpc_generic")]
+        brand, generic = (_both(r) for r in rows)
         if brand is None or generic is None:
             return None
-        cpc, what = (brand[0], generic[1]), "CPC (brand to generic)"
+        cpc, what, usd = (brand[0], generic[1]), "CPC (brand to generic)", _shipped(*rows)
     for metric, name in (("lead_form_conversion", "lead-form conversion"),
                          ("conversion_rate", "conversion rate")):  # fmt: skip
         conv = _both(bench.get(metric, channel=channel))
@@ -69,7 +89,9 @@ def _cost_per_lead(bench: Benchmarks, channel: str) -> tuple[float, float, str] 
             return (
                 cpc[0] / conv[1],
                 cpc[1] / conv[0],
-                f"{what} {dollars(cpc[0])}-{dollars(cpc[1])} / {name} {conv[0]:.0%}-{conv[1]:.0%}",
+                f"{what} {dollars(cpc[0], usd)}-{dollars(cpc[1], usd)} / {name} "
+                f"{conv[0]:.0%}-{conv[1]:.0%}",
+                usd,
             )
     return None
 
@@ -92,17 +114,18 @@ def published_costs(
         mql = _both(bench.get("mql_rate", channel=channel))
         if lead is None or mql is None:
             continue
-        low, high = lead[0] / mql[1], lead[1] / mql[0]
+        low, high, usd = lead[0] / mql[1], lead[1] / mql[0], lead[3]
         how = f"{lead[2]} / MQL rate {mql[0]:.0%}-{mql[1]:.0%}"
-        per_mql.append(Implied(channel, low, high, how))
+        per_mql.append(Implied(channel, low, high, how, usd))
         if to_customer:
             cac.append(
                 Implied(
                     channel,
                     low / to_customer[1],
                     high / to_customer[0],
-                    f"{how} = {dollars(low)}-{dollars(high)} per MQL, / MQL to customer "
-                    f"{to_customer[0]:.1%}-{to_customer[1]:.1%}",
+                    f"{how} = {dollars(low, usd)}-{dollars(high, usd)} per MQL, / MQL to "
+                    f"customer {to_customer[0]:.1%}-{to_customer[1]:.1%}",
+                    usd,
                 )
             )
     return per_mql, cac, to_customer

@@ -46,6 +46,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from attribution._reporting_currency import DEFAULT_CURRENCY, current_currency
+from attribution.b2b._economics_ranges import PUBLISHED_USD
 from attribution.b2b._plan_costs import Implied, dollars, published_costs
 from attribution.b2b._plan_file import MONEY_ASSUMPTIONS, Plan, assumed_range
 from attribution.b2b._shared import money
@@ -396,26 +398,29 @@ def _against_costs(
             "rows for your channels in a benchmarks file: --benchmarks)",
         )  # fmt: skip
     lo, hi = min(i.low for i in implied), max(i.high for i in implied)
+    # published USD figures in a run in another currency: in dollars, labelled (report 16)
+    usd = any(i.usd for i in implied) and current_currency() != DEFAULT_CURRENCY
+    label = f"{PUBLISHED_USD[1:-1]}; " if usd else ""
     how = "; ".join(
-        f"{i.channel}: {i.how} = {dollars(i.low)}-{dollars(i.high)}"
+        f"{i.channel}: {i.how} = {dollars(i.low, i.usd)}-{dollars(i.high, i.usd)}"
         for i in sorted(implied, key=lambda i: i.low)
     )
-    span = f"{dollars(lo)}-{dollars(hi)}, of the plan's channels the table covers"
+    span = f"{dollars(lo, usd)}-{dollars(hi, usd)}, of the plan's channels the table covers"
     if high < lo:
         flagged, direction, ratio = True, "optimistic", ((low + high) / 2) / lo
         far = (
-            f"{_times(lo / high, lo / low)} below {dollars(lo)}, the lowest {metric} the "
-            f"published ranges imply (range {span}"
+            f"{_times(lo / high, lo / low)} below {dollars(lo, usd)}, the lowest {metric} the "
+            f"published ranges imply ({label}range {span}"
         )
     elif low > hi:
         flagged, direction, ratio = True, "conservative", ((low + high) / 2) / hi
         far = (
-            f"{_times(low / hi, high / hi)} {dollars(hi)}, the highest {metric} the "
-            f"published ranges imply (range {span}"
+            f"{_times(low / hi, high / hi)} {dollars(hi, usd)}, the highest {metric} the "
+            f"published ranges imply ({label}range {span}"
         )
     else:
         flagged, direction, ratio = False, None, 1.0
-        far = f"within the {metric} the published ranges imply ({span}"
+        far = f"within the {metric} the published ranges imply ({label}{span}"
     return _row(
         name, "benchmark", (low + high) / 2, flagged, direction,
         f"{what} {shown} is {far}: {how})",

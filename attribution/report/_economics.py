@@ -11,7 +11,9 @@ from plotly.subplots import make_subplots
 from attribution._reporting_currency import money_prefix, sign
 from attribution.b2b._decision import DEFAULT_DECISION_MODELS, decision_note
 from attribution.b2b._economics_draws import MIN_CUSTOMERS
+from attribution.b2b._economics_ranges import PUBLISHED_USD
 from attribution.b2b._economics_summary import BASIS_TEXT
+from attribution.b2b._plan_costs import dollars
 from attribution.engine._files import RunFiles
 from attribution.models._registry import available_models
 from attribution.report._charts import BLUE, GREY, ORANGE, RED, col, model_order
@@ -572,15 +574,17 @@ def _flags_in_units(flags: pl.DataFrame) -> pl.DataFrame:
         return flags
     names = [str(a) for a in col(flags, "assumption")]
     out = flags.with_columns(pl.Series("assumption", [words(a) for a in names]))
+    notes = col(flags, "note") if "note" in flags.columns else [None] * flags.height
+    usd = [PUBLISHED_USD[1:-1] in str(n or "") for n in notes]  # report 16, M8: in dollars
     for column in (c for c in _FLAG_VALUES if c in flags.columns):
         out = out.with_columns(
-            pl.Series(column, [_in_unit(a, v) for a, v in zip(names, col(flags, column),
-                                                               strict=True)])
+            pl.Series(column, [_in_unit(a, v, column.startswith("range_") and u) for a, v, u
+                               in zip(names, col(flags, column), usd, strict=True)])
         )  # fmt: skip
     return out
 
 
-def _in_unit(assumption: str, value: Any) -> str:
+def _in_unit(assumption: str, value: Any, usd: bool = False) -> str:
     """``cac`` 150 -> ``$150``; ``mql_to_customer`` 0.0634 -> ``6.3%``; ``customers`` 404 ->
     ``404``.
 
@@ -590,7 +594,7 @@ def _in_unit(assumption: str, value: Any) -> str:
     if is_missing(value) or not isinstance(value, int | float):
         return "–"
     if any(w in assumption for w in ("cac", "cost", "budget", "spend")):
-        return money(value)
+        return f"{dollars(value, usd=True)} (USD)" if usd else money(value)
     if "_to_" in assumption or "rate" in assumption:
         return fmt_pct(value)
     return fmt_num(value)

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from attribution.b2b._economics_ranges import PUBLISHED_USD, published_in_usd, usd_range
 from attribution.b2b._funnel_kpis import KPI_LABELS
 from attribution.b2b._gaps import gap_words, judgement
 from attribution.engine._files import RunFiles
@@ -38,6 +39,14 @@ def _gap_text(r: dict[str, Any], low: Any, high: Any) -> str:
     )  # fmt: skip
 
 
+def _range(r: dict[str, Any], low: Any, high: Any) -> str:
+    """The range in its unit; a published USD range in a run in another currency in dollars,
+    labelled (new-user report 16, M8)."""
+    if published_in_usd(r["unit"], source=r.get("benchmark_source")):
+        return f"{usd_range(low, high, r['unit'], r['kpi'])} {PUBLISHED_USD}"
+    return format_range(low, high, r["unit"], r["kpi"])
+
+
 def _rows(kpis: pl.DataFrame, scope: str | None) -> pl.DataFrame:
     """The displayed rows: the KPI's label, its value and range in their unit, the gap and
     the judgement (a few dozen rows: formatted one by one)."""
@@ -49,7 +58,7 @@ def _rows(kpis: pl.DataFrame, scope: str | None) -> pl.DataFrame:
             **({scope: r["group"]} if scope else {}),
             "KPI": KPI_LABELS.get(r["kpi"], r["kpi"]),
             "value": format_value(r["value"], r["unit"], r["kpi"]),
-            "range": format_range(low, high, r["unit"], r["kpi"]) if ranged else "",
+            "range": _range(r, low, high) if ranged else "",
             "gap": _gap_text(r, low, high) if ranged else "",
             "judgement": "not measured"
             if r.get("not_measured")
