@@ -46,7 +46,13 @@ from typing import Any
 import polars as pl
 
 from attribution._reporting_currency import money_text
-from attribution.b2b._alerts_series import ALL, full_weeks, horizons, weekly_frames
+from attribution.b2b._alerts_series import (
+    ALL,
+    as_read_for_alerts,
+    full_weeks,
+    horizons,
+    weekly_frames,
+)
 from attribution.b2b._alerts_settings import AlertSettings, Spec, metric_specs
 from attribution.b2b._alerts_weekly import (
     cost_series,
@@ -126,11 +132,30 @@ class Alerts:
     settings: AlertSettings
     horizons: dict[str, int] = field(default_factory=dict)
     settle_days: int = 0
+    #: how the spend was read when it is not as given: ``by_month`` lists the channels of a
+    #: table by date whose spend is by month (one date a month) beside channels by day;
+    #: ``dated_by_month``: every channel is, and the table was read as one by month
+    spend_read: dict[str, Any] = field(default_factory=dict)
 
     def parameters(self) -> dict[str, Any]:
         """The settings and horizons, JSON-ready."""
         out = {**asdict(self.settings), "mute": list(self.settings.mute)}
-        return out | {"rate_horizon_days": self.horizons, "settle_days_used": self.settle_days}
+        return out | {"rate_horizon_days": self.horizons, "settle_days_used": self.settle_days,
+                      "spend_read": self.spend_read}  # fmt: skip
+
+    def spend_note(self) -> str:
+        """``; ...`` for the alert rule's short line: the spend read otherwise than given
+        (new-user report 16, M2); empty when it was read as given."""
+        if self.spend_read.get("dated_by_month"):
+            return "; spend dated once a month: read and tested by month"
+        monthly = self.spend_read.get("by_month") or []
+        if not monthly:
+            return ""
+        return (
+            f"; spend of {len(monthly)} channel(s) by month beside daily rows (one date a "
+            f"month: {', '.join(monthly)}): spread over its days, its own weekly spend and "
+            "cost tests left out"
+        )
 
 
 def detect_alerts(
@@ -170,8 +195,12 @@ def detect_alerts(
         rate_series(frames["rate"], weeks, cfg, horizon, end),
         mean_series(frames["mean"], weeks, cfg, edges),
     ]
+    spend_read: dict[str, Any] = {}
     if spend is not None and spend.height:
         parts.extend(cost_series(spend, frames["count"], steps, weeks, cfg, edges))
+        read, monthly = as_read_for_alerts(spend)
+        spend_read = {"by_month": monthly, "dated_by_month": "date" not in read.columns
+                      and "date" in spend.columns}  # fmt: skip
     series = (
         pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
         .with_columns(
@@ -188,7 +217,7 @@ def detect_alerts(
         .select(*SERIES_SCHEMA.names())
         .sort("metric", pl.col("channel").is_not_null(), "channel", "week")
     )
-    return Alerts(table, out, cfg, horizon, settle)
+    return Alerts(table, out, cfg, horizon, settle, spend_read)
 
 
 # --- alerts ----------------------------------------------------------------------------------

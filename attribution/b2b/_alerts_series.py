@@ -16,6 +16,8 @@ from attribution.b2b._funnel_stages import days
 __all__ = [
     "ALL",
     "Matrix",
+    "as_read_for_alerts",
+    "by_month_channels",
     "daily_spend",
     "full_weeks",
     "horizons",
@@ -168,11 +170,48 @@ def weekly_frames(
     return {"count": pl.concat(counts), "rate": pl.concat(rates), "mean": means}
 
 
-def daily_spend(spend: pl.DataFrame) -> pl.DataFrame:
-    """``day``, ``channel``, ``amount``: a spend table by ``date`` as it is, one by ``month``
+def by_month_channels(spend: pl.DataFrame) -> list[str]:
+    """The channels of a spend table by ``date`` whose spend is by month: one date in each
+    of their months (the 1st, as a monthly sheet is dated, or any one day), over two months
+    or more. A hand-kept monthly sheet merged into a daily ad-platform table is such a
+    channel (new-user report 16, M2): read by day, each of its months lands in the week of
+    its one date, a 'spend rose' alert in every week holding a 1st."""
+    if "date" not in spend.columns or spend.height == 0:
+        return []
+    per = spend.group_by("channel").agg(
+        pl.col("date").dt.month_start().n_unique().alias("months"),
+        pl.col("date").n_unique().alias("dates"),
+    )
+    once = per.filter((pl.col("months") >= 2) & (pl.col("dates") == pl.col("months")))
+    return sorted(once.get_column("channel").to_list())
+
+
+def as_read_for_alerts(spend: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The spend table as the alerts read it, and the channels of a table by date whose
+    spend is by month (:func:`by_month_channels`) beside channels by day. A table by date
+    whose every channel is by month is read as a table by ``month`` (tested once a month,
+    as one); otherwise such channels' months are spread evenly over their days
+    (:func:`daily_spend`) and the channels listed, their own weekly tests left out."""
+    monthly = by_month_channels(spend)
+    if not monthly or set(monthly) < set(spend.get_column("channel").unique().to_list()):
+        return spend, monthly
+    return spend.with_columns(pl.col("date").dt.month_start().alias("month")).drop("date"), []
+
+
+def daily_spend(spend: pl.DataFrame, by_month: list[str] | None = None) -> pl.DataFrame:
+    """``day``, ``channel``, ``amount``: a spend table by ``date`` as it is (the channels
+    ``by_month`` with each month's amount spread evenly over its days), one by ``month``
     with each month's amount spread evenly over its days."""
     if "date" in spend.columns:
-        return spend.select(pl.col("date").alias("day"), "channel", "amount")
+        frame = spend.select(pl.col("date").alias("day"), "channel", "amount")
+        if not by_month:
+            return frame
+        monthly = pl.col("channel").is_in(by_month)
+        spread = daily_spend(
+            frame.filter(monthly).select(pl.col("day").dt.month_start().alias("month"),
+                                         "channel", "amount")  # fmt: skip
+        )
+        return pl.concat([frame.filter(~monthly), spread.select(frame.columns)])
     return spend.select(
         pl.date_ranges(
             pl.col("month").dt.month_start(), pl.col("month").dt.month_end(), "1d"
@@ -182,10 +221,12 @@ def daily_spend(spend: pl.DataFrame) -> pl.DataFrame:
     ).explode("day")
 
 
-def spend_weekly(spend: pl.DataFrame) -> tuple[pl.DataFrame, tuple[date, date]]:
+def spend_weekly(
+    spend: pl.DataFrame, by_month: list[str] | None = None
+) -> tuple[pl.DataFrame, tuple[date, date]]:
     """Weekly spend per channel and overall (monthly amounts spread evenly over the month's
     days), and the first and last day the spend table covers."""
-    daily = daily_spend(spend)
+    daily = daily_spend(spend, by_month)
     covered = (daily.get_column("day").min(), daily.get_column("day").max())
     weekly = daily.with_columns(pl.col("day").dt.truncate("1w").alias("week"))
     frame = _by_channel(weekly, "spend", [pl.col("amount").sum().alias("a")])

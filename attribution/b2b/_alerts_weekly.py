@@ -14,7 +14,7 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
-from attribution.b2b._alerts_series import ALL, matrix, spend_weekly
+from attribution.b2b._alerts_series import ALL, as_read_for_alerts, matrix, spend_weekly
 from attribution.b2b._alerts_settings import AlertSettings
 from attribution.b2b._alerts_stats import (
     MIN_LOG_SD,
@@ -338,7 +338,8 @@ def cost_series(
     cfg: AlertSettings,
     settling: np.ndarray,
 ) -> list[pl.DataFrame]:
-    weekly, (lo, hi) = spend_weekly(spend)
+    spend, by_month = as_read_for_alerts(spend)  # monthly rows in a daily table (report 16)
+    weekly, (lo, hi) = spend_weekly(spend, by_month)
     funded = weekly.group_by("channel").agg(pl.col("a").sum()).filter(pl.col("a") > 0)
     weekly = weekly.join(funded.select("channel"), on="channel")
     covered = (weeks >= lo) & (weeks + timedelta(days=6) <= hi)
@@ -353,6 +354,7 @@ def cost_series(
     own = level_test(y, np.zeros_like(y), y2, np.zeros_like(y), trailing=cfg.trailing_weeks,
                      min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
     ok = np.exp(own.expected) - 1 >= cfg.min_spend
+    ok &= ~m.keys.get_column("channel").is_in(by_month).to_numpy()[:, None]  # by month
     overall = (m.keys.get_column("channel") == ALL).to_numpy()
     base = (  # a channel against the move the other channels share; overall on its own
         np.where(overall[:, None], 0.0, common_factor(y, overall)),
@@ -405,7 +407,8 @@ def cost_series(
             part = level_test(yc, er, yc2, er2, trailing=cfg.trailing_weeks,
                               min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
             parted = (np.sqrt(part.sd**2 + v), np.sqrt(part.sd2**2 + v))
-        ok_r = c >= cfg.min_volume / 2
+        weekly_read = ~r.keys.get_column("channel").is_in(by_month).to_numpy()[:, None]
+        ok_r = (c >= cfg.min_volume / 2) & weekly_read
         parts.append(
             _level(
                 r.keys,
@@ -422,7 +425,8 @@ def cost_series(
                 spread=parted,
             ).with_columns(  # fmt: skip
                 pl.lit("ratio").alias("stat"),
-                pl.Series("volume_ok2", (c2 >= cfg.min_volume).astype(float).reshape(-1)),
+                pl.Series("volume_ok2",
+                          ((c2 >= cfg.min_volume) & weekly_read).astype(float).reshape(-1)),
                 pl.Series("entrants", c.reshape(-1)),
             )
         )

@@ -525,7 +525,7 @@ def funnel(
         "its days; overall: every channel) / the leads (MQLs) it sourced that week",
         "alert_rule": rule,
         "alert_rule_short": f"{thresholds} vs the trailing {settings.trailing_weeks} weeks"
-        f"{by_month}, provisional weeks excluded",
+        f"{by_month}{detected.spend_note()}, provisional weeks excluded",
     }
     notes["kpis"] = (_kpis_module.__doc__ or "").split("Definitions", 1)[-1].strip()
     notes["segment"] = (
