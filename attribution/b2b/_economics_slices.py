@@ -465,9 +465,15 @@ def margin_source(segment: str, gross_margin: float | Mapping[str, float] | None
     return "given" if gross_margin is not None else "default assumption"
 
 
+def spell_segment(name: str) -> str:
+    """A segment named in a setting, spelled as the accounts table spells its segments
+    (:func:`attribution.inputs._account_inputs.segment_spelling`)."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
 def margins_given(gross_margin: Mapping[str, float]) -> dict[str, float]:
     """A ``gross_margin`` map with its segments spelled as the accounts table's are."""
-    return {re.sub(r"[\s\-]+", "_", k.strip().lower()): float(v) for k, v in gross_margin.items()}
+    return {spell_segment(k): float(v) for k, v in gross_margin.items()}
 
 
 def ltv_inputs(

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
+from attribution.b2b._economics_slices import conversion_accounts
+
 if TYPE_CHECKING:
     from attribution.b2b._retention import Retention
     from attribution.engine._result import AttributionResult
@@ -52,12 +54,7 @@ def account_deal_values(touch_credit: pl.DataFrame, conversions: pl.DataFrame) -
     if "account_id" in conversions.columns:
         owners.append(conversions.select("conversion_id", "account_id"))
     if touch_credit.height and "account_id" in touch_credit.columns:
-        credit = touch_credit
-        if "model" in credit.columns:
-            credit = credit.filter(pl.col("model") == credit.get_column("model").first())
-        owners.append(
-            credit.group_by("conversion_id").agg(pl.col("account_id").drop_nulls().first())
-        )
+        owners.append(conversion_accounts(touch_credit))
     if not owners:
         return empty
     owner = (

@@ -26,7 +26,6 @@ $, CAC recovery, payback target, sales cycle, NRR), so its guardrails were blank
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, Final
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import polars as pl
 
 from attribution.b2b._economics_metrics import PAYBACK_FALLBACK
+from attribution.b2b._economics_slices import spell_segment
 from attribution.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -84,11 +84,6 @@ BUILT_IN: Final[Mapping[str, tuple[str, ...]]] = {
 PUBLISHED: Final = tuple(BUILT_IN)
 
 
-def _spelled(name: str) -> str:
-    """A segment's one spelling (``segment_spelling`` of the accounts table)."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
 def check_segment_aliases(value: Any) -> dict[str, list[str]]:
     """The given aliases' shape: published segment -> a name or a list of names; an
     InputError names what is wrong (the ``economics`` check, before any work)."""
@@ -126,7 +121,7 @@ def segment_aliases(
             found[name] = {"as": published, "source": "built-in"}
     mine: dict[str, str] = {}
     for key, names in check_segment_aliases(given or {}).items():
-        published = _spelled(key)
+        published = spell_segment(key)
         if published not in known:
             close = get_close_matches(published, sorted(known), n=1, cutoff=0.6)
             raise ConfigError(
@@ -134,7 +129,7 @@ def segment_aliases(
                 f"segments: {', '.join(sorted(known))})"
                 + (f"; did you mean '{close[0]}'?" if close else "")
             )
-        for name in map(_spelled, names):
+        for name in map(spell_segment, names):
             if name in mine and mine[name] != published:
                 raise ConfigError(
                     f"economics: {KEY}: '{name}' is given for both {mine[name]} and "
