@@ -222,20 +222,21 @@ def test_a_plan_channel_the_data_lacks_is_held_and_in_no_lever(make_stages) -> N
                           "amount": [1000.0, 500.0]})  # fmt: skip
     stages = make_stages([*[(f"c{i}", "mql", 1, None) for i in range(10)],
                           ("c0", "closed_won", 9, 10.0)])  # fmt: skip
-    # 'linked in' is how the data does not spell linkedin; tiktok is new
+    # 'linked in' (spelled linked_in: a space is a '_') is how the data does not spell
+    # linkedin; tiktok is new
     plan = {"budget": {"email": 2000, "linked in": 3000, "tiktok": 1000},
             "targets": {"customers": 100}}  # fmt: skip
     check = attribution.check_plan(plan, result, spend, stages)
     rows = {r["channel"]: r for r in check.table.iter_rows(named=True)}
-    for unknown, budget in (("linked in", 3000), ("tiktok", 1000)):
+    for unknown, budget in (("linked_in", 3000), ("tiktok", 1000)):
         assert rows[unknown]["action"] == "no_data"
         assert rows[unknown]["reallocated_budget"] == budget  # not moved to a measured channel
     assert rows["email"]["reallocated_budget"] == pytest.approx(2000)  # nothing to move to it
     assert set(check.levers.get_column("channel")) == {"email"}  # no model judged the others
-    assert "cut linked in" not in check.verdict
+    assert "cut linked_in" not in check.verdict
     assert "cut tiktok" not in check.verdict
-    assert "linked in, tiktok: no CAC in the data (not a channel of it" in check.verdict
-    assert "not judged (no CAC in the data): linked in, tiktok" in check.summary()
+    assert "linked_in, tiktok: no CAC in the data (not a channel of it" in check.verdict
+    assert "not judged (no CAC in the data): linked_in, tiktok" in check.summary()
     assert "did you mean 'linkedin'" in check.summary()
 
 

@@ -302,17 +302,17 @@ def mapped_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, Pat
 def test_channel_spellings_are_one_channel_and_reported(mapped_run) -> None:
     stdout, manifest, run = mapped_run
     rec = manifest["reconciliation"]
-    assert rec["touch_channels"] == ["email", "google ads", "linkedin"]
+    assert rec["touch_channels"] == ["email", "google_ads", "linkedin"]  # a space is a '_' 
     assert rec["channel_values_renamed"] == {
         "LinkedIn": "linkedin",
         "linkedin ": "linkedin",
         "Linkedin": "linkedin",
-        "Google Ads\u00a0": "google ads",
-        "Google Ads": "google ads",
+        "Google Ads\u00a0": "google_ads",
+        "Google Ads": "google_ads",
     }
     assert rec["touches_channel_renamed"] == 5
     credit = pl.read_parquet(run / "channel_credit.parquet")
-    assert sorted(credit.get_column("channel").to_list()) == ["google ads", "linkedin"]
+    assert sorted(credit.get_column("channel").to_list()) == ["google_ads", "linkedin"]
     assert credit.get_column("conversions").sum() == pytest.approx(2.0)
     assert "channel values renamed 5 (5 touches)" in stdout
 

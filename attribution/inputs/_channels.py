@@ -1,9 +1,13 @@
 """Channel names as exports spell them: one spelling per channel.
 
 ``linkedin``, ``LinkedIn``, ``linkedin `` and ``Linkedin`` are one channel; so are
-``Google Ads`` and ``Google Ads<NBSP>``. Every channel value (touches, spend, the channel
-aliases themselves) is trimmed, its runs of whitespace (NBSP and tabs included) folded to one
-space, its invisible format characters (zero-width space, joiners, word joiner, a BOM inside
+``Google Ads``, ``Google Ads<NBSP>``, ``google-ads`` and ``google_ads``. Every channel value
+(touches, spend, the channel aliases themselves, experiments, a plan's channels, the models'
+channel parameters) is trimmed, its runs of whitespace (NBSP and tabs included), hyphens and
+underscores between words written as one ``_`` (*decision*: ``attribution import`` and the
+taxonomy write ``google_ads``, a German export ``Google Ads``; a spend sheet of one and the
+touches of the other must meet; the survey coder folds a pick-list so too), its invisible
+format characters (zero-width space, joiners, word joiner, a BOM inside
 the text: :data:`~attribution.inputs.INVISIBLE`, left by a copy from a web page or a CRM
 pick-list) removed, lower-cased and put in Unicode NFC (a composed ``é`` and ``e`` plus a
 combining accent are one letter), so ``linkedin<U+200B>`` is ``linkedin``, never a
@@ -30,9 +34,11 @@ from attribution.inputs._reading import INVISIBLE
 __all__ = [
     "check_channel_aliases",
     "channel_spelling",
+    "name_spelling",
     "normalise_channels",
     "spell_path_channels",
     "spell_channel",
+    "spell_name",
     "unmatched_channels",
     "without_invisible",
 ]
@@ -47,11 +53,11 @@ def without_invisible(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_all(INVISIBLE_CLASS, "")
 
 
-def channel_spelling(expr: pl.Expr) -> pl.Expr:
-    """The one spelling of a channel name: invisible characters removed, trimmed, whitespace
-    runs as one space, lower case, in Unicode NFC (``café`` typed on macOS, ``e`` plus a
-    combining acute, is the ``café`` of a Windows export: one channel, not two that print
-    alike)."""
+def name_spelling(expr: pl.Expr) -> pl.Expr:
+    """The one spelling of a name (a stage's; a channel's before its word separators):
+    invisible characters removed, trimmed, whitespace runs as one space, lower case, in
+    Unicode NFC (``café`` typed on macOS, ``e`` plus a combining acute, is the ``café`` of a
+    Windows export: one name, not two that print alike)."""
     return (
         without_invisible(expr)
         .str.replace_all(r"\s+", " ")
@@ -61,9 +67,22 @@ def channel_spelling(expr: pl.Expr) -> pl.Expr:
     )
 
 
+def channel_spelling(expr: pl.Expr) -> pl.Expr:
+    """The one spelling of a channel name: :func:`name_spelling`, then its words joined by
+    one ``_`` whatever separates them (spaces, hyphens, underscores: ``Google Ads``,
+    ``google-ads`` and ``Google_Ads`` are the taxonomy's ``google_ads``, as ``attribution
+    import`` writes it). A stage name keeps its spaces (:func:`name_spelling`)."""
+    return name_spelling(expr).str.replace_all(r"[\s_-]+", "_")
+
+
 def spell_channel(name: str) -> str:
     """:func:`channel_spelling` of one name."""
     return str(pl.select(channel_spelling(pl.lit(name, pl.String))).item())
+
+
+def spell_name(name: str) -> str:
+    """:func:`name_spelling` of one name (a stage's)."""
+    return str(pl.select(name_spelling(pl.lit(name, pl.String))).item())
 
 
 def check_channel_aliases(
@@ -174,7 +193,8 @@ def _unpaid(name: str) -> bool:
     """An unpaid channel's name (``organic_search``, ``Organic Social``, ``direct``; not
     ``direct_mail``): never offered for a paid name (spend, a plan's budget), whose money
     would then be booked on organic traffic."""
-    return "organic" in name or name.strip().lower() in ("direct", "direct traffic")
+    return "organic" in name or name.strip().lower() in ("direct", "direct traffic",
+                                                         "direct_traffic")
 
 
 def unmatched_channels(channels: Sequence[str], known: Sequence[str]) -> dict[str, str]:

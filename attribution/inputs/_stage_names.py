@@ -7,7 +7,7 @@ a conversion: 19 of 30 wins left out with exit 0 in the new-user test. So a stag
 compared with the names the run knows -- the conversion stage, the milestones' stages,
 ``[stage_names]`` (ours and theirs) and the default stages (``lead``, ``mql``, ``sql``,
 ``opportunity``, ``closed_won``, ``closed_lost``) -- in the channels' spelling (trimmed,
-runs of whitespace as one space, lower case: ``channel_spelling``),
+runs of whitespace as one space, lower case: ``name_spelling``),
 and a value equal to one of them in that spelling becomes it. Other values are kept as
 written (``Closed Won`` is not ``closed_won``: a space is not an underscore; the empty run's
 did-you-mean names it). The values renamed and their events are counted in the manifest's
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import polars as pl
 
 from attribution.exceptions import InputError, did_you_mean
-from attribution.inputs._channels import channel_spelling, spell_channel
+from attribution.inputs._channels import name_spelling, spell_name
 
 __all__ = [
     "MILESTONE_ROLES",
@@ -51,12 +51,12 @@ def canonical_stage(name: str, stage_names: Mapping[str, str | Sequence[str]] | 
     (``{"closed_won": "Closed Won"}``: ``closed won`` is ``closed_won``); else as given."""
     targets: dict[str, str] = {}
     for theirs, ours in stage_renames(stage_names).items():
-        targets.setdefault(spell_channel(theirs), ours)
+        targets.setdefault(spell_name(theirs), ours)
     for ours in (*(stage_names or {}), *OUR_STAGES):
-        targets.setdefault(spell_channel(ours), ours)
+        targets.setdefault(spell_name(ours), ours)
     if name in targets.values():
         return name
-    return targets.get(spell_channel(name), name)
+    return targets.get(spell_name(name), name)
 
 
 def check_milestones(
@@ -113,9 +113,9 @@ def map_stage_names(
     names = [*known, *(stage_names or {}), *OUR_STAGES]
     targets: dict[str, str] = {}
     for theirs, ours in exact.items():
-        targets.setdefault(spell_channel(theirs), ours)
+        targets.setdefault(spell_name(theirs), ours)
     for name in names:
-        targets.setdefault(spell_channel(name), name)
+        targets.setdefault(spell_name(name), name)
     keep = set(names)  # a value spelled as the run spells a name stays as it is
     distinct = frame.select(pl.col("stage").unique().drop_nulls().alias("raw"))
     used = (
@@ -124,7 +124,7 @@ def map_stage_names(
         .when(pl.col("raw").is_in(list(keep)))
         .then(pl.col("raw"))
         .otherwise(
-            channel_spelling(pl.col("raw")).replace_strict(targets, default=pl.col("raw"))
+            name_spelling(pl.col("raw")).replace_strict(targets, default=pl.col("raw"))
         )
     )
     renamed = distinct.with_columns(used.alias("used")).filter(pl.col("raw") != pl.col("used"))
