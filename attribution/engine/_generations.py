@@ -46,7 +46,7 @@ __all__ = [
     "write_table",
 ]
 
-STATE_VERSION = 9  # 3: the history as indexed Arrow IPC files; 4: the path table as a
+STATE_VERSION = 10  # 3: the history as indexed Arrow IPC files; 4: the path table as a
 #                       table written whole plus the path deltas of the nights since; 5: each
 #                       input's source positions (rows numbered as a full run numbers them);
 #                       6: history files ordered by their entities' latest time, each with an
@@ -54,7 +54,8 @@ STATE_VERSION = 9  # 3: the history as indexed Arrow IPC files; 4: the path tabl
 #                       channel (the models' channel parameters match it); 8: a conversion's
 #                       opportunity milestone is its own opportunity's (the stored journeys'
 #                       roles were built by the entity rule); 9: the counts hold the
-#                       parallel deals left without touches
+#                       parallel deals left without touches; 10: channel names with '_'
+#                       between their words (inputs/_channels.py: 'google ads' is google_ads)
 STATE_FILE = "state.json"
 #: the per-entity tables, kept as generations
 ENTITY_TABLES = ("journeys", "conversions", "campaigns")
