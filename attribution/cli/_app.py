@@ -476,6 +476,7 @@ def _summarise(
     from attribution.inputs._money import money_note
     from attribution.inputs._preamble import title_note
     from attribution.inputs._read_errors import semicolon_note
+    from attribution.inputs._referrers import unread_note
 
     for table, entry in (result.manifest.get("inputs") or {}).items():
         if not isinstance(entry, dict):
@@ -486,6 +487,9 @@ def _summarise(
                       highlight=False, markup=False, soft_wrap=True)
         if isinstance(title := entry.get("title_lines_skipped"), dict):
             err.print(f"NOTE: {table} '{entry.get('source')}': {title_note(title)}",
+                      highlight=False, markup=False, soft_wrap=True)
+        if unread := entry.get("columns_not_read"):  # a touch table's columns not read
+            err.print(unread_note(table, str(entry.get("source")), unread),
                       highlight=False, markup=False, soft_wrap=True)
         for ours, read in (entry.get("money_read") or {}).items():
             note = money_note(table, str(entry.get("source")), ours, read["column"],

@@ -215,6 +215,10 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
 
     if long := long_journey_note(rec):  # far longer than the others: the count, the longest
         lines.append(f"note: {long}")
+    from attribution.inputs._referrers import referrer_note
+
+    if referred := referrer_note(rec):  # channels taken from the referrers' hosts
+        lines.append(f"note: {referred}")
     return lines
 
 

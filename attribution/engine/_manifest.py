@@ -19,6 +19,7 @@ from attribution.b2b._accounts import COLD_Z, ENGAGEMENT_HALF_LIFE, HOT_Z
 from attribution.b2b._deals import deal_scope
 from attribution.b2b._engagement import EngagementClock
 from attribution.engine._empty import empty_reason
+from attribution.inputs._referrers import referrer_note
 from attribution.journeys._long import long_journey_note
 from attribution.journeys._milestone_stages import check_found_names
 from attribution.models._channel_params import check_model_channels
@@ -285,6 +286,8 @@ def make_manifest(
         ]
     if long := long_journey_note(counts):  # far longer than the others, under the cap
         notes = [*notes, long]
+    if referred := referrer_note(counts):  # channels taken from the referrers' hosts
+        notes = [*notes, referred]
     counts, found = check_found_names(counts, parameters, runs)  # milestones, touch types
     notes = [*notes, *found]
     channels = counts.get("touch_channels")

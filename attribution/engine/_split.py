@@ -138,7 +138,8 @@ def split(
         replace(source, frame=source.frame.clear()), spec, columns=columns, formats=formats,
         keep=keep,
     )  # fmt: skip
-    source = replace(source, decimal_comma=probe.source.decimal_comma)  # said in the manifest
+    source = replace(source, decimal_comma=probe.source.decimal_comma,  # said in the manifest
+                     unread=probe.source.unread)
     if CURRENCY in probe.frame.columns:  # one currency (or rates) over every partition
         source = replace(source, currency_rates=None if currency_rates is None
                          else str(currency_rates),

@@ -32,7 +32,7 @@ from attribution.inputs._dedupe import deduplicate_stages, deduplicate_touches
 from attribution.inputs._schema import ROW, Table, TableSpec, load
 from attribution.inputs._split_events import split_events
 from attribution.inputs._stage_names import map_stage_names
-from attribution.inputs._taxonomy import derive_channels, load_rules
+from attribution.inputs._taxonomy import derive_touch_channels
 from attribution.inputs._validate import check_values, exclude_touch_types
 from attribution.journeys._journeys import TOUCH_KEY_COLUMNS, Journeys, build_journeys
 from attribution.journeys._milestone_stages import names_found
@@ -123,8 +123,8 @@ def run_touch_columns(
         wanted = {"touch_id", "timestamp", "channel", "contact_id", "account_id", "campaign"}
         if level == "account" or touch_types:
             wanted.add("touch_type")
-        if "channel" not in present:
-            wanted |= {"utm_source", "utm_medium"}
+        if "channel" not in present:  # derived: the UTM tags, else the referrer's host
+            wanted |= {"utm_source", "utm_medium", "referrer", "page_url"}
         return wanted
 
     return keep
@@ -142,14 +142,14 @@ def run_stage_columns(level: Level) -> Callable[[Sequence[str]], set[str]]:
 
 def prepare_touches(
     touch_table: Table, channel_rules: str | Path | None
-) -> tuple[pl.DataFrame, int, int]:
+) -> tuple[pl.DataFrame, int, dict[str, Any]]:
     """The validate stage of :func:`attribute` for a loaded touch table: exact duplicates
     removed, channels derived or checked. Returns the frame, the duplicates removed and the
-    touches whose derived channel is ``other``."""
+    counts of the channels derived (:func:`derive_touch_channels`: other, from referrers)."""
     touch_frame, duplicates = deduplicate_touches(touch_table)
-    other_channel = 0
+    derived: dict[str, Any] = {"touches_channel_other": 0}
     if "channel" not in touch_frame.columns:
-        touch_frame, other_channel = derive_channels(touch_frame, load_rules(channel_rules))
+        touch_frame, derived = derive_touch_channels(touch_frame, channel_rules)
     elif touch_frame.get_column("channel").null_count():
         raise InputError(
             f"{touch_frame.get_column('channel').null_count()} touches have no channel",
@@ -161,7 +161,7 @@ def prepare_touches(
             "'None', '-' are missing values), or drop the column to derive channels from "
             "utm_source / utm_medium",
         )
-    return touch_frame, duplicates, other_channel
+    return touch_frame, duplicates, derived
 
 
 def rename_stages(
@@ -254,7 +254,7 @@ def build_part(
     try:  # an error about a table names the user's file, column and 1-based lines
         given = touch_table  # before the exclusion: the touch types found
         touch_table, excluded = exclude_touch_types(touch_table, options.exclude_touch_types)
-        touch_frame, duplicates, other_channel = prepare_touches(touch_table, options.channel_rules)
+        touch_frame, duplicates, derived = prepare_touches(touch_table, options.channel_rules)
         touch_frame, renamed, n_renamed, channels = normalise_channels(touch_frame, options.aliases)
         touch_frame, by_touch = key_units(touch_frame, options.key, touch_table)
         check_values(stage_table)
@@ -281,10 +281,8 @@ def build_part(
     except InputError as exc:  # about a table (a channel name): say where it came from
         located = {"touches": touch_table, "stages": stage_table}.get(exc.table or "")
         raise (located.error(exc) if located is not None else exc) from None
-    counts = reconciliation(
-        journeys.counts, duplicates, other_channel, stage_duplicates, excluded=excluded
-    )
-    counts["stage_counts"] = stage_counts(stage_frame)
+    counts = reconciliation(journeys.counts, duplicates, 0, stage_duplicates, excluded=excluded)
+    counts.update(derived, stage_counts=stage_counts(stage_frame))  # channels other, referred
     counts.update(names_found(given.frame, stage_frame, options))
     counts.update(input_counts(touch_table, stage_table, touch_frame, journeys.conversions))
     counts.update(

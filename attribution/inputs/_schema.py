@@ -55,6 +55,7 @@ from attribution.inputs._reading import (
     timestamp_conversion,
     zone_of,
 )
+from attribution.inputs._referrers import referrer_columns, unread_columns
 from attribution.inputs._sources import Source, TableLike, read_source
 from attribution.inputs._specs import (
     ACCOUNTS,
@@ -237,8 +238,12 @@ def _load(
         lazy = lazy.drop(clash).rename(renames)
     if (found := currency_column(spec.name, available, names)) is not None:
         lazy, names[CURRENCY] = lazy.rename({found: CURRENCY}), found  # errors name it
+    if found_urls := referrer_columns(spec.name, available, names):  # context_page_referrer
+        lazy = lazy.rename({theirs: ours for ours, theirs in found_urls.items()})
+        names.update(found_urls)
     schema = lazy.collect_schema()
     available = list(schema.names())
+    unread = unread_columns(spec, available, names)  # said: 'referrer' was never read
     _check_columns(spec, available, source)
     present = [c for c in spec.columns if c in available]
     parsed = {col for col, _ in _conversions(schema, spec, source, formats)[1]}  # bad types raise
@@ -274,7 +279,7 @@ def _load(
     source = replace(source, money={c: (*v, names.get(c, c)) for c, v in money.items()},
                      currency=currency and {**currency, "column": names.get(CURRENCY, CURRENCY)},
                      zones={c: (*v, names.get(c, c)) for c, v in zones.items()},
-                     decimal_comma=decimal_comma_of(formats))
+                     decimal_comma=decimal_comma_of(formats), unread=unread)
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
         blank_rows=blank, duplicates=repeats, trimmed=trimmed, truncated=truncated,

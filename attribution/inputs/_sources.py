@@ -151,6 +151,8 @@ class Source:
         default_factory=dict, compare=False)
     #: the numbers were read with a decimal comma (``decimal_comma``: inputs/_numbers.py)
     decimal_comma: bool = field(default=False, compare=False)
+    #: the user's columns the run does not read (a touch table's: inputs/_referrers.py)
+    unread: tuple[str, ...] = field(default=(), compare=False)
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
@@ -175,6 +177,8 @@ class Source:
             }
         if self.currency:  # said: the amounts' currency, and what was converted
             entry["currency"] = dict(self.currency)
+        if self.unread:  # said: columns the run does not read (a 'referrer' before 2026-12)
+            entry["columns_not_read"] = list(self.unread)
         return entry
 
     def notes(self, table: str) -> list[str]:
@@ -187,11 +191,13 @@ class Source:
         from attribution.inputs._money import money_note
         from attribution.inputs._preamble import title_note
         from attribution.inputs._read_errors import semicolon_note
+        from attribution.inputs._referrers import unread_note
 
         said = [f"note: {table} '{self.name}': {semicolon_note(self.decimal_comma)}"] if (
             self.separator == ";") else []
         said += [f"NOTE: {table} '{self.name}': {title_note(self.describe_title())}"] if (
             self.title is not None) else []
+        said += [unread_note(table, self.name, self.unread)] if self.unread else []
         return said + [
             money_note(table, self.name, ours, theirs, (n, example))
             for ours, (n, example, theirs) in self.money.items()

@@ -39,11 +39,16 @@ TOUCHES = TableSpec(
         "utm_source": STRING,
         "utm_medium": STRING,
         "owner_team": STRING,  # the sales team of a sales touch: SLAs per team
+        # a touch without UTM tags takes its channel from its referrer's host; the page's
+        # own URL tells the user's own site (attribution.inputs._referrers)
+        "referrer": STRING,
+        "page_url": STRING,
     },
     required=("timestamp",),
-    one_of=(("contact_id", "account_id"), ("channel", "utm_source", "utm_medium")),
+    one_of=(("contact_id", "account_id"), ("channel", "utm_source", "utm_medium", "referrer")),
     not_null=("timestamp",),
-    hints={"channel": "give a 'channel' column, or 'utm_source' / 'utm_medium' to derive it"},
+    hints={"channel": "give a 'channel' column, or 'utm_source' / 'utm_medium' (and "
+           "'referrer') to derive it"},
 )
 STAGES = TableSpec(
     "stages",

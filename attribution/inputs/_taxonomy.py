@@ -10,6 +10,12 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import ConfigError
+from attribution.inputs._referrers import (
+    REFERRER,
+    ReferrerRules,
+    channels_from_referrers,
+    load_referrer_rules,
+)
 from attribution.inputs._toml import read_toml
 
 OTHER = "other"
@@ -90,7 +96,35 @@ def channel_expr(rules: list[ChannelRule], columns: set[str]) -> pl.Expr:
     return expr.alias("channel")
 
 
-def derive_channels(touches: pl.DataFrame, rules: list[ChannelRule]) -> tuple[pl.DataFrame, int]:
-    """Add ``channel`` from the UTM columns; return the frame and the count mapped to ``other``."""
+def derive_channels(
+    touches: pl.DataFrame, rules: list[ChannelRule], referrers: ReferrerRules | None = None
+) -> tuple[pl.DataFrame, int]:
+    """Add ``channel`` from the UTM columns (and a touch without them from its ``referrer``:
+    ``referrers``, default the shipped rules); return the frame and the count mapped to
+    ``other``."""
+    out, other, _ = derive_channels_counted(touches, rules, referrers)
+    return out, other
+
+
+def derive_touch_channels(
+    touches: pl.DataFrame, path: str | Path | None = None
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """``channel`` derived by the rules file at ``path`` (default: the shipped one): the
+    frame and the counts of the reconciliation, ``touches_channel_other`` and, with a
+    referrer column, ``touches_channel_from_referrer`` and ``touches_referrer_own_site``."""
+    out, other, counts = derive_channels_counted(
+        touches, load_rules(path), load_referrer_rules(path) if REFERRER in touches.columns
+        else None)  # fmt: skip
+    return out, {"touches_channel_other": other, **counts}
+
+
+def derive_channels_counted(
+    touches: pl.DataFrame, rules: list[ChannelRule], referrers: ReferrerRules | None = None
+) -> tuple[pl.DataFrame, int, dict[str, Any]]:
+    """:func:`derive_channels`, with the counts of the channels taken from the referrers
+    (:func:`attribution.inputs._referrers.channels_from_referrers`)."""
     out = touches.with_columns(channel_expr(rules, set(touches.columns)))
-    return out, int((out.get_column("channel") == OTHER).sum())
+    if REFERRER in out.columns and referrers is None:
+        referrers = load_referrer_rules()
+    out, counts = channels_from_referrers(out, referrers or ReferrerRules(()))
+    return out, int((out.get_column("channel") == OTHER).sum()), counts
