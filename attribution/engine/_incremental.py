@@ -111,6 +111,7 @@ from attribution.engine._state_options import fingerprint, option_values, option
 from attribution.engine._together import together
 from attribution.exceptions import ConfigError
 from attribution.inputs._schema import ROW, STAGES, TOUCHES, Table
+from attribution.inputs._time_zones import NAIVE_TIMES, zone_notes
 from attribution.options import RunOptions
 from attribution.typing import Progress, TableLike
 
@@ -366,6 +367,8 @@ def _full(
         timer,
         {"mode": "full", "reason": reason, "rows_read": rows, "entities_reopened": None},
     )
+    add_coded_notes(result.manifest, NAIVE_TIMES, zone_notes(result.manifest["inputs"], {
+        n: (t.source.name, t.source.zones) for n, t in tables.items()}))  # as in memory
     result.state_commit = functools.partial(commit, directory, meta)
     return result
 
@@ -563,5 +566,7 @@ def _incremental(
             "entities_reopened": len(affected),
         },
     )
+    add_coded_notes(result.manifest, NAIVE_TIMES, zone_notes(result.manifest["inputs"], {
+        n: (r.table.source.name, r.table.source.zones) for n, r in reads.items()}))  # tonight's
     result.state_commit = functools.partial(commit, state.directory, meta)
     return result

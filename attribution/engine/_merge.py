@@ -115,7 +115,7 @@ def load_with_rows(
         raise _with_global_rows(exc, rows, source) from None
     return Table(  # blank rows (every cell empty) are dropped by the validator: counted
         table.frame.with_columns(rows.gather(table.frame.get_column(ROW)).alias(ROW)),
-        source,
+        replace(source, zones=table.source.zones),  # this partition's naive and zoned times
         table.rows_in,
         names=table.names,
         formats=table.formats,

@@ -79,6 +79,7 @@ from attribution.engine._input_counts import contacts_frame
 from attribution.engine._manifest import (
     Timer,
     account_parameters,
+    add_coded_notes,
     add_totals,
     make_manifest,
     run_parameters,
@@ -124,13 +125,8 @@ from attribution.engine._stages import (
 )
 from attribution.exceptions import ModelParameterError
 from attribution.inputs._account_inputs import Accounts
-from attribution.inputs._schema import (
-    CONTACTS,
-    EVENTS,
-    STAGES,
-    TOUCHES,
-    TableSpec,
-)
+from attribution.inputs._schema import CONTACTS, EVENTS, STAGES, TOUCHES, TableSpec
+from attribution.inputs._time_zones import NAIVE_TIMES, merge_zones, zone_notes
 from attribution.options import RunOptions
 from attribution.typing import Progress, TableLike
 
@@ -151,11 +147,14 @@ class _Partitions:
     ) -> None:
         self.touches, self.stages, self.contacts, self.options = touches, stages, contacts, options
         self.segments = segments
+        self.zones: dict[int, tuple[Any, ...]] = {}  # each partition's tables' Source.zones
 
     def part(self, p: int) -> Part:
+        touch_table = self.touches.load(p)
         stage_table = None if self.stages is None else self.stages.load(p)
+        self.zones[p] = tuple(t.source.zones for t in (touch_table, stage_table) if t is not None)
         return build_part(
-            self.touches.load(p), stage_table, self.contacts, self.options, segments=self.segments
+            touch_table, stage_table, self.contacts, self.options, segments=self.segments
         )
 
 
@@ -420,6 +419,12 @@ def _run(
         notes=notes,
     )
     add_totals(manifest, conversions, options.level)
+    splits = [touch_split] if stage_split is None else [touch_split, stage_split]
+    zones: dict[str, tuple[str, Any]] = {s.spec.name: (s.source.name, merge_zones(
+        parts.zones[p][i] for p in sorted(parts.zones))) for i, s in enumerate(splits)}
+    if contact_table is not None:  # naive times beside zoned ones, as in memory
+        zones["contacts"] = (contact_table.source.name, contact_table.source.zones)
+    add_coded_notes(manifest, NAIVE_TIMES, zone_notes(manifest["inputs"], zones))
     result = AttributionResult(
         channel_credit,
         pl.DataFrame(schema=TOUCH_CREDIT_SCHEMA),

@@ -24,12 +24,12 @@ and at least one zoned one, in any of its tables or in one column:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import polars as pl
 
-__all__ = ["NAIVE_TIMES", "count_zones", "zone_masks", "zone_notes"]
+__all__ = ["NAIVE_TIMES", "count_zones", "merge_zones", "zone_masks", "zone_notes"]
 
 #: the manifest's note code of :func:`zone_notes` (``note_codes``)
 NAIVE_TIMES: Final = "naive_times"
@@ -120,3 +120,19 @@ def _by_table(rows: list[tuple[Any, ...]]) -> list[tuple[str, int, int]]:
         both[0] += n
         both[1] += z
     return [(table, n, z) for table, (n, z) in totals.items()]
+
+
+def merge_zones(
+    parts: Iterable[Mapping[str, tuple[int, int, str | None, str | None, str]]],
+) -> dict[str, tuple[int, int, str | None, str | None, str]]:
+    """One table's :attr:`~attribution.inputs._sources.Source.zones` over its partitions
+    (a ``--partitions`` run's, in partition order): the counts summed per column, the first
+    example of each kind kept (a row of the file, not always the file's first)."""
+    out: dict[str, tuple[int, int, str | None, str | None, str]] = {}
+    for zones in parts:
+        for ours, (n, z, nex, zex, their) in zones.items():
+            m, y, mex, yex, _ = out.get(ours, (0, 0, None, None, their))
+            out[ours] = (m + n, y + z, mex if mex is not None else nex,
+                         yex if yex is not None else zex, their)  # fmt: skip
+    return out
+
