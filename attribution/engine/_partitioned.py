@@ -119,14 +119,16 @@ from attribution.engine._stages import (
     concat,
     fit_models,
     load_input,
+    prepare_touches,
     rule_credit_columns,
     run_stage_columns,
     run_touch_columns,
 )
-from attribution.exceptions import ModelParameterError
+from attribution.exceptions import InputError, ModelParameterError
 from attribution.inputs._account_inputs import Accounts
 from attribution.inputs._schema import CONTACTS, EVENTS, STAGES, TOUCHES, TableSpec
 from attribution.inputs._time_zones import NAIVE_TIMES, merge_zones, zone_notes
+from attribution.inputs._validate import check_values
 from attribution.options import RunOptions
 from attribution.typing import Progress, TableLike
 
@@ -153,9 +155,17 @@ class _Partitions:
         touch_table = self.touches.load(p)
         stage_table = None if self.stages is None else self.stages.load(p)
         self.zones[p] = tuple(t.source.zones for t in (touch_table, stage_table) if t is not None)
-        return build_part(
-            touch_table, stage_table, self.contacts, self.options, segments=self.segments
-        )
+        try:
+            return build_part(
+                touch_table, stage_table, self.contacts, self.options, segments=self.segments
+            )
+        except InputError as exc:  # of this partition's rows: said of the whole file's
+            if self.stages is None:  # an event log: its touch and stage rows split later
+                raise
+            if exc.table == "stages":
+                raise self.stages.whole_error(exc, check_values) from None
+            rules = self.options.channel_rules
+            raise self.touches.whole_error(exc, lambda t: prepare_touches(t, rules)) from None
 
 
 @contextmanager

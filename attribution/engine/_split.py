@@ -20,10 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from attribution.engine._merge import GLOBAL_ROW, bucket_expr, load_with_rows
+from attribution.exceptions import InputError
 from attribution.inputs._currency_column import CURRENCY, all_currencies
 from attribution.inputs._read_errors import check_has_rows, unreadable
 from attribution.inputs._reading import parquet_column_statistics
@@ -103,9 +105,37 @@ class Split:
         )
 
     def load(self, part: int) -> Table:
-        """Partition ``part`` through the library's validator, with global row numbers."""
+        """Partition ``part`` through the library's validator, with global row numbers; an
+        error about its rows is the whole file's (:meth:`whole_error`)."""
         frame = self.read(part)
-        return load_with_rows(frame, self.spec, self.columns, self.source, self.formats)
+        try:
+            return load_with_rows(frame, self.spec, self.columns, self.source, self.formats)
+        except InputError as exc:
+            raise self.whole_error(exc) from None
+
+    def whole_error(
+        self, exc: InputError, check: Callable[[Table], Any] | None = None
+    ) -> InputError:
+        """``exc``, found in one partition's rows, as an in-memory run says it of the whole
+        file (every bad line counted, the file's first lines): the file loaded whole, but
+        only the column ``exc`` is about (and those the load always reads: text to parse,
+        required cells), then ``check`` (the step after the load that raised); ``exc`` when
+        that finds nothing (or the source cannot be read twice). The error path only: a
+        partitioned run's memory stays a partition's until a file is refused."""
+        if not exc.rows or exc.column is None or not self.source.repeatable:
+            return exc
+        column = exc.column
+        try:
+            table = load(self.source, self.spec, columns=self.columns, formats=self.formats,
+                         keep=lambda _: {column}, currency_rates=self.source.currency_rates)
+        except InputError as whole:
+            return whole
+        try:
+            if check is not None:
+                check(table)
+        except InputError as whole:
+            return table.error(whole)  # the user's lines and column, as build_part says it
+        return exc
 
 
 def split(
