@@ -153,3 +153,19 @@ def test_hosts(url: str, host: str | None) -> None:
 def test_referrer_aliases(headers: list[str], found: dict[str, str]) -> None:
     assert referrer_columns("touches", headers, {}) == found
     assert referrer_columns("stages", headers, {}) == {}
+
+
+def test_state_nights_say_the_referrers_and_the_unread_columns(
+    pages: Path, tmp_path: Path
+) -> None:
+    from attribution.engine._incremental import attribute_incremental
+
+    stages = tmp_path / "s.csv"
+    _stages().write_csv(stages)
+    options = _options(state=str(tmp_path / "state"))
+    for night in range(2):  # the full night, then a night with nothing new
+        result = attribute_incremental(pages, stages, options=options)
+        rec = result.manifest["reconciliation"]
+        assert rec["touches_channel_from_referrer"]["g2_capterra"] == 2, night
+        assert result.manifest["inputs"]["touches"]["columns_not_read"] == [
+            "anonymous_id", "context_page_title"]  # fmt: skip

@@ -110,6 +110,7 @@ from attribution.engine._state_lock import state_lock
 from attribution.engine._state_options import fingerprint, option_values, options_differ
 from attribution.engine._together import together
 from attribution.exceptions import ConfigError
+from attribution.inputs._referrers import add_unread
 from attribution.inputs._schema import ROW, STAGES, TOUCHES, Table
 from attribution.inputs._time_zones import NAIVE_TIMES, zone_notes
 from attribution.options import RunOptions
@@ -369,6 +370,7 @@ def _full(
     )
     add_coded_notes(result.manifest, NAIVE_TIMES, zone_notes(result.manifest["inputs"], {
         n: (t.source.name, t.source.zones) for n, t in tables.items()}))  # as in memory
+    add_unread(result.manifest["inputs"], {n: t.source for n, t in tables.items()})
     result.state_commit = functools.partial(commit, directory, meta)
     return result
 
@@ -568,5 +570,6 @@ def _incremental(
     )
     add_coded_notes(result.manifest, NAIVE_TIMES, zone_notes(result.manifest["inputs"], {
         n: (r.table.source.name, r.table.source.zones) for n, r in reads.items()}))  # tonight's
+    add_unread(result.manifest["inputs"], {n: r.table.source for n, r in reads.items()})
     result.state_commit = functools.partial(commit, state.directory, meta)
     return result

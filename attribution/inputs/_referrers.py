@@ -48,6 +48,7 @@ __all__ = [
     "load_referrer_rules",
     "referrer_columns",
     "referrer_note",
+    "add_unread",
     "unread_columns",
     "unread_note",
 ]
@@ -107,6 +108,15 @@ def unread_columns(
     if "channel" in available:
         out += [names.get(c, c) for c in (REFERRER, PAGE_URL) if c in available]
     return tuple(out)
+
+
+def add_unread(inputs: Mapping[str, Any], sources: Mapping[str, Any]) -> None:
+    """The manifest's ``inputs.<table>.columns_not_read`` of ``sources`` (table ->
+    :class:`~attribution.inputs._sources.Source`) where a run describes its inputs itself
+    (a ``--state`` night)."""
+    for name, source in sources.items():
+        if isinstance(entry := inputs.get(name), dict) and source.unread:
+            entry["columns_not_read"] = list(source.unread)
 
 
 def unread_note(table: str, source: str, unread: Sequence[str]) -> str:
