@@ -100,7 +100,7 @@ def test_scoring_request_channel_with_the_separator_is_refused() -> None:
 
 
 def test_stored_path_table_reads_back_what_the_run_fitted(make_touches, make_stages, tmp_path):
-    # channel names with their own spaces survive the round trip: inside as written, at the
+    # channel names with their own spaces survive the round trip: inside as one '_', at the
     # ends trimmed (a channel has one spelling: issue 14), in the run and in scoring alike
     touches, stages = _log(make_touches, make_stages, " linked in ")
     result = attribution.attribute(touches, stages, models=["markov"])
@@ -123,4 +123,4 @@ def test_stored_path_table_reads_back_what_the_run_fitted(make_touches, make_sta
         paths=stored,
     )
     credit = dict(scored.channel_credit.select("channel", "conversions").iter_rows())
-    assert credit["linked in"] > 0
+    assert credit["linked_in"] > 0

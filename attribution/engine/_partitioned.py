@@ -165,7 +165,8 @@ class _Partitions:
             if exc.table == "stages":
                 raise self.stages.whole_error(exc, check_values) from None
             rules = self.options.channel_rules
-            raise self.touches.whole_error(exc, lambda t: prepare_touches(t, rules)) from None
+            raise self.touches.whole_error(  # its duplicates are told by their touch_id
+                exc, lambda t: prepare_touches(t, rules), also=("touch_id",)) from None
 
 
 @contextmanager

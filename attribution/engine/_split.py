@@ -114,20 +114,24 @@ class Split:
             raise self.whole_error(exc) from None
 
     def whole_error(
-        self, exc: InputError, check: Callable[[Table], Any] | None = None
+        self,
+        exc: InputError,
+        check: Callable[[Table], Any] | None = None,
+        also: tuple[str, ...] = (),
     ) -> InputError:
         """``exc``, found in one partition's rows, as an in-memory run says it of the whole
         file (every bad line counted, the file's first lines): the file loaded whole, but
-        only the column ``exc`` is about (and those the load always reads: text to parse,
-        required cells), then ``check`` (the step after the load that raised); ``exc`` when
-        that finds nothing (or the source cannot be read twice). The error path only: a
-        partitioned run's memory stays a partition's until a file is refused."""
+        only the column ``exc`` is about (and ``also``, and those the load always reads:
+        text to parse, required cells), then ``check`` (the step after the load that
+        raised); ``exc`` when that finds nothing (or the source cannot be read twice). The
+        error path only: a partitioned run's memory stays a partition's until a file is
+        refused."""
         if not exc.rows or exc.column is None or not self.source.repeatable:
             return exc
         column = exc.column
         try:
             table = load(self.source, self.spec, columns=self.columns, formats=self.formats,
-                         keep=lambda _: {column}, currency_rates=self.source.currency_rates)
+                         keep=lambda _: {column, *also}, currency_rates=self.source.currency_rates)
         except InputError as whole:
             return whole
         try:

@@ -71,8 +71,10 @@ def channel_spelling(expr: pl.Expr) -> pl.Expr:
     """The one spelling of a channel name: :func:`name_spelling`, then its words joined by
     one ``_`` whatever separates them (spaces, hyphens, underscores: ``Google Ads``,
     ``google-ads`` and ``Google_Ads`` are the taxonomy's ``google_ads``, as ``attribution
-    import`` writes it). A stage name keeps its spaces (:func:`name_spelling`)."""
-    return name_spelling(expr).str.replace_all(r"[\s_-]+", "_")
+    import`` writes it). A stage name keeps its spaces (:func:`name_spelling`). A ``>`` (a
+    name refused: the separator of path tables) is shown with a space each side, as the
+    error's example (``linked > in``)."""
+    return name_spelling(expr).str.replace_all(r"[\s_-]+", "_").str.replace_all("_?>_?", " > ")
 
 
 def spell_channel(name: str) -> str:
