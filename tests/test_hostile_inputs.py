@@ -260,7 +260,7 @@ def test_spend_pasted_twice_is_counted_once_and_said(tmp_path: Path) -> None:
     doubled = attribution.unit_economics(
         result, _write(tmp_path / "dup.csv", SPEND_CSV + body)
     )
-    expected = {"linkedin": 2000.0, "email": 500.0, "médias sociaux": 0.0}
+    expected = {"linkedin": 2000.0, "email": 500.0, "médias_sociaux": 0.0}  # words: one '_' 
     assert _spend(doubled) == _spend(clean) == expected
     found = doubled.parameters["spend_checks"]["exact_duplicate"]
     assert found == {"rows": 3, "amount": 2500.0, "lines": [5, 6, 7]}
