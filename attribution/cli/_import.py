@@ -93,7 +93,14 @@ def _print(result: ImportResult | SpendImport, out: Path) -> None:
     (every import alike), then what it wrote and the next command (its own)."""
     report = result.report
     for label, info in report["files"].items():
-        _say(f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept")
+        # rows repeating an id are merged into one record: say how many the kept rows make
+        merged = (
+            f" ({info['ids_kept']:,} {label}: {info['rows_merged']:,} row(s) repeating an id "
+            "merged)"
+            if info.get("rows_merged")
+            else ""
+        )
+        _say(f"{label}: {info['rows_read']:,} rows read, {info['rows_kept']:,} kept{merged}")
     for drop in report["drops"]:
         _say(f"  dropped {drop['count']:,} {drop['file']} row(s): {drop['reason']}")
     for note in report["notes"]:

@@ -39,6 +39,7 @@ from attribution.importers._hubspot_lifecycle import (
     lifecycle_columns,
     lifecycle_events,
 )
+from attribution.importers._hubspot_sources import drill_down_column, source_channels
 from attribution.importers._read import (
     Export,
     count_close_dates,
@@ -53,7 +54,6 @@ from attribution.importers._result import ImportReport, ImportResult, begin, fin
 from attribution.importers._shared import (
     EMAIL_COLUMNS,
     closed_by_stage,
-    folded,
     note_open_with_close_date,
     one_account,
     record_mapping,
@@ -61,28 +61,12 @@ from attribution.importers._shared import (
     repeated_ids,
     role_expr,
     self_reported,
-    snake,
     uncreated,
 )
 
 CONTACT_ID = ["Record ID", "Contact ID", "hs_object_id", "vid", "id"]
 DEAL_ID = ["Record ID", "Deal ID", "hs_object_id", "dealId", "id"]
 SOURCE = ["Original Source", "Original Traffic Source", "hs_analytics_source"]
-#: HubSpot's source categories (Original / Latest Source, folded) -> channels
-SOURCES = {
-    "organicsearch": "organic_search",
-    "paidsearch": "google_ads",
-    "emailmarketing": "email",
-    "socialmedia": "organic_social",
-    "organicsocial": "organic_social",
-    "paidsocial": "paid_social",
-    "referrals": "referral",
-    "directtraffic": "direct",
-    "othercampaigns": "other_campaigns",
-    "offlinesources": "offline",
-    "offline": "offline",
-    "aireferrals": "ai_referral",
-}
 
 
 def import_hubspot(
@@ -215,9 +199,7 @@ def import_hubspot(
         if deal is not None:
             deal_ids = deal.require(DEAL_ID)
             deal_company, _ = companies_expr(deal, comp, ImportReport("hubspot"), [con])
-            sources.append(
-                (deal, {"opportunity_id": pl.col(deal_ids), "account_id": deal_company})
-            )
+            sources.append((deal, {"opportunity_id": pl.col(deal_ids), "account_id": deal_company}))
         surveys = self_reported(report, self_reported_column, sources)
     return finish(
         report,
@@ -386,7 +368,7 @@ def _source_touches(
         required=False,
     )
     pairs = [(source_col, created, "original_source"), (latest, latest_at, "latest_source")]
-    frames = []
+    frames, drills = [], []
     for src, at, kind in pairs:
         if src is None:
             continue
@@ -398,12 +380,17 @@ def _source_touches(
         if at is None:
             continue
         report.files["contacts"]["columns"][f"touch:{kind}"] = f"{src} @ {at}"
+        drill = drill_down_column(con, kind)
+        if drill is not None:
+            report.files["contacts"]["columns"][f"touch:{kind}_drill_down"] = drill
+            drills.append(drill)
         parse_timestamps(con, at, formats, "timestamp")
         frames.append(
             people.select(
                 (pl.col(cid) + f":{kind}").alias("touch_id"),
                 timestamp_expr(at, formats).alias("timestamp"),
                 pl.col(src).alias("_source"),
+                (pl.col(drill) if drill else pl.lit(None, pl.String)).alias("_drill"),
                 pl.col(cid).alias("contact_id"),
                 pl.lit(kind).alias("touch_type"),
             ).drop_nulls(["timestamp", "_source"])
@@ -418,17 +405,13 @@ def _source_touches(
         "no engagements file: each contact's original source (at its create date) and latest "
         "source (at the latest source date) are its touches"
     )
-    touches = (
-        pl.concat(frames)
-        .unique(["contact_id", "timestamp", "_source"], keep="first", maintain_order=True)
-        .with_columns(
-            folded(pl.col("_source"))
-            .replace_strict(SOURCES, default=None, return_dtype=pl.String)
-            .fill_null(snake(pl.col("_source")))
-            .alias("channel"),
-        )
+    touches = source_channels(
+        pl.concat(frames).unique(
+            ["contact_id", "timestamp", "_source"], keep="first", maintain_order=True
+        ),
+        report,
+        drills,
     )
-    record_mapping(report, "channel (HubSpot source)", touches, "_source", "channel")
     accounts = contact_rows.select("contact_id", "account_id").unique("contact_id")
     return touches.join(accounts, on="contact_id", how="left").drop("_source")
 

@@ -132,9 +132,13 @@ def one_account(contacts: pl.DataFrame) -> pl.DataFrame:
 
 
 def repeated_ids(report: ImportReport, label: str, frame: pl.DataFrame, column: str) -> None:
-    """Note rows repeating an id: the first non-blank value of each column is kept."""
-    extra = frame.height - frame.get_column(column).n_unique()
+    """Note rows repeating an id: the first non-blank value of each column is kept. With
+    some, the file's entry in the report gives the ids kept (``ids_kept``: one record each)
+    and ``rows_merged``, so the summary says how many records the kept rows make."""
+    ids = frame.get_column(column).n_unique()
+    extra = frame.height - ids
     if extra:
+        report.files[label].update(ids_kept=int(ids), rows_merged=int(extra))
         report.notes.append(
             f"{label}: {extra} row(s) repeat an id in '{column}'; per id the first non-blank "
             "value of each column is kept"
