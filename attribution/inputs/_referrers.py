@@ -45,6 +45,7 @@ __all__ = [
     "REFERRER_NAMES",
     "ReferrerRules",
     "channels_from_referrers",
+    "check_pattern",
     "load_referrer_rules",
     "referrer_columns",
     "referrer_note",
@@ -151,6 +152,16 @@ def load_referrer_rules(path: str | Path | None = None) -> ReferrerRules:
     return _load(str(chosen), str(default_rules_path()))
 
 
+def check_pattern(pattern: str, where: str) -> None:
+    """A rule's regular expression, compiled by the engine that runs it (Rust regex syntax,
+    not Python's, case-insensitive): a :class:`ConfigError` ``{where} pattern: ...`` when
+    it does not compile."""
+    try:
+        pl.select(pl.lit("").str.contains(f"(?i){pattern}"))
+    except pl.exceptions.PolarsError as exc:
+        raise ConfigError(f"{where} pattern: {exc}") from exc
+
+
 @cache
 def _load(path: str, default: str) -> ReferrerRules:
     from attribution.inputs._toml import read_toml
@@ -172,12 +183,7 @@ def _load(path: str, default: str) -> ReferrerRules:
                 or not all(isinstance(v, str) and v for v in rule.values())):  # fmt: skip
             raise ConfigError(f"channel rules '{path}', referrer rule {i + 1}: needs 'channel' "
                               "and 'host' (a regular expression), both text")  # fmt: skip
-        try:
-            pl.select(pl.lit("").str.contains(f"(?i){rule['host']}"))
-        except pl.exceptions.PolarsError as exc:
-            raise ConfigError(
-                f"channel rules '{path}', referrer rule {i + 1}: bad host pattern: {exc}"
-            ) from exc
+        check_pattern(rule["host"], f"channel rules '{path}', referrer rule {i + 1}: bad host")
         rules.append((rule["channel"], rule["host"]))
     own = settings.get("own_hosts", [])
     other = settings.get("other", "referral")

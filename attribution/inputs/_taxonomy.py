@@ -14,6 +14,7 @@ from attribution.inputs._referrers import (
     REFERRER,
     ReferrerRules,
     channels_from_referrers,
+    check_pattern,
     load_referrer_rules,
 )
 from attribution.inputs._toml import read_toml
@@ -59,13 +60,7 @@ def load_rules(path: str | Path | None = None) -> list[ChannelRule]:
                 )
         for key in ("source", "medium"):
             if key in raw:
-                # compiled by the engine that runs it: Rust regex syntax, not Python's
-                try:
-                    pl.select(pl.lit("").str.contains(f"(?i){raw[key]}"))
-                except pl.exceptions.PolarsError as exc:
-                    raise ConfigError(
-                        f"channel rules '{path}', rule {i + 1}: bad {key} pattern: {exc}"
-                    ) from exc
+                check_pattern(raw[key], f"channel rules '{path}', rule {i + 1}: bad {key}")
         rules.append(ChannelRule(raw["channel"], raw.get("source"), raw.get("medium")))
     if not rules:
         raise ConfigError(f"channel rules '{path}' holds no [[rule]] tables")
