@@ -114,3 +114,18 @@ def test_a_platforms_spend_is_offered_the_crms_channel_family() -> None:
     assert unmatched_channels(["LinkedIn Ads"], ["linkedin", "paid_social"])[
         "LinkedIn Ads"
     ].startswith("did you mean 'linkedin' or 'paid_social'?")
+
+
+def test_converted_reports_carry_the_reporting_currency_unless_one_is_unknown(
+    tmp_path: Path,
+) -> None:
+    """With --currency-rates each report's amounts are in the reporting currency (rate 1);
+    a report without a currency column stays unknown, whichever file comes last."""
+    rates = write(tmp_path / "rates.csv", "currency,rate\nUSD,1\nEUR,1.10\n")
+    google = write(tmp_path / "g.csv", GOOGLE)
+    euros = write(tmp_path / "l.csv", LINKEDIN.replace(",USD,", ",EUR,"))
+    converted = import_ads(google_ads=google, linkedin_ads=euros, currency_rates=rates)
+    assert converted.spend.get_column("currency").unique().to_list() == ["USD"]
+    bare = write(tmp_path / "g2.csv", GOOGLE.replace("Currency code,", "").replace(",USD,", ","))
+    unknown = import_ads(google_ads=bare, linkedin_ads=euros, currency_rates=rates)
+    assert "currency" not in unknown.spend.columns

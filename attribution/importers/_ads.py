@@ -142,7 +142,7 @@ def import_ads(
             hint="download every report with the Day segment (Google Ads: Segment > Time > "
             "Day; LinkedIn: Time breakdown Daily)",
         )
-    code = _spend_currency(currencies, report)
+    code = _spend_currency(currencies)
     when = "date" if "date" in spend.columns else "month"
     spend = spend.select(
         [(pl.col(c) if c in spend.columns else pl.lit(None)).cast(t).alias(c)
@@ -175,8 +175,8 @@ def import_ads(
 def _platform(
     platform: str, path: Path, report: ImportReport, formats: Sequence[str]
 ) -> tuple[pl.DataFrame, str | None]:
-    """One report's rows as spend rows, with its currency (``None``: none written, or
-    converted by the rates)."""
+    """One report's rows as spend rows, with its currency (converted by the rates: the
+    reporting one; ``None``: none written)."""
     names = PLATFORMS[platform]
     skip = title_lines(path, csv_separator(path, "csv")) if path.is_file() else 0
     export = read_export(path, platform, skip_lines=skip)
@@ -255,15 +255,12 @@ def _count(export: Export, column: str | None, ours: str) -> pl.Expr:
     return parse_amounts(export, column, ours).cast(pl.Int64).alias(ours)
 
 
-def _spend_currency(currencies: dict[str, str | None], report: ImportReport) -> str | None:
-    """The one ISO currency of every report's amounts (converted by ``--currency-rates``:
-    the reporting one), None when some report's is unknown."""
+def _spend_currency(currencies: dict[str, str | None]) -> str | None:
+    """The one ISO currency of every report's amounts (each report's as :func:`_platform`
+    gives it: the reporting one when converted by the rates), None when some report's is
+    unknown."""
     codes = set(currencies.values())
-    if report.currency_rates is not None and report.currency_code() is not None:
-        return report.currency_code()  # each report converted to the rates' rate-1 currency
-    if len(codes) != 1 or None in codes:
-        return None
-    code = codes.pop()
+    code = codes.pop() if len(codes) == 1 else None
     return code if code in ISO_4217 else None
 
 
