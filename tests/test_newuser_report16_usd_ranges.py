@@ -109,8 +109,8 @@ def _usd_outside() -> None:
 
 
 def test_the_report_writes_published_ranges_in_dollars() -> None:
-    from attribution.report._economics import _in_unit
     from attribution.report._kpis import _range
+    from attribution.report._plan import _in_unit
 
     row = {"unit": "usd", "kpi": "cpc", "benchmark_source": _cpc_row()["benchmark_source"]}
     with money_in("GBP"):

@@ -40,13 +40,14 @@ from attribution.report._credit import (
     model_tables_section,
     shapley_section,
 )
-from attribution.report._economics import economics_section, plan_section
+from attribution.report._economics import economics_section
 from attribution.report._experiments import experiments_section
 from attribution.report._format import details, e, fmt_num, kv_table, note, params_text, table
 from attribution.report._format import duration as _duration
 from attribution.report._funnel import funnel_section
 from attribution.report._kpis import kpi_section
 from attribution.report._labels import money, words
+from attribution.report._plan import plan_section
 from attribution.report._plan_tests import tests_section
 from attribution.report._shared import no_answers, shared_deals
 from attribution.report._short import short_finding
