@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 import polars as pl
 
 from attribution.engine._empty import require_conversions
-from attribution.engine._manifest import Timer, make_manifest
+from attribution.engine._manifest import MODEL_CHANNELS, Timer, add_coded_notes, make_manifest
 from attribution.engine._path_input import read_path_table
 from attribution.engine._result import (
     CHANNEL_CREDIT_SCHEMA,
@@ -120,8 +120,10 @@ def attribute_paths(
             **({"channel_values_renamed": read.renamed} if read.renamed else {}),
         },
         timings=timer.done(),
-        notes=[*fitted.notes, *channel_notes],
+        notes=fitted.notes,
     )
+    # coded as a run from touches codes them: the summary and the report show them
+    add_coded_notes(manifest, MODEL_CHANNELS, channel_notes)
     require_conversions(manifest)  # no conversion: no answer, unless allow_empty
     return AttributionResult(
         concat(
