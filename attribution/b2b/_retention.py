@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
@@ -64,6 +64,9 @@ from attribution.inputs._account_inputs import (
     as_subscriptions,
 )
 from attribution.typing import TableLike
+
+if TYPE_CHECKING:
+    from attribution.engine._result import AttributionResult
 
 ALL: Final = "all"
 
@@ -173,10 +176,22 @@ def retention(
     accounts: Accounts | TableLike | None = None,
     *,
     close_months: pl.DataFrame | None = None,
+    result: AttributionResult | None = None,
 ) -> Retention:
     """GRR, NRR, expansion and churn by segment and cohort (see the module docstring).
     ``close_months`` (``account_id``, ``month``: e.g. :func:`close_months` of a run) makes an
-    account's cohort the month its first deal closed."""
+    account's cohort the month its first deal closed.
+
+    ``result``: the run whose won deals the subscriptions' amounts are checked against (the
+    cents check of :mod:`attribution.b2b._retention_units`, as ``attribution run`` does: a
+    ``WARNING`` above :meth:`Retention.summary` and ``notes["amount_check"]``; the cohorts
+    then start at its close months unless ``close_months`` is given). Without it there are
+    no deals to compare: ``notes["amount_check"]`` says ``not_checked``, and amounts left in
+    cents (Stripe's ``4900`` for $49) go unseen."""
+    from attribution.b2b._retention_units import NOT_CHECKED, run_amount_check
+
+    if close_months is None and result is not None:
+        close_months = _run_close_months(result.touch_credit, result.conversions)
     subs = as_subscriptions(subscriptions)
     acc = as_accounts(accounts)
     assert subs is not None
@@ -269,6 +284,7 @@ def retention(
         "last_month": last,
         "months_observed": monthly.get_column("month").n_unique(),
         "segments_from": acc.source if acc is not None else None,
+        "amount_check": dict(NOT_CHECKED) if result is None else run_amount_check(subs, result),
         "method": {
             "active": "MRR > 0 in the month; a month without a row is 0",
             "cohort": "the month the account's first won deal closed (the run's conversions)"
@@ -383,6 +399,10 @@ def close_months(touch_credit: pl.DataFrame, conversions: pl.DataFrame) -> pl.Da
         .group_by("account_id")
         .agg(pl.col("timestamp").min().dt.date().dt.truncate("1mo").alias("month"))
     )
+
+
+#: :func:`close_months`, by a name that :func:`retention`'s parameter does not shadow
+_run_close_months = close_months
 
 
 def nrr(

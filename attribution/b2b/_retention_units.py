@@ -14,7 +14,9 @@ with nothing else to show it. The check (README, "Retention and NRR", *decision*
   accounts compared: no verdict.
 
 Nothing is changed: the check warns (the retention summary, ``retention.json``
-``amount_check``, the manifest's ``subscriptions_amount_check`` and ``notes``).
+``amount_check``, the manifest's ``subscriptions_amount_check`` and ``notes``). A run checks
+always; :func:`attribution.retention` called alone checks when given the run
+(``result=``), else it has no deals to compare and says so (:data:`NOT_CHECKED`).
 """
 
 from __future__ import annotations
@@ -35,13 +37,22 @@ __all__ = [
     "MIN_ACCOUNTS",
     "account_deal_values",
     "amount_check",
+    "NOT_CHECKED",
     "record_amount_check",
+    "run_amount_check",
 ]
 
 #: the median ratio (subscriptions' MRR x 12 / won-deal value) read as amounts in cents
 CENTS_BAND: Final = (30.0, 300.0)
 #: the fewest accounts with both a subscription and a won deal to judge the unit on
 MIN_ACCOUNTS: Final = 3
+#: ``amount_check`` of :func:`attribution.retention` called without a run: no won deals
+NOT_CHECKED: Final = {
+    "verdict": "not_checked",
+    "warning": None,
+    "reason": "no won deals to compare the subscriptions' amounts with: pass the run "
+    "(retention(..., result=...)) to check that they are not in cents",
+}
 
 
 def account_deal_values(touch_credit: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
@@ -162,17 +173,17 @@ def _warning(f: dict[str, Any], amount: str) -> str | None:
     return None
 
 
-def record_amount_check(
-    kept: Retention,
-    subscriptions: Subscriptions,
-    result: AttributionResult,
-    stages_column: str = "value",
+def run_amount_check(
+    subscriptions: Subscriptions, result: AttributionResult, stages_column: str | None = None
 ) -> dict[str, Any] | None:
-    """Run :func:`amount_check` for a run: the subscriptions against the run's won deals;
-    the finding goes into ``kept.notes`` (``retention.json``, the retention summary) and
-    ``result.manifest`` (``subscriptions_amount_check``; its warning in ``notes``)."""
+    """:func:`amount_check` of ``subscriptions`` against the won deals of the run ``result``;
+    ``stages_column``: the user's name of the stages' value column (default: the run's
+    ``[columns.stages] value``, else ``value``)."""
     stages = (result.manifest.get("inputs") or {}).get("stages") or {}
-    found = amount_check(
+    if stages_column is None:
+        columns = (result.options.columns if result.options is not None else None) or {}
+        stages_column = (columns.get("stages") or {}).get("value", "value")
+    return amount_check(
         subscriptions.frame.select("account_id", "month", "mrr"),
         account_deal_values(result.touch_credit, result.conversions),
         subscriptions_source=subscriptions.source,
@@ -183,6 +194,18 @@ def record_amount_check(
         stages_source=stages.get("source") if isinstance(stages, dict) else None,
         stages_column=stages_column,
     )
+
+
+def record_amount_check(
+    kept: Retention,
+    subscriptions: Subscriptions,
+    result: AttributionResult,
+    stages_column: str = "value",
+) -> dict[str, Any] | None:
+    """Run :func:`amount_check` for a run: the subscriptions against the run's won deals;
+    the finding goes into ``kept.notes`` (``retention.json``, the retention summary) and
+    ``result.manifest`` (``subscriptions_amount_check``; its warning in ``notes``)."""
+    found = run_amount_check(subscriptions, result, stages_column)
     kept.notes["amount_check"] = found
     result.manifest["subscriptions_amount_check"] = found
     if found is not None and found["warning"]:
