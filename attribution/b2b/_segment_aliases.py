@@ -22,6 +22,10 @@ $, CAC recovery, payback target, sales cycle, NRR), so its guardrails were blank
   summary line and the report keep the user's names; ``economics.json``
   ``parameters.segment_aliases`` lists each alias used and where it came from, and the
   segments' ranges line says ``kmu (as smb)``.
+- **The lookback per segment** reads the accounts' segments by the same rule
+  (:func:`read_as`): an account of ``KMU`` takes ``smb``'s window unless the lookback names
+  ``kmu`` itself; a run's lookback knows the built-in names only (the given ones are the
+  ``[economics]`` table's, read after the journeys are built).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ __all__ = [
     "BUILT_IN",
     "KEY",
     "check_segment_aliases",
+    "read_as",
     "segment_aliases",
     "segment_benchmarks",
     "with_segment_aliases",
@@ -110,11 +115,29 @@ def _segments(bench: Benchmarks) -> set[str]:
 def segment_aliases(
     given: Mapping[str, Any] | None, bench: Benchmarks, segments: Iterable[str]
 ) -> dict[str, dict[str, str]]:
-    """The accounts' ``segments`` read as a published one: ``{name: {"as": published,
-    "source": "built-in" | "given"}}``, the given aliases over the built-in ones; a
-    segment the benchmark table has rows of its own for is never an alias."""
+    """The accounts' ``segments`` read as a published one for the benchmark ranges
+    (:func:`read_as`): a segment the benchmark table has rows of its own for is never an
+    alias."""
+    own = set(bench.table.get_column("segment").drop_nulls().to_list())
+    return read_as(segments, own, given, known=_segments(bench))
+
+
+def read_as(
+    segments: Iterable[str],
+    own: Iterable[str],
+    given: Mapping[str, Any] | None = None,
+    *,
+    known: Iterable[str] = PUBLISHED,
+) -> dict[str, dict[str, str]]:
+    """The one rule of the module docstring: the accounts' ``segments`` (spelled as the
+    accounts table spells them) read as a published one, ``{name: {"as": published,
+    "source": "built-in" | "given"}}``, the ``given`` aliases over the built-in ones; a
+    name in ``own`` (a segment the setting has an entry of its own for: benchmark rows, a
+    lookback window) is never an alias. ``known``: the segments a given alias may name.
+    The benchmark ranges (:func:`segment_benchmarks`) and the lookback per segment
+    (:mod:`attribution.journeys._segment_windows`) read segments by it."""
     present = {s for s in segments if s}
-    known = _segments(bench)
+    known = set(known)
     found: dict[str, dict[str, str]] = {}
     for published, built_in in BUILT_IN.items():
         for name in built_in:
@@ -144,7 +167,7 @@ def segment_aliases(
                 )
             mine[name] = published
             found[name] = {"as": published, "source": "given"}
-    own = set(bench.table.get_column("segment").drop_nulls().to_list())
+    own = set(own)
     return {
         name: alias
         for name, alias in sorted(found.items())

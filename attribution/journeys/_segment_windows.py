@@ -22,7 +22,7 @@ with ``T - window`` as it does with the single window; the single-window path is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from difflib import get_close_matches
 from typing import Any, Final
@@ -102,6 +102,7 @@ def check_lookback_segments(value: Any, segments: pl.Series) -> None:
     if not isinstance(value, Mapping):
         return
     have = set(segments.drop_nulls().unique().to_list())
+    have |= {alias["as"] for alias in _read_as(have, value).values()}  # KMU: smb
     for key in value:
         name = _spelling(str(key))
         if name == DEFAULT_KEY or name in have:
@@ -131,6 +132,16 @@ def _pairs(text: str) -> dict[str, str]:
     return pairs
 
 
+def _read_as(segments: Iterable[str], named: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """The accounts' ``segments`` read as a published segment by the economics' one rule
+    (:func:`attribution.b2b._segment_aliases.read_as`, built-in names): those the lookback
+    (``named``: its segments) does not name itself."""
+    from attribution.b2b._segment_aliases import read_as
+
+    own = {_spelling(str(k)) for k in named}
+    return read_as(segments, own, known=(*own, *SEGMENT_LOOKBACK))
+
+
 def _spelling(key: str) -> str:
     """A segment name in the accounts table's one spelling (the loader's own expression)."""
     return str(pl.select(segment_spelling(pl.lit(key))).item())
@@ -153,7 +164,14 @@ def touch_windows(
         {"segment": list(windows), WINDOW: list(windows.values())},
         schema={"segment": pl.String, WINDOW: pl.Duration("us")},
     )
-    lookup = segments.join(table, on="segment", how="inner").select("account_id", WINDOW)
+    # a segment the lookback does not name reads as its published one (KMU: smb's window)
+    names = segments.get_column("segment").drop_nulls().unique().to_list()
+    read = {name: alias["as"] for name, alias in _read_as(names, windows).items()}
+    lookup = (
+        segments.with_columns(pl.col("segment").replace(read))
+        .join(table, on="segment", how="inner")
+        .select("account_id", WINDOW)
+    )
     return (
         touches.select("account_id")
         .join(lookup, on="account_id", how="left", maintain_order="left")
