@@ -153,8 +153,8 @@ class Alerts:
             return ""
         return (
             f"; spend of {len(monthly)} channel(s) by month beside daily rows (one date a "
-            f"month: {', '.join(monthly)}): spread over its days, its own weekly spend and "
-            "cost tests left out"
+            f"month: {', '.join(monthly)}): spread over its days, its spend tested by month "
+            "against its own months, its weekly cost tests left out"
         )
 
 

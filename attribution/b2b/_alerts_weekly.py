@@ -330,6 +330,34 @@ def _monthly_variance(amounts: pl.DataFrame, shape: tuple[int, ...]) -> np.ndarr
     return out
 
 
+def _own_months(
+    keys: pl.DataFrame,
+    weeks: pl.Series,
+    x: np.ndarray,
+    y: np.ndarray,
+    y2: np.ndarray,
+    cfg: AlertSettings,
+    funded: np.ndarray,
+    read_monthly: np.ndarray,
+    inside: np.ndarray,
+) -> pl.DataFrame:
+    """The spend test of the channels whose rows are by month inside a daily table
+    (``read_monthly``; new-user report 16, M2): their weekly series is each month spread over
+    its days, so each is tested as a spend table by month is, against its own months alone
+    (no other channel's move: the daily channels move by the week), its spread pooled with
+    the other such channels', at :func:`monthly_threshold`, over
+    ``max(trailing_weeks, spend_trailing_weeks)`` weeks, no two-week pooling. The other
+    series' rows are returned untested (``volume_ok`` 0)."""
+    thr = np.array([monthly_threshold(t) for t in _thresholds(keys, cfg)])
+    trailing = max(cfg.trailing_weeks, cfg.spend_trailing_weeks)
+    window = (trailing, max(cfg.min_history, trailing // 3))
+    zero = np.zeros_like(y)
+    tested = funded & read_monthly[:, None]
+    return _level(keys, weeks, np.where(inside, x, np.nan), y, y2, zero, zero, cfg, 1.0,
+                  tested, None, None, MIN_SPEND_LOG_SD, thr, window,
+                  read_monthly).with_columns(pl.lit(0.0).alias("volume_ok2"))  # fmt: skip
+
+
 def cost_series(
     spend: pl.DataFrame,
     counts: pl.DataFrame,
@@ -353,8 +381,9 @@ def cost_series(
     )
     own = level_test(y, np.zeros_like(y), y2, np.zeros_like(y), trailing=cfg.trailing_weeks,
                      min_history=cfg.min_history, trend=cfg.trend)  # fmt: skip
-    ok = np.exp(own.expected) - 1 >= cfg.min_spend
-    ok &= ~m.keys.get_column("channel").is_in(by_month).to_numpy()[:, None]  # by month
+    funded_ok = np.exp(own.expected) - 1 >= cfg.min_spend
+    read_monthly = m.keys.get_column("channel").is_in(by_month).to_numpy()
+    ok = funded_ok & ~read_monthly[:, None]  # a channel by month: its months' test below
     overall = (m.keys.get_column("channel") == ALL).to_numpy()
     base = (  # a channel against the move the other channels share; overall on its own
         np.where(overall[:, None], 0.0, common_factor(y, overall)),
@@ -374,6 +403,16 @@ def cost_series(
     if monthly:
         amounts = amounts.with_columns(pl.lit(0.0).alias("volume_ok2"))
         spend_var = _monthly_variance(amounts, x.shape)
+    elif by_month:  # its months against its own months, as a table by month is tested
+        months = _own_months(m.keys, weeks, x, y, y2, cfg, funded_ok, read_monthly, inside)
+        amounts = amounts.with_columns(
+            pl.when(pl.Series(np.repeat(read_monthly, len(weeks))))
+            .then(months.get_column(c))
+            .otherwise(pl.col(c))
+            .alias(c)
+            for c in amounts.columns
+            if c not in ("metric", "channel", "week", "stat")
+        )
     parts = [amounts]
     channel_row = {c: i for i, c in enumerate(m.keys.get_column("channel").to_list())}
     for stage in steps[:2]:

@@ -80,6 +80,7 @@ def funnel_notes(
         "robust spread, counts scored by their Poisson deviance (a channel's spend against the "
         "median move of the other channels' spend; a spend table by month against "
         f"{spend_weeks} weeks, its spread pooled with the other channels', tested once a month "
+        "(a channel by month beside daily rows likewise, against its own months alone) "
         "at the threshold that gives a month the false-alert chances of its 52 / 12 weeks, two "
         "tests each: 3.5 -> 2.88); step and win rates "
         "beta-binomial against the baseline's pooled rate. An alert needs "
