@@ -93,7 +93,9 @@ def test_a_paid_channels_touches_without_a_campaign_are_not_unpaid(
         NOT_MEASURED, None, None, None)
     cfo = rows[("linear", "linkedin", "CFO Persona")]  # a measured campaign stays measured
     assert (cfo["status"], cfo["cac"]) == ("paid", pytest.approx(600.0 / 0.5))
-    assert rows[("linear", "linkedin", "Retargeting")]["status"] == "no_customers"
+    # no customer among linkedin's touches with a campaign, 2/3 of its credit on touches
+    # without one: not ROI -1 (b2b21: its customers may be among those)
+    assert rows[("linear", "linkedin", "Retargeting")]["status"] == NOT_MEASURED
     assert rows[("linear", "email", "(none)")]["status"] == "unpaid"  # no spend on email
     assert rows[("linear", "organic_search", "(none)")]["status"] == "unpaid"
     assert econ.parameters["campaigns_in_touches"] is True

@@ -187,7 +187,8 @@ class CampaignEconomics:
         if reason:
             lines.append(
                 f"Campaign CAC and ROI not measured ('{NOT_MEASURED}'): {reason}; those "
-                "channels' campaign CACs count only the customers of touches with a campaign."
+                "channels' campaign CACs count only the customers of touches with a campaign "
+                "(the true CAC is at most the one shown, the true ROI at least the one shown)."
             )
         loose = self.parameters.get("spend_without_campaign") or 0.0
         if loose:
@@ -233,12 +234,14 @@ def campaign_economics(
     Statuses: ``paid`` (credited customers and spend), ``unpaid`` (customers, no spend: CAC
     0), ``no_customers`` (spend, no credited customer: CAC null, ROI -1; never dropped),
     ``no_campaign`` (the spend rows without a campaign where no touch without one is credited:
-    channel-level spend, counted in the channel economics),
+    channel-level spend, counted in the channel economics; ROI null, not -1),
     ``no_credit`` (a campaign of the journeys this model credits nothing, without spend),
     ``not_measured`` (campaign CAC and ROI cannot be measured, ``cac`` and ``roi`` null:
-    the touches carry no campaign while the channel's spend does, or a ``(none)`` row of
-    credited touches in a channel with spend and no spend rows without a campaign;
-    ``parameters["campaigns_not_measured"]`` says which).
+    the touches carry no campaign while the channel's spend does, a ``(none)`` row of
+    credited touches in a channel with spend and no spend rows without a campaign, or a
+    campaign with spend and no credited customer in a channel some of whose credit is on
+    touches without a campaign: its customers may be among them, so not ROI -1;
+    ``parameters["campaigns_not_measured"]`` says which, with that share of the credit).
     """
     credit = result.campaign_credit
     if credit.width == 0:
@@ -334,14 +337,21 @@ def campaign_economics(
             "keep their spend with conversions, value and shares null; the '(none)' row "
             "keeps its customers with spend null), or a '(none)' row of credited touches "
             "without a campaign in a channel with spend and no spend rows without a campaign "
-            "(their spend is in some campaign's, unknown which); cac and roi null",
+            "(their spend is in some campaign's, unknown which), or a campaign with spend and "
+            "no credited customer in a channel whose touches without a campaign hold some of "
+            "its credit under the model (its customers may be among them: not ROI -1; its "
+            "spend kept, conversions, value and shares null); cac and roi null. The other "
+            "campaigns of such a channel keep their CAC and ROI, counted on the touches with a "
+            "campaign: the CAC an upper bound, the ROI a lower one",
             "cac": "spend / credited customers; 0 with status 'unpaid' (customers, no spend); "
             "null with status 'no_customers' (spend, no credited customer: kept, not dropped), "
             "'no_campaign' (the spend rows without a campaign, when no touch without one is "
             "credited: channel-level spend, in the channel economics) and 'no_credit' (a "
             "touched campaign this model credits nothing, without spend)",
             "roi": "(credited revenue - spend) / spend, revenue = credited deal value (as the "
-            "deals state it, e.g. ARR; not gross profit); null without spend",
+            "deals state it, e.g. ARR; not gross profit); null without spend and on "
+            "'no_campaign' rows (channel-level spend: no campaign's customers to set against "
+            "it, so not -1)",
         }
     order = {m: i for i, m in enumerate(chosen)}
     table = out.select(*CAMPAIGN_ECONOMICS_COLUMNS).sort(
@@ -356,7 +366,8 @@ def campaign_economics(
 
 #: the status of a row whose campaign CAC and ROI cannot be measured (README "Campaign-level
 #: credit"): the touches carry no campaign while the spend does, or a '(none)' row of
-#: credited touches in a channel with spend and no spend rows without a campaign
+#: credited touches in a channel with spend and no spend rows without a campaign, or a
+#: campaign with spend and no credited customer where touches without a campaign hold credit
 NOT_MEASURED = "not_measured"
 
 
@@ -375,7 +386,11 @@ def _measured(
     ``value`` and the shares null, and ``cac`` and ``roi`` are null. When some touches carry
     a campaign, a ``(none)`` row of credited touches in a channel with spend and no spend
     rows without a campaign is not measured either (its customers' spend is in some
-    campaign's, unknown which): not ``unpaid`` with CAC 0.
+    campaign's, unknown which): not ``unpaid`` with CAC 0. Nor is a campaign with spend and
+    no credited customer in a channel where, under the model, touches without a campaign
+    hold some of the credit: its customers may be among them, so its ROI is not -1 (a
+    campaign with no customer in a channel whose every credited touch names its campaign
+    stays ``no_customers``, ROI -1).
     """
     named = pl.col("campaign") != NO_CAMPAIGN
     customers = pl.col("conversions") > 0
@@ -388,8 +403,17 @@ def _measured(
     grid = grid.join(channels, on="channel", how="left").with_columns(
         pl.col("_channel_spend", "_campaign_spend").fill_null(0.0)
     )
+    # a channel's credited customers on touches without a campaign, under the model
+    untagged = pl.col("conversions").filter(~named).sum().over("model", "channel")
+    grid = grid.with_columns(
+        untagged.alias("_untagged"),
+        pl.col("conversions").sum().over("model", "channel").alias("_credited"),
+    )
+    # a campaign with spend and no customer among the touches with a campaign, in a channel
+    # some of whose customers' touches have none: they may be its customers (not ROI -1)
+    partial = named & paid & ~customers & (pl.col("_untagged") > 0)
     blind = (
-        ~named & customers & ~paid & (pl.col("_channel_spend") > 0)
+        (~named & customers & ~paid & (pl.col("_channel_spend") > 0)) | partial
         if touched
         else pl.col("_campaign_spend") > 0
     )
@@ -407,7 +431,8 @@ def _measured(
         .otherwise(pl.lit("no_credit"))
         .alias("status"),
         pl.when(customers & ~blind).then(pl.col("spend") / pl.col("conversions")).alias("cac"),
-        pl.when(paid & ~blind)
+        # channel-level spend (no_campaign) is no campaign's: no revenue to set against it
+        pl.when(paid & ~blind & (named | customers))
         .then((pl.col("value") - pl.col("spend")) / pl.col("spend"))
         .alias("roi"),
         pl.when(blind & customers).then(None).otherwise(pl.col("spend")).alias("spend"),
@@ -415,8 +440,9 @@ def _measured(
             pl.when(blind & ~customers).then(None).otherwise(pl.col(c)).alias(c)
             for c in ("conversions", "value", "share", "channel_share")
         ),
-    ).drop("_channel_spend", "_campaign_spend")
+    )
     unmeasured = out.filter(pl.col("status") == NOT_MEASURED)
+    out = out.drop("_channel_spend", "_campaign_spend", "_untagged", "_credited")
     if unmeasured.height == 0:
         return out, None
     names = ", ".join(sorted(unmeasured.get_column("channel").unique().to_list()))
@@ -428,7 +454,35 @@ def _measured(
             f"names {campaigns.height} campaign(s) ({total} on {names}): no campaign's "
             "customers are known, so no campaign CAC or ROI"
         )
-    return out, (
-        f"touches without a campaign in channels with spend and no spend rows without a "
-        f"campaign ({names}): their spend is in some campaign's, unknown which"
-    )
+    reasons = []
+    priced = unmeasured.filter(pl.col("campaign") == NO_CAMPAIGN)
+    if priced.height:
+        where = ", ".join(sorted(priced.get_column("channel").unique().to_list()))
+        reasons.append(
+            f"touches without a campaign in channels with spend and no spend rows without a "
+            f"campaign ({where}): their spend is in some campaign's, unknown which"
+        )
+    unsold = unmeasured.filter(pl.col("campaign") != NO_CAMPAIGN)
+    if unsold.height:
+        shares = (
+            unsold.group_by("channel")
+            .agg(
+                pl.col("campaign").n_unique().alias("campaigns"),
+                (pl.col("_untagged") / pl.col("_credited")).min().alias("low"),
+                (pl.col("_untagged") / pl.col("_credited")).max().alias("high"),
+            )
+            .sort("channel")
+        )
+        said = "; ".join(
+            f"{r['channel']}: {r['campaigns']} campaign(s), "
+            + (f"{r['low']:.0%}" if round(r["low"], 2) == round(r["high"], 2)
+               else f"{r['low']:.0%}-{r['high']:.0%}")  # fmt: skip
+            + " of its customers' credit on touches without a campaign"
+            for r in shares.iter_rows(named=True)
+        )
+        reasons.append(
+            "campaigns with spend and no credited customer in channels where touches without "
+            f"a campaign hold some of the credit ({said}): their customers may be among those "
+            "touches, so no ROI -1"
+        )
+    return out, "; and ".join(reasons)
