@@ -95,6 +95,7 @@ from attribution.engine._manifest import (
     conversion_totals,
 )
 from attribution.engine._memory import attribute, refuse_bootstrap
+from attribution.engine._night_contacts import NightContacts
 from attribution.engine._night_rows import TABLES, cutoff, number_rows, read_night
 from attribution.engine._old_rows import file_mark
 from attribution.engine._result import AttributionResult
@@ -245,7 +246,9 @@ def _attribute_incremental(
             timer,
         )
     assert state is not None
-    return _incremental(state, reads, options, values, timer)
+    return _incremental(
+        state, reads, options, values, timer, NightContacts.read(contacts, accounts, options)
+    )
 
 
 def _statistics(
@@ -337,6 +340,7 @@ def _full(
             "rows_read": {n: t.rows_in for n, t in tables.items()},
         }
         return result
+    people = NightContacts.read(*others, options)
     part = _part(
         tables["touches"].frame,
         tables["stages"].frame,
@@ -367,7 +371,9 @@ def _full(
         options,
         timer,
         {"mode": "full", "reason": reason, "rows_read": rows, "entities_reopened": None},
+        contacts=people.frame,
     )
+    people.answered(result)
     add_coded_notes(result.manifest, NAIVE_TIMES, zone_notes(result.manifest["inputs"], {
         n: (t.source.name, t.source.zones) for n, t in tables.items()}))  # as in memory
     add_unread(result.manifest["inputs"], {n: t.source for n, t in tables.items()})
@@ -408,6 +414,7 @@ def _incremental(
     options: RunOptions,
     values: dict[str, Any],
     timer: Timer,
+    people: NightContacts,
 ) -> AttributionResult:
     key = _key(options)
     meta = json.loads(json.dumps(state.meta))
@@ -567,7 +574,9 @@ def _incremental(
             "rows_read": rows,
             "entities_reopened": len(affected),
         },
+        contacts=people.frame,
     )
+    people.answered(result)
     add_coded_notes(result.manifest, NAIVE_TIMES, zone_notes(result.manifest["inputs"], {
         n: (r.table.source.name, r.table.source.zones) for n, r in reads.items()}))  # tonight's
     add_unread(result.manifest["inputs"], {n: r.table.source for n, r in reads.items()})

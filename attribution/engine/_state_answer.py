@@ -46,18 +46,26 @@ from attribution.engine._stages import (
     rule_credit_columns,
     touch_credit_columns,
 )
+from attribution.journeys._contacts import attach_accounts
 from attribution.options import RunOptions
 
 __all__ = ["answer"]
 
 
 def answer(
-    state: State, options: RunOptions, timer: Timer, incremental: dict[str, Any]
+    state: State,
+    options: RunOptions,
+    timer: Timer,
+    incremental: dict[str, Any],
+    *,
+    contacts: pl.DataFrame | None = None,
 ) -> AttributionResult:
     """What :func:`attribute` returns, from the state: the channel credit now (rule-based
     models from their additive sums, data-driven ones fitted on the path table); the
     per-touch tables -- touch credit, conversions, campaign credit and influence -- built from
-    the state's journeys when first read (:class:`_Lazy`)."""
+    the state's journeys when first read (:class:`_Lazy`), a touch without an account taking
+    its contact's from ``contacts`` (the table as it is tonight), as the journeys of a full
+    run take it."""
     runs = options.runs
     channels = list(state.meta["channels"])
     sums = state.table("rule_sums")
@@ -88,7 +96,7 @@ def answer(
         CHANNEL_CREDIT_SCHEMA,
     )
     key = "contact_id" if options.level == "contact" else "account_id"
-    lazy = _Lazy(state, options, fitted, key)
+    lazy = _Lazy(state, options, fitted, key, contacts)
     parameters = run_parameters(options)
     parameters["incremental"] = incremental
     notes = [*fitted.notes]
@@ -150,13 +158,23 @@ class _Lazy:
     data-driven models allocated over every journey, campaign credit and influence summed
     from that touch credit). Their cost is that of the journeys, not of the new rows."""
 
-    def __init__(self, state: State, options: RunOptions, fitted: Fitted, key: str) -> None:
+    def __init__(
+        self,
+        state: State,
+        options: RunOptions,
+        fitted: Fitted,
+        key: str,
+        contacts: pl.DataFrame | None,
+    ) -> None:
         self.state, self.options, self.fitted, self.key = state, options, fitted, key
+        self.contacts = contacts
 
     @functools.cached_property
     def _journeys(self) -> pl.DataFrame:
         journeys = self.state.current("journeys", self.key)
         assert journeys is not None
+        # the rule of the journeys of a full run (journeys/_journeys.py), at contact level
+        journeys = attach_accounts(journeys, self.contacts, "touches", strict=False)
         # each conversion's rows stay in position order: a stable sort by conversion
         return journeys.sort("conversion_id", maintain_order=True).with_columns(
             pl.col("conversion_id").set_sorted()

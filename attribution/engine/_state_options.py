@@ -31,8 +31,8 @@ NOT_FINGERPRINTED = (
 def option_values(options: RunOptions) -> dict[str, Any]:
     """Everything that shapes a result but the new rows themselves, as JSON values (kept in
     the state, so a night run with other options can say which differ). Not the contacts
-    table: the journeys of a per-entity night do not read it (it maps contacts to accounts
-    for account level and a lookback per segment, whose every night is a full recompute), so
+    table: the journeys of a per-entity night do not depend on it (the night reads it whole
+    to attach accounts to the answer's touches, :mod:`attribution.engine._state_answer`), so
     a contacts table that grows every day costs no full recompute."""
     values = {
         name: getattr(options, name)
