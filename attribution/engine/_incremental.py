@@ -111,6 +111,7 @@ from attribution.engine._state_lock import state_lock
 from attribution.engine._state_options import fingerprint, option_values, options_differ
 from attribution.engine._together import together
 from attribution.exceptions import ConfigError
+from attribution.inputs._database import SqlTable
 from attribution.inputs._referrers import add_unread
 from attribution.inputs._schema import ROW, STAGES, TOUCHES, Table
 from attribution.inputs._time_zones import NAIVE_TIMES, zone_notes
@@ -182,6 +183,13 @@ def attribute_incremental(
         raise ConfigError(
             "an incremental run takes touches and stages, not a unified event log (--events)"
         )
+    # a query runs once per SqlTable object, then keeps its result: a job that makes its
+    # queries once and runs a night a day in one process would read the first night's rows
+    # again whenever a night recomputes in full; every night runs them anew
+    touches, stages, contacts = (
+        SqlTable(data.uri, data.query) if isinstance(data, SqlTable) else data
+        for data in (touches, stages, contacts)
+    )
     with state_lock(options.state):
         result = _attribute_incremental(
             touches, stages, contacts, accounts, options, full, Timer(progress)

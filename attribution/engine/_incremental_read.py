@@ -105,6 +105,8 @@ def read_after(
     cutoff: datetime,
     start: int | None = None,
     seen: Mapping[str, Any] | None = None,
+    *,
+    mark_at: datetime | None = None,
 ) -> Read:
     """The rows of ``data`` with a timestamp at or after ``cutoff``, and the count before it:
     a query is wrapped so the database filters; a file whose timestamp column is a datetime
@@ -112,7 +114,9 @@ def read_after(
     ``start``: the source positions read before (rows past them without a timestamp are
     read too, so that blank ones are counted and others refused, as a full run does).
     ``seen``: the state's record of the input (a query's rows before the last cutoff are
-    checked against the database's checksum of them)."""
+    checked against the database's checksum of them). ``mark_at``: where the checksum a
+    query's next night checks ends (this night's cutoff, at or after ``cutoff``: default
+    ``cutoff``)."""
     column = _their_timestamp(options, spec.name)
     naive, schema = (
         _query_clock(data, spec, options, column) if isinstance(data, SqlTable) else (False, None)
@@ -128,13 +132,16 @@ def read_after(
         stored = dict((seen or {}).get("old_rows") or {})
         checked = stored.get("before") if stored.get("kind") == "sql" else None
         form = int(stored.get("form") or 1)
-        counted = _sums_before(data, spec, column, cutoff, (checked, form), naive, schema)
+        mark = cutoff if mark_at is None else mark_at
+        counted = _sums_before(
+            data, spec, column, (cutoff, mark), (checked, form), naive, schema
+        )
         read = Read(
             load_input(_night_rows(after, data, spec, cutoff), spec, options, require_rows=False),
             int(counted["n"]),
         )
         read.whole = False
-        read.mark = _mark(cutoff, counted)
+        read.mark = _mark(mark, counted)
         if checked is not None and counted["checked"] != stored.get("sum"):
             read.changed = (
                 f"the database's checksum of the rows before {checked} differs from that of "
@@ -206,18 +213,24 @@ def _sums_before(
     data: SqlTable,
     spec: TableSpec,
     column: str,
-    cutoff: datetime,
+    bounds: datetime | tuple[datetime, datetime],
     checked: tuple[str | None, int],
     naive: str | None,
     schema: pl.Schema | None,
 ) -> dict[str, Any]:
-    """One query: the count ``n`` and the checksum ``now`` (of :data:`SQL_CHECKSUM_FORM`,
-    over the columns of ``schema``) of the rows dated before ``cutoff``, and (``checked``:
-    the previous cutoff and the form of its sum) the checksum of those before it
-    (``naive``: :func:`_literal`)."""
+    """One query: the count ``n`` of the rows dated before the first of ``bounds`` (the
+    night's read bound) and the checksum ``now`` (of :data:`SQL_CHECKSUM_FORM`, over the
+    columns of ``schema``) of those before the second (at or after the first: where the next
+    night's check ends; one bound: both), and (``checked``: the previous night's bound and
+    the form of its sum) the checksum of those before it (``naive``: :func:`_literal`)."""
+    cutoff, mark = bounds if isinstance(bounds, tuple) else (bounds, bounds)
     kind = database_kind(data.uri)
     uri = fixed_session(data.uri) if kind == "postgresql" else data.uri
     sums = sql_checksum(kind, "_attribution_q", schema=schema) + " AS now"
+    counted = "count(*)"
+    if mark != cutoff:
+        counted += f' FILTER (WHERE "{column}" < {_literal(cutoff, naive)})'
+
     before, form = checked
     if before is not None:
         earlier = f'"{column}" < {_literal(datetime.fromisoformat(before), naive)}'
@@ -225,8 +238,8 @@ def _sums_before(
         sums += ", " + sql_checksum(kind, "_attribution_q", earlier, same) + " AS checked"
     count = SqlTable(
         uri,
-        f"SELECT count(*) AS n, {sums} FROM {subquery(data.query)} "
-        f'WHERE "{column}" < {_literal(cutoff, naive)}',
+        f"SELECT {counted} AS n, {sums} FROM {subquery(data.query)} "
+        f'WHERE "{column}" < {_literal(mark, naive)}',
     )
     try:
         return count.frame(spec.name).row(0, named=True)

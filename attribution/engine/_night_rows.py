@@ -16,11 +16,12 @@ from attribution.engine._history import rows_since
 from attribution.engine._incremental_read import Read, described, read_after
 from attribution.engine._old_rows import check_file
 from attribution.engine._together import together
+from attribution.inputs._database import SqlTable
 from attribution.inputs._schema import ROW, STAGES, TOUCHES
 from attribution.options import RunOptions
 from attribution.typing import TableLike
 
-__all__ = ["TABLES", "cutoff", "number_rows", "read_night"]
+__all__ = ["TABLES", "cutoff", "number_rows", "read_from", "read_night"]
 
 TABLES = {"touches": TOUCHES, "stages": STAGES}
 
@@ -32,12 +33,15 @@ def read_night(
     why the night cannot build on the state (None: it can): old rows changed, deleted or
     added late (:mod:`attribution.engine._old_rows`), other columns."""
     seen = state.meta["inputs"][name]
-    since = cutoff(seen, options)
+    mark_at = cutoff(seen, options)
+    since = read_from(seen, mark_at, data)
     # the input's rows since the cutoff; the history's rows since then (all it holds less
     # those after: one pass over its timestamps, whose rows the new ones are then checked
     # against); the file's old rows checked: side by side
     read, recent, (changed, mark) = together(
-        lambda: read_after(data, TABLES[name], options, since, seen.get("positions"), seen),
+        lambda: read_after(
+            data, TABLES[name], options, since, seen.get("positions"), seen, mark_at=mark_at
+        ),
         lambda: rows_since(state.history(name), since),
         lambda: check_file(data, seen.get("old_rows")),
     )
@@ -75,6 +79,22 @@ def read_night(
             "to only grow)"
         )
     return read, None
+
+
+def read_from(seen: Mapping[str, Any], nominal: datetime, data: TableLike) -> datetime:
+    """Where a night reads an input's rows from: its cutoff (``nominal``), or for a query the
+    bound its old rows were summed below the night before, when that is earlier (new-user
+    report 17, S4). The rows between the two were read the night before (the late window
+    then) and are summed by neither checksum: read again, each must be among the rows read
+    as it was read (the multiset check of the rows inside the window), so an edit there is
+    seen; a row added there late is read as the window's are. Without it an edit of a row
+    dated between two nights' cutoffs (one watermark advance, aged late_window to
+    late_window + a day for a nightly job) was never seen, and the next night's checksum took
+    it as read."""
+    stored = seen.get("old_rows") or {}
+    if stored.get("kind") != "sql" or not isinstance(data, SqlTable):
+        return nominal
+    return min(nominal, datetime.fromisoformat(stored["before"]))
 
 
 def cutoff(seen: Mapping[str, Any], options: RunOptions) -> datetime:

@@ -19,8 +19,9 @@ on stderr). Inputs are taken to only grow; this is how a night notices when one 
   with other formatting or row order reads as changed.
 - **A query**: the database sums a hash of every row before the previous night's cutoff,
   in the query that counts those rows (DuckDB's ``hash`` of the row, PostgreSQL's ``md5``
-  of its text): the database's work, one pass over its old rows. Rows dated between the
-  previous cutoff and this one are checked by neither sum (only their count is).
+  of its text): the database's work, one pass over its old rows. The rows dated between
+  the previous cutoff and this one are read again that night (``read_from`` in
+  :mod:`attribution.engine._night_rows`), so the first check covers them.
 - **A frame in memory**: rows before the cutoff are counted, not checked.
 """
 
