@@ -24,6 +24,7 @@ from attribution.b2b._analysis import Analysis
 from attribution.cli._output import console as console  # the consoles, re-exported
 from attribution.cli._output import err as err
 from attribution.cli._output import print_summary
+from attribution.cli._quiet import is_quiet
 from attribution.engine._files import atomic_directory
 from attribution.engine._manifest import new_run_id
 from attribution.engine._result import AttributionResult
@@ -251,13 +252,13 @@ def with_progress(total_models: int, fn: Any, **kwargs: Any) -> AttributionResul
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
         console=err,
-        disable=not err.is_terminal,
+        disable=not err.is_terminal or is_quiet(),
     ) as progress:
         task = progress.add_task("starting", total=6 + total_models)
 
         def step(name: str) -> None:
             progress.update(task, description=name, advance=1)
-            if not err.is_terminal:  # logs and CI: one line per stage instead of a bar
+            if not err.is_terminal and not is_quiet():  # logs and CI: a line a stage
                 err.print(f"[{name}]", highlight=False, markup=False)
 
         result: AttributionResult = fn(progress=step, **kwargs)

@@ -39,6 +39,7 @@ from attribution.cli._app import (
     unused_channel_rules,
     with_progress,
 )
+from attribution.cli._quiet import takes_quiet
 from attribution.engine._manifest import WATERMARK_HELD, coded_notes
 from attribution.engine._memory import attribute
 from attribution.engine._state_lock import state_lock
@@ -175,15 +176,14 @@ def _nightly(engine: Any, **kwargs: Any) -> Any:
         ) from None
     for note in coded_notes(result.manifest, WATERMARK_HELD):  # by its code, not its words
         typer.echo(note, err=True)
-    night = result.manifest["parameters"].get("incremental")
-    if night:
-        typer.echo(night_line(night), err=True)
     return result
 
 
 def commit_state(result: Any, path: Path) -> None:
     """A night's state, committed once everything it wrote is written (one atomic replace:
-    an interrupt before it leaves the state as it was; after it, the night is whole)."""
+    an interrupt before it leaves the state as it was; after it, the night is whole), then
+    what the night did in one line (stderr): said once it is so (a night that then finds
+    no conversion, or whose write-back fails, commits nothing and says that instead)."""
     if result.state_commit is None:
         return
     try:
@@ -202,6 +202,9 @@ def commit_state(result: Any, path: Path) -> None:
             "was (state.json is replaced in one step)",
             stop,
         )
+    night = result.manifest["parameters"].get("incremental")
+    if night:
+        typer.echo(night_line(night), err=True)
 
 
 def night_line(night: dict[str, Any]) -> str:
@@ -221,6 +224,7 @@ def night_line(night: dict[str, Any]) -> str:
 
 
 @app.command()
+@takes_quiet
 @takes_run_options(after="events")
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML run config")] = None,
@@ -287,7 +291,7 @@ def run(
         ),
     ] = None,
     **flags: Any,
-) -> None:
+) -> Path:
     """Run a batch attribution job from files or a config file; writes a run directory.
 
     With --surveys, the self-reported survey benchmark is computed and written into the run.
@@ -466,6 +470,7 @@ def run(
     _stale(runs_dir)
     if keep_runs is not None:
         _keep(runs_dir, keep_runs, path)
+    return path
 
 
 def _plan_touch_types(

@@ -107,6 +107,7 @@ from attribution.engine._stages import (
     rule_credit,
 )
 from attribution.engine._state_answer import answer
+from attribution.engine._state_checks import unreconciled
 from attribution.engine._state_lock import state_lock
 from attribution.engine._state_options import fingerprint, option_values, options_differ
 from attribution.engine._together import together
@@ -231,6 +232,8 @@ def _attribute_incremental(
         reason = "Markov order selection (its held-out split is not per entity)"
     elif options.segment_windows is not None:
         reason = "a lookback per segment (it reads the accounts table)"
+    else:
+        reason = unreconciled(state)
     reads: dict[str, Read] = {}
     if reason is None:
         assert state is not None

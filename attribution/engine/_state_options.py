@@ -44,6 +44,8 @@ def option_values(options: RunOptions) -> dict[str, Any]:
     if isinstance(formats, dict) and set(kept_apart) & set(formats):
         rest = {k: v for k, v in formats.items() if k not in kept_apart}
         values["timestamp_formats"] = rest or None  # (a change names `timezone` alone)
+    if values.get("timezone") in UTC_NAMES:  # the default written out: the same clock
+        values["timezone"] = None
     values["models"] = [run.label for run in options.runs]
     values["version"] = __version__  # another release may build journeys otherwise
     values["polars"] = pl.__version__  # the state's path table is keyed by Polars' hash
@@ -52,6 +54,12 @@ def option_values(options: RunOptions) -> dict[str, Any]:
         if file is not None and Path(file).is_file():
             values[name] = hashlib.sha256(Path(file).read_bytes()).hexdigest()
     return cast(dict[str, Any], json.loads(json.dumps(values, sort_keys=True, default=str)))
+
+
+#: zone names whose clock is UTC's, the clock of a run without ``timezone``: written out
+#: (``--timezone UTC``, to silence the note about times without a zone) they are the same
+#: option, and a state built without one is built on (new-user report 17, M3)
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
 
 
 def fingerprint(values: dict[str, Any]) -> str:
