@@ -152,6 +152,9 @@ def analyse(
         extras += _calibration(result, inputs, options, extras)
         if inputs.sla is not False:
             extras.append(_sla(inputs, options))
+    from attribution.engine._manifest import add_b2b_inputs
+
+    add_b2b_inputs(result.manifest, inputs)  # the spend, accounts... read: in its inputs
     return Analysis(survey_benchmark=bench, extras=extras, currency=currency["code"])
 
 

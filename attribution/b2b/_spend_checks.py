@@ -46,11 +46,15 @@ def spend_checks(
     date_col = "month" if "month" in kept.columns else "date"
     lookback_seconds = (manifest.get("parameters") or {}).get("lookback_seconds")
     found: dict[str, Any] = {}
+    numbering = table.source.numbering
+    # a file's lines, or the 1-based rows of a query's result (or a Parquet file's)
+    word = "lines" if numbering is not None and numbering[0] == "lines" else "rows"
     if (dropped := table.duplicates) is not None:
         found["exact_duplicate"] = {
             "rows": dropped.height,
             "amount": float(dropped.get_column("amount").sum() or 0.0),
             "lines": _lines(table, dropped.get_column(ROW)),
+            **({"numbered": word} if word != "lines" else {}),
         }
     if "timestamp" not in conversions.columns or conversions.height == 0:
         return kept, date_col, found
@@ -72,6 +76,7 @@ def spend_checks(
                 "amount": float(rows.get_column("amount").sum() or 0.0),
                 "month": edge.strftime("%Y-%m"),
                 "lines": _lines(table, rows.get_column(ROW)),
+                **({"numbered": word} if word != "lines" else {}),
             }
     return kept, date_col, found
 
@@ -84,19 +89,20 @@ def spend_check_lines(found: dict[str, Any] | None) -> list[str]:
     if dup := found.get("exact_duplicate"):
         out.append(
             f"Spend: {dup['rows']:,} exact duplicate row(s) dropped ({money_text(dup['amount'])}; "
-            f"lines {', '.join(map(str, dup['lines']))}): a row repeated in every column is "
-            "counted once"
+            f"{dup.get('numbered', 'lines')} {', '.join(map(str, dup['lines']))}): a row "
+            "repeated in every column is counted once"
         )
     if after := found.get("after_last_conversion"):
         out.append(
             f"Spend: {after['rows']:,} row(s) ({money_text(after['amount'])}) dated after the last "
-            f"conversion's month ({after['month']}; lines "
+            f"conversion's month ({after['month']}; {after.get('numbered', 'lines')} "
             f"{', '.join(map(str, after['lines']))}) are in CAC, divided by earlier customers"
         )
     if before := found.get("before_lookback_window"):
         out.append(
             f"Spend: {before['rows']:,} row(s) ({money_text(before['amount'])}) dated before the "
-            f"first conversion's lookback window opens ({before['month']}; lines "
+            f"first conversion's lookback window opens ({before['month']}; "
+            f"{before.get('numbered', 'lines')} "
             f"{', '.join(map(str, before['lines']))}) are in CAC, though no credited touch "
             "can be that old"
         )

@@ -442,6 +442,10 @@ def finish(
     chooses the decision model (``plan`` has ``-m``, not ``--decision-model``). Returns the
     run directory."""
     analysis = analysis or Analysis()
+    if write_to is not None:  # the manifest names the target; the outcome once known
+        from attribution.engine._writeback import mark_pending
+
+        mark_pending(result, write_to)
     try:
         path = result.write(out, also=analysis.outputs)
     except OSError as exc:  # a path check_out could not foresee (a full disk, a read-only
@@ -451,15 +455,10 @@ def finish(
     try:
         with money_in(result.manifest):  # the run's reporting currency (its money sign)
             _summarise(result, path, analysis, summary=summary, write_to=write_to, choose=choose)
-    except STOPS as stop:
-        from attribution.inputs._database import redacted
+    except STOPS as stop:  # what became of the write-back: committed, rolled back...
+        from attribution.engine._writeback import outcome_line
 
-        where = (
-            f"; its write to {redacted(write_to)} (one transaction, run_id {path.name}) is "
-            "whole or absent"
-            if write_to
-            else ""
-        )
+        where = outcome_line(result.manifest) if write_to else ""
         interrupted(f"the run directory {path} was written{where}", stop)
     return path
 
@@ -531,7 +530,9 @@ def _summarise(
         from attribution.inputs._database import redacted
 
         try:
-            written = write_back(result, write_to, run_id=path.name, extras=analysis.extras)
+            written = write_back(
+                result, write_to, run_id=path.name, extras=analysis.extras, run_dir=path
+            )
         except AttributionError as exc:
             night = result.manifest["parameters"].get("incremental")
             state = " and the --state is as it was" if night else ""

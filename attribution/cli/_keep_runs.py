@@ -8,6 +8,14 @@ removed (a state directory, a snapshot store, a file, a directory of another too
 is by the manifest's ``created_at``, then the run id (which starts with the run's UTC time).
 The run just written is never removed. A directory is renamed to a hidden name first, then
 deleted, so a reader (the service, a BI tool) never sees half of one.
+
+A run directory whose write-back (``--write-to``) did not commit -- its manifest's
+``write_back.status`` is ``failed``, ``not_attempted``, ``unknown`` or ``pending`` (killed
+while writing) -- is not one of the ``N``: its rows are not in the database (the next night
+read them again), so it is removed when older than the run just written, and the runs
+directory and the database hold the same runs. A ``pending`` one changed in the last
+:data:`STALE_SECONDS` is left alone (another run may be writing it now). A run written
+without ``--write-to`` counts as before.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ class KeptRuns:
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     not_runs: list[str] = field(default_factory=list)
+    #: removed as their write-back did not commit (a subset of ``removed``)
+    not_written: list[str] = field(default_factory=list)
 
     def line(self, runs_dir: Path, keep: int) -> str:
         """One line for the command line."""
@@ -59,15 +69,36 @@ class KeptRuns:
         return (
             f"--keep-runs {keep}: removed {len(self.removed):,} older run "
             f"director{'y' if len(self.removed) == 1 else 'ies'} from {runs_dir}: "
-            f"{', '.join(self.removed)}; kept {len(self.kept):,} (newest {self.kept[-1]}){alone}"
+            f"{', '.join(self.removed)}{self._not_written()}; kept {len(self.kept):,} (newest "
+            f"{self.kept[-1]}){alone}"
+        )
+
+    def _not_written(self) -> str:
+        n = len(self.not_written)
+        if not n:
+            return ""
+        return (
+            f" ({'it' if len(self.removed) == 1 else f'{n:,} of them'}, "
+            f"{', '.join(self.not_written)}: {'its' if n == 1 else 'their'} write-back did not "
+            "commit, so the database does not hold "
+            f"{'it' if n == 1 else 'them'}; not counted among the runs kept)"
         )
 
 
 def our_runs(runs_dir: Path) -> tuple[list[Path], list[str]]:
     """The run directories of ours in ``runs_dir``, oldest first, and the names of the other
     (not hidden) entries."""
+    runs, others, _ = _runs_and_writes(runs_dir)
+    return runs, others
+
+
+def _runs_and_writes(runs_dir: Path) -> tuple[list[Path], list[str], dict[Path, str | None]]:
+    """:func:`our_runs`, and each run's write-back status (None: written without one)."""
+    from attribution.engine._writeback import write_back_status
+
     runs: list[tuple[str, str, Path]] = []
     others: list[str] = []
+    status: dict[Path, str | None] = {}
     for entry in sorted(runs_dir.iterdir()):
         if entry.name.startswith("."):
             continue  # a run being written, a store's own files
@@ -76,7 +107,22 @@ def our_runs(runs_dir: Path) -> tuple[list[Path], list[str]]:
             others.append(entry.name)
             continue
         runs.append((str(manifest.get("created_at") or ""), entry.name, entry))
-    return [path for _, _, path in sorted(runs)], others
+        status[entry] = write_back_status(manifest)
+    return [path for _, _, path in sorted(runs)], others, status
+
+
+def _not_written(path: Path, status: str | None) -> bool:
+    """Whether the run at ``path`` wrote back and that did not commit (a ``pending`` one
+    only once unchanged for :data:`STALE_SECONDS`: another process may be writing it)."""
+    if status is None or status == "committed":
+        return False
+    if status != "pending":
+        return True
+    try:
+        age = time.time() - (path / RunFiles.MANIFEST).stat().st_mtime
+    except OSError:
+        return False
+    return age >= STALE_SECONDS
 
 
 def _manifest(entry: Path) -> dict[str, object] | None:
@@ -101,10 +147,14 @@ def keep_runs(runs_dir: Path, keep: int, written: Path) -> KeptRuns:
     is a :class:`ConfigError` saying what was removed before it."""
     if keep < 1:
         raise ConfigError(f"--keep-runs must be at least 1; got {keep}")
-    runs, others = our_runs(runs_dir)
+    runs, others, status = _runs_and_writes(runs_dir)
     out = KeptRuns(not_runs=others)
-    old = runs[:-keep] if len(runs) > keep else []
     written = Path(written).resolve()
+    at = next((i for i, p in enumerate(runs) if p.resolve() == written), len(runs))
+    unwritten = {p for p in runs[:at] if _not_written(p, status[p])}  # older, not committed
+    counted = [p for p in runs if p not in unwritten and not (
+        status[p] == "pending" and p.resolve() != written)]
+    old = set(counted[:-keep] if len(counted) > keep else []) | unwritten
     for path in runs:
         if path in old and path.resolve() != written:
             hidden = path.with_name(f".{path.name}.{os.getpid()}.removing")
@@ -115,6 +165,8 @@ def keep_runs(runs_dir: Path, keep: int, written: Path) -> KeptRuns:
             except OSError as exc:
                 raise _unremovable(keep, path, exc, out) from None
             out.removed.append(path.name)  # gone from the runs directory from here
+            if path in unwritten:
+                out.not_written.append(path.name)
             try:
                 shutil.rmtree(hidden)
             except OSError as exc:

@@ -45,7 +45,7 @@ from attribution.engine._memory import attribute
 from attribution.engine._state_lock import state_lock
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import RunConfig, load_config
-from attribution.inputs._database import SqlTable, check_write_target
+from attribution.inputs._database import SqlTable, check_write_target, unused_env_note
 from attribution.inputs._formats import config_formats_hint
 from attribution.inputs._sources import check_readable
 from attribution.options import RunOptions, read_flags
@@ -105,6 +105,8 @@ def sql_inputs(
             "--database gives no table: add the queries (--touches-sql \"SELECT ...\", "
             "--stages-sql ...) or [inputs.database] queries in the config"
         )
+    if (given or ours) and (note := unused_env_note(database or configured)):
+        typer.echo(note, err=True)  # the variable loses to the flag or the config: said
     tables = {t: SqlTable(database, q.query) for t, q in ours.items()} if database else {}
     tables.update({table: SqlTable(str(uri), query) for table, query in given.items()})
     return tables

@@ -6,6 +6,7 @@ parameters and a note saying how it split the data.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,11 +29,13 @@ from attribution.options import RunOptions
 from attribution.typing import Progress
 
 __all__ = [
+    "B2B_TABLES",
     "WATERMARK_HELD",
     "MODEL_CHANNELS",
     "Timer",
     "account_options",
     "account_parameters",
+    "add_b2b_inputs",
     "add_coded_notes",
     "add_totals",
     "coded_notes",
@@ -52,6 +55,48 @@ WATERMARK_HELD = "incremental_watermark_held"
 #: ``direct_channels`` on data without a ``direct`` channel: last_non_direct is last_touch),
 #: which the command line's summary and the report show.
 MODEL_CHANNELS = "model_channels"
+
+
+#: the B2B stage's tables the manifest's ``inputs`` describes beside the run's own (touches,
+#: stages, contacts): the spend and accounts decide every CAC and segment, so an audit must
+#: tell which were read
+B2B_TABLES = (
+    "contacts",
+    "spend",
+    "accounts",
+    "subscriptions",
+    "surveys",
+    "survey_labels",
+    "experiments",
+)
+
+_DESCRIBED = ("source", "query", "rows", "sha256")
+
+
+def add_b2b_inputs(manifest: dict[str, Any], inputs: Any) -> None:
+    """Each table of :data:`B2B_TABLES` that ``inputs`` (a :class:`~attribution.B2BInputs`)
+    read from a file or a query, described in the manifest's ``inputs`` as the touches are:
+    a query's redacted URI, its full text, the rows and a sha256 of the result; a file's
+    path, rows and sha256. A table the run already describes is left as it is; a frame
+    given in memory has nothing to point at and is not listed."""
+    from attribution.exceptions import AttributionError
+    from attribution.inputs._database import SqlTable
+    from attribution.inputs._sources import Source, read_source
+
+    described = manifest.setdefault("inputs", {})
+    for name in B2B_TABLES:
+        data = getattr(inputs, name, None)
+        if name in described or not isinstance(data, Source | SqlTable | str | os.PathLike):
+            continue
+        try:
+            source = read_source(data, table=name)
+            if source.path is None and source.sql is None:
+                continue
+            rows = int(source.frame.select(pl.len()).collect().item())
+            entry = source.describe(rows)  # what it is; its notes were said on reading
+            described[name] = {k: v for k, v in entry.items() if k in _DESCRIBED}
+        except (AttributionError, OSError, pl.exceptions.PolarsError):  # read by the steps
+            continue  # that use it, which said what is wrong with it
 
 
 def add_coded_notes(manifest: dict[str, Any], code: str, notes: Sequence[str]) -> None:

@@ -25,13 +25,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote
 
 import polars as pl
 import pyarrow as pa
 
 from attribution.exceptions import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from attribution.inputs._db_append import Transaction
 
 __all__ = [
     "Database",
@@ -44,6 +47,7 @@ __all__ = [
     "redacted",
     "result_hash",
     "subquery",
+    "unused_env_note",
 ]
 
 Kind = Literal["duckdb", "postgresql"]
@@ -191,6 +195,56 @@ def _scrub(message: str, uri: str) -> str:
     return _SECRET_PARAM.sub(r"\1***", message)
 
 
+#: a percent-encoded character: ``%2F``
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _connect_hints(uri: str, text: str, write: bool) -> str:
+    """What a failed connection's error adds, never showing a password:
+
+    - the login refused and the URI's password holds ``%`` and two hex digits: it was read
+      as percent-encoded (a password already encoded stays as it is), so a password with a
+      literal ``%2F`` in it was changed; encode its ``%`` as ``%25`` or use ``PGPASSWORD``;
+    - (a read) ``ATTRIBUTION_DATABASE_URI`` set to another URI: it was not used, as
+      ``--database`` and the config's ``[inputs.database] uri`` come first.
+    """
+    hints = []
+    parts = _userinfo(uri)
+    password = parts[2] if parts is not None else None
+    refused = "authentication failed" in text or "password" in text.lower()
+    if refused and password and _ENCODED.search(password):
+        hints.append(
+            "the password in the URI holds '%' and two hex digits, which are read as a "
+            "percent-encoded character (a password already encoded stays as it is): if that "
+            "'%' is the password's own, write it as %25, or leave the password out of the URI "
+            "and set PGPASSWORD (or ~/.pgpass)"
+        )
+    env = os.environ.get("ATTRIBUTION_DATABASE_URI")
+    if not write and env and env.strip() != uri.strip():
+        hints.append(
+            f"ATTRIBUTION_DATABASE_URI is set ({redacted(env)}) but was not used: --database "
+            "and the config's [inputs.database] uri come before it; pass --database "
+            '"$ATTRIBUTION_DATABASE_URI" (or drop the uri from the config), or keep the '
+            "password in PGPASSWORD or ~/.pgpass"
+        )
+    return "".join(f"; {hint}" for hint in hints)
+
+
+def unused_env_note(used: str | None) -> str | None:
+    """The note of a run whose queries read ``used`` (``--database`` or the config's URI)
+    while ``ATTRIBUTION_DATABASE_URI`` names another database: the variable loses, said
+    (a nightly job's environment pointing at staging would otherwise read production in
+    silence); None when it is unset, the same URI, or no query reads a database."""
+    env = os.environ.get("ATTRIBUTION_DATABASE_URI")
+    if not used or not env or env.strip() == str(used).strip():
+        return None
+    return (
+        f"note: ATTRIBUTION_DATABASE_URI ({redacted(env)}) is not used: the queries read "
+        f"{redacted(used)} (--database and the config's [inputs.database] uri come before "
+        'the variable; pass --database "$ATTRIBUTION_DATABASE_URI" to read it)'
+    )
+
+
 class Database:
     """An open connection to a DuckDB file or a PostgreSQL server (:func:`open_database`).
 
@@ -203,6 +257,8 @@ class Database:
         self.kind: Kind = database_kind(self.uri)
         self.name = redacted(self.uri)
         self._con: Any = None
+        #: how the last :meth:`transaction` ended
+        self.outcome = "none"
         try:
             if self.kind == "duckdb":
                 import duckdb
@@ -241,7 +297,9 @@ class Database:
                     + (f" (PID {holder.group(1)})" if holder else "")
                     + advice
                 ) from None
-            raise ConfigError(f"cannot connect to {self.name}: {text}") from None
+            raise ConfigError(
+                f"cannot connect to {self.name}: {text}{_connect_hints(self.uri, text, write)}"
+            ) from None
 
     def close(self) -> None:
         if self._con is not None:
@@ -279,10 +337,18 @@ class Database:
         """A transaction: committed when the block ends, rolled back (nothing written) when
         it raises.
 
+        :attr:`outcome` says how the last one ended: ``"committed"`` (COMMIT returned),
+        ``"rolled_back"`` (stopped or failed before COMMIT, or COMMIT refused: nothing
+        written) or ``"unknown"`` (stopped -- Ctrl-C, SIGTERM -- while COMMIT was on its way:
+        the server may have committed it).
+
         DuckDB's session is set to UTC first: a time with a time zone appended to a column
         without one (a pre-created ``TIMESTAMP``, a ``DATE``, text) is then written on UTC's
         clock, as PostgreSQL writes it, never on the clock of the machine's ``TZ`` (which
         shifted every touch time of a run by its offset)."""
+        from attribution.inputs._db_append import Transaction
+
+        self.outcome = "open"
         if self.kind == "duckdb":
             self._con.execute("SET TimeZone = 'UTC'")
             self._con.begin()
@@ -291,142 +357,24 @@ class Database:
             handle = self._con.cursor()
         try:
             yield Transaction(self, handle)
-            if self.kind == "duckdb":
-                self._con.commit()
-            else:
+            if self.kind != "duckdb":
                 handle.close()
-                self._con.commit()
-        except BaseException:
+            self.outcome = "committing"
+            self._con.commit()
+            self.outcome = "committed"
+        except BaseException as exc:
+            stopped = not isinstance(exc, Exception)  # KeyboardInterrupt (SIGTERM), a panic
+            self.outcome = "unknown" if self.outcome == "committing" and stopped else (
+                "rolled_back")
             try:
                 self._con.rollback()
+            except Exception:  # a connection lost, a COMMIT already refused: nothing to undo
+                pass
             finally:
                 if self.kind != "duckdb":
-                    handle.close()
+                    with suppress(Exception):
+                        handle.close()
             raise
-
-
-@dataclass
-class Transaction:
-    """Appends inside one :meth:`Database.transaction`."""
-
-    database: Database
-    handle: Any
-
-    def append(self, table: str, data: pa.Table) -> None:
-        """Append ``data`` to ``table``, creating the table from ``data``'s schema if it does
-        not exist yet (an existing table must have the columns, by name)."""
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
-            raise ConfigError(f"table name {table!r}: letters, digits and _ only")
-        self._check_columns(table, data)
-        if self.database.kind == "duckdb":
-            con = self.handle
-            con.register("__attribution_append", data)
-            try:
-                con.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{table}" AS '
-                    "SELECT * FROM __attribution_append LIMIT 0"
-                )
-                names = ", ".join(f'"{n}"' for n in data.column_names)
-                con.execute(
-                    f'INSERT INTO "{table}" ({names}) SELECT {names} FROM __attribution_append'
-                )
-            except BaseException:  # the first error is the one to report, not the
-                with suppress(Exception):  # aborted transaction's refusal to unregister
-                    con.unregister("__attribution_append")
-                raise
-            con.unregister("__attribution_append")
-        else:
-            self.handle.adbc_ingest(table, data, mode="create_append")
-
-    def _check_columns(self, table: str, data: pa.Table) -> None:
-        """An existing ``table`` without the columns the run writes (another team's table
-        of that name, last month's schema) is a ConfigError naming both column lists,
-        before anything is appended -- but for the optional number columns a run writes
-        only with some options (:data:`OPTIONAL_COLUMNS`: a bootstrap's ``ci_low`` /
-        ``ci_high``), which are added to it (nullable: earlier runs' rows have none). A
-        column that would round what the run writes (a number with decimals into an
-        integer or a DECIMAL with no decimals) is a ConfigError too: appended, 182.44
-        conversions would read 182."""
-        sql = (
-            "SELECT column_name, data_type, numeric_scale FROM information_schema.columns "
-            f"WHERE table_name = '{table}' AND table_schema = current_schema() "
-            "ORDER BY ordinal_position"
-        )
-        if self.database.kind == "duckdb":
-            found = self.handle.execute(sql).fetchall()
-        else:
-            self.handle.execute(sql)
-            found = self.handle.fetchall()
-        if not found:
-            if self.database.kind == "postgresql":
-                self._check_hidden(table)
-            return
-        have = {str(name): (str(kind), scale) for name, kind, scale in found}
-        missing = [n for n in data.column_names if n not in have]
-        optional = [n for n in missing if n in OPTIONAL_COLUMNS]
-        if missing and missing == optional:
-            for name in optional:  # nullable numbers: earlier runs' rows have none
-                self.handle.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" DOUBLE PRECISION')
-            missing = []
-        shown = ", ".join(f"{name} {kind}" for name, kind, _ in found)
-        if missing:
-            raise ConfigError(
-                f"table {table} has the columns ({shown}); the run writes "
-                f"({', '.join(data.column_names)}), missing {', '.join(missing)}, so nothing "
-                "was written: rename or "
-                "drop that table, or write to another database"
-            )
-        rounded = [
-            name
-            for name, kind in zip(data.column_names, data.schema.types, strict=True)
-            if pa.types.is_floating(kind) and name in have and _whole(*have[name])
-        ]
-        if rounded:
-            raise ConfigError(
-                f"table {table} has the columns ({shown}): "
-                + ", ".join(f"{n} {have[n][0]}" for n in rounded)
-                + " would round what the run writes (numbers with decimals), so nothing was "
-                "written: make them DOUBLE PRECISION (or NUMERIC with decimals), or write to "
-                "another table"
-            )
-
-    def _check_hidden(self, table: str) -> None:
-        """A PostgreSQL ``table`` in the schema the run writes to that this role has no
-        privilege on (``information_schema`` then hides its columns, and the append would
-        fail with the driver's follow-up error): a ConfigError saying so, before anything
-        is appended."""
-        self.handle.execute(
-            "SELECT n.nspname, current_user FROM pg_catalog.pg_class c JOIN "
-            "pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            f"WHERE c.relname = '{table}' AND n.nspname = current_schema()"
-        )
-        hidden = self.handle.fetchall()
-        if hidden:
-            schema, role = hidden[0]
-            raise ConfigError(
-                f"table {schema}.{table} exists but the role {role} has no privilege on it "
-                "(its columns are hidden from it), so nothing was written: grant the role "
-                f"SELECT and INSERT on {schema}.{table}, or write to another schema "
-                "(?options=-csearch_path%3Dother in the URI) or database"
-            )
-
-
-#: columns a run writes back only with some options (the bootstrap's interval), added to an
-#: existing table that lacks them
-OPTIONAL_COLUMNS = ("ci_low", "ci_high")
-_WHOLE_TYPES = re.compile(
-    r"(tiny|small|big|huge|u)?int(eger)?\d*|u?(tiny|small|big|huge)int|int[248]|serial|bigserial",
-    re.IGNORECASE,
-)
-
-
-def _whole(kind: str, scale: Any) -> bool:
-    """Whether a column of the database type ``kind`` (``numeric_scale`` ``scale``) holds
-    whole numbers only."""
-    text = kind.strip().lower()
-    if _WHOLE_TYPES.fullmatch(text):
-        return True
-    return text.startswith(("decimal", "numeric")) and scale is not None and int(scale) == 0
 
 
 def open_database(uri: str, *, write: bool = False) -> Database:

@@ -416,6 +416,11 @@ class RunStatus(BaseModel):
                                    "directory was removed since, type 'gone'")
     request_id: str | None = Field(None, description="the X-Request-ID of the request that "
                                    "started it, also in the run's lines of the server log")
+    write_back: dict[str, Any] | None = Field(
+        None, description="a run written by `attribution run --write-to`: the database "
+        "(redacted), run_id, status (committed, failed, unknown, not_attempted, pending: "
+        "killed while writing) and, once committed, the rows per table; a run whose status "
+        "is not committed is not in the database")
 
 
 class RunListQuery(BaseModel):

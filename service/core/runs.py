@@ -305,6 +305,8 @@ class RunStore:
                 manifest["notes"] = [for_http(n) if isinstance(n, str) else n
                                      for n in manifest["notes"]]
             status["manifest"] = manifest
+            # a run of `attribution run --write-to`: whether its rows reached the database
+            status["write_back"] = manifest.get("write_back")
         elif status is None:
             return None
         elif status.get("status") == "succeeded":  # its directory was removed since
