@@ -192,7 +192,8 @@ def decide_currency(
     if codes:
         if option is not None and option != codes[0]:
             raise ConfigError(
-                f"currency = {option!r} contradicts the data: {where} (its currency column); "
+                f"currency = {option!r} contradicts the data: {where} (its currency column, or "
+                "its amounts' sign: £ GBP, € EUR); "
                 f"drop the option, or convert the amounts with --currency-rates"
             )
         return _recorded(codes[0], "data")

@@ -41,7 +41,7 @@ def test_a_spend_sheet_in_dollars_reads_as_its_numbers(tmp_path: Path) -> None:
     note = table.source.notes("spend")
     assert note == [
         f"NOTE: spend '{sheet}', column 'Spend' (ours: 'amount'): 3 amount(s) written as "
-        "money (e.g. '$9,272.23') were read without the '$' and the thousands commas (no "
+        "money (e.g. '$9,272.23') were read without the currency sign and the thousands commas (no "
         "amount of the column reads as a decimal comma)"
     ]
     plain = tmp_path / "plain.csv"
@@ -77,8 +77,9 @@ def test_an_ambiguous_money_column_keeps_a_clear_error(
 
 def test_another_currency_sign_says_what_a_money_column_reads(tmp_path: Path) -> None:
     sheet = tmp_path / "spend.csv"
-    sheet.write_text('month,channel,amount\n2025-01-01,ads,"€7,880.74"\n')
-    with pytest.raises(SchemaError, match=r"also reads \$24,379\.07.*no other currency sign"):
+    # £ and € are read now (tests/test_fix21_money_signs.py); another sign is named
+    sheet.write_text('month,channel,amount\n2025-01-01,ads,"₹7,880.74"\n')
+    with pytest.raises(SchemaError, match=r"'₹' is a currency sign.*also reads \$24,379\.07"):
         load(sheet, SPEND)
 
 

@@ -218,8 +218,8 @@ def test_a_finance_amount_and_a_misspelled_plan_channel_say_what_to_do(result, t
     money = tmp_path / "spend.csv"
     # '$24,379.07' reads now (tests/test_fix10_money.py); another sign keeps a hint that
     # says what a money column reads
-    money.write_text('channel,month,amount\nlinkedin,2025-01-01,"€24,379.07"\n')
-    with pytest.raises(InputError, match=r"also reads \$24,379.07.*no other currency sign"):
+    money.write_text('channel,month,amount\nlinkedin,2025-01-01,"₹24,379.07"\n')
+    with pytest.raises(InputError, match=r"'₹' is a currency sign.*also reads \$24,379.07"):
         attribution.unit_economics(result, money)
     stages = pl.read_parquet(SAMPLE / "stages.parquet")
     check = attribution.check_plan(

@@ -27,6 +27,7 @@ import polars as pl
 from attribution.engine._merge import GLOBAL_ROW, bucket_expr, load_with_rows
 from attribution.exceptions import InputError
 from attribution.inputs._currency_column import CURRENCY, all_currencies
+from attribution.inputs._money import MONEY_COLUMNS
 from attribution.inputs._read_errors import check_has_rows, unreadable
 from attribution.inputs._reading import parquet_column_statistics
 from attribution.inputs._schema import ROW, Table, TableSpec, load
@@ -174,7 +175,8 @@ def split(
     )  # fmt: skip
     source = replace(source, decimal_comma=probe.source.decimal_comma,  # said in the manifest
                      unread=probe.source.unread)
-    if CURRENCY in probe.frame.columns:  # one currency (or rates) over every partition
+    if CURRENCY in probe.frame.columns or spec.name in MONEY_COLUMNS:  # one currency (a
+        # currency column, or the amounts' sign: '£2,750.00') or rates over every partition
         source = replace(source, currency_rates=None if currency_rates is None
                          else str(currency_rates),
                          currency=all_currencies(source, spec.name, probe.names,

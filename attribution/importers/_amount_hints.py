@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["amount_hint"]
+__all__ = ["amount_hint", "unread_sign"]
 
 #: an ISO 4217-like code standing alone (``EUR``, ``USD``): three capitals, no other letter
 _CODE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
@@ -22,22 +22,32 @@ def _currency(value: str) -> str | None:
     return signs[0] if signs else None
 
 
+def unread_sign(value: str) -> str | None:
+    """The currency sign or code in ``value`` that an amount is not read with (``₹``,
+    ``CHF``, a second sign): one sign of :data:`attribution.inputs._money.SIGN_CURRENCY`
+    before or after the number is read."""
+    value = value.strip()
+    bare = re.sub(r"^([-+]?)\s*[$£€¥]\s*", r"\1", value)
+    return _currency(bare if bare != value else re.sub(r"\s*[$£€¥]$", "", value))
+
+
 def amount_hint(example: object, base: str) -> str:
     """``base`` (how amounts are written), led by what is wrong when ``example`` carries a
-    currency sign or code: a leading ``$`` is the one sign an import reads.
+    currency sign or code an amount is not read with (one of $, £, €, ¥ is read).
 
-    >>> amount_hint("24.000,00 €", "amounts are written 24.000,00").split(";")[0]
-    "'€' is a currency sign: an amount is a number alone (a leading $ is the one sign read)"
+    >>> amount_hint("24.000,00 CHF", "amounts are written 24.000,00").split(";")[0]
+    "'CHF' is a currency code: an amount is a number with one sign at most ($, £, € or ¥)"
     >>> amount_hint("1,5x", "amounts are written 1,5")
     'amounts are written 1,5'
     """
     value = str(example).strip()
-    sign = _currency(re.sub(r"^([-+]?)\s*\$\s*", r"\1", value))
+    sign = unread_sign(value)
     if sign is None:
         return base
     bare = value.replace(sign, "").strip()
+    what = "code" if sign.isalpha() else "sign"
     return (
-        f"'{sign}' is a currency sign: an amount is a number alone (a leading $ is the one "
-        f"sign read); remove '{sign}' from the column (Excel: Find & Replace, or format the "
+        f"'{sign}' is a currency {what}: an amount is a number with one sign at most ($, £, "
+        f"€ or ¥); remove '{sign}' from the column (Excel: Find & Replace, or format the "
         f"cells as Number before exporting): {value!r} is then {bare!r}; {base}"
     )

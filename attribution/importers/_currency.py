@@ -34,6 +34,7 @@ import polars as pl
 from attribution.exceptions import InputError, SchemaError
 from attribution.importers._read import Export, parse_amounts
 from attribution.importers._result import ImportReport
+from attribution.inputs._money import SIGN_CURRENCY, money_sign
 
 #: The amount's currency column, by CRM
 CURRENCY = {
@@ -74,7 +75,7 @@ def deal_amounts(export: Export, amount: str | None, report: ImportReport) -> pl
     stripped, column = coded
     value = _deal_amounts(stripped, amount, report, column)
     report.notes.append(
-        f"{export.label}: amounts in '{amount}' written with their currency code "
+        f"{export.label}: amounts in '{amount}' written with their currency code or sign "
         f"({stripped.frame.get_column(column).drop_nulls().head(1).to_list()[0]} ...): "
         f"the code is read as the amount's currency ('{column}')"
     )
@@ -84,7 +85,8 @@ def deal_amounts(export: Export, amount: str | None, report: ImportReport) -> pl
 def amounts_without_codes(
     export: Export, amount: str, column: str | None
 ) -> tuple[Export, str] | None:
-    """None when no amount carries an ISO currency code; else ``export`` with the codes cut
+    """None when no amount carries an ISO currency code or a sign that names one (``£``,
+    ``€``: :data:`attribution.inputs._money.SIGN_CURRENCY`); else ``export`` with the codes cut
     from ``amount`` and the currency column to read: ``column`` (its blank cells filled
     with the code; a code that disagrees with it is an error naming the lines) or, without
     one, the codes themselves as ``'<amount> (currency code)'``, read as a currency column
@@ -93,7 +95,12 @@ def amounts_without_codes(
     code = pl.coalesce(
         text.str.extract(r"^([A-Z]{3})\s*[-+$]?\s*[\d.,]", 1),
         text.str.extract(r"[\d.]\s*([A-Z]{3})$", 1),
-    )
+        # '£42,000.00': the sign's currency (inputs/_money.py; '$' and '¥' name none)
+        money_sign(text).replace_strict(
+            list(SIGN_CURRENCY), list(SIGN_CURRENCY.values()), default=None,
+            return_dtype=pl.String,
+        ),
+    )  # fmt: skip
     if not export.frame.select(code.is_not_null().any()).item():
         return None
     cut = text.str.replace(r"^[A-Z]{3}\s*", "").str.replace(r"\s*[A-Z]{3}$", "")
@@ -105,7 +112,7 @@ def amounts_without_codes(
         if n := export.frame.select(other.sum()).item():
             example = export.frame.filter(other).row(0, named=True)
             raise SchemaError(
-                f"{n} amount(s) written with a currency code other than the one in "
+                f"{n} amount(s) written with a currency code or sign other than the one in "
                 f"'{column}' beside them, e.g. {example[amount]!r} beside "
                 f"{example[column]!r}, at file line(s) "
                 f"{', '.join(map(str, export.lines(other)))}",

@@ -24,6 +24,7 @@ from attribution.inputs._money import (
     comma_decimal,
     dot_decimal,
     money_text,
+    sign_mix,
 )
 from attribution.inputs._read_errors import (
     check_text_file,
@@ -534,6 +535,15 @@ def parse_amounts(
         )
     expr = pl.when(valid).then(number.cast(pl.Float64, strict=False))
     _bad(export, column, expr, "an amount", lambda ex: amount_hint(ex, hint), ours)
+    main, other = sign_mix(export.frame.get_column(column))  # '£' beside '$': one currency
+    _refuse(
+        export, column, pl.lit(other),
+        "{n} amount(s) written with another currency sign (e.g. {example}) than the "
+        f"column's other amounts ('{main}'), which summed as one currency would be wrong,",
+        "write the amounts of one currency only, or give each its currency in the "
+        "export's currency column (and --currency-rates to convert them)",
+        ours,
+    )  # fmt: skip
     if not decimal_comma:
         decided = export.frame.select(text.str.contains(DOT_IS_DECIMAL).any()).item()
         if not decided:

@@ -172,16 +172,24 @@ def all_currencies(
     """:func:`read_currency`'s checks and counts over the whole of ``source`` (a table
     read in partitions, each of which may hold one currency of several), its currency and
     money columns only; None without a currency column."""
-    schema = source.frame.collect_schema().names()
+    schema = source.frame.collect_schema()
     theirs = {c: names.get(c, c) for c in (CURRENCY, *sorted(MONEY_COLUMNS.get(table, ())))}
     present = {ours: their for ours, their in theirs.items() if their in schema}
-    if CURRENCY not in present:
+    text = [o for o, t in present.items() if o != CURRENCY and schema[t] == pl.String]
+    if CURRENCY not in present and not text:  # no currency column, no amount with a sign
         return None
     frame = (
         source.frame.select(pl.col(t).alias(o) for o, t in present.items())
         .with_row_index("_row")
         .collect()
     )
+    from attribution.inputs._money_signs import read_signs  # '£2,750.00': the sign's currency
+
+    frame, sign = read_signs(frame.with_columns(pl.col("_row").cast(pl.Int64)), table, source,
+                             "_row", names, CURRENCY)  # fmt: skip
+    if CURRENCY not in frame.columns:
+        return None
+    present[CURRENCY] = names.get(CURRENCY, CURRENCY)
     priced = {  # an amount is there (read and checked by each partition's load)
         c: pl.when(pl.col(c).cast(pl.String).str.strip_chars() != "").then(pl.lit(1.0))
         for c in present if c != CURRENCY
@@ -189,7 +197,8 @@ def all_currencies(
     frame = frame.with_columns(pl.col("_row").cast(pl.Int64), **priced)
     rates = None if rates_file is None else str(rates_file)
     found = read_currency(frame, table, source, "_row", rates, names, convert=False)[1]
-    return found and {**found, "column": names.get(CURRENCY, CURRENCY)}
+    return found and {**found, "column": names.get(CURRENCY, CURRENCY),
+                      **({"sign": sign} if sign else {})}  # fmt: skip
 
 
 def _refuse(
@@ -216,6 +225,8 @@ def currency_note(table: str, source: str, found: Mapping[str, Any]) -> str:
     their = found.get("column")
     named = f"'{their}' (ours: 'currency')" if their and their != CURRENCY else "'currency'"
     where = f"{table} '{source}', column {named}"
+    if found.get("sign") and their == CURRENCY:  # no currency column: the amounts' sign
+        where = f"{table} '{source}', the amounts' sign '{found['sign']}'"
     converted = found.get("converted")
     if converted:
         counts = ", ".join(f"{c} {n:,}" for c, n in converted.items())

@@ -4,7 +4,15 @@ One reading for ``attribution import`` (:func:`attribution.importers._read.parse
 and for the money columns a run reads (:data:`MONEY_COLUMNS`: spend amounts, conversion
 values, touch costs, subscription MRR / ARR, a lift test's incremental pipeline):
 
-- a ``$`` (after a sign, with spaces around it: ``-$500``, ``$ 24,000``) is removed;
+- a currency sign, ``$``, ``£``, ``€`` or ``¥``, before the amount (after a sign, with
+  spaces around it: ``-$500``, ``£ 24,000``) or after it (``2.750,00 €``), is removed.
+  *Decision*: the values of a table's money columns are written with one sign (or none):
+  two signs (``£`` beside ``€`` or ``$``) are an error naming the lines of the less common
+  one (:func:`sign_mix`), never summed as one currency. ``£`` names GBP and ``€`` EUR
+  (:data:`SIGN_CURRENCY`), read as a currency column is
+  (:mod:`attribution.inputs._currency_column`): the run's currency then, and a currency
+  option or column that says another is an error; ``$`` and ``¥`` (the signs of several
+  currencies) name none, as ``$`` never did;
 - a decimal point, with ``,`` (or a space, NBSP, narrow NBSP) between groups of exactly
   three digits: ``24,000.00``, ``$1,500.50``, ``12 000`` -- so ``1,5`` is never 15;
 - the run reads a column so only when none of its values reads as a decimal comma
@@ -35,13 +43,16 @@ __all__ = [
     "DOT_IS_DECIMAL",
     "DOT_THOUSANDS_LOOK",
     "MONEY_COLUMNS",
+    "SIGN_CURRENCY",
     "SPACES",
     "comma_decimal",
     "dot_decimal",
     "money_note",
+    "money_sign",
     "money_text",
     "read_money",
     "rows_refused",
+    "sign_mix",
 ]
 
 #: A digit group separator besides ``,`` / ``.``: a space, NBSP or narrow NBSP.
@@ -69,12 +80,45 @@ MONEY_COLUMNS: Mapping[str, frozenset[str]] = {
     "experiments": frozenset({"incremental_pipeline"}),
 }
 _SHOWN = 5
+#: the currency signs a money column reads -> the currency the sign names (None: ``$`` and
+#: ``¥`` are the signs of several currencies: USD, CAD, AUD ...; JPY, CNY)
+SIGN_CURRENCY: Mapping[str, str | None] = {"$": None, "£": "GBP", "€": "EUR", "¥": None}
+_SIGNS = "[$£€¥]"
 
 
 def money_text(text: pl.Expr) -> pl.Expr:
-    """``text`` without a ``$`` (after a sign, spaces around it) and surrounding spaces:
-    ``-$ 500`` -> ``-500``."""
-    return text.str.replace(r"^([-+]?)\s*\$\s*", "${1}").str.strip_chars()
+    """``text`` without a currency sign (:data:`SIGN_CURRENCY`: before the amount, after a
+    minus, spaces around it; or after the amount) and surrounding spaces: ``-$ 500`` ->
+    ``-500``, ``£2,750.00`` -> ``2,750.00``, ``2.750,00 €`` -> ``2.750,00``."""
+    return (
+        text.str.strip_chars()
+        .str.replace(rf"^([-+]?)\s*{_SIGNS}\s*", "${1}")
+        .str.replace(rf"\s*{_SIGNS}$", "")
+        .str.strip_chars()
+    )
+
+
+def money_sign(text: pl.Expr) -> pl.Expr:
+    """The currency sign (:data:`SIGN_CURRENCY`) ``text`` is written with, where
+    :func:`money_text` removes it; else null."""
+    text = text.str.strip_chars()
+    return pl.coalesce(
+        text.str.extract(rf"^[-+]?\s*({_SIGNS})", 1), text.str.extract(rf"({_SIGNS})$", 1)
+    )
+
+
+def sign_mix(values: pl.Series) -> tuple[str | None, pl.Series]:
+    """(the sign most of ``values`` are written with, None without one; a mask of the values
+    written with another sign, which must not be summed with them). Ties: the first sign of
+    :data:`SIGN_CURRENCY`."""
+    signs = values.to_frame("v").select(money_sign(pl.col("v").cast(pl.String))).to_series()
+    counts = signs.drop_nulls().value_counts(name="n")
+    if counts.height == 0:
+        return None, pl.Series([False] * values.len())
+    order = list(SIGN_CURRENCY)
+    ranked = sorted(counts.iter_rows(), key=lambda r: (-r[1], order.index(r[0])))
+    main = str(ranked[0][0])
+    return main, (signs.is_not_null() & (signs != main)).fill_null(False)
 
 
 def dot_decimal(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -162,9 +206,11 @@ def rows_refused(
     table: str,
     column: str,
     source: Source,
+    their: str | None = None,
 ) -> SchemaError:
-    """The error naming ``table``'s ``source``, ``column`` and the first of ``rows`` (0-based
-    source rows, in the file's numbering) where a value cannot be read."""
+    """The error naming ``table``'s ``source``, ``column`` (``their``: the user's name, when
+    the caller does not locate the error) and the first of ``rows`` (0-based source rows, in
+    the file's numbering) where a value cannot be read."""
     return SchemaError(
         message,
         table=table,
@@ -173,6 +219,7 @@ def rows_refused(
         rows=rows.head(_SHOWN).to_list(),
         hint=hint,
         numbering=source.numbering,
+        their_column=their,
     )
 
 
@@ -185,6 +232,6 @@ def money_note(
     count, example = read
     return (
         f"NOTE: {table} '{source}', column {named}: {count:,} amount(s) written as money "
-        f"(e.g. {example!r}) were read without the '$' and the thousands commas (no amount "
-        "of the column reads as a decimal comma)"
+        f"(e.g. {example!r}) were read without the currency sign and the thousands commas "
+        "(no amount of the column reads as a decimal comma)"
     )

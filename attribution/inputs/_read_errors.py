@@ -74,17 +74,23 @@ COMMA_HINT = (
     "with '.' as the decimal point"
 )
 #: a finance sheet's money: a currency sign, or US thousands groups before a decimal point
-_MONEY_TEXT = re.compile(r"\s*[$€£].*|\s*\d{1,3}(,\d{3})+\.\d+\s*")
+_MONEY_TEXT = re.compile(r"\s*[$€£¥].*|.*[$€£¥]\s*|\s*\d{1,3}(,\d{3})+\.\d+\s*")
 
 
 def number_hint(example: str) -> str:
     """The hint of a number that does not read: money in a form a money column does not
     read (``€24,379.07``; a money column reads ``$24,379.07``:
     :mod:`attribution.inputs._money`), a comma (never guessed: ``1,5``), or neither."""
-    if _MONEY_TEXT.fullmatch(example):
-        return (
-            "write 24379.07 (an amount column also reads $24,379.07: a '$', commas between "
-            "groups of three digits, '.' as the decimal point; no other currency sign)"
+    # the import's hint for a sign or code it does not read ('₹', 'CHF'); imported here:
+    # the importers package reads tables through this one
+    from attribution.importers._amount_hints import amount_hint, unread_sign
+
+    if _MONEY_TEXT.fullmatch(example) or unread_sign(example):
+        return amount_hint(
+            example,
+            "write 24379.07 (an amount column also reads $24,379.07 or £24,379.07: one "
+            "currency sign, $, £, € or ¥, before or after the amount, commas between groups "
+            "of three digits, '.' as the decimal point; no other sign or code)",
         )
     if "," in example:
         return COMMA_HINT

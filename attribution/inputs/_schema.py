@@ -30,6 +30,7 @@ from attribution.inputs._currency_column import CURRENCY, currency_column, read_
 from attribution.inputs._ids import tidy_ids
 from attribution.inputs._limits import check_limits
 from attribution.inputs._money import MONEY_COLUMNS
+from attribution.inputs._money_signs import SIGN_KEY, read_signs
 from attribution.inputs._numbers import decimal_comma_of, read_number
 from attribution.inputs._preamble import preamble_hint
 from attribution.inputs._read_errors import (
@@ -264,6 +265,7 @@ def _load(
     lazy = blanks_as_null(lazy, present)  # for full_rows: the unloaded columns, a few rows
     money: dict[str, tuple[int, str]] = {}  # money columns' values read as money
     zones = {} if zone_of(formats) else count_zones(frame, spec.columns, TIMESTAMP)  # naive?
+    frame, sign = read_signs(frame, spec.name, source, ROW, names, CURRENCY)  # '£2,750.00'
     frame = _normalise_types(frame, spec, source, formats, money)
     frame, currency = read_currency(frame, spec.name, source, ROW, source.currency_rates, names)
     kinds = {c: spec.columns[c] for c in loaded}  # limits (a survey answer is cut to its own)
@@ -277,7 +279,8 @@ def _load(
     refuse_control_characters(frame, spec.name, source, ROW, scans)  # a NUL in 'linkedin'
     frame, repeats = drop_duplicate_rows(frame, ROW) if spec.unique_rows else (frame, None)
     source = replace(source, money={c: (*v, names.get(c, c)) for c, v in money.items()},
-                     currency=currency and {**currency, "column": names.get(CURRENCY, CURRENCY)},
+                     currency=currency and {**currency, "column": names.get(CURRENCY, CURRENCY),
+                                            **({SIGN_KEY: sign} if sign else {})},
                      zones={c: (*v, names.get(c, c)) for c, v in zones.items()},
                      decimal_comma=decimal_comma_of(formats), unread=unread)
     return Table(
