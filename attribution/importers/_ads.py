@@ -31,10 +31,9 @@ from attribution.importers._read import (
     parse_timestamps,
     read_export,
 )
+from attribution.importers._report_text import report_layout, utf8_text
 from attribution.importers._result import ImportFiles, ImportReport, begin
 from attribution.inputs._currency_column import CURRENCY as CURRENCY_COLUMN
-from attribution.inputs._preamble import title_lines
-from attribution.inputs._read_errors import csv_separator
 
 #: platform -> (channel, date columns, month columns, campaign, cost, impressions, clicks)
 PLATFORMS: dict[str, dict[str, Any]] = {
@@ -178,8 +177,13 @@ def _platform(
     """One report's rows as spend rows, with its currency (converted by the rates: the
     reporting one; ``None``: none written)."""
     names = PLATFORMS[platform]
-    skip = title_lines(path, csv_separator(path, "csv")) if path.is_file() else 0
-    export = read_export(path, platform, skip_lines=skip)
+    # LinkedIn's "CSV": UTF-16, tab-separated, title lines (importers/_report_text.py)
+    with utf8_text(path, platform, report.notes) as text:
+        separator, skip = report_layout(text) if text.is_file() else (",", 0)
+        export = read_export(text, platform, skip_lines=skip, separator=separator)
+    export = replace(export, path=path)
+    if separator == "\t" and path.suffix.lower() != ".tsv":
+        report.notes.append(f"{platform}: the report's cells are separated by tabs: read so")
     _refuse_other_platform(export, platform)
     if skip:
         report.notes.append(

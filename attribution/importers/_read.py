@@ -131,6 +131,7 @@ def read_export(
     free_text: Sequence[str] = (),
     allow_empty: bool = False,
     skip_lines: int = 0,
+    separator: str | None = None,
 ) -> Export:
     """Read a CSV export as text.
 
@@ -144,7 +145,8 @@ def read_export(
     ``keep_blank_rows`` (a reader that looks at them first, then drops them). A file with
     a header and no rows is an error unless ``allow_empty`` (a HubSpot portal without
     deals). ``skip_lines``: the lines above the header (a report's title lines,
-    :func:`attribution.inputs._preamble.title_lines`), counted in ``_line``.
+    :func:`attribution.inputs._preamble.title_lines`), counted in ``_line``; ``separator``:
+    the cells' (default: a tab in a ``.tsv``, else :func:`csv_separator`'s).
     """
     path = Path(path)
     if not path.is_file():
@@ -158,7 +160,7 @@ def read_export(
         )
     tsv = path.suffix.lower() == ".tsv"
     check_text_file(path, label)  # UTF-16, CR-only line ends: one line, no NUL printed
-    separator = csv_separator(path, "tsv" if tsv else "csv")  # ';' from Excel, unambiguous
+    separator = separator or csv_separator(path, "tsv" if tsv else "csv")  # ';' from Excel
     try:  # UTF-8 only: a byte that is not is an error naming its line, never a U+FFFD stored
         raw = pl.read_csv(path, infer_schema=False, separator=separator, skip_lines=skip_lines)
     except OSError as exc:

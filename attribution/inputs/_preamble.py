@@ -123,6 +123,10 @@ def preamble_hint(source: Source, available: Sequence[str]) -> str | None:
     except OSError:
         return None
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    from attribution.inputs._read_errors import titled_separator_hint  # it reads titles
+
+    if (other := titled_separator_hint(path, source.separator or delimiter)) is not None:
+        return other  # LinkedIn's "CSV": tabs below its title
     cells = [len(next(csv.reader([line], delimiter=delimiter), [])) for line in lines]
     header = next((i for i, n in enumerate(cells) if n >= 3), None)
     if not header:  # none, or the first line itself

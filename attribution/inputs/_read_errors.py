@@ -258,6 +258,26 @@ def separator_hint(columns: Sequence[str], separator: str = ",") -> str | None:
     return None
 
 
+def titled_separator_hint(path: Path, separator: str) -> str | None:
+    """A hint when ``path``, not read with ``separator``, is a report whose header below its
+    title lines (:func:`attribution.inputs._preamble.report_title`) is delimited by another
+    character (LinkedIn's tab-separated "CSV"), else None."""
+    from attribution.inputs._preamble import report_title
+
+    for other, name in _OTHER_SEPARATORS.items():
+        if other == separator:
+            continue
+        title = report_title(path, other)
+        if title is not None:
+            how = "give the file a .tsv extension (its title lines are then skipped)" if (
+                other == "\t") else "save it with commas between the cells"  # fmt: skip
+            return (
+                f"the file looks delimited by {name}, not {separator!r}, below a report's title "
+                f"of {title[0]} line(s) ({title[1]!r}): its header is line {title[0] + 1}; {how}"
+            )
+    return None
+
+
 def _text_lines(path: Path) -> pl.Series:
     """The file's physical lines (``\\r`` stripped), as text."""
     text = path.read_bytes().decode("utf-8", errors="replace")
@@ -354,7 +374,7 @@ def read_failure(
         if ragged is not None:
             lines, width = ragged
             header = _text_lines(path).head(1).to_list()
-            hint = separator_hint(header, separator) or (
+            hint = separator_hint(header, separator) or titled_separator_hint(path, separator) or (
                 f"a cell holding {separator!r} must be quoted (\"a{separator}b\"); "
                 "every line needs the header's fields"
             )
