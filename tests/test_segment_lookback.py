@@ -162,7 +162,8 @@ def test_each_journey_takes_its_segment_window(world) -> None:
     assert got["n#1"] == {"email", "webinar"}  # an account without a segment: default
     assert got["x#1"] == {"email", "webinar"}  # a contact without an account: default
     params = result.manifest["parameters"]
-    assert params["lookback_by_segment"]["smb"] == str(100 * DAYS)
+    assert params["lookback_by_segment"]["smb"] == "100 days"  # was '100 days, 0:00:00'
+    assert params["lookback"] == "200 days"
     assert params["lookback_by_segment_seconds"]["enterprise"] == (365 * DAYS).total_seconds()
     assert params["lookback_seconds"] == (200 * DAYS).total_seconds()
     assert "accounts" in result.manifest["inputs"]

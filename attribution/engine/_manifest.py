@@ -26,6 +26,7 @@ from attribution.journeys._milestone_stages import check_found_names
 from attribution.models._channel_params import check_model_channels
 from attribution.models._registry import ModelRun
 from attribution.options import RunOptions
+from attribution.report._format import duration
 from attribution.typing import Progress
 
 __all__ = [
@@ -188,7 +189,7 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
     return {
         "level": options.level,
         "conversion_stage": options.conversion_stage,
-        "lookback": str(window),
+        "lookback": _readable(window),  # "180 days" (lookback_seconds: exact)
         "lookback_seconds": window.total_seconds(),
         **_segment_lookback(options),
         "milestones": {
@@ -222,9 +223,14 @@ def _segment_lookback(options: RunOptions) -> dict[str, Any]:
     if windows is None:
         return {}
     return {
-        "lookback_by_segment": {k: str(v) for k, v in windows.items()},
+        "lookback_by_segment": {k: _readable(v) for k, v in windows.items()},
         "lookback_by_segment_seconds": {k: v.total_seconds() for k, v in windows.items()},
     }
+
+
+def _readable(window: timedelta) -> str:
+    """A window as the report writes it: ``180 days``, ``12 hours``, ``90 seconds``."""
+    return duration(window.total_seconds()) or f"{window.total_seconds():g} seconds"
 
 
 def conversion_totals(conversions: pl.DataFrame) -> dict[str, float]:
