@@ -107,7 +107,8 @@ def load_with_rows(
         )  # fmt: skip
     # the whole file's currency (split.all_currencies): a partition's blank cells are it; its
     # separator: a ';' file's numbers are read as in memory (inputs/_numbers.py)
-    data = replace(data, currency=source.currency, separator=source.separator)  # ';': '4.744'?
+    data = replace(data, currency=source.currency, separator=source.separator,  # ';': '4.744'?
+                   decimal_points=source.decimal_points)  # the file's dots: decimal points
     try:
         table = load(data, spec, columns=columns, formats=formats,
                      currency_rates=source.currency_rates)  # fmt: skip

@@ -119,7 +119,6 @@ from attribution.engine._stages import (
     concat,
     fit_models,
     load_input,
-    prepare_touches,
     rule_credit_columns,
     run_stage_columns,
     run_touch_columns,
@@ -127,6 +126,7 @@ from attribution.engine._stages import (
 from attribution.exceptions import InputError, ModelParameterError
 from attribution.inputs._account_inputs import Accounts
 from attribution.inputs._schema import CONTACTS, EVENTS, STAGES, TOUCHES, TableSpec
+from attribution.inputs._separator import check_touch_channels
 from attribution.inputs._time_zones import NAIVE_TIMES, merge_zones, zone_notes
 from attribution.inputs._validate import check_values
 from attribution.options import RunOptions
@@ -160,13 +160,15 @@ class _Partitions:
                 touch_table, stage_table, self.contacts, self.options, segments=self.segments
             )
         except InputError as exc:  # of this partition's rows: said of the whole file's
-            if self.stages is None:  # an event log: its touch and stage rows split later
-                raise
-            if exc.table == "stages":
+            events = self.stages is None  # an event log: its touch and stage rows split later
+            if exc.table == "stages" and self.stages is not None:
                 raise self.stages.whole_error(exc, check_values) from None
-            rules = self.options.channel_rules
-            raise self.touches.whole_error(  # its duplicates are told by their touch_id
-                exc, lambda t: prepare_touches(t, rules), also=("touch_id",)) from None
+            if exc.table == "stages":
+                raise
+            raise self.touches.whole_error(  # its duplicates are told by their touch_id; a
+                # '>' in a channel is found when journeys are built: checked here so too
+                exc, functools.partial(check_touch_channels, options=self.options,
+                                       events=events), also=("touch_id",)) from None
 
 
 @contextmanager

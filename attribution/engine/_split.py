@@ -27,7 +27,7 @@ import polars as pl
 from attribution.engine._merge import GLOBAL_ROW, bucket_expr, load_with_rows
 from attribution.exceptions import InputError
 from attribution.inputs._currency_column import CURRENCY, all_currencies
-from attribution.inputs._money import MONEY_COLUMNS
+from attribution.inputs._money import MONEY_COLUMNS, EitherWay
 from attribution.inputs._read_errors import check_has_rows, unreadable
 from attribution.inputs._reading import parquet_column_statistics
 from attribution.inputs._schema import ROW, Table, TableSpec, load
@@ -111,6 +111,13 @@ class Split:
         frame = self.read(part)
         try:
             return load_with_rows(frame, self.spec, self.columns, self.source, self.formats)
+        except EitherWay as exc:  # '4.744': judged on the whole file, never one partition
+            whole = self.whole_file(exc)
+            if whole is not None or exc.column is None:
+                raise (whole or exc) from None
+            self.source = replace(self.source, decimal_points=self.source.decimal_points
+                                  | {exc.column})  # the file shows its dots: as in memory
+            return self.load(part)
         except InputError as exc:
             raise self.whole_error(exc) from None
 
@@ -127,6 +134,16 @@ class Split:
         raised); ``exc`` when that finds nothing (or the source cannot be read twice). The
         error path only: a partitioned run's memory stays a partition's until a file is
         refused."""
+        return self.whole_file(exc, check, also) or exc
+
+    def whole_file(
+        self,
+        exc: InputError,
+        check: Callable[[Table], Any] | None = None,
+        also: tuple[str, ...] = (),
+    ) -> InputError | None:
+        """:meth:`whole_error`'s error of the whole file; None when the whole file has none
+        (``exc`` when it cannot be told: no rows or column named, a source read once)."""
         if not exc.rows or exc.column is None or not self.source.repeatable:
             return exc
         column = exc.column
@@ -140,7 +157,7 @@ class Split:
                 check(table)
         except InputError as whole:
             return table.error(whole)  # the user's lines and column, as build_part says it
-        return exc
+        return None
 
 
 def split(

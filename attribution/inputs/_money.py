@@ -43,6 +43,7 @@ __all__ = [
     "DOT_IS_DECIMAL",
     "DOT_THOUSANDS_LOOK",
     "MONEY_COLUMNS",
+    "EitherWay",
     "SIGN_CURRENCY",
     "SPACES",
     "comma_decimal",
@@ -69,6 +70,12 @@ COMMA_DECIMAL = rf"^[-+]?(\d+|\d{{1,3}}(\.\d{{3}})+|\d{{1,3}}({SPACES}\d{{3}})+)
 DOT_THOUSANDS_LOOK = r"^-?[1-9]\d{0,2}(\.\d{3})+$"
 #: what shows a column's dots are decimal points: one before 1-2 or 4+ digits, comma groups
 DOT_IS_DECIMAL = r"^-?\d+\.(\d{1,2}|\d{4,})$|,\d{3}"
+
+class EitherWay(SchemaError):  # noqa: N818 (a SchemaError: the kind of one)
+    """Values such as ``4.744`` / ``$1.234`` that read either way, and none of the values
+    judged shows the column's dots are decimal points: judged on the whole file, so a
+    partition of it is not refused where the file is read (``Source.decimal_points``)."""
+
 
 #: table -> its money columns (ours) that a run reads as :func:`read_money` reads them
 MONEY_COLUMNS: Mapping[str, frozenset[str]] = {
@@ -184,14 +191,17 @@ def read_money(
             comma.get_column("row"), *where,
         )  # fmt: skip
     either = fixed.filter("either")
-    if either.height and not values.get_column("text").str.contains(DOT_IS_DECIMAL).any():
+    decided = column in source.decimal_points  # by the whole file, of which this is a part
+    if either.height and not decided and not values.get_column("text").str.contains(
+        DOT_IS_DECIMAL
+    ).any():
         raise rows_refused(
             f"{either.height:,} amount(s) such as {either.get_column('raw')[0]!r} read either "
             "way (a decimal point or a thousands separator) and no other amount of the "
             "column tells which",
             "write the amounts without the dot if it separates thousands ($1234), with two "
             "decimals if it is a decimal point ($1.23)",
-            either.get_column("row"), *where,
+            either.get_column("row"), *where, kind=EitherWay,
         )  # fmt: skip
     if found is not None:
         found[column] = (fixed.height, example)
@@ -207,11 +217,13 @@ def rows_refused(
     column: str,
     source: Source,
     their: str | None = None,
+    *,
+    kind: type[SchemaError] = SchemaError,
 ) -> SchemaError:
     """The error naming ``table``'s ``source``, ``column`` (``their``: the user's name, when
     the caller does not locate the error) and the first of ``rows`` (0-based source rows, in
     the file's numbering) where a value cannot be read."""
-    return SchemaError(
+    return kind(
         message,
         table=table,
         source=source.name,

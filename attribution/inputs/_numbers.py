@@ -38,6 +38,7 @@ from attribution.inputs._money import (
     DOT_IS_DECIMAL,
     DOT_THOUSANDS_LOOK,
     MONEY_COLUMNS,
+    EitherWay,
     comma_decimal,
     money_text,
     read_money,
@@ -140,6 +141,8 @@ def _refuse_dot_groups(
     ``4.744`` and none showing its dots are decimal points: the rule of ``attribution
     import`` (:func:`attribution.importers._read.parse_amounts`)."""
     text = _text(pl.col(column), money)
+    if column in source.decimal_points:  # the whole file shows them (a partition of it)
+        return
     look = frame.select(text.str.contains(DOT_THOUSANDS_LOOK).fill_null(False)).to_series()
     if not look.any() or frame.select(text.str.contains(DOT_IS_DECIMAL).any()).item():
         return
@@ -153,6 +156,6 @@ def _refuse_dot_groups(
         f"give {DECIMAL_COMMA_HOW} if the dots separate thousands ({example} = "
         f"{example.replace('.', '')}); if they are decimal points, write the numbers with two "
         "decimals (1.23) or without the dot",
-        frame.get_column(row).filter(look), table, column, source,
+        frame.get_column(row).filter(look), table, column, source, kind=EitherWay,
     )  # fmt: skip
 

@@ -15,11 +15,18 @@ tables a run stores and the tables a user gives:
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from attribution.exceptions import InputError
 
-__all__ = ["SEPARATOR", "STORED_SEPARATOR", "check_channels", "split_paths"]
+if TYPE_CHECKING:
+    from attribution.inputs._schema import Table
+    from attribution.options import RunOptions
+
+__all__ = ["SEPARATOR", "STORED_SEPARATOR", "check_channels", "check_touch_channels", "split_paths"]
 
 #: The character that separates channels in a path table.
 SEPARATOR = ">"
@@ -64,3 +71,22 @@ def check_channels(
         hint=f"rename these channels without '{SEPARATOR}' (e.g. 'linked > in' -> "
         "'linked_in'): a stored path table would split them in two",
     )
+
+
+
+def check_touch_channels(table: Table, options: RunOptions, *, events: bool = False) -> None:
+    """The check journey building makes of a loaded touch table's channels (``events``: a
+    unified event log, its touch rows), after the validate stage as the run makes it
+    (duplicates, channels derived by the run's rules, its aliases): for a ``--partitions``
+    run to say a ``>`` of the whole file, as in memory
+    (:meth:`attribution.engine._split.Split.whole_error`)."""
+    from attribution.engine._stages import prepare_touches  # the run's validate stage
+    from attribution.inputs._channels import normalise_channels
+    from attribution.inputs._schema import ROW
+    from attribution.inputs._split_events import split_events
+
+    if events:
+        table = replace(table, frame=split_events(table.frame, table.source)[0])
+    frame = normalise_channels(prepare_touches(table, options.channel_rules)[0], options.aliases)[0]
+    check_channels(frame.get_column("channel").unique(), frame, table="touches",
+                   column="channel", row=ROW)  # fmt: skip

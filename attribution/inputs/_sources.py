@@ -153,6 +153,10 @@ class Source:
     decimal_comma: bool = field(default=False, compare=False)
     #: the user's columns the run does not read (a touch table's: inputs/_referrers.py)
     unread: tuple[str, ...] = field(default=(), compare=False)
+    #: our number columns whose dots the whole file shows are decimal points (a value such
+    #: as ``12.50`` beside ``4.744``): a partition of it reads ``4.744`` as the file does,
+    #: never judged on its own values (:class:`attribution.inputs._money.EitherWay`)
+    decimal_points: frozenset[str] = field(default=frozenset(), compare=False)
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
