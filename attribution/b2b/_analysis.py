@@ -379,6 +379,7 @@ def _economics(
             nrr=kept,
             contacts=_contacts(inputs, options),
             level=options.level if options is not None else None,
+            channel_rules=options.channel_rules if options is not None else None,
         )
         injected = _injected_anomalies(inputs.truth)
         if injected is not None:
@@ -509,6 +510,7 @@ def _plan(
                 ),
                 steps=flow.parameters["steps"],
                 lost_stage=flow.parameters["lost_stage"],
+                channel_rules=options.channel_rules if options is not None else None,
             )
         )
     return extras

@@ -63,7 +63,7 @@ import polars as pl
 from attribution.b2b._alerts import ALERTS_SCHEMA, AlertSettings, detect_alerts
 from attribution.b2b._alerts import SERIES_SCHEMA as WEEKLY_SCHEMA
 from attribution.b2b._alerts_score import score_alerts
-from attribution.b2b._funnel_channels import NO_TOUCH, sourced_channels
+from attribution.b2b._funnel_channels import NO_TOUCH, RulesPath, sourced_channels
 from attribution.b2b._funnel_kpis import funnel_kpis, gap_lines, kpi_lines, win_rate_line
 from attribution.b2b._funnel_notes import funnel_notes, funnel_spend
 from attribution.b2b._funnel_pipeline import PIPELINE_SCHEMA, created_pipeline
@@ -296,6 +296,7 @@ def funnel(
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
     contacts: pl.DataFrame | None = None,
     level: str | None = None,
+    channel_rules: RulesPath = None,
 ) -> Funnel:
     """Stage conversion rates, time in stage, pipeline velocity and weekly alerts.
 
@@ -343,6 +344,9 @@ def funnel(
         Our channel -> the data's names for it, as
         :attr:`attribution.RunOptions.channel_aliases`; channel values are put in their one
         spelling (trimmed, whitespace folded, lower case) either way.
+    channel_rules
+        The run's channel rules file (``None``: the shipped one), for a touch log without a
+        ``channel`` column: its channels derived as the run's journeys derive them.
     contacts
         The run's contacts table: a contact's account where its stage events name none (at
         account level also the funnel's key); an entity without one is segment ``unknown``
@@ -391,14 +395,10 @@ def funnel(
         )
     wide = entities(frame, key, steps, lost_stage)
     channel_of, touch_frame = sourced_channels(
-        touches,
-        key,
-        columns.get("touches"),
-        resolve_formats(timestamp_formats, "touches"),
-        channel_aliases,
-        sales_touch_types,
-        contacts if key == "account_id" and level == "account" else None,
-    )
+        touches, key, columns.get("touches"), resolve_formats(timestamp_formats, "touches"),
+        channel_aliases, sales_touch_types,
+        contacts if key == "account_id" and level == "account" else None, channel_rules,
+    )  # fmt: skip
     if channel_of is not None:
         wide = wide.join(channel_of, on=key, how="left", maintain_order="left").with_columns(
             pl.col("channel").fill_null(NO_TOUCH)

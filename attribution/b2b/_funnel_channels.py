@@ -1,10 +1,14 @@
 """The funnel's sourced channel per entity: the channel of its first touch, whether that
 touch was a marketing touch (not a sales touch type, no owner team), and when its first
-marketing touch was (the rules are in :mod:`attribution.b2b._funnel`)."""
+marketing touch was (the rules are in :mod:`attribution.b2b._funnel`). A touch log without
+a ``channel`` column takes its channels from its UTM columns (and referrers) by the run's
+channel rules (``--channel-rules``, :attr:`attribution.RunOptions.channel_rules`), as the
+run's journeys do, so the funnel's channels are the run's."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -13,12 +17,14 @@ from attribution.b2b._sla_targets import DEFAULT_SALES_TOUCH_TYPES
 from attribution.exceptions import InputError
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._schema import ROW, TOUCHES, load
-from attribution.inputs._taxonomy import derive_channels, load_rules
+from attribution.inputs._taxonomy import derive_touch_channels
 from attribution.typing import TableLike
 
-__all__ = ["NO_TOUCH", "sourced_channels"]
+__all__ = ["NO_TOUCH", "RulesPath", "sourced_channels"]
 
 NO_TOUCH = "(no touch)"
+#: A channel rules file (``None``: the shipped one)
+RulesPath = str | Path | None
 
 
 def sourced_channels(
@@ -29,11 +35,13 @@ def sourced_channels(
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
     sales_touch_types: Sequence[str] = DEFAULT_SALES_TOUCH_TYPES,
     contacts: pl.DataFrame | None = None,
+    channel_rules: RulesPath = None,
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """Per entity: the channel of its first touch, when it was, whether it was a marketing
     touch (not a sales touch type), and its first marketing touch; and the touches'
     ``timestamp`` and ``channel``. ``contacts``: an account-level funnel's contacts table,
-    a touch's account where it names none (:func:`attribution.b2b._funnel_unit.account_keyed`)."""
+    a touch's account where it names none (:func:`attribution.b2b._funnel_unit.account_keyed`);
+    ``channel_rules``: the run's rules file, for touches without a ``channel`` column."""
     if touches is None:
         return None, None
     frame = load(touches, TOUCHES, columns=columns, formats=formats).frame
@@ -45,8 +53,8 @@ def sourced_channels(
             table="touches",
             column=key,
         )
-    if "channel" not in frame.columns:
-        frame, _ = derive_channels(frame, load_rules(None))
+    if "channel" not in frame.columns:  # the run's rules, as its journeys derive them
+        frame, _ = derive_touch_channels(frame, channel_rules)
     frame = normalise_channels(frame, check_channel_aliases(channel_aliases))[0]
     # a sales touch: one of the sales touch types, or made by a sales team (owner_team)
     sales = [t.strip().lower() for t in sales_touch_types]

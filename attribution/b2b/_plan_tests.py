@@ -305,6 +305,7 @@ def channel_tests(
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
     steps: Sequence[str] = DEFAULT_STEPS,
     lost_stage: str = "closed_lost",
+    channel_rules: str | Path | None = None,
 ) -> ChannelTests:
     """Read out every ``[tests.<channel>]`` of ``plan`` at its monthly checkpoints.
 
@@ -315,8 +316,9 @@ def channel_tests(
         ``validation_days``, ``cost_per_mql`` and / or ``cac``, optional ``mqls``).
     stages, touches, spend
         CRM stage events, the touch log (for each contact's sourced channel) and spend.
-    columns, stage_names, timestamp_formats, channel_aliases
-        As in the config file (:class:`attribution.RunOptions`).
+    columns, stage_names, timestamp_formats, channel_aliases, channel_rules
+        As in the config file (:class:`attribution.RunOptions`; the rules derive the
+        channels of a touch log without a ``channel`` column, as the run does).
     steps, lost_stage
         The funnel's steps (the second is the MQL, the third the SQL, the last the
         customer) and its lost stage, as :func:`attribution.b2b._funnel.funnel` takes them.
@@ -354,6 +356,7 @@ def channel_tests(
         (columns or {}).get("touches"),
         resolve_formats(timestamp_formats, "touches"),
         channel_aliases,
+        channel_rules=channel_rules,
     )
     assert sourced is not None
     wide = wide.join(sourced.select(key, "channel"), on=key, how="left")
