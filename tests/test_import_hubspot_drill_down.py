@@ -69,7 +69,9 @@ def test_a_paid_source_takes_the_ad_platform_its_drill_down_names(tmp_path: Path
     # unpaid sources keep their channel whatever the drill-down names
     assert got[("104", "original_source")] == "organic_social"
     assert got[("104", "latest_source")] == "organic_search"
-    assert got[("105", "latest_source")] == "referral"
+    # Referrals + g2.com: the referrer host rules' review-site channel (tests/
+    # test_fix21_hubspot_referrals.py; was 'referral')
+    assert got[("105", "latest_source")] == "g2_capterra"
     report = result.report
     assert report["counts"]["touches_channel_from_drill_down"] == 5  # 101 x2, 103 x2, 106
     pairs = report["value_mappings"]["channel (HubSpot paid source + drill-down 1)"]

@@ -187,7 +187,8 @@ def import_hubspot(
             channel_rules,
         )
         if engagements is not None
-        else _source_touches(con, people, cid, source_col, contact_rows, report, formats)
+        else _source_touches(con, people, cid, source_col, contact_rows, report, formats,
+                             channel_rules)  # fmt: skip
     )
     contacts_out = one_account(contact_rows.drop("_role_raw", strict=False))
 
@@ -356,9 +357,11 @@ def _source_touches(
     contact_rows: pl.DataFrame,
     report: ImportReport,
     formats: Sequence[str],
+    channel_rules: str | Path | None = None,
 ) -> pl.DataFrame:
     """Without engagements: a contact's original source at its create date and its latest
-    source at the latest source date are its touches."""
+    source at the latest source date are its touches (a Referrals drill-down host's channel
+    by ``channel_rules``' host rules)."""
     created = con.column(CREATE_DATE, required=False)
     latest = con.column(
         ["Latest Source", "Latest Traffic Source", "hs_latest_source"], required=False
@@ -411,6 +414,7 @@ def _source_touches(
         ),
         report,
         drills,
+        channel_rules,
     )
     accounts = contact_rows.select("contact_id", "account_id").unique("contact_id")
     return touches.join(accounts, on="contact_id", how="left").drop("_source")

@@ -8,15 +8,23 @@ ads`` writes the spend on and the UTM rules give), so spend meets its touches wi
 ``[channels]`` mapping. A drill-down naming another platform (Facebook, Instagram, Twitter /
 X: no name of their own in the taxonomy, whose UTM rules file them under ``paid_social``), or
 none, keeps the source's family.
+
+A ``Referrals`` touch whose drill-down is a host (``g2.com``, ``capterra.com``) takes the
+channel the channel rules' ``[[referrer]]`` host rules give it (``g2_capterra``; the run's
+rules, ``--channel-rules``), as a run reads a referrer: a review site's visits are its channel,
+not ``referral``; a host no rule names, or a drill-down that is no host, stays ``referral``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import polars as pl
 
 from attribution.importers._read import Export
 from attribution.importers._result import ImportReport
 from attribution.importers._shared import folded, record_mapping, snake
+from attribution.inputs._referrers import host_channels, load_referrer_rules
 
 #: HubSpot's source categories (Original / Latest Source, folded) -> channels
 SOURCES = {
@@ -57,6 +65,10 @@ DRILL_DOWN = {
 }
 #: the report's key for the touches whose channel is the platform their drill-down names
 FROM_DRILL_DOWN = "touches_channel_from_drill_down"
+#: ... and for the Referrals touches whose channel is their drill-down host's
+FROM_REFERRAL_HOST = "touches_channel_from_referral_host"
+#: the Referrals category (folded), whose drill-down is the referring host
+REFERRALS = "referrals"
 
 
 def drill_down_column(con: Export, kind: str) -> str | None:
@@ -75,14 +87,18 @@ def platform_expr(drill: pl.Expr) -> pl.Expr:
 
 
 def source_channels(
-    touches: pl.DataFrame, report: ImportReport, columns: list[str]
+    touches: pl.DataFrame,
+    report: ImportReport,
+    columns: list[str],
+    channel_rules: str | Path | None = None,
 ) -> pl.DataFrame:
     """``touches`` (``_source``, ``_drill``: the source value and its drill-down 1) with
     ``channel``: the platform a paid source's drill-down names, else the source's family.
     Reported: the source -> family mapping, the (source, drill-down) pairs that took a
     platform (``value_mappings``), their count (``counts.touches_channel_from_drill_down``)
     and a note naming ``columns`` (the drill-down columns read) and the paid drill-down
-    values that kept the family."""
+    values that kept the family; a Referrals drill-down host's channel by the ``[[referrer]]``
+    rules of ``channel_rules`` (the shipped file by default): :func:`referral_hosts`."""
     source = pl.col("_source")
     family = (
         folded(source)
@@ -93,6 +109,7 @@ def source_channels(
     platform = pl.when(paid).then(platform_expr(pl.col("_drill")))
     touches = touches.with_columns(family.alias("_family"), platform.alias("_platform"))
     record_mapping(report, "channel (HubSpot source)", touches, "_source", "_family")
+    touches = referral_hosts(touches, report, columns, channel_rules)
     took = touches.filter(pl.col("_platform").is_not_null())
     report.counts[FROM_DRILL_DOWN] = took.height
     if took.height:
@@ -121,6 +138,34 @@ def source_channels(
             f"in {' / '.join(map(repr, columns))} as their channel: {shown}{others}; so they "
             "meet `import ads`' spend on that platform without a [channels] mapping"
         )
-    return touches.with_columns(pl.coalesce("_platform", "_family").alias("channel")).drop(
-        "_family", "_platform", "_drill"
-    )
+    return touches.with_columns(
+        pl.coalesce("_platform", "_referred", "_family").alias("channel")
+    ).drop("_family", "_platform", "_referred", "_drill")
+
+
+def referral_hosts(
+    touches: pl.DataFrame, report: ImportReport, columns: list[str], rules: str | Path | None
+) -> pl.DataFrame:
+    """``touches`` with ``_referred``: a Referrals touch's channel by the host its drill-down
+    names (``g2.com`` -> ``g2_capterra``), null elsewhere; counted, mapped and said where a
+    host takes a channel other than ``referral``."""
+    referred = folded(pl.col("_source")) == REFERRALS
+    values = touches.filter(referred).get_column("_drill")
+    hosts = host_channels(values, load_referrer_rules(rules)) if values.len() else {}
+    channel = pl.when(referred).then(pl.col("_drill").replace_strict(
+        list(hosts), list(hosts.values()), default=None, return_dtype=pl.String))  # fmt: skip
+    touches = touches.with_columns(channel.alias("_referred"))
+    took = touches.filter(pl.col("_referred").is_not_null() & (pl.col("_referred") != "referral"))
+    report.counts[FROM_REFERRAL_HOST] = took.height
+    if took.height:
+        pairs = took.group_by("_drill", "_referred").len().sort(
+            "len", "_drill", descending=[True, False])  # fmt: skip
+        report.mapped("channel (HubSpot Referrals + drill-down host)",
+                      {d: c for d, c, _ in pairs.iter_rows()})  # fmt: skip
+        shown = ", ".join(f"{d} -> {c} ({n:,})" for d, c, n in pairs.head(4).iter_rows())
+        report.notes.append(
+            f"contacts: {took.height:,} Referrals touch(es) take the channel of the host in "
+            f"{' / '.join(map(repr, columns))} by the channel rules' [[referrer]] host rules "
+            f"(as a run reads a referrer): {shown}; other hosts stay 'referral'"
+        )
+    return touches

@@ -46,6 +46,7 @@ __all__ = [
     "ReferrerRules",
     "channels_from_referrers",
     "check_pattern",
+    "host_channels",
     "load_referrer_rules",
     "referrer_columns",
     "referrer_note",
@@ -220,6 +221,16 @@ def _channel_of(host: pl.Expr, rules: ReferrerRules) -> pl.Expr:
         cond = host.str.contains(f"(?i){pattern}")
         chain = (pl.when(cond) if chain is None else chain.when(cond)).then(pl.lit(channel))
     return pl.lit(rules.other) if chain is None else chain.otherwise(pl.lit(rules.other))
+
+
+def host_channels(values: pl.Series, rules: ReferrerRules) -> dict[str, str]:
+    """Of ``values`` (distinct texts: a CRM's referral drill-down, ``g2.com``), those that
+    name a host (a dot) -> the channel of the first ``[[referrer]]`` rule matching it (any
+    other host: ``rules.other``); a value naming no host is left out."""
+    frame = pl.DataFrame({"value": values.drop_nulls().unique().cast(pl.String)})
+    hosts = frame.with_columns(host_expr(pl.col("value")).alias("host")).drop_nulls("host")
+    found = hosts.with_columns(_channel_of(pl.col("host"), rules).alias("channel"))
+    return dict(found.select("value", "channel").iter_rows())
 
 
 def _under(host: pl.Expr, site: pl.Expr) -> pl.Expr:
