@@ -175,8 +175,10 @@ def all_currencies(
     schema = source.frame.collect_schema()
     theirs = {c: names.get(c, c) for c in (CURRENCY, *sorted(MONEY_COLUMNS.get(table, ())))}
     present = {ours: their for ours, their in theirs.items() if their in schema}
-    text = [o for o, t in present.items() if o != CURRENCY and schema[t] == pl.String]
-    if CURRENCY not in present and not text:  # no currency column, no amount with a sign
+    text = [t for o, t in present.items() if o != CURRENCY and schema[t] == pl.String]
+    if CURRENCY not in present and not (text and source.frame.select(  # an amount's sign?
+            pl.any_horizontal(pl.col(t).str.contains("[$£€¥]").any() for t in text)
+    ).collect(engine="streaming").item()):  # fmt: skip
         return None
     frame = (
         source.frame.select(pl.col(t).alias(o) for o, t in present.items())

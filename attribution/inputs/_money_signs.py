@@ -29,6 +29,7 @@ from attribution.inputs._money import (
 
 __all__ = ["SIGN_KEY", "read_signs"]
 
+_ANY_SIGN = "[$£€¥]"
 #: the key of a table's found currency (``Source.currency``) that holds the sign read
 SIGN_KEY = "sign"
 _HINT = (
@@ -53,6 +54,9 @@ def read_signs(
     money = [c for c in sorted(MONEY_COLUMNS.get(table, ()))
              if c in frame.columns and frame.schema[c] == pl.String]  # fmt: skip
     found: dict[str, str] = {}
+    signs = frame.select(pl.col(c).str.contains(_ANY_SIGN).any() for c in money).row(0) if (
+        money) else ()  # fmt: skip
+    money = [c for c, any_sign in zip(money, signs, strict=True) if any_sign]  # one pass each
     for col in money:  # a table's two or three money columns, each vectorised
         sign, other = sign_mix(frame.get_column(col))
         if sign is None:
