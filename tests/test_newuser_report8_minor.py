@@ -190,12 +190,17 @@ def test_import_date_hints_fit_the_value_shown(tmp_path) -> None:
 
 def test_a_currency_sign_in_an_amount_is_named_as_the_problem(tmp_path) -> None:
     """#20: '24.000,00 €' with --decimal-comma got the decimal-comma hint, whose example it
-    matches but for the sign."""
-    deals = _hubspot(tmp_path, "deals.csv", lambda t: t.replace(",24000,", ',"24.000,00 €",'))
+    matches but for the sign. £ and € are read now (new-user report 16, M3: tests/
+    test_fix21_money_signs.py), so a sign an amount is not read with ('₹') stands for it."""
+    deals = _hubspot(tmp_path, "deals.csv", lambda t: t.replace(",24000,", ',"24.000,00 ₹",'))
     text = _hint(HS / "contacts.csv", deals, decimal_comma=True)
-    assert "'24.000,00 €'" in text
-    assert "'€' is a currency sign" in text
-    assert "'24.000,00 €' is then '24.000,00'" in text
+    assert "'24.000,00 ₹'" in text
+    assert "'₹' is a currency sign" in text
+    assert "'24.000,00 ₹' is then '24.000,00'" in text
+    euro = _hubspot(tmp_path, "deals.csv", lambda t: t.replace(",24000,", ',"24.000,00 €",'))
+    read = _import(HS / "contacts.csv", euro, decimal_comma=True)
+    assert 24000.0 in read.stages.get_column("value").to_list()
+    assert read.report["currency"]["currency"] == "EUR"  # the sign's
     # without the sign the value reads, as the hint says
     plain = _hubspot(tmp_path, "deals.csv", lambda t: t.replace(",24000,", ',"24.000,00",'))
     done = _import(HS / "contacts.csv", plain, decimal_comma=True)
