@@ -67,14 +67,24 @@ def sourced_channels(
             pl.col("owner_team").str.strip_chars().str.len_chars() > 0
         ).fill_null(False)
     marketing = ~by_sales
+    # a tie in time is broken as the journeys break it (touch_id, a touch without one
+    # taking 'row-<its row>', then the row): the credit's first touch and the funnel's
+    # sourced channel are one touch, whatever order a re-sync returns the rows in
+    order = (
+        "timestamp",
+        pl.col("touch_id").cast(pl.String).fill_null(pl.lit("row-") + pl.col(ROW).cast(pl.String))
+        if "touch_id" in frame.columns
+        else pl.lit("row-") + pl.col(ROW).cast(pl.String),
+        ROW,
+    )
     sourced = (
         frame.filter(pl.col(key).is_not_null())
         .with_columns(marketing.alias("_marketing"))
         .group_by(key)
         .agg(
-            pl.col("channel").sort_by("timestamp", ROW).first(),
+            pl.col("channel").sort_by(*order).first(),
             pl.col("timestamp").min().alias("_first_touch_at"),
-            pl.col("_marketing").sort_by("timestamp", ROW).first().alias("_first_is_marketing"),
+            pl.col("_marketing").sort_by(*order).first().alias("_first_is_marketing"),
             pl.col("timestamp").filter(pl.col("_marketing")).min().alias("_first_marketing_at"),
         )
         .with_columns(pl.col("channel").fill_null(NO_TOUCH))
