@@ -30,6 +30,18 @@ def _queries(uri: str) -> tuple[attribution.SqlTable, attribution.SqlTable]:
             attribution.SqlTable(uri, "SELECT * FROM stages"))  # fmt: skip
 
 
+def _database(tmp_path: Path) -> tuple[pl.DataFrame, pl.DataFrame, Path, str]:
+    """The sample's touches and stages, and a DuckDB file holding the stages (its touches
+    table is loaded night by night, :func:`_load`)."""
+    touches = pl.read_parquet(SAMPLE / "touches.parquet")
+    stages = pl.read_parquet(SAMPLE / "stages.parquet")
+    path = tmp_path / "crm.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.register("s", stages.to_arrow())
+        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+    return touches, stages, path, f"duckdb://{path}"
+
+
 def _load(path: Path, touches: pl.DataFrame) -> None:
     with duckdb.connect(str(path)) as con:
         con.register("t", touches.to_arrow())
@@ -37,13 +49,8 @@ def _load(path: Path, touches: pl.DataFrame) -> None:
 
 
 def test_an_edit_between_two_nights_cutoffs_is_seen(tmp_path) -> None:
-    touches = pl.read_parquet(SAMPLE / "touches.parquet")
-    stages = pl.read_parquet(SAMPLE / "stages.parquet")
-    path, state = tmp_path / "crm.duckdb", tmp_path / "state"
-    uri = f"duckdb://{path}"
-    with duckdb.connect(str(path)) as con:
-        con.register("s", stages.to_arrow())
-        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+    touches, stages, path, uri = _database(tmp_path)
+    state = tmp_path / "state"
     queries = _queries(uri)
     for night, cut in enumerate(NIGHTS):
         _load(path, touches.filter(pl.col("timestamp") < cut))
@@ -87,13 +94,8 @@ def test_an_edit_between_two_nights_cutoffs_is_seen(tmp_path) -> None:
 def test_a_row_added_late_between_two_cutoffs_is_read_not_recomputed(tmp_path) -> None:
     """A row added late, dated between the previous night's bound and tonight's cutoff, is
     read as the window's rows are (it forced a full recompute by the counts before)."""
-    touches = pl.read_parquet(SAMPLE / "touches.parquet")
-    stages = pl.read_parquet(SAMPLE / "stages.parquet")
-    path, state = tmp_path / "crm.duckdb", tmp_path / "state"
-    uri = f"duckdb://{path}"
-    with duckdb.connect(str(path)) as con:
-        con.register("s", stages.to_arrow())
-        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+    touches, stages, path, uri = _database(tmp_path)
+    state = tmp_path / "state"
     queries = _queries(uri)
     first_cut = touches.filter(pl.col("timestamp") < NIGHTS[0]).get_column("timestamp").max()
     assert isinstance(first_cut, datetime)
@@ -120,13 +122,8 @@ def test_a_job_that_keeps_its_query_objects_reads_each_night_anew(tmp_path) -> N
     """A SqlTable runs its query once and keeps the result; a long-lived job that makes its
     queries once and runs a night a day would read the first night's rows again in a night
     that recomputes in full (a wrong answer, exit 0): every night runs the queries anew."""
-    touches = pl.read_parquet(SAMPLE / "touches.parquet")
-    stages = pl.read_parquet(SAMPLE / "stages.parquet")
-    path, state = tmp_path / "crm.duckdb", tmp_path / "state"
-    uri = f"duckdb://{path}"
-    with duckdb.connect(str(path)) as con:
-        con.register("s", stages.to_arrow())
-        con.execute("CREATE TABLE stages AS SELECT * FROM s")
+    touches, stages, path, uri = _database(tmp_path)
+    state = tmp_path / "state"
     queries = _queries(uri)  # made once, as a scheduler's process would
     for cut in NIGHTS:
         _load(path, touches.filter(pl.col("timestamp") < cut))
