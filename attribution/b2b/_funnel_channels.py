@@ -18,6 +18,7 @@ from attribution.exceptions import InputError
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._schema import ROW, TOUCHES, load
 from attribution.inputs._taxonomy import derive_touch_channels
+from attribution.journeys._journeys import journey_touch_id
 from attribution.typing import TableLike
 
 __all__ = ["NO_TOUCH", "RulesPath", "sourced_channels"]
@@ -70,13 +71,7 @@ def sourced_channels(
     # a tie in time is broken as the journeys break it (touch_id, a touch without one
     # taking 'row-<its row>', then the row): the credit's first touch and the funnel's
     # sourced channel are one touch, whatever order a re-sync returns the rows in
-    order = (
-        "timestamp",
-        pl.col("touch_id").cast(pl.String).fill_null(pl.lit("row-") + pl.col(ROW).cast(pl.String))
-        if "touch_id" in frame.columns
-        else pl.lit("row-") + pl.col(ROW).cast(pl.String),
-        ROW,
-    )
+    order = ("timestamp", journey_touch_id(frame), ROW)
     sourced = (
         frame.filter(pl.col(key).is_not_null())
         .with_columns(marketing.alias("_marketing"))

@@ -27,6 +27,7 @@ from attribution.inputs._campaigns import (
     unit_expr,
 )
 from attribution.inputs._schema import ROW, Table
+from attribution.journeys._journeys import journey_touch_id
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -70,15 +71,7 @@ def key_units(
     has_campaign = "campaign" in touch_frame.columns
     by_touch = None
     if has_campaign:
-        row_id = pl.lit("row-") + pl.col(ROW).cast(pl.String)
-        has_ids = "touch_id" in touch_frame.columns
-        touch_id = (
-            pl.col("touch_id")  # most logs: no id missing, no string built
-            if has_ids and not touch_frame.get_column("touch_id").null_count()
-            else pl.coalesce("touch_id", row_id)
-            if has_ids
-            else row_id
-        )
+        touch_id = journey_touch_id(touch_frame)
         by_touch = touch_frame.select(touch_id.alias("touch_id"), "channel", "campaign", ROW)
     if key == "channel":
         return touch_frame, by_touch

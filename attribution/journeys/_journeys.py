@@ -67,6 +67,7 @@ from attribution.typing import ContactScope, Level
 __all__ = [
     "CONTACT_SCOPES",
     "JOURNEY_COLUMNS",
+    "journey_touch_id",
     "PARALLEL_DEALS",
     "TOUCH_KEY_COLUMNS",
     "Journeys",
@@ -129,6 +130,19 @@ class Journeys:
     null_path_entities: pl.Series | None = None
     #: the source row (``_row``) of each row of ``touches``, in their order
     rows: pl.Series | None = None
+
+
+def journey_touch_id(touches: pl.DataFrame) -> pl.Expr:
+    """A touch's id as the journeys give it: its ``touch_id``, else ``row-<its source row>``
+    (``touches``: a loaded touch table, with :data:`ROW`). The journeys name touches so, and
+    so do the campaign credit and the funnel, which must find the same touch (a tie in time
+    is broken by this id)."""
+    row_id = pl.lit("row-") + pl.col(ROW).cast(pl.String)
+    if "touch_id" not in touches.columns:
+        return row_id
+    if not touches.get_column("touch_id").null_count():  # most logs: no string built
+        return pl.col("touch_id")
+    return pl.coalesce("touch_id", row_id)
 
 
 def _entity_key(level: Level) -> str:
@@ -219,9 +233,7 @@ def build_journeys(
             touches = touches.with_columns(pl.lit(None, pl.String).alias(col))
     if touches.get_column("touch_id").null_count():
         # touches without an id get their source row number, so every output row is traceable
-        touches = touches.with_columns(
-            pl.coalesce("touch_id", pl.lit("row-") + pl.col(ROW).cast(pl.String)).alias("touch_id")
-        )
+        touches = touches.with_columns(journey_touch_id(touches).alias("touch_id"))
     touches_in = touches.height
     missing = touches.get_column(key).is_null()
     dropped: dict[str, int] = {}
