@@ -258,20 +258,55 @@ def test_an_exact_duplicate_is_dropped_and_counted_as_a_run_does(engine: str) ->
 
 
 def test_the_service_says_what_it_dropped_and_keeps_todays_defaults(
-    client: TestClient,
+    tmp_path: Path,
 ) -> None:
+    """While nothing is published, a rule-based request has no run: no lookback."""
     old = [{"timestamp": "2023-01-01T00:00:00Z", "channel": "events"}, *REPORT_12]
-    response = client.post("/v1/attribute", headers=AUTH, json={
-        "models": ["linear"], "journeys": [{"conversion": DEAL, "touches": old}]})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["touches_dropped"] == {"exact_duplicate": 1}  # no snapshot: no lookback
-    assert [r["credit"] for r in body["touch_credit"]] == pytest.approx([1 / 3] * 3)
-    twice = client.post("/v1/attribute", headers=AUTH, json={
-        "models": ["linear"], "journeys": [{"conversion": DEAL, "touches": [
-            {**t, "touch_id": "x"} for t in REPORT_12]}]})
-    assert twice.status_code == 422
-    assert twice.json()["error"]["field"] == "journeys[0].touches[1].touch_id"
+    empty = tmp_path / "runs"
+    empty.mkdir()
+    with TestClient(create_app(Settings(api_keys=(KEY,), data_dir=tmp_path,
+                                        runs_dir=empty))) as client:
+        response = client.post("/v1/attribute", headers=AUTH, json={
+            "models": ["linear"], "journeys": [{"conversion": DEAL, "touches": old}]})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["snapshot"] is None
+        assert body["touches_dropped"] == {"exact_duplicate": 1}  # no snapshot: no lookback
+        assert [r["credit"] for r in body["touch_credit"]] == pytest.approx([1 / 3] * 3)
+        twice = client.post("/v1/attribute", headers=AUTH, json={
+            "models": ["linear"], "journeys": [{"conversion": DEAL, "touches": [
+                {**t, "touch_id": "x"} for t in REPORT_12]}]})
+        assert twice.status_code == 422
+        assert twice.json()["error"]["field"] == "journeys[0].touches[1].touch_id"
+
+
+@pytest.mark.parametrize("models", [["linear"], ["linear", "w_shaped"]])
+def test_a_rule_based_request_is_scored_as_the_current_snapshots_run(
+    client: TestClient, runs: tuple[Path, dict[str, Published]], models: list[str],
+) -> None:
+    """newuser-report18 S1: rule-based models alone, no "snapshot", while a snapshot is
+    published: scored without the run's lookback, stage names, aliases or role multipliers
+    (other credit than the nightly run, 200, "snapshot": null). Now as the current
+    snapshot's run, the same answer as naming it."""
+    current = SnapshotStore.beside(runs[0]).current()
+    assert current is not None
+    assert current.run_id == "account"
+    run = runs[1]["account"]
+    journeys = run.journeys[:10]
+    sent = {"models": models, "journeys": journeys}
+    plain = client.post("/v1/attribute", headers=AUTH, json=sent)
+    named = client.post("/v1/attribute", headers=AUTH,
+                        json=sent | {"snapshot": current.snapshot_id})
+    assert plain.status_code == named.status_code == 200, plain.text
+    assert plain.json()["snapshot"] == current.snapshot_id
+    assert plain.json()["run_id"] == "account"
+    assert plain.json() == named.json()
+    # and the run's credit: the role multipliers weigh it (with none, linear is 1/n)
+    rows = plain.json()["touch_credit"]
+    sizes = {c: sum(r["conversion_id"] == c for r in rows) for c in {r["conversion_id"]
+                                                                     for r in rows}}
+    assert any(abs(r["credit"] - 1 / sizes[r["conversion_id"]]) > 1e-6
+               for r in rows if r["model"] == "linear")
 
 
 def test_a_journey_whose_touches_are_all_dropped_is_unattributed(

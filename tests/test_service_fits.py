@@ -162,7 +162,12 @@ def test_fitted_models_kept_are_bounded_and_so_are_the_model_sets_holding_them(
     assert cache.cached(["markov:order=1"]) is None
     assert cache.cached(["shapley"]) is not None
     assert cache.cached(["linear"]) is None  # never asked
-    assert cache.get(["linear"], None).snapshot is None
+    linear = cache.get(["linear"], None)  # rule-based: on the current snapshot, no fit
+    assert linear.snapshot is not None
+    assert not linear.scorer.estimators_
+    current = SnapshotStore.beside(runs).current()
+    assert current is not None
+    assert linear.snapshot.snapshot_id == current.snapshot_id
     kept = {id(e) for key in (["shapley"], ["counterfactual"], ["linear"])
             if (s := cache.cached(key)) is not None for e in s.scorer.estimators_.values()}
     assert len(kept) == 2

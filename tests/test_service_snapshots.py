@@ -250,9 +250,15 @@ def test_a_data_driven_scorer_is_reused_until_the_current_snapshot_changes(
     assert cache.cached(models) is refitted
     assert cache.cached(models, first.snapshot_id) is fitted  # named: snapshots never change
     assert cache.cached(["linear"]) is None  # a set not resolved yet
-    rules = cache.get(["linear"], None)
-    assert rules.snapshot is None
+    rules = cache.get(["linear"], None)  # rule-based alone: the current snapshot's run too
+    assert rules.snapshot is not None
+    assert rules.snapshot.snapshot_id == second.snapshot_id
     assert cache.cached(["linear"]) is rules
+    assert cache.cached(["linear"], first.snapshot_id) is None  # not resolved on that one
+    third = SnapshotStore(store.root).publish(
+        shutil.copytree(stored["good"], tmp_path / "third"))
+    assert cache.cached(["linear"]) is None  # the pointer moved: resolve again
+    assert cache.get(["linear"], None).snapshot.snapshot_id == third.snapshot_id  # type: ignore[union-attr]
 
 
 def test_a_publication_is_seen_by_the_next_request_on_the_fast_path(
@@ -362,8 +368,9 @@ def test_publications_at_once_leave_the_newest_current(tmp_path: Path,
 def test_scoring_on_a_damaged_pointer_says_so_over_http(url: str, runs_dir: Path) -> None:
     """newuser-report3 #3: a pointer naming a missing snapshot, or truncated, answered 409
     no_snapshot "none is published; publish a finished run": now 503 for the operator,
-    naming the pointer and the snapshots there; rule-based and named-snapshot requests are
-    unaffected, the listing warns, and a publication repairs it."""
+    naming the pointer and the snapshots there (rule-based requests too: which run's options
+    apply cannot be known); named-snapshot requests are unaffected, the listing warns, and a
+    publication repairs it."""
     sent = {"models": ["markov"], "journeys": [journey("o1", "linkedin", "email")]}
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
         snap = http.post("/v1/models/snapshots", json={"run_id": "good"}).json()
@@ -381,8 +388,10 @@ def test_scoring_on_a_damaged_pointer_says_so_over_http(url: str, runs_dir: Path
             assert str(runs_dir) not in answer.text
             if "nope" in content:
                 assert "names snapshot 'nope'" in err["message"]
-            assert http.post("/v1/attribute", json=sent | {"models": ["linear"]}
-                             ).status_code == 200
+            # rule-based too (newuser-report18 S1): which run's options apply is unknown
+            rules = http.post("/v1/attribute", json=sent | {"models": ["linear"]})
+            assert rules.status_code == 503, rules.text
+            assert rules.json()["error"] == err
             named = http.post("/v1/attribute", json=sent | {"snapshot": snap["snapshot_id"]})
             assert named.status_code == 200
             listed = http.get("/v1/models/snapshots").json()

@@ -5,8 +5,9 @@ it (~0.3 ms of the ~1 ms a 20-touch request costs the worker). :class:`ScoringFa
 answers the request that needs none of it: a body with a ``Content-Length`` of at most
 :data:`~service.api.routes.attribute.INLINE_BYTES`, in the plain form
 (:func:`~service.api.body.read_plain`), within every limit, for a model set already
-resolved and fitted (:meth:`~service.core.scoring.ScorerCache.cached`: rule-based, or
-data-driven on a named snapshot or on the current one while its pointer is unchanged) and
+resolved and fitted (:meth:`~service.core.scoring.ScorerCache.cached`: on a named snapshot
+or on the current one while its pointer is unchanged; rule-based models alone while nothing
+is published) and
 small enough to score on the event loop. It does what the route does for such a request
 (parse, check, score, render: the same functions), so the answer is the route's, byte for
 byte.

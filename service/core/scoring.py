@@ -7,8 +7,10 @@ else the current one; never "the latest run". Snapshots never change once writte
 scorer fitted on one stays valid for as long as it is cached. A scorer on a snapshot reads
 and credits requests as the snapshot's run read and credited its data (its aliases, stage
 names, conversion stage, milestones, key, lookback, touch cap and role multipliers:
-:meth:`attribution.ModelSnapshot.scoring_options`), rule-based models included when the
-request names the snapshot.
+:meth:`attribution.ModelSnapshot.scoring_options`), rule-based models included: a request
+of rule-based models alone is scored on the snapshot it names, else on the current one, and
+without a run's options only while nothing is published (a CRM that asks for ``linear``
+beside the nightly run gets the nightly run's credit, not another one).
 """
 
 from __future__ import annotations
@@ -89,27 +91,27 @@ class ScorerCache:
         self._fitting: dict[tuple[str, str, str], tuple[Future[Any], str, float]] = {}
         self._needs_snapshot: dict[str, bool] = {}
         self._lock = threading.Lock()
-        #: (pointer marker, snapshot id) of the current snapshot when last read.
-        self._current: tuple[tuple[int, int, int], str] | None = None
+        #: (pointer marker, snapshot id) of the current snapshot when last read; both None
+        #: when nothing was published (no pointer, no snapshot).
+        self._current: tuple[tuple[int, int, int] | None, str | None] | None = None
 
     def cached(self, models: list[Any], snapshot_id: str | None = None) -> Scoring | None:
         """The cached scorer of a model set, else None; no resolving, no reading.
 
-        A rule-only set is found by its models. A data-driven set is found for the snapshot
-        a request names (snapshots never change once written), or for the current one while
-        the store's pointer is unchanged since the scorer was fitted (one ``stat``): a new
-        publication is seen by the very next request; and only while the store still holds
-        that snapshot (one more ``stat``)."""
+        A set is found for the snapshot a request names (snapshots never change once
+        written), or for the current one while the store's pointer is unchanged since it was
+        last read (one ``stat``): a new publication is seen by the very next request; and
+        only while the store still holds that snapshot (one more ``stat``). A rule-only set
+        is found without a snapshot while nothing is published."""
         key = _key(models)
-        needs = self._needs_snapshot.get(key)
-        if needs is None:
+        if key not in self._needs_snapshot:
             return None
-        if not needs and snapshot_id is None:
-            return self._scorers.get((key, None))
         if snapshot_id is None:
             current = self._current
             if current is None or self.snapshots.current_marker() != current[0]:
                 return None
+            if current[1] is None:  # nothing published: rule-based models alone score
+                return self._scorers.get((key, None))
             snapshot_id = current[1]
         scoring = self._scorers.get((key, snapshot_id))
         # a snapshot removed from the store (by an operator, or another server's retention)
@@ -142,9 +144,11 @@ class ScorerCache:
         """
         key = _key(models)
         data = self._data_driven(key, models)
-        snapshot: ModelSnapshot | None = None
+        snapshot: ModelSnapshot | None
         if data or snapshot_id is not None:  # a snapshot named is used (and must exist)
             snapshot = self._snapshot(data, snapshot_id)
+        else:  # rule-based alone: the current snapshot's run options, when one is published
+            snapshot = self._current_snapshot()
         cache_key = (key, snapshot.snapshot_id if snapshot else None)
         with self._lock:
             found = self._scorers.get(cache_key)
@@ -251,13 +255,7 @@ class ScorerCache:
                 raise ServiceError(404, "not_found", f"no published snapshot '{snapshot_id}'; "
                                    "GET /v1/models/snapshots lists them", field="snapshot")
             return snapshot
-        marker = self.snapshots.current_marker()  # before reading: a change after it is seen
-        try:
-            current = self.snapshots.current()
-        except attribution.InputError as exc:  # a damaged pointer: the operator's to repair
-            raise ServiceError(503, "snapshot_store", str(exc)) from None
-        if current is not None and marker is not None:
-            self._current = (marker, current.snapshot_id)
+        current = self._current_snapshot()
         if current is None:
             every = [n for n, m in attribution.available_models().items() if m.family == "data"]
             raise ServiceError(
@@ -265,4 +263,16 @@ class ScorerCache:
                 f"{', '.join(data)}: data-driven models ({', '.join(every)}) are fitted on a "
                 f"published model snapshot and none is published; {PUBLISH_HINT}",
                 field="models")
+        return current
+
+    def _current_snapshot(self) -> ModelSnapshot | None:
+        """The current snapshot, None when nothing is published; remembered with the
+        pointer's marker for :meth:`cached`. A damaged pointer is a 503: which run's options
+        apply cannot be known, and scoring without them would answer for another run."""
+        marker = self.snapshots.current_marker()  # before reading: a change after it is seen
+        try:
+            current = self.snapshots.current()
+        except attribution.InputError as exc:  # a damaged pointer: the operator's to repair
+            raise ServiceError(503, "snapshot_store", str(exc)) from None
+        self._current = (marker, current.snapshot_id if current is not None else None)
         return current
