@@ -116,9 +116,9 @@ def test_the_channel_spelling_cache_emptied_mid_request_spells_every_name(
 ) -> None:
     # new-user report 6 #9: once 4,096 spellings were cached, a request whose other channel
     # was cached lost it to the emptying: KeyError, a 500 from the service
-    from attribution.engine import _scoring_small
+    from attribution.engine import _scoring_small_read
 
-    monkeypatch.setattr(_scoring_small, "_SPELLING_CACHE_SIZE", 8)
+    monkeypatch.setattr(_scoring_small_read, "_SPELLING_CACHE_SIZE", 8)
     scorer = attribution.JourneyScorer(models=["linear"]).fit()  # the cache is the scorer's
     assert scorer._small is not None
     for i in range(30):
@@ -128,4 +128,4 @@ def test_the_channel_spelling_cache_emptied_mid_request_spells_every_name(
         credit = scorer.score([journey], engine="small").channel_credit
         assert dict(credit.select("channel", "conversions").iter_rows()) == {
             f"ch{i}": 0.5, "b": 0.5}
-        assert len(scorer._small._spell._names) <= 8
+        assert len(scorer._small._spell._values) <= 8

@@ -359,8 +359,9 @@ def test_publications_at_once_leave_the_newest_current(tmp_path: Path,
     older = published[0] if published[0] is not newest else published[1]
     assert store._point_at(older) is False
     assert store.current_id() == newest.snapshot_id
-    result = CliRunner().invoke(attribution.cli.app, ["publish", str(stored["good"]),
-                                                      "--to", str(store.root)])
+    from attribution.cli import app  # not an attribute of the package until imported
+
+    result = CliRunner().invoke(app, ["publish", str(stored["good"]), "--to", str(store.root)])
     assert result.exit_code == 0, result.output
     assert "it is now the current snapshot" in " ".join(result.output.split())
 

@@ -42,7 +42,6 @@ __all__ = [
     "frames",
     "reads_as_missing",
     "scoring_stages",
-    "unattributed",
     "with_units",
 ]
 
@@ -138,10 +137,6 @@ class _Times:
             i = int(failed.arg_true()[0])
             raise _fail(self.paths[i], f"must be an ISO 8601 timestamp; got {self.texts[i]!r}")
         return parsed
-
-
-def unattributed(journeys: Sequence[JourneyLike]) -> list[str]:
-    return [str(j["conversion"]["id"]) for j in journeys if not j.get("touches")]
 
 
 def frames(

@@ -83,7 +83,6 @@ from attribution.engine._journey_request import (
     SEP,
     JourneyLike,
     frames,
-    unattributed,
     with_units,
 )
 from attribution.engine._reference import reference_touch_credit
@@ -284,12 +283,12 @@ class JourneyScorer:
         self._rule_labels = [r.label for r in rules]
         self._rule_weights = {_CREDIT_PREFIX + r.label: r.build() for r in rules}
         try:  # the small engine credits channels only: a campaign key takes the others
-            if self.key != "channel" or self._multipliers is not None:
+            if self.key != "channel":
                 raise NeedsGeneralEngine
             self._small: SmallEngine | None = SmallEngine(
                 runs, self.estimators_, aliases=self._aliases, stage_names=self._stage_names,
                 conversion_stage=self._conversion_stage, milestones=self._milestones,
-                window=self._window, cap=self._cap)
+                window=self._window, cap=self._cap, role_multipliers=self._multipliers)
         except NeedsGeneralEngine:
             self._small = None
         return self
@@ -343,8 +342,8 @@ class JourneyScorer:
                     raise ValueError("the small engine does not take this request; use "
                                      "engine='auto'") from None
             else:
-                return JourneyScores(result, None, self.labels, unattributed(journeys),
-                                     notes=self.notes_)
+                return JourneyScores(result, None, self.labels, result.req.unattributed,
+                                     result.req.dropped, self.notes_)
         touches, conversions = self._frames(journeys)
         touches, dropped = apply_drops(touches, conversions, window=self._window, cap=self._cap)
         if engine in ("auto", "fast"):

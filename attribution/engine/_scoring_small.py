@@ -25,11 +25,14 @@ included) in a fraction of that:
   counterfactual, the fitted position credits of each converting path, looked up once per
   journey in a dictionary built on first use.
 
-Anything else (an unusual timestamp form, a field the checks would refuse, a model class
-this engine does not know, a touch to drop: an exact duplicate, or one outside the run's
-lookback or beyond its touch cap; a run's role multipliers) raises
-:class:`NeedsGeneralEngine`, and the scorer takes the general path, which gives the answer
-or the error with its field path. So this engine never accepts what the general one
+A request shaped as a CRM sends it under a published run is read as that run reads it
+(:mod:`attribution.engine._scoring_small_read`): a stage mapped by the run's
+``stage_names`` (``Closed Won``), touches outside the run's lookback or beyond its cap
+dropped and counted, each touch's ``role`` weighing rule-based credit under an
+account-level run's role multipliers. Anything else (an unusual timestamp form, a field the
+checks would refuse, a model class this engine does not know, an exact duplicate touch)
+raises :class:`NeedsGeneralEngine`, and the scorer takes the general path, which gives the
+answer or the error with its field path. So this engine never accepts what the general one
 refuses. Its Python work is bounded by :data:`SMALL_TOUCHES`
 (the per-journey dictionary lookups of counterfactual included); larger requests keep the
 vectorised Polars engine.
@@ -37,28 +40,34 @@ vectorised Polars engine.
 
 from __future__ import annotations
 
-import re
-import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final
 
 import numpy as np
-import polars as pl
 
 from attribution.engine._journey_request import (
     DUPLICATE_FIELDS,
     MILESTONES,
     exact_duplicates,
     known_stages,
-    reads_as_missing,
+)
+from attribution.engine._scoring_small_read import (
+    US,
+    NeedsGeneralEngine,
+    channel_reader,
+    conversion_micros,
+    is_mapping,
+    micros,
+    role_reader,
+    stage_reader,
+    text,
+    texts,
 )
 from attribution.engine._scoring_small_result import SmallResult
 from attribution.exceptions import ModelParameterError
-from attribution.inputs._channels import normalise_channels
-from attribution.inputs._reading import END_OF_DAY_OFFSET, is_blank
 from attribution.inputs._separator import SEPARATOR
 from attribution.inputs._stage_names import stage_renames
 from attribution.journeys._conversions import DEFAULT_MILESTONES
@@ -73,108 +82,6 @@ __all__ = ["SMALL_TOUCHES", "NeedsGeneralEngine", "SmallEngine", "SmallResult"]
 #: Requests of at most this many touches (all journeys together) take this engine.
 SMALL_TOUCHES: Final = 2_000
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_US: Final = timedelta(microseconds=1)
-#: The ISO 8601 forms read here; anything else goes to the general engine's parser.
-_ISO: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
-)
-_SPELLING_CACHE_SIZE: Final = 4_096
-
-
-class NeedsGeneralEngine(Exception):  # noqa: N818 - a signal, not an error
-    """The request needs the general engine (to score it, or to say what is wrong)."""
-
-
-def _micros(value: Any) -> int:
-    """A timestamp as integer microseconds since the epoch, UTC (naive = UTC)."""
-    kind = type(value)
-    if kind is datetime:
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    elif kind is str:
-        if _ISO.fullmatch(value) is None:
-            raise NeedsGeneralEngine
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise NeedsGeneralEngine from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    elif kind is date:
-        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    else:
-        raise NeedsGeneralEngine
-    micros: int = (moment - _EPOCH) // _US
-    return micros
-
-
-#: From a day's midnight to its end (:data:`attribution.inputs.END_OF_DAY`), in microseconds.
-_DAY_END: Final = END_OF_DAY_OFFSET // timedelta(microseconds=1)
-
-
-def _conversion_micros(value: Any) -> int:
-    """:func:`_micros` of a conversion: a date alone is the end of that day (as
-    :class:`attribution.engine._journey_request._Times` reads it)."""
-    micros = _micros(value)
-    kind = type(value)
-    if kind is date or (kind is str and len(value) == 10):  # _ISO: YYYY-MM-DD alone
-        micros += _DAY_END
-    return micros
-
-
-def _mapping(value: Any) -> bool:
-    return type(value) is dict or isinstance(value, Mapping)
-
-
-def _text(value: Any) -> str:
-    if type(value) is not str or not value:
-        raise NeedsGeneralEngine
-    return value
-
-
-class _Channels:
-    """Each channel sent as the run names it: :func:`normalise_channels` (the one spelling,
-    then the run's ``aliases``), the function a run normalises its touches with, called once
-    per name not seen before (one Polars call per request at most); a name that files read
-    as missing (:func:`blank_as_null`: ``N/A``, ``-``, ``null``) goes to the general engine,
-    which refuses it naming its field.
-
-    The cache is emptied when it would pass :data:`_SPELLING_CACHE_SIZE`, and then every
-    name of the request is normalised again (a name cached before the emptying is gone
-    too); one lock, as the service scores from threads (new-user report 6 #9: after 4,096
-    spellings a request's cached name was cleared away, a KeyError and a 500)."""
-
-    def __init__(self, aliases: Mapping[str, str] | None) -> None:
-        self.aliases = dict(aliases or {})
-        self._names: dict[str, str | None] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, channels: list[str]) -> list[str]:
-        with self._lock:
-            names = self._names
-            missing = [c for c in set(channels) if c not in names]
-            if missing:
-                if len(names) + len(missing) > _SPELLING_CACHE_SIZE:
-                    names.clear()
-                    missing = list(set(channels))
-                raw = pl.Series("channel", missing, dtype=pl.String)
-                absent = reads_as_missing(raw).to_list()
-                used = normalise_channels(raw.to_frame(), self.aliases)[0]
-                names.update(zip(missing, [None if a else u for a, u in zip(
-                    absent, used.get_column("channel").to_list(), strict=True)], strict=True))
-            out = [names[c] for c in channels]
-        if None in out:
-            raise NeedsGeneralEngine
-        return out  # type: ignore[return-value]  # no None left
-
-
-def _texts(values: list[Any]) -> None:
-    """Each value non-blank text (:func:`attribution.inputs._reading.is_blank`: whitespace
-    or invisible characters only), else the general engine reads the request (and names the
-    value)."""
-    if values and (set(map(type, values)) != {str} or any(map(is_blank, values))):
-        raise NeedsGeneralEngine
-
 
 #: No milestone reached (below any timestamp that a ``datetime`` can hold).
 _NEVER: Final = np.iinfo(np.int64).min
@@ -185,6 +92,16 @@ def _repeats(touches: Sequence[Mapping[str, Any]], moments: list[int]) -> bool:
     rule, :func:`exact_duplicates`: it drops and counts them)."""
     fields = {f: [t.get(f) for t in touches] for f in DUPLICATE_FIELDS}
     return bool(exact_duplicates([0] * len(touches), moments, fields).any())
+
+
+def _last(inside: list[int], ids: list[str], moments: list[int], cap: int) -> list[int]:
+    """The positions of a journey's touches kept under the run's cap: its last ``cap`` in
+    time (ties by touch id, then as sent), as the general engine keeps them; in the order
+    sent."""
+    if len(inside) <= cap:
+        return inside
+    ordered = sorted(inside, key=lambda k: (moments[k], ids[k], k))
+    return sorted(ordered[len(ordered) - cap:])
 
 
 @dataclass(frozen=True)
@@ -198,14 +115,21 @@ class _JourneyRules:
     milestones: tuple[tuple[str, tuple[str, ...]], ...] = tuple(DEFAULT_MILESTONES.items())
     window: int = np.iinfo(np.int64).max // 2
     cap: int = SMALL_TOUCHES
+    #: a stage sent that is not taken as sent -> the run's stage (:func:`stage_reader`)
+    stage_of: Callable[[list[Any]], list[Any]] | None = None
+    #: a role sent -> its multiplier, with the run's role multipliers (:func:`role_reader`)
+    role_of: Callable[[list[Any]], list[Any]] | None = None
 
 
 class _Request:
     """A request's journeys as arrays, touches in (conversion id, time, touch id, position
-    sent) order: what :func:`with_roles` gives the Polars engine."""
+    sent) order: what :func:`with_roles` gives the Polars engine; the touches the run's
+    lookback and cap leave out are dropped and counted (``dropped``, as
+    :func:`~attribution.engine._scoring_drops.apply_drops` counts them), and ``unattributed``
+    lists the journeys left without a touch (sent without, or every one dropped)."""
 
-    def __init__(self, journeys: Sequence[Any], spell: _Channels, rules: _JourneyRules
-                 ) -> None:
+    def __init__(self, journeys: Sequence[Any], spell: Callable[[list[Any]], list[Any]],
+                 rules: _JourneyRules) -> None:
         stages, role_stages = rules.stages, rules.milestones
         if isinstance(journeys, Mapping) or not isinstance(journeys, Sequence):
             raise NeedsGeneralEngine
@@ -218,14 +142,17 @@ class _Request:
         t_contacts: list[str | None] = []
         t_channels: list[str] = []
         t_times: list[int] = []
+        t_roles: list[str | None] = []
+        unattributed: list[str] = []
+        outside = too_long = 0
         for j, journey in enumerate(journeys):
-            if not _mapping(journey):
+            if not is_mapping(journey):
                 raise NeedsGeneralEngine
             conversion = journey.get("conversion")
-            if not _mapping(conversion):
+            if not is_mapping(conversion):
                 raise NeedsGeneralEngine
-            conv_ids.append(_text(conversion.get("id")))
-            at = _conversion_micros(conversion.get("timestamp"))
+            conv_ids.append(text(conversion.get("id")))
+            at = conversion_micros(conversion.get("timestamp"))
             conv_times.append(at)
             value = conversion.get("value")
             if value is None:
@@ -243,17 +170,19 @@ class _Request:
             stage = conversion.get("stage")
             if stage is None:
                 stage = rules.conversion_stage
-            elif _text(stage) not in stages:  # mapped, or refused, by the general engine
-                raise NeedsGeneralEngine
+            elif text(stage) not in stages:  # mapped as a run maps it (else: refused there)
+                if rules.stage_of is None:
+                    raise NeedsGeneralEngine
+                stage = rules.stage_of([stage])[0]
             milestones = journey.get("milestones") or {}
-            if not _mapping(milestones) or not set(milestones) <= set(MILESTONES):
+            if not is_mapping(milestones) or not set(milestones) <= set(MILESTONES):
                 raise NeedsGeneralEngine
             when: list[int] = []
             for role, names in role_stages:
                 # the first of the milestone's events, the conversion one of its own stage,
                 # kept when reached at or before the conversion (_with_milestones)
                 sent = milestones.get(role) if role in MILESTONES else None
-                first = _micros(sent) if sent is not None else None
+                first = micros(sent) if sent is not None else None
                 if first is not None and first > at:
                     raise NeedsGeneralEngine  # refused there, naming the milestone
                 if stage in names and (first is None or at < first):
@@ -261,39 +190,59 @@ class _Request:
                 when.append(first if first is not None and first <= at else _NEVER)
             reached.append(when)
             touches = journey.get("touches")
-            if touches is None:
+            if not touches:
+                if touches is not None and type(touches) is not list and (
+                        isinstance(touches, Mapping) or not isinstance(touches, Sequence)):
+                    raise NeedsGeneralEngine
+                unattributed.append(conv_ids[-1])
                 continue
             if type(touches) is not list and (isinstance(touches, Mapping)
                                               or not isinstance(touches, Sequence)):
                 raise NeedsGeneralEngine
             sent_count = len(touches)
-            if len(t_ids) + sent_count > SMALL_TOUCHES or not all(map(_mapping, touches)):
+            if len(t_ids) + sent_count > SMALL_TOUCHES or not all(map(is_mapping, touches)):
                 raise NeedsGeneralEngine
             ids = ids_sent = [t.get("touch_id") for t in touches]
             if None in ids:
                 ids = [f"touches[{k}]" if t is None else t for k, t in enumerate(ids)]
-            _texts(ids)
+            texts(ids)
             if len(set(ids)) < sent_count:
                 raise NeedsGeneralEngine
             contacts = [t.get("contact_id") for t in touches]
-            _texts([c for c in contacts if c is not None])
+            texts([c for c in contacts if c is not None])
             # role and campaign: read (and checked) by the general engine only
-            _texts([v for t in touches for v in (t.get("role"), t.get("campaign"))
+            texts([v for t in touches for v in (t.get("role"), t.get("campaign"))
                     if v is not None])
             channels = [t.get("channel") for t in touches]
-            _texts(channels)
+            texts(channels)
             if any(SEPARATOR in c for c in channels):
                 raise NeedsGeneralEngine
-            moments = [_micros(t.get("timestamp")) for t in touches]
-            if moments and (max(moments) > at or min(moments) < at - rules.window):
-                raise NeedsGeneralEngine  # refused there, or a touch the run's lookback drops
-            if sent_count > rules.cap or (None in ids_sent and _repeats(touches, moments)):
-                raise NeedsGeneralEngine  # touches to drop: the general engine counts them
-            t_conv += [j] * sent_count
+            moments = [micros(t.get("timestamp")) for t in touches]
+            if max(moments) > at:
+                raise NeedsGeneralEngine  # refused there, naming the touch
+            if None in ids_sent and _repeats(touches, moments):
+                raise NeedsGeneralEngine  # exact duplicates: the general engine counts them
+            roles = [t.get("role") for t in touches] if rules.role_of is not None else None
+            start = at - rules.window
+            if min(moments) < start or sent_count > rules.cap:
+                inside = [k for k in range(sent_count) if moments[k] >= start]
+                keep = _last(inside, ids, moments, rules.cap)
+                outside += sent_count - len(inside)
+                too_long += len(inside) - len(keep)
+                ids, contacts, channels, moments = ([v[k] for k in keep] for v in (
+                    ids, contacts, channels, moments))
+                if roles is not None:
+                    roles = [roles[k] for k in keep]
+                if not keep:
+                    unattributed.append(conv_ids[-1])
+                    continue
+            t_conv += [j] * len(ids)
             t_ids += ids
             t_contacts += contacts
             t_channels += channels
             t_times += moments
+            if roles is not None:
+                t_roles += roles
         if len(set(conv_ids)) < len(conv_ids):
             raise NeedsGeneralEngine
         self.conv_ids = conv_ids
@@ -319,6 +268,13 @@ class _Request:
         self.touch_ids = [t_ids[i] for i in listed]
         self.contacts = [t_contacts[i] for i in listed]
         self.channels = spell([t_channels[i] for i in listed])
+        #: each touch's buying-committee multiplier (an account-level run's), else None
+        self.role_weights = None if rules.role_of is None else np.asarray(
+            rules.role_of([t_roles[i] for i in listed]), dtype=np.float64)
+        self.unattributed = unattributed
+        #: touches dropped by reason, names in order (:func:`dropped_counts`' form)
+        self.dropped = {reason: count for reason, count in (
+            ("journey_too_long", too_long), ("outside_lookback", outside)) if count}
         # journeys in id order, each one's touches contiguous
         starts = np.empty(n, dtype=bool)
         ends = np.empty(n, dtype=bool)
@@ -356,17 +312,20 @@ class SmallEngine:
                  stage_names: Mapping[str, str | Sequence[str]] | None = None,
                  conversion_stage: str = "closed_won",
                  milestones: Mapping[str, Sequence[str]] | None = None,
-                 window: timedelta | None = None, cap: int | None = None) -> None:
+                 window: timedelta | None = None, cap: int | None = None,
+                 role_multipliers: Mapping[str, float] | None = None) -> None:
         self.labels = [r.label for r in runs]
-        self._spell = _Channels(aliases)
+        self._spell = channel_reader(aliases)
         milestones = milestones or DEFAULT_MILESTONES
         # stages taken as sent: a name the scorer knows that stage_names does not rename
         known = known_stages(stage_names, conversion_stage, milestones)
         self._rules_of_journeys = _JourneyRules(
             frozenset(known) - set(stage_renames(stage_names)), conversion_stage,
             tuple((role, tuple(names)) for role, names in milestones.items()),
-            **({"window": window // _US} if window is not None else {}),
-            **({"cap": cap} if cap is not None else {}))
+            **({"window": window // US} if window is not None else {}),
+            **({"cap": cap} if cap is not None else {}),
+            stage_of=stage_reader(stage_names, conversion_stage, milestones),
+            role_of=role_reader(role_multipliers) if role_multipliers is not None else None)
         rules = [(r.label, r.build()) for r in runs if r.spec.family == "rule"]
         self._rules: list[tuple[str, RoleWeights]] = rules
         # roles x models, "last_non_direct" once per set of direct channels
@@ -430,6 +389,8 @@ class SmallEngine:
         for m, table in self._multipliers:
             raw[:, m] *= np.fromiter((table.get(c, 1.0) for c in req.channels),
                                      dtype=np.float64, count=n)
+        if req.role_weights is not None:  # the run's buying-committee weighting
+            raw *= req.role_weights[:, None]
         if self._half_lives.size:  # time decay, every such model at once
             part = raw[:, self._decay_models]
             # the journey's latest touch with positive weight; none: no credit from decay
