@@ -320,6 +320,7 @@ def _economics(
     from attribution.b2b._campaigns import InfluenceCsv, campaign_economics
     from attribution.b2b._economics import unit_economics
     from attribution.b2b._economics_accountless import accountless_finding, drop_accountless
+    from attribution.b2b._economics_heavy import bound_heavy_contacts
     from attribution.b2b._economics_slices import touch_exposure
     from attribution.b2b._retention import close_months, retention
     from attribution.b2b._retention_units import record_amount_check
@@ -415,6 +416,9 @@ def _economics(
             formats=formats,
             channel_aliases=channel_aliases,
         )
+    heavy = None  # a bot-like contact weighs like the busiest real one in the split
+    if exposure is not None:
+        exposure, heavy = bound_heavy_contacts(exposure)
     accountless = None  # at account level a touch without an account reaches no segment
     if exposure is not None and options is not None and options.level == "account":
         exposure, accountless = drop_accountless(exposure)
@@ -434,6 +438,8 @@ def _economics(
     econ.parameters[KEY] = aliases  # the accounts' segments read as published ones
     if accountless is not None:
         econ.parameters["touches_without_account"] = accountless_finding(accountless, econ.table)
+    if heavy is not None:
+        econ.parameters["contacts_bounded"] = heavy
     extras.append(econ)
     if flow is not None:  # the economics' input warnings are alerts too (econfix)
         from attribution.b2b._alerts_data import with_data_alerts

@@ -174,9 +174,11 @@ def touch_exposure(
     formats: Mapping[str, Sequence[str]] | None = None,
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None,
 ) -> pl.DataFrame | None:
-    """Every touch of the touch log counted by ``channel`` and ``account_id`` (the touch's
-    own, else its contact's from ``contacts``; null when neither): the weights of the
-    ``touches`` spend split, non-converting accounts included. None when the log has no
+    """Every touch of the touch log counted by ``channel``, ``account_id`` (the touch's
+    own, else its contact's from ``contacts``; null when neither) and ``contact_id`` (null
+    when the log has none): the weights of the ``touches`` spend split, non-converting
+    accounts included (a contact far more active than the others is bounded after:
+    :func:`attribution.b2b._economics_heavy.bound_heavy_contacts`). None when the log has no
     ``channel`` column (its channels are derived by the run's rules, which this step does
     not repeat: the split then uses the attributed journeys' touches)."""
     tables = columns or {}
@@ -202,9 +204,11 @@ def touch_exposure(
         )
         frame = frame.join(people, on="contact_id", how="left")
         account = account.fill_null(pl.col("_account"))
-    return frame.group_by("channel", account.alias("account_id")).agg(
-        pl.len().cast(pl.Float64).alias("touches")
+    contact = (
+        pl.col("contact_id") if "contact_id" in frame.columns else pl.lit(None, pl.String)
     )
+    return frame.group_by("channel", account.alias("account_id"), contact.alias("contact_id")
+                          ).agg(pl.len().cast(pl.Float64).alias("touches"))
 
 
 def with_exposure(

@@ -12,6 +12,7 @@ from attribution._reporting_currency import money_text, sign
 from attribution.b2b._decision import decision_note
 from attribution.b2b._economics_accountless import accountless_lines
 from attribution.b2b._economics_draws import LOW_MARK, low_note, span
+from attribution.b2b._economics_heavy import heavy_contacts_lines
 from attribution.b2b._economics_joins import join_lines
 from attribution.b2b._economics_window import coverage_lines
 from attribution.b2b._funnel_kpis import judged
@@ -60,7 +61,8 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
         f"{'LTV/CAC':>8} {'payback':>8} {'guardrail':>9}"
         + (_CI_HEADER if ci else ""),
     ]
-    lines[0:0] = [*coverage_lines(p.get("spend_coverage")), *join_lines(p), *accountless_lines(p)]
+    lines[0:0] = [*coverage_lines(p.get("spend_coverage")), *join_lines(p), *accountless_lines(p),
+                  *heavy_contacts_lines(p)]
     for r in rows.iter_rows(named=True):
         flag = "BREACH" if r["breach"] else "ok"
         if r["guardrail_share"] is None and r["status"] == "paid":

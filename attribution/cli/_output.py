@@ -104,7 +104,8 @@ def print_summary(result: AttributionResult, *, top: int = 3) -> None:
         console.print(order_table)
     if result.accounts.width:
         _print_accounts(result)
-    for line in reconciliation_lines(result.manifest.get("reconciliation", {})):
+    cap = result.manifest.get("parameters", {}).get("max_touches_per_journey")
+    for line in reconciliation_lines(result.manifest.get("reconciliation", {}), cap):
         console.print(line, markup=False, highlight=False)
     if shared := result.manifest.get("shared_opportunities"):
         console.print(f"warning: {shared['warning']}", markup=False, highlight=False)
@@ -143,7 +144,7 @@ def _interval(r: dict[str, Any]) -> str:
     return f" ({r['ci_low']:.0%}-{r['ci_high']:.0%})"
 
 
-def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
+def reconciliation_lines(rec: dict[str, Any], cap: Any = None) -> list[str]:
     """The summary's count lines: where every touch and conversion went, and what a user
     needs to check (touches mapped to ``other``, conversions without a value, values
     renamed, duplicates dropped)."""
@@ -211,8 +212,11 @@ def reconciliation_lines(rec: dict[str, Any]) -> list[str]:
     if past:
         checks.append(f"dated before 1990 (kept: check the year) {past}")
     lines.append("; ".join(checks))
+    from attribution.journeys._cap import cut_journey_note
     from attribution.journeys._long import long_journey_note
 
+    if cut := cut_journey_note(rec, cap):  # cut by the cap: the count, the longest
+        lines.append(f"note: {cut}")
     if long := long_journey_note(rec):  # far longer than the others: the count, the longest
         lines.append(f"note: {long}")
     from attribution.inputs._referrers import referrer_note

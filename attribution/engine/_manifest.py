@@ -21,6 +21,7 @@ from attribution.b2b._deals import deal_scope
 from attribution.b2b._engagement import EngagementClock
 from attribution.engine._empty import empty_reason
 from attribution.inputs._referrers import referrer_note
+from attribution.journeys._cap import cut_journey_note
 from attribution.journeys._long import long_journey_note
 from attribution.journeys._milestone_stages import check_found_names
 from attribution.models._channel_params import check_model_channels
@@ -326,15 +327,8 @@ def make_manifest(
     """The manifest of a run (its ``run_id`` new; :meth:`AttributionResult.write` may name
     the run otherwise)."""
     now = datetime.now(UTC)
-    cut = counts.get("journeys_too_long")
-    if cut:  # said where a reader of the run looks first, not only counted
-        notes = [
-            *notes,
-            f"{cut} journey(s) over max_touches_per_journey "
-            f"({parameters.get('max_touches_per_journey')}) kept only their last touches; "
-            f"{counts['touches_dropped'].get('journey_too_long', 0)} touches dropped "
-            "(reconciliation: journeys_too_long_list)",
-        ]
+    if cut := cut_journey_note(counts, parameters.get("max_touches_per_journey")):
+        notes = [*notes, cut]  # said where a reader of the run looks first, not only counted
     if long := long_journey_note(counts):  # far longer than the others, under the cap
         notes = [*notes, long]
     if referred := referrer_note(counts):  # channels taken from the referrers' hosts

@@ -31,6 +31,7 @@ __all__ = [
     "cap_converting",
     "cap_null_paths",
     "check_max_touches",
+    "cut_journey_note",
     "too_long_counts",
     "too_long_journeys",
 ]
@@ -167,3 +168,27 @@ def too_long_counts(entries: pl.DataFrame, key: str) -> dict[str, Any]:
         "journeys_too_long": entries.height,
         "journeys_too_long_list": listed.to_dicts(),
     }
+
+
+def cut_journey_note(counts: dict[str, Any], cap: Any) -> str | None:
+    """The sentence the manifest's notes and the command line's summary say of the journeys
+    the cap cut (None without): their count, the touches dropped and the longest, named
+    (new-user report 22: a bot contact's 30,000 form submissions on a customer's account were
+    said only as ``{'journey_too_long': 20004}`` in the reconciliation line)."""
+    cut = counts.get("journeys_too_long")
+    if not isinstance(cut, int) or cut <= 0:
+        return None
+    dropped = (counts.get("touches_dropped") or {}).get("journey_too_long", 0)
+    listed = counts.get("journeys_too_long_list") or []
+    longest = ""
+    if listed:
+        first = listed[0]
+        entity = next((f" of {k} {first[k]}" for k in ("contact_id", "account_id")
+                       if first.get(k) is not None), "")  # fmt: skip
+        what = (f"conversion {first['conversion_id']}" if first.get("conversion_id")
+                is not None else "a path without a conversion")
+        longest = (f"; the longest, {what}{entity}, had {first['touches']:,} touches: a bot, "
+                   "a tracking loop or a shared login? Look at it, or drop its touches")
+    return (f"{cut:,} journey(s) over max_touches_per_journey ({cap}) kept only their last "
+            f"touches; {dropped:,} touches dropped{longest} "
+            "(reconciliation: journeys_too_long_list)")
