@@ -570,7 +570,7 @@ def unit_economics(
         "spend_channels_without_touches": unmatched,
         "accounts_source": account_table.source if account_table is not None else None,
         "customers_with_a_segment": known_share(segments),
-        **join_findings(account_table, window, subs_match, blended, result.manifest),
+        **join_findings(account_table, window, subs_match, blended, result.manifest, out),
         "subscriptions_source": kept.notes.get("source") if kept is not None else None,
         "ltv_inputs": ltv_inputs(blended, arpa, ltv, spelled_margin, churns, churn_source),
         "bootstrap": bootstrap_parameters(boot, sliced),

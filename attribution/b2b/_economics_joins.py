@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from attribution._reporting_currency import money_text
+from attribution.b2b._economics_repeats import blended_without, repeat_wins, repeat_wins_line
 from attribution.b2b._economics_slices import conversion_accounts, observed_churns
 from attribution.b2b._shared import money
 
@@ -169,11 +170,13 @@ def join_findings(
     subscriptions: dict[str, Any] | None,
     blended: pl.DataFrame,
     manifest: Mapping[str, Any] | None = None,
+    channels: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """``economics.json`` ``parameters``' findings of this module (module docstring), and
     ``not_measured`` when the credited customers carry no value at all (inputs that miss;
     ``manifest``: the run's, whose touches without a contact the unattributed finding
-    names, as anonymous visits are the other usual cause)."""
+    names, as anonymous visits are the other usual cause; ``channels``: the economics' rows
+    by channel, for the repeat wins' CAC per channel)."""
     valued = blended.filter(pl.col("segment") == "all", pl.col("customers") > 0)
     no_value = valued.height > 0 and not valued.filter(pl.col("revenue") > 0).height
     return {
@@ -186,6 +189,8 @@ def join_findings(
         "customers_at_zero_value": None
         if no_value
         else at_zero_value(window.conversions, blended, (manifest or {}).get("decision_model")),
+        "customers_repeat_wins": repeat_wins(window.conversions, window.touch_credit, blended,
+                                             (manifest or {}).get("decision_model"), channels),
     }
 
 
@@ -212,27 +217,7 @@ def at_zero_value(
     found: dict[str, Any] = {
         "customers": credited.height, "at_zero": zero, "share": zero / credited.height
     }
-    rows = (
-        blended.filter(pl.col("segment") == "all", pl.col("customers") > 0)
-        if blended is not None and blended.height
-        else None
-    )
-    if rows is None or not rows.height:
-        return found
-    chosen = rows.filter(pl.col("model") == model) if model is not None else rows.clear()
-    r = (chosen if chosen.height else rows).row(0, named=True)
-    customers, cost = float(r["customers"]), float(r["spend"])
-    loaded = cost + float(r["non_media_cost"] or 0.0)
-    kept = customers - zero
-    return {
-        **found,
-        "model": r["model"],
-        "blended_customers": customers,
-        "blended_cac": cost / customers,
-        "blended_cac_without": cost / kept if kept > 0 else None,
-        "blended_loaded_cac": loaded / customers,
-        "blended_loaded_cac_without": loaded / kept if kept > 0 else None,
-    }
+    return {**found, **blended_without(blended, model, zero)}
 
 
 def zero_value_line(z: Mapping[str, Any]) -> str:
@@ -281,7 +266,8 @@ def join_lines(p: dict[str, Any]) -> list[str]:
         if a.get("matched_by_15_character_id")
         else []
     )
-    return by_15 + [text for _, text in join_items(p)]
+    repeats = [repeat_wins_line(r)] if (r := p.get("customers_repeat_wins")) else []
+    return by_15 + [text for _, text in join_items(p)] + repeats
 
 
 def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
