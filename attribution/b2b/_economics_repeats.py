@@ -109,7 +109,7 @@ def repeat_wins_line(r: Mapping[str, Any]) -> str:
     if channels:
         credit = (" Their credit: " + ", ".join(f"{c['channel']} {c['customers']:,.1f}"
                                                 + _channel_cac(c) for c in channels[:LISTED])
-                  + (", ..." if len(channels) > LISTED else "") + ".")
+                  + (", and more" if len(channels) > LISTED else "") + ".")
     return (
         f"NOTE: {r['repeat']:,} of {r['customers']:,} credited customers ({r['share']:.0%}) "
         "are an account's or contact's second or later won deal (a renewal, an upsell or "
