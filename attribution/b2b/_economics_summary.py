@@ -106,6 +106,12 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
     if rows.filter(pl.col("low_confidence")).height or ci:
         lines.append(f"  ({low_note(draws)})")
     breaches = rows.filter(pl.col("breach"))
+    # a segment over the line is said here too (new-user report 22, M9: "none." read above
+    # an smb row in BREACH)
+    segments = blended.filter((pl.col("segment") != "all") & pl.col("breach").fill_null(False)) \
+        if "breach" in blended.columns else blended.clear()
+    by_segment = ", ".join(f"{r['segment']} at {num(r['guardrail_share'], '.1%')}"
+                           for r in segments.iter_rows(named=True))
     lines.append(
         f"Guardrail breaches under {model}: "
         + (
@@ -113,6 +119,8 @@ def economics_summary(econ: UnitEconomics, model: str | None = None) -> str:
             or ("not measured (no deal values)" if p.get("not_measured") else None)
             or _none_judged(rows)
         )
+        + (f" by channel; by segment (loaded CAC of all channels): {by_segment}"
+           if by_segment else "")
         + "."
     )
     lines.extend(_closest(rows, limit, BASIS_TEXT[basis], ci))
