@@ -70,6 +70,7 @@ from attribution.b2b._plan_levers import (
     lever_lines,
     lever_sentence,
     lever_table,
+    levers_with_value,
     with_draw_agreement,
 )
 from attribution.b2b._plan_measured import (
@@ -409,6 +410,7 @@ def check_plan(
             levers, draw_actions(p, econ.draws, chosen, total_budget, mql_to_customer)
         )
     levers = levers_with_multiples(levers, frame, p.flag_factor)
+    levers = levers_with_value(levers, econ.table, chosen)
     projected_total = float(frame.get_column("projected_customers").fill_null(0.0).sum())
     parts = plan_parts(frame)
     blended_cac = parts["blended_cac"]

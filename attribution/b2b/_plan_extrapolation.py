@@ -137,7 +137,11 @@ def levers_with_multiples(
 def lever_caveat(row: dict[str, Any]) -> str:
     """A grow lever's caveat when the reallocation it stands for is an extrapolation:
     ``4.4x the spend its CAC was measured at: an extrapolation, read as a ceiling, not a
-    forecast``; empty otherwise."""
+    forecast``; a cut lever's when it cuts a channel of more value per dollar than one grown
+    (``value_caveat``, :func:`attribution.b2b._plan_levers.levers_with_value`); empty
+    otherwise."""
+    if row.get("action") == "cut" and row.get("value_caveat"):
+        return str(row["value_caveat"])
     if row.get("action") != "grow" or not row.get("extrapolated"):
         return ""
     return (

@@ -34,6 +34,7 @@ __all__ = [
     "lever_lines",
     "lever_sentence",
     "lever_table",
+    "levers_with_value",
     "with_draw_agreement",
 ]
 
@@ -225,3 +226,28 @@ def lever_sentence(levers: pl.DataFrame) -> str:
     if not parts:
         return f"Across the run's {n} models, every channel's action is to keep it."
     return f"Across the run's {n} models, " + "; ".join(parts) + "."
+
+
+def levers_with_value(levers: pl.DataFrame, table: pl.DataFrame, model: str) -> pl.DataFrame:
+    """``levers`` with ``ltv_to_cac`` (the channel's, under the decision ``model``) and
+    ``value_caveat``: for a cut lever whose channel returns more per dollar (LTV/CAC) than a
+    channel the levers grow, that the plan counts customers, not their value (new-user report
+    22, M18: "cut linkedin" at LTV/CAC 10.6 to grow google_ads at 5.0, since the reallocation
+    buys the cheapest customers first and the plan's target is a count). Null otherwise."""
+    value = table.filter((pl.col("model") == model) & (pl.col("segment") == "all")).select(
+        "channel", "ltv_to_cac")
+    out = levers.join(value, on="channel", how="left", maintain_order="left")
+    grown = out.filter((pl.col("action") == "grow") & (pl.col("status") == "recommended")
+                       & pl.col("ltv_to_cac").is_not_null()).sort("ltv_to_cac", "channel")
+    if not grown.height:
+        return out.with_columns(pl.lit(None, pl.String).alias("value_caveat"))
+    low = grown.row(0, named=True)
+    ratio = pl.col("ltv_to_cac").round(1).cast(pl.String)
+    return out.with_columns(
+        pl.when((pl.col("action") == "cut") & (pl.col("ltv_to_cac") > low["ltv_to_cac"]))
+        .then(pl.format(
+            "the plan counts customers, not their value: {} returns LTV/CAC {}, {} (grown) "
+            f"{low['ltv_to_cac']:.1f}; weigh the value before cutting it",
+            pl.col("channel"), ratio, pl.lit(low["channel"])))
+        .alias("value_caveat")
+    )
