@@ -7,7 +7,9 @@ The survey's rank 1 decides only when
   tracked channel): with a handful, the percentile bootstrap resamples the same few
   answers (5 conversions have 126 distinct resamples) and one answer can put any model
   first with ``p_best`` 1;
-- its agreement is above the second's (a tie at the top is broken by name order only);
+- its agreement is above the second's, or equal and its mean credit on the reported channel
+  above (models that crown the same touch tie on agreement by construction; a tie on both
+  is broken by name order only, so it does not choose);
 - it is first in at least :data:`MIN_P_BEST` of the bootstrap draws (``p_best``): below
   that it is more often *not* the best than the best, and another sample of buyers would
   likely pick another model (a leaderboard without draws, ``bootstrap=0``, is judged on
@@ -57,7 +59,8 @@ def survey_doubt(leaderboard: pl.DataFrame, models: list[str] | None = None) -> 
         )
     rows = board.to_dicts()
     top = rows[0]
-    tied = [r for r in rows if r["agreement"] >= top["agreement"] - _TIE]
+    tied = [r for r in rows if r["agreement"] >= top["agreement"] - _TIE
+            and not _credit_above(top, r)]
     if len(tied) > 1:
         names = [str(r["model"]) for r in tied]
         listed = (
@@ -82,6 +85,16 @@ def survey_doubt(leaderboard: pl.DataFrame, models: list[str] | None = None) -> 
             f"needed{nxt}"
         )
     return None
+
+
+def _credit_above(top: dict[str, object], other: dict[str, object]) -> bool:
+    """Whether ``top``'s mean credit on the reported channel is above ``other``'s: a tie on
+    agreement is broken by it, as the rank is (models that crown the same touch, first_touch
+    and u_shaped, tie on agreement by construction; new-user report 22, M17)."""
+    a, b = top.get("mean_credit"), other.get("mean_credit")
+    if not isinstance(a, float) or not isinstance(b, float) or math.isnan(a) or math.isnan(b):
+        return False
+    return a > b + _TIE
 
 
 def _p_best(rows: list[dict[str, object]]) -> str:

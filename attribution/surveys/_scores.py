@@ -174,7 +174,12 @@ def leaderboard_table(
         agree, cred = both[:, :m], both[:, m:]
         lo_a, hi_a = np.percentile(agree, [2.5, 97.5], axis=0)
         lo_c, hi_c = np.percentile(cred, [2.5, 97.5], axis=0)
+        # first in a draw: the best agreement, a tie broken by mean credit on the reported
+        # channel (as the rank is): models that crown the same touch tie on agreement by
+        # construction (new-user report 22, M17), and credit tells them apart
         best = agree >= agree.max(axis=1, keepdims=True) - TIE
+        among = np.where(best, cred, -np.inf)
+        best &= among >= among.max(axis=1, keepdims=True) - TIE
         p_best = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
     else:
         lo_a = hi_a = lo_c = hi_c = p_best = np.full(m, np.nan)
