@@ -97,7 +97,7 @@ from attribution.b2b._economics_slices import (
 from attribution.b2b._economics_summary import economics_summary
 from attribution.b2b._economics_window import month_count, spend_window
 from attribution.b2b._retention import Retention, retention
-from attribution.b2b._shared import chosen_models, jsonable, rows_error
+from attribution.b2b._shared import chosen_models, doc_text, jsonable, rows_error
 from attribution.b2b._spend_checks import spend_checks
 from attribution.engine._files import RunFiles, write_json_atomic, write_parquet_atomic
 from attribution.inputs._account_inputs import Accounts, Subscriptions, as_accounts
@@ -585,7 +585,7 @@ def unit_economics(
         segment_spend=segment_spend,
         max_lifetime_years=max_lifetime_years,
     )
-    notes["ranges"] = " ".join((_ranges_module.__doc__ or "").split("\n\n", 1)[-1].split())
+    notes["ranges"] = " ".join(doc_text(_ranges_module.__doc__).split("\n\n", 1)[-1].split())
     parameters["pipeline"] = "opportunities by sourced channel" if pipeline is not None else None
     return UnitEconomics(
         table=out,

@@ -14,7 +14,7 @@ from attribution.b2b import _funnel_pipeline as _pipeline_module
 from attribution.b2b._alerts import Alerts, AlertSettings
 from attribution.b2b._alerts_weekly import monthly_threshold
 from attribution.b2b._funnel_channels import NO_TOUCH
-from attribution.b2b._shared import money_text, rows_error
+from attribution.b2b._shared import doc_text, money_text, rows_error
 from attribution.inputs._account_inputs import Accounts
 from attribution.inputs._channels import check_channel_aliases, normalise_channels
 from attribution.inputs._formats import resolve_formats
@@ -125,11 +125,11 @@ def funnel_notes(
         "alert_rule_short": f"{thresholds} vs the trailing {settings.trailing_weeks} weeks"
         f"{by_month}{detected.spend_note()}, provisional weeks excluded",
     }
-    notes["kpis"] = (_kpis_module.__doc__ or "").split("Definitions", 1)[-1].strip()
+    notes["kpis"] = doc_text(_kpis_module.__doc__).split("Definitions", 1)[-1].strip()
     notes["segment"] = (
         f"the segment of the entity's account in '{account_table.source}'; 'unknown' without one"
         if account_table is not None
         else "no accounts table: no segment rows"
     )
-    notes["pipeline"] = (_pipeline_module.__doc__ or "").split("\n\n", 1)[-1].strip()
+    notes["pipeline"] = doc_text(_pipeline_module.__doc__).split("\n\n", 1)[-1].strip()
     return notes
