@@ -241,8 +241,9 @@ def _cac(view: _EconomicsView) -> str:
             )
     # the spend of part of the period, conversions without touches, ids that miss (econfix)
     said = [*coverage_lines(view.params.get("spend_coverage")), *join_lines(dict(view.params))]
-    for line in said:
-        text += f'<br><span class="list"><b class="bad">{e(line)}</b></span>'
+    for line in said:  # a warning in red; a note (counted and said: $0 deals) plain
+        shown = f'<b class="bad">{e(line)}</b>' if not line.startswith("NOTE") else e(line)
+        text += f'<br><span class="list">{shown}</span>'
     return text + _spend_without_touches(view, overall, column)
 
 
