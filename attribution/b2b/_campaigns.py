@@ -185,11 +185,7 @@ class CampaignEconomics:
             f"the CRM influence rows in {RunFiles.CAMPAIGN_INFLUENCE})"
         )
         if reason:
-            lines.append(
-                f"Campaign CAC and ROI not measured ('{NOT_MEASURED}'): {reason}; those "
-                "channels' campaign CACs count only the customers of touches with a campaign "
-                "(the true CAC is at most the one shown, the true ROI at least the one shown)."
-            )
+            lines.append(f"Campaign CAC and ROI not measured ('{NOT_MEASURED}'): {reason}.")
         loose = self.parameters.get("spend_without_campaign") or 0.0
         if loose:
             lines.append(
@@ -405,15 +401,24 @@ def _measured(
     )
     # a channel's credited customers on touches without a campaign, under the model
     untagged = pl.col("conversions").filter(~named).sum().over("model", "channel")
-    grid = grid.with_columns(
+    # customers of the touches' campaigns that no spend row names, in a channel whose spend
+    # names other campaigns, none of them with a customer: the UTM campaign and the ad
+    # report's differ (new-user report 22, M10: 'google_ads fy25 ... $0 unpaid' beside
+    # 'Brand - US' with spend and no customer)
+    paid_customers = pl.col("conversions").filter(named & paid).sum().over("model", "channel")
+    orphan = (named & customers & ~paid & (pl.col("_campaign_spend") > 0)
+              & (pl.col("_paid_customers") <= 0))
+    grid = grid.with_columns(paid_customers.alias("_paid_customers")).with_columns(
         untagged.alias("_untagged"),
         pl.col("conversions").sum().over("model", "channel").alias("_credited"),
+        pl.col("conversions").filter(orphan).sum().over("model", "channel").alias("_orphan"),
     )
     # a campaign with spend and no customer among the touches with a campaign, in a channel
-    # some of whose customers' touches have none: they may be its customers (not ROI -1)
-    partial = named & paid & ~customers & (pl.col("_untagged") > 0)
+    # some of whose customers' touches have none, or whose customers are on campaigns the
+    # spend does not name: they may be its customers (not ROI -1)
+    partial = named & paid & ~customers & ((pl.col("_untagged") > 0) | (pl.col("_orphan") > 0))
     blind = (
-        (~named & customers & ~paid & (pl.col("_channel_spend") > 0)) | partial
+        (~named & customers & ~paid & (pl.col("_channel_spend") > 0)) | partial | orphan
         if touched
         else pl.col("_campaign_spend") > 0
     )
@@ -442,7 +447,8 @@ def _measured(
         ),
     )
     unmeasured = out.filter(pl.col("status") == NOT_MEASURED)
-    out = out.drop("_channel_spend", "_campaign_spend", "_untagged", "_credited")
+    out = out.drop("_channel_spend", "_campaign_spend", "_untagged", "_credited", "_orphan",
+                   "_paid_customers")
     if unmeasured.height == 0:
         return out, None
     names = ", ".join(sorted(unmeasured.get_column("channel").unique().to_list()))
@@ -462,7 +468,21 @@ def _measured(
             f"touches without a campaign in channels with spend and no spend rows without a "
             f"campaign ({where}): their spend is in some campaign's, unknown which"
         )
-    unsold = unmeasured.filter(pl.col("campaign") != NO_CAMPAIGN)
+    orphans = unmeasured.filter((pl.col("campaign") != NO_CAMPAIGN) & (pl.col("_orphan") > 0))
+    if orphans.height:
+        spent = by_campaign.filter(named & (pl.col("spend") > 0))
+        said = "; ".join(
+            f"{channel}: touches name {_listed(orphans.filter(pl.col('conversions') > 0), channel)}"
+            f", the spend "
+            f"{_listed(spent, channel)}"
+            for channel in sorted(orphans.get_column("channel").unique().to_list())
+        )
+        reasons.append(
+            f"campaign names of the touches and of the spend differ ({said}): the UTM "
+            "campaign and the ad report's Campaign must match (or map one to the other) for "
+            "a campaign's CAC"
+        )
+    unsold = unmeasured.filter((pl.col("campaign") != NO_CAMPAIGN) & (pl.col("_orphan") <= 0))
     if unsold.height:
         shares = (
             unsold.group_by("channel")
@@ -483,6 +503,16 @@ def _measured(
         reasons.append(
             "campaigns with spend and no credited customer in channels where touches without "
             f"a campaign hold some of the credit ({said}): their customers may be among those "
-            "touches, so no ROI -1"
+            "touches, so no ROI -1; those channels' campaign CACs count only the customers of "
+            "touches with a campaign (the true CAC is at most the one shown, the true ROI at "
+            "least the one shown)"
         )
     return out, "; and ".join(reasons)
+
+
+def _listed(rows: pl.DataFrame, channel: str, most: int = 3) -> str:
+    """The campaigns of ``channel`` in ``rows``, quoted, the first ``most``."""
+    names = sorted(rows.filter(pl.col("channel") == channel).get_column("campaign")
+                   .unique().to_list())
+    shown = ", ".join(f"'{n}'" for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
