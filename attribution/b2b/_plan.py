@@ -80,10 +80,9 @@ from attribution.b2b._plan_measured import (
     measured_rates,
     partial_spend,
     range_flags,
+    with_measured_cac,
 )
-from attribution.b2b._plan_measured import (
-    data_months as months_of,
-)
+from attribution.b2b._plan_measured import data_months as months_of
 from attribution.b2b._plan_reallocation import project_plan
 from attribution.b2b._plan_risk import RISK_NOTE, draws_of, plan_risk, risk_sentence
 from attribution.b2b._plan_totals import (
@@ -441,7 +440,8 @@ def check_plan(
         not_projected=(parts["held_budget"], parts["held_channels"]),
     )
     steps = list(flow.parameters["steps"])
-    flags = pl.concat([flags, range_flags(p, bench, steps)])
+    ranges = with_measured_cac(range_flags(p, bench, steps), econ.table, chosen, p.budget)
+    flags = pl.concat([flags, ranges])
     verdict = plan_verdict(
         p, outcome, projected_total, total_budget, frame, flags, mql_to_customer, coverage,
         not_projected=(parts["held_budget"], parts["held_channels"]),

@@ -3,10 +3,12 @@ funnel, the data's months, the checks against the published ranges, and its meth
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
+from attribution._reporting_currency import money_text
 from attribution.b2b._funnel import Funnel
 from attribution.b2b._plan_file import Plan
 from attribution.b2b._plan_flags import FLAG_SCHEMA
@@ -20,6 +22,7 @@ __all__ = [
     "data_months",
     "measured_rates",
     "range_flags",
+    "with_measured_cac",
 ]
 
 CAC_NOTE = (
@@ -94,4 +97,34 @@ def partial_spend(coverage: dict[str, Any] | None) -> str | None:
         f"the spend covers {coverage['overlap_months']} of the conversions' "
         f"{coverage['conversion_months']} months, and all spend / all MQLs would divide it by "
         "the MQLs of every month"
+    )
+
+
+def with_measured_cac(flags: pl.DataFrame, table: pl.DataFrame, model: str,
+                      budget: Mapping[str, float]) -> pl.DataFrame:
+    """``flags`` with the CAC benchmark rows flagged optimistic (the plan's CAC below the
+    lowest the published ranges imply for its channels, those ``budget`` buys) unflagged when
+    the data measures one
+    of the plan's channels at or below the plan's figure under ``model``: the range does not
+    bind this business, and the row says so (new-user report 22, M14: a $150 CAC target
+    flagged "9.3x below $1,389" while her data measured google_ads at $105)."""
+    bought = [c for c, b in budget.items() if b > 0]
+    measured = table.filter((pl.col("model") == model) & (pl.col("segment") == "all")
+                            & pl.col("channel").is_in(bought) & (pl.col("cac") > 0))
+    if not measured.height or not flags.height:
+        return flags
+    best = measured.sort("cac", "channel").row(0, named=True)
+    cac_rows = (pl.col("against") == "benchmark") & pl.col("assumption").is_in(
+        ["cac", "implied_cac_vs_benchmark"]) & pl.col("flagged") & (
+        pl.col("direction") == "optimistic")
+    beaten = cac_rows & (pl.col("plan_value") >= best["cac"])
+    said = (f"; the data measures {best['channel']} at {money_text(best['cac'])} under {model}, "
+            "at or below it: the published range does not bind here, so not flagged")
+    return flags.with_columns(
+        pl.when(beaten).then(False).otherwise(pl.col("flagged")).alias("flagged"),
+        pl.when(beaten).then(None).otherwise(pl.col("direction")).alias("direction"),
+        pl.when(beaten).then(pl.col("note") + pl.lit(said)).otherwise(pl.col("note"))
+        .alias("note"),
+        pl.when(beaten).then(pl.lit(best["cac"])).otherwise(pl.col("data_value"))
+        .alias("data_value"),
     )
