@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from attribution._reporting_currency import money_text
+from attribution.b2b._economics_outliers import deal_value_outliers, outliers_line
 from attribution.b2b._economics_repeats import blended_without, repeat_wins, repeat_wins_line
 from attribution.b2b._economics_slices import conversion_accounts, observed_churns
 from attribution.b2b._shared import money
@@ -189,6 +190,7 @@ def join_findings(
         "customers_at_zero_value": None
         if no_value
         else at_zero_value(window.conversions, blended, (manifest or {}).get("decision_model")),
+        "deal_value_outliers": deal_value_outliers(window.conversions),
         "customers_repeat_wins": repeat_wins(window.conversions, window.touch_credit, blended,
                                              (manifest or {}).get("decision_model"), channels),
     }
@@ -277,6 +279,8 @@ def join_items(p: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("deal_values", f"WARNING: {p['not_measured']}."))
     if z := p.get("customers_at_zero_value"):
         out.append(("deal_values_missing", zero_value_line(z)))
+    if far := p.get("deal_value_outliers"):
+        out.append(("deal_value_outliers", outliers_line(far)))
     if u := p.get("unattributed"):
         out.append(
             (
