@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 
 from attribution.b2b._accounts import DEFAULT_REQUIRED_ROLES, check_required_roles
 from attribution.b2b._engagement import check_as_of
+from attribution.b2b._segment_aliases import check_segment_aliases
 from attribution.exceptions import (
     ColumnNotFoundError,
     InputError,
@@ -205,6 +206,13 @@ class RunOptions:
         put in its one spelling (trimmed, whitespace folded, lower case: ``LinkedIn `` ->
         ``linkedin``), to touches and spend alike; the values renamed are in the manifest's
         reconciliation (``channel_values_renamed``).
+    segment_aliases
+        Account segments: the published segment -> your names of it, e.g. ``{"smb":
+        ["Kleinkunden"], "enterprise": ["Schlüsselkunden"]}`` (a config's ``[economics]
+        segment_aliases``), over the built-in names (``KMU``, ``Konzern``, ...). The lookback
+        per segment gives such an account its published segment's window unless it names
+        the segment itself, and the B2B stage reads the benchmark ranges so (README,
+        "Segment names").
     exclude_touch_types
         Touches whose ``touch_type`` is one of these (compared trimmed and lower case) are
         left out of the journeys and counted as ``touches_dropped.excluded_touch_type`` in
@@ -428,6 +436,7 @@ class RunOptions:
         ),
     )
     channel_aliases: Mapping[str, str | Sequence[str]] | None = None
+    segment_aliases: Mapping[str, str | Sequence[str]] | None = None
     exclude_touch_types: Sequence[str] = field(
         default=(),
         metadata=_flag(
@@ -640,8 +649,14 @@ class RunOptions:
                     "as_of needs level='account' (it is when the account engagement is "
                     "measured)"
                 )
+        with _option("segment_aliases"):
+            given_aliases = check_segment_aliases(self.segment_aliases or {})
+        if self.segment_aliases is not None:
+            object.__setattr__(self, "segment_aliases", given_aliases)
         with _option("lookback"):
-            window, by_segment = check_lookback(self.lookback, DEFAULT_LOOKBACK[self.level])
+            window, by_segment = check_lookback(
+                self.lookback, DEFAULT_LOOKBACK[self.level], aliases=given_aliases
+            )
         if isinstance(self.lookback, Mapping):
             object.__setattr__(self, "lookback", dict(self.lookback))
         with _option("conversion_stage"):

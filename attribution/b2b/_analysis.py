@@ -324,7 +324,7 @@ def _economics(
     from attribution.b2b._economics_slices import touch_exposure
     from attribution.b2b._retention import close_months, retention
     from attribution.b2b._retention_units import record_amount_check
-    from attribution.b2b._segment_aliases import KEY, segment_benchmarks
+    from attribution.b2b._segment_aliases import KEY, one_alias_setting, segment_benchmarks
 
     columns, stage_names, formats = _columns(options), _stage_names(options), _formats(options)
     spend, stages, touches = inputs.spend, inputs.stages, inputs.touches
@@ -361,7 +361,8 @@ def _economics(
             raise missing_input("the plan check needs a spend table", "spend")
         return [*extras, kept] if kept is not None else extras
     economics = dict(inputs.economics or {})
-    bench, aliases = segment_benchmarks(inputs.benchmarks, economics.pop(KEY, None), account_table)
+    given = one_alias_setting(economics.pop(KEY, None), options)
+    bench, aliases = segment_benchmarks(inputs.benchmarks, given, account_table)
     flow = None
     if stages is not None:
         from attribution.b2b._funnel import funnel

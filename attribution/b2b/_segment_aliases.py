@@ -24,8 +24,9 @@ $, CAC recovery, payback target, sales cycle, NRR), so its guardrails were blank
   segments' ranges line says ``kmu (as smb)``.
 - **The lookback per segment** reads the accounts' segments by the same rule
   (:func:`read_as`): an account of ``KMU`` takes ``smb``'s window unless the lookback names
-  ``kmu`` itself; a run's lookback knows the built-in names only (the given ones are the
-  ``[economics]`` table's, read after the journeys are built).
+  ``kmu`` itself. The given names reach it as the run option ``segment_aliases``
+  (``RunOptions``; a config's ``[economics] segment_aliases`` gives both), the B2B stage
+  reading the option when its ``economics`` does not give them (:func:`one_alias_setting`).
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ from attribution.exceptions import ConfigError, InputError
 if TYPE_CHECKING:
     from attribution.inputs._account_inputs import Accounts
     from attribution.inputs._benchmarks import Benchmarks
+    from attribution.options import RunOptions
 
 __all__ = [
     "BUILT_IN",
     "KEY",
     "check_segment_aliases",
+    "one_alias_setting",
     "read_as",
     "segment_aliases",
     "segment_benchmarks",
@@ -106,6 +109,23 @@ def check_segment_aliases(value: Any) -> dict[str, list[str]]:
             raise InputError(f"{KEY}: {key} takes a name or a list of names, got {names!r}")
         out[str(key)] = [str(n) for n in listed]
     return out
+
+
+def one_alias_setting(economics: Any, options: RunOptions | None) -> Any:
+    """The given aliases of a B2B stage: its ``economics``' ``segment_aliases``, else the
+    run option's (``RunOptions.segment_aliases``, which the lookback read); the two given
+    and different is an error (the journeys' windows and the ranges would read the
+    segments otherwise)."""
+    option = options.segment_aliases if options is not None else None
+    if economics is None or option is None:
+        return option if economics is None else economics
+    if check_segment_aliases(economics) != check_segment_aliases(option):
+        raise ConfigError(
+            f"economics: {KEY} differs from the run option {KEY} (the lookback per segment "
+            f"reads the option, the benchmark ranges the economics'): give it once, e.g. "
+            f"in a config's [economics]; economics: {economics!r}, option: {option!r}"
+        )
+    return economics
 
 
 def _segments(bench: Benchmarks) -> set[str]:

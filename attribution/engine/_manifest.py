@@ -213,6 +213,8 @@ def run_parameters(options: RunOptions, account: Mapping[str, Any] | None = None
             ours: theirs if isinstance(theirs, str) else list(theirs)
             for ours, theirs in (options.channel_aliases or {}).items()
         },
+        # published segment -> the user's names (the lookback's; lookback_by_segment has them)
+        **({"segment_aliases": options.segment_aliases} if options.segment_aliases else {}),
         **(account or {}),
     }
 

@@ -57,7 +57,9 @@ def load_segments(accounts: Accounts | TableLike | None, options: RunOptions) ->
                 "one lookback",
             )
         )
-    check_lookback_segments(options.lookback, loaded.frame.get_column("segment"))
+    check_lookback_segments(
+        options.lookback, loaded.frame.get_column("segment"), options.segment_aliases
+    )
     return loaded
 
 

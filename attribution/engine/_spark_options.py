@@ -53,7 +53,7 @@ SPARK_HONOURS = (
     "channel_rules", "contact_scope", "parallel_deals", "role_multipliers",
     "max_touches_per_journey", "channel_aliases", "exclude_touch_types", "allow_empty",
     "timestamp_formats", "timezone", "decimal_comma", "key", "bootstrap_seed",
-    "survey_min_proba", "survey_post_purchase_days", "currency",
+    "survey_min_proba", "survey_post_purchase_days", "currency", "segment_aliases",
 )  # fmt: skip
 
 

@@ -151,6 +151,7 @@ _SECTIONED = {  # option -> (the RunConfig attribute, where the file gives it)
     "timestamp_formats": ("formats", "[formats]"),
     "decimal_comma": ("decimal_comma", "[formats] decimal_comma"),
     "channel_aliases": ("channels", "[channels]"),
+    "segment_aliases": ("segment_aliases", "[economics] segment_aliases"),
 }
 _RUN = (set(RunOptions.names()) - set(_SECTIONED)) | {"out"}
 _MILESTONES = {"lead", "opportunity", "closed_won"}
@@ -182,6 +183,13 @@ class RunConfig:
     targets: dict[str, Any] = field(default_factory=dict)
     #: [sla]: the SLA settings given (checked; the rest take their defaults); None: no [sla]
     sla: dict[str, Any] | None = None
+
+    @property
+    def segment_aliases(self) -> dict[str, Any] | None:
+        """[economics] segment_aliases: a run option too (RunOptions.segment_aliases), for
+        the lookback per segment; the B2B stage reads it from [economics] as before."""
+        value = self.economics.get("segment_aliases")
+        return dict(value) if isinstance(value, dict) else value
 
     def benchmarks(self) -> Benchmarks:
         """The benchmark table this file gives: shipped, its [benchmarks] file, [targets]."""

@@ -22,7 +22,7 @@ with ``T - window`` as it does with the single window; the single-window path is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from difflib import get_close_matches
 from typing import Any, Final
@@ -62,7 +62,7 @@ _KEYWORD = "segments"
 
 
 def check_lookback(
-    value: Any, level_default: str
+    value: Any, level_default: str, *, aliases: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[timedelta, dict[str, timedelta] | None]:
     """``lookback`` as written -> (the single window, the windows by segment or None).
 
@@ -70,7 +70,9 @@ def check_lookback(
     ``"seg=dur,seg=dur"`` or ``"segments"`` gives windows by segment: the documented
     defaults updated by the mapping (segment names spelled as the accounts table's are:
     trimmed, lower case, spaces and hyphens as ``_``); its ``default`` key, else
-    ``level_default``, is the single window. Errors name the segment."""
+    ``level_default``, is the single window. ``aliases`` (``RunOptions.segment_aliases``:
+    published segment -> the user's names) give each name its published segment's window
+    unless the lookback names it itself. Errors name the segment."""
     if value is None:
         return parse_duration(level_default), None
     if isinstance(value, str):
@@ -90,19 +92,33 @@ def check_lookback(
             raise InputError(f"lookback names segment '{name}' twice (as {key!r})")
         given[name] = parse_duration(duration, name=f"lookback.{name}")
     single = given.pop(DEFAULT_KEY, None) or parse_duration(level_default)
-    return single, {**SEGMENT_LOOKBACK, **given}
+    windows = {**SEGMENT_LOOKBACK, **given}
+    for published, names in (aliases or {}).items():
+        window = windows.get(_spelling(published))
+        if window is None:  # a segment of the user's benchmark table, not of the lookback
+            continue
+        for name in map(_spelling, names):  # the lookback's own entry wins
+            windows.setdefault(name, window)
+    return single, windows
 
 
-def check_lookback_segments(value: Any, segments: pl.Series) -> None:
+def check_lookback_segments(
+    value: Any, segments: pl.Series, aliases: Mapping[str, Sequence[str]] | None = None
+) -> None:
     """Each segment ``lookback`` names (``default`` aside) is the ``segment`` of some account
-    (``segments``: the accounts table's, spelled): a typo (``enterprize``) would give the real
-    segment its default window in silence. The error has a did-you-mean."""
+    (``segments``: the accounts table's, spelled), or the published segment of one by the
+    built-in names or ``aliases`` (``RunOptions.segment_aliases``): a typo (``enterprize``)
+    would give the real segment its default window in silence. The error has a
+    did-you-mean."""
     if isinstance(value, str) and "=" in value:
         value = _pairs(value.strip())
     if not isinstance(value, Mapping):
         return
     have = set(segments.drop_nulls().unique().to_list())
     have |= {alias["as"] for alias in _read_as(have, value).values()}  # KMU: smb
+    for published, names in (aliases or {}).items():  # the user's own names of it
+        if have & set(map(_spelling, names)):
+            have.add(_spelling(published))
     for key in value:
         name = _spelling(str(key))
         if name == DEFAULT_KEY or name in have:

@@ -315,6 +315,12 @@ class RunRequest(BaseModel):
               "ISO 8601; a list, or per column ({\"stages.timestamp\": \"%m/%d/%Y\"})")]
     channel_aliases: Annotated[dict[Name, Name | Annotated[list[Name], Field(max_length=64)]]
                                | None, Field(None, max_length=256)]
+    segment_aliases: Annotated[dict[Name, Name | Annotated[list[Name], Field(max_length=64)]]
+                               | None, Field(None, max_length=16, description="published "
+                                             "segment -> your names of it, e.g. {\"smb\": "
+                                             "[\"KMU\"]}: the lookback per segment and the "
+                                             "benchmark ranges (economics' segment_aliases "
+                                             "gives it too)")]
     channel_rules: FilePath | None = Field(None, description="channel taxonomy rules (TOML)")
     currency_rates: FilePath | None = Field(
         None, description="currency,rate CSV: money beside a currency column converted")

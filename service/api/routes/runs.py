@@ -110,6 +110,9 @@ def _options(body: RunRequest, files: dict[str, Path],
     }
     if "models" in given:
         given["models"] = list(given["models"])
+    aliases = (body.economics or {}).get("segment_aliases")  # as a config's [economics]
+    if aliases is not None and "segment_aliases" not in given:  # gives it: the lookback's too
+        given["segment_aliases"] = aliases
     for name in ("channel_rules", "currency_rates"):  # files under the data directory
         if name in files:
             given[name] = files[name]
