@@ -70,6 +70,7 @@ from attribution.engine._result import (
     SUMS_SCHEMA,
 )
 from attribution.engine._segments import load_segments, segments_of
+from attribution.engine._spark_failure import TASK_SOURCE, marked, task_input_error
 from attribution.engine._spark_options import refuse_on_spark
 from attribution.engine._stages import (
     Fitted,
@@ -100,7 +101,7 @@ __all__ = ["SparkAttribution", "attribute_spark"]
 KEY = "__key"
 #: Run options :func:`attribute_spark` refuses (so the job has no flag for them).
 NOT_ON_SPARK = ("columns", "select_markov_order", "write_to", "state", "late_window")
-_SOURCE = Source(pl.LazyFrame(), "<spark>")
+_SOURCE = Source(pl.LazyFrame(), TASK_SOURCE)
 
 #: Arrow schema of the touch credit that pass 2 hands back to Spark (``string``, not
 #: Polars' ``large_string``; timestamps in UTC, as the session time zone must be).
@@ -210,14 +211,19 @@ def _task_part(
         return None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    events = load_with_rows(frame.drop(KEY), EVENTS, None, _SOURCE, options.table_formats("events"))
-    part = build_part(
-        events,
-        None,
-        contacts.value if contacts is not None else None,
-        options,
-        segments=segments.value if segments is not None else None,
-    )
+    try:
+        events = load_with_rows(
+            frame.drop(KEY), EVENTS, None, _SOURCE, options.table_formats("events")
+        )
+        part = build_part(
+            events,
+            None,
+            contacts.value if contacts is not None else None,
+            options,
+            segments=segments.value if segments is not None else None,
+        )
+    except InputError as exc:  # to the driver, which names the input's own rows
+        raise marked(exc, frame, GLOBAL_ROW, "event_type") from None
     return part, rule_credit(part.journeys.touches, options)
 
 
@@ -477,6 +483,11 @@ def attribute_spark(
     ).persist()
     try:
         paths, sums, counts, conversions = _reduce(partials)
+    except Exception as exc:
+        found = task_input_error(exc, touches, stages)  # a task's: the input's own rows
+        if found is None:
+            raise
+        raise found from None
     finally:
         partials.unpersist()
 
