@@ -22,18 +22,23 @@ def _currency(value: str) -> str | None:
     return signs[0] if signs else None
 
 
-def unread_sign(value: str) -> str | None:
+def unread_sign(value: str, *, codes: bool = False) -> str | None:
     """The currency sign or code in ``value`` that an amount is not read with (``₹``,
     ``CHF``, a second sign): one sign of :data:`attribution.inputs._money.SIGN_CURRENCY`
-    before or after the number is read."""
+    (``codes``: or an ISO 4217 code, as ``run`` reads them) before or after the number is
+    read."""
+    from attribution._reporting_currency import ISO_4217
+
     value = value.strip()
     bare = re.sub(r"^([-+]?)\s*[$£€¥]\s*", r"\1", value)
-    return _currency(bare if bare != value else re.sub(r"\s*[$£€¥]$", "", value))
+    found = _currency(bare if bare != value else re.sub(r"\s*[$£€¥]$", "", value))
+    return None if codes and found in ISO_4217 else found
 
 
-def amount_hint(example: object, base: str) -> str:
+def amount_hint(example: object, base: str, *, codes: bool = False) -> str:
     """``base`` (how amounts are written), led by what is wrong when ``example`` carries a
-    currency sign or code an amount is not read with (one of $, £, €, ¥ is read).
+    currency sign or code an amount is not read with (one of $, £, €, ¥ is read; with
+    ``codes``, as ``run`` reads money, an ISO 4217 code too).
 
     >>> amount_hint("24.000,00 CHF", "amounts are written 24.000,00").split(";")[0]
     "'CHF' is a currency code: an amount is a number with one sign at most ($, £, € or ¥)"
@@ -41,13 +46,16 @@ def amount_hint(example: object, base: str) -> str:
     'amounts are written 1,5'
     """
     value = str(example).strip()
-    sign = unread_sign(value)
+    sign = unread_sign(value, codes=codes)
     if sign is None:
         return base
     bare = value.replace(sign, "").strip()
-    what = "code" if sign.isalpha() else "sign"
+    what = "is a currency " + ("code" if sign.isalpha() else "sign")
+    if codes and sign.isalpha():  # three capitals that are no ISO 4217 code ('ABC')
+        what = "is no ISO 4217 currency code (GBP, EUR, USD)"
+    read = "($, £, € or ¥, or an ISO 4217 code such as GBP)" if codes else "($, £, € or ¥)"
     return (
-        f"'{sign}' is a currency {what}: an amount is a number with one sign at most ($, £, "
-        f"€ or ¥); remove '{sign}' from the column (Excel: Find & Replace, or format the "
+        f"'{sign}' {what}: an amount is a number with one sign at most {read}; "
+        f"remove '{sign}' from the column (Excel: Find & Replace, or format the "
         f"cells as Number before exporting): {value!r} is then {bare!r}; {base}"
     )

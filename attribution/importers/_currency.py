@@ -96,7 +96,7 @@ def amounts_without_codes(
         text.str.extract(r"^([A-Z]{3})\s*[-+$]?\s*[\d.,]", 1),
         text.str.extract(r"[\d.]\s*([A-Z]{3})$", 1),
         # '£42,000.00': the sign's currency (inputs/_money.py; '$' and '¥' name none)
-        money_sign(text).replace_strict(
+        money_sign(text, codes=False).replace_strict(
             list(SIGN_CURRENCY), list(SIGN_CURRENCY.values()), default=None,
             return_dtype=pl.String,
         ),

@@ -518,7 +518,8 @@ def parse_amounts(
     if column is None:
         return pl.lit(None, pl.Float64)
     # a sign, then ``$`` and spaces around it: ``-$500``, ``$ 24,000``
-    text = money_text(pl.col(column))  # the forms: attribution.inputs._money, one reading
+    # the forms: attribution.inputs._money, one reading (codes: importers/_currency.py's)
+    text = money_text(pl.col(column), codes=False)
     if decimal_comma:
         valid, number = comma_decimal(text)
         hint = (
@@ -537,7 +538,7 @@ def parse_amounts(
         )
     expr = pl.when(valid).then(number.cast(pl.Float64, strict=False))
     _bad(export, column, expr, "an amount", lambda ex: amount_hint(ex, hint), ours)
-    main, other = sign_mix(export.frame.get_column(column))  # '£' beside '$': one currency
+    main, other = sign_mix(export.frame.get_column(column), codes=False)  # '£' beside '$
     _refuse(
         export, column, pl.lit(other),
         "{n} amount(s) written with another currency sign (e.g. {example}) than the "

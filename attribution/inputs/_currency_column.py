@@ -36,7 +36,7 @@ from typing import Any
 import polars as pl
 
 from attribution.exceptions import SchemaError
-from attribution.inputs._money import MONEY_COLUMNS
+from attribution.inputs._money import ANY_SIGN, MONEY_COLUMNS
 
 __all__ = ["CURRENCY", "all_currencies", "currency_column", "currency_note", "read_currency"]
 
@@ -177,7 +177,7 @@ def all_currencies(
     present = {ours: their for ours, their in theirs.items() if their in schema}
     text = [t for o, t in present.items() if o != CURRENCY and schema[t] == pl.String]
     if CURRENCY not in present and not (text and source.frame.select(  # an amount's sign?
-            pl.any_horizontal(pl.col(t).str.contains("[$£€¥]").any() for t in text)
+            pl.any_horizontal(pl.col(t).str.contains(ANY_SIGN).any() for t in text)
     ).collect(engine="streaming").item()):  # fmt: skip
         return None
     frame = (

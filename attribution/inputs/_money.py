@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from attribution._reporting_currency import ISO_4217
 from attribution.exceptions import SchemaError
 from attribution.inputs._read_errors import COMMA_HINT
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from attribution.inputs._sources import Source
 
 __all__ = [
+    "ANY_SIGN",
     "COMMA_DECIMAL",
     "DOT_DECIMAL",
     "DOT_IS_DECIMAL",
@@ -53,6 +55,7 @@ __all__ = [
     "money_text",
     "read_money",
     "rows_refused",
+    "sign_currency",
     "sign_mix",
 ]
 
@@ -90,42 +93,67 @@ _SHOWN = 5
 #: the currency signs a money column reads -> the currency the sign names (None: ``$`` and
 #: ``¥`` are the signs of several currencies: USD, CAD, AUD ...; JPY, CNY)
 SIGN_CURRENCY: Mapping[str, str | None] = {"$": None, "£": "GBP", "€": "EUR", "¥": None}
+_CODES = "|".join(sorted(ISO_4217))
+#: a sign, or an ISO 4217 code in capitals (``GBP 2,750.00``, as CRM exports write it)
 _SIGNS = "[$£€¥]"
+_SIGNS_CODES = rf"(?:[$£€¥]|{_CODES})"
+#: a money value written with a sign or a code (the one search over a whole file)
+ANY_SIGN = rf"[$£€¥]|^\s*[-+]?\s*(?:{_CODES})|(?:{_CODES})\s*$"
 
 
-def money_text(text: pl.Expr) -> pl.Expr:
-    """``text`` without a currency sign (:data:`SIGN_CURRENCY`: before the amount, after a
-    minus, spaces around it; or after the amount) and surrounding spaces: ``-$ 500`` ->
-    ``-500``, ``£2,750.00`` -> ``2,750.00``, ``2.750,00 €`` -> ``2.750,00``."""
+def _signs(codes: bool) -> str:
+    return _SIGNS_CODES if codes else _SIGNS
+
+
+def sign_currency(sign: str) -> str | None:
+    """The currency a sign or code names: ``£`` GBP, ``€`` EUR, a code itself; ``$`` and
+    ``¥`` none."""
+    return SIGN_CURRENCY.get(sign, sign if len(sign) == 3 else None)
+
+
+def money_text(text: pl.Expr, *, codes: bool = True) -> pl.Expr:
+    """``text`` without a currency sign (:data:`SIGN_CURRENCY`) or, with ``codes``, an ISO
+    4217 code in capitals (before the amount, after a minus, spaces around it; or after the
+    amount) and surrounding spaces: ``-$ 500`` -> ``-500``, ``£2,750.00`` -> ``2,750.00``,
+    ``2.750,00 €`` -> ``2.750,00``, ``GBP 2,750.00`` -> ``2,750.00``. ``attribution import``
+    reads codes its own way (``codes=False``: :mod:`attribution.importers._currency`)."""
+    signs = _signs(codes)
     return (
         text.str.strip_chars()
-        .str.replace(rf"^([-+]?)\s*{_SIGNS}\s*", "${1}")
-        .str.replace(rf"\s*{_SIGNS}$", "")
+        .str.replace(rf"^([-+]?)\s*{signs}\s*", "${1}")
+        .str.replace(rf"\s*{signs}$", "")
         .str.strip_chars()
     )
 
 
-def money_sign(text: pl.Expr) -> pl.Expr:
-    """The currency sign (:data:`SIGN_CURRENCY`) ``text`` is written with, where
+def money_sign(text: pl.Expr, *, codes: bool = True) -> pl.Expr:
+    """The currency sign (:data:`SIGN_CURRENCY`) or code ``text`` is written with, where
     :func:`money_text` removes it; else null."""
     text = text.str.strip_chars()
+    signs = _signs(codes)
     return pl.coalesce(
-        text.str.extract(rf"^[-+]?\s*({_SIGNS})", 1), text.str.extract(rf"({_SIGNS})$", 1)
+        text.str.extract(rf"^[-+]?\s*({signs})", 1), text.str.extract(rf"({signs})$", 1)
     )
 
 
-def sign_mix(values: pl.Series) -> tuple[str | None, pl.Series]:
+def sign_mix(values: pl.Series, *, codes: bool = True) -> tuple[str | None, pl.Series]:
     """(the sign most of ``values`` are written with, None without one; a mask of the values
-    written with another sign, which must not be summed with them). Ties: the first sign of
-    :data:`SIGN_CURRENCY`."""
-    signs = values.to_frame("v").select(money_sign(pl.col("v").cast(pl.String))).to_series()
+    written with another sign, which must not be summed with them). A sign and the code of
+    its currency are one (``£`` is ``GBP``: the code is returned). Ties: the first sign of
+    :data:`SIGN_CURRENCY`, then the codes in order."""
+    raw = values.to_frame("v").select(money_sign(pl.col("v").cast(pl.String), codes=codes))
+    signs = raw.to_series().replace({"£": "GBP", "€": "EUR"})  # one currency, one key
     counts = signs.drop_nulls().value_counts(name="n")
     if counts.height == 0:
         return None, pl.Series([False] * values.len())
-    order = list(SIGN_CURRENCY)
-    ranked = sorted(counts.iter_rows(), key=lambda r: (-r[1], order.index(r[0])))
+    order = ["$", "GBP", "EUR", "¥"]
+    ranked = sorted(
+        counts.iter_rows(),
+        key=lambda r: (-r[1], order.index(r[0]) if r[0] in order else len(order), r[0]),
+    )
     main = str(ranked[0][0])
-    return main, (signs.is_not_null() & (signs != main)).fill_null(False)
+    written = raw.to_series().filter(signs == main).mode().sort()  # as most are written
+    return str(written[0]), (signs.is_not_null() & (signs != main)).fill_null(False)
 
 
 def dot_decimal(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

@@ -20,16 +20,16 @@ from typing import Any
 import polars as pl
 
 from attribution.inputs._money import (
+    ANY_SIGN,
     MONEY_COLUMNS,
-    SIGN_CURRENCY,
     money_sign,
     rows_refused,
+    sign_currency,
     sign_mix,
 )
 
 __all__ = ["SIGN_KEY", "read_signs"]
 
-_ANY_SIGN = "[$£€¥]"
 #: the key of a table's found currency (``Source.currency``) that holds the sign read
 SIGN_KEY = "sign"
 _HINT = (
@@ -54,14 +54,14 @@ def read_signs(
     money = [c for c in sorted(MONEY_COLUMNS.get(table, ()))
              if c in frame.columns and frame.schema[c] == pl.String]  # fmt: skip
     found: dict[str, str] = {}
-    signs = frame.select(pl.col(c).str.contains(_ANY_SIGN).any() for c in money).row(0) if (
+    signs = frame.select(pl.col(c).str.contains(ANY_SIGN).any() for c in money).row(0) if (
         money) else ()  # fmt: skip
     money = [c for c, any_sign in zip(money, signs, strict=True) if any_sign]  # one pass each
     for col in money:  # a table's two or three money columns, each vectorised
         sign, other = sign_mix(frame.get_column(col))
         if sign is None:
             continue
-        if other.any() or (found and sign not in found.values()):
+        if other.any() or (found and _key(sign) not in map(_key, found.values())):
             mask = (
                 other
                 if other.any()
@@ -79,7 +79,7 @@ def read_signs(
             )  # fmt: skip
         found[col] = sign
     sign = next(iter(found.values()), None)
-    code = SIGN_CURRENCY.get(sign) if sign is not None else None
+    code = sign_currency(sign) if sign is not None else None
     if code is None:
         return frame, None
     signed = pl.any_horizontal(money_sign(pl.col(c)).is_not_null() for c in found)
@@ -101,3 +101,8 @@ def read_signs(
         )  # fmt: skip
     fill = pl.when(signed & blank).then(pl.lit(code)).otherwise(pl.col(currency))
     return frame.with_columns(fill.alias(currency)), sign
+
+
+def _key(sign: str) -> str:
+    """One key per currency: ``£`` and ``GBP`` are one."""
+    return sign_currency(sign) or sign

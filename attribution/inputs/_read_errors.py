@@ -85,12 +85,14 @@ def number_hint(example: str) -> str:
     # the importers package reads tables through this one
     from attribution.importers._amount_hints import amount_hint, unread_sign
 
-    if _MONEY_TEXT.fullmatch(example) or unread_sign(example):
+    if _MONEY_TEXT.fullmatch(example) or unread_sign(example, codes=True):
         return amount_hint(
             example,
-            "write 24379.07 (an amount column also reads $24,379.07 or £24,379.07: one "
-            "currency sign, $, £, € or ¥, before or after the amount, commas between groups "
-            "of three digits, '.' as the decimal point; no other sign or code)",
+            "write 24379.07 (an amount column also reads $24,379.07, £24,379.07 or GBP "
+            "24,379.07: one currency sign, $, £, € or ¥, or ISO 4217 code, before or after "
+            "the amount, commas between groups of three digits, '.' as the decimal point; no "
+            "other sign or code)",
+            codes=True,
         )
     if "," in example:
         return COMMA_HINT
