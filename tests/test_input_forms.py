@@ -498,8 +498,6 @@ _TOUCHES = "touch_id,contact_id,channel,timestamp\nt1,c1,email,2025-03-01T09:00:
 @pytest.mark.parametrize(
     ("name", "data", "said"),
     [
-        ("t.csv", _TOUCHES.replace("\n", "\r\n").encode("utf-16"), "UTF-16 text"),  # BOM
-        ("t.csv", _TOUCHES.encode("utf-16-be"), "UTF-16 text"),  # no BOM: every other byte NUL
         ("t.txt", _TOUCHES.replace(",", "\t").encode("utf-16-le"), "UTF-16 text"),  # Excel
         ("t.csv", _TOUCHES.replace("\n", "\r").encode(), "carriage return alone"),
     ],
@@ -519,6 +517,24 @@ def test_a_utf16_or_cr_only_file_is_named_in_one_line(
     assert f"source '{name}'" in line, line
     with pytest.raises(attribution.InputError, match=said):
         attribution.attribute(tmp_path / name, tmp_path / "s.csv", models=["linear"])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _TOUCHES.replace("\n", "\r\n").encode("utf-16"),  # BOM
+        _TOUCHES.encode("utf-16-be"),  # no BOM: every other byte NUL
+    ],
+)
+def test_a_utf16_csv_is_read_and_said(tmp_path: Path, data: bytes) -> None:
+    """Session 22: run decodes a UTF-16 CSV as import ads does (inputs/_utf16.py); the two
+    cases above it named in one line before."""
+    (tmp_path / "t.csv").write_bytes(data)
+    (tmp_path / "s.csv").write_text(STAGES)
+    proc = _cli(tmp_path, "run", "--touches", "t.csv", "--stages", "s.csv", "-m", "linear")
+    assert proc.returncode == 0, proc.stderr
+    assert "\x00" not in proc.stderr + proc.stdout
+    assert "NOTE: touches 't.csv': the file is UTF-16 text: read as such" in proc.stderr
 
 
 # ------------------------------------------------------------ doubled quotes in a header

@@ -488,6 +488,11 @@ def _summarise(
         if isinstance(title := entry.get("title_lines_skipped"), dict):
             err.print(f"NOTE: {table} '{entry.get('source')}': {title_note(title)}",
                       highlight=False, markup=False, soft_wrap=True)
+        if entry.get("encoding") == "UTF-16":  # read from UTF-16 text (inputs/_utf16.py)
+            from attribution.inputs._utf16 import utf16_note
+
+            err.print(utf16_note(table, str(entry.get("source"))),
+                      highlight=False, markup=False, soft_wrap=True)
         if unread := entry.get("columns_not_read"):  # a touch table's columns not read
             err.print(unread_note(table, str(entry.get("source")), unread),
                       highlight=False, markup=False, soft_wrap=True)

@@ -19,7 +19,6 @@ when a ``.csv`` below a report's title is tab-separated
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import tempfile
 from collections.abc import Iterator
@@ -27,12 +26,11 @@ from pathlib import Path
 
 from attribution.exceptions import InputError
 from attribution.inputs._preamble import title_lines
-from attribution.inputs._read_errors import UTF16_MESSAGE, csv_separator, text_file_problem
+from attribution.inputs._read_errors import csv_separator
+from attribution.inputs._utf16 import UTF16_MAX_BYTES, utf16_text
 
 __all__ = ["UTF16_MAX_BYTES", "report_layout", "utf8_text"]
 
-#: The largest UTF-16 file decoded in memory (an ad report is a few MB).
-UTF16_MAX_BYTES = 256 * 1024 * 1024
 _HEAD = 1 << 16
 
 
@@ -40,27 +38,13 @@ _HEAD = 1 << 16
 def utf8_text(path: Path, label: str, notes: list[str]) -> Iterator[Path]:
     """``path``, or (a UTF-16 file of at most :data:`UTF16_MAX_BYTES`) a UTF-8 copy of it
     in a temporary directory for the body of the ``with``, a note added; an
-    :class:`InputError` raised inside names ``path``, never the copy."""
-    if not path.is_file() or text_file_problem(path) != UTF16_MESSAGE:
+    :class:`InputError` raised inside names ``path``, never the copy. The decoding is
+    ``run``'s (:func:`attribution.inputs._utf16.utf16_text`)."""
+    text = utf16_text(path, label) if path.is_file() else None
+    if text is None:
         yield path
         return
     size = path.stat().st_size
-    if size > UTF16_MAX_BYTES:
-        raise InputError(UTF16_MESSAGE + f" (a UTF-16 file is decoded in memory up to "
-                         f"{UTF16_MAX_BYTES >> 20} MiB; this one is {size >> 20} MiB)",
-                         table=label, source=str(path))  # fmt: skip
-    raw = path.read_bytes()
-    if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        encoding = "utf-16"
-    else:  # no byte-order mark: the NUL bytes say which half of each pair is zero
-        low = raw[1:_HEAD:2].count(0) >= raw[0:_HEAD:2].count(0)  # 'a\0': little-endian
-        encoding = "utf-16-le" if low else "utf-16-be"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{UTF16_MESSAGE} (it does not decode as UTF-16 at byte "
-                         f"{exc.start:,})", table=label, source=str(path)) from None  # fmt: skip
-    del raw
     with tempfile.TemporaryDirectory(prefix="attribution-utf16-") as directory:
         copy = Path(directory) / f"{path.stem}{path.suffix}"
         copy.write_text(text, encoding="utf-8", newline="")

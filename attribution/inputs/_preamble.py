@@ -114,7 +114,7 @@ def preamble_hint(source: Source, available: Sequence[str]) -> str | None:
     of the first ``_LINES`` has three or more (the header, after a report's title), when
     :func:`title_lines` did not read it from there (its header row holds a number, say);
     None otherwise."""
-    path = source.path
+    path = source.text_path
     if path is None or path.suffix.lower() not in (".csv", ".tsv") or len(available) > 2:
         return None
     try:

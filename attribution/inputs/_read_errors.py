@@ -420,10 +420,11 @@ def unreadable(source: Source, table: str, exc: Exception) -> InputError:
     """The :class:`InputError` for a read of ``source`` that failed inside Polars (a file
     not UTF-8, a CSV line with too many fields, an NDJSON line that is not JSON): one line
     naming the file and the 1-based line (:func:`read_failure`)."""
-    path = source.path
+    path = source.text_path  # a UTF-16 file's UTF-8 copy: its lines are the file's
     fmt = path.suffix.lower().lstrip(".") if path is not None else ""
     if path is not None and fmt in ("csv", "tsv", "ndjson", "jsonl", "json"):
-        return read_failure(path, "ndjson" if fmt in ("jsonl", "json") else fmt, table, exc)
+        kind = "ndjson" if fmt in ("jsonl", "json") else fmt
+        return read_failure(path, kind, table, exc).replace(source=source.name)
     first = str(exc).strip().splitlines()
     return InputError(
         f"cannot read the table: {first[0] if first else type(exc).__name__}",

@@ -24,6 +24,7 @@ from attribution.inputs._read_errors import (
     header_as_written,
     read_failure,
 )
+from attribution.inputs._utf16 import utf8_copy, utf16_note
 
 #: Anything the library accepts as a table.
 TableLike: TypeAlias = (
@@ -157,6 +158,13 @@ class Source:
     #: as ``12.50`` beside ``4.744``): a partition of it reads ``4.744`` as the file does,
     #: never judged on its own values (:class:`attribution.inputs._money.EitherWay`)
     decimal_points: frozenset[str] = field(default=frozenset(), compare=False)
+    #: a UTF-16 file's UTF-8 copy, read in its place (:mod:`attribution.inputs._utf16`)
+    utf8: Path | None = field(default=None, compare=False)
+
+    @property
+    def text_path(self) -> Path | None:
+        """The file to read the text of (a UTF-16 file's UTF-8 copy, else ``path``)."""
+        return self.utf8 or self.path
 
     def describe(self, rows: int) -> dict[str, Any]:
         """Manifest entry: path, rows and a content hash (for a query: the redacted URI, the
@@ -183,6 +191,8 @@ class Source:
             entry["currency"] = dict(self.currency)
         if self.unread:  # said: columns the run does not read (a 'referrer' before 2026-12)
             entry["columns_not_read"] = list(self.unread)
+        if self.utf8 is not None:  # said: read as UTF-16 text
+            entry["encoding"] = "UTF-16"
         return entry
 
     def notes(self, table: str) -> list[str]:
@@ -202,6 +212,7 @@ class Source:
         said += [f"NOTE: {table} '{self.name}': {title_note(self.describe_title())}"] if (
             self.title is not None) else []
         said += [unread_note(table, self.name, self.unread)] if self.unread else []
+        said += [utf16_note(table, self.name)] if self.utf8 is not None else []
         return said + [
             money_note(table, self.name, ours, theirs, (n, example))
             for ours, (n, example, theirs) in self.money.items()
@@ -249,8 +260,11 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
         fmt = _FORMATS.get(path.suffix.lower())
         if fmt is None:
             _unread_kind(path, table)
-        if fmt != "parquet":  # UTF-16 (Excel "Unicode Text" .txt too), CR-only line ends
+        # UTF-16 text is read from a UTF-8 copy (inputs/_utf16.py), named as the file
+        text = utf8_copy(path, table) if fmt in ("csv", "tsv", "ndjson") else None
+        if text is None and fmt != "parquet":  # UTF-16 beyond that, CR-only line ends
             check_text_file(path, table)
+        read = text or path
         if fmt is None:
             raise InputError(
                 f"cannot tell the format from the extension '{path.suffix}'",
@@ -267,13 +281,13 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
             elif fmt in ("csv", "tsv"):
                 # Everything as text: types are checked and converted by the validator, which
                 # can then name the offending rows instead of failing inside the CSV reader.
-                separator = csv_separator(path, fmt)
-                title = report_title(path, separator)
-                frame = pl.scan_csv(path, separator=separator, infer_schema=False,
+                separator = csv_separator(read, fmt)
+                title = report_title(read, separator)
+                frame = pl.scan_csv(read, separator=separator, infer_schema=False,
                                     skip_lines=title[0] if title else 0)
                 frame = _headers_as_written(frame)
             else:
-                frame = pl.scan_ndjson(path)
+                frame = pl.scan_ndjson(read)
             frame.collect_schema()
         except OSError as exc:
             raise InputError(
@@ -286,15 +300,16 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
                     table=table,
                     source=str(path),
                 ) from None
-            raise read_failure(path, fmt, table, exc, separator) from None
+            failure = read_failure(read, fmt, table, exc, separator)
+            raise (failure.replace(source=str(path)) if text else failure) from None
         numbering: tuple[str, int] = {"parquet": ("rows, 1-based", 1)}.get(fmt, ("lines", 2))
         if title is not None:  # the file's own line numbers: the header is below the title
             numbering = ("lines", 2 + title[0])
         if fmt == "ndjson":  # its rows' lines past the blank lines the reader skips
-            numbering = NdjsonLines(path)
+            numbering = NdjsonLines(read)
         digest = _BackgroundHash(path) if prehash else None
         return Source(frame, str(path), path, digest, numbering=numbering, separator=separator,
-                      title=title)
+                      title=title, utf8=text)
     pandas = type(data).__module__.split(".")[0] == "pandas"
     raise InputError(
         f"expected a file path, a Polars DataFrame/LazyFrame, an Arrow table or a SqlTable, "
