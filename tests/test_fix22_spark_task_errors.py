@@ -101,3 +101,27 @@ def test_a_frame_made_in_memory_names_its_0_based_row(spark: Any) -> None:
     assert info.value.rows == expected.get_column("index").to_list()
     assert info.value.source == "<spark>"
     assert info.value.column == "channel"
+
+
+def test_a_stage_rows_load_error_names_the_stages_file(spark: Any, tmp_path: Path) -> None:
+    """Touches and stages number their rows apart (Spark's ids per input): a stage row's
+    unreadable timestamp, its id shared by a touch in the same task, is the stages file's
+    row (the event log's load tried on each type's rows alone)."""
+    touches, stages = _world(bad=-1)
+    text = "%Y-%m-%dT%H:%M:%SZ"
+    touches.with_columns(pl.col("timestamp").dt.strftime(text)).write_parquet(
+        tmp_path / "touches.parquet")
+    stages.with_columns(
+        pl.when(pl.int_range(pl.len()) == 6).then(pl.lit("yesterday"))
+        .otherwise(pl.col("timestamp").dt.strftime(text)).alias("timestamp")
+    ).write_parquet(tmp_path / "stages.parquet")  # fmt: skip
+    memory = _in_memory(tmp_path / "touches.parquet", tmp_path / "stages.parquet")
+    for partitions in (1, 3):  # one task holds touch 6 and stage 6 both
+        with pytest.raises(attribution.InputError) as info:
+            attribute_spark(spark.read.parquet(str(tmp_path / "touches.parquet")),
+                            spark.read.parquet(str(tmp_path / "stages.parquet")),
+                            models=["linear"], partitions=partitions)  # fmt: skip
+        error = info.value
+        assert (error.table, error.source) == ("stages", str(tmp_path / "stages.parquet"))
+        assert error.lines == memory.lines == [7]
+        assert error.message == memory.message

@@ -211,19 +211,15 @@ def _task_part(
         return None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    def load(rows: pl.DataFrame) -> Any:
+        return load_with_rows(rows.drop(KEY), EVENTS, None, _SOURCE,
+                              options.table_formats("events"))  # fmt: skip
+
     try:
-        events = load_with_rows(
-            frame.drop(KEY), EVENTS, None, _SOURCE, options.table_formats("events")
-        )
-        part = build_part(
-            events,
-            None,
-            contacts.value if contacts is not None else None,
-            options,
-            segments=segments.value if segments is not None else None,
-        )
+        part = build_part(load(frame), None, contacts.value if contacts is not None else None,
+                          options, segments=segments.value if segments is not None else None)
     except InputError as exc:  # to the driver, which names the input's own rows
-        raise marked(exc, frame, GLOBAL_ROW, "event_type") from None
+        raise marked(exc, frame, GLOBAL_ROW, "event_type", load) from None
     return part, rule_credit(part.journeys.touches, options)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
@@ -76,15 +77,31 @@ def job_failure(exc: BaseException) -> tuple[str, int]:
     )
 
 
-def marked(exc: InputError, frame: pl.DataFrame, row: str, kind: str) -> InputError:
+def marked(
+    exc: InputError,
+    frame: pl.DataFrame,
+    row: str,
+    kind: str,
+    load: Callable[[pl.DataFrame], object] | None = None,
+) -> InputError:
     """A task's ``exc`` with its fields after :data:`_MARK` (Spark carries only text to the
-    driver), and the event type (``kind``: ``touch`` / ``stage``) of each of its rows
-    (``row``: the ids of ``frame``, the task's event log)."""
+    driver), and the event type (``kind``: ``touch`` / ``stage``) of its rows (``row``: the
+    ids of ``frame``, the task's event log). The touches and the stages number their rows
+    apart, so an id may be both's: ``load`` (the task's load of an event log) is then tried
+    on the rows of each type alone, the one that raises on those ids naming it."""
     kinds = (
-        frame.filter(pl.col(row).is_in(exc.rows)).get_column(kind).unique().to_list()
+        frame.filter(pl.col(row).is_in(exc.rows)).get_column(kind).unique().sort().to_list()
         if exc.rows and row in frame.columns and kind in frame.columns
         else []
     )
+    if len(kinds) > 1 and load is not None:  # touch 6 and stage 6: which one is it?
+        for each in kinds:
+            try:
+                load(frame.filter(pl.col(kind) == each))
+            except InputError as again:
+                if set(again.rows) & set(exc.rows):
+                    kinds = [each]
+                    break
     fields = {
         "class": type(exc).__name__, "message": exc.message, "table": exc.table,
         "column": exc.column, "rows": exc.rows, "hint": exc.hint, "option": exc.option,
@@ -112,7 +129,8 @@ def task_input_error(
     table, rows = fields.get("table"), [int(r) for r in fields.get("rows") or []]
     frame = {"touches": touches, "stages": stages}.get(str(table))
     if frame is None and fields.get("kinds") in (["touch"], ["stage"]):  # the event log's
-        frame = touches if fields["kinds"] == ["touch"] else stages
+        table = "touches" if fields["kinds"] == ["touch"] else "stages"
+        frame = touches if table == "touches" else stages
     source, numbering = TASK_SOURCE, None
     if frame is not None and rows:
         try:
