@@ -216,7 +216,11 @@ def test_too_many_touches_names_the_limit(client: TestClient) -> None:
     assert error(response) == {
         "type": "limit_exceeded", "field": "journeys[1].touches",
         "message": "journeys[1] has 6 touches; the limit is 5 per journey "
-                   "(ATTRIBUTION_MAX_TOUCHES_PER_JOURNEY)"}
+                   "(ATTRIBUTION_MAX_TOUCHES_PER_JOURNEY): a run credits a journey's last "
+                   "max_touches_per_journey touches (5,000 by default), so send the last "
+                   "ones its run credits, or have the limit raised to the run's cap (a "
+                   "request stays within ATTRIBUTION_MAX_CREDIT_ROWS and "
+                   "ATTRIBUTION_MAX_BODY_BYTES)"}
 
 
 def test_body_over_the_limit_is_413(client: TestClient) -> None:

@@ -117,8 +117,7 @@ def _journey(value: Any) -> dict[str, Any]:
         if not (math.isfinite(amount) and 0 <= amount <= _MAX_AMOUNT):
             raise _NotPlain
         conversion["value"] = float(amount)
-    if "stage" in conversion:
-        _text(conversion["stage"], 64)
+    _optional_text(conversion.get("stage"), 64)  # null: omitted, as the schema reads it
     touches = journey.get("touches")
     if type(touches) is not list:
         raise _NotPlain
@@ -151,7 +150,7 @@ class _Conversion(msgspec.Struct, forbid_unknown_fields=True):
     id: _Id
     timestamp: str
     value: _Amount | None = None
-    stage: _Stage = "-"  # sent or not; never null
+    stage: _Stage | None = None  # null: omitted
 
 
 class _Touch(msgspec.Struct, forbid_unknown_fields=True):

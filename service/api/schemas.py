@@ -24,13 +24,17 @@ from attribution.inputs import (
 
 from ..core.errors import CLEAN_TEXT
 
-_ISO_HINT = "must be an ISO 8601 timestamp string, e.g. 2025-01-31T09:00:00Z"
+_EXAMPLE = "e.g. 2025-01-31T09:00:00Z"
+_ISO_HINT = f"must be an ISO 8601 timestamp string, {_EXAMPLE}"
 _SECONDS = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
 
 def _iso_text(value: Any) -> Any:
     # JSON has no datetime type: a timestamp is ISO 8601 text, never a number of seconds,
     # not even one sent as text ("1700000000", which pydantic would read as Unix time)
+    if value is None:  # a CRM record without the date (Apex serialises it as null)
+        raise ValueError(f"is missing (null) and required: send an ISO 8601 timestamp "
+                         f"string, {_EXAMPLE}")
     if not isinstance(value, str | datetime) or (
             isinstance(value, str) and _SECONDS.fullmatch(value)):
         raise ValueError(f"{_ISO_HINT}; a number (seconds or milliseconds since the epoch) "
@@ -73,8 +77,9 @@ class Conversion(TypedDict):
         description="ISO 8601; naive = UTC; a date alone is the end of that day "
                     f"({END_OF_DAY.isoformat()})")]
     value: NotRequired[Annotated[Amount | None, Field(description="deal amount")]]
-    stage: NotRequired[Annotated[Stage, Field(
-        description="the deal's stage, default closed_won (a won deal: its last touch is the "
+    stage: NotRequired[Annotated[Stage | None, Field(
+        description="the deal's stage, default (omitted or null) closed_won (a won deal: its "
+                    "last touch is the "
                     "closed-won touch); one of lead, mql, sql, opportunity, closed_won, "
                     "closed_lost, or a name the snapshot's run maps in stage_names (case and "
                     "spaces folded); any other is a 422")]]

@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1,
                                 description="larger request bodies get 413")
     max_journeys: int = Field(default=100, ge=1, description="journeys per scoring request")
-    max_touches_per_journey: int = Field(default=1_000, ge=1, description="touches per journey")
+    max_touches_per_journey: int = Field(
+        default=5_000, ge=1, description="touches per journey: the default touch cap of a run "
+        "(max_touches_per_journey), so a journey a run credits whole can be scored whole")
     max_credit_rows: int = Field(
         default=50_000, ge=1,
         description="touches x models per scoring request (rows of touch credit answered)")

@@ -4,9 +4,11 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,7 +18,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
+import attribution
 from attribution import JourneyScores, SnapshotStore
+from attribution.inputs import END_OF_DAY
 
 from ...core.batching import ScoringBusy, ScoringPool
 from ...core.config import Settings
@@ -111,7 +115,11 @@ def check_request(body: AttributeRequest, settings: Settings) -> int:
                 422, "limit_exceeded",
                 f"journeys[{j}] has {len(journey['touches']):,} touches; the limit is "
                 f"{settings.max_touches_per_journey:,} per journey "
-                "(ATTRIBUTION_MAX_TOUCHES_PER_JOURNEY)", field=f"journeys[{j}].touches")
+                "(ATTRIBUTION_MAX_TOUCHES_PER_JOURNEY): a run credits a journey's last "
+                "max_touches_per_journey touches (5,000 by default), so send the last ones "
+                "its run credits, or have the limit raised to the run's cap (a request stays "
+                "within ATTRIBUTION_MAX_CREDIT_ROWS and ATTRIBUTION_MAX_BODY_BYTES)",
+                field=f"journeys[{j}].touches")
     touches = sum(len(journey["touches"]) for journey in body.journeys)
     rows = touches * len(body.models)
     if rows > settings.max_credit_rows:
@@ -123,6 +131,45 @@ def check_request(body: AttributeRequest, settings: Settings) -> int:
             "request, or have the limit raised",
             field="journeys")
     return rows
+
+
+_TOUCH_TIME = re.compile(r"journeys\[(\d+)\]\.touches\[(\d+)\]\.timestamp")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@contextlib.contextmanager
+def touch_times(journeys: Sequence[Any]) -> Iterator[None]:
+    """The library's error for a touch after its conversion, with both instants in UTC and,
+    for a conversion sent as a date alone, how that date was read (new-user report 18, M10:
+    a US org's afternoon touch on the close date is after the end of that day in UTC)."""
+    try:
+        yield
+    except attribution.InputError as exc:
+        found = _TOUCH_TIME.fullmatch(str(exc.column or ""))
+        if found is None:
+            raise
+        try:
+            journey = journeys[int(found.group(1))]
+            touch = journey["touches"][int(found.group(2))]["timestamp"]
+            conversion = journey["conversion"]["timestamp"]
+            late = isinstance(touch, datetime) and isinstance(conversion, datetime) \
+                and _utc(touch) > _utc(conversion)
+        except (IndexError, KeyError, TypeError):
+            late = False
+        if not late:
+            raise
+        dated = conversion.tzinfo is None and conversion.time() == END_OF_DAY
+        how = ("; a conversion sent as a date alone is the end of that day in UTC: send the "
+               "close date with the org's end of day and its offset, e.g. "
+               f"{conversion.date().isoformat()}T{END_OF_DAY:%H:%M:%S}-07:00" if dated else "")
+        raise ServiceError(
+            422, "input",
+            f"{exc.column}: touch is after its conversion ({_utc(touch).isoformat()}, the "
+            f"conversion {_utc(conversion).isoformat()}{how}); send only the touches to "
+            "credit, which happen at or before the conversion", field=exc.column) from exc
 
 
 # --- large requests, in a scoring process -------------------------------------------------------
@@ -165,7 +212,7 @@ def score_in_process(raw: bytes, spool: str | None = None
         body = parse_request(raw)
         check_request(body, settings)
         models = list(body.models)
-        with model_errors(models):
+        with model_errors(models), touch_times(body.journeys):
             scoring = scorers.cached(models, body.snapshot) or scorers.get(models, body.snapshot)
             render = _render(scoring.scorer.labels, scoring)
             content = render(scoring.scorer.score(body.journeys))
@@ -267,7 +314,8 @@ async def attribute(request: Request, settings: SettingsDep, scorers: ScorersDep
                 except FitPending as pending:  # another request fits it: wait, no thread held
                     await asyncio.wrap_future(pending.future)
     render = _render(scoring.scorer.labels, scoring)
-    with model_errors(models):  # parameters that give non-finite credit
+    # parameters that give non-finite credit; a touch after its conversion, with the instants
+    with model_errors(models), touch_times(body.journeys):
         if rows <= INLINE_ROWS and scoring.scorer.small_engine:
             content = render(scoring.scorer.score(body.journeys))
         else:

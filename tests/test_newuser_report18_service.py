@@ -1,0 +1,161 @@
+"""New-user report 18 (a Salesforce admin wiring HTTP scoring), its minor defects in the
+service: what a CRM's null fields get (M4, M5), which run is published (M7), a config's
+``role_multipliers = "default"`` (M9) and the per-journey touch limit (M11)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+import attribution
+from service import Settings, create_app
+
+KEY = "report18-key-0123456789"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(**({"api_keys": (KEY,), "data_dir": tmp_path, "runs_dir": tmp_path / "runs"}
+                       | overrides))
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(settings(tmp_path))) as c:
+        yield c
+
+
+def deal(touches: int = 3, **conversion: Any) -> dict[str, Any]:
+    return {"conversion": {"id": "0065g00000Opp01AAA", "timestamp": "2025-06-30",
+                           "value": 24000} | conversion,
+            "touches": [{"touch_id": f"00v{k}", "timestamp": f"2025-06-{k + 1:02d}T09:00:00Z",
+                         "channel": ["Email", "Webinar", "Trade Show"][k % 3]}
+                        for k in range(touches)]}
+
+
+def post(client: TestClient, body: dict[str, Any]) -> Any:
+    return client.post("/v1/attribute", headers=AUTH, content=json.dumps(body).encode())
+
+
+# --- M4: a null timestamp is said to be missing, not an epoch number -------------------------
+
+@pytest.mark.parametrize("where", ["touch", "conversion"])
+def test_a_null_timestamp_is_missing_and_required(client: TestClient, where: str) -> None:
+    sent = deal()
+    if where == "touch":  # a CampaignMember without FirstRespondedDate, as Apex writes it
+        sent["touches"][1]["timestamp"] = None
+        field = "journeys[0].touches[1].timestamp"
+    else:
+        sent["conversion"]["timestamp"] = None
+        field = "journeys[0].conversion.timestamp"
+    response = post(client, {"models": ["linear"], "journeys": [sent]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"] == field
+    assert "is missing (null) and required" in error["message"]
+    assert "epoch" not in error["message"]
+
+
+def test_a_null_milestone_is_still_no_milestone(client: TestClient) -> None:
+    sent = deal() | {"milestones": {"lead": None, "opportunity": None}}
+    assert post(client, {"models": ["w_shaped"], "journeys": [sent]}).status_code == 200
+
+
+# --- M5: "stage": null is the stage omitted -------------------------------------------------
+
+@pytest.mark.parametrize("channel", ["Webinar", "Wébinar"])  # the plain reader, the schema's
+def test_a_null_stage_is_the_stage_omitted(client: TestClient, channel: str) -> None:
+    def answer(**conversion: Any) -> Any:
+        sent = deal(**conversion)
+        sent["touches"][1]["channel"] = channel
+        response = post(client, {"models": ["linear", "w_shaped", "full_path"],
+                                 "journeys": [sent]})
+        assert response.status_code == 200, response.text
+        return response.json()["touch_credit"]
+
+    omitted = answer()
+    assert answer(stage=None) == omitted
+    assert answer(stage="closed_won") == omitted
+    # and the stage still counts when sent: a lost deal is credited otherwise (full path)
+    assert answer(stage="closed_lost") != omitted
+
+
+# --- M11: a journey as long as a run credits can be scored --------------------------------------
+
+def test_the_touch_limit_is_the_runs_touch_cap(tmp_path: Path) -> None:
+    cap = attribution.RunOptions().max_touches_per_journey
+    assert cap is not None
+    assert Settings().max_touches_per_journey == cap
+
+    def journey(n: int) -> dict[str, Any]:
+        return {"conversion": {"id": "o", "timestamp": "2025-06-30"},
+                "touches": [{"timestamp": (start + timedelta(minutes=k)).isoformat(),
+                             "channel": "email"} for k in range(n)]}
+
+    start = datetime(2025, 6, 1, tzinfo=UTC)
+
+    with TestClient(create_app(settings(tmp_path))) as client:
+        whole = json.dumps({"models": ["linear"], "journeys": [journey(cap)]}).encode()
+        assert len(whole) < Settings().max_body_bytes
+        response = client.post("/v1/attribute", headers=AUTH, content=whole)
+        assert response.status_code == 200
+        rows = response.json()["touch_credit"]
+        assert len(rows) == cap
+        assert abs(sum(r["credit"] for r in rows) - 1) < 1e-9
+        over = post(client, {"models": ["linear"], "journeys": [journey(cap + 1)]})
+        assert over.status_code == 422
+        error = over.json()["error"]
+        assert error["field"] == "journeys[0].touches"
+        assert f"the limit is {cap:,} per journey" in error["message"]
+        assert f"max_touches_per_journey touches ({cap:,} by default)" in error["message"]
+
+
+# --- M10: a touch after a date-alone close date: the instants and how the date was read ------
+
+def test_a_touch_after_a_date_alone_close_shows_both_instants(client: TestClient) -> None:
+    sent = {"conversion": {"id": "0065g00000Opp01AAA", "timestamp": "2025-06-30",
+                           "value": 24000},
+            "touches": [{"timestamp": "2025-06-30T09:00:00.000-0700", "channel": "Email"},
+                        {"timestamp": "2025-06-30T18:00:00.000-0700", "channel": "Webinar"}]}
+    response = post(client, {"models": ["linear"], "journeys": [sent]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"] == "journeys[0].touches[1].timestamp"
+    assert error["message"] == (
+        "journeys[0].touches[1].timestamp: touch is after its conversion "
+        "(2025-07-01T01:00:00+00:00, the conversion 2025-06-30T23:59:59.999999+00:00; a "
+        "conversion sent as a date alone is the end of that day in UTC: send the close date "
+        "with the org's end of day and its offset, e.g. 2025-06-30T23:59:59-07:00); send "
+        "only the touches to credit, which happen at or before the conversion")
+    # as the checklist says: the org's end of day with its offset takes the touch
+    sent["conversion"]["timestamp"] = "2025-06-30T23:59:59-07:00"
+    assert post(client, {"models": ["linear"], "journeys": [sent]}).status_code == 200
+
+
+def test_a_touch_after_a_timed_conversion_shows_both_instants_in_every_lane(
+        tmp_path: Path) -> None:
+    late = {"conversion": {"id": "o", "timestamp": "2025-06-30T12:00:00+02:00"},
+            "touches": [{"timestamp": "2025-06-30T10:30:00Z", "channel": "email"}]}
+    message = ("journeys[1].touches[0].timestamp: touch is after its conversion "
+               "(2025-06-30T10:30:00+00:00, the conversion 2025-06-30T10:00:00+00:00); send "
+               "only the touches to credit, which happen at or before the conversion")
+    fine = deal(touches=3)
+    padded = deal()  # over 64 KiB: parsed and scored in a scoring process
+    start = datetime(2025, 5, 1, tzinfo=UTC)
+    padded["touches"] = [{"timestamp": (start + timedelta(hours=k)).isoformat(),
+                          "channel": "email"} for k in range(1200)]
+    with TestClient(create_app(settings(tmp_path))) as client:
+        for first in (fine, padded):
+            sent = json.dumps({"models": ["linear"], "journeys": [first, late]}).encode()
+            assert (len(sent) > 64 * 1024) == (first is padded)
+            response = client.post("/v1/attribute", headers=AUTH, content=sent)
+            assert response.status_code == 422
+            assert response.json()["error"] == {
+                "type": "input", "message": message,
+                "field": "journeys[1].touches[0].timestamp"}
