@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
 import attribution
+from attribution import SnapshotStore
 from service import Settings, create_app
 
 KEY = "report18-key-0123456789"
@@ -84,6 +86,46 @@ def test_a_null_stage_is_the_stage_omitted(client: TestClient, channel: str) -> 
     assert answer(stage="closed_won") == omitted
     # and the stage still counts when sent: a lost deal is credited otherwise (full path)
     assert answer(stage="closed_lost") != omitted
+
+
+# --- M7: GET /v1/runs says which run is published ---------------------------------------------
+
+def _run(runs_dir: Path, run_id: str) -> Path:
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    touches = pl.DataFrame({
+        "contact_id": ["c1", "c1", "c2", "c2", "c3"],
+        "channel": ["linkedin", "email", "webinar", "email", "linkedin"],
+        "timestamp": [at + timedelta(days=d) for d in (1, 2, 1, 3, 2)]})
+    stages = pl.DataFrame({"contact_id": ["c1", "c2"], "stage": ["closed_won"] * 2,
+                           "timestamp": [at + timedelta(days=5)] * 2, "value": [100.0, 200.0]})
+    result = attribution.attribute(touches, stages, models=["linear", "markov"])
+    return result.write(runs_dir, run_id=run_id, report=False)
+
+
+def test_the_run_list_says_which_run_is_published(tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    first, second, never = "20250301T000001Z-aaaa", "20250301T000002Z-bbbb", \
+        "20250301T000003Z-cccc"
+    store = SnapshotStore.beside(runs_dir)
+    a1 = store.publish(_run(runs_dir, first)).snapshot_id
+    b = store.publish(_run(runs_dir, second)).snapshot_id
+    _run(runs_dir, never)
+    a2 = store.publish(runs_dir / first).snapshot_id  # published again: current
+    with TestClient(create_app(settings(tmp_path))) as client:
+        listed = client.get("/v1/runs", headers=AUTH).json()["runs"]
+        by_id = {r["run_id"]: (r["snapshots"], r["current"]) for r in listed}
+        assert by_id == {first: ([a2, a1], True), second: ([b], False), never: ([], False)}
+        one = client.get(f"/v1/runs/{second}", headers=AUTH).json()
+        assert (one["snapshots"], one["current"], one["status"]) == ([b], False, "succeeded")
+        # the snapshots' own listing agrees
+        snaps = client.get("/v1/models/snapshots", headers=AUTH).json()
+        assert {s["snapshot_id"]: s["run_id"] for s in snaps["snapshots"] if s["current"]} \
+            == {a2: first}
+        # publishing over HTTP moves it
+        assert client.post("/v1/models/snapshots", headers=AUTH,
+                           json={"run_id": second}).status_code == 201
+        listed = client.get("/v1/runs?status=succeeded", headers=AUTH).json()["runs"]
+        assert [r["run_id"] for r in listed if r["current"]] == [second]
 
 
 # --- M11: a journey as long as a run credits can be scored --------------------------------------

@@ -432,6 +432,12 @@ class RunStatus(BaseModel):
         "(redacted), run_id, status (committed, failed, unknown, not_attempted, pending: "
         "killed while writing) and, once committed, the rows per table; a run whose status "
         "is not committed is not in the database")
+    snapshots: list[str] = Field(
+        default_factory=list, description="ids of the model snapshots published from this "
+        "run, newest first (GET /v1/models/snapshots describes them); [] when never published")
+    current: bool = Field(
+        False, description="the current snapshot (the one scoring uses when a request names "
+        "none) was published from this run")
 
 
 class RunListQuery(BaseModel):

@@ -18,7 +18,7 @@ from attribution import AttributionError
 from ...core.errors import ServiceError, describe_library_error, model_errors
 from ...core.runs import RunJob, gone_message
 from ...core.storage import data_dir_problem
-from ..deps import RunsDep, SettingsDep
+from ..deps import RunsDep, SettingsDep, SnapshotsDep
 from ..schemas import (
     ChannelCreditResponse,
     RunList,
@@ -232,22 +232,46 @@ def start_run(body: RunRequest, settings: SettingsDep, runs: RunsDep,
     ))
 
 
+def _publications(snapshots: attribution.SnapshotStore
+                  ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A run's status with what was published from it (new-user report 18, M7): the ids of
+    its snapshots (newest first) and whether the current one, which scoring uses when a
+    request names none, is one of them. Read once per request: every snapshot's record and
+    the store's pointer (a damaged pointer: no run is current, as GET /v1/models/snapshots
+    then says)."""
+    by_run: dict[str, list[str]] = {}
+    for snapshot in snapshots.all():  # newest first
+        by_run.setdefault(snapshot.run_id, []).append(snapshot.snapshot_id)
+    current = snapshots.current_id()
+
+    def published(status: dict[str, Any]) -> dict[str, Any]:
+        ids = by_run.get(str(status.get("run_id")), [])
+        return status | {"snapshots": ids, "current": current is not None and current in ids}
+
+    return published
+
+
 @router.get("", response_model=RunList, responses=errors(401, 422))
-def list_runs(runs: RunsDep, query: Annotated[RunListQuery, Query()]) -> dict[str, Any]:
+def list_runs(runs: RunsDep, snapshots: SnapshotsDep,
+              query: Annotated[RunListQuery, Query()]) -> dict[str, Any]:
     """The runs, newest first (run ids begin with their UTC creation time): each one's
     status as GET /v1/runs/{run_id} gives it, without its manifest and request; only those
     of ``?status=`` when given (``succeeded``: the runs that can be published); at most
-    ``?limit=`` (100; 1,000 at most)."""
-    return {"runs": runs.recent(status=query.status, limit=query.limit)}
+    ``?limit=`` (100; 1,000 at most). Each says the snapshots published from it and whether
+    the current one is among them (``current``: the run scoring answers from)."""
+    published = _publications(snapshots)
+    return {"runs": [published(s) for s in runs.recent(status=query.status,
+                                                       limit=query.limit)]}
 
 
 @router.get("/{run_id}", response_model=RunStatus, responses=errors(401, 404))
-def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
-    """Status and progress; the manifest when succeeded, the error when failed."""
+def get_run(run_id: str, runs: RunsDep, snapshots: SnapshotsDep) -> dict[str, Any]:
+    """Status and progress; the manifest when succeeded, the error when failed; the
+    snapshots published from it and whether the current one is among them."""
     status = runs.get(run_id)
     if status is None:
         raise ServiceError(404, "not_found", f"no run '{run_id}'", field="run_id")
-    return status
+    return _publications(snapshots)(status)
 
 
 def _succeeded_run(runs: RunsDep, run_id: str, what: str) -> Path:
