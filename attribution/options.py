@@ -117,8 +117,9 @@ def _number(text: str) -> float:
         raise InputError(f"takes a number; got {text!r}") from None
 
 
-def _role_multipliers(text: str) -> dict[str, float]:
-    """``"default"`` or ``"decision_maker=2|user=0.5"`` -> a role multiplier map."""
+def parse_role_multipliers(text: str) -> dict[str, float]:
+    """``"default"`` or ``"decision_maker=2|user=0.5"`` -> a role multiplier map (the flag's
+    text, also a config's ``[run] role_multipliers`` written as text)."""
     if text == "default":
         return dict(DEFAULT_ROLE_MULTIPLIERS)
     try:
@@ -408,7 +409,7 @@ class RunOptions:
             "--role-multipliers",
             help="Account level: role=multiplier|... or 'default' "
             "(decision_maker 2, champion 1.5, user 0.5)",
-            parse=_role_multipliers,
+            parse=parse_role_multipliers,
         ),
     )
     required_roles: Sequence[str] = field(

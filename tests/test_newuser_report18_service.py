@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 import attribution
 from attribution import SnapshotStore
+from attribution.inputs._config import load_config
 from service import Settings, create_app
 
 KEY = "report18-key-0123456789"
@@ -126,6 +127,29 @@ def test_the_run_list_says_which_run_is_published(tmp_path: Path) -> None:
                            json={"run_id": second}).status_code == 201
         listed = client.get("/v1/runs?status=succeeded", headers=AUTH).json()["runs"]
         assert [r["run_id"] for r in listed if r["current"]] == [second]
+
+
+# --- M9: role_multipliers = "default" in a config, as on the command line -------------------
+
+def _config(tmp_path: Path, value: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(f'[run]\nlevel = "account"\nrole_multipliers = {value}\n')
+    return path
+
+
+def test_a_config_takes_role_multipliers_as_the_command_line_does(tmp_path: Path) -> None:
+    default = load_config(_config(tmp_path, '"default"')).options().role_multipliers
+    assert default == attribution.DEFAULT_ROLE_MULTIPLIERS
+    text = load_config(_config(tmp_path, '"decision_maker=3|user=0.25"')).options()
+    assert text.role_multipliers == {"decision_maker": 3.0, "user": 0.25}
+    table = load_config(_config(tmp_path, "{decision_maker = 3.0, user = 0.25}")).options()
+    assert table.role_multipliers == text.role_multipliers
+    with pytest.raises(attribution.ConfigError) as bad:
+        load_config(_config(tmp_path, '"lots"'))
+    message = str(bad.value)
+    assert "[run] role_multipliers" in message
+    assert "'default'" in message
+    assert "role_multipliers = {decision_maker = 2.0, champion = 1.5, user = 0.5}" in message
 
 
 # --- M11: a journey as long as a run credits can be scored --------------------------------------

@@ -104,7 +104,7 @@ from attribution.inputs._database import SqlTable, database_kind
 from attribution.inputs._formats import check_timestamp_formats
 from attribution.inputs._schema import SPECS
 from attribution.inputs._toml import read_toml
-from attribution.options import RunOptions
+from attribution.options import RunOptions, parse_role_multipliers
 
 _SECTIONS = {
     "alerts",
@@ -269,6 +269,14 @@ def load_config(path: str | Path) -> RunConfig:
             raise ConfigError(f"config '{path}': [inputs] {key} must be a path, got {value!r}")
     run = _section(data, "run", path)
     _unknown(set(run), _RUN, "[run]", path)
+    if isinstance(run.get("role_multipliers"), str):
+        # the command line's text ('default', 'decision_maker=2|user=0.5') in a file too
+        try:
+            run["role_multipliers"] = parse_role_multipliers(run["role_multipliers"])
+        except InputError as exc:
+            raise ConfigError(
+                f"config '{path}': [run] role_multipliers {exc}, or a table: role_multipliers "
+                "= {decision_maker = 2.0, champion = 1.5, user = 0.5}") from None
     columns = _section(data, "columns", path)
     _unknown(set(columns), set(SPECS), "[columns]", path)
     for table, mapping in columns.items():
