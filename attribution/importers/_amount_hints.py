@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from attribution._reporting_currency import ISO_4217
+
 __all__ = ["amount_hint", "unread_sign"]
 
 #: an ISO 4217-like code standing alone (``EUR``, ``USD``): three capitals, no other letter
@@ -27,8 +29,6 @@ def unread_sign(value: str, *, codes: bool = False) -> str | None:
     ``CHF``, a second sign): one sign of :data:`attribution.inputs._money.SIGN_CURRENCY`
     (``codes``: or an ISO 4217 code, as ``run`` reads them) before or after the number is
     read."""
-    from attribution._reporting_currency import ISO_4217
-
     value = value.strip()
     bare = re.sub(r"^([-+]?)\s*[$£€¥]\s*", r"\1", value)
     found = _currency(bare if bare != value else re.sub(r"\s*[$£€¥]$", "", value))
@@ -46,12 +46,17 @@ def amount_hint(example: object, base: str, *, codes: bool = False) -> str:
     'amounts are written 1,5'
     """
     value = str(example).strip()
+    if value and not any(c.isdigit() for c in value):  # 'TBD', 'pending': no number at all
+        return (
+            f"{value!r} is not a number: write the amount, or leave the cell blank where it "
+            f"is not known; {base}"
+        )
     sign = unread_sign(value, codes=codes)
     if sign is None:
         return base
     bare = value.replace(sign, "").strip()
     what = "is a currency " + ("code" if sign.isalpha() else "sign")
-    if codes and sign.isalpha():  # three capitals that are no ISO 4217 code ('ABC')
+    if sign.isalpha() and (codes or sign not in ISO_4217):  # 'ABC', 'TBD': no ISO code
         what = "is no ISO 4217 currency code (GBP, EUR, USD)"
     read = "($, £, € or ¥, or an ISO 4217 code such as GBP)" if codes else "($, £, € or ¥)"
     return (

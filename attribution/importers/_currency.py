@@ -31,8 +31,9 @@ from typing import Any
 
 import polars as pl
 
+from attribution._reporting_currency import ISO_4217
 from attribution.exceptions import InputError, SchemaError
-from attribution.importers._read import Export, parse_amounts
+from attribution.importers._read import LINE, Export, parse_amounts
 from attribution.importers._result import ImportReport
 from attribution.inputs._money import SIGN_CURRENCY, money_sign
 
@@ -68,10 +69,14 @@ def deal_amounts(export: Export, amount: str | None, report: ImportReport) -> pl
     :func:`amounts_without_codes`."""
     if amount is None:
         return parse_amounts(export, None)
-    coded = amounts_without_codes(export, amount, export.column(CURRENCY[report.crm],
-                                                                required=False))
+    coded = amounts_without_codes(
+        export, amount, export.column(CURRENCY[report.crm], required=False),
+        decimal_comma=report.decimal_comma,
+    )  # fmt: skip
     if coded is None:
-        return _deal_amounts(export, amount, report, None)
+        value = _deal_amounts(export, amount, report, None)
+        note_far_amounts(report, export, amount, export.frame.select(value).to_series())
+        return value
     stripped, column = coded
     value = _deal_amounts(stripped, amount, report, column)
     report.notes.append(
@@ -79,22 +84,63 @@ def deal_amounts(export: Export, amount: str | None, report: ImportReport) -> pl
         f"({stripped.frame.get_column(column).drop_nulls().head(1).to_list()[0]} ...): "
         f"the code is read as the amount's currency ('{column}')"
     )
-    return pl.lit(stripped.frame.select(value).to_series())  # export.frame's rows, in order
+    values = stripped.frame.select(value).to_series()
+    note_far_amounts(report, export, amount, values)
+    return pl.lit(values)  # export.frame's rows, in order
+
+
+#: an amount this many times the median of a file's amounts is named (a typo's extra zeros)
+FAR_FROM_MEDIAN = 100
+#: ... when the file has at least this many amounts above 0 (a median worth comparing with)
+_MIN_AMOUNTS = 5
+
+
+def note_far_amounts(report: ImportReport, export: Export, amount: str, values: pl.Series) -> None:
+    """Count (``counts.amounts_over_100x_median``) and note the amounts above
+    :data:`FAR_FROM_MEDIAN` times the median of the file's amounts above 0, naming the
+    largest as written and the file lines (new-user report 22, M16: a $46,500 deal typed
+    4650000000 made LTV/CAC 37,920 without a word). They are kept: a large deal can be
+    real; the note puts the figure in front of the user before the run sums it."""
+    positive = values.filter(values > 0)
+    median = positive.median() if positive.len() >= _MIN_AMOUNTS else None
+    if median is None:
+        return
+    far = values > FAR_FROM_MEDIAN * float(median)  # type: ignore[arg-type]
+    n = int(far.sum())
+    report.counts["amounts_over_100x_median"] = n
+    if not n:
+        return
+    rows = export.frame.with_columns(values.alias("_value")).filter(far.fill_null(False))
+    top = rows.sort("_value", descending=True).row(0, named=True)
+    lines = rows.sort("_value", descending=True).get_column(LINE).head(5).to_list()
+    report.notes.append(
+        f"{export.label}: {n:,} amount(s) in '{amount}' above {FAR_FROM_MEDIAN}x the median "
+        f"amount ({float(median):,.2f}), the largest {top[amount]!r} ({top['_value']:,.2f}) at "  # type: ignore[arg-type]
+        f"file line(s) {', '.join(map(str, lines))}: a typo (extra zeros)? Kept as written; "
+        "correct it in the CRM and export again if it is one (one such deal outweighs all "
+        "the others in revenue, ARPA and LTV)"
+    )
 
 
 def amounts_without_codes(
-    export: Export, amount: str, column: str | None
+    export: Export, amount: str, column: str | None, *, decimal_comma: bool = False
 ) -> tuple[Export, str] | None:
     """None when no amount carries an ISO currency code or a sign that names one (``£``,
     ``€``: :data:`attribution.inputs._money.SIGN_CURRENCY`); else ``export`` with the codes cut
     from ``amount`` and the currency column to read: ``column`` (its blank cells filled
     with the code; a code that disagrees with it is an error naming the lines) or, without
     one, the codes themselves as ``'<amount> (currency code)'``, read as a currency column
-    is (one currency recorded; several need ``--currency-rates``)."""
+    is (one currency recorded; several need ``--currency-rates``). An amount that does not
+    read (``decimal_comma``: how they are written) is its error first; then amounts whose
+    currency only a code names among amounts with none are an error
+    (:func:`_refuse_coded_among_bare`)."""
     text = pl.col(amount).str.strip_chars()
+    def iso(found: pl.Expr) -> pl.Expr:  # 'TBD 500' names no currency: unreadable
+        return found.replace_strict(sorted(ISO_4217), sorted(ISO_4217), default=None)
+
     code = pl.coalesce(
-        text.str.extract(r"^([A-Z]{3})\s*[-+$]?\s*[\d.,]", 1),
-        text.str.extract(r"[\d.]\s*([A-Z]{3})$", 1),
+        iso(text.str.extract(r"^([A-Z]{3})\s*[-+$]?\s*[\d.,]", 1)),
+        iso(text.str.extract(r"[\d.]\s*([A-Z]{3})$", 1)),
         # '£42,000.00': the sign's currency (inputs/_money.py; '$' and '¥' name none)
         money_sign(text, codes=False).replace_strict(
             list(SIGN_CURRENCY), list(SIGN_CURRENCY.values()), default=None,
@@ -104,6 +150,9 @@ def amounts_without_codes(
     if not export.frame.select(code.is_not_null().any()).item():
         return None
     cut = text.str.replace(r"^[A-Z]{3}\s*", "").str.replace(r"\s*[A-Z]{3}$", "")
+    read = export.frame.with_columns(pl.when(code.is_not_null()).then(cut).otherwise(text))
+    parse_amounts(replace(export, frame=read), amount, decimal_comma=decimal_comma)
+    _refuse_coded_among_bare(export, amount, column, code)
     if column is None:
         column = f"{amount} (currency code)"
         frame = export.frame.with_columns(code.alias(column))
@@ -125,6 +174,47 @@ def amounts_without_codes(
         frame = export.frame.with_columns(pl.coalesce(pl.col(column), code).alias(column))
     frame = frame.with_columns(pl.when(code.is_not_null()).then(cut).otherwise(text).alias(amount))
     return replace(export, frame=frame), column
+
+
+def _refuse_coded_among_bare(
+    export: Export, amount: str, column: str | None, code: pl.Expr
+) -> None:
+    """Amounts whose currency only a sign or code names (``€24,000``; no currency cell
+    beside it) among amounts with no currency at all (``46500``): an error naming the lines
+    of the fewer (new-user report 22, S1: one ``€`` typed in one deal labelled every deal
+    EUR). Unsigned amounts are not in the sign's currency, and a currency column that names
+    their currency says otherwise (then this is not an error)."""
+    given = pl.col(column).is_not_null() if column is not None else pl.lit(False)
+    coded = code.is_not_null() & ~given
+    bare = pl.col(amount).is_not_null() & code.is_null() & ~given
+    n_coded, n_bare = export.frame.select(coded.sum().alias("c"), bare.sum().alias("b")).row(0)
+    if not (n_coded and n_bare):
+        return
+    shown = export.frame.filter(coded).get_column(amount).head(1).item()
+    codes = ", ".join(
+        export.frame.filter(coded).select(code.unique().sort()).to_series().head(3).to_list()
+    )
+    few, what = (
+        (coded, f"{n_coded:,} amount(s) written with a currency ({codes}: e.g. {shown!r})"
+         f" among {n_bare:,} written without one")
+        if n_coded <= n_bare
+        else (bare, f"{n_bare:,} amount(s) written without a currency among {n_coded:,} "
+              f"written with one ({codes}: e.g. {shown!r})")
+    )  # fmt: skip
+    where = f"no currency column beside '{amount}'" if column is None else f"'{column}' blank"
+    raise SchemaError(
+        f"{what} ({where}), at file line(s) {', '.join(map(str, export.lines(few)))}: an "
+        "amount without a sign is not in the sign's currency, so the deals' currency is "
+        "unknown and summed as one it could be wrong",
+        table=export.label,
+        source=export.name,
+        column="value",
+        their_column=amount,
+        hint="if those amounts are in the others' currency, write them alike (remove the "
+        "sign, or add it to every amount); if the deals are in several currencies, export "
+        "the deal currency column (HubSpot 'Currency', Salesforce 'Amount Currency') beside "
+        "the amounts, and give --currency-rates to convert them",
+    )
 
 
 def _deal_amounts(

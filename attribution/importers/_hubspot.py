@@ -55,6 +55,7 @@ from attribution.importers._shared import (
     EMAIL_COLUMNS,
     closed_by_stage,
     note_open_with_close_date,
+    note_unknown_roles,
     one_account,
     record_mapping,
     repeated_deals,
@@ -168,6 +169,7 @@ def import_hubspot(
     )
     if role_col:
         record_mapping(report, "role", contact_rows, "_role_raw", "role")
+        note_unknown_roles(report, "contacts", contact_rows, "_role_raw", role_col)
     contact_stages = lifecycle_events(con, people, cid, lifecycle, report, formats)
 
     accounts = one_account(contact_rows.select("contact_id", "account_id", "lead_source"))

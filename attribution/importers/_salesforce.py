@@ -52,6 +52,7 @@ from attribution.importers._shared import (
     campaign_channel_expr,
     closed_by_stage,
     note_open_with_close_date,
+    note_unknown_roles,
     one_account,
     record_mapping,
     repeated_deals,
@@ -543,6 +544,7 @@ def _contact_roles(roles: Export, lead_map: pl.DataFrame, report: ImportReport) 
     frame = frame.drop_nulls(["opportunity_id", "contact_id"])
     if role:
         record_mapping(report, "role", frame, "_role_raw", "role")
+        note_unknown_roles(report, "contact_roles", frame, "_role_raw", role)
     # a contact with two roles on one opportunity is one row: its higher role (as a contact
     # on several deals keeps its highest), the other counted
     one = frame.drop("_role_raw").sort(role_rank(), maintain_order=True).unique(

@@ -67,11 +67,51 @@ def snake(expr: pl.Expr) -> pl.Expr:
     return expr.str.to_lowercase().str.replace_all(r"[^a-z0-9]+", "_").str.strip_chars("_")
 
 
-def role_expr(column: str) -> pl.Expr:
-    """A CRM role -> ours (unlisted roles -> ``unknown``; null stays null)."""
-    return folded(pl.col(column)).replace_strict(
-        ROLE_MAP, default="unknown", return_dtype=pl.String
+def _roles(column: str) -> pl.Expr:
+    """A role cell's roles, folded: a multi-select cell (HubSpot's Buying Role is a
+    multiple-checkbox property, exported ``Champion;Decision maker``) holds several."""
+    return pl.col(column).str.split(";").list.eval(
+        folded(pl.element()).filter(folded(pl.element()) != "")
     )
+
+
+def role_expr(column: str) -> pl.Expr:
+    """A CRM role -> ours (unlisted roles, and a blank cell, -> ``unknown``). A cell of
+    several ``;``-separated roles is its highest in :data:`ROLE_PRIORITY`, as a contact
+    holding several roles on several deals keeps its highest (new-user report 22, S2)."""
+    rank = {r: i for i, r in enumerate(ROLE_PRIORITY)}
+    ranks = {name: rank[role] for name, role in ROLE_MAP.items()}
+    best = _roles(column).list.eval(
+        pl.element().replace_strict(ranks, default=rank["unknown"], return_dtype=pl.Int64)
+    ).list.min()
+    return best.replace_strict(
+        {i: r for r, i in rank.items()}, default="unknown", return_dtype=pl.String
+    )
+
+
+def note_unknown_roles(
+    report: ImportReport, label: str, frame: pl.DataFrame, raw: str, column: str
+) -> None:
+    """Count (``counts.roles_not_recognised``) and note the rows of ``frame`` whose role
+    cell ``raw`` (the user's ``column``) holds a role :data:`ROLE_MAP` does not know (read
+    as ``unknown``, or beside a known role of the cell), with the commonest such values."""
+    unknown = _roles(raw).list.eval(pl.element().filter(~pl.element().is_in(list(ROLE_MAP))))
+    rows = frame.select(pl.col(raw), unknown.alias("_unknown")).filter(
+        pl.col("_unknown").list.len() > 0
+    )
+    report.counts["roles_not_recognised"] = rows.height
+    if rows.height:
+        values = (
+            rows.get_column(raw).value_counts(sort=True, name="n").head(3).iter_rows()
+        )
+        shown = ", ".join(f"{v!r} ({n:,})" for v, n in values)
+        report.notes.append(
+            f"{label}: {rows.height:,} role(s) in '{column}' name a role not recognised, e.g. "
+            f"{shown}: read as 'unknown' (a cell's recognised role, if any, is kept); the "
+            "roles read: decision maker, champion / executive sponsor, economic buyer / "
+            "budget holder / finance, technical buyer / evaluator / influencer / blocker, "
+            "end user / business user, other"
+        )
 
 
 def campaign_channel_expr(column: str) -> pl.Expr:
