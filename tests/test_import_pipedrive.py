@@ -142,8 +142,11 @@ def test_drops_are_counted(tmp_path: Path) -> None:
         "no deal id in 'Deal - ID'": 1,
         "deleted deal ('Deal - Status' deleted)": 1,
         "no person e-mail and no organization": 1,
-        "won / lost without a won / lost time (nor a closed-on date): no won / lost event": 1,
     }
+    # a won deal without a close time keeps its row (its opportunity event): counted and
+    # noted, no dropped row (new-user report 22, M12), so read = kept + dropped
+    assert result.report["counts"]["deals_closed_without_close_date"] == 1
+    assert any("'1012'" in n for n in result.report["notes"])
     files = result.report["files"]["deals"]
     assert (files["rows_read"], files["rows_kept"]) == (6, 2)
     assert result.report["conversions_closed_won"] == 1

@@ -112,6 +112,10 @@ def _print(result: ImportResult | SpendImport, out: Path) -> None:
         _say(f"deal amounts in {currency} ('{report['currency']['column']}')")
     if mapped := report["value_mappings"].get("deal_stage"):  # how each stage was read
         _say("deal stages: " + ", ".join(f"'{k}' -> {v}" for k, v in mapped.items()))
+    pipelines = report.get("pipelines", {}).get("deals", {})
+    if len(pipelines) > 1:  # renewals beside new business: the user decides (--pipeline)
+        _say("deals by pipeline: " + ", ".join(
+            f"'{p}' {c['deals']:,} ({c['won']:,} won)" for p, c in pipelines.items()))  # fmt: skip
     outputs = ", ".join(f"{name} {rows:,}" for name, rows in report["outputs"].items())
     _say(f"wrote {out}: {outputs}")
     if report["crm"] in ("pipedrive", "ga4"):  # one side of a run: the other is named
@@ -153,6 +157,18 @@ def _print(result: ImportResult | SpendImport, out: Path) -> None:
         if stage == "closed_won"
         else f"{stage} conversions (lifecycle dates, no deals): {report['conversions']:,}"
     )
+    if touches == 0:  # a run on it fails ("no data rows"): say why, print no command
+        where = (
+            "campaign members who responded (or --include-non-responders)"
+            if report["crm"] == "salesforce"
+            else "--engagements, or a contacts export with Original Source and Create Date"
+        )
+        _say(
+            f"{count}; no touch was written (see the notes above), so a run has nothing to "
+            f"attribute: import again with {where}, or run with touches from another import "
+            "(import ga4)"
+        )
+        return
     _say(
         f"{count}; next: attribution run "
         f"--touches {out / ImportFiles.TOUCHES} --stages {out / ImportFiles.STAGES} "
@@ -310,6 +326,14 @@ def hubspot_cmd(
     channel_rules: Annotated[
         Path | None, typer.Option(help="Channel taxonomy rules for the UTM fields")
     ] = None,
+    pipeline: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pipeline",
+            help="Keep only the deals of this pipeline (repeatable), e.g. 'Sales Pipeline' "
+            "without 'Renewals': a won renewal is not a new customer",
+        ),
+    ] = None,
     **shared: Any,
 ) -> None:
     """HubSpot contacts + deals (+ engagements, companies) -> touches, stages, contacts."""
@@ -321,6 +345,7 @@ def hubspot_cmd(
         engagements=engagements,
         companies=companies,
         channel_rules=channel_rules,
+        pipelines=tuple(pipeline or ()),
         **shared,
     )
 

@@ -28,6 +28,8 @@ from pathlib import Path
 import polars as pl
 
 from attribution.exceptions import InputError, SchemaError
+from attribution.importers._busy import BUSY
+from attribution.importers._busy import busy as busy_keys
 from attribution.importers._emails import email_key
 from attribution.importers._read import LINE, Export, read_export, timestamp_expr
 from attribution.importers._result import ImportReport, ImportResult, begin, finish
@@ -54,7 +56,7 @@ CAMPAIGN = [
     "collected_traffic_source.manual_campaign_name", "utm_campaign",
 ]  # fmt: skip
 #: a pseudo id with this many events or more is named in a note (a bot, a QA login)
-BUSY_PSEUDO_ID = 1_000
+BUSY_PSEUDO_ID = BUSY
 
 
 def import_ga4(
@@ -342,13 +344,10 @@ def _notes(report: ImportReport, several: pl.DataFrame) -> None:
 def _note_busy(rows: pl.DataFrame, report: ImportReport) -> None:
     """Name the pseudo ids with :data:`BUSY_PSEUDO_ID` events or more (bots, QA logins):
     kept, counted in ``counts.busy_pseudo_ids``."""
-    busy = (
-        rows.group_by("pseudo")
-        .agg(pl.len().alias("events"), pl.col("session").n_unique().alias("sessions"),
-             pl.col("user").drop_nulls().first().alias("user"))
-        .filter(pl.col("events") >= BUSY_PSEUDO_ID)
-        .sort("events", "pseudo", descending=[True, False])
-    )  # fmt: skip
+    busy = busy_keys(
+        rows, "pseudo", pl.col("session").n_unique().alias("sessions"),
+        pl.col("user").drop_nulls().first().alias("user"),
+    ).rename({"n": "events"})  # fmt: skip
     report.counts["busy_pseudo_ids"] = busy.height
     if busy.height:
         top = busy.row(0, named=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
+from attribution.exceptions import InputError
 from attribution.importers._currency import deal_amounts
 from attribution.importers._hubspot_companies import (
     CONTACT_IDS,
@@ -39,8 +40,10 @@ from attribution.importers._hubspot_lifecycle import (
     lifecycle_columns,
     lifecycle_events,
 )
+from attribution.importers._hubspot_pipelines import PIPELINE, keep_pipelines, note_pipelines
 from attribution.importers._hubspot_sources import drill_down_column, source_channels
 from attribution.importers._read import (
+    LINE,
     Export,
     count_close_dates,
     parse_booleans,
@@ -54,6 +57,7 @@ from attribution.importers._result import ImportReport, ImportResult, begin, fin
 from attribution.importers._shared import (
     EMAIL_COLUMNS,
     closed_by_stage,
+    closed_without_date,
     note_open_with_close_date,
     note_unknown_roles,
     one_account,
@@ -84,6 +88,7 @@ def import_hubspot(
     won_stages: Sequence[str] = (),
     lost_stages: Sequence[str] = (),
     open_stages: Sequence[str] = (),
+    pipelines: Sequence[str] = (),
     out: str | Path | None = None,
 ) -> ImportResult:
     """Import HubSpot CSV exports into canonical touches, stages and contacts.
@@ -118,6 +123,11 @@ def import_hubspot(
         Deal stages that are won, lost or open whatever their names say (a custom or
         localised stage: ``Contract Signed``, ``Abgeschlossen und gewonnen``); needed for a
         stage named with both words or a negation (``Not won``), an error otherwise.
+    pipelines
+        Keep only the deals of these pipelines (``Pipeline``: ``--pipeline 'Sales
+        Pipeline'``), e.g. new business without renewals; the others are a counted drop.
+        Without it every deal is read, the deals per pipeline are reported and accounts
+        winning again are noted.
     out
         When given, the import is also written there (see :meth:`ImportResult.write`).
     """
@@ -138,6 +148,7 @@ def import_hubspot(
     comp = read_export(companies, "companies") if companies is not None else None
 
     # contacts: the contact -> account table and the lifecycle stage events
+    _refuse_deals_as_contacts(con)
     cid = con.require(CONTACT_ID)
     company, company_col = companies_expr(con, comp, report, others)
     role_col = con.column(["Buying Role", "hs_buying_role"], required=False)
@@ -175,7 +186,8 @@ def import_hubspot(
     accounts = one_account(contact_rows.select("contact_id", "account_id", "lead_source"))
     stages = (tuple(won_stages), tuple(lost_stages), tuple(open_stages))
     if deal is not None and deal.frame.height:
-        deal_stages = _deals(deal, comp, con, accounts, report, formats, stages)
+        deal_stages = _deals(deal, comp, con, accounts, report, formats, stages,
+                             pipelines=tuple(pipelines))  # fmt: skip
     else:
         deal_stages = customers_without_deals(deal, contact_stages, report)
         deal = None
@@ -214,6 +226,31 @@ def import_hubspot(
     )
 
 
+#: a contacts export has one of these (a deals export none): e-mail, name, lifecycle, source
+_CONTACT_MARKS = [*EMAIL_COLUMNS, "First Name", "Last Name", "firstname", "lastname",
+                  "Lifecycle Stage", "lifecyclestage", *SOURCE]  # fmt: skip
+
+
+def _refuse_deals_as_contacts(con: Export) -> None:
+    """A deals export given as the contacts (new-user report 22, M6: it imported with exit 0
+    into contacts that were deal ids and no touch, and the printed run then failed): a file
+    with a deal stage column and none of a contact's columns (e-mail, name, lifecycle
+    stage or dates, source) is an error naming it and the options."""
+    stage = con.column(["Deal Stage", "dealstage"], required=False)
+    if stage is None or lifecycle_columns(con) or con.column(_CONTACT_MARKS, required=False):
+        return
+    shown = [c for c in (stage, con.column(["Amount", "amount"], required=False),
+                         con.column(["Close Date", "closedate"], required=False)) if c]  # fmt: skip
+    raise InputError(
+        f"this looks like a deals export, not a contacts one: it has "
+        f"{', '.join(map(repr, shown))} and no e-mail, name, lifecycle or source column",
+        table=con.label,
+        source=con.name,
+        hint="give the deals export as --deals and the contacts export (Contacts > Export, "
+        "with Email, Create Date, Original Source and the lifecycle dates) as --contacts",
+    )
+
+
 def _deals(
     deal: Export,
     comp: Export | None,
@@ -222,9 +259,12 @@ def _deals(
     report: ImportReport,
     formats: Sequence[str],
     stages: tuple[Sequence[str], Sequence[str], Sequence[str]] = ((), (), ()),
+    *,
+    pipelines: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Deal stage events: opportunity, closed_won / closed_lost, for each associated contact
-    (``stages``: the deal stages given as won, lost and open)."""
+    (``stages``: the deal stages given as won, lost and open; ``pipelines``: the pipelines
+    kept, :mod:`attribution.importers._hubspot_pipelines`)."""
     did = deal.require(DEAL_ID)
     stage_col = deal.require(["Deal Stage", "dealstage"])
     created = deal.require(CREATE_DATE)
@@ -238,6 +278,7 @@ def _deals(
     people = deal.column(CONTACT_IDS, required=False)
     won_col = deal.column(["Is Closed Won", "hs_is_closed_won"], required=False)
     source = deal.column(SOURCE, required=False)
+    pipeline = deal.column(PIPELINE, required=False)
     company, company_col = companies_expr(deal, comp, report, [con])
     report.read(
         deal,
@@ -251,8 +292,10 @@ def _deals(
             "account_id": company_col,
             "is_won": won_col,
             "lead_source": source or "the first associated contact's source",
+            "pipeline": pipeline,
         },
     )
+    deal = keep_pipelines(deal, pipeline, pipelines, report)
     by_stage = closed_by_stage(deal, stage_col, *stages)
     outcome: pl.Expr = by_stage
     if won_col is not None:
@@ -260,6 +303,7 @@ def _deals(
         outcome = pl.when(won).then(pl.lit("closed_won")).otherwise(by_stage)
     frame = deal.frame.select(
         pl.col(did).alias("opportunity_id"),
+        LINE,
         pl.col(stage_col).alias("_stage_raw"),
         outcome.alias("_outcome"),
         parse_timestamps(deal, created, formats, "timestamp").alias("_created"),
@@ -268,6 +312,7 @@ def _deals(
         (split_ids(people) if people else pl.lit([], pl.List(pl.String))).alias("contact_id"),
         company.alias("_company"),
         (pl.col(source) if source else pl.lit(None, pl.String)).alias("_source"),
+        (pl.col(pipeline) if pipeline else pl.lit(None, pl.String)).alias("_pipeline"),
     )
     # the deal's own source, else its first associated contact's
     first = accounts.select(
@@ -296,12 +341,7 @@ def _deals(
     repeated_deals(report, "deals", frame, did, ["_stage_raw", "_created", "_closed", "value"])
     uncreated(report, "deals", created, frame.get_column("_created").null_count())
     count_close_dates(report, deal, closed, frame, "_closed", "_created", "_outcome")
-    unclosed = pl.col("_outcome").is_not_null() & pl.col("_closed").is_null()
-    report.drop(
-        "deals",
-        f"closed without a close date in '{closed}': no won/lost event",
-        frame.select(unclosed.sum()).item(),
-    )
+    closed_without_date(report, "deals", frame, "_closed", closed)
     won_no_amount = frame.filter(
         (pl.col("_outcome") == "closed_won") & pl.col("value").is_null()
     ).height
@@ -317,6 +357,17 @@ def _deals(
         .with_columns(pl.coalesce("_company", "_contact_account").alias("account_id"))
     )
     note_other_companies(report, per_contact)
+    note_pipelines(
+        report,
+        per_contact.group_by("opportunity_id", maintain_order=True).agg(
+            pl.col("account_id").drop_nulls().first(),
+            ((pl.col("_outcome") == "closed_won") & pl.col("_closed").is_not_null()).any()
+            .alias("won"),
+            pl.col("_closed").first(),
+            pl.col("_pipeline").first(),
+        ),
+        pipeline,
+    )
     unknown = (
         per_contact.drop_nulls("contact_id")
         .join(accounts, on="contact_id", how="anti")

@@ -123,6 +123,7 @@ def source_channels(
             {f"{s} / {d}": p for s, d, p, _ in pairs.iter_rows()},
         )
         shown = ", ".join(f"{s} + {d} -> {p} ({n:,})" for s, d, p, n in pairs.head(4).iter_rows())
+        shown += _more(pairs)
         kept = (
             touches.filter(paid & pl.col("_platform").is_null() & pl.col("_drill").is_not_null())
             .get_column("_drill")
@@ -163,9 +164,22 @@ def referral_hosts(
         report.mapped("channel (HubSpot Referrals + drill-down host)",
                       {d: c for d, c, _ in pairs.iter_rows()})  # fmt: skip
         shown = ", ".join(f"{d} -> {c} ({n:,})" for d, c, n in pairs.head(4).iter_rows())
+        shown += _more(pairs)
         report.notes.append(
             f"contacts: {took.height:,} Referrals touch(es) take the channel of the host in "
             f"{' / '.join(map(repr, columns))} by the channel rules' [[referrer]] host rules "
             f"(as a run reads a referrer): {shown}; other hosts stay 'referral'"
         )
     return touches
+
+
+def _more(pairs: pl.DataFrame, shown: int = 4) -> str:
+    """``, and N more pair(s) (M)`` for the pairs after the first ``shown`` (their touches
+    in ``len``), so the pairs a note lists add up to its count (new-user report 22, M4)."""
+    rest = pairs.slice(shown)
+    if rest.height == 0:
+        return ""
+    return (
+        f", and {rest.height:,} more pair(s) ({rest.get_column('len').sum():,}; all in "
+        "import_report.json value_mappings)"
+    )

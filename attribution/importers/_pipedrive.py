@@ -40,7 +40,13 @@ from attribution.importers._read import (
     read_export,
 )
 from attribution.importers._result import ImportReport, ImportResult, begin, finish
-from attribution.importers._shared import record_mapping, repeated_deals, self_reported, uncreated
+from attribution.importers._shared import (
+    closed_without_date,
+    record_mapping,
+    repeated_deals,
+    self_reported,
+    uncreated,
+)
 from attribution.inputs._reading import NAIVE_ZONE
 
 DEAL_ID = ["Deal - ID", "ID", "Deal ID", "id"]
@@ -304,12 +310,7 @@ def _deals(
     when = won or lost or closed
     if when is not None:
         count_close_dates(report, deal, when, frame, "_closed", "_created", "_outcome")
-    unclosed = pl.col("_outcome").is_in(["closed_won", "closed_lost"]) & pl.col("_closed").is_null()
-    report.drop(
-        "deals",
-        "won / lost without a won / lost time (nor a closed-on date): no won / lost event",
-        frame.select(unclosed.sum()).item(),
-    )
+    closed_without_date(report, "deals", frame, "_closed", when or "Won time / Lost time")
     return frame
 
 

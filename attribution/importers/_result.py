@@ -112,6 +112,8 @@ class ImportReport:
     currency_rates: Path | None = None
     #: the deals' currency (``importers._currency``): the column, the currency, counts
     currency: dict[str, Any] = field(default_factory=dict)
+    #: the deals and won deals per pipeline (``importers._hubspot_pipelines``)
+    pipelines: dict[str, Any] = field(default_factory=dict)
 
     def read(self, export: Export, columns: Mapping[str, str | None]) -> None:
         """Record a file read and the columns used (ours -> theirs)."""
@@ -223,6 +225,10 @@ def finish(
         # command, `[inputs] import = DIR`, an HTTP run) reports in it without an option
         stages = stages.with_columns(pl.lit(code).alias(CURRENCY_COLUMN))
     contacts = conform(contacts, CONTACT_COLUMNS).sort("contact_id")
+    if report.crm != "ga4":  # GA4 names its busy pseudo ids before stitching (_ga4.py)
+        from attribution.importers._busy import note_busy_contacts
+
+        note_busy_contacts(report, touches, contacts)
     if surveys is not None:
         surveys = conform(surveys, SURVEY_COLUMNS).unique(maintain_order=True)
     outputs = {
@@ -254,6 +260,7 @@ def finish(
         "accounts": _account_counts(report, touches, contacts),
         "counts": report.counts,
         "currency": report.currency,
+        **({"pipelines": report.pipelines} if report.pipelines else {}),
         "options": {
             "decimal_comma": report.decimal_comma,
             "timezone": NAIVE_ZONE.get() or "UTC",  # import --timezone: naive dates' zone

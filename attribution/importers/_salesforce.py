@@ -30,6 +30,7 @@ import polars as pl
 from attribution.exceptions import ColumnNotFoundError
 from attribution.importers._currency import deal_amounts
 from attribution.importers._read import (
+    LINE,
     Export,
     count_close_dates,
     parse_booleans,
@@ -51,6 +52,7 @@ from attribution.importers._shared import (
     best_role,
     campaign_channel_expr,
     closed_by_stage,
+    closed_without_date,
     note_open_with_close_date,
     note_unknown_roles,
     one_account,
@@ -472,6 +474,7 @@ def _opportunities(
         outcome = by_name
     frame = opps.frame.select(
         pl.col(oid).alias("opportunity_id"),
+        LINE,
         _col(account).alias("_opp_account"),
         _col(contact).alias("_opp_contact"),
         _col(source).alias("lead_source"),
@@ -502,12 +505,7 @@ def _opportunities(
     )
     uncreated(report, "opportunities", created, frame.get_column("_created").null_count())
     count_close_dates(report, opps, close, frame, "_close", "_created", "_outcome")
-    unclosed = (pl.col("_outcome").is_not_null() & pl.col("_close").is_null()).sum()
-    report.drop(
-        "opportunities",
-        f"closed without a {close}: no won/lost event",
-        frame.select(unclosed).item(),
-    )
+    closed_without_date(report, "opportunities", frame, "_close", close)
     events = pl.concat(
         [
             frame.filter(pl.col("_created").is_not_null()).select(

@@ -380,3 +380,31 @@ def uncreated(report: ImportReport, label: str, column: str, count: int) -> None
             f"{label}: {count:,} deal(s) without a create date in '{column}': no opportunity "
             "event for them (their won / lost event is kept)"
         )
+
+
+def closed_without_date(
+    report: ImportReport, label: str, frame: pl.DataFrame, closed: str, column: str
+) -> None:
+    """Count (``counts.<label>_closed_without_close_date``) and note the won / lost deals
+    of ``frame`` (``_outcome``, ``closed``, ``opportunity_id``, ``_line``) without a close
+    date in the user's ``column``: the row is kept (its ``opportunity`` event), only its won
+    / lost event is not made, so it is no dropped row (new-user report 22, M12: "285 kept"
+    then "dropped 1"). The note names the first deals and their file lines, and how many
+    won deals that leaves out of the conversions."""
+    rows = frame.filter(pl.col("_outcome").is_not_null() & pl.col(closed).is_null())
+    report.counts[f"{label}_closed_without_close_date"] = rows.height
+    if rows.height == 0:
+        return
+    won = rows.filter(pl.col("_outcome") == "closed_won").height
+    shown = ", ".join(
+        f"{i!r}" + (f" (file line {n})" if n is not None else "")
+        for i, n in rows.select(
+            "opportunity_id",
+            pl.col(LINE) if LINE in rows.columns else pl.lit(None, pl.Int64),
+        ).head(3).iter_rows()
+    )  # fmt: skip
+    report.notes.append(
+        f"{label}: {rows.height:,} won / lost deal(s) without a close date in '{column}' "
+        f"(e.g. {shown}): kept as opportunities, with no won / lost event, so {won:,} won "
+        "deal(s) are not conversions: give their close dates in the CRM and export again"
+    )
