@@ -134,3 +134,57 @@ def test_an_amount_far_above_the_median_is_named_with_its_line(tmp_path) -> None
     plain = attribution.import_hubspot(HS / "contacts.csv", HS / "deals.csv")
     assert plain.report["counts"]["amounts_over_100x_median"] == 0
     assert not any("median" in n for n in plain.report["notes"])
+
+
+# ---------------------------------------------------------------- M1, M2, M7, M15: dates, lines
+def test_a_day_no_month_has_is_named_not_a_pattern_to_try(tmp_path) -> None:
+    contacts = _copy(tmp_path, "contacts.csv", lambda t: t.replace(
+        "2025-01-15 08:00,2025-01-15 08:30", "8/32/2025 9:47 AM,2025-01-15 08:30"))  # fmt: skip
+    with pytest.raises(attribution.SchemaError) as caught:
+        attribution.import_hubspot(contacts, HS / "deals.csv")
+    text = str(caught.value)
+    assert "'8/32/2025 9:47 AM', at file line(s) 3" in text
+    assert "32 is no day of August 2025 (it has 31): the value is not a date, correct it" in text
+    assert "try --timestamp-format" not in text
+
+
+def test_a_time_the_spring_forward_skips_is_named_as_such(tmp_path) -> None:
+    from attribution.inputs._reading import naive_zone
+
+    contacts = _copy(tmp_path, "contacts.csv", lambda t: t.replace(
+        "2025-01-15 08:00,2025-01-15 08:30", "3/9/2025 2:30 AM,2025-01-15 08:30"))  # fmt: skip
+    with naive_zone("America/New_York"), pytest.raises(attribution.SchemaError) as caught:
+        attribution.import_hubspot(contacts, HS / "deals.csv")
+    text = str(caught.value)
+    assert "at file line(s) 3" in text
+    assert "'3/9/2025 2:30 AM' reads as 2025-03-09 02:30, a local time that does not exist " \
+        "in America/New_York: the clocks go forward by 1:00:00 that night" in text
+    assert "this date reads either way" not in text
+    # in UTC the time exists: read
+    read = attribution.import_hubspot(contacts, HS / "deals.csv")
+    assert read.report["files"]["contacts"]["rows_kept"] == 5
+
+
+def test_a_year_outside_the_runs_range_is_an_import_error_naming_the_line(tmp_path) -> None:
+    deals = _copy(tmp_path, "deals.csv", lambda t: t.replace(
+        "2025-02-20 09:00,2025-03-20 17:00", "2025-02-20 09:00,2205-03-20 17:00"))  # fmt: skip
+    with pytest.raises(attribution.SchemaError) as caught:
+        attribution.import_hubspot(HS / "contacts.csv", deals)
+    text = str(caught.value)
+    assert "deals.csv" in text
+    assert "'Close Date'" in text
+    assert "1 date(s) before 1900 or from 2100 on, e.g. '2205-03-20 17:00', at file line(s) 3" \
+        in text
+    assert "a typo in the year" in text
+
+
+def test_doubled_carriage_returns_are_said_whole(tmp_path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_bytes((HS / "contacts.csv").read_bytes().replace(b"\n", b"\r\r\n"))
+    with pytest.raises(attribution.InputError) as caught:
+        attribution.import_hubspot(contacts, HS / "deals.csv")
+    text = str(caught.value)
+    assert "contacts.csv" in text
+    assert "two carriage returns and a line feed (\\r\\r\\n, from line 1" in text
+    assert "tr -d '\\r'" in text
+    assert "\r" not in text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import polars as pl
 
 from attribution.exceptions import ColumnNotFoundError, InputError, SchemaError, did_you_mean
 from attribution.importers._amount_hints import amount_hint
+from attribution.importers._date_checks import YEARS, YEARS_HINT, dst_gap, refuse_doubled_cr
 from attribution.inputs._money import (
     DOT_IS_DECIMAL,
     DOT_THOUSANDS_LOOK,
@@ -160,6 +162,7 @@ def read_export(
         )
     tsv = path.suffix.lower() == ".tsv"
     check_text_file(path, label)  # UTF-16, CR-only line ends: one line, no NUL printed
+    refuse_doubled_cr(path, label)  # '\r\r\n': said, not Polars' message cut at the '\r'
     separator = separator or csv_separator(path, "tsv" if tsv else "csv")  # ';' from Excel
     try:  # UTF-8 only: a byte that is not is an error naming its line, never a U+FFFD stored
         raw = pl.read_csv(path, infer_schema=False, separator=separator, skip_lines=skip_lines)
@@ -402,7 +405,13 @@ def parse_timestamps(
 
     expr = timestamp_expr(column, formats)
     tried = "tried " + ", ".join(formats) + " and ISO 8601; give yours with --timestamp-format"
-    _bad(export, column, expr, "a date/time", lambda ex: timestamp_hint(ex, tried), ours)
+    read = pl.lit(export.frame.select(expr).to_series())  # parsed once for both checks
+    gap = partial(dst_gap, formats=(*formats, *_ISO_FAST), zone=NAIVE_ZONE.get())
+    _bad(export, column, read, "a date/time", lambda ex: gap(ex) or timestamp_hint(ex, tried),
+         ours)  # fmt: skip
+    year = read.dt.year()
+    _refuse(export, column, (year < YEARS[0]) | (year >= YEARS[1]), "{n} date(s) before "
+            f"{YEARS[0]} or from {YEARS[1]} on, e.g. {{example}},", YEARS_HINT, ours)  # fmt: skip
     _note_ambiguous_dates(export, column, formats)
     count_zones(export, column)
     return expr

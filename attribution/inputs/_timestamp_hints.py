@@ -81,6 +81,22 @@ def epoch_recipe(unit: str) -> str:
     )
 
 
+def _no_day(value: str, first: int, second: int) -> str | None:
+    """``'32 is no day of August (it has 31)'`` when neither order of ``first`` / ``second``
+    (a month-first or a day-first ``a/b/yyyy``) is a day of its month, else None."""
+    import calendar
+
+    year = re.match(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-](\d{2,4})", value)
+    full = int(year.group(1)) if year else 2000
+    full += 2000 if full < 100 else 0
+    orders = [(m, d) for m, d in ((first, second), (second, first)) if 1 <= m <= 12]
+    if not orders or any(1 <= d <= calendar.monthrange(full, m)[1] for m, d in orders):
+        return None
+    month, day = orders[0]
+    days = calendar.monthrange(full, month)[1]
+    return f"{day} is no day of {calendar.month_name[month]} {full} (it has {days})"
+
+
 def timestamp_hint(example: object, base: str = ISO_HINT) -> str:
     """The hint for a timestamp that could not be read, after ``base``: the US pattern when
     the value looks like a US date (``2/21/2025``), the day-first one when it can only be
@@ -129,6 +145,8 @@ def timestamp_hint(example: object, base: str = ISO_HINT) -> str:
             f"{base}; {first}{sep}{second} names no month (a month is 1 to 12 in either "
             "order): the value is not a date, correct it in the export"
         )
+    if (no_day := _no_day(value, first, second)) is not None:  # 8/32/2025, 2/30/2025
+        return f"{base}; {no_day}: the value is not a date, correct it in the export"
     if first > 12:
         return f"{base}; this looks like a day-first date: try --timestamp-format {eu}"
     if second > 12:
