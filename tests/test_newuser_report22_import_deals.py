@@ -55,6 +55,15 @@ def test_deals_per_pipeline_and_accounts_winning_again_are_reported(tmp_path) ->
     assert "deals by pipeline: 'Sales Pipeline' 4 (2 won), 'Renewals' 1 (1 won)" in out
 
 
+def test_a_deal_without_a_pipeline_is_listed_as_such(tmp_path) -> None:
+    blank = RENEWAL + ("5007,Beta upsell,Closed Won,3000,2025-05-01 10:00,2025-06-01 12:00,"
+                       "103,9002,\n")
+    report = attribution.import_hubspot(HS / "contacts.csv", _deals(tmp_path, blank)).report
+    assert list(report["pipelines"]["deals"].items())[1:] == [
+        ("Renewals", {"deals": 1, "won": 1}), ("(no pipeline)", {"deals": 1, "won": 1})]
+    assert report["counts"]["accounts_winning_again"] == 1  # Beta's first win is 5007
+
+
 def test_pipeline_keeps_only_the_deals_of_the_pipelines_named(tmp_path) -> None:
     deals = _deals(tmp_path)
     result = attribution.import_hubspot(HS / "contacts.csv", deals, pipelines=["sales pipeline"])

@@ -24,6 +24,8 @@ from attribution.importers._read import Export
 from attribution.importers._result import ImportReport
 
 PIPELINE = ["Pipeline", "pipeline", "hs_pipeline", "Deal Pipeline"]
+#: how a deal without a pipeline is listed
+_BLANK = "(no pipeline)"
 #: a pipeline whose name says it holds existing customers' deals
 _RENEWAL = re.compile(r"renew|upsell|up-sell|expan|upgrade|retention|existing|cross-?sell", re.I)
 
@@ -91,7 +93,10 @@ def note_pipelines(report: ImportReport, deals: pl.DataFrame, column: str | None
         )
         report.pipelines = {
             "column": column,
-            "deals": {str(p): {"deals": int(n), "won": int(w)} for p, n, w in by.iter_rows()},
+            "deals": {
+                _BLANK if p is None else str(p): {"deals": int(n), "won": int(w)}
+                for p, n, w in by.iter_rows()
+            },
         }
     won = deals.filter(pl.col("won") & pl.col("account_id").is_not_null())
     order = won.sort("_closed", "opportunity_id", nulls_last=True)
@@ -103,9 +108,9 @@ def note_pipelines(report: ImportReport, deals: pl.DataFrame, column: str | None
     where = ""
     if column is not None:
         pipes = later.get_column("_pipeline").value_counts(sort=True).iter_rows()
-        where = " in " + ", ".join(f"'{p}' ({n:,})" for p, n in pipes)
+        where = " in " + ", ".join(f"'{_BLANK if p is None else p}' ({n:,})" for p, n in pipes)
     renewals = [p for p in report.pipelines.get("deals", {}) if _RENEWAL.search(p)]
-    new = [p for p in report.pipelines.get("deals", {}) if p not in renewals and p != "None"]
+    new = [p for p in report.pipelines.get("deals", {}) if p not in renewals and p != _BLANK]
     remedy = (
         f"pipeline(s) {', '.join(map(repr, renewals))} read as renewals / upsells: keep the "
         "new-business ones with " + " ".join(f"--pipeline {p!r}" for p in new)
