@@ -27,6 +27,7 @@ from attribution.inputs._database import (
     result_hash,
     subquery,
 )
+from attribution.inputs._offsets import scan_parquet
 from attribution.inputs._schema import Table, TableSpec
 from attribution.inputs._sources import Source, read_source
 from attribution.options import RunOptions
@@ -168,7 +169,7 @@ def read_after(
         # still skips row groups by their statistics (Polars 2.1 stops skipping them when a
         # row index is added to a scan whose schema was collected: 1.6 s of CPU at 12M rows)
         numbered = (
-            pl.scan_parquet(source.path, row_index_name=_POSITION)
+            scan_parquet(source.path, row_index_name=_POSITION)
             if source.path is not None and source.path.suffix.lower() in (".parquet", ".pq")
             else source.frame.with_row_index(_POSITION)
         )

@@ -17,6 +17,7 @@ import pyarrow as pa
 from attribution.exceptions import InputError
 from attribution.inputs._database import SqlTable
 from attribution.inputs._ndjson_lines import NdjsonLines
+from attribution.inputs._offsets import offsets_to_utc, scan_parquet
 from attribution.inputs._preamble import report_title
 from attribution.inputs._read_errors import (
     check_text_file,
@@ -250,7 +251,7 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
     if isinstance(data, pl.DataFrame):
         return Source(data.lazy(), "<memory>")
     if isinstance(data, pa.Table):
-        table_frame = pl.from_arrow(data)
+        table_frame = pl.from_arrow(offsets_to_utc(data))
         assert isinstance(table_frame, pl.DataFrame)
         return Source(table_frame.lazy(), "<memory>")
     if isinstance(data, str | os.PathLike):
@@ -277,7 +278,7 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
         title: tuple[int, str] | None = None
         try:
             if fmt == "parquet":
-                frame = pl.scan_parquet(path)
+                frame = scan_parquet(path)
             elif fmt in ("csv", "tsv"):
                 # Everything as text: types are checked and converted by the validator, which
                 # can then name the offending rows instead of failing inside the CSV reader.
@@ -293,7 +294,7 @@ def read_source(data: TableLike | Source, *, table: str, prehash: bool = False) 
             raise InputError(
                 f"cannot read the file: {exc.strerror or exc}", table=table, source=str(path)
             ) from None
-        except pl.exceptions.PolarsError as exc:
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
             if fmt == "parquet":
                 raise InputError(
                     f"cannot read parquet: {str(exc).strip().splitlines()[0]}",
