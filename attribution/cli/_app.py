@@ -496,6 +496,11 @@ def _summarise(
         if unread := entry.get("columns_not_read"):  # a touch table's columns not read
             err.print(unread_note(table, str(entry.get("source")), unread),
                       highlight=False, markup=False, soft_wrap=True)
+        if column := entry.get("value_column_not_read"):  # 'Amount' beside no 'value'
+            from attribution.inputs._column_guess import value_note
+
+            err.print(value_note(table, str(entry.get("source")), column),
+                      highlight=False, markup=False, soft_wrap=True)
         for ours, read in (entry.get("money_read") or {}).items():
             note = money_note(table, str(entry.get("source")), ours, read["column"],
                               (read["values"], read["example"]))  # a value as '$24,000.00'

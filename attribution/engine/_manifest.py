@@ -20,6 +20,7 @@ from attribution.b2b._accounts import COLD_Z, ENGAGEMENT_HALF_LIFE, HOT_Z
 from attribution.b2b._deals import deal_scope
 from attribution.b2b._engagement import EngagementClock
 from attribution.engine._empty import empty_reason
+from attribution.inputs._column_guess import value_note
 from attribution.inputs._referrers import referrer_note
 from attribution.journeys._cap import cut_journey_note
 from attribution.journeys._long import long_journey_note
@@ -329,6 +330,9 @@ def make_manifest(
     """The manifest of a run (its ``run_id`` new; :meth:`AttributionResult.write` may name
     the run otherwise)."""
     now = datetime.now(UTC)
+    notes = [*notes, *(value_note(table, entry.get("source", "<memory>"), column)
+                       for table, entry in inputs.items() if isinstance(entry, dict)
+                       and (column := entry.get("value_column_not_read")))]
     if cut := cut_journey_note(counts, parameters.get("max_touches_per_journey")):
         notes = [*notes, cut]  # said where a reader of the run looks first, not only counted
     if long := long_journey_note(counts):  # far longer than the others, under the cap

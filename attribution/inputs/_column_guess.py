@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from difflib import get_close_matches
 
-__all__ = ["OTHER_NAMES", "guess_column", "id_like"]
+__all__ = ["OTHER_NAMES", "guess_column", "id_like", "value_column_guess", "value_note"]
 
 #: Our column -> headers other languages' exports give it (German, French, Spanish, Italian,
 #: Dutch, Portuguese), folded as :func:`_bare` folds them. Suggested only, never mapped.
@@ -32,7 +32,8 @@ OTHER_NAMES: dict[str, tuple[str, ...]] = {
     "amount": ("kosten", "betrag", "ausgaben", "budget", "spend", "cost", "montant", "importe",
                "importo", "bedrag", "custo", "gasto"),
     "value": ("betrag", "wert", "umsatz", "auftragswert", "amount", "montant", "valeur",
-              "importe", "valor", "importo", "bedrag", "waarde"),
+              "importe", "valor", "importo", "bedrag", "waarde", "dealvalue", "dealamount",
+              "opportunityamount", "revenue"),
     "cost": ("kosten", "cout", "coste", "costo", "custo", "kost"),
     "month": ("monat", "mois", "mes", "mese", "maand", "date", "datum"),
     "stage": ("phase", "stufe", "etape", "fase", "etapa"),
@@ -93,3 +94,28 @@ def guess_column(ours: str, folded: Mapping[str, str]) -> str | None:
     if ours in _ANSWERS:
         return next((f for f in names if _QUESTION.search(folded[f])), None)
     return None
+
+
+def value_column_guess(table: str, available: list[str], ours: Mapping[str, str]
+                       ) -> str | None:
+    """A stages table's column that looks like the deals' amounts when no ``value`` column
+    is read (``Amount``, ``VALUE``, ``deal_value``; ``ours``: the columns the table already
+    reads, ours -> the user's), else None. Without ``value`` every conversion is worth 0,
+    and every revenue figure with it (new-user report 22b, S2: nothing said)."""
+    if table != "stages" or "value" in available:
+        return None
+    used = set(ours) | set(ours.values())
+    folded = {c.strip().lower().replace(" ", "_"): c for c in reversed(available)
+              if c not in used and not id_like(c)}
+    theirs = guess_column("value", folded)
+    return folded.get(theirs) if theirs is not None else None
+
+
+def value_note(table: str, source: str, column: str) -> str:
+    """The note of :func:`value_column_guess`'s column, with the mapping to write."""
+    return (
+        f"NOTE: {table} '{source}': no 'value' column was read, and '{column}' looks like the "
+        "deals' amounts: every conversion is worth 0 (revenue, ARPA and LTV too); map it: "
+        f"[columns.{table}] value = \"{column}\" (Python: columns={{'{table}': {{'value': "
+        f"'{column}'}}}})"
+    )

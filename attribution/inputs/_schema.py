@@ -24,6 +24,7 @@ from attribution.exceptions import (
     SchemaError,
     did_you_mean,
 )
+from attribution.inputs._column_guess import value_column_guess
 from attribution.inputs._column_map import check_column_map
 from attribution.inputs._control import refuse_control_characters, scan_text, spaceless
 from attribution.inputs._currency_column import CURRENCY, currency_column, read_currency
@@ -245,6 +246,7 @@ def _load(
     schema = lazy.collect_schema()
     available = list(schema.names())
     unread = unread_columns(spec, available, names)  # said: 'referrer' was never read
+    value_unread = value_column_guess(spec.name, available, names)  # 'Amount', no 'value'
     _check_columns(spec, available, source)
     present = [c for c in spec.columns if c in available]
     parsed = {col for col, _ in _conversions(schema, spec, source, formats)[1]}  # bad types raise
@@ -282,7 +284,8 @@ def _load(
                      currency=currency and {**currency, "column": names.get(CURRENCY, CURRENCY),
                                             **({SIGN_KEY: sign} if sign else {})},
                      zones={c: (*v, names.get(c, c)) for c, v in zones.items()},
-                     decimal_comma=decimal_comma_of(formats), unread=unread)
+                     decimal_comma=decimal_comma_of(formats), unread=unread,
+                     value_unread=value_unread)
     return Table(
         frame, source, rows_in, unloaded, lazy if unloaded else None, spec, names, formats,
         blank_rows=blank, duplicates=repeats, trimmed=trimmed, truncated=truncated,

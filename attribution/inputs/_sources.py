@@ -155,6 +155,9 @@ class Source:
     decimal_comma: bool = field(default=False, compare=False)
     #: the user's columns the run does not read (a touch table's: inputs/_referrers.py)
     unread: tuple[str, ...] = field(default=(), compare=False)
+    #: a stages table's column that looks like the deals' amounts, not read for want of a
+    #: ``value`` column (inputs/_column_guess.value_column_guess)
+    value_unread: str | None = field(default=None, compare=False)
     #: our number columns whose dots the whole file shows are decimal points (a value such
     #: as ``12.50`` beside ``4.744``): a partition of it reads ``4.744`` as the file does,
     #: never judged on its own values (:class:`attribution.inputs._money.EitherWay`)
@@ -192,6 +195,8 @@ class Source:
             entry["currency"] = dict(self.currency)
         if self.unread:  # said: columns the run does not read (a 'referrer' before 2026-12)
             entry["columns_not_read"] = list(self.unread)
+        if self.value_unread:  # said: 'Amount' beside no value column (manifest notes too)
+            entry["value_column_not_read"] = self.value_unread
         if self.utf8 is not None:  # said: read as UTF-16 text
             entry["encoding"] = "UTF-16"
         return entry
@@ -202,6 +207,7 @@ class Source:
         (:func:`attribution.inputs._money.money_note`), one per column, the report
         title lines it skipped (:func:`attribution.inputs._preamble.title_note`) and of the
         currency of its amounts (:mod:`attribution.inputs._currency_column`)."""
+        from attribution.inputs._column_guess import value_note
         from attribution.inputs._currency_column import currency_note
         from attribution.inputs._money import money_note
         from attribution.inputs._preamble import title_note
@@ -213,6 +219,7 @@ class Source:
         said += [f"NOTE: {table} '{self.name}': {title_note(self.describe_title())}"] if (
             self.title is not None) else []
         said += [unread_note(table, self.name, self.unread)] if self.unread else []
+        said += [value_note(table, self.name, self.value_unread)] if self.value_unread else []
         said += [utf16_note(table, self.name)] if self.utf8 is not None else []
         return said + [
             money_note(table, self.name, ours, theirs, (n, example))
