@@ -294,6 +294,9 @@ class SurveyBenchmark:
                    "the dark funnel)" if none else "")
                 + f"; untracked channels named: {named or 'none'}."
             )  # fmt: skip
+            lines += near_channel_lines(dark.get_column("channel").to_list(),
+                                        self.shares.filter(pl.col("tracked"))
+                                        .get_column("channel").to_list())
         if self.empty is not None:  # no ranking of empty scores
             lines.append(
                 "Leaderboard: none, no model is ranked. Warning: the survey benchmark is "
@@ -337,3 +340,30 @@ def _num(x: float | None, width: int = 6, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return f"{'-':>{width}}"
     return f"{x:>{width}.{digits}f}"
+
+
+#: words channel names share without being one channel (paid_social, organic_social)
+_GENERIC = frozenset({"ads", "paid", "organic", "social", "search", "media", "display",
+                      "direct", "referral", "partner", "other", "events", "online"})
+
+
+def near_channel_lines(untracked: list[str], tracked: list[str]) -> list[str]:
+    """A line per untracked channel the answers name that the run tracks under a close name
+    (``g2_capterra`` coded, ``g2`` in the touches: a word of one is the other, or the names
+    are close), with the alias to write (new-user report 22b, S1: 329 answers "G2 reviews"
+    called 100% dark and left out of the comparison, every journey starting with ``g2``)."""
+    from difflib import get_close_matches
+
+    out = []
+    for name in untracked:
+        words = set(name.split("_"))
+        near = [c for c in tracked if c in words or set(c.split("_")) & words - _GENERIC]
+        near = near or get_close_matches(name, tracked, n=1, cutoff=0.75)
+        if near:
+            out.append(
+                f"'{name}' (coded from the answers) is not a channel of the run, which has "
+                f"'{near[0]}': the same channel? Alias it in the run (channel_aliases="
+                f"{{'{name}': ['{near[0]}']}}, [channels] {name} = [\"{near[0]}\"]) or label "
+                "the answers so, and its answers are compared."
+            )
+    return out
