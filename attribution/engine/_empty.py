@@ -193,7 +193,8 @@ def _stage_hint(stage: str, names: list[str]) -> str:
     example = close[0] if close else "Your Won Stage"
     return (
         f"{text}Map the data's name to ours in the config ([stage_names] {stage} = "
-        f'["{example}"]) or give it with --conversion-stage'
+        f'["{example}"]; in Python RunOptions(stage_names={{"{stage}": ["{example}"]}})) or '
+        "give it with --conversion-stage (conversion_stage=)"
     )
 
 

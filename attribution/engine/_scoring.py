@@ -332,15 +332,19 @@ class JourneyScorer:
         """
         self._check_fitted()
         if engine == "small" and self._small is None:
-            raise ValueError("the small engine does not take these models; use engine='auto'")
+            raise ModelParameterError(
+                "the small engine does not take these models (a campaign key, or a model class "
+                "it does not know); use engine='auto'")
         if engine in ("auto", "small") and self._small is not None:
             try:
                 result = self._small.score(journeys)
             except NeedsGeneralEngine:
                 # the general engine scores it, or says what is wrong with it
                 if engine == "small":
-                    raise ValueError("the small engine does not take this request; use "
-                                     "engine='auto'") from None
+                    raise ModelParameterError(
+                        "the small engine does not take this request (a timestamp form other "
+                        "than its plain ISO 8601 ones, an exact duplicate touch, or a field "
+                        "the checks refuse); use engine='auto'") from None
             else:
                 return JourneyScores(result, None, self.labels, result.req.unattributed,
                                      result.req.dropped, self.notes_)
