@@ -225,3 +225,95 @@ def test_a_touch_after_a_timed_conversion_shows_both_instants_in_every_lane(
             assert response.json()["error"] == {
                 "type": "input", "message": message,
                 "field": "journeys[1].touches[0].timestamp"}
+
+
+# --- M1: each row carries the touch's campaign; a campaign's credit is a sum of rows -------
+
+def _campaign_deal(conversion: str, n: int) -> dict[str, Any]:
+    start = datetime(2025, 5, 1, tzinfo=UTC)
+    touches = [{"touch_id": f"00v{conversion}{k}", "campaign": f"701{k % 3}",
+                "timestamp": (start + timedelta(hours=k)).isoformat(), "channel": "email"}
+               for k in range(n)]
+    touches[0].pop("touch_id")  # named touches[0] in the rows
+    touches[1].pop("campaign")  # null in its rows
+    touches[2]["campaign"] = None
+    return {"conversion": {"id": conversion, "timestamp": "2025-06-30", "value": 900},
+            "touches": touches}
+
+
+def test_each_row_carries_the_touchs_campaign_in_every_lane(client: TestClient) -> None:
+    def expected(journey: dict[str, Any]) -> dict[str, str | None]:
+        return {t.get("touch_id", f"touches[{k}]"): t.get("campaign")
+                for k, t in enumerate(journey["touches"])}
+
+    small = [_campaign_deal("a", 5), _campaign_deal("b", 4)]
+    large = [_campaign_deal("c", 1200)]  # over 64 KiB: a scoring process answers it
+    for journeys in (small, small, large):  # the route, then the fast path; the process
+        sent = json.dumps({"models": ["linear", "w_shaped"], "journeys": journeys}).encode()
+        assert (len(sent) > 64 * 1024) == (journeys is large)
+        response = client.post("/v1/attribute", headers=AUTH, content=sent)
+        assert response.status_code == 200
+        rows = response.json()["touch_credit"]
+        assert list(rows[0])[:3] == ["conversion_id", "touch_id", "campaign"]
+        for journey in journeys:
+            mine = [r for r in rows if r["conversion_id"] == journey["conversion"]["id"]]
+            assert len(mine) == 2 * len(journey["touches"])
+            assert {r["touch_id"]: r["campaign"] for r in mine} == expected(journey)
+    # a request without any campaign: every row's campaign is null, the rest unchanged
+    plain = post(client, {"models": ["linear"], "journeys": [deal()]}).json()["touch_credit"]
+    assert [r.pop("campaign") for r in plain] == [None] * 3
+    assert [r["credit"] for r in plain] == pytest.approx([1 / 3] * 3)
+
+
+def test_a_campaigns_credit_is_the_sum_of_its_rows_as_the_run_gives_it(
+        client: TestClient) -> None:
+    """A per-campaign influence record needs only a sum: the rows' credit summed by
+    conversion, model and campaign is the batch run's campaign influence share, and their
+    value its revenue share (a touch without a campaign: the run's '(none)')."""
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    touches = pl.DataFrame({
+        "touch_id": ["t1", "t2", "t3", "t4", "t5", "t6"],
+        "contact_id": ["c1", "c1", "c1", "c2", "c2", "c2"],
+        "channel": ["linkedin", "email", "webinar", "email", "email", "events"],
+        "campaign": ["701A", "701B", None, "701B", "701C", "701A"],
+        "timestamp": [at + timedelta(days=d) for d in (1, 2, 3, 1, 4, 6)]})
+    stages = pl.DataFrame({"contact_id": ["c1", "c2"], "stage": ["closed_won"] * 2,
+                           "timestamp": [at + timedelta(days=10)] * 2, "value": [100.0, 200.0]})
+    models = ["linear", "w_shaped", "time_decay"]
+    run = attribution.attribute(touches, stages, models=models)
+    influence = {(r["opportunity_id"], r["model"], r["campaign_id"]):
+                 (r["credit_share"], r["revenue_share"])
+                 for r in run.campaign_influence.iter_rows(named=True)}
+    journeys = [{"conversion": {"id": c["conversion_id"], "timestamp": c["timestamp"].isoformat(),
+                                "value": c["value"]},
+                 "touches": [{"touch_id": t["touch_id"], "timestamp": t["timestamp"].isoformat(),
+                              "channel": t["channel"], "campaign": t["campaign"]}
+                             for t in touches.filter(pl.col("contact_id") == c["contact_id"])
+                             .iter_rows(named=True)]}
+                for c in run.conversions.iter_rows(named=True)]
+    response = post(client, {"models": models, "journeys": journeys})
+    assert response.status_code == 200
+    summed: dict[tuple[str, str, str], list[float]] = {}
+    for row in response.json()["touch_credit"]:
+        key = (row["conversion_id"], row["model"], row["campaign"] or "(none)")
+        total = summed.setdefault(key, [0.0, 0.0])
+        total[0] += row["credit"]
+        total[1] += row["value"]
+    assert set(summed) == set(influence)
+    for key, (share, revenue) in influence.items():
+        assert summed[key] == pytest.approx([share, revenue], abs=1e-12)
+
+
+def test_a_campaign_finds_its_row_whatever_the_ids_hold(client: TestClient) -> None:
+    odd = 'opp,"contact_id":{"conversion_id":\\'  # the markers the rows are read by, as text
+    sent = deal()
+    sent["conversion"]["id"] = odd
+    sent["touches"][0] |= {"touch_id": 'x","touch_id":"y', "campaign": 'c,"contact_id":'}
+    sent["touches"][1] |= {"campaign": "Ünïcode 701"}
+    response = post(client, {"models": ["linear", "first_touch"], "journeys": [sent]})
+    assert response.status_code == 200
+    rows = response.json()["touch_credit"]
+    assert {(r["conversion_id"], r["touch_id"], r["campaign"]) for r in rows} == {
+        (odd, 'x","touch_id":"y', 'c,"contact_id":'), (odd, "00v1", "Ünïcode 701"),
+        (odd, "00v2", None)}
+    assert len(rows) == 6

@@ -121,9 +121,10 @@ def test_attribute_scores_each_journey(client: TestClient) -> None:
     assert out["unattributed"] == []
     rows = out["touch_credit"]
     assert len(rows) == 2 * 3 * 3
-    assert set(rows[0]) == {"conversion_id", "touch_id", "contact_id", "account_id", "channel",
-                            "timestamp", "model", "credit", "value"}
-    assert rows[0] == {"conversion_id": "opp-0", "touch_id": "t0", "contact_id": "c1",
+    assert set(rows[0]) == {"conversion_id", "touch_id", "campaign", "contact_id", "account_id",
+                            "channel", "timestamp", "model", "credit", "value"}
+    assert rows[0] == {"conversion_id": "opp-0", "touch_id": "t0", "campaign": None,
+                       "contact_id": "c1",
                        "account_id": None, "channel": "linkedin",
                        "timestamp": "2025-01-01T08:00:00+00:00", "model": "linear",
                        "credit": pytest.approx(1 / 3), "value": pytest.approx(300.0)}

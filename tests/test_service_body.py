@@ -267,8 +267,11 @@ def test_fast_path_answers_as_the_route_does(tmp_path: Any, start_server: Any,
     bad_touch["journeys"][0]["touches"][0]["timestamp"] = "2025-04-01T00:00:00Z"  # after
     postgres = json.loads(json.dumps(_crm_body(models)).replace("Z\"", "+00\"")
                           .replace("+01:00\"", "+01\""))
+    campaigns = _crm_body(models)  # each row carries its touch's campaign, on either path
+    for k, touch in enumerate(campaigns["journeys"][1]["touches"][:4]):
+        touch["campaign"] = f"701{k % 2}"
     cases = [_crm_body(models), _crm_body(["linear"], touches=0), bad_touch,
-             _crm_body(["nope"]), _crm_body(models) | {"extra": 1}, postgres]
+             _crm_body(["nope"]), _crm_body(models) | {"extra": 1}, campaigns, postgres]
     auth = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     with httpx.Client(base_url=url, headers=auth, timeout=30) as http:
         for sent in cases:
@@ -279,9 +282,12 @@ def test_fast_path_answers_as_the_route_does(tmp_path: Any, start_server: Any,
             routed = http.post("/v1/attribute", content=iter([raw[:100], raw[100:]]))
             assert (fast.status_code, fast.content) == (routed.status_code, routed.content)
             assert fast.headers["content-type"] == routed.headers["content-type"]
+            if sent is campaigns:
+                assert {r["campaign"] for r in fast.json()["touch_credit"]} == {
+                    "7010", "7011", None}
     # the valid ones (after their first request) came by the fast path, the others did not
     assert answered == [False, True, False, True, False, False, False, False, False, False,
-                        True, True]
+                        True, True, True, True]
     # PostgreSQL's '+00' (new-user report 4, defect 12): 200, the credit of the 'Z' body
     assert fast.status_code == 200
     with httpx.Client(base_url=url, headers=auth, timeout=30) as http:

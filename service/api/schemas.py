@@ -169,6 +169,8 @@ class AttributeRequest(BaseModel):
 class TouchCreditRow(BaseModel):
     conversion_id: str
     touch_id: str
+    campaign: str | None = Field(description="the touch's campaign as sent (null when not "
+                                             "sent): a campaign's credit is a sum of rows")
     contact_id: str | None
     account_id: str | None
     channel: str

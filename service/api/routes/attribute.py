@@ -27,19 +27,25 @@ from ...core.config import Settings
 from ...core.errors import ServiceError, error_parts, model_errors
 from ...core.scoring import FitPending, ScorerCache, Scoring
 from ..body import read_plain
+from ..campaigns import with_campaigns
 from ..deps import ScorersDep, ScoringDep, SettingsDep
 from ..schemas import AttributeRequest, AttributeResponse, errors
 
 router = APIRouter(tags=["scoring"])
 
 
-def _render(models: list[str], scoring: Scoring) -> Callable[[JourneyScores], bytes]:
+def _render(models: list[str], scoring: Scoring, journeys: Sequence[Any]
+            ) -> Callable[[JourneyScores], bytes]:
+    """The answer of ``journeys`` scored: every lane's (the fast path's too), so that one
+    request gets the same bytes whichever answers it. Each touch-credit row carries the
+    touch's ``campaign`` as sent (:func:`~service.api.campaigns.with_campaigns`)."""
     snapshot = scoring.snapshot
     head = {"models": models, "snapshot": snapshot.snapshot_id if snapshot else None,
             "run_id": snapshot.run_id if snapshot else None}
 
     def render(scores: JourneyScores) -> bytes:
-        return scores.to_json({**head, "unseen_channels": scoring.unseen(scores)})
+        return with_campaigns(scores.to_json({**head, "unseen_channels": scoring.unseen(scores)}),
+                              journeys)
 
     return render
 
@@ -214,7 +220,7 @@ def score_in_process(raw: bytes, spool: str | None = None
         models = list(body.models)
         with model_errors(models), touch_times(body.journeys):
             scoring = scorers.cached(models, body.snapshot) or scorers.get(models, body.snapshot)
-            render = _render(scoring.scorer.labels, scoring)
+            render = _render(scoring.scorer.labels, scoring, body.journeys)
             content = render(scoring.scorer.score(body.journeys))
     except Exception as exc:  # every answer goes back as data: nothing to unpickle
         status, payload, headers = error_parts(exc)
@@ -313,7 +319,7 @@ async def attribute(request: Request, settings: SettingsDep, scorers: ScorersDep
                                                       wait=False)
                 except FitPending as pending:  # another request fits it: wait, no thread held
                     await asyncio.wrap_future(pending.future)
-    render = _render(scoring.scorer.labels, scoring)
+    render = _render(scoring.scorer.labels, scoring, body.journeys)
     # parameters that give non-finite credit; a touch after its conversion, with the instants
     with model_errors(models), touch_times(body.journeys):
         if rows <= INLINE_ROWS and scoring.scorer.small_engine:
