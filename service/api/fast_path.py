@@ -84,7 +84,7 @@ def _answer(scope: Scope, raw: bytes) -> bytes | None:
         scoring = state.scorers.cached(models, body.snapshot)
         if scoring is None or not scoring.scorer.small_engine:
             return None
-        render = _render(scoring.scorer.labels, scoring)
+        render = _render(scoring.scorer.labels, scoring, body.journeys)
         content: bytes = render(scoring.scorer.score(body.journeys))
     except Exception:  # the route answers it, and words any error
         return None
