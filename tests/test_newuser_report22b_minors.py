@@ -26,4 +26,4 @@ def test_a_stage_named_otherwise_is_hinted_in_python_too() -> None:
                            "timestamp": ["2025-01-10"]})
     with pytest.raises(attribution.AttributionError) as err:
         attribution.attribute(touches, stages, models=["linear"])
-    assert 'RunOptions(stage_names={"closed_won": [" Closed Won "]})' in str(err.value)
+    assert 'In Python: RunOptions(stage_names={"closed_won": [" Closed Won "]})' in str(err.value)

@@ -34,6 +34,7 @@ from attribution.cli._app import (
     write_extra,
 )
 from attribution.cli._run import one_run, run_options, runs_dir_of
+from attribution.engine._empty import IN_PYTHON
 from attribution.engine._memory import attribute
 from attribution.exceptions import AttributionError, ConfigError, EmptyResultError
 from attribution.inputs._config import RunConfig, load_config
@@ -61,6 +62,7 @@ def plan_hint(message: str) -> str:
     --conversion-stage or --allow-empty (a plan measured on no customer is no answer); the
     stage names are mapped in the config given with -c (new-user report 5, defect 23)."""
     message = message.replace(" (--allow-empty accepts an empty run)", "")
+    message = message.split(f". {IN_PYTHON}")[0]  # the library's spelling: not plan's
     message = message.replace(
         " or give it with --conversion-stage",
         " in a config given with -c CONFIG (attribution plan has no --conversion-stage)",

@@ -20,6 +20,7 @@ from attribution.inputs._stage_names import OUR_STAGES
 from attribution.report._format import duration
 
 __all__ = [
+    "IN_PYTHON",
     "ACCEPT",
     "STAGE_COUNTS_SHOWN",
     "empty_reason",
@@ -28,6 +29,9 @@ __all__ = [
     "require_conversions",
     "stage_counts",
 ]
+
+#: Where a hint's Python spelling starts (``attribution plan`` leaves it out).
+IN_PYTHON = "In Python: "
 
 #: Stage names kept in the reconciliation's ``stage_counts`` (the most frequent).
 STAGE_COUNTS_SHOWN = 50
@@ -193,8 +197,8 @@ def _stage_hint(stage: str, names: list[str]) -> str:
     example = close[0] if close else "Your Won Stage"
     return (
         f"{text}Map the data's name to ours in the config ([stage_names] {stage} = "
-        f'["{example}"]; in Python RunOptions(stage_names={{"{stage}": ["{example}"]}})) or '
-        "give it with --conversion-stage (conversion_stage=)"
+        f'["{example}"]) or give it with --conversion-stage. {IN_PYTHON}'
+        f'RunOptions(stage_names={{"{stage}": ["{example}"]}}), or conversion_stage='
     )
 
 
